@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+// Esper: a control plane for morphogenetic neural-network training.
+import PackageDescription
+
+// Our own code builds warning-free in Swift 6 mode with strict concurrency (the default of
+// the Swift 6 language mode).
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "esper",
+    products: [
+        .executable(name: "esper", targets: ["esper"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+    ],
+    targets: [
+        // C libraries from Debian, bridged by small shim headers (static inline wrappers for
+        // what Swift cannot call: variadics and macros).
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Foundation layer (Swift).
+        .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
+        .target(
+            name: "EsperHTTP",
+            dependencies: [
+                "CMicroHTTPD", "EsperJSON",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift),
+        .target(
+            name: "Oona",
+            dependencies: ["CHiredis", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift),
+
+        // HTTP routes and handlers: parse, validate, call a service, encode.
+        .target(
+            name: "EsperAPI",
+            dependencies: ["EsperHTTP", "EsperJSON", "Oona", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift),
+
+        // The `esper` executable: configuration and wiring live here and nowhere else.
+        .executableTarget(
+            name: "esper",
+            dependencies: [
+                "EsperAPI", "EsperHTTP", "Oona",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+
+        .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
+        .testTarget(name: "EsperHTTPTests", dependencies: ["EsperHTTP", "EsperJSON"]),
+        .testTarget(name: "OonaTests", dependencies: ["Oona"]),
+        .testTarget(name: "EsperAPITests", dependencies: ["EsperAPI", "EsperHTTP", "EsperJSON", "Oona"]),
+    ]
+)

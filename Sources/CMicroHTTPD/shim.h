@@ -1,0 +1,53 @@
+/* Bridge to libmicrohttpd: wrappers for the variadic calls Swift cannot make. */
+#ifndef ESPER_CMICROHTTPD_SHIM_H
+#define ESPER_CMICROHTTPD_SHIM_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/* The daemon's error log, formatted here (Swift cannot take a va_list) and handed to one
+ * Swift function; the pointer is set once before the first daemon starts. */
+typedef void (*esper_mhd_log_sink)(void *cls, const char *message);
+
+struct esper_mhd_log_ctx {
+    esper_mhd_log_sink sink;
+    void *cls;
+};
+
+static inline void esper_mhd_log_trampoline(void *cls, const char *fmt, va_list ap) {
+    struct esper_mhd_log_ctx *ctx = (struct esper_mhd_log_ctx *)cls;
+    char buffer[512];
+    vsnprintf(buffer, sizeof buffer, fmt, ap);
+    if (ctx && ctx->sink) ctx->sink(ctx->cls, buffer);
+}
+
+/* MHD_start_daemon with every option in an MHD_OPTION_ARRAY (terminated by MHD_OPTION_END). */
+static inline struct MHD_Daemon *esper_mhd_start(unsigned int flags,
+                                                 MHD_AccessHandlerCallback handler, void *handler_cls,
+                                                 MHD_RequestCompletedCallback completed, void *completed_cls,
+                                                 struct esper_mhd_log_ctx *log,
+                                                 struct MHD_OptionItem *options) {
+    return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_EXTERNAL_LOGGER, esper_mhd_log_trampoline, log,
+                            MHD_OPTION_ARRAY, options,
+                            MHD_OPTION_END);
+}
+
+/* The port actually bound (useful with port 0). */
+static inline uint16_t esper_mhd_bound_port(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+/* The peer's address, or NULL. */
+static inline const struct sockaddr *esper_mhd_client_address(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info ? info->client_addr : NULL;
+}
+
+#endif
