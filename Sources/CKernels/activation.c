@@ -18,8 +18,10 @@ void ck_relu_forward(float *restrict y, const float *restrict x, size_t n)
 
 void ck_relu_backward(float *restrict dx, const float *restrict dy, const float *restrict x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float g = dy[i]; /* unconditional load so the select vectorises */
+        dx[i] = x[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void ck_gelu_forward(float *restrict y, const float *restrict x, size_t n)

@@ -46,7 +46,7 @@ int ck_layernorm_backward(float *restrict dx, float *restrict dgamma, float *res
 {
     if (N == 0)
         return CK_ERR_SIZE;
-    if (!dgamma || !dbeta || !gamma || (B && (!dx || !dy || !x || !mean || !rstd)))
+    if (B && (!dx || !dgamma || !dbeta || !dy || !x || !mean || !rstd || !gamma))
         return CK_ERR_NULL;
     const float invN = 1.0f / (float)N;
     for (size_t b = 0; b < B; b++) {

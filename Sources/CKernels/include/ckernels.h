@@ -149,7 +149,7 @@ float ck_rng_uniform(ck_rng *rng);
 float ck_rng_normal(ck_rng *rng);
 /* w[n] = 0. */
 void ck_init_zeros(float *w, size_t n);
-/* w[n] ~ U[lo, hi), overwritten. */
+/* w[n] ~ uniform on [lo, hi], overwritten. */
 void ck_init_uniform(ck_rng *rng, float *w, size_t n, float lo, float hi);
 /* w[n] ~ N(mean, std^2), overwritten (n calls of ck_rng_normal). */
 void ck_init_normal(ck_rng *rng, float *w, size_t n, float mean, float std);

@@ -1,0 +1,285 @@
+internal import CMicroHTTPD
+#if canImport(Glibc)
+internal import Glibc
+#endif
+public import Logging
+import Synchronization
+
+/// The HTTP server: libmicrohttpd's epoll thread pool calls `handle` on its threads; we
+/// collect the body (enforcing the limit while reading), route, run the handler, and answer.
+/// Every response carries `X-Request-Id`; every error is problem+json; each request is
+/// counted, timed and logged once when libmicrohttpd reports it complete.
+public final class HTTPServer: @unchecked Sendable {
+    public let configuration: HTTPServerConfiguration
+    let router: Router
+    let logger: Logger
+    let metrics: HTTPMetrics?
+
+    private let daemon = Mutex<DaemonHandle?>(nil)
+    private let inFlight = Atomic<Int>(0)
+    private var logContext: UnsafeMutablePointer<esper_mhd_log_ctx>?
+    /// The port actually bound (differs from the configured one when that is 0).
+    public private(set) var port: UInt16 = 0
+
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    deinit {
+        stop()
+        logContext?.deallocate()
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Binds and starts the thread pool. Throws when the address cannot be resolved or bound.
+    public func start() throws {
+        let address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
+        var flags = MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_ITC.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_TURBO.rawValue
+        if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+
+        let logContext = UnsafeMutablePointer<esper_mhd_log_ctx>.allocate(capacity: 1)
+        logContext.initialize(to: esper_mhd_log_ctx(sink: { cls, message in
+            guard let cls, let message else { return }
+            let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+            server.logger.warning("libmicrohttpd: \(String(decoding: UnsafeRawBufferPointer(start: message, count: strlen(message)), as: UTF8.self).trimmingSuffix("\n"))")
+        }, cls: Unmanaged.passUnretained(self).toOpaque()))
+        self.logContext = logContext
+
+        let started: OpaquePointer? = address.withSockaddr { sockaddr in
+            var options: [MHD_OptionItem] = [
+                MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: configuration.threads, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.CONNECTION_TIMEOUT, value: configuration.connectionTimeoutSeconds, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.maxConnections, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.PER_IP_CONNECTION_LIMIT, value: configuration.maxConnectionsPerIP, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryLimitBytes, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: configuration.listenBacklog, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.LISTENING_ADDRESS_REUSE, value: 1, ptr_value: nil),
+                MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: sockaddr)),
+                MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil),
+            ]
+            return options.withUnsafeMutableBufferPointer { buffer in
+                esper_mhd_start(UInt32(flags), HTTPServer.accessHandler, Unmanaged.passUnretained(self).toOpaque(),
+                                HTTPServer.completedHandler, Unmanaged.passUnretained(self).toOpaque(),
+                                logContext, buffer.baseAddress)
+            }
+        }
+        guard let started else {
+            throw StartError(description: "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not an address of this machine)")
+        }
+        port = esper_mhd_bound_port(started)
+        daemon.withLock { $0 = DaemonHandle(pointer: started) }
+    }
+
+    /// Graceful stop: stop accepting, let in-flight requests finish (up to `grace`), then
+    /// close every connection and join the pool threads.
+    public func stop(grace: Duration = .seconds(10)) {
+        guard let running = daemon.withLock({ value -> DaemonHandle? in
+            defer { value = nil }
+            return value
+        })?.pointer else { return }
+        let listenSocket = MHD_quiesce_daemon(running)
+        if listenSocket >= 0 { close(listenSocket) }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: grace)
+        while inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
+            usleep(2_000)
+        }
+        MHD_stop_daemon(running)
+    }
+
+    public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
+
+    // MARK: - libmicrohttpd callbacks
+
+    private static let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, conCls in
+        guard let cls, let connection, let url, let method, let uploadDataSize, let conCls else { return .NO }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        return server.handle(connection, url, method, uploadData, uploadDataSize, conCls)
+    }
+
+    private static let completedHandler: MHD_RequestCompletedCallback = { cls, _, conCls, termination in
+        guard let cls, let conCls, let raw = conCls.pointee else { return }
+        conCls.pointee = nil
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        let state = Unmanaged<RequestState>.fromOpaque(raw).takeRetainedValue()
+        server.finish(state, completed: termination == .REQUEST_TERMINATED_COMPLETED_OK)
+    }
+
+    private func handle(_ connection: OpaquePointer, _ url: UnsafePointer<CChar>, _ method: UnsafePointer<CChar>,
+                        _ uploadData: UnsafePointer<CChar>?, _ uploadDataSize: UnsafeMutablePointer<Int>,
+                        _ conCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        if conCls.pointee == nil {
+            let state = RequestState(method: String(cString: method), path: String(cString: url))
+            conCls.pointee = Unmanaged.passRetained(state).toOpaque()
+            inFlight.add(1, ordering: .relaxed)
+            let contentLength = lookup(connection, .HEADER_KIND, "Content-Length")
+            if let declared = contentLength, let size = Int(declared), size > configuration.maxBodyBytes {
+                return respond(state, connection, tooLarge(), closeConnection: true)
+            }
+            let chunked = lookup(connection, .HEADER_KIND, "Transfer-Encoding") != nil
+            if !chunked && (contentLength == nil || contentLength == "0") {
+                return dispatch(state, connection)
+            }
+            return .YES
+        }
+        let state = Unmanaged<RequestState>.fromOpaque(conCls.pointee!).takeUnretainedValue()
+        let size = uploadDataSize.pointee
+        if size > 0 {
+            if !state.responded && !state.bodyTooLarge, let uploadData {
+                if state.body.count + size > configuration.maxBodyBytes {
+                    state.bodyTooLarge = true
+                    state.body = []
+                } else {
+                    uploadData.withMemoryRebound(to: UInt8.self, capacity: size) {
+                        state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+                    }
+                }
+            }
+            uploadDataSize.pointee = 0
+            return .YES
+        }
+        if state.responded { return .YES }
+        if state.bodyTooLarge { return respond(state, connection, tooLarge(), closeConnection: true) }
+        return dispatch(state, connection)
+    }
+
+    private func tooLarge() -> HTTPResponse {
+        .problem(Problem(status: 413, detail: "the request body exceeds the limit of \(configuration.maxBodyBytes) bytes"))
+    }
+
+    private func dispatch(_ state: RequestState, _ connection: OpaquePointer) -> MHD_Result {
+        let headers = collect(connection, .HEADER_KIND)
+        var headerMap: [String: String] = [:]
+        for (name, value) in headers { headerMap[name.lowercased()] = value }
+        state.requestId = RequestID.accept(headerMap["x-request-id"]) ?? RequestID.make()
+        var request = HTTPRequest(method: state.method, path: state.path, queryItems: collect(connection, .GET_ARGUMENT_KIND),
+                                  headers: headerMap, body: state.body, requestId: state.requestId,
+                                  remoteAddress: SocketAddress.describe(esper_mhd_client_address(connection)))
+        state.body = []
+        let response: HTTPResponse
+        switch router.match(method: state.method, path: state.path) {
+        case .found(let route, let parameters):
+            state.route = route.pattern
+            request.pathParameters = parameters
+            response = run(route.handler, request)
+        case .methodNotAllowed(let allowed):
+            state.route = "unmatched"
+            response = .problem(Problem(status: 405, detail: "\(state.method) is not allowed on \(state.path); allowed: \(allowed.joined(separator: ", "))",
+                                        headers: ["Allow": allowed.joined(separator: ", ")]))
+        case .notFound:
+            state.route = "unmatched"
+            response = .problem(Problem.notFound("no resource at \(state.path)"))
+        }
+        return respond(state, connection, response, closeConnection: false)
+    }
+
+    private func run(_ handler: HTTPHandler, _ request: HTTPRequest) -> HTTPResponse {
+        do {
+            return try handler(request)
+        } catch let problem as Problem {
+            return .problem(problem)
+        } catch {
+            logger.error("handler failed", metadata: ["request_id": "\(request.requestId)", "error": "\(error)"])
+            return .problem(Problem(status: 500, detail: "internal error (request id \(request.requestId)); the server log has the details"))
+        }
+    }
+
+    private func respond(_ state: RequestState, _ connection: OpaquePointer, _ response: HTTPResponse, closeConnection: Bool) -> MHD_Result {
+        if state.requestId.isEmpty {
+            state.requestId = RequestID.accept(lookup(connection, .HEADER_KIND, "X-Request-Id")) ?? RequestID.make()
+        }
+        state.responded = true
+        state.status = response.status
+        state.responseBytes = response.body.count
+        let mhdResponse = response.body.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let mhdResponse else { return .NO }
+        defer { MHD_destroy_response(mhdResponse) }
+        for header in response.headers { _ = MHD_add_response_header(mhdResponse, header.name, header.value) }
+        _ = MHD_add_response_header(mhdResponse, "X-Request-Id", state.requestId)
+        if closeConnection { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
+        return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+    }
+
+    private func finish(_ state: RequestState, completed: Bool) {
+        inFlight.subtract(1, ordering: .relaxed)
+        guard state.responded else { return }  // the client went away before we answered
+        let elapsed = Int64(monotonicNanoseconds() - state.startNanoseconds)
+        metrics?.record(route: state.route, method: state.method, status: state.status, nanoseconds: elapsed)
+        if configuration.accessLog {
+            logger.info("\(state.method) \(state.path) \(state.status)", metadata: [
+                "request_id": "\(state.requestId)", "route": "\(state.route)",
+                "duration_ms": "\(Double(elapsed / 1000) / 1000)", "bytes": "\(state.responseBytes)",
+                "completed": "\(completed)",
+            ])
+        }
+    }
+
+    // MARK: - connection values
+
+    private func lookup(_ connection: OpaquePointer, _ kind: MHD_ValueKind, _ key: String) -> String? {
+        MHD_lookup_connection_value(connection, kind, key).map { String(cString: $0) }
+    }
+
+    private final class Collected {
+        var items: [(name: String, value: String)] = []
+    }
+
+    private func collect(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> [(name: String, value: String)] {
+        let collected = Collected()
+        withExtendedLifetime(collected) {
+            _ = MHD_get_connection_values(connection, kind, { cls, _, key, value in
+                guard let cls, let key else { return .YES }
+                let collected = Unmanaged<Collected>.fromOpaque(cls).takeUnretainedValue()
+                collected.items.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+                return .YES
+            }, Unmanaged.passUnretained(collected).toOpaque())
+        }
+        return collected.items
+    }
+}
+
+/// The running daemon; libmicrohttpd synchronises its own use of it.
+struct DaemonHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Per-request state, owned by libmicrohttpd's `*con_cls` from the first callback to the
+/// completion callback. Only the connection's thread touches it.
+final class RequestState {
+    let method: String
+    let path: String
+    let startNanoseconds = monotonicNanoseconds()
+    var body: [UInt8] = []
+    var bodyTooLarge = false
+    var responded = false
+    var status = 0
+    var responseBytes = 0
+    var route = "unmatched"
+    var requestId = ""
+
+    init(method: String, path: String) {
+        self.method = method
+        self.path = path
+    }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}

@@ -1,0 +1,24 @@
+/// Limits and sizes of the HTTP server; every value is validated by the caller's
+/// configuration layer before the server starts.
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to bind: an IPv4/IPv6 literal or a host name (`127.0.0.1` by default).
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port (tests).
+    public var port: UInt16 = 8080
+    /// libmicrohttpd epoll thread pool size.
+    public var threads: Int = 2
+    /// Idle connections (and clients that send nothing) are closed after this many seconds.
+    public var connectionTimeoutSeconds: Int = 30
+    public var maxConnections: Int = 1024
+    public var maxConnectionsPerIP: Int = 256
+    /// Per-connection memory for headers and buffers; larger header blocks get 431.
+    public var connectionMemoryLimitBytes: Int = 64 * 1024
+    /// Request bodies above this get 413 (checked against Content-Length up front and while
+    /// reading a chunked body).
+    public var maxBodyBytes: Int = 1 << 20
+    public var listenBacklog: Int = 1024
+    /// Write one log line per request.
+    public var accessLog: Bool = true
+
+    public init() {}
+}

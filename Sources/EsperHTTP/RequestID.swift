@@ -1,0 +1,27 @@
+/// Request ids: a client's `X-Request-Id` is echoed when it is a sane token, otherwise we
+/// make one, so every response and log line can be correlated.
+enum RequestID {
+    static let maxLength = 128
+
+    static func accept(_ candidate: String?) -> String? {
+        guard let candidate, !candidate.isEmpty, candidate.utf8.count <= maxLength else { return nil }
+        let ok = candidate.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
+        }
+        return ok ? candidate : nil
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// 16 random hex digits.
+    static func make() -> String {
+        var value = UInt64.random(in: .min ... .max)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 {
+            bytes[15 - i] = hex[Int(value & 15)]
+            value >>= 4
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

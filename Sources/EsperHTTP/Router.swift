@@ -1,0 +1,93 @@
+/// A route handler. Handlers run on libmicrohttpd's pool threads: they must answer quickly
+/// and never block (long work goes to workers, long waits use suspend/resume).
+public typealias HTTPHandler = @Sendable (HTTPRequest) throws -> HTTPResponse
+
+/// Routes by method and path pattern (`/api/v1/runs/{id}/metrics`). Unknown paths are 404,
+/// known paths with another method 405 with `Allow`; `HEAD` is served by the `GET` route.
+public struct Router: Sendable {
+    public struct Route: Sendable {
+        public let method: String
+        /// The pattern as written, e.g. `/api/v1/runs/{id}`; also the `route` metrics label.
+        public let pattern: String
+        let segments: [Segment]
+        let handler: HTTPHandler
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    /// The outcome of matching a request.
+    public enum Match {
+        case found(Route, parameters: [String: String])
+        case methodNotAllowed(allowed: [String])
+        case notFound
+    }
+
+    public private(set) var routes: [Route] = []
+    /// Static paths resolve with one dictionary lookup (most traffic: /healthz, /metrics).
+    private var staticRoutes: [String: [String: Route]] = [:]
+
+    public init() {}
+
+    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+        let segments = Router.split(pattern).map { part -> Segment in
+            part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+        }
+        precondition(!routes.contains { $0.method == method && $0.segments == segments }, "duplicate route \(method) \(pattern)")
+        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
+        routes.append(route)
+        if !segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
+            staticRoutes[Router.normalise(pattern), default: [:]][method] = route
+        }
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add("POST", pattern, handler) }
+    public mutating func put(_ pattern: String, _ handler: @escaping HTTPHandler) { add("PUT", pattern, handler) }
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add("DELETE", pattern, handler) }
+
+    public func match(method: String, path: String) -> Match {
+        let lookupMethod = method == "HEAD" ? "GET" : method
+        if let byMethod = staticRoutes[Router.normalise(path)] {
+            if let route = byMethod[lookupMethod] { return .found(route, parameters: [:]) }
+        }
+        let parts = Router.split(path)
+        var allowed: Set<String> = []
+        for route in routes where route.segments.count == parts.count {
+            guard let parameters = Router.bind(route.segments, parts) else { continue }
+            if route.method == lookupMethod { return .found(route, parameters: parameters) }
+            allowed.insert(route.method)
+        }
+        guard !allowed.isEmpty else { return .notFound }
+        if allowed.contains("GET") { allowed.insert("HEAD") }
+        return .methodNotAllowed(allowed: allowed.sorted())
+    }
+
+    private static func bind(_ segments: [Segment], _ parts: [Substring]) -> [String: String]? {
+        var parameters: [String: String] = [:]
+        for (segment, part) in zip(segments, parts) {
+            switch segment {
+            case .literal(let literal): if literal != part { return nil }
+            case .parameter(let name):
+                if part.isEmpty { return nil }
+                parameters[name] = String(part)
+            }
+        }
+        return parameters
+    }
+
+    private static func split(_ path: String) -> [Substring] {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return trimmed.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
+    }
+
+    /// `/a/b/` and `/a/b` are the same resource.
+    private static func normalise(_ path: String) -> String {
+        var path = Substring(path)
+        while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
+        return String(path)
+    }
+}
