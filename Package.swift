@@ -47,14 +47,29 @@ let package = Package(
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
-            dependencies: ["EsperHTTP", "EsperJSON", "Oona", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EsperHTTP", "EsperJSON", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift),
+
+        // Configuration (flags, environment, .env) and the wiring of every service into one
+        // running server; the executable and the integration tests both use it.
+        .target(
+            name: "EsperServer",
+            dependencies: [
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSwift),
 
         // The `esper` executable: configuration and wiring live here and nowhere else.
         .executableTarget(
             name: "esper",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "Oona",
+                "EsperServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +78,6 @@ let package = Package(
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
         .testTarget(name: "EsperHTTPTests", dependencies: ["EsperHTTP", "EsperJSON"]),
         .testTarget(name: "OonaTests", dependencies: ["Oona"]),
-        .testTarget(name: "EsperAPITests", dependencies: ["EsperAPI", "EsperHTTP", "EsperJSON", "Oona"]),
+        .testTarget(name: "EsperServerTests", dependencies: ["EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona"]),
     ]
 )

@@ -31,8 +31,8 @@ static inline struct MHD_Daemon *esper_mhd_start(unsigned int flags,
                                                  struct esper_mhd_log_ctx *log,
                                                  struct MHD_OptionItem *options) {
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_EXTERNAL_LOGGER, esper_mhd_log_trampoline, log,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
 }

@@ -12,6 +12,7 @@ import Synchronization
 public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
     let router: Router
+    public var routes: [Router.Route] { router.routes }
     let logger: Logger
     let metrics: HTTPMetrics?
 
@@ -123,10 +124,8 @@ public final class HTTPServer: @unchecked Sendable {
             if let declared = contentLength, let size = Int(declared), size > configuration.maxBodyBytes {
                 return respond(state, connection, tooLarge(), closeConnection: true)
             }
-            let chunked = lookup(connection, .HEADER_KIND, "Transfer-Encoding") != nil
-            if !chunked && (contentLength == nil || contentLength == "0") {
-                return dispatch(state, connection)
-            }
+            // Answer on the next call, once libmicrohttpd has read the (possibly empty) body:
+            // a response queued now would make it close the connection (no keep-alive).
             return .YES
         }
         let state = Unmanaged<RequestState>.fromOpaque(conCls.pointee!).takeUnretainedValue()

@@ -1,1 +1,73 @@
+// esper: the command-line entry point — `esper serve` runs the control-plane server.
+import ArgumentParser
+import EsperServer
+import Foundation
+import Logging
 
+// Before any thread exists, so every thread inherits the mask (see TerminationSignals).
+TerminationSignals.block()
+
+struct Esper: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "esper",
+        abstract: "Control plane for morphogenetic neural-network training.",
+        version: Application.version,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP/JSON control-plane server.",
+        discussion: "Every option also reads an environment variable (shown in brackets), or a .env file in the working directory.\n\n"
+            + EsperServer.Configuration.variables.map { "  \($0.name) (default \($0.defaultValue)): \($0.meaning)" }.joined(separator: "\n"))
+
+    @Option(help: "Address to listen on [ESPER_HOST].") var host: String?
+    @Option(help: "Port to listen on [ESPER_PORT].") var port: String?
+    @Option(name: .customLong("data-dir"), help: "State directory [ESPER_DATA_DIR].") var dataDirectory: String?
+    @Option(name: .customLong("redis-url"), help: "External Redis; omit for a managed redis-server [REDIS_URL].") var redisURL: String?
+    @Option(name: .customLong("http-threads"), help: "HTTP thread pool size [ESPER_HTTP_THREADS].") var httpThreads: String?
+    @Option(name: .customLong("log-level"), help: "Log level [ESPER_LOG_LEVEL].") var logLevel: String?
+
+    func run() throws {
+        var flags: [String: String] = [:]
+        flags["ESPER_HOST"] = host
+        flags["ESPER_PORT"] = port
+        flags["ESPER_DATA_DIR"] = dataDirectory
+        flags["REDIS_URL"] = redisURL
+        flags["ESPER_HTTP_THREADS"] = httpThreads
+        flags["ESPER_LOG_LEVEL"] = logLevel
+
+        let configuration: EsperServer.Configuration
+        do {
+            configuration = try EsperServer.Configuration.resolve(
+                flags: flags, environment: ProcessInfo.processInfo.environment,
+                workingDirectory: FileManager.default.currentDirectoryPath)
+        } catch {
+            fail("esper: \(error.description)", status: 2)
+        }
+
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let application = Application(configuration: configuration, logger: Logger(label: "esper"))
+        do {
+            try application.start()
+        } catch {
+            fail("esper: \(error)", status: 1)
+        }
+        let signal = TerminationSignals.wait()
+        Logger(label: "esper").info("shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+        application.stop()
+    }
+
+    private func fail(_ message: String, status: Int32) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        Foundation.exit(status)
+    }
+}
+
+Esper.main()

@@ -7,6 +7,7 @@
  *  - "overwritten" outputs are written without being read; "accumulated" outputs get `+=`.
  *  - Functions returning int return CK_OK (0) or a negative ck_status and write nothing on error;
  *    void functions have no invalid inputs beyond the documented preconditions.
+ *  - Sizes: B = batch rows; softmax needs B, C >= 1, argmax C >= 1, layer norm N >= 1 and eps > 0.
  */
 #ifndef CKERNELS_H
 #define CKERNELS_H
@@ -35,12 +36,10 @@ typedef enum {
 
 /* ---- gemm.c ------------------------------------------------------------------------------ */
 
-/* C[M,N] = alpha * op(A) * op(B) + beta * C; op(A) is [M,K] (A stored [M,K], or [K,M] if transA),
- * op(B) is [K,N] (B stored [K,N], or [N,K] if transB); lda/ldb/ldc = row strides; beta == 0 overwrites C
- * (never reads it). Uses cblas_sgemm unless built with CK_NO_BLAS. */
+/* C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C; op = ^T if trans*; ld* = row strides; beta 0 overwrites C. */
 int ck_sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
-/* Same contract as ck_sgemm, plain loops, always compiled (reference and CK_NO_BLAS fallback). */
+/* Same contract as ck_sgemm in plain loops; always compiled (test reference and CK_NO_BLAS fallback). */
 int ck_sgemm_reference(int transA, int transB, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                        size_t ldc);
@@ -49,12 +48,10 @@ void ck_blas_set_threads(int n);
 /* Current BLAS thread count (1 under CK_NO_BLAS). */
 int ck_blas_get_threads(void);
 
-/* out[B,n_out] = in[B,n_in] * W^T + bias, W stored [n_out,n_in] (row o = weights of output o);
- * bias[n_out] nullable; out overwritten. */
+/* out[B,n_out] = in[B,n_in] W^T + bias (overwritten); W is [n_out,n_in]; bias[n_out] nullable. */
 int ck_linear_forward(float *out, const float *in, const float *W, const float *bias, size_t B,
                       size_t n_in, size_t n_out);
-/* dIn[B,n_in] = dOut[B,n_out] * W (overwritten, nullable); dW[n_out,n_in] += dOut^T * in;
- * dBias[n_out] += column sums of dOut (nullable). */
+/* dIn = dOut W (overwritten, nullable); dW[n_out,n_in] += dOut^T in; dBias += colsum(dOut) (nullable). */
 int ck_linear_backward(float *dIn, float *dW, float *dBias, const float *dOut, const float *in,
                        const float *W, size_t B, size_t n_in, size_t n_out);
 
@@ -75,22 +72,19 @@ void ck_tanh_backward(float *dx, const float *dy, const float *y, size_t n);
 
 /* ---- bias_activation.c ------------------------------------------------------------------- */
 
-/* z[B,N] += bias[N] in place (bias nullable; z then holds the pre-activation), y[B,N] = act(z)
- * overwritten. */
+/* z[B,N] += bias[N] in place (bias nullable; z keeps the pre-activation); y[B,N] = act(z) overwritten. */
 int ck_bias_act_forward(ck_activation act, float *y, float *z, const float *bias, size_t B,
                         size_t N);
-/* dz[B,N] = dy * act'(z) overwritten; dbias[N] += column sums of dz (nullable). Reads z for RELU/GELU,
- * y (forward output) for TANH, neither for IDENTITY; the unread one may be NULL. */
+/* dz[B,N] = dy act'(z) (overwritten); dbias[N] += colsum(dz) (nullable); reads z (RELU, GELU) or y (TANH). */
 int ck_bias_act_backward(ck_activation act, float *dz, float *dbias, const float *dy,
                          const float *z, const float *y, size_t B, size_t N);
 
 /* ---- softmax_cross_entropy.c ------------------------------------------------------------- */
 
-/* probs[B,C] = softmax(logits[B,C]) overwritten; *loss = mean over rows of -log probs[b,labels[b]];
- * labels[B] in [0,C); B, C >= 1. */
+/* probs[B,C] = softmax(logits) (overwritten); *loss = mean_b -log probs[b,labels[b]]; labels in [0,C). */
 int ck_softmax_ce_forward(float *loss, float *probs, const float *logits, const int32_t *labels,
                           size_t B, size_t C);
-/* dlogits[B,C] = (probs - onehot(labels)) / B overwritten (gradient of the mean loss); B, C >= 1. */
+/* dlogits[B,C] = (probs - onehot(labels)) / B (overwritten): gradient of the mean loss. */
 int ck_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, size_t B,
                            size_t C);
 /* idx[B] = argmax of each row of x[B,C] overwritten (first index on ties); C >= 1. */
@@ -100,25 +94,23 @@ size_t ck_count_correct(const float *scores, const int32_t *labels, size_t B, si
 
 /* ---- layer_norm.c ------------------------------------------------------------------------ */
 
-/* Per row of x[B,N]: y = (x - mean) * rstd * gamma[N] + beta[N], rstd = 1/sqrt(var + eps) (biased var);
- * y, mean[B], rstd[B] overwritten; eps > 0. */
+/* Per row: y[B,N] = (x-mean) rstd gamma[N] + beta[N], rstd = 1/sqrt(var+eps); y, mean[B], rstd[B] written. */
 int ck_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                          const float *beta, float eps, size_t B, size_t N);
-/* dx[B,N] overwritten; dgamma[N] += sum_b dy * xhat; dbeta[N] += sum_b dy; mean/rstd from forward. */
+/* dx[B,N] overwritten; dgamma[N] += sum_b dy xhat; dbeta[N] += sum_b dy; mean/rstd saved by forward. */
 int ck_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                           const float *mean, const float *rstd, const float *gamma, size_t B,
                           size_t N);
 
 /* ---- optimizer.c  (param, m, v, velocity[n] updated in place; step = 1 for the first update) -- */
 
-/* Adam with bias correction; weight_decay adds weight_decay * param to the gradient (L2). */
+/* Adam with bias correction; weight_decay > 0 adds weight_decay * param to the gradient (L2). */
 int ck_adam_step(float *param, float *m, float *v, const float *grad, size_t n, float lr,
                  float beta1, float beta2, float eps, float weight_decay, int64_t step);
 /* AdamW: as Adam, but decoupled decay param *= 1 - lr * weight_decay before the Adam update. */
 int ck_adamw_step(float *param, float *m, float *v, const float *grad, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, int64_t step);
-/* SGD: g = grad + weight_decay * param; velocity = momentum * velocity + g; param -= lr * velocity
- * (velocity nullable iff momentum == 0, then param -= lr * g). */
+/* SGD: v = momentum v + grad + weight_decay param; param -= lr v (velocity v may be NULL if momentum == 0). */
 int ck_sgd_step(float *param, float *velocity, const float *grad, size_t n, float lr,
                 float momentum, float weight_decay);
 
@@ -128,8 +120,7 @@ int ck_sgd_step(float *param, float *velocity, const float *grad, size_t n, floa
 float ck_global_l2_norm(const float *const *bufs, const size_t *lens, size_t count);
 /* Clip coefficient: max_norm / norm if norm > max_norm, else 1 (also 1 if norm is not finite). */
 float ck_clip_scale(float norm, float max_norm);
-/* Scales all buffers in place by ck_clip_scale(norm, max_norm); returns the pre-clip global norm
- * (non-finite norm: nothing is scaled, caller should skip the step). */
+/* Scales bufs in place by ck_clip_scale(global norm, max_norm); returns the pre-clip norm (check isfinite). */
 float ck_clip_by_global_norm(float *const *bufs, const size_t *lens, size_t count, float max_norm);
 
 /* ---- rng.c  (PCG32, O'Neill 2014: identical streams on every platform) ------------------ */
@@ -153,8 +144,7 @@ void ck_init_zeros(float *w, size_t n);
 void ck_init_uniform(ck_rng *rng, float *w, size_t n, float lo, float hi);
 /* w[n] ~ N(mean, std^2), overwritten (n calls of ck_rng_normal). */
 void ck_init_normal(ck_rng *rng, float *w, size_t n, float mean, float std);
-/* Xavier/Glorot uniform: w ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)); for W[n_out,n_in]:
- * fan_in = n_in, fan_out = n_out. */
+/* Xavier/Glorot uniform: w ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)); W[n_out,n_in]: fan_in = n_in. */
 int ck_init_xavier_uniform(ck_rng *rng, float *w, size_t n, size_t fan_in, size_t fan_out);
 /* Kaiming/He normal for ReLU: w ~ N(0, 2 / fan_in). */
 int ck_init_kaiming_normal(ck_rng *rng, float *w, size_t n, size_t fan_in);

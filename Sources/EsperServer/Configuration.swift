@@ -1,0 +1,197 @@
+public import EsperHTTP
+import Foundation
+public import Logging
+public import Oona
+
+/// A configuration value that cannot be used: the server prints `description` as its one
+/// line of output and exits with status 2.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let variable: String
+    public let message: String
+    public init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+    public var description: String { "invalid configuration: \(variable): \(message)" }
+}
+
+/// Every setting of `esper serve`, resolved from (highest first) command-line flags, the
+/// process environment, a `.env` file in the working directory, and defaults — then
+/// validated as a whole before anything starts.
+public struct Configuration: Sendable {
+    public var http = HTTPServerConfiguration()
+    public var dataDirectory = "var"
+    /// Nil: run a managed `redis-server` inside the data directory.
+    public var redisURL: RedisEndpoint?
+    public var redisServerExecutable = "redis-server"
+    public var redisConfigFile: String?
+    public var streams = StreamNames()
+    /// HMAC key for bus messages; nil when signing is off.
+    public var leylineSecret: String?
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// Names of the Oona streams (`OONA_*`).
+    public struct StreamNames: Sendable, Equatable {
+        public var normal = "oona.normal"
+        public var emergency = "oona.emergency"
+        public var telemetry = "oona.telemetry"
+        public var policy = "oona.policy"
+        public init() {}
+    }
+
+    /// Every environment variable the server reads, with its default, for `--help`, the
+    /// README's table and the test that keeps the two in step.
+    public static let variables: [(name: String, defaultValue: String, meaning: String)] = [
+        ("ESPER_HOST", "127.0.0.1", "address to listen on (IPv4/IPv6 literal or host name)"),
+        ("ESPER_PORT", "8080", "TCP port, 0-65535 (0 picks a free one)"),
+        ("ESPER_DATA_DIR", "var", "directory for all state: managed Redis, SQLite, artifacts, logs"),
+        ("REDIS_URL", "(unset: managed redis-server)", "external Redis: redis://[:password@]host[:port][/db] or unix:///path[?db=N]"),
+        ("ESPER_REDIS_SERVER", "redis-server", "binary for the managed Redis"),
+        ("ESPER_REDIS_CONFIG", "infra/redis.conf if present", "config file the managed Redis loads before esper's own settings"),
+        ("OONA_NORMAL_STREAM", "oona.normal", "stream for state packets, commands, field reports"),
+        ("OONA_EMERGENCY_STREAM", "oona.emergency", "overflow and emergency stream"),
+        ("OONA_TELEMETRY_STREAM", "oona.telemetry", "telemetry stream"),
+        ("OONA_POLICY_STREAM", "oona.policy", "policy-update stream"),
+        ("ESPER_LEYLINE_SECRET", "(unset: signing off)", "HMAC-SHA256 key for bus messages, at least 32 bytes; set but empty is an error"),
+        ("ESPER_HTTP_THREADS", "number of cores", "HTTP thread pool size, 1-256"),
+        ("ESPER_HTTP_CONNECTION_TIMEOUT_S", "30", "idle connection timeout in seconds, 1-3600"),
+        ("ESPER_HTTP_MAX_CONNECTIONS", "1024", "open connections at most, 1-65536"),
+        ("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", "256", "open connections per client address, 0 (no limit)-65536"),
+        ("ESPER_HTTP_MAX_BODY_BYTES", "1048576", "largest request body; larger gets 413"),
+        ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
+        ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
+        ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
+    ]
+
+    /// Builds the configuration from flags (already parsed, nil when not given), the
+    /// environment and `.env` in `workingDirectory`.
+    public static func resolve(flags: [String: String], environment: [String: String],
+                               workingDirectory: String) throws(ConfigurationError) -> Configuration {
+        let dotEnv = try DotEnv.load(path: workingDirectory + "/.env")
+        var merged = dotEnv
+        for (key, value) in environment { merged[key] = value }
+        for (key, value) in flags { merged[key] = value }
+        var config = Configuration()
+        config.http.threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        try config.apply(merged, workingDirectory: workingDirectory)
+        return config
+    }
+
+    mutating func apply(_ values: [String: String], workingDirectory: String) throws(ConfigurationError) {
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let text = values[name] else { return nil }
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(variable: name, message: "'\(text)' is not an integer")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        func nonEmpty(_ name: String) throws(ConfigurationError) -> String? {
+            guard let text = values[name] else { return nil }
+            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ConfigurationError(variable: name, message: "must not be empty")
+            }
+            return text
+        }
+
+        if let host = try nonEmpty("ESPER_HOST") { http.host = host }
+        if let port = try integer("ESPER_PORT", 0...65535) { http.port = UInt16(port) }
+        if let threads = try integer("ESPER_HTTP_THREADS", 1...256) { http.threads = threads }
+        if let timeout = try integer("ESPER_HTTP_CONNECTION_TIMEOUT_S", 1...3600) { http.connectionTimeoutSeconds = timeout }
+        if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS", 1...65536) { http.maxConnections = limit }
+        if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", 0...65536) { http.maxConnectionsPerIP = limit }
+        if let limit = try integer("ESPER_HTTP_MAX_BODY_BYTES", 1...(256 << 20)) { http.maxBodyBytes = limit }
+        if let limit = try integer("ESPER_HTTP_CONNECTION_MEMORY_BYTES", 8192...(1 << 20)) { http.connectionMemoryLimitBytes = limit }
+        if let accessLog = values["ESPER_ACCESS_LOG"] {
+            switch accessLog.lowercased() {
+            case "on", "true", "1", "yes": http.accessLog = true
+            case "off", "false", "0", "no": http.accessLog = false
+            default: throw ConfigurationError(variable: "ESPER_ACCESS_LOG", message: "'\(accessLog)' must be on or off")
+            }
+        }
+        if let level = values["ESPER_LOG_LEVEL"] {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(variable: "ESPER_LOG_LEVEL", message: "'\(level)' must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = parsed
+        }
+
+        if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
+        dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
+        try Configuration.checkDataDirectory(dataDirectory)
+
+        if let url = values["REDIS_URL"], !url.isEmpty {
+            do {
+                redisURL = try RedisEndpoint.parse(url)
+            } catch {
+                throw ConfigurationError(variable: "REDIS_URL", message: error.description)
+            }
+        }
+        if let server = try nonEmpty("ESPER_REDIS_SERVER") { redisServerExecutable = server }
+        if let file = try nonEmpty("ESPER_REDIS_CONFIG") {
+            let path = Configuration.absolute(file, relativeTo: workingDirectory)
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError(variable: "ESPER_REDIS_CONFIG", message: "\(path) is not a readable file")
+            }
+            redisConfigFile = path
+        } else {
+            let bundled = workingDirectory + "/infra/redis.conf"
+            if FileManager.default.isReadableFile(atPath: bundled) { redisConfigFile = bundled }
+        }
+
+        for (name, keyPath) in [("OONA_NORMAL_STREAM", \StreamNames.normal), ("OONA_EMERGENCY_STREAM", \StreamNames.emergency),
+                                ("OONA_TELEMETRY_STREAM", \StreamNames.telemetry), ("OONA_POLICY_STREAM", \StreamNames.policy)] {
+            guard let value = values[name] else { continue }
+            guard !value.isEmpty, value.utf8.count <= 200, !value.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+                throw ConfigurationError(variable: name, message: "'\(value)' must be 1-200 characters without spaces")
+            }
+            streams[keyPath: keyPath] = value
+        }
+        let names = [streams.normal, streams.emergency, streams.telemetry, streams.policy]
+        if Set(names).count != names.count {
+            throw ConfigurationError(variable: "OONA_*_STREAM", message: "the four stream names must differ (got \(names.joined(separator: ", ")))")
+        }
+
+        if let secret = values["ESPER_LEYLINE_SECRET"] {
+            // Set but empty is almost always a copied example file: refuse it rather than run
+            // unsigned by accident.
+            guard !secret.isEmpty else {
+                throw ConfigurationError(variable: "ESPER_LEYLINE_SECRET", message: "is set but empty; unset it to run without signing, or set at least 32 bytes")
+            }
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(variable: "ESPER_LEYLINE_SECRET", message: "is \(secret.utf8.count) bytes; a signing key needs at least 32")
+            }
+            leylineSecret = secret
+        }
+    }
+
+    static func absolute(_ path: String, relativeTo base: String) -> String {
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        return URL(fileURLWithPath: joined).standardizedFileURL.path
+    }
+
+    /// Creates the data directory if needed and checks we can use it.
+    static func checkDataDirectory(_ path: String) throws(ConfigurationError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ConfigurationError(variable: "ESPER_DATA_DIR", message: "\(path) exists and is not a directory")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw ConfigurationError(variable: "ESPER_DATA_DIR", message: "cannot create \(path): \(error.localizedDescription)")
+            }
+        }
+        let probe = path + "/.esper-write-check-\(getpid())"
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            throw ConfigurationError(variable: "ESPER_DATA_DIR", message: "\(path) is not writable")
+        }
+        try? FileManager.default.removeItem(atPath: probe)
+    }
+}

@@ -1,0 +1,171 @@
+internal import CHiredis
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// A reply from Redis.
+public enum RedisReply: Sendable, Equatable {
+    case string([UInt8])
+    case status(String)
+    case integer(Int64)
+    case array([RedisReply])
+    case null
+    case error(String)
+
+    public var text: String? {
+        switch self {
+        case .string(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .status(let s): s
+        default: nil
+        }
+    }
+    public var integer: Int64? { if case .integer(let i) = self { i } else { nil } }
+    public var array: [RedisReply]? { if case .array(let a) = self { a } else { nil } }
+    public var isNull: Bool { self == .null }
+}
+
+/// A connection-level failure. After any such error the connection is dead (hiredis rule):
+/// drop it and open a new one.
+public struct RedisError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One hiredis connection. Not thread-safe: one per thread (or behind a lock), and discarded
+/// after an I/O error. Commands go through the binary-safe argv API.
+public final class RedisConnection {
+    private var context: UnsafeMutablePointer<redisContext>?
+    public let endpoint: RedisEndpoint
+    public private(set) var isBroken = false
+
+    /// Connects, authenticates and selects the database. `timeout` bounds connect and every
+    /// reply; blocking reads must pass a longer one.
+    public init(endpoint: RedisEndpoint, timeout: Duration = .seconds(2)) throws(RedisError) {
+        self.endpoint = endpoint
+        let tv = RedisConnection.timeval(timeout)
+        switch endpoint.address {
+        case .tcp(let host, let port): context = redisConnectWithTimeout(host, Int32(port), tv)
+        case .unix(let path): context = redisConnectUnixWithTimeout(path, tv)
+        }
+        guard let context else { throw RedisError("cannot allocate a Redis context") }
+        if context.pointee.err != 0 {
+            let message = RedisConnection.errorText(context)
+            redisFree(context)
+            self.context = nil
+            throw RedisError("cannot connect to \(endpoint): \(message)")
+        }
+        _ = redisSetTimeout(context, tv)
+        if let password = endpoint.password {
+            try expectOK(try command(["AUTH", password]), "AUTH")
+        }
+        if endpoint.database != 0 {
+            try expectOK(try command(["SELECT", String(endpoint.database)]), "SELECT")
+        }
+    }
+
+    deinit {
+        if let context { redisFree(context) }
+    }
+
+    private func expectOK(_ reply: RedisReply, _ what: String) throws(RedisError) {
+        if case .error(let message) = reply { throw RedisError("\(what) failed: \(message)") }
+    }
+
+    /// Changes the reply timeout (longer than any `BLOCK` of a blocking read).
+    public func setTimeout(_ timeout: Duration) {
+        if let context { _ = redisSetTimeout(context, RedisConnection.timeval(timeout)) }
+    }
+
+    /// Runs one command. Redis-level errors come back as `.error`; I/O failures throw and
+    /// leave the connection broken.
+    public func command(_ arguments: [String]) throws(RedisError) -> RedisReply {
+        try command(arguments.map { Array($0.utf8) })
+    }
+
+    public func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
+        guard let context, !isBroken else { throw RedisError("connection is closed") }
+        let raw = RedisConnection.withArgv(arguments) { argc, argv, lengths in
+            redisCommandArgv(context, argc, argv, lengths)
+        }
+        guard let raw else { throw fail(context) }
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        return RedisConnection.convert(reply)
+    }
+
+    /// Sends every command, then reads every reply (one round trip).
+    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        guard let context, !isBroken else { throw RedisError("connection is closed") }
+        for arguments in commands {
+            let status = RedisConnection.withArgv(arguments.map { Array($0.utf8) }) { argc, argv, lengths in
+                redisAppendCommandArgv(context, argc, argv, lengths)
+            }
+            if status != REDIS_OK { throw fail(context) }
+        }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw fail(context) }
+            replies.append(RedisConnection.convert(raw!.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
+        isBroken = true
+        let message = RedisConnection.errorText(context)
+        return RedisError(message.isEmpty ? "connection lost" : message)
+    }
+
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    private static func timeval(_ duration: Duration) -> Glibc.timeval {
+        let (seconds, attoseconds) = duration.components
+        return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+
+    private static func withArgv<R>(_ arguments: [[UInt8]],
+                                    _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
+        // Each argument is copied to stable storage for the duration of the call.
+        let buffers = arguments.map { bytes -> UnsafeMutableBufferPointer<CChar> in
+            let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(bytes.count, 1))
+            bytes.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { _ = buffer.initialize(from: $0) }
+            }
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        var pointers: [UnsafePointer<CChar>?] = buffers.map { UnsafePointer($0.baseAddress) }
+        let lengths = arguments.map { $0.count }
+        return pointers.withUnsafeMutableBufferPointer { argv in
+            lengths.withUnsafeBufferPointer { body(Int32(arguments.count), argv.baseAddress!, $0.baseAddress!) }
+        }
+    }
+
+    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            return .string(r.str == nil ? [] : Array(UnsafeRawBufferPointer(start: r.str, count: r.len)))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(r.integer))
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisReply] = []
+            items.reserveCapacity(r.elements)
+            for i in 0..<r.elements { items.append(convert(r.element[i]!)) }
+            return .array(items)
+        default:
+            return .null
+        }
+    }
+}
