@@ -29,6 +29,14 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // Numerical kernels in plain C over caller-owned buffers; GEMM through OpenBLAS.
+        // -fno-math-errno lets sqrtf (Adam) vectorise; no -ffast-math (it breaks the
+        // Inf/NaN handling of clipping and layer norm).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]),
+
         // Foundation layer (Swift).
         .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
         .target(
@@ -75,9 +83,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        .target(name: "EsperTestSupport", path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
-        .testTarget(name: "EsperHTTPTests", dependencies: ["EsperHTTP", "EsperJSON"]),
-        .testTarget(name: "OonaTests", dependencies: ["Oona"]),
-        .testTarget(name: "EsperServerTests", dependencies: ["EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona"]),
+        .testTarget(name: "EsperHTTPTests", dependencies: [
+            "EsperHTTP", "EsperJSON", "EsperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .testTarget(name: "OonaTests", dependencies: ["Oona", "EsperTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "EsperServerTests", dependencies: [
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "EsperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

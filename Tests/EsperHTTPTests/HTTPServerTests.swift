@@ -1,0 +1,205 @@
+import EsperHTTP
+import EsperJSON
+import EsperTestSupport
+import Foundation
+import Logging
+import Prometheus
+import Testing
+
+struct Echo: Codable {
+    var name: String
+    var count: Int
+}
+
+/// A server with a few test routes on an ephemeral port.
+final class TestServer {
+    let server: HTTPServer
+    let registry = PrometheusCollectorRegistry()
+    var port: UInt16 { server.port }
+
+    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.port = 0
+        configuration.accessLog = false
+        configure(&configuration)
+        var router = Router()
+        router.post("/echo") { request in
+            let echo = try request.decodeJSON(Echo.self)
+            guard echo.count >= 0 else { throw Problem.validation([JSONFieldProblem(field: "count", message: "must be ≥ 0")]) }
+            return try .json(echo, status: 201)
+        }
+        router.get("/items/{id}") { request in
+            try .json(["id": request.pathParameter("id"), "filter": request.query("filter") ?? ""])
+        }
+        router.get("/slow") { _ in
+            usleep(400_000)
+            return .text("done")
+        }
+        router.get("/boom") { _ in throw CocoaError(.fileNoSuchFile) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        server = HTTPServer(configuration: configuration, router: router, logger: logger, metrics: HTTPMetrics(registry: registry))
+        try server.start()
+    }
+
+    deinit { server.stop(grace: .seconds(1)) }
+}
+
+@Suite(.serialized) struct HTTPServerTests {
+    @Test func malformedJSONIs400NamingThePosition() throws {
+        let server = try TestServer()
+        let response = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
+                                           headers: ["Content-Type": "application/json"], body: Array("{\"name\": \"a\",\n \"count\": }".utf8))
+        #expect(response.status == 400)
+        #expect(response.header("content-type") == "application/problem+json")
+        let problem = try RawHTTP.json(response)
+        #expect(problem["type"] as? String == "/problems/malformed-json")
+        #expect((problem["detail"] as? String)?.contains("line 2") == true)
+        #expect(problem["status"] as? Int == 400)
+        #expect(problem["title"] != nil)
+    }
+
+    @Test func validBodyRoundTripsAndInvalidFieldsAre422() throws {
+        let server = try TestServer()
+        let ok = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: Array(#"{"name":"a","count":2}"#.utf8))
+        #expect(ok.status == 201)
+        #expect(ok.text == #"{"count":2,"name":"a"}"#)
+
+        let wrongType = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: Array(#"{"name":5,"count":2}"#.utf8))
+        #expect(wrongType.status == 422)
+        let errors = try RawHTTP.json(wrongType)["errors"] as? [[String: Any]]
+        #expect(errors?.first?["field"] as? String == "name")
+
+        let unknown = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: Array(#"{"name":"a","count":2,"colour":1}"#.utf8))
+        #expect(unknown.status == 400)
+        #expect(try RawHTTP.json(unknown)["detail"] as? String == "unknown field: colour")
+
+        let rule = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: Array(#"{"name":"a","count":-1}"#.utf8))
+        #expect(rule.status == 422)
+    }
+
+    @Test func bodyOverTheLimitIs413() throws {
+        let server = try TestServer { $0.maxBodyBytes = 1000 }
+        let declared = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
+                                           body: [UInt8](repeating: UInt8(ascii: "x"), count: 5000))
+        #expect(declared.status == 413)
+        #expect(declared.header("content-type") == "application/problem+json")
+
+        // Chunked: no Content-Length, so the limit is enforced while reading.
+        let connection = try RawHTTPConnection(port: server.port)
+        connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n")
+        for _ in 0..<4 { connection.send("1F4\r\n" + String(repeating: "y", count: 500) + "\r\n") }
+        connection.send("0\r\n\r\n")
+        #expect(try connection.readResponse().status == 413)
+
+        // The server still serves.
+        #expect(try RawHTTP.request(port: server.port, path: "/items/1").status == 200)
+    }
+
+    @Test func unknownPathIs404AndWrongMethodIs405WithAllow() throws {
+        let server = try TestServer()
+        let missing = try RawHTTP.request(port: server.port, path: "/nope")
+        #expect(missing.status == 404)
+        #expect(missing.header("content-type") == "application/problem+json")
+        #expect(try RawHTTP.json(missing)["type"] as? String == "/problems/not-found")
+
+        let wrong = try RawHTTP.request(port: server.port, method: "DELETE", path: "/echo")
+        #expect(wrong.status == 405)
+        #expect(wrong.header("allow") == "POST")
+    }
+
+    @Test func pathParametersAndQueryStrings() throws {
+        let server = try TestServer()
+        let response = try RawHTTP.request(port: server.port, path: "/items/abc%20def?filter=a%20b&x=1")
+        let object = try RawHTTP.json(response)
+        #expect(object["id"] as? String == "abc def")
+        #expect(object["filter"] as? String == "a b")
+        // libmicrohttpd decodes %2F before routing: it is a separator, never part of an id.
+        #expect(try RawHTTP.request(port: server.port, path: "/items/abc%2Fdef").status == 404)
+    }
+
+    @Test func requestIdsAreEchoedOrMade() throws {
+        let server = try TestServer()
+        let echoed = try RawHTTP.request(port: server.port, path: "/items/1", headers: ["X-Request-Id": "client-abc.1"])
+        #expect(echoed.header("x-request-id") == "client-abc.1")
+        let made = try RawHTTP.request(port: server.port, path: "/items/1", headers: ["X-Request-Id": "bad id with spaces"])
+        let id = try #require(made.header("x-request-id"))
+        #expect(id.count == 16 && id != "bad id with spaces")
+        let error = try RawHTTP.request(port: server.port, path: "/nope")
+        #expect(error.header("x-request-id")?.count == 16)
+    }
+
+    @Test func handlerErrorsBecome500ProblemWithoutDetailsLeaking() throws {
+        let server = try TestServer()
+        let response = try RawHTTP.request(port: server.port, path: "/boom")
+        #expect(response.status == 500)
+        #expect(response.header("content-type") == "application/problem+json")
+        #expect(!response.text.contains("fileNoSuchFile"))
+    }
+
+    @Test func idleClientIsDisconnectedAfterTheTimeout() throws {
+        let server = try TestServer { $0.connectionTimeoutSeconds = 1 }
+        let connection = try RawHTTPConnection(port: server.port, timeoutSeconds: 5)
+        let start = Date()
+        #expect(connection.isClosedByPeer())
+        let waited = Date().timeIntervalSince(start)
+        #expect(waited >= 0.5 && waited < 4.5, "closed after \(waited) s")
+    }
+
+    @Test func headerFloodAndHugeURLDoNotCrashTheServer() throws {
+        let server = try TestServer { $0.connectionMemoryLimitBytes = 16 * 1024 }
+        let flood = try RawHTTPConnection(port: server.port)
+        var head = "GET /items/1 HTTP/1.1\r\nHost: x\r\n"
+        for i in 0..<5000 { head += "X-Flood-\(i): \(String(repeating: "v", count: 20))\r\n" }
+        flood.send(head + "\r\n")
+        if let response = try? flood.readResponse() { #expect(response.status >= 400) }
+
+        let huge = try RawHTTPConnection(port: server.port)
+        huge.send("GET /items/" + String(repeating: "a", count: 200_000) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+        if let response = try? huge.readResponse() { #expect(response.status >= 400) }
+
+        #expect(try RawHTTP.request(port: server.port, path: "/items/ok").status == 200)
+    }
+
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() throws {
+        let server = try TestServer()
+        let connection = try RawHTTPConnection(port: server.port)
+        for i in 0..<3 {
+            connection.send("GET /items/\(i) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try connection.readResponse()
+            #expect(response.status == 200)
+            #expect(response.text.contains("\"id\":\"\(i)\""))
+        }
+    }
+
+    @Test func stopFinishesInFlightRequestsAndRefusesNewOnes() throws {
+        let server = try TestServer()
+        let port = server.port
+        let connection = try RawHTTPConnection(port: port)
+        connection.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(eventually(within: 2) { server.server.requestsInFlight == 1 })
+        let stopped = Date()
+        server.server.stop(grace: .seconds(5))
+        #expect(Date().timeIntervalSince(stopped) >= 0.2)
+        let response = try connection.readResponse()
+        #expect(response.status == 200)
+        #expect(response.text == "done")
+        #expect(throws: (any Error).self) { try RawHTTPConnection(port: port) }
+    }
+
+    @Test func metricsCountRequestsByRouteAndStatus() throws {
+        let server = try TestServer()
+        _ = try RawHTTP.request(port: server.port, path: "/items/1")
+        _ = try RawHTTP.request(port: server.port, path: "/items/2")
+        _ = try RawHTTP.request(port: server.port, path: "/nothing-here")
+        var buffer: [UInt8] = []
+        #expect(eventually(within: 2) {
+            buffer = []
+            server.registry.emit(into: &buffer)
+            return String(decoding: buffer, as: UTF8.self).contains(#"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
+        })
+        let text = String(decoding: buffer, as: UTF8.self)
+        #expect(text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#))
+        #expect(text.contains(#"esper_http_request_duration_seconds_count{route="/items/{id}"} 2"#))
+    }
+}
