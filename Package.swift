@@ -83,7 +83,8 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
-        .target(name: "EsperTestSupport", path: "Tests/EsperTestSupport"),
+        .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
         .testTarget(name: "EsperHTTPTests", dependencies: [
             "EsperHTTP", "EsperJSON", "EsperTestSupport",
