@@ -47,16 +47,23 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSwift),
+        // Shared contracts: every cross-subsystem enum and message, JSON coding, validation,
+        // the bus envelope and its HMAC signing.
+        .target(name: "Leyline", dependencies: ["EsperJSON", "COpenSSL"], swiftSettings: strictSwift),
         .target(
             name: "Oona",
-            dependencies: ["CHiredis", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CHiredis", "EsperJSON", "Leyline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSwift),
 
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Oona",
+                "EsperHTTP", "EsperJSON", "Leyline", "Oona",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -67,7 +74,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -83,6 +90,14 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Benchmarks (bench/oona): bus publish throughput and latency against redis-benchmark,
+        // and Leyline encode/decode cost. Built in release by bench/oona/run.sh.
+        .executableTarget(
+            name: "esper-bench-oona",
+            dependencies: ["EsperJSON", "Leyline", "Oona", .product(name: "Logging", package: "swift-log")],
+            path: "bench/oona/Sources",
+            swiftSettings: strictSwift),
+
         .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
@@ -91,9 +106,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .testTarget(name: "OonaTests", dependencies: ["Oona", "EsperTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "LeylineTests", dependencies: ["Leyline", "EsperJSON"]),
+        .testTarget(name: "OonaTests", dependencies: [
+            "Oona", "Leyline", "EsperJSON", "EsperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "EsperTestSupport",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

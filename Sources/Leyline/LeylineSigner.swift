@@ -1,0 +1,102 @@
+internal import COpenSSL
+
+/// HMAC-SHA256 signing of bus entries. The key is the secret's UTF-8 bytes (not
+/// hex-decoded); the signature is standard padded base64 (44 characters) of the MAC over the
+/// exact stored envelope bytes. Verification compares in constant time.
+///
+/// Rotation: a signer holds the current key and optionally previous ones. Every key has an
+/// id (the first 8 hex digits of SHA-256 of the key) that publishers store next to the
+/// signature; verifiers pick the key by id, so an old key keeps verifying until it is
+/// removed and a new one can be rolled out without dropping traffic.
+public struct LeylineSigner: Sendable {
+    public struct Key: Sendable {
+        public let id: String
+        let bytes: [UInt8]
+
+        public init(secret: String) throws(SigningError) {
+            guard !secret.isEmpty else { throw SigningError(description: "signing secret missing: the key is empty") }
+            bytes = Array(secret.utf8)
+            id = Key.identifier(of: bytes)
+        }
+
+        static func identifier(of bytes: [UInt8]) -> String {
+            var digest = [UInt8](repeating: 0, count: 32)
+            bytes.withUnsafeBufferPointer { buffer in
+                _ = digest.withUnsafeMutableBufferPointer { SHA256(buffer.baseAddress, buffer.count, $0.baseAddress) }
+            }
+            return digest.prefix(4).map { byte in
+                let hex = Array("0123456789abcdef".utf8)
+                return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+            }.joined()
+        }
+    }
+
+    public struct SigningError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Why an entry failed verification.
+    public enum Rejection: String, Sendable, Equatable {
+        case missingSignature = "signature_missing"
+        case unknownKey = "signature_unknown_key"
+        case mismatch = "signature_invalid"
+    }
+
+    public let current: Key
+    public let previous: [Key]
+
+    public init(secret: String, previousSecrets: [String] = []) throws(SigningError) {
+        current = try Key(secret: secret)
+        var keys: [Key] = []
+        for old in previousSecrets { keys.append(try Key(secret: old)) }
+        previous = keys
+    }
+
+    /// Base64 HMAC-SHA256 of `bytes` under the current key.
+    public func sign(_ bytes: [UInt8]) -> String {
+        LeylineSigner.mac(bytes, key: current)
+    }
+
+    /// Checks a signature. With a key id, only that key is tried; without one (entries from
+    /// publishers that predate key ids), every key is.
+    public func verify(_ bytes: [UInt8], signature: String?, keyId: String?) -> Rejection? {
+        guard let signature, !signature.isEmpty else { return .missingSignature }
+        let candidates: [Key]
+        if let keyId, !keyId.isEmpty {
+            let all = [current] + previous
+            guard let key = all.first(where: { $0.id == keyId }) else { return .unknownKey }
+            candidates = [key]
+        } else {
+            candidates = [current] + previous
+        }
+        var matched = false
+        for key in candidates {
+            // Every candidate is computed and compared in full: timing does not say which.
+            if LeylineSigner.constantTimeEqual(Array(LeylineSigner.mac(bytes, key: key).utf8), Array(signature.utf8)) {
+                matched = true
+            }
+        }
+        return matched ? nil : .mismatch
+    }
+
+    static func mac(_ bytes: [UInt8], key: Key) -> String {
+        var out = [UInt8](repeating: 0, count: 32)
+        let ok = key.bytes.withUnsafeBufferPointer { keyBuffer in
+            bytes.withUnsafeBufferPointer { data in
+                out.withUnsafeMutableBufferPointer {
+                    esper_hmac_sha256(keyBuffer.baseAddress, Int32(keyBuffer.count), data.baseAddress, data.count, $0.baseAddress)
+                }
+            }
+        }
+        precondition(ok == 1, "HMAC-SHA256 failed inside libcrypto")
+        return Base64.encode(out)
+    }
+
+    /// Equal length and equal bytes, examining every byte whatever the first difference.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        let count = min(a.count, b.count)
+        for i in 0..<count { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+}
