@@ -98,7 +98,7 @@ let package = Package(
             path: "bench/oona/Sources",
             swiftSettings: strictSwift),
 
-        .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
+        .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
         .testTarget(name: "EsperHTTPTests", dependencies: [
@@ -106,7 +106,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        .testTarget(name: "LeylineTests", dependencies: ["Leyline", "EsperJSON"]),
+        .testTarget(name: "LeylineTests", dependencies: ["Leyline", "EsperJSON", "EsperTestSupport"]),
         .testTarget(name: "OonaTests", dependencies: [
             "Oona", "Leyline", "EsperJSON", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -41,6 +41,7 @@ public final class RedisConnection {
     /// Connects, authenticates and selects the database. `timeout` bounds connect and every
     /// reply; blocking reads must pass a longer one.
     public init(endpoint: RedisEndpoint, timeout: Duration = .seconds(2)) throws(RedisError) {
+        _ = RedisConnection.ignoreBrokenPipes
         self.endpoint = endpoint
         let tv = RedisConnection.timeval(timeout)
         switch endpoint.address {
@@ -66,6 +67,14 @@ public final class RedisConnection {
     deinit {
         if let context { redisFree(context) }
     }
+
+    /// hiredis sends with write(2): writing to a Redis that has just died would raise SIGPIPE
+    /// and kill the whole process. Ignored once, process-wide, before the first connection
+    /// (the server does the same at start); the write then fails with EPIPE and the
+    /// connection is reported broken.
+    private static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws(RedisError) {
         if case .error(let message) = reply { throw RedisError("\(what) failed: \(message)") }
@@ -95,9 +104,14 @@ public final class RedisConnection {
 
     /// Sends every command, then reads every reply (one round trip).
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        try pipeline(commands.map { $0.map { Array($0.utf8) } })
+    }
+
+    /// Binary-safe pipeline: every argument is raw bytes (payloads, signatures).
+    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         guard let context, !isBroken else { throw RedisError("connection is closed") }
         for arguments in commands {
-            let status = RedisConnection.withArgv(arguments.map { Array($0.utf8) }) { argc, argv, lengths in
+            let status = RedisConnection.withArgv(arguments) { argc, argv, lengths in
                 redisAppendCommandArgv(context, argc, argv, lengths)
             }
             if status != REDIS_OK { throw fail(context) }
@@ -132,16 +146,23 @@ public final class RedisConnection {
 
     private static func withArgv<R>(_ arguments: [[UInt8]],
                                     _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
-        // Each argument is copied to stable storage for the duration of the call.
-        let buffers = arguments.map { bytes -> UnsafeMutableBufferPointer<CChar> in
-            let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(bytes.count, 1))
+        // The arguments are copied, back to back, into one stable buffer for the duration of
+        // the call (one allocation per command: publishing is a hot path).
+        let total = arguments.reduce(0) { $0 + $1.count }
+        let storage = UnsafeMutablePointer<CChar>.allocate(capacity: max(total, 1))
+        defer { storage.deallocate() }
+        var pointers: [UnsafePointer<CChar>?] = []
+        pointers.reserveCapacity(arguments.count)
+        var offset = 0
+        for bytes in arguments {
             bytes.withUnsafeBufferPointer { source in
-                source.withMemoryRebound(to: CChar.self) { _ = buffer.initialize(from: $0) }
+                source.withMemoryRebound(to: CChar.self) { chars in
+                    if let base = chars.baseAddress { (storage + offset).initialize(from: base, count: chars.count) }
+                }
             }
-            return buffer
+            pointers.append(UnsafePointer(storage + offset))
+            offset += bytes.count
         }
-        defer { buffers.forEach { $0.deallocate() } }
-        var pointers: [UnsafePointer<CChar>?] = buffers.map { UnsafePointer($0.baseAddress) }
         let lengths = arguments.map { $0.count }
         return pointers.withUnsafeMutableBufferPointer { argv in
             lengths.withUnsafeBufferPointer { body(Int32(arguments.count), argv.baseAddress!, $0.baseAddress!) }

@@ -1,5 +1,6 @@
 import EsperJSON
 import Foundation
+import EsperTestSupport
 import Leyline
 import Testing
 

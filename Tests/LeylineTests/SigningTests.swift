@@ -1,3 +1,4 @@
+import EsperTestSupport
 import Leyline
 import Testing
 

@@ -1,4 +1,5 @@
 import EsperJSON
+import EsperTestSupport
 import Leyline
 import Testing
 

@@ -1,0 +1,400 @@
+import EsperJSON
+import Foundation
+public import Leyline
+public import Logging
+public import Prometheus
+import Synchronization
+
+/// The bus client one process shares: publishing with the reference's routing rules
+/// (reroute at the emergency threshold, drop at the backpressure threshold — checked in that
+/// order: drop first), consumer-group bootstrap, retention, counters, breakers, and the
+/// housekeeper that samples stream statistics and sweeps expired entries. Consumers
+/// (`makeConsumer`) read with their own blocking connection.
+///
+/// It starts even when Redis is down: publishes then fail (fast, once the breaker is open),
+/// `health` says degraded, and the housekeeper keeps trying to create the consumer groups.
+public final class OonaClient: Sendable {
+    public let configuration: OonaConfiguration
+    public let keys: OonaStreamKeys
+    public let endpoint: RedisEndpoint
+    public let metrics: OonaMetrics
+    public let publishBreaker: CircuitBreaker
+    public let consumeBreaker: CircuitBreaker
+    let logger: Logger
+    let pool: RedisConnectionPool
+    let housekeeper: OonaHousekeeper
+
+    public init(configuration: OonaConfiguration, endpoint: RedisEndpoint, registry: PrometheusCollectorRegistry? = nil,
+                logger: Logger) throws(OonaError) {
+        let problems = configuration.problems
+        guard problems.isEmpty else { throw .configuration(problems) }
+        self.configuration = configuration
+        self.endpoint = endpoint
+        self.logger = logger
+        keys = OonaStreamKeys(names: configuration.streams)
+        let metrics = OonaMetrics(registry: registry)
+        self.metrics = metrics
+        func breaker(_ name: String) -> CircuitBreaker {
+            metrics.setBreakerGauge(name, .closed)
+            return CircuitBreaker(name: name, failureThreshold: configuration.breakerFailureThreshold,
+                                  recovery: configuration.breakerRecovery, halfOpenTrials: configuration.breakerHalfOpenTrials) { state in
+                metrics.setBreakerGauge(name, state)
+                let level: Logger.Level = state == .open ? .warning : .info
+                logger.log(level: level, "oona \(name) circuit breaker \(state.label)")
+            }
+        }
+        publishBreaker = breaker("publish")
+        consumeBreaker = breaker("consume")
+        pool = RedisConnectionPool(endpoint: endpoint, connectTimeout: configuration.connectTimeout,
+                                   commandTimeout: configuration.commandTimeout) { metrics.increment(.reconnects) }
+        housekeeper = OonaHousekeeper(configuration: configuration, keys: keys, endpoint: endpoint, metrics: metrics, logger: logger)
+    }
+
+    /// Starts the housekeeper (group bootstrap, statistics, TTL sweep). Returns at once; with
+    /// Redis down the client runs degraded until Redis answers.
+    public func start() {
+        housekeeper.start()
+    }
+
+    public func stop() {
+        housekeeper.stop()
+        pool.drain()
+    }
+
+    // MARK: consumer groups
+
+    /// `XGROUP CREATE <stream> <group> $ MKSTREAM` on each stream; an existing group
+    /// (`BUSYGROUP`) is fine, so this is idempotent. Entries added before the group existed
+    /// are not delivered to it (`$`).
+    public func ensureConsumerGroup(_ group: String? = nil, streams: [OonaStream] = OonaStream.allCases) throws(OonaError) {
+        let group = group ?? configuration.group
+        try call(publishBreaker) { connection throws(RedisError) in
+            for stream in streams {
+                let reply = try connection.command(["XGROUP", "CREATE", keys.key(stream), group, "$", "MKSTREAM"])
+                if case .error(let message) = reply, !message.hasPrefix("BUSYGROUP") {
+                    return OonaError.redis("XGROUP CREATE \(keys.key(stream)) \(group): \(message)")
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Whether the housekeeper has created the configured group on every stream.
+    public var consumerGroupsReady: Bool { housekeeper.groupsReady }
+
+    // MARK: publishing
+
+    /// Publishes one message; `.dropped` when a backpressure threshold refused it.
+    @discardableResult
+    public func publish(_ message: BusMessage, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+        try publish(batch: [(message, options)])[0]
+    }
+
+    @discardableResult
+    public func publishState(_ packet: SystemStatePacket, emergency: Bool = false) throws(OonaError) -> PublishOutcome {
+        try publish(.systemState(packet), options: PublishOptions(emergency: emergency))
+    }
+
+    @discardableResult
+    public func publishCommand(_ command: AdaptationCommand, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+        try publish(.adaptationCommand(command), options: options)
+    }
+
+    @discardableResult
+    public func publishFieldReport(_ report: FieldReport, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+        try publish(.fieldReport(report), options: options)
+    }
+
+    @discardableResult
+    public func publishTelemetry(_ packet: TelemetryPacket, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+        try publish(.telemetry(packet), options: options)
+    }
+
+    @discardableResult
+    public func publishPolicyUpdate(_ update: PolicyUpdate, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+        try publish(.policyUpdate(update), options: options)
+    }
+
+    /// The stream a message goes to before backpressure: state, commands and field reports →
+    /// normal; telemetry → telemetry; policy updates → policy.
+    public static func preferredStream(for message: BusMessage) -> OonaStream? {
+        switch message {
+        case .systemState, .adaptationCommand, .fieldReport: .normal
+        case .telemetry: .telemetry
+        case .policyUpdate: .policy
+        case .unspecified: nil
+        }
+    }
+
+    /// One prepared entry.
+    struct Prepared {
+        let preferred: OonaStream
+        let toEmergency: Bool
+        let eventId: String
+        let fields: [[UInt8]]
+    }
+
+    /// Publishes several messages in two round trips: one reads the stream lengths, one
+    /// writes every entry (pipelined). Routing is decided per message, in order, against the
+    /// lengths read plus the entries this batch has already routed — exactly what the same
+    /// publishes one at a time would see from a single publisher. Every message is validated
+    /// and encoded before anything is sent: an invalid one fails the whole batch.
+    public func publish(batch: [(BusMessage, PublishOptions)]) throws(OonaError) -> [PublishOutcome] {
+        let started = ContinuousClock.now
+        var prepared: [Prepared] = []
+        prepared.reserveCapacity(batch.count)
+        for (index, (message, options)) in batch.enumerated() {
+            do {
+                prepared.append(try prepare(message, options))
+            } catch {
+                metrics.publishFailed(reason: error.reason)
+                if batch.count > 1, case .invalidMessage(let problems) = error {
+                    throw .invalidMessage(problems.map { JSONFieldProblem(field: "[\(index)].\($0.field)", message: $0.message) })
+                }
+                throw error
+            }
+        }
+        let outcomes: [PublishOutcome]
+        do {
+            outcomes = try call(publishBreaker) { connection throws(RedisError) in try route(prepared, connection) }.get()
+        } catch {
+            metrics.publishFailed(reason: error.reason)
+            throw error
+        }
+        let written = outcomes.filter(\.wasPublished).count
+        if written > 0 { metrics.recordPublish((ContinuousClock.now - started) / written) }
+        return outcomes
+    }
+
+    private func prepare(_ message: BusMessage, _ options: PublishOptions) throws(OonaError) -> Prepared {
+        guard let preferred = options.stream ?? OonaClient.preferredStream(for: message) else {
+            throw .invalidMessage([JSONFieldProblem(field: "message_type",
+                message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream (pass options.stream)")])
+        }
+        if case .unspecified = message, !preferred.isJobQueue {
+            throw .invalidMessage([JSONFieldProblem(field: "message_type",
+                message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream, not \(preferred)")])
+        }
+        let eventId = EventID.make()
+        let ttl = options.ttl ?? configuration.messageTTL
+        let envelope = BusEnvelope(
+            message: message, eventId: eventId, createdAt: .now(), sourceSubsystem: options.source ?? configuration.sourceSubsystem,
+            priority: options.priority, ttl: LeylineDuration(ttl), currentAttempt: 1, maxAttempts: UInt32(configuration.maxAttempts),
+            correlationId: options.correlationId, attributes: options.attributes)
+        let bytes: [UInt8]
+        do {
+            try LeylineCodec.check(envelope)
+            bytes = try LeylineCodec.encode(envelope)
+        } catch {
+            throw .invalidMessage(error.problems)
+        }
+        let limit = SystemLimits.standard.maxEnvelopeBytes
+        guard bytes.count <= limit else { throw .tooLarge(bytes: bytes.count, limit: limit) }
+        var fields: [[UInt8]] = [Array("payload".utf8), bytes]
+        if let signer = configuration.signer {
+            fields += [Array("signature".utf8), Array(signer.sign(bytes).utf8), Array("key_id".utf8), Array(signer.current.id.utf8)]
+        }
+        let toEmergency = options.emergency || options.priority == .critical || preferred == .emergency
+        return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: eventId, fields: fields)
+    }
+
+    /// The publish algorithm of `09-oona.md` §3, with two additions: CRITICAL priority routes
+    /// like the emergency flag, and the emergency stream has a drop threshold too.
+    private func route(_ batch: [Prepared], _ connection: RedisConnection) throws(RedisError) -> Result<[PublishOutcome], OonaError> {
+        let emergencyCap = configuration.effectiveEmergencyDropThreshold
+        let throttlesNormal = configuration.emergencyThreshold != nil || configuration.backpressureDropThreshold != nil
+        let needsLengths = batch.contains { ($0.preferred == .normal && !$0.toEmergency && throttlesNormal) || ($0.toEmergency && emergencyCap != nil) }
+        var normalLength = 0
+        var emergencyLength = 0
+        if needsLengths {
+            let replies = try connection.pipeline([["XLEN", keys.key(.normal)], ["XLEN", keys.key(.emergency)]])
+            if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
+            normalLength = Int(replies[0].integer ?? 0)
+            emergencyLength = Int(replies[1].integer ?? 0)
+        }
+
+        enum Decision { case write(OonaStream, rerouted: Bool), drop(OonaStream, backlog: Int) }
+        var decisions: [Decision] = []
+        var depthSeen = 0
+        for item in batch {
+            if item.toEmergency {
+                // Not a reroute; the reference did no length check here (backlog 0).
+                if let cap = emergencyCap, emergencyLength >= cap {
+                    decisions.append(.drop(.emergency, backlog: emergencyLength))
+                } else {
+                    decisions.append(.write(.emergency, rerouted: false))
+                    emergencyLength += 1
+                }
+            } else if item.preferred == .normal && throttlesNormal {
+                let backlog = normalLength
+                depthSeen = max(depthSeen, backlog)
+                if let drop = configuration.backpressureDropThreshold, backlog >= drop {
+                    decisions.append(.drop(.normal, backlog: backlog))
+                } else if let threshold = configuration.emergencyThreshold, backlog >= threshold {
+                    if let cap = emergencyCap, emergencyLength >= cap {
+                        decisions.append(.drop(.emergency, backlog: emergencyLength))
+                    } else {
+                        decisions.append(.write(.emergency, rerouted: true))
+                        emergencyLength += 1
+                        depthSeen = max(depthSeen, emergencyLength)
+                    }
+                } else {
+                    decisions.append(.write(.normal, rerouted: false))
+                    normalLength += 1
+                    depthSeen = max(depthSeen, normalLength)
+                }
+            } else {
+                decisions.append(.write(item.preferred, rerouted: false))
+            }
+        }
+
+        var commands: [[[UInt8]]] = []
+        var targets: [OonaStream] = []
+        for (item, decision) in zip(batch, decisions) {
+            guard case .write(let stream, _) = decision else { continue }
+            commands.append(xadd(stream, item.fields))
+            if !targets.contains(stream) { targets.append(stream) }
+        }
+        for stream in targets { commands.append([Array("XLEN".utf8), Array(keys.key(stream).utf8)]) }
+        let replies = commands.isEmpty ? [] : try connection.pipeline(commands)
+        if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
+
+        var outcomes: [PublishOutcome] = []
+        var replyIndex = 0
+        var written = 0
+        var rerouted = 0
+        var dropped = 0
+        for (item, decision) in zip(batch, decisions) {
+            switch decision {
+            case .write(let stream, let wasRerouted):
+                let entryId = replies[replyIndex].text ?? ""
+                replyIndex += 1
+                outcomes.append(.published(stream: stream, entryId: entryId, eventId: item.eventId, rerouted: wasRerouted))
+                written += 1
+                if wasRerouted { rerouted += 1 }
+            case .drop(let stream, let backlog):
+                outcomes.append(.dropped(stream: stream, backlog: backlog))
+                dropped += 1
+                depthSeen = max(depthSeen, backlog)
+            }
+        }
+        for _ in targets {
+            depthSeen = max(depthSeen, Int(replies[replyIndex].integer ?? 0))
+            replyIndex += 1
+        }
+        metrics.increment(.publishTotal, by: written)
+        metrics.increment(.publishRerouted, by: rerouted)
+        metrics.increment(.publishDropped, by: dropped)
+        metrics.observeDepth(depthSeen)
+        return .success(outcomes)
+    }
+
+    /// `XADD <key> MAXLEN ~|= N * field value ...`.
+    func xadd(_ stream: OonaStream, _ fields: [[UInt8]]) -> [[UInt8]] {
+        var command: [[UInt8]] = [Array("XADD".utf8), Array(keys.key(stream).utf8)]
+        if let maxLength = configuration.maxStreamLength {
+            command += [Array("MAXLEN".utf8), Array((configuration.exactTrimming ? "=" : "~").utf8), Array(String(maxLength).utf8)]
+        }
+        command.append(Array("*".utf8))
+        return command + fields
+    }
+
+    // MARK: retention
+
+    /// Removes entries older than the message TTL from every stream (`XTRIM MINID`): ids are
+    /// the server's millisecond clock, so the cut-off is computed from Redis' `TIME`.
+    @discardableResult
+    public func sweepExpired() throws(OonaError) -> Int {
+        let ttlMs = configuration.messageTTL.components.seconds * 1000 + configuration.messageTTL.components.attoseconds / 1_000_000_000_000_000
+        return try call(publishBreaker) { connection throws(RedisError) in
+            let time = try connection.command(["TIME"])
+            guard let parts = time.array, parts.count == 2, let seconds = parts[0].text.flatMap({ Int64($0) }),
+                  let micros = parts[1].text.flatMap({ Int64($0) }) else { return .failure(OonaError.redis("unexpected TIME reply \(time)")) }
+            let cutoff = seconds * 1000 + micros / 1000 - ttlMs
+            let commands = OonaStream.allCases.map { stream in
+                ["XTRIM", keys.key(stream), "MINID", configuration.exactTrimming ? "=" : "~", "\(max(cutoff, 0))-0"]
+            }
+            let replies = try connection.pipeline(commands)
+            if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
+            return .success(replies.reduce(0) { $0 + Int($1.integer ?? 0) })
+        }.get()
+    }
+
+    // MARK: observation
+
+    /// The reference's `metrics_snapshot()` plus our counters; stream figures come from the
+    /// last sample (never a Redis call: HTTP handlers use this).
+    public func metricsSnapshot() -> OonaMetricsSnapshot {
+        OonaMetricsSnapshot(metrics: metrics, streams: housekeeper.latestStats, publishBreaker: publishBreaker.currentState,
+                            consumeBreaker: consumeBreaker.currentState)
+    }
+
+    /// Per-stream statistics from the last sample (nil before the first one succeeded).
+    public func streamStatistics() -> OonaStreamsReport? { housekeeper.latestStats }
+
+    /// Samples statistics now (tests, the bench).
+    public func refreshStatistics() { housekeeper.sampleNow() }
+
+    /// For `/healthz`: degraded while a breaker is not closed or Redis never answered.
+    public var health: (healthy: Bool, detail: String) {
+        let publish = publishBreaker.currentState
+        let consume = consumeBreaker.currentState
+        var issues: [String] = []
+        if publish != .closed { issues.append("publish breaker \(publish.label)") }
+        if consume != .closed { issues.append("consume breaker \(consume.label)") }
+        if !housekeeper.groupsReady { issues.append("consumer groups not created yet (\(housekeeper.lastError ?? "Redis not reached"))") }
+        if issues.isEmpty {
+            return (true, "group \(configuration.group), consumer \(configuration.consumerName), breakers closed")
+        }
+        return (false, issues.joined(separator: "; "))
+    }
+
+    // MARK: calls
+
+    /// Runs Redis work behind a breaker: fails fast while it is open; an I/O failure or a
+    /// Redis that is loading/full counts against it.
+    func call<T>(_ breaker: CircuitBreaker, _ body: (RedisConnection) throws(RedisError) -> Result<T, OonaError>) throws(OonaError) -> Result<T, OonaError> {
+        try breaker.acquire()
+        let result: Result<T, OonaError>
+        do {
+            result = try pool.withConnection(body)
+        } catch {
+            breaker.recordFailure()
+            throw .unavailable(error.description)
+        }
+        if case .failure(let failure) = result, failure.isTransient {
+            breaker.recordFailure()
+        } else {
+            breaker.recordSuccess()
+        }
+        return result
+    }
+
+    /// `call` for work that reports a single error (nil: success).
+    func call(_ breaker: CircuitBreaker, _ body: (RedisConnection) throws(RedisError) -> OonaError?) throws(OonaError) {
+        let result: Result<Void, OonaError> = try call(breaker) { connection throws(RedisError) in
+            if let error = try body(connection) { return .failure(error) }
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// The first error reply, as an OonaError: a Redis that is loading its data, out of
+    /// memory, busy or read-only is "unavailable" (transient); anything else is refused.
+    static func failure(in replies: [RedisReply]) -> OonaError? {
+        for reply in replies {
+            guard case .error(let message) = reply else { continue }
+            let transient = ["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "OOM", "READONLY"]
+            if transient.contains(where: { message.hasPrefix($0) }) { return .unavailable(message) }
+            return .redis(message)
+        }
+        return nil
+    }
+}
+
+extension LeylineDuration {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(seconds: seconds, nanos: Int32(attoseconds / 1_000_000_000))
+    }
+}
