@@ -1,6 +1,7 @@
 import EsperAPI
 public import EsperHTTP
 import Foundation
+import Leyline
 public import Logging
 public import Oona
 public import Prometheus
@@ -14,6 +15,10 @@ public final class Application: Sendable {
     public let registry = PrometheusCollectorRegistry()
     public let redisEndpoint: RedisEndpoint
     public let managedRedis: ManagedRedis?
+    /// The Oona bus client every service shares.
+    public let bus: OonaClient
+    /// Set when the bus configuration is inconsistent (`start()` then refuses to run).
+    let busConfigurationError: OonaError?
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
     let server: HTTPServer
@@ -37,10 +42,12 @@ public final class Application: Sendable {
             redisEndpoint = managed.endpoint
         }
         healthMonitor = RedisHealthMonitor(endpoint: redisEndpoint)
+        (bus, busConfigurationError) = Application.makeBus(configuration, redisEndpoint, registry, logger)
 
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis),
+        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus),
                               registry: registry, version: VersionInfo(version: Application.version))
+        OonaRoutes.register(into: &router, bus: bus)
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry))
     }
@@ -52,6 +59,13 @@ public final class Application: Sendable {
     public var port: UInt16 { server.port }
 
     public func start() throws {
+        if let busConfigurationError { throw StartError(description: busConfigurationError.description) }
+        // The memory shares must sum to at most 1 (00-contracts.md §6); refuse to boot otherwise.
+        do {
+            try MemoryBudgets.standard.checkSum()
+        } catch {
+            throw StartError(description: error.description)
+        }
         if let managedRedis {
             do {
                 try managedRedis.start()
@@ -64,9 +78,13 @@ public final class Application: Sendable {
             logger.warning("Redis is not reachable; serving in degraded mode",
                            metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
         }
+        // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
+        // background while the server runs degraded.
+        bus.start()
         do {
             try server.start()
         } catch {
+            bus.stop()
             healthMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
@@ -78,14 +96,34 @@ public final class Application: Sendable {
     /// Graceful stop: no new connections, in-flight requests finish, then Redis stops.
     public func stop() {
         server.stop()
+        bus.stop()
         healthMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
     }
 
-    static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?) -> [HealthProbe] {
+    /// The bus client for this configuration; an inconsistent configuration (Configuration
+    /// already refuses one read from the environment) yields a default client and the error,
+    /// which `start()` reports.
+    static func makeBus(_ configuration: Configuration, _ endpoint: RedisEndpoint, _ registry: PrometheusCollectorRegistry,
+                        _ logger: Logger) -> (OonaClient, OonaError?) {
+        do {
+            return (try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: endpoint, registry: registry, logger: logger), nil)
+        } catch {
+            // The default configuration is consistent, so this cannot fail.
+            let client = try! OonaClient(configuration: OonaConfiguration(), endpoint: endpoint, registry: registry, logger: logger)
+            return (client, error)
+        }
+    }
+
+    static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
+                       _ bus: OonaClient) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
+            HealthProbe(name: "bus") {
+                let health = bus.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: "oona: \(health.detail)")
+            },
             HealthProbe(name: "redis") {
                 let status = monitor.status
                 let mode = managed == nil ? "external \(monitor.endpoint)" : "managed \(monitor.endpoint)"

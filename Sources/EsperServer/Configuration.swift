@@ -28,6 +28,10 @@ public struct Configuration: Sendable {
     public var streams = StreamNames()
     /// HMAC key for bus messages; nil when signing is off.
     public var leylineSecret: String?
+    /// Earlier keys still accepted when verifying (rotation); never used to sign.
+    public var leylinePreviousSecrets: [String] = []
+    /// Oona backpressure, retention, retry and breaker numbers (`OONA_*`).
+    public var oonaLimits = OonaLimits()
     public var logLevel: Logger.Level = .info
 
     public init() {}
@@ -55,6 +59,14 @@ public struct Configuration: Sendable {
         ("OONA_TELEMETRY_STREAM", "oona.telemetry", "telemetry stream"),
         ("OONA_POLICY_STREAM", "oona.policy", "policy-update stream"),
         ("ESPER_LEYLINE_SECRET", "(unset: signing off)", "HMAC-SHA256 key for bus messages, at least 32 bytes; set but empty is an error"),
+        ("ESPER_LEYLINE_PREVIOUS_SECRET", "(unset)", "the key before the current one, still accepted when verifying during a rotation"),
+        ("OONA_MAX_STREAM_LENGTH", "10000", "every XADD trims its stream to about this many entries; 0 = unbounded"),
+        ("OONA_EMERGENCY_THRESHOLD", "4000", "normal-stream length at which publishes reroute to the emergency stream; 0 = off"),
+        ("OONA_DROP_THRESHOLD", "8000", "stream length at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"),
+        ("OONA_MESSAGE_TTL_S", "3600", "message time-to-live in seconds; older entries are swept and not delivered"),
+        ("OONA_CLAIM_MIN_IDLE_MS", "30000", "pending entries idle this long are reclaimed from their consumer"),
+        ("OONA_MAX_ATTEMPTS", "3", "deliveries before an entry goes to the dead-letter stream"),
+        ("OONA_BREAKER_RECOVERY_MS", "30000", "how long the Redis circuit breaker stays open before probing"),
         ("ESPER_HTTP_THREADS", "number of cores", "HTTP thread pool size, 1-256"),
         ("ESPER_HTTP_CONNECTION_TIMEOUT_S", "30", "idle connection timeout in seconds, 1-3600"),
         ("ESPER_HTTP_MAX_CONNECTIONS", "1024", "open connections at most, 1-65536"),
@@ -167,6 +179,7 @@ public struct Configuration: Sendable {
             }
             leylineSecret = secret
         }
+        try applyOona(values)
     }
 
     static func absolute(_ path: String, relativeTo base: String) -> String {

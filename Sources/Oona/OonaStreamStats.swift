@@ -11,6 +11,21 @@ public struct OonaGroupStats: Sendable, Equatable, Codable {
     public var lag: Int?
     /// Age of the oldest pending entry (from its id's timestamp), 0 when none is pending.
     public var oldestPendingAgeMs: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, consumers, pending, lastDeliveredId = "last_delivered_id", lag, oldestPendingAgeMs = "oldest_pending_age_ms"
+    }
+
+    /// Every field is written, `lag` as null when unknown (a stable shape for scripts).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(consumers, forKey: .consumers)
+        try container.encode(pending, forKey: .pending)
+        try container.encode(lastDeliveredId, forKey: .lastDeliveredId)
+        if let lag { try container.encode(lag, forKey: .lag) } else { try container.encodeNil(forKey: .lag) }
+        try container.encode(oldestPendingAgeMs, forKey: .oldestPendingAgeMs)
+    }
 }
 
 /// One stream: length, groups, pending, consumers, oldest pending age, dead letters.

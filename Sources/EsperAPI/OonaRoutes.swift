@@ -1,0 +1,44 @@
+public import EsperHTTP
+import Leyline
+public import Oona
+
+/// `GET /api/v1/oona/metrics` and `GET /api/v1/oona/streams`: what the runbook checked with
+/// `metrics_snapshot()` and `redis-cli XLEN`. Both answer from memory (counters, and the
+/// housekeeper's last sample of the streams), never with a Redis call on the HTTP thread.
+public enum OonaRoutes {
+    /// The streams report with how fresh it is.
+    struct StreamsResponse: Encodable {
+        var streams: [OonaStreamStats]
+        var sampledAt: LeylineTimestamp
+        var ageMs: Int
+        /// True when the latest sampling attempt failed and these figures are older.
+        var stale: Bool
+        var error: String?
+
+        enum CodingKeys: String, CodingKey { case streams, sampledAt = "sampled_at", ageMs = "age_ms", stale, error }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(streams, forKey: .streams)
+            try container.encode(sampledAt, forKey: .sampledAt)
+            try container.encode(ageMs, forKey: .ageMs)
+            try container.encode(stale, forKey: .stale)
+            if let error { try container.encode(error, forKey: .error) } else { try container.encodeNil(forKey: .error) }
+        }
+    }
+
+    public static func register(into router: inout Router, bus: OonaClient) {
+        router.get("/api/v1/oona/metrics") { _ in
+            try .json(bus.metricsSnapshot())
+        }
+        router.get("/api/v1/oona/streams") { _ in
+            guard let report = bus.streamStatistics() else {
+                throw Problem.unavailable("no stream statistics yet: Redis has not answered since the server started (\(bus.health.detail))",
+                                          retryAfterSeconds: 1)
+            }
+            let age = LeylineTimestamp.now().millisecondsSinceEpoch - report.sampledAt.millisecondsSinceEpoch
+            return try .json(StreamsResponse(streams: report.streams, sampledAt: report.sampledAt, ageMs: Int(max(0, age)),
+                                             stale: report.error != nil, error: report.error))
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Leyline
+public import Oona
+
+/// The numbers of the Oona bus that operators tune (`OONA_*`); stream names and the signing
+/// secret live beside them in `Configuration`.
+public struct OonaLimits: Sendable, Equatable {
+    /// nil: unbounded.
+    public var maxStreamLength: Int? = SystemLimits.standard.maxQueueDepth
+    /// nil: no rerouting.
+    public var emergencyThreshold: Int? = 4000
+    /// nil: no dropping.
+    public var dropThreshold: Int? = 8000
+    public var messageTTLSeconds = 3600
+    public var claimMinIdleMilliseconds = 30_000
+    public var maxAttempts = SystemLimits.standard.maxRetryAttempts
+    public var breakerRecoveryMilliseconds = Int(PerformanceBudgets.standard.breakerResetSeconds) * 1000
+
+    public init() {}
+}
+
+extension Configuration {
+    mutating func applyOona(_ values: [String: String]) throws(ConfigurationError) {
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let text = values[name] else { return nil }
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(variable: name, message: "'\(text)' is not an integer")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        // 0 switches a bound off.
+        if let value = try integer("OONA_MAX_STREAM_LENGTH", 0...100_000_000) { oonaLimits.maxStreamLength = value == 0 ? nil : value }
+        if let value = try integer("OONA_EMERGENCY_THRESHOLD", 0...100_000_000) { oonaLimits.emergencyThreshold = value == 0 ? nil : value }
+        if let value = try integer("OONA_DROP_THRESHOLD", 0...100_000_000) { oonaLimits.dropThreshold = value == 0 ? nil : value }
+        if let value = try integer("OONA_MESSAGE_TTL_S", 1...30 * 86_400) { oonaLimits.messageTTLSeconds = value }
+        if let value = try integer("OONA_CLAIM_MIN_IDLE_MS", 1...86_400_000) { oonaLimits.claimMinIdleMilliseconds = value }
+        if let value = try integer("OONA_MAX_ATTEMPTS", 1...100) { oonaLimits.maxAttempts = value }
+        if let value = try integer("OONA_BREAKER_RECOVERY_MS", 1...3_600_000) { oonaLimits.breakerRecoveryMilliseconds = value }
+
+        if let previous = values["ESPER_LEYLINE_PREVIOUS_SECRET"] {
+            guard leylineSecret != nil else {
+                throw ConfigurationError(variable: "ESPER_LEYLINE_PREVIOUS_SECRET", message: "is set but ESPER_LEYLINE_SECRET is not")
+            }
+            guard previous.utf8.count >= 32 else {
+                throw ConfigurationError(variable: "ESPER_LEYLINE_PREVIOUS_SECRET", message: "is \(previous.utf8.count) bytes; a signing key needs at least 32")
+            }
+            leylinePreviousSecrets = [previous]
+        }
+
+        // The same rules the client enforces, reported at start with the variables' names.
+        let problems = oonaConfiguration().problems
+        if let problem = problems.first {
+            throw ConfigurationError(variable: "OONA_*", message: problem
+                .replacingOccurrences(of: "backpressure_drop_threshold", with: "OONA_DROP_THRESHOLD")
+                .replacingOccurrences(of: "emergency_threshold", with: "OONA_EMERGENCY_THRESHOLD")
+                .replacingOccurrences(of: "max_stream_length", with: "OONA_MAX_STREAM_LENGTH"))
+        }
+    }
+
+    /// The Oona client settings this configuration describes.
+    public func oonaConfiguration() -> OonaConfiguration {
+        var bus = OonaConfiguration()
+        bus.streams = OonaStreamNames(normal: streams.normal, emergency: streams.emergency, telemetry: streams.telemetry, policy: streams.policy)
+        bus.sourceSubsystem = "esper"
+        bus.maxStreamLength = oonaLimits.maxStreamLength
+        bus.emergencyThreshold = oonaLimits.emergencyThreshold
+        bus.backpressureDropThreshold = oonaLimits.dropThreshold
+        bus.messageTTL = .seconds(oonaLimits.messageTTLSeconds)
+        bus.claimMinIdle = .milliseconds(oonaLimits.claimMinIdleMilliseconds)
+        bus.maxAttempts = oonaLimits.maxAttempts
+        bus.breakerRecovery = .milliseconds(oonaLimits.breakerRecoveryMilliseconds)
+        if let secret = leylineSecret {
+            // Configuration checked the secrets are non-empty; a failure here cannot happen.
+            bus.signer = try? LeylineSigner(secret: secret, previousSecrets: leylinePreviousSecrets)
+        }
+        return bus
+    }
+}

@@ -1,0 +1,196 @@
+import EsperServer
+import EsperTestSupport
+import Foundation
+import Leyline
+import Logging
+import Oona
+import Testing
+
+/// A live server (managed Redis in a temp data dir, ephemeral port) for the bus endpoints.
+final class LiveServer: @unchecked Sendable {
+    let directory = TemporaryDirectory("esper-server")
+    let application: Application
+    var port: UInt16 { application.port }
+
+    init(_ environment: [String: String] = [:]) throws {
+        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": directory.path + "/var", "ESPER_ACCESS_LOG": "off",
+                      "ESPER_HTTP_THREADS": "2"]
+        for (key, value) in environment { values[key] = value }
+        let configuration = try Configuration.resolve(flags: [:], environment: values, workingDirectory: directory.path)
+        var logger = Logger(label: "esper-test")
+        logger.logLevel = .critical
+        application = Application(configuration: configuration, logger: logger)
+        try application.start()
+    }
+
+    deinit { application.stop() }
+
+    func get(_ path: String) throws -> RawResponse { try RawHTTP.request(port: port, path: path) }
+
+    func json(_ path: String) throws -> (Int, [String: Any]) {
+        let response = try get(path)
+        return (response.status, try RawHTTP.json(response))
+    }
+}
+
+@Suite(.serialized) struct OonaRoutesTests {
+    static let metricKeys = ["publish_total", "publish_rerouted", "publish_dropped", "queue_depth_max", "queue_depth_normal",
+                             "queue_depth_emergency", "reclaimed", "dead_lettered", "signature_rejected", "reconnects",
+                             "publish_failed", "consumed", "acked", "handler_failed", "expired", "version_mismatch",
+                             "unknown_fields_ignored", "circuit_breaker_publish", "circuit_breaker_consume", "stats_age_ms"]
+
+    @Test func metricsAndStreamsReportThePublishes() throws {
+        let server = try LiveServer(["OONA_EMERGENCY_THRESHOLD": "2", "OONA_DROP_THRESHOLD": "3"])
+        for index in 0..<6 {
+            var packet = Fixtures.systemState
+            packet.packetId = "p-\(index)"
+            try server.application.bus.publishState(packet)
+        }
+        let (status, metrics) = try server.json("/api/v1/oona/metrics")
+        #expect(status == 200)
+        for key in OonaRoutesTests.metricKeys { #expect(metrics[key] is NSNumber, "\(key)") }
+        #expect(metrics["publish_total"] as? Int == 5)
+        #expect(metrics["publish_rerouted"] as? Int == 3)
+        #expect(metrics["publish_dropped"] as? Int == 1)
+        #expect(metrics["queue_depth_max"] as? Int == 3)
+
+        #expect(try eventually(within: 10) {
+            let (_, body) = try server.json("/api/v1/oona/streams")
+            let streams = body["streams"] as? [[String: Any]] ?? []
+            let normal = streams.first { $0["stream"] as? String == "normal" }
+            let emergency = streams.first { $0["stream"] as? String == "emergency" }
+            return normal?["length"] as? Int == 2 && emergency?["length"] as? Int == 3
+        })
+        let (streamsStatus, body) = try server.json("/api/v1/oona/streams")
+        #expect(streamsStatus == 200)
+        #expect(body["stale"] as? Bool == false)
+        #expect(body["error"] is NSNull)
+        #expect(body["sampled_at"] is String)
+        let streams = try #require(body["streams"] as? [[String: Any]])
+        #expect(streams.map { $0["stream"] as? String ?? "" } == OonaStream.allCases.map(\.label))
+        let normal = try #require(streams.first)
+        #expect(normal["key"] as? String == "esper:{bus}:oona.normal")
+        #expect(normal["dead_letter_key"] as? String == "esper:{bus}:oona.normal.dlq")
+        for key in ["length", "pending", "consumers", "oldest_pending_age_ms", "dead_letter_length"] { #expect(normal[key] is NSNumber, "\(key)") }
+        let groups = try #require(normal["groups"] as? [[String: Any]])
+        #expect(groups.map { $0["name"] as? String } == ["esper"])
+        #expect(groups.first?["lag"] is NSNumber)
+
+        let (metricsAfter, _) = try server.json("/api/v1/oona/metrics")
+        #expect(metricsAfter == 200)
+        let (_, fresh) = try server.json("/api/v1/oona/metrics")
+        #expect(fresh["queue_depth_normal"] as? Int == 2)
+        #expect(fresh["queue_depth_emergency"] as? Int == 3)
+        #expect((fresh["stream_length"] as? [String: Any])?["emergency"] as? Int == 3)
+
+        let health = try server.json("/healthz")
+        #expect(health.0 == 200)
+        let checks = try #require(health.1["checks"] as? [String: Any])
+        #expect((checks["bus"] as? [String: Any])?["status"] as? String == "ok")
+
+        let prometheus = try server.get("/metrics").text
+        #expect(prometheus.contains("esper_oona_publish_total 5"))
+        #expect(prometheus.contains("esper_oona_publish_dropped_total 1"))
+    }
+
+    /// Redis dies under a running server: publishes fail with a typed error, the breaker
+    /// opens, /healthz says the bus is degraded, no endpoint answers 500 — and all of it
+    /// recovers when the supervisor has restarted Redis.
+    @Test func busDegradesAndRecoversWhenRedisDies() throws {
+        let server = try LiveServer(["OONA_BREAKER_RECOVERY_MS": "200"])
+        let bus = server.application.bus
+        try bus.publishTelemetry(Fixtures.telemetry)
+        let managed = try #require(server.application.managedRedis)
+        kill(try #require(managed.pid), SIGKILL)
+
+        var sawOpen = false
+        var sawDegraded = false
+        let recovered = try eventually(within: 30) {
+            do {
+                try bus.publishTelemetry(Fixtures.telemetry)
+            } catch let error as OonaError {
+                #expect(error.isTransient)
+                if case .circuitOpen = error { sawOpen = true }
+            }
+            for path in ["/healthz", "/api/v1/oona/metrics", "/api/v1/oona/streams"] {
+                let response = try server.get(path)
+                #expect(response.status != 500)
+                if response.status >= 400 && path != "/healthz" {
+                    #expect(response.header("content-type") == "application/problem+json")
+                }
+                if path == "/healthz", response.status == 503,
+                   let checks = try RawHTTP.json(response)["checks"] as? [String: Any],
+                   (checks["bus"] as? [String: Any])?["status"] as? String == "degraded" {
+                    sawDegraded = true
+                }
+            }
+            let healthy = try server.get("/healthz").status == 200
+            return sawOpen && bus.publishBreaker.currentState == .closed && healthy
+        }
+        #expect(recovered)
+        #expect(sawOpen)
+        #expect(sawDegraded)
+        let (_, metrics) = try server.json("/api/v1/oona/metrics")
+        #expect((metrics["publish_failed"] as? Int ?? 0) > 0)
+        #expect((metrics["reconnects"] as? Int ?? 0) > 0)
+        #expect(metrics["circuit_breaker_publish"] as? Int == 0)
+    }
+
+    /// Started with Redis unreachable: the server runs degraded instead of refusing to start.
+    @Test func serverStartsWhileRedisIsDown() throws {
+        let server = try LiveServer(["REDIS_URL": "unix:///tmp/esper-no-redis-\(getpid()).sock"])
+        let streams = try server.get("/api/v1/oona/streams")
+        #expect(streams.status == 503)
+        #expect(streams.header("content-type") == "application/problem+json")
+        #expect(streams.header("retry-after") == "1")
+        let (status, metrics) = try server.json("/api/v1/oona/metrics")
+        #expect(status == 200)
+        #expect(metrics["stats_age_ms"] as? Int == -1)
+        let health = try server.get("/healthz")
+        #expect(health.status == 503)
+        let checks = try #require(try RawHTTP.json(health)["checks"] as? [String: Any])
+        #expect((checks["bus"] as? [String: Any])?["status"] as? String == "degraded")
+        #expect(throws: OonaError.self) { try server.application.bus.publishTelemetry(Fixtures.telemetry) }
+    }
+}
+
+@Suite struct OonaConfigurationTests {
+    func resolve(_ environment: [String: String]) throws(ConfigurationError) -> Configuration {
+        let directory = TemporaryDirectory("esper-config")
+        return try Configuration.resolve(flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(environment) { $1 },
+                                         workingDirectory: directory.path)
+    }
+
+    @Test func busSettingsAreReadAndValidated() throws {
+        let configuration = try resolve(["OONA_MAX_STREAM_LENGTH": "0", "OONA_EMERGENCY_THRESHOLD": "100", "OONA_DROP_THRESHOLD": "200",
+                                         "OONA_MESSAGE_TTL_S": "60", "OONA_CLAIM_MIN_IDLE_MS": "500", "OONA_MAX_ATTEMPTS": "5",
+                                         "OONA_BREAKER_RECOVERY_MS": "1000", "OONA_NORMAL_STREAM": "custom.normal"])
+        let bus = configuration.oonaConfiguration()
+        #expect(bus.maxStreamLength == nil)
+        #expect(bus.emergencyThreshold == 100 && bus.backpressureDropThreshold == 200)
+        #expect(bus.messageTTL == .seconds(60) && bus.claimMinIdle == .milliseconds(500))
+        #expect(bus.maxAttempts == 5 && bus.breakerRecovery == .seconds(1))
+        #expect(OonaStreamKeys(names: bus.streams).key(.normal) == "esper:{bus}:custom.normal")
+        #expect(bus.signer == nil)
+
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_EMERGENCY_THRESHOLD": "500", "OONA_DROP_THRESHOLD": "500"]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_MAX_ATTEMPTS": "0"]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_DROP_THRESHOLD": "x"]) }
+        let error = try #require(throws: ConfigurationError.self) {
+            _ = try resolve(["OONA_EMERGENCY_THRESHOLD": "9000"])  // above the default drop threshold 8000
+        }
+        #expect(error.description.contains("OONA_DROP_THRESHOLD"))
+    }
+
+    @Test func signingKeysComeFromTheEnvironment() throws {
+        let secret = String(repeating: "k", count: 32)
+        let previous = String(repeating: "p", count: 32)
+        let configuration = try resolve(["ESPER_LEYLINE_SECRET": secret, "ESPER_LEYLINE_PREVIOUS_SECRET": previous])
+        let signer = try #require(configuration.oonaConfiguration().signer)
+        let old = try LeylineSigner(secret: previous)
+        #expect(signer.verify(Array("x".utf8), signature: old.sign(Array("x".utf8)), keyId: old.current.id) == nil)
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["ESPER_LEYLINE_SECRET": ""]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["ESPER_LEYLINE_PREVIOUS_SECRET": previous]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["ESPER_LEYLINE_SECRET": secret, "ESPER_LEYLINE_PREVIOUS_SECRET": "short"]) }
+    }
+}
