@@ -126,7 +126,7 @@ extension AdaptationCommand: LeylineJSONCodable {
         w.key("command_id"); w.string(commandId)
         w.key("command_type"); w.value(commandType)
         w.key("execution_deadline_ms"); w.unsigned(executionDeadlineMs)
-        w.key("issued_at"); w.string(issuedAt.rfc3339)
+        w.key("issued_at"); w.timestamp(issuedAt)
         w.key("issued_by"); w.string(issuedBy)
         if case .optimizerAdjustment(let value)? = payload { w.key("optimizer_adjustment"); value.write(to: &w) }
         if case .rollbackPayload(let value)? = payload { w.key("rollback_payload"); w.json(.object(value)) }

@@ -117,7 +117,7 @@ extension BusEnvelope: LeylineJSONCodable {
         w.beginObject()
         w.key("attributes"); w.stringMap(attributes)
         w.key("correlation_id"); w.string(correlationId)
-        w.key("created_at"); w.string(createdAt.rfc3339)
+        w.key("created_at"); w.timestamp(createdAt)
         w.key("current_attempt"); w.unsigned(currentAttempt)
         w.key("event_id"); w.string(eventId)
         w.key("max_attempts"); w.unsigned(maxAttempts)
@@ -133,7 +133,7 @@ extension BusEnvelope: LeylineJSONCodable {
         }
         w.key("priority"); w.value(priority)
         w.key("source_subsystem"); w.string(sourceSubsystem)
-        w.key("ttl"); w.string(ttl.text)
+        w.key("ttl"); w.duration(ttl)
         w.endObject()
     }
 

@@ -88,7 +88,7 @@ extension EventEnvelope: LeylineJSONCodable {
         w.beginObject()
         w.key("content_encoding"); w.string(contentEncoding)
         w.key("correlation_id"); w.string(correlationId)
-        w.key("created_at"); w.string(createdAt.rfc3339)
+        w.key("created_at"); w.timestamp(createdAt)
         w.key("current_attempt"); w.unsigned(currentAttempt)
         w.key("delivery_guarantee"); w.value(deliveryGuarantee)
         w.key("event_id"); w.string(eventId)
@@ -97,10 +97,10 @@ extension EventEnvelope: LeylineJSONCodable {
         w.key("payload"); w.string(Base64.encode(payload.bytes))
         w.key("payload_type"); w.string(payloadType)
         w.key("priority"); w.value(priority)
-        w.key("processing_deadline"); w.string(processingDeadline.text)
+        w.key("processing_deadline"); w.duration(processingDeadline)
         w.key("routing_keys"); w.stringArray(routingKeys)
         w.key("source_subsystem"); w.string(sourceSubsystem)
-        w.key("ttl"); w.string(ttl.text)
+        w.key("ttl"); w.duration(ttl)
         w.endObject()
     }
 

@@ -107,7 +107,7 @@ extension FieldReport: LeylineJSONCodable {
         w.key("blueprint_id"); w.string(blueprintId)
         w.key("command_id"); w.string(commandId)
         w.key("follow_up_actions"); w.array(followUpActions)
-        w.key("issued_at"); w.string(issuedAt.rfc3339)
+        w.key("issued_at"); w.timestamp(issuedAt)
         w.key("metrics"); w.floatMap(metrics)
         w.key("notes"); w.string(notes)
         w.key("observation_window_epochs"); w.unsigned(observationWindowEpochs)

@@ -8,48 +8,97 @@ public import EsperJSON
 ///
 /// Callers write an object's keys in ascending byte order themselves (every `write(to:)` in
 /// this module lists them sorted).
-public struct LeylineJSONWriter {
-    public private(set) var bytes: [UInt8] = []
+public struct LeylineJSONWriter: ~Copyable {
+    // A plain growable buffer rather than [UInt8]: a message is hundreds of tiny appends, and
+    // Array's uniqueness and capacity checks on each were a third of the encoding time.
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    public private(set) var count = 0
     /// Set when a value JSON cannot carry was written (a non-finite float, a uint64 above
     /// 2^63-1); the caller then encodes through `JanssonEncoder`, which names the field.
     public private(set) var needsSlowPath = false
     private var needsComma = false
 
     public init(capacity: Int = 2048) {
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 64)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// The document written so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+
+    @inline(__always) private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(extra) }
+    }
+
+    private mutating func grow(_ extra: Int) {
+        let newCapacity = max(capacity * 2, count + extra)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.initialize(from: storage, count: count)
+        storage.deallocate()
+        storage = grown
+        capacity = newCapacity
+    }
+
+    @inline(__always) private mutating func put(_ byte: UInt8) {
+        reserve(1)
+        storage[count] = byte
+        count += 1
+    }
+
+    @inline(__always) private mutating func put(_ first: UInt8, _ second: UInt8) {
+        reserve(2)
+        storage[count] = first
+        storage[count + 1] = second
+        count += 2
+    }
+
+    private mutating func put(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        reserve(buffer.count)
+        (storage + count).update(from: base, count: buffer.count)
+        count += buffer.count
+    }
+
+    private mutating func put(_ text: String) {
+        var text = text
+        text.withUTF8 { put($0) }
     }
 
     // MARK: structure
 
     public mutating func beginObject() {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        put(UInt8(ascii: "{"))
         needsComma = false
     }
 
     public mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
+        put(UInt8(ascii: "}"))
         needsComma = true
     }
 
     public mutating func beginArray() {
         separate()
-        bytes.append(UInt8(ascii: "["))
+        put(UInt8(ascii: "["))
         needsComma = false
     }
 
     public mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+        put(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// A key known at compile time (plain ASCII, nothing to escape).
     public mutating func key(_ name: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        put(UInt8(ascii: "\""))
+        name.withUTF8Buffer { put($0) }
+        put(UInt8(ascii: "\""))
+        put(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -57,12 +106,12 @@ public struct LeylineJSONWriter {
     public mutating func key(_ name: String) {
         separate()
         appendString(name)
-        bytes.append(UInt8(ascii: ":"))
+        put(UInt8(ascii: ":"))
         needsComma = false
     }
 
     private mutating func separate() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        if needsComma { put(UInt8(ascii: ",")) }
     }
 
     // MARK: scalars
@@ -75,20 +124,20 @@ public struct LeylineJSONWriter {
 
     public mutating func bool(_ value: Bool) {
         separate()
-        if value { bytes.append(contentsOf: [116, 114, 117, 101]) } else { bytes.append(contentsOf: [102, 97, 108, 115, 101]) }
+        put(value ? "true" : "false")
         needsComma = true
     }
 
     public mutating func null() {
         separate()
-        bytes.append(contentsOf: [110, 117, 108, 108])
+        put("null")
         needsComma = true
     }
 
     public mutating func integer(_ value: Int64) {
         separate()
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            put(UInt8(ascii: "-"))
             appendDigits(value.magnitude)
         } else {
             appendDigits(UInt64(value))
@@ -108,10 +157,10 @@ public struct LeylineJSONWriter {
         separate()
         if value.isFinite {
             var text = value.description
-            text.withUTF8 { bytes.append(contentsOf: $0) }
+            text.withUTF8 { put($0) }
         } else {
             needsSlowPath = true
-            bytes.append(UInt8(ascii: "0"))
+            put(UInt8(ascii: "0"))
         }
         needsComma = true
     }
@@ -125,15 +174,74 @@ public struct LeylineJSONWriter {
             var text = value.description
             let plain = text.withUTF8 { utf8 -> Bool in
                 for byte in utf8 where byte == UInt8(ascii: "e") { return false }
-                bytes.append(contentsOf: utf8)
+                put(utf8)
                 return true
             }
-            if !plain { bytes.append(contentsOf: (Double(text) ?? Double(value)).description.utf8) }
+            if !plain { put((Double(text) ?? Double(value)).description) }
         } else {
             needsSlowPath = true
-            bytes.append(UInt8(ascii: "0"))
+            put(UInt8(ascii: "0"))
         }
         needsComma = true
+    }
+
+    /// RFC 3339 text of a timestamp, written in place (the same text as `rfc3339`).
+    public mutating func timestamp(_ value: LeylineTimestamp) {
+        separate()
+        put(UInt8(ascii: "\""))
+        let seconds = value.seconds
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = LeylineTimestamp.civil(fromDays: days)
+        appendFixed(Int(year), width: 4)
+        put(UInt8(ascii: "-"))
+        appendFixed(month, width: 2)
+        put(UInt8(ascii: "-"))
+        appendFixed(day, width: 2)
+        put(UInt8(ascii: "T"))
+        appendFixed(secondOfDay / 3600, width: 2)
+        put(UInt8(ascii: ":"))
+        appendFixed(secondOfDay / 60 % 60, width: 2)
+        put(UInt8(ascii: ":"))
+        appendFixed(secondOfDay % 60, width: 2)
+        appendFraction(value.nanos)
+        put(UInt8(ascii: "Z"))
+        put(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Proto3 duration text (`"0.500s"`), written in place.
+    public mutating func duration(_ value: LeylineDuration) {
+        separate()
+        put(UInt8(ascii: "\""))
+        if value.seconds < 0 || value.nanos < 0 { put(UInt8(ascii: "-")) }
+        appendDigits(value.seconds.magnitude)
+        appendFraction(abs(value.nanos))
+        put(UInt8(ascii: "s"))
+        put(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    private mutating func appendFixed(_ value: Int, width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            put(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    /// 0, 3, 6 or 9 fraction digits, as `LeylineTimestamp.appendFraction`.
+    private mutating func appendFraction(_ nanos: Int32) {
+        guard nanos != 0 else { return }
+        var value = Int(nanos)
+        var width = 9
+        if value % 1_000_000 == 0 { value /= 1_000_000; width = 3 }
+        else if value % 1_000 == 0 { value /= 1_000; width = 6 }
+        put(UInt8(ascii: "."))
+        appendFixed(value, width: width)
     }
 
     public mutating func value<E: LeylineEnum>(_ value: E) {
@@ -166,7 +274,8 @@ public struct LeylineJSONWriter {
 
     public mutating func floatMap(_ map: [String: Float]) {
         beginObject()
-        if map.count == 1, let (key, value) = map.first {
+        if map.isEmpty {
+        } else if map.count == 1, let (key, value) = map.first {
             self.key(key)
             float(value)
         } else {
@@ -180,9 +289,15 @@ public struct LeylineJSONWriter {
 
     public mutating func stringMap(_ map: [String: String]) {
         beginObject()
-        for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
+        if map.isEmpty {
+        } else if map.count == 1, let (key, value) = map.first {
             self.key(key)
-            string(map[key]!)
+            string(value)
+        } else {
+            for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
+                self.key(key)
+                string(map[key]!)
+            }
         }
         endObject()
     }
@@ -215,22 +330,22 @@ public struct LeylineJSONWriter {
 
     private mutating func appendDigits(_ value: UInt64) {
         if value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            put(UInt8(ascii: "0") + UInt8(value))
             return
         }
-        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, enough for 20 digits
-        let count = withUnsafeMutableBytes(of: &buffer) { raw -> Int in
-            var v = value
-            var index = 24
-            while v > 0 {
-                index -= 1
-                raw[index] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            bytes.append(contentsOf: raw[index..<24])
-            return 24 - index
+        var digits = 0
+        var rest = value
+        while rest > 0 {
+            digits += 1
+            rest /= 10
         }
-        _ = count
+        reserve(digits)
+        rest = value
+        for offset in stride(from: digits - 1, through: 0, by: -1) {
+            storage[count + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        count += digits
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -239,42 +354,43 @@ public struct LeylineJSONWriter {
     /// DEL as `\u00XX`; everything else (valid UTF-8) verbatim. Runs without escapes are
     /// copied in one piece.
     private mutating func appendString(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
-            let count = utf8.count
+            let length = utf8.count
             var start = 0
             var index = 0
-            while index < count {
+            while index < length {
                 let byte = utf8[index]
                 if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
-                    if index > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                    if index > start { put(UnsafeBufferPointer(rebasing: utf8[start..<index])) }
                     appendEscape(byte)
                     start = index + 1
                 }
                 index += 1
             }
             if start == 0 {
-                bytes.append(contentsOf: utf8)
-            } else if start < count {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<count]))
+                put(utf8)
+            } else if start < length {
+                put(UnsafeBufferPointer(rebasing: utf8[start..<length]))
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 
     private mutating func appendEscape(_ byte: UInt8) {
         switch byte {
-        case 0x22: bytes.append(contentsOf: [92, 34])
-        case 0x5C: bytes.append(contentsOf: [92, 92])
-        case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
-        case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
-        case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-        case 0x08: bytes.append(contentsOf: [92, UInt8(ascii: "b")])
-        case 0x0C: bytes.append(contentsOf: [92, UInt8(ascii: "f")])
+        case 0x22: put(92, 34)
+        case 0x5C: put(92, 92)
+        case 0x0A: put(92, UInt8(ascii: "n"))
+        case 0x0D: put(92, UInt8(ascii: "r"))
+        case 0x09: put(92, UInt8(ascii: "t"))
+        case 0x08: put(92, UInt8(ascii: "b"))
+        case 0x0C: put(92, UInt8(ascii: "f"))
         default:
-            bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, LeylineJSONWriter.hex[Int(byte >> 4)],
-                                      LeylineJSONWriter.hex[Int(byte & 15)]])
+            put(92, UInt8(ascii: "u"))
+            put(48, 48)
+            put(LeylineJSONWriter.hex[Int(byte >> 4)], LeylineJSONWriter.hex[Int(byte & 15)])
         }
     }
 }

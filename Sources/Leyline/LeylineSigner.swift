@@ -12,11 +12,14 @@ public struct LeylineSigner: Sendable {
     public struct Key: Sendable {
         public let id: String
         let bytes: [UInt8]
+        /// The keyed HMAC state, prepared once (signing is on the publish path).
+        let prepared: PreparedMAC?
 
         public init(secret: String) throws(SigningError) {
             guard !secret.isEmpty else { throw SigningError(description: "signing secret missing: the key is empty") }
             bytes = Array(secret.utf8)
             id = Key.identifier(of: bytes)
+            prepared = PreparedMAC(key: bytes)
         }
 
         static func identifier(of bytes: [UInt8]) -> String {
@@ -81,6 +84,7 @@ public struct LeylineSigner: Sendable {
 
     static func mac(_ bytes: [UInt8], key: Key) -> String {
         var out = [UInt8](repeating: 0, count: 32)
+        if let prepared = key.prepared, prepared.sign(bytes, into: &out) { return Base64.encode(out) }
         let ok = key.bytes.withUnsafeBufferPointer { keyBuffer in
             bytes.withUnsafeBufferPointer { data in
                 out.withUnsafeMutableBufferPointer {
@@ -98,5 +102,26 @@ public struct LeylineSigner: Sendable {
         let count = min(a.count, b.count)
         for i in 0..<count { difference |= a[i] ^ b[i] }
         return difference == 0
+    }
+}
+
+/// The HMAC key folded into SHA-256 states once (see `esper_hmac_sha256_prepare`); every
+/// signature starts from a copy, so one value serves any number of threads.
+struct PreparedMAC: @unchecked Sendable {
+    private let state: esper_hmac_sha256_key
+
+    init?(key: [UInt8]) {
+        var state = esper_hmac_sha256_key()
+        key.withUnsafeBufferPointer { esper_hmac_sha256_prepare(&state, $0.baseAddress, $0.count) }
+        self.state = state
+    }
+
+    func sign(_ bytes: [UInt8], into out: inout [UInt8]) -> Bool {
+        withUnsafePointer(to: state) { state in
+            bytes.withUnsafeBufferPointer { data in
+                out.withUnsafeMutableBufferPointer { esper_hmac_sha256_with(state, data.baseAddress, data.count, $0.baseAddress) }
+            }
+        }
+        return true
     }
 }

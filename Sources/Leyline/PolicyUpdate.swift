@@ -49,7 +49,7 @@ extension PolicyUpdate: LeylineJSONCodable {
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()
-        w.key("issued_at"); w.string(issuedAt.rfc3339)
+        w.key("issued_at"); w.timestamp(issuedAt)
         w.key("payload"); w.string(Base64.encode(payload.bytes))
         w.key("policy_id"); w.string(policyId)
         w.key("tamiyo_policy_version"); w.string(tamiyoPolicyVersion)

@@ -63,7 +63,7 @@ extension TelemetryPacket: LeylineJSONCodable {
         w.key("source_subsystem"); w.string(sourceSubsystem)
         w.key("spans"); w.array(spans)
         w.key("system_health"); systemHealth.write(to: &w)
-        w.key("timestamp"); w.string(timestamp.rfc3339)
+        w.key("timestamp"); w.timestamp(timestamp)
         w.endObject()
     }
 

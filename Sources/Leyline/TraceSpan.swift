@@ -49,11 +49,11 @@ extension TraceSpan: LeylineJSONCodable {
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()
         w.key("attributes"); w.stringMap(attributes)
-        w.key("end_time"); w.string(endTime.rfc3339)
+        w.key("end_time"); w.timestamp(endTime)
         w.key("name"); w.string(name)
         w.key("parent_span_id"); w.string(parentSpanId)
         w.key("span_id"); w.string(spanId)
-        w.key("start_time"); w.string(startTime.rfc3339)
+        w.key("start_time"); w.timestamp(startTime)
         w.endObject()
     }
 

@@ -1,12 +1,28 @@
-/// Random (version 4) UUIDs for envelope `event_id`s, formatted lower-case. Written here
-/// rather than with Foundation's `UUID` to stay cheap on the publish path.
+import Synchronization
+
+/// Random (version 4) UUIDs for envelope `event_id`s, formatted lower-case. They only need
+/// to be unique (dedupe, tracing), not unpredictable: a SplitMix64 stream seeded once from
+/// the system generator replaces two `getrandom` calls per publish.
 enum EventID {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let state = Mutex<UInt64>({
+        var system = SystemRandomNumberGenerator()
+        return system.next()
+    }())
+
+    private static func next() -> UInt64 {
+        state.withLock { state in
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
 
     static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
+        var high = next()
+        var low = next()
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000    // RFC 4122 variant
         var out: [UInt8] = []

@@ -23,6 +23,12 @@ public final class OonaClient: Sendable {
     let logger: Logger
     let pool: RedisConnectionPool
     let housekeeper: OonaHousekeeper
+    /// The constant leading arguments of every XADD per stream (`XADD key [MAXLEN ~ N] *`),
+    /// and field names, computed once: publishing is a hot path.
+    let xaddPrefixes: [OonaStream: [[UInt8]]]
+    static let payloadField = Array("payload".utf8)
+    static let signatureField = Array("signature".utf8)
+    static let keyIdField = Array("key_id".utf8)
 
     public init(configuration: OonaConfiguration, endpoint: RedisEndpoint, registry: PrometheusCollectorRegistry? = nil,
                 logger: Logger) throws(OonaError) {
@@ -48,6 +54,16 @@ public final class OonaClient: Sendable {
         pool = RedisConnectionPool(endpoint: endpoint, connectTimeout: configuration.connectTimeout,
                                    commandTimeout: configuration.commandTimeout) { metrics.increment(.reconnects) }
         housekeeper = OonaHousekeeper(configuration: configuration, keys: keys, endpoint: endpoint, metrics: metrics, logger: logger)
+        var prefixes: [OonaStream: [[UInt8]]] = [:]
+        for stream in OonaStream.allCases {
+            var prefix: [[UInt8]] = [Array("XADD".utf8), Array(keys.key(stream).utf8)]
+            if let maxLength = configuration.maxStreamLength {
+                prefix += [Array("MAXLEN".utf8), Array((configuration.exactTrimming ? "=" : "~").utf8), Array(String(maxLength).utf8)]
+            }
+            prefix.append(Array("*".utf8))
+            prefixes[stream] = prefix
+        }
+        xaddPrefixes = prefixes
     }
 
     /// Starts the housekeeper (group bootstrap, statistics, TTL sweep). Returns at once; with
@@ -87,7 +103,9 @@ public final class OonaClient: Sendable {
     /// Publishes one message; `.dropped` when a backpressure threshold refused it.
     @discardableResult
     public func publish(_ message: BusMessage, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
-        try publish(batch: [(message, options)])[0]
+        let outcome = try publish(batch: [(message, options)])[0]
+        if case .rejected(let error) = outcome { throw error }
+        return outcome
     }
 
     @discardableResult
@@ -126,26 +144,36 @@ public final class OonaClient: Sendable {
         }
     }
 
-    /// One prepared entry.
+    /// One message, wrapped, validated, encoded and signed: the entry's fields.
     struct Prepared {
         let preferred: OonaStream
         let toEmergency: Bool
         let eventId: String
-        let fields: [[UInt8]]
+        /// Nil when the message could not be encoded (`rejection` says why).
+        let fields: [[UInt8]]?
+        let rejection: OonaError?
     }
 
-    /// Publishes several messages in two round trips: one reads the stream lengths, one
-    /// writes every entry (pipelined). Routing is decided per message, in order, against the
-    /// lengths read plus the entries this batch has already routed — exactly what the same
-    /// publishes one at a time would see from a single publisher. Every message is validated
-    /// and encoded before anything is sent: an invalid one fails the whole batch.
-    public func publish(batch: [(BusMessage, PublishOptions)]) throws(OonaError) -> [PublishOutcome] {
+    /// Publishes messages in order, pipelined `depth` at a time on one connection: each
+    /// round trip writes up to `depth` entries (plus the length reads routing needs), and
+    /// while Redis works on one round trip the next one is prepared (enveloped, encoded,
+    /// signed), so the client's CPU work overlaps the server's.
+    ///
+    /// Routing follows the reference algorithm per message, in order: the first round trip
+    /// reads the stream lengths, every later one learns them from the previous round trip's
+    /// replies, and within a round trip the lengths advance with the entries it routes —
+    /// what the same publishes one at a time from a single publisher would see.
+    ///
+    /// Every message is validated before anything is sent: an invalid one fails the whole
+    /// batch (`invalidMessage`, naming `[index].field`). A message whose encoding exceeds the
+    /// entry cap gets a `.rejected` outcome; the others are still published.
+    public func publish(batch: [(BusMessage, PublishOptions)], depth: Int = 16) throws(OonaError) -> [PublishOutcome] {
         let started = ContinuousClock.now
-        var prepared: [Prepared] = []
-        prepared.reserveCapacity(batch.count)
+        var envelopes: [(BusEnvelope, OonaStream, Bool)] = []
+        envelopes.reserveCapacity(batch.count)
         for (index, (message, options)) in batch.enumerated() {
             do {
-                prepared.append(try prepare(message, options))
+                envelopes.append(try envelope(message, options))
             } catch {
                 metrics.publishFailed(reason: error.reason)
                 if batch.count > 1, case .invalidMessage(let problems) = error {
@@ -156,7 +184,9 @@ public final class OonaClient: Sendable {
         }
         let outcomes: [PublishOutcome]
         do {
-            outcomes = try call(publishBreaker) { connection throws(RedisError) in try route(prepared, connection) }.get()
+            outcomes = try call(publishBreaker) { connection throws(RedisError) in
+                try pipelinedPublish(envelopes, depth: max(1, depth), connection)
+            }.get()
         } catch {
             metrics.publishFailed(reason: error.reason)
             throw error
@@ -166,7 +196,8 @@ public final class OonaClient: Sendable {
         return outcomes
     }
 
-    private func prepare(_ message: BusMessage, _ options: PublishOptions) throws(OonaError) -> Prepared {
+    /// Wraps and validates (cheap); encoding and signing happen per round trip.
+    private func envelope(_ message: BusMessage, _ options: PublishOptions) throws(OonaError) -> (BusEnvelope, OonaStream, Bool) {
         guard let preferred = options.stream ?? OonaClient.preferredStream(for: message) else {
             throw .invalidMessage([JSONFieldProblem(field: "message_type",
                 message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream (pass options.stream)")])
@@ -175,128 +206,166 @@ public final class OonaClient: Sendable {
             throw .invalidMessage([JSONFieldProblem(field: "message_type",
                 message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream, not \(preferred)")])
         }
-        let eventId = EventID.make()
         let ttl = options.ttl ?? configuration.messageTTL
         let envelope = BusEnvelope(
-            message: message, eventId: eventId, createdAt: .now(), sourceSubsystem: options.source ?? configuration.sourceSubsystem,
+            message: message, eventId: EventID.make(), createdAt: .now(), sourceSubsystem: options.source ?? configuration.sourceSubsystem,
             priority: options.priority, ttl: LeylineDuration(ttl), currentAttempt: 1, maxAttempts: UInt32(configuration.maxAttempts),
             correlationId: options.correlationId, attributes: options.attributes)
-        let bytes: [UInt8]
         do {
             try LeylineCodec.check(envelope)
-            bytes = try LeylineCodec.encode(envelope)
         } catch {
             throw .invalidMessage(error.problems)
         }
-        let limit = SystemLimits.standard.maxEnvelopeBytes
-        guard bytes.count <= limit else { throw .tooLarge(bytes: bytes.count, limit: limit) }
-        var fields: [[UInt8]] = [Array("payload".utf8), bytes]
-        if let signer = configuration.signer {
-            fields += [Array("signature".utf8), Array(signer.sign(bytes).utf8), Array("key_id".utf8), Array(signer.current.id.utf8)]
-        }
         let toEmergency = options.emergency || options.priority == .critical || preferred == .emergency
-        return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: eventId, fields: fields)
+        return (envelope, preferred, toEmergency)
     }
 
-    /// The publish algorithm of `09-oona.md` §3, with two additions: CRITICAL priority routes
-    /// like the emergency flag, and the emergency stream has a drop threshold too.
-    private func route(_ batch: [Prepared], _ connection: RedisConnection) throws(RedisError) -> Result<[PublishOutcome], OonaError> {
+    private func prepare(_ item: (BusEnvelope, OonaStream, Bool)) -> Prepared {
+        let (envelope, preferred, toEmergency) = item
+        let bytes: [UInt8]
+        do {
+            bytes = try LeylineCodec.encode(envelope)
+        } catch {
+            return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
+                            rejection: .invalidMessage(error.problems))
+        }
+        let limit = SystemLimits.standard.maxEnvelopeBytes
+        guard bytes.count <= limit else {
+            return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
+                            rejection: .tooLarge(bytes: bytes.count, limit: limit))
+        }
+        var fields: [[UInt8]] = [OonaClient.payloadField, bytes]
+        if let signer = configuration.signer {
+            fields += [OonaClient.signatureField, Array(signer.sign(bytes).utf8), OonaClient.keyIdField, signerKeyId]
+        }
+        return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: fields, rejection: nil)
+    }
+
+    private var signerKeyId: [UInt8] { Array((configuration.signer?.current.id ?? "").utf8) }
+
+    private enum Decision {
+        case write(OonaStream, rerouted: Bool)
+        case drop(OonaStream, backlog: Int)
+        case reject(OonaError)
+    }
+
+    /// The publish algorithm of `09-oona.md` §3 — drop test first, then the reroute test,
+    /// both on the normal stream only — with two additions: CRITICAL priority routes like
+    /// the emergency flag, and the emergency stream has a drop threshold too.
+    private func pipelinedPublish(_ items: [(BusEnvelope, OonaStream, Bool)], depth: Int, _ connection: RedisConnection)
+        throws(RedisError) -> Result<[PublishOutcome], OonaError>
+    {
         let emergencyCap = configuration.effectiveEmergencyDropThreshold
         let throttlesNormal = configuration.emergencyThreshold != nil || configuration.backpressureDropThreshold != nil
-        let needsLengths = batch.contains { ($0.preferred == .normal && !$0.toEmergency && throttlesNormal) || ($0.toEmergency && emergencyCap != nil) }
+        let routed = items.contains { ($0.1 == .normal && !$0.2 && throttlesNormal) || ($0.2 && emergencyCap != nil) }
         var normalLength = 0
         var emergencyLength = 0
-        if needsLengths {
+        if routed {
             let replies = try connection.pipeline([["XLEN", keys.key(.normal)], ["XLEN", keys.key(.emergency)]])
             if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
             normalLength = Int(replies[0].integer ?? 0)
             emergencyLength = Int(replies[1].integer ?? 0)
         }
-
-        enum Decision { case write(OonaStream, rerouted: Bool), drop(OonaStream, backlog: Int) }
-        var decisions: [Decision] = []
-        var depthSeen = 0
-        for item in batch {
-            if item.toEmergency {
-                // Not a reroute; the reference did no length check here (backlog 0).
-                if let cap = emergencyCap, emergencyLength >= cap {
-                    decisions.append(.drop(.emergency, backlog: emergencyLength))
-                } else {
-                    decisions.append(.write(.emergency, rerouted: false))
-                    emergencyLength += 1
-                }
-            } else if item.preferred == .normal && throttlesNormal {
-                let backlog = normalLength
-                depthSeen = max(depthSeen, backlog)
-                if let drop = configuration.backpressureDropThreshold, backlog >= drop {
-                    decisions.append(.drop(.normal, backlog: backlog))
-                } else if let threshold = configuration.emergencyThreshold, backlog >= threshold {
-                    if let cap = emergencyCap, emergencyLength >= cap {
-                        decisions.append(.drop(.emergency, backlog: emergencyLength))
-                    } else {
-                        decisions.append(.write(.emergency, rerouted: true))
-                        emergencyLength += 1
-                        depthSeen = max(depthSeen, emergencyLength)
-                    }
-                } else {
-                    decisions.append(.write(.normal, rerouted: false))
-                    normalLength += 1
-                    depthSeen = max(depthSeen, normalLength)
-                }
-            } else {
-                decisions.append(.write(item.preferred, rerouted: false))
-            }
-        }
-
-        var commands: [[[UInt8]]] = []
-        var targets: [OonaStream] = []
-        for (item, decision) in zip(batch, decisions) {
-            guard case .write(let stream, _) = decision else { continue }
-            commands.append(xadd(stream, item.fields))
-            if !targets.contains(stream) { targets.append(stream) }
-        }
-        for stream in targets { commands.append([Array("XLEN".utf8), Array(keys.key(stream).utf8)]) }
-        let replies = commands.isEmpty ? [] : try connection.pipeline(commands)
-        if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
-
         var outcomes: [PublishOutcome] = []
-        var replyIndex = 0
+        outcomes.reserveCapacity(items.count)
+        var depthSeen = 0
         var written = 0
         var rerouted = 0
         var dropped = 0
-        for (item, decision) in zip(batch, decisions) {
-            switch decision {
-            case .write(let stream, let wasRerouted):
-                let entryId = replies[replyIndex].text ?? ""
-                replyIndex += 1
-                outcomes.append(.published(stream: stream, entryId: entryId, eventId: item.eventId, rerouted: wasRerouted))
-                written += 1
-                if wasRerouted { rerouted += 1 }
-            case .drop(let stream, let backlog):
-                outcomes.append(.dropped(stream: stream, backlog: backlog))
-                dropped += 1
-                depthSeen = max(depthSeen, backlog)
+        var start = 0
+        var chunk = items[0..<min(depth, items.count)].map(prepare)
+        while !chunk.isEmpty {
+            // Route this round trip's messages against the lengths known now.
+            var decisions: [Decision] = []
+            decisions.reserveCapacity(chunk.count)
+            for item in chunk {
+                if let rejection = item.rejection {
+                    decisions.append(.reject(rejection))
+                } else if item.toEmergency {
+                    // Not a reroute; the reference did no length check here (backlog 0).
+                    if let cap = emergencyCap, emergencyLength >= cap {
+                        decisions.append(.drop(.emergency, backlog: emergencyLength))
+                    } else {
+                        decisions.append(.write(.emergency, rerouted: false))
+                        emergencyLength += 1
+                    }
+                } else if item.preferred == .normal && throttlesNormal {
+                    let backlog = normalLength
+                    depthSeen = max(depthSeen, backlog)
+                    if let drop = configuration.backpressureDropThreshold, backlog >= drop {
+                        decisions.append(.drop(.normal, backlog: backlog))
+                    } else if let threshold = configuration.emergencyThreshold, backlog >= threshold {
+                        if let cap = emergencyCap, emergencyLength >= cap {
+                            decisions.append(.drop(.emergency, backlog: emergencyLength))
+                        } else {
+                            decisions.append(.write(.emergency, rerouted: true))
+                            emergencyLength += 1
+                            depthSeen = max(depthSeen, emergencyLength)
+                        }
+                    } else {
+                        decisions.append(.write(.normal, rerouted: false))
+                        normalLength += 1
+                        depthSeen = max(depthSeen, normalLength)
+                    }
+                } else {
+                    decisions.append(.write(item.preferred, rerouted: false))
+                }
             }
-        }
-        for _ in targets {
-            depthSeen = max(depthSeen, Int(replies[replyIndex].integer ?? 0))
-            replyIndex += 1
+
+            var commands = RESPCommandBuffer(capacity: chunk.reduce(256) { $0 + ($1.fields?.reduce(64) { $0 + $1.count + 16 } ?? 0) })
+            var targets: [OonaStream] = []
+            for (item, decision) in zip(chunk, decisions) {
+                guard case .write(let stream, _) = decision, let fields = item.fields else { continue }
+                let prefix = xaddPrefixes[stream]!
+                commands.begin(arguments: prefix.count + fields.count)
+                for argument in prefix { commands.argument(argument) }
+                for argument in fields { commands.argument(argument) }
+                if !targets.contains(stream) { targets.append(stream) }
+            }
+            // The lengths after this round trip: the queue-depth high-water mark, and the
+            // routing base of the next round trip.
+            let lengthStreams = routed ? Array(Set(targets + [.normal, .emergency])).sorted { $0.rawValue < $1.rawValue } : targets
+            for stream in lengthStreams { commands.command([Array("XLEN".utf8), Array(keys.key(stream).utf8)]) }
+            try connection.send(commands)
+
+            // While Redis works: prepare the next round trip.
+            start += chunk.count
+            let next = start < items.count ? items[start..<min(start + depth, items.count)].map(prepare) : []
+
+            let replies = try connection.receive(commands.count)
+            if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
+            var replyIndex = 0
+            for (item, decision) in zip(chunk, decisions) {
+                switch decision {
+                case .write(let stream, let wasRerouted):
+                    let entryId = replies[replyIndex].text ?? ""
+                    replyIndex += 1
+                    outcomes.append(.published(stream: stream, entryId: entryId, eventId: item.eventId, rerouted: wasRerouted))
+                    written += 1
+                    if wasRerouted { rerouted += 1 }
+                case .drop(let stream, let backlog):
+                    outcomes.append(.dropped(stream: stream, backlog: backlog))
+                    dropped += 1
+                    depthSeen = max(depthSeen, backlog)
+                case .reject(let error):
+                    outcomes.append(.rejected(error))
+                    metrics.publishFailed(reason: error.reason)
+                }
+            }
+            for stream in lengthStreams {
+                let length = Int(replies[replyIndex].integer ?? 0)
+                replyIndex += 1
+                depthSeen = max(depthSeen, length)
+                if stream == .normal { normalLength = length }
+                if stream == .emergency { emergencyLength = length }
+            }
+            chunk = next
         }
         metrics.increment(.publishTotal, by: written)
         metrics.increment(.publishRerouted, by: rerouted)
         metrics.increment(.publishDropped, by: dropped)
         metrics.observeDepth(depthSeen)
         return .success(outcomes)
-    }
-
-    /// `XADD <key> MAXLEN ~|= N * field value ...`.
-    func xadd(_ stream: OonaStream, _ fields: [[UInt8]]) -> [[UInt8]] {
-        var command: [[UInt8]] = [Array("XADD".utf8), Array(keys.key(stream).utf8)]
-        if let maxLength = configuration.maxStreamLength {
-            command += [Array("MAXLEN".utf8), Array((configuration.exactTrimming ? "=" : "~").utf8), Array(String(maxLength).utf8)]
-        }
-        command.append(Array("*".utf8))
-        return command + fields
     }
 
     // MARK: retention

@@ -35,6 +35,9 @@ public enum PublishOutcome: Sendable, Equatable {
     case published(stream: OonaStream, entryId: String, eventId: String, rerouted: Bool)
     /// Refused by a backpressure drop threshold; nothing was written.
     case dropped(stream: OonaStream, backlog: Int)
+    /// Not written: the message could not be encoded within the entry cap (only in batches;
+    /// a single publish throws this error instead).
+    case rejected(OonaError)
 
     /// The reference's boolean: true if written, false if dropped.
     public var wasPublished: Bool {
@@ -42,9 +45,11 @@ public enum PublishOutcome: Sendable, Equatable {
         return false
     }
 
-    public var stream: OonaStream {
+    /// The stream written to or refused by (nil when rejected before routing).
+    public var stream: OonaStream? {
         switch self {
         case .published(let stream, _, _, _), .dropped(let stream, _): stream
+        case .rejected: nil
         }
     }
 }

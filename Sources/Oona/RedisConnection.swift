@@ -127,6 +127,41 @@ public final class RedisConnection {
         return replies
     }
 
+    /// Sends commands already encoded in RESP (one write), then reads their replies.
+    func pipeline(_ commands: RESPCommandBuffer) throws(RedisError) -> [RedisReply] {
+        try send(commands)
+        return try receive(commands.count)
+    }
+
+    /// Writes commands without waiting for their replies (read them with `receive`), so the
+    /// caller can work while Redis does.
+    func send(_ commands: RESPCommandBuffer) throws(RedisError) {
+        guard let context, !isBroken else { throw RedisError("connection is closed") }
+        guard commands.count > 0 else { return }
+        let status = commands.bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
+        }
+        if status != REDIS_OK { throw fail(context) }
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(context, &done) != REDIS_OK { throw fail(context) }
+        }
+    }
+
+    /// Reads `count` replies of commands sent earlier.
+    func receive(_ count: Int) throws(RedisError) -> [RedisReply] {
+        guard let context, !isBroken else { throw RedisError("connection is closed") }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(count)
+        for _ in 0..<count {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw fail(context) }
+            replies.append(RedisConnection.convert(raw!.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
     private func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
         isBroken = true
         let message = RedisConnection.errorText(context)
