@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Numerical kernels in plain C over caller-owned buffers; GEMM through OpenBLAS.
         // -fno-math-errno lets sqrtf (Adam) vectorise; no -ffast-math (it breaks the
@@ -39,6 +40,7 @@ let package = Package(
 
         // Foundation layer (Swift).
         .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
+        .target(name: "EsperStorage", dependencies: ["CSQLite", "COpenSSL", "CZlib"], swiftSettings: strictSwift),
         .target(
             name: "EsperHTTP",
             dependencies: [
@@ -86,6 +88,7 @@ let package = Package(
         .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
+        .testTarget(name: "EsperStorageTests", dependencies: ["EsperStorage", "EsperTestSupport"]),
         .testTarget(name: "EsperHTTPTests", dependencies: [
             "EsperHTTP", "EsperJSON", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),
