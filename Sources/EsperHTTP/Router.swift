@@ -9,6 +9,8 @@ public struct Router: Sendable {
         public let method: String
         /// The pattern as written, e.g. `/api/v1/runs/{id}`; also the `route` metrics label.
         public let pattern: String
+        /// Position in `routes` (per-route metrics are kept in an array by this index).
+        public let index: Int
         let segments: [Segment]
         let handler: HTTPHandler
     }
@@ -36,7 +38,7 @@ public struct Router: Sendable {
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
         precondition(!routes.contains { $0.method == method && $0.segments == segments }, "duplicate route \(method) \(pattern)")
-        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
+        let route = Route(method: method, pattern: pattern, index: routes.count, segments: segments, handler: handler)
         routes.append(route)
         if !segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
             staticRoutes[Router.normalise(pattern), default: [:]][method] = route

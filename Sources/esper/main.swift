@@ -48,11 +48,9 @@ struct Serve: ParsableCommand {
         }
 
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let sink = BufferedLogHandler.Sink()
+        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
+        defer { sink.flush() }
         let application = Application(configuration: configuration, logger: Logger(label: "esper"))
         do {
             try application.start()

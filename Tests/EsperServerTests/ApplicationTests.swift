@@ -89,7 +89,7 @@ import Testing
         #expect(badPort.stderr.contains("ESPER_PORT"))
         #expect(badPort.stderr.split(separator: "\n").count == 1)
 
-        FileManager.default.createFile(atPath: directory.path + "/file", contents: Data())
+        _ = FileManager.default.createFile(atPath: directory.path + "/file", contents: Data())
         let badDir = try EsperBinary.run(["serve", "--data-dir", directory.path + "/file"], workingDirectory: directory.path)
         #expect(badDir.status == 2)
         #expect(badDir.stderr.contains("ESPER_DATA_DIR"))

@@ -42,7 +42,7 @@ import Testing
 
     @Test func dataDirectoryThatIsAFileIsRejected() throws {
         let file = directory.path + "/plain-file"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         #expect(throws: ConfigurationError(variable: "ESPER_DATA_DIR", message: "\(file) exists and is not a directory")) {
             try resolve(["ESPER_DATA_DIR": file])
         }
