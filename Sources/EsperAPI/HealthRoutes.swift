@@ -75,13 +75,13 @@ public enum HealthRoutes {
         // 200 when every check is ok; 503 when any is degraded, so `curl -f` and load
         // balancers see the difference. The server itself stays up either way.
         let cache = HealthCache(probes: probes)
-        router.get("/healthz") { _ in try cache.response() }
-        router.get("/metrics") { _ in
+        router.get("/healthz", isPublic: true) { _ in try cache.response() }
+        router.get("/metrics", isPublic: true) { _ in
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)
             return HTTPResponse(status: 200, headers: [("Content-Type", prometheusContentType)], body: buffer)
         }
-        router.get("/api/v1/version") { _ in try .json(version) }
+        router.get("/api/v1/version", isPublic: true) { _ in try .json(version) }
     }
 }

@@ -17,6 +17,8 @@ public final class HTTPServer: @unchecked Sendable {
     let metrics: HTTPMetrics?
     /// Per-route metric series, indexed by `Route.index`; the last is for unmatched requests.
     private let routeSeries: [HTTPMetrics.RouteSeries]
+    private let authenticator: Authenticator
+    private let idempotency = IdempotencyCache()
 
     private let daemon = Mutex<DaemonHandle?>(nil)
     private let inFlight = Atomic<Int>(0)
@@ -24,7 +26,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// The port actually bound (differs from the configured one when that is 0).
     public private(set) var port: UInt16 = 0
 
-    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?) {
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?,
+                authenticator: Authenticator = Authenticator(token: nil, protectReads: false)) {
+        self.authenticator = authenticator
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -171,7 +175,19 @@ public final class HTTPServer: @unchecked Sendable {
             state.route = route.pattern
             state.routeIndex = route.index
             request.pathParameters = parameters
-            response = run(route.handler, request)
+            if let denied = authenticator.check(route, authorization: headerMap["authorization"]) {
+                response = .problem(denied)
+            } else if route.isIdempotent, let key = headerMap["idempotency-key"] {
+                switch idempotency.begin(key: key, route: route.index, body: request.body) {
+                case .proceed:
+                    response = run(route.handler, request)
+                    idempotency.finish(key: key, response: response)
+                case .replay(let first): response = first
+                case .reject(let problem): response = .problem(problem)
+                }
+            } else {
+                response = run(route.handler, request)
+            }
         case .methodNotAllowed(let allowed):
             state.route = "unmatched"
             response = .problem(Problem(status: 405, detail: "\(state.method) is not allowed on \(state.path); allowed: \(allowed.joined(separator: ", "))",

@@ -42,7 +42,8 @@ public final class Application: Sendable {
         HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis),
                               registry: registry, version: VersionInfo(version: Application.version))
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
-                            metrics: HTTPMetrics(registry: registry))
+                            metrics: HTTPMetrics(registry: registry),
+                            authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
     }
 
     /// The routes the server answers (for the OpenAPI conformance test).

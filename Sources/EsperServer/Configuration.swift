@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
     /// HMAC key for bus messages; nil when signing is off.
     public var leylineSecret: String?
     public var logLevel: Logger.Level = .info
+    /// Bearer token for mutating endpoints (and reads when `protectReads`); nil: open.
+    public var apiToken: String?
+    public var protectReads = false
 
     public init() {}
 
@@ -61,6 +64,8 @@ public struct Configuration: Sendable {
         ("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", "256", "open connections per client address, 0 (no limit)-65536"),
         ("ESPER_HTTP_MAX_BODY_BYTES", "1048576", "largest request body; larger gets 413"),
         ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
+        ("ESPER_API_TOKEN", "(unset: no auth)", "bearer token every mutating endpoint requires, at least 16 bytes"),
+        ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
     ]
@@ -111,6 +116,22 @@ public struct Configuration: Sendable {
             case "on", "true", "1", "yes": http.accessLog = true
             case "off", "false", "0", "no": http.accessLog = false
             default: throw ConfigurationError(variable: "ESPER_ACCESS_LOG", message: "'\(accessLog)' must be on or off")
+            }
+        }
+        if let token = values["ESPER_API_TOKEN"] {
+            guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
+                throw ConfigurationError(variable: "ESPER_API_TOKEN", message: "must be at least 16 bytes without spaces (it is \(token.utf8.count))")
+            }
+            apiToken = token
+        }
+        if let protect = values["ESPER_API_PROTECT_READS"] {
+            switch protect.lowercased() {
+            case "on", "true", "1", "yes": protectReads = true
+            case "off", "false", "0", "no": protectReads = false
+            default: throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "'\(protect)' must be on or off")
+            }
+            if protectReads && apiToken == nil {
+                throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "is on but ESPER_API_TOKEN is not set")
             }
         }
         if let level = values["ESPER_LOG_LEVEL"] {
