@@ -28,11 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The OpenAPI document check uses openapi-spec-validator (PyPI).
-if ! python3 -c "import openapi_spec_validator, yaml" 2>/dev/null; then
-  echo "bootstrap: installing openapi-spec-validator" >&2
-  python3 -m pip install --quiet openapi-spec-validator pyyaml 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages openapi-spec-validator pyyaml
+# Python tools (PyPI): the OpenAPI document check and the client's tests.
+if ! python3 -c "import openapi_spec_validator, yaml, requests, pytest" 2>/dev/null; then
+  echo "bootstrap: installing openapi-spec-validator, pyyaml, requests, pytest" >&2
+  python3 -m pip install --quiet openapi-spec-validator pyyaml requests pytest 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages openapi-spec-validator pyyaml requests pytest
 fi
 
 command -v swift >/dev/null || { echo "bootstrap: the Swift 6 toolchain must be on PATH (swift not found)" >&2; exit 1; }
