@@ -29,6 +29,12 @@ public struct Configuration: Sendable {
     /// HMAC key for bus messages; nil when signing is off.
     public var leylineSecret: String?
     public var logLevel: Logger.Level = .info
+    /// Training runs executing at once (more wait in the queue); default one per core.
+    public var maxConcurrentRuns = 1
+    /// OpenBLAS threads, process-wide; 1 keeps concurrent runs from oversubscribing cores.
+    public var blasThreads = 1
+    /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
+    public var datasetsDirectory: String?
 
     public init() {}
 
@@ -63,6 +69,9 @@ public struct Configuration: Sendable {
         ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
+        ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
+        ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
+        ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -75,6 +84,7 @@ public struct Configuration: Sendable {
         for (key, value) in flags { merged[key] = value }
         var config = Configuration()
         config.http.threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        config.maxConcurrentRuns = max(1, ProcessInfo.processInfo.activeProcessorCount)
         try config.apply(merged, workingDirectory: workingDirectory)
         return config
     }
@@ -123,6 +133,17 @@ public struct Configuration: Sendable {
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
         try Configuration.checkDataDirectory(dataDirectory)
+
+        if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
+        if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
+            let path = Configuration.absolute(directory, relativeTo: workingDirectory)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ConfigurationError(variable: "ESPER_DATASETS_DIR", message: "\(path) is not a directory")
+            }
+            datasetsDirectory = path
+        }
 
         if let url = values["REDIS_URL"], !url.isEmpty {
             do {

@@ -53,8 +53,9 @@ struct Serve: ParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let application = Application(configuration: configuration, logger: Logger(label: "esper"))
+        let application: Application
         do {
+            application = try Application(configuration: configuration, logger: Logger(label: "esper"))
             try application.start()
         } catch {
             fail("esper: \(error)", status: 1)

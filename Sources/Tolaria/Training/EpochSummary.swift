@@ -38,7 +38,7 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     /// The controller call alone (inside `boundaryMs`).
     public var controllerMs: Double
     public var samplesPerSecond: Double
-    public var learningRates: [String: Double]
+    public var learningRates: [String: Float]
     public var slots: [SlotSummary]
     /// Wall clock at the end of the epoch, ns since 1970.
     public var timestampNs: Int64

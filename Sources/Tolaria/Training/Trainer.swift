@@ -280,7 +280,7 @@ public final class Trainer {
             validationLoss: validation.loss, validationAccuracy: validation.accuracy, validationSamples: split.validation.count,
             epochMs: stats.epochMs, validationMs: stats.validationMs, boundaryMs: 0, controllerMs: 0,
             samplesPerSecond: stats.epochMs > 0 ? Double(stats.samples) / (stats.epochMs / 1000) : 0,
-            learningRates: Dictionary(model.parameterGroups.map { ($0.name, Double($0.learningRate)) }, uniquingKeysWith: { a, _ in a }),
+            learningRates: Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a }),
             slots: slotSummaries(), timestampNs: WallClock.nanoseconds())
         var stop: String?
         let controllerStart = MonotonicClock.nanoseconds()
@@ -308,7 +308,7 @@ public final class Trainer {
                                      message: "the epoch controller failed: \(error)"))
         }
         summary.boundaryMs = MonotonicClock.milliseconds(since: boundaryStart)
-        summary.learningRates = Dictionary(model.parameterGroups.map { ($0.name, Double($0.learningRate)) }, uniquingKeysWith: { a, _ in a })
+        summary.learningRates = Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a })
         summary.slots = slotSummaries()
 
         sink.epochCompleted(summary)
