@@ -60,7 +60,7 @@ struct CSVParser {
                     }
                     labelIndex = index
                 case .index(let index):
-                    labelIndex = try resolve(index, columns: columns.count, line: lineNumber, note: note, problems: &problems)
+                    labelIndex = try resolve(index, columns: columns.count, line: lineNumber)
                 }
                 continue
             }
@@ -71,7 +71,7 @@ struct CSVParser {
                     throw Problems(messages: problems)
                 }
                 if case .index(let index) = labelColumn {
-                    labelIndex = try resolve(index, columns: columns.count, line: lineNumber, note: note, problems: &problems)
+                    labelIndex = try resolve(index, columns: columns.count, line: lineNumber)
                 }
             }
             guard columns.count == width, let labelIndex else {
@@ -120,11 +120,11 @@ struct CSVParser {
         return Dataset(name: name, features: features, labels: labels, featureCount: width - 1, classCount: classes)
     }
 
-    private func resolve(_ index: Int, columns: Int, line: Int, note: (String) -> Void, problems: inout [String]) throws(Problems) -> Int {
+    /// The label column fixes the layout, so a bad one ends parsing at once.
+    private func resolve(_ index: Int, columns: Int, line: Int) throws(Problems) -> Int {
         let resolved = index < 0 ? columns + index : index
         guard resolved >= 0, resolved < columns else {
-            note("line \(line): label_column \(index) is outside the \(columns) columns of the file")
-            throw Problems(messages: problems)
+            throw Problems(messages: ["line \(line): label_column \(index) is outside the \(columns) columns of the file"])
         }
         return resolved
     }

@@ -73,8 +73,8 @@ public struct ModelSpec: Sendable, Codable, Equatable {
 
 /// When a run rolls back to its last checkpoint, and what it changes when it does.
 public struct RollbackPolicy: Sendable, Codable, Equatable {
-    /// An epoch whose training loss exceeds this × the mean of the last good epochs is a
-    /// loss explosion (design: 15× ⇒ SEVERE ⇒ rollback).
+    /// An epoch whose training loss exceeds this × the mean of the last good epochs (taken
+    /// as at least 0.1) is a loss explosion (design: 15× ⇒ SEVERE ⇒ rollback).
     public var spikeFactor: Double = 15
     /// Rollbacks allowed before the run fails.
     public var maxRollbacks: Int = 3

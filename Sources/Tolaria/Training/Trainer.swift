@@ -206,7 +206,8 @@ public final class Trainer {
                     }
                     if let fault = config.faultInjection, !faultFired, fault.nanAtEpoch == epoch, fault.nanAtBatch == batchIndex {
                         faultFired = true
-                        model.block.values[0] = .nan
+                        // The output bias: no activation after it can swallow the NaN (ReLU maps NaN to 0).
+                        model.block.values[model.biasOffsets[model.hiddenCount]] = .nan
                     }
                     try model.forward(batchFeatures, batch: rows, training: true)
                     let (loss, hits) = try model.loss(labels: batchLabels, batch: rows)
@@ -334,9 +335,13 @@ public final class Trainer {
 
     // MARK: - Checkpoints and rollback
 
+    /// Mean training loss of the last good epochs, floored at `spikeFloor` so a loss that
+    /// is already near zero does not call a harmless wobble an explosion.
     var spikeBaseline: Double? {
-        recentLosses.isEmpty ? nil : recentLosses.reduce(0, +) / Double(recentLosses.count)
+        recentLosses.isEmpty ? nil : max(Trainer.spikeFloor, recentLosses.reduce(0, +) / Double(recentLosses.count))
     }
+
+    static let spikeFloor = 0.1
 
     func makeCheckpoint() -> Checkpoint {
         var entries: [Checkpoint.TensorEntry] = []
