@@ -95,6 +95,9 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Benchmark of the Swift training loop (bench/, docs/performance.md).
+        .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
+
         .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
