@@ -202,6 +202,28 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         #expect((metrics["epochs"] as? [[String: Any]])?.map { $0["epoch"] as? Int } == Array(0..<20))
     }
 
+    @Test func aGracefulStopLeavesRunsResumableAndTheNextStartFinishesThem() throws {
+        let data = TemporaryDirectory("esper-data")
+        let redis = try RedisTestServer()
+        var app: TestApplication? = try TestApplication(maxConcurrentRuns: 1, data: data, redis: redis)
+        let running = try app!.submit(#"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [128]}, "epochs": 300, "learning_rate": 0.003, "checkpoint_interval": 5}"#)
+        let waiting = try app!.submit(quickRun)
+        let paused = try app!.submit(quickRun)
+        #expect(try app!.object("POST", "/api/v1/runs/\(paused)/pause")["status"] as? String == "paused")
+        #expect(try eventually(within: 120) { (try app!.object("GET", "/api/v1/runs/\(running)")["epoch"] as? Int ?? 0) >= 6 })
+        app = nil  // Application.stop: training threads stop at their next batch
+
+        let again = try TestApplication(maxConcurrentRuns: 1, data: data, redis: redis)
+        #expect(try again.waitFor(running, status: "succeeded", within: 300))
+        #expect(try again.waitFor(waiting, status: "succeeded"))
+        #expect(try again.status(paused) == "paused")
+        let record = try again.object("GET", "/api/v1/runs/\(running)")
+        #expect(record["restarts"] as? Int == 1)
+        #expect((record["resumed_from_epoch"] as? Int ?? 0) >= 5)
+        #expect(try again.object("POST", "/api/v1/runs/\(paused)/resume")["status"] as? String == "running")
+        #expect(try again.waitFor(paused, status: "succeeded"))
+    }
+
     @Test func theRunsSettingsAreValidatedConfiguration() throws {
         let directory = TemporaryDirectory()
         for (value, message) in [("0", "0 is outside 1...256"), ("many", "'many' is not an integer")] {

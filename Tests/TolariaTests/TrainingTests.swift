@@ -51,6 +51,11 @@ import Testing
         #expect(sink.summaries[0].trainLoss > 0.2)
         #expect(last.globalStep == Int64(60 * 25))
         #expect(sink.summaries.map(\.epoch) == Array(0..<60))
+        // The telemetry of the spec, judged on the boundary, not on the whole epoch.
+        #expect(Set(last.telemetryMetrics.map(\.name)).isSuperset(of: ["tolaria.training.loss", "tolaria.training.accuracy",
+                                                                       "tolaria.training.latency_ms", "tolaria.seeds.active"]))
+        #expect(last.health(epochTimeBudgetMs: .infinity).summary == (last.boundaryMs > Trainer.boundaryBudgetMs ? "epoch_hook_latency_high" : "stable"))
+        #expect(last.health(epochTimeBudgetMs: last.epochMs / 2) == (.degraded, "latency_high"))
     }
 
     @Test func digitsWithHidden32Reaches98PercentValidationAccuracy() throws {

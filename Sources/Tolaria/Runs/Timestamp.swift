@@ -17,6 +17,4 @@ enum Timestamp {
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
-
-    static func now() -> String { rfc3339(nanoseconds: WallClock.nanoseconds()) }
 }

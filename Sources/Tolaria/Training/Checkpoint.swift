@@ -162,10 +162,4 @@ public final class CheckpointStore: Sendable {
             AtomicFile.remove(entry.path)
         }
     }
-
-    /// Deletes every checkpoint and the WAL (a run that finished no longer needs them).
-    public func removeAll() {
-        for entry in available() { AtomicFile.remove(entry.path) }
-        AtomicFile.remove(walPath)
-    }
 }

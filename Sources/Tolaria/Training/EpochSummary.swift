@@ -60,6 +60,23 @@ public struct EpochSummary: Sendable, Codable, Equatable {
         if boundaryMs > 0 { metrics.append(("tolaria.epoch_hook.latency_ms", boundaryMs, "ms")) }
         return metrics
     }
+
+    /// Telemetry health of the epoch (spec §6, with the §12 fix: the 18 ms budget judges the
+    /// epoch boundary only; the whole epoch has its own, optional, budget). Later rules win.
+    public func health(epochTimeBudgetMs: Double?) -> (status: HealthStatus, summary: String) {
+        var result = (status: HealthStatus.healthy, summary: "stable")
+        if boundaryMs > Trainer.boundaryBudgetMs { result = (.degraded, "epoch_hook_latency_high") }
+        if let budget = epochTimeBudgetMs, epochMs > budget { result = (.degraded, "latency_high") }
+        if trainSamples == 0 { result = (.unhealthy, "zero_samples") }
+        return result
+    }
+}
+
+/// Leyline's health levels for telemetry.
+public enum HealthStatus: String, Sendable, Codable {
+    case healthy = "HEALTHY"
+    case degraded = "DEGRADED"
+    case unhealthy = "UNHEALTHY"
 }
 
 /// Something noteworthy during a run (rollback, non-finite loss, budget overrun, …).
