@@ -195,7 +195,9 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         #expect(((record["latest_metrics"] as? [String: Any])?["validation_accuracy"] as? Double ?? 0) >= 0.97)
         let metrics = try app.object("GET", "/api/v1/runs/\(id)/metrics")
         let events = try #require(metrics["events"] as? [[String: Any]])
-        #expect(events.compactMap { $0["kind"] as? String } == ["loss_non_finite", "rollback", "run_completed"])
+        // (A loaded machine may add budget warnings; they are not what this test is about.)
+        let kinds = events.compactMap { $0["kind"] as? String }.filter { $0 != "epoch_hook_latency_high" }
+        #expect(kinds == ["loss_non_finite", "rollback", "run_completed"])
         let rollback = try #require(events.first { $0["kind"] as? String == "rollback" })
         #expect((rollback["attributes"] as? [String: String])?["to_epoch"] == "6")
         #expect(rollback["level"] as? String == "warning")
