@@ -54,11 +54,21 @@ let package = Package(
             dependencies: ["CHiredis", "EsperJSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift),
 
+        // Subsystems (Swift).
+        // Tolaria: the training engine — host model over the C kernels, data sets, the epoch
+        // loop, checkpoints and rollback, and the run service behind /api/v1/runs.
+        .target(
+            name: "Tolaria",
+            dependencies: ["CKernels", "CZlib", "EsperStorage", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Resources/README.md"],
+            resources: [.copy("Resources/digits.csv.gz")],
+            swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Oona",
+                "EsperHTTP", "EsperJSON", "Oona", "Tolaria",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -69,7 +79,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "Tolaria",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -85,6 +95,9 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Benchmark of the Swift training loop (bench/, docs/performance.md).
+        .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
+
         .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
@@ -95,8 +108,9 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "OonaTests", dependencies: ["Oona", "EsperTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "EsperTestSupport",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "Tolaria", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

@@ -4,9 +4,10 @@ import Foundation
 public import Logging
 public import Oona
 public import Prometheus
+public import Tolaria
 
-/// The running server: managed (or external) Redis, the health monitor, and the HTTP server
-/// with every route. `esper serve` and the integration tests both drive this type.
+/// The running server: managed (or external) Redis, the health monitor, the training-run
+/// service, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
 public final class Application: Sendable {
     public static let version = "0.1.0"
 
@@ -16,13 +17,16 @@ public final class Application: Sendable {
     public let managedRedis: ManagedRedis?
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
+    /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
+    public let runs: RunService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(configuration: Configuration, logger: Logger) {
+    /// Throws when the run registry cannot be opened.
+    public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         if let external = configuration.redisURL {
@@ -37,10 +41,16 @@ public final class Application: Sendable {
             redisEndpoint = managed.endpoint
         }
         healthMonitor = RedisHealthMonitor(endpoint: redisEndpoint)
+        let tolaria = configuration.dataDirectory + "/tolaria"
+        runs = try RunService(
+            options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
+                                        maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger)])
 
         var router = Router()
         HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis),
                               registry: registry, version: VersionInfo(version: Application.version))
+        RunRoutes.register(into: &router, service: runs)
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry),
                             authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
@@ -61,6 +71,13 @@ public final class Application: Sendable {
             }
         }
         healthMonitor.start()
+        do {
+            try runs.start()
+        } catch {
+            healthMonitor.stop()
+            managedRedis?.stop()
+            throw StartError(description: "cannot start the training-run service: \(error)")
+        }
         if !healthMonitor.status.reachable {
             logger.warning("Redis is not reachable; serving in degraded mode",
                            metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
@@ -68,6 +85,7 @@ public final class Application: Sendable {
         do {
             try server.start()
         } catch {
+            runs.shutdown()
             healthMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
@@ -76,9 +94,12 @@ public final class Application: Sendable {
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, then Redis stops.
+    /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
+    /// their next batch (resumable from their last checkpoint at the next start), then Redis
+    /// stops.
     public func stop() {
         server.stop()
+        runs.shutdown()
         healthMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")

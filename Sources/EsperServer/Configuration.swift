@@ -32,6 +32,12 @@ public struct Configuration: Sendable {
     /// Bearer token for mutating endpoints (and reads when `protectReads`); nil: open.
     public var apiToken: String?
     public var protectReads = false
+    /// Training runs executing at once (more wait in the queue); default one per core.
+    public var maxConcurrentRuns = 1
+    /// OpenBLAS threads, process-wide; 1 keeps concurrent runs from oversubscribing cores.
+    public var blasThreads = 1
+    /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
+    public var datasetsDirectory: String?
 
     public init() {}
 
@@ -68,6 +74,9 @@ public struct Configuration: Sendable {
         ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
+        ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
+        ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
+        ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -80,6 +89,7 @@ public struct Configuration: Sendable {
         for (key, value) in flags { merged[key] = value }
         var config = Configuration()
         config.http.threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        config.maxConcurrentRuns = max(1, ProcessInfo.processInfo.activeProcessorCount)
         try config.apply(merged, workingDirectory: workingDirectory)
         return config
     }
@@ -144,6 +154,17 @@ public struct Configuration: Sendable {
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
         try Configuration.checkDataDirectory(dataDirectory)
+
+        if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
+        if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
+            let path = Configuration.absolute(directory, relativeTo: workingDirectory)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ConfigurationError(variable: "ESPER_DATASETS_DIR", message: "\(path) is not a directory")
+            }
+            datasetsDirectory = path
+        }
 
         if let url = values["REDIS_URL"], !url.isEmpty {
             do {

@@ -51,8 +51,9 @@ struct Serve: ParsableCommand {
         let sink = BufferedLogHandler.Sink()
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
         defer { sink.flush() }
-        let application = Application(configuration: configuration, logger: Logger(label: "esper"))
+        let application: Application
         do {
+            application = try Application(configuration: configuration, logger: Logger(label: "esper"))
             try application.start()
         } catch {
             fail("esper: \(error)", status: 1)

@@ -3,26 +3,44 @@ import EsperTestSupport
 import Foundation
 import Logging
 
-/// An `Application` started in-process on an ephemeral port with its own data directory
-/// (and, by default, its own managed redis-server).
+/// The real server (libmicrohttpd, SQLite, worker threads, a real redis-server) started
+/// in-process on an ephemeral port with its own data directory. By default it runs its own
+/// managed redis-server; pass `redis` to share one across restarts, `data` to reuse a data
+/// directory, `environment` for variables as `esper serve` would read them.
 final class ServerHarness {
-    let directory = TemporaryDirectory("esper-server")
+    let data: TemporaryDirectory
+    let redis: RedisTestServer?
     let application: Application
     var port: UInt16 { application.port }
 
-    init(environment: [String: String] = [:]) throws {
-        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": directory.path + "/var", "ESPER_ACCESS_LOG": "off"]
+    init(environment: [String: String] = [:], data: TemporaryDirectory = TemporaryDirectory("esper-server"),
+         redis: RedisTestServer? = nil, configure: (inout Configuration) -> Void = { _ in }) throws {
+        self.data = data
+        self.redis = redis
+        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": data.path + "/var", "ESPER_ACCESS_LOG": "off"]
         for (key, value) in environment { values[key] = value }
-        let configuration = try Configuration.resolve(flags: [:], environment: values, workingDirectory: directory.path)
+        var configuration = try Configuration.resolve(flags: [:], environment: values, workingDirectory: data.path)
+        if let redis, environment["REDIS_URL"] == nil { configuration.redisURL = redis.endpoint }
+        configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .critical
-        application = Application(configuration: configuration, logger: logger)
+        application = try Application(configuration: configuration, logger: logger)
         try application.start()
     }
 
     deinit { application.stop() }
 
     func get(_ path: String) throws -> RawResponse { try RawHTTP.request(port: port, path: path) }
+
+    func request(_ method: String, _ path: String, json: String? = nil, headers: [String: String] = [:]) throws -> RawResponse {
+        var headers = headers
+        if json != nil { headers["Content-Type"] = "application/json" }
+        return try RawHTTP.request(port: port, method: method, path: path, headers: headers, body: Array((json ?? "").utf8))
+    }
+
+    func object(_ method: String, _ path: String, json: String? = nil) throws -> [String: Any] {
+        try RawHTTP.json(request(method, path, json: json))
+    }
 }
 
 /// The built `esper` binary, for tests that need a separate process (exit codes, signals).
