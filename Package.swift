@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Numerical kernels in plain C over caller-owned buffers; GEMM through OpenBLAS.
         // -fno-math-errno lets sqrtf (Adam) vectorise; no -ffast-math (it breaks the
@@ -39,6 +40,7 @@ let package = Package(
 
         // Foundation layer (Swift).
         .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
+        .target(name: "EsperStorage", dependencies: ["CSQLite", "COpenSSL", "CZlib"], swiftSettings: strictSwift),
         .target(
             name: "EsperHTTP",
             dependencies: [
@@ -59,11 +61,21 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Subsystems (Swift).
+        // Tolaria: the training engine — host model over the C kernels, data sets, the epoch
+        // loop, checkpoints and rollback, and the run service behind /api/v1/runs.
+        .target(
+            name: "Tolaria",
+            dependencies: ["CKernels", "CZlib", "EsperStorage", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Resources/README.md"],
+            resources: [.copy("Resources/digits.csv.gz")],
+            swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Oona",
+                "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -74,7 +86,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -90,6 +102,9 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Benchmark of the Swift training loop (bench/, docs/performance.md).
+        .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
+
         // Benchmarks (bench/oona): bus publish throughput and latency against redis-benchmark,
         // and Leyline encode/decode cost. Built in release by bench/oona/run.sh.
         .executableTarget(
@@ -101,6 +116,7 @@ let package = Package(
         .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
+        .testTarget(name: "EsperStorageTests", dependencies: ["EsperStorage", "EsperTestSupport"]),
         .testTarget(name: "EsperHTTPTests", dependencies: [
             "EsperHTTP", "EsperJSON", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),
@@ -112,8 +128,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "EsperTestSupport",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

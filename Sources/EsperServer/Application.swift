@@ -5,9 +5,10 @@ import Leyline
 public import Logging
 public import Oona
 public import Prometheus
+public import Tolaria
 
-/// The running server: managed (or external) Redis, the health monitor, and the HTTP server
-/// with every route. `esper serve` and the integration tests both drive this type.
+/// The running server: managed (or external) Redis, the health monitor, the training-run
+/// service, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
 public final class Application: Sendable {
     public static let version = "0.1.0"
 
@@ -17,17 +18,19 @@ public final class Application: Sendable {
     public let managedRedis: ManagedRedis?
     /// The Oona bus client every service shares.
     public let bus: OonaClient
-    /// Set when the bus configuration is inconsistent (`start()` then refuses to run).
-    let busConfigurationError: OonaError?
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
+    /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
+    public let runs: RunService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(configuration: Configuration, logger: Logger) {
+    /// Throws when the run registry cannot be opened or the bus configuration is inconsistent
+    /// (`Configuration` refuses such values from the environment already).
+    public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         if let external = configuration.redisURL {
@@ -42,14 +45,25 @@ public final class Application: Sendable {
             redisEndpoint = managed.endpoint
         }
         healthMonitor = RedisHealthMonitor(endpoint: redisEndpoint)
-        (bus, busConfigurationError) = Application.makeBus(configuration, redisEndpoint, registry, logger)
+        do {
+            bus = try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: redisEndpoint, registry: registry, logger: logger)
+        } catch {
+            throw StartError(description: error.description)
+        }
+        let tolaria = configuration.dataDirectory + "/tolaria"
+        runs = try RunService(
+            options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
+                                        maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger)])
 
         var router = Router()
         HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus),
                               registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
+        RunRoutes.register(into: &router, service: runs)
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
-                            metrics: HTTPMetrics(registry: registry))
+                            metrics: HTTPMetrics(registry: registry),
+                            authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
     }
 
     /// The routes the server answers (for the OpenAPI conformance test).
@@ -59,7 +73,6 @@ public final class Application: Sendable {
     public var port: UInt16 { server.port }
 
     public func start() throws {
-        if let busConfigurationError { throw StartError(description: busConfigurationError.description) }
         // The memory shares must sum to at most 1 (00-contracts.md §6); refuse to boot otherwise.
         do {
             try MemoryBudgets.standard.checkSum()
@@ -74,6 +87,13 @@ public final class Application: Sendable {
             }
         }
         healthMonitor.start()
+        do {
+            try runs.start()
+        } catch {
+            healthMonitor.stop()
+            managedRedis?.stop()
+            throw StartError(description: "cannot start the training-run service: \(error)")
+        }
         if !healthMonitor.status.reachable {
             logger.warning("Redis is not reachable; serving in degraded mode",
                            metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
@@ -84,6 +104,7 @@ public final class Application: Sendable {
         do {
             try server.start()
         } catch {
+            runs.shutdown()
             bus.stop()
             healthMonitor.stop()
             managedRedis?.stop()
@@ -93,27 +114,16 @@ public final class Application: Sendable {
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, then Redis stops.
+    /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
+    /// their next batch (resumable from their last checkpoint at the next start), then Redis
+    /// stops.
     public func stop() {
         server.stop()
+        runs.shutdown()
         bus.stop()
         healthMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
-    }
-
-    /// The bus client for this configuration; an inconsistent configuration (Configuration
-    /// already refuses one read from the environment) yields a default client and the error,
-    /// which `start()` reports.
-    static func makeBus(_ configuration: Configuration, _ endpoint: RedisEndpoint, _ registry: PrometheusCollectorRegistry,
-                        _ logger: Logger) -> (OonaClient, OonaError?) {
-        do {
-            return (try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: endpoint, registry: registry, logger: logger), nil)
-        } catch {
-            // The default configuration is consistent, so this cannot fail.
-            let client = try! OonaClient(configuration: OonaConfiguration(), endpoint: endpoint, registry: registry, logger: logger)
-            return (client, error)
-        }
     }
 
     static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,

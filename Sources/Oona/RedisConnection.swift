@@ -68,13 +68,9 @@ public final class RedisConnection {
         if let context { redisFree(context) }
     }
 
-    /// hiredis sends with write(2): writing to a Redis that has just died would raise SIGPIPE
-    /// and kill the whole process. Ignored once, process-wide, before the first connection
-    /// (the server does the same at start); the write then fails with EPIPE and the
-    /// connection is reported broken.
-    private static let ignoreBrokenPipes: Void = {
-        signal(SIGPIPE, SIG_IGN)
-    }()
+    /// hiredis writes with plain write(2): a peer that went away would raise SIGPIPE and kill
+    /// the process. We want the EPIPE error instead (the connection is then marked broken).
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws(RedisError) {
         if case .error(let message) = reply { throw RedisError("\(what) failed: \(message)") }

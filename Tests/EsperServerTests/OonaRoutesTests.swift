@@ -6,27 +6,7 @@ import Logging
 import Oona
 import Testing
 
-/// A live server (managed Redis in a temp data dir, ephemeral port) for the bus endpoints.
-final class LiveServer: @unchecked Sendable {
-    let directory = TemporaryDirectory("esper-server")
-    let application: Application
-    var port: UInt16 { application.port }
-
-    init(_ environment: [String: String] = [:]) throws {
-        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": directory.path + "/var", "ESPER_ACCESS_LOG": "off",
-                      "ESPER_HTTP_THREADS": "2"]
-        for (key, value) in environment { values[key] = value }
-        let configuration = try Configuration.resolve(flags: [:], environment: values, workingDirectory: directory.path)
-        var logger = Logger(label: "esper-test")
-        logger.logLevel = .critical
-        application = Application(configuration: configuration, logger: logger)
-        try application.start()
-    }
-
-    deinit { application.stop() }
-
-    func get(_ path: String) throws -> RawResponse { try RawHTTP.request(port: port, path: path) }
-
+extension ServerHarness {
     func json(_ path: String) throws -> (Int, [String: Any]) {
         let response = try get(path)
         return (response.status, try RawHTTP.json(response))
@@ -40,7 +20,7 @@ final class LiveServer: @unchecked Sendable {
                              "unknown_fields_ignored", "circuit_breaker_publish", "circuit_breaker_consume", "stats_age_ms"]
 
     @Test func metricsAndStreamsReportThePublishes() throws {
-        let server = try LiveServer(["OONA_EMERGENCY_THRESHOLD": "2", "OONA_DROP_THRESHOLD": "3"])
+        let server = try ServerHarness(environment: ["OONA_EMERGENCY_THRESHOLD": "2", "OONA_DROP_THRESHOLD": "3"])
         for index in 0..<6 {
             var packet = Fixtures.systemState
             packet.packetId = "p-\(index)"
@@ -97,7 +77,7 @@ final class LiveServer: @unchecked Sendable {
     /// opens, /healthz says the bus is degraded, no endpoint answers 500 — and all of it
     /// recovers when the supervisor has restarted Redis.
     @Test func busDegradesAndRecoversWhenRedisDies() throws {
-        let server = try LiveServer(["OONA_BREAKER_RECOVERY_MS": "200"])
+        let server = try ServerHarness(environment: ["OONA_BREAKER_RECOVERY_MS": "200"])
         let bus = server.application.bus
         try bus.publishTelemetry(Fixtures.telemetry)
         let managed = try #require(server.application.managedRedis)
@@ -138,7 +118,7 @@ final class LiveServer: @unchecked Sendable {
 
     /// Started with Redis unreachable: the server runs degraded instead of refusing to start.
     @Test func serverStartsWhileRedisIsDown() throws {
-        let server = try LiveServer(["REDIS_URL": "unix:///tmp/esper-no-redis-\(getpid()).sock"])
+        let server = try ServerHarness(environment: ["REDIS_URL": "unix:///tmp/esper-no-redis-\(getpid()).sock"])
         let streams = try server.get("/api/v1/oona/streams")
         #expect(streams.status == 503)
         #expect(streams.header("content-type") == "application/problem+json")
