@@ -72,6 +72,7 @@ extension Configuration {
         bus.claimMinIdle = .milliseconds(oonaLimits.claimMinIdleMilliseconds)
         bus.maxAttempts = oonaLimits.maxAttempts
         bus.breakerRecovery = .milliseconds(oonaLimits.breakerRecoveryMilliseconds)
+        bus.queueDepthTelemetryInterval = .seconds(10)
         if let secret = leylineSecret {
             // Configuration checked the secrets are non-empty; a failure here cannot happen.
             bus.signer = try? LeylineSigner(secret: secret, previousSecrets: leylinePreviousSecrets)

@@ -69,7 +69,37 @@ public final class OonaClient: Sendable {
     /// Starts the housekeeper (group bootstrap, statistics, TTL sweep). Returns at once; with
     /// Redis down the client runs degraded until Redis answers.
     public func start() {
-        housekeeper.start()
+        guard let interval = configuration.queueDepthTelemetryInterval else {
+            housekeeper.start()
+            return
+        }
+        let next = Mutex(ContinuousClock.now.advanced(by: interval))
+        housekeeper.start { [weak self] report in
+            let due = next.withLock { next -> Bool in
+                guard ContinuousClock.now >= next else { return false }
+                next = ContinuousClock.now.advanced(by: interval)
+                return true
+            }
+            if due { self?.publishQueueDepth(report) }
+        }
+    }
+
+    /// `oona.queue.depth` and `oona.queue.pending` per stream, as telemetry from `oona`: the
+    /// metrics Nissa's `oona_queue_depth` alert reads (nothing produced them in the
+    /// reference). Best effort: a failure is only logged.
+    func publishQueueDepth(_ report: OonaStreamsReport) {
+        var metrics: [MetricPoint] = []
+        for stats in report.streams {
+            metrics.append(MetricPoint(name: "oona.queue.depth", value: Double(stats.length), unit: "count", attributes: ["stream": stats.stream]))
+            metrics.append(MetricPoint(name: "oona.queue.pending", value: Double(stats.pending), unit: "count", attributes: ["stream": stats.stream]))
+        }
+        let packet = TelemetryPacket.build(packetId: "oona-depth-\(report.sampledAt.millisecondsSinceEpoch)", source: "oona", level: .info,
+                                           metrics: metrics, healthSummary: health.detail)
+        do {
+            try publishTelemetry(packet, options: PublishOptions(source: "oona"))
+        } catch {
+            logger.debug("oona could not publish queue-depth telemetry", metadata: ["error": "\(error)"])
+        }
     }
 
     public func stop() {

@@ -54,6 +54,9 @@ public struct OonaConfiguration: Sendable {
     public var statsInterval: Duration = .seconds(1)
     /// How often the TTL sweep runs.
     public var housekeepingInterval: Duration = .seconds(60)
+    /// How often stream depths are published as telemetry (`oona.queue.depth`,
+    /// `oona.queue.pending` per stream) for Nissa's queue-depth alert; nil: never.
+    public var queueDepthTelemetryInterval: Duration? = nil
 
     /// Signing: nil means off (every entry accepted, nothing signed).
     public var signer: LeylineSigner?
@@ -90,7 +93,8 @@ public struct OonaConfiguration: Sendable {
         for (name, value) in [("message_ttl", messageTTL), ("claim_min_idle", claimMinIdle), ("claim_interval", claimInterval),
                               ("breaker_recovery", breakerRecovery), ("connect_timeout", connectTimeout),
                               ("command_timeout", commandTimeout), ("stats_interval", statsInterval),
-                              ("housekeeping_interval", housekeepingInterval)] where value <= .zero {
+                              ("housekeeping_interval", housekeepingInterval),
+                              ("queue_depth_telemetry_interval", queueDepthTelemetryInterval ?? .seconds(1))] where value <= .zero {
             problems.append("\(name) must be positive")
         }
         let names = [streams.normal, streams.emergency, streams.telemetry, streams.policy]

@@ -20,7 +20,7 @@ final class OonaHousekeeper: Sendable {
         var lastError: String?
         var running = false
         var finished = true
-        var sampleRequested = false
+        var onSample: (@Sendable (OonaStreamsReport) -> Void)?
     }
 
     private let state = Mutex(State())
@@ -45,11 +45,13 @@ final class OonaHousekeeper: Sendable {
     var groupsReady: Bool { state.withLock { $0.groupsReady } }
     var lastError: String? { state.withLock { $0.lastError } }
 
-    func start() {
+    /// `onSample` runs on the housekeeper thread after every successful sample.
+    func start(onSample: (@Sendable (OonaStreamsReport) -> Void)? = nil) {
         let alreadyRunning = state.withLock { state -> Bool in
             if state.running { return true }
             state.running = true
             state.finished = false
+            state.onSample = onSample
             return false
         }
         guard !alreadyRunning else { return }
@@ -78,6 +80,9 @@ final class OonaHousekeeper: Sendable {
             if sweep { nextSweep = now.advanced(by: configuration.housekeepingInterval) }
             let wantGroups = !groupsReady && now >= nextGroupAttempt
             runOnce(sweep: sweep, groups: wantGroups)
+            if let report = state.withLock({ $0.lastError == nil ? $0.stats : nil }), let onSample = state.withLock({ $0.onSample }) {
+                onSample(report)
+            }
             if wantGroups && !groupsReady {
                 // The reference's bootstrap retry: doubling, capped at 30 s (and forever).
                 groupBackoff = min(groupBackoff * 2, .seconds(30))

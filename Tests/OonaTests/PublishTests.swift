@@ -230,3 +230,24 @@ import Testing
         #expect(report.error == nil)
     }
 }
+
+@Suite(.serialized) struct QueueDepthTelemetryTests {
+    /// The housekeeper publishes `oona.queue.depth` per stream as telemetry.
+    @Test func queueDepthIsPublishedAsTelemetry() throws {
+        let bus = try TestBus { config in
+            config.queueDepthTelemetryInterval = .milliseconds(100)
+            config.statsInterval = .milliseconds(20)
+        }
+        for index in 0..<3 { try bus.client.publishState(statePacket(index)) }
+        bus.client.start()
+        #expect(eventually(within: 10) { ((try? bus.length(.telemetry)) ?? 0) > 0 })
+        bus.client.stop()
+        let recorder = Recorder()
+        try bus.drain(bus.consumer([.telemetry])) { recorder.record($0) }
+        guard case .telemetry(let packet)? = recorder.all.first?.message else { Issue.record("no telemetry"); return }
+        #expect(packet.sourceSubsystem == "oona")
+        let normal = packet.metrics.first { $0.name == "oona.queue.depth" && $0.attributes["stream"] == "normal" }
+        #expect(normal?.value == 3)
+        #expect(packet.metrics.contains { $0.name == "oona.queue.pending" })
+    }
+}
