@@ -102,8 +102,8 @@ public struct LeylineJSONWriter: ~Copyable {
         needsComma = false
     }
 
-    /// A key that is data (map keys).
-    public mutating func key(_ name: String) {
+    /// A key that is data (map keys), escaped like any string.
+    public mutating func mapKey(_ name: String) {
         separate()
         appendString(name)
         put(UInt8(ascii: ":"))
@@ -263,7 +263,7 @@ public struct LeylineJSONWriter: ~Copyable {
         case .object(let members):
             beginObject()
             for key in members.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-                self.key(key)
+                mapKey(key)
                 json(members[key]!)
             }
             endObject()
@@ -276,11 +276,11 @@ public struct LeylineJSONWriter: ~Copyable {
         beginObject()
         if map.isEmpty {
         } else if map.count == 1, let (key, value) = map.first {
-            self.key(key)
+            mapKey(key)
             float(value)
         } else {
             for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-                self.key(key)
+                mapKey(key)
                 float(map[key]!)
             }
         }
@@ -291,11 +291,11 @@ public struct LeylineJSONWriter: ~Copyable {
         beginObject()
         if map.isEmpty {
         } else if map.count == 1, let (key, value) = map.first {
-            self.key(key)
+            mapKey(key)
             string(value)
         } else {
             for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-                self.key(key)
+                mapKey(key)
                 string(map[key]!)
             }
         }
@@ -317,7 +317,7 @@ public struct LeylineJSONWriter: ~Copyable {
     public mutating func map<T: LeylineJSONWritable>(_ map: [String: T]) {
         beginObject()
         for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-            self.key(key)
+            mapKey(key)
             map[key]!.write(to: &self)
         }
         endObject()

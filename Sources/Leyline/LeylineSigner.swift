@@ -60,6 +60,13 @@ public struct LeylineSigner: Sendable {
         LeylineSigner.mac(bytes, key: current)
     }
 
+    /// The same signature as ASCII bytes (what a stream entry stores; no String round trip).
+    public func signatureBytes(_ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        if let prepared = current.prepared, prepared.sign(bytes, into: &out) { return Base64.encodeToBytes(out) }
+        return Array(LeylineSigner.mac(bytes, key: current).utf8)
+    }
+
     /// Checks a signature. With a key id, only that key is tried; without one (entries from
     /// publishers that predate key ids), every key is.
     public func verify(_ bytes: [UInt8], signature: String?, keyId: String?) -> Rejection? {

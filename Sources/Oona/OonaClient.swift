@@ -26,6 +26,7 @@ public final class OonaClient: Sendable {
     /// The constant leading arguments of every XADD per stream (`XADD key [MAXLEN ~ N] *`),
     /// and field names, computed once: publishing is a hot path.
     let xaddPrefixes: [OonaStream: [[UInt8]]]
+    let signerKeyId: [UInt8]
     static let payloadField = Array("payload".utf8)
     static let signatureField = Array("signature".utf8)
     static let keyIdField = Array("key_id".utf8)
@@ -64,6 +65,7 @@ public final class OonaClient: Sendable {
             prefixes[stream] = prefix
         }
         xaddPrefixes = prefixes
+        signerKeyId = Array((configuration.signer?.current.id ?? "").utf8)
     }
 
     /// Starts the housekeeper (group bootstrap, statistics, TTL sweep). Returns at once; with
@@ -266,12 +268,11 @@ public final class OonaClient: Sendable {
         }
         var fields: [[UInt8]] = [OonaClient.payloadField, bytes]
         if let signer = configuration.signer {
-            fields += [OonaClient.signatureField, Array(signer.sign(bytes).utf8), OonaClient.keyIdField, signerKeyId]
+            fields += [OonaClient.signatureField, signer.signatureBytes(bytes), OonaClient.keyIdField, signerKeyId]
         }
         return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: fields, rejection: nil)
     }
 
-    private var signerKeyId: [UInt8] { Array((configuration.signer?.current.id ?? "").utf8) }
 
     private enum Decision {
         case write(OonaStream, rerouted: Bool)

@@ -87,12 +87,17 @@ enum BusBenchmark {
     static func redisBenchmark(_ server: BenchServer, key: String, payloadBytes: Int) throws -> (Double, String) {
         let payload = String(repeating: "x", count: payloadBytes)
         let signature = String(repeating: "A", count: 43) + "="
-        let arguments = server.benchmarkTarget + ["-c", "1", "-P", "\(pipeline)", "-n", "\(messages)", "-q",
+        let arguments = server.benchmarkTarget + ["-c", "\(clients)", "-P", "\(pipeline)", "-n", "\(messages)", "-q",
                                                   "XADD", key, "MAXLEN", "~", "10000", "*", "payload", payload,
                                                   "signature", signature, "key_id", "0123abcd"]
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        process.arguments = ["-c", "\(CPUPinning.clientCPU)", "/usr/bin/redis-benchmark"] + arguments
+        if CPUPinning.enabled {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", "\(CPUPinning.clientCPU)", "/usr/bin/redis-benchmark"] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-benchmark")
+            process.arguments = arguments
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -105,10 +110,10 @@ enum BusBenchmark {
               let rate = Double(text[range].split(separator: " ").first ?? "") else {
             throw RedisError("cannot read redis-benchmark output: \(text)")
         }
-        let shown = (server.benchmarkTarget + ["-c", "1", "-P", "\(pipeline)", "-n", "\(messages)", "-q", "XADD", key, "MAXLEN", "~", "10000",
+        let shown = (server.benchmarkTarget + ["-c", "\(clients)", "-P", "\(pipeline)", "-n", "\(messages)", "-q", "XADD", key, "MAXLEN", "~", "10000",
                                                "'*'", "payload", "<\(payloadBytes) bytes>", "signature", "<44 bytes>", "key_id", "<8 bytes>"])
             .joined(separator: " ")
-        return (rate, "taskset -c \(CPUPinning.clientCPU) redis-benchmark " + shown)
+        return (rate, (CPUPinning.enabled ? "taskset -c \(CPUPinning.clientCPU) " : "") + "redis-benchmark " + shown)
     }
 
     /// Raw XADD and Oona publishes, alternated three times; the best of each is compared
@@ -148,8 +153,8 @@ enum BusBenchmark {
             })
         }
         func list(_ rates: [Double]) -> String { rates.map { "\(Int($0 / 1000))k" }.joined(separator: "/") }
-        print("throughput [\(server.label)]: raw XADD, \(payloadBytes) B payload, 1 connection, pipeline \(pipeline): best \(Int(raw.max()!)) msg/s (runs \(list(raw)))  — \(command)")
-        print(String(format: "throughput [%@]: Oona publish, telemetry envelopes, signed, %d per round trip: best %d msg/s (runs %@), ratio %.2f (goal ≥ 0.7)",
+        print("throughput [\(server.label)]: raw XADD, \(payloadBytes) B payload, \(clients) connection(s), pipeline \(pipeline): best \(Int(raw.max()!)) msg/s (runs \(list(raw)))  — \(command)")
+        print(String(format: "throughput [%@]: Oona publish, telemetry envelopes, signed, %d per round trip, \(clients) publisher(s): best %d msg/s (runs %@), ratio %.2f (goal ≥ 0.7)",
                      server.label, pipeline, Int(ours.max()!), list(ours), ours.max()! / raw.max()!))
         print("throughput [\(server.label)]: raw XADD, \(statePayload) B payload: best \(Int(rawState.max()!)) msg/s (runs \(list(rawState)))  — \(stateCommand)")
         print(String(format: "throughput [%@]: Oona publish, 8-seed state packets to normal, signed, routing checks on: best %d msg/s (runs %@), ratio %.2f",
@@ -158,7 +163,12 @@ enum BusBenchmark {
 
     /// Messages per second publishing `messages` messages, `pipeline` per round trip,
     /// including the envelope, validation, encoding and signing of each.
+    /// Publishers (threads, each on its own pooled connection) for Oona and connections
+    /// (`-c`) for redis-benchmark; set with `--clients N`.
+    nonisolated(unsafe) static var clients = 1
+
     static func publishRate(_ client: OonaClient, _ make: (Int) -> BusMessage) throws -> Double {
+        if clients > 1 { return try parallelPublishRate(client, make) }
         // The messages exist before the clock starts: building them is the caller's work, the
         // bus' is wrapping, validating, encoding, signing and writing them.
         let all = (0..<messages).map { (make($0), PublishOptions()) }
@@ -170,6 +180,37 @@ enum BusBenchmark {
         precondition(outcomes.allSatisfy { $0.wasPublished })
         let elapsed = ContinuousClock.now - start
         return Double(messages) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    /// `clients` threads publishing `messages / clients` each, at the same time.
+    static func parallelPublishRate(_ client: OonaClient, _ make: (Int) -> BusMessage) throws -> Double {
+        let share = messages / clients
+        final class Work: @unchecked Sendable {
+            let batches: [[(BusMessage, PublishOptions)]]
+            init(_ batches: [[(BusMessage, PublishOptions)]]) { self.batches = batches }
+        }
+        let work = Work((0..<clients).map { thread in (0..<share).map { (make(thread * share + $0), PublishOptions()) } })
+        _ = try client.publish(batch: Array(work.batches[0].prefix(3200)), depth: pipeline)  // warm up
+        let done = Atomic<Int>(0)
+        let failed = Atomic<Bool>(false)
+        let depth = pipeline
+        let start = ContinuousClock.now
+        for index in 0..<clients {
+            let thread = Thread {
+                do {
+                    let outcomes = try client.publish(batch: work.batches[index], depth: depth)
+                    if !outcomes.allSatisfy({ $0.wasPublished }) { failed.store(true, ordering: .relaxed) }
+                } catch {
+                    failed.store(true, ordering: .relaxed)
+                }
+                done.add(1, ordering: .releasing)
+            }
+            thread.start()
+        }
+        while done.load(ordering: .acquiring) < clients { usleep(200) }
+        let elapsed = ContinuousClock.now - start
+        precondition(!failed.load(ordering: .relaxed), "a publisher failed")
+        return Double(share * clients) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
     /// Publish→consume latency: one publisher sending a message every 200 µs, one consumer
@@ -219,12 +260,15 @@ enum BusBenchmark {
     }
 }
 
-/// Client and server on separate cores, for both redis-benchmark and Oona. Unpinned, a unix
-/// socket's synchronous wakeup pulls redis-server onto the writer's core, so client and
-/// server take turns on one core and the figures measure the scheduler more than the code.
+/// `--pin`: client and server on separate cores, for both redis-benchmark and Oona. Without
+/// it (the default, like a real deployment) a unix socket's synchronous wakeup tends to pull
+/// redis-server onto the writer's core, so client and server take turns on one core: raw XADD
+/// is fastest that way, while Oona's overlap of preparing the next round trip with Redis'
+/// work only pays off on separate cores.
 enum CPUPinning {
     static let clientCPU = 0
     static let serverCPU = 1
+    nonisolated(unsafe) static var enabled = false
 
     /// Pins the calling process' threads started from now on (call first thing).
     static func pinClient() { pin(getpid(), to: clientCPU) }
@@ -234,7 +278,7 @@ enum CPUPinning {
     /// Through taskset(1): glibc's sched_setaffinity is not visible to Swift without
     /// _GNU_SOURCE.
     private static func pin(_ pid: pid_t, to cpu: Int) {
-        guard ProcessInfo.processInfo.activeProcessorCount > cpu else { return }
+        guard enabled, ProcessInfo.processInfo.activeProcessorCount > cpu else { return }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
         process.arguments = ["-a", "-p", "-c", "\(cpu)", "\(pid)"]

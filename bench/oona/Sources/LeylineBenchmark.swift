@@ -80,21 +80,3 @@ extension LeylineBenchmark {
     }
 }
 
-extension LeylineBenchmark {
-    /// The client-side work of publishing 200 000 distinct telemetry messages, without Redis.
-    static func prepareLoop() throws {
-        let signer = try LeylineSigner(secret: String(repeating: "s", count: 32))
-        let messages = (0..<200_000).map { BusBenchmark.telemetryPacket($0) }
-        let start = ContinuousClock.now
-        var total = 0
-        for packet in messages {
-            let envelope = BusEnvelope(message: .telemetry(packet), eventId: "5f0c7e9e-2b1a-4d5e-9a7b-0c1d2e3f4a5b", createdAt: .now())
-            try LeylineCodec.check(envelope)
-            let bytes = try LeylineCodec.encode(envelope)
-            total += signer.sign(bytes).utf8.count + bytes.count
-        }
-        let elapsed = ContinuousClock.now - start
-        let micros = (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / 200_000
-        print(String(format: "prepare loop: %.2f µs per message (%d bytes)", micros, total))
-    }
-}

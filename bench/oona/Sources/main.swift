@@ -10,18 +10,14 @@ if let index = arguments.firstIndex(of: "--pipeline"), index + 1 < arguments.cou
     BusBenchmark.pipeline = depth
 }
 
-// Pinned before any other thread starts (the consumer thread of the latency run inherits it).
-if mode != "leyline" && mode != "prepare" && mode != "prepareloop" { CPUPinning.pinClient() }
+// With --pin: pinned before any other thread starts (the latency consumer thread inherits it).
+CPUPinning.enabled = arguments.contains("--pin")
+if let index = arguments.firstIndex(of: "--clients"), index + 1 < arguments.count, let clients = Int(arguments[index + 1]), clients > 0 {
+    BusBenchmark.clients = clients
+}
+if mode != "leyline" && mode != "prepare" { CPUPinning.pinClient() }
 
 switch mode {
-case "ours":
-    try BusBenchmark.withServer(tcp: false) { server in
-        let client = try BusBenchmark.client(server)
-        let rate = try BusBenchmark.publishRate(client) { .telemetry(BusBenchmark.telemetryPacket($0)) }
-        print("ours: \(Int(rate)) msg/s")
-    }
-case "prepareloop":
-    try LeylineBenchmark.prepareLoop()
 case "prepare":
     try LeylineBenchmark.prepareCost()
 case "leyline":
@@ -32,6 +28,7 @@ case "latency":
     try BusBenchmark.withServer(tcp: useTCP) { try BusBenchmark.latency($0) }
 case "all":
     LeylineBenchmark.run()
+    try LeylineBenchmark.prepareCost()
     for tcp in [false, true] {
         try BusBenchmark.withServer(tcp: tcp) { server in
             try BusBenchmark.throughput(server)
@@ -39,6 +36,6 @@ case "all":
         }
     }
 default:
-    print("usage: esper-bench-oona [leyline|throughput|latency|all] [--tcp]")
+    print("usage: esper-bench-oona [leyline|prepare|throughput|latency|all] [--tcp] [--pipeline N] [--clients N] [--pin]")
     exit(2)
 }
