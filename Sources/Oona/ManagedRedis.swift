@@ -87,7 +87,13 @@ public final class ManagedRedis: Sendable {
             state.available = false
             return state.child
         }
-        guard let child else { return }
+        guard let child else {
+            // Between a crash and its restart there is no child; the supervisor sees
+            // `stopping` and ends (stopping a child it may just have launched).
+            while state.withLock({ $0.supervising }) { usleep(5_000) }
+            try? FileManager.default.removeItem(atPath: socketPath)
+            return
+        }
         child.signal(SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: .seconds(5))
         while ContinuousClock.now < deadline {
@@ -160,7 +166,19 @@ public final class ManagedRedis: Sendable {
             if state.withLock({ $0.stopping }) { break }
             do {
                 let next = try launch()
-                state.withLock { $0.child = next; $0.restarts += 1 }
+                let stoppedMeanwhile = state.withLock { state -> Bool in
+                    if state.stopping { return true }
+                    state.child = next
+                    state.restarts += 1
+                    return false
+                }
+                if stoppedMeanwhile {
+                    // stop() ran while this child was being launched and found none to stop:
+                    // end it here, or it would outlive us.
+                    next.signal(SIGTERM)
+                    _ = next.wait()
+                    break
+                }
                 if waitUntilAnswering(deadline: ContinuousClock.now.advanced(by: options.startTimeout)) {
                     state.withLock { $0.available = true }
                     backoff = .milliseconds(200)

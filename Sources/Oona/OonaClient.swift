@@ -125,6 +125,7 @@ public final class OonaClient: Sendable {
             }
             return nil
         }
+        if group == configuration.group && Set(streams) == Set(OonaStream.allCases) { housekeeper.markGroupsReady() }
     }
 
     /// Whether the housekeeper has created the configured group on every stream.

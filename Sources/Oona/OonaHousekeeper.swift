@@ -70,6 +70,9 @@ final class OonaHousekeeper: Sendable {
 
     func sampleNow() { runOnce(sweep: false) }
 
+    /// The client created the configured group on every stream itself.
+    func markGroupsReady() { state.withLock { $0.groupsReady = true } }
+
     private func loop() {
         var nextSweep = ContinuousClock.now.advanced(by: configuration.housekeepingInterval)
         var groupBackoff: Duration = .seconds(1)

@@ -251,3 +251,11 @@ import Testing
         #expect(packet.metrics.contains { $0.name == "oona.queue.pending" })
     }
 }
+
+@Suite struct HealthTests {
+    @Test func healthyOnceGroupsExistAndBreakersAreClosed() throws {
+        let bus = try TestBus()
+        #expect(bus.client.health.healthy, "\(bus.client.health.detail)")
+        #expect(bus.client.health.detail.contains("breakers closed"))
+    }
+}
