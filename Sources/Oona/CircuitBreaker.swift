@@ -103,12 +103,4 @@ public final class CircuitBreaker: Sendable {
         }
         if let changed { onChange(changed) }
     }
-
-    /// Time until an open breaker lets a probe through (zero when not open).
-    public var retryAfter: Duration {
-        state.withLock { state in
-            guard state.state == .open, let openedAt = state.openedAt else { return .zero }
-            return max(.zero, recovery - (ContinuousClock.now - openedAt))
-        }
-    }
 }

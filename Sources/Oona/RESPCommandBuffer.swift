@@ -25,10 +25,6 @@ struct RESPCommandBuffer {
         bytes.append(contentsOf: [13, 10])
     }
 
-    mutating func argument(_ value: String) {
-        argument(Array(value.utf8))
-    }
-
     mutating func command(_ arguments: [[UInt8]]) {
         begin(arguments: arguments.count)
         for argument in arguments { self.argument(argument) }

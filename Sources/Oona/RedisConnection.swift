@@ -123,14 +123,8 @@ public final class RedisConnection {
         return replies
     }
 
-    /// Sends commands already encoded in RESP (one write), then reads their replies.
-    func pipeline(_ commands: RESPCommandBuffer) throws(RedisError) -> [RedisReply] {
-        try send(commands)
-        return try receive(commands.count)
-    }
-
-    /// Writes commands without waiting for their replies (read them with `receive`), so the
-    /// caller can work while Redis does.
+    /// Writes commands already encoded in RESP (one copy, one write) without waiting for
+    /// their replies (read them with `receive`), so the caller can work while Redis does.
     func send(_ commands: RESPCommandBuffer) throws(RedisError) {
         guard let context, !isBroken else { throw RedisError("connection is closed") }
         guard commands.count > 0 else { return }

@@ -1,5 +1,6 @@
-// Oona: the message bus over Redis Streams (hiredis) — connections, the managed
-// redis-server child, health probing; streams, groups and signing build on these.
+// Oona: the message bus over Redis Streams (hiredis) — publishing with the reference routing
+// and backpressure, consumer groups, reclaim and dead letters, breakers, statistics; built on
+// the connections, the managed redis-server child and health probing below.
 
 /// Where Redis listens, parsed from a `REDIS_URL`: `redis://[:password@]host[:port][/db]`
 /// or `unix:///path/to/socket[?db=N]`.

@@ -30,9 +30,6 @@ struct StreamEntry: Sendable {
         self.fields = fields
     }
 
-    /// Milliseconds part of the id (the server's clock when the entry was added).
-    var milliseconds: Int64 { Int64(id.split(separator: "-").first ?? "") ?? 0 }
-
     /// Entries of an XREADGROUP reply, by stream key: `[[key, [[id, fields], ...]], ...]`.
     static func parseRead(_ reply: RedisReply) -> [(key: String, entries: [StreamEntry])] {
         guard let streams = reply.array else { return [] }
