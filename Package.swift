@@ -66,7 +66,10 @@ let package = Package(
         // loop, checkpoints and rollback, and the run service behind /api/v1/runs.
         .target(
             name: "Tolaria",
-            dependencies: ["CKernels", "CZlib", "EsperStorage", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CKernels", "CZlib", "EsperStorage", "EsperJSON", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Resources/README.md"],
             resources: [.copy("Resources/digits.csv.gz")],
             swiftSettings: strictSwift),

@@ -54,7 +54,7 @@ public final class Application: Sendable {
         runs = try RunService(
             options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
                                         maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
-            logger: logger, sinks: [LoggingTrainingSink(logger: logger)])
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)])
 
         var router = Router()
         HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus),
