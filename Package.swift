@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
-            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]),
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m"), .linkedLibrary("pthread")]),
 
         // Foundation layer (Swift).
         .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
