@@ -54,6 +54,15 @@ let package = Package(
             dependencies: ["CHiredis", "EsperJSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift),
 
+        // The blueprint pipeline: seed kernels as Swift values and their artifact files
+        // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
+        // compiler and forge (Tezzeret).
+        .target(name: "KernelRuntime", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage"],
+                swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",

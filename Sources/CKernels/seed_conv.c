@@ -85,7 +85,8 @@ static int conv_backward(const seed_ctx *c, float *dparams, float *dx, const flo
 
 static double conv_flops(const ck_seed_spec *s, size_t B)
 {
-    return 2.0 * (double)B * s->d * s->hidden * ((double)s->window + 1.0);
+    /* two GEMMs plus ~20 flops per activation evaluation (tanhf/GELU dominate small convs) */
+    return 2.0 * (double)B * s->d * s->hidden * ((double)s->window + 1.0) + 20.0 * (double)B * s->d * s->hidden;
 }
 
 const seed_kind_ops seed_conv1d_ops = {

@@ -46,7 +46,7 @@ void seed_table_add(seed_table *t, const char *name, uint32_t ndim, size_t d0, s
     e->dims[3] = 1;
     e->count = d0 * d1 * d2;
     e->offset = t->floats;
-    e->init = init;
+    e->init_rule = init;
     e->init_value = init_value;
     e->fan_in = (uint32_t)fan_in;
     t->floats += e->count;
@@ -184,7 +184,7 @@ int ck_seed_init_params(const ck_seed_spec *s, float *params, uint64_t seed)
         const ck_seed_tensor *e = &tab.t[i];
         float *w = params + e->offset;
         uint64_t stream = seed ^ ((uint64_t)i * 0x9E3779B97F4A7C15ULL);
-        switch (e->init) {
+        switch (e->init_rule) {
         case CK_INIT_ZERO:
             for (size_t j = 0; j < e->count; j++)
                 w[j] = 0.0f;

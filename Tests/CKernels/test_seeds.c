@@ -149,14 +149,14 @@ static void test_seed_init_deterministic(void)
             const double bound = t.init_value / sqrt((double)(t.fan_in ? t.fan_in : 1));
             for (size_t j = 0; j < t.count; j++) {
                 const float v = a[t.offset + j];
-                if (t.init == CK_INIT_ZERO)
+                if (t.init_rule == CK_INIT_ZERO)
                     EXPECT(v == 0.0f, "%s.%s not zero", cases[c].name, t.name);
-                else if (t.init == CK_INIT_CONST)
+                else if (t.init_rule == CK_INIT_CONST)
                     EXPECT(v == t.init_value, "%s.%s not constant", cases[c].name, t.name);
                 else
                     EXPECT(fabs(v) <= bound, "%s.%s[%zu] = %g outside +-%g", cases[c].name, t.name, j, v, bound);
             }
-            any_uniform |= t.init == CK_INIT_UNIFORM_FAN;
+            any_uniform |= t.init_rule == CK_INIT_UNIFORM_FAN;
         }
         if (any_uniform)
             EXPECT(memcmp(a, other, np * sizeof(float)) != 0, "%s: seed ignored", cases[c].name);

@@ -44,7 +44,7 @@
  *   FAULT_EXPLODING   backward multiplies every gradient by scalar^CK_SEED_FAULT_DEPTH
  *   FAULT_VANISHING   backward multiplies every gradient by scalar^CK_SEED_FAULT_DEPTH
  *   FAULT_NAN         forward writes NaN into each output with probability scalar (free-running PRNG)
- *   FAULT_SPIN        forward busy-loops `iterations` times, each a 1 us spin of thread CPU time
+ *   FAULT_SPIN        forward busy-loops `iterations` times, each a 2 us spin of thread CPU time
  *   FAULT_LEAK        forward grows a private arena by scalar KiB per call (capped at 64 MiB)
  *   FAULT_DEADLOCK    forward runs `iterations` threads that lock a ring of mutexes: every
  *                     call deadlocks, detected by try-lock after 50 ms -> CK_ERR_DEADLOCK
@@ -148,7 +148,7 @@ typedef struct {
     uint32_t dims[4];   /* unused dims are 1 */
     size_t offset;      /* in floats from the start of the parameter buffer */
     size_t count;       /* floats */
-    uint32_t init;      /* ck_seed_init_rule */
+    uint32_t init_rule; /* ck_seed_init_rule */
     float init_value;
     uint32_t fan_in;
 } ck_seed_tensor;
