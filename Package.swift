@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Oona",
+                "EsperHTTP", "EsperJSON", "Oona", "Karn", "Urza", "Tezzeret",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "Karn", "Urza", "Tezzeret",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -104,8 +104,15 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "OonaTests", dependencies: ["Oona", "EsperTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "EsperJSON", "EsperStorage"]),
+        .testTarget(name: "KarnTests", dependencies: ["Karn", "EsperJSON"]),
+        .testTarget(name: "UrzaTests", dependencies: ["Urza", "Tezzeret", "Karn", "KernelRuntime", "EsperStorage", "EsperTestSupport"]),
+        .testTarget(name: "TezzeretTests", dependencies: [
+            "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
+        ]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "EsperTestSupport",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "EsperTestSupport", "Karn", "Urza", "Tezzeret",
+            "KernelRuntime", "EsperStorage",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

@@ -14,6 +14,10 @@ public final class Application: Sendable {
     public let registry = PrometheusCollectorRegistry()
     public let redisEndpoint: RedisEndpoint
     public let managedRedis: ManagedRedis?
+    /// The blueprint pipeline (Karn, Tezzeret, Urza); nil when its storage could not be opened,
+    /// in which case `start()` fails with `blueprintsError`.
+    public let blueprints: BlueprintServices?
+    let blueprintsError: String?
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
     let server: HTTPServer
@@ -37,10 +41,22 @@ public final class Application: Sendable {
             redisEndpoint = managed.endpoint
         }
         healthMonitor = RedisHealthMonitor(endpoint: redisEndpoint)
+        do {
+            blueprints = try BlueprintServices(configuration: configuration)
+            blueprintsError = nil
+        } catch {
+            blueprints = nil
+            blueprintsError = error.description
+        }
 
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis),
+        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, blueprints),
                               registry: registry, version: VersionInfo(version: Application.version))
+        if let blueprints {
+            KarnRoutes.register(into: &router, karn: blueprints.karn)
+            UrzaRoutes.register(into: &router, urza: blueprints.urza)
+            TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
+        }
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry))
     }
@@ -52,6 +68,7 @@ public final class Application: Sendable {
     public var port: UInt16 { server.port }
 
     public func start() throws {
+        if let blueprintsError { throw StartError(description: blueprintsError) }
         if let managedRedis {
             do {
                 try managedRedis.start()
@@ -71,6 +88,7 @@ public final class Application: Sendable {
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
+        blueprints?.start()
         logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
@@ -78,14 +96,16 @@ public final class Application: Sendable {
     /// Graceful stop: no new connections, in-flight requests finish, then Redis stops.
     public func stop() {
         server.stop()
+        blueprints?.stop()
         healthMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
     }
 
-    static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?) -> [HealthProbe] {
+    static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
+                       _ blueprints: BlueprintServices?) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
-        return [
+        var probes = [
             HealthProbe(name: "redis") {
                 let status = monitor.status
                 let mode = managed == nil ? "external \(monitor.endpoint)" : "managed \(monitor.endpoint)"
@@ -101,5 +121,9 @@ public final class Application: Sendable {
                     : HealthCheckResult(status: .degraded, detail: "\(dataDirectory) is not writable")
             },
         ]
+        if let blueprints {
+            probes.append(HealthProbe(name: "blueprints") { blueprints.health })
+        }
+        return probes
     }
 }

@@ -147,6 +147,13 @@ public final class TezzeretCompiler: Sendable {
         throw lastError
     }
 
+    /// The synchronous checks of a compile (catalog, parameters, shape) without compiling:
+    /// the request pipeline answers these errors before queueing.
+    public func preflight(_ request: CompileRequest) throws(CompileError) {
+        guard let template = catalog.template(request.blueprintId) else { throw CompileError(request.blueprintId, .notFound) }
+        _ = try plan(template, request)
+    }
+
     // MARK: - Steps
 
     struct CompilePlan {

@@ -185,8 +185,8 @@ struct ValidationGates {
 
     /// Central differences on a 4-row input for up to 32 input and 32 parameter coordinates.
     /// Runs on a copy whose zero-initialised tensors are filled with small seeded values, so
-    /// every path carries gradient. A coordinate whose differences at h and h/4 disagree sits
-    /// on a kink (ReLU, max, top-k) and is skipped; more than a quarter of kinks fails the gate.
+    /// every path carries gradient. More than half of the input (or of the parameter)
+    /// coordinates on kinks fails the gate: a forward that is not differentiable at all.
     private func gradientCorrectness(_ kernel: CompiledKernel) -> GateResult {
         var weights = kernel.weights
         let fill = ValidationGates.input(weights.count, seed: inputSeed &+ 5)
@@ -222,23 +222,44 @@ struct ValidationGates {
             guard let plus, let minus else { return nil }
             return (plus - minus) / (Double(v0 + h) - Double(v0 - h))
         }
-        var checked = 0, kinks = 0, worst = 0.0
+        guard let base = loss() else { return fail("forward failed") }
+        func shifted(_ read: () -> Float, _ write: (Float) -> Void, _ h: Float) -> Double? {
+            let v0 = read()
+            write(v0 + h)
+            let value = loss()
+            write(v0)
+            return value
+        }
+        func tolerance(_ g: Double) -> Double { 1e-3 + 1e-2 * abs(g) }
+        var checked = 0, kinks = 0, inputKinks = 0, worst = 0.0
         var failures: [String] = []
+        // A coordinate passes when central differences at three steps all match the analytic
+        // gradient (a piecewise-linear kernel matches exactly away from its kinks; a noisy one
+        // only by luck, and rarely three times). Otherwise it is a kink — the analytic gradient
+        // equals a one-sided difference (a ReLU, max or top-k boundary within the step, where
+        // backward legitimately picks one side) or the differences change with the step — or a
+        // genuine mismatch, which fails the gate.
         func check(_ label: String, _ analytic: Float, read: () -> Float, write: (Float) -> Void) {
-            guard let coarse = central(read, write, 1e-2), let fine = central(read, write, 2.5e-3) else {
+            guard let coarse = central(read, write, 2e-3), let middle = central(read, write, 1e-3),
+                  let fine = central(read, write, 5e-4),
+                  let plus = shifted(read, write, 5e-4), let minus = shifted(read, write, -5e-4) else {
                 failures.append("\(label): forward failed")
                 return
             }
             checked += 1
-            if abs(coarse - fine) > 1e-3 + 1e-2 * abs(fine) {
-                kinks += 1
+            let a = Double(analytic)
+            if [coarse, middle, fine].allSatisfy({ abs($0 - a) <= tolerance($0) }) {
+                worst = max(worst, abs(coarse - a) / max(1e-3, abs(coarse)))
                 return
             }
-            let error = abs(coarse - Double(analytic))
-            worst = max(worst, error / max(1e-3, abs(coarse)))
-            if error > 1e-3 + 1e-2 * abs(coarse) {
-                failures.append("\(label): analytic \(analytic), numeric \(coarse)")
+            let forward = (plus - base) / 5e-4, backward = (base - minus) / 5e-4
+            if abs(forward - a) <= 2 * tolerance(a) || abs(backward - a) <= 2 * tolerance(a)
+                || abs(coarse - fine) > tolerance(fine) || abs(middle - fine) > tolerance(fine) {
+                kinks += 1
+                if label.hasPrefix("input") { inputKinks += 1 }
+                return
             }
+            failures.append("\(label): analytic \(analytic), numeric \(coarse)")
         }
         let inputStride = max(1, input.count / 32)
         for i in stride(from: 0, to: input.count, by: inputStride).prefix(32) {
@@ -253,7 +274,8 @@ struct ValidationGates {
         if !failures.isEmpty {
             return fail("\(failures.count) of \(checked) coordinates disagree, e.g. \(failures.prefix(2).joined(separator: "; "))", metrics)
         }
-        if kinks * 4 > checked {
+        let inputsChecked = min(32, (input.count + inputStride - 1) / inputStride)
+        if inputKinks * 2 > inputsChecked || (kinks - inputKinks) * 2 > checked - inputsChecked {
             return fail("\(kinks) of \(checked) coordinates are not differentiable (differences change with the step)", metrics)
         }
         return pass("\(checked - kinks) coordinates match central differences (\(kinks) on kinks)", metrics)
