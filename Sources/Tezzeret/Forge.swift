@@ -128,11 +128,14 @@ public final class Forge: Sendable {
         defer { state.withLock { $0.running = false } }
 
         var wal = recover(&summary)
-        if wal.pending.isEmpty {
-            // Discovery: every catalog blueprint without a valid artifact, in registration order.
+        if !summary.resumed {
+            // Discovery: every catalog blueprint without a valid artifact, in registration
+            // order, after any compile recovered from a compiler WAL.
             let all = catalog.all().map(\.id)
-            wal.pending = all.filter { !urza.hasValidArtifact($0) }
-            summary.skipped += all.count - wal.pending.count
+            let unqueued = all.filter { !wal.pending.contains($0) }
+            let missing = unqueued.filter { !urza.hasValidArtifact($0) }
+            summary.skipped += unqueued.count - missing.count
+            wal.pending += missing
             PausePoint.reach("forge.before_wal", blueprintId: wal.pending.first ?? "")
         }
         persist(wal)

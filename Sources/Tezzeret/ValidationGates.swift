@@ -32,7 +32,7 @@ public struct ValidationReport: Sendable, Encodable, Equatable {
 /// |---|---|---|
 /// | smoke | forward at 32, 128, 512 rows: no error, no NaN/Inf | NaN injection, deadlock |
 /// | determinism | the same input twice gives bit-identical output | races, hidden state |
-/// | latency | median thread-CPU time of a forward at the batch hint ≤ 1 ms + FLOPs at 1 GFLOP/s | spinning |
+/// | latency | fastest thread-CPU time of a forward at the batch hint ≤ 1 ms + FLOPs at 1 GFLOP/s | spinning |
 /// | gradient_health | RMS input gradient over 5 scaled losses in [1e-7, 1e4], stable | exploding, vanishing |
 /// | gradient_correctness | ≤ 64 coordinates against central differences | non-differentiable noise |
 /// | leak | 20 growing batches: the kernel's private allocations do not grow | leaks |
@@ -141,14 +141,18 @@ struct ValidationGates {
             return ok ? samples : nil
         }
         guard var samples = measure(5) else { return fail("forward failed") }
-        if Autotuner.cv(samples) > 0.20 && Autotuner.median(samples) <= 10 * limit, let more = measure(10) { samples = more }
+        // The verdict uses the fastest run: contention (another process, or BLAS worker
+        // threads the caller spin-waits for) only ever adds time, while a spinning kernel's
+        // cost is in every run. A slow-looking kernel gets a second, longer look.
+        if samples.min()! > limit, let more = measure(10) { samples += more }
         let sorted = samples.sorted()
-        let median = Autotuner.median(samples)
-        let metrics = ["median_ms": median * 1000, "p95_ms": sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000,
+        let fastest = sorted[0], median = Autotuner.median(samples)
+        let metrics = ["min_ms": fastest * 1000, "median_ms": median * 1000,
+                       "p95_ms": sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000,
                        "cv": Autotuner.cv(samples), "limit_ms": limit * 1000]
-        return median <= limit
-            ? pass("median \(ValidationGates.ms(median)) ms of CPU at \(batchHint) rows", metrics)
-            : fail("median \(ValidationGates.ms(median)) ms of CPU at \(batchHint) rows, limit \(ValidationGates.ms(limit)) ms", metrics)
+        return fastest <= limit
+            ? pass("fastest \(ValidationGates.ms(fastest)) ms of CPU at \(batchHint) rows (median \(ValidationGates.ms(median)))", metrics)
+            : fail("fastest of \(samples.count) runs took \(ValidationGates.ms(fastest)) ms of CPU at \(batchHint) rows, limit \(ValidationGates.ms(limit)) ms", metrics)
     }
 
     private func gradientHealth(_ kernel: CompiledKernel) -> GateResult {
