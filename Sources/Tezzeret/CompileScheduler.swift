@@ -37,6 +37,13 @@ final class CompileScheduler: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Worker slots busy right now (their compiler WAL belongs to a live compile).
+    var busySlots: Set<Int> {
+        condition.lock()
+        defer { condition.unlock() }
+        return Set(running.keys)
+    }
+
     /// Blueprints compiling right now.
     var runningIds: [String] {
         condition.lock()

@@ -169,7 +169,7 @@ public final class Forge: Sendable {
     }
 
     /// Start-up order (06 §10): the WAL (unreadable → renamed `.corrupt`, full rediscovery),
-    /// then compiler WALs of interrupted compiles at the front, then stray temporary files.
+    /// then compiler WALs of interrupted compiles at the front, then stray staged files.
     private func recover(_ summary: inout ForgeRunSummary) -> ForgeWAL {
         var wal = ForgeWAL()
         switch ForgeWAL.load(walPath) {
@@ -185,7 +185,10 @@ public final class Forge: Sendable {
             }
         }
         var recovered = 0
-        for slot in 0..<max(scheduler.workers, 2) {
+        let busySlots = scheduler.busySlots // a running request job's WAL is live, not a leftover
+        let slots = (0..<max(scheduler.workers, 2)).filter { !busySlots.contains($0) }
+        var consumed: [(path: String, record: CompilerWALRecord)] = []
+        for slot in slots {
             let path = compiler.walPath(slot: slot)
             guard let record = try? CompilerWALRecord.read(path) else {
                 if AtomicFile.exists(path) { _ = rename(path, path + ".corrupt") }
@@ -198,13 +201,19 @@ public final class Forge: Sendable {
             if record.origin == CompileRequest.Origin.request.rawValue {
                 wal.parameters[record.blueprintId] = record.parameters
             }
+            consumed.append((path, record))
         }
         if recovered > 0 { telemetry.metric("tezzeret", "tezzeret.wal.recovered_jobs", Double(recovered)) }
         // Persist before deleting the compiler WALs, so no interrupted compile is ever lost.
         persist(wal)
-        for slot in 0..<max(scheduler.workers, 2) { AtomicFile.remove(compiler.walPath(slot: slot)) }
+        // Only the records read above: a compile that started since has a new record.
+        for (path, record) in consumed where (try? CompilerWALRecord.read(path)) == record { AtomicFile.remove(path) }
+        // Staged artifacts are leftovers of an interrupted compile or save (Urza keeps its own
+        // copy, and anything not stored is recompiled). Files of a compile running right now
+        // (a request job on another worker) are not leftovers.
+        let busy = Set(scheduler.runningIds)
         for file in (try? FileManager.default.contentsOfDirectory(atPath: compiler.artifactDirectory)) ?? []
-        where file.contains(".tmp") {
+        where !busy.contains(String(file.prefix { $0 != "." })) {
             try? FileManager.default.removeItem(atPath: compiler.artifactDirectory + "/" + file)
         }
         return wal
