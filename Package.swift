@@ -94,6 +94,10 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Benchmarks (release builds; commands and figures in docs/performance.md).
+        .executableTarget(name: "BlueprintBench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
+                          path: "bench/BlueprintBench", swiftSettings: strictSwift),
+
         .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),

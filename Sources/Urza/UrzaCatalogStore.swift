@@ -64,9 +64,15 @@ struct UrzaCatalogStore: Sendable {
         }
     }
 
-    func setState(_ id: String, _ state: ArtifactState, updatedAtNs: Int64) throws(StorageError) {
-        try database.query("UPDATE blueprints SET state = ?, updated_at_ns = ? WHERE blueprint_id = ?",
-                           [.text(state.rawValue), .integer(updatedAtNs), .text(id)])
+    /// Sets the state of `id`'s row if its artifact is still `artifactSHA256` (a concurrent
+    /// save of a newer artifact must not be marked for its predecessor's damage). Returns
+    /// whether a row changed.
+    func setState(_ id: String, artifactSHA256: String, _ state: ArtifactState, updatedAtNs: Int64) throws -> Bool {
+        try database.transaction { tx in
+            try tx.query("UPDATE blueprints SET state = ?, updated_at_ns = ? WHERE blueprint_id = ? AND artifact_sha256 = ? AND state != ?",
+                         [.text(state.rawValue), .integer(updatedAtNs), .text(id), .text(artifactSHA256), .text(state.rawValue)])
+            return !(try tx.query("SELECT changes() AS n").first?["n"].int == 0)
+        }
     }
 
     func get(_ id: String) throws(StorageError) -> UrzaRecord? {

@@ -188,7 +188,8 @@ public final class UrzaLibrary: Sendable {
     public func get(_ id: String) -> UrzaRecord? {
         if let cached = caches.withLock({ $0.metadata.get(id) }) { return cached }
         guard let record = try? store.get(id) else { return nil }
-        caches.withLock { $0.metadata.put(record) }
+        // Only if absent: a save that committed after our read has already cached its record.
+        caches.withLock { if $0.metadata.get(id) == nil { $0.metadata.put(record) } }
         return record
     }
 
@@ -260,7 +261,7 @@ public final class UrzaLibrary: Sendable {
             let artifact = try KernelArtifact.decode(bytes, verifyBody: false) // the file hash just matched
             kernel = try artifact.compiledKernel(artifactSHA256: record.artifactSHA256)
         } catch let error as ArtifactError where !error.isCorruption {
-            markInvalid(id, .deprecated, reason: error.description)
+            markInvalid(record, .deprecated, reason: error.description)
             throw UrzaError.unavailable(id, .deprecated)
         } catch {
             quarantine(record, reason: "\(error)")
@@ -278,7 +279,7 @@ public final class UrzaLibrary: Sendable {
     private func readVerified(_ record: UrzaRecord) throws(UrzaError) -> [UInt8] {
         let path = configuration.root + "/" + record.artifactPath
         guard let bytes = try? AtomicFile.read(path) else {
-            markInvalid(record.blueprintId, .missing, reason: "\(record.artifactPath) does not exist")
+            markInvalid(record, .missing, reason: "\(record.artifactPath) does not exist")
             throw UrzaError.unavailable(record.blueprintId, .missing)
         }
         guard Checksum.sha256Hex(bytes) == record.artifactSHA256 else {
@@ -308,7 +309,7 @@ public final class UrzaLibrary: Sendable {
                 var unsupported = false
                 do { _ = try ArtifactHeader.decode(bytes[...]) } catch { if case .unsupportedFormat = error { unsupported = true } }
                 if unsupported {
-                    markInvalid(record.blueprintId, .deprecated, reason: "newer artifact format")
+                    markInvalid(record, .deprecated, reason: "newer artifact format")
                     report.deprecated.append(record.blueprintId)
                     report.newlyMarked.append(record.blueprintId)
                 } else {
@@ -332,15 +333,19 @@ public final class UrzaLibrary: Sendable {
         let target = directory + "/" + (record.artifactPath.split(separator: "/").last.map(String.init) ?? "artifact") + ".corrupt"
         _ = rename(source, target)
         telemetry.metric("urza", "urza.artifact.integrity_failures", 1, ["blueprint_id": record.blueprintId])
-        markInvalid(record.blueprintId, .corrupt, reason: reason)
+        markInvalid(record, .corrupt, reason: reason)
     }
 
-    private func markInvalid(_ id: String, _ state: ArtifactState, reason: String) {
-        try? store.setState(id, state, updatedAtNs: RFC3339.nowUnixNanoseconds())
+    /// Marks the row of `record` (only while it still names that artifact) and reports it.
+    private func markInvalid(_ record: UrzaRecord, _ state: ArtifactState, reason: String) {
+        let id = record.blueprintId
+        let changed = (try? store.setState(id, artifactSHA256: record.artifactSHA256, state,
+                                           updatedAtNs: RFC3339.nowUnixNanoseconds())) ?? false
         caches.withLock { caches in
             caches.metadata.remove(id)
             caches.kernels.remove(id)
         }
+        guard changed else { return }
         let event = state == .missing ? "artifact_missing" : (state == .corrupt ? "integrity_failure" : "artifact_unsupported")
         telemetry.event("urza", event, state == .corrupt ? .error : .warning, ["blueprint_id": id, "reason": reason])
         invalidHandler.withLock { $0 }?(id, reason)
