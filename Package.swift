@@ -54,6 +54,16 @@ let package = Package(
             dependencies: ["CHiredis", "EsperJSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift),
 
+        // Subsystems (Swift).
+        // Tolaria: the training engine — host model over the C kernels, data sets, the epoch
+        // loop, checkpoints and rollback, and the run service behind /api/v1/runs.
+        .target(
+            name: "Tolaria",
+            dependencies: ["CKernels", "CZlib", "EsperStorage", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Resources/README.md"],
+            resources: [.copy("Resources/digits.csv.gz")],
+            swiftSettings: strictSwift),
+
         // The blueprint pipeline: seed kernels as Swift values and their artifact files
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
@@ -67,7 +77,7 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Oona", "Karn", "Urza", "Tezzeret",
+                "EsperHTTP", "EsperJSON", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -78,7 +88,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "Karn", "Urza", "Tezzeret",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -94,8 +104,10 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
-        // Benchmarks (release builds; commands and figures in docs/performance.md).
-        .executableTarget(name: "BlueprintBench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
+        // Benchmark of the Swift training loop (bench/, docs/performance.md).
+        .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
+        // Benchmark of the blueprint pipeline: forge wall time, kernel fetch latency (docs/performance.md).
+        .executableTarget(name: "blueprint-bench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
                           path: "bench/BlueprintBench", swiftSettings: strictSwift),
 
         .target(name: "EsperTestSupport", dependencies: ["Oona", .product(name: "Logging", package: "swift-log")],
@@ -108,6 +120,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "OonaTests", dependencies: ["Oona", "EsperTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
         .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "EsperJSON", "EsperStorage"]),
         .testTarget(name: "KarnTests", dependencies: ["Karn", "EsperJSON"]),
         .testTarget(name: "UrzaTests", dependencies: ["Urza", "Tezzeret", "Karn", "KernelRuntime", "EsperStorage", "EsperTestSupport"]),
@@ -115,8 +128,8 @@ let package = Package(
             "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
         ]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "EsperTestSupport", "Karn", "Urza", "Tezzeret",
-            "KernelRuntime", "EsperStorage",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Oona", "Tolaria", "EsperTestSupport", "Karn", "Urza",
+            "Tezzeret", "KernelRuntime", "EsperStorage",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

@@ -1,4 +1,5 @@
 public import Prometheus
+import Synchronization
 
 /// Per-route request counters by status and a request-duration histogram, in the process'
 /// Prometheus registry. The route label is the route pattern (`unmatched` for 404s), so
@@ -21,10 +22,39 @@ public final class HTTPMetrics: Sendable {
     nonisolated(unsafe) static let duration = MetricNameDescriptor(namespace: "esper", subsystem: "http", metricName: "request_duration", unitName: "seconds",
                                                helpText: "Time from request headers to the response being sent, by route pattern.")
 
-    func record(route: String, method: String, status: Int, nanoseconds: Int64) {
-        registry.makeCounter(descriptor: HTTPMetrics.requests,
-                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: HTTPMetrics.duration, labels: [("route", route)], buckets: HTTPMetrics.buckets)
-            .recordNanoseconds(nanoseconds)
+    /// The series of one route, created once so a request does no registry lookup.
+    final class RouteSeries: Sendable {
+        let route: String
+        let duration: DurationHistogram
+        private let counters = Mutex<[Int: Counter]>([:])
+        private let registry: PrometheusCollectorRegistry
+
+        init(route: String, registry: PrometheusCollectorRegistry) {
+            self.route = route
+            self.registry = registry
+            duration = registry.makeDurationHistogram(descriptor: HTTPMetrics.duration, labels: [("route", route)],
+                                                      buckets: HTTPMetrics.buckets)
+        }
+
+        func record(method: String, status: Int, nanoseconds: Int64) {
+            duration.recordNanoseconds(nanoseconds)
+            let key = (HTTPMetrics.methodCode(method) << 16) | status
+            let counter = counters.withLock { cache in
+                if let counter = cache[key] { return counter }
+                let counter = registry.makeCounter(descriptor: HTTPMetrics.requests,
+                                                   labels: [("route", route), ("method", method), ("status", String(status))])
+                cache[key] = counter
+                return counter
+            }
+            counter.increment()
+        }
+    }
+
+    private static let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+    static func methodCode(_ method: String) -> Int { (methods.firstIndex(of: method) ?? methods.count) + 1 }
+
+    /// One series per route (by `Route.index`) plus one for unmatched requests (last).
+    func series(for routes: [Router.Route]) -> [RouteSeries] {
+        routes.map { RouteSeries(route: $0.pattern, registry: registry) } + [RouteSeries(route: "unmatched", registry: registry)]
     }
 }

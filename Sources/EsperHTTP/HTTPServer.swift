@@ -15,6 +15,10 @@ public final class HTTPServer: @unchecked Sendable {
     public var routes: [Router.Route] { router.routes }
     let logger: Logger
     let metrics: HTTPMetrics?
+    /// Per-route metric series, indexed by `Route.index`; the last is for unmatched requests.
+    private let routeSeries: [HTTPMetrics.RouteSeries]
+    private let authenticator: Authenticator
+    private let idempotency = IdempotencyCache()
 
     private let daemon = Mutex<DaemonHandle?>(nil)
     private let inFlight = Atomic<Int>(0)
@@ -22,11 +26,14 @@ public final class HTTPServer: @unchecked Sendable {
     /// The port actually bound (differs from the configured one when that is 0).
     public private(set) var port: UInt16 = 0
 
-    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?) {
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?,
+                authenticator: Authenticator = Authenticator(token: nil, protectReads: false)) {
+        self.authenticator = authenticator
         self.configuration = configuration
         self.router = router
         self.logger = logger
         self.metrics = metrics
+        self.routeSeries = metrics?.series(for: router.routes) ?? []
     }
 
     deinit {
@@ -166,8 +173,21 @@ public final class HTTPServer: @unchecked Sendable {
         switch router.match(method: state.method, path: state.path) {
         case .found(let route, let parameters):
             state.route = route.pattern
+            state.routeIndex = route.index
             request.pathParameters = parameters
-            response = run(route.handler, request)
+            if let denied = authenticator.check(route, authorization: headerMap["authorization"]) {
+                response = .problem(denied)
+            } else if route.isIdempotent, let key = headerMap["idempotency-key"] {
+                switch idempotency.begin(key: key, route: route.index, body: request.body) {
+                case .proceed:
+                    response = run(route.handler, request)
+                    idempotency.finish(key: key, response: response)
+                case .replay(let first): response = first
+                case .reject(let problem): response = .problem(problem)
+                }
+            } else {
+                response = run(route.handler, request)
+            }
         case .methodNotAllowed(let allowed):
             state.route = "unmatched"
             response = .problem(Problem(status: 405, detail: "\(state.method) is not allowed on \(state.path); allowed: \(allowed.joined(separator: ", "))",
@@ -212,13 +232,14 @@ public final class HTTPServer: @unchecked Sendable {
         inFlight.subtract(1, ordering: .relaxed)
         guard state.responded else { return }  // the client went away before we answered
         let elapsed = Int64(monotonicNanoseconds() - state.startNanoseconds)
-        metrics?.record(route: state.route, method: state.method, status: state.status, nanoseconds: elapsed)
+        if !routeSeries.isEmpty {
+            let series = state.routeIndex >= 0 ? routeSeries[state.routeIndex] : routeSeries[routeSeries.count - 1]
+            series.record(method: state.method, status: state.status, nanoseconds: elapsed)
+        }
         if configuration.accessLog {
-            logger.info("\(state.method) \(state.path) \(state.status)", metadata: [
-                "request_id": "\(state.requestId)", "route": "\(state.route)",
-                "duration_ms": "\(Double(elapsed / 1000) / 1000)", "bytes": "\(state.responseBytes)",
-                "completed": "\(completed)",
-            ])
+            // One preformatted line, no metadata dictionary: this runs for every request.
+            let micros = elapsed / 1000
+            logger.info("\(state.method) \(state.path) \(state.status) \(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())ms \(state.responseBytes)B id=\(state.requestId) route=\(state.route)\(completed ? "" : " aborted")")
         }
     }
 
@@ -263,6 +284,7 @@ final class RequestState {
     var status = 0
     var responseBytes = 0
     var route = "unmatched"
+    var routeIndex = -1
     var requestId = ""
 
     init(method: String, path: String) {

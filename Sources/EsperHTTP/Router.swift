@@ -9,8 +9,17 @@ public struct Router: Sendable {
         public let method: String
         /// The pattern as written, e.g. `/api/v1/runs/{id}`; also the `route` metrics label.
         public let pattern: String
+        /// Position in `routes` (per-route metrics are kept in an array by this index).
+        public let index: Int
+        /// Liveness and scrape endpoints stay open even when reads are protected.
+        public let isPublic: Bool
+        /// A creating POST: an `Idempotency-Key` makes a retry return the first result.
+        public let isIdempotent: Bool
         let segments: [Segment]
         let handler: HTTPHandler
+
+        /// Whether the route changes state (and so needs the API token when one is set).
+        public var isMutating: Bool { method != "GET" && method != "HEAD" }
     }
 
     enum Segment: Sendable, Equatable {
@@ -31,20 +40,26 @@ public struct Router: Sendable {
 
     public init() {}
 
-    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+    public mutating func add(_ method: String, _ pattern: String, isPublic: Bool = false, isIdempotent: Bool = false,
+                             _ handler: @escaping HTTPHandler) {
         let segments = Router.split(pattern).map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
         precondition(!routes.contains { $0.method == method && $0.segments == segments }, "duplicate route \(method) \(pattern)")
-        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
+        let route = Route(method: method, pattern: pattern, index: routes.count, isPublic: isPublic, isIdempotent: isIdempotent,
+                          segments: segments, handler: handler)
         routes.append(route)
         if !segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
             staticRoutes[Router.normalise(pattern), default: [:]][method] = route
         }
     }
 
-    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }
-    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add("POST", pattern, handler) }
+    public mutating func get(_ pattern: String, isPublic: Bool = false, _ handler: @escaping HTTPHandler) {
+        add("GET", pattern, isPublic: isPublic, handler)
+    }
+    public mutating func post(_ pattern: String, isIdempotent: Bool = false, _ handler: @escaping HTTPHandler) {
+        add("POST", pattern, isIdempotent: isIdempotent, handler)
+    }
     public mutating func put(_ pattern: String, _ handler: @escaping HTTPHandler) { add("PUT", pattern, handler) }
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add("DELETE", pattern, handler) }
 

@@ -4,9 +4,10 @@ import Foundation
 public import Logging
 public import Oona
 public import Prometheus
+public import Tolaria
 
-/// The running server: managed (or external) Redis, the health monitor, and the HTTP server
-/// with every route. `esper serve` and the integration tests both drive this type.
+/// The running server: managed (or external) Redis, the health monitor, the training-run
+/// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
 public final class Application: Sendable {
     public static let version = "0.1.0"
 
@@ -14,19 +15,20 @@ public final class Application: Sendable {
     public let registry = PrometheusCollectorRegistry()
     public let redisEndpoint: RedisEndpoint
     public let managedRedis: ManagedRedis?
-    /// The blueprint pipeline (Karn, Tezzeret, Urza); nil when its storage could not be opened,
-    /// in which case `start()` fails with `blueprintsError`.
-    public let blueprints: BlueprintServices?
-    let blueprintsError: String?
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
+    /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
+    public let runs: RunService
+    /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
+    public let blueprints: BlueprintServices
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(configuration: Configuration, logger: Logger) {
+    /// Throws when the run registry or the blueprint library cannot be opened.
+    public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         if let external = configuration.redisURL {
@@ -41,24 +43,23 @@ public final class Application: Sendable {
             redisEndpoint = managed.endpoint
         }
         healthMonitor = RedisHealthMonitor(endpoint: redisEndpoint)
-        do {
-            blueprints = try BlueprintServices(configuration: configuration)
-            blueprintsError = nil
-        } catch {
-            blueprints = nil
-            blueprintsError = error.description
-        }
+        let tolaria = configuration.dataDirectory + "/tolaria"
+        runs = try RunService(
+            options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
+                                        maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger)])
+        blueprints = try BlueprintServices(configuration: configuration)
 
         var router = Router()
         HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, blueprints),
                               registry: registry, version: VersionInfo(version: Application.version))
-        if let blueprints {
-            KarnRoutes.register(into: &router, karn: blueprints.karn)
-            UrzaRoutes.register(into: &router, urza: blueprints.urza)
-            TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
-        }
+        RunRoutes.register(into: &router, service: runs)
+        KarnRoutes.register(into: &router, karn: blueprints.karn)
+        UrzaRoutes.register(into: &router, urza: blueprints.urza)
+        TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
-                            metrics: HTTPMetrics(registry: registry))
+                            metrics: HTTPMetrics(registry: registry),
+                            authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
     }
 
     /// The routes the server answers (for the OpenAPI conformance test).
@@ -68,7 +69,6 @@ public final class Application: Sendable {
     public var port: UInt16 { server.port }
 
     public func start() throws {
-        if let blueprintsError { throw StartError(description: blueprintsError) }
         if let managedRedis {
             do {
                 try managedRedis.start()
@@ -77,6 +77,13 @@ public final class Application: Sendable {
             }
         }
         healthMonitor.start()
+        do {
+            try runs.start()
+        } catch {
+            healthMonitor.stop()
+            managedRedis?.stop()
+            throw StartError(description: "cannot start the training-run service: \(error)")
+        }
         if !healthMonitor.status.reachable {
             logger.warning("Redis is not reachable; serving in degraded mode",
                            metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
@@ -84,28 +91,32 @@ public final class Application: Sendable {
         do {
             try server.start()
         } catch {
+            runs.shutdown()
             healthMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
-        blueprints?.start()
+        blueprints.start() // the forge runs in the background (ESPER_FORGE_AT_START)
         logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, then Redis stops.
+    /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
+    /// their next batch (resumable from their last checkpoint at the next start), compiles in
+    /// progress finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
         server.stop()
-        blueprints?.stop()
+        runs.shutdown()
+        blueprints.stop()
         healthMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
     }
 
     static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-                       _ blueprints: BlueprintServices?) -> [HealthProbe] {
+                       _ blueprints: BlueprintServices) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
-        var probes = [
+        return [
             HealthProbe(name: "redis") {
                 let status = monitor.status
                 let mode = managed == nil ? "external \(monitor.endpoint)" : "managed \(monitor.endpoint)"
@@ -120,10 +131,7 @@ public final class Application: Sendable {
                     ? HealthCheckResult(status: .ok, detail: "\(dataDirectory) writable")
                     : HealthCheckResult(status: .degraded, detail: "\(dataDirectory) is not writable")
             },
+            HealthProbe(name: "blueprints") { blueprints.health },
         ]
-        if let blueprints {
-            probes.append(HealthProbe(name: "blueprints") { blueprints.health })
-        }
-        return probes
     }
 }

@@ -29,6 +29,15 @@ public struct Configuration: Sendable {
     /// HMAC key for bus messages; nil when signing is off.
     public var leylineSecret: String?
     public var logLevel: Logger.Level = .info
+    /// Bearer token for mutating endpoints (and reads when `protectReads`); nil: open.
+    public var apiToken: String?
+    public var protectReads = false
+    /// Training runs executing at once (more wait in the queue); default one per core.
+    public var maxConcurrentRuns = 1
+    /// OpenBLAS threads, process-wide; 1 keeps concurrent runs from oversubscribing cores.
+    public var blasThreads = 1
+    /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
+    public var datasetsDirectory: String?
     /// The blueprint pipeline (Karn, Tezzeret, Urza).
     public var blueprints = BlueprintSettings()
 
@@ -80,6 +89,8 @@ public struct Configuration: Sendable {
         ("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", "256", "open connections per client address, 0 (no limit)-65536"),
         ("ESPER_HTTP_MAX_BODY_BYTES", "1048576", "largest request body; larger gets 413"),
         ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
+        ("ESPER_API_TOKEN", "(unset: no auth)", "bearer token every mutating endpoint requires, at least 16 bytes"),
+        ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
         ("ESPER_FORGE_AT_START", "on", "compile missing blueprints in the background at start: on or off"),
@@ -88,6 +99,9 @@ public struct Configuration: Sendable {
         ("ESPER_SEED_WIDTH", "64", "width d of the host's seed slots that kernels are compiled for, 1-16384"),
         ("ESPER_COMPILE_STRATEGY", "standard", "kernel autotuning effort: emergency, fast, standard or aggressive"),
         ("ESPER_URZA_KERNEL_CACHE_MB", "1024", "memory for decoded kernels in Urza's cache, 1-65536 MB"),
+        ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
+        ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
+        ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -100,6 +114,7 @@ public struct Configuration: Sendable {
         for (key, value) in flags { merged[key] = value }
         var config = Configuration()
         config.http.threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        config.maxConcurrentRuns = max(1, ProcessInfo.processInfo.activeProcessorCount)
         try config.apply(merged, workingDirectory: workingDirectory)
         return config
     }
@@ -138,6 +153,22 @@ public struct Configuration: Sendable {
             default: throw ConfigurationError(variable: "ESPER_ACCESS_LOG", message: "'\(accessLog)' must be on or off")
             }
         }
+        if let token = values["ESPER_API_TOKEN"] {
+            guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
+                throw ConfigurationError(variable: "ESPER_API_TOKEN", message: "must be at least 16 bytes without spaces (it is \(token.utf8.count))")
+            }
+            apiToken = token
+        }
+        if let protect = values["ESPER_API_PROTECT_READS"] {
+            switch protect.lowercased() {
+            case "on", "true", "1", "yes": protectReads = true
+            case "off", "false", "0", "no": protectReads = false
+            default: throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "'\(protect)' must be on or off")
+            }
+            if protectReads && apiToken == nil {
+                throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "is on but ESPER_API_TOKEN is not set")
+            }
+        }
         if let level = values["ESPER_LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(variable: "ESPER_LOG_LEVEL", message: "'\(level)' must be one of trace, debug, info, notice, warning, error, critical")
@@ -168,6 +199,17 @@ public struct Configuration: Sendable {
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
         try Configuration.checkDataDirectory(dataDirectory)
+
+        if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
+        if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
+            let path = Configuration.absolute(directory, relativeTo: workingDirectory)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ConfigurationError(variable: "ESPER_DATASETS_DIR", message: "\(path) is not a directory")
+            }
+            datasetsDirectory = path
+        }
 
         if let url = values["REDIS_URL"], !url.isEmpty {
             do {

@@ -29,8 +29,17 @@ enum DotEnv {
                 throw ConfigurationError(variable: ".env", message: "\(source) line \(index + 1): '\(key)' is not a variable name")
             }
             var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
-                value = String(value.dropFirst().dropLast())
+            if let quote = value.first, quote == "\"" || quote == "'" {
+                // A quoted value ends at its closing quote; only a comment may follow.
+                let rest = value.dropFirst()
+                guard let close = rest.firstIndex(of: quote) else {
+                    throw ConfigurationError(variable: ".env", message: "\(source) line \(index + 1): unterminated quote")
+                }
+                let after = rest[rest.index(after: close)...].trimmingCharacters(in: .whitespaces)
+                guard after.isEmpty || after.hasPrefix("#") else {
+                    throw ConfigurationError(variable: ".env", message: "\(source) line \(index + 1): text after the closing quote")
+                }
+                value = String(rest[..<close])
             } else if let hash = value.range(of: " #") {
                 value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
             }

@@ -41,6 +41,7 @@ public final class RedisConnection {
     /// Connects, authenticates and selects the database. `timeout` bounds connect and every
     /// reply; blocking reads must pass a longer one.
     public init(endpoint: RedisEndpoint, timeout: Duration = .seconds(2)) throws(RedisError) {
+        _ = RedisConnection.ignoreBrokenPipes
         self.endpoint = endpoint
         let tv = RedisConnection.timeval(timeout)
         switch endpoint.address {
@@ -66,6 +67,10 @@ public final class RedisConnection {
     deinit {
         if let context { redisFree(context) }
     }
+
+    /// hiredis writes with plain write(2): a peer that went away would raise SIGPIPE and kill
+    /// the process. We want the EPIPE error instead (the connection is then marked broken).
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws(RedisError) {
         if case .error(let message) = reply { throw RedisError("\(what) failed: \(message)") }

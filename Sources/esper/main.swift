@@ -49,13 +49,12 @@ struct Serve: ParsableCommand {
         }
 
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let application = Application(configuration: configuration, logger: Logger(label: "esper"))
+        let sink = BufferedLogHandler.Sink()
+        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
+        defer { sink.flush() }
+        let application: Application
         do {
+            application = try Application(configuration: configuration, logger: Logger(label: "esper"))
             try application.start()
         } catch {
             fail("esper: \(error)", status: 1)

@@ -11,13 +11,19 @@ struct Echo: Codable {
     var count: Int
 }
 
+final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.withLock { value += 1; return value } }
+}
+
 /// A server with a few test routes on an ephemeral port.
 final class TestServer {
     let server: HTTPServer
     let registry = PrometheusCollectorRegistry()
     var port: UInt16 { server.port }
 
-    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+    init(token: String? = nil, protectReads: Bool = false, configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         configuration.accessLog = false
@@ -36,9 +42,15 @@ final class TestServer {
             return .text("done")
         }
         router.get("/boom") { _ in throw CocoaError(.fileNoSuchFile) }
+        router.get("/open", isPublic: true) { _ in .text("open") }
+        let created = Counter()
+        router.post("/things", isIdempotent: true) { request in
+            try .json(["number": "\(created.next())", "body": String(decoding: request.body, as: UTF8.self)], status: 201)
+        }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        server = HTTPServer(configuration: configuration, router: router, logger: logger, metrics: HTTPMetrics(registry: registry))
+        server = HTTPServer(configuration: configuration, router: router, logger: logger, metrics: HTTPMetrics(registry: registry),
+                            authenticator: Authenticator(token: token, protectReads: protectReads))
         try server.start()
     }
 
@@ -201,5 +213,53 @@ final class TestServer {
         let text = String(decoding: buffer, as: UTF8.self)
         #expect(text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#))
         #expect(text.contains(#"esper_http_request_duration_seconds_count{route="/items/{id}"} 2"#))
+    }
+
+    @Test func perIPConnectionLimitRefusesTheExtraConnection() throws {
+        let server = try TestServer { $0.maxConnectionsPerIP = 2 }
+        let first = try RawHTTPConnection(port: server.port)
+        let second = try RawHTTPConnection(port: server.port)
+        let third = try RawHTTPConnection(port: server.port, timeoutSeconds: 3)
+        #expect(third.isClosedByPeer())
+        for connection in [first, second] {
+            connection.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
+    }
+
+    @Test func tokenProtectsMutatingRoutes() throws {
+        let token = "s3cret-token-0123456789"
+        let server = try TestServer(token: token)
+        let body = Array(#"{"name":"a","count":1}"#.utf8)
+        let none = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: body)
+        #expect(none.status == 401)
+        #expect(none.header("www-authenticate")?.hasPrefix("Bearer") == true)
+        let wrong = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
+                                        headers: ["Authorization": "Bearer nope"], body: body)
+        #expect(wrong.status == 403)
+        let right = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
+                                        headers: ["Authorization": "Bearer \(token)"], body: body)
+        #expect(right.status == 201)
+        #expect(try RawHTTP.request(port: server.port, path: "/items/1").status == 200)
+
+        let locked = try TestServer(token: token, protectReads: true)
+        #expect(try RawHTTP.request(port: locked.port, path: "/items/1").status == 401)
+        #expect(try RawHTTP.request(port: locked.port, path: "/items/1", headers: ["Authorization": "Bearer \(token)"]).status == 200)
+        #expect(try RawHTTP.request(port: locked.port, path: "/open").status == 200)
+    }
+
+    @Test func idempotencyKeyReplaysTheFirstResult() throws {
+        let server = try TestServer()
+        let first = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("a".utf8))
+        let again = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("a".utf8))
+        #expect(first.status == 201 && again.status == 201)
+        #expect(first.text == again.text)
+        #expect(again.header("idempotent-replayed") == "true")
+        let other = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("b".utf8))
+        #expect(other.status == 422)
+        let fresh = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k2"], body: Array("a".utf8))
+        #expect(fresh.text != first.text)
+        let unkeyed = try RawHTTP.request(port: server.port, method: "POST", path: "/things", body: Array("a".utf8))
+        #expect(unkeyed.text != fresh.text)
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// The blueprint API over real HTTP against a running server.
 @Suite(.serialized) struct BlueprintRoutesTests {
     @Test func karnTemplatesSelectionAndValidation() throws {
-        let server = try BlueprintTestServer(forgeAtStart: false)
+        let server = try ServerHarness(forgeAtStart: false)
 
         let all = try server.json("/api/v1/karn/templates")
         let items = try #require(all["items"] as? [[String: Any]])
@@ -68,7 +68,7 @@ import Testing
 
     /// The forge runs in the background at start; then the library, its files and the failure paths.
     @Test func forgeAtStartThenTheLibraryOverHTTP() throws {
-        let server = try BlueprintTestServer(forgeAtStart: true)
+        let server = try ServerHarness(forgeAtStart: true)
         // The server answers while the forge works in the background.
         #expect(try server.get("/api/v1/karn/templates/BP001").status == 200)
         let status = try server.waitForForge()
@@ -134,7 +134,7 @@ import Testing
     }
 
     @Test func compileJobsAndForgeRequests() throws {
-        let server = try BlueprintTestServer(forgeAtStart: false)
+        let server = try ServerHarness(forgeAtStart: false)
         #expect(try server.json("/api/v1/tezzeret/forge")["state"] as? String == "idle")
 
         let created = try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP002","parameters":{"scale":1.75},"training_run_id":"run-7"}"#,

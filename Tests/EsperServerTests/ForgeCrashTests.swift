@@ -27,7 +27,7 @@ import Urza
         let directory = TemporaryDirectory("forge-crash")
         let data = directory.path + "/var"
         let marker = directory.path + "/paused"
-        let executable = try esperExecutable()
+        let executable = EsperBinary.path
 
         let victim = try forge(executable, data: data, extra: ["ESPER_PAUSE_AT": point, "ESPER_PAUSE_MARKER": marker])
         let paused = eventually(within: 240) { FileManager.default.fileExists(atPath: marker) || !victim.isRunning }

@@ -1,0 +1,47 @@
+# Esper: `make run` brings everything up; `make test` runs every test. See README.md.
+SHELL := /bin/bash
+SWIFT ?= swift
+PORT ?= 8080
+
+.PHONY: run test deps build release test-swift test-c test-c-sanitize test-clients openapi-check fmt lint bench-http clean
+
+run: deps release
+	.build/release/esper serve --port $(PORT)
+
+test: deps build test-c test-c-sanitize openapi-check test-clients test-swift
+
+deps:
+	@scripts/bootstrap.sh
+
+build:
+	$(SWIFT) build --build-tests
+
+release:
+	$(SWIFT) build -c release --product esper
+
+test-swift:
+	$(SWIFT) test
+
+test-c:
+	$(MAKE) -C Tests/CKernels test
+
+test-c-sanitize:
+	$(MAKE) -C Tests/CKernels sanitize
+
+test-clients:
+	python3 -m pytest -q clients/python/tests
+
+openapi-check:
+	python3 scripts/check_openapi.py openapi/esper.yaml
+
+fmt:
+	$(SWIFT) format --in-place --recursive --configuration .swift-format Package.swift Sources Tests
+
+lint:
+	$(SWIFT) format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests
+
+bench-http: deps release
+	bench/http.sh
+
+clean:
+	rm -rf .build Tests/CKernels/build

@@ -1,0 +1,130 @@
+public import EsperHTTP
+import EsperJSON
+import Foundation
+public import Tolaria
+
+/// `/api/v1/runs`: start training runs, list and inspect them, pause, resume and stop them.
+/// Handlers only parse, validate and call the `RunService`; training itself runs on the
+/// service's worker threads, so every handler returns in milliseconds.
+public enum RunRoutes {
+    public static let basePath = "/api/v1/runs"
+    static let defaultLimit = 50
+    static let maxLimit = 500
+
+    public static func register(into router: inout Router, service: RunService) {
+        router.post(basePath) { request in try create(request, service) }
+        router.get(basePath) { request in try list(request, service) }
+        router.get(basePath + "/{id}") { request in
+            let id = try runId(request)
+            guard let record = try service.run(id) else { throw Problem.notFound("no run \(id)") }
+            return try .json(record)
+        }
+        router.get(basePath + "/{id}/metrics") { request in
+            let id = try runId(request)
+            guard let metrics = try service.metrics(id) else { throw Problem.notFound("no run \(id)") }
+            return try .json(metrics)
+        }
+        router.post(basePath + "/{id}/pause") { request in try control(request) { try service.pause($0) } }
+        router.post(basePath + "/{id}/resume") { request in try control(request) { try service.resume($0) } }
+        router.post(basePath + "/{id}/stop") { request in try control(request) { try service.stop($0) } }
+    }
+
+    static func create(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
+        guard !request.body.isEmpty else {
+            throw Problem.badRequest("the request body is empty; a JSON run config is expected")
+        }
+        if let contentType = request.header("content-type"), !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem(status: 415, detail: "send the run config as application/json, not \(contentType)")
+        }
+        let key = request.header("idempotency-key")
+        if let key, key.isEmpty || key.utf8.count > 200 || key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
+            throw Problem(status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
+                          errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(request.body)
+        } catch {
+            throw Problem.badRequest("the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
+        }
+        let record: RunRecord
+        do {
+            record = try service.submit(json, idempotencyKey: key)
+        } catch {
+            switch error {
+            case .invalid(let invalid): throw Problem.validation(invalid.problems)
+            case .storage(let reason): throw Problem(status: 500, detail: "cannot record the run: \(reason)")
+            }
+        }
+        return try .json(record, status: 202, headers: [("Location", "\(basePath)/\(record.id)")])
+    }
+
+    static func list(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
+        var problems: [JSONFieldProblem] = []
+        var status: RunStatus?
+        if let text = request.query("status") {
+            status = RunStatus(rawValue: text)
+            if status == nil {
+                problems.append(JSONFieldProblem(field: "status", message: "must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+        }
+        var limit = defaultLimit
+        if let text = request.query("limit") {
+            if let value = Int(text), (1...maxLimit).contains(value) {
+                limit = value
+            } else {
+                problems.append(JSONFieldProblem(field: "limit", message: "must be an integer in 1…\(maxLimit)"))
+            }
+        }
+        var cursor: Int64?
+        if let text = request.query("cursor") {
+            cursor = RunCursor.decode(text)
+            if cursor == nil { problems.append(JSONFieldProblem(field: "cursor", message: "is not a cursor this server issued")) }
+        }
+        guard problems.isEmpty else {
+            throw Problem(status: 400, detail: "invalid query: " + problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
+                          errors: problems)
+        }
+        let page = try service.list(status: status, limit: limit, cursor: cursor)
+        return try .json(RunPage(items: page.records, nextCursor: page.nextCursor.map(RunCursor.encode)))
+    }
+
+    static func control(_ request: HTTPRequest, _ action: (String) throws -> RunRecord) throws -> HTTPResponse {
+        let id = try runId(request)
+        do {
+            return try .json(try action(id))
+        } catch let error as RunControlError {
+            switch error {
+            case .notFound(let message): throw Problem.notFound(message)
+            case .conflict(let message): throw Problem.conflict(message)
+            }
+        }
+    }
+
+    /// Run ids are lower-case UUIDs; anything else is a malformed request, not a missing run.
+    static func runId(_ request: HTTPRequest) throws(Problem) -> String {
+        let id = request.pathParameter("id")
+        guard id.utf8.count == 36, UUID(uuidString: id) != nil, id == id.lowercased() else {
+            throw Problem(status: 400, detail: "'\(id.prefix(64))' is not a run id (a lower-case UUID)",
+                          errors: [JSONFieldProblem(field: "id", message: "expected a lower-case UUID")])
+        }
+        return id
+    }
+}
+
+/// List cursors: opaque to clients, `c1.<seq>` in base64url inside.
+enum RunCursor {
+    static func encode(_ seq: Int64) -> String {
+        Data("c1.\(seq)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: String) -> Int64? {
+        guard text.utf8.count <= 64 else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8), plain.hasPrefix("c1."),
+              let seq = Int64(plain.dropFirst(3)), seq > 0 else { return nil }
+        return seq
+    }
+}

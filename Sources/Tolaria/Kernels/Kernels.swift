@@ -1,0 +1,122 @@
+// Tolaria: the training engine — a host MLP over the C kernels, data sets, the epoch loop with
+// validation and the end-of-epoch hook, checkpoints and rollback, and the run service that
+// executes training runs on worker threads for /api/v1/runs.
+internal import CKernels
+
+/// A C kernel refused its arguments (a Tolaria bug, never user input: shapes are validated
+/// before any kernel runs).
+public struct KernelError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let kernel: String
+    public let status: Int32
+    public var description: String {
+        let reason = switch status {
+        case -1: "a required pointer is NULL"
+        case -2: "inconsistent sizes"
+        case -3: "invalid scalar argument"
+        case -4: "class label out of range"
+        default: "status \(status)"
+        }
+        return "\(kernel): \(reason)"
+    }
+}
+
+/// The Swift face of `CKernels`: the same functions over typed pointers, with C status codes
+/// turned into `KernelError`. Thin on purpose — the hot loop calls these per batch, so no
+/// allocation, no copies, no arrays. Shapes follow `ckernels.h` (row-major, `[rows, cols]`).
+public enum Kernels {
+    @inline(__always)
+    static func check(_ status: Int32, _ kernel: StaticString) throws(KernelError) {
+        if status != 0 { throw KernelError(kernel: "\(kernel)", status: status) }
+    }
+
+    /// OpenBLAS' thread count is process-wide; Tolaria sets it once (one thread per worker by
+    /// default, so concurrent runs do not oversubscribe the cores).
+    public static var blasThreads: Int {
+        get { Int(ck_blas_get_threads()) }
+        set { ck_blas_set_threads(Int32(newValue)) }
+    }
+
+    /// out[B, nOut] = in[B, nIn] · Wᵀ (+ bias).
+    public static func linearForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                     bias: UnsafePointer<Float>?, batch: Int, inputs: Int, outputs: Int) throws(KernelError) {
+        try check(ck_linear_forward(out, input, weights, bias, batch, inputs, outputs), "ck_linear_forward")
+    }
+
+    /// dInput = dOut · W (overwritten, optional); dW += dOutᵀ · in; dBias += colsum(dOut) (optional).
+    public static func linearBackward(inputGradient: UnsafeMutablePointer<Float>?, weightGradient: UnsafeMutablePointer<Float>,
+                                      biasGradient: UnsafeMutablePointer<Float>?, outputGradient: UnsafePointer<Float>,
+                                      input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                      batch: Int, inputs: Int, outputs: Int) throws(KernelError) {
+        try check(ck_linear_backward(inputGradient, weightGradient, biasGradient, outputGradient, input, weights, batch, inputs, outputs),
+                  "ck_linear_backward")
+    }
+
+    /// z[B, N] += bias in place; y = act(z).
+    public static func biasActivationForward(_ activation: Activation, y: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>,
+                                             bias: UnsafePointer<Float>?, batch: Int, width: Int) throws(KernelError) {
+        try check(ck_bias_act_forward(activation.kernel, y, z, bias, batch, width), "ck_bias_act_forward")
+    }
+
+    /// dz = dy · act'(z) (overwritten); dBias += colsum(dz) (optional).
+    public static func biasActivationBackward(_ activation: Activation, dz: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
+                                              dy: UnsafePointer<Float>, z: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                              batch: Int, width: Int) throws(KernelError) {
+        try check(ck_bias_act_backward(activation.kernel, dz, biasGradient, dy, z, y, batch, width), "ck_bias_act_backward")
+    }
+
+    /// Mean softmax cross-entropy over the batch; probabilities overwritten.
+    public static func softmaxCrossEntropyForward(probabilities: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
+                                                  labels: UnsafePointer<Int32>, batch: Int, classes: Int) throws(KernelError) -> Float {
+        var loss: Float = 0
+        try check(ck_softmax_ce_forward(&loss, probabilities, logits, labels, batch, classes), "ck_softmax_ce_forward")
+        return loss
+    }
+
+    /// dLogits = (probabilities − onehot) / B: the gradient of the mean loss.
+    public static func softmaxCrossEntropyBackward(logitsGradient: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
+                                                   labels: UnsafePointer<Int32>, batch: Int, classes: Int) throws(KernelError) {
+        try check(ck_softmax_ce_backward(logitsGradient, probabilities, labels, batch, classes), "ck_softmax_ce_backward")
+    }
+
+    /// Rows whose argmax equals the label.
+    public static func countCorrect(scores: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int) -> Int {
+        Int(ck_count_correct(scores, labels, batch, classes))
+    }
+
+    public static func adamStep(parameters: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+                                gradient: UnsafePointer<Float>, count: Int, learningRate: Float, beta1: Float, beta2: Float,
+                                epsilon: Float, weightDecay: Float, step: Int64, decoupled: Bool) throws(KernelError) {
+        if decoupled {
+            try check(ck_adamw_step(parameters, m, v, gradient, count, learningRate, beta1, beta2, epsilon, weightDecay, step), "ck_adamw_step")
+        } else {
+            try check(ck_adam_step(parameters, m, v, gradient, count, learningRate, beta1, beta2, epsilon, weightDecay, step), "ck_adam_step")
+        }
+    }
+
+    public static func sgdStep(parameters: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>?, gradient: UnsafePointer<Float>,
+                               count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws(KernelError) {
+        try check(ck_sgd_step(parameters, velocity, gradient, count, learningRate, momentum, weightDecay), "ck_sgd_step")
+    }
+
+    /// √(Σ‖g‖²) over several buffers (accumulated in double).
+    public static func globalNorm(_ buffers: UnsafePointer<UnsafePointer<Float>?>, lengths: UnsafePointer<Int>, count: Int) -> Float {
+        ck_global_l2_norm(buffers, lengths, count)
+    }
+
+    /// Scales the buffers so their global norm is at most `maxNorm`; returns the norm before.
+    public static func clipByGlobalNorm(_ buffers: UnsafePointer<UnsafeMutablePointer<Float>?>, lengths: UnsafePointer<Int>, count: Int,
+                                        maxNorm: Float) -> Float {
+        ck_clip_by_global_norm(buffers, lengths, count, maxNorm)
+    }
+}
+
+extension Activation {
+    var kernel: ck_activation {
+        switch self {
+        case .identity: CK_ACT_IDENTITY
+        case .relu: CK_ACT_RELU
+        case .gelu: CK_ACT_GELU
+        case .tanh: CK_ACT_TANH
+        }
+    }
+}

@@ -1,0 +1,209 @@
+/// The shape of a host network.
+public struct HostArchitecture: Sendable, Codable, Equatable {
+    public var inputs: Int
+    public var hiddenSizes: [Int]
+    public var classes: Int
+    public var activation: Activation
+    public var initialisation: WeightInitialisation
+
+    public init(inputs: Int, hiddenSizes: [Int], classes: Int, activation: Activation = .relu,
+                initialisation: WeightInitialisation = .kaimingUniform) {
+        self.inputs = inputs
+        self.hiddenSizes = hiddenSizes
+        self.classes = classes
+        self.activation = activation
+        self.initialisation = initialisation
+    }
+
+    /// Layer widths from input to logits.
+    public var widths: [Int] { [inputs] + hiddenSizes + [classes] }
+
+    /// Floats of all dense weights and biases.
+    public var parameterCount: Int {
+        let w = widths
+        return (0..<(w.count - 1)).reduce(0) { $0 + w[$1 + 1] * w[$1] + w[$1 + 1] }
+    }
+}
+
+/// The host: dense layers with activations, a seed slot after every hidden layer, softmax
+/// cross-entropy on the logits. All parameters live in one `ParameterBlock`; every
+/// activation and gradient buffer is allocated once for the largest batch, so a training step
+/// allocates nothing.
+public final class HostMLP {
+    public let architecture: HostArchitecture
+    public let block: ParameterBlock
+    /// One group per dense layer: `host.layer-0`, …, `host.output`.
+    public let hostGroups: [ParameterGroup]
+    public private(set) var slots: [SeedSlot]
+    public let maxBatch: Int
+
+    let widths: [Int]
+    let hiddenCount: Int
+    /// Offsets of W_l and b_l in the block.
+    let weightOffsets: [Int]
+    let biasOffsets: [Int]
+    // Per hidden layer l: pre-activation z, activation y, slot output, and their gradients.
+    let z: [UnsafeMutablePointer<Float>]
+    let y: [UnsafeMutablePointer<Float>]
+    let slotOutput: [UnsafeMutablePointer<Float>]
+    let dz: [UnsafeMutablePointer<Float>]
+    let dy: [UnsafeMutablePointer<Float>]
+    /// ∂L/∂(input of layer l+1), i.e. of the slot's output after hidden layer l.
+    let dSlotOutput: [UnsafeMutablePointer<Float>]
+    /// Input of each dense layer as the last forward saw it (x, or a slot's output).
+    var layerInputs: [UnsafePointer<Float>]
+    public let logits: UnsafeMutablePointer<Float>
+    let probabilities: UnsafeMutablePointer<Float>
+    let logitsGradient: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    public init(architecture: HostArchitecture, maxBatch: Int, learningRate: Float, seed: UInt64) {
+        precondition(maxBatch > 0 && architecture.inputs > 0 && architecture.classes > 1)
+        self.architecture = architecture
+        self.maxBatch = maxBatch
+        widths = architecture.widths
+        hiddenCount = architecture.hiddenSizes.count
+        block = ParameterBlock(count: architecture.parameterCount)
+
+        var weightOffsets: [Int] = []
+        var biasOffsets: [Int] = []
+        var groups: [ParameterGroup] = []
+        var offset = 0
+        for layer in 0...hiddenCount {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            weightOffsets.append(offset)
+            biasOffsets.append(offset + fanIn * fanOut)
+            let name = layer == hiddenCount ? "host.output" : "host.layer-\(layer)"
+            let count = fanIn * fanOut + fanOut
+            groups.append(ParameterGroup(name: name, block: block, offset: offset, count: count, learningRate: learningRate))
+            offset += count
+        }
+        self.weightOffsets = weightOffsets
+        self.biasOffsets = biasOffsets
+        hostGroups = groups
+
+        func buffer(_ count: Int, _ list: inout [UnsafeMutablePointer<Float>]) -> UnsafeMutablePointer<Float> {
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            pointer.initialize(repeating: 0, count: count)
+            list.append(pointer)
+            return pointer
+        }
+        var allocations: [UnsafeMutablePointer<Float>] = []
+        let hidden = architecture.hiddenSizes
+        z = hidden.map { buffer(maxBatch * $0, &allocations) }
+        y = hidden.map { buffer(maxBatch * $0, &allocations) }
+        slotOutput = hidden.map { buffer(maxBatch * $0, &allocations) }
+        dz = hidden.map { buffer(maxBatch * $0, &allocations) }
+        dy = hidden.map { buffer(maxBatch * $0, &allocations) }
+        dSlotOutput = hidden.map { buffer(maxBatch * $0, &allocations) }
+        logits = buffer(maxBatch * architecture.classes, &allocations)
+        probabilities = buffer(maxBatch * architecture.classes, &allocations)
+        logitsGradient = buffer(maxBatch * architecture.classes, &allocations)
+        self.allocations = allocations
+        layerInputs = Array(repeating: UnsafePointer(logits), count: hiddenCount + 1)
+        slots = hidden.enumerated().map { SeedSlot(name: SeedSlot.name(forLayer: $0.offset), layer: $0.offset, width: $0.element) }
+
+        initialise(seed: seed)
+    }
+
+    deinit { for pointer in allocations { pointer.deallocate() } }
+
+    /// Weights from the run seed (their own RNG stream); biases zero.
+    func initialise(seed: UInt64) {
+        var rng = RandomGenerator(seed: seed, stream: .initialisation)
+        for layer in 0...hiddenCount {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            // The output layer feeds softmax, not an activation: Xavier keeps initial logits small.
+            let scheme = layer == hiddenCount ? .xavierUniform : architecture.initialisation
+            rng.initialiseWeights(block.values + weightOffsets[layer], count: fanIn * fanOut, fanIn: fanIn, fanOut: fanOut, scheme: scheme)
+            (block.values + biasOffsets[layer]).update(repeating: 0, count: fanOut)
+        }
+    }
+
+    /// Host groups and the groups of every grafted module, in a fixed order.
+    public var parameterGroups: [ParameterGroup] {
+        hostGroups + slots.flatMap { $0.module?.parameterGroups ?? [] }
+    }
+
+    /// Grafts `module` into the named slot (nil empties it). Returns false for an unknown slot.
+    @discardableResult
+    public func install(_ module: (any SeedSlotModule)?, inSlot name: String) -> Bool {
+        guard let index = slots.firstIndex(where: { $0.name == name }) else { return false }
+        slots[index].module = module
+        return true
+    }
+
+    /// Logits for `batch` rows of `input`; returns the logits buffer.
+    @discardableResult
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) throws -> UnsafeMutablePointer<Float> {
+        precondition(batch > 0 && batch <= maxBatch)
+        let act = architecture.activation
+        var current = input
+        let values = block.values
+        for layer in 0..<hiddenCount {
+            layerInputs[layer] = current
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            try Kernels.linearForward(out: z[layer], input: current, weights: values + weightOffsets[layer], bias: nil,
+                                      batch: batch, inputs: fanIn, outputs: fanOut)
+            try Kernels.biasActivationForward(act, y: y[layer], z: z[layer], bias: values + biasOffsets[layer], batch: batch, width: fanOut)
+            if let module = slots[layer].module {
+                try module.forward(input: y[layer], output: slotOutput[layer], batch: batch, width: fanOut, training: training)
+                current = UnsafePointer(slotOutput[layer])
+            } else {
+                current = UnsafePointer(y[layer])
+            }
+        }
+        layerInputs[hiddenCount] = current
+        try Kernels.linearForward(out: logits, input: current, weights: values + weightOffsets[hiddenCount],
+                                  bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
+                                  outputs: architecture.classes)
+        return logits
+    }
+
+    /// Mean cross-entropy and correct predictions of the last forward.
+    public func loss(labels: UnsafePointer<Int32>, batch: Int) throws -> (loss: Float, correct: Int) {
+        let classes = architecture.classes
+        let loss = try Kernels.softmaxCrossEntropyForward(probabilities: probabilities, logits: logits, labels: labels,
+                                                          batch: batch, classes: classes)
+        return (loss, Kernels.countCorrect(scores: logits, labels: labels, batch: batch, classes: classes))
+    }
+
+    /// Backpropagates the last forward's mean loss (times `lossScale`, for gradient
+    /// accumulation), accumulating into the gradient buffers.
+    public func backward(labels: UnsafePointer<Int32>, batch: Int, lossScale: Float = 1) throws {
+        let classes = architecture.classes
+        try Kernels.softmaxCrossEntropyBackward(logitsGradient: logitsGradient, probabilities: probabilities, labels: labels,
+                                                batch: batch, classes: classes)
+        if lossScale != 1 {
+            for i in 0..<(batch * classes) { logitsGradient[i] *= lossScale }
+        }
+        let values = block.values, gradients = block.gradients
+        let act = architecture.activation
+        try Kernels.linearBackward(inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : nil,
+                                   weightGradient: gradients + weightOffsets[hiddenCount],
+                                   biasGradient: gradients + biasOffsets[hiddenCount], outputGradient: logitsGradient,
+                                   input: layerInputs[hiddenCount], weights: values + weightOffsets[hiddenCount],
+                                   batch: batch, inputs: widths[hiddenCount], outputs: classes)
+        for layer in stride(from: hiddenCount - 1, through: 0, by: -1) {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            var activationGradient = UnsafePointer(dSlotOutput[layer])
+            if let module = slots[layer].module {
+                try module.backward(outputGradient: dSlotOutput[layer], inputGradient: dy[layer], input: y[layer],
+                                    output: slotOutput[layer], batch: batch, width: fanOut)
+                activationGradient = UnsafePointer(dy[layer])
+            }
+            try Kernels.biasActivationBackward(act, dz: dz[layer], biasGradient: gradients + biasOffsets[layer], dy: activationGradient,
+                                               z: z[layer], y: y[layer], batch: batch, width: fanOut)
+            try Kernels.linearBackward(inputGradient: layer > 0 ? dSlotOutput[layer - 1] : nil,
+                                       weightGradient: gradients + weightOffsets[layer], biasGradient: nil, outputGradient: dz[layer],
+                                       input: layerInputs[layer], weights: values + weightOffsets[layer],
+                                       batch: batch, inputs: fanIn, outputs: fanOut)
+        }
+    }
+
+    /// Zeroes the gradients of the host and of every grafted module.
+    public func zeroGradients() {
+        block.zeroGradients()
+        for slot in slots { for group in slot.module?.parameterGroups ?? [] { group.gradients.update(repeating: 0, count: group.count) } }
+    }
+}

@@ -1,0 +1,51 @@
+/// What the controller may ask for at an epoch boundary. Tolaria applies the decisions in
+/// order, inside the timed boundary.
+public enum EpochDecision {
+    case setLearningRate(group: String, learningRate: Float)
+    case setFrozen(group: String, frozen: Bool)
+    /// Graft a module into a slot (Kasmina builds it), or empty the slot with nil.
+    case install(module: (any SeedSlotModule)?, slot: String)
+    /// End the run after this epoch (it succeeds with what it has).
+    case stop(reason: String)
+}
+
+/// What the controller sees at an epoch boundary.
+public struct EpochState {
+    public let summary: EpochSummary
+    public let slots: [SeedSlot]
+    public let parameterGroups: [ParameterGroup]
+}
+
+/// The end-of-epoch hook (Tamiyo plugs in here). Runs synchronously on the training thread
+/// after the validation pass; its time counts against the 18 ms epoch-boundary budget. An
+/// error is reported as a `controller_error` event and training goes on.
+public protocol EpochController: AnyObject {
+    func endOfEpoch(_ state: EpochState) throws -> [EpochDecision]
+}
+
+/// The default: never changes anything.
+public final class NoOpEpochController: EpochController {
+    public init() {}
+    public func endOfEpoch(_ state: EpochState) throws -> [EpochDecision] { [] }
+}
+
+/// How the run's owner steers a trainer between batches.
+public enum TrainingDirective: Sendable, Equatable {
+    case proceed
+    /// End the run now (cancelled by a user).
+    case stop
+    /// Leave the run resumable (server shutdown): stop without finishing it.
+    case suspend
+}
+
+/// Consulted between batches. `batchBoundary` may block while the run is paused — it runs on
+/// the training thread, never on an HTTP thread.
+public protocol TrainingControl: Sendable {
+    func batchBoundary() -> TrainingDirective
+}
+
+/// Runs to the end.
+public struct UninterruptedTraining: TrainingControl {
+    public init() {}
+    public func batchBoundary() -> TrainingDirective { .proceed }
+}

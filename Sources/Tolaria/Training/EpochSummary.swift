@@ -1,0 +1,120 @@
+/// A seed slot as reported each epoch.
+public struct SlotSummary: Sendable, Codable, Equatable {
+    public var name: String
+    public var width: Int
+    /// "identity" when empty, else the grafted module's kind.
+    public var module: String
+    /// Parameters the grafted module adds (0 when empty).
+    public var parameters: Int
+}
+
+/// Everything one finished epoch produced: what a Leyline `SystemStatePacket` and the
+/// Tolaria telemetry of the spec need. Losses are sample-weighted means (Σ loss·B / Σ B), the
+/// validation numbers come from a real pass over the held-out split, and the boundary
+/// latency covers only the end-of-epoch hook, not the epoch.
+public struct EpochSummary: Sendable, Codable, Equatable {
+    public var runId: String
+    public var experimentName: String
+    /// 0-based.
+    public var epoch: Int
+    public var epochs: Int
+    /// Optimizer steps since the start of the run.
+    public var globalStep: Int64
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var trainSamples: Int
+    /// Mean over the epoch's optimizer steps of the global L2 norm of all trainable gradients
+    /// (before clipping).
+    public var gradientNorm: Double
+    public var validationLoss: Double
+    public var validationAccuracy: Double
+    public var validationSamples: Int
+    /// Wall time of the training batch loop (monotonic clock).
+    public var epochMs: Double
+    public var validationMs: Double
+    /// Epoch-boundary latency: state assembly + controller + applying its decisions. The
+    /// 18 ms budget applies to this.
+    public var boundaryMs: Double
+    /// The controller call alone (inside `boundaryMs`).
+    public var controllerMs: Double
+    public var samplesPerSecond: Double
+    public var learningRates: [String: Float]
+    public var slots: [SlotSummary]
+    /// Wall clock at the end of the epoch, ns since 1970.
+    public var timestampNs: Int64
+
+    public var seedsActive: Int { slots.filter { $0.module != "identity" }.count }
+
+    /// The spec's telemetry metric names and units (`tolaria.training.loss`, …).
+    public var telemetryMetrics: [(name: String, value: Double, unit: String)] {
+        var metrics: [(String, Double, String)] = [
+            ("tolaria.training.loss", trainLoss, "loss"),
+            ("tolaria.training.accuracy", trainAccuracy, "ratio"),
+            ("tolaria.validation.loss", validationLoss, "loss"),
+            ("tolaria.validation.accuracy", validationAccuracy, "ratio"),
+            ("tolaria.training.latency_ms", epochMs, "ms"),
+            ("tolaria.training.samples_per_s", samplesPerSecond, "samples/s"),
+            ("tolaria.training.gradient_norm", gradientNorm, "norm"),
+            ("tolaria.seeds.active", Double(seedsActive), "count"),
+        ]
+        if boundaryMs > 0 { metrics.append(("tolaria.epoch_hook.latency_ms", boundaryMs, "ms")) }
+        return metrics
+    }
+
+    /// Telemetry health of the epoch (spec §6, with the §12 fix: the 18 ms budget judges the
+    /// epoch boundary only; the whole epoch has its own, optional, budget). Later rules win.
+    public func health(epochTimeBudgetMs: Double?) -> (status: HealthStatus, summary: String) {
+        var result = (status: HealthStatus.healthy, summary: "stable")
+        if boundaryMs > Trainer.boundaryBudgetMs { result = (.degraded, "epoch_hook_latency_high") }
+        if let budget = epochTimeBudgetMs, epochMs > budget { result = (.degraded, "latency_high") }
+        if trainSamples == 0 { result = (.unhealthy, "zero_samples") }
+        return result
+    }
+}
+
+/// Leyline's health levels for telemetry.
+public enum HealthStatus: String, Sendable, Codable {
+    case healthy = "HEALTHY"
+    case degraded = "DEGRADED"
+    case unhealthy = "UNHEALTHY"
+}
+
+/// Something noteworthy during a run (rollback, non-finite loss, budget overrun, …).
+public struct TrainingEvent: Sendable, Codable, Equatable {
+    public enum Level: String, Sendable, Codable {
+        case info, warning, error
+    }
+
+    /// Stable names (telemetry event descriptions).
+    public enum Kind: String, Sendable, Codable {
+        case lossNonFinite = "loss_non_finite"
+        case lossSpike = "loss_spike"
+        case rollback
+        case checkpointFailed = "checkpoint_failed"
+        case epochHookLatencyHigh = "epoch_hook_latency_high"
+        case epochTimeHigh = "epoch_time_high"
+        case controllerError = "controller_error"
+        case controllerStop = "controller_stop"
+        case resumed
+        case runCompleted = "run_completed"
+        case runFailed = "run_failed"
+    }
+
+    public var runId: String
+    public var epoch: Int
+    public var kind: Kind
+    public var level: Level
+    public var message: String
+    public var attributes: [String: String]
+    public var timestampNs: Int64
+
+    public init(runId: String, epoch: Int, kind: Kind, level: Level, message: String, attributes: [String: String] = [:]) {
+        self.runId = runId
+        self.epoch = epoch
+        self.kind = kind
+        self.level = level
+        self.message = message
+        self.attributes = attributes
+        timestampNs = WallClock.nanoseconds()
+    }
+}

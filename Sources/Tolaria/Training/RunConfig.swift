@@ -1,0 +1,143 @@
+/// Where a run's examples come from. One struct for every kind (the fields a kind does not
+/// use must be absent — `RunConfig.parse` says so), stored as given in the run registry.
+public struct DatasetSpec: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case twoMoons = "two_moons"
+        case twoSpirals = "two_spirals"
+        case xor
+        case checkerboard
+        case gaussianBlobs = "gaussian_blobs"
+        /// The bundled handwritten digits (1,797 8×8 images, 10 classes).
+        case digits
+        /// A CSV file under the datasets directory.
+        case csv
+        /// A pair of MNIST-style IDX files under the datasets directory.
+        case idx
+
+        public var syntheticTask: SyntheticTask? { SyntheticTask(rawValue: rawValue) }
+    }
+
+    /// `label_column`: a 0-based index (negative counts from the end) or a header name.
+    public enum LabelColumn: Sendable, Codable, Equatable {
+        case index(Int)
+        case name(String)
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let index = try? container.decode(Int.self) { self = .index(index) } else { self = .name(try container.decode(String.self)) }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .index(let index): try container.encode(index)
+            case .name(let name): try container.encode(name)
+            }
+        }
+    }
+
+    public var kind: Kind
+    // Synthetic tasks.
+    public var samples: Int?
+    public var noise: Double?
+    public var classes: Int?
+    public var features: Int?
+    public var cells: Int?
+    /// Seed of the generator (default: the run's seed).
+    public var seed: UInt64?
+    // Files (paths relative to the datasets directory).
+    public var path: String?
+    public var labelColumn: LabelColumn?
+    public var hasHeader: Bool?
+    public var delimiter: String?
+    public var images: String?
+    public var labels: String?
+    /// Default: `max_abs` for digits and IDX images, `none` otherwise.
+    public var scaling: FeatureScaling?
+    public var validationFraction: Double = 0.2
+
+    public init(kind: Kind) { self.kind = kind }
+
+    public var effectiveScaling: FeatureScaling {
+        scaling ?? (kind == .digits || kind == .idx ? .maxAbs : .none)
+    }
+}
+
+/// The host network of a run.
+public struct ModelSpec: Sendable, Codable, Equatable {
+    public var hiddenSizes: [Int] = [32]
+    public var activation: Activation = .relu
+    public var initialisation: WeightInitialisation = .kaimingUniform
+    public init() {}
+}
+
+/// When a run rolls back to its last checkpoint, and what it changes when it does.
+public struct RollbackPolicy: Sendable, Codable, Equatable {
+    /// An epoch whose training loss exceeds this × the mean of the last good epochs (taken
+    /// as at least 0.1) is a loss explosion (design: 15× ⇒ SEVERE ⇒ rollback).
+    public var spikeFactor: Double = 15
+    /// Rollbacks allowed before the run fails.
+    public var maxRollbacks: Int = 3
+    /// Learning rates are multiplied by this after each rollback, so a diverging run does not
+    /// walk into the same wall again.
+    public var learningRateFactor: Double = 0.5
+    public init() {}
+}
+
+/// Test hook: corrupts the host weights with NaN once, at the start of the given batch of
+/// the given epoch, so the loss genuinely goes non-finite and recovery can be exercised.
+public struct FaultInjection: Sendable, Codable, Equatable {
+    public var nanAtEpoch: Int
+    public var nanAtBatch: Int = 0
+    public init(nanAtEpoch: Int, nanAtBatch: Int = 0) {
+        self.nanAtEpoch = nanAtEpoch
+        self.nanAtBatch = nanAtBatch
+    }
+}
+
+/// Everything a training run needs; what `POST /api/v1/runs` accepts (snake_case keys).
+public struct RunConfig: Sendable, Codable, Equatable {
+    public var name: String?
+    public var experimentName: String = "default"
+    public var dataset: DatasetSpec
+    public var model = ModelSpec()
+    public var epochs: Int
+    public var batchSize: Int = 32
+    public var optimizer: OptimizerSettings.Kind = .adam
+    public var learningRate: Float
+    public var momentum: Float = 0.9
+    public var weightDecay: Float?
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var seed: UInt64 = 0
+    /// Epochs between checkpoints.
+    public var checkpointInterval: Int = 1
+    /// Checkpoint files kept per run (older ones are pruned).
+    public var keepCheckpoints: Int = 3
+    public var gradientAccumulationSteps: Int = 1
+    /// Clip the global gradient norm to this (off when absent).
+    public var gradientClipNorm: Float?
+    public var rollback = RollbackPolicy()
+    /// Whole-epoch time above this raises an `epoch_time_high` event (the 18 ms budget is
+    /// for the epoch boundary only, never for the epoch).
+    public var epochTimeBudgetMs: Double?
+    public var faultInjection: FaultInjection?
+
+    public init(dataset: DatasetSpec, epochs: Int, learningRate: Float) {
+        self.dataset = dataset
+        self.epochs = epochs
+        self.learningRate = learningRate
+    }
+
+    public var optimizerSettings: OptimizerSettings {
+        var settings = OptimizerSettings(kind: optimizer, learningRate: learningRate)
+        settings.beta1 = beta1
+        settings.beta2 = beta2
+        settings.epsilon = epsilon
+        settings.momentum = optimizer == .sgd ? momentum : 0
+        // AdamW without an explicit decay uses the customary 0.01; the others none.
+        settings.weightDecay = weightDecay ?? (optimizer == .adamw ? 0.01 : 0)
+        return settings
+    }
+}

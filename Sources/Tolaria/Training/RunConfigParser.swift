@@ -1,0 +1,345 @@
+public import EsperJSON
+
+/// A run config that cannot be used; `problems` lists every bad field, not just the first.
+public struct RunConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var problems: [JSONFieldProblem]
+    public init(problems: [JSONFieldProblem]) { self.problems = problems }
+    public var description: String { problems.map { "\($0.field): \($0.message)" }.joined(separator: "; ") }
+}
+
+extension RunConfig {
+    /// Limits that keep one run from exhausting the server.
+    public enum Limits {
+        public static let maxEpochs = 100_000
+        public static let maxBatchSize = 65_536
+        public static let maxHiddenLayers = 8
+        public static let maxHiddenWidth = 8192
+        public static let maxSamples = 1_000_000
+        public static let maxParameters = 64 << 20
+    }
+
+    /// Reads a run config from JSON, checking types, ranges, enums, unknown keys and the
+    /// fields each data-set kind needs, and reporting all problems at once.
+    public static func parse(_ json: JSONValue) throws(RunConfigError) -> RunConfig {
+        let problems = ProblemList()
+        guard case .object = json else {
+            throw RunConfigError(problems: [JSONFieldProblem(field: "", message: "expected a JSON object")])
+        }
+        let root = FieldReader(json, path: "", problems: problems)
+
+        let datasetReader = root.object("dataset", required: true)
+        let kind = datasetReader?.enumeration("kind", DatasetSpec.Kind.self, required: true)
+        var dataset = DatasetSpec(kind: kind ?? .twoMoons)
+        if let reader = datasetReader {
+            let synthetic = kind?.syntheticTask != nil
+            func only(_ key: String, _ allowed: Bool) -> Bool {
+                guard reader.has(key) else { return false }
+                if !allowed, let kind { reader.problem(key, "not used by data set kind '\(kind.rawValue)'") }
+                return allowed
+            }
+            if only("samples", synthetic) { dataset.samples = reader.int("samples", 10...Limits.maxSamples) }
+            if only("noise", synthetic) { dataset.noise = reader.double("noise", 0...10) }
+            if only("classes", kind == .gaussianBlobs) { dataset.classes = reader.int("classes", 2...100) }
+            if only("features", kind == .gaussianBlobs) { dataset.features = reader.int("features", 1...4096) }
+            if only("cells", kind == .checkerboard) { dataset.cells = reader.int("cells", 2...64) }
+            if only("seed", synthetic) { dataset.seed = reader.unsigned("seed") }
+            if only("path", kind == .csv) { dataset.path = reader.relativePath("path") }
+            if only("label_column", kind == .csv) {
+                switch reader.value("label_column") {
+                case .int(let index)?: dataset.labelColumn = .index(Int(index))
+                case .string(let name)? where !name.isEmpty: dataset.labelColumn = .name(name)
+                default: reader.problem("label_column", "expected a column index (negative counts from the end) or a header name")
+                }
+            }
+            if only("has_header", kind == .csv) { dataset.hasHeader = reader.bool("has_header") }
+            if only("delimiter", kind == .csv) {
+                if let text = reader.string("delimiter", maxLength: 1) {
+                    if text.utf8.count == 1, let byte = text.utf8.first, byte != 10, byte != 13, byte != 34 {
+                        dataset.delimiter = text
+                    } else {
+                        reader.problem("delimiter", "must be one ASCII character other than a quote or newline")
+                    }
+                }
+            }
+            if only("images", kind == .idx) { dataset.images = reader.relativePath("images") }
+            if only("labels", kind == .idx) { dataset.labels = reader.relativePath("labels") }
+            if reader.has("scaling") { dataset.scaling = reader.enumeration("scaling", FeatureScaling.self) }
+            if reader.has("validation_fraction") {
+                dataset.validationFraction = reader.double("validation_fraction", 0.01...0.9) ?? dataset.validationFraction
+            }
+            if kind == .csv && !reader.has("path") { reader.problem("path", "required for data set kind 'csv'") }
+            if kind == .idx {
+                if !reader.has("images") { reader.problem("images", "required for data set kind 'idx'") }
+                if !reader.has("labels") { reader.problem("labels", "required for data set kind 'idx'") }
+            }
+            if case .name? = dataset.labelColumn, dataset.hasHeader != true {
+                reader.problem("label_column", "a column name needs has_header: true")
+            }
+            reader.rejectUnknown()
+        }
+
+        var model = ModelSpec()
+        if let reader = root.object("model", required: false) {
+            if reader.has("hidden_sizes") {
+                if let sizes = reader.intArray("hidden_sizes", count: 0...Limits.maxHiddenLayers, each: 1...Limits.maxHiddenWidth) {
+                    model.hiddenSizes = sizes
+                }
+            }
+            if reader.has("activation") { model.activation = reader.enumeration("activation", Activation.self) ?? model.activation }
+            if reader.has("initialisation") {
+                model.initialisation = reader.enumeration("initialisation", WeightInitialisation.self) ?? model.initialisation
+            }
+            reader.rejectUnknown()
+        }
+
+        let epochs = root.int("epochs", 1...Limits.maxEpochs, required: true)
+        let learningRate = root.float("learning_rate", exclusiveLowerBound: 0, upTo: 10, required: true)
+        var config = RunConfig(dataset: dataset, epochs: epochs ?? 1, learningRate: learningRate ?? 1e-3)
+        config.model = model
+        if root.has("name") { config.name = root.string("name", maxLength: 200) }
+        if root.has("experiment_name") { config.experimentName = root.string("experiment_name", maxLength: 200) ?? config.experimentName }
+        if root.has("batch_size") { config.batchSize = root.int("batch_size", 1...Limits.maxBatchSize) ?? config.batchSize }
+        if root.has("optimizer") { config.optimizer = root.enumeration("optimizer", OptimizerSettings.Kind.self) ?? config.optimizer }
+        if root.has("momentum") {
+            config.momentum = root.float("momentum", from: 0, below: 1) ?? config.momentum
+            if config.optimizer != .sgd { root.problem("momentum", "only used by optimizer 'sgd'") }
+        }
+        if root.has("weight_decay") { config.weightDecay = root.float("weight_decay", from: 0, below: 1) }
+        for (key, path) in [("beta1", \RunConfig.beta1), ("beta2", \RunConfig.beta2)] where root.has(key) {
+            config[keyPath: path] = root.float(key, from: 0, below: 1) ?? config[keyPath: path]
+            if config.optimizer == .sgd { root.problem(key, "only used by optimizers 'adam' and 'adamw'") }
+        }
+        if root.has("epsilon") { config.epsilon = root.float("epsilon", exclusiveLowerBound: 0, upTo: 1) ?? config.epsilon }
+        if root.has("seed") { config.seed = root.unsigned("seed") ?? config.seed }
+        if root.has("checkpoint_interval") {
+            config.checkpointInterval = root.int("checkpoint_interval", 1...Limits.maxEpochs) ?? config.checkpointInterval
+        }
+        if root.has("keep_checkpoints") { config.keepCheckpoints = root.int("keep_checkpoints", 1...100) ?? config.keepCheckpoints }
+        if root.has("gradient_accumulation_steps") {
+            config.gradientAccumulationSteps = root.int("gradient_accumulation_steps", 1...1024) ?? config.gradientAccumulationSteps
+        }
+        if root.has("gradient_clip_norm") {
+            config.gradientClipNorm = root.float("gradient_clip_norm", exclusiveLowerBound: 0, upTo: 1e6)
+        }
+        if root.has("epoch_time_budget_ms") {
+            config.epochTimeBudgetMs = root.double("epoch_time_budget_ms", 0.001...86_400_000)
+        }
+        if let reader = root.object("rollback", required: false) {
+            if reader.has("spike_factor") {
+                config.rollback.spikeFactor = reader.double("spike_factor", 1.01...1e9) ?? config.rollback.spikeFactor
+            }
+            if reader.has("max_rollbacks") { config.rollback.maxRollbacks = reader.int("max_rollbacks", 0...100) ?? config.rollback.maxRollbacks }
+            if reader.has("learning_rate_factor") {
+                config.rollback.learningRateFactor = reader.double("learning_rate_factor", 0.001...1) ?? config.rollback.learningRateFactor
+            }
+            reader.rejectUnknown()
+        }
+        if let reader = root.object("fault_injection", required: false) {
+            let epoch = reader.int("nan_at_epoch", 0...(max(epochs ?? 1, 1) - 1), required: true)
+            let batch = reader.has("nan_at_batch") ? reader.int("nan_at_batch", 0...Int(Int32.max)) : 0
+            if let epoch, let batch { config.faultInjection = FaultInjection(nanAtEpoch: epoch, nanAtBatch: batch) }
+            reader.rejectUnknown()
+        }
+        root.rejectUnknown()
+
+        if !problems.items.isEmpty { throw RunConfigError(problems: problems.items) }
+        return config
+    }
+}
+
+/// Collects problems from nested readers in document order.
+final class ProblemList {
+    var items: [JSONFieldProblem] = []
+}
+
+/// Typed, range-checked access to one JSON object that records a problem (instead of
+/// stopping) for every missing, ill-typed or out-of-range field, and knows which keys it
+/// read so the rest can be reported as unknown.
+final class FieldReader {
+    let members: [String: JSONValue]
+    let path: String
+    let problems: ProblemList
+    private var read: Set<String> = []
+
+    init(_ value: JSONValue, path: String, problems: ProblemList) {
+        members = value.objectValue ?? [:]
+        self.path = path
+        self.problems = problems
+    }
+
+    func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func problem(_ key: String, _ message: String) {
+        problems.items.append(JSONFieldProblem(field: field(key), message: message))
+    }
+
+    func has(_ key: String) -> Bool {
+        read.insert(key)
+        if case .null? = members[key] { return false }
+        return members[key] != nil
+    }
+
+    func value(_ key: String) -> JSONValue? {
+        read.insert(key)
+        return members[key]
+    }
+
+    private func present(_ key: String, required: Bool) -> JSONValue? {
+        read.insert(key)
+        guard let value = members[key], value != .null else {
+            if required { problem(key, "required field is missing") }
+            return nil
+        }
+        return value
+    }
+
+    func object(_ key: String, required: Bool) -> FieldReader? {
+        guard let value = present(key, required: required) else { return nil }
+        guard case .object = value else {
+            problem(key, "expected an object")
+            return nil
+        }
+        return FieldReader(value, path: field(key), problems: problems)
+    }
+
+    func int(_ key: String, _ range: ClosedRange<Int>, required: Bool = false) -> Int? {
+        guard let value = present(key, required: required) else { return nil }
+        let number: Int?
+        switch value {
+        case .int(let i): number = Int(exactly: i)
+        case .double(let d) where d.rounded() == d && abs(d) < 1e15: number = Int(d)
+        default: number = nil
+        }
+        guard let number else {
+            problem(key, "expected an integer")
+            return nil
+        }
+        guard range.contains(number) else {
+            problem(key, "\(number) is outside \(range.lowerBound)…\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    func unsigned(_ key: String) -> UInt64? {
+        guard let value = present(key, required: false) else { return nil }
+        guard case .int(let i) = value, i >= 0 else {
+            problem(key, "expected a non-negative integer")
+            return nil
+        }
+        return UInt64(i)
+    }
+
+    func double(_ key: String, _ range: ClosedRange<Double>, required: Bool = false) -> Double? {
+        guard let value = present(key, required: required) else { return nil }
+        guard let number = value.doubleValue, number.isFinite else {
+            problem(key, "expected a number")
+            return nil
+        }
+        guard range.contains(number) else {
+            problem(key, "\(number) is outside \(range.lowerBound)…\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    /// A float in (lower, upper].
+    func float(_ key: String, exclusiveLowerBound lower: Float, upTo upper: Float, required: Bool = false) -> Float? {
+        guard let value = present(key, required: required) else { return nil }
+        guard let number = value.doubleValue, number.isFinite else {
+            problem(key, "expected a number")
+            return nil
+        }
+        guard number > Double(lower), number <= Double(upper) else {
+            problem(key, "\(number) must be greater than \(lower) and at most \(upper)")
+            return nil
+        }
+        return Float(number)
+    }
+
+    /// A float in [lower, upper).
+    func float(_ key: String, from lower: Float, below upper: Float) -> Float? {
+        guard let value = present(key, required: false) else { return nil }
+        guard let number = value.doubleValue, number.isFinite else {
+            problem(key, "expected a number")
+            return nil
+        }
+        guard number >= Double(lower), number < Double(upper) else {
+            problem(key, "\(number) must be at least \(lower) and below \(upper)")
+            return nil
+        }
+        return Float(number)
+    }
+
+    func bool(_ key: String) -> Bool? {
+        guard let value = present(key, required: false) else { return nil }
+        guard case .bool(let flag) = value else {
+            problem(key, "expected true or false")
+            return nil
+        }
+        return flag
+    }
+
+    func string(_ key: String, maxLength: Int, required: Bool = false) -> String? {
+        guard let value = present(key, required: required) else { return nil }
+        guard case .string(let text) = value else {
+            problem(key, "expected a string")
+            return nil
+        }
+        guard text.count <= maxLength else {
+            problem(key, "longer than \(maxLength) characters")
+            return nil
+        }
+        return text
+    }
+
+    /// A path inside the datasets directory: relative, no `..`, no empty or hidden parts.
+    func relativePath(_ key: String) -> String? {
+        guard let text = string(key, maxLength: 1024) else { return nil }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard !text.isEmpty, !text.hasPrefix("/"), parts.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") }), !text.contains("\0") else {
+            problem(key, "must be a relative path inside the datasets directory (no leading '/', no '..' or hidden parts)")
+            return nil
+        }
+        return text
+    }
+
+    func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type, required: Bool = false) -> E?
+    where E.RawValue == String {
+        guard let value = present(key, required: required) else { return nil }
+        guard case .string(let text) = value, let parsed = E(rawValue: text) else {
+            problem(key, "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            return nil
+        }
+        return parsed
+    }
+
+    func intArray(_ key: String, count: ClosedRange<Int>, each: ClosedRange<Int>) -> [Int]? {
+        guard let value = present(key, required: false) else { return nil }
+        guard case .array(let items) = value else {
+            problem(key, "expected an array of integers")
+            return nil
+        }
+        guard count.contains(items.count) else {
+            problem(key, "needs \(count.lowerBound)…\(count.upperBound) entries, found \(items.count)")
+            return nil
+        }
+        var result: [Int] = []
+        for (index, item) in items.enumerated() {
+            guard case .int(let raw) = item, let number = Int(exactly: raw), each.contains(number) else {
+                problems.items.append(JSONFieldProblem(field: "\(field(key))[\(index)]",
+                                                       message: "expected an integer in \(each.lowerBound)…\(each.upperBound)"))
+                continue
+            }
+            result.append(number)
+        }
+        return result.count == items.count ? result : nil
+    }
+
+    /// Reports every key nobody asked for (a typo must not be silently ignored).
+    func rejectUnknown() {
+        for key in members.keys.sorted() where !read.contains(key) {
+            problem(key, "unknown field")
+        }
+    }
+}

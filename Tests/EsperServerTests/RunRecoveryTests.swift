@@ -1,0 +1,122 @@
+import EsperJSON
+import EsperTestSupport
+import Foundation
+import Testing
+import Tolaria
+
+/// `esper serve` as a separate process, killed with SIGKILL in the middle of a run and
+/// started again on the same data directory.
+final class ServerProcess {
+    let process = Process()
+    let port: UInt16
+
+    init(dataDirectory: String, redisURL: String) throws {
+        port = ServerProcess.freePort()
+        process.executableURL = URL(fileURLWithPath: EsperBinary.path)
+        process.arguments = ["serve", "--port", "\(port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"]
+        // The test's own environment (OPENBLAS_* included: the kernel OpenBLAS picks decides the
+        // last bits of every GEMM) minus any ESPER_* setting that could redirect the server.
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
+        environment["ESPER_ACCESS_LOG"] = "off"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let ready = eventually(within: 30) { (try? RawHTTP.request(port: self.port, path: "/api/v1/version").status) == 200 }
+        guard ready else { throw StartFailure(port: port) }
+    }
+
+    struct StartFailure: Error, CustomStringConvertible {
+        let port: UInt16
+        var description: String { "esper serve did not come up on port \(port)" }
+    }
+
+    func killHard() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { terminate() }
+
+    /// A port the kernel just handed out (bind to 0, read it back, close).
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                _ = bind(fd, pointer, length)
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
+
+@Suite(.serialized) struct RunRecoveryTests {
+    static let config = """
+        {"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [128, 128]}, "epochs": 120, "learning_rate": 0.003,
+         "seed": 5, "checkpoint_interval": 2}
+        """
+
+    @Test func aRunInterruptedByKill9ResumesFromItsLastCheckpointAfterARestart() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: EsperBinary.path), "build the esper executable first")
+        let data = TemporaryDirectory("esper-kill")
+        let redis = try RedisTestServer()
+        guard case .unix(let socketPath) = redis.endpoint.address else { Issue.record("expected a unix socket"); return }
+        let url = "unix://\(socketPath)"
+
+        let first = try ServerProcess(dataDirectory: data.path, redisURL: url)
+        let created = try RawHTTP.request(port: first.port, method: "POST", path: "/api/v1/runs",
+                                          headers: ["Content-Type": "application/json"], body: Array(Self.config.utf8))
+        #expect(created.status == 202)
+        let id = try #require(try RawHTTP.json(created)["id"] as? String)
+        func record(_ port: UInt16) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: "/api/v1/runs/\(id)")) }
+
+        // Kill once a few checkpoints exist and well before the end.
+        #expect(try eventually(within: 120) { (try record(first.port)["epoch"] as? Int ?? 0) >= 5 })
+        first.killHard()
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: data.path + "/tolaria/runs/\(id)/checkpoints")
+        #expect(!checkpoints.isEmpty)
+
+        let second = try ServerProcess(dataDirectory: data.path, redisURL: url)
+        #expect(try eventually(within: 300) { try record(second.port)["status"] as? String == "succeeded" })
+        let finished = try record(second.port)
+        #expect(finished["restarts"] as? Int == 1)
+        let resumedFrom = try #require(finished["resumed_from_epoch"] as? Int)
+        #expect(resumedFrom >= 4 && resumedFrom % 2 == 0, "resumed from a checkpoint, not from epoch 0")
+        #expect(finished["epoch"] as? Int == 120)
+        let metrics = try RawHTTP.json(RawHTTP.request(port: second.port, path: "/api/v1/runs/\(id)/metrics"))
+        let epochs = try #require(metrics["epochs"] as? [[String: Any]])
+        #expect(epochs.map { $0["epoch"] as? Int } == Array(0..<120))
+        let events = (metrics["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }.filter { $0 != "epoch_hook_latency_high" }
+        #expect(events == ["resumed", "run_completed"])
+
+        // The crash changed nothing: the same config trained without interruption gives the
+        // same final numbers, bit for bit (with the server's one BLAS thread: OpenBLAS splits
+        // work differently with more threads).
+        Kernels.blasThreads = 1
+        let config = try RunConfig.parse(.parse(Self.config))
+        let dataset = try DatasetLoader(directory: data.path).load(config.dataset, runSeed: config.seed)
+        let split = DataSplit(dataset, validationFraction: config.dataset.validationFraction, seed: config.seed,
+                              scaling: config.dataset.effectiveScaling)
+        let sink = InMemoryTrainingSink()
+        _ = try Trainer(runId: id, config: config, split: split, checkpoints: nil, sink: sink).run()
+        // Decoded with our own decoder: jansson reads back the shortest round-trip form exactly.
+        let served = try JanssonDecoder().decode(RunMetrics.self,
+                                                 from: RawHTTP.request(port: second.port, path: "/api/v1/runs/\(id)/metrics").body)
+        #expect(served.epochs.map(\.trainLoss) == sink.summaries.map(\.trainLoss))
+        #expect(served.epochs.map(\.validationLoss) == sink.summaries.map(\.validationLoss))
+        #expect(served.epochs.map(\.globalStep) == sink.summaries.map(\.globalStep))
+        second.terminate()
+    }
+}

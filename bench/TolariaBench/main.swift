@@ -1,0 +1,58 @@
+// tolaria-bench: times Tolaria's Swift training loop (the code a run executes) for
+// docs/performance.md — one step of an MLP 784-256-256-10 at batch 128, and epoch throughput
+// on digits with the default run config. Build with `swift build -c release`.
+//
+// usage: tolaria-bench step THREADS [EPOCHS]   → "swift_loop threads=N ms_per_step=X"
+//        tolaria-bench digits [EPOCHS]         → "digits_default samples_per_s=X epoch_ms=Y"
+import Foundation
+import Tolaria
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted[sorted.count / 2]
+}
+
+func train(_ config: RunConfig) throws -> [EpochSummary] {
+    let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
+    let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+                          scaling: config.dataset.effectiveScaling)
+    let sink = InMemoryTrainingSink()
+    _ = try Trainer(runId: "bench", config: config, split: split, checkpoints: nil, sink: sink).run()
+    return sink.summaries
+}
+
+let arguments = CommandLine.arguments
+switch arguments.count > 1 ? arguments[1] : "" {
+case "step":
+    let threads = arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1
+    let epochs = arguments.count > 3 ? Int(arguments[3]) ?? 40 : 40
+    Kernels.blasThreads = threads
+    // 8,275 examples with a 1 % validation split leave 8,192 training rows = 64 full batches.
+    var dataset = DatasetSpec(kind: .gaussianBlobs)
+    dataset.samples = 8275
+    dataset.features = 784
+    dataset.classes = 10
+    dataset.validationFraction = 0.01
+    dataset.scaling = .standardize
+    var config = RunConfig(dataset: dataset, epochs: epochs, learningRate: 1e-3)
+    config.model.hiddenSizes = [256, 256]
+    config.batchSize = 128
+    config.seed = 1
+    let summaries = try train(config)
+    precondition(summaries.allSatisfy { $0.trainSamples == 8192 })
+    // The first epochs warm caches and OpenBLAS' buffers.
+    let perStep = summaries.dropFirst(5).map { $0.epochMs / 64 }
+    print(String(format: "swift_loop threads=%d ms_per_step=%.4f", threads, median(perStep)))
+case "digits":
+    let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 30 : 30
+    Kernels.blasThreads = 1
+    // The defaults of POST /api/v1/runs with the digits data set and the README's Adam 1e-2.
+    let config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: epochs, learningRate: 0.01)
+    let summaries = try train(config).dropFirst(3)
+    print(String(format: "digits_default samples_per_s=%.0f epoch_ms=%.3f validation_ms=%.3f boundary_ms=%.4f",
+                 median(summaries.map(\.samplesPerSecond)), median(summaries.map(\.epochMs)),
+                 median(summaries.map(\.validationMs)), median(summaries.map(\.boundaryMs))))
+default:
+    FileHandle.standardError.write(Data("usage: tolaria-bench step THREADS [EPOCHS] | digits [EPOCHS]\n".utf8))
+    exit(2)
+}
