@@ -44,4 +44,13 @@ public final class CompiledKernel: Sendable {
 
     /// A fresh runnable instance with its own copy of the weights.
     public func instantiate() throws(KernelError) -> SeedKernel { try SeedKernel(self) }
+
+    /// A fresh instance whose parameters and gradients live in caller-owned memory of
+    /// `parameterCount` floats each — e.g. a Tolaria `ParameterBlock`, so the host's optimizer
+    /// steps the seed's parameters in place. The compiled weights are copied in and the
+    /// gradients zeroed; the caller keeps both buffers alive, unmoved, for the kernel's lifetime.
+    public func instantiate(parameters: UnsafeMutablePointer<Float>,
+                            gradients: UnsafeMutablePointer<Float>) throws(KernelError) -> SeedKernel {
+        try SeedKernel(self, buffers: (parameters, gradients))
+    }
 }

@@ -37,16 +37,30 @@ public final class SeedKernel {
     private var lastBatch = 0
     private var reservedBatch = 0
 
-    init(_ compiled: CompiledKernel) throws(KernelError) {
+    /// False when `parameters` and `gradients` are the caller's memory (not freed here).
+    private let ownsBuffers: Bool
+
+    /// With `buffers`, the parameters and gradients live in caller-owned memory of
+    /// `compiled.parameterCount` floats each; otherwise the kernel allocates its own.
+    init(_ compiled: CompiledKernel,
+         buffers: (parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)? = nil) throws(KernelError) {
         guard let cSpec = compiled.spec.cSpec else {
             throw KernelError.invalidSpec(status: CK_ERR_SIZE.rawValue, spec: compiled.spec.description)
         }
         self.compiled = compiled
         self.cSpec = cSpec
-        parameters = .allocate(capacity: compiled.weights.count)
-        _ = parameters.initialize(from: compiled.weights)
-        gradients = .allocate(capacity: compiled.weights.count)
-        gradients.initialize(repeating: 0)
+        let count = compiled.weights.count
+        if let buffers {
+            parameters = UnsafeMutableBufferPointer(start: buffers.parameters, count: count)
+            gradients = UnsafeMutableBufferPointer(start: buffers.gradients, count: count)
+            ownsBuffers = false
+        } else {
+            parameters = .allocate(capacity: count)
+            gradients = .allocate(capacity: count)
+            ownsBuffers = true
+        }
+        _ = parameters.update(from: compiled.weights)
+        gradients.update(repeating: 0)
         state = .allocate(capacity: compiled.spec.stateCount)
         state.initialize(repeating: 0)
         workspace = .allocate(capacity: 0)
@@ -62,8 +76,10 @@ public final class SeedKernel {
     deinit {
         ck_seed_runtime_release(runtime)
         runtime.deallocate()
-        parameters.deallocate()
-        gradients.deallocate()
+        if ownsBuffers {
+            parameters.deallocate()
+            gradients.deallocate()
+        }
         state.deallocate()
         workspace.deallocate()
         savedInput.deallocate()

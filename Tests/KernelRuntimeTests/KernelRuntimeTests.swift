@@ -74,6 +74,27 @@ private func sampleArtifact() throws -> KernelArtifact {
         #expect(!aRange.contains(UnsafeRawPointer(b.parameters.baseAddress!)))
     }
 
+    /// Kasmina can bind a seed to memory it owns (a Tolaria ParameterBlock), so the host's
+    /// optimizer updates the seed in place.
+    @Test func aSeedCanLiveInCallerOwnedMemory() throws {
+        let spec = bottleneck()
+        let kernel = try CompiledKernel(blueprintId: "x", spec: spec, weights: try spec.initialParameters(seed: 8), seed: 8)
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: 280), grads = UnsafeMutablePointer<Float>.allocate(capacity: 280)
+        defer { values.deallocate(); grads.deallocate() }
+        grads.initialize(repeating: 7, count: 280)
+        do {
+            let seed = try kernel.instantiate(parameters: values, gradients: grads)
+            #expect(seed.parameters.baseAddress == values && Array(seed.parameters) == kernel.weights)
+            #expect(UnsafeBufferPointer(start: grads, count: 280).allSatisfy { $0 == 0 })
+            values[279] = 0.5 // the "optimizer" steps b_out in place
+            let output = try seed.forward([Float](repeating: 1, count: 16), batch: 1)
+            #expect(output.last == 1.5)
+            try seed.backward([Float](repeating: 1, count: 16))
+            #expect(grads[279] == 1)
+        }
+        #expect(values[279] == 0.5) // releasing the kernel left the caller's memory alone
+    }
+
     @Test func initialisationIsDeterministic() throws {
         let spec = bottleneck(width: 64, hidden: 32)
         #expect(try spec.initialParameters(seed: 9) == spec.initialParameters(seed: 9))
