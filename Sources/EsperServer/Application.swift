@@ -8,7 +8,7 @@ public import Prometheus
 public import Tolaria
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
-/// service, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
+/// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
 public final class Application: Sendable {
     public static let version = "0.1.0"
 
@@ -22,14 +22,16 @@ public final class Application: Sendable {
     let healthMonitor: RedisHealthMonitor
     /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
     public let runs: RunService
+    /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
+    public let blueprints: BlueprintServices
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// Throws when the run registry cannot be opened or the bus configuration is inconsistent
-    /// (`Configuration` refuses such values from the environment already).
+    /// Throws when the run registry or the blueprint library cannot be opened, or the bus
+    /// configuration is inconsistent (`Configuration` refuses such values already).
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -55,12 +57,16 @@ public final class Application: Sendable {
             options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
                                         maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)])
+        blueprints = try BlueprintServices(configuration: configuration)
 
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus),
+        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints),
                               registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        KarnRoutes.register(into: &router, karn: blueprints.karn)
+        UrzaRoutes.register(into: &router, urza: blueprints.urza)
+        TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry),
                             authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
@@ -110,16 +116,18 @@ public final class Application: Sendable {
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
+        blueprints.start() // the forge runs in the background (ESPER_FORGE_AT_START)
         logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
 
     /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
-    /// their next batch (resumable from their last checkpoint at the next start), then Redis
-    /// stops.
+    /// their next batch (resumable from their last checkpoint at the next start), compiles in
+    /// progress finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
         server.stop()
         runs.shutdown()
+        blueprints.stop()
         bus.stop()
         healthMonitor.stop()
         managedRedis?.stop()
@@ -127,7 +135,7 @@ public final class Application: Sendable {
     }
 
     static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-                       _ bus: OonaClient) -> [HealthProbe] {
+                       _ bus: OonaClient, _ blueprints: BlueprintServices) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "bus") {
@@ -148,6 +156,7 @@ public final class Application: Sendable {
                     ? HealthCheckResult(status: .ok, detail: "\(dataDirectory) writable")
                     : HealthCheckResult(status: .degraded, detail: "\(dataDirectory) is not writable")
             },
+            HealthProbe(name: "blueprints") { blueprints.health },
         ]
     }
 }
