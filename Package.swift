@@ -78,9 +78,9 @@ let package = Package(
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
         .target(name: "KernelRuntime", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
-        .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
-        .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
-        .target(name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage"],
+        .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
+        .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
+        .target(name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
                 swiftSettings: strictSwift),
 
         // HTTP routes and handlers: parse, validate, call a service, encode.

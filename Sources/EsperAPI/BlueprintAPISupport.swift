@@ -2,6 +2,7 @@ import EsperHTTP
 import EsperJSON
 import Foundation
 import Karn
+public import enum Leyline.BlueprintTier
 
 /// Input checks the blueprint routes share: ids (which reach file paths, so a malformed one is
 /// rejected before anything is looked up), query parameters, and list pagination.
@@ -39,7 +40,7 @@ enum BlueprintAPI {
     /// `tier` as BLUEPRINT_TIER_SAFE, SAFE or safe (422 otherwise).
     static func tier(_ request: HTTPRequest) throws(Problem) -> BlueprintTier? {
         guard let text = request.query("tier") else { return nil }
-        guard let tier = BlueprintTier(name: text), tier != .unspecified, Int(text) == nil else {
+        guard let tier = BlueprintTier.parse(text), tier != .unspecified, Int(text) == nil else {
             throw Problem.validation([JSONFieldProblem(field: "tier", message: "'\(text)' is not a tier: use SAFE, EXPERIMENTAL or HIGH_RISK (or BLUEPRINT_TIER_...)")])
         }
         return tier

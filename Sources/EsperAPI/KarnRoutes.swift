@@ -1,6 +1,7 @@
 public import EsperHTTP
 import EsperJSON
 public import Karn
+public import enum Leyline.BlueprintTier
 
 /// `/api/v1/karn`: the template catalog, selection and parameter validation.
 public enum KarnRoutes {
@@ -76,7 +77,7 @@ public enum KarnRoutes {
             var criteria = SelectionCriteria(context: body.context, allowAdversarial: body.allowAdversarial ?? false,
                                              conservative: body.conservative ?? false)
             if let name = body.tier {
-                guard let tier = BlueprintTier(name: name), tier != .unspecified else {
+                guard let tier = BlueprintTier.parse(name), tier != .unspecified else {
                     throw Problem.validation([JSONFieldProblem(field: "tier", message: "'\(name)' is not a tier: use SAFE, EXPERIMENTAL or HIGH_RISK")])
                 }
                 criteria.tier = tier

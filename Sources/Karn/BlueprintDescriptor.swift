@@ -1,4 +1,5 @@
 /// Inclusive bounds of one template parameter (`{min_value, max_value}`).
+public import Leyline
 public struct ParameterBounds: Sendable, Equatable, Codable {
     public var minValue: Double
     public var maxValue: Double

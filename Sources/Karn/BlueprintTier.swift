@@ -1,52 +1,22 @@
-/// Risk tier of a template (Leyline `BlueprintTier`).
-public enum BlueprintTier: Int, CaseIterable, Sendable, Comparable, Codable, CustomStringConvertible {
-    case unspecified = 0
-    case safe = 1
-    case experimental = 2
-    case highRisk = 3
+public import Leyline
 
-    /// The Leyline enum name, e.g. `BLUEPRINT_TIER_SAFE` (the JSON form).
-    public var enumName: String {
-        switch self {
-        case .unspecified: "BLUEPRINT_TIER_UNSPECIFIED"
-        case .safe: "BLUEPRINT_TIER_SAFE"
-        case .experimental: "BLUEPRINT_TIER_EXPERIMENTAL"
-        case .highRisk: "BLUEPRINT_TIER_HIGH_RISK"
-        }
-    }
+// The risk tier of a template is Leyline's `BlueprintTier` (the one definition of the shared
+// enum); the catalog adds ordering and a lenient parser.
 
-    public var description: String { enumName }
-
-    /// Accepts the enum name, its short form in any case (`safe`, `HIGH_RISK`) or the number.
-    public init?(name: String) {
-        let upper = name.uppercased()
-        if let tier = BlueprintTier.allCases.first(where: { $0.enumName == upper || $0.enumName == "BLUEPRINT_TIER_" + upper }) {
-            self = tier
-        } else if let number = Int(name), let tier = BlueprintTier(rawValue: number) {
-            self = tier
-        } else {
-            return nil
-        }
-    }
-
+extension BlueprintTier: Comparable {
     public static func < (a: BlueprintTier, b: BlueprintTier) -> Bool { a.rawValue < b.rawValue }
+}
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int.self), let tier = BlueprintTier(rawValue: number) {
-            self = tier
-            return
-        }
-        let name = try container.decode(String.self)
-        guard let tier = BlueprintTier(name: name) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "'\(name)' is not a tier (BLUEPRINT_TIER_SAFE, _EXPERIMENTAL, _HIGH_RISK)"))
-        }
-        self = tier
-    }
+extension BlueprintTier {
+    /// The Leyline enum name, e.g. `BLUEPRINT_TIER_SAFE` (the JSON form).
+    public var enumName: String { name }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(enumName)
+    /// Accepts the enum name, its short form in any case (`safe`, `HIGH_RISK`) or the number
+    /// (query filters and stored catalog rows).
+    public static func parse(_ text: String) -> BlueprintTier? {
+        let upper = text.uppercased()
+        if let tier = BlueprintTier(name: upper) ?? BlueprintTier(name: "BLUEPRINT_TIER_" + upper) { return tier }
+        if let number = Int32(text) { return BlueprintTier(rawValue: number) }
+        return nil
     }
 }

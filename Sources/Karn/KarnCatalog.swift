@@ -2,6 +2,7 @@
 // bounds, kernel recipe), request validation and deterministic template selection. Karn never
 // generates or mutates architectures; Tezzeret compiles its templates and Urza stores them.
 import Synchronization
+public import Leyline
 
 /// The catalog: templates in registration order. Thread-safe; every read returns copies.
 public final class KarnCatalog: Sendable {

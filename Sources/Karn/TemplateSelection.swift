@@ -1,4 +1,5 @@
 import EsperStorage
+public import Leyline
 
 /// What a caller asks `chooseTemplate` for (05 §6).
 public struct SelectionCriteria: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import EsperJSON
 import EsperStorage
 import Karn
+public import enum Leyline.BlueprintTier
 
 /// The `blueprints` table (08 §3.2): the reference columns keep their meaning
 /// (`metadata_json` holds the whole descriptor, `tier` its enum name), the rest index the
@@ -116,7 +117,7 @@ struct UrzaCatalogStore: Sendable {
             ?? BlueprintDescriptor(blueprintId: id, name: "", tier: .unspecified, risk: 0, stage: 0, description: "")
         if descriptor.blueprintId.isEmpty { descriptor.blueprintId = id }
         if descriptor.name.isEmpty { descriptor.name = row["name"].string ?? "" }
-        if let tierName = row["tier"].string, let tier = BlueprintTier(name: tierName) { descriptor.tier = tier }
+        if let tierName = row["tier"].string, let tier = BlueprintTier.parse(tierName) { descriptor.tier = tier }
         let parameters = row["params_json"].string
             .flatMap { try? JanssonDecoder().decode([String: Double].self, from: Array($0.utf8)) } ?? [:]
         return UrzaRecord(

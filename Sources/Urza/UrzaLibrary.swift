@@ -8,6 +8,7 @@ import Foundation
 public import Karn
 public import KernelRuntime
 import Synchronization
+public import enum Leyline.BlueprintTier
 
 /// Where Urza keeps its state, and its cache sizes.
 public struct UrzaConfiguration: Sendable {
