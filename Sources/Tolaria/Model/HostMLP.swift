@@ -56,6 +56,22 @@ public final class HostMLP {
     let probabilities: UnsafeMutablePointer<Float>
     let logitsGradient: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutablePointer<Float>] = []
+    /// Buffers of the shadow pass, allocated on its first use (most runs never need them).
+    private var shadow: ShadowBuffers?
+    private var shadowAllocations: [UnsafeMutablePointer<Float>] = []
+
+    struct ShadowBuffers {
+        let z: [UnsafeMutablePointer<Float>]
+        let y: [UnsafeMutablePointer<Float>]
+        let dz: [UnsafeMutablePointer<Float>]
+        /// ∂L/∂(input of layer l+1), as `dSlotOutput`.
+        let dInput: [UnsafeMutablePointer<Float>]
+        let logits: UnsafeMutablePointer<Float>
+        let probabilities: UnsafeMutablePointer<Float>
+        let logitsGradient: UnsafeMutablePointer<Float>
+        /// Where the weight and bias gradients of the fixed layers go (never read).
+        let discardedWeights: UnsafeMutablePointer<Float>
+    }
 
     public init(architecture: HostArchitecture, maxBatch: Int, learningRate: Float, seed: UInt64) {
         precondition(maxBatch > 0 && architecture.inputs > 0 && architecture.classes > 1)
@@ -106,7 +122,10 @@ public final class HostMLP {
         initialise(seed: seed)
     }
 
-    deinit { for pointer in allocations { pointer.deallocate() } }
+    deinit {
+        for pointer in allocations { pointer.deallocate() }
+        for pointer in shadowAllocations { pointer.deallocate() }
+    }
 
     /// Weights from the run seed (their own RNG stream); biases zero.
     func initialise(seed: UInt64) {
@@ -123,6 +142,20 @@ public final class HostMLP {
     /// Host groups and the groups of every grafted module, in a fixed order.
     public var parameterGroups: [ParameterGroup] {
         hostGroups + slots.flatMap { $0.module?.parameterGroups ?? [] }
+    }
+
+    /// The groups Tolaria's optimizer steps (and whose gradients its norm and clipping see):
+    /// the host's and those of modules that do not step themselves.
+    public var optimizedGroups: [ParameterGroup] {
+        hostGroups + slots.flatMap { slot -> [ParameterGroup] in
+            guard let module = slot.module, !(module is any SelfSteppingSeedModule) else { return [] }
+            return module.parameterGroups
+        }
+    }
+
+    /// Modules that step their own parameters after the host's step.
+    public var selfSteppingModules: [any SelfSteppingSeedModule] {
+        slots.compactMap { $0.module as? any SelfSteppingSeedModule }
     }
 
     /// Grafts `module` into the named slot (nil empties it). Returns false for an unknown slot.
@@ -199,6 +232,69 @@ public final class HostMLP {
                                        input: layerInputs[layer], weights: values + weightOffsets[layer],
                                        batch: batch, inputs: fanIn, outputs: fanOut)
         }
+    }
+
+    /// The shadow pass of a seed in training (Kasmina's TRAINING stage): the batch's loss with
+    /// `activation` in place of slot `layer`'s output, through the host's later dense layers
+    /// with their weights held fixed — no host gradient, value or activation buffer of the
+    /// main pass is written — and ∂L/∂activation (× `lossScale`), valid until the next call.
+    /// Modules grafted into later slots are not part of the shadow objective (identity there).
+    public func shadowPass(slot layer: Int, activation: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+                           lossScale: Float = 1) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
+        precondition(layer >= 0 && layer < hiddenCount && batch > 0 && batch <= maxBatch)
+        let buffers = shadowBuffers()
+        let values = block.values
+        let act = architecture.activation
+        let classes = architecture.classes
+        var current = activation
+        for l in (layer + 1)..<hiddenCount {
+            try Kernels.linearForward(out: buffers.z[l], input: current, weights: values + weightOffsets[l], bias: nil,
+                                      batch: batch, inputs: widths[l], outputs: widths[l + 1])
+            try Kernels.biasActivationForward(act, y: buffers.y[l], z: buffers.z[l], bias: values + biasOffsets[l], batch: batch,
+                                              width: widths[l + 1])
+            current = UnsafePointer(buffers.y[l])
+        }
+        try Kernels.linearForward(out: buffers.logits, input: current, weights: values + weightOffsets[hiddenCount],
+                                  bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount], outputs: classes)
+        let loss = try Kernels.softmaxCrossEntropyForward(probabilities: buffers.probabilities, logits: buffers.logits, labels: labels,
+                                                          batch: batch, classes: classes)
+        let correct = Kernels.countCorrect(scores: buffers.logits, labels: labels, batch: batch, classes: classes)
+        try Kernels.softmaxCrossEntropyBackward(logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities,
+                                                labels: labels, batch: batch, classes: classes)
+        if lossScale != 1 {
+            for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
+        }
+        try Kernels.linearBackward(inputGradient: buffers.dInput[hiddenCount - 1], weightGradient: buffers.discardedWeights,
+                                   biasGradient: nil, outputGradient: buffers.logitsGradient, input: current,
+                                   weights: values + weightOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
+                                   outputs: classes)
+        for l in stride(from: hiddenCount - 1, through: layer + 1, by: -1) {
+            try Kernels.biasActivationBackward(act, dz: buffers.dz[l], biasGradient: nil, dy: buffers.dInput[l], z: buffers.z[l],
+                                               y: buffers.y[l], batch: batch, width: widths[l + 1])
+            try Kernels.linearBackward(inputGradient: buffers.dInput[l - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
+                                       outputGradient: buffers.dz[l], input: l == layer + 1 ? activation : UnsafePointer(buffers.y[l - 1]),
+                                       weights: values + weightOffsets[l], batch: batch, inputs: widths[l], outputs: widths[l + 1])
+        }
+        return (loss, correct, UnsafePointer(buffers.dInput[layer]))
+    }
+
+    private func shadowBuffers() -> ShadowBuffers {
+        if let shadow { return shadow }
+        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            pointer.initialize(repeating: 0, count: max(count, 1))
+            shadowAllocations.append(pointer)
+            return pointer
+        }
+        let hidden = architecture.hiddenSizes
+        let largestLayer = (0...hiddenCount).map { widths[$0] * widths[$0 + 1] }.max() ?? 1
+        let buffers = ShadowBuffers(
+            z: hidden.map { buffer(maxBatch * $0) }, y: hidden.map { buffer(maxBatch * $0) }, dz: hidden.map { buffer(maxBatch * $0) },
+            dInput: hidden.map { buffer(maxBatch * $0) }, logits: buffer(maxBatch * architecture.classes),
+            probabilities: buffer(maxBatch * architecture.classes), logitsGradient: buffer(maxBatch * architecture.classes),
+            discardedWeights: buffer(largestLayer))
+        shadow = buffers
+        return buffers
     }
 
     /// Zeroes the gradients of the host and of every grafted module.

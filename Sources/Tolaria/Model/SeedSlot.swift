@@ -1,3 +1,4 @@
+public import Leyline
 /// A module grafted into a seed slot — the hook Kasmina implements. It maps the slot's
 /// activation `[batch, width]` to a new `[batch, width]` and backpropagates through it; what
 /// it computes (α blending, gradient isolation, a bottleneck adapter) is its own business.
@@ -30,4 +31,48 @@ public struct SeedSlot {
     public var module: (any SeedSlotModule)?
 
     public static func name(forLayer layer: Int) -> String { "slot-\(layer)" }
+}
+
+/// A module that learns from the task loss through the host's later layers while its own
+/// output does not reach them yet (Kasmina's TRAINING stage: y = h, the seed trains on a
+/// shadow pass). Before the main backward of a batch, Tolaria feeds `shadowActivation` through
+/// the layers after the slot with their weights held fixed — no host gradient is touched —
+/// and hands the module ∂L_shadow/∂activation.
+public protocol ShadowTrainedSeedModule: SeedSlotModule {
+    /// Non-nil when this batch needs a shadow pass: [batch, width] from the last forward.
+    var shadowActivation: UnsafePointer<Float>? { get }
+    /// Called right before the shadow pass (the module snapshots what isolation checks need).
+    func shadowPassWillBegin()
+    /// The shadow gradient (scaled like the main loss for gradient accumulation), the shadow
+    /// loss (mean over the batch, unscaled) and its correct predictions.
+    func shadowBackward(gradient: UnsafePointer<Float>, loss: Float, correct: Int, batch: Int, width: Int) throws
+}
+
+/// A module that updates its own parameters: Tolaria leaves its groups out of the host's
+/// gradient norm and clipping and calls `optimizerStep` after every host step, so a seed's
+/// gradients can never scale the host's update and the module can check that its step left
+/// the host untouched.
+public protocol SelfSteppingSeedModule: SeedSlotModule {
+    func optimizerStep(_ optimizer: Optimizer) throws
+}
+
+/// A module whose contribution Tolaria measures after the validation pass: the validation
+/// split is evaluated once more with the module bypassed (output = input, bit for bit), and
+/// the result goes into the epoch's `SlotSummary` (the ablation Δloss of the gates).
+public protocol AblatableSeedModule: SeedSlotModule {
+    var wantsAblation: Bool { get }
+    var bypassed: Bool { get set }
+}
+
+/// A module that reports the lifecycle state of its seeds (the `seed_states` of the state
+/// packet).
+public protocol SeedReportingModule: SeedSlotModule {
+    var seedStates: [SeedState] { get }
+}
+
+/// A controller that can rebuild the module a checkpoint names (resume after a restart,
+/// rollback to an epoch before or after a graft): Tolaria calls it when a checkpoint's slot
+/// holds a module the model does not have, then restores the module's state and tensors.
+public protocol SeedModuleFactory: AnyObject {
+    func makeModule(kind: String, slot: SeedSlot, checkpointState: [UInt8]) throws -> (any SeedSlotModule)?
 }

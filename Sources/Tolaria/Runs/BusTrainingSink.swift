@@ -56,7 +56,9 @@ public final class BusTrainingSink: TrainingEventSink {
     /// The epoch as a Leyline `SystemStatePacket` (one per epoch; `packet_id` is
     /// `<run>-epoch-<n>` so a consumer can drop a redelivery).
     public static func statePacket(_ summary: EpochSummary, hardware: HardwareContext = HardwareContext(deviceType: "cpu")) -> SystemStatePacket {
-        let seeds = summary.slots.filter { $0.module != "identity" }.enumerated().map { index, slot in
+        // Kasmina reports its seeds with their real stages; a module that does not report
+        // appears as its slot, stage unknown.
+        let seeds = summary.seeds ?? summary.slots.filter { $0.module != "identity" }.enumerated().map { index, slot in
             SeedState(seedId: slot.name, stage: .unknown, layerDepth: UInt32(index),
                       metrics: ["parameters": Float(slot.parameters), "width": Float(slot.width)])
         }

@@ -48,6 +48,9 @@ public final class RunService: Sendable {
 
     /// Makes the end-of-epoch controller of a run, on its training thread.
     public typealias ControllerFactory = @Sendable (_ runId: String, _ config: RunConfig) -> any EpochController
+    /// Checks a parsed config against what the controller knows (blueprints, slot widths);
+    /// every problem names its field.
+    public typealias ConfigValidator = @Sendable (_ config: RunConfig, _ architecture: HostArchitecture) -> [JSONFieldProblem]
 
     public let options: Options
     public let registry: RunRegistry
@@ -55,6 +58,7 @@ public final class RunService: Sendable {
     let logger: Logger
     let sink: any TrainingEventSink
     let controllerFactory: ControllerFactory
+    let configValidator: ConfigValidator?
     private let state = Mutex(SchedulerState())
     private let workers = DispatchGroup()
 
@@ -77,13 +81,15 @@ public final class RunService: Sendable {
     }
 
     public init(options: Options, logger: Logger, sinks: [any TrainingEventSink] = [],
-                controllerFactory: @escaping ControllerFactory = { _, _ in NoOpEpochController() }) throws(StorageError) {
+                controllerFactory: @escaping ControllerFactory = { _, _ in NoOpEpochController() },
+                configValidator: ConfigValidator? = nil) throws(StorageError) {
         self.options = options
         self.logger = logger
         registry = try RunRegistry(path: options.directory + "/runs.db")
         loader = DatasetLoader(directory: options.datasetsDirectory)
         sink = FanOutTrainingSink([RegistrySink(registry: registry, logger: logger)] + sinks)
         self.controllerFactory = controllerFactory
+        self.configValidator = configValidator
     }
 
     /// Sets the BLAS threads and re-queues the runs left unfinished by the last process.
@@ -141,6 +147,10 @@ public final class RunService: Sendable {
             if architecture.parameterCount > RunConfig.Limits.maxParameters {
                 throw RunConfigError(problems: [JSONFieldProblem(field: "model.hidden_sizes",
                     message: "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)")])
+            }
+            if let configValidator {
+                let problems = configValidator(config, architecture)
+                if !problems.isEmpty { throw RunConfigError(problems: problems) }
             }
         } catch {
             throw .invalid(error)

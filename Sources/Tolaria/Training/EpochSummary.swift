@@ -7,6 +7,20 @@ public struct SlotSummary: Sendable, Codable, Equatable {
     public var module: String
     /// Parameters the grafted module adds (0 when empty).
     public var parameters: Int
+    /// Validation loss and accuracy with the module bypassed, when the module asked for an
+    /// ablation this epoch (Kasmina while it evaluates a seed).
+    public var ablationValidationLoss: Double?
+    public var ablationValidationAccuracy: Double?
+
+    public init(name: String, width: Int, module: String, parameters: Int, ablationValidationLoss: Double? = nil,
+                ablationValidationAccuracy: Double? = nil) {
+        self.name = name
+        self.width = width
+        self.module = module
+        self.parameters = parameters
+        self.ablationValidationLoss = ablationValidationLoss
+        self.ablationValidationAccuracy = ablationValidationAccuracy
+    }
 }
 
 /// Everything one finished epoch produced: what a Leyline `SystemStatePacket` and the
@@ -41,6 +55,9 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     public var samplesPerSecond: Double
     public var learningRates: [String: Float]
     public var slots: [SlotSummary]
+    /// The seeds in the slots, as their modules report them (nil without Kasmina; optional
+    /// so summaries stored before it existed still decode).
+    public var seeds: [SeedState]? = nil
     /// Wall clock at the end of the epoch, ns since 1970.
     public var timestampNs: Int64
 

@@ -123,6 +123,13 @@ public struct RunConfig: Sendable, Codable, Equatable {
     /// for the epoch boundary only, never for the epoch).
     public var epochTimeBudgetMs: Double?
     public var faultInjection: FaultInjection?
+    /// The end-of-epoch controller (nil: none — runs stored before Tamiyo decode as before).
+    public var policy: ControlPolicy?
+    /// How seeds are grafted and gated (nil: the defaults).
+    public var seeds: SeedSettings?
+
+    public var effectivePolicy: ControlPolicy { policy ?? .none }
+    public var effectiveSeeds: SeedSettings { seeds ?? SeedSettings() }
 
     public init(dataset: DatasetSpec, epochs: Int, learningRate: Float) {
         self.dataset = dataset

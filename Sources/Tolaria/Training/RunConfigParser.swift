@@ -140,10 +140,86 @@ extension RunConfig {
             if let epoch, let batch { config.faultInjection = FaultInjection(nanAtEpoch: epoch, nanAtBatch: batch) }
             reader.rejectUnknown()
         }
+        if root.has("policy") {
+            config.policy = root.enumeration("policy", ControlPolicy.self)
+            if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
+                root.problem("policy", "a controller grafts seeds into slots after hidden layers; this host has none")
+            }
+        }
+        if let reader = root.object("seeds", required: false) {
+            config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, epochs: epochs ?? 1)
+            if config.policy == nil || config.policy == ControlPolicy.none {
+                root.problem("seeds", "seed settings need a policy ('heuristic' or 'learned')")
+            }
+        }
         root.rejectUnknown()
 
         if !problems.items.isEmpty { throw RunConfigError(problems: problems.items) }
         return config
+    }
+
+    /// The `seeds` object: slot names must exist in the host, blueprint ids look like ids
+    /// (whether they exist and fit the slots is the controller's check, see
+    /// `RunService.Options`), ranges keep a run's lifecycle sane.
+    static func parseSeeds(_ reader: FieldReader, hiddenSizes: [Int], epochs: Int) -> SeedSettings {
+        var seeds = SeedSettings()
+        let slotNames = (0..<hiddenSizes.count).map(SeedSlot.name(forLayer:))
+        if reader.has("slots") {
+            if let names = reader.stringArray("slots", count: 1...max(1, slotNames.count), maxLength: 64) {
+                for (index, name) in names.enumerated() where !slotNames.contains(name) {
+                    reader.problem("slots[\(index)]", slotNames.isEmpty
+                        ? "the host has no hidden layer, hence no seed slot"
+                        : "'\(name)' is not a slot of this host (\(slotNames.joined(separator: ", ")))")
+                }
+                if Set(names).count != names.count { reader.problem("slots", "lists a slot twice") }
+                seeds.slots = names
+            }
+        } else if slotNames.isEmpty {
+            reader.problem("slots", "the host has no hidden layer, hence no seed slot")
+        }
+        for key in ["blueprints", "approved_blueprints"] where reader.has(key) {
+            guard let ids = reader.stringArray(key, count: key == "blueprints" ? 1...64 : 0...64, maxLength: 64) else { continue }
+            for (index, id) in ids.enumerated()
+            where id.isEmpty || !id.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0)) }) {
+                reader.problem("\(key)[\(index)]", "'\(id.prefix(64))' is not a blueprint id")
+            }
+            if key == "blueprints" { seeds.blueprints = ids } else { seeds.approvedBlueprints = ids }
+        }
+        if reader.has("allow_high_risk") { seeds.allowHighRisk = reader.bool("allow_high_risk") ?? false }
+        if reader.has("host_frozen") { seeds.hostFrozen = reader.bool("host_frozen") ?? false }
+        let integers: [(String, WritableKeyPath<SeedSettings, Int>, ClosedRange<Int>)] = [
+            ("max_active_seeds", \.maxActiveSeeds, 1...16), ("max_germinations", \.maxGerminations, 0...1000),
+            ("warmup_epochs", \.warmupEpochs, 0...Limits.maxEpochs), ("plateau_epochs", \.plateauEpochs, 1...Limits.maxEpochs),
+            ("min_training_epochs", \.minTrainingEpochs, 1...1000), ("max_training_epochs", \.maxTrainingEpochs, 1...1000),
+            ("graft_steps", \.graftSteps, 1...1_000_000), ("stabilization_epochs", \.stabilizationEpochs, 0...1000),
+            ("evaluation_epochs", \.evaluationEpochs, 1...1000), ("embargo_epochs", \.embargoEpochs, 0...Limits.maxEpochs),
+            ("learning_rate_warmup_epochs", \.learningRateWarmupEpochs, 0...1000),
+        ]
+        for (key, path, range) in integers where reader.has(key) {
+            seeds[keyPath: path] = reader.int(key, range) ?? seeds[keyPath: path]
+        }
+        if seeds.minTrainingEpochs > seeds.maxTrainingEpochs {
+            reader.problem("min_training_epochs", "must not exceed max_training_epochs (\(seeds.maxTrainingEpochs))")
+        }
+        if reader.has("plateau_delta") { seeds.plateauDelta = reader.double("plateau_delta", 0...10) ?? seeds.plateauDelta }
+        if reader.has("graft_temperature") {
+            seeds.graftTemperature = reader.double("graft_temperature", 0.01...1e6) ?? seeds.graftTemperature
+        }
+        if reader.has("improvement_threshold") {
+            seeds.improvementThreshold = reader.double("improvement_threshold", 0...10) ?? seeds.improvementThreshold
+        }
+        if reader.has("learning_rate_factor") {
+            seeds.learningRateFactor = reader.float("learning_rate_factor", exclusiveLowerBound: 0, upTo: 100) ?? seeds.learningRateFactor
+        }
+        if reader.has("gradient_clip_norm") {
+            seeds.gradientClipNorm = reader.float("gradient_clip_norm", exclusiveLowerBound: 0, upTo: 1e6) ?? seeds.gradientClipNorm
+        }
+        if let fault = reader.object("fault_injection", required: false) {
+            seeds.faultInjection = SeedFaultInjection(detachLeak: fault.bool("detach_leak") ?? false)
+            fault.rejectUnknown()
+        }
+        reader.rejectUnknown()
+        return seeds
     }
 }
 
@@ -332,6 +408,27 @@ final class FieldReader {
                 continue
             }
             result.append(number)
+        }
+        return result.count == items.count ? result : nil
+    }
+
+    func stringArray(_ key: String, count: ClosedRange<Int>, maxLength: Int) -> [String]? {
+        guard let value = present(key, required: false) else { return nil }
+        guard case .array(let items) = value else {
+            problem(key, "expected an array of strings")
+            return nil
+        }
+        guard count.contains(items.count) else {
+            problem(key, "needs \(count.lowerBound)…\(count.upperBound) entries, found \(items.count)")
+            return nil
+        }
+        var result: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let text) = item, !text.isEmpty, text.count <= maxLength else {
+                problems.items.append(JSONFieldProblem(field: "\(field(key))[\(index)]", message: "expected a string of 1…\(maxLength) characters"))
+                continue
+            }
+            result.append(text)
         }
         return result.count == items.count ? result : nil
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Leyline
 
 /// Why a run ended.
 public enum TrainingOutcome: Sendable, Equatable {
@@ -107,6 +108,7 @@ public final class Trainer {
             case .finished(var stats):
                 let validationStart = MonotonicClock.nanoseconds()
                 let validation = try evaluate(split.validation)
+                stats.ablations = try evaluateAblations()
                 stats.validationMs = MonotonicClock.milliseconds(since: validationStart)
                 guard validation.loss.isFinite else {
                     try rollBack(kind: .lossNonFinite, reason: "validation loss is \(validation.loss)", epoch: epoch)
@@ -143,6 +145,8 @@ public final class Trainer {
         var gradientNorm = 0.0
         var epochMs = 0.0
         var validationMs = 0.0
+        /// Validation with a module bypassed, per slot that asked for it.
+        var ablations: [String: (loss: Double, accuracy: Double)] = [:]
     }
 
     enum EpochResult {
@@ -159,7 +163,11 @@ public final class Trainer {
         let batchSize = config.batchSize
         let accumulation = config.gradientAccumulationSteps
         let lossScale = 1 / Float(accumulation)
-        let groups = model.parameterGroups.filter { $0.count > 0 }
+        // Modules that step themselves (Kasmina's seeds) keep their gradients out of the host's
+        // norm and clipping; groups change only at epoch boundaries.
+        let groups = model.optimizedGroups.filter { $0.count > 0 }
+        let selfStepping = model.selfSteppingModules
+        let shadowed = model.slots.compactMap { slot in (slot.module as? any ShadowTrainedSeedModule).map { (slot.layer, $0) } }
         let trainable = groups.filter { !$0.frozen }
         var lossSum = 0.0, correct = 0, samples = 0
         var normSum = 0.0, normCount = 0
@@ -184,6 +192,7 @@ public final class Trainer {
             normSum += Double(norm)
             normCount += 1
             try optimizer.step(groups)
+            for module in selfStepping { try module.optimizerStep(optimizer) }
             model.zeroGradients()
             globalStep += 1
             pending = 0
@@ -217,6 +226,14 @@ public final class Trainer {
                     lossSum += Double(loss) * Double(rows)
                     correct += hits
                     samples += rows
+                    for (layer, module) in shadowed {
+                        guard let activation = module.shadowActivation else { continue }
+                        module.shadowPassWillBegin()
+                        let shadow = try model.shadowPass(slot: layer, activation: activation, labels: batchLabels, batch: rows,
+                                                          lossScale: lossScale)
+                        try module.shadowBackward(gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
+                                                  width: model.architecture.hiddenSizes[layer])
+                    }
                     try model.backward(labels: batchLabels, batch: rows, lossScale: lossScale)
                     pending += 1
                     if pending == accumulation { try optimizerStep() }
@@ -269,6 +286,19 @@ public final class Trainer {
         return (lossSum / Double(data.count), Double(correct) / Double(data.count))
     }
 
+    /// The validation split once more per module that asks for an ablation, with that module
+    /// bypassed (what the model would score without it).
+    func evaluateAblations() throws -> [String: (loss: Double, accuracy: Double)] {
+        var results: [String: (loss: Double, accuracy: Double)] = [:]
+        for slot in model.slots {
+            guard let module = slot.module as? any AblatableSeedModule, module.wantsAblation else { continue }
+            module.bypassed = true
+            defer { module.bypassed = false }
+            results[slot.name] = try evaluate(split.validation)
+        }
+        return results
+    }
+
     // MARK: - Epoch boundary
 
     /// Builds the summary, calls the controller and applies its decisions (timed together),
@@ -282,7 +312,7 @@ public final class Trainer {
             epochMs: stats.epochMs, validationMs: stats.validationMs, boundaryMs: 0, controllerMs: 0,
             samplesPerSecond: stats.epochMs > 0 ? Double(stats.samples) / (stats.epochMs / 1000) : 0,
             learningRates: Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a }),
-            slots: slotSummaries(), timestampNs: WallClock.nanoseconds())
+            slots: slotSummaries(ablations: stats.ablations), seeds: seedStates(), timestampNs: WallClock.nanoseconds())
         var stop: String?
         let controllerStart = MonotonicClock.nanoseconds()
         do {
@@ -310,7 +340,8 @@ public final class Trainer {
         }
         summary.boundaryMs = MonotonicClock.milliseconds(since: boundaryStart)
         summary.learningRates = Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a })
-        summary.slots = slotSummaries()
+        summary.slots = slotSummaries(ablations: stats.ablations)
+        summary.seeds = seedStates()
 
         sink.epochCompleted(summary)
         if summary.boundaryMs > Trainer.boundaryBudgetMs {
@@ -326,11 +357,18 @@ public final class Trainer {
         return stop
     }
 
-    func slotSummaries() -> [SlotSummary] {
+    func slotSummaries(ablations: [String: (loss: Double, accuracy: Double)] = [:]) -> [SlotSummary] {
         model.slots.map { slot in
             SlotSummary(name: slot.name, width: slot.width, module: slot.module?.kind ?? "identity",
-                        parameters: slot.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0)
+                        parameters: slot.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0,
+                        ablationValidationLoss: ablations[slot.name]?.loss, ablationValidationAccuracy: ablations[slot.name]?.accuracy)
         }
+    }
+
+    /// Lifecycle states of every seed the grafted modules carry.
+    func seedStates() -> [SeedState]? {
+        let reporting = model.slots.compactMap { $0.module as? any SeedReportingModule }
+        return reporting.isEmpty ? nil : reporting.flatMap(\.seedStates)
     }
 
     // MARK: - Checkpoints and rollback
@@ -386,7 +424,15 @@ public final class Trainer {
             case (let kind?, let module?) where module.kind == kind:
                 try module.restore(checkpointState: Array(Data(base64Encoded: slotState.state ?? "") ?? Data()))
             case (let kind?, _):
-                throw TrainingFailure("checkpoint has module '\(kind)' in \(slot.name); the controller must graft it before restoring")
+                // Resume or rollback across a graft: the controller rebuilds the module, then
+                // its state and tensors are restored like any other.
+                let state = Array(Data(base64Encoded: slotState.state ?? "") ?? Data())
+                guard let factory = controller as? any SeedModuleFactory,
+                      let module = try factory.makeModule(kind: kind, slot: slot, checkpointState: state) else {
+                    throw TrainingFailure("checkpoint has module '\(kind)' in \(slot.name) and the controller cannot rebuild it")
+                }
+                model.install(module, inSlot: slot.name)
+                try module.restore(checkpointState: state)
             }
         }
         let groups = Dictionary(model.parameterGroups.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

@@ -1,0 +1,69 @@
+/// Who steers a run at its epoch boundaries (`policy` in the run config).
+public enum ControlPolicy: String, Sendable, Codable, CaseIterable {
+    /// No controller: the host trains as configured, nothing is grafted.
+    case none
+    /// Tamiyo's rule-based policy: plateau detection, gates, cull on regression.
+    case heuristic
+    /// Tamiyo's policy network (the one Simic trains), under the same risk engine.
+    case learned
+}
+
+/// A deliberately broken graft, to exercise Kasmina's isolation checks end to end (like
+/// `fault_injection` for the host): `detach_leak` attaches seeds without the detach, so the
+/// seed's input gradient flows into the host's.
+public struct SeedFaultInjection: Sendable, Codable, Equatable {
+    public var detachLeak: Bool = false
+    public init(detachLeak: Bool = false) { self.detachLeak = detachLeak }
+}
+
+/// How seeds are grafted and gated in a run (`seeds` in the run config). Epoch counts are
+/// epochs of the run; the α ramp counts optimizer steps. Defaults follow 02-kasmina.md where
+/// it gives numbers, scaled to small CPU runs where it gives none.
+public struct SeedSettings: Sendable, Codable, Equatable {
+    /// Slots seeds may be grafted into (`slot-<i>` after hidden layer i); nil: every slot
+    /// whose width the blueprint kernels are compiled for.
+    public var slots: [String]?
+    /// Candidate blueprints in order of preference; nil: the SAFE residual templates available
+    /// for the slot width (Karn's conservative pool order: lowest risk first).
+    public var blueprints: [String]?
+    /// Approval-required templates an operator approved for this run (others are held).
+    public var approvedBlueprints: [String] = []
+    /// Test override of the quarantine gate: quarantine-only (fault) templates may be grafted
+    /// when they are also approved. Kasmina's isolation checks still apply.
+    public var allowHighRisk = false
+    /// Seeds in their lifecycle at the same time (one keeps every change attributable).
+    public var maxActiveSeeds = 1
+    /// Germinations per run at most.
+    public var maxGerminations = 8
+    /// Epochs before the first germination may happen.
+    public var warmupEpochs = 3
+    /// A plateau: the best validation loss has not improved by `plateauDelta` for this many epochs.
+    public var plateauEpochs = 5
+    public var plateauDelta = 1e-4
+    /// TRAINING lasts at least this many epochs, and is culled after the maximum if the seed's
+    /// shadow loss never beat the host's.
+    public var minTrainingEpochs = 2
+    public var maxTrainingEpochs = 8
+    /// Optimizer steps of the α ramp (sigmoid, clamped to exactly 0 and 1 at the ends).
+    public var graftSteps = 30
+    /// Temperature τ of the ramp α_t = σ((t − T/2)/τ).
+    public var graftTemperature = 1.0
+    /// Epochs in STABILIZING (seed frozen, host settles) and EVALUATING (measured).
+    public var stabilizationEpochs = 2
+    public var evaluationEpochs = 2
+    /// Validation-loss improvement a seed must bring to be fossilised (gate G4).
+    public var improvementThreshold = 0.001
+    /// Epochs a slot stays closed after a cull.
+    public var embargoEpochs = 10
+    /// Seed learning rate = host rate × this, warmed up from × `learningRateFactor` × 0.01
+    /// over `learningRateWarmupEpochs`.
+    public var learningRateFactor: Float = 0.1
+    public var learningRateWarmupEpochs = 10
+    /// Seed gradients are clipped to this global norm (their own, never the host's).
+    public var gradientClipNorm: Float = 1
+    /// Frozen-base mode: host groups stop learning once the first seed germinates.
+    public var hostFrozen = false
+    public var faultInjection: SeedFaultInjection?
+
+    public init() {}
+}
