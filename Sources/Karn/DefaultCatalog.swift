@@ -23,8 +23,10 @@ enum DefaultCatalog {
             [real("momentum", 0.5, 0.99)], .batchNorm(momentum: "momentum")),
         row("BP007", "pooling_max", .safe, 0.2, 0, "Max pooling block", .none,
             [int("kernel", 2, 5)], .maxPool(window: "kernel")),
+        // A skip connection around a d → d/2 → d bottleneck (the adapter of the acceptance
+        // experiment: 16 → 8 → 16 adds 280 parameters).
         row("BP008", "skip_connection", .safe, 0.2, 1, "Skip connection", .none, [],
-            .residualMLP(layers: .fixed(0), hidden: .fixed(0), activation: .relu)),
+            .residualMLP(layers: .fixed(1), hidden: .widthOver(2), activation: .relu)),
         row("BP009", "residual_block", .safe, 0.3, 1, "Residual block", .none,
             [int("depth", 1, 4)], .residualMLP(layers: .parameter("depth"), hidden: .widthTimes(1), activation: .relu)),
         row("BP010", "concat_fusion", .safe, 0.3, 1, "Concatenation fusion block", .none,

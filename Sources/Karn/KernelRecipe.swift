@@ -93,6 +93,8 @@ public enum RecipeSize: Sendable, Equatable {
     case powerOfTwo(String)
     /// d · k.
     case widthTimes(Int)
+    /// max(1, ⌊d / k⌋): a fixed bottleneck ratio.
+    case widthOver(Int)
     /// round(d · p).
     case widthTimesParameter(String)
     /// max(1, ⌊d / p⌋) (a reduction ratio).
@@ -104,7 +106,7 @@ public enum RecipeSize: Sendable, Equatable {
 
     public var parameterName: String? {
         switch self {
-        case .fixed, .widthTimes, .largestDivisorOfWidthAtMost: nil
+        case .fixed, .widthTimes, .widthOver, .largestDivisorOfWidthAtMost: nil
         case .parameter(let p), .oddWindow(let p), .powerOfTwo(let p), .widthTimesParameter(let p),
              .widthOverParameter(let p), .widthDividedByParameter(let p):
             p

@@ -34,6 +34,7 @@ enum ShapeBuilder {
                 guard (0...20).contains(exponent) else { throw ShapeError(parameter: p, message: "2^\(exponent) is out of range") }
                 return 1 << exponent
             case .widthTimes(let k): return d * k
+            case .widthOver(let k): return max(1, d / k)
             case .widthTimesParameter(let p): return Int((Double(d) * (try value(p))).rounded(.toNearestOrAwayFromZero))
             case .widthOverParameter(let p):
                 let divisor = try integer(p)
