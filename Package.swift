@@ -83,6 +83,12 @@ let package = Package(
         .target(name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
                 swiftSettings: strictSwift),
 
+        // The control loop: Kasmina executes commands at the seed slots (lifecycle, grafting,
+        // blending, gradient isolation); Tamiyo decides at every epoch boundary (policies, risk
+        // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
+        .target(name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
+                swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",

@@ -1,0 +1,122 @@
+import Foundation
+public import Leyline
+import Synchronization
+
+/// One seed as the REST API shows it (`GET /api/v1/runs/{id}/seeds/{seed_id}`).
+public struct SeedView: Sendable, Codable, Equatable {
+    public var seedId: String
+    public var slot: String
+    public var blueprintId: String
+    /// The kernel actually grafted (differs from `blueprint_id` after a fallback).
+    public var kernelId: String
+    public var kernelSource: String
+    public var kernelKind: String
+    public var fetchLatencyMs: Double
+    public var fallbackReason: String?
+    /// Leyline stage name (`SEED_STAGE_TRAINING`) and number.
+    public var stage: String
+    public var stageNumber: Int
+    public var alpha: Double
+    public var parameters: Int
+    public var germinatedEpoch: Int
+    public var stageEnteredEpoch: Int
+    public var ageEpochs: Int
+    public var gradientNorm: Double
+    public var shadowLoss: Double?
+    public var drift: Double
+    public var ablationValidationLoss: Double?
+    public var baselineValidationLoss: Double
+    public var baselineValidationAccuracy: Double
+    public var isolationViolations: Int
+    /// The most recent violations (at most 10).
+    public var violations: [IsolationViolation]
+    public var paused: Bool
+    public var cullRequested: Bool
+    public var cullReason: String?
+    public var history: [SeedLifecycle.Transition]
+}
+
+/// A slot as the REST API shows it.
+public struct SlotView: Sendable, Codable, Equatable {
+    public var name: String
+    public var width: Int
+    public var embargoUntilEpoch: Int
+    public var fossils: [String]
+    public var liveSeed: String?
+}
+
+/// A run's seeds: every seed it ever grafted (finished ones keep their last state).
+public struct RunSeedsView: Sendable, Codable, Equatable {
+    public var runId: String
+    /// The last epoch a boundary processed.
+    public var epoch: Int
+    public var active: Bool
+    public var isolationViolations: Int
+    public var seeds: [SeedView]
+    public var slots: [SlotView]
+}
+
+/// Why a cull request was refused.
+public enum CullRequestError: Error, Sendable, Equatable {
+    case unknownRun
+    case unknownSeed
+    /// The run's training thread is gone (finished, failed, or not started here).
+    case runNotActive
+    case notCullable(stage: String)
+}
+
+/// The process-wide view of every run's seeds for the REST API, and the mailbox of operator
+/// culls. Training threads publish a fresh view at each epoch boundary; HTTP threads only
+/// read it or set a seed's cull flag — neither ever waits for training.
+public final class SeedRegistry: Sendable {
+    struct Entry {
+        var view: RunSeedsView
+        var cullRequests: [String: CullRequest]
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init() {}
+
+    public func publish(_ view: RunSeedsView, cullRequests: [String: CullRequest]) {
+        entries.withLock { entries in
+            // Seeds of an earlier manager of the same run (before a restart) stay listed.
+            var merged = view
+            if let previous = entries[view.runId]?.view {
+                let current = Set(view.seeds.map(\.seedId))
+                merged.seeds = previous.seeds.filter { !current.contains($0.seedId) } + view.seeds
+            }
+            entries[view.runId] = Entry(view: merged, cullRequests: cullRequests)
+        }
+    }
+
+    /// The training thread of the run ended: no more culls can be honoured.
+    public func deactivate(_ runId: String) {
+        entries.withLock { entries in
+            entries[runId]?.view.active = false
+            entries[runId]?.cullRequests = [:]
+        }
+    }
+
+    public func view(_ runId: String) -> RunSeedsView? { entries.withLock { $0[runId]?.view } }
+
+    /// Flags a live seed for culling; the slot computes the host function again from its next
+    /// training batch and the cull completes at the epoch boundary.
+    public func requestCull(runId: String, seedId: String) throws(CullRequestError) -> SeedView {
+        let result: Result<SeedView, CullRequestError> = entries.withLock { entries in
+            guard var entry = entries[runId] else { return .failure(.unknownRun) }
+            guard let index = entry.view.seeds.firstIndex(where: { $0.seedId == seedId }) else { return .failure(.unknownSeed) }
+            let seed = entry.view.seeds[index]
+            guard entry.view.active else { return .failure(.runNotActive) }
+            guard seed.stageNumber != Int(SeedLifecycleStage.cancelled.rawValue), seed.stageNumber != Int(SeedLifecycleStage.culling.rawValue),
+                  seed.cullReason == nil, let request = entry.cullRequests[seedId] else {
+                return .failure(.notCullable(stage: seed.stage))
+            }
+            request.set()
+            entry.view.seeds[index].cullRequested = true
+            entries[runId] = entry
+            return .success(entry.view.seeds[index])
+        }
+        return try result.get()
+    }
+}
