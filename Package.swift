@@ -88,6 +88,7 @@ let package = Package(
         // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
         .target(name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
                 swiftSettings: strictSwift),
+        .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
 
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(

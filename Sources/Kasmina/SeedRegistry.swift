@@ -1,5 +1,5 @@
 import Foundation
-public import Leyline
+import Leyline
 import Synchronization
 
 /// One seed as the REST API shows it (`GET /api/v1/runs/{id}/seeds/{seed_id}`).
