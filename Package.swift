@@ -89,6 +89,13 @@ let package = Package(
         .target(name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
                 swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(
+            name: "Tamiyo",
+            dependencies: [
+                "Kasmina", "TamiyoNetwork", "Tolaria", "Karn", "Urza", "KernelRuntime", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
 
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(

@@ -1,0 +1,84 @@
+import Kasmina
+import Leyline
+public import TamiyoNetwork
+
+/// The policy network (TamiyoNetwork) as a policy: inference over the C kernels, no dropout,
+/// argmax over what is valid right now — the action head masked to legal actions, the slot
+/// head over open slots, the blueprint head over the blueprints usable in the chosen slot.
+/// Its weights are the ones Simic trains (same definition, same file format).
+public final class LearnedPolicy: TamiyoPolicy {
+    public let name = "learned"
+    let network: PolicyNetwork
+
+    public init(weights: PolicyWeights) { network = PolicyNetwork(weights: weights) }
+
+    public var version: String { network.weights.policyVersion }
+
+    /// The network input for an observation (also what Simic would record).
+    public static func input(_ o: PolicyObservation, config: PolicyNetworkConfig) -> (PolicyInput, [(slot: Int, info: BlueprintInfo)]) {
+        let features = PolicyFeatures.global(o.featureSnapshot, dimension: config.featureDim)
+        let live = o.kasmina.seeds.first
+        let slots = o.kasmina.slots.enumerated().map { index, slot in
+            PolicyFeatures.slot(width: slot.width, open: slot.isOpen(at: o.epoch + 1), embargoed: o.epoch + 1 < slot.embargoUntilEpoch,
+                                hasLiveSeed: slot.liveSeed != nil, fossils: slot.fossils, fossilParameters: slot.fossilParameters,
+                                position: index, slots: o.kasmina.slots.count, allowed: slot.allowed)
+        }
+        var candidates: [(slot: Int, info: BlueprintInfo)] = []
+        for (index, slot) in o.kasmina.slots.enumerated() where slot.isOpen(at: o.epoch + 1) {
+            for info in o.candidates[slot.name] ?? [] { candidates.append((index, info)) }
+        }
+        let blueprints = candidates.map { candidate in
+            (index: PolicyFeatures.blueprintIndex(candidate.info.blueprintId, vocab: config.blueprintVocab),
+             features: PolicyFeatures.blueprint(risk: candidate.info.risk, tier: candidate.info.tier.name, stage: candidate.info.stage,
+                                                parameters: 0))
+        }
+        let input = PolicyInput(features: features, stageIndex: live.map { 1 + Int($0.stage.rawValue) } ?? 0,
+                                blueprintIndex: live.map { PolicyFeatures.blueprintIndex($0.origin.requestedId, vocab: config.blueprintVocab) } ?? 0,
+                                slots: slots, blueprints: blueprints)
+        return (input, candidates)
+    }
+
+    public func decide(_ o: PolicyObservation) -> PolicyDecision {
+        let (input, candidates) = LearnedPolicy.input(o, config: network.config)
+        let out = network.evaluate(input)
+        let live = o.kasmina.seeds.first
+        let openSlots = Set(o.kasmina.slots.enumerated().compactMap { index, slot in
+            slot.isOpen(at: o.epoch + 1) && candidates.contains { $0.slot == index } ? index : nil
+        })
+        let valid: (Int) -> Bool = { raw in
+            switch PolicyAction(rawValue: raw) {
+            case .wait?, .optimizer?: true
+            case .germinate?: live == nil && o.mayGerminate && !openSlots.isEmpty
+            case .advance?: live.map { !$0.paused && nextStage(of: $0) != nil } ?? false
+            case .cull?, .pause?: live != nil
+            case nil: false
+            }
+        }
+        let chosen = maskedArgmax(out.actionLogits, allowed: valid).flatMap(PolicyAction.init(rawValue:)) ?? .wait
+        func decision(_ proposal: PolicyProposal, _ why: String) -> PolicyDecision {
+            PolicyDecision(proposal, action: chosen, logits: out.actionLogits, param: out.param, rationale: why)
+        }
+        switch chosen {
+        case .wait:
+            return decision(.wait, "network: wait")
+        case .germinate:
+            guard let slotIndex = maskedArgmax(out.slotScores, allowed: { openSlots.contains($0) }) else { return decision(.wait, "no open slot") }
+            guard let pick = maskedArgmax(out.blueprintScores, allowed: { candidates[$0].slot == slotIndex }) else {
+                return decision(.wait, "no blueprint for the slot")
+            }
+            let slot = o.kasmina.slots[slotIndex].name
+            return decision(.germinate(slot: slot, blueprint: candidates[pick].info.blueprintId),
+                            "network: germinate \(candidates[pick].info.blueprintId) in \(slot)")
+        case .advance:
+            guard let live, let next = nextStage(of: live) else { return decision(.wait, "nothing to advance") }
+            return decision(.transition(seedId: live.seedId, to: next), "network: advance \(live.seedId) to \(next.name)")
+        case .cull:
+            guard let live else { return decision(.wait, "nothing to cull") }
+            return decision(.cull(seedId: live.seedId, reason: "policy"), "network: cull \(live.seedId)")
+        case .optimizer:
+            return decision(.optimizer(lrDelta: 0.5 * out.param), "network: learning rate × \(1 + 0.5 * out.param)")
+        case .pause:
+            return decision(.pause(seedId: live?.seedId, reason: "policy"), "network: pause")
+        }
+    }
+}

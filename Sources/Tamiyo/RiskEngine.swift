@@ -1,0 +1,97 @@
+import Foundation
+public import Leyline
+public import Tolaria
+
+/// The risk engine of 03-tamiyo §4–6, between the policy and Kasmina. It may rewrite a
+/// command to `COMMAND_PAUSE` (payload cleared, original type kept in `original_command`):
+///
+/// - blueprint quarantine: a germination of a quarantine-only template, of risk ≥ 0.8, or of a
+///   blueprint Tamiyo quarantined after an isolation breach ⇒ PAUSE, `risk_reason =
+///   blueprint_high_risk`, event `bp_quarantine` (a run may graft quarantine-only templates
+///   only with `allow_high_risk` and an approval — never one quarantined for a breach);
+/// - approval: an approval-required template not approved for the run is held (PAUSE,
+///   `approval_required`);
+/// - conservative mode: a germination outside the safe pool, or a learning-rate change ⇒
+///   PAUSE, `conservative_mode`;
+/// - loss spike: validation loss up by more than `max_loss_spike` since the last epoch ⇒
+///   PAUSE of every live seed, `loss_spike` — whatever the policy proposed, except a cull or an
+///   emergency, which already reduce risk. Events `pause_triggered` for both pause rules.
+public struct RiskEngine: Sendable {
+    public var maxLossSpike: Double
+    public var highRiskThreshold = 0.8
+
+    public init(maxLossSpike: Double = 0.15) { self.maxLossSpike = maxLossSpike }
+
+    public struct Verdict: Sendable {
+        public var command: AdaptationCommand?
+        public var events: [TelemetryEvent] = []
+        public var blueprint: BlueprintInfo?
+        public var riskReason: String?
+    }
+
+    public func review(_ proposed: AdaptationCommand?, lossDelta: Double, hasPreviousLoss: Bool, conservative: Bool,
+                       settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?)
+        -> Verdict {
+        var verdict = Verdict(command: proposed)
+        let spike = hasPreviousLoss && lossDelta > maxLossSpike
+        if var command = proposed, case .seedOperation(let operation)? = command.payload, operation.operation == .germinate {
+            let id = operation.blueprintId
+            if let info = lookup(id) {
+                verdict.blueprint = info
+                command.annotations["blueprint_tier"] = info.tier.name
+                command.annotations["blueprint_stage"] = String(info.stage)
+                command.annotations["blueprint_risk"] = String(format: "%.2f", info.risk)
+                verdict.command = command
+                let approved = settings.approvedBlueprints.contains(id)
+                if let reason = quarantined(id) {
+                    rewrite(&verdict, reason: "blueprint_high_risk", event: "bp_quarantine",
+                            attributes: ["tier": info.tier.name, "blueprint_id": id, "quarantine": reason])
+                } else if (info.quarantineOnly || info.risk >= highRiskThreshold) && !(settings.allowHighRisk && approved) {
+                    rewrite(&verdict, reason: "blueprint_high_risk", event: "bp_quarantine",
+                            attributes: ["tier": info.tier.name, "blueprint_id": id, "risk": String(format: "%.2f", info.risk)])
+                } else if info.approvalRequired && !approved {
+                    rewrite(&verdict, reason: "approval_required", event: "approval_held",
+                            attributes: ["tier": info.tier.name, "blueprint_id": id])
+                } else if conservative && !info.isSafe {
+                    rewrite(&verdict, reason: "conservative_mode", event: "pause_triggered",
+                            attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta), "blueprint_id": id])
+                }
+            } else {
+                rewrite(&verdict, reason: "blueprint_unknown", event: "bp_quarantine", attributes: ["blueprint_id": id, "tier": "unknown"])
+            }
+        }
+        if conservative, let command = verdict.command, command.commandType == .optimizer {
+            rewrite(&verdict, reason: "conservative_mode", event: "pause_triggered",
+                    attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta)])
+        }
+        if spike {
+            let exempt = verdict.command.map { command -> Bool in
+                if command.commandType == .emergency { return true }
+                if case .seedOperation(let op)? = command.payload { return op.operation == .cull || op.operation == .cancel }
+                return false
+            } ?? false
+            if !exempt {
+                if verdict.command == nil { verdict.command = AdaptationCommand(commandType: .pause) }
+                rewrite(&verdict, reason: "loss_spike", event: "pause_triggered", targetAll: true,
+                        attributes: ["conservative": conservative ? "true" : "false", "loss_delta": String(format: "%.3f", lossDelta)])
+            }
+        }
+        return verdict
+    }
+
+    private func rewrite(_ verdict: inout Verdict, reason: String, event: String, targetAll: Bool = false, attributes: [String: String]) {
+        guard var command = verdict.command else { return }
+        if command.commandType != .pause {
+            var original = command.commandType.name
+            if case .seedOperation(let op)? = command.payload { original += "/" + op.operation.name }
+            command.annotations["original_command"] = original
+        }
+        command.commandType = .pause
+        command.payload = nil
+        if targetAll { command.targetSeedId = "" }
+        command.annotations["risk_reason"] = reason
+        verdict.command = command
+        verdict.riskReason = reason
+        verdict.events.append(TelemetryEvent(description: event, level: .warning, attributes: attributes.merging(["risk_reason": reason]) { a, _ in a }))
+    }
+}

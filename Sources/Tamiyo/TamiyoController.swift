@@ -1,0 +1,293 @@
+import EsperStorage
+import Foundation
+public import Kasmina
+public import Leyline
+import TamiyoNetwork
+public import Tolaria
+
+/// Tamiyo for one run: Tolaria's `EpochController`, called on the training thread at every
+/// epoch boundary. One boundary is
+///
+/// 1. Kasmina's first half: sync with the model, close the epoch's seed measurements, finish
+///    culls begun during the epoch;
+/// 2. the plateau bookkeeping and the observation (real epoch numbers, seeds, candidates);
+/// 3. the policy's decision, then the risk engine (which may rewrite it to PAUSE);
+/// 4. Kasmina executes the command (grafting happens here); its decisions go back to Tolaria;
+/// 5. field reports for every seed whose lifecycle ended, quarantines after isolation
+///    breaches, the command and the telemetry — all handed to the background worker, so the
+///    boundary never waits for a disk or the bus.
+public final class TamiyoController: EpochController, SeedModuleFactory {
+    public let runId: String
+    public let config: RunConfig
+    public let settings: SeedSettings
+    public let kasmina: SeedManager
+    let policy: any TamiyoPolicy
+    let service: TamiyoService
+
+    private var lastValidationLoss: Double?
+    private var bestValidationLoss = Double.infinity
+    public private(set) var epochsSinceImprovement = 0
+    /// Validation loss and accuracy per finished epoch (the field reports' windows).
+    private var history: [(epoch: Int, loss: Double, accuracy: Double)] = []
+    private var failures: [String: Int] = [:]
+    private var slowBoundaries = 0
+    private var commandCounter = 0
+    /// Every command issued (after the risk engine), in order — the run's command sequence.
+    public private(set) var commands: [AdaptationCommand] = []
+    /// Wall time of each boundary's Tamiyo + Kasmina part (the handshake), ms.
+    public private(set) var handshakeMs: [Double] = []
+    /// The policy's time per decision, ms.
+    public private(set) var inferenceMs: [Double] = []
+
+    /// Epochs a field report's "after" window averages over (design default 3).
+    static let observationWindow = 3
+    /// Design budgets (03-tamiyo §6, §10).
+    static let inferenceBudgetMs = 45.0
+    static let hookBudgetMs = 18.0
+
+    init(runId: String, config: RunConfig, service: TamiyoService, policy: any TamiyoPolicy, kasmina: SeedManager) {
+        self.runId = runId
+        self.config = config
+        settings = config.effectiveSeeds
+        self.service = service
+        self.policy = policy
+        self.kasmina = kasmina
+    }
+
+    public var policyName: String { policy.name }
+
+    public func makeModule(kind: String, slot: SeedSlot, checkpointState: [UInt8]) throws -> (any SeedSlotModule)? {
+        try kasmina.makeModule(kind: kind, slot: slot, checkpointState: checkpointState)
+    }
+
+    public func endOfEpoch(_ state: EpochState) throws -> [EpochDecision] {
+        let started = MonotonicClock.nanoseconds()
+        let summary = state.summary
+        let (report, boundaryDecisions) = kasmina.beginBoundary(state)
+        var decisions = boundaryDecisions.map(\.decision)
+        var finished = report.finished
+
+        // Plateau bookkeeping on the real validation loss.
+        let lossDelta = lastValidationLoss.map { summary.validationLoss - $0 } ?? 0
+        let hasPrevious = lastValidationLoss != nil
+        if summary.validationLoss < bestValidationLoss - settings.plateauDelta {
+            bestValidationLoss = summary.validationLoss
+            epochsSinceImprovement = 0
+        } else {
+            epochsSinceImprovement += 1
+            bestValidationLoss = min(bestValidationLoss, summary.validationLoss)
+        }
+        history.append((summary.epoch, summary.validationLoss, summary.validationAccuracy))
+        if history.count > 64 { history.removeFirst(history.count - 64) }
+
+        let conservative = service.mode.isConservative
+        let observation = PolicyObservation(
+            summary: summary, lossDelta: lossDelta, bestValidationLoss: bestValidationLoss, epochsSinceImprovement: epochsSinceImprovement,
+            kasmina: report, settings: settings, conservative: conservative,
+            candidates: candidates(report, conservative: conservative), failures: failures,
+            hostParameters: state.parameterGroups.filter { $0.name.hasPrefix("host.") }.reduce(0) { $0 + $1.count },
+            learningRate: state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate ?? config.learningRate)
+
+        let inferenceStart = MonotonicClock.nanoseconds()
+        let decision = policy.decide(observation)
+        let inference = MonotonicClock.milliseconds(since: inferenceStart)
+        inferenceMs.append(inference)
+
+        let proposed = command(for: decision, observation)
+        let verdict = service.risk.review(proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
+                                          settings: settings, blueprint: { self.service.catalog.info($0) },
+                                          quarantined: { self.service.quarantineReason($0) })
+        var outcome: (accepted: Bool, reason: String?)?
+        if var command = verdict.command {
+            let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
+            decisions += result.decisions.map(\.decision)
+            finished += result.finished
+            outcome = (result.accepted, result.reason)
+            command.annotations["executed"] = result.accepted ? "true" : "false"
+            if let reason = result.reason { command.annotations["refusal"] = String(reason.prefix(200)) }
+            commands.append(command)
+            service.publish(command: command)
+        }
+        lastValidationLoss = summary.validationLoss
+
+        for seed in finished {
+            if seed.finalStage != .fossilized { failures[seed.origin.requestedId, default: 0] += 1 }
+            if seed.quarantine { service.quarantine(seed.origin.requestedId, reason: "isolation_breach in run \(runId) (\(seed.seedId))") }
+            service.record(fieldReport(for: seed, epoch: summary.epoch))
+            if seed.finalStage == .fossilized || seed.finalStage == .cancelled { epochsSinceImprovement = 0 }
+        }
+
+        kasmina.endBoundary()
+        let handshake = MonotonicClock.milliseconds(since: started)
+        handshakeMs.append(handshake)
+        automaticTriggers(inference: inference, handshake: handshake)
+        service.publish(telemetry: telemetry(summary, lossDelta: lossDelta, decision: decision, verdict: verdict, outcome: outcome,
+                                             inference: inference, handshake: handshake, conservative: conservative))
+        return decisions
+    }
+
+    // MARK: - Observation
+
+    /// Per slot, the blueprints that can be grafted there now: the run's list (or the default
+    /// pool for the slot width), with an artifact of that width, not quarantined for a breach;
+    /// only SAFE ones in conservative mode. High-risk and unapproved ones stay in the list: the
+    /// risk engine, not the policy, holds them (with its events).
+    func candidates(_ report: BoundaryReport, conservative: Bool) -> [String: [BlueprintInfo]] {
+        var result: [String: [BlueprintInfo]] = [:]
+        for slot in report.slots where slot.allowed {
+            let ids = settings.blueprints ?? service.catalog.defaultPool(width: slot.width)
+            result[slot.name] = ids.compactMap { service.catalog.info($0) }.filter { info in
+                info.available && info.seedWidth == slot.width && service.quarantineReason(info.blueprintId) == nil
+                    && (!conservative || info.isSafe)
+            }
+        }
+        return result
+    }
+
+    // MARK: - Commands
+
+    /// A UUID-shaped id derived from (run, epoch, counter): the same run replayed issues the same ids.
+    func commandId(epoch: Int) -> String {
+        commandCounter += 1
+        let digest = Checksum.sha256(Array("\(runId)/\(epoch)/\(commandCounter)".utf8))
+        let hex = Checksum.hex(digest.prefix(16))
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-8" + String(c[13..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+
+    func command(for decision: PolicyDecision, _ o: PolicyObservation) -> AdaptationCommand? {
+        var command = AdaptationCommand(commandId: "", commandType: .unknown, executionDeadlineMs: UInt32(TamiyoController.hookBudgetMs),
+                                        issuedAt: LeylineTimestamp(nanosecondsSinceEpoch: o.summary.timestampNs), issuedBy: "tamiyo")
+        command.annotations = [
+            "policy": policy.name, "policy_version": policy.version, "policy_action": String(decision.action.rawValue),
+            "policy_param_delta": String(format: "%.6f", decision.param), "rationale": String(decision.rationale.prefix(240)),
+            "run_id": runId, "epoch": String(o.epoch),
+        ]
+        switch decision.proposal {
+        case .wait:
+            return nil
+        case .germinate(let slot, let blueprint):
+            guard let status = o.kasmina.slots.first(where: { $0.name == slot }) else { return nil }
+            command.commandType = .seed
+            command.targetSeedId = kasmina.seedId(forSlot: status.layer)
+            command.payload = .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: blueprint,
+                                                                  parameters: ["alpha": 0]))
+            command.annotations["slot"] = slot
+        case .transition(let seedId, let stage):
+            guard let operation = Lifecycle.operation(into: stage) else { return nil }
+            command.commandType = .seed
+            command.targetSeedId = seedId
+            let blueprint = o.kasmina.seeds.first { $0.seedId == seedId }?.origin.requestedId ?? ""
+            command.payload = .seedOperation(CommandSeedOperation(operation: operation, blueprintId: blueprint))
+        case .cull(let seedId, let reason):
+            command.commandType = .seed
+            command.targetSeedId = seedId
+            let blueprint = o.kasmina.seeds.first { $0.seedId == seedId }?.origin.requestedId ?? ""
+            command.payload = .seedOperation(CommandSeedOperation(operation: .cull, blueprintId: blueprint))
+            command.annotations["reason"] = reason
+        case .optimizer(let delta):
+            command.commandType = .optimizer
+            command.payload = .optimizerAdjustment(CommandOptimizerAdjustment(optimizerId: config.optimizer.rawValue,
+                                                                              hyperparameters: ["lr_delta": delta]))
+        case .pause(let seedId, let reason):
+            command.commandType = .pause
+            command.targetSeedId = seedId ?? ""
+            command.annotations["risk_reason"] = reason
+        }
+        command.commandId = commandId(epoch: o.epoch)
+        return command
+    }
+
+    // MARK: - Field reports
+
+    /// The measured outcome of a seed's lifecycle: validation loss and accuracy at germination
+    /// vs the mean over the last epochs (at most 3) before it ended, ΔParams, the ablation.
+    func fieldReport(for seed: FinishedSeed, epoch: Int) -> FieldReport {
+        let window = history.filter { $0.epoch > seed.baseline.epoch }.suffix(TamiyoController.observationWindow)
+        let after = window.isEmpty ? (seed.baseline.validationLoss, seed.baseline.validationAccuracy)
+            : (window.map(\.loss).reduce(0, +) / Double(window.count), window.map(\.accuracy).reduce(0, +) / Double(window.count))
+        let lossDelta = after.0 - seed.baseline.validationLoss
+        let fossilized = seed.finalStage == .fossilized
+        let outcome: FieldReportOutcome
+        switch seed.cullReason {
+        case nil where fossilized: outcome = .success
+        case "isolation_breach"?: outcome = .regression
+        case "operator"?, "emergency"?: outcome = .aborted
+        default: outcome = lossDelta > settings.improvementThreshold ? .regression : .neutral
+        }
+        var metrics: [String: Float] = [
+            "loss_delta": Float(lossDelta), "validation_loss_before": Float(seed.baseline.validationLoss),
+            "validation_loss_after": Float(after.0), "validation_accuracy_before": Float(seed.baseline.validationAccuracy),
+            "validation_accuracy_after": Float(after.1), "accuracy_delta": Float(after.1 - seed.baseline.validationAccuracy),
+            "params_delta": Float(fossilized ? seed.parameters : 0), "seed_parameters": Float(seed.parameters),
+            "isolation_violations": Float(seed.violations), "lifetime_epochs": Float(max(0, seed.epoch - seed.baseline.epoch)),
+        ]
+        if let ablation = seed.measurements.ablationValidationLoss { metrics["ablation_loss_delta"] = Float(ablation - after.0) }
+        metrics = metrics.filter { $0.value.isFinite }
+        var followUps: [MitigationAction] = []
+        if seed.quarantine {
+            followUps.append(MitigationAction(actionType: "QUARANTINE_BLUEPRINT", rationale: "isolation breach: \(seed.origin.requestedId)"))
+        }
+        if !fossilized { followUps.append(MitigationAction(actionType: "EMBARGO_SLOT", rationale: "\(seed.slot) after the cull")) }
+        var notes = fossilized ? "fossilized" : "culled (\(seed.cullReason ?? "policy")) in \(seed.stageBeforeEnd.name)"
+        notes += "; kernel \(seed.origin.kernelId) (\(seed.origin.source))"
+        return FieldReport(
+            reportId: "fr-\(runId)-\(seed.seedId)", commandId: seed.baseline.commandId, trainingRunId: runId, seedId: seed.seedId,
+            blueprintId: seed.origin.requestedId, outcome: outcome, metrics: metrics, observationWindowEpochs: UInt32(window.count),
+            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes)
+    }
+
+    // MARK: - Telemetry and automatic conservative mode
+
+    private func automaticTriggers(inference: Double, handshake: Double) {
+        if inference > TamiyoController.inferenceBudgetMs {
+            service.mode.trigger("inference latency \(String(format: "%.1f", inference)) ms over the \(TamiyoController.inferenceBudgetMs) ms budget")
+        }
+        slowBoundaries = handshake > TamiyoController.hookBudgetMs ? slowBoundaries + 1 : 0
+        if slowBoundaries >= 3 {
+            service.mode.trigger("epoch hook over \(TamiyoController.hookBudgetMs) ms for 3 consecutive epochs")
+        }
+    }
+
+    func telemetry(_ summary: EpochSummary, lossDelta: Double, decision: PolicyDecision, verdict: RiskEngine.Verdict,
+                   outcome: (accepted: Bool, reason: String?)?, inference: Double, handshake: Double, conservative: Bool) -> TelemetryPacket {
+        let run = ["run_id": runId]
+        var metrics = [
+            MetricPoint(name: "tamiyo.validation_loss", value: summary.validationLoss, unit: "loss", attributes: run),
+            MetricPoint(name: "tamiyo.loss_delta", value: lossDelta, unit: "loss", attributes: run),
+            MetricPoint(name: "tamiyo.conservative_mode", value: conservative ? 1 : 0, unit: "bool", attributes: run),
+            MetricPoint(name: "tamiyo.inference.latency_ms", value: inference, unit: "ms", attributes: run),
+            MetricPoint(name: "tamiyo.handshake.latency_ms", value: handshake, unit: "ms", attributes: run),
+        ]
+        if let info = verdict.blueprint { metrics.append(MetricPoint(name: "tamiyo.blueprint.risk", value: info.risk, unit: "score", attributes: run)) }
+        metrics = metrics.filter { $0.value.isFinite }
+        var events = verdict.events.map { event -> TelemetryEvent in
+            var event = event
+            event.attributes["run_id"] = runId
+            return event
+        }
+        if let command = verdict.command {
+            events.append(TelemetryEvent(description: "command_issued", level: .info, attributes: [
+                "run_id": runId, "command_type": command.commandType.name, "target_seed_id": command.targetSeedId,
+                "executed": outcome?.accepted == true ? "true" : "false", "policy_action": decision.action.name,
+            ]))
+        }
+        let pause = verdict.command?.commandType == .pause
+        let status: HealthStatus = events.contains { $0.level == .critical } ? .critical
+            : (pause || events.contains { $0.level == .warning }) ? .degraded : .healthy
+        let summaryText: String
+        if pause {
+            let reason = verdict.command?.annotations["risk_reason"] ?? "pause"
+            summaryText = reason == "blueprint_high_risk" ? "bp_high_risk" : reason
+        } else if let last = events.last {
+            summaryText = last.description
+        } else {
+            summaryText = lossDelta > service.risk.maxLossSpike ? "loss_spike" : "stable"
+        }
+        return TelemetryPacket.build(
+            packetId: "tamiyo-telemetry-\(runId)-\(summary.epoch)", source: "tamiyo", level: status == .healthy ? .info : .warning,
+            metrics: metrics, events: events, healthStatus: status, healthSummary: summaryText,
+            healthIndicators: ["policy": String(policy.version.prefix(8)), "mode": conservative ? "1" : "0", "run_id": runId,
+                               "tier": verdict.blueprint?.tier.name ?? ""].filter { !$0.value.isEmpty })
+    }
+}
