@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
+                "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

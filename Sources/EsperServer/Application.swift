@@ -5,7 +5,9 @@ import Leyline
 public import Logging
 public import Oona
 public import Prometheus
+public import Tamiyo
 public import Tolaria
+import Kasmina
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
@@ -24,6 +26,9 @@ public final class Application: Sendable {
     public let runs: RunService
     /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
     public let blueprints: BlueprintServices
+    /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
+    /// Kasmina seed managers it drives; field reports in `<data>/tamiyo`.
+    public let tamiyo: TamiyoService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -52,12 +57,22 @@ public final class Application: Sendable {
         } catch {
             throw StartError(description: error.description)
         }
+        blueprints = try BlueprintServices(configuration: configuration)
+        var control = TamiyoSettings(directory: configuration.dataDirectory + "/tamiyo")
+        control.conservativeAtStart = configuration.control.conservativeAtStart
+        control.fieldReportRetentionHours = configuration.control.fieldReportRetentionHours
+        control.maxLossSpike = configuration.control.maxLossSpike
+        control.kernelBudgetMs = configuration.control.kernelBudgetMs
+        let tamiyo = try TamiyoService(settings: control, karn: blueprints.catalog, urza: blueprints.urza,
+                                       kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
+        self.tamiyo = tamiyo
         let tolaria = configuration.dataDirectory + "/tolaria"
         runs = try RunService(
             options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
                                         maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
-            logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)])
-        blueprints = try BlueprintServices(configuration: configuration)
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)],
+            controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) },
+            configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
 
         var router = Router()
         HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints),
@@ -67,6 +82,8 @@ public final class Application: Sendable {
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
+        TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
+        SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry),
                             authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
@@ -127,6 +144,7 @@ public final class Application: Sendable {
     public func stop() {
         server.stop()
         runs.shutdown()
+        tamiyo.stop()
         blueprints.stop()
         bus.stop()
         healthMonitor.stop()

@@ -44,6 +44,8 @@ public struct Configuration: Sendable {
     public var datasetsDirectory: String?
     /// The blueprint pipeline (Karn, Tezzeret, Urza).
     public var blueprints = BlueprintSettings()
+    /// The control loop (Tamiyo, Kasmina).
+    public var control = ControlSettings()
 
     public init() {}
 
@@ -61,6 +63,19 @@ public struct Configuration: Sendable {
         public var compileStrategy = "standard"
         /// Byte budget of Urza's decoded-kernel cache.
         public var kernelCacheMegabytes = 1024
+        public init() {}
+    }
+
+    /// Settings of the control loop (`TAMIYO_*`, `KASMINA_*`).
+    public struct ControlSettings: Sendable, Equatable {
+        /// Conservative mode from the start (an operator turns it off over REST).
+        public var conservativeAtStart = false
+        /// Field reports older than this are dropped from `<data>/tamiyo/field_reports.log`.
+        public var fieldReportRetentionHours = 24.0
+        /// A validation-loss rise above this in one epoch pauses the seeds.
+        public var maxLossSpike = 0.15
+        /// Kasmina's kernel fetch budget; a slower fetch falls back (BP001, then identity).
+        public var kernelBudgetMs = 10.0
         public init() {}
     }
 
@@ -111,6 +126,10 @@ public struct Configuration: Sendable {
         ("ESPER_SEED_WIDTH", "64", "width d of the host's seed slots that kernels are compiled for, 1-16384"),
         ("ESPER_COMPILE_STRATEGY", "standard", "kernel autotuning effort: emergency, fast, standard or aggressive"),
         ("ESPER_URZA_KERNEL_CACHE_MB", "1024", "memory for decoded kernels in Urza's cache, 1-65536 MB"),
+        ("TAMIYO_CONSERVATIVE_MODE", "off", "start Tamiyo in conservative mode (safe-pool germinations only): on or off"),
+        ("TAMIYO_FIELD_REPORT_RETENTION_HOURS", "24", "hours field reports stay in <data>/tamiyo/field_reports.log, 1-8760"),
+        ("TAMIYO_MAX_LOSS_SPIKE", "0.15", "validation-loss rise in one epoch that pauses the seeds, 0.001-100"),
+        ("KASMINA_KERNEL_BUDGET_MS", "10", "kernel fetch budget in ms; a slower fetch falls back to BP001, 0.1-10000"),
         ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
@@ -207,6 +226,27 @@ public struct Configuration: Sendable {
             blueprints.compileStrategy = name
         }
         if let megabytes = try integer("ESPER_URZA_KERNEL_CACHE_MB", 1...65536) { blueprints.kernelCacheMegabytes = megabytes }
+
+        if let mode = values["TAMIYO_CONSERVATIVE_MODE"] {
+            switch mode.lowercased() {
+            case "on", "true", "1", "yes": control.conservativeAtStart = true
+            case "off", "false", "0", "no": control.conservativeAtStart = false
+            default: throw ConfigurationError(variable: "TAMIYO_CONSERVATIVE_MODE", message: "'\(mode)' must be on or off")
+            }
+        }
+        func decimal(_ name: String, _ range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
+            guard let text = values[name] else { return nil }
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+                throw ConfigurationError(variable: name, message: "'\(text)' is not a number")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        if let hours = try decimal("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
+        if let spike = try decimal("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
+        if let budget = try decimal("KASMINA_KERNEL_BUDGET_MS", 0.1...10_000) { control.kernelBudgetMs = budget }
 
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
