@@ -142,7 +142,8 @@ let package = Package(
             path: "bench/oona/Sources",
             swiftSettings: strictSwift),
 
-        .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+        .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", "Karn", "KernelRuntime", "Tezzeret", "Urza",
+                                                         .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
         .testTarget(name: "EsperStorageTests", dependencies: ["EsperStorage", "EsperTestSupport"]),
@@ -164,9 +165,16 @@ let package = Package(
         .testTarget(name: "TezzeretTests", dependencies: [
             "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
         ]),
+        .testTarget(name: "KasminaTests", dependencies: [
+            "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperTestSupport",
+        ]),
+        .testTarget(name: "TamiyoTests", dependencies: [
+            "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperStorage",
+            "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EsperServerTests", dependencies: [
             "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Karn", "Urza",
-            "Tezzeret", "KernelRuntime", "EsperStorage",
+            "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

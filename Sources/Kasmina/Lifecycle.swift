@@ -9,6 +9,10 @@ public import Leyline
 public struct LifecycleError: Error, Sendable, Equatable, CustomStringConvertible {
     public let from: SeedLifecycleStage
     public let to: SeedLifecycleStage
+    public init(from: SeedLifecycleStage, to: SeedLifecycleStage) {
+        self.from = from
+        self.to = to
+    }
     public var description: String { "Transition \(from.name) -> \(to.name) not allowed" }
 }
 
@@ -86,6 +90,12 @@ public struct SeedLifecycle: Sendable, Equatable {
         public let from: SeedLifecycleStage
         public let to: SeedLifecycleStage
         public let epoch: Int
+
+        public init(from: SeedLifecycleStage, to: SeedLifecycleStage, epoch: Int) {
+            self.from = from
+            self.to = to
+            self.epoch = epoch
+        }
     }
 
     public init() {}
