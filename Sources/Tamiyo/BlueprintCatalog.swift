@@ -105,11 +105,11 @@ public final class BlueprintCatalog: Sendable {
     public var refreshes: Int { snapshot.withLock { $0.refreshes } }
 
     /// Blueprints a run may graft into slots of `width` by default: SAFE, residual (identity at
-    /// graft time, with parameters), with an artifact of that width; Karn's conservative-pool
-    /// order (lowest risk, then id).
+    /// graft time) with parameters (not BP001's pass-through), with an artifact of that width;
+    /// Karn's conservative-pool order (lowest risk, then id).
     public func defaultPool(width: Int) -> [String] {
         snapshot.withLock { s in
-            s.entries.values.filter { $0.isSafe && $0.residual && $0.available && $0.seedWidth == width }
+            s.entries.values.filter { $0.isSafe && $0.residual && $0.kind != "identity" && $0.available && $0.seedWidth == width }
                 .sorted { ($0.risk, $0.blueprintId) < ($1.risk, $1.blueprintId) }.map(\.blueprintId)
         }
     }

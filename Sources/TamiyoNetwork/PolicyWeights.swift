@@ -12,7 +12,7 @@ public struct PolicyTensor: Sendable, Equatable, Codable {
 /// Why a weight file was refused.
 public struct PolicyWeightsError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// The policy's parameters: every tensor of `PolicyWeights.layout(config)` in one flat

