@@ -137,6 +137,9 @@ public final class TamiyoService: Sendable {
 
     /// The controller of a run (RunService's factory; called on the run's training thread).
     public func makeController(runId: String, config: RunConfig) -> any EpochController {
+        guard config.effectivePolicy != .none else { return NoOpEpochController() }
+        // The metadata prefetch: on the run's thread before its first epoch, never inside one.
+        catalog.refreshNow()
         let policy: any TamiyoPolicy
         switch config.effectivePolicy {
         case .none: return NoOpEpochController()
@@ -160,6 +163,7 @@ public final class TamiyoService: Sendable {
     public func validate(_ config: RunConfig, architecture: HostArchitecture) -> [JSONFieldProblem] {
         guard config.effectivePolicy != .none else { return [] }
         let seeds = config.effectiveSeeds
+        catalog.refreshNow()
         var problems: [JSONFieldProblem] = []
         for key in ["blueprints", "approved_blueprints"] {
             let ids = key == "blueprints" ? seeds.blueprints ?? [] : seeds.approvedBlueprints
