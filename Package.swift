@@ -134,6 +134,12 @@ let package = Package(
         .executableTarget(name: "blueprint-bench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
                           path: "bench/BlueprintBench", swiftSettings: strictSwift),
 
+        // Benchmark of the control loop: the end-of-epoch handshake and growth on digits (docs/performance.md).
+        .executableTarget(name: "control-bench",
+                          dependencies: ["Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                                         .product(name: "Logging", package: "swift-log")],
+                          path: "bench/ControlBench", swiftSettings: strictSwift),
+
         // Benchmarks (bench/oona): bus publish throughput and latency against redis-benchmark,
         // and Leyline encode/decode cost. Built in release by bench/oona/run.sh.
         .executableTarget(

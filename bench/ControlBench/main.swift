@@ -1,0 +1,158 @@
+// control-bench: the control loop's figures for docs/performance.md — the end-of-epoch
+// handshake (state + Tamiyo's decision + Kasmina applying it, inside Tolaria's timed boundary)
+// and growth on digits from a 4-unit host. Build with `swift build -c release`.
+//
+// usage: control-bench handshake [EPOCHS]        → boundary and handshake p50/p99/max (ms)
+//        control-bench growth SEED [EPOCHS]       → one growth run on digits (heuristic policy)
+//        control-bench fixed WIDTH SEED [EPOCHS]  → a fixed-width digits net, same protocol
+import EsperStorage
+import Foundation
+import Karn
+import Kasmina
+import Leyline
+import Logging
+import Tamiyo
+import Tezzeret
+import Tolaria
+import Urza
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+/// A blueprint library compiled for slots of `width` in a temporary directory, and Tamiyo over it.
+final class Control {
+    let root = NSTemporaryDirectory() + "control-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let catalog: KarnCatalog
+    let urza: UrzaLibrary
+    let service: TamiyoService
+    var compiled: [String] = []
+
+    init(width: Int, blueprints: [String]) throws {
+        catalog = try KarnCatalog()
+        var options = CompileOptions()
+        options.strategy = .fast
+        options.seedWidth = width
+        let compiler = try TezzeretCompiler(catalog: catalog, directory: root + "/tezzeret", options: options)
+        urza = try UrzaLibrary(configuration: UrzaConfiguration(root: root + "/urza"), catalog: catalog)
+        for id in blueprints {
+            guard let template = catalog.template(id) else { continue }
+            // Templates whose shape rules do not fit this width are skipped (e.g. 8 heads of a 4-wide slot).
+            guard let result = try? compiler.compile(CompileRequest(blueprintId: id, parameters: template.forgeParameters, origin: .forge)) else {
+                continue
+            }
+            try urza.save(descriptor: template.descriptor, artifactPath: result.artifactPath)
+            compiled.append(id)
+        }
+        var logger = Logger(label: "control-bench")
+        logger.logLevel = .critical
+        service = try TamiyoService(settings: TamiyoSettings(directory: root + "/tamiyo"), karn: catalog, urza: urza,
+                                    kernels: UrzaKernelProvider(urza: urza), bus: nil, logger: logger)
+    }
+
+    deinit {
+        service.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func train(_ config: RunConfig) throws -> (summaries: [EpochSummary], controller: TamiyoController) {
+        let controller = service.makeController(runId: "bench", config: config, policy: HeuristicPolicy())
+        let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
+        let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+                              scaling: config.dataset.effectiveScaling)
+        let sink = InMemoryTrainingSink()
+        _ = try Trainer(runId: "bench", config: config, split: split, checkpoints: nil, sink: sink, controller: controller).run()
+        return (sink.summaries, controller)
+    }
+}
+
+/// The digits protocol of shared/data/README.md: pixels scaled to 0..1, shuffled 80/20,
+/// Adam 1e-2, batch 32.
+func digits(hidden: [Int], seed: UInt64, epochs: Int) -> RunConfig {
+    var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: epochs, learningRate: 0.01)
+    config.model.hiddenSizes = hidden
+    config.batchSize = 32
+    config.seed = seed
+    return config
+}
+
+Kernels.blasThreads = 1
+let arguments = CommandLine.arguments
+switch arguments.count > 1 ? arguments[1] : "" {
+case "handshake":
+    // The acceptance experiment's run with a seed lifecycle every few epochs: germinate on a
+    // 1-epoch "plateau", walk the gates, cull or fossilise, again and again.
+    let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 2000 : 2000
+    let control = try Control(width: 16, blueprints: ["BP001", "BP008", "BP009", "BP010"])
+    var config = RunConfig(dataset: DatasetSpec(kind: .twoMoons), epochs: epochs, learningRate: 1e-3)
+    config.model.hiddenSizes = [16, 16]
+    config.batchSize = 128
+    config.seed = 42
+    config.policy = .heuristic
+    var seeds = SeedSettings()
+    seeds.plateauEpochs = 1
+    seeds.plateauDelta = 10
+    seeds.warmupEpochs = 0
+    seeds.maxGerminations = 100_000
+    seeds.embargoEpochs = 0
+    seeds.minTrainingEpochs = 1
+    seeds.stabilizationEpochs = 1
+    seeds.evaluationEpochs = 1
+    seeds.graftSteps = 7
+    config.seeds = seeds
+    let (summaries, controller) = try control.train(config)
+    let boundary = summaries.dropFirst(10).map(\.boundaryMs)
+    let handshake = Array(controller.handshakeMs.dropFirst(10))
+    let inference = Array(controller.inferenceMs.dropFirst(10))
+    print(String(format: "handshake epochs=%d commands=%d germinations=%d boundary_p50_ms=%.4f boundary_p99_ms=%.4f boundary_max_ms=%.4f "
+                 + "tamiyo_kasmina_p50_ms=%.4f tamiyo_kasmina_p99_ms=%.4f policy_p50_ms=%.4f policy_p99_ms=%.4f",
+                 summaries.count, controller.commands.count, controller.kasmina.germinations,
+                 percentile(boundary, 0.5), percentile(boundary, 0.99), boundary.max() ?? 0,
+                 percentile(handshake, 0.5), percentile(handshake, 0.99), percentile(inference, 0.5), percentile(inference, 0.99)))
+case "growth":
+    let seed = arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1
+    let epochs = arguments.count > 3 ? Int(arguments[3]) ?? 150 : 150
+    let candidates = (1...35).map { String(format: "BP%03d", $0) }
+    let control = try Control(width: 4, blueprints: candidates)
+    var config = digits(hidden: [4], seed: seed, epochs: epochs)
+    config.policy = .heuristic
+    var seeds = SeedSettings()
+    let env = ProcessInfo.processInfo.environment
+    if let list = env["GROWTH_BLUEPRINTS"] { seeds.blueprints = list.split(separator: ",").map(String.init) }
+    seeds.maxGerminations = Int(env["GROWTH_MAX_GERMINATIONS"] ?? "") ?? 12
+    seeds.plateauEpochs = Int(env["GROWTH_PLATEAU"] ?? "") ?? 3
+    seeds.embargoEpochs = Int(env["GROWTH_EMBARGO"] ?? "") ?? 2
+    seeds.warmupEpochs = Int(env["GROWTH_WARMUP"] ?? "") ?? 10
+    seeds.graftSteps = Int(env["GROWTH_GRAFT_STEPS"] ?? "") ?? 45
+    config.seeds = seeds
+    let (summaries, controller) = try control.train(config)
+    let last = summaries.last!
+    let hostParameters = digits(hidden: [4], seed: seed, epochs: 1).model.hiddenSizes.isEmpty ? 0 : (64 * 4 + 4 + 4 * 10 + 10)
+    let seedParameters = last.slots.reduce(0) { $0 + $1.parameters }
+    let best = summaries.map(\.validationAccuracy).max() ?? 0
+    for command in controller.commands {
+        var operation = command.commandType.name
+        if case .seedOperation(let op)? = command.payload { operation = op.operation.name + " " + op.blueprintId }
+        FileHandle.standardError.write(Data("epoch \(command.annotations["epoch"] ?? "?") \(command.targetSeedId) \(operation) \(command.annotations["rationale"] ?? "")\n".utf8))
+    }
+    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d host=%d seeds=%d fossils=%d germinations=%d compiled=%@",
+                 seed, summaries.count, last.validationAccuracy, best, hostParameters + seedParameters, hostParameters, seedParameters,
+                 (controller.kasmina.slotModules.first?.fossils.count ?? 0), controller.kasmina.germinations,
+                 control.compiled.joined(separator: ",")))
+case "fixed":
+    let width = arguments.count > 2 ? Int(arguments[2]) ?? 4 : 4
+    let seed = arguments.count > 3 ? UInt64(arguments[3]) ?? 1 : 1
+    let epochs = arguments.count > 4 ? Int(arguments[4]) ?? 60 : 60
+    let config = digits(hidden: [width], seed: seed, epochs: epochs)
+    let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
+    let split = DataSplit(data, validationFraction: 0.2, seed: seed, scaling: config.dataset.effectiveScaling)
+    let sink = InMemoryTrainingSink()
+    _ = try Trainer(runId: "fixed", config: config, split: split, checkpoints: nil, sink: sink).run()
+    let last = sink.summaries.last!
+    print(String(format: "fixed width=%d seed=%llu epochs=%d final_val_acc=%.4f params=%d", width, seed, epochs, last.validationAccuracy,
+                 64 * width + width + width * 10 + 10))
+default:
+    FileHandle.standardError.write(Data("usage: control-bench handshake [EPOCHS] | growth SEED [EPOCHS] | fixed WIDTH SEED [EPOCHS]\n".utf8))
+    exit(2)
+}
