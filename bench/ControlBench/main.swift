@@ -2,7 +2,7 @@
 // handshake (state + Tamiyo's decision + Kasmina applying it, inside Tolaria's timed boundary)
 // and growth on digits from a 4-unit host. Build with `swift build -c release`.
 //
-// usage: control-bench handshake [EPOCHS]        → boundary and handshake p50/p99/max (ms)
+// usage: control-bench handshake [EPOCHS] [heuristic|learned] → boundary and handshake p50/p99/max (ms)
 //        control-bench growth SEED [EPOCHS]       → one growth run on digits (heuristic policy)
 //        control-bench fixed WIDTH SEED [EPOCHS]  → a fixed-width digits net, same protocol
 import EsperStorage
@@ -57,7 +57,8 @@ final class Control {
     }
 
     func train(_ config: RunConfig) throws -> (summaries: [EpochSummary], controller: TamiyoController) {
-        let controller = service.makeController(runId: "bench", config: config, policy: HeuristicPolicy())
+        let policy: any TamiyoPolicy = config.policy == .learned ? LearnedPolicy(weights: service.currentWeights) : HeuristicPolicy()
+        let controller = service.makeController(runId: "bench", config: config, policy: policy)
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
         let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
                               scaling: config.dataset.effectiveScaling)
@@ -89,7 +90,7 @@ case "handshake":
     config.model.hiddenSizes = [16, 16]
     config.batchSize = 128
     config.seed = 42
-    config.policy = .heuristic
+    config.policy = arguments.count > 3 && arguments[3] == "learned" ? .learned : .heuristic
     var seeds = SeedSettings()
     seeds.plateauEpochs = 1
     seeds.plateauDelta = 10
@@ -105,9 +106,9 @@ case "handshake":
     let boundary = summaries.dropFirst(10).map(\.boundaryMs)
     let handshake = Array(controller.handshakeMs.dropFirst(10))
     let inference = Array(controller.inferenceMs.dropFirst(10))
-    print(String(format: "handshake epochs=%d commands=%d germinations=%d boundary_p50_ms=%.4f boundary_p99_ms=%.4f boundary_max_ms=%.4f "
+    print(String(format: "handshake policy=%@ epochs=%d commands=%d germinations=%d boundary_p50_ms=%.4f boundary_p99_ms=%.4f boundary_max_ms=%.4f "
                  + "tamiyo_kasmina_p50_ms=%.4f tamiyo_kasmina_p99_ms=%.4f policy_p50_ms=%.4f policy_p99_ms=%.4f",
-                 summaries.count, controller.commands.count, controller.kasmina.germinations,
+                 controller.policyName, summaries.count, controller.commands.count, controller.kasmina.germinations,
                  percentile(boundary, 0.5), percentile(boundary, 0.99), boundary.max() ?? 0,
                  percentile(handshake, 0.5), percentile(handshake, 0.99), percentile(inference, 0.5), percentile(inference, 0.99)))
 case "growth":
