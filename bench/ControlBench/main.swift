@@ -142,17 +142,21 @@ case "growth":
                  (controller.kasmina.slotModules.first?.fossils.count ?? 0), controller.kasmina.germinations,
                  control.compiled.joined(separator: ",")))
 case "fixed":
-    let width = arguments.count > 2 ? Int(arguments[2]) ?? 4 : 4
+    // WIDTH may list several hidden layers: 64,4 is a 64→64→4→10 net.
+    let widths = (arguments.count > 2 ? arguments[2] : "4").split(separator: ",").compactMap { Int($0) }
     let seed = arguments.count > 3 ? UInt64(arguments[3]) ?? 1 : 1
     let epochs = arguments.count > 4 ? Int(arguments[4]) ?? 60 : 60
-    let config = digits(hidden: [width], seed: seed, epochs: epochs)
+    let config = digits(hidden: widths, seed: seed, epochs: epochs)
     let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
     let split = DataSplit(data, validationFraction: 0.2, seed: seed, scaling: config.dataset.effectiveScaling)
     let sink = InMemoryTrainingSink()
     _ = try Trainer(runId: "fixed", config: config, split: split, checkpoints: nil, sink: sink).run()
     let last = sink.summaries.last!
-    print(String(format: "fixed width=%d seed=%llu epochs=%d final_val_acc=%.4f params=%d", width, seed, epochs, last.validationAccuracy,
-                 64 * width + width + width * 10 + 10))
+    let layers = [64] + widths + [10]
+    var parameters = 0
+    for index in 0..<(layers.count - 1) { parameters += layers[index] * layers[index + 1] + layers[index + 1] }
+    print(String(format: "fixed hidden=%@ seed=%llu epochs=%d final_val_acc=%.4f params=%d", widths.map(String.init).joined(separator: ","),
+                 seed, epochs, last.validationAccuracy, parameters))
 default:
     FileHandle.standardError.write(Data("usage: control-bench handshake [EPOCHS] | growth SEED [EPOCHS] | fixed WIDTH SEED [EPOCHS]\n".utf8))
     exit(2)
