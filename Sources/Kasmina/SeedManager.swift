@@ -142,7 +142,8 @@ public final class SeedManager: SeedModuleFactory {
         epoch = state.summary.epoch
         slotWidths = state.slots.map { ($0.name, $0.layer, $0.width) }
         guardian.register(hostGroups: state.parameterGroups.filter { $0.name.hasPrefix("host.") })
-        if hostLearningRate == nil { hostLearningRate = state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate }
+        // The host's current rate (a rollback or an optimizer command may have changed it).
+        hostLearningRate = state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate ?? hostLearningRate
         for slot in state.slots {
             if let module = slot.module as? SlotModule, module === modules[slot.name] { continue }
             modules[slot.name] = slot.module as? SlotModule

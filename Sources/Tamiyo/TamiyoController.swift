@@ -32,12 +32,15 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private var failures: [String: Int] = [:]
     private var slowBoundaries = 0
     private var commandCounter = 0
-    /// Every command issued (after the risk engine), in order — the run's command sequence.
+    /// The commands issued (after the risk engine), in order — the run's command sequence
+    /// (the last `historyLimit`; all of them go out on the bus).
     public private(set) var commands: [AdaptationCommand] = []
-    /// Wall time of each boundary's Tamiyo + Kasmina part (the handshake), ms.
+    /// Wall time of each boundary's Tamiyo + Kasmina part (the handshake), ms (the last `historyLimit`).
     public private(set) var handshakeMs: [Double] = []
-    /// The policy's time per decision, ms.
+    /// The policy's time per decision, ms (the last `historyLimit`).
     public private(set) var inferenceMs: [Double] = []
+    /// How much of the above an endless run keeps in memory.
+    public static let historyLimit = 100_000
 
     /// Epochs a field report's "after" window averages over (design default 3).
     static let observationWindow = 3
@@ -91,7 +94,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let inferenceStart = MonotonicClock.nanoseconds()
         let decision = policy.decide(observation)
         let inference = MonotonicClock.milliseconds(since: inferenceStart)
-        inferenceMs.append(inference)
+        TamiyoController.append(inference, to: &inferenceMs)
 
         let proposed = command(for: decision, observation)
         let verdict = service.risk.review(proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
@@ -105,7 +108,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             outcome = (result.accepted, result.reason)
             command.annotations["executed"] = result.accepted ? "true" : "false"
             if let reason = result.reason { command.annotations["refusal"] = String(reason.prefix(200)) }
-            commands.append(command)
+            TamiyoController.append(command, to: &commands)
             service.publish(command: command)
         }
         lastValidationLoss = summary.validationLoss
@@ -119,11 +122,16 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
         kasmina.endBoundary()
         let handshake = MonotonicClock.milliseconds(since: started)
-        handshakeMs.append(handshake)
+        TamiyoController.append(handshake, to: &handshakeMs)
         automaticTriggers(inference: inference, handshake: handshake)
         service.publish(telemetry: telemetry(summary, lossDelta: lossDelta, decision: decision, verdict: verdict, outcome: outcome,
                                              inference: inference, handshake: handshake, conservative: conservative))
         return decisions
+    }
+
+    private static func append<T>(_ value: T, to list: inout [T]) {
+        list.append(value)
+        if list.count > historyLimit { list.removeFirst(list.count - historyLimit / 2) }
     }
 
     // MARK: - Observation
