@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // libcurl: Nissa's webhook deliveries (HTTPS to Slack/PagerDuty, plain HTTP on loopback).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Numerical kernels in plain C over caller-owned buffers; GEMM through OpenBLAS.
         // -fno-math-errno lets sqrtf (Adam) vectorise; no -ffast-math (it breaks the
@@ -71,11 +73,23 @@ let package = Package(
             resources: [.copy("Resources/digits.csv.gz")],
             swiftSettings: strictSwift),
 
+        // Nissa: telemetry ingest from Oona, metric registry and ring-buffer time series,
+        // alert rules (data) with lifecycle and Alertmanager-format delivery, SLO burn rates,
+        // drills and the Grafana JSON datasource queries.
+        .target(
+            name: "Nissa",
+            dependencies: [
+                "CCurl", "EsperJSON", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria",
+                "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -86,7 +100,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -113,6 +127,15 @@ let package = Package(
             path: "bench/oona/Sources",
             swiftSettings: strictSwift),
 
+        // Benchmark of Nissa (bench/nissa): /metrics render and /grafana/query with 100
+        // metrics x 10,000 points.
+        .executableTarget(
+            name: "esper-bench-nissa",
+            dependencies: ["EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            path: "bench/nissa/Sources",
+            swiftSettings: strictSwift),
+
         .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
@@ -129,8 +152,13 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
+        .testTarget(name: "NissaTests", dependencies: [
+            "Nissa", "Leyline", "Oona", "EsperJSON", "EsperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "EsperTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]
