@@ -3,6 +3,7 @@ public import EsperHTTP
 import Foundation
 import Leyline
 public import Logging
+public import Nissa
 public import Oona
 public import Prometheus
 public import Tolaria
@@ -22,6 +23,8 @@ public final class Application: Sendable {
     let healthMonitor: RedisHealthMonitor
     /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
     public let runs: RunService
+    /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
+    public let nissa: NissaService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -56,11 +59,19 @@ public final class Application: Sendable {
                                         maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
             logger: logger, sinks: [LoggingTrainingSink(logger: logger)])
 
+        let runService = runs
+        nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
+            // Run ids for Grafana variables: a bounded read of the local registry.
+            (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
+        }
+
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus),
+        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, nissa),
                               registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        NissaRoutes.register(into: &router, nissa: nissa)
+        GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry),
                             authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
@@ -101,15 +112,19 @@ public final class Application: Sendable {
         // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
         // background while the server runs degraded.
         bus.start()
+        nissa.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
+            nissa.stop()
             bus.stop()
             healthMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
+        logger.info("nissa alert rules loaded", metadata: ["rules": "\(configuration.nissa.rules.rules.map(\.name).joined(separator: ","))",
+                                                         "file": "\(configuration.nissaRulesFile ?? "(built-in)")"])
         logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
@@ -120,6 +135,7 @@ public final class Application: Sendable {
     public func stop() {
         server.stop()
         runs.shutdown()
+        nissa.stop()
         bus.stop()
         healthMonitor.stop()
         managedRedis?.stop()
@@ -127,9 +143,13 @@ public final class Application: Sendable {
     }
 
     static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-                       _ bus: OonaClient) -> [HealthProbe] {
+                       _ bus: OonaClient, _ nissa: NissaService) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
+            HealthProbe(name: "nissa") {
+                let health = nissa.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
+            },
             HealthProbe(name: "bus") {
                 let health = bus.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: "oona: \(health.detail)")

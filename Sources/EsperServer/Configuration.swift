@@ -1,6 +1,7 @@
 public import EsperHTTP
 import Foundation
 public import Logging
+public import Nissa
 public import Oona
 
 /// A configuration value that cannot be used: the server prints `description` as its one
@@ -42,6 +43,10 @@ public struct Configuration: Sendable {
     public var blasThreads = 1
     /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
     public var datasetsDirectory: String?
+    /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).
+    public var nissa = NissaOptions()
+    /// The rules file loaded (nil: the built-in rules).
+    public var nissaRulesFile: String?
 
     public init() {}
 
@@ -89,6 +94,25 @@ public struct Configuration: Sendable {
         ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
+        ("NISSA_RULES_FILE", "infra/nissa/alert_rules.json if present, else built-in", "alert rules (JSON), validated at start"),
+        ("NISSA_SERIES_SPAN_S", "3600", "how far back each in-memory time series keeps points, seconds"),
+        ("NISSA_SERIES_MAX_POINTS", "10000", "points per time series at most (ring buffer size)"),
+        ("NISSA_MAX_SERIES", "5000", "telemetry series (metric x labels) kept at most; more are counted and dropped"),
+        ("NISSA_ALERT_HISTORY", "1000", "alerts kept in memory (resolved ones are evicted first)"),
+        ("NISSA_SLACK_WEBHOOK_URL", "(unset)", "webhook URL of the slack receiver (Alertmanager webhook format v4)"),
+        ("NISSA_PAGERDUTY_WEBHOOK_URL", "(unset)", "webhook URL of the pagerduty receiver"),
+        ("NISSA_EMAIL_WEBHOOK_URL", "(unset)", "webhook URL of the email receiver"),
+        ("NISSA_ALERTMANAGER_URL", "(unset)", "a real Alertmanager; alerts are also posted to its /api/v2/alerts"),
+        ("NISSA_ALERTMANAGER_RESEND_S", "60", "how often firing alerts are re-sent to the Alertmanager"),
+        ("NISSA_EXTERNAL_URL", "http://<host>:<port>", "this server's URL as receivers should link to it (externalURL, generatorURL)"),
+        ("NISSA_WEBHOOK_TIMEOUT_MS", "5000", "timeout of one webhook POST"),
+        ("NISSA_WEBHOOK_MAX_ATTEMPTS", "4", "quick attempts (backoff doubling) before a delivery is parked as undeliverable"),
+        ("NISSA_WEBHOOK_BACKOFF_MS", "1000", "first retry delay; doubles per attempt"),
+        ("NISSA_WEBHOOK_PARKED_RETRY_S", "60", "retry interval of undeliverable notifications (kept, never dropped)"),
+        ("NISSA_SLO_TARGET", "0.99", "fraction of SLO samples that must meet their objective (error budget = 1 - target)"),
+        ("NISSA_SLO_WINDOW_S", "2592000", "error-budget (long) window, seconds (30 days)"),
+        ("NISSA_SLO_SHORT_WINDOW_S", "3600", "fast-burn (short) window, seconds"),
+        ("NISSA_SLO_FAST_BURN", "14.4", "short-window burn rate at which an SLO is breached (with the long-window burn >= 1)"),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -222,6 +246,7 @@ public struct Configuration: Sendable {
             leylineSecret = secret
         }
         try applyOona(values)
+        try applyNissa(values, workingDirectory: workingDirectory)
     }
 
     static func absolute(_ path: String, relativeTo base: String) -> String {

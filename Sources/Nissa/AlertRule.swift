@@ -58,6 +58,12 @@ public struct AlertRule: Sendable, Codable, Equatable {
     public var summary: String
     public var runbook: String?
 
+    // The rules file's spelling.
+    enum CodingKeys: String, CodingKey {
+        case name, metric, comparator, threshold, forCount = "for_count", forDurationSeconds = "for_duration_s", mode
+        case windowSeconds = "window_s", severity, routes, summary, runbook
+    }
+
     public init(name: String, metric: String, comparator: AlertComparator, threshold: Double, forCount: Int,
                 forDurationSeconds: Double? = nil, mode: AlertMode = .value, windowSeconds: Double? = nil,
                 severity: AlertSeverity, routes: [String], summary: String, runbook: String? = nil) {

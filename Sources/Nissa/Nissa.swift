@@ -100,6 +100,8 @@ public final class NissaService: Sendable {
             return true
         }
         guard started else { return }
+        // First attempt inline, so a server that starts with Redis up reports ready at once.
+        attachGroup()
         let thread = Thread { [self] in consume() }
         thread.name = "esper-nissa-consumer"
         thread.start()
@@ -114,22 +116,30 @@ public final class NissaService: Sendable {
 
     private var running: Bool { state.withLock { $0.running } }
 
+    @discardableResult
+    private func attachGroup() -> Bool {
+        guard let bus else { return false }
+        do {
+            try bus.ensureConsumerGroup(options.group, streams: NissaService.streams)
+            state.withLock {
+                $0.groupReady = true
+                $0.consumerError = nil
+            }
+            return true
+        } catch {
+            state.withLock { $0.consumerError = "\(error)" }
+            return false
+        }
+    }
+
     private func consume() {
         defer { state.withLock { $0.finished = true } }
         guard let bus else { return }
         // The group starts at the streams' ends (`$`): history from before Nissa's first
         // start is not replayed. Redis may be down: retry until it answers or we stop.
         var backoff: Duration = .milliseconds(100)
-        while running {
-            do {
-                try bus.ensureConsumerGroup(options.group, streams: NissaService.streams)
-                state.withLock {
-                    $0.groupReady = true
-                    $0.consumerError = nil
-                }
-                break
-            } catch {
-                state.withLock { $0.consumerError = "\(error)" }
+        while running && !state.withLock({ $0.groupReady }) {
+            if !attachGroup() {
                 var slept: Duration = .zero
                 while slept < backoff && running {
                     usleep(20_000)
