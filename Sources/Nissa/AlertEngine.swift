@@ -80,6 +80,7 @@ public final class AlertEngine: Sendable {
                 var observed = worst
                 if rule.mode == .increase {
                     let window = Int64((rule.windowSeconds ?? 300) * 1000)
+                    while ruleState.samples.count > 1 && ruleState.samples[1].time <= time - window { ruleState.samples.removeFirst() }
                     guard let baseline = ruleState.samples.first?.value else {
                         ruleState.samples.append((time, worst))
                         state.rules[key] = ruleState
@@ -87,7 +88,6 @@ public final class AlertEngine: Sendable {
                     }
                     observed = worst >= baseline ? worst - baseline : worst
                     ruleState.samples.append((time, worst))
-                    while ruleState.samples.count > 1 && ruleState.samples[1].time <= time - window { ruleState.samples.removeFirst() }
                     if ruleState.samples.count > AlertEngine.maxIncreaseSamples { ruleState.samples.removeFirst() }
                 }
                 if rule.comparator.breaches(observed, rule.threshold) {

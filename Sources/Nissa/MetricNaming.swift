@@ -16,6 +16,11 @@ public enum MetricNaming {
         public let prometheusName: String
         /// Multiply telemetry values by this to get the exported value.
         public let scale: Double
+
+        public init(prometheusName: String, scale: Double) {
+            self.prometheusName = prometheusName
+            self.scale = scale
+        }
     }
 
     public static func prometheus(_ dotted: String) -> Mapping {
