@@ -15,6 +15,15 @@ public enum NissaRoutes {
     struct AlertPage: Encodable {
         var items: [AlertRecord]
         var nextCursor: String?
+
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+
+        // `next_cursor` is null on the last page, never absent.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(items, forKey: .items)
+            try container.encode(nextCursor, forKey: .nextCursor)
+        }
     }
 
     struct AckRequest: Decodable {

@@ -77,7 +77,7 @@ public final class NissaService: Sendable {
                                              help: "Unix time of the last message Nissa ingested.")
         trainingRuns = registry.counter("esper_training_runs_total",
                                             help: "Training runs seen on the bus (first state packet of each run id).")
-        rewardSum = registry.gauge("esper_simic_training_reward_sum",
+        rewardSum = registry.gauge("esper_simic_training_reward_cumulative",
                                        help: "Sum of simic.training.reward over all Simic packets (may be negative).")
         iterations = registry.counter("esper_simic_training_iterations_total",
                                           help: "Simic training iterations (simic.training.iterations, else 1 per packet).")

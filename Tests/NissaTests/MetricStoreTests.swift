@@ -61,7 +61,7 @@ import Testing
         #expect(text.contains(#"esper_system_state_packets_total{phase="tolaria"} 1"#))
         #expect(text.contains("esper_training_runs_total 1"))
         #expect(text.contains(#"esper_field_reports_total{outcome="success"} 1"#))
-        #expect(text.contains("esper_simic_training_reward_sum -1.25"))
+        #expect(text.contains("esper_simic_training_reward_cumulative -1.25"))
         #expect(text.contains("esper_simic_training_iterations_total 3"))
         #expect(text.contains(#"esper_tolaria_seed_stage{run="r",seed="s1",subsystem="tolaria"} 2"#))
     }
