@@ -345,3 +345,38 @@ import Testing
         #expect(up, "targets: \(lastAnswer.prefix(2000)); prometheus log: \(child.log.suffix(2000))")
     }
 }
+
+/// infra/: the Prometheus config and rules pass promtool; the dashboard has the runbook's
+/// panels, uses only provisioned datasources, and its counters never start red.
+@Suite struct InfraFilesTests {
+    @Test func prometheusConfigAndRulesPassPromtool() throws {
+        let promtool = try #require(Tools.find("promtool"),
+                                    "promtool is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
+        let config = try Tools.run(promtool, ["check", "config", packageRoot() + "/infra/prometheus.yml"])
+        #expect(config.status == 0, "\(config.output)")
+        #expect(try String(contentsOfFile: packageRoot() + "/infra/prometheus.yml", encoding: .utf8).contains("job_name: nissa"))
+    }
+
+    @Test func dashboardHasTheRunbookPanels() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: packageRoot() + "/infra/grafana/dashboards/nissa-overview.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(dashboard["uid"] as? String == "nissa-overview" && dashboard["title"] as? String == "Nissa Observability")
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let titles = Set(panels.compactMap { $0["title"] as? String })
+        for title in ["Telemetry Packets Ingested", "Field Reports Ingested", "Telemetry Packet Rate by source", "Field Report Rate by outcome",
+                      "Training loss", "Seeds active", "Alerts firing", "SLO error-budget burn rate"] {
+            #expect(titles.contains(title), "\(title)")
+        }
+        #expect(titles.contains { $0.hasPrefix("Oona queue depth") } && titles.contains { $0.hasPrefix("Isolation violations") }
+                && titles.contains { $0.hasPrefix("Epoch-boundary hook latency") })
+        #expect(Set(panels.compactMap { $0["id"] as? Int }).count == panels.count)
+        let provisioning = try String(contentsOfFile: packageRoot() + "/infra/grafana/provisioning/datasources/esper.yml", encoding: .utf8)
+        for panel in panels {
+            let uid = (panel["datasource"] as? [String: Any])?["uid"] as? String ?? ""
+            #expect(provisioning.contains("uid: \(uid)"), "panel \(panel["title"] ?? "") uses datasource \(uid)")
+            let steps = ((panel["fieldConfig"] as? [String: Any])?["defaults"] as? [String: Any])
+                .flatMap { ($0["thresholds"] as? [String: Any])?["steps"] as? [[String: Any]] } ?? []
+            #expect(steps.first?["color"] as? String != "red", "panel \(panel["title"] ?? "") starts red")
+        }
+    }
+}
