@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
-            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]),
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m"), .linkedLibrary("pthread")]),
 
         // Foundation layer (Swift).
         .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
@@ -68,7 +68,10 @@ let package = Package(
         // loop, checkpoints and rollback, and the run service behind /api/v1/runs.
         .target(
             name: "Tolaria",
-            dependencies: ["CKernels", "CZlib", "EsperStorage", "EsperJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CKernels", "CZlib", "EsperStorage", "EsperJSON", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Resources/README.md"],
             resources: [.copy("Resources/digits.csv.gz")],
             swiftSettings: strictSwift),
@@ -85,11 +88,20 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // The blueprint pipeline: seed kernels as Swift values and their artifact files
+        // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
+        // compiler and forge (Tezzeret).
+        .target(name: "KernelRuntime", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
+        .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
+        .target(name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
+                swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria",
+                "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -100,7 +112,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -118,6 +130,9 @@ let package = Package(
 
         // Benchmark of the Swift training loop (bench/, docs/performance.md).
         .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
+        // Benchmark of the blueprint pipeline: forge wall time, kernel fetch latency (docs/performance.md).
+        .executableTarget(name: "blueprint-bench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
+                          path: "bench/BlueprintBench", swiftSettings: strictSwift),
 
         // Benchmarks (bench/oona): bus publish throughput and latency against redis-benchmark,
         // and Leyline encode/decode cost. Built in release by bench/oona/run.sh.
@@ -157,8 +172,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "EsperJSON", "EsperStorage"]),
+        .testTarget(name: "KarnTests", dependencies: ["Karn", "EsperJSON"]),
+        .testTarget(name: "UrzaTests", dependencies: ["Urza", "Tezzeret", "Karn", "KernelRuntime", "EsperStorage", "EsperTestSupport"]),
+        .testTarget(name: "TezzeretTests", dependencies: [
+            "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
+        ]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "EsperTestSupport",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn", "Urza",
+            "Tezzeret", "KernelRuntime", "EsperStorage",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

@@ -93,13 +93,16 @@ public final class HTTPServer: @unchecked Sendable {
             return value
         })?.pointer else { return }
         let listenSocket = MHD_quiesce_daemon(running)
-        if listenSocket >= 0 { close(listenSocket) }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: grace)
         while inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
             usleep(2_000)
         }
         MHD_stop_daemon(running)
+        // Closed only now: pool threads may still use it until the daemon has stopped, and a
+        // number closed early can be reused by another descriptor that libmicrohttpd would
+        // then try to remove from its epoll set (a panic).
+        if listenSocket >= 0 { close(listenSocket) }
     }
 
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }

@@ -9,7 +9,7 @@ public import Prometheus
 public import Tolaria
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
-/// service, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
+/// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
 public final class Application: Sendable {
     public static let version = "0.1.0"
 
@@ -25,14 +25,16 @@ public final class Application: Sendable {
     public let runs: RunService
     /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
     public let nissa: NissaService
+    /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
+    public let blueprints: BlueprintServices
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// Throws when the run registry cannot be opened or the bus configuration is inconsistent
-    /// (`Configuration` refuses such values from the environment already).
+    /// Throws when the run registry or the blueprint library cannot be opened, or the bus
+    /// configuration is inconsistent (`Configuration` refuses such values already).
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -57,7 +59,8 @@ public final class Application: Sendable {
         runs = try RunService(
             options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
                                         maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
-            logger: logger, sinks: [LoggingTrainingSink(logger: logger)])
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)])
+        blueprints = try BlueprintServices(configuration: configuration)
 
         let runService = runs
         nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
@@ -66,10 +69,13 @@ public final class Application: Sendable {
         }
 
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, nissa),
+        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
                               registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        KarnRoutes.register(into: &router, karn: blueprints.karn)
+        UrzaRoutes.register(into: &router, urza: blueprints.urza)
+        TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
@@ -125,17 +131,19 @@ public final class Application: Sendable {
         }
         logger.info("nissa alert rules loaded", metadata: ["rules": "\(configuration.nissa.rules.rules.map(\.name).joined(separator: ","))",
                                                          "file": "\(configuration.nissaRulesFile ?? "(built-in)")"])
+        blueprints.start() // the forge runs in the background (ESPER_FORGE_AT_START)
         logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
     }
 
     /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
-    /// their next batch (resumable from their last checkpoint at the next start), then Redis
-    /// stops.
+    /// their next batch (resumable from their last checkpoint at the next start), compiles in
+    /// progress finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
         server.stop()
         runs.shutdown()
         nissa.stop()
+        blueprints.stop()
         bus.stop()
         healthMonitor.stop()
         managedRedis?.stop()
@@ -143,7 +151,7 @@ public final class Application: Sendable {
     }
 
     static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-                       _ bus: OonaClient, _ nissa: NissaService) -> [HealthProbe] {
+                       _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "nissa") {
@@ -168,6 +176,7 @@ public final class Application: Sendable {
                     ? HealthCheckResult(status: .ok, detail: "\(dataDirectory) writable")
                     : HealthCheckResult(status: .degraded, detail: "\(dataDirectory) is not writable")
             },
+            HealthProbe(name: "blueprints") { blueprints.health },
         ]
     }
 }

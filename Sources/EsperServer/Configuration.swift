@@ -47,8 +47,27 @@ public struct Configuration: Sendable {
     public var nissa = NissaOptions()
     /// The rules file loaded (nil: the built-in rules).
     public var nissaRulesFile: String?
+    /// The blueprint pipeline (Karn, Tezzeret, Urza).
+    public var blueprints = BlueprintSettings()
 
     public init() {}
+
+    /// Settings of the blueprint pipeline (`ESPER_FORGE_*`, `ESPER_SEED_WIDTH`, ...).
+    public struct BlueprintSettings: Sendable, Equatable {
+        /// Compile every missing catalog entry in the background when the server starts.
+        public var forgeAtStart = true
+        /// Concurrent compiles (06 §12: 1 by default, at most 2).
+        public var forgeWorkers = 1
+        /// Attempts per compile = maxRetries + 1.
+        public var maxRetries = 1
+        /// Width d of the host's seed slots; every kernel is compiled for it.
+        public var seedWidth = 64
+        /// Autotune effort: emergency, fast, standard or aggressive.
+        public var compileStrategy = "standard"
+        /// Byte budget of Urza's decoded-kernel cache.
+        public var kernelCacheMegabytes = 1024
+        public init() {}
+    }
 
     /// Names of the Oona streams (`OONA_*`).
     public struct StreamNames: Sendable, Equatable {
@@ -91,6 +110,12 @@ public struct Configuration: Sendable {
         ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
+        ("ESPER_FORGE_AT_START", "on", "compile missing blueprints in the background at start: on or off"),
+        ("ESPER_FORGE_WORKERS", "1", "concurrent blueprint compiles, 1-2"),
+        ("ESPER_FORGE_MAX_RETRIES", "1", "retries of a failed compile, 0-10 (attempts = retries + 1)"),
+        ("ESPER_SEED_WIDTH", "64", "width d of the host's seed slots that kernels are compiled for, 1-16384"),
+        ("ESPER_COMPILE_STRATEGY", "standard", "kernel autotuning effort: emergency, fast, standard or aggressive"),
+        ("ESPER_URZA_KERNEL_CACHE_MB", "1024", "memory for decoded kernels in Urza's cache, 1-65536 MB"),
         ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
@@ -186,6 +211,26 @@ public struct Configuration: Sendable {
             }
             logLevel = parsed
         }
+
+        if let forge = values["ESPER_FORGE_AT_START"] {
+            switch forge.lowercased() {
+            case "on", "true", "1", "yes": blueprints.forgeAtStart = true
+            case "off", "false", "0", "no": blueprints.forgeAtStart = false
+            default: throw ConfigurationError(variable: "ESPER_FORGE_AT_START", message: "'\(forge)' must be on or off")
+            }
+        }
+        if let workers = try integer("ESPER_FORGE_WORKERS", 1...2) { blueprints.forgeWorkers = workers }
+        if let retries = try integer("ESPER_FORGE_MAX_RETRIES", 0...10) { blueprints.maxRetries = retries }
+        if let width = try integer("ESPER_SEED_WIDTH", 1...16384) { blueprints.seedWidth = width }
+        if let strategy = values["ESPER_COMPILE_STRATEGY"] {
+            let name = strategy.lowercased()
+            guard ["emergency", "fast", "standard", "aggressive"].contains(name) else {
+                throw ConfigurationError(variable: "ESPER_COMPILE_STRATEGY",
+                                         message: "'\(strategy)' must be emergency, fast, standard or aggressive")
+            }
+            blueprints.compileStrategy = name
+        }
+        if let megabytes = try integer("ESPER_URZA_KERNEL_CACHE_MB", 1...65536) { blueprints.kernelCacheMegabytes = megabytes }
 
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)

@@ -1,4 +1,5 @@
-// esper: the command-line entry point — `esper serve` runs the control-plane server.
+// esper: the command-line entry point — `esper serve` runs the control-plane server;
+// `esper forge` compiles the blueprint catalog into Urza once and exits.
 import ArgumentParser
 import EsperServer
 import Foundation
@@ -12,7 +13,7 @@ struct Esper: ParsableCommand {
         commandName: "esper",
         abstract: "Control plane for morphogenetic neural-network training.",
         version: Application.version,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, ForgeCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -66,6 +67,46 @@ struct Serve: ParsableCommand {
     private func fail(_ message: String, status: Int32) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         Foundation.exit(status)
+    }
+}
+
+/// `esper forge`: one forge run in the foreground (Urza's integrity scan first), for operators
+/// and for the crash-recovery tests, which kill it mid-run and start it again.
+struct ForgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forge",
+        abstract: "Compile every blueprint missing from Urza, then exit (0: all stored, 1: some failed).",
+        discussion: "Reads the same settings as `serve` (ESPER_DATA_DIR, ESPER_SEED_WIDTH, ESPER_COMPILE_STRATEGY, ESPER_FORGE_*). Prints the run summary as JSON.")
+
+    @Option(name: .customLong("data-dir"), help: "State directory [ESPER_DATA_DIR].") var dataDirectory: String?
+    @Option(help: "Autotune effort: emergency, fast, standard, aggressive [ESPER_COMPILE_STRATEGY].") var strategy: String?
+    @Option(help: "Concurrent compiles, 1-2 [ESPER_FORGE_WORKERS].") var workers: String?
+
+    func run() throws {
+        var flags: [String: String] = [:]
+        flags["ESPER_DATA_DIR"] = dataDirectory
+        flags["ESPER_COMPILE_STRATEGY"] = strategy
+        flags["ESPER_FORGE_WORKERS"] = workers
+        let configuration: EsperServer.Configuration
+        do {
+            configuration = try EsperServer.Configuration.resolve(
+                flags: flags, environment: ProcessInfo.processInfo.environment,
+                workingDirectory: FileManager.default.currentDirectoryPath)
+        } catch {
+            FileHandle.standardError.write(Data("esper: \(error.description)\n".utf8))
+            Foundation.exit(2)
+        }
+        let services: BlueprintServices
+        do {
+            services = try BlueprintServices(configuration: configuration)
+        } catch {
+            FileHandle.standardError.write(Data("esper: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
+        let summary = services.runForgeOnce()
+        FileHandle.standardOutput.write(Data(summary.json + [10]))
+        services.stop()
+        Foundation.exit(summary.failed.isEmpty ? 0 : 1)
     }
 }
 

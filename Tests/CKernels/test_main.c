@@ -3,7 +3,7 @@
 
 #include <stdarg.h>
 
-#define MAX_ALLOCS 256
+#define MAX_ALLOCS 65536
 
 static int passed, failed, case_failed;
 static const char *case_name;
@@ -131,6 +131,8 @@ int main(void)
     suite_optimizer();
     suite_clip();
     suite_rng();
+    suite_seeds();
+    suite_seed_faults();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -52,5 +52,7 @@ void suite_layer_norm(void);
 void suite_optimizer(void);
 void suite_clip(void);
 void suite_rng(void);
+void suite_seeds(void);
+void suite_seed_faults(void);
 
 #endif

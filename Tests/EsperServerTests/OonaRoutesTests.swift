@@ -7,7 +7,7 @@ import Oona
 import Testing
 
 extension ServerHarness {
-    func json(_ path: String) throws -> (Int, [String: Any]) {
+    func statusAndJSON(_ path: String) throws -> (Int, [String: Any]) {
         let response = try get(path)
         return (response.status, try RawHTTP.json(response))
     }
@@ -26,7 +26,7 @@ extension ServerHarness {
             packet.packetId = "p-\(index)"
             try server.application.bus.publishState(packet)
         }
-        let (status, metrics) = try server.json("/api/v1/oona/metrics")
+        let (status, metrics) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect(status == 200)
         for key in OonaRoutesTests.metricKeys { #expect(metrics[key] is NSNumber, "\(key)") }
         #expect(metrics["publish_total"] as? Int == 5)
@@ -35,13 +35,13 @@ extension ServerHarness {
         #expect(metrics["queue_depth_max"] as? Int == 3)
 
         #expect(try eventually(within: 10) {
-            let (_, body) = try server.json("/api/v1/oona/streams")
+            let (_, body) = try server.statusAndJSON("/api/v1/oona/streams")
             let streams = body["streams"] as? [[String: Any]] ?? []
             let normal = streams.first { $0["stream"] as? String == "normal" }
             let emergency = streams.first { $0["stream"] as? String == "emergency" }
             return normal?["length"] as? Int == 2 && emergency?["length"] as? Int == 3
         })
-        let (streamsStatus, body) = try server.json("/api/v1/oona/streams")
+        let (streamsStatus, body) = try server.statusAndJSON("/api/v1/oona/streams")
         #expect(streamsStatus == 200)
         #expect(body["stale"] as? Bool == false)
         #expect(body["error"] is NSNull)
@@ -56,14 +56,14 @@ extension ServerHarness {
         #expect(groups.map { $0["name"] as? String } == ["esper"])
         #expect(groups.first?["lag"] is NSNumber)
 
-        let (metricsAfter, _) = try server.json("/api/v1/oona/metrics")
+        let (metricsAfter, _) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect(metricsAfter == 200)
-        let (_, fresh) = try server.json("/api/v1/oona/metrics")
+        let (_, fresh) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect(fresh["queue_depth_normal"] as? Int == 2)
         #expect(fresh["queue_depth_emergency"] as? Int == 3)
         #expect((fresh["stream_length"] as? [String: Any])?["emergency"] as? Int == 3)
 
-        let health = try server.json("/healthz")
+        let health = try server.statusAndJSON("/healthz")
         #expect(health.0 == 200)
         let checks = try #require(health.1["checks"] as? [String: Any])
         #expect((checks["bus"] as? [String: Any])?["status"] as? String == "ok")
@@ -110,7 +110,7 @@ extension ServerHarness {
         #expect(recovered)
         #expect(sawOpen)
         #expect(sawDegraded)
-        let (_, metrics) = try server.json("/api/v1/oona/metrics")
+        let (_, metrics) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect((metrics["publish_failed"] as? Int ?? 0) > 0)
         #expect((metrics["reconnects"] as? Int ?? 0) > 0)
         #expect(metrics["circuit_breaker_publish"] as? Int == 0)
@@ -123,7 +123,7 @@ extension ServerHarness {
         #expect(streams.status == 503)
         #expect(streams.header("content-type") == "application/problem+json")
         #expect(streams.header("retry-after") == "1")
-        let (status, metrics) = try server.json("/api/v1/oona/metrics")
+        let (status, metrics) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect(status == 200)
         #expect(metrics["stats_age_ms"] as? Int == -1)
         let health = try server.get("/healthz")

@@ -17,7 +17,10 @@ final class ServerHarness {
          redis: RedisTestServer? = nil, configure: (inout Configuration) -> Void = { _ in }) throws {
         self.data = data
         self.redis = redis
-        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": data.path + "/var", "ESPER_ACCESS_LOG": "off"]
+        // The blueprint forge stays off unless a test asks for it: it would compete for the
+        // cores with what other tests measure.
+        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": data.path + "/var", "ESPER_ACCESS_LOG": "off",
+                      "ESPER_FORGE_AT_START": "off"]
         for (key, value) in environment { values[key] = value }
         var configuration = try Configuration.resolve(flags: [:], environment: values, workingDirectory: data.path)
         if let redis, environment["REDIS_URL"] == nil { configuration.redisURL = redis.endpoint }

@@ -1,3 +1,4 @@
+public import Leyline
 /// A seed slot as reported each epoch.
 public struct SlotSummary: Sendable, Codable, Equatable {
     public var name: String
@@ -70,13 +71,6 @@ public struct EpochSummary: Sendable, Codable, Equatable {
         if trainSamples == 0 { result = (.unhealthy, "zero_samples") }
         return result
     }
-}
-
-/// Leyline's health levels for telemetry.
-public enum HealthStatus: String, Sendable, Codable {
-    case healthy = "HEALTHY"
-    case degraded = "DEGRADED"
-    case unhealthy = "UNHEALTHY"
 }
 
 /// Something noteworthy during a run (rollback, non-finite loss, budget overrun, …).

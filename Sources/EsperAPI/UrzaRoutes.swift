@@ -1,0 +1,93 @@
+public import EsperHTTP
+import EsperJSON
+import Foundation
+import Karn
+public import Urza
+
+/// `/api/v1/urza`: the stored blueprints, their artifact files, and the integrity scan.
+public enum UrzaRoutes {
+    public static func register(into router: inout Router, urza: UrzaLibrary) {
+        router.get("/api/v1/urza/blueprints") { request in
+            try BlueprintAPI.checkQuery(request, allowed: ["tier", "stage", "quarantined", "state", "limit", "cursor"])
+            let tier = try BlueprintAPI.tier(request)
+            let stage = try BlueprintAPI.stage(request)
+            let quarantined = try BlueprintAPI.boolean(request, "quarantined")
+            var state: ArtifactState?
+            if let text = request.query("state") {
+                guard let parsed = ArtifactState(rawValue: text.uppercased()) else {
+                    throw Problem.validation([JSONFieldProblem(field: "state", message: "'\(text)' is not one of AVAILABLE, MISSING, CORRUPT, DEPRECATED")])
+                }
+                state = parsed
+            }
+            let limit = try BlueprintAPI.limit(request)
+            let after = try BlueprintAPI.cursor(request)
+            let records = try storage { () throws(UrzaError) in
+                try urza.list(tier: tier, stage: stage, quarantined: quarantined, state: state, after: after, limit: limit + 1)
+            }
+            return try .json(BlueprintAPI.page(records, limit: limit, id: \.blueprintId))
+        }
+
+        router.get("/api/v1/urza/blueprints/{id}") { request in
+            let id = try BlueprintAPI.blueprintId(request)
+            guard let record = urza.get(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the library") }
+            return try .json(record)
+        }
+
+        // Binary download for remote workers: verified against the catalog's SHA-256 before a
+        // byte is sent, with the hash in `X-Esper-SHA256` and `Digest` for the receiver.
+        router.get("/api/v1/urza/artifacts/{id}") { request in
+            try BlueprintAPI.checkQuery(request, allowed: ["allow_quarantine"])
+            let key = request.pathParameter("id")
+            guard BlueprintAPI.isBlueprintId(key) || BlueprintAPI.isArtifactHash(key) else {
+                throw Problem(status: 400, type: "/problems/invalid-id",
+                              detail: "'\(key)' is neither a blueprint id (BP001) nor an artifact SHA-256 (64 lower-case hex digits)")
+            }
+            let allowQuarantine = try BlueprintAPI.boolean(request, "allow_quarantine") ?? false
+            let file: (bytes: [UInt8], record: UrzaRecord)
+            do throws(UrzaError) {
+                file = try urza.artifactFile(key, allowQuarantine: allowQuarantine)
+            } catch {
+                throw problem(error)
+            }
+            let sha = file.record.artifactSHA256
+            let digest = Data(file.bytes.isEmpty ? [] : Array(hexBytes(sha))).base64EncodedString()
+            return HTTPResponse(status: 200, headers: [
+                ("Content-Type", "application/octet-stream"),
+                ("X-Esper-SHA256", sha),
+                ("Digest", "sha-256=\(digest)"),
+                ("ETag", "\"\(sha)\""),
+                ("Content-Disposition", "attachment; filename=\"\(file.record.blueprintId).esk\""),
+            ], body: file.bytes)
+        }
+
+        router.post("/api/v1/urza/verify") { request in
+            if !request.body.isEmpty { _ = try request.decodeJSON(EmptyBody.self) }
+            return try .json(urza.verifyAll())
+        }
+    }
+
+    struct EmptyBody: Decodable {}
+
+    static func storage<T>(_ body: () throws(UrzaError) -> T) throws(Problem) -> T {
+        do { return try body() } catch { throw problem(error) }
+    }
+
+    static func problem(_ error: UrzaError) -> Problem {
+        switch error {
+        case .notFound: BlueprintAPI.notFound(error.description)
+        case .quarantined: Problem(status: 403, type: "/problems/quarantined", detail: error.description + "; pass allow_quarantine=true for adversarial runs")
+        case .unavailable, .integrity: Problem(status: 409, type: "/problems/artifact-unavailable", detail: error.description)
+        case .invalidId: Problem(status: 400, type: "/problems/invalid-id", detail: error.description)
+        case .incompatibleShape, .invalidArtifact: Problem(status: 422, detail: error.description)
+        case .timeout, .storage: Problem.unavailable(error.description)
+        }
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var iterator = hex.utf8.makeIterator()
+        func nibble(_ c: UInt8) -> UInt8 { c >= 97 ? c - 87 : c - 48 }
+        while let high = iterator.next(), let low = iterator.next() { bytes.append(nibble(high) << 4 | nibble(low)) }
+        return bytes
+    }
+}

@@ -1,0 +1,36 @@
+internal import CKernels
+
+/// A kernel that cannot be built or run, naming what was wrong.
+public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The spec breaks a shape rule of its kind (C status and the spec as text).
+    case invalidSpec(status: Int32, spec: String)
+    /// Batch outside 1...`SeedKernel.maxBatch`.
+    case invalidBatch(Int)
+    /// An array argument of the wrong length.
+    case wrongLength(argument: String, expected: Int, actual: Int)
+    /// The C kernel returned an error while running (e.g. a deadlocking fault kernel).
+    case failed(operation: String, status: Int32)
+    /// `backward` without a preceding successful `forward`.
+    case noForward
+
+    public var description: String {
+        switch self {
+        case .invalidSpec(let status, let spec): "invalid kernel spec (\(KernelError.statusName(status))): \(spec)"
+        case .invalidBatch(let batch): "batch \(batch) is outside 1...\(SeedKernel.maxBatch)"
+        case .wrongLength(let argument, let expected, let actual): "\(argument) has \(actual) floats, expected \(expected)"
+        case .failed(let operation, let status): "\(operation) failed: \(KernelError.statusName(status))"
+        case .noForward: "backward needs a successful forward first"
+        }
+    }
+
+    static func statusName(_ status: Int32) -> String {
+        switch status {
+        case CK_ERR_NULL.rawValue: "null pointer"
+        case CK_ERR_SIZE.rawValue: "size"
+        case CK_ERR_ARG.rawValue: "argument"
+        case CK_ERR_DEADLOCK: "deadlock detected"
+        case CK_ERR_STATE: "no matching forward"
+        default: "status \(status)"
+        }
+    }
+}

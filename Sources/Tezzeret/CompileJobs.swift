@@ -1,0 +1,131 @@
+import Foundation
+import Karn
+import KernelRuntime
+import Urza
+import Synchronization
+
+/// A request-pipeline compile (06 §1.4, §12) as the API reports it.
+public struct CompileJob: Sendable, Encodable, Equatable {
+    public enum Status: String, Sendable, Encodable { case queued, running, succeeded, failed }
+
+    public var jobId: String
+    public var blueprintId: String
+    public var parameters: [String: Double]
+    public var trainingRunId: String?
+    public var status: Status
+    public var attempts: Int
+    public var error: String?
+    public var errorClass: String?
+    public var errorCode: String?
+    /// Set on success: Urza's stored artifact.
+    public var artifactSha256: String?
+    public var validationStatus: String?
+    public var createdAt: String
+    public var startedAt: String?
+    public var finishedAt: String?
+}
+
+/// The request pipeline: validate synchronously (so bad requests are answered at once), then
+/// compile and store on the shared workers. Jobs live in memory (the most recent
+/// `retainedJobs`); an interrupted one survives a restart through its compiler WAL, which the
+/// forge replays with the request's parameters.
+public final class CompileJobs: Sendable {
+    static let retainedJobs = 1000
+
+    let catalog: KarnCatalog
+    let compiler: TezzeretCompiler
+    let urza: UrzaLibrary
+    let scheduler: CompileScheduler
+    let telemetry: any BlueprintTelemetry
+
+    private struct State {
+        var jobs: [String: CompileJob] = [:]
+        var order: [String] = []
+        var idempotency: [String: String] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    init(catalog: KarnCatalog, compiler: TezzeretCompiler, urza: UrzaLibrary, scheduler: CompileScheduler,
+         telemetry: any BlueprintTelemetry) {
+        self.catalog = catalog
+        self.compiler = compiler
+        self.urza = urza
+        self.scheduler = scheduler
+        self.telemetry = telemetry
+    }
+
+    /// Validates and queues a compile. The same `idempotencyKey` returns the first job
+    /// (`created` false). Throws the validation error (unknown id, parameters, shape).
+    public func submit(blueprintId: String, parameters: [String: Double], trainingRunId: String?,
+                       idempotencyKey: String?) throws(CompileError) -> (job: CompileJob, created: Bool) {
+        if let key = idempotencyKey, let existing = state.withLock({ s in s.idempotency[key].flatMap { s.jobs[$0] } }) {
+            return (existing, false)
+        }
+        let jobId = "job-" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let request = CompileRequest(blueprintId: blueprintId, parameters: parameters, origin: .request, jobId: jobId,
+                                     trainingRunId: trainingRunId)
+        try compiler.preflight(request)
+        let job = CompileJob(jobId: jobId, blueprintId: blueprintId, parameters: parameters, trainingRunId: trainingRunId,
+                             status: .queued, attempts: 0, createdAt: RFC3339.now())
+        let winner: CompileJob? = state.withLock { s in
+            if let key = idempotencyKey, let existing = s.idempotency[key].flatMap({ s.jobs[$0] }) { return existing }
+            s.jobs[jobId] = job
+            s.order.append(jobId)
+            if let key = idempotencyKey { s.idempotency[key] = jobId }
+            while s.order.count > CompileJobs.retainedJobs {
+                let dropped = s.order.removeFirst()
+                s.jobs[dropped] = nil
+                s.idempotency = s.idempotency.filter { $0.value != dropped }
+            }
+            return nil
+        }
+        if let winner { return (winner, false) }
+        telemetry.event("tezzeret", "job_queued", .info,
+                        ["job_id": jobId, "blueprint_id": blueprintId, "training_run_id": trainingRunId ?? ""])
+        scheduler.submit(blueprintId) { [self] slot in run(request, slot: slot) }
+        return (job, true)
+    }
+
+    public func job(_ id: String) -> CompileJob? { state.withLock { $0.jobs[id] } }
+
+    private func run(_ request: CompileRequest, slot: Int) {
+        update(request.jobId) { $0.status = .running; $0.startedAt = RFC3339.now() }
+        do throws(CompileError) {
+            let result = try compiler.compile(request, slot: slot)
+            guard let template = catalog.template(request.blueprintId) else { throw CompileError(request.blueprintId, .notFound) }
+            let record: UrzaRecord
+            do {
+                record = try urza.save(descriptor: template.descriptor, artifactPath: result.artifactPath)
+            } catch {
+                throw CompileError(request.blueprintId, .io("Urza save: \(error)"), attempts: result.attempts)
+            }
+            try? FileManager.default.removeItem(atPath: result.artifactPath)
+            update(request.jobId) { job in
+                job.status = .succeeded
+                job.attempts = result.attempts
+                job.artifactSha256 = record.artifactSHA256
+                job.validationStatus = record.validationStatus
+                job.finishedAt = RFC3339.now()
+            }
+        } catch {
+            update(request.jobId) { job in
+                job.status = .failed
+                job.attempts = error.attempts
+                job.error = error.description
+                job.errorClass = error.errorClass.rawValue
+                job.errorCode = error.code
+                job.finishedAt = RFC3339.now()
+            }
+        }
+    }
+
+    private func update(_ id: String, _ change: (inout CompileJob) -> Void) {
+        state.withLock { s in
+            if var job = s.jobs[id] {
+                change(&job)
+                s.jobs[id] = job
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Leyline
+public import Logging
+public import Oona
+
+/// Publishes each finished epoch on the bus, as the contracts say: a `SystemStatePacket` on
+/// the normal stream and a `TelemetryPacket` (source `tolaria`, the spec's metric names) on
+/// the telemetry stream; run events (rollback, non-finite loss, budget overruns) go out as
+/// telemetry events. A bus that is down never stops training: the publish fails fast once
+/// Oona's breaker is open, and the failure is counted and logged at debug level.
+public final class BusTrainingSink: TrainingEventSink {
+    let bus: OonaClient
+    let logger: Logger
+    let hardware: HardwareContext
+
+    public init(bus: OonaClient, logger: Logger) {
+        self.bus = bus
+        self.logger = logger
+        hardware = HardwareContext(deviceType: "cpu", deviceId: "cpu0",
+                                   totalMemoryGb: Float(Double(ProcessMemory.totalBytes) / 1_073_741_824))
+    }
+
+    public func epochCompleted(_ summary: EpochSummary) {
+        publish("state") { () throws(OonaError) in try bus.publishState(BusTrainingSink.statePacket(summary, hardware: hardware)) }
+        publish("telemetry") { () throws(OonaError) in try bus.publishTelemetry(BusTrainingSink.telemetryPacket(summary)) }
+    }
+
+    public func event(_ event: TrainingEvent) {
+        let level: TelemetryLevel = switch event.level {
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        }
+        var attributes = event.attributes
+        attributes["run_id"] = event.runId
+        attributes["epoch"] = String(event.epoch)
+        attributes["message"] = event.message
+        let packet = TelemetryPacket.build(
+            packetId: "\(event.runId)-event-\(event.epoch)-\(event.kind.rawValue)-\(event.timestampNs)", source: "tolaria", level: level,
+            metrics: [], events: [TelemetryEvent(description: event.kind.rawValue, level: level, attributes: attributes)],
+            healthStatus: event.level == .error ? .unhealthy : event.level == .warning ? .degraded : .healthy,
+            healthSummary: event.kind.rawValue)
+        publish("event") { () throws(OonaError) in try bus.publishTelemetry(packet) }
+    }
+
+    private func publish(_ what: String, _ body: () throws(OonaError) -> PublishOutcome) {
+        do {
+            _ = try body()
+        } catch {
+            logger.debug("tolaria: \(what) not published", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The epoch as a Leyline `SystemStatePacket` (one per epoch; `packet_id` is
+    /// `<run>-epoch-<n>` so a consumer can drop a redelivery).
+    public static func statePacket(_ summary: EpochSummary, hardware: HardwareContext = HardwareContext(deviceType: "cpu")) -> SystemStatePacket {
+        let seeds = summary.slots.filter { $0.module != "identity" }.enumerated().map { index, slot in
+            SeedState(seedId: slot.name, stage: .unknown, layerDepth: UInt32(index),
+                      metrics: ["parameters": Float(slot.parameters), "width": Float(slot.width)])
+        }
+        return SystemStatePacket(
+            currentEpoch: UInt32(clamping: summary.epoch), validationAccuracy: Float(summary.validationAccuracy),
+            validationLoss: Float(summary.validationLoss), timestampNs: UInt64(clamping: summary.timestampNs), hardwareContext: hardware,
+            trainingMetrics: [
+                "loss": Float(summary.trainLoss), "accuracy": Float(summary.trainAccuracy), "grad_norm": Float(summary.gradientNorm),
+                "samples_per_s": Float(summary.samplesPerSecond), "epoch_ms": Float(summary.epochMs),
+                "boundary_ms": Float(summary.boundaryMs),
+            ],
+            seedStates: seeds, packetId: "\(summary.runId)-epoch-\(summary.epoch)", globalStep: UInt64(clamping: summary.globalStep),
+            trainingLoss: Float(summary.trainLoss), sourceSubsystem: "tolaria", trainingRunId: summary.runId,
+            experimentName: summary.experimentName)
+    }
+
+    /// The epoch's telemetry: the metrics of 01-tolaria.md, each labelled with the run.
+    public static func telemetryPacket(_ summary: EpochSummary) -> TelemetryPacket {
+        let metrics = summary.telemetryMetrics.map {
+            MetricPoint(name: $0.name, value: $0.value, unit: $0.unit, attributes: ["run_id": summary.runId])
+        }
+        let health = summary.health(epochTimeBudgetMs: nil)
+        var events: [TelemetryEvent] = []
+        if health.status != .healthy {
+            events.append(TelemetryEvent(description: health.summary, level: .warning,
+                                         attributes: ["run_id": summary.runId, "epoch": String(summary.epoch)]))
+        }
+        return TelemetryPacket.build(packetId: "\(summary.runId)-telemetry-\(summary.epoch)", source: "tolaria",
+                                     level: health.status == .healthy ? .info : .warning, metrics: metrics, events: events,
+                                     healthStatus: health.status, healthSummary: health.summary,
+                                     healthIndicators: ["epoch": String(summary.epoch), "run_id": summary.runId])
+    }
+}
+
+/// Physical memory of the machine (for the state packet's hardware context).
+enum ProcessMemory {
+    static var totalBytes: Int64 {
+        Int64(sysconf(Int32(_SC_PHYS_PAGES))) * Int64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
