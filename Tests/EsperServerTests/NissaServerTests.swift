@@ -63,9 +63,29 @@ import Testing
         #expect(points.count == 1 && points[0][0] == 0.5)
         #expect(abs(points[0][1] - Double(now.millisecondsSinceEpoch)) < 120_000, "milliseconds since the epoch")
 
-        let health = try server.json("/healthz")
+        let health = try server.statusJSON("/healthz")
         let checks = try #require(health.1["checks"] as? [String: Any])
         #expect((checks["nissa"] as? [String: Any])?["status"] as? String == "ok")
+    }
+
+    /// End to end: a real training run publishes per epoch through Oona; Nissa's consumer
+    /// turns it into labelled gauges, a Grafana series and a run variable.
+    @Test func aTrainingRunShowsUpInNissa() throws {
+        let server = try ServerHarness()
+        let id = try server.submit(quickRun)
+        #expect(try server.waitFor(id, status: "succeeded"))
+        #expect(try eventually(within: 20) {
+            let text = try server.get("/metrics").text
+            return text.contains("esper_tolaria_training_loss{run=\"\(id)\",subsystem=\"tolaria\"}")
+                && text.contains("esper_system_state_packets_total{phase=\"tolaria\"}")
+        })
+        let (_, runs) = try Self.post(server, "/grafana/variable", #"{"payload":{"target":"runs"}}"#)
+        #expect((runs as? [[String: String]])?.contains(["__text": id, "__value": id]) == true)
+        #expect(eventually(within: 20) { nissaSeries(server.application.nissa, "tolaria.training.loss", run: id) == 2 }, "one point per epoch")
+    }
+
+    func nissaSeries(_ nissa: NissaService, _ name: String, run: String) -> Int {
+        nissa.store.query(name: name, filters: ["run": run], from: 0, to: Int64.max / 2, maxPoints: 1000).first?.points.count ?? 0
     }
 
     @Test func metricsPassPromtool() throws {
@@ -91,7 +111,7 @@ import Testing
         nissa.ingest(.telemetry(Self.telemetry("tezzeret", [("tezzeret.compile.retry_count", 4)])))
         nissa.ingest(.telemetry(Self.telemetry("oona", [("oona.queue.depth", 5000)])))  // pending: 1 of 2
 
-        let (status, page) = try server.json("/api/v1/nissa/alerts?state=firing")
+        let (status, page) = try server.statusJSON("/api/v1/nissa/alerts?state=firing")
         #expect(status == 200)
         let items = try #require(page["items"] as? [[String: Any]])
         #expect(items.count == 1 && page["next_cursor"] is NSNull)
@@ -99,19 +119,19 @@ import Testing
         #expect(alert["rule"] as? String == "tezzeret_compile_retry_high" && alert["severity"] as? String == "info")
         #expect(alert["fired_at"] is String && alert["resolved_at"] is NSNull && alert["acknowledged_by"] is NSNull)
         let id = try #require(alert["id"] as? String)
-        #expect(try server.json("/api/v1/nissa/alerts?state=pending").1["items"].map { ($0 as? [Any])?.count } == 1)
-        #expect(try server.json("/api/v1/nissa/alerts?severity=critical").1["items"].map { ($0 as? [Any])?.count } == 0)
-        let firstPage = try server.json("/api/v1/nissa/alerts?limit=1")
+        #expect(try server.statusJSON("/api/v1/nissa/alerts?state=pending").1["items"].map { ($0 as? [Any])?.count } == 1)
+        #expect(try server.statusJSON("/api/v1/nissa/alerts?severity=critical").1["items"].map { ($0 as? [Any])?.count } == 0)
+        let firstPage = try server.statusJSON("/api/v1/nissa/alerts?limit=1")
         let cursor = try #require(firstPage.1["next_cursor"] as? String)
-        let secondPage = try server.json("/api/v1/nissa/alerts?limit=1&cursor=\(cursor)")
+        let secondPage = try server.statusJSON("/api/v1/nissa/alerts?limit=1&cursor=\(cursor)")
         #expect((secondPage.1["items"] as? [[String: Any]])?.first?["id"] as? String != (firstPage.1["items"] as? [[String: Any]])?.first?["id"] as? String)
 
-        let bad = try server.json("/api/v1/nissa/alerts?state=burning&limit=0")
+        let bad = try server.statusJSON("/api/v1/nissa/alerts?state=burning&limit=0")
         #expect(bad.0 == 400)
         let fields = (bad.1["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
         #expect(fields == ["state", "limit"])
 
-        let summary = try server.json("/metrics/summary")
+        let summary = try server.statusJSON("/metrics/summary")
         #expect(summary.0 == 200)
         let active = try #require((summary.1["alerts"] as? [String: Any])?["tezzeret_compile_retry_high"] as? [String: Any])
         #expect(active["metric"] as? String == "tezzeret.compile.retry_count" && active["value"] as? Double == 4)
@@ -129,7 +149,7 @@ import Testing
         #expect(try server.request("POST", "/api/v1/nissa/alerts/alert-999-abc/ack", json: #"{"by":"a"}"#).status == 404)
         #expect(try server.request("POST", "/api/v1/nissa/alerts/Not_An_Id/ack", json: #"{"by":"a"}"#).status == 400)
         #expect(try server.get("/api/v1/nissa/alerts/\(id)").status == 200)
-        let rules = try server.json("/api/v1/nissa/rules")
+        let rules = try server.statusJSON("/api/v1/nissa/rules")
         #expect((rules.1["items"] as? [[String: Any]])?.count == 4)
     }
 
@@ -204,7 +224,7 @@ import Testing
         #expect(eventually(within: 20) { pagerduty.requests.count > parkedAttempts + 1 })
         let parked = try #require(nissa.notifier.deliveries().first { $0.receiver == "pagerduty" })
         #expect(parked.status == .undeliverable && parked.lastHttpStatus == 500 && parked.lastError?.contains("HTTP 500") == true)
-        let (status, log) = try server.json("/api/v1/nissa/deliveries")
+        let (status, log) = try server.statusJSON("/api/v1/nissa/deliveries")
         #expect(status == 200)
         let entries = try #require(log["items"] as? [[String: Any]])
         #expect(entries.contains { $0["receiver"] as? String == "pagerduty" && $0["status"] as? String == "undeliverable" })
@@ -226,7 +246,7 @@ import Testing
         #expect(items.allSatisfy { $0["triggered"] as? Bool == true && $0["cleared"] as? Bool == true })
         #expect(try server.request("POST", "/api/v1/nissa/drills/no_such_rule").status == 404)
         // Drills never count as production alerts.
-        #expect((try server.json("/metrics/summary").1["alerts"] as? [String: Any])?.isEmpty == true)
+        #expect((try server.statusJSON("/metrics/summary").1["alerts"] as? [String: Any])?.isEmpty == true)
         #expect(try server.get("/metrics").text.contains(#"esper_alerts_active{severity="critical"} 0"#))
     }
 
@@ -378,5 +398,13 @@ import Testing
                 .flatMap { ($0["thresholds"] as? [String: Any])?["steps"] as? [[String: Any]] } ?? []
             #expect(steps.first?["color"] as? String != "red", "panel \(panel["title"] ?? "") starts red")
         }
+    }
+}
+
+extension ServerHarness {
+    /// GET → (status, JSON object).
+    func statusJSON(_ path: String) throws -> (Int, [String: Any]) {
+        let response = try get(path)
+        return (response.status, try RawHTTP.json(response))
     }
 }
