@@ -9,8 +9,6 @@ public import Nissa
 /// Nissa's memory; a drill ingests a handful of packets in memory, so it returns at once.
 public enum NissaRoutes {
     public static let basePath = "/api/v1/nissa"
-    static let defaultLimit = 50
-    static let maxLimit = 500
 
     struct AlertPage: Encodable {
         var items: [AlertRecord]
@@ -124,51 +122,23 @@ public enum NissaRoutes {
     }
 
     static func limitParameter(_ request: HTTPRequest) throws(Problem) -> Int {
-        guard let text = request.query("limit") else { return defaultLimit }
-        guard let value = Int(text), (1...maxLimit).contains(value) else {
-            throw Problem(status: 400, detail: "invalid query: limit: must be an integer in 1…\(maxLimit)",
-                          errors: [JSONFieldProblem(field: "limit", message: "must be an integer in 1…\(maxLimit)")])
-        }
-        return value
+        var query = ListQuery()
+        query.paginate(request)
+        try query.check()
+        return query.limit
     }
 
     static func listAlerts(_ request: HTTPRequest, _ nissa: NissaService) throws -> HTTPResponse {
-        var problems: [JSONFieldProblem] = []
-        var state: AlertState?
-        if let text = request.query("state") {
-            state = AlertState(rawValue: text)
-            if state == nil {
-                problems.append(JSONFieldProblem(field: "state", message: "must be one of \(AlertState.allCases.map(\.rawValue).joined(separator: ", "))"))
-            }
-        }
-        var severity: AlertSeverity?
-        if let text = request.query("severity") {
-            severity = AlertSeverity(rawValue: text)
-            if severity == nil {
-                problems.append(JSONFieldProblem(field: "severity", message: "must be one of \(AlertSeverity.allCases.map(\.rawValue).joined(separator: ", "))"))
-            }
-        }
+        var query = ListQuery()
+        let state = query.filter(request, "state", AlertState.self)
+        let severity = query.filter(request, "severity", AlertSeverity.self)
         let rule = request.query("rule")
         if let rule, nissa.alerts.rules.rule(named: rule) == nil {
-            problems.append(JSONFieldProblem(field: "rule", message: "no loaded rule is named '\(rule.prefix(64))'"))
+            query.problems.append(JSONFieldProblem(field: "rule", message: "no loaded rule is named '\(rule.prefix(64))'"))
         }
-        var limit = defaultLimit
-        if let text = request.query("limit") {
-            if let value = Int(text), (1...maxLimit).contains(value) {
-                limit = value
-            } else {
-                problems.append(JSONFieldProblem(field: "limit", message: "must be an integer in 1…\(maxLimit)"))
-            }
-        }
-        var cursor: Int64?
-        if let text = request.query("cursor") {
-            cursor = RunCursor.decode(text)
-            if cursor == nil { problems.append(JSONFieldProblem(field: "cursor", message: "is not a cursor this server issued")) }
-        }
-        guard problems.isEmpty else {
-            throw Problem(status: 400, detail: "invalid query: " + problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
-                          errors: problems)
-        }
+        query.paginate(request)
+        try query.check()
+        let (limit, cursor) = (query.limit, query.cursor)
         let page = nissa.alerts.list(state: state, severity: severity, rule: rule, limit: limit, after: cursor)
         return try .json(AlertPage(items: page.items, nextCursor: page.next.map(RunCursor.encode)))
     }

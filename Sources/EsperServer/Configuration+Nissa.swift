@@ -6,34 +6,10 @@ extension Configuration {
     /// SLO target and windows. Each is checked here so a bad value stops the server at start
     /// with the variable's name.
     mutating func applyNissa(_ values: [String: String], workingDirectory: String) throws(ConfigurationError) {
-        func number(_ name: String, _ range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
-            guard let text = values[name] else { return nil }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not a number")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-            guard let text = values[name] else { return nil }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not an integer")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
-        func url(_ name: String) throws(ConfigurationError) -> String? {
-            guard let text = values[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-            guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-                  scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not an http:// or https:// URL with a host")
-            }
-            return text
-        }
+        let read = ConfigurationValues(values: values)
+        func number(_ name: String, _ range: ClosedRange<Double>) throws(ConfigurationError) -> Double? { try read.number(name, range) }
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? { try read.integer(name, range) }
+        func url(_ name: String) throws(ConfigurationError) -> String? { try read.url(name) }
 
         if let path = values["NISSA_RULES_FILE"] {
             let absolute = Configuration.absolute(path, relativeTo: workingDirectory)

@@ -8,7 +8,7 @@ public enum AlertState: String, Sendable, Codable, CaseIterable {
 }
 
 /// One alert: a rule breached by one source. Times are RFC 3339 UTC.
-public struct AlertRecord: Sendable, Codable, Equatable {
+public struct AlertRecord: Sendable, Encodable, Equatable {
     public var id: String
     public var rule: String
     public var metric: String
@@ -38,29 +38,6 @@ public struct AlertRecord: Sendable, Codable, Equatable {
         case id, rule, metric, source, severity, state, value, threshold, comparator, routes, consecutive, summary, drill
         case startedAt = "started_at", firedAt = "fired_at", resolvedAt = "resolved_at", updatedAt = "updated_at"
         case acknowledgedBy = "acknowledged_by", acknowledgedAt = "acknowledged_at"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decode(String.self, forKey: .id)
-        rule = try c.decode(String.self, forKey: .rule)
-        metric = try c.decode(String.self, forKey: .metric)
-        source = try c.decode(String.self, forKey: .source)
-        severity = try c.decode(AlertSeverity.self, forKey: .severity)
-        state = try c.decode(AlertState.self, forKey: .state)
-        value = try c.decode(Double.self, forKey: .value)
-        threshold = try c.decode(Double.self, forKey: .threshold)
-        comparator = try c.decode(AlertComparator.self, forKey: .comparator)
-        routes = try c.decode([String].self, forKey: .routes)
-        consecutive = try c.decode(Int.self, forKey: .consecutive)
-        summary = try c.decode(String.self, forKey: .summary)
-        drill = try c.decode(Bool.self, forKey: .drill)
-        startedAt = try c.decode(LeylineTimestamp.self, forKey: .startedAt)
-        firedAt = try c.decodeIfPresent(LeylineTimestamp.self, forKey: .firedAt)
-        resolvedAt = try c.decodeIfPresent(LeylineTimestamp.self, forKey: .resolvedAt)
-        updatedAt = try c.decode(LeylineTimestamp.self, forKey: .updatedAt)
-        acknowledgedBy = try c.decodeIfPresent(String.self, forKey: .acknowledgedBy)
-        acknowledgedAt = try c.decodeIfPresent(LeylineTimestamp.self, forKey: .acknowledgedAt)
     }
 
     // Absent times are written as null so every alert has the same keys.
