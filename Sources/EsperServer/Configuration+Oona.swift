@@ -21,8 +21,8 @@ public struct OonaLimits: Sendable, Equatable {
 
 extension Configuration {
     mutating func applyOona(_ values: [String: String]) throws(ConfigurationError) {
-        let read = ConfigurationValues(values: values)
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? { try read.integer(name, range) }
+        let settings = ConfigurationValues(values: values)
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? { try settings.integer(name, range) }
         // 0 switches a bound off.
         if let value = try integer("OONA_MAX_STREAM_LENGTH", 0...100_000_000) { oonaLimits.maxStreamLength = value == 0 ? nil : value }
         if let value = try integer("OONA_EMERGENCY_THRESHOLD", 0...100_000_000) { oonaLimits.emergencyThreshold = value == 0 ? nil : value }

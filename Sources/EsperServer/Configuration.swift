@@ -156,23 +156,9 @@ public struct Configuration: Sendable {
     }
 
     mutating func apply(_ values: [String: String], workingDirectory: String) throws(ConfigurationError) {
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-            guard let text = values[name] else { return nil }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not an integer")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
-        func nonEmpty(_ name: String) throws(ConfigurationError) -> String? {
-            guard let text = values[name] else { return nil }
-            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw ConfigurationError(variable: name, message: "must not be empty")
-            }
-            return text
-        }
+        let settings = ConfigurationValues(values: values)
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? { try settings.integer(name, range) }
+        func nonEmpty(_ name: String) throws(ConfigurationError) -> String? { try settings.nonEmpty(name) }
 
         if let host = try nonEmpty("ESPER_HOST") { http.host = host }
         if let port = try integer("ESPER_PORT", 0...65535) { http.port = UInt16(port) }
@@ -182,12 +168,8 @@ public struct Configuration: Sendable {
         if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", 0...65536) { http.maxConnectionsPerIP = limit }
         if let limit = try integer("ESPER_HTTP_MAX_BODY_BYTES", 1...(256 << 20)) { http.maxBodyBytes = limit }
         if let limit = try integer("ESPER_HTTP_CONNECTION_MEMORY_BYTES", 8192...(1 << 20)) { http.connectionMemoryLimitBytes = limit }
-        if let accessLog = values["ESPER_ACCESS_LOG"] {
-            switch accessLog.lowercased() {
-            case "on", "true", "1", "yes": http.accessLog = true
-            case "off", "false", "0", "no": http.accessLog = false
-            default: throw ConfigurationError(variable: "ESPER_ACCESS_LOG", message: "'\(accessLog)' must be on or off")
-            }
+        if let value = try settings.onOff("ESPER_ACCESS_LOG") {
+            http.accessLog = value
         }
         if let token = values["ESPER_API_TOKEN"] {
             guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
@@ -195,12 +177,8 @@ public struct Configuration: Sendable {
             }
             apiToken = token
         }
-        if let protect = values["ESPER_API_PROTECT_READS"] {
-            switch protect.lowercased() {
-            case "on", "true", "1", "yes": protectReads = true
-            case "off", "false", "0", "no": protectReads = false
-            default: throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "'\(protect)' must be on or off")
-            }
+        if let value = try settings.onOff("ESPER_API_PROTECT_READS") {
+            protectReads = value
             if protectReads && apiToken == nil {
                 throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "is on but ESPER_API_TOKEN is not set")
             }
@@ -212,12 +190,8 @@ public struct Configuration: Sendable {
             logLevel = parsed
         }
 
-        if let forge = values["ESPER_FORGE_AT_START"] {
-            switch forge.lowercased() {
-            case "on", "true", "1", "yes": blueprints.forgeAtStart = true
-            case "off", "false", "0", "no": blueprints.forgeAtStart = false
-            default: throw ConfigurationError(variable: "ESPER_FORGE_AT_START", message: "'\(forge)' must be on or off")
-            }
+        if let value = try settings.onOff("ESPER_FORGE_AT_START") {
+            blueprints.forgeAtStart = value
         }
         if let workers = try integer("ESPER_FORGE_WORKERS", 1...2) { blueprints.forgeWorkers = workers }
         if let retries = try integer("ESPER_FORGE_MAX_RETRIES", 0...10) { blueprints.maxRetries = retries }
