@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PORT ?= 8080
 
-.PHONY: run test deps build release test-swift test-c test-c-sanitize test-clients openapi-check fmt lint bench-http clean
+.PHONY: run test deps build release test-swift test-c test-c-sanitize test-clients openapi-check fmt lint bench-http bench-nissa infra clean
 
 run: deps release
 	.build/release/esper serve --port $(PORT)
@@ -42,6 +42,13 @@ lint:
 
 bench-http: deps release
 	bench/http.sh
+
+bench-nissa: deps
+	bench/nissa/run.sh
+
+# A local Prometheus (Debian package) scraping the server: ESPER_TARGET=host:port, default localhost:$(PORT).
+infra: deps
+	ESPER_TARGET=$${ESPER_TARGET:-localhost:$(PORT)} scripts/infra.sh
 
 clean:
 	rm -rf .build Tests/CKernels/build

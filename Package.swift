@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // libcurl: Nissa's webhook deliveries (HTTPS to Slack/PagerDuty, plain HTTP on loopback).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Numerical kernels in plain C over caller-owned buffers; GEMM through OpenBLAS.
         // -fno-math-errno lets sqrtf (Adam) vectorise; no -ffast-math (it breaks the
@@ -74,6 +76,18 @@ let package = Package(
             resources: [.copy("Resources/digits.csv.gz")],
             swiftSettings: strictSwift),
 
+        // Nissa: telemetry ingest from Oona, metric registry and ring-buffer time series,
+        // alert rules (data) with lifecycle and Alertmanager-format delivery, SLO burn rates,
+        // drills and the Grafana JSON datasource queries.
+        .target(
+            name: "Nissa",
+            dependencies: [
+                "CCurl", "EsperJSON", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift),
+
         // The blueprint pipeline: seed kernels as Swift values and their artifact files
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
@@ -101,7 +115,7 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
+                "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -112,7 +126,7 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -148,6 +162,15 @@ let package = Package(
             path: "bench/oona/Sources",
             swiftSettings: strictSwift),
 
+        // Benchmark of Nissa (bench/nissa): /metrics render and /grafana/query with 100
+        // metrics x 10,000 points.
+        .executableTarget(
+            name: "esper-bench-nissa",
+            dependencies: ["EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            path: "bench/nissa/Sources",
+            swiftSettings: strictSwift),
+
         .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", "Karn", "KernelRuntime", "Tezzeret", "Urza",
                                                          .product(name: "Logging", package: "swift-log")],
                 path: "Tests/EsperTestSupport"),
@@ -165,6 +188,11 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
+        .testTarget(name: "NissaTests", dependencies: [
+            "Nissa", "Leyline", "Oona", "EsperJSON", "EsperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "EsperJSON", "EsperStorage"]),
         .testTarget(name: "KarnTests", dependencies: ["Karn", "EsperJSON"]),
         .testTarget(name: "UrzaTests", dependencies: ["Urza", "Tezzeret", "Karn", "KernelRuntime", "EsperStorage", "EsperTestSupport"]),
@@ -179,7 +207,7 @@ let package = Package(
             "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Karn", "Urza",
+            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn", "Urza",
             "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
             .product(name: "Logging", package: "swift-log"),
         ]),

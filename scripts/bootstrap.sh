@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   pkg-config
   libmicrohttpd-dev libhiredis-dev libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev
-  libopenblas-dev
+  libopenblas-dev libcurl4-openssl-dev
   redis-server redis-tools
+  prometheus
   python3 python3-pip
   curl jq
 )

@@ -2,7 +2,7 @@ import EsperHTTP
 import EsperJSON
 import Foundation
 import Karn
-public import enum Leyline.BlueprintTier
+import enum Leyline.BlueprintTier
 
 /// Input checks the blueprint routes share: ids (which reach file paths, so a malformed one is
 /// rejected before anything is looked up), query parameters, and list pagination.

@@ -1,7 +1,7 @@
 public import EsperHTTP
 import EsperJSON
 public import Karn
-public import enum Leyline.BlueprintTier
+import enum Leyline.BlueprintTier
 
 /// `/api/v1/karn`: the template catalog, selection and parameter validation.
 public enum KarnRoutes {

@@ -8,8 +8,6 @@ public import Tolaria
 /// service's worker threads, so every handler returns in milliseconds.
 public enum RunRoutes {
     public static let basePath = "/api/v1/runs"
-    static let defaultLimit = 50
-    static let maxLimit = 500
 
     public static func register(into router: inout Router, service: RunService) {
         router.post(basePath) { request in try create(request, service) }
@@ -60,31 +58,11 @@ public enum RunRoutes {
     }
 
     static func list(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
-        var problems: [JSONFieldProblem] = []
-        var status: RunStatus?
-        if let text = request.query("status") {
-            status = RunStatus(rawValue: text)
-            if status == nil {
-                problems.append(JSONFieldProblem(field: "status", message: "must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
-            }
-        }
-        var limit = defaultLimit
-        if let text = request.query("limit") {
-            if let value = Int(text), (1...maxLimit).contains(value) {
-                limit = value
-            } else {
-                problems.append(JSONFieldProblem(field: "limit", message: "must be an integer in 1…\(maxLimit)"))
-            }
-        }
-        var cursor: Int64?
-        if let text = request.query("cursor") {
-            cursor = RunCursor.decode(text)
-            if cursor == nil { problems.append(JSONFieldProblem(field: "cursor", message: "is not a cursor this server issued")) }
-        }
-        guard problems.isEmpty else {
-            throw Problem(status: 400, detail: "invalid query: " + problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
-                          errors: problems)
-        }
+        var query = ListQuery()
+        let status = query.filter(request, "status", RunStatus.self)
+        query.paginate(request)
+        try query.check()
+        let (limit, cursor) = (query.limit, query.cursor)
         let page = try service.list(status: status, limit: limit, cursor: cursor)
         return try .json(RunPage(items: page.records, nextCursor: page.nextCursor.map(RunCursor.encode)))
     }

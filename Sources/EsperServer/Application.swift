@@ -3,6 +3,7 @@ public import EsperHTTP
 import Foundation
 import Leyline
 public import Logging
+public import Nissa
 public import Oona
 public import Prometheus
 public import Tamiyo
@@ -24,6 +25,8 @@ public final class Application: Sendable {
     let healthMonitor: RedisHealthMonitor
     /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
     public let runs: RunService
+    /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
+    public let nissa: NissaService
     /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
     public let blueprints: BlueprintServices
     /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
@@ -74,8 +77,14 @@ public final class Application: Sendable {
             controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) },
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
 
+        let runService = runs
+        nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
+            // Run ids for Grafana variables: a bounded read of the local registry.
+            (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
+        }
+
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints),
+        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
                               registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
@@ -84,6 +93,8 @@ public final class Application: Sendable {
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
+        NissaRoutes.register(into: &router, nissa: nissa)
+        GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
         server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                             metrics: HTTPMetrics(registry: registry),
                             authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
@@ -124,15 +135,19 @@ public final class Application: Sendable {
         // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
         // background while the server runs degraded.
         bus.start()
+        nissa.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
+            nissa.stop()
             bus.stop()
             healthMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
+        logger.info("nissa alert rules loaded", metadata: ["rules": "\(configuration.nissa.rules.rules.map(\.name).joined(separator: ","))",
+                                                         "file": "\(configuration.nissaRulesFile ?? "(built-in)")"])
         blueprints.start() // the forge runs in the background (ESPER_FORGE_AT_START)
         logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
                                                   "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
@@ -145,6 +160,7 @@ public final class Application: Sendable {
         server.stop()
         runs.shutdown()
         tamiyo.stop()
+        nissa.stop()
         blueprints.stop()
         bus.stop()
         healthMonitor.stop()
@@ -153,9 +169,13 @@ public final class Application: Sendable {
     }
 
     static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-                       _ bus: OonaClient, _ blueprints: BlueprintServices) -> [HealthProbe] {
+                       _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
+            HealthProbe(name: "nissa") {
+                let health = nissa.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
+            },
             HealthProbe(name: "bus") {
                 let health = bus.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: "oona: \(health.detail)")

@@ -21,16 +21,8 @@ public struct OonaLimits: Sendable, Equatable {
 
 extension Configuration {
     mutating func applyOona(_ values: [String: String]) throws(ConfigurationError) {
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-            guard let text = values[name] else { return nil }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not an integer")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
+        let settings = ConfigurationValues(values: values)
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? { try settings.integer(name, range) }
         // 0 switches a bound off.
         if let value = try integer("OONA_MAX_STREAM_LENGTH", 0...100_000_000) { oonaLimits.maxStreamLength = value == 0 ? nil : value }
         if let value = try integer("OONA_EMERGENCY_THRESHOLD", 0...100_000_000) { oonaLimits.emergencyThreshold = value == 0 ? nil : value }

@@ -1,6 +1,7 @@
 public import EsperHTTP
 import Foundation
 public import Logging
+public import Nissa
 public import Oona
 
 /// A configuration value that cannot be used: the server prints `description` as its one
@@ -42,6 +43,10 @@ public struct Configuration: Sendable {
     public var blasThreads = 1
     /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
     public var datasetsDirectory: String?
+    /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).
+    public var nissa = NissaOptions()
+    /// The rules file loaded (nil: the built-in rules).
+    public var nissaRulesFile: String?
     /// The blueprint pipeline (Karn, Tezzeret, Urza).
     public var blueprints = BlueprintSettings()
     /// The control loop (Tamiyo, Kasmina).
@@ -133,6 +138,25 @@ public struct Configuration: Sendable {
         ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
+        ("NISSA_RULES_FILE", "infra/nissa/alert_rules.json if present, else built-in", "alert rules (JSON), validated at start"),
+        ("NISSA_SERIES_SPAN_S", "3600", "how far back each in-memory time series keeps points, seconds"),
+        ("NISSA_SERIES_MAX_POINTS", "10000", "points per time series at most (ring buffer size)"),
+        ("NISSA_MAX_SERIES", "5000", "telemetry series (metric x labels) kept at most; more are counted and dropped"),
+        ("NISSA_ALERT_HISTORY", "1000", "alerts kept in memory (resolved ones are evicted first)"),
+        ("NISSA_SLACK_WEBHOOK_URL", "(unset)", "webhook URL of the slack receiver (Alertmanager webhook format v4)"),
+        ("NISSA_PAGERDUTY_WEBHOOK_URL", "(unset)", "webhook URL of the pagerduty receiver"),
+        ("NISSA_EMAIL_WEBHOOK_URL", "(unset)", "webhook URL of the email receiver"),
+        ("NISSA_ALERTMANAGER_URL", "(unset)", "a real Alertmanager; alerts are also posted to its /api/v2/alerts"),
+        ("NISSA_ALERTMANAGER_RESEND_S", "60", "how often firing alerts are re-sent to the Alertmanager"),
+        ("NISSA_EXTERNAL_URL", "http://<host>:<port>", "this server's URL as receivers should link to it (externalURL, generatorURL)"),
+        ("NISSA_WEBHOOK_TIMEOUT_MS", "5000", "timeout of one webhook POST"),
+        ("NISSA_WEBHOOK_MAX_ATTEMPTS", "4", "quick attempts (backoff doubling) before a delivery is parked as undeliverable"),
+        ("NISSA_WEBHOOK_BACKOFF_MS", "1000", "first retry delay; doubles per attempt"),
+        ("NISSA_WEBHOOK_PARKED_RETRY_S", "60", "retry interval of undeliverable notifications (kept, never dropped)"),
+        ("NISSA_SLO_TARGET", "0.99", "fraction of SLO samples that must meet their objective (error budget = 1 - target)"),
+        ("NISSA_SLO_WINDOW_S", "2592000", "error-budget (long) window, seconds (30 days)"),
+        ("NISSA_SLO_SHORT_WINDOW_S", "3600", "fast-burn (short) window, seconds"),
+        ("NISSA_SLO_FAST_BURN", "14.4", "short-window burn rate at which an SLO is breached (with the long-window burn >= 1)"),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -151,23 +175,9 @@ public struct Configuration: Sendable {
     }
 
     mutating func apply(_ values: [String: String], workingDirectory: String) throws(ConfigurationError) {
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-            guard let text = values[name] else { return nil }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not an integer")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
-        func nonEmpty(_ name: String) throws(ConfigurationError) -> String? {
-            guard let text = values[name] else { return nil }
-            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw ConfigurationError(variable: name, message: "must not be empty")
-            }
-            return text
-        }
+        let settings = ConfigurationValues(values: values)
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? { try settings.integer(name, range) }
+        func nonEmpty(_ name: String) throws(ConfigurationError) -> String? { try settings.nonEmpty(name) }
 
         if let host = try nonEmpty("ESPER_HOST") { http.host = host }
         if let port = try integer("ESPER_PORT", 0...65535) { http.port = UInt16(port) }
@@ -177,12 +187,8 @@ public struct Configuration: Sendable {
         if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", 0...65536) { http.maxConnectionsPerIP = limit }
         if let limit = try integer("ESPER_HTTP_MAX_BODY_BYTES", 1...(256 << 20)) { http.maxBodyBytes = limit }
         if let limit = try integer("ESPER_HTTP_CONNECTION_MEMORY_BYTES", 8192...(1 << 20)) { http.connectionMemoryLimitBytes = limit }
-        if let accessLog = values["ESPER_ACCESS_LOG"] {
-            switch accessLog.lowercased() {
-            case "on", "true", "1", "yes": http.accessLog = true
-            case "off", "false", "0", "no": http.accessLog = false
-            default: throw ConfigurationError(variable: "ESPER_ACCESS_LOG", message: "'\(accessLog)' must be on or off")
-            }
+        if let value = try settings.onOff("ESPER_ACCESS_LOG") {
+            http.accessLog = value
         }
         if let token = values["ESPER_API_TOKEN"] {
             guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
@@ -190,12 +196,8 @@ public struct Configuration: Sendable {
             }
             apiToken = token
         }
-        if let protect = values["ESPER_API_PROTECT_READS"] {
-            switch protect.lowercased() {
-            case "on", "true", "1", "yes": protectReads = true
-            case "off", "false", "0", "no": protectReads = false
-            default: throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "'\(protect)' must be on or off")
-            }
+        if let value = try settings.onOff("ESPER_API_PROTECT_READS") {
+            protectReads = value
             if protectReads && apiToken == nil {
                 throw ConfigurationError(variable: "ESPER_API_PROTECT_READS", message: "is on but ESPER_API_TOKEN is not set")
             }
@@ -207,12 +209,8 @@ public struct Configuration: Sendable {
             logLevel = parsed
         }
 
-        if let forge = values["ESPER_FORGE_AT_START"] {
-            switch forge.lowercased() {
-            case "on", "true", "1", "yes": blueprints.forgeAtStart = true
-            case "off", "false", "0", "no": blueprints.forgeAtStart = false
-            default: throw ConfigurationError(variable: "ESPER_FORGE_AT_START", message: "'\(forge)' must be on or off")
-            }
+        if let value = try settings.onOff("ESPER_FORGE_AT_START") {
+            blueprints.forgeAtStart = value
         }
         if let workers = try integer("ESPER_FORGE_WORKERS", 1...2) { blueprints.forgeWorkers = workers }
         if let retries = try integer("ESPER_FORGE_MAX_RETRIES", 0...10) { blueprints.maxRetries = retries }
@@ -227,26 +225,10 @@ public struct Configuration: Sendable {
         }
         if let megabytes = try integer("ESPER_URZA_KERNEL_CACHE_MB", 1...65536) { blueprints.kernelCacheMegabytes = megabytes }
 
-        if let mode = values["TAMIYO_CONSERVATIVE_MODE"] {
-            switch mode.lowercased() {
-            case "on", "true", "1", "yes": control.conservativeAtStart = true
-            case "off", "false", "0", "no": control.conservativeAtStart = false
-            default: throw ConfigurationError(variable: "TAMIYO_CONSERVATIVE_MODE", message: "'\(mode)' must be on or off")
-            }
-        }
-        func decimal(_ name: String, _ range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
-            guard let text = values[name] else { return nil }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                throw ConfigurationError(variable: name, message: "'\(text)' is not a number")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(variable: name, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
-        if let hours = try decimal("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
-        if let spike = try decimal("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
-        if let budget = try decimal("KASMINA_KERNEL_BUDGET_MS", 0.1...10_000) { control.kernelBudgetMs = budget }
+        if let value = try settings.onOff("TAMIYO_CONSERVATIVE_MODE") { control.conservativeAtStart = value }
+        if let hours = try settings.number("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
+        if let spike = try settings.number("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
+        if let budget = try settings.number("KASMINA_KERNEL_BUDGET_MS", 0.1...10_000) { control.kernelBudgetMs = budget }
 
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
@@ -307,6 +289,7 @@ public struct Configuration: Sendable {
             leylineSecret = secret
         }
         try applyOona(values)
+        try applyNissa(values, workingDirectory: workingDirectory)
     }
 
     static func absolute(_ path: String, relativeTo base: String) -> String {

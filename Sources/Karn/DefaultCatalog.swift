@@ -8,7 +8,7 @@
 /// only has [batch, d]. The recipes map each to a kernel over the feature axis: convolutions
 /// and pools run along the d features, attention lets slices of the features (or learned
 /// memory slots) attend to each other, and the adversarial tier gets the fault kernels.
-public import Leyline
+import Leyline
 enum DefaultCatalog {
     static let rows: [BlueprintTemplate] = [
         row("BP001", "identity_passthrough", .safe, 0.0, 0, "Identity pass-through block", .none, [], .identity),

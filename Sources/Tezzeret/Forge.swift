@@ -1,3 +1,4 @@
+import enum Leyline.RFC3339
 import EsperJSON
 import EsperStorage
 import Foundation

@@ -2,6 +2,7 @@
 // checked C kernel artifact (shape, deterministic weights, autotuned variant, validation
 // gates, checksummed file) and hands it to Urza; the forge compiles the whole catalog in the
 // background and resumes from its write-ahead logs after a crash.
+import enum Leyline.RFC3339
 import EsperJSON
 import EsperStorage
 import Foundation

@@ -1,7 +1,7 @@
 import EsperJSON
 import EsperStorage
 import Karn
-public import enum Leyline.BlueprintTier
+import enum Leyline.BlueprintTier
 
 /// The `blueprints` table (08 §3.2): the reference columns keep their meaning
 /// (`metadata_json` holds the whole descriptor, `tier` its enum name), the rest index the

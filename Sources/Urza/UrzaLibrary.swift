@@ -2,6 +2,7 @@
 // A SQLite catalog plus content-addressed artifact files, a crash-safe save (WAL), integrity
 // checks that quarantine damaged files, and an LRU cache of decoded kernels that Kasmina
 // fetches within a latency budget.
+public import enum Leyline.RFC3339
 import EsperJSON
 import EsperStorage
 import Foundation

@@ -1,3 +1,4 @@
+import enum Leyline.RFC3339
 public import Karn
 
 /// Lifecycle of a stored artifact (08 §3.2 `state`).

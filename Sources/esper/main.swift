@@ -39,15 +39,7 @@ struct Serve: ParsableCommand {
         flags["ESPER_HTTP_THREADS"] = httpThreads
         flags["ESPER_LOG_LEVEL"] = logLevel
 
-        let configuration: EsperServer.Configuration
-        do {
-            configuration = try EsperServer.Configuration.resolve(
-                flags: flags, environment: ProcessInfo.processInfo.environment,
-                workingDirectory: FileManager.default.currentDirectoryPath)
-        } catch {
-            fail("esper: \(error.description)", status: 2)
-        }
-
+        let configuration = resolveConfiguration(flags)
         let level = configuration.logLevel
         let sink = BufferedLogHandler.Sink()
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
@@ -64,10 +56,6 @@ struct Serve: ParsableCommand {
         application.stop()
     }
 
-    private func fail(_ message: String, status: Int32) -> Never {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-        Foundation.exit(status)
-    }
 }
 
 /// `esper forge`: one forge run in the foreground (Urza's integrity scan first), for operators
@@ -87,26 +75,34 @@ struct ForgeCommand: ParsableCommand {
         flags["ESPER_DATA_DIR"] = dataDirectory
         flags["ESPER_COMPILE_STRATEGY"] = strategy
         flags["ESPER_FORGE_WORKERS"] = workers
-        let configuration: EsperServer.Configuration
-        do {
-            configuration = try EsperServer.Configuration.resolve(
-                flags: flags, environment: ProcessInfo.processInfo.environment,
-                workingDirectory: FileManager.default.currentDirectoryPath)
-        } catch {
-            FileHandle.standardError.write(Data("esper: \(error.description)\n".utf8))
-            Foundation.exit(2)
-        }
+        let configuration = resolveConfiguration(flags)
         let services: BlueprintServices
         do {
             services = try BlueprintServices(configuration: configuration)
         } catch {
-            FileHandle.standardError.write(Data("esper: \(error)\n".utf8))
-            Foundation.exit(1)
+            fail("esper: \(error)", status: 1)
         }
         let summary = services.runForgeOnce()
         FileHandle.standardOutput.write(Data(summary.json + [10]))
         services.stop()
         Foundation.exit(summary.failed.isEmpty ? 0 : 1)
+    }
+}
+
+/// Prints one line to stderr and exits with `status` (2: configuration, 1: start failure).
+func fail(_ message: String, status: Int32) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    Foundation.exit(status)
+}
+
+/// Flags over environment over `.env`, validated; a bad value exits with status 2.
+func resolveConfiguration(_ flags: [String: String]) -> EsperServer.Configuration {
+    do {
+        return try EsperServer.Configuration.resolve(
+            flags: flags, environment: ProcessInfo.processInfo.environment,
+            workingDirectory: FileManager.default.currentDirectoryPath)
+    } catch {
+        fail("esper: \(error.description)", status: 2)
     }
 }
 

@@ -53,7 +53,8 @@ extension ServerHarness {
         #expect(normal["dead_letter_key"] as? String == "esper:{bus}:oona.normal.dlq")
         for key in ["length", "pending", "consumers", "oldest_pending_age_ms", "dead_letter_length"] { #expect(normal[key] is NSNumber, "\(key)") }
         let groups = try #require(normal["groups"] as? [[String: Any]])
-        #expect(groups.map { $0["name"] as? String } == ["esper"])
+        // The server's own group and Nissa's consumer group (`nissa`).
+        #expect(groups.map { $0["name"] as? String } == ["esper", "nissa"])
         #expect(groups.first?["lag"] is NSNumber)
 
         let (metricsAfter, _) = try server.statusAndJSON("/api/v1/oona/metrics")

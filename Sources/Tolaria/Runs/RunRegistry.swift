@@ -1,3 +1,4 @@
+import enum Leyline.RFC3339
 import EsperJSON
 public import EsperStorage
 import Foundation
@@ -184,8 +185,8 @@ public final class RunRegistry: Sendable {
             globalStep: row["global_step"].int ?? 0, latestMetrics: latest, timings: timings,
             rollbacks: Int(row["rollbacks"].int ?? 0), restarts: Int(row["restarts"].int ?? 0),
             resumedFromEpoch: row["resumed_from_epoch"].int.map { Int($0) }, error: row["error"].string,
-            createdAt: Timestamp.rfc3339(nanoseconds: row["created_ns"].int ?? 0),
-            startedAt: started.map { Timestamp.rfc3339(nanoseconds: $0) },
-            finishedAt: finished.map { Timestamp.rfc3339(nanoseconds: $0) })
+            createdAt: RFC3339.format(unixNanoseconds: row["created_ns"].int ?? 0),
+            startedAt: started.map { RFC3339.format(unixNanoseconds: $0) },
+            finishedAt: finished.map { RFC3339.format(unixNanoseconds: $0) })
     }
 }

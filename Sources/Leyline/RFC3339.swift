@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// RFC 3339 UTC timestamps (`2025-09-20T12:34:56.789Z`), as the API writes times.
+/// RFC 3339 UTC timestamps with milliseconds (`2025-09-20T12:34:56.789Z`), as the HTTP API
+/// writes times (API.md). Bus messages use `LeylineTimestamp` (proto3 JSON form).
 public enum RFC3339 {
     public static func format(unixNanoseconds ns: Int64) -> String {
         var seconds = time_t(ns / 1_000_000_000)

@@ -1,0 +1,55 @@
+public import EsperHTTP
+import EsperJSON
+public import Nissa
+
+/// The Grafana JSON datasource (`simpod-json-datasource`) under `/grafana`: set
+/// `http://<esper>/grafana` as the datasource URL. Its `POST /metrics` would clash with
+/// Prometheus' `GET /metrics`, hence the prefix. Bodies are lenient about extra fields
+/// (Grafana sends many), strict about the ones used (422 naming the field).
+public enum GrafanaRoutes {
+    public static let basePath = "/grafana"
+
+    public static func register(into router: inout Router, datasource: GrafanaDatasource) {
+        // The datasource's "Save & test" button: only the status is checked.
+        router.get(basePath) { _ in .text("Esper Grafana JSON datasource: ok\n") }
+        router.post(basePath + "/metrics") { request in try answer(request) { try datasource.metrics($0) } }
+        router.post(basePath + "/metric-payload-options") { request in try answer(request) { try datasource.payloadOptions($0) } }
+        router.post(basePath + "/variable") { request in try answer(request) { try datasource.variable($0) } }
+        router.post(basePath + "/tag-keys") { _ in try json(datasource.tagKeys()) }
+        router.post(basePath + "/tag-values") { request in try answer(request) { try datasource.tagValues($0) } }
+        router.post(basePath + "/query") { request in
+            let body = try parse(request)
+            do {
+                return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: try datasource.query(body))
+            } catch let error as GrafanaRequestError {
+                throw problem(error)
+            }
+        }
+    }
+
+    static func parse(_ request: HTTPRequest) throws(Problem) -> JSONValue? {
+        guard !request.body.isEmpty else { return nil }
+        do {
+            return try JSONValue.parse(request.body)
+        } catch {
+            throw Problem.badRequest("the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
+        }
+    }
+
+    static func problem(_ error: GrafanaRequestError) -> Problem {
+        Problem.validation([JSONFieldProblem(field: error.field, message: error.message)])
+    }
+
+    static func json(_ value: JSONValue) throws -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: try value.serialized())
+    }
+
+    static func answer(_ request: HTTPRequest, _ body: (JSONValue?) throws -> JSONValue) throws -> HTTPResponse {
+        let parsed = try parse(request)
+        do {
+            return try json(try body(parsed))
+        } catch let error as GrafanaRequestError {
+            throw problem(error)
+        }
+    }
+}

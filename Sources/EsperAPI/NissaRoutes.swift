@@ -1,0 +1,154 @@
+public import EsperHTTP
+import EsperJSON
+import Foundation
+import Leyline
+public import Nissa
+
+/// `/api/v1/nissa/*` and `/metrics/summary`: alerts (list, inspect, acknowledge), the
+/// delivery log, the loaded rules, SLO state and fault drills. Everything is answered from
+/// Nissa's memory; a drill ingests a handful of packets in memory, so it returns at once.
+public enum NissaRoutes {
+    public static let basePath = "/api/v1/nissa"
+
+    struct AlertPage: Encodable {
+        var items: [AlertRecord]
+        var nextCursor: String?
+
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+
+        // `next_cursor` is null on the last page, never absent.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(items, forKey: .items)
+            try container.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+
+    struct AckRequest: Decodable {
+        /// Who acknowledges (a user or system name).
+        var by: String
+    }
+
+    struct SLOReport: Encodable {
+        var slos: [String: SLOStatus]
+        var objectiveTarget: Double
+        var shortWindowS: Double
+        var longWindowS: Double
+        var fastBurnThreshold: Double
+    }
+
+    struct ActiveAlert: Encodable {
+        var id: String
+        var metric: String
+        var value: Double
+        var routes: [String]
+        var source: String
+        var severity: AlertSeverity
+        var firedAt: LeylineTimestamp?
+        var acknowledgedBy: String?
+    }
+
+    struct Summary: Encodable {
+        var slo: [String: SLOStatus]
+        var alerts: [String: ActiveAlert]
+    }
+
+    struct DrillReport: Encodable {
+        var items: [DrillResult]
+    }
+
+    struct DeliveryPage: Encodable {
+        var items: [DeliveryRecord]
+    }
+
+    struct RuleList: Encodable {
+        var items: [AlertRule]
+    }
+
+    public static func register(into router: inout Router, nissa: NissaService) {
+        router.get(basePath + "/alerts") { request in try listAlerts(request, nissa) }
+        router.get(basePath + "/alerts/{id}") { request in
+            let id = try alertId(request)
+            guard let alert = nissa.alerts.alert(id: id) else { throw Problem.notFound("no alert \(id)") }
+            return try .json(alert)
+        }
+        router.post(basePath + "/alerts/{id}/ack") { request in
+            let id = try alertId(request)
+            let body = try request.decodeJSON(AckRequest.self)
+            let who = body.by.trimmingCharacters(in: .whitespaces)
+            guard !who.isEmpty, who.utf8.count <= 128, !who.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+                throw Problem.validation([JSONFieldProblem(field: "by", message: "must be 1-128 characters without control characters")])
+            }
+            switch nissa.alerts.acknowledge(id: id, by: who) {
+            case .acknowledged(let alert): return try .json(alert)
+            case .notFound: throw Problem.notFound("no alert \(id)")
+            case .conflict(let alert):
+                throw Problem.conflict("alert \(id) was already acknowledged by \(alert.acknowledgedBy ?? "someone") at \(alert.acknowledgedAt?.rfc3339 ?? "?")")
+            }
+        }
+        router.get(basePath + "/rules") { _ in try .json(RuleList(items: nissa.alerts.rules.rules)) }
+        router.get(basePath + "/deliveries") { request in
+            let limit = try limitParameter(request)
+            return try .json(DeliveryPage(items: nissa.notifier.deliveries(limit: limit)))
+        }
+        router.get(basePath + "/slo") { _ in
+            let options = nissa.options
+            return try .json(SLOReport(slos: nissa.slo.snapshot(now: LeylineTimestamp.now().millisecondsSinceEpoch),
+                                       objectiveTarget: options.sloTarget, shortWindowS: options.sloShortWindowSeconds,
+                                       longWindowS: options.sloLongWindowSeconds, fastBurnThreshold: options.sloFastBurnThreshold))
+        }
+        router.post(basePath + "/drills") { _ in try .json(DrillReport(items: nissa.runAllDrills())) }
+        router.post(basePath + "/drills/{name}") { request in
+            let name = request.pathParameter("name")
+            guard let result = nissa.runDrill(name) else {
+                let known = nissa.alerts.rules.rules.map(\.name).joined(separator: ", ")
+                throw Problem.notFound("no drill '\(name.prefix(64))'; drills exist for the loaded rules: \(known)")
+            }
+            return try .json(result)
+        }
+        router.get("/metrics/summary", isPublic: true) { _ in try .json(summary(nissa)) }
+    }
+
+    /// The runbook's `{"slo":{…},"alerts":{…}}`: every SLO, and the firing (non-drill) alerts
+    /// keyed by rule — the most recent one when several sources fire the same rule.
+    static func summary(_ nissa: NissaService) -> Summary {
+        var alerts: [String: ActiveAlert] = [:]
+        for alert in nissa.alerts.firing() where !alert.drill {
+            alerts[alert.rule] = ActiveAlert(id: alert.id, metric: alert.metric, value: alert.value, routes: alert.routes,
+                                             source: alert.source, severity: alert.severity, firedAt: alert.firedAt,
+                                             acknowledgedBy: alert.acknowledgedBy)
+        }
+        return Summary(slo: nissa.slo.snapshot(now: LeylineTimestamp.now().millisecondsSinceEpoch), alerts: alerts)
+    }
+
+    static func limitParameter(_ request: HTTPRequest) throws(Problem) -> Int {
+        var query = ListQuery()
+        query.paginate(request)
+        try query.check()
+        return query.limit
+    }
+
+    static func listAlerts(_ request: HTTPRequest, _ nissa: NissaService) throws -> HTTPResponse {
+        var query = ListQuery()
+        let state = query.filter(request, "state", AlertState.self)
+        let severity = query.filter(request, "severity", AlertSeverity.self)
+        let rule = request.query("rule")
+        if let rule, nissa.alerts.rules.rule(named: rule) == nil {
+            query.problems.append(JSONFieldProblem(field: "rule", message: "no loaded rule is named '\(rule.prefix(64))'"))
+        }
+        query.paginate(request)
+        try query.check()
+        let (limit, cursor) = (query.limit, query.cursor)
+        let page = nissa.alerts.list(state: state, severity: severity, rule: rule, limit: limit, after: cursor)
+        return try .json(AlertPage(items: page.items, nextCursor: page.next.map(RunCursor.encode)))
+    }
+
+    static func alertId(_ request: HTTPRequest) throws(Problem) -> String {
+        let id = request.pathParameter("id")
+        guard id.hasPrefix("alert-"), id.utf8.count <= 64, id.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || $0 == 45 }) else {
+            throw Problem(status: 400, detail: "'\(id.prefix(64))' is not an alert id (alert-<n>-<hex>)",
+                          errors: [JSONFieldProblem(field: "id", message: "expected alert-<n>-<hex>")])
+        }
+        return id
+    }
+}

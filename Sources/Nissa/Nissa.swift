@@ -1,0 +1,307 @@
+// Nissa: Esper's observability — drains telemetry, state packets and field reports from
+// Oona (its own consumer group; emergency stream first), keeps metrics and ring-buffer time
+// series, evaluates alert rules (data), delivers alerts in the Alertmanager format, tracks
+// SLO burn rates, runs fault drills and answers Grafana's JSON-datasource queries.
+import Foundation
+public import Leyline
+public import Logging
+public import Oona
+public import Prometheus
+import Synchronization
+
+/// The Nissa service of one server. `ingest` is the one path every message takes — the
+/// consumer thread, drills and tests call it; it only touches memory, so HTTP handlers may
+/// call it too (drills) and read everything without blocking.
+public final class NissaService: Sendable {
+    public let options: NissaOptions
+    public let store: MetricStore
+    public let alerts: AlertEngine
+    public let notifier: AlertNotifier
+    public let slo: SLOTracker
+    public let lifecycle: LifecycleLog
+    private let registry: PrometheusCollectorRegistry
+    private let bus: OonaClient?
+    private let logger: Logger
+    private let seen = RecentIDs(capacity: 100_000)
+    /// Run ids from the run registry (Tolaria), for Grafana variables.
+    private let registryRuns: @Sendable () -> [String]
+
+    private struct State {
+        var running = false
+        var finished = true
+        var lastIngest: Int64?
+        var consumerError: String?
+        var groupReady = false
+        var runs = Set<String>()
+        var seeds = Set<String>()
+    }
+
+    private let state = Mutex(State())
+    private let drillLock = Mutex(())
+
+    private let packetsDuplicate: Counter
+    private let ingestDuration: DurationHistogram
+    private let lastIngestGauge: Gauge
+    private let trainingRuns: Counter
+    private let rewardSum: Gauge
+    private let iterations: Counter
+
+    /// The streams Nissa reads, in priority order.
+    public static let streams: [OonaStream] = [.emergency, .telemetry, .normal]
+
+    public init(options: NissaOptions, registry: PrometheusCollectorRegistry, bus: OonaClient?, logger: Logger,
+                runs: @escaping @Sendable () -> [String] = { [] }) {
+        self.options = options
+        self.registry = registry
+        self.bus = bus
+        self.logger = logger
+        registryRuns = runs
+        store = MetricStore(registry: registry, capacity: options.seriesMaxPoints, spanSeconds: options.seriesSpanSeconds,
+                            maxSeries: options.maxSeries)
+        let alerts = AlertEngine(rules: options.rules, capacity: options.alertHistory, registry: registry)
+        self.alerts = alerts
+        let rules = options.rules
+        notifier = AlertNotifier(options: options, registry: registry, logger: logger) {
+            alerts.firing().compactMap { alert in rules.rule(named: alert.rule).map { (alert, $0) } }
+        }
+        slo = SLOTracker(options: options, registry: registry)
+        lifecycle = LifecycleLog()
+        packetsDuplicate = registry.counter("esper_nissa_duplicates_total",
+                                                help: "Redelivered messages recognised by id and not counted again.")
+        ingestDuration = registry.durationHistogram(
+            "esper_nissa_ingest_duration_seconds",
+            buckets: [.microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5),
+                      .milliseconds(10), .milliseconds(50)],
+            help: "Time to ingest one message (metrics, alerts, SLOs).")
+        lastIngestGauge = registry.gauge("esper_nissa_last_ingest_timestamp_seconds",
+                                             help: "Unix time of the last message Nissa ingested.")
+        trainingRuns = registry.counter("esper_training_runs_total",
+                                            help: "Training runs seen on the bus (first state packet of each run id).")
+        rewardSum = registry.gauge("esper_simic_training_reward_cumulative",
+                                       help: "Sum of simic.training.reward over all Simic packets (may be negative).")
+        iterations = registry.counter("esper_simic_training_iterations_total",
+                                          help: "Simic training iterations (simic.training.iterations, else 1 per packet).")
+        for outcome in FieldReportOutcome.allCases {
+            _ = registry.counter("esper_field_reports_total", labels: [("outcome", outcome.label)],
+                                     help: "Field reports ingested, by outcome.")
+        }
+    }
+
+    // MARK: lifecycle
+
+    /// Starts the notifier and, with a bus, the consumer thread.
+    public func start() {
+        notifier.start()
+        guard bus != nil else { return }
+        let started = state.withLock { state -> Bool in
+            guard !state.running else { return false }
+            state.running = true
+            state.finished = false
+            return true
+        }
+        guard started else { return }
+        // First attempt inline, so a server that starts with Redis up reports ready at once.
+        attachGroup()
+        let thread = Thread { [self] in consume() }
+        thread.name = "esper-nissa-consumer"
+        thread.start()
+    }
+
+    /// Stops the consumer (within one poll's block time) and the notifier.
+    public func stop() {
+        state.withLock { $0.running = false }
+        while !state.withLock({ $0.finished }) { usleep(5_000) }
+        notifier.stop()
+    }
+
+    private var running: Bool { state.withLock { $0.running } }
+
+    @discardableResult
+    private func attachGroup() -> Bool {
+        guard let bus else { return false }
+        do {
+            try bus.ensureConsumerGroup(options.group, streams: NissaService.streams)
+            state.withLock {
+                $0.groupReady = true
+                $0.consumerError = nil
+            }
+            return true
+        } catch {
+            state.withLock { $0.consumerError = "\(error)" }
+            return false
+        }
+    }
+
+    private func consume() {
+        defer { state.withLock { $0.finished = true } }
+        guard let bus else { return }
+        // The group starts at the streams' ends (`$`): history from before Nissa's first
+        // start is not replayed. Redis may be down: retry until it answers or we stop.
+        var backoff: Duration = .milliseconds(100)
+        while running && !state.withLock({ $0.groupReady }) {
+            if !attachGroup() {
+                var slept: Duration = .zero
+                while slept < backoff && running {
+                    usleep(20_000)
+                    slept += .milliseconds(20)
+                }
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+        let consumer = OonaConsumer(client: bus, streams: NissaService.streams, group: options.group,
+                                    name: "nissa-" + bus.configuration.consumerName)
+        consumer.run(count: 100, block: .milliseconds(250), while: { self.running }) { delivery in
+            self.ingest(delivery.message)
+        }
+        consumer.close()
+    }
+
+    // MARK: ingest
+
+    /// Ingests one bus message. Returns false for a duplicate (already ingested) or a type
+    /// Nissa ignores (commands, policy updates).
+    @discardableResult
+    public func ingest(_ message: BusMessage, receivedAt: Int64? = nil) -> Bool {
+        let start = ContinuousClock.now
+        let now = receivedAt ?? LeylineTimestamp.now().millisecondsSinceEpoch
+        let handled: Bool
+        switch message {
+        case .telemetry(let packet): handled = ingestTelemetry(packet, now: now) != nil
+        case .systemState(let packet): handled = ingestState(packet, now: now)
+        case .fieldReport(let report): handled = ingestFieldReport(report)
+        default: return false
+        }
+        guard handled else { return false }
+        state.withLock { $0.lastIngest = now }
+        lastIngestGauge.set(Double(now) / 1000)
+        ingestDuration.record(ContinuousClock.now - start)
+        return true
+    }
+
+    func withDrillLock<T>(_ body: () -> T) -> T { drillLock.withLock { _ in body() } }
+
+    /// A drill packet through the real ingest; returns the transitions it caused.
+    func ingestDrill(_ packet: TelemetryPacket) -> [AlertTransition] {
+        ingestTelemetry(packet, now: LeylineTimestamp.now().millisecondsSinceEpoch) ?? []
+    }
+
+    private func firstSight(_ kind: String, _ id: String, source: String = "") -> Bool {
+        // Messages without an id cannot be recognised again; they are always counted.
+        guard !id.isEmpty else { return true }
+        if seen.insert("\(kind)|\(source)|\(id)") { return true }
+        packetsDuplicate.increment()
+        return false
+    }
+
+    /// nil for a duplicate; else the alert transitions the packet caused.
+    private func ingestTelemetry(_ packet: TelemetryPacket, now: Int64) -> [AlertTransition]? {
+        let source = packet.sourceSubsystem.isEmpty ? "unknown" : packet.sourceSubsystem
+        guard firstSight("telemetry", packet.packetId, source: source) else { return nil }
+        registry.counter("esper_telemetry_packets_total", labels: [("source", source)],
+                             help: "Telemetry packets ingested, by source subsystem.").increment()
+        // The packet's own time when it has one; a zero timestamp means "not set".
+        let time = packet.timestamp == .epoch || !packet.timestamp.isValid ? now : packet.timestamp.millisecondsSinceEpoch
+        let drill = packet.packetId.hasPrefix("drill-")
+        var values: [String: [Double]] = [:]
+        var latest: [String: Double] = [:]
+        for point in packet.metrics where point.value.isFinite {
+            values[point.name, default: []].append(point.value)
+            latest[point.name] = point.value
+            guard !drill else { continue }
+            let labels = MetricNaming.labels(attributes: point.attributes, source: source)
+            store.record(SeriesKey(name: point.name, labels: labels), value: point.value, unit: point.unit, at: time)
+            noteLabels(labels)
+        }
+        var transitions: [AlertTransition] = []
+        if !values.isEmpty {
+            transitions = alerts.evaluate(values, source: source, at: time, drill: drill)
+            for transition in transitions {
+                notifier.enqueue(transition)
+                let alert = transition.alert
+                lifecycle.append(LifecycleLog.Entry(
+                    time: time, kind: "alert", title: "\(alert.rule) \(alert.state.rawValue)",
+                    text: "\(alert.metric) = \(alert.value) from \(alert.source) (\(alert.comparator.rawValue) \(alert.threshold))",
+                    tags: ["alert", alert.severity.rawValue, alert.state.rawValue] + (alert.drill ? ["drill"] : []), source: source))
+            }
+            if !drill { slo.ingest(latest, at: time) }
+        }
+        if source == "simic" && !drill {
+            rewardSum.increment(by: latest["simic.training.reward"] ?? 0)
+            if let count = latest["simic.training.iterations"], count > 0 {
+                iterations.increment(by: Int64(count))
+            } else {
+                iterations.increment()
+            }
+        }
+        for event in packet.events where event.level.rawValue >= TelemetryLevel.warning.rawValue {
+            lifecycle.append(LifecycleLog.Entry(time: time, kind: "event", title: event.description.isEmpty ? event.eventId : event.description,
+                                                text: event.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+                                                tags: ["event", event.level.label], source: source))
+        }
+        return transitions
+    }
+
+    private func ingestState(_ packet: SystemStatePacket, now: Int64) -> Bool {
+        guard firstSight("state", packet.packetId) else { return false }
+        // SystemStatePacket has no phase field: the reference labelled bus packets by source.
+        var phase = packet.sourceSubsystem.isEmpty ? "tolaria" : packet.sourceSubsystem.lowercased()
+        if phase.hasPrefix("training_phase_") { phase.removeFirst("training_phase_".count) }
+        registry.counter("esper_system_state_packets_total", labels: [("phase", phase)],
+                             help: "System state packets ingested, by phase (the source subsystem).").increment()
+        let time = packet.timestampNs == 0 ? now : Int64(packet.timestampNs / 1_000_000)
+        let run = packet.trainingRunId
+        if !run.isEmpty {
+            let first = state.withLock { $0.runs.count < 100_000 ? $0.runs.insert(run).inserted : false }
+            if first {
+                trainingRuns.increment()
+                lifecycle.append(LifecycleLog.Entry(time: time, kind: "run", title: "run \(run) seen",
+                                                    text: "first state packet (epoch \(packet.currentEpoch))", tags: ["run"], source: phase))
+            }
+        }
+        let runAttributes = run.isEmpty ? [:] : ["run": run]
+        for seed in packet.seedStates where !seed.seedId.isEmpty {
+            let labels = MetricNaming.labels(attributes: runAttributes.merging(["seed": seed.seedId]) { $1 }, source: phase)
+            store.record(SeriesKey(name: "tolaria.seed.stage", labels: labels), value: Double(seed.stage.rawValue), unit: "stage", at: time)
+            noteLabels(labels)
+        }
+        return true
+    }
+
+    private func ingestFieldReport(_ report: FieldReport) -> Bool {
+        guard firstSight("report", report.reportId) else { return false }
+        registry.counter("esper_field_reports_total", labels: [("outcome", report.outcome.label)],
+                             help: "Field reports ingested, by outcome.").increment()
+        return true
+    }
+
+    private func noteLabels(_ labels: [SeriesLabel]) {
+        let run = labels.first { $0.name == "run" }?.value
+        let seed = labels.first { $0.name == "seed" }?.value
+        guard run != nil || seed != nil else { return }
+        state.withLock { state in
+            if let run, state.runs.count < 100_000 { state.runs.insert(run) }
+            if let seed, state.seeds.count < 100_000 { state.seeds.insert(seed) }
+        }
+    }
+
+    // MARK: reading
+
+    /// Run ids known from the bus and from the run registry, sorted.
+    public func runIds() -> [String] {
+        let fromBus = state.withLock { $0.runs }
+        return Array(fromBus.union(registryRuns())).sorted()
+    }
+
+    public func seedIds() -> [String] { state.withLock { Array($0.seeds) }.sorted() }
+
+    /// For `/healthz`: whether the consumer is attached and when it last ingested.
+    public var health: (healthy: Bool, detail: String) {
+        let snapshot = state.withLock { ($0.groupReady, $0.consumerError, $0.lastIngest, $0.running) }
+        let last = snapshot.2.map { "last ingest \(LeylineTimestamp(nanosecondsSinceEpoch: $0 * 1_000_000).rfc3339)" } ?? "nothing ingested yet"
+        let firing = alerts.firing().filter { !$0.drill }.count
+        if bus != nil && snapshot.3 && !snapshot.0 {
+            return (false, "consumer group '\(options.group)' not ready: \(snapshot.1 ?? "waiting for Redis")")
+        }
+        return (true, "group '\(options.group)' on emergency, telemetry, normal; \(last); \(firing) alert(s) firing")
+    }
+}
