@@ -8,9 +8,6 @@ public import Tamiyo
 /// field reports, and the policy. Handlers read or flip in-memory state; nothing waits for
 /// training or the disk.
 public enum TamiyoRoutes {
-    static let defaultLimit = 50
-    static let maxLimit = 500
-
     struct ModeRequest: Decodable {
         var conservative: Bool
         var reason: String?
@@ -36,60 +33,33 @@ public enum TamiyoRoutes {
         }
         router.get("/api/v1/tamiyo/field-reports") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["run", "outcome", "since", "limit", "cursor"])
-            var problems: [JSONFieldProblem] = []
+            var query = ListQuery()
             let run = request.query("run")
             if let run, UUID(uuidString: run) == nil || run != run.lowercased() {
-                problems.append(JSONFieldProblem(field: "run", message: "expected a run id (a lower-case UUID)"))
+                query.problems.append(JSONFieldProblem(field: "run", message: "expected a run id (a lower-case UUID)"))
             }
             var outcome: FieldReportOutcome?
             if let text = request.query("outcome") {
                 outcome = FieldReportOutcome(name: text.uppercased()) ?? FieldReportOutcome(name: "FIELD_REPORT_OUTCOME_" + text.uppercased())
                 if outcome == nil {
-                    problems.append(JSONFieldProblem(field: "outcome", message: "one of SUCCESS, NEUTRAL, REGRESSION, ABORTED, UNSPECIFIED"))
+                    query.problems.append(JSONFieldProblem(field: "outcome", message: "one of SUCCESS, NEUTRAL, REGRESSION, ABORTED, UNSPECIFIED"))
                 }
             }
             var since: LeylineTimestamp?
             if let text = request.query("since") {
                 do { since = try LeylineTimestamp(rfc3339: text) } catch {
-                    problems.append(JSONFieldProblem(field: "since", message: "expected an RFC 3339 time: \(error)"))
+                    query.problems.append(JSONFieldProblem(field: "since", message: "expected an RFC 3339 time: \(error)"))
                 }
             }
-            var limit = defaultLimit
-            if let text = request.query("limit") {
-                if let value = Int(text), (1...maxLimit).contains(value) { limit = value } else {
-                    problems.append(JSONFieldProblem(field: "limit", message: "must be an integer in 1…\(maxLimit)"))
-                }
-            }
-            var after = 0
-            if let text = request.query("cursor") {
-                if let position = ReportCursor.decode(text) { after = position } else {
-                    problems.append(JSONFieldProblem(field: "cursor", message: "is not a cursor this server issued"))
-                }
-            }
-            guard problems.isEmpty else { throw Problem.validation(problems) }
-            let page = tamiyo.fieldReports.query(run: run, outcome: outcome, since: since, after: after, limit: limit)
-            return try .json(FieldReportPage(items: page.items, nextCursor: page.next.map(ReportCursor.encode)))
+            query.paginate(request)
+            try query.check()
+            let page = tamiyo.fieldReports.query(run: run, outcome: outcome, since: since, after: Int(query.cursor ?? 0),
+                                                 limit: query.limit)
+            return try .json(FieldReportPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
         }
         router.get("/api/v1/tamiyo/policy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(tamiyo.policyInfo)
         }
-    }
-}
-
-/// Field-report list cursors: opaque to clients, `r1.<position>` in base64url inside.
-enum ReportCursor {
-    static func encode(_ position: Int) -> String {
-        Data("r1.\(position)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: String) -> Int? {
-        guard text.utf8.count <= 64 else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8), plain.hasPrefix("r1."),
-              let position = Int(plain.dropFirst(3)), position >= 0 else { return nil }
-        return position
     }
 }
