@@ -8,7 +8,7 @@ PORT ?= 8080
 run: deps release
 	.build/release/esper serve --port $(PORT)
 
-test: deps build test-c test-c-sanitize openapi-check test-clients test-swift
+test: deps lint build test-c test-c-sanitize openapi-check test-clients test-swift
 
 deps:
 	@scripts/bootstrap.sh

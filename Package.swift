@@ -22,8 +22,9 @@ let package = Package(
     targets: [
         // C libraries from Debian, bridged by small shim headers (static inline wrappers for
         // what Swift cannot call: variadics and macros).
-        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
-                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(
+            name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -94,14 +95,16 @@ let package = Package(
         .target(name: "KernelRuntime", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
-        .target(name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
-                swiftSettings: strictSwift),
+        .target(
+            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
+            swiftSettings: strictSwift),
 
         // The control loop: Kasmina executes commands at the seed slots (lifecycle, grafting,
         // blending, gradient isolation); Tamiyo decides at every epoch boundary (policies, risk
         // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
-        .target(name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
-                swiftSettings: strictSwift),
+        .target(
+            name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
+            swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         .target(
             name: "Tamiyo",
@@ -126,7 +129,8 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
+                "Tamiyo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -145,14 +149,18 @@ let package = Package(
         // Benchmark of the Swift training loop (bench/, docs/performance.md).
         .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
         // Benchmark of the blueprint pipeline: forge wall time, kernel fetch latency (docs/performance.md).
-        .executableTarget(name: "blueprint-bench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
-                          path: "bench/BlueprintBench", swiftSettings: strictSwift),
+        .executableTarget(
+            name: "blueprint-bench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
+            path: "bench/BlueprintBench", swiftSettings: strictSwift),
 
         // Benchmark of the control loop: the end-of-epoch handshake and growth on digits (docs/performance.md).
-        .executableTarget(name: "control-bench",
-                          dependencies: ["Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
-                                         .product(name: "Logging", package: "swift-log")],
-                          path: "bench/ControlBench", swiftSettings: strictSwift),
+        .executableTarget(
+            name: "control-bench",
+            dependencies: [
+                "Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/ControlBench", swiftSettings: strictSwift),
 
         // Benchmarks (bench/oona): bus publish throughput and latency against redis-benchmark,
         // and Leyline encode/decode cost. Built in release by bench/oona/run.sh.
@@ -166,50 +174,71 @@ let package = Package(
         // metrics x 10,000 points.
         .executableTarget(
             name: "esper-bench-nissa",
-            dependencies: ["EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "bench/nissa/Sources",
             swiftSettings: strictSwift),
 
-        .target(name: "EsperTestSupport", dependencies: ["Oona", "Leyline", "EsperJSON", "Karn", "KernelRuntime", "Tezzeret", "Urza",
-                                                         .product(name: "Logging", package: "swift-log")],
-                path: "Tests/EsperTestSupport"),
+        .target(
+            name: "EsperTestSupport",
+            dependencies: [
+                "Oona", "Leyline", "EsperJSON", "Karn", "KernelRuntime", "Tezzeret", "Urza",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/EsperTestSupport"),
         .testTarget(name: "EsperJSONTests", dependencies: ["EsperJSON"]),
         .testTarget(name: "EsperStorageTests", dependencies: ["EsperStorage", "EsperTestSupport"]),
-        .testTarget(name: "EsperHTTPTests", dependencies: [
-            "EsperHTTP", "EsperJSON", "EsperTestSupport",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        .testTarget(
+            name: "EsperHTTPTests",
+            dependencies: [
+                "EsperHTTP", "EsperJSON", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(name: "LeylineTests", dependencies: ["Leyline", "EsperJSON", "EsperTestSupport"]),
-        .testTarget(name: "OonaTests", dependencies: [
-            "Oona", "Leyline", "EsperJSON", "EsperTestSupport",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        .testTarget(
+            name: "OonaTests",
+            dependencies: [
+                "Oona", "Leyline", "EsperJSON", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
-        .testTarget(name: "NissaTests", dependencies: [
-            "Nissa", "Leyline", "Oona", "EsperJSON", "EsperTestSupport",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        .testTarget(
+            name: "NissaTests",
+            dependencies: [
+                "Nissa", "Leyline", "Oona", "EsperJSON", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "EsperJSON", "EsperStorage"]),
         .testTarget(name: "KarnTests", dependencies: ["Karn", "EsperJSON"]),
         .testTarget(name: "UrzaTests", dependencies: ["Urza", "Tezzeret", "Karn", "KernelRuntime", "EsperStorage", "EsperTestSupport"]),
-        .testTarget(name: "TezzeretTests", dependencies: [
-            "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
-        ]),
-        .testTarget(name: "KasminaTests", dependencies: [
-            "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperTestSupport",
-        ]),
-        .testTarget(name: "TamiyoTests", dependencies: [
-            "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperStorage",
-            "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
-        ]),
-        .testTarget(name: "EsperServerTests", dependencies: [
-            "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn", "Urza",
-            "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "TezzeretTests",
+            dependencies: [
+                "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
+            ]),
+        .testTarget(
+            name: "KasminaTests",
+            dependencies: [
+                "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperTestSupport",
+            ]),
+        .testTarget(
+            name: "TamiyoTests",
+            dependencies: [
+                "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperStorage",
+                "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "EsperServerTests",
+            dependencies: [
+                "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
+                "Urza",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

@@ -2,6 +2,7 @@ import EsperHTTP
 import EsperJSON
 import Foundation
 import Karn
+
 import enum Leyline.BlueprintTier
 
 /// Input checks the blueprint routes share: ids (which reach file paths, so a malformed one is
@@ -21,8 +22,9 @@ enum BlueprintAPI {
     static func blueprintId(_ request: HTTPRequest) throws(Problem) -> String {
         let id = request.pathParameter("id")
         guard isBlueprintId(id) else {
-            throw Problem(status: 400, type: "/problems/invalid-id",
-                          detail: "'\(id)' is not a blueprint id (BP followed by three digits, e.g. BP001)")
+            throw Problem(
+                status: 400, type: "/problems/invalid-id",
+                detail: "'\(id)' is not a blueprint id (BP followed by three digits, e.g. BP001)")
         }
         return id
     }
@@ -31,9 +33,11 @@ enum BlueprintAPI {
     static func checkQuery(_ request: HTTPRequest, allowed: Set<String>) throws(Problem) {
         let unknown = Set(request.queryItems.map(\.name)).subtracting(allowed).sorted()
         guard unknown.isEmpty else {
-            throw Problem(status: 400, type: "/problems/unknown-query-parameter",
-                          detail: "unknown query parameter\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")); allowed: \(allowed.sorted().joined(separator: ", "))",
-                          errors: unknown.map { JSONFieldProblem(field: $0, message: "unknown query parameter") })
+            throw Problem(
+                status: 400, type: "/problems/unknown-query-parameter",
+                detail:
+                    "unknown query parameter\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")); allowed: \(allowed.sorted().joined(separator: ", "))",
+                errors: unknown.map { JSONFieldProblem(field: $0, message: "unknown query parameter") })
         }
     }
 
@@ -41,7 +45,10 @@ enum BlueprintAPI {
     static func tier(_ request: HTTPRequest) throws(Problem) -> BlueprintTier? {
         guard let text = request.query("tier") else { return nil }
         guard let tier = BlueprintTier.parse(text), tier != .unspecified, Int(text) == nil else {
-            throw Problem.validation([JSONFieldProblem(field: "tier", message: "'\(text)' is not a tier: use SAFE, EXPERIMENTAL or HIGH_RISK (or BLUEPRINT_TIER_...)")])
+            throw Problem.validation([
+                JSONFieldProblem(
+                    field: "tier", message: "'\(text)' is not a tier: use SAFE, EXPERIMENTAL or HIGH_RISK (or BLUEPRINT_TIER_...)")
+            ])
         }
         return tier
     }
@@ -78,9 +85,11 @@ enum BlueprintAPI {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard text.count <= 256, let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
-              decoded.hasPrefix("v1:"), isBlueprintId(String(decoded.dropFirst(3))) else {
-            throw Problem(status: 400, type: "/problems/invalid-cursor", detail: "the cursor is not one this server issued",
-                          errors: [JSONFieldProblem(field: "cursor", message: "malformed")])
+            decoded.hasPrefix("v1:"), isBlueprintId(String(decoded.dropFirst(3)))
+        else {
+            throw Problem(
+                status: 400, type: "/problems/invalid-cursor", detail: "the cursor is not one this server issued",
+                errors: [JSONFieldProblem(field: "cursor", message: "malformed")])
         }
         return String(decoded.dropFirst(3))
     }
@@ -118,15 +127,19 @@ struct ListPage<Item: Encodable>: Encodable {
 extension Problem {
     /// 422 for a list of parameter problems, each field named `parameters.<name>`.
     static func parameters(_ problems: [ParameterProblem], blueprintId: String) -> Problem {
-        var problem = Problem.validation(problems.map {
-            JSONFieldProblem(field: "parameters.\($0.parameter)", message: "\($0.message) [\($0.reason.rawValue)]")
-        })
+        var problem = Problem.validation(
+            problems.map {
+                JSONFieldProblem(field: "parameters.\($0.parameter)", message: "\($0.message) [\($0.reason.rawValue)]")
+            })
         problem.detail = "invalid parameters for \(blueprintId): " + problems.map(\.description).joined(separator: "; ")
         return problem
     }
 
     static func approvalRequired(_ id: String, _ tier: BlueprintTier) -> Problem {
-        Problem(status: 403, type: "/problems/approval-required",
-                detail: "\(id) is \(tier.enumName): resend with \"approved\": true to use it (05: experimental and high-risk templates need an explicit approval)")
+        Problem(
+            status: 403, type: "/problems/approval-required",
+            detail:
+                "\(id) is \(tier.enumName): resend with \"approved\": true to use it (05: experimental and high-risk templates need an explicit approval)"
+        )
     }
 }

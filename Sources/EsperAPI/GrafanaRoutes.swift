@@ -20,7 +20,8 @@ public enum GrafanaRoutes {
         router.post(basePath + "/query") { request in
             let body = try parse(request)
             do {
-                return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: try datasource.query(body))
+                return HTTPResponse(
+                    status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: try datasource.query(body))
             } catch let error as GrafanaRequestError {
                 throw problem(error)
             }
@@ -32,7 +33,8 @@ public enum GrafanaRoutes {
         do {
             return try JSONValue.parse(request.body)
         } catch {
-            throw Problem.badRequest("the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
+            throw Problem.badRequest(
+                "the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
         }
     }
 

@@ -70,8 +70,10 @@ public enum HealthRoutes {
 
     public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    public static func register(into router: inout Router, probes: [HealthProbe], registry: PrometheusCollectorRegistry,
-                                version: VersionInfo) {
+    public static func register(
+        into router: inout Router, probes: [HealthProbe], registry: PrometheusCollectorRegistry,
+        version: VersionInfo
+    ) {
         // 200 when every check is ok; 503 when any is degraded, so `curl -f` and load
         // balancers see the difference. The server itself stays up either way.
         let cache = HealthCache(probes: probes)

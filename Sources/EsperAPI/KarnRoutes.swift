@@ -1,6 +1,7 @@
 public import EsperHTTP
 import EsperJSON
 public import Karn
+
 import enum Leyline.BlueprintTier
 
 /// `/api/v1/karn`: the template catalog, selection and parameter validation.
@@ -67,18 +68,23 @@ public enum KarnRoutes {
             } catch {
                 throw problem(error)
             }
-            return try .json(ValidateResponse(blueprintId: id, requested: validated.requested, effective: validated.effective,
-                                              approvalRequired: validated.descriptor.approvalRequired,
-                                              quarantineOnly: validated.descriptor.quarantineOnly))
+            return try .json(
+                ValidateResponse(
+                    blueprintId: id, requested: validated.requested, effective: validated.effective,
+                    approvalRequired: validated.descriptor.approvalRequired,
+                    quarantineOnly: validated.descriptor.quarantineOnly))
         }
 
         router.post("/api/v1/karn/select") { request in
             let body = request.body.isEmpty ? SelectRequest() : try request.decodeJSON(SelectRequest.self)
-            var criteria = SelectionCriteria(context: body.context, allowAdversarial: body.allowAdversarial ?? false,
-                                             conservative: body.conservative ?? false)
+            var criteria = SelectionCriteria(
+                context: body.context, allowAdversarial: body.allowAdversarial ?? false,
+                conservative: body.conservative ?? false)
             if let name = body.tier {
                 guard let tier = BlueprintTier.parse(name), tier != .unspecified else {
-                    throw Problem.validation([JSONFieldProblem(field: "tier", message: "'\(name)' is not a tier: use SAFE, EXPERIMENTAL or HIGH_RISK")])
+                    throw Problem.validation([
+                        JSONFieldProblem(field: "tier", message: "'\(name)' is not a tier: use SAFE, EXPERIMENTAL or HIGH_RISK")
+                    ])
                 }
                 criteria.tier = tier
             }
@@ -91,11 +97,13 @@ public enum KarnRoutes {
             } catch {
                 throw problem(error)
             }
-            return try .json(SelectResponse(blueprintId: selection.template.id, template: selection.template,
-                                            candidateCount: selection.candidateCount, index: selection.index,
-                                            contextHashPrefix: selection.contextHashPrefix,
-                                            conservativePool: selection.conservativePool,
-                                            breakerState: karn.breakerState.rawValue))
+            return try .json(
+                SelectResponse(
+                    blueprintId: selection.template.id, template: selection.template,
+                    candidateCount: selection.candidateCount, index: selection.index,
+                    contextHashPrefix: selection.contextHashPrefix,
+                    conservativePool: selection.conservativePool,
+                    breakerState: karn.breakerState.rawValue))
         }
     }
 

@@ -42,8 +42,9 @@ struct ListQuery {
     /// 400 naming every bad parameter (filters first, in the order they were read).
     func check() throws(Problem) {
         guard problems.isEmpty else {
-            throw Problem(status: 400, detail: "invalid query: " + problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
-                          errors: problems)
+            throw Problem(
+                status: 400, detail: "invalid query: " + problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
+                errors: problems)
         }
     }
 }

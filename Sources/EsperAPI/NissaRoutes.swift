@@ -83,7 +83,9 @@ public enum NissaRoutes {
             case .acknowledged(let alert): return try .json(alert)
             case .notFound: throw Problem.notFound("no alert \(id)")
             case .conflict(let alert):
-                throw Problem.conflict("alert \(id) was already acknowledged by \(alert.acknowledgedBy ?? "someone") at \(alert.acknowledgedAt?.rfc3339 ?? "?")")
+                throw Problem.conflict(
+                    "alert \(id) was already acknowledged by \(alert.acknowledgedBy ?? "someone") at \(alert.acknowledgedAt?.rfc3339 ?? "?")"
+                )
             }
         }
         router.get(basePath + "/rules") { _ in try .json(RuleList(items: nissa.alerts.rules.rules)) }
@@ -93,9 +95,11 @@ public enum NissaRoutes {
         }
         router.get(basePath + "/slo") { _ in
             let options = nissa.options
-            return try .json(SLOReport(slos: nissa.slo.snapshot(now: LeylineTimestamp.now().millisecondsSinceEpoch),
-                                       objectiveTarget: options.sloTarget, shortWindowS: options.sloShortWindowSeconds,
-                                       longWindowS: options.sloLongWindowSeconds, fastBurnThreshold: options.sloFastBurnThreshold))
+            return try .json(
+                SLOReport(
+                    slos: nissa.slo.snapshot(now: LeylineTimestamp.now().millisecondsSinceEpoch),
+                    objectiveTarget: options.sloTarget, shortWindowS: options.sloShortWindowSeconds,
+                    longWindowS: options.sloLongWindowSeconds, fastBurnThreshold: options.sloFastBurnThreshold))
         }
         router.post(basePath + "/drills") { _ in try .json(DrillReport(items: nissa.runAllDrills())) }
         router.post(basePath + "/drills/{name}") { request in
@@ -114,9 +118,10 @@ public enum NissaRoutes {
     static func summary(_ nissa: NissaService) -> Summary {
         var alerts: [String: ActiveAlert] = [:]
         for alert in nissa.alerts.firing() where !alert.drill {
-            alerts[alert.rule] = ActiveAlert(id: alert.id, metric: alert.metric, value: alert.value, routes: alert.routes,
-                                             source: alert.source, severity: alert.severity, firedAt: alert.firedAt,
-                                             acknowledgedBy: alert.acknowledgedBy)
+            alerts[alert.rule] = ActiveAlert(
+                id: alert.id, metric: alert.metric, value: alert.value, routes: alert.routes,
+                source: alert.source, severity: alert.severity, firedAt: alert.firedAt,
+                acknowledgedBy: alert.acknowledgedBy)
         }
         return Summary(slo: nissa.slo.snapshot(now: LeylineTimestamp.now().millisecondsSinceEpoch), alerts: alerts)
     }
@@ -145,9 +150,12 @@ public enum NissaRoutes {
 
     static func alertId(_ request: HTTPRequest) throws(Problem) -> String {
         let id = request.pathParameter("id")
-        guard id.hasPrefix("alert-"), id.utf8.count <= 64, id.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || $0 == 45 }) else {
-            throw Problem(status: 400, detail: "'\(id.prefix(64))' is not an alert id (alert-<n>-<hex>)",
-                          errors: [JSONFieldProblem(field: "id", message: "expected alert-<n>-<hex>")])
+        guard id.hasPrefix("alert-"), id.utf8.count <= 64,
+            id.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || $0 == 45 })
+        else {
+            throw Problem(
+                status: 400, detail: "'\(id.prefix(64))' is not an alert id (alert-<n>-<hex>)",
+                errors: [JSONFieldProblem(field: "id", message: "expected alert-<n>-<hex>")])
         }
         return id
     }

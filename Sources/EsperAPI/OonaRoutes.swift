@@ -33,12 +33,15 @@ public enum OonaRoutes {
         }
         router.get("/api/v1/oona/streams") { _ in
             guard let report = bus.streamStatistics() else {
-                throw Problem.unavailable("no stream statistics yet: Redis has not answered since the server started (\(bus.health.detail))",
-                                          retryAfterSeconds: 1)
+                throw Problem.unavailable(
+                    "no stream statistics yet: Redis has not answered since the server started (\(bus.health.detail))",
+                    retryAfterSeconds: 1)
             }
             let age = LeylineTimestamp.now().millisecondsSinceEpoch - report.sampledAt.millisecondsSinceEpoch
-            return try .json(StreamsResponse(streams: report.streams, sampledAt: report.sampledAt, ageMs: Int(max(0, age)),
-                                             stale: report.error != nil, error: report.error))
+            return try .json(
+                StreamsResponse(
+                    streams: report.streams, sampledAt: report.sampledAt, ageMs: Int(max(0, age)),
+                    stale: report.error != nil, error: report.error))
         }
     }
 }

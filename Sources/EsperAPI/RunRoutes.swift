@@ -36,14 +36,16 @@ public enum RunRoutes {
         }
         let key = request.header("idempotency-key")
         if let key, key.isEmpty || key.utf8.count > 200 || key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
-            throw Problem(status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
-                          errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
+            throw Problem(
+                status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
+                errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
         }
         let json: JSONValue
         do {
             json = try JSONValue.parse(request.body)
         } catch {
-            throw Problem.badRequest("the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
+            throw Problem.badRequest(
+                "the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
         }
         let record: RunRecord
         do {
@@ -83,8 +85,9 @@ public enum RunRoutes {
     static func runId(_ request: HTTPRequest) throws(Problem) -> String {
         let id = request.pathParameter("id")
         guard id.utf8.count == 36, UUID(uuidString: id) != nil, id == id.lowercased() else {
-            throw Problem(status: 400, detail: "'\(id.prefix(64))' is not a run id (a lower-case UUID)",
-                          errors: [JSONFieldProblem(field: "id", message: "expected a lower-case UUID")])
+            throw Problem(
+                status: 400, detail: "'\(id.prefix(64))' is not a run id (a lower-case UUID)",
+                errors: [JSONFieldProblem(field: "id", message: "expected a lower-case UUID")])
         }
         return id
     }
@@ -102,7 +105,8 @@ enum RunCursor {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.utf8.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8), plain.hasPrefix("c1."),
-              let seq = Int64(plain.dropFirst(3)), seq > 0 else { return nil }
+            let seq = Int64(plain.dropFirst(3)), seq > 0
+        else { return nil }
         return seq
     }
 }

@@ -25,8 +25,10 @@ public enum SeedRoutes {
             guard let view = seeds.view(id) else {
                 return try .json(SeedList(runId: id, epoch: nil, active: false, isolationViolations: 0, items: [], slots: []))
             }
-            return try .json(SeedList(runId: id, epoch: view.epoch, active: view.active, isolationViolations: view.isolationViolations,
-                                      items: view.seeds, slots: view.slots))
+            return try .json(
+                SeedList(
+                    runId: id, epoch: view.epoch, active: view.active, isolationViolations: view.isolationViolations,
+                    items: view.seeds, slots: view.slots))
         }
         router.get(RunRoutes.basePath + "/{id}/seeds/{seed_id}") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
@@ -65,9 +67,13 @@ public enum SeedRoutes {
     static func seedId(_ request: HTTPRequest) throws(Problem) -> String {
         let id = request.pathParameter("seed_id")
         guard (1...128).contains(id.utf8.count),
-              id.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }) else {
-            throw Problem(status: 400, detail: "'\(id.prefix(64))' is not a seed id",
-                          errors: [JSONFieldProblem(field: "seed_id", message: "1-128 letters, digits, '-', '_' or '.'")])
+            id.utf8.allSatisfy({
+                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46
+            })
+        else {
+            throw Problem(
+                status: 400, detail: "'\(id.prefix(64))' is not a seed id",
+                errors: [JSONFieldProblem(field: "seed_id", message: "1-128 letters, digits, '-', '_' or '.'")])
         }
         return id
     }

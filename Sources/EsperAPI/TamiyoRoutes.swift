@@ -40,9 +40,11 @@ public enum TamiyoRoutes {
             }
             var outcome: FieldReportOutcome?
             if let text = request.query("outcome") {
-                outcome = FieldReportOutcome(name: text.uppercased()) ?? FieldReportOutcome(name: "FIELD_REPORT_OUTCOME_" + text.uppercased())
+                outcome =
+                    FieldReportOutcome(name: text.uppercased()) ?? FieldReportOutcome(name: "FIELD_REPORT_OUTCOME_" + text.uppercased())
                 if outcome == nil {
-                    query.problems.append(JSONFieldProblem(field: "outcome", message: "one of SUCCESS, NEUTRAL, REGRESSION, ABORTED, UNSPECIFIED"))
+                    query.problems.append(
+                        JSONFieldProblem(field: "outcome", message: "one of SUCCESS, NEUTRAL, REGRESSION, ABORTED, UNSPECIFIED"))
                 }
             }
             var since: LeylineTimestamp?
@@ -53,8 +55,9 @@ public enum TamiyoRoutes {
             }
             query.paginate(request)
             try query.check()
-            let page = tamiyo.fieldReports.query(run: run, outcome: outcome, since: since, after: Int(query.cursor ?? 0),
-                                                 limit: query.limit)
+            let page = tamiyo.fieldReports.query(
+                run: run, outcome: outcome, since: since, after: Int(query.cursor ?? 0),
+                limit: query.limit)
             return try .json(FieldReportPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
         }
         router.get("/api/v1/tamiyo/policy") { request in

@@ -27,15 +27,18 @@ public enum TezzeretRoutes {
         router.post("/api/v1/tezzeret/forge") { request in
             if !request.body.isEmpty { _ = try request.decodeJSON(UrzaRoutes.EmptyBody.self) }
             let queued = tezzeret.requestForgeRun(trigger: "api")
-            return try .json(ForgeRunResponse(queued: queued, status: tezzeret.forgeStatus), status: 202,
-                             headers: [("Location", "/api/v1/tezzeret/forge")])
+            return try .json(
+                ForgeRunResponse(queued: queued, status: tezzeret.forgeStatus), status: 202,
+                headers: [("Location", "/api/v1/tezzeret/forge")])
         }
 
         router.post("/api/v1/tezzeret/jobs") { request in
             let body = try request.decodeJSON(JobRequest.self)
             var problems: [JSONFieldProblem] = []
             if !BlueprintAPI.isBlueprintId(body.blueprintId) {
-                problems.append(JSONFieldProblem(field: "blueprint_id", message: "'\(body.blueprintId)' is not a blueprint id (BP followed by three digits)"))
+                problems.append(
+                    JSONFieldProblem(
+                        field: "blueprint_id", message: "'\(body.blueprintId)' is not a blueprint id (BP followed by three digits)"))
             }
             if let run = body.trainingRunId, run.isEmpty || run.utf8.count > 128 {
                 problems.append(JSONFieldProblem(field: "training_run_id", message: "must be 1-128 bytes"))
@@ -47,8 +50,9 @@ public enum TezzeretRoutes {
             }
             let submitted: (job: CompileJob, created: Bool)
             do throws(CompileError) {
-                submitted = try tezzeret.jobs.submit(blueprintId: body.blueprintId, parameters: body.parameters ?? [:],
-                                                     trainingRunId: body.trainingRunId, idempotencyKey: key)
+                submitted = try tezzeret.jobs.submit(
+                    blueprintId: body.blueprintId, parameters: body.parameters ?? [:],
+                    trainingRunId: body.trainingRunId, idempotencyKey: key)
             } catch {
                 throw problem(error)
             }
@@ -71,8 +75,9 @@ public enum TezzeretRoutes {
         case .notFound: return BlueprintAPI.notFound("blueprint \(error.blueprintId) is not in the catalog")
         case .invalidParameters(let problems): return Problem.parameters(problems, blueprintId: error.blueprintId)
         case .shapeInvalid(let parameter, let message):
-            return Problem(status: 422, type: "/problems/shape-invalid", detail: error.description,
-                           errors: [JSONFieldProblem(field: parameter.map { "parameters.\($0)" } ?? "parameters", message: message)])
+            return Problem(
+                status: 422, type: "/problems/shape-invalid", detail: error.description,
+                errors: [JSONFieldProblem(field: parameter.map { "parameters.\($0)" } ?? "parameters", message: message)])
         case .tooLarge: return Problem(status: 422, type: "/problems/too-large", detail: error.description)
         default: return Problem(status: 500, detail: error.description)
         }

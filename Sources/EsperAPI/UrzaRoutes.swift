@@ -15,7 +15,9 @@ public enum UrzaRoutes {
             var state: ArtifactState?
             if let text = request.query("state") {
                 guard let parsed = ArtifactState(rawValue: text.uppercased()) else {
-                    throw Problem.validation([JSONFieldProblem(field: "state", message: "'\(text)' is not one of AVAILABLE, MISSING, CORRUPT, DEPRECATED")])
+                    throw Problem.validation([
+                        JSONFieldProblem(field: "state", message: "'\(text)' is not one of AVAILABLE, MISSING, CORRUPT, DEPRECATED")
+                    ])
                 }
                 state = parsed
             }
@@ -39,8 +41,9 @@ public enum UrzaRoutes {
             try BlueprintAPI.checkQuery(request, allowed: ["allow_quarantine"])
             let key = request.pathParameter("id")
             guard BlueprintAPI.isBlueprintId(key) || BlueprintAPI.isArtifactHash(key) else {
-                throw Problem(status: 400, type: "/problems/invalid-id",
-                              detail: "'\(key)' is neither a blueprint id (BP001) nor an artifact SHA-256 (64 lower-case hex digits)")
+                throw Problem(
+                    status: 400, type: "/problems/invalid-id",
+                    detail: "'\(key)' is neither a blueprint id (BP001) nor an artifact SHA-256 (64 lower-case hex digits)")
             }
             let allowQuarantine = try BlueprintAPI.boolean(request, "allow_quarantine") ?? false
             let file: (bytes: [UInt8], record: UrzaRecord)
@@ -51,13 +54,15 @@ public enum UrzaRoutes {
             }
             let sha = file.record.artifactSHA256
             let digest = Data(file.bytes.isEmpty ? [] : Array(hexBytes(sha))).base64EncodedString()
-            return HTTPResponse(status: 200, headers: [
-                ("Content-Type", "application/octet-stream"),
-                ("X-Esper-SHA256", sha),
-                ("Digest", "sha-256=\(digest)"),
-                ("ETag", "\"\(sha)\""),
-                ("Content-Disposition", "attachment; filename=\"\(file.record.blueprintId).esk\""),
-            ], body: file.bytes)
+            return HTTPResponse(
+                status: 200,
+                headers: [
+                    ("Content-Type", "application/octet-stream"),
+                    ("X-Esper-SHA256", sha),
+                    ("Digest", "sha-256=\(digest)"),
+                    ("ETag", "\"\(sha)\""),
+                    ("Content-Disposition", "attachment; filename=\"\(file.record.blueprintId).esk\""),
+                ], body: file.bytes)
         }
 
         router.post("/api/v1/urza/verify") { request in
@@ -75,7 +80,9 @@ public enum UrzaRoutes {
     static func problem(_ error: UrzaError) -> Problem {
         switch error {
         case .notFound: BlueprintAPI.notFound(error.description)
-        case .quarantined: Problem(status: 403, type: "/problems/quarantined", detail: error.description + "; pass allow_quarantine=true for adversarial runs")
+        case .quarantined:
+            Problem(
+                status: 403, type: "/problems/quarantined", detail: error.description + "; pass allow_quarantine=true for adversarial runs")
         case .unavailable, .integrity: Problem(status: 409, type: "/problems/artifact-unavailable", detail: error.description)
         case .invalidId: Problem(status: 400, type: "/problems/invalid-id", detail: error.description)
         case .incompatibleShape, .invalidArtifact: Problem(status: 422, detail: error.description)

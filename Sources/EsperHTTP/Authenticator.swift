@@ -14,8 +14,9 @@ public struct Authenticator: Sendable {
     func check(_ route: Router.Route, authorization: String?) -> Problem? {
         guard let token, !route.isPublic, route.isMutating || protectReads else { return nil }
         guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            return Problem(status: 401, detail: "this endpoint needs an API token: send Authorization: Bearer <token>",
-                           headers: ["WWW-Authenticate": "Bearer realm=\"esper\""])
+            return Problem(
+                status: 401, detail: "this endpoint needs an API token: send Authorization: Bearer <token>",
+                headers: ["WWW-Authenticate": "Bearer realm=\"esper\""])
         }
         let presented = Array(String(authorization.dropFirst(7)).trimming(" ").utf8)
         guard Authenticator.constantTimeEqual(presented, token) else {

@@ -17,10 +17,12 @@ public final class HTTPMetrics: Sendable {
         self.registry = registry
     }
 
-    nonisolated(unsafe) static let requests = MetricNameDescriptor(namespace: "esper", subsystem: "http", metricName: "requests", unitName: "total",
-                                               helpText: "HTTP requests answered, by route pattern, method and status.")
-    nonisolated(unsafe) static let duration = MetricNameDescriptor(namespace: "esper", subsystem: "http", metricName: "request_duration", unitName: "seconds",
-                                               helpText: "Time from request headers to the response being sent, by route pattern.")
+    nonisolated(unsafe) static let requests = MetricNameDescriptor(
+        namespace: "esper", subsystem: "http", metricName: "requests", unitName: "total",
+        helpText: "HTTP requests answered, by route pattern, method and status.")
+    nonisolated(unsafe) static let duration = MetricNameDescriptor(
+        namespace: "esper", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+        helpText: "Time from request headers to the response being sent, by route pattern.")
 
     /// The series of one route, created once so a request does no registry lookup.
     final class RouteSeries: Sendable {
@@ -32,8 +34,9 @@ public final class HTTPMetrics: Sendable {
         init(route: String, registry: PrometheusCollectorRegistry) {
             self.route = route
             self.registry = registry
-            duration = registry.makeDurationHistogram(descriptor: HTTPMetrics.duration, labels: [("route", route)],
-                                                      buckets: HTTPMetrics.buckets)
+            duration = registry.makeDurationHistogram(
+                descriptor: HTTPMetrics.duration, labels: [("route", route)],
+                buckets: HTTPMetrics.buckets)
         }
 
         func record(method: String, status: Int, nanoseconds: Int64) {
@@ -41,8 +44,9 @@ public final class HTTPMetrics: Sendable {
             let key = (HTTPMetrics.methodCode(method) << 16) | status
             let counter = counters.withLock { cache in
                 if let counter = cache[key] { return counter }
-                let counter = registry.makeCounter(descriptor: HTTPMetrics.requests,
-                                                   labels: [("route", route), ("method", method), ("status", String(status))])
+                let counter = registry.makeCounter(
+                    descriptor: HTTPMetrics.requests,
+                    labels: [("route", route), ("method", method), ("status", String(status))])
                 cache[key] = counter
                 return counter
             }

@@ -16,8 +16,10 @@ public struct HTTPRequest: Sendable {
     /// Values of `{name}` segments of the matched route.
     public internal(set) var pathParameters: [String: String] = [:]
 
-    public init(method: String, path: String, queryItems: [(name: String, value: String)] = [], headers: [String: String] = [:],
-                body: [UInt8] = [], requestId: String = "test", remoteAddress: String = "") {
+    public init(
+        method: String, path: String, queryItems: [(name: String, value: String)] = [], headers: [String: String] = [:],
+        body: [UInt8] = [], requestId: String = "test", remoteAddress: String = ""
+    ) {
         self.method = method
         self.path = path
         self.queryItems = queryItems
@@ -46,11 +48,13 @@ public struct HTTPRequest: Sendable {
         do {
             return try JanssonDecoder(rejectUnknownKeys: true).decode(type, from: body)
         } catch let error as JSONParseError {
-            throw Problem.badRequest("the body is not valid JSON: \(error.description) (byte \(error.position))",
-                                     type: "/problems/malformed-json")
+            throw Problem.badRequest(
+                "the body is not valid JSON: \(error.description) (byte \(error.position))",
+                type: "/problems/malformed-json")
         } catch let error as JSONUnknownFieldsError {
-            throw Problem(status: 400, type: "/problems/unknown-field", title: "Bad Request", detail: error.description,
-                          errors: error.fields.map { JSONFieldProblem(field: $0, message: "unknown field") })
+            throw Problem(
+                status: 400, type: "/problems/unknown-field", title: "Bad Request", detail: error.description,
+                errors: error.fields.map { JSONFieldProblem(field: $0, message: "unknown field") })
         } catch let problem as Problem {
             throw problem
         } catch {

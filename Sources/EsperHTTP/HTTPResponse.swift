@@ -16,9 +16,12 @@ public struct HTTPResponse: Sendable {
     public static let problemContentType = "application/problem+json"
 
     /// A JSON body from any encodable value (snake_case keys, sorted).
-    public static func json<T: Encodable>(_ value: T, status: Int = 200, headers: [(name: String, value: String)] = []) throws -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", jsonContentType)] + headers,
-                     body: try JanssonEncoder().encode(value))
+    public static func json<T: Encodable>(
+        _ value: T, status: Int = 200, headers: [(name: String, value: String)] = []
+    ) throws -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", jsonContentType)] + headers,
+            body: try JanssonEncoder().encode(value))
     }
 
     public static func text(_ text: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {

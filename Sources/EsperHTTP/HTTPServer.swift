@@ -1,9 +1,10 @@
 internal import CMicroHTTPD
-#if canImport(Glibc)
-internal import Glibc
-#endif
 public import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// The HTTP server: libmicrohttpd's epoll thread pool calls `handle` on its threads; we
 /// collect the body (enforcing the limit while reading), route, run the handler, and answer.
@@ -26,8 +27,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// The port actually bound (differs from the configured one when that is 0).
     public private(set) var port: UInt16 = 0
 
-    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?,
-                authenticator: Authenticator = Authenticator(token: nil, protectReads: false)) {
+    public init(
+        configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: HTTPMetrics?,
+        authenticator: Authenticator = Authenticator(token: nil, protectReads: false)
+    ) {
         self.authenticator = authenticator
         self.configuration = configuration
         self.router = router
@@ -48,16 +51,21 @@ public final class HTTPServer: @unchecked Sendable {
     /// Binds and starts the thread pool. Throws when the address cannot be resolved or bound.
     public func start() throws {
         let address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
-        var flags = MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ERROR_LOG.rawValue
+        var flags =
+            MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ERROR_LOG.rawValue
             | MHD_USE_ITC.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_TURBO.rawValue
         if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
 
         let logContext = UnsafeMutablePointer<esper_mhd_log_ctx>.allocate(capacity: 1)
-        logContext.initialize(to: esper_mhd_log_ctx(sink: { cls, message in
-            guard let cls, let message else { return }
-            let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
-            server.logger.warning("libmicrohttpd: \(String(decoding: UnsafeRawBufferPointer(start: message, count: strlen(message)), as: UTF8.self).trimmingSuffix("\n"))")
-        }, cls: Unmanaged.passUnretained(self).toOpaque()))
+        logContext.initialize(
+            to: esper_mhd_log_ctx(
+                sink: { cls, message in
+                    guard let cls, let message else { return }
+                    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+                    server.logger.warning(
+                        "libmicrohttpd: \(String(decoding: UnsafeRawBufferPointer(start: message, count: strlen(message)), as: UTF8.self).trimmingSuffix("\n"))"
+                    )
+                }, cls: Unmanaged.passUnretained(self).toOpaque()))
         self.logContext = logContext
 
         let started: OpaquePointer? = address.withSockaddr { sockaddr in
@@ -73,13 +81,16 @@ public final class HTTPServer: @unchecked Sendable {
                 MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil),
             ]
             return options.withUnsafeMutableBufferPointer { buffer in
-                esper_mhd_start(UInt32(flags), HTTPServer.accessHandler, Unmanaged.passUnretained(self).toOpaque(),
-                                HTTPServer.completedHandler, Unmanaged.passUnretained(self).toOpaque(),
-                                logContext, buffer.baseAddress)
+                esper_mhd_start(
+                    UInt32(flags), HTTPServer.accessHandler, Unmanaged.passUnretained(self).toOpaque(),
+                    HTTPServer.completedHandler, Unmanaged.passUnretained(self).toOpaque(),
+                    logContext, buffer.baseAddress)
             }
         }
         guard let started else {
-            throw StartError(description: "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not an address of this machine)")
+            throw StartError(
+                description:
+                    "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not an address of this machine)")
         }
         port = esper_mhd_bound_port(started)
         daemon.withLock { $0 = DaemonHandle(pointer: started) }
@@ -88,10 +99,12 @@ public final class HTTPServer: @unchecked Sendable {
     /// Graceful stop: stop accepting, let in-flight requests finish (up to `grace`), then
     /// close every connection and join the pool threads.
     public func stop(grace: Duration = .seconds(10)) {
-        guard let running = daemon.withLock({ value -> DaemonHandle? in
-            defer { value = nil }
-            return value
-        })?.pointer else { return }
+        guard
+            let running = daemon.withLock({ value -> DaemonHandle? in
+                defer { value = nil }
+                return value
+            })?.pointer
+        else { return }
         let listenSocket = MHD_quiesce_daemon(running)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: grace)
@@ -123,9 +136,11 @@ public final class HTTPServer: @unchecked Sendable {
         server.finish(state, completed: termination == .REQUEST_TERMINATED_COMPLETED_OK)
     }
 
-    private func handle(_ connection: OpaquePointer, _ url: UnsafePointer<CChar>, _ method: UnsafePointer<CChar>,
-                        _ uploadData: UnsafePointer<CChar>?, _ uploadDataSize: UnsafeMutablePointer<Int>,
-                        _ conCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+    private func handle(
+        _ connection: OpaquePointer, _ url: UnsafePointer<CChar>, _ method: UnsafePointer<CChar>,
+        _ uploadData: UnsafePointer<CChar>?, _ uploadDataSize: UnsafeMutablePointer<Int>,
+        _ conCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
         if conCls.pointee == nil {
             let state = RequestState(method: String(cString: method), path: String(cString: url))
             conCls.pointee = Unmanaged.passRetained(state).toOpaque()
@@ -168,9 +183,10 @@ public final class HTTPServer: @unchecked Sendable {
         var headerMap: [String: String] = [:]
         for (name, value) in headers { headerMap[name.lowercased()] = value }
         state.requestId = RequestID.accept(headerMap["x-request-id"]) ?? RequestID.make()
-        var request = HTTPRequest(method: state.method, path: state.path, queryItems: collect(connection, .GET_ARGUMENT_KIND),
-                                  headers: headerMap, body: state.body, requestId: state.requestId,
-                                  remoteAddress: SocketAddress.describe(esper_mhd_client_address(connection)))
+        var request = HTTPRequest(
+            method: state.method, path: state.path, queryItems: collect(connection, .GET_ARGUMENT_KIND),
+            headers: headerMap, body: state.body, requestId: state.requestId,
+            remoteAddress: SocketAddress.describe(esper_mhd_client_address(connection)))
         state.body = []
         let response: HTTPResponse
         switch router.match(method: state.method, path: state.path) {
@@ -193,8 +209,10 @@ public final class HTTPServer: @unchecked Sendable {
             }
         case .methodNotAllowed(let allowed):
             state.route = "unmatched"
-            response = .problem(Problem(status: 405, detail: "\(state.method) is not allowed on \(state.path); allowed: \(allowed.joined(separator: ", "))",
-                                        headers: ["Allow": allowed.joined(separator: ", ")]))
+            response = .problem(
+                Problem(
+                    status: 405, detail: "\(state.method) is not allowed on \(state.path); allowed: \(allowed.joined(separator: ", "))",
+                    headers: ["Allow": allowed.joined(separator: ", ")]))
         case .notFound:
             state.route = "unmatched"
             response = .problem(Problem.notFound("no resource at \(state.path)"))
@@ -209,11 +227,13 @@ public final class HTTPServer: @unchecked Sendable {
             return .problem(problem)
         } catch {
             logger.error("handler failed", metadata: ["request_id": "\(request.requestId)", "error": "\(error)"])
-            return .problem(Problem(status: 500, detail: "internal error (request id \(request.requestId)); the server log has the details"))
+            return .problem(
+                Problem(status: 500, detail: "internal error (request id \(request.requestId)); the server log has the details"))
         }
     }
 
-    private func respond(_ state: RequestState, _ connection: OpaquePointer, _ response: HTTPResponse, closeConnection: Bool) -> MHD_Result {
+    private func respond(_ state: RequestState, _ connection: OpaquePointer, _ response: HTTPResponse, closeConnection: Bool) -> MHD_Result
+    {
         if state.requestId.isEmpty {
             state.requestId = RequestID.accept(lookup(connection, .HEADER_KIND, "X-Request-Id")) ?? RequestID.make()
         }
@@ -242,7 +262,9 @@ public final class HTTPServer: @unchecked Sendable {
         if configuration.accessLog {
             // One preformatted line, no metadata dictionary: this runs for every request.
             let micros = elapsed / 1000
-            logger.info("\(state.method) \(state.path) \(state.status) \(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())ms \(state.responseBytes)B id=\(state.requestId) route=\(state.route)\(completed ? "" : " aborted")")
+            logger.info(
+                "\(state.method) \(state.path) \(state.status) \(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())ms \(state.responseBytes)B id=\(state.requestId) route=\(state.route)\(completed ? "" : " aborted")"
+            )
         }
     }
 
@@ -259,12 +281,14 @@ public final class HTTPServer: @unchecked Sendable {
     private func collect(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> [(name: String, value: String)] {
         let collected = Collected()
         withExtendedLifetime(collected) {
-            _ = MHD_get_connection_values(connection, kind, { cls, _, key, value in
-                guard let cls, let key else { return .YES }
-                let collected = Unmanaged<Collected>.fromOpaque(cls).takeUnretainedValue()
-                collected.items.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
-                return .YES
-            }, Unmanaged.passUnretained(collected).toOpaque())
+            _ = MHD_get_connection_values(
+                connection, kind,
+                { cls, _, key, value in
+                    guard let cls, let key else { return .YES }
+                    let collected = Unmanaged<Collected>.fromOpaque(cls).takeUnretainedValue()
+                    collected.items.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+                    return .YES
+                }, Unmanaged.passUnretained(collected).toOpaque())
         }
         return collected.items
     }

@@ -39,8 +39,10 @@ final class IdempotencyCache: Sendable {
             let now = ContinuousClock.now
             if let entry = entries[key], now - entry.storedAt < lifetime {
                 guard entry.route == route, entry.bodyDigest == digest else {
-                    return .reject(Problem(status: 422, type: "/problems/idempotency-key-reused",
-                                           detail: "Idempotency-Key '\(key)' was used for a different request"))
+                    return .reject(
+                        Problem(
+                            status: 422, type: "/problems/idempotency-key-reused",
+                            detail: "Idempotency-Key '\(key)' was used for a different request"))
                 }
                 guard var response = entry.response else {
                     return .reject(Problem.conflict("a request with Idempotency-Key '\(key)' is still being handled"))

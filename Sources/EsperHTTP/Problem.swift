@@ -11,8 +11,10 @@ public struct Problem: Error, Sendable, Equatable, Codable {
     /// Extra response headers (`Allow` with 405, `Retry-After` with 503).
     public var headers: [String: String]
 
-    public init(status: Int, type: String? = nil, title: String? = nil, detail: String,
-                errors: [JSONFieldProblem] = [], headers: [String: String] = [:]) {
+    public init(
+        status: Int, type: String? = nil, title: String? = nil, detail: String,
+        errors: [JSONFieldProblem] = [], headers: [String: String] = [:]
+    ) {
         self.status = status
         self.type = type ?? Problem.defaultType(status)
         self.title = title ?? HTTPStatus.reason(status)

@@ -40,14 +40,17 @@ public struct Router: Sendable {
 
     public init() {}
 
-    public mutating func add(_ method: String, _ pattern: String, isPublic: Bool = false, isIdempotent: Bool = false,
-                             _ handler: @escaping HTTPHandler) {
+    public mutating func add(
+        _ method: String, _ pattern: String, isPublic: Bool = false, isIdempotent: Bool = false,
+        _ handler: @escaping HTTPHandler
+    ) {
         let segments = Router.split(pattern).map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
         precondition(!routes.contains { $0.method == method && $0.segments == segments }, "duplicate route \(method) \(pattern)")
-        let route = Route(method: method, pattern: pattern, index: routes.count, isPublic: isPublic, isIdempotent: isIdempotent,
-                          segments: segments, handler: handler)
+        let route = Route(
+            method: method, pattern: pattern, index: routes.count, isPublic: isPublic, isIdempotent: isIdempotent,
+            segments: segments, handler: handler)
         routes.append(route)
         if !segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
             staticRoutes[Router.normalise(pattern), default: [:]][method] = route

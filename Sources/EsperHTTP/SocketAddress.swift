@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// A resolved listen address (IPv4 or IPv6), and printing of peer addresses.

@@ -38,11 +38,17 @@ extension JSONFieldProblem {
         guard let decoding = error as? DecodingError else { return nil }
         switch decoding {
         case .keyNotFound(let key, let context):
-            return [JSONFieldProblem(field: JSONFieldPath.render(context.codingPath + [key], snakeCase: snake),
-                                     message: "required field is missing")]
+            return [
+                JSONFieldProblem(
+                    field: JSONFieldPath.render(context.codingPath + [key], snakeCase: snake),
+                    message: "required field is missing")
+            ]
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return [JSONFieldProblem(field: JSONFieldPath.render(context.codingPath, snakeCase: snake),
-                                     message: context.debugDescription)]
+            return [
+                JSONFieldProblem(
+                    field: JSONFieldPath.render(context.codingPath, snakeCase: snake),
+                    message: context.debugDescription)
+            ]
         @unknown default:
             return [JSONFieldProblem(field: "", message: "\(decoding)")]
         }

@@ -117,8 +117,11 @@ final class JanssonDecoderImpl: Decoder {
     }
 
     func mismatch(_ expected: Any.Type, _ node: UnsafeMutablePointer<json_t>, _ codingPath: [any CodingKey]) -> DecodingError {
-        DecodingError.typeMismatch(expected, .init(codingPath: codingPath,
-            debugDescription: "expected \(JanssonDecoderImpl.describe(expected)), found \(JanssonDecoderImpl.kind(node))"))
+        DecodingError.typeMismatch(
+            expected,
+            .init(
+                codingPath: codingPath,
+                debugDescription: "expected \(JanssonDecoderImpl.describe(expected)), found \(JanssonDecoderImpl.kind(node))"))
     }
 
     static func kind(_ node: UnsafeMutablePointer<json_t>) -> String {
@@ -185,14 +188,16 @@ final class JanssonDecoderImpl: Decoder {
         let value = try unboxDouble(node, codingPath)
         let float = Float(value)
         guard float.isFinite else {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "\(value) is out of range for a 32-bit float"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: codingPath, debugDescription: "\(value) is out of range for a 32-bit float"))
         }
         return float
     }
 
     /// Integers: JSON integers in range; integral reals (`3.0`); for 64-bit types also a
     /// decimal string, as proto3 JSON writes them.
-    func unboxInteger<I: FixedWidthInteger>(_ type: I.Type, _ node: UnsafeMutablePointer<json_t>, _ codingPath: [any CodingKey]) throws -> I {
+    func unboxInteger<I: FixedWidthInteger>(_ type: I.Type, _ node: UnsafeMutablePointer<json_t>, _ codingPath: [any CodingKey]) throws -> I
+    {
         switch esper_json_typeof(node) {
         case Int32(JSON_INTEGER.rawValue):
             let raw = Int64(json_integer_value(node))
@@ -219,8 +224,10 @@ final class JanssonDecoderImpl: Decoder {
 
     private func outOfRange<I: FixedWidthInteger>(_ type: I.Type, _ text: String, _ codingPath: [any CodingKey]) -> DecodingError {
         let upper = I.bitWidth == 64 && !I.isSigned ? "\(Int64.max)" : "\(I.max)"
-        return DecodingError.dataCorrupted(.init(codingPath: codingPath,
-            debugDescription: "\(text) is out of range (\(I.min)...\(upper))"))
+        return DecodingError.dataCorrupted(
+            .init(
+                codingPath: codingPath,
+                debugDescription: "\(text) is out of range (\(I.min)...\(upper))"))
     }
 }
 
@@ -311,8 +318,11 @@ private struct UnkeyedDecoding: UnkeyedDecodingContainer {
 
     private mutating func next() throws -> (UnsafeMutablePointer<json_t>, [any CodingKey]) {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(JSONValue.self, .init(codingPath: codingPath + [IndexKey(currentIndex)],
-                                                                    debugDescription: "array has no more elements"))
+            throw DecodingError.valueNotFound(
+                JSONValue.self,
+                .init(
+                    codingPath: codingPath + [IndexKey(currentIndex)],
+                    debugDescription: "array has no more elements"))
         }
         let element = json_array_get(array, currentIndex)!
         let path = codingPath + [IndexKey(currentIndex)]
@@ -336,7 +346,8 @@ private struct UnkeyedDecoding: UnkeyedDecodingContainer {
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
         let (element, path) = try next()
-        return try JanssonDecoderImpl(node: element, codingPath: path, options: impl.options, tracker: impl.tracker).container(keyedBy: type)
+        return try JanssonDecoderImpl(node: element, codingPath: path, options: impl.options, tracker: impl.tracker).container(
+            keyedBy: type)
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {

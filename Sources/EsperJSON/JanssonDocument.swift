@@ -12,22 +12,26 @@ final class JanssonDocument {
     static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JanssonDocument {
         var error = json_error_t()
         let flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
-        let parsed: UnsafeMutablePointer<json_t>? = bytes.withContiguousStorageIfAvailable { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
-        } ?? Array(bytes).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
-        }
+        let parsed: UnsafeMutablePointer<json_t>? =
+            bytes.withContiguousStorageIfAvailable { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
+            }
+            ?? Array(bytes).withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
+            }
         guard let root = parsed else {
             let message = withUnsafeBytes(of: error.text) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            throw JSONParseError(line: Int(error.line), column: Int(error.column), position: Int(error.position),
-                                 message: message.isEmpty ? "unparseable document" : message)
+            throw JSONParseError(
+                line: Int(error.line), column: Int(error.column), position: Int(error.position),
+                message: message.isEmpty ? "unparseable document" : message)
         }
         let document = JanssonDocument(owning: root)
         if let (path, depth) = tooDeep(root, depth: 1, path: "$") {
-            throw JSONParseError(line: 0, column: 0, position: 0,
-                                 message: "nesting depth \(depth) at \(path) exceeds the limit of \(JSONLimits.maxDepth)")
+            throw JSONParseError(
+                line: 0, column: 0, position: 0,
+                message: "nesting depth \(depth) at \(path) exceeds the limit of \(JSONLimits.maxDepth)")
         }
         return document
     }
@@ -43,8 +47,12 @@ final class JanssonDocument {
         } else {
             var iter = esper_json_object_iter(node)
             while let current = iter {
-                if let found = tooDeep(esper_json_object_iter_value(current), depth: depth + 1,
-                                       path: "\(path).\(key(current))") { return found }
+                if let found = tooDeep(
+                    esper_json_object_iter_value(current), depth: depth + 1,
+                    path: "\(path).\(key(current))")
+                {
+                    return found
+                }
                 iter = esper_json_object_iter_next(node, current)
             }
         }

@@ -93,7 +93,8 @@ final class JanssonEncoderImpl: Encoder {
     }
 
     /// A new jansson node for any encodable value (reference owned by the caller).
-    static func box<T: Encodable>(_ value: T, codingPath: [any CodingKey], options: JSONKeyStrategy) throws -> UnsafeMutablePointer<json_t> {
+    static func box<T: Encodable>(_ value: T, codingPath: [any CodingKey], options: JSONKeyStrategy) throws -> UnsafeMutablePointer<json_t>
+    {
         switch value {
         case let v as String: return JanssonDocument.makeString(v)
         case let v as Double: return try real(v, codingPath, options)
@@ -155,7 +156,9 @@ private struct KeyedEncoding<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         JanssonDocument.set(object, name(key), try JanssonEncoderImpl.box(value, codingPath: codingPath + [key], options: impl.options))
     }
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
         let nested = json_object()!
         JanssonDocument.set(object, name(key), nested)
         return KeyedEncodingContainer(KeyedEncoding<NestedKey>(impl: impl, object: nested, codingPath: codingPath + [key]))

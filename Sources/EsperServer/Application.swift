@@ -1,6 +1,7 @@
 import EsperAPI
 public import EsperHTTP
 import Foundation
+import Kasmina
 import Leyline
 public import Logging
 public import Nissa
@@ -8,7 +9,6 @@ public import Oona
 public import Prometheus
 public import Tamiyo
 public import Tolaria
-import Kasmina
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
@@ -56,7 +56,8 @@ public final class Application: Sendable {
         }
         healthMonitor = RedisHealthMonitor(endpoint: redisEndpoint)
         do {
-            bus = try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: redisEndpoint, registry: registry, logger: logger)
+            bus = try OonaClient(
+                configuration: configuration.oonaConfiguration(), endpoint: redisEndpoint, registry: registry, logger: logger)
         } catch {
             throw StartError(description: error.description)
         }
@@ -66,13 +67,15 @@ public final class Application: Sendable {
         control.fieldReportRetentionHours = configuration.control.fieldReportRetentionHours
         control.maxLossSpike = configuration.control.maxLossSpike
         control.kernelBudgetMs = configuration.control.kernelBudgetMs
-        let tamiyo = try TamiyoService(settings: control, karn: blueprints.catalog, urza: blueprints.urza,
-                                       kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
+        let tamiyo = try TamiyoService(
+            settings: control, karn: blueprints.catalog, urza: blueprints.urza,
+            kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
         self.tamiyo = tamiyo
         let tolaria = configuration.dataDirectory + "/tolaria"
         runs = try RunService(
-            options: RunService.Options(directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
-                                        maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
+            options: RunService.Options(
+                directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
+                maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)],
             controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) },
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
@@ -84,8 +87,9 @@ public final class Application: Sendable {
         }
 
         var router = Router()
-        HealthRoutes.register(into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
-                              registry: registry, version: VersionInfo(version: Application.version))
+        HealthRoutes.register(
+            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
+            registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
@@ -95,9 +99,10 @@ public final class Application: Sendable {
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
-        server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
-                            metrics: HTTPMetrics(registry: registry),
-                            authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
+        server = HTTPServer(
+            configuration: configuration.http, router: router, logger: logger,
+            metrics: HTTPMetrics(registry: registry),
+            authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
     }
 
     /// The routes the server answers (for the OpenAPI conformance test).
@@ -129,8 +134,9 @@ public final class Application: Sendable {
             throw StartError(description: "cannot start the training-run service: \(error)")
         }
         if !healthMonitor.status.reachable {
-            logger.warning("Redis is not reachable; serving in degraded mode",
-                           metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
+            logger.warning(
+                "Redis is not reachable; serving in degraded mode",
+                metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
         }
         // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
         // background while the server runs degraded.
@@ -146,11 +152,19 @@ public final class Application: Sendable {
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
-        logger.info("nissa alert rules loaded", metadata: ["rules": "\(configuration.nissa.rules.rules.map(\.name).joined(separator: ","))",
-                                                         "file": "\(configuration.nissaRulesFile ?? "(built-in)")"])
-        blueprints.start() // the forge runs in the background (ESPER_FORGE_AT_START)
-        logger.info("esper listening", metadata: ["url": "http://\(configuration.http.host):\(server.port)",
-                                                  "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)"])
+        logger.info(
+            "nissa alert rules loaded",
+            metadata: [
+                "rules": "\(configuration.nissa.rules.rules.map(\.name).joined(separator: ","))",
+                "file": "\(configuration.nissaRulesFile ?? "(built-in)")",
+            ])
+        blueprints.start()  // the forge runs in the background (ESPER_FORGE_AT_START)
+        logger.info(
+            "esper listening",
+            metadata: [
+                "url": "http://\(configuration.http.host):\(server.port)",
+                "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)",
+            ])
     }
 
     /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
@@ -168,8 +182,10 @@ public final class Application: Sendable {
         logger.info("esper stopped")
     }
 
-    static func probes(_ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-                       _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService) -> [HealthProbe] {
+    static func probes(
+        _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
+        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService
+    ) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "nissa") {

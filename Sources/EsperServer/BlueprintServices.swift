@@ -38,9 +38,10 @@ public final class BlueprintServices: Sendable {
             options.seedWidth = settings.seedWidth
             options.maxRetries = settings.maxRetries
             options.strategy = CompileStrategy(rawValue: settings.compileStrategy) ?? .standard
-            tezzeret = try TezzeretService(catalog: catalog, urza: urza, directory: configuration.dataDirectory + "/tezzeret",
-                                           forgeWALPath: configuration.dataDirectory + "/urza/forge_wal.json",
-                                           options: options, workers: settings.forgeWorkers, telemetry: sink)
+            tezzeret = try TezzeretService(
+                catalog: catalog, urza: urza, directory: configuration.dataDirectory + "/tezzeret",
+                forgeWALPath: configuration.dataDirectory + "/urza/forge_wal.json",
+                options: options, workers: settings.forgeWorkers, telemetry: sink)
         } catch {
             throw OpenError(description: "cannot open the blueprint pipeline: \(error)")
         }

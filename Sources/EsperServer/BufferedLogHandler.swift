@@ -91,8 +91,12 @@ public struct BufferedLogHandler: LogHandler {
                     var time = second
                     var parts = tm()
                     gmtime_r(&time, &parts)
-                    cached = (second, String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1,
-                                             parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec))
+                    cached = (
+                        second,
+                        String(
+                            format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1,
+                            parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+                    )
                 }
                 return cached.text
             }

@@ -57,7 +57,8 @@ extension Configuration {
         if let value = try number("NISSA_SLO_WINDOW_S", 60...(400 * 86_400)) { nissa.sloLongWindowSeconds = value }
         if let value = try number("NISSA_SLO_SHORT_WINDOW_S", 1...(400 * 86_400)) { nissa.sloShortWindowSeconds = value }
         guard nissa.sloShortWindowSeconds < nissa.sloLongWindowSeconds else {
-            throw ConfigurationError(variable: "NISSA_SLO_SHORT_WINDOW_S", message: "must be shorter than NISSA_SLO_WINDOW_S (\(nissa.sloLongWindowSeconds) s)")
+            throw ConfigurationError(
+                variable: "NISSA_SLO_SHORT_WINDOW_S", message: "must be shorter than NISSA_SLO_WINDOW_S (\(nissa.sloLongWindowSeconds) s)")
         }
         if let value = try number("NISSA_SLO_FAST_BURN", 0.001...1_000_000) { nissa.sloFastBurnThreshold = value }
     }

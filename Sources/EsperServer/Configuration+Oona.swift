@@ -37,7 +37,8 @@ extension Configuration {
                 throw ConfigurationError(variable: "ESPER_LEYLINE_PREVIOUS_SECRET", message: "is set but ESPER_LEYLINE_SECRET is not")
             }
             guard previous.utf8.count >= 32 else {
-                throw ConfigurationError(variable: "ESPER_LEYLINE_PREVIOUS_SECRET", message: "is \(previous.utf8.count) bytes; a signing key needs at least 32")
+                throw ConfigurationError(
+                    variable: "ESPER_LEYLINE_PREVIOUS_SECRET", message: "is \(previous.utf8.count) bytes; a signing key needs at least 32")
             }
             leylinePreviousSecrets = [previous]
         }
@@ -45,17 +46,21 @@ extension Configuration {
         // The same rules the client enforces, reported at start with the variables' names.
         let problems = oonaConfiguration().problems
         if let problem = problems.first {
-            throw ConfigurationError(variable: "OONA_*", message: problem
-                .replacingOccurrences(of: "backpressure_drop_threshold", with: "OONA_DROP_THRESHOLD")
-                .replacingOccurrences(of: "emergency_threshold", with: "OONA_EMERGENCY_THRESHOLD")
-                .replacingOccurrences(of: "max_stream_length", with: "OONA_MAX_STREAM_LENGTH"))
+            throw ConfigurationError(
+                variable: "OONA_*",
+                message:
+                    problem
+                    .replacingOccurrences(of: "backpressure_drop_threshold", with: "OONA_DROP_THRESHOLD")
+                    .replacingOccurrences(of: "emergency_threshold", with: "OONA_EMERGENCY_THRESHOLD")
+                    .replacingOccurrences(of: "max_stream_length", with: "OONA_MAX_STREAM_LENGTH"))
         }
     }
 
     /// The Oona client settings this configuration describes.
     public func oonaConfiguration() -> OonaConfiguration {
         var bus = OonaConfiguration()
-        bus.streams = OonaStreamNames(normal: streams.normal, emergency: streams.emergency, telemetry: streams.telemetry, policy: streams.policy)
+        bus.streams = OonaStreamNames(
+            normal: streams.normal, emergency: streams.emergency, telemetry: streams.telemetry, policy: streams.policy)
         bus.sourceSubsystem = "esper"
         bus.maxStreamLength = oonaLimits.maxStreamLength
         bus.emergencyThreshold = oonaLimits.emergencyThreshold

@@ -110,7 +110,10 @@ public struct Configuration: Sendable {
         ("ESPER_LEYLINE_PREVIOUS_SECRET", "(unset)", "the key before the current one, still accepted when verifying during a rotation"),
         ("OONA_MAX_STREAM_LENGTH", "10000", "every XADD trims its stream to about this many entries; 0 = unbounded"),
         ("OONA_EMERGENCY_THRESHOLD", "4000", "normal-stream length at which publishes reroute to the emergency stream; 0 = off"),
-        ("OONA_DROP_THRESHOLD", "8000", "stream length at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"),
+        (
+            "OONA_DROP_THRESHOLD", "8000",
+            "stream length at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"
+        ),
         ("OONA_MESSAGE_TTL_S", "3600", "message time-to-live in seconds; older entries are swept and not delivered"),
         ("OONA_CLAIM_MIN_IDLE_MS", "30000", "pending entries idle this long are reclaimed from their consumer"),
         ("OONA_MAX_ATTEMPTS", "3", "deliveries before an entry goes to the dead-letter stream"),
@@ -161,8 +164,10 @@ public struct Configuration: Sendable {
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
     /// environment and `.env` in `workingDirectory`.
-    public static func resolve(flags: [String: String], environment: [String: String],
-                               workingDirectory: String) throws(ConfigurationError) -> Configuration {
+    public static func resolve(
+        flags: [String: String], environment: [String: String],
+        workingDirectory: String
+    ) throws(ConfigurationError) -> Configuration {
         let dotEnv = try DotEnv.load(path: workingDirectory + "/.env")
         var merged = dotEnv
         for (key, value) in environment { merged[key] = value }
@@ -192,7 +197,8 @@ public struct Configuration: Sendable {
         }
         if let token = values["ESPER_API_TOKEN"] {
             guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
-                throw ConfigurationError(variable: "ESPER_API_TOKEN", message: "must be at least 16 bytes without spaces (it is \(token.utf8.count))")
+                throw ConfigurationError(
+                    variable: "ESPER_API_TOKEN", message: "must be at least 16 bytes without spaces (it is \(token.utf8.count))")
             }
             apiToken = token
         }
@@ -204,7 +210,8 @@ public struct Configuration: Sendable {
         }
         if let level = values["ESPER_LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
-                throw ConfigurationError(variable: "ESPER_LOG_LEVEL", message: "'\(level)' must be one of trace, debug, info, notice, warning, error, critical")
+                throw ConfigurationError(
+                    variable: "ESPER_LOG_LEVEL", message: "'\(level)' must be one of trace, debug, info, notice, warning, error, critical")
             }
             logLevel = parsed
         }
@@ -218,8 +225,9 @@ public struct Configuration: Sendable {
         if let strategy = values["ESPER_COMPILE_STRATEGY"] {
             let name = strategy.lowercased()
             guard ["emergency", "fast", "standard", "aggressive"].contains(name) else {
-                throw ConfigurationError(variable: "ESPER_COMPILE_STRATEGY",
-                                         message: "'\(strategy)' must be emergency, fast, standard or aggressive")
+                throw ConfigurationError(
+                    variable: "ESPER_COMPILE_STRATEGY",
+                    message: "'\(strategy)' must be emergency, fast, standard or aggressive")
             }
             blueprints.compileStrategy = name
         }
@@ -264,8 +272,10 @@ public struct Configuration: Sendable {
             if FileManager.default.isReadableFile(atPath: bundled) { redisConfigFile = bundled }
         }
 
-        for (name, keyPath) in [("OONA_NORMAL_STREAM", \StreamNames.normal), ("OONA_EMERGENCY_STREAM", \StreamNames.emergency),
-                                ("OONA_TELEMETRY_STREAM", \StreamNames.telemetry), ("OONA_POLICY_STREAM", \StreamNames.policy)] {
+        for (name, keyPath) in [
+            ("OONA_NORMAL_STREAM", \StreamNames.normal), ("OONA_EMERGENCY_STREAM", \StreamNames.emergency),
+            ("OONA_TELEMETRY_STREAM", \StreamNames.telemetry), ("OONA_POLICY_STREAM", \StreamNames.policy),
+        ] {
             guard let value = values[name] else { continue }
             guard !value.isEmpty, value.utf8.count <= 200, !value.contains(where: { $0.isWhitespace || $0.isNewline }) else {
                 throw ConfigurationError(variable: name, message: "'\(value)' must be 1-200 characters without spaces")
@@ -274,17 +284,21 @@ public struct Configuration: Sendable {
         }
         let names = [streams.normal, streams.emergency, streams.telemetry, streams.policy]
         if Set(names).count != names.count {
-            throw ConfigurationError(variable: "OONA_*_STREAM", message: "the four stream names must differ (got \(names.joined(separator: ", ")))")
+            throw ConfigurationError(
+                variable: "OONA_*_STREAM", message: "the four stream names must differ (got \(names.joined(separator: ", ")))")
         }
 
         if let secret = values["ESPER_LEYLINE_SECRET"] {
             // Set but empty is almost always a copied example file: refuse it rather than run
             // unsigned by accident.
             guard !secret.isEmpty else {
-                throw ConfigurationError(variable: "ESPER_LEYLINE_SECRET", message: "is set but empty; unset it to run without signing, or set at least 32 bytes")
+                throw ConfigurationError(
+                    variable: "ESPER_LEYLINE_SECRET", message: "is set but empty; unset it to run without signing, or set at least 32 bytes"
+                )
             }
             guard secret.utf8.count >= 32 else {
-                throw ConfigurationError(variable: "ESPER_LEYLINE_SECRET", message: "is \(secret.utf8.count) bytes; a signing key needs at least 32")
+                throw ConfigurationError(
+                    variable: "ESPER_LEYLINE_SECRET", message: "is \(secret.utf8.count) bytes; a signing key needs at least 32")
             }
             leylineSecret = secret
         }

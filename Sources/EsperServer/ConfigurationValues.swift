@@ -54,7 +54,8 @@ struct ConfigurationValues {
     func url(_ name: String) throws(ConfigurationError) -> String? {
         guard let text = values[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+        else {
             throw ConfigurationError(variable: name, message: "'\(text)' is not an http:// or https:// URL with a host")
         }
         return text

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-internal import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// An append-only log of records, one per line: `<crc32 as 8 hex digits> <payload>\n`.
 /// Lines keep it readable with `tail -f` (payloads are compact JSON, which never holds a raw
@@ -71,7 +72,8 @@ public final class AppendOnlyLog: Sendable {
             let line = bytes[start..<index]
             start = index + 1
             guard line.count >= 9, line[line.startIndex + 8] == 32,
-                  let stored = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16) else {
+                let stored = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
+            else {
                 skipped += 1
                 continue
             }

@@ -120,7 +120,8 @@ public final class SQLiteDatabase: Sendable {
             case .integer(let v): sqlite3_bind_int64(statement, index, v)
             case .real(let v): sqlite3_bind_double(statement, index, v)
             case .text(let v): _ = esper_sqlite3_bind_text_transient(statement, index, v, -1)
-            case .blob(let v): _ = v.withUnsafeBytes { esper_sqlite3_bind_blob_transient(statement, index, $0.baseAddress, Int32($0.count)) }
+            case .blob(let v):
+                _ = v.withUnsafeBytes { esper_sqlite3_bind_blob_transient(statement, index, $0.baseAddress, Int32($0.count)) }
             }
         }
         var rows: [SQLiteRow] = []

@@ -1,5 +1,6 @@
 /// Inclusive bounds of one template parameter (`{min_value, max_value}`).
 public import Leyline
+
 public struct ParameterBounds: Sendable, Equatable, Codable {
     public var minValue: Double
     public var maxValue: Double
@@ -46,9 +47,11 @@ public struct BlueprintDescriptor: Sendable, Equatable, Codable {
     /// RFC 3339 time of the last change.
     public var lastUpdated: String
 
-    public init(blueprintId: String, name: String, tier: BlueprintTier, allowedParameters: [String: ParameterBounds] = [:],
-                risk: Float, stage: Int, quarantineOnly: Bool = false, approvalRequired: Bool = false,
-                description: String, approvalStamp: String? = nil, lastUpdated: String = KarnCatalog.catalogRevision) {
+    public init(
+        blueprintId: String, name: String, tier: BlueprintTier, allowedParameters: [String: ParameterBounds] = [:],
+        risk: Float, stage: Int, quarantineOnly: Bool = false, approvalRequired: Bool = false,
+        description: String, approvalStamp: String? = nil, lastUpdated: String = KarnCatalog.catalogRevision
+    ) {
         self.blueprintId = blueprintId
         self.name = name
         self.tier = tier

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A metric sample from the blueprint pipeline (`karn.*`, `tezzeret.*`, `urza.*`,
 /// `kasmina.kernel.*`).
@@ -12,8 +13,10 @@ public struct TelemetryMetric: Sendable, Equatable {
     public let labels: [String: String]
     public let unixMilliseconds: Int64
 
-    public init(source: String, name: String, value: Double, labels: [String: String] = [:],
-                unixMilliseconds: Int64 = TelemetryClock.nowMilliseconds()) {
+    public init(
+        source: String, name: String, value: Double, labels: [String: String] = [:],
+        unixMilliseconds: Int64 = TelemetryClock.nowMilliseconds()
+    ) {
         self.source = source
         self.name = name
         self.value = value
@@ -32,8 +35,10 @@ public struct TelemetryEvent: Sendable, Equatable {
     public let attributes: [String: String]
     public let unixMilliseconds: Int64
 
-    public init(source: String, name: String, level: Level = .info, attributes: [String: String] = [:],
-                unixMilliseconds: Int64 = TelemetryClock.nowMilliseconds()) {
+    public init(
+        source: String, name: String, level: Level = .info, attributes: [String: String] = [:],
+        unixMilliseconds: Int64 = TelemetryClock.nowMilliseconds()
+    ) {
         self.source = source
         self.name = name
         self.level = level
@@ -55,8 +60,10 @@ extension BlueprintTelemetry {
         record(TelemetryMetric(source: source, name: name, value: value, labels: labels))
     }
 
-    public func event(_ source: String, _ name: String, _ level: TelemetryEvent.Level = .info,
-                      _ attributes: [String: String] = [:]) {
+    public func event(
+        _ source: String, _ name: String, _ level: TelemetryEvent.Level = .info,
+        _ attributes: [String: String] = [:]
+    ) {
         record(TelemetryEvent(source: source, name: name, level: level, attributes: attributes))
     }
 }

@@ -1,6 +1,7 @@
 /// A catalog entry: the shared-contract descriptor, the typed parameters behind its
 /// `allowed_parameters`, and the recipe Tezzeret compiles it with.
 public import Leyline
+
 public struct BlueprintTemplate: Sendable, Equatable, Encodable {
     public var descriptor: BlueprintDescriptor
     /// Parameters in declaration order.

@@ -1,8 +1,8 @@
+public import Leyline
 // Karn: the blueprint catalog — 50 fixed templates (id, tier, risk, stage, typed parameter
 // bounds, kernel recipe), request validation and deterministic template selection. Karn never
 // generates or mutates architectures; Tezzeret compiles its templates and Urza stores them.
 import Synchronization
-public import Leyline
 
 /// The catalog: templates in registration order. Thread-safe; every read returns copies.
 public final class KarnCatalog: Sendable {
@@ -62,8 +62,10 @@ public final class KarnCatalog: Sendable {
     public var count: Int { state.withLock { $0.order.count } }
 
     /// 05 §5 for a catalog id.
-    public func validateRequest(id: String, parameters: [String: Double],
-                                strictness: ParameterStrictness = .strict) throws(KarnError) -> ValidatedRequest {
+    public func validateRequest(
+        id: String, parameters: [String: Double],
+        strictness: ParameterStrictness = .strict
+    ) throws(KarnError) -> ValidatedRequest {
         guard let template = template(id) else { throw KarnError.notFound(id) }
         return try template.validate(parameters, strictness: strictness)
     }
@@ -88,12 +90,14 @@ public final class KarnCatalog: Sendable {
             }
             guard (0...1).contains(d.risk), (0...6).contains(d.stage) else { try fail("\(d.blueprintId): risk or stage out of range") }
             guard names.insert(d.name).inserted, !d.name.isEmpty,
-                  d.name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }) else {
+                d.name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" })
+            else {
                 try fail("\(d.blueprintId): name '\(d.name)' is not a unique snake_case name")
             }
             for parameter in template.parameters {
                 guard parameter.bounds.minValue.isFinite, parameter.bounds.maxValue.isFinite,
-                      parameter.bounds.minValue <= parameter.bounds.maxValue else {
+                    parameter.bounds.minValue <= parameter.bounds.maxValue
+                else {
                     try fail("\(d.blueprintId).\(parameter.name): bounds are not a finite range")
                 }
                 guard d.allowedParameters[parameter.name] == parameter.bounds else {

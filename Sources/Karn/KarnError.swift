@@ -1,5 +1,6 @@
 /// One problem with one request parameter.
 public import Leyline
+
 public struct ParameterProblem: Sendable, Equatable, CustomStringConvertible {
     public enum Reason: String, Sendable {
         case missing = "parameter_missing"

@@ -1,6 +1,7 @@
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The catalog as the API and the controller use it: selection and validation with the
@@ -30,8 +31,10 @@ public final class KarnService: Sendable {
 
     private let breaker = Mutex(Breaker())
 
-    public init(catalog: KarnCatalog, telemetry: any BlueprintTelemetry, failureThreshold: Int = 3,
-                openSeconds: Double = 30) {
+    public init(
+        catalog: KarnCatalog, telemetry: any BlueprintTelemetry, failureThreshold: Int = 3,
+        openSeconds: Double = 30
+    ) {
         self.catalog = catalog
         self.telemetry = telemetry
         self.failureThreshold = failureThreshold
@@ -60,8 +63,9 @@ public final class KarnService: Sendable {
         }
         recordOutcome(success: true)
         telemetry.metric("karn", "karn.template.selection_ms", (KarnService.now() - started) * 1000)
-        telemetry.metric("karn", "karn.blueprint.request_total", 1,
-                         ["outcome": "selected", "tier": selection.template.tier.enumName])
+        telemetry.metric(
+            "karn", "karn.blueprint.request_total", 1,
+            ["outcome": "selected", "tier": selection.template.tier.enumName])
         let descriptor = selection.template.descriptor
         if descriptor.approvalRequired && !approved {
             throw KarnError.approvalRequired(blueprintId: descriptor.blueprintId, tier: descriptor.tier)

@@ -67,7 +67,7 @@ public enum KernelRecipe: Sendable, Equatable {
         switch self {
         case .identity, .activation: []
         case .linear(let p), .layerNorm(let p), .dropout(let p), .batchNorm(let p), .maxPool(let p), .layerScale(let p),
-             .groupedLinear(let p), .highway(let p), .memoryAttention(let p), .positional(let p), .nasMixture(let p):
+            .groupedLinear(let p), .highway(let p), .memoryAttention(let p), .positional(let p), .nasMixture(let p):
             [p]
         case .residualMLP(let layers, let hidden, _): [layers.parameterName, hidden.parameterName].compactMap { $0 }
         case .gatedFFN(let hidden), .squeezeExcite(let hidden): [hidden.parameterName].compactMap { $0 }
@@ -108,7 +108,7 @@ public enum RecipeSize: Sendable, Equatable {
         switch self {
         case .fixed, .widthTimes, .widthOver, .largestDivisorOfWidthAtMost: nil
         case .parameter(let p), .oddWindow(let p), .powerOfTwo(let p), .widthTimesParameter(let p),
-             .widthOverParameter(let p), .widthDividedByParameter(let p):
+            .widthOverParameter(let p), .widthDividedByParameter(let p):
             p
         }
     }

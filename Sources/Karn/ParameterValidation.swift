@@ -24,7 +24,9 @@ public enum ParameterStrictness: Sendable {
 extension BlueprintTemplate {
     /// 05 §5: every declared parameter present, finite and inside its inclusive bounds; all
     /// problems reported at once, each naming the parameter and its bounds.
-    public func validate(_ parameters: [String: Double], strictness: ParameterStrictness = .strict)
+    public func validate(
+        _ parameters: [String: Double], strictness: ParameterStrictness = .strict
+    )
         throws(KarnError) -> ValidatedRequest
     {
         var problems: [ParameterProblem] = []
@@ -33,8 +35,10 @@ extension BlueprintTemplate {
             let name = parameter.name
             let range = "[\(format(parameter.bounds.minValue)), \(format(parameter.bounds.maxValue))]"
             guard let value = parameters[name] else {
-                problems.append(ParameterProblem(parameter: name, reason: .missing,
-                                                 message: "missing required parameter (\(parameter.type.rawValue) in \(range))"))
+                problems.append(
+                    ParameterProblem(
+                        parameter: name, reason: .missing,
+                        message: "missing required parameter (\(parameter.type.rawValue) in \(range))"))
                 continue
             }
             guard value.isFinite else {
@@ -42,8 +46,10 @@ extension BlueprintTemplate {
                 continue
             }
             guard parameter.bounds.contains(value) else {
-                problems.append(ParameterProblem(parameter: name, reason: .outOfBounds,
-                                                 message: "\(format(value)) is outside \(range)"))
+                problems.append(
+                    ParameterProblem(
+                        parameter: name, reason: .outOfBounds,
+                        message: "\(format(value)) is outside \(range)"))
                 continue
             }
             effective[name] = parameter.effectiveValue(value)
@@ -57,8 +63,9 @@ extension BlueprintTemplate {
             }
         }
         guard problems.isEmpty else { throw KarnError.invalidParameters(blueprintId: id, problems) }
-        return ValidatedRequest(template: self, requested: parameters, effective: effective,
-                                ignoredKeys: strictness == .strict ? [] : unknown)
+        return ValidatedRequest(
+            template: self, requested: parameters, effective: effective,
+            ignoredKeys: strictness == .strict ? [] : unknown)
     }
 }
 

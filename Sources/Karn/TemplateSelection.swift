@@ -9,8 +9,10 @@ public struct SelectionCriteria: Sendable, Equatable {
     public var allowAdversarial: Bool
     public var conservative: Bool
 
-    public init(tier: BlueprintTier? = nil, context: String? = nil, allowAdversarial: Bool = false,
-                conservative: Bool = false) {
+    public init(
+        tier: BlueprintTier? = nil, context: String? = nil, allowAdversarial: Bool = false,
+        conservative: Bool = false
+    ) {
         self.tier = tier
         self.context = context
         self.allowAdversarial = allowAdversarial
@@ -49,23 +51,27 @@ extension KarnCatalog {
             guard !safe.isEmpty else {
                 throw KarnError.noCandidates("conservative mode allows only SAFE templates and none match")
             }
-            candidates = Array(safe.sorted { ($0.descriptor.risk, $0.id) < ($1.descriptor.risk, $1.id) }
-                .prefix(KarnCatalog.conservativePoolSize))
+            candidates = Array(
+                safe.sorted { ($0.descriptor.risk, $0.id) < ($1.descriptor.risk, $1.id) }
+                    .prefix(KarnCatalog.conservativePoolSize))
         }
         guard !candidates.isEmpty else {
-            let why = criteria.tier == .highRisk && !criteria.allowAdversarial
+            let why =
+                criteria.tier == .highRisk && !criteria.allowAdversarial
                 ? "HIGH_RISK templates need allow_adversarial" : "no template matches"
             throw KarnError.noCandidates(why)
         }
         candidates.sort { Array($0.id.utf8).lexicographicallyPrecedes(Array($1.id.utf8)) }
         guard let context = criteria.context, !context.isEmpty else {
-            return Selection(template: candidates[0], candidateCount: candidates.count, index: 0,
-                             contextHashPrefix: nil, conservativePool: criteria.conservative)
+            return Selection(
+                template: candidates[0], candidateCount: candidates.count, index: 0,
+                contextHashPrefix: nil, conservativePool: criteria.conservative)
         }
         let digest = Checksum.sha256(Array(context.utf8))
         let prefix = digest.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let index = Int(prefix % UInt32(candidates.count))
-        return Selection(template: candidates[index], candidateCount: candidates.count, index: index,
-                         contextHashPrefix: prefix, conservativePool: criteria.conservative)
+        return Selection(
+            template: candidates[index], candidateCount: candidates.count, index: index,
+            contextHashPrefix: prefix, conservativePool: criteria.conservative)
     }
 }

@@ -12,8 +12,10 @@ public enum BlendMath {
     }
 
     /// y = (1 − α)·x + α·s, exactly x at α = 0 and exactly s at α = 1 (no 0·∞ surprises).
-    public static func convexBlend(_ y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
-                                   alpha: Float, count: Int) {
+    public static func convexBlend(
+        _ y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+        alpha: Float, count: Int
+    ) {
         if alpha == 0 { return copy(x, to: y, count: count) }
         if alpha == 1 { return copy(s, to: y, count: count) }
         let keep = 1 - alpha
@@ -21,8 +23,10 @@ public enum BlendMath {
     }
 
     /// y = x + α·(s − x̄): the residual form for kernels with k(x) = x + a(x); exactly x at α = 0.
-    public static func residualBlend(_ y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
-                                     xBar: UnsafePointer<Float>, alpha: Float, count: Int) {
+    public static func residualBlend(
+        _ y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, s: UnsafePointer<Float>,
+        xBar: UnsafePointer<Float>, alpha: Float, count: Int
+    ) {
         if alpha == 0 { return copy(x, to: y, count: count) }
         for i in 0..<count { y[i] = x[i] + alpha * (s[i] - xBar[i]) }
     }
@@ -41,8 +45,10 @@ public enum BlendMath {
 
     /// Σ|a − c·δ| in double: how far a received gradient is from the expected c·δ (computed
     /// here independently of the code that produced `a`).
-    public static func l1Deviation(_ a: UnsafePointer<Float>, expectedScale c: Float, of delta: UnsafePointer<Float>,
-                                   count: Int) -> Double {
+    public static func l1Deviation(
+        _ a: UnsafePointer<Float>, expectedScale c: Float, of delta: UnsafePointer<Float>,
+        count: Int
+    ) -> Double {
         var sum = 0.0
         for i in 0..<count { sum += abs(Double(a[i]) - Double(c * delta[i])) }
         return sum

@@ -65,8 +65,10 @@ public final class IsolationGuard {
         guard count > 0 else { return nil }
         let start = UInt(bitPattern: pointer), end = start + UInt(count * MemoryLayout<Float>.stride)
         for group in hostGroups where group.count > 0 {
-            for (name, base) in [("values", group.values), ("gradients", group.gradients), ("first moment", group.firstMoment),
-                                 ("second moment", group.secondMoment)] {
+            for (name, base) in [
+                ("values", group.values), ("gradients", group.gradients), ("first moment", group.firstMoment),
+                ("second moment", group.secondMoment),
+            ] {
                 let hostStart = UInt(bitPattern: base), hostEnd = hostStart + UInt(group.count * MemoryLayout<Float>.stride)
                 if start < hostEnd && hostStart < end { return "\(group.name) \(name)" }
             }

@@ -25,9 +25,10 @@ public struct UrzaKernelProvider: SeedKernelProvider {
 
     public func kernel(blueprintId: String, width: Int, budgetMs: Double, allowQuarantine: Bool) -> ProvidedKernel {
         let fetch = urza.fetchSeedKernel(blueprintId, width: width, budgetMs: budgetMs, allowQuarantine: allowQuarantine)
-        let origin = KernelOrigin(requestedId: blueprintId, kernelId: fetch.kernel.blueprintId, source: fetch.source.rawValue,
-                                  fetchLatencyMs: fetch.latencyMs, fallbackReason: fetch.reason,
-                                  parameterCount: fetch.kernel.parameterCount, kind: fetch.kernel.spec.kind.rawValue)
+        let origin = KernelOrigin(
+            requestedId: blueprintId, kernelId: fetch.kernel.blueprintId, source: fetch.source.rawValue,
+            fetchLatencyMs: fetch.latencyMs, fallbackReason: fetch.reason,
+            parameterCount: fetch.kernel.parameterCount, kind: fetch.kernel.spec.kind.rawValue)
         return ProvidedKernel(compiled: fetch.kernel, origin: origin)
     }
 

@@ -1,6 +1,6 @@
 public import Leyline
-public import Tolaria
 import Synchronization
+public import Tolaria
 
 /// Where a seed's kernel came from (Urza's fallback chain: requested → BP001 → identity).
 public struct KernelOrigin: Sendable, Equatable, Codable {
@@ -93,8 +93,10 @@ public final class Seed {
         public var epoch: Int = -1
     }
 
-    init(id: String, slot: String, layer: Int, origin: KernelOrigin, baseline: SeedBaseline, lifecycle: SeedLifecycle,
-         block: ParameterBlock, branch: any SeedBranch, learningRate: Float, epoch: Int) {
+    init(
+        id: String, slot: String, layer: Int, origin: KernelOrigin, baseline: SeedBaseline, lifecycle: SeedLifecycle,
+        block: ParameterBlock, branch: any SeedBranch, learningRate: Float, epoch: Int
+    ) {
         self.id = id
         self.slot = slot
         self.layer = layer
@@ -160,8 +162,9 @@ public final class Seed {
         if let loss = lastEpoch.ablationValidationLoss, loss.isFinite { metrics["ablation_validation_loss"] = Float(loss) }
         metrics = metrics.filter { $0.value.isFinite }
         let norm = lastEpoch.gradientNorm.isFinite ? Float(min(lastEpoch.gradientNorm, Double(Float.greatestFiniteMagnitude))) : 0
-        return SeedState(seedId: id, stage: stage, gradientNorm: norm, learningRate: group.learningRate, layerDepth: UInt32(layer),
-                         metrics: metrics, ageEpochs: UInt32(max(0, epoch - baseline.epoch)),
-                         riskScore: min(1, Float(violations.count) / Float(IsolationGuard.breachThreshold)))
+        return SeedState(
+            seedId: id, stage: stage, gradientNorm: norm, learningRate: group.learningRate, layerDepth: UInt32(layer),
+            metrics: metrics, ageEpochs: UInt32(max(0, epoch - baseline.epoch)),
+            riskScore: min(1, Float(violations.count) / Float(IsolationGuard.breachThreshold)))
     }
 }

@@ -116,9 +116,11 @@ public final class SeedManager: SeedModuleFactory {
     private var hostFrozen = false
     private var hostLearningRate: Float?
 
-    public init(runId: String, settings: SeedSettings, kernels: any SeedKernelProvider, budgetMs: Double = 10,
-                registry: SeedRegistry? = nil, publish: @escaping (TelemetryPacket) -> Void = { _ in },
-                makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil) {
+    public init(
+        runId: String, settings: SeedSettings, kernels: any SeedKernelProvider, budgetMs: Double = 10,
+        registry: SeedRegistry? = nil, publish: @escaping (TelemetryPacket) -> Void = { _ in },
+        makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil
+    ) {
         self.runId = runId
         self.settings = settings
         self.budgetMs = budgetMs
@@ -178,20 +180,25 @@ public final class SeedManager: SeedModuleFactory {
             let module = modules[slot.name]
             let allowed = settings.slots.map { $0.contains(slot.name) } ?? true
             if let live = module?.active {
-                seeds.append(SeedSnapshot(
-                    seedId: live.id, slot: slot.name, layer: slot.layer, origin: live.origin, baseline: live.baseline, stage: live.stage,
-                    epochsInStage: live.epochsInStage(at: epoch), alpha: live.alpha, graftStep: live.graftStep,
-                    rampComplete: live.graftStep >= settings.graftSteps, parameters: live.parameterCount,
-                    violations: live.violationCount, paused: live.pausedUntilEpoch != nil, measurements: live.lastEpoch))
+                seeds.append(
+                    SeedSnapshot(
+                        seedId: live.id, slot: slot.name, layer: slot.layer, origin: live.origin, baseline: live.baseline,
+                        stage: live.stage,
+                        epochsInStage: live.epochsInStage(at: epoch), alpha: live.alpha, graftStep: live.graftStep,
+                        rampComplete: live.graftStep >= settings.graftSteps, parameters: live.parameterCount,
+                        violations: live.violationCount, paused: live.pausedUntilEpoch != nil, measurements: live.lastEpoch))
             }
             let fossilParameters = module?.fossils.reduce(0) { $0 + $1.parameterCount } ?? 0
             parameters += fossilParameters + (module?.active?.parameterCount ?? 0)
-            slots.append(SlotStatus(name: slot.name, layer: slot.layer, width: slot.width, allowed: allowed,
-                                    embargoUntilEpoch: module?.embargoUntilEpoch ?? embargoes[slot.name] ?? 0,
-                                    liveSeed: module?.active?.id, fossils: module?.fossils.count ?? 0, fossilParameters: fossilParameters))
+            slots.append(
+                SlotStatus(
+                    name: slot.name, layer: slot.layer, width: slot.width, allowed: allowed,
+                    embargoUntilEpoch: module?.embargoUntilEpoch ?? embargoes[slot.name] ?? 0,
+                    liveSeed: module?.active?.id, fossils: module?.fossils.count ?? 0, fossilParameters: fossilParameters))
         }
-        return BoundaryReport(epoch: epoch, seeds: seeds, slots: slots, finished: finished, seedParameters: parameters,
-                              germinations: germinations)
+        return BoundaryReport(
+            epoch: epoch, seeds: seeds, slots: slots, finished: finished, seedParameters: parameters,
+            germinations: germinations)
     }
 
     /// Embargoes of slots whose module was removed (no seed left to carry it).
@@ -205,14 +212,18 @@ public final class SeedManager: SeedModuleFactory {
         let until = epoch + 1 + settings.embargoEpochs
         module.embargoUntilEpoch = max(module.embargoUntilEpoch, until)
         embargoes[module.name] = max(embargoes[module.name] ?? 0, until)
-        pendingEvents.append(TelemetryEvent(description: "seed_culled", level: seed.quarantine ? .warning : .info, attributes: [
-            "seed_id": seed.id, "blueprint_id": seed.origin.requestedId, "reason": seed.cullReason ?? "policy",
-            "stage_at_failure": before.name, "embargo_until_epoch": String(until), "run_id": runId,
-        ]))
+        pendingEvents.append(
+            TelemetryEvent(
+                description: "seed_culled", level: seed.quarantine ? .warning : .info,
+                attributes: [
+                    "seed_id": seed.id, "blueprint_id": seed.origin.requestedId, "reason": seed.cullReason ?? "policy",
+                    "stage_at_failure": before.name, "embargo_until_epoch": String(until), "run_id": runId,
+                ]))
         finishedViews.append(view(of: seed))
-        return FinishedSeed(seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: seed.stage,
-                            stageBeforeEnd: before, parameters: seed.parameterCount, cullReason: seed.cullReason,
-                            quarantine: seed.quarantine, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch)
+        return FinishedSeed(
+            seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: seed.stage,
+            stageBeforeEnd: before, parameters: seed.parameterCount, cullReason: seed.cullReason,
+            quarantine: seed.quarantine, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch)
     }
 
     // MARK: - Commands
@@ -224,10 +235,13 @@ public final class SeedManager: SeedModuleFactory {
             guard case .seedOperation(let operation)? = command.payload else {
                 return refuse(command, "COMMAND_SEED without a seed_operation payload", event: "unsupported_command")
             }
-            pendingEvents.append(TelemetryEvent(description: "seed_operation", level: .info, attributes: [
-                "command_type": command.commandType.name, "operation": operation.operation.name, "seed_id": command.targetSeedId,
-                "blueprint_id": operation.blueprintId, "run_id": runId,
-            ]))
+            pendingEvents.append(
+                TelemetryEvent(
+                    description: "seed_operation", level: .info,
+                    attributes: [
+                        "command_type": command.commandType.name, "operation": operation.operation.name, "seed_id": command.targetSeedId,
+                        "blueprint_id": operation.blueprintId, "run_id": runId,
+                    ]))
             switch operation.operation {
             case .germinate:
                 return germinate(command, operation, validation: validation)
@@ -248,28 +262,40 @@ public final class SeedManager: SeedModuleFactory {
             return result
         case .optimizer:
             guard case .optimizerAdjustment(let adjustment)? = command.payload, let delta = adjustment.hyperparameters["lr_delta"],
-                  delta.isFinite else {
+                delta.isFinite
+            else {
                 return refuse(command, "COMMAND_OPTIMIZER needs hyperparameters.lr_delta", event: "unsupported_command")
             }
             let factor = 1 + min(max(delta, -0.9), 1)
-            pendingEvents.append(TelemetryEvent(description: "optimizer_adjust", level: .info, attributes: [
-                "command_type": command.commandType.name, "optimizer_id": adjustment.optimizerId, "factor": String(format: "%.4f", factor),
-            ]))
-            return CommandResult(accepted: true, decisions: hostGroupNames.map { name in
-                EpochDecisionBox(decision: .setLearningRate(group: name, learningRate: (hostRates[name] ?? 0) * factor))
-            })
+            pendingEvents.append(
+                TelemetryEvent(
+                    description: "optimizer_adjust", level: .info,
+                    attributes: [
+                        "command_type": command.commandType.name, "optimizer_id": adjustment.optimizerId,
+                        "factor": String(format: "%.4f", factor),
+                    ]))
+            return CommandResult(
+                accepted: true,
+                decisions: hostGroupNames.map { name in
+                    EpochDecisionBox(decision: .setLearningRate(group: name, learningRate: (hostRates[name] ?? 0) * factor))
+                })
         default:
             return refuse(command, "\(command.commandType.name) is not executed by Kasmina", event: "unsupported_command")
         }
     }
 
     private var hostGroupNames: [String] { guardian.hostGroups.map(\.name) }
-    private var hostRates: [String: Float] { Dictionary(guardian.hostGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a }) }
+    private var hostRates: [String: Float] {
+        Dictionary(guardian.hostGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a })
+    }
 
     private func refuse(_ command: AdaptationCommand, _ reason: String, event: String, level: TelemetryLevel = .warning) -> CommandResult {
-        pendingEvents.append(TelemetryEvent(description: event, level: level, attributes: [
-            "command_type": command.commandType.name, "seed_id": command.targetSeedId, "reason": reason, "run_id": runId,
-        ]))
+        pendingEvents.append(
+            TelemetryEvent(
+                description: event, level: level,
+                attributes: [
+                    "command_type": command.commandType.name, "seed_id": command.targetSeedId, "reason": reason, "run_id": runId,
+                ]))
         return CommandResult(accepted: false, reason: reason, seedId: command.targetSeedId.isEmpty ? nil : command.targetSeedId)
     }
 
@@ -277,8 +303,10 @@ public final class SeedManager: SeedModuleFactory {
     /// a replay after a rollback).
     public func seedId(forSlot layer: Int) -> String { "seed-\(layer)-\(epoch)" }
 
-    private func germinate(_ command: AdaptationCommand, _ operation: CommandSeedOperation,
-                           validation: (loss: Double, accuracy: Double)) -> CommandResult {
+    private func germinate(
+        _ command: AdaptationCommand, _ operation: CommandSeedOperation,
+        validation: (loss: Double, accuracy: Double)
+    ) -> CommandResult {
         let slotName = command.annotations["slot"] ?? ""
         guard let slot = slotWidths.first(where: { $0.name == slotName }) else {
             return refuse(command, "no slot '\(slotName)' in this host", event: "germination_refused")
@@ -305,15 +333,19 @@ public final class SeedManager: SeedModuleFactory {
         }
 
         // Fetch within the budget, falling back (Urza counts and reports it).
-        let provided = kernels.kernel(blueprintId: operation.blueprintId, width: slot.width, budgetMs: budgetMs,
-                                      allowQuarantine: settings.allowHighRisk)
+        let provided = kernels.kernel(
+            blueprintId: operation.blueprintId, width: slot.width, budgetMs: budgetMs,
+            allowQuarantine: settings.allowHighRisk)
         lastFetch = provided.origin
         if provided.origin.usedFallback {
             fallbacks += 1
-            pendingEvents.append(TelemetryEvent(description: "fallback_applied", level: .warning, attributes: [
-                "seed_id": id, "requested": operation.blueprintId, "used": provided.origin.kernelId,
-                "lat": String(format: "%.1f", provided.origin.fetchLatencyMs), "reason": provided.origin.fallbackReason ?? "",
-            ]))
+            pendingEvents.append(
+                TelemetryEvent(
+                    description: "fallback_applied", level: .warning,
+                    attributes: [
+                        "seed_id": id, "requested": operation.blueprintId, "used": provided.origin.kernelId,
+                        "lat": String(format: "%.1f", provided.origin.fetchLatencyMs), "reason": provided.origin.fallbackReason ?? "",
+                    ]))
         }
         var lifecycle = SeedLifecycle()
         let block = ParameterBlock(count: provided.compiled.parameterCount)
@@ -327,18 +359,21 @@ public final class SeedManager: SeedModuleFactory {
         // I1: the seed's memory must not overlap the host's.
         for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
             if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
-                let violation = IsolationViolation(check: .storageOverlap, seedId: id,
-                                                   detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
+                let violation = IsolationViolation(
+                    check: .storageOverlap, seedId: id,
+                    detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
                 guardian.record(violation)
                 recordViolation(violation, seedViolations: 1)
                 return refuse(command, violation.detail, event: "germination_refused", level: .error)
             }
         }
         germinations += 1
-        let baseline = SeedBaseline(validationLoss: validation.loss, validationAccuracy: validation.accuracy, epoch: epoch,
-                                    commandId: command.commandId)
-        let seed = Seed(id: id, slot: slot.name, layer: slot.layer, origin: provided.origin, baseline: baseline, lifecycle: lifecycle,
-                        block: block, branch: branch, learningRate: seedLearningRate(age: 0), epoch: epoch)
+        let baseline = SeedBaseline(
+            validationLoss: validation.loss, validationAccuracy: validation.accuracy, epoch: epoch,
+            commandId: command.commandId)
+        let seed = Seed(
+            id: id, slot: slot.name, layer: slot.layer, origin: provided.origin, baseline: baseline, lifecycle: lifecycle,
+            block: block, branch: branch, learningRate: seedLearningRate(age: 0), epoch: epoch)
         // The fast path of the table: the seed trains (on its shadow objective) right away.
         try? seed.transition(to: .training, epoch: epoch)
         var result = CommandResult(accepted: true, seedId: id)
@@ -360,9 +395,10 @@ public final class SeedManager: SeedModuleFactory {
     }
 
     private func makeSlotModule(name: String, layer: Int, width: Int) -> SlotModule {
-        SlotModule(name: name, layer: layer, width: width, guardian: guardian, settings: settings,
-                   rebuild: { [unowned self] record in try self.rebuildSeed(record, width: width) },
-                   onViolation: { [unowned self] violation, count in self.recordViolation(violation, seedViolations: count) })
+        SlotModule(
+            name: name, layer: layer, width: width, guardian: guardian, settings: settings,
+            rebuild: { [unowned self] record in try self.rebuildSeed(record, width: width) },
+            onViolation: { [unowned self] violation, count in self.recordViolation(violation, seedViolations: count) })
     }
 
     private func findSeed(_ id: String) -> (Seed, SlotModule)? {
@@ -405,10 +441,11 @@ public final class SeedManager: SeedModuleFactory {
         if target == .fossilized {
             module.fossilize()
             finishedViews.append(view(of: seed))
-            result.finished.append(FinishedSeed(
-                seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: .fossilized,
-                stageBeforeEnd: seed.lifecycle.history.last?.from ?? .unknown, parameters: seed.parameterCount, cullReason: nil,
-                quarantine: false, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch))
+            result.finished.append(
+                FinishedSeed(
+                    seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: .fossilized,
+                    stageBeforeEnd: seed.lifecycle.history.last?.from ?? .unknown, parameters: seed.parameterCount, cullReason: nil,
+                    quarantine: false, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch))
         }
         return result
     }
@@ -439,10 +476,13 @@ public final class SeedManager: SeedModuleFactory {
             seed.pausedUntilEpoch = epoch + 2
             seed.group.frozen = true
         }
-        pendingEvents.append(TelemetryEvent(description: "seed_paused", level: .warning, attributes: [
-            "seeds": targets.map(\.id).joined(separator: ","), "reason": command.annotations["risk_reason"] ?? "pause",
-            "run_id": runId,
-        ]))
+        pendingEvents.append(
+            TelemetryEvent(
+                description: "seed_paused", level: .warning,
+                attributes: [
+                    "seeds": targets.map(\.id).joined(separator: ","), "reason": command.annotations["risk_reason"] ?? "pause",
+                    "run_id": runId,
+                ]))
         return CommandResult(accepted: true, seedId: command.targetSeedId.isEmpty ? nil : command.targetSeedId)
     }
 
@@ -459,8 +499,11 @@ public final class SeedManager: SeedModuleFactory {
                 if seed.pausedUntilEpoch == nil && seed.cullReason == nil { seed.group.frozen = !seed.learns }
             }
         }
-        registry?.publish(view(), cullRequests: Dictionary(slotModules.flatMap(\.seeds).map { ($0.id, $0.cullRequest) },
-                                                           uniquingKeysWith: { a, _ in a }))
+        registry?.publish(
+            view(),
+            cullRequests: Dictionary(
+                slotModules.flatMap(\.seeds).map { ($0.id, $0.cullRequest) },
+                uniquingKeysWith: { a, _ in a }))
         let packet = telemetryPacket()
         publish(packet)
         return packet
@@ -478,9 +521,10 @@ public final class SeedManager: SeedModuleFactory {
         let compiled = try kernels.rebuild(record.origin, width: width)
         let block = ParameterBlock(count: compiled.parameterCount)
         let branch = try makeBranch(compiled, block)
-        return Seed(id: record.id, slot: record.slot, layer: record.layer, origin: record.origin, baseline: record.baseline,
-                    lifecycle: try SeedLifecycle(history: record.history), block: block, branch: branch,
-                    learningRate: seedLearningRate(age: 0), epoch: record.stageEnteredEpoch)
+        return Seed(
+            id: record.id, slot: record.slot, layer: record.layer, origin: record.origin, baseline: record.baseline,
+            lifecycle: try SeedLifecycle(history: record.history), block: block, branch: branch,
+            learningRate: seedLearningRate(age: 0), epoch: record.stageEnteredEpoch)
     }
 
     /// Tolaria's restore hook: a checkpoint names a Kasmina module this model lacks.
@@ -498,18 +542,24 @@ public final class SeedManager: SeedModuleFactory {
     // MARK: - Telemetry
 
     private func recordViolation(_ violation: IsolationViolation, seedViolations: Int) {
-        let event = TelemetryEvent(description: "violation_recorded", level: .warning, attributes: [
-            "violations": String(guardian.violationCount), "seed_id": violation.seedId, "check": violation.check.rawValue,
-            "seed_violations": String(seedViolations), "detail": violation.detail, "run_id": runId,
-        ])
+        let event = TelemetryEvent(
+            description: "violation_recorded", level: .warning,
+            attributes: [
+                "violations": String(guardian.violationCount), "seed_id": violation.seedId, "check": violation.check.rawValue,
+                "seed_violations": String(seedViolations), "detail": violation.detail, "run_id": runId,
+            ])
         pendingEvents.append(event)
         // Spec §8: a violation is reported at once, not only at the boundary.
         telemetryCounter += 1
-        publish(TelemetryPacket.build(
-            packetId: "kasmina-telemetry-\(runId)-\(telemetryCounter)", source: "kasmina", level: .warning,
-            metrics: [MetricPoint(name: "kasmina.isolation.violations", value: Double(guardian.violationCount), unit: "count",
-                                  attributes: ["run_id": runId])],
-            events: [event], healthStatus: .unhealthy, healthSummary: "violations", healthIndicators: ["run_id": runId]))
+        publish(
+            TelemetryPacket.build(
+                packetId: "kasmina-telemetry-\(runId)-\(telemetryCounter)", source: "kasmina", level: .warning,
+                metrics: [
+                    MetricPoint(
+                        name: "kasmina.isolation.violations", value: Double(guardian.violationCount), unit: "count",
+                        attributes: ["run_id": runId])
+                ],
+                events: [event], healthStatus: .unhealthy, healthSummary: "violations", healthIndicators: ["run_id": runId]))
     }
 
     /// The epoch's packet (02-kasmina §8), plus per-seed metrics labelled with the seed.
@@ -541,42 +591,54 @@ public final class SeedManager: SeedModuleFactory {
                     ("kasmina.seed.drift", seed.lastEpoch.drift, "score"),
                 ]
                 metrics += values.filter { $0.1.isFinite }.map { MetricPoint(name: $0.0, value: $0.1, unit: $0.2, attributes: labels) }
-                events.append(TelemetryEvent(description: "seed_stage", level: .info,
-                                             attributes: ["seed_id": seed.id, "stage": seed.stage.name, "run_id": runId]))
+                events.append(
+                    TelemetryEvent(
+                        description: "seed_stage", level: .info,
+                        attributes: ["seed_id": seed.id, "stage": seed.stage.name, "run_id": runId]))
             }
         }
         if fallbacks > 0, let fetch = lastFetch, fetch.usedFallback {
-            events.append(TelemetryEvent(description: "fallback_applied", level: .warning,
-                                         attributes: ["lat": String(format: "%.1f", fetch.fetchLatencyMs), "run_id": runId]))
+            events.append(
+                TelemetryEvent(
+                    description: "fallback_applied", level: .warning,
+                    attributes: ["lat": String(format: "%.1f", fetch.fetchLatencyMs), "run_id": runId]))
         }
         if guardian.violationCount > 0 {
-            events.append(TelemetryEvent(description: "isolation_violations", level: .warning,
-                                         attributes: ["violations": String(guardian.violationCount), "run_id": runId]))
+            events.append(
+                TelemetryEvent(
+                    description: "isolation_violations", level: .warning,
+                    attributes: ["violations": String(guardian.violationCount), "run_id": runId]))
         }
-        let health: (HealthStatus, String) = guardian.violationCount > 0 ? (.unhealthy, "violations")
-            : lastFetch?.usedFallback == true ? (.degraded, "fallback")
-            : (lastFetch?.fetchLatencyMs ?? 0) > budgetMs ? (.degraded, "latency_high") : (.healthy, "nominal")
-        return TelemetryPacket.build(packetId: "kasmina-telemetry-\(runId)-\(telemetryCounter)", source: "kasmina",
-                                     level: health.0 == .healthy ? .info : .warning, metrics: metrics, events: events,
-                                     healthStatus: health.0, healthSummary: health.1,
-                                     healthIndicators: ["seeds": String(live.count), "run_id": runId, "epoch": String(epoch)])
+        let health: (HealthStatus, String) =
+            guardian.violationCount > 0
+            ? (.unhealthy, "violations")
+            : lastFetch?.usedFallback == true
+                ? (.degraded, "fallback")
+                : (lastFetch?.fetchLatencyMs ?? 0) > budgetMs ? (.degraded, "latency_high") : (.healthy, "nominal")
+        return TelemetryPacket.build(
+            packetId: "kasmina-telemetry-\(runId)-\(telemetryCounter)", source: "kasmina",
+            level: health.0 == .healthy ? .info : .warning, metrics: metrics, events: events,
+            healthStatus: health.0, healthSummary: health.1,
+            healthIndicators: ["seeds": String(live.count), "run_id": runId, "epoch": String(epoch)])
     }
 
     // MARK: - REST view
 
     func view(of seed: Seed) -> SeedView {
-        SeedView(seedId: seed.id, slot: seed.slot, blueprintId: seed.origin.requestedId, kernelId: seed.origin.kernelId,
-                 kernelSource: seed.origin.source, kernelKind: seed.origin.kind, fetchLatencyMs: seed.origin.fetchLatencyMs,
-                 fallbackReason: seed.origin.fallbackReason, stage: seed.stage.name, stageNumber: Int(seed.stage.rawValue),
-                 alpha: Double(seed.alpha), parameters: seed.parameterCount, germinatedEpoch: seed.baseline.epoch,
-                 stageEnteredEpoch: seed.stageEnteredEpoch, ageEpochs: max(0, epoch - seed.baseline.epoch),
-                 gradientNorm: seed.lastEpoch.gradientNorm.isFinite ? seed.lastEpoch.gradientNorm : 0,
-                 shadowLoss: seed.lastEpoch.shadowLoss.flatMap { $0.isFinite ? $0 : nil }, drift: seed.lastEpoch.drift.isFinite ? seed.lastEpoch.drift : 0,
-                 ablationValidationLoss: seed.lastEpoch.ablationValidationLoss.flatMap { $0.isFinite ? $0 : nil },
-                 baselineValidationLoss: seed.baseline.validationLoss, baselineValidationAccuracy: seed.baseline.validationAccuracy,
-                 isolationViolations: seed.violationCount, violations: Array(seed.violations.suffix(10)),
-                 paused: seed.pausedUntilEpoch != nil, cullRequested: seed.cullRequest.isSet, cullReason: seed.cullReason,
-                 history: seed.lifecycle.history)
+        SeedView(
+            seedId: seed.id, slot: seed.slot, blueprintId: seed.origin.requestedId, kernelId: seed.origin.kernelId,
+            kernelSource: seed.origin.source, kernelKind: seed.origin.kind, fetchLatencyMs: seed.origin.fetchLatencyMs,
+            fallbackReason: seed.origin.fallbackReason, stage: seed.stage.name, stageNumber: Int(seed.stage.rawValue),
+            alpha: Double(seed.alpha), parameters: seed.parameterCount, germinatedEpoch: seed.baseline.epoch,
+            stageEnteredEpoch: seed.stageEnteredEpoch, ageEpochs: max(0, epoch - seed.baseline.epoch),
+            gradientNorm: seed.lastEpoch.gradientNorm.isFinite ? seed.lastEpoch.gradientNorm : 0,
+            shadowLoss: seed.lastEpoch.shadowLoss.flatMap { $0.isFinite ? $0 : nil },
+            drift: seed.lastEpoch.drift.isFinite ? seed.lastEpoch.drift : 0,
+            ablationValidationLoss: seed.lastEpoch.ablationValidationLoss.flatMap { $0.isFinite ? $0 : nil },
+            baselineValidationLoss: seed.baseline.validationLoss, baselineValidationAccuracy: seed.baseline.validationAccuracy,
+            isolationViolations: seed.violationCount, violations: Array(seed.violations.suffix(10)),
+            paused: seed.pausedUntilEpoch != nil, cullRequested: seed.cullRequest.isSet, cullReason: seed.cullReason,
+            history: seed.lifecycle.history)
     }
 
     public func view() -> RunSeedsView {
@@ -584,11 +646,13 @@ public final class SeedManager: SeedModuleFactory {
         let liveIds = Set(live.map(\.seedId))
         let slots = slotWidths.map { slot in
             let module = modules[slot.name]
-            return SlotView(name: slot.name, width: slot.width,
-                            embargoUntilEpoch: max(module?.embargoUntilEpoch ?? 0, embargoes[slot.name] ?? 0),
-                            fossils: module?.fossils.map(\.id) ?? [], liveSeed: module?.active?.id)
+            return SlotView(
+                name: slot.name, width: slot.width,
+                embargoUntilEpoch: max(module?.embargoUntilEpoch ?? 0, embargoes[slot.name] ?? 0),
+                fossils: module?.fossils.map(\.id) ?? [], liveSeed: module?.active?.id)
         }
-        return RunSeedsView(runId: runId, epoch: epoch, active: true, isolationViolations: guardian.violationCount,
-                            seeds: finishedViews.filter { !liveIds.contains($0.seedId) } + live, slots: slots)
+        return RunSeedsView(
+            runId: runId, epoch: epoch, active: true, isolationViolations: guardian.violationCount,
+            seeds: finishedViews.filter { !liveIds.contains($0.seedId) } + live, slots: slots)
     }
 }

@@ -108,8 +108,10 @@ public final class SeedRegistry: Sendable {
             guard let index = entry.view.seeds.firstIndex(where: { $0.seedId == seedId }) else { return .failure(.unknownSeed) }
             let seed = entry.view.seeds[index]
             guard entry.view.active else { return .failure(.runNotActive) }
-            guard seed.stageNumber != Int(SeedLifecycleStage.cancelled.rawValue), seed.stageNumber != Int(SeedLifecycleStage.culling.rawValue),
-                  seed.cullReason == nil, let request = entry.cullRequests[seedId] else {
+            guard seed.stageNumber != Int(SeedLifecycleStage.cancelled.rawValue),
+                seed.stageNumber != Int(SeedLifecycleStage.culling.rawValue),
+                seed.cullReason == nil, let request = entry.cullRequests[seedId]
+            else {
                 return .failure(.notCullable(stage: seed.stage))
             }
             request.set()

@@ -22,7 +22,8 @@ public import Tolaria
 /// step, I5 on the seed's output and gradients. Three violations cull the seed on the spot
 /// (the slot computes the host function from the next batch on) and quarantine its blueprint.
 public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfSteppingSeedModule, AblatableSeedModule,
-    SeedReportingModule {
+    SeedReportingModule
+{
     public static let moduleKind = "kasmina"
 
     public let name: String
@@ -64,8 +65,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     /// Input of the live seed (the last fossil's output, or the slot input).
     private var seedInput: UnsafePointer<Float>?
 
-    init(name: String, layer: Int, width: Int, guardian: IsolationGuard, settings: SeedSettings,
-         rebuild: @escaping (SeedRecord) throws -> Seed, onViolation: @escaping (IsolationViolation, Int) -> Void) {
+    init(
+        name: String, layer: Int, width: Int, guardian: IsolationGuard, settings: SeedSettings,
+        rebuild: @escaping (SeedRecord) throws -> Seed, onViolation: @escaping (IsolationViolation, Int) -> Void
+    ) {
         self.name = name
         self.layer = layer
         self.width = width
@@ -133,8 +136,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
 
     // MARK: - Forward
 
-    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, width: Int,
-                        training: Bool) throws {
+    public func forward(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, width: Int,
+        training: Bool
+    ) throws {
         reserve(batch: batch)
         self.batch = batch
         let count = batch * width
@@ -222,8 +227,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
 
     // MARK: - Backward
 
-    public func backward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
-                         input: UnsafePointer<Float>, output: UnsafePointer<Float>, batch: Int, width: Int) throws {
+    public func backward(
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, batch: Int, width: Int
+    ) throws {
         let count = batch * width
         // The gradient at the live seed's input: straight into the caller's buffer when there
         // is no fossil in front of it.
@@ -259,8 +266,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
 
     /// I3: the host received exactly the expected share of δ (recomputed here, independently
     /// of the code that wrote it).
-    private func checkHostSplit(_ seed: Seed, _ received: UnsafePointer<Float>, _ delta: UnsafePointer<Float>, expectedScale: Float,
-                                count: Int) {
+    private func checkHostSplit(
+        _ seed: Seed, _ received: UnsafePointer<Float>, _ delta: UnsafePointer<Float>, expectedScale: Float,
+        count: Int
+    ) {
         guard seed.cullReason == nil else { return }
         let started = MonotonicClock.nanoseconds()
         let deviation = BlendMath.l1Deviation(received, expectedScale: expectedScale, of: delta, count: count)
@@ -357,8 +366,9 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     // MARK: - Checkpoints
 
     public func checkpointState() -> [UInt8] {
-        let state = SlotRecord(fossils: fossils.map(SeedRecord.init), active: active.map(SeedRecord.init),
-                               embargoUntilEpoch: embargoUntilEpoch)
+        let state = SlotRecord(
+            fossils: fossils.map(SeedRecord.init), active: active.map(SeedRecord.init),
+            embargoUntilEpoch: embargoUntilEpoch)
         return (try? JanssonEncoder().encode(state)) ?? []
     }
 

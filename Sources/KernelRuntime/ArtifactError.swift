@@ -23,7 +23,8 @@ public enum ArtifactError: Error, Sendable, Equatable, CustomStringConvertible {
         case .truncated(let size): "truncated: \(size) bytes"
         case .tooLarge(let size): "\(size) bytes exceeds the \(KernelArtifact.maxBytes)-byte artifact limit"
         case .badMagic: "not an Esper kernel artifact (bad magic)"
-        case .unsupportedFormat(let version): "format version \(version) is newer than this build reads (\(ArtifactHeader.currentFormatVersion))"
+        case .unsupportedFormat(let version):
+            "format version \(version) is newer than this build reads (\(ArtifactHeader.currentFormatVersion))"
         case .badHeader(let what): "bad header: \(what)"
         case .headerChecksum: "header CRC-32 mismatch"
         case .bodyChecksum: "body SHA-256 mismatch"

@@ -16,8 +16,10 @@ public final class CompiledKernel: Sendable {
     /// Marked unsafe by compile-time validation (quarantine-only templates).
     public let quarantined: Bool
 
-    public init(blueprintId: String, spec: KernelSpec, weights: [Float], seed: UInt64,
-                artifactSHA256: String? = nil, quarantined: Bool = false) throws(KernelError) {
+    public init(
+        blueprintId: String, spec: KernelSpec, weights: [Float], seed: UInt64,
+        artifactSHA256: String? = nil, quarantined: Bool = false
+    ) throws(KernelError) {
         try spec.validate()
         guard weights.count == spec.parameterCount else {
             throw KernelError.wrongLength(argument: "weights", expected: spec.parameterCount, actual: weights.count)
@@ -49,8 +51,10 @@ public final class CompiledKernel: Sendable {
     /// `parameterCount` floats each — e.g. a Tolaria `ParameterBlock`, so the host's optimizer
     /// steps the seed's parameters in place. The compiled weights are copied in and the
     /// gradients zeroed; the caller keeps both buffers alive, unmoved, for the kernel's lifetime.
-    public func instantiate(parameters: UnsafeMutablePointer<Float>,
-                            gradients: UnsafeMutablePointer<Float>) throws(KernelError) -> SeedKernel {
+    public func instantiate(
+        parameters: UnsafeMutablePointer<Float>,
+        gradients: UnsafeMutablePointer<Float>
+    ) throws(KernelError) -> SeedKernel {
         try SeedKernel(self, buffers: (parameters, gradients))
     }
 }

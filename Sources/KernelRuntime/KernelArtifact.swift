@@ -30,9 +30,11 @@ public struct KernelArtifact: Sendable, Equatable {
     /// `kernel` and `blueprint_id` keys are written from `spec` and `blueprintId`.
     public var metadata: [String: JSONValue]
 
-    public init(blueprintId: String, tier: UInt8, flags: ArtifactFlags, stage: UInt16, seed: UInt64,
-                paramsSHA256: [UInt8], batchHint: UInt32, spec: KernelSpec, weights: [Float],
-                createdUnixNs: UInt64, metadata: [String: JSONValue]) {
+    public init(
+        blueprintId: String, tier: UInt8, flags: ArtifactFlags, stage: UInt16, seed: UInt64,
+        paramsSHA256: [UInt8], batchHint: UInt32, spec: KernelSpec, weights: [Float],
+        createdUnixNs: UInt64, metadata: [String: JSONValue]
+    ) {
         self.blueprintId = blueprintId
         self.tier = tier
         self.flags = flags
@@ -61,7 +63,7 @@ public struct KernelArtifact: Sendable, Equatable {
         let metaBytes = try JSONValue.object(meta).serialized()
 
         var body = ByteWriter()
-        body.bytes = [UInt8](repeating: 0, count: ArtifactHeader.size) // header placeholder
+        body.bytes = [UInt8](repeating: 0, count: ArtifactHeader.size)  // header placeholder
         body.append(metaBytes)
         body.pad(toMultipleOf: KernelArtifact.alignment)
         let tableOffset = body.bytes.count
@@ -134,7 +136,8 @@ public struct KernelArtifact: Sendable, Equatable {
             throw ArtifactError.bodyChecksum
         }
         guard header.metaOffset == UInt64(ArtifactHeader.size),
-              header.metaLength <= UInt64(bytes.count) - header.metaOffset else {
+            header.metaLength <= UInt64(bytes.count) - header.metaOffset
+        else {
             throw ArtifactError.inconsistent("metadata range")
         }
         let metaEnd = Int(header.metaOffset + header.metaLength)
@@ -142,7 +145,8 @@ public struct KernelArtifact: Sendable, Equatable {
             throw ArtifactError.inconsistent("metadata is not a JSON object")
         }
         guard let kernelJSON = metadata.removeValue(forKey: "kernel"),
-              let spec = try? JanssonDecoder().decode(KernelSpec.self, from: kernelJSON) else {
+            let spec = try? JanssonDecoder().decode(KernelSpec.self, from: kernelJSON)
+        else {
             throw ArtifactError.inconsistent("metadata has no valid kernel spec")
         }
         guard metadata.removeValue(forKey: "blueprint_id")?.stringValue == header.blueprintId else {
@@ -150,8 +154,9 @@ public struct KernelArtifact: Sendable, Equatable {
         }
         do { try spec.validate() } catch { throw ArtifactError.inconsistent("\(error)") }
         guard spec.kind.code == header.kind, UInt64(spec.width) == UInt64(header.width), header.outDim == header.width,
-              spec.variant.id == header.variantId,
-              [spec.variant.tile.m, spec.variant.tile.n, spec.variant.tile.k] == header.tile else {
+            spec.variant.id == header.variantId,
+            [spec.variant.tile.m, spec.variant.tile.n, spec.variant.tile.k] == header.tile
+        else {
             throw ArtifactError.inconsistent("header kind/width/variant differ from the metadata spec \(spec)")
         }
         let tensors = spec.tensors
@@ -171,8 +176,9 @@ public struct KernelArtifact: Sendable, Equatable {
             let offset = reader.u64(entry + 44), nbytes = reader.u64(entry + 52)
             let expectedDims = tensor.shape + [Int](repeating: 1, count: 4 - tensor.shape.count)
             guard name == tensor.name, ndim == tensor.shape.count, dims == expectedDims,
-                  nbytes == UInt64(tensor.count * 4), offset % UInt64(alignment) == 0,
-                  offset >= header.dataOffset, offset <= UInt64(bytes.count), nbytes <= UInt64(bytes.count) - offset else {
+                nbytes == UInt64(tensor.count * 4), offset % UInt64(alignment) == 0,
+                offset >= header.dataOffset, offset <= UInt64(bytes.count), nbytes <= UInt64(bytes.count) - offset
+            else {
                 throw ArtifactError.inconsistent("tensor table entry \(index) (\(name)) does not match \(tensor.name) \(tensor.shape)")
             }
             WeightDigest.load(from: bytes, at: Int(offset), count: tensor.count, into: &weights, at: tensor.offset)
@@ -180,14 +186,16 @@ public struct KernelArtifact: Sendable, Equatable {
         guard Checksum.sha256(WeightDigest.bytes(weights)) == header.weightsSHA256 else {
             throw ArtifactError.weightsChecksum
         }
-        return KernelArtifact(blueprintId: header.blueprintId, tier: header.tier, flags: header.flags, stage: header.stage,
-                              seed: header.seed, paramsSHA256: header.paramsSHA256, batchHint: header.batchHint,
-                              spec: spec, weights: weights, createdUnixNs: header.createdUnixNs, metadata: metadata)
+        return KernelArtifact(
+            blueprintId: header.blueprintId, tier: header.tier, flags: header.flags, stage: header.stage,
+            seed: header.seed, paramsSHA256: header.paramsSHA256, batchHint: header.batchHint,
+            spec: spec, weights: weights, createdUnixNs: header.createdUnixNs, metadata: metadata)
     }
 
     /// The runnable kernel these bytes describe.
     public func compiledKernel(artifactSHA256: String? = nil) throws(KernelError) -> CompiledKernel {
-        try CompiledKernel(blueprintId: blueprintId, spec: spec, weights: weights, seed: seed,
-                           artifactSHA256: artifactSHA256, quarantined: flags.contains(.quarantine))
+        try CompiledKernel(
+            blueprintId: blueprintId, spec: spec, weights: weights, seed: seed,
+            artifactSHA256: artifactSHA256, quarantined: flags.contains(.quarantine))
     }
 }

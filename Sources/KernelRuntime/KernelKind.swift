@@ -95,7 +95,7 @@ public enum KernelKind: String, CaseIterable, Sendable, Codable {
     public var startsAsIdentity: Bool {
         switch self {
         case .identity, .residualMLP, .gatedFFN, .conv1d, .squeezeExcite, .sliceAttention, .memoryAttention,
-             .mixture, .poolProject, .denseBlock, .recurrent:
+            .mixture, .poolProject, .denseBlock, .recurrent:
             true
         default:
             isFault

@@ -42,13 +42,15 @@ public struct KernelSpec: Sendable, Equatable, Codable, CustomStringConvertible 
     var cSpec: ck_seed_spec? {
         func u32(_ value: Int) -> UInt32? { value >= 0 && value <= Int(UInt32.max) ? UInt32(value) : nil }
         guard let d = u32(width), let hidden = u32(hidden), let count = u32(count), let rounds = u32(rounds),
-              let window = u32(window), let dilation = u32(dilation), let topK = u32(topK),
-              let iterations = u32(iterations) else { return nil }
+            let window = u32(window), let dilation = u32(dilation), let topK = u32(topK),
+            let iterations = u32(iterations)
+        else { return nil }
         let tile = variant.tile
-        return ck_seed_spec(kind: kind.code, d: d, hidden: hidden, count: count, rounds: rounds, window: window,
-                            dilation: dilation, top_k: topK, activation: activation.code, causal: causal ? 1 : 0,
-                            iterations: iterations, scalar: scalar, variant: variant.id, tile_m: tile.m,
-                            tile_n: tile.n, tile_k: tile.k)
+        return ck_seed_spec(
+            kind: kind.code, d: d, hidden: hidden, count: count, rounds: rounds, window: window,
+            dilation: dilation, top_k: topK, activation: activation.code, causal: causal ? 1 : 0,
+            iterations: iterations, scalar: scalar, variant: variant.id, tile_m: tile.m,
+            tile_n: tile.n, tile_k: tile.k)
     }
 
     /// Throws unless the C library accepts the spec (kind rules, divisibility, the 100 MB cap).
@@ -106,8 +108,10 @@ public struct KernelSpec: Sendable, Equatable, Codable, CustomStringConvertible 
 
     public var description: String {
         var parts = ["\(kind.rawValue) d=\(width)"]
-        for (name, value) in [("hidden", hidden), ("count", count), ("rounds", rounds), ("window", window),
-                              ("dilation", dilation), ("top_k", topK), ("iterations", iterations)] where value != 0 {
+        for (name, value) in [
+            ("hidden", hidden), ("count", count), ("rounds", rounds), ("window", window),
+            ("dilation", dilation), ("top_k", topK), ("iterations", iterations),
+        ] where value != 0 {
             parts.append("\(name)=\(value)")
         }
         if activation != .identity { parts.append("activation=\(activation.rawValue)") }

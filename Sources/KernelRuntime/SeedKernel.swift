@@ -42,8 +42,10 @@ public final class SeedKernel {
 
     /// With `buffers`, the parameters and gradients live in caller-owned memory of
     /// `compiled.parameterCount` floats each; otherwise the kernel allocates its own.
-    init(_ compiled: CompiledKernel,
-         buffers: (parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)? = nil) throws(KernelError) {
+    init(
+        _ compiled: CompiledKernel,
+        buffers: (parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)? = nil
+    ) throws(KernelError) {
         guard let cSpec = compiled.spec.cSpec else {
             throw KernelError.invalidSpec(status: CK_ERR_SIZE.rawValue, spec: compiled.spec.description)
         }
@@ -100,26 +102,32 @@ public final class SeedKernel {
     public var privateAllocationBytes: Int { runtime.pointee.arena_bytes }
 
     /// output[batch, width] = kernel(input[batch, width]); both buffers are the caller's.
-    public func forward(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
-                        batch: Int) throws(KernelError) {
+    public func forward(
+        _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+        batch: Int
+    ) throws(KernelError) {
         guard batch >= 1 && batch <= SeedKernel.maxBatch else { throw KernelError.invalidBatch(batch) }
         let elements = batch * width
         reserve(batch: batch)
         savedInput.baseAddress!.update(from: input, count: elements)
         lastBatch = 0
-        let status = ck_seed_forward(&cSpec, parameters.baseAddress, runtime, workspace.baseAddress, output,
-                                     savedInput.baseAddress, batch)
+        let status = ck_seed_forward(
+            &cSpec, parameters.baseAddress, runtime, workspace.baseAddress, output,
+            savedInput.baseAddress, batch)
         if status != CK_OK.rawValue { throw KernelError.failed(operation: "forward", status: status) }
         lastBatch = batch
     }
 
     /// After `forward`: gradients += dL/dθ; inputGradient (if given) = dL/dinput.
-    public func backward(_ outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>?) throws(KernelError) {
+    public func backward(
+        _ outputGradient: UnsafePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?
+    ) throws(KernelError) {
         guard lastBatch > 0 else { throw KernelError.noForward }
-        let status = ck_seed_backward(&cSpec, parameters.baseAddress, runtime, workspace.baseAddress,
-                                      gradients.baseAddress, inputGradient, outputGradient, savedInput.baseAddress,
-                                      lastBatch)
+        let status = ck_seed_backward(
+            &cSpec, parameters.baseAddress, runtime, workspace.baseAddress,
+            gradients.baseAddress, inputGradient, outputGradient, savedInput.baseAddress,
+            lastBatch)
         if status != CK_OK.rawValue { throw KernelError.failed(operation: "backward", status: status) }
     }
 
@@ -142,8 +150,9 @@ public final class SeedKernel {
     public func backward(_ outputGradient: [Float]) throws(KernelError) -> [Float] {
         guard lastBatch > 0 else { throw KernelError.noForward }
         guard outputGradient.count == lastBatch * width else {
-            throw KernelError.wrongLength(argument: "output gradient", expected: lastBatch * width,
-                                          actual: outputGradient.count)
+            throw KernelError.wrongLength(
+                argument: "output gradient", expected: lastBatch * width,
+                actual: outputGradient.count)
         }
         var inputGradient = [Float](repeating: 0, count: outputGradient.count)
         try outputGradient.withUnsafeBufferPointer { (dy) throws(KernelError) in

@@ -19,9 +19,11 @@ public struct AdaptationCommand: Sendable, Equatable, Codable, LeylineValidatabl
     /// Free-form: `risk_reason`, `blueprint_tier`, `blueprint_risk`, `policy_action`, …
     public var annotations: [String: String]
 
-    public init(version: UInt32 = LeylineVersion.current, commandId: String = "", commandType: CommandType = .unknown,
-                targetSeedId: String = "", executionDeadlineMs: UInt32 = 0, issuedAt: LeylineTimestamp = .epoch,
-                issuedBy: String = "", payload: CommandPayload? = nil, annotations: [String: String] = [:]) {
+    public init(
+        version: UInt32 = LeylineVersion.current, commandId: String = "", commandType: CommandType = .unknown,
+        targetSeedId: String = "", executionDeadlineMs: UInt32 = 0, issuedAt: LeylineTimestamp = .epoch,
+        issuedBy: String = "", payload: CommandPayload? = nil, annotations: [String: String] = [:]
+    ) {
         self.version = version
         self.commandId = commandId
         self.commandType = commandType
@@ -59,8 +61,10 @@ public struct AdaptationCommand: Sendable, Equatable, Codable, LeylineValidatabl
             if try !c.decodeNil(forKey: key) { present.append(key) }
         }
         if present.count > 1 {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [present[1]],
-                debugDescription: "payload is a oneof: set only one of \(present.map(\.rawValue).joined(separator: ", "))"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath + [present[1]],
+                    debugDescription: "payload is a oneof: set only one of \(present.map(\.rawValue).joined(separator: ", "))"))
         }
         switch present.first {
         case .seedOperation?: payload = .seedOperation(try c.decode(CommandSeedOperation.self, forKey: .seedOperation))

@@ -79,8 +79,10 @@ public struct LeylineBytes: Sendable, Hashable, Codable, ExpressibleByArrayLiter
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let decoded = Base64.decode(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "not standard padded base64"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "not standard padded base64"))
         }
         bytes = decoded
     }

@@ -11,9 +11,11 @@ public struct BlueprintDescriptor: Sendable, Equatable, Codable, LeylineValidata
     public var approvalRequired: Bool
     public var description: String
 
-    public init(blueprintId: String = "", name: String = "", tier: BlueprintTier = .unspecified,
-                allowedParameters: [String: BlueprintParameterBounds] = [:], risk: Float = 0, stage: UInt32 = 0,
-                quarantineOnly: Bool = false, approvalRequired: Bool = false, description: String = "") {
+    public init(
+        blueprintId: String = "", name: String = "", tier: BlueprintTier = .unspecified,
+        allowedParameters: [String: BlueprintParameterBounds] = [:], risk: Float = 0, stage: UInt32 = 0,
+        quarantineOnly: Bool = false, approvalRequired: Bool = false, description: String = ""
+    ) {
         self.blueprintId = blueprintId
         self.name = name
         self.tier = tier
@@ -80,7 +82,9 @@ public struct BlueprintParameterBounds: Sendable, Equatable, Codable, LeylineVal
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension BlueprintDescriptor: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["allowed_parameters", "approval_required", "blueprint_id", "description", "name", "quarantine_only", "risk", "stage", "tier"])
+    static let jsonFields = LeylineFieldTable([
+        "allowed_parameters", "approval_required", "blueprint_id", "description", "name", "quarantine_only", "risk", "stage", "tier",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

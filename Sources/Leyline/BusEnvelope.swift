@@ -20,10 +20,12 @@ public struct BusEnvelope: Sendable, Equatable, Codable, LeylineValidatable {
 
     public var messageType: BusMessageType { message.messageType }
 
-    public init(message: BusMessage, eventId: String, createdAt: LeylineTimestamp = .now(), sourceSubsystem: String = "",
-                priority: MessagePriority = .normal, ttl: LeylineDuration = LeylineDuration(seconds: 3600),
-                currentAttempt: UInt32 = 1, maxAttempts: UInt32 = UInt32(SystemLimits.standard.maxRetryAttempts),
-                correlationId: String = "", attributes: [String: String] = [:]) {
+    public init(
+        message: BusMessage, eventId: String, createdAt: LeylineTimestamp = .now(), sourceSubsystem: String = "",
+        priority: MessagePriority = .normal, ttl: LeylineDuration = LeylineDuration(seconds: 3600),
+        currentAttempt: UInt32 = 1, maxAttempts: UInt32 = UInt32(SystemLimits.standard.maxRetryAttempts),
+        correlationId: String = "", attributes: [String: String] = [:]
+    ) {
         self.message = message
         self.eventId = eventId
         self.createdAt = createdAt
@@ -138,8 +140,9 @@ extension BusEnvelope: LeylineJSONCodable {
     }
 
     public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init(message: .unspecified(.null), eventId: "", createdAt: .epoch, sourceSubsystem: "", priority: .unspecified,
-                  ttl: .zero, currentAttempt: 0, maxAttempts: 0)
+        self.init(
+            message: .unspecified(.null), eventId: "", createdAt: .epoch, sourceSubsystem: "", priority: .unspecified,
+            ttl: .zero, currentAttempt: 0, maxAttempts: 0)
         var type: BusMessageType?
         // The payload is read once its type is known; a producer that wrote `payload` before
         // `message_type` (unsorted keys) gets a second pass over the payload's bytes.

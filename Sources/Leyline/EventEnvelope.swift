@@ -18,11 +18,13 @@ public struct EventEnvelope: Sendable, Equatable, Codable, LeylineValidatable {
     public var maxAttempts: UInt32
     public var currentAttempt: UInt32
 
-    public init(eventId: String = "", eventType: String = "", sourceSubsystem: String = "", createdAt: LeylineTimestamp = .epoch,
-                processingDeadline: LeylineDuration = .zero, ttl: LeylineDuration = .zero, payload: LeylineBytes = LeylineBytes(),
-                payloadType: String = "", contentEncoding: String = "", priority: MessagePriority = .unspecified,
-                routingKeys: [String] = [], correlationId: String = "", deliveryGuarantee: DeliveryGuarantee = .unknown,
-                maxAttempts: UInt32 = 0, currentAttempt: UInt32 = 0) {
+    public init(
+        eventId: String = "", eventType: String = "", sourceSubsystem: String = "", createdAt: LeylineTimestamp = .epoch,
+        processingDeadline: LeylineDuration = .zero, ttl: LeylineDuration = .zero, payload: LeylineBytes = LeylineBytes(),
+        payloadType: String = "", contentEncoding: String = "", priority: MessagePriority = .unspecified,
+        routingKeys: [String] = [], correlationId: String = "", deliveryGuarantee: DeliveryGuarantee = .unknown,
+        maxAttempts: UInt32 = 0, currentAttempt: UInt32 = 0
+    ) {
         self.eventId = eventId
         self.eventType = eventType
         self.sourceSubsystem = sourceSubsystem
@@ -82,7 +84,10 @@ public struct EventEnvelope: Sendable, Equatable, Codable, LeylineValidatable {
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension EventEnvelope: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["content_encoding", "correlation_id", "created_at", "current_attempt", "delivery_guarantee", "event_id", "event_type", "max_attempts", "payload", "payload_type", "priority", "processing_deadline", "routing_keys", "source_subsystem", "ttl"])
+    static let jsonFields = LeylineFieldTable([
+        "content_encoding", "correlation_id", "created_at", "current_attempt", "delivery_guarantee", "event_id", "event_type",
+        "max_attempts", "payload", "payload_type", "priority", "processing_deadline", "routing_keys", "source_subsystem", "ttl",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

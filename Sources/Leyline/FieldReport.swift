@@ -15,11 +15,13 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
     public var followUpActions: [MitigationAction]
     public var notes: String
 
-    public init(version: UInt32 = LeylineVersion.current, reportId: String = "", commandId: String = "",
-                trainingRunId: String = "", seedId: String = "", blueprintId: String = "",
-                outcome: FieldReportOutcome = .unspecified, metrics: [String: Float] = [:],
-                observationWindowEpochs: UInt32 = 0, issuedAt: LeylineTimestamp = .epoch, tamiyoPolicyVersion: String = "",
-                followUpActions: [MitigationAction] = [], notes: String = "") {
+    public init(
+        version: UInt32 = LeylineVersion.current, reportId: String = "", commandId: String = "",
+        trainingRunId: String = "", seedId: String = "", blueprintId: String = "",
+        outcome: FieldReportOutcome = .unspecified, metrics: [String: Float] = [:],
+        observationWindowEpochs: UInt32 = 0, issuedAt: LeylineTimestamp = .epoch, tamiyoPolicyVersion: String = "",
+        followUpActions: [MitigationAction] = [], notes: String = ""
+    ) {
         self.version = version
         self.reportId = reportId
         self.commandId = commandId
@@ -100,7 +102,10 @@ public struct MitigationAction: Sendable, Equatable, Codable, LeylineValidatable
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension FieldReport: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["blueprint_id", "command_id", "follow_up_actions", "issued_at", "metrics", "notes", "observation_window_epochs", "outcome", "report_id", "seed_id", "tamiyo_policy_version", "training_run_id", "version"])
+    static let jsonFields = LeylineFieldTable([
+        "blueprint_id", "command_id", "follow_up_actions", "issued_at", "metrics", "notes", "observation_window_epochs", "outcome",
+        "report_id", "seed_id", "tamiyo_policy_version", "training_run_id", "version",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

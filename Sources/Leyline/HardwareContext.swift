@@ -9,8 +9,10 @@ public struct HardwareContext: Sendable, Equatable, Codable, LeylineValidatable 
     public var utilizationPercent: Float
     public var computeCapability: UInt32
 
-    public init(deviceType: String = "", deviceId: String = "", totalMemoryGb: Float = 0, availableMemoryGb: Float = 0,
-                temperatureCelsius: Float = 0, utilizationPercent: Float = 0, computeCapability: UInt32 = 0) {
+    public init(
+        deviceType: String = "", deviceId: String = "", totalMemoryGb: Float = 0, availableMemoryGb: Float = 0,
+        temperatureCelsius: Float = 0, utilizationPercent: Float = 0, computeCapability: UInt32 = 0
+    ) {
         self.deviceType = deviceType
         self.deviceId = deviceId
         self.totalMemoryGb = totalMemoryGb
@@ -49,7 +51,10 @@ public struct HardwareContext: Sendable, Equatable, Codable, LeylineValidatable 
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension HardwareContext: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["available_memory_gb", "compute_capability", "device_id", "device_type", "temperature_celsius", "total_memory_gb", "utilization_percent"])
+    static let jsonFields = LeylineFieldTable([
+        "available_memory_gb", "compute_capability", "device_id", "device_type", "temperature_celsius", "total_memory_gb",
+        "utilization_percent",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

@@ -13,8 +13,9 @@ public struct LeylineSchemaBundle: Sendable, Equatable {
 
 public enum Leyline {
     /// The default bundle.
-    public static let coreBundle = LeylineSchemaBundle(name: "leyline-core", version: "v1alpha1",
-                                                       schemaLocation: "docs/leyline.md")
+    public static let coreBundle = LeylineSchemaBundle(
+        name: "leyline-core", version: "v1alpha1",
+        schemaLocation: "docs/leyline.md")
 
     /// Every registered bundle (one today).
     public static let bundles: [LeylineSchemaBundle] = [coreBundle]

@@ -80,7 +80,9 @@ public enum LeylineCodec {
 
     /// Reads a value without validating it (tools that inspect rejected messages). Unknown
     /// keys are returned, not refused.
-    public static func parse<T: LeylineJSONReadable>(_ type: T.Type, from bytes: some Collection<UInt8>)
+    public static func parse<T: LeylineJSONReadable>(
+        _ type: T.Type, from bytes: some Collection<UInt8>
+    )
         throws(LeylineDecodingError) -> (value: T, unknownFields: [String])
     {
         do {
@@ -122,7 +124,8 @@ public enum LeylineCodec {
         value.validate(&validator)
         guard !validator.problems.isEmpty else { return }
         if let found = validator.unsupportedVersion,
-           let problem = validator.problems.first(where: { $0.message.hasPrefix("unsupported version") }) {
+            let problem = validator.problems.first(where: { $0.message.hasPrefix("unsupported version") })
+        {
             throw .unsupportedVersion(field: problem.field, found: found)
         }
         throw .invalid(validator.problems)

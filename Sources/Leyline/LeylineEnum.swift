@@ -53,19 +53,26 @@ extension LeylineEnum {
         let container = try decoder.singleValueContainer()
         if let text = try? container.decode(String.self) {
             guard let value = Self(name: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: Self.unknownValueMessage("'\(text)'")))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: Self.unknownValueMessage("'\(text)'")))
             }
             self = value
         } else if let number = try? container.decode(Int64.self) {
             guard let value = Self(number: number) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                        debugDescription: Self.unknownValueMessage("\(number)")))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: Self.unknownValueMessage("\(number)")))
             }
             self = value
         } else {
-            throw DecodingError.typeMismatch(String.self, .init(codingPath: decoder.codingPath,
-                debugDescription: "expected a \(Self.self) name (a string) or its number"))
+            throw DecodingError.typeMismatch(
+                String.self,
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "expected a \(Self.self) name (a string) or its number"))
         }
     }
 

@@ -1,6 +1,7 @@
 public import EsperJSON
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why the direct reader refused a document: `malformed` (not JSON, or JSON jansson would
@@ -100,7 +101,9 @@ public struct LeylineJSONReader {
     }
 
     /// Runs `body` over `bytes` and checks nothing but whitespace follows the value.
-    static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout LeylineJSONReader) throws(LeylineJSONError) -> T)
+    static func read<T>(
+        _ bytes: some Collection<UInt8>, _ body: (inout LeylineJSONReader) throws(LeylineJSONError) -> T
+    )
         throws(LeylineJSONError) -> (T, [String])
     {
         func run(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<(T, [String]), LeylineJSONError> {
@@ -430,7 +433,8 @@ public struct LeylineJSONReader {
 
     private mutating func skipNull() -> Bool {
         guard peek() == UInt8(ascii: "n"), position + 4 <= end, base[position + 1] == UInt8(ascii: "u"),
-              base[position + 2] == UInt8(ascii: "l"), base[position + 3] == UInt8(ascii: "l") else { return false }
+            base[position + 2] == UInt8(ascii: "l"), base[position + 3] == UInt8(ascii: "l")
+        else { return false }
         position += 4
         return true
     }

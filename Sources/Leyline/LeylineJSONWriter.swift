@@ -238,8 +238,7 @@ public struct LeylineJSONWriter: ~Copyable {
         guard nanos != 0 else { return }
         var value = Int(nanos)
         var width = 9
-        if value % 1_000_000 == 0 { value /= 1_000_000; width = 3 }
-        else if value % 1_000 == 0 { value /= 1_000; width = 6 }
+        if value % 1_000_000 == 0 { value /= 1_000_000; width = 3 } else if value % 1_000 == 0 { value /= 1_000; width = 6 }
         put(UInt8(ascii: "."))
         appendFixed(value, width: width)
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `google.protobuf.Timestamp`: seconds and nanoseconds since the Unix epoch, UTC. JSON form
@@ -95,8 +95,7 @@ public struct LeylineTimestamp: Sendable, Hashable, Comparable, Codable, CustomS
         guard nanos != 0 else { return }
         var value = Int(nanos)
         var width = 9
-        if value % 1_000_000 == 0 { value /= 1_000_000; width = 3 }
-        else if value % 1_000 == 0 { value /= 1_000; width = 6 }
+        if value % 1_000_000 == 0 { value /= 1_000_000; width = 3 } else if value % 1_000 == 0 { value /= 1_000; width = 6 }
         out.append(UInt8(ascii: "."))
         var buffer = [UInt8](repeating: UInt8(ascii: "0"), count: width)
         for i in stride(from: width - 1, through: 0, by: -1) {

@@ -120,8 +120,11 @@ public struct LeylineValidator: Sendable {
     }
 
     public mutating func duration(_ field: String, _ value: LeylineDuration, nonNegative: Bool = true) {
-        if !value.isValid { fail(field, "duration out of range") }
-        else if nonNegative && value < .zero { fail(field, "must not be negative") }
+        if !value.isValid {
+            fail(field, "duration out of range")
+        } else if nonNegative && value < .zero {
+            fail(field, "must not be negative")
+        }
     }
 
     /// Checks a nested message under `field`.

@@ -18,9 +18,11 @@ public struct MemoryBudgets: Sendable, Equatable, Codable {
     public let importanceStatisticsPercent: Double
     public let pruningMetadataPercent: Double
 
-    public init(modelPercent: Double, optimizerPercent: Double, gradientsPercent: Double, checkpointsPercent: Double,
-                telemetryPercent: Double, morphogeneticPercent: Double, emergencyPercent: Double,
-                importanceStatisticsPercent: Double, pruningMetadataPercent: Double) {
+    public init(
+        modelPercent: Double, optimizerPercent: Double, gradientsPercent: Double, checkpointsPercent: Double,
+        telemetryPercent: Double, morphogeneticPercent: Double, emergencyPercent: Double,
+        importanceStatisticsPercent: Double, pruningMetadataPercent: Double
+    ) {
         self.modelPercent = modelPercent
         self.optimizerPercent = optimizerPercent
         self.gradientsPercent = gradientsPercent
@@ -39,10 +41,12 @@ public struct MemoryBudgets: Sendable, Equatable, Codable {
 
     /// Every share with its field name.
     public var shares: [(field: String, value: Double)] {
-        [("model_percent", modelPercent), ("optimizer_percent", optimizerPercent), ("gradients_percent", gradientsPercent),
-         ("checkpoints_percent", checkpointsPercent), ("telemetry_percent", telemetryPercent),
-         ("morphogenetic_percent", morphogeneticPercent), ("emergency_percent", emergencyPercent),
-         ("importance_statistics_percent", importanceStatisticsPercent), ("pruning_metadata_percent", pruningMetadataPercent)]
+        [
+            ("model_percent", modelPercent), ("optimizer_percent", optimizerPercent), ("gradients_percent", gradientsPercent),
+            ("checkpoints_percent", checkpointsPercent), ("telemetry_percent", telemetryPercent),
+            ("morphogenetic_percent", morphogeneticPercent), ("emergency_percent", emergencyPercent),
+            ("importance_statistics_percent", importanceStatisticsPercent), ("pruning_metadata_percent", pruningMetadataPercent),
+        ]
     }
 
     public var total: Double { shares.reduce(0) { $0 + $1.value } }
@@ -57,7 +61,8 @@ public struct MemoryBudgets: Sendable, Equatable, Codable {
         let sum = total
         if sum > 1.0 + 1e-9 {
             let listed = shares.map { "\($0.field)=\($0.value)" }.joined(separator: ", ")
-            problems.append(JSONFieldProblem(field: "", message: "memory shares sum to \((sum * 1e6).rounded() / 1e6), more than 1.0 (\(listed))"))
+            problems.append(
+                JSONFieldProblem(field: "", message: "memory shares sum to \((sum * 1e6).rounded() / 1e6), more than 1.0 (\(listed))"))
         }
         return problems
     }
@@ -65,7 +70,8 @@ public struct MemoryBudgets: Sendable, Equatable, Codable {
     public struct SumError: Error, CustomStringConvertible {
         public let problems: [JSONFieldProblem]
         public var description: String {
-            "invalid memory budgets: " + problems.map { $0.field.isEmpty ? $0.message : "\($0.field): \($0.message)" }.joined(separator: "; ")
+            "invalid memory budgets: "
+                + problems.map { $0.field.isEmpty ? $0.message : "\($0.field): \($0.message)" }.joined(separator: "; ")
         }
     }
 

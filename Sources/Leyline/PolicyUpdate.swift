@@ -9,8 +9,10 @@ public struct PolicyUpdate: Sendable, Equatable, Codable, LeylineValidatable {
     public var tamiyoPolicyVersion: String
     public var payload: LeylineBytes
 
-    public init(version: UInt32 = LeylineVersion.current, policyId: String = "", trainingRunId: String = "",
-                issuedAt: LeylineTimestamp = .epoch, tamiyoPolicyVersion: String = "", payload: LeylineBytes = LeylineBytes()) {
+    public init(
+        version: UInt32 = LeylineVersion.current, policyId: String = "", trainingRunId: String = "",
+        issuedAt: LeylineTimestamp = .epoch, tamiyoPolicyVersion: String = "", payload: LeylineBytes = LeylineBytes()
+    ) {
         self.version = version
         self.policyId = policyId
         self.trainingRunId = trainingRunId

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// RFC 3339 UTC timestamps with milliseconds (`2025-09-20T12:34:56.789Z`), as the HTTP API

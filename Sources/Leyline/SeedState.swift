@@ -10,8 +10,10 @@ public struct SeedState: Sendable, Equatable, Codable, LeylineValidatable {
     /// 0 (safe) ... 1 (risky).
     public var riskScore: Float
 
-    public init(seedId: String = "", stage: SeedLifecycleStage = .unknown, gradientNorm: Float = 0, learningRate: Float = 0,
-                layerDepth: UInt32 = 0, metrics: [String: Float] = [:], ageEpochs: UInt32 = 0, riskScore: Float = 0) {
+    public init(
+        seedId: String = "", stage: SeedLifecycleStage = .unknown, gradientNorm: Float = 0, learningRate: Float = 0,
+        layerDepth: UInt32 = 0, metrics: [String: Float] = [:], ageEpochs: UInt32 = 0, riskScore: Float = 0
+    ) {
         self.seedId = seedId
         self.stage = stage
         self.gradientNorm = gradientNorm
@@ -50,7 +52,9 @@ public struct SeedState: Sendable, Equatable, Codable, LeylineValidatable {
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension SeedState: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["age_epochs", "gradient_norm", "layer_depth", "learning_rate", "metrics", "risk_score", "seed_id", "stage"])
+    static let jsonFields = LeylineFieldTable([
+        "age_epochs", "gradient_norm", "layer_depth", "learning_rate", "metrics", "risk_score", "seed_id", "stage",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

@@ -20,11 +20,13 @@ public struct SystemStatePacket: Sendable, Equatable, Codable, LeylineValidatabl
     public var trainingRunId: String
     public var experimentName: String
 
-    public init(version: UInt32 = LeylineVersion.current, currentEpoch: UInt32 = 0, validationAccuracy: Float = 0,
-                validationLoss: Float = 0, timestampNs: UInt64 = 0, hardwareContext: HardwareContext = HardwareContext(),
-                trainingMetrics: [String: Float] = [:], seedStates: [SeedState] = [], packetId: String = "",
-                globalStep: UInt64 = 0, trainingLoss: Float = 0, sourceSubsystem: String = "", trainingRunId: String = "",
-                experimentName: String = "") {
+    public init(
+        version: UInt32 = LeylineVersion.current, currentEpoch: UInt32 = 0, validationAccuracy: Float = 0,
+        validationLoss: Float = 0, timestampNs: UInt64 = 0, hardwareContext: HardwareContext = HardwareContext(),
+        trainingMetrics: [String: Float] = [:], seedStates: [SeedState] = [], packetId: String = "",
+        globalStep: UInt64 = 0, trainingLoss: Float = 0, sourceSubsystem: String = "", trainingRunId: String = "",
+        experimentName: String = ""
+    ) {
         self.version = version
         self.currentEpoch = currentEpoch
         self.validationAccuracy = validationAccuracy
@@ -87,7 +89,10 @@ public struct SystemStatePacket: Sendable, Equatable, Codable, LeylineValidatabl
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension SystemStatePacket: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["current_epoch", "experiment_name", "global_step", "hardware_context", "packet_id", "seed_states", "source_subsystem", "timestamp_ns", "training_loss", "training_metrics", "training_run_id", "validation_accuracy", "validation_loss", "version"])
+    static let jsonFields = LeylineFieldTable([
+        "current_epoch", "experiment_name", "global_step", "hardware_context", "packet_id", "seed_states", "source_subsystem",
+        "timestamp_ns", "training_loss", "training_metrics", "training_run_id", "validation_accuracy", "validation_loss", "version",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

@@ -5,8 +5,10 @@ public struct TelemetryEvent: Sendable, Equatable, Codable, LeylineValidatable {
     public var level: TelemetryLevel
     public var attributes: [String: String]
 
-    public init(eventId: String = "", description: String = "", level: TelemetryLevel = .unspecified,
-                attributes: [String: String] = [:]) {
+    public init(
+        eventId: String = "", description: String = "", level: TelemetryLevel = .unspecified,
+        attributes: [String: String] = [:]
+    ) {
         self.eventId = eventId
         self.description = description
         self.level = level

@@ -9,9 +9,11 @@ public struct TelemetryPacket: Sendable, Equatable, Codable, LeylineValidatable 
     public var spans: [TraceSpan]
     public var systemHealth: SystemHealth
 
-    public init(packetId: String = "", timestamp: LeylineTimestamp = .epoch, sourceSubsystem: String = "",
-                level: TelemetryLevel = .unspecified, metrics: [MetricPoint] = [], events: [TelemetryEvent] = [],
-                spans: [TraceSpan] = [], systemHealth: SystemHealth = SystemHealth()) {
+    public init(
+        packetId: String = "", timestamp: LeylineTimestamp = .epoch, sourceSubsystem: String = "",
+        level: TelemetryLevel = .unspecified, metrics: [MetricPoint] = [], events: [TelemetryEvent] = [],
+        spans: [TraceSpan] = [], systemHealth: SystemHealth = SystemHealth()
+    ) {
         self.packetId = packetId
         self.timestamp = timestamp
         self.sourceSubsystem = sourceSubsystem
@@ -52,7 +54,9 @@ public struct TelemetryPacket: Sendable, Equatable, Codable, LeylineValidatable 
 
 // Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
 extension TelemetryPacket: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["events", "level", "metrics", "packet_id", "source_subsystem", "spans", "system_health", "timestamp"])
+    static let jsonFields = LeylineFieldTable([
+        "events", "level", "metrics", "packet_id", "source_subsystem", "spans", "system_health", "timestamp",
+    ])
 
     public func write(to w: inout LeylineJSONWriter) {
         w.beginObject()

@@ -7,8 +7,10 @@ public struct TraceSpan: Sendable, Equatable, Codable, LeylineValidatable {
     public var endTime: LeylineTimestamp
     public var attributes: [String: String]
 
-    public init(spanId: String = "", parentSpanId: String = "", name: String = "", startTime: LeylineTimestamp = .epoch,
-                endTime: LeylineTimestamp = .epoch, attributes: [String: String] = [:]) {
+    public init(
+        spanId: String = "", parentSpanId: String = "", name: String = "", startTime: LeylineTimestamp = .epoch,
+        endTime: LeylineTimestamp = .epoch, attributes: [String: String] = [:]
+    ) {
         self.spanId = spanId
         self.parentSpanId = parentSpanId
         self.name = name

@@ -61,8 +61,9 @@ public final class AlertEngine: Sendable {
         self.registry = registry
         var gauges: [AlertSeverity: Gauge] = [:]
         for severity in AlertSeverity.allCases {
-            gauges[severity] = registry.gauge("esper_alerts_active", labels: [("severity", severity.rawValue)],
-                                                  help: "Alerts firing now (drills excluded), by severity.")
+            gauges[severity] = registry.gauge(
+                "esper_alerts_active", labels: [("severity", severity.rawValue)],
+                help: "Alerts firing now (drills excluded), by severity.")
         }
         activeGauges = gauges
     }
@@ -100,8 +101,9 @@ public final class AlertEngine: Sendable {
                         sequence = state.nextSequence
                         state.nextSequence += 1
                         let id = "alert-\(sequence)-" + UUID().uuidString.prefix(8).lowercased()
-                        state.records[sequence] = AlertRecord(id: id, rule: rule, source: source, value: observed, drill: drill,
-                                                              at: now, sequence: sequence)
+                        state.records[sequence] = AlertRecord(
+                            id: id, rule: rule, source: source, value: observed, drill: drill,
+                            at: now, sequence: sequence)
                         state.order.append(sequence)
                         state.byId[id] = sequence
                         ruleState.alert = sequence
@@ -112,7 +114,8 @@ public final class AlertEngine: Sendable {
                     record.updatedAt = now
                     let lasted = Double(time - (ruleState.breachStart ?? time)) / 1000
                     if record.state == .pending && ruleState.consecutive >= rule.forCount
-                        && lasted >= (rule.forDurationSeconds ?? 0) {
+                        && lasted >= (rule.forDurationSeconds ?? 0)
+                    {
                         record.state = .firing
                         record.firedAt = now
                         transitions.append(AlertTransition(alert: record, rule: rule))
@@ -142,9 +145,11 @@ public final class AlertEngine: Sendable {
         }
         if !transitions.isEmpty { updateGauges() }
         for transition in transitions {
-            registry.counter("esper_nissa_alert_transitions_total",
-                                 labels: [("rule", transition.rule.name), ("state", transition.alert.state.rawValue)],
-                                 help: "Alerts that started firing or resolved, by rule.").increment()
+            registry.counter(
+                "esper_nissa_alert_transitions_total",
+                labels: [("rule", transition.rule.name), ("state", transition.alert.state.rawValue)],
+                help: "Alerts that started firing or resolved, by rule."
+            ).increment()
         }
         return transitions
     }
@@ -188,8 +193,10 @@ public final class AlertEngine: Sendable {
     }
 
     /// Newest first; `cursor` is the sequence of the last item of the previous page.
-    public func list(state wanted: AlertState? = nil, severity: AlertSeverity? = nil, rule: String? = nil,
-                     limit: Int, after cursor: Int64? = nil) -> (items: [AlertRecord], next: Int64?) {
+    public func list(
+        state wanted: AlertState? = nil, severity: AlertSeverity? = nil, rule: String? = nil,
+        limit: Int, after cursor: Int64? = nil
+    ) -> (items: [AlertRecord], next: Int64?) {
         state.withLock { state in
             var items: [AlertRecord] = []
             for sequence in state.order.reversed() {

@@ -73,19 +73,24 @@ public final class AlertNotifier: Sendable {
     private let pendingGauge: Gauge
     static let maxUndelivered = 10_000
 
-    public init(options: NissaOptions, registry: PrometheusCollectorRegistry, logger: Logger,
-                firing: @escaping @Sendable () -> [(AlertRecord, AlertRule)]) {
+    public init(
+        options: NissaOptions, registry: PrometheusCollectorRegistry, logger: Logger,
+        firing: @escaping @Sendable () -> [(AlertRecord, AlertRule)]
+    ) {
         self.options = options
         self.registry = registry
         self.logger = logger
         self.firing = firing
-        pendingGauge = registry.gauge("esper_nissa_notifications_pending",
-                                          help: "Notifications not yet delivered (queued, retrying or undeliverable).")
+        pendingGauge = registry.gauge(
+            "esper_nissa_notifications_pending",
+            help: "Notifications not yet delivered (queued, retrying or undeliverable).")
     }
 
     private func count(_ receiver: String, _ outcome: String) {
-        registry.counter("esper_nissa_notifications_total", labels: [("receiver", receiver), ("outcome", outcome)],
-                             help: "Notification attempts by receiver and outcome.").increment()
+        registry.counter(
+            "esper_nissa_notifications_total", labels: [("receiver", receiver), ("outcome", outcome)],
+            help: "Notification attempts by receiver and outcome."
+        ).increment()
     }
 
     static func target(of url: String) -> String {
@@ -100,13 +105,17 @@ public final class AlertNotifier: Sendable {
         let alert = transition.alert
         var items: [(receiver: String, url: String?, body: [UInt8])] = []
         for route in transition.rule.routes {
-            let body = (try? AlertmanagerPayload.webhook(alert, rule: transition.rule, receiver: route,
-                                                         externalURL: options.externalURL).serialized()) ?? []
+            let body =
+                (try? AlertmanagerPayload.webhook(
+                    alert, rule: transition.rule, receiver: route,
+                    externalURL: options.externalURL
+                ).serialized()) ?? []
             items.append((route, options.receivers[route], body))
         }
         if let alertmanager = options.alertmanagerURL {
-            let body = (try? AlertmanagerPayload.alertmanagerAlerts([(alert, transition.rule)], externalURL: options.externalURL)
-                .serialized()) ?? []
+            let body =
+                (try? AlertmanagerPayload.alertmanagerAlerts([(alert, transition.rule)], externalURL: options.externalURL)
+                    .serialized()) ?? []
             items.append(("alertmanager", alertmanager + "/api/v2/alerts", body))
         }
         let now = LeylineTimestamp.now()
@@ -114,9 +123,10 @@ public final class AlertNotifier: Sendable {
             for item in items {
                 let id = "dlv-\(state.nextId)"
                 state.nextId += 1
-                var record = DeliveryRecord(id: id, alertId: alert.id, rule: alert.rule, receiver: item.receiver,
-                                            target: item.url.map(AlertNotifier.target) ?? "", alertStatus: alert.state == .resolved ? "resolved" : "firing",
-                                            status: .queued, attempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: now)
+                var record = DeliveryRecord(
+                    id: id, alertId: alert.id, rule: alert.rule, receiver: item.receiver,
+                    target: item.url.map(AlertNotifier.target) ?? "", alertStatus: alert.state == .resolved ? "resolved" : "firing",
+                    status: .queued, attempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: now)
                 if item.url == nil {
                     record.status = .unconfigured
                     record.lastError = "no URL configured for receiver \(item.receiver) (NISSA_\(item.receiver.uppercased())_WEBHOOK_URL)"
@@ -146,10 +156,15 @@ public final class AlertNotifier: Sendable {
             }
         }
         let undelivered = state.deliveries.filter { !$0.record.isSettled }.count
-        if undelivered > AlertNotifier.maxUndelivered, let index = state.deliveries.firstIndex(where: { !$0.record.isSettled && !$0.sending }) {
+        if undelivered > AlertNotifier.maxUndelivered,
+            let index = state.deliveries.firstIndex(where: { !$0.record.isSettled && !$0.sending })
+        {
             let dropped = state.deliveries.remove(at: index)
-            logger.error("dropping the oldest undelivered notification: too many undelivered",
-                         metadata: ["delivery": "\(dropped.record.id)", "alert": "\(dropped.record.alertId)", "limit": "\(AlertNotifier.maxUndelivered)"])
+            logger.error(
+                "dropping the oldest undelivered notification: too many undelivered",
+                metadata: [
+                    "delivery": "\(dropped.record.id)", "alert": "\(dropped.record.alertId)", "limit": "\(AlertNotifier.maxUndelivered)",
+                ])
             count(dropped.record.receiver, "dropped")
         }
     }
@@ -255,8 +270,12 @@ public final class AlertNotifier: Sendable {
         guard let result else { return }
         count(result.receiver, result.outcome)
         if result.outcome != "delivered" {
-            logger.warning("alert notification failed", metadata: ["delivery": "\(result.record.id)", "receiver": "\(result.receiver)",
-                                                                 "attempts": "\(result.record.attempts)", "error": "\(result.record.lastError ?? "")"])
+            logger.warning(
+                "alert notification failed",
+                metadata: [
+                    "delivery": "\(result.record.id)", "receiver": "\(result.receiver)",
+                    "attempts": "\(result.record.attempts)", "error": "\(result.record.lastError ?? "")",
+                ])
         }
         updatePendingGauge()
     }
@@ -271,10 +290,12 @@ public final class AlertNotifier: Sendable {
         }
         guard due else { return }
         let alerts = firing()
-        guard !alerts.isEmpty, let body = try? AlertmanagerPayload.alertmanagerAlerts(alerts, externalURL: options.externalURL).serialized() else {
+        guard !alerts.isEmpty, let body = try? AlertmanagerPayload.alertmanagerAlerts(alerts, externalURL: options.externalURL).serialized()
+        else {
             return
         }
-        let outcome = WebhookClient.post(url: alertmanager + "/api/v2/alerts", body: body, timeoutMilliseconds: options.webhookTimeoutMilliseconds)
+        let outcome = WebhookClient.post(
+            url: alertmanager + "/api/v2/alerts", body: body, timeoutMilliseconds: options.webhookTimeoutMilliseconds)
         count("alertmanager", outcome.succeeded ? "resent" : "resend_failed")
     }
 }

@@ -64,9 +64,11 @@ public struct AlertRule: Sendable, Codable, Equatable {
         case windowSeconds = "window_s", severity, routes, summary, runbook
     }
 
-    public init(name: String, metric: String, comparator: AlertComparator, threshold: Double, forCount: Int,
-                forDurationSeconds: Double? = nil, mode: AlertMode = .value, windowSeconds: Double? = nil,
-                severity: AlertSeverity, routes: [String], summary: String, runbook: String? = nil) {
+    public init(
+        name: String, metric: String, comparator: AlertComparator, threshold: Double, forCount: Int,
+        forDurationSeconds: Double? = nil, mode: AlertMode = .value, windowSeconds: Double? = nil,
+        severity: AlertSeverity, routes: [String], summary: String, runbook: String? = nil
+    ) {
         self.name = name
         self.metric = metric
         self.comparator = comparator
@@ -102,28 +104,28 @@ public struct AlertRuleSet: Sendable, Equatable {
     /// reads the epoch-boundary hook, the isolation rule the increase over 5 minutes (≥ 3).
     /// `infra/nissa/alert_rules.json` holds the same rules (a test keeps them equal).
     public static let builtInJSON = #"""
-    {
-      "version": 1,
-      "rules": [
-        {"name": "training_latency_high", "metric": "tolaria.epoch_hook.latency_ms", "comparator": ">", "threshold": 18.0,
-         "for_count": 3, "severity": "critical", "routes": ["pagerduty", "slack"],
-         "summary": "Epoch-boundary hook latency above 18 ms for 3 consecutive epochs",
-         "runbook": "Pause training through Tamiyo conservative mode; inspect device utilisation."},
-        {"name": "kasmina_isolation_violation", "metric": "kasmina.isolation.violations", "mode": "increase", "window_s": 300,
-         "comparator": ">=", "threshold": 3.0, "for_count": 1, "severity": "critical", "routes": ["pagerduty"],
-         "summary": "At least 3 seed isolation violations within 5 minutes",
-         "runbook": "Cull the seed (SEED_OP_CULL); check kernel fetch latency; telemetry must return to 0."},
-        {"name": "oona_queue_depth", "metric": "oona.queue.depth", "comparator": ">", "threshold": 4000.0,
-         "for_count": 2, "severity": "warning", "routes": ["slack"],
-         "summary": "Oona stream depth above 4000 for 2 consecutive samples",
-         "runbook": "Read reroute/drop counters; pause non-critical producers and add consumers."},
-        {"name": "tezzeret_compile_retry_high", "metric": "tezzeret.compile.retry_count", "comparator": ">", "threshold": 1.0,
-         "for_count": 1, "severity": "info", "routes": ["email"],
-         "summary": "Tezzeret compile retries above 1",
-         "runbook": "Rerun the forge (resumes from its WAL); read compiler logs; raise max_retries temporarily."}
-      ]
-    }
-    """#
+        {
+          "version": 1,
+          "rules": [
+            {"name": "training_latency_high", "metric": "tolaria.epoch_hook.latency_ms", "comparator": ">", "threshold": 18.0,
+             "for_count": 3, "severity": "critical", "routes": ["pagerduty", "slack"],
+             "summary": "Epoch-boundary hook latency above 18 ms for 3 consecutive epochs",
+             "runbook": "Pause training through Tamiyo conservative mode; inspect device utilisation."},
+            {"name": "kasmina_isolation_violation", "metric": "kasmina.isolation.violations", "mode": "increase", "window_s": 300,
+             "comparator": ">=", "threshold": 3.0, "for_count": 1, "severity": "critical", "routes": ["pagerduty"],
+             "summary": "At least 3 seed isolation violations within 5 minutes",
+             "runbook": "Cull the seed (SEED_OP_CULL); check kernel fetch latency; telemetry must return to 0."},
+            {"name": "oona_queue_depth", "metric": "oona.queue.depth", "comparator": ">", "threshold": 4000.0,
+             "for_count": 2, "severity": "warning", "routes": ["slack"],
+             "summary": "Oona stream depth above 4000 for 2 consecutive samples",
+             "runbook": "Read reroute/drop counters; pause non-critical producers and add consumers."},
+            {"name": "tezzeret_compile_retry_high", "metric": "tezzeret.compile.retry_count", "comparator": ">", "threshold": 1.0,
+             "for_count": 1, "severity": "info", "routes": ["email"],
+             "summary": "Tezzeret compile retries above 1",
+             "runbook": "Rerun the forge (resumes from its WAL); read compiler logs; raise max_retries temporarily."}
+          ]
+        }
+        """#
 
     public static let builtIn: AlertRuleSet = {
         // The constant is checked by a test; it cannot fail at run time.
@@ -173,8 +175,10 @@ public struct AlertRuleSet: Sendable, Equatable {
         return AlertRuleSet(rules: rules)
     }
 
-    static let knownFields: Set<String> = ["name", "metric", "comparator", "threshold", "for_count", "for_duration_s", "mode",
-                                           "window_s", "severity", "routes", "summary", "runbook"]
+    static let knownFields: Set<String> = [
+        "name", "metric", "comparator", "threshold", "for_count", "for_duration_s", "mode",
+        "window_s", "severity", "routes", "summary", "runbook",
+    ]
 
     private static func parseRule(_ object: [String: JSONValue], path: String, problems: inout [String]) -> AlertRule? {
         let before = problems.count
@@ -231,7 +235,11 @@ public struct AlertRuleSet: Sendable, Equatable {
         }
         var mode = AlertMode.value
         if let text = string("mode", required: false) {
-            if let parsed = AlertMode(rawValue: text) { mode = parsed } else { problems.append("\(path).mode: '\(text)' is not value or increase") }
+            if let parsed = AlertMode(rawValue: text) {
+                mode = parsed
+            } else {
+                problems.append("\(path).mode: '\(text)' is not value or increase")
+            }
         }
         let window = number("window_s", required: false)
         if mode == .increase && window == nil { problems.append("\(path).window_s: required when mode is increase") }
@@ -259,8 +267,9 @@ public struct AlertRuleSet: Sendable, Equatable {
         let summary = string("summary", required: false)
         let runbook = string("runbook", required: false)
         guard problems.count == before, let name, let metric, let comparator, let threshold, let severity else { return nil }
-        return AlertRule(name: name, metric: metric, comparator: comparator, threshold: threshold, forCount: forCount,
-                         forDurationSeconds: forDuration, mode: mode, windowSeconds: window, severity: severity, routes: routes,
-                         summary: summary ?? "\(metric) \(comparator.rawValue) \(threshold)", runbook: runbook)
+        return AlertRule(
+            name: name, metric: metric, comparator: comparator, threshold: threshold, forCount: forCount,
+            forDurationSeconds: forDuration, mode: mode, windowSeconds: window, severity: severity, routes: routes,
+            summary: summary ?? "\(metric) \(comparator.rawValue) \(threshold)", runbook: runbook)
     }
 }

@@ -17,7 +17,8 @@ public enum AlertmanagerPayload {
         var annotations = [
             "summary": alert.summary,
             "description": "\(alert.metric) from \(alert.source): \(formatted(alert.value)) \(alert.comparator.rawValue) "
-                + "\(formatted(alert.threshold))" + (rule.mode == .increase ? " (increase over \(formatted(rule.windowSeconds ?? 0)) s)" : "")
+                + "\(formatted(alert.threshold))"
+                + (rule.mode == .increase ? " (increase over \(formatted(rule.windowSeconds ?? 0)) s)" : "")
                 + ", \(alert.consecutive) consecutive",
             "alert_id": alert.id,
             "value": formatted(alert.value),

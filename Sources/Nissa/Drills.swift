@@ -66,12 +66,14 @@ extension NissaService {
             var sequence = 0
             func send(_ value: Double) -> [AlertTransition] {
                 sequence += 1
-                let packet = TelemetryPacket.build(packetId: "drill-\(plan.source)-\(token)-\(sequence)", source: plan.source, level: .warning,
-                                                   metrics: [MetricPoint(name: rule.metric, value: value, unit: "")])
+                let packet = TelemetryPacket.build(
+                    packetId: "drill-\(plan.source)-\(token)-\(sequence)", source: plan.source, level: .warning,
+                    metrics: [MetricPoint(name: rule.metric, value: value, unit: "")])
                 return ingestDrill(packet)
             }
-            var result = DrillResult(name: name, source: plan.source, metric: rule.metric, triggered: false, cleared: false,
-                                     routes: rule.routes)
+            var result = DrillResult(
+                name: name, source: plan.source, metric: rule.metric, triggered: false, cleared: false,
+                routes: rule.routes)
             // A clearing sample first: it resets anything an earlier drill left behind and is
             // the baseline of `increase` rules.
             _ = send(plan.recovery.first ?? 0)

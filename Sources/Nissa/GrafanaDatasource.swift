@@ -34,8 +34,11 @@ public struct GrafanaDatasource: Sendable {
         var items: [JSONValue] = []
         for name in nissa.store.names() where wanted == nil || wanted == name {
             let payloads: [JSONValue] = MetricNaming.labelNames.map { label in
-                .object(["name": .string(label), "type": "select", "label": .string(label),
-                         "options": .array(nissa.store.labelValues(label, metric: name).map { .object(["label": .string($0), "value": .string($0)]) })])
+                .object([
+                    "name": .string(label), "type": "select", "label": .string(label),
+                    "options": .array(
+                        nissa.store.labelValues(label, metric: name).map { .object(["label": .string($0), "value": .string($0)]) }),
+                ])
             }
             items.append(.object(["label": .string(name), "value": .string(name), "payloads": .array(payloads)]))
         }
@@ -67,7 +70,8 @@ public struct GrafanaDatasource: Sendable {
         }
         target = target ?? object["target"]?.stringValue
         guard let target, !target.isEmpty else {
-            throw GrafanaRequestError(field: "payload.target", message: "required, one of \(GrafanaDatasource.variables.joined(separator: ", "))")
+            throw GrafanaRequestError(
+                field: "payload.target", message: "required, one of \(GrafanaDatasource.variables.joined(separator: ", "))")
         }
         let values: [String]
         switch target.trimmingCharacters(in: .whitespaces) {
@@ -77,7 +81,8 @@ public struct GrafanaDatasource: Sendable {
         case "subsystems": values = nissa.store.labelValues("subsystem")
         case "streams": values = nissa.store.labelValues("stream")
         default:
-            throw GrafanaRequestError(field: "payload.target", message: "'\(target)' is not one of \(GrafanaDatasource.variables.joined(separator: ", "))")
+            throw GrafanaRequestError(
+                field: "payload.target", message: "'\(target)' is not one of \(GrafanaDatasource.variables.joined(separator: ", "))")
         }
         return .array(values.map { .object(["__text": .string($0), "__value": .string($0)]) })
     }
@@ -108,7 +113,9 @@ public struct GrafanaDatasource: Sendable {
 
     public static func parseQuery(_ body: JSONValue?) throws(GrafanaRequestError) -> Query {
         let object = try GrafanaDatasource.object(body, optional: false)
-        guard let range = object["range"]?.objectValue else { throw GrafanaRequestError(field: "range", message: "required, an object with from and to") }
+        guard let range = object["range"]?.objectValue else {
+            throw GrafanaRequestError(field: "range", message: "required, an object with from and to")
+        }
         func time(_ key: String) throws(GrafanaRequestError) -> Int64 {
             guard let value = range[key] else { throw GrafanaRequestError(field: "range.\(key)", message: "required, an RFC 3339 time") }
             if let text = value.stringValue {
@@ -153,8 +160,9 @@ public struct GrafanaDatasource: Sendable {
                 guard let fields else { throw GrafanaRequestError(field: "targets[\(index)].payload", message: "must be an object") }
                 for (key, value) in fields {
                     guard MetricNaming.labelNames.contains(key) else {
-                        throw GrafanaRequestError(field: "targets[\(index)].payload.\(key)",
-                                                  message: "unknown filter; use \(MetricNaming.labelNames.joined(separator: ", "))")
+                        throw GrafanaRequestError(
+                            field: "targets[\(index)].payload.\(key)",
+                            message: "unknown filter; use \(MetricNaming.labelNames.joined(separator: ", "))")
                     }
                     if let text = value.stringValue {
                         if !text.isEmpty { filters[key] = [text] }
@@ -162,7 +170,8 @@ public struct GrafanaDatasource: Sendable {
                         let values = array.compactMap(\.stringValue)
                         if !values.isEmpty { filters[key] = values }
                     } else if value != .null {
-                        throw GrafanaRequestError(field: "targets[\(index)].payload.\(key)", message: "must be a string or an array of strings")
+                        throw GrafanaRequestError(
+                            field: "targets[\(index)].payload.\(key)", message: "must be a string or an array of strings")
                     }
                 }
             }
@@ -175,7 +184,9 @@ public struct GrafanaDatasource: Sendable {
                     throw GrafanaRequestError(field: "filters[\(index)]", message: "needs key and value strings")
                 }
                 let op = filter["operator"]?.stringValue ?? "="
-                guard op == "=" || op == "!=" else { throw GrafanaRequestError(field: "filters[\(index)].operator", message: "'\(op)' is not = or !=") }
+                guard op == "=" || op == "!=" else {
+                    throw GrafanaRequestError(field: "filters[\(index)].operator", message: "'\(op)' is not = or !=")
+                }
                 adhoc.append((key, op == "=", value))
             }
         }
@@ -204,8 +215,12 @@ public struct GrafanaDatasource: Sendable {
                 separator()
                 sloTable(into: &out)
             default:
-                for series in nissa.store.query(name: target.target, filters: [:], from: query.from, to: query.to, maxPoints: query.maxDataPoints) {
-                    guard target.filters.allSatisfy({ key, values in series.key.label(key).map(values.contains) ?? false }) else { continue }
+                for series in nissa.store.query(
+                    name: target.target, filters: [:], from: query.from, to: query.to, maxPoints: query.maxDataPoints)
+                {
+                    guard target.filters.allSatisfy({ key, values in series.key.label(key).map(values.contains) ?? false }) else {
+                        continue
+                    }
                     guard query.adhoc.allSatisfy({ (series.key.label($0.key) == $0.value) == $0.equal }) else { continue }
                     separator()
                     out.raw("{\"target\":")
@@ -243,9 +258,12 @@ public struct GrafanaDatasource: Sendable {
     }
 
     private func alertsTable(_ query: Query, into out: inout JSONOut) {
-        tableHeader([("Time", "time"), ("TimeEnd", "time"), ("Title", "string"), ("Text", "string"), ("Tags", "string"),
-                     ("Rule", "string"), ("State", "string"), ("Severity", "string"), ("Source", "string"), ("Value", "number"),
-                     ("Id", "string")], into: &out)
+        tableHeader(
+            [
+                ("Time", "time"), ("TimeEnd", "time"), ("Title", "string"), ("Text", "string"), ("Tags", "string"),
+                ("Rule", "string"), ("State", "string"), ("Severity", "string"), ("Source", "string"), ("Value", "number"),
+                ("Id", "string"),
+            ], into: &out)
         var first = true
         for alert in nissa.alerts.history() {
             let start = (alert.firedAt ?? alert.startedAt).millisecondsSinceEpoch
@@ -257,8 +275,10 @@ public struct GrafanaDatasource: Sendable {
             out.int(start); out.raw(",")
             out.int(end); out.raw(",")
             out.string("\(alert.rule) \(alert.state.rawValue)"); out.raw(",")
-            out.string("\(alert.metric) = \(alert.value) from \(alert.source) (\(alert.comparator.rawValue) \(alert.threshold))"); out.raw(",")
-            out.string((["alert", alert.severity.rawValue, alert.state.rawValue] + (alert.drill ? ["drill"] : [])).joined(separator: ",")); out.raw(",")
+            out.string("\(alert.metric) = \(alert.value) from \(alert.source) (\(alert.comparator.rawValue) \(alert.threshold))");
+            out.raw(",")
+            out.string((["alert", alert.severity.rawValue, alert.state.rawValue] + (alert.drill ? ["drill"] : [])).joined(separator: ","));
+            out.raw(",")
             out.string(alert.rule); out.raw(",")
             out.string(alert.state.rawValue); out.raw(",")
             out.string(alert.severity.rawValue); out.raw(",")
@@ -271,8 +291,11 @@ public struct GrafanaDatasource: Sendable {
     }
 
     private func eventsTable(_ query: Query, into out: inout JSONOut) {
-        tableHeader([("Time", "time"), ("Title", "string"), ("Text", "string"), ("Tags", "string"), ("Kind", "string"),
-                     ("Source", "string")], into: &out)
+        tableHeader(
+            [
+                ("Time", "time"), ("Title", "string"), ("Text", "string"), ("Tags", "string"), ("Kind", "string"),
+                ("Source", "string"),
+            ], into: &out)
         for (index, entry) in nissa.lifecycle.entries(from: query.from, to: query.to).enumerated() {
             if index > 0 { out.raw(",") }
             out.raw("[")
@@ -288,8 +311,11 @@ public struct GrafanaDatasource: Sendable {
     }
 
     private func sloTable(into out: inout JSONOut) {
-        tableHeader([("Time", "time"), ("SLO", "string"), ("Objective", "number"), ("Actual", "number"), ("Burn rate", "number"),
-                     ("Burn rate (short)", "number"), ("Budget remaining", "number"), ("Breached", "string")], into: &out)
+        tableHeader(
+            [
+                ("Time", "time"), ("SLO", "string"), ("Objective", "number"), ("Actual", "number"), ("Burn rate", "number"),
+                ("Burn rate (short)", "number"), ("Budget remaining", "number"), ("Breached", "string"),
+            ], into: &out)
         let now = LeylineTimestamp.now().millisecondsSinceEpoch
         for (index, (key, status)) in nissa.slo.snapshot(now: now).sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { out.raw(",") }

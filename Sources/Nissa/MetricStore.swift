@@ -35,11 +35,13 @@ public final class MetricStore: Sendable {
         self.capacity = capacity
         spanMilliseconds = Int64(spanSeconds * 1000)
         self.maxSeries = maxSeries
-        droppedSeries = registry.counter("esper_nissa_series_dropped_total",
-                                             help: "Telemetry points not kept because the series limit (NISSA_MAX_SERIES) was reached.")
+        droppedSeries = registry.counter(
+            "esper_nissa_series_dropped_total",
+            help: "Telemetry points not kept because the series limit (NISSA_MAX_SERIES) was reached.")
         seriesGauge = registry.gauge("esper_nissa_series", help: "Telemetry series held in memory (ring buffers).")
-        conflictCounter = registry.counter("esper_nissa_metric_name_conflicts_total",
-                                               help: "Telemetry names not exported because their Prometheus name was taken.")
+        conflictCounter = registry.counter(
+            "esper_nissa_metric_name_conflicts_total",
+            help: "Telemetry names not exported because their Prometheus name was taken.")
     }
 
     /// Records one point; `export` false keeps it out of Prometheus (drill packets).
@@ -63,8 +65,9 @@ public final class MetricStore: Sendable {
                     droppedSeries.increment()
                     return
                 }
-                state.series[key] = Series(ring: TimeSeriesRing(capacity: capacity, spanMilliseconds: spanMilliseconds),
-                                           gauge: gauge, scale: mapping.scale)
+                state.series[key] = Series(
+                    ring: TimeSeriesRing(capacity: capacity, spanMilliseconds: spanMilliseconds),
+                    gauge: gauge, scale: mapping.scale)
                 seriesGauge.set(Double(state.series.count))
             }
             if !unit.isEmpty { state.units[key.name] = unit }
@@ -101,7 +104,9 @@ public final class MetricStore: Sendable {
                 return nil
             }
         }
-        let help = mapping.scale == 1 ? "Latest value of telemetry metric \(key.name)."
+        let help =
+            mapping.scale == 1
+            ? "Latest value of telemetry metric \(key.name)."
             : "Latest value of telemetry metric \(key.name), in seconds (sent in milliseconds)."
         return registry.gauge(mapping.prometheusName, labels: key.labels.map { ($0.name, $0.value) }, help: help)
     }
@@ -137,8 +142,10 @@ public final class MetricStore: Sendable {
 
     /// The series of `name` whose labels include every pair of `filters`, each with its
     /// points in [from, to] (ms), at most `maxPoints` each.
-    public func query(name: String, filters: [String: String], from: Int64, to: Int64,
-                      maxPoints: Int) -> [(key: SeriesKey, points: [(time: Int64, value: Double)])] {
+    public func query(
+        name: String, filters: [String: String], from: Int64, to: Int64,
+        maxPoints: Int
+    ) -> [(key: SeriesKey, points: [(time: Int64, value: Double)])] {
         state.withLock { state in
             var result: [(key: SeriesKey, points: [(time: Int64, value: Double)])] = []
             for (key, series) in state.series where key.name == name {

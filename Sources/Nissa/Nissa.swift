@@ -49,15 +49,18 @@ public final class NissaService: Sendable {
     /// The streams Nissa reads, in priority order.
     public static let streams: [OonaStream] = [.emergency, .telemetry, .normal]
 
-    public init(options: NissaOptions, registry: PrometheusCollectorRegistry, bus: OonaClient?, logger: Logger,
-                runs: @escaping @Sendable () -> [String] = { [] }) {
+    public init(
+        options: NissaOptions, registry: PrometheusCollectorRegistry, bus: OonaClient?, logger: Logger,
+        runs: @escaping @Sendable () -> [String] = { [] }
+    ) {
         self.options = options
         self.registry = registry
         self.bus = bus
         self.logger = logger
         registryRuns = runs
-        store = MetricStore(registry: registry, capacity: options.seriesMaxPoints, spanSeconds: options.seriesSpanSeconds,
-                            maxSeries: options.maxSeries)
+        store = MetricStore(
+            registry: registry, capacity: options.seriesMaxPoints, spanSeconds: options.seriesSpanSeconds,
+            maxSeries: options.maxSeries)
         let alerts = AlertEngine(rules: options.rules, capacity: options.alertHistory, registry: registry)
         self.alerts = alerts
         let rules = options.rules
@@ -66,24 +69,32 @@ public final class NissaService: Sendable {
         }
         slo = SLOTracker(options: options, registry: registry)
         lifecycle = LifecycleLog()
-        packetsDuplicate = registry.counter("esper_nissa_duplicates_total",
-                                                help: "Redelivered messages recognised by id and not counted again.")
+        packetsDuplicate = registry.counter(
+            "esper_nissa_duplicates_total",
+            help: "Redelivered messages recognised by id and not counted again.")
         ingestDuration = registry.durationHistogram(
             "esper_nissa_ingest_duration_seconds",
-            buckets: [.microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5),
-                      .milliseconds(10), .milliseconds(50)],
+            buckets: [
+                .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5),
+                .milliseconds(10), .milliseconds(50),
+            ],
             help: "Time to ingest one message (metrics, alerts, SLOs).")
-        lastIngestGauge = registry.gauge("esper_nissa_last_ingest_timestamp_seconds",
-                                             help: "Unix time of the last message Nissa ingested.")
-        trainingRuns = registry.counter("esper_training_runs_total",
-                                            help: "Training runs seen on the bus (first state packet of each run id).")
-        rewardSum = registry.gauge("esper_simic_training_reward_cumulative",
-                                       help: "Sum of simic.training.reward over all Simic packets (may be negative).")
-        iterations = registry.counter("esper_simic_training_iterations_total",
-                                          help: "Simic training iterations (simic.training.iterations, else 1 per packet).")
+        lastIngestGauge = registry.gauge(
+            "esper_nissa_last_ingest_timestamp_seconds",
+            help: "Unix time of the last message Nissa ingested.")
+        trainingRuns = registry.counter(
+            "esper_training_runs_total",
+            help: "Training runs seen on the bus (first state packet of each run id).")
+        rewardSum = registry.gauge(
+            "esper_simic_training_reward_cumulative",
+            help: "Sum of simic.training.reward over all Simic packets (may be negative).")
+        iterations = registry.counter(
+            "esper_simic_training_iterations_total",
+            help: "Simic training iterations (simic.training.iterations, else 1 per packet).")
         for outcome in FieldReportOutcome.allCases {
-            _ = registry.counter("esper_field_reports_total", labels: [("outcome", outcome.label)],
-                                     help: "Field reports ingested, by outcome.")
+            _ = registry.counter(
+                "esper_field_reports_total", labels: [("outcome", outcome.label)],
+                help: "Field reports ingested, by outcome.")
         }
     }
 
@@ -148,8 +159,9 @@ public final class NissaService: Sendable {
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
-        let consumer = OonaConsumer(client: bus, streams: NissaService.streams, group: options.group,
-                                    name: "nissa-" + bus.configuration.consumerName)
+        let consumer = OonaConsumer(
+            client: bus, streams: NissaService.streams, group: options.group,
+            name: "nissa-" + bus.configuration.consumerName)
         consumer.run(count: 100, block: .milliseconds(250), while: { self.running }) { delivery in
             self.ingest(delivery.message)
         }
@@ -197,8 +209,10 @@ public final class NissaService: Sendable {
     private func ingestTelemetry(_ packet: TelemetryPacket, now: Int64) -> [AlertTransition]? {
         let source = packet.sourceSubsystem.isEmpty ? "unknown" : packet.sourceSubsystem
         guard firstSight("telemetry", packet.packetId, source: source) else { return nil }
-        registry.counter("esper_telemetry_packets_total", labels: [("source", source)],
-                             help: "Telemetry packets ingested, by source subsystem.").increment()
+        registry.counter(
+            "esper_telemetry_packets_total", labels: [("source", source)],
+            help: "Telemetry packets ingested, by source subsystem."
+        ).increment()
         // The packet's own time when it has one; a zero timestamp means "not set".
         let time = packet.timestamp == .epoch || !packet.timestamp.isValid ? now : packet.timestamp.millisecondsSinceEpoch
         let drill = packet.packetId.hasPrefix("drill-")
@@ -218,10 +232,11 @@ public final class NissaService: Sendable {
             for transition in transitions {
                 notifier.enqueue(transition)
                 let alert = transition.alert
-                lifecycle.append(LifecycleLog.Entry(
-                    time: time, kind: "alert", title: "\(alert.rule) \(alert.state.rawValue)",
-                    text: "\(alert.metric) = \(alert.value) from \(alert.source) (\(alert.comparator.rawValue) \(alert.threshold))",
-                    tags: ["alert", alert.severity.rawValue, alert.state.rawValue] + (alert.drill ? ["drill"] : []), source: source))
+                lifecycle.append(
+                    LifecycleLog.Entry(
+                        time: time, kind: "alert", title: "\(alert.rule) \(alert.state.rawValue)",
+                        text: "\(alert.metric) = \(alert.value) from \(alert.source) (\(alert.comparator.rawValue) \(alert.threshold))",
+                        tags: ["alert", alert.severity.rawValue, alert.state.rawValue] + (alert.drill ? ["drill"] : []), source: source))
             }
             if !drill { slo.ingest(latest, at: time) }
         }
@@ -234,9 +249,11 @@ public final class NissaService: Sendable {
             }
         }
         for event in packet.events where event.level.rawValue >= TelemetryLevel.warning.rawValue {
-            lifecycle.append(LifecycleLog.Entry(time: time, kind: "event", title: event.description.isEmpty ? event.eventId : event.description,
-                                                text: event.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
-                                                tags: ["event", event.level.label], source: source))
+            lifecycle.append(
+                LifecycleLog.Entry(
+                    time: time, kind: "event", title: event.description.isEmpty ? event.eventId : event.description,
+                    text: event.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+                    tags: ["event", event.level.label], source: source))
         }
         return transitions
     }
@@ -246,16 +263,20 @@ public final class NissaService: Sendable {
         // SystemStatePacket has no phase field: the reference labelled bus packets by source.
         var phase = packet.sourceSubsystem.isEmpty ? "tolaria" : packet.sourceSubsystem.lowercased()
         if phase.hasPrefix("training_phase_") { phase.removeFirst("training_phase_".count) }
-        registry.counter("esper_system_state_packets_total", labels: [("phase", phase)],
-                             help: "System state packets ingested, by phase (the source subsystem).").increment()
+        registry.counter(
+            "esper_system_state_packets_total", labels: [("phase", phase)],
+            help: "System state packets ingested, by phase (the source subsystem)."
+        ).increment()
         let time = packet.timestampNs == 0 ? now : Int64(packet.timestampNs / 1_000_000)
         let run = packet.trainingRunId
         if !run.isEmpty {
             let first = state.withLock { $0.runs.count < 100_000 ? $0.runs.insert(run).inserted : false }
             if first {
                 trainingRuns.increment()
-                lifecycle.append(LifecycleLog.Entry(time: time, kind: "run", title: "run \(run) seen",
-                                                    text: "first state packet (epoch \(packet.currentEpoch))", tags: ["run"], source: phase))
+                lifecycle.append(
+                    LifecycleLog.Entry(
+                        time: time, kind: "run", title: "run \(run) seen",
+                        text: "first state packet (epoch \(packet.currentEpoch))", tags: ["run"], source: phase))
             }
         }
         let runAttributes = run.isEmpty ? [:] : ["run": run]
@@ -269,8 +290,10 @@ public final class NissaService: Sendable {
 
     private func ingestFieldReport(_ report: FieldReport) -> Bool {
         guard firstSight("report", report.reportId) else { return false }
-        registry.counter("esper_field_reports_total", labels: [("outcome", report.outcome.label)],
-                             help: "Field reports ingested, by outcome.").increment()
+        registry.counter(
+            "esper_field_reports_total", labels: [("outcome", report.outcome.label)],
+            help: "Field reports ingested, by outcome."
+        ).increment()
         return true
     }
 
@@ -297,7 +320,8 @@ public final class NissaService: Sendable {
     /// For `/healthz`: whether the consumer is attached and when it last ingested.
     public var health: (healthy: Bool, detail: String) {
         let snapshot = state.withLock { ($0.groupReady, $0.consumerError, $0.lastIngest, $0.running) }
-        let last = snapshot.2.map { "last ingest \(LeylineTimestamp(nanosecondsSinceEpoch: $0 * 1_000_000).rfc3339)" } ?? "nothing ingested yet"
+        let last =
+            snapshot.2.map { "last ingest \(LeylineTimestamp(nanosecondsSinceEpoch: $0 * 1_000_000).rfc3339)" } ?? "nothing ingested yet"
         let firing = alerts.firing().filter { !$0.drill }.count
         if bus != nil && snapshot.3 && !snapshot.0 {
             return (false, "consumer group '\(options.group)' not ready: \(snapshot.1 ?? "waiting for Redis")")

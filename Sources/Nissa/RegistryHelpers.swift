@@ -8,12 +8,14 @@ extension PrometheusCollectorRegistry {
     }
 
     func counter(_ name: String, labels: [(String, String)] = [], help: String) -> Counter {
-        labels.isEmpty ? makeCounter(descriptor: Self.descriptor(name, help))
+        labels.isEmpty
+            ? makeCounter(descriptor: Self.descriptor(name, help))
             : makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
     }
 
     func gauge(_ name: String, labels: [(String, String)] = [], help: String) -> Gauge {
-        labels.isEmpty ? makeGauge(descriptor: Self.descriptor(name, help))
+        labels.isEmpty
+            ? makeGauge(descriptor: Self.descriptor(name, help))
             : makeGauge(descriptor: Self.descriptor(name, help), labels: labels)
     }
 

@@ -81,7 +81,9 @@ public final class SLOTracker: Sendable {
             if let first = series.samples.firstIndex(where: { $0.time >= cutoff }), first > 0 {
                 series.samples.removeFirst(first)
             }
-            if series.samples.count > SLOTracker.maxSamplesPerKey { series.samples.removeFirst(series.samples.count - SLOTracker.maxSamplesPerKey) }
+            if series.samples.count > SLOTracker.maxSamplesPerKey {
+                series.samples.removeFirst(series.samples.count - SLOTracker.maxSamplesPerKey)
+            }
             state[key] = series
         }
         if let status = snapshot(now: time)[key] { export(key, status) }
@@ -91,8 +93,10 @@ public final class SLOTracker: Sendable {
         let help = "SLO error-budget burn rate (1 = the budget lasts exactly the window), by window."
         registry.gauge("esper_nissa_slo_burn_rate", labels: [("slo", key), ("window", "long")], help: help).set(status.burnRate)
         registry.gauge("esper_nissa_slo_burn_rate", labels: [("slo", key), ("window", "short")], help: help).set(status.burnRateShort)
-        registry.gauge("esper_nissa_slo_budget_remaining_ratio", labels: [("slo", key)],
-                           help: "SLO error budget left over the long window, 0-1.").set(status.budgetRemaining)
+        registry.gauge(
+            "esper_nissa_slo_budget_remaining_ratio", labels: [("slo", key)],
+            help: "SLO error budget left over the long window, 0-1."
+        ).set(status.budgetRemaining)
     }
 
     /// Every SLO's state as of `now` (ms since the epoch).
@@ -116,11 +120,12 @@ public final class SLOTracker: Sendable {
                 let shortFraction = shortTotal == 0 ? 0 : Double(shortViolations) / Double(shortTotal)
                 let burn = fraction / budget
                 let burnShort = shortFraction / budget
-                result[key] = SLOStatus(objective: series.objective, actual: series.actual, objectiveTarget: options.sloTarget,
-                                        total: total, violations: violations, violationFraction: fraction, errorBudget: 1 - options.sloTarget,
-                                        burnRate: burn, burnRateShort: burnShort, shortTotal: shortTotal, shortViolations: shortViolations,
-                                        budgetRemaining: max(0, 1 - burn), breached: burnShort >= options.sloFastBurnThreshold && burn >= 1,
-                                        longWindowS: options.sloLongWindowSeconds, shortWindowS: options.sloShortWindowSeconds)
+                result[key] = SLOStatus(
+                    objective: series.objective, actual: series.actual, objectiveTarget: options.sloTarget,
+                    total: total, violations: violations, violationFraction: fraction, errorBudget: 1 - options.sloTarget,
+                    burnRate: burn, burnRateShort: burnShort, shortTotal: shortTotal, shortViolations: shortViolations,
+                    budgetRemaining: max(0, 1 - burn), breached: burnShort >= options.sloFastBurnThreshold && burn >= 1,
+                    longWindowS: options.sloLongWindowSeconds, shortWindowS: options.sloShortWindowSeconds)
             }
             return result
         }

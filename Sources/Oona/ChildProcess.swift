@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// A child process started with `posix_spawn` and an explicit empty signal mask and default

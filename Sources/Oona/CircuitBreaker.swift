@@ -24,8 +24,10 @@ public final class CircuitBreaker: Sendable {
     /// Called after every state change (metrics, logs).
     private let onChange: @Sendable (CircuitBreakerState) -> Void
 
-    public init(name: String, failureThreshold: Int = 3, recovery: Duration = .seconds(30), halfOpenTrials: Int = 5,
-                onChange: @escaping @Sendable (CircuitBreakerState) -> Void = { _ in }) {
+    public init(
+        name: String, failureThreshold: Int = 3, recovery: Duration = .seconds(30), halfOpenTrials: Int = 5,
+        onChange: @escaping @Sendable (CircuitBreakerState) -> Void = { _ in }
+    ) {
         self.name = name
         self.failureThreshold = failureThreshold
         self.recovery = recovery

@@ -5,10 +5,11 @@ import Synchronization
 /// the system generator replaces two `getrandom` calls per publish.
 enum EventID {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-    private static let state = Mutex<UInt64>({
-        var system = SystemRandomNumberGenerator()
-        return system.next()
-    }())
+    private static let state = Mutex<UInt64>(
+        {
+            var system = SystemRandomNumberGenerator()
+            return system.next()
+        }())
 
     private static func next() -> UInt64 {
         state.withLock { state in
@@ -24,7 +25,7 @@ enum EventID {
         var high = next()
         var low = next()
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
-        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000    // RFC 4122 variant
+        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
         var out: [UInt8] = []
         out.reserveCapacity(36)
         for (index, word) in [high, low].enumerated() {

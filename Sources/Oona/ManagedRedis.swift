@@ -67,10 +67,12 @@ public final class ManagedRedis: Sendable {
         let child = try launch()
         state.withLock { $0.child = child }
         guard waitUntilAnswering(deadline: ContinuousClock.now.advanced(by: options.startTimeout)) else {
-            let log = (try? String(contentsOfFile: options.directory + "/redis.log", encoding: .utf8))?
+            let log =
+                (try? String(contentsOfFile: options.directory + "/redis.log", encoding: .utf8))?
                 .split(separator: "\n").suffix(3).joined(separator: " | ") ?? ""
             stop()
-            throw StartError(description: "redis-server did not answer within \(options.startTimeout) (see \(options.directory)/redis.log: \(log))")
+            throw StartError(
+                description: "redis-server did not answer within \(options.startTimeout) (see \(options.directory)/redis.log: \(log))")
         }
         state.withLock { $0.available = true }
         state.withLock { $0.supervising = true }
@@ -128,7 +130,8 @@ public final class ManagedRedis: Sendable {
         do {
             return try ChildProcess.spawn(options.executable, arguments, outputPath: directory + "/redis.log")
         } catch {
-            throw StartError(description: "\(error) (install it with `apt-get install redis-server`, or point REDIS_URL at a running Redis)")
+            throw StartError(
+                description: "\(error) (install it with `apt-get install redis-server`, or point REDIS_URL at a running Redis)")
         }
     }
 
@@ -136,7 +139,8 @@ public final class ManagedRedis: Sendable {
         while ContinuousClock.now < deadline {
             if state.withLock({ $0.stopping }) { return false }
             if let connection = try? RedisConnection(endpoint: endpoint, timeout: .milliseconds(500)),
-               let reply = try? connection.command(["PING"]), reply == .status("PONG") {
+                let reply = try? connection.command(["PING"]), reply == .status("PONG")
+            {
                 return true
             }
             // Exited already (bad config, missing module): no point waiting.
@@ -158,9 +162,12 @@ public final class ManagedRedis: Sendable {
                 return state.stopping
             }
             if stopping { break }
-            logger.error("managed redis-server exited unexpectedly; restarting",
-                         metadata: ["status": "\(status.map(ChildProcess.describe(waitStatus:)) ?? "unknown")",
-                                    "backoff_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)"])
+            logger.error(
+                "managed redis-server exited unexpectedly; restarting",
+                metadata: [
+                    "status": "\(status.map(ChildProcess.describe(waitStatus:)) ?? "unknown")",
+                    "backoff_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)",
+                ])
             usleep(UInt32(backoff.components.seconds * 1_000_000 + backoff.components.attoseconds / 1_000_000_000_000))
             backoff = min(backoff * 2, .seconds(5))
             if state.withLock({ $0.stopping }) { break }
@@ -196,7 +203,8 @@ public final class ManagedRedis: Sendable {
     private func stopStaleServer() {
         let pidFile = options.directory + "/redis.pid"
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return }
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else { return }
         let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
         guard cmdline.contains("redis-server"), cmdline.contains(socketPath) || cmdline.contains("redis.sock") else { return }
         logger.warning("stopping a redis-server left by an earlier run", metadata: ["pid": "\(pid)"])

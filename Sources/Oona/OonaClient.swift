@@ -31,8 +31,10 @@ public final class OonaClient: Sendable {
     static let signatureField = Array("signature".utf8)
     static let keyIdField = Array("key_id".utf8)
 
-    public init(configuration: OonaConfiguration, endpoint: RedisEndpoint, registry: PrometheusCollectorRegistry? = nil,
-                logger: Logger) throws(OonaError) {
+    public init(
+        configuration: OonaConfiguration, endpoint: RedisEndpoint, registry: PrometheusCollectorRegistry? = nil,
+        logger: Logger
+    ) throws(OonaError) {
         let problems = configuration.problems
         guard problems.isEmpty else { throw .configuration(problems) }
         self.configuration = configuration
@@ -43,8 +45,10 @@ public final class OonaClient: Sendable {
         self.metrics = metrics
         func breaker(_ name: String) -> CircuitBreaker {
             metrics.setBreakerGauge(name, .closed)
-            return CircuitBreaker(name: name, failureThreshold: configuration.breakerFailureThreshold,
-                                  recovery: configuration.breakerRecovery, halfOpenTrials: configuration.breakerHalfOpenTrials) { state in
+            return CircuitBreaker(
+                name: name, failureThreshold: configuration.breakerFailureThreshold,
+                recovery: configuration.breakerRecovery, halfOpenTrials: configuration.breakerHalfOpenTrials
+            ) { state in
                 metrics.setBreakerGauge(name, state)
                 let level: Logger.Level = state == .open ? .warning : .info
                 logger.log(level: level, "oona \(name) circuit breaker \(state.label)")
@@ -52,8 +56,10 @@ public final class OonaClient: Sendable {
         }
         publishBreaker = breaker("publish")
         consumeBreaker = breaker("consume")
-        pool = RedisConnectionPool(endpoint: endpoint, connectTimeout: configuration.connectTimeout,
-                                   commandTimeout: configuration.commandTimeout) { metrics.increment(.reconnects) }
+        pool = RedisConnectionPool(
+            endpoint: endpoint, connectTimeout: configuration.connectTimeout,
+            commandTimeout: configuration.commandTimeout
+        ) { metrics.increment(.reconnects) }
         housekeeper = OonaHousekeeper(configuration: configuration, keys: keys, endpoint: endpoint, metrics: metrics, logger: logger)
         var prefixes: [OonaStream: [[UInt8]]] = [:]
         for stream in OonaStream.allCases {
@@ -92,11 +98,14 @@ public final class OonaClient: Sendable {
     func publishQueueDepth(_ report: OonaStreamsReport) {
         var metrics: [MetricPoint] = []
         for stats in report.streams {
-            metrics.append(MetricPoint(name: "oona.queue.depth", value: Double(stats.length), unit: "count", attributes: ["stream": stats.stream]))
-            metrics.append(MetricPoint(name: "oona.queue.pending", value: Double(stats.pending), unit: "count", attributes: ["stream": stats.stream]))
+            metrics.append(
+                MetricPoint(name: "oona.queue.depth", value: Double(stats.length), unit: "count", attributes: ["stream": stats.stream]))
+            metrics.append(
+                MetricPoint(name: "oona.queue.pending", value: Double(stats.pending), unit: "count", attributes: ["stream": stats.stream]))
         }
-        let packet = TelemetryPacket.build(packetId: "oona-depth-\(report.sampledAt.millisecondsSinceEpoch)", source: "oona", level: .info,
-                                           metrics: metrics, healthSummary: health.detail)
+        let packet = TelemetryPacket.build(
+            packetId: "oona-depth-\(report.sampledAt.millisecondsSinceEpoch)", source: "oona", level: .info,
+            metrics: metrics, healthSummary: health.detail)
         do {
             try publishTelemetry(packet, options: PublishOptions(source: "oona"))
         } catch {
@@ -147,7 +156,8 @@ public final class OonaClient: Sendable {
     }
 
     @discardableResult
-    public func publishCommand(_ command: AdaptationCommand, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+    public func publishCommand(_ command: AdaptationCommand, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome
+    {
         try publish(.adaptationCommand(command), options: options)
     }
 
@@ -157,12 +167,14 @@ public final class OonaClient: Sendable {
     }
 
     @discardableResult
-    public func publishTelemetry(_ packet: TelemetryPacket, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+    public func publishTelemetry(_ packet: TelemetryPacket, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome
+    {
         try publish(.telemetry(packet), options: options)
     }
 
     @discardableResult
-    public func publishPolicyUpdate(_ update: PolicyUpdate, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome {
+    public func publishPolicyUpdate(_ update: PolicyUpdate, options: PublishOptions = PublishOptions()) throws(OonaError) -> PublishOutcome
+    {
         try publish(.policyUpdate(update), options: options)
     }
 
@@ -232,12 +244,18 @@ public final class OonaClient: Sendable {
     /// Wraps and validates (cheap); encoding and signing happen per round trip.
     private func envelope(_ message: BusMessage, _ options: PublishOptions) throws(OonaError) -> (BusEnvelope, OonaStream, Bool) {
         guard let preferred = options.stream ?? OonaClient.preferredStream(for: message) else {
-            throw .invalidMessage([JSONFieldProblem(field: "message_type",
-                message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream (pass options.stream)")])
+            throw .invalidMessage([
+                JSONFieldProblem(
+                    field: "message_type",
+                    message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream (pass options.stream)")
+            ])
         }
         if case .unspecified = message, !preferred.isJobQueue {
-            throw .invalidMessage([JSONFieldProblem(field: "message_type",
-                message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream, not \(preferred)")])
+            throw .invalidMessage([
+                JSONFieldProblem(
+                    field: "message_type",
+                    message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream, not \(preferred)")
+            ])
         }
         let ttl = options.ttl ?? configuration.messageTTL
         let envelope = BusEnvelope(
@@ -259,13 +277,15 @@ public final class OonaClient: Sendable {
         do {
             bytes = try LeylineCodec.encode(envelope)
         } catch {
-            return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
-                            rejection: .invalidMessage(error.problems))
+            return Prepared(
+                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
+                rejection: .invalidMessage(error.problems))
         }
         let limit = SystemLimits.standard.maxEnvelopeBytes
         guard bytes.count <= limit else {
-            return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
-                            rejection: .tooLarge(bytes: bytes.count, limit: limit))
+            return Prepared(
+                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
+                rejection: .tooLarge(bytes: bytes.count, limit: limit))
         }
         var fields: [[UInt8]] = [OonaClient.payloadField, bytes]
         if let signer = configuration.signer {
@@ -273,7 +293,6 @@ public final class OonaClient: Sendable {
         }
         return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: fields, rejection: nil)
     }
-
 
     private enum Decision {
         case write(OonaStream, rerouted: Bool)
@@ -284,7 +303,9 @@ public final class OonaClient: Sendable {
     /// The publish algorithm of `09-oona.md` §3 — drop test first, then the reroute test,
     /// both on the normal stream only — with two additions: CRITICAL priority routes like
     /// the emergency flag, and the emergency stream has a drop threshold too.
-    private func pipelinedPublish(_ items: [(BusEnvelope, OonaStream, Bool)], depth: Int, _ connection: RedisConnection)
+    private func pipelinedPublish(
+        _ items: [(BusEnvelope, OonaStream, Bool)], depth: Int, _ connection: RedisConnection
+    )
         throws(RedisError) -> Result<[PublishOutcome], OonaError>
     {
         let emergencyCap = configuration.effectiveEmergencyDropThreshold
@@ -406,11 +427,13 @@ public final class OonaClient: Sendable {
     /// the server's millisecond clock, so the cut-off is computed from Redis' `TIME`.
     @discardableResult
     public func sweepExpired() throws(OonaError) -> Int {
-        let ttlMs = configuration.messageTTL.components.seconds * 1000 + configuration.messageTTL.components.attoseconds / 1_000_000_000_000_000
+        let ttlMs =
+            configuration.messageTTL.components.seconds * 1000 + configuration.messageTTL.components.attoseconds / 1_000_000_000_000_000
         return try call(publishBreaker) { connection throws(RedisError) in
             let time = try connection.command(["TIME"])
             guard let parts = time.array, parts.count == 2, let seconds = parts[0].text.flatMap({ Int64($0) }),
-                  let micros = parts[1].text.flatMap({ Int64($0) }) else { return .failure(OonaError.redis("unexpected TIME reply \(time)")) }
+                let micros = parts[1].text.flatMap({ Int64($0) })
+            else { return .failure(OonaError.redis("unexpected TIME reply \(time)")) }
             let cutoff = seconds * 1000 + micros / 1000 - ttlMs
             let commands = OonaStream.allCases.map { stream in
                 ["XTRIM", keys.key(stream), "MINID", configuration.exactTrimming ? "=" : "~", "\(max(cutoff, 0))-0"]
@@ -426,8 +449,9 @@ public final class OonaClient: Sendable {
     /// The reference's `metrics_snapshot()` plus our counters; stream figures come from the
     /// last sample (never a Redis call: HTTP handlers use this).
     public func metricsSnapshot() -> OonaMetricsSnapshot {
-        OonaMetricsSnapshot(metrics: metrics, streams: housekeeper.latestStats, publishBreaker: publishBreaker.currentState,
-                            consumeBreaker: consumeBreaker.currentState)
+        OonaMetricsSnapshot(
+            metrics: metrics, streams: housekeeper.latestStats, publishBreaker: publishBreaker.currentState,
+            consumeBreaker: consumeBreaker.currentState)
     }
 
     /// Per-stream statistics from the last sample (nil before the first one succeeded).
@@ -454,7 +478,9 @@ public final class OonaClient: Sendable {
 
     /// Runs Redis work behind a breaker: fails fast while it is open; an I/O failure or a
     /// Redis that is loading/full counts against it.
-    func call<T>(_ breaker: CircuitBreaker, _ body: (RedisConnection) throws(RedisError) -> Result<T, OonaError>) throws(OonaError) -> Result<T, OonaError> {
+    func call<T>(
+        _ breaker: CircuitBreaker, _ body: (RedisConnection) throws(RedisError) -> Result<T, OonaError>
+    ) throws(OonaError) -> Result<T, OonaError> {
         try breaker.acquire()
         let result: Result<T, OonaError>
         do {

@@ -82,27 +82,36 @@ public struct OonaConfiguration: Sendable {
         positive("backpressure_drop_threshold", backpressureDropThreshold)
         positive("emergency_drop_threshold", emergencyDropThreshold)
         if let emergency = emergencyThreshold, let drop = backpressureDropThreshold, drop <= emergency {
-            problems.append("backpressure_drop_threshold (\(drop)) must be greater than emergency_threshold (\(emergency)); otherwise publishes are dropped before they are ever rerouted")
+            problems.append(
+                "backpressure_drop_threshold (\(drop)) must be greater than emergency_threshold (\(emergency)); otherwise publishes are dropped before they are ever rerouted"
+            )
         }
         if let maxLength = maxStreamLength, let drop = backpressureDropThreshold, drop > maxLength {
-            problems.append("backpressure_drop_threshold (\(drop)) must not exceed max_stream_length (\(maxLength)); trimming would keep the stream below it and nothing would ever be dropped")
+            problems.append(
+                "backpressure_drop_threshold (\(drop)) must not exceed max_stream_length (\(maxLength)); trimming would keep the stream below it and nothing would ever be dropped"
+            )
         }
         if maxAttempts < 1 { problems.append("max_attempts must be at least 1 (got \(maxAttempts))") }
         if breakerFailureThreshold < 1 { problems.append("breaker_failure_threshold must be at least 1") }
         if breakerHalfOpenTrials < 1 { problems.append("breaker_half_open_trials must be at least 1") }
-        for (name, value) in [("message_ttl", messageTTL), ("claim_min_idle", claimMinIdle), ("claim_interval", claimInterval),
-                              ("breaker_recovery", breakerRecovery), ("connect_timeout", connectTimeout),
-                              ("command_timeout", commandTimeout), ("stats_interval", statsInterval),
-                              ("housekeeping_interval", housekeepingInterval),
-                              ("queue_depth_telemetry_interval", queueDepthTelemetryInterval ?? .seconds(1))] where value <= .zero {
+        for (name, value) in [
+            ("message_ttl", messageTTL), ("claim_min_idle", claimMinIdle), ("claim_interval", claimInterval),
+            ("breaker_recovery", breakerRecovery), ("connect_timeout", connectTimeout),
+            ("command_timeout", commandTimeout), ("stats_interval", statsInterval),
+            ("housekeeping_interval", housekeepingInterval),
+            ("queue_depth_telemetry_interval", queueDepthTelemetryInterval ?? .seconds(1)),
+        ] where value <= .zero {
             problems.append("\(name) must be positive")
         }
         let names = [streams.normal, streams.emergency, streams.telemetry, streams.policy]
         if Set(names).count != names.count { problems.append("the four stream names must differ") }
-        for name in names where name.isEmpty || name.contains(where: { $0.isWhitespace }) || name.hasSuffix(OonaStreamKeys.deadLetterSuffix) {
+        for name in names where name.isEmpty || name.contains(where: { $0.isWhitespace }) || name.hasSuffix(OonaStreamKeys.deadLetterSuffix)
+        {
             problems.append("stream name '\(name)' must be non-empty, without spaces, and not end in \(OonaStreamKeys.deadLetterSuffix)")
         }
-        if group.isEmpty || group.contains(where: { $0.isWhitespace }) { problems.append("group '\(group)' must be non-empty without spaces") }
+        if group.isEmpty || group.contains(where: { $0.isWhitespace }) {
+            problems.append("group '\(group)' must be non-empty without spaces")
+        }
         if consumerName.isEmpty || consumerName.contains(where: { $0.isWhitespace }) {
             problems.append("consumer name '\(consumerName)' must be non-empty without spaces")
         }

@@ -50,8 +50,10 @@ public final class OonaConsumer {
 
     /// Polls until `shouldContinue` says stop. Transient failures back off (the breaker's
     /// recovery window while it is open, else 50 ms doubling to 5 s); the loop never throws.
-    public func run(count: Int = 10, block: Duration = .seconds(1), while shouldContinue: () -> Bool,
-                    handler: (OonaDelivery) throws -> Void) {
+    public func run(
+        count: Int = 10, block: Duration = .seconds(1), while shouldContinue: () -> Bool,
+        handler: (OonaDelivery) throws -> Void
+    ) {
         var backoff: Duration = .milliseconds(50)
         while shouldContinue() {
             do {
@@ -62,8 +64,12 @@ public final class OonaConsumer {
                 if case .circuitOpen(_, let retryAfter) = error {
                     wait = min(max(retryAfter, .milliseconds(10)), .seconds(1))
                 } else {
-                    logger.warning("oona consumer poll failed; backing off", metadata: ["consumer": "\(name)", "error": "\(error)",
-                                                                                      "backoff_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)"])
+                    logger.warning(
+                        "oona consumer poll failed; backing off",
+                        metadata: [
+                            "consumer": "\(name)", "error": "\(error)",
+                            "backoff_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)",
+                        ])
                     wait = backoff
                     backoff = min(backoff * 2, .seconds(5))
                 }
@@ -86,7 +92,9 @@ public final class OonaConsumer {
     /// One round (see the type's documentation). Throws `circuitOpen` while the consume
     /// breaker is open and `unavailable` when Redis cannot be reached.
     @discardableResult
-    public func poll(count: Int = 10, block: Duration = .seconds(1), handler: (OonaDelivery) throws -> Void) throws(OonaError) -> OonaPollSummary {
+    public func poll(
+        count: Int = 10, block: Duration = .seconds(1), handler: (OonaDelivery) throws -> Void
+    ) throws(OonaError) -> OonaPollSummary {
         let breaker = client.consumeBreaker
         try breaker.acquire()
         var summary = OonaPollSummary()
@@ -173,12 +181,15 @@ public final class OonaConsumer {
         }
     }
 
-    private func recoverPending(_ redis: RedisConnection, count: Int, handler: (OonaDelivery) throws -> Void,
-                                summary: inout OonaPollSummary) throws(ConsumerFailure) {
+    private func recoverPending(
+        _ redis: RedisConnection, count: Int, handler: (OonaDelivery) throws -> Void,
+        summary: inout OonaPollSummary
+    ) throws(ConsumerFailure) {
         for stream in streams {
             var start = "0"
             while true {
-                let reply = try readGroup(redis, ["XREADGROUP", "GROUP", group, name, "COUNT", "\(count)", "STREAMS", client.keys.key(stream), start])
+                let reply = try readGroup(
+                    redis, ["XREADGROUP", "GROUP", group, name, "COUNT", "\(count)", "STREAMS", client.keys.key(stream), start])
                 let entries = StreamEntry.parseRead(reply).first?.entries ?? []
                 guard let last = entries.last else { break }
                 let counts = try deliveryCounts(redis, stream, entries)
@@ -188,8 +199,10 @@ public final class OonaConsumer {
         }
     }
 
-    private func reclaim(_ redis: RedisConnection, count: Int, handler: (OonaDelivery) throws -> Void,
-                         summary: inout OonaPollSummary) throws(ConsumerFailure) {
+    private func reclaim(
+        _ redis: RedisConnection, count: Int, handler: (OonaDelivery) throws -> Void,
+        summary: inout OonaPollSummary
+    ) throws(ConsumerFailure) {
         let idle = client.configuration.claimMinIdle.components
         let idleMs = idle.seconds * 1000 + idle.attoseconds / 1_000_000_000_000_000
         for stream in streams {
@@ -208,7 +221,9 @@ public final class OonaConsumer {
                 if !entries.isEmpty {
                     client.metrics.increment(.reclaimed, by: entries.count)
                     summary.reclaimed += entries.count
-                    logger.info("oona reclaimed idle entries", metadata: ["stream": "\(stream)", "count": "\(entries.count)", "consumer": "\(name)"])
+                    logger.info(
+                        "oona reclaimed idle entries",
+                        metadata: ["stream": "\(stream)", "count": "\(entries.count)", "consumer": "\(name)"])
                     let counts = try deliveryCounts(redis, stream, entries)
                     try process(redis, stream, entries, counts: counts, handler: handler, summary: &summary)
                 }
@@ -218,8 +233,10 @@ public final class OonaConsumer {
         }
     }
 
-    private func readNew(_ redis: RedisConnection, count: Int, block: Duration, handler: (OonaDelivery) throws -> Void,
-                         summary: inout OonaPollSummary) throws(ConsumerFailure) {
+    private func readNew(
+        _ redis: RedisConnection, count: Int, block: Duration, handler: (OonaDelivery) throws -> Void,
+        summary: inout OonaPollSummary
+    ) throws(ConsumerFailure) {
         // The emergency stream alone first: a full batch from it means there may be more, and
         // then nothing else is read this round.
         let others = streams.filter { $0 != .emergency }
@@ -263,7 +280,9 @@ public final class OonaConsumer {
     }
 
     /// Delivery counts of entries this consumer now owns (re-read or claimed ones).
-    private func deliveryCounts(_ redis: RedisConnection, _ stream: OonaStream, _ entries: [StreamEntry]) throws(ConsumerFailure) -> [String: Int] {
+    private func deliveryCounts(
+        _ redis: RedisConnection, _ stream: OonaStream, _ entries: [StreamEntry]
+    ) throws(ConsumerFailure) -> [String: Int] {
         guard let first = entries.first?.id, let last = entries.last?.id else { return [:] }
         let reply = try run(redis, ["XPENDING", client.keys.key(stream), group, first, last, "\(entries.count * 2 + 10)", name])
         var counts: [String: Int] = [:]
@@ -294,11 +313,12 @@ public final class OonaConsumer {
             let keyId = entry.fields["key_id"].map { String(decoding: $0, as: UTF8.self) }
             if let rejection = signer.verify(payload, signature: signature, keyId: keyId) {
                 client.metrics.increment(.signatureRejected)
-                let reason: DeadLetterReason = switch rejection {
-                case .missingSignature: .signatureMissing
-                case .unknownKey: .signatureUnknownKey
-                case .mismatch: .signatureInvalid
-                }
+                let reason: DeadLetterReason =
+                    switch rejection {
+                    case .missingSignature: .signatureMissing
+                    case .unknownKey: .signatureUnknownKey
+                    case .mismatch: .signatureInvalid
+                    }
                 return .reject(reason, "signature check failed: \(rejection.rawValue)")
             }
         }
@@ -331,8 +351,10 @@ public final class OonaConsumer {
         return .deliver(OonaDelivery(stream: stream, entryId: entry.id, envelope: envelope, deliveryCount: deliveries))
     }
 
-    private func process(_ redis: RedisConnection, _ stream: OonaStream, _ entries: [StreamEntry], counts: [String: Int]?,
-                         handler: (OonaDelivery) throws -> Void, summary: inout OonaPollSummary) throws(ConsumerFailure) {
+    private func process(
+        _ redis: RedisConnection, _ stream: OonaStream, _ entries: [StreamEntry], counts: [String: Int]?,
+        handler: (OonaDelivery) throws -> Void, summary: inout OonaPollSummary
+    ) throws(ConsumerFailure) {
         var acknowledged: [String] = []
         var trimmed: [String] = []
         var rejected: [(entry: StreamEntry, reason: DeadLetterReason, detail: String, deliveries: Int)] = []
@@ -356,8 +378,9 @@ public final class OonaConsumer {
                 } catch {
                     client.metrics.increment(.handlerFailed)
                     summary.failed += 1
-                    logger.warning("oona handler failed; the entry stays pending for a retry",
-                                   metadata: ["stream": "\(stream)", "id": "\(entry.id)", "deliveries": "\(deliveries)", "error": "\(error)"])
+                    logger.warning(
+                        "oona handler failed; the entry stays pending for a retry",
+                        metadata: ["stream": "\(stream)", "id": "\(entry.id)", "deliveries": "\(deliveries)", "error": "\(error)"])
                 }
             }
         }
@@ -368,13 +391,19 @@ public final class OonaConsumer {
             let commands = rejected.map { deadLetterCommand(stream, $0.entry, $0.reason, $0.detail, $0.deliveries) }
             for (item, reply) in zip(rejected, try pipeline(redis, commands)) {
                 if case .error(let message) = reply {
-                    logger.error("oona could not dead-letter an entry; it stays pending", metadata: ["id": "\(item.entry.id)", "error": "\(message)"])
+                    logger.error(
+                        "oona could not dead-letter an entry; it stays pending",
+                        metadata: ["id": "\(item.entry.id)", "error": "\(message)"])
                     continue
                 }
                 deadLettered.append(item.entry.id)
                 client.metrics.deadLettered(reason: item.reason, stream: stream)
-                logger.warning("oona dead-lettered an entry", metadata: ["stream": "\(stream)", "id": "\(item.entry.id)",
-                                                                         "reason": "\(item.reason.rawValue)", "detail": "\(item.detail)"])
+                logger.warning(
+                    "oona dead-lettered an entry",
+                    metadata: [
+                        "stream": "\(stream)", "id": "\(item.entry.id)",
+                        "reason": "\(item.reason.rawValue)", "detail": "\(item.detail)",
+                    ])
             }
         }
         let toAcknowledge = acknowledged + deadLettered + trimmed
@@ -386,8 +415,10 @@ public final class OonaConsumer {
         summary.deadLettered += deadLettered.count
     }
 
-    private func deadLetterCommand(_ stream: OonaStream, _ entry: StreamEntry, _ reason: DeadLetterReason, _ detail: String,
-                                   _ deliveries: Int) -> [[UInt8]] {
+    private func deadLetterCommand(
+        _ stream: OonaStream, _ entry: StreamEntry, _ reason: DeadLetterReason, _ detail: String,
+        _ deliveries: Int
+    ) -> [[UInt8]] {
         var fields: [(String, [UInt8])] = [
             ("reason", Array(reason.rawValue.utf8)),
             ("detail", Array(String(detail.prefix(500)).utf8)),

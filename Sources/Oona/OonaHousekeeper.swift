@@ -163,7 +163,8 @@ final class OonaHousekeeper: Sendable {
     private func serverMilliseconds(_ redis: RedisConnection) throws -> Int64 {
         let time = try redis.command(["TIME"])
         guard let parts = time.array, parts.count == 2, let seconds = parts[0].text.flatMap({ Int64($0) }),
-              let micros = parts[1].text.flatMap({ Int64($0) }) else { throw RedisError("unexpected TIME reply \(time)") }
+            let micros = parts[1].text.flatMap({ Int64($0) })
+        else { throw RedisError("unexpected TIME reply \(time)") }
         return seconds * 1000 + micros / 1000
     }
 
@@ -187,17 +188,19 @@ final class OonaHousekeeper: Sendable {
                 pendingCommands.append(["XPENDING", keys.key(stream), group.name])
                 pendingOwners.append((index, groupIndex))
             }
-            streams.append(OonaStreamStats(
-                stream: stream.label, key: keys.key(stream), length: Int(replies[index * 3].integer ?? 0),
-                pending: groups.reduce(0) { $0 + $1.pending }, consumers: groups.reduce(0) { $0 + $1.consumers },
-                oldestPendingAgeMs: 0, deadLetterKey: keys.deadLetterKey(stream),
-                deadLetterLength: Int(replies[index * 3 + 2].integer ?? 0), groups: groups))
+            streams.append(
+                OonaStreamStats(
+                    stream: stream.label, key: keys.key(stream), length: Int(replies[index * 3].integer ?? 0),
+                    pending: groups.reduce(0) { $0 + $1.pending }, consumers: groups.reduce(0) { $0 + $1.consumers },
+                    oldestPendingAgeMs: 0, deadLetterKey: keys.deadLetterKey(stream),
+                    deadLetterLength: Int(replies[index * 3 + 2].integer ?? 0), groups: groups))
         }
         if !pendingCommands.isEmpty {
             for ((streamIndex, groupIndex), reply) in zip(pendingOwners, try redis.pipeline(pendingCommands)) {
                 // [count, smallest id, greatest id, [[consumer, count], ...]]
                 guard let parts = reply.array, parts.count >= 2, let oldest = parts[1].text,
-                      let milliseconds = Int64(oldest.split(separator: "-").first ?? "") else { continue }
+                    let milliseconds = Int64(oldest.split(separator: "-").first ?? "")
+                else { continue }
                 let age = Int(max(0, now - milliseconds))
                 streams[streamIndex].groups[groupIndex].oldestPendingAgeMs = age
                 streams[streamIndex].oldestPendingAgeMs = max(streams[streamIndex].oldestPendingAgeMs, age)
@@ -224,10 +227,11 @@ final class OonaHousekeeper: Sendable {
                 index += 2
             }
             guard let name = fields["name"]?.text else { return nil }
-            return OonaGroupStats(name: name, consumers: Int(fields["consumers"]?.integer ?? 0),
-                                  pending: Int(fields["pending"]?.integer ?? 0),
-                                  lastDeliveredId: fields["last-delivered-id"]?.text ?? "0-0",
-                                  lag: fields["lag"]?.integer.map(Int.init), oldestPendingAgeMs: 0)
+            return OonaGroupStats(
+                name: name, consumers: Int(fields["consumers"]?.integer ?? 0),
+                pending: Int(fields["pending"]?.integer ?? 0),
+                lastDeliveredId: fields["last-delivered-id"]?.text ?? "0-0",
+                lag: fields["lag"]?.integer.map(Int.init), oldestPendingAgeMs: 0)
         }
     }
 }

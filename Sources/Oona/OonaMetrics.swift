@@ -76,11 +76,13 @@ public final class OonaMetrics: Sendable {
                     descriptor: OonaMetrics.name(counter.prometheusName, "total", OonaMetrics.help[counter]!))
             }
             publishDuration = registry.makeDurationHistogram(
-                descriptor: OonaMetrics.name("publish_duration", "seconds",
-                                             "Time to publish one message (routing checks, XADD), successful publishes only."),
+                descriptor: OonaMetrics.name(
+                    "publish_duration", "seconds",
+                    "Time to publish one message (routing checks, XADD), successful publishes only."),
                 buckets: OonaMetrics.latencyBuckets)
             deliveryLatency = registry.makeDurationHistogram(
-                descriptor: OonaMetrics.name("delivery_latency", "seconds", "Time from an envelope's created_at to its handler being called."),
+                descriptor: OonaMetrics.name(
+                    "delivery_latency", "seconds", "Time from an envelope's created_at to its handler being called."),
                 buckets: OonaMetrics.latencyBuckets)
             queueDepthMaxGauge = registry.makeGauge(
                 descriptor: OonaMetrics.name("queue_depth_max", "", "High-water mark of stream lengths seen while publishing."))
@@ -104,22 +106,28 @@ public final class OonaMetrics: Sendable {
 
     func publishFailed(reason: String) {
         increment(.publishFailed)
-        registry?.makeCounter(descriptor: OonaMetrics.name("publish_failed", "total", OonaMetrics.help[.publishFailed]!),
-                              labels: [("reason", reason)]).increment()
+        registry?.makeCounter(
+            descriptor: OonaMetrics.name("publish_failed", "total", OonaMetrics.help[.publishFailed]!),
+            labels: [("reason", reason)]
+        ).increment()
     }
 
     func deadLettered(reason: DeadLetterReason, stream: OonaStream) {
         increment(.deadLettered)
-        registry?.makeCounter(descriptor: OonaMetrics.name("dead_lettered", "total", OonaMetrics.help[.deadLettered]!),
-                              labels: [("reason", reason.rawValue), ("stream", stream.label)]).increment()
+        registry?.makeCounter(
+            descriptor: OonaMetrics.name("dead_lettered", "total", OonaMetrics.help[.deadLettered]!),
+            labels: [("reason", reason.rawValue), ("stream", stream.label)]
+        ).increment()
     }
 
     func versionMismatch(_ type: BusMessageType) {
         increment(.versionMismatch)
         registry?.makeCounter(
-            descriptor: MetricNameDescriptor(namespace: "esper", subsystem: "leyline", metricName: "version_mismatch", unitName: "total",
-                                             helpText: "Bus messages refused for an unsupported Leyline version, by message type."),
-            labels: [("message_type", type.label)]).increment()
+            descriptor: MetricNameDescriptor(
+                namespace: "esper", subsystem: "leyline", metricName: "version_mismatch", unitName: "total",
+                helpText: "Bus messages refused for an unsupported Leyline version, by message type."),
+            labels: [("message_type", type.label)]
+        ).increment()
     }
 
     func observeDepth(_ depth: Int) {
@@ -139,22 +147,30 @@ public final class OonaMetrics: Sendable {
     func recordDelivery(_ latency: Duration) { deliveryLatency?.record(max(latency, .zero)) }
 
     func setStreamGauges(stream: OonaStream, length: Int, pending: Int) {
-        registry?.makeGauge(descriptor: OonaMetrics.name("stream_length", "", "Entries in the stream (XLEN), sampled."),
-                            labels: [("stream", stream.label)]).set(Double(length))
-        registry?.makeGauge(descriptor: OonaMetrics.name("stream_pending", "",
-                                                         "Entries delivered but not acknowledged, summed over consumer groups, sampled."),
-                            labels: [("stream", stream.label)]).set(Double(pending))
+        registry?.makeGauge(
+            descriptor: OonaMetrics.name("stream_length", "", "Entries in the stream (XLEN), sampled."),
+            labels: [("stream", stream.label)]
+        ).set(Double(length))
+        registry?.makeGauge(
+            descriptor: OonaMetrics.name(
+                "stream_pending", "",
+                "Entries delivered but not acknowledged, summed over consumer groups, sampled."),
+            labels: [("stream", stream.label)]
+        ).set(Double(pending))
     }
 
     func setBreakerGauge(_ breaker: String, _ state: CircuitBreakerState) {
         // The design's encoding: 0 closed, 1 open, 2 half-open.
-        let value: Double = switch state {
-        case .open: 1
-        case .halfOpen: 2
-        default: 0
-        }
-        registry?.makeGauge(descriptor: OonaMetrics.name("circuit_breaker_state", "", "Circuit breaker state: 0 closed, 1 open, 2 half-open."),
-                            labels: [("breaker", breaker)]).set(value)
+        let value: Double =
+            switch state {
+            case .open: 1
+            case .halfOpen: 2
+            default: 0
+            }
+        registry?.makeGauge(
+            descriptor: OonaMetrics.name("circuit_breaker_state", "", "Circuit breaker state: 0 closed, 1 open, 2 half-open."),
+            labels: [("breaker", breaker)]
+        ).set(value)
     }
 
     /// `esper_oona_<name>_<unit>`.

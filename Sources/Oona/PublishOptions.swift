@@ -16,8 +16,10 @@ public struct PublishOptions: Sendable {
     /// Envelope `source_subsystem`; nil uses the configured one.
     public var source: String?
 
-    public init(priority: MessagePriority = .normal, emergency: Bool = false, stream: OonaStream? = nil, ttl: Duration? = nil,
-                correlationId: String = "", attributes: [String: String] = [:], source: String? = nil) {
+    public init(
+        priority: MessagePriority = .normal, emergency: Bool = false, stream: OonaStream? = nil, ttl: Duration? = nil,
+        correlationId: String = "", attributes: [String: String] = [:], source: String? = nil
+    ) {
         self.priority = priority
         self.emergency = emergency
         self.stream = stream

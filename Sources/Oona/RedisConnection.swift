@@ -1,6 +1,7 @@
 internal import CHiredis
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// A reply from Redis.
@@ -169,8 +170,10 @@ public final class RedisConnection {
         return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
     }
 
-    private static func withArgv<R>(_ arguments: [[UInt8]],
-                                    _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
+    private static func withArgv<R>(
+        _ arguments: [[UInt8]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+    ) -> R {
         // The arguments are copied, back to back, into one stable buffer for the duration of
         // the call (one allocation per command: publishing is a hot path).
         let total = arguments.reduce(0) { $0 + $1.count }

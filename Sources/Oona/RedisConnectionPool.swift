@@ -24,8 +24,10 @@ final class RedisConnectionPool: Sendable {
 
     private let state = Mutex(State())
 
-    init(endpoint: RedisEndpoint, connectTimeout: Duration, commandTimeout: Duration, maxIdle: Int = 4,
-         onReconnect: @escaping @Sendable () -> Void) {
+    init(
+        endpoint: RedisEndpoint, connectTimeout: Duration, commandTimeout: Duration, maxIdle: Int = 4,
+        onReconnect: @escaping @Sendable () -> Void
+    ) {
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout

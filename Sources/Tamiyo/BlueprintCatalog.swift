@@ -64,11 +64,13 @@ public final class BlueprintCatalog: Sendable {
                 residual: KernelKind(rawValue: template.recipe.kind)?.startsAsIdentity == true && !template.recipe.kind.hasPrefix("fault_"))
         }
         for record in urza?.listAll() ?? [] {
-            var info = entries[record.blueprintId] ?? BlueprintInfo(
-                blueprintId: record.blueprintId, name: record.descriptor.name, tier: record.descriptor.tier,
-                risk: record.descriptor.riskValue, stage: record.descriptor.stage, quarantineOnly: record.descriptor.quarantineOnly,
-                approvalRequired: record.descriptor.approvalRequired, description: record.descriptor.description, available: false,
-                seedWidth: nil, kind: record.kind, residual: false)
+            var info =
+                entries[record.blueprintId]
+                ?? BlueprintInfo(
+                    blueprintId: record.blueprintId, name: record.descriptor.name, tier: record.descriptor.tier,
+                    risk: record.descriptor.riskValue, stage: record.descriptor.stage, quarantineOnly: record.descriptor.quarantineOnly,
+                    approvalRequired: record.descriptor.approvalRequired, description: record.descriptor.description, available: false,
+                    seedWidth: nil, kind: record.kind, residual: false)
             info.available = record.state == .available
             info.seedWidth = record.seedWidth
             info.kind = record.kind

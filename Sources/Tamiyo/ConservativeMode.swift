@@ -43,8 +43,10 @@ public final class ConservativeMode: Sendable {
     private let observer: Mutex<(@Sendable (ModeState) -> Void)?> = Mutex(nil)
 
     public init(atStart conservative: Bool) {
-        state = Mutex(conservative ? ModeState(conservative: true, reason: "TAMIYO_CONSERVATIVE_MODE", source: .environment)
-                                   : ModeState(conservative: false, reason: "", source: .default))
+        state = Mutex(
+            conservative
+                ? ModeState(conservative: true, reason: "TAMIYO_CONSERVATIVE_MODE", source: .environment)
+                : ModeState(conservative: false, reason: "", source: .default))
     }
 
     public var current: ModeState { state.withLock { $0 } }

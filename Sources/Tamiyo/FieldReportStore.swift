@@ -58,8 +58,11 @@ public final class FieldReportStore: Sendable {
 
     /// Reports matching the filters, oldest first, from `after` (the position a previous page
     /// ended at), at most `limit`; the position after the last one returned when more remain.
-    public func query(run: String?, outcome: FieldReportOutcome?, since: LeylineTimestamp?, after: Int, limit: Int)
-        -> (items: [FieldReport], next: Int?) {
+    public func query(
+        run: String?, outcome: FieldReportOutcome?, since: LeylineTimestamp?, after: Int, limit: Int
+    )
+        -> (items: [FieldReport], next: Int?)
+    {
         reports.withLock { reports in
             var items: [FieldReport] = []
             var index = max(0, after)

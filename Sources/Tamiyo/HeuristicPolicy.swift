@@ -39,10 +39,13 @@ public final class HeuristicPolicy: TamiyoPolicy {
         guard let slot = slots.first, let candidates = o.candidates[slot.name], !candidates.isEmpty else {
             return PolicyDecision(.wait, action: .wait, rationale: "plateau, but no open slot with a usable blueprint")
         }
-        let ranked = candidates.enumerated().sorted { (o.failures[$0.element.blueprintId] ?? 0, $0.offset) < (o.failures[$1.element.blueprintId] ?? 0, $1.offset) }
+        let ranked = candidates.enumerated().sorted {
+            (o.failures[$0.element.blueprintId] ?? 0, $0.offset) < (o.failures[$1.element.blueprintId] ?? 0, $1.offset)
+        }
         let blueprint = ranked[0].element.blueprintId
-        return PolicyDecision(.germinate(slot: slot.name, blueprint: blueprint), action: .germinate,
-                              rationale: "plateau for \(o.epochsSinceImprovement) epochs: \(blueprint) in \(slot.name)")
+        return PolicyDecision(
+            .germinate(slot: slot.name, blueprint: blueprint), action: .germinate,
+            rationale: "plateau for \(o.epochsSinceImprovement) epochs: \(blueprint) in \(slot.name)")
     }
 
     private func judge(_ seed: SeedSnapshot, _ o: PolicyObservation, _ s: SeedSettings) -> PolicyDecision {
@@ -72,7 +75,8 @@ public final class HeuristicPolicy: TamiyoPolicy {
             return PolicyDecision(.wait, action: .wait, rationale: "\(id) training (advantage \(advantage))")
         case .grafting:
             if o.summary.validationLoss > seed.baseline.validationLoss + regression {
-                return cull("regression", "G2: validation loss \(o.summary.validationLoss) vs \(seed.baseline.validationLoss) before the graft")
+                return cull(
+                    "regression", "G2: validation loss \(o.summary.validationLoss) vs \(seed.baseline.validationLoss) before the graft")
             }
             if seed.rampComplete { return advance(.stabilizing, "ramp complete (α = 1)") }
             return PolicyDecision(.wait, action: .wait, rationale: "\(id) grafting (α = \(seed.alpha))")

@@ -19,22 +19,27 @@ public final class LearnedPolicy: TamiyoPolicy {
         let features = PolicyFeatures.global(o.featureSnapshot, dimension: config.featureDim)
         let live = o.kasmina.seeds.first
         let slots = o.kasmina.slots.enumerated().map { index, slot in
-            PolicyFeatures.slot(width: slot.width, open: slot.isOpen(at: o.epoch + 1), embargoed: o.epoch + 1 < slot.embargoUntilEpoch,
-                                hasLiveSeed: slot.liveSeed != nil, fossils: slot.fossils, fossilParameters: slot.fossilParameters,
-                                position: index, slots: o.kasmina.slots.count, allowed: slot.allowed)
+            PolicyFeatures.slot(
+                width: slot.width, open: slot.isOpen(at: o.epoch + 1), embargoed: o.epoch + 1 < slot.embargoUntilEpoch,
+                hasLiveSeed: slot.liveSeed != nil, fossils: slot.fossils, fossilParameters: slot.fossilParameters,
+                position: index, slots: o.kasmina.slots.count, allowed: slot.allowed)
         }
         var candidates: [(slot: Int, info: BlueprintInfo)] = []
         for (index, slot) in o.kasmina.slots.enumerated() where slot.isOpen(at: o.epoch + 1) {
             for info in o.candidates[slot.name] ?? [] { candidates.append((index, info)) }
         }
         let blueprints = candidates.map { candidate in
-            (index: PolicyFeatures.blueprintIndex(candidate.info.blueprintId, vocab: config.blueprintVocab),
-             features: PolicyFeatures.blueprint(risk: candidate.info.risk, tier: candidate.info.tier.name, stage: candidate.info.stage,
-                                                parameters: 0))
+            (
+                index: PolicyFeatures.blueprintIndex(candidate.info.blueprintId, vocab: config.blueprintVocab),
+                features: PolicyFeatures.blueprint(
+                    risk: candidate.info.risk, tier: candidate.info.tier.name, stage: candidate.info.stage,
+                    parameters: 0)
+            )
         }
-        let input = PolicyInput(features: features, stageIndex: live.map { 1 + Int($0.stage.rawValue) } ?? 0,
-                                blueprintIndex: live.map { PolicyFeatures.blueprintIndex($0.origin.requestedId, vocab: config.blueprintVocab) } ?? 0,
-                                slots: slots, blueprints: blueprints)
+        let input = PolicyInput(
+            features: features, stageIndex: live.map { 1 + Int($0.stage.rawValue) } ?? 0,
+            blueprintIndex: live.map { PolicyFeatures.blueprintIndex($0.origin.requestedId, vocab: config.blueprintVocab) } ?? 0,
+            slots: slots, blueprints: blueprints)
         return (input, candidates)
     }
 
@@ -42,9 +47,10 @@ public final class LearnedPolicy: TamiyoPolicy {
         let (input, candidates) = LearnedPolicy.input(o, config: network.config)
         let out = network.evaluate(input)
         let live = o.kasmina.seeds.first
-        let openSlots = Set(o.kasmina.slots.enumerated().compactMap { index, slot in
-            slot.isOpen(at: o.epoch + 1) && candidates.contains { $0.slot == index } ? index : nil
-        })
+        let openSlots = Set(
+            o.kasmina.slots.enumerated().compactMap { index, slot in
+                slot.isOpen(at: o.epoch + 1) && candidates.contains { $0.slot == index } ? index : nil
+            })
         let valid: (Int) -> Bool = { raw in
             switch PolicyAction(rawValue: raw) {
             case .wait?, .optimizer?: true
@@ -62,13 +68,16 @@ public final class LearnedPolicy: TamiyoPolicy {
         case .wait:
             return decision(.wait, "network: wait")
         case .germinate:
-            guard let slotIndex = maskedArgmax(out.slotScores, allowed: { openSlots.contains($0) }) else { return decision(.wait, "no open slot") }
+            guard let slotIndex = maskedArgmax(out.slotScores, allowed: { openSlots.contains($0) }) else {
+                return decision(.wait, "no open slot")
+            }
             guard let pick = maskedArgmax(out.blueprintScores, allowed: { candidates[$0].slot == slotIndex }) else {
                 return decision(.wait, "no blueprint for the slot")
             }
             let slot = o.kasmina.slots[slotIndex].name
-            return decision(.germinate(slot: slot, blueprint: candidates[pick].info.blueprintId),
-                            "network: germinate \(candidates[pick].info.blueprintId) in \(slot)")
+            return decision(
+                .germinate(slot: slot, blueprint: candidates[pick].info.blueprintId),
+                "network: germinate \(candidates[pick].info.blueprintId) in \(slot)")
         case .advance:
             guard let live, let next = nextStage(of: live) else { return decision(.wait, "nothing to advance") }
             return decision(.transition(seedId: live.seedId, to: next), "network: advance \(live.seedId) to \(next.name)")

@@ -33,7 +33,8 @@ public struct PolicyObservation: Sendable {
 
     /// Whether another germination is allowed by the run's budgets.
     public var mayGerminate: Bool {
-        kasmina.seeds.count < settings.maxActiveSeeds && kasmina.germinations < settings.maxGerminations && epoch + 1 >= settings.warmupEpochs
+        kasmina.seeds.count < settings.maxActiveSeeds && kasmina.germinations < settings.maxGerminations
+            && epoch + 1 >= settings.warmupEpochs
     }
 
     /// The features of the policy network (TamiyoNetwork's one encoding).

@@ -29,9 +29,12 @@ public struct RiskEngine: Sendable {
         public var riskReason: String?
     }
 
-    public func review(_ proposed: AdaptationCommand?, lossDelta: Double, hasPreviousLoss: Bool, conservative: Bool,
-                       settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?)
-        -> Verdict {
+    public func review(
+        _ proposed: AdaptationCommand?, lossDelta: Double, hasPreviousLoss: Bool, conservative: Bool,
+        settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?
+    )
+        -> Verdict
+    {
         var verdict = Verdict(command: proposed)
         let spike = hasPreviousLoss && lossDelta > maxLossSpike
         if var command = proposed, case .seedOperation(let operation)? = command.payload, operation.operation == .germinate {
@@ -44,36 +47,43 @@ public struct RiskEngine: Sendable {
                 verdict.command = command
                 let approved = settings.approvedBlueprints.contains(id)
                 if let reason = quarantined(id) {
-                    rewrite(&verdict, reason: "blueprint_high_risk", event: "bp_quarantine",
-                            attributes: ["tier": info.tier.name, "blueprint_id": id, "quarantine": reason])
+                    rewrite(
+                        &verdict, reason: "blueprint_high_risk", event: "bp_quarantine",
+                        attributes: ["tier": info.tier.name, "blueprint_id": id, "quarantine": reason])
                 } else if (info.quarantineOnly || info.risk >= highRiskThreshold) && !(settings.allowHighRisk && approved) {
-                    rewrite(&verdict, reason: "blueprint_high_risk", event: "bp_quarantine",
-                            attributes: ["tier": info.tier.name, "blueprint_id": id, "risk": String(format: "%.2f", info.risk)])
+                    rewrite(
+                        &verdict, reason: "blueprint_high_risk", event: "bp_quarantine",
+                        attributes: ["tier": info.tier.name, "blueprint_id": id, "risk": String(format: "%.2f", info.risk)])
                 } else if info.approvalRequired && !approved {
-                    rewrite(&verdict, reason: "approval_required", event: "approval_held",
-                            attributes: ["tier": info.tier.name, "blueprint_id": id])
+                    rewrite(
+                        &verdict, reason: "approval_required", event: "approval_held",
+                        attributes: ["tier": info.tier.name, "blueprint_id": id])
                 } else if conservative && !info.isSafe {
-                    rewrite(&verdict, reason: "conservative_mode", event: "pause_triggered",
-                            attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta), "blueprint_id": id])
+                    rewrite(
+                        &verdict, reason: "conservative_mode", event: "pause_triggered",
+                        attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta), "blueprint_id": id])
                 }
             } else {
                 rewrite(&verdict, reason: "blueprint_unknown", event: "bp_quarantine", attributes: ["blueprint_id": id, "tier": "unknown"])
             }
         }
         if conservative, let command = verdict.command, command.commandType == .optimizer {
-            rewrite(&verdict, reason: "conservative_mode", event: "pause_triggered",
-                    attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta)])
+            rewrite(
+                &verdict, reason: "conservative_mode", event: "pause_triggered",
+                attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta)])
         }
         if spike {
-            let exempt = verdict.command.map { command -> Bool in
-                if command.commandType == .emergency { return true }
-                if case .seedOperation(let op)? = command.payload { return op.operation == .cull || op.operation == .cancel }
-                return false
-            } ?? false
+            let exempt =
+                verdict.command.map { command -> Bool in
+                    if command.commandType == .emergency { return true }
+                    if case .seedOperation(let op)? = command.payload { return op.operation == .cull || op.operation == .cancel }
+                    return false
+                } ?? false
             if !exempt {
                 if verdict.command == nil { verdict.command = AdaptationCommand(commandType: .pause) }
-                rewrite(&verdict, reason: "loss_spike", event: "pause_triggered", targetAll: true,
-                        attributes: ["conservative": conservative ? "true" : "false", "loss_delta": String(format: "%.3f", lossDelta)])
+                rewrite(
+                    &verdict, reason: "loss_spike", event: "pause_triggered", targetAll: true,
+                    attributes: ["conservative": conservative ? "true" : "false", "loss_delta": String(format: "%.3f", lossDelta)])
             }
         }
         return verdict
@@ -92,6 +102,7 @@ public struct RiskEngine: Sendable {
         command.annotations["risk_reason"] = reason
         verdict.command = command
         verdict.riskReason = reason
-        verdict.events.append(TelemetryEvent(description: event, level: .warning, attributes: attributes.merging(["risk_reason": reason]) { a, _ in a }))
+        verdict.events.append(
+            TelemetryEvent(description: event, level: .warning, attributes: attributes.merging(["risk_reason": reason]) { a, _ in a }))
     }
 }

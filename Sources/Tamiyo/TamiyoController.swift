@@ -97,9 +97,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         TamiyoController.append(inference, to: &inferenceMs)
 
         let proposed = command(for: decision, observation)
-        let verdict = service.risk.review(proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
-                                          settings: settings, blueprint: { self.service.catalog.info($0) },
-                                          quarantined: { self.service.quarantineReason($0) })
+        let verdict = service.risk.review(
+            proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
+            settings: settings, blueprint: { self.service.catalog.info($0) },
+            quarantined: { self.service.quarantineReason($0) })
         var outcome: (accepted: Bool, reason: String?)?
         if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
@@ -124,8 +125,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let handshake = MonotonicClock.milliseconds(since: started)
         TamiyoController.append(handshake, to: &handshakeMs)
         automaticTriggers(inference: inference, handshake: handshake)
-        service.publish(telemetry: telemetry(summary, lossDelta: lossDelta, decision: decision, verdict: verdict, outcome: outcome,
-                                             inference: inference, handshake: handshake, conservative: conservative))
+        service.publish(
+            telemetry: telemetry(
+                summary, lossDelta: lossDelta, decision: decision, verdict: verdict, outcome: outcome,
+                inference: inference, handshake: handshake, conservative: conservative))
         return decisions
     }
 
@@ -164,8 +167,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     }
 
     func command(for decision: PolicyDecision, _ o: PolicyObservation) -> AdaptationCommand? {
-        var command = AdaptationCommand(commandId: "", commandType: .unknown, executionDeadlineMs: UInt32(TamiyoController.hookBudgetMs),
-                                        issuedAt: LeylineTimestamp(nanosecondsSinceEpoch: o.summary.timestampNs), issuedBy: "tamiyo")
+        var command = AdaptationCommand(
+            commandId: "", commandType: .unknown, executionDeadlineMs: UInt32(TamiyoController.hookBudgetMs),
+            issuedAt: LeylineTimestamp(nanosecondsSinceEpoch: o.summary.timestampNs), issuedBy: "tamiyo")
         command.annotations = [
             "policy": policy.name, "policy_version": policy.version, "policy_action": String(decision.action.rawValue),
             "policy_param_delta": String(format: "%.6f", decision.param), "rationale": String(decision.rationale.prefix(240)),
@@ -178,8 +182,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             guard let status = o.kasmina.slots.first(where: { $0.name == slot }) else { return nil }
             command.commandType = .seed
             command.targetSeedId = kasmina.seedId(forSlot: status.layer)
-            command.payload = .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: blueprint,
-                                                                  parameters: ["alpha": 0]))
+            command.payload = .seedOperation(
+                CommandSeedOperation(
+                    operation: .germinate, blueprintId: blueprint,
+                    parameters: ["alpha": 0]))
             command.annotations["slot"] = slot
         case .transition(let seedId, let stage):
             guard let operation = Lifecycle.operation(into: stage) else { return nil }
@@ -195,8 +201,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             command.annotations["reason"] = reason
         case .optimizer(let delta):
             command.commandType = .optimizer
-            command.payload = .optimizerAdjustment(CommandOptimizerAdjustment(optimizerId: config.optimizer.rawValue,
-                                                                              hyperparameters: ["lr_delta": delta]))
+            command.payload = .optimizerAdjustment(
+                CommandOptimizerAdjustment(
+                    optimizerId: config.optimizer.rawValue,
+                    hyperparameters: ["lr_delta": delta]))
         case .pause(let seedId, let reason):
             command.commandType = .pause
             command.targetSeedId = seedId ?? ""
@@ -212,7 +220,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// vs the mean over the last epochs (at most 3) before it ended, ΔParams, the ablation.
     func fieldReport(for seed: FinishedSeed, epoch: Int) -> FieldReport {
         let window = history.filter { $0.epoch > seed.baseline.epoch }.suffix(TamiyoController.observationWindow)
-        let after = window.isEmpty ? (seed.baseline.validationLoss, seed.baseline.validationAccuracy)
+        let after =
+            window.isEmpty
+            ? (seed.baseline.validationLoss, seed.baseline.validationAccuracy)
             : (window.map(\.loss).reduce(0, +) / Double(window.count), window.map(\.accuracy).reduce(0, +) / Double(window.count))
         let lossDelta = after.0 - seed.baseline.validationLoss
         let fossilized = seed.finalStage == .fossilized
@@ -234,7 +244,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         metrics = metrics.filter { $0.value.isFinite }
         var followUps: [MitigationAction] = []
         if seed.quarantine {
-            followUps.append(MitigationAction(actionType: "QUARANTINE_BLUEPRINT", rationale: "isolation breach: \(seed.origin.requestedId)"))
+            followUps.append(
+                MitigationAction(actionType: "QUARANTINE_BLUEPRINT", rationale: "isolation breach: \(seed.origin.requestedId)"))
         }
         if !fossilized { followUps.append(MitigationAction(actionType: "EMBARGO_SLOT", rationale: "\(seed.slot) after the cull")) }
         var notes = fossilized ? "fossilized" : "culled (\(seed.cullReason ?? "policy")) in \(seed.stageBeforeEnd.name)"
@@ -249,7 +260,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
     private func automaticTriggers(inference: Double, handshake: Double) {
         if inference > TamiyoController.inferenceBudgetMs {
-            service.mode.trigger("inference latency \(String(format: "%.1f", inference)) ms over the \(TamiyoController.inferenceBudgetMs) ms budget")
+            service.mode.trigger(
+                "inference latency \(String(format: "%.1f", inference)) ms over the \(TamiyoController.inferenceBudgetMs) ms budget")
         }
         slowBoundaries = handshake > TamiyoController.hookBudgetMs ? slowBoundaries + 1 : 0
         if slowBoundaries >= 3 {
@@ -257,8 +269,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         }
     }
 
-    func telemetry(_ summary: EpochSummary, lossDelta: Double, decision: PolicyDecision, verdict: RiskEngine.Verdict,
-                   outcome: (accepted: Bool, reason: String?)?, inference: Double, handshake: Double, conservative: Bool) -> TelemetryPacket {
+    func telemetry(
+        _ summary: EpochSummary, lossDelta: Double, decision: PolicyDecision, verdict: RiskEngine.Verdict,
+        outcome: (accepted: Bool, reason: String?)?, inference: Double, handshake: Double, conservative: Bool
+    ) -> TelemetryPacket {
         let run = ["run_id": runId]
         var metrics = [
             MetricPoint(name: "tamiyo.validation_loss", value: summary.validationLoss, unit: "loss", attributes: run),
@@ -267,7 +281,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             MetricPoint(name: "tamiyo.inference.latency_ms", value: inference, unit: "ms", attributes: run),
             MetricPoint(name: "tamiyo.handshake.latency_ms", value: handshake, unit: "ms", attributes: run),
         ]
-        if let info = verdict.blueprint { metrics.append(MetricPoint(name: "tamiyo.blueprint.risk", value: info.risk, unit: "score", attributes: run)) }
+        if let info = verdict.blueprint {
+            metrics.append(MetricPoint(name: "tamiyo.blueprint.risk", value: info.risk, unit: "score", attributes: run))
+        }
         metrics = metrics.filter { $0.value.isFinite }
         var events = verdict.events.map { event -> TelemetryEvent in
             var event = event
@@ -275,13 +291,18 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             return event
         }
         if let command = verdict.command {
-            events.append(TelemetryEvent(description: "command_issued", level: .info, attributes: [
-                "run_id": runId, "command_type": command.commandType.name, "target_seed_id": command.targetSeedId,
-                "executed": outcome?.accepted == true ? "true" : "false", "policy_action": decision.action.name,
-            ]))
+            events.append(
+                TelemetryEvent(
+                    description: "command_issued", level: .info,
+                    attributes: [
+                        "run_id": runId, "command_type": command.commandType.name, "target_seed_id": command.targetSeedId,
+                        "executed": outcome?.accepted == true ? "true" : "false", "policy_action": decision.action.name,
+                    ]))
         }
         let pause = verdict.command?.commandType == .pause
-        let status: HealthStatus = events.contains { $0.level == .critical } ? .critical
+        let status: HealthStatus =
+            events.contains { $0.level == .critical }
+            ? .critical
             : (pause || events.contains { $0.level == .warning }) ? .degraded : .healthy
         let summaryText: String
         if pause {
@@ -295,7 +316,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         return TelemetryPacket.build(
             packetId: "tamiyo-telemetry-\(runId)-\(summary.epoch)", source: "tamiyo", level: status == .healthy ? .info : .warning,
             metrics: metrics, events: events, healthStatus: status, healthSummary: summaryText,
-            healthIndicators: ["policy": String(policy.version.prefix(8)), "mode": conservative ? "1" : "0", "run_id": runId,
-                               "tier": verdict.blueprint?.tier.name ?? ""].filter { !$0.value.isEmpty })
+            healthIndicators: [
+                "policy": String(policy.version.prefix(8)), "mode": conservative ? "1" : "0", "run_id": runId,
+                "tier": verdict.blueprint?.tier.name ?? "",
+            ].filter { !$0.value.isEmpty })
     }
 }

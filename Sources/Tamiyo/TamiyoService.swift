@@ -7,8 +7,8 @@ public import EsperJSON
 import EsperStorage
 import Foundation
 public import Karn
-public import KernelRuntime
 public import Kasmina
+public import KernelRuntime
 import Leyline
 public import Logging
 public import Oona
@@ -91,8 +91,10 @@ public final class TamiyoService: Sendable {
         public let description: String
     }
 
-    public init(settings: TamiyoSettings, karn: KarnCatalog, urza: UrzaLibrary?, kernels: any SeedKernelProvider, bus: OonaClient?,
-                logger: Logger) throws(OpenError) {
+    public init(
+        settings: TamiyoSettings, karn: KarnCatalog, urza: UrzaLibrary?, kernels: any SeedKernelProvider, bus: OonaClient?,
+        logger: Logger
+    ) throws(OpenError) {
         self.settings = settings
         self.karn = karn
         self.kernels = kernels
@@ -107,8 +109,9 @@ public final class TamiyoService: Sendable {
             throw OpenError(description: "cannot open the field-report log: \(error)")
         }
         if fieldReports.skippedAtOpen > 0 {
-            logger.warning("field-report log: records skipped at open (torn tail or bad checksum)",
-                           metadata: ["skipped": "\(fieldReports.skippedAtOpen)"])
+            logger.warning(
+                "field-report log: records skipped at open (torn tail or bad checksum)",
+                metadata: ["skipped": "\(fieldReports.skippedAtOpen)"])
         }
         var loaded = PolicyWeights.initial()
         do {
@@ -122,9 +125,14 @@ public final class TamiyoService: Sendable {
             let packet = TelemetryPacket.build(
                 packetId: "tamiyo-mode-\(UUID().uuidString.lowercased())", source: "tamiyo", level: state.conservative ? .warning : .info,
                 metrics: [MetricPoint(name: "tamiyo.conservative_mode", value: state.conservative ? 1 : 0, unit: "bool")],
-                events: [TelemetryEvent(description: "conservative_mode", level: state.conservative ? .warning : .info,
-                                        attributes: ["conservative": String(state.conservative), "reason": state.reason,
-                                                     "source": state.source.rawValue])],
+                events: [
+                    TelemetryEvent(
+                        description: "conservative_mode", level: state.conservative ? .warning : .info,
+                        attributes: [
+                            "conservative": String(state.conservative), "reason": state.reason,
+                            "source": state.source.rawValue,
+                        ])
+                ],
                 healthStatus: state.conservative ? .degraded : .healthy, healthSummary: state.conservative ? "conservative_mode" : "stable")
             _ = try? bus?.publishTelemetry(packet)
         }
@@ -150,11 +158,14 @@ public final class TamiyoService: Sendable {
     }
 
     /// A controller with a given policy and (tests) branch factory.
-    public func makeController(runId: String, config: RunConfig, policy: any TamiyoPolicy,
-                               makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil) -> TamiyoController {
-        let kasmina = SeedManager(runId: runId, settings: config.effectiveSeeds, kernels: kernels, budgetMs: settings.kernelBudgetMs,
-                                  registry: seeds, publish: { [weak self] packet in self?.publish(telemetry: packet) },
-                                  makeBranch: makeBranch)
+    public func makeController(
+        runId: String, config: RunConfig, policy: any TamiyoPolicy,
+        makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil
+    ) -> TamiyoController {
+        let kasmina = SeedManager(
+            runId: runId, settings: config.effectiveSeeds, kernels: kernels, budgetMs: settings.kernelBudgetMs,
+            registry: seeds, publish: { [weak self] packet in self?.publish(telemetry: packet) },
+            makeBranch: makeBranch)
         return TamiyoController(runId: runId, config: config, service: self, policy: policy, kasmina: kasmina)
     }
 
@@ -179,8 +190,12 @@ public final class TamiyoService: Sendable {
                 let width = architecture.hiddenSizes[layer]
                 if !widths.contains(width) {
                     let field = seeds.slots == nil ? "model.hidden_sizes[\(layer)]" : "seeds.slots[\(index)]"
-                    problems.append(JSONFieldProblem(field: field, message:
-                        "\(name) is \(width) wide; the blueprint library holds kernels for width \(widths.sorted().map(String.init).joined(separator: ", ")) (ESPER_SEED_WIDTH)"))
+                    problems.append(
+                        JSONFieldProblem(
+                            field: field,
+                            message:
+                                "\(name) is \(width) wide; the blueprint library holds kernels for width \(widths.sorted().map(String.init).joined(separator: ", ")) (ESPER_SEED_WIDTH)"
+                        ))
                 }
             }
         }
@@ -197,11 +212,16 @@ public final class TamiyoService: Sendable {
         }
         guard new else { return }
         logger.warning("blueprint quarantined", metadata: ["blueprint_id": "\(blueprintId)", "reason": "\(reason)"])
-        publish(telemetry: TelemetryPacket.build(
-            packetId: "tamiyo-quarantine-\(blueprintId)-\(UUID().uuidString.lowercased())", source: "tamiyo", level: .warning,
-            metrics: [], events: [TelemetryEvent(description: "bp_quarantine", level: .warning,
-                                                 attributes: ["blueprint_id": blueprintId, "reason": reason])],
-            healthStatus: .degraded, healthSummary: "bp_quarantine"))
+        publish(
+            telemetry: TelemetryPacket.build(
+                packetId: "tamiyo-quarantine-\(blueprintId)-\(UUID().uuidString.lowercased())", source: "tamiyo", level: .warning,
+                metrics: [],
+                events: [
+                    TelemetryEvent(
+                        description: "bp_quarantine", level: .warning,
+                        attributes: ["blueprint_id": blueprintId, "reason": reason])
+                ],
+                healthStatus: .degraded, healthSummary: "bp_quarantine"))
     }
 
     public func quarantineReason(_ blueprintId: String) -> String? { quarantined.withLock { $0[blueprintId] } }
@@ -222,9 +242,12 @@ public final class TamiyoService: Sendable {
             version: w.policyVersion, parameters: w.values.count, weightsSha256: w.sha256, config: w.config,
             actions: PolicyAction.allCases.map(\.name),
             risk: .init(maxLossSpike: risk.maxLossSpike, highRiskThreshold: risk.highRiskThreshold),
-            quarantinedBlueprints: quarantined.withLock { $0 }.sorted { $0.key < $1.key }.map { .init(blueprintId: $0.key, reason: $0.value) },
-            metadataCache: .init(entries: catalog.all.count, ttlSeconds: catalog.ttlSeconds,
-                                 ageSeconds: max(0, Date().timeIntervalSince1970 - catalog.fetchedAt), refreshes: catalog.refreshes))
+            quarantinedBlueprints: quarantined.withLock { $0 }.sorted { $0.key < $1.key }.map {
+                .init(blueprintId: $0.key, reason: $0.value)
+            },
+            metadataCache: .init(
+                entries: catalog.all.count, ttlSeconds: catalog.ttlSeconds,
+                ageSeconds: max(0, Date().timeIntervalSince1970 - catalog.fetchedAt), refreshes: catalog.refreshes))
     }
 
     // MARK: - Background: disk and bus

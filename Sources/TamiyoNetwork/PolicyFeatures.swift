@@ -7,9 +7,9 @@ public enum PolicyFeatures {
     /// Positions of the global feature vector (width `PolicyNetworkConfig.featureDim`).
     public enum Global: Int, CaseIterable, Sendable {
         case validationLoss = 0, validationAccuracy, trainLoss, trainAccuracy, lossDelta, logGradientNorm, progress, plateau,
-             gapToBest, liveSeeds, seedParameterRatio, germinationsUsed, conservative, openSlots, liveAlpha, liveEpochsInStage,
-             liveShadowAdvantage, liveAblationGain, liveViolations, liveLogGradientNorm, liveDrift, liveRampComplete, livePaused,
-             fossils, liveLossVsBaseline, logLearningRate
+            gapToBest, liveSeeds, seedParameterRatio, germinationsUsed, conservative, openSlots, liveAlpha, liveEpochsInStage,
+            liveShadowAdvantage, liveAblationGain, liveViolations, liveLogGradientNorm, liveDrift, liveRampComplete, livePaused,
+            fossils, liveLossVsBaseline, logLearningRate
     }
 
     /// What the global features are computed from.
@@ -96,17 +96,23 @@ public enum PolicyFeatures {
     }
 
     /// Slot features (width `slotFeatureDim` = 8).
-    public static func slot(width: Int, open: Bool, embargoed: Bool, hasLiveSeed: Bool, fossils: Int, fossilParameters: Int,
-                            position: Int, slots: Int, allowed: Bool) -> [Float] {
-        [Float(width) / 64, open ? 1 : 0, embargoed ? 1 : 0, hasLiveSeed ? 1 : 0, Float(fossils) / 8, Float(fossilParameters) / 1000,
-         Float(position) / Float(max(1, slots)), allowed ? 1 : 0]
+    public static func slot(
+        width: Int, open: Bool, embargoed: Bool, hasLiveSeed: Bool, fossils: Int, fossilParameters: Int,
+        position: Int, slots: Int, allowed: Bool
+    ) -> [Float] {
+        [
+            Float(width) / 64, open ? 1 : 0, embargoed ? 1 : 0, hasLiveSeed ? 1 : 0, Float(fossils) / 8, Float(fossilParameters) / 1000,
+            Float(position) / Float(max(1, slots)), allowed ? 1 : 0,
+        ]
     }
 
     /// Blueprint metadata features (width `blueprintFeatureDim` = 6): risk, tier one-hot
     /// (SAFE, EXPERIMENTAL, HIGH_RISK), curriculum stage / 6, log10(parameters + 1) / 4.
     public static func blueprint(risk: Double, tier: String, stage: Int, parameters: Int) -> [Float] {
-        [Float(risk), tier.hasSuffix("SAFE") ? 1 : 0, tier.hasSuffix("EXPERIMENTAL") ? 1 : 0, tier.hasSuffix("HIGH_RISK") ? 1 : 0,
-         Float(stage) / 6, Float(log10(Double(max(0, parameters)) + 1) / 4)]
+        [
+            Float(risk), tier.hasSuffix("SAFE") ? 1 : 0, tier.hasSuffix("EXPERIMENTAL") ? 1 : 0, tier.hasSuffix("HIGH_RISK") ? 1 : 0,
+            Float(stage) / 6, Float(log10(Double(max(0, parameters)) + 1) / 4),
+        ]
     }
 
     /// Embedding row of a blueprint id: 1 + FNV-1a-64(id) mod (vocab − 1); "" → 0. Stable

@@ -128,7 +128,8 @@ public final class PolicyNetwork {
             let stage = min(max(x.stageIndex, 0), c.stageVocab - 1)
             let blueprint = min(max(x.blueprintIndex, 0), c.blueprintVocab - 1)
             (input + c.featureDim).update(from: t["stage_embedding"] + stage * c.embeddingDim, count: c.embeddingDim)
-            (input + c.featureDim + c.embeddingDim).update(from: t["blueprint_embedding"] + blueprint * c.embeddingDim, count: c.embeddingDim)
+            (input + c.featureDim + c.embeddingDim).update(
+                from: t["blueprint_embedding"] + blueprint * c.embeddingDim, count: c.embeddingDim)
             dense(hidden, input, t["trunk.0.weight"], t["trunk.0.bias"], rows: 1, inputs: c.inputDim, outputs: c.hiddenDim, tanh: true)
             dense(context, hidden, t["trunk.1.weight"], t["trunk.1.bias"], rows: 1, inputs: c.hiddenDim, outputs: c.hiddenDim, tanh: true)
         }
@@ -140,8 +141,9 @@ public final class PolicyNetwork {
             let param = heads[0]
             dense(heads, context, t["value.weight"], t["value.bias"], rows: 1, inputs: c.hiddenDim, outputs: 1, tanh: false)
             let value = heads[0]
-            return PolicyOutput(actionLogits: logits, param: param, value: value, slotScores: slotScores(x, t),
-                                blueprintScores: blueprintScores(x, t))
+            return PolicyOutput(
+                actionLogits: logits, param: param, value: value, slotScores: slotScores(x, t),
+                blueprintScores: blueprintScores(x, t))
         }
     }
 
@@ -154,8 +156,9 @@ public final class PolicyNetwork {
             precondition(slot.count == c.slotFeatureDim, "expected \(c.slotFeatureDim) slot features")
             for (j, v) in slot.enumerated() { context[c.hiddenDim + j] = v.isFinite ? v : 0 }
             u.withUnsafeMutableBufferPointer { buffer in
-                dense(buffer.baseAddress!, context, t["slot.weight"], t["slot.bias"], rows: 1, inputs: c.hiddenDim + c.slotFeatureDim,
-                      outputs: c.slotHiddenDim, tanh: true)
+                dense(
+                    buffer.baseAddress!, context, t["slot.weight"], t["slot.bias"], rows: 1, inputs: c.hiddenDim + c.slotFeatureDim,
+                    outputs: c.slotHiddenDim, tanh: true)
             }
             let v = t["slot.score"]
             scores.append((0..<c.slotHiddenDim).reduce(Float(0)) { $0 + v[$1] * u[$1] })
@@ -168,8 +171,9 @@ public final class PolicyNetwork {
         let c = config
         var query = [Float](repeating: 0, count: c.embeddingDim)
         query.withUnsafeMutableBufferPointer { buffer in
-            dense(buffer.baseAddress!, context, t["blueprint.query.weight"], t["blueprint.query.bias"], rows: 1, inputs: c.hiddenDim,
-                  outputs: c.embeddingDim, tanh: false)
+            dense(
+                buffer.baseAddress!, context, t["blueprint.query.weight"], t["blueprint.query.bias"], rows: 1, inputs: c.hiddenDim,
+                outputs: c.embeddingDim, tanh: false)
         }
         let embedding = t["blueprint_embedding"], meta = t["blueprint.meta.weight"], metaBias = t["blueprint.meta.bias"][0]
         return x.blueprints.map { candidate in
@@ -183,8 +187,10 @@ public final class PolicyNetwork {
     }
 
     /// out[rows, outputs] = act(in · Wᵀ + b)
-    private func dense(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                       rows: Int, inputs: Int, outputs: Int, tanh: Bool) {
+    private func dense(
+        _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        rows: Int, inputs: Int, outputs: Int, tanh: Bool
+    ) {
         precondition(rows == 1, "the policy evaluates one row at a time")
         if tanh {
             var status = ck_linear_forward(scratch, x, w, nil, rows, inputs, outputs)

@@ -81,8 +81,10 @@ public struct PolicyWeights: Sendable, Equatable {
 
     /// Deterministic initial weights: Xavier-uniform matrices, zero biases, embeddings
     /// U(−0.1, 0.1), from PCG32 seeded with `seed` (identical on every machine).
-    public static func initial(config: PolicyNetworkConfig = PolicyNetworkConfig(), seed: UInt64 = 0x7A31_7000,
-                               policyVersion: String = "policy-init") -> PolicyWeights {
+    public static func initial(
+        config: PolicyNetworkConfig = PolicyNetworkConfig(), seed: UInt64 = 0x7A31_7000,
+        policyVersion: String = "policy-init"
+    ) -> PolicyWeights {
         var rng = ck_rng(state: 0, inc: 0)
         ck_rng_seed(&rng, seed, 77)
         var values: [Float] = []
@@ -145,8 +147,9 @@ public struct PolicyWeights: Sendable, Equatable {
     /// The weight file / `PolicyUpdate` payload.
     public func encoded() -> [UInt8] {
         let floats = floatBytes
-        let header = Header(network: PolicyWeights.network, config: config, tensors: PolicyWeights.layout(config),
-                            policyVersion: policyVersion, sha256: Checksum.sha256Hex(floats))
+        let header = Header(
+            network: PolicyWeights.network, config: config, tensors: PolicyWeights.layout(config),
+            policyVersion: policyVersion, sha256: Checksum.sha256Hex(floats))
         // Plain data: encoding cannot fail.
         let json = try! JanssonEncoder().encode(header)
         var bytes = PolicyWeights.magic
@@ -172,7 +175,9 @@ public struct PolicyWeights: Sendable, Equatable {
         let layout = PolicyWeights.layout(expected)
         guard header.tensors == layout else {
             let wanted = layout.map { "\($0.name)\($0.shape)" }, got = header.tensors.map { "\($0.name)\($0.shape)" }
-            let first = zip(wanted, got).first { $0 != $1 }.map { "\($0.1) where \($0.0) was expected" } ?? "\(got.count) tensors, \(wanted.count) expected"
+            let first =
+                zip(wanted, got).first { $0 != $1 }.map { "\($0.1) where \($0.0) was expected" }
+                ?? "\(got.count) tensors, \(wanted.count) expected"
             throw PolicyWeightsError("tensor table mismatch: \(first)")
         }
         let floats = Array(bytes[(12 + length)...])

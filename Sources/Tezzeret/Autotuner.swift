@@ -1,6 +1,7 @@
 import KernelRuntime
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One candidate's outcome in the autotune record.
@@ -35,7 +36,9 @@ struct Autotuner {
 
     /// - Parameter forceReference: after an attempt where every candidate was disqualified,
     ///   the retry uses the reference (naive) variant without tuning (06 §9).
-    func tune(spec: KernelSpec, weights: [Float], seed: UInt64, input: [Float], forceReference: Bool)
+    func tune(
+        spec: KernelSpec, weights: [Float], seed: UInt64, input: [Float], forceReference: Bool
+    )
         throws(CompileError) -> (KernelVariant, AutotuneResult)
     {
         let started = Autotuner.monotonic()
@@ -49,9 +52,13 @@ struct Autotuner {
         if strategy == .fast { candidates = Array(candidates.prefix(2)) }
         guard candidates.count > 1 else {
             let only = candidates[0]
-            return (only, AutotuneResult(chosen: only.description,
-                                         candidates: [CandidateTiming(variant: only.description, runs: 0)],
-                                         noisy: false, durationMs: (Autotuner.monotonic() - started) * 1000))
+            return (
+                only,
+                AutotuneResult(
+                    chosen: only.description,
+                    candidates: [CandidateTiming(variant: only.description, runs: 0)],
+                    noisy: false, durationMs: (Autotuner.monotonic() - started) * 1000)
+            )
         }
 
         let reference: [Float]
@@ -73,7 +80,8 @@ struct Autotuner {
             }
             let variantSpec = spec.with(variant: variant)
             guard let kernel = try? CompiledKernel(blueprintId: "", spec: variantSpec, weights: weights, seed: seed),
-                  let instance = try? kernel.instantiate() else {
+                let instance = try? kernel.instantiate()
+            else {
                 timing.disqualified = "invalid for this kind"
                 continue
             }
@@ -107,11 +115,16 @@ struct Autotuner {
         if noisy && eligible.contains(where: { $0.variant == defaultVariant }) {
             chosen = defaultVariant
         } else {
-            chosen = eligible.filter { $0.median <= fastest.median * (1 + Autotuner.tieTolerance) }
+            chosen =
+                eligible.filter { $0.median <= fastest.median * (1 + Autotuner.tieTolerance) }
                 .min { Autotuner.tileVolume($0.variant) < Autotuner.tileVolume($1.variant) }!.variant
         }
-        return (chosen, AutotuneResult(chosen: chosen.description, candidates: timings, noisy: noisy,
-                                       durationMs: (Autotuner.monotonic() - started) * 1000))
+        return (
+            chosen,
+            AutotuneResult(
+                chosen: chosen.description, candidates: timings, noisy: noisy,
+                durationMs: (Autotuner.monotonic() - started) * 1000)
+        )
     }
 
     /// Forward once with a fresh instance (training mode, fixed step).

@@ -1,9 +1,10 @@
-import enum Leyline.RFC3339
 import Foundation
 import Karn
 import KernelRuntime
-import Urza
 import Synchronization
+import Urza
+
+import enum Leyline.RFC3339
 
 /// A request-pipeline compile (06 §1.4, §12) as the API reports it.
 public struct CompileJob: Sendable, Encodable, Equatable {
@@ -47,8 +48,10 @@ public final class CompileJobs: Sendable {
 
     private let state = Mutex(State())
 
-    init(catalog: KarnCatalog, compiler: TezzeretCompiler, urza: UrzaLibrary, scheduler: CompileScheduler,
-         telemetry: any BlueprintTelemetry) {
+    init(
+        catalog: KarnCatalog, compiler: TezzeretCompiler, urza: UrzaLibrary, scheduler: CompileScheduler,
+        telemetry: any BlueprintTelemetry
+    ) {
         self.catalog = catalog
         self.compiler = compiler
         self.urza = urza
@@ -58,17 +61,21 @@ public final class CompileJobs: Sendable {
 
     /// Validates and queues a compile. The same `idempotencyKey` returns the first job
     /// (`created` false). Throws the validation error (unknown id, parameters, shape).
-    public func submit(blueprintId: String, parameters: [String: Double], trainingRunId: String?,
-                       idempotencyKey: String?) throws(CompileError) -> (job: CompileJob, created: Bool) {
+    public func submit(
+        blueprintId: String, parameters: [String: Double], trainingRunId: String?,
+        idempotencyKey: String?
+    ) throws(CompileError) -> (job: CompileJob, created: Bool) {
         if let key = idempotencyKey, let existing = state.withLock({ s in s.idempotency[key].flatMap { s.jobs[$0] } }) {
             return (existing, false)
         }
         let jobId = "job-" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        let request = CompileRequest(blueprintId: blueprintId, parameters: parameters, origin: .request, jobId: jobId,
-                                     trainingRunId: trainingRunId)
+        let request = CompileRequest(
+            blueprintId: blueprintId, parameters: parameters, origin: .request, jobId: jobId,
+            trainingRunId: trainingRunId)
         try compiler.preflight(request)
-        let job = CompileJob(jobId: jobId, blueprintId: blueprintId, parameters: parameters, trainingRunId: trainingRunId,
-                             status: .queued, attempts: 0, createdAt: RFC3339.now())
+        let job = CompileJob(
+            jobId: jobId, blueprintId: blueprintId, parameters: parameters, trainingRunId: trainingRunId,
+            status: .queued, attempts: 0, createdAt: RFC3339.now())
         let winner: CompileJob? = state.withLock { s in
             if let key = idempotencyKey, let existing = s.idempotency[key].flatMap({ s.jobs[$0] }) { return existing }
             s.jobs[jobId] = job
@@ -82,8 +89,9 @@ public final class CompileJobs: Sendable {
             return nil
         }
         if let winner { return (winner, false) }
-        telemetry.event("tezzeret", "job_queued", .info,
-                        ["job_id": jobId, "blueprint_id": blueprintId, "training_run_id": trainingRunId ?? ""])
+        telemetry.event(
+            "tezzeret", "job_queued", .info,
+            ["job_id": jobId, "blueprint_id": blueprintId, "training_run_id": trainingRunId ?? ""])
         scheduler.submit(blueprintId) { [self] slot in run(request, slot: slot) }
         return (job, true)
     }
@@ -91,7 +99,9 @@ public final class CompileJobs: Sendable {
     public func job(_ id: String) -> CompileJob? { state.withLock { $0.jobs[id] } }
 
     private func run(_ request: CompileRequest, slot: Int) {
-        update(request.jobId) { $0.status = .running; $0.startedAt = RFC3339.now() }
+        update(request.jobId) {
+            $0.status = .running; $0.startedAt = RFC3339.now()
+        }
         do throws(CompileError) {
             let result = try compiler.compile(request, slot: slot)
             guard let template = catalog.template(request.blueprintId) else { throw CompileError(request.blueprintId, .notFound) }

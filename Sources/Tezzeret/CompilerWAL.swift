@@ -20,8 +20,10 @@ struct CompilerWALRecord: Codable, Equatable {
         case version, jobId, blueprintId, parameters, paramsSha256, attempt, startedNs, origin, trainingRunId
     }
 
-    init(jobId: String, blueprintId: String, parameters: [String: Double], paramsSha256: String, attempt: Int,
-         startedNs: Int64, origin: String, trainingRunId: String?) {
+    init(
+        jobId: String, blueprintId: String, parameters: [String: Double], paramsSha256: String, attempt: Int,
+        startedNs: Int64, origin: String, trainingRunId: String?
+    ) {
         self.jobId = jobId
         self.blueprintId = blueprintId
         self.parameters = parameters

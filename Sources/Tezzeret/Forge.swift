@@ -1,11 +1,12 @@
-import enum Leyline.RFC3339
 import EsperJSON
 import EsperStorage
 import Foundation
 public import Karn
 import KernelRuntime
-public import Urza
 import Synchronization
+public import Urza
+
+import enum Leyline.RFC3339
 
 /// One blueprint the forge gave up on.
 public struct ForgeFailure: Sendable, Encodable, Equatable {
@@ -83,8 +84,10 @@ public final class Forge: Sendable {
     /// One run at a time.
     private let runLock = NSLock()
 
-    init(catalog: KarnCatalog, urza: UrzaLibrary, compiler: TezzeretCompiler, walPath: String,
-         scheduler: CompileScheduler, telemetry: any BlueprintTelemetry) {
+    init(
+        catalog: KarnCatalog, urza: UrzaLibrary, compiler: TezzeretCompiler, walPath: String,
+        scheduler: CompileScheduler, telemetry: any BlueprintTelemetry
+    ) {
         self.catalog = catalog
         self.urza = urza
         self.compiler = compiler
@@ -94,7 +97,8 @@ public final class Forge: Sendable {
         var initial = State()
         if case .wal(let wal) = ForgeWAL.load(walPath) { initial.wal = wal }
         if let bytes = try? AtomicFile.read(Forge.lastRunPath(compiler)),
-           let last = try? JanssonDecoder().decode(PersistedRun.self, from: bytes) {
+            let last = try? JanssonDecoder().decode(PersistedRun.self, from: bytes)
+        {
             initial.lastRun = last.summary
             initial.failed = last.summary.failed
         }
@@ -104,9 +108,10 @@ public final class Forge: Sendable {
     public var status: ForgeStatus {
         let running = scheduler.runningIds
         return state.withLock { s in
-            ForgeStatus(state: s.running ? "running" : "idle", pending: s.wal.pending, running: running, failed: s.failed,
-                        lastRun: s.lastRun, runs: s.runs, workers: scheduler.workers, maxRetries: compiler.options.maxRetries,
-                        strategy: compiler.options.strategy.rawValue, seedWidth: compiler.options.seedWidth)
+            ForgeStatus(
+                state: s.running ? "running" : "idle", pending: s.wal.pending, running: running, failed: s.failed,
+                lastRun: s.lastRun, runs: s.runs, workers: scheduler.workers, maxRetries: compiler.options.maxRetries,
+                strategy: compiler.options.strategy.rawValue, seedWidth: compiler.options.seedWidth)
         }
     }
 
@@ -123,8 +128,9 @@ public final class Forge: Sendable {
         defer { runLock.unlock() }
         let started = RFC3339.nowUnixNanoseconds()
         let clock = Autotuner.monotonic()
-        var summary = ForgeRunSummary(trigger: trigger, startedAt: RFC3339.format(unixNanoseconds: started), finishedAt: "",
-                                      durationMs: 0, resumed: false, compiled: [], skipped: 0, dropped: [], failed: [])
+        var summary = ForgeRunSummary(
+            trigger: trigger, startedAt: RFC3339.format(unixNanoseconds: started), finishedAt: "",
+            durationMs: 0, resumed: false, compiled: [], skipped: 0, dropped: [], failed: [])
         state.withLock { $0.running = true }
         defer { state.withLock { $0.running = false } }
 
@@ -163,9 +169,12 @@ public final class Forge: Sendable {
         }
         try? AtomicFile.write(try JanssonEncoder().encode(PersistedRun(summary: final)), to: Forge.lastRunPath(compiler))
         telemetry.metric("tezzeret", "tezzeret.forge.pending", Double(state.withLock { $0.wal.pending.count }))
-        telemetry.event("tezzeret", "forge_finished", final.failed.isEmpty ? .info : .warning,
-                        ["compiled": "\(final.compiled.count)", "skipped": "\(final.skipped)", "failed": "\(final.failed.count)",
-                         "duration_ms": "\(Int(final.durationMs))"])
+        telemetry.event(
+            "tezzeret", "forge_finished", final.failed.isEmpty ? .info : .warning,
+            [
+                "compiled": "\(final.compiled.count)", "skipped": "\(final.skipped)", "failed": "\(final.failed.count)",
+                "duration_ms": "\(Int(final.durationMs))",
+            ])
         return final
     }
 
@@ -186,7 +195,7 @@ public final class Forge: Sendable {
             }
         }
         var recovered = 0
-        let busySlots = scheduler.busySlots // a running request job's WAL is live, not a leftover
+        let busySlots = scheduler.busySlots  // a running request job's WAL is live, not a leftover
         let slots = (0..<max(scheduler.workers, 2)).filter { !busySlots.contains($0) }
         var consumed: [(path: String, record: CompilerWALRecord)] = []
         for slot in slots {
@@ -223,7 +232,7 @@ public final class Forge: Sendable {
     private func submit(_ id: String, group: DispatchGroup, outcomes: RunTally) {
         scheduler.submit(id) { [self] slot in
             if state.withLock({ $0.cancelled }) {
-                group.leave() // stays pending in the WAL
+                group.leave()  // stays pending in the WAL
                 return
             }
             let parameters = state.withLock { $0.wal.parameters[id] }
@@ -236,15 +245,19 @@ public final class Forge: Sendable {
                     s.wal.attempts[id] = rounds
                     if rounds < Forge.maxRounds {
                         s.wal.pending.removeAll { $0 == id }
-                        s.wal.pending.append(id) // retried after the others
+                        s.wal.pending.append(id)  // retried after the others
                         requeue = true
                     } else {
                         s.wal.pending.removeAll { $0 == id }
                         s.wal.attempts[id] = nil
                         s.wal.parameters[id] = nil
-                        outcomes.value.withLock { $0.failed.append(ForgeFailure(blueprintId: id, reason: failure.description,
-                                                                          errorClass: failure.errorClass.rawValue,
-                                                                          code: failure.code, rounds: rounds)) }
+                        outcomes.value.withLock {
+                            $0.failed.append(
+                                ForgeFailure(
+                                    blueprintId: id, reason: failure.description,
+                                    errorClass: failure.errorClass.rawValue,
+                                    code: failure.code, rounds: rounds))
+                        }
                     }
                 default:
                     s.wal.pending.removeAll { $0 == id }
@@ -259,8 +272,10 @@ public final class Forge: Sendable {
                 case .skipped: summary.skipped += 1
                 case .dropped: summary.dropped.append(id)
                 case .failed(let failure):
-                    summary.failed.append(ForgeFailure(blueprintId: id, reason: failure.description,
-                                                       errorClass: failure.errorClass.rawValue, code: failure.code, rounds: 1))
+                    summary.failed.append(
+                        ForgeFailure(
+                            blueprintId: id, reason: failure.description,
+                            errorClass: failure.errorClass.rawValue, code: failure.code, rounds: 1))
                 case .retry: break
                 }
             }
@@ -279,8 +294,9 @@ public final class Forge: Sendable {
     private func process(_ id: String, slot: Int, parameters: [String: Double]?) -> Outcome {
         guard let template = catalog.template(id) else { return .dropped }
         if urza.hasValidArtifact(id) { return .skipped }
-        let request = CompileRequest(blueprintId: id, parameters: parameters ?? template.forgeParameters,
-                                     origin: parameters == nil ? .forge : .request, jobId: "forge-\(id)")
+        let request = CompileRequest(
+            blueprintId: id, parameters: parameters ?? template.forgeParameters,
+            origin: parameters == nil ? .forge : .request, jobId: "forge-\(id)")
         do {
             let result = try compiler.compile(request, slot: slot)
             PausePoint.reach("forge.after_artifact", blueprintId: id)

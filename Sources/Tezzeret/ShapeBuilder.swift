@@ -67,7 +67,7 @@ enum ShapeBuilder {
         case .identity:
             break
         case .linear(let p), .layerNorm(let p), .dropout(let p), .batchNorm(let p), .layerScale(let p),
-             .highway(let p), .positional(let p), .nasMixture(let p):
+            .highway(let p), .positional(let p), .nasMixture(let p):
             spec.scalar = Float(try value(p))
         case .activation(let a):
             spec.activation = activation(a)
@@ -107,8 +107,9 @@ enum ShapeBuilder {
             spec.hidden = try size(bins)
             spec.count = try size(levels)
             guard spec.count >= 1, spec.count <= 8, spec.hidden >= 1, spec.hidden << (spec.count - 1) <= d else {
-                throw ShapeError(parameter: bins.parameterName ?? levels.parameterName,
-                                 message: "\(spec.hidden) bins over \(spec.count) levels need more than \(d) features")
+                throw ShapeError(
+                    parameter: bins.parameterName ?? levels.parameterName,
+                    message: "\(spec.hidden) bins over \(spec.count) levels need more than \(d) features")
             }
         case .denseBlock(let growth, let layers):
             spec.hidden = try integer(growth)
@@ -128,8 +129,9 @@ enum ShapeBuilder {
         } catch {
             let parameters = template.recipe.parameterNames
             let huge = spec.parameterCount == 0 && spec.kind != .identity
-            throw ShapeError(parameter: parameters.count == 1 ? parameters[0] : nil,
-                             message: huge ? "the kernel \(spec) is invalid or exceeds the 100 MB parameter cap" : "\(error)")
+            throw ShapeError(
+                parameter: parameters.count == 1 ? parameters[0] : nil,
+                message: huge ? "the kernel \(spec) is invalid or exceeds the 100 MB parameter cap" : "\(error)")
         }
         return spec
     }
@@ -137,7 +139,9 @@ enum ShapeBuilder {
     /// The forge's spec: midpoint parameters, with an integer parameter that breaks a shape
     /// rule snapped to the nearest valid value inside its bounds (the lower one on a tie, 05 §4).
     /// Returns the spec, the effective values actually used, and what was snapped.
-    static func forgeSpec(for template: BlueprintTemplate, effective: [String: Double], width d: Int) throws(ShapeError)
+    static func forgeSpec(
+        for template: BlueprintTemplate, effective: [String: Double], width d: Int
+    ) throws(ShapeError)
         -> (spec: KernelSpec, effective: [String: Double], snapped: [String: [Double]])
     {
         var current = effective
@@ -147,7 +151,8 @@ enum ShapeBuilder {
                 return (try spec(for: template, effective: current, width: d), current, snapped)
             } catch {
                 guard let name = error.parameter, snapped[name] == nil, let parameter = template.parameter(name),
-                      parameter.type == .integer, let value = current[name] else { throw error }
+                    parameter.type == .integer, let value = current[name]
+                else { throw error }
                 let low = Int(parameter.bounds.minValue.rounded(.up)), high = Int(parameter.bounds.maxValue.rounded(.down))
                 guard low <= high else { throw error }
                 let candidates = (low...high).map(Double.init).filter { $0 != value }

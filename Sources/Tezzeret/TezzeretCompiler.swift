@@ -1,14 +1,15 @@
-// Tezzeret: the blueprint compiler and forge — turns a Karn template plus parameters into a
-// checked C kernel artifact (shape, deterministic weights, autotuned variant, validation
-// gates, checksummed file) and hands it to Urza; the forge compiles the whole catalog in the
-// background and resumes from its write-ahead logs after a crash.
-import enum Leyline.RFC3339
 import EsperJSON
 import EsperStorage
 import Foundation
 public import Karn
 public import KernelRuntime
 import Urza
+
+// Tezzeret: the blueprint compiler and forge — turns a Karn template plus parameters into a
+// checked C kernel artifact (shape, deterministic weights, autotuned variant, validation
+// gates, checksummed file) and hands it to Urza; the forge compiles the whole catalog in the
+// background and resumes from its write-ahead logs after a crash.
+import enum Leyline.RFC3339
 
 /// One compile to run.
 public struct CompileRequest: Sendable {
@@ -25,8 +26,10 @@ public struct CompileRequest: Sendable {
     public var jobId: String
     public var trainingRunId: String?
 
-    public init(blueprintId: String, parameters: [String: Double], origin: Origin, jobId: String = "",
-                trainingRunId: String? = nil) {
+    public init(
+        blueprintId: String, parameters: [String: Double], origin: Origin, jobId: String = "",
+        trainingRunId: String? = nil
+    ) {
         self.blueprintId = blueprintId
         self.parameters = parameters
         self.origin = origin
@@ -62,8 +65,10 @@ public final class TezzeretCompiler: Sendable {
     public let directory: String
     let telemetry: any BlueprintTelemetry
 
-    public init(catalog: KarnCatalog, directory: String, options: CompileOptions = CompileOptions(),
-                telemetry: any BlueprintTelemetry = InMemoryBlueprintTelemetry()) throws {
+    public init(
+        catalog: KarnCatalog, directory: String, options: CompileOptions = CompileOptions(),
+        telemetry: any BlueprintTelemetry = InMemoryBlueprintTelemetry()
+    ) throws {
         self.catalog = catalog
         self.directory = directory
         self.options = options
@@ -86,8 +91,12 @@ public final class TezzeretCompiler: Sendable {
         let id = request.blueprintId
         let started = Autotuner.monotonic()
         guard let template = catalog.template(id) else { throw CompileError(id, .notFound) }
-        telemetry.event("tezzeret", "compile_started", .info, ["blueprint_id": id, "origin": request.origin.rawValue,
-                                                               "training_run_id": request.trainingRunId ?? ""])
+        telemetry.event(
+            "tezzeret", "compile_started", .info,
+            [
+                "blueprint_id": id, "origin": request.origin.rawValue,
+                "training_run_id": request.trainingRunId ?? "",
+            ])
         let plan: CompilePlan
         do {
             plan = try self.plan(template, request)
@@ -97,10 +106,11 @@ public final class TezzeretCompiler: Sendable {
         }
 
         let walPath = walPath(slot: slot)
-        var wal = CompilerWALRecord(jobId: request.jobId, blueprintId: id, parameters: request.parameters,
-                                    paramsSha256: Checksum.hex(plan.paramsSHA256), attempt: 0,
-                                    startedNs: RFC3339.nowUnixNanoseconds(), origin: request.origin.rawValue,
-                                    trainingRunId: request.trainingRunId)
+        var wal = CompilerWALRecord(
+            jobId: request.jobId, blueprintId: id, parameters: request.parameters,
+            paramsSha256: Checksum.hex(plan.paramsSHA256), attempt: 0,
+            startedNs: RFC3339.nowUnixNanoseconds(), origin: request.origin.rawValue,
+            trainingRunId: request.trainingRunId)
         do {
             try wal.write(to: walPath)
         } catch {
@@ -120,12 +130,13 @@ public final class TezzeretCompiler: Sendable {
             do throws(CompileError) {
                 if let sampler = options.errorSampler, sampler(template.descriptor) { throw CompileError(id, .injected) }
                 var result = try self.attempt(template, request, plan, forceReference: forceReference, started: started)
-                result = CompileResult(blueprintId: result.blueprintId, artifactPath: result.artifactPath,
-                                       artifactSha256: result.artifactSha256, artifactBytes: result.artifactBytes,
-                                       weightsSha256: result.weightsSha256, kernel: result.kernel,
-                                       requestedParameters: result.requestedParameters,
-                                       effectiveParameters: result.effectiveParameters, validation: result.validation,
-                                       autotune: result.autotune, attempts: attempt + 1, durationMs: result.durationMs)
+                result = CompileResult(
+                    blueprintId: result.blueprintId, artifactPath: result.artifactPath,
+                    artifactSha256: result.artifactSha256, artifactBytes: result.artifactBytes,
+                    weightsSha256: result.weightsSha256, kernel: result.kernel,
+                    requestedParameters: result.requestedParameters,
+                    effectiveParameters: result.effectiveParameters, validation: result.validation,
+                    autotune: result.autotune, attempts: attempt + 1, durationMs: result.durationMs)
                 AtomicFile.remove(walPath)
                 finish(id, started: started, failedAttempts: attempt, error: nil, result: result)
                 return result
@@ -134,8 +145,9 @@ public final class TezzeretCompiler: Sendable {
                 if error.errorClass == .permanent { break }
                 if case .autotuneDisqualified = error.reason { forceReference = true }
                 if attempt < options.maxRetries {
-                    telemetry.event("tezzeret", "compile_retry", .warning,
-                                    ["blueprint_id": id, "attempt": "\(attempt + 1)", "reason": error.description])
+                    telemetry.event(
+                        "tezzeret", "compile_retry", .warning,
+                        ["blueprint_id": id, "attempt": "\(attempt + 1)", "reason": error.description])
                     if error.reason != .injected {
                         let backoff = min(options.backoffCapSeconds, options.backoffBaseSeconds * pow(2, Double(attempt)))
                         Thread.sleep(forTimeInterval: backoff)
@@ -182,8 +194,10 @@ public final class TezzeretCompiler: Sendable {
             case .forge:
                 built = try ShapeBuilder.forgeSpec(for: template, effective: validated.effective, width: options.seedWidth)
             case .request:
-                built = (try ShapeBuilder.spec(for: template, effective: validated.effective, width: options.seedWidth),
-                         validated.effective, [:])
+                built = (
+                    try ShapeBuilder.spec(for: template, effective: validated.effective, width: options.seedWidth),
+                    validated.effective, [:]
+                )
             }
         } catch {
             if error.message.contains("100 MB") { throw CompileError(id, .tooLarge(error.message)) }
@@ -191,13 +205,16 @@ public final class TezzeretCompiler: Sendable {
         }
         let paramsSHA256 = KernelSeed.paramsSHA256(built.effective)
         let seed = KernelSeed.seed(blueprintId: id, paramsSHA256: paramsSHA256, globalSeed: options.globalSeed)
-        return CompilePlan(validated: validated, spec: built.spec, effective: built.effective, snapped: built.snapped,
-                           paramsSHA256: paramsSHA256, seed: seed)
+        return CompilePlan(
+            validated: validated, spec: built.spec, effective: built.effective, snapped: built.snapped,
+            paramsSHA256: paramsSHA256, seed: seed)
     }
 
     /// Steps 5-9 of one attempt.
-    private func attempt(_ template: BlueprintTemplate, _ request: CompileRequest, _ plan: CompilePlan,
-                         forceReference: Bool, started: Double) throws(CompileError) -> CompileResult {
+    private func attempt(
+        _ template: BlueprintTemplate, _ request: CompileRequest, _ plan: CompilePlan,
+        forceReference: Bool, started: Double
+    ) throws(CompileError) -> CompileResult {
         let id = template.id
         let descriptor = template.descriptor
         let batch = options.batchHint
@@ -219,8 +236,9 @@ public final class TezzeretCompiler: Sendable {
         let spec = plan.spec.with(variant: tuned.0)
         let kernel: CompiledKernel
         do {
-            kernel = try CompiledKernel(blueprintId: id, spec: spec, weights: weights, seed: plan.seed,
-                                        quarantined: descriptor.quarantineOnly)
+            kernel = try CompiledKernel(
+                blueprintId: id, spec: spec, weights: weights, seed: plan.seed,
+                quarantined: descriptor.quarantineOnly)
         } catch {
             throw CompileError(id, .kernel("\(error)"))
         }
@@ -228,8 +246,9 @@ public final class TezzeretCompiler: Sendable {
             .run(kernel, expectedUnsafe: descriptor.quarantineOnly)
         if let gate = report.failedGate {
             let detail = report.gates.first { $0.name == gate }?.detail ?? ""
-            telemetry.event("tezzeret", "gate_failed", report.expectedUnsafe ? .warning : .error,
-                            ["blueprint_id": id, "gate": gate, "detail": detail, "expected": "\(report.expectedUnsafe)"])
+            telemetry.event(
+                "tezzeret", "gate_failed", report.expectedUnsafe ? .warning : .error,
+                ["blueprint_id": id, "gate": gate, "detail": detail, "expected": "\(report.expectedUnsafe)"])
             if report.status == "FAILED" { throw CompileError(id, .gateFailed(gate: gate, detail: detail)) }
         }
         try checkTimeout(id, started)
@@ -253,12 +272,16 @@ public final class TezzeretCompiler: Sendable {
                 "autotune": try encoder.encodeValue(tuned.1),
                 ArtifactMetadataKeys.validation: try encoder.encodeValue(report),
                 "smoke_output_sha256": .string(report.smokeOutputSha256),
-                "host": .object(["cpu_features": .array(HostInfo.cpuFeatures.map { .string($0) }),
-                                 "cores": .int(Int64(HostInfo.cores))]),
+                "host": .object([
+                    "cpu_features": .array(HostInfo.cpuFeatures.map { .string($0) }),
+                    "cores": .int(Int64(HostInfo.cores)),
+                ]),
                 "origin": .string(request.origin.rawValue),
                 "global_seed": .string(String(options.globalSeed)),
-                "timings": .object(["compile_ms": .double((Autotuner.monotonic() - started) * 1000),
-                                    "autotune_ms": .double(tuned.1.durationMs)]),
+                "timings": .object([
+                    "compile_ms": .double((Autotuner.monotonic() - started) * 1000),
+                    "autotune_ms": .double(tuned.1.durationMs),
+                ]),
             ]
             if let run = request.trainingRunId { metadata["training_run_id"] = .string(run) }
             artifact = KernelArtifact(
@@ -279,11 +302,12 @@ public final class TezzeretCompiler: Sendable {
         }
         telemetry.metric("tezzeret", "tezzeret.compile.autotune_ms", tuned.1.durationMs, ["blueprint_id": id])
         telemetry.metric("tezzeret", "tezzeret.artifact.bytes", Double(bytes.count), ["blueprint_id": id])
-        return CompileResult(blueprintId: id, artifactPath: path, artifactSha256: Checksum.sha256Hex(bytes),
-                             artifactBytes: bytes.count, weightsSha256: artifact.weightsSHA256, kernel: spec,
-                             requestedParameters: request.parameters, effectiveParameters: plan.effective,
-                             validation: report, autotune: tuned.1, attempts: 1,
-                             durationMs: (Autotuner.monotonic() - started) * 1000)
+        return CompileResult(
+            blueprintId: id, artifactPath: path, artifactSha256: Checksum.sha256Hex(bytes),
+            artifactBytes: bytes.count, weightsSha256: artifact.weightsSHA256, kernel: spec,
+            requestedParameters: request.parameters, effectiveParameters: plan.effective,
+            validation: report, autotune: tuned.1, attempts: 1,
+            durationMs: (Autotuner.monotonic() - started) * 1000)
     }
 
     private func checkTimeout(_ id: String, _ started: Double) throws(CompileError) {
@@ -293,20 +317,29 @@ public final class TezzeretCompiler: Sendable {
 
     /// Telemetry of a finished compile (06 §11): duration, retry count (0 on a first-try
     /// success, which the `tezzeret_compile_retry_high` alert relies on), outcome events.
-    private func finish(_ id: String, started: Double, failedAttempts: Int, error: CompileError?,
-                        result: CompileResult? = nil) {
+    private func finish(
+        _ id: String, started: Double, failedAttempts: Int, error: CompileError?,
+        result: CompileResult? = nil
+    ) {
         let outcome = error == nil ? "succeeded" : "failed"
-        telemetry.metric("tezzeret", "tezzeret.compile.duration_ms", (Autotuner.monotonic() - started) * 1000,
-                         ["strategy": options.strategy.rawValue, "outcome": outcome, "blueprint_id": id])
+        telemetry.metric(
+            "tezzeret", "tezzeret.compile.duration_ms", (Autotuner.monotonic() - started) * 1000,
+            ["strategy": options.strategy.rawValue, "outcome": outcome, "blueprint_id": id])
         telemetry.metric("tezzeret", "tezzeret.compile.retry_count", Double(failedAttempts), ["blueprint_id": id])
         if let error {
-            telemetry.event("tezzeret", "compile_failed", .error,
-                            ["blueprint_id": id, "reason": error.description, "class": error.errorClass.rawValue,
-                             "code": error.code])
+            telemetry.event(
+                "tezzeret", "compile_failed", .error,
+                [
+                    "blueprint_id": id, "reason": error.description, "class": error.errorClass.rawValue,
+                    "code": error.code,
+                ])
         } else if let result {
-            telemetry.event("tezzeret", "compile_succeeded", .info,
-                            ["blueprint_id": id, "sha256": result.artifactSha256, "variant": result.kernel.variant.description,
-                             "validation": result.validation.status])
+            telemetry.event(
+                "tezzeret", "compile_succeeded", .info,
+                [
+                    "blueprint_id": id, "sha256": result.artifactSha256, "variant": result.kernel.variant.description,
+                    "validation": result.validation.status,
+                ])
         }
     }
 }

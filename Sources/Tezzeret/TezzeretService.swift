@@ -16,12 +16,15 @@ public final class TezzeretService: Sendable {
     ///   - directory: `<data>/tezzeret` (compiler WALs, artifacts awaiting Urza).
     ///   - forgeWALPath: `<data>/urza/forge_wal.json`.
     ///   - workers: concurrent compiles, 1 (default) or 2.
-    public init(catalog: KarnCatalog, urza: UrzaLibrary, directory: String, forgeWALPath: String, options: CompileOptions,
-                workers: Int = 1, telemetry: any BlueprintTelemetry) throws {
+    public init(
+        catalog: KarnCatalog, urza: UrzaLibrary, directory: String, forgeWALPath: String, options: CompileOptions,
+        workers: Int = 1, telemetry: any BlueprintTelemetry
+    ) throws {
         compiler = try TezzeretCompiler(catalog: catalog, directory: directory, options: options, telemetry: telemetry)
         scheduler = CompileScheduler(workers: workers)
-        forge = Forge(catalog: catalog, urza: urza, compiler: compiler, walPath: forgeWALPath, scheduler: scheduler,
-                      telemetry: telemetry)
+        forge = Forge(
+            catalog: catalog, urza: urza, compiler: compiler, walPath: forgeWALPath, scheduler: scheduler,
+            telemetry: telemetry)
         jobs = CompileJobs(catalog: catalog, compiler: compiler, urza: urza, scheduler: scheduler, telemetry: telemetry)
         runner = ForgeRunner(forge: forge, urza: urza)
     }

@@ -67,11 +67,14 @@ struct ValidationGates {
             if !result.passed { failed = name }
         }
         let identity = failed == nil ? identityAtInit(kernel) : false
-        gates.append(GateResult(name: "identity", passed: true, skipped: failed != nil,
-                                detail: identity ? "k(x) = x at graft time" : "not the identity", metrics: [:]))
+        gates.append(
+            GateResult(
+                name: "identity", passed: true, skipped: failed != nil,
+                detail: identity ? "k(x) = x at graft time" : "not the identity", metrics: [:]))
         let status = failed == nil ? "VALIDATED" : (expectedUnsafe ? "UNSAFE" : "FAILED")
-        return ValidationReport(status: status, expectedUnsafe: expectedUnsafe, failedGate: failed,
-                                identityAtInit: identity, smokeOutputSha256: smokeHash, gates: gates)
+        return ValidationReport(
+            status: status, expectedUnsafe: expectedUnsafe, failedGate: failed,
+            identityAtInit: identity, smokeOutputSha256: smokeHash, gates: gates)
     }
 
     // MARK: - Gates
@@ -111,7 +114,8 @@ struct ValidationGates {
             let first = try instance.forward(input, batch: batchHint)
             let second = try instance.forward(input, batch: batchHint)
             let differing = zip(first, second).count(where: { $0.0.bitPattern != $0.1.bitPattern })
-            return differing == 0 ? pass("two forwards bit-identical")
+            return differing == 0
+                ? pass("two forwards bit-identical")
                 : fail("\(differing) of \(first.count) outputs changed between identical calls", ["differing": Double(differing)])
         } catch {
             return fail("forward: \(error)")
@@ -147,12 +151,16 @@ struct ValidationGates {
         if samples.min()! > limit, let more = measure(10) { samples += more }
         let sorted = samples.sorted()
         let fastest = sorted[0], median = Autotuner.median(samples)
-        let metrics = ["min_ms": fastest * 1000, "median_ms": median * 1000,
-                       "p95_ms": sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000,
-                       "cv": Autotuner.cv(samples), "limit_ms": limit * 1000]
+        let metrics = [
+            "min_ms": fastest * 1000, "median_ms": median * 1000,
+            "p95_ms": sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000,
+            "cv": Autotuner.cv(samples), "limit_ms": limit * 1000,
+        ]
         return fastest <= limit
             ? pass("fastest \(ValidationGates.ms(fastest)) ms of CPU at \(batchHint) rows (median \(ValidationGates.ms(median)))", metrics)
-            : fail("fastest of \(samples.count) runs took \(ValidationGates.ms(fastest)) ms of CPU at \(batchHint) rows, limit \(ValidationGates.ms(limit)) ms", metrics)
+            : fail(
+                "fastest of \(samples.count) runs took \(ValidationGates.ms(fastest)) ms of CPU at \(batchHint) rows, limit \(ValidationGates.ms(limit)) ms",
+                metrics)
     }
 
     private func gradientHealth(_ kernel: CompiledKernel) -> GateResult {
@@ -198,7 +206,8 @@ struct ValidationGates {
             for i in tensor.offset..<tensor.offset + tensor.count { weights[i] = 0.2 * fill[i] }
         }
         guard let probe = try? CompiledKernel(blueprintId: kernel.blueprintId, spec: kernel.spec, weights: weights, seed: kernel.seed),
-              let instance = try? probe.instantiate() else { return fail("cannot instantiate") }
+            let instance = try? probe.instantiate()
+        else { return fail("cannot instantiate") }
         instance.step = 1
         let batch = 4
         var input = ValidationGates.input(batch * kernel.width, seed: inputSeed &+ 6)
@@ -245,8 +254,9 @@ struct ValidationGates {
         // genuine mismatch, which fails the gate.
         func check(_ label: String, _ analytic: Float, read: () -> Float, write: (Float) -> Void) {
             guard let coarse = central(read, write, 2e-3), let middle = central(read, write, 1e-3),
-                  let fine = central(read, write, 5e-4),
-                  let plus = shifted(read, write, 5e-4), let minus = shifted(read, write, -5e-4) else {
+                let fine = central(read, write, 5e-4),
+                let plus = shifted(read, write, 5e-4), let minus = shifted(read, write, -5e-4)
+            else {
                 failures.append("\(label): forward failed")
                 return
             }
@@ -258,7 +268,8 @@ struct ValidationGates {
             }
             let forward = (plus - base) / 5e-4, backward = (base - minus) / 5e-4
             if abs(forward - a) <= 2 * tolerance(a) || abs(backward - a) <= 2 * tolerance(a)
-                || abs(coarse - fine) > tolerance(fine) || abs(middle - fine) > tolerance(fine) {
+                || abs(coarse - fine) > tolerance(fine) || abs(middle - fine) > tolerance(fine)
+            {
                 kinks += 1
                 if label.hasPrefix("input") { inputKinks += 1 }
                 return
@@ -296,7 +307,7 @@ struct ValidationGates {
                 _ = try instance.forward(input, batch: batch)
                 try instance.backward(input)
             } catch {
-                return fail("cycle \(cycle): \(error)") // a check error counts as a leak (06 §6)
+                return fail("cycle \(cycle): \(error)")  // a check error counts as a leak (06 §6)
             }
             if cycle == 0 { baseline = instance.privateAllocationBytes }
         }
@@ -315,7 +326,8 @@ struct ValidationGates {
             instance.step = 1
             let input = ValidationGates.input(batch * kernel.width, seed: inputSeed &+ 9)
             guard let output = try? instance.forward(input, batch: batch),
-                  zip(output, input).allSatisfy({ abs($0.0 - $0.1) <= 1e-5 + 1e-4 * abs($0.1) }) else { return false }
+                zip(output, input).allSatisfy({ abs($0.0 - $0.1) <= 1e-5 + 1e-4 * abs($0.1) })
+            else { return false }
         }
         return true
     }

@@ -1,6 +1,7 @@
 import EsperStorage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A test hook for crash-recovery tests: with `ESPER_PAUSE_AT=<point>` (or `<point>@<id>`), the
@@ -22,7 +23,8 @@ public enum PausePoint {
 
     public static func reach(_ point: String, blueprintId: String) {
         guard let configured, configured.point == point,
-              configured.blueprintId == nil || configured.blueprintId == blueprintId else { return }
+            configured.blueprintId == nil || configured.blueprintId == blueprintId
+        else { return }
         if let marker = configured.marker {
             try? AtomicFile.write(Array("\(point)@\(blueprintId)\n".utf8), to: marker)
         }

@@ -26,18 +26,22 @@ extension UrzaLibrary {
     /// latency over `budgetMs`, fall back to `fallbackId`, and if that fails too, to an identity
     /// kernel. Every fallback is counted and reported (`fallback_applied`); a clean fetch
     /// reports `kasmina.kernel.fetch_latency_ms`.
-    public func fetchSeedKernel(_ id: String, width: Int, budgetMs: Double = 10, fallbackId: String = "BP001",
-                                allowQuarantine: Bool = false) -> SeedKernelFetch {
+    public func fetchSeedKernel(
+        _ id: String, width: Int, budgetMs: Double = 10, fallbackId: String = "BP001",
+        allowQuarantine: Bool = false
+    ) -> SeedKernelFetch {
         precondition((1...KernelSpec.maxWidth).contains(width), "slot width \(width) outside 1...\(KernelSpec.maxWidth)")
         let reason: String
         let latency: Double
         do {
             let fetched = try fetchKernel(id, width: width, allowQuarantine: allowQuarantine)
             if fetched.latencyMs <= budgetMs {
-                telemetry.metric("kasmina", "kasmina.kernel.fetch_latency_ms", fetched.latencyMs,
-                                 ["blueprint_id": id, "cache": fetched.cacheHit ? "hit" : "miss"])
-                return SeedKernelFetch(kernel: fetched.kernel, source: .requested, requestedId: id,
-                                       latencyMs: fetched.latencyMs, reason: nil)
+                telemetry.metric(
+                    "kasmina", "kasmina.kernel.fetch_latency_ms", fetched.latencyMs,
+                    ["blueprint_id": id, "cache": fetched.cacheHit ? "hit" : "miss"])
+                return SeedKernelFetch(
+                    kernel: fetched.kernel, source: .requested, requestedId: id,
+                    latencyMs: fetched.latencyMs, reason: nil)
             }
             latency = fetched.latencyMs
             reason = "latency \(fetched.latencyMs) ms over the \(budgetMs) ms budget"
@@ -47,11 +51,13 @@ extension UrzaLibrary {
         }
         if id != fallbackId, let fallback = try? fetchKernel(fallbackId, width: width) {
             countFallback(toIdentity: false)
-            telemetry.event("kasmina", "fallback_applied", .warning,
-                            ["requested": id, "used": fallbackId, "reason": reason])
+            telemetry.event(
+                "kasmina", "fallback_applied", .warning,
+                ["requested": id, "used": fallbackId, "reason": reason])
             telemetry.metric("urza", "urza.kernel.fallbacks", 1, ["to": fallbackId])
-            return SeedKernelFetch(kernel: fallback.kernel, source: .fallback, requestedId: id, latencyMs: latency,
-                                   reason: reason)
+            return SeedKernelFetch(
+                kernel: fallback.kernel, source: .fallback, requestedId: id, latencyMs: latency,
+                reason: reason)
         }
         countFallback(toIdentity: true)
         telemetry.event("kasmina", "fallback_applied", .warning, ["requested": id, "used": "identity", "reason": reason])

@@ -1,6 +1,7 @@
 import EsperJSON
 import EsperStorage
 import Karn
+
 import enum Leyline.BlueprintTier
 
 /// The `blueprints` table (08 §3.2): the reference columns keep their meaning
@@ -21,7 +22,8 @@ struct UrzaCatalogStore: Sendable {
         database = try SQLiteDatabase(path: path)
         // A committed save must survive power loss, not only a process crash (08 §3.1).
         try database.execute("PRAGMA synchronous=FULL; PRAGMA busy_timeout=2000;")
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS blueprints (
               blueprint_id TEXT PRIMARY KEY, name TEXT NOT NULL, tier TEXT NOT NULL,
               artifact_path TEXT NOT NULL, metadata_json TEXT NOT NULL,
@@ -60,8 +62,9 @@ struct UrzaCatalogStore: Sendable {
         let updates = names.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")
         try database.transaction { tx in
-            try tx.query("INSERT INTO blueprints (\(UrzaCatalogStore.columns)) VALUES (\(placeholders)) "
-                         + "ON CONFLICT(blueprint_id) DO UPDATE SET \(updates)", values)
+            try tx.query(
+                "INSERT INTO blueprints (\(UrzaCatalogStore.columns)) VALUES (\(placeholders)) "
+                    + "ON CONFLICT(blueprint_id) DO UPDATE SET \(updates)", values)
         }
     }
 
@@ -70,8 +73,9 @@ struct UrzaCatalogStore: Sendable {
     /// whether a row changed.
     func setState(_ id: String, artifactSHA256: String, _ state: ArtifactState, updatedAtNs: Int64) throws -> Bool {
         try database.transaction { tx in
-            try tx.query("UPDATE blueprints SET state = ?, updated_at_ns = ? WHERE blueprint_id = ? AND artifact_sha256 = ? AND state != ?",
-                         [.text(state.rawValue), .integer(updatedAtNs), .text(id), .text(artifactSHA256), .text(state.rawValue)])
+            try tx.query(
+                "UPDATE blueprints SET state = ?, updated_at_ns = ? WHERE blueprint_id = ? AND artifact_sha256 = ? AND state != ?",
+                [.text(state.rawValue), .integer(updatedAtNs), .text(id), .text(artifactSHA256), .text(state.rawValue)])
             return !(try tx.query("SELECT changes() AS n").first?["n"].int == 0)
         }
     }
@@ -82,13 +86,17 @@ struct UrzaCatalogStore: Sendable {
     }
 
     func byArtifact(_ sha256: String) throws(StorageError) -> UrzaRecord? {
-        try database.query("SELECT \(UrzaCatalogStore.columns) FROM blueprints WHERE artifact_sha256 = ? LIMIT 1",
-                           [.text(sha256)]).first.flatMap(UrzaCatalogStore.record)
+        try database.query(
+            "SELECT \(UrzaCatalogStore.columns) FROM blueprints WHERE artifact_sha256 = ? LIMIT 1",
+            [.text(sha256)]
+        ).first.flatMap(UrzaCatalogStore.record)
     }
 
     /// Rows ordered by id, after `after` (exclusive), filtered, at most `limit`.
-    func list(tier: BlueprintTier?, stage: Int?, quarantined: Bool?, state: ArtifactState?, after: String?,
-              limit: Int?) throws(StorageError) -> [UrzaRecord] {
+    func list(
+        tier: BlueprintTier?, stage: Int?, quarantined: Bool?, state: ArtifactState?, after: String?,
+        limit: Int?
+    ) throws(StorageError) -> [UrzaRecord] {
         var conditions: [String] = []
         var values: [SQLiteValue] = []
         if let after { conditions.append("blueprint_id > ?"); values.append(.text(after)) }
@@ -113,12 +121,14 @@ struct UrzaCatalogStore: Sendable {
     static func record(_ row: SQLiteRow) -> UrzaRecord? {
         guard let id = row["blueprint_id"].string else { return nil }
         let metadata = row["metadata_json"].string ?? "{}"
-        var descriptor = (try? JanssonDecoder().decode(BlueprintDescriptor.self, from: Array(metadata.utf8)))
+        var descriptor =
+            (try? JanssonDecoder().decode(BlueprintDescriptor.self, from: Array(metadata.utf8)))
             ?? BlueprintDescriptor(blueprintId: id, name: "", tier: .unspecified, risk: 0, stage: 0, description: "")
         if descriptor.blueprintId.isEmpty { descriptor.blueprintId = id }
         if descriptor.name.isEmpty { descriptor.name = row["name"].string ?? "" }
         if let tierName = row["tier"].string, let tier = BlueprintTier.parse(tierName) { descriptor.tier = tier }
-        let parameters = row["params_json"].string
+        let parameters =
+            row["params_json"].string
             .flatMap { try? JanssonDecoder().decode([String: Double].self, from: Array($0.utf8)) } ?? [:]
         return UrzaRecord(
             descriptor: descriptor, artifactPath: row["artifact_path"].string ?? "",

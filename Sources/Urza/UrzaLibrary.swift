@@ -1,15 +1,16 @@
-// Urza: the blueprint and kernel library — which compiled artifact belongs to which blueprint.
-// A SQLite catalog plus content-addressed artifact files, a crash-safe save (WAL), integrity
-// checks that quarantine damaged files, and an LRU cache of decoded kernels that Kasmina
-// fetches within a latency budget.
-public import enum Leyline.RFC3339
 import EsperJSON
 import EsperStorage
 import Foundation
 public import Karn
 public import KernelRuntime
 import Synchronization
+
 public import enum Leyline.BlueprintTier
+// Urza: the blueprint and kernel library — which compiled artifact belongs to which blueprint.
+// A SQLite catalog plus content-addressed artifact files, a crash-safe save (WAL), integrity
+// checks that quarantine damaged files, and an LRU cache of decoded kernels that Kasmina
+// fetches within a latency budget.
+public import enum Leyline.RFC3339
 
 /// Where Urza keeps its state, and its cache sizes.
 public struct UrzaConfiguration: Sendable {
@@ -79,8 +80,10 @@ public final class UrzaLibrary: Sendable {
     /// Opens (or creates) the library, replays an interrupted save from the WAL, removes files
     /// no row references, and warms the metadata cache. `catalog` supplies tiers a WAL record
     /// lacks (08 §3.6).
-    public init(configuration: UrzaConfiguration, catalog: KarnCatalog? = nil,
-                telemetry: any BlueprintTelemetry = InMemoryBlueprintTelemetry()) throws(UrzaError) {
+    public init(
+        configuration: UrzaConfiguration, catalog: KarnCatalog? = nil,
+        telemetry: any BlueprintTelemetry = InMemoryBlueprintTelemetry()
+    ) throws(UrzaError) {
         self.configuration = configuration
         self.catalog = catalog
         self.telemetry = telemetry
@@ -91,9 +94,12 @@ public final class UrzaLibrary: Sendable {
         } catch {
             throw UrzaError.storage("\(error)")
         }
-        caches = Mutex(Caches(metadata: MetadataCache(capacity: configuration.metadataCacheSize),
-                              kernels: KernelCache(byteBudget: configuration.kernelCacheBytes,
-                                                   idleSeconds: configuration.kernelIdleSeconds)))
+        caches = Mutex(
+            Caches(
+                metadata: MetadataCache(capacity: configuration.metadataCacheSize),
+                kernels: KernelCache(
+                    byteBudget: configuration.kernelCacheBytes,
+                    idleSeconds: configuration.kernelIdleSeconds)))
         try recoverWAL()
         collectGarbage()
         if let recent = try? store.list(tier: nil, stage: nil, quarantined: nil, state: nil, after: nil, limit: nil) {
@@ -144,8 +150,9 @@ public final class UrzaLibrary: Sendable {
                 if FileManager.default.fileSize(destination) != bytes.count {
                     try AtomicFile.write(bytes, to: destination)
                 }
-                let wal = UrzaWALEntry(blueprintId: record.blueprintId, artifactPath: record.artifactPath,
-                                       artifactSha256: record.artifactSHA256, descriptor: descriptor)
+                let wal = UrzaWALEntry(
+                    blueprintId: record.blueprintId, artifactPath: record.artifactPath,
+                    artifactSha256: record.artifactSHA256, descriptor: descriptor)
                 try AtomicFile.write(try JanssonEncoder().encode(wal), to: configuration.walPath)
                 PausePoint.reach("urza.after_wal", blueprintId: record.blueprintId)
                 try store.upsert(record)
@@ -165,7 +172,8 @@ public final class UrzaLibrary: Sendable {
     private func makeRecord(descriptor: BlueprintDescriptor, bytes: [UInt8], artifact: KernelArtifact) -> UrzaRecord {
         let sha = Checksum.sha256Hex(bytes)
         let now = RFC3339.nowUnixNanoseconds()
-        let requested = artifact.metadata[ArtifactMetadataKeys.requestedParameters]?.objectValue?
+        let requested =
+            artifact.metadata[ArtifactMetadataKeys.requestedParameters]?.objectValue?
             .compactMapValues(\.doubleValue) ?? [:]
         let status = artifact.metadata[ArtifactMetadataKeys.validation]?["status"]?.stringValue ?? "UNVALIDATED"
         return UrzaRecord(
@@ -199,8 +207,10 @@ public final class UrzaLibrary: Sendable {
     public func record(artifactSHA256 sha: String) -> UrzaRecord? { try? store.byArtifact(sha) }
 
     /// Database rows ordered by id (never the cache), filtered, after a cursor id.
-    public func list(tier: BlueprintTier? = nil, stage: Int? = nil, quarantined: Bool? = nil, state: ArtifactState? = nil,
-                     after: String? = nil, limit: Int? = nil) throws(UrzaError) -> [UrzaRecord] {
+    public func list(
+        tier: BlueprintTier? = nil, stage: Int? = nil, quarantined: Bool? = nil, state: ArtifactState? = nil,
+        after: String? = nil, limit: Int? = nil
+    ) throws(UrzaError) -> [UrzaRecord] {
         do {
             return try store.list(tier: tier, stage: stage, quarantined: quarantined, state: state, after: after, limit: limit)
         } catch {
@@ -216,10 +226,12 @@ public final class UrzaLibrary: Sendable {
         guard let record = try? store.get(id), record.state == .available else { return false }
         let path = configuration.root + "/" + record.artifactPath
         guard FileManager.default.fileSize(path) == record.artifactBytes,
-              let handle = FileHandle(forReadingAtPath: path) else { return false }
+            let handle = FileHandle(forReadingAtPath: path)
+        else { return false }
         defer { try? handle.close() }
         guard let head = try? handle.read(upToCount: ArtifactHeader.size),
-              let header = try? ArtifactHeader.decode(Array(head)[...]) else { return false }
+            let header = try? ArtifactHeader.decode(Array(head)[...])
+        else { return false }
         return header.fileSize == UInt64(record.artifactBytes) && header.blueprintId == id
     }
 
@@ -260,7 +272,7 @@ public final class UrzaLibrary: Sendable {
         let bytes = try readVerified(record)
         let kernel: CompiledKernel
         do {
-            let artifact = try KernelArtifact.decode(bytes, verifyBody: false) // the file hash just matched
+            let artifact = try KernelArtifact.decode(bytes, verifyBody: false)  // the file hash just matched
             kernel = try artifact.compiledKernel(artifactSHA256: record.artifactSHA256)
         } catch let error as ArtifactError where !error.isCorruption {
             markInvalid(record, .deprecated, reason: error.description)
@@ -318,7 +330,11 @@ public final class UrzaLibrary: Sendable {
                     report.available += 1
                 }
             } catch {
-                if case .unavailable = error { report.missing.append(record.blueprintId) } else { report.corrupt.append(record.blueprintId) }
+                if case .unavailable = error {
+                    report.missing.append(record.blueprintId)
+                } else {
+                    report.corrupt.append(record.blueprintId)
+                }
                 report.newlyMarked.append(record.blueprintId)
             }
         }
@@ -341,8 +357,10 @@ public final class UrzaLibrary: Sendable {
     /// Marks the row of `record` (only while it still names that artifact) and reports it.
     private func markInvalid(_ record: UrzaRecord, _ state: ArtifactState, reason: String) {
         let id = record.blueprintId
-        let changed = (try? store.setState(id, artifactSHA256: record.artifactSHA256, state,
-                                           updatedAtNs: RFC3339.nowUnixNanoseconds())) ?? false
+        let changed =
+            (try? store.setState(
+                id, artifactSHA256: record.artifactSHA256, state,
+                updatedAtNs: RFC3339.nowUnixNanoseconds())) ?? false
         caches.withLock { caches in
             caches.metadata.remove(id)
             caches.kernels.remove(id)
@@ -381,8 +399,9 @@ public final class UrzaLibrary: Sendable {
         entry.descriptor = descriptor
         let artifactPath = entry.artifactPath.hasPrefix("/") ? entry.artifactPath : configuration.root + "/" + entry.artifactPath
         guard let artifactBytes = try? AtomicFile.read(artifactPath),
-              entry.artifactSha256.map({ $0 == Checksum.sha256Hex(artifactBytes) }) ?? true,
-              let artifact = try? KernelArtifact.decode(artifactBytes), artifact.blueprintId == entry.blueprintId else {
+            entry.artifactSha256.map({ $0 == Checksum.sha256Hex(artifactBytes) }) ?? true,
+            let artifact = try? KernelArtifact.decode(artifactBytes), artifact.blueprintId == entry.blueprintId
+        else {
             _ = rename(path, path + ".orphan")
             telemetry.event("urza", "wal_orphan", .warning, ["blueprint_id": entry.blueprintId, "artifact_path": entry.artifactPath])
             invalidHandler.withLock { $0 }?(entry.blueprintId, "the interrupted save's artifact is missing")
@@ -432,19 +451,23 @@ public final class UrzaLibrary: Sendable {
         let records = listAll()
         let counts = Dictionary(grouping: records, by: \.state).mapValues(\.count)
         return caches.withLock { caches in
-            UrzaStats(records: records.count, available: counts[.available] ?? 0, missing: counts[.missing] ?? 0,
-                      corrupt: counts[.corrupt] ?? 0, deprecated: counts[.deprecated] ?? 0,
-                      metadataCacheEntries: caches.metadata.count, kernelCacheEntries: caches.kernels.count,
-                      kernelCacheBytes: caches.kernels.bytes, cacheHits: caches.hits, cacheMisses: caches.misses,
-                      fallbacksToDefault: caches.fallbacksToDefault, fallbacksToIdentity: caches.fallbacksToIdentity,
-                      walPending: AtomicFile.exists(configuration.walPath))
+            UrzaStats(
+                records: records.count, available: counts[.available] ?? 0, missing: counts[.missing] ?? 0,
+                corrupt: counts[.corrupt] ?? 0, deprecated: counts[.deprecated] ?? 0,
+                metadataCacheEntries: caches.metadata.count, kernelCacheEntries: caches.kernels.count,
+                kernelCacheBytes: caches.kernels.bytes, cacheHits: caches.hits, cacheMisses: caches.misses,
+                fallbacksToDefault: caches.fallbacksToDefault, fallbacksToIdentity: caches.fallbacksToIdentity,
+                walPending: AtomicFile.exists(configuration.walPath))
         }
     }
 
     /// Ids Urza will put in a path: letters, digits, `_`, `-`, `.`; 1-31 bytes; not `.`/`..`.
     static func checkStorableId(_ id: String) throws(UrzaError) {
-        let ok = !id.isEmpty && id.utf8.count < 32 && id != "." && id != ".."
-            && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 || $0 == 46 }
+        let ok =
+            !id.isEmpty && id.utf8.count < 32 && id != "." && id != ".."
+            && id.utf8.allSatisfy {
+                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 || $0 == 46
+            }
         if !ok { throw UrzaError.invalidId(id) }
     }
 
@@ -491,7 +514,8 @@ struct UrzaWALEntry: Codable {
         blueprintId = try c.decodeIfPresent(String.self, forKey: .blueprintId) ?? ""
         artifactPath = try c.decode(String.self, forKey: .artifactPath)
         artifactSha256 = try c.decodeIfPresent(String.self, forKey: .artifactSha256)
-        descriptor = try c.decodeIfPresent(BlueprintDescriptor.self, forKey: .descriptor)
+        descriptor =
+            try c.decodeIfPresent(BlueprintDescriptor.self, forKey: .descriptor)
             ?? BlueprintDescriptor(blueprintId: "", name: "", tier: .unspecified, risk: 0, stage: 0, description: "")
     }
 }

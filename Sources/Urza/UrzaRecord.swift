@@ -1,5 +1,6 @@
-import enum Leyline.RFC3339
 public import Karn
+
+import enum Leyline.RFC3339
 
 /// Lifecycle of a stored artifact (08 §3.2 `state`).
 public enum ArtifactState: String, Sendable, Codable, CaseIterable {

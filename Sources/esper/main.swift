@@ -21,7 +21,8 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP/JSON control-plane server.",
         discussion: "Every option also reads an environment variable (shown in brackets), or a .env file in the working directory.\n\n"
-            + EsperServer.Configuration.variables.map { "  \($0.name) (default \($0.defaultValue)): \($0.meaning)" }.joined(separator: "\n"))
+            + EsperServer.Configuration.variables.map { "  \($0.name) (default \($0.defaultValue)): \($0.meaning)" }.joined(separator: "\n")
+    )
 
     @Option(help: "Address to listen on [ESPER_HOST].") var host: String?
     @Option(help: "Port to listen on [ESPER_PORT].") var port: String?
@@ -64,7 +65,9 @@ struct ForgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forge",
         abstract: "Compile every blueprint missing from Urza, then exit (0: all stored, 1: some failed).",
-        discussion: "Reads the same settings as `serve` (ESPER_DATA_DIR, ESPER_SEED_WIDTH, ESPER_COMPILE_STRATEGY, ESPER_FORGE_*). Prints the run summary as JSON.")
+        discussion:
+            "Reads the same settings as `serve` (ESPER_DATA_DIR, ESPER_SEED_WIDTH, ESPER_COMPILE_STRATEGY, ESPER_FORGE_*). Prints the run summary as JSON."
+    )
 
     @Option(name: .customLong("data-dir"), help: "State directory [ESPER_DATA_DIR].") var dataDirectory: String?
     @Option(help: "Autotune effort: emergency, fast, standard, aggressive [ESPER_COMPILE_STRATEGY].") var strategy: String?

@@ -14,7 +14,11 @@ struct Echo: Codable {
 final class Counter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLock()
-    func next() -> Int { lock.withLock { value += 1; return value } }
+    func next() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
+    }
 }
 
 /// A server with a few test routes on an ephemeral port.
@@ -49,8 +53,9 @@ final class TestServer {
         }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        server = HTTPServer(configuration: configuration, router: router, logger: logger, metrics: HTTPMetrics(registry: registry),
-                            authenticator: Authenticator(token: token, protectReads: protectReads))
+        server = HTTPServer(
+            configuration: configuration, router: router, logger: logger, metrics: HTTPMetrics(registry: registry),
+            authenticator: Authenticator(token: token, protectReads: protectReads))
         try server.start()
     }
 
@@ -60,8 +65,9 @@ final class TestServer {
 @Suite(.serialized) struct HTTPServerTests {
     @Test func malformedJSONIs400NamingThePosition() throws {
         let server = try TestServer()
-        let response = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
-                                           headers: ["Content-Type": "application/json"], body: Array("{\"name\": \"a\",\n \"count\": }".utf8))
+        let response = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/echo",
+            headers: ["Content-Type": "application/json"], body: Array("{\"name\": \"a\",\n \"count\": }".utf8))
         #expect(response.status == 400)
         #expect(response.header("content-type") == "application/problem+json")
         let problem = try RawHTTP.json(response)
@@ -82,7 +88,8 @@ final class TestServer {
         let errors = try RawHTTP.json(wrongType)["errors"] as? [[String: Any]]
         #expect(errors?.first?["field"] as? String == "name")
 
-        let unknown = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: Array(#"{"name":"a","count":2,"colour":1}"#.utf8))
+        let unknown = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/echo", body: Array(#"{"name":"a","count":2,"colour":1}"#.utf8))
         #expect(unknown.status == 400)
         #expect(try RawHTTP.json(unknown)["detail"] as? String == "unknown field: colour")
 
@@ -92,8 +99,9 @@ final class TestServer {
 
     @Test func bodyOverTheLimitIs413() throws {
         let server = try TestServer { $0.maxBodyBytes = 1000 }
-        let declared = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
-                                           body: [UInt8](repeating: UInt8(ascii: "x"), count: 5000))
+        let declared = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/echo",
+            body: [UInt8](repeating: UInt8(ascii: "x"), count: 5000))
         #expect(declared.status == 413)
         #expect(declared.header("content-type") == "application/problem+json")
 
@@ -205,11 +213,13 @@ final class TestServer {
         _ = try RawHTTP.request(port: server.port, path: "/items/2")
         _ = try RawHTTP.request(port: server.port, path: "/nothing-here")
         var buffer: [UInt8] = []
-        #expect(eventually(within: 2) {
-            buffer = []
-            server.registry.emit(into: &buffer)
-            return String(decoding: buffer, as: UTF8.self).contains(#"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
-        })
+        #expect(
+            eventually(within: 2) {
+                buffer = []
+                server.registry.emit(into: &buffer)
+                return String(decoding: buffer, as: UTF8.self).contains(
+                    #"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
+            })
         let text = String(decoding: buffer, as: UTF8.self)
         #expect(text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#))
         #expect(text.contains(#"esper_http_request_duration_seconds_count{route="/items/{id}"} 2"#))
@@ -234,11 +244,13 @@ final class TestServer {
         let none = try RawHTTP.request(port: server.port, method: "POST", path: "/echo", body: body)
         #expect(none.status == 401)
         #expect(none.header("www-authenticate")?.hasPrefix("Bearer") == true)
-        let wrong = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
-                                        headers: ["Authorization": "Bearer nope"], body: body)
+        let wrong = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/echo",
+            headers: ["Authorization": "Bearer nope"], body: body)
         #expect(wrong.status == 403)
-        let right = try RawHTTP.request(port: server.port, method: "POST", path: "/echo",
-                                        headers: ["Authorization": "Bearer \(token)"], body: body)
+        let right = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/echo",
+            headers: ["Authorization": "Bearer \(token)"], body: body)
         #expect(right.status == 201)
         #expect(try RawHTTP.request(port: server.port, path: "/items/1").status == 200)
 
@@ -250,14 +262,18 @@ final class TestServer {
 
     @Test func idempotencyKeyReplaysTheFirstResult() throws {
         let server = try TestServer()
-        let first = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("a".utf8))
-        let again = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("a".utf8))
+        let first = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("a".utf8))
+        let again = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("a".utf8))
         #expect(first.status == 201 && again.status == 201)
         #expect(first.text == again.text)
         #expect(again.header("idempotent-replayed") == "true")
-        let other = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("b".utf8))
+        let other = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k1"], body: Array("b".utf8))
         #expect(other.status == 422)
-        let fresh = try RawHTTP.request(port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k2"], body: Array("a".utf8))
+        let fresh = try RawHTTP.request(
+            port: server.port, method: "POST", path: "/things", headers: ["Idempotency-Key": "k2"], body: Array("a".utf8))
         #expect(fresh.text != first.text)
         let unkeyed = try RawHTTP.request(port: server.port, method: "POST", path: "/things", body: Array("a".utf8))
         #expect(unkeyed.text != fresh.text)

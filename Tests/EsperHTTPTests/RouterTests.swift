@@ -1,5 +1,6 @@
-@testable import EsperHTTP
 import Testing
+
+@testable import EsperHTTP
 
 @Suite struct RouterTests {
     func router() -> Router {

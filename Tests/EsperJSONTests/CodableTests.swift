@@ -18,13 +18,17 @@ struct Packet: Codable, Equatable {
 }
 
 @Suite struct CodableTests {
-    let packet = Packet(version: 1, packetId: "run-epoch-3", globalStep: 1024, validationLoss: 0.123,
-                        seedStates: [Seed(seedId: "seed-1", gradientNorm: 0.18, ageEpochs: 4, metrics: ["grad_norm": 0.5, "lossDelta": -1])],
-                        note: nil)
+    let packet = Packet(
+        version: 1, packetId: "run-epoch-3", globalStep: 1024, validationLoss: 0.123,
+        seedStates: [Seed(seedId: "seed-1", gradientNorm: 0.18, ageEpochs: 4, metrics: ["grad_norm": 0.5, "lossDelta": -1])],
+        note: nil)
 
     @Test func encodesSnakeCaseKeysButNotDictionaryKeys() throws {
         let text = String(decoding: try JanssonEncoder().encode(packet), as: UTF8.self)
-        #expect(text == #"{"global_step":1024,"packet_id":"run-epoch-3","seed_states":[{"age_epochs":4,"gradient_norm":0.18,"metrics":{"grad_norm":0.5,"lossDelta":-1.0},"seed_id":"seed-1"}],"validation_loss":0.123,"version":1}"#)
+        #expect(
+            text
+                == #"{"global_step":1024,"packet_id":"run-epoch-3","seed_states":[{"age_epochs":4,"gradient_norm":0.18,"metrics":{"grad_norm":0.5,"lossDelta":-1.0},"seed_id":"seed-1"}],"validation_loss":0.123,"version":1}"#
+        )
     }
 
     @Test func roundTripsExactly() throws {
@@ -35,7 +39,8 @@ struct Packet: Codable, Equatable {
     }
 
     @Test func unknownKeysAreNamedInStrictMode() throws {
-        let text = #"{"global_step":1,"packet_id":"p","seed_states":[{"age_epochs":4,"gradient_norm":0.1,"metrics":{},"seed_id":"s","colour":1}],"validation_loss":0.1,"version":1,"extra":true}"#
+        let text =
+            #"{"global_step":1,"packet_id":"p","seed_states":[{"age_epochs":4,"gradient_norm":0.1,"metrics":{},"seed_id":"s","colour":1}],"validation_loss":0.1,"version":1,"extra":true}"#
         _ = try JanssonDecoder().decode(Packet.self, from: Array(text.utf8))
         do {
             _ = try JanssonDecoder(rejectUnknownKeys: true).decode(Packet.self, from: Array(text.utf8))
@@ -47,11 +52,17 @@ struct Packet: Codable, Equatable {
 
     @Test func problemsNameTheField() throws {
         let cases: [(String, String)] = [
-            (#"{"global_step":1,"packet_id":"p","seed_states":[{"age_epochs":-4,"gradient_norm":0.1,"metrics":{},"seed_id":"s"}],"validation_loss":0.1,"version":1}"#, "seed_states[0].age_epochs"),
+            (
+                #"{"global_step":1,"packet_id":"p","seed_states":[{"age_epochs":-4,"gradient_norm":0.1,"metrics":{},"seed_id":"s"}],"validation_loss":0.1,"version":1}"#,
+                "seed_states[0].age_epochs"
+            ),
             (#"{"global_step":1,"packet_id":7,"seed_states":[],"validation_loss":0.1,"version":1}"#, "packet_id"),
             (#"{"global_step":1,"seed_states":[],"validation_loss":0.1,"version":1}"#, "packet_id"),
             (#"{"global_step":1,"packet_id":"p","seed_states":[],"validation_loss":0.1,"version":2.5}"#, "version"),
-            (#"{"global_step":1,"packet_id":"p","seed_states":[{"age_epochs":1,"gradient_norm":1e300,"metrics":{},"seed_id":"s"}],"validation_loss":0.1,"version":1}"#, "seed_states[0].gradient_norm"),
+            (
+                #"{"global_step":1,"packet_id":"p","seed_states":[{"age_epochs":1,"gradient_norm":1e300,"metrics":{},"seed_id":"s"}],"validation_loss":0.1,"version":1}"#,
+                "seed_states[0].gradient_norm"
+            ),
         ]
         for (text, field) in cases {
             do {

@@ -98,7 +98,7 @@ import Testing
         #expect(download.header("x-esper-sha256") == sha && Checksum.sha256Hex(download.body) == sha)
         #expect(download.header("digest") == "sha-256=" + Data(Checksum.sha256(download.body)).base64EncodedString())
         #expect(try server.get("/api/v1/urza/artifacts/\(sha)").body == download.body)
-        #expect(try server.get("/api/v1/urza/artifacts/BP045").status == 403) // quarantine-only
+        #expect(try server.get("/api/v1/urza/artifacts/BP045").status == 403)  // quarantine-only
         #expect(try server.get("/api/v1/urza/artifacts/BP045?allow_quarantine=true").status == 200)
 
         // Ids are validated before anything is looked up: no path ever reaches the filesystem.
@@ -123,10 +123,11 @@ import Testing
         let report = try RawHTTP.json(try server.post("/api/v1/urza/verify"))
         #expect(report["corrupt"] as? [String] == ["BP009"] && report["checked"] as? Int == 50)
         #expect(FileManager.default.fileExists(atPath: server.dataDirectory + "/urza/quarantine/BP009/\(sha).esk.corrupt"))
-        #expect(eventually(within: 120) {
-            let now = try? server.json("/api/v1/urza/blueprints/BP009")
-            return now?["state"] as? String == "AVAILABLE" && now?["artifact_sha256"] as? String != sha
-        })
+        #expect(
+            eventually(within: 120) {
+                let now = try? server.json("/api/v1/urza/blueprints/BP009")
+                return now?["state"] as? String == "AVAILABLE" && now?["artifact_sha256"] as? String != sha
+            })
         let healed = try server.json("/api/v1/urza/blueprints/BP009")
         #expect(try server.get("/api/v1/urza/artifacts/BP009").header("x-esper-sha256") == healed["artifact_sha256"] as? String)
         let health = try RawHTTP.json(try server.get("/healthz"))
@@ -137,14 +138,17 @@ import Testing
         let server = try ServerHarness(forgeAtStart: false)
         #expect(try server.json("/api/v1/tezzeret/forge")["state"] as? String == "idle")
 
-        let created = try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP002","parameters":{"scale":1.75},"training_run_id":"run-7"}"#,
-                                      headers: ["Idempotency-Key": "abc"])
+        let created = try server.post(
+            "/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP002","parameters":{"scale":1.75},"training_run_id":"run-7"}"#,
+            headers: ["Idempotency-Key": "abc"])
         #expect(created.status == 202)
         let job = try RawHTTP.json(created)
         let jobId = try #require(job["job_id"] as? String)
         #expect(created.header("location") == "/api/v1/tezzeret/jobs/\(jobId)")
-        let replay = try RawHTTP.json(try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP002","parameters":{"scale":1.75}}"#,
-                                                     headers: ["Idempotency-Key": "abc"]))
+        let replay = try RawHTTP.json(
+            try server.post(
+                "/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP002","parameters":{"scale":1.75}}"#,
+                headers: ["Idempotency-Key": "abc"]))
         #expect(replay["job_id"] as? String == jobId)
         #expect(eventually(within: 60) { (try? server.json("/api/v1/tezzeret/jobs/\(jobId)"))?["status"] as? String == "succeeded" })
         let done = try server.json("/api/v1/tezzeret/jobs/\(jobId)")
@@ -157,7 +161,7 @@ import Testing
         #expect(try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP002","parameters":{"scale":9}}"#).status == 422)
         let shape = try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP013","parameters":{"groups":5}}"#)
         #expect(shape.status == 422 && shape.text.contains("/problems/shape-invalid") && shape.text.contains("parameters.groups"))
-        #expect(try server.post("/api/v1/tezzeret/jobs", #"{"blueprint":"BP002"}"#).status == 422) // blueprint_id missing
+        #expect(try server.post("/api/v1/tezzeret/jobs", #"{"blueprint":"BP002"}"#).status == 422)  // blueprint_id missing
         #expect(try server.get("/api/v1/tezzeret/jobs/job-0000000000000000").status == 404)
         #expect(try server.get("/api/v1/tezzeret/jobs/../../etc").status == 404)
         #expect(try server.get("/api/v1/tezzeret/jobs/job-xyz").status == 400)
@@ -167,7 +171,8 @@ import Testing
         #expect(forge.status == 202 && forge.header("location") == "/api/v1/tezzeret/forge")
         let status = try server.waitForForge()
         let lastRun = try #require(status["last_run"] as? [String: Any])
-        #expect((lastRun["compiled"] as? [String])?.count == 49 && lastRun["skipped"] as? Int == 1 && lastRun["trigger"] as? String == "api")
+        #expect(
+            (lastRun["compiled"] as? [String])?.count == 49 && lastRun["skipped"] as? Int == 1 && lastRun["trigger"] as? String == "api")
         #expect(try server.get("/api/v1/tezzeret/forge?x=1").status == 400)
     }
 }

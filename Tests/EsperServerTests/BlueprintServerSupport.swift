@@ -7,8 +7,10 @@ extension ServerHarness {
     /// A server for the blueprint tests: the forge on the emergency strategy (no timing, so tests
     /// stay quick), at start only when asked.
     convenience init(forgeAtStart: Bool) throws {
-        try self.init(environment: ["ESPER_FORGE_AT_START": forgeAtStart ? "on" : "off", "ESPER_COMPILE_STRATEGY": "emergency",
-                                    "ESPER_HTTP_THREADS": "4"])
+        try self.init(environment: [
+            "ESPER_FORGE_AT_START": forgeAtStart ? "on" : "off", "ESPER_COMPILE_STRATEGY": "emergency",
+            "ESPER_HTTP_THREADS": "4",
+        ])
     }
 
     var dataDirectory: String { application.configuration.dataDirectory }

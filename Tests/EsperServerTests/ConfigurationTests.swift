@@ -1,14 +1,17 @@
-@testable import EsperServer
 import EsperTestSupport
 import Foundation
+import Oona
 import Testing
+
+@testable import EsperServer
 
 @Suite struct ConfigurationTests {
     let directory = TemporaryDirectory("esper-config")
 
     func resolve(_ environment: [String: String], flags: [String: String] = [:]) throws(ConfigurationError) -> Configuration {
-        try Configuration.resolve(flags: flags, environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(environment) { $1 },
-                                  workingDirectory: directory.path)
+        try Configuration.resolve(
+            flags: flags, environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(environment) { $1 },
+            workingDirectory: directory.path)
     }
 
     @Test func defaults() throws {
@@ -71,7 +74,8 @@ import Testing
     }
 
     @Test func redisURLForms() throws {
-        #expect(try resolve(["REDIS_URL": "redis://:pw@cache:6380/2"]).redisURL
+        #expect(
+            try resolve(["REDIS_URL": "redis://:pw@cache:6380/2"]).redisURL
                 == RedisEndpointFixture.tcp("cache", 6380, database: 2, password: "pw"))
         #expect(try resolve(["REDIS_URL": "unix:///run/redis.sock?db=1"]).redisURL?.description == "unix:///run/redis.sock?db=1")
         #expect(try resolve(["REDIS_URL": "redis://[::1]:7000"]).redisURL?.description == "redis://[::1]:7000")
@@ -85,8 +89,6 @@ import Testing
         }
     }
 }
-
-import Oona
 
 enum RedisEndpointFixture {
     static func tcp(_ host: String, _ port: Int, database: Int, password: String?) -> RedisEndpoint {

@@ -14,12 +14,14 @@ extension ServerHarness {
     /// Compiles blueprints through Tezzeret's request pipeline (into Urza) and waits for them.
     func compile(_ blueprints: [(id: String, parameters: String)]) throws {
         for blueprint in blueprints {
-            let created = try request("POST", "/api/v1/tezzeret/jobs",
-                                      json: #"{"blueprint_id": "\#(blueprint.id)", "parameters": \#(blueprint.parameters)}"#)
+            let created = try request(
+                "POST", "/api/v1/tezzeret/jobs",
+                json: #"{"blueprint_id": "\#(blueprint.id)", "parameters": \#(blueprint.parameters)}"#)
             #expect(created.status == 202, "\(created.text)")
             let job = try #require(try RawHTTP.json(created)["job_id"] as? String)
-            #expect(try eventually(within: 120) { try self.object("GET", "/api/v1/tezzeret/jobs/\(job)")["status"] as? String == "succeeded" },
-                    "\(blueprint.id) did not compile")
+            #expect(
+                try eventually(within: 120) { try self.object("GET", "/api/v1/tezzeret/jobs/\(job)")["status"] as? String == "succeeded" },
+                "\(blueprint.id) did not compile")
         }
     }
 
@@ -41,12 +43,25 @@ enum AcceptanceRun {
     }
 
     /// Frozen-base mode once a seed germinates: whatever changes is the seed's doing.
-    static let helpful = config(epochs: 230, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "host_frozen": true, "min_training_epochs": 4, "max_germinations": 1}"#)
-    static let harmful = config(epochs: 200, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP045"], "approved_blueprints": ["BP045"], "allow_high_risk": true, "max_germinations": 1}"#)
-    static let leaking = config(epochs: 200, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "max_germinations": 1, "fault_injection": {"detach_leak": true}}"#)
+    static let helpful = config(
+        epochs: 230,
+        seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "host_frozen": true, "min_training_epochs": 4, "max_germinations": 1}"#)
+    static let harmful = config(
+        epochs: 200,
+        seeds:
+            #"{"slots": ["slot-0"], "blueprints": ["BP045"], "approved_blueprints": ["BP045"], "allow_high_risk": true, "max_germinations": 1}"#
+    )
+    static let leaking = config(
+        epochs: 200,
+        seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "max_germinations": 1, "fault_injection": {"detach_leak": true}}"#)
     /// The seed stays in TRAINING to the end: the host must train exactly as without it.
-    static let neverGrafted = config(epochs: 200, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "min_training_epochs": 1000, "max_training_epochs": 1000, "max_germinations": 1}"#)
-    static let plain = #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [16, 16]}, "epochs": 200, "batch_size": 128, "learning_rate": 0.001, "seed": 42, "checkpoint_interval": 50}"#
+    static let neverGrafted = config(
+        epochs: 200,
+        seeds:
+            #"{"slots": ["slot-0"], "blueprints": ["BP008"], "min_training_epochs": 1000, "max_training_epochs": 1000, "max_germinations": 1}"#
+    )
+    static let plain =
+        #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [16, 16]}, "epochs": 200, "batch_size": 128, "learning_rate": 0.001, "seed": 42, "checkpoint_interval": 50}"#
 }
 
 @Suite(.serialized) struct ControlLoopRoutesTests {
@@ -54,95 +69,98 @@ enum AcceptanceRun {
         let data = TemporaryDirectory("esper-acceptance")
         // The first server lives in this closure; it stops when the closure returns.
         let (helpful, before) = try { () throws -> (String, Int) in
-        let server = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data) { $0.maxConcurrentRuns = 2 }
-        try server.compile([("BP001", "{}"), ("BP008", "{}"), ("BP045", #"{"frequency": 0.05}"#)])
-        let bus = server.application.bus
-        try bus.ensureConsumerGroup("acceptance-observer", streams: [.normal, .telemetry])
+            let server = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data) { $0.maxConcurrentRuns = 2 }
+            try server.compile([("BP001", "{}"), ("BP008", "{}"), ("BP045", #"{"frequency": 0.05}"#)])
+            let bus = server.application.bus
+            try bus.ensureConsumerGroup("acceptance-observer", streams: [.normal, .telemetry])
 
-        // A helpful blueprint: grafted through every gate and fossilised, ΔParams = 280.
-        let helpful = try server.submit(AcceptanceRun.helpful)
-        // α = 0 is the host: a run whose seed never leaves TRAINING trains bit for bit like no seed.
-        let shadowOnly = try server.submit(AcceptanceRun.neverGrafted)
-        let plain = try server.submit(AcceptanceRun.plain)
-        for id in [helpful, shadowOnly, plain] { #expect(try server.waitFor(id, status: "succeeded", within: 300)) }
+            // A helpful blueprint: grafted through every gate and fossilised, ΔParams = 280.
+            let helpful = try server.submit(AcceptanceRun.helpful)
+            // α = 0 is the host: a run whose seed never leaves TRAINING trains bit for bit like no seed.
+            let shadowOnly = try server.submit(AcceptanceRun.neverGrafted)
+            let plain = try server.submit(AcceptanceRun.plain)
+            for id in [helpful, shadowOnly, plain] { #expect(try server.waitFor(id, status: "succeeded", within: 300)) }
 
-        let seeds = try server.seeds(helpful)
-        #expect(seeds.count == 1)
-        let seed = try #require(seeds.first)
-        let seedId = try #require(seed["seed_id"] as? String)
-        #expect(seed["stage"] as? String == "SEED_STAGE_FOSSILIZED" && seed["parameters"] as? Int == 280)
-        #expect(seed["blueprint_id"] as? String == "BP008" && seed["kernel_source"] as? String == "requested")
-        #expect(seed["isolation_violations"] as? Int == 0 && seed["alpha"] as? Double == 1)
-        let stages = (seed["history"] as? [[String: Any]])?.compactMap { $0["to"] as? String }
-        #expect(stages == ["SEED_STAGE_GERMINATING", "SEED_STAGE_TRAINING", "SEED_STAGE_GRAFTING", "SEED_STAGE_STABILIZING",
-                           "SEED_STAGE_EVALUATING", "SEED_STAGE_FOSSILIZED"])
-        let single = try server.object("GET", "/api/v1/runs/\(helpful)/seeds/\(seedId)")
-        #expect(single["seed_id"] as? String == seedId)
-        let record = try server.object("GET", "/api/v1/runs/\(helpful)")
-        let slot = try #require(((record["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])?.first)
-        #expect(slot["module"] as? String == "kasmina" && slot["parameters"] as? Int == 280)
+            let seeds = try server.seeds(helpful)
+            #expect(seeds.count == 1)
+            let seed = try #require(seeds.first)
+            let seedId = try #require(seed["seed_id"] as? String)
+            #expect(seed["stage"] as? String == "SEED_STAGE_FOSSILIZED" && seed["parameters"] as? Int == 280)
+            #expect(seed["blueprint_id"] as? String == "BP008" && seed["kernel_source"] as? String == "requested")
+            #expect(seed["isolation_violations"] as? Int == 0 && seed["alpha"] as? Double == 1)
+            let stages = (seed["history"] as? [[String: Any]])?.compactMap { $0["to"] as? String }
+            #expect(
+                stages == [
+                    "SEED_STAGE_GERMINATING", "SEED_STAGE_TRAINING", "SEED_STAGE_GRAFTING", "SEED_STAGE_STABILIZING",
+                    "SEED_STAGE_EVALUATING", "SEED_STAGE_FOSSILIZED",
+                ])
+            let single = try server.object("GET", "/api/v1/runs/\(helpful)/seeds/\(seedId)")
+            #expect(single["seed_id"] as? String == seedId)
+            let record = try server.object("GET", "/api/v1/runs/\(helpful)")
+            let slot = try #require(((record["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])?.first)
+            #expect(slot["module"] as? String == "kasmina" && slot["parameters"] as? Int == 280)
 
-        let report = try #require(try server.fieldReports("run=\(helpful)").first)
-        #expect(report["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS" && report["seed_id"] as? String == seedId)
-        let metrics = try #require(report["metrics"] as? [String: Double])
-        #expect(metrics["params_delta"] == 280 && (metrics["loss_delta"] ?? 0) <= -0.001)
+            let report = try #require(try server.fieldReports("run=\(helpful)").first)
+            #expect(report["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS" && report["seed_id"] as? String == seedId)
+            let metrics = try #require(report["metrics"] as? [String: Double])
+            #expect(metrics["params_delta"] == 280 && (metrics["loss_delta"] ?? 0) <= -0.001)
 
-        let shadowCurve = try ControlLoopRoutesTests.validationCurve(server, shadowOnly)
-        #expect(shadowCurve == (try ControlLoopRoutesTests.validationCurve(server, plain)))
-        #expect(try server.seeds(shadowOnly).first?["stage"] as? String == "SEED_STAGE_TRAINING")
-        #expect(shadowCurve.count == 200)
+            let shadowCurve = try ControlLoopRoutesTests.validationCurve(server, shadowOnly)
+            #expect(shadowCurve == (try ControlLoopRoutesTests.validationCurve(server, plain)))
+            #expect(try server.seeds(shadowOnly).first?["stage"] as? String == "SEED_STAGE_TRAINING")
+            #expect(shadowCurve.count == 200)
 
-        // A harmful blueprint (NaN injection, approved for the test): culled by the isolation
-        // breaker, its blueprint quarantined, the slot the bare host again.
-        let harmful = try server.submit(AcceptanceRun.harmful)
-        #expect(try server.waitFor(harmful, status: "succeeded", within: 300))
-        let culled = try #require(try server.seeds(harmful).first)
-        #expect(culled["stage"] as? String == "SEED_STAGE_CANCELLED" && culled["cull_reason"] as? String == "isolation_breach")
-        #expect((culled["isolation_violations"] as? Int ?? 0) >= 3)
-        #expect((culled["violations"] as? [[String: Any]])?.first?["check"] as? String == "non_finite")
-        let harmfulRecord = try server.object("GET", "/api/v1/runs/\(harmful)")
-        let harmfulSlot = try #require(((harmfulRecord["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])?.first)
-        #expect(harmfulSlot["module"] as? String == "identity" && harmfulSlot["parameters"] as? Int == 0)
-        #expect(try server.fieldReports("run=\(harmful)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_REGRESSION")
-        let policy = try server.object("GET", "/api/v1/tamiyo/policy")
-        #expect((policy["quarantined_blueprints"] as? [[String: Any]])?.compactMap { $0["blueprint_id"] as? String } == ["BP045"])
-        #expect(policy["network"] as? String == "esper-policy/1" && (policy["parameters"] as? Int ?? 0) > 20_000)
+            // A harmful blueprint (NaN injection, approved for the test): culled by the isolation
+            // breaker, its blueprint quarantined, the slot the bare host again.
+            let harmful = try server.submit(AcceptanceRun.harmful)
+            #expect(try server.waitFor(harmful, status: "succeeded", within: 300))
+            let culled = try #require(try server.seeds(harmful).first)
+            #expect(culled["stage"] as? String == "SEED_STAGE_CANCELLED" && culled["cull_reason"] as? String == "isolation_breach")
+            #expect((culled["isolation_violations"] as? Int ?? 0) >= 3)
+            #expect((culled["violations"] as? [[String: Any]])?.first?["check"] as? String == "non_finite")
+            let harmfulRecord = try server.object("GET", "/api/v1/runs/\(harmful)")
+            let harmfulSlot = try #require(((harmfulRecord["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])?.first)
+            #expect(harmfulSlot["module"] as? String == "identity" && harmfulSlot["parameters"] as? Int == 0)
+            #expect(try server.fieldReports("run=\(harmful)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_REGRESSION")
+            let policy = try server.object("GET", "/api/v1/tamiyo/policy")
+            #expect((policy["quarantined_blueprints"] as? [[String: Any]])?.compactMap { $0["blueprint_id"] as? String } == ["BP045"])
+            #expect(policy["network"] as? String == "esper-policy/1" && (policy["parameters"] as? Int ?? 0) > 20_000)
 
-        // A seed attached without the detach: its gradient reaches the host, the split check
-        // trips three times, the seed is culled.
-        let leaking = try server.submit(AcceptanceRun.leaking)
-        #expect(try server.waitFor(leaking, status: "succeeded", within: 300))
-        let leak = try #require(try server.seeds(leaking).first)
-        #expect(leak["cull_reason"] as? String == "isolation_breach")
-        #expect((leak["violations"] as? [[String: Any]])?.allSatisfy { $0["check"] as? String == "blended_split" } == true)
+            // A seed attached without the detach: its gradient reaches the host, the split check
+            // trips three times, the seed is culled.
+            let leaking = try server.submit(AcceptanceRun.leaking)
+            #expect(try server.waitFor(leaking, status: "succeeded", within: 300))
+            let leak = try #require(try server.seeds(leaking).first)
+            #expect(leak["cull_reason"] as? String == "isolation_breach")
+            #expect((leak["violations"] as? [[String: Any]])?.allSatisfy { $0["check"] as? String == "blended_split" } == true)
 
-        // Field reports and Kasmina/Tamiyo telemetry went out on the bus.
-        server.application.tamiyo.flush()
-        let consumer = OonaConsumer(client: bus, streams: [.normal, .telemetry], group: "acceptance-observer", name: "observer")
-        var reports: [FieldReport] = []
-        var commands: [AdaptationCommand] = []
-        var sources = Set<String>()
-        _ = eventually(within: 20) {
-            _ = try? consumer.poll(count: 500, block: .milliseconds(100)) { delivery in
-                switch delivery.message {
-                case .fieldReport(let report): reports.append(report)
-                case .adaptationCommand(let command): commands.append(command)
-                case .telemetry(let packet): sources.insert(packet.sourceSubsystem)
-                default: break
+            // Field reports and Kasmina/Tamiyo telemetry went out on the bus.
+            server.application.tamiyo.flush()
+            let consumer = OonaConsumer(client: bus, streams: [.normal, .telemetry], group: "acceptance-observer", name: "observer")
+            var reports: [FieldReport] = []
+            var commands: [AdaptationCommand] = []
+            var sources = Set<String>()
+            _ = eventually(within: 20) {
+                _ = try? consumer.poll(count: 500, block: .milliseconds(100)) { delivery in
+                    switch delivery.message {
+                    case .fieldReport(let report): reports.append(report)
+                    case .adaptationCommand(let command): commands.append(command)
+                    case .telemetry(let packet): sources.insert(packet.sourceSubsystem)
+                    default: break
+                    }
                 }
+                return reports.count >= 3 && sources.isSuperset(of: ["kasmina", "tamiyo", "tolaria"])
             }
-            return reports.count >= 3 && sources.isSuperset(of: ["kasmina", "tamiyo", "tolaria"])
-        }
-        consumer.close()
-        #expect(Set(reports.map(\.trainingRunId)).isSuperset(of: [helpful, harmful, leaking]))
-        #expect(reports.first { $0.trainingRunId == helpful }?.metrics["params_delta"] == 280)
-        #expect(commands.contains { $0.annotations["run_id"] == helpful && $0.issuedBy == "tamiyo" })
-        #expect(sources.isSuperset(of: ["kasmina", "tamiyo", "tolaria"]))
+            consumer.close()
+            #expect(Set(reports.map(\.trainingRunId)).isSuperset(of: [helpful, harmful, leaking]))
+            #expect(reports.first { $0.trainingRunId == helpful }?.metrics["params_delta"] == 280)
+            #expect(commands.contains { $0.annotations["run_id"] == helpful && $0.issuedBy == "tamiyo" })
+            #expect(sources.isSuperset(of: ["kasmina", "tamiyo", "tolaria"]))
 
-        // The reports survive a restart, and a torn last record is ignored on reload.
-        let before = try server.fieldReports("limit=500").count
-        #expect(before >= 3)
-        return (helpful, before)
+            // The reports survive a restart, and a torn last record is ignored on reload.
+            let before = try server.fieldReports("limit=500").count
+            #expect(before >= 3)
+            return (helpful, before)
         }()
         let log = data.path + "/var/tamiyo/field_reports.log"
         let handle = try #require(FileHandle(forWritingAtPath: log))
@@ -169,7 +187,9 @@ enum AcceptanceRun {
         let mode = try server.object("GET", "/api/v1/tamiyo/mode")
         #expect(mode["conservative"] as? Bool == false && mode["source"] as? String == "default")
         // The run prefers the (approved) experimental BP036, then BP008.
-        let config = AcceptanceRun.config(epochs: 200, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP036", "BP008"], "approved_blueprints": ["BP036"], "max_germinations": 1}"#)
+        let config = AcceptanceRun.config(
+            epochs: 200,
+            seeds: #"{"slots": ["slot-0"], "blueprints": ["BP036", "BP008"], "approved_blueprints": ["BP036"], "max_germinations": 1}"#)
         let normal = try server.submit(config)
         #expect(try server.waitFor(normal, status: "succeeded", within: 300))
         #expect(try server.seeds(normal).first?["blueprint_id"] as? String == "BP036")
@@ -184,7 +204,8 @@ enum AcceptanceRun {
 
         #expect(try server.request("PUT", "/api/v1/tamiyo/mode", json: #"{"reason": "x"}"#).status == 422)
         #expect(try server.request("PUT", "/api/v1/tamiyo/mode", json: #"{"conservative": true, "mode": 1}"#).status == 400)
-        let long = try server.request("PUT", "/api/v1/tamiyo/mode", json: #"{"conservative": false, "reason": "\#(String(repeating: "x", count: 201))"}"#)
+        let long = try server.request(
+            "PUT", "/api/v1/tamiyo/mode", json: #"{"conservative": false, "reason": "\#(String(repeating: "x", count: 201))"}"#)
         #expect(long.status == 422 && long.text.contains("reason"))
         #expect(try server.object("PUT", "/api/v1/tamiyo/mode", json: #"{"conservative": false}"#)["conservative"] as? Bool == false)
     }
@@ -193,18 +214,27 @@ enum AcceptanceRun {
         let server = try ServerHarness(environment: ServerHarness.controlEnvironment) { $0.maxConcurrentRuns = 1 }
         try server.compile([("BP008", "{}")])
         // A long run whose seed germinates early and stays in training.
-        let run = try server.submit(AcceptanceRun.config(epochs: 100_000, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "warmup_epochs": 0, "plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 1000, "max_training_epochs": 1000}"#))
+        let run = try server.submit(
+            AcceptanceRun.config(
+                epochs: 100_000,
+                seeds:
+                    #"{"slots": ["slot-0"], "blueprints": ["BP008"], "warmup_epochs": 0, "plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 1000, "max_training_epochs": 1000}"#
+            ))
         #expect(try eventually(within: 60) { try server.seeds(run).first?["stage"] as? String == "SEED_STAGE_TRAINING" })
         let seedId = try #require(try server.seeds(run).first?["seed_id"] as? String)
         let accepted = try server.request("POST", "/api/v1/runs/\(run)/seeds/\(seedId)/cull")
         let acceptedBody = try RawHTTP.json(accepted)
         #expect(accepted.status == 202 && acceptedBody["cull_requested"] as? Bool == true)
-        #expect(try eventually(within: 60) {
-            let seed = try server.object("GET", "/api/v1/runs/\(run)/seeds/\(seedId)")
-            return seed["stage"] as? String == "SEED_STAGE_CANCELLED" && seed["cull_reason"] as? String == "operator"
-        })
+        #expect(
+            try eventually(within: 60) {
+                let seed = try server.object("GET", "/api/v1/runs/\(run)/seeds/\(seedId)")
+                return seed["stage"] as? String == "SEED_STAGE_CANCELLED" && seed["cull_reason"] as? String == "operator"
+            })
         #expect(try server.request("POST", "/api/v1/runs/\(run)/seeds/\(seedId)/cull").status == 409)
-        #expect(try eventually(within: 30) { try server.fieldReports("run=\(run)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_ABORTED" })
+        #expect(
+            try eventually(within: 30) {
+                try server.fieldReports("run=\(run)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_ABORTED"
+            })
         let slots = try #require(try server.object("GET", "/api/v1/runs/\(run)/seeds")["slots"] as? [[String: Any]])
         #expect((slots.first?["embargo_until_epoch"] as? Int ?? 0) > 0)
         #expect(try server.object("POST", "/api/v1/runs/\(run)/stop")["status"] as? String == "cancelled")
@@ -217,7 +247,10 @@ enum AcceptanceRun {
         #expect(try server.request("GET", "/api/v1/runs/not-a-uuid/seeds").status == 400)
         let bad = try server.request("GET", "/api/v1/tamiyo/field-reports?outcome=great&limit=0&since=yesterday&run=x")
         #expect(bad.status == 400)
-        #expect((try RawHTTP.json(bad)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["run", "outcome", "since", "limit"])
+        #expect(
+            (try RawHTTP.json(bad)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == [
+                "run", "outcome", "since", "limit",
+            ])
         #expect(try server.request("GET", "/api/v1/tamiyo/field-reports?colour=red").status == 400)
         #expect(try server.request("GET", "/api/v1/tamiyo/field-reports?cursor=zzz").status == 400)
     }
@@ -233,16 +266,27 @@ enum AcceptanceRun {
         let base = #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [16, 16]}, "epochs": 2, "learning_rate": 0.01"#
         #expect(try problems(base + #", "seeds": {"blueprints": ["BP008"]}}"#) == ["seeds"])
         #expect(try problems(base + #", "policy": "clever"}"#) == ["policy"])
-        #expect(try problems(base + #", "policy": "heuristic", "seeds": {"slots": ["slot-7"], "graft_steps": 0, "colour": 1}}"#)
-            == ["seeds.slots[0]", "seeds.graft_steps", "seeds.colour"])
-        #expect(try problems(base + #", "policy": "heuristic", "seeds": {"blueprints": ["BP999", "../x"], "min_training_epochs": 9, "max_training_epochs": 3}}"#)
-            == ["seeds.blueprints[1]", "seeds.min_training_epochs"])
+        #expect(
+            try problems(base + #", "policy": "heuristic", "seeds": {"slots": ["slot-7"], "graft_steps": 0, "colour": 1}}"#)
+                == ["seeds.slots[0]", "seeds.graft_steps", "seeds.colour"])
+        #expect(
+            try problems(
+                base
+                    + #", "policy": "heuristic", "seeds": {"blueprints": ["BP999", "../x"], "min_training_epochs": 9, "max_training_epochs": 3}}"#
+            )
+                == ["seeds.blueprints[1]", "seeds.min_training_epochs"])
         #expect(try problems(base + #", "policy": "heuristic", "seeds": {"blueprints": ["BP999"]}}"#) == ["seeds.blueprints[0]"])
         // Urza holds 16-wide kernels: a 32-wide slot cannot be grown.
-        #expect(try problems(#"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [32]}, "epochs": 2, "learning_rate": 0.01, "policy": "learned"}"#)
-            == ["model.hidden_sizes[0]"])
-        #expect(try problems(#"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": []}, "epochs": 2, "learning_rate": 0.01, "policy": "heuristic"}"#)
-            == ["policy"])
+        #expect(
+            try problems(
+                #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [32]}, "epochs": 2, "learning_rate": 0.01, "policy": "learned"}"#
+            )
+                == ["model.hidden_sizes[0]"])
+        #expect(
+            try problems(
+                #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": []}, "epochs": 2, "learning_rate": 0.01, "policy": "heuristic"}"#
+            )
+                == ["policy"])
         #expect(try server.request("POST", "/api/v1/runs", json: base + #", "policy": "learned"}"#).status == 202)
     }
 }

@@ -12,14 +12,14 @@ import Urza
 /// (`ESPER_PAUSE_AT`) and the test kills it there.
 @Suite struct ForgeCrashTests {
     static let points = [
-        "forge.before_wal", // nothing written yet
-        "forge.after_wal", // pending list persisted, nothing compiled
-        "compile.after_wal@BP003", // compiler WAL names BP003, no artifact
-        "compile.mid_artifact@BP003", // artifact bytes in a .tmp file, not renamed ("during a write")
-        "forge.after_artifact@BP003", // artifact complete, no Urza row
-        "urza.after_wal@BP003", // Urza WAL written, row not committed
-        "urza.after_commit@BP003", // row committed, Urza WAL not yet deleted
-        "forge.after_save@BP003", // row committed, forge WAL still lists BP003
+        "forge.before_wal",  // nothing written yet
+        "forge.after_wal",  // pending list persisted, nothing compiled
+        "compile.after_wal@BP003",  // compiler WAL names BP003, no artifact
+        "compile.mid_artifact@BP003",  // artifact bytes in a .tmp file, not renamed ("during a write")
+        "forge.after_artifact@BP003",  // artifact complete, no Urza row
+        "urza.after_wal@BP003",  // Urza WAL written, row not committed
+        "urza.after_commit@BP003",  // row committed, Urza WAL not yet deleted
+        "forge.after_save@BP003",  // row committed, forge WAL still lists BP003
     ]
 
     @Test(arguments: ForgeCrashTests.points)

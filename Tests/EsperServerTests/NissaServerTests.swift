@@ -9,10 +9,13 @@ import Testing
 /// Nissa inside the real server: Oona → ingest → /metrics, /grafana, alerts over HTTP,
 /// webhook delivery to receivers on loopback, drills, promtool and a real Prometheus.
 @Suite(.serialized) struct NissaServerTests {
-    static func telemetry(_ source: String, _ metrics: [(String, Double)], attributes: [String: String] = [:],
-                          id: String = "t-\(UUID().uuidString.prefix(12))") -> TelemetryPacket {
-        TelemetryPacket.build(packetId: id, source: source, level: .info,
-                              metrics: metrics.map { MetricPoint(name: $0.0, value: $0.1, unit: "", attributes: attributes) })
+    static func telemetry(
+        _ source: String, _ metrics: [(String, Double)], attributes: [String: String] = [:],
+        id: String = "t-\(UUID().uuidString.prefix(12))"
+    ) -> TelemetryPacket {
+        TelemetryPacket.build(
+            packetId: id, source: source, level: .info,
+            metrics: metrics.map { MetricPoint(name: $0.0, value: $0.1, unit: "", attributes: attributes) })
     }
 
     static func post(_ server: ServerHarness, _ path: String, _ json: String) throws -> (Int, Any) {
@@ -23,27 +26,35 @@ import Testing
     @Test func ingestFromOonaReachesMetricsAndGrafana() throws {
         let server = try ServerHarness()
         let bus = server.application.bus
-        try bus.publishTelemetry(Self.telemetry("tolaria", [("tolaria.training.loss", 0.5), ("tolaria.epoch_hook.latency_ms", 4)],
-                                                attributes: ["run": "r1"], id: "loss-1"))
+        try bus.publishTelemetry(
+            Self.telemetry(
+                "tolaria", [("tolaria.training.loss", 0.5), ("tolaria.epoch_hook.latency_ms", 4)],
+                attributes: ["run": "r1"], id: "loss-1"))
         // The emergency stream too (the reference never read it).
-        try bus.publish(.telemetry(Self.telemetry("tolaria", [("tolaria.training.loss", 0.25)], attributes: ["run": "r2"], id: "loss-2")),
-                        options: PublishOptions(emergency: true))
-        try bus.publishState(SystemStatePacket(currentEpoch: 1, seedStates: [SeedState(seedId: "seed-a", stage: .training)],
-                                               packetId: "state-1", sourceSubsystem: "tolaria", trainingRunId: "r1"))
+        try bus.publish(
+            .telemetry(Self.telemetry("tolaria", [("tolaria.training.loss", 0.25)], attributes: ["run": "r2"], id: "loss-2")),
+            options: PublishOptions(emergency: true))
+        try bus.publishState(
+            SystemStatePacket(
+                currentEpoch: 1, seedStates: [SeedState(seedId: "seed-a", stage: .training)],
+                packetId: "state-1", sourceSubsystem: "tolaria", trainingRunId: "r1"))
         try bus.publishFieldReport(FieldReport(reportId: "report-1", outcome: .regression))
         // A redelivered packet (same id) is not counted twice.
         try bus.publishTelemetry(Self.telemetry("tolaria", [("tolaria.training.loss", 0.5)], attributes: ["run": "r1"], id: "loss-1"))
 
-        let expected = [#"esper_tolaria_training_loss{run="r1",subsystem="tolaria"} 0.5"#,
-                        #"esper_tolaria_training_loss{run="r2",subsystem="tolaria"} 0.25"#,
-                        #"esper_tolaria_epoch_hook_latency_seconds{run="r1",subsystem="tolaria"} 0.004"#,
-                        #"esper_system_state_packets_total{phase="tolaria"} 1"#,
-                        #"esper_field_reports_total{outcome="regression"} 1"#,
-                        "esper_nissa_duplicates_total 1"]
-        #expect(try eventually(within: 20) {
-            let text = try server.get("/metrics").text
-            return expected.allSatisfy(text.contains)
-        })
+        let expected = [
+            #"esper_tolaria_training_loss{run="r1",subsystem="tolaria"} 0.5"#,
+            #"esper_tolaria_training_loss{run="r2",subsystem="tolaria"} 0.25"#,
+            #"esper_tolaria_epoch_hook_latency_seconds{run="r1",subsystem="tolaria"} 0.004"#,
+            #"esper_system_state_packets_total{phase="tolaria"} 1"#,
+            #"esper_field_reports_total{outcome="regression"} 1"#,
+            "esper_nissa_duplicates_total 1",
+        ]
+        #expect(
+            try eventually(within: 20) {
+                let text = try server.get("/metrics").text
+                return expected.allSatisfy(text.contains)
+            })
         let metrics = try server.get("/metrics")
         #expect(metrics.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
         #expect(metrics.text.contains(#"esper_telemetry_packets_total{source="tolaria"} 2"#))
@@ -51,7 +62,9 @@ import Testing
         let now = LeylineTimestamp.now()
         let from = LeylineTimestamp(seconds: now.seconds - 600).rfc3339
         let to = LeylineTimestamp(seconds: now.seconds + 60).rfc3339
-        let (status, body) = try Self.post(server, "/grafana/query", #"""
+        let (status, body) = try Self.post(
+            server, "/grafana/query",
+            #"""
             {"range":{"from":"\#(from)","to":"\#(to)","raw":{"from":"now-10m","to":"now"}},"interval":"1s","intervalMs":1000,
              "maxDataPoints":100,"targets":[{"target":"tolaria.training.loss","refId":"A","payload":{"run":"r1"}}],"scopedVars":{},"filters":[]}
             """#)
@@ -74,14 +87,16 @@ import Testing
         let server = try ServerHarness()
         let id = try server.submit(quickRun)
         #expect(try server.waitFor(id, status: "succeeded"))
-        #expect(try eventually(within: 20) {
-            let text = try server.get("/metrics").text
-            return text.contains("esper_tolaria_training_loss{run=\"\(id)\",subsystem=\"tolaria\"}")
-                && text.contains("esper_system_state_packets_total{phase=\"tolaria\"}")
-        })
+        #expect(
+            try eventually(within: 20) {
+                let text = try server.get("/metrics").text
+                return text.contains("esper_tolaria_training_loss{run=\"\(id)\",subsystem=\"tolaria\"}")
+                    && text.contains("esper_system_state_packets_total{phase=\"tolaria\"}")
+            })
         let (_, runs) = try Self.post(server, "/grafana/variable", #"{"payload":{"target":"runs"}}"#)
         #expect((runs as? [[String: String]])?.contains(["__text": id, "__value": id]) == true)
-        #expect(eventually(within: 20) { nissaSeries(server.application.nissa, "tolaria.training.loss", run: id) == 2 }, "one point per epoch")
+        #expect(
+            eventually(within: 20) { nissaSeries(server.application.nissa, "tolaria.training.loss", run: id) == 2 }, "one point per epoch")
     }
 
     func nissaSeries(_ nissa: NissaService, _ name: String, run: String) -> Int {
@@ -91,16 +106,20 @@ import Testing
     @Test func metricsPassPromtool() throws {
         let server = try ServerHarness()
         let nissa = server.application.nissa
-        nissa.ingest(.telemetry(Self.telemetry("tolaria", [("tolaria.training.loss", 0.5), ("tolaria.epoch_hook.latency_ms", 25)],
-                                               attributes: ["run": "r\"1\\x", "seed": "s\n1"])))
+        nissa.ingest(
+            .telemetry(
+                Self.telemetry(
+                    "tolaria", [("tolaria.training.loss", 0.5), ("tolaria.epoch_hook.latency_ms", 25)],
+                    attributes: ["run": "r\"1\\x", "seed": "s\n1"])))
         nissa.ingest(.telemetry(Self.telemetry("oona", [("oona.queue.depth", 12)], attributes: ["stream": "normal"])))
         nissa.ingest(.telemetry(Self.telemetry("tolaria", [("slo.latency_objective", 10), ("slo.latency_actual", 12)])))
         nissa.ingest(.fieldReport(FieldReport(reportId: "r-1", outcome: .success)))
         _ = server.application.nissa.runDrill("tezzeret_compile_retry_high")
         let text = try server.get("/metrics").text
         #expect(text.hasSuffix("\n"))
-        let promtool = try #require(Tools.find("promtool"),
-                                    "promtool is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
+        let promtool = try #require(
+            Tools.find("promtool"),
+            "promtool is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
         let result = try Tools.run(promtool, ["check", "metrics"], stdin: Array(text.utf8))
         #expect(result.status == 0, "promtool check metrics: \(result.output)")
     }
@@ -124,7 +143,9 @@ import Testing
         let firstPage = try server.statusJSON("/api/v1/nissa/alerts?limit=1")
         let cursor = try #require(firstPage.1["next_cursor"] as? String)
         let secondPage = try server.statusJSON("/api/v1/nissa/alerts?limit=1&cursor=\(cursor)")
-        #expect((secondPage.1["items"] as? [[String: Any]])?.first?["id"] as? String != (firstPage.1["items"] as? [[String: Any]])?.first?["id"] as? String)
+        #expect(
+            (secondPage.1["items"] as? [[String: Any]])?.first?["id"] as? String != (firstPage.1["items"] as? [[String: Any]])?.first?["id"]
+                as? String)
 
         let bad = try server.statusJSON("/api/v1/nissa/alerts?state=burning&limit=0")
         #expect(bad.0 == 400)
@@ -179,9 +200,13 @@ import Testing
         #expect(email.requests.allSatisfy { $0.method == "POST" && $0.path == "/hooks/email?token=secret" })
 
         let payload = try email.requests[2].json()
-        #expect(Set(payload.keys) == ["version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",
-                                      "commonAnnotations", "externalURL", "alerts"])
-        #expect(payload["version"] as? String == "4" && payload["status"] as? String == "firing" && payload["receiver"] as? String == "email")
+        #expect(
+            Set(payload.keys) == [
+                "version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",
+                "commonAnnotations", "externalURL", "alerts",
+            ])
+        #expect(
+            payload["version"] as? String == "4" && payload["status"] as? String == "firing" && payload["receiver"] as? String == "email")
         #expect(payload["truncatedAlerts"] as? Int == 0 && payload["externalURL"] as? String == "http://esper.example:8080")
         #expect(payload["groupKey"] as? String == #"{}:{alertname="tezzeret_compile_retry_high",source="tezzeret"}"#)
         #expect((payload["groupLabels"] as? [String: String]) == ["alertname": "tezzeret_compile_retry_high", "source": "tezzeret"])
@@ -190,8 +215,11 @@ import Testing
         let alert = alerts[0]
         #expect(Set(alert.keys) == ["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"])
         let labels = try #require(alert["labels"] as? [String: String])
-        #expect(labels == ["alertname": "tezzeret_compile_retry_high", "severity": "info", "source": "tezzeret",
-                           "metric": "tezzeret.compile.retry_count"])
+        #expect(
+            labels == [
+                "alertname": "tezzeret_compile_retry_high", "severity": "info", "source": "tezzeret",
+                "metric": "tezzeret.compile.retry_count",
+            ])
         #expect(payload["commonLabels"] as? [String: String] == labels)
         #expect(alert["endsAt"] as? String == "0001-01-01T00:00:00Z")
         #expect((alert["startsAt"] as? String).map { (try? LeylineTimestamp(rfc3339: $0)) != nil } == true)
@@ -217,9 +245,10 @@ import Testing
         // A receiver that never succeeds: parked as undeliverable, kept and still retried.
         nissa.ingest(.telemetry(Self.telemetry("kasmina", [("kasmina.isolation.violations", 0)])))
         nissa.ingest(.telemetry(Self.telemetry("kasmina", [("kasmina.isolation.violations", 7)])))
-        #expect(eventually(within: 20) {
-            nissa.notifier.deliveries().contains { $0.receiver == "pagerduty" && $0.status == .undeliverable }
-        })
+        #expect(
+            eventually(within: 20) {
+                nissa.notifier.deliveries().contains { $0.receiver == "pagerduty" && $0.status == .undeliverable }
+            })
         let parkedAttempts = pagerduty.requests.count
         #expect(eventually(within: 20) { pagerduty.requests.count > parkedAttempts + 1 })
         let parked = try #require(nissa.notifier.deliveries().first { $0.receiver == "pagerduty" })
@@ -241,8 +270,11 @@ import Testing
         let (allStatus, all) = try Self.post(server, "/api/v1/nissa/drills", "")
         #expect(allStatus == 200)
         let items = try #require((all as? [String: Any])?["items"] as? [[String: Any]])
-        #expect(items.map { $0["name"] as? String ?? "" } == ["training_latency_high", "kasmina_isolation_violation", "oona_queue_depth",
-                                                             "tezzeret_compile_retry_high"])
+        #expect(
+            items.map { $0["name"] as? String ?? "" } == [
+                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth",
+                "tezzeret_compile_retry_high",
+            ])
         #expect(items.allSatisfy { $0["triggered"] as? Bool == true && $0["cleared"] as? Bool == true })
         #expect(try server.request("POST", "/api/v1/nissa/drills/no_such_rule").status == 404)
         // Drills never count as production alerts.
@@ -266,7 +298,8 @@ import Testing
         #expect((payloads[0]["options"] as? [[String: String]]) == [["label": "r9", "value": "r9"]])
         #expect(list.contains { $0["value"] as? String == "nissa.alerts" })
 
-        let (_, options) = try Self.post(server, "/grafana/metric-payload-options", #"{"metric":"kasmina.seeds.active","payload":{},"name":"seed"}"#)
+        let (_, options) = try Self.post(
+            server, "/grafana/metric-payload-options", #"{"metric":"kasmina.seeds.active","payload":{},"name":"seed"}"#)
         #expect(options as? [[String: String]] == [["label": "s9", "value": "s9"]])
         let (_, runs) = try Self.post(server, "/grafana/variable", #"{"payload":{"target":"runs"},"range":{}}"#)
         #expect(runs as? [[String: String]] == [["__text": "r9", "__value": "r9"]])
@@ -278,9 +311,12 @@ import Testing
         #expect(values as? [[String: String]] == [["text": "kasmina"], ["text": "tezzeret"]])
 
         let now = LeylineTimestamp.now()
-        let range = #"{"from":"\#(LeylineTimestamp(seconds: now.seconds - 3600).rfc3339)","to":"\#(LeylineTimestamp(seconds: now.seconds + 60).rfc3339)"}"#
-        let (status, tables) = try Self.post(server, "/grafana/query",
-                                             #"{"range":\#(range),"targets":[{"target":"nissa.alerts","refId":"A"},{"target":"nissa.events","refId":"B"},{"target":"nissa.slo","refId":"C"}]}"#)
+        let range =
+            #"{"from":"\#(LeylineTimestamp(seconds: now.seconds - 3600).rfc3339)","to":"\#(LeylineTimestamp(seconds: now.seconds + 60).rfc3339)"}"#
+        let (status, tables) = try Self.post(
+            server, "/grafana/query",
+            #"{"range":\#(range),"targets":[{"target":"nissa.alerts","refId":"A"},{"target":"nissa.events","refId":"B"},{"target":"nissa.slo","refId":"C"}]}"#
+        )
         #expect(status == 200)
         let answer = try #require(tables as? [[String: Any]])
         #expect(answer.count == 3 && answer.allSatisfy { $0["type"] as? String == "table" })
@@ -304,8 +340,9 @@ import Testing
         let directory = TemporaryDirectory("esper-nissa-config")
         func attempt(_ values: [String: String]) -> String? {
             do {
-                _ = try Configuration.resolve(flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(values) { $1 },
-                                              workingDirectory: directory.path)
+                _ = try Configuration.resolve(
+                    flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(values) { $1 },
+                    workingDirectory: directory.path)
                 return nil
             } catch {
                 return error.description
@@ -313,15 +350,21 @@ import Testing
         }
         try #"{"rules":[{"name":"x","metric":"m","comparator":"~","threshold":1,"severity":"info","routes":["email"]}]}"#
             .write(toFile: directory.path + "/rules.json", atomically: true, encoding: .utf8)
-        #expect(attempt(["NISSA_RULES_FILE": "rules.json"])?.contains("NISSA_RULES_FILE: \(directory.path)/rules.json: rules[0].comparator: '~' is not one of") == true)
+        #expect(
+            attempt(["NISSA_RULES_FILE": "rules.json"])?.contains(
+                "NISSA_RULES_FILE: \(directory.path)/rules.json: rules[0].comparator: '~' is not one of") == true)
         #expect(attempt(["NISSA_RULES_FILE": "missing.json"])?.contains("NISSA_RULES_FILE") == true)
         #expect(attempt(["NISSA_SLACK_WEBHOOK_URL": "ftp://x"])?.hasPrefix("invalid configuration: NISSA_SLACK_WEBHOOK_URL") == true)
         #expect(attempt(["NISSA_SLO_TARGET": "1.5"])?.hasPrefix("invalid configuration: NISSA_SLO_TARGET") == true)
         #expect(attempt(["NISSA_SERIES_MAX_POINTS": "many"])?.hasPrefix("invalid configuration: NISSA_SERIES_MAX_POINTS") == true)
         #expect(attempt(["NISSA_SLO_SHORT_WINDOW_S": "99999999"])?.hasPrefix("invalid configuration: NISSA_SLO_SHORT_WINDOW_S") == true)
-        let good = try Configuration.resolve(flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var", "NISSA_SERIES_SPAN_S": "60",
-                                                                      "NISSA_PAGERDUTY_WEBHOOK_URL": "https://events.example/x"],
-                                             workingDirectory: directory.path)
+        let good = try Configuration.resolve(
+            flags: [:],
+            environment: [
+                "ESPER_DATA_DIR": directory.path + "/var", "NISSA_SERIES_SPAN_S": "60",
+                "NISSA_PAGERDUTY_WEBHOOK_URL": "https://events.example/x",
+            ],
+            workingDirectory: directory.path)
         #expect(good.nissa.seriesSpanSeconds == 60 && good.nissa.receivers == ["pagerduty": "https://events.example/x"])
         #expect(good.nissa.rules == AlertRuleSet.builtIn)
     }
@@ -331,8 +374,9 @@ import Testing
 /// infra/prometheus.yml and reports the target up.
 @Suite(.serialized) struct PrometheusScrapeTests {
     @Test func prometheusScrapesTheServer() throws {
-        let prometheus = try #require(Tools.find("prometheus"),
-                                      "prometheus is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
+        let prometheus = try #require(
+            Tools.find("prometheus"),
+            "prometheus is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
         let server = try ServerHarness()
         let directory = TemporaryDirectory("esper-prometheus")
         let port = try freeLoopbackPort()
@@ -347,16 +391,21 @@ import Testing
                   - targets: ["127.0.0.1:\(server.port)"]
             """
         try config.write(toFile: directory.path + "/prometheus.yml", atomically: true, encoding: .utf8)
-        let child = try ChildProgram(prometheus, ["--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
-                                                  "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"],
-                                     logPath: directory.path + "/prometheus.log")
+        let child = try ChildProgram(
+            prometheus,
+            [
+                "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
+                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+            ],
+            logPath: directory.path + "/prometheus.log")
         defer { child.stop() }
         var lastAnswer = ""
         let up = eventually(within: 90) {
             guard let response = try? RawHTTP.request(port: port, path: "/api/v1/targets") else { return false }
             lastAnswer = response.text
             guard let body = try? RawHTTP.json(response), let data = body["data"] as? [String: Any],
-                  let targets = data["activeTargets"] as? [[String: Any]] else { return false }
+                let targets = data["activeTargets"] as? [[String: Any]]
+            else { return false }
             return targets.contains {
                 $0["scrapePool"] as? String == "nissa" && $0["health"] as? String == "up"
                     && $0["scrapeUrl"] as? String == "http://127.0.0.1:\(server.port)/metrics"
@@ -370,8 +419,9 @@ import Testing
 /// panels, uses only provisioned datasources, and its counters never start red.
 @Suite struct InfraFilesTests {
     @Test func prometheusConfigAndRulesPassPromtool() throws {
-        let promtool = try #require(Tools.find("promtool"),
-                                    "promtool is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
+        let promtool = try #require(
+            Tools.find("promtool"),
+            "promtool is missing: install the Debian package 'prometheus' (scripts/bootstrap.sh does)")
         let config = try Tools.run(promtool, ["check", "config", packageRoot() + "/infra/prometheus.yml"])
         #expect(config.status == 0, "\(config.output)")
         #expect(try String(contentsOfFile: packageRoot() + "/infra/prometheus.yml", encoding: .utf8).contains("job_name: nissa"))
@@ -383,18 +433,22 @@ import Testing
         #expect(dashboard["uid"] as? String == "nissa-overview" && dashboard["title"] as? String == "Nissa Observability")
         let panels = try #require(dashboard["panels"] as? [[String: Any]])
         let titles = Set(panels.compactMap { $0["title"] as? String })
-        for title in ["Telemetry Packets Ingested", "Field Reports Ingested", "Telemetry Packet Rate by source", "Field Report Rate by outcome",
-                      "Training loss", "Seeds active", "Alerts firing", "SLO error-budget burn rate"] {
+        for title in [
+            "Telemetry Packets Ingested", "Field Reports Ingested", "Telemetry Packet Rate by source", "Field Report Rate by outcome",
+            "Training loss", "Seeds active", "Alerts firing", "SLO error-budget burn rate",
+        ] {
             #expect(titles.contains(title), "\(title)")
         }
-        #expect(titles.contains { $0.hasPrefix("Oona queue depth") } && titles.contains { $0.hasPrefix("Isolation violations") }
+        #expect(
+            titles.contains { $0.hasPrefix("Oona queue depth") } && titles.contains { $0.hasPrefix("Isolation violations") }
                 && titles.contains { $0.hasPrefix("Epoch-boundary hook latency") })
         #expect(Set(panels.compactMap { $0["id"] as? Int }).count == panels.count)
         let provisioning = try String(contentsOfFile: packageRoot() + "/infra/grafana/provisioning/datasources/esper.yml", encoding: .utf8)
         for panel in panels {
             let uid = (panel["datasource"] as? [String: Any])?["uid"] as? String ?? ""
             #expect(provisioning.contains("uid: \(uid)"), "panel \(panel["title"] ?? "") uses datasource \(uid)")
-            let steps = ((panel["fieldConfig"] as? [String: Any])?["defaults"] as? [String: Any])
+            let steps =
+                ((panel["fieldConfig"] as? [String: Any])?["defaults"] as? [String: Any])
                 .flatMap { ($0["thresholds"] as? [String: Any])?["steps"] as? [[String: Any]] } ?? []
             #expect(steps.first?["color"] as? String != "red", "panel \(panel["title"] ?? "") starts red")
         }

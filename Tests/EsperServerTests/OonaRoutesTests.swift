@@ -14,10 +14,12 @@ extension ServerHarness {
 }
 
 @Suite(.serialized) struct OonaRoutesTests {
-    static let metricKeys = ["publish_total", "publish_rerouted", "publish_dropped", "queue_depth_max", "queue_depth_normal",
-                             "queue_depth_emergency", "reclaimed", "dead_lettered", "signature_rejected", "reconnects",
-                             "publish_failed", "consumed", "acked", "handler_failed", "expired", "version_mismatch",
-                             "unknown_fields_ignored", "circuit_breaker_publish", "circuit_breaker_consume", "stats_age_ms"]
+    static let metricKeys = [
+        "publish_total", "publish_rerouted", "publish_dropped", "queue_depth_max", "queue_depth_normal",
+        "queue_depth_emergency", "reclaimed", "dead_lettered", "signature_rejected", "reconnects",
+        "publish_failed", "consumed", "acked", "handler_failed", "expired", "version_mismatch",
+        "unknown_fields_ignored", "circuit_breaker_publish", "circuit_breaker_consume", "stats_age_ms",
+    ]
 
     @Test func metricsAndStreamsReportThePublishes() throws {
         let server = try ServerHarness(environment: ["OONA_EMERGENCY_THRESHOLD": "2", "OONA_DROP_THRESHOLD": "3"])
@@ -34,13 +36,14 @@ extension ServerHarness {
         #expect(metrics["publish_dropped"] as? Int == 1)
         #expect(metrics["queue_depth_max"] as? Int == 3)
 
-        #expect(try eventually(within: 10) {
-            let (_, body) = try server.statusAndJSON("/api/v1/oona/streams")
-            let streams = body["streams"] as? [[String: Any]] ?? []
-            let normal = streams.first { $0["stream"] as? String == "normal" }
-            let emergency = streams.first { $0["stream"] as? String == "emergency" }
-            return normal?["length"] as? Int == 2 && emergency?["length"] as? Int == 3
-        })
+        #expect(
+            try eventually(within: 10) {
+                let (_, body) = try server.statusAndJSON("/api/v1/oona/streams")
+                let streams = body["streams"] as? [[String: Any]] ?? []
+                let normal = streams.first { $0["stream"] as? String == "normal" }
+                let emergency = streams.first { $0["stream"] as? String == "emergency" }
+                return normal?["length"] as? Int == 2 && emergency?["length"] as? Int == 3
+            })
         let (streamsStatus, body) = try server.statusAndJSON("/api/v1/oona/streams")
         #expect(streamsStatus == 200)
         #expect(body["stale"] as? Bool == false)
@@ -51,7 +54,9 @@ extension ServerHarness {
         let normal = try #require(streams.first)
         #expect(normal["key"] as? String == "esper:{bus}:oona.normal")
         #expect(normal["dead_letter_key"] as? String == "esper:{bus}:oona.normal.dlq")
-        for key in ["length", "pending", "consumers", "oldest_pending_age_ms", "dead_letter_length"] { #expect(normal[key] is NSNumber, "\(key)") }
+        for key in ["length", "pending", "consumers", "oldest_pending_age_ms", "dead_letter_length"] {
+            #expect(normal[key] is NSNumber, "\(key)")
+        }
         let groups = try #require(normal["groups"] as? [[String: Any]])
         // The server's own group and Nissa's consumer group (`nissa`).
         #expect(groups.map { $0["name"] as? String } == ["esper", "nissa"])
@@ -100,8 +105,9 @@ extension ServerHarness {
                     #expect(response.header("content-type") == "application/problem+json")
                 }
                 if path == "/healthz", response.status == 503,
-                   let checks = try RawHTTP.json(response)["checks"] as? [String: Any],
-                   (checks["bus"] as? [String: Any])?["status"] as? String == "degraded" {
+                    let checks = try RawHTTP.json(response)["checks"] as? [String: Any],
+                    (checks["bus"] as? [String: Any])?["status"] as? String == "degraded"
+                {
                     sawDegraded = true
                 }
             }
@@ -138,14 +144,17 @@ extension ServerHarness {
 @Suite struct OonaConfigurationTests {
     func resolve(_ environment: [String: String]) throws(ConfigurationError) -> Configuration {
         let directory = TemporaryDirectory("esper-config")
-        return try Configuration.resolve(flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(environment) { $1 },
-                                         workingDirectory: directory.path)
+        return try Configuration.resolve(
+            flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(environment) { $1 },
+            workingDirectory: directory.path)
     }
 
     @Test func busSettingsAreReadAndValidated() throws {
-        let configuration = try resolve(["OONA_MAX_STREAM_LENGTH": "0", "OONA_EMERGENCY_THRESHOLD": "100", "OONA_DROP_THRESHOLD": "200",
-                                         "OONA_MESSAGE_TTL_S": "60", "OONA_CLAIM_MIN_IDLE_MS": "500", "OONA_MAX_ATTEMPTS": "5",
-                                         "OONA_BREAKER_RECOVERY_MS": "1000", "OONA_NORMAL_STREAM": "custom.normal"])
+        let configuration = try resolve([
+            "OONA_MAX_STREAM_LENGTH": "0", "OONA_EMERGENCY_THRESHOLD": "100", "OONA_DROP_THRESHOLD": "200",
+            "OONA_MESSAGE_TTL_S": "60", "OONA_CLAIM_MIN_IDLE_MS": "500", "OONA_MAX_ATTEMPTS": "5",
+            "OONA_BREAKER_RECOVERY_MS": "1000", "OONA_NORMAL_STREAM": "custom.normal",
+        ])
         let bus = configuration.oonaConfiguration()
         #expect(bus.maxStreamLength == nil)
         #expect(bus.emergencyThreshold == 100 && bus.backpressureDropThreshold == 200)
@@ -172,6 +181,8 @@ extension ServerHarness {
         #expect(signer.verify(Array("x".utf8), signature: old.sign(Array("x".utf8)), keyId: old.current.id) == nil)
         #expect(throws: ConfigurationError.self) { _ = try resolve(["ESPER_LEYLINE_SECRET": ""]) }
         #expect(throws: ConfigurationError.self) { _ = try resolve(["ESPER_LEYLINE_PREVIOUS_SECRET": previous]) }
-        #expect(throws: ConfigurationError.self) { _ = try resolve(["ESPER_LEYLINE_SECRET": secret, "ESPER_LEYLINE_PREVIOUS_SECRET": "short"]) }
+        #expect(throws: ConfigurationError.self) {
+            _ = try resolve(["ESPER_LEYLINE_SECRET": secret, "ESPER_LEYLINE_PREVIOUS_SECRET": "short"])
+        }
     }
 }

@@ -15,7 +15,7 @@ import Testing
         var currentPath: String?
         let methods: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options"]
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if !line.hasPrefix(" ") && !line.isEmpty { inPaths = line.hasPrefix("paths:") ; currentPath = nil; continue }
+            if !line.hasPrefix(" ") && !line.isEmpty { inPaths = line.hasPrefix("paths:"); currentPath = nil; continue }
             guard inPaths else { continue }
             if line.hasPrefix("  /"), line.hasSuffix(":") {
                 currentPath = String(line.dropFirst(2).dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))

@@ -76,8 +76,9 @@ final class ServerProcess {
         let url = "unix://\(socketPath)"
 
         let first = try ServerProcess(dataDirectory: data.path, redisURL: url)
-        let created = try RawHTTP.request(port: first.port, method: "POST", path: "/api/v1/runs",
-                                          headers: ["Content-Type": "application/json"], body: Array(Self.config.utf8))
+        let created = try RawHTTP.request(
+            port: first.port, method: "POST", path: "/api/v1/runs",
+            headers: ["Content-Type": "application/json"], body: Array(Self.config.utf8))
         #expect(created.status == 202)
         let id = try #require(try RawHTTP.json(created)["id"] as? String)
         func record(_ port: UInt16) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: "/api/v1/runs/\(id)")) }
@@ -98,7 +99,9 @@ final class ServerProcess {
         let metrics = try RawHTTP.json(RawHTTP.request(port: second.port, path: "/api/v1/runs/\(id)/metrics"))
         let epochs = try #require(metrics["epochs"] as? [[String: Any]])
         #expect(epochs.map { $0["epoch"] as? Int } == Array(0..<120))
-        let events = (metrics["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }.filter { $0 != "epoch_hook_latency_high" }
+        let events = (metrics["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }.filter {
+            $0 != "epoch_hook_latency_high"
+        }
         #expect(events == ["resumed", "run_completed"])
 
         // The crash changed nothing: the same config trained without interruption gives the
@@ -107,13 +110,15 @@ final class ServerProcess {
         Kernels.blasThreads = 1
         let config = try RunConfig.parse(.parse(Self.config))
         let dataset = try DatasetLoader(directory: data.path).load(config.dataset, runSeed: config.seed)
-        let split = DataSplit(dataset, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                              scaling: config.dataset.effectiveScaling)
+        let split = DataSplit(
+            dataset, validationFraction: config.dataset.validationFraction, seed: config.seed,
+            scaling: config.dataset.effectiveScaling)
         let sink = InMemoryTrainingSink()
         _ = try Trainer(runId: id, config: config, split: split, checkpoints: nil, sink: sink).run()
         // Decoded with our own decoder: jansson reads back the shortest round-trip form exactly.
-        let served = try JanssonDecoder().decode(RunMetrics.self,
-                                                 from: RawHTTP.request(port: second.port, path: "/api/v1/runs/\(id)/metrics").body)
+        let served = try JanssonDecoder().decode(
+            RunMetrics.self,
+            from: RawHTTP.request(port: second.port, path: "/api/v1/runs/\(id)/metrics").body)
         #expect(served.epochs.map(\.trainLoss) == sink.summaries.map(\.trainLoss))
         #expect(served.epochs.map(\.validationLoss) == sink.summaries.map(\.validationLoss))
         #expect(served.epochs.map(\.globalStep) == sink.summaries.map(\.globalStep))

@@ -104,7 +104,10 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         #expect((try app.object("GET", "/api/v1/runs?status=running")["items"] as? [Any])?.count == 0)
         let bad = try app.request("GET", "/api/v1/runs?limit=501&status=done&cursor=x")
         #expect(bad.status == 400)
-        #expect(Set((try RawHTTP.json(bad)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []) == ["limit", "status", "cursor"])
+        #expect(
+            Set((try RawHTTP.json(bad)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []) == [
+                "limit", "status", "cursor",
+            ])
 
         // A finished run reports its whole history.
         let record = try app.object("GET", "/api/v1/runs/\(ids[0])")
@@ -117,9 +120,11 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
 
     @Test func badConfigsAndBadCSVFilesAre422NamingFieldsAndLines() throws {
         let app = try ServerHarness { $0.maxConcurrentRuns = 2 }
-        let invalid = try app.request("POST", "/api/v1/runs", json: """
-            {"dataset": {"kind": "spiral"}, "epochs": -1, "learning_rate": 0, "batch_size": "big", "optimiser": "adam"}
-            """)
+        let invalid = try app.request(
+            "POST", "/api/v1/runs",
+            json: """
+                {"dataset": {"kind": "spiral"}, "epochs": -1, "learning_rate": 0, "batch_size": "big", "optimiser": "adam"}
+                """)
         #expect(invalid.status == 422)
         #expect(invalid.header("content-type") == "application/problem+json")
         let fields = (try RawHTTP.json(invalid)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
@@ -127,13 +132,15 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
 
         let datasets = app.application.configuration.dataDirectory + "/datasets"
         try Data("0.1,0.2,0\n0.3,0.4,1\n0.5,oops,1\n0.7,0\n".utf8).write(to: URL(fileURLWithPath: datasets + "/bad.csv"))
-        let badCSV = try app.request("POST", "/api/v1/runs", json: #"{"dataset": {"kind": "csv", "path": "bad.csv"}, "epochs": 1, "learning_rate": 0.1}"#)
+        let badCSV = try app.request(
+            "POST", "/api/v1/runs", json: #"{"dataset": {"kind": "csv", "path": "bad.csv"}, "epochs": 1, "learning_rate": 0.1}"#)
         #expect(badCSV.status == 422)
         let messages = (try RawHTTP.json(badCSV)["errors"] as? [[String: Any]])?.compactMap { $0["message"] as? String }
         #expect(messages == ["line 3, column 2: 'oops' is not a number", "line 4: expected 3 columns, found 2"])
 
         try Data("0.1,0.2,0\n0.3,0.4,1\n0.5,0.6,1\n0.7,0.1,0\n".utf8).write(to: URL(fileURLWithPath: datasets + "/good.csv"))
-        let id = try app.submit(#"{"dataset": {"kind": "csv", "path": "good.csv", "validation_fraction": 0.25}, "epochs": 1, "learning_rate": 0.1}"#)
+        let id = try app.submit(
+            #"{"dataset": {"kind": "csv", "path": "good.csv", "validation_fraction": 0.25}, "epochs": 1, "learning_rate": 0.1}"#)
         #expect(try app.waitFor(id, status: "succeeded"))
 
         #expect(try app.request("POST", "/api/v1/runs", json: "{\"epochs\": ").status == 400)
@@ -152,7 +159,8 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
 
     @Test func injectedNaNShowsARollbackEventAndTheRunRecovers() throws {
         let app = try ServerHarness { $0.maxConcurrentRuns = 2 }
-        let id = try app.submit("""
+        let id = try app.submit(
+            """
             {"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [16, 16]}, "epochs": 20, "learning_rate": 0.01,
              "seed": 42, "checkpoint_interval": 3, "fault_injection": {"nan_at_epoch": 7, "nan_at_batch": 2}}
             """)
@@ -175,7 +183,9 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         let data = TemporaryDirectory("esper-data")
         let redis = try RedisTestServer()
         var app: ServerHarness? = try ServerHarness(data: data, redis: redis) { $0.maxConcurrentRuns = 1 }
-        let running = try app!.submit(#"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [128]}, "epochs": 300, "learning_rate": 0.003, "checkpoint_interval": 5}"#)
+        let running = try app!.submit(
+            #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [128]}, "epochs": 300, "learning_rate": 0.003, "checkpoint_interval": 5}"#
+        )
         let waiting = try app!.submit(quickRun)
         let paused = try app!.submit(quickRun)
         #expect(try app!.object("POST", "/api/v1/runs/\(paused)/pause")["status"] as? String == "paused")
@@ -197,12 +207,14 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         let directory = TemporaryDirectory()
         for (value, message) in [("0", "0 is outside 1...256"), ("many", "'many' is not an integer")] {
             #expect(throws: ConfigurationError(variable: "ESPER_MAX_CONCURRENT_RUNS", message: message)) {
-                try Configuration.resolve(flags: [:], environment: ["ESPER_MAX_CONCURRENT_RUNS": value, "ESPER_DATA_DIR": directory.path],
-                                          workingDirectory: directory.path)
+                try Configuration.resolve(
+                    flags: [:], environment: ["ESPER_MAX_CONCURRENT_RUNS": value, "ESPER_DATA_DIR": directory.path],
+                    workingDirectory: directory.path)
             }
         }
-        let configuration = try Configuration.resolve(flags: [:], environment: ["ESPER_DATA_DIR": directory.path, "ESPER_MAX_CONCURRENT_RUNS": "3"],
-                                                      workingDirectory: directory.path)
+        let configuration = try Configuration.resolve(
+            flags: [:], environment: ["ESPER_DATA_DIR": directory.path, "ESPER_MAX_CONCURRENT_RUNS": "3"],
+            workingDirectory: directory.path)
         #expect(configuration.maxConcurrentRuns == 3)
         #expect(configuration.blasThreads == 1)
         #expect(Configuration.variables.contains { $0.name == "ESPER_MAX_CONCURRENT_RUNS" })

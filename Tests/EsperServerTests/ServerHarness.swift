@@ -13,14 +13,18 @@ final class ServerHarness {
     let application: Application
     var port: UInt16 { application.port }
 
-    init(environment: [String: String] = [:], data: TemporaryDirectory = TemporaryDirectory("esper-server"),
-         redis: RedisTestServer? = nil, configure: (inout Configuration) -> Void = { _ in }) throws {
+    init(
+        environment: [String: String] = [:], data: TemporaryDirectory = TemporaryDirectory("esper-server"),
+        redis: RedisTestServer? = nil, configure: (inout Configuration) -> Void = { _ in }
+    ) throws {
         self.data = data
         self.redis = redis
         // The blueprint forge stays off unless a test asks for it: it would compete for the
         // cores with what other tests measure.
-        var values = ["ESPER_PORT": "0", "ESPER_DATA_DIR": data.path + "/var", "ESPER_ACCESS_LOG": "off",
-                      "ESPER_FORGE_AT_START": "off"]
+        var values = [
+            "ESPER_PORT": "0", "ESPER_DATA_DIR": data.path + "/var", "ESPER_ACCESS_LOG": "off",
+            "ESPER_FORGE_AT_START": "off",
+        ]
         for (key, value) in environment { values[key] = value }
         var configuration = try Configuration.resolve(flags: [:], environment: values, workingDirectory: data.path)
         if let redis, environment["REDIS_URL"] == nil { configuration.redisURL = redis.endpoint }
@@ -63,8 +67,10 @@ enum EsperBinary {
     }
 
     /// Runs `esper` with arguments and environment (on top of a minimal PATH) to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:], workingDirectory: String,
-                    timeoutSeconds: Double = 30) throws -> Result {
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], workingDirectory: String,
+        timeoutSeconds: Double = 30
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

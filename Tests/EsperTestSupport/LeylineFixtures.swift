@@ -8,8 +8,11 @@ public enum Fixtures {
         version: 1, currentEpoch: 3, validationAccuracy: 0.82, validationLoss: 0.123, timestampNs: 1_758_000_000_000_000_000,
         hardwareContext: HardwareContext(deviceType: "cuda", deviceId: "0"),
         trainingMetrics: ["loss": 0.456, "grad_norm": 0.12],
-        seedStates: [SeedState(seedId: "seed-1", stage: .training, gradientNorm: 0.18, learningRate: 0.002,
-                               metrics: ["loss": 0.321], ageEpochs: 4, riskScore: 0.1)],
+        seedStates: [
+            SeedState(
+                seedId: "seed-1", stage: .training, gradientNorm: 0.18, learningRate: 0.002,
+                metrics: ["loss": 0.321], ageEpochs: 4, riskScore: 0.1)
+        ],
         packetId: "run-epoch-3", globalStep: 1024, trainingLoss: 0.456, sourceSubsystem: "tolaria",
         trainingRunId: "run-demo", experimentName: "demo")
 
@@ -27,10 +30,12 @@ public enum Fixtures {
 
     public static let telemetry = TelemetryPacket.build(
         packetId: "tele-1", source: "tolaria", level: .info,
-        metrics: [MetricPoint(name: "tolaria.training.loss", value: 0.456, unit: "loss"),
-                  MetricPoint(name: "tolaria.training.accuracy", value: 0.82, unit: "ratio"),
-                  MetricPoint(name: "tolaria.training.latency_ms", value: 12.5, unit: "ms"),
-                  MetricPoint(name: "tolaria.seeds.active", value: 1, unit: "count")],
+        metrics: [
+            MetricPoint(name: "tolaria.training.loss", value: 0.456, unit: "loss"),
+            MetricPoint(name: "tolaria.training.accuracy", value: 0.82, unit: "ratio"),
+            MetricPoint(name: "tolaria.training.latency_ms", value: 12.5, unit: "ms"),
+            MetricPoint(name: "tolaria.seeds.active", value: 1, unit: "count"),
+        ],
         events: [TelemetryEvent(description: "seed_operation", attributes: ["seed_id": "seed-1"])],
         healthStatus: .healthy, healthSummary: "stable", healthIndicators: ["epoch": "3"],
         timestamp: LeylineTimestamp(seconds: 1_758_000_000, nanos: 250_000_000))
@@ -48,15 +53,17 @@ public enum Fixtures {
     public static let eightSeeds: SystemStatePacket = {
         var packet = systemState
         packet.seedStates = (0..<8).map { index in
-            SeedState(seedId: "seed-\(index)", stage: .training, gradientNorm: 0.18, learningRate: 0.002, layerDepth: UInt32(index),
-                      metrics: ["loss": 0.321], ageEpochs: 4, riskScore: 0.1)
+            SeedState(
+                seedId: "seed-\(index)", stage: .training, gradientNorm: 0.18, learningRate: 0.002, layerDepth: UInt32(index),
+                metrics: ["loss": 0.321], ageEpochs: 4, riskScore: 0.1)
         }
         return packet
     }()
 
     public static func envelope(_ message: BusMessage) -> BusEnvelope {
-        BusEnvelope(message: message, eventId: "evt-\(message.messageType.label)", createdAt: LeylineTimestamp(seconds: 1_758_000_000),
-                    sourceSubsystem: "tolaria", attributes: ["origin": "unit-test"])
+        BusEnvelope(
+            message: message, eventId: "evt-\(message.messageType.label)", createdAt: LeylineTimestamp(seconds: 1_758_000_000),
+            sourceSubsystem: "tolaria", attributes: ["origin": "unit-test"])
     }
 
     public static let allMessages: [BusMessage] = [

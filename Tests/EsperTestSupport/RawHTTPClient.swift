@@ -2,8 +2,9 @@
 // send exactly the bytes they mean, including malformed ones), temporary directories, and a
 // real redis-server on a private socket.
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A parsed HTTP response.
@@ -125,8 +126,10 @@ public final class RawHTTPConnection {
 
 /// One-shot requests.
 public enum RawHTTP {
-    public static func request(port: UInt16, method: String = "GET", path: String, headers: [String: String] = [:],
-                               body: [UInt8] = []) throws -> RawResponse {
+    public static func request(
+        port: UInt16, method: String = "GET", path: String, headers: [String: String] = [:],
+        body: [UInt8] = []
+    ) throws -> RawResponse {
         let connection = try RawHTTPConnection(port: port)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }

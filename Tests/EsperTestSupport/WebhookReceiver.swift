@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real HTTP receiver on 127.0.0.1 (an ephemeral port) for webhook tests: it records every
@@ -97,14 +98,16 @@ public final class WebhookReceiver: Sendable {
         guard let headerEnd else { return }
         let head = String(decoding: buffer[0..<headerEnd], as: UTF8.self)
         let requestLine = head.split(separator: "\r\n").first?.split(separator: " ") ?? []
-        let request = Request(method: requestLine.first.map(String.init) ?? "", path: requestLine.count > 1 ? String(requestLine[1]) : "",
-                              body: Array(buffer[(headerEnd + 4)..<(headerEnd + 4 + contentLength)]))
+        let request = Request(
+            method: requestLine.first.map(String.init) ?? "", path: requestLine.count > 1 ? String(requestLine[1]) : "",
+            body: Array(buffer[(headerEnd + 4)..<(headerEnd + 4 + contentLength)]))
         let status = state.withLock { state -> Int in
             state.requests.append(request)
             return state.statuses.isEmpty ? 200 : state.statuses.removeFirst()
         }
         let body = status == 200 ? "ok" : "failing on purpose"
-        let response = "HTTP/1.1 \(status) X\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let response =
+            "HTTP/1.1 \(status) X\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         _ = Array(response.utf8).withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 

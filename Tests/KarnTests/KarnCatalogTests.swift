@@ -1,6 +1,7 @@
 import EsperJSON
 import Foundation
 import Testing
+
 @testable import Karn
 
 @Suite struct KarnCatalogTests {
@@ -44,8 +45,10 @@ import Testing
         ("run-1", UInt32(1_315_296_251), "BP018", "BP039", "BP002", "BP002"),
         ("seed-0", UInt32(2_398_970_216), "BP021", "BP042", "BP007", "BP017"),
     ])
-    func goldenSelections(context: String, prefix: UInt32, byDefault: String, experimental: String,
-                          conservative: String, adversarial: String) throws {
+    func goldenSelections(
+        context: String, prefix: UInt32, byDefault: String, experimental: String,
+        conservative: String, adversarial: String
+    ) throws {
         let catalog = try KarnCatalog()
         let plain = try catalog.chooseTemplate(SelectionCriteria(context: context))
         #expect(plain.template.id == byDefault && plain.candidateCount == 42 && plain.contextHashPrefix == prefix)
@@ -71,7 +74,8 @@ import Testing
 
     @Test func conservativeModeNeverLeavesTheSafeTierAndUsesTheLowestRiskPool() throws {
         let catalog = try KarnCatalog()
-        let pool = Set((0..<200).map { i in try! catalog.chooseTemplate(SelectionCriteria(context: "c\(i)", conservative: true)).template.id })
+        let pool = Set(
+            (0..<200).map { i in try! catalog.chooseTemplate(SelectionCriteria(context: "c\(i)", conservative: true)).template.id })
         #expect(pool == ["BP001", "BP002", "BP003", "BP004", "BP005", "BP006", "BP007", "BP008", "BP009", "BP011"])
         #expect(throws: KarnError.self) {
             try catalog.chooseTemplate(SelectionCriteria(tier: .experimental, context: "exp", conservative: true))
@@ -82,9 +86,10 @@ import Testing
 
     @Test func customRegistrationKeepsValuesAndOrder() throws {
         let catalog = try KarnCatalog(loadDefaults: false)
-        let custom = BlueprintDescriptor(blueprintId: "bp-1", name: "custom", tier: .safe,
-                                         allowedParameters: ["alpha": ParameterBounds(0, 1)], risk: 0.2, stage: 1,
-                                         description: "custom")
+        let custom = BlueprintDescriptor(
+            blueprintId: "bp-1", name: "custom", tier: .safe,
+            allowedParameters: ["alpha": ParameterBounds(0, 1)], risk: 0.2, stage: 1,
+            description: "custom")
         catalog.register(custom)
         #expect(catalog.get("bp-1") == custom)
         #expect(catalog.listByTier(.safe).first?.id == "bp-1")
@@ -94,9 +99,9 @@ import Testing
         replaced.description = "changed"
         catalog.register(BlueprintDescriptor(blueprintId: "bp-2", name: "two", tier: .safe, risk: 0, stage: 0, description: ""))
         catalog.register(replaced)
-        #expect(catalog.all().map(\.id) == ["bp-1", "bp-2"]) // a replaced id keeps its position
+        #expect(catalog.all().map(\.id) == ["bp-1", "bp-2"])  // a replaced id keeps its position
         #expect(catalog.get("bp-1")?.description == "changed")
-        catalog.remove("bp-9") // no-op
+        catalog.remove("bp-9")  // no-op
         catalog.remove("bp-1")
         #expect(catalog.count == 1)
     }
@@ -136,9 +141,11 @@ import Testing
         let catalog = try KarnCatalog()
         let json = try JSONValue.parse(try JanssonEncoder().encode(try #require(catalog.get("BP002"))))
         #expect(json["tier"] == "BLUEPRINT_TIER_SAFE")
-        #expect(json["risk"]?.doubleValue == 0.1) // a float32 printed as 0.1, not 0.10000000149
+        #expect(json["risk"]?.doubleValue == 0.1)  // a float32 printed as 0.1, not 0.10000000149
         #expect(json["allowed_parameters"]?["scale"]?["min_value"]?.doubleValue == 0.5)
-        for key in ["blueprint_id", "name", "stage", "quarantine_only", "approval_required", "description", "approval_stamp", "last_updated"] {
+        for key in [
+            "blueprint_id", "name", "stage", "quarantine_only", "approval_required", "description", "approval_stamp", "last_updated",
+        ] {
             #expect(json[key] != nil, "missing \(key)")
         }
         // The reference writer leaves defaults out: missing fields read as zero values.

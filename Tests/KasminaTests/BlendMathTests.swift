@@ -1,3 +1,4 @@
+import Foundation
 import Kasmina
 import Testing
 
@@ -70,5 +71,3 @@ import Testing
         #expect(AlphaSchedule(steps: 30, temperature: 5).alpha(atStep: 10) > ramp.alpha(atStep: 10))
     }
 }
-
-import Foundation

@@ -4,6 +4,7 @@ import KernelRuntime
 import Leyline
 import Testing
 import Tolaria
+
 @testable import Kasmina
 
 /// Drives a real Trainer (two moons, host 2→16→slot→16→2, Adam 1e-3, batch 128) with Kasmina
@@ -44,14 +45,16 @@ final class ScriptedController: EpochController, SeedModuleFactory {
 
 enum Commands {
     static func germinate(_ blueprint: String, slot: String = "slot-0") -> AdaptationCommand {
-        AdaptationCommand(commandId: "c-\(blueprint)", commandType: .seed, issuedBy: "test",
-                          payload: .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: blueprint)),
-                          annotations: ["slot": slot])
+        AdaptationCommand(
+            commandId: "c-\(blueprint)", commandType: .seed, issuedBy: "test",
+            payload: .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: blueprint)),
+            annotations: ["slot": slot])
     }
 
     static func operation(_ operation: SeedOperation, _ seed: String) -> AdaptationCommand {
-        AdaptationCommand(commandId: "c-\(operation.name)", commandType: .seed, targetSeedId: seed, issuedBy: "test",
-                          payload: .seedOperation(CommandSeedOperation(operation: operation)))
+        AdaptationCommand(
+            commandId: "c-\(operation.name)", commandType: .seed, targetSeedId: seed, issuedBy: "test",
+            payload: .seedOperation(CommandSeedOperation(operation: operation)))
     }
 
     static func pause(_ seed: String = "") -> AdaptationCommand {
@@ -82,7 +85,9 @@ final class LeakingBranch: SeedBranch {
         get { inner.step }
         set { inner.step = newValue }
     }
-    func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, batch: Int) throws { try inner.forward(x, into: y, batch: batch) }
+    func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, batch: Int) throws {
+        try inner.forward(x, into: y, batch: batch)
+    }
     func backward(_ outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) throws {
         try inner.backward(outputGradient, inputGradient: inputGradient)
         for i in 0..<min(8, parameterCount) { hostGradients[i] += 1e-3 * (1 + abs(inner.gradients[i])) }
@@ -100,19 +105,26 @@ final class LeakingBranch: SeedBranch {
         return config
     }
 
-    static func trainer(_ config: RunConfig, controller: any EpochController, directory: String? = nil,
-                        sink: InMemoryTrainingSink = InMemoryTrainingSink()) throws -> Trainer {
+    static func trainer(
+        _ config: RunConfig, controller: any EpochController, directory: String? = nil,
+        sink: InMemoryTrainingSink = InMemoryTrainingSink()
+    ) throws -> Trainer {
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
-        let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                              scaling: config.dataset.effectiveScaling)
-        return Trainer(runId: "grafting", config: config, split: split,
-                       checkpoints: directory.map { CheckpointStore(directory: $0, keep: 10) }, sink: sink, controller: controller)
+        let split = DataSplit(
+            data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+            scaling: config.dataset.effectiveScaling)
+        return Trainer(
+            runId: "grafting", config: config, split: split,
+            checkpoints: directory.map { CheckpointStore(directory: $0, keep: 10) }, sink: sink, controller: controller)
     }
 
-    static func manager(_ settings: SeedSettings = SeedSettings(), registry: SeedRegistry? = nil,
-                        makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil) throws -> SeedManager {
-        SeedManager(runId: "grafting", settings: settings, kernels: UrzaKernelProvider(urza: try library.get().urza), budgetMs: 1000,
-                    registry: registry, makeBranch: makeBranch)
+    static func manager(
+        _ settings: SeedSettings = SeedSettings(), registry: SeedRegistry? = nil,
+        makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil
+    ) throws -> SeedManager {
+        SeedManager(
+            runId: "grafting", settings: settings, kernels: UrzaKernelProvider(urza: try library.get().urza), budgetMs: 1000,
+            registry: registry, makeBranch: makeBranch)
     }
 
     /// Logits of the whole validation split, with the slot's module as it is and without it.
@@ -160,10 +172,12 @@ final class LeakingBranch: SeedBranch {
         var config = GraftingTests.config
         config.epochs = 8
         let id = "seed-0-0"
-        let controller = ScriptedController(manager: manager, script: [
-            0: [Commands.germinate("BP008")], 1: [Commands.operation(.startGrafting, id)], 2: [Commands.operation(.stabilize, id)],
-            3: [Commands.operation(.stabilize, id)], 4: [Commands.operation(.evaluate, id)], 6: [Commands.operation(.fossilize, id)],
-        ])
+        let controller = ScriptedController(
+            manager: manager,
+            script: [
+                0: [Commands.germinate("BP008")], 1: [Commands.operation(.startGrafting, id)], 2: [Commands.operation(.stabilize, id)],
+                3: [Commands.operation(.stabilize, id)], 4: [Commands.operation(.evaluate, id)], 6: [Commands.operation(.fossilize, id)],
+            ])
         let sink = InMemoryTrainingSink()
         let trainer = try GraftingTests.trainer(config, controller: controller, sink: sink)
         #expect(try trainer.run() == .completed)
@@ -276,9 +290,11 @@ final class LeakingBranch: SeedBranch {
         var config = GraftingTests.config
         config.epochs = 5
         let id = "seed-0-0"
-        let controller = ScriptedController(manager: manager, script: [
-            0: [Commands.germinate("BP008")], 1: [Commands.operation(.startGrafting, id)], 2: [Commands.pause()],
-        ])
+        let controller = ScriptedController(
+            manager: manager,
+            script: [
+                0: [Commands.germinate("BP008")], 1: [Commands.operation(.startGrafting, id)], 2: [Commands.pause()],
+            ])
         var steps: [Int: UInt64] = [:]
         var pausedUntil: [Int: Int] = [:]
         controller.before = { epoch, manager in

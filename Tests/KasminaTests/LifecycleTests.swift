@@ -55,8 +55,9 @@ import Testing
     }
 
     @Test func theAddedEdgesAreExactlyTheRecommendedTwo() {
-        #expect(Lifecycle.addedEdges.map { "\($0.0.name)->\($0.1.name)" }
-            == ["SEED_STAGE_TRAINING->SEED_STAGE_GRAFTING", "SEED_STAGE_STABILIZING->SEED_STAGE_EVALUATING"])
+        #expect(
+            Lifecycle.addedEdges.map { "\($0.0.name)->\($0.1.name)" }
+                == ["SEED_STAGE_TRAINING->SEED_STAGE_GRAFTING", "SEED_STAGE_STABILIZING->SEED_STAGE_EVALUATING"])
         var total = 0
         for (from, next) in Lifecycle.table { total += next.count - (LifecycleTests.reference[from]?.count ?? 0) }
         #expect(total == 2)
@@ -64,8 +65,10 @@ import Testing
 
     @Test func theReferencePathsWork() throws {
         var full = SeedLifecycle()
-        for stage: SeedLifecycleStage in [.germinating, .grafting, .stabilizing, .training, .evaluating, .fineTuning, .evaluating,
-                                          .fossilized, .culling, .cancelled] {
+        for stage: SeedLifecycleStage in [
+            .germinating, .grafting, .stabilizing, .training, .evaluating, .fineTuning, .evaluating,
+            .fossilized, .culling, .cancelled,
+        ] {
             try full.transition(to: stage)
         }
         var fast = SeedLifecycle()
@@ -79,7 +82,8 @@ import Testing
         }
         var unknownToTraining = SeedLifecycle()
         #expect(throws: LifecycleError.self) { try unknownToTraining.transition(to: .training) }
-        #expect(LifecycleError(from: .unknown, to: .training).description == "Transition SEED_STAGE_UNKNOWN -> SEED_STAGE_TRAINING not allowed")
+        #expect(
+            LifecycleError(from: .unknown, to: .training).description == "Transition SEED_STAGE_UNKNOWN -> SEED_STAGE_TRAINING not allowed")
         #expect(Lifecycle.isTerminal(.cancelled) && !Lifecycle.isTerminal(.fossilized))
     }
 
@@ -89,8 +93,10 @@ import Testing
         try lifecycle.transition(to: .training, epoch: 1)
         try lifecycle.transition(to: .grafting, epoch: 4)
         #expect(try SeedLifecycle(history: lifecycle.history) == lifecycle)
-        let forged = [SeedLifecycle.Transition(from: .unknown, to: .germinating, epoch: 0),
-                      SeedLifecycle.Transition(from: .germinating, to: .fossilized, epoch: 0)]
+        let forged = [
+            SeedLifecycle.Transition(from: .unknown, to: .germinating, epoch: 0),
+            SeedLifecycle.Transition(from: .germinating, to: .fossilized, epoch: 0),
+        ]
         #expect(throws: LifecycleError(from: .germinating, to: .fossilized)) { try SeedLifecycle(history: forged) }
     }
 

@@ -3,6 +3,7 @@ import KernelRuntime
 import Leyline
 import Testing
 import Tolaria
+
 @testable import Kasmina
 
 /// What one slot computes in every stage (README-morphogenesis §4), forward and backward,
@@ -25,24 +26,28 @@ import Tolaria
             let branch = try KernelBranch(compiled, block: block)
             for (i, v) in BlendMathTests.values(compiled.parameterCount, seed: 11).enumerated() { block.values[i] = 0.3 * v }
             var lifecycle = SeedLifecycle()
-            let path: [SeedLifecycleStage] = switch stage {
-            case .training: [.germinating, .training]
-            case .grafting: [.germinating, .training, .grafting]
-            case .stabilizing: [.germinating, .training, .grafting, .stabilizing]
-            case .evaluating: [.germinating, .training, .grafting, .stabilizing, .evaluating]
-            case .fineTuning: [.germinating, .training, .fineTuning]
-            default: [.germinating]
-            }
+            let path: [SeedLifecycleStage] =
+                switch stage {
+                case .training: [.germinating, .training]
+                case .grafting: [.germinating, .training, .grafting]
+                case .stabilizing: [.germinating, .training, .grafting, .stabilizing]
+                case .evaluating: [.germinating, .training, .grafting, .stabilizing, .evaluating]
+                case .fineTuning: [.germinating, .training, .fineTuning]
+                default: [.germinating]
+                }
             for next in path { try lifecycle.transition(to: next) }
-            let origin = KernelOrigin(requestedId: blueprint, kernelId: blueprint, source: "requested", fetchLatencyMs: 0.1,
-                                      fallbackReason: nil, parameterCount: compiled.parameterCount, kind: compiled.spec.kind.rawValue)
-            seed = Seed(id: "seed-0-1", slot: "slot-0", layer: 0, origin: origin,
-                        baseline: SeedBaseline(validationLoss: 1, validationAccuracy: 0.5, epoch: 1, commandId: "c"),
-                        lifecycle: lifecycle, block: block, branch: branch, learningRate: 1e-3, epoch: 1)
+            let origin = KernelOrigin(
+                requestedId: blueprint, kernelId: blueprint, source: "requested", fetchLatencyMs: 0.1,
+                fallbackReason: nil, parameterCount: compiled.parameterCount, kind: compiled.spec.kind.rawValue)
+            seed = Seed(
+                id: "seed-0-1", slot: "slot-0", layer: 0, origin: origin,
+                baseline: SeedBaseline(validationLoss: 1, validationAccuracy: 0.5, epoch: 1, commandId: "c"),
+                lifecycle: lifecycle, block: block, branch: branch, learningRate: 1e-3, epoch: 1)
             seed.alpha = alpha
-            module = SlotModule(name: "slot-0", layer: 0, width: SlotMathTests.width, guardian: guardian, settings: SeedSettings(),
-                                rebuild: { _ in throw BlueprintLibraryFixture.FixtureError("no rebuild here") },
-                                onViolation: { _, _ in })
+            module = SlotModule(
+                name: "slot-0", layer: 0, width: SlotMathTests.width, guardian: guardian, settings: SeedSettings(),
+                rebuild: { _ in throw BlueprintLibraryFixture.FixtureError("no rebuild here") },
+                onViolation: { _, _ in })
             module.attach(seed)
             reference = try compiled.instantiate()
             _ = reference.parameters.update(from: UnsafeBufferPointer(start: block.values, count: compiled.parameterCount))
@@ -59,7 +64,9 @@ import Tolaria
     static func run(_ setup: Setup, training: Bool = true) throws -> (y: [Float], dx: [Float]) {
         var y = [Float](repeating: .nan, count: n), dx = [Float](repeating: .nan, count: n)
         try setup.module.forward(input: h, output: &y, batch: batch, width: width, training: training)
-        if training { try setup.module.backward(outputGradient: delta, inputGradient: &dx, input: h, output: y, batch: batch, width: width) }
+        if training {
+            try setup.module.backward(outputGradient: delta, inputGradient: &dx, input: h, output: y, batch: batch, width: width)
+        }
         return (y, dx)
     }
 

@@ -1,6 +1,7 @@
 import EsperJSON
 import EsperStorage
 import Testing
+
 @testable import KernelRuntime
 
 private func bottleneck(width: Int = 16, hidden: Int = 8) -> KernelSpec {
@@ -36,7 +37,7 @@ private func sampleArtifact() throws -> KernelArtifact {
     @Test func forwardAndBackwardOverCallerOwnedBuffers() throws {
         let spec = bottleneck()
         var weights = try spec.initialParameters(seed: 3)
-        for i in 0..<weights.count where weights[i] == 0 { weights[i] = Float(i % 7) * 0.01 } // make w_out non-zero
+        for i in 0..<weights.count where weights[i] == 0 { weights[i] = Float(i % 7) * 0.01 }  // make w_out non-zero
         let seed = try CompiledKernel(blueprintId: "x", spec: spec, weights: weights, seed: 3).instantiate()
         #expect(seed.parameterCount == 280 && seed.gradients.count == 280)
         #expect(throws: KernelError.noForward) { try seed.backward([Float](repeating: 0, count: 32)) }
@@ -53,8 +54,8 @@ private func sampleArtifact() throws -> KernelArtifact {
         }
         let once = Array(seed.gradients)
         #expect(once.contains { $0 != 0 })
-        try dy.withUnsafeBufferPointer { g in try seed.backward(g.baseAddress!, inputGradient: nil) } // dx discarded
-        #expect(zip(seed.gradients, once).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) }) // accumulated
+        try dy.withUnsafeBufferPointer { g in try seed.backward(g.baseAddress!, inputGradient: nil) }  // dx discarded
+        #expect(zip(seed.gradients, once).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) })  // accumulated
         seed.zeroGradients()
         #expect(seed.gradients.allSatisfy { $0 == 0 })
         seed.parameters[0] += 1
@@ -86,13 +87,13 @@ private func sampleArtifact() throws -> KernelArtifact {
             let seed = try kernel.instantiate(parameters: values, gradients: grads)
             #expect(seed.parameters.baseAddress == values && Array(seed.parameters) == kernel.weights)
             #expect(UnsafeBufferPointer(start: grads, count: 280).allSatisfy { $0 == 0 })
-            values[279] = 0.5 // the "optimizer" steps b_out in place
+            values[279] = 0.5  // the "optimizer" steps b_out in place
             let output = try seed.forward([Float](repeating: 1, count: 16), batch: 1)
             #expect(output.last == 1.5)
             try seed.backward([Float](repeating: 1, count: 16))
             #expect(grads[279] == 1)
         }
-        #expect(values[279] == 0.5) // releasing the kernel left the caller's memory alone
+        #expect(values[279] == 0.5)  // releasing the kernel left the caller's memory alone
     }
 
     @Test func initialisationIsDeterministic() throws {
@@ -100,8 +101,9 @@ private func sampleArtifact() throws -> KernelArtifact {
         #expect(try spec.initialParameters(seed: 9) == spec.initialParameters(seed: 9))
         #expect(try spec.initialParameters(seed: 9) != spec.initialParameters(seed: 10))
         let kernel = try CompiledKernel(blueprintId: "x", spec: spec, weights: try spec.initialParameters(seed: 9), seed: 9)
-        let again = try CompiledKernel(blueprintId: "x", spec: spec.with(variant: .naive), weights: try spec.initialParameters(seed: 9), seed: 9)
-        #expect(kernel.weightsSHA256 == again.weightsSHA256) // the variant does not change the weights
+        let again = try CompiledKernel(
+            blueprintId: "x", spec: spec.with(variant: .naive), weights: try spec.initialParameters(seed: 9), seed: 9)
+        #expect(kernel.weightsSHA256 == again.weightsSHA256)  // the variant does not change the weights
     }
 
     @Test func invalidSpecsAreRejectedWithTheReason() {
@@ -127,7 +129,7 @@ private func sampleArtifact() throws -> KernelArtifact {
         #expect(header.headerSizeMatches && header.width == 16 && header.outDim == 16 && header.tensorCount == 4)
         #expect(Checksum.hex(header.weightsSHA256) == artifact.weightsSHA256)
         #expect(header.bodySHA256 == Checksum.sha256(bytes[256...]))
-        #expect(decoded.metadata["requested_parameters"]?["depth"]?.doubleValue == 0.1) // doubles round-trip
+        #expect(decoded.metadata["requested_parameters"]?["depth"]?.doubleValue == 0.1)  // doubles round-trip
         let kernel = try decoded.compiledKernel()
         #expect(kernel.weights == artifact.weights && kernel.spec == artifact.spec)
     }
@@ -147,7 +149,7 @@ private func sampleArtifact() throws -> KernelArtifact {
 
     @Test func aNewerFormatIsUnsupportedNotCorrupt() throws {
         var bytes = try sampleArtifact().encode()
-        bytes[8] = 2 // format_version 2
+        bytes[8] = 2  // format_version 2
         #expect(throws: ArtifactError.unsupportedFormat(2)) { try KernelArtifact.decode(bytes) }
         #expect(!ArtifactError.unsupportedFormat(2).isCorruption)
     }

@@ -1,6 +1,6 @@
 import EsperJSON
-import Foundation
 import EsperTestSupport
+import Foundation
 import Leyline
 import Testing
 
@@ -20,8 +20,9 @@ import Testing
         #expect(packet.events.first?.eventId == "evt-1")
         #expect(packet.events.first?.level == .info)
         #expect(packet.systemHealth == SystemHealth(status: .healthy, summary: "stable", indicators: ["epoch": "3"]))
-        let bare = TelemetryPacket.build(packetId: "p", source: "kasmina", level: .warning, metrics: [],
-                                         events: [TelemetryEvent(description: "a"), TelemetryEvent(eventId: "x", description: "b", level: .error)])
+        let bare = TelemetryPacket.build(
+            packetId: "p", source: "kasmina", level: .warning, metrics: [],
+            events: [TelemetryEvent(description: "a"), TelemetryEvent(eventId: "x", description: "b", level: .error)])
         #expect(bare.events.map(\.eventId) == ["evt-1", "x"])
         #expect(bare.events.map(\.level) == [.info, .error])
         #expect(bare.systemHealth.status == .healthy)
@@ -31,14 +32,16 @@ import Testing
         try MemoryBudgets.standard.checkSum()
         #expect(abs(MemoryBudgets.standard.total - 1.0) < 1e-9)
         // The design table as written (checkpoints 0.08) sums to 1.05 and must be refused.
-        let design = MemoryBudgets(modelPercent: 0.40, optimizerPercent: 0.25, gradientsPercent: 0.15, checkpointsPercent: 0.08,
-                                   telemetryPercent: 0.05, morphogeneticPercent: 0.05, emergencyPercent: 0.02,
-                                   importanceStatisticsPercent: 0.03, pruningMetadataPercent: 0.02)
+        let design = MemoryBudgets(
+            modelPercent: 0.40, optimizerPercent: 0.25, gradientsPercent: 0.15, checkpointsPercent: 0.08,
+            telemetryPercent: 0.05, morphogeneticPercent: 0.05, emergencyPercent: 0.02,
+            importanceStatisticsPercent: 0.03, pruningMetadataPercent: 0.02)
         let error = try #require(throws: MemoryBudgets.SumError.self) { try design.checkSum() }
         #expect(error.description.contains("1.05"))
-        let negative = MemoryBudgets(modelPercent: -0.1, optimizerPercent: 0, gradientsPercent: 0, checkpointsPercent: 0,
-                                     telemetryPercent: 0, morphogeneticPercent: 0, emergencyPercent: 0,
-                                     importanceStatisticsPercent: 0, pruningMetadataPercent: 0)
+        let negative = MemoryBudgets(
+            modelPercent: -0.1, optimizerPercent: 0, gradientsPercent: 0, checkpointsPercent: 0,
+            telemetryPercent: 0, morphogeneticPercent: 0, emergencyPercent: 0,
+            importanceStatisticsPercent: 0, pruningMetadataPercent: 0)
         #expect(negative.problems.map(\.field) == ["model_percent"])
     }
 
@@ -59,16 +62,20 @@ import Testing
         #expect(LeylineTimestamp(seconds: -1, nanos: 5).rfc3339 == "1969-12-31T23:59:59.000000005Z")
         #expect(LeylineTimestamp(seconds: LeylineTimestamp.maxSeconds).rfc3339 == "9999-12-31T23:59:59Z")
         #expect(LeylineTimestamp(seconds: LeylineTimestamp.minSeconds).rfc3339 == "0001-01-01T00:00:00Z")
-        #expect(try LeylineTimestamp(rfc3339: "2025-09-16T07:20:00.25+02:00") == LeylineTimestamp(seconds: 1_758_000_000, nanos: 250_000_000))
+        #expect(
+            try LeylineTimestamp(rfc3339: "2025-09-16T07:20:00.25+02:00") == LeylineTimestamp(seconds: 1_758_000_000, nanos: 250_000_000))
         #expect(try LeylineTimestamp(rfc3339: "2000-02-29T00:00:00.000001z").nanos == 1_000)
-        for bad in ["2025-02-29T00:00:00Z", "2025-09-16 07:20", "2025-09-16T07:20:00", "2025-13-01T00:00:00Z",
-                    "2025-09-16T24:00:00Z", "2025-09-16T07:20:00.1234567891Z", "2025-09-16T07:20:00.Z", "x"] {
+        for bad in [
+            "2025-02-29T00:00:00Z", "2025-09-16 07:20", "2025-09-16T07:20:00", "2025-13-01T00:00:00Z",
+            "2025-09-16T24:00:00Z", "2025-09-16T07:20:00.1234567891Z", "2025-09-16T07:20:00.Z", "x",
+        ] {
             #expect(throws: LeylineTimestamp.ParseError.self, "\(bad)") { _ = try LeylineTimestamp(rfc3339: bad) }
         }
         var rng = SeededGenerator(seed: 5)
         for _ in 0..<2000 {
-            let value = LeylineTimestamp(seconds: Int64.random(in: LeylineTimestamp.minSeconds...LeylineTimestamp.maxSeconds, using: &rng),
-                                         nanos: Int32.random(in: 0..<1_000_000_000, using: &rng))
+            let value = LeylineTimestamp(
+                seconds: Int64.random(in: LeylineTimestamp.minSeconds...LeylineTimestamp.maxSeconds, using: &rng),
+                nanos: Int32.random(in: 0..<1_000_000_000, using: &rng))
             #expect(try LeylineTimestamp(rfc3339: value.rfc3339) == value)
         }
     }

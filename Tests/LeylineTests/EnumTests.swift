@@ -5,10 +5,12 @@ import Testing
 @Suite struct EnumTests {
     /// Numbers are wire-stable: this table is the contract (00-contracts.md §2).
     @Test func numbersAndNamesMatchTheContract() {
-        #expect(SeedLifecycleStage.allCases.map(\.name) == [
-            "SEED_STAGE_UNKNOWN", "SEED_STAGE_GERMINATING", "SEED_STAGE_TRAINING", "SEED_STAGE_GRAFTING",
-            "SEED_STAGE_STABILIZING", "SEED_STAGE_EVALUATING", "SEED_STAGE_FINE_TUNING", "SEED_STAGE_FOSSILIZED",
-            "SEED_STAGE_CULLING", "SEED_STAGE_CANCELLED"])
+        #expect(
+            SeedLifecycleStage.allCases.map(\.name) == [
+                "SEED_STAGE_UNKNOWN", "SEED_STAGE_GERMINATING", "SEED_STAGE_TRAINING", "SEED_STAGE_GRAFTING",
+                "SEED_STAGE_STABILIZING", "SEED_STAGE_EVALUATING", "SEED_STAGE_FINE_TUNING", "SEED_STAGE_FOSSILIZED",
+                "SEED_STAGE_CULLING", "SEED_STAGE_CANCELLED",
+            ])
         #expect(SeedLifecycleStage.allCases.map(\.rawValue) == Array(0...9))
         #expect(HealthStatus.critical.rawValue == 4)
         #expect(CircuitBreakerState.halfOpen.name == "CIRCUIT_STATE_HALF_OPEN" && CircuitBreakerState.halfOpen.rawValue == 3)

@@ -17,9 +17,11 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 @Suite struct PropertyTests {
-    static let catalogue = ["tolaria.training.loss", "tolaria.training.accuracy", "tolaria.training.latency_ms",
-                            "tolaria.seeds.active", "kasmina.seeds.active", "kasmina.isolation.violations",
-                            "tamiyo.validation_loss", "tamiyo.loss_delta", "tamiyo.inference.latency_ms"]
+    static let catalogue = [
+        "tolaria.training.loss", "tolaria.training.accuracy", "tolaria.training.latency_ms",
+        "tolaria.seeds.active", "kasmina.seeds.active", "kasmina.isolation.violations",
+        "tamiyo.validation_loss", "tamiyo.loss_delta", "tamiyo.inference.latency_ms",
+    ]
     static let units = ["loss", "ms", "count", "ratio", "bool", "delta"]
 
     /// The reference property: 1-4 catalogue metrics with finite values in [-10 000, 10 000]
@@ -29,12 +31,14 @@ struct SeededGenerator: RandomNumberGenerator {
         var rng = SeededGenerator(seed: seed)
         for _ in 0..<200 {
             let metrics = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
-                MetricPoint(name: PropertyTests.catalogue.randomElement(using: &rng)!,
-                            value: Double.random(in: -10_000...10_000, using: &rng),
-                            unit: PropertyTests.units.randomElement(using: &rng)!)
+                MetricPoint(
+                    name: PropertyTests.catalogue.randomElement(using: &rng)!,
+                    value: Double.random(in: -10_000...10_000, using: &rng),
+                    unit: PropertyTests.units.randomElement(using: &rng)!)
             }
-            let packet = TelemetryPacket.build(packetId: "p", source: "tolaria", level: .info, metrics: metrics,
-                                               timestamp: LeylineTimestamp(seconds: 1_758_000_000))
+            let packet = TelemetryPacket.build(
+                packetId: "p", source: "tolaria", level: .info, metrics: metrics,
+                timestamp: LeylineTimestamp(seconds: 1_758_000_000))
             let bytes = try LeylineCodec.encode(packet)
             #expect(bytes == (try LeylineCodec.encodeWithJansson(packet)), "seed \(seed)")
             let decoded = try LeylineCodec.decode(TelemetryPacket.self, from: bytes)
@@ -63,25 +67,30 @@ struct SeededGenerator: RandomNumberGenerator {
         var rng = SeededGenerator(seed: 99)
         for _ in 0..<300 {
             let seeds = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
-                SeedState(seedId: PropertyTests.randomString(&rng), stage: SeedLifecycleStage.allCases.randomElement(using: &rng)!,
-                          gradientNorm: PropertyTests.randomFloat(&rng), learningRate: PropertyTests.randomFloat(&rng),
-                          layerDepth: UInt32.random(in: 0...UInt32.max, using: &rng),
-                          metrics: [PropertyTests.randomString(&rng): PropertyTests.randomFloat(&rng)],
-                          ageEpochs: UInt32.random(in: 0...100, using: &rng), riskScore: PropertyTests.randomFloat(&rng))
+                SeedState(
+                    seedId: PropertyTests.randomString(&rng), stage: SeedLifecycleStage.allCases.randomElement(using: &rng)!,
+                    gradientNorm: PropertyTests.randomFloat(&rng), learningRate: PropertyTests.randomFloat(&rng),
+                    layerDepth: UInt32.random(in: 0...UInt32.max, using: &rng),
+                    metrics: [PropertyTests.randomString(&rng): PropertyTests.randomFloat(&rng)],
+                    ageEpochs: UInt32.random(in: 0...100, using: &rng), riskScore: PropertyTests.randomFloat(&rng))
             }
             let packet = SystemStatePacket(
                 currentEpoch: UInt32.random(in: 0...UInt32.max, using: &rng), validationAccuracy: PropertyTests.randomFloat(&rng),
                 validationLoss: PropertyTests.randomFloat(&rng), timestampNs: UInt64.random(in: 0...UInt64(Int64.max), using: &rng),
-                hardwareContext: HardwareContext(deviceType: PropertyTests.randomString(&rng), totalMemoryGb: PropertyTests.randomFloat(&rng)),
+                hardwareContext: HardwareContext(
+                    deviceType: PropertyTests.randomString(&rng), totalMemoryGb: PropertyTests.randomFloat(&rng)),
                 trainingMetrics: [PropertyTests.randomString(&rng): PropertyTests.randomFloat(&rng), "x": PropertyTests.randomFloat(&rng)],
                 seedStates: seeds, packetId: PropertyTests.randomString(&rng), globalStep: UInt64.random(in: 0...1 << 62, using: &rng),
                 trainingLoss: PropertyTests.randomFloat(&rng))
             let command = AdaptationCommand(
                 commandId: PropertyTests.randomString(&rng), commandType: CommandType.allCases.randomElement(using: &rng)!,
-                issuedAt: LeylineTimestamp(seconds: Int64.random(in: LeylineTimestamp.minSeconds...LeylineTimestamp.maxSeconds, using: &rng),
-                                           nanos: Int32.random(in: 0..<1_000_000_000, using: &rng)),
-                payload: [nil, .circuitBreaker(CommandCircuitBreaker(desiredState: .open, rationale: PropertyTests.randomString(&rng))),
-                          .rollbackPayload(["k": .array([1, 2.5, "x", nil, ["n": true]])])].randomElement(using: &rng)!,
+                issuedAt: LeylineTimestamp(
+                    seconds: Int64.random(in: LeylineTimestamp.minSeconds...LeylineTimestamp.maxSeconds, using: &rng),
+                    nanos: Int32.random(in: 0..<1_000_000_000, using: &rng)),
+                payload: [
+                    nil, .circuitBreaker(CommandCircuitBreaker(desiredState: .open, rationale: PropertyTests.randomString(&rng))),
+                    .rollbackPayload(["k": .array([1, 2.5, "x", nil, ["n": true]])]),
+                ].randomElement(using: &rng)!,
                 annotations: [PropertyTests.randomString(&rng): PropertyTests.randomString(&rng)])
             for envelope in [Fixtures.envelope(.systemState(packet)), Fixtures.envelope(.adaptationCommand(command))] {
                 let direct = try LeylineCodec.encode(envelope)

@@ -1,6 +1,6 @@
 import EsperJSON
-import Foundation
 import EsperTestSupport
+import Foundation
 import Leyline
 import Testing
 
@@ -27,9 +27,13 @@ import Testing
 
     @Test func outputIsStableAndCarriesEveryField() throws {
         let text = String(decoding: try LeylineCodec.encode(Fixtures.systemState), as: UTF8.self)
-        #expect(text == #"{"current_epoch":3,"experiment_name":"demo","global_step":1024,"hardware_context":{"available_memory_gb":0.0,"compute_capability":0,"device_id":"0","device_type":"cuda","temperature_celsius":0.0,"total_memory_gb":0.0,"utilization_percent":0.0},"packet_id":"run-epoch-3","seed_states":[{"age_epochs":4,"gradient_norm":0.18,"layer_depth":0,"learning_rate":0.002,"metrics":{"loss":0.321},"risk_score":0.1,"seed_id":"seed-1","stage":"SEED_STAGE_TRAINING"}],"source_subsystem":"tolaria","timestamp_ns":1758000000000000000,"training_loss":0.456,"training_metrics":{"grad_norm":0.12,"loss":0.456},"training_run_id":"run-demo","validation_accuracy":0.82,"validation_loss":0.123,"version":1}"#)
+        #expect(
+            text
+                == #"{"current_epoch":3,"experiment_name":"demo","global_step":1024,"hardware_context":{"available_memory_gb":0.0,"compute_capability":0,"device_id":"0","device_type":"cuda","temperature_celsius":0.0,"total_memory_gb":0.0,"utilization_percent":0.0},"packet_id":"run-epoch-3","seed_states":[{"age_epochs":4,"gradient_norm":0.18,"layer_depth":0,"learning_rate":0.002,"metrics":{"loss":0.321},"risk_score":0.1,"seed_id":"seed-1","stage":"SEED_STAGE_TRAINING"}],"source_subsystem":"tolaria","timestamp_ns":1758000000000000000,"training_loss":0.456,"training_metrics":{"grad_norm":0.12,"loss":0.456},"training_run_id":"run-demo","validation_accuracy":0.82,"validation_loss":0.123,"version":1}"#
+        )
         let command = String(decoding: try LeylineCodec.encode(Fixtures.adaptationCommand), as: UTF8.self)
-        #expect(command.contains(#""seed_operation":{"blueprint_id":"bp-demo","operation":"SEED_OP_GERMINATE","parameters":{"alpha":0.5}}"#))
+        #expect(
+            command.contains(#""seed_operation":{"blueprint_id":"bp-demo","operation":"SEED_OP_GERMINATE","parameters":{"alpha":0.5}}"#))
         #expect(command.contains(#""issued_at":"2025-09-16T05:20:00Z""#))
         #expect(!command.contains("circuit_breaker"), "only the set oneof member is written")
     }
@@ -59,7 +63,8 @@ import Testing
     @Test func envelopeWithPayloadBeforeTypeStillDecodes() throws {
         // Producers other than ours may not sort keys.
         let inner = String(decoding: try LeylineCodec.encode(Fixtures.systemState), as: UTF8.self)
-        let text = #"{"payload":\#(inner),"event_id":"e1","created_at":"2025-01-01T00:00:00Z","ttl":"60s","current_attempt":1,"max_attempts":3,"message_type":"BUS_MESSAGE_TYPE_SYSTEM_STATE"}"#
+        let text =
+            #"{"payload":\#(inner),"event_id":"e1","created_at":"2025-01-01T00:00:00Z","ttl":"60s","current_attempt":1,"max_attempts":3,"message_type":"BUS_MESSAGE_TYPE_SYSTEM_STATE"}"#
         for decoder in Decoders.all {
             let envelope = try decoder.decode(BusEnvelope.self, text)
             #expect(envelope.message == .systemState(Fixtures.systemState), "\(decoder.name)")
@@ -75,7 +80,9 @@ import Testing
 
     @Test func sixtyFourBitIntegersAcceptDecimalStrings() throws {
         for decoder in Decoders.all {
-            let packet = try decoder.decode(SystemStatePacket.self, #"{"version":1,"packet_id":"p","global_step":"9007199254740993","timestamp_ns":"1758000000000000000"}"#)
+            let packet = try decoder.decode(
+                SystemStatePacket.self,
+                #"{"version":1,"packet_id":"p","global_step":"9007199254740993","timestamp_ns":"1758000000000000000"}"#)
             #expect(packet.globalStep == 9_007_199_254_740_993, "\(decoder.name)")
         }
     }

@@ -37,8 +37,11 @@ import Testing
         packet.trainingMetrics["loss"] = .nan
         packet.hardwareContext.utilizationPercent = 101
         let fields = Set(packet.validationProblems().map(\.field))
-        #expect(fields == ["validation_accuracy", "packet_id", "seed_states[2].risk_score", "seed_states[5].seed_id",
-                           "training_metrics.loss", "hardware_context.utilization_percent"])
+        #expect(
+            fields == [
+                "validation_accuracy", "packet_id", "seed_states[2].risk_score", "seed_states[5].seed_id",
+                "training_metrics.loss", "hardware_context.utilization_percent",
+            ])
         #expect(Fixtures.systemState.validationProblems().isEmpty)
         #expect(Fixtures.adaptationCommand.validationProblems().isEmpty)
         #expect(Fixtures.fieldReport.validationProblems().isEmpty)
@@ -70,13 +73,15 @@ import Testing
     }
 
     @Test func oneofAllowsOneMember() throws {
-        let text = #"{"version":1,"command_id":"c","command_type":"COMMAND_SEED","seed_operation":{"operation":"SEED_OP_CULL"},"circuit_breaker":{"desired_state":"CIRCUIT_STATE_OPEN"}}"#
+        let text =
+            #"{"version":1,"command_id":"c","command_type":"COMMAND_SEED","seed_operation":{"operation":"SEED_OP_CULL"},"circuit_breaker":{"desired_state":"CIRCUIT_STATE_OPEN"}}"#
         for decoder in Decoders.all {
             let error = try #require(throws: LeylineDecodingError.self) { _ = try decoder.decode(AdaptationCommand.self, text) }
             #expect(error.problems.first?.field == "seed_operation", "\(decoder.name): \(error)")
         }
         // null members are absent.
-        let nullMember = #"{"version":1,"command_id":"c","command_type":"COMMAND_PAUSE","seed_operation":null,"circuit_breaker":{"desired_state":"CIRCUIT_STATE_OPEN"}}"#
+        let nullMember =
+            #"{"version":1,"command_id":"c","command_type":"COMMAND_PAUSE","seed_operation":null,"circuit_breaker":{"desired_state":"CIRCUIT_STATE_OPEN"}}"#
         for decoder in Decoders.all {
             let command = try decoder.decode(AdaptationCommand.self, nullMember)
             #expect(command.payload == .circuitBreaker(CommandCircuitBreaker(desiredState: .open)), "\(decoder.name)")
@@ -106,7 +111,10 @@ import Testing
             (#"{"version":1,"packet_id":7}"#, "invalid", "packet_id"),
             (#"{"version":1,"packet_id":"p","validation_loss":"x"}"#, "invalid", "validation_loss"),
             (#"{"version":1,"packet_id":"p","validation_loss":1e300}"#, "invalid", "validation_loss"),
-            (#"{"version":1,"packet_id":"p","seed_states":[{"seed_id":"s","gradient_norm":true}]}"#, "invalid", "seed_states[0].gradient_norm"),
+            (
+                #"{"version":1,"packet_id":"p","seed_states":[{"seed_id":"s","gradient_norm":true}]}"#, "invalid",
+                "seed_states[0].gradient_norm"
+            ),
             (#"{"version":1,"packet_id":"p","seed_states":{"seed_id":"s"}}"#, "invalid", "seed_states"),
             (#"{"version":1,"packet_id":"p","seed_states":[null]}"#, "invalid", "seed_states[0]"),
             (#"{"version":1,"packet_id":"p","training_metrics":{"loss":"high"}}"#, "invalid", "training_metrics.loss"),
@@ -124,7 +132,10 @@ import Testing
             (#"{"version":1,"packet_id":"p","extra":{"a":1,"a":2}}"#, "malformed_json", ""),
             (#"[1,2]"#, "invalid", ""),
             ("", "malformed_json", ""),
-            (#"{"version":1,"packet_id":"p","extra":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}", "malformed_json", ""),
+            (
+                #"{"version":1,"packet_id":"p","extra":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}",
+                "malformed_json", ""
+            ),
         ]
         for (text, reason, field) in cases {
             for decoder in Decoders.all {
@@ -141,8 +152,10 @@ import Testing
         for decoder in [true, false] {
             let bytes: [UInt8] = Array(#"{"version":1,"packet_id":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
             let error = try #require(throws: LeylineDecodingError.self) {
-                _ = decoder ? try LeylineCodec.decode(SystemStatePacket.self, from: bytes)
-                            : try LeylineCodec.decodeWithJansson(SystemStatePacket.self, from: bytes)
+                _ =
+                    decoder
+                    ? try LeylineCodec.decode(SystemStatePacket.self, from: bytes)
+                    : try LeylineCodec.decodeWithJansson(SystemStatePacket.self, from: bytes)
             }
             #expect(error.reason == "malformed_json")
         }

@@ -16,18 +16,25 @@ func makeNissa(_ configure: (inout NissaOptions) -> Void = { _ in }) -> (NissaSe
 }
 
 /// One telemetry packet with a unique id.
-func packet(_ source: String, _ metrics: [(String, Double)], attributes: [String: String] = [:], id: String? = nil,
-            at time: LeylineTimestamp = .now()) -> BusMessage {
-    .telemetry(TelemetryPacket.build(packetId: id ?? "p-\(UUID().uuidString.prefix(12))", source: source, level: .info,
-                                     metrics: metrics.map { MetricPoint(name: $0.0, value: $0.1, unit: "", attributes: attributes) },
-                                     timestamp: time))
+func packet(
+    _ source: String, _ metrics: [(String, Double)], attributes: [String: String] = [:], id: String? = nil,
+    at time: LeylineTimestamp = .now()
+) -> BusMessage {
+    .telemetry(
+        TelemetryPacket.build(
+            packetId: id ?? "p-\(UUID().uuidString.prefix(12))", source: source, level: .info,
+            metrics: metrics.map { MetricPoint(name: $0.0, value: $0.1, unit: "", attributes: attributes) },
+            timestamp: time))
 }
 
 @Suite struct AlertRuleFileTests {
     @Test func builtInRulesEqualTheInfraFile() throws {
         let file = try AlertRuleSet.load(path: packageRoot() + "/infra/nissa/alert_rules.json")
         #expect(file == AlertRuleSet.builtIn)
-        #expect(file.rules.map(\.name) == ["training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high"])
+        #expect(
+            file.rules.map(\.name) == [
+                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high",
+            ])
         let latency = try #require(file.rule(named: "training_latency_high"))
         #expect(latency.metric == "tolaria.epoch_hook.latency_ms")
         #expect(latency.threshold == 18 && latency.forCount == 3 && latency.routes == ["pagerduty", "slack"])
@@ -37,13 +44,13 @@ func packet(_ source: String, _ metrics: [(String, Double)], attributes: [String
 
     @Test func invalidRulesAreRefusedNamingTheField() {
         let text = #"""
-        {"rules": [
-          {"name": "a", "metric": "m", "comparator": "=>", "threshold": 1, "severity": "critical", "routes": ["slack"]},
-          {"name": "b", "metric": "m", "comparator": ">", "threshold": "x", "severity": "loud", "routes": ["sms"], "colour": 1},
-          {"name": "c", "metric": "m", "comparator": ">", "threshold": 1, "mode": "increase", "severity": "info", "routes": ["email"]},
-          {"name": "a", "metric": "m", "comparator": "<", "threshold": 1, "for_count": 0, "severity": "info", "routes": ["email"]}
-        ]}
-        """#
+            {"rules": [
+              {"name": "a", "metric": "m", "comparator": "=>", "threshold": 1, "severity": "critical", "routes": ["slack"]},
+              {"name": "b", "metric": "m", "comparator": ">", "threshold": "x", "severity": "loud", "routes": ["sms"], "colour": 1},
+              {"name": "c", "metric": "m", "comparator": ">", "threshold": 1, "mode": "increase", "severity": "info", "routes": ["email"]},
+              {"name": "a", "metric": "m", "comparator": "<", "threshold": 1, "for_count": 0, "severity": "info", "routes": ["email"]}
+            ]}
+            """#
         #expect {
             try AlertRuleSet.parse(Array(text.utf8))
         } throws: { error in
@@ -106,9 +113,14 @@ func packet(_ source: String, _ metrics: [(String, Double)], attributes: [String
     }
 
     @Test func stateIsPerSource() {
-        let (nissa, _) = makeNissa { $0.rules = AlertRuleSet(rules: [AlertRule(name: "depth", metric: "q", comparator: .greater,
-                                                                                 threshold: 10, forCount: 2, severity: .warning,
-                                                                                 routes: ["slack"], summary: "")]) }
+        let (nissa, _) = makeNissa {
+            $0.rules = AlertRuleSet(rules: [
+                AlertRule(
+                    name: "depth", metric: "q", comparator: .greater,
+                    threshold: 10, forCount: 2, severity: .warning,
+                    routes: ["slack"], summary: "")
+            ])
+        }
         nissa.ingest(packet("a", [("q", 11)]))
         nissa.ingest(packet("b", [("q", 11)]))
         #expect(nissa.alerts.firing().isEmpty)
@@ -121,8 +133,10 @@ func packet(_ source: String, _ metrics: [(String, Double)], attributes: [String
 
     @Test func severalValuesInOnePacketAreJudgedByTheWorst() {
         let (nissa, _) = makeNissa()
-        let metrics = [MetricPoint(name: "oona.queue.depth", value: 5000, attributes: ["stream": "normal"]),
-                       MetricPoint(name: "oona.queue.depth", value: 3, attributes: ["stream": "policy"])]
+        let metrics = [
+            MetricPoint(name: "oona.queue.depth", value: 5000, attributes: ["stream": "normal"]),
+            MetricPoint(name: "oona.queue.depth", value: 3, attributes: ["stream": "policy"]),
+        ]
         for n in 0..<2 {
             nissa.ingest(.telemetry(TelemetryPacket.build(packetId: "depth-\(n)", source: "oona", level: .info, metrics: metrics)))
         }
@@ -175,7 +189,10 @@ func packet(_ source: String, _ metrics: [(String, Double)], attributes: [String
         let (nissa, _) = makeNissa()
         nissa.ingest(packet("tolaria", [("tolaria.epoch_hook.latency_ms", 30)]))  // production: 1 of 3
         let results = nissa.runAllDrills()
-        #expect(results.map(\.name) == ["training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high"])
+        #expect(
+            results.map(\.name) == [
+                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high",
+            ])
         for result in results {
             #expect(result.triggered && result.cleared, "\(result.name)")
         }

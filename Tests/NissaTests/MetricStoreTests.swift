@@ -31,8 +31,10 @@ import Testing
 @Suite struct IngestTests {
     @Test func telemetryBecomesLabelledGaugesAndSeries() throws {
         let (nissa, registry) = makeNissa()
-        nissa.ingest(packet("tolaria", [("tolaria.training.loss", 0.75), ("tolaria.epoch_hook.latency_ms", 12.5)],
-                            attributes: ["run_id": "run-1", "seed_id": "s-1", "other": "x"]))
+        nissa.ingest(
+            packet(
+                "tolaria", [("tolaria.training.loss", 0.75), ("tolaria.epoch_hook.latency_ms", 12.5)],
+                attributes: ["run_id": "run-1", "seed_id": "s-1", "other": "x"]))
         let text = registry.emitToString()
         #expect(text.contains(#"esper_tolaria_training_loss{run="run-1",seed="s-1",subsystem="tolaria"} 0.75"#))
         #expect(text.contains(#"esper_tolaria_epoch_hook_latency_seconds{run="run-1",seed="s-1",subsystem="tolaria"} 0.0125"#))
@@ -52,8 +54,9 @@ import Testing
 
     @Test func stateReportsAndSimicCounters() {
         let (nissa, registry) = makeNissa()
-        let state = SystemStatePacket(currentEpoch: 3, seedStates: [SeedState(seedId: "s1", stage: .training)], packetId: "st-1",
-                                      sourceSubsystem: "tolaria", trainingRunId: "r")
+        let state = SystemStatePacket(
+            currentEpoch: 3, seedStates: [SeedState(seedId: "s1", stage: .training)], packetId: "st-1",
+            sourceSubsystem: "tolaria", trainingRunId: "r")
         nissa.ingest(.systemState(state))
         nissa.ingest(.fieldReport(FieldReport(reportId: "fr-1", outcome: .success)))
         nissa.ingest(packet("simic", [("simic.training.reward", -1.25), ("simic.training.iterations", 3)]))
@@ -90,7 +93,9 @@ import Testing
         let datasource = GrafanaDatasource(nissa: nissa)
         let from = LeylineTimestamp(nanosecondsSinceEpoch: (base + 10_000) * 1_000_000).rfc3339
         let to = LeylineTimestamp(nanosecondsSinceEpoch: (base + 29_000) * 1_000_000).rfc3339
-        let body = try JSONValue.parse(#"{"range":{"from":"\#(from)","to":"\#(to)"},"maxDataPoints":5,"targets":[{"target":"tolaria.training.loss","refId":"A","payload":{"run":"a"}}]}"#)
+        let body = try JSONValue.parse(
+            #"{"range":{"from":"\#(from)","to":"\#(to)"},"maxDataPoints":5,"targets":[{"target":"tolaria.training.loss","refId":"A","payload":{"run":"a"}}]}"#
+        )
         let answer = try JSONSerialization.jsonObject(with: Data(try datasource.query(body))) as? [[String: Any]] ?? []
         #expect(answer.count == 1)
         #expect(answer.first?["target"] as? String == #"tolaria.training.loss{run="a",subsystem="tolaria"}"#)

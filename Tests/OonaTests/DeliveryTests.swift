@@ -10,7 +10,9 @@ import Testing
     /// The emergency stream is drained before normal: CRITICAL messages published after
     /// normal ones are handled first.
     @Test func emergencyIsDrainedBeforeNormal() throws {
-        let bus = try TestBus { $0.emergencyThreshold = nil; $0.backpressureDropThreshold = nil }
+        let bus = try TestBus {
+            $0.emergencyThreshold = nil; $0.backpressureDropThreshold = nil
+        }
         for index in 0..<3 { try bus.client.publishState(statePacket(index)) }
         for index in 10..<12 { try bus.client.publish(.systemState(statePacket(index)), options: PublishOptions(priority: .critical)) }
         let recorder = Recorder()
@@ -21,7 +23,9 @@ import Testing
 
     /// A full emergency batch keeps the consumer on the emergency stream until it is empty.
     @Test func aFullEmergencyBacklogStarvesNormalUntilDrained() throws {
-        let bus = try TestBus { $0.emergencyThreshold = nil; $0.backpressureDropThreshold = nil }
+        let bus = try TestBus {
+            $0.emergencyThreshold = nil; $0.backpressureDropThreshold = nil
+        }
         try bus.client.publishState(statePacket(0))
         for index in 1...25 { try bus.client.publishState(statePacket(index), emergency: true) }
         let recorder = Recorder()
@@ -56,9 +60,10 @@ import Testing
 
         let recorder = Recorder()
         let b = bus.consumer([.normal], name: "consumer-b")
-        #expect(eventually(within: 10) {
-            (try? b.poll(count: 10, block: .zero) { recorder.record($0) }) != nil && recorder.count > 0
-        })
+        #expect(
+            eventually(within: 10) {
+                (try? b.poll(count: 10, block: .zero) { recorder.record($0) }) != nil && recorder.count > 0
+            })
         release.store(true, ordering: .releasing)
         #expect(recorder.count == 1)
         #expect(recorder.all.first?.deliveryCount == 2)

@@ -37,7 +37,10 @@ import Testing
             }
             // Done once the breaker opened at least once and publishes flow again.
             if killed && bus.client.publishBreaker.openCount > 0 && bus.client.publishBreaker.currentState == .closed
-                && acknowledged.count >= 60 && failures.count > 0 { break }
+                && acknowledged.count >= 60 && failures.count > 0
+            {
+                break
+            }
             usleep(2_000)
         }
         #expect(killed)
@@ -51,7 +54,8 @@ import Testing
         // Nothing acknowledged was lost.
         let redis = try bus.connection()
         let ids = Set((try redis.command(["XRANGE", bus.keys.key(.normal), "-", "+"]).array ?? []).compactMap { $0.array?.first?.text })
-        #expect(acknowledged.allSatisfy { ids.contains($0) }, "\(acknowledged.filter { !ids.contains($0) }.count) acknowledged entries lost")
+        #expect(
+            acknowledged.allSatisfy { ids.contains($0) }, "\(acknowledged.filter { !ids.contains($0) }.count) acknowledged entries lost")
 
         // The consumer side recovers too.
         let recorder = Recorder()

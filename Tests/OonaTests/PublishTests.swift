@@ -26,7 +26,8 @@ import Testing
         let bus = try TestBus()
         for message in Fixtures.allMessages { try bus.client.publish(message) }
         let job = try JanssonEncoder().encodeValue(Fixtures.blueprint)
-        let jobOutcome = try bus.client.publish(.unspecified(job), options: PublishOptions(stream: .jobsCompile, attributes: ["job_type": "compile"]))
+        let jobOutcome = try bus.client.publish(
+            .unspecified(job), options: PublishOptions(stream: .jobsCompile, attributes: ["job_type": "compile"]))
         #expect(jobOutcome.stream == .jobsCompile)
         #expect(try bus.length(.normal) == 3)
         #expect(try bus.length(.telemetry) == 1)
@@ -169,7 +170,11 @@ import Testing
         let bus = try TestBus()
         var packet = Fixtures.systemState
         packet.version = 2
-        #expect(throws: OonaError.invalidMessage([JSONFieldProblem(field: "payload.version", message: "unsupported version 2; only version 1 is accepted")])) {
+        #expect(
+            throws: OonaError.invalidMessage([
+                JSONFieldProblem(field: "payload.version", message: "unsupported version 2; only version 1 is accepted")
+            ])
+        ) {
             try bus.client.publishState(packet)
         }
         packet.version = 1

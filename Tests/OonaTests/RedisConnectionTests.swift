@@ -6,7 +6,8 @@ import Testing
 @Suite struct RedisEndpointTests {
     @Test func parsesTheURLForms() throws {
         #expect(try RedisEndpoint.parse("redis://localhost") == RedisEndpoint(address: .tcp(host: "localhost", port: 6379)))
-        #expect(try RedisEndpoint.parse("redis://:pw@10.0.0.1:6380/3")
+        #expect(
+            try RedisEndpoint.parse("redis://:pw@10.0.0.1:6380/3")
                 == RedisEndpoint(address: .tcp(host: "10.0.0.1", port: 6380), database: 3, password: "pw"))
         #expect(try RedisEndpoint.parse("unix:///tmp/r.sock?db=2") == RedisEndpoint(address: .unix(path: "/tmp/r.sock"), database: 2))
         for bad in ["http://x", "redis://", "redis://h:0", "redis://h/99", "unix://relative.sock", "unix:///s?x=1", "rediss://h"] {
@@ -49,7 +50,9 @@ import Testing
     @Test func usesAppendOnlyFileAndRestartsAfterACrash() throws {
         let redis = try RedisTestServer()
         let connection = try redis.connection()
-        #expect(try connection.command(["CONFIG", "GET", "appendonly"]) == .array([.string(Array("appendonly".utf8)), .string(Array("yes".utf8))]))
+        #expect(
+            try connection.command(["CONFIG", "GET", "appendonly"])
+                == .array([.string(Array("appendonly".utf8)), .string(Array("yes".utf8))]))
         _ = try connection.command(["SET", "durable", "1"])
         let first = try #require(redis.managed.pid)
         kill(first, SIGKILL)

@@ -14,7 +14,9 @@ import Testing
         _ = try bus.connection().pipeline([command])
     }
 
-    func envelopeBytes(_ message: BusMessage, createdAt: LeylineTimestamp = .now(), ttl: LeylineDuration = LeylineDuration(seconds: 60)) throws -> [UInt8] {
+    func envelopeBytes(
+        _ message: BusMessage, createdAt: LeylineTimestamp = .now(), ttl: LeylineDuration = LeylineDuration(seconds: 60)
+    ) throws -> [UInt8] {
         try LeylineCodec.encode(BusEnvelope(message: message, eventId: "e-\(message.messageType.label)", createdAt: createdAt, ttl: ttl))
     }
 
@@ -40,8 +42,10 @@ import Testing
         #expect(recorder.count == 1)
         #expect(summary.deadLettered == 4)
         #expect(try bus.pending(.normal) == 0)
-        #expect(try bus.deadLetters(.normal).map { $0["reason"] ?? "" } ==
-                ["signature_invalid", "signature_invalid", "signature_missing", "signature_unknown_key"])
+        #expect(
+            try bus.deadLetters(.normal).map { $0["reason"] ?? "" } == [
+                "signature_invalid", "signature_invalid", "signature_missing", "signature_unknown_key",
+            ])
         let snapshot = bus.client.metricsSnapshot()
         #expect(snapshot.signatureRejected == 4)
         #expect(snapshot.deadLettered == 4)
@@ -72,7 +76,9 @@ import Testing
         try add(bus, [("payload", Array("this is not json".utf8))])
         // JSON, but the payload is a telemetry packet while message_type says system state.
         let telemetryBytes = try LeylineCodec.encode(Fixtures.telemetry)
-        let wrongType = #"{"message_type":"BUS_MESSAGE_TYPE_SYSTEM_STATE","event_id":"e1","created_at":"2099-01-01T00:00:00Z","ttl":"60s","current_attempt":1,"max_attempts":3,"payload":"# + String(decoding: telemetryBytes, as: UTF8.self) + "}"
+        let wrongType =
+            #"{"message_type":"BUS_MESSAGE_TYPE_SYSTEM_STATE","event_id":"e1","created_at":"2099-01-01T00:00:00Z","ttl":"60s","current_attempt":1,"max_attempts":3,"payload":"#
+            + String(decoding: telemetryBytes, as: UTF8.self) + "}"
         try add(bus, [("payload", Array(wrongType.utf8))])
         // A JSON array, not an envelope.
         try add(bus, [("payload", Array("[1,2,3]".utf8))])
@@ -96,8 +102,11 @@ import Testing
         #expect(summary.deadLettered == 7)
         #expect(try bus.pending(.normal) == 0)
         let letters = try bus.deadLetters(.normal)
-        #expect(letters.map { $0["reason"] ?? "" } == ["malformed_json", "unsupported_version", "invalid", "missing_payload",
-                                                       "unsupported_version", "unsupported_message_type", "expired"])
+        #expect(
+            letters.map { $0["reason"] ?? "" } == [
+                "malformed_json", "unsupported_version", "invalid", "missing_payload",
+                "unsupported_version", "unsupported_message_type", "expired",
+            ])
         #expect(letters[0]["original_payload"] == "this is not json")
         #expect(letters[2]["detail"]?.contains("an object") == true)
         #expect(letters.allSatisfy { $0["group"] == "oona-test" && $0["consumer"] == "test-consumer" })

@@ -2,6 +2,7 @@ import EsperTestSupport
 import Foundation
 import Karn
 import Kasmina
+import Leyline
 import Logging
 import Tamiyo
 import Tolaria
@@ -13,23 +14,28 @@ final class ControlFixture {
     let directory = TemporaryDirectory("tamiyo-test")
     let service: TamiyoService
 
-    init(width: Int = 16, blueprints: [String] = ["BP001", "BP008", "BP009", "BP002", "BP036", "BP045"],
-         configure: (inout TamiyoSettings) -> Void = { _ in }) throws {
+    init(
+        width: Int = 16, blueprints: [String] = ["BP001", "BP008", "BP009", "BP002", "BP036", "BP045"],
+        configure: (inout TamiyoSettings) -> Void = { _ in }
+    ) throws {
         library = try BlueprintLibraryFixture(width: width, blueprints: blueprints)
         var settings = TamiyoSettings(directory: directory.path + "/tamiyo")
         configure(&settings)
         var logger = Logger(label: "tamiyo-test")
         logger.logLevel = .critical
-        service = try TamiyoService(settings: settings, karn: library.catalog, urza: library.urza,
-                                    kernels: UrzaKernelProvider(urza: library.urza), bus: nil, logger: logger)
+        service = try TamiyoService(
+            settings: settings, karn: library.catalog, urza: library.urza,
+            kernels: UrzaKernelProvider(urza: library.urza), bus: nil, logger: logger)
     }
 
     deinit { service.stop() }
 
     /// The acceptance experiment's run (README-morphogenesis §7): two moons, host
     /// 2→16→slot(16)→16→2, ReLU, Adam 1e-3, batch 128, fixed seeds.
-    static func moons(epochs: Int, seed: UInt64 = 42, policy: ControlPolicy = .heuristic,
-                      configure: (inout SeedSettings) -> Void = { _ in }) -> RunConfig {
+    static func moons(
+        epochs: Int, seed: UInt64 = 42, policy: ControlPolicy = .heuristic,
+        configure: (inout SeedSettings) -> Void = { _ in }
+    ) -> RunConfig {
         var config = RunConfig(dataset: DatasetSpec(kind: .twoMoons), epochs: epochs, learningRate: 1e-3)
         config.model.hiddenSizes = [16, 16]
         config.batchSize = 128
@@ -50,12 +56,16 @@ final class ControlFixture {
     }
 
     func run(_ config: RunConfig, id: String = "run-\(UUID().uuidString.lowercased())", policy: (any TamiyoPolicy)? = nil) throws -> Run {
-        let controller = service.makeController(runId: id, config: config,
-                                                policy: policy ?? (config.effectivePolicy == .learned ? LearnedPolicy(weights: service.currentWeights)
-                                                                                                      : HeuristicPolicy()))
+        let controller = service.makeController(
+            runId: id, config: config,
+            policy: policy
+                ?? (config.effectivePolicy == .learned
+                    ? LearnedPolicy(weights: service.currentWeights)
+                    : HeuristicPolicy()))
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
-        let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                              scaling: config.dataset.effectiveScaling)
+        let split = DataSplit(
+            data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+            scaling: config.dataset.effectiveScaling)
         let sink = InMemoryTrainingSink()
         let trainer = Trainer(runId: id, config: config, split: split, checkpoints: nil, sink: sink, controller: controller)
         let outcome = try trainer.run()
@@ -67,7 +77,10 @@ extension AdaptationCommandSummary {
     init(_ command: AdaptationCommand) {
         var operation = ""
         if case .seedOperation(let op)? = command.payload { operation = op.operation.name + ":" + op.blueprintId }
-        self.init(text: "\(command.annotations["epoch"] ?? "?") \(command.commandType.name) \(command.targetSeedId) \(operation) \(command.annotations["risk_reason"] ?? "")")
+        self.init(
+            text:
+                "\(command.annotations["epoch"] ?? "?") \(command.commandType.name) \(command.targetSeedId) \(operation) \(command.annotations["risk_reason"] ?? "")"
+        )
     }
 }
 
@@ -76,5 +89,3 @@ struct AdaptationCommandSummary: Equatable, CustomStringConvertible {
     let text: String
     var description: String { text }
 }
-
-import Leyline

@@ -5,6 +5,7 @@ import Leyline
 import TamiyoNetwork
 import Testing
 import Tolaria
+
 @testable import Tamiyo
 
 /// The closed loop in process (the REST version lives in the server tests): real training,
@@ -13,7 +14,9 @@ import Tolaria
     /// The acceptance experiment in frozen-base mode (the paper's setting, which the primer asks
     /// to support): once the validation loss plateaus, BP008 (16 → 8 → 16) is grafted and only
     /// the seed learns, so whatever changes is the seed's doing.
-    static func acceptance(epochs: Int = 260, blueprints: [String] = ["BP008"], configure: (inout SeedSettings) -> Void = { _ in }) -> RunConfig {
+    static func acceptance(
+        epochs: Int = 260, blueprints: [String] = ["BP008"], configure: (inout SeedSettings) -> Void = { _ in }
+    ) -> RunConfig {
         ControlFixture.moons(epochs: epochs) { seeds in
             seeds.blueprints = blueprints
             seeds.hostFrozen = true
@@ -23,7 +26,9 @@ import Tolaria
         }
     }
 
-    static func summaries(_ run: ControlFixture.Run) -> [AdaptationCommandSummary] { run.controller.commands.map(AdaptationCommandSummary.init) }
+    static func summaries(_ run: ControlFixture.Run) -> [AdaptationCommandSummary] {
+        run.controller.commands.map(AdaptationCommandSummary.init)
+    }
 
     @Test func aHelpfulSeedIsGraftedThroughEveryGateAndFossilised() throws {
         let fixture = try ControlFixture()
@@ -98,19 +103,23 @@ import Tolaria
         // and the risk engine would pause it if a policy proposed it.
         let again = try fixture.run(config, id: "nan-again")
         #expect(again.controller.commands.isEmpty && again.trainer.model.slots[0].module == nil)
-        let proposal = AdaptationCommand(commandId: "p", commandType: .seed, targetSeedId: "seed-0-1", issuedBy: "tamiyo",
-                                         payload: .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: "BP045")))
-        let verdict = fixture.service.risk.review(proposal, lossDelta: 0, hasPreviousLoss: true, conservative: false, settings: config.effectiveSeeds,
-                                                  blueprint: { fixture.service.catalog.info($0) },
-                                                  quarantined: { fixture.service.quarantineReason($0) })
-        #expect(verdict.command?.annotations["risk_reason"] == "blueprint_high_risk" && verdict.events.first?.description == "bp_quarantine")
+        let proposal = AdaptationCommand(
+            commandId: "p", commandType: .seed, targetSeedId: "seed-0-1", issuedBy: "tamiyo",
+            payload: .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: "BP045")))
+        let verdict = fixture.service.risk.review(
+            proposal, lossDelta: 0, hasPreviousLoss: true, conservative: false, settings: config.effectiveSeeds,
+            blueprint: { fixture.service.catalog.info($0) },
+            quarantined: { fixture.service.quarantineReason($0) })
+        #expect(
+            verdict.command?.annotations["risk_reason"] == "blueprint_high_risk" && verdict.events.first?.description == "bp_quarantine")
     }
 
     @Test func approvalRequiredBlueprintsAreHeldUntilApproved() throws {
         let fixture = try ControlFixture()
         let held = try fixture.run(ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"]))
         #expect(held.controller.commands.first?.annotations["risk_reason"] == "approval_required")
-        let approved = try fixture.run(ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"]) { $0.approvedBlueprints = ["BP036"] })
+        let approved = try fixture.run(
+            ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"]) { $0.approvedBlueprints = ["BP036"] })
         let first = try #require(approved.controller.commands.first)
         #expect(first.commandType == .seed && first.annotations["executed"] == "true")
     }
@@ -123,43 +132,57 @@ import Tolaria
         let run = try fixture.run(ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"]) { $0.approvedBlueprints = ["BP036"] })
         #expect(run.controller.commands.isEmpty)
         // With a safe blueprint available too, that one is chosen.
-        let safe = try fixture.run(ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036", "BP008"]) { $0.approvedBlueprints = ["BP036"] })
+        let safe = try fixture.run(
+            ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036", "BP008"]) { $0.approvedBlueprints = ["BP036"] })
         let first = try #require(safe.controller.commands.first)
         if case .seedOperation(let op)? = first.payload { #expect(op.blueprintId == "BP008") } else { Issue.record("not a seed command") }
         // The risk engine pauses what a policy proposes outside the pool.
         let engine = RiskEngine()
-        var command = AdaptationCommand(commandId: "x", commandType: .seed, targetSeedId: "seed-0-1", issuedBy: "tamiyo",
-                                        payload: .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: "BP036")))
+        var command = AdaptationCommand(
+            commandId: "x", commandType: .seed, targetSeedId: "seed-0-1", issuedBy: "tamiyo",
+            payload: .seedOperation(CommandSeedOperation(operation: .germinate, blueprintId: "BP036")))
         command.annotations["slot"] = "slot-0"
         var settings = SeedSettings()
         settings.approvedBlueprints = ["BP036"]
-        let verdict = engine.review(command, lossDelta: 0, hasPreviousLoss: true, conservative: true, settings: settings,
-                                    blueprint: { fixture.service.catalog.info($0) }, quarantined: { _ in nil })
+        let verdict = engine.review(
+            command, lossDelta: 0, hasPreviousLoss: true, conservative: true, settings: settings,
+            blueprint: { fixture.service.catalog.info($0) }, quarantined: { _ in nil })
         #expect(verdict.command?.commandType == .pause && verdict.command?.annotations["risk_reason"] == "conservative_mode")
         #expect(verdict.events.map(\.description) == ["pause_triggered"])
         #expect(verdict.events.first?.attributes["conservative"] == "true")
         fixture.service.mode.set(false, reason: "test done")
-        let normal = engine.review(command, lossDelta: 0, hasPreviousLoss: true, conservative: false, settings: settings,
-                                   blueprint: { fixture.service.catalog.info($0) }, quarantined: { _ in nil })
+        let normal = engine.review(
+            command, lossDelta: 0, hasPreviousLoss: true, conservative: false, settings: settings,
+            blueprint: { fixture.service.catalog.info($0) }, quarantined: { _ in nil })
         #expect(normal.command?.commandType == .seed)
     }
 
     @Test func aLossSpikePausesEveryLiveSeedButNotACull() throws {
         let engine = RiskEngine(maxLossSpike: 0.15)
-        let spike = engine.review(nil, lossDelta: 0.2, hasPreviousLoss: true, conservative: false, settings: SeedSettings(),
-                                  blueprint: { _ in nil }, quarantined: { _ in nil })
+        let spike = engine.review(
+            nil, lossDelta: 0.2, hasPreviousLoss: true, conservative: false, settings: SeedSettings(),
+            blueprint: { _ in nil }, quarantined: { _ in nil })
         #expect(spike.command?.commandType == .pause && spike.command?.targetSeedId == "" && spike.riskReason == "loss_spike")
         #expect(spike.events.first?.description == "pause_triggered" && spike.events.first?.attributes["loss_delta"] == "0.200")
-        #expect(engine.review(nil, lossDelta: 0.2, hasPreviousLoss: false, conservative: false, settings: SeedSettings(),
-                              blueprint: { _ in nil }, quarantined: { _ in nil }).command == nil, "no previous loss, no spike")
-        let cull = AdaptationCommand(commandId: "c", commandType: .seed, targetSeedId: "s", issuedBy: "tamiyo",
-                                     payload: .seedOperation(CommandSeedOperation(operation: .cull)))
-        #expect(engine.review(cull, lossDelta: 0.5, hasPreviousLoss: true, conservative: false, settings: SeedSettings(),
-                              blueprint: { _ in nil }, quarantined: { _ in nil }).command == cull)
-        let optimizer = AdaptationCommand(commandId: "o", commandType: .optimizer, issuedBy: "tamiyo",
-                                          payload: .optimizerAdjustment(CommandOptimizerAdjustment(hyperparameters: ["lr_delta": 0.1])))
-        let conservative = engine.review(optimizer, lossDelta: 0, hasPreviousLoss: true, conservative: true, settings: SeedSettings(),
-                                         blueprint: { _ in nil }, quarantined: { _ in nil })
+        #expect(
+            engine.review(
+                nil, lossDelta: 0.2, hasPreviousLoss: false, conservative: false, settings: SeedSettings(),
+                blueprint: { _ in nil }, quarantined: { _ in nil }
+            ).command == nil, "no previous loss, no spike")
+        let cull = AdaptationCommand(
+            commandId: "c", commandType: .seed, targetSeedId: "s", issuedBy: "tamiyo",
+            payload: .seedOperation(CommandSeedOperation(operation: .cull)))
+        #expect(
+            engine.review(
+                cull, lossDelta: 0.5, hasPreviousLoss: true, conservative: false, settings: SeedSettings(),
+                blueprint: { _ in nil }, quarantined: { _ in nil }
+            ).command == cull)
+        let optimizer = AdaptationCommand(
+            commandId: "o", commandType: .optimizer, issuedBy: "tamiyo",
+            payload: .optimizerAdjustment(CommandOptimizerAdjustment(hyperparameters: ["lr_delta": 0.1])))
+        let conservative = engine.review(
+            optimizer, lossDelta: 0, hasPreviousLoss: true, conservative: true, settings: SeedSettings(),
+            blueprint: { _ in nil }, quarantined: { _ in nil })
         #expect(conservative.command?.annotations["original_command"] == "COMMAND_OPTIMIZER")
     }
 
@@ -198,9 +221,12 @@ import Tolaria
         let packet = run.controller.kasmina.telemetryPacket()
         #expect(packet.sourceSubsystem == "kasmina")
         let names = Set(packet.metrics.map(\.name))
-        #expect(names.isSuperset(of: ["kasmina.seeds.active", "kasmina.isolation.violations", "kasmina.seed.stage", "kasmina.seed.alpha",
-                                      "kasmina.seed.parameters", "kasmina.seed.gradient_norm", "kasmina.seed.isolation_violations",
-                                      "kasmina.seed.fetch_latency_ms", "kasmina.seed.fallback"]))
+        #expect(
+            names.isSuperset(of: [
+                "kasmina.seeds.active", "kasmina.isolation.violations", "kasmina.seed.stage", "kasmina.seed.alpha",
+                "kasmina.seed.parameters", "kasmina.seed.gradient_norm", "kasmina.seed.isolation_violations",
+                "kasmina.seed.fetch_latency_ms", "kasmina.seed.fallback",
+            ]))
         #expect(packet.events.contains { $0.description == "seed_stage" })
         let states = try #require(run.sink.summaries.last?.seeds)
         #expect(states.first?.metrics["alpha"] != nil && states.first?.metrics["parameters"] == 280)

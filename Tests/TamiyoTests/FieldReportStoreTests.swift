@@ -3,16 +3,21 @@ import EsperTestSupport
 import Foundation
 import Leyline
 import Testing
+
 @testable import Tamiyo
 
 /// The durable field-report log: framing with a checksum per record, fsync per append, torn
 /// tail ignored, retention with an atomic rewrite, reload at open.
 @Suite struct FieldReportStoreTests {
-    static func report(_ n: Int, run: String = "run-a", outcome: FieldReportOutcome = .success, issued: LeylineTimestamp = .now())
-        -> FieldReport {
-        FieldReport(reportId: "fr-\(n)", commandId: "cmd-\(n)", trainingRunId: run, seedId: "seed-0-\(n)", blueprintId: "BP008",
-                    outcome: outcome, metrics: ["loss_delta": -0.01 * Float(n), "params_delta": 280], observationWindowEpochs: 3,
-                    issuedAt: issued, tamiyoPolicyVersion: "heuristic-1", notes: "n \(n)")
+    static func report(
+        _ n: Int, run: String = "run-a", outcome: FieldReportOutcome = .success, issued: LeylineTimestamp = .now()
+    )
+        -> FieldReport
+    {
+        FieldReport(
+            reportId: "fr-\(n)", commandId: "cmd-\(n)", trainingRunId: run, seedId: "seed-0-\(n)", blueprintId: "BP008",
+            outcome: outcome, metrics: ["loss_delta": -0.01 * Float(n), "params_delta": 280], observationWindowEpochs: 3,
+            issuedAt: issued, tamiyoPolicyVersion: "heuristic-1", notes: "n \(n)")
     }
 
     @Test func reportsSurviveAReopenInOrder() throws {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TamiyoNetwork
+import Testing
 
 /// The one network definition Tamiyo runs and Simic trains: its weight format, its refusal of
 /// anything else, and its deterministic inference.
@@ -14,17 +14,25 @@ import TamiyoNetwork
         return PolicyInput(
             features: PolicyFeatures.global(snapshot, dimension: config.featureDim), stageIndex: 3,
             blueprintIndex: PolicyFeatures.blueprintIndex("BP008"),
-            slots: (0..<slots).map { PolicyFeatures.slot(width: 16, open: $0 == 0, embargoed: false, hasLiveSeed: false, fossils: $0,
-                                                       fossilParameters: 0, position: $0, slots: slots, allowed: true) },
-            blueprints: (0..<blueprints).map { (PolicyFeatures.blueprintIndex("BP00\($0 + 1)"),
-                                                PolicyFeatures.blueprint(risk: 0.1 * Double($0), tier: "BLUEPRINT_TIER_SAFE", stage: $0, parameters: 100)) })
+            slots: (0..<slots).map {
+                PolicyFeatures.slot(
+                    width: 16, open: $0 == 0, embargoed: false, hasLiveSeed: false, fossils: $0,
+                    fossilParameters: 0, position: $0, slots: slots, allowed: true)
+            },
+            blueprints: (0..<blueprints).map {
+                (
+                    PolicyFeatures.blueprintIndex("BP00\($0 + 1)"),
+                    PolicyFeatures.blueprint(risk: 0.1 * Double($0), tier: "BLUEPRINT_TIER_SAFE", stage: $0, parameters: 100)
+                )
+            })
     }
 
     @Test func weightsRoundTripThroughTheFileFormat() throws {
         let weights = PolicyWeights.initial(policyVersion: "policy-v1")
         #expect(weights.values.count == PolicyWeights.parameterCount(weights.config))
-        #expect(weights.values.count == 11 * 16 + 1024 * 16 + 64 * 64 + 64 + 64 * 64 + 64 + 6 * 64 + 6 + 64 + 1 + 64 + 1 + 16 * 72 + 16 + 16
-            + 16 * 64 + 16 + 6 + 1)
+        #expect(
+            weights.values.count == 11 * 16 + 1024 * 16 + 64 * 64 + 64 + 64 * 64 + 64 + 6 * 64 + 6 + 64 + 1 + 64 + 1 + 16 * 72 + 16 + 16
+                + 16 * 64 + 16 + 6 + 1)
         let bytes = weights.encoded()
         let decoded = try PolicyWeights(decoding: bytes)
         #expect(decoded == weights && decoded.policyVersion == "policy-v1" && decoded.sha256 == weights.sha256)
@@ -46,7 +54,9 @@ import TamiyoNetwork
         wider.hiddenDim = 32
         let other = PolicyWeights.initial(config: wider)
         #expect(throws: PolicyWeightsError("network dimensions differ from this policy's")) { try PolicyWeights(decoding: other.encoded()) }
-        #expect(throws: PolicyWeightsError.self) { try PolicyWeights(config: PolicyNetworkConfig(), values: [1, 2, 3], policyVersion: "x") }
+        #expect(throws: PolicyWeightsError.self) {
+            try PolicyWeights(config: PolicyNetworkConfig(), values: [1, 2, 3], policyVersion: "x")
+        }
         var values = weights.values
         values[7] = .nan
         #expect(throws: PolicyWeightsError("the weights hold NaN or Inf")) {
@@ -79,11 +89,16 @@ import TamiyoNetwork
         input += Array(weights.tensor("stage_embedding")!.dropFirst(x.stageIndex * config.embeddingDim).prefix(config.embeddingDim))
         input += Array(weights.tensor("blueprint_embedding")!.dropFirst(x.blueprintIndex * config.embeddingDim).prefix(config.embeddingDim))
         let w0 = Array(weights.tensor("trunk.0.weight")!), b0 = Array(weights.tensor("trunk.0.bias")!)
-        let h1 = (0..<config.hiddenDim).map { j in tanh((0..<config.inputDim).reduce(b0[j]) { $0 + w0[j * config.inputDim + $1] * input[$1] }) }
+        let h1 = (0..<config.hiddenDim).map { j in
+            tanh((0..<config.inputDim).reduce(b0[j]) { $0 + w0[j * config.inputDim + $1] * input[$1] })
+        }
         let w1 = Array(weights.tensor("trunk.1.weight")!), b1 = Array(weights.tensor("trunk.1.bias")!)
-        let c = (0..<config.hiddenDim).map { j in tanh((0..<config.hiddenDim).reduce(b1[j]) { $0 + w1[j * config.hiddenDim + $1] * h1[$1] }) }
+        let c = (0..<config.hiddenDim).map { j in tanh((0..<config.hiddenDim).reduce(b1[j]) { $0 + w1[j * config.hiddenDim + $1] * h1[$1] })
+        }
         let wa = Array(weights.tensor("action.weight")!)
-        let logits = (0..<PolicyAction.allCases.count).map { a in (0..<config.hiddenDim).reduce(Float(0)) { $0 + wa[a * config.hiddenDim + $1] * c[$1] } }
+        let logits = (0..<PolicyAction.allCases.count).map { a in
+            (0..<config.hiddenDim).reduce(Float(0)) { $0 + wa[a * config.hiddenDim + $1] * c[$1] }
+        }
         let out = PolicyNetwork(weights: weights).evaluate(x)
         for (mine, theirs) in zip(logits, out.actionLogits) { #expect(abs(mine - theirs) < 1e-4) }
     }

@@ -3,11 +3,14 @@ import Foundation
 import Karn
 import KernelRuntime
 import Testing
+
 @testable import Tezzeret
 
 /// A compiler over a fresh directory with the default catalog.
-func makeCompiler(_ directory: TemporaryDirectory, strategy: CompileStrategy = .emergency,
-                  configure: (inout CompileOptions) -> Void = { _ in }) throws -> TezzeretCompiler {
+func makeCompiler(
+    _ directory: TemporaryDirectory, strategy: CompileStrategy = .emergency,
+    configure: (inout CompileOptions) -> Void = { _ in }
+) throws -> TezzeretCompiler {
     var options = CompileOptions()
     options.strategy = strategy
     configure(&options)
@@ -19,7 +22,8 @@ func makeCompiler(_ directory: TemporaryDirectory, strategy: CompileStrategy = .
         let directory = TemporaryDirectory()
         let compiler = try makeCompiler(directory)
         for template in compiler.catalog.all() where template.tier != .highRisk {
-            let result = try compiler.compile(CompileRequest(blueprintId: template.id, parameters: template.forgeParameters, origin: .forge))
+            let result = try compiler.compile(
+                CompileRequest(blueprintId: template.id, parameters: template.forgeParameters, origin: .forge))
             #expect(result.validation.status == "VALIDATED", "\(template.id): \(result.validation.gates.filter { !$0.passed })")
         }
     }

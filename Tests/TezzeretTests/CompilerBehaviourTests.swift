@@ -6,6 +6,7 @@ import Karn
 import KernelRuntime
 import Synchronization
 import Testing
+
 @testable import Tezzeret
 
 /// A sampler that answers from a script, then "ok"; counts its calls.
@@ -30,7 +31,7 @@ final class ScriptedSampler: Sendable {
         let second = try compiler.compile(request)
         #expect(first.weightsSha256 == second.weightsSha256)
         let artifact = try KernelArtifact.decode(try #require(try AtomicFile.read(second.artifactPath)))
-        #expect(artifact.metadata["requested_parameters"]?["scale"]?.doubleValue == 0.1 + 0.5) // exact, not rounded
+        #expect(artifact.metadata["requested_parameters"]?["scale"]?.doubleValue == 0.1 + 0.5)  // exact, not rounded
         #expect(artifact.spec.scalar == Float(0.6) && artifact.spec.width == 64)
         #expect(artifact.flags.isEmpty && artifact.tier == 1 && artifact.stage == 0)
         // Another global seed, other weights.
@@ -56,7 +57,9 @@ final class ScriptedSampler: Sendable {
             $0.maxRetries = 1
             $0.errorSampler = { _ in true }
         }
-        #expect(throws: CompileError.self) { try failing.compile(CompileRequest(blueprintId: "BP003", parameters: ["epsilon": 1e-4], origin: .request)) }
+        #expect(throws: CompileError.self) {
+            try failing.compile(CompileRequest(blueprintId: "BP003", parameters: ["epsilon": 1e-4], origin: .request))
+        }
         let wal = try #require(try CompilerWALRecord.read(failing.walPath(slot: 0)))
         #expect(wal.blueprintId == "BP003" && wal.parameters == ["epsilon": 1e-4] && wal.attempt == 1 && wal.origin == "request")
     }
@@ -75,7 +78,7 @@ final class ScriptedSampler: Sendable {
         #expect(telemetry.metrics(named: "tezzeret.compile.retry_count").last?.value == 2)
         #expect(telemetry.events(named: "compile_retry").count == 2)
         _ = try compiler.compile(CompileRequest(blueprintId: "BP005", parameters: [:], origin: .forge))
-        #expect(telemetry.metrics(named: "tezzeret.compile.retry_count").last?.value == 0) // first-try success emits 0
+        #expect(telemetry.metrics(named: "tezzeret.compile.retry_count").last?.value == 0)  // first-try success emits 0
     }
 
     @Test func permanentErrorsAreNotRetried() throws {
@@ -91,7 +94,9 @@ final class ScriptedSampler: Sendable {
             guard let error = error as? CompileError, case .invalidParameters(let problems) = error.reason else { return false }
             return error.errorClass == .permanent && problems.first?.parameter == "scale"
         }
-        #expect(throws: CompileError(("BP999"), .notFound)) { try compiler.compile(CompileRequest(blueprintId: "BP999", parameters: [:], origin: .request)) }
+        #expect(throws: CompileError(("BP999"), .notFound)) {
+            try compiler.compile(CompileRequest(blueprintId: "BP999", parameters: [:], origin: .request))
+        }
         #expect(sampler.calls == 0)
     }
 
@@ -109,8 +114,10 @@ final class ScriptedSampler: Sendable {
     }
 
     /// 05 §4: with d = 64 the forge snaps these midpoints (lower value on a tie).
-    @Test(arguments: [("BP013", "groups", 4.0), ("BP017", "heads", 2.0), ("BP019", "heads", 2.0), ("BP022", "heads", 4.0),
-                      ("BP029", "heads", 8.0), ("BP033", "offset_groups", 2.0), ("BP034", "window", 8.0)])
+    @Test(arguments: [
+        ("BP013", "groups", 4.0), ("BP017", "heads", 2.0), ("BP019", "heads", 2.0), ("BP022", "heads", 4.0),
+        ("BP029", "heads", 8.0), ("BP033", "offset_groups", 2.0), ("BP034", "window", 8.0),
+    ])
     func forgeSnapsShapeBreakingMidpoints(id: String, parameter: String, expected: Double) throws {
         let compilerDirectory = TemporaryDirectory()
         let compiler = try makeCompiler(compilerDirectory)
@@ -124,7 +131,7 @@ final class ScriptedSampler: Sendable {
         let compilerDirectory = TemporaryDirectory()
         let compiler = try makeCompiler(compilerDirectory)
         let result = try compiler.compile(CompileRequest(blueprintId: "BP009", parameters: ["depth": 2.5], origin: .request))
-        #expect(result.effectiveParameters == ["depth": 3] && result.kernel.count == 3) // half away from zero
+        #expect(result.effectiveParameters == ["depth": 3] && result.kernel.count == 3)  // half away from zero
     }
 
     /// Standard-strategy autotuning: every candidate agrees with the reference, one is chosen.
@@ -145,7 +152,8 @@ final class ScriptedSampler: Sendable {
         let compilerDirectory = TemporaryDirectory()
         let compiler = try makeCompiler(compilerDirectory) { $0.globalSeed = seed }
         for template in compiler.catalog.all() {
-            let result = try compiler.compile(CompileRequest(blueprintId: template.id, parameters: template.forgeParameters, origin: .forge))
+            let result = try compiler.compile(
+                CompileRequest(blueprintId: template.id, parameters: template.forgeParameters, origin: .forge))
             #expect(result.validation.status == (template.tier == .highRisk ? "UNSAFE" : "VALIDATED"), "\(template.id) seed \(seed)")
         }
     }

@@ -6,6 +6,7 @@ import KernelRuntime
 import Synchronization
 import Testing
 import Urza
+
 @testable import Tezzeret
 
 /// A data directory with Urza and Tezzeret, like the server lays them out.
@@ -19,16 +20,18 @@ final class ForgeFixture {
 
     init(catalog: KarnCatalog? = nil, workers: Int = 1, maxRetries: Int = 0) throws {
         self.catalog = try catalog ?? KarnCatalog()
-        urza = try UrzaLibrary(configuration: UrzaConfiguration(root: directory.path + "/urza"), catalog: self.catalog,
-                               telemetry: telemetry)
+        urza = try UrzaLibrary(
+            configuration: UrzaConfiguration(root: directory.path + "/urza"), catalog: self.catalog,
+            telemetry: telemetry)
         var options = CompileOptions()
         options.strategy = .emergency
         options.maxRetries = maxRetries
         let faults = self.faults
         options.errorSampler = { descriptor in faults.shouldFail(descriptor.blueprintId) }
-        service = try TezzeretService(catalog: self.catalog, urza: urza, directory: directory.path + "/tezzeret",
-                                      forgeWALPath: directory.path + "/urza/forge_wal.json", options: options,
-                                      workers: workers, telemetry: telemetry)
+        service = try TezzeretService(
+            catalog: self.catalog, urza: urza, directory: directory.path + "/tezzeret",
+            forgeWALPath: directory.path + "/urza/forge_wal.json", options: options,
+            workers: workers, telemetry: telemetry)
     }
 
     deinit { service.stop() }
@@ -85,7 +88,8 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
     @Test func aSubsetAndAPreStoredEntry() throws {
         let fixture = try ForgeFixture(catalog: try subset(["BP001", "BP002", "BP003", "BP004", "BP005"]))
         let template = try #require(fixture.catalog.template("BP002"))
-        let staged = try fixture.service.compiler.compile(CompileRequest(blueprintId: "BP002", parameters: template.forgeParameters, origin: .forge))
+        let staged = try fixture.service.compiler.compile(
+            CompileRequest(blueprintId: "BP002", parameters: template.forgeParameters, origin: .forge))
         try fixture.urza.save(descriptor: template.descriptor, artifactPath: staged.artifactPath)
         try FileManager.default.removeItem(atPath: staged.artifactPath)
         let summary = fixture.forge.run()
@@ -114,17 +118,19 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
         let fixture = try ForgeFixture(catalog: try subset(["BP001", "BP005"]))
         fixture.faults.once.withLock { $0 = ["BP001"] }
         let summary = fixture.forge.run()
-        #expect(summary.compiled == ["BP005", "BP001"] && summary.failed.isEmpty) // BP001 went to the back
+        #expect(summary.compiled == ["BP005", "BP001"] && summary.failed.isEmpty)  // BP001 went to the back
         #expect(fixture.telemetry.events(named: "compile_failed").map { $0.attributes["blueprint_id"] } == ["BP001"])
         fixture.expectCompleteAndUnique(["BP001", "BP005"])
     }
 
     @Test func aPermanentErrorFailsAtOnceWithItsReason() throws {
         let catalog = try subset(["BP001"])
-        catalog.register(BlueprintTemplate(
-            descriptor: BlueprintDescriptor(blueprintId: "BP900", name: "impossible", tier: .safe,
-                                            allowedParameters: ["groups": ParameterBounds(5, 5)], risk: 0, stage: 0, description: ""),
-            parameters: [TemplateParameter("groups", 5, 5, .integer)], recipe: .groupedLinear(groups: "groups")))
+        catalog.register(
+            BlueprintTemplate(
+                descriptor: BlueprintDescriptor(
+                    blueprintId: "BP900", name: "impossible", tier: .safe,
+                    allowedParameters: ["groups": ParameterBounds(5, 5)], risk: 0, stage: 0, description: ""),
+                parameters: [TemplateParameter("groups", 5, 5, .integer)], recipe: .groupedLinear(groups: "groups")))
         let fixture = try ForgeFixture(catalog: catalog)
         let summary = fixture.forge.run()
         #expect(summary.compiled == ["BP001"])
@@ -138,7 +144,7 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
         try AtomicFile.write(Array(#"{"pending":["BP003","BP777","BP001"],"attempts":{"BP003":1}}"#.utf8), to: fixture.forgeWAL)
         let summary = fixture.forge.run()
         #expect(summary.resumed && summary.dropped == ["BP777"] && summary.compiled == ["BP003", "BP001"])
-        #expect(fixture.urza.listAll().count == 2) // BP002 was not pending; the next run discovers it
+        #expect(fixture.urza.listAll().count == 2)  // BP002 was not pending; the next run discovers it
         #expect(fixture.forge.run().compiled == ["BP002"])
         fixture.expectCompleteAndUnique(["BP001", "BP002", "BP003"])
     }
@@ -154,11 +160,12 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
 
     @Test func aCompilerWALFromTheRequestPipelineIsReplayedWithItsParameters() throws {
         let fixture = try ForgeFixture(catalog: try subset(["BP001", "BP002"]))
-        let record = CompilerWALRecord(jobId: "job-1", blueprintId: "BP002", parameters: ["scale": 1.9], paramsSha256: "",
-                                       attempt: 0, startedNs: 0, origin: "request", trainingRunId: "run-9")
+        let record = CompilerWALRecord(
+            jobId: "job-1", blueprintId: "BP002", parameters: ["scale": 1.9], paramsSha256: "",
+            attempt: 0, startedNs: 0, origin: "request", trainingRunId: "run-9")
         try record.write(to: fixture.compilerWAL)
         let summary = fixture.forge.run()
-        #expect(summary.compiled == ["BP002", "BP001"], "\(summary)") // recovered ids go first
+        #expect(summary.compiled == ["BP002", "BP001"], "\(summary)")  // recovered ids go first
         #expect(fixture.urza.get("BP002")?.parameters == ["scale": 1.9])
         #expect(fixture.telemetry.metrics(named: "tezzeret.wal.recovered_jobs").last?.value == 1)
         fixture.expectCompleteAndUnique(["BP001", "BP002"])
@@ -184,21 +191,25 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
         bytes[bytes.count / 2] ^= 0x40
         try AtomicFile.write(bytes, to: path)
         #expect(fixture.urza.verifyAll().corrupt == ["BP002"])
-        #expect(eventually(within: 60) {
-            let now = fixture.urza.get("BP002")
-            return now?.state == .available && now?.artifactSHA256 != before.artifactSHA256
-        })
+        #expect(
+            eventually(within: 60) {
+                let now = fixture.urza.get("BP002")
+                return now?.state == .available && now?.artifactSHA256 != before.artifactSHA256
+            })
         #expect(try fixture.urza.fetchKernel("BP002").kernel.spec.kind == .linear)
-        #expect(FileManager.default.fileExists(atPath: fixture.directory.path + "/urza/quarantine/BP002/\(before.artifactSHA256).esk.corrupt"))
+        #expect(
+            FileManager.default.fileExists(atPath: fixture.directory.path + "/urza/quarantine/BP002/\(before.artifactSHA256).esk.corrupt"))
     }
 
     @Test func theRequestPipelineValidatesCompilesAndStores() throws {
         let fixture = try ForgeFixture()
-        let (job, created) = try fixture.service.jobs.submit(blueprintId: "BP002", parameters: ["scale": 1.5], trainingRunId: "run-1",
-                                                             idempotencyKey: "k1")
+        let (job, created) = try fixture.service.jobs.submit(
+            blueprintId: "BP002", parameters: ["scale": 1.5], trainingRunId: "run-1",
+            idempotencyKey: "k1")
         #expect(created && job.status == .queued)
-        let (same, again) = try fixture.service.jobs.submit(blueprintId: "BP002", parameters: ["scale": 1.5], trainingRunId: "run-1",
-                                                            idempotencyKey: "k1")
+        let (same, again) = try fixture.service.jobs.submit(
+            blueprintId: "BP002", parameters: ["scale": 1.5], trainingRunId: "run-1",
+            idempotencyKey: "k1")
         #expect(!again && same.jobId == job.jobId)
         #expect(eventually(within: 60) { fixture.service.jobs.job(job.jobId)?.status == .succeeded })
         let finished = try #require(fixture.service.jobs.job(job.jobId))
@@ -211,8 +222,10 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
             try fixture.service.jobs.submit(blueprintId: "BP022", parameters: ["heads": 5], trainingRunId: nil, idempotencyKey: nil)
         }
         // An EXPERIMENTAL blueprint compiles through the pipeline too (approval gates use, not compile).
-        let experimental = try fixture.service.jobs.submit(blueprintId: "BP037", parameters: ["levels": 2], trainingRunId: nil,
-                                                           idempotencyKey: nil).job
+        let experimental = try fixture.service.jobs.submit(
+            blueprintId: "BP037", parameters: ["levels": 2], trainingRunId: nil,
+            idempotencyKey: nil
+        ).job
         #expect(eventually(within: 60) { fixture.service.jobs.job(experimental.jobId)?.status == .succeeded })
         #expect(fixture.urza.get("BP037")?.descriptor.stage == 5)
     }

@@ -2,6 +2,7 @@ import EsperJSON
 import EsperTestSupport
 import Foundation
 import Testing
+
 @testable import Tolaria
 
 /// Data sets from files and generators: parsing, errors that name the line, sandboxing, splits.
@@ -57,31 +58,36 @@ import Testing
         try Self.write("1,2,0\n3,4,1\n5,x,0\n1,2\n7,8,1.5\n9,9,-1\n", "bad.csv", in: directory)
         let problems = Self.problems { _ = try DatasetLoader(directory: directory.path).load(Self.csvSpec("bad.csv"), runSeed: 0) }
         #expect(problems.map(\.field) == Array(repeating: "dataset.path", count: 4))
-        #expect(problems.map(\.message) == [
-            "line 3, column 2: 'x' is not a number",
-            "line 4: expected 3 columns, found 2",
-            "line 5, column 3: label 1.5 is not a class index 0…999",
-            "line 6, column 3: label -1.0 is not a class index 0…999",
-        ])
+        #expect(
+            problems.map(\.message) == [
+                "line 3, column 2: 'x' is not a number",
+                "line 4: expected 3 columns, found 2",
+                "line 5, column 3: label 1.5 is not a class index 0…999",
+                "line 6, column 3: label -1.0 is not a class index 0…999",
+            ])
 
         try Self.write("a,b\n1,0\n", "header.csv", in: directory)
         var named = Self.csvSpec("header.csv")
         named.hasHeader = true
         named.labelColumn = .name("label")
-        #expect(Self.problems { _ = try DatasetLoader(directory: directory.path).load(named, runSeed: 0) }.first?.message
+        #expect(
+            Self.problems { _ = try DatasetLoader(directory: directory.path).load(named, runSeed: 0) }.first?.message
                 == "line 1: the header has no column named 'label' (columns: a, b)")
 
         var outside = Self.csvSpec("x.csv")
         outside.labelColumn = .index(5)
         try Self.write("1,0\n2,1\n", "x.csv", in: directory)
-        #expect(Self.problems { _ = try DatasetLoader(directory: directory.path).load(outside, runSeed: 0) }.first?.message
+        #expect(
+            Self.problems { _ = try DatasetLoader(directory: directory.path).load(outside, runSeed: 0) }.first?.message
                 == "line 1: label_column 5 is outside the 2 columns of the file")
-        #expect(Self.problems { _ = try DatasetLoader(directory: directory.path).load(Self.csvSpec("missing.csv"), runSeed: 0) }.first?.message
+        #expect(
+            Self.problems { _ = try DatasetLoader(directory: directory.path).load(Self.csvSpec("missing.csv"), runSeed: 0) }.first?.message
                 == "no file 'missing.csv' in the datasets directory")
 
         // A symbolic link cannot lead out of the datasets directory.
         try FileManager.default.createSymbolicLink(atPath: directory.path + "/escape.csv", withDestinationPath: "/etc/passwd")
-        #expect(Self.problems { _ = try DatasetLoader(directory: directory.path).load(Self.csvSpec("escape.csv"), runSeed: 0) }.first?.message
+        #expect(
+            Self.problems { _ = try DatasetLoader(directory: directory.path).load(Self.csvSpec("escape.csv"), runSeed: 0) }.first?.message
                 == "'escape.csv' leaves the datasets directory")
     }
 
@@ -105,11 +111,14 @@ import Testing
 
         try Self.idx(type: 0x08, dimensions: [4], payload: [0, 1, 1, 0]).write(to: URL(fileURLWithPath: directory.path + "/lab4.idx"))
         spec.labels = "lab4.idx"
-        #expect(Self.problems { _ = try DatasetLoader(directory: directory.path).load(spec, runSeed: 0) }
+        #expect(
+            Self.problems { _ = try DatasetLoader(directory: directory.path).load(spec, runSeed: 0) }
                 == [JSONFieldProblem(field: "dataset.images", message: "images hold 3 examples but labels hold 4")])
-        try Self.idx(type: 0x08, dimensions: [3, 2, 2], payload: Array(0..<11)).write(to: URL(fileURLWithPath: directory.path + "/short.idx"))
+        try Self.idx(type: 0x08, dimensions: [3, 2, 2], payload: Array(0..<11)).write(
+            to: URL(fileURLWithPath: directory.path + "/short.idx"))
         spec.images = "short.idx"
-        #expect(Self.problems { _ = try DatasetLoader(directory: directory.path).load(spec, runSeed: 0) }.first?.message
+        #expect(
+            Self.problems { _ = try DatasetLoader(directory: directory.path).load(spec, runSeed: 0) }.first?.message
                 == "images: header says 3×2×2 values of 1 bytes, but the file holds 11 data bytes")
     }
 
@@ -135,21 +144,27 @@ import Testing
     }
 
     @Test func runConfigsListEveryProblem() throws {
-        let json = try JSONValue.parse("""
+        let json = try JSONValue.parse(
+            """
             {"dataset": {"kind": "two_moons", "path": "a.csv", "samples": 5}, "epochs": 0, "learning_rate": "fast",
              "optimizer": "rmsprop", "model": {"hidden_sizes": [16, -1], "colour": 1}, "batch_size": 1.5,
              "momentum": 0.5, "fault_injection": {"nan_at_epoch": 3}}
             """)
         #expect(throws: RunConfigError.self) { try RunConfig.parse(json) }
         let problems = Self.problems { _ = try RunConfig.parse(json) }
-        #expect(Set(problems.map(\.field)) == ["dataset.path", "dataset.samples", "model.hidden_sizes[1]", "model.colour", "epochs",
-                                               "learning_rate", "optimizer", "batch_size", "momentum", "fault_injection.nan_at_epoch"])
+        #expect(
+            Set(problems.map(\.field)) == [
+                "dataset.path", "dataset.samples", "model.hidden_sizes[1]", "model.colour", "epochs",
+                "learning_rate", "optimizer", "batch_size", "momentum", "fault_injection.nan_at_epoch",
+            ])
         #expect(problems.first { $0.field == "dataset.path" }?.message == "not used by data set kind 'two_moons'")
 
-        let good = try RunConfig.parse(JSONValue.parse("""
-            {"dataset": {"kind": "csv", "path": "x/y.csv", "label_column": -1}, "epochs": 3, "learning_rate": 0.1,
-             "optimizer": "sgd", "momentum": 0.8, "seed": 12}
-            """))
+        let good = try RunConfig.parse(
+            JSONValue.parse(
+                """
+                {"dataset": {"kind": "csv", "path": "x/y.csv", "label_column": -1}, "epochs": 3, "learning_rate": 0.1,
+                 "optimizer": "sgd", "momentum": 0.8, "seed": 12}
+                """))
         #expect(good.dataset.path == "x/y.csv")
         #expect(good.optimizerSettings.momentum == 0.8)
         #expect(good.seed == 12)

@@ -1,6 +1,7 @@
 import EsperTestSupport
 import Foundation
 import Testing
+
 @testable import Tolaria
 
 /// Trains real models on real (or seeded synthetic) data and checks what they learn, that
@@ -9,20 +10,27 @@ import Testing
 @Suite struct TrainingTests {
     static func split(_ config: RunConfig) throws -> DataSplit {
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
-        return DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                         scaling: config.dataset.effectiveScaling)
+        return DataSplit(
+            data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+            scaling: config.dataset.effectiveScaling)
     }
 
-    static func trainer(_ config: RunConfig, directory: String? = nil, sink: InMemoryTrainingSink = InMemoryTrainingSink(),
-                        controller: any EpochController = NoOpEpochController(),
-                        control: any TrainingControl = UninterruptedTraining()) throws -> Trainer {
+    static func trainer(
+        _ config: RunConfig, directory: String? = nil, sink: InMemoryTrainingSink = InMemoryTrainingSink(),
+        controller: any EpochController = NoOpEpochController(),
+        control: any TrainingControl = UninterruptedTraining()
+    ) throws -> Trainer {
         let store = directory.map { CheckpointStore(directory: $0, keep: config.keepCheckpoints) }
-        return Trainer(runId: "test", config: config, split: try split(config), checkpoints: store, sink: sink,
-                       controller: controller, control: control)
+        return Trainer(
+            runId: "test", config: config, split: try split(config), checkpoints: store, sink: sink,
+            controller: controller, control: control)
     }
 
-    static func train(_ config: RunConfig, directory: String? = nil, controller: any EpochController = NoOpEpochController())
-        throws -> InMemoryTrainingSink {
+    static func train(
+        _ config: RunConfig, directory: String? = nil, controller: any EpochController = NoOpEpochController()
+    )
+        throws -> InMemoryTrainingSink
+    {
         let sink = InMemoryTrainingSink()
         let trainer = try trainer(config, directory: directory, sink: sink, controller: controller)
         #expect(try trainer.run() == .completed)
@@ -38,7 +46,9 @@ import Testing
 
     /// The numbers two runs must agree on bit for bit.
     static func curve(_ sink: InMemoryTrainingSink) -> [[Double]] {
-        sink.summaries.map { [$0.trainLoss, $0.trainAccuracy, $0.validationLoss, $0.validationAccuracy, $0.gradientNorm, Double($0.globalStep)] }
+        sink.summaries.map {
+            [$0.trainLoss, $0.trainAccuracy, $0.validationLoss, $0.validationAccuracy, $0.gradientNorm, Double($0.globalStep)]
+        }
     }
 
     @Test func twoMoonsReaches97PercentValidationAccuracy() throws {
@@ -52,9 +62,14 @@ import Testing
         #expect(last.globalStep == Int64(60 * 25))
         #expect(sink.summaries.map(\.epoch) == Array(0..<60))
         // The telemetry of the spec, judged on the boundary, not on the whole epoch.
-        #expect(Set(last.telemetryMetrics.map(\.name)).isSuperset(of: ["tolaria.training.loss", "tolaria.training.accuracy",
-                                                                       "tolaria.training.latency_ms", "tolaria.seeds.active"]))
-        #expect(last.health(epochTimeBudgetMs: .infinity).summary == (last.boundaryMs > Trainer.boundaryBudgetMs ? "epoch_hook_latency_high" : "stable"))
+        #expect(
+            Set(last.telemetryMetrics.map(\.name)).isSuperset(of: [
+                "tolaria.training.loss", "tolaria.training.accuracy",
+                "tolaria.training.latency_ms", "tolaria.seeds.active",
+            ]))
+        #expect(
+            last.health(epochTimeBudgetMs: .infinity).summary
+                == (last.boundaryMs > Trainer.boundaryBudgetMs ? "epoch_hook_latency_high" : "stable"))
         #expect(last.health(epochTimeBudgetMs: last.epochMs / 2) == (.degraded, "latency_high"))
     }
 
@@ -122,7 +137,8 @@ import Testing
         let second = try Self.trainer(config, directory: directory.path, sink: secondSink)
         #expect(try second.resumeFromCheckpoint() == 4)
         #expect(try second.run() == .completed)
-        #expect(Array(firstSink.summaries.prefix(4)).map { [$0.trainLoss, $0.validationLoss] }
+        #expect(
+            Array(firstSink.summaries.prefix(4)).map { [$0.trainLoss, $0.validationLoss] }
                 + secondSink.summaries.map { [$0.trainLoss, $0.validationLoss] } == reference.map { [$0[0], $0[2]] })
         #expect(Self.curve(secondSink) == Array(reference.suffix(8)))
     }
@@ -191,8 +207,10 @@ import Testing
             forwardCalls += 1
             for b in 0..<batch { for j in 0..<width { output[b * width + j] = input[b * width + j] * block.values[j] } }
         }
-        func backward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                      output: UnsafePointer<Float>, batch: Int, width: Int) throws {
+        func backward(
+            outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+            output: UnsafePointer<Float>, batch: Int, width: Int
+        ) throws {
             for b in 0..<batch {
                 for j in 0..<width {
                     inputGradient[b * width + j] = outputGradient[b * width + j] * block.values[j]
@@ -216,7 +234,8 @@ import Testing
         func endOfEpoch(_ state: EpochState) throws -> [EpochDecision] {
             seen.append(state.summary.epoch)
             #expect(state.slots.map(\.name) == ["slot-0", "slot-1"])
-            return state.summary.epoch == epoch ? [.install(module: module, slot: "slot-1"), .setFrozen(group: "host.layer-0", frozen: true)] : []
+            return state.summary.epoch == epoch
+                ? [.install(module: module, slot: "slot-1"), .setFrozen(group: "host.layer-0", frozen: true)] : []
         }
     }
 

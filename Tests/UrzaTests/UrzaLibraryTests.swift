@@ -6,6 +6,7 @@ import KernelRuntime
 import Synchronization
 import Testing
 import Tezzeret
+
 @testable import Urza
 
 /// A data directory with a compiler (emergency strategy: no timing) and a library.
@@ -84,7 +85,7 @@ final class LibraryFixture {
         let urza = try fixture.library()
         let first = try fixture.store("BP002", in: urza)
         let second = try fixture.store("BP002", in: urza)
-        #expect(first.artifactSHA256 != second.artifactSHA256) // new timestamp, new content address
+        #expect(first.artifactSHA256 != second.artifactSHA256)  // new timestamp, new content address
         #expect(fixture.files("BP002") == ["\(second.artifactSHA256).esk"])
         #expect(urza.listAll().count == 1)
     }
@@ -100,8 +101,10 @@ final class LibraryFixture {
         #expect(warm.cacheHit && warm.kernel === cold.kernel)
         let seed = try warm.kernel.instantiate()
         let input = (0..<128).map { Float($0 % 9) / 9 }
-        #expect(try seed.forward(input, batch: 2) == input) // residual: the identity at graft time
-        #expect(throws: UrzaError.incompatibleShape("BP009", artifactWidth: 64, requestedWidth: 32)) { try urza.fetchKernel("BP009", width: 32) }
+        #expect(try seed.forward(input, batch: 2) == input)  // residual: the identity at graft time
+        #expect(throws: UrzaError.incompatibleShape("BP009", artifactWidth: 64, requestedWidth: 32)) {
+            try urza.fetchKernel("BP009", width: 32)
+        }
         #expect(throws: UrzaError.notFound("BP999")) { try urza.fetchKernel("BP999") }
         #expect(throws: UrzaError.quarantined("BP045")) { try urza.fetchKernel("BP045") }
         #expect(try urza.fetchKernel("BP045", allowQuarantine: true).kernel.quarantined)
@@ -116,7 +119,7 @@ final class LibraryFixture {
         let record = try fixture.store("BP002", in: urza)
         let path = fixture.root + "/" + record.artifactPath
         var bytes = try #require(try AtomicFile.read(path))
-        bytes[bytes.count - 100] ^= 0x01 // a weight's low bit: only the hash can tell
+        bytes[bytes.count - 100] ^= 0x01  // a weight's low bit: only the hash can tell
         try AtomicFile.write(bytes, to: path)
 
         #expect(throws: UrzaError.integrity("BP002", "SHA-256 mismatch")) { try urza.fetchKernel("BP002") }
@@ -149,7 +152,7 @@ final class LibraryFixture {
         #expect(report.missing == ["BP001"] && report.corrupt == ["BP003"])
         #expect(Set(report.newlyMarked) == ["BP001", "BP003"])
         #expect(urza.get("BP001")?.state == .missing)
-        #expect(urza.verifyAll().newlyMarked.isEmpty) // already marked
+        #expect(urza.verifyAll().newlyMarked.isEmpty)  // already marked
     }
 
     @Test func walReplayAtConstruction() throws {
@@ -160,11 +163,12 @@ final class LibraryFixture {
         let bytes = try #require(try AtomicFile.read(staged))
         let sha = Checksum.sha256Hex(bytes)
         try AtomicFile.write(bytes, to: fixture.root + "/artifacts/BP005/\(sha).esk")
-        let wal = #"{"blueprint_id":"BP005","artifact_path":"artifacts/BP005/\#(sha).esk","descriptor":{"blueprint_id":"BP005","name":"relu_activation","risk":0.1}}"#
+        let wal =
+            #"{"blueprint_id":"BP005","artifact_path":"artifacts/BP005/\#(sha).esk","descriptor":{"blueprint_id":"BP005","name":"relu_activation","risk":0.1}}"#
         try AtomicFile.write(Array(wal.utf8), to: fixture.root + "/urza_wal.json")
         let urza = try fixture.library()
         let record = try #require(urza.get("BP005"))
-        #expect(record.artifactSHA256 == sha && record.descriptor.tier == .safe) // tier taken from Karn, not defaulted
+        #expect(record.artifactSHA256 == sha && record.descriptor.tier == .safe)  // tier taken from Karn, not defaulted
         #expect(!AtomicFile.exists(fixture.root + "/urza_wal.json"))
         #expect(fixture.telemetry.events(named: "wal_recovered").count == 1)
     }
@@ -186,7 +190,8 @@ final class LibraryFixture {
     @Test func orphanedAndUnreadableWALsAreSetAside() throws {
         let fixture = try LibraryFixture()
         _ = try fixture.library()
-        try AtomicFile.write(Array(#"{"blueprint_id":"BP007","artifact_path":"artifacts/BP007/none.esk"}"#.utf8), to: fixture.root + "/urza_wal.json")
+        try AtomicFile.write(
+            Array(#"{"blueprint_id":"BP007","artifact_path":"artifacts/BP007/none.esk"}"#.utf8), to: fixture.root + "/urza_wal.json")
         _ = try fixture.library()
         #expect(AtomicFile.exists(fixture.root + "/urza_wal.json.orphan"))
         #expect(fixture.telemetry.events(named: "wal_orphan").count == 1)
@@ -215,10 +220,10 @@ final class LibraryFixture {
         #expect(clean.source == .requested && clean.kernel.blueprintId == "BP009" && clean.reason == nil)
         let unknown = urza.fetchSeedKernel("BP999", width: 64)
         #expect(unknown.source == .fallback && unknown.kernel.blueprintId == "BP001")
-        let slow = urza.fetchSeedKernel("BP009", width: 64, budgetMs: -1) // every fetch is over a negative budget
+        let slow = urza.fetchSeedKernel("BP009", width: 64, budgetMs: -1)  // every fetch is over a negative budget
         #expect(slow.source == .fallback && slow.reason?.contains("budget") == true)
         let wrongWidth = urza.fetchSeedKernel("BP009", width: 16)
-        #expect(wrongWidth.source == .identity && wrongWidth.kernel.width == 16) // BP001 has width 64 too
+        #expect(wrongWidth.source == .identity && wrongWidth.kernel.width == 16)  // BP001 has width 64 too
         #expect(urza.stats.fallbacksToDefault == 2 && urza.stats.fallbacksToIdentity == 1)
         #expect(fixture.telemetry.events(named: "fallback_applied").count == 3)
         #expect(!fixture.telemetry.metrics(named: "kasmina.kernel.fetch_latency_ms").isEmpty)
@@ -233,7 +238,7 @@ final class LibraryFixture {
         var descriptor = try #require(fixture.catalog.get("BP001"))
         descriptor.blueprintId = "../../etc"
         #expect(throws: UrzaError.invalidId("../../etc")) { try urza.save(descriptor: descriptor, artifactPath: artifact) }
-        descriptor.blueprintId = "BP002" // the artifact was compiled for BP001
+        descriptor.blueprintId = "BP002"  // the artifact was compiled for BP001
         #expect(throws: UrzaError.self) { try urza.save(descriptor: descriptor, artifactPath: artifact) }
     }
 }

@@ -26,7 +26,7 @@ struct CSVParser {
         var problems: [String] = []
         var features: [Float] = []
         var labels: [Int32] = []
-        var width: Int?          // number of columns
+        var width: Int?  // number of columns
         var labelIndex: Int?
         var lineNumber = 0
         var sawHeader = !hasHeader
@@ -115,7 +115,9 @@ struct CSVParser {
         }
         let classes = Int(labels.max() ?? 0) + 1
         guard labels.count >= 2, classes >= 2 else {
-            throw Problems(messages: ["need at least 2 rows and 2 classes, found \(labels.count) rows and \(classes) class\(classes == 1 ? "" : "es")"])
+            throw Problems(messages: [
+                "need at least 2 rows and 2 classes, found \(labels.count) rows and \(classes) class\(classes == 1 ? "" : "es")"
+            ])
         }
         return Dataset(name: name, features: features, labels: labels, featureCount: width - 1, classCount: classes)
     }

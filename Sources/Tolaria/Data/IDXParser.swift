@@ -35,7 +35,10 @@ enum IDXParser {
         let count = dimensions.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
         let offset = 4 + 4 * rank
         guard count < Int.max / size, bytes.count - offset == count * size else {
-            throw FormatError(description: "\(what): header says \(dimensions.map(String.init).joined(separator: "×")) values of \(size) bytes, but the file holds \(bytes.count - offset) data bytes")
+            throw FormatError(
+                description:
+                    "\(what): header says \(dimensions.map(String.init).joined(separator: "×")) values of \(size) bytes, but the file holds \(bytes.count - offset) data bytes"
+            )
         }
         var values: [Double] = []
         values.reserveCapacity(count)

@@ -9,13 +9,14 @@ public struct KernelError: Error, Sendable, CustomStringConvertible, Equatable {
     public let kernel: String
     public let status: Int32
     public var description: String {
-        let reason = switch status {
-        case -1: "a required pointer is NULL"
-        case -2: "inconsistent sizes"
-        case -3: "invalid scalar argument"
-        case -4: "class label out of range"
-        default: "status \(status)"
-        }
+        let reason =
+            switch status {
+            case -1: "a required pointer is NULL"
+            case -2: "inconsistent sizes"
+            case -3: "invalid scalar argument"
+            case -4: "class label out of range"
+            default: "status \(status)"
+            }
         return "\(kernel): \(reason)"
     }
 }
@@ -37,44 +38,57 @@ public enum Kernels {
     }
 
     /// out[B, nOut] = in[B, nIn] · Wᵀ (+ bias).
-    public static func linearForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-                                     bias: UnsafePointer<Float>?, batch: Int, inputs: Int, outputs: Int) throws(KernelError) {
+    public static func linearForward(
+        out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, batch: Int, inputs: Int, outputs: Int
+    ) throws(KernelError) {
         try check(ck_linear_forward(out, input, weights, bias, batch, inputs, outputs), "ck_linear_forward")
     }
 
     /// dInput = dOut · W (overwritten, optional); dW += dOutᵀ · in; dBias += colsum(dOut) (optional).
-    public static func linearBackward(inputGradient: UnsafeMutablePointer<Float>?, weightGradient: UnsafeMutablePointer<Float>,
-                                      biasGradient: UnsafeMutablePointer<Float>?, outputGradient: UnsafePointer<Float>,
-                                      input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-                                      batch: Int, inputs: Int, outputs: Int) throws(KernelError) {
-        try check(ck_linear_backward(inputGradient, weightGradient, biasGradient, outputGradient, input, weights, batch, inputs, outputs),
-                  "ck_linear_backward")
+    public static func linearBackward(
+        inputGradient: UnsafeMutablePointer<Float>?, weightGradient: UnsafeMutablePointer<Float>,
+        biasGradient: UnsafeMutablePointer<Float>?, outputGradient: UnsafePointer<Float>,
+        input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        batch: Int, inputs: Int, outputs: Int
+    ) throws(KernelError) {
+        try check(
+            ck_linear_backward(inputGradient, weightGradient, biasGradient, outputGradient, input, weights, batch, inputs, outputs),
+            "ck_linear_backward")
     }
 
     /// z[B, N] += bias in place; y = act(z).
-    public static func biasActivationForward(_ activation: Activation, y: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>,
-                                             bias: UnsafePointer<Float>?, batch: Int, width: Int) throws(KernelError) {
+    public static func biasActivationForward(
+        _ activation: Activation, y: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>?, batch: Int, width: Int
+    ) throws(KernelError) {
         try check(ck_bias_act_forward(activation.kernel, y, z, bias, batch, width), "ck_bias_act_forward")
     }
 
     /// dz = dy · act'(z) (overwritten); dBias += colsum(dz) (optional).
-    public static func biasActivationBackward(_ activation: Activation, dz: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
-                                              dy: UnsafePointer<Float>, z: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                              batch: Int, width: Int) throws(KernelError) {
+    public static func biasActivationBackward(
+        _ activation: Activation, dz: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
+        dy: UnsafePointer<Float>, z: UnsafePointer<Float>, y: UnsafePointer<Float>,
+        batch: Int, width: Int
+    ) throws(KernelError) {
         try check(ck_bias_act_backward(activation.kernel, dz, biasGradient, dy, z, y, batch, width), "ck_bias_act_backward")
     }
 
     /// Mean softmax cross-entropy over the batch; probabilities overwritten.
-    public static func softmaxCrossEntropyForward(probabilities: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
-                                                  labels: UnsafePointer<Int32>, batch: Int, classes: Int) throws(KernelError) -> Float {
+    public static func softmaxCrossEntropyForward(
+        probabilities: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
+        labels: UnsafePointer<Int32>, batch: Int, classes: Int
+    ) throws(KernelError) -> Float {
         var loss: Float = 0
         try check(ck_softmax_ce_forward(&loss, probabilities, logits, labels, batch, classes), "ck_softmax_ce_forward")
         return loss
     }
 
     /// dLogits = (probabilities − onehot) / B: the gradient of the mean loss.
-    public static func softmaxCrossEntropyBackward(logitsGradient: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
-                                                   labels: UnsafePointer<Int32>, batch: Int, classes: Int) throws(KernelError) {
+    public static func softmaxCrossEntropyBackward(
+        logitsGradient: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
+        labels: UnsafePointer<Int32>, batch: Int, classes: Int
+    ) throws(KernelError) {
         try check(ck_softmax_ce_backward(logitsGradient, probabilities, labels, batch, classes), "ck_softmax_ce_backward")
     }
 
@@ -83,18 +97,24 @@ public enum Kernels {
         Int(ck_count_correct(scores, labels, batch, classes))
     }
 
-    public static func adamStep(parameters: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
-                                gradient: UnsafePointer<Float>, count: Int, learningRate: Float, beta1: Float, beta2: Float,
-                                epsilon: Float, weightDecay: Float, step: Int64, decoupled: Bool) throws(KernelError) {
+    public static func adamStep(
+        parameters: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+        gradient: UnsafePointer<Float>, count: Int, learningRate: Float, beta1: Float, beta2: Float,
+        epsilon: Float, weightDecay: Float, step: Int64, decoupled: Bool
+    ) throws(KernelError) {
         if decoupled {
-            try check(ck_adamw_step(parameters, m, v, gradient, count, learningRate, beta1, beta2, epsilon, weightDecay, step), "ck_adamw_step")
+            try check(
+                ck_adamw_step(parameters, m, v, gradient, count, learningRate, beta1, beta2, epsilon, weightDecay, step), "ck_adamw_step")
         } else {
-            try check(ck_adam_step(parameters, m, v, gradient, count, learningRate, beta1, beta2, epsilon, weightDecay, step), "ck_adam_step")
+            try check(
+                ck_adam_step(parameters, m, v, gradient, count, learningRate, beta1, beta2, epsilon, weightDecay, step), "ck_adam_step")
         }
     }
 
-    public static func sgdStep(parameters: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>?, gradient: UnsafePointer<Float>,
-                               count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws(KernelError) {
+    public static func sgdStep(
+        parameters: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>?, gradient: UnsafePointer<Float>,
+        count: Int, learningRate: Float, momentum: Float, weightDecay: Float
+    ) throws(KernelError) {
         try check(ck_sgd_step(parameters, velocity, gradient, count, learningRate, momentum, weightDecay), "ck_sgd_step")
     }
 
@@ -104,8 +124,10 @@ public enum Kernels {
     }
 
     /// Scales the buffers so their global norm is at most `maxNorm`; returns the norm before.
-    public static func clipByGlobalNorm(_ buffers: UnsafePointer<UnsafeMutablePointer<Float>?>, lengths: UnsafePointer<Int>, count: Int,
-                                        maxNorm: Float) -> Float {
+    public static func clipByGlobalNorm(
+        _ buffers: UnsafePointer<UnsafeMutablePointer<Float>?>, lengths: UnsafePointer<Int>, count: Int,
+        maxNorm: Float
+    ) -> Float {
         ck_clip_by_global_norm(buffers, lengths, count, maxNorm)
     }
 }

@@ -58,8 +58,10 @@ public struct RandomGenerator: Sendable {
     }
 
     /// Kaiming-uniform (ReLU/GELU) or Xavier-uniform (tanh/identity) weights.
-    mutating func initialiseWeights(_ weights: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int,
-                                    scheme: WeightInitialisation) {
+    mutating func initialiseWeights(
+        _ weights: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int,
+        scheme: WeightInitialisation
+    ) {
         switch scheme {
         case .kaimingUniform: _ = ck_init_kaiming_uniform(&state, weights, count, fanIn)
         case .xavierUniform: _ = ck_init_xavier_uniform(&state, weights, count, fanIn, fanOut)

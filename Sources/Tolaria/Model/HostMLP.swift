@@ -6,8 +6,10 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     public var activation: Activation
     public var initialisation: WeightInitialisation
 
-    public init(inputs: Int, hiddenSizes: [Int], classes: Int, activation: Activation = .relu,
-                initialisation: WeightInitialisation = .kaimingUniform) {
+    public init(
+        inputs: Int, hiddenSizes: [Int], classes: Int, activation: Activation = .relu,
+        initialisation: WeightInitialisation = .kaimingUniform
+    ) {
         self.inputs = inputs
         self.hiddenSizes = hiddenSizes
         self.classes = classes
@@ -147,10 +149,11 @@ public final class HostMLP {
     /// The groups Tolaria's optimizer steps (and whose gradients its norm and clipping see):
     /// the host's and those of modules that do not step themselves.
     public var optimizedGroups: [ParameterGroup] {
-        hostGroups + slots.flatMap { slot -> [ParameterGroup] in
-            guard let module = slot.module, !(module is any SelfSteppingSeedModule) else { return [] }
-            return module.parameterGroups
-        }
+        hostGroups
+            + slots.flatMap { slot -> [ParameterGroup] in
+                guard let module = slot.module, !(module is any SelfSteppingSeedModule) else { return [] }
+                return module.parameterGroups
+            }
     }
 
     /// Modules that step their own parameters after the host's step.
@@ -176,8 +179,9 @@ public final class HostMLP {
         for layer in 0..<hiddenCount {
             layerInputs[layer] = current
             let fanIn = widths[layer], fanOut = widths[layer + 1]
-            try Kernels.linearForward(out: z[layer], input: current, weights: values + weightOffsets[layer], bias: nil,
-                                      batch: batch, inputs: fanIn, outputs: fanOut)
+            try Kernels.linearForward(
+                out: z[layer], input: current, weights: values + weightOffsets[layer], bias: nil,
+                batch: batch, inputs: fanIn, outputs: fanOut)
             try Kernels.biasActivationForward(act, y: y[layer], z: z[layer], bias: values + biasOffsets[layer], batch: batch, width: fanOut)
             if let module = slots[layer].module {
                 try module.forward(input: y[layer], output: slotOutput[layer], batch: batch, width: fanOut, training: training)
@@ -187,17 +191,19 @@ public final class HostMLP {
             }
         }
         layerInputs[hiddenCount] = current
-        try Kernels.linearForward(out: logits, input: current, weights: values + weightOffsets[hiddenCount],
-                                  bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
-                                  outputs: architecture.classes)
+        try Kernels.linearForward(
+            out: logits, input: current, weights: values + weightOffsets[hiddenCount],
+            bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
+            outputs: architecture.classes)
         return logits
     }
 
     /// Mean cross-entropy and correct predictions of the last forward.
     public func loss(labels: UnsafePointer<Int32>, batch: Int) throws -> (loss: Float, correct: Int) {
         let classes = architecture.classes
-        let loss = try Kernels.softmaxCrossEntropyForward(probabilities: probabilities, logits: logits, labels: labels,
-                                                          batch: batch, classes: classes)
+        let loss = try Kernels.softmaxCrossEntropyForward(
+            probabilities: probabilities, logits: logits, labels: labels,
+            batch: batch, classes: classes)
         return (loss, Kernels.countCorrect(scores: logits, labels: labels, batch: batch, classes: classes))
     }
 
@@ -205,32 +211,37 @@ public final class HostMLP {
     /// accumulation), accumulating into the gradient buffers.
     public func backward(labels: UnsafePointer<Int32>, batch: Int, lossScale: Float = 1) throws {
         let classes = architecture.classes
-        try Kernels.softmaxCrossEntropyBackward(logitsGradient: logitsGradient, probabilities: probabilities, labels: labels,
-                                                batch: batch, classes: classes)
+        try Kernels.softmaxCrossEntropyBackward(
+            logitsGradient: logitsGradient, probabilities: probabilities, labels: labels,
+            batch: batch, classes: classes)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { logitsGradient[i] *= lossScale }
         }
         let values = block.values, gradients = block.gradients
         let act = architecture.activation
-        try Kernels.linearBackward(inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : nil,
-                                   weightGradient: gradients + weightOffsets[hiddenCount],
-                                   biasGradient: gradients + biasOffsets[hiddenCount], outputGradient: logitsGradient,
-                                   input: layerInputs[hiddenCount], weights: values + weightOffsets[hiddenCount],
-                                   batch: batch, inputs: widths[hiddenCount], outputs: classes)
+        try Kernels.linearBackward(
+            inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : nil,
+            weightGradient: gradients + weightOffsets[hiddenCount],
+            biasGradient: gradients + biasOffsets[hiddenCount], outputGradient: logitsGradient,
+            input: layerInputs[hiddenCount], weights: values + weightOffsets[hiddenCount],
+            batch: batch, inputs: widths[hiddenCount], outputs: classes)
         for layer in stride(from: hiddenCount - 1, through: 0, by: -1) {
             let fanIn = widths[layer], fanOut = widths[layer + 1]
             var activationGradient = UnsafePointer(dSlotOutput[layer])
             if let module = slots[layer].module {
-                try module.backward(outputGradient: dSlotOutput[layer], inputGradient: dy[layer], input: y[layer],
-                                    output: slotOutput[layer], batch: batch, width: fanOut)
+                try module.backward(
+                    outputGradient: dSlotOutput[layer], inputGradient: dy[layer], input: y[layer],
+                    output: slotOutput[layer], batch: batch, width: fanOut)
                 activationGradient = UnsafePointer(dy[layer])
             }
-            try Kernels.biasActivationBackward(act, dz: dz[layer], biasGradient: gradients + biasOffsets[layer], dy: activationGradient,
-                                               z: z[layer], y: y[layer], batch: batch, width: fanOut)
-            try Kernels.linearBackward(inputGradient: layer > 0 ? dSlotOutput[layer - 1] : nil,
-                                       weightGradient: gradients + weightOffsets[layer], biasGradient: nil, outputGradient: dz[layer],
-                                       input: layerInputs[layer], weights: values + weightOffsets[layer],
-                                       batch: batch, inputs: fanIn, outputs: fanOut)
+            try Kernels.biasActivationBackward(
+                act, dz: dz[layer], biasGradient: gradients + biasOffsets[layer], dy: activationGradient,
+                z: z[layer], y: y[layer], batch: batch, width: fanOut)
+            try Kernels.linearBackward(
+                inputGradient: layer > 0 ? dSlotOutput[layer - 1] : nil,
+                weightGradient: gradients + weightOffsets[layer], biasGradient: nil, outputGradient: dz[layer],
+                input: layerInputs[layer], weights: values + weightOffsets[layer],
+                batch: batch, inputs: fanIn, outputs: fanOut)
         }
     }
 
@@ -239,8 +250,10 @@ public final class HostMLP {
     /// with their weights held fixed — no host gradient, value or activation buffer of the
     /// main pass is written — and ∂L/∂activation (× `lossScale`), valid until the next call.
     /// Modules grafted into later slots are not part of the shadow objective (identity there).
-    public func shadowPass(slot layer: Int, activation: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
-                           lossScale: Float = 1) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
+    public func shadowPass(
+        slot layer: Int, activation: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+        lossScale: Float = 1
+    ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
         precondition(layer >= 0 && layer < hiddenCount && batch > 0 && batch <= maxBatch)
         let buffers = shadowBuffers()
         let values = block.values
@@ -248,32 +261,40 @@ public final class HostMLP {
         let classes = architecture.classes
         var current = activation
         for l in (layer + 1)..<hiddenCount {
-            try Kernels.linearForward(out: buffers.z[l], input: current, weights: values + weightOffsets[l], bias: nil,
-                                      batch: batch, inputs: widths[l], outputs: widths[l + 1])
-            try Kernels.biasActivationForward(act, y: buffers.y[l], z: buffers.z[l], bias: values + biasOffsets[l], batch: batch,
-                                              width: widths[l + 1])
+            try Kernels.linearForward(
+                out: buffers.z[l], input: current, weights: values + weightOffsets[l], bias: nil,
+                batch: batch, inputs: widths[l], outputs: widths[l + 1])
+            try Kernels.biasActivationForward(
+                act, y: buffers.y[l], z: buffers.z[l], bias: values + biasOffsets[l], batch: batch,
+                width: widths[l + 1])
             current = UnsafePointer(buffers.y[l])
         }
-        try Kernels.linearForward(out: buffers.logits, input: current, weights: values + weightOffsets[hiddenCount],
-                                  bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount], outputs: classes)
-        let loss = try Kernels.softmaxCrossEntropyForward(probabilities: buffers.probabilities, logits: buffers.logits, labels: labels,
-                                                          batch: batch, classes: classes)
+        try Kernels.linearForward(
+            out: buffers.logits, input: current, weights: values + weightOffsets[hiddenCount],
+            bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount], outputs: classes)
+        let loss = try Kernels.softmaxCrossEntropyForward(
+            probabilities: buffers.probabilities, logits: buffers.logits, labels: labels,
+            batch: batch, classes: classes)
         let correct = Kernels.countCorrect(scores: buffers.logits, labels: labels, batch: batch, classes: classes)
-        try Kernels.softmaxCrossEntropyBackward(logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities,
-                                                labels: labels, batch: batch, classes: classes)
+        try Kernels.softmaxCrossEntropyBackward(
+            logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities,
+            labels: labels, batch: batch, classes: classes)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
         }
-        try Kernels.linearBackward(inputGradient: buffers.dInput[hiddenCount - 1], weightGradient: buffers.discardedWeights,
-                                   biasGradient: nil, outputGradient: buffers.logitsGradient, input: current,
-                                   weights: values + weightOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
-                                   outputs: classes)
+        try Kernels.linearBackward(
+            inputGradient: buffers.dInput[hiddenCount - 1], weightGradient: buffers.discardedWeights,
+            biasGradient: nil, outputGradient: buffers.logitsGradient, input: current,
+            weights: values + weightOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
+            outputs: classes)
         for l in stride(from: hiddenCount - 1, through: layer + 1, by: -1) {
-            try Kernels.biasActivationBackward(act, dz: buffers.dz[l], biasGradient: nil, dy: buffers.dInput[l], z: buffers.z[l],
-                                               y: buffers.y[l], batch: batch, width: widths[l + 1])
-            try Kernels.linearBackward(inputGradient: buffers.dInput[l - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
-                                       outputGradient: buffers.dz[l], input: l == layer + 1 ? activation : UnsafePointer(buffers.y[l - 1]),
-                                       weights: values + weightOffsets[l], batch: batch, inputs: widths[l], outputs: widths[l + 1])
+            try Kernels.biasActivationBackward(
+                act, dz: buffers.dz[l], biasGradient: nil, dy: buffers.dInput[l], z: buffers.z[l],
+                y: buffers.y[l], batch: batch, width: widths[l + 1])
+            try Kernels.linearBackward(
+                inputGradient: buffers.dInput[l - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
+                outputGradient: buffers.dz[l], input: l == layer + 1 ? activation : UnsafePointer(buffers.y[l - 1]),
+                weights: values + weightOffsets[l], batch: batch, inputs: widths[l], outputs: widths[l + 1])
         }
         return (loss, correct, UnsafePointer(buffers.dInput[layer]))
     }

@@ -33,14 +33,16 @@ public struct Optimizer: Sendable {
             group.step += 1
             switch settings.kind {
             case .adam, .adamw:
-                try Kernels.adamStep(parameters: group.values, m: group.firstMoment, v: group.secondMoment, gradient: group.gradients,
-                                     count: group.count, learningRate: group.learningRate, beta1: settings.beta1, beta2: settings.beta2,
-                                     epsilon: settings.epsilon, weightDecay: settings.weightDecay, step: group.step,
-                                     decoupled: settings.kind == .adamw)
+                try Kernels.adamStep(
+                    parameters: group.values, m: group.firstMoment, v: group.secondMoment, gradient: group.gradients,
+                    count: group.count, learningRate: group.learningRate, beta1: settings.beta1, beta2: settings.beta2,
+                    epsilon: settings.epsilon, weightDecay: settings.weightDecay, step: group.step,
+                    decoupled: settings.kind == .adamw)
             case .sgd:
-                try Kernels.sgdStep(parameters: group.values, velocity: settings.momentum > 0 ? group.firstMoment : nil,
-                                    gradient: group.gradients, count: group.count, learningRate: group.learningRate,
-                                    momentum: settings.momentum, weightDecay: settings.weightDecay)
+                try Kernels.sgdStep(
+                    parameters: group.values, velocity: settings.momentum > 0 ? group.firstMoment : nil,
+                    gradient: group.gradients, count: group.count, learningRate: group.learningRate,
+                    momentum: settings.momentum, weightDecay: settings.weightDecay)
             }
         }
     }

@@ -1,4 +1,5 @@
 public import Leyline
+
 /// A module grafted into a seed slot — the hook Kasmina implements. It maps the slot's
 /// activation `[batch, width]` to a new `[batch, width]` and backpropagates through it; what
 /// it computes (α blending, gradient isolation, a bottleneck adapter) is its own business.
@@ -13,8 +14,9 @@ public protocol SeedSlotModule: AnyObject {
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, width: Int, training: Bool) throws
     /// inputGradient[batch, width] = ∂L/∂input (overwritten) given ∂L/∂output; accumulates
     /// (`+=`) the gradients of its own parameters. `input` and `output` are the forward's.
-    func backward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
-                  input: UnsafePointer<Float>, output: UnsafePointer<Float>, batch: Int, width: Int) throws
+    func backward(
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, batch: Int, width: Int) throws
     /// State beyond the parameter groups (α, stage, step counters) for checkpoints.
     func checkpointState() -> [UInt8]
     /// Restores what `checkpointState` returned (rollback, resume).

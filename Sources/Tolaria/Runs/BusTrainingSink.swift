@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Leyline
 public import Logging
 public import Oona
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Publishes each finished epoch on the bus, as the contracts say: a `SystemStatePacket` on
 /// the normal stream and a `TelemetryPacket` (source `tolaria`, the spec's metric names) on
@@ -18,8 +19,9 @@ public final class BusTrainingSink: TrainingEventSink {
     public init(bus: OonaClient, logger: Logger) {
         self.bus = bus
         self.logger = logger
-        hardware = HardwareContext(deviceType: "cpu", deviceId: "cpu0",
-                                   totalMemoryGb: Float(Double(ProcessMemory.totalBytes) / 1_073_741_824))
+        hardware = HardwareContext(
+            deviceType: "cpu", deviceId: "cpu0",
+            totalMemoryGb: Float(Double(ProcessMemory.totalBytes) / 1_073_741_824))
     }
 
     public func epochCompleted(_ summary: EpochSummary) {
@@ -28,11 +30,12 @@ public final class BusTrainingSink: TrainingEventSink {
     }
 
     public func event(_ event: TrainingEvent) {
-        let level: TelemetryLevel = switch event.level {
-        case .info: .info
-        case .warning: .warning
-        case .error: .error
-        }
+        let level: TelemetryLevel =
+            switch event.level {
+            case .info: .info
+            case .warning: .warning
+            case .error: .error
+            }
         var attributes = event.attributes
         attributes["run_id"] = event.runId
         attributes["epoch"] = String(event.epoch)
@@ -55,13 +58,18 @@ public final class BusTrainingSink: TrainingEventSink {
 
     /// The epoch as a Leyline `SystemStatePacket` (one per epoch; `packet_id` is
     /// `<run>-epoch-<n>` so a consumer can drop a redelivery).
-    public static func statePacket(_ summary: EpochSummary, hardware: HardwareContext = HardwareContext(deviceType: "cpu")) -> SystemStatePacket {
+    public static func statePacket(
+        _ summary: EpochSummary, hardware: HardwareContext = HardwareContext(deviceType: "cpu")
+    ) -> SystemStatePacket {
         // Kasmina reports its seeds with their real stages; a module that does not report
         // appears as its slot, stage unknown.
-        let seeds = summary.seeds ?? summary.slots.filter { $0.module != "identity" }.enumerated().map { index, slot in
-            SeedState(seedId: slot.name, stage: .unknown, layerDepth: UInt32(index),
-                      metrics: ["parameters": Float(slot.parameters), "width": Float(slot.width)])
-        }
+        let seeds =
+            summary.seeds
+            ?? summary.slots.filter { $0.module != "identity" }.enumerated().map { index, slot in
+                SeedState(
+                    seedId: slot.name, stage: .unknown, layerDepth: UInt32(index),
+                    metrics: ["parameters": Float(slot.parameters), "width": Float(slot.width)])
+            }
         return SystemStatePacket(
             currentEpoch: UInt32(clamping: summary.epoch), validationAccuracy: Float(summary.validationAccuracy),
             validationLoss: Float(summary.validationLoss), timestampNs: UInt64(clamping: summary.timestampNs), hardwareContext: hardware,
@@ -83,13 +91,16 @@ public final class BusTrainingSink: TrainingEventSink {
         let health = summary.health(epochTimeBudgetMs: nil)
         var events: [TelemetryEvent] = []
         if health.status != .healthy {
-            events.append(TelemetryEvent(description: health.summary, level: .warning,
-                                         attributes: ["run_id": summary.runId, "epoch": String(summary.epoch)]))
+            events.append(
+                TelemetryEvent(
+                    description: health.summary, level: .warning,
+                    attributes: ["run_id": summary.runId, "epoch": String(summary.epoch)]))
         }
-        return TelemetryPacket.build(packetId: "\(summary.runId)-telemetry-\(summary.epoch)", source: "tolaria",
-                                     level: health.status == .healthy ? .info : .warning, metrics: metrics, events: events,
-                                     healthStatus: health.status, healthSummary: health.summary,
-                                     healthIndicators: ["epoch": String(summary.epoch), "run_id": summary.runId])
+        return TelemetryPacket.build(
+            packetId: "\(summary.runId)-telemetry-\(summary.epoch)", source: "tolaria",
+            level: health.status == .healthy ? .info : .warning, metrics: metrics, events: events,
+            healthStatus: health.status, healthSummary: health.summary,
+            healthIndicators: ["epoch": String(summary.epoch), "run_id": summary.runId])
     }
 }
 

@@ -1,7 +1,8 @@
-import enum Leyline.RFC3339
 import EsperJSON
 public import EsperStorage
 import Foundation
+
+import enum Leyline.RFC3339
 
 /// The durable list of runs (`<data>/tolaria/runs.db`): config, status, progress, per-epoch
 /// summaries and events. It is what the API reads — handlers never touch a trainer — and
@@ -11,7 +12,8 @@ public final class RunRegistry: Sendable {
 
     public init(path: String) throws(StorageError) {
         database = try SQLiteDatabase(path: path)
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS runs (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 id TEXT NOT NULL UNIQUE,
@@ -59,11 +61,15 @@ public final class RunRegistry: Sendable {
     /// Inserts a queued run; returns false when the idempotency key is already taken.
     func create(id: String, config: RunConfig, idempotencyKey: String?) throws -> Bool {
         do {
-            try database.query("""
+            try database.query(
+                """
                 INSERT INTO runs (id, name, status, config, idempotency_key, epochs, created_ns)
                 VALUES (?, ?, 'queued', ?, ?, ?, ?)
-                """, [.text(id), config.name.map { .text($0) } ?? .null, .text(try RunRegistry.text(config)),
-                      idempotencyKey.map { .text($0) } ?? .null, .integer(Int64(config.epochs)), .integer(WallClock.nanoseconds())])
+                """,
+                [
+                    .text(id), config.name.map { .text($0) } ?? .null, .text(try RunRegistry.text(config)),
+                    idempotencyKey.map { .text($0) } ?? .null, .integer(Int64(config.epochs)), .integer(WallClock.nanoseconds()),
+                ])
             return true
         } catch let error as StorageError where idempotencyKey != nil && error.reason.contains("UNIQUE") {
             return false
@@ -78,11 +84,13 @@ public final class RunRegistry: Sendable {
         let now = WallClock.nanoseconds()
         switch status {
         case .running:
-            try database.query("UPDATE runs SET status = ?, started_ns = COALESCE(started_ns, ?) WHERE id = ?",
-                               [.text(status.rawValue), .integer(now), .text(id)])
+            try database.query(
+                "UPDATE runs SET status = ?, started_ns = COALESCE(started_ns, ?) WHERE id = ?",
+                [.text(status.rawValue), .integer(now), .text(id)])
         case .succeeded, .failed, .cancelled:
-            try database.query("UPDATE runs SET status = ?, finished_ns = ?, error = ? WHERE id = ?",
-                               [.text(status.rawValue), .integer(now), error.map { .text($0) } ?? .null, .text(id)])
+            try database.query(
+                "UPDATE runs SET status = ?, finished_ns = ?, error = ? WHERE id = ?",
+                [.text(status.rawValue), .integer(now), error.map { .text($0) } ?? .null, .text(id)])
         case .queued, .paused:
             try database.query("UPDATE runs SET status = ? WHERE id = ?", [.text(status.rawValue), .text(id)])
         }
@@ -91,10 +99,12 @@ public final class RunRegistry: Sendable {
     func recordEpoch(_ summary: EpochSummary) throws {
         let text = try RunRegistry.text(summary)
         try database.transaction { tx in
-            try tx.query("INSERT OR REPLACE INTO run_epochs (run_id, epoch, summary) VALUES (?, ?, ?)",
-                         [.text(summary.runId), .integer(Int64(summary.epoch)), .text(text)])
-            try tx.query("UPDATE runs SET epoch = ?, global_step = ?, latest = ? WHERE id = ?",
-                         [.integer(Int64(summary.epoch + 1)), .integer(summary.globalStep), .text(text), .text(summary.runId)])
+            try tx.query(
+                "INSERT OR REPLACE INTO run_epochs (run_id, epoch, summary) VALUES (?, ?, ?)",
+                [.text(summary.runId), .integer(Int64(summary.epoch)), .text(text)])
+            try tx.query(
+                "UPDATE runs SET epoch = ?, global_step = ?, latest = ? WHERE id = ?",
+                [.integer(Int64(summary.epoch + 1)), .integer(summary.globalStep), .text(text), .text(summary.runId)])
         }
     }
 
@@ -113,11 +123,15 @@ public final class RunRegistry: Sendable {
     func resumed(_ id: String, atEpoch epoch: Int) throws {
         try database.transaction { tx in
             try tx.query("DELETE FROM run_epochs WHERE run_id = ? AND epoch >= ?", [.text(id), .integer(Int64(epoch))])
-            let latest = try tx.query("SELECT summary FROM run_epochs WHERE run_id = ? AND epoch = ?",
-                                      [.text(id), .integer(Int64(epoch - 1))]).first?["summary"] ?? .null
+            let latest =
+                try tx.query(
+                    "SELECT summary FROM run_epochs WHERE run_id = ? AND epoch = ?",
+                    [.text(id), .integer(Int64(epoch - 1))]
+                ).first?["summary"] ?? .null
             let step = RunRegistry.decode(EpochSummary.self, latest.string)?.globalStep ?? 0
-            try tx.query("UPDATE runs SET epoch = ?, latest = ?, global_step = ?, resumed_from_epoch = ? WHERE id = ?",
-                         [.integer(Int64(epoch)), latest, .integer(step), .integer(Int64(epoch)), .text(id)])
+            try tx.query(
+                "UPDATE runs SET epoch = ?, latest = ?, global_step = ?, resumed_from_epoch = ? WHERE id = ?",
+                [.integer(Int64(epoch)), latest, .integer(step), .integer(Int64(epoch)), .text(id)])
         }
     }
 
@@ -150,9 +164,11 @@ public final class RunRegistry: Sendable {
 
     /// Runs a crash or shutdown left unfinished, oldest first.
     func unfinished() throws -> [(id: String, status: RunStatus, config: RunConfig)] {
-        try database.query("SELECT id, status, config FROM runs WHERE status IN ('queued', 'running', 'paused') ORDER BY seq").compactMap { row in
+        try database.query("SELECT id, status, config FROM runs WHERE status IN ('queued', 'running', 'paused') ORDER BY seq").compactMap {
+            row in
             guard let id = row["id"].string, let status = row["status"].string.flatMap(RunStatus.init(rawValue:)),
-                  let config = RunRegistry.decode(RunConfig.self, row["config"].string) else { return nil }
+                let config = RunRegistry.decode(RunConfig.self, row["config"].string)
+            else { return nil }
             return (id, status, config)
         }
     }
@@ -169,7 +185,8 @@ public final class RunRegistry: Sendable {
 
     static func record(_ row: SQLiteRow) -> RunRecord? {
         guard let id = row["id"].string, let status = row["status"].string.flatMap(RunStatus.init(rawValue:)),
-              let config = decode(RunConfig.self, row["config"].string) else { return nil }
+            let config = decode(RunConfig.self, row["config"].string)
+        else { return nil }
         let latest = decode(EpochSummary.self, row["latest"].string)
         let started = row["started_ns"].int, finished = row["finished_ns"].int
         var timings = RunTimings()

@@ -80,9 +80,11 @@ public final class RunService: Sendable {
         var shuttingDown = false
     }
 
-    public init(options: Options, logger: Logger, sinks: [any TrainingEventSink] = [],
-                controllerFactory: @escaping ControllerFactory = { _, _ in NoOpEpochController() },
-                configValidator: ConfigValidator? = nil) throws(StorageError) {
+    public init(
+        options: Options, logger: Logger, sinks: [any TrainingEventSink] = [],
+        controllerFactory: @escaping ControllerFactory = { _, _ in NoOpEpochController() },
+        configValidator: ConfigValidator? = nil
+    ) throws(StorageError) {
         self.options = options
         self.logger = logger
         registry = try RunRegistry(path: options.directory + "/runs.db")
@@ -99,8 +101,9 @@ public final class RunService: Sendable {
         let unfinished = try registry.unfinished()
         try state.withLock { (state: inout SchedulerState) throws in
             for run in unfinished {
-                let entry = Entry(status: run.status == .paused ? .paused : .queued, config: run.config,
-                                  control: makeControl(run.id))
+                let entry = Entry(
+                    status: run.status == .paused ? .paused : .queued, config: run.config,
+                    control: makeControl(run.id))
                 if run.status == .running { try registry.countRestart(run.id) }
                 if entry.status == .queued {
                     state.waiting.append(run.id)
@@ -142,11 +145,17 @@ public final class RunService: Sendable {
         do throws(RunConfigError) {
             config = try RunConfig.parse(json)
             dataset = try loader.load(config.dataset, runSeed: config.seed)
-            let architecture = HostArchitecture(inputs: dataset.featureCount, hiddenSizes: config.model.hiddenSizes,
-                                                classes: dataset.classCount)
+            let architecture = HostArchitecture(
+                inputs: dataset.featureCount, hiddenSizes: config.model.hiddenSizes,
+                classes: dataset.classCount)
             if architecture.parameterCount > RunConfig.Limits.maxParameters {
-                throw RunConfigError(problems: [JSONFieldProblem(field: "model.hidden_sizes",
-                    message: "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)")])
+                throw RunConfigError(problems: [
+                    JSONFieldProblem(
+                        field: "model.hidden_sizes",
+                        message:
+                            "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)"
+                    )
+                ])
             }
             if let configValidator {
                 let problems = configValidator(config, architecture)
@@ -160,7 +169,8 @@ public final class RunService: Sendable {
             guard try registry.create(id: id, config: config, idempotencyKey: idempotencyKey) else {
                 // Lost a race with the same key: answer with the winner.
                 guard let key = idempotencyKey, let existing = try registry.id(forIdempotencyKey: key),
-                      let record = try registry.run(existing) else { throw RunSubmissionError.storage("idempotency key conflict") }
+                    let record = try registry.run(existing)
+                else { throw RunSubmissionError.storage("idempotency key conflict") }
                 return record
             }
             try state.withLock { (state: inout SchedulerState) throws in
@@ -249,8 +259,10 @@ public final class RunService: Sendable {
             }
             try registry.setStatus(id, entry.status)
             if entry.status == .cancelled {
-                sink.event(TrainingEvent(runId: id, epoch: (try? registry.run(id))?.epoch ?? 0, kind: .runCompleted, level: .info,
-                                         message: "run cancelled", attributes: ["status": "cancelled"]))
+                sink.event(
+                    TrainingEvent(
+                        runId: id, epoch: (try? registry.run(id))?.epoch ?? 0, kind: .runCompleted, level: .info,
+                        message: "run cancelled", attributes: ["status": "cancelled"]))
             }
             dispatch(&state)
         }
@@ -312,15 +324,19 @@ public final class RunService: Sendable {
     private func train(id: String, config: RunConfig, dataset: Dataset?, control: RunControl) -> Result<TrainingOutcome, any Error> {
         do {
             let data = try dataset ?? loader.load(config.dataset, runSeed: config.seed)
-            let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                                  scaling: config.dataset.effectiveScaling)
+            let split = DataSplit(
+                data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+                scaling: config.dataset.effectiveScaling)
             let store = CheckpointStore(directory: options.directory + "/runs/" + id, keep: config.keepCheckpoints)
-            let trainer = Trainer(runId: id, config: config, split: split, checkpoints: store, sink: sink,
-                                  controller: controllerFactory(id, config), control: control)
+            let trainer = Trainer(
+                runId: id, config: config, split: split, checkpoints: store, sink: sink,
+                controller: controllerFactory(id, config), control: control)
             if let epoch = try trainer.resumeFromCheckpoint(), epoch > 0 {
                 try registry.resumed(id, atEpoch: epoch)
-                sink.event(TrainingEvent(runId: id, epoch: epoch, kind: .resumed, level: .info,
-                                         message: "resumed from the checkpoint of epoch \(epoch)", attributes: ["epoch": "\(epoch)"]))
+                sink.event(
+                    TrainingEvent(
+                        runId: id, epoch: epoch, kind: .resumed, level: .info,
+                        message: "resumed from the checkpoint of epoch \(epoch)", attributes: ["epoch": "\(epoch)"]))
             }
             return .success(try trainer.run())
         } catch {
@@ -359,8 +375,10 @@ public final class RunService: Sendable {
                 if final == .failed {
                     sink.event(TrainingEvent(runId: id, epoch: epoch, kind: .runFailed, level: .error, message: failure ?? "failed"))
                 } else {
-                    sink.event(TrainingEvent(runId: id, epoch: epoch, kind: .runCompleted, level: .info, message: "run succeeded",
-                                             attributes: ["status": final.rawValue]))
+                    sink.event(
+                        TrainingEvent(
+                            runId: id, epoch: epoch, kind: .runCompleted, level: .info, message: "run succeeded",
+                            attributes: ["status": final.rawValue]))
                 }
             }
             dispatch(&state)

@@ -79,7 +79,9 @@ struct Checkpoint {
         var offset = 16 + metaLength
         var tensors: [[Float]] = []
         for entry in metadata.tensors {
-            guard entry.count >= 0, bytes.count - offset >= entry.count * 4 else { throw FormatError.invalid("truncated tensor \(entry.name)") }
+            guard entry.count >= 0, bytes.count - offset >= entry.count * 4 else {
+                throw FormatError.invalid("truncated tensor \(entry.name)")
+            }
             var values = [Float](repeating: 0, count: entry.count)
             values.withUnsafeMutableBytes { destination in
                 bytes.withUnsafeBytes { source in
@@ -137,7 +139,8 @@ public final class CheckpointStore: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointDirectory)) ?? []
         return names.compactMap { name -> (Int, String)? in
             guard name.hasPrefix("ckpt-epoch-"), name.hasSuffix(".bin"),
-                  let epoch = Int(name.dropFirst("ckpt-epoch-".count).dropLast(4)) else { return nil }
+                let epoch = Int(name.dropFirst("ckpt-epoch-".count).dropLast(4))
+            else { return nil }
             return (epoch, checkpointDirectory + "/" + name)
         }.sorted { $0.0 > $1.0 }
     }

@@ -1,4 +1,5 @@
 public import Leyline
+
 /// A seed slot as reported each epoch.
 public struct SlotSummary: Sendable, Codable, Equatable {
     public var name: String
@@ -12,8 +13,10 @@ public struct SlotSummary: Sendable, Codable, Equatable {
     public var ablationValidationLoss: Double?
     public var ablationValidationAccuracy: Double?
 
-    public init(name: String, width: Int, module: String, parameters: Int, ablationValidationLoss: Double? = nil,
-                ablationValidationAccuracy: Double? = nil) {
+    public init(
+        name: String, width: Int, module: String, parameters: Int, ablationValidationLoss: Double? = nil,
+        ablationValidationAccuracy: Double? = nil
+    ) {
         self.name = name
         self.width = width
         self.module = module

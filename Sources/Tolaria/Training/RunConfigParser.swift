@@ -128,7 +128,9 @@ extension RunConfig {
             if reader.has("spike_factor") {
                 config.rollback.spikeFactor = reader.double("spike_factor", 1.01...1e9) ?? config.rollback.spikeFactor
             }
-            if reader.has("max_rollbacks") { config.rollback.maxRollbacks = reader.int("max_rollbacks", 0...100) ?? config.rollback.maxRollbacks }
+            if reader.has("max_rollbacks") {
+                config.rollback.maxRollbacks = reader.int("max_rollbacks", 0...100) ?? config.rollback.maxRollbacks
+            }
             if reader.has("learning_rate_factor") {
                 config.rollback.learningRateFactor = reader.double("learning_rate_factor", 0.001...1) ?? config.rollback.learningRateFactor
             }
@@ -167,9 +169,11 @@ extension RunConfig {
         if reader.has("slots") {
             if let names = reader.stringArray("slots", count: 1...max(1, slotNames.count), maxLength: 64) {
                 for (index, name) in names.enumerated() where !slotNames.contains(name) {
-                    reader.problem("slots[\(index)]", slotNames.isEmpty
-                        ? "the host has no hidden layer, hence no seed slot"
-                        : "'\(name)' is not a slot of this host (\(slotNames.joined(separator: ", ")))")
+                    reader.problem(
+                        "slots[\(index)]",
+                        slotNames.isEmpty
+                            ? "the host has no hidden layer, hence no seed slot"
+                            : "'\(name)' is not a slot of this host (\(slotNames.joined(separator: ", ")))")
                 }
                 if Set(names).count != names.count { reader.problem("slots", "lists a slot twice") }
                 seeds.slots = names
@@ -180,7 +184,11 @@ extension RunConfig {
         for key in ["blueprints", "approved_blueprints"] where reader.has(key) {
             guard let ids = reader.stringArray(key, count: key == "blueprints" ? 1...64 : 0...64, maxLength: 64) else { continue }
             for (index, id) in ids.enumerated()
-            where id.isEmpty || !id.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0)) }) {
+            where id.isEmpty
+                || !id.unicodeScalars.allSatisfy({
+                    $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0))
+                })
+            {
                 reader.problem("\(key)[\(index)]", "'\(id.prefix(64))' is not a blueprint id")
             }
             if key == "blueprints" { seeds.blueprints = ids } else { seeds.approvedBlueprints = ids }
@@ -403,8 +411,10 @@ final class FieldReader {
         var result: [Int] = []
         for (index, item) in items.enumerated() {
             guard case .int(let raw) = item, let number = Int(exactly: raw), each.contains(number) else {
-                problems.items.append(JSONFieldProblem(field: "\(field(key))[\(index)]",
-                                                       message: "expected an integer in \(each.lowerBound)…\(each.upperBound)"))
+                problems.items.append(
+                    JSONFieldProblem(
+                        field: "\(field(key))[\(index)]",
+                        message: "expected an integer in \(each.lowerBound)…\(each.upperBound)"))
                 continue
             }
             result.append(number)
@@ -425,7 +435,8 @@ final class FieldReader {
         var result: [String] = []
         for (index, item) in items.enumerated() {
             guard case .string(let text) = item, !text.isEmpty, text.count <= maxLength else {
-                problems.items.append(JSONFieldProblem(field: "\(field(key))[\(index)]", message: "expected a string of 1…\(maxLength) characters"))
+                problems.items.append(
+                    JSONFieldProblem(field: "\(field(key))[\(index)]", message: "expected a string of 1…\(maxLength) characters"))
                 continue
             }
             result.append(text)

@@ -55,9 +55,11 @@ public final class Trainer {
 
     public static let boundaryBudgetMs = 18.0
 
-    public init(runId: String, config: RunConfig, split: DataSplit, checkpoints: CheckpointStore?,
-                sink: any TrainingEventSink, controller: any EpochController = NoOpEpochController(),
-                control: any TrainingControl = UninterruptedTraining()) {
+    public init(
+        runId: String, config: RunConfig, split: DataSplit, checkpoints: CheckpointStore?,
+        sink: any TrainingEventSink, controller: any EpochController = NoOpEpochController(),
+        control: any TrainingControl = UninterruptedTraining()
+    ) {
         self.runId = runId
         self.config = config
         self.split = split
@@ -65,9 +67,10 @@ public final class Trainer {
         self.sink = sink
         self.controller = controller
         self.control = control
-        let architecture = HostArchitecture(inputs: split.training.featureCount, hiddenSizes: config.model.hiddenSizes,
-                                            classes: split.training.classCount, activation: config.model.activation,
-                                            initialisation: config.model.initialisation)
+        let architecture = HostArchitecture(
+            inputs: split.training.featureCount, hiddenSizes: config.model.hiddenSizes,
+            classes: split.training.classCount, activation: config.model.activation,
+            initialisation: config.model.initialisation)
         // Validation runs in chunks of at least 256 rows: fewer, larger GEMMs.
         let maxBatch = max(config.batchSize, 256)
         model = HostMLP(architecture: architecture, maxBatch: maxBatch, learningRate: config.learningRate, seed: config.seed)
@@ -115,9 +118,10 @@ public final class Trainer {
                     continue
                 }
                 if let baseline = spikeBaseline, stats.loss > config.rollback.spikeFactor * baseline {
-                    try rollBack(kind: .lossSpike,
-                                 reason: "training loss \(stats.loss) exceeds \(config.rollback.spikeFactor)× the recent baseline \(baseline)",
-                                 epoch: epoch)
+                    try rollBack(
+                        kind: .lossSpike,
+                        reason: "training loss \(stats.loss) exceeds \(config.rollback.spikeFactor)× the recent baseline \(baseline)",
+                        epoch: epoch)
                     continue
                 }
                 let stop = endOfEpoch(epoch: epoch, stats: stats, validation: validation)
@@ -202,46 +206,48 @@ public final class Trainer {
         var batchIndex = 0
         var rowStart = 0
         do {
-        try data.features.withUnsafeBufferPointer { features in
-            try data.labels.withUnsafeBufferPointer { labels in
-                while rowStart < order.count {
-                    let directive = control.batchBoundary()
-                    if case .proceed = directive {} else { throw Interruption(directive: directive) }
-                    let rows = min(batchSize, order.count - rowStart)
-                    for r in 0..<rows {
-                        let source = Int(order[rowStart + r])
-                        (batchFeatures + r * width).update(from: features.baseAddress! + source * width, count: width)
-                        batchLabels[r] = labels[source]
+            try data.features.withUnsafeBufferPointer { features in
+                try data.labels.withUnsafeBufferPointer { labels in
+                    while rowStart < order.count {
+                        let directive = control.batchBoundary()
+                        if case .proceed = directive {} else { throw Interruption(directive: directive) }
+                        let rows = min(batchSize, order.count - rowStart)
+                        for r in 0..<rows {
+                            let source = Int(order[rowStart + r])
+                            (batchFeatures + r * width).update(from: features.baseAddress! + source * width, count: width)
+                            batchLabels[r] = labels[source]
+                        }
+                        if let fault = config.faultInjection, !faultFired, fault.nanAtEpoch == epoch, fault.nanAtBatch == batchIndex {
+                            faultFired = true
+                            // The output bias: no activation after it can swallow the NaN (ReLU maps NaN to 0).
+                            model.block.values[model.biasOffsets[model.hiddenCount]] = .nan
+                        }
+                        try model.forward(batchFeatures, batch: rows, training: true)
+                        let (loss, hits) = try model.loss(labels: batchLabels, batch: rows)
+                        guard loss.isFinite else {
+                            throw Divergence(reason: "training loss is \(loss) at epoch \(epoch), batch \(batchIndex)")
+                        }
+                        lossSum += Double(loss) * Double(rows)
+                        correct += hits
+                        samples += rows
+                        for (layer, module) in shadowed {
+                            guard let activation = module.shadowActivation else { continue }
+                            module.shadowPassWillBegin()
+                            let shadow = try model.shadowPass(
+                                slot: layer, activation: activation, labels: batchLabels, batch: rows,
+                                lossScale: lossScale)
+                            try module.shadowBackward(
+                                gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
+                                width: model.architecture.hiddenSizes[layer])
+                        }
+                        try model.backward(labels: batchLabels, batch: rows, lossScale: lossScale)
+                        pending += 1
+                        if pending == accumulation { try optimizerStep() }
+                        rowStart += rows
+                        batchIndex += 1
                     }
-                    if let fault = config.faultInjection, !faultFired, fault.nanAtEpoch == epoch, fault.nanAtBatch == batchIndex {
-                        faultFired = true
-                        // The output bias: no activation after it can swallow the NaN (ReLU maps NaN to 0).
-                        model.block.values[model.biasOffsets[model.hiddenCount]] = .nan
-                    }
-                    try model.forward(batchFeatures, batch: rows, training: true)
-                    let (loss, hits) = try model.loss(labels: batchLabels, batch: rows)
-                    guard loss.isFinite else {
-                        throw Divergence(reason: "training loss is \(loss) at epoch \(epoch), batch \(batchIndex)")
-                    }
-                    lossSum += Double(loss) * Double(rows)
-                    correct += hits
-                    samples += rows
-                    for (layer, module) in shadowed {
-                        guard let activation = module.shadowActivation else { continue }
-                        module.shadowPassWillBegin()
-                        let shadow = try model.shadowPass(slot: layer, activation: activation, labels: batchLabels, batch: rows,
-                                                          lossScale: lossScale)
-                        try module.shadowBackward(gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
-                                                  width: model.architecture.hiddenSizes[layer])
-                    }
-                    try model.backward(labels: batchLabels, batch: rows, lossScale: lossScale)
-                    pending += 1
-                    if pending == accumulation { try optimizerStep() }
-                    rowStart += rows
-                    batchIndex += 1
                 }
             }
-        }
         } catch let interruption as Interruption {
             return .interrupted(interruption.directive)
         } catch let divergence as Divergence {
@@ -316,7 +322,8 @@ public final class Trainer {
         var stop: String?
         let controllerStart = MonotonicClock.nanoseconds()
         do {
-            let decisions = try controller.endOfEpoch(EpochState(summary: summary, slots: model.slots, parameterGroups: model.parameterGroups))
+            let decisions = try controller.endOfEpoch(
+                EpochState(summary: summary, slots: model.slots, parameterGroups: model.parameterGroups))
             summary.controllerMs = MonotonicClock.milliseconds(since: controllerStart)
             for decision in decisions {
                 switch decision {
@@ -326,8 +333,10 @@ public final class Trainer {
                     for group in model.parameterGroups where group.name == name { group.frozen = frozen }
                 case .install(let module, let slot):
                     if !model.install(module, inSlot: slot) {
-                        sink.event(TrainingEvent(runId: runId, epoch: epoch, kind: .controllerError, level: .error,
-                                                 message: "the controller named an unknown slot '\(slot)'"))
+                        sink.event(
+                            TrainingEvent(
+                                runId: runId, epoch: epoch, kind: .controllerError, level: .error,
+                                message: "the controller named an unknown slot '\(slot)'"))
                     }
                 case .stop(let reason):
                     stop = reason
@@ -335,8 +344,10 @@ public final class Trainer {
             }
         } catch {
             summary.controllerMs = MonotonicClock.milliseconds(since: controllerStart)
-            sink.event(TrainingEvent(runId: runId, epoch: epoch, kind: .controllerError, level: .error,
-                                     message: "the epoch controller failed: \(error)"))
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: epoch, kind: .controllerError, level: .error,
+                    message: "the epoch controller failed: \(error)"))
         }
         summary.boundaryMs = MonotonicClock.milliseconds(since: boundaryStart)
         summary.learningRates = Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a })
@@ -345,23 +356,28 @@ public final class Trainer {
 
         sink.epochCompleted(summary)
         if summary.boundaryMs > Trainer.boundaryBudgetMs {
-            sink.event(TrainingEvent(runId: runId, epoch: epoch, kind: .epochHookLatencyHigh, level: .warning,
-                                     message: "epoch boundary took \(summary.boundaryMs) ms (budget \(Trainer.boundaryBudgetMs) ms)",
-                                     attributes: ["latency_ms": String(format: "%.3f", summary.boundaryMs)]))
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: epoch, kind: .epochHookLatencyHigh, level: .warning,
+                    message: "epoch boundary took \(summary.boundaryMs) ms (budget \(Trainer.boundaryBudgetMs) ms)",
+                    attributes: ["latency_ms": String(format: "%.3f", summary.boundaryMs)]))
         }
         if let budget = config.epochTimeBudgetMs, stats.epochMs > budget {
-            sink.event(TrainingEvent(runId: runId, epoch: epoch, kind: .epochTimeHigh, level: .warning,
-                                     message: "epoch took \(stats.epochMs) ms (budget \(budget) ms)",
-                                     attributes: ["epoch_ms": String(format: "%.3f", stats.epochMs)]))
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: epoch, kind: .epochTimeHigh, level: .warning,
+                    message: "epoch took \(stats.epochMs) ms (budget \(budget) ms)",
+                    attributes: ["epoch_ms": String(format: "%.3f", stats.epochMs)]))
         }
         return stop
     }
 
     func slotSummaries(ablations: [String: (loss: Double, accuracy: Double)] = [:]) -> [SlotSummary] {
         model.slots.map { slot in
-            SlotSummary(name: slot.name, width: slot.width, module: slot.module?.kind ?? "identity",
-                        parameters: slot.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0,
-                        ablationValidationLoss: ablations[slot.name]?.loss, ablationValidationAccuracy: ablations[slot.name]?.accuracy)
+            SlotSummary(
+                name: slot.name, width: slot.width, module: slot.module?.kind ?? "identity",
+                parameters: slot.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0,
+                ablationValidationLoss: ablations[slot.name]?.loss, ablationValidationAccuracy: ablations[slot.name]?.accuracy)
         }
     }
 
@@ -393,7 +409,9 @@ public final class Trainer {
         let metadata = Checkpoint.Metadata(
             runId: runId, architecture: model.architecture, epoch: nextEpoch, globalStep: globalStep,
             groups: model.parameterGroups.map { .init(name: $0.name, learningRate: $0.learningRate, frozen: $0.frozen, step: $0.step) },
-            slots: model.slots.map { .init(name: $0.name, kind: $0.module?.kind, state: $0.module.map { Data($0.checkpointState()).base64EncodedString() }) },
+            slots: model.slots.map {
+                .init(name: $0.name, kind: $0.module?.kind, state: $0.module.map { Data($0.checkpointState()).base64EncodedString() })
+            },
             recentLosses: recentLosses, rollbacks: rollbacks, tensors: entries)
         return Checkpoint(metadata: metadata, tensors: tensors)
     }
@@ -404,8 +422,10 @@ public final class Trainer {
         do {
             try checkpoints.write(makeCheckpoint())
         } catch {
-            sink.event(TrainingEvent(runId: runId, epoch: nextEpoch, kind: .checkpointFailed, level: .warning,
-                                     message: "checkpoint at epoch \(nextEpoch) failed: \(error)"))
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: nextEpoch, kind: .checkpointFailed, level: .warning,
+                    message: "checkpoint at epoch \(nextEpoch) failed: \(error)"))
         }
     }
 
@@ -428,7 +448,8 @@ public final class Trainer {
                 // its state and tensors are restored like any other.
                 let state = Array(Data(base64Encoded: slotState.state ?? "") ?? Data())
                 guard let factory = controller as? any SeedModuleFactory,
-                      let module = try factory.makeModule(kind: kind, slot: slot, checkpointState: state) else {
+                    let module = try factory.makeModule(kind: kind, slot: slot, checkpointState: state)
+                else {
                     throw TrainingFailure("checkpoint has module '\(kind)' in \(slot.name) and the controller cannot rebuild it")
                 }
                 model.install(module, inSlot: slot.name)
@@ -444,11 +465,12 @@ public final class Trainer {
             guard let group = groups[groupName], group.count == entry.count else {
                 throw TrainingFailure("checkpoint tensor \(entry.name) does not match the model")
             }
-            let destination = switch parts.last {
-            case "m": group.firstMoment
-            case "v": group.secondMoment
-            default: group.values
-            }
+            let destination =
+                switch parts.last {
+                case "m": group.firstMoment
+                case "v": group.secondMoment
+                default: group.values
+                }
             checkpoint.tensors[tensorIndex].withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: entry.count) }
         }
         for state in meta.groups {
@@ -476,10 +498,13 @@ public final class Trainer {
         try restore(checkpoint, keepRollbackCount: true)
         let factor = Float(config.rollback.learningRateFactor)
         for group in model.parameterGroups { group.learningRate *= factor }
-        sink.event(TrainingEvent(
-            runId: runId, epoch: epoch, kind: .rollback, level: .warning,
-            message: "rolled back to the checkpoint of epoch \(checkpoint.metadata.epoch); learning rates × \(factor)",
-            attributes: ["from_epoch": "\(epoch)", "to_epoch": "\(checkpoint.metadata.epoch)", "reason": kind.rawValue,
-                         "rollbacks": "\(rollbacks)"]))
+        sink.event(
+            TrainingEvent(
+                runId: runId, epoch: epoch, kind: .rollback, level: .warning,
+                message: "rolled back to the checkpoint of epoch \(checkpoint.metadata.epoch); learning rates × \(factor)",
+                attributes: [
+                    "from_epoch": "\(epoch)", "to_epoch": "\(checkpoint.metadata.epoch)", "reason": kind.rawValue,
+                    "rollbacks": "\(rollbacks)",
+                ]))
     }
 }

@@ -30,19 +30,22 @@ public struct LoggingTrainingSink: TrainingEventSink {
     public init(logger: Logger) { self.logger = logger }
 
     public func epochCompleted(_ s: EpochSummary) {
-        logger.info("epoch finished", metadata: [
-            "run": "\(s.runId)", "epoch": "\(s.epoch + 1)/\(s.epochs)", "step": "\(s.globalStep)",
-            "train_loss": "\(s.trainLoss)", "val_loss": "\(s.validationLoss)", "val_acc": "\(s.validationAccuracy)",
-            "epoch_ms": "\(s.epochMs)", "boundary_ms": "\(s.boundaryMs)",
-        ])
+        logger.info(
+            "epoch finished",
+            metadata: [
+                "run": "\(s.runId)", "epoch": "\(s.epoch + 1)/\(s.epochs)", "step": "\(s.globalStep)",
+                "train_loss": "\(s.trainLoss)", "val_loss": "\(s.validationLoss)", "val_acc": "\(s.validationAccuracy)",
+                "epoch_ms": "\(s.epochMs)", "boundary_ms": "\(s.boundaryMs)",
+            ])
     }
 
     public func event(_ e: TrainingEvent) {
-        let level: Logger.Level = switch e.level {
-        case .info: .info
-        case .warning: .warning
-        case .error: .error
-        }
+        let level: Logger.Level =
+            switch e.level {
+            case .info: .info
+            case .warning: .warning
+            case .error: .error
+            }
         var metadata: Logger.Metadata = ["run": "\(e.runId)", "epoch": "\(e.epoch)", "event": "\(e.kind.rawValue)"]
         for (key, value) in e.attributes { metadata[key] = "\(value)" }
         logger.log(level: level, "\(e.message)", metadata: metadata)
