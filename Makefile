@@ -3,12 +3,12 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PORT ?= 8080
 
-.PHONY: run test deps build release test-swift test-c test-c-sanitize test-clients openapi-check fmt lint bench-http bench-nissa infra clean
+.PHONY: run test deps build release test-swift test-c test-c-sanitize test-c-noblas test-clients openapi-check fmt lint bench-http bench-nissa infra clean
 
 run: deps release
 	.build/release/esper serve --port $(PORT)
 
-test: deps lint build test-c test-c-sanitize openapi-check test-clients test-swift
+test: deps lint build test-c test-c-sanitize test-c-noblas openapi-check test-clients test-swift
 
 deps:
 	@scripts/bootstrap.sh
@@ -27,6 +27,9 @@ test-c:
 
 test-c-sanitize:
 	$(MAKE) -C Tests/CKernels sanitize
+
+test-c-noblas:
+	$(MAKE) -C Tests/CKernels test-noblas
 
 test-clients:
 	python3 -m pytest -q clients/python/tests
