@@ -178,12 +178,14 @@ public final class TamiyoService: Sendable {
         var problems: [JSONFieldProblem] = []
         for key in ["blueprints", "approved_blueprints"] {
             let ids = key == "blueprints" ? seeds.blueprints ?? [] : seeds.approvedBlueprints
-            for (index, id) in ids.enumerated() where karn.get(id) == nil {
+            for (index, id) in ids.enumerated() where karn.get(id) == nil && WideningBlueprint.units(id) == nil {
                 problems.append(JSONFieldProblem(field: "seeds.\(key)[\(index)]", message: "no blueprint \(id) in the catalog"))
             }
         }
         let widths = Set(catalog.all.filter(\.available).compactMap(\.seedWidth))
-        if !widths.isEmpty {
+        // A run that only widens needs no slot kernels, hence no particular slot width.
+        let widensOnly = seeds.blueprints.map { !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil } } ?? false
+        if !widths.isEmpty && !widensOnly {
             let names = seeds.slots ?? architecture.hiddenSizes.indices.map(SeedSlot.name(forLayer:))
             for (index, name) in names.enumerated() {
                 guard let layer = Int(name.dropFirst("slot-".count)), architecture.hiddenSizes.indices.contains(layer) else { continue }

@@ -56,25 +56,31 @@ final class Control {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    func train(_ config: RunConfig) throws -> (summaries: [EpochSummary], controller: TamiyoController) {
+    func train(_ config: RunConfig) throws -> (summaries: [EpochSummary], controller: TamiyoController, host: HostArchitecture) {
         let policy: any TamiyoPolicy = config.policy == .learned ? LearnedPolicy(weights: service.currentWeights) : HeuristicPolicy()
         let controller = service.makeController(runId: "bench", config: config, policy: policy)
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
         let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
                               scaling: config.dataset.effectiveScaling)
         let sink = InMemoryTrainingSink()
-        _ = try Trainer(runId: "bench", config: config, split: split, checkpoints: nil, sink: sink, controller: controller).run()
-        return (sink.summaries, controller)
+        let trainer = Trainer(runId: "bench", config: config, split: split, checkpoints: nil, sink: sink, controller: controller)
+        _ = try trainer.run()
+        return (sink.summaries, controller, trainer.model.architecture)
     }
 }
 
 /// The digits protocol of shared/data/README.md: pixels scaled to 0..1, shuffled 80/20,
 /// Adam 1e-2, batch 32.
 func digits(hidden: [Int], seed: UInt64, epochs: Int) -> RunConfig {
-    var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: epochs, learningRate: 0.01)
+    let env = ProcessInfo.processInfo.environment
+    var dataset = DatasetSpec(kind: .digits)
+    if let scaling = env["DIGITS_SCALING"] { dataset.scaling = FeatureScaling(rawValue: scaling) }
+    var config = RunConfig(dataset: dataset, epochs: epochs, learningRate: Float(env["DIGITS_LR"] ?? "") ?? 0.01)
     config.model.hiddenSizes = hidden
     config.batchSize = 32
     config.seed = seed
+    if let kind = env["DIGITS_OPTIMIZER"].flatMap(OptimizerSettings.Kind.init(rawValue:)) { config.optimizer = kind }
+    if let decay = env["DIGITS_WEIGHT_DECAY"].flatMap(Float.init) { config.weightDecay = decay }
     return config
 }
 
@@ -102,7 +108,7 @@ case "handshake":
     seeds.evaluationEpochs = 1
     seeds.graftSteps = 7
     config.seeds = seeds
-    let (summaries, controller) = try control.train(config)
+    let (summaries, controller, _) = try control.train(config)
     let boundary = summaries.dropFirst(10).map(\.boundaryMs)
     let handshake = Array(controller.handshakeMs.dropFirst(10))
     let inference = Array(controller.inferenceMs.dropFirst(10))
@@ -112,24 +118,32 @@ case "handshake":
                  percentile(boundary, 0.5), percentile(boundary, 0.99), boundary.max() ?? 0,
                  percentile(handshake, 0.5), percentile(handshake, 0.99), percentile(inference, 0.5), percentile(inference, 0.99)))
 case "growth":
+    // Width growth: a 64→4→10 host (310 parameters) that widens its hidden layer through
+    // widening seeds (Net2Net-style, function-preserving) under the heuristic policy, within a
+    // parameter budget below the 32-unit fixed net's 2 410.
     let seed = arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1
     let epochs = arguments.count > 3 ? Int(arguments[3]) ?? 150 : 150
-    let candidates = (1...35).map { String(format: "BP%03d", $0) }
-    let control = try Control(width: 4, blueprints: candidates)
+    let env = ProcessInfo.processInfo.environment
+    var seeds = SeedSettings()
+    seeds.blueprints = (env["GROWTH_BLUEPRINTS"] ?? "widen-8,widen-4").split(separator: ",").map(String.init)
+    let slotKernels = seeds.blueprints!.filter { WideningBlueprint.units($0) == nil }
+    let control = try Control(width: 4, blueprints: slotKernels)
     var config = digits(hidden: [4], seed: seed, epochs: epochs)
     config.policy = .heuristic
-    var seeds = SeedSettings()
-    let env = ProcessInfo.processInfo.environment
-    if let list = env["GROWTH_BLUEPRINTS"] { seeds.blueprints = list.split(separator: ",").map(String.init) }
     seeds.maxGerminations = Int(env["GROWTH_MAX_GERMINATIONS"] ?? "") ?? 12
     seeds.plateauEpochs = Int(env["GROWTH_PLATEAU"] ?? "") ?? 3
     seeds.embargoEpochs = Int(env["GROWTH_EMBARGO"] ?? "") ?? 2
     seeds.warmupEpochs = Int(env["GROWTH_WARMUP"] ?? "") ?? 10
     seeds.graftSteps = Int(env["GROWTH_GRAFT_STEPS"] ?? "") ?? 45
+    seeds.minTrainingEpochs = Int(env["GROWTH_MIN_TRAINING"] ?? "") ?? 3
+    seeds.parameterBudget = Int(env["GROWTH_BUDGET"] ?? "") ?? 2409
+    seeds.improvementThreshold = Double(env["GROWTH_IMPROVEMENT"] ?? "") ?? seeds.improvementThreshold
+    seeds.stabilizationEpochs = Int(env["GROWTH_STABILIZATION"] ?? "") ?? seeds.stabilizationEpochs
+    seeds.evaluationEpochs = Int(env["GROWTH_EVALUATION"] ?? "") ?? seeds.evaluationEpochs
+    seeds.plateauDelta = Double(env["GROWTH_PLATEAU_DELTA"] ?? "") ?? seeds.plateauDelta
     config.seeds = seeds
-    let (summaries, controller) = try control.train(config)
+    let (summaries, controller, host) = try control.train(config)
     let last = summaries.last!
-    let hostParameters = digits(hidden: [4], seed: seed, epochs: 1).model.hiddenSizes.isEmpty ? 0 : (64 * 4 + 4 + 4 * 10 + 10)
     let seedParameters = last.slots.reduce(0) { $0 + $1.parameters }
     let best = summaries.map(\.validationAccuracy).max() ?? 0
     for command in controller.commands {
@@ -137,10 +151,9 @@ case "growth":
         if case .seedOperation(let op)? = command.payload { operation = op.operation.name + " " + op.blueprintId }
         FileHandle.standardError.write(Data("epoch \(command.annotations["epoch"] ?? "?") \(command.targetSeedId) \(operation) \(command.annotations["rationale"] ?? "")\n".utf8))
     }
-    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d host=%d seeds=%d fossils=%d germinations=%d compiled=%@",
-                 seed, summaries.count, last.validationAccuracy, best, hostParameters + seedParameters, hostParameters, seedParameters,
-                 (controller.kasmina.slotModules.first?.fossils.count ?? 0), controller.kasmina.germinations,
-                 control.compiled.joined(separator: ",")))
+    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d host=%d seeds=%d hidden=%@ germinations=%d",
+                 seed, summaries.count, last.validationAccuracy, best, host.parameterCount + seedParameters, host.parameterCount, seedParameters,
+                 host.hiddenSizes.map(String.init).joined(separator: ","), controller.kasmina.germinations))
 case "fixed":
     // WIDTH may list several hidden layers: 64,4 is a 64→64→4→10 net.
     let widths = (arguments.count > 2 ? arguments[2] : "4").split(separator: ",").compactMap { Int($0) }

@@ -58,7 +58,7 @@ public struct RandomGenerator: Sendable {
     }
 
     /// Kaiming-uniform (ReLU/GELU) or Xavier-uniform (tanh/identity) weights.
-    mutating func initialiseWeights(
+    public mutating func initialiseWeights(
         _ weights: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int,
         scheme: WeightInitialisation
     ) {

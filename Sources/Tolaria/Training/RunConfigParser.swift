@@ -206,6 +206,7 @@ extension RunConfig {
         for (key, path, range) in integers where reader.has(key) {
             seeds[keyPath: path] = reader.int(key, range) ?? seeds[keyPath: path]
         }
+        if reader.has("parameter_budget") { seeds.parameterBudget = reader.int("parameter_budget", 1...100_000_000) }
         if seeds.minTrainingEpochs > seeds.maxTrainingEpochs {
             reader.problem("min_training_epochs", "must not exceed max_training_epochs (\(seeds.maxTrainingEpochs))")
         }
