@@ -81,6 +81,10 @@ func digits(hidden: [Int], seed: UInt64, epochs: Int) -> RunConfig {
     config.seed = seed
     if let kind = env["DIGITS_OPTIMIZER"].flatMap(OptimizerSettings.Kind.init(rawValue:)) { config.optimizer = kind }
     if let decay = env["DIGITS_WEIGHT_DECAY"].flatMap(Float.init) { config.weightDecay = decay }
+    if let smoothing = env["DIGITS_LABEL_SMOOTHING"].flatMap(Float.init) { config.labelSmoothing = smoothing }
+    if let noise = env["DIGITS_INPUT_NOISE"].flatMap(Float.init) { config.inputNoise = noise }
+    if let batch = env["DIGITS_BATCH"].flatMap(Int.init) { config.batchSize = batch }
+    if let decay = env["DIGITS_DECAY_EPOCHS"].flatMap(Int.init) { config.learningRateDecayEpochs = decay }
     return config
 }
 

@@ -38,6 +38,8 @@ public final class HostMLP {
     public let hostGroups: [ParameterGroup]
     public private(set) var slots: [SeedSlot]
     public let maxBatch: Int
+    /// ε of label smoothing in every training gradient (main and shadow passes); 0 = off.
+    public var labelSmoothing: Float = 0
 
     let widths: [Int]
     let hiddenCount: Int
@@ -224,6 +226,7 @@ public final class HostMLP {
         try Kernels.softmaxCrossEntropyBackward(
             logitsGradient: logitsGradient, probabilities: probabilities, labels: labels,
             batch: batch, classes: classes)
+        smoothLabels(logitsGradient, labels: labels, batch: batch)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { logitsGradient[i] *= lossScale }
         }
@@ -295,6 +298,7 @@ public final class HostMLP {
         try Kernels.softmaxCrossEntropyBackward(
             logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities,
             labels: labels, batch: batch, classes: classes)
+        smoothLabels(buffers.logitsGradient, labels: labels, batch: batch)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
         }
@@ -356,6 +360,7 @@ public final class HostMLP {
         try Kernels.softmaxCrossEntropyBackward(
             logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities, labels: labels, batch: batch,
             classes: classes)
+        smoothLabels(buffers.logitsGradient, labels: labels, batch: batch)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
         }
@@ -389,6 +394,7 @@ public final class HostMLP {
         var shape = architecture
         shape.hiddenSizes[layer] += k
         let wider = HostMLP(architecture: shape, maxBatch: maxBatch, learningRate: hostGroups[0].learningRate, seed: 0)
+        wider.labelSmoothing = labelSmoothing
         for (old, new) in zip(hostGroups, wider.hostGroups) {
             new.learningRate = old.learningRate
             new.frozen = old.frozen
@@ -423,6 +429,19 @@ public final class HostMLP {
             }
         }
         return wider
+    }
+
+    /// (p − one-hot)/B → (p − t)/B with t = (1 − ε)·one-hot + ε/C: adds ε·(one-hot − 1/C)/B.
+    private func smoothLabels(_ gradient: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) {
+        guard labelSmoothing > 0 else { return }
+        let classes = architecture.classes
+        let scale = labelSmoothing / Float(batch)
+        let uniform = scale / Float(classes)
+        for b in 0..<batch {
+            let row = gradient + b * classes
+            for c in 0..<classes { row[c] -= uniform }
+            row[Int(labels[b])] += scale
+        }
     }
 
     private func shadowBuffers() -> ShadowBuffers {

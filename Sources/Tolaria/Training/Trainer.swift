@@ -37,7 +37,7 @@ public final class Trainer {
     /// The host; replaced by a wider one when a widening seed fossilises (and by a checkpoint's
     /// shape on rollback or resume across such a change).
     public private(set) var model: HostMLP
-    public let optimizer: Optimizer
+    public private(set) var optimizer: Optimizer
     let checkpoints: CheckpointStore?
     let sink: any TrainingEventSink
     let controller: any EpochController
@@ -76,6 +76,7 @@ public final class Trainer {
         // Validation runs in chunks of at least 256 rows: fewer, larger GEMMs.
         let maxBatch = max(config.batchSize, 256)
         model = HostMLP(architecture: architecture, maxBatch: maxBatch, learningRate: config.learningRate, seed: config.seed)
+        model.labelSmoothing = config.labelSmoothing ?? 0
         optimizer = Optimizer(settings: config.optimizerSettings)
         batchFeatures = .allocate(capacity: maxBatch * architecture.inputs)
         batchLabels = .allocate(capacity: maxBatch)
@@ -163,6 +164,7 @@ public final class Trainer {
 
     func trainEpoch(_ epoch: Int) throws -> EpochResult {
         let start = MonotonicClock.nanoseconds()
+        optimizer.learningRateScale = config.learningRateScale(epoch: epoch)
         let order = split.epochOrder(seed: config.seed, epoch: epoch)
         let data = split.training
         let width = data.featureCount
@@ -207,6 +209,8 @@ public final class Trainer {
         model.zeroGradients()
         var batchIndex = 0
         var rowStart = 0
+        let noise = config.inputNoise ?? 0
+        var noiseGenerator = RandomGenerator(seed: config.seed, stream: .inputNoise, offset: UInt64(epoch))
         do {
             try data.features.withUnsafeBufferPointer { features in
                 try data.labels.withUnsafeBufferPointer { labels in
@@ -218,6 +222,9 @@ public final class Trainer {
                             let source = Int(order[rowStart + r])
                             (batchFeatures + r * width).update(from: features.baseAddress! + source * width, count: width)
                             batchLabels[r] = labels[source]
+                        }
+                        if noise > 0 {
+                            for i in 0..<(rows * width) { batchFeatures[i] += noise * noiseGenerator.normal() }
                         }
                         if let fault = config.faultInjection, !faultFired, fault.nanAtEpoch == epoch, fault.nanAtBatch == batchIndex {
                             faultFired = true
@@ -432,6 +439,7 @@ public final class Trainer {
             throw TrainingFailure("checkpoint at epoch \(meta.epoch) was written for another architecture")
         }
         model = HostMLP(architecture: a, maxBatch: model.maxBatch, learningRate: config.learningRate, seed: config.seed)
+        model.labelSmoothing = config.labelSmoothing ?? 0
     }
 
     // MARK: - Checkpoints and rollback
