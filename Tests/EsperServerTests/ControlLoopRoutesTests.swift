@@ -288,5 +288,36 @@ enum AcceptanceRun {
             )
                 == ["policy"])
         #expect(try server.request("POST", "/api/v1/runs", json: base + #", "policy": "learned"}"#).status == 202)
+        // Recipe and growth settings are range-checked too.
+        #expect(
+            try problems(
+                base
+                    + #", "label_smoothing": 1, "input_noise": -1, "learning_rate_decay_epochs": 0, "policy": "heuristic", "seeds": {"parameter_budget": 0}}"#
+            ) == ["label_smoothing", "input_noise", "learning_rate_decay_epochs", "seeds.parameter_budget"])
+    }
+
+    /// Width growth through the API: a 64→4→10 digits host under the heuristic policy with the
+    /// widening blueprint only (no slot kernel of width 4 exists, none is needed) — a forced
+    /// plateau germinates widen-8, it passes its gates and fossilises, and the host's hidden
+    /// layer is 12 wide afterwards.
+    @Test func aGrowthRunAddsHiddenUnits() throws {
+        let server = try ServerHarness(environment: ServerHarness.controlEnvironment)
+        let run = try server.submit(
+            #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": 10, "learning_rate": 0.01, "seed": 3, "#
+                + #""label_smoothing": 0.1, "input_noise": 0.1, "learning_rate_decay_epochs": 3, "policy": "heuristic", "#
+                + #""seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "plateau_epochs": 1, "plateau_delta": 10, "#
+                + #""min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "evaluation_epochs": 1, "#
+                + #""improvement_threshold": 0, "max_germinations": 1, "parameter_budget": 2409}}"#)
+        #expect(try server.waitFor(run, status: "succeeded", within: 120))
+        let view = try server.object("GET", "/api/v1/runs/\(run)/seeds")
+        let seeds = try #require(view["items"] as? [[String: Any]])
+        #expect(seeds.count == 1)
+        #expect(seeds.first?["blueprint_id"] as? String == "widen-8")
+        #expect(seeds.first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
+        #expect(seeds.first?["parameters"] as? Int == 8 * 64 + 8 + 10 * 8, "ΔParams = k·(inputs + 1) + classes·k")
+        let slots = try #require(view["slots"] as? [[String: Any]])
+        #expect(slots.first?["width"] as? Int == 12, "the hidden layer grew from 4 to 12 units")
+        let reports = try server.fieldReports("run=\(run)")
+        #expect(reports.first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS")
     }
 }
