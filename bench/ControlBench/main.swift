@@ -155,9 +155,17 @@ case "growth":
         if case .seedOperation(let op)? = command.payload { operation = op.operation.name + " " + op.blueprintId }
         FileHandle.standardError.write(Data("epoch \(command.annotations["epoch"] ?? "?") \(command.targetSeedId) \(operation) \(command.annotations["rationale"] ?? "")\n".utf8))
     }
-    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d host=%d seeds=%d hidden=%@ germinations=%d",
-                 seed, summaries.count, last.validationAccuracy, best, host.parameterCount + seedParameters, host.parameterCount, seedParameters,
-                 host.hiddenSizes.map(String.init).joined(separator: ","), controller.kasmina.germinations))
+    // Fossilised widenings are host units now: the host's count is the grown network's. A seed
+    // still live at the end is reported apart (in TRAINING it adds nothing to the output).
+    let fossilised = controller.commands.filter { command in
+        guard case .seedOperation(let op)? = command.payload else { return false }
+        return op.operation == .fossilize && command.annotations["executed"] == "true"
+    }.count
+    let live = controller.kasmina.slotModules.compactMap(\.active).map { "\($0.origin.requestedId):\($0.stage.name)" }
+    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d hidden=%@ germinations=%d fossilised=%d live_seed_params=%d live=%@",
+                 seed, summaries.count, last.validationAccuracy, best, host.parameterCount,
+                 host.hiddenSizes.map(String.init).joined(separator: ","), controller.kasmina.germinations,
+                 fossilised, seedParameters, live.joined(separator: ",")))
 case "fixed":
     // WIDTH may list several hidden layers: 64,4 is a 64→64→4→10 net.
     let widths = (arguments.count > 2 ? arguments[2] : "4").split(separator: ",").compactMap { Int($0) }
