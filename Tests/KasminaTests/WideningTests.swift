@@ -110,6 +110,31 @@ import Tolaria
         #expect(try GraftingTests.logits(resumed).map(\.bitPattern) == expected.map(\.bitPattern))
     }
 
+    @Test func aRollbackAcrossAWideningRestoresTheNarrowerHostAndItWidensAgain() throws {
+        let directory = TemporaryDirectory("kasmina-widen-rollback")
+        var settings = SeedSettings()
+        settings.graftSteps = 7
+        var config = GraftingTests.config
+        config.epochs = 8
+        config.checkpointInterval = 4
+        // The widening happens at the boundary of epoch 5; a NaN in epoch 6 rolls back to the
+        // checkpoint of epoch 4, written before it (the seed still EVALUATING, the host 16 wide).
+        config.faultInjection = FaultInjection(nanAtEpoch: 6)
+        let controller = ScriptedController(manager: try GraftingTests.manager(settings), script: WideningTests.lifecycle)
+        let sink = InMemoryTrainingSink()
+        let trainer = try GraftingTests.trainer(config, controller: controller, directory: directory.path, sink: sink)
+        var widths: [Int: [Int]] = [:]
+        controller.before = { epoch, _ in widths[epoch, default: []].append(trainer.model.architecture.hiddenSizes[0]) }
+        #expect(try trainer.run() == .completed)
+        #expect(trainer.rollbacks == 1)
+        #expect(widths[4] == [16, 16] && widths[5] == [16, 16], "epochs 4 and 5 ran twice on the narrower host")
+        #expect(widths[6] == [24] && widths[7] == [24])
+        let fossilise = controller.results.filter { $0.finished.first?.finalStage == .fossilized }
+        #expect(fossilise.count == 2, "fossilised before the rollback and again after it")
+        #expect(trainer.model.architecture.hiddenSizes == [24, 16])
+        #expect(controller.manager.isolationViolations == 0)
+    }
+
     @Test func aLeakingWideningKernelIsCulledAndQuarantined() throws {
         var host: UnsafeMutablePointer<Float>?
         let manager = SeedManager(
