@@ -233,4 +233,37 @@ import Tolaria
         try LeylineCodec.check(packet)
         for command in run.controller.commands { try LeylineCodec.check(command) }
     }
+    /// Width growth under the heuristic: a 4-unit digits host widens while the parameter budget
+    /// allows (310 + 600 = 910 ≤ 1 000; then widen-8 or widen-4 would exceed it) and stops.
+    @Test func theHeuristicWidensTheHostUntilTheBudgetRunsOut() throws {
+        let fixture = try ControlFixture()
+        var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: 30, learningRate: 0.01)
+        config.model.hiddenSizes = [4]
+        config.seed = 5
+        config.policy = .heuristic
+        var seeds = SeedSettings()
+        seeds.blueprints = ["widen-8", "widen-4"]
+        seeds.warmupEpochs = 2
+        seeds.plateauEpochs = 1
+        seeds.plateauDelta = 10
+        seeds.minTrainingEpochs = 1
+        seeds.graftSteps = 10
+        seeds.stabilizationEpochs = 0
+        seeds.evaluationEpochs = 1
+        seeds.improvementThreshold = 0
+        seeds.embargoEpochs = 0
+        seeds.parameterBudget = 1000
+        config.seeds = seeds
+        #expect(fixture.service.validate(config, architecture: HostArchitecture(inputs: 64, hiddenSizes: [4], classes: 10)).isEmpty)
+        let run = try fixture.run(config)
+        #expect(run.outcome == .completed)
+        #expect(run.trainer.model.architecture.hiddenSizes == [12])
+        #expect(run.trainer.model.architecture.parameterCount == 910)
+        let germinations = run.controller.commands.compactMap { command -> String? in
+            guard case .seedOperation(let op)? = command.payload, op.operation == .germinate else { return nil }
+            return op.blueprintId
+        }
+        #expect(germinations == ["widen-8"], "nothing fits the budget after the first widening")
+        #expect(run.sink.summaries.last.map { $0.validationAccuracy > run.sink.summaries[1].validationAccuracy } == true)
+    }
 }
