@@ -172,8 +172,12 @@ enum AcceptanceRun {
         #expect(after.count == before && !after.contains { $0["report_id"] as? String == "torn" })
         #expect(try restarted.fieldReports("run=\(helpful)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS")
         #expect(try restarted.fieldReports("outcome=regression").count >= 2)
-        // Seeds of runs that finished before the restart are no longer in memory; the run is known.
-        #expect(try restarted.object("GET", "/api/v1/runs/\(helpful)/seeds")["active"] as? Bool == false)
+        // Seeds of runs that finished before the restart come back from the run registry, inactive.
+        let restored = try restarted.object("GET", "/api/v1/runs/\(helpful)/seeds")
+        #expect(restored["active"] as? Bool == false)
+        #expect(
+            (restored["items"] as? [[String: Any]])?.contains { $0["stage"] as? String == "SEED_STAGE_FOSSILIZED" && $0["parameters"] as? Int == 280 }
+                == true)
     }
 
     static func validationCurve(_ server: ServerHarness, _ run: String) throws -> [Double] {
@@ -300,16 +304,17 @@ enum AcceptanceRun {
     /// widening blueprint only (no slot kernel of width 4 exists, none is needed) — a forced
     /// plateau germinates widen-8, it passes its gates and fossilises, and the host's hidden
     /// layer is 12 wide afterwards.
-    @Test func aGrowthRunAddsHiddenUnits() throws {
-        let server = try ServerHarness(environment: ServerHarness.controlEnvironment)
-        let run = try server.submit(
+    @Test func aGrowthRunAddsHiddenUnitsAndItsSeedsSurviveARestart() throws {
+        let data = TemporaryDirectory("esper-growth")
+        var server: ServerHarness? = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let run = try server!.submit(
             #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": 10, "learning_rate": 0.01, "seed": 3, "#
                 + #""label_smoothing": 0.1, "input_noise": 0.1, "learning_rate_decay_epochs": 3, "policy": "heuristic", "#
                 + #""seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "plateau_epochs": 1, "plateau_delta": 10, "#
                 + #""min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "evaluation_epochs": 1, "#
                 + #""improvement_threshold": 0, "max_germinations": 1, "parameter_budget": 2409}}"#)
-        #expect(try server.waitFor(run, status: "succeeded", within: 120))
-        let view = try server.object("GET", "/api/v1/runs/\(run)/seeds")
+        #expect(try server!.waitFor(run, status: "succeeded", within: 120))
+        let view = try server!.object("GET", "/api/v1/runs/\(run)/seeds")
         let seeds = try #require(view["items"] as? [[String: Any]])
         #expect(seeds.count == 1)
         #expect(seeds.first?["blueprint_id"] as? String == "widen-8")
@@ -317,7 +322,20 @@ enum AcceptanceRun {
         #expect(seeds.first?["parameters"] as? Int == 8 * 64 + 8 + 10 * 8, "ΔParams = k·(inputs + 1) + classes·k")
         let slots = try #require(view["slots"] as? [[String: Any]])
         #expect(slots.first?["width"] as? Int == 12, "the hidden layer grew from 4 to 12 units")
-        let reports = try server.fieldReports("run=\(run)")
+        let reports = try server!.fieldReports("run=\(run)")
         #expect(reports.first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS")
+
+        // After a restart the same seeds and slots are served from the run registry.
+        server = nil
+        let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let restored = try restarted.object("GET", "/api/v1/runs/\(run)/seeds")
+        #expect(restored["active"] as? Bool == false)
+        let restoredSeeds = try #require(restored["items"] as? [[String: Any]])
+        #expect(restoredSeeds.map { $0["seed_id"] as? String } == seeds.map { $0["seed_id"] as? String })
+        #expect(restoredSeeds.first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
+        #expect((restored["slots"] as? [[String: Any]])?.first?["width"] as? Int == 12)
+        let seedId = try #require(seeds.first?["seed_id"] as? String)
+        #expect(try restarted.object("GET", "/api/v1/runs/\(run)/seeds/\(seedId)")["blueprint_id"] as? String == "widen-8")
+        #expect(try restarted.request("POST", "/api/v1/runs/\(run)/seeds/\(seedId)/cull").status == 409)
     }
 }
