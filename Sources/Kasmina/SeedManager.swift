@@ -416,7 +416,8 @@ public final class SeedManager: SeedModuleFactory {
             return refuse(command, "widening needs a ReLU host (this one uses \(architecture.activation))", event: "germination_refused")
         }
         if let module, !module.fossils.isEmpty {
-            return refuse(command, "\(slot.name) carries fossils of width \(slot.width); widening would change it", event: "germination_refused")
+            return refuse(
+                command, "\(slot.name) carries fossils of width \(slot.width); widening would change it", event: "germination_refused")
         }
         let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
         let origin = KernelOrigin(
@@ -433,7 +434,8 @@ public final class SeedManager: SeedModuleFactory {
         }
         for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
             if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
-                let violation = IsolationViolation(check: .storageOverlap, seedId: id, detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
+                let violation = IsolationViolation(
+                    check: .storageOverlap, seedId: id, detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
                 guardian.record(violation)
                 recordViolation(violation, seedViolations: 1)
                 return refuse(command, violation.detail, event: "germination_refused", level: .error)

@@ -85,7 +85,8 @@ public final class WideningBranch: SeedBranch {
     /// U ~ U(±√(6/inputs)) from `seed`, c = 0, V = 0.
     public func initialise(seed: UInt64) {
         var rng = RandomGenerator(seed: seed, stream: .initialisation)
-        rng.initialiseWeights(parameters, count: shape.units * shape.inputs, fanIn: shape.inputs, fanOut: shape.units, scheme: .kaimingUniform)
+        rng.initialiseWeights(
+            parameters, count: shape.units * shape.inputs, fanIn: shape.inputs, fanOut: shape.units, scheme: .kaimingUniform)
         (parameters + shape.units * shape.inputs).update(repeating: 0, count: shape.units + shape.outputs * shape.units)
     }
 

@@ -100,7 +100,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let verdict = service.risk.review(
             proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
             settings: settings, blueprint: { self.service.catalog.info($0) },
-            quarantined: { self.service.quarantineReason($0) })
+            quarantined: { self.service.quarantineReason($0) }, approved: { self.service.approvals.isApproved($0) })
         var outcome: (accepted: Bool, reason: String?)?
         if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))

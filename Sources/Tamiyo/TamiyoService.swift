@@ -33,6 +33,7 @@ public struct TamiyoSettings: Sendable {
 
     public var fieldReportPath: String { directory + "/field_reports.log" }
     public var policyWeightsPath: String { directory + "/policy_weights.bin" }
+    public var approvalsPath: String { directory + "/approvals.json" }
 }
 
 /// The policy network as `GET /api/v1/tamiyo/policy` shows it.
@@ -77,6 +78,8 @@ public final class TamiyoService: Sendable {
     public let catalog: BlueprintCatalog
     public let fieldReports: FieldReportStore
     public let seeds = SeedRegistry()
+    /// Operators' approvals of approval-required blueprints (every run).
+    public let approvals: ApprovalStore
     public let risk: RiskEngine
     let karn: KarnCatalog
     let kernels: any SeedKernelProvider
@@ -103,6 +106,11 @@ public final class TamiyoService: Sendable {
         mode = ConservativeMode(atStart: settings.conservativeAtStart)
         risk = RiskEngine(maxLossSpike: settings.maxLossSpike)
         catalog = BlueprintCatalog(karn: karn, urza: urza, ttlSeconds: settings.metadataTTLSeconds)
+        let (approvals, approvalsError) = ApprovalStore.open(path: settings.approvalsPath, karn: karn)
+        self.approvals = approvals
+        if let approvalsError {
+            logger.error("approvals file unreadable; starting with none", metadata: ["error": "\(approvalsError)"])
+        }
         do {
             fieldReports = try FieldReportStore(path: settings.fieldReportPath, retentionHours: settings.fieldReportRetentionHours)
         } catch {

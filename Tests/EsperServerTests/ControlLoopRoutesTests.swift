@@ -176,7 +176,9 @@ enum AcceptanceRun {
         let restored = try restarted.object("GET", "/api/v1/runs/\(helpful)/seeds")
         #expect(restored["active"] as? Bool == false)
         #expect(
-            (restored["items"] as? [[String: Any]])?.contains { $0["stage"] as? String == "SEED_STAGE_FOSSILIZED" && $0["parameters"] as? Int == 280 }
+            (restored["items"] as? [[String: Any]])?.contains {
+                $0["stage"] as? String == "SEED_STAGE_FOSSILIZED" && $0["parameters"] as? Int == 280
+            }
                 == true)
     }
 
@@ -298,6 +300,51 @@ enum AcceptanceRun {
                 base
                     + #", "label_smoothing": 1, "input_noise": -1, "learning_rate_decay_epochs": 0, "policy": "heuristic", "seeds": {"parameter_budget": 0}}"#
             ) == ["label_smoothing", "input_noise", "learning_rate_decay_epochs", "seeds.parameter_budget"])
+    }
+
+    /// Approval-required blueprints over REST: a run whose only candidate is BP036 is held by
+    /// the risk engine until an operator approves it, then it germinates; approvals validate
+    /// their input and survive a restart.
+    @Test func anApprovalReleasesAHeldBlueprintInARunningRun() throws {
+        let data = TemporaryDirectory("esper-approvals")
+        var server: ServerHarness? = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        try server!.compile([("BP036", #"{"experts": 4, "capacity": 1}"#)])
+        func problems(_ json: String) throws -> (Int, [String]) {
+            let response = try server!.request("POST", "/api/v1/tamiyo/approvals", json: json)
+            return (
+                response.status, (try? RawHTTP.json(response)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
+            )
+        }
+        #expect(try problems(#"{"blueprint_id": "BP999"}"#) == (422, ["blueprint_id"]))
+        #expect(try problems(#"{"blueprint_id": "BP008"}"#) == (422, ["blueprint_id"]), "BP008 needs no approval")
+        #expect(try problems(#"{"blueprint_id": "../x", "reason": "\u0001"}"#) == (422, ["blueprint_id", "reason"]))
+        #expect(try problems(#"{"blueprint_id": "BP036", "colour": 1}"#) == (400, ["colour"]))
+        #expect(try problems(#"{}"#) == (422, ["blueprint_id"]))
+        #expect(try server!.request("DELETE", "/api/v1/tamiyo/approvals/BP036").status == 404)
+
+        let run = try server!.submit(
+            AcceptanceRun.config(
+                epochs: 100_000,
+                seeds:
+                    #"{"slots": ["slot-0"], "blueprints": ["BP036"], "plateau_epochs": 1, "plateau_delta": 10, "warmup_epochs": 1, "max_germinations": 1}"#
+            ))
+        // Held: the run trains past several plateaus without a seed.
+        #expect(try eventually(within: 60) { (try server!.object("GET", "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0) >= 20 })
+        #expect(try server!.seeds(run).isEmpty)
+        let approved = try server!.request("POST", "/api/v1/tamiyo/approvals", json: #"{"blueprint_id": "BP036", "reason": "reviewed"}"#)
+        #expect(approved.status == 201, "\(approved.text)")
+        #expect(try RawHTTP.json(approved)["blueprint_id"] as? String == "BP036")
+        #expect(try server!.request("POST", "/api/v1/tamiyo/approvals", json: #"{"blueprint_id": "BP036"}"#).status == 200)
+        #expect(try eventually(within: 60) { try server!.seeds(run).first?["blueprint_id"] as? String == "BP036" })
+        _ = try server!.request("POST", "/api/v1/runs/\(run)/stop")
+        #expect(try server!.waitFor(run, status: "cancelled", within: 60))
+
+        server = nil
+        let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let items = try #require(try restarted.object("GET", "/api/v1/tamiyo/approvals")["items"] as? [[String: Any]])
+        #expect(items.map { $0["blueprint_id"] as? String } == ["BP036"] && items.first?["reason"] as? String == "reviewed")
+        #expect(try restarted.request("DELETE", "/api/v1/tamiyo/approvals/BP036").status == 204)
+        #expect((try restarted.object("GET", "/api/v1/tamiyo/approvals")["items"] as? [Any])?.isEmpty == true)
     }
 
     /// Width growth through the API: a 64→4→10 digits host under the heuristic policy with the

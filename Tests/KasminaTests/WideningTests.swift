@@ -140,7 +140,8 @@ import Tolaria
         let manager = SeedManager(
             runId: "grafting", settings: SeedSettings(), kernels: UrzaKernelProvider(urza: try GraftingTests.library.get().urza),
             budgetMs: 1000,
-            makeWideningBranch: { shape, block, _ in LeakingWideningBranch(WideningBranch(shape: shape, block: block), hostGradients: host!) })
+            makeWideningBranch: { shape, block, _ in LeakingWideningBranch(WideningBranch(shape: shape, block: block), hostGradients: host!)
+            })
         var config = GraftingTests.config
         config.epochs = 3
         let controller = ScriptedController(manager: manager, script: [0: [Commands.germinate("widen-8")]])

@@ -2,6 +2,7 @@ import EsperTestSupport
 import Foundation
 import Kasmina
 import Leyline
+import Logging
 import TamiyoNetwork
 import Testing
 import Tolaria
@@ -122,6 +123,37 @@ import Tolaria
             ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"]) { $0.approvedBlueprints = ["BP036"] })
         let first = try #require(approved.controller.commands.first)
         #expect(first.commandType == .seed && first.annotations["executed"] == "true")
+    }
+
+    @Test func anOperatorApprovalReleasesHeldBlueprintsForEveryRunAndIsKept() throws {
+        let fixture = try ControlFixture()
+        let config = ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"])
+        let held = try fixture.run(config)
+        #expect(held.controller.commands.first?.annotations["risk_reason"] == "approval_required")
+        #expect(held.controller.kasmina.germinations == 0)
+
+        #expect(throws: ApprovalError.unknownBlueprint) { try fixture.service.approvals.approve("BP999", reason: "x") }
+        #expect(throws: ApprovalError.notRequired) { try fixture.service.approvals.approve("BP008", reason: "x") }
+        let (approval, created) = try fixture.service.approvals.approve("BP036", reason: "reviewed")
+        #expect(created && approval.blueprintId == "BP036" && approval.reason == "reviewed")
+        #expect(try fixture.service.approvals.approve("BP036", reason: "again").created == false)
+
+        // The same config (no run-level approval) now germinates BP036.
+        let released = try fixture.run(config)
+        let first = try #require(released.controller.commands.first)
+        #expect(first.commandType == .seed && first.annotations["executed"] == "true")
+        #expect(released.controller.kasmina.germinations == 1)
+
+        // Approvals are kept on disk: a new service over the same directory has it; revoking holds again.
+        var logger = Logger(label: "tamiyo-test")
+        logger.logLevel = .critical
+        let reopened = try TamiyoService(
+            settings: TamiyoSettings(directory: fixture.directory.path + "/tamiyo"), karn: fixture.library.catalog,
+            urza: fixture.library.urza, kernels: UrzaKernelProvider(urza: fixture.library.urza), bus: nil, logger: logger)
+        defer { reopened.stop() }
+        #expect(reopened.approvals.all.map(\.blueprintId) == ["BP036"])
+        #expect(try reopened.approvals.revoke("BP036") && !(try reopened.approvals.revoke("BP036")))
+        #expect(!reopened.approvals.isApproved("BP036"))
     }
 
     @Test func conservativeModeRestrictsTheNextDecisionToTheSafePool() throws {

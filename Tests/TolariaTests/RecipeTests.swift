@@ -12,7 +12,9 @@ import Testing
         model.labelSmoothing = 0.2
         let x: [Float] = [0.5, -1, 2, 1, 0.25, -0.5]
         let labels: [Int32] = [2, 0]
-        let logits = try x.withUnsafeBufferPointer { try Array(UnsafeBufferPointer(start: model.forward($0.baseAddress!, batch: 2, training: true), count: 8)) }
+        let logits = try x.withUnsafeBufferPointer {
+            try Array(UnsafeBufferPointer(start: model.forward($0.baseAddress!, batch: 2, training: true), count: 8))
+        }
         _ = try labels.withUnsafeBufferPointer { try model.loss(labels: $0.baseAddress!, batch: 2) }
         model.zeroGradients()
         try labels.withUnsafeBufferPointer { try model.backward(labels: $0.baseAddress!, batch: 2) }
