@@ -39,13 +39,7 @@ public struct WideningShape: Sendable, Equatable, Codable {
         return WideningUnits(
             units: units, incoming: Array(UnsafeBufferPointer(start: parameters, count: u)),
             bias: Array(UnsafeBufferPointer(start: parameters + u, count: units)),
-            outputs: Array(UnsafeBufferPointer(start: parameters + u + units, count: outputs * units)))
-    }
-}
-
-extension WideningUnits {
-    init(units: Int, incoming: [Float], bias: [Float], outputs: [Float]) {
-        self.init(units: units, incoming: incoming, bias: bias, outgoing: outputs)
+            outgoing: Array(UnsafeBufferPointer(start: parameters + u + units, count: outputs * units)))
     }
 }
 
