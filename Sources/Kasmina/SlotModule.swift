@@ -316,6 +316,12 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         wideMode = .passthrough
         wideShadowReady = false
         guard let seed = active, seed.isWidening, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil else { return }
+        guard let shape = seed.origin.widening, shape.inputs == inputs, shape.outputs == outputs else {
+            // Another seed widened a neighbouring layer since this one germinated: its units no
+            // longer fit the host. It is culled (the host function, from this batch on).
+            beginCull(seed, reason: "host_reshaped", quarantine: false)
+            return
+        }
         reserveWide(batch: batch, inputs: inputs, outputs: outputs)
         let count = batch * outputs
         func run(kernelTraining: Bool) throws {

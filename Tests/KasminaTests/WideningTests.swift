@@ -155,6 +155,26 @@ import Tolaria
         #expect(trainer.model.slots[0].module == nil && trainer.model.architecture.hiddenSizes == [16, 16])
     }
 
+    @Test func aWideningSeedWhoseInputLayerWidenedIsCulled() throws {
+        var settings = SeedSettings()
+        settings.graftSteps = 7
+        settings.maxActiveSeeds = 2
+        let manager = try GraftingTests.manager(settings)
+        var script = WideningTests.lifecycle
+        script[0] = [Commands.germinate("widen-8"), Commands.germinate("widen-4", slot: "slot-1")]
+        var config = GraftingTests.config
+        config.epochs = 7
+        let controller = ScriptedController(manager: manager, script: script)
+        let trainer = try GraftingTests.trainer(config, controller: controller)
+        #expect(try trainer.run() == .completed)
+        // slot-0's seed widened layer 0 at epoch 5; slot-1's seed read layer 1's input, 16 wide
+        // when it germinated and 24 since: culled in epoch 6, finished at its boundary.
+        #expect(trainer.model.architecture.hiddenSizes == [24, 16])
+        let finished = try #require(controller.reports.last?.finished.first)
+        #expect(finished.seedId == "seed-1-0" && finished.cullReason == "host_reshaped")
+        #expect(trainer.model.slots[1].module == nil)
+    }
+
     @Test func wideningIsRefusedOnANonReLUHost() throws {
         let manager = try GraftingTests.manager()
         var config = GraftingTests.config
