@@ -99,6 +99,7 @@ public final class SeedRegistry: Sendable {
     public func attach(store: any SeedViewStore) { self.store.withLock { $0 = store } }
 
     public func publish(_ view: RunSeedsView, cullRequests: [String: CullRequest]) {
+        let persisting = store.withLock { $0 != nil }
         let toStore: RunSeedsView? = entries.withLock { entries in
             // Seeds of an earlier manager of the same run (before a restart) stay listed.
             var merged = view
@@ -106,10 +107,10 @@ public final class SeedRegistry: Sendable {
                 let current = Set(view.seeds.map(\.seedId))
                 merged.seeds = previous.seeds.filter { !current.contains($0.seedId) } + view.seeds
             }
-            let shape = SeedRegistry.shape(of: merged)
+            let shape = persisting ? SeedRegistry.shape(of: merged) : nil
             let stored = entries[view.runId]?.storedShape
             entries[view.runId] = Entry(view: merged, cullRequests: cullRequests, storedShape: shape)
-            return shape == stored ? nil : merged
+            return persisting && shape != stored ? merged : nil
         }
         if let toStore { save(toStore) }
     }
@@ -156,8 +157,11 @@ public final class SeedRegistry: Sendable {
         return view
     }
 
+    /// Finished seeds never change again: their count stands for them, the live ones are listed.
     private static func shape(of view: RunSeedsView) -> String {
-        let seeds = view.seeds.map { "\($0.seedId):\($0.stage):\($0.cullReason ?? ""):\($0.paused)" }
+        let ended = [SeedLifecycleStage.fossilized.name, SeedLifecycleStage.cancelled.name]
+        let live = view.seeds.filter { !ended.contains($0.stage) }
+        let seeds = ["\(view.seeds.count)"] + live.map { "\($0.seedId):\($0.stage):\($0.cullReason ?? ""):\($0.paused)" }
         let slots = view.slots.map { "\($0.name):\($0.width):\($0.fossils):\($0.liveSeed ?? ""):\($0.embargoUntilEpoch)" }
         return (seeds + ["|"] + slots + ["|\(view.active)"]).joined(separator: ",")
     }
