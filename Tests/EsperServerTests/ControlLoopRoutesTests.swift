@@ -347,6 +347,35 @@ enum AcceptanceRun {
         #expect((try restarted.object("GET", "/api/v1/tamiyo/approvals")["items"] as? [Any])?.isEmpty == true)
     }
 
+    /// A run whose host widened is suspended by a shutdown and resumes after the restart from
+    /// its checkpoint with the wider host.
+    @Test func aWidenedRunResumesWiderAfterARestart() throws {
+        let data = TemporaryDirectory("esper-growth-resume")
+        var server: ServerHarness? = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let run = try server!.submit(
+            #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": 100000, "learning_rate": 0.01, "seed": 3, "#
+                + #""checkpoint_interval": 1, "policy": "heuristic", "seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "#
+                + #""plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "#
+                + #""evaluation_epochs": 1, "improvement_threshold": 0, "max_germinations": 1}}"#)
+        func width(_ server: ServerHarness) throws -> Int? {
+            let latest = try server.object("GET", "/api/v1/runs/\(run)")["latest_metrics"] as? [String: Any]
+            return (latest?["slots"] as? [[String: Any]])?.first?["width"] as? Int
+        }
+        func epoch(_ server: ServerHarness) throws -> Int { try server.object("GET", "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0 }
+        #expect(try eventually(within: 60) { try width(server!) == 12 })
+        let before = try epoch(server!)
+        server = nil
+
+        let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        #expect(try eventually(within: 60) { try epoch(restarted) > before + 2 })
+        #expect(try width(restarted) == 12, "resumed from a checkpoint of the widened host")
+        let record = try restarted.object("GET", "/api/v1/runs/\(run)")
+        #expect(record["restarts"] as? Int == 1)
+        #expect(try restarted.seeds(run).first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
+        _ = try restarted.request("POST", "/api/v1/runs/\(run)/stop")
+        #expect(try restarted.waitFor(run, status: "cancelled", within: 60))
+    }
+
     /// Width growth through the API: a 64→4→10 digits host under the heuristic policy with the
     /// widening blueprint only (no slot kernel of width 4 exists, none is needed) — a forced
     /// plateau germinates widen-8, it passes its gates and fossilises, and the host's hidden
