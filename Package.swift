@@ -106,6 +106,15 @@ let package = Package(
             name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
+        // the C kernels, the validation harness, versioned policies and training jobs (SQLite).
+        .target(
+            name: "Simic",
+            dependencies: [
+                "CKernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
         .target(
             name: "Tamiyo",
             dependencies: [
