@@ -166,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "control-bench",
             dependencies: [
-                "Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                "Tamiyo", "Simic", "TamiyoNetwork", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/ControlBench", swiftSettings: strictSwift),

@@ -23,6 +23,13 @@ public struct SimicJob: Sendable, Codable, Equatable {
     public var finishedAt: String?
     public var result: SimicJobResult?
     public var error: String?
+
+    public init(id: String, state: State = .queued, settings: SimicTrainingSettings, createdAt: String) {
+        self.id = id
+        self.state = state
+        self.settings = settings
+        self.createdAt = createdAt
+    }
 }
 
 /// What a finished job did.
