@@ -1,0 +1,81 @@
+import EsperTestSupport
+import Foundation
+import Leyline
+import Simic
+import TamiyoNetwork
+import Testing
+
+/// PPO on Tamiyo's network learns a problem with a known optimum, deterministically.
+@Suite struct PPOTests {
+    static let best: [PolicyAction] = [.optimizer, .germinate]
+
+    static func settings(seed: UInt64 = 3) -> SimicTrainingSettings {
+        var s = SimicTrainingSettings()
+        s.updates = 30
+        s.epochs = 4
+        s.minibatchSize = 32
+        s.learningRate = 3e-3
+        s.seed = seed
+        s.holdoutFraction = 0
+        return s
+    }
+
+    static func experiences(_ n: Int) -> [SimicExperience] {
+        let buffer = FieldReportReplayBuffer(capacity: 10_000)
+        buffer.extend(Bandit.reports(n, best: best), now: Date().timeIntervalSince1970)
+        return buffer.all
+    }
+
+    @Test func learnsTheContextualBanditOptimum() throws {
+        let initial = PolicyWeights.initial()
+        let before = Bandit.expectedReward(initial, best: PPOTests.best)
+        // Uniform over 4 actions: 1/4·(+1) + 3/4·(−1) = −0.5 (the initial net is near uniform).
+        #expect(before < -0.2)
+        let trainer = PPOTrainer(initial: initial, settings: PPOTests.settings())
+        let history = trainer.train(PPOTests.experiences(400))
+        #expect(history.count == 30)
+        let trained = try trainer.weights(version: "bandit")
+        let after = Bandit.expectedReward(trained, best: PPOTests.best)
+        #expect(after > 0.8, "expected reward \(before) → \(after)")
+        #expect(Bandit.decision(trained, context: 0) == .optimizer && Bandit.decision(trained, context: 1) == .germinate)
+        // The clip is doing its job: some samples hit it, and the value head learnt the returns.
+        #expect(history.contains { $0.clipFraction > 0 })
+        #expect(history.last!.valueLoss < history.first!.valueLoss)
+        // Untrained heads are left exactly as they were.
+        #expect(trained.tensor("param.weight") == initial.tensor("param.weight"))
+        #expect(trained.tensor("slot.weight") == initial.tensor("slot.weight"))
+        #expect(trained.tensor("action.weight") != initial.tensor("action.weight"))
+    }
+
+    @Test func aFixedSeedReproducesTheWeights() throws {
+        let data = PPOTests.experiences(120)
+        var s = PPOTests.settings(seed: 9)
+        s.updates = 3
+        let a = PPOTrainer(initial: .initial(), settings: s)
+        _ = a.train(data)
+        let b = PPOTrainer(initial: .initial(), settings: s)
+        _ = b.train(data)
+        s.seed = 10
+        let c = PPOTrainer(initial: .initial(), settings: s)
+        _ = c.train(data)
+        let wa = try a.weights(version: "x"), wb = try b.weights(version: "x"), wc = try c.weights(version: "x")
+        #expect(wa.sha256 == wb.sha256)
+        #expect(wa.sha256 != wc.sha256)
+        // And through the whole job: same sample, same split, same weights.
+        let buffer = FieldReportReplayBuffer(capacity: 10_000)
+        buffer.extend(Bandit.reports(120, best: PPOTests.best), now: Date().timeIntervalSince1970)
+        var settings = s
+        settings.sampleSize = 80
+        settings.holdoutFraction = 0.25
+        let job = SimicJob(id: "job-a", settings: settings, createdAt: "")
+        let r1 = try SimicJobRunner.run(job, buffer: buffer, initial: .initial(), publisher: nil, telemetry: { _ in })
+        let r2 = try SimicJobRunner.run(job, buffer: buffer, initial: .initial(), publisher: nil, telemetry: { _ in })
+        #expect(r1.weightsSha256 == r2.weightsSha256 && r1.trainingReports == 60 && r1.holdoutReports == 20)
+    }
+
+    @Test func nothingToLearnFromLeavesTheWeightsAlone() throws {
+        let trainer = PPOTrainer(initial: .initial(), settings: PPOTests.settings())
+        #expect(trainer.train([]).isEmpty)
+        #expect(try trainer.weights(version: "policy-init").sha256 == PolicyWeights.initial().sha256)
+    }
+}
