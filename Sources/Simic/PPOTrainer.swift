@@ -31,6 +31,18 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
     public var policyEntropy: Double
     public var reports: Int
     public var steps: Int
+
+    public init(
+        averageReward: Double, policyLoss: Double, valueLoss: Double, paramLoss: Double, policyEntropy: Double, reports: Int, steps: Int
+    ) {
+        self.averageReward = averageReward
+        self.policyLoss = policyLoss
+        self.valueLoss = valueLoss
+        self.paramLoss = paramLoss
+        self.policyEntropy = policyEntropy
+        self.reports = reports
+        self.steps = steps
+    }
 }
 
 /// PPO on Tamiyo's own network (TamiyoNetwork's layout and weight format) over the C
