@@ -288,7 +288,8 @@ public final class PPOTrainer {
                     let indices = Array(order[start..<min(order.count, start + settings.minibatchSize)])
                     start += settings.minibatchSize
                     let r = minibatch(
-                        indices.map { steps[$0] }, advantages: indices.map { advantages[$0] }, returns: indices.map { estimate.returns[$0] },
+                        indices.map { steps[$0] }, advantages: indices.map { advantages[$0] },
+                        returns: indices.map { estimate.returns[$0] },
                         logpOld: indices.map { estimate.logpOld[$0] })
                     sums.policy += r.policy
                     sums.value += r.value
@@ -319,7 +320,9 @@ public final class PPOTrainer {
     }
 
     /// One gradient step; returns the minibatch's losses before the step.
-    func minibatch(_ steps: [Step], advantages: [Float], returns: [Float], logpOld: [Float]) -> (
+    func minibatch(
+        _ steps: [Step], advantages: [Float], returns: [Float], logpOld: [Float]
+    ) -> (
         policy: Double, value: Double, entropy: Double, kl: Double, clipped: Int, norm: Double
     ) {
         let n = steps.count, a = PPOTrainer.actions
@@ -385,7 +388,8 @@ public final class PPOTrainer {
         }
         var policyLoss: Float = 0
         var coef = [Float](repeating: 0, count: steps.count)
-        check(ck_ppo_surrogate(&policyLoss, &coef, nil, logpNew, logpOld, advantages, Float(settings.clipEpsilon), steps.count), "surrogate")
+        check(
+            ck_ppo_surrogate(&policyLoss, &coef, nil, logpNew, logpOld, advantages, Float(settings.clipEpsilon), steps.count), "surrogate")
         return PolicyEvaluation(
             averageReward: averageReward, policyLoss: Double(policyLoss), valueLoss: valueLoss, paramLoss: 0, policyEntropy: entropy,
             reports: experiences.count, steps: steps.count)

@@ -78,7 +78,9 @@ public enum SimicJobRunner {
             events.append(
                 TelemetryEvent(
                     description: "Simic policy validation failed", level: .warning,
-                    attributes: ["training_run_id": jobId, "reasons": v.reasons.isEmpty ? "unspecified" : v.reasons.joined(separator: "; ")]))
+                    attributes: [
+                        "training_run_id": jobId, "reasons": v.reasons.isEmpty ? "unspecified" : v.reasons.joined(separator: "; "),
+                    ]))
         }
         return TelemetryPacket.build(
             packetId: "simic-validation-\(jobId)", source: "simic", level: v.passed ? .info : .warning,

@@ -105,7 +105,8 @@ public final class SimicService: Sendable {
             job.state = result.validation.passed ? .succeeded : .rejected
             if !result.validation.passed {
                 logger.warning(
-                    "Simic policy validation failed", metadata: ["job": "\(id)", "reasons": "\(result.validation.reasons.joined(separator: "; "))"])
+                    "Simic policy validation failed",
+                    metadata: ["job": "\(id)", "reasons": "\(result.validation.reasons.joined(separator: "; "))"])
             }
         } catch {
             job.state = .failed
@@ -209,7 +210,8 @@ public final class SimicService: Sendable {
                 }
             }
         }
-        let consumer = OonaConsumer(client: bus, streams: [.normal], group: SimicService.group, name: "simic-" + bus.configuration.consumerName)
+        let consumer = OonaConsumer(
+            client: bus, streams: [.normal], group: SimicService.group, name: "simic-" + bus.configuration.consumerName)
         consumer.run(count: 50, block: .milliseconds(250), while: { self.running }) { delivery in try self.ingest(delivery.message) }
         consumer.close()
     }

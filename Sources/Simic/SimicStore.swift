@@ -1,5 +1,5 @@
-public import EsperStorage
 import EsperJSON
+public import EsperStorage
 import Foundation
 
 /// A training job as `GET /api/v1/simic/jobs/{id}` shows it; its state lives in SQLite
@@ -116,7 +116,9 @@ public final class SimicStore: Sendable {
         let rows = try db.query(
             "SELECT seq, document FROM policies WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(after), .integer(Int64(limit + 1))])
         let page = rows.prefix(limit)
-        let items = try page.compactMap { $0["document"].string }.map { try JanssonDecoder().decode(PolicyRecord.self, from: Array($0.utf8)) }
+        let items = try page.compactMap { $0["document"].string }.map {
+            try JanssonDecoder().decode(PolicyRecord.self, from: Array($0.utf8))
+        }
         return (items, rows.count > limit ? page.last?["seq"].int : nil)
     }
 }

@@ -391,7 +391,8 @@ public final class TamiyoService: Sendable {
     }
 
     /// One decision of the current network on a given input (the API's fixed-input check).
-    public func decide(_ input: PolicyInput, validActions: UInt32) -> (action: PolicyAction, logits: [Float], param: Float, version: String) {
+    public func decide(_ input: PolicyInput, validActions: UInt32) -> (action: PolicyAction, logits: [Float], param: Float, version: String)
+    {
         let network = PolicyNetwork(weights: currentWeights)
         let out = network.evaluate(input)
         let action =

@@ -85,7 +85,8 @@ import Testing
         #expect(app.simic.buffer.count == 300)
 
         // A job with bad settings is refused, naming each field.
-        let bad = try server.request("POST", "/api/v1/simic/jobs", json: #"{"epochs": 0, "clip_epsilon": 2, "validation": {"min_reports": -1}}"#)
+        let bad = try server.request(
+            "POST", "/api/v1/simic/jobs", json: #"{"epochs": 0, "clip_epsilon": 2, "validation": {"min_reports": -1}}"#)
         #expect(bad.status == 422)
         for field in ["epochs", "clip_epsilon", "validation.min_reports"] { #expect(bad.text.contains(field)) }
         #expect(try server.request("POST", "/api/v1/simic/jobs", json: #"{"epoch": 3}"#).status == 400)

@@ -5,7 +5,9 @@ import Testing
 
 /// The replay buffer: capacity and TTL eviction, dedupe, deterministic features, seeded sampling.
 @Suite struct ReplayBufferTests {
-    static func report(_ id: String, command: String = "cmd", age hours: Double = 0, metrics: [String: Float] = ["loss_delta": -0.1])
+    static func report(
+        _ id: String, command: String = "cmd", age hours: Double = 0, metrics: [String: Float] = ["loss_delta": -0.1]
+    )
         -> FieldReport
     {
         FieldReport(

@@ -1,3 +1,5 @@
+import Foundation
+import Foundation
 import Leyline
 import Simic
 import TamiyoNetwork
@@ -43,7 +45,8 @@ enum Bandit {
         let network = PolicyNetwork(weights: weights)
         var total = 0.0
         for context in 0..<2 {
-            let out = network.evaluate(PolicyInput(features: features(context), stageIndex: 0, blueprintIndex: 0, slots: [], blueprints: []))
+            let out = network.evaluate(
+                PolicyInput(features: features(context), stageIndex: 0, blueprintIndex: 0, slots: [], blueprints: []))
             let logits = legal.map { Double(out.actionLogits[$0.rawValue]) }
             let top = logits.max()!
             let exps = logits.map { exp($0 - top) }
@@ -60,5 +63,3 @@ enum Bandit {
         return PolicyAction(rawValue: maskedArgmax(out.actionLogits) { mask & (1 << UInt32($0)) != 0 }!)!
     }
 }
-
-import Foundation

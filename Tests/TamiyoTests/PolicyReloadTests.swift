@@ -1,13 +1,13 @@
 import EsperStorage
 import EsperTestSupport
 import Foundation
+import Kasmina
 import Leyline
 import Logging
 import Tamiyo
 import TamiyoNetwork
 import Testing
 import Tolaria
-import Kasmina
 
 /// Hot reload of Simic's policies: learned runs adopt new weights at an epoch boundary, the
 /// last known good weights survive a corrupt file, rollback; field reports carry the decisions.
@@ -32,8 +32,11 @@ import Kasmina
         // … and new weights arrive before its first boundary.
         try fixture.service.install(weights: try PolicyReloadTests.always(.optimizer, version: "always-optimizer"))
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
-        let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed, scaling: config.dataset.effectiveScaling)
-        _ = try Trainer(runId: "reload", config: config, split: split, checkpoints: nil, sink: InMemoryTrainingSink(), controller: controller).run()
+        let split = DataSplit(
+            data, validationFraction: config.dataset.validationFraction, seed: config.seed, scaling: config.dataset.effectiveScaling)
+        _ = try Trainer(
+            runId: "reload", config: config, split: split, checkpoints: nil, sink: InMemoryTrainingSink(), controller: controller
+        ).run()
         #expect(controller.commands.count == 6)
         #expect(controller.commands.allSatisfy { $0.commandType == .optimizer && $0.annotations["policy_version"] == "always-optimizer" })
     }
@@ -54,7 +57,8 @@ import Kasmina
             let service = try open()
             try service.install(weights: a)
             try service.install(weights: b)
-            #expect(service.policyInfo.version == "policy-b" && service.policyInfo.rollbackVersions.prefix(2) == ["policy-a", "policy-init"])
+            #expect(
+                service.policyInfo.version == "policy-b" && service.policyInfo.rollbackVersions.prefix(2) == ["policy-a", "policy-init"])
             service.stop()
         }
         // Corrupt the current file: the service refuses it and runs the last known good one.
@@ -69,10 +73,13 @@ import Kasmina
             // A refused update leaves it alone.
             var payload = b.encoded()
             payload[20] ^= 0xFF
-            #expect(throws: (any Error).self) { _ = try service.ingest(PolicyUpdate(policyId: "p", issuedAt: .now(), payload: LeylineBytes(payload))) }
+            #expect(throws: (any Error).self) {
+                _ = try service.ingest(PolicyUpdate(policyId: "p", issuedAt: .now(), payload: LeylineBytes(payload)))
+            }
             #expect(service.policyInfo.version == "policy-a")
             // A good one is taken; rollback returns to policy-a and that survives a restart.
-            try service.ingest(PolicyUpdate(policyId: "p", issuedAt: .now(), tamiyoPolicyVersion: "policy-b", payload: LeylineBytes(b.encoded())))
+            try service.ingest(
+                PolicyUpdate(policyId: "p", issuedAt: .now(), tamiyoPolicyVersion: "policy-b", payload: LeylineBytes(b.encoded())))
             #expect(service.policyInfo.version == "policy-b")
             #expect(try service.rollback().policyVersion == "policy-a")
             service.stop()
