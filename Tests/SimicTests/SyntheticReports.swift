@@ -1,5 +1,4 @@
 import Foundation
-import Foundation
 import Leyline
 import Simic
 import TamiyoNetwork
