@@ -17,6 +17,9 @@ public struct PPOUpdateMetrics: Sendable, Equatable, Codable {
     public var meanReward: Double
     public var minibatches: Int
     public var stoppedEarly: Bool
+    /// Mean negative log-likelihood of the logged actions after the cloning passes (nil
+    /// without cloning; reported on the first update).
+    public var cloningLoss: Double?
 }
 
 /// What the held-out evaluation measured (the validator's input).
@@ -274,6 +277,19 @@ public final class PPOTrainer {
         let meanReward = experiences.reduce(0.0) { $0 + $1.reward } / Double(max(1, experiences.count))
         var rng = SimicRandom(seed: settings.seed, stream: 11)
         var history: [PPOUpdateMetrics] = []
+        var cloningLoss: Double?
+        for _ in 0..<settings.cloningEpochs {
+            var order = Array(steps.indices)
+            rng.shuffle(&order)
+            var total = 0.0
+            var start = 0
+            while start < order.count {
+                let batch = order[start..<min(order.count, start + settings.minibatchSize)].map { steps[$0] }
+                start += settings.minibatchSize
+                total += clone(batch) * Double(batch.count)
+            }
+            cloningLoss = total / Double(steps.count)
+        }
         for update in 0..<settings.updates {
             let estimate = estimate(trajectories)
             let advantages = PPOTrainer.normalised(estimate.advantages)
@@ -312,7 +328,8 @@ public final class PPOTrainer {
             let metrics = PPOUpdateMetrics(
                 update: update + 1, policyLoss: sums.policy / n, valueLoss: sums.value / n, entropy: sums.entropy / n,
                 totalLoss: sums.total / n, approxKL: sums.kl / n, clipFraction: Double(sums.clipped) / Double(max(1, sums.samples)),
-                gradNorm: sums.norm / n, meanReward: meanReward, minibatches: sums.batches, stoppedEarly: stoppedEarly)
+                gradNorm: sums.norm / n, meanReward: meanReward, minibatches: sums.batches, stoppedEarly: stoppedEarly,
+                cloningLoss: update == 0 ? cloningLoss : nil)
             history.append(metrics)
             progress(metrics)
         }
@@ -357,6 +374,29 @@ public final class PPOTrainer {
             check(ck_adam_step(params, adamM, adamV, grads, count, Float(settings.learningRate), 0.9, 0.999, 1e-8, 0, adamStep), "adam")
         }
         return (Double(policyLoss), valueLoss, entropy, kl, clipped, Double(norm))
+    }
+
+    /// One maximum-likelihood step on the logged actions (policy head and trunk); returns the
+    /// minibatch's mean negative log-likelihood before the step.
+    func clone(_ steps: [Step]) -> Double {
+        let n = steps.count, a = PPOTrainer.actions
+        let b = forward(steps)
+        var nll = 0.0
+        for r in 0..<n { nll -= Double(b.actionLogp(r)) / Double(n) }
+        let coef = [Float](repeating: -1 / Float(n), count: n)
+        var dlogits = [Float](repeating: 0, count: n * a)
+        check(ck_policy_logits_backward(&dlogits, b.probs, b.logp, b.entropy, b.actions, coef, 0, b.mask, n, a), "cloning backward")
+        let dvalues = [Float](repeating: 0, count: n)
+        grads.update(repeating: 0, count: count)
+        backward(b, dlogits: dlogits, dvalues: dvalues)
+        var buffers: [UnsafeMutablePointer<Float>?] = [grads]
+        var lengths = [count]
+        let norm = ck_clip_by_global_norm(&buffers, &lengths, 1, Float(settings.gradClip))
+        if norm.isFinite {
+            adamStep += 1
+            check(ck_adam_step(params, adamM, adamV, grads, count, Float(settings.learningRate), 0.9, 0.999, 1e-8, 0, adamStep), "adam")
+        }
+        return nll
     }
 
     // MARK: - Evaluation

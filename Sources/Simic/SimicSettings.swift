@@ -9,6 +9,10 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
     public var updates = 10
     /// Passes over the training steps per update.
     public var epochs = 4
+    /// Behaviour-cloning passes before PPO (maximum likelihood of the logged actions): the
+    /// start of behaviour-proximal PPO, which keeps actions the data never tried from
+    /// drifting to the top by chance. 0 = PPO from the deployed weights.
+    public var cloningEpochs = 0
     public var minibatchSize = 64
     public var learningRate = 3e-4
     public var clipEpsilon = 0.2
@@ -34,7 +38,8 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case updates, epochs, minibatchSize = "minibatch_size", learningRate = "learning_rate", clipEpsilon = "clip_epsilon"
+        case updates, epochs, cloningEpochs = "cloning_epochs", minibatchSize = "minibatch_size", learningRate = "learning_rate",
+            clipEpsilon = "clip_epsilon"
         case valueCoef = "value_coef", entropyCoef = "entropy_coef", gamma, gaeLambda = "gae_lambda", gradClip = "grad_clip"
         case targetKL = "target_kl", holdoutFraction = "holdout_fraction", parameterPenalty = "parameter_penalty"
         case sampleSize = "sample_size", seed, publish, validation
@@ -45,6 +50,7 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         updates = try c.decodeIfPresent(Int.self, forKey: .updates) ?? d.updates
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        cloningEpochs = try c.decodeIfPresent(Int.self, forKey: .cloningEpochs) ?? d.cloningEpochs
         minibatchSize = try c.decodeIfPresent(Int.self, forKey: .minibatchSize) ?? d.minibatchSize
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
         clipEpsilon = try c.decodeIfPresent(Double.self, forKey: .clipEpsilon) ?? d.clipEpsilon
@@ -70,6 +76,7 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
         }
         check((1...1000).contains(updates), "updates", "between 1 and 1000")
         check((1...100).contains(epochs), "epochs", "between 1 and 100")
+        check((0...1000).contains(cloningEpochs), "cloning_epochs", "between 0 and 1000")
         check((1...65536).contains(minibatchSize), "minibatch_size", "between 1 and 65536")
         check(learningRate.isFinite && learningRate > 0 && learningRate <= 1, "learning_rate", "in (0, 1]")
         check(clipEpsilon.isFinite && clipEpsilon > 0 && clipEpsilon < 1, "clip_epsilon", "in (0, 1)")

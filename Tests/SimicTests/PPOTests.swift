@@ -79,3 +79,30 @@ import Testing
         #expect(try trainer.weights(version: "policy-init").sha256 == PolicyWeights.initial().sha256)
     }
 }
+
+/// Behaviour cloning before PPO reproduces a deterministic behaviour policy's choices.
+@Suite struct CloningTests {
+    @Test func cloningImitatesTheLoggedActions() throws {
+        // The behaviour always takes optimizer in context 0 and germinate in context 1; every
+        // outcome is neutral, so only the cloning passes have something to say.
+        let reports = Bandit.reports(200, best: [.optimizer, .germinate]).map { report -> FieldReport in
+            var r = report
+            let context = Int(r.trajectory[0].features[0])
+            r.trajectory[0].action = UInt32(context == 0 ? PolicyAction.optimizer.rawValue : PolicyAction.germinate.rawValue)
+            r.trajectory[0].logits = []
+            r.metrics = ["loss_delta": 0]
+            r.outcome = .neutral
+            return r
+        }
+        let buffer = FieldReportReplayBuffer(capacity: 1000)
+        buffer.extend(reports, now: Date().timeIntervalSince1970)
+        var s = PPOTests.settings()
+        s.updates = 1
+        s.cloningEpochs = 20
+        let trainer = PPOTrainer(initial: .initial(), settings: s)
+        let history = trainer.train(buffer.all)
+        let weights = try trainer.weights(version: "cloned")
+        #expect(Bandit.decision(weights, context: 0) == .optimizer && Bandit.decision(weights, context: 1) == .germinate)
+        #expect((history.first?.cloningLoss ?? 9) < 0.3)
+    }
+}

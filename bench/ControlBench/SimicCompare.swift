@@ -5,8 +5,9 @@
 // and a summary table (final accuracy, parameters added, culls).
 //
 // Environment: SIMIC_TRAIN_SEEDS (default 101,102,103,104,105,106), SIMIC_EVAL_SEEDS
-// (default 1,2,3), SIMIC_UPDATES (default 20), SIMIC_LR (default 1e-3), SIMIC_SEED (1);
-// the GROWTH_* variables of `growth` apply to every run.
+// (default 1,2,3), SIMIC_UPDATES (default 20), SIMIC_LR (default 1e-3), SIMIC_SEED (1),
+// SIMIC_BC_EPOCHS (cloning passes of the second variant, default 20); the GROWTH_* variables
+// of `growth` apply to every run.
 import EsperStorage
 import Foundation
 import Leyline
@@ -57,40 +58,43 @@ func simicCompare(epochs: Int) throws {
     for seed in trainSeeds { _ = try growthRun(control, seed: seed, epochs: epochs, policy: .heuristic, label: "train-heuristic") }
     let reports = control.service.fieldReports.all
 
-    // 2. Simic trains on them (starting from Tamiyo's current weights), validates, publishes.
-    var settings = SimicTrainingSettings()
-    settings.updates = Int(env["SIMIC_UPDATES"] ?? "") ?? 20
-    settings.learningRate = Double(env["SIMIC_LR"] ?? "") ?? 1e-3
-    settings.seed = UInt64(env["SIMIC_SEED"] ?? "") ?? 1
-    settings.validation.minAverageReward = -Double.greatestFiniteMagnitude
+    // 2. Simic trains on them (starting from Tamiyo's current weights), validates, publishes:
+    //    plain PPO, and PPO after behaviour cloning of the logged actions.
     let buffer = FieldReportReplayBuffer(capacity: 100_000, ttlHours: 24 * 365)
     buffer.extend(reports, now: Date().timeIntervalSince1970)
     let store = try SimicStore(path: control.root + "/simic.db")
     let publisher = try PolicyPublisher(directory: control.root + "/policies", store: store, announce: { _ in })
-    let job = SimicJob(id: "simic-compare", state: .running, settings: settings, createdAt: LeylineTimestamp.now().rfc3339)
     let initial = control.service.currentWeights
-    let result = try SimicJobRunner.run(job, buffer: buffer, initial: initial, publisher: publisher, telemetry: { _ in })
-    let first = result.updates.first, last = result.updates.last
-    let validation = result.validation.passed ? "pass" : "FAIL (\(result.validation.reasons.joined(separator: "; ")))"
-    print(
-        "simic reports=\(result.trainingReports) holdout=\(result.holdoutReports) steps=\(result.trainingSteps) "
-            + "updates=\(result.updates.count) "
-            + String(
-                format: "policy_loss=%.4f->%.4f value_loss=%.4f->%.4f entropy=%.4f->%.4f holdout_policy_loss=%.4f ",
-                first?.policyLoss ?? 0, last?.policyLoss ?? 0, first?.valueLoss ?? 0, last?.valueLoss ?? 0, first?.entropy ?? 0,
-                last?.entropy ?? 0, result.validation.metrics.policyLoss)
-            + "validation=\(validation) version=\(result.policyVersion ?? "-")")
-    guard let version = result.policyVersion else {
-        print("simic: the policy failed validation and was not published; no comparison")
-        return
+    var variants: [(label: String, version: String)] = []
+    for (label, cloning) in [("simic-ppo", 0), ("simic-bc+ppo", Int(env["SIMIC_BC_EPOCHS"] ?? "") ?? 20)] {
+        var settings = SimicTrainingSettings()
+        settings.updates = Int(env["SIMIC_UPDATES"] ?? "") ?? 20
+        settings.learningRate = Double(env["SIMIC_LR"] ?? "") ?? 1e-3
+        settings.seed = UInt64(env["SIMIC_SEED"] ?? "") ?? 1
+        settings.cloningEpochs = cloning
+        // The data's mean reward is a property of the heuristic runs, not of the candidate.
+        settings.validation.minAverageReward = -Double.greatestFiniteMagnitude
+        let job = SimicJob(id: label, state: .running, settings: settings, createdAt: LeylineTimestamp.now().rfc3339)
+        let result = try SimicJobRunner.run(job, buffer: buffer, initial: initial, publisher: publisher, telemetry: { _ in })
+        let first = result.updates.first, last = result.updates.last
+        let validation = result.validation.passed ? "pass" : "FAIL (\(result.validation.reasons.joined(separator: "; ")))"
+        print(
+            "\(label): reports=\(result.trainingReports) holdout=\(result.holdoutReports) steps=\(result.trainingSteps) "
+                + "updates=\(result.updates.count) cloning_nll=\(first?.cloningLoss.map { String(format: "%.4f", $0) } ?? "-") "
+                + String(
+                    format: "policy_loss=%.4f->%.4f value_loss=%.4f->%.4f entropy=%.4f->%.4f holdout_policy_loss=%.4f ",
+                    first?.policyLoss ?? 0, last?.policyLoss ?? 0, first?.valueLoss ?? 0, last?.valueLoss ?? 0, first?.entropy ?? 0,
+                    last?.entropy ?? 0, result.validation.metrics.policyLoss)
+                + "validation=\(validation) version=\(result.policyVersion ?? "-")")
+        if let version = result.policyVersion { variants.append((label, version)) }
     }
-    try control.service.install(weights: try publisher.load(version))
 
-    // 3. The same task, heuristic vs trained, on the evaluation seeds.
+    // 3. The same task on the evaluation seeds: the heuristic, then each published policy.
     var rows: [GrowthRow] = []
-    for seed in evalSeeds {
-        rows.append(try growthRun(control, seed: seed, epochs: epochs, policy: .heuristic, label: "heuristic"))
-        rows.append(try growthRun(control, seed: seed, epochs: epochs, policy: .learned, label: "simic"))
+    for seed in evalSeeds { rows.append(try growthRun(control, seed: seed, epochs: epochs, policy: .heuristic, label: "heuristic")) }
+    for variant in variants {
+        try control.service.install(weights: try publisher.load(variant.version))
+        for seed in evalSeeds { rows.append(try growthRun(control, seed: seed, epochs: epochs, policy: .learned, label: variant.label)) }
     }
     print("\n| policy | seed | final val acc | params added | germinations | fossils | culls |")
     print("|---|---|---|---|---|---|---|")
@@ -100,7 +104,7 @@ func simicCompare(epochs: Int) throws {
                 format: "| \(row.policy) | %llu | %.4f | %d | %d | %d | %d |", row.seed, row.finalAccuracy, row.parametersAdded,
                 row.germinations, row.fossils, row.culls))
     }
-    for label in ["heuristic", "simic"] {
+    for label in ["heuristic"] + variants.map(\.label) {
         let mine = rows.filter { $0.policy == label }
         let n = Double(max(1, mine.count))
         print(
