@@ -32,19 +32,29 @@ func seeds(_ name: String, _ fallback: String) -> [UInt64] {
 
 func growthRun(_ control: Control, seed: UInt64, epochs: Int, policy: ControlPolicy, label: String) throws -> GrowthRow {
     let runId = "\(label)-\(seed)"
+    // Every run starts in normal mode: an automatic switch (a slow boundary on a loaded
+    // machine) is sticky across the service's runs and would change the next run's decisions.
+    _ = control.service.mode.set(false, reason: "simic-compare: next run")
     let (summaries, controller) = try control.train(growthConfig(seed: seed, epochs: epochs, policy: policy), runId: runId)
     control.service.flush()
     let reports = control.service.fieldReports.all.filter { $0.trainingRunId == runId }
+    let conservative = control.service.mode.isConservative ? " CONSERVATIVE(\(control.service.mode.current.reason))" : ""
     let last = summaries.last!
     let row = GrowthRow(
         policy: label, seed: seed, finalAccuracy: last.validationAccuracy, parametersAdded: last.slots.reduce(0) { $0 + $1.parameters },
         germinations: controller.kasmina.germinations, fossils: reports.filter { $0.outcome == .success }.count,
         culls: reports.filter { $0.outcome != .success }.count)
+    var actions: [String: Int] = [:]
+    for command in controller.commands {
+        let action = Int(command.annotations["policy_action"] ?? "").flatMap(PolicyAction.init(rawValue:))?.name ?? "?"
+        actions[action, default: 0] += 1
+    }
+    let commandText = actions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
     print(
         String(
-            format: "run policy=\(label) seed=%llu final_val_acc=%.4f params_added=%d germinations=%d fossils=%d culls=%d decisions=%d",
+            format: "run policy=\(label) commands=\(commandText.isEmpty ? "none" : commandText) seed=%llu final_val_acc=%.4f params_added=%d germinations=%d fossils=%d culls=%d decisions=%d",
             seed, row.finalAccuracy, row.parametersAdded, row.germinations, row.fossils, row.culls,
-            reports.reduce(0) { $0 + $1.trajectory.count }))
+            reports.reduce(0) { $0 + $1.trajectory.count }) + conservative)
     return row
 }
 
@@ -52,7 +62,9 @@ func simicCompare(epochs: Int) throws {
     let env = ProcessInfo.processInfo.environment
     let trainSeeds = seeds("SIMIC_TRAIN_SEEDS", "101,102,103,104,105,106")
     let evalSeeds = seeds("SIMIC_EVAL_SEEDS", "1,2,3")
-    let control = try Control(width: 4, blueprints: growthCandidates)
+    // A generous kernel-fetch budget: on a loaded machine the default 10 ms would make a fetch
+    // fall back to BP001 at random and the runs would not be reproducible.
+    let control = try Control(width: 4, blueprints: growthCandidates, kernelBudgetMs: 1000)
 
     // 1. Heuristic runs produce field reports.
     for seed in trainSeeds { _ = try growthRun(control, seed: seed, epochs: epochs, policy: .heuristic, label: "train-heuristic") }
@@ -85,7 +97,7 @@ func simicCompare(epochs: Int) throws {
                     format: "policy_loss=%.4f->%.4f value_loss=%.4f->%.4f entropy=%.4f->%.4f holdout_policy_loss=%.4f ",
                     first?.policyLoss ?? 0, last?.policyLoss ?? 0, first?.valueLoss ?? 0, last?.valueLoss ?? 0, first?.entropy ?? 0,
                     last?.entropy ?? 0, result.validation.metrics.policyLoss)
-                + "validation=\(validation) version=\(result.policyVersion ?? "-")")
+                + "validation=\(validation) version=\(result.policyVersion ?? "-") sha256=\(result.weightsSha256.prefix(12))")
         if let version = result.policyVersion { variants.append((label, version)) }
     }
 

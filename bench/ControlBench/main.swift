@@ -33,7 +33,7 @@ final class Control {
     let service: TamiyoService
     var compiled: [String] = []
 
-    init(width: Int, blueprints: [String]) throws {
+    init(width: Int, blueprints: [String], kernelBudgetMs: Double = 10) throws {
         catalog = try KarnCatalog()
         var options = CompileOptions()
         options.strategy = .fast
@@ -51,7 +51,9 @@ final class Control {
         }
         var logger = Logger(label: "control-bench")
         logger.logLevel = .critical
-        service = try TamiyoService(settings: TamiyoSettings(directory: root + "/tamiyo"), karn: catalog, urza: urza,
+        var settings = TamiyoSettings(directory: root + "/tamiyo")
+        settings.kernelBudgetMs = kernelBudgetMs
+        service = try TamiyoService(settings: settings, karn: catalog, urza: urza,
                                     kernels: UrzaKernelProvider(urza: urza), bus: nil, logger: logger)
     }
 
