@@ -32,12 +32,17 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
     /// The param head is not trained (no target for it in a field report): always 0.
     public var paramLoss: Double
     public var policyEntropy: Double
+    /// Share of the held-out decisions where the new policy's choice is an action the
+    /// training data never took (offline, nothing vouches for such a choice).
+    public var outOfSupport: Double
     public var reports: Int
     public var steps: Int
 
     public init(
-        averageReward: Double, policyLoss: Double, valueLoss: Double, paramLoss: Double, policyEntropy: Double, reports: Int, steps: Int
+        averageReward: Double, policyLoss: Double, valueLoss: Double, paramLoss: Double, policyEntropy: Double, outOfSupport: Double = 0,
+        reports: Int, steps: Int
     ) {
+        self.outOfSupport = outOfSupport
         self.averageReward = averageReward
         self.policyLoss = policyLoss
         self.valueLoss = valueLoss
@@ -401,9 +406,15 @@ public final class PPOTrainer {
 
     // MARK: - Evaluation
 
+    /// The actions the steps of `experiences` took.
+    public static func loggedActions(_ experiences: [SimicExperience]) -> Set<Int> {
+        Set(experiences.flatMap { $0.steps.map { Int($0.action) } })
+    }
+
     /// The validator's metrics on `experiences` (the held-out slice), the clip anchored at
-    /// `deployed` — the policy training started from.
-    public func evaluate(_ experiences: [SimicExperience], against deployed: PolicyWeights) -> PolicyEvaluation {
+    /// `deployed` — the policy training started from; `supported` = the actions the training
+    /// data took.
+    public func evaluate(_ experiences: [SimicExperience], against deployed: PolicyWeights, supported: Set<Int>) -> PolicyEvaluation {
         let trajectories = PPOTrainer.trajectories(experiences, config: config)
         let steps = trajectories.flatMap { $0 }
         let averageReward = experiences.isEmpty ? 0 : experiences.reduce(0.0) { $0 + $1.reward } / Double(experiences.count)
@@ -418,8 +429,12 @@ public final class PPOTrainer {
         let anchor = reference.forward(steps)
         let b = forward(steps)
         var logpNew = [Float](repeating: 0, count: steps.count), logpOld = logpNew
-        var valueLoss = 0.0, entropy = 0.0
+        var valueLoss = 0.0, entropy = 0.0, unsupported = 0
         for r in 0..<steps.count {
+            let logits = Array(UnsafeBufferPointer(start: b.logits + r * PPOTrainer.actions, count: PPOTrainer.actions))
+            if let choice = maskedArgmax(logits, allowed: { b.mask[r] & (1 << UInt32($0)) != 0 }), !supported.contains(choice) {
+                unsupported += 1
+            }
             logpNew[r] = b.actionLogp(r)
             logpOld[r] = anchor.actionLogp(r)
             let diff = Double(b.values[r]) - Double(estimate.returns[r])
@@ -432,6 +447,6 @@ public final class PPOTrainer {
             ck_ppo_surrogate(&policyLoss, &coef, nil, logpNew, logpOld, advantages, Float(settings.clipEpsilon), steps.count), "surrogate")
         return PolicyEvaluation(
             averageReward: averageReward, policyLoss: Double(policyLoss), valueLoss: valueLoss, paramLoss: 0, policyEntropy: entropy,
-            reports: experiences.count, steps: steps.count)
+            outOfSupport: Double(unsupported) / Double(steps.count), reports: experiences.count, steps: steps.count)
     }
 }

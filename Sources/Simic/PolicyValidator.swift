@@ -22,6 +22,9 @@ public enum PolicyValidator {
         if m.valueLoss > t.maxValueLoss { reasons.append("value_loss \(f(m.valueLoss)) above max \(f(t.maxValueLoss))") }
         if m.paramLoss > t.maxParamLoss { reasons.append("param_loss \(f(m.paramLoss)) above max \(f(t.maxParamLoss))") }
         if m.policyEntropy < t.minEntropy { reasons.append("policy_entropy \(f(m.policyEntropy)) below min \(f(t.minEntropy))") }
+        if m.outOfSupport > t.maxOutOfSupport {
+            reasons.append("out_of_support \(f(m.outOfSupport)) above max \(f(t.maxOutOfSupport))")
+        }
         if trainingReports < t.minReports { reasons.append("training_reports \(trainingReports) below min \(t.minReports)") }
         for (name, value) in [
             ("average_reward", m.averageReward), ("policy_loss", m.policyLoss), ("value_loss", m.valueLoss),

@@ -19,7 +19,8 @@ public enum SimicJobRunner {
             telemetry(updatePacket(job.id, metrics))
         }
         let candidate = try trainer.weights(version: "candidate-\(job.id.prefix(8))")
-        let evaluation = trainer.evaluate(holdout.isEmpty ? train : holdout, against: initial)
+        let evaluation = trainer.evaluate(
+            holdout.isEmpty ? train : holdout, against: initial, supported: PPOTrainer.loggedActions(train))
         let validation = PolicyValidator.validate(
             evaluation, thresholds: s.validation, trainingReports: train.count, weightsFinite: candidate.values.allSatisfy(\.isFinite))
         telemetry(validationPacket(job.id, validation))

@@ -103,12 +103,16 @@ public struct ValidationThresholds: Sendable, Equatable, Codable {
     public var minEntropy = 0.0
     /// Fewer training reports than this fails validation (nothing learnt from nothing).
     public var minReports = 1
+    /// Largest share of held-out decisions where the policy would take an action the training
+    /// data never took (beyond the spec: offline data cannot vouch for those).
+    public var maxOutOfSupport = 0.5
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case minAverageReward = "min_average_reward", maxPolicyLoss = "max_policy_loss", maxValueLoss = "max_value_loss"
         case maxParamLoss = "max_param_loss", minEntropy = "min_entropy", minReports = "min_reports"
+        case maxOutOfSupport = "max_out_of_support"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -120,13 +124,14 @@ public struct ValidationThresholds: Sendable, Equatable, Codable {
         maxParamLoss = try c.decodeIfPresent(Double.self, forKey: .maxParamLoss) ?? d.maxParamLoss
         minEntropy = try c.decodeIfPresent(Double.self, forKey: .minEntropy) ?? d.minEntropy
         minReports = try c.decodeIfPresent(Int.self, forKey: .minReports) ?? d.minReports
+        maxOutOfSupport = try c.decodeIfPresent(Double.self, forKey: .maxOutOfSupport) ?? d.maxOutOfSupport
     }
 
     func problems() -> [JSONFieldProblem] {
         var p: [JSONFieldProblem] = []
         for (name, value) in [
             ("min_average_reward", minAverageReward), ("max_policy_loss", maxPolicyLoss), ("max_value_loss", maxValueLoss),
-            ("max_param_loss", maxParamLoss), ("min_entropy", minEntropy),
+            ("max_param_loss", maxParamLoss), ("min_entropy", minEntropy), ("max_out_of_support", maxOutOfSupport),
         ] where !value.isFinite {
             p.append(JSONFieldProblem(field: name, message: "a finite number"))
         }

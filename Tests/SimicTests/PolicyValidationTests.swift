@@ -69,3 +69,20 @@ final class AnnounceLog: @unchecked Sendable {
     var count: Int { lock.withLock { updates.count } }
     var first: PolicyUpdate? { lock.withLock { updates.first } }
 }
+
+/// A policy whose choices the data never made is not vouched for.
+@Suite struct SupportTests {
+    @Test func choicesOutsideTheLoggedActionsFailValidation() throws {
+        let buffer = FieldReportReplayBuffer()
+        buffer.extend(Bandit.reports(40, best: [.optimizer, .germinate]), now: Date().timeIntervalSince1970)
+        let trainer = PPOTrainer(initial: .initial(), settings: SimicTrainingSettings())
+        let all = PPOTrainer.loggedActions(buffer.all)
+        #expect(all == Set(Bandit.legal.map(\.rawValue)))
+        let inSupport = trainer.evaluate(buffer.all, against: .initial(), supported: all)
+        #expect(inSupport.outOfSupport == 0)
+        let outside = trainer.evaluate(buffer.all, against: .initial(), supported: [PolicyAction.advance.rawValue])
+        #expect(outside.outOfSupport == 1)
+        let result = PolicyValidator.validate(outside, thresholds: ValidationThresholds(), trainingReports: 40)
+        #expect(result.reasons.contains("out_of_support 1.0000 above max 0.5000"))
+    }
+}
