@@ -6,8 +6,9 @@
 //
 // Environment: SIMIC_TRAIN_SEEDS (default 101,102,103,104,105,106), SIMIC_EVAL_SEEDS
 // (default 1,2,3), SIMIC_UPDATES (default 20), SIMIC_LR (default 1e-3), SIMIC_SEED (1),
-// SIMIC_BC_EPOCHS (cloning passes of the second variant, default 20); the GROWTH_* variables
-// of `growth` apply to every run.
+// SIMIC_BC_EPOCHS (cloning passes of the second variant, default 20), SIMIC_EVALUATE_REJECTED=1
+// (also run policies that failed validation, labelled "(rejected)", for information); the
+// GROWTH_* variables of `growth` apply to every run.
 import EsperStorage
 import Foundation
 import Leyline
@@ -90,6 +91,7 @@ func simicCompare(epochs: Int) throws {
         let result = try SimicJobRunner.run(job, buffer: buffer, initial: initial, publisher: publisher, telemetry: { _ in })
         let first = result.updates.first, last = result.updates.last
         let validation = result.validation.passed ? "pass" : "FAIL (\(result.validation.reasons.joined(separator: "; ")))"
+        let support = String(format: "out_of_support=%.2f ", result.validation.metrics.outOfSupport)
         print(
             "\(label): reports=\(result.trainingReports) holdout=\(result.holdoutReports) steps=\(result.trainingSteps) "
                 + "updates=\(result.updates.count) cloning_nll=\(first?.cloningLoss.map { String(format: "%.4f", $0) } ?? "-") "
@@ -97,8 +99,21 @@ func simicCompare(epochs: Int) throws {
                     format: "policy_loss=%.4f->%.4f value_loss=%.4f->%.4f entropy=%.4f->%.4f holdout_policy_loss=%.4f ",
                     first?.policyLoss ?? 0, last?.policyLoss ?? 0, first?.valueLoss ?? 0, last?.valueLoss ?? 0, first?.entropy ?? 0,
                     last?.entropy ?? 0, result.validation.metrics.policyLoss)
-                + "validation=\(validation) version=\(result.policyVersion ?? "-") sha256=\(result.weightsSha256.prefix(12))")
-        if let version = result.policyVersion { variants.append((label, version)) }
+                + support + "validation=\(validation) version=\(result.policyVersion ?? "-") sha256=\(result.weightsSha256.prefix(12))")
+        if let version = result.policyVersion {
+            variants.append((label, version))
+        } else if env["SIMIC_EVALUATE_REJECTED"] == "1" {
+            // For information only: the same job (same weights) with validation off, so the
+            // table can show what the rejected policy would have done.
+            var open = settings
+            open.validation = ValidationThresholds()
+            open.validation.minAverageReward = -Double.greatestFiniteMagnitude
+            open.validation.maxOutOfSupport = 1
+            open.validation.maxPolicyLoss = .greatestFiniteMagnitude
+            let rerun = SimicJob(id: label + "-rejected", state: .running, settings: open, createdAt: LeylineTimestamp.now().rfc3339)
+            let forced = try SimicJobRunner.run(rerun, buffer: buffer, initial: initial, publisher: publisher, telemetry: { _ in })
+            if let version = forced.policyVersion { variants.append((label + " (rejected)", version)) }
+        }
     }
 
     // 3. The same task on the evaluation seeds: the heuristic, then each published policy.
