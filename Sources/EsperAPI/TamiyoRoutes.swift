@@ -59,7 +59,7 @@ public enum TamiyoRoutes {
             return try .json(tamiyo.mode.set(body.conservative, reason: reason.isEmpty ? "operator" : reason))
         }
         router.get("/api/v1/tamiyo/field-reports") { request in
-            try BlueprintAPI.checkQuery(request, allowed: ["run", "outcome", "since", "limit", "cursor"])
+            try BlueprintAPI.checkQuery(request, allowed: ["run", "outcome", "since", "trajectory", "limit", "cursor"])
             var query = ListQuery()
             let run = request.query("run")
             if let run, UUID(uuidString: run) == nil || run != run.lowercased() {
@@ -80,11 +80,25 @@ public enum TamiyoRoutes {
                     query.problems.append(JSONFieldProblem(field: "since", message: "expected an RFC 3339 time: \(error)"))
                 }
             }
+            // The decisions (Simic's data, up to 256 steps of 32 features) only when asked for.
+            var withTrajectory = false
+            if let text = request.query("trajectory") {
+                if text == "true" || text == "false" {
+                    withTrajectory = text == "true"
+                } else {
+                    query.problems.append(JSONFieldProblem(field: "trajectory", message: "true or false"))
+                }
+            }
             query.paginate(request)
             try query.check()
-            let page = tamiyo.fieldReports.query(
+            var page = tamiyo.fieldReports.query(
                 run: run, outcome: outcome, since: since, after: Int(query.cursor ?? 0),
                 limit: query.limit)
+            if !withTrajectory {
+                page.items = page.items.map { report in
+                    var r = report; r.trajectory = []; return r
+                }
+            }
             return try .json(FieldReportPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
         }
         router.get("/api/v1/tamiyo/policy") { request in

@@ -68,6 +68,26 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
         trajectory = try c.field(.trajectory, or: [])
     }
 
+    /// As the direct writer does: `trajectory` only when there is one (older readers and the
+    /// fixtures' sizes are unchanged).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(reportId, forKey: .reportId)
+        try c.encode(commandId, forKey: .commandId)
+        try c.encode(trainingRunId, forKey: .trainingRunId)
+        try c.encode(seedId, forKey: .seedId)
+        try c.encode(blueprintId, forKey: .blueprintId)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encode(observationWindowEpochs, forKey: .observationWindowEpochs)
+        try c.encode(issuedAt, forKey: .issuedAt)
+        try c.encode(tamiyoPolicyVersion, forKey: .tamiyoPolicyVersion)
+        try c.encode(followUpActions, forKey: .followUpActions)
+        try c.encode(notes, forKey: .notes)
+        if !trajectory.isEmpty { try c.encode(trajectory, forKey: .trajectory) }
+    }
+
     public func validate(_ v: inout LeylineValidator) {
         v.version(version)
         v.identifier("report_id", reportId)
