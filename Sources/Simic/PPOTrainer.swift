@@ -76,28 +76,67 @@ public final class PPOTrainer {
     static let actions = PolicyAction.allCases.count
     static let allActions: UInt32 = (1 << UInt32(PolicyAction.allCases.count)) - 1
 
+    /// Layers that carry LoRA adapters: name, inputs, outputs.
+    static func loraLayers(_ c: PolicyNetworkConfig) -> [(name: String, inputs: Int, outputs: Int)] {
+        [
+            ("trunk.0", c.inputDim, c.hiddenDim), ("trunk.1", c.hiddenDim, c.hiddenDim), ("action", c.hiddenDim, actions),
+            ("value", c.hiddenDim, 1),
+        ]
+    }
+
+    /// Parameters of the network proper (the adapters, when on, follow them).
+    let baseCount: Int
+    let rank: Int
+    let scaling: Float
+
     public init(initial: PolicyWeights, settings: SimicTrainingSettings) {
         config = initial.config
         self.settings = settings
-        let n = initial.values.count
-        count = n
-        let params = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        initial.values.withUnsafeBufferPointer { params.update(from: $0.baseAddress!, count: n) }
-        self.params = params
-        grads = .allocate(capacity: n)
-        adamM = .allocate(capacity: n)
-        adamV = .allocate(capacity: n)
-        grads.initialize(repeating: 0, count: count)
-        adamM.initialize(repeating: 0, count: count)
-        adamV.initialize(repeating: 0, count: count)
+        let base = initial.values.count
+        baseCount = base
+        rank = max(0, settings.loraRank)
+        scaling = rank > 0 ? Float(settings.loraAlpha) / Float(rank) : 0
         var offsets: [String: Int] = [:]
         var offset = 0
         for tensor in PolicyWeights.layout(config) {
             offsets[tensor.name] = offset
             offset += tensor.count
         }
+        if rank > 0 {
+            for layer in PPOTrainer.loraLayers(config) {
+                offsets[layer.name + ".lora_A"] = offset
+                offset += rank * layer.inputs
+                offsets[layer.name + ".lora_B"] = offset
+                offset += layer.outputs * rank
+            }
+        }
+        let n = offset
+        count = n
+        let params = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        params.initialize(repeating: 0, count: n)
+        initial.values.withUnsafeBufferPointer { params.update(from: $0.baseAddress!, count: base) }
+        if rank > 0 {
+            // A ~ U(−1/√in, 1/√in) (Kaiming-uniform with a = √5), B = 0: the adapted network
+            // starts exactly as the deployed one.
+            var rng = ck_rng(state: 0, inc: 0)
+            ck_rng_seed(&rng, settings.seed, 13)
+            for layer in PPOTrainer.loraLayers(config) {
+                let bound = 1 / Float(layer.inputs).squareRoot()
+                ck_init_uniform(&rng, params + offsets[layer.name + ".lora_A"]!, rank * layer.inputs, -bound, bound)
+            }
+        }
+        self.params = params
+        grads = .allocate(capacity: n)
+        adamM = .allocate(capacity: n)
+        adamV = .allocate(capacity: n)
+        grads.initialize(repeating: 0, count: n)
+        adamM.initialize(repeating: 0, count: n)
+        adamV.initialize(repeating: 0, count: n)
         self.offsets = offsets
     }
+
+    /// Names of the LoRA adapter tensors (empty when LoRA is off).
+    public var adapterNames: [String] { offsets.keys.filter { $0.contains("lora") }.sorted() }
 
     deinit {
         params.deallocate()
@@ -107,8 +146,22 @@ public final class PPOTrainer {
     }
 
     /// The current parameters as weights with `version`.
+    /// With LoRA, W + scaling·B·A merged into each adapted layer (TamiyoNetwork's one format).
     public func weights(version: String) throws(PolicyWeightsError) -> PolicyWeights {
-        try PolicyWeights(config: config, values: Array(UnsafeBufferPointer(start: params, count: count)), policyVersion: version)
+        var values = Array(UnsafeBufferPointer(start: params, count: baseCount))
+        if rank > 0 {
+            for layer in PPOTrainer.loraLayers(config) {
+                let w = offsets[layer.name + ".weight"]!, a = p(layer.name + ".lora_A"), b = p(layer.name + ".lora_B")
+                for o in 0..<layer.outputs {
+                    for i in 0..<layer.inputs {
+                        var sum: Float = 0
+                        for k in 0..<rank { sum += b[o * rank + k] * a[k * layer.inputs + i] }
+                        values[w + o * layer.inputs + i] += scaling * sum
+                    }
+                }
+            }
+        }
+        return try PolicyWeights(config: config, values: values, policyVersion: version)
     }
 
     // MARK: - Steps
@@ -151,6 +204,8 @@ public final class PPOTrainer {
         let actions: UnsafeMutablePointer<Int32>
         var stages: [Int] = []
         var blueprints: [Int] = []
+        /// Per adapted layer, u = X·Aᵀ [n, rank] (kept for the backward pass).
+        var loraU: [String: UnsafeMutablePointer<Float>] = [:]
 
         init(_ n: Int, _ c: PolicyNetworkConfig) {
             self.n = n
@@ -172,6 +227,7 @@ public final class PPOTrainer {
             for p in [x, z1, h1, z2, h2, logits, values, logp, probs, entropy] { p.deallocate() }
             mask.deallocate()
             actions.deallocate()
+            for u in loraU.values { u.deallocate() }
         }
 
         /// log π(a_r | s_r)
@@ -200,11 +256,15 @@ public final class PPOTrainer {
             b.blueprints.append(s.blueprint)
         }
         check(ck_linear_forward(b.z1, b.x, p("trunk.0.weight"), nil, n, inDim, h), "trunk.0")
+        loraForward(b, "trunk.0", input: b.x, output: b.z1, inputs: inDim, outputs: h)
         check(ck_bias_act_forward(CK_ACT_TANH, b.h1, b.z1, p("trunk.0.bias"), n, h), "trunk.0 tanh")
         check(ck_linear_forward(b.z2, b.h1, p("trunk.1.weight"), nil, n, h, h), "trunk.1")
+        loraForward(b, "trunk.1", input: b.h1, output: b.z2, inputs: h, outputs: h)
         check(ck_bias_act_forward(CK_ACT_TANH, b.h2, b.z2, p("trunk.1.bias"), n, h), "trunk.1 tanh")
         check(ck_linear_forward(b.logits, b.h2, p("action.weight"), p("action.bias"), n, h, PPOTrainer.actions), "action head")
+        loraForward(b, "action", input: b.h2, output: b.logits, inputs: h, outputs: PPOTrainer.actions)
         check(ck_linear_forward(b.values, b.h2, p("value.weight"), p("value.bias"), n, h, 1), "value head")
+        loraForward(b, "value", input: b.h2, output: b.values, inputs: h, outputs: 1)
         check(ck_masked_log_softmax(b.logp, b.probs, b.entropy, b.logits, b.mask, n, PPOTrainer.actions), "masked log-softmax")
         return b
     }
@@ -221,12 +281,16 @@ public final class PPOTrainer {
         check(
             ck_linear_backward(dh2, g("action.weight"), g("action.bias"), dlogits, b.h2, p("action.weight"), n, h, PPOTrainer.actions),
             "action head backward")
+        loraBackward(b, "action", input: b.h2, dOut: dlogits, dIn: dh2, inputs: h, outputs: PPOTrainer.actions)
         check(ck_linear_backward(dh2v, g("value.weight"), g("value.bias"), dvalues, b.h2, p("value.weight"), n, h, 1), "value backward")
+        loraBackward(b, "value", input: b.h2, dOut: dvalues, dIn: dh2v, inputs: h, outputs: 1)
         for i in 0..<(n * h) { dh2[i] += dh2v[i] }
         check(ck_bias_act_backward(CK_ACT_TANH, dz, g("trunk.1.bias"), dh2, b.z2, b.h2, n, h), "trunk.1 tanh backward")
         check(ck_linear_backward(dh1, g("trunk.1.weight"), nil, dz, b.h1, p("trunk.1.weight"), n, h, h), "trunk.1 backward")
+        loraBackward(b, "trunk.1", input: b.h1, dOut: dz, dIn: dh1, inputs: h, outputs: h)
         check(ck_bias_act_backward(CK_ACT_TANH, dz, g("trunk.0.bias"), dh1, b.z1, b.h1, n, h), "trunk.0 tanh backward")
         check(ck_linear_backward(dx, g("trunk.0.weight"), nil, dz, b.x, p("trunk.0.weight"), n, inDim, h), "trunk.0 backward")
+        loraBackward(b, "trunk.0", input: b.x, dOut: dz, dIn: dx, inputs: inDim, outputs: h)
         let stage = g("stage_embedding"), blueprint = g("blueprint_embedding")
         for r in 0..<n {
             let row = dx + r * inDim + c.featureDim
@@ -236,6 +300,43 @@ public final class PPOTrainer {
                 bp[k] += row[e + k]
             }
         }
+        // LoRA trains the adapters only: the base weights and embeddings stay frozen.
+        if rank > 0 { grads.update(repeating: 0, count: baseCount) }
+    }
+
+    /// output[n, outputs] += scaling · (X Aᵀ) Bᵀ
+    func loraForward(
+        _ b: Batch, _ layer: String, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, inputs: Int, outputs: Int
+    ) {
+        guard rank > 0 else { return }
+        let n = b.n
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: n * rank)
+        b.loraU[layer] = u
+        let delta = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
+        defer { delta.deallocate() }
+        check(ck_linear_forward(u, input, p(layer + ".lora_A"), nil, n, inputs, rank), "\(layer) lora A")
+        check(ck_linear_forward(delta, u, p(layer + ".lora_B"), nil, n, rank, outputs), "\(layer) lora B")
+        for i in 0..<(n * outputs) { output[i] += scaling * delta[i] }
+    }
+
+    /// Adapter gradients from dOut; adds the adapter path's input gradient into dIn.
+    func loraBackward(
+        _ b: Batch, _ layer: String, input: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dIn: UnsafeMutablePointer<Float>, inputs: Int,
+        outputs: Int
+    ) {
+        guard rank > 0, let u = b.loraU[layer] else { return }
+        let n = b.n
+        let scaled = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
+        let du = UnsafeMutablePointer<Float>.allocate(capacity: n * rank)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: n * inputs)
+        defer { for q in [scaled, du, dx] { q.deallocate() } }
+        for i in 0..<(n * outputs) { scaled[i] = scaling * dOut[i] }
+        check(
+            ck_linear_backward(du, g(layer + ".lora_B"), nil, scaled, u, p(layer + ".lora_B"), n, rank, outputs), "\(layer) lora B backward"
+        )
+        check(
+            ck_linear_backward(dx, g(layer + ".lora_A"), nil, du, input, p(layer + ".lora_A"), n, inputs, rank), "\(layer) lora A backward")
+        for i in 0..<(n * inputs) { dIn[i] += dx[i] }
     }
 
     // MARK: - Advantages

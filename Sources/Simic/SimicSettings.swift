@@ -13,6 +13,11 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
     /// start of behaviour-proximal PPO, which keeps actions the data never tried from
     /// drifting to the top by chance. 0 = PPO from the deployed weights.
     public var cloningEpochs = 0
+    /// LoRA adapters on the trunk and the action/value heads (0 = off): the base weights and
+    /// embeddings are frozen, only the adapters train; the published weights are the merged
+    /// W + (alpha/rank)·B·A in TamiyoNetwork's one format.
+    public var loraRank = 0
+    public var loraAlpha = 8.0
     public var minibatchSize = 64
     public var learningRate = 3e-4
     public var clipEpsilon = 0.2
@@ -38,7 +43,8 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case updates, epochs, cloningEpochs = "cloning_epochs", minibatchSize = "minibatch_size", learningRate = "learning_rate",
+        case updates, epochs, cloningEpochs = "cloning_epochs", loraRank = "lora_rank", loraAlpha = "lora_alpha"
+        case minibatchSize = "minibatch_size", learningRate = "learning_rate",
             clipEpsilon = "clip_epsilon"
         case valueCoef = "value_coef", entropyCoef = "entropy_coef", gamma, gaeLambda = "gae_lambda", gradClip = "grad_clip"
         case targetKL = "target_kl", holdoutFraction = "holdout_fraction", parameterPenalty = "parameter_penalty"
@@ -51,6 +57,8 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
         updates = try c.decodeIfPresent(Int.self, forKey: .updates) ?? d.updates
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
         cloningEpochs = try c.decodeIfPresent(Int.self, forKey: .cloningEpochs) ?? d.cloningEpochs
+        loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank) ?? d.loraRank
+        loraAlpha = try c.decodeIfPresent(Double.self, forKey: .loraAlpha) ?? d.loraAlpha
         minibatchSize = try c.decodeIfPresent(Int.self, forKey: .minibatchSize) ?? d.minibatchSize
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
         clipEpsilon = try c.decodeIfPresent(Double.self, forKey: .clipEpsilon) ?? d.clipEpsilon
@@ -77,6 +85,8 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
         check((1...1000).contains(updates), "updates", "between 1 and 1000")
         check((1...100).contains(epochs), "epochs", "between 1 and 100")
         check((0...1000).contains(cloningEpochs), "cloning_epochs", "between 0 and 1000")
+        check((0...64).contains(loraRank), "lora_rank", "between 0 (off) and 64")
+        check(loraAlpha.isFinite && loraAlpha > 0 && loraAlpha <= 1024, "lora_alpha", "in (0, 1024]")
         check((1...65536).contains(minibatchSize), "minibatch_size", "between 1 and 65536")
         check(learningRate.isFinite && learningRate > 0 && learningRate <= 1, "learning_rate", "in (0, 1]")
         check(clipEpsilon.isFinite && clipEpsilon > 0 && clipEpsilon < 1, "clip_epsilon", "in (0, 1)")

@@ -1,9 +1,10 @@
 import EsperTestSupport
 import Foundation
 import Leyline
-import Simic
 import TamiyoNetwork
 import Testing
+
+@testable import Simic
 
 /// PPO on Tamiyo's network learns a problem with a known optimum, deterministically.
 @Suite struct PPOTests {
@@ -104,5 +105,41 @@ import Testing
         let weights = try trainer.weights(version: "cloned")
         #expect(Bandit.decision(weights, context: 0) == .optimizer && Bandit.decision(weights, context: 1) == .germinate)
         #expect((history.first?.cloningLoss ?? 9) < 0.3)
+    }
+}
+
+/// LoRA: adapters only, base frozen, merged into the one weight format.
+@Suite struct LoRATests {
+    @Test func adaptersLearnTheBanditWithTheBaseFrozen() throws {
+        var s = PPOTests.settings()
+        s.loraRank = 4
+        s.loraAlpha = 8
+        s.learningRate = 1e-2
+        let initial = PolicyWeights.initial()
+        let trainer = PPOTrainer(initial: initial, settings: s)
+        #expect(trainer.adapterNames.count == 8 && trainer.adapterNames.allSatisfy { $0.contains("lora") })
+        // B starts at zero: the adapted network is the deployed one.
+        #expect(try trainer.weights(version: "policy-init") == initial)
+        _ = trainer.train(PPOTests.experiences(400))
+        let trained = try trainer.weights(version: "lora")
+        let after = Bandit.expectedReward(trained, best: PPOTests.best)
+        #expect(after > 0.5, "expected reward with LoRA \(after)")
+        for frozen in [
+            "stage_embedding", "blueprint_embedding", "trunk.0.bias", "trunk.1.bias", "action.bias", "param.weight", "slot.weight",
+        ] {
+            #expect(trained.tensor(frozen) == initial.tensor(frozen), "\(frozen)")
+        }
+        #expect(trained.tensor("trunk.0.weight") != initial.tensor("trunk.0.weight"))
+        // The merged weights compute what the trainer computes.
+        let steps = PPOTrainer.trajectories(PPOTests.experiences(8), config: initial.config).flatMap { $0 }
+        let batch = trainer.forward(steps)
+        let network = PolicyNetwork(weights: trained)
+        for (r, step) in steps.enumerated() {
+            let out = network.evaluate(PolicyInput(features: step.features, stageIndex: 0, blueprintIndex: 0, slots: [], blueprints: []))
+            for j in 0..<PolicyAction.allCases.count {
+                #expect(abs(out.actionLogits[j] - batch.logits[r * PolicyAction.allCases.count + j]) < 1e-4)
+            }
+            #expect(abs(out.value - batch.values[r]) < 1e-4)
+        }
     }
 }
