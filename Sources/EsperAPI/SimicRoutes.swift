@@ -36,8 +36,10 @@ public enum SimicRoutes {
         router.get(basePath + "/{id}") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let id = request.pathParameter("id")
-            guard let uuid = UUID(uuidString: id), uuid.uuidString.lowercased() == id else {
-                throw Problem.validation([JSONFieldProblem(field: "id", message: "expected a job id (a lower-case UUID)")])
+            guard id.utf8.count == 36, UUID(uuidString: id) != nil, id == id.lowercased() else {
+                throw Problem(
+                    status: 400, detail: "'\(id.prefix(64))' is not a job id (a lower-case UUID)",
+                    errors: [JSONFieldProblem(field: "id", message: "expected a lower-case UUID")])
             }
             let found: SimicJob?
             do {

@@ -135,7 +135,7 @@ import Testing
         #expect(try server.request("POST", "/api/v1/tamiyo/policy/rollback").status == 409)
 
         // Unknown or malformed ids.
-        #expect(try server.get("/api/v1/simic/jobs/not-a-uuid").status == 422)
+        #expect(try server.get("/api/v1/simic/jobs/not-a-uuid").status == 400)
         #expect(try server.get("/api/v1/simic/jobs/\(UUID().uuidString.lowercased())").status == 404)
         #expect(try server.get("/api/v1/simic/policies?limit=0").status == 400)
         let decideBad = try server.request("POST", "/api/v1/tamiyo/policy/decide", json: #"{"features": [1, 2], "valid_actions": ["fly"]}"#)

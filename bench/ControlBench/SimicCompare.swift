@@ -88,7 +88,10 @@ func simicCompare(epochs: Int) throws {
         // The data's mean reward is a property of the heuristic runs, not of the candidate.
         settings.validation.minAverageReward = -Double.greatestFiniteMagnitude
         let job = SimicJob(id: label, state: .running, settings: settings, createdAt: LeylineTimestamp.now().rfc3339)
+        let started = Date()
         let result = try SimicJobRunner.run(job, buffer: buffer, initial: initial, publisher: publisher, telemetry: { _ in })
+        let wallMs = Date().timeIntervalSince(started) * 1000
+        let minibatches = result.updates.reduce(0) { $0 + $1.minibatches }
         let first = result.updates.first, last = result.updates.last
         let validation = result.validation.passed ? "pass" : "FAIL (\(result.validation.reasons.joined(separator: "; ")))"
         let support = String(format: "out_of_support=%.2f ", result.validation.metrics.outOfSupport)
@@ -99,6 +102,7 @@ func simicCompare(epochs: Int) throws {
                     format: "policy_loss=%.4f->%.4f value_loss=%.4f->%.4f entropy=%.4f->%.4f holdout_policy_loss=%.4f ",
                     first?.policyLoss ?? 0, last?.policyLoss ?? 0, first?.valueLoss ?? 0, last?.valueLoss ?? 0, first?.entropy ?? 0,
                     last?.entropy ?? 0, result.validation.metrics.policyLoss)
+                + String(format: "job_ms=%.0f minibatches=%d ", wallMs, minibatches)
                 + support + "validation=\(validation) version=\(result.policyVersion ?? "-") sha256=\(result.weightsSha256.prefix(12))")
         if let version = result.policyVersion {
             variants.append((label, version))
