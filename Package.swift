@@ -106,6 +106,15 @@ let package = Package(
             name: "Kasmina", dependencies: ["CKernels", "Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
+        // the C kernels, the validation harness, versioned policies and training jobs (SQLite).
+        .target(
+            name: "Simic",
+            dependencies: [
+                "CKernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
         .target(
             name: "Tamiyo",
             dependencies: [
@@ -119,6 +128,7 @@ let package = Package(
             name: "EsperAPI",
             dependencies: [
                 "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
+                "TamiyoNetwork", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -130,7 +140,7 @@ let package = Package(
             name: "EsperServer",
             dependencies: [
                 "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo",
+                "Tamiyo", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -157,7 +167,7 @@ let package = Package(
         .executableTarget(
             name: "control-bench",
             dependencies: [
-                "Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                "Tamiyo", "Simic", "TamiyoNetwork", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/ControlBench", swiftSettings: strictSwift),
@@ -233,11 +243,17 @@ let package = Package(
                 "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
+            name: "SimicTests",
+            dependencies: [
+                "Simic", "TamiyoNetwork", "Tamiyo", "Leyline", "Oona", "EsperJSON", "EsperStorage", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
             name: "EsperServerTests",
             dependencies: [
                 "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
                 "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -7,6 +7,7 @@ public import Logging
 public import Nissa
 public import Oona
 public import Prometheus
+public import Simic
 public import Tamiyo
 public import Tolaria
 
@@ -32,6 +33,8 @@ public final class Application: Sendable {
     /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
     /// Kasmina seed managers it drives; field reports in `<data>/tamiyo`.
     public let tamiyo: TamiyoService
+    /// The offline policy trainer: replay buffer, PPO jobs, published policies in `<data>/simic`.
+    public let simic: SimicService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -71,6 +74,12 @@ public final class Application: Sendable {
             settings: control, karn: blueprints.catalog, urza: blueprints.urza,
             kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
         self.tamiyo = tamiyo
+        var simicSettings = SimicSettings(directory: configuration.dataDirectory + "/simic")
+        simicSettings.bufferCapacity = configuration.control.simicBufferCapacity
+        simicSettings.replayTTLHours = configuration.control.simicReplayTTLHours
+        simic = try SimicService(
+            settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
+            reportSource: { tamiyo.fieldReports.all })
         let tolaria = configuration.dataDirectory + "/tolaria"
         runs = try RunService(
             options: RunService.Options(
@@ -98,6 +107,7 @@ public final class Application: Sendable {
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
+        SimicRoutes.register(into: &router, simic: simic)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
@@ -144,10 +154,14 @@ public final class Application: Sendable {
         // background while the server runs degraded.
         bus.start()
         nissa.start()
+        tamiyo.startPolicyConsumer()
+        simic.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
+            simic.stop()
+            tamiyo.stop()
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
@@ -176,6 +190,7 @@ public final class Application: Sendable {
         server.stop()
         runs.shutdown()
         tamiyo.seeds.flush()
+        simic.stop()
         tamiyo.stop()
         nissa.stop()
         blueprints.stop()
