@@ -1,4 +1,5 @@
 import EsperAPI
+public import EsperEvents
 public import EsperHTTP
 import Foundation
 import Kasmina
@@ -32,6 +33,8 @@ public final class Application: Sendable {
     /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
     /// Kasmina seed managers it drives; field reports in `<data>/tamiyo`.
     public let tamiyo: TamiyoService
+    /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
+    public let events: EventHub
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -86,12 +89,15 @@ public final class Application: Sendable {
             (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
         }
 
+        events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+
         var router = Router()
         HealthRoutes.register(
-            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
+            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events),
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
@@ -142,10 +148,12 @@ public final class Application: Sendable {
         // background while the server runs degraded.
         bus.start()
         nissa.start()
+        events.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
+            events.stop()
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
@@ -171,6 +179,7 @@ public final class Application: Sendable {
     /// their next batch (resumable from their last checkpoint at the next start), compiles in
     /// progress finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
+        events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
         runs.shutdown()
         tamiyo.stop()
@@ -184,12 +193,16 @@ public final class Application: Sendable {
 
     static func probes(
         _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService
+        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService, _ events: EventHub
     ) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "nissa") {
                 let health = nissa.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
+            },
+            HealthProbe(name: "events") {
+                let health = events.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
             },
             HealthProbe(name: "bus") {
