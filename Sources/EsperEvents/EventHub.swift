@@ -97,6 +97,11 @@ public final class EventHub: Sendable {
             return true
         }
         guard start else { return }
+        // Find the streams' ends now when Redis answers, so what is published after the
+        // server has started reaches the clients that subscribe at once.
+        if let connection = try? RedisConnection(endpoint: bus.endpoint, timeout: .seconds(2)), let ends = try? streamEnds(connection) {
+            state.withLock { $0.position = ends }
+        }
         let thread = Thread { [self] in loop() }
         thread.name = "esper-event-hub"
         thread.start()
@@ -292,7 +297,7 @@ public final class EventHub: Sendable {
         guard let position = state.withLock({ $0.position }) else { return }
         let milliseconds = max(1, Int(block.components.seconds * 1000 + block.components.attoseconds / 1_000_000_000_000_000))
         let reply = try connection.command(
-            ["XREAD", "COUNT", "500", "BLOCK", String(milliseconds), "STREAMS"] + EventCursor.streams.map(key)
+            ["XREAD", "COUNT", "100", "BLOCK", String(milliseconds), "STREAMS"] + EventCursor.streams.map(key)
                 + position.positions.map(\.description))
         if case .error(let message) = reply { throw RedisError("XREAD: \(message)") }
         guard let streams = reply.array else { return }  // nil reply: the block timed out
@@ -337,13 +342,18 @@ public final class EventHub: Sendable {
             }
             var cursor = subscriber.replayFrom!
             if !subscriber.checked, let gap = try gapReason(from: cursor, to: target, connection) {
+                // Said once; the replay then goes on with what the streams still hold (a
+                // cursor ahead of the streams restarts from the hub's position).
                 gaps?.increment()
-                let data = (try? JSONValue.object(["detail": .string(gap), "resumed_at": .string(target.description)]).serialized()) ?? []
-                var frame = Array("id: \(target)\nevent: gap\ndata: ".utf8) + data
+                for index in cursor.positions.indices where cursor.positions[index] > target.positions[index] {
+                    cursor.positions[index] = target.positions[index]
+                }
+                let data = (try? JSONValue.object(["detail": .string(gap)]).serialized()) ?? Array("{}".utf8)
+                var frame = Array("id: \(cursor)\nevent: gap\ndata: ".utf8) + data
                 frame += [10, 10]
                 _ = subscriber.stream.write(frame)
-                cursor = target
-            } else {
+            }
+            do {
                 var batches: [[Entry]] = []
                 var complete = Array(repeating: true, count: EventCursor.streams.count)
                 for (index, stream) in EventCursor.streams.enumerated() where cursor.positions[index] < target.positions[index] {
@@ -390,25 +400,32 @@ public final class EventHub: Sendable {
     }
 
     /// Why a replay from `cursor` cannot be exact, or nil when it can: the cursor is ahead of
-    /// the streams (another Redis, or a reset), or entries after it were already trimmed
-    /// (Redis 7's `max-deleted-entry-id`; message TTL and MAXLEN trim the oldest entries).
+    /// the streams (another Redis, or a reset), or entries after it are gone — trimmed (the
+    /// message TTL and MAXLEN remove the oldest entries: some were removed and the cursor is
+    /// before the first one left) or deleted (`max-deleted-entry-id`). Redis 7 reports both.
     private func gapReason(from cursor: EventCursor, to target: EventCursor, _ connection: RedisConnection) throws(RedisError) -> String? {
         for (index, stream) in EventCursor.streams.enumerated() {
-            if cursor.positions[index] > target.positions[index] {
-                return "Last-Event-ID is ahead of stream \(stream) (at \(target.positions[index])); continuing live"
+            let position = cursor.positions[index]
+            if position > target.positions[index] {
+                return "Last-Event-ID is ahead of stream \(stream) (at \(target.positions[index])); continuing from there"
             }
-            guard cursor.positions[index] < target.positions[index] else { continue }
+            guard position < target.positions[index] else { continue }
             let reply = try connection.command(["XINFO", "STREAM", key(stream)])
             guard let fields = reply.array else { continue }  // missing stream: nothing lost
-            var index2 = 0
-            while index2 + 1 < fields.count {
-                if fields[index2].text == "max-deleted-entry-id", let text = fields[index2 + 1].text, let deleted = StreamEntryID(text),
-                    cursor.positions[index] < deleted
-                {
-                    return
-                        "Last-Event-ID is older than what stream \(stream) retains (entries up to \(deleted) were trimmed); continuing live"
-                }
-                index2 += 2
+            var info: [String: RedisReply] = [:]
+            var field = 0
+            while field + 1 < fields.count {
+                if let name = fields[field].text { info[name] = fields[field + 1] }
+                field += 2
+            }
+            if let text = info["max-deleted-entry-id"]?.text, let deleted = StreamEntryID(text), position < deleted {
+                return "entries of stream \(stream) after Last-Event-ID were deleted (up to \(deleted)); the rest follows"
+            }
+            let length = info["length"]?.integer ?? 0
+            let added = info["entries-added"]?.integer ?? length
+            let first = (info["recorded-first-entry-id"]?.text).flatMap { StreamEntryID($0) }
+            if added > length, let first, position < first {
+                return "Last-Event-ID is older than what stream \(stream) retains (entries before \(first) were trimmed); the rest follows"
             }
         }
         return nil

@@ -11,9 +11,8 @@ import Synchronization
 /// reader suspends the connection (`MHD_suspend_connection`, allowed from a content reader)
 /// and the next `write` resumes it (`MHD_resume_connection`, safe from any thread with
 /// `MHD_USE_ITC`). A producer never waits either: a write that would take the buffer over
-/// its capacity drops the stream instead — the buffer is freed at once, the reader ends the
-/// response with an error the next time libmicrohttpd asks (a client that reads nothing at
-/// all is closed by the connection timeout, since nothing is sent to it any more).
+/// its capacity drops the stream instead — the buffer is freed and the connection aborted at
+/// once (socket shut down and reset; libmicrohttpd then closes it and completes the request).
 public final class EventStream: Sendable {
     /// Most bytes waiting for the client before the stream is dropped.
     public let capacity: Int
@@ -26,6 +25,9 @@ public final class EventStream: Sendable {
         var readOffset = 0
         /// Set when the response is queued; nil before and after the connection's life.
         var connection: OpaquePointer?
+        /// The connection's socket while it is open (libmicrohttpd closes it only after the
+        /// completion callback, which clears this under the same lock).
+        var socket: Int32 = -1
         var suspended = false
         var finishing = false
         var dropped = false
@@ -33,6 +35,17 @@ public final class EventStream: Sendable {
         var bytesWritten = 0
 
         var pending: Int { buffer.count - readOffset }
+
+        /// Aborts the connection of a dropped client at once: shutting the socket down makes
+        /// epoll report a hang-up, so libmicrohttpd closes it now rather than when the client
+        /// reads again or the connection times out; linger 0 makes that close a reset that
+        /// discards what the kernel still holds for the client.
+        mutating func abort() {
+            guard !closed, socket >= 0 else { return }
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(socket, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            _ = shutdown(socket, Int32(SHUT_RDWR))
+        }
 
         /// Resumes a suspended connection so libmicrohttpd calls the reader again.
         mutating func wake() {
@@ -57,6 +70,7 @@ public final class EventStream: Sendable {
                 s.dropped = true
                 s.buffer = []
                 s.readOffset = 0
+                s.abort()
                 s.wake()
                 return false
             }
@@ -108,8 +122,11 @@ public final class EventStream: Sendable {
 
     // MARK: - libmicrohttpd side (the connection's pool thread)
 
-    func attach(_ connection: OpaquePointer) {
-        state.withLock { $0.connection = connection }
+    func attach(_ connection: OpaquePointer, socket: Int32) {
+        state.withLock {
+            $0.connection = connection
+            $0.socket = socket
+        }
     }
 
     /// The request completed (any reason): libmicrohttpd frees the connection after this, so
@@ -118,6 +135,7 @@ public final class EventStream: Sendable {
         state.withLock { s in
             s.closed = true
             s.connection = nil
+            s.socket = -1
             s.suspended = false
             s.buffer = []
             s.readOffset = 0

@@ -273,7 +273,7 @@ public final class HTTPServer: @unchecked Sendable {
             var size: Int32 = 64 * 1024
             _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        stream.attach(connection)
+        stream.attach(connection, socket: fd)
         state.stream = stream
         openStreams.withLock { $0[ObjectIdentifier(stream)] = stream }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
