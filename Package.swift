@@ -247,7 +247,8 @@ let package = Package(
         .testTarget(
             name: "EsperServerTests",
             dependencies: [
-                "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
+                "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
+                "Nissa", "Karn",
                 "Urza",
                 "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
                 .product(name: "Logging", package: "swift-log"),

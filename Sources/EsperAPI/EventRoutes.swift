@@ -49,7 +49,8 @@ public enum EventRoutes {
                 problems.append(
                     JSONFieldProblem(
                         field: field,
-                        message: "'\(value.prefix(80))' is not an event id of this server (three stream entry ids, `<ms>-<seq>,<ms>-<seq>,<ms>-<seq>`)"
+                        message:
+                            "'\(value.prefix(80))' is not an event id of this server (three stream entry ids, `<ms>-<seq>,<ms>-<seq>,<ms>-<seq>`)"
                     ))
                 continue
             }

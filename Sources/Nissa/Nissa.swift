@@ -279,7 +279,8 @@ public final class NissaService: Sendable {
         }
         let first = transitions[0].alert
         let packet = TelemetryPacket.build(
-            packetId: "nissa-alert-\(first.id)-\(first.state.rawValue)-\(first.updatedAt.millisecondsSinceEpoch)-\(first.consecutive)", source: "nissa",
+            packetId: "nissa-alert-\(first.id)-\(first.state.rawValue)-\(first.updatedAt.millisecondsSinceEpoch)-\(first.consecutive)",
+            source: "nissa",
             level: events.map(\.level).max { $0.rawValue < $1.rawValue } ?? .info, metrics: [], events: events,
             healthSummary: "alert changes")
         do {

@@ -48,7 +48,9 @@ import Testing
         #expect(live.next()?.comments.contains("connected") == true)
         let id = try #require(try server.object("POST", "/api/v1/runs", json: Self.fiveEpochs)["id"] as? String)
         let finished: ([SSEMessage]) -> Bool = { events in
-            events.contains { $0.event == "run" && $0.json?["status"] as? String == "succeeded" && $0.json?["kind"] as? String == "run_status" }
+            events.contains {
+                $0.event == "run" && $0.json?["status"] as? String == "succeeded" && $0.json?["kind"] as? String == "run_status"
+            }
         }
         let liveEvents = Self.collect(live, until: finished).filter { $0.json?["run_id"] as? String == id }
         #expect(Self.epochs(liveEvents) == [0, 1, 2, 3, 4])
@@ -121,7 +123,9 @@ import Testing
         // Lock-step batches of 20 (a burst well inside the buffer): the fast client reads each
         // batch before the next is published; the slow one only accumulates (~600 bytes each).
         for batch in 0..<batches {
-            let packets = (0..<20).map { (BusMessage.systemState(Self.statePacket(run: "flood", epoch: batch * 20 + $0)), PublishOptions()) }
+            let packets = (0..<20).map {
+                (BusMessage.systemState(Self.statePacket(run: "flood", epoch: batch * 20 + $0)), PublishOptions())
+            }
             _ = try bus.publish(batch: packets)
             received += Self.epochs(Self.collect(fast) { $0.count >= 20 })
         }
@@ -182,7 +186,9 @@ import Testing
     }
 
     @Test func aCursorOlderThanTheStreamsRetainSaysSo() throws {
-        let server = try ServerHarness(environment: ["OONA_MAX_STREAM_LENGTH": "10", "OONA_EMERGENCY_THRESHOLD": "0", "OONA_DROP_THRESHOLD": "0"])
+        let server = try ServerHarness(environment: [
+            "OONA_MAX_STREAM_LENGTH": "10", "OONA_EMERGENCY_THRESHOLD": "0", "OONA_DROP_THRESHOLD": "0",
+        ])
         for epoch in 0..<400 { try server.application.bus.publishState(Self.statePacket(run: "old", epoch: epoch)) }
         let client = try SSEClient(port: server.port, path: "/api/v1/events?types=epoch", headers: ["Last-Event-ID": Self.fromStart])
         let gap = try #require(client.nextEvent())
