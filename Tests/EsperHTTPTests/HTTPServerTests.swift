@@ -217,8 +217,11 @@ final class TestServer {
             eventually(within: 2) {
                 buffer = []
                 server.registry.emit(into: &buffer)
-                return String(decoding: buffer, as: UTF8.self).contains(
-                    #"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
+                // Counted when libmicrohttpd reports each request complete, which can come
+                // after the client has its response: wait for all three.
+                let text = String(decoding: buffer, as: UTF8.self)
+                return text.contains(#"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
+                    && text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#)
             })
         let text = String(decoding: buffer, as: UTF8.self)
         #expect(text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#))
