@@ -185,6 +185,18 @@ import Testing
         #expect(third.status == 200)
     }
 
+    @Test func protectedReadsNeedTheTokenToStream() throws {
+        let token = "sse-test-token-0123456789"
+        let server = try ServerHarness(environment: ["ESPER_API_TOKEN": token, "ESPER_API_PROTECT_READS": "on"])
+        let anonymous = try SSEClient(port: server.port, path: "/api/v1/events")
+        #expect(anonymous.status == 401)
+        let wrong = try SSEClient(port: server.port, path: "/api/v1/events", headers: ["Authorization": "Bearer not-the-token-at-all"])
+        #expect(wrong.status == 403)
+        let allowed = try SSEClient(port: server.port, path: "/api/v1/events", headers: ["Authorization": "Bearer \(token)"])
+        #expect(allowed.status == 200)
+        #expect(allowed.next()?.comments.contains("connected") == true)
+    }
+
     @Test func aCursorOlderThanTheStreamsRetainSaysSo() throws {
         let server = try ServerHarness(environment: [
             "OONA_MAX_STREAM_LENGTH": "10", "OONA_EMERGENCY_THRESHOLD": "0", "OONA_DROP_THRESHOLD": "0",

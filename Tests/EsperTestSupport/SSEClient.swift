@@ -36,6 +36,8 @@ public final class SSEClient {
     private var chunked = false
     /// True once the server closed the connection.
     public private(set) var closed = false
+    /// True once the chunked body ended properly (the zero-length chunk).
+    public private(set) var ended = false
 
     public init(
         port: UInt16, path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil, timeoutSeconds: Int = 10
@@ -130,7 +132,10 @@ public final class SSEClient {
             guard raw.count >= lineEnd + 2 + size + 2 else { return }
             text += raw[(lineEnd + 2)..<(lineEnd + 2 + size)]
             raw.removeFirst(lineEnd + 2 + size + 2)
-            if size == 0 { return }
+            if size == 0 {
+                ended = true
+                return
+            }
         }
     }
 
@@ -162,7 +167,7 @@ public final class SSEClient {
                 }
                 return message
             }
-            guard receive() else { return nil }
+            guard !ended, receive() else { return nil }
         }
     }
 
@@ -178,7 +183,7 @@ public final class SSEClient {
     public func drain(seconds: Double) -> [SSEMessage] {
         var events: [SSEMessage] = []
         let deadline = Date().addingTimeInterval(seconds)
-        while !closed && Date() < deadline {
+        while !closed && !ended && Date() < deadline {
             if let message = next() {
                 if message.event != nil { events.append(message) }
             }
