@@ -60,6 +60,10 @@ public enum EventRoutes {
             throw Problem(
                 status: 400, detail: problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "), errors: problems)
         }
+        if request.method == "HEAD" {
+            // Validated like a GET, but nothing to stream and no subscriber place taken.
+            return HTTPResponse(status: 200, headers: HTTPResponse.eventStreamHeaders)
+        }
         let stream = EventStream(capacity: hub.options.clientBufferBytes)
         do {
             try hub.subscribe(stream, runId: runId, types: types, after: cursor)

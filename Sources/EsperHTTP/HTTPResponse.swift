@@ -31,12 +31,14 @@ public struct HTTPResponse: Sendable {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
     }
 
-    /// `200 text/event-stream` fed by `stream`, never cached or buffered by proxies.
+    /// The headers of an event stream: never cached, never buffered by proxies.
+    public static let eventStreamHeaders: [(name: String, value: String)] = [
+        ("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"),
+    ]
+
+    /// `200 text/event-stream` fed by `stream`.
     public static func eventStream(_ stream: EventStream, headers: [(name: String, value: String)] = []) -> HTTPResponse {
-        var response = HTTPResponse(
-            status: 200,
-            headers: [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-                + headers)
+        var response = HTTPResponse(status: 200, headers: eventStreamHeaders + headers)
         response.stream = stream
         return response
     }
