@@ -117,6 +117,15 @@ let package = Package(
             name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
+        // the C kernels, the validation harness, versioned policies and training jobs (SQLite).
+        .target(
+            name: "Simic",
+            dependencies: [
+                "CKernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
         .target(
             name: "Tamiyo",
             dependencies: [
@@ -130,7 +139,7 @@ let package = Package(
             name: "EsperAPI",
             dependencies: [
                 "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo",
+                "Tamiyo", "TamiyoNetwork", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -142,7 +151,7 @@ let package = Package(
             name: "EsperServer",
             dependencies: [
                 "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
-                "Kasmina", "Tamiyo",
+                "Kasmina", "Tamiyo", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -169,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "control-bench",
             dependencies: [
-                "Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                "Tamiyo", "Simic", "TamiyoNetwork", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/ControlBench", swiftSettings: strictSwift),
@@ -245,12 +254,18 @@ let package = Package(
                 "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
+            name: "SimicTests",
+            dependencies: [
+                "Simic", "TamiyoNetwork", "Tamiyo", "Leyline", "Oona", "EsperJSON", "EsperStorage", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
             name: "EsperServerTests",
             dependencies: [
                 "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
                 "Nissa", "Karn",
                 "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -8,6 +8,7 @@ public import Logging
 public import Nissa
 public import Oona
 public import Prometheus
+public import Simic
 public import Tamiyo
 public import Tolaria
 
@@ -33,6 +34,8 @@ public final class Application: Sendable {
     /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
     /// Kasmina seed managers it drives; field reports in `<data>/tamiyo`.
     public let tamiyo: TamiyoService
+    /// The offline policy trainer: replay buffer, PPO jobs, published policies in `<data>/simic`.
+    public let simic: SimicService
     /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
     public let events: EventHub
     let server: HTTPServer
@@ -74,6 +77,12 @@ public final class Application: Sendable {
             settings: control, karn: blueprints.catalog, urza: blueprints.urza,
             kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
         self.tamiyo = tamiyo
+        var simicSettings = SimicSettings(directory: configuration.dataDirectory + "/simic")
+        simicSettings.bufferCapacity = configuration.control.simicBufferCapacity
+        simicSettings.replayTTLHours = configuration.control.simicReplayTTLHours
+        simic = try SimicService(
+            settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
+            reportSource: { tamiyo.fieldReports.all })
         let tolaria = configuration.dataDirectory + "/tolaria"
         runs = try RunService(
             options: RunService.Options(
@@ -102,6 +111,7 @@ public final class Application: Sendable {
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
+        SimicRoutes.register(into: &router, simic: simic)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
@@ -148,12 +158,16 @@ public final class Application: Sendable {
         // background while the server runs degraded.
         bus.start()
         nissa.start()
+        tamiyo.startPolicyConsumer()
+        simic.start()
         events.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
             events.stop()
+            simic.stop()
+            tamiyo.stop()
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
@@ -182,6 +196,7 @@ public final class Application: Sendable {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
         runs.shutdown()
+        simic.stop()
         tamiyo.stop()
         nissa.stop()
         blueprints.stop()

@@ -84,6 +84,9 @@ public struct Configuration: Sendable {
         public var maxLossSpike = 0.15
         /// Kasmina's kernel fetch budget; a slower fetch falls back (BP001, then identity).
         public var kernelBudgetMs = 10.0
+        /// Simic's replay buffer: experiences kept (FIFO eviction) and their maximum age.
+        public var simicBufferCapacity = 1024
+        public var simicReplayTTLHours = 24.0
         public init() {}
     }
 
@@ -144,6 +147,8 @@ public struct Configuration: Sendable {
         ("TAMIYO_FIELD_REPORT_RETENTION_HOURS", "24", "hours field reports stay in <data>/tamiyo/field_reports.log, 1-8760"),
         ("TAMIYO_MAX_LOSS_SPIKE", "0.15", "validation-loss rise in one epoch that pauses the seeds, 0.001-100"),
         ("KASMINA_KERNEL_BUDGET_MS", "10", "kernel fetch budget in ms; a slower fetch falls back to BP001, 0.1-10000"),
+        ("SIMIC_BUFFER_CAPACITY", "1024", "field reports Simic's replay buffer keeps (oldest evicted first), 1-1000000"),
+        ("SIMIC_REPLAY_TTL_HOURS", "24", "maximum age of a field report in Simic's replay buffer, hours, 0.01-8760"),
         ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
@@ -243,6 +248,8 @@ public struct Configuration: Sendable {
         if let hours = try settings.number("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
         if let spike = try settings.number("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
         if let budget = try settings.number("KASMINA_KERNEL_BUDGET_MS", 0.1...10_000) { control.kernelBudgetMs = budget }
+        if let capacity = try settings.integer("SIMIC_BUFFER_CAPACITY", 1...1_000_000) { control.simicBufferCapacity = capacity }
+        if let hours = try settings.number("SIMIC_REPLAY_TTL_HOURS", 0.01...8760) { control.simicReplayTTLHours = hours }
 
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)

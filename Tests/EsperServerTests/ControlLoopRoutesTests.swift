@@ -120,6 +120,12 @@ enum AcceptanceRun {
             #expect(report["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS" && report["seed_id"] as? String == seedId)
             let metrics = try #require(report["metrics"] as? [String: Double])
             #expect(metrics["params_delta"] == 280 && (metrics["loss_delta"] ?? 0) <= -0.001)
+            // The decisions behind it (Simic's data) only when asked for.
+            #expect((report["trajectory"] as? [Any] ?? []).isEmpty)
+            let full = try #require(try server.fieldReports("run=\(helpful)&trajectory=true").first)
+            let steps = try #require(full["trajectory"] as? [[String: Any]])
+            #expect(!steps.isEmpty && (steps.first?["features"] as? [Double])?.count == 32)
+            #expect(try server.request("GET", "/api/v1/tamiyo/field-reports?trajectory=maybe").status == 400)
 
             let shadowCurve = try ControlLoopRoutesTests.validationCurve(server, shadowOnly)
             #expect(shadowCurve == (try ControlLoopRoutesTests.validationCurve(server, plain)))
