@@ -89,6 +89,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Server-Sent Events: a hub tailing the Oona streams (XREAD, no group) and fanning
+        // epoch, seed, command, alert and run events out to HTTP event streams.
+        .target(
+            name: "EsperEvents",
+            dependencies: [
+                "EsperHTTP", "EsperJSON", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift),
+
         // The blueprint pipeline: seed kernels as Swift values and their artifact files
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
@@ -127,8 +138,8 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
-                "TamiyoNetwork", "Simic",
+                "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
+                "Tamiyo", "TamiyoNetwork", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -139,8 +150,8 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo", "Simic",
+                "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
+                "Kasmina", "Tamiyo", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -251,7 +262,8 @@ let package = Package(
         .testTarget(
             name: "EsperServerTests",
             dependencies: [
-                "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
+                "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
+                "Nissa", "Karn",
                 "Urza",
                 "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork",
                 .product(name: "Logging", package: "swift-log"),

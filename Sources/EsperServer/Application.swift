@@ -1,4 +1,5 @@
 import EsperAPI
+public import EsperEvents
 public import EsperHTTP
 import Foundation
 import Kasmina
@@ -35,6 +36,8 @@ public final class Application: Sendable {
     public let tamiyo: TamiyoService
     /// The offline policy trainer: replay buffer, PPO jobs, published policies in `<data>/simic`.
     public let simic: SimicService
+    /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
+    public let events: EventHub
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -97,12 +100,15 @@ public final class Application: Sendable {
             (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
         }
 
+        events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+
         var router = Router()
         HealthRoutes.register(
-            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
+            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events),
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
@@ -156,10 +162,12 @@ public final class Application: Sendable {
         nissa.start()
         tamiyo.startPolicyConsumer()
         simic.start()
+        events.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
+            events.stop()
             simic.stop()
             tamiyo.stop()
             nissa.stop()
@@ -187,6 +195,7 @@ public final class Application: Sendable {
     /// their next batch (resumable from their last checkpoint at the next start), compiles in
     /// progress finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
+        events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
         runs.shutdown()
         tamiyo.seeds.flush()
@@ -202,12 +211,16 @@ public final class Application: Sendable {
 
     static func probes(
         _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService
+        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService, _ events: EventHub
     ) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "nissa") {
                 let health = nissa.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
+            },
+            HealthProbe(name: "events") {
+                let health = events.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
             },
             HealthProbe(name: "bus") {

@@ -1,3 +1,4 @@
+public import EsperEvents
 public import EsperHTTP
 import Foundation
 public import Logging
@@ -51,6 +52,8 @@ public struct Configuration: Sendable {
     public var blueprints = BlueprintSettings()
     /// The control loop (Tamiyo, Kasmina).
     public var control = ControlSettings()
+    /// Server-Sent Events: subscribers, heartbeat, per-client buffer (`ESPER_SSE_*`).
+    public var events = EventHubOptions()
 
     public init() {}
 
@@ -129,6 +132,9 @@ public struct Configuration: Sendable {
         ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
         ("ESPER_API_TOKEN", "(unset: no auth)", "bearer token every mutating endpoint requires, at least 16 bytes"),
         ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
+        ("ESPER_SSE_MAX_SUBSCRIBERS", "256", "open Server-Sent Events streams at most, 1-100000; one more gets 503 with Retry-After"),
+        ("ESPER_SSE_HEARTBEAT_S", "15", "seconds between heartbeat comments on idle event streams, 1-3600"),
+        ("ESPER_SSE_CLIENT_BUFFER_BYTES", "262144", "bytes buffered per event stream before a slow client is dropped, 4096-67108864"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
         ("ESPER_FORGE_AT_START", "on", "compile missing blueprints in the background at start: on or off"),
@@ -311,6 +317,10 @@ public struct Configuration: Sendable {
         }
         try applyOona(values)
         try applyNissa(values, workingDirectory: workingDirectory)
+
+        if let limit = try integer("ESPER_SSE_MAX_SUBSCRIBERS", 1...100_000) { events.maxSubscribers = limit }
+        if let seconds = try integer("ESPER_SSE_HEARTBEAT_S", 1...3600) { events.heartbeat = .seconds(seconds) }
+        if let bytes = try integer("ESPER_SSE_CLIENT_BUFFER_BYTES", 4096...(64 << 20)) { events.clientBufferBytes = bytes }
     }
 
     static func absolute(_ path: String, relativeTo base: String) -> String {

@@ -305,6 +305,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     // MARK: - Telemetry and automatic conservative mode
 
     private func automaticTriggers(inference: Double, handshake: Double) {
+        guard service.settings.latencyTriggers else { return }
         if inference > TamiyoController.inferenceBudgetMs {
             service.mode.trigger(
                 "inference latency \(String(format: "%.1f", inference)) ms over the \(TamiyoController.inferenceBudgetMs) ms budget")

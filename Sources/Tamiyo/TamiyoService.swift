@@ -28,6 +28,10 @@ public struct TamiyoSettings: Sendable {
     public var kernelBudgetMs = 10.0
     /// Blueprint metadata cache TTL.
     public var metadataTTLSeconds = 300.0
+    /// Whether slow decisions or slow epoch hooks switch conservative mode on by themselves
+    /// (the design's latency triggers). Off only where a run must not depend on the machine's
+    /// speed — determinism tests on a loaded machine.
+    public var latencyTriggers = true
 
     public init(directory: String) { self.directory = directory }
 

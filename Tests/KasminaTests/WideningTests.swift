@@ -1,6 +1,7 @@
 import EsperTestSupport
 import Foundation
 import Leyline
+import Synchronization
 import Testing
 import Tolaria
 
@@ -43,7 +44,10 @@ import Tolaria
     @Test func aFossilisedWideningSeedMakesTheHostWiderWithTheSameFunction() throws {
         var settings = SeedSettings()
         settings.graftSteps = 7
-        let manager = try GraftingTests.manager(settings)
+        let events = Mutex<[TelemetryEvent]>([])
+        let manager = SeedManager(
+            runId: "grafting", settings: settings, kernels: UrzaKernelProvider(urza: try GraftingTests.library.get().urza),
+            budgetMs: 1000, publish: { packet in events.withLock { $0 += packet.events } })
         let controller = ScriptedController(manager: manager, script: WideningTests.lifecycle)
         let trainer = try GraftingTests.trainer(GraftingTests.config, controller: controller)
         var before: [Float] = []
@@ -62,6 +66,13 @@ import Tolaria
         #expect(before.count == after.count && !before.isEmpty)
         #expect(zip(before, after).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
         #expect(manager.isolationViolations == 0)
+        // Every transition was published once, the last one as the seed left its slot.
+        let transitions = events.withLock { $0 }.filter { $0.description == "seed_transition" }.compactMap { $0.attributes["to"] }
+        #expect(
+            transitions
+                == [
+                    SeedLifecycleStage.germinating, .training, .grafting, .stabilizing, .evaluating, .fossilized,
+                ].map(\.name))
     }
 
     @Test func aCulledWideningSeedLeavesTheExactHost() throws {
