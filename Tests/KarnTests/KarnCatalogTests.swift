@@ -54,6 +54,20 @@ import Testing
         #expect(slot["family"] == "slot" && slot["alias"] == nil && slot["parameter_count"] == nil)
     }
 
+    /// One definition of the shared fields: Karn's descriptor wraps Leyline's and forwards to it.
+    @Test func theCatalogDescriptorWrapsTheContractDescriptor() throws {
+        let catalog = try KarnCatalog()
+        var d = try #require(catalog.get("BP036"))
+        #expect(d.contract.blueprintId == "BP036" && d.contract.stage == 5 && d.contract.tier == .experimental)
+        #expect(d.contract.allowedParameters["experts"] == ParameterBounds(4, 8))
+        d.stage = 3
+        d.risk = 0.25
+        #expect(d.contract.stage == 3 && d.contract.risk == 0.25 && d.lastUpdated == KarnCatalog.catalogRevision)
+        let wrapped = BlueprintDescriptor(contract: d.contract, approvalStamp: "ops", lastUpdated: "2026-01-01T00:00:00Z")
+        #expect(wrapped.name == "mixture_of_experts_4" && wrapped.stage == 3 && wrapped.approvalStamp == "ops")
+        #expect(catalog.get("BP036")?.stage == 5, "the catalog handed out a copy")
+    }
+
     @Test func theWideningCheckRejectsABrokenFamily() throws {
         var rows = WideningCatalog.rows
         rows[1].descriptor.tier = .experimental
