@@ -13,7 +13,8 @@
 // Environment: SIMIC_TRAIN_SEEDS (default 101,102,103,104,105,106), SIMIC_EVAL_SEEDS
 // (default 1,2,3), SIMIC_UPDATES (default 20), SIMIC_LR (default 1e-3), SIMIC_SEED (1),
 // SIMIC_BC_EPOCHS (cloning passes of the second variant, default 20), SIMIC_EVALUATE_REJECTED=1
-// (also run policies that failed validation, labelled "(rejected)", for information); the
+// (also run policies that failed validation, labelled "(rejected)", for information),
+// SIMIC_VERBOSE=1 (every run's commands on stderr); the
 // GROWTH_* and DIGITS_* variables of `growth` apply to every run.
 import EsperStorage
 import Foundation
@@ -33,6 +34,8 @@ struct GrowthRow {
     var culls: Int
     /// Parameters of the network at the end (host, fossils and live seeds).
     var parameters: Int
+    /// Training stopped on an exploding loss (the other figures are then 0).
+    var diverged: Bool
 }
 
 /// Which growth task the comparison runs.
@@ -64,7 +67,17 @@ func growthRun(_ control: Control, seed: UInt64, epochs: Int, policy: ControlPol
     // Every run starts in normal mode: an automatic switch (a slow boundary on a loaded
     // machine) is sticky across the service's runs and would change the next run's decisions.
     _ = control.service.mode.set(false, reason: "simic-compare: next run")
-    let (summaries, controller) = try control.train(SimicTask.current.config(seed: seed, epochs: epochs, policy: policy), runId: runId)
+    let summaries: [EpochSummary], controller: TamiyoController
+    do {
+        (summaries, controller) = try control.train(SimicTask.current.config(seed: seed, epochs: epochs, policy: policy), runId: runId)
+    } catch {
+        // A policy can wreck training (learning-rate changes until the loss explodes and
+        // Tolaria stops the run): a failed run, counted as accuracy 0 in the means.
+        print("run policy=\(label) seed=\(seed) DIVERGED: \(error)")
+        return GrowthRow(
+            policy: label, seed: seed, finalAccuracy: 0, parametersAdded: 0, germinations: 0, fossils: 0, culls: 0,
+            parameters: 0, diverged: true)
+    }
     control.service.flush()
     let reports = control.service.fieldReports.all.filter { $0.trainingRunId == runId }
     let conservative = control.service.mode.isConservative ? " CONSERVATIVE(\(control.service.mode.current.reason))" : ""
@@ -76,11 +89,20 @@ func growthRun(_ control: Control, seed: UInt64, epochs: Int, policy: ControlPol
     let row = GrowthRow(
         policy: label, seed: seed, finalAccuracy: last.validationAccuracy, parametersAdded: hostGrowth + seedParameters,
         germinations: controller.kasmina.germinations, fossils: reports.filter { $0.outcome == .success }.count,
-        culls: reports.filter { $0.outcome != .success }.count, parameters: initialHostParameters + hostGrowth + seedParameters)
+        culls: reports.filter { $0.outcome != .success }.count, parameters: initialHostParameters + hostGrowth + seedParameters,
+        diverged: false)
     var actions: [String: Int] = [:]
     for command in controller.commands {
         let action = Int(command.annotations["policy_action"] ?? "").flatMap(PolicyAction.init(rawValue:))?.name ?? "?"
         actions[action, default: 0] += 1
+    }
+    if ProcessInfo.processInfo.environment["SIMIC_VERBOSE"] == "1" {
+        for command in controller.commands {
+            var operation = command.commandType.name
+            if case .seedOperation(let op)? = command.payload { operation = op.operation.name + " " + op.blueprintId }
+            FileHandle.standardError.write(
+                Data("\(runId) epoch \(command.annotations["epoch"] ?? "?") \(operation) \(command.annotations["rationale"] ?? "")\n".utf8))
+        }
     }
     let commandText = actions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
     print(
@@ -176,7 +198,8 @@ func simicCompare(epochs: Int) throws {
     for row in rows {
         print(
             String(
-                format: "| \(row.policy) | %llu | %.4f | %d | %d | %d | %d | %d |", row.seed, row.finalAccuracy, row.parameters,
+                format: "| \(row.policy) | %llu | %@ | %d | %d | %d | %d | %d |", row.seed,
+                row.diverged ? "diverged" : String(format: "%.4f", row.finalAccuracy), row.parameters,
                 row.parametersAdded, row.germinations, row.fossils, row.culls))
     }
     for label in ["heuristic"] + variants.map(\.label) {
@@ -184,7 +207,7 @@ func simicCompare(epochs: Int) throws {
         let n = Double(max(1, mine.count))
         print(
             String(
-                format: "| \(label) | mean | %.4f | %.1f | %.1f | %.1f | %.1f | %.1f |", mine.reduce(0) { $0 + $1.finalAccuracy } / n,
+                format: "| \(label)\(mine.contains(where: \.diverged) ? " (\(mine.filter(\.diverged).count) diverged, as 0)" : "") | mean | %.4f | %.1f | %.1f | %.1f | %.1f | %.1f |", mine.reduce(0) { $0 + $1.finalAccuracy } / n,
                 Double(mine.reduce(0) { $0 + $1.parameters }) / n, Double(mine.reduce(0) { $0 + $1.parametersAdded }) / n,
                 Double(mine.reduce(0) { $0 + $1.germinations }) / n, Double(mine.reduce(0) { $0 + $1.fossils }) / n,
                 Double(mine.reduce(0) { $0 + $1.culls }) / n))
