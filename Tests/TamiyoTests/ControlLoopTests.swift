@@ -343,7 +343,8 @@ import Tolaria
         let cases: [(sizeWeight: Float, expected: [String])] = [(5, ["widen-8"]), (-5, ["widen-4", "widen-4"])]
         for (sizeWeight, expected) in cases {
             let id = "learned-widening-\(sizeWeight)"
-            let run = try fixture.run(config, id: id, policy: LearnedPolicy(weights: try ControlLoopTests.wideningWeights(sizeWeight: sizeWeight)))
+            let run = try fixture.run(
+                config, id: id, policy: LearnedPolicy(weights: try ControlLoopTests.wideningWeights(sizeWeight: sizeWeight)))
             #expect(run.outcome == .completed)
             let germinations = run.controller.commands.compactMap { command -> AdaptationCommand? in
                 guard case .seedOperation(let op)? = command.payload, op.operation == .germinate else { return nil }
@@ -371,7 +372,8 @@ import Tolaria
                 // The decisions that led to the widening, as Simic trains on them.
                 let germinate = try #require(report.trajectory.first { $0.action == UInt32(PolicyAction.germinate.rawValue) })
                 #expect(germinate.validActions & (1 << UInt32(PolicyAction.germinate.rawValue)) != 0)
-                #expect(germinate.features.count == PolicyNetworkConfig().featureDim && germinate.logits.count == PolicyAction.allCases.count)
+                #expect(
+                    germinate.features.count == PolicyNetworkConfig().featureDim && germinate.logits.count == PolicyAction.allCases.count)
                 #expect(report.trajectory.contains { $0.action == UInt32(PolicyAction.advance.rawValue) })
             }
         }
