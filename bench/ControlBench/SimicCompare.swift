@@ -45,7 +45,15 @@ enum SimicTask {
     /// The earlier task: width-preserving slot seeds after a 4-unit layer.
     case slotSeeds
 
-    static var current: SimicTask { ProcessInfo.processInfo.environment["SIMIC_TASK"] == "slot-seeds" ? .slotSeeds : .width }
+    static var current: SimicTask {
+        switch ProcessInfo.processInfo.environment["SIMIC_TASK"] {
+        case nil, "", "width": return .width
+        case "slot-seeds": return .slotSeeds
+        case let other?:
+            FileHandle.standardError.write(Data("SIMIC_TASK must be width or slot-seeds, not \(other)\n".utf8))
+            exit(2)
+        }
+    }
 
     func config(seed: UInt64, epochs: Int, policy: ControlPolicy) -> RunConfig {
         switch self {
