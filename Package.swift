@@ -77,6 +77,17 @@ let package = Package(
             resources: [.copy("Resources/digits.csv.gz")],
             swiftSettings: strictSwift),
 
+        // Workers: background work as jobs on Oona's job streams, taken by worker slots through
+        // one consumer group (in `esper serve` and in `esper worker` processes), leases and
+        // heartbeats, run controls, run records applied by the server.
+        .target(
+            name: "Workers",
+            dependencies: [
+                "EsperJSON", "Leyline", "Oona", "Tolaria",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+
         // Nissa: telemetry ingest from Oona, metric registry and ring-buffer time series,
         // alert rules (data) with lifecycle and Alertmanager-format delivery, SLO burn rates,
         // drills and the Grafana JSON datasource queries.
@@ -119,6 +130,7 @@ let package = Package(
             name: "EsperAPI",
             dependencies: [
                 "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
+                "Workers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -130,7 +142,7 @@ let package = Package(
             name: "EsperServer",
             dependencies: [
                 "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo",
+                "Tamiyo", "Workers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -237,7 +249,7 @@ let package = Package(
             dependencies: [
                 "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
                 "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Workers",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

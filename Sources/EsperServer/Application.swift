@@ -9,6 +9,7 @@ public import Oona
 public import Prometheus
 public import Tamiyo
 public import Tolaria
+public import Workers
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
@@ -23,8 +24,15 @@ public final class Application: Sendable {
     public let bus: OonaClient
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
-    /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
+    /// Training runs (Tolaria): the control plane (registry in `<data>/tolaria`, jobs on
+    /// the bus); training happens on workers.
     public let runs: RunService
+    /// The job queue on Oona (jobs, leases, run controls, the worker registry).
+    public let jobs: JobQueue
+    /// Applies what workers report to the run registry.
+    let recordApplier: JobRecordApplier
+    /// The in-process worker slots (nil with `ESPER_LOCAL_WORKERS=off`).
+    public let localWorkers: WorkerRuntime?
     /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
     public let nissa: NissaService
     /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
@@ -72,13 +80,26 @@ public final class Application: Sendable {
             kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
         self.tamiyo = tamiyo
         let tolaria = configuration.dataDirectory + "/tolaria"
+        let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
+        let busSink = BusTrainingSink(bus: bus, logger: logger)
+        jobs = JobQueue(bus: bus)
         runs = try RunService(
-            options: RunService.Options(
-                directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
-                maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
-            logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)],
-            controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) },
-            configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
+            options: RunService.Options(directory: tolaria, datasetsDirectory: datasets),
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
+            configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) },
+            statusObserver: { runId, status, epoch in busSink.statusChanged(runId: runId, status: status, epoch: epoch) })
+        recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger)
+        if configuration.localWorkers {
+            let handler = TrainingJobHandler(
+                executor: RunExecutor(checkpointRoot: configuration.checkpointDirectory ?? tolaria + "/runs", datasetsDirectory: datasets),
+                sinks: [LoggingTrainingSink(logger: logger), busSink], logger: logger,
+                controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
+            localWorkers = WorkerRuntime(
+                queue: jobs, handlers: JobHandlerRegistry([handler]),
+                options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
+        } else {
+            localWorkers = nil
+        }
 
         let runService = runs
         nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
@@ -92,6 +113,7 @@ public final class Application: Sendable {
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        WorkerRoutes.register(into: &router, jobs: jobs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
@@ -126,6 +148,7 @@ public final class Application: Sendable {
             }
         }
         healthMonitor.start()
+        Kernels.blasThreads = configuration.blasThreads
         do {
             try runs.start()
         } catch {
@@ -141,10 +164,14 @@ public final class Application: Sendable {
         // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
         // background while the server runs degraded.
         bus.start()
+        recordApplier.start()
+        localWorkers?.start()
         nissa.start()
         do {
             try server.start()
         } catch {
+            localWorkers?.stop()
+            recordApplier.stop()
             runs.shutdown()
             nissa.stop()
             bus.stop()
@@ -167,11 +194,14 @@ public final class Application: Sendable {
             ])
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
-    /// their next batch (resumable from their last checkpoint at the next start), compiles in
-    /// progress finish (the rest stays in the forge WAL), then Redis stops.
+    /// Graceful stop: no new connections, in-flight requests finish, local training runs stop
+    /// at their next batch and their jobs go back on the queue (resumable from their last
+    /// checkpoint by any worker), compiles in progress finish (the rest stays in the forge
+    /// WAL), then Redis stops.
     public func stop() {
         server.stop()
+        localWorkers?.stop()
+        recordApplier.stop()
         runs.shutdown()
         tamiyo.stop()
         nissa.stop()

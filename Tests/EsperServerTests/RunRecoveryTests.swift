@@ -10,14 +10,16 @@ final class ServerProcess {
     let process = Process()
     let port: UInt16
 
-    init(dataDirectory: String, redisURL: String) throws {
+    init(dataDirectory: String, redisURL: String, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
         port = ServerProcess.freePort()
         process.executableURL = URL(fileURLWithPath: EsperBinary.path)
-        process.arguments = ["serve", "--port", "\(port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"]
+        process.arguments =
+            ["serve", "--port", "\(port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"] + arguments
         // The test's own environment (OPENBLAS_* included: the kernel OpenBLAS picks decides the
         // last bits of every GEMM) minus any ESPER_* setting that could redirect the server.
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
         environment["ESPER_ACCESS_LOG"] = "off"
+        for (key, value) in extra { environment[key] = value }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -48,6 +48,20 @@ public final class BusTrainingSink: TrainingEventSink {
         publish("event") { () throws(OonaError) in try bus.publishTelemetry(packet) }
     }
 
+    /// A run's status changed (the server records it): a telemetry event `run_status` with
+    /// the run, its status and epoch, for event streams and dashboards.
+    public func statusChanged(runId: String, status: RunStatus, epoch: Int) {
+        let packet = TelemetryPacket.build(
+            packetId: "\(runId)-status-\(status.rawValue)-\(epoch)", source: "tolaria", level: status == .failed ? .error : .info, metrics: [],
+            events: [
+                TelemetryEvent(
+                    description: "run_status", level: status == .failed ? .error : .info,
+                    attributes: ["run_id": runId, "status": status.rawValue, "epoch": String(epoch)])
+            ],
+            healthStatus: status == .failed ? .unhealthy : .healthy, healthSummary: "run_status")
+        publish("status") { () throws(OonaError) in try bus.publishTelemetry(packet) }
+    }
+
     private func publish(_ what: String, _ body: () throws(OonaError) -> PublishOutcome) {
         do {
             _ = try body()

@@ -1,0 +1,76 @@
+import EsperJSON
+import Foundation
+public import Logging
+import Leyline
+public import Oona
+public import Tolaria
+import Synchronization
+
+/// Sends run records (`jobs.records`) in order, keeping the ones Redis could not take in an
+/// outbox that the next publish — or the heartbeat — flushes first. A worker that loses
+/// Redis keeps training; nothing it learned is lost when Redis comes back (the outbox holds
+/// up to `capacity` records; beyond that the oldest epoch records go — the registry then
+/// misses those epochs, and a warning says so).
+public final class RecordPublisher: Sendable {
+    let bus: OonaClient
+    let logger: Logger
+    let capacity: Int
+    private let outbox = Mutex<[RunJobRecord]>([])
+
+    public init(bus: OonaClient, logger: Logger, capacity: Int = 100_000) {
+        self.bus = bus
+        self.logger = logger
+        self.capacity = capacity
+    }
+
+    public func publish(_ record: RunJobRecord) {
+        outbox.withLock { queue in
+            queue.append(record)
+            if queue.count > capacity {
+                queue.removeFirst(queue.count - capacity)
+                logger.warning("run record outbox full; dropping the oldest records")
+            }
+        }
+        _ = flush()
+    }
+
+    /// Publishes what waits, in order; true when the outbox is empty.
+    @discardableResult
+    public func flush() -> Bool {
+        outbox.withLock { queue in
+            guard !queue.isEmpty else { return true }
+            var batch: [(BusMessage, PublishOptions)] = []
+            let taken = min(queue.count, 256)
+            for record in queue.prefix(taken) {
+                guard let value = try? JanssonEncoder().encodeValue(record) else { continue }
+                batch.append((.unspecified(value), PublishOptions(stream: .jobsRecords, attributes: ["run_id": record.runId], source: "workers")))
+            }
+            do {
+                // Written, or refused for good (too large, not encodable): either way it
+                // leaves the outbox.
+                if !batch.isEmpty { _ = try bus.publish(batch: batch) }
+                queue.removeFirst(taken)
+            } catch {
+                logger.debug("run records not published yet", metadata: ["waiting": "\(queue.count)", "error": "\(error)"])
+                return false
+            }
+            return queue.isEmpty
+        }
+    }
+
+    public var waiting: Int { outbox.withLock { $0.count } }
+}
+
+/// A run's epochs and events as records for the server's registry.
+struct RecordSink: TrainingEventSink {
+    let publisher: RecordPublisher
+    let worker: String
+
+    func epochCompleted(_ summary: EpochSummary) {
+        publisher.publish(RunJobRecord(kind: .epoch, runId: summary.runId, worker: worker, epoch: summary.epoch, summary: summary))
+    }
+
+    func event(_ event: TrainingEvent) {
+        publisher.publish(RunJobRecord(kind: .event, runId: event.runId, worker: worker, epoch: event.epoch, event: event))
+    }
+}

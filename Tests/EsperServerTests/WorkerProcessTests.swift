@@ -1,0 +1,199 @@
+import EsperJSON
+import EsperTestSupport
+import Foundation
+import Oona
+import Testing
+import Tolaria
+
+/// `esper worker` as a separate process working for a server process (`--no-local-workers`)
+/// through a real redis-server, killed with SIGKILL when the test says so.
+final class WorkerChild {
+    let process = Process()
+
+    init(redisURL: String, serverPort: UInt16, checkpoints: String, environment extra: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: EsperBinary.path)
+        process.arguments = [
+            "worker", "--redis-url", redisURL, "--server-url", "http://127.0.0.1:\(serverPort)", "--checkpoint-dir", checkpoints,
+            "--slots", "1", "--log-level", "error",
+        ]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func killHard() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+@Suite(.serialized) struct WorkerProcessTests {
+    /// Short claim timeout: a dead worker's job is taken over within seconds.
+    static let busSettings = ["OONA_CLAIM_MIN_IDLE_MS": "1500"]
+
+    struct Cluster {
+        let data = TemporaryDirectory("esper-workers")
+        let redis: RedisTestServer
+        let url: String
+        let server: ServerProcess
+        var checkpoints: String { data.path + "/tolaria/runs" }
+
+        init(environment: [String: String]) throws {
+            redis = try RedisTestServer()
+            guard case .unix(let socketPath) = redis.endpoint.address else { throw StartFailure() }
+            url = "unix://\(socketPath)"
+            server = try ServerProcess(
+                dataDirectory: data.path, redisURL: url, arguments: ["--no-local-workers"], environment: environment)
+        }
+
+        struct StartFailure: Error {}
+
+        func worker(_ environment: [String: String]) throws -> WorkerChild {
+            try WorkerChild(redisURL: url, serverPort: server.port, checkpoints: checkpoints, environment: environment)
+        }
+
+        func submit(_ config: String) throws -> String {
+            let created = try RawHTTP.request(
+                port: server.port, method: "POST", path: "/api/v1/runs", headers: ["Content-Type": "application/json"],
+                body: Array(config.utf8))
+            #expect(created.status == 202)
+            return try #require(try RawHTTP.json(created)["id"] as? String)
+        }
+
+        func run(_ id: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/runs/\(id)")) }
+
+        func workers() throws -> [[String: Any]] {
+            try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/workers"))["items"] as? [[String: Any]] ?? []
+        }
+
+        /// The pid of the live worker holding `runId`, if any.
+        func holder(of runId: String) throws -> Int32? {
+            for worker in try workers() {
+                let jobs = worker["jobs"] as? [[String: Any]] ?? []
+                if jobs.contains(where: { $0["run_id"] as? String == runId }) { return (worker["pid"] as? Int).map { Int32($0) } }
+            }
+            return nil
+        }
+    }
+
+    static func config(seed: Int, epochs: Int) -> String {
+        """
+        {"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [64]}, "epochs": \(epochs), "learning_rate": 0.003,
+         "seed": \(seed), "checkpoint_interval": 2}
+        """
+    }
+
+    @Test func sixRunsSpreadOverTwoWorkersAndAKilledWorkersRunFinishesOnTheOtherFromItsCheckpoint() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: EsperBinary.path), "build the esper executable first")
+        let cluster = try Cluster(environment: Self.busSettings)
+        let first = try cluster.worker(Self.busSettings)
+        let second = try cluster.worker(Self.busSettings)
+        let epochs = 30
+        let ids = try (1...6).map { try cluster.submit(Self.config(seed: $0, epochs: epochs)) }
+
+        // Both workers are live and busy; each holds one of the runs.
+        var seen: [Int32: Set<String>] = [:]
+        #expect(
+            try eventually(within: 60) {
+                for worker in try cluster.workers() {
+                    guard let pid = (worker["pid"] as? Int).map({ Int32($0) }) else { continue }
+                    for job in worker["jobs"] as? [[String: Any]] ?? [] {
+                        if let run = job["run_id"] as? String { seen[pid, default: []].insert(run) }
+                    }
+                }
+                return seen[first.pid] != nil && seen[second.pid] != nil
+            })
+        let listed = try cluster.workers()
+        #expect(Set(listed.compactMap { $0["pid"] as? Int }) == [Int(first.pid), Int(second.pid)])
+        #expect(listed.allSatisfy { $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training"] })
+
+        // Kill the first worker once the run it holds is a few checkpoints in.
+        var victim: String?
+        #expect(
+            try eventually(within: 120) {
+                for id in ids where try cluster.holder(of: id) == first.pid {
+                    if (try cluster.run(id)["epoch"] as? Int ?? 0) >= 5 {
+                        victim = id
+                        return true
+                    }
+                }
+                return false
+            })
+        let killed = try #require(victim)
+        first.killHard()
+
+        // Everything finishes on the second worker; the killed run from its checkpoint.
+        for id in ids { #expect(try eventually(within: 300) { try cluster.run(id)["status"] as? String == "succeeded" }, "run \(id)") }
+        let record = try cluster.run(killed)
+        #expect(record["restarts"] as? Int == 1)
+        let resumedFrom = try #require(record["resumed_from_epoch"] as? Int)
+        #expect(resumedFrom >= 4 && resumedFrom % 2 == 0, "resumed from a checkpoint, not from epoch 0")
+        #expect(record["epoch"] as? Int == epochs)
+        let served = try JanssonDecoder().decode(
+            RunMetrics.self, from: RawHTTP.request(port: cluster.server.port, path: "/api/v1/runs/\(killed)/metrics").body)
+        #expect(served.epochs.map(\.epoch) == Array(0..<epochs), "every epoch once")
+
+        // The loss curve continued: the same run trained without interruption gives the same
+        // numbers, bit for bit.
+        Kernels.blasThreads = 1
+        let config = try RunConfig.parse(.parse(Self.config(seed: ids.firstIndex(of: killed)! + 1, epochs: epochs)))
+        let dataset = try DatasetLoader(directory: cluster.data.path).load(config.dataset, runSeed: config.seed)
+        let split = DataSplit(
+            dataset, validationFraction: config.dataset.validationFraction, seed: config.seed, scaling: config.dataset.effectiveScaling)
+        let sink = InMemoryTrainingSink()
+        _ = try Trainer(runId: killed, config: config, split: split, checkpoints: nil, sink: sink).run()
+        #expect(served.epochs.map(\.trainLoss) == sink.summaries.map(\.trainLoss))
+        #expect(served.epochs.map(\.validationLoss) == sink.summaries.map(\.validationLoss))
+
+        // Each run was trained by a worker: the kill left one worker listed.
+        #expect(try eventually(within: 10) { try cluster.workers().compactMap { $0["pid"] as? Int } == [Int(second.pid)] })
+    }
+
+    @Test func aJobThatKeepsKillingWorkersIsDeadLetteredAndItsRunFailsWithTheReason() throws {
+        var settings = Self.busSettings
+        settings["OONA_MAX_ATTEMPTS"] = "2"
+        let cluster = try Cluster(environment: settings)
+        var workers = [try cluster.worker(settings)]
+        let id = try cluster.submit(Self.config(seed: 9, epochs: 100_000))
+
+        // Whichever worker takes the run dies; a fresh one takes over — until the job has been
+        // delivered more often than OONA_MAX_ATTEMPTS allows.
+        var kills = 0
+        #expect(
+            try eventually(within: 120) {
+                if try cluster.run(id)["status"] as? String == "failed" { return true }
+                if let pid = try cluster.holder(of: id), let worker = workers.first(where: { $0.pid == pid && $0.process.isRunning }) {
+                    worker.killHard()
+                    kills += 1
+                    workers.append(try cluster.worker(settings))
+                }
+                return false
+            })
+        #expect(kills == 2)
+        let record = try cluster.run(id)
+        let error = try #require(record["error"] as? String)
+        #expect(error.contains("dead-lettered") && error.contains("max_attempts_exceeded"), "\(error)")
+        let events = try RawHTTP.json(RawHTTP.request(port: cluster.server.port, path: "/api/v1/runs/\(id)/metrics"))["events"]
+        #expect((events as? [[String: Any]])?.last?["kind"] as? String == "run_failed")
+        let redis = try cluster.redis.connection()
+        #expect(try redis.command(["XLEN", "esper:{bus}:jobs.training.dlq"]).integer == 1)
+        let letter = try redis.command(["XRANGE", "esper:{bus}:jobs.training.dlq", "-", "+"]).array?.first?.array?[1].array ?? []
+        let fields = stride(from: 0, to: letter.count - 1, by: 2).reduce(into: [String: String]()) {
+            $0[letter[$1].text ?? ""] = letter[$1 + 1].text
+        }
+        #expect(fields["reason"] == "max_attempts_exceeded")
+    }
+}
