@@ -101,7 +101,7 @@ final class WorkerChild {
         let cluster = try Cluster(environment: Self.busSettings)
         let first = try cluster.worker(Self.busSettings)
         let second = try cluster.worker(Self.busSettings)
-        let epochs = 30
+        let epochs = 80
         let ids = try (1...6).map { try cluster.submit(Self.config(seed: $0, epochs: epochs)) }
 
         // Both workers are live and busy; each holds one of the runs.
@@ -160,6 +160,23 @@ final class WorkerChild {
 
         // Each run was trained by a worker: the kill left one worker listed.
         #expect(try eventually(within: 10) { try cluster.workers().compactMap { $0["pid"] as? Int } == [Int(second.pid)] })
+
+        // Redis Cluster readiness: every key the bus, the job queue and the workers wrote
+        // (streams, dead letters, leases, run controls, the worker registry) hashes by the
+        // same tag, so it would live in one cluster slot.
+        let keys = try cluster.redis.connection().command(["KEYS", "*"]).array?.compactMap(\.text) ?? []
+        #expect(keys.contains("esper:{bus}:jobs.training") && keys.contains("esper:{bus}:jobs.records"))
+        #expect(keys.contains("esper:{bus}:workers"))
+        for key in keys { #expect(Self.hashTag(key) == "bus", "\(key)") }
+    }
+
+    /// The part of a key Redis Cluster hashes: between the first `{` and the next `}`, when
+    /// that is non-empty; else the whole key.
+    static func hashTag(_ key: String) -> String {
+        guard let open = key.firstIndex(of: "{"), let close = key[key.index(after: open)...].firstIndex(of: "}"),
+            close > key.index(after: open)
+        else { return key }
+        return String(key[key.index(after: open)..<close])
     }
 
     @Test func aJobThatKeepsKillingWorkersIsDeadLetteredAndItsRunFailsWithTheReason() throws {
