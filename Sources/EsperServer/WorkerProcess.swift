@@ -27,7 +27,9 @@ public final class WorkerProcess: Sendable {
         }
         guard let checkpoints = configuration.checkpointDirectory else {
             throw StartError(
-                description: "esper worker needs the checkpoint directory the server and other workers share: set --checkpoint-dir or ESPER_CHECKPOINT_DIR")
+                description:
+                    "esper worker needs the checkpoint directory the server and other workers share: set --checkpoint-dir or ESPER_CHECKPOINT_DIR"
+            )
         }
         do {
             bus = try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: redis, logger: logger)

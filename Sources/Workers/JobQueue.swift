@@ -54,7 +54,8 @@ public final class JobQueue: RunDispatcher, Sendable {
         attributes["job_kind"] = kind.rawValue
         let payload: JSONValue = .object(["kind": .string(kind.rawValue), "job": job])
         let outcome = try bus.publish(
-            .unspecified(payload), options: PublishOptions(stream: kind.stream, ttl: JobQueue.jobTTL, attributes: attributes, source: "workers"))
+            .unspecified(payload),
+            options: PublishOptions(stream: kind.stream, ttl: JobQueue.jobTTL, attributes: attributes, source: "workers"))
         guard case .published(_, let entryId, _, _) = outcome else { throw JobQueueError("job not enqueued: \(outcome)") }
         return entryId
     }

@@ -2,8 +2,8 @@ import EsperJSON
 import Foundation
 public import Logging
 public import Oona
-public import Tolaria
 import Synchronization
+public import Tolaria
 
 /// The server's side of the run records: one consumer (the server's group) on `jobs.records`
 /// applying each to the run registry through `RunService.apply`. A record that cannot be

@@ -1,10 +1,10 @@
 import EsperJSON
 import Foundation
-public import Logging
 import Leyline
+public import Logging
 public import Oona
-public import Tolaria
 import Synchronization
+public import Tolaria
 
 /// Sends run records (`jobs.records`) in order, keeping the ones Redis could not take in an
 /// outbox that the next publish — or the heartbeat — flushes first. A worker that loses
@@ -43,7 +43,8 @@ public final class RecordPublisher: Sendable {
             let taken = min(queue.count, 256)
             for record in queue.prefix(taken) {
                 guard let value = try? JanssonEncoder().encodeValue(record) else { continue }
-                batch.append((.unspecified(value), PublishOptions(stream: .jobsRecords, attributes: ["run_id": record.runId], source: "workers")))
+                batch.append(
+                    (.unspecified(value), PublishOptions(stream: .jobsRecords, attributes: ["run_id": record.runId], source: "workers")))
             }
             do {
                 // Written, or refused for good (too large, not encodable): either way it

@@ -38,7 +38,8 @@ public struct TrainingJobHandler: JobHandler {
         } catch {
             if let runId = context.job.objectValue?["run_id"]?.stringValue {
                 worker.records.publish(
-                    RunJobRecord(kind: .finished, runId: runId, worker: context.consumer, status: .failed, error: "unreadable job: \(error)"))
+                    RunJobRecord(
+                        kind: .finished, runId: runId, worker: context.consumer, status: .failed, error: "unreadable job: \(error)"))
                 worker.drainRecords()
             }
             logger.error("unreadable training job dropped", metadata: ["entry": "\(context.entryId)", "error": "\(error)"])

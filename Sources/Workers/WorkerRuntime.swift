@@ -3,8 +3,8 @@ import Foundation
 import Leyline
 public import Logging
 import Oona
-public import Tolaria
 import Synchronization
+public import Tolaria
 
 /// One worker process' job machinery — the same in `esper serve` (in-process slots) and
 /// `esper worker`:
@@ -133,7 +133,9 @@ public final class WorkerRuntime: Sendable {
         let consumer = OonaConsumer(client: queue.bus, streams: streams, group: JobQueue.group, name: "\(id)-s\(slot)")
         consumer.claimCount = 1
         consumer.onDeadLetter = { [self] stream, entry, reason, detail in
-            guard let kind = JobKind.allCases.first(where: { $0.stream == stream }), let handler = handlers.handler(for: kind) else { return }
+            guard let kind = JobKind.allCases.first(where: { $0.stream == stream }), let handler = handlers.handler(for: kind) else {
+                return
+            }
             handler.deadLettered(job: WorkerRuntime.job(in: entry), reason: "\(reason.rawValue): \(detail)", worker: self)
         }
         consumer.run(count: 1, block: options.block, while: { !self.isStopping }) { delivery in
@@ -179,7 +181,8 @@ public final class WorkerRuntime: Sendable {
         while true {
             let hold: JobQueue.Hold
             do {
-                hold = try queue.hold(stream: context.stream, runId: runId, entryId: context.entryId, consumer: context.consumer, leaseMs: leaseMs)
+                hold = try queue.hold(
+                    stream: context.stream, runId: runId, entryId: context.entryId, consumer: context.consumer, leaseMs: leaseMs)
             } catch {
                 logger.warning("cannot take a job's lease; leaving it for later", metadata: ["run": "\(runId)", "error": "\(error)"])
                 return .lost
@@ -258,7 +261,8 @@ public final class WorkerRuntime: Sendable {
             let holding = held.filter { $0.value.runId != nil && !$0.value.lost }
             for (_, job) in holding {
                 commands.append(
-                    queue.holdCommand(stream: job.stream, runId: job.runId!, entryId: job.entryId, consumer: job.consumer, leaseMs: leaseMs))
+                    queue.holdCommand(stream: job.stream, runId: job.runId!, entryId: job.entryId, consumer: job.consumer, leaseMs: leaseMs)
+                )
             }
             let runIds = holding.values.compactMap(\.runId)
             if !runIds.isEmpty { commands.append(["HMGET", queue.controlKey] + runIds) }
@@ -297,13 +301,15 @@ public final class WorkerRuntime: Sendable {
             if register {
                 let time = replies[index].array ?? []
                 let now =
-                    (time.first?.text.flatMap { Int64($0) } ?? 0) * 1000 + (time.count > 1 ? (time[1].text.flatMap { Int64($0) } ?? 0) / 1000 : 0)
+                    (time.first?.text.flatMap { Int64($0) } ?? 0) * 1000
+                    + (time.count > 1 ? (time[1].text.flatMap { Int64($0) } ?? 0) / 1000 : 0)
                 let snapshot = state.withLock { $0 }
                 let info = WorkerInfo(
                     id: id, host: host, pid: getpid(), local: options.local, slots: options.slots, kinds: handlers.kinds,
                     startedMs: snapshot.startedMs, lastSeenMs: now,
                     jobs: snapshot.held.sorted { $0.key < $1.key }.map {
-                        WorkerInfo.Job(slot: $0.key, kind: $0.value.kind, runId: $0.value.runId, entryId: $0.value.entryId, sinceMs: $0.value.sinceMs)
+                        WorkerInfo.Job(
+                            slot: $0.key, kind: $0.value.kind, runId: $0.value.runId, entryId: $0.value.entryId, sinceMs: $0.value.sinceMs)
                     })
                 try queue.recordWorker(info)
             }

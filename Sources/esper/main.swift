@@ -75,7 +75,8 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(name: .customLong("redis-url"), help: "The server's Redis [REDIS_URL].") var redisURL: String?
     @Option(name: .customLong("server-url"), help: "Base URL of the server [ESPER_SERVER_URL].") var serverURL: String?
-    @Option(name: .customLong("checkpoint-dir"), help: "Shared checkpoint directory [ESPER_CHECKPOINT_DIR].") var checkpointDirectory: String?
+    @Option(name: .customLong("checkpoint-dir"), help: "Shared checkpoint directory [ESPER_CHECKPOINT_DIR].") var checkpointDirectory:
+        String?
     @Option(help: "Worker slots: runs trained at once [ESPER_MAX_CONCURRENT_RUNS].") var slots: String?
     @Option(name: .customLong("data-dir"), help: "Local state directory (datasets default to <dir>/datasets) [ESPER_DATA_DIR].")
     var dataDirectory: String?

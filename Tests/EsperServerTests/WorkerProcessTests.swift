@@ -170,6 +170,66 @@ final class WorkerChild {
         for key in keys { #expect(Self.hashTag(key) == "bus", "\(key)") }
     }
 
+    @Test func pauseAndResumeReachTheRemoteWorkerAndTheRunLosesNothing() throws {
+        let cluster = try Cluster(environment: Self.busSettings)
+        let worker = try cluster.worker(Self.busSettings)
+        let epochs = 200
+        let id = try cluster.submit(Self.config(seed: 3, epochs: epochs))
+        #expect(try eventually(within: 60) { (try cluster.run(id)["epoch"] as? Int ?? 0) >= 3 })
+
+        let paused = try RawHTTP.json(RawHTTP.request(port: cluster.server.port, method: "POST", path: "/api/v1/runs/\(id)/pause"))
+        #expect(paused["status"] as? String == "paused")
+        // The worker checkpoints the epoch it is in and lets the run go.
+        #expect(try eventually(within: 30) { try cluster.holder(of: id) == nil })
+        // (The server applies the records the worker sent before letting go; then the epoch
+        // stays where the pause left it.)
+        var stoppedAt = -1
+        #expect(
+            try eventually(within: 30) {
+                let before = try cluster.run(id)["epoch"] as? Int ?? 0
+                Thread.sleep(forTimeInterval: 1)
+                stoppedAt = try cluster.run(id)["epoch"] as? Int ?? 0
+                return before == stoppedAt
+            })
+        #expect(stoppedAt > 0 && stoppedAt < epochs)
+
+        let resumed = try RawHTTP.json(RawHTTP.request(port: cluster.server.port, method: "POST", path: "/api/v1/runs/\(id)/resume"))
+        #expect(resumed["status"] as? String == "queued")
+        #expect(try eventually(within: 30) { try cluster.holder(of: id) == worker.pid })
+        #expect(try eventually(within: 300) { try cluster.run(id)["status"] as? String == "succeeded" })
+        let record = try cluster.run(id)
+        #expect(record["restarts"] as? Int == 0, "a user's pause is not a restart")
+        #expect(record["resumed_from_epoch"] as? Int == stoppedAt, "resumed from the pause's own checkpoint")
+        let served = try JanssonDecoder().decode(
+            RunMetrics.self, from: RawHTTP.request(port: cluster.server.port, path: "/api/v1/runs/\(id)/metrics").body)
+        #expect(served.epochs.map(\.epoch) == Array(0..<epochs))
+        #expect(served.events.map(\.kind).filter { $0 != .epochHookLatencyHigh } == [.resumed, .runCompleted])
+    }
+
+    @Test func aWorkerThatLosesRedisKeepsItsEpochAndReconnects() throws {
+        var settings = Self.busSettings
+        settings["OONA_CLAIM_MIN_IDLE_MS"] = "10000"
+        settings["OONA_BREAKER_RECOVERY_MS"] = "200"
+        let cluster = try Cluster(environment: settings)
+        let worker = try cluster.worker(settings)
+        let epochs = 300
+        let id = try cluster.submit(Self.config(seed: 4, epochs: epochs))
+        #expect(try eventually(within: 60) { (try cluster.run(id)["epoch"] as? Int ?? 0) >= 5 })
+
+        // Redis dies (its supervisor brings it back with the append-only file) while the
+        // worker trains on.
+        kill(try #require(cluster.redis.managed.pid), SIGKILL)
+        #expect(try eventually(within: 300) { try cluster.run(id)["status"] as? String == "succeeded" })
+        let record = try cluster.run(id)
+        #expect(record["restarts"] as? Int == 0, "the worker kept its run")
+        #expect(record["resumed_from_epoch"] is NSNull || record["resumed_from_epoch"] == nil)
+        let served = try JanssonDecoder().decode(
+            RunMetrics.self, from: RawHTTP.request(port: cluster.server.port, path: "/api/v1/runs/\(id)/metrics").body)
+        #expect(served.epochs.map(\.epoch) == Array(0..<epochs), "epochs trained while Redis was away were delivered later")
+        #expect(cluster.redis.managed.restartCount >= 1)
+        #expect(try eventually(within: 10) { try cluster.workers().compactMap { $0["pid"] as? Int } == [Int(worker.pid)] })
+    }
+
     /// The part of a key Redis Cluster hashes: between the first `{` and the next `}`, when
     /// that is non-empty; else the whole key.
     static func hashTag(_ key: String) -> String {

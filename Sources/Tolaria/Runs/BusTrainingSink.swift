@@ -52,7 +52,8 @@ public final class BusTrainingSink: TrainingEventSink {
     /// the run, its status and epoch, for event streams and dashboards.
     public func statusChanged(runId: String, status: RunStatus, epoch: Int) {
         let packet = TelemetryPacket.build(
-            packetId: "\(runId)-status-\(status.rawValue)-\(epoch)", source: "tolaria", level: status == .failed ? .error : .info, metrics: [],
+            packetId: "\(runId)-status-\(status.rawValue)-\(epoch)", source: "tolaria", level: status == .failed ? .error : .info,
+            metrics: [],
             events: [
                 TelemetryEvent(
                     description: "run_status", level: status == .failed ? .error : .info,

@@ -179,7 +179,8 @@ public final class RunService: Sendable {
             do {
                 try dispatcher.enqueue(RunJob(runId: id, reason: .submitted, config: config))
             } catch {
-                logger.warning("run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
+                logger.warning(
+                    "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
             }
             statusObserver?(id, .queued, 0)
             guard let record = try registry.run(id) else { throw RunSubmissionError.storage("run \(id) vanished") }
