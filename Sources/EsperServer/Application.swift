@@ -92,7 +92,7 @@ public final class Application: Sendable {
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
                 executor: RunExecutor(checkpointRoot: configuration.checkpointDirectory ?? tolaria + "/runs", datasetsDirectory: datasets),
-                sinks: [LoggingTrainingSink(logger: logger), busSink], logger: logger,
+                sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([handler]),

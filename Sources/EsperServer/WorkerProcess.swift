@@ -40,7 +40,7 @@ public final class WorkerProcess: Sendable {
         let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
         let handler = TrainingJobHandler(
             executor: RunExecutor(checkpointRoot: checkpoints, datasetsDirectory: datasets),
-            sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)], logger: logger,
+            sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
             controlLoop: false)
         runtime = WorkerRuntime(
             queue: JobQueue(bus: bus), handlers: JobHandlerRegistry([handler]),

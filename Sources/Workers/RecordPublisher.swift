@@ -1,6 +1,6 @@
 import EsperJSON
 import Foundation
-import Leyline
+public import Leyline
 public import Logging
 public import Oona
 import Synchronization
@@ -23,7 +23,10 @@ public final class RecordPublisher: Sendable {
         self.capacity = capacity
     }
 
-    public func publish(_ record: RunJobRecord) {
+    /// Queues `record` and publishes what waits, with `alongside` (best-effort bus messages:
+    /// the epoch's state packet and telemetry) in the same round trip. `alongside` is not
+    /// kept when Redis is away: only records are owed to the server.
+    public func publish(_ record: RunJobRecord, alongside: [(BusMessage, PublishOptions)] = []) {
         outbox.withLock { queue in
             queue.append(record)
             if queue.count > capacity {
@@ -31,15 +34,15 @@ public final class RecordPublisher: Sendable {
                 logger.warning("run record outbox full; dropping the oldest records")
             }
         }
-        _ = flush()
+        _ = flush(alongside: alongside)
     }
 
     /// Publishes what waits, in order; true when the outbox is empty.
     @discardableResult
-    public func flush() -> Bool {
+    public func flush(alongside: [(BusMessage, PublishOptions)] = []) -> Bool {
         outbox.withLock { queue in
             guard !queue.isEmpty else { return true }
-            var batch: [(BusMessage, PublishOptions)] = []
+            var batch: [(BusMessage, PublishOptions)] = alongside
             let taken = min(queue.count, 256)
             for record in queue.prefix(taken) {
                 guard let value = try? JanssonEncoder().encodeValue(record) else { continue }
@@ -62,16 +65,23 @@ public final class RecordPublisher: Sendable {
     public var waiting: Int { outbox.withLock { $0.count } }
 }
 
-/// A run's epochs and events as records for the server's registry.
+/// A run's epochs and events as records for the server's registry and, in the same round
+/// trip, as the bus messages every consumer reads (state packet and telemetry per epoch,
+/// telemetry per event — what `BusTrainingSink` publishes).
 struct RecordSink: TrainingEventSink {
     let publisher: RecordPublisher
     let worker: String
+    let bus: BusTrainingSink
 
     func epochCompleted(_ summary: EpochSummary) {
-        publisher.publish(RunJobRecord(kind: .epoch, runId: summary.runId, worker: worker, epoch: summary.epoch, summary: summary))
+        publisher.publish(
+            RunJobRecord(kind: .epoch, runId: summary.runId, worker: worker, epoch: summary.epoch, summary: summary),
+            alongside: bus.epochMessages(summary))
     }
 
     func event(_ event: TrainingEvent) {
-        publisher.publish(RunJobRecord(kind: .event, runId: event.runId, worker: worker, epoch: event.epoch, event: event))
+        publisher.publish(
+            RunJobRecord(kind: .event, runId: event.runId, worker: worker, epoch: event.epoch, event: event),
+            alongside: [(.telemetry(BusTrainingSink.eventPacket(event)), PublishOptions())])
     }
 }

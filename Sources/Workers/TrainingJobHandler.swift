@@ -13,7 +13,7 @@ public struct TrainingJobHandler: JobHandler {
     public let kind = JobKind.training
     let executor: RunExecutor
     let controllerFactory: ControllerFactory
-    /// Where epochs also go besides the records: the bus (state + telemetry), the log.
+    /// Where epochs also go besides the records and the bus: the log.
     let sinks: [any TrainingEventSink]
     let logger: Logger
     /// Whether runs with a control policy can be trained here (Tamiyo's control loop and its
@@ -32,6 +32,7 @@ public struct TrainingJobHandler: JobHandler {
     }
 
     public func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition {
+        let busSink = BusTrainingSink(bus: worker.queue.bus, logger: logger)
         let job: RunJob
         do {
             job = try JanssonDecoder().decode(RunJob.self, from: context.job)
@@ -99,7 +100,7 @@ public struct TrainingJobHandler: JobHandler {
             "training job taken",
             metadata: ["run": "\(id)", "worker": "\(name)", "delivery": "\(context.deliveryCount)", "reason": "\(job.reason.rawValue)"])
         let outcome = executor.execute(
-            runId: id, config: job.config, sink: FanOutTrainingSink([RecordSink(publisher: records, worker: name)] + sinks),
+            runId: id, config: job.config, sink: FanOutTrainingSink([RecordSink(publisher: records, worker: name, bus: busSink)] + sinks),
             controller: { controllerFactory(id, job.config) }, control: control,
             onResume: { epoch in records.publish(RunJobRecord(kind: .resumed, runId: id, worker: name, epoch: epoch, restart: restart)) })
         let lost = worker.lost(slot: context.slot)

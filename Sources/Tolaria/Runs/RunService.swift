@@ -269,6 +269,19 @@ public final class RunService: Sendable {
         var changed: (RunStatus, Int)?
         var ownEvent: TrainingEvent?
         var clear = false
+        // Epochs and events (nearly every record) need no status: no lock, no record read.
+        switch record.kind {
+        case .epoch:
+            guard let summary = record.summary, summary.runId == id, try registry.status(id) != nil else { return }
+            try registry.recordEpoch(summary)
+            return
+        case .event:
+            guard let event = record.event, event.runId == id, try registry.status(id) != nil else { return }
+            try registry.recordEvent(event)
+            return
+        default:
+            break
+        }
         try lock.withLock { _ throws in
             guard let current = try registry.run(id) else {
                 logger.debug("record for an unknown run ignored", metadata: ["run": "\(id)", "kind": "\(record.kind.rawValue)"])
@@ -284,10 +297,8 @@ public final class RunService: Sendable {
                 guard let epoch = record.epoch, !current.status.isFinished else { return }
                 try registry.resumed(id, atEpoch: epoch)
                 if record.restart == true { try registry.countRestart(id) }
-            case .epoch:
-                if let summary = record.summary, summary.runId == id { try registry.recordEpoch(summary) }
-            case .event:
-                if let event = record.event, event.runId == id { try registry.recordEvent(event) }
+            case .epoch, .event:
+                return  // applied above
             case .finished:
                 guard let status = record.status else { return }
                 guard !current.status.isFinished else {
