@@ -230,6 +230,23 @@ final class WorkerChild {
         #expect(try eventually(within: 10) { try cluster.workers().compactMap { $0["pid"] as? Int } == [Int(worker.pid)] })
     }
 
+    @Test func aWorkerWithoutItsRedisServerOrCheckpointDirectoryRefusesToStart() throws {
+        let directory = TemporaryDirectory("esper-worker-config")
+        for (arguments, variable) in [
+            (["worker", "--server-url", "http://127.0.0.1:1", "--checkpoint-dir", directory.path], "REDIS_URL"),
+            (["worker", "--redis-url", "unix:///tmp/none.sock", "--checkpoint-dir", directory.path], "ESPER_SERVER_URL"),
+            (["worker", "--redis-url", "unix:///tmp/none.sock", "--server-url", "http://127.0.0.1:1"], "ESPER_CHECKPOINT_DIR"),
+            (
+                ["worker", "--redis-url", "unix:///tmp/none.sock", "--server-url", "ftp://x", "--checkpoint-dir", directory.path],
+                "ESPER_SERVER_URL"
+            ),
+        ] {
+            let result = try EsperBinary.run(arguments + ["--data-dir", directory.path], workingDirectory: directory.path)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains(variable), "\(result.stderr)")
+        }
+    }
+
     /// The part of a key Redis Cluster hashes: between the first `{` and the next `}`, when
     /// that is non-empty; else the whole key.
     static func hashTag(_ key: String) -> String {
