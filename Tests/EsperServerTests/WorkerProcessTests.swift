@@ -193,6 +193,14 @@ final class WorkerChild {
             })
         #expect(stoppedAt > 0 && stoppedAt < epochs)
 
+        // The freed worker takes the next run; a stop reaches it at the next batch.
+        let other = try cluster.submit(Self.config(seed: 8, epochs: 100_000))
+        #expect(try eventually(within: 30) { try cluster.holder(of: other) == worker.pid })
+        let stopped = try RawHTTP.json(RawHTTP.request(port: cluster.server.port, method: "POST", path: "/api/v1/runs/\(other)/stop"))
+        #expect(stopped["status"] as? String == "cancelled")
+        #expect(try eventually(within: 10) { try cluster.holder(of: other) == nil })
+        #expect(try cluster.run(other)["status"] as? String == "cancelled")
+
         let resumed = try RawHTTP.json(RawHTTP.request(port: cluster.server.port, method: "POST", path: "/api/v1/runs/\(id)/resume"))
         #expect(resumed["status"] as? String == "queued")
         #expect(try eventually(within: 30) { try cluster.holder(of: id) == worker.pid })
