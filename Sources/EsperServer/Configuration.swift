@@ -146,7 +146,10 @@ public struct Configuration: Sendable {
         ("TAMIYO_FIELD_REPORT_RETENTION_HOURS", "24", "hours field reports stay in <data>/tamiyo/field_reports.log, 1-8760"),
         ("TAMIYO_MAX_LOSS_SPIKE", "0.15", "validation-loss rise in one epoch that pauses the seeds, 0.001-100"),
         ("KASMINA_KERNEL_BUDGET_MS", "10", "kernel fetch budget in ms; a slower fetch falls back to BP001, 0.1-10000"),
-        ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"),
+        (
+            "ESPER_MAX_CONCURRENT_RUNS", "number of cores",
+            "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"
+        ),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
