@@ -79,11 +79,12 @@ let package = Package(
 
         // Workers: background work as jobs on Oona's job streams, taken by worker slots through
         // one consumer group (in `esper serve` and in `esper worker` processes), leases and
-        // heartbeats, run controls, run records applied by the server.
+        // heartbeats, run controls, run records applied by the server, a worker's mirror of
+        // the server's kernel library.
         .target(
             name: "Workers",
             dependencies: [
-                "EsperJSON", "Leyline", "Oona", "Tolaria",
+                "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona", "Tolaria", "Karn", "Urza",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),

@@ -1,17 +1,23 @@
 import Foundation
+import Karn
+import Kasmina
 public import Logging
 public import Oona
+import Tamiyo
 import Tolaria
+import Urza
 public import Workers
 
 /// `esper worker`: the job machinery of `esper serve` without the server — worker slots
 /// taking training jobs from an external Redis, checkpoints in the shared
 /// `ESPER_CHECKPOINT_DIR`, epochs and status published on Oona for the server to apply.
-/// Runs with a control policy need Tamiyo's control loop (its seed registry lives in the
-/// server): this process fails them with a reason rather than training them without it.
+/// Runs with a control policy get Tamiyo's control loop in this process, with kernels from
+/// a mirror of the server's Urza library (`UrzaMirror`, checksum-verified downloads) and
+/// field reports in `<data>/tamiyo` of this machine.
 public final class WorkerProcess: Sendable {
     public let bus: OonaClient
     public let runtime: WorkerRuntime
+    let tamiyo: TamiyoService
     let logger: Logger
 
     public struct StartError: Error, CustomStringConvertible {
@@ -22,7 +28,7 @@ public final class WorkerProcess: Sendable {
         guard let redis = configuration.redisURL else {
             throw StartError(description: "esper worker needs the server's Redis: set --redis-url or REDIS_URL")
         }
-        guard configuration.serverURL != nil else {
+        guard let server = configuration.serverURL else {
             throw StartError(description: "esper worker needs the server it works for: set --server-url or ESPER_SERVER_URL")
         }
         guard let checkpoints = configuration.checkpointDirectory else {
@@ -38,12 +44,35 @@ public final class WorkerProcess: Sendable {
         }
         self.logger = logger
         let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
-        let handler = TrainingJobHandler(
-            executor: RunExecutor(checkpointRoot: checkpoints, datasetsDirectory: datasets),
-            sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
-            controlLoop: false)
+        // The control loop runs here too, on a mirror of the server's kernel library.
+        let handlers: JobHandlerRegistry
+        do {
+            let karn = try KarnCatalog()
+            let urza = try UrzaLibrary(
+                configuration: UrzaConfiguration(root: configuration.dataDirectory + "/urza-mirror"), catalog: karn)
+            let mirror = UrzaMirror(serverURL: server, urza: urza, karn: karn, downloads: configuration.dataDirectory + "/urza-downloads")
+            var control = TamiyoSettings(directory: configuration.dataDirectory + "/tamiyo")
+            control.conservativeAtStart = configuration.control.conservativeAtStart
+            control.fieldReportRetentionHours = configuration.control.fieldReportRetentionHours
+            control.maxLossSpike = configuration.control.maxLossSpike
+            control.kernelBudgetMs = configuration.control.kernelBudgetMs
+            let tamiyo = try TamiyoService(
+                settings: control, karn: karn, urza: urza, kernels: UrzaKernelProvider(urza: urza), bus: bus, logger: logger)
+            self.tamiyo = tamiyo
+            let handler = TrainingJobHandler(
+                executor: RunExecutor(checkpointRoot: checkpoints, datasetsDirectory: datasets),
+                sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
+                prepare: { config in
+                    guard config.effectivePolicy != .none else { return }
+                    try mirror.sync()
+                },
+                controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
+            handlers = JobHandlerRegistry([handler])
+        } catch {
+            throw StartError(description: "cannot open the worker's kernel library: \(error)")
+        }
         runtime = WorkerRuntime(
-            queue: JobQueue(bus: bus), handlers: JobHandlerRegistry([handler]),
+            queue: JobQueue(bus: bus), handlers: handlers,
             options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: false), logger: logger)
         Kernels.blasThreads = configuration.blasThreads
     }
@@ -55,6 +84,7 @@ public final class WorkerProcess: Sendable {
 
     public func stop() {
         runtime.stop()
+        tamiyo.stop()
         bus.stop()
     }
 }

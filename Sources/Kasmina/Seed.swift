@@ -16,6 +16,19 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var kind: String
 
     public var usedFallback: Bool { source != "requested" }
+
+    public init(
+        requestedId: String, kernelId: String, source: String, fetchLatencyMs: Double, fallbackReason: String?, parameterCount: Int,
+        kind: String
+    ) {
+        self.requestedId = requestedId
+        self.kernelId = kernelId
+        self.source = source
+        self.fetchLatencyMs = fetchLatencyMs
+        self.fallbackReason = fallbackReason
+        self.parameterCount = parameterCount
+        self.kind = kind
+    }
 }
 
 /// What a seed's field report compares against: the validation numbers when it germinated.

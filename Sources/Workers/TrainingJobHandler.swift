@@ -16,18 +16,19 @@ public struct TrainingJobHandler: JobHandler {
     /// Where epochs also go besides the records and the bus: the log.
     let sinks: [any TrainingEventSink]
     let logger: Logger
-    /// Whether runs with a control policy can be trained here (Tamiyo's control loop and its
-    /// seed registry live in the server process).
-    let controlLoop: Bool
+    /// Readies the process for a run before it trains (an `esper worker` mirrors the server's
+    /// kernel library for runs with a control policy); a throw fails the run with its reason.
+    public typealias Preparation = @Sendable (_ config: RunConfig) throws -> Void
+    let prepare: Preparation?
 
     public init(
-        executor: RunExecutor, sinks: [any TrainingEventSink], logger: Logger, controlLoop: Bool = true,
+        executor: RunExecutor, sinks: [any TrainingEventSink], logger: Logger, prepare: Preparation? = nil,
         controllerFactory: @escaping ControllerFactory = { _, _ in NoOpEpochController() }
     ) {
         self.executor = executor
         self.sinks = sinks
         self.logger = logger
-        self.controlLoop = controlLoop
+        self.prepare = prepare
         self.controllerFactory = controllerFactory
     }
 
@@ -79,16 +80,16 @@ public struct TrainingJobHandler: JobHandler {
             return .done
         }
 
-        if !controlLoop && job.config.effectivePolicy != .none {
-            worker.letGo(slot: context.slot)
-            worker.records.publish(
-                RunJobRecord(
-                    kind: .finished, runId: id, worker: context.consumer, status: .failed,
-                    error:
-                        "policy '\(job.config.effectivePolicy.rawValue)' needs Tamiyo's control loop, which only the in-process workers of esper serve run (ESPER_LOCAL_WORKERS=on)"
-                ))
-            worker.drainRecords()
-            return .done
+        if let prepare {
+            do { try prepare(job.config) } catch {
+                worker.letGo(slot: context.slot)
+                worker.records.publish(
+                    RunJobRecord(
+                        kind: .finished, runId: id, worker: context.consumer, status: .failed,
+                        error: "the worker could not prepare the run: \(error)"))
+                worker.drainRecords()
+                return .done
+            }
         }
         let control = RunControl()
         worker.attach(control, slot: context.slot)

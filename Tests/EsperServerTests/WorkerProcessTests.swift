@@ -10,19 +10,28 @@ import Tolaria
 final class WorkerChild {
     let process = Process()
 
-    init(redisURL: String, serverPort: UInt16, checkpoints: String, environment extra: [String: String] = [:]) throws {
+    init(
+        redisURL: String, serverPort: UInt16, checkpoints: String, dataDirectory: String, environment extra: [String: String] = [:]
+    ) throws {
         process.executableURL = URL(fileURLWithPath: EsperBinary.path)
         process.arguments = [
             "worker", "--redis-url", redisURL, "--server-url", "http://127.0.0.1:\(serverPort)", "--checkpoint-dir", checkpoints,
-            "--slots", "1", "--log-level", "error",
+            "--slots", "1", "--log-level", "info", "--data-dir", dataDirectory,
         ]
+        logPath = dataDirectory + "/worker.log"
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
     }
+
+    /// The worker's log (info level), for failure messages.
+    let logPath: String
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     var pid: Int32 { process.processIdentifier }
 
@@ -62,7 +71,11 @@ final class WorkerChild {
         struct StartFailure: Error {}
 
         func worker(_ environment: [String: String]) throws -> WorkerChild {
-            try WorkerChild(redisURL: url, serverPort: server.port, checkpoints: checkpoints, environment: environment)
+            // The worker's own state (its kernel-library mirror, Tamiyo's field reports).
+            let local = data.path + "/worker-" + UUID().uuidString.prefix(8)
+            try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+            return try WorkerChild(
+                redisURL: url, serverPort: server.port, checkpoints: checkpoints, dataDirectory: local, environment: environment)
         }
 
         func submit(_ config: String) throws -> String {
@@ -253,6 +266,37 @@ final class WorkerChild {
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains(variable), "\(result.stderr)")
         }
+    }
+
+    @Test func aRunWithAControlPolicyGrowsOnARemoteWorkerWithKernelsFromTheServer() throws {
+        var settings = Self.busSettings
+        settings["ESPER_SEED_WIDTH"] = "16"
+        settings["ESPER_COMPILE_STRATEGY"] = "emergency"
+        settings["ESPER_FORGE_AT_START"] = "off"
+        let cluster = try Cluster(environment: settings)
+        // BP008 compiled by the server's Tezzeret into the server's Urza.
+        let compile = try RawHTTP.request(
+            port: cluster.server.port, method: "POST", path: "/api/v1/tezzeret/jobs", headers: ["Content-Type": "application/json"],
+            body: Array(#"{"blueprint_id": "BP008", "parameters": {}}"#.utf8))
+        #expect(compile.status == 202, "\(compile.text)")
+        let job = try #require(try RawHTTP.json(compile)["job_id"] as? String)
+        #expect(
+            try eventually(within: 120) {
+                try RawHTTP.json(RawHTTP.request(port: cluster.server.port, path: "/api/v1/tezzeret/jobs/\(job)"))["status"] as? String
+                    == "succeeded"
+            })
+        let worker = try cluster.worker(settings)
+
+        // The acceptance experiment's helpful run: BP008 grafted, gated and fossilised.
+        let id = try cluster.submit(AcceptanceRun.helpful)
+        #expect(try eventually(within: 300) { ["succeeded", "failed"].contains(try cluster.run(id)["status"] as? String) })
+        let finished = try cluster.run(id)
+        #expect(finished["status"] as? String == "succeeded", "\(finished["error"] ?? "")\n\(worker.log.suffix(3000))")
+        let latest = try #require(try cluster.run(id)["latest_metrics"] as? [String: Any])
+        let slot = (latest["slots"] as? [[String: Any]])?.first { $0["name"] as? String == "slot-0" }
+        #expect(slot?["module"] as? String == "kasmina" && slot?["parameters"] as? Int == 280, "\(String(describing: slot))")
+        let seeds = latest["seeds"] as? [[String: Any]] ?? []
+        #expect(seeds.first?["stage"] as? String == "SEED_STAGE_FOSSILIZED", "\(seeds)")
     }
 
     /// The part of a key Redis Cluster hashes: between the first `{` and the next `}`, when

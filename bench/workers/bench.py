@@ -55,10 +55,10 @@ def measure(workers):
                 break
             except Exception:
                 time.sleep(0.1)
-        for _ in range(workers):
+        for index in range(workers):
             children.append(subprocess.Popen([ESPER, "worker", "--redis-url", url, "--server-url", f"http://127.0.0.1:{port}",
                                               "--checkpoint-dir", f"{root}/data/tolaria/runs", "--slots", "1",
-                                              "--log-level", "error"], env=env,
+                                              "--data-dir", f"{root}/worker-{index}", "--log-level", "error"], env=env,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         while len(http(port, "GET", "/api/v1/workers")["items"]) < workers:
             time.sleep(0.1)
