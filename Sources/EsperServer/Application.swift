@@ -1,4 +1,5 @@
 import EsperAPI
+public import EsperEvents
 public import EsperHTTP
 import Foundation
 import Kasmina
@@ -7,6 +8,7 @@ public import Logging
 public import Nissa
 public import Oona
 public import Prometheus
+public import Simic
 public import Tamiyo
 public import Tolaria
 public import Workers
@@ -40,6 +42,10 @@ public final class Application: Sendable {
     /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
     /// Kasmina seed managers it drives; field reports in `<data>/tamiyo`.
     public let tamiyo: TamiyoService
+    /// The offline policy trainer: replay buffer, PPO jobs, published policies in `<data>/simic`.
+    public let simic: SimicService
+    /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
+    public let events: EventHub
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -79,6 +85,12 @@ public final class Application: Sendable {
             settings: control, karn: blueprints.catalog, urza: blueprints.urza,
             kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
         self.tamiyo = tamiyo
+        var simicSettings = SimicSettings(directory: configuration.dataDirectory + "/simic")
+        simicSettings.bufferCapacity = configuration.control.simicBufferCapacity
+        simicSettings.replayTTLHours = configuration.control.simicReplayTTLHours
+        simic = try SimicService(
+            settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
+            reportSource: { tamiyo.fieldReports.all })
         let tolaria = configuration.dataDirectory + "/tolaria"
         let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
         let busSink = BusTrainingSink(bus: bus, logger: logger)
@@ -86,8 +98,7 @@ public final class Application: Sendable {
         runs = try RunService(
             options: RunService.Options(directory: tolaria, datasetsDirectory: datasets),
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
-            configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) },
-            statusObserver: { runId, status, epoch in busSink.statusChanged(runId: runId, status: status, epoch: epoch) })
+            configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
         recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger)
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
@@ -101,23 +112,29 @@ public final class Application: Sendable {
             localWorkers = nil
         }
 
+        // Seed views outlive a restart in the run registry's database.
+        tamiyo.seeds.attach(store: runs.registry)
         let runService = runs
         nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
             // Run ids for Grafana variables: a bounded read of the local registry.
             (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
         }
 
+        events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+
         var router = Router()
         HealthRoutes.register(
-            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
+            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events),
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
         WorkerRoutes.register(into: &router, jobs: jobs)
+        EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
+        SimicRoutes.register(into: &router, simic: simic)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
@@ -167,12 +184,18 @@ public final class Application: Sendable {
         recordApplier.start()
         localWorkers?.start()
         nissa.start()
+        tamiyo.startPolicyConsumer()
+        simic.start()
+        events.start()
         do {
             try server.start()
         } catch {
             localWorkers?.stop()
             recordApplier.stop()
             runs.shutdown()
+            events.stop()
+            simic.stop()
+            tamiyo.stop()
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
@@ -199,10 +222,13 @@ public final class Application: Sendable {
     /// checkpoint by any worker), compiles in progress finish (the rest stays in the forge
     /// WAL), then Redis stops.
     public func stop() {
+        events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
         localWorkers?.stop()
         recordApplier.stop()
         runs.shutdown()
+        tamiyo.seeds.flush()
+        simic.stop()
         tamiyo.stop()
         nissa.stop()
         blueprints.stop()
@@ -214,12 +240,16 @@ public final class Application: Sendable {
 
     static func probes(
         _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService
+        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService, _ events: EventHub
     ) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "nissa") {
                 let health = nissa.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
+            },
+            HealthProbe(name: "events") {
+                let health = events.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
             },
             HealthProbe(name: "bus") {

@@ -5,11 +5,6 @@ public import Urza
 public struct ProvidedKernel: Sendable {
     public let compiled: CompiledKernel
     public let origin: KernelOrigin
-
-    public init(compiled: CompiledKernel, origin: KernelOrigin) {
-        self.compiled = compiled
-        self.origin = origin
-    }
 }
 
 /// Where Kasmina gets kernels (02-kasmina §2 `runtime`): Urza in production.

@@ -14,21 +14,10 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var fallbackReason: String?
     public var parameterCount: Int
     public var kind: String
+    /// Widening seeds: the kernel's shape (nil for slot kernels from Urza).
+    public var widening: WideningShape? = nil
 
     public var usedFallback: Bool { source != "requested" }
-
-    public init(
-        requestedId: String, kernelId: String, source: String, fetchLatencyMs: Double, fallbackReason: String?, parameterCount: Int,
-        kind: String
-    ) {
-        self.requestedId = requestedId
-        self.kernelId = kernelId
-        self.source = source
-        self.fetchLatencyMs = fetchLatencyMs
-        self.fallbackReason = fallbackReason
-        self.parameterCount = parameterCount
-        self.kind = kind
-    }
 }
 
 /// What a seed's field report compares against: the validation numbers when it germinated.
@@ -58,6 +47,9 @@ public final class Seed {
     public let origin: KernelOrigin
     public let baseline: SeedBaseline
     public internal(set) var lifecycle: SeedLifecycle
+    /// Transitions of `lifecycle.history` already published as `seed_transition` events (a
+    /// seed restored from a checkpoint starts with its whole history reported).
+    var reportedTransitions: Int
     let block: ParameterBlock
     public let group: ParameterGroup
     let branch: any SeedBranch
@@ -116,6 +108,7 @@ public final class Seed {
         self.origin = origin
         self.baseline = baseline
         self.lifecycle = lifecycle
+        reportedTransitions = lifecycle.history.count
         self.block = block
         self.branch = branch
         group = ParameterGroup(name: "seed.\(id)", block: block, offset: 0, count: branch.parameterCount, learningRate: learningRate)
@@ -125,6 +118,8 @@ public final class Seed {
     public var stage: SeedLifecycleStage { lifecycle.stage }
     public var parameterCount: Int { branch.parameterCount }
     public var isResidual: Bool { branch.isResidual }
+    /// New hidden units beside the slot's layer rather than a module on its activation.
+    public var isWidening: Bool { origin.widening != nil }
     public var violationCount: Int { violations.count }
 
     /// Whether the seed's parameters learn this step: TRAINING (shadow objective), GRAFTING

@@ -32,6 +32,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private var failures: [String: Int] = [:]
     private var slowBoundaries = 0
     private var commandCounter = 0
+    /// The policy's decisions since the previous field report of this run (what the next
+    /// report carries for Simic), at most `FieldReport.maxTrajectorySteps`.
+    private var trajectory: [PolicyStep] = []
     /// The commands issued (after the risk engine), in order — the run's command sequence
     /// (the last `historyLimit`; all of them go out on the bus).
     public private(set) var commands: [AdaptationCommand] = []
@@ -65,6 +68,22 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
     public func endOfEpoch(_ state: EpochState) throws -> [EpochDecision] {
         let started = MonotonicClock.nanoseconds()
+        // A newer policy (Simic's, or a rollback) takes effect here, at the boundary, before
+        // this epoch's decision — never in the middle of an epoch.
+        if let learned = policy as? LearnedPolicy, let generation = learned.generation,
+            let (weights, newer) = service.weights(newerThan: generation)
+        {
+            learned.load(weights, generation: newer)
+            service.publish(
+                telemetry: TelemetryPacket.build(
+                    packetId: "tamiyo-policy-reload-\(runId)-\(state.summary.epoch)", source: "tamiyo", level: .info, metrics: [],
+                    events: [
+                        TelemetryEvent(
+                            description: "policy_reloaded", level: .info,
+                            attributes: ["run_id": runId, "version": weights.policyVersion, "epoch": String(state.summary.epoch)])
+                    ],
+                    healthStatus: .healthy, healthSummary: "policy_reloaded"))
+        }
         let summary = state.summary
         let (report, boundaryDecisions) = kasmina.beginBoundary(state)
         var decisions = boundaryDecisions.map(\.decision)
@@ -87,7 +106,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let observation = PolicyObservation(
             summary: summary, lossDelta: lossDelta, bestValidationLoss: bestValidationLoss, epochsSinceImprovement: epochsSinceImprovement,
             kasmina: report, settings: settings, conservative: conservative,
-            candidates: candidates(report, conservative: conservative), failures: failures,
+            candidates: candidates(report, conservative: conservative, architecture: state.architecture), failures: failures,
             hostParameters: state.parameterGroups.filter { $0.name.hasPrefix("host.") }.reduce(0) { $0 + $1.count },
             learningRate: state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate ?? config.learningRate)
 
@@ -95,12 +114,13 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let decision = policy.decide(observation)
         let inference = MonotonicClock.milliseconds(since: inferenceStart)
         TamiyoController.append(inference, to: &inferenceMs)
+        record(decision, observation)
 
         let proposed = command(for: decision, observation)
         let verdict = service.risk.review(
             proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
             settings: settings, blueprint: { self.service.catalog.info($0) },
-            quarantined: { self.service.quarantineReason($0) })
+            quarantined: { self.service.quarantineReason($0) }, approved: { self.service.approvals.isApproved($0) })
         var outcome: (accepted: Bool, reason: String?)?
         if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
@@ -143,13 +163,23 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// pool for the slot width), with an artifact of that width, not quarantined for a breach;
     /// only SAFE ones in conservative mode. High-risk and unapproved ones stay in the list: the
     /// risk engine, not the policy, holds them (with its events).
-    func candidates(_ report: BoundaryReport, conservative: Bool) -> [String: [BlueprintInfo]] {
+    ///
+    /// Widening blueprints fit any slot without fossils; with a `parameter_budget`, only those
+    /// (and slot kernels) whose parameters keep the host plus its seeds within it remain.
+    func candidates(_ report: BoundaryReport, conservative: Bool, architecture: HostArchitecture) -> [String: [BlueprintInfo]] {
         var result: [String: [BlueprintInfo]] = [:]
+        let used = architecture.parameterCount + report.seedParameters
         for slot in report.slots where slot.allowed {
             let ids = settings.blueprints ?? service.catalog.defaultPool(width: slot.width)
             result[slot.name] = ids.compactMap { service.catalog.info($0) }.filter { info in
-                info.available && info.seedWidth == slot.width && service.quarantineReason(info.blueprintId) == nil
-                    && (!conservative || info.isSafe)
+                guard info.available, service.quarantineReason(info.blueprintId) == nil, !conservative || info.isSafe else { return false }
+                if let units = WideningBlueprint.units(info.blueprintId) {
+                    guard slot.fossils == 0, architecture.widths.count > slot.layer + 2 else { return false }
+                    let added = WideningBlueprint.parameters(
+                        units: units, inputs: architecture.widths[slot.layer], outputs: architecture.widths[slot.layer + 2])
+                    return settings.parameterBudget.map { used + added <= $0 } ?? true
+                }
+                return info.seedWidth == slot.width
             }
         }
         return result
@@ -216,6 +246,20 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
     // MARK: - Field reports
 
+    /// Keeps the decision with the network's view of the boundary (the same encoding
+    /// whichever policy decided), so Simic can learn from heuristic runs too.
+    private func record(_ decision: PolicyDecision, _ o: PolicyObservation) {
+        let config = PolicyNetworkConfig()
+        let (input, candidates) = LearnedPolicy.input(o, config: config)
+        trajectory.append(
+            PolicyStep(
+                epoch: UInt32(max(0, o.epoch)), action: UInt32(decision.action.rawValue),
+                validActions: LearnedPolicy.validActions(o, candidates: candidates) | 1 << UInt32(decision.action.rawValue),
+                features: input.features, stageIndex: UInt32(input.stageIndex), blueprintIndex: UInt32(input.blueprintIndex),
+                logits: decision.logits ?? []))
+        if trajectory.count > FieldReport.maxTrajectorySteps { trajectory.removeFirst(trajectory.count - FieldReport.maxTrajectorySteps) }
+    }
+
     /// The measured outcome of a seed's lifecycle: validation loss and accuracy at germination
     /// vs the mean over the last epochs (at most 3) before it ended, ΔParams, the ablation.
     func fieldReport(for seed: FinishedSeed, epoch: Int) -> FieldReport {
@@ -250,15 +294,18 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         if !fossilized { followUps.append(MitigationAction(actionType: "EMBARGO_SLOT", rationale: "\(seed.slot) after the cull")) }
         var notes = fossilized ? "fossilized" : "culled (\(seed.cullReason ?? "policy")) in \(seed.stageBeforeEnd.name)"
         notes += "; kernel \(seed.origin.kernelId) (\(seed.origin.source))"
+        let steps = trajectory
+        trajectory = []
         return FieldReport(
             reportId: "fr-\(runId)-\(seed.seedId)", commandId: seed.baseline.commandId, trainingRunId: runId, seedId: seed.seedId,
             blueprintId: seed.origin.requestedId, outcome: outcome, metrics: metrics, observationWindowEpochs: UInt32(window.count),
-            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes)
+            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes, trajectory: steps)
     }
 
     // MARK: - Telemetry and automatic conservative mode
 
     private func automaticTriggers(inference: Double, handshake: Double) {
+        guard service.settings.latencyTriggers else { return }
         if inference > TamiyoController.inferenceBudgetMs {
             service.mode.trigger(
                 "inference latency \(String(format: "%.1f", inference)) ms over the \(TamiyoController.inferenceBudgetMs) ms budget")

@@ -127,12 +127,14 @@ int main(void)
     suite_activation();
     suite_bias_activation();
     suite_softmax_ce();
+    suite_policy_gradient();
     suite_layer_norm();
     suite_optimizer();
     suite_clip();
     suite_rng();
     suite_seeds();
     suite_seed_faults();
+    suite_widen();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

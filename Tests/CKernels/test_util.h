@@ -48,11 +48,13 @@ void suite_gemm(void);
 void suite_activation(void);
 void suite_bias_activation(void);
 void suite_softmax_ce(void);
+void suite_policy_gradient(void);
 void suite_layer_norm(void);
 void suite_optimizer(void);
 void suite_clip(void);
 void suite_rng(void);
 void suite_seeds(void);
 void suite_seed_faults(void);
+void suite_widen(void);
 
 #endif

@@ -61,17 +61,14 @@ public final class BusTrainingSink: TrainingEventSink {
             healthSummary: event.kind.rawValue)
     }
 
-    /// A run's status changed (the server records it): a telemetry event `run_status` with
-    /// the run, its status and epoch, for event streams and dashboards.
-    public func statusChanged(runId: String, status: RunStatus, epoch: Int) {
+    /// A status change as a `run_status` telemetry event (source `tolaria`).
+    public func runStatusChanged(_ runId: String, status: RunStatus, epoch: Int, error: String?) {
+        var attributes = ["run_id": runId, "status": status.rawValue, "epoch": String(epoch), "message": "run \(status.rawValue)"]
+        if let error { attributes["error"] = String(error.prefix(500)) }
+        let level: TelemetryLevel = status == .failed ? .error : .info
         let packet = TelemetryPacket.build(
-            packetId: "\(runId)-status-\(status.rawValue)-\(epoch)", source: "tolaria", level: status == .failed ? .error : .info,
-            metrics: [],
-            events: [
-                TelemetryEvent(
-                    description: "run_status", level: status == .failed ? .error : .info,
-                    attributes: ["run_id": runId, "status": status.rawValue, "epoch": String(epoch)])
-            ],
+            packetId: "\(runId)-status-\(status.rawValue)-\(WallClock.nanoseconds())", source: "tolaria", level: level, metrics: [],
+            events: [TelemetryEvent(description: "run_status", level: level, attributes: attributes)],
             healthStatus: status == .failed ? .unhealthy : .healthy, healthSummary: "run_status")
         publish("status") { () throws(OonaError) in try bus.publishTelemetry(packet) }
     }

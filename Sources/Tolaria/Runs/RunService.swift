@@ -27,7 +27,8 @@ public enum RunSubmissionError: Error, Sendable {
 /// The control plane of training runs: accepts them (validated, recorded), hands them to
 /// workers as jobs on the bus (`RunDispatcher`), relays pause/resume/stop to the worker
 /// holding a run, and applies what workers report (`apply`) to the run registry — the one
-/// place the API reads. It never trains: the in-process workers of `esper serve` and
+/// place the API reads. Every status it records goes to the sinks too
+/// (`runStatusChanged`: the bus sink publishes it for event streams). It never trains: the in-process workers of `esper serve` and
 /// `esper worker` processes take the same jobs the same way. A reconcile loop re-creates the
 /// job of any unfinished run whose control Redis lost (or whose enqueue failed).
 public final class RunService: Sendable {
@@ -49,8 +50,6 @@ public final class RunService: Sendable {
     /// Checks a parsed config against what the controller knows (blueprints, slot widths);
     /// every problem names its field.
     public typealias ConfigValidator = @Sendable (_ config: RunConfig, _ architecture: HostArchitecture) -> [JSONFieldProblem]
-    /// Told of every status change the service records (the bus, for event streams).
-    public typealias StatusObserver = @Sendable (_ runId: String, _ status: RunStatus, _ epoch: Int) -> Void
 
     public let options: Options
     public let registry: RunRegistry
@@ -60,7 +59,6 @@ public final class RunService: Sendable {
     let sink: any TrainingEventSink
     let dispatcher: any RunDispatcher
     let configValidator: ConfigValidator?
-    let statusObserver: StatusObserver?
     /// Serialises read-modify-write of a run's status between HTTP threads and the record
     /// applier.
     private let lock = Mutex(())
@@ -70,7 +68,7 @@ public final class RunService: Sendable {
 
     public init(
         options: Options, logger: Logger, sinks: [any TrainingEventSink] = [], dispatcher: any RunDispatcher,
-        configValidator: ConfigValidator? = nil, statusObserver: StatusObserver? = nil
+        configValidator: ConfigValidator? = nil
     ) throws(StorageError) {
         self.options = options
         self.logger = logger
@@ -79,7 +77,6 @@ public final class RunService: Sendable {
         sink = FanOutTrainingSink([RegistrySink(registry: registry, logger: logger)] + sinks)
         self.dispatcher = dispatcher
         self.configValidator = configValidator
-        self.statusObserver = statusObserver
     }
 
     /// Starts the reconcile loop (its first round at once: runs a crash left queued or
@@ -182,7 +179,7 @@ public final class RunService: Sendable {
                 logger.warning(
                     "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
             }
-            statusObserver?(id, .queued, 0)
+            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
             guard let record = try registry.run(id) else { throw RunSubmissionError.storage("run \(id) vanished") }
             return record
         } catch let error as RunSubmissionError {
@@ -255,7 +252,7 @@ public final class RunService: Sendable {
             try registry.setStatus(id, status)
             return try registry.run(id) ?? record
         }
-        statusObserver?(id, record.status, record.epoch)
+        sink.runStatusChanged(id, status: record.status, epoch: record.epoch, error: nil)
         return record
     }
 
@@ -266,7 +263,7 @@ public final class RunService: Sendable {
     /// its final status whatever arrives late.
     public func apply(_ record: RunJobRecord) throws {
         let id = record.runId
-        var changed: (RunStatus, Int)?
+        var changed: (RunStatus, Int, String?)?
         var ownEvent: TrainingEvent?
         var clear = false
         // Epochs and events (nearly every record) need no status: no lock, no record read.
@@ -291,7 +288,7 @@ public final class RunService: Sendable {
             case .started:
                 if current.status == .queued {
                     try registry.setStatus(id, .running)
-                    changed = (.running, current.epoch)
+                    changed = (.running, current.epoch, nil)
                 }
             case .resumed:
                 guard let epoch = record.epoch, !current.status.isFinished else { return }
@@ -309,7 +306,7 @@ public final class RunService: Sendable {
                 case .succeeded, .failed:
                     try registry.setStatus(id, status, error: record.error)
                     let epoch = (try registry.run(id))?.epoch ?? current.epoch
-                    changed = (status, epoch)
+                    changed = (status, epoch, record.error)
                     ownEvent =
                         status == .failed
                         ? TrainingEvent(runId: id, epoch: epoch, kind: .runFailed, level: .error, message: record.error ?? "failed")
@@ -322,9 +319,9 @@ public final class RunService: Sendable {
             }
         }
         if let ownEvent { sink.event(ownEvent) }
-        if let (status, epoch) = changed {
+        if let (status, epoch, error) = changed {
             clear = clear || status.isFinished
-            statusObserver?(id, status, epoch)
+            sink.runStatusChanged(id, status: status, epoch: epoch, error: error)
         }
         if clear {
             do { try dispatcher.clearControl(runId: id) } catch {
