@@ -9,6 +9,8 @@ import Tolaria
 final class ServerProcess {
     let process = Process()
     let port: UInt16
+    let logPath: String
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     init(dataDirectory: String, redisURL: String, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
         port = ServerProcess.freePort()
@@ -21,8 +23,12 @@ final class ServerProcess {
         environment["ESPER_ACCESS_LOG"] = "off"
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // The server's errors (and a crash's last words) for a failing test to show.
+        logPath = dataDirectory + "/server-\(port).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
         let ready = eventually(within: 30) { (try? RawHTTP.request(port: self.port, path: "/api/v1/version").status) == 200 }
         guard ready else { throw StartFailure(port: port) }
