@@ -33,8 +33,8 @@ public final class Application: Sendable {
     public let jobs: JobQueue
     /// Applies what workers report to the run registry.
     let recordApplier: JobRecordApplier
-    /// The in-process worker slots: training and policy jobs, or policy jobs only (one slot)
-    /// with `ESPER_LOCAL_WORKERS=off`.
+    /// The in-process worker slots: training, policy and compile jobs, or policy and compile
+    /// jobs only (one slot) with `ESPER_LOCAL_WORKERS=off`.
     public let localWorkers: WorkerRuntime?
     /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
     public let nissa: NissaService
@@ -107,19 +107,25 @@ public final class Application: Sendable {
         recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger)
         // The server's worker slots: training jobs (unless `--no-local-workers`) and the jobs
         // that need the server's own stores — Simic's policy training (replay buffer, policy
-        // store) — which `esper worker` processes do not register.
+        // store) and compiles (job table, Urza, the forge's scheduler) — which `esper worker`
+        // processes do not register.
         let policy = PolicyJobHandler(simic: simic, logger: logger)
+        let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
+        blueprints.tezzeret.jobs.route { id in
+            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id), attributes: ["compile_job_id": id])
+        }
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
                 executor: RunExecutor(checkpointRoot: configuration.checkpointDirectory ?? tolaria + "/runs", datasetsDirectory: datasets),
                 sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
             localWorkers = WorkerRuntime(
-                queue: jobs, handlers: JobHandlerRegistry([handler, policy]),
+                queue: jobs, handlers: JobHandlerRegistry([handler, policy, compile]),
                 options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
         } else {
             localWorkers = WorkerRuntime(
-                queue: jobs, handlers: JobHandlerRegistry([policy]), options: WorkerRuntime.Options(slots: 1, local: true), logger: logger)
+                queue: jobs, handlers: JobHandlerRegistry([policy, compile]), options: WorkerRuntime.Options(slots: 1, local: true),
+                logger: logger)
         }
 
         // Seed views outlive a restart in the run registry's database.

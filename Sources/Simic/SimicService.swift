@@ -175,7 +175,8 @@ public final class SimicService: Sendable {
             state.withLock { $0.runnerFinished = true }
             for id in queued {
                 do { try dispatch(id) } catch {
-                    logger.warning("queued Simic job not re-enqueued (Redis?); it stays queued", metadata: ["job": "\(id)", "error": "\(error)"])
+                    logger.warning(
+                        "queued Simic job not re-enqueued (Redis?); it stays queued", metadata: ["job": "\(id)", "error": "\(error)"])
                 }
             }
         } else {
