@@ -28,6 +28,8 @@ public enum SimicRoutes {
             let job: SimicJob
             do {
                 job = try simic.submit(settings)
+            } catch let error as SimicService.QueueUnavailable {
+                throw Problem(status: 503, detail: error.description, headers: ["Retry-After": "5"])
             } catch {
                 throw Problem(status: 500, detail: "cannot record the job: \(error)")
             }

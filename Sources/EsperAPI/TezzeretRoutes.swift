@@ -79,6 +79,8 @@ public enum TezzeretRoutes {
                 status: 422, type: "/problems/shape-invalid", detail: error.description,
                 errors: [JSONFieldProblem(field: parameter.map { "parameters.\($0)" } ?? "parameters", message: message)])
         case .tooLarge: return Problem(status: 422, type: "/problems/too-large", detail: error.description)
+        case .queueUnavailable:
+            return Problem(status: 503, detail: error.description, headers: ["Retry-After": "5"])
         default: return Problem(status: 500, detail: error.description)
         }
     }

@@ -51,6 +51,11 @@ public final class SimicService: Sendable {
         public let description: String
     }
 
+    /// The job queue (Redis) did not take a submitted job; the job is recorded as failed.
+    public struct QueueUnavailable: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     /// `announce` defaults to the bus's policy stream; without a bus a policy is stored but
     /// not announced.
     public init(
@@ -96,7 +101,7 @@ public final class SimicService: Sendable {
                 failed.error = "could not enqueue the job: \(error)"
                 failed.finishedAt = LeylineTimestamp.now().rfc3339
                 try? store.save(failed)
-                throw OpenError(description: failed.error ?? "")
+                throw QueueUnavailable(description: failed.error ?? "")
             }
         } else {
             state.withLock { $0.queue.append(job.id) }

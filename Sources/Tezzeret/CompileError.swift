@@ -21,6 +21,8 @@ public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible 
         case autotuneDisqualified
         case injected
         case kernel(String)
+        /// The job queue (Redis) did not take the job; nothing was compiled.
+        case queueUnavailable(String)
     }
 
     public let blueprintId: String
@@ -37,7 +39,7 @@ public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible 
     public var errorClass: ErrorClass {
         switch reason {
         case .notFound, .invalidParameters, .shapeInvalid, .tooLarge, .gateFailed, .kernel: .permanent
-        case .io, .timeout, .autotuneDisqualified, .injected: .retryable
+        case .io, .timeout, .autotuneDisqualified, .injected, .queueUnavailable: .retryable
         }
     }
 
@@ -54,6 +56,7 @@ public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible 
         case .autotuneDisqualified: "autotune_disqualified"
         case .injected: "injected_failure"
         case .kernel: "kernel_error"
+        case .queueUnavailable: "queue_unavailable"
         }
     }
 
@@ -70,6 +73,7 @@ public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible 
         case .autotuneDisqualified: why = "every kernel variant disagreed with the reference"
         case .injected: why = "simulated failure"
         case .kernel(let message): why = message
+        case .queueUnavailable(let message): why = "the job queue did not take the job (\(message))"
         }
         return "failed to compile blueprint \(blueprintId): \(why)"
     }

@@ -103,7 +103,8 @@ public final class CompileJobs: Sendable {
     }
 
     /// Validates and queues a compile. The same `idempotencyKey` returns the first job
-    /// (`created` false). Throws the validation error (unknown id, parameters, shape).
+    /// (`created` false). Throws the validation error (unknown id, parameters, shape), or
+    /// `queueUnavailable` when the job queue (Redis) refuses the job.
     public func submit(
         blueprintId: String, parameters: [String: Double], trainingRunId: String?,
         idempotencyKey: String?
@@ -141,8 +142,10 @@ public final class CompileJobs: Sendable {
             return s.dispatch
         }) {
             do { try dispatch(jobId) } catch {
+                // Not on the queue: fail it now rather than leave a job nobody will take, and
+                // tell the caller (503) instead of answering 202 for work that will not run.
                 fail(jobId, reason: "could not enqueue the compile: \(error)")
-                return (self.job(jobId) ?? job, true)
+                throw CompileError(blueprintId, .queueUnavailable("\(error)"))
             }
         } else {
             scheduler.submit(blueprintId) { [self] slot in run(request, slot: slot) }

@@ -202,3 +202,23 @@ import Testing
         #expect(try eventually(within: 30) { (try server.object("GET", "/api/v1/tamiyo/policy"))["version"] as? String == "good-1" })
     }
 }
+
+@Suite struct QueueUnavailableTests {
+    /// A job the queue cannot take is answered 503 with Retry-After (and recorded as failed),
+    /// never 202 for work no worker will ever pick up.
+    @Test func jobsAreRefusedWith503WhileRedisIsDown() throws {
+        let redis = try RedisTestServer()
+        let server = try ServerHarness(redis: redis)
+        redis.managed.stop()
+        let policy = try server.request("POST", "/api/v1/simic/jobs", json: #"{"updates": 1}"#)
+        #expect(policy.status == 503)
+        #expect(policy.header("retry-after") == "5")
+        #expect(policy.header("content-type") == "application/problem+json")
+        let compile = try server.request("POST", "/api/v1/tezzeret/jobs", json: #"{"blueprint_id":"BP002","parameters":{"scale":1.75}}"#)
+        #expect(compile.status == 503)
+        #expect(compile.header("retry-after") == "5")
+        // Validation still comes first: a bad body is 422 whatever the queue's state.
+        let invalid = try server.request("POST", "/api/v1/tezzeret/jobs", json: #"{"blueprint_id":"BP002","parameters":{"scale":-1}}"#)
+        #expect(invalid.status == 422)
+    }
+}
