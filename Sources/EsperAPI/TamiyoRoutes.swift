@@ -1,5 +1,6 @@
 public import EsperHTTP
 import EsperJSON
+import EsperStorage
 import Foundation
 import Leyline
 public import Tamiyo
@@ -113,6 +114,20 @@ public enum TamiyoRoutes {
         router.get("/api/v1/tamiyo/policy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(tamiyo.policyInfo)
+        }
+        // The weights in force, for remote workers' policy jobs: TamiyoNetwork's checksummed
+        // encoding, its SHA-256 in `X-Esper-SHA256` (checked by the worker) as for artifacts.
+        router.get("/api/v1/tamiyo/policy/weights") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            let weights = tamiyo.currentWeights
+            let bytes = weights.encoded()
+            let sha = Checksum.sha256Hex(bytes)
+            return HTTPResponse(
+                status: 200,
+                headers: [
+                    ("Content-Type", "application/octet-stream"), ("X-Esper-SHA256", sha),
+                    ("X-Esper-Policy-Version", weights.policyVersion), ("ETag", "\"\(sha)\""),
+                ], body: bytes)
         }
         router.post("/api/v1/tamiyo/policy/rollback") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])

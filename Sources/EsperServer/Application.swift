@@ -1,4 +1,5 @@
 import EsperAPI
+import EsperJSON
 public import EsperEvents
 public import EsperHTTP
 import Foundation
@@ -104,11 +105,20 @@ public final class Application: Sendable {
             options: RunService.Options(directory: tolaria, datasetsDirectory: datasets),
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
-        recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger)
-        // The server's worker slots: training jobs (unless `--no-local-workers`) and the jobs
-        // that need the server's own stores — Simic's policy training (replay buffer, policy
-        // store) and compiles (job table, Urza, the forge's scheduler) — which `esper worker`
-        // processes do not register.
+        // Remote workers' policy-job records come on the same stream as run records.
+        recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger) { value in
+            guard value.objectValue?["policy_job"] != nil else { return false }
+            let record: PolicyJobRecord
+            do { record = try JanssonDecoder().decode(PolicyJobRecord.self, from: value) } catch {
+                logger.error("unreadable policy job record dropped", metadata: ["error": "\(error)"])
+                return true
+            }
+            try simic.apply(record)  // a busy database: the record stays pending and comes back
+            return true
+        }
+        // The server's worker slots: training and policy jobs (unless `--no-local-workers`: then
+        // `esper worker` processes take them) and compiles, which need the server's own stores
+        // (job table, Urza, the forge's scheduler) and which `esper worker` does not register.
         let policy = PolicyJobHandler(simic: simic, logger: logger)
         let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
         blueprints.tezzeret.jobs.route { id in
@@ -124,7 +134,7 @@ public final class Application: Sendable {
                 options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
         } else {
             localWorkers = WorkerRuntime(
-                queue: jobs, handlers: JobHandlerRegistry([policy, compile]), options: WorkerRuntime.Options(slots: 1, local: true),
+                queue: jobs, handlers: JobHandlerRegistry([compile]), options: WorkerRuntime.Options(slots: 1, local: true),
                 logger: logger)
         }
 

@@ -9,7 +9,7 @@ import Urza
 public import Workers
 
 /// `esper worker`: the job machinery of `esper serve` without the server — worker slots
-/// taking training jobs from an external Redis, checkpoints in the shared
+/// taking training and policy (Simic) jobs from an external Redis, checkpoints in the shared
 /// `ESPER_CHECKPOINT_DIR`, epochs and status published on Oona for the server to apply.
 /// Runs with a control policy get Tamiyo's control loop in this process, with kernels from
 /// a mirror of the server's Urza library (`UrzaMirror`, checksum-verified downloads) and
@@ -67,7 +67,10 @@ public final class WorkerProcess: Sendable {
                     try mirror.sync()
                 },
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
-            handlers = JobHandlerRegistry([handler])
+            let policy = RemotePolicyJobHandler(
+                server: ServerClient(serverURL: server), bus: bus, bufferCapacity: configuration.control.simicBufferCapacity,
+                replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
+            handlers = JobHandlerRegistry([handler, policy])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")
         }

@@ -10,6 +10,22 @@ public enum SimicJobRunner {
         _ job: SimicJob, buffer: FieldReportReplayBuffer, initial: PolicyWeights, publisher: PolicyPublisher?,
         telemetry: (TelemetryPacket) -> Void, now: Double = Date().timeIntervalSince1970
     ) throws -> SimicJobResult {
+        let (unpublished, candidate) = try train(job, buffer: buffer, initial: initial, telemetry: telemetry, now: now)
+        var result = unpublished
+        if result.validation.passed && job.settings.publish, let publisher {
+            let published = try publisher.publish(candidate.values, config: candidate.config, jobId: job.id, validation: result.validation)
+            result.apply(published)
+        }
+        return result
+    }
+
+    /// Sample, split, PPO, validate — everything but publication: the result (not yet
+    /// published) and the candidate weights. A remote worker sends both back to the server,
+    /// whose publisher numbers, stores and announces the policy (`SimicService.apply`).
+    public static func train(
+        _ job: SimicJob, buffer: FieldReportReplayBuffer, initial: PolicyWeights,
+        telemetry: (TelemetryPacket) -> Void, now: Double = Date().timeIntervalSince1970
+    ) throws -> (SimicJobResult, PolicyWeights) {
         let s = job.settings
         buffer.expire(now: now)
         let experiences = s.sampleSize > 0 ? buffer.sample(s.sampleSize, seed: s.seed) : buffer.all
@@ -24,20 +40,12 @@ public enum SimicJobRunner {
         let validation = PolicyValidator.validate(
             evaluation, thresholds: s.validation, trainingReports: train.count, weightsFinite: candidate.values.allSatisfy(\.isFinite))
         telemetry(validationPacket(job.id, validation))
-        var result = SimicJobResult(
+        let result = SimicJobResult(
             trainingReports: train.count, holdoutReports: holdout.count,
             trainingSteps: PPOTrainer.trajectories(train, config: initial.config).reduce(0) { $0 + $1.count },
             initialPolicyVersion: initial.policyVersion, updates: history, validation: validation, policyVersion: nil, published: false,
             announced: false, announceError: nil, weightsSha256: candidate.sha256)
-        if validation.passed && s.publish, let publisher {
-            let published = try publisher.publish(candidate.values, config: candidate.config, jobId: job.id, validation: validation)
-            result.policyVersion = published.record.version
-            result.published = true
-            result.announced = published.record.announced
-            result.announceError = published.announceError
-            result.weightsSha256 = published.record.sha256
-        }
-        return result
+        return (result, candidate)
     }
 
     /// Seeded hold-out split by report (at least one report stays for training).
@@ -88,5 +96,16 @@ public enum SimicJobRunner {
             metrics: [MetricPoint(name: "simic.validation.pass", value: v.passed ? 1 : 0, unit: "bool", attributes: job)],
             events: events, healthStatus: v.passed ? .healthy : .degraded,
             healthSummary: v.passed ? "stable" : "validation_failed")
+    }
+}
+
+extension SimicJobResult {
+    /// Records a publication in the result.
+    mutating func apply(_ published: PolicyPublisher.Published) {
+        policyVersion = published.record.version
+        self.published = true
+        announced = published.record.announced
+        announceError = published.announceError
+        weightsSha256 = published.record.sha256
     }
 }

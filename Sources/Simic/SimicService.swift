@@ -140,6 +140,54 @@ public final class SimicService: Sendable {
         return job
     }
 
+    /// Applies a remote worker's record (idempotent: a job already finished keeps its outcome,
+    /// so a record delivered twice publishes once). A passing candidate is verified against the
+    /// result's checksum and Tamiyo's network before it is stored and announced; one that does
+    /// not decode fails the job.
+    public func apply(_ record: PolicyJobRecord) throws {
+        guard var job = try store.job(record.policyJob), job.state == .queued || job.state == .running else { return }
+        let now = LeylineTimestamp.now().rfc3339
+        switch record.state {
+        case .queued:
+            return
+        case .running:
+            guard job.state == .queued else { return }
+            job.state = .running
+            job.startedAt = now
+        case .failed:
+            job.state = .failed
+            job.error = record.error ?? "failed on worker \(record.worker)"
+            job.finishedAt = now
+        case .succeeded, .rejected:
+            guard var result = record.result else {
+                job.state = .failed
+                job.error = "worker \(record.worker) sent an outcome without a result"
+                job.finishedAt = now
+                break
+            }
+            job.state = result.validation.passed ? .succeeded : .rejected
+            if result.validation.passed && job.settings.publish {
+                do {
+                    guard let text = record.weights, let data = Data(base64Encoded: text) else {
+                        throw PolicyWeightsError("no candidate weights in the record")
+                    }
+                    let candidate = try PolicyWeights(decoding: Array(data), expecting: initialPolicy().config)
+                    guard candidate.sha256 == result.weightsSha256 else {
+                        throw PolicyWeightsError("candidate checksum \(candidate.sha256) is not the result's \(result.weightsSha256)")
+                    }
+                    result.apply(
+                        try publisher.publish(candidate.values, config: candidate.config, jobId: job.id, validation: result.validation))
+                } catch {
+                    job.state = .failed
+                    job.error = "the policy from worker \(record.worker) was not published: \(error)"
+                }
+            }
+            job.result = result
+            job.finishedAt = now
+        }
+        try store.save(job)
+    }
+
     /// Marks an unfinished job failed (its queue entry was dead-lettered).
     public func fail(_ id: String, reason: String) {
         guard var job = try? store.job(id), job.state == .queued || job.state == .running else { return }

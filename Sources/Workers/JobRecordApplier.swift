@@ -1,5 +1,5 @@
-import EsperJSON
 import Foundation
+public import EsperJSON
 public import Logging
 public import Oona
 import Synchronization
@@ -13,11 +13,15 @@ public final class JobRecordApplier: Sendable {
     let bus: OonaClient
     let runs: RunService
     let logger: Logger
+    /// Records of other job kinds on the same stream (a remote worker's policy job): returns
+    /// true when it took the record, false to read it as a run record.
+    let otherRecords: (@Sendable (JSONValue) throws -> Bool)?
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
 
-    public init(bus: OonaClient, runs: RunService, logger: Logger) {
+    public init(bus: OonaClient, runs: RunService, logger: Logger, otherRecords: (@Sendable (JSONValue) throws -> Bool)? = nil) {
+        self.otherRecords = otherRecords
         self.bus = bus
         self.runs = runs
         self.logger = logger
@@ -34,6 +38,7 @@ public final class JobRecordApplier: Sendable {
                 client: bus, streams: [.jobsRecords], group: bus.configuration.group, name: bus.configuration.consumerName + "-records")
             consumer.run(count: 100, block: .milliseconds(500), while: { !self.stopping.load(ordering: .acquiring) }) { delivery in
                 guard case .unspecified(let value) = delivery.message else { return }
+                if let otherRecords, try otherRecords(value) { return }
                 let record: RunJobRecord
                 do {
                     record = try JanssonDecoder().decode(RunJobRecord.self, from: value)

@@ -1,4 +1,3 @@
-import CCurl
 import EsperJSON
 import EsperStorage
 import Foundation
@@ -20,7 +19,6 @@ public final class UrzaMirror: Sendable {
     let downloads: String
     let timeoutMilliseconds: Int
     private let syncing = Mutex(())
-    static let maxBodyBytes = 64 << 20
 
     public struct SyncError: Error, CustomStringConvertible {
         public let description: String
@@ -81,31 +79,10 @@ public final class UrzaMirror: Sendable {
         }
     }
 
-    private static let initialised: Bool = { esper_curl_global_init() == CURLE_OK }()
-
     /// One GET: 200 or an error naming the status.
     func get(_ path: String) throws(SyncError) -> (body: [UInt8], sha256Header: String?) {
-        guard UrzaMirror.initialised, let curl = curl_easy_init() else { throw SyncError(description: "libcurl unavailable") }
-        defer { curl_easy_cleanup(curl) }
-        var download = esper_curl_download()
-        download.limit = UrzaMirror.maxBodyBytes
-        defer { esper_curl_download_free(&download) }
-        let url = serverURL + path
-        let code: CURLcode = withUnsafeMutablePointer(to: &download) { pointer in
-            _ = esper_curl_setopt_string(curl, CURLOPT_URL, url)
-            _ = esper_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
-            _ = esper_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
-            _ = esper_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, timeoutMilliseconds)
-            _ = esper_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "http,https")
-            _ = esper_curl_download_into(curl, pointer)
-            return curl_easy_perform(curl)
+        do { return try ServerClient(serverURL: serverURL, timeoutMilliseconds: timeoutMilliseconds).get(path) } catch {
+            throw SyncError(description: error.description)
         }
-        if download.overflow != 0 { throw SyncError(description: "GET \(path): body larger than \(UrzaMirror.maxBodyBytes) bytes") }
-        guard code == CURLE_OK else { throw SyncError(description: "GET \(url): \(String(cString: curl_easy_strerror(code)))") }
-        let status = esper_curl_response_code(curl)
-        guard status == 200 else { throw SyncError(description: "GET \(url): HTTP \(status)") }
-        let body = download.data.map { Array(UnsafeBufferPointer(start: $0, count: download.length)) } ?? []
-        let header = withUnsafeBytes(of: download.sha256) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self).lowercased() }
-        return (body, header.isEmpty ? nil : header)
     }
 }

@@ -1,0 +1,47 @@
+import CCurl
+import Foundation
+
+/// GETs from the Esper server an `esper worker` works for (libcurl): the Urza mirror's
+/// listings and artifacts, a remote policy job's row, field reports and Tamiyo's weights.
+public struct ServerClient: Sendable {
+    public let serverURL: String
+    let timeoutMilliseconds: Int
+    static let maxBodyBytes = 64 << 20
+
+    public struct RequestError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(serverURL: String, timeoutMilliseconds: Int = 10_000) {
+        self.serverURL = serverURL.hasSuffix("/") ? String(serverURL.dropLast()) : serverURL
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    private static let initialised: Bool = { esper_curl_global_init() == CURLE_OK }()
+
+    /// One GET: 200 or an error naming the status.
+    public func get(_ path: String) throws(RequestError) -> (body: [UInt8], sha256Header: String?) {
+        guard ServerClient.initialised, let curl = curl_easy_init() else { throw RequestError(description: "libcurl unavailable") }
+        defer { curl_easy_cleanup(curl) }
+        var download = esper_curl_download()
+        download.limit = ServerClient.maxBodyBytes
+        defer { esper_curl_download_free(&download) }
+        let url = serverURL + path
+        let code: CURLcode = withUnsafeMutablePointer(to: &download) { pointer in
+            _ = esper_curl_setopt_string(curl, CURLOPT_URL, url)
+            _ = esper_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+            _ = esper_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+            _ = esper_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, timeoutMilliseconds)
+            _ = esper_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "http,https")
+            _ = esper_curl_download_into(curl, pointer)
+            return curl_easy_perform(curl)
+        }
+        if download.overflow != 0 { throw RequestError(description: "GET \(path): body larger than \(ServerClient.maxBodyBytes) bytes") }
+        guard code == CURLE_OK else { throw RequestError(description: "GET \(url): \(String(cString: curl_easy_strerror(code)))") }
+        let status = esper_curl_response_code(curl)
+        guard status == 200 else { throw RequestError(description: "GET \(url): HTTP \(status)") }
+        let body = download.data.map { Array(UnsafeBufferPointer(start: $0, count: download.length)) } ?? []
+        let header = withUnsafeBytes(of: download.sha256) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self).lowercased() }
+        return (body, header.isEmpty ? nil : header)
+    }
+}
