@@ -44,7 +44,8 @@ struct RemotePolicyJobHandler: JobHandler {
         let job: SimicJob
         do {
             let response = try server.get("/api/v1/simic/jobs/\(id)")
-            job = try JanssonDecoder().decode(SimicJob.self, from: try JSONValue.parse(response.body))
+            guard let row = try JSONValue.parse(response.body).objectValue?["job"] else { throw JobError(description: "no job in the answer") }
+            job = try JanssonDecoder().decode(SimicJob.self, from: row)
         } catch {
             // The server does not answer or no longer knows the job: hand it back unless the
             // worker is the problem for good (a 404 is acknowledged).

@@ -17,7 +17,7 @@ import Testing
     func waitForJob(_ port: UInt16, _ location: String) throws -> [String: Any] {
         var job: [String: Any] = [:]
         _ = try eventually(within: 240) {
-            job = try RawHTTP.json(try request(port, "GET", location))
+            job = try RawHTTP.json(try request(port, "GET", location))["job"] as? [String: Any] ?? [:]
             return !["queued", "running"].contains(job["state"] as? String ?? "")
         }
         return job
@@ -54,7 +54,7 @@ import Testing
         let all = try RawHTTP.json(try request(port, "GET", "/api/v1/workers"))["items"] as? [[String: Any]] ?? []
         #expect(all.map { $0["kinds"] as? [String] ?? [] } == [["compile"]])
         Thread.sleep(forTimeInterval: 1)
-        #expect(try RawHTTP.json(try request(port, "GET", location))["state"] as? String == "queued")
+        #expect((try RawHTTP.json(try request(port, "GET", location))["job"] as? [String: Any])?["state"] as? String == "queued")
 
         let local = data.path + "/worker"
         try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
