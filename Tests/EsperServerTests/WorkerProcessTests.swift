@@ -133,12 +133,12 @@ final class WorkerChild {
                 }
                 return seen[first.pid] != nil && seen[second.pid] != nil
             })
-        // The server's own slot takes policy and compile jobs only (they need its stores).
+        // The server's own slot takes compile jobs only (they need its stores).
         let all = try cluster.allWorkers()
-        #expect(all.filter { $0["local"] as? Bool == true }.map { $0["kinds"] as? [String] ?? [] } == [["compile", "policy"]])
+        #expect(all.filter { $0["local"] as? Bool == true }.map { $0["kinds"] as? [String] ?? [] } == [["compile"]])
         let listed = all.filter { $0["local"] as? Bool == false }
         #expect(Set(listed.compactMap { $0["pid"] as? Int }) == [Int(first.pid), Int(second.pid)])
-        #expect(listed.allSatisfy { $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training"] })
+        #expect(listed.allSatisfy { $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training", "policy"] })
 
         // Kill the first worker once the run it holds is a few checkpoints in.
         var victim: String?
