@@ -34,8 +34,8 @@ public final class Application: Sendable {
     public let jobs: JobQueue
     /// Applies what workers report to the run registry.
     let recordApplier: JobRecordApplier
-    /// The in-process worker slots: training, policy and compile jobs, or policy and compile
-    /// jobs only (one slot) with `ESPER_LOCAL_WORKERS=off`.
+    /// The in-process worker slots: training, policy and compile jobs, or compile jobs only
+    /// (one slot) with `ESPER_LOCAL_WORKERS=off`.
     public let localWorkers: WorkerRuntime?
     /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
     public let nissa: NissaService
