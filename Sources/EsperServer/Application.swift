@@ -1,7 +1,7 @@
 import EsperAPI
-import EsperJSON
 public import EsperEvents
 public import EsperHTTP
+import EsperJSON
 import Foundation
 import Kasmina
 import Leyline

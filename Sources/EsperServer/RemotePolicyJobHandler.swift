@@ -44,7 +44,9 @@ struct RemotePolicyJobHandler: JobHandler {
         let job: SimicJob
         do {
             let response = try server.get("/api/v1/simic/jobs/\(id)")
-            guard let row = try JSONValue.parse(response.body).objectValue?["job"] else { throw JobError(description: "no job in the answer") }
+            guard let row = try JSONValue.parse(response.body).objectValue?["job"] else {
+                throw JobError(description: "no job in the answer")
+            }
             job = try JanssonDecoder().decode(SimicJob.self, from: row)
         } catch {
             // The server does not answer or no longer knows the job: hand it back unless the
@@ -95,7 +97,8 @@ struct RemotePolicyJobHandler: JobHandler {
         while true {
             do {
                 _ = try bus.publish(
-                    .unspecified(value), options: PublishOptions(stream: .jobsRecords, attributes: ["simic_job_id": record.policyJob], source: "workers"))
+                    .unspecified(value),
+                    options: PublishOptions(stream: .jobsRecords, attributes: ["simic_job_id": record.policyJob], source: "workers"))
                 return true
             } catch {
                 if ContinuousClock.now >= deadline || worker.isStopping {
@@ -122,7 +125,9 @@ struct RemotePolicyJobHandler: JobHandler {
         var reports: [FieldReport] = []
         var cursor: String?
         repeat {
-            var path = "/api/v1/tamiyo/field-reports?trajectory=true&limit=500&since=" + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
+            var path =
+                "/api/v1/tamiyo/field-reports?trajectory=true&limit=500&since="
+                + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
             if let cursor { path += "&cursor=" + cursor }
             let page = try JSONValue.parse(try server.get(path).body)
             for item in page.objectValue?["items"]?.arrayValue ?? [] {

@@ -1,5 +1,5 @@
-import Foundation
 public import EsperJSON
+import Foundation
 public import Logging
 public import Oona
 import Synchronization

@@ -65,7 +65,7 @@ import Testing
         let result = try #require(job["result"] as? [String: Any])
         #expect(result["policy_version"] as? String == "simic-v1" && result["announced"] as? Bool == true)
         #expect(result["initial_policy_version"] as? String == initialVersion && result["training_reports"] as? Int ?? 0 > 200)
-        #expect(worker.log.contains("policy job finished"))
+        #expect(eventually(within: 10) { worker.log.contains("policy job finished") }, "\(worker.log.suffix(2000))")
         let policies = try RawHTTP.json(try request(port, "GET", "/api/v1/simic/policies"))
         #expect((policies["items"] as? [[String: Any]])?.map { $0["version"] as? String } == ["simic-v1"])
 

@@ -138,7 +138,10 @@ final class WorkerChild {
         #expect(all.filter { $0["local"] as? Bool == true }.map { $0["kinds"] as? [String] ?? [] } == [["compile"]])
         let listed = all.filter { $0["local"] as? Bool == false }
         #expect(Set(listed.compactMap { $0["pid"] as? Int }) == [Int(first.pid), Int(second.pid)])
-        #expect(listed.allSatisfy { $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training", "policy"] })
+        #expect(
+            listed.allSatisfy {
+                $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training", "policy"]
+            })
 
         // Kill the first worker once the run it holds is a few checkpoints in.
         var victim: String?
