@@ -3,12 +3,12 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PORT ?= 8080
 
-.PHONY: run test deps build release test-swift test-c test-c-sanitize test-c-noblas test-clients openapi-check fmt lint bench-http bench-nissa infra clean
+.PHONY: run test deps build release test-swift test-c test-c-sanitize test-c-noblas test-clients test-api-conformance openapi-check fmt lint bench-http bench-nissa infra clean
 
 run: deps release
 	.build/release/esper serve --port $(PORT)
 
-test: deps lint build test-c test-c-sanitize test-c-noblas openapi-check test-clients test-swift
+test: deps lint build test-c test-c-sanitize test-c-noblas openapi-check test-clients test-api-conformance test-swift
 
 deps:
 	@scripts/bootstrap.sh
@@ -33,6 +33,10 @@ test-c-noblas:
 
 test-clients:
 	python3 -m pytest -q clients/python/tests
+
+# schemathesis against a live server from openapi/esper.yaml (scripts/api_conformance.py).
+test-api-conformance:
+	python3 scripts/api_conformance.py
 
 openapi-check:
 	python3 scripts/check_openapi.py openapi/esper.yaml

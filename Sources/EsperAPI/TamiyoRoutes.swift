@@ -13,11 +13,6 @@ public enum TamiyoRoutes {
         var reason: String?
     }
 
-    struct FieldReportPage: Encodable {
-        var items: [FieldReport]
-        var nextCursor: String?
-    }
-
     public static func register(into router: inout Router, tamiyo: TamiyoService) {
         router.get("/api/v1/tamiyo/mode") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
@@ -58,7 +53,7 @@ public enum TamiyoRoutes {
             let page = tamiyo.fieldReports.query(
                 run: run, outcome: outcome, since: since, after: Int(query.cursor ?? 0),
                 limit: query.limit)
-            return try .json(FieldReportPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
+            return try .json(ListPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
         }
         router.get("/api/v1/tamiyo/policy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])

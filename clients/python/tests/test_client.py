@@ -82,3 +82,10 @@ def test_gives_up_after_max_retries(flaky):
 
 def test_paginates_with_cursor(flaky):
     assert [item["n"] for item in EsperClient(flaky).paginate("/pages", limit=2)] == [1, 2, 3]
+
+
+def test_empty_pages_carry_a_null_next_cursor(server):
+    # Found by schemathesis: an empty field-report page left `next_cursor` out.
+    client = EsperClient(server["url"])
+    assert client.get("/api/v1/tamiyo/field-reports", run="00000000-0000-0000-0000-000000000000") == {"items": [], "next_cursor": None}
+    assert client.get("/api/v1/runs", status="paused") == {"items": [], "next_cursor": None}
