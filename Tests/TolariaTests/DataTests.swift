@@ -183,4 +183,10 @@ import Testing
             #"{"dataset": {"kind": "gaussian_blobs", "samples": 4096, "features": 4096}, "epochs": 1, "learning_rate": 0.1}"#)
         #expect(try RunConfig.parse(fits).dataset.features == 4096)
     }
+
+    /// Found by schemathesis: a learning rate above 0 as a double but 0 as the stored float.
+    @Test func positiveFloatsStayPositiveAsFloats() throws {
+        let tiny = try JSONValue.parse(#"{"dataset": {"kind": "digits"}, "epochs": 1, "learning_rate": 1e-257}"#)
+        #expect(Self.problems { _ = try RunConfig.parse(tiny) }.map(\.field) == ["learning_rate"])
+    }
 }

@@ -340,8 +340,10 @@ final class FieldReader {
             problem(key, "expected a number")
             return nil
         }
-        guard number > Double(lower), number <= Double(upper) else {
-            problem(key, "\(number) must be greater than \(lower) and at most \(upper)")
+        // Compared as the 32-bit float it is stored as: 1e-300 is above 0 as a double but
+        // would train with a learning rate of exactly 0.
+        guard number > Double(lower), number <= Double(upper), Float(number) > lower else {
+            problem(key, "\(number) must be greater than \(lower) (as a 32-bit float) and at most \(upper)")
             return nil
         }
         return Float(number)
