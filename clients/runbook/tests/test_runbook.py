@@ -1,7 +1,9 @@
 """Every runbook script against a live server: each passes on a healthy server and fails
 (exit 1, a FAIL line naming the problem) when its condition is broken for real."""
 import json
+import re
 import os
+import shutil
 import subprocess
 import sys
 
@@ -45,8 +47,10 @@ def healthy():
 
 
 def test_every_check_passes_on_a_healthy_server(healthy):
-    assert len(SCRIPTS) >= 8
+    assert len(SCRIPTS) >= 10
     for name in SCRIPTS:
+        if name == "check_prometheus.sh":
+            continue  # needs a Prometheus: its own test below
         rc, out = check(name, healthy.url)
         assert rc == 0, out
         assert ": OK: " in out
@@ -54,9 +58,10 @@ def test_every_check_passes_on_a_healthy_server(healthy):
 
 def test_every_check_fails_when_the_server_is_unreachable():
     url = f"http://127.0.0.1:{free_port()}"
+    nowhere = f"http://127.0.0.1:{free_port()}"
     for name in SCRIPTS:
-        rc, out = check(name, url)
-        assert rc == 1 and "no answer" in out, (name, out)
+        rc, out = check(name, url, PROMETHEUS_URL=nowhere)
+        assert rc == 1 and ("no answer" in out or "not ready" in out), (name, out)
 
 
 def test_conservative_mode_check_fails_while_it_is_on(healthy):
@@ -71,8 +76,47 @@ def test_conservative_mode_check_fails_while_it_is_on(healthy):
 
 
 def test_a_wrong_token_fails_the_checks(healthy):
-    rc, out = check("check_forge.sh", healthy.url, ESPER_API_TOKEN="wrong-token-0123456789")
-    assert rc == 1 and "403" in out
+    for name in ("check_forge.sh", "check_drills.sh"):
+        rc, out = check(name, healthy.url, ESPER_API_TOKEN="wrong-token-0123456789")
+        assert rc == 1 and "403" in out, out
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    """Debian's Prometheus (scripts/bootstrap.sh installs it) scraping a target every second."""
+    if not shutil.which("prometheus"):
+        pytest.skip("prometheus is not installed (scripts/bootstrap.sh installs it)")
+    started = []
+
+    def start(target):
+        port = free_port()
+        directory = tmp_path / f"prometheus-{port}"
+        directory.mkdir()
+        (directory / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s}\n"
+            f"scrape_configs: [{{job_name: nissa, static_configs: [{{targets: ['{target}']}}]}}]\n")
+        process = subprocess.Popen(
+            ["prometheus", f"--config.file={directory / 'prometheus.yml'}", f"--storage.tsdb.path={directory / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        assert eventually(lambda: requests.get(url + "/-/ready", timeout=1).status_code == 200, 30)
+        return url
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait()
+
+
+def test_prometheus_check_passes_when_it_scrapes_the_server_and_fails_when_not(healthy, prometheus):
+    scraping = prometheus(healthy.url.removeprefix("http://"))
+    assert eventually(lambda: check("check_prometheus.sh", healthy.url, PROMETHEUS_URL=scraping)[0] == 0, 30)
+    elsewhere = prometheus(f"127.0.0.1:{free_port()}")
+    # Once Prometheus has tried the dead target: failed, naming it.
+    out = eventually(lambda: (lambda rc, out: out if rc == 1 and "not up" in out else None)(
+        *check("check_prometheus.sh", healthy.url, PROMETHEUS_URL=elsewhere)), 30, 0.5)
+    assert out and "nissa target not up" in out
 
 
 @pytest.fixture
@@ -142,3 +186,42 @@ def test_each_check_fails_when_its_condition_is_broken(broken):
     redis.wait()
     out = fails("check_health.sh", url)
     assert out and "redis" in out
+
+
+def runbook_commands():
+    """The read-only curl commands of docs/operator_runbook.md (code blocks and inline code),
+    without placeholders, that talk to the server."""
+    text = open(os.path.join(RUNBOOK, "..", "..", "docs", "operator_runbook.md")).read()
+    candidates = re.findall(r"^(curl -s[^\n]*)$", text, re.M) + re.findall(r"`(curl -s [^`]*)`", text)
+    commands = []
+    for command in candidates:
+        command = command.split("  #")[0].strip()
+        if "<" in command or "localhost:9090" in command or " -X " in command or "$E" not in command:
+            continue
+        commands.append(command)
+    return sorted(set(commands))
+
+
+def test_the_runbook_names_every_script_and_its_read_commands_work(healthy):
+    text = open(os.path.join(RUNBOOK, "..", "..", "docs", "operator_runbook.md")).read()
+    for name in SCRIPTS:
+        assert f"clients/runbook/{name}" in text or f"`{name}`" in text or name in text, name
+    # A short run with a seed first, so the commands read real runs, seeds and field reports.
+    run = requests.post(healthy.url + "/api/v1/runs", headers=AUTH, timeout=10, json={
+        "dataset": {"kind": "two_moons", "samples": 400}, "model": {"hidden_sizes": [64]}, "epochs": 30,
+        "learning_rate": 0.001, "policy": "heuristic",
+        "seeds": {"slots": ["slot-0"], "warmup_epochs": 1, "plateau_epochs": 1, "plateau_delta": 1, "max_germinations": 2}})
+    assert run.status_code == 202, run.text
+    run_id = run.json()["id"]
+    assert eventually(lambda: requests.get(f"{healthy.url}/api/v1/runs/{run_id}", headers=AUTH, timeout=2).json()["status"] == "succeeded", 60)
+    commands = runbook_commands()
+    assert len(commands) >= 15
+    for command in commands:
+        # -f: an HTTP error fails the pipeline; reads are protected here, so the token goes too.
+        runnable = command.replace("curl -s ", f"curl -sf -H 'Authorization: Bearer {TOKEN}' ", 1)
+        result = subprocess.run(
+            ["bash", "-c", "set -o pipefail; " + runnable],
+            env={**os.environ, "E": healthy.url}, capture_output=True, text=True, timeout=30,
+        )
+        assert result.returncode == 0, (command, result.stderr)
+        assert not result.stderr.strip(), (command, result.stderr)
