@@ -65,7 +65,7 @@ def default_binary() -> str:
 
 
 class Demo:
-    def __init__(self, binary: str, data_dir: str, small: bool, out=sys.stdout):
+    def __init__(self, binary: str, data_dir: str, small: bool, out=None):
         self.binary = binary
         self.data_dir = os.path.abspath(data_dir)
         self.small = small
@@ -75,7 +75,7 @@ class Demo:
         self.started = time.monotonic()
 
     def say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        print(line, file=self.out or sys.stdout, flush=True)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -147,13 +147,14 @@ class Demo:
 
     def simic_cycle(self) -> str:
         """Trigger a Simic training cycle on the field reports — only when the server serves
-        Simic's routes (a 404 for GET /api/v1/simic/jobs means it does not)."""
+        `POST /api/v1/simic/jobs`. Probed with a GET: the router answers 405 (with `Allow`) for a
+        path it serves with other methods and 404 for a path it does not know."""
         assert self.client
         try:
-            self.client.get("/api/v1/simic/policies")
+            self.client.get("/api/v1/simic/jobs")
         except EsperAPIError as error:
             if error.status == 404:
-                self.say("[simic] skipped: this server has no Simic routes (POST /api/v1/simic/jobs answers 404)")
+                self.say("[simic] skipped: this server has no Simic routes (/api/v1/simic/jobs is 404)")
                 return "skipped (no Simic on this server)"
             if error.status != 405:
                 raise
