@@ -236,7 +236,7 @@ def progress_line(epoch: Dict[str, Any], seeds: List[Dict[str, Any]], live: bool
         stage = stage_at(seed, n)
         if stage is None or (seed.get("history") and seed["history"][-1].get("epoch", 0) < n and stage in ("SEED_STAGE_CULLED", "SEED_STAGE_CANCELLED")):
             continue
-        if stage in STAGES_BEFORE_BLEND:
+        if stage in STAGES_BEFORE_BLEND or stage in ("SEED_STAGE_CULLED", "SEED_STAGE_CANCELLED"):
             alpha = "0"
         elif stage in STAGES_BLENDED:
             alpha = "1"
