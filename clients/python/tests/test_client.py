@@ -89,3 +89,16 @@ def test_empty_pages_carry_a_null_next_cursor(server):
     client = EsperClient(server["url"])
     assert client.get("/api/v1/tamiyo/field-reports", run="00000000-0000-0000-0000-000000000000") == {"items": [], "next_cursor": None}
     assert client.get("/api/v1/runs", status="paused") == {"items": [], "next_cursor": None}
+
+
+def test_bodyless_posts_refuse_unknown_fields(server):
+    # Found by schemathesis: {"x": 1} (and non-objects) passed for the forge and Urza's verify.
+    client = EsperClient(server["url"], token=server["token"])
+    for path in ("/api/v1/urza/verify", "/api/v1/tezzeret/forge"):
+        with pytest.raises(EsperAPIError) as caught:
+            client.post(path, {"x": 1})
+        assert caught.value.status == 400 and caught.value.type == "/problems/unknown-field", path
+        with pytest.raises(EsperAPIError) as caught:
+            client.post(path, [1, 2])
+        assert caught.value.status == 422, path
+        assert client.post(path, {}) is not None
