@@ -89,6 +89,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Server-Sent Events: a hub tailing the Oona streams (XREAD, no group) and fanning
+        // epoch, seed, command, alert and run events out to HTTP event streams.
+        .target(
+            name: "EsperEvents",
+            dependencies: [
+                "EsperHTTP", "EsperJSON", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift),
+
         // The blueprint pipeline: seed kernels as Swift values and their artifact files
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
@@ -106,6 +117,15 @@ let package = Package(
             name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
+        // the C kernels, the validation harness, versioned policies and training jobs (SQLite).
+        .target(
+            name: "Simic",
+            dependencies: [
+                "CKernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
         .target(
             name: "Tamiyo",
             dependencies: [
@@ -118,7 +138,8 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo",
+                "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
+                "Tamiyo", "TamiyoNetwork", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -129,8 +150,8 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo",
+                "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
+                "Kasmina", "Tamiyo", "Simic",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -157,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "control-bench",
             dependencies: [
-                "Tamiyo", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                "Tamiyo", "Simic", "TamiyoNetwork", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/ControlBench", swiftSettings: strictSwift),
@@ -233,11 +254,18 @@ let package = Package(
                 "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
+            name: "SimicTests",
+            dependencies: [
+                "Simic", "TamiyoNetwork", "Tamiyo", "Leyline", "Oona", "EsperJSON", "EsperStorage", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
             name: "EsperServerTests",
             dependencies: [
-                "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
+                "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
+                "Nissa", "Karn",
                 "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

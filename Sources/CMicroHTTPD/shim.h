@@ -50,4 +50,18 @@ static inline const struct sockaddr *esper_mhd_client_address(struct MHD_Connect
     return info ? info->client_addr : NULL;
 }
 
+/* The connection's socket (for per-socket options such as SO_SNDBUF), or -1. */
+static inline int esper_mhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
+
+/* A response of unknown length produced by a content-reader callback (MHD_SIZE_UNKNOWN is a
+ * macro Swift does not import). */
+static inline struct MHD_Response *esper_mhd_stream_response(size_t block_size, MHD_ContentReaderCallback reader,
+                                                             void *cls, MHD_ContentReaderFreeCallback free_cls) {
+    return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block_size, reader, cls, free_cls);
+}
+
 #endif

@@ -3,6 +3,7 @@ import EsperJSON
 import Foundation
 import Leyline
 public import Tamiyo
+import TamiyoNetwork
 
 /// `/api/v1/tamiyo`: conservative mode (the runbook's `set_conservative_mode`), the durable
 /// field reports, and the policy. Handlers read or flip in-memory state; nothing waits for
@@ -11,6 +12,32 @@ public enum TamiyoRoutes {
     struct ModeRequest: Decodable {
         var conservative: Bool
         var reason: String?
+    }
+
+    /// One decision of the current network on a caller-given input (`POST
+    /// /api/v1/tamiyo/policy/decide`): the fixed-input check that a new policy took effect.
+    struct DecideRequest: Decodable {
+        var features: [Float]
+        var stageIndex: Int?
+        var blueprintIndex: Int?
+        /// Legal actions by name (default: every action).
+        var validActions: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case features, stageIndex = "stage_index", blueprintIndex = "blueprint_index", validActions = "valid_actions"
+        }
+    }
+
+    struct DecideResponse: Encodable {
+        var action: String
+        var logits: [Float]
+        var param: Float
+        var policyVersion: String
+    }
+
+    struct RollbackResponse: Encodable {
+        var version: String
+        var weightsSha256: String
     }
 
     public static func register(into router: inout Router, tamiyo: TamiyoService) {
@@ -27,7 +54,7 @@ public enum TamiyoRoutes {
             return try .json(tamiyo.mode.set(body.conservative, reason: reason.isEmpty ? "operator" : reason))
         }
         router.get("/api/v1/tamiyo/field-reports") { request in
-            try BlueprintAPI.checkQuery(request, allowed: ["run", "outcome", "since", "limit", "cursor"])
+            try BlueprintAPI.checkQuery(request, allowed: ["run", "outcome", "since", "trajectory", "limit", "cursor"])
             var query = ListQuery()
             let run = request.query("run")
             if let run, UUID(uuidString: run) == nil || run != run.lowercased() {
@@ -48,16 +75,75 @@ public enum TamiyoRoutes {
                     query.problems.append(JSONFieldProblem(field: "since", message: "expected an RFC 3339 time: \(error)"))
                 }
             }
+            // The decisions (Simic's data, up to 256 steps of 32 features) only when asked for.
+            var withTrajectory = false
+            if let text = request.query("trajectory") {
+                if text == "true" || text == "false" {
+                    withTrajectory = text == "true"
+                } else {
+                    query.problems.append(JSONFieldProblem(field: "trajectory", message: "true or false"))
+                }
+            }
             query.paginate(request)
             try query.check()
-            let page = tamiyo.fieldReports.query(
+            var page = tamiyo.fieldReports.query(
                 run: run, outcome: outcome, since: since, after: Int(query.cursor ?? 0),
                 limit: query.limit)
+            if !withTrajectory {
+                page.items = page.items.map { report in
+                    var r = report; r.trajectory = []; return r
+                }
+            }
             return try .json(ListPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
         }
         router.get("/api/v1/tamiyo/policy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(tamiyo.policyInfo)
+        }
+        router.post("/api/v1/tamiyo/policy/rollback") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            do {
+                let weights = try tamiyo.rollback()
+                return try .json(RollbackResponse(version: weights.policyVersion, weightsSha256: weights.sha256))
+            } catch let error as TamiyoService.RollbackError {
+                throw Problem.conflict(error.description)
+            } catch {
+                throw Problem(status: 500, detail: "cannot roll back: \(error)")
+            }
+        }
+        router.post("/api/v1/tamiyo/policy/decide") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            let body = try request.decodeJSON(DecideRequest.self)
+            let config = tamiyo.currentWeights.config
+            var problems: [JSONFieldProblem] = []
+            if body.features.count != config.featureDim {
+                problems.append(JSONFieldProblem(field: "features", message: "expected \(config.featureDim) numbers"))
+            }
+            for (i, value) in body.features.enumerated() where !value.isFinite {
+                problems.append(JSONFieldProblem(field: "features[\(i)]", message: "must be finite"))
+            }
+            let stage = body.stageIndex ?? 0, blueprint = body.blueprintIndex ?? 0
+            if !(0..<config.stageVocab).contains(stage) {
+                problems.append(JSONFieldProblem(field: "stage_index", message: "in 0…\(config.stageVocab - 1)"))
+            }
+            if !(0..<config.blueprintVocab).contains(blueprint) {
+                problems.append(JSONFieldProblem(field: "blueprint_index", message: "in 0…\(config.blueprintVocab - 1)"))
+            }
+            var mask: UInt32 = 0
+            for (i, name) in (body.validActions ?? PolicyAction.allCases.map(\.name)).enumerated() {
+                if let action = PolicyAction.allCases.first(where: { $0.name == name }) {
+                    mask |= 1 << UInt32(action.rawValue)
+                } else {
+                    problems.append(
+                        JSONFieldProblem(
+                            field: "valid_actions[\(i)]", message: "one of \(PolicyAction.allCases.map(\.name).joined(separator: ", "))"))
+                }
+            }
+            if mask == 0 && problems.isEmpty { problems.append(JSONFieldProblem(field: "valid_actions", message: "at least one action")) }
+            guard problems.isEmpty else { throw Problem.validation(problems) }
+            let input = PolicyInput(features: body.features, stageIndex: stage, blueprintIndex: blueprint, slots: [], blueprints: [])
+            let out = tamiyo.decide(input, validActions: mask)
+            return try .json(DecideResponse(action: out.action.name, logits: out.logits, param: out.param, policyVersion: out.version))
         }
     }
 }

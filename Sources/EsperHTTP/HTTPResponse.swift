@@ -1,10 +1,13 @@
 import EsperJSON
 
-/// A complete response. Bodies are small JSON or text documents built in memory.
+/// A complete response. Bodies are small JSON or text documents built in memory — or, for
+/// Server-Sent Events, an `EventStream` the server pulls from for as long as the client stays.
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// A streaming body (then `body` is ignored).
+    public var stream: EventStream?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -26,6 +29,18 @@ public struct HTTPResponse: Sendable {
 
     public static func text(_ text: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
+    }
+
+    /// The headers of an event stream: never cached, never buffered by proxies.
+    public static let eventStreamHeaders: [(name: String, value: String)] = [
+        ("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"),
+    ]
+
+    /// `200 text/event-stream` fed by `stream`.
+    public static func eventStream(_ stream: EventStream, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        var response = HTTPResponse(status: 200, headers: eventStreamHeaders + headers)
+        response.stream = stream
+        return response
     }
 
     public static func problem(_ problem: Problem) -> HTTPResponse {

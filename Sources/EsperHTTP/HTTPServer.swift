@@ -22,6 +22,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let idempotency = IdempotencyCache()
 
     private let daemon = Mutex<DaemonHandle?>(nil)
+    /// Streaming responses in progress (ended first when the server stops).
+    private let openStreams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let inFlight = Atomic<Int>(0)
     private var logContext: UnsafeMutablePointer<esper_mhd_log_ctx>?
     /// The port actually bound (differs from the configured one when that is 0).
@@ -106,6 +108,9 @@ public final class HTTPServer: @unchecked Sendable {
             })?.pointer
         else { return }
         let listenSocket = MHD_quiesce_daemon(running)
+        // Event streams never end by themselves; end them so their connections complete (and
+        // none is left suspended, which MHD_stop_daemon does not allow).
+        for stream in openStreams.withLock({ Array($0.values) }) { stream.finish() }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: grace)
         while inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
@@ -119,6 +124,9 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
+
+    /// Streaming responses currently open.
+    public var openStreamCount: Int { openStreams.withLock { $0.count } }
 
     // MARK: - libmicrohttpd callbacks
 
@@ -240,6 +248,7 @@ public final class HTTPServer: @unchecked Sendable {
         state.responded = true
         state.status = response.status
         state.responseBytes = response.body.count
+        if let stream = response.stream { return respond(state, connection, response, stream: stream) }
         let mhdResponse = response.body.withUnsafeBytes { raw in
             MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
         }
@@ -251,8 +260,32 @@ public final class HTTPServer: @unchecked Sendable {
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 
+    /// A streaming response: the connection's socket gets a modest send buffer (a client that
+    /// stops reading shows up in our bounded buffer, not hidden in megabytes of kernel
+    /// buffers), and the stream is tracked until the request completes.
+    private func respond(_ state: RequestState, _ connection: OpaquePointer, _ response: HTTPResponse, stream: EventStream) -> MHD_Result {
+        guard let mhdResponse = stream.makeResponse() else { return .NO }
+        defer { MHD_destroy_response(mhdResponse) }
+        for header in response.headers { _ = MHD_add_response_header(mhdResponse, header.name, header.value) }
+        _ = MHD_add_response_header(mhdResponse, "X-Request-Id", state.requestId)
+        let fd = esper_mhd_connection_fd(connection)
+        if fd >= 0 {
+            var size: Int32 = 64 * 1024
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        stream.attach(connection, socket: fd)
+        state.stream = stream
+        openStreams.withLock { $0[ObjectIdentifier(stream)] = stream }
+        return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+    }
+
     private func finish(_ state: RequestState, completed: Bool) {
         inFlight.subtract(1, ordering: .relaxed)
+        if let stream = state.stream {
+            stream.connectionClosed()
+            openStreams.withLock { $0[ObjectIdentifier(stream)] = nil }
+            state.responseBytes = stream.bytesSent
+        }
         guard state.responded else { return }  // the client went away before we answered
         let elapsed = Int64(monotonicNanoseconds() - state.startNanoseconds)
         if !routeSeries.isEmpty {
@@ -313,6 +346,8 @@ final class RequestState {
     var route = "unmatched"
     var routeIndex = -1
     var requestId = ""
+    /// The body of a streaming response.
+    var stream: EventStream?
 
     init(method: String, path: String) {
         self.method = method

@@ -1,4 +1,5 @@
 import EsperAPI
+public import EsperEvents
 public import EsperHTTP
 import Foundation
 import Kasmina
@@ -7,6 +8,7 @@ public import Logging
 public import Nissa
 public import Oona
 public import Prometheus
+public import Simic
 public import Tamiyo
 public import Tolaria
 
@@ -32,6 +34,10 @@ public final class Application: Sendable {
     /// The control loop: Tamiyo (controller of every run that asks for a policy) and the
     /// Kasmina seed managers it drives; field reports in `<data>/tamiyo`.
     public let tamiyo: TamiyoService
+    /// The offline policy trainer: replay buffer, PPO jobs, published policies in `<data>/simic`.
+    public let simic: SimicService
+    /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
+    public let events: EventHub
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -71,6 +77,12 @@ public final class Application: Sendable {
             settings: control, karn: blueprints.catalog, urza: blueprints.urza,
             kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
         self.tamiyo = tamiyo
+        var simicSettings = SimicSettings(directory: configuration.dataDirectory + "/simic")
+        simicSettings.bufferCapacity = configuration.control.simicBufferCapacity
+        simicSettings.replayTTLHours = configuration.control.simicReplayTTLHours
+        simic = try SimicService(
+            settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
+            reportSource: { tamiyo.fieldReports.all })
         let tolaria = configuration.dataDirectory + "/tolaria"
         runs = try RunService(
             options: RunService.Options(
@@ -86,16 +98,20 @@ public final class Application: Sendable {
             (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
         }
 
+        events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+
         var router = Router()
         HealthRoutes.register(
-            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa),
+            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events),
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
+        SimicRoutes.register(into: &router, simic: simic)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
@@ -142,10 +158,16 @@ public final class Application: Sendable {
         // background while the server runs degraded.
         bus.start()
         nissa.start()
+        tamiyo.startPolicyConsumer()
+        simic.start()
+        events.start()
         do {
             try server.start()
         } catch {
             runs.shutdown()
+            events.stop()
+            simic.stop()
+            tamiyo.stop()
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
@@ -171,8 +193,10 @@ public final class Application: Sendable {
     /// their next batch (resumable from their last checkpoint at the next start), compiles in
     /// progress finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
+        events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
         runs.shutdown()
+        simic.stop()
         tamiyo.stop()
         nissa.stop()
         blueprints.stop()
@@ -184,12 +208,16 @@ public final class Application: Sendable {
 
     static func probes(
         _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
-        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService
+        _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService, _ events: EventHub
     ) -> [HealthProbe] {
         let dataDirectory = configuration.dataDirectory
         return [
             HealthProbe(name: "nissa") {
                 let health = nissa.health
+                return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
+            },
+            HealthProbe(name: "events") {
+                let health = events.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
             },
             HealthProbe(name: "bus") {

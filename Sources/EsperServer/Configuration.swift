@@ -1,3 +1,4 @@
+public import EsperEvents
 public import EsperHTTP
 import Foundation
 public import Logging
@@ -51,6 +52,8 @@ public struct Configuration: Sendable {
     public var blueprints = BlueprintSettings()
     /// The control loop (Tamiyo, Kasmina).
     public var control = ControlSettings()
+    /// Server-Sent Events: subscribers, heartbeat, per-client buffer (`ESPER_SSE_*`).
+    public var events = EventHubOptions()
 
     public init() {}
 
@@ -81,6 +84,9 @@ public struct Configuration: Sendable {
         public var maxLossSpike = 0.15
         /// Kasmina's kernel fetch budget; a slower fetch falls back (BP001, then identity).
         public var kernelBudgetMs = 10.0
+        /// Simic's replay buffer: experiences kept (FIFO eviction) and their maximum age.
+        public var simicBufferCapacity = 1024
+        public var simicReplayTTLHours = 24.0
         public init() {}
     }
 
@@ -126,6 +132,9 @@ public struct Configuration: Sendable {
         ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
         ("ESPER_API_TOKEN", "(unset: no auth)", "bearer token every mutating endpoint requires, at least 16 bytes"),
         ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
+        ("ESPER_SSE_MAX_SUBSCRIBERS", "256", "open Server-Sent Events streams at most, 1-100000; one more gets 503 with Retry-After"),
+        ("ESPER_SSE_HEARTBEAT_S", "15", "seconds between heartbeat comments on idle event streams, 1-3600"),
+        ("ESPER_SSE_CLIENT_BUFFER_BYTES", "262144", "bytes buffered per event stream before a slow client is dropped, 4096-67108864"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
         ("ESPER_FORGE_AT_START", "on", "compile missing blueprints in the background at start: on or off"),
@@ -138,6 +147,8 @@ public struct Configuration: Sendable {
         ("TAMIYO_FIELD_REPORT_RETENTION_HOURS", "24", "hours field reports stay in <data>/tamiyo/field_reports.log, 1-8760"),
         ("TAMIYO_MAX_LOSS_SPIKE", "0.15", "validation-loss rise in one epoch that pauses the seeds, 0.001-100"),
         ("KASMINA_KERNEL_BUDGET_MS", "10", "kernel fetch budget in ms; a slower fetch falls back to BP001, 0.1-10000"),
+        ("SIMIC_BUFFER_CAPACITY", "1024", "field reports Simic's replay buffer keeps (oldest evicted first), 1-1000000"),
+        ("SIMIC_REPLAY_TTL_HOURS", "24", "maximum age of a field report in Simic's replay buffer, hours, 0.01-8760"),
         ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
@@ -237,6 +248,8 @@ public struct Configuration: Sendable {
         if let hours = try settings.number("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
         if let spike = try settings.number("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
         if let budget = try settings.number("KASMINA_KERNEL_BUDGET_MS", 0.1...10_000) { control.kernelBudgetMs = budget }
+        if let capacity = try settings.integer("SIMIC_BUFFER_CAPACITY", 1...1_000_000) { control.simicBufferCapacity = capacity }
+        if let hours = try settings.number("SIMIC_REPLAY_TTL_HOURS", 0.01...8760) { control.simicReplayTTLHours = hours }
 
         if let directory = try nonEmpty("ESPER_DATA_DIR") { dataDirectory = directory }
         dataDirectory = Configuration.absolute(dataDirectory, relativeTo: workingDirectory)
@@ -304,6 +317,10 @@ public struct Configuration: Sendable {
         }
         try applyOona(values)
         try applyNissa(values, workingDirectory: workingDirectory)
+
+        if let limit = try integer("ESPER_SSE_MAX_SUBSCRIBERS", 1...100_000) { events.maxSubscribers = limit }
+        if let seconds = try integer("ESPER_SSE_HEARTBEAT_S", 1...3600) { events.heartbeat = .seconds(seconds) }
+        if let bytes = try integer("ESPER_SSE_CLIENT_BUFFER_BYTES", 4096...(64 << 20)) { events.clientBufferBytes = bytes }
     }
 
     static func absolute(_ path: String, relativeTo base: String) -> String {

@@ -45,6 +45,9 @@ public final class Seed {
     public let origin: KernelOrigin
     public let baseline: SeedBaseline
     public internal(set) var lifecycle: SeedLifecycle
+    /// Transitions of `lifecycle.history` already published as `seed_transition` events (a
+    /// seed restored from a checkpoint starts with its whole history reported).
+    var reportedTransitions: Int
     let block: ParameterBlock
     public let group: ParameterGroup
     let branch: any SeedBranch
@@ -103,6 +106,7 @@ public final class Seed {
         self.origin = origin
         self.baseline = baseline
         self.lifecycle = lifecycle
+        reportedTransitions = lifecycle.history.count
         self.block = block
         self.branch = branch
         group = ParameterGroup(name: "seed.\(id)", block: block, offset: 0, count: branch.parameterCount, learningRate: learningRate)

@@ -208,6 +208,7 @@ public final class SeedManager: SeedModuleFactory {
     private func finishCull(_ seed: Seed, in module: SlotModule) -> FinishedSeed {
         let before = seed.lifecycle.history.last { $0.to == .culling || $0.to == .cancelled }?.from ?? seed.stage
         if seed.stage == .culling { try? seed.transition(to: .cancelled, epoch: epoch) }
+        pendingEvents += transitionEvents(seed)
         if module.active === seed { _ = module.detachActive() } else { _ = module.removeFossil(seed.id) }
         let until = epoch + 1 + settings.embargoEpochs
         module.embargoUntilEpoch = max(module.embargoUntilEpoch, until)
@@ -374,6 +375,7 @@ public final class SeedManager: SeedModuleFactory {
         let seed = Seed(
             id: id, slot: slot.name, layer: slot.layer, origin: provided.origin, baseline: baseline, lifecycle: lifecycle,
             block: block, branch: branch, learningRate: seedLearningRate(age: 0), epoch: epoch)
+        seed.reportedTransitions = 0  // a new seed: its germination is news
         // The fast path of the table: the seed trains (on its shadow objective) right away.
         try? seed.transition(to: .training, epoch: epoch)
         var result = CommandResult(accepted: true, seedId: id)
@@ -562,6 +564,23 @@ public final class SeedManager: SeedModuleFactory {
                 events: [event], healthStatus: .unhealthy, healthSummary: "violations", healthIndicators: ["run_id": runId]))
     }
 
+    /// The seed's lifecycle transitions not published yet, one `seed_transition` event each
+    /// (the changes SSE clients see as `seed` events; the per-epoch `seed_stage` events only
+    /// restate the current stage).
+    private func transitionEvents(_ seed: Seed) -> [TelemetryEvent] {
+        let history = seed.lifecycle.history
+        guard seed.reportedTransitions < history.count else { return [] }
+        defer { seed.reportedTransitions = history.count }
+        return history[seed.reportedTransitions...].map { step in
+            TelemetryEvent(
+                description: "seed_transition", level: .info,
+                attributes: [
+                    "seed_id": seed.id, "from": step.from.name, "to": step.to.name, "epoch": String(step.epoch), "run_id": runId,
+                    "slot": seed.slot, "blueprint_id": seed.origin.requestedId,
+                ])
+        }
+    }
+
     /// The epoch's packet (02-kasmina §8), plus per-seed metrics labelled with the seed.
     public func telemetryPacket() -> TelemetryPacket {
         telemetryCounter += 1
@@ -580,6 +599,7 @@ public final class SeedManager: SeedModuleFactory {
         pendingEvents = []
         for module in slotModules {
             for seed in module.seeds {
+                events += transitionEvents(seed)
                 let labels = ["run_id": runId, "seed_id": seed.id, "slot": seed.slot, "blueprint_id": seed.origin.requestedId]
                 let values: [(String, Double, String)] = [
                     ("kasmina.seed.stage", Double(seed.stage.rawValue), "count"), ("kasmina.seed.alpha", Double(seed.alpha), "ratio"),

@@ -442,6 +442,7 @@ public struct SeedRecord: Codable, Sendable {
 
     func apply(to seed: Seed) throws {
         seed.lifecycle = try SeedLifecycle(history: history)
+        seed.reportedTransitions = history.count
         seed.alpha = alpha
         seed.graftStep = graftStep
         seed.pausedUntilEpoch = pausedUntilEpoch

@@ -14,13 +14,17 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
     public var tamiyoPolicyVersion: String
     public var followUpActions: [MitigationAction]
     public var notes: String
+    /// Field 14 (extension): the policy's decisions since the run's previous report, ending
+    /// with this seed's end, in epoch order — what Simic trains on. Empty when not recorded
+    /// (and then omitted from the JSON).
+    public var trajectory: [PolicyStep]
 
     public init(
         version: UInt32 = LeylineVersion.current, reportId: String = "", commandId: String = "",
         trainingRunId: String = "", seedId: String = "", blueprintId: String = "",
         outcome: FieldReportOutcome = .unspecified, metrics: [String: Float] = [:],
         observationWindowEpochs: UInt32 = 0, issuedAt: LeylineTimestamp = .epoch, tamiyoPolicyVersion: String = "",
-        followUpActions: [MitigationAction] = [], notes: String = ""
+        followUpActions: [MitigationAction] = [], notes: String = "", trajectory: [PolicyStep] = []
     ) {
         self.version = version
         self.reportId = reportId
@@ -35,6 +39,7 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
         self.tamiyoPolicyVersion = tamiyoPolicyVersion
         self.followUpActions = followUpActions
         self.notes = notes
+        self.trajectory = trajectory
     }
 
     enum CodingKeys: String, CodingKey {
@@ -42,6 +47,7 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
         case seedId = "seed_id", blueprintId = "blueprint_id", outcome, metrics
         case observationWindowEpochs = "observation_window_epochs", issuedAt = "issued_at"
         case tamiyoPolicyVersion = "tamiyo_policy_version", followUpActions = "follow_up_actions", notes
+        case trajectory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,6 +65,27 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
         tamiyoPolicyVersion = try c.field(.tamiyoPolicyVersion, or: "")
         followUpActions = try c.field(.followUpActions, or: [])
         notes = try c.field(.notes, or: "")
+        trajectory = try c.field(.trajectory, or: [])
+    }
+
+    /// As the direct writer does: `trajectory` only when there is one (older readers and the
+    /// fixtures' sizes are unchanged).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(reportId, forKey: .reportId)
+        try c.encode(commandId, forKey: .commandId)
+        try c.encode(trainingRunId, forKey: .trainingRunId)
+        try c.encode(seedId, forKey: .seedId)
+        try c.encode(blueprintId, forKey: .blueprintId)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encode(observationWindowEpochs, forKey: .observationWindowEpochs)
+        try c.encode(issuedAt, forKey: .issuedAt)
+        try c.encode(tamiyoPolicyVersion, forKey: .tamiyoPolicyVersion)
+        try c.encode(followUpActions, forKey: .followUpActions)
+        try c.encode(notes, forKey: .notes)
+        if !trajectory.isEmpty { try c.encode(trajectory, forKey: .trajectory) }
     }
 
     public func validate(_ v: inout LeylineValidator) {
@@ -73,7 +100,14 @@ public struct FieldReport: Sendable, Equatable, Codable, LeylineValidatable {
         v.timestamp("issued_at", issuedAt)
         v.optionalIdentifier("tamiyo_policy_version", tamiyoPolicyVersion)
         v.each("follow_up_actions", followUpActions)
+        if trajectory.count > FieldReport.maxTrajectorySteps {
+            v.fail("trajectory", "at most \(FieldReport.maxTrajectorySteps) steps")
+        }
+        v.each("trajectory", trajectory)
     }
+
+    /// Bounds a report's size (each step is ~0.5 KB of JSON; the bus caps an entry at 256 KiB).
+    public static let maxTrajectorySteps = 256
 }
 
 /// A follow-up the controller recommends after an adaptation.
@@ -104,7 +138,7 @@ public struct MitigationAction: Sendable, Equatable, Codable, LeylineValidatable
 extension FieldReport: LeylineJSONCodable {
     static let jsonFields = LeylineFieldTable([
         "blueprint_id", "command_id", "follow_up_actions", "issued_at", "metrics", "notes", "observation_window_epochs", "outcome",
-        "report_id", "seed_id", "tamiyo_policy_version", "training_run_id", "version",
+        "report_id", "seed_id", "tamiyo_policy_version", "training_run_id", "trajectory", "version",
     ])
 
     public func write(to w: inout LeylineJSONWriter) {
@@ -121,6 +155,7 @@ extension FieldReport: LeylineJSONCodable {
         w.key("seed_id"); w.string(seedId)
         w.key("tamiyo_policy_version"); w.string(tamiyoPolicyVersion)
         w.key("training_run_id"); w.string(trainingRunId)
+        if !trajectory.isEmpty { w.key("trajectory"); w.array(trajectory) }
         w.key("version"); w.unsigned(version)
         w.endObject()
     }
@@ -143,7 +178,8 @@ extension FieldReport: LeylineJSONCodable {
             case 9: seedId = try r.string()
             case 10: tamiyoPolicyVersion = try r.string()
             case 11: trainingRunId = try r.string()
-            case 12: version = try r.uint32()
+            case 12: trajectory = try r.array(of: PolicyStep.self)
+            case 13: version = try r.uint32()
             default: break
             }
         }

@@ -763,6 +763,13 @@ public struct LeylineJSONReader {
         return items
     }
 
+    public mutating func floatArray() throws(LeylineJSONError) -> [Float] {
+        var items: [Float] = []
+        var cursor = try beginArray()
+        while try nextElement(&cursor) { items.append(try float()) }
+        return items
+    }
+
     public mutating func stringArray() throws(LeylineJSONError) -> [String] {
         var items: [String] = []
         var cursor = try beginArray()

@@ -307,6 +307,12 @@ public struct LeylineJSONWriter: ~Copyable {
         endArray()
     }
 
+    public mutating func floatArray(_ values: [Float]) {
+        beginArray()
+        for value in values { float(value) }
+        endArray()
+    }
+
     public mutating func stringArray(_ values: [String]) {
         beginArray()
         for value in values { string(value) }

@@ -240,6 +240,7 @@ public final class NissaService: Sendable {
             }
             if !drill { slo.ingest(latest, at: time) }
         }
+        if !transitions.isEmpty { publishAlertChanges(transitions) }
         if source == "simic" && !drill {
             rewardSum.increment(by: latest["simic.training.reward"] ?? 0)
             if let count = latest["simic.training.iterations"], count > 0 {
@@ -248,7 +249,8 @@ public final class NissaService: Sendable {
                 iterations.increment()
             }
         }
-        for event in packet.events where event.level.rawValue >= TelemetryLevel.warning.rawValue {
+        // Nissa's own alert announcements are in the lifecycle log already (as alerts).
+        for event in packet.events where event.level.rawValue >= TelemetryLevel.warning.rawValue && source != "nissa" {
             lifecycle.append(
                 LifecycleLog.Entry(
                     time: time, kind: "event", title: event.description.isEmpty ? event.eventId : event.description,
@@ -256,6 +258,36 @@ public final class NissaService: Sendable {
                     tags: ["event", event.level.label], source: source))
         }
         return transitions
+    }
+
+    /// Announces alert changes on the bus (telemetry from `nissa`, one `alert_<state>` event
+    /// each), so every server's event hub — not only this one's — streams them to SSE
+    /// clients, resumable like every other event. Best effort: a failure is only logged.
+    private func publishAlertChanges(_ transitions: [AlertTransition]) {
+        guard let bus else { return }
+        let events = transitions.map { transition in
+            let alert = transition.alert
+            let level: TelemetryLevel =
+                alert.state == .resolved ? .info : alert.severity == .critical ? .critical : alert.severity == .warning ? .warning : .info
+            return TelemetryEvent(
+                description: "alert_\(alert.state.rawValue)", level: level,
+                attributes: [
+                    "alert_id": alert.id, "rule": alert.rule, "state": alert.state.rawValue, "severity": alert.severity.rawValue,
+                    "metric": alert.metric, "source": alert.source, "value": String(alert.value), "threshold": String(alert.threshold),
+                    "comparator": alert.comparator.rawValue, "summary": alert.summary, "drill": alert.drill ? "true" : "false",
+                ])
+        }
+        let first = transitions[0].alert
+        let packet = TelemetryPacket.build(
+            packetId: "nissa-alert-\(first.id)-\(first.state.rawValue)-\(first.updatedAt.millisecondsSinceEpoch)-\(first.consecutive)",
+            source: "nissa",
+            level: events.map(\.level).max { $0.rawValue < $1.rawValue } ?? .info, metrics: [], events: events,
+            healthSummary: "alert changes")
+        do {
+            try bus.publishTelemetry(packet, options: PublishOptions(source: "nissa"))
+        } catch {
+            logger.debug("nissa could not publish alert changes", metadata: ["error": "\(error)"])
+        }
     }
 
     private func ingestState(_ packet: SystemStatePacket, now: Int64) -> Bool {

@@ -24,4 +24,19 @@ public enum DeadLetterReason: String, Sendable, CaseIterable {
     case expired
     /// Delivered more than `maxAttempts` times without being acknowledged.
     case maxAttemptsExceeded = "max_attempts_exceeded"
+    /// A valid message of a type this consumer does not take from this stream (its handler
+    /// threw `OonaRejection`).
+    case unexpectedMessageType = "unexpected_message_type"
+}
+
+/// Thrown by a consumer's handler for a message it will never accept (wrong type for this
+/// consumer, say): the entry is dead-lettered with `reason` and acknowledged instead of being
+/// left pending for retries that cannot succeed.
+public struct OonaRejection: Error, Sendable {
+    public let reason: DeadLetterReason
+    public let detail: String
+    public init(_ reason: DeadLetterReason = .unexpectedMessageType, detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
 }

@@ -375,6 +375,8 @@ public final class OonaConsumer {
                 do {
                     try handler(delivery)
                     acknowledged.append(entry.id)
+                } catch let rejection as OonaRejection {
+                    rejected.append((entry, rejection.reason, rejection.detail, deliveries))
                 } catch {
                     client.metrics.increment(.handlerFailed)
                     summary.failed += 1

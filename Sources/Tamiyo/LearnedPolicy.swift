@@ -8,11 +8,45 @@ public import TamiyoNetwork
 /// Its weights are the ones Simic trains (same definition, same file format).
 public final class LearnedPolicy: TamiyoPolicy {
     public let name = "learned"
-    let network: PolicyNetwork
+    private(set) var network: PolicyNetwork
+    /// The service's weight generation these weights came from; nil for fixed weights (a
+    /// test's or a benchmark's), which are never swapped.
+    public private(set) var generation: Int?
 
-    public init(weights: PolicyWeights) { network = PolicyNetwork(weights: weights) }
+    public init(weights: PolicyWeights, generation: Int? = nil) {
+        network = PolicyNetwork(weights: weights)
+        self.generation = generation
+    }
 
     public var version: String { network.weights.policyVersion }
+
+    /// Swaps the weights (the controller calls this at an epoch boundary only, on the run's
+    /// thread, before the decision — never while a decision is being made).
+    func load(_ weights: PolicyWeights, generation: Int) {
+        network = PolicyNetwork(weights: weights)
+        self.generation = generation
+    }
+
+    /// Which actions are legal now (bit i ⇔ `PolicyAction(rawValue: i)`), as the mask of the
+    /// action head at inference and of the log-softmax Simic trains with.
+    public static func validActions(_ o: PolicyObservation, candidates: [(slot: Int, info: BlueprintInfo)]) -> UInt32 {
+        let live = o.kasmina.seeds.first
+        let openSlots = o.kasmina.slots.enumerated().contains { index, slot in
+            slot.isOpen(at: o.epoch + 1) && candidates.contains { $0.slot == index }
+        }
+        var mask: UInt32 = 0
+        for action in PolicyAction.allCases {
+            let valid: Bool
+            switch action {
+            case .wait, .optimizer: valid = true
+            case .germinate: valid = live == nil && o.mayGerminate && openSlots
+            case .advance: valid = live.map { !$0.paused && nextStage(of: $0) != nil } ?? false
+            case .cull, .pause: valid = live != nil
+            }
+            if valid { mask |= 1 << UInt32(action.rawValue) }
+        }
+        return mask
+    }
 
     /// The network input for an observation (also what Simic would record).
     public static func input(_ o: PolicyObservation, config: PolicyNetworkConfig) -> (PolicyInput, [(slot: Int, info: BlueprintInfo)]) {
@@ -51,15 +85,8 @@ public final class LearnedPolicy: TamiyoPolicy {
             o.kasmina.slots.enumerated().compactMap { index, slot in
                 slot.isOpen(at: o.epoch + 1) && candidates.contains { $0.slot == index } ? index : nil
             })
-        let valid: (Int) -> Bool = { raw in
-            switch PolicyAction(rawValue: raw) {
-            case .wait?, .optimizer?: true
-            case .germinate?: live == nil && o.mayGerminate && !openSlots.isEmpty
-            case .advance?: live.map { !$0.paused && nextStage(of: $0) != nil } ?? false
-            case .cull?, .pause?: live != nil
-            case nil: false
-            }
-        }
+        let mask = LearnedPolicy.validActions(o, candidates: candidates)
+        let valid: (Int) -> Bool = { raw in raw >= 0 && raw < 32 && mask & (1 << UInt32(raw)) != 0 }
         let chosen = maskedArgmax(out.actionLogits, allowed: valid).flatMap(PolicyAction.init(rawValue:)) ?? .wait
         func decision(_ proposal: PolicyProposal, _ why: String) -> PolicyDecision {
             PolicyDecision(proposal, action: chosen, logits: out.actionLogits, param: out.param, rationale: why)

@@ -32,6 +32,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private var failures: [String: Int] = [:]
     private var slowBoundaries = 0
     private var commandCounter = 0
+    /// The policy's decisions since the previous field report of this run (what the next
+    /// report carries for Simic), at most `FieldReport.maxTrajectorySteps`.
+    private var trajectory: [PolicyStep] = []
     /// The commands issued (after the risk engine), in order — the run's command sequence
     /// (the last `historyLimit`; all of them go out on the bus).
     public private(set) var commands: [AdaptationCommand] = []
@@ -65,6 +68,22 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
     public func endOfEpoch(_ state: EpochState) throws -> [EpochDecision] {
         let started = MonotonicClock.nanoseconds()
+        // A newer policy (Simic's, or a rollback) takes effect here, at the boundary, before
+        // this epoch's decision — never in the middle of an epoch.
+        if let learned = policy as? LearnedPolicy, let generation = learned.generation,
+            let (weights, newer) = service.weights(newerThan: generation)
+        {
+            learned.load(weights, generation: newer)
+            service.publish(
+                telemetry: TelemetryPacket.build(
+                    packetId: "tamiyo-policy-reload-\(runId)-\(state.summary.epoch)", source: "tamiyo", level: .info, metrics: [],
+                    events: [
+                        TelemetryEvent(
+                            description: "policy_reloaded", level: .info,
+                            attributes: ["run_id": runId, "version": weights.policyVersion, "epoch": String(state.summary.epoch)])
+                    ],
+                    healthStatus: .healthy, healthSummary: "policy_reloaded"))
+        }
         let summary = state.summary
         let (report, boundaryDecisions) = kasmina.beginBoundary(state)
         var decisions = boundaryDecisions.map(\.decision)
@@ -95,6 +114,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let decision = policy.decide(observation)
         let inference = MonotonicClock.milliseconds(since: inferenceStart)
         TamiyoController.append(inference, to: &inferenceMs)
+        record(decision, observation)
 
         let proposed = command(for: decision, observation)
         let verdict = service.risk.review(
@@ -216,6 +236,20 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
     // MARK: - Field reports
 
+    /// Keeps the decision with the network's view of the boundary (the same encoding
+    /// whichever policy decided), so Simic can learn from heuristic runs too.
+    private func record(_ decision: PolicyDecision, _ o: PolicyObservation) {
+        let config = PolicyNetworkConfig()
+        let (input, candidates) = LearnedPolicy.input(o, config: config)
+        trajectory.append(
+            PolicyStep(
+                epoch: UInt32(max(0, o.epoch)), action: UInt32(decision.action.rawValue),
+                validActions: LearnedPolicy.validActions(o, candidates: candidates) | 1 << UInt32(decision.action.rawValue),
+                features: input.features, stageIndex: UInt32(input.stageIndex), blueprintIndex: UInt32(input.blueprintIndex),
+                logits: decision.logits ?? []))
+        if trajectory.count > FieldReport.maxTrajectorySteps { trajectory.removeFirst(trajectory.count - FieldReport.maxTrajectorySteps) }
+    }
+
     /// The measured outcome of a seed's lifecycle: validation loss and accuracy at germination
     /// vs the mean over the last epochs (at most 3) before it ended, ΔParams, the ablation.
     func fieldReport(for seed: FinishedSeed, epoch: Int) -> FieldReport {
@@ -250,15 +284,18 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         if !fossilized { followUps.append(MitigationAction(actionType: "EMBARGO_SLOT", rationale: "\(seed.slot) after the cull")) }
         var notes = fossilized ? "fossilized" : "culled (\(seed.cullReason ?? "policy")) in \(seed.stageBeforeEnd.name)"
         notes += "; kernel \(seed.origin.kernelId) (\(seed.origin.source))"
+        let steps = trajectory
+        trajectory = []
         return FieldReport(
             reportId: "fr-\(runId)-\(seed.seedId)", commandId: seed.baseline.commandId, trainingRunId: runId, seedId: seed.seedId,
             blueprintId: seed.origin.requestedId, outcome: outcome, metrics: metrics, observationWindowEpochs: UInt32(window.count),
-            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes)
+            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes, trajectory: steps)
     }
 
     // MARK: - Telemetry and automatic conservative mode
 
     private func automaticTriggers(inference: Double, handshake: Double) {
+        guard service.settings.latencyTriggers else { return }
         if inference > TamiyoController.inferenceBudgetMs {
             service.mode.trigger(
                 "inference latency \(String(format: "%.1f", inference)) ms over the \(TamiyoController.inferenceBudgetMs) ms budget")

@@ -9,7 +9,7 @@ import Foundation
 public import Karn
 public import Kasmina
 public import KernelRuntime
-import Leyline
+public import Leyline
 public import Logging
 public import Oona
 import Synchronization
@@ -28,11 +28,18 @@ public struct TamiyoSettings: Sendable {
     public var kernelBudgetMs = 10.0
     /// Blueprint metadata cache TTL.
     public var metadataTTLSeconds = 300.0
+    /// Whether slow decisions or slow epoch hooks switch conservative mode on by themselves
+    /// (the design's latency triggers). Off only where a run must not depend on the machine's
+    /// speed — determinism tests on a loaded machine.
+    public var latencyTriggers = true
 
     public init(directory: String) { self.directory = directory }
 
     public var fieldReportPath: String { directory + "/field_reports.log" }
     public var policyWeightsPath: String { directory + "/policy_weights.bin" }
+    /// The last known good weights before the current ones (what a rollback restores, and
+    /// what a restart falls back to when the current file is refused).
+    public var previousPolicyWeightsPath: String { directory + "/policy_weights.previous.bin" }
 }
 
 /// The policy network as `GET /api/v1/tamiyo/policy` shows it.
@@ -43,6 +50,13 @@ public struct PolicyInfo: Sendable, Encodable {
     public var version: String
     public var parameters: Int
     public var weightsSha256: String
+    /// Increases with every install or rollback; a learned run adopts a new generation at its
+    /// next epoch boundary.
+    public var generation: Int
+    /// Versions a rollback can return to, newest first.
+    public var rollbackVersions: [String]
+    /// The last refused update or file, if any (why it was refused).
+    public var lastRefusal: String?
     public var config: PolicyNetworkConfig
     public var actions: [String]
     public var risk: RiskInfo
@@ -83,7 +97,24 @@ public final class TamiyoService: Sendable {
     let bus: OonaClient?
     let logger: Logger
     let worker = BackgroundWorker(name: "tamiyo-worker")
-    private let weights: Mutex<PolicyWeights>
+    private let weights: Mutex<WeightState>
+    private let policyConsumer = Mutex(ConsumerState())
+
+    /// The live weights, their generation and the last known good ones (newest last).
+    struct WeightState {
+        var current: PolicyWeights
+        var generation = 0
+        var previous: [PolicyWeights] = []
+        var lastRefusal: String?
+    }
+
+    struct ConsumerState {
+        var running = false
+        var finished = true
+    }
+
+    /// How many earlier policies a rollback can step back through (in memory; one on disk).
+    static let rollbackDepth = 8
     private let quarantined = Mutex<[String: String]>([:])
     private let publishFailures = Mutex(0)
 
@@ -113,13 +144,25 @@ public final class TamiyoService: Sendable {
                 "field-report log: records skipped at open (torn tail or bad checksum)",
                 metadata: ["skipped": "\(fieldReports.skippedAtOpen)"])
         }
-        var loaded = PolicyWeights.initial()
+        // The current file, else the last known good one, else the initial weights: a corrupt
+        // or mismatched file is refused, never loaded "non-strictly".
+        var state = WeightState(current: PolicyWeights.initial())
+        var loadedCurrent = false
         do {
-            if let bytes = try ChecksummedFile.read(settings.policyWeightsPath) { loaded = try PolicyWeights(decoding: bytes) }
+            if let bytes = try ChecksummedFile.read(settings.policyWeightsPath) {
+                state.current = try PolicyWeights(decoding: bytes)
+                loadedCurrent = true
+            }
         } catch {
-            logger.error("policy weights refused; using the initial weights", metadata: ["error": "\(error)"])
+            state.lastRefusal = "\(settings.policyWeightsPath): \(error)"
+            logger.error("policy weights refused; trying the last known good ones", metadata: ["error": "\(error)"])
         }
-        weights = Mutex(loaded)
+        if let bytes = try? ChecksummedFile.read(settings.previousPolicyWeightsPath),
+            let previous = try? PolicyWeights(decoding: bytes)
+        {
+            if loadedCurrent { state.previous = [previous] } else { state.current = previous }
+        }
+        weights = Mutex(state)
         let bus = bus
         mode.observe { state in
             let packet = TelemetryPacket.build(
@@ -138,8 +181,12 @@ public final class TamiyoService: Sendable {
         }
     }
 
-    /// Finishes queued writes and publishes.
-    public func stop() { worker.stop() }
+    /// Finishes queued writes and publishes; stops the policy-stream consumer.
+    public func stop() {
+        policyConsumer.withLock { $0.running = false }
+        while !policyConsumer.withLock({ $0.finished }) { usleep(5_000) }
+        worker.stop()
+    }
 
     // MARK: - Runs
 
@@ -152,7 +199,9 @@ public final class TamiyoService: Sendable {
         switch config.effectivePolicy {
         case .none: return NoOpEpochController()
         case .heuristic: policy = HeuristicPolicy()
-        case .learned: policy = LearnedPolicy(weights: currentWeights)
+        case .learned:
+            let state = weights.withLock { ($0.current, $0.generation) }
+            policy = LearnedPolicy(weights: state.0, generation: state.1)
         }
         return makeController(runId: runId, config: config, policy: policy)
     }
@@ -226,20 +275,143 @@ public final class TamiyoService: Sendable {
 
     public func quarantineReason(_ blueprintId: String) -> String? { quarantined.withLock { $0[blueprintId] } }
 
-    public var currentWeights: PolicyWeights { weights.withLock { $0 } }
+    public var currentWeights: PolicyWeights { weights.withLock { $0.current } }
+    public var weightsGeneration: Int { weights.withLock { $0.generation } }
 
-    /// Installs verified weights (Simic's, or a test's) for runs started from now on, and
-    /// keeps them in `<data>/tamiyo/policy_weights.bin`.
+    /// The weights when they are newer than `generation` (a learned run's boundary check).
+    func weights(newerThan generation: Int) -> (PolicyWeights, Int)? {
+        weights.withLock { $0.generation > generation ? ($0.current, $0.generation) : nil }
+    }
+
+    /// Installs verified weights (Simic's, or a test's): kept in
+    /// `<data>/tamiyo/policy_weights.bin` (checksummed, atomic), the previous ones become the
+    /// last known good (`policy_weights.previous.bin`); learned runs adopt them at their next
+    /// epoch boundary, new runs at their first.
     public func install(weights new: PolicyWeights) throws {
-        try ChecksummedFile.write(new.encoded(), to: settings.policyWeightsPath)
-        weights.withLock { $0 = new }
+        try weights.withLock { state in
+            try ChecksummedFile.write(state.current.encoded(), to: settings.previousPolicyWeightsPath)
+            try ChecksummedFile.write(new.encoded(), to: settings.policyWeightsPath)
+            state.previous.append(state.current)
+            if state.previous.count > TamiyoService.rollbackDepth { state.previous.removeFirst() }
+            state.current = new
+            state.generation += 1
+        }
+        logger.info("policy installed", metadata: ["version": "\(new.policyVersion)", "sha256": "\(new.sha256)"])
+        publishPolicyEvent("policy_installed", level: .info, ["version": new.policyVersion])
+    }
+
+    public struct RollbackError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Back to the last known good weights; the ones rolled back from are dropped.
+    @discardableResult
+    public func rollback() throws -> PolicyWeights {
+        let (from, to) = try weights.withLock { state throws -> (PolicyWeights, PolicyWeights) in
+            guard let previous = state.previous.last else { throw RollbackError(description: "no earlier policy to roll back to") }
+            try ChecksummedFile.write(previous.encoded(), to: settings.policyWeightsPath)
+            let older = state.previous.count >= 2 ? state.previous[state.previous.count - 2] : nil
+            if let older {
+                try ChecksummedFile.write(older.encoded(), to: settings.previousPolicyWeightsPath)
+            } else {
+                AtomicFile.remove(settings.previousPolicyWeightsPath)
+            }
+            let from = state.current
+            state.previous.removeLast()
+            state.current = previous
+            state.generation += 1
+            return (from, previous)
+        }
+        logger.warning("policy rolled back", metadata: ["from": "\(from.policyVersion)", "to": "\(to.policyVersion)"])
+        publishPolicyEvent("policy_rolled_back", level: .warning, ["from": from.policyVersion, "to": to.policyVersion])
+        return to
+    }
+
+    /// A `PolicyUpdate` from Simic (the policy stream): the payload must decode as exactly
+    /// this network (names, shapes, dimensions, checksum) or it is refused and the current
+    /// weights stay. Returns the installed weights.
+    @discardableResult
+    public func ingest(_ update: PolicyUpdate) throws -> PolicyWeights {
+        let new: PolicyWeights
+        do {
+            new = try PolicyWeights(decoding: update.payload.bytes, expecting: currentWeights.config)
+        } catch {
+            let reason = "policy update \(update.policyId) (\(update.tamiyoPolicyVersion)) refused: \(error)"
+            weights.withLock { $0.lastRefusal = reason }
+            logger.error("policy update refused", metadata: ["policy_id": "\(update.policyId)", "error": "\(error)"])
+            publishPolicyEvent("policy_update_refused", level: .error, ["policy_id": update.policyId, "error": "\(error)"])
+            throw error
+        }
+        if new.sha256 == currentWeights.sha256 && new.policyVersion == currentWeights.policyVersion { return new }
+        try install(weights: new)
+        return new
+    }
+
+    private func publishPolicyEvent(_ description: String, level: TelemetryLevel, _ attributes: [String: String]) {
+        publish(
+            telemetry: TelemetryPacket.build(
+                packetId: "tamiyo-policy-\(UUID().uuidString.lowercased())", source: "tamiyo", level: level, metrics: [],
+                events: [TelemetryEvent(description: description, level: level, attributes: attributes)],
+                healthStatus: level == .info ? .healthy : .degraded, healthSummary: description))
+    }
+
+    /// Consumer group Tamiyo reads the policy stream with (its own: every update reaches it).
+    public static let policyGroup = "tamiyo-policy"
+
+    /// Starts the thread that takes `PolicyUpdate`s from the Oona policy stream (no-op
+    /// without a bus). Refused updates are acknowledged (retrying cannot fix a bad payload).
+    public func startPolicyConsumer() {
+        guard let bus else { return }
+        let started = policyConsumer.withLock { state -> Bool in
+            guard !state.running else { return false }
+            state.running = true
+            state.finished = false
+            return true
+        }
+        guard started else { return }
+        let thread = Thread { [self] in
+            defer { policyConsumer.withLock { $0.finished = true } }
+            let running = { self.policyConsumer.withLock { $0.running } }
+            while running() {
+                do {
+                    try bus.ensureConsumerGroup(TamiyoService.policyGroup, streams: [.policy])
+                    break
+                } catch {
+                    OonaConsumerSleep.sleep(milliseconds: 200, while: running)
+                }
+            }
+            let consumer = OonaConsumer(
+                client: bus, streams: [.policy], group: TamiyoService.policyGroup, name: "tamiyo-" + bus.configuration.consumerName)
+            consumer.run(count: 10, block: .milliseconds(250), while: running) { delivery in
+                guard case .policyUpdate(let update) = delivery.message else {
+                    throw OonaRejection(detail: "tamiyo takes only policy updates from the policy stream, not \(delivery.messageType.name)")
+                }
+                _ = try? self.ingest(update)
+            }
+            consumer.close()
+        }
+        thread.name = "esper-tamiyo-policy"
+        thread.start()
+    }
+
+    /// One decision of the current network on a given input (the API's fixed-input check).
+    public func decide(_ input: PolicyInput, validActions: UInt32) -> (action: PolicyAction, logits: [Float], param: Float, version: String)
+    {
+        let network = PolicyNetwork(weights: currentWeights)
+        let out = network.evaluate(input)
+        let action =
+            maskedArgmax(out.actionLogits) { $0 < 32 && validActions & (1 << UInt32($0)) != 0 }.flatMap(PolicyAction.init(rawValue:))
+            ?? .wait
+        return (action, out.actionLogits, out.param, network.weights.policyVersion)
     }
 
     public var policyInfo: PolicyInfo {
-        let w = currentWeights
+        let state = weights.withLock { $0 }
+        let w = state.current
         return PolicyInfo(
             policies: ControlPolicy.allCases.map(\.rawValue), defaultPolicy: ControlPolicy.none.rawValue, network: PolicyWeights.network,
-            version: w.policyVersion, parameters: w.values.count, weightsSha256: w.sha256, config: w.config,
+            version: w.policyVersion, parameters: w.values.count, weightsSha256: w.sha256, generation: state.generation,
+            rollbackVersions: state.previous.reversed().map(\.policyVersion), lastRefusal: state.lastRefusal, config: w.config,
             actions: PolicyAction.allCases.map(\.name),
             risk: .init(maxLossSpike: risk.maxLossSpike, highRiskThreshold: risk.highRiskThreshold),
             quarantinedBlueprints: quarantined.withLock { $0 }.sorted { $0.key < $1.key }.map {
@@ -296,4 +468,15 @@ public final class TamiyoService: Sendable {
     /// Blocks until queued writes and publishes are done (tests, shutdown).
     @discardableResult
     public func flush(timeoutSeconds: Double = 10) -> Bool { worker.waitUntilIdle(timeoutSeconds: timeoutSeconds) }
+}
+
+/// A sleep that gives up early when told to stop.
+enum OonaConsumerSleep {
+    static func sleep(milliseconds: Int, while shouldContinue: () -> Bool) {
+        var slept = 0
+        while slept < milliseconds && shouldContinue() {
+            usleep(20_000)
+            slept += 20
+        }
+    }
 }

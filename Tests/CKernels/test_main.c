@@ -127,6 +127,7 @@ int main(void)
     suite_activation();
     suite_bias_activation();
     suite_softmax_ce();
+    suite_policy_gradient();
     suite_layer_norm();
     suite_optimizer();
     suite_clip();

@@ -48,6 +48,7 @@ void suite_gemm(void);
 void suite_activation(void);
 void suite_bias_activation(void);
 void suite_softmax_ce(void);
+void suite_policy_gradient(void);
 void suite_layer_norm(void);
 void suite_optimizer(void);
 void suite_clip(void);

@@ -217,12 +217,13 @@ final class TestServer {
             eventually(within: 2) {
                 buffer = []
                 server.registry.emit(into: &buffer)
-                return String(decoding: buffer, as: UTF8.self).contains(
-                    #"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
+                // Requests are counted when libmicrohttpd reports them complete, which can
+                // come after the client has read the response: wait for all three.
+                let text = String(decoding: buffer, as: UTF8.self)
+                return text.contains(#"esper_http_requests_total{route="unmatched",method="GET",status="404"} 1"#)
+                    && text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#)
+                    && text.contains(#"esper_http_request_duration_seconds_count{route="/items/{id}"} 2"#)
             })
-        let text = String(decoding: buffer, as: UTF8.self)
-        #expect(text.contains(#"esper_http_requests_total{route="/items/{id}",method="GET",status="200"} 2"#))
-        #expect(text.contains(#"esper_http_request_duration_seconds_count{route="/items/{id}"} 2"#))
     }
 
     @Test func perIPConnectionLimitRefusesTheExtraConnection() throws {

@@ -94,6 +94,22 @@ enum AcceptanceRun {
                     "SEED_STAGE_GERMINATING", "SEED_STAGE_TRAINING", "SEED_STAGE_GRAFTING", "SEED_STAGE_STABILIZING",
                     "SEED_STAGE_EVALUATING", "SEED_STAGE_FOSSILIZED",
                 ])
+            // The same lifecycle as Server-Sent Events, replayed from the bus: one `seed` event
+            // per transition, and the germinate command that started it.
+            let events = try SSEClient(
+                port: server.port, path: "/api/v1/runs/\(helpful)/events?types=seed,command&last_event_id=0-0,0-0,0-0")
+            var transitions: [String] = []
+            var germinations = 0
+            while transitions.last != "SEED_STAGE_FOSSILIZED", let event = events.nextEvent() {
+                let data = event.json ?? [:]
+                if event.event == "seed", data["kind"] as? String == "seed_transition" {
+                    #expect(data["seed_id"] as? String == seedId)
+                    transitions.append((data["attributes"] as? [String: Any])?["to"] as? String ?? "")
+                }
+                if event.event == "command", data["operation"] as? String == "SEED_OP_GERMINATE" { germinations += 1 }
+            }
+            #expect(transitions == stages)
+            #expect(germinations == 1)
             let single = try server.object("GET", "/api/v1/runs/\(helpful)/seeds/\(seedId)")
             #expect(single["seed_id"] as? String == seedId)
             let record = try server.object("GET", "/api/v1/runs/\(helpful)")
@@ -104,6 +120,12 @@ enum AcceptanceRun {
             #expect(report["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS" && report["seed_id"] as? String == seedId)
             let metrics = try #require(report["metrics"] as? [String: Double])
             #expect(metrics["params_delta"] == 280 && (metrics["loss_delta"] ?? 0) <= -0.001)
+            // The decisions behind it (Simic's data) only when asked for.
+            #expect((report["trajectory"] as? [Any] ?? []).isEmpty)
+            let full = try #require(try server.fieldReports("run=\(helpful)&trajectory=true").first)
+            let steps = try #require(full["trajectory"] as? [[String: Any]])
+            #expect(!steps.isEmpty && (steps.first?["features"] as? [Double])?.count == 32)
+            #expect(try server.request("GET", "/api/v1/tamiyo/field-reports?trajectory=maybe").status == 400)
 
             let shadowCurve = try ControlLoopRoutesTests.validationCurve(server, shadowOnly)
             #expect(shadowCurve == (try ControlLoopRoutesTests.validationCurve(server, plain)))

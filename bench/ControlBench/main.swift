@@ -5,6 +5,8 @@
 // usage: control-bench handshake [EPOCHS] [heuristic|learned] → boundary and handshake p50/p99/max (ms)
 //        control-bench growth SEED [EPOCHS]       → one growth run on digits (heuristic policy)
 //        control-bench fixed WIDTH SEED [EPOCHS]  → a fixed-width digits net, same protocol
+//        control-bench simic-compare [EPOCHS]     → heuristic runs → field reports → Simic PPO →
+//                                                   trained vs heuristic growth over the eval seeds
 import EsperStorage
 import Foundation
 import Karn
@@ -12,6 +14,8 @@ import Kasmina
 import Leyline
 import Logging
 import Tamiyo
+import Simic
+import TamiyoNetwork
 import Tezzeret
 import Tolaria
 import Urza
@@ -29,7 +33,7 @@ final class Control {
     let service: TamiyoService
     var compiled: [String] = []
 
-    init(width: Int, blueprints: [String]) throws {
+    init(width: Int, blueprints: [String], kernelBudgetMs: Double = 10) throws {
         catalog = try KarnCatalog()
         var options = CompileOptions()
         options.strategy = .fast
@@ -47,7 +51,9 @@ final class Control {
         }
         var logger = Logger(label: "control-bench")
         logger.logLevel = .critical
-        service = try TamiyoService(settings: TamiyoSettings(directory: root + "/tamiyo"), karn: catalog, urza: urza,
+        var settings = TamiyoSettings(directory: root + "/tamiyo")
+        settings.kernelBudgetMs = kernelBudgetMs
+        service = try TamiyoService(settings: settings, karn: catalog, urza: urza,
                                     kernels: UrzaKernelProvider(urza: urza), bus: nil, logger: logger)
     }
 
@@ -56,14 +62,14 @@ final class Control {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    func train(_ config: RunConfig) throws -> (summaries: [EpochSummary], controller: TamiyoController) {
+    func train(_ config: RunConfig, runId: String = "bench") throws -> (summaries: [EpochSummary], controller: TamiyoController) {
         let policy: any TamiyoPolicy = config.policy == .learned ? LearnedPolicy(weights: service.currentWeights) : HeuristicPolicy()
-        let controller = service.makeController(runId: "bench", config: config, policy: policy)
+        let controller = service.makeController(runId: runId, config: config, policy: policy)
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
         let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
                               scaling: config.dataset.effectiveScaling)
         let sink = InMemoryTrainingSink()
-        _ = try Trainer(runId: "bench", config: config, split: split, checkpoints: nil, sink: sink, controller: controller).run()
+        _ = try Trainer(runId: runId, config: config, split: split, checkpoints: nil, sink: sink, controller: controller).run()
         return (sink.summaries, controller)
     }
 }
@@ -77,6 +83,25 @@ func digits(hidden: [Int], seed: UInt64, epochs: Int) -> RunConfig {
     config.seed = seed
     return config
 }
+
+/// The growth task (digits, 4-unit host, the default SAFE pool): one definition for `growth`
+/// and `simic-compare`, so a change to the task changes both.
+func growthConfig(seed: UInt64, epochs: Int, policy: ControlPolicy) -> RunConfig {
+    var config = digits(hidden: [4], seed: seed, epochs: epochs)
+    config.policy = policy
+    var seeds = SeedSettings()
+    let env = ProcessInfo.processInfo.environment
+    if let list = env["GROWTH_BLUEPRINTS"] { seeds.blueprints = list.split(separator: ",").map(String.init) }
+    seeds.maxGerminations = Int(env["GROWTH_MAX_GERMINATIONS"] ?? "") ?? 12
+    seeds.plateauEpochs = Int(env["GROWTH_PLATEAU"] ?? "") ?? 3
+    seeds.embargoEpochs = Int(env["GROWTH_EMBARGO"] ?? "") ?? 2
+    seeds.warmupEpochs = Int(env["GROWTH_WARMUP"] ?? "") ?? 10
+    seeds.graftSteps = Int(env["GROWTH_GRAFT_STEPS"] ?? "") ?? 45
+    config.seeds = seeds
+    return config
+}
+
+let growthCandidates = (1...35).map { String(format: "BP%03d", $0) }
 
 Kernels.blasThreads = 1
 let arguments = CommandLine.arguments
@@ -114,19 +139,8 @@ case "handshake":
 case "growth":
     let seed = arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1
     let epochs = arguments.count > 3 ? Int(arguments[3]) ?? 150 : 150
-    let candidates = (1...35).map { String(format: "BP%03d", $0) }
-    let control = try Control(width: 4, blueprints: candidates)
-    var config = digits(hidden: [4], seed: seed, epochs: epochs)
-    config.policy = .heuristic
-    var seeds = SeedSettings()
-    let env = ProcessInfo.processInfo.environment
-    if let list = env["GROWTH_BLUEPRINTS"] { seeds.blueprints = list.split(separator: ",").map(String.init) }
-    seeds.maxGerminations = Int(env["GROWTH_MAX_GERMINATIONS"] ?? "") ?? 12
-    seeds.plateauEpochs = Int(env["GROWTH_PLATEAU"] ?? "") ?? 3
-    seeds.embargoEpochs = Int(env["GROWTH_EMBARGO"] ?? "") ?? 2
-    seeds.warmupEpochs = Int(env["GROWTH_WARMUP"] ?? "") ?? 10
-    seeds.graftSteps = Int(env["GROWTH_GRAFT_STEPS"] ?? "") ?? 45
-    config.seeds = seeds
+    let control = try Control(width: 4, blueprints: growthCandidates)
+    let config = growthConfig(seed: seed, epochs: epochs, policy: .heuristic)
     let (summaries, controller) = try control.train(config)
     let last = summaries.last!
     let hostParameters = digits(hidden: [4], seed: seed, epochs: 1).model.hiddenSizes.isEmpty ? 0 : (64 * 4 + 4 + 4 * 10 + 10)
@@ -157,7 +171,11 @@ case "fixed":
     for index in 0..<(layers.count - 1) { parameters += layers[index] * layers[index + 1] + layers[index + 1] }
     print(String(format: "fixed hidden=%@ seed=%llu epochs=%d final_val_acc=%.4f params=%d", widths.map(String.init).joined(separator: ","),
                  seed, epochs, last.validationAccuracy, parameters))
+case "simic-compare":
+    let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 150 : 150
+    try simicCompare(epochs: epochs)
 default:
-    FileHandle.standardError.write(Data("usage: control-bench handshake [EPOCHS] | growth SEED [EPOCHS] | fixed WIDTH SEED [EPOCHS]\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: control-bench handshake [EPOCHS] | growth SEED [EPOCHS] | fixed WIDTH SEED [EPOCHS] | simic-compare [EPOCHS]\n".utf8))
     exit(2)
 }

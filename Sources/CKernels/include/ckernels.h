@@ -92,6 +92,24 @@ void ck_argmax_rows(int32_t *idx, const float *x, size_t B, size_t C);
 /* Number of rows b of scores[B,C] whose argmax equals labels[b]; C >= 1. */
 size_t ck_count_correct(const float *scores, const int32_t *labels, size_t B, size_t C);
 
+/* ---- policy_gradient.c  (Simic's PPO; C <= 32 actions, bit j of mask[b] allows action j) --- */
+
+/* Per row over allowed actions: logp = logits - logsumexp, probs = exp(logp), entropy[b] =
+ * -sum p log p; disallowed entries get logp = probs = 0. CK_ERR_ARG if a row allows nothing. */
+int ck_masked_log_softmax(float *logp, float *probs, float *entropy, const float *logits,
+                          const uint32_t *mask, size_t B, size_t C);
+/* PPO clipped surrogate: r = exp(new - old); *loss = -mean_b min(r A, clip(r, 1-eps, 1+eps) A);
+ * coef[b] = d loss / d logp_new[b] (0 where the clipped term is the minimum); *clipped (nullable)
+ * counts those rows. */
+int ck_ppo_surrogate(float *loss, float *coef, size_t *clipped, const float *logp_new,
+                     const float *logp_old, const float *advantage, float epsilon, size_t B);
+/* dlogits[B,C] (overwritten) = gradient of sum_b coef[b] logp[b,actions[b]] + ent_w sum_b H_b,
+ * from ck_masked_log_softmax's outputs; 0 on disallowed entries. CK_ERR_LABEL if an action is
+ * out of range or not allowed. */
+int ck_policy_logits_backward(float *dlogits, const float *probs, const float *logp,
+                              const float *entropy, const int32_t *actions, const float *coef,
+                              float ent_w, const uint32_t *mask, size_t B, size_t C);
+
 /* ---- layer_norm.c ------------------------------------------------------------------------ */
 
 /* Per row: y[B,N] = (x-mean) rstd gamma[N] + beta[N], rstd = 1/sqrt(var+eps); y, mean[B], rstd[B] written. */

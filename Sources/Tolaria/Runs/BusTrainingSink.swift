@@ -48,6 +48,18 @@ public final class BusTrainingSink: TrainingEventSink {
         publish("event") { () throws(OonaError) in try bus.publishTelemetry(packet) }
     }
 
+    /// A status change as a `run_status` telemetry event (source `tolaria`).
+    public func runStatusChanged(_ runId: String, status: RunStatus, epoch: Int, error: String?) {
+        var attributes = ["run_id": runId, "status": status.rawValue, "epoch": String(epoch), "message": "run \(status.rawValue)"]
+        if let error { attributes["error"] = String(error.prefix(500)) }
+        let level: TelemetryLevel = status == .failed ? .error : .info
+        let packet = TelemetryPacket.build(
+            packetId: "\(runId)-status-\(status.rawValue)-\(WallClock.nanoseconds())", source: "tolaria", level: level, metrics: [],
+            events: [TelemetryEvent(description: "run_status", level: level, attributes: attributes)],
+            healthStatus: status == .failed ? .unhealthy : .healthy, healthSummary: "run_status")
+        publish("status") { () throws(OonaError) in try bus.publishTelemetry(packet) }
+    }
+
     private func publish(_ what: String, _ body: () throws(OonaError) -> PublishOutcome) {
         do {
             _ = try body()

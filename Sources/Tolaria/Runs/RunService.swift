@@ -107,7 +107,7 @@ public final class RunService: Sendable {
                 if run.status == .running { try registry.countRestart(run.id) }
                 if entry.status == .queued {
                     state.waiting.append(run.id)
-                    try registry.setStatus(run.id, .queued)
+                    try setStatus(run.id, .queued)
                 }
                 state.entries[run.id] = entry
             }
@@ -173,6 +173,7 @@ public final class RunService: Sendable {
                 else { throw RunSubmissionError.storage("idempotency key conflict") }
                 return record
             }
+            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
             try state.withLock { (state: inout SchedulerState) throws in
                 state.entries[id] = Entry(status: .queued, config: config, control: makeControl(id), dataset: dataset)
                 state.waiting.append(id)
@@ -188,6 +189,13 @@ public final class RunService: Sendable {
     }
 
     public func run(_ id: String) throws -> RunRecord? { try registry.run(id) }
+
+    /// Records a status and announces it to the sinks (the bus sink publishes it: what SSE
+    /// clients see as `run` events, whichever process trains the run).
+    private func setStatus(_ id: String, _ status: RunStatus, error: String? = nil) throws {
+        try registry.setStatus(id, status, error: error)
+        sink.runStatusChanged(id, status: status, epoch: (try? registry.run(id))?.epoch ?? 0, error: error)
+    }
 
     public func list(status: RunStatus?, limit: Int, cursor: Int64?) throws -> (records: [RunRecord], nextCursor: Int64?) {
         let page = try registry.list(status: status, before: cursor, limit: limit)
@@ -257,7 +265,7 @@ public final class RunService: Sendable {
             } else {
                 state.entries[id] = entry
             }
-            try registry.setStatus(id, entry.status)
+            try setStatus(id, entry.status)
             if entry.status == .cancelled {
                 sink.event(
                     TrainingEvent(
@@ -284,7 +292,7 @@ public final class RunService: Sendable {
             entry.status = .running
             entry.holdsSlot = true
             state.busySlots += 1
-            do { try registry.setStatus(id, .running) } catch {
+            do { try setStatus(id, .running) } catch {
                 logger.error("cannot record a status", metadata: ["run": "\(id)", "error": "\(error)"])
             }
             if entry.started {
@@ -368,7 +376,7 @@ public final class RunService: Sendable {
             }
             state.entries[id] = nil
             if let final {
-                do { try registry.setStatus(id, final, error: failure) } catch {
+                do { try setStatus(id, final, error: failure) } catch {
                     logger.error("cannot record a status", metadata: ["run": "\(id)", "error": "\(error)"])
                 }
                 let epoch = (try? registry.run(id))?.epoch ?? 0

@@ -8,6 +8,13 @@ import Synchronization
 public protocol TrainingEventSink: Sendable {
     func epochCompleted(_ summary: EpochSummary)
     func event(_ event: TrainingEvent)
+    /// A run's status changed (queued, running, paused, succeeded, failed, cancelled).
+    func runStatusChanged(_ runId: String, status: RunStatus, epoch: Int, error: String?)
+}
+
+extension TrainingEventSink {
+    /// Most sinks record epochs and events only (the registry stores the status itself).
+    public func runStatusChanged(_ runId: String, status: RunStatus, epoch: Int, error: String?) {}
 }
 
 /// Keeps everything in memory (tests, the profiling command).
@@ -60,4 +67,7 @@ public struct FanOutTrainingSink: TrainingEventSink {
 
     public func epochCompleted(_ summary: EpochSummary) { for sink in sinks { sink.epochCompleted(summary) } }
     public func event(_ event: TrainingEvent) { for sink in sinks { sink.event(event) } }
+    public func runStatusChanged(_ runId: String, status: RunStatus, epoch: Int, error: String?) {
+        for sink in sinks { sink.runStatusChanged(runId, status: status, epoch: epoch, error: error) }
+    }
 }

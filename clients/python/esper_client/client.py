@@ -1,7 +1,9 @@
 """HTTP client for the Esper API: typed errors from problem+json, retries on 503 honouring
-Retry-After, cursor pagination, bearer-token auth and Idempotency-Key on creating POSTs."""
+Retry-After, cursor pagination, bearer-token auth, Idempotency-Key on creating POSTs, and
+Server-Sent Events that resume after a dropped connection with Last-Event-ID."""
 from __future__ import annotations
 
+import json as jsonlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +33,47 @@ class EsperAPIError(Exception):
         fields = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
         suffix = f" [{fields}]" if fields else ""
         return f"{self.status} {self.title}: {self.detail}{suffix}"
+
+
+@dataclass
+class Event:
+    """One Server-Sent Event: `event` (epoch, seed, command, alert, run, gap), `id` (the
+    cursor to resume after it) and `data` decoded from its JSON line."""
+
+    event: Optional[str] = None
+    id: Optional[str] = None
+    data: Any = None
+    retry: Optional[int] = None
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[Event]:
+    """Groups `field: value` lines into events (a blank line ends one; comments are skipped)."""
+    current = Event()
+    data: List[str] = []
+    for line in lines:
+        if line == "":
+            if data:
+                text = "\n".join(data)
+                try:
+                    current.data = jsonlib.loads(text)
+                except ValueError:
+                    current.data = text
+            if current.event or current.data is not None or current.retry is not None:
+                yield current
+            current, data = Event(), []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            current.event = value
+        elif name == "id":
+            current.id = value
+        elif name == "data":
+            data.append(value)
+        elif name == "retry" and value.isdigit():
+            current.retry = int(value)
 
 
 class EsperClient:
@@ -110,6 +153,51 @@ class EsperClient:
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+    # -- live events ----------------------------------------------------------------------
+
+    def events(
+        self,
+        run_id: Optional[str] = None,
+        types: Optional[List[str]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect: bool = True,
+    ) -> Iterator[Event]:
+        """Yields Server-Sent Events (docs/events.md) of one run or of everything, for ever.
+        A dropped connection is reopened with the last event id seen, so nothing is missed
+        and nothing repeats; `last_event_id="0-0,0-0,0-0"` starts with everything the bus
+        still holds. Heartbeats are not yielded."""
+        path = f"/api/v1/runs/{run_id}/events" if run_id else "/api/v1/events"
+        params = {"types": ",".join(types)} if types else None
+        last = last_event_id
+        retry = 2.0
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            if last:
+                headers["Last-Event-ID"] = last
+            try:
+                with self.session.get(
+                    self.base_url + path, params=params, headers=headers, stream=True, timeout=(self.timeout, None)
+                ) as response:
+                    if response.status_code >= 400:
+                        if response.status_code == 503 and reconnect:
+                            time.sleep(_retry_after(response))
+                            continue
+                        raise _problem(response)
+                    for event in _parse_sse(response.iter_lines(decode_unicode=True)):
+                        if event.retry is not None:
+                            retry = event.retry / 1000
+                        if event.id:
+                            last = event.id
+                        if event.event:
+                            yield event
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                pass
+            if not reconnect:
+                return
+            time.sleep(retry)
 
     # -- health ---------------------------------------------------------------------------
 

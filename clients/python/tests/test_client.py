@@ -102,3 +102,25 @@ def test_bodyless_posts_refuse_unknown_fields(server):
             client.post(path, [1, 2])
         assert caught.value.status == 422, path
         assert client.post(path, {}) is not None
+
+
+def test_events_of_a_run_and_resume_after_a_disconnect(server):
+    from esper_client.client import EsperClient
+
+    client = EsperClient(server["url"], token=server["token"])
+    run = client.post("/api/v1/runs", {"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 4,
+                                       "learning_rate": 0.01}, create=True)
+    stream = client.events(run_id=run["id"], types=["epoch", "run"], last_event_id="0-0,0-0,0-0")
+    first = [next(stream) for _ in range(3)]
+    stream.close()  # the connection goes away
+    # Reconnect after the last event seen: the rest follows, nothing twice.
+    rest = []
+    for event in client.events(run_id=run["id"], types=["epoch", "run"], last_event_id=first[-1].id):
+        rest.append(event)
+        if event.event == "run" and event.data.get("kind") == "run_status" and event.data.get("status") == "succeeded":
+            break
+    events = first + rest
+    assert [e.data["epoch"] for e in events if e.event == "epoch"] == [0, 1, 2, 3]
+    assert [e.data["status"] for e in events if e.event == "run" and e.data["kind"] == "run_status"] == [
+        "queued", "running", "succeeded"]
+    assert len({e.id for e in events}) == len(events)

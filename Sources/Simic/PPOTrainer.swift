@@ -1,0 +1,553 @@
+internal import CKernels
+import Leyline
+public import TamiyoNetwork
+
+/// Metrics of one PPO update (means over its minibatches).
+public struct PPOUpdateMetrics: Sendable, Equatable, Codable {
+    public var update: Int
+    public var policyLoss: Double
+    public var valueLoss: Double
+    public var entropy: Double
+    public var totalLoss: Double
+    /// Mean approximate KL(anchor ‖ new) over the update's minibatches.
+    public var approxKL: Double
+    /// Share of samples whose clipped term was the minimum.
+    public var clipFraction: Double
+    public var gradNorm: Double
+    public var meanReward: Double
+    public var minibatches: Int
+    public var stoppedEarly: Bool
+    /// Mean negative log-likelihood of the logged actions after the cloning passes (nil
+    /// without cloning; reported on the first update).
+    public var cloningLoss: Double?
+}
+
+/// What the held-out evaluation measured (the validator's input).
+public struct PolicyEvaluation: Sendable, Equatable, Codable {
+    public var averageReward: Double
+    /// Clipped surrogate of the new policy against the deployed one it started from, on the
+    /// held-out decisions (negative: it favours the actions that did better than expected).
+    public var policyLoss: Double
+    public var valueLoss: Double
+    /// The param head is not trained (no target for it in a field report): always 0.
+    public var paramLoss: Double
+    public var policyEntropy: Double
+    /// Share of the held-out decisions where the new policy's choice is an action the
+    /// training data never took (offline, nothing vouches for such a choice).
+    public var outOfSupport: Double
+    public var reports: Int
+    public var steps: Int
+
+    public init(
+        averageReward: Double, policyLoss: Double, valueLoss: Double, paramLoss: Double, policyEntropy: Double, outOfSupport: Double = 0,
+        reports: Int, steps: Int
+    ) {
+        self.outOfSupport = outOfSupport
+        self.averageReward = averageReward
+        self.policyLoss = policyLoss
+        self.valueLoss = valueLoss
+        self.paramLoss = paramLoss
+        self.policyEntropy = policyEntropy
+        self.reports = reports
+        self.steps = steps
+    }
+}
+
+/// PPO on Tamiyo's own network (TamiyoNetwork's layout and weight format) over the C
+/// kernels: clipped surrogate (ε), value loss, entropy bonus, GAE(γ, λ) over each report's
+/// trajectory (reward at its last decision), minibatch epochs, global-norm gradient clipping,
+/// Adam, KL early stop. Offline: the data are fixed, so each update's clip anchor is the
+/// policy at the start of that update (as in behaviour-proximal PPO); a logged behaviour
+/// probability cannot be the anchor — the heuristic policy has none, and a fixed anchor would
+/// freeze learning at 1 ± ε of the behaviour policy.
+///
+/// Trained: embeddings, trunk, action head, value head. Not trained: the param head and the
+/// slot/blueprint scorers (a field report has no target or logged choice for them yet).
+public final class PPOTrainer {
+    public let config: PolicyNetworkConfig
+    public let settings: SimicTrainingSettings
+    let count: Int
+    let params: UnsafeMutablePointer<Float>
+    let grads: UnsafeMutablePointer<Float>
+    let adamM: UnsafeMutablePointer<Float>
+    let adamV: UnsafeMutablePointer<Float>
+    var adamStep: Int64 = 0
+    let offsets: [String: Int]
+    static let actions = PolicyAction.allCases.count
+    static let allActions: UInt32 = (1 << UInt32(PolicyAction.allCases.count)) - 1
+
+    /// Layers that carry LoRA adapters: name, inputs, outputs.
+    static func loraLayers(_ c: PolicyNetworkConfig) -> [(name: String, inputs: Int, outputs: Int)] {
+        [
+            ("trunk.0", c.inputDim, c.hiddenDim), ("trunk.1", c.hiddenDim, c.hiddenDim), ("action", c.hiddenDim, actions),
+            ("value", c.hiddenDim, 1),
+        ]
+    }
+
+    /// Parameters of the network proper (the adapters, when on, follow them).
+    let baseCount: Int
+    let rank: Int
+    let scaling: Float
+
+    public init(initial: PolicyWeights, settings: SimicTrainingSettings) {
+        config = initial.config
+        self.settings = settings
+        let base = initial.values.count
+        baseCount = base
+        rank = max(0, settings.loraRank)
+        scaling = rank > 0 ? Float(settings.loraAlpha) / Float(rank) : 0
+        var offsets: [String: Int] = [:]
+        var offset = 0
+        for tensor in PolicyWeights.layout(config) {
+            offsets[tensor.name] = offset
+            offset += tensor.count
+        }
+        if rank > 0 {
+            for layer in PPOTrainer.loraLayers(config) {
+                offsets[layer.name + ".lora_A"] = offset
+                offset += rank * layer.inputs
+                offsets[layer.name + ".lora_B"] = offset
+                offset += layer.outputs * rank
+            }
+        }
+        let n = offset
+        count = n
+        let params = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        params.initialize(repeating: 0, count: n)
+        initial.values.withUnsafeBufferPointer { params.update(from: $0.baseAddress!, count: base) }
+        if rank > 0 {
+            // A ~ U(−1/√in, 1/√in) (Kaiming-uniform with a = √5), B = 0: the adapted network
+            // starts exactly as the deployed one.
+            var rng = ck_rng(state: 0, inc: 0)
+            ck_rng_seed(&rng, settings.seed, 13)
+            for layer in PPOTrainer.loraLayers(config) {
+                let bound = 1 / Float(layer.inputs).squareRoot()
+                ck_init_uniform(&rng, params + offsets[layer.name + ".lora_A"]!, rank * layer.inputs, -bound, bound)
+            }
+        }
+        self.params = params
+        grads = .allocate(capacity: n)
+        adamM = .allocate(capacity: n)
+        adamV = .allocate(capacity: n)
+        grads.initialize(repeating: 0, count: n)
+        adamM.initialize(repeating: 0, count: n)
+        adamV.initialize(repeating: 0, count: n)
+        self.offsets = offsets
+    }
+
+    /// Names of the LoRA adapter tensors (empty when LoRA is off).
+    public var adapterNames: [String] { offsets.keys.filter { $0.contains("lora") }.sorted() }
+
+    deinit {
+        params.deallocate()
+        grads.deallocate()
+        adamM.deallocate()
+        adamV.deallocate()
+    }
+
+    /// The current parameters as weights with `version`.
+    /// With LoRA, W + scaling·B·A merged into each adapted layer (TamiyoNetwork's one format).
+    public func weights(version: String) throws(PolicyWeightsError) -> PolicyWeights {
+        var values = Array(UnsafeBufferPointer(start: params, count: baseCount))
+        if rank > 0 {
+            for layer in PPOTrainer.loraLayers(config) {
+                let w = offsets[layer.name + ".weight"]!, a = p(layer.name + ".lora_A"), b = p(layer.name + ".lora_B")
+                for o in 0..<layer.outputs {
+                    for i in 0..<layer.inputs {
+                        var sum: Float = 0
+                        for k in 0..<rank { sum += b[o * rank + k] * a[k * layer.inputs + i] }
+                        values[w + o * layer.inputs + i] += scaling * sum
+                    }
+                }
+            }
+        }
+        return try PolicyWeights(config: config, values: values, policyVersion: version)
+    }
+
+    // MARK: - Steps
+
+    /// One decision to learn from.
+    struct Step {
+        var features: [Float]
+        var stage: Int
+        var blueprint: Int
+        var action: Int32
+        var mask: UInt32
+        var reward: Double
+        var terminal: Bool
+    }
+
+    /// The decisions of each report in epoch order, the report's reward on the last one.
+    /// Steps that do not fit this network (feature width, action range) are skipped.
+    static func trajectories(_ experiences: [SimicExperience], config: PolicyNetworkConfig) -> [[Step]] {
+        experiences.compactMap { e -> [Step]? in
+            let usable = e.steps.filter { $0.features.count == config.featureDim && Int($0.action) < actions }
+                .sorted { $0.epoch < $1.epoch }
+            guard !usable.isEmpty else { return nil }
+            return usable.enumerated().map { index, s in
+                let last = index == usable.count - 1
+                return Step(
+                    features: s.features, stage: min(Int(s.stageIndex), config.stageVocab - 1),
+                    blueprint: min(Int(s.blueprintIndex), config.blueprintVocab - 1), action: Int32(s.action),
+                    mask: (s.validActions | 1 << s.action) & allActions, reward: last ? e.reward : 0, terminal: last)
+            }
+        }
+    }
+
+    // MARK: - Forward / backward over a batch of steps
+
+    /// Activations of a batch (kept for the backward pass).
+    final class Batch {
+        let n: Int
+        let x, z1, h1, z2, h2, logits, values, logp, probs, entropy: UnsafeMutablePointer<Float>
+        let mask: UnsafeMutablePointer<UInt32>
+        let actions: UnsafeMutablePointer<Int32>
+        var stages: [Int] = []
+        var blueprints: [Int] = []
+        /// Per adapted layer, u = X·Aᵀ [n, rank] (kept for the backward pass).
+        var loraU: [String: UnsafeMutablePointer<Float>] = [:]
+
+        init(_ n: Int, _ c: PolicyNetworkConfig) {
+            self.n = n
+            x = .allocate(capacity: n * c.inputDim)
+            z1 = .allocate(capacity: n * c.hiddenDim)
+            h1 = .allocate(capacity: n * c.hiddenDim)
+            z2 = .allocate(capacity: n * c.hiddenDim)
+            h2 = .allocate(capacity: n * c.hiddenDim)
+            logits = .allocate(capacity: n * PPOTrainer.actions)
+            values = .allocate(capacity: n)
+            logp = .allocate(capacity: n * PPOTrainer.actions)
+            probs = .allocate(capacity: n * PPOTrainer.actions)
+            entropy = .allocate(capacity: n)
+            mask = .allocate(capacity: n)
+            actions = .allocate(capacity: n)
+        }
+
+        deinit {
+            for p in [x, z1, h1, z2, h2, logits, values, logp, probs, entropy] { p.deallocate() }
+            mask.deallocate()
+            actions.deallocate()
+            for u in loraU.values { u.deallocate() }
+        }
+
+        /// log π(a_r | s_r)
+        func actionLogp(_ r: Int) -> Float { logp[r * PPOTrainer.actions + Int(actions[r])] }
+    }
+
+    func p(_ name: String) -> UnsafeMutablePointer<Float> { params + offsets[name]! }
+    func g(_ name: String) -> UnsafeMutablePointer<Float> { grads + offsets[name]! }
+
+    func check(_ status: Int32, _ what: String) {
+        precondition(status == 0, "\(what) failed with \(status) (a shape bug)")
+    }
+
+    func forward(_ steps: [Step]) -> Batch {
+        let c = config, n = steps.count, inDim = c.inputDim, e = c.embeddingDim, h = c.hiddenDim
+        let b = Batch(n, c)
+        let stage = p("stage_embedding"), blueprint = p("blueprint_embedding")
+        for (r, s) in steps.enumerated() {
+            let row = b.x + r * inDim
+            for i in 0..<c.featureDim { row[i] = s.features[i].isFinite ? s.features[i] : 0 }
+            (row + c.featureDim).update(from: stage + s.stage * e, count: e)
+            (row + c.featureDim + e).update(from: blueprint + s.blueprint * e, count: e)
+            b.mask[r] = s.mask
+            b.actions[r] = s.action
+            b.stages.append(s.stage)
+            b.blueprints.append(s.blueprint)
+        }
+        check(ck_linear_forward(b.z1, b.x, p("trunk.0.weight"), nil, n, inDim, h), "trunk.0")
+        loraForward(b, "trunk.0", input: b.x, output: b.z1, inputs: inDim, outputs: h)
+        check(ck_bias_act_forward(CK_ACT_TANH, b.h1, b.z1, p("trunk.0.bias"), n, h), "trunk.0 tanh")
+        check(ck_linear_forward(b.z2, b.h1, p("trunk.1.weight"), nil, n, h, h), "trunk.1")
+        loraForward(b, "trunk.1", input: b.h1, output: b.z2, inputs: h, outputs: h)
+        check(ck_bias_act_forward(CK_ACT_TANH, b.h2, b.z2, p("trunk.1.bias"), n, h), "trunk.1 tanh")
+        check(ck_linear_forward(b.logits, b.h2, p("action.weight"), p("action.bias"), n, h, PPOTrainer.actions), "action head")
+        loraForward(b, "action", input: b.h2, output: b.logits, inputs: h, outputs: PPOTrainer.actions)
+        check(ck_linear_forward(b.values, b.h2, p("value.weight"), p("value.bias"), n, h, 1), "value head")
+        loraForward(b, "value", input: b.h2, output: b.values, inputs: h, outputs: 1)
+        check(ck_masked_log_softmax(b.logp, b.probs, b.entropy, b.logits, b.mask, n, PPOTrainer.actions), "masked log-softmax")
+        return b
+    }
+
+    /// Accumulates into `grads` the gradient flowing back from dlogits [n, A] and dvalues [n].
+    func backward(_ b: Batch, dlogits: UnsafePointer<Float>, dvalues: UnsafePointer<Float>) {
+        let c = config, n = b.n, inDim = c.inputDim, e = c.embeddingDim, h = c.hiddenDim
+        let dh2 = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
+        let dh2v = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
+        let dz = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
+        let dh1 = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: n * inDim)
+        defer { for q in [dh2, dh2v, dz, dh1, dx] { q.deallocate() } }
+        check(
+            ck_linear_backward(dh2, g("action.weight"), g("action.bias"), dlogits, b.h2, p("action.weight"), n, h, PPOTrainer.actions),
+            "action head backward")
+        loraBackward(b, "action", input: b.h2, dOut: dlogits, dIn: dh2, inputs: h, outputs: PPOTrainer.actions)
+        check(ck_linear_backward(dh2v, g("value.weight"), g("value.bias"), dvalues, b.h2, p("value.weight"), n, h, 1), "value backward")
+        loraBackward(b, "value", input: b.h2, dOut: dvalues, dIn: dh2v, inputs: h, outputs: 1)
+        for i in 0..<(n * h) { dh2[i] += dh2v[i] }
+        check(ck_bias_act_backward(CK_ACT_TANH, dz, g("trunk.1.bias"), dh2, b.z2, b.h2, n, h), "trunk.1 tanh backward")
+        check(ck_linear_backward(dh1, g("trunk.1.weight"), nil, dz, b.h1, p("trunk.1.weight"), n, h, h), "trunk.1 backward")
+        loraBackward(b, "trunk.1", input: b.h1, dOut: dz, dIn: dh1, inputs: h, outputs: h)
+        check(ck_bias_act_backward(CK_ACT_TANH, dz, g("trunk.0.bias"), dh1, b.z1, b.h1, n, h), "trunk.0 tanh backward")
+        check(ck_linear_backward(dx, g("trunk.0.weight"), nil, dz, b.x, p("trunk.0.weight"), n, inDim, h), "trunk.0 backward")
+        loraBackward(b, "trunk.0", input: b.x, dOut: dz, dIn: dx, inputs: inDim, outputs: h)
+        let stage = g("stage_embedding"), blueprint = g("blueprint_embedding")
+        for r in 0..<n {
+            let row = dx + r * inDim + c.featureDim
+            let s = stage + b.stages[r] * e, bp = blueprint + b.blueprints[r] * e
+            for k in 0..<e {
+                s[k] += row[k]
+                bp[k] += row[e + k]
+            }
+        }
+        // LoRA trains the adapters only: the base weights and embeddings stay frozen.
+        if rank > 0 { grads.update(repeating: 0, count: baseCount) }
+    }
+
+    /// output[n, outputs] += scaling · (X Aᵀ) Bᵀ
+    func loraForward(
+        _ b: Batch, _ layer: String, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, inputs: Int, outputs: Int
+    ) {
+        guard rank > 0 else { return }
+        let n = b.n
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: n * rank)
+        b.loraU[layer] = u
+        let delta = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
+        defer { delta.deallocate() }
+        check(ck_linear_forward(u, input, p(layer + ".lora_A"), nil, n, inputs, rank), "\(layer) lora A")
+        check(ck_linear_forward(delta, u, p(layer + ".lora_B"), nil, n, rank, outputs), "\(layer) lora B")
+        for i in 0..<(n * outputs) { output[i] += scaling * delta[i] }
+    }
+
+    /// Adapter gradients from dOut; adds the adapter path's input gradient into dIn.
+    func loraBackward(
+        _ b: Batch, _ layer: String, input: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dIn: UnsafeMutablePointer<Float>, inputs: Int,
+        outputs: Int
+    ) {
+        guard rank > 0, let u = b.loraU[layer] else { return }
+        let n = b.n
+        let scaled = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
+        let du = UnsafeMutablePointer<Float>.allocate(capacity: n * rank)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: n * inputs)
+        defer { for q in [scaled, du, dx] { q.deallocate() } }
+        for i in 0..<(n * outputs) { scaled[i] = scaling * dOut[i] }
+        check(
+            ck_linear_backward(du, g(layer + ".lora_B"), nil, scaled, u, p(layer + ".lora_B"), n, rank, outputs), "\(layer) lora B backward"
+        )
+        check(
+            ck_linear_backward(dx, g(layer + ".lora_A"), nil, du, input, p(layer + ".lora_A"), n, inputs, rank), "\(layer) lora A backward")
+        for i in 0..<(n * inputs) { dIn[i] += dx[i] }
+    }
+
+    // MARK: - Advantages
+
+    /// GAE(γ, λ) per trajectory with the current network's values; returns (advantages,
+    /// returns, anchor log-probs) aligned with the flattened steps.
+    func estimate(_ trajectories: [[Step]]) -> (advantages: [Float], returns: [Float], logpOld: [Float]) {
+        var advantages: [Float] = [], returns: [Float] = [], logpOld: [Float] = []
+        let gamma = settings.gamma, lambda = settings.gaeLambda
+        for trajectory in trajectories {
+            let b = forward(trajectory)
+            var gae = 0.0
+            var adv = [Double](repeating: 0, count: trajectory.count)
+            for t in stride(from: trajectory.count - 1, through: 0, by: -1) {
+                let next = trajectory[t].terminal || t == trajectory.count - 1 ? 0 : Double(b.values[t + 1])
+                let delta = trajectory[t].reward + gamma * next - Double(b.values[t])
+                gae = delta + gamma * lambda * (trajectory[t].terminal ? 0 : gae)
+                adv[t] = gae
+            }
+            for t in 0..<trajectory.count {
+                advantages.append(Float(adv[t]))
+                returns.append(Float(adv[t] + Double(b.values[t])))
+                logpOld.append(b.actionLogp(t))
+            }
+        }
+        return (advantages, returns, logpOld)
+    }
+
+    static func normalised(_ values: [Float]) -> [Float] {
+        guard !values.isEmpty else { return values }
+        let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+        let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(values.count)
+        let std = variance.squareRoot() + 1e-8
+        return values.map { Float((Double($0) - mean) / std) }
+    }
+
+    // MARK: - Training
+
+    /// Runs `settings.updates` PPO updates over the trajectories; `progress` sees each update.
+    public func train(_ experiences: [SimicExperience], progress: (PPOUpdateMetrics) -> Void = { _ in }) -> [PPOUpdateMetrics] {
+        let trajectories = PPOTrainer.trajectories(experiences, config: config)
+        let steps = trajectories.flatMap { $0 }
+        guard !steps.isEmpty else { return [] }
+        let meanReward = experiences.reduce(0.0) { $0 + $1.reward } / Double(max(1, experiences.count))
+        var rng = SimicRandom(seed: settings.seed, stream: 11)
+        var history: [PPOUpdateMetrics] = []
+        var cloningLoss: Double?
+        for _ in 0..<settings.cloningEpochs {
+            var order = Array(steps.indices)
+            rng.shuffle(&order)
+            var total = 0.0
+            var start = 0
+            while start < order.count {
+                let batch = order[start..<min(order.count, start + settings.minibatchSize)].map { steps[$0] }
+                start += settings.minibatchSize
+                total += clone(batch) * Double(batch.count)
+            }
+            cloningLoss = total / Double(steps.count)
+        }
+        for update in 0..<settings.updates {
+            let estimate = estimate(trajectories)
+            let advantages = PPOTrainer.normalised(estimate.advantages)
+            var sums = (policy: 0.0, value: 0.0, entropy: 0.0, total: 0.0, kl: 0.0, clipped: 0, samples: 0, norm: 0.0, batches: 0)
+            var stoppedEarly = false
+            epochs: for _ in 0..<settings.epochs {
+                var order = Array(steps.indices)
+                rng.shuffle(&order)
+                var epochKL = 0.0, epochBatches = 0
+                var start = 0
+                while start < order.count {
+                    let indices = Array(order[start..<min(order.count, start + settings.minibatchSize)])
+                    start += settings.minibatchSize
+                    let r = minibatch(
+                        indices.map { steps[$0] }, advantages: indices.map { advantages[$0] },
+                        returns: indices.map { estimate.returns[$0] },
+                        logpOld: indices.map { estimate.logpOld[$0] })
+                    sums.policy += r.policy
+                    sums.value += r.value
+                    sums.entropy += r.entropy
+                    sums.total += r.policy + settings.valueCoef * r.value - settings.entropyCoef * r.entropy
+                    sums.kl += r.kl
+                    sums.clipped += r.clipped
+                    sums.samples += indices.count
+                    sums.norm += r.norm
+                    sums.batches += 1
+                    epochKL += r.kl
+                    epochBatches += 1
+                }
+                if settings.targetKL > 0 && epochKL / Double(max(1, epochBatches)) > 1.5 * settings.targetKL {
+                    stoppedEarly = true
+                    break epochs
+                }
+            }
+            let n = Double(max(1, sums.batches))
+            let metrics = PPOUpdateMetrics(
+                update: update + 1, policyLoss: sums.policy / n, valueLoss: sums.value / n, entropy: sums.entropy / n,
+                totalLoss: sums.total / n, approxKL: sums.kl / n, clipFraction: Double(sums.clipped) / Double(max(1, sums.samples)),
+                gradNorm: sums.norm / n, meanReward: meanReward, minibatches: sums.batches, stoppedEarly: stoppedEarly,
+                cloningLoss: update == 0 ? cloningLoss : nil)
+            history.append(metrics)
+            progress(metrics)
+        }
+        return history
+    }
+
+    /// One gradient step; returns the minibatch's losses before the step.
+    func minibatch(
+        _ steps: [Step], advantages: [Float], returns: [Float], logpOld: [Float]
+    ) -> (
+        policy: Double, value: Double, entropy: Double, kl: Double, clipped: Int, norm: Double
+    ) {
+        let n = steps.count, a = PPOTrainer.actions
+        let b = forward(steps)
+        var logpNew = [Float](repeating: 0, count: n)
+        for r in 0..<n { logpNew[r] = b.actionLogp(r) }
+        var policyLoss: Float = 0
+        var coef = [Float](repeating: 0, count: n)
+        var clipped = 0
+        check(ck_ppo_surrogate(&policyLoss, &coef, &clipped, logpNew, logpOld, advantages, Float(settings.clipEpsilon), n), "surrogate")
+        var valueLoss = 0.0, entropy = 0.0, kl = 0.0
+        var dvalues = [Float](repeating: 0, count: n)
+        for r in 0..<n {
+            let diff = Double(b.values[r]) - Double(returns[r])
+            valueLoss += diff * diff / Double(n)
+            dvalues[r] = Float(2 * settings.valueCoef * diff / Double(n))
+            entropy += Double(b.entropy[r]) / Double(n)
+            kl += Double(logpOld[r] - logpNew[r]) / Double(n)
+        }
+        var dlogits = [Float](repeating: 0, count: n * a)
+        check(
+            ck_policy_logits_backward(
+                &dlogits, b.probs, b.logp, b.entropy, b.actions, coef, Float(-settings.entropyCoef / Double(n)), b.mask, n, a),
+            "policy backward")
+        grads.update(repeating: 0, count: count)
+        backward(b, dlogits: dlogits, dvalues: dvalues)
+        var buffers: [UnsafeMutablePointer<Float>?] = [grads]
+        var lengths = [count]
+        let norm = ck_clip_by_global_norm(&buffers, &lengths, 1, Float(settings.gradClip))
+        if norm.isFinite {
+            adamStep += 1
+            check(ck_adam_step(params, adamM, adamV, grads, count, Float(settings.learningRate), 0.9, 0.999, 1e-8, 0, adamStep), "adam")
+        }
+        return (Double(policyLoss), valueLoss, entropy, kl, clipped, Double(norm))
+    }
+
+    /// One maximum-likelihood step on the logged actions (policy head and trunk); returns the
+    /// minibatch's mean negative log-likelihood before the step.
+    func clone(_ steps: [Step]) -> Double {
+        let n = steps.count, a = PPOTrainer.actions
+        let b = forward(steps)
+        var nll = 0.0
+        for r in 0..<n { nll -= Double(b.actionLogp(r)) / Double(n) }
+        let coef = [Float](repeating: -1 / Float(n), count: n)
+        var dlogits = [Float](repeating: 0, count: n * a)
+        check(ck_policy_logits_backward(&dlogits, b.probs, b.logp, b.entropy, b.actions, coef, 0, b.mask, n, a), "cloning backward")
+        let dvalues = [Float](repeating: 0, count: n)
+        grads.update(repeating: 0, count: count)
+        backward(b, dlogits: dlogits, dvalues: dvalues)
+        var buffers: [UnsafeMutablePointer<Float>?] = [grads]
+        var lengths = [count]
+        let norm = ck_clip_by_global_norm(&buffers, &lengths, 1, Float(settings.gradClip))
+        if norm.isFinite {
+            adamStep += 1
+            check(ck_adam_step(params, adamM, adamV, grads, count, Float(settings.learningRate), 0.9, 0.999, 1e-8, 0, adamStep), "adam")
+        }
+        return nll
+    }
+
+    // MARK: - Evaluation
+
+    /// The actions the steps of `experiences` took.
+    public static func loggedActions(_ experiences: [SimicExperience]) -> Set<Int> {
+        Set(experiences.flatMap { $0.steps.map { Int($0.action) } })
+    }
+
+    /// The validator's metrics on `experiences` (the held-out slice), the clip anchored at
+    /// `deployed` — the policy training started from; `supported` = the actions the training
+    /// data took.
+    public func evaluate(_ experiences: [SimicExperience], against deployed: PolicyWeights, supported: Set<Int>) -> PolicyEvaluation {
+        let trajectories = PPOTrainer.trajectories(experiences, config: config)
+        let steps = trajectories.flatMap { $0 }
+        let averageReward = experiences.isEmpty ? 0 : experiences.reduce(0.0) { $0 + $1.reward } / Double(experiences.count)
+        guard !steps.isEmpty else {
+            return PolicyEvaluation(
+                averageReward: averageReward, policyLoss: 0, valueLoss: 0, paramLoss: 0, policyEntropy: 0, reports: experiences.count,
+                steps: 0)
+        }
+        let estimate = estimate(trajectories)
+        let advantages = PPOTrainer.normalised(estimate.advantages)
+        let reference = PPOTrainer(initial: deployed, settings: settings)
+        let anchor = reference.forward(steps)
+        let b = forward(steps)
+        var logpNew = [Float](repeating: 0, count: steps.count), logpOld = logpNew
+        var valueLoss = 0.0, entropy = 0.0, unsupported = 0
+        for r in 0..<steps.count {
+            let logits = Array(UnsafeBufferPointer(start: b.logits + r * PPOTrainer.actions, count: PPOTrainer.actions))
+            if let choice = maskedArgmax(logits, allowed: { b.mask[r] & (1 << UInt32($0)) != 0 }), !supported.contains(choice) {
+                unsupported += 1
+            }
+            logpNew[r] = b.actionLogp(r)
+            logpOld[r] = anchor.actionLogp(r)
+            let diff = Double(b.values[r]) - Double(estimate.returns[r])
+            valueLoss += diff * diff / Double(steps.count)
+            entropy += Double(b.entropy[r]) / Double(steps.count)
+        }
+        var policyLoss: Float = 0
+        var coef = [Float](repeating: 0, count: steps.count)
+        check(
+            ck_ppo_surrogate(&policyLoss, &coef, nil, logpNew, logpOld, advantages, Float(settings.clipEpsilon), steps.count), "surrogate")
+        return PolicyEvaluation(
+            averageReward: averageReward, policyLoss: Double(policyLoss), valueLoss: valueLoss, paramLoss: 0, policyEntropy: entropy,
+            outOfSupport: Double(unsupported) / Double(steps.count), reports: experiences.count, steps: steps.count)
+    }
+}

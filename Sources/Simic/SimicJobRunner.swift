@@ -1,0 +1,92 @@
+public import Foundation
+public import Leyline
+public import TamiyoNetwork
+
+/// Runs one training job start to finish — sample, split, PPO, validate, publish — with no
+/// queue or thread of its own, so the service's thread runner and (later) a worker on the
+/// `jobs.policy` stream call the same function.
+public enum SimicJobRunner {
+    public static func run(
+        _ job: SimicJob, buffer: FieldReportReplayBuffer, initial: PolicyWeights, publisher: PolicyPublisher?,
+        telemetry: (TelemetryPacket) -> Void, now: Double = Date().timeIntervalSince1970
+    ) throws -> SimicJobResult {
+        let s = job.settings
+        buffer.expire(now: now)
+        let experiences = s.sampleSize > 0 ? buffer.sample(s.sampleSize, seed: s.seed) : buffer.all
+        let (train, holdout) = split(experiences, fraction: s.holdoutFraction, seed: s.seed)
+        let trainer = PPOTrainer(initial: initial, settings: s)
+        let history = trainer.train(train) { metrics in
+            telemetry(updatePacket(job.id, metrics))
+        }
+        let candidate = try trainer.weights(version: "candidate-\(job.id.prefix(8))")
+        let evaluation = trainer.evaluate(
+            holdout.isEmpty ? train : holdout, against: initial, supported: PPOTrainer.loggedActions(train))
+        let validation = PolicyValidator.validate(
+            evaluation, thresholds: s.validation, trainingReports: train.count, weightsFinite: candidate.values.allSatisfy(\.isFinite))
+        telemetry(validationPacket(job.id, validation))
+        var result = SimicJobResult(
+            trainingReports: train.count, holdoutReports: holdout.count,
+            trainingSteps: PPOTrainer.trajectories(train, config: initial.config).reduce(0) { $0 + $1.count },
+            initialPolicyVersion: initial.policyVersion, updates: history, validation: validation, policyVersion: nil, published: false,
+            announced: false, announceError: nil, weightsSha256: candidate.sha256)
+        if validation.passed && s.publish, let publisher {
+            let published = try publisher.publish(candidate.values, config: candidate.config, jobId: job.id, validation: validation)
+            result.policyVersion = published.record.version
+            result.published = true
+            result.announced = published.record.announced
+            result.announceError = published.announceError
+            result.weightsSha256 = published.record.sha256
+        }
+        return result
+    }
+
+    /// Seeded hold-out split by report (at least one report stays for training).
+    static func split(_ experiences: [SimicExperience], fraction: Double, seed: UInt64) -> ([SimicExperience], [SimicExperience]) {
+        guard fraction > 0, experiences.count >= 2 else { return (experiences, []) }
+        var order = Array(experiences.indices)
+        var rng = SimicRandom(seed: seed, stream: 5)
+        rng.shuffle(&order)
+        let held = min(experiences.count - 1, max(1, Int((Double(experiences.count) * fraction).rounded(.down))))
+        let heldSet = Set(order.prefix(held))
+        return (
+            experiences.indices.filter { !heldSet.contains($0) }.map { experiences[$0] },
+            experiences.indices.filter { heldSet.contains($0) }.map { experiences[$0] }
+        )
+    }
+
+    // MARK: - Telemetry (04-simic §7)
+
+    static func updatePacket(_ jobId: String, _ m: PPOUpdateMetrics) -> TelemetryPacket {
+        let job = ["training_run_id": jobId]
+        return TelemetryPacket.build(
+            packetId: "simic-metrics-\(jobId)-\(m.update)", source: "simic", level: .info,
+            metrics: [
+                MetricPoint(name: "simic.training.loss", value: m.totalLoss, unit: "loss", attributes: job),
+                MetricPoint(name: "simic.training.reward", value: m.meanReward, unit: "reward", attributes: job),
+                MetricPoint(name: "simic.policy.loss", value: m.policyLoss, unit: "loss", attributes: job),
+                MetricPoint(name: "simic.value.loss", value: m.valueLoss, unit: "loss", attributes: job),
+                MetricPoint(name: "simic.policy.entropy", value: m.entropy, unit: "nats", attributes: job),
+                MetricPoint(name: "simic.training.kl", value: m.approxKL, unit: "ratio", attributes: job),
+                MetricPoint(name: "simic.training.iterations", value: Double(m.update), unit: "count", attributes: job),
+            ].filter { $0.value.isFinite },
+            events: [TelemetryEvent(description: "Simic PPO update", level: .info, attributes: job)])
+    }
+
+    static func validationPacket(_ jobId: String, _ v: ValidationResult) -> TelemetryPacket {
+        let job = ["training_run_id": jobId]
+        var events: [TelemetryEvent] = []
+        if !v.passed {
+            events.append(
+                TelemetryEvent(
+                    description: "Simic policy validation failed", level: .warning,
+                    attributes: [
+                        "training_run_id": jobId, "reasons": v.reasons.isEmpty ? "unspecified" : v.reasons.joined(separator: "; "),
+                    ]))
+        }
+        return TelemetryPacket.build(
+            packetId: "simic-validation-\(jobId)", source: "simic", level: v.passed ? .info : .warning,
+            metrics: [MetricPoint(name: "simic.validation.pass", value: v.passed ? 1 : 0, unit: "bool", attributes: job)],
+            events: events, healthStatus: v.passed ? .healthy : .degraded,
+            healthSummary: v.passed ? "stable" : "validation_failed")
+    }
+}

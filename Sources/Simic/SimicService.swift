@@ -1,0 +1,240 @@
+// Simic: the offline policy trainer. Field reports (Tamiyo's durable log and the Oona normal
+// stream) feed a bounded replay buffer; training jobs run PPO on Tamiyo's own network over
+// the C kernels, gate the result with the validation harness, and publish validated policies
+// (stored, checksummed, announced on the policy stream) for Tamiyo to adopt at its next epoch
+// boundary. This file is the process-wide service: job submission, the thread runner, the
+// field-report consumer.
+import EsperJSON
+import EsperStorage
+import Foundation
+public import Leyline
+public import Logging
+public import Oona
+import Synchronization
+public import TamiyoNetwork
+
+public struct SimicSettings: Sendable {
+    /// `<data>/simic`: simic.db (jobs, policies), policies/<version>.bin.
+    public var directory: String
+    public var bufferCapacity = 1024
+    public var replayTTLHours = 24.0
+
+    public init(directory: String) { self.directory = directory }
+}
+
+public final class SimicService: Sendable {
+    public let settings: SimicSettings
+    public let buffer: FieldReportReplayBuffer
+    public let store: SimicStore
+    public let publisher: PolicyPublisher
+    let bus: OonaClient?
+    let logger: Logger
+    /// Tamiyo's current weights (what a job starts from).
+    let initialPolicy: @Sendable () -> PolicyWeights
+    /// The durable field-report log (re-read before each job; the buffer dedupes).
+    let reportSource: @Sendable () -> [FieldReport]
+    private let state = Mutex(RunnerState())
+    private let wake = DispatchSemaphore(value: 0)
+
+    struct RunnerState {
+        var queue: [String] = []
+        var running = false
+        var runnerFinished = true
+        var consumerFinished = true
+        var rejected = 0
+    }
+
+    public struct OpenError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// `announce` defaults to the bus's policy stream; without a bus a policy is stored but
+    /// not announced.
+    public init(
+        settings: SimicSettings, bus: OonaClient?, logger: Logger, initialPolicy: @escaping @Sendable () -> PolicyWeights,
+        reportSource: @escaping @Sendable () -> [FieldReport], announce: (@Sendable (PolicyUpdate) throws -> Void)? = nil
+    ) throws(OpenError) {
+        self.settings = settings
+        self.bus = bus
+        self.logger = logger
+        self.initialPolicy = initialPolicy
+        self.reportSource = reportSource
+        buffer = FieldReportReplayBuffer(capacity: settings.bufferCapacity, ttlHours: settings.replayTTLHours)
+        do {
+            try AtomicFile.createDirectory(settings.directory)
+            store = try SimicStore(path: settings.directory + "/simic.db")
+            let announcer: @Sendable (PolicyUpdate) throws -> Void =
+                announce ?? { update in
+                    guard let bus else { throw OpenError(description: "no bus: the policy is stored but not announced") }
+                    _ = try bus.publishPolicyUpdate(update)
+                }
+            publisher = try PolicyPublisher(directory: settings.directory + "/policies", store: store, announce: announcer)
+        } catch {
+            throw OpenError(description: "cannot open Simic's store in \(settings.directory): \(error)")
+        }
+    }
+
+    // MARK: - Jobs
+
+    /// Queues a job (settings already validated by the caller; checked again here).
+    public func submit(_ settings: SimicTrainingSettings) throws -> SimicJob {
+        let problems = settings.problems()
+        guard problems.isEmpty else { throw OpenError(description: problems.map { "\($0.field): \($0.message)" }.joined(separator: "; ")) }
+        let job = SimicJob(
+            id: UUID().uuidString.lowercased(), state: .queued, settings: settings, createdAt: LeylineTimestamp.now().rfc3339)
+        try store.save(job)
+        state.withLock { $0.queue.append(job.id) }
+        wake.signal()
+        return job
+    }
+
+    public func job(_ id: String) throws -> SimicJob? { try store.job(id) }
+
+    /// Runs one job now on the calling thread (the runner thread, a test, or a worker).
+    @discardableResult
+    public func execute(_ id: String) -> SimicJob? {
+        guard var job = try? store.job(id), job.state == .queued else { return nil }
+        job.state = .running
+        job.startedAt = LeylineTimestamp.now().rfc3339
+        try? store.save(job)
+        refreshBuffer()
+        do {
+            let result = try SimicJobRunner.run(
+                job, buffer: buffer, initial: initialPolicy(), publisher: publisher, telemetry: { self.publish($0) })
+            job.result = result
+            job.state = result.validation.passed ? .succeeded : .rejected
+            if !result.validation.passed {
+                logger.warning(
+                    "Simic policy validation failed",
+                    metadata: ["job": "\(id)", "reasons": "\(result.validation.reasons.joined(separator: "; "))"])
+            }
+        } catch {
+            job.state = .failed
+            job.error = "\(error)"
+            logger.error("simic job failed", metadata: ["job": "\(id)", "error": "\(error)"])
+        }
+        job.finishedAt = LeylineTimestamp.now().rfc3339
+        try? store.save(job)
+        return job
+    }
+
+    /// Reads the field-report log into the buffer (duplicates are ignored).
+    public func refreshBuffer() {
+        buffer.extend(reportSource(), now: Date().timeIntervalSince1970)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Jobs a restart interrupted are marked failed; queued ones run again. Starts the runner
+    /// thread and, with a bus, the field-report consumer.
+    public func start() {
+        let started = state.withLock { s -> Bool in
+            guard !s.running else { return false }
+            s.running = true
+            s.runnerFinished = false
+            s.consumerFinished = bus == nil
+            return true
+        }
+        guard started else { return }
+        for var job in (try? store.jobs(in: [.running])) ?? [] {
+            job.state = .failed
+            job.error = "interrupted by a restart"
+            job.finishedAt = LeylineTimestamp.now().rfc3339
+            try? store.save(job)
+        }
+        let queued = ((try? store.jobs(in: [.queued])) ?? []).map(\.id)
+        state.withLock { $0.queue = queued + $0.queue }
+        refreshBuffer()
+        let runner = Thread { [self] in runLoop() }
+        runner.name = "esper-simic-runner"
+        runner.start()
+        if bus != nil {
+            let consumer = Thread { [self] in consume() }
+            consumer.name = "esper-simic-reports"
+            consumer.start()
+        }
+    }
+
+    public func stop() {
+        state.withLock { $0.running = false }
+        wake.signal()
+        while !state.withLock({ $0.runnerFinished && $0.consumerFinished }) { usleep(5_000) }
+    }
+
+    private var running: Bool { state.withLock { $0.running } }
+
+    private func runLoop() {
+        defer { state.withLock { $0.runnerFinished = true } }
+        while running {
+            let next = state.withLock { s -> String? in s.queue.isEmpty ? nil : s.queue.removeFirst() }
+            if let next {
+                execute(next)
+            } else {
+                _ = wake.wait(timeout: .now() + 0.25)
+            }
+        }
+    }
+
+    // MARK: - Bus
+
+    /// Consumer group Simic reads the normal stream with.
+    public static let group = "simic"
+
+    /// A bus message from the normal stream: field reports go into the buffer; system-state
+    /// packets and commands (the stream's other designed traffic) are skipped; anything else
+    /// is refused (`OonaRejection` → dead-lettered).
+    public func ingest(_ message: BusMessage) throws {
+        switch message {
+        case .fieldReport(let report):
+            buffer.add(report, now: Date().timeIntervalSince1970)
+        case .systemState, .adaptationCommand:
+            return
+        default:
+            state.withLock { $0.rejected += 1 }
+            throw OonaRejection(detail: "simic takes field reports from the normal stream, not \(message.messageType.name)")
+        }
+    }
+
+    private func consume() {
+        defer { state.withLock { $0.consumerFinished = true } }
+        guard let bus else { return }
+        while running {
+            do {
+                try bus.ensureConsumerGroup(SimicService.group, streams: [.normal])
+                break
+            } catch {
+                var slept = 0
+                while slept < 500 && running {
+                    usleep(20_000)
+                    slept += 20
+                }
+            }
+        }
+        let consumer = OonaConsumer(
+            client: bus, streams: [.normal], group: SimicService.group, name: "simic-" + bus.configuration.consumerName)
+        consumer.run(count: 50, block: .milliseconds(250), while: { self.running }) { delivery in try self.ingest(delivery.message) }
+        consumer.close()
+    }
+
+    private func publish(_ packet: TelemetryPacket) {
+        guard let bus else { return }
+        do { _ = try bus.publishTelemetry(packet) } catch { logger.debug("simic telemetry not published", metadata: ["error": "\(error)"]) }
+    }
+
+    /// What `GET /api/v1/simic/jobs` style summaries show about the buffer.
+    public struct BufferInfo: Sendable, Encodable {
+        public var size: Int
+        public var capacity: Int
+        public var ttlHours: Double
+        public var duplicates: Int
+        public var evicted: Int
+        public var rejected: Int
+    }
+
+    public var bufferInfo: BufferInfo {
+        let s = buffer.statistics
+        return BufferInfo(
+            size: s.size, capacity: buffer.capacity, ttlHours: buffer.ttlSeconds / 3600, duplicates: s.duplicates, evicted: s.evicted,
+            rejected: state.withLock { $0.rejected })
+    }
+}
