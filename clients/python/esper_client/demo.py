@@ -146,8 +146,8 @@ class Demo:
         return record
 
     def simic_cycle(self) -> str:
-        """Trigger a Simic training cycle on the field reports — only when the server serves
-        `POST /api/v1/simic/jobs`. Probed with a GET: the router answers 405 (with `Allow`) for a
+        """Trigger a Simic training cycle on the field reports (docs/simic.md) — only when the
+        server serves `POST /api/v1/simic/jobs`. Probed with a GET: the router answers 405 (with `Allow`) for a
         path it serves with other methods and 404 for a path it does not know."""
         assert self.client
         try:
@@ -158,17 +158,39 @@ class Demo:
                 return "skipped (no Simic on this server)"
             if error.status != 405:
                 raise
-        job = self.client.post("/api/v1/simic/jobs", {}, create=True)
-        job_id = job.get("id") or job.get("job_id")
-        self.say(f"[simic] training job {job_id} submitted on the field reports")
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            job = self.client.get(f"/api/v1/simic/jobs/{job_id}")
-            if job.get("status") in ("succeeded", "failed", "rejected", "cancelled"):
+        # Behaviour cloning then PPO: the settings docs/performance.md's comparison validated.
+        job = self.client.post("/api/v1/simic/jobs", {"cloning_epochs": 20, "updates": 20}, create=True)
+        job_id = job["id"]
+        self.say(f"[simic] training job {job_id} on the field reports (behaviour cloning + PPO)")
+        deadline = time.monotonic() + 300
+        while True:
+            document = self.client.get(f"/api/v1/simic/jobs/{job_id}")
+            job = document.get("job", document)
+            state = job.get("state")
+            if state in ("succeeded", "rejected", "failed") or time.monotonic() > deadline:
                 break
-            time.sleep(0.5)
-        self.say(f"[simic] job {job_id}: {job.get('status')}")
-        return f"job {job_id} {job.get('status')}"
+            time.sleep(0.25)
+        result = job.get("result") or {}
+        reports = result.get("training_reports", 0) + result.get("holdout_reports", 0)
+        if state == "succeeded":
+            version = result.get("policy_version")
+            outcome = f"succeeded, published {version or '(not published)'}"
+            if version:
+                # Tamiyo installs it from the policy stream; learned runs swap at a boundary.
+                deadline = time.monotonic() + 15
+                while self.client.get("/api/v1/tamiyo/policy").get("version") != version and time.monotonic() < deadline:
+                    time.sleep(0.25)
+                installed = self.client.get("/api/v1/tamiyo/policy").get("version")
+                outcome += f", Tamiyo's policy now {installed}"
+        elif state == "rejected":
+            reasons = "; ".join((result.get("validation") or {}).get("reasons", []))
+            outcome = f"rejected by validation ({reasons}); Tamiyo keeps its policy"
+        elif state == "failed":
+            outcome = f"failed: {job.get('error', '?')}"
+        else:
+            outcome = f"still {state} after 300 s"
+        self.say(f"[simic] job {job_id}: {outcome} ({reports} field reports)")
+        return f"job {job_id} {outcome}"
 
     def summary(self, record: Dict[str, Any], simic: str) -> Dict[str, Any]:
         assert self.client

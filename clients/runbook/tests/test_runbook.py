@@ -28,9 +28,10 @@ def check(name, url, **env):
     return result.returncode, result.stdout + result.stderr
 
 
-def fails(name, url, **env):
-    """Polls until the check fails (the server samples some things every few seconds)."""
-    return eventually(lambda: (lambda rc, out: out if rc == 1 else None)(*check(name, url, **env)), 45, 0.5)
+def fails(name, url, naming="", **env):
+    """Polls until the check fails, its message containing `naming` (the server samples some
+    things every few seconds, and health checks are cached briefly)."""
+    return eventually(lambda: (lambda rc, out: out if rc == 1 and naming in out else None)(*check(name, url, **env)), 45, 0.5)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,19 @@ def test_conservative_mode_check_fails_while_it_is_on(healthy):
     finally:
         requests.put(healthy.url + "/api/v1/tamiyo/mode", json={"conservative": False}, headers=AUTH, timeout=5)
     assert check("check_conservative_mode.sh", healthy.url)[0] == 0
+
+
+def test_simic_check_fails_for_a_rejected_job_and_names_the_reasons(healthy):
+    # No field reports on this server yet: a job is rejected ("training_reports 0 below min 1").
+    job = requests.post(healthy.url + "/api/v1/simic/jobs", json={}, headers=AUTH, timeout=10)
+    assert job.status_code == 202, job.text
+    job_id = job.json()["id"]
+    finished = lambda: requests.get(f"{healthy.url}/api/v1/simic/jobs/{job_id}", headers=AUTH, timeout=5).json()["job"]["state"] != "queued"
+    assert eventually(finished, 60)
+    out = fails("check_simic.sh", healthy.url, SIMIC_JOB_ID=job_id)
+    assert out and "rejected by validation" in out and "training_reports" in out
+    rc, out = check("check_simic.sh", healthy.url)  # no job named: Tamiyo refused nothing
+    assert rc == 0, out
 
 
 def test_a_wrong_token_fails_the_checks(healthy):
@@ -184,7 +198,7 @@ def test_each_check_fails_when_its_condition_is_broken(broken):
     # Redis stopped: health names it.
     redis.terminate()
     redis.wait()
-    out = fails("check_health.sh", url)
+    out = fails("check_health.sh", url, naming="redis")
     assert out and "redis" in out
 
 
