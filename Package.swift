@@ -114,7 +114,7 @@ let package = Package(
         // blending, gradient isolation); Tamiyo decides at every epoch boundary (policies, risk
         // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
         .target(
-            name: "Kasmina", dependencies: ["Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
+            name: "Kasmina", dependencies: ["CKernels", "Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over

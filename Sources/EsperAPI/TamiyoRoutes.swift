@@ -6,12 +6,21 @@ public import Tamiyo
 import TamiyoNetwork
 
 /// `/api/v1/tamiyo`: conservative mode (the runbook's `set_conservative_mode`), the durable
-/// field reports, and the policy. Handlers read or flip in-memory state; nothing waits for
-/// training or the disk.
+/// field reports, the policy, and operators' approvals of approval-required blueprints.
+/// Handlers read or flip in-memory state; nothing waits for training or the disk.
 public enum TamiyoRoutes {
     struct ModeRequest: Decodable {
         var conservative: Bool
         var reason: String?
+    }
+
+    struct ApprovalRequest: Decodable {
+        var blueprintId: String
+        var reason: String?
+    }
+
+    struct ApprovalList: Encodable {
+        var items: [BlueprintApproval]
     }
 
     /// One decision of the current network on a caller-given input (`POST
@@ -144,6 +153,64 @@ public enum TamiyoRoutes {
             let input = PolicyInput(features: body.features, stageIndex: stage, blueprintIndex: blueprint, slots: [], blueprints: [])
             let out = tamiyo.decide(input, validActions: mask)
             return try .json(DecideResponse(action: out.action.name, logits: out.logits, param: out.param, policyVersion: out.version))
+        }
+        // Approval-required blueprints held by the risk engine proceed once approved here.
+        router.get("/api/v1/tamiyo/approvals") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            return try .json(ApprovalList(items: tamiyo.approvals.all))
+        }
+        router.post("/api/v1/tamiyo/approvals") { request in
+            let body = try request.decodeJSON(ApprovalRequest.self)
+            var problems: [JSONFieldProblem] = []
+            if !isBlueprintId(body.blueprintId) {
+                problems.append(JSONFieldProblem(field: "blueprint_id", message: "1-64 letters, digits, '-', '_' or '.'"))
+            }
+            let reason = body.reason ?? ""
+            if reason.count > 200 || reason.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                problems.append(JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters"))
+            }
+            guard problems.isEmpty else { throw Problem.validation(problems) }
+            let result: (approval: BlueprintApproval, created: Bool)
+            do throws(ApprovalError) {
+                result = try tamiyo.approvals.approve(body.blueprintId, reason: reason.isEmpty ? "operator" : reason)
+            } catch {
+                throw approvalProblem(error, body.blueprintId)
+            }
+            return try .json(result.approval, status: result.created ? 201 : 200)
+        }
+        router.delete("/api/v1/tamiyo/approvals/{blueprint_id}") { request in
+            let id = request.pathParameter("blueprint_id")
+            guard isBlueprintId(id) else {
+                throw Problem(
+                    status: 400, detail: "'\(id.prefix(64))' is not a blueprint id",
+                    errors: [JSONFieldProblem(field: "blueprint_id", message: "1-64 letters, digits, '-', '_' or '.'")])
+            }
+            let revoked: Bool
+            do throws(ApprovalError) {
+                revoked = try tamiyo.approvals.revoke(id)
+            } catch {
+                throw approvalProblem(error, id)
+            }
+            guard revoked else { throw Problem.notFound("\(id) is not approved") }
+            return HTTPResponse(status: 204)
+        }
+    }
+
+    static func isBlueprintId(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0))
+            }
+    }
+
+    static func approvalProblem(_ error: ApprovalError, _ id: String) -> Problem {
+        switch error {
+        case .unknownBlueprint:
+            return Problem.validation([JSONFieldProblem(field: "blueprint_id", message: "no blueprint \(id) in the catalog")])
+        case .notRequired:
+            return Problem.validation([JSONFieldProblem(field: "blueprint_id", message: "\(id) does not require an approval")])
+        case .storage(let reason):
+            return Problem(status: 503, detail: "the approval could not be stored: \(reason)")
         }
     }
 }

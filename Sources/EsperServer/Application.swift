@@ -92,6 +92,8 @@ public final class Application: Sendable {
             controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) },
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
 
+        // Seed views outlive a restart in the run registry's database.
+        tamiyo.seeds.attach(store: runs.registry)
         let runService = runs
         nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
             // Run ids for Grafana variables: a bounded read of the local registry.
@@ -196,6 +198,7 @@ public final class Application: Sendable {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
         runs.shutdown()
+        tamiyo.seeds.flush()
         simic.stop()
         tamiyo.stop()
         nissa.stop()

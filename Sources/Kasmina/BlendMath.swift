@@ -38,6 +38,13 @@ public enum BlendMath {
         for i in 0..<count { out[i] = c * delta[i] }
     }
 
+    /// out += α·v (nothing at all for α = 0: the host's pre-activation stays bit for bit).
+    public static func addScaled(_ out: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, alpha: Float, count: Int) {
+        if alpha == 0 { return }
+        if alpha == 1 { return add(out, v, count: count) }
+        for i in 0..<count { out[i] += alpha * v[i] }
+    }
+
     /// out += v.
     public static func add(_ out: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { out[i] += v[i] }

@@ -14,6 +14,8 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var fallbackReason: String?
     public var parameterCount: Int
     public var kind: String
+    /// Widening seeds: the kernel's shape (nil for slot kernels from Urza).
+    public var widening: WideningShape? = nil
 
     public var usedFallback: Bool { source != "requested" }
 }
@@ -116,6 +118,8 @@ public final class Seed {
     public var stage: SeedLifecycleStage { lifecycle.stage }
     public var parameterCount: Int { branch.parameterCount }
     public var isResidual: Bool { branch.isResidual }
+    /// New hidden units beside the slot's layer rather than a module on its activation.
+    public var isWidening: Bool { origin.widening != nil }
     public var violationCount: Int { violations.count }
 
     /// Whether the seed's parameters learn this step: TRAINING (shadow objective), GRAFTING

@@ -100,7 +100,12 @@ public final class SeedManager: SeedModuleFactory {
     let publish: (TelemetryPacket) -> Void
     /// Test hook: builds the branch of a seed (default: the kernel bound into its block).
     let makeBranch: (CompiledKernel, ParameterBlock) throws -> any SeedBranch
+    /// Test hook: builds a widening seed's branch (default: `WideningBranch`, initialised from
+    /// the seed id).
+    let makeWideningBranch: (WideningShape, ParameterBlock, String) throws -> any SeedBranch
     public let guardian = IsolationGuard()
+    /// The host's shape at the last boundary (widening seeds are shaped by it).
+    public private(set) var architecture: HostArchitecture?
 
     /// Slot widths of the host (`slot-<i>` → width).
     public private(set) var slotWidths: [(name: String, layer: Int, width: Int)] = []
@@ -119,7 +124,8 @@ public final class SeedManager: SeedModuleFactory {
     public init(
         runId: String, settings: SeedSettings, kernels: any SeedKernelProvider, budgetMs: Double = 10,
         registry: SeedRegistry? = nil, publish: @escaping (TelemetryPacket) -> Void = { _ in },
-        makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil
+        makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil,
+        makeWideningBranch: ((WideningShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
     ) {
         self.runId = runId
         self.settings = settings
@@ -128,6 +134,18 @@ public final class SeedManager: SeedModuleFactory {
         self.registry = registry
         self.publish = publish
         self.makeBranch = makeBranch ?? { try KernelBranch($0, block: $1) }
+        self.makeWideningBranch =
+            makeWideningBranch ?? { shape, block, seedId in
+                let branch = WideningBranch(shape: shape, block: block)
+                branch.initialise(seed: SeedManager.fnv1a(seedId))
+                return branch
+            }
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 
     deinit { registry?.deactivate(runId) }
@@ -142,6 +160,7 @@ public final class SeedManager: SeedModuleFactory {
     /// freed, slot embargoed) and lifts expired pauses.
     public func beginBoundary(_ state: EpochState) -> (report: BoundaryReport, decisions: [EpochDecisionBox]) {
         epoch = state.summary.epoch
+        architecture = state.architecture
         slotWidths = state.slots.map { ($0.name, $0.layer, $0.width) }
         guardian.register(hostGroups: state.parameterGroups.filter { $0.name.hasPrefix("host.") })
         // The host's current rate (a rollback or an optimizer command may have changed it).
@@ -333,6 +352,9 @@ public final class SeedManager: SeedModuleFactory {
             return refuse(command, "seed id \(id) is taken", event: "germination_refused")
         }
 
+        if let units = WideningBlueprint.units(operation.blueprintId) {
+            return germinateWidening(command, operation, id: id, slot: slot, units: units, module: module, validation: validation)
+        }
         // Fetch within the budget, falling back (Urza counts and reports it).
         let provided = kernels.kernel(
             blueprintId: operation.blueprintId, width: slot.width, budgetMs: budgetMs,
@@ -378,7 +400,63 @@ public final class SeedManager: SeedModuleFactory {
         seed.reportedTransitions = 0  // a new seed: its germination is news
         // The fast path of the table: the seed trains (on its shadow objective) right away.
         try? seed.transition(to: .training, epoch: epoch)
-        var result = CommandResult(accepted: true, seedId: id)
+        return attach(seed, slot: slot, module: module)
+    }
+
+    /// A widening seed: k new hidden units beside the slot's layer, shaped by the host (layer
+    /// l's input width, layer l+1's width). Needs a ReLU host (the merged units must compute
+    /// what the seed computed) and a slot without fossils (their width would change).
+    private func germinateWidening(
+        _ command: AdaptationCommand, _ operation: CommandSeedOperation, id: String,
+        slot: (name: String, layer: Int, width: Int), units: Int, module: SlotModule?,
+        validation: (loss: Double, accuracy: Double)
+    ) -> CommandResult {
+        guard let architecture, architecture.widths.count > slot.layer + 2 else {
+            return refuse(command, "the host's shape is unknown", event: "germination_refused")
+        }
+        guard architecture.activation == .relu else {
+            return refuse(command, "widening needs a ReLU host (this one uses \(architecture.activation))", event: "germination_refused")
+        }
+        if let module, !module.fossils.isEmpty {
+            return refuse(
+                command, "\(slot.name) carries fossils of width \(slot.width); widening would change it", event: "germination_refused")
+        }
+        let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
+        let origin = KernelOrigin(
+            requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "requested", fetchLatencyMs: 0,
+            fallbackReason: nil, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind, widening: shape)
+        var lifecycle = SeedLifecycle()
+        let block = ParameterBlock(count: shape.parameterCount)
+        let branch: any SeedBranch
+        do {
+            try lifecycle.transition(to: .germinating, epoch: epoch)
+            branch = try makeWideningBranch(shape, block, id)
+        } catch {
+            return refuse(command, "cannot build \(operation.blueprintId): \(error)", event: "germination_refused", level: .error)
+        }
+        for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
+            if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
+                let violation = IsolationViolation(
+                    check: .storageOverlap, seedId: id, detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
+                guardian.record(violation)
+                recordViolation(violation, seedViolations: 1)
+                return refuse(command, violation.detail, event: "germination_refused", level: .error)
+            }
+        }
+        germinations += 1
+        let baseline = SeedBaseline(
+            validationLoss: validation.loss, validationAccuracy: validation.accuracy, epoch: epoch, commandId: command.commandId)
+        let seed = Seed(
+            id: id, slot: slot.name, layer: slot.layer, origin: origin, baseline: baseline, lifecycle: lifecycle,
+            block: block, branch: branch, learningRate: seedLearningRate(age: 0), epoch: epoch)
+        seed.reportedTransitions = 0  // a new seed: its germination is news
+        try? seed.transition(to: .training, epoch: epoch)
+        return attach(seed, slot: slot, module: module)
+    }
+
+    /// Grafts a germinated seed into its slot (a new slot module when the slot had none).
+    private func attach(_ seed: Seed, slot: (name: String, layer: Int, width: Int), module: SlotModule?) -> CommandResult {
+        var result = CommandResult(accepted: true, seedId: seed.id)
         let target: SlotModule
         if let module {
             target = module
@@ -440,7 +518,23 @@ public final class SeedManager: SeedModuleFactory {
             seed.alpha = 1
         }
         var result = CommandResult(accepted: true, seedId: seed.id)
-        if target == .fossilized {
+        if target == .fossilized && seed.isWidening, let shape = seed.origin.widening {
+            // Its units become host units: Tolaria rebuilds the host one layer wider, same function.
+            // It leaves the slot now, so its last transitions are reported here.
+            pendingEvents += transitionEvents(seed)
+            _ = module.detachActive()
+            seed.alpha = 1
+            seed.group.frozen = true
+            result.decisions.append(
+                EpochDecisionBox(decision: .widen(layer: seed.layer, units: shape.units(from: seed.branch.parameters))))
+            if module.isEmpty { modules[module.name] = nil }
+            finishedViews.append(view(of: seed))
+            result.finished.append(
+                FinishedSeed(
+                    seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: .fossilized,
+                    stageBeforeEnd: seed.lifecycle.history.last?.from ?? .unknown, parameters: seed.parameterCount, cullReason: nil,
+                    quarantine: false, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch))
+        } else if target == .fossilized {
             module.fossilize()
             finishedViews.append(view(of: seed))
             result.finished.append(
@@ -520,9 +614,17 @@ public final class SeedManager: SeedModuleFactory {
     }
 
     private func rebuildSeed(_ record: SeedRecord, width: Int) throws -> Seed {
-        let compiled = try kernels.rebuild(record.origin, width: width)
-        let block = ParameterBlock(count: compiled.parameterCount)
-        let branch = try makeBranch(compiled, block)
+        let block: ParameterBlock
+        let branch: any SeedBranch
+        if let shape = record.origin.widening {
+            // Its tensors are restored by Tolaria right after (the `seed.<id>` group).
+            block = ParameterBlock(count: shape.parameterCount)
+            branch = try makeWideningBranch(shape, block, record.id)
+        } else {
+            let compiled = try kernels.rebuild(record.origin, width: width)
+            block = ParameterBlock(count: compiled.parameterCount)
+            branch = try makeBranch(compiled, block)
+        }
         return Seed(
             id: record.id, slot: record.slot, layer: record.layer, origin: record.origin, baseline: record.baseline,
             lifecycle: try SeedLifecycle(history: record.history), block: block, branch: branch,

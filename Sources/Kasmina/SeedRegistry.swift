@@ -1,6 +1,8 @@
+import EsperJSON
 import Foundation
 import Leyline
 import Synchronization
+public import Tolaria
 
 /// One seed as the REST API shows it (`GET /api/v1/runs/{id}/seeds/{seed_id}`).
 public struct SeedView: Sendable, Codable, Equatable {
@@ -65,40 +67,104 @@ public enum CullRequestError: Error, Sendable, Equatable {
     case notCullable(stage: String)
 }
 
+/// Where seed views outlive the process (the run registry's SQLite table in the server).
+public protocol SeedViewStore: Sendable {
+    func saveSeedView(runId: String, json: String) throws
+    func seedView(runId: String) throws -> String?
+}
+
+extension RunRegistry: SeedViewStore {}
+
 /// The process-wide view of every run's seeds for the REST API, and the mailbox of operator
 /// culls. Training threads publish a fresh view at each epoch boundary; HTTP threads only
-/// read it or set a seed's cull flag — neither ever waits for training.
+/// read it or set a seed's cull flag — neither ever waits for training. With a store, a view
+/// is written (on a background queue, never on the training thread) whenever a seed or slot
+/// changed shape — a germination, a stage, a cull, a widening — and when the run ends; a view
+/// not in memory (after a restart) is read back from the store, inactive.
 public final class SeedRegistry: Sendable {
     struct Entry {
         var view: RunSeedsView
         var cullRequests: [String: CullRequest]
+        /// What the stored copy reflects (seeds' stages and slots), to skip identical writes.
+        var storedShape: String?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    private let store = Mutex<(any SeedViewStore)?>(nil)
+    private let writer = DispatchQueue(label: "kasmina-seed-views")
 
     public init() {}
 
+    /// Persists views from now on (the server attaches its run registry at start).
+    public func attach(store: any SeedViewStore) { self.store.withLock { $0 = store } }
+
     public func publish(_ view: RunSeedsView, cullRequests: [String: CullRequest]) {
-        entries.withLock { entries in
+        let persisting = store.withLock { $0 != nil }
+        let toStore: RunSeedsView? = entries.withLock { entries in
             // Seeds of an earlier manager of the same run (before a restart) stay listed.
             var merged = view
-            if let previous = entries[view.runId]?.view {
+            if let previous = entries[view.runId]?.view ?? loadLocked(view.runId) {
                 let current = Set(view.seeds.map(\.seedId))
                 merged.seeds = previous.seeds.filter { !current.contains($0.seedId) } + view.seeds
             }
-            entries[view.runId] = Entry(view: merged, cullRequests: cullRequests)
+            let shape = persisting ? SeedRegistry.shape(of: merged) : nil
+            let stored = entries[view.runId]?.storedShape
+            entries[view.runId] = Entry(view: merged, cullRequests: cullRequests, storedShape: shape)
+            return persisting && shape != stored ? merged : nil
         }
+        if let toStore { save(toStore) }
     }
 
     /// The training thread of the run ended: no more culls can be honoured.
     public func deactivate(_ runId: String) {
-        entries.withLock { entries in
+        let view: RunSeedsView? = entries.withLock { entries in
             entries[runId]?.view.active = false
             entries[runId]?.cullRequests = [:]
+            return entries[runId]?.view
+        }
+        if let view {
+            save(view)
+            flush()  // the run is over: its final view is on disk before the thread moves on
         }
     }
 
-    public func view(_ runId: String) -> RunSeedsView? { entries.withLock { $0[runId]?.view } }
+    public func view(_ runId: String) -> RunSeedsView? {
+        entries.withLock { entries in
+            if let entry = entries[runId] { return entry.view }
+            guard let loaded = loadLocked(runId) else { return nil }
+            entries[runId] = Entry(view: loaded, cullRequests: [:], storedShape: SeedRegistry.shape(of: loaded))
+            return loaded
+        }
+    }
+
+    /// Waits until every queued write reached the store (tests, shutdown).
+    public func flush() { writer.sync {} }
+
+    private func save(_ view: RunSeedsView) {
+        guard let store = store.withLock({ $0 }) else { return }
+        writer.async {
+            guard let bytes = try? JanssonEncoder().encode(view) else { return }
+            try? store.saveSeedView(runId: view.runId, json: String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    /// A stored view (inactive: its training thread is not in this process).
+    private func loadLocked(_ runId: String) -> RunSeedsView? {
+        guard let store = store.withLock({ $0 }), let text = try? store.seedView(runId: runId),
+            var view = try? JanssonDecoder().decode(RunSeedsView.self, from: Array(text.utf8))
+        else { return nil }
+        view.active = false
+        return view
+    }
+
+    /// Finished seeds never change again: their count stands for them, the live ones are listed.
+    private static func shape(of view: RunSeedsView) -> String {
+        let ended = [SeedLifecycleStage.fossilized.name, SeedLifecycleStage.cancelled.name]
+        let live = view.seeds.filter { !ended.contains($0.stage) }
+        let seeds = ["\(view.seeds.count)"] + live.map { "\($0.seedId):\($0.stage):\($0.cullReason ?? ""):\($0.paused)" }
+        let slots = view.slots.map { "\($0.name):\($0.width):\($0.fossils):\($0.liveSeed ?? ""):\($0.embargoUntilEpoch)" }
+        return (seeds + ["|"] + slots + ["|\(view.active)"]).joined(separator: ",")
+    }
 
     /// Flags a live seed for culling; the slot computes the host function again from its next
     /// training batch and the cull completes at the epoch boundary.

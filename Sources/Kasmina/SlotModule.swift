@@ -21,8 +21,15 @@ public import Tolaria
 /// around the shadow backward, I3 on the host-path gradient, I4 around the seed's optimizer
 /// step, I5 on the seed's output and gradients. Three violations cull the seed on the spot
 /// (the slot computes the host function from the next batch on) and quarantine its blueprint.
+///
+/// A *widening* seed (`WideningBlueprint`) lives in the slot after hidden layer l but does not
+/// touch the slot's activation: it reads a copy of layer l's input x̄ and adds α·s(x̄) to layer
+/// l+1's pre-activation (`PreactivationSeedModule`), §4's residual form applied there. The
+/// stages keep their meaning: TRAINING adds nothing (the shadow pass starts from that
+/// pre-activation), GRAFTING ramps α, STABILIZING/EVALUATING add s, a cull adds nothing again;
+/// fossilised, its units become host units (`SeedManager` turns it into Tolaria's widen).
 public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfSteppingSeedModule, AblatableSeedModule,
-    SeedReportingModule
+    SeedReportingModule, PreactivationSeedModule
 {
     public static let moduleKind = "kasmina"
 
@@ -60,6 +67,13 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
 
     private var mode = ForwardMode.passthrough
     private var shadowReady = false
+    // The widening seed's side: its mode this batch, buffers (grown as needed) and readiness.
+    private var wideMode = ForwardMode.passthrough
+    private var wideShadowReady = false
+    private var wideInput = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var wideOutput = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var wideGradient = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var wideCapacity = (input: 1, output: 1)
     private var leakPending = false
     private var batch = 0
     /// Input of the live seed (the last fossil's output, or the slot input).
@@ -85,6 +99,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
 
     deinit {
         for pointer in [hBar, seedOutput, seedGradient, leak, chainGradients.0, chainGradients.1] + fossilOutputs { pointer.deallocate() }
+        for pointer in [wideInput, wideOutput, wideGradient] { pointer.deallocate() }
     }
 
     // MARK: - What the slot holds
@@ -155,7 +170,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         if training, let seed = active, seed.cullRequest.isSet, seed.cullReason == nil {
             beginCull(seed, reason: "operator", quarantine: false)
         }
-        guard let seed = active, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil else {
+        guard let seed = active, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil, !seed.isWidening else {
             mode = .passthrough
             return BlendMath.copy(x, to: output, count: count)
         }
@@ -211,8 +226,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     public func shadowPassWillBegin() { guardian.snapshotHostGradients() }
 
     public func shadowBackward(gradient: UnsafePointer<Float>, loss: Float, correct: Int, batch: Int, width: Int) throws {
-        guard shadowReady, let seed = active else { return }
-        let leaking = settings.faultInjection?.detachLeak == true
+        guard shadowReady || wideShadowReady, let seed = active else { return }
+        // A widening seed's input is the host layer's input: there is no slot gradient for a
+        // leak to reach (its isolation is checked on the host's gradient buffers instead).
+        let leaking = settings.faultInjection?.detachLeak == true && !seed.isWidening
         try seed.branch.backward(gradient, inputGradient: leaking ? leak : nil)
         leakPending = leaking
         seed.stats.shadowLossSum += Double(loss) * Double(batch)
@@ -286,6 +303,81 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         let finite = BlendMath.allFinite(seed.branch.gradients, count: seed.parameterCount)
         guardian.addCheckTime(since: started)
         if !finite { violation(seed, .nonFinite, "the seed's gradients hold NaN or Inf") }
+    }
+
+    // MARK: - Widening seeds (the pre-activation of layer l+1)
+
+    public var shadowContribution: UnsafePointer<Float>? { wideShadowReady ? UnsafePointer(wideOutput) : nil }
+
+    public func addContribution(
+        layerInput: UnsafePointer<Float>, preactivation: UnsafeMutablePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+        training: Bool
+    ) throws {
+        wideMode = .passthrough
+        wideShadowReady = false
+        guard let seed = active, seed.isWidening, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil else { return }
+        guard let shape = seed.origin.widening, shape.inputs == inputs, shape.outputs == outputs else {
+            // Another seed widened a neighbouring layer since this one germinated: its units no
+            // longer fit the host. It is culled (the host function, from this batch on).
+            beginCull(seed, reason: "host_reshaped", quarantine: false)
+            return
+        }
+        reserveWide(batch: batch, inputs: inputs, outputs: outputs)
+        let count = batch * outputs
+        func run(kernelTraining: Bool) throws {
+            BlendMath.copy(layerInput, to: wideInput, count: batch * inputs)  // the detach
+            seed.branch.training = kernelTraining
+            seed.branch.step = seed.steps
+            try seed.branch.forward(wideInput, into: wideOutput, batch: batch)
+            let started = MonotonicClock.nanoseconds()
+            let finite = BlendMath.allFinite(wideOutput, count: count)
+            guardian.addCheckTime(since: started)
+            if !finite { violation(seed, .nonFinite, "the seed's output holds NaN or Inf") }
+        }
+        switch seed.stage {
+        case .training:
+            guard training else { return }
+            try run(kernelTraining: true)
+            wideShadowReady = seed.cullReason == nil
+        case .grafting, .stabilizing, .evaluating, .fineTuning:
+            let learns = training && seed.learns
+            try run(kernelTraining: learns)
+            guard seed.cullReason == nil else { return }
+            let alpha: Float = seed.stage == .grafting ? seed.alpha : 1
+            wideMode = .blended(alpha: alpha, residual: true, learns: learns)
+            BlendMath.addScaled(preactivation, wideOutput, alpha: alpha, count: count)
+        default:
+            return
+        }
+    }
+
+    public func contributionBackward(preactivationGradient: UnsafePointer<Float>, batch: Int, outputs: Int) throws {
+        guard case .blended(let alpha, _, let learns) = wideMode, learns, let seed = active, seed.cullReason == nil else { return }
+        BlendMath.scale(wideGradient, preactivationGradient, by: alpha, count: batch * outputs)
+        // I2 for the blended stages: the seed's backward (dX = NULL) must leave every host
+        // gradient as it was.
+        guardian.snapshotHostGradients()
+        try seed.branch.backward(wideGradient, inputGradient: nil)
+        let change = guardian.hostGradientChange()
+        if change > IsolationGuard.tolerance {
+            violation(seed, .seedBackwardLeak, "the seed's backward changed host gradients by \(change) (L1)")
+        }
+        checkSeedGradients(seed)
+    }
+
+    private func reserveWide(batch: Int, inputs: Int, outputs: Int) {
+        if batch * inputs > wideCapacity.input {
+            wideInput.deallocate()
+            wideInput = .allocate(capacity: batch * inputs)
+            wideCapacity.input = batch * inputs
+        }
+        if batch * outputs > wideCapacity.output {
+            wideOutput.deallocate()
+            wideGradient.deallocate()
+            wideOutput = .allocate(capacity: batch * outputs)
+            wideGradient = .allocate(capacity: batch * outputs)
+            wideCapacity.output = batch * outputs
+        }
     }
 
     // MARK: - The seed's own optimizer step
@@ -396,6 +488,8 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         embargoUntilEpoch = record.embargoUntilEpoch
         mode = .passthrough
         shadowReady = false
+        wideMode = .passthrough
+        wideShadowReady = false
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 public import Karn
+import Kasmina
 import KernelRuntime
 public import Leyline
 import Synchronization
@@ -62,6 +63,13 @@ public final class BlueprintCatalog: Sendable {
                 quarantineOnly: d.quarantineOnly, approvalRequired: d.approvalRequired, description: d.description,
                 available: false, seedWidth: nil, kind: template.recipe.kind,
                 residual: KernelKind(rawValue: template.recipe.kind)?.startsAsIdentity == true && !template.recipe.kind.hasPrefix("fault_"))
+        }
+        // Widening blueprints: built by Kasmina on the C kernels for the host's shape, no artifact.
+        for (id, units) in WideningBlueprint.catalog {
+            entries[id] = BlueprintInfo(
+                blueprintId: id, name: "widen_\(units)", tier: .safe, risk: 0.1, stage: 0, quarantineOnly: false,
+                approvalRequired: false, description: "Add \(units) hidden units beside a host layer (function-preserving)",
+                available: true, seedWidth: nil, kind: WideningBlueprint.kind, residual: true)
         }
         for record in urza?.listAll() ?? [] {
             var info =

@@ -9,8 +9,8 @@ public import Tolaria
 ///   blueprint Tamiyo quarantined after an isolation breach ⇒ PAUSE, `risk_reason =
 ///   blueprint_high_risk`, event `bp_quarantine` (a run may graft quarantine-only templates
 ///   only with `allow_high_risk` and an approval — never one quarantined for a breach);
-/// - approval: an approval-required template not approved for the run is held (PAUSE,
-///   `approval_required`);
+/// - approval: an approval-required template not approved for the run (nor by an operator)
+///   is held (PAUSE, `approval_required`);
 /// - conservative mode: a germination outside the safe pool, or a learning-rate change ⇒
 ///   PAUSE, `conservative_mode`;
 /// - loss spike: validation loss up by more than `max_loss_spike` since the last epoch ⇒
@@ -31,7 +31,8 @@ public struct RiskEngine: Sendable {
 
     public func review(
         _ proposed: AdaptationCommand?, lossDelta: Double, hasPreviousLoss: Bool, conservative: Bool,
-        settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?
+        settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?,
+        approved operatorApproved: (String) -> Bool = { _ in false }
     )
         -> Verdict
     {
@@ -45,7 +46,8 @@ public struct RiskEngine: Sendable {
                 command.annotations["blueprint_stage"] = String(info.stage)
                 command.annotations["blueprint_risk"] = String(format: "%.2f", info.risk)
                 verdict.command = command
-                let approved = settings.approvedBlueprints.contains(id)
+                // Approved for this run, or by an operator for every run (POST /api/v1/tamiyo/approvals).
+                let approved = settings.approvedBlueprints.contains(id) || operatorApproved(id)
                 if let reason = quarantined(id) {
                     rewrite(
                         &verdict, reason: "blueprint_high_risk", event: "bp_quarantine",

@@ -106,7 +106,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let observation = PolicyObservation(
             summary: summary, lossDelta: lossDelta, bestValidationLoss: bestValidationLoss, epochsSinceImprovement: epochsSinceImprovement,
             kasmina: report, settings: settings, conservative: conservative,
-            candidates: candidates(report, conservative: conservative), failures: failures,
+            candidates: candidates(report, conservative: conservative, architecture: state.architecture), failures: failures,
             hostParameters: state.parameterGroups.filter { $0.name.hasPrefix("host.") }.reduce(0) { $0 + $1.count },
             learningRate: state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate ?? config.learningRate)
 
@@ -120,7 +120,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let verdict = service.risk.review(
             proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
             settings: settings, blueprint: { self.service.catalog.info($0) },
-            quarantined: { self.service.quarantineReason($0) })
+            quarantined: { self.service.quarantineReason($0) }, approved: { self.service.approvals.isApproved($0) })
         var outcome: (accepted: Bool, reason: String?)?
         if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
@@ -163,13 +163,23 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// pool for the slot width), with an artifact of that width, not quarantined for a breach;
     /// only SAFE ones in conservative mode. High-risk and unapproved ones stay in the list: the
     /// risk engine, not the policy, holds them (with its events).
-    func candidates(_ report: BoundaryReport, conservative: Bool) -> [String: [BlueprintInfo]] {
+    ///
+    /// Widening blueprints fit any slot without fossils; with a `parameter_budget`, only those
+    /// (and slot kernels) whose parameters keep the host plus its seeds within it remain.
+    func candidates(_ report: BoundaryReport, conservative: Bool, architecture: HostArchitecture) -> [String: [BlueprintInfo]] {
         var result: [String: [BlueprintInfo]] = [:]
+        let used = architecture.parameterCount + report.seedParameters
         for slot in report.slots where slot.allowed {
             let ids = settings.blueprints ?? service.catalog.defaultPool(width: slot.width)
             result[slot.name] = ids.compactMap { service.catalog.info($0) }.filter { info in
-                info.available && info.seedWidth == slot.width && service.quarantineReason(info.blueprintId) == nil
-                    && (!conservative || info.isSafe)
+                guard info.available, service.quarantineReason(info.blueprintId) == nil, !conservative || info.isSafe else { return false }
+                if let units = WideningBlueprint.units(info.blueprintId) {
+                    guard slot.fossils == 0, architecture.widths.count > slot.layer + 2 else { return false }
+                    let added = WideningBlueprint.parameters(
+                        units: units, inputs: architecture.widths[slot.layer], outputs: architecture.widths[slot.layer + 2])
+                    return settings.parameterBudget.map { used + added <= $0 } ?? true
+                }
+                return info.seedWidth == slot.width
             }
         }
         return result

@@ -37,6 +37,7 @@ public struct TamiyoSettings: Sendable {
 
     public var fieldReportPath: String { directory + "/field_reports.log" }
     public var policyWeightsPath: String { directory + "/policy_weights.bin" }
+    public var approvalsPath: String { directory + "/approvals.json" }
     /// The last known good weights before the current ones (what a rollback restores, and
     /// what a restart falls back to when the current file is refused).
     public var previousPolicyWeightsPath: String { directory + "/policy_weights.previous.bin" }
@@ -91,6 +92,8 @@ public final class TamiyoService: Sendable {
     public let catalog: BlueprintCatalog
     public let fieldReports: FieldReportStore
     public let seeds = SeedRegistry()
+    /// Operators' approvals of approval-required blueprints (every run).
+    public let approvals: ApprovalStore
     public let risk: RiskEngine
     let karn: KarnCatalog
     let kernels: any SeedKernelProvider
@@ -134,6 +137,11 @@ public final class TamiyoService: Sendable {
         mode = ConservativeMode(atStart: settings.conservativeAtStart)
         risk = RiskEngine(maxLossSpike: settings.maxLossSpike)
         catalog = BlueprintCatalog(karn: karn, urza: urza, ttlSeconds: settings.metadataTTLSeconds)
+        let (approvals, approvalsError) = ApprovalStore.open(path: settings.approvalsPath, karn: karn)
+        self.approvals = approvals
+        if let approvalsError {
+            logger.error("approvals file unreadable; starting with none", metadata: ["error": "\(approvalsError)"])
+        }
         do {
             fieldReports = try FieldReportStore(path: settings.fieldReportPath, retentionHours: settings.fieldReportRetentionHours)
         } catch {
@@ -227,12 +235,14 @@ public final class TamiyoService: Sendable {
         var problems: [JSONFieldProblem] = []
         for key in ["blueprints", "approved_blueprints"] {
             let ids = key == "blueprints" ? seeds.blueprints ?? [] : seeds.approvedBlueprints
-            for (index, id) in ids.enumerated() where karn.get(id) == nil {
+            for (index, id) in ids.enumerated() where karn.get(id) == nil && WideningBlueprint.units(id) == nil {
                 problems.append(JSONFieldProblem(field: "seeds.\(key)[\(index)]", message: "no blueprint \(id) in the catalog"))
             }
         }
         let widths = Set(catalog.all.filter(\.available).compactMap(\.seedWidth))
-        if !widths.isEmpty {
+        // A run that only widens needs no slot kernels, hence no particular slot width.
+        let widensOnly = seeds.blueprints.map { !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil } } ?? false
+        if !widths.isEmpty && !widensOnly {
             let names = seeds.slots ?? architecture.hiddenSizes.indices.map(SeedSlot.name(forLayer:))
             for (index, name) in names.enumerated() {
                 guard let layer = Int(name.dropFirst("slot-".count)), architecture.hiddenSizes.indices.contains(layer) else { continue }

@@ -134,6 +134,7 @@ int main(void)
     suite_rng();
     suite_seeds();
     suite_seed_faults();
+    suite_widen();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -55,5 +55,6 @@ void suite_clip(void);
 void suite_rng(void);
 void suite_seeds(void);
 void suite_seed_faults(void);
+void suite_widen(void);
 
 #endif

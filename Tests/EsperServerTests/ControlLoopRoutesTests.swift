@@ -194,8 +194,14 @@ enum AcceptanceRun {
         #expect(after.count == before && !after.contains { $0["report_id"] as? String == "torn" })
         #expect(try restarted.fieldReports("run=\(helpful)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS")
         #expect(try restarted.fieldReports("outcome=regression").count >= 2)
-        // Seeds of runs that finished before the restart are no longer in memory; the run is known.
-        #expect(try restarted.object("GET", "/api/v1/runs/\(helpful)/seeds")["active"] as? Bool == false)
+        // Seeds of runs that finished before the restart come back from the run registry, inactive.
+        let restored = try restarted.object("GET", "/api/v1/runs/\(helpful)/seeds")
+        #expect(restored["active"] as? Bool == false)
+        #expect(
+            (restored["items"] as? [[String: Any]])?.contains {
+                $0["stage"] as? String == "SEED_STAGE_FOSSILIZED" && $0["parameters"] as? Int == 280
+            }
+                == true)
     }
 
     static func validationCurve(_ server: ServerHarness, _ run: String) throws -> [Double] {
@@ -310,5 +316,124 @@ enum AcceptanceRun {
             )
                 == ["policy"])
         #expect(try server.request("POST", "/api/v1/runs", json: base + #", "policy": "learned"}"#).status == 202)
+        // Recipe and growth settings are range-checked too.
+        #expect(
+            try problems(
+                base
+                    + #", "label_smoothing": 1, "input_noise": -1, "learning_rate_decay_epochs": 0, "policy": "heuristic", "seeds": {"parameter_budget": 0}}"#
+            ) == ["label_smoothing", "input_noise", "learning_rate_decay_epochs", "seeds.parameter_budget"])
+    }
+
+    /// Approval-required blueprints over REST: a run whose only candidate is BP036 is held by
+    /// the risk engine until an operator approves it, then it germinates; approvals validate
+    /// their input and survive a restart.
+    @Test func anApprovalReleasesAHeldBlueprintInARunningRun() throws {
+        let data = TemporaryDirectory("esper-approvals")
+        var server: ServerHarness? = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        try server!.compile([("BP036", #"{"experts": 4, "capacity": 1}"#)])
+        func problems(_ json: String) throws -> (Int, [String]) {
+            let response = try server!.request("POST", "/api/v1/tamiyo/approvals", json: json)
+            return (
+                response.status, (try? RawHTTP.json(response)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
+            )
+        }
+        #expect(try problems(#"{"blueprint_id": "BP999"}"#) == (422, ["blueprint_id"]))
+        #expect(try problems(#"{"blueprint_id": "BP008"}"#) == (422, ["blueprint_id"]), "BP008 needs no approval")
+        #expect(try problems(#"{"blueprint_id": "../x", "reason": "\u0001"}"#) == (422, ["blueprint_id", "reason"]))
+        #expect(try problems(#"{"blueprint_id": "BP036", "colour": 1}"#) == (400, ["colour"]))
+        #expect(try problems(#"{}"#) == (422, ["blueprint_id"]))
+        #expect(try server!.request("DELETE", "/api/v1/tamiyo/approvals/BP036").status == 404)
+
+        let run = try server!.submit(
+            AcceptanceRun.config(
+                epochs: 100_000,
+                seeds:
+                    #"{"slots": ["slot-0"], "blueprints": ["BP036"], "plateau_epochs": 1, "plateau_delta": 10, "warmup_epochs": 1, "max_germinations": 1}"#
+            ))
+        // Held: the run trains past several plateaus without a seed.
+        #expect(try eventually(within: 60) { (try server!.object("GET", "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0) >= 20 })
+        #expect(try server!.seeds(run).isEmpty)
+        let approved = try server!.request("POST", "/api/v1/tamiyo/approvals", json: #"{"blueprint_id": "BP036", "reason": "reviewed"}"#)
+        #expect(approved.status == 201, "\(approved.text)")
+        #expect(try RawHTTP.json(approved)["blueprint_id"] as? String == "BP036")
+        #expect(try server!.request("POST", "/api/v1/tamiyo/approvals", json: #"{"blueprint_id": "BP036"}"#).status == 200)
+        #expect(try eventually(within: 60) { try server!.seeds(run).first?["blueprint_id"] as? String == "BP036" })
+        _ = try server!.request("POST", "/api/v1/runs/\(run)/stop")
+        #expect(try server!.waitFor(run, status: "cancelled", within: 60))
+
+        server = nil
+        let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let items = try #require(try restarted.object("GET", "/api/v1/tamiyo/approvals")["items"] as? [[String: Any]])
+        #expect(items.map { $0["blueprint_id"] as? String } == ["BP036"] && items.first?["reason"] as? String == "reviewed")
+        #expect(try restarted.request("DELETE", "/api/v1/tamiyo/approvals/BP036").status == 204)
+        #expect((try restarted.object("GET", "/api/v1/tamiyo/approvals")["items"] as? [Any])?.isEmpty == true)
+    }
+
+    /// A run whose host widened is suspended by a shutdown and resumes after the restart from
+    /// its checkpoint with the wider host.
+    @Test func aWidenedRunResumesWiderAfterARestart() throws {
+        let data = TemporaryDirectory("esper-growth-resume")
+        var server: ServerHarness? = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let run = try server!.submit(
+            #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": 100000, "learning_rate": 0.01, "seed": 3, "#
+                + #""checkpoint_interval": 1, "policy": "heuristic", "seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "#
+                + #""plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "#
+                + #""evaluation_epochs": 1, "improvement_threshold": 0, "max_germinations": 1}}"#)
+        func width(_ server: ServerHarness) throws -> Int? {
+            let latest = try server.object("GET", "/api/v1/runs/\(run)")["latest_metrics"] as? [String: Any]
+            return (latest?["slots"] as? [[String: Any]])?.first?["width"] as? Int
+        }
+        func epoch(_ server: ServerHarness) throws -> Int { try server.object("GET", "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0 }
+        #expect(try eventually(within: 60) { try width(server!) == 12 })
+        let before = try epoch(server!)
+        server = nil
+
+        let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        #expect(try eventually(within: 60) { try epoch(restarted) > before + 2 })
+        #expect(try width(restarted) == 12, "resumed from a checkpoint of the widened host")
+        let record = try restarted.object("GET", "/api/v1/runs/\(run)")
+        #expect(record["restarts"] as? Int == 1)
+        #expect(try restarted.seeds(run).first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
+        _ = try restarted.request("POST", "/api/v1/runs/\(run)/stop")
+        #expect(try restarted.waitFor(run, status: "cancelled", within: 60))
+    }
+
+    /// Width growth through the API: a 64→4→10 digits host under the heuristic policy with the
+    /// widening blueprint only (no slot kernel of width 4 exists, none is needed) — a forced
+    /// plateau germinates widen-8, it passes its gates and fossilises, and the host's hidden
+    /// layer is 12 wide afterwards.
+    @Test func aGrowthRunAddsHiddenUnitsAndItsSeedsSurviveARestart() throws {
+        let data = TemporaryDirectory("esper-growth")
+        var server: ServerHarness? = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let run = try server!.submit(
+            #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": 10, "learning_rate": 0.01, "seed": 3, "#
+                + #""label_smoothing": 0.1, "input_noise": 0.1, "learning_rate_decay_epochs": 3, "policy": "heuristic", "#
+                + #""seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "plateau_epochs": 1, "plateau_delta": 10, "#
+                + #""min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "evaluation_epochs": 1, "#
+                + #""improvement_threshold": 0, "max_germinations": 1, "parameter_budget": 2409}}"#)
+        #expect(try server!.waitFor(run, status: "succeeded", within: 120))
+        let view = try server!.object("GET", "/api/v1/runs/\(run)/seeds")
+        let seeds = try #require(view["items"] as? [[String: Any]])
+        #expect(seeds.count == 1)
+        #expect(seeds.first?["blueprint_id"] as? String == "widen-8")
+        #expect(seeds.first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
+        #expect(seeds.first?["parameters"] as? Int == 8 * 64 + 8 + 10 * 8, "ΔParams = k·(inputs + 1) + classes·k")
+        let slots = try #require(view["slots"] as? [[String: Any]])
+        #expect(slots.first?["width"] as? Int == 12, "the hidden layer grew from 4 to 12 units")
+        let reports = try server!.fieldReports("run=\(run)")
+        #expect(reports.first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_SUCCESS")
+
+        // After a restart the same seeds and slots are served from the run registry.
+        server = nil
+        let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
+        let restored = try restarted.object("GET", "/api/v1/runs/\(run)/seeds")
+        #expect(restored["active"] as? Bool == false)
+        let restoredSeeds = try #require(restored["items"] as? [[String: Any]])
+        #expect(restoredSeeds.map { $0["seed_id"] as? String } == seeds.map { $0["seed_id"] as? String })
+        #expect(restoredSeeds.first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
+        #expect((restored["slots"] as? [[String: Any]])?.first?["width"] as? Int == 12)
+        let seedId = try #require(seeds.first?["seed_id"] as? String)
+        #expect(try restarted.object("GET", "/api/v1/runs/\(run)/seeds/\(seedId)")["blueprint_id"] as? String == "widen-8")
+        #expect(try restarted.request("POST", "/api/v1/runs/\(run)/seeds/\(seedId)/cull").status == 409)
     }
 }

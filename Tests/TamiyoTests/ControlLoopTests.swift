@@ -2,6 +2,7 @@ import EsperTestSupport
 import Foundation
 import Kasmina
 import Leyline
+import Logging
 import TamiyoNetwork
 import Testing
 import Tolaria
@@ -124,6 +125,37 @@ import Tolaria
         #expect(first.commandType == .seed && first.annotations["executed"] == "true")
     }
 
+    @Test func anOperatorApprovalReleasesHeldBlueprintsForEveryRunAndIsKept() throws {
+        let fixture = try ControlFixture()
+        let config = ControlLoopTests.acceptance(epochs: 200, blueprints: ["BP036"])
+        let held = try fixture.run(config)
+        #expect(held.controller.commands.first?.annotations["risk_reason"] == "approval_required")
+        #expect(held.controller.kasmina.germinations == 0)
+
+        #expect(throws: ApprovalError.unknownBlueprint) { try fixture.service.approvals.approve("BP999", reason: "x") }
+        #expect(throws: ApprovalError.notRequired) { try fixture.service.approvals.approve("BP008", reason: "x") }
+        let (approval, created) = try fixture.service.approvals.approve("BP036", reason: "reviewed")
+        #expect(created && approval.blueprintId == "BP036" && approval.reason == "reviewed")
+        #expect(try fixture.service.approvals.approve("BP036", reason: "again").created == false)
+
+        // The same config (no run-level approval) now germinates BP036.
+        let released = try fixture.run(config)
+        let first = try #require(released.controller.commands.first)
+        #expect(first.commandType == .seed && first.annotations["executed"] == "true")
+        #expect(released.controller.kasmina.germinations == 1)
+
+        // Approvals are kept on disk: a new service over the same directory has it; revoking holds again.
+        var logger = Logger(label: "tamiyo-test")
+        logger.logLevel = .critical
+        let reopened = try TamiyoService(
+            settings: TamiyoSettings(directory: fixture.directory.path + "/tamiyo"), karn: fixture.library.catalog,
+            urza: fixture.library.urza, kernels: UrzaKernelProvider(urza: fixture.library.urza), bus: nil, logger: logger)
+        defer { reopened.stop() }
+        #expect(reopened.approvals.all.map(\.blueprintId) == ["BP036"])
+        #expect(try reopened.approvals.revoke("BP036") && !(try reopened.approvals.revoke("BP036")))
+        #expect(!reopened.approvals.isApproved("BP036"))
+    }
+
     @Test func conservativeModeRestrictsTheNextDecisionToTheSafePool() throws {
         let fixture = try ControlFixture()
         fixture.service.mode.set(true, reason: "test")
@@ -234,5 +266,38 @@ import Tolaria
         #expect(states.first?.metrics["alpha"] != nil && states.first?.metrics["parameters"] == 280)
         try LeylineCodec.check(packet)
         for command in run.controller.commands { try LeylineCodec.check(command) }
+    }
+    /// Width growth under the heuristic: a 4-unit digits host widens while the parameter budget
+    /// allows (310 + 600 = 910 ≤ 1 000; then widen-8 or widen-4 would exceed it) and stops.
+    @Test func theHeuristicWidensTheHostUntilTheBudgetRunsOut() throws {
+        let fixture = try ControlFixture()
+        var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: 30, learningRate: 0.01)
+        config.model.hiddenSizes = [4]
+        config.seed = 5
+        config.policy = .heuristic
+        var seeds = SeedSettings()
+        seeds.blueprints = ["widen-8", "widen-4"]
+        seeds.warmupEpochs = 2
+        seeds.plateauEpochs = 1
+        seeds.plateauDelta = 10
+        seeds.minTrainingEpochs = 1
+        seeds.graftSteps = 10
+        seeds.stabilizationEpochs = 0
+        seeds.evaluationEpochs = 1
+        seeds.improvementThreshold = 0
+        seeds.embargoEpochs = 0
+        seeds.parameterBudget = 1000
+        config.seeds = seeds
+        #expect(fixture.service.validate(config, architecture: HostArchitecture(inputs: 64, hiddenSizes: [4], classes: 10)).isEmpty)
+        let run = try fixture.run(config)
+        #expect(run.outcome == .completed)
+        #expect(run.trainer.model.architecture.hiddenSizes == [12])
+        #expect(run.trainer.model.architecture.parameterCount == 910)
+        let germinations = run.controller.commands.compactMap { command -> String? in
+            guard case .seedOperation(let op)? = command.payload, op.operation == .germinate else { return nil }
+            return op.blueprintId
+        }
+        #expect(germinations == ["widen-8"], "nothing fits the budget after the first widening")
+        #expect(run.sink.summaries.last.map { $0.validationAccuracy > run.sink.summaries[1].validationAccuracy } == true)
     }
 }

@@ -3,7 +3,7 @@
 // and growth on digits from a 4-unit host. Build with `swift build -c release`.
 //
 // usage: control-bench handshake [EPOCHS] [heuristic|learned] → boundary and handshake p50/p99/max (ms)
-//        control-bench growth SEED [EPOCHS]       → one growth run on digits (heuristic policy)
+//        control-bench growth SEED [EPOCHS]       → one width-growth run on digits (heuristic policy, widening seeds)
 //        control-bench fixed WIDTH SEED [EPOCHS]  → a fixed-width digits net, same protocol
 //        control-bench simic-compare [EPOCHS]     → heuristic runs → field reports → Simic PPO →
 //                                                   trained vs heuristic growth over the eval seeds
@@ -32,6 +32,8 @@ final class Control {
     let urza: UrzaLibrary
     let service: TamiyoService
     var compiled: [String] = []
+    /// The host's shape at the end of the last `train` (widening changes it).
+    var lastHost: HostArchitecture?
 
     init(width: Int, blueprints: [String], kernelBudgetMs: Double = 10) throws {
         catalog = try KarnCatalog()
@@ -69,23 +71,35 @@ final class Control {
         let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
                               scaling: config.dataset.effectiveScaling)
         let sink = InMemoryTrainingSink()
-        _ = try Trainer(runId: runId, config: config, split: split, checkpoints: nil, sink: sink, controller: controller).run()
+        let trainer = Trainer(runId: runId, config: config, split: split, checkpoints: nil, sink: sink, controller: controller)
+        _ = try trainer.run()
+        lastHost = trainer.model.architecture
         return (sink.summaries, controller)
     }
 }
 
 /// The digits protocol of shared/data/README.md: pixels scaled to 0..1, shuffled 80/20,
-/// Adam 1e-2, batch 32.
+/// Adam 1e-2, batch 32 — DIGITS_* variables change the recipe (docs/performance.md).
 func digits(hidden: [Int], seed: UInt64, epochs: Int) -> RunConfig {
-    var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: epochs, learningRate: 0.01)
+    let env = ProcessInfo.processInfo.environment
+    var dataset = DatasetSpec(kind: .digits)
+    if let scaling = env["DIGITS_SCALING"] { dataset.scaling = FeatureScaling(rawValue: scaling) }
+    var config = RunConfig(dataset: dataset, epochs: epochs, learningRate: Float(env["DIGITS_LR"] ?? "") ?? 0.01)
     config.model.hiddenSizes = hidden
     config.batchSize = 32
     config.seed = seed
+    if let kind = env["DIGITS_OPTIMIZER"].flatMap(OptimizerSettings.Kind.init(rawValue:)) { config.optimizer = kind }
+    if let decay = env["DIGITS_WEIGHT_DECAY"].flatMap(Float.init) { config.weightDecay = decay }
+    if let smoothing = env["DIGITS_LABEL_SMOOTHING"].flatMap(Float.init) { config.labelSmoothing = smoothing }
+    if let noise = env["DIGITS_INPUT_NOISE"].flatMap(Float.init) { config.inputNoise = noise }
+    if let batch = env["DIGITS_BATCH"].flatMap(Int.init) { config.batchSize = batch }
+    if let decay = env["DIGITS_DECAY_EPOCHS"].flatMap(Int.init) { config.learningRateDecayEpochs = decay }
     return config
 }
 
-/// The growth task (digits, 4-unit host, the default SAFE pool): one definition for `growth`
-/// and `simic-compare`, so a change to the task changes both.
+/// The slot-seed growth task (digits, 4-unit host, the default SAFE pool of slot kernels):
+/// what `simic-compare` trains and compares policies on. `growth` measures width growth
+/// (`widthGrowthConfig`) instead.
 func growthConfig(seed: UInt64, epochs: Int, policy: ControlPolicy) -> RunConfig {
     var config = digits(hidden: [4], seed: seed, epochs: epochs)
     config.policy = policy
@@ -102,6 +116,30 @@ func growthConfig(seed: UInt64, epochs: Int, policy: ControlPolicy) -> RunConfig
 }
 
 let growthCandidates = (1...35).map { String(format: "BP%03d", $0) }
+
+/// Width growth: the 4-unit host widens through widening seeds (Net2Net-style, function-
+/// preserving) under the heuristic policy, within a parameter budget below the 32-unit fixed
+/// net's 2 410. GROWTH_* variables change the gates, DIGITS_* the recipe.
+func widthGrowthConfig(seed: UInt64, epochs: Int) -> RunConfig {
+    var config = digits(hidden: [4], seed: seed, epochs: epochs)
+    config.policy = .heuristic
+    let env = ProcessInfo.processInfo.environment
+    var seeds = SeedSettings()
+    seeds.blueprints = (env["GROWTH_BLUEPRINTS"] ?? "widen-8,widen-4").split(separator: ",").map(String.init)
+    seeds.maxGerminations = Int(env["GROWTH_MAX_GERMINATIONS"] ?? "") ?? 12
+    seeds.plateauEpochs = Int(env["GROWTH_PLATEAU"] ?? "") ?? 3
+    seeds.embargoEpochs = Int(env["GROWTH_EMBARGO"] ?? "") ?? 2
+    seeds.warmupEpochs = Int(env["GROWTH_WARMUP"] ?? "") ?? 10
+    seeds.graftSteps = Int(env["GROWTH_GRAFT_STEPS"] ?? "") ?? 45
+    seeds.minTrainingEpochs = Int(env["GROWTH_MIN_TRAINING"] ?? "") ?? 3
+    seeds.parameterBudget = Int(env["GROWTH_BUDGET"] ?? "") ?? 2409
+    seeds.improvementThreshold = Double(env["GROWTH_IMPROVEMENT"] ?? "") ?? seeds.improvementThreshold
+    seeds.stabilizationEpochs = Int(env["GROWTH_STABILIZATION"] ?? "") ?? seeds.stabilizationEpochs
+    seeds.evaluationEpochs = Int(env["GROWTH_EVALUATION"] ?? "") ?? seeds.evaluationEpochs
+    seeds.plateauDelta = Double(env["GROWTH_PLATEAU_DELTA"] ?? "") ?? seeds.plateauDelta
+    config.seeds = seeds
+    return config
+}
 
 Kernels.blasThreads = 1
 let arguments = CommandLine.arguments
@@ -139,11 +177,11 @@ case "handshake":
 case "growth":
     let seed = arguments.count > 2 ? UInt64(arguments[2]) ?? 1 : 1
     let epochs = arguments.count > 3 ? Int(arguments[3]) ?? 150 : 150
-    let control = try Control(width: 4, blueprints: growthCandidates)
-    let config = growthConfig(seed: seed, epochs: epochs, policy: .heuristic)
+    let config = widthGrowthConfig(seed: seed, epochs: epochs)
+    let control = try Control(width: 4, blueprints: config.seeds!.blueprints!.filter { WideningBlueprint.units($0) == nil })
     let (summaries, controller) = try control.train(config)
+    let host = control.lastHost!
     let last = summaries.last!
-    let hostParameters = digits(hidden: [4], seed: seed, epochs: 1).model.hiddenSizes.isEmpty ? 0 : (64 * 4 + 4 + 4 * 10 + 10)
     let seedParameters = last.slots.reduce(0) { $0 + $1.parameters }
     let best = summaries.map(\.validationAccuracy).max() ?? 0
     for command in controller.commands {
@@ -151,10 +189,17 @@ case "growth":
         if case .seedOperation(let op)? = command.payload { operation = op.operation.name + " " + op.blueprintId }
         FileHandle.standardError.write(Data("epoch \(command.annotations["epoch"] ?? "?") \(command.targetSeedId) \(operation) \(command.annotations["rationale"] ?? "")\n".utf8))
     }
-    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d host=%d seeds=%d fossils=%d germinations=%d compiled=%@",
-                 seed, summaries.count, last.validationAccuracy, best, hostParameters + seedParameters, hostParameters, seedParameters,
-                 (controller.kasmina.slotModules.first?.fossils.count ?? 0), controller.kasmina.germinations,
-                 control.compiled.joined(separator: ",")))
+    // Fossilised widenings are host units now: the host's count is the grown network's. A seed
+    // still live at the end is reported apart (in TRAINING it adds nothing to the output).
+    let fossilised = controller.commands.filter { command in
+        guard case .seedOperation(let op)? = command.payload else { return false }
+        return op.operation == .fossilize && command.annotations["executed"] == "true"
+    }.count
+    let live = controller.kasmina.slotModules.compactMap(\.active).map { "\($0.origin.requestedId):\($0.stage.name)" }
+    print(String(format: "growth seed=%llu epochs=%d final_val_acc=%.4f best_val_acc=%.4f params=%d hidden=%@ germinations=%d fossilised=%d live_seed_params=%d live=%@",
+                 seed, summaries.count, last.validationAccuracy, best, host.parameterCount,
+                 host.hiddenSizes.map(String.init).joined(separator: ","), controller.kasmina.germinations,
+                 fossilised, seedParameters, live.joined(separator: ",")))
 case "fixed":
     // WIDTH may list several hidden layers: 64,4 is a 64→64→4→10 net.
     let widths = (arguments.count > 2 ? arguments[2] : "4").split(separator: ",").compactMap { Int($0) }

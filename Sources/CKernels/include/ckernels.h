@@ -169,6 +169,17 @@ int ck_init_kaiming_normal(ck_rng *rng, float *w, size_t n, size_t fan_in);
 /* Kaiming/He uniform for ReLU: w ~ U(-b, b), b = sqrt(6 / fan_in). */
 int ck_init_kaiming_uniform(ck_rng *rng, float *w, size_t n, size_t fan_in);
 
+/* ---- seed_widen.c  (the widening seed: k new hidden units beside a host layer) ----------- */
+
+/* Floats of U [k,n_in], c [k], V [n_out,k] (one buffer, in that order). */
+size_t ck_widen_param_count(size_t n_in, size_t k, size_t n_out);
+/* u[B,k] = relu(x U^T + c), s[B,n_out] = u V^T (both overwritten). */
+int ck_widen_forward(float *s, float *u, const float *x, const float *params, size_t B, size_t n_in,
+                     size_t k, size_t n_out);
+/* dparams += dθ given ds; dx[B,n_in] = ∂L/∂x (overwritten, nullable); du: B*k floats scratch. */
+int ck_widen_backward(float *dparams, float *dx, float *du, const float *ds, const float *x, const float *u,
+                      const float *params, size_t B, size_t n_in, size_t k, size_t n_out);
+
 #ifdef __cplusplus
 }
 #endif

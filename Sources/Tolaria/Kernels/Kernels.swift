@@ -26,7 +26,7 @@ public struct KernelError: Error, Sendable, CustomStringConvertible, Equatable {
 /// allocation, no copies, no arrays. Shapes follow `ckernels.h` (row-major, `[rows, cols]`).
 public enum Kernels {
     @inline(__always)
-    static func check(_ status: Int32, _ kernel: StaticString) throws(KernelError) {
+    public static func check(_ status: Int32, _ kernel: StaticString) throws(KernelError) {
         if status != 0 { throw KernelError(kernel: "\(kernel)", status: status) }
     }
 

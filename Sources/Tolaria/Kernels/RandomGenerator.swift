@@ -14,6 +14,8 @@ public struct RandomGenerator: Sendable {
         case initialisation = 3
         /// Epoch e shuffles with stream `epochShuffle + e`.
         case epochShuffle = 1_000
+        /// Epoch e draws its training-input noise from stream `inputNoise + e`.
+        case inputNoise = 1_000_000_000
     }
 
     public init(seed: UInt64, stream: UInt64) {
@@ -58,7 +60,7 @@ public struct RandomGenerator: Sendable {
     }
 
     /// Kaiming-uniform (ReLU/GELU) or Xavier-uniform (tanh/identity) weights.
-    mutating func initialiseWeights(
+    public mutating func initialiseWeights(
         _ weights: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int,
         scheme: WeightInitialisation
     ) {

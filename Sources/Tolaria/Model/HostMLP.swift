@@ -38,6 +38,8 @@ public final class HostMLP {
     public let hostGroups: [ParameterGroup]
     public private(set) var slots: [SeedSlot]
     public let maxBatch: Int
+    /// ε of label smoothing in every training gradient (main and shadow passes); 0 = off.
+    public var labelSmoothing: Float = 0
 
     let widths: [Int]
     let hiddenCount: Int
@@ -182,6 +184,11 @@ public final class HostMLP {
             try Kernels.linearForward(
                 out: z[layer], input: current, weights: values + weightOffsets[layer], bias: nil,
                 batch: batch, inputs: fanIn, outputs: fanOut)
+            if layer > 0, let widening = slots[layer - 1].module as? any PreactivationSeedModule {
+                try widening.addContribution(
+                    layerInput: layerInputs[layer - 1], preactivation: z[layer], batch: batch, inputs: widths[layer - 1],
+                    outputs: fanOut, training: training)
+            }
             try Kernels.biasActivationForward(act, y: y[layer], z: z[layer], bias: values + biasOffsets[layer], batch: batch, width: fanOut)
             if let module = slots[layer].module {
                 try module.forward(input: y[layer], output: slotOutput[layer], batch: batch, width: fanOut, training: training)
@@ -195,6 +202,11 @@ public final class HostMLP {
             out: logits, input: current, weights: values + weightOffsets[hiddenCount],
             bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
             outputs: architecture.classes)
+        if hiddenCount > 0, let widening = slots[hiddenCount - 1].module as? any PreactivationSeedModule {
+            try widening.addContribution(
+                layerInput: layerInputs[hiddenCount - 1], preactivation: logits, batch: batch, inputs: widths[hiddenCount - 1],
+                outputs: architecture.classes, training: training)
+        }
         return logits
     }
 
@@ -214,11 +226,15 @@ public final class HostMLP {
         try Kernels.softmaxCrossEntropyBackward(
             logitsGradient: logitsGradient, probabilities: probabilities, labels: labels,
             batch: batch, classes: classes)
+        smoothLabels(logitsGradient, labels: labels, batch: batch)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { logitsGradient[i] *= lossScale }
         }
         let values = block.values, gradients = block.gradients
         let act = architecture.activation
+        if hiddenCount > 0, let widening = slots[hiddenCount - 1].module as? any PreactivationSeedModule {
+            try widening.contributionBackward(preactivationGradient: logitsGradient, batch: batch, outputs: classes)
+        }
         try Kernels.linearBackward(
             inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : nil,
             weightGradient: gradients + weightOffsets[hiddenCount],
@@ -237,6 +253,9 @@ public final class HostMLP {
             try Kernels.biasActivationBackward(
                 act, dz: dz[layer], biasGradient: gradients + biasOffsets[layer], dy: activationGradient,
                 z: z[layer], y: y[layer], batch: batch, width: fanOut)
+            if layer > 0, let widening = slots[layer - 1].module as? any PreactivationSeedModule {
+                try widening.contributionBackward(preactivationGradient: dz[layer], batch: batch, outputs: fanOut)
+            }
             try Kernels.linearBackward(
                 inputGradient: layer > 0 ? dSlotOutput[layer - 1] : nil,
                 weightGradient: gradients + weightOffsets[layer], biasGradient: nil, outputGradient: dz[layer],
@@ -279,6 +298,7 @@ public final class HostMLP {
         try Kernels.softmaxCrossEntropyBackward(
             logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities,
             labels: labels, batch: batch, classes: classes)
+        smoothLabels(buffers.logitsGradient, labels: labels, batch: batch)
         if lossScale != 1 {
             for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
         }
@@ -297,6 +317,131 @@ public final class HostMLP {
                 weights: values + weightOffsets[l], batch: batch, inputs: widths[l], outputs: widths[l + 1])
         }
         return (loss, correct, UnsafePointer(buffers.dInput[layer]))
+    }
+
+    /// The shadow pass of a widening seed in training: the batch's loss with `contribution`
+    /// added to the pre-activation of layer `layer + 1` (the logits after the last hidden
+    /// layer) of the last forward, through the later layers with their weights held fixed, and
+    /// ∂L/∂(that pre-activation) (× `lossScale`). Writes nothing of the main pass.
+    public func shadowPass(
+        contributionAfter layer: Int, contribution: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+        lossScale: Float = 1
+    ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
+        precondition(layer >= 0 && layer < hiddenCount && batch > 0 && batch <= maxBatch)
+        let buffers = shadowBuffers()
+        let values = block.values
+        let act = architecture.activation
+        let classes = architecture.classes
+        let target = layer + 1
+        // Forward from the perturbed pre-activation (z of the main pass already holds its bias).
+        var current: UnsafePointer<Float>?
+        if target < hiddenCount {
+            let width = widths[target + 1]
+            for i in 0..<(batch * width) { buffers.z[target][i] = z[target][i] + contribution[i] }
+            try Kernels.biasActivationForward(act, y: buffers.y[target], z: buffers.z[target], bias: nil, batch: batch, width: width)
+            current = UnsafePointer(buffers.y[target])
+            for l in (target + 1)..<max(target + 1, hiddenCount) {
+                try Kernels.linearForward(
+                    out: buffers.z[l], input: current!, weights: values + weightOffsets[l], bias: nil,
+                    batch: batch, inputs: widths[l], outputs: widths[l + 1])
+                try Kernels.biasActivationForward(
+                    act, y: buffers.y[l], z: buffers.z[l], bias: values + biasOffsets[l], batch: batch, width: widths[l + 1])
+                current = UnsafePointer(buffers.y[l])
+            }
+            try Kernels.linearForward(
+                out: buffers.logits, input: current!, weights: values + weightOffsets[hiddenCount],
+                bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount], outputs: classes)
+        } else {
+            for i in 0..<(batch * classes) { buffers.logits[i] = logits[i] + contribution[i] }
+        }
+        let loss = try Kernels.softmaxCrossEntropyForward(
+            probabilities: buffers.probabilities, logits: buffers.logits, labels: labels, batch: batch, classes: classes)
+        let correct = Kernels.countCorrect(scores: buffers.logits, labels: labels, batch: batch, classes: classes)
+        try Kernels.softmaxCrossEntropyBackward(
+            logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities, labels: labels, batch: batch,
+            classes: classes)
+        smoothLabels(buffers.logitsGradient, labels: labels, batch: batch)
+        if lossScale != 1 {
+            for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
+        }
+        guard let last = current else { return (loss, correct, UnsafePointer(buffers.logitsGradient)) }
+        try Kernels.linearBackward(
+            inputGradient: buffers.dInput[hiddenCount - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
+            outputGradient: buffers.logitsGradient, input: last, weights: values + weightOffsets[hiddenCount],
+            batch: batch, inputs: widths[hiddenCount], outputs: classes)
+        for l in stride(from: hiddenCount - 1, through: target, by: -1) {
+            try Kernels.biasActivationBackward(
+                act, dz: buffers.dz[l], biasGradient: nil, dy: buffers.dInput[l], z: buffers.z[l], y: buffers.y[l],
+                batch: batch, width: widths[l + 1])
+            guard l > target else { break }
+            try Kernels.linearBackward(
+                inputGradient: buffers.dInput[l - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
+                outputGradient: buffers.dz[l], input: UnsafePointer(buffers.y[l - 1]), weights: values + weightOffsets[l],
+                batch: batch, inputs: widths[l], outputs: widths[l + 1])
+        }
+        return (loss, correct, UnsafePointer(buffers.dz[target]))
+    }
+
+    /// This host with hidden layer `layer` wider by `units` (a fossilised widening seed): the
+    /// new units' incoming weights and bias become new rows of the layer, their outgoing
+    /// weights new columns of the next one. Every existing value, optimizer moment and group
+    /// setting (rate, frozen, step) is kept; the new entries' moments start at zero. With the
+    /// units' contribution equal to what the seed added, the function is the same.
+    public func widened(layer: Int, by units: WideningUnits) -> HostMLP {
+        precondition(layer >= 0 && layer < hiddenCount && units.units > 0)
+        let k = units.units, fanIn = widths[layer], next = widths[layer + 2]
+        precondition(units.incoming.count == k * fanIn && units.bias.count == k && units.outgoing.count == next * k)
+        var shape = architecture
+        shape.hiddenSizes[layer] += k
+        let wider = HostMLP(architecture: shape, maxBatch: maxBatch, learningRate: hostGroups[0].learningRate, seed: 0)
+        wider.labelSmoothing = labelSmoothing
+        for (old, new) in zip(hostGroups, wider.hostGroups) {
+            new.learningRate = old.learningRate
+            new.frozen = old.frozen
+            new.step = old.step
+        }
+        let pairs: [(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Bool)] = [
+            (block.values, wider.block.values, true), (block.firstMoment, wider.block.firstMoment, false),
+            (block.secondMoment, wider.block.secondMoment, false),
+        ]
+        for (source, destination, isValue) in pairs {
+            for l in 0...hiddenCount {
+                let inputs = widths[l], outputs = widths[l + 1]
+                let w = source + weightOffsets[l], b = source + biasOffsets[l]
+                let nw = destination + wider.weightOffsets[l], nb = destination + wider.biasOffsets[l]
+                if l == layer {
+                    // k new rows after the existing ones.
+                    nw.update(from: w, count: outputs * inputs)
+                    nb.update(from: b, count: outputs)
+                    for i in 0..<(k * inputs) { nw[outputs * inputs + i] = isValue ? units.incoming[i] : 0 }
+                    for j in 0..<k { nb[outputs + j] = isValue ? units.bias[j] : 0 }
+                } else if l == layer + 1 {
+                    // k new columns at the end of every row.
+                    for r in 0..<outputs {
+                        (nw + r * (inputs + k)).update(from: w + r * inputs, count: inputs)
+                        for j in 0..<k { nw[r * (inputs + k) + inputs + j] = isValue ? units.outgoing[r * k + j] : 0 }
+                    }
+                    nb.update(from: b, count: outputs)
+                } else {
+                    nw.update(from: w, count: outputs * inputs)
+                    nb.update(from: b, count: outputs)
+                }
+            }
+        }
+        return wider
+    }
+
+    /// (p − one-hot)/B → (p − t)/B with t = (1 − ε)·one-hot + ε/C: adds ε·(one-hot − 1/C)/B.
+    private func smoothLabels(_ gradient: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) {
+        guard labelSmoothing > 0 else { return }
+        let classes = architecture.classes
+        let scale = labelSmoothing / Float(batch)
+        let uniform = scale / Float(classes)
+        for b in 0..<batch {
+            let row = gradient + b * classes
+            for c in 0..<classes { row[c] -= uniform }
+            row[Int(labels[b])] += scale
+        }
     }
 
     private func shadowBuffers() -> ShadowBuffers {

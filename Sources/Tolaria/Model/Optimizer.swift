@@ -25,6 +25,8 @@ public struct OptimizerSettings: Sendable, Codable, Equatable {
 /// count; frozen groups are skipped. Stateless apart from the moments in the groups' block.
 public struct Optimizer: Sendable {
     public let settings: OptimizerSettings
+    /// Multiplies every group's rate for this step (the run's learning-rate decay; 1 = none).
+    public var learningRateScale: Float = 1
 
     public init(settings: OptimizerSettings) { self.settings = settings }
 
@@ -35,13 +37,13 @@ public struct Optimizer: Sendable {
             case .adam, .adamw:
                 try Kernels.adamStep(
                     parameters: group.values, m: group.firstMoment, v: group.secondMoment, gradient: group.gradients,
-                    count: group.count, learningRate: group.learningRate, beta1: settings.beta1, beta2: settings.beta2,
+                    count: group.count, learningRate: group.learningRate * learningRateScale, beta1: settings.beta1, beta2: settings.beta2,
                     epsilon: settings.epsilon, weightDecay: settings.weightDecay, step: group.step,
                     decoupled: settings.kind == .adamw)
             case .sgd:
                 try Kernels.sgdStep(
                     parameters: group.values, velocity: settings.momentum > 0 ? group.firstMoment : nil,
-                    gradient: group.gradients, count: group.count, learningRate: group.learningRate,
+                    gradient: group.gradients, count: group.count, learningRate: group.learningRate * learningRateScale,
                     momentum: settings.momentum, weightDecay: settings.weightDecay)
             }
         }

@@ -78,3 +78,38 @@ public protocol SeedReportingModule: SeedSlotModule {
 public protocol SeedModuleFactory: AnyObject {
     func makeModule(kind: String, slot: SeedSlot, checkpointState: [UInt8]) throws -> (any SeedSlotModule)?
 }
+
+/// A module that adds to the pre-activation of the layer after its slot instead of (or as
+/// well as) transforming the slot's activation: Kasmina's widening seed, k new hidden units
+/// beside hidden layer l that read l's input and feed layer l+1 (the logits after the last
+/// hidden layer). The host calls it after layer l+1's weights were applied and before its
+/// bias and activation; the contribution never flows back into the host (the detach).
+public protocol PreactivationSeedModule: SeedSlotModule {
+    /// preactivation[batch, outputs] += the module's contribution given layer l's input
+    /// x[batch, inputs] (nothing when the module is not part of the function now).
+    func addContribution(
+        layerInput: UnsafePointer<Float>, preactivation: UnsafeMutablePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+        training: Bool) throws
+    /// After the host's backward reached that pre-activation: ∂L/∂preactivation, for the
+    /// module's own parameters only (no input gradient).
+    func contributionBackward(preactivationGradient: UnsafePointer<Float>, batch: Int, outputs: Int) throws
+    /// TRAINING: the unblended contribution [batch, outputs] of the last training forward, for
+    /// the shadow pass (`ShadowTrainedSeedModule.shadowBackward` receives its gradient).
+    var shadowContribution: UnsafePointer<Float>? { get }
+}
+
+/// New hidden units for a host layer (row-major like the host's weights): `incoming` is
+/// [units, fanIn], `bias` [units], `outgoing` [fanOut of the next layer, units].
+public struct WideningUnits: Sendable, Equatable {
+    public var units: Int
+    public var incoming: [Float]
+    public var bias: [Float]
+    public var outgoing: [Float]
+
+    public init(units: Int, incoming: [Float], bias: [Float], outgoing: [Float]) {
+        self.units = units
+        self.incoming = incoming
+        self.bias = bias
+        self.outgoing = outgoing
+    }
+}

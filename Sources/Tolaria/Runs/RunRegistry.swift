@@ -46,7 +46,22 @@ public final class RunRegistry: Sendable {
                 event TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS run_events_run ON run_events(run_id, seq);
+            CREATE TABLE IF NOT EXISTS run_seeds (
+                run_id TEXT PRIMARY KEY,
+                view TEXT NOT NULL
+            );
             """)
+    }
+
+    /// Stores the latest view of a run's seeds (Kasmina's JSON; opaque here), so the seeds
+    /// endpoint still answers after a restart.
+    public func saveSeedView(runId: String, json: String) throws {
+        try database.query("INSERT OR REPLACE INTO run_seeds (run_id, view) VALUES (?, ?)", [.text(runId), .text(json)])
+    }
+
+    /// The stored view of a run's seeds, if any.
+    public func seedView(runId: String) throws -> String? {
+        try database.query("SELECT view FROM run_seeds WHERE run_id = ?", [.text(runId)]).first?["view"].string
     }
 
     static func text<T: Encodable>(_ value: T) throws -> String {

@@ -7,6 +7,9 @@ public enum EpochDecision {
     case install(module: (any SeedSlotModule)?, slot: String)
     /// End the run after this epoch (it succeeds with what it has).
     case stop(reason: String)
+    /// Make hidden layer `layer` wider by the given units (a fossilised widening seed): the
+    /// host is rebuilt with the same function, its parameters, moments and group state kept.
+    case widen(layer: Int, units: WideningUnits)
 }
 
 /// What the controller sees at an epoch boundary.
@@ -14,6 +17,8 @@ public struct EpochState {
     public let summary: EpochSummary
     public let slots: [SeedSlot]
     public let parameterGroups: [ParameterGroup]
+    /// The host's current shape (widening changes it).
+    public let architecture: HostArchitecture
 }
 
 /// The end-of-epoch hook (Tamiyo plugs in here). Runs synchronously on the training thread

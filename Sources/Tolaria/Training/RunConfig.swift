@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a run's examples come from. One struct for every kind (the fields a kind does not
 /// use must be absent — `RunConfig.parse` says so), stored as given in the run registry.
 public struct DatasetSpec: Sendable, Codable, Equatable {
@@ -118,6 +120,23 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var gradientAccumulationSteps: Int = 1
     /// Clip the global gradient norm to this (off when absent).
     public var gradientClipNorm: Float?
+    /// Training targets (1 − ε)·one-hot + ε/classes instead of the one-hot (off when absent).
+    /// Reported losses stay the plain cross-entropy.
+    public var labelSmoothing: Float?
+    /// Standard deviation of Gaussian noise added to every training input (off when absent;
+    /// per-epoch seeded, so a resumed run sees the same noise).
+    public var inputNoise: Float?
+    /// Cosine decay of every learning rate to zero over the run's last this many epochs (off
+    /// when absent): a multiplier on the groups' rates, which rollbacks and the controller
+    /// still set.
+    public var learningRateDecayEpochs: Int?
+
+    /// The decay multiplier for `epoch` (1 before the decay window).
+    public func learningRateScale(epoch: Int) -> Float {
+        guard let window = learningRateDecayEpochs, window > 0, epoch >= epochs - window else { return 1 }
+        let progress = (Double(epoch - (epochs - window)) + 0.5) / Double(window)
+        return Float(0.5 * (1 + cos(Double.pi * min(1, progress))))
+    }
     public var rollback = RollbackPolicy()
     /// Whole-epoch time above this raises an `epoch_time_high` event (the 18 ms budget is
     /// for the epoch boundary only, never for the epoch).

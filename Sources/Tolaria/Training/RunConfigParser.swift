@@ -127,6 +127,11 @@ extension RunConfig {
         if root.has("gradient_clip_norm") {
             config.gradientClipNorm = root.float("gradient_clip_norm", exclusiveLowerBound: 0, upTo: 1e6)
         }
+        if root.has("label_smoothing") { config.labelSmoothing = root.float("label_smoothing", from: 0, below: 1) }
+        if root.has("input_noise") { config.inputNoise = root.float("input_noise", from: 0, below: 10) }
+        if root.has("learning_rate_decay_epochs") {
+            config.learningRateDecayEpochs = root.int("learning_rate_decay_epochs", 1...Limits.maxEpochs)
+        }
         if root.has("epoch_time_budget_ms") {
             config.epochTimeBudgetMs = root.double("epoch_time_budget_ms", 0.001...86_400_000)
         }
@@ -212,6 +217,7 @@ extension RunConfig {
         for (key, path, range) in integers where reader.has(key) {
             seeds[keyPath: path] = reader.int(key, range) ?? seeds[keyPath: path]
         }
+        if reader.has("parameter_budget") { seeds.parameterBudget = reader.int("parameter_budget", 1...100_000_000) }
         if seeds.minTrainingEpochs > seeds.maxTrainingEpochs {
             reader.problem("min_training_epochs", "must not exceed max_training_epochs (\(seeds.maxTrainingEpochs))")
         }

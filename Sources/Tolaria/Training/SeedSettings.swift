@@ -65,6 +65,9 @@ public struct SeedSettings: Sendable, Codable, Equatable {
     public var gradientClipNorm: Float = 1
     /// Frozen-base mode: host groups stop learning once the first seed germinates.
     public var hostFrozen = false
+    /// Growth stops here: no germination whose parameters would take the host plus its seeds
+    /// past this many (nil: no budget beyond `max_germinations`).
+    public var parameterBudget: Int?
     public var faultInjection: SeedFaultInjection?
 
     public init() {}

@@ -34,8 +34,10 @@ public final class Trainer {
     public let runId: String
     public let config: RunConfig
     public let split: DataSplit
-    public let model: HostMLP
-    public let optimizer: Optimizer
+    /// The host; replaced by a wider one when a widening seed fossilises (and by a checkpoint's
+    /// shape on rollback or resume across such a change).
+    public private(set) var model: HostMLP
+    public private(set) var optimizer: Optimizer
     let checkpoints: CheckpointStore?
     let sink: any TrainingEventSink
     let controller: any EpochController
@@ -74,6 +76,7 @@ public final class Trainer {
         // Validation runs in chunks of at least 256 rows: fewer, larger GEMMs.
         let maxBatch = max(config.batchSize, 256)
         model = HostMLP(architecture: architecture, maxBatch: maxBatch, learningRate: config.learningRate, seed: config.seed)
+        model.labelSmoothing = config.labelSmoothing ?? 0
         optimizer = Optimizer(settings: config.optimizerSettings)
         batchFeatures = .allocate(capacity: maxBatch * architecture.inputs)
         batchLabels = .allocate(capacity: maxBatch)
@@ -161,6 +164,7 @@ public final class Trainer {
 
     func trainEpoch(_ epoch: Int) throws -> EpochResult {
         let start = MonotonicClock.nanoseconds()
+        optimizer.learningRateScale = config.learningRateScale(epoch: epoch)
         let order = split.epochOrder(seed: config.seed, epoch: epoch)
         let data = split.training
         let width = data.featureCount
@@ -205,6 +209,8 @@ public final class Trainer {
         model.zeroGradients()
         var batchIndex = 0
         var rowStart = 0
+        let noise = config.inputNoise ?? 0
+        var noiseGenerator = RandomGenerator(seed: config.seed, stream: .inputNoise, offset: UInt64(epoch))
         do {
             try data.features.withUnsafeBufferPointer { features in
                 try data.labels.withUnsafeBufferPointer { labels in
@@ -216,6 +222,9 @@ public final class Trainer {
                             let source = Int(order[rowStart + r])
                             (batchFeatures + r * width).update(from: features.baseAddress! + source * width, count: width)
                             batchLabels[r] = labels[source]
+                        }
+                        if noise > 0 {
+                            for i in 0..<(rows * width) { batchFeatures[i] += noise * noiseGenerator.normal() }
                         }
                         if let fault = config.faultInjection, !faultFired, fault.nanAtEpoch == epoch, fault.nanAtBatch == batchIndex {
                             faultFired = true
@@ -231,14 +240,25 @@ public final class Trainer {
                         correct += hits
                         samples += rows
                         for (layer, module) in shadowed {
-                            guard let activation = module.shadowActivation else { continue }
-                            module.shadowPassWillBegin()
-                            let shadow = try model.shadowPass(
-                                slot: layer, activation: activation, labels: batchLabels, batch: rows,
-                                lossScale: lossScale)
-                            try module.shadowBackward(
-                                gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
-                                width: model.architecture.hiddenSizes[layer])
+                            if let activation = module.shadowActivation {
+                                module.shadowPassWillBegin()
+                                let shadow = try model.shadowPass(
+                                    slot: layer, activation: activation, labels: batchLabels, batch: rows,
+                                    lossScale: lossScale)
+                                try module.shadowBackward(
+                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
+                                    width: model.architecture.hiddenSizes[layer])
+                            } else if let widening = module as? any PreactivationSeedModule,
+                                let contribution = widening.shadowContribution
+                            {
+                                module.shadowPassWillBegin()
+                                let shadow = try model.shadowPass(
+                                    contributionAfter: layer, contribution: contribution, labels: batchLabels, batch: rows,
+                                    lossScale: lossScale)
+                                try module.shadowBackward(
+                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
+                                    width: model.architecture.widths[layer + 2])
+                            }
                         }
                         try model.backward(labels: batchLabels, batch: rows, lossScale: lossScale)
                         pending += 1
@@ -323,7 +343,7 @@ public final class Trainer {
         let controllerStart = MonotonicClock.nanoseconds()
         do {
             let decisions = try controller.endOfEpoch(
-                EpochState(summary: summary, slots: model.slots, parameterGroups: model.parameterGroups))
+                EpochState(summary: summary, slots: model.slots, parameterGroups: model.parameterGroups, architecture: model.architecture))
             summary.controllerMs = MonotonicClock.milliseconds(since: controllerStart)
             for decision in decisions {
                 switch decision {
@@ -340,6 +360,8 @@ public final class Trainer {
                     }
                 case .stop(let reason):
                     stop = reason
+                case .widen(let layer, let units):
+                    widen(layer: layer, units: units, epoch: epoch)
                 }
             }
         } catch {
@@ -387,6 +409,39 @@ public final class Trainer {
         return reporting.isEmpty ? nil : reporting.flatMap(\.seedStates)
     }
 
+    /// Replaces the host by one whose hidden layer `layer` has `units` more units (same
+    /// function). The modules of the other slots move over; the widened layer's slot starts
+    /// empty (its width changed, so nothing grafted for the old width fits it).
+    func widen(layer: Int, units: WideningUnits, epoch: Int) {
+        guard layer >= 0, layer < model.architecture.hiddenSizes.count, units.units > 0,
+            units.incoming.count == units.units * model.architecture.widths[layer],
+            units.bias.count == units.units, units.outgoing.count == model.architecture.widths[layer + 2] * units.units
+        else {
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: epoch, kind: .controllerError, level: .error,
+                    message: "the controller asked to widen layer \(layer) with units of the wrong shape"))
+            return
+        }
+        let wider = model.widened(layer: layer, by: units)
+        for slot in model.slots where slot.layer != layer { wider.install(slot.module, inSlot: slot.name) }
+        model = wider
+    }
+
+    /// A host of the checkpoint's shape when widening changed it since (same inputs, classes
+    /// and depth); parameters are restored right after.
+    func adoptArchitecture(of meta: Checkpoint.Metadata) throws {
+        guard meta.architecture != model.architecture else { return }
+        let a = meta.architecture, b = model.architecture
+        guard a.inputs == b.inputs, a.classes == b.classes, a.hiddenSizes.count == b.hiddenSizes.count,
+            a.activation == b.activation, a.initialisation == b.initialisation
+        else {
+            throw TrainingFailure("checkpoint at epoch \(meta.epoch) was written for another architecture")
+        }
+        model = HostMLP(architecture: a, maxBatch: model.maxBatch, learningRate: config.learningRate, seed: config.seed)
+        model.labelSmoothing = config.labelSmoothing ?? 0
+    }
+
     // MARK: - Checkpoints and rollback
 
     /// Mean training loss of the last good epochs, floored at `spikeFloor` so a loss that
@@ -431,9 +486,7 @@ public final class Trainer {
 
     func restore(_ checkpoint: Checkpoint, keepRollbackCount: Bool) throws {
         let meta = checkpoint.metadata
-        guard meta.architecture == model.architecture else {
-            throw TrainingFailure("checkpoint at epoch \(meta.epoch) was written for another architecture")
-        }
+        try adoptArchitecture(of: meta)
         for slotState in meta.slots {
             guard let slot = model.slots.first(where: { $0.name == slotState.name }) else {
                 throw TrainingFailure("checkpoint names an unknown slot \(slotState.name)")

@@ -1,0 +1,108 @@
+import CKernels
+public import Tolaria
+
+/// The widening blueprints (Net2Net-style growth of a host layer): each adds `units` hidden
+/// units beside hidden layer l. Their kernels are not compiled by Tezzeret into Urza — the
+/// shape depends on the host (layer l's input width and the next layer's width), known only
+/// at germination — but built here on the `ck_widen_*` C kernels.
+public enum WideningBlueprint {
+    /// Kernel kind recorded in a seed's origin.
+    public static let kind = "widen"
+    /// Blueprint id → units added.
+    public static let catalog: [(id: String, units: Int)] = [("widen-4", 4), ("widen-8", 8), ("widen-16", 16)]
+
+    public static func units(_ blueprintId: String) -> Int? { catalog.first { $0.id == blueprintId }?.units }
+
+    /// Parameters a widening of `units` adds to a layer reading `inputs` and feeding `outputs`.
+    public static func parameters(units: Int, inputs: Int, outputs: Int) -> Int {
+        ck_widen_param_count(inputs, units, outputs)
+    }
+}
+
+/// Shape of a widening kernel: layer l's input width, the units, the next layer's width.
+public struct WideningShape: Sendable, Equatable, Codable {
+    public var inputs: Int
+    public var units: Int
+    public var outputs: Int
+
+    public init(inputs: Int, units: Int, outputs: Int) {
+        self.inputs = inputs
+        self.units = units
+        self.outputs = outputs
+    }
+
+    public var parameterCount: Int { WideningBlueprint.parameters(units: units, inputs: inputs, outputs: outputs) }
+
+    /// The fossilised seed as host units: U, c and V read from its parameter buffer.
+    public func units(from parameters: UnsafePointer<Float>) -> WideningUnits {
+        let u = units * inputs
+        return WideningUnits(
+            units: units, incoming: Array(UnsafeBufferPointer(start: parameters, count: u)),
+            bias: Array(UnsafeBufferPointer(start: parameters + u, count: units)),
+            outgoing: Array(UnsafeBufferPointer(start: parameters + u + units, count: outputs * units)))
+    }
+}
+
+/// A widening seed's kernel: s[batch, outputs] = relu(x U^T + c) V^T over the detached copy
+/// of layer l's input, with its parameters in the seed's own block. U starts Kaiming-uniform
+/// (deterministic from the seed id), c and V at zero — so the seed adds nothing until it has
+/// learned something, and even then only through α.
+public final class WideningBranch: SeedBranch {
+    public let shape: WideningShape
+    public let parameters: UnsafeMutablePointer<Float>
+    public let gradients: UnsafeMutablePointer<Float>
+    public let isResidual = true
+    public var training = false
+    public var step: UInt64 = 0
+    private var capacity = 0
+    private var u: UnsafeMutablePointer<Float>
+    private var du: UnsafeMutablePointer<Float>
+    private var input: UnsafePointer<Float>?
+    private var batch = 0
+
+    public init(shape: WideningShape, block: ParameterBlock) {
+        precondition(block.count >= shape.parameterCount, "the seed's block is smaller than its kernel")
+        self.shape = shape
+        parameters = block.values
+        gradients = block.gradients
+        u = .allocate(capacity: 1)
+        du = .allocate(capacity: 1)
+    }
+
+    deinit {
+        u.deallocate()
+        du.deallocate()
+    }
+
+    public var parameterCount: Int { shape.parameterCount }
+
+    /// U ~ U(±√(6/inputs)) from `seed`, c = 0, V = 0.
+    public func initialise(seed: UInt64) {
+        var rng = RandomGenerator(seed: seed, stream: .initialisation)
+        rng.initialiseWeights(
+            parameters, count: shape.units * shape.inputs, fanIn: shape.inputs, fanOut: shape.units, scheme: .kaimingUniform)
+        (parameters + shape.units * shape.inputs).update(repeating: 0, count: shape.units + shape.outputs * shape.units)
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, batch: Int) throws {
+        if batch > capacity {
+            u.deallocate()
+            du.deallocate()
+            u = .allocate(capacity: batch * shape.units)
+            du = .allocate(capacity: batch * shape.units)
+            capacity = batch
+        }
+        input = x
+        self.batch = batch
+        try Kernels.check(
+            ck_widen_forward(y, u, x, parameters, batch, shape.inputs, shape.units, shape.outputs), "ck_widen_forward")
+    }
+
+    public func backward(_ outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) throws {
+        guard let input else { return }
+        try Kernels.check(
+            ck_widen_backward(
+                gradients, inputGradient, du, outputGradient, input, u, parameters, batch, shape.inputs, shape.units, shape.outputs),
+            "ck_widen_backward")
+    }
+}
