@@ -102,7 +102,7 @@ struct DemoCommand: ParsableCommand {
         abstract: "Start a fresh server, forge the catalog, grow a digits run under Tamiyo, print a summary.",
         discussion: "Needs python3 with requests (scripts/bootstrap.sh installs it). ESPER_DEMO_SMALL=1 is --small.")
 
-    @Flag(help: "The CI setting: 40 epochs and shorter gates.") var small = false
+    @Flag(help: "The CI setting: 60 epochs and shorter gates.") var small = false
     @Flag(help: "Leave the server running after the summary.") var keep = false
     @Option(name: .customLong("data-dir"), help: "A fresh state directory (default var/demo/<time>).") var dataDirectory: String?
 

@@ -4,7 +4,7 @@ epoch, an optional Simic cycle, and a summary. Everything goes through the HTTP 
 
     python3 -m esper_client.demo [--small] [--binary PATH] [--data-dir DIR] [--keep]
 
-`--small` (or ESPER_DEMO_SMALL=1) is the CI setting: 40 epochs and shorter gates.
+`--small` (or ESPER_DEMO_SMALL=1) is the CI setting: 60 epochs and shorter gates.
 """
 from __future__ import annotations
 
@@ -22,17 +22,21 @@ import requests
 
 from .client import EsperAPIError, EsperClient
 
-# The host is 64→4→10 with a 4-wide seed slot after the hidden layer (docs/performance.md,
-# "Growth on digits"); the server compiles its kernels for that width.
+# The host is 64→4→10; Tamiyo grows it with widening seeds (new hidden units, Net2Net-style)
+# under a parameter budget below a 32-unit net — the growth run of docs/performance.md
+# ("Growth on digits", recipe R). The server compiles the catalog's slot kernels for 4-wide
+# slots, the host's width.
 SEED_WIDTH = 4
 STAGES_BEFORE_BLEND = {"SEED_STAGE_GERMINATING", "SEED_STAGE_GERMINATED", "SEED_STAGE_TRAINING"}
 STAGES_BLENDED = {"SEED_STAGE_STABILIZING", "SEED_STAGE_EVALUATING", "SEED_STAGE_FINE_TUNING", "SEED_STAGE_FOSSILIZED"}
+ENDED = {"SEED_STAGE_CULLED", "SEED_STAGE_CANCELLED"}
 
 
 def run_config(small: bool) -> Dict[str, Any]:
-    seeds = {"slots": ["slot-0"], "max_germinations": 12, "graft_steps": 45}
+    seeds = {"slots": ["slot-0"], "blueprints": ["widen-8", "widen-4"], "max_germinations": 12, "graft_steps": 45,
+             "parameter_budget": 2409}
     if small:
-        seeds.update(plateau_epochs=2, embargo_epochs=1, warmup_epochs=3, min_training_epochs=2, plateau_delta=0.01)
+        seeds.update(plateau_epochs=2, embargo_epochs=1, warmup_epochs=5)
     else:
         seeds.update(plateau_epochs=3, embargo_epochs=2, warmup_epochs=10)
     return {
@@ -40,9 +44,13 @@ def run_config(small: bool) -> Dict[str, Any]:
         "experiment_name": "demo",
         "dataset": {"kind": "digits"},
         "model": {"hidden_sizes": [SEED_WIDTH]},
-        "epochs": 40 if small else 150,
+        "epochs": 60 if small else 200,
         "batch_size": 32,
-        "learning_rate": 0.01,
+        "learning_rate": 0.003,
+        "label_smoothing": 0.1,
+        "input_noise": 0.1,
+        "learning_rate_decay_epochs": 15 if small else 50,
+        "checkpoint_interval": 50,
         "seed": 1,
         "policy": "heuristic",
         "seeds": seeds,
@@ -129,7 +137,8 @@ class Demo:
         config = run_config(self.small)
         run = self.client.post("/api/v1/runs", config, create=True)
         run_id = run["id"]
-        self.say(f"[run] {run_id}: digits, host 64→{SEED_WIDTH}→10, {config['epochs']} epochs, Tamiyo heuristic policy")
+        self.say(f"[run] {run_id}: digits, host 64→{SEED_WIDTH}→10, {config['epochs']} epochs, Tamiyo's heuristic policy "
+                 f"growing it with {', '.join(config['seeds']['blueprints'])} (budget {config['seeds']['parameter_budget']} parameters)")
         printed = 0
         while True:
             record = self.client.get(f"/api/v1/runs/{run_id}")
@@ -197,9 +206,11 @@ class Demo:
         run_id = record["id"]
         latest = record.get("latest_metrics") or {}
         seeds = self.client.get(f"/api/v1/runs/{run_id}/seeds").get("items", [])
-        added = sum(slot.get("parameters", 0) for slot in latest.get("slots", []))
         fossils = [s for s in seeds if s["stage"] == "SEED_STAGE_FOSSILIZED"]
-        culled = [s for s in seeds if s["stage"] in ("SEED_STAGE_CULLED", "SEED_STAGE_CANCELLED")]
+        culled = [s for s in seeds if s["stage"] in ENDED]
+        # What the fossilised seeds became: hidden units of the host (widening) or slot modules.
+        added = sum(s.get("parameters", 0) for s in fossils)
+        widths = [slot.get("width") for slot in latest.get("slots", [])]
         commands = sum(len(s.get("history", [])) for s in seeds)
         reports = self.client.get("/api/v1/tamiyo/field-reports", run=run_id, limit=500).get("items", [])
         alerts = self.client.get("/api/v1/nissa/alerts", limit=500).get("items", [])
@@ -223,6 +234,7 @@ class Demo:
         self.say(f"validation accuracy: {100 * (latest.get('validation_accuracy') or 0):.1f} % after {latest.get('epochs', '?')} epochs")
         fossil_list = ", ".join("%s %s +%d" % (s["seed_id"], s.get("blueprint_id", "?"), s.get("parameters", 0)) for s in fossils)
         self.say(f"parameters added: {added} (seeds {len(seeds)}: fossilized {len(fossils)} [{fossil_list}], culled {len(culled)})")
+        self.say(f"hidden layer: {SEED_WIDTH} → {'+'.join(str(w) for w in widths)} units")
         self.say(f"commands issued: {commands} seed lifecycle commands (germinate, advance, cull, fossilize)")
         self.say(f"alerts: {len(alerts)} raised, {len(firing)} firing" + "".join(f"\n  {a.get('rule')} ({a.get('severity')}): {a.get('state')}" for a in alerts[:5]))
         self.say(f"simic: {simic}")
@@ -254,11 +266,14 @@ def stage_at(seed: Dict[str, Any], epoch: int) -> Optional[str]:
 def progress_line(epoch: Dict[str, Any], seeds: List[Dict[str, Any]], live: bool) -> str:
     n = epoch["epoch"]
     parts = []
+    added = 0
     for seed in seeds:
         stage = stage_at(seed, n)
-        if stage is None or (seed.get("history") and seed["history"][-1].get("epoch", 0) < n and stage in ("SEED_STAGE_CULLED", "SEED_STAGE_CANCELLED")):
-            continue
-        if stage in STAGES_BEFORE_BLEND or stage in ("SEED_STAGE_CULLED", "SEED_STAGE_CANCELLED"):
+        if stage == "SEED_STAGE_FOSSILIZED":
+            added += seed.get("parameters", 0)
+        if stage is None or (stage in ENDED and seed["history"][-1].get("epoch", 0) < n):
+            continue  # not germinated yet, or culled before this epoch
+        if stage in STAGES_BEFORE_BLEND or stage in ENDED:
             alpha = "0"
         elif stage in STAGES_BLENDED:
             alpha = "1"
@@ -267,11 +282,11 @@ def progress_line(epoch: Dict[str, Any], seeds: List[Dict[str, Any]], live: bool
         else:
             alpha = "ramp"
         parts.append(f"{seed['seed_id']} {seed.get('blueprint_id', '?')} {stage.replace('SEED_STAGE_', '')} α={alpha}")
+    hidden = "+".join(str(slot.get("width", "?")) for slot in epoch.get("slots", []))
     return (
         f"epoch {n + 1:3d}/{epoch.get('epochs', '?')}  loss {epoch.get('train_loss', float('nan')):.4f}  "
         f"val_loss {epoch.get('validation_loss', float('nan')):.4f}  acc {100 * epoch.get('validation_accuracy', 0):5.1f} %  "
-        f"params+{sum(s.get('parameters', 0) for s in epoch.get('slots', []))}  "
-        f"seeds: {'; '.join(parts) if parts else '-'}"
+        f"hidden {hidden}  params+{added}  seeds: {'; '.join(parts) if parts else '-'}"
     )
 
 

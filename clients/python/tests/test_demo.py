@@ -20,7 +20,7 @@ def test_the_small_demo_grows_the_network():
         result = subprocess.run([binary, "demo", "--small", "--data-dir", data], capture_output=True, text=True, timeout=600, cwd=work)
         assert result.returncode == 0, result.stdout + result.stderr
         out = result.stdout
-        assert len(re.findall(r"^epoch +\d+/40 ", out, re.M)) == 40
+        assert len(re.findall(r"^epoch +\d+/60 ", out, re.M)) == 60
         added = int(re.search(r"^parameters added: (\d+)", out, re.M).group(1))
         assert added > 0, out
         assert re.search(r"fossilized [1-9]", out), out
