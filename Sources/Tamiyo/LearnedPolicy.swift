@@ -4,7 +4,9 @@ public import TamiyoNetwork
 
 /// The policy network (TamiyoNetwork) as a policy: inference over the C kernels, no dropout,
 /// argmax over what is valid right now — the action head masked to legal actions, the slot
-/// head over open slots, the blueprint head over the blueprints usable in the chosen slot.
+/// head over open slots, the blueprint head over the blueprints usable in the chosen slot:
+/// slot kernels of its width and widening seeds that fit the `parameter_budget` (whose
+/// metadata carries the parameters each would add, so the head can weigh size).
 /// Its weights are the ones Simic trains (same definition, same file format).
 public final class LearnedPolicy: TamiyoPolicy {
     public let name = "learned"
@@ -67,7 +69,7 @@ public final class LearnedPolicy: TamiyoPolicy {
                 index: PolicyFeatures.blueprintIndex(candidate.info.blueprintId, vocab: config.blueprintVocab),
                 features: PolicyFeatures.blueprint(
                     risk: candidate.info.risk, tier: candidate.info.tier.name, stage: candidate.info.stage,
-                    parameters: 0)
+                    parameters: o.candidateParameters[o.kasmina.slots[candidate.slot].name]?[candidate.info.blueprintId] ?? 0)
             )
         }
         let input = PolicyInput(

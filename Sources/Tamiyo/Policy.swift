@@ -18,6 +18,9 @@ public struct PolicyObservation: Sendable {
     /// Per slot name, the blueprints that may be grafted there now (width and artifact match,
     /// not quarantined; only SAFE ones in conservative mode), in preference order.
     public var candidates: [String: [BlueprintInfo]]
+    /// Per slot name and blueprint id, the parameters grafting it there would add, when known
+    /// before the graft (widening seeds: from the host's shape); the blueprint head's metadata.
+    public var candidateParameters: [String: [String: Int]] = [:]
     /// Culls per blueprint in this run so far.
     public var failures: [String: Int]
     public var hostParameters: Int

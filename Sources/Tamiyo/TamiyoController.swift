@@ -103,12 +103,13 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         if history.count > 64 { history.removeFirst(history.count - 64) }
 
         let conservative = service.mode.isConservative
-        let observation = PolicyObservation(
+        let (candidates, candidateParameters) = candidates(report, conservative: conservative, architecture: state.architecture)
+        var observation = PolicyObservation(
             summary: summary, lossDelta: lossDelta, bestValidationLoss: bestValidationLoss, epochsSinceImprovement: epochsSinceImprovement,
-            kasmina: report, settings: settings, conservative: conservative,
-            candidates: candidates(report, conservative: conservative, architecture: state.architecture), failures: failures,
+            kasmina: report, settings: settings, conservative: conservative, candidates: candidates, failures: failures,
             hostParameters: state.parameterGroups.filter { $0.name.hasPrefix("host.") }.reduce(0) { $0 + $1.count },
             learningRate: state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate ?? config.learningRate)
+        observation.candidateParameters = candidateParameters
 
         let inferenceStart = MonotonicClock.nanoseconds()
         let decision = policy.decide(observation)
@@ -165,9 +166,14 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// risk engine, not the policy, holds them (with its events).
     ///
     /// Widening blueprints fit any slot without fossils; with a `parameter_budget`, only those
-    /// (and slot kernels) whose parameters keep the host plus its seeds within it remain.
-    func candidates(_ report: BoundaryReport, conservative: Bool, architecture: HostArchitecture) -> [String: [BlueprintInfo]] {
+    /// (and slot kernels) whose parameters keep the host plus its seeds within it remain. The
+    /// second result holds what each widening candidate would add (the policy network's
+    /// blueprint metadata; slot kernels are not counted before the fetch).
+    func candidates(
+        _ report: BoundaryReport, conservative: Bool, architecture: HostArchitecture
+    ) -> ([String: [BlueprintInfo]], [String: [String: Int]]) {
         var result: [String: [BlueprintInfo]] = [:]
+        var parameters: [String: [String: Int]] = [:]
         let used = architecture.parameterCount + report.seedParameters
         for slot in report.slots where slot.allowed {
             let ids = settings.blueprints ?? service.catalog.defaultPool(width: slot.width)
@@ -177,12 +183,14 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
                     guard slot.fossils == 0, architecture.widths.count > slot.layer + 2 else { return false }
                     let added = WideningBlueprint.parameters(
                         units: units, inputs: architecture.widths[slot.layer], outputs: architecture.widths[slot.layer + 2])
-                    return settings.parameterBudget.map { used + added <= $0 } ?? true
+                    guard settings.parameterBudget.map({ used + added <= $0 }) ?? true else { return false }
+                    parameters[slot.name, default: [:]][info.blueprintId] = added
+                    return true
                 }
                 return info.seedWidth == slot.width
             }
         }
-        return result
+        return (result, parameters)
     }
 
     // MARK: - Commands

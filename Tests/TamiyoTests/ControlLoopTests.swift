@@ -300,4 +300,82 @@ import Tolaria
         #expect(germinations == ["widen-8"], "nothing fits the budget after the first widening")
         #expect(run.sink.summaries.last.map { $0.validationAccuracy > run.sink.summaries[1].validationAccuracy } == true)
     }
+
+    /// Fixed weights over the one network definition: the trunk silent (all zero), so the
+    /// action head is its bias — germinate when legal, else advance, else wait — and the
+    /// blueprint head scores a candidate by `sizeWeight` × its parameter feature only.
+    static func wideningWeights(sizeWeight: Float) throws -> PolicyWeights {
+        let config = PolicyNetworkConfig()
+        var values = [Float](repeating: 0, count: PolicyWeights.parameterCount(config))
+        var offset: [String: Int] = [:]
+        var next = 0
+        for tensor in PolicyWeights.layout(config) {
+            offset[tensor.name] = next
+            next += tensor.count
+        }
+        let actionBias = try #require(offset["action.bias"])
+        values[actionBias + PolicyAction.wait.rawValue] = 1
+        values[actionBias + PolicyAction.germinate.rawValue] = 10
+        values[actionBias + PolicyAction.advance.rawValue] = 5
+        // Feature 5 of a blueprint is log10(parameters + 1) / 4.
+        values[try #require(offset["blueprint.meta.weight"]) + 5] = sizeWeight
+        return try PolicyWeights(config: config, values: values, policyVersion: "policy-widening-\(sizeWeight)")
+    }
+
+    /// Issue 8 on the width-growth task: the learned policy's blueprint head ranges over the
+    /// widening seeds that fit the budget (with the parameters each adds as metadata), its
+    /// commands are executed, and the field reports of its widenings carry the decisions.
+    @Test func theLearnedPolicyWidensTheHostWithinTheBudgetAsItsWeightsPrefer() throws {
+        let fixture = try ControlFixture { $0.latencyTriggers = false }
+        var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: 30, learningRate: 0.01)
+        config.model.hiddenSizes = [4]
+        config.seed = 5
+        config.policy = .learned
+        var seeds = SeedSettings()
+        seeds.blueprints = ["widen-8", "widen-4"]
+        seeds.warmupEpochs = 2
+        seeds.graftSteps = 10
+        seeds.embargoEpochs = 0
+        seeds.parameterBudget = 1000
+        config.seeds = seeds
+        // 310 host parameters; widen-8 adds 600 and widen-4 300 here, so a budget of 1 000 holds
+        // one widen-8, or two widen-4s, and then nothing.
+        let cases: [(sizeWeight: Float, expected: [String])] = [(5, ["widen-8"]), (-5, ["widen-4", "widen-4"])]
+        for (sizeWeight, expected) in cases {
+            let id = "learned-widening-\(sizeWeight)"
+            let run = try fixture.run(
+                config, id: id, policy: LearnedPolicy(weights: try ControlLoopTests.wideningWeights(sizeWeight: sizeWeight)))
+            #expect(run.outcome == .completed)
+            let germinations = run.controller.commands.compactMap { command -> AdaptationCommand? in
+                guard case .seedOperation(let op)? = command.payload, op.operation == .germinate else { return nil }
+                return command
+            }
+            #expect(
+                germinations.compactMap { command -> String? in
+                    guard case .seedOperation(let op)? = command.payload else { return nil }
+                    return op.blueprintId
+                } == expected, "size weight \(sizeWeight)")
+            for command in run.controller.commands {
+                #expect(command.annotations["policy"] == "learned" && command.annotations["executed"] == "true", "\(command.annotations)")
+                try LeylineCodec.check(command)
+            }
+            #expect(germinations.allSatisfy { $0.annotations["slot"] == "slot-0" })
+            #expect(run.trainer.model.architecture.hiddenSizes == [12])
+            #expect(run.trainer.model.architecture.parameterCount == 910)
+
+            #expect(fixture.service.flush())
+            let reports = fixture.service.fieldReports.all.filter { $0.trainingRunId == id }
+            #expect(reports.map(\.blueprintId) == expected)
+            for report in reports {
+                #expect(report.outcome == .success)
+                #expect(report.metrics["params_delta"] == Float(WideningBlueprint.units(report.blueprintId)! == 8 ? 600 : 300))
+                // The decisions that led to the widening, as Simic trains on them.
+                let germinate = try #require(report.trajectory.first { $0.action == UInt32(PolicyAction.germinate.rawValue) })
+                #expect(germinate.validActions & (1 << UInt32(PolicyAction.germinate.rawValue)) != 0)
+                #expect(
+                    germinate.features.count == PolicyNetworkConfig().featureDim && germinate.logits.count == PolicyAction.allCases.count)
+                #expect(report.trajectory.contains { $0.action == UInt32(PolicyAction.advance.rawValue) })
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //        control-bench growth SEED [EPOCHS]       → one width-growth run on digits (heuristic policy, widening seeds)
 //        control-bench fixed WIDTH SEED [EPOCHS]  → a fixed-width digits net, same protocol
 //        control-bench simic-compare [EPOCHS]     → heuristic runs → field reports → Simic PPO →
-//                                                   trained vs heuristic growth over the eval seeds
+//                                                   trained vs heuristic width growth over the eval seeds
 import EsperStorage
 import Foundation
 import Karn
@@ -98,8 +98,8 @@ func digits(hidden: [Int], seed: UInt64, epochs: Int) -> RunConfig {
 }
 
 /// The slot-seed growth task (digits, 4-unit host, the default SAFE pool of slot kernels):
-/// what `simic-compare` trains and compares policies on. `growth` measures width growth
-/// (`widthGrowthConfig`) instead.
+/// the earlier task of `simic-compare` (`SIMIC_TASK=slot-seeds`). `growth` and `simic-compare`
+/// measure width growth (`widthGrowthConfig`) by default.
 func growthConfig(seed: UInt64, epochs: Int, policy: ControlPolicy) -> RunConfig {
     var config = digits(hidden: [4], seed: seed, epochs: epochs)
     config.policy = policy
@@ -118,11 +118,11 @@ func growthConfig(seed: UInt64, epochs: Int, policy: ControlPolicy) -> RunConfig
 let growthCandidates = (1...35).map { String(format: "BP%03d", $0) }
 
 /// Width growth: the 4-unit host widens through widening seeds (Net2Net-style, function-
-/// preserving) under the heuristic policy, within a parameter budget below the 32-unit fixed
+/// preserving) under the given policy (the heuristic by default), within a parameter budget below the 32-unit fixed
 /// net's 2 410. GROWTH_* variables change the gates, DIGITS_* the recipe.
-func widthGrowthConfig(seed: UInt64, epochs: Int) -> RunConfig {
+func widthGrowthConfig(seed: UInt64, epochs: Int, policy: ControlPolicy = .heuristic) -> RunConfig {
     var config = digits(hidden: [4], seed: seed, epochs: epochs)
-    config.policy = .heuristic
+    config.policy = policy
     let env = ProcessInfo.processInfo.environment
     var seeds = SeedSettings()
     seeds.blueprints = (env["GROWTH_BLUEPRINTS"] ?? "widen-8,widen-4").split(separator: ",").map(String.init)
@@ -217,7 +217,7 @@ case "fixed":
     print(String(format: "fixed hidden=%@ seed=%llu epochs=%d final_val_acc=%.4f params=%d", widths.map(String.init).joined(separator: ","),
                  seed, epochs, last.validationAccuracy, parameters))
 case "simic-compare":
-    let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 150 : 150
+    let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 200 : 200
     try simicCompare(epochs: epochs)
 default:
     FileHandle.standardError.write(
