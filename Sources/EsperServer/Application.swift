@@ -33,7 +33,8 @@ public final class Application: Sendable {
     public let jobs: JobQueue
     /// Applies what workers report to the run registry.
     let recordApplier: JobRecordApplier
-    /// The in-process worker slots (nil with `ESPER_LOCAL_WORKERS=off`).
+    /// The in-process worker slots: training, policy and compile jobs, or policy and compile
+    /// jobs only (one slot) with `ESPER_LOCAL_WORKERS=off`.
     public let localWorkers: WorkerRuntime?
     /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
     public let nissa: NissaService
@@ -88,28 +89,43 @@ public final class Application: Sendable {
         var simicSettings = SimicSettings(directory: configuration.dataDirectory + "/simic")
         simicSettings.bufferCapacity = configuration.control.simicBufferCapacity
         simicSettings.replayTTLHours = configuration.control.simicReplayTTLHours
-        simic = try SimicService(
+        let queue = JobQueue(bus: bus)
+        jobs = queue
+        // Policy-training jobs go on `jobs.policy`; the server's worker slots take them.
+        let simic = try SimicService(
             settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
-            reportSource: { tamiyo.fieldReports.all })
+            reportSource: { tamiyo.fieldReports.all },
+            dispatch: { id in try queue.publish(kind: .policy, job: PolicyJobHandler.job(id: id), attributes: ["simic_job_id": id]) })
+        self.simic = simic
         let tolaria = configuration.dataDirectory + "/tolaria"
         let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
         let busSink = BusTrainingSink(bus: bus, logger: logger)
-        jobs = JobQueue(bus: bus)
         runs = try RunService(
             options: RunService.Options(directory: tolaria, datasetsDirectory: datasets),
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
         recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger)
+        // The server's worker slots: training jobs (unless `--no-local-workers`) and the jobs
+        // that need the server's own stores — Simic's policy training (replay buffer, policy
+        // store) and compiles (job table, Urza, the forge's scheduler) — which `esper worker`
+        // processes do not register.
+        let policy = PolicyJobHandler(simic: simic, logger: logger)
+        let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
+        blueprints.tezzeret.jobs.route { id in
+            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id), attributes: ["compile_job_id": id])
+        }
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
                 executor: RunExecutor(checkpointRoot: configuration.checkpointDirectory ?? tolaria + "/runs", datasetsDirectory: datasets),
                 sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
             localWorkers = WorkerRuntime(
-                queue: jobs, handlers: JobHandlerRegistry([handler]),
+                queue: jobs, handlers: JobHandlerRegistry([handler, policy, compile]),
                 options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
         } else {
-            localWorkers = nil
+            localWorkers = WorkerRuntime(
+                queue: jobs, handlers: JobHandlerRegistry([policy, compile]), options: WorkerRuntime.Options(slots: 1, local: true),
+                logger: logger)
         }
 
         // Seed views outlive a restart in the run registry's database.

@@ -33,6 +33,9 @@ public final class SimicService: Sendable {
     let initialPolicy: @Sendable () -> PolicyWeights
     /// The durable field-report log (re-read before each job; the buffer dedupes).
     let reportSource: @Sendable () -> [FieldReport]
+    /// Puts a queued job's id on the job queue (`jobs.policy`, taken by a worker slot that
+    /// calls `execute`). Nil: the service's own runner thread runs jobs (tests of Simic alone).
+    let dispatch: (@Sendable (String) throws -> Void)?
     private let state = Mutex(RunnerState())
     private let wake = DispatchSemaphore(value: 0)
 
@@ -52,9 +55,11 @@ public final class SimicService: Sendable {
     /// not announced.
     public init(
         settings: SimicSettings, bus: OonaClient?, logger: Logger, initialPolicy: @escaping @Sendable () -> PolicyWeights,
-        reportSource: @escaping @Sendable () -> [FieldReport], announce: (@Sendable (PolicyUpdate) throws -> Void)? = nil
+        reportSource: @escaping @Sendable () -> [FieldReport], announce: (@Sendable (PolicyUpdate) throws -> Void)? = nil,
+        dispatch: (@Sendable (String) throws -> Void)? = nil
     ) throws(OpenError) {
         self.settings = settings
+        self.dispatch = dispatch
         self.bus = bus
         self.logger = logger
         self.initialPolicy = initialPolicy
@@ -83,8 +88,20 @@ public final class SimicService: Sendable {
         let job = SimicJob(
             id: UUID().uuidString.lowercased(), state: .queued, settings: settings, createdAt: LeylineTimestamp.now().rfc3339)
         try store.save(job)
-        state.withLock { $0.queue.append(job.id) }
-        wake.signal()
+        if let dispatch {
+            do { try dispatch(job.id) } catch {
+                // Not on the queue: fail it now rather than leave a job nobody will take.
+                var failed = job
+                failed.state = .failed
+                failed.error = "could not enqueue the job: \(error)"
+                failed.finishedAt = LeylineTimestamp.now().rfc3339
+                try? store.save(failed)
+                throw OpenError(description: failed.error ?? "")
+            }
+        } else {
+            state.withLock { $0.queue.append(job.id) }
+            wake.signal()
+        }
         return job
     }
 
@@ -118,6 +135,15 @@ public final class SimicService: Sendable {
         return job
     }
 
+    /// Marks an unfinished job failed (its queue entry was dead-lettered).
+    public func fail(_ id: String, reason: String) {
+        guard var job = try? store.job(id), job.state == .queued || job.state == .running else { return }
+        job.state = .failed
+        job.error = reason
+        job.finishedAt = LeylineTimestamp.now().rfc3339
+        try? store.save(job)
+    }
+
     /// Reads the field-report log into the buffer (duplicates are ignored).
     public func refreshBuffer() {
         buffer.extend(reportSource(), now: Date().timeIntervalSince1970)
@@ -125,8 +151,9 @@ public final class SimicService: Sendable {
 
     // MARK: - Lifecycle
 
-    /// Jobs a restart interrupted are marked failed; queued ones run again. Starts the runner
-    /// thread and, with a bus, the field-report consumer.
+    /// Jobs a restart interrupted are marked failed; queued ones run again (enqueued again with
+    /// a dispatcher: a duplicate entry finds its job no longer queued and is skipped). Starts
+    /// the runner thread (without a dispatcher) and, with a bus, the field-report consumer.
     public func start() {
         let started = state.withLock { s -> Bool in
             guard !s.running else { return false }
@@ -143,11 +170,21 @@ public final class SimicService: Sendable {
             try? store.save(job)
         }
         let queued = ((try? store.jobs(in: [.queued])) ?? []).map(\.id)
-        state.withLock { $0.queue = queued + $0.queue }
         refreshBuffer()
-        let runner = Thread { [self] in runLoop() }
-        runner.name = "esper-simic-runner"
-        runner.start()
+        if let dispatch {
+            state.withLock { $0.runnerFinished = true }
+            for id in queued {
+                do { try dispatch(id) } catch {
+                    logger.warning(
+                        "queued Simic job not re-enqueued (Redis?); it stays queued", metadata: ["job": "\(id)", "error": "\(error)"])
+                }
+            }
+        } else {
+            state.withLock { $0.queue = queued + $0.queue }
+            let runner = Thread { [self] in runLoop() }
+            runner.name = "esper-simic-runner"
+            runner.start()
+        }
         if bus != nil {
             let consumer = Thread { [self] in consume() }
             consumer.name = "esper-simic-reports"

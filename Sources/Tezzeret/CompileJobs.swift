@@ -44,6 +44,9 @@ public final class CompileJobs: Sendable {
         var jobs: [String: CompileJob] = [:]
         var order: [String] = []
         var idempotency: [String: String] = [:]
+        /// Requests of jobs waiting on the job queue (`jobs.compile`) for a worker slot.
+        var requests: [String: CompileRequest] = [:]
+        var dispatch: (@Sendable (String) throws -> Void)?
     }
 
     private let state = Mutex(State())
@@ -57,6 +60,46 @@ public final class CompileJobs: Sendable {
         self.urza = urza
         self.scheduler = scheduler
         self.telemetry = telemetry
+    }
+
+    /// From now on compiles are put on the job queue by id (`jobs.compile`) and run when a
+    /// worker slot takes them (`execute`), instead of straight on the compile scheduler.
+    public func route(through dispatch: @escaping @Sendable (String) throws -> Void) {
+        state.withLock { $0.dispatch = dispatch }
+    }
+
+    /// Runs a queued job's compile on the compile scheduler the forge shares (so two
+    /// compiles of one blueprint never overlap and each uses its own compiler WAL) and waits
+    /// for it. False when the job is unknown (e.g. enqueued before a restart: jobs live in
+    /// memory) or no longer queued (a duplicate entry), or the scheduler stopped first.
+    @discardableResult
+    public func execute(_ jobId: String) -> Bool {
+        guard
+            let request = state.withLock({ s -> CompileRequest? in
+                guard s.jobs[jobId]?.status == .queued else { return nil }
+                return s.requests.removeValue(forKey: jobId)
+            })
+        else { return false }
+        let done = DispatchSemaphore(value: 0)
+        scheduler.submit(request.blueprintId) { [self] slot in
+            run(request, slot: slot)
+            done.signal()
+        }
+        while done.wait(timeout: .now() + 0.5) == .timedOut {
+            if scheduler.isStopping && job(jobId)?.status == .queued { return false }
+        }
+        return true
+    }
+
+    /// Marks a queued job failed (its queue entry could not be written or was dead-lettered).
+    public func fail(_ jobId: String, reason: String) {
+        state.withLock { $0.requests[jobId] = nil }
+        update(jobId) { job in
+            guard job.status == .queued || job.status == .running else { return }
+            job.status = .failed
+            job.error = reason
+            job.finishedAt = RFC3339.now()
+        }
     }
 
     /// Validates and queues a compile. The same `idempotencyKey` returns the first job
@@ -84,6 +127,7 @@ public final class CompileJobs: Sendable {
             while s.order.count > CompileJobs.retainedJobs {
                 let dropped = s.order.removeFirst()
                 s.jobs[dropped] = nil
+                s.requests[dropped] = nil
                 s.idempotency = s.idempotency.filter { $0.value != dropped }
             }
             return nil
@@ -92,7 +136,17 @@ public final class CompileJobs: Sendable {
         telemetry.event(
             "tezzeret", "job_queued", .info,
             ["job_id": jobId, "blueprint_id": blueprintId, "training_run_id": trainingRunId ?? ""])
-        scheduler.submit(blueprintId) { [self] slot in run(request, slot: slot) }
+        if let dispatch = state.withLock({ s -> (@Sendable (String) throws -> Void)? in
+            if s.dispatch != nil { s.requests[jobId] = request }
+            return s.dispatch
+        }) {
+            do { try dispatch(jobId) } catch {
+                fail(jobId, reason: "could not enqueue the compile: \(error)")
+                return (self.job(jobId) ?? job, true)
+            }
+        } else {
+            scheduler.submit(blueprintId) { [self] slot in run(request, slot: slot) }
+        }
         return (job, true)
     }
 

@@ -44,6 +44,13 @@ final class CompileScheduler: @unchecked Sendable {
         return Set(running.keys)
     }
 
+    /// Whether `stop` was called (queued tasks were dropped).
+    var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
     /// Blueprints compiling right now.
     var runningIds: [String] {
         condition.lock()

@@ -1,6 +1,7 @@
 import EsperStorage
 import EsperTestSupport
 import Foundation
+import Oona
 import Testing
 
 /// The blueprint API over real HTTP against a running server.
@@ -167,6 +168,13 @@ import Testing
         let stored = try server.json("/api/v1/urza/blueprints/BP002")
         #expect(done["artifact_sha256"] as? String == stored["artifact_sha256"] as? String)
         #expect(stored["parameters"] as? [String: Double] == ["scale": 1.75])
+        // The compile went through the job queue: one entry on jobs.compile (the idempotent
+        // replay added none), acknowledged by the workers' group.
+        let bus = server.application.bus
+        let entries = try bus.execute([["XRANGE", bus.keys.key(.jobsCompile), "-", "+"]])[0].array ?? []
+        #expect(entries.count == 1)
+        #expect(entries.first?.array?.last?.array?.compactMap(\.text).contains { $0.contains(jobId) } == true)
+        #expect(try bus.execute([["XPENDING", bus.keys.key(.jobsCompile), "workers"]])[0].array?.first?.integer == 0)
 
         #expect(try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"BP099","parameters":{}}"#).status == 404)
         #expect(try server.post("/api/v1/tezzeret/jobs", #"{"blueprint_id":"../x","parameters":{}}"#).status == 422)

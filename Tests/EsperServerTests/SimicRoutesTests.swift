@@ -59,6 +59,41 @@ import Testing
         return job
     }
 
+    /// The fields of each entry on `jobs.policy`, as text.
+    static func policyJobs(_ bus: OonaClient) throws -> [String] {
+        let entries = try bus.execute([["XRANGE", bus.keys.key(.jobsPolicy), "-", "+"]])[0].array ?? []
+        return entries.map { ($0.array?.last?.array ?? []).compactMap(\.text).joined(separator: " ") }
+    }
+
+    /// Entries of `jobs.policy` the workers' group has not acknowledged.
+    static func pendingPolicyJobs(_ bus: OonaClient) throws -> Int64 {
+        let reply = try bus.execute([["XPENDING", bus.keys.key(.jobsPolicy), "workers"]])[0]
+        return reply.array?.first?.integer ?? -1
+    }
+
+    /// With `--no-local-workers` the server still takes policy jobs (they need its replay
+    /// buffer and policy store): through `jobs.policy`, on its one slot for policy and compile jobs, listed
+    /// in `GET /api/v1/workers`. A job with too few reports is trained and rejected.
+    @Test func aPolicyJobRunsThroughTheQueueOnAServerWithoutLocalTrainingWorkers() throws {
+        let server = try ServerHarness(environment: ["ESPER_LOCAL_WORKERS": "off"])
+        let app = server.application
+        for report in SimicRoutesTests.reports(40, best: ["germinate", "pause"]) { _ = try app.bus.publishFieldReport(report) }
+        #expect(eventually(within: 30) { app.simic.buffer.count == 40 })
+        let created = try server.request(
+            "POST", "/api/v1/simic/jobs", json: #"{"updates": 2, "seed": 3, "validation": {"min_reports": 1000}}"#)
+        #expect(created.status == 202)
+        let job = try waitForJob(server, try #require(created.header("Location")))
+        #expect(job["state"] as? String == "rejected")
+        #expect((job["result"] as? [String: Any])?["published"] as? Bool == false)
+        let jobId = try #require(job["id"] as? String)
+        let entries = try SimicRoutesTests.policyJobs(app.bus)
+        #expect(entries.count == 1 && entries.first?.contains(jobId) == true)
+        #expect(try SimicRoutesTests.pendingPolicyJobs(app.bus) == 0)
+        let workers = try server.object("GET", "/api/v1/workers")["items"] as? [[String: Any]] ?? []
+        #expect(workers.count == 1)
+        #expect(workers.first?["local"] as? Bool == true && workers.first?["kinds"] as? [String] == ["compile", "policy"])
+    }
+
     @Test func aPublishedPolicyChangesTamiyosDecisionAndRollsBack() throws {
         let server = try ServerHarness()
         let app = server.application
@@ -101,6 +136,10 @@ import Testing
         #expect(job["state"] as? String == "succeeded")
         let result = try #require(job["result"] as? [String: Any])
         #expect(result["policy_version"] as? String == "simic-v1" && result["announced"] as? Bool == true)
+        // It went through the job queue: one entry on jobs.policy naming it, acknowledged by the workers' group.
+        let jobId = try #require(job["id"] as? String)
+        #expect(try SimicRoutesTests.policyJobs(app.bus).filter { $0.contains(jobId) }.count == 1)
+        #expect(try SimicRoutesTests.pendingPolicyJobs(app.bus) == 0)
 
         // Tamiyo takes it from the policy stream; its decision on the fixed input changes.
         #expect(try eventually(within: 30) { (try server.object("GET", "/api/v1/tamiyo/policy"))["version"] as? String == "simic-v1" })

@@ -88,9 +88,13 @@ final class WorkerChild {
 
         func run(_ id: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/runs/\(id)")) }
 
-        func workers() throws -> [[String: Any]] {
+        /// Every live worker, the server's own slot (policy and compile jobs) included.
+        func allWorkers() throws -> [[String: Any]] {
             try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/workers"))["items"] as? [[String: Any]] ?? []
         }
+
+        /// The `esper worker` processes.
+        func workers() throws -> [[String: Any]] { try allWorkers().filter { $0["local"] as? Bool == false } }
 
         /// The pid of the live worker holding `runId`, if any.
         func holder(of runId: String) throws -> Int32? {
@@ -129,7 +133,10 @@ final class WorkerChild {
                 }
                 return seen[first.pid] != nil && seen[second.pid] != nil
             })
-        let listed = try cluster.workers()
+        // The server's own slot takes policy and compile jobs only (they need its stores).
+        let all = try cluster.allWorkers()
+        #expect(all.filter { $0["local"] as? Bool == true }.map { $0["kinds"] as? [String] ?? [] } == [["compile", "policy"]])
+        let listed = all.filter { $0["local"] as? Bool == false }
         #expect(Set(listed.compactMap { $0["pid"] as? Int }) == [Int(first.pid), Int(second.pid)])
         #expect(listed.allSatisfy { $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training"] })
 

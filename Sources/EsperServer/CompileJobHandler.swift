@@ -1,0 +1,42 @@
+import EsperJSON
+import Logging
+import Tezzeret
+import Workers
+
+/// Runs request-pipeline compiles (`POST /api/v1/tezzeret/jobs`) from `jobs.compile` on a
+/// worker slot of the server: the job (`{"job_id"}`) names a queued compile in Tezzeret's job
+/// table; the slot holds its lease (`compile-<id>`) and runs it through `CompileJobs.execute`,
+/// which hands it to the compile scheduler the forge shares (one compile per blueprint, one
+/// compiler WAL per scheduler slot) and waits; the artifact goes to the server's Urza. Only
+/// the server registers this kind (the job table and Urza are its own).
+struct CompileJobHandler: JobHandler {
+    let kind = JobKind.compile
+    let compiles: CompileJobs
+    let logger: Logger
+
+    static func job(id: String) -> JSONValue { .object(["job_id": .string(id)]) }
+
+    func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition {
+        guard let id = context.job.objectValue?["job_id"]?.stringValue, id.utf8.count <= 64 else {
+            logger.error("unreadable compile job dropped", metadata: ["entry": "\(context.entryId)"])
+            return .done
+        }
+        if worker.isStopping { return .requeue(context.job) }
+        switch worker.take(context, runId: "compile-" + id) {
+        case .lost: return .abandoned
+        case .busy: return .done
+        case .held: break
+        }
+        defer { worker.letGo(slot: context.slot) }
+        if !compiles.execute(id) {
+            logger.info("compile job skipped (unknown or no longer queued)", metadata: ["job": "\(id)"])
+        }
+        return .done
+    }
+
+    func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {
+        guard let id = job?.objectValue?["job_id"]?.stringValue else { return }
+        logger.error("compile job dead-lettered", metadata: ["job": "\(id)", "reason": "\(reason)"])
+        compiles.fail(id, reason: "the job was dead-lettered (\(reason))")
+    }
+}
