@@ -3,12 +3,16 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PORT ?= 8080
 
-.PHONY: run test deps build release test-swift test-c test-c-sanitize test-c-noblas test-clients openapi-check fmt lint bench-http bench-nissa infra clean
+# `make demo`: the end-to-end demo on a fresh server (ESPER_DEMO_SMALL=1 for the short one).
+.PHONY: run demo test deps build release test-swift test-c test-c-sanitize test-c-noblas test-clients test-api-conformance openapi-check fmt lint bench-http bench-nissa infra clean
 
 run: deps release
 	.build/release/esper serve --port $(PORT)
 
-test: deps lint build test-c test-c-sanitize test-c-noblas openapi-check test-clients test-swift
+demo: deps release
+	.build/release/esper demo
+
+test: deps lint build test-c test-c-sanitize test-c-noblas openapi-check test-clients test-api-conformance test-swift
 
 deps:
 	@scripts/bootstrap.sh
@@ -31,8 +35,13 @@ test-c-sanitize:
 test-c-noblas:
 	$(MAKE) -C Tests/CKernels test-noblas
 
+# The Python client, the auth matrix, the demo (small) and every runbook script, against live servers.
 test-clients:
-	python3 -m pytest -q clients/python/tests
+	python3 -m pytest -q clients/python/tests clients/runbook/tests
+
+# schemathesis against a live server from openapi/esper.yaml (scripts/api_conformance.py).
+test-api-conformance:
+	python3 scripts/api_conformance.py
 
 openapi-check:
 	python3 scripts/check_openapi.py openapi/esper.yaml

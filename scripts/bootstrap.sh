@@ -29,11 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python tools (PyPI): the OpenAPI document check and the client's tests.
-if ! python3 -c "import openapi_spec_validator, yaml, requests, pytest" 2>/dev/null; then
-  echo "bootstrap: installing openapi-spec-validator, pyyaml, requests, pytest" >&2
-  python3 -m pip install --quiet openapi-spec-validator pyyaml requests pytest 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages openapi-spec-validator pyyaml requests pytest
+# Python tools (PyPI): the OpenAPI document check, the client's tests, spec conformance.
+python_packages=(openapi-spec-validator pyyaml requests pytest schemathesis)
+if ! python3 -c "import openapi_spec_validator, yaml, requests, pytest, schemathesis" 2>/dev/null; then
+  echo "bootstrap: installing ${python_packages[*]}" >&2
+  python3 -m pip install --quiet "${python_packages[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "${python_packages[@]}"
 fi
 
 command -v swift >/dev/null || { echo "bootstrap: the Swift 6 toolchain must be on PATH (swift not found)" >&2; exit 1; }

@@ -15,11 +15,6 @@ public enum TamiyoRoutes {
         var reason: String?
     }
 
-    struct FieldReportPage: Encodable {
-        var items: [FieldReport]
-        var nextCursor: String?
-    }
-
     struct ApprovalRequest: Decodable {
         var blueprintId: String
         var reason: String?
@@ -109,7 +104,7 @@ public enum TamiyoRoutes {
                     var r = report; r.trajectory = []; return r
                 }
             }
-            return try .json(FieldReportPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
+            return try .json(ListPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
         }
         router.get("/api/v1/tamiyo/policy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])

@@ -71,7 +71,21 @@ public enum UrzaRoutes {
         }
     }
 
-    struct EmptyBody: Decodable {}
+    /// A body that, when present, must be `{}`. Opens a keyed container on purpose: the
+    /// synthesized decoder of a struct without fields opens none, and then unknown keys (and
+    /// arrays, numbers) passed unseen — found by schemathesis.
+    struct EmptyBody: Decodable {
+        struct NoKeys: CodingKey {
+            var stringValue: String { "" }
+            var intValue: Int? { nil }
+            init?(stringValue: String) { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        init(from decoder: any Decoder) throws {
+            _ = try decoder.container(keyedBy: NoKeys.self)
+        }
+    }
 
     static func storage<T>(_ body: () throws(UrzaError) -> T) throws(Problem) -> T {
         do { return try body() } catch { throw problem(error) }

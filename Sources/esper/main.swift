@@ -1,6 +1,7 @@
 // esper: the command-line entry point — `esper serve` runs the control-plane server;
 // `esper worker` trains runs for a server from its Redis job queue; `esper forge` compiles
-// the blueprint catalog into Urza once and exits.
+// the blueprint catalog into Urza once and exits; `esper demo` runs the end-to-end demo
+// (clients/python/esper_client/demo.py) against a fresh server.
 import ArgumentParser
 import EsperServer
 import Foundation
@@ -14,7 +15,7 @@ struct Esper: ParsableCommand {
         commandName: "esper",
         abstract: "Control plane for morphogenetic neural-network training.",
         version: Application.version,
-        subcommands: [Serve.self, WorkerCommand.self, ForgeCommand.self],
+        subcommands: [Serve.self, WorkerCommand.self, ForgeCommand.self, DemoCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -138,6 +139,53 @@ struct ForgeCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(summary.json + [10]))
         services.stop()
         Foundation.exit(summary.failed.isEmpty ? 0 : 1)
+    }
+}
+
+/// `esper demo`: the demo drives a server through the HTTP API exactly as an operator's
+/// script would, so it lives with the Python client; this finds it next to the binary
+/// (`<repo>/.build/<config>/esper` → `<repo>/clients/python`) and runs it with this binary.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Start a fresh server, forge the catalog, grow a digits run under Tamiyo, print a summary.",
+        discussion: "Needs python3 with requests (scripts/bootstrap.sh installs it). ESPER_DEMO_SMALL=1 is --small.")
+
+    @Flag(help: "The CI setting: 60 epochs and shorter gates.") var small = false
+    @Flag(help: "Leave the server running after the summary.") var keep = false
+    @Option(name: .customLong("data-dir"), help: "A fresh state directory (default var/demo/<time>).") var dataDirectory: String?
+
+    func run() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = binary.deletingLastPathComponent()
+        var clients: URL?
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("clients/python")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("esper_client/demo.py").path) {
+                clients = candidate
+                break
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        guard let clients else { fail("esper: the demo (clients/python/esper_client/demo.py) is not next to \(binary.path)", status: 1) }
+        var arguments = ["python3", "-m", "esper_client.demo", "--binary", binary.path]
+        if small { arguments.append("--small") }
+        if keep { arguments.append("--keep") }
+        if let dataDirectory { arguments += ["--data-dir", dataDirectory] }
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = clients.path + (environment["PYTHONPATH"].map { ":" + $0 } ?? "")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = environment
+        do {
+            try process.run()
+        } catch {
+            fail("esper: cannot start python3: \(error)", status: 1)
+        }
+        // The demo stops its server on SIGINT/SIGTERM itself; this process only waits.
+        process.waitUntilExit()
+        Foundation.exit(process.terminationStatus)
     }
 }
 

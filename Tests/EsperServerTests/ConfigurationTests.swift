@@ -88,6 +88,30 @@ import Testing
             #expect(readme.contains("`\(variable.name)`"), "README lacks \(variable.name)")
         }
     }
+
+    /// The README's server table lists what the code reads and nothing else: every row is a
+    /// Configuration variable or a variable some source file reads with getenv (test hooks).
+    @Test func theReadmeTableListsNothingTheCodeDoesNotRead() throws {
+        let readme = try String(contentsOfFile: packageRoot() + "/README.md", encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## Configuration").dropFirst().first)
+        let serverTable = section.components(separatedBy: "The tools around the server")[0]
+        let rows = Set(
+            serverTable.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("| `") else { return nil }
+                return line.dropFirst(3).split(separator: "`").first.map(String.init)
+            })
+        var read = Set(Configuration.variables.map(\.name))
+        let sources = packageRoot() + "/Sources"
+        let files = try #require(FileManager.default.enumerator(atPath: sources))
+        for case let file as String in files where file.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: sources + "/" + file, encoding: .utf8)
+            for piece in text.components(separatedBy: "getenv(\"").dropFirst() {
+                if let name = piece.split(separator: "\"").first { read.insert(String(name)) }
+            }
+        }
+        #expect(
+            rows == read, "in the README only: \(rows.subtracting(read).sorted()); read but not listed: \(read.subtracting(rows).sorted())")
+    }
 }
 
 enum RedisEndpointFixture {

@@ -172,4 +172,21 @@ import Testing
         #expect(try JanssonDecoder().decode(RunConfig.self, from: JanssonEncoder().encode(good)) == good)
         #expect(Self.problems { _ = try RunConfig.parse(JSONValue.parse("[]")) }.first?.message == "expected a JSON object")
     }
+
+    /// Found by schemathesis: the largest generated data set the schema allowed (1 000 000 ×
+    /// 4 096 values) was built inside the submitting request.
+    @Test func generatedDataSetsAreBoundedInSize() throws {
+        let huge = try JSONValue.parse(
+            #"{"dataset": {"kind": "gaussian_blobs", "samples": 1000000, "features": 4096}, "epochs": 1, "learning_rate": 0.1}"#)
+        #expect(Self.problems { _ = try RunConfig.parse(huge) }.map(\.field) == ["dataset.features"])
+        let fits = try JSONValue.parse(
+            #"{"dataset": {"kind": "gaussian_blobs", "samples": 4096, "features": 4096}, "epochs": 1, "learning_rate": 0.1}"#)
+        #expect(try RunConfig.parse(fits).dataset.features == 4096)
+    }
+
+    /// Found by schemathesis: a learning rate above 0 as a double but 0 as the stored float.
+    @Test func positiveFloatsStayPositiveAsFloats() throws {
+        let tiny = try JSONValue.parse(#"{"dataset": {"kind": "digits"}, "epochs": 1, "learning_rate": 1e-257}"#)
+        #expect(Self.problems { _ = try RunConfig.parse(tiny) }.map(\.field) == ["learning_rate"])
+    }
 }

@@ -16,6 +16,9 @@ extension RunConfig {
         public static let maxHiddenWidth = 8192
         public static let maxSamples = 1_000_000
         public static let maxParameters = 64 << 20
+        /// samples × features of a generated data set. It is generated inside the POST that
+        /// submits the run, so without a bound one request (1 000 000 × 4 096) asks for 16 GiB.
+        public static let maxDatasetValues = 16 << 20
     }
 
     /// Reads a run config from JSON, checking types, ranges, enums, unknown keys and the
@@ -41,6 +44,9 @@ extension RunConfig {
             if only("noise", synthetic) { dataset.noise = reader.double("noise", 0...10) }
             if only("classes", kind == .gaussianBlobs) { dataset.classes = reader.int("classes", 2...100) }
             if only("features", kind == .gaussianBlobs) { dataset.features = reader.int("features", 1...4096) }
+            if kind == .gaussianBlobs, let features = dataset.features, (dataset.samples ?? 1000) * features > Limits.maxDatasetValues {
+                reader.problem("features", "samples × features must be at most \(Limits.maxDatasetValues)")
+            }
             if only("cells", kind == .checkerboard) { dataset.cells = reader.int("cells", 2...64) }
             if only("seed", synthetic) { dataset.seed = reader.unsigned("seed") }
             if only("path", kind == .csv) { dataset.path = reader.relativePath("path") }
@@ -340,8 +346,10 @@ final class FieldReader {
             problem(key, "expected a number")
             return nil
         }
-        guard number > Double(lower), number <= Double(upper) else {
-            problem(key, "\(number) must be greater than \(lower) and at most \(upper)")
+        // Compared as the 32-bit float it is stored as: 1e-300 is above 0 as a double but
+        // would train with a learning rate of exactly 0.
+        guard number > Double(lower), number <= Double(upper), Float(number) > lower else {
+            problem(key, "\(number) must be greater than \(lower) (as a 32-bit float) and at most \(upper)")
             return nil
         }
         return Float(number)

@@ -84,6 +84,26 @@ def test_paginates_with_cursor(flaky):
     assert [item["n"] for item in EsperClient(flaky).paginate("/pages", limit=2)] == [1, 2, 3]
 
 
+def test_empty_pages_carry_a_null_next_cursor(server):
+    # Found by schemathesis: an empty field-report page left `next_cursor` out.
+    client = EsperClient(server["url"])
+    assert client.get("/api/v1/tamiyo/field-reports", run="00000000-0000-0000-0000-000000000000") == {"items": [], "next_cursor": None}
+    assert client.get("/api/v1/runs", status="paused") == {"items": [], "next_cursor": None}
+
+
+def test_bodyless_posts_refuse_unknown_fields(server):
+    # Found by schemathesis: {"x": 1} (and non-objects) passed for the forge and Urza's verify.
+    client = EsperClient(server["url"], token=server["token"])
+    for path in ("/api/v1/urza/verify", "/api/v1/tezzeret/forge"):
+        with pytest.raises(EsperAPIError) as caught:
+            client.post(path, {"x": 1})
+        assert caught.value.status == 400 and caught.value.type == "/problems/unknown-field", path
+        with pytest.raises(EsperAPIError) as caught:
+            client.post(path, [1, 2])
+        assert caught.value.status == 422, path
+        assert client.post(path, {}) is not None
+
+
 def test_events_of_a_run_and_resume_after_a_disconnect(server):
     from esper_client.client import EsperClient
 
