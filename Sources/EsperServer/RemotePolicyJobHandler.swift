@@ -126,7 +126,7 @@ struct RemotePolicyJobHandler: JobHandler {
         var cursor: String?
         repeat {
             var path =
-                "/api/v1/tamiyo/field-reports?trajectory=true&limit=500&since="
+                "/api/v1/tamiyo/field-reports?trajectory=true&limit=100&since="
                 + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
             if let cursor { path += "&cursor=" + cursor }
             let page = try JSONValue.parse(try server.get(path).body)
