@@ -1,6 +1,7 @@
 import Foundation
 import Leyline
 import Tamiyo
+import Testing
 import Tolaria
 
 /// A policy that asks to double the host learning rate at every boundary — what the first
@@ -70,7 +71,7 @@ final class RaiseLearningRatePolicy: TamiyoPolicy {
         #expect(LearningRateBoundTests.review(0.1, current: 0.02, since: 0, settings: settings).refused)
         // A loss spike still pauses (a pause is executed, not refused).
         let spike = RiskEngine(maxLossSpike: 0.15).review(
-            optimizer(1), lossDelta: 0.5, hasPreviousLoss: true, conservative: false, settings: SeedSettings(),
+            LearningRateBoundTests.optimizer(1), lossDelta: 0.5, hasPreviousLoss: true, conservative: false, settings: SeedSettings(),
             blueprint: { _ in nil }, quarantined: { _ in nil },
             learningRate: RiskEngine.LearningRateState(current: 0.1, configured: 0.01, epochsSinceChange: nil))
         #expect(spike.command?.commandType == .pause && !spike.refused && spike.riskReason == "loss_spike")
