@@ -158,7 +158,8 @@ public struct RiskEngine: Sendable {
         verdict.riskReason = "lr_bound"
         attributes["allowed_lr_delta"] = String(format: "%.4f", allowed)
         verdict.events.append(
-            TelemetryEvent(description: "lr_bounded", level: .warning, attributes: attributes.merging(["risk_reason": "lr_bound"]) { a, _ in a }))
+            TelemetryEvent(
+                description: "lr_bounded", level: .warning, attributes: attributes.merging(["risk_reason": "lr_bound"]) { a, _ in a }))
     }
 
     private func refuse(_ verdict: inout Verdict, reason: String, attributes: [String: String]) {
@@ -168,7 +169,8 @@ public struct RiskEngine: Sendable {
         verdict.riskReason = reason
         verdict.refused = true
         verdict.events.append(
-            TelemetryEvent(description: "lr_refused", level: .warning, attributes: attributes.merging(["risk_reason": reason]) { a, _ in a }))
+            TelemetryEvent(
+                description: "lr_refused", level: .warning, attributes: attributes.merging(["risk_reason": reason]) { a, _ in a }))
     }
 
     private func rewrite(_ verdict: inout Verdict, reason: String, event: String, targetAll: Bool = false, attributes: [String: String]) {

@@ -327,7 +327,10 @@ enum AcceptanceRun {
             try problems(
                 base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": 1, "learning_rate_cooldown_epochs": -1}}"#)
                 == ["seeds.max_learning_rate_ratio", "seeds.learning_rate_cooldown_epochs"])
-        #expect(try problems(base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": "ten"}}"#) == ["seeds.max_learning_rate_ratio"])
+        #expect(
+            try problems(base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": "ten"}}"#) == [
+                "seeds.max_learning_rate_ratio"
+            ])
         let bounded = try server.request(
             "POST", "/api/v1/runs",
             json: base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": 4, "learning_rate_cooldown_epochs": 0}}"#)

@@ -32,7 +32,9 @@ final class RaiseLearningRatePolicy: TamiyoPolicy {
     }
 
     static func delta(_ verdict: RiskEngine.Verdict) -> Double? {
-        if case .optimizerAdjustment(let adjustment)? = verdict.command?.payload { return adjustment.hyperparameters["lr_delta"].map(Double.init) }
+        if case .optimizerAdjustment(let adjustment)? = verdict.command?.payload {
+            return adjustment.hyperparameters["lr_delta"].map(Double.init)
+        }
         return nil
     }
 
