@@ -77,6 +77,18 @@ let package = Package(
             resources: [.copy("Resources/digits.csv.gz")],
             swiftSettings: strictSwift),
 
+        // Workers: background work as jobs on Oona's job streams, taken by worker slots through
+        // one consumer group (in `esper serve` and in `esper worker` processes), leases and
+        // heartbeats, run controls, run records applied by the server, a worker's mirror of
+        // the server's kernel library.
+        .target(
+            name: "Workers",
+            dependencies: [
+                "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona", "Tolaria", "Karn", "Urza",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+
         // Nissa: telemetry ingest from Oona, metric registry and ring-buffer time series,
         // alert rules (data) with lifecycle and Alertmanager-format delivery, SLO burn rates,
         // drills and the Grafana JSON datasource queries.
@@ -114,7 +126,7 @@ let package = Package(
         // blending, gradient isolation); Tamiyo decides at every epoch boundary (policies, risk
         // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
         .target(
-            name: "Kasmina", dependencies: ["CKernels", "Tolaria", "KernelRuntime", "Urza", "Leyline", "EsperJSON"],
+            name: "Kasmina", dependencies: ["CKernels", "Tolaria", "KernelRuntime", "Karn", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
         .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
@@ -139,7 +151,7 @@ let package = Package(
             name: "EsperAPI",
             dependencies: [
                 "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo", "TamiyoNetwork", "Simic",
+                "Tamiyo", "TamiyoNetwork", "Simic", "Workers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -151,7 +163,7 @@ let package = Package(
             name: "EsperServer",
             dependencies: [
                 "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
-                "Kasmina", "Tamiyo", "Simic",
+                "Kasmina", "Tamiyo", "Simic", "Workers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -265,7 +277,7 @@ let package = Package(
                 "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
                 "Nissa", "Karn",
                 "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Workers",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

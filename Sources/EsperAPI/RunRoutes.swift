@@ -4,8 +4,9 @@ import Foundation
 public import Tolaria
 
 /// `/api/v1/runs`: start training runs, list and inspect them, pause, resume and stop them.
-/// Handlers only parse, validate and call the `RunService`; training itself runs on the
-/// service's worker threads, so every handler returns in milliseconds.
+/// Handlers only parse, validate and call the `RunService`; training itself runs on workers
+/// (in-process or `esper worker`) that take jobs from the bus, so every handler returns in
+/// milliseconds.
 public enum RunRoutes {
     public static let basePath = "/api/v1/runs"
 
@@ -77,6 +78,7 @@ public enum RunRoutes {
             switch error {
             case .notFound(let message): throw Problem.notFound(message)
             case .conflict(let message): throw Problem.conflict(message)
+            case .unavailable(let message): throw Problem.unavailable(message)
             }
         }
     }

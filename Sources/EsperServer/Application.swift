@@ -11,6 +11,7 @@ public import Prometheus
 public import Simic
 public import Tamiyo
 public import Tolaria
+public import Workers
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
@@ -25,8 +26,15 @@ public final class Application: Sendable {
     public let bus: OonaClient
     let logger: Logger
     let healthMonitor: RedisHealthMonitor
-    /// Training runs (Tolaria): queue, worker threads, registry in `<data>/tolaria`.
+    /// Training runs (Tolaria): the control plane (registry in `<data>/tolaria`, jobs on
+    /// the bus); training happens on workers.
     public let runs: RunService
+    /// The job queue on Oona (jobs, leases, run controls, the worker registry).
+    public let jobs: JobQueue
+    /// Applies what workers report to the run registry.
+    let recordApplier: JobRecordApplier
+    /// The in-process worker slots (nil with `ESPER_LOCAL_WORKERS=off`).
+    public let localWorkers: WorkerRuntime?
     /// Metrics, alerts, SLOs, drills and the Grafana datasource (Nissa).
     public let nissa: NissaService
     /// The blueprint pipeline (Karn, Tezzeret, Urza) in `<data>/urza` and `<data>/tezzeret`.
@@ -84,13 +92,25 @@ public final class Application: Sendable {
             settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
             reportSource: { tamiyo.fieldReports.all })
         let tolaria = configuration.dataDirectory + "/tolaria"
+        let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
+        let busSink = BusTrainingSink(bus: bus, logger: logger)
+        jobs = JobQueue(bus: bus)
         runs = try RunService(
-            options: RunService.Options(
-                directory: tolaria, datasetsDirectory: configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets",
-                maxConcurrentRuns: configuration.maxConcurrentRuns, blasThreads: configuration.blasThreads),
-            logger: logger, sinks: [LoggingTrainingSink(logger: logger), BusTrainingSink(bus: bus, logger: logger)],
-            controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) },
+            options: RunService.Options(directory: tolaria, datasetsDirectory: datasets),
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
+        recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger)
+        if configuration.localWorkers {
+            let handler = TrainingJobHandler(
+                executor: RunExecutor(checkpointRoot: configuration.checkpointDirectory ?? tolaria + "/runs", datasetsDirectory: datasets),
+                sinks: [LoggingTrainingSink(logger: logger)], logger: logger,
+                controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
+            localWorkers = WorkerRuntime(
+                queue: jobs, handlers: JobHandlerRegistry([handler]),
+                options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
+        } else {
+            localWorkers = nil
+        }
 
         // Seed views outlive a restart in the run registry's database.
         tamiyo.seeds.attach(store: runs.registry)
@@ -108,6 +128,7 @@ public final class Application: Sendable {
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
+        WorkerRoutes.register(into: &router, jobs: jobs)
         EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
         UrzaRoutes.register(into: &router, urza: blueprints.urza)
@@ -144,6 +165,7 @@ public final class Application: Sendable {
             }
         }
         healthMonitor.start()
+        Kernels.blasThreads = configuration.blasThreads
         do {
             try runs.start()
         } catch {
@@ -159,6 +181,8 @@ public final class Application: Sendable {
         // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
         // background while the server runs degraded.
         bus.start()
+        recordApplier.start()
+        localWorkers?.start()
         nissa.start()
         tamiyo.startPolicyConsumer()
         simic.start()
@@ -166,6 +190,8 @@ public final class Application: Sendable {
         do {
             try server.start()
         } catch {
+            localWorkers?.stop()
+            recordApplier.stop()
             runs.shutdown()
             events.stop()
             simic.stop()
@@ -191,12 +217,15 @@ public final class Application: Sendable {
             ])
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, training runs stop at
-    /// their next batch (resumable from their last checkpoint at the next start), compiles in
-    /// progress finish (the rest stays in the forge WAL), then Redis stops.
+    /// Graceful stop: no new connections, in-flight requests finish, local training runs stop
+    /// at their next batch and their jobs go back on the queue (resumable from their last
+    /// checkpoint by any worker), compiles in progress finish (the rest stays in the forge
+    /// WAL), then Redis stops.
     public func stop() {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
         server.stop()
+        localWorkers?.stop()
+        recordApplier.stop()
         runs.shutdown()
         tamiyo.seeds.flush()
         simic.stop()

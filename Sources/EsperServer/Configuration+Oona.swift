@@ -67,6 +67,9 @@ extension Configuration {
         bus.backpressureDropThreshold = oonaLimits.dropThreshold
         bus.messageTTL = .seconds(oonaLimits.messageTTLSeconds)
         bus.claimMinIdle = .milliseconds(oonaLimits.claimMinIdleMilliseconds)
+        // Look for idle entries at least twice per claim timeout: a dead worker's job is
+        // taken over within 1.5 timeouts.
+        bus.claimInterval = min(.seconds(5), .milliseconds(max(50, oonaLimits.claimMinIdleMilliseconds / 2)))
         bus.maxAttempts = oonaLimits.maxAttempts
         bus.breakerRecovery = .milliseconds(oonaLimits.breakerRecoveryMilliseconds)
         bus.queueDepthTelemetryInterval = .seconds(10)

@@ -44,6 +44,14 @@ public struct Configuration: Sendable {
     public var blasThreads = 1
     /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
     public var datasetsDirectory: String?
+    /// `esper serve` trains with `maxConcurrentRuns` in-process worker slots; off: a pure
+    /// control plane (`esper worker` processes do the training).
+    public var localWorkers = true
+    /// Where workers keep run checkpoints (`<dir>/<run id>/checkpoints`); every worker that
+    /// may resume a run must see the same directory. Default `<data>/tolaria/runs`.
+    public var checkpointDirectory: String?
+    /// The server an `esper worker` belongs to (its base URL).
+    public var serverURL: String?
     /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).
     public var nissa = NissaOptions()
     /// The rules file loaded (nil: the built-in rules).
@@ -149,9 +157,18 @@ public struct Configuration: Sendable {
         ("KASMINA_KERNEL_BUDGET_MS", "10", "kernel fetch budget in ms; a slower fetch falls back to BP001, 0.1-10000"),
         ("SIMIC_BUFFER_CAPACITY", "1024", "field reports Simic's replay buffer keeps (oldest evicted first), 1-1000000"),
         ("SIMIC_REPLAY_TTL_HOURS", "24", "maximum age of a field report in Simic's replay buffer, hours, 0.01-8760"),
-        ("ESPER_MAX_CONCURRENT_RUNS", "number of cores", "training runs executing at once, 1-256 (more wait queued)"),
+        (
+            "ESPER_MAX_CONCURRENT_RUNS", "number of cores",
+            "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"
+        ),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
+        ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
+        (
+            "ESPER_CHECKPOINT_DIR", "<data dir>/tolaria/runs",
+            "run checkpoints (<dir>/<run id>/checkpoints); shared by every worker that may resume a run"
+        ),
+        ("ESPER_SERVER_URL", "(unset)", "esper worker: base URL of the server it works for (http:// or https://)"),
         ("NISSA_RULES_FILE", "infra/nissa/alert_rules.json if present, else built-in", "alert rules (JSON), validated at start"),
         ("NISSA_SERIES_SPAN_S", "3600", "how far back each in-memory time series keeps points, seconds"),
         ("NISSA_SERIES_MAX_POINTS", "10000", "points per time series at most (ring buffer size)"),
@@ -265,6 +282,11 @@ public struct Configuration: Sendable {
             }
             datasetsDirectory = path
         }
+        if let local = try settings.onOff("ESPER_LOCAL_WORKERS") { localWorkers = local }
+        if let directory = try nonEmpty("ESPER_CHECKPOINT_DIR") {
+            checkpointDirectory = Configuration.absolute(directory, relativeTo: workingDirectory)
+        }
+        serverURL = try settings.url("ESPER_SERVER_URL")
 
         if let url = values["REDIS_URL"], !url.isEmpty {
             do {

@@ -1,47 +1,26 @@
-/// Inclusive bounds of one template parameter (`{min_value, max_value}`).
+/// The catalog's descriptor: the shared contract's fields (Leyline) plus Karn's approval stamp and last-updated.
 public import Leyline
 
-public struct ParameterBounds: Sendable, Equatable, Codable {
-    public var minValue: Double
-    public var maxValue: Double
+/// Leyline's `BlueprintParameterBounds`: one definition for the catalog and the contract.
+public typealias ParameterBounds = BlueprintParameterBounds
 
-    public init(_ minValue: Double, _ maxValue: Double) {
-        self.minValue = minValue
-        self.maxValue = maxValue
-    }
+extension BlueprintParameterBounds {
+    public init(_ minValue: Double, _ maxValue: Double) { self.init(minValue: minValue, maxValue: maxValue) }
 
     public func contains(_ value: Double) -> Bool { value >= minValue && value <= maxValue }
 
     /// The forge default: the middle of the range.
     public var midpoint: Double { (minValue + maxValue) / 2 }
-
-    enum CodingKeys: String, CodingKey { case minValue, maxValue }
-
-    /// Missing fields read as 0: the reference JSON writer leaves default values out.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        minValue = try container.decodeIfPresent(Double.self, forKey: .minValue) ?? 0
-        maxValue = try container.decodeIfPresent(Double.self, forKey: .maxValue) ?? 0
-    }
 }
 
-/// One catalog entry as the shared contract describes it (Leyline `BlueprintDescriptor`), plus
-/// the approval stamp and last-updated time the design documents ask for. A value: every
-/// getter of the catalog hands out copies, so callers can never change catalog state.
+/// One catalog entry: the shared contract's descriptor (Leyline `BlueprintDescriptor`, the one
+/// definition of the shared fields) plus the approval stamp and last-updated time the design
+/// documents ask for. A value: every getter of the catalog hands out copies, so callers can
+/// never change catalog state. The shared fields are forwarded, so `descriptor.tier` reads the
+/// contract's; `stage` is an `Int` here (the contract's `uint32`).
 public struct BlueprintDescriptor: Sendable, Equatable, Codable {
-    public var blueprintId: String
-    /// snake_case template name.
-    public var name: String
-    public var tier: BlueprintTier
-    /// Inclusive bounds per parameter; empty means the template takes no parameters.
-    public var allowedParameters: [String: ParameterBounds]
-    /// 0...1, a float32 in the contract (printed with 2 decimals by consumers).
-    public var risk: Float
-    /// Curriculum stage 0...6.
-    public var stage: Int
-    public var quarantineOnly: Bool
-    public var approvalRequired: Bool
-    public var description: String
+    /// The shared-contract fields, as published on the bus.
+    public var contract: ContractBlueprintDescriptor
     /// Who approved the template for production use, if anyone.
     public var approvalStamp: String?
     /// RFC 3339 time of the last change.
@@ -52,17 +31,59 @@ public struct BlueprintDescriptor: Sendable, Equatable, Codable {
         risk: Float, stage: Int, quarantineOnly: Bool = false, approvalRequired: Bool = false,
         description: String, approvalStamp: String? = nil, lastUpdated: String = KarnCatalog.catalogRevision
     ) {
-        self.blueprintId = blueprintId
-        self.name = name
-        self.tier = tier
-        self.allowedParameters = allowedParameters
-        self.risk = risk
-        self.stage = stage
-        self.quarantineOnly = quarantineOnly
-        self.approvalRequired = approvalRequired
-        self.description = description
+        contract = ContractBlueprintDescriptor(
+            blueprintId: blueprintId, name: name, tier: tier, allowedParameters: allowedParameters, risk: risk,
+            stage: UInt32(clamping: stage), quarantineOnly: quarantineOnly, approvalRequired: approvalRequired,
+            description: description)
         self.approvalStamp = approvalStamp
         self.lastUpdated = lastUpdated
+    }
+
+    public init(contract: ContractBlueprintDescriptor, approvalStamp: String? = nil, lastUpdated: String = KarnCatalog.catalogRevision) {
+        self.contract = contract
+        self.approvalStamp = approvalStamp
+        self.lastUpdated = lastUpdated
+    }
+
+    public var blueprintId: String {
+        get { contract.blueprintId }
+        set { contract.blueprintId = newValue }
+    }
+    /// snake_case template name.
+    public var name: String {
+        get { contract.name }
+        set { contract.name = newValue }
+    }
+    public var tier: BlueprintTier {
+        get { contract.tier }
+        set { contract.tier = newValue }
+    }
+    /// Inclusive bounds per parameter; empty means the template takes no parameters.
+    public var allowedParameters: [String: ParameterBounds] {
+        get { contract.allowedParameters }
+        set { contract.allowedParameters = newValue }
+    }
+    /// 0...1, a float32 in the contract (printed with 2 decimals by consumers).
+    public var risk: Float {
+        get { contract.risk }
+        set { contract.risk = newValue }
+    }
+    /// Curriculum stage 0...6 (a negative value is stored as 0: the contract's field is unsigned).
+    public var stage: Int {
+        get { Int(contract.stage) }
+        set { contract.stage = UInt32(clamping: newValue) }
+    }
+    public var quarantineOnly: Bool {
+        get { contract.quarantineOnly }
+        set { contract.quarantineOnly = newValue }
+    }
+    public var approvalRequired: Bool {
+        get { contract.approvalRequired }
+        set { contract.approvalRequired = newValue }
+    }
+    public var description: String {
+        get { contract.description }
+        set { contract.description = newValue }
     }
 
     /// The risk as its shortest decimal (0.1, not 0.10000000149): what a float32 prints as.
@@ -76,15 +97,16 @@ public struct BlueprintDescriptor: Sendable, Equatable, Codable {
     /// Missing fields read as their zero value (the reference writer omits defaults).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        blueprintId = try c.decodeIfPresent(String.self, forKey: .blueprintId) ?? ""
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        tier = try c.decodeIfPresent(BlueprintTier.self, forKey: .tier) ?? .unspecified
-        allowedParameters = try c.decodeIfPresent([String: ParameterBounds].self, forKey: .allowedParameters) ?? [:]
-        risk = Float(try c.decodeIfPresent(Double.self, forKey: .risk) ?? 0)
-        stage = try c.decodeIfPresent(Int.self, forKey: .stage) ?? 0
-        quarantineOnly = try c.decodeIfPresent(Bool.self, forKey: .quarantineOnly) ?? false
-        approvalRequired = try c.decodeIfPresent(Bool.self, forKey: .approvalRequired) ?? false
-        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        contract = ContractBlueprintDescriptor(
+            blueprintId: try c.decodeIfPresent(String.self, forKey: .blueprintId) ?? "",
+            name: try c.decodeIfPresent(String.self, forKey: .name) ?? "",
+            tier: try c.decodeIfPresent(BlueprintTier.self, forKey: .tier) ?? .unspecified,
+            allowedParameters: try c.decodeIfPresent([String: ParameterBounds].self, forKey: .allowedParameters) ?? [:],
+            risk: Float(try c.decodeIfPresent(Double.self, forKey: .risk) ?? 0),
+            stage: UInt32(clamping: try c.decodeIfPresent(Int.self, forKey: .stage) ?? 0),
+            quarantineOnly: try c.decodeIfPresent(Bool.self, forKey: .quarantineOnly) ?? false,
+            approvalRequired: try c.decodeIfPresent(Bool.self, forKey: .approvalRequired) ?? false,
+            description: try c.decodeIfPresent(String.self, forKey: .description) ?? "")
         approvalStamp = try c.decodeIfPresent(String.self, forKey: .approvalStamp)
         lastUpdated = try c.decodeIfPresent(String.self, forKey: .lastUpdated) ?? ""
     }

@@ -36,13 +36,19 @@ public struct BlueprintTemplate: Sendable, Equatable, Encodable {
         Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.forgeDefault) })
     }
 
-    enum CodingKeys: String, CodingKey { case kind, parameters }
+    enum CodingKeys: String, CodingKey { case kind, parameters, family, alias, parameterCount }
 
-    /// The descriptor's fields, plus `kind` and `parameters` (type, bounds, forge default).
+    /// The descriptor's fields, plus `kind`, `family` and `parameters` (type, bounds, forge
+    /// default); a widening template adds its `alias` and its `parameter_count` formula.
     public func encode(to encoder: any Encoder) throws {
         try descriptor.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
+        try c.encode(family, forKey: .family)
         try c.encode(Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0) }), forKey: .parameters)
+        if case .widen(let units) = recipe {
+            try c.encodeIfPresent(WideningCatalog.alias(id), forKey: .alias)
+            try c.encode(WideningCatalog.formula(units: units), forKey: .parameterCount)
+        }
     }
 }

@@ -1,6 +1,7 @@
 public import Leyline
 // Karn: the blueprint catalog — 50 fixed templates (id, tier, risk, stage, typed parameter
-// bounds, kernel recipe), request validation and deterministic template selection. Karn never
+// bounds, kernel recipe) plus the widening family BP051-BP053, request validation and
+// deterministic template selection. Karn never
 // generates or mutates architectures; Tezzeret compiles its templates and Urza stores them.
 import Synchronization
 
@@ -16,13 +17,15 @@ public final class KarnCatalog: Sendable {
 
     private let state: Mutex<State>
 
-    /// With `loadDefaults`, the 50 templates of 05 §3, checked against the catalog rules first
-    /// (a broken table is a programming error the server refuses to start with).
+    /// With `loadDefaults`, the 50 templates of 05 §3 then the widening family, checked against
+    /// the catalog rules first (a broken table is a programming error the server refuses to
+    /// start with).
     public init(loadDefaults: Bool = true) throws(KarnError) {
         var initial = State()
         if loadDefaults {
             try KarnCatalog.check(DefaultCatalog.rows)
-            for template in DefaultCatalog.rows {
+            try WideningCatalog.check(WideningCatalog.rows, after: DefaultCatalog.rows)
+            for template in DefaultCatalog.rows + WideningCatalog.rows {
                 initial.order.append(template.id)
                 initial.templates[template.id] = template
             }
@@ -48,7 +51,11 @@ public final class KarnCatalog: Sendable {
         }
     }
 
-    public func template(_ id: String) -> BlueprintTemplate? { state.withLock { $0.templates[id] } }
+    /// By id; a widening alias (`widen-8`) finds its template (`BP052`).
+    public func template(_ id: String) -> BlueprintTemplate? {
+        let key = WideningCatalog.templateId(id) ?? id
+        return state.withLock { state in state.templates[id] ?? state.templates[key] }
+    }
 
     public func get(_ id: String) -> BlueprintDescriptor? { template(id)?.descriptor }
 

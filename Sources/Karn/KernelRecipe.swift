@@ -32,6 +32,10 @@ public enum KernelRecipe: Sendable, Equatable {
     case nasMixture(temperature: String)
     /// The adversarial kinds; `parameter` is the fault's strength (06 §7).
     case fault(RecipeFault, parameter: String)
+    /// Net2Net-style growth of a host layer by `units` hidden units (the widening family): the
+    /// kernel's shape (layer l's input width, the next layer's width) is the host's, known only
+    /// at germination, so Kasmina builds it on the `ck_widen_*` kernels rather than Tezzeret.
+    case widen(units: Int)
 
     /// The kernel kind's name (`KernelKind.rawValue` in KernelRuntime).
     public var kind: String {
@@ -59,13 +63,14 @@ public enum KernelRecipe: Sendable, Equatable {
         case .recurrent: "recurrent"
         case .nasMixture: "nas_mixture"
         case .fault(let fault, _): "fault_\(fault.rawValue)"
+        case .widen: "widen"
         }
     }
 
     /// Every template parameter the recipe reads.
     public var parameterNames: [String] {
         switch self {
-        case .identity, .activation: []
+        case .identity, .activation, .widen: []
         case .linear(let p), .layerNorm(let p), .dropout(let p), .batchNorm(let p), .maxPool(let p), .layerScale(let p),
             .groupedLinear(let p), .highway(let p), .memoryAttention(let p), .positional(let p), .nasMixture(let p):
             [p]

@@ -41,9 +41,11 @@ extension KarnCatalog {
     /// lowest-risk SAFE candidates (then lowest id) — for the default catalog BP001-BP009 and
     /// BP011, which yields the spec's golden choices — and conservative mode never returns a
     /// non-SAFE template: without a SAFE candidate it is an error, not silently ignored.
-    /// Approval is not checked here (that is `KarnService`'s policy).
+    /// Approval is not checked here (that is `KarnService`'s policy). Host-shaped templates (the
+    /// widening family) are not slot kernels and never candidates: the 05 §6 golden choices
+    /// stay those of the 50 defaults.
     public func chooseTemplate(_ criteria: SelectionCriteria) throws(KarnError) -> Selection {
-        var candidates = all()
+        var candidates = all().filter { !$0.isHostShaped }
         if let tier = criteria.tier { candidates = candidates.filter { $0.tier == tier } }
         if !criteria.allowAdversarial { candidates = candidates.filter { $0.tier != .highRisk } }
         if criteria.conservative {

@@ -8,7 +8,8 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var requestedId: String
     /// The blueprint whose kernel was grafted ("identity" for the built-in pass-through).
     public var kernelId: String
-    /// requested, fallback or identity.
+    /// requested, fallback or identity (Urza's chain), or built: a widening seed's kernel is
+    /// made by Kasmina for the host's shape from the C widening kernel, nothing is fetched.
     public var source: String
     public var fetchLatencyMs: Double
     public var fallbackReason: String?
@@ -17,7 +18,7 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     /// Widening seeds: the kernel's shape (nil for slot kernels from Urza).
     public var widening: WideningShape? = nil
 
-    public var usedFallback: Bool { source != "requested" }
+    public var usedFallback: Bool { source == "fallback" || source == "identity" }
 }
 
 /// What a seed's field report compares against: the validation numbers when it germinated.

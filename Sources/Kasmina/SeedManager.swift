@@ -423,7 +423,7 @@ public final class SeedManager: SeedModuleFactory {
         }
         let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
         let origin = KernelOrigin(
-            requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "requested", fetchLatencyMs: 0,
+            requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "built", fetchLatencyMs: 0,
             fallbackReason: nil, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind, widening: shape)
         var lifecycle = SeedLifecycle()
         let block = ParameterBlock(count: shape.parameterCount)

@@ -1,17 +1,20 @@
 import CKernels
+import Karn
 public import Tolaria
 
 /// The widening blueprints (Net2Net-style growth of a host layer): each adds `units` hidden
-/// units beside hidden layer l. Their kernels are not compiled by Tezzeret into Urza — the
-/// shape depends on the host (layer l's input width and the next layer's width), known only
-/// at germination — but built here on the `ck_widen_*` C kernels.
+/// units beside hidden layer l. They are Karn templates (`WideningCatalog`: BP051-BP053, aliases
+/// `widen-4/8/16`), but not compiled by Tezzeret into Urza — the shape depends on the host
+/// (layer l's input width and the next layer's width), known only at germination — so Kasmina
+/// builds them here on the `ck_widen_*` C kernels.
 public enum WideningBlueprint {
     /// Kernel kind recorded in a seed's origin.
-    public static let kind = "widen"
-    /// Blueprint id → units added.
-    public static let catalog: [(id: String, units: Int)] = [("widen-4", 4), ("widen-8", 8), ("widen-16", 16)]
+    public static let kind = WideningCatalog.kind
+    /// Alias → units added (the names `seeds.blueprints` uses).
+    public static let catalog: [(id: String, units: Int)] = WideningCatalog.entries.map { ($0.alias, $0.units) }
 
-    public static func units(_ blueprintId: String) -> Int? { catalog.first { $0.id == blueprintId }?.units }
+    /// Units of a widening blueprint by alias (`widen-8`) or template id (`BP052`).
+    public static func units(_ blueprintId: String) -> Int? { WideningCatalog.units(blueprintId) }
 
     /// Parameters a widening of `units` adds to a layer reading `inputs` and feeding `outputs`.
     public static func parameters(units: Int, inputs: Int, outputs: Int) -> Int {

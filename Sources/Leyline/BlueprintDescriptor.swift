@@ -142,3 +142,7 @@ extension BlueprintParameterBounds: LeylineJSONCodable {
         }
     }
 }
+
+/// The contract descriptor under a name modules with a `BlueprintDescriptor` of their own can
+/// reach (Karn's catalog entry wraps it; `Leyline.X` names the `enum Leyline` namespace).
+public typealias ContractBlueprintDescriptor = BlueprintDescriptor

@@ -123,11 +123,15 @@ public final class OonaClient: Sendable {
     /// `XGROUP CREATE <stream> <group> $ MKSTREAM` on each stream; an existing group
     /// (`BUSYGROUP`) is fine, so this is idempotent. Entries added before the group existed
     /// are not delivered to it (`$`).
-    public func ensureConsumerGroup(_ group: String? = nil, streams: [OonaStream] = OonaStream.allCases) throws(OonaError) {
+    /// `from: "0"` makes a new group see entries written before it existed (job queues: work
+    /// enqueued before the first worker ever started).
+    public func ensureConsumerGroup(
+        _ group: String? = nil, streams: [OonaStream] = OonaStream.allCases, from start: String = "$"
+    ) throws(OonaError) {
         let group = group ?? configuration.group
         try call(publishBreaker) { connection throws(RedisError) in
             for stream in streams {
-                let reply = try connection.command(["XGROUP", "CREATE", keys.key(stream), group, "$", "MKSTREAM"])
+                let reply = try connection.command(["XGROUP", "CREATE", keys.key(stream), group, start, "MKSTREAM"])
                 if case .error(let message) = reply, !message.hasPrefix("BUSYGROUP") {
                     return OonaError.redis("XGROUP CREATE \(keys.key(stream)) \(group): \(message)")
                 }
@@ -139,6 +143,22 @@ public final class OonaClient: Sendable {
 
     /// Whether the housekeeper has created the configured group on every stream.
     public var consumerGroupsReady: Bool { housekeeper.groupsReady }
+
+    /// Runs commands in one round trip on a pooled connection, behind the publish breaker
+    /// (job leases, run controls, the worker registry). Error replies are returned, not
+    /// thrown; only an unreachable Redis or an open breaker throws.
+    public func execute(_ commands: [[String]]) throws(OonaError) -> [RedisReply] {
+        try call(publishBreaker) { connection throws(RedisError) -> Result<[RedisReply], OonaError> in
+            let replies = try connection.pipeline(commands)
+            let transient = ["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "OOM", "READONLY"]
+            for reply in replies {
+                if case .error(let message) = reply, transient.contains(where: { message.hasPrefix($0) }) {
+                    return .failure(.unavailable(message))
+                }
+            }
+            return .success(replies)
+        }.get()
+    }
 
     // MARK: publishing
 
@@ -435,7 +455,7 @@ public final class OonaClient: Sendable {
                 let micros = parts[1].text.flatMap({ Int64($0) })
             else { return .failure(OonaError.redis("unexpected TIME reply \(time)")) }
             let cutoff = seconds * 1000 + micros / 1000 - ttlMs
-            let commands = OonaStream.allCases.map { stream in
+            let commands = OonaStream.allCases.filter { !$0.isWorkQueue }.map { stream in
                 ["XTRIM", keys.key(stream), "MINID", configuration.exactTrimming ? "=" : "~", "\(max(cutoff, 0))-0"]
             }
             let replies = try connection.pipeline(commands)

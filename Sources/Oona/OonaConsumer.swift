@@ -30,6 +30,12 @@ public final class OonaConsumer {
     private var pendingRecovered = false
     private var nextClaim = ContinuousClock.now
     private static let maxClaimRounds = 10
+    /// Called after an entry was moved to the dead-letter stream (and before it is
+    /// acknowledged), with its original fields: job queues use it to fail the job's run.
+    public var onDeadLetter: ((_ stream: OonaStream, _ entry: StreamEntry, _ reason: DeadLetterReason, _ detail: String) -> Void)?
+    /// At most this many entries claimed per `XAUTOCLAIM` round (nil: the poll's `count`).
+    /// Workers that hold one job at a time claim one.
+    public var claimCount: Int?
 
     public init(client: OonaClient, streams: [OonaStream], group: String? = nil, name: String? = nil) {
         self.client = client
@@ -208,7 +214,8 @@ public final class OonaConsumer {
         for stream in streams {
             var cursor = "0-0"
             for _ in 0..<OonaConsumer.maxClaimRounds {
-                let reply = try run(redis, ["XAUTOCLAIM", client.keys.key(stream), group, name, "\(idleMs)", cursor, "COUNT", "\(count)"])
+                let reply = try run(
+                    redis, ["XAUTOCLAIM", client.keys.key(stream), group, name, "\(idleMs)", cursor, "COUNT", "\(claimCount ?? count)"])
                 guard let parts = reply.array, parts.count >= 2 else { break }
                 var entries: [StreamEntry] = []
                 for item in parts[1].array ?? [] {
@@ -400,6 +407,7 @@ public final class OonaConsumer {
                 }
                 deadLettered.append(item.entry.id)
                 client.metrics.deadLettered(reason: item.reason, stream: stream)
+                onDeadLetter?(stream, item.entry, item.reason, item.detail)
                 logger.warning(
                     "oona dead-lettered an entry",
                     metadata: [

@@ -153,7 +153,8 @@ final class OonaHousekeeper: Sendable {
         let ttl = configuration.messageTTL.components
         let ttlMs = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
         let now = try serverMilliseconds(redis)
-        let commands = OonaStream.allCases.map { stream in
+        // Work entries stay until their job is done (a run may train for longer than the TTL).
+        let commands = OonaStream.allCases.filter { !$0.isWorkQueue }.map { stream in
             ["XTRIM", keys.key(stream), "MINID", configuration.exactTrimming ? "=" : "~", "\(max(now - ttlMs, 0))-0"]
         }
         let removed = try redis.pipeline(commands).reduce(0) { $0 + Int($1.integer ?? 0) }

@@ -9,6 +9,9 @@ public enum OonaStream: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case jobsTraining = "jobs.training"
     case jobsCompile = "jobs.compile"
     case jobsPolicy = "jobs.policy"
+    /// What workers report back about their jobs (run started, epoch, event, finished); the
+    /// server applies these records to its run registry.
+    case jobsRecords = "jobs.records"
 
     /// The four streams of the message bus.
     public static let bus: [OonaStream] = [.normal, .emergency, .telemetry, .policy]
@@ -18,7 +21,12 @@ public enum OonaStream: String, CaseIterable, Sendable, Hashable, CustomStringCo
     public var label: String { rawValue }
     public var description: String { rawValue }
 
-    public var isJobQueue: Bool { OonaStream.jobs.contains(self) }
+    /// Job streams and the job-record stream carry `BUS_MESSAGE_TYPE_UNSPECIFIED` messages
+    /// (a JSON object of their own) besides Leyline messages.
+    public var isJobQueue: Bool { OonaStream.jobs.contains(self) || self == .jobsRecords }
+
+    /// Entries of work streams live as long as their job: the TTL sweep leaves them alone.
+    public var isWorkQueue: Bool { OonaStream.jobs.contains(self) }
 }
 
 /// Stream names as configured (`OONA_*_STREAM`; the job stream names are fixed).
@@ -43,7 +51,7 @@ public struct OonaStreamNames: Sendable, Equatable {
         case .emergency: emergency
         case .telemetry: telemetry
         case .policy: policy
-        case .jobsTraining, .jobsCompile, .jobsPolicy: stream.rawValue
+        case .jobsTraining, .jobsCompile, .jobsPolicy, .jobsRecords: stream.rawValue
         }
     }
 }
@@ -63,4 +71,9 @@ public struct OonaStreamKeys: Sendable, Equatable {
     public func key(_ stream: OonaStream) -> String { OonaStreamKeys.prefix + names.name(of: stream) }
 
     public func deadLetterKey(_ stream: OonaStream) -> String { key(stream) + OonaStreamKeys.deadLetterSuffix }
+
+    /// Any other key of the bus (job leases, run controls, the worker registry): the same
+    /// `esper:{bus}:` prefix, so it shares the streams' cluster slot and scripts may touch
+    /// it together with a stream.
+    public func auxiliaryKey(_ name: String) -> String { OonaStreamKeys.prefix + name }
 }

@@ -1,8 +1,8 @@
 /// One entry of a stream as XREADGROUP/XAUTOCLAIM return it.
-struct StreamEntry: Sendable {
-    let id: String
+public struct StreamEntry: Sendable {
+    public let id: String
     /// Field → value; a field given twice keeps the first value.
-    let fields: [String: [UInt8]]
+    public let fields: [String: [UInt8]]
     /// True when Redis returned the id without fields (deleted from the stream while still
     /// pending, Redis < 7 reports it like this).
     var isDeleted: Bool { fields.isEmpty }

@@ -58,18 +58,22 @@ public final class BlueprintCatalog: Sendable {
         var entries: [String: BlueprintInfo] = [:]
         for template in karn.all() {
             let d = template.descriptor
-            entries[d.blueprintId] = BlueprintInfo(
+            // Widening templates are built by Kasmina for the host's shape (no artifact): always
+            // available, residual (they add units at α = 0), listed under their template id and
+            // their alias (`widen-8`, the name `seeds.blueprints` uses).
+            let hostShaped = template.isHostShaped
+            let info = BlueprintInfo(
                 blueprintId: d.blueprintId, name: d.name, tier: d.tier, risk: d.riskValue, stage: d.stage,
                 quarantineOnly: d.quarantineOnly, approvalRequired: d.approvalRequired, description: d.description,
-                available: false, seedWidth: nil, kind: template.recipe.kind,
-                residual: KernelKind(rawValue: template.recipe.kind)?.startsAsIdentity == true && !template.recipe.kind.hasPrefix("fault_"))
-        }
-        // Widening blueprints: built by Kasmina on the C kernels for the host's shape, no artifact.
-        for (id, units) in WideningBlueprint.catalog {
-            entries[id] = BlueprintInfo(
-                blueprintId: id, name: "widen_\(units)", tier: .safe, risk: 0.1, stage: 0, quarantineOnly: false,
-                approvalRequired: false, description: "Add \(units) hidden units beside a host layer (function-preserving)",
-                available: true, seedWidth: nil, kind: WideningBlueprint.kind, residual: true)
+                available: hostShaped, seedWidth: nil, kind: template.recipe.kind,
+                residual: hostShaped
+                    || KernelKind(rawValue: template.recipe.kind)?.startsAsIdentity == true && !template.recipe.kind.hasPrefix("fault_"))
+            entries[d.blueprintId] = info
+            if hostShaped, let alias = WideningCatalog.alias(d.blueprintId) {
+                var aliased = info
+                aliased.blueprintId = alias
+                entries[alias] = aliased
+            }
         }
         for record in urza?.listAll() ?? [] {
             var info =

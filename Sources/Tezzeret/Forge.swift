@@ -137,8 +137,9 @@ public final class Forge: Sendable {
         var wal = recover(&summary)
         if !summary.resumed {
             // Discovery: every catalog blueprint without a valid artifact, in registration
-            // order, after any compile recovered from a compiler WAL.
-            let all = catalog.all().map(\.id)
+            // order, after any compile recovered from a compiler WAL. Host-shaped templates
+            // (the widening family) have no shape before a host exists: Kasmina builds them.
+            let all = catalog.all().filter { !$0.isHostShaped }.map(\.id)
             let unqueued = all.filter { !wal.pending.contains($0) }
             let missing = unqueued.filter { !urza.hasValidArtifact($0) }
             summary.skipped += unqueued.count - missing.count

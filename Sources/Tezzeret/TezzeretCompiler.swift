@@ -181,6 +181,13 @@ public final class TezzeretCompiler: Sendable {
     /// Steps 1-4: validate (permanent errors), shape, seed.
     private func plan(_ template: BlueprintTemplate, _ request: CompileRequest) throws(CompileError) -> CompilePlan {
         let id = template.id
+        if template.isHostShaped {
+            throw CompileError(
+                id,
+                .shapeInvalid(
+                    parameter: nil,
+                    message: "a \(template.family) template is shaped by the host (d_in, d_out) at germination; Kasmina builds it"))
+        }
         let validated: ValidatedRequest
         do {
             validated = try template.validate(request.parameters)

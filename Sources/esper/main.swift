@@ -1,5 +1,6 @@
 // esper: the command-line entry point — `esper serve` runs the control-plane server;
-// `esper forge` compiles the blueprint catalog into Urza once and exits.
+// `esper worker` trains runs for a server from its Redis job queue; `esper forge` compiles
+// the blueprint catalog into Urza once and exits.
 import ArgumentParser
 import EsperServer
 import Foundation
@@ -13,7 +14,7 @@ struct Esper: ParsableCommand {
         commandName: "esper",
         abstract: "Control plane for morphogenetic neural-network training.",
         version: Application.version,
-        subcommands: [Serve.self, ForgeCommand.self],
+        subcommands: [Serve.self, WorkerCommand.self, ForgeCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -30,9 +31,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("redis-url"), help: "External Redis; omit for a managed redis-server [REDIS_URL].") var redisURL: String?
     @Option(name: .customLong("http-threads"), help: "HTTP thread pool size [ESPER_HTTP_THREADS].") var httpThreads: String?
     @Option(name: .customLong("log-level"), help: "Log level [ESPER_LOG_LEVEL].") var logLevel: String?
+    @Flag(name: .customLong("no-local-workers"), help: "Train nothing in this process: a pure control plane [ESPER_LOCAL_WORKERS=off].")
+    var noLocalWorkers = false
 
     func run() throws {
         var flags: [String: String] = [:]
+        if noLocalWorkers { flags["ESPER_LOCAL_WORKERS"] = "off" }
         flags["ESPER_HOST"] = host
         flags["ESPER_PORT"] = port
         flags["ESPER_DATA_DIR"] = dataDirectory
@@ -57,6 +61,51 @@ struct Serve: ParsableCommand {
         application.stop()
     }
 
+}
+
+/// `esper worker`: worker slots in a process of their own, on any machine that reaches the
+/// server's Redis and shares its checkpoint directory.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Train runs for a server: take jobs from its Redis, checkpoint to the shared directory, report on the bus.",
+        discussion:
+            "Reads the same settings as `serve` (REDIS_URL, ESPER_SERVER_URL, ESPER_CHECKPOINT_DIR, ESPER_MAX_CONCURRENT_RUNS = slots, ESPER_DATASETS_DIR, OONA_*). SIGTERM hands running jobs back to the queue."
+    )
+
+    @Option(name: .customLong("redis-url"), help: "The server's Redis [REDIS_URL].") var redisURL: String?
+    @Option(name: .customLong("server-url"), help: "Base URL of the server [ESPER_SERVER_URL].") var serverURL: String?
+    @Option(name: .customLong("checkpoint-dir"), help: "Shared checkpoint directory [ESPER_CHECKPOINT_DIR].") var checkpointDirectory:
+        String?
+    @Option(help: "Worker slots: runs trained at once [ESPER_MAX_CONCURRENT_RUNS].") var slots: String?
+    @Option(name: .customLong("data-dir"), help: "Local state directory (datasets default to <dir>/datasets) [ESPER_DATA_DIR].")
+    var dataDirectory: String?
+    @Option(name: .customLong("log-level"), help: "Log level [ESPER_LOG_LEVEL].") var logLevel: String?
+
+    func run() throws {
+        var flags: [String: String] = [:]
+        flags["REDIS_URL"] = redisURL
+        flags["ESPER_SERVER_URL"] = serverURL
+        flags["ESPER_CHECKPOINT_DIR"] = checkpointDirectory
+        flags["ESPER_MAX_CONCURRENT_RUNS"] = slots
+        flags["ESPER_DATA_DIR"] = dataDirectory
+        flags["ESPER_LOG_LEVEL"] = logLevel
+        let configuration = resolveConfiguration(flags)
+        let level = configuration.logLevel
+        let sink = BufferedLogHandler.Sink()
+        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
+        defer { sink.flush() }
+        let worker: WorkerProcess
+        do {
+            worker = try WorkerProcess(configuration: configuration, logger: Logger(label: "esper-worker"))
+        } catch {
+            fail("esper: \(error)", status: 2)
+        }
+        worker.start()
+        let signal = TerminationSignals.wait()
+        Logger(label: "esper-worker").info("shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+        worker.stop()
+    }
 }
 
 /// `esper forge`: one forge run in the foreground (Urza's integrity scan first), for operators

@@ -10,13 +10,13 @@ import Testing
 
         let all = try server.json("/api/v1/karn/templates")
         let items = try #require(all["items"] as? [[String: Any]])
-        #expect(items.count == 50 && all["next_cursor"] is NSNull)
+        #expect(items.count == 50 && all["next_cursor"] as? String != nil, "53 templates: a second page")
         #expect(items[0]["blueprint_id"] as? String == "BP001" && items[0]["kind"] as? String == "identity")
         let safe = try #require(try server.json("/api/v1/karn/templates?tier=SAFE&stage=2")["items"] as? [[String: Any]])
         #expect(safe.map { $0["blueprint_id"] as? String } == (15...21).map { String(format: "BP%03d", $0) })
         let highRisk = try #require(try server.json("/api/v1/karn/templates?tier=BLUEPRINT_TIER_HIGH_RISK")["items"] as? [[String: Any]])
         #expect(highRisk.count == 8 && highRisk.allSatisfy { $0["quarantine_only"] as? Bool == true })
-        // Pagination: 20 + 20 + 10 with an opaque cursor.
+        // Pagination: 20 + 20 + 13 with an opaque cursor.
         var seen: [String] = []
         var path = "/api/v1/karn/templates?limit=20"
         while true {
@@ -25,7 +25,19 @@ import Testing
             guard let cursor = page["next_cursor"] as? String else { break }
             path = "/api/v1/karn/templates?limit=20&cursor=\(cursor)"
         }
-        #expect(seen == (1...50).map { String(format: "BP%03d", $0) })
+        #expect(seen == (1...53).map { String(format: "BP%03d", $0) })
+
+        // The widening family: SAFE catalog entries with their alias and parameter-count formula.
+        let widen = try server.json("/api/v1/karn/templates/BP052")
+        #expect(widen["family"] as? String == "widening" && widen["alias"] as? String == "widen-8" && widen["kind"] as? String == "widen")
+        #expect(
+            widen["tier"] as? String == "BLUEPRINT_TIER_SAFE" && widen["risk"] as? Double == 0.1
+                && widen["approval_required"] as? Bool == false)
+        #expect(widen["parameter_count"] as? String == "k·(d_in + 1) + d_out·k, k = 8")
+        #expect(try server.json("/api/v1/karn/templates/BP021")["family"] as? String == "slot")
+        let validWiden = try RawHTTP.json(try server.post("/api/v1/karn/templates/BP053/validate", #"{"parameters":{}}"#))
+        #expect((validWiden["effective"] as? [String: Double]) == [:])
+        #expect(try server.post("/api/v1/karn/templates/BP053/validate", #"{"parameters":{"units":16}}"#).status == 422)
 
         let one = try server.json("/api/v1/karn/templates/BP021")
         #expect(one["name"] as? String == "feedforward_gated" && one["tier"] as? String == "BLUEPRINT_TIER_SAFE")

@@ -429,6 +429,7 @@ enum AcceptanceRun {
         let seeds = try #require(view["items"] as? [[String: Any]])
         #expect(seeds.count == 1)
         #expect(seeds.first?["blueprint_id"] as? String == "widen-8")
+        #expect(seeds.first?["kernel_source"] as? String == "built", "made for the host's shape, not fetched from Urza")
         #expect(seeds.first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
         #expect(seeds.first?["parameters"] as? Int == 8 * 64 + 8 + 10 * 8, "ΔParams = k·(inputs + 1) + classes·k")
         let slots = try #require(view["slots"] as? [[String: Any]])

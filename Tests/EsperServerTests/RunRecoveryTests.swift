@@ -9,18 +9,26 @@ import Tolaria
 final class ServerProcess {
     let process = Process()
     let port: UInt16
+    let logPath: String
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    init(dataDirectory: String, redisURL: String) throws {
+    init(dataDirectory: String, redisURL: String, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
         port = ServerProcess.freePort()
         process.executableURL = URL(fileURLWithPath: EsperBinary.path)
-        process.arguments = ["serve", "--port", "\(port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"]
+        process.arguments =
+            ["serve", "--port", "\(port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"] + arguments
         // The test's own environment (OPENBLAS_* included: the kernel OpenBLAS picks decides the
         // last bits of every GEMM) minus any ESPER_* setting that could redirect the server.
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
         environment["ESPER_ACCESS_LOG"] = "off"
+        for (key, value) in extra { environment[key] = value }
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // The server's errors (and a crash's last words) for a failing test to show.
+        logPath = dataDirectory + "/server-\(port).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
         let ready = eventually(within: 30) { (try? RawHTTP.request(port: self.port, path: "/api/v1/version").status) == 200 }
         guard ready else { throw StartFailure(port: port) }

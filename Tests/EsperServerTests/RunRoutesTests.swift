@@ -31,8 +31,9 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
     @Test func lifecyclePauseResumeStopAndConflicts() throws {
         let app = try ServerHarness { $0.maxConcurrentRuns = 1 }
         let first = try app.submit(endlessRun)
+        // A worker slot takes the job from the queue (asynchronously, within milliseconds).
+        #expect(try app.waitFor(first, status: "running", within: 30))
         let second = try app.submit(endlessRun)
-        #expect(try app.status(first) == "running")
         #expect(try app.status(second) == "queued")
 
         // Pausing the running run hands its slot to the queued one.
@@ -199,7 +200,8 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         let record = try again.object("GET", "/api/v1/runs/\(running)")
         #expect(record["restarts"] as? Int == 1)
         #expect((record["resumed_from_epoch"] as? Int ?? 0) >= 5)
-        #expect(try again.object("POST", "/api/v1/runs/\(paused)/resume")["status"] as? String == "running")
+        // Resumed runs go back on the job queue: queued until a worker slot takes them.
+        #expect(try again.object("POST", "/api/v1/runs/\(paused)/resume")["status"] as? String == "queued")
         #expect(try again.waitFor(paused, status: "succeeded"))
     }
 

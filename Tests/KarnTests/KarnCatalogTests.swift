@@ -7,13 +7,15 @@ import Testing
 @Suite struct KarnCatalogTests {
     @Test func defaultCatalogHasTheFiftyTemplatesOfTheSpec() throws {
         let catalog = try KarnCatalog()
-        #expect(catalog.count == 50)
-        #expect(catalog.listByTier(.safe).count == 35)
+        #expect(catalog.count == 53)
+        let slotTemplates = catalog.all().filter { !$0.isHostShaped }
+        #expect(slotTemplates.count == 50 && slotTemplates.allSatisfy { $0.family == "slot" })
+        #expect(catalog.listByTier(.safe).count == 38)
         #expect(catalog.listByTier(.experimental).count == 7)
         #expect(catalog.listByTier(.highRisk).count == 8)
         let first = try #require(catalog.listByTier(.safe).first)
         #expect(first.id == "BP001" && first.descriptor.stage == 0 && first.descriptor.risk == 0)
-        #expect(catalog.all().map(\.id) == (1...50).map { String(format: "BP%03d", $0) })
+        #expect(catalog.all().map(\.id) == (1...53).map { String(format: "BP%03d", $0) })
         // Spot checks against 05 §3.
         let bp036 = try #require(catalog.get("BP036"))
         #expect(bp036.name == "mixture_of_experts_4" && bp036.tier == .experimental && bp036.risk == 0.7 && bp036.stage == 5)
@@ -23,6 +25,63 @@ import Testing
         #expect(bp048.quarantineOnly && bp048.approvalRequired && bp048.risk == 1.0 && bp048.stage == 6)
         #expect(catalog.template("BP003")?.forgeParameters == ["epsilon": 0.0005005])
         #expect(catalog.template("BP017")?.forgeParameters == ["heads": 2.5])
+    }
+
+    /// The widening family after the 50 defaults: SAFE, risk 0.1, no parameters, found by id or
+    /// alias, with its parameter-count formula; requests validate like any template's.
+    @Test func wideningTemplatesFollowTheDefaults() throws {
+        let catalog = try KarnCatalog()
+        let widening = catalog.all().filter(\.isHostShaped)
+        #expect(widening.map(\.id) == ["BP051", "BP052", "BP053"])
+        for template in widening {
+            let d = template.descriptor
+            #expect(d.tier == .safe && d.risk == 0.1 && !d.approvalRequired && !d.quarantineOnly && d.allowedParameters.isEmpty)
+            #expect(template.family == "widening" && template.kind == "widen")
+        }
+        #expect(catalog.template("widen-8")?.id == "BP052" && catalog.get("widen-16")?.name == "widen_16_units")
+        #expect(catalog.template("widen-3") == nil)
+        #expect(WideningCatalog.units("BP051") == 4 && WideningCatalog.units("widen-8") == 8 && WideningCatalog.units("BP008") == nil)
+        // digits' 64 → 4 → 10 host, widening layer 0 by 8: U 8×64, c 8, V 10×8.
+        #expect(WideningCatalog.parameterCount(units: 8, inputs: 64, outputs: 10) == 600)
+        let validated = try catalog.validateRequest(id: "widen-8", parameters: [:])
+        #expect(validated.template.id == "BP052" && validated.effective.isEmpty)
+        #expect(throws: KarnError.self) { try catalog.validateRequest(id: "BP052", parameters: ["units": 8]) }
+
+        let json = try JSONValue.parse(try JanssonEncoder().encode(try #require(catalog.template("BP052"))))
+        #expect(json["family"] == "widening" && json["alias"] == "widen-8" && json["tier"] == "BLUEPRINT_TIER_SAFE")
+        #expect(json["parameter_count"]?.stringValue == "k·(d_in + 1) + d_out·k, k = 8")
+        let slot = try JSONValue.parse(try JanssonEncoder().encode(try #require(catalog.template("BP008"))))
+        #expect(slot["family"] == "slot" && slot["alias"] == nil && slot["parameter_count"] == nil)
+    }
+
+    /// One definition of the shared fields: Karn's descriptor wraps Leyline's and forwards to it.
+    @Test func theCatalogDescriptorWrapsTheContractDescriptor() throws {
+        let catalog = try KarnCatalog()
+        var d = try #require(catalog.get("BP036"))
+        #expect(d.contract.blueprintId == "BP036" && d.contract.stage == 5 && d.contract.tier == .experimental)
+        #expect(d.contract.allowedParameters["experts"] == ParameterBounds(4, 8))
+        d.stage = 3
+        d.risk = 0.25
+        #expect(d.contract.stage == 3 && d.contract.risk == 0.25 && d.lastUpdated == KarnCatalog.catalogRevision)
+        let wrapped = BlueprintDescriptor(contract: d.contract, approvalStamp: "ops", lastUpdated: "2026-01-01T00:00:00Z")
+        #expect(wrapped.name == "mixture_of_experts_4" && wrapped.stage == 3 && wrapped.approvalStamp == "ops")
+        #expect(catalog.get("BP036")?.stage == 5, "the catalog handed out a copy")
+    }
+
+    @Test func theWideningCheckRejectsABrokenFamily() throws {
+        var rows = WideningCatalog.rows
+        rows[1].descriptor.tier = .experimental
+        #expect(throws: KarnError.self) { try WideningCatalog.check(rows, after: DefaultCatalog.rows) }
+        rows = WideningCatalog.rows
+        rows.swapAt(0, 2)
+        #expect(throws: KarnError.self) { try WideningCatalog.check(rows, after: DefaultCatalog.rows) }
+        rows = WideningCatalog.rows
+        rows[0].recipe = .identity
+        #expect(throws: KarnError.self) { try WideningCatalog.check(rows, after: DefaultCatalog.rows) }
+        rows = WideningCatalog.rows
+        rows[2].descriptor.name = "skip_connection"
+        #expect(throws: KarnError.self) { try WideningCatalog.check(rows, after: DefaultCatalog.rows) }
+        #expect(throws: Never.self) { try WideningCatalog.check(WideningCatalog.rows, after: DefaultCatalog.rows) }
     }
 
     @Test func theCatalogCheckRejectsABrokenTable() throws {

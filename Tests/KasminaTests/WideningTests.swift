@@ -33,6 +33,26 @@ import Tolaria
         #expect(seed.lastEpoch.shadowLoss != nil && seed.lastEpoch.gradientNorm > 0)
     }
 
+    /// The catalog id and the alias name the same blueprint: `BP052` germinates an 8-unit
+    /// widening exactly like `widen-8` (same parameters, same learned values).
+    @Test func theCatalogIdGerminatesLikeItsAlias() throws {
+        func grow(_ blueprintId: String) throws -> (Seed, [Float]) {
+            let manager = try GraftingTests.manager()
+            let controller = ScriptedController(manager: manager, script: [0: [Commands.germinate(blueprintId)]])
+            let trainer = try GraftingTests.trainer(GraftingTests.config, controller: controller)
+            #expect(try trainer.run() == .completed)
+            let seed = try #require(manager.slotModules.first?.active)
+            return (seed, Array(UnsafeBufferPointer(start: seed.group.values, count: seed.parameterCount)))
+        }
+        let (byId, idValues) = try grow("BP052")
+        let (byAlias, aliasValues) = try grow("widen-8")
+        #expect(byId.isWidening && byId.parameterCount == WideningTests.parameters && byId.origin.kind == "widen")
+        #expect(byId.origin.widening == byAlias.origin.widening && idValues.map(\.bitPattern) == aliasValues.map(\.bitPattern))
+        #expect(
+            WideningBlueprint.units("BP051") == 4 && WideningBlueprint.units("widen-16") == 16 && WideningBlueprint.units("BP008") == nil)
+        #expect(WideningBlueprint.parameters(units: 8, inputs: 64, outputs: 10) == 600)
+    }
+
     /// Germinate at 0, graft at 1 (a 7-step ramp: one epoch), stabilise at 2, evaluate at 3,
     /// fossilise at 5 — the last epoch, so the widened host is compared with what it replaced.
     static let lifecycle: [Int: [AdaptationCommand]] = [

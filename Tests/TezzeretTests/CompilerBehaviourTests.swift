@@ -113,6 +113,26 @@ final class ScriptedSampler: Sendable {
         #expect(try compiler.compile(CompileRequest(blueprintId: "BP013", parameters: ["groups": 4], origin: .request)).kernel.count == 4)
     }
 
+    /// A widening template has no slot-width shape: a compile request is refused as a permanent
+    /// shape error (nothing staged), and `preflight` answers the same before queueing.
+    @Test func wideningTemplatesAreNotCompiledForASlot() throws {
+        let compilerDirectory = TemporaryDirectory()
+        let compiler = try makeCompiler(compilerDirectory)
+        for request in [
+            CompileRequest(blueprintId: "BP052", parameters: [:], origin: .request),
+            CompileRequest(blueprintId: "widen-8", parameters: [:], origin: .forge),
+        ] {
+            #expect {
+                try compiler.compile(request)
+            } throws: { error in
+                guard let error = error as? CompileError, case .shapeInvalid(_, let message) = error.reason else { return false }
+                return error.code == "shape_invalid" && error.errorClass == .permanent && message.contains("shaped by the host")
+            }
+            #expect(throws: CompileError.self) { try compiler.preflight(request) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: compiler.artifactPath(for: "BP052")))
+    }
+
     /// 05 §4: with d = 64 the forge snaps these midpoints (lower value on a tie).
     @Test(arguments: [
         ("BP013", "groups", 4.0), ("BP017", "heads", 2.0), ("BP019", "heads", 2.0), ("BP022", "heads", 4.0),
@@ -151,7 +171,7 @@ final class ScriptedSampler: Sendable {
     func gatesHoldAcrossGlobalSeeds(seed: UInt64) throws {
         let compilerDirectory = TemporaryDirectory()
         let compiler = try makeCompiler(compilerDirectory) { $0.globalSeed = seed }
-        for template in compiler.catalog.all() {
+        for template in compiler.catalog.all() where !template.isHostShaped {
             let result = try compiler.compile(
                 CompileRequest(blueprintId: template.id, parameters: template.forgeParameters, origin: .forge))
             #expect(result.validation.status == (template.tier == .highRisk ? "UNSAFE" : "VALIDATED"), "\(template.id) seed \(seed)")

@@ -30,6 +30,20 @@ public final class BusTrainingSink: TrainingEventSink {
     }
 
     public func event(_ event: TrainingEvent) {
+        let packet = BusTrainingSink.eventPacket(event)
+        publish("event") { () throws(OonaError) in try bus.publishTelemetry(packet) }
+    }
+
+    /// The messages of one epoch: its state packet (normal stream) and telemetry.
+    public func epochMessages(_ summary: EpochSummary) -> [(BusMessage, PublishOptions)] {
+        [
+            (.systemState(BusTrainingSink.statePacket(summary, hardware: hardware)), PublishOptions()),
+            (.telemetry(BusTrainingSink.telemetryPacket(summary)), PublishOptions()),
+        ]
+    }
+
+    /// A run event as a telemetry packet (source `tolaria`, the event kind as description).
+    public static func eventPacket(_ event: TrainingEvent) -> TelemetryPacket {
         let level: TelemetryLevel =
             switch event.level {
             case .info: .info
@@ -40,12 +54,11 @@ public final class BusTrainingSink: TrainingEventSink {
         attributes["run_id"] = event.runId
         attributes["epoch"] = String(event.epoch)
         attributes["message"] = event.message
-        let packet = TelemetryPacket.build(
+        return TelemetryPacket.build(
             packetId: "\(event.runId)-event-\(event.epoch)-\(event.kind.rawValue)-\(event.timestampNs)", source: "tolaria", level: level,
             metrics: [], events: [TelemetryEvent(description: event.kind.rawValue, level: level, attributes: attributes)],
             healthStatus: event.level == .error ? .unhealthy : event.level == .warning ? .degraded : .healthy,
             healthSummary: event.kind.rawValue)
-        publish("event") { () throws(OonaError) in try bus.publishTelemetry(packet) }
     }
 
     /// A status change as a `run_status` telemetry event (source `tolaria`).

@@ -154,6 +154,11 @@ public final class RunRegistry: Sendable {
         try database.query("UPDATE runs SET restarts = restarts + 1 WHERE id = ?", [.text(id)])
     }
 
+    /// Just the status (cheap: no config or summary decoded).
+    func status(_ id: String) throws -> RunStatus? {
+        try database.query("SELECT status FROM runs WHERE id = ?", [.text(id)]).first?["status"].string.flatMap(RunStatus.init(rawValue:))
+    }
+
     public func run(_ id: String) throws -> RunRecord? {
         try database.query("SELECT * FROM runs WHERE id = ?", [.text(id)]).first.flatMap(RunRegistry.record)
     }

@@ -4,15 +4,16 @@ import Foundation
 public import Logging
 import Synchronization
 
-/// A request the service refuses: unknown run, or a state change the run's status does not
-/// allow.
+/// A request the service refuses: unknown run, a state change the run's status does not
+/// allow, or the job queue is unreachable (try again).
 public enum RunControlError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     case conflict(String)
+    case unavailable(String)
 
     public var description: String {
         switch self {
-        case .notFound(let message), .conflict(let message): message
+        case .notFound(let message), .conflict(let message), .unavailable(let message): message
         }
     }
 }
@@ -23,31 +24,29 @@ public enum RunSubmissionError: Error, Sendable {
     case storage(String)
 }
 
-/// Runs training runs: accepts them, queues them, executes up to `maxConcurrentRuns` at once
-/// on worker threads of their own (never the caller's thread), pauses, resumes and stops
-/// them, and at start-up picks up the runs a crash or shutdown interrupted — each from its
-/// last checkpoint. All state that outlives a request is in the `RunRegistry`; everything a
-/// caller does here returns at once.
+/// The control plane of training runs: accepts them (validated, recorded), hands them to
+/// workers as jobs on the bus (`RunDispatcher`), relays pause/resume/stop to the worker
+/// holding a run, and applies what workers report (`apply`) to the run registry — the one
+/// place the API reads. Every status it records goes to the sinks too
+/// (`runStatusChanged`: the bus sink publishes it for event streams). It never trains: the in-process workers of `esper serve` and
+/// `esper worker` processes take the same jobs the same way. A reconcile loop re-creates the
+/// job of any unfinished run whose control Redis lost (or whose enqueue failed).
 public final class RunService: Sendable {
     public struct Options: Sendable {
-        /// `<data>/tolaria`: `runs.db` and a folder per run for checkpoints.
+        /// `<data>/tolaria`: `runs.db`.
         public var directory: String
-        /// Root of the CSV/IDX files a run config may name.
+        /// Root of the CSV/IDX files a run config may name (checked at submission).
         public var datasetsDirectory: String
-        public var maxConcurrentRuns: Int
-        /// OpenBLAS threads (process-wide): 1 keeps concurrent runs from oversubscribing.
-        public var blasThreads: Int
+        /// How often unfinished runs are checked against the job queue's controls.
+        public var reconcileInterval: Duration
 
-        public init(directory: String, datasetsDirectory: String, maxConcurrentRuns: Int, blasThreads: Int = 1) {
+        public init(directory: String, datasetsDirectory: String, reconcileInterval: Duration = .seconds(5)) {
             self.directory = directory
             self.datasetsDirectory = datasetsDirectory
-            self.maxConcurrentRuns = max(1, maxConcurrentRuns)
-            self.blasThreads = max(1, blasThreads)
+            self.reconcileInterval = reconcileInterval
         }
     }
 
-    /// Makes the end-of-epoch controller of a run, on its training thread.
-    public typealias ControllerFactory = @Sendable (_ runId: String, _ config: RunConfig) -> any EpochController
     /// Checks a parsed config against what the controller knows (blueprints, slot widths);
     /// every problem names its field.
     public typealias ConfigValidator = @Sendable (_ config: RunConfig, _ architecture: HostArchitecture) -> [JSONFieldProblem]
@@ -56,33 +55,19 @@ public final class RunService: Sendable {
     public let registry: RunRegistry
     let loader: DatasetLoader
     let logger: Logger
+    /// The server's own events (cancellation, completion, failure): registry and bus.
     let sink: any TrainingEventSink
-    let controllerFactory: ControllerFactory
+    let dispatcher: any RunDispatcher
     let configValidator: ConfigValidator?
-    private let state = Mutex(SchedulerState())
-    private let workers = DispatchGroup()
-
-    struct Entry {
-        var status: RunStatus
-        var config: RunConfig
-        let control: RunControl
-        var holdsSlot = false
-        var started = false
-        /// The data set parsed while validating the submission (nil after a restart).
-        var dataset: Dataset?
-    }
-
-    struct SchedulerState {
-        var entries: [String: Entry] = [:]
-        /// Runs waiting for a slot, first come first served.
-        var waiting: [String] = []
-        var busySlots = 0
-        var shuttingDown = false
-    }
+    /// Serialises read-modify-write of a run's status between HTTP threads and the record
+    /// applier.
+    private let lock = Mutex(())
+    private let reconcilerStarted = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    private let reconcilerDone = DispatchSemaphore(value: 0)
 
     public init(
-        options: Options, logger: Logger, sinks: [any TrainingEventSink] = [],
-        controllerFactory: @escaping ControllerFactory = { _, _ in NoOpEpochController() },
+        options: Options, logger: Logger, sinks: [any TrainingEventSink] = [], dispatcher: any RunDispatcher,
         configValidator: ConfigValidator? = nil
     ) throws(StorageError) {
         self.options = options
@@ -90,61 +75,76 @@ public final class RunService: Sendable {
         registry = try RunRegistry(path: options.directory + "/runs.db")
         loader = DatasetLoader(directory: options.datasetsDirectory)
         sink = FanOutTrainingSink([RegistrySink(registry: registry, logger: logger)] + sinks)
-        self.controllerFactory = controllerFactory
+        self.dispatcher = dispatcher
         self.configValidator = configValidator
     }
 
-    /// Sets the BLAS threads and re-queues the runs left unfinished by the last process.
+    /// Starts the reconcile loop (its first round at once: runs a crash left queued or
+    /// running keep or get their job).
     public func start() throws {
-        Kernels.blasThreads = options.blasThreads
         try AtomicFile.createDirectory(options.datasetsDirectory)
-        let unfinished = try registry.unfinished()
-        try state.withLock { (state: inout SchedulerState) throws in
-            for run in unfinished {
-                let entry = Entry(
-                    status: run.status == .paused ? .paused : .queued, config: run.config,
-                    control: makeControl(run.id))
-                if run.status == .running { try registry.countRestart(run.id) }
-                if entry.status == .queued {
-                    state.waiting.append(run.id)
-                    try setStatus(run.id, .queued)
+        let thread = Thread { [self] in
+            defer { reconcilerDone.signal() }
+            while !stopping.load(ordering: .acquiring) {
+                reconcile()
+                var waited: Duration = .zero
+                while waited < options.reconcileInterval && !stopping.load(ordering: .acquiring) {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    waited += .milliseconds(50)
                 }
-                state.entries[run.id] = entry
             }
-            dispatch(&state)
         }
-        if !unfinished.isEmpty {
-            logger.info("picked up unfinished runs", metadata: ["count": "\(unfinished.count)"])
-        }
+        thread.name = "tolaria-reconcile"
+        reconcilerStarted.store(true, ordering: .releasing)
+        thread.start()
     }
 
-    /// Asks every training thread to stop at its next batch, leaving runs resumable, and
-    /// waits for them (up to `timeout`).
-    public func shutdown(timeout: Duration = .seconds(30)) {
-        state.withLock { state in
-            state.shuttingDown = true
-            state.waiting.removeAll()
-            for entry in state.entries.values where entry.started { entry.control.post(.suspend) }
-        }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        if workers.wait(timeout: .now() + seconds) == .timedOut {
-            logger.warning("training threads still running at shutdown")
+    public func shutdown(timeout: Duration = .seconds(5)) {
+        stopping.store(true, ordering: .releasing)
+        guard reconcilerStarted.load(ordering: .acquiring) else { return }
+        _ = reconcilerDone.wait(timeout: .now() + Double(timeout.components.seconds))
+    }
+
+    /// Unfinished runs whose control is missing get it back (and queued/running ones their
+    /// job); a control that disagrees with the registry is corrected.
+    func reconcile() {
+        do {
+            let unfinished = try registry.unfinished()
+            guard !unfinished.isEmpty else { return }
+            let controls = try dispatcher.controls(runIds: unfinished.map(\.id))
+            var requeued = 0
+            for run in unfinished {
+                let wanted: RunControlState = run.status == .paused ? .pause : .run
+                switch controls[run.id] {
+                case nil where wanted == .run:
+                    try dispatcher.enqueue(RunJob(runId: run.id, reason: .requeued, config: run.config))
+                    requeued += 1
+                case let current? where current == wanted:
+                    break
+                default:
+                    try dispatcher.setControl(runId: run.id, wanted)
+                }
+            }
+            if requeued > 0 { logger.info("enqueued jobs for unfinished runs", metadata: ["count": "\(requeued)"]) }
+        } catch {
+            logger.debug("run reconcile skipped", metadata: ["error": "\(error)"])
         }
     }
 
     // MARK: - Requests (called from HTTP handlers: validate, record, return)
 
     /// Validates a run config (including loading its data set, so a bad CSV line is reported
-    /// now) and queues the run. With an idempotency key already used, returns that run.
+    /// now), records the run as queued and enqueues its job. With an idempotency key already
+    /// used, returns that run. A job queue that is down does not refuse the run: the
+    /// reconcile loop enqueues it when Redis is back.
     public func submit(_ json: JSONValue, idempotencyKey: String? = nil) throws(RunSubmissionError) -> RunRecord {
         if let key = idempotencyKey, let existing = try? registry.id(forIdempotencyKey: key), let record = try? registry.run(existing) {
             return record
         }
         let config: RunConfig
-        let dataset: Dataset
         do throws(RunConfigError) {
             config = try RunConfig.parse(json)
-            dataset = try loader.load(config.dataset, runSeed: config.seed)
+            let dataset = try loader.load(config.dataset, runSeed: config.seed)
             let architecture = HostArchitecture(
                 inputs: dataset.featureCount, hiddenSizes: config.model.hiddenSizes,
                 classes: dataset.classCount)
@@ -173,12 +173,13 @@ public final class RunService: Sendable {
                 else { throw RunSubmissionError.storage("idempotency key conflict") }
                 return record
             }
-            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
-            try state.withLock { (state: inout SchedulerState) throws in
-                state.entries[id] = Entry(status: .queued, config: config, control: makeControl(id), dataset: dataset)
-                state.waiting.append(id)
-                dispatch(&state)
+            do {
+                try dispatcher.enqueue(RunJob(runId: id, reason: .submitted, config: config))
+            } catch {
+                logger.warning(
+                    "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
             }
+            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
             guard let record = try registry.run(id) else { throw RunSubmissionError.storage("run \(id) vanished") }
             return record
         } catch let error as RunSubmissionError {
@@ -190,13 +191,6 @@ public final class RunService: Sendable {
 
     public func run(_ id: String) throws -> RunRecord? { try registry.run(id) }
 
-    /// Records a status and announces it to the sinks (the bus sink publishes it: what SSE
-    /// clients see as `run` events, whichever process trains the run).
-    private func setStatus(_ id: String, _ status: RunStatus, error: String? = nil) throws {
-        try registry.setStatus(id, status, error: error)
-        sink.runStatusChanged(id, status: status, epoch: (try? registry.run(id))?.epoch ?? 0, error: error)
-    }
-
     public func list(status: RunStatus?, limit: Int, cursor: Int64?) throws -> (records: [RunRecord], nextCursor: Int64?) {
         let page = try registry.list(status: status, before: cursor, limit: limit)
         return (page.records, page.more ? page.lastSeq : nil)
@@ -207,189 +201,132 @@ public final class RunService: Sendable {
         return RunMetrics(runId: id, status: record.status, epochs: try registry.epochs(id), events: try registry.events(id))
     }
 
-    /// queued or running → paused. A running trainer parks at its next batch and gives its
-    /// slot to the next queued run.
+    /// queued or running → paused. The worker holding it checkpoints at its next epoch
+    /// boundary and gives it up; a queued run's job is skipped when a worker takes it.
     public func pause(_ id: String) throws -> RunRecord {
-        try change(id) { (state: inout SchedulerState, entry: inout Entry) throws(RunControlError) in
-            switch entry.status {
-            case .queued:
-                state.waiting.removeAll { $0 == id }
-            case .running:
-                entry.control.post(.pause)
-            default:
-                throw .conflict("run \(id) is \(entry.status.rawValue); only a queued or running run can be paused")
+        try change(id) { record throws in
+            guard record.status == .queued || record.status == .running else {
+                throw RunControlError.conflict("run \(id) is \(record.status.rawValue); only a queued or running run can be paused")
             }
-            entry.status = .paused
+            try relay { try dispatcher.setControl(runId: id, .pause) }
+            return .paused
         }
     }
 
-    /// paused → running (if it still holds its slot, or one is free) or queued.
+    /// paused → queued: a new job; whichever worker takes it resumes from the checkpoint.
     public func resume(_ id: String) throws -> RunRecord {
-        try change(id) { (state: inout SchedulerState, entry: inout Entry) throws(RunControlError) in
-            guard entry.status == .paused else {
-                throw .conflict("run \(id) is \(entry.status.rawValue); only a paused run can be resumed")
+        try change(id) { record throws in
+            guard record.status == .paused else {
+                throw RunControlError.conflict("run \(id) is \(record.status.rawValue); only a paused run can be resumed")
             }
-            if entry.holdsSlot {
-                entry.status = .running
-                entry.control.post(.run)
-            } else {
-                entry.status = .queued
-                state.waiting.append(id)
-            }
+            try relay { try dispatcher.enqueue(RunJob(runId: id, reason: .resumed, config: record.config)) }
+            return .queued
         }
     }
 
-    /// queued, running or paused → cancelled. The trainer ends at its next batch.
+    /// queued, running or paused → cancelled. The worker holding it ends at its next batch.
     public func stop(_ id: String) throws -> RunRecord {
-        try change(id) { (state: inout SchedulerState, entry: inout Entry) throws(RunControlError) in
-            guard !entry.status.isFinished else {
-                throw .conflict("run \(id) is already \(entry.status.rawValue)")
-            }
-            state.waiting.removeAll { $0 == id }
-            entry.status = .cancelled
-            entry.control.post(.stop)
+        let record = try change(id) { record throws in
+            guard !record.status.isFinished else { throw RunControlError.conflict("run \(id) is already \(record.status.rawValue)") }
+            try relay { try dispatcher.setControl(runId: id, .stop) }
+            return .cancelled
         }
-    }
-
-    /// Applies a transition under the scheduler lock, records it, then dispatches.
-    private func change(_ id: String, _ body: (inout SchedulerState, inout Entry) throws(RunControlError) -> Void) throws -> RunRecord {
-        try state.withLock { (state: inout SchedulerState) throws in
-            guard var entry = state.entries[id] else {
-                guard let record = try registry.run(id) else { throw RunControlError.notFound("no run \(id)") }
-                // Known but not active here: it finished.
-                throw RunControlError.conflict("run \(id) is already \(record.status.rawValue)")
-            }
-            try body(&state, &entry)
-            if entry.status == .cancelled && !entry.started {
-                state.entries[id] = nil
-            } else {
-                state.entries[id] = entry
-            }
-            try setStatus(id, entry.status)
-            if entry.status == .cancelled {
-                sink.event(
-                    TrainingEvent(
-                        runId: id, epoch: (try? registry.run(id))?.epoch ?? 0, kind: .runCompleted, level: .info,
-                        message: "run cancelled", attributes: ["status": "cancelled"]))
-            }
-            dispatch(&state)
-        }
-        guard let record = try registry.run(id) else { throw RunControlError.notFound("no run \(id)") }
+        sink.event(
+            TrainingEvent(
+                runId: id, epoch: record.epoch, kind: .runCompleted, level: .info, message: "run cancelled",
+                attributes: ["status": "cancelled"]))
         return record
     }
 
-    // MARK: - Scheduling
-
-    private func makeControl(_ id: String) -> RunControl {
-        RunControl(onPark: { [weak self] in self?.trainerParked(id) })
+    private func relay(_ body: () throws -> Void) throws {
+        do { try body() } catch {
+            throw RunControlError.unavailable("the job queue cannot be reached (\(error)); try again")
+        }
     }
 
-    /// Gives free slots to waiting runs (called with the lock held).
-    private func dispatch(_ state: inout SchedulerState) {
-        while !state.shuttingDown, state.busySlots < options.maxConcurrentRuns, !state.waiting.isEmpty {
-            let id = state.waiting.removeFirst()
-            guard var entry = state.entries[id], entry.status == .queued else { continue }
-            entry.status = .running
-            entry.holdsSlot = true
-            state.busySlots += 1
-            do { try setStatus(id, .running) } catch {
-                logger.error("cannot record a status", metadata: ["run": "\(id)", "error": "\(error)"])
+    /// Applies a transition under the lock and records it.
+    private func change(_ id: String, _ body: (RunRecord) throws -> RunStatus) throws -> RunRecord {
+        let record = try lock.withLock { _ throws -> RunRecord in
+            guard let record = try registry.run(id) else { throw RunControlError.notFound("no run \(id)") }
+            let status = try body(record)
+            try registry.setStatus(id, status)
+            return try registry.run(id) ?? record
+        }
+        sink.runStatusChanged(id, status: record.status, epoch: record.epoch, error: nil)
+        return record
+    }
+
+    // MARK: - What workers report
+
+    /// Applies one worker record. Idempotent: a record seen twice, or repeated by the worker
+    /// that took over a reclaimed job, leaves the registry as once. A finished run keeps
+    /// its final status whatever arrives late.
+    public func apply(_ record: RunJobRecord) throws {
+        let id = record.runId
+        var changed: (RunStatus, Int, String?)?
+        var ownEvent: TrainingEvent?
+        var clear = false
+        // Epochs and events (nearly every record) need no status: no lock, no record read.
+        switch record.kind {
+        case .epoch:
+            guard let summary = record.summary, summary.runId == id, try registry.status(id) != nil else { return }
+            try registry.recordEpoch(summary)
+            return
+        case .event:
+            guard let event = record.event, event.runId == id, try registry.status(id) != nil else { return }
+            try registry.recordEvent(event)
+            return
+        default:
+            break
+        }
+        try lock.withLock { _ throws in
+            guard let current = try registry.run(id) else {
+                logger.debug("record for an unknown run ignored", metadata: ["run": "\(id)", "kind": "\(record.kind.rawValue)"])
+                return
             }
-            if entry.started {
-                entry.control.post(.run)
-            } else {
-                entry.started = true
-                launch(id: id, config: entry.config, dataset: entry.dataset, control: entry.control)
-                entry.dataset = nil
-            }
-            state.entries[id] = entry
-        }
-    }
-
-    private func trainerParked(_ id: String) {
-        state.withLock { state in
-            guard var entry = state.entries[id], entry.status == .paused, entry.holdsSlot else { return }
-            entry.holdsSlot = false
-            state.busySlots -= 1
-            state.entries[id] = entry
-            dispatch(&state)
-        }
-    }
-
-    private func launch(id: String, config: RunConfig, dataset: Dataset?, control: RunControl) {
-        workers.enter()
-        let thread = Thread { [self] in
-            defer { workers.leave() }
-            let outcome = train(id: id, config: config, dataset: dataset, control: control)
-            finished(id, outcome)
-        }
-        thread.name = "tolaria-\(id.prefix(8))"
-        thread.stackSize = 4 << 20
-        thread.start()
-    }
-
-    /// The training thread's whole job.
-    private func train(id: String, config: RunConfig, dataset: Dataset?, control: RunControl) -> Result<TrainingOutcome, any Error> {
-        do {
-            let data = try dataset ?? loader.load(config.dataset, runSeed: config.seed)
-            let split = DataSplit(
-                data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                scaling: config.dataset.effectiveScaling)
-            let store = CheckpointStore(directory: options.directory + "/runs/" + id, keep: config.keepCheckpoints)
-            let trainer = Trainer(
-                runId: id, config: config, split: split, checkpoints: store, sink: sink,
-                controller: controllerFactory(id, config), control: control)
-            if let epoch = try trainer.resumeFromCheckpoint(), epoch > 0 {
+            switch record.kind {
+            case .started:
+                if current.status == .queued {
+                    try registry.setStatus(id, .running)
+                    changed = (.running, current.epoch, nil)
+                }
+            case .resumed:
+                guard let epoch = record.epoch, !current.status.isFinished else { return }
                 try registry.resumed(id, atEpoch: epoch)
-                sink.event(
-                    TrainingEvent(
-                        runId: id, epoch: epoch, kind: .resumed, level: .info,
-                        message: "resumed from the checkpoint of epoch \(epoch)", attributes: ["epoch": "\(epoch)"]))
-            }
-            return .success(try trainer.run())
-        } catch {
-            return .failure(error)
-        }
-    }
-
-    private func finished(_ id: String, _ outcome: Result<TrainingOutcome, any Error>) {
-        state.withLock { state in
-            guard var entry = state.entries[id] else { return }
-            if entry.holdsSlot {
-                entry.holdsSlot = false
-                state.busySlots -= 1
-            }
-            var final: RunStatus?
-            var failure: String?
-            switch outcome {
-            case .success(.completed), .success(.stoppedByController):
-                final = entry.status == .cancelled ? nil : .succeeded
-            case .success(.cancelled):
-                final = nil
-            case .success(.suspended):
-                final = nil  // left queued/running/paused in the registry: the next start picks it up
-            case .failure(let error):
-                if entry.status != .cancelled {
-                    final = .failed
-                    failure = "\(error)"
+                if record.restart == true { try registry.countRestart(id) }
+            case .epoch, .event:
+                return  // applied above
+            case .finished:
+                guard let status = record.status else { return }
+                guard !current.status.isFinished else {
+                    clear = true  // the worker let go of a run already over (cancelled)
+                    return
                 }
-            }
-            state.entries[id] = nil
-            if let final {
-                do { try setStatus(id, final, error: failure) } catch {
-                    logger.error("cannot record a status", metadata: ["run": "\(id)", "error": "\(error)"])
-                }
-                let epoch = (try? registry.run(id))?.epoch ?? 0
-                if final == .failed {
-                    sink.event(TrainingEvent(runId: id, epoch: epoch, kind: .runFailed, level: .error, message: failure ?? "failed"))
-                } else {
-                    sink.event(
-                        TrainingEvent(
+                switch status {
+                case .succeeded, .failed:
+                    try registry.setStatus(id, status, error: record.error)
+                    let epoch = (try registry.run(id))?.epoch ?? current.epoch
+                    changed = (status, epoch, record.error)
+                    ownEvent =
+                        status == .failed
+                        ? TrainingEvent(runId: id, epoch: epoch, kind: .runFailed, level: .error, message: record.error ?? "failed")
+                        : TrainingEvent(
                             runId: id, epoch: epoch, kind: .runCompleted, level: .info, message: "run succeeded",
-                            attributes: ["status": final.rawValue]))
+                            attributes: ["status": status.rawValue])
+                default:
+                    return  // cancellation is recorded by `stop`; nothing else ends a run
                 }
             }
-            dispatch(&state)
+        }
+        if let ownEvent { sink.event(ownEvent) }
+        if let (status, epoch, error) = changed {
+            clear = clear || status.isFinished
+            sink.runStatusChanged(id, status: status, epoch: epoch, error: error)
+        }
+        if clear {
+            do { try dispatcher.clearControl(runId: id) } catch {
+                logger.debug("run control not cleared", metadata: ["run": "\(id)", "error": "\(error)"])
+            }
         }
     }
 }

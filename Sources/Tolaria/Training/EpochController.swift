@@ -47,6 +47,14 @@ public enum TrainingDirective: Sendable, Equatable {
 /// the training thread, never on an HTTP thread.
 public protocol TrainingControl: Sendable {
     func batchBoundary() -> TrainingDirective
+    /// Consulted after each epoch's checkpoint decision: `.suspend` here ends the run at a
+    /// clean boundary with a checkpoint of exactly this epoch (a pause on a worker: nothing
+    /// trained is lost), `.stop` cancels it. The default proceeds.
+    func epochBoundary() -> TrainingDirective
+}
+
+extension TrainingControl {
+    public func epochBoundary() -> TrainingDirective { .proceed }
 }
 
 /// Runs to the end.

@@ -131,12 +131,20 @@ public final class Trainer {
                 recentLosses.append(stats.loss)
                 if recentLosses.count > 3 { recentLosses.removeFirst() }
                 nextEpoch = epoch + 1
-                if nextEpoch % config.checkpointInterval == 0 || nextEpoch == config.epochs || stop != nil {
-                    saveCheckpoint()
-                }
+                let checkpointed = nextEpoch % config.checkpointInterval == 0 || nextEpoch == config.epochs || stop != nil
+                if checkpointed { saveCheckpoint() }
                 if let stop {
                     sink.event(TrainingEvent(runId: runId, epoch: epoch, kind: .controllerStop, level: .info, message: stop))
                     return .stoppedByController(reason: stop)
+                }
+                if nextEpoch < config.epochs {
+                    switch control.epochBoundary() {
+                    case .proceed: break
+                    case .stop: return .cancelled
+                    case .suspend:
+                        if !checkpointed { saveCheckpoint() }
+                        return .suspended
+                    }
                 }
             }
         }

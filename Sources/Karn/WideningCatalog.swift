@@ -1,0 +1,87 @@
+/// The widening family (beyond 05 §3's 50 templates): BP051-BP053 add 4, 8 or 16 hidden units
+/// beside a host layer, Net2Net-style. SAFE (function-preserving until blended: c and V start
+/// at zero), risk 0.1, no parameters — the number of units is the template. Each keeps the
+/// short name Tamiyo's `seeds.blueprints` and older runs use (`widen-8`) as an alias.
+///
+/// Unlike every other template a widening kernel is shaped by the host, not by the slot width:
+/// it reads layer l's input (d_in features) and writes layer l+1's pre-activation (d_out), so it
+/// has k·(d_in + 1) + d_out·k parameters. Tezzeret's forge does not compile these templates
+/// (there is no host shape at forge time); Kasmina builds them at germination.
+import Leyline
+
+public enum WideningCatalog {
+    /// Family name in the template JSON (`family`); every other template is a `slot` template.
+    public static let family = "widening"
+    /// Kernel kind recorded in a widening seed's origin.
+    public static let kind = "widen"
+
+    /// Template id, alias, units — in registration order after BP050.
+    public static let entries: [(id: String, alias: String, units: Int)] = [
+        ("BP051", "widen-4", 4), ("BP052", "widen-8", 8), ("BP053", "widen-16", 16),
+    ]
+
+    static let rows: [BlueprintTemplate] = entries.map { entry in
+        let descriptor = BlueprintDescriptor(
+            blueprintId: entry.id, name: "widen_\(entry.units)_units", tier: .safe, risk: 0.1, stage: 1,
+            description: "Widen a host layer by \(entry.units) hidden units (Net2Net, function-preserving)")
+        return BlueprintTemplate(descriptor: descriptor, parameters: [], recipe: .widen(units: entry.units))
+    }
+
+    /// Units added by a widening blueprint, by template id (`BP052`) or alias (`widen-8`); nil
+    /// for any other blueprint.
+    public static func units(_ blueprintId: String) -> Int? {
+        entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.units
+    }
+
+    /// The template id of an id or alias (`widen-8` → `BP052`); nil for other blueprints.
+    public static func templateId(_ blueprintId: String) -> String? {
+        entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.id
+    }
+
+    /// The alias of a widening template id (`BP052` → `widen-8`).
+    public static func alias(_ templateId: String) -> String? { entries.first { $0.id == templateId }?.alias }
+
+    /// ΔParams of a widening by `units` of a layer reading `inputs` and feeding `outputs`:
+    /// U (units × inputs), c (units), V (outputs × units).
+    public static func parameterCount(units: Int, inputs: Int, outputs: Int) -> Int {
+        units * (inputs + 1) + outputs * units
+    }
+
+    /// The formula as the catalog publishes it (`parameter_count` of the template JSON).
+    static func formula(units: Int) -> String { "k·(d_in + 1) + d_out·k, k = \(units)" }
+
+    /// The widening rows' own rules: ids BP051… in order after the 50 defaults, SAFE without
+    /// approval or quarantine, a widen recipe with at least one unit, no parameters, unique
+    /// snake_case names, unique aliases.
+    static func check(_ rows: [BlueprintTemplate], after defaults: [BlueprintTemplate]) throws(KarnError) {
+        func fail(_ why: String) throws(KarnError) -> Never { throw KarnError.invalidCatalog(why) }
+        var names = Set(defaults.map(\.descriptor.name))
+        for (index, template) in rows.enumerated() {
+            let d = template.descriptor
+            let number = String(defaults.count + index + 1)
+            let expectedId = "BP" + String(repeating: "0", count: max(0, 3 - number.count)) + number
+            guard d.blueprintId == expectedId else { try fail("widening entry \(index + 1) is \(d.blueprintId), expected \(expectedId)") }
+            guard d.tier == .safe, !d.approvalRequired, !d.quarantineOnly else {
+                try fail("\(d.blueprintId): widening templates are SAFE without approval or quarantine")
+            }
+            guard case .widen(let units) = template.recipe, units >= 1 else { try fail("\(d.blueprintId): not a widen recipe") }
+            guard template.parameters.isEmpty, d.allowedParameters.isEmpty else { try fail("\(d.blueprintId): takes parameters") }
+            guard (0...1).contains(d.risk), (0...6).contains(d.stage) else { try fail("\(d.blueprintId): risk or stage out of range") }
+            guard names.insert(d.name).inserted, d.name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }) else {
+                try fail("\(d.blueprintId): name '\(d.name)' is not a unique snake_case name")
+            }
+        }
+        guard Set(entries.map(\.alias)).count == entries.count else { try fail("widening aliases are not unique") }
+    }
+}
+
+extension BlueprintTemplate {
+    /// `widening` for the host-shaped templates, `slot` for the d → d kernels Tezzeret compiles.
+    public var family: String { isHostShaped ? WideningCatalog.family : "slot" }
+
+    /// True when the kernel's shape comes from the host at germination (not compiled by the forge).
+    public var isHostShaped: Bool {
+        if case .widen = recipe { return true }
+        return false
+    }
+}
