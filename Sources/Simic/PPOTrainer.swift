@@ -35,6 +35,11 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
     /// Share of the held-out decisions where the new policy's choice is an action the
     /// training data never took (offline, nothing vouches for such a choice).
     public var outOfSupport: Double
+    /// Share of the held-out decisions where the new policy's choice is an action the
+    /// training data took in fewer than `rare_action_share` of its decisions (out-of-support
+    /// ones included): a published policy raised the learning rate at almost every boundary
+    /// though the heuristic data did so rarely — cloning too short to pin the rare actions down.
+    public var rareActions: Double = 0
     public var reports: Int
     public var steps: Int
 
@@ -50,6 +55,20 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
         self.policyEntropy = policyEntropy
         self.reports = reports
         self.steps = steps
+    }
+
+    /// Jobs stored before `rare_actions` existed decode with 0 for it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        averageReward = try c.decode(Double.self, forKey: .averageReward)
+        policyLoss = try c.decode(Double.self, forKey: .policyLoss)
+        valueLoss = try c.decode(Double.self, forKey: .valueLoss)
+        paramLoss = try c.decode(Double.self, forKey: .paramLoss)
+        policyEntropy = try c.decode(Double.self, forKey: .policyEntropy)
+        outOfSupport = try c.decodeIfPresent(Double.self, forKey: .outOfSupport) ?? 0
+        rareActions = try c.decodeIfPresent(Double.self, forKey: .rareActions) ?? 0
+        reports = try c.decode(Int.self, forKey: .reports)
+        steps = try c.decode(Int.self, forKey: .steps)
     }
 }
 
@@ -512,10 +531,19 @@ public final class PPOTrainer {
         Set(experiences.flatMap { $0.steps.map { Int($0.action) } })
     }
 
+    /// The share of the steps of `experiences` that took each action.
+    public static func actionShares(_ experiences: [SimicExperience]) -> [Int: Double] {
+        let actions = experiences.flatMap { $0.steps.map { Int($0.action) } }
+        guard !actions.isEmpty else { return [:] }
+        return actions.reduce(into: [Int: Double]()) { $0[$1, default: 0] += 1 / Double(actions.count) }
+    }
+
     /// The validator's metrics on `experiences` (the held-out slice), the clip anchored at
     /// `deployed` — the policy training started from; `supported` = the actions the training
-    /// data took.
-    public func evaluate(_ experiences: [SimicExperience], against deployed: PolicyWeights, supported: Set<Int>) -> PolicyEvaluation {
+    /// data took, `shares` how often (rare actions: below `validation.rareActionShare`).
+    public func evaluate(
+        _ experiences: [SimicExperience], against deployed: PolicyWeights, supported: Set<Int>, shares: [Int: Double] = [:]
+    ) -> PolicyEvaluation {
         let trajectories = PPOTrainer.trajectories(experiences, config: config)
         let steps = trajectories.flatMap { $0 }
         let averageReward = experiences.isEmpty ? 0 : experiences.reduce(0.0) { $0 + $1.reward } / Double(experiences.count)
@@ -530,11 +558,12 @@ public final class PPOTrainer {
         let anchor = reference.forward(steps)
         let b = forward(steps)
         var logpNew = [Float](repeating: 0, count: steps.count), logpOld = logpNew
-        var valueLoss = 0.0, entropy = 0.0, unsupported = 0
+        var valueLoss = 0.0, entropy = 0.0, unsupported = 0, rare = 0
         for r in 0..<steps.count {
             let logits = Array(UnsafeBufferPointer(start: b.logits + r * PPOTrainer.actions, count: PPOTrainer.actions))
-            if let choice = maskedArgmax(logits, allowed: { b.mask[r] & (1 << UInt32($0)) != 0 }), !supported.contains(choice) {
-                unsupported += 1
+            if let choice = maskedArgmax(logits, allowed: { b.mask[r] & (1 << UInt32($0)) != 0 }) {
+                if !supported.contains(choice) { unsupported += 1 }
+                if !supported.contains(choice) || (shares[choice] ?? 0) < settings.validation.rareActionShare { rare += 1 }
             }
             logpNew[r] = b.actionLogp(r)
             logpOld[r] = anchor.actionLogp(r)
@@ -546,8 +575,10 @@ public final class PPOTrainer {
         var coef = [Float](repeating: 0, count: steps.count)
         check(
             ck_ppo_surrogate(&policyLoss, &coef, nil, logpNew, logpOld, advantages, Float(settings.clipEpsilon), steps.count), "surrogate")
-        return PolicyEvaluation(
+        var evaluation = PolicyEvaluation(
             averageReward: averageReward, policyLoss: Double(policyLoss), valueLoss: valueLoss, paramLoss: 0, policyEntropy: entropy,
             outOfSupport: Double(unsupported) / Double(steps.count), reports: experiences.count, steps: steps.count)
+        evaluation.rareActions = Double(rare) / Double(steps.count)
+        return evaluation
     }
 }

@@ -25,6 +25,9 @@ public enum PolicyValidator {
         if m.outOfSupport > t.maxOutOfSupport {
             reasons.append("out_of_support \(f(m.outOfSupport)) above max \(f(t.maxOutOfSupport))")
         }
+        if m.rareActions > t.maxRareActions {
+            reasons.append("rare_actions \(f(m.rareActions)) above max \(f(t.maxRareActions))")
+        }
         if trainingReports < t.minReports { reasons.append("training_reports \(trainingReports) below min \(t.minReports)") }
         for (name, value) in [
             ("average_reward", m.averageReward), ("policy_loss", m.policyLoss), ("value_loss", m.valueLoss),

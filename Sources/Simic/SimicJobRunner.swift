@@ -36,7 +36,8 @@ public enum SimicJobRunner {
         }
         let candidate = try trainer.weights(version: "candidate-\(job.id.prefix(8))")
         let evaluation = trainer.evaluate(
-            holdout.isEmpty ? train : holdout, against: initial, supported: PPOTrainer.loggedActions(train))
+            holdout.isEmpty ? train : holdout, against: initial, supported: PPOTrainer.loggedActions(train),
+            shares: PPOTrainer.actionShares(train))
         let validation = PolicyValidator.validate(
             evaluation, thresholds: s.validation, trainingReports: train.count, weightsFinite: candidate.values.allSatisfy(\.isFinite))
         telemetry(validationPacket(job.id, validation))

@@ -12,7 +12,7 @@ public struct SimicTrainingSettings: Sendable, Equatable, Codable {
     /// Behaviour-cloning passes before PPO (maximum likelihood of the logged actions): the
     /// start of behaviour-proximal PPO, which keeps actions the data never tried from
     /// drifting to the top by chance. 0 = PPO from the deployed weights.
-    public var cloningEpochs = 0
+    public var cloningEpochs = 100
     /// LoRA adapters on the trunk and the action/value heads (0 = off): the base weights and
     /// embeddings are frozen, only the adapters train; the published weights are the merged
     /// W + (alpha/rank)·B·A in TamiyoNetwork's one format.
@@ -116,13 +116,17 @@ public struct ValidationThresholds: Sendable, Equatable, Codable {
     /// Largest share of held-out decisions where the policy would take an action the training
     /// data never took (beyond the spec: offline data cannot vouch for those).
     public var maxOutOfSupport = 0.5
+    /// Largest share of held-out decisions where the policy takes a rare action: one the
+    /// training data took in fewer than `rareActionShare` of its decisions (beyond the spec).
+    public var maxRareActions = 0.25
+    public var rareActionShare = 0.05
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case minAverageReward = "min_average_reward", maxPolicyLoss = "max_policy_loss", maxValueLoss = "max_value_loss"
         case maxParamLoss = "max_param_loss", minEntropy = "min_entropy", minReports = "min_reports"
-        case maxOutOfSupport = "max_out_of_support"
+        case maxOutOfSupport = "max_out_of_support", maxRareActions = "max_rare_actions", rareActionShare = "rare_action_share"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -135,6 +139,8 @@ public struct ValidationThresholds: Sendable, Equatable, Codable {
         minEntropy = try c.decodeIfPresent(Double.self, forKey: .minEntropy) ?? d.minEntropy
         minReports = try c.decodeIfPresent(Int.self, forKey: .minReports) ?? d.minReports
         maxOutOfSupport = try c.decodeIfPresent(Double.self, forKey: .maxOutOfSupport) ?? d.maxOutOfSupport
+        maxRareActions = try c.decodeIfPresent(Double.self, forKey: .maxRareActions) ?? d.maxRareActions
+        rareActionShare = try c.decodeIfPresent(Double.self, forKey: .rareActionShare) ?? d.rareActionShare
     }
 
     func problems() -> [JSONFieldProblem] {
@@ -142,8 +148,12 @@ public struct ValidationThresholds: Sendable, Equatable, Codable {
         for (name, value) in [
             ("min_average_reward", minAverageReward), ("max_policy_loss", maxPolicyLoss), ("max_value_loss", maxValueLoss),
             ("max_param_loss", maxParamLoss), ("min_entropy", minEntropy), ("max_out_of_support", maxOutOfSupport),
+            ("max_rare_actions", maxRareActions),
         ] where !value.isFinite {
             p.append(JSONFieldProblem(field: name, message: "a finite number"))
+        }
+        if !(rareActionShare.isFinite && rareActionShare >= 0 && rareActionShare <= 1) {
+            p.append(JSONFieldProblem(field: "rare_action_share", message: "in [0, 1]"))
         }
         if !(0...1_000_000).contains(minReports) { p.append(JSONFieldProblem(field: "min_reports", message: "between 0 and 1000000")) }
         return p

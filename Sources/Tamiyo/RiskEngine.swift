@@ -15,7 +15,14 @@ public import Tolaria
 ///   PAUSE, `conservative_mode`;
 /// - loss spike: validation loss up by more than `max_loss_spike` since the last epoch ⇒
 ///   PAUSE of every live seed, `loss_spike` — whatever the policy proposed, except a cull or an
-///   emergency, which already reduce risk. Events `pause_triggered` for both pause rules.
+///   emergency, which already reduce risk. Events `pause_triggered` for both pause rules;
+/// - learning-rate bound (not in the spec; a published Simic policy raised the host rate at
+///   almost every boundary until the run was ruined): a `COMMAND_OPTIMIZER` within
+///   `learning_rate_cooldown_epochs` of the last executed change is refused (`lr_cooldown`),
+///   one that would take the host rate outside [configured ÷ r, configured × r]
+///   (`max_learning_rate_ratio` r) is cut to the bound, or refused when the rate is already
+///   there (`lr_bound`). Events `lr_refused` / `lr_bounded`. A refused command is published
+///   with `executed = false` but not executed.
 public struct RiskEngine: Sendable {
     public var maxLossSpike: Double
     public var highRiskThreshold = 0.8
@@ -27,12 +34,28 @@ public struct RiskEngine: Sendable {
         public var events: [TelemetryEvent] = []
         public var blueprint: BlueprintInfo?
         public var riskReason: String?
+        /// The command is not executed (a learning-rate change refused by its bound or cooldown).
+        public var refused = false
+    }
+
+    /// The host learning rate the optimizer rules judge a `COMMAND_OPTIMIZER` against.
+    public struct LearningRateState: Sendable {
+        /// The host rate now, and the one the run was configured with.
+        public var current: Float
+        public var configured: Float
+        /// Epochs since the last executed change (nil: none yet).
+        public var epochsSinceChange: Int?
+        public init(current: Float, configured: Float, epochsSinceChange: Int?) {
+            self.current = current
+            self.configured = configured
+            self.epochsSinceChange = epochsSinceChange
+        }
     }
 
     public func review(
         _ proposed: AdaptationCommand?, lossDelta: Double, hasPreviousLoss: Bool, conservative: Bool,
         settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?,
-        approved operatorApproved: (String) -> Bool = { _ in false }
+        approved operatorApproved: (String) -> Bool = { _ in false }, learningRate: LearningRateState? = nil
     )
         -> Verdict
     {
@@ -74,6 +97,9 @@ public struct RiskEngine: Sendable {
                 &verdict, reason: "conservative_mode", event: "pause_triggered",
                 attributes: ["conservative": "true", "loss_delta": String(format: "%.3f", lossDelta)])
         }
+        if let state = learningRate {
+            bound(&verdict, state, settings: settings)
+        }
         if spike {
             let exempt =
                 verdict.command.map { command -> Bool in
@@ -91,8 +117,65 @@ public struct RiskEngine: Sendable {
         return verdict
     }
 
+    /// The learning-rate rules (cooldown, then bound) on an optimizer command. The factor is
+    /// Kasmina's: host rate × (1 + lr_delta clamped to [−0.9, 1]).
+    private func bound(_ verdict: inout Verdict, _ state: LearningRateState, settings: SeedSettings) {
+        guard var command = verdict.command, command.commandType == .optimizer,
+            case .optimizerAdjustment(var adjustment)? = command.payload, let requested = adjustment.hyperparameters["lr_delta"],
+            requested.isFinite
+        else { return }
+        let delta = Double(requested)
+        let cooldown = settings.effectiveLearningRateCooldownEpochs
+        var attributes = [
+            "lr_delta": String(format: "%.4f", delta), "learning_rate": String(format: "%.6g", state.current),
+            "configured_learning_rate": String(format: "%.6g", state.configured),
+        ]
+        if cooldown > 0, let since = state.epochsSinceChange, since < cooldown {
+            attributes["epochs_since_change"] = String(since)
+            attributes["cooldown_epochs"] = String(cooldown)
+            refuse(&verdict, reason: "lr_cooldown", attributes: attributes)
+            return
+        }
+        let ratio = Double(settings.effectiveMaxLearningRateRatio)
+        let current = Double(state.current), configured = Double(state.configured)
+        guard current > 0, configured > 0 else { return }
+        let low = configured / ratio, high = configured * ratio
+        let proposed = current * (1 + min(max(delta, -0.9), 1))
+        guard proposed > high * (1 + 1e-6) || proposed < low * (1 - 1e-6) else { return }
+        let target = min(max(proposed, low), high)
+        attributes["bound"] = String(format: "%.6g", proposed > high ? high : low)
+        // Already at (or past) the bound on that side: nothing left to change.
+        if (proposed > high && current >= high * (1 - 1e-6)) || (proposed < low && current <= low * (1 + 1e-6)) {
+            refuse(&verdict, reason: "lr_bound", attributes: attributes)
+            return
+        }
+        let allowed = target / current - 1
+        adjustment.hyperparameters["lr_delta"] = Float(allowed)
+        command.payload = .optimizerAdjustment(adjustment)
+        command.annotations["risk_reason"] = "lr_bound"
+        command.annotations["original_lr_delta"] = String(format: "%.6f", delta)
+        verdict.command = command
+        verdict.riskReason = "lr_bound"
+        attributes["allowed_lr_delta"] = String(format: "%.4f", allowed)
+        verdict.events.append(
+            TelemetryEvent(
+                description: "lr_bounded", level: .warning, attributes: attributes.merging(["risk_reason": "lr_bound"]) { a, _ in a }))
+    }
+
+    private func refuse(_ verdict: inout Verdict, reason: String, attributes: [String: String]) {
+        guard var command = verdict.command else { return }
+        command.annotations["risk_reason"] = reason
+        verdict.command = command
+        verdict.riskReason = reason
+        verdict.refused = true
+        verdict.events.append(
+            TelemetryEvent(
+                description: "lr_refused", level: .warning, attributes: attributes.merging(["risk_reason": reason]) { a, _ in a }))
+    }
+
     private func rewrite(_ verdict: inout Verdict, reason: String, event: String, targetAll: Bool = false, attributes: [String: String]) {
         guard var command = verdict.command else { return }
+        verdict.refused = false
         if command.commandType != .pause {
             var original = command.commandType.name
             if case .seedOperation(let op)? = command.payload { original += "/" + op.operation.name }

@@ -25,6 +25,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     let service: TamiyoService
 
     private var lastValidationLoss: Double?
+    /// The epoch of the last executed host learning-rate change (the risk engine's cooldown).
+    private var lastLearningRateChangeEpoch: Int?
     private var bestValidationLoss = Double.infinity
     public private(set) var epochsSinceImprovement = 0
     /// Validation loss and accuracy per finished epoch (the field reports' windows).
@@ -121,10 +123,20 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let verdict = service.risk.review(
             proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
             settings: settings, blueprint: { self.service.catalog.info($0) },
-            quarantined: { self.service.quarantineReason($0) }, approved: { self.service.approvals.isApproved($0) })
+            quarantined: { self.service.quarantineReason($0) }, approved: { self.service.approvals.isApproved($0) },
+            learningRate: RiskEngine.LearningRateState(
+                current: observation.learningRate, configured: config.learningRate,
+                epochsSinceChange: lastLearningRateChangeEpoch.map { summary.epoch - $0 }))
         var outcome: (accepted: Bool, reason: String?)?
-        if var command = verdict.command {
+        if var command = verdict.command, verdict.refused {
+            outcome = (false, verdict.riskReason)
+            command.annotations["executed"] = "false"
+            command.annotations["refusal"] = verdict.riskReason ?? "risk"
+            TamiyoController.append(command, to: &commands)
+            service.publish(command: command)
+        } else if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
+            if result.accepted && command.commandType == .optimizer { lastLearningRateChangeEpoch = summary.epoch }
             decisions += result.decisions.map(\.decision)
             finished += result.finished
             outcome = (result.accepted, result.reason)

@@ -68,7 +68,7 @@ import Testing
         }
         let server = try ServerHarness(environment: ["REDIS_URL": url])
         #expect(server.application.managedRedis == nil)
-        #expect(eventually(within: 5) { (try? server.get("/healthz").status) == 200 })
+        #expect(eventually(within: 30) { (try? server.get("/healthz").status) == 200 })
         let checks = try RawHTTP.json(try server.get("/healthz"))["checks"] as? [String: [String: Any]]
         #expect((checks?["redis"]?["detail"] as? String)?.hasPrefix("external redis://127.0.0.1:") == true)
     }

@@ -322,6 +322,19 @@ enum AcceptanceRun {
                 base
                     + #", "label_smoothing": 1, "input_noise": -1, "learning_rate_decay_epochs": 0, "policy": "heuristic", "seeds": {"parameter_budget": 0}}"#
             ) == ["label_smoothing", "input_noise", "learning_rate_decay_epochs", "seeds.parameter_budget"])
+        // The risk engine's learning-rate bound and cooldown.
+        #expect(
+            try problems(
+                base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": 1, "learning_rate_cooldown_epochs": -1}}"#)
+                == ["seeds.max_learning_rate_ratio", "seeds.learning_rate_cooldown_epochs"])
+        #expect(
+            try problems(base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": "ten"}}"#) == [
+                "seeds.max_learning_rate_ratio"
+            ])
+        let bounded = try server.request(
+            "POST", "/api/v1/runs",
+            json: base + #", "policy": "heuristic", "seeds": {"max_learning_rate_ratio": 4, "learning_rate_cooldown_epochs": 0}}"#)
+        #expect(bounded.status == 202, "\(bounded.text)")
     }
 
     /// Approval-required blueprints over REST: a run whose only candidate is BP036 is held by

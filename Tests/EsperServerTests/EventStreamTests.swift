@@ -47,10 +47,13 @@ import Testing
         #expect(live.headers["content-type"]?.hasPrefix("text/event-stream") == true)
         #expect(live.next()?.comments.contains("connected") == true)
         let id = try #require(try server.object("POST", "/api/v1/runs", json: Self.fiveEpochs)["id"] as? String)
+        // Run statuses (telemetry stream) and epochs (normal stream) are not ordered against
+        // each other (docs/events.md), so "succeeded" may come before the last epoch: wait for
+        // both. Missing or repeated epochs still fail below.
         let finished: ([SSEMessage]) -> Bool = { events in
             events.contains {
                 $0.event == "run" && $0.json?["status"] as? String == "succeeded" && $0.json?["kind"] as? String == "run_status"
-            }
+            } && events.filter { $0.event == "epoch" && $0.json?["run_id"] as? String == id }.count >= 5
         }
         let liveEvents = Self.collect(live, until: finished).filter { $0.json?["run_id"] as? String == id }
         #expect(Self.epochs(liveEvents) == [0, 1, 2, 3, 4])

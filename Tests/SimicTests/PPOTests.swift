@@ -18,6 +18,8 @@ import Testing
         s.learningRate = 3e-3
         s.seed = seed
         s.holdoutFraction = 0
+        // PPO alone (the service's default clones first; the cloning test sets its own passes).
+        s.cloningEpochs = 0
         return s
     }
 

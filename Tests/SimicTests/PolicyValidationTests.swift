@@ -86,3 +86,40 @@ final class AnnounceLog: @unchecked Sendable {
         #expect(result.reasons.contains("out_of_support 1.0000 above max 0.5000"))
     }
 }
+
+/// A policy that favours actions the data took rarely is not vouched for either (the published
+/// width-growth policy raised the learning rate at almost every boundary).
+@Suite struct RareActionTests {
+    @Test func choicesTheDataRarelyMadeFailValidation() throws {
+        let buffer = FieldReportReplayBuffer()
+        buffer.extend(Bandit.reports(40, best: [.optimizer, .germinate]), now: Date().timeIntervalSince1970)
+        let trainer = PPOTrainer(initial: .initial(), settings: SimicTrainingSettings())
+        let all = PPOTrainer.loggedActions(buffer.all)
+        let shares = PPOTrainer.actionShares(buffer.all)
+        #expect(abs(shares.values.reduce(0, +) - 1) < 1e-9 && Set(shares.keys) == all)
+        // Uniform behaviour over four actions: none is rare.
+        #expect(shares.values.allSatisfy { $0 > 0.1 })
+        let common = trainer.evaluate(buffer.all, against: .initial(), supported: all, shares: shares)
+        #expect(common.rareActions == 0)
+        // (The bandit's uniform data have a negative mean reward: not what this test is about.)
+        var thresholds = ValidationThresholds()
+        thresholds.minAverageReward = -1
+        #expect(PolicyValidator.validate(common, thresholds: thresholds, trainingReports: 40).passed)
+        // Every action taken in 1 % of the decisions: every choice is rare.
+        let rare = trainer.evaluate(buffer.all, against: .initial(), supported: all, shares: shares.mapValues { _ in 0.01 })
+        #expect(rare.rareActions == 1 && rare.outOfSupport == 0)
+        let result = PolicyValidator.validate(rare, thresholds: thresholds, trainingReports: 40)
+        #expect(result.reasons == ["rare_actions 1.0000 above max 0.2500"])
+        // The thresholds are the job's.
+        thresholds.maxRareActions = 1
+        #expect(PolicyValidator.validate(rare, thresholds: thresholds, trainingReports: 40).passed)
+    }
+
+    @Test func rareActionThresholdsAreChecked() throws {
+        var settings = SimicTrainingSettings()
+        settings.validation.rareActionShare = 2
+        settings.validation.maxRareActions = .nan
+        #expect(Set(settings.problems().map(\.field)) == ["validation.rare_action_share", "validation.max_rare_actions"])
+        #expect(SimicTrainingSettings().cloningEpochs == 100)
+    }
+}

@@ -12,7 +12,7 @@
 //
 // Environment: SIMIC_TRAIN_SEEDS (default 101,102,103,104,105,106), SIMIC_EVAL_SEEDS
 // (default 1,2,3), SIMIC_UPDATES (default 20), SIMIC_LR (default 1e-3), SIMIC_SEED (1),
-// SIMIC_BC_EPOCHS (cloning passes of the second variant, default 20), SIMIC_EVALUATE_REJECTED=1
+// SIMIC_BC_EPOCHS (cloning passes of the second variant, default the service's `cloning_epochs`, 100), SIMIC_EVALUATE_REJECTED=1
 // (also run policies that failed validation, labelled "(rejected)", for information),
 // SIMIC_VERBOSE=1 (every run's commands on stderr); the
 // GROWTH_* and DIGITS_* variables of `growth` apply to every run.
@@ -153,7 +153,7 @@ func simicCompare(epochs: Int) throws {
     let publisher = try PolicyPublisher(directory: control.root + "/policies", store: store, announce: { _ in })
     let initial = control.service.currentWeights
     var variants: [(label: String, version: String)] = []
-    for (label, cloning) in [("simic-ppo", 0), ("simic-bc+ppo", Int(env["SIMIC_BC_EPOCHS"] ?? "") ?? 20)] {
+    for (label, cloning) in [("simic-ppo", 0), ("simic-bc+ppo", Int(env["SIMIC_BC_EPOCHS"] ?? "") ?? SimicTrainingSettings().cloningEpochs)] {
         var settings = SimicTrainingSettings()
         settings.updates = Int(env["SIMIC_UPDATES"] ?? "") ?? 20
         settings.learningRate = Double(env["SIMIC_LR"] ?? "") ?? 1e-3
@@ -168,7 +168,8 @@ func simicCompare(epochs: Int) throws {
         let minibatches = result.updates.reduce(0) { $0 + $1.minibatches }
         let first = result.updates.first, last = result.updates.last
         let validation = result.validation.passed ? "pass" : "FAIL (\(result.validation.reasons.joined(separator: "; ")))"
-        let support = String(format: "out_of_support=%.2f ", result.validation.metrics.outOfSupport)
+        let support = String(
+            format: "out_of_support=%.2f rare_actions=%.2f ", result.validation.metrics.outOfSupport, result.validation.metrics.rareActions)
         print(
             "\(label): reports=\(result.trainingReports) holdout=\(result.holdoutReports) steps=\(result.trainingSteps) "
                 + "updates=\(result.updates.count) cloning_nll=\(first?.cloningLoss.map { String(format: "%.4f", $0) } ?? "-") "
@@ -187,6 +188,7 @@ func simicCompare(epochs: Int) throws {
             open.validation = ValidationThresholds()
             open.validation.minAverageReward = -Double.greatestFiniteMagnitude
             open.validation.maxOutOfSupport = 1
+            open.validation.maxRareActions = 1
             open.validation.maxPolicyLoss = .greatestFiniteMagnitude
             let rerun = SimicJob(id: label + "-rejected", state: .running, settings: open, createdAt: LeylineTimestamp.now().rfc3339)
             let forced = try SimicJobRunner.run(rerun, buffer: buffer, initial: initial, publisher: publisher, telemetry: { _ in })

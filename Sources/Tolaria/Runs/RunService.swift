@@ -173,13 +173,15 @@ public final class RunService: Sendable {
                 else { throw RunSubmissionError.storage("idempotency key conflict") }
                 return record
             }
+            // Announced before the job exists: a worker can start it at once, and its
+            // "running" must not overtake "queued" on the bus.
+            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
             do {
                 try dispatcher.enqueue(RunJob(runId: id, reason: .submitted, config: config))
             } catch {
                 logger.warning(
                     "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
             }
-            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
             guard let record = try registry.run(id) else { throw RunSubmissionError.storage("run \(id) vanished") }
             return record
         } catch let error as RunSubmissionError {

@@ -231,6 +231,12 @@ extension RunConfig {
         if reader.has("learning_rate_factor") {
             seeds.learningRateFactor = reader.float("learning_rate_factor", exclusiveLowerBound: 0, upTo: 100) ?? seeds.learningRateFactor
         }
+        if reader.has("max_learning_rate_ratio") {
+            seeds.maxLearningRateRatio = reader.float("max_learning_rate_ratio", exclusiveLowerBound: 1, upTo: 1000)
+        }
+        if reader.has("learning_rate_cooldown_epochs") {
+            seeds.learningRateCooldownEpochs = reader.int("learning_rate_cooldown_epochs", 0...Limits.maxEpochs)
+        }
         if reader.has("gradient_clip_norm") {
             seeds.gradientClipNorm = reader.float("gradient_clip_norm", exclusiveLowerBound: 0, upTo: 1e6) ?? seeds.gradientClipNorm
         }

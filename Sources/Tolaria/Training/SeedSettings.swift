@@ -69,6 +69,18 @@ public struct SeedSettings: Sendable, Codable, Equatable {
     /// past this many (nil: no budget beyond `max_germinations`).
     public var parameterBudget: Int?
     public var faultInjection: SeedFaultInjection?
+    /// The risk engine keeps the host learning rate within [configured ÷ this, configured ×
+    /// this]: a policy that raises it at every boundary (a learned one did, 50 times a run)
+    /// must not be able to ruin the run. A change past the bound is cut to the bound. nil:
+    /// `defaultMaxLearningRateRatio` (optional so that run configs stored before it decode).
+    public var maxLearningRateRatio: Float?
+    /// At most one host learning-rate change per this many epochs (0: no cooldown); a change
+    /// sooner is refused, so the effect of the last one can be seen first. nil: the default.
+    public var learningRateCooldownEpochs: Int?
+    public static let defaultMaxLearningRateRatio: Float = 10
+    public static let defaultLearningRateCooldownEpochs = 5
+    public var effectiveMaxLearningRateRatio: Float { maxLearningRateRatio ?? SeedSettings.defaultMaxLearningRateRatio }
+    public var effectiveLearningRateCooldownEpochs: Int { learningRateCooldownEpochs ?? SeedSettings.defaultLearningRateCooldownEpochs }
 
     public init() {}
 }

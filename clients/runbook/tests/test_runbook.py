@@ -239,3 +239,16 @@ def test_the_runbook_names_every_script_and_its_read_commands_work(healthy):
         )
         assert result.returncode == 0, (command, result.stderr)
         assert not result.stderr.strip(), (command, result.stderr)
+
+
+def test_workers_check_fails_when_no_worker_takes_training_jobs():
+    # A pure control plane with no `esper worker` attached: training jobs would wait forever.
+    process = EsperProcess({"ESPER_API_TOKEN": TOKEN, "ESPER_LOCAL_WORKERS": "off", "ESPER_FORGE_AT_START": "off"})
+    try:
+        rc, out = check("check_workers.sh", process.url)
+        assert rc == 1 and "training" in out, out
+        # Only the kinds an operator asks for are required; a bad kind is a usage error.
+        rc, out = check("check_workers.sh", process.url, ESPER_WORKER_KINDS="bogus")
+        assert rc == 2 and "bogus" in out, out
+    finally:
+        process.remove()
