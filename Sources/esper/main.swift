@@ -46,9 +46,7 @@ struct Serve: ParsableCommand {
         flags["ESPER_LOG_LEVEL"] = logLevel
 
         let configuration = resolveConfiguration(flags)
-        let level = configuration.logLevel
-        let sink = BufferedLogHandler.Sink()
-        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
+        let sink = bootstrapLogging(level: configuration.logLevel)
         defer { sink.flush() }
         let application: Application
         do {
@@ -92,9 +90,7 @@ struct WorkerCommand: ParsableCommand {
         flags["ESPER_DATA_DIR"] = dataDirectory
         flags["ESPER_LOG_LEVEL"] = logLevel
         let configuration = resolveConfiguration(flags)
-        let level = configuration.logLevel
-        let sink = BufferedLogHandler.Sink()
-        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
+        let sink = bootstrapLogging(level: configuration.logLevel)
         defer { sink.flush() }
         let worker: WorkerProcess
         do {
@@ -204,6 +200,14 @@ func resolveConfiguration(_ flags: [String: String]) -> EsperServer.Configuratio
     } catch {
         fail("esper: \(error.description)", status: 2)
     }
+}
+
+/// Logging for the long-running commands (`serve`, `worker`): lines go through a buffered
+/// handler at the configured level; flush the returned sink before exiting.
+func bootstrapLogging(level: Logger.Level) -> BufferedLogHandler.Sink {
+    let sink = BufferedLogHandler.Sink()
+    LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
+    return sink
 }
 
 Esper.main()
