@@ -103,7 +103,7 @@ import Testing
 
     @Test func sigtermStopsGracefullyWithExitZeroAndNoOrphanRedis() throws {
         let directory = TemporaryDirectory("esper-proc")
-        let port = UInt16.random(in: 20000...40000)
+        let port = ServerProcess.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: EsperBinary.path)
         process.arguments = ["serve", "--port", "\(port)", "--data-dir", directory.path + "/var"]
@@ -112,7 +112,7 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        #expect(eventually(within: 20) { (try? RawHTTP.request(port: port, path: "/healthz").status) == 200 })
+        #expect(eventually(within: 60) { (try? RawHTTP.request(port: port, path: "/healthz").status) == 200 })
         let pidText = try String(contentsOfFile: directory.path + "/var/redis/redis.pid", encoding: .utf8)
         let redisPid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(processIsAlive(redisPid))
