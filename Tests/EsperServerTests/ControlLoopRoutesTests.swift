@@ -404,8 +404,8 @@ enum AcceptanceRun {
         let restarted = try ServerHarness(environment: ServerHarness.controlEnvironment, data: data)
         #expect(try eventually(within: 60) { try epoch(restarted) > before + 2 })
         #expect(try width(restarted) == 12, "resumed from a checkpoint of the widened host")
-        let record = try restarted.object("GET", "/api/v1/runs/\(run)")
-        #expect(record["restarts"] as? Int == 1)
+        // The worker's "resumed" record reaches the registry through the bus: wait for it.
+        #expect(try eventually(within: 30) { try restarted.object("GET", "/api/v1/runs/\(run)")["restarts"] as? Int == 1 })
         #expect(try restarted.seeds(run).first?["stage"] as? String == "SEED_STAGE_FOSSILIZED")
         _ = try restarted.request("POST", "/api/v1/runs/\(run)/stop")
         #expect(try restarted.waitFor(run, status: "cancelled", within: 60))
