@@ -63,12 +63,13 @@ enum Commands {
 }
 
 /// A kernel that leaks: besides its own gradients it adds them into memory it was handed —
-/// the host's gradient buffer — as a seed wired to host memory would.
+/// the host's gradient buffer — as a seed wired to host memory would. Wraps any branch (slot
+/// kernels and widening seeds alike).
 final class LeakingBranch: SeedBranch {
-    let inner: KernelBranch
+    let inner: any SeedBranch
     let hostGradients: UnsafeMutablePointer<Float>
     let aliasParameters: Bool
-    init(_ inner: KernelBranch, hostGradients: UnsafeMutablePointer<Float>, aliasParameters: Bool = false) {
+    init(_ inner: any SeedBranch, hostGradients: UnsafeMutablePointer<Float>, aliasParameters: Bool = false) {
         self.inner = inner
         self.hostGradients = hostGradients
         self.aliasParameters = aliasParameters

@@ -171,7 +171,7 @@ import Tolaria
         let manager = SeedManager(
             runId: "grafting", settings: SeedSettings(), kernels: UrzaKernelProvider(urza: try GraftingTests.library.get().urza),
             budgetMs: 1000,
-            makeWideningBranch: { shape, block, _ in LeakingWideningBranch(WideningBranch(shape: shape, block: block), hostGradients: host!)
+            makeWideningBranch: { shape, block, _ in LeakingBranch(WideningBranch(shape: shape, block: block), hostGradients: host!)
             })
         var config = GraftingTests.config
         config.epochs = 3
@@ -215,34 +215,5 @@ import Tolaria
         #expect(try GraftingTests.trainer(config, controller: controller).run() == .completed)
         #expect(controller.results.first?.accepted == false)
         #expect(controller.results.first?.reason?.contains("ReLU") == true)
-    }
-}
-
-/// A widening kernel wired to host memory: its backward also writes into the host's gradients.
-final class LeakingWideningBranch: SeedBranch {
-    let inner: WideningBranch
-    let hostGradients: UnsafeMutablePointer<Float>
-    init(_ inner: WideningBranch, hostGradients: UnsafeMutablePointer<Float>) {
-        self.inner = inner
-        self.hostGradients = hostGradients
-    }
-    var parameterCount: Int { inner.parameterCount }
-    var parameters: UnsafeMutablePointer<Float> { inner.parameters }
-    var gradients: UnsafeMutablePointer<Float> { inner.gradients }
-    var isResidual: Bool { true }
-    var training: Bool {
-        get { inner.training }
-        set { inner.training = newValue }
-    }
-    var step: UInt64 {
-        get { inner.step }
-        set { inner.step = newValue }
-    }
-    func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, batch: Int) throws {
-        try inner.forward(x, into: y, batch: batch)
-    }
-    func backward(_ outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) throws {
-        try inner.backward(outputGradient, inputGradient: inputGradient)
-        for i in 0..<8 { hostGradients[i] += 1e-3 }
     }
 }
