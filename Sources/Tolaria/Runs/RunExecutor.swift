@@ -21,9 +21,7 @@ public struct RunExecutor: Sendable {
     ) -> Result<TrainingOutcome, any Error> {
         do {
             let data = try loader.load(config.dataset, runSeed: config.seed)
-            let split = DataSplit(
-                data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                scaling: config.dataset.effectiveScaling)
+            let split = DataSplit(data, spec: config.dataset, seed: config.seed)
             let store = CheckpointStore(directory: checkpointDirectory(runId), keep: config.keepCheckpoints)
             let trainer = Trainer(
                 runId: runId, config: config, split: split, checkpoints: store, sink: sink, controller: controller(),

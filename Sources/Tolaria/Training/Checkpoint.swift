@@ -46,6 +46,8 @@ struct Checkpoint {
         var recentLosses: [Double]
         var rollbacks: Int
         var tensors: [TensorEntry]
+        /// Training FLOPs up to this checkpoint (absent in checkpoints written before they were counted).
+        var trainingFlops: Double? = nil
     }
 
     var metadata: Metadata

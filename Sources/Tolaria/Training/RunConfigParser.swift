@@ -70,7 +70,21 @@ extension RunConfig {
             if only("images", kind == .idx) { dataset.images = reader.relativePath("images") }
             if only("labels", kind == .idx) { dataset.labels = reader.relativePath("labels") }
             if reader.has("scaling") { dataset.scaling = reader.enumeration("scaling", FeatureScaling.self) }
+            let files = kind == .csv || kind == .idx || kind == .digits
+            if only("test_rows", files) { dataset.testRows = reader.int("test_rows", 1...Limits.maxSamples) }
+            if only("test_path", kind == .csv) { dataset.testPath = reader.relativePath("test_path") }
+            if only("test_images", kind == .idx) { dataset.testImages = reader.relativePath("test_images") }
+            if only("test_labels", kind == .idx) { dataset.testLabels = reader.relativePath("test_labels") }
+            if kind == .idx, reader.has("test_images") != reader.has("test_labels") {
+                reader.problem(reader.has("test_images") ? "test_labels" : "test_images", "test_images and test_labels go together")
+            }
+            if reader.has("test_rows") && (reader.has("test_path") || reader.has("test_images")) {
+                reader.problem("test_rows", "name the test split once: the last rows of the file or a second file, not both")
+            }
             if reader.has("validation_fraction") {
+                if kind == .mnist1d || reader.has("test_rows") || reader.has("test_path") || reader.has("test_images") {
+                    reader.problem("validation_fraction", "this data set has a fixed test split; a random validation fraction does not apply")
+                }
                 dataset.validationFraction = reader.double("validation_fraction", 0.01...0.9) ?? dataset.validationFraction
             }
             if kind == .csv && !reader.has("path") { reader.problem("path", "required for data set kind 'csv'") }
@@ -95,7 +109,19 @@ extension RunConfig {
             if reader.has("initialisation") {
                 model.initialisation = reader.enumeration("initialisation", WeightInitialisation.self) ?? model.initialisation
             }
+            if reader.has("layers") {
+                if reader.has("hidden_sizes") {
+                    reader.problem("layers", "declare the host either by hidden_sizes or by layers, not both")
+                }
+                if let layers = parseLayers(reader) {
+                    model.layers = layers
+                    model.hiddenSizes = layers.compactMap { if case .dense(let units) = $0 { units } else { nil } }
+                }
+            }
             reader.rejectUnknown()
+            if let inputs = dataset.knownFeatureCount, !(datasetReader?.has("features") == true && dataset.features == nil) {
+                problems.items += model.shapeProblems(inputs: inputs)
+            }
         }
 
         let epochs = root.int("epochs", 1...Limits.maxEpochs, required: true)
@@ -155,11 +181,14 @@ extension RunConfig {
         }
         if root.has("policy") {
             config.policy = root.enumeration("policy", ControlPolicy.self)
-            if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
+            if config.effectivePolicy != .none && model.isConvolutional {
+                root.problem("policy", "seeds do not graft into conv hosts yet: a controller needs a host declared by hidden_sizes or dense layers only")
+            } else if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
                 root.problem("policy", "a controller grafts seeds into slots after hidden layers; this host has none")
             }
         }
         if let reader = root.object("seeds", required: false) {
+            if model.isConvolutional { root.problem("seeds", "seeds do not graft into conv hosts yet") }
             config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, epochs: epochs ?? 1)
             if config.policy == nil || config.policy == ControlPolicy.none {
                 root.problem("seeds", "seed settings need a policy ('heuristic' or 'learned')")
@@ -169,6 +198,99 @@ extension RunConfig {
 
         if !problems.items.isEmpty { throw RunConfigError(problems: problems.items) }
         return config
+    }
+
+    /// Largest conv layer a run config may declare.
+    public enum LayerLimits {
+        public static let maxLayers = 16
+        public static let maxChannels = 1024
+        public static let maxKernelSize = 256
+        public static let maxStride = 256
+        public static let maxPadding = 256
+    }
+
+    /// The `model.layers` array: conv1d layers, then an optional flatten, then dense hidden
+    /// layers; every bad entry is reported with its index. nil if any entry is bad.
+    static func parseLayers(_ reader: FieldReader) -> [HostLayerSpec]? {
+        guard let value = reader.value("layers") else { return nil }
+        guard case .array(let items) = value else {
+            reader.problem("layers", "expected an array of layer objects")
+            return nil
+        }
+        guard (1...LayerLimits.maxLayers).contains(items.count) else {
+            reader.problem("layers", "needs 1…\(LayerLimits.maxLayers) layers, found \(items.count)")
+            return nil
+        }
+        var layers: [HostLayerSpec] = []
+        var valid = true
+        var flattened = false, sawConv = false, dense = 0
+        for (index, item) in items.enumerated() {
+            let key = "layers[\(index)]"
+            guard let layer = reader.object(key, required: true) else {
+                valid = false
+                continue
+            }
+            let kind = layer.string("kind", maxLength: 32, required: true)
+            switch kind {
+            case "conv1d":
+                let channels = layer.int("channels", 1...LayerLimits.maxChannels, required: true)
+                let kernel = layer.int("kernel_size", 1...LayerLimits.maxKernelSize, required: true)
+                let stride = layer.has("stride") ? layer.int("stride", 1...LayerLimits.maxStride) : 1
+                var padding: Conv1DSpec.Padding? = .valid
+                switch layer.value("padding") {
+                case nil, .null?: break
+                case .string("same")?: padding = .same
+                case .string("valid")?: padding = .valid
+                case .int(let count)? where count >= 0 && count <= Int64(LayerLimits.maxPadding): padding = .explicit(Int(count))
+                default:
+                    layer.problem("padding", "must be 'same', 'valid' or a number of zeros 0…\(LayerLimits.maxPadding) on each side")
+                    padding = nil
+                }
+                if let kernel, case .explicit(let count)? = padding, count >= kernel {
+                    layer.problem("padding", "\(count) zeros on each side reach past a kernel of \(kernel): outputs would see only padding")
+                    padding = nil
+                }
+                let activation = layer.has("activation") ? layer.enumeration("activation", Activation.self) : .relu
+                if flattened || dense > 0 {
+                    layer.problem("kind", "a conv1d layer must come before flatten and dense layers")
+                    valid = false
+                }
+                sawConv = true
+                if let channels, let kernel, let stride, let padding, let activation {
+                    layers.append(.conv1d(Conv1DSpec(channels: channels, kernelSize: kernel, stride: stride, padding: padding, activation: activation)))
+                } else {
+                    valid = false
+                }
+            case "flatten":
+                if flattened { layer.problem("kind", "the host is flattened once") }
+                if dense > 0 { layer.problem("kind", "flatten must come before the dense layers") }
+                if !sawConv { layer.problem("kind", "flatten needs conv1d layers before it (the input is already flat)") }
+                flattened = true
+                valid = valid && !(dense > 0) && sawConv
+                layers.append(.flatten)
+            case "dense":
+                dense += 1
+                if sawConv && !flattened { layer.problem("kind", "a flatten must come between the conv1d and the dense layers") }
+                if dense > RunConfig.Limits.maxHiddenLayers {
+                    layer.problem("kind", "at most \(RunConfig.Limits.maxHiddenLayers) dense hidden layers")
+                }
+                if let units = layer.int("units", 1...RunConfig.Limits.maxHiddenWidth, required: true),
+                    !(sawConv && !flattened), dense <= RunConfig.Limits.maxHiddenLayers
+                {
+                    layers.append(.dense(units: units))
+                } else {
+                    valid = false
+                }
+            case let other?:
+                layer.problem("kind", "unknown layer kind '\(other.prefix(32))' (expected conv1d, flatten or dense)")
+                valid = false
+            case nil:
+                valid = false
+            }
+            _ = item
+            layer.rejectUnknown()
+        }
+        return valid ? layers : nil
     }
 
     /// The `seeds` object: slot names must exist in the host, blueprint ids look like ids
@@ -468,6 +590,35 @@ final class FieldReader {
     func rejectUnknown() {
         for key in members.keys.sorted() where !read.contains(key) {
             problem(key, "unknown field")
+        }
+    }
+}
+
+extension ModelSpec {
+    /// Whether the host has conv layers (declared by `layers`).
+    public var isConvolutional: Bool {
+        layers?.contains { if case .conv1d = $0 { true } else { false } } ?? false
+    }
+
+    /// Problems of `layers` over a signal of `inputs` features, each naming its field: a
+    /// kernel that does not fit what the previous layers (or strides) left of the signal.
+    public func shapeProblems(inputs: Int) -> [JSONFieldProblem] {
+        resolvedLayers(inputs: inputs).problems.map {
+            JSONFieldProblem(field: "model.layers[\($0.index)].kernel_size", message: $0.message)
+        }
+    }
+}
+
+extension DatasetSpec {
+    /// Features per example when the config alone says (bundled and generated data sets),
+    /// so layer shapes can be checked with every other field; nil for files.
+    var knownFeatureCount: Int? {
+        switch kind {
+        case .mnist1d: 40
+        case .digits: 64
+        case .gaussianBlobs: features ?? 2
+        case .csv, .idx: nil
+        default: 2
         }
     }
 }
