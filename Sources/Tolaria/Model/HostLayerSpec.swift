@@ -139,7 +139,9 @@ extension ModelSpec {
     /// The conv layers of `layers` resolved over a signal of `inputs` floats (one channel),
     /// and the dense hidden sizes after them; `problems` names every layer that does not fit.
     /// With no `layers`, no conv layers and `hiddenSizes`.
-    public func resolvedLayers(inputs: Int) -> (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)]) {
+    public func resolvedLayers(
+        inputs: Int
+    ) -> (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)]) {
         guard let layers else { return ([], hiddenSizes, []) }
         var convolutions: [Conv1DLayerShape] = []
         var hidden: [Int] = []
@@ -154,8 +156,10 @@ extension ModelSpec {
                     stride: spec.stride, padLeft: pads.left, padRight: pads.right, activation: spec.activation)
                 if length > 0 && shape.outputLength == 0 {
                     problems.append(
-                        (index,
-                         "kernel_size \(spec.kernelSize) does not fit a signal of \(length) positions with padding \(pads.left)+\(pads.right): nothing is left"))
+                        (
+                            index,
+                            "kernel_size \(spec.kernelSize) does not fit a signal of \(length) positions with padding \(pads.left)+\(pads.right): nothing is left"
+                        ))
                 }
                 convolutions.append(shape)
                 length = shape.outputLength

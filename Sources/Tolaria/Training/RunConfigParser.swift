@@ -83,7 +83,8 @@ extension RunConfig {
             }
             if reader.has("validation_fraction") {
                 if kind == .mnist1d || reader.has("test_rows") || reader.has("test_path") || reader.has("test_images") {
-                    reader.problem("validation_fraction", "this data set has a fixed test split; a random validation fraction does not apply")
+                    reader.problem(
+                        "validation_fraction", "this data set has a fixed test split; a random validation fraction does not apply")
                 }
                 dataset.validationFraction = reader.double("validation_fraction", 0.01...0.9) ?? dataset.validationFraction
             }
@@ -99,6 +100,8 @@ extension RunConfig {
         }
 
         var model = ModelSpec()
+        // Conv layers declared, even by an otherwise invalid `layers` (seeds cannot graft there).
+        var declaresConvolutions = false
         if let reader = root.object("model", required: false) {
             if reader.has("hidden_sizes") {
                 if let sizes = reader.intArray("hidden_sizes", count: 0...Limits.maxHiddenLayers, each: 1...Limits.maxHiddenWidth) {
@@ -110,6 +113,9 @@ extension RunConfig {
                 model.initialisation = reader.enumeration("initialisation", WeightInitialisation.self) ?? model.initialisation
             }
             if reader.has("layers") {
+                if case .array(let items)? = reader.value("layers") {
+                    declaresConvolutions = items.contains { $0.objectValue?["kind"] == .string("conv1d") }
+                }
                 if reader.has("hidden_sizes") {
                     reader.problem("layers", "declare the host either by hidden_sizes or by layers, not both")
                 }
@@ -181,14 +187,16 @@ extension RunConfig {
         }
         if root.has("policy") {
             config.policy = root.enumeration("policy", ControlPolicy.self)
-            if config.effectivePolicy != .none && model.isConvolutional {
-                root.problem("policy", "seeds do not graft into conv hosts yet: a controller needs a host declared by hidden_sizes or dense layers only")
+            if config.effectivePolicy != .none && declaresConvolutions {
+                root.problem(
+                    "policy",
+                    "seeds do not graft into conv hosts yet: a controller needs a host declared by hidden_sizes or dense layers only")
             } else if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
                 root.problem("policy", "a controller grafts seeds into slots after hidden layers; this host has none")
             }
         }
         if let reader = root.object("seeds", required: false) {
-            if model.isConvolutional { root.problem("seeds", "seeds do not graft into conv hosts yet") }
+            if declaresConvolutions { root.problem("seeds", "seeds do not graft into conv hosts yet") }
             config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, epochs: epochs ?? 1)
             if config.policy == nil || config.policy == ControlPolicy.none {
                 root.problem("seeds", "seed settings need a policy ('heuristic' or 'learned')")
@@ -226,10 +234,12 @@ extension RunConfig {
         var flattened = false, sawConv = false, dense = 0
         for (index, item) in items.enumerated() {
             let key = "layers[\(index)]"
-            guard let layer = reader.object(key, required: true) else {
+            guard case .object = item else {
+                reader.problem(key, "expected a layer object")
                 valid = false
                 continue
             }
+            let layer = FieldReader(item, path: reader.field(key), problems: reader.problems)
             let kind = layer.string("kind", maxLength: 32, required: true)
             switch kind {
             case "conv1d":
@@ -257,7 +267,9 @@ extension RunConfig {
                 }
                 sawConv = true
                 if let channels, let kernel, let stride, let padding, let activation {
-                    layers.append(.conv1d(Conv1DSpec(channels: channels, kernelSize: kernel, stride: stride, padding: padding, activation: activation)))
+                    layers.append(
+                        .conv1d(
+                            Conv1DSpec(channels: channels, kernelSize: kernel, stride: stride, padding: padding, activation: activation)))
                 } else {
                     valid = false
                 }
@@ -287,7 +299,6 @@ extension RunConfig {
             case nil:
                 valid = false
             }
-            _ = item
             layer.rejectUnknown()
         }
         return valid ? layers : nil
