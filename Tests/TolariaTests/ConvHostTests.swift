@@ -206,7 +206,7 @@ import Testing
         #expect(sink.summaries.allSatisfy { $0.trainingFlops == perEpoch })
         #expect(last.totalTrainingFlops == 6 * perEpoch)
         #expect(last.telemetryMetrics.contains { $0.name == "tolaria.test.accuracy" && $0.value == last.validationAccuracy })
-        #expect(last.telemetryMetrics.contains { $0.name == "tolaria.training.flops_total" })
+        #expect(last.telemetryMetrics.contains { $0.name == "tolaria.run.training_flops" })
     }
 
     @Test func trainingCostCountsEveryLayerByHand() {

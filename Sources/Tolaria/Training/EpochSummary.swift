@@ -92,7 +92,7 @@ public struct EpochSummary: Sendable, Codable, Equatable {
             metrics.append(("tolaria.test.accuracy", validationAccuracy, "ratio"))
         }
         if let trainingFlops { metrics.append(("tolaria.training.flops", trainingFlops, "flop")) }
-        if let totalTrainingFlops { metrics.append(("tolaria.training.flops_total", totalTrainingFlops, "flop")) }
+        if let totalTrainingFlops { metrics.append(("tolaria.run.training_flops", totalTrainingFlops, "flop")) }
         return metrics
     }
 
