@@ -50,7 +50,10 @@ import Tolaria
         #expect(invalid.status == 422)
         #expect(invalid.header("content-type") == "application/problem+json")
         let fields = (try RawHTTP.json(invalid)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
-        #expect(Set(fields ?? []) == ["model.layers[2].kind", "model.layers[3].padding", "model.layers[4].kind", "policy"])
+        #expect(
+            Set(fields ?? []) == [
+                "model.layers[1].kernel_size", "model.layers[2].kind", "model.layers[3].padding", "model.layers[4].kind", "policy",
+            ])
 
         // Shapes of a file are checked once it is loaded: 6 features, a kernel of 7.
         let datasets = app.application.configuration.dataDirectory + "/datasets"

@@ -143,11 +143,19 @@ extension ModelSpec {
         inputs: Int
     ) -> (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)]) {
         guard let layers else { return ([], hiddenSizes, []) }
+        return ModelSpec.resolve(layers.enumerated().map { ($0.offset, $0.element) }, inputs: inputs)
+    }
+
+    /// As `resolvedLayers`, over layers that keep their index in the config (a config with
+    /// some invalid layers still gets the shapes of the others checked).
+    static func resolve(
+        _ layers: [(index: Int, layer: HostLayerSpec)], inputs: Int
+    ) -> (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)]) {
         var convolutions: [Conv1DLayerShape] = []
         var hidden: [Int] = []
         var problems: [(Int, String)] = []
         var length = inputs, channels = 1
-        for (index, layer) in layers.enumerated() {
+        for (index, layer) in layers {
             switch layer {
             case .conv1d(let spec):
                 let pads = spec.pads(length: length)

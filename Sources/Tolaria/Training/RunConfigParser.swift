@@ -119,15 +119,18 @@ extension RunConfig {
                 if reader.has("hidden_sizes") {
                     reader.problem("layers", "declare the host either by hidden_sizes or by layers, not both")
                 }
-                if let layers = parseLayers(reader) {
-                    model.layers = layers
-                    model.hiddenSizes = layers.compactMap { if case .dense(let units) = $0 { units } else { nil } }
+                let (parsed, valid) = parseLayers(reader)
+                if valid {
+                    model.layers = parsed.map(\.layer)
+                    model.hiddenSizes = parsed.compactMap { if case .dense(let units) = $0.layer { units } else { nil } }
+                }
+                if let inputs = dataset.knownFeatureCount, !(datasetReader?.has("features") == true && dataset.features == nil) {
+                    problems.items += ModelSpec.resolve(parsed, inputs: inputs).problems.map {
+                        JSONFieldProblem(field: "model.layers[\($0.index)].kernel_size", message: $0.message)
+                    }
                 }
             }
             reader.rejectUnknown()
-            if let inputs = dataset.knownFeatureCount, !(datasetReader?.has("features") == true && dataset.features == nil) {
-                problems.items += model.shapeProblems(inputs: inputs)
-            }
         }
 
         let epochs = root.int("epochs", 1...Limits.maxEpochs, required: true)
@@ -218,18 +221,19 @@ extension RunConfig {
     }
 
     /// The `model.layers` array: conv1d layers, then an optional flatten, then dense hidden
-    /// layers; every bad entry is reported with its index. nil if any entry is bad.
-    static func parseLayers(_ reader: FieldReader) -> [HostLayerSpec]? {
-        guard let value = reader.value("layers") else { return nil }
+    /// layers; every bad entry is reported with its index. Returns the entries that parsed,
+    /// with their indices, and whether all did.
+    static func parseLayers(_ reader: FieldReader) -> (layers: [(index: Int, layer: HostLayerSpec)], valid: Bool) {
+        guard let value = reader.value("layers") else { return ([], false) }
         guard case .array(let items) = value else {
             reader.problem("layers", "expected an array of layer objects")
-            return nil
+            return ([], false)
         }
         guard (1...LayerLimits.maxLayers).contains(items.count) else {
             reader.problem("layers", "needs 1…\(LayerLimits.maxLayers) layers, found \(items.count)")
-            return nil
+            return ([], false)
         }
-        var layers: [HostLayerSpec] = []
+        var layers: [(index: Int, layer: HostLayerSpec)] = []
         var valid = true
         var flattened = false, sawConv = false, dense = 0
         for (index, item) in items.enumerated() {
@@ -268,8 +272,12 @@ extension RunConfig {
                 sawConv = true
                 if let channels, let kernel, let stride, let padding, let activation {
                     layers.append(
-                        .conv1d(
-                            Conv1DSpec(channels: channels, kernelSize: kernel, stride: stride, padding: padding, activation: activation)))
+                        (
+                            index,
+                            .conv1d(
+                                Conv1DSpec(channels: channels, kernelSize: kernel, stride: stride, padding: padding, activation: activation)
+                            )
+                        ))
                 } else {
                     valid = false
                 }
@@ -279,7 +287,7 @@ extension RunConfig {
                 if !sawConv { layer.problem("kind", "flatten needs conv1d layers before it (the input is already flat)") }
                 flattened = true
                 valid = valid && !(dense > 0) && sawConv
-                layers.append(.flatten)
+                layers.append((index, .flatten))
             case "dense":
                 dense += 1
                 if sawConv && !flattened { layer.problem("kind", "a flatten must come between the conv1d and the dense layers") }
@@ -289,19 +297,20 @@ extension RunConfig {
                 if let units = layer.int("units", 1...RunConfig.Limits.maxHiddenWidth, required: true),
                     !(sawConv && !flattened), dense <= RunConfig.Limits.maxHiddenLayers
                 {
-                    layers.append(.dense(units: units))
+                    layers.append((index, .dense(units: units)))
                 } else {
                     valid = false
                 }
             case let other?:
                 layer.problem("kind", "unknown layer kind '\(other.prefix(32))' (expected conv1d, flatten or dense)")
                 valid = false
+                continue  // its other fields mean nothing here; the kind is the problem
             case nil:
                 valid = false
             }
             layer.rejectUnknown()
         }
-        return valid ? layers : nil
+        return (layers, valid)
     }
 
     /// The `seeds` object: slot names must exist in the host, blueprint ids look like ids
