@@ -138,8 +138,18 @@ import Testing
         let deferred = try Self.parse(
             #"{"dataset": {"kind": "csv", "path": "x.csv"}, "model": {"layers": [{"kind": "conv1d", "channels": 2, "kernel_size": 9}]}, "epochs": 1, "learning_rate": 0.01}"#
         )
-        #expect(deferred.model.shapeProblems(inputs: 8).map(\.field) == ["model.layers[0].kernel_size"])
-        #expect(deferred.model.shapeProblems(inputs: 9).isEmpty)
+        #expect(deferred.model.shapeProblems(inputs: 8, batchSize: 32).map(\.field) == ["model.layers[0].kernel_size"])
+        #expect(deferred.model.shapeProblems(inputs: 9, batchSize: 32).isEmpty)
+        // Few parameters, enormous work: 1,024 channels of kernel 256 over 4,096 positions.
+        let huge = try Self.problems(
+            """
+            {"dataset": {"kind": "gaussian_blobs", "features": 4096, "samples": 100}, "model": {"layers": [
+              {"kind": "conv1d", "channels": 64, "kernel_size": 256, "padding": "same"},
+              {"kind": "conv1d", "channels": 1024, "kernel_size": 256, "padding": "same"}
+            ]}, "epochs": 1, "learning_rate": 0.01}
+            """)
+        #expect(huge.map(\.field) == ["model.layers", "model.layers"])
+        #expect(huge.first?.message.contains("multiply-adds") == true && huge.last?.message.contains("buffers") == true)
     }
 
     /// Central differences of the mean loss through the whole conv host (input stage, flatten,

@@ -23,7 +23,7 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
 
     /// The host a run's model spec declares over `inputs` features (conv layers resolved for
     /// that signal length; a spec that does not fit is refused at submission, see
-    /// `RunConfig.shapeProblems`).
+    /// `ModelSpec.shapeProblems`).
     public init(model: ModelSpec, inputs: Int, classes: Int) {
         let resolved = model.resolvedLayers(inputs: inputs)
         self.init(

@@ -145,7 +145,7 @@ public final class RunService: Sendable {
         do throws(RunConfigError) {
             config = try RunConfig.parse(json)
             let dataset = try loader.load(config.dataset, runSeed: config.seed)
-            let shapeProblems = config.model.shapeProblems(inputs: dataset.featureCount)
+            let shapeProblems = config.model.shapeProblems(inputs: dataset.featureCount, batchSize: config.batchSize)
             if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
             let architecture = HostArchitecture(model: config.model, inputs: dataset.featureCount, classes: dataset.classCount)
             if architecture.parameterCount > RunConfig.Limits.maxParameters {

@@ -19,6 +19,11 @@ extension RunConfig {
         /// samples × features of a generated data set. It is generated inside the POST that
         /// submits the run, so without a bound one request (1 000 000 × 4 096) asks for 16 GiB.
         public static let maxDatasetValues = 16 << 20
+        /// Forward multiply-adds per example of a host's conv layers (an MLP at the parameter
+        /// limit does as many).
+        public static let maxMultiplyAddsPerExample = 64 << 20
+        /// Floats of a conv host's activation and im2col buffers (× 4 bytes: 1 GiB).
+        public static let maxActivationFloats = 256 << 20
     }
 
     /// Reads a run config from JSON, checking types, ranges, enums, unknown keys and the
@@ -102,6 +107,8 @@ extension RunConfig {
         var model = ModelSpec()
         // Conv layers declared, even by an otherwise invalid `layers` (seeds cannot graft there).
         var declaresConvolutions = false
+        // The layers resolved over the data's feature count when the config alone gives it.
+        var knownShapes: (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)])?
         if let reader = root.object("model", required: false) {
             if reader.has("hidden_sizes") {
                 if let sizes = reader.intArray("hidden_sizes", count: 0...Limits.maxHiddenLayers, each: 1...Limits.maxHiddenWidth) {
@@ -125,9 +132,7 @@ extension RunConfig {
                     model.hiddenSizes = parsed.compactMap { if case .dense(let units) = $0.layer { units } else { nil } }
                 }
                 if let inputs = dataset.knownFeatureCount, !(datasetReader?.has("features") == true && dataset.features == nil) {
-                    problems.items += ModelSpec.resolve(parsed, inputs: inputs).problems.map {
-                        JSONFieldProblem(field: "model.layers[\($0.index)].kernel_size", message: $0.message)
-                    }
+                    knownShapes = ModelSpec.resolve(parsed, inputs: inputs)
                 }
             }
             reader.rejectUnknown()
@@ -206,6 +211,9 @@ extension RunConfig {
             }
         }
         root.rejectUnknown()
+        if let knownShapes {
+            problems.items += ModelSpec.problems(of: knownShapes, batchSize: config.batchSize)
+        }
 
         if !problems.items.isEmpty { throw RunConfigError(problems: problems.items) }
         return config
@@ -622,10 +630,45 @@ extension ModelSpec {
 
     /// Problems of `layers` over a signal of `inputs` features, each naming its field: a
     /// kernel that does not fit what the previous layers (or strides) left of the signal.
-    public func shapeProblems(inputs: Int) -> [JSONFieldProblem] {
-        resolvedLayers(inputs: inputs).problems.map {
+    public func shapeProblems(inputs: Int, batchSize: Int) -> [JSONFieldProblem] {
+        ModelSpec.problems(of: resolvedLayers(inputs: inputs), batchSize: batchSize)
+    }
+
+    /// Kernels with nothing left to read, then — for layers that fit — work and memory a run
+    /// may ask for: conv layers multiply their parameters by the signal length, so a small
+    /// parameter count can still hide an epoch of petaFLOPs or a terabyte of im2col buffers.
+    static func problems(
+        of shapes: (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)]),
+        batchSize: Int
+    ) -> [JSONFieldProblem] {
+        var problems = shapes.problems.map {
             JSONFieldProblem(field: "model.layers[\($0.index)].kernel_size", message: $0.message)
         }
+        guard problems.isEmpty, !shapes.convolutions.isEmpty else { return problems }
+        let convolutions = shapes.convolutions
+        let multiplyAdds = convolutions.reduce(0.0) { $0 + Double($1.multiplyAdds) }
+        if multiplyAdds > Double(RunConfig.Limits.maxMultiplyAddsPerExample) {
+            problems.append(
+                JSONFieldProblem(
+                    field: "model.layers",
+                    message:
+                        "the conv layers need \(Int(multiplyAdds)) multiply-adds per example; the limit is \(RunConfig.Limits.maxMultiplyAddsPerExample)"
+                ))
+        }
+        // What `Conv1DLayer` allocates per example: z, y, dz, ∂L/∂y and two im2col matrices.
+        let perExample = convolutions.reduce(0.0) {
+            $0 + 4 * Double($1.outputWidth) + 2 * Double($1.outputLength) * Double($1.kernelSize * $1.inputChannels)
+        }
+        let floats = perExample * Double(max(batchSize, 256))
+        if floats > Double(RunConfig.Limits.maxActivationFloats) {
+            problems.append(
+                JSONFieldProblem(
+                    field: "model.layers",
+                    message:
+                        "the conv layers' buffers would hold \(Int(floats)) floats at this batch size; the limit is \(RunConfig.Limits.maxActivationFloats)"
+                ))
+        }
+        return problems
     }
 }
 
