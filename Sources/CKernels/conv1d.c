@@ -75,23 +75,37 @@ size_t ck_conv1d_cols_count(const ck_conv1d_dims *d)
     return check_dims(d, &rows, &taps) ? rows * taps : 0;
 }
 
-/* cols[(b,t), k, c] = x[b, t·stride + k − pad_left, c], or 0 where that position is padding. */
+/* Taps [*k0, *k1) of output position t read real positions (the rest read padding); the
+ * positions they read, t·stride + k − pad_left, are contiguous, and so are their channels. */
+static void tap_range(const ck_conv1d_dims *d, size_t t, size_t *k0, size_t *k1)
+{
+    const size_t start = t * d->stride; /* padded position of tap 0 */
+    *k0 = start < d->pad_left ? d->pad_left - start : 0;
+    const size_t end = d->pad_left + d->length; /* padded positions < end are real */
+    *k1 = start >= end ? 0 : (end - start < d->kernel ? end - start : d->kernel);
+    if (*k1 < *k0)
+        *k1 = *k0;
+}
+
+/* cols[(b,t), k, c] = x[b, t·stride + k − pad_left, c], or 0 where that position is padding:
+ * per row one copy of the K·C floats that are real, zeros around them. */
 static void im2col(float *restrict cols, const float *restrict x, const ck_conv1d_dims *d,
                    size_t out)
 {
     const size_t C = d->in_channels, K = d->kernel, L = d->length;
-    for (size_t b = 0; b < d->batch; b++) {
-        const float *xb = x + b * L * C;
-        for (size_t t = 0; t < out; t++) {
+    for (size_t t = 0; t < out; t++) {
+        size_t k0, k1;
+        tap_range(d, t, &k0, &k1);
+        /* input position of tap k0 (unused when the row reads only padding) */
+        const size_t first = k1 > k0 ? t * d->stride + k0 - d->pad_left : 0;
+        for (size_t b = 0; b < d->batch; b++) {
             float *row = cols + (b * out + t) * K * C;
-            const size_t start = t * d->stride; /* position of tap 0, plus pad_left */
-            for (size_t k = 0; k < K; k++) {
-                const size_t p = start + k;
-                if (p < d->pad_left || p - d->pad_left >= L)
-                    memset(row + k * C, 0, C * sizeof(float));
-                else
-                    memcpy(row + k * C, xb + (p - d->pad_left) * C, C * sizeof(float));
-            }
+            if (k0)
+                memset(row, 0, k0 * C * sizeof(float));
+            if (k1 > k0)
+                memcpy(row + k0 * C, x + (b * L + first) * C, (k1 - k0) * C * sizeof(float));
+            if (k1 < K)
+                memset(row + k1 * C, 0, (K - k1) * C * sizeof(float));
         }
     }
 }
@@ -102,20 +116,17 @@ static void col2im(float *restrict dx, const float *restrict dcols, const ck_con
 {
     const size_t C = d->in_channels, K = d->kernel, L = d->length;
     memset(dx, 0, d->batch * L * C * sizeof(float));
-    for (size_t b = 0; b < d->batch; b++) {
-        float *dxb = dx + b * L * C;
-        for (size_t t = 0; t < out; t++) {
-            const float *row = dcols + (b * out + t) * K * C;
-            const size_t start = t * d->stride;
-            for (size_t k = 0; k < K; k++) {
-                const size_t p = start + k;
-                if (p < d->pad_left || p - d->pad_left >= L)
-                    continue;
-                float *restrict target = dxb + (p - d->pad_left) * C;
-                const float *restrict source = row + k * C;
-                for (size_t c = 0; c < C; c++)
-                    target[c] += source[c];
-            }
+    for (size_t t = 0; t < out; t++) {
+        size_t k0, k1;
+        tap_range(d, t, &k0, &k1);
+        if (k1 == k0)
+            continue; /* reads only padding */
+        const size_t first = t * d->stride + k0 - d->pad_left, n = (k1 - k0) * C;
+        for (size_t b = 0; b < d->batch; b++) {
+            const float *restrict source = dcols + (b * out + t) * K * C + k0 * C;
+            float *restrict target = dx + (b * L + first) * C;
+            for (size_t i = 0; i < n; i++)
+                target[i] += source[i];
         }
     }
 }

@@ -42,6 +42,7 @@ static const struct shape shapes[] = {
     {1, 2, 7, 2, 7, 1, 3, 3},   /* kernel as long as the signal, 'same' at stride 1 */
     {4, 2, 9, 3, 4, 3, 1, 2},   /* uneven padding, stride 3 */
     {2, 3, 5, 2, 1, 1, 0, 0},   /* 1x1 convolution */
+    {2, 2, 4, 3, 2, 1, 3, 3},   /* padding wider than the kernel: edge rows read only zeros */
 };
 
 static ck_conv1d_dims dims_of(const struct shape *s)
