@@ -30,9 +30,13 @@ import Tolaria
         #expect(epochs.allSatisfy { ($0["training_flops"] as? Double ?? 0) > 7e8 })
         #expect((epochs.last?["total_training_flops"] as? Double ?? 0) == 3 * (epochs[0]["training_flops"] as? Double ?? -1))
         #expect((epochs.last?["validation_accuracy"] as? Double ?? 0) > 0.4)
-        let exposition = try app.get("/metrics").text
-        #expect(exposition.contains("esper_tolaria_test_accuracy{run=\"\(id)\""))
-        #expect(exposition.contains("esper_tolaria_run_training_flops{run=\"\(id)\""))
+        // Telemetry reaches Nissa over the bus, after the run's record says it succeeded.
+        let exported = try eventually(within: 30) {
+            let exposition = try app.get("/metrics").text
+            return exposition.contains("esper_tolaria_test_accuracy{run=\"\(id)\"")
+                && exposition.contains("esper_tolaria_run_training_flops{run=\"\(id)\"")
+        }
+        #expect(exported, "test accuracy and run FLOPs on /metrics")
 
         // Every bad field named at once: a kernel with nothing left to read, an unknown layer
         // kind, a bad padding, dense before flatten, and seeds on a conv host.
