@@ -83,6 +83,30 @@ import Testing
         #expect(clash.map(\.field) == ["dataset.test_rows"])
     }
 
+    @Test func idxFilesCanNameATestPair() throws {
+        let directory = TemporaryDirectory()
+        func write(_ data: Data, _ name: String) throws { try data.write(to: URL(fileURLWithPath: directory.path + "/" + name)) }
+        try write(DataTests.idx(type: 0x08, dimensions: [3, 2, 2], payload: Array(0..<12)), "img.idx")
+        try write(DataTests.idx(type: 0x08, dimensions: [3], payload: [0, 1, 1]), "lab.idx")
+        try write(DataTests.idx(type: 0x08, dimensions: [2, 2, 2], payload: Array(100..<108)), "test-img.idx")
+        try write(DataTests.idx(type: 0x08, dimensions: [2], payload: [1, 0]), "test-lab.idx")
+        try write(DataTests.idx(type: 0x08, dimensions: [2, 3], payload: Array(0..<6)), "narrow.idx")
+        let config = try Self.parse(
+            #"{"dataset": {"kind": "idx", "images": "img.idx", "labels": "lab.idx", "test_images": "test-img.idx", "test_labels": "test-lab.idx", "scaling": "none"}, "epochs": 1, "learning_rate": 0.1}"#
+        )
+        let loader = DatasetLoader(directory: directory.path)
+        let split = DataSplit(try loader.load(config.dataset, runSeed: 0), spec: config.dataset, seed: 0)
+        #expect(split.heldOut == .test && split.training.count == 3 && split.validation.count == 2)
+        #expect(split.validation.features == (100..<108).map(Float.init) && split.validation.labels == [1, 0])
+        // The test images must have the training images' shape; a lone half of the pair is a 422.
+        var narrow = config
+        narrow.dataset.testImages = "narrow.idx"
+        #expect(throws: RunConfigError.self) { try loader.load(narrow.dataset, runSeed: 0) }
+        let lone = try Self.problems(
+            #"{"dataset": {"kind": "idx", "images": "a", "labels": "b", "test_images": "c"}, "epochs": 1, "learning_rate": 0.1}"#)
+        #expect(lone.map(\.field) == ["dataset.test_labels"])
+    }
+
     @Test func thePapersCNNIsExpressibleWith5210Parameters() throws {
         let config = try Self.parse(
             #"{"dataset": {"kind": "mnist1d"}, "model": {"layers": \#(Self.paperLayers)}, "epochs": 1, "learning_rate": 0.01}"#)
