@@ -17,6 +17,9 @@ public enum GrafanaRoutes {
         router.post(basePath + "/variable") { request in try answer(request) { try datasource.variable($0) } }
         router.post(basePath + "/tag-keys") { _ in try json(datasource.tagKeys()) }
         router.post(basePath + "/tag-values") { request in try answer(request) { try datasource.tagValues($0) } }
+        // The SimpleJSON protocol of plugin versions before 0.6 and of grafana-simple-json.
+        router.post(basePath + "/search") { request in try answer(request) { try datasource.search($0) } }
+        router.post(basePath + "/annotations") { request in try answer(request) { try datasource.annotations($0) } }
         router.post(basePath + "/query") { request in
             let body = try parse(request)
             do {
