@@ -6,12 +6,13 @@
 
 const TOKEN_KEY = 'esper-console-token';
 const OPERATOR_KEY = 'esper-console-operator';
+// Leyline's seed stages (SeedLifecycleStage), in lifecycle order.
 const STAGE_COLOURS = {
-  SEED_STAGE_DORMANT: '#9aa5b1', SEED_STAGE_GERMINATED: '#7cb7ff', SEED_STAGE_TRAINING: '#3d8bfd',
-  SEED_STAGE_BLENDING: '#a06cf0', SEED_STAGE_SHADOWING: '#f0a23b', SEED_STAGE_PROBATIONARY: '#e3c93b',
-  SEED_STAGE_FOSSILIZED: '#2f9e5b', SEED_STAGE_CULLED: '#d9534f', SEED_STAGE_EMBARGOED: '#8d6e63',
-  SEED_STAGE_RESETTING: '#6c757d', SEED_STAGE_TERMINATED: '#444',
+  SEED_STAGE_GERMINATING: '#7cb7ff', SEED_STAGE_TRAINING: '#3d8bfd', SEED_STAGE_GRAFTING: '#a06cf0',
+  SEED_STAGE_STABILIZING: '#f0a23b', SEED_STAGE_EVALUATING: '#e3c93b', SEED_STAGE_FINE_TUNING: '#17a2b8',
+  SEED_STAGE_FOSSILIZED: '#2f9e5b', SEED_STAGE_CULLING: '#e8837f', SEED_STAGE_CANCELLED: '#d9534f',
 };
+const FINAL_STAGES = ['SEED_STAGE_FOSSILIZED', 'SEED_STAGE_CANCELLED'];
 let currentPage = null; // { stop() } of the page on screen
 
 // ---------------------------------------------------------------- API
@@ -298,7 +299,6 @@ function runPage(view, id) {
     try {
       seedList = await api('GET', '/api/v1/runs/' + id + '/seeds');
       for (const seed of seedList.items) {
-        addTransition(seed.seed_id, seed.slot, seed.blueprint_id, seed.germinated_epoch || 0, 'SEED_STAGE_GERMINATED');
         for (const t of seed.history || []) addTransition(seed.seed_id, seed.slot, seed.blueprint_id, t.epoch, t.to);
       }
     } catch (error) { /* a run without seeds yet */ }
@@ -410,18 +410,18 @@ function drawTimeline(container, seeds, lastEpoch) {
     picture.append(svg('text', { x: 4, y: y + 13, 'font-size': 12 }, (seed.slot ? seed.slot + ' ' : '') + seedId.slice(0, 12) + (seed.blueprint ? ' ' + seed.blueprint : '')));
     seed.transitions.forEach((t, i) => {
       const next = i + 1 < seed.transitions.length ? seed.transitions[i + 1].epoch : end;
-      const final = ['SEED_STAGE_FOSSILIZED', 'SEED_STAGE_CULLED', 'SEED_STAGE_TERMINATED'].includes(t.to) && i + 1 === seed.transitions.length;
+      const final = FINAL_STAGES.includes(t.to) && i + 1 === seed.transitions.length;
       const w = Math.max(final ? 4 : x(next) - x(t.epoch), 2);
       picture.append(svg('rect', { x: x(t.epoch), y, width: w, height: rowHeight - 6, fill: STAGE_COLOURS[t.to] || '#bbb', class: 'stage' },
         svg('title', {}, stageName(t.to) + ' from epoch ' + t.epoch)));
     });
   });
-  let lx = left;
+  let lx = 4;
   const legendY = rows.length * rowHeight + 14;
-  for (const [stage, colour] of Object.entries(STAGE_COLOURS).slice(1, 8)) {
+  for (const [stage, colour] of Object.entries(STAGE_COLOURS)) {
     picture.append(svg('rect', { x: lx, y: legendY, width: 10, height: 10, fill: colour }));
     picture.append(svg('text', { x: lx + 13, y: legendY + 9, 'font-size': 11 }, stageName(stage)));
-    lx += 95;
+    lx += 82;
   }
   container.replaceChildren(picture);
 }
@@ -435,20 +435,20 @@ function drawArchitecture(container, run, seedList) {
   for (const slot of (seedList && seedList.slots) || []) slotsByName[slot.name] = slot;
   for (const slot of (run.latest_metrics && run.latest_metrics.slots) || []) slotsByName[slot.name] = Object.assign({}, slot, slotsByName[slot.name]);
   const maxWidth = Math.max(...hidden, ...Object.values(slotsByName).map((s) => s.width || 0), 1);
-  const columnWidth = 150, height = 260, picture = svg('svg', { width: 170 + hidden.length * columnWidth * 2, height, id: 'architecture-svg', role: 'img' });
+  const columnWidth = 150, height = 260, picture = svg('svg', { width: (2 + hidden.length * 2) * columnWidth, height, id: 'architecture-svg', role: 'img' });
   let x = 10;
   function layer(label, size, colour, extra) {
-    const h = 30 + 170 * Math.min(size / maxWidth, 1);
+    const h = typeof size === 'number' ? 30 + 170 * Math.min(size / maxWidth, 1) : 60;
     picture.append(svg('rect', { x, y: (height - h) / 2, width: 60, height: h, rx: 6, fill: colour, class: 'layer' }));
     picture.append(svg('text', { x: x + 30, y: (height - h) / 2 - 6, 'text-anchor': 'middle', 'font-size': 12 }, label));
-    picture.append(svg('text', { x: x + 30, y: height / 2 + 4, 'text-anchor': 'middle', 'font-size': 12, fill: '#fff' }, String(size)));
+    if (typeof size === 'number') picture.append(svg('text', { x: x + 30, y: height / 2 + 4, 'text-anchor': 'middle', 'font-size': 12, fill: '#fff' }, String(size)));
     if (extra) extra(x);
     x += columnWidth;
   }
   function arrow() {
     picture.append(svg('line', { x1: x - columnWidth + 62, y1: height / 2, x2: x - 4, y2: height / 2, stroke: '#888', 'stroke-width': 2 }));
   }
-  layer('input', run.config.input_size || (run.latest_metrics && run.latest_metrics.input_size) || '·', '#6c757d');
+  layer('input', null, '#6c757d');
   hidden.forEach((size, i) => {
     const slot = slotsByName['slot-' + i] || {};
     arrow();
@@ -467,7 +467,7 @@ function drawArchitecture(container, run, seedList) {
     });
   });
   arrow();
-  layer('output', (run.latest_metrics && run.latest_metrics.classes) || '·', '#6c757d');
+  layer('output', null, '#6c757d');
   container.replaceChildren(picture);
 }
 
