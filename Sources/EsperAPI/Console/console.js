@@ -524,8 +524,8 @@ function forgePage(view) {
         ' · runs ', String(forge.runs), forge.last_run ? ' · last run ' + JSON.stringify(forge.last_run).slice(0, 120) : ''));
       const page = await api('GET', '/api/v1/urza/blueprints?limit=100');
       body.replaceChildren(...page.items.map((b) => el('tr', {},
-        el('td', {}, b.blueprint_id), el('td', {}, b.name), el('td', {}, b.tier), el('td', {}, b.kind || ''),
-        el('td', {}, b.seed_width === undefined ? '' : String(b.seed_width)), el('td', {}, String(b.parameters)),
+        el('td', {}, b.blueprint_id), el('td', {}, b.name), el('td', {}, String(b.tier || '').replace('BLUEPRINT_TIER_', '').toLowerCase()), el('td', {}, b.kind || ''),
+        el('td', {}, b.seed_width === undefined ? '' : String(b.seed_width)), el('td', {}, typeof b.parameters === 'object' && b.parameters ? Object.entries(b.parameters).map(([k, v]) => k + '=' + v).join(', ') : String(b.parameters)),
         el('td', {}, b.state || ''), el('td', {}, b.quarantined ? 'yes' : 'no'))));
     } catch (error) { notice(error.message); }
   }
