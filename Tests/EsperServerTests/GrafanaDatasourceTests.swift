@@ -93,8 +93,15 @@ import Testing
         // Plugin versions before 0.6 sent them as adhocFilters.
         #expect(try adhoc(#"[{"key":"run","operator":"=","value":"run-3"}]"#, key: "adhocFilters") == ["run-3"])
         // What cannot be answered is still a 422 naming the field.
-        (status, answer) = try Self.query(server, #"[{"target":"tolaria.training.loss","payload":7}]"#)
-        #expect(status == 422)
+        let (badStatus, bad) = try NissaServerTests.post(
+            server, "/grafana/query", #"{"range":\#(Self.range()),"targets":[{"target":"tolaria.training.loss","payload":7}]}"#)
+        #expect(badStatus == 422)
+        // Grafana shows `message` in the panel: the problem carries the detail there too.
+        let problem = bad as? [String: Any] ?? [:]
+        #expect(
+            (problem["message"] as? String)?.contains("targets[0].payload") == true
+                && problem["message"] as? String == problem["detail"] as? String)
+        #expect((try NissaServerTests.post(server, "/grafana/metrics", "[1").1 as? [String: Any])?["message"] is String)
         #expect(try NissaServerTests.post(server, "/grafana/query", #"{"range":\#(Self.range()),"targets":[],"filters":[3]}"#).0 == 422)
     }
 
