@@ -279,8 +279,13 @@ function runPage(view, id) {
     const seed = seeds.get(seedId) || { slot, blueprint, transitions: [] };
     if (slot) seed.slot = slot;
     if (blueprint) seed.blueprint = blueprint;
-    if (!seed.transitions.some((t) => t.epoch === epoch && t.to === to)) seed.transitions.push({ epoch, to });
-    seed.transitions.sort((a, b) => a.epoch - b.epoch);
+    // Epoch packets repeat a seed's stage every epoch: keep only changes.
+    const before = seed.transitions.filter((t) => t.epoch <= epoch);
+    const current = before.length ? before[before.length - 1].to : null;
+    if (to && current !== to && !seed.transitions.some((t) => t.epoch === epoch && t.to === to)) {
+      seed.transitions.push({ epoch, to });
+      seed.transitions.sort((a, b) => a.epoch - b.epoch);
+    }
     seeds.set(seedId, seed);
   }
 
@@ -421,7 +426,7 @@ function drawTimeline(container, seeds, lastEpoch) {
   for (const [stage, colour] of Object.entries(STAGE_COLOURS)) {
     picture.append(svg('rect', { x: lx, y: legendY, width: 10, height: 10, fill: colour }));
     picture.append(svg('text', { x: lx + 13, y: legendY + 9, 'font-size': 11 }, stageName(stage)));
-    lx += 82;
+    lx += 96;
   }
   container.replaceChildren(picture);
 }

@@ -76,8 +76,8 @@ def set_token(driver, token: str):
 
 def fill_run_form(driver, epochs: int):
     Select(driver.find_element(By.ID, "new-dataset")).select_by_value("digits")
-    Select(driver.find_element(By.ID, "new-policy")).select_by_value("none")
-    for field, value in [("new-hidden", "32"), ("new-epochs", str(epochs)), ("new-lr", "0.01"), ("new-name", "from-the-console")]:
+    Select(driver.find_element(By.ID, "new-policy")).select_by_value("heuristic")
+    for field, value in [("new-hidden", "64"), ("new-epochs", str(epochs)), ("new-lr", "0.01"), ("new-name", "from-the-console")]:
         element = driver.find_element(By.ID, field)
         element.clear()
         element.send_keys(value)
@@ -128,7 +128,9 @@ def test_changes_need_the_token_and_a_run_started_from_the_page_grows_live(serve
     first = wait(browser, lambda d: points(d) >= 2 and points(d), 60)
     wait(browser, lambda d: points(d) >= first + 3, 60)
     assert browser.find_elements(By.CSS_SELECTOR, "#event-log li.event-epoch")
-    assert browser.find_elements(By.CSS_SELECTOR, "#architecture-svg rect.layer")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#architecture-svg rect.layer")) == 4  # input, hidden 0, slot-0, output
+    # Tamiyo's heuristic grafts a seed into slot-0 after the warm-up: its stages appear on the timeline.
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline-svg rect.stage"), 90)
     screenshot(browser, "run")
 
     # Stop needs the token too: without it the run keeps going.
