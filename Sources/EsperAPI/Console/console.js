@@ -284,7 +284,8 @@ function runPage(view, id) {
     const current = before.length ? before[before.length - 1].to : null;
     if (to && current !== to && !seed.transitions.some((t) => t.epoch === epoch && t.to === to)) {
       seed.transitions.push({ epoch, to });
-      seed.transitions.sort((a, b) => a.epoch - b.epoch);
+      const rank = (stage) => Object.keys(STAGE_COLOURS).indexOf(stage);
+      seed.transitions.sort((a, b) => a.epoch - b.epoch || rank(a.to) - rank(b.to));
     }
     seeds.set(seedId, seed);
   }
