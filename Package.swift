@@ -155,6 +155,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            // The operator console at /ui: static files, no build step.
+            resources: [.copy("Console")],
             swiftSettings: strictSwift),
 
         // Configuration (flags, environment, .env) and the wiring of every service into one

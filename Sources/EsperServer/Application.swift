@@ -164,6 +164,7 @@ public final class Application: Sendable {
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
+        ConsoleRoutes.register(into: &router)
         server = HTTPServer(
             configuration: configuration.http, router: router, logger: logger,
             metrics: HTTPMetrics(registry: registry),

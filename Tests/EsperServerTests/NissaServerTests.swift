@@ -208,7 +208,7 @@ import Testing
         #expect(
             payload["version"] as? String == "4" && payload["status"] as? String == "firing" && payload["receiver"] as? String == "email")
         #expect(payload["truncatedAlerts"] as? Int == 0 && payload["externalURL"] as? String == "http://esper.example:8080")
-        #expect(payload["groupKey"] as? String == #"{}:{alertname="tezzeret_compile_retry_high",source="tezzeret"}"#)
+        #expect(payload["groupKey"] as? String == #"{}:{alertname="tezzeret_compile_retry_high", source="tezzeret"}"#)
         #expect((payload["groupLabels"] as? [String: String]) == ["alertname": "tezzeret_compile_retry_high", "source": "tezzeret"])
         let alerts = try #require(payload["alerts"] as? [[String: Any]])
         #expect(alerts.count == 1)
