@@ -42,6 +42,7 @@ extension Configuration {
             nissa.alertmanagerURL = target
         }
         if let value = try number("NISSA_ALERTMANAGER_RESEND_S", 1...86_400) { nissa.alertmanagerResendSeconds = value }
+        if let value = try number("NISSA_DRILL_HOLD_S", 0...3600) { nissa.drillHoldSeconds = value }
         if var target = try url("NISSA_EXTERNAL_URL") {
             while target.hasSuffix("/") { target.removeLast() }
             nissa.externalURL = target

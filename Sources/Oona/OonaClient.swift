@@ -96,7 +96,9 @@ public final class OonaClient: Sendable {
             housekeeper.start { [weak self] _ in self?.announceDrops() }
             return
         }
-        let next = Mutex(ContinuousClock.now.advanced(by: interval))
+        // The first sample is reported at once: the depth series (and the families on
+        // `/metrics` that come from them) exist right after start.
+        let next = Mutex(ContinuousClock.now)
         let drops = Mutex(OonaDropTracker())
         housekeeper.start { [weak self] report in
             guard let self else { return }
