@@ -12,6 +12,15 @@ public struct OonaGroupStats: Sendable, Equatable, Codable {
     /// Age of the oldest pending entry (from its id's timestamp), 0 when none is pending.
     public var oldestPendingAgeMs: Int
 
+    public init(name: String, consumers: Int, pending: Int, lastDeliveredId: String, lag: Int?, oldestPendingAgeMs: Int) {
+        self.name = name
+        self.consumers = consumers
+        self.pending = pending
+        self.lastDeliveredId = lastDeliveredId
+        self.lag = lag
+        self.oldestPendingAgeMs = oldestPendingAgeMs
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, consumers, pending, lastDeliveredId = "last_delivered_id", lag, oldestPendingAgeMs = "oldest_pending_age_ms"
     }
