@@ -33,7 +33,8 @@ func packet(
         #expect(file == AlertRuleSet.builtIn)
         #expect(
             file.rules.map(\.name) == [
-                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high",
+                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "oona_publish_dropped",
+                "tezzeret_compile_retry_high",
             ])
         let latency = try #require(file.rule(named: "training_latency_high"))
         #expect(latency.metric == "tolaria.epoch_hook.latency_ms")
