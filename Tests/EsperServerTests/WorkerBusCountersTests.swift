@@ -55,7 +55,7 @@ import Testing
         #expect((fleet["publish_total"] as? Int ?? 0) >= (counters["publish_total"] as? Int ?? 0))
         #expect((fleet["publish_shed"] as? Int ?? 0) >= (counters["publish_shed"] as? Int ?? 0))
         let prometheus = try RawHTTP.request(port: port, path: "/metrics").text
-        #expect(prometheus.contains("esper_oona_publisher_publish_total{publisher=\"\(workerId)\"}"))
+        #expect(prometheus.contains("esper_oona_publisher_publish{publisher=\"\(workerId)\"}"))
         #expect(prometheus.contains("esper_oona_fleet_publish_shed "))
         #expect(prometheus.contains("esper_oona_conservative_mode 1.0"))
 
