@@ -96,9 +96,8 @@ public final class OonaClient: Sendable {
             housekeeper.start { [weak self] _ in self?.announceDrops() }
             return
         }
-        // The first sample is reported at once: the depth series (and the families on
-        // `/metrics` that come from them) exist right after start.
-        let next = Mutex(ContinuousClock.now)
+        // (The server reports once right after start with `reportQueueDepthNow`.)
+        let next = Mutex(ContinuousClock.now.advanced(by: interval))
         let drops = Mutex(OonaDropTracker())
         housekeeper.start { [weak self] report in
             guard let self else { return }
@@ -117,7 +116,8 @@ public final class OonaClient: Sendable {
     /// telemetry from `oona`: the metrics Nissa's `oona_queue_depth` and
     /// `oona_publish_dropped` alerts read (nothing produced them in the reference). Best
     /// effort: a failure is only logged.
-    func publishQueueDepth(_ report: OonaStreamsReport, newDrops: Int = 0) {
+    @discardableResult
+    func publishQueueDepth(_ report: OonaStreamsReport, newDrops: Int = 0) -> TelemetryPacket {
         var metrics: [MetricPoint] = [MetricPoint(name: "oona.publish.dropped", value: Double(newDrops), unit: "count")]
         for stats in report.streams {
             metrics.append(
@@ -135,6 +135,18 @@ public final class OonaClient: Sendable {
         } catch {
             logger.debug("oona could not publish queue-depth telemetry", metadata: ["error": "\(error)"])
         }
+        return packet
+    }
+
+    /// Samples the streams and publishes a queue-depth report now; returns the packet (nil
+    /// when Redis did not answer). The server calls it once its consumers have their groups,
+    /// and hands the packet to Nissa too: the depth series and the `/metrics` families that
+    /// come from them exist right after start, not one report interval later.
+    @discardableResult
+    public func reportQueueDepthNow() -> TelemetryPacket? {
+        housekeeper.sampleNow()
+        guard let report = housekeeper.latestStats, report.error == nil else { return nil }
+        return publishQueueDepth(report)
     }
 
     public func stop() {

@@ -41,7 +41,7 @@ def healthy():
     process = EsperProcess({"ESPER_API_TOKEN": TOKEN, "ESPER_API_PROTECT_READS": "on"})
     eventually(lambda: requests.get(process.url + "/api/v1/tezzeret/forge", headers=AUTH, timeout=2).json()["state"] == "idle"
                and requests.get(process.url + "/api/v1/tezzeret/forge", headers=AUTH, timeout=2).json()["last_run"], 120)
-    # Warmed up: Oona's first queue-depth sample (every 10 s) has been published and ingested.
+    # Warmed up: Oona's first queue-depth report (right after start) has been ingested.
     eventually(lambda: "esper_oona_queue_depth{" in requests.get(process.url + "/metrics", timeout=2).text
                and "esper_telemetry_packets_total{" in requests.get(process.url + "/metrics", timeout=2).text, 30)
     yield process
@@ -56,6 +56,16 @@ def test_every_check_passes_on_a_healthy_server(healthy):
         rc, out = check(name, healthy.url)
         assert rc == 0, out
         assert ": OK: " in out
+
+
+def test_metrics_check_passes_right_after_start():
+    # No family waits for a first sample: the check passes as soon as /healthz says ok.
+    process = EsperProcess({"ESPER_FORGE_AT_START": "off"})
+    try:
+        rc, out = check("check_metrics.sh", process.url)
+        assert rc == 0, out
+    finally:
+        process.remove()
 
 
 def test_every_check_fails_when_the_server_is_unreachable():
