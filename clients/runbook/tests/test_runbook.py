@@ -217,7 +217,7 @@ def test_each_check_fails_when_its_condition_is_broken(broken):
                    check=True, capture_output=True)
     for i in range(5):
         subprocess.run(cli + ["XADD", "esper:{bus}:oona.normal", "*", "junk", str(i)], check=True, capture_output=True)
-    out = fails("check_queue_depth.sh", url, ESPER_QUEUE_DEPTH_LIMIT=str(depth + 3))
+    out = fails("check_queue_depth.sh", url, naming="normal stream backlog", ESPER_QUEUE_DEPTH_LIMIT=str(depth + 3))
     assert out and "normal stream backlog" in out
 
     # A seed whose kernel leaks gradients into the host: the run's isolation violations.
