@@ -126,7 +126,8 @@ public enum NissaRoutes {
             switch nissa.startDrill(name, hold: hold) {
             case .ran(let result): return try .json(result)
             case .holding(let result):
-                throw Problem.conflict("a drill of \(name) holds its alert firing until \(result.resolvesAt ?? "?"); run it again after that")
+                throw Problem.conflict(
+                    "a drill of \(name) holds its alert firing until \(result.resolvesAt ?? "?"); run it again after that")
             case .noSuchRule:
                 let known = nissa.alerts.rules.rules.map(\.name).joined(separator: ", ")
                 throw Problem.notFound("no drill '\(name.prefix(64))'; drills exist for the loaded rules: \(known)")

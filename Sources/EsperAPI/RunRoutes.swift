@@ -114,7 +114,8 @@ public enum RunRoutes {
         case (.pause, true):
             point = StopPoint(
                 takesEffect: "epoch_boundary", lastEpoch: before.epoch + 1,
-                detail: "the worker finishes epoch \(before.epoch + 1) (in progress), checkpoints it and stops; resume continues from there",
+                detail:
+                    "the worker finishes epoch \(before.epoch + 1) (in progress), checkpoints it and stops; resume continues from there",
                 poll: "\(basePath)/\(id)")
         case (.stop, true):
             point = StopPoint(

@@ -123,7 +123,10 @@ public struct Configuration: Sendable {
         ("ESPER_LEYLINE_SECRET", "(unset: signing off)", "HMAC-SHA256 key for bus messages, at least 32 bytes; set but empty is an error"),
         ("ESPER_LEYLINE_PREVIOUS_SECRET", "(unset)", "the key before the current one, still accepted when verifying during a rotation"),
         ("OONA_MAX_STREAM_LENGTH", "10000", "every XADD trims its stream to about this many entries; 0 = unbounded"),
-        ("OONA_EMERGENCY_THRESHOLD", "4000", "normal-stream backlog (pending + not yet delivered) at which publishes reroute to the emergency stream; 0 = off"),
+        (
+            "OONA_EMERGENCY_THRESHOLD", "4000",
+            "normal-stream backlog (pending + not yet delivered) at which publishes reroute to the emergency stream; 0 = off"
+        ),
         (
             "OONA_DROP_THRESHOLD", "8000",
             "stream backlog at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"

@@ -351,7 +351,8 @@ public final class OonaClient: Sendable {
         if let signer = configuration.signer {
             fields += [OonaClient.signatureField, signer.signatureBytes(bytes), OonaClient.keyIdField, signerKeyId]
         }
-        return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: fields, rejection: nil)
+        return Prepared(
+            preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: fields, rejection: nil)
     }
 
     private enum Decision {

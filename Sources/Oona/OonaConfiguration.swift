@@ -116,7 +116,9 @@ public struct OonaConfiguration: Sendable {
         }
         positive("conservative_on_backlog", conservativeOnBacklog)
         if let on = conservativeOnBacklog, let off = conservativeOffBacklog, off >= on || off < 0 {
-            problems.append("conservative_off_backlog (\(off)) must be below conservative_on_backlog (\(on)) and not negative: that gap is the hysteresis")
+            problems.append(
+                "conservative_off_backlog (\(off)) must be below conservative_on_backlog (\(on)) and not negative: that gap is the hysteresis"
+            )
         }
         if conservativeSustainSamples < 1 { problems.append("conservative_sustain_samples must be at least 1") }
         if conservativeTelemetrySample < 1 { problems.append("conservative_telemetry_sample must be at least 1") }

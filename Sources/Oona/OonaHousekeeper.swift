@@ -269,7 +269,8 @@ final class OonaHousekeeper: Sendable {
         let stored = OonaBusMode.decode(reply) ?? .initial
         if mode.adopt(stored) {
             logger.notice(
-                "oona conservative mode \(stored.conservative ? "on" : "off")", metadata: ["reason": "\(stored.reason)", "source": "\(stored.source.rawValue)"])
+                "oona conservative mode \(stored.conservative ? "on" : "off")",
+                metadata: ["reason": "\(stored.reason)", "source": "\(stored.source.rawValue)"])
         }
     }
 

@@ -87,7 +87,8 @@ public final class OonaMetrics: Sendable {
                     "delivery_latency", "seconds", "Time from an envelope's created_at to its handler being called."),
                 buckets: OonaMetrics.latencyBuckets)
             queueDepthMaxGauge = registry.makeGauge(
-                descriptor: OonaMetrics.name("queue_depth_max", "", "High-water mark of stream backlogs (pending + not yet delivered) seen while publishing."))
+                descriptor: OonaMetrics.name(
+                    "queue_depth_max", "", "High-water mark of stream backlogs (pending + not yet delivered) seen while publishing."))
             // The families a scrape right after start must already list.
             registry.makeGauge(descriptor: OonaMetrics.name("conservative_mode", "", "Bus conservative mode: 1 on, 0 off.")).set(Double(0))
         } else {
@@ -180,7 +181,8 @@ public final class OonaMetrics: Sendable {
             registry.makeGauge(descriptor: OonaMetrics.name("fleet_" + name, "", help)).set(Double(fleet.total[counter.rawValue] ?? 0))
             for publisher in fleet.publishers {
                 registry.makeGauge(
-                    descriptor: OonaMetrics.name("publisher_" + name, "", "Per publisher process (its last report): " + OonaMetrics.help[counter]!),
+                    descriptor: OonaMetrics.name(
+                        "publisher_" + name, "", "Per publisher process (its last report): " + OonaMetrics.help[counter]!),
                     labels: [("publisher", publisher.id)]
                 ).set(Double(publisher.counters[counter.rawValue] ?? 0))
             }

@@ -62,7 +62,8 @@ public struct OonaFleetCounters: Sendable, Equatable, Codable {
         var reports: [OonaPublisherReport] = []
         var index = 0
         while index + 1 < items.count {
-            if case .string(let bytes) = items[index + 1], let report = try? JanssonDecoder().decode(OonaPublisherReport.self, from: bytes) {
+            if case .string(let bytes) = items[index + 1], let report = try? JanssonDecoder().decode(OonaPublisherReport.self, from: bytes)
+            {
                 reports.append(report)
             }
             index += 2

@@ -28,7 +28,8 @@ import Testing
             body: Array(#"{"conservative": true, "reason": "runbook 6.1"}"#.utf8))
         #expect(put.status == 200)
         let mode = try RawHTTP.json(put)
-        #expect(mode["conservative"] as? Bool == true && mode["source"] as? String == "manual" && mode["reason"] as? String == "runbook 6.1")
+        #expect(
+            mode["conservative"] as? Bool == true && mode["source"] as? String == "manual" && mode["reason"] as? String == "runbook 6.1")
         #expect(try RawHTTP.json(RawHTTP.request(port: port, path: "/api/v1/oona/mode"))["conservative"] as? Bool == true)
         // Bad input is refused, and changes nothing.
         for body in [#"{"conservative": "yes"}"#, #"{"reason": "x"}"#, #"{"conservative": true, "extra": 1}"#, "not json"] {

@@ -28,7 +28,8 @@ import Testing
         // A group nobody reads with (the bootstrap group) does not count next to a consuming one.
         #expect(
             OonaBacklog.backlog(
-                length: 9000, groups: [group("esper", consumers: 0, pending: 0, lag: 9000), group("nissa", consumers: 1, pending: 3, lag: 4)])
+                length: 9000,
+                groups: [group("esper", consumers: 0, pending: 0, lag: 9000), group("nissa", consumers: 1, pending: 3, lag: 4)])
                 == 7)
         // The slowest consuming group; lag unknown (trimmed under it): the length bounds it.
         #expect(
