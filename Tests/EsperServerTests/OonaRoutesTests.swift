@@ -42,6 +42,13 @@ extension ServerHarness {
         #expect(metrics["publish_dropped"] as? Int == 1)
         #expect(metrics["queue_depth_max"] as? Int == 3)
         #expect(metrics["conservative_mode"] as? Bool == false)
+        // The drop is an alert too: Nissa reads the announcement's `oona.publish.dropped`.
+        #expect(
+            try eventually(within: 10) {
+                let (_, alerts) = try server.statusAndJSON("/api/v1/nissa/alerts?rule=oona_publish_dropped")
+                let items = alerts["items"] as? [[String: Any]] ?? []
+                return items.contains { $0["source"] as? String == "oona" && $0["drill"] as? Bool == false }
+            })
         // The server's own counters are in the fleet view, under its consumer name.
         let consumer = server.application.bus.configuration.consumerName
         #expect(
