@@ -85,6 +85,15 @@ def test_conservative_mode_check_fails_while_it_is_on(healthy):
     finally:
         requests.put(healthy.url + "/api/v1/tamiyo/mode", json={"conservative": False}, headers=AUTH, timeout=5)
     assert check("check_conservative_mode.sh", healthy.url)[0] == 0
+    # The bus' conservative mode too.
+    on = requests.put(healthy.url + "/api/v1/oona/mode", json={"conservative": True, "reason": "queue spike"}, headers=AUTH, timeout=5)
+    assert on.status_code == 200 and on.json()["source"] == "manual"
+    try:
+        rc, out = check("check_conservative_mode.sh", healthy.url)
+        assert rc == 1 and "bus conservative mode" in out and "queue spike" in out
+    finally:
+        requests.put(healthy.url + "/api/v1/oona/mode", json={"conservative": False}, headers=AUTH, timeout=5)
+    assert check("check_conservative_mode.sh", healthy.url)[0] == 0
 
 
 def test_simic_check_fails_for_a_rejected_job_and_names_the_reasons(healthy):
