@@ -222,6 +222,8 @@ def test_each_check_fails_when_its_condition_is_broken(broken):
     depth = requests.get(url + "/api/v1/oona/metrics", timeout=5).json()["queue_depth_normal"]
     cli = ["redis-cli", "-p", str(redis_port)]
     subprocess.run(cli + ["XGROUP", "CREATE", "esper:{bus}:oona.normal", "stalled", "$"], check=True, capture_output=True)
+    # (Redis creates the consumer only when a read returns something.)
+    subprocess.run(cli + ["XADD", "esper:{bus}:oona.normal", "*", "junk", "first"], check=True, capture_output=True)
     subprocess.run(cli + ["XREADGROUP", "GROUP", "stalled", "gone", "COUNT", "1", "STREAMS", "esper:{bus}:oona.normal", ">"],
                    check=True, capture_output=True)
     for i in range(5):
