@@ -44,7 +44,10 @@ import Testing
     /// rerouted or dropped although the streams' history is far above both thresholds, and
     /// the consumer sees every epoch exactly once.
     @Test func aConsumerThatKeepsUpNeverCausesReroutesOrDrops() throws {
-        let bus = try TestBus(BacklogTests.smallThresholds)
+        let bus = try TestBus { config in
+            BacklogTests.smallThresholds(&config)
+            config.backlogRefreshPublishes = 8
+        }
         // A group nobody ever reads with (like the server's bootstrap group) is no pressure.
         _ = try bus.connection().command(["XGROUP", "CREATE", bus.keys.key(.normal), "bootstrap", "$"])
         let total = 20_000
@@ -68,9 +71,11 @@ import Testing
         }
         var outcomes: [String: Int] = [:]
         for epoch in 0..<total {
-            // Keeping up: the consumer is never more than 20 epochs behind.
+            // Keeping up: the consumer has handled all but the last 10 epochs (its backlog —
+            // unread, plus read and handled but not yet acknowledged — stays near 20, well
+            // below 50 even with the publisher's own writes since the last measurement).
             let deadline = Date().addingTimeInterval(30)
-            while epoch - acked.load(ordering: .acquiring) > 20 && Date() < deadline { usleep(200) }
+            while epoch - acked.load(ordering: .acquiring) > 10 && Date() < deadline { usleep(200) }
             var packet = statePacket(epoch)
             packet.packetId = "epoch-\(epoch)"
             switch try bus.client.publishState(packet) {
