@@ -187,7 +187,10 @@ public struct Configuration: Sendable {
         ("NISSA_EMAIL_WEBHOOK_URL", "(unset)", "webhook URL of the email receiver"),
         ("NISSA_ALERTMANAGER_URL", "(unset)", "a real Alertmanager; alerts are also posted to its /api/v2/alerts"),
         ("NISSA_ALERTMANAGER_RESEND_S", "60", "how often firing alerts are re-sent to the Alertmanager"),
-        ("NISSA_DRILL_HOLD_S", "60", "how long a drill holds its alert firing before resolving it, 0-3600 s"),
+        (
+            "NISSA_DRILL_HOLD_S", "60",
+            "how long a drill holds its alert firing before resolving it, 0-3600 s (unset: one Alertmanager resend, at least 60)"
+        ),
         ("NISSA_EXTERNAL_URL", "http://<host>:<port>", "this server's URL as receivers should link to it (externalURL, generatorURL)"),
         ("NISSA_WEBHOOK_TIMEOUT_MS", "5000", "timeout of one webhook POST"),
         ("NISSA_WEBHOOK_MAX_ATTEMPTS", "4", "quick attempts (backoff doubling) before a delivery is parked as undeliverable"),

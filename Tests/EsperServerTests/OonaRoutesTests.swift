@@ -182,6 +182,26 @@ extension ServerHarness {
             workingDirectory: directory.path)
     }
 
+    @Test func backlogModeAndDrillSettingsAreRead() throws {
+        let defaults = try resolve([:])
+        let bus = defaults.oonaConfiguration()
+        #expect(bus.backlogRefreshInterval == .milliseconds(100))
+        #expect(bus.conservativeOnBacklog == 2000 && bus.conservativeAuto)
+        #expect(defaults.nissa.drillHoldSeconds == 60)
+        let set = try resolve([
+            "OONA_BACKLOG_REFRESH_MS": "0", "OONA_CONSERVATIVE_BACKLOG": "0", "OONA_EMERGENCY_THRESHOLD": "600",
+            "NISSA_ALERTMANAGER_RESEND_S": "120",
+        ])
+        #expect(set.oonaConfiguration().backlogRefreshInterval == .zero)
+        #expect(set.oonaConfiguration().conservativeOnBacklog == nil)
+        #expect(set.nissa.drillHoldSeconds == 120, "one Alertmanager resend")
+        #expect(try resolve(["OONA_EMERGENCY_THRESHOLD": "600"]).oonaConfiguration().conservativeOnBacklog == 300)
+        #expect(try resolve(["NISSA_DRILL_HOLD_S": "2.5"]).nissa.drillHoldSeconds == 2.5)
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["NISSA_DRILL_HOLD_S": "-1"]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_BACKLOG_REFRESH_MS": "fast"]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_CONSERVATIVE_BACKLOG": "-5"]) }
+    }
+
     @Test func busSettingsAreReadAndValidated() throws {
         let configuration = try resolve([
             "OONA_MAX_STREAM_LENGTH": "0", "OONA_EMERGENCY_THRESHOLD": "100", "OONA_DROP_THRESHOLD": "200",
