@@ -211,6 +211,8 @@ public final class Application: Sendable {
         recordApplier.start()
         localWorkers?.start()
         nissa.start()
+        // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
+        if let depth = bus.reportQueueDepthNow() { nissa.ingest(.telemetry(depth)) }
         tamiyo.startPolicyConsumer()
         simic.start()
         events.start()

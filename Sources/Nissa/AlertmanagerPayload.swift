@@ -14,12 +14,18 @@ public enum AlertmanagerPayload {
     }
 
     public static func annotations(_ alert: AlertRecord, rule: AlertRule) -> [String: String] {
+        let increase = rule.mode == .increase ? " (increase over \(formatted(rule.windowSeconds ?? 0)) s)" : ""
+        // A resolved alert's value is the sample that cleared it: say so, instead of the
+        // firing condition (which would read "104 > 4000").
+        let description =
+            alert.state == .resolved
+            ? "resolved: \(alert.metric) from \(alert.source) is back to \(formatted(alert.value))\(increase), "
+                + "within the threshold (fires when \(alert.comparator.rawValue) \(formatted(alert.threshold)))"
+            : "\(alert.metric) from \(alert.source): \(formatted(alert.value)) \(alert.comparator.rawValue) "
+                + "\(formatted(alert.threshold))\(increase), \(alert.consecutive) consecutive"
         var annotations = [
-            "summary": alert.summary,
-            "description": "\(alert.metric) from \(alert.source): \(formatted(alert.value)) \(alert.comparator.rawValue) "
-                + "\(formatted(alert.threshold))"
-                + (rule.mode == .increase ? " (increase over \(formatted(rule.windowSeconds ?? 0)) s)" : "")
-                + ", \(alert.consecutive) consecutive",
+            "summary": alert.state == .resolved ? "Resolved: " + alert.summary : alert.summary,
+            "description": description,
             "alert_id": alert.id,
             "value": formatted(alert.value),
         ]
