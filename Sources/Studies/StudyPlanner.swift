@@ -46,7 +46,9 @@ public enum StudyPlanner {
                 for control in request.controls {
                     let kind: StudyGroupKind = control == .noGrowth ? .noGrowth : .staticFinal
                     let group = groupName(kind: kind, variant: arm.name)
-                    let config: JSONValue? = kind == .noGrowth ? label(withoutGrowth(merged), group: group, seed: seed, studyId: studyId) : nil
+                    // Not a ternary: JSONValue is ExpressibleByNilLiteral, so `: nil` would be `.null`.
+                    var config: JSONValue? = nil
+                    if kind == .noGrowth { config = label(withoutGrowth(merged), group: group, seed: seed, studyId: studyId) }
                     runs.append(PlannedRun(group: group, kind: kind, arm: arm.name, seed: seed, config: config))
                 }
             }
