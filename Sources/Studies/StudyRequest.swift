@@ -100,7 +100,11 @@ public struct StudyRequest: Sendable, Codable, Equatable {
                     problem("seeds[\(index)]", "expected a non-negative integer")
                     continue
                 }
-                if seeds.contains(UInt64(value)) { problem("seeds[\(index)]", "seed \(value) is listed twice") } else { seeds.append(UInt64(value)) }
+                if seeds.contains(UInt64(value)) {
+                    problem("seeds[\(index)]", "seed \(value) is listed twice")
+                } else {
+                    seeds.append(UInt64(value))
+                }
             }
         case nil: problem("seeds", "required: 1-\(Limits.maxSeeds) seeds")
         default: problem("seeds", "expected an array of 1-\(Limits.maxSeeds) non-negative integers")
@@ -135,7 +139,9 @@ public struct StudyRequest: Sendable, Codable, Equatable {
 
     static func isName(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= Limits.maxNameLength
-            && text.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_.-".unicodeScalars.contains($0) }
+            && text.unicodeScalars.allSatisfy {
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_.-".unicodeScalars.contains($0)
+            }
     }
 
     /// Runs the study will create: per seed, each arm and its controls (one static_final per

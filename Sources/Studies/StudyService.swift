@@ -153,7 +153,8 @@ public final class StudyService: Sendable {
             }
         }
         for (index, arm) in request.arms.enumerated() {
-            let merged = StudyPlanner.label(MergePatch.apply(arm.overrides, to: request.base), group: arm.name, seed: seed, studyId: "check")
+            let merged = StudyPlanner.label(
+                MergePatch.apply(arm.overrides, to: request.base), group: arm.name, seed: seed, studyId: "check")
             check(merged, overrides: arm.overrides, field: "arms[\(index)]")
             if request.controls.contains(.noGrowth) {
                 check(StudyPlanner.withoutGrowth(merged), overrides: arm.overrides, field: "arms[\(index)]")
@@ -182,12 +183,14 @@ public final class StudyService: Sendable {
                         continue
                     }
                     if let error = grown.error {
-                        try store.fail(studyId: studyId, group: member.group, seed: member.seed, error: "the grown run got no run: \(error)")
+                        try store.fail(
+                            studyId: studyId, group: member.group, seed: member.seed, error: "the grown run got no run: \(error)")
                         continue
                     }
                     guard let grownId = grown.runId, let grownConfig = grown.config else { continue }
                     guard let record = try runs.run(grownId) else {
-                        try store.fail(studyId: studyId, group: member.group, seed: member.seed, error: "the grown run \(grownId) was deleted")
+                        try store.fail(
+                            studyId: studyId, group: member.group, seed: member.seed, error: "the grown run \(grownId) was deleted")
                         continue
                     }
                     guard record.status.isFinished else { continue }
@@ -248,7 +251,8 @@ public final class StudyService: Sendable {
                 continue
             }
             guard let record = try runs.run(runId) else {
-                groups[index].failed.append(StudyRunProblem(runId: runId, seed: member.seed, status: "deleted", error: "the run was deleted"))
+                groups[index].failed.append(
+                    StudyRunProblem(runId: runId, seed: member.seed, status: "deleted", error: "the run was deleted"))
                 continue
             }
             progress.epochsDone += record.epoch
@@ -325,7 +329,9 @@ public final class StudyService: Sendable {
                 order.append(member.group)
                 histories[member.group] = (member.kind, member.arm, [])
             }
-            guard let runId = member.runId, let status = try runs.run(runId)?.status, status != .failed, status != .cancelled else { continue }
+            guard let runId = member.runId, let status = try runs.run(runId)?.status, status != .failed, status != .cancelled else {
+                continue
+            }
             histories[member.group]?.runs.append(try runs.registry.epochs(runId))
         }
         return StudyCurves(

@@ -55,8 +55,14 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect((created["progress"] as? [String: Any])?["planned"] as? Int == 9)
         // Runs are ordinary runs, labelled with the study and the group.
         let runs = try #require(try server!.object("GET", "/api/v1/runs?limit=500")["items"] as? [[String: Any]])
-        let names = runs.filter { ($0["config"] as? [String: Any])?["experiment_name"] as? String == id }.compactMap { $0["name"] as? String }
-        #expect(Set(names) == ["widen/seed-1", "widen/seed-2", "widen/seed-3", "widen/no_growth/seed-1", "widen/no_growth/seed-2", "widen/no_growth/seed-3"])
+        let names = runs.filter { ($0["config"] as? [String: Any])?["experiment_name"] as? String == id }.compactMap {
+            $0["name"] as? String
+        }
+        #expect(
+            Set(names) == [
+                "widen/seed-1", "widen/seed-2", "widen/seed-3", "widen/no_growth/seed-1", "widen/no_growth/seed-2",
+                "widen/no_growth/seed-3",
+            ])
 
         // A restart in the middle: unfinished runs resume, static_final runs are created after it.
         _ = try server!.waitForStudy(id, within: 120) { (($0["progress"] as? [String: Any])?["succeeded"] as? Int ?? 0) >= 1 }
@@ -89,7 +95,8 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
                 let run = try restarted.object("GET", "/api/v1/runs/\(runId)")
                 let slots = try #require((run["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])
                 let seed = UInt64(outcome["seed"] as? Int ?? -1)
-                let hidden = try #require((run["config"] as? [String: Any]).flatMap { ($0["model"] as? [String: Any])?["hidden_sizes"] as? [Int] })
+                let hidden = try #require(
+                    (run["config"] as? [String: Any]).flatMap { ($0["model"] as? [String: Any])?["hidden_sizes"] as? [Int] })
                 if name == "widen" {
                     grownWidths[seed] = slots.compactMap { $0["width"] as? Int }
                     #expect((run["config"] as? [String: Any])?["policy"] as? String == "heuristic")
@@ -102,7 +109,9 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
             }
             finalAccuracies[name] = finals
             let statistics = try #require(group["statistics"] as? [String: Any])
-            for (key, values) in [("final_validation_accuracy", finals), ("best_validation_accuracy", bests), ("final_validation_loss", losses)] {
+            for (key, values) in [
+                ("final_validation_accuracy", finals), ("best_validation_accuracy", bests), ("final_validation_loss", losses),
+            ] {
                 let stats = try #require(statistics[key] as? [String: Any])
                 let expected = meanAndStd(values)
                 #expect(stats["n"] as? Int == 3)
@@ -124,7 +133,9 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
             let difference = meanAndStd(finalAccuracies["widen"]!).mean - meanAndStd(finalAccuracies[control]!).mean
             #expect(abs((accuracy["difference"] as? Double ?? .nan) - difference) < 1e-12)
             #expect(["better", "worse", "not_distinguishable"].contains(accuracy["verdict"] as? String ?? ""))
-            if let low = accuracy["ci_low"] as? Double, let high = accuracy["ci_high"] as? Double { #expect(low <= difference && difference <= high) }
+            if let low = accuracy["ci_low"] as? Double, let high = accuracy["ci_high"] as? Double {
+                #expect(low <= difference && difference <= high)
+            }
         }
 
         // Curves: aligned by epoch, n = 3 per group at every epoch.
@@ -167,10 +178,14 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
                 #"{"name": "s", "base": {"dataset": {"kind": "two_moons"}, "epochs": 0, "learning_rate": 0.01}, "arms": [{"name": "a"}, "#
                     + #"{"name": "b", "overrides": {"model": {"hidden_sizes": [0]}}}], "seeds": [1]}"#)
                 == ["base.epochs", "arms[1].overrides.model.hidden_sizes[0]"])
-        #expect(try problems(#"{"name": "s", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1], "controls": ["fixed_schedule"]}"#) == ["controls[0]"])
+        #expect(
+            try problems(#"{"name": "s", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1], "controls": ["fixed_schedule"]}"#) == [
+                "controls[0]"
+            ])
         // 3 seeds × (2 arms × 2) = 12 runs > 6.
         #expect(
-            try problems(#"{"name": "s", "base": \#(base), "arms": [{"name": "a"}, {"name": "b"}], "seeds": [1, 2, 3], "controls": ["no_growth"]}"#)
+            try problems(
+                #"{"name": "s", "base": \#(base), "arms": [{"name": "a"}, {"name": "b"}], "seeds": [1, 2, 3], "controls": ["no_growth"]}"#)
                 == ["seeds"])
         #expect(try server.request("POST", "/api/v1/studies", json: "{").status == 400)
         #expect(try server.request("POST", "/api/v1/studies", json: "").status == 400)
@@ -179,7 +194,8 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect(try server.request("GET", "/api/v1/studies?limit=0").status == 400)
 
         // Idempotency-Key: the same study back.
-        let body = #"{"name": "quick", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1, 2], "fixed": [{"name": "wide", "overrides": {"model": {"hidden_sizes": [64]}}}]}"#
+        let body =
+            #"{"name": "quick", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1, 2], "fixed": [{"name": "wide", "overrides": {"model": {"hidden_sizes": [64]}}}]}"#
         let first = try server.createStudy(body, key: "study-1")
         let again = try server.createStudy(body, key: "study-1")
         let id = try #require(first["id"] as? String)
