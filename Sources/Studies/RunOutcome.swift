@@ -1,4 +1,5 @@
 // What one run of a study contributes to its group's statistics, read from the run's own records.
+import Leyline
 public import Tolaria
 
 /// The numbers a study aggregates for one run: read from its epoch history, its record and
@@ -43,5 +44,27 @@ public struct RunOutcome: Sendable, Codable, Equatable {
         fossilisations = seedStages.filter { $0 == "SEED_STAGE_FOSSILIZED" }.count
         culls = seedStages.filter { $0 == "SEED_STAGE_CULLING" || $0 == "SEED_STAGE_CANCELLED" }.count
         error = record.error
+    }
+
+    /// Seed stages from the epoch summaries, for runs whose seed view this server does not
+    /// hold (trained by an `esper worker` process): one stage per seed id — FOSSILIZED if it
+    /// was ever seen fossilised, CULLING if ever seen culled, else its last stage. A seed
+    /// that germinated and left its slot within one epoch is not seen at all.
+    public static func seedStages(from history: [EpochSummary]) -> [String] {
+        var order: [String] = []
+        var stages: [String: SeedLifecycleStage] = [:]
+        for summary in history {
+            for seed in summary.seeds ?? [] {
+                guard let previous = stages[seed.seedId] else {
+                    order.append(seed.seedId)
+                    stages[seed.seedId] = seed.stage
+                    continue
+                }
+                if previous != .fossilized && previous != .culling {
+                    stages[seed.seedId] = seed.stage == .cancelled ? .culling : seed.stage
+                }
+            }
+        }
+        return order.compactMap { stages[$0]?.name }
     }
 }

@@ -271,8 +271,9 @@ public final class StudyService: Sendable {
                 groups[index].failed.append(
                     StudyRunProblem(runId: runId, seed: member.seed, status: record.status.rawValue, error: record.error))
             }
+            let history = try runs.registry.epochs(runId)
             let outcome = RunOutcome(
-                record: record, seed: member.seed, epochs: try runs.registry.epochs(runId), seedStages: seedStages(runId) ?? [],
+                record: record, seed: member.seed, epochs: history, seedStages: seedStages(runId) ?? RunOutcome.seedStages(from: history),
                 hostParameters: { [self] widths in hostParameters(record.config, widths) })
             groups[index].runs.append(outcome)
         }

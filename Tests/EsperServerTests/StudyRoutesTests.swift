@@ -4,12 +4,18 @@ import Foundation
 import Testing
 
 /// A digits growth study: 64→4→10 under the heuristic policy with widen-8 only and gates that
-/// let one widening through early (as in ControlLoopRoutesTests), 14 epochs — CI-sized.
-let growthStudyBase =
-    #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": 14, "learning_rate": 0.01, "#
-    + #""checkpoint_interval": 1, "policy": "heuristic", "seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "#
-    + #""plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "#
-    + #""evaluation_epochs": 1, "improvement_threshold": 0, "max_germinations": 1}}"#
+/// let one widening through early (as in ControlLoopRoutesTests) — CI-sized.
+func growthStudyBase(epochs: Int) -> String {
+    #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [4]}, "epochs": \#(epochs), "learning_rate": 0.01, "#
+        + #""checkpoint_interval": 1, "policy": "heuristic", "seeds": {"blueprints": ["widen-8"], "warmup_epochs": 1, "#
+        + #""plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 1, "graft_steps": 10, "stabilization_epochs": 0, "#
+        + #""evaluation_epochs": 1, "improvement_threshold": 0, "max_germinations": 1}}"#
+}
+
+func growthStudy(epochs: Int) -> String {
+    #"{"name": "widen vs controls", "base": \#(growthStudyBase(epochs: epochs)), "arms": [{"name": "widen"}], "seeds": [1, 2, 3], "#
+        + #""controls": ["no_growth", "static_final"]}"#
+}
 
 extension ServerHarness {
     func createStudy(_ json: String, key: String? = nil) throws -> [String: Any] {
@@ -46,11 +52,9 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
     @Test func aGrowthStudyWithControlsCompletesAcrossARestartAndItsSummaryMatchesTheRuns() throws {
         let data = TemporaryDirectory("esper-study")
         var environment = ServerHarness.controlEnvironment
-        environment["ESPER_MAX_CONCURRENT_RUNS"] = "2"
+        environment["ESPER_MAX_CONCURRENT_RUNS"] = "1"
         var server: ServerHarness? = try ServerHarness(environment: environment, data: data)
-        let created = try server!.createStudy(
-            #"{"name": "widen vs controls", "base": \#(growthStudyBase), "arms": [{"name": "widen"}], "seeds": [1, 2, 3], "#
-                + #""controls": ["no_growth", "static_final"]}"#)
+        let created = try server!.createStudy(growthStudy(epochs: 14))
         let id = try #require(created["id"] as? String)
         #expect((created["progress"] as? [String: Any])?["planned"] as? Int == 9)
         // Runs are ordinary runs, labelled with the study and the group.
@@ -58,86 +62,27 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         let names = runs.filter { ($0["config"] as? [String: Any])?["experiment_name"] as? String == id }.compactMap {
             $0["name"] as? String
         }
-        #expect(
-            Set(names) == [
-                "widen/seed-1", "widen/seed-2", "widen/seed-3", "widen/no_growth/seed-1", "widen/no_growth/seed-2",
-                "widen/no_growth/seed-3",
-            ])
+        let all: Set<String> = [
+            "widen/seed-1", "widen/seed-2", "widen/seed-3", "widen/no_growth/seed-1", "widen/no_growth/seed-2", "widen/no_growth/seed-3",
+            "widen/static_final/seed-1", "widen/static_final/seed-2", "widen/static_final/seed-3",
+        ]
+        // Arms and no_growth controls at once; static_final runs only once their grown run ended.
+        #expect(Set(names).isSubset(of: all) && Set(names).isSuperset(of: all.filter { !$0.contains("static_final") }))
 
-        // A restart in the middle: unfinished runs resume, static_final runs are created after it.
-        _ = try server!.waitForStudy(id, within: 120) { (($0["progress"] as? [String: Any])?["succeeded"] as? Int ?? 0) >= 1 }
+        // Paused at once, then a restart: the study, its state and its runs survive it; after
+        // the resume its pending static_final runs are created by the new server's monitor.
+        #expect(try server!.object("POST", "/api/v1/studies/\(id)/pause")["state"] as? String == "paused")
         server = nil
         let restarted = try ServerHarness(environment: environment, data: data)
+        let afterRestart = try restarted.object("GET", "/api/v1/studies/\(id)")
+        #expect(afterRestart["state"] as? String == "paused" && afterRestart["name"] as? String == "widen vs controls")
+        #expect(try restarted.object("POST", "/api/v1/studies/\(id)/resume")["state"] as? String == "active")
         let study = try restarted.waitForStudy(id, within: 400) { $0["status"] as? String == "completed" }
         #expect(study["status"] as? String == "completed", "\(study["progress"] ?? "")")
         let progress = try #require(study["progress"] as? [String: Any])
         #expect(progress["succeeded"] as? Int == 9 && progress["pending"] as? Int == 0)
 
-        let groups = try #require(study["groups"] as? [[String: Any]])
-        #expect(groups.map { $0["name"] as? String } == ["widen", "widen/no_growth", "widen/static_final"])
-        var finalAccuracies: [String: [Double]] = [:]
-        var grownWidths: [UInt64: [Int]] = [:]
-        for group in groups {
-            let name = try #require(group["name"] as? String)
-            let outcomes = try #require(group["runs"] as? [[String: Any]])
-            #expect(outcomes.count == 3 && (group["failed"] as? [Any])?.isEmpty == true)
-            var finals: [Double] = [], bests: [Double] = [], losses: [Double] = []
-            for outcome in outcomes {
-                let runId = try #require(outcome["run_id"] as? String)
-                // Independently: the run's own epoch history.
-                let metrics = try restarted.object("GET", "/api/v1/runs/\(runId)/metrics")
-                let epochs = try #require(metrics["epochs"] as? [[String: Any]])
-                #expect(epochs.count == 14)
-                let accuracies = epochs.compactMap { $0["validation_accuracy"] as? Double }
-                finals.append(try #require(accuracies.last))
-                bests.append(try #require(accuracies.max()))
-                losses.append(try #require(epochs.last?["validation_loss"] as? Double))
-                let run = try restarted.object("GET", "/api/v1/runs/\(runId)")
-                let slots = try #require((run["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])
-                let seed = UInt64(outcome["seed"] as? Int ?? -1)
-                let hidden = try #require(
-                    (run["config"] as? [String: Any]).flatMap { ($0["model"] as? [String: Any])?["hidden_sizes"] as? [Int] })
-                if name == "widen" {
-                    grownWidths[seed] = slots.compactMap { $0["width"] as? Int }
-                    #expect((run["config"] as? [String: Any])?["policy"] as? String == "heuristic")
-                } else {
-                    #expect((run["config"] as? [String: Any])?["policy"] == nil, "controls train without a controller")
-                }
-                if name == "widen/static_final" { #expect(hidden == grownWidths[seed], "the grown run's final widths") }
-                if name == "widen/no_growth" { #expect(hidden == [4]) }
-                #expect(outcome["hidden_sizes"] as? [Int] == slots.compactMap { $0["width"] as? Int })
-            }
-            finalAccuracies[name] = finals
-            let statistics = try #require(group["statistics"] as? [String: Any])
-            for (key, values) in [
-                ("final_validation_accuracy", finals), ("best_validation_accuracy", bests), ("final_validation_loss", losses),
-            ] {
-                let stats = try #require(statistics[key] as? [String: Any])
-                let expected = meanAndStd(values)
-                #expect(stats["n"] as? Int == 3)
-                #expect(abs((stats["mean"] as? Double ?? .nan) - expected.mean) < 1e-12, "\(name) \(key)")
-                #expect(abs((stats["std"] as? Double ?? .nan) - (expected.std ?? .nan)) < 1e-12, "\(name) \(key)")
-                #expect(stats["min"] as? Double == values.min() && stats["max"] as? Double == values.max())
-            }
-        }
-        #expect(grownWidths.values.contains { $0 != [4] }, "at least one run widened: \(grownWidths)")
-        let grown = (try #require(groups.first?["statistics"] as? [String: Any]))
-        #expect((grown["germinations"] as? [String: Any])?["n"] as? Int == 3)
-
-        // Verdicts: the arm against each of its controls, difference of the means.
-        let verdicts = try #require(study["verdicts"] as? [[String: Any]])
-        #expect(verdicts.map { $0["control"] as? String } == ["widen/no_growth", "widen/static_final"])
-        for verdict in verdicts {
-            let control = try #require(verdict["control"] as? String)
-            let accuracy = try #require((verdict["comparisons"] as? [[String: Any]])?.first)
-            let difference = meanAndStd(finalAccuracies["widen"]!).mean - meanAndStd(finalAccuracies[control]!).mean
-            #expect(abs((accuracy["difference"] as? Double ?? .nan) - difference) < 1e-12)
-            #expect(["better", "worse", "not_distinguishable"].contains(accuracy["verdict"] as? String ?? ""))
-            if let low = accuracy["ci_low"] as? Double, let high = accuracy["ci_high"] as? Double {
-                #expect(low <= difference && difference <= high)
-            }
-        }
-
+        let (groups, finalAccuracies) = try checkSummaryMatchesTheRuns(study, epochs: 14) { try restarted.object("GET", $0) }
         // Curves: aligned by epoch, n = 3 per group at every epoch.
         let curves = try restarted.object("GET", "/api/v1/studies/\(id)/curves?metric=validation_accuracy")
         let curveGroups = try #require(curves["groups"] as? [[String: Any]])
@@ -238,4 +183,128 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect(storage["bytes"] as? Int == kinds.values.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) })
         #expect(try server.request("DELETE", "/api/v1/studies/\(id)").status == 204)
     }
+    /// The issue's acceptance test with `esper worker` processes: the study's runs are jobs two
+    /// workers share; one is killed with SIGKILL while it trains a run of the study; the run
+    /// resumes on the other from its checkpoint, the study completes, and its summary equals
+    /// what the runs' own metrics give.
+    @Test func aStudyCompletesOnTwoWorkersWhenOneIsKilled() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: EsperBinary.path), "build the esper executable first")
+        let environment = WorkerProcessTests.busSettings.merging(ServerHarness.controlEnvironment) { $1 }
+        let cluster = try WorkerProcessTests.Cluster(environment: environment)
+        let first = try cluster.worker(environment)
+        let second = try cluster.worker(environment)
+        let port = cluster.server.port
+        func get(_ path: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: path)) }
+        let created = try RawHTTP.request(
+            port: port, method: "POST", path: "/api/v1/studies", headers: ["Content-Type": "application/json"],
+            body: Array(growthStudy(epochs: 24).utf8))
+        #expect(created.status == 202, "\(created.text)")
+        let id = try #require(try RawHTTP.json(created)["id"] as? String)
+
+        // Kill the first worker while it holds a run of the study a few epochs in.
+        var victim: String?
+        #expect(
+            try eventually(within: 120) {
+                let study = try get("/api/v1/studies/\(id)")
+                let runIds = (study["groups"] as? [[String: Any]] ?? []).flatMap {
+                    ($0["runs"] as? [[String: Any]] ?? []).compactMap { $0["run_id"] as? String }
+                }
+                for runId in runIds where try cluster.holder(of: runId) == first.pid {
+                    if (try cluster.run(runId)["epoch"] as? Int ?? 0) >= 3 {
+                        victim = runId
+                        return true
+                    }
+                }
+                return false
+            }, "a worker log: \(first.log.suffix(2000))")
+        let killed = try #require(victim)
+        first.killHard()
+
+        let deadline = Date().addingTimeInterval(600)
+        var study = try get("/api/v1/studies/\(id)")
+        while study["status"] as? String != "completed" && Date() < deadline {
+            usleep(500_000)
+            study = try get("/api/v1/studies/\(id)")
+        }
+        #expect(study["status"] as? String == "completed", "\(study["progress"] ?? "") \(second.log.suffix(2000))")
+        #expect((study["progress"] as? [String: Any])?["succeeded"] as? Int == 9)
+        let record = try cluster.run(killed)
+        #expect(record["restarts"] as? Int == 1 && record["status"] as? String == "succeeded")
+        #expect(try get("/api/v1/runs/\(killed)/metrics")["epochs"].map { ($0 as? [Any])?.count } == 24, "every epoch once")
+        _ = try checkSummaryMatchesTheRuns(study, epochs: 24, get: get)
+    }
+}
+
+/// Checks a completed digits growth study (arm `widen`, controls no_growth and static_final, 3
+/// seeds) against the runs' own records, read through `get`: every statistic recomputed from
+/// the runs' epoch histories, the controls' configs, the verdicts' differences.
+func checkSummaryMatchesTheRuns(
+    _ study: [String: Any], epochs expectedEpochs: Int, get: (String) throws -> [String: Any]
+) throws -> (groups: [[String: Any]], finalAccuracies: [String: [Double]]) {
+    let groups = try #require(study["groups"] as? [[String: Any]])
+    #expect(groups.map { $0["name"] as? String } == ["widen", "widen/no_growth", "widen/static_final"])
+    var finalAccuracies: [String: [Double]] = [:]
+    var grownWidths: [UInt64: [Int]] = [:]
+    for group in groups {
+        let name = try #require(group["name"] as? String)
+        let outcomes = try #require(group["runs"] as? [[String: Any]])
+        #expect(outcomes.count == 3 && (group["failed"] as? [Any])?.isEmpty == true)
+        var finals: [Double] = [], bests: [Double] = [], losses: [Double] = []
+        for outcome in outcomes {
+            let runId = try #require(outcome["run_id"] as? String)
+            // Independently: the run's own epoch history.
+            let metrics = try get("/api/v1/runs/\(runId)/metrics")
+            let epochs = try #require(metrics["epochs"] as? [[String: Any]])
+            #expect(epochs.count == expectedEpochs)
+            let accuracies = epochs.compactMap { $0["validation_accuracy"] as? Double }
+            finals.append(try #require(accuracies.last))
+            bests.append(try #require(accuracies.max()))
+            losses.append(try #require(epochs.last?["validation_loss"] as? Double))
+            let run = try get("/api/v1/runs/\(runId)")
+            let slots = try #require((run["latest_metrics"] as? [String: Any])?["slots"] as? [[String: Any]])
+            let seed = UInt64(outcome["seed"] as? Int ?? -1)
+            let hidden = try #require(
+                (run["config"] as? [String: Any]).flatMap { ($0["model"] as? [String: Any])?["hidden_sizes"] as? [Int] })
+            if name == "widen" {
+                grownWidths[seed] = slots.compactMap { $0["width"] as? Int }
+                #expect((run["config"] as? [String: Any])?["policy"] as? String == "heuristic")
+            } else {
+                #expect((run["config"] as? [String: Any])?["policy"] == nil, "controls train without a controller")
+            }
+            if name == "widen/static_final" { #expect(hidden == grownWidths[seed], "the grown run's final widths") }
+            if name == "widen/no_growth" { #expect(hidden == [4]) }
+            #expect(outcome["hidden_sizes"] as? [Int] == slots.compactMap { $0["width"] as? Int })
+        }
+        finalAccuracies[name] = finals
+        let statistics = try #require(group["statistics"] as? [String: Any])
+        for (key, values) in [
+            ("final_validation_accuracy", finals), ("best_validation_accuracy", bests), ("final_validation_loss", losses),
+        ] {
+            let stats = try #require(statistics[key] as? [String: Any])
+            let expected = meanAndStd(values)
+            #expect(stats["n"] as? Int == 3)
+            #expect(abs((stats["mean"] as? Double ?? .nan) - expected.mean) < 1e-12, "\(name) \(key)")
+            #expect(abs((stats["std"] as? Double ?? .nan) - (expected.std ?? .nan)) < 1e-12, "\(name) \(key)")
+            #expect(stats["min"] as? Double == values.min() && stats["max"] as? Double == values.max())
+        }
+    }
+    #expect(grownWidths.values.contains { $0 != [4] }, "at least one run widened: \(grownWidths)")
+    let grown = (try #require(groups.first?["statistics"] as? [String: Any]))
+    #expect((grown["germinations"] as? [String: Any])?["n"] as? Int == 3)
+
+    // Verdicts: the arm against each of its controls, difference of the means.
+    let verdicts = try #require(study["verdicts"] as? [[String: Any]])
+    #expect(verdicts.map { $0["control"] as? String } == ["widen/no_growth", "widen/static_final"])
+    for verdict in verdicts {
+        let control = try #require(verdict["control"] as? String)
+        let accuracy = try #require((verdict["comparisons"] as? [[String: Any]])?.first)
+        let difference = meanAndStd(finalAccuracies["widen"]!).mean - meanAndStd(finalAccuracies[control]!).mean
+        #expect(abs((accuracy["difference"] as? Double ?? .nan) - difference) < 1e-12)
+        #expect(["better", "worse", "not_distinguishable"].contains(accuracy["verdict"] as? String ?? ""))
+        if let low = accuracy["ci_low"] as? Double, let high = accuracy["ci_high"] as? Double {
+            #expect(low <= difference && difference <= high)
+        }
+    }
+
+    return (groups, finalAccuracies)
 }
