@@ -30,6 +30,7 @@ public enum StudyRoutes {
             try query.check()
             return try .json(try answer { try service.curves(id, metric: metric) })
         }
+        router.get(basePath + "/{id}/events") { request in try subscribe(request, service) }
         router.post(basePath + "/{id}/pause") { request in
             let id = try studyId(request)
             return try .json(try answer { try service.pause(id) })
@@ -69,6 +70,23 @@ public enum StudyRoutes {
         }
         let summary = try answer { try service.create(json, idempotencyKey: key) }
         return try .json(summary, status: 202, headers: [("Location", "\(basePath)/\(summary.id)")])
+    }
+
+    /// `event: study` with the study's status and progress whenever they change, until it is
+    /// completed or stopped (docs/studies.md).
+    static func subscribe(_ request: HTTPRequest, _ service: StudyService) throws -> HTTPResponse {
+        let id = try studyId(request)
+        let current = try answer { try service.progress(id) }
+        if request.method == "HEAD" { return HTTPResponse(status: 200, headers: HTTPResponse.eventStreamHeaders) }
+        let stream = EventStream(capacity: 256 * 1024)
+        let subscribed = service.feed.subscribe(
+            studyId: id, current: current, write: { stream.write($0) }, finish: { stream.finish() })
+        guard subscribed else {
+            throw Problem(
+                status: 503, detail: "the server already streams \(service.feed.maxSubscribers) study event streams; retry later",
+                headers: ["Retry-After": "5"])
+        }
+        return .eventStream(stream)
     }
 
     /// Maps the service's refusals to problems.

@@ -265,8 +265,8 @@ public final class Application: Sendable {
     /// WAL), then Redis stops.
     public func stop() {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
+        studies.stop()  // ends the study event streams too, so the server's stop does not wait for them
         server.stop()
-        studies.stop()
         localWorkers?.stop()
         recordApplier.stop()
         runs.shutdown()

@@ -55,6 +55,8 @@ public final class StudyService: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let monitorDone = DispatchSemaphore(value: 0)
+    /// Event streams of studies' progress, fed each monitor round.
+    public let feed = StudyProgressFeed()
 
     public init(
         options: Options, runs: RunService, logger: Logger, seedStages: @escaping SeedStages,
@@ -89,6 +91,7 @@ public final class StudyService: Sendable {
 
     public func stop(timeout: Duration = .seconds(5)) {
         stopping.store(true, ordering: .releasing)
+        feed.finishAll()
         guard started.load(ordering: .acquiring) else { return }
         _ = monitorDone.wait(timeout: .now() + Double(timeout.components.seconds))
     }
@@ -99,6 +102,7 @@ public final class StudyService: Sendable {
         } catch {
             logger.debug("study monitor round skipped", metadata: ["error": "\(error)"])
         }
+        feed.publish { [self] id in try? progress(id) }
     }
 
     // MARK: - Creating
@@ -224,13 +228,58 @@ public final class StudyService: Sendable {
 
     // MARK: - Reading
 
+    /// Progress and status from the members' run records (no epoch histories: cheap enough
+    /// for every monitor round); the records, for callers that need more.
+    func tally(
+        _ study: StoredStudy, _ members: [StudyMember]
+    ) throws -> (
+        progress: StudyProgress, status: String, records: [String: RunRecord]
+    ) {
+        var progress = StudyProgress(planned: members.count, pending: 0)
+        var records: [String: RunRecord] = [:]
+        var finished = true
+        var lastProgressNs = study.createdNs
+        for member in members {
+            guard let runId = member.runId else {
+                if member.error != nil {
+                    progress.notCreated += 1
+                } else {
+                    progress.pending += 1
+                    finished = false
+                }
+                continue
+            }
+            guard let record = try runs.run(runId) else { continue }  // deleted: listed as such by the summary
+            records[runId] = record
+            progress.epochsDone += record.epoch
+            progress.epochsPlanned += record.epochs
+            lastProgressNs = max(lastProgressNs, record.latestMetrics?.timestampNs ?? 0)
+            switch record.status {
+            case .queued: progress.queued += 1
+            case .running: progress.running += 1
+            case .paused: progress.paused += 1
+            case .succeeded: progress.succeeded += 1
+            case .failed: progress.failed += 1
+            case .cancelled: progress.cancelled += 1
+            }
+            if !record.status.isFinished { finished = false }
+        }
+        progress.lastProgressAt = RFC3339.format(unixNanoseconds: lastProgressNs)
+        return (progress, StudyService.status(study.state, finished: finished), records)
+    }
+
+    /// The study's status and progress (what its event stream sends).
+    public func progress(_ id: String) throws -> StudyProgressEvent {
+        guard let study = try store.study(id) else { throw StudyError.notFound("no study \(id)") }
+        let (progress, status, _) = try tally(study, try store.members(id))
+        return StudyProgressEvent(studyId: id, name: study.name, status: status, state: study.state, progress: progress)
+    }
+
     public func summary(_ id: String) throws -> StudySummary {
         guard let study = try store.study(id) else { throw StudyError.notFound("no study \(id)") }
         let members = try store.members(id)
-        var progress = StudyProgress(planned: members.count, pending: 0)
+        let (progress, status, records) = try tally(study, members)
         var groups: [StudyGroupSummary] = []
-        var finished = true
-        var lastProgressNs = study.createdNs
         for member in members {
             if !groups.contains(where: { $0.name == member.group }) {
                 groups.append(
@@ -242,42 +291,25 @@ public final class StudyService: Sendable {
             groups[index].planned += 1
             guard let runId = member.runId else {
                 if let error = member.error {
-                    progress.notCreated += 1
                     groups[index].failed.append(StudyRunProblem(runId: nil, seed: member.seed, status: "not_created", error: error))
-                } else {
-                    progress.pending += 1
-                    finished = false
                 }
                 continue
             }
-            guard let record = try runs.run(runId) else {
+            guard let record = records[runId] else {
                 groups[index].failed.append(
                     StudyRunProblem(runId: runId, seed: member.seed, status: "deleted", error: "the run was deleted"))
                 continue
             }
-            progress.epochsDone += record.epoch
-            lastProgressNs = max(lastProgressNs, record.latestMetrics?.timestampNs ?? 0)
-            progress.epochsPlanned += record.epochs
-            switch record.status {
-            case .queued: progress.queued += 1
-            case .running: progress.running += 1
-            case .paused: progress.paused += 1
-            case .succeeded: progress.succeeded += 1
-            case .failed: progress.failed += 1
-            case .cancelled: progress.cancelled += 1
-            }
-            if !record.status.isFinished { finished = false }
             if record.status == .failed || record.status == .cancelled {
                 groups[index].failed.append(
                     StudyRunProblem(runId: runId, seed: member.seed, status: record.status.rawValue, error: record.error))
             }
-            let history = try runs.registry.epochs(runId)
+            let history = try runs.metrics(runId)?.epochs ?? []
             let outcome = RunOutcome(
                 record: record, seed: member.seed, epochs: history, seedStages: seedStages(runId) ?? RunOutcome.seedStages(from: history),
                 hostParameters: { [self] widths in hostParameters(record.config, widths) })
             groups[index].runs.append(outcome)
         }
-        progress.lastProgressAt = RFC3339.format(unixNanoseconds: lastProgressNs)
         for index in groups.indices {
             groups[index].statistics = GroupStatistics(groups[index].runs.filter { $0.status == .succeeded })
         }
@@ -288,7 +320,7 @@ public final class StudyService: Sendable {
             }
         }
         return StudySummary(
-            id: study.id, name: study.name, status: StudyService.status(study.state, finished: finished), state: study.state,
+            id: study.id, name: study.name, status: status, state: study.state,
             createdAt: RFC3339.format(unixNanoseconds: study.createdNs), request: study.request, progress: progress, groups: groups,
             verdicts: verdicts)
     }
@@ -313,10 +345,10 @@ public final class StudyService: Sendable {
     public func list(limit: Int, cursor: Int64?) throws -> (items: [StudyListItem], nextCursor: Int64?) {
         let page = try store.list(before: cursor, limit: limit)
         let items = try page.studies.map { study in
-            let summary = try summary(study.id)
+            let (progress, status, _) = try tally(study, try store.members(study.id))
             return StudyListItem(
-                id: study.id, name: study.name, status: summary.status, state: study.state, createdAt: summary.createdAt,
-                progress: summary.progress)
+                id: study.id, name: study.name, status: status, state: study.state,
+                createdAt: RFC3339.format(unixNanoseconds: study.createdNs), progress: progress)
         }
         return (items, page.more ? page.studies.last?.seq : nil)
     }
@@ -333,7 +365,7 @@ public final class StudyService: Sendable {
             guard let runId = member.runId, let status = try runs.run(runId)?.status, status != .failed, status != .cancelled else {
                 continue
             }
-            histories[member.group]?.runs.append(try runs.registry.epochs(runId))
+            histories[member.group]?.runs.append(try runs.metrics(runId)?.epochs ?? [])
         }
         return StudyCurves(
             studyId: id, metric: metric,

@@ -108,6 +108,15 @@ public struct StudySummary: Sendable, Codable, Equatable {
     public var verdicts: [ArmVerdicts]
 }
 
+/// One event of `GET /api/v1/studies/{id}/events` (`event: study`).
+public struct StudyProgressEvent: Sendable, Codable, Equatable {
+    public var studyId: String
+    public var name: String
+    public var status: String
+    public var state: StudyState
+    public var progress: StudyProgress
+}
+
 /// A list entry of `GET /api/v1/studies` (no statistics).
 public struct StudyListItem: Sendable, Codable, Equatable {
     public var id: String

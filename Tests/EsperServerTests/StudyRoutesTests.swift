@@ -145,6 +145,16 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         let again = try server.createStudy(body, key: "study-1")
         let id = try #require(first["id"] as? String)
         #expect(again["id"] as? String == id)
+        // Its progress as Server-Sent Events: one `study` event per change, the stream ends
+        // with the event that says it completed.
+        let stream = try SSEClient(port: server.port, path: "/api/v1/studies/\(id)/events", timeoutSeconds: 30)
+        #expect(stream.status == 200)
+        let events = stream.drain(seconds: 120)
+        #expect(stream.ended || stream.closed, "the stream ends when the study completes")
+        #expect(!events.isEmpty && events.allSatisfy { $0.event == "study" && $0.json?["study_id"] as? String == id })
+        #expect(events.last?.json?["status"] as? String == "completed")
+        #expect(events.map(\.id) == (1...events.count).map { "\($0)" })
+        #expect(try server.request("GET", "/api/v1/studies/\(UUID().uuidString.lowercased())/events").status == 404)
         let done = try server.waitForStudy(id, within: 120) { $0["status"] as? String == "completed" }
         #expect((done["groups"] as? [[String: Any]])?.map { $0["name"] as? String } == ["a", "wide"])
         #expect((done["verdicts"] as? [[String: Any]])?.map { $0["control"] as? String } == ["wide"])
@@ -194,10 +204,12 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         let first = try cluster.worker(environment)
         let second = try cluster.worker(environment)
         let port = cluster.server.port
+        // Long enough (a few seconds a run) that the worker is killed in the middle of one.
+        let epochs = 200
         func get(_ path: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: path)) }
         let created = try RawHTTP.request(
             port: port, method: "POST", path: "/api/v1/studies", headers: ["Content-Type": "application/json"],
-            body: Array(growthStudy(epochs: 24).utf8))
+            body: Array(growthStudy(epochs: epochs).utf8))
         #expect(created.status == 202, "\(created.text)")
         let id = try #require(try RawHTTP.json(created)["id"] as? String)
 
@@ -205,12 +217,12 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         var victim: String?
         #expect(
             try eventually(within: 120) {
-                let study = try get("/api/v1/studies/\(id)")
-                let runIds = (study["groups"] as? [[String: Any]] ?? []).flatMap {
-                    ($0["runs"] as? [[String: Any]] ?? []).compactMap { $0["run_id"] as? String }
+                let runs = try get("/api/v1/runs?limit=500")["items"] as? [[String: Any]] ?? []
+                let runIds = runs.filter { ($0["config"] as? [String: Any])?["experiment_name"] as? String == id }.compactMap {
+                    $0["id"] as? String
                 }
                 for runId in runIds where try cluster.holder(of: runId) == first.pid {
-                    if (try cluster.run(runId)["epoch"] as? Int ?? 0) >= 3 {
+                    if (3..<epochs / 2).contains(try cluster.run(runId)["epoch"] as? Int ?? 0) {
                         victim = runId
                         return true
                     }
@@ -230,8 +242,8 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect((study["progress"] as? [String: Any])?["succeeded"] as? Int == 9)
         let record = try cluster.run(killed)
         #expect(record["restarts"] as? Int == 1 && record["status"] as? String == "succeeded")
-        #expect(try get("/api/v1/runs/\(killed)/metrics")["epochs"].map { ($0 as? [Any])?.count } == 24, "every epoch once")
-        _ = try checkSummaryMatchesTheRuns(study, epochs: 24, get: get)
+        #expect(try get("/api/v1/runs/\(killed)/metrics")["epochs"].map { ($0 as? [Any])?.count } == epochs, "every epoch once")
+        _ = try checkSummaryMatchesTheRuns(study, epochs: epochs, get: get)
     }
 }
 
