@@ -293,6 +293,6 @@ let package = Package(
                 "Studies",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "EsperJSON", "EsperTestSupport"]),
+        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Leyline", "EsperJSON", "EsperTestSupport"]),
     ]
 )
