@@ -1,7 +1,10 @@
 // Studies over REST: a digits growth study with its controls across a restart, validation, controls, deletion, storage.
+import EsperJSON
 import EsperTestSupport
 import Foundation
 import Testing
+
+@testable import Studies
 
 /// A digits growth study: 64→4→10 under the heuristic policy with widen-8 only and gates that
 /// let one widening through early (as in ControlLoopRoutesTests) — CI-sized.
@@ -244,6 +247,26 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect(record["restarts"] as? Int == 1 && record["status"] as? String == "succeeded")
         #expect(try get("/api/v1/runs/\(killed)/metrics")["epochs"].map { ($0 as? [Any])?.count } == epochs, "every epoch once")
         _ = try checkSummaryMatchesTheRuns(study, epochs: epochs, get: get)
+    }
+    /// A crash between recording a study and submitting its runs (simulated: the study is
+    /// recorded as `create` records it, nothing submitted): the monitor submits them.
+    @Test func aStudyRecordedWithoutItsRunsGetsThemFromTheMonitor() throws {
+        let server = try ServerHarness()
+        let body = try JSONValue.parse(
+            #"{"name": "orphan", "base": {"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2, "learning_rate": 0.01}, "#
+                + #""arms": [{"name": "a"}], "seeds": [1, 2], "controls": ["no_growth"]}"#)
+        let request = try #require(StudyRequest.parse(body).request)
+        let id = UUID().uuidString.lowercased()
+        let studies = server.application.studies
+        #expect(try studies.store.create(id: id, request: request, plan: StudyPlanner.plan(request, studyId: id), idempotencyKey: nil))
+        let study = try server.waitForStudy(id, within: 120) { $0["status"] as? String == "completed" }
+        #expect((study["progress"] as? [String: Any])?["succeeded"] as? Int == 4, "\(study["progress"] ?? "")")
+        // Exactly one run per member: the idempotency key per member kept the monitor from doubling any.
+        let runs = try #require(try server.object("GET", "/api/v1/runs?limit=500")["items"] as? [[String: Any]])
+        let names = runs.filter { ($0["config"] as? [String: Any])?["experiment_name"] as? String == id }.compactMap {
+            $0["name"] as? String
+        }
+        #expect(names.sorted() == ["a/no_growth/seed-1", "a/no_growth/seed-2", "a/seed-1", "a/seed-2"])
     }
 }
 
