@@ -187,7 +187,8 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect(try server.request("POST", "/api/v1/studies/\(id)/resume").status == 409)
 
         // A finished run can be deleted alone; the storage report counts what is left.
-        #expect(try server.request("DELETE", "/api/v1/runs/\(runId)").status == 204)
+        let deleted = try server.request("DELETE", "/api/v1/runs/\(runId)")
+        #expect(deleted.status == 204, "\(deleted.text)")
         #expect(try server.request("DELETE", "/api/v1/runs/\(runId)").status == 404)
         let storage = try server.object("GET", "/api/v1/storage")
         let kinds = try #require(storage["kinds"] as? [String: [String: Any]])
