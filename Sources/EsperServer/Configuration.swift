@@ -50,6 +50,8 @@ public struct Configuration: Sendable {
     /// Where workers keep run checkpoints (`<dir>/<run id>/checkpoints`); every worker that
     /// may resume a run must see the same directory. Default `<data>/tolaria/runs`.
     public var checkpointDirectory: String?
+    /// Runs one study may create at most (`ESPER_STUDY_MAX_RUNS`).
+    public var studyMaxRuns = 200
     /// The server an `esper worker` belongs to (its base URL).
     public var serverURL: String?
     /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).
@@ -170,6 +172,7 @@ public struct Configuration: Sendable {
             "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"
         ),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
+        ("ESPER_STUDY_MAX_RUNS", "200", "runs one study may create at most, 1-100000"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
         (
@@ -286,6 +289,7 @@ public struct Configuration: Sendable {
 
         if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
         if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let maxRuns = try integer("ESPER_STUDY_MAX_RUNS", 1...100_000) { studyMaxRuns = maxRuns }
         if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
             let path = Configuration.absolute(directory, relativeTo: workingDirectory)
             var isDirectory: ObjCBool = false

@@ -13,6 +13,7 @@ import sys
 import requests
 
 from .client import EsperAPIError, EsperClient
+from .studies import curves_table, summary_table
 
 
 class UsageError(Exception):
@@ -46,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     post = sub.add_parser("post", help="POST JSON to any API path")
     post.add_argument("path")
     post.add_argument("body", nargs="?", default=None, help="JSON body (inline, @file or -)")
+    study = sub.add_parser("study", help="studies: create, show, curves, delete")
+    study_sub = study.add_subparsers(dest="study_command", required=True)
+    create = study_sub.add_parser("create", help="POST /api/v1/studies (JSON text, or @file)")
+    create.add_argument("body")
+    show = study_sub.add_parser("show", help="the summary as a table (--json for the document)")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    curves = study_sub.add_parser("curves", help="per-epoch mean ± std (n) per group")
+    curves.add_argument("id")
+    curves.add_argument("--metric", default="validation_accuracy",
+                        choices=["validation_accuracy", "validation_loss", "train_loss", "train_accuracy"])
+    curves.add_argument("--json", action="store_true")
+    delete = study_sub.add_parser("delete", help="delete a study and its runs")
+    delete.add_argument("id")
 
     runs = sub.add_parser("runs", help="training runs: list, show, start, pause, resume, stop")
     run_actions = runs.add_subparsers(dest="action")
@@ -124,6 +139,8 @@ def main(argv=None) -> int:
             document = client.health()
             print(json.dumps(document, indent=2, sort_keys=True))
             return 0 if document.get("status") == "ok" else 1
+        if args.command == "study":
+            return _study(client, args)
         result = _run(client, args)
     except EsperAPIError as error:
         print(f"esper-client: {error}", file=sys.stderr)
@@ -140,6 +157,34 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+def _study(client: EsperClient, args) -> int:
+    """`study create | show | curves | delete`: tables for people, --json for scripts."""
+    if args.study_command == "create":
+        text = args.body
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        try:
+            body = json.loads(text)
+        except ValueError as error:
+            print(f"esper-client: the study is not valid JSON: {error}", file=sys.stderr)
+            return 2
+        study = client.create_study(body)
+        print(study["id"])
+        return 0
+    if args.study_command == "show":
+        study = client.study(args.id)
+        print(json.dumps(study, indent=2, sort_keys=True) if args.json else summary_table(study))
+        return 0
+    if args.study_command == "curves":
+        curves = client.study_curves(args.id, args.metric)
+        print(json.dumps(curves, indent=2, sort_keys=True) if args.json else curves_table(curves))
+        return 0
+    client.delete_study(args.id)
+    print(f"deleted {args.id}")
     return 0
 
 

@@ -303,3 +303,22 @@ def test_workers_check_fails_when_no_worker_takes_training_jobs():
         assert rc == 2 and "bogus" in out, out
     finally:
         process.remove()
+
+
+def test_check_studies_fails_on_a_study_without_progress():
+    # No local workers: the study's runs stay queued, so it makes no progress at all.
+    process = EsperProcess({"ESPER_API_TOKEN": TOKEN, "ESPER_LOCAL_WORKERS": "off"})
+    try:
+        study = {"name": "stuck", "base": {"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2, "learning_rate": 0.01},
+                 "arms": [{"name": "a"}], "seeds": [1]}
+        created = requests.post(process.url + "/api/v1/studies", json=study, headers=AUTH, timeout=10)
+        assert created.status_code == 202, created.text
+        study_id = created.json()["id"]
+        rc, out = check("check_studies.sh", process.url)
+        assert rc == 0 and "1 running studies" in out, out
+        out = fails("check_studies.sh", process.url, study_id, ESPER_STUDY_STUCK_SECONDS="1")
+        assert out and "no progress for" in out, out
+        rc, out = check("check_studies.sh", process.url, ESPER_STUDY_STUCK_SECONDS="soon")
+        assert rc == 1 and "whole number" in out
+    finally:
+        process.remove()
