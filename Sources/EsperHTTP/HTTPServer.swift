@@ -196,6 +196,10 @@ public final class HTTPServer: @unchecked Sendable {
             headers: headerMap, body: state.body, requestId: state.requestId,
             remoteAddress: SocketAddress.describe(esper_mhd_client_address(connection)))
         state.body = []
+        if let problem = HTTPServer.controlCharacterProblem(path: state.path, query: request.queryItems) {
+            state.route = "unmatched"
+            return respond(state, connection, .problem(problem), closeConnection: false)
+        }
         let response: HTTPResponse
         switch router.match(method: state.method, path: state.path) {
         case .found(let route, let parameters):
@@ -226,6 +230,21 @@ public final class HTTPServer: @unchecked Sendable {
             response = .problem(Problem.notFound("no resource at \(state.path)"))
         }
         return respond(state, connection, response, closeConnection: false)
+    }
+
+    /// A path or query argument with a control character (a decoded `%00`, `%0A`, …) is
+    /// refused before routing: ids and names never contain one, and a NUL would otherwise end
+    /// the path early (the unescape callback turns it into 0x01 so it stays visible here).
+    static func controlCharacterProblem(path: String, query: [(String, String)]) -> Problem? {
+        func hasControl(_ text: String) -> Bool { text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
+        if hasControl(path) {
+            return Problem.badRequest("the path contains a control character (such as %00 or %0A)")
+        }
+        if let item = query.first(where: { hasControl($0.0) || hasControl($0.1) }) {
+            let name = hasControl(item.0) ? "a query parameter name" : "query parameter \(item.0)"
+            return Problem.badRequest("\(name) contains a control character (such as %00 or %0A)")
+        }
+        return nil
     }
 
     private func run(_ handler: HTTPHandler, _ request: HTTPRequest) -> HTTPResponse {
