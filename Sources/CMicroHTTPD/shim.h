@@ -42,11 +42,14 @@ static inline size_t esper_mhd_unescape(void *cls, struct MHD_Connection *connec
 static inline struct MHD_Daemon *esper_mhd_start(unsigned int flags,
                                                  MHD_AccessHandlerCallback handler, void *handler_cls,
                                                  MHD_RequestCompletedCallback completed, void *completed_cls,
+                                                 MHD_AcceptPolicyCallback accept_policy,
+                                                 MHD_NotifyConnectionCallback notify_connection, void *connection_cls,
                                                  struct esper_mhd_log_ctx *log,
                                                  struct MHD_OptionItem *options) {
-    return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+    return MHD_start_daemon(flags, 0, accept_policy, connection_cls, handler, handler_cls,
                             MHD_OPTION_EXTERNAL_LOGGER, esper_mhd_log_trampoline, log,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, connection_cls,
                             MHD_OPTION_UNESCAPE_CALLBACK, esper_mhd_unescape, NULL,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);

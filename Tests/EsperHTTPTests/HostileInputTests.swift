@@ -65,3 +65,67 @@ import EsperJSON
 enum JSONFieldProblemFixture {
     static func make(_ field: String) -> JSONFieldProblem { JSONFieldProblem(field: field, message: "bad") }
 }
+
+/// Connection floods (issue 16): idle keep-alive connections from a few addresses fill the
+/// server only up to the reserve; another address still gets served.
+@Suite(.serialized) struct ConnectionFloodTests {
+    /// Opens a connection from `source` and asks for one resource on it; the connection stays
+    /// open (keep-alive) when the answer came.
+    static func served(_ port: UInt16, from source: String) -> RawHTTPConnection? {
+        guard let connection = try? RawHTTPConnection(port: port, timeoutSeconds: 5, source: source) else { return nil }
+        connection.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        guard let response = try? connection.readResponse(), response.status == 200 else { return nil }
+        return connection
+    }
+
+    @Test func idleConnectionsFromFewAddressesLeaveTheReserveToOthers() throws {
+        let server = try TestServer {
+            $0.maxConnections = 40
+            $0.maxConnectionsPerIP = 0
+            $0.reservedConnections = 8
+        }
+        var held: [RawHTTPConnection] = []
+        for index in 0..<48 {
+            if let connection = Self.served(server.port, from: "127.0.0.\(2 + index % 4)") { held.append(connection) }
+        }
+        // Four heavy addresses get the 32 unreserved slots (and nothing of the reserve).
+        #expect(held.count == 32)
+        // A new address is served from the reserve, several times over.
+        var probes: [RawHTTPConnection] = []
+        for _ in 0..<3 {
+            let probe = Self.served(server.port, from: "127.0.0.9")
+            #expect(probe != nil)
+            if let probe { probes.append(probe) }
+        }
+        #expect(server.server.openConnections == 35)
+    }
+
+    @Test func theReserveOffMeansTheFloodFillsEverySlot() throws {
+        let server = try TestServer {
+            $0.maxConnections = 20
+            $0.maxConnectionsPerIP = 0
+            $0.reservedConnections = 0
+        }
+        var held: [RawHTTPConnection] = []
+        for index in 0..<24 {
+            if let connection = Self.served(server.port, from: "127.0.0.\(2 + index % 4)") { held.append(connection) }
+        }
+        #expect(held.count == 20)
+        #expect(Self.served(server.port, from: "127.0.0.9") == nil)
+    }
+
+    @Test func perAddressCapStillHoldsAndTrustedProxiesAreExempt() throws {
+        let server = try TestServer {
+            $0.maxConnections = 64
+            $0.maxConnectionsPerIP = 3
+            $0.reservedConnections = 8
+            $0.trustedProxies = ["127.0.0.7"]
+        }
+        var capped: [RawHTTPConnection] = []
+        for _ in 0..<5 { if let connection = Self.served(server.port, from: "127.0.0.6") { capped.append(connection) } }
+        #expect(capped.count == 3)
+        var proxied: [RawHTTPConnection] = []
+        for _ in 0..<10 { if let connection = Self.served(server.port, from: "127.0.0.7") { proxied.append(connection) } }
+        #expect(proxied.count == 10)
+    }
+}
