@@ -159,8 +159,8 @@ public final class HTTPServer: @unchecked Sendable {
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
         let address = SocketAddress.describe(esper_mhd_client_address(connection))
         switch code {
-        case MHD_CONNECTION_NOTIFY_STARTED: server.budget.opened(address)
-        case MHD_CONNECTION_NOTIFY_CLOSED: server.budget.closed(address)
+        case .CONNECTION_NOTIFY_STARTED: server.budget.opened(address)
+        case .CONNECTION_NOTIFY_CLOSED: server.budget.closed(address)
         default: break
         }
     }
