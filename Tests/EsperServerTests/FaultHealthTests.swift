@@ -76,3 +76,53 @@ import Testing
         #expect(try server.get("/api/v1/nissa/alerts").status == 200)
     }
 }
+
+/// Nissa's state against a real `esper serve` killed with SIGKILL (issue 16).
+@Suite(.serialized) struct NissaDurabilityTests {
+    @Test func alertsAcksAndParkedNotificationsSurviveKill9() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: EsperBinary.path), "build the esper executable first")
+        let redis = try RedisTestServer()
+        let data = TemporaryDirectory("esper-nissa-kill")
+        let receiver = try WebhookReceiver(statuses: Array(repeating: 500, count: 10_000))
+        let environment = [
+            "NISSA_SLACK_WEBHOOK_URL": "http://127.0.0.1:\(receiver.port)/slack",
+            "NISSA_PAGERDUTY_WEBHOOK_URL": "http://127.0.0.1:\(receiver.port)/pd",
+            "NISSA_EMAIL_WEBHOOK_URL": "http://127.0.0.1:\(receiver.port)/email",
+            "NISSA_WEBHOOK_MAX_ATTEMPTS": "1", "NISSA_WEBHOOK_BACKOFF_MS": "1", "NISSA_WEBHOOK_PARKED_RETRY_S": "3600",
+            "ESPER_FORGE_AT_START": "off",
+        ]
+        guard case .unix(let socketPath) = redis.endpoint.address else { Issue.record("expected a unix socket"); return }
+        let redisURL = "unix://\(socketPath)"
+        var first: ServerProcess? = try ServerProcess(
+            dataDirectory: data.path, redisURL: redisURL, environment: environment)
+        let port = first!.port
+        func json(_ port: UInt16, _ path: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: path)) }
+        // Every drill fires and resolves an alert (with notifications that all fail and park).
+        let drills = try RawHTTP.request(port: port, method: "POST", path: "/api/v1/nissa/drills")
+        #expect(drills.status == 200)
+        let alerts = try #require(try json(port, "/api/v1/nissa/alerts?limit=100")["items"] as? [[String: Any]])
+        #expect(alerts.count >= 5)
+        let id = try #require(alerts.first?["id"] as? String)
+        let ack = try RawHTTP.request(
+            port: port, method: "POST", path: "/api/v1/nissa/alerts/\(id)/ack", headers: ["Content-Type": "application/json"],
+            body: Array(#"{"by":"alice"}"#.utf8))
+        #expect(ack.status == 200)
+        #expect(
+            eventually(within: 20) {
+                let items = ((try? json(port, "/api/v1/nissa/deliveries?limit=100"))?["items"] as? [[String: Any]]) ?? []
+                return !items.isEmpty && items.allSatisfy { $0["status"] as? String == "undeliverable" }
+            })
+        let deliveries = try #require(try json(port, "/api/v1/nissa/deliveries?limit=100")["items"] as? [[String: Any]])
+        first?.killHard()
+        first = nil
+
+        let second = try ServerProcess(dataDirectory: data.path, redisURL: redisURL, environment: environment)
+        let restored = try #require(try json(second.port, "/api/v1/nissa/alerts?limit=100")["items"] as? [[String: Any]])
+        #expect(Set(restored.compactMap { $0["id"] as? String }) == Set(alerts.compactMap { $0["id"] as? String }))
+        let acknowledged = try json(second.port, "/api/v1/nissa/alerts/\(id)")
+        #expect(acknowledged["acknowledged_by"] as? String == "alice")
+        let after = try #require(try json(second.port, "/api/v1/nissa/deliveries?limit=100")["items"] as? [[String: Any]])
+        #expect(Set(after.compactMap { $0["id"] as? String }) == Set(deliveries.compactMap { $0["id"] as? String }))
+        #expect(after.allSatisfy { $0["status"] as? String == "undeliverable" })
+    }
+}
