@@ -126,3 +126,31 @@ import Testing
         #expect(after.allSatisfy { $0["status"] as? String == "undeliverable" })
     }
 }
+
+/// Redis killed and frozen (issue 16): with the default 30 s recovery window the server is
+/// back well before it, because the breakers probe with backoff from 50 ms on.
+@Suite(.serialized) struct RedisOutageTests {
+    @Test func aKilledManagedRedisIsUsedAgainWithoutWaitingTheRecoveryWindow() throws {
+        let server = try ServerHarness()
+        let managed = try #require(server.application.managedRedis)
+        #expect(eventually(within: 10) { (try? server.get("/healthz").status) == 200 })
+        let first = try #require(managed.pid)
+        kill(first, SIGKILL)
+        #expect(eventually(within: 5) { (try? server.get("/healthz").status) == 503 })
+        // Within 20 s: the old breaker stayed open for its whole 30 s window.
+        #expect(eventually(within: 20) { (try? server.get("/healthz").status) == 200 })
+    }
+
+    @Test func aFrozenRedisIsDegradedAndRecoversWhenItThaws() throws {
+        let server = try ServerHarness()
+        let managed = try #require(server.application.managedRedis)
+        #expect(eventually(within: 10) { (try? server.get("/healthz").status) == 200 })
+        let pid = try #require(managed.pid)
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        #expect(eventually(within: 15) { (try? server.get("/healthz").status) == 503 })
+        kill(pid, SIGCONT)
+        #expect(eventually(within: 20) { (try? server.get("/healthz").status) == 200 })
+        #expect(managed.pid == pid)
+    }
+}
