@@ -2,6 +2,7 @@ import EsperAPI
 public import EsperEvents
 public import EsperHTTP
 import EsperJSON
+import EsperStorage
 import Foundation
 import Kasmina
 import Leyline
@@ -61,6 +62,7 @@ public final class Application: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        Application.observeRepairs(registry: registry, logger: logger)
         if let external = configuration.redisURL {
             managedRedis = nil
             redisEndpoint = external
@@ -306,6 +308,25 @@ public final class Application: Sendable {
             },
             HealthProbe(name: "blueprints") { blueprints.health },
         ]
+    }
+
+    /// Every repair (a damaged artifact, checkpoint, log record or policy file) becomes an
+    /// error log line naming the file and the reason, and `esper_repairs_total`.
+    static func observeRepairs(registry: PrometheusCollectorRegistry, logger: Logger) {
+        Repairs.shared.observe { event in
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "esper_repairs_total", unitName: "",
+                    helpText: "Damaged files or records found and dealt with (quarantined, skipped, recompiled), by component and action."),
+                labels: [("component", event.component), ("action", event.action)]
+            ).increment()
+            logger.error(
+                "repair: \(event.action)",
+                metadata: [
+                    "component": "\(event.component)", "file": "\(event.file)", "reason": "\(event.reason)",
+                    "quarantine": "\(event.quarantine ?? "(not kept)")",
+                ])
+        }
     }
 
     /// `storage` (a real write and fsync) and `integrity` (SQLite quick_check), from memory.

@@ -16,6 +16,21 @@ public final class AppendOnlyLog: Sendable {
         public var records: [[UInt8]]
         /// Lines dropped: a torn tail or a checksum mismatch.
         public var skipped: Int
+        /// Each dropped line: where it starts, why, and its bytes (for quarantine).
+        public var damaged: [DamagedRecord] = []
+    }
+
+    /// A line that failed its checksum or format, by byte offset in the file.
+    public struct DamagedRecord: Sendable, Equatable {
+        public var offset: Int
+        public var reason: String
+        public var bytes: [UInt8]
+
+        public init(offset: Int, reason: String, bytes: [UInt8]) {
+            self.offset = offset
+            self.reason = reason
+            self.bytes = bytes
+        }
     }
 
     public init(path: String) throws(StorageError) {
@@ -66,22 +81,28 @@ public final class AppendOnlyLog: Sendable {
 
     static func parse(_ bytes: [UInt8]) -> Contents {
         var records: [[UInt8]] = []
-        var skipped = 0
+        var damaged: [DamagedRecord] = []
         var start = 0
         for index in bytes.indices where bytes[index] == 10 {
             let line = bytes[start..<index]
-            start = index + 1
+            defer { start = index + 1 }
             guard line.count >= 9, line[line.startIndex + 8] == 32,
                 let stored = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
             else {
-                skipped += 1
+                damaged.append(DamagedRecord(offset: start, reason: "not a '<crc32> <payload>' line", bytes: Array(line)))
                 continue
             }
             let payload = Array(line.dropFirst(9))
-            if Checksum.crc32(payload) == stored { records.append(payload) } else { skipped += 1 }
+            if Checksum.crc32(payload) == stored {
+                records.append(payload)
+            } else {
+                damaged.append(DamagedRecord(offset: start, reason: "checksum mismatch", bytes: Array(line)))
+            }
         }
-        if start < bytes.count { skipped += 1 }  // torn tail
-        return Contents(records: records, skipped: skipped)
+        if start < bytes.count {
+            damaged.append(DamagedRecord(offset: start, reason: "torn tail (no newline)", bytes: Array(bytes[start...])))
+        }
+        return Contents(records: records, skipped: damaged.count, damaged: damaged)
     }
 
     private func cutTornTail() throws(StorageError) {
