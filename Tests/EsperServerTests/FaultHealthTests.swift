@@ -1,3 +1,4 @@
+import EsperStorage
 import EsperTestSupport
 import Foundation
 import Testing
@@ -152,5 +153,29 @@ import Testing
         kill(pid, SIGCONT)
         #expect(eventually(within: 20) { (try? server.get("/healthz").status) == 200 })
         #expect(managed.pid == pid)
+    }
+}
+
+/// Every repair leaves a trace (issue 16): a damaged field-report record found at start is
+/// named by its offset in the log, kept in quarantine and counted on /metrics.
+@Suite(.serialized) struct RepairTraceTests {
+    @Test func aDamagedFieldReportRecordIsNamedQuarantinedAndCounted() throws {
+        let data = TemporaryDirectory("esper-repair")
+        let directory = data.path + "/var/tamiyo"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A line whose checksum cannot match, then a torn tail.
+        let damaged = "00000000 {\"report_id\":\"fr-x\"}\n0123abcd {\"torn"
+        try Data(damaged.utf8).write(to: URL(fileURLWithPath: directory + "/field_reports.log"))
+        let server = try ServerHarness(data: data)
+        let metrics = try server.get("/metrics").text
+        #expect(metrics.contains(#"esper_repairs_total{component="tamiyo",action="skipped"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("repairs") })")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory + "/quarantine")
+        #expect(kept.count == 1 && kept[0].hasPrefix("field_reports.log."))
+        let quarantined = try String(contentsOfFile: directory + "/quarantine/" + kept[0], encoding: .utf8)
+        #expect(quarantined.contains("fr-x") && quarantined.contains("torn"))
+        let traces = Repairs.shared.recent.filter { $0.component == "tamiyo" && $0.file.hasPrefix(directory) }
+        #expect(traces.map { $0.file.split(separator: "@").last.map(String.init) ?? "" }.suffix(2) == ["0", "\(damaged.utf8.count - 15)"])
+        // Rewritten without them: the next start finds nothing to repair.
+        #expect(try String(contentsOfFile: directory + "/field_reports.log", encoding: .utf8).isEmpty)
     }
 }
