@@ -11,6 +11,8 @@ import Synchronization
 public final class AppendOnlyLog: Sendable {
     public let path: String
     private let fd: Mutex<Int32>
+    /// The torn last line cut off at open (a crash mid-append), with where it started.
+    public let tornAtOpen: DamagedRecord?
 
     public struct Contents: Sendable {
         public var records: [[UInt8]]
@@ -39,7 +41,14 @@ public final class AppendOnlyLog: Sendable {
         let descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw StorageError.errno(path, "open") }
         fd = Mutex(descriptor)
-        try cutTornTail()
+        var torn: DamagedRecord?
+        do {
+            torn = try AppendOnlyLog.cutTornTail(descriptor, path: path)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+        tornAtOpen = torn
     }
 
     deinit { fd.withLock { _ = close($0) } }
@@ -105,17 +114,16 @@ public final class AppendOnlyLog: Sendable {
         return Contents(records: records, skipped: damaged.count, damaged: damaged)
     }
 
-    private func cutTornTail() throws(StorageError) {
-        try fd.withLock { (descriptor: inout Int32) throws(StorageError) in
-            let size = lseek(descriptor, 0, SEEK_END)
-            guard size > 0 else { return }
-            var last: UInt8 = 0
-            guard pread(descriptor, &last, 1, size - 1) == 1 else { throw StorageError.errno(path, "read") }
-            if last == 10 { return }
-            let bytes = try AtomicFile.read(path) ?? []
-            let keep = (bytes.lastIndex(of: 10).map { $0 + 1 }) ?? 0
-            guard ftruncate(descriptor, off_t(keep)) == 0 else { throw StorageError.errno(path, "ftruncate") }
-            fsync(descriptor)
-        }
+    private static func cutTornTail(_ descriptor: Int32, path: String) throws(StorageError) -> DamagedRecord? {
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size > 0 else { return nil }
+        var last: UInt8 = 0
+        guard pread(descriptor, &last, 1, size - 1) == 1 else { throw StorageError.errno(path, "read") }
+        if last == 10 { return nil }
+        let bytes = try AtomicFile.read(path) ?? []
+        let keep = (bytes.lastIndex(of: 10).map { $0 + 1 }) ?? 0
+        guard ftruncate(descriptor, off_t(keep)) == 0 else { throw StorageError.errno(path, "ftruncate") }
+        fsync(descriptor)
+        return DamagedRecord(offset: keep, reason: "torn tail (no newline), cut off", bytes: Array(bytes[keep...]))
     }
 }

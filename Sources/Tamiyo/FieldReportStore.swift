@@ -25,7 +25,7 @@ public final class FieldReportStore: Sendable {
         let contents = try log.read()
         var loaded: [FieldReport] = []
         var unreadable = 0
-        var damaged = contents.damaged
+        var damaged = (log.tornAtOpen.map { [$0] } ?? []) + contents.damaged
         for record in contents.records {
             if let report = try? LeylineCodec.decode(FieldReport.self, from: record) {
                 loaded.append(report)
@@ -34,7 +34,7 @@ public final class FieldReportStore: Sendable {
                 damaged.append(AppendOnlyLog.DamagedRecord(offset: -1, reason: "checksum fine but not a field report", bytes: record))
             }
         }
-        skippedAtOpen = contents.skipped + unreadable
+        skippedAtOpen = contents.skipped + unreadable + (log.tornAtOpen == nil ? 0 : 1)
         damagedAtOpen = damaged
         reports = Mutex(loaded)
         try enforceRetention(now: Date().timeIntervalSince1970)
