@@ -179,3 +179,34 @@ import Testing
         #expect(try String(contentsOfFile: directory + "/field_reports.log", encoding: .utf8).isEmpty)
     }
 }
+
+/// A server killed with -9 takes its managed redis-server with it (parent-death signal).
+@Suite(.serialized) struct ManagedRedisOrphanTests {
+    @Test func killingTheServerWithSIGKILLStopsItsRedis() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: EsperBinary.path), "build the esper executable first")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }
+        let data = TemporaryDirectory("esper-orphan")
+        let port = ServerProcess.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: EsperBinary.path)
+        process.arguments = ["serve", "--port", "\(port)", "--data-dir", data.path + "/var", "--log-level", "error"]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
+        environment["ESPER_ACCESS_LOG"] = "off"
+        environment["ESPER_FORGE_AT_START"] = "off"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        #expect(eventually(within: 30) { (try? RawHTTP.request(port: port, path: "/api/v1/version").status) == 200 })
+        let text = try String(contentsOfFile: data.path + "/var/redis/redis.pid", encoding: .utf8)
+        let redis = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(redis, 0) == 0)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(eventually(within: 15) { kill(redis, 0) != 0 })
+        if kill(redis, 0) == 0 { kill(redis, SIGKILL) }
+    }
+}
