@@ -244,7 +244,8 @@ public struct Configuration: Sendable {
         if let reserve = try integer("ESPER_HTTP_RESERVED_CONNECTIONS", 0...65535) {
             guard reserve < http.maxConnections else {
                 throw ConfigurationError(
-                    variable: "ESPER_HTTP_RESERVED_CONNECTIONS", message: "must be below ESPER_HTTP_MAX_CONNECTIONS (\(http.maxConnections))")
+                    variable: "ESPER_HTTP_RESERVED_CONNECTIONS",
+                    message: "must be below ESPER_HTTP_MAX_CONNECTIONS (\(http.maxConnections))")
             }
             http.reservedConnections = reserve
         }

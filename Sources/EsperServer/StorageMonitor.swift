@@ -98,7 +98,8 @@ final class StorageMonitor: Sendable {
             writeFailures.increment()
             result = HealthCheckResult(status: .degraded, detail: "\(dataDirectory): \(failure)")
         } else {
-            result = HealthCheckResult(status: .ok, detail: "\(dataDirectory) writable (\(StorageMonitor.probeBytes) bytes written and fsynced)")
+            result = HealthCheckResult(
+                status: .ok, detail: "\(dataDirectory) writable (\(StorageMonitor.probeBytes) bytes written and fsynced)")
         }
         let changed = state.withLock { findings -> Bool in
             defer { findings.storage = result }

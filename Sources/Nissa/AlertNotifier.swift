@@ -213,7 +213,9 @@ public final class AlertNotifier: Sendable {
                 throw NissaStoreMissing()
             }
             try store.deadLetter(NissaStateStore.StoredDelivery(record: pending.record, url: pending.url, body: pending.body))
-            logger.error("undelivered notification dead-lettered: too many parked", metadata: metadata.merging(["file": "\(store.deadLetterPath)"]) { $1 })
+            logger.error(
+                "undelivered notification dead-lettered: too many parked",
+                metadata: metadata.merging(["file": "\(store.deadLetterPath)"]) { $1 })
             count(pending.record.receiver, "dead_lettered")
         } catch {
             logger.error(

@@ -102,7 +102,9 @@ public final class NissaStateStore: Sendable {
                 return last == nil
             }
             // One line per failure streak, not one per packet while the disk stays full.
-            if first { logger.error("nissa cannot save its state", metadata: ["file": "\(path)", "what": "\(what)", "error": "\(reason)"]) }
+            if first {
+                logger.error("nissa cannot save its state", metadata: ["file": "\(path)", "what": "\(what)", "error": "\(reason)"])
+            }
         }
     }
 
@@ -116,8 +118,10 @@ public final class NissaStateStore: Sendable {
                     let json = String(decoding: try JanssonEncoder().encode(record), as: UTF8.self)
                     try transaction.query(
                         "INSERT OR REPLACE INTO alerts (id, sequence, state, updated_ms, record) VALUES (?, ?, ?, ?, ?)",
-                        [.text(record.id), .integer(record.sequence), .text(record.state.rawValue),
-                         .integer(record.updatedAt.millisecondsSinceEpoch), .text(json)])
+                        [
+                            .text(record.id), .integer(record.sequence), .text(record.state.rawValue),
+                            .integer(record.updatedAt.millisecondsSinceEpoch), .text(json),
+                        ])
                 }
                 for id in removed { try transaction.query("DELETE FROM alerts WHERE id = ?", [.text(id)]) }
             }
@@ -156,8 +160,10 @@ public final class NissaStateStore: Sendable {
                     let json = String(decoding: try JanssonEncoder().encode(record), as: UTF8.self)
                     try transaction.query(
                         "INSERT OR REPLACE INTO deliveries (id, number, settled, updated_ms, url, body, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [.text(record.id), .integer(Int64(record.id.dropFirst(4)) ?? 0), .integer(record.isSettled ? 1 : 0),
-                         .integer(record.updatedAt.millisecondsSinceEpoch), .text(delivery.url), .blob(delivery.body), .text(json)])
+                        [
+                            .text(record.id), .integer(Int64(record.id.dropFirst(4)) ?? 0), .integer(record.isSettled ? 1 : 0),
+                            .integer(record.updatedAt.millisecondsSinceEpoch), .text(delivery.url), .blob(delivery.body), .text(json),
+                        ])
                 }
                 for id in removed { try transaction.query("DELETE FROM deliveries WHERE id = ?", [.text(id)]) }
             }
@@ -172,7 +178,8 @@ public final class NissaStateStore: Sendable {
                 let record = try JanssonDecoder().decode(DeliveryRecord.self, from: Array((row["record"].string ?? "").utf8))
                 return StoredDelivery(record: record, url: row["url"].string ?? "", body: row["body"].bytes ?? [])
             } catch {
-                logger.error("nissa delivery row unreadable, skipped", metadata: ["file": "\(path)", "delivery": "\(row["id"].string ?? "?")"])
+                logger.error(
+                    "nissa delivery row unreadable, skipped", metadata: ["file": "\(path)", "delivery": "\(row["id"].string ?? "?")"])
                 return nil
             }
         }
@@ -202,7 +209,10 @@ public final class NissaStateStore: Sendable {
         write("slo samples") {
             try database.query(
                 "INSERT INTO slo_samples (key, time_ms, violated, objective, actual) VALUES (?, ?, ?, ?, ?)",
-                [.text(sample.key), .integer(sample.time), .integer(sample.violated ? 1 : 0), .real(sample.objective), .real(sample.actual)])
+                [
+                    .text(sample.key), .integer(sample.time), .integer(sample.violated ? 1 : 0), .real(sample.objective),
+                    .real(sample.actual),
+                ])
         }
     }
 

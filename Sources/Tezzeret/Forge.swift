@@ -156,7 +156,8 @@ public final class Forge: Sendable {
                 if let reason = urza.invalidReason(id) {
                     summary.recompiled.append(ForgeRepair(blueprintId: id, reason: reason))
                 } else if let record = urza.get(id), record.state != .available {
-                    summary.recompiled.append(ForgeRepair(blueprintId: id, reason: "artifact \(record.state.rawValue) since an earlier run"))
+                    summary.recompiled.append(
+                        ForgeRepair(blueprintId: id, reason: "artifact \(record.state.rawValue) since an earlier run"))
                 }
             }
             wal.pending += missing

@@ -234,7 +234,10 @@ public final class UrzaLibrary: Sendable {
             return false
         }
         guard FileManager.default.fileSize(path) == record.artifactBytes else {
-            quarantine(record, reason: "\(record.artifactPath) has \(FileManager.default.fileSize(path) ?? 0) bytes, the catalog says \(record.artifactBytes)")
+            quarantine(
+                record,
+                reason:
+                    "\(record.artifactPath) has \(FileManager.default.fileSize(path) ?? 0) bytes, the catalog says \(record.artifactBytes)")
             return false
         }
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }

@@ -1,4 +1,5 @@
 import EsperHTTP
+import EsperJSON
 import EsperTestSupport
 import Foundation
 import Testing
@@ -59,8 +60,6 @@ import Testing
         #expect(!problem.detail.contains("f50:"))
     }
 }
-
-import EsperJSON
 
 enum JSONFieldProblemFixture {
     static func make(_ field: String) -> JSONFieldProblem { JSONFieldProblem(field: field, message: "bad") }

@@ -19,7 +19,9 @@ import Testing
     @Test func aFullDiskIsDegradedWithTheReasonAndRecovers() throws {
         guard getuid() == 0 else { return }
         let mountPoint = TemporaryDirectory("esper-tmpfs")
-        guard Tools.find("mount").map({ (try? Tools.run($0, ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint.path]))?.status == 0 }) == true
+        guard
+            Tools.find("mount").map({ (try? Tools.run($0, ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint.path]))?.status == 0 })
+                == true
         else { return }
         defer { _ = try? Tools.run(Tools.find("umount") ?? "/bin/umount", ["-l", mountPoint.path]) }
         let redis = try RedisTestServer()
@@ -46,7 +48,8 @@ import Testing
         do {
             let server = try ServerHarness(data: data, redis: redis, configure: { $0.localWorkers = false })
             for index in 0..<60 {
-                let config = #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [8]}, "epochs": 1, "learning_rate": 0.01, "seed": \#(index)}"#
+                let config =
+                    #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [8]}, "epochs": 1, "learning_rate": 0.01, "seed": \#(index)}"#
                 let created = try server.request("POST", "/api/v1/runs", json: config)
                 #expect(created.status == 202, "\(created.text)")
             }
@@ -55,7 +58,8 @@ import Testing
         // Everything into the main file first (the server may leave a WAL behind).
         let path = data.path + "/var/tolaria/runs.db"
         let python = try #require(Tools.find("python3"))
-        _ = try Tools.run(python, ["-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')", path])
+        _ = try Tools.run(
+            python, ["-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')", path])
         // Flip the b-tree page headers (type, free block, cell count) of every page after the
         // first (the schema on page 1 stays readable, so damage is named by table).
         var bytes = try #require(FileManager.default.contents(atPath: path).map { Array($0) })
@@ -168,13 +172,16 @@ import Testing
         try Data(damaged.utf8).write(to: URL(fileURLWithPath: directory + "/field_reports.log"))
         let server = try ServerHarness(data: data)
         let metrics = try server.get("/metrics").text
-        #expect(metrics.contains(#"esper_repairs_total{component="tamiyo",action="skipped"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("repairs") })")
+        #expect(
+            metrics.contains(#"esper_repairs_total{component="tamiyo",action="skipped"} 2"#),
+            "\(metrics.split(separator: "\n").filter { $0.contains("repairs") })")
         let kept = try FileManager.default.contentsOfDirectory(atPath: directory + "/quarantine")
         #expect(kept.count == 1 && kept[0].hasPrefix("field_reports.log."))
         let quarantined = try String(contentsOfFile: directory + "/quarantine/" + kept[0], encoding: .utf8)
         #expect(quarantined.contains("fr-x") && quarantined.contains("torn"))
         let traces = Repairs.shared.recent.filter { $0.component == "tamiyo" && $0.file.hasPrefix(directory) }
-        #expect(Set(traces.suffix(2).map { $0.file.split(separator: "@").last.map(String.init) ?? "" }) == ["0", "\(damaged.utf8.count - 15)"])
+        #expect(
+            Set(traces.suffix(2).map { $0.file.split(separator: "@").last.map(String.init) ?? "" }) == ["0", "\(damaged.utf8.count - 15)"])
         // Rewritten without them: the next start finds nothing to repair.
         #expect(try String(contentsOfFile: directory + "/field_reports.log", encoding: .utf8).isEmpty)
     }

@@ -11,7 +11,9 @@ import Testing
 /// restart does — sees the alerts with their acks, the delivery log with parked
 /// notifications, and the SLO samples of the first.
 @Suite(.serialized) struct NissaStateStoreTests {
-    static func open(_ directory: String, _ configure: (inout NissaOptions) -> Void = { _ in }) throws -> (NissaService, PrometheusCollectorRegistry) {
+    static func open(
+        _ directory: String, _ configure: (inout NissaOptions) -> Void = { _ in }
+    ) throws -> (NissaService, PrometheusCollectorRegistry) {
         var options = NissaOptions()
         configure(&options)
         let registry = PrometheusCollectorRegistry()
@@ -66,7 +68,9 @@ import Testing
     @Test func pastTheParkedBoundTheOldestIsDeadLetteredWithAnAlertAndACounter() throws {
         let directory = TemporaryDirectory("nissa-dead")
         let (nissa, registry) = try Self.open(directory.path) {
-            $0.receivers = ["email": "http://127.0.0.1:9/unreachable", "slack": "http://127.0.0.1:9/x", "pagerduty": "http://127.0.0.1:9/y"]
+            $0.receivers = [
+                "email": "http://127.0.0.1:9/unreachable", "slack": "http://127.0.0.1:9/x", "pagerduty": "http://127.0.0.1:9/y",
+            ]
             $0.parkedMax = 2
         }
         // Not started: nothing is sent, every notification stays undelivered.
