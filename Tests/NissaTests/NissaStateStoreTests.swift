@@ -7,6 +7,10 @@ import Nissa
 import Prometheus
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Nissa's durable state (issue 16): a second NissaService on the same directory — what a
 /// restart does — sees the alerts with their acks, the delivery log with parked
 /// notifications, and the SLO samples of the first.
@@ -85,6 +89,34 @@ import Testing
         #expect(String(decoding: metrics, as: UTF8.self).contains("esper_nissa_notifications_dead_lettered_total \(log.records.count)"))
         #expect(eventually(within: 10) { nissa.alerts.firing().contains { $0.rule == "nissa_notifications_dead_lettered" } })
         #expect(nissa.notifier.deliveries().filter { $0.status != .delivered }.count <= 2 + 2)
+    }
+
+    /// A small tmpfs (root only; skipped otherwise) filled and freed: ingest goes on, health
+    /// says the state is not saved, and a write after space returns clears it.
+    @Test func aFullDiskIsReportedAndIngestGoesOn() throws {
+        guard getuid() == 0, let mount = Tools.find("mount") else { return }
+        let mountPoint = TemporaryDirectory("nissa-tmpfs")
+        guard (try? Tools.run(mount, ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]))?.status == 0 else { return }
+        defer { _ = try? Tools.run(Tools.find("umount") ?? "/bin/umount", ["-l", mountPoint.path]) }
+        let (nissa, registry) = try Self.open(mountPoint.path + "/nissa")
+        nissa.ingest(packet("tezzeret", [("tezzeret.compile.retry_count", 2)]))
+        #expect(nissa.health.healthy)
+        let filler = mountPoint.path + "/filler"
+        _ = try Tools.run(Tools.find("dd") ?? "/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=64k", "count=64"])
+        // Enough changes to need new pages; each is refused, none stops ingest.
+        for round in 0..<200 {
+            nissa.ingest(packet("tezzeret", [("tezzeret.compile.retry_count", Double(round % 2) * 2)]))
+            nissa.ingest(packet("tolaria", [("slo.latency_objective", 18), ("slo.latency_actual", Double(round))]))
+        }
+        #expect(!nissa.health.healthy)
+        #expect(nissa.health.detail.contains("state not saved"), "\(nissa.health.detail)")
+        var metrics: [UInt8] = []
+        registry.emit(into: &metrics)
+        #expect(!String(decoding: metrics, as: UTF8.self).contains("esper_nissa_store_errors_total 0"))
+        #expect(nissa.alerts.list(limit: 500).items.count > 1)  // memory kept going
+        unlink(filler)
+        nissa.ingest(packet("tezzeret", [("tezzeret.compile.retry_count", 2)]))
+        #expect(nissa.health.healthy, "\(nissa.health.detail)")
     }
 
     @Test func aDamagedStateFileIsQuarantinedAndNissaStartsEmpty() throws {
