@@ -75,6 +75,8 @@ import Testing
         #expect(integrity["status"] as? String == "degraded")
         let detail = integrity["detail"] as? String ?? ""
         #expect(detail.contains("tolaria/runs.db"), "\(detail)")
+        // The damage is named by table (and, where the rows can be listed, by row).
+        #expect(detail.contains("table run_"), "\(detail)")
         #expect(try server.get("/healthz").status == 503)
         // Still serving: version, health, and routes that do not need the damaged pages.
         #expect(try server.get("/api/v1/version").status == 200)
