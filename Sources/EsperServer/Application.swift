@@ -11,6 +11,7 @@ public import Nissa
 public import Oona
 public import Prometheus
 public import Simic
+public import Studies
 public import Tamiyo
 public import Tolaria
 public import Workers
@@ -51,6 +52,8 @@ public final class Application: Sendable {
     public let events: EventHub
     /// Write checks and SQLite integrity checks of the data directory (`/healthz`).
     let storageMonitor: StorageMonitor
+    /// Studies: runs grouped with their controls over seeds (`<data>/studies`).
+    public let studies: StudyService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -155,6 +158,12 @@ public final class Application: Sendable {
             }, stateStore: nissaState)
 
         events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+        let checkpointRoot = configuration.checkpointDirectory ?? tolaria + "/runs"
+        let seedRegistry = tamiyo.seeds
+        studies = try StudyService(
+            options: StudyService.Options(directory: configuration.dataDirectory + "/studies", maxRuns: configuration.studyMaxRuns),
+            runs: runs, logger: logger, seedStages: { id in seedRegistry.view(id)?.seeds.map(\.stage) },
+            checkpointDirectory: { id in checkpointRoot + "/" + id })
 
         storageMonitor = StorageMonitor(
             dataDirectory: configuration.dataDirectory, storageInterval: configuration.storageCheckSeconds,
@@ -177,6 +186,12 @@ public final class Application: Sendable {
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
+        ConsoleRoutes.register(into: &router)
+        StudyRoutes.register(into: &router, service: studies)
+        let dataDirectory = configuration.dataDirectory
+        StorageRoutes.register(
+            into: &router, runs: runs, checkpointDirectory: { id in checkpointRoot + "/" + id },
+            usage: { Application.storageUsage(dataDirectory: dataDirectory, checkpointRoot: checkpointRoot) })
         server = HTTPServer(
             configuration: configuration.http, router: router, logger: logger,
             metrics: HTTPMetrics(registry: registry),
@@ -224,13 +239,17 @@ public final class Application: Sendable {
         recordApplier.start()
         localWorkers?.start()
         nissa.start()
+        // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
+        if let depth = bus.reportQueueDepthNow() { nissa.ingest(.telemetry(depth)) }
         tamiyo.startPolicyConsumer()
         simic.start()
         events.start()
+        studies.start()
         do {
             try server.start()
         } catch {
             localWorkers?.stop()
+            studies.stop()
             recordApplier.stop()
             runs.shutdown()
             events.stop()
@@ -264,6 +283,7 @@ public final class Application: Sendable {
     /// WAL), then Redis stops.
     public func stop() {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
+        studies.stop()  // ends the study event streams too, so the server's stop does not wait for them
         server.stop()
         localWorkers?.stop()
         recordApplier.stop()

@@ -41,6 +41,8 @@ public final class NissaService: Sendable {
     /// Alerts, deliveries and SLO samples on disk (nil: memory only, as in unit tests).
     public let stateStore: NissaStateStore?
     private let nextPrune = Mutex<Int64>(0)
+    /// Drills holding their alert, and each rule's latest drill.
+    public let drillBook = DrillBook()
 
     private let packetsDuplicate: Counter
     private let ingestDuration: DurationHistogram
