@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "Nissa",
             dependencies: [
-                "CCurl", "EsperJSON", "Leyline", "Oona",
+                "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -91,9 +91,27 @@ public final class Trainer {
     /// Restores the newest intact checkpoint if there is one; returns its epoch.
     @discardableResult
     public func resumeFromCheckpoint() throws -> Int? {
-        guard let checkpoint = checkpoints?.latest() else { return nil }
+        guard let found = checkpoints?.latestReporting() else { return nil }
+        reportSkipped(found.skipped, resumingFrom: found.checkpoint?.metadata.epoch)
+        guard let checkpoint = found.checkpoint else { return nil }
         try restore(checkpoint, keepRollbackCount: false)
         return checkpoint.metadata.epoch
+    }
+
+    /// One `checkpoint_failed` event per damaged checkpoint passed over on resume: which one,
+    /// why, where it was kept, and which epoch the run goes on from instead.
+    private func reportSkipped(_ skipped: [CheckpointStore.Skipped], resumingFrom epoch: Int?) {
+        for item in skipped {
+            let instead = epoch.map { "resuming from the checkpoint of epoch \($0)" } ?? "no older checkpoint: starting over"
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: item.epoch, kind: .checkpointFailed, level: .warning,
+                    message: "checkpoint of epoch \(item.epoch) skipped: \(item.reason); \(instead)",
+                    attributes: [
+                        "file": item.path, "reason": item.reason, "quarantine": item.quarantine ?? "",
+                        "resumed_from_epoch": epoch.map(String.init) ?? "",
+                    ]))
+        }
     }
 
     /// Trains until `config.epochs` epochs are done, the control says stop, or the controller
