@@ -240,7 +240,7 @@ public final class Application: Sendable {
         localWorkers?.start()
         nissa.start()
         // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
-        if let depth = bus.reportQueueDepthNow() { nissa.ingest(.telemetry(depth)) }
+        if let depth = bus.reportQueueDepthNow() { nissa.ingestBeforeBus(.telemetry(depth)) }
         tamiyo.startPolicyConsumer()
         simic.start()
         events.start()

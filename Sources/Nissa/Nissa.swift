@@ -23,6 +23,9 @@ public final class NissaService: Sendable {
     private let bus: OonaClient?
     private let logger: Logger
     private let seen = RecentIDs(capacity: 100_000)
+    /// Ids of packets handed over directly (`ingestBeforeBus`) whose copy on the bus is
+    /// expected: that copy is not a redelivery and is not counted as a duplicate.
+    private let expectedEchoes = Mutex<Set<String>>([])
     /// Run ids from the run registry (Tolaria), for Grafana variables.
     private let registryRuns: @Sendable () -> [String]
 
@@ -239,6 +242,16 @@ public final class NissaService: Sendable {
         return true
     }
 
+    /// Ingests a message this process also publishes on the bus (the server's first
+    /// queue-depth report, so its families exist at once); the bus copy is dropped silently.
+    public func ingestBeforeBus(_ message: BusMessage) {
+        if case .telemetry(let packet) = message, !packet.packetId.isEmpty {
+            let source = packet.sourceSubsystem.isEmpty ? "unknown" : packet.sourceSubsystem
+            _ = expectedEchoes.withLock { $0.insert("telemetry|\(source)|\(packet.packetId)") }
+        }
+        ingest(message)
+    }
+
     func withDrillLock<T>(_ body: () -> T) -> T { drillLock.withLock { _ in body() } }
 
     /// A drill packet through the real ingest; returns the transitions it caused.
@@ -249,8 +262,9 @@ public final class NissaService: Sendable {
     private func firstSight(_ kind: String, _ id: String, source: String = "") -> Bool {
         // Messages without an id cannot be recognised again; they are always counted.
         guard !id.isEmpty else { return true }
-        if seen.insert("\(kind)|\(source)|\(id)") { return true }
-        packetsDuplicate.increment()
+        let key = "\(kind)|\(source)|\(id)"
+        if seen.insert(key) { return true }
+        if expectedEchoes.withLock({ $0.remove(key) }) == nil { packetsDuplicate.increment() }
         return false
     }
 
