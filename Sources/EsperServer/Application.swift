@@ -96,6 +96,9 @@ public final class Application: Sendable {
         let simic = try SimicService(
             settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
             reportSource: { tamiyo.fieldReports.all },
+            // Reports read from the normal stream join the durable log first, so the log a
+            // remote policy job reads holds what the buffer holds.
+            persistReport: { report in try tamiyo.fieldReports.append(report) },
             dispatch: { id in try queue.publish(kind: .policy, job: PolicyJobHandler.job(id: id), attributes: ["simic_job_id": id]) })
         self.simic = simic
         let tolaria = configuration.dataDirectory + "/tolaria"
@@ -140,6 +143,9 @@ public final class Application: Sendable {
 
         // Seed views outlive a restart in the run registry's database.
         tamiyo.seeds.attach(store: runs.registry)
+        // Runs on `esper worker` processes: their field reports join the server's log (once
+        // per report id) and Simic's buffer, their seed views Kasmina's registry.
+        runs.handleRecords(Application.remoteRunRecords(tamiyo: tamiyo, simic: simic, logger: logger))
         let runService = runs
         nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
             // Run ids for Grafana variables: a bounded read of the local registry.
@@ -262,6 +268,31 @@ public final class Application: Sendable {
         healthMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
+    }
+
+    /// Where the field reports and seed views of remote runs go. An unreadable payload is
+    /// dropped with an error in the log; a store that refuses (disk full) leaves the record
+    /// pending, so it comes back.
+    static func remoteRunRecords(tamiyo: TamiyoService, simic: SimicService, logger: Logger) -> RunService.RecordHandlers {
+        RunService.RecordHandlers(
+            fieldReport: { record, payload in
+                let report: FieldReport
+                do { report = try JanssonDecoder().decode(FieldReport.self, from: payload) } catch {
+                    logger.error("unreadable field report record dropped", metadata: ["run": "\(record.runId)", "error": "\(error)"])
+                    return
+                }
+                guard report.trainingRunId == record.runId else { return }
+                if try tamiyo.fieldReports.append(report) { simic.buffer.add(report, now: Date().timeIntervalSince1970) }
+            },
+            seeds: { record, payload in
+                let view: RunSeedsView
+                do { view = try JanssonDecoder().decode(RunSeedsView.self, from: payload) } catch {
+                    logger.error("unreadable seed view record dropped", metadata: ["run": "\(record.runId)", "error": "\(error)"])
+                    return
+                }
+                guard view.runId == record.runId else { return }
+                tamiyo.seeds.receive(view, attempt: record.attempt.flatMap(JobAttempt.init))
+            })
     }
 
     static func probes(

@@ -1,3 +1,4 @@
+import EsperJSON
 import Foundation
 import Karn
 import Kasmina
@@ -18,6 +19,7 @@ public final class WorkerProcess: Sendable {
     public let bus: OonaClient
     public let runtime: WorkerRuntime
     let tamiyo: TamiyoService
+    let policySync: PolicySync
     let logger: Logger
 
     public struct StartError: Error, CustomStringConvertible {
@@ -67,6 +69,7 @@ public final class WorkerProcess: Sendable {
                     try mirror.sync()
                 },
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
+            policySync = PolicySync(server: ServerClient(serverURL: server), tamiyo: tamiyo, logger: logger)
             let policy = RemotePolicyJobHandler(
                 server: ServerClient(serverURL: server), bus: bus, bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
@@ -74,18 +77,56 @@ public final class WorkerProcess: Sendable {
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")
         }
-        runtime = WorkerRuntime(
+        let runtime = WorkerRuntime(
             queue: JobQueue(bus: bus), handlers: handlers,
             options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: false), logger: logger)
+        self.runtime = runtime
+        WorkerProcess.connect(tamiyo: tamiyo, to: runtime, logger: logger)
         Kernels.blasThreads = configuration.blasThreads
+    }
+
+    /// The server owns what the runs here produce: field reports and seed views go to it as
+    /// run records (in order with the epochs, kept in the outbox while Redis is away), and
+    /// operators' culls come back through the heartbeat.
+    static func connect(tamiyo: TamiyoService, to runtime: WorkerRuntime, logger: Logger) {
+        tamiyo.forwardReports { report in
+            guard let payload = try? JanssonEncoder().encodeValue(report) else { return }
+            runtime.records.publish(
+                RunJobRecord(
+                    kind: .fieldReport, runId: report.trainingRunId, worker: runtime.id, attempt: runtime.attempt(runId: report.trainingRunId),
+                    payload: payload))
+        }
+        tamiyo.seeds.forward { view in
+            guard let payload = try? JanssonEncoder().encodeValue(view) else { return }
+            runtime.records.publish(
+                RunJobRecord(
+                    kind: .seeds, runId: view.runId, worker: runtime.id, epoch: view.epoch, attempt: runtime.attempt(runId: view.runId),
+                    payload: payload))
+        }
+        runtime.relayCulls { runId, seedId in
+            do throws(CullRequestError) {
+                _ = try tamiyo.seeds.requestCull(runId: runId, seedId: seedId)
+                return true
+            } catch {
+                switch error {
+                case .unknownRun, .runNotActive, .relayFailed:
+                    return false  // its seeds are not here yet (a run just taken): next beat
+                case .unknownSeed, .notCullable:
+                    logger.warning("operator cull refused", metadata: ["run": "\(runId)", "seed": "\(seedId)", "reason": "\(error)"])
+                    return true
+                }
+            }
+        }
     }
 
     public func start() {
         bus.start()
         runtime.start()
+        policySync.start()
     }
 
     public func stop() {
+        policySync.stop()
         runtime.stop()
         tamiyo.stop()
         bus.stop()
