@@ -57,7 +57,8 @@ final class WorkerChild {
         let data = TemporaryDirectory("esper-workers")
         let redis: RedisTestServer
         let url: String
-        let server: ServerProcess
+        /// Replaced when a test restarts the server (on the same port).
+        var server: ServerProcess
         var checkpoints: String { data.path + "/tolaria/runs" }
 
         init(environment: [String: String]) throws {

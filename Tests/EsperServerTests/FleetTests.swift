@@ -1,0 +1,226 @@
+import EsperJSON
+import EsperTestSupport
+import Foundation
+import Tamiyo
+import Testing
+
+/// The fleet as one system (issue 15 item 3, issue 16 item 2): a real redis-server, a server
+/// process that trains nothing itself (`--no-local-workers`) and `esper worker` processes —
+/// seed views, field reports and culls of remote runs, policies reaching every worker, and
+/// everything on the server exactly once after kill -9 of a worker and of the server.
+@Suite(.serialized) struct FleetTests {
+    static let settings = WorkerProcessTests.busSettings.merging([
+        "ESPER_SEED_WIDTH": "16", "ESPER_COMPILE_STRATEGY": "emergency", "ESPER_FORGE_AT_START": "off",
+    ]) { $1 }
+
+    /// A two-moons run with one seed slot; `checkpoint_interval` 100, so a seed's field report
+    /// (at fossilisation, within the first 100 epochs) comes before the next checkpoint.
+    static func run(epochs: Int, seeds: String, policy: String = "heuristic") -> String {
+        #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [16, 16]}, "epochs": \#(epochs), "batch_size": 128, "#
+            + #""learning_rate": 0.001, "seed": 42, "checkpoint_interval": 100, "policy": "\#(policy)", "seeds": \#(seeds)}"#
+    }
+    static let grows = run(
+        epochs: 230,
+        seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "host_frozen": true, "min_training_epochs": 4, "max_germinations": 1}"#)
+    /// The seed stays in TRAINING until an operator culls it.
+    static let waits = run(
+        epochs: 20_000,
+        seeds:
+            #"{"slots": ["slot-0"], "blueprints": ["BP008"], "min_training_epochs": 100000, "max_training_epochs": 100000, "max_germinations": 1}"#
+    )
+
+    static func get(_ port: UInt16, _ path: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: path)) }
+
+    static func post(_ port: UInt16, _ path: String, _ json: String? = nil) throws -> RawResponse {
+        try RawHTTP.request(
+            port: port, method: "POST", path: path, headers: json == nil ? [:] : ["Content-Type": "application/json"],
+            body: Array((json ?? "").utf8))
+    }
+
+    static func seeds(_ port: UInt16, _ run: String) throws -> [[String: Any]] {
+        try get(port, "/api/v1/runs/\(run)/seeds")["items"] as? [[String: Any]] ?? []
+    }
+
+    /// Every field report of a run the server holds (all pages).
+    static func fieldReports(_ port: UInt16, run: String? = nil) throws -> [[String: Any]] {
+        var items: [[String: Any]] = []
+        var cursor: String?
+        repeat {
+            var path = "/api/v1/tamiyo/field-reports?limit=100" + (run.map { "&run=" + $0 } ?? "")
+            if let cursor { path += "&cursor=" + cursor }
+            let page = try get(port, path)
+            items += page["items"] as? [[String: Any]] ?? []
+            cursor = page["next_cursor"] as? String
+        } while cursor != nil
+        return items
+    }
+
+    func compileBP008(_ cluster: WorkerProcessTests.Cluster) throws {
+        let compile = try Self.post(cluster.server.port, "/api/v1/tezzeret/jobs", #"{"blueprint_id": "BP008", "parameters": {}}"#)
+        #expect(compile.status == 202, "\(compile.text)")
+        let job = try #require(try RawHTTP.json(compile)["job_id"] as? String)
+        #expect(
+            try eventually(within: 120) {
+                try Self.get(cluster.server.port, "/api/v1/tezzeret/jobs/\(job)")["status"] as? String == "succeeded"
+            })
+    }
+
+    @Test func theFleetIsOneSystemAndEverythingIsOnTheServerOnceAfterKillingAWorkerAndTheServer() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: EsperBinary.path), "build the esper executable first")
+        var cluster = try WorkerProcessTests.Cluster(environment: Self.settings)
+        try compileBP008(cluster)
+        var workers = [try cluster.worker(Self.settings), try cluster.worker(Self.settings)]
+        let port = cluster.server.port
+        let grows = try cluster.submit(Self.grows)
+        let waits = try cluster.submit(Self.waits)
+
+        // 1. The growing run's seed is served from the worker's views; its field report reaches
+        // the server. The worker holding it is killed right after that report, before the next
+        // checkpoint: the run resumes elsewhere and makes the same report again.
+        #expect(
+            try eventually(within: 240) { try !Self.fieldReports(port, run: grows).isEmpty },
+            "\(workers.map { $0.log.suffix(1500) })")
+        let holder = try cluster.holder(of: grows)
+        if let victim = workers.first(where: { $0.pid == holder }) {
+            victim.killHard()
+            workers.append(try cluster.worker(Self.settings))  // a replacement, so both runs keep a worker
+        }
+        let killedGrowing = holder != nil
+
+        // 2. An operator's cull reaches the worker holding the other run.
+        var seed = ""
+        #expect(
+            try eventually(within: 120) {
+                let items = try Self.seeds(port, waits)
+                guard let training = items.first(where: { $0["stage"] as? String == "SEED_STAGE_TRAINING" }) else { return false }
+                seed = training["seed_id"] as? String ?? ""
+                return true
+            }, "\(String(describing: try? Self.get(port, "/api/v1/runs/\(waits)/seeds")))")
+        let cull = try Self.post(port, "/api/v1/runs/\(waits)/seeds/\(seed)/cull")
+        #expect(cull.status == 202, "\(cull.text)")
+        #expect(try RawHTTP.json(cull)["cull_requested"] as? Bool == true)
+        #expect(try Self.post(port, "/api/v1/runs/\(waits)/seeds/\(seed)/cull").status == 409, "asked once already")
+        #expect(try Self.post(port, "/api/v1/runs/\(waits)/seeds/seed-9-9/cull").status == 404)
+        #expect(
+            try eventually(within: 60) {
+                try Self.seeds(port, waits).first { $0["seed_id"] as? String == seed }?["stage"] as? String == "SEED_STAGE_CANCELLED"
+            }, "\(String(describing: try? Self.seeds(port, waits)))\n\(workers.map { $0.log.suffix(1500) })")
+        #expect(try eventually(within: 30) { try Self.fieldReports(port, run: waits).count == 1 })
+
+        // 3. The server dies mid-run (kill -9) and comes back on the same port: the workers
+        // trained on; what they sent meanwhile — and what the dead server had not finished
+        // applying — is applied now, once.
+        cluster.server.killHard()
+        Thread.sleep(forTimeInterval: 1)
+        cluster.server = try ServerProcess(
+            dataDirectory: cluster.data.path, redisURL: cluster.url, arguments: ["--no-local-workers"], environment: Self.settings,
+            port: port)
+        let stopped = try Self.post(port, "/api/v1/runs/\(waits)/stop")
+        #expect(stopped.status == 200, "\(stopped.text)")
+        #expect(try eventually(within: 300) { try cluster.run(grows)["status"] as? String == "succeeded" })
+        #expect(try eventually(within: 30) { try cluster.holder(of: waits) == nil })
+        // Records still on their way are applied before the counts are taken.
+        #expect(
+            try eventually(within: 30) {
+                try cluster.redis.connection().command(["XPENDING", "esper:{bus}:jobs.records", "esper"]).array?.first?.integer == 0
+            })
+
+        // Every epoch, event, seed transition and field report once.
+        for run in [grows, waits] {
+            let record = try cluster.run(run)
+            let metrics = try Self.get(port, "/api/v1/runs/\(run)/metrics")
+            let epochs = (metrics["epochs"] as? [[String: Any]] ?? []).compactMap { $0["epoch"] as? Int }
+            let reached = try #require(record["epoch"] as? Int)
+            #expect(epochs == Array(0..<reached), "run \(run): every epoch once")
+            let events = (metrics["events"] as? [[String: Any]] ?? []).map { "\($0["kind"] ?? "")@\($0["epoch"] ?? "")" }
+            #expect(Set(events).count == events.count, "run \(run): \(events)")
+            let seeds = try Self.seeds(port, run)
+            #expect(!seeds.isEmpty, "run \(run) lists its seeds")
+            #expect(Set(seeds.compactMap { $0["seed_id"] as? String }).count == seeds.count)
+            for seed in seeds {
+                let history = (seed["history"] as? [[String: Any]] ?? []).map { "\($0["from"] ?? "")>\($0["to"] ?? "")@\($0["epoch"] ?? "")" }
+                #expect(Set(history).count == history.count, "\(history)")
+            }
+            let reports = try Self.fieldReports(port, run: run).compactMap { $0["report_id"] as? String }
+            #expect(!reports.isEmpty && Set(reports).count == reports.count, "run \(run): \(reports)")
+        }
+        #expect(try cluster.run(grows)["epoch"] as? Int == 230)
+        let fossil = try Self.seeds(port, grows).first
+        #expect(fossil?["stage"] as? String == "SEED_STAGE_FOSSILIZED", "\(String(describing: fossil))")
+        if killedGrowing { #expect(try cluster.run(grows)["restarts"] as? Int ?? 0 >= 1) }
+
+        // Simic's buffer holds what the server's log holds, and a job trains on exactly that.
+        let total = try Self.fieldReports(port).count
+        let job = try Self.post(port, "/api/v1/simic/jobs", #"{"updates": 1, "publish": false, "validation": {"min_reports": 0}}"#)
+        #expect(job.status == 202, "\(job.text)")
+        #expect((try RawHTTP.json(job)["buffer"] as? [String: Any])?["size"] as? Int == total)
+        let location = try #require(job.header("Location"))
+        var finished: [String: Any] = [:]
+        #expect(
+            try eventually(within: 120) {
+                finished = try Self.get(port, location)["job"] as? [String: Any] ?? [:]
+                return !["queued", "running"].contains(finished["state"] as? String ?? "")
+            })
+        let result = finished["result"] as? [String: Any] ?? [:]
+        #expect(
+            (result["training_reports"] as? Int ?? -1) + (result["holdout_reports"] as? Int ?? -1) == total,
+            "\(finished) vs \(total) reports")
+        withExtendedLifetime(workers) {}
+    }
+
+    @Test func aPolicyPublishedOnTheServerReachesALearnedRunOnAWorkerAtItsNextEpoch() throws {
+        let data = TemporaryDirectory("esper-fleet-policy")
+        let store = try FieldReportStore(path: data.path + "/tamiyo/field_reports.log", retentionHours: 24)
+        for report in SimicRoutesTests.reports(300, best: ["optimizer", "germinate"]) { try store.append(report) }
+        let redis = try RedisTestServer()
+        guard case .unix(let socketPath) = redis.endpoint.address else { throw WorkerProcessTests.Cluster.StartFailure() }
+        let url = "unix://\(socketPath)"
+        let settings = WorkerProcessTests.busSettings
+        let server = try ServerProcess(dataDirectory: data.path, redisURL: url, arguments: ["--no-local-workers"], environment: settings)
+        let port = server.port
+        let local = data.path + "/worker"
+        try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+        let worker = try WorkerChild(
+            redisURL: url, serverPort: port, checkpoints: data.path + "/tolaria/runs", dataDirectory: local, environment: settings)
+
+        // A learned run on the worker, long enough to see the switch.
+        let created = try Self.post(
+            port, "/api/v1/runs",
+            Self.run(epochs: 100_000, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "max_germinations": 1}"#, policy: "learned"))
+        #expect(created.status == 202, "\(created.text)")
+        let run = try #require(try RawHTTP.json(created)["id"] as? String)
+        #expect(try eventually(within: 60) { (try Self.get(port, "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0) >= 3 })
+
+        // Simic trains a policy (on a worker) and the server publishes it.
+        let job = try Self.post(
+            port, "/api/v1/simic/jobs",
+            #"{"updates": 30, "minibatch_size": 32, "learning_rate": 0.003, "seed": 5, "validation": {"min_average_reward": -10}}"#)
+        #expect(job.status == 202)
+        let location = try #require(job.header("Location"))
+        var finished: [String: Any] = [:]
+        #expect(
+            try eventually(within: 240) {
+                finished = try Self.get(port, location)["job"] as? [String: Any] ?? [:]
+                return !["queued", "running"].contains(finished["state"] as? String ?? "")
+            })
+        #expect(finished["state"] as? String == "succeeded", "\(finished)\n\(worker.log.suffix(2000))")
+        #expect((finished["result"] as? [String: Any])?["policy_version"] as? String == "simic-v1")
+
+        // The worker adopts it from the server and the learned run reloads it at its next
+        // epoch boundary (its `policy_reloaded` event names the run and the version).
+        #expect(
+            eventually(within: 30) { worker.log.contains("policy adopted from the server") && worker.log.contains("simic-v1") },
+            "\(worker.log.suffix(2000))")
+        let redisClient = try redis.connection()
+        #expect(
+            try eventually(within: 30) {
+                let entries = try redisClient.command(["XRANGE", "esper:{bus}:telemetry", "-", "+"]).array ?? []
+                return entries.contains { entry in
+                    let text = (entry.array?.last?.array ?? []).compactMap(\.text).joined(separator: " ")
+                    return text.contains("policy_reloaded") && text.contains(run) && text.contains("simic-v1")
+                }
+            })
+        #expect(try Self.post(port, "/api/v1/runs/\(run)/stop").status == 200)
+        withExtendedLifetime((redis, server)) {}
+    }
+}
