@@ -11,6 +11,7 @@ public import Oona
 public import Prometheus
 public import Simic
 public import Tamiyo
+import Tezzeret
 public import Tolaria
 public import Workers
 
@@ -109,7 +110,14 @@ public final class Application: Sendable {
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
         // Remote workers' policy-job records come on the same stream as run records.
+        let compileTable = blueprints.tezzeret.jobs
         recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger) { value in
+            if value.objectValue?["compile_job"] != nil {
+                do { compileTable.apply(try JanssonDecoder().decode(CompileJobRecord.self, from: value)) } catch {
+                    logger.error("unreadable compile job record dropped", metadata: ["error": "\(error)"])
+                }
+                return true
+            }
             guard value.objectValue?["policy_job"] != nil else { return false }
             let record: PolicyJobRecord
             do { record = try JanssonDecoder().decode(PolicyJobRecord.self, from: value) } catch {
@@ -124,8 +132,10 @@ public final class Application: Sendable {
         // (job table, Urza, the forge's scheduler) and which `esper worker` does not register.
         let policy = PolicyJobHandler(simic: simic, logger: logger)
         let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
-        blueprints.tezzeret.jobs.route { id in
-            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id), attributes: ["compile_job_id": id])
+        let compileJobs = blueprints.tezzeret.jobs
+        compileJobs.route { id in
+            // The request travels with the job: an `esper worker` compiles without the table.
+            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id, compileJobs.job(id)), attributes: ["compile_job_id": id])
         }
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
@@ -135,10 +145,12 @@ public final class Application: Sendable {
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([handler, policy, compile]),
                 options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
-        } else {
+        } else if configuration.localCompiles {
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([compile]), options: WorkerRuntime.Options(slots: 1, local: true),
                 logger: logger)
+        } else {
+            localWorkers = nil  // compiles too go to `esper worker` processes
         }
 
         // Seed views outlive a restart in the run registry's database.
@@ -163,7 +175,7 @@ public final class Application: Sendable {
         WorkerRoutes.register(into: &router, jobs: jobs)
         EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
-        UrzaRoutes.register(into: &router, urza: blueprints.urza)
+        UrzaRoutes.register(into: &router, urza: blueprints.urza, catalog: blueprints.catalog)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
         SimicRoutes.register(into: &router, simic: simic)

@@ -5,6 +5,7 @@ import Kasmina
 public import Logging
 public import Oona
 import Tamiyo
+import Tezzeret
 import Tolaria
 import Urza
 public import Workers
@@ -73,7 +74,16 @@ public final class WorkerProcess: Sendable {
             let policy = RemotePolicyJobHandler(
                 server: ServerClient(serverURL: server), bus: bus, bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
-            handlers = JobHandlerRegistry([handler, policy])
+            // Compiles with the server's compile settings (width, strategy, retries); artifacts go
+            // up into the server's Urza.
+            var options = CompileOptions()
+            options.seedWidth = configuration.blueprints.seedWidth
+            options.maxRetries = configuration.blueprints.maxRetries
+            options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
+            let compile = RemoteCompileJobHandler(
+                compiler: try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options),
+                server: ServerClient(serverURL: server), logger: logger)
+            handlers = JobHandlerRegistry([handler, policy, compile])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")
         }

@@ -280,7 +280,9 @@ public final class SimicService: Sendable {
     public func ingest(_ message: BusMessage) throws {
         switch message {
         case .fieldReport(let report):
-            _ = try persistReport?(report)
+            // A report the log already holds (a run's worker sent it as a record too, or a
+            // resumed run made it again) is in the buffer already, or was on purpose evicted.
+            if let persistReport, try !persistReport(report) { return }
             buffer.add(report, now: Date().timeIntervalSince1970)
         case .systemState, .adaptationCommand:
             return

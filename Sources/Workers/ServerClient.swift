@@ -2,7 +2,8 @@ import CCurl
 import Foundation
 
 /// GETs from the Esper server an `esper worker` works for (libcurl): the Urza mirror's
-/// listings and artifacts, a remote policy job's row, field reports and Tamiyo's weights.
+/// listings and artifacts, a remote policy job's row, field reports and Tamiyo's weights; and
+/// PUTs of compiled artifacts into the server's Urza.
 public struct ServerClient: Sendable {
     public let serverURL: String
     let timeoutMilliseconds: Int
@@ -43,5 +44,35 @@ public struct ServerClient: Sendable {
         let body = download.data.map { Array(UnsafeBufferPointer(start: $0, count: download.length)) } ?? []
         let header = withUnsafeBytes(of: download.sha256) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self).lowercased() }
         return (body, header.isEmpty ? nil : header)
+    }
+
+    /// One PUT of `body` with `headers`: the status and the answer's first bytes (a problem's
+    /// detail, for the log), or an error when the server cannot be reached.
+    public func put(_ path: String, body: [UInt8], headers: [String: String]) throws(RequestError) -> (status: Int, detail: String) {
+        guard ServerClient.initialised, let curl = curl_easy_init() else { throw RequestError(description: "libcurl unavailable") }
+        defer { curl_easy_cleanup(curl) }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { list = curl_slist_append(list, "\(name): \(value)") }
+        list = curl_slist_append(list, "Expect:")
+        defer { curl_slist_free_all(list) }
+        var answer = esper_curl_buffer()
+        let url = serverURL + path
+        let code: CURLcode = body.withUnsafeBytes { bytes in
+            withUnsafeMutablePointer(to: &answer) { pointer in
+                _ = esper_curl_setopt_string(curl, CURLOPT_URL, url)
+                _ = esper_curl_setopt_string(curl, CURLOPT_CUSTOMREQUEST, "PUT")
+                _ = esper_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+                _ = esper_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+                _ = esper_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, timeoutMilliseconds)
+                _ = esper_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "http,https")
+                _ = esper_curl_setopt_headers(curl, list)
+                _ = esper_curl_setopt_body(curl, bytes.baseAddress, bytes.count)
+                _ = esper_curl_collect_body(curl, pointer)
+                return curl_easy_perform(curl)
+            }
+        }
+        guard code == CURLE_OK else { throw RequestError(description: "PUT \(url): \(String(cString: curl_easy_strerror(code)))") }
+        let detail = withUnsafeBytes(of: answer.data) { raw in String(decoding: raw.prefix(answer.length), as: UTF8.self) }
+        return (Int(esper_curl_response_code(curl)), detail)
     }
 }
