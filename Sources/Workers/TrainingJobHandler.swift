@@ -1,3 +1,4 @@
+import Foundation
 public import EsperJSON
 public import Logging
 public import Tolaria
@@ -81,7 +82,31 @@ public struct TrainingJobHandler: JobHandler {
         }
 
         if let prepare {
-            do { try prepare(job.config) } catch {
+            // The server may be restarting (its kernel library is what a worker mirrors): try
+            // for a minute before the run fails with the reason.
+            var failure: (any Error)?
+            let deadline = ContinuousClock.now + .seconds(60)
+            var wait = 0.5
+            repeat {
+                do {
+                    try prepare(job.config)
+                    failure = nil
+                } catch {
+                    failure = error
+                    logger.warning("run not prepared yet; trying again", metadata: ["run": "\(id)", "error": "\(error)"])
+                    Thread.sleep(forTimeInterval: wait)
+                    wait = min(wait * 2, 5)
+                }
+            } while failure != nil && ContinuousClock.now < deadline && !worker.isStopping && !worker.lost(slot: context.slot)
+            if failure != nil && worker.lost(slot: context.slot) {
+                worker.letGo(slot: context.slot)
+                return .abandoned
+            }
+            if failure != nil && worker.isStopping {
+                worker.letGo(slot: context.slot)
+                return .requeue(context.job)
+            }
+            if let error = failure {
                 worker.letGo(slot: context.slot)
                 worker.records.publish(
                     RunJobRecord(
