@@ -1,4 +1,5 @@
 import EsperJSON
+import EsperStorage
 import EsperTestSupport
 import Foundation
 import Leyline
@@ -271,5 +272,56 @@ import Testing
             })
         #expect(try Self.post(port, "/api/v1/runs/\(run)/stop").status == 200)
         withExtendedLifetime((redis, server)) {}
+    }
+
+    @Test func aCompileJobRunsOnAWorkerAndUploadsItsArtifactIntoTheServersUrza() throws {
+        var settings = Self.settings
+        settings["ESPER_LOCAL_COMPILES"] = "off"
+        let cluster = try WorkerProcessTests.Cluster(environment: settings)
+        let port = cluster.server.port
+        let worker = try cluster.worker(settings)
+        #expect(try eventually(within: 30) { try !cluster.workers().isEmpty })
+        #expect(try cluster.allWorkers().allSatisfy { $0["local"] as? Bool == false }, "the server keeps no compile slot")
+        #expect(Set(try cluster.workers().first?["kinds"] as? [String] ?? []) == ["training", "policy", "compile"])
+
+        // The worker compiles; the server's Urza holds the artifact, its job says so.
+        let compile = try Self.post(port, "/api/v1/tezzeret/jobs", #"{"blueprint_id": "BP008", "parameters": {}}"#)
+        #expect(compile.status == 202, "\(compile.text)")
+        let jobId = try #require(try RawHTTP.json(compile)["job_id"] as? String)
+        var job: [String: Any] = [:]
+        #expect(
+            try eventually(within: 120) {
+                job = try Self.get(port, "/api/v1/tezzeret/jobs/\(jobId)")
+                return ["succeeded", "failed"].contains(job["status"] as? String ?? "")
+            })
+        #expect(job["status"] as? String == "succeeded", "\(job)\n\(worker.log.suffix(2000))")
+        #expect(eventually(within: 10) { worker.log.contains("compile job finished; artifact uploaded") }, "\(worker.log.suffix(2000))")
+        let stored = try Self.get(port, "/api/v1/urza/blueprints/BP008")
+        let sha = try #require(stored["artifact_sha256"] as? String)
+        #expect(job["artifact_sha256"] as? String == sha && stored["state"] as? String == "AVAILABLE")
+        let artifact = try RawHTTP.request(port: port, path: "/api/v1/urza/artifacts/BP008")
+        #expect(artifact.status == 200 && Checksum.sha256Hex(artifact.body) == sha)
+
+        // The upload route, as a hostile or broken worker would use it.
+        func put(_ id: String, _ body: [UInt8], sha: String?) throws -> RawResponse {
+            var headers = ["Content-Type": "application/octet-stream"]
+            if let sha { headers["X-Esper-SHA256"] = sha }
+            return try RawHTTP.request(port: port, method: "PUT", path: "/api/v1/urza/artifacts/\(id)", headers: headers, body: body)
+        }
+        let again = try put("BP008", artifact.body, sha: sha)
+        #expect(again.status == 200, "idempotent: \(again.text)")
+        #expect(try RawHTTP.json(again)["artifact_sha256"] as? String == sha)
+        let wrong = String(repeating: "0", count: 64)
+        let mismatch = try put("BP008", artifact.body, sha: wrong)
+        #expect(mismatch.status == 422 && mismatch.text.contains("checksum mismatch"), "\(mismatch.text)")
+        #expect(try put("BP008", artifact.body, sha: nil).status == 400)
+        #expect(try put("BP008", artifact.body, sha: "abc").status == 400)
+        #expect(try put("BP999", artifact.body, sha: sha).status == 404)
+        let elsewhere = try put("BP001", artifact.body, sha: sha)
+        #expect(elsewhere.status == 422 && elsewhere.text.contains("BP008"), "compiled for another blueprint: \(elsewhere.text)")
+        let garbage: [UInt8] = Array("not an artifact".utf8)
+        #expect(try put("BP008", garbage, sha: Checksum.sha256Hex(garbage)).status == 422)
+        #expect(try put("BP008", [], sha: Checksum.sha256Hex([UInt8]())).status == 422)
+        #expect(try Self.get(port, "/api/v1/urza/blueprints/BP008")["artifact_sha256"] as? String == sha, "nothing replaced")
     }
 }

@@ -141,7 +141,8 @@ final class WorkerChild {
         #expect(Set(listed.compactMap { $0["pid"] as? Int }) == [Int(first.pid), Int(second.pid)])
         #expect(
             listed.allSatisfy {
-                $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training", "policy"]
+                $0["local"] as? Bool == false && $0["slots"] as? Int == 1
+                    && Set($0["kinds"] as? [String] ?? []) == ["training", "policy", "compile"]
             })
 
         // Kill the first worker once the run it holds is a few checkpoints in.
