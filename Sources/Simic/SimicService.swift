@@ -282,7 +282,10 @@ public final class SimicService: Sendable {
         case .fieldReport(let report):
             // A report the log already holds (a run's worker sent it as a record too, or a
             // resumed run made it again) is in the buffer already, or was on purpose evicted.
-            if let persistReport, try !persistReport(report) { return }
+            if let persistReport, try !persistReport(report) {
+                buffer.noteDuplicate()
+                return
+            }
             buffer.add(report, now: Date().timeIntervalSince1970)
         case .systemState, .adaptationCommand:
             return
