@@ -167,7 +167,10 @@ public struct Configuration: Sendable {
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
-        ("ESPER_LOCAL_COMPILES", "on", "with ESPER_LOCAL_WORKERS=off: the server keeps a slot for compile jobs (on) or leaves them to workers (off)"),
+        (
+            "ESPER_LOCAL_COMPILES", "on",
+            "with ESPER_LOCAL_WORKERS=off: the server keeps a slot for compile jobs (on) or leaves them to workers (off)"
+        ),
         (
             "ESPER_CHECKPOINT_DIR", "<data dir>/tolaria/runs",
             "run checkpoints (<dir>/<run id>/checkpoints); shared by every worker that may resume a run"

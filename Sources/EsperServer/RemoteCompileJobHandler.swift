@@ -49,7 +49,9 @@ struct RemoteCompileJobHandler: JobHandler {
             let result = try compiler.compile(request, slot: context.slot)
             defer { try? FileManager.default.removeItem(atPath: result.artifactPath) }
             let sha = try upload(result, blueprint: blueprint)
-            send(CompileJobRecord(compileJob: id, worker: worker.id, state: .succeeded, artifactSha256: sha, attempts: result.attempts), worker)
+            send(
+                CompileJobRecord(compileJob: id, worker: worker.id, state: .succeeded, artifactSha256: sha, attempts: result.attempts),
+                worker)
             logger.info("compile job finished; artifact uploaded", metadata: ["job": "\(id)", "sha256": "\(sha)"])
         } catch {
             send(

@@ -103,7 +103,8 @@ public final class WorkerProcess: Sendable {
             guard let payload = try? JanssonEncoder().encodeValue(report) else { return }
             runtime.records.publish(
                 RunJobRecord(
-                    kind: .fieldReport, runId: report.trainingRunId, worker: runtime.id, attempt: runtime.attempt(runId: report.trainingRunId),
+                    kind: .fieldReport, runId: report.trainingRunId, worker: runtime.id,
+                    attempt: runtime.attempt(runId: report.trainingRunId),
                     payload: payload))
         }
         tamiyo.seeds.forward { view in

@@ -1,5 +1,5 @@
-import Foundation
 public import EsperJSON
+import Foundation
 public import Logging
 public import Tolaria
 
@@ -128,7 +128,8 @@ public struct TrainingJobHandler: JobHandler {
             "training job taken",
             metadata: ["run": "\(id)", "worker": "\(name)", "delivery": "\(context.deliveryCount)", "reason": "\(job.reason.rawValue)"])
         let outcome = executor.execute(
-            runId: id, config: job.config, sink: FanOutTrainingSink([RecordSink(publisher: records, worker: name, attempt: attempt, bus: busSink)] + sinks),
+            runId: id, config: job.config,
+            sink: FanOutTrainingSink([RecordSink(publisher: records, worker: name, attempt: attempt, bus: busSink)] + sinks),
             controller: { controllerFactory(id, job.config) }, control: control,
             onResume: { epoch in
                 records.publish(RunJobRecord(kind: .resumed, runId: id, worker: name, epoch: epoch, restart: restart, attempt: attempt))

@@ -137,7 +137,8 @@ import Testing
         #expect(stopped.status == 200, "\(stopped.text)")
         #expect(
             try eventually(within: 120) { try cluster.run(grows)["status"] as? String == "succeeded" },
-            "\(String(describing: try? cluster.run(grows)))\n\(workers.map { "pid \($0.pid): " + $0.log.suffix(3000) }.joined(separator: "\n----\n"))")
+            "\(String(describing: try? cluster.run(grows)))\n\(workers.map { "pid \($0.pid): " + $0.log.suffix(3000) }.joined(separator: "\n----\n"))"
+        )
         #expect(try eventually(within: 30) { try cluster.holder(of: waits) == nil })
         // Every epoch, event, seed transition and field report once (records of the stopped
         // run's last epochs may still be on their way: the registry settles on its epoch).
@@ -158,7 +159,9 @@ import Testing
             #expect(!seeds.isEmpty, "run \(run) lists its seeds")
             #expect(Set(seeds.compactMap { $0["seed_id"] as? String }).count == seeds.count)
             for seed in seeds {
-                let history = (seed["history"] as? [[String: Any]] ?? []).map { "\($0["from"] ?? "")>\($0["to"] ?? "")@\($0["epoch"] ?? "")" }
+                let history = (seed["history"] as? [[String: Any]] ?? []).map {
+                    "\($0["from"] ?? "")>\($0["to"] ?? "")@\($0["epoch"] ?? "")"
+                }
                 #expect(Set(history).count == history.count, "\(history)")
             }
             let reports = try Self.fieldReports(port, run: run).compactMap { $0["report_id"] as? String }
@@ -171,7 +174,8 @@ import Testing
         // the checkpoint, so the resumed attempt may decide differently.)
         let grown = try Self.seeds(port, grows)
         #expect(
-            !grown.isEmpty && grown.allSatisfy { ["SEED_STAGE_FOSSILIZED", "SEED_STAGE_CANCELLED"].contains($0["stage"] as? String ?? "") },
+            !grown.isEmpty
+                && grown.allSatisfy { ["SEED_STAGE_FOSSILIZED", "SEED_STAGE_CANCELLED"].contains($0["stage"] as? String ?? "") },
             "\(grown.map { ($0["seed_id"] ?? "", $0["stage"] ?? "") })")
         let reported = try Self.fieldReports(port, run: grows).compactMap { $0["seed_id"] as? String }
         #expect(reported.sorted() == grown.compactMap { $0["seed_id"] as? String }.sorted())

@@ -139,7 +139,8 @@ final class AnnounceLog: @unchecked Sendable {
             SimicJob(id: "job-empty", settings: settings, createdAt: ""), buffer: FieldReportReplayBuffer(), initial: .initial(),
             publisher: publisher, telemetry: { _ in })
         #expect(!result.validation.passed && !result.published && result.trainingReports == 0)
-        #expect(result.validation.reasons.contains("no training reports: the policy was trained on nothing"), "\(result.validation.reasons)")
+        #expect(
+            result.validation.reasons.contains("no training reports: the policy was trained on nothing"), "\(result.validation.reasons)")
         #expect(result.validation.reasons.contains { $0.hasPrefix("the trained weights equal the policy in force (policy-init)") })
         #expect(announced.count == 0)
         #expect(try store.policies(after: 0, limit: 10).items.isEmpty)

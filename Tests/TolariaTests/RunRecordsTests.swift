@@ -18,7 +18,8 @@ import Tolaria
         func controls(runIds: [String]) throws -> [String: RunControlState] { [:] }
     }
 
-    static let config = #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [8]}, "epochs": 8, "learning_rate": 0.01, "seed": 3}"#
+    static let config =
+        #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [8]}, "epochs": 8, "learning_rate": 0.01, "seed": 3}"#
 
     /// A run recorded as queued, and the real summaries of its eight epochs.
     static func run(_ directory: TemporaryDirectory) throws -> (RunService, String, [EpochSummary]) {
@@ -29,7 +30,8 @@ import Tolaria
         do { record = try service.submit(try JSONValue.parse(config)) } catch { throw Failure(description: "\(error)") }
         let parsed = try RunConfig.parse(try JSONValue.parse(config))
         let data = try DatasetLoader(directory: directory.path).load(parsed.dataset, runSeed: parsed.seed)
-        let split = DataSplit(data, validationFraction: parsed.dataset.validationFraction, seed: parsed.seed, scaling: parsed.dataset.effectiveScaling)
+        let split = DataSplit(
+            data, validationFraction: parsed.dataset.validationFraction, seed: parsed.seed, scaling: parsed.dataset.effectiveScaling)
         let sink = InMemoryTrainingSink()
         _ = try Trainer(runId: record.id, config: parsed, split: split, checkpoints: nil, sink: sink).run()
         return (service, record.id, sink.summaries)

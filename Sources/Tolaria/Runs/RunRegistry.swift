@@ -178,7 +178,9 @@ public final class RunRegistry: Sendable {
         let text = try RunRegistry.text(event)
         let key = Checksum.sha256Hex(Array(text.utf8))
         try database.transaction { tx in
-            guard try tx.query("SELECT 1 AS found FROM run_events WHERE run_id = ? AND event_key = ?", [.text(event.runId), .text(key)]).isEmpty
+            guard
+                try tx.query("SELECT 1 AS found FROM run_events WHERE run_id = ? AND event_key = ?", [.text(event.runId), .text(key)])
+                    .isEmpty
             else { return }
             try tx.query(
                 "INSERT INTO run_events (run_id, event, event_key, attempt) VALUES (?, ?, ?, ?)",
