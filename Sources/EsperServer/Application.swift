@@ -10,6 +10,7 @@ public import Nissa
 public import Oona
 public import Prometheus
 public import Simic
+public import Studies
 public import Tamiyo
 import Tezzeret
 public import Tolaria
@@ -49,6 +50,8 @@ public final class Application: Sendable {
     public let simic: SimicService
     /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
     public let events: EventHub
+    /// Studies: runs grouped with their controls over seeds (`<data>/studies`).
+    public let studies: StudyService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -165,6 +168,12 @@ public final class Application: Sendable {
         }
 
         events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+        let checkpointRoot = configuration.checkpointDirectory ?? tolaria + "/runs"
+        let seedRegistry = tamiyo.seeds
+        studies = try StudyService(
+            options: StudyService.Options(directory: configuration.dataDirectory + "/studies", maxRuns: configuration.studyMaxRuns),
+            runs: runs, logger: logger, seedStages: { id in seedRegistry.view(id)?.seeds.map(\.stage) },
+            checkpointDirectory: { id in checkpointRoot + "/" + id })
 
         var router = Router()
         HealthRoutes.register(
@@ -182,6 +191,12 @@ public final class Application: Sendable {
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
+        ConsoleRoutes.register(into: &router)
+        StudyRoutes.register(into: &router, service: studies)
+        let dataDirectory = configuration.dataDirectory
+        StorageRoutes.register(
+            into: &router, runs: runs, checkpointDirectory: { id in checkpointRoot + "/" + id },
+            usage: { Application.storageUsage(dataDirectory: dataDirectory, checkpointRoot: checkpointRoot) })
         server = HTTPServer(
             configuration: configuration.http, router: router, logger: logger,
             metrics: HTTPMetrics(registry: registry),
@@ -228,13 +243,17 @@ public final class Application: Sendable {
         recordApplier.start()
         localWorkers?.start()
         nissa.start()
+        // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
+        if let depth = bus.reportQueueDepthNow() { nissa.ingest(.telemetry(depth)) }
         tamiyo.startPolicyConsumer()
         simic.start()
         events.start()
+        studies.start()
         do {
             try server.start()
         } catch {
             localWorkers?.stop()
+            studies.stop()
             recordApplier.stop()
             runs.shutdown()
             events.stop()
@@ -267,6 +286,7 @@ public final class Application: Sendable {
     /// WAL), then Redis stops.
     public func stop() {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
+        studies.stop()  // ends the study event streams too, so the server's stop does not wait for them
         server.stop()
         localWorkers?.stop()
         recordApplier.stop()

@@ -42,6 +42,9 @@ extension Configuration {
             nissa.alertmanagerURL = target
         }
         if let value = try number("NISSA_ALERTMANAGER_RESEND_S", 1...86_400) { nissa.alertmanagerResendSeconds = value }
+        // Unset: at least one Alertmanager resend, so Alertmanager lists every drill alert.
+        nissa.drillHoldSeconds = min(3600, max(60, nissa.alertmanagerResendSeconds))
+        if let value = try number("NISSA_DRILL_HOLD_S", 0...3600) { nissa.drillHoldSeconds = value }
         if var target = try url("NISSA_EXTERNAL_URL") {
             while target.hasSuffix("/") { target.removeLast() }
             nissa.externalURL = target

@@ -53,6 +53,8 @@ public struct Configuration: Sendable {
     /// Where workers keep run checkpoints (`<dir>/<run id>/checkpoints`); every worker that
     /// may resume a run must see the same directory. Default `<data>/tolaria/runs`.
     public var checkpointDirectory: String?
+    /// Runs one study may create at most (`ESPER_STUDY_MAX_RUNS`).
+    public var studyMaxRuns = 200
     /// The server an `esper worker` belongs to (its base URL).
     public var serverURL: String?
     /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).
@@ -126,15 +128,23 @@ public struct Configuration: Sendable {
         ("ESPER_LEYLINE_SECRET", "(unset: signing off)", "HMAC-SHA256 key for bus messages, at least 32 bytes; set but empty is an error"),
         ("ESPER_LEYLINE_PREVIOUS_SECRET", "(unset)", "the key before the current one, still accepted when verifying during a rotation"),
         ("OONA_MAX_STREAM_LENGTH", "10000", "every XADD trims its stream to about this many entries; 0 = unbounded"),
-        ("OONA_EMERGENCY_THRESHOLD", "4000", "normal-stream length at which publishes reroute to the emergency stream; 0 = off"),
+        (
+            "OONA_EMERGENCY_THRESHOLD", "4000",
+            "normal-stream backlog (pending + not yet delivered) at which publishes reroute to the emergency stream; 0 = off"
+        ),
         (
             "OONA_DROP_THRESHOLD", "8000",
-            "stream length at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"
+            "stream backlog at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"
         ),
         ("OONA_MESSAGE_TTL_S", "3600", "message time-to-live in seconds; older entries are swept and not delivered"),
         ("OONA_CLAIM_MIN_IDLE_MS", "30000", "pending entries idle this long are reclaimed from their consumer"),
         ("OONA_MAX_ATTEMPTS", "3", "deliveries before an entry goes to the dead-letter stream"),
         ("OONA_BREAKER_RECOVERY_MS", "30000", "how long the Redis circuit breaker stays open before probing"),
+        ("OONA_BACKLOG_REFRESH_MS", "100", "publishers re-measure the consuming groups' backlog at least this often, ms; 0 = every batch"),
+        (
+            "OONA_CONSERVATIVE_BACKLOG", "half of OONA_EMERGENCY_THRESHOLD",
+            "bus backlog that, sustained 5 s, turns conservative mode on (off again at a quarter); 0 = only by hand"
+        ),
         ("ESPER_HTTP_THREADS", "number of cores", "HTTP thread pool size, 1-256"),
         ("ESPER_HTTP_CONNECTION_TIMEOUT_S", "30", "idle connection timeout in seconds, 1-3600"),
         ("ESPER_HTTP_MAX_CONNECTIONS", "1024", "open connections at most, 1-65536"),
@@ -165,6 +175,7 @@ public struct Configuration: Sendable {
             "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"
         ),
         ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
+        ("ESPER_STUDY_MAX_RUNS", "200", "runs one study may create at most, 1-100000"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
         (
@@ -186,6 +197,10 @@ public struct Configuration: Sendable {
         ("NISSA_EMAIL_WEBHOOK_URL", "(unset)", "webhook URL of the email receiver"),
         ("NISSA_ALERTMANAGER_URL", "(unset)", "a real Alertmanager; alerts are also posted to its /api/v2/alerts"),
         ("NISSA_ALERTMANAGER_RESEND_S", "60", "how often firing alerts are re-sent to the Alertmanager"),
+        (
+            "NISSA_DRILL_HOLD_S", "60",
+            "how long a drill holds its alert firing before resolving it, 0-3600 s (unset: one Alertmanager resend, at least 60)"
+        ),
         ("NISSA_EXTERNAL_URL", "http://<host>:<port>", "this server's URL as receivers should link to it (externalURL, generatorURL)"),
         ("NISSA_WEBHOOK_TIMEOUT_MS", "5000", "timeout of one webhook POST"),
         ("NISSA_WEBHOOK_MAX_ATTEMPTS", "4", "quick attempts (backoff doubling) before a delivery is parked as undeliverable"),
@@ -281,6 +296,7 @@ public struct Configuration: Sendable {
 
         if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
         if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let maxRuns = try integer("ESPER_STUDY_MAX_RUNS", 1...100_000) { studyMaxRuns = maxRuns }
         if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
             let path = Configuration.absolute(directory, relativeTo: workingDirectory)
             var isDirectory: ObjCBool = false

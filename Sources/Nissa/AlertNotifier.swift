@@ -18,6 +18,9 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
         case undeliverable
         /// The route names a receiver with no URL configured: nothing can be sent.
         case unconfigured
+        /// The receiver answered with a status that is not retried (4xx, 3xx): the request
+        /// would fail the same way again. Alertmanager retries only 5xx and network errors.
+        case rejected
     }
 
     public var id: String
@@ -38,13 +41,14 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
     public var nextAttemptAt: LeylineTimestamp?
     public var deliveredAt: LeylineTimestamp?
 
-    var isSettled: Bool { status == .delivered || status == .unconfigured }
+    var isSettled: Bool { status == .delivered || status == .unconfigured || status == .rejected }
 }
 
 /// Sends alert transitions to receivers in the Alertmanager webhook format (version 4) and,
 /// when configured, to a real Alertmanager (`POST /api/v2/alerts`, firing alerts re-sent
 /// periodically). Its own thread does the blocking I/O; `enqueue` only appends to memory.
-/// Failures retry with doubling backoff; after `webhookMaxAttempts` a delivery is parked as
+/// Network errors and 5xx answers retry with doubling backoff (other answers are `rejected`,
+/// not retried, as in Alertmanager); after `webhookMaxAttempts` a delivery is parked as
 /// undeliverable and retried every `webhookParkedRetrySeconds` — kept, never dropped.
 public final class AlertNotifier: Sendable {
     struct Pending {
@@ -247,6 +251,11 @@ public final class AlertNotifier: Sendable {
                 pending.record.nextAttemptAt = nil
                 pending.record.lastError = nil
                 label = "delivered"
+            } else if !outcome.retryable {
+                pending.record.status = .rejected
+                pending.record.lastError = outcome.summary
+                pending.record.nextAttemptAt = nil
+                label = "rejected"
             } else {
                 pending.record.lastError = outcome.summary
                 let delay: Duration

@@ -38,6 +38,8 @@ public final class NissaService: Sendable {
 
     private let state = Mutex(State())
     private let drillLock = Mutex(())
+    /// Drills holding their alert, and each rule's latest drill.
+    public let drillBook = DrillBook()
 
     private let packetsDuplicate: Counter
     private let ingestDuration: DurationHistogram

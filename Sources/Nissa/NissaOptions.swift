@@ -38,5 +38,10 @@ public struct NissaOptions: Sendable {
     /// Short-window burn rate at which an SLO counts as breached (with the long window ≥ 1).
     public var sloFastBurnThreshold = 14.4
 
+    /// How long a drill holds its alert firing before it resolves it: at least one
+    /// Alertmanager resend, so that Alertmanager lists the drill alert and routing can be
+    /// seen end to end (`NISSA_DRILL_HOLD_S`).
+    public var drillHoldSeconds: Double = 60
+
     public init() {}
 }
