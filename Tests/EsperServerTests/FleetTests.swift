@@ -33,12 +33,29 @@ import Testing
             #"{"slots": ["slot-0"], "blueprints": ["BP008"], "min_training_epochs": 1000, "max_training_epochs": 1000, "max_germinations": 1}"#
     )
 
-    static func get(_ port: UInt16, _ path: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: port, path: path)) }
+    /// A request, tried again twice when the connection fails (a loaded machine running other
+    /// suites beside this one, a server just restarted): the answers are what is tested.
+    static func retrying<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do { return try body() } catch {
+                attempt += 1
+                if attempt >= 3 { throw error }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+    }
+
+    static func get(_ port: UInt16, _ path: String) throws -> [String: Any] {
+        try retrying { try RawHTTP.json(RawHTTP.request(port: port, path: path)) }
+    }
 
     static func post(_ port: UInt16, _ path: String, _ json: String? = nil) throws -> RawResponse {
-        try RawHTTP.request(
-            port: port, method: "POST", path: path, headers: json == nil ? [:] : ["Content-Type": "application/json"],
-            body: Array((json ?? "").utf8))
+        try retrying {
+            try RawHTTP.request(
+                port: port, method: "POST", path: path, headers: json == nil ? [:] : ["Content-Type": "application/json"],
+                body: Array((json ?? "").utf8))
+        }
     }
 
     static func seeds(_ port: UInt16, _ run: String) throws -> [[String: Any]] {

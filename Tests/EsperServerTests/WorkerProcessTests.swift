@@ -87,11 +87,11 @@ final class WorkerChild {
             return try #require(try RawHTTP.json(created)["id"] as? String)
         }
 
-        func run(_ id: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/runs/\(id)")) }
+        func run(_ id: String) throws -> [String: Any] { try FleetTests.get(server.port, "/api/v1/runs/\(id)") }
 
         /// Every live worker, the server's own slot (policy and compile jobs) included.
         func allWorkers() throws -> [[String: Any]] {
-            try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/workers"))["items"] as? [[String: Any]] ?? []
+            try FleetTests.get(server.port, "/api/v1/workers")["items"] as? [[String: Any]] ?? []
         }
 
         /// The `esper worker` processes.
