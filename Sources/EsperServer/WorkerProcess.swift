@@ -72,9 +72,10 @@ public final class WorkerProcess: Sendable {
                     try mirror.sync()
                 },
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
-            policySync = PolicySync(server: ServerClient(serverURL: server), tamiyo: tamiyo, logger: logger)
+            policySync = PolicySync(server: ServerClient(serverURL: server, token: configuration.apiToken), tamiyo: tamiyo, logger: logger)
             let policy = RemotePolicyJobHandler(
-                server: ServerClient(serverURL: server), bus: bus, bufferCapacity: configuration.control.simicBufferCapacity,
+                server: ServerClient(serverURL: server, token: configuration.apiToken), bus: bus,
+                bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
             // Compiles with the server's compile settings (width, strategy, retries); artifacts go
             // up into the server's Urza.
@@ -84,7 +85,7 @@ public final class WorkerProcess: Sendable {
             options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
             let compile = RemoteCompileJobHandler(
                 compiler: try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options),
-                server: ServerClient(serverURL: server), logger: logger)
+                server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
             handlers = JobHandlerRegistry([handler, policy, compile])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")

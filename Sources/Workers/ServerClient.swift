@@ -13,9 +13,20 @@ public struct ServerClient: Sendable {
         public let description: String
     }
 
-    public init(serverURL: String, timeoutMilliseconds: Int = 10_000) {
+    /// The server's API token (`ESPER_API_TOKEN`), sent as `Authorization: Bearer` when set:
+    /// uploads are writes, and reads may be protected too.
+    let token: String?
+
+    public init(serverURL: String, timeoutMilliseconds: Int = 10_000, token: String? = nil) {
         self.serverURL = serverURL.hasSuffix("/") ? String(serverURL.dropLast()) : serverURL
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The Authorization header list (nil without a token); the caller frees it.
+    private func authorization() -> UnsafeMutablePointer<curl_slist>? {
+        guard let token else { return nil }
+        return curl_slist_append(nil, "Authorization: Bearer \(token)")
     }
 
     private static let initialised: Bool = { esper_curl_global_init() == CURLE_OK }()
@@ -28,6 +39,9 @@ public struct ServerClient: Sendable {
         download.limit = ServerClient.maxBodyBytes
         defer { esper_curl_download_free(&download) }
         let url = serverURL + path
+        let headers = authorization()
+        defer { curl_slist_free_all(headers) }
+        if let headers { _ = esper_curl_setopt_headers(curl, headers) }
         let code: CURLcode = withUnsafeMutablePointer(to: &download) { pointer in
             _ = esper_curl_setopt_string(curl, CURLOPT_URL, url)
             _ = esper_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
@@ -51,7 +65,7 @@ public struct ServerClient: Sendable {
     public func put(_ path: String, body: [UInt8], headers: [String: String]) throws(RequestError) -> (status: Int, detail: String) {
         guard ServerClient.initialised, let curl = curl_easy_init() else { throw RequestError(description: "libcurl unavailable") }
         defer { curl_easy_cleanup(curl) }
-        var list: UnsafeMutablePointer<curl_slist>?
+        var list = authorization()
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { list = curl_slist_append(list, "\(name): \(value)") }
         list = curl_slist_append(list, "Expect:")
         defer { curl_slist_free_all(list) }
