@@ -74,7 +74,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources/README.md"],
-            resources: [.copy("Resources/digits.csv.gz")],
+            resources: [.copy("Resources/digits.csv.gz"), .copy("Resources/mnist1d.csv.gz")],
             swiftSettings: strictSwift),
 
         // Workers: background work as jobs on Oona's job streams, taken by worker slots through
@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "Nissa",
             dependencies: [
-                "CCurl", "EsperJSON", "Leyline", "Oona",
+                "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

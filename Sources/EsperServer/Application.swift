@@ -2,6 +2,7 @@ import EsperAPI
 public import EsperEvents
 public import EsperHTTP
 import EsperJSON
+import EsperStorage
 import Foundation
 import Kasmina
 import Leyline
@@ -50,6 +51,8 @@ public final class Application: Sendable {
     public let simic: SimicService
     /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
     public let events: EventHub
+    /// Write checks and SQLite integrity checks of the data directory (`/healthz`).
+    let storageMonitor: StorageMonitor
     /// Studies: runs grouped with their controls over seeds (`<data>/studies`).
     public let studies: StudyService
     let server: HTTPServer
@@ -63,6 +66,7 @@ public final class Application: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        Application.observeRepairs(registry: registry, logger: logger)
         if let external = configuration.redisURL {
             managedRedis = nil
             redisEndpoint = external
@@ -162,10 +166,14 @@ public final class Application: Sendable {
         // per report id) and Simic's buffer, their seed views Kasmina's registry.
         runs.handleRecords(Application.remoteRunRecords(tamiyo: tamiyo, simic: simic, logger: logger))
         let runService = runs
-        nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
-            // Run ids for Grafana variables: a bounded read of the local registry.
-            (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
-        }
+        // Alerts, acks, deliveries and SLO samples outlive a restart in `<data>/nissa/nissa.db`.
+        let nissaState = try NissaStateStore(directory: configuration.dataDirectory + "/nissa", registry: registry, logger: logger)
+        nissa = NissaService(
+            options: configuration.nissa, registry: registry, bus: bus, logger: logger,
+            runs: {
+                // Run ids for Grafana variables: a bounded read of the local registry.
+                (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
+            }, stateStore: nissaState)
 
         events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
         let checkpointRoot = configuration.checkpointDirectory ?? tolaria + "/runs"
@@ -175,9 +183,14 @@ public final class Application: Sendable {
             runs: runs, logger: logger, seedStages: { id in seedRegistry.view(id)?.seeds.map(\.stage) },
             checkpointDirectory: { id in checkpointRoot + "/" + id })
 
+        storageMonitor = StorageMonitor(
+            dataDirectory: configuration.dataDirectory, storageInterval: configuration.storageCheckSeconds,
+            integrityInterval: configuration.integrityCheckSeconds, registry: registry, logger: logger)
         var router = Router()
         HealthRoutes.register(
-            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events),
+            into: &router,
+            probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events)
+                + Application.storageProbes(storageMonitor),
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
@@ -232,6 +245,7 @@ public final class Application: Sendable {
             managedRedis?.stop()
             throw StartError(description: "cannot start the training-run service: \(error)")
         }
+        storageMonitor.start()
         if !healthMonitor.status.reachable {
             logger.warning(
                 "Redis is not reachable; serving in degraded mode",
@@ -262,6 +276,7 @@ public final class Application: Sendable {
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
+            storageMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
@@ -298,6 +313,7 @@ public final class Application: Sendable {
         blueprints.stop()
         bus.stop()
         healthMonitor.stop()
+        storageMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
     }
@@ -331,8 +347,7 @@ public final class Application: Sendable {
         _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
         _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService, _ events: EventHub
     ) -> [HealthProbe] {
-        let dataDirectory = configuration.dataDirectory
-        return [
+        [
             HealthProbe(name: "nissa") {
                 let health = nissa.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
@@ -354,12 +369,34 @@ public final class Application: Sendable {
                 let restarting = managed.map { " (restarts so far: \($0.restartCount))" } ?? ""
                 return HealthCheckResult(status: .degraded, detail: "\(mode) unreachable: \(status.error ?? "unknown")\(restarting)")
             },
-            HealthProbe(name: "storage") {
-                access(dataDirectory, W_OK | X_OK) == 0
-                    ? HealthCheckResult(status: .ok, detail: "\(dataDirectory) writable")
-                    : HealthCheckResult(status: .degraded, detail: "\(dataDirectory) is not writable")
-            },
             HealthProbe(name: "blueprints") { blueprints.health },
+        ]
+    }
+
+    /// Every repair (a damaged artifact, checkpoint, log record or policy file) becomes an
+    /// error log line naming the file and the reason, and `esper_repairs_total`.
+    static func observeRepairs(registry: PrometheusCollectorRegistry, logger: Logger) {
+        Repairs.shared.observe { event in
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "esper_repairs_total", unitName: "",
+                    helpText: "Damaged files or records found and dealt with (quarantined, skipped, recompiled), by component and action."),
+                labels: [("component", event.component), ("action", event.action)]
+            ).increment()
+            logger.error(
+                "repair: \(event.action)",
+                metadata: [
+                    "component": "\(event.component)", "file": "\(event.file)", "reason": "\(event.reason)",
+                    "quarantine": "\(event.quarantine ?? "(not kept)")",
+                ])
+        }
+    }
+
+    /// `storage` (a real write and fsync) and `integrity` (SQLite quick_check), from memory.
+    static func storageProbes(_ monitor: StorageMonitor) -> [HealthProbe] {
+        [
+            HealthProbe(name: "storage") { monitor.storage },
+            HealthProbe(name: "integrity") { monitor.integrity },
         ]
     }
 }

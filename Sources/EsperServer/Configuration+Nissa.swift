@@ -64,5 +64,7 @@ extension Configuration {
                 variable: "NISSA_SLO_SHORT_WINDOW_S", message: "must be shorter than NISSA_SLO_WINDOW_S (\(nissa.sloLongWindowSeconds) s)")
         }
         if let value = try number("NISSA_SLO_FAST_BURN", 0.001...1_000_000) { nissa.sloFastBurnThreshold = value }
+        if let value = try integer("NISSA_PARKED_MAX", 1...1_000_000) { nissa.parkedMax = value }
+        if let value = try number("NISSA_RETENTION_DAYS", 0.01...3650) { nissa.retentionDays = value }
     }
 }

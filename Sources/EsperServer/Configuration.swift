@@ -42,6 +42,10 @@ public struct Configuration: Sendable {
     public var maxConcurrentRuns = 1
     /// OpenBLAS threads, process-wide; 1 keeps concurrent runs from oversubscribing cores.
     public var blasThreads = 1
+    /// Seconds between storage write checks (`ESPER_STORAGE_CHECK_S`).
+    public var storageCheckSeconds = 5.0
+    /// Seconds between SQLite integrity checks (`ESPER_INTEGRITY_CHECK_S`).
+    public var integrityCheckSeconds = 3600.0
     /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
     public var datasetsDirectory: String?
     /// `esper serve` trains with `maxConcurrentRuns` in-process worker slots; off: a pure
@@ -139,7 +143,10 @@ public struct Configuration: Sendable {
         ("OONA_MESSAGE_TTL_S", "3600", "message time-to-live in seconds; older entries are swept and not delivered"),
         ("OONA_CLAIM_MIN_IDLE_MS", "30000", "pending entries idle this long are reclaimed from their consumer"),
         ("OONA_MAX_ATTEMPTS", "3", "deliveries before an entry goes to the dead-letter stream"),
-        ("OONA_BREAKER_RECOVERY_MS", "30000", "how long the Redis circuit breaker stays open before probing"),
+        (
+            "OONA_BREAKER_RECOVERY_MS", "30000",
+            "longest wait between probes of an open Redis circuit breaker (probes start 50 ms after it opens and double, at most 2 s)"
+        ),
         ("OONA_BACKLOG_REFRESH_MS", "100", "publishers re-measure the consuming groups' backlog at least this often, ms; 0 = every batch"),
         (
             "OONA_CONSERVATIVE_BACKLOG", "half of OONA_EMERGENCY_THRESHOLD",
@@ -210,6 +217,21 @@ public struct Configuration: Sendable {
         ("NISSA_SLO_WINDOW_S", "2592000", "error-budget (long) window, seconds (30 days)"),
         ("NISSA_SLO_SHORT_WINDOW_S", "3600", "fast-burn (short) window, seconds"),
         ("NISSA_SLO_FAST_BURN", "14.4", "short-window burn rate at which an SLO is breached (with the long-window burn >= 1)"),
+        (
+            "NISSA_PARKED_MAX", "10000",
+            "undelivered notifications kept, 1-1000000; past it the oldest is dead-lettered to <data>/nissa/dead-letters.log"
+        ),
+        ("NISSA_RETENTION_DAYS", "30", "resolved alerts and settled deliveries older than this leave <data>/nissa/nissa.db, 0.01-3650"),
+        ("ESPER_STORAGE_CHECK_S", "5", "seconds between storage write checks (write, fsync, remove a probe file), 1-3600"),
+        ("ESPER_INTEGRITY_CHECK_S", "3600", "seconds between PRAGMA quick_check runs on every SQLite file (also at start), 60-604800"),
+        (
+            "ESPER_HTTP_RESERVED_CONNECTIONS", "128 (at most 1/8 of ESPER_HTTP_MAX_CONNECTIONS)",
+            "last connections kept for addresses holding fewer than 4 (health checks, operators); 0 = off"
+        ),
+        (
+            "ESPER_HTTP_TRUSTED_PROXIES", "(unset)",
+            "comma-separated IPs of reverse proxies: exempt from the per-address cap and reserve; their X-Forwarded-For is believed"
+        ),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -240,6 +262,28 @@ public struct Configuration: Sendable {
         if let timeout = try integer("ESPER_HTTP_CONNECTION_TIMEOUT_S", 1...3600) { http.connectionTimeoutSeconds = timeout }
         if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS", 1...65536) { http.maxConnections = limit }
         if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", 0...65536) { http.maxConnectionsPerIP = limit }
+        http.reservedConnections = min(http.reservedConnections, http.maxConnections / 8)
+        if let reserve = try integer("ESPER_HTTP_RESERVED_CONNECTIONS", 0...65535) {
+            guard reserve < http.maxConnections else {
+                throw ConfigurationError(
+                    variable: "ESPER_HTTP_RESERVED_CONNECTIONS",
+                    message: "must be below ESPER_HTTP_MAX_CONNECTIONS (\(http.maxConnections))")
+            }
+            http.reservedConnections = reserve
+        }
+        if let proxies = try nonEmpty("ESPER_HTTP_TRUSTED_PROXIES") {
+            var addresses: [String] = []
+            for item in proxies.split(separator: ",") {
+                let address = item.trimmingCharacters(in: .whitespaces)
+                var v4 = in_addr()
+                var v6 = in6_addr()
+                guard inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1 else {
+                    throw ConfigurationError(variable: "ESPER_HTTP_TRUSTED_PROXIES", message: "'\(address)' is not an IP address")
+                }
+                addresses.append(address)
+            }
+            http.trustedProxies = addresses
+        }
         if let limit = try integer("ESPER_HTTP_MAX_BODY_BYTES", 1...(256 << 20)) { http.maxBodyBytes = limit }
         if let limit = try integer("ESPER_HTTP_CONNECTION_MEMORY_BYTES", 8192...(1 << 20)) { http.connectionMemoryLimitBytes = limit }
         if let value = try settings.onOff("ESPER_ACCESS_LOG") {
@@ -296,6 +340,8 @@ public struct Configuration: Sendable {
 
         if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
         if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let seconds = try settings.number("ESPER_STORAGE_CHECK_S", 1...3600) { storageCheckSeconds = seconds }
+        if let seconds = try settings.number("ESPER_INTEGRITY_CHECK_S", 60...604_800) { integrityCheckSeconds = seconds }
         if let maxRuns = try integer("ESPER_STUDY_MAX_RUNS", 1...100_000) { studyMaxRuns = maxRuns }
         if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
             let path = Configuration.absolute(directory, relativeTo: workingDirectory)

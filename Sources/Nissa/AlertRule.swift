@@ -126,7 +126,11 @@ public struct AlertRuleSet: Sendable, Equatable {
             {"name": "tezzeret_compile_retry_high", "metric": "tezzeret.compile.retry_count", "comparator": ">", "threshold": 1.0,
              "for_count": 1, "severity": "info", "routes": ["email"],
              "summary": "Tezzeret compile retries above 1",
-             "runbook": "Rerun the forge (resumes from its WAL); read compiler logs; raise max_retries temporarily."}
+             "runbook": "Rerun the forge (resumes from its WAL); read compiler logs; raise max_retries temporarily."},
+            {"name": "nissa_notifications_dead_lettered", "metric": "nissa.notifications.dead_lettered", "comparator": ">", "threshold": 0.0,
+             "for_count": 1, "severity": "critical", "routes": ["pagerduty", "slack"],
+             "summary": "Undelivered alert notifications exceeded NISSA_PARKED_MAX and were dead-lettered to disk",
+             "runbook": "Fix the receivers (GET /api/v1/nissa/deliveries); read <data>/nissa/dead-letters.log and resend by hand."}
           ]
         }
         """#

@@ -30,6 +30,12 @@ public struct NissaOptions: Sendable {
     public var webhookParkedRetrySeconds: Double = 60
     /// Delivery log entries kept (undelivered ones are never evicted).
     public var deliveryLogSize = 1000
+    /// Undelivered (queued, retrying, parked) notifications kept at most; past it the oldest
+    /// is dead-lettered to `<data>/nissa/dead-letters.log` (`NISSA_PARKED_MAX`).
+    public var parkedMax = 10_000
+    /// Resolved alerts and settled deliveries older than this leave `nissa.db`
+    /// (`NISSA_RETENTION_DAYS`); the counts above bound it too.
+    public var retentionDays: Double = 30
     /// SLO: fraction of samples that must meet their objective.
     public var sloTarget = 0.99
     /// The error-budget window (long) and the fast-burn window (short).

@@ -339,7 +339,10 @@ public final class StudyService: Sendable {
             if let shape { shapes.withLock { $0[key] = shape } }
         }
         guard let shape else { return nil }
-        return HostArchitecture(inputs: shape.inputs, hiddenSizes: widths, classes: shape.classes).parameterCount
+        // The run's host (conv layers included) with these dense widths.
+        var architecture = HostArchitecture(model: config.model, inputs: shape.inputs, classes: shape.classes)
+        architecture.hiddenSizes = widths
+        return architecture.parameterCount
     }
 
     public func list(limit: Int, cursor: Int64?) throws -> (items: [StudyListItem], nextCursor: Int64?) {

@@ -17,6 +17,8 @@ public final class FieldReportStore: Sendable {
     private let appending = Mutex(())
     /// Records skipped when the log was opened (torn tail, checksum or parse failures).
     public let skippedAtOpen: Int
+    /// Each record skipped at open: byte offset in the log and why (checksum, format, parse).
+    public let damagedAtOpen: [AppendOnlyLog.DamagedRecord]
 
     public init(path: String, retentionHours: Double) throws(StorageError) {
         self.path = path
@@ -25,10 +27,17 @@ public final class FieldReportStore: Sendable {
         let contents = try log.read()
         var loaded: [FieldReport] = []
         var unreadable = 0
+        var damaged = (log.tornAtOpen.map { [$0] } ?? []) + contents.damaged
         for record in contents.records {
-            if let report = try? LeylineCodec.decode(FieldReport.self, from: record) { loaded.append(report) } else { unreadable += 1 }
+            if let report = try? LeylineCodec.decode(FieldReport.self, from: record) {
+                loaded.append(report)
+            } else {
+                unreadable += 1
+                damaged.append(AppendOnlyLog.DamagedRecord(offset: -1, reason: "checksum fine but not a field report", bytes: record))
+            }
         }
-        skippedAtOpen = contents.skipped + unreadable
+        skippedAtOpen = contents.skipped + unreadable + (log.tornAtOpen == nil ? 0 : 1)
+        damagedAtOpen = damaged
         reports = Mutex(loaded)
         try enforceRetention(now: Date().timeIntervalSince1970)
     }
@@ -55,6 +64,12 @@ public final class FieldReportStore: Sendable {
 
     /// Whether a report with this id is kept.
     public func contains(reportId: String) -> Bool { reports.withLock { $0.contains { $0.reportId == reportId } } }
+
+    /// Rewrites the log with the reports held now (after damaged records were quarantined).
+    public func rewriteIntact() throws(StorageError) {
+        let survivors = reports.withLock { $0 }
+        try log.rewrite(survivors.compactMap { try? LeylineCodec.encode($0) })
+    }
 
     /// Drops reports issued before now − retention (a report without a timestamp counts as
     /// new); rewrites the log atomically when anything was dropped.

@@ -171,7 +171,7 @@ import Testing
         #expect(try server.request("POST", "/api/v1/nissa/alerts/Not_An_Id/ack", json: #"{"by":"a"}"#).status == 400)
         #expect(try server.get("/api/v1/nissa/alerts/\(id)").status == 200)
         let rules = try server.statusJSON("/api/v1/nissa/rules")
-        #expect((rules.1["items"] as? [[String: Any]])?.count == 5)
+        #expect((rules.1["items"] as? [[String: Any]])?.count == 6)
     }
 
     @Test func webhooksRetryUntilDeliveredAndForwardToAlertmanager() throws {
@@ -273,7 +273,7 @@ import Testing
         #expect(
             items.map { $0["name"] as? String ?? "" } == [
                 "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "oona_publish_dropped",
-                "tezzeret_compile_retry_high",
+                "tezzeret_compile_retry_high", "nissa_notifications_dead_lettered",
             ])
         #expect(items.allSatisfy { $0["triggered"] as? Bool == true && $0["cleared"] as? Bool == true })
         #expect(try server.request("POST", "/api/v1/nissa/drills/no_such_rule").status == 404)

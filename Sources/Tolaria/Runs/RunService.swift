@@ -180,13 +180,13 @@ public final class RunService: Sendable {
     public func validate(_ json: JSONValue) throws(RunConfigError) -> RunConfig {
         let config = try RunConfig.parse(json)
         let dataset = try loader.load(config.dataset, runSeed: config.seed)
-        let architecture = HostArchitecture(
-            inputs: dataset.featureCount, hiddenSizes: config.model.hiddenSizes,
-            classes: dataset.classCount)
+        let shapeProblems = config.model.shapeProblems(inputs: dataset.featureCount, batchSize: config.batchSize)
+        if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
+        let architecture = HostArchitecture(model: config.model, inputs: dataset.featureCount, classes: dataset.classCount)
         if architecture.parameterCount > RunConfig.Limits.maxParameters {
             throw RunConfigError(problems: [
                 JSONFieldProblem(
-                    field: "model.hidden_sizes",
+                    field: config.model.layers == nil ? "model.hidden_sizes" : "model.layers",
                     message:
                         "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)"
                 )
