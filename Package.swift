@@ -252,7 +252,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
-        .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
+        .testTarget(
+            name: "TolariaTests",
+            dependencies: [
+                "Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "NissaTests",
             dependencies: [

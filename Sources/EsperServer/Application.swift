@@ -13,6 +13,7 @@ public import Prometheus
 public import Simic
 public import Studies
 public import Tamiyo
+import Tezzeret
 public import Tolaria
 public import Workers
 
@@ -103,6 +104,9 @@ public final class Application: Sendable {
         let simic = try SimicService(
             settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
             reportSource: { tamiyo.fieldReports.all },
+            // Reports read from the normal stream join the durable log first, so the log a
+            // remote policy job reads holds what the buffer holds.
+            persistReport: { report in try tamiyo.fieldReports.append(report) },
             dispatch: { id in try queue.publish(kind: .policy, job: PolicyJobHandler.job(id: id), attributes: ["simic_job_id": id]) })
         self.simic = simic
         let tolaria = configuration.dataDirectory + "/tolaria"
@@ -113,7 +117,14 @@ public final class Application: Sendable {
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
         // Remote workers' policy-job records come on the same stream as run records.
+        let compileTable = blueprints.tezzeret.jobs
         recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger) { value in
+            if value.objectValue?["compile_job"] != nil {
+                do { compileTable.apply(try JanssonDecoder().decode(CompileJobRecord.self, from: value)) } catch {
+                    logger.error("unreadable compile job record dropped", metadata: ["error": "\(error)"])
+                }
+                return true
+            }
             guard value.objectValue?["policy_job"] != nil else { return false }
             let record: PolicyJobRecord
             do { record = try JanssonDecoder().decode(PolicyJobRecord.self, from: value) } catch {
@@ -128,8 +139,10 @@ public final class Application: Sendable {
         // (job table, Urza, the forge's scheduler) and which `esper worker` does not register.
         let policy = PolicyJobHandler(simic: simic, logger: logger)
         let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
-        blueprints.tezzeret.jobs.route { id in
-            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id), attributes: ["compile_job_id": id])
+        let compileJobs = blueprints.tezzeret.jobs
+        compileJobs.route { id in
+            // The request travels with the job: an `esper worker` compiles without the table.
+            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id, compileJobs.job(id)), attributes: ["compile_job_id": id])
         }
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
@@ -139,14 +152,19 @@ public final class Application: Sendable {
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([handler, policy, compile]),
                 options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
-        } else {
+        } else if configuration.localCompiles {
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([compile]), options: WorkerRuntime.Options(slots: 1, local: true),
                 logger: logger)
+        } else {
+            localWorkers = nil  // compiles too go to `esper worker` processes
         }
 
         // Seed views outlive a restart in the run registry's database.
         tamiyo.seeds.attach(store: runs.registry)
+        // Runs on `esper worker` processes: their field reports join the server's log (once
+        // per report id) and Simic's buffer, their seed views Kasmina's registry.
+        runs.handleRecords(Application.remoteRunRecords(tamiyo: tamiyo, simic: simic, logger: logger))
         let runService = runs
         // Alerts, acks, deliveries and SLO samples outlive a restart in `<data>/nissa/nissa.db`.
         let nissaState = try NissaStateStore(directory: configuration.dataDirectory + "/nissa", registry: registry, logger: logger)
@@ -179,7 +197,7 @@ public final class Application: Sendable {
         WorkerRoutes.register(into: &router, jobs: jobs)
         EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
-        UrzaRoutes.register(into: &router, urza: blueprints.urza)
+        UrzaRoutes.register(into: &router, urza: blueprints.urza, catalog: blueprints.catalog)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
         SimicRoutes.register(into: &router, simic: simic)
@@ -298,6 +316,31 @@ public final class Application: Sendable {
         storageMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
+    }
+
+    /// Where the field reports and seed views of remote runs go. An unreadable payload is
+    /// dropped with an error in the log; a store that refuses (disk full) leaves the record
+    /// pending, so it comes back.
+    static func remoteRunRecords(tamiyo: TamiyoService, simic: SimicService, logger: Logger) -> RunService.RecordHandlers {
+        RunService.RecordHandlers(
+            fieldReport: { record, payload in
+                let report: FieldReport
+                do { report = try JanssonDecoder().decode(FieldReport.self, from: payload) } catch {
+                    logger.error("unreadable field report record dropped", metadata: ["run": "\(record.runId)", "error": "\(error)"])
+                    return
+                }
+                guard report.trainingRunId == record.runId else { return }
+                if try tamiyo.fieldReports.append(report) { simic.buffer.add(report, now: Date().timeIntervalSince1970) }
+            },
+            seeds: { record, payload in
+                let view: RunSeedsView
+                do { view = try JanssonDecoder().decode(RunSeedsView.self, from: payload) } catch {
+                    logger.error("unreadable seed view record dropped", metadata: ["run": "\(record.runId)", "error": "\(error)"])
+                    return
+                }
+                guard view.runId == record.runId else { return }
+                tamiyo.seeds.receive(view, attempt: record.attempt.flatMap(JobAttempt.init))
+            })
     }
 
     static func probes(

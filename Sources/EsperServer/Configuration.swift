@@ -51,6 +51,9 @@ public struct Configuration: Sendable {
     /// `esper serve` trains with `maxConcurrentRuns` in-process worker slots; off: a pure
     /// control plane (`esper worker` processes do the training).
     public var localWorkers = true
+    /// With `localWorkers` off: whether the server keeps one slot for compile jobs (on), or
+    /// leaves them to `esper worker` processes, which upload their artifacts (off).
+    public var localCompiles = true
     /// Where workers keep run checkpoints (`<dir>/<run id>/checkpoints`); every worker that
     /// may resume a run must see the same directory. Default `<data>/tolaria/runs`.
     public var checkpointDirectory: String?
@@ -182,6 +185,10 @@ public struct Configuration: Sendable {
         ("ESPER_STUDY_MAX_RUNS", "200", "runs one study may create at most, 1-100000"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
+        (
+            "ESPER_LOCAL_COMPILES", "on",
+            "with ESPER_LOCAL_WORKERS=off: the server keeps a slot for compile jobs (on) or leaves them to workers (off)"
+        ),
         (
             "ESPER_CHECKPOINT_DIR", "<data dir>/tolaria/runs",
             "run checkpoints (<dir>/<run id>/checkpoints); shared by every worker that may resume a run"
@@ -345,6 +352,7 @@ public struct Configuration: Sendable {
             datasetsDirectory = path
         }
         if let local = try settings.onOff("ESPER_LOCAL_WORKERS") { localWorkers = local }
+        if let compiles = try settings.onOff("ESPER_LOCAL_COMPILES") { localCompiles = compiles }
         if let directory = try nonEmpty("ESPER_CHECKPOINT_DIR") {
             checkpointDirectory = Configuration.absolute(directory, relativeTo: workingDirectory)
         }

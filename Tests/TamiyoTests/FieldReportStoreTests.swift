@@ -101,3 +101,23 @@ import Testing
         #expect(store.query(run: nil, outcome: nil, since: future, after: 0, limit: 50).items.isEmpty)
     }
 }
+
+/// Exactly once at the log: a report made again (a resumed run, a redelivered record) is kept
+/// once, also after the log is opened again.
+@Suite struct FieldReportDeduplicationTests {
+    @Test func aReportWithAKnownIdIsNotAppendedAgain() throws {
+        let directory = TemporaryDirectory("field-report-dedup")
+        let path = directory.path + "/field_reports.log"
+        let store = try FieldReportStore(path: path, retentionHours: 24)
+        var report = FieldReportStoreTests.report(7)
+        report.commandId = "c1"
+        #expect(try store.append(report))
+        var again = report
+        again.commandId = "c2"
+        #expect(try !store.append(again))
+        #expect(store.all.count == 1 && store.contains(reportId: report.reportId))
+        let reopened = try FieldReportStore(path: path, retentionHours: 24)
+        #expect(try !reopened.append(report))
+        #expect(reopened.all.map(\.commandId) == ["c1"])
+    }
+}

@@ -13,7 +13,7 @@ public struct RunExecutor: Sendable {
     public func checkpointDirectory(_ runId: String) -> String { checkpointRoot + "/" + runId }
 
     /// Loads the data set, builds the trainer, resumes from the newest intact checkpoint
-    /// (`onResume` gets its epoch before the `resumed` event goes to the sink) and trains
+    /// (`onResume` gets its epoch — 0 too — before the `resumed` event goes to the sink) and trains
     /// until the end, a stop, or a suspension.
     public func execute(
         runId: String, config: RunConfig, sink: any TrainingEventSink, controller: () -> any EpochController,
@@ -30,8 +30,11 @@ public struct RunExecutor: Sendable {
             let trainer = Trainer(
                 runId: runId, config: config, split: split, checkpoints: store, sink: sink, controller: controller(),
                 control: control)
-            if let epoch = try trainer.resumeFromCheckpoint(), epoch > 0, epoch < config.epochs {
+            if let epoch = try trainer.resumeFromCheckpoint(), epoch < config.epochs {
+                // Even from epoch 0's checkpoint (the untrained model): whatever an earlier
+                // attempt reported is trained again and must be replaced, not added to.
                 onResume(epoch)
+                guard epoch > 0 else { return .success(try trainer.run()) }
                 sink.event(
                     TrainingEvent(
                         runId: runId, epoch: epoch, kind: .resumed, level: .info,
