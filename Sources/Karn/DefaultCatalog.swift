@@ -151,7 +151,7 @@ enum DefaultCatalog {
             [real("frequency", 0.01, 0.1)], .fault(.nan, parameter: "frequency")),
         row(
             "BP046", "infinite_loop", .highRisk, 1.0, 6, "Infinite loop adversarial template", .approvalAndQuarantine,
-            [int("iterations", 1000, 10000)], .fault(.spin, parameter: "iterations")),
+            [int("iterations", 1000, 10000)], .fault(.hang, parameter: "iterations")),
         row(
             "BP047", "memory_leak", .highRisk, 1.0, 6, "Memory leak simulation", .approvalAndQuarantine,
             [real("growth_rate", 1, 5)], .fault(.leak, parameter: "growth_rate")),

@@ -5,7 +5,7 @@ import KernelRuntime
 #endif
 
 /// One candidate's outcome in the autotune record.
-public struct CandidateTiming: Sendable, Encodable, Equatable {
+public struct CandidateTiming: Sendable, Codable, Equatable {
     public var variant: String
     public var medianUs: Double?
     public var cv: Double?
@@ -15,7 +15,7 @@ public struct CandidateTiming: Sendable, Encodable, Equatable {
 }
 
 /// What the autotuner chose and why.
-public struct AutotuneResult: Sendable, Encodable, Equatable {
+public struct AutotuneResult: Sendable, Codable, Equatable {
     public var chosen: String
     public var candidates: [CandidateTiming]
     public var noisy: Bool

@@ -231,26 +231,46 @@ public final class TezzeretCompiler: Sendable {
         } catch {
             throw CompileError(id, .kernel("\(error)"))
         }
-        let input = ValidationGates.input(batch * plan.spec.width, seed: plan.seed &+ 1)
+        // Every kernel call of the autotuner and the gates runs in a child process under the
+        // compile's remaining time (KernelWatchdog): a kernel that never returns is killed there.
+        let deadline = max(1, options.timeoutSeconds - (Autotuner.monotonic() - started))
+        let strategy = options.strategy
+        let expectedUnsafe = descriptor.quarantineOnly
+        let outcome = KernelWatchdog.run(deadlineSeconds: deadline, cpuLimitSeconds: options.kernelCallCPUSeconds) {
+            () -> GuardedKernelCalls in
+            GuardedKernelCalls.run(
+                id: id, spec: plan.spec, weights: weights, seed: plan.seed, strategy: strategy, batch: batch,
+                forceReference: forceReference, expectedUnsafe: expectedUnsafe)
+        }
         let tuned: (KernelVariant, AutotuneResult)
-        do {
-            tuned = try Autotuner(strategy: options.strategy, batch: batch)
-                .tune(spec: plan.spec, weights: weights, seed: plan.seed, input: input, forceReference: forceReference)
-        } catch {
-            throw CompileError(id, error.reason)
+        let report: ValidationReport
+        switch outcome {
+        case .finished(let calls):
+            if let code = calls.errorCode {
+                throw CompileError(id, code == "autotune_disqualified" ? .autotuneDisqualified : .kernel(calls.errorMessage ?? code))
+            }
+            guard let variant = calls.variant, let autotune = calls.autotune, let gates = calls.report else {
+                throw CompileError(id, .kernel("the guarded kernel calls returned no verdict"))
+            }
+            tuned = (variant, autotune)
+            report = gates
+        case .timedOut(let seconds, let cpu):
+            let detail =
+                "no answer within \(ValidationGates.ms(seconds / 1000)) s (\(ValidationGates.ms(cpu / 1000)) s of CPU): "
+                + "a kernel call did not return; its process was killed"
+            tuned = GuardedKernelCalls.untuned(plan.spec, seconds: seconds)
+            report = ValidationGates.watchdogReport(detail, expectedUnsafe: expectedUnsafe)
+        case .crashed(let why):
+            tuned = GuardedKernelCalls.untuned(plan.spec, seconds: 0)
+            report = ValidationGates.watchdogReport(why, expectedUnsafe: expectedUnsafe)
         }
         try checkTimeout(id, started)
         let spec = plan.spec.with(variant: tuned.0)
-        let kernel: CompiledKernel
         do {
-            kernel = try CompiledKernel(
-                blueprintId: id, spec: spec, weights: weights, seed: plan.seed,
-                quarantined: descriptor.quarantineOnly)
+            _ = try CompiledKernel(blueprintId: id, spec: spec, weights: weights, seed: plan.seed, quarantined: expectedUnsafe)
         } catch {
             throw CompileError(id, .kernel("\(error)"))
         }
-        let report = ValidationGates(batchHint: batch, inputSeed: plan.seed &+ 1)
-            .run(kernel, expectedUnsafe: descriptor.quarantineOnly)
         if let gate = report.failedGate {
             let detail = report.gates.first { $0.name == gate }?.detail ?? ""
             telemetry.event(
