@@ -36,7 +36,7 @@ public enum RiskLevel: Int, Sendable, Codable, Comparable, CaseIterable {
 /// One measured signal of the risk engine, with the spec's threshold shape: risk 0 below the
 /// threshold, (x − threshold)/(emergency − threshold) between, 1 above the emergency value.
 public enum RiskDimension: String, Sendable, Codable, CaseIterable {
-    /// Validation loss above the best so far, relative: (loss − best)/best.
+    /// Validation loss above the best so far (loss − best, in loss units).
     case lossTrend = "loss_trend"
     /// The live seeds' mean gradient norm over the epoch (largest seed).
     case gradientHealth = "gradient_health"
@@ -46,7 +46,7 @@ public enum RiskDimension: String, Sendable, Codable, CaseIterable {
     case latency
     /// The blended seeds' drift, 1 − mean cos(h, y) (largest seed).
     case drift
-    /// Live seeds per allowed slot.
+    /// Seeds (live and fossilised) per allowed slot.
     case seedCount = "seed_count"
     /// Seed parameters relative to the host's.
     case parameterGrowth = "parameter_growth"
@@ -59,8 +59,8 @@ public enum RiskDimension: String, Sendable, Codable, CaseIterable {
         case .isolation: (0.5, 3.0, 0.15, 1.0)
         case .latency: (100, 500, 0.10, 1.1)
         case .drift: (0.12, 0.50, 0.15, 1.2)
-        case .seedCount: (0.5, 1.0, 0.05, 1.0)
-        case .parameterGrowth: (0.25, 1.0, 0.10, 1.1)
+        case .seedCount: (1.0, 3.0, 0.05, 1.0)
+        case .parameterGrowth: (0.5, 2.0, 0.10, 1.1)
         }
     }
 }

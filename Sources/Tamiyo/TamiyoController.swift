@@ -214,7 +214,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// The measured signals of the risk dimensions at this boundary (03 §9).
     func riskSignals(_ summary: EpochSummary, report: BoundaryReport, hostParameters: Int) -> RiskSignals {
         let best = bestValidationLoss
-        let lossTrend = best.isFinite && best > 0 ? max(0, (summary.validationLoss - best) / best) : 0
+        let lossTrend = best.isFinite ? max(0, summary.validationLoss - best) : 0
         let live = report.seeds.filter { !$0.paused }
         let gradient = live.map(\.measurements.gradientNorm).max { a, b in !(a.isNaN || a < b) } ?? 0
         let blended = live.filter { [.grafting, .stabilizing, .evaluating, .fineTuning].contains($0.stage) }
@@ -231,7 +231,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
                 // Only where the run may depend on the machine's speed (see `latencyTriggers`).
                 .latency: service.settings.latencyTriggers ? (handshakeMs.last ?? 0) + (inferenceMs.last ?? 0) : 0,
                 .drift: drift,
-                .seedCount: Double(report.seeds.count) / Double(allowed),
+                .seedCount: Double(report.seeds.count + report.slots.reduce(0) { $0 + $1.fossils }) / Double(allowed),
                 .parameterGrowth: hostParameters > 0 ? Double(report.seedParameters) / Double(hostParameters) : 0,
             ], accuracyDelta: accuracyDelta)
     }
@@ -425,11 +425,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         if let risk = assessor.last {
             metrics.append(MetricPoint(name: "tamiyo.risk.level", value: Double(risk.level.rawValue), unit: "level", attributes: run))
             metrics.append(MetricPoint(name: "tamiyo.risk.score", value: risk.score, unit: "score", attributes: run))
+            // One metric per dimension (a dimension attribute would not be a Prometheus label).
             for dimension in risk.dimensions {
-                metrics.append(
-                    MetricPoint(
-                        name: "tamiyo.risk.dimension", value: dimension.risk, unit: "score",
-                        attributes: ["run_id": runId, "dimension": dimension.name]))
+                metrics.append(MetricPoint(name: "tamiyo.risk.\(dimension.name)", value: dimension.risk, unit: "score", attributes: run))
             }
         }
         metrics = metrics.filter { $0.value.isFinite }

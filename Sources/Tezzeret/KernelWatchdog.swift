@@ -14,7 +14,9 @@ import Foundation
 /// The child inherits only the forking thread. Kernel code is plain C (no locks shared with
 /// the parent), glibc's malloc and OpenBLAS prepare for `fork`; the remaining risk — another
 /// thread holding a Swift runtime lock at the instant of the fork — shows up as a child that
-/// neither answers nor uses CPU, which the verdict reports separately (`cpuSeconds`).
+/// neither answers nor uses CPU. Such a child is killed after `stallSeconds` without CPU
+/// progress and reported as `stalled`, which the caller retries (a kernel that is blocked
+/// for good — a real deadlock — stalls every time and is then judged like a hang).
 enum KernelWatchdog {
     enum Outcome<Value> {
         case finished(Value)
@@ -22,6 +24,9 @@ enum KernelWatchdog {
         case timedOut(seconds: Double, cpuSeconds: Double)
         /// The child died or answered garbage (a crashing kernel).
         case crashed(String)
+        /// The child used no CPU for `stallSeconds`: blocked (a deadlock, or a lock inherited
+        /// from another thread at the fork).
+        case stalled(seconds: Double)
     }
 
     /// - Parameters:
@@ -30,7 +35,7 @@ enum KernelWatchdog {
     ///     is stopped after this much work however long a loaded machine takes to do it, while a
     ///     healthy compile that only waits for a CPU is not penalised.
     static func run<Value: Codable>(
-        deadlineSeconds: Double, cpuLimitSeconds: Double = .infinity, _ body: () -> Value
+        deadlineSeconds: Double, cpuLimitSeconds: Double = .infinity, stallSeconds: Double = 3, _ body: () -> Value
     ) -> Outcome<Value> {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return .crashed("pipe: \(String(cString: strerror(errno)))") }
@@ -59,11 +64,22 @@ enum KernelWatchdog {
         defer { close(fds[0]) }
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var timedOut = false
+        var timedOut = false, stalled = false
+        var lastCPU = -1.0, lastProgress = started
         while true {
-            let remaining = started + deadlineSeconds - Autotuner.monotonic()
-            if remaining <= 0 || childCPUSeconds(pid) > cpuLimitSeconds {
+            let now = Autotuner.monotonic()
+            let remaining = started + deadlineSeconds - now
+            let cpu = childCPUSeconds(pid)
+            if cpu > lastCPU {
+                lastCPU = cpu
+                lastProgress = now
+            }
+            if remaining <= 0 || cpu > cpuLimitSeconds {
                 timedOut = true
+                break
+            }
+            if now - lastProgress > stallSeconds {
+                stalled = true
                 break
             }
             var poller = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
@@ -75,7 +91,7 @@ enum KernelWatchdog {
             if n <= 0 { break }  // EOF: the child finished writing (or died)
             answer += buffer[0..<n]
         }
-        if timedOut { kill(pid, SIGKILL) }
+        if timedOut || stalled { kill(pid, SIGKILL) }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
@@ -83,6 +99,7 @@ enum KernelWatchdog {
             Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
             + Double(usage.ru_stime.tv_usec) / 1e6
         if timedOut { return .timedOut(seconds: Autotuner.monotonic() - started, cpuSeconds: cpu) }
+        if stalled { return .stalled(seconds: Autotuner.monotonic() - started) }
         // WIFSIGNALED / WEXITSTATUS spelled out (the C macros are not imported).
         let signal = status & 0x7F
         if signal != 0 { return .crashed("the kernel's process died of signal \(signal)") }

@@ -233,14 +233,20 @@ public final class TezzeretCompiler: Sendable {
         }
         // Every kernel call of the autotuner and the gates runs in a child process under the
         // compile's remaining time (KernelWatchdog): a kernel that never returns is killed there.
-        let deadline = max(1, options.timeoutSeconds - (Autotuner.monotonic() - started))
         let strategy = options.strategy
         let expectedUnsafe = descriptor.quarantineOnly
-        let outcome = KernelWatchdog.run(deadlineSeconds: deadline, cpuLimitSeconds: options.kernelCallCPUSeconds) {
-            () -> GuardedKernelCalls in
-            GuardedKernelCalls.run(
-                id: id, spec: plan.spec, weights: weights, seed: plan.seed, strategy: strategy, batch: batch,
-                forceReference: forceReference, expectedUnsafe: expectedUnsafe)
+        var outcome = KernelWatchdog.Outcome<GuardedKernelCalls>.crashed("not run")
+        // A child that stalls without using CPU is retried (twice): it may have inherited a lock.
+        for _ in 0..<3 {
+            outcome = KernelWatchdog.run(
+                deadlineSeconds: max(1, options.timeoutSeconds - (Autotuner.monotonic() - started)),
+                cpuLimitSeconds: options.kernelCallCPUSeconds
+            ) { () -> GuardedKernelCalls in
+                GuardedKernelCalls.run(
+                    id: id, spec: plan.spec, weights: weights, seed: plan.seed, strategy: strategy, batch: batch,
+                    forceReference: forceReference, expectedUnsafe: expectedUnsafe)
+            }
+            guard case .stalled = outcome else { break }
         }
         let tuned: (KernelVariant, AutotuneResult)
         let report: ValidationReport
@@ -263,6 +269,11 @@ public final class TezzeretCompiler: Sendable {
         case .crashed(let why):
             tuned = GuardedKernelCalls.untuned(plan.spec, seconds: 0)
             report = ValidationGates.watchdogReport(why, expectedUnsafe: expectedUnsafe)
+        case .stalled(let seconds):
+            tuned = GuardedKernelCalls.untuned(plan.spec, seconds: seconds)
+            report = ValidationGates.watchdogReport(
+                "a kernel call did not return and used no CPU for \(ValidationGates.ms(seconds / 1000)) s, three times (blocked)",
+                expectedUnsafe: expectedUnsafe)
         }
         try checkTimeout(id, started)
         let spec = plan.spec.with(variant: tuned.0)
