@@ -381,7 +381,8 @@ public final class SeedManager: SeedModuleFactory {
         }
         // I1: the seed's memory must not overlap the host's.
         for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
-            if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
+            if !guardian.disabledChecks.contains(.storageOverlap), let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount)
+            {
                 let violation = IsolationViolation(
                     check: .storageOverlap, seedId: id,
                     detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
@@ -435,7 +436,8 @@ public final class SeedManager: SeedModuleFactory {
             return refuse(command, "cannot build \(operation.blueprintId): \(error)", event: "germination_refused", level: .error)
         }
         for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
-            if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
+            if !guardian.disabledChecks.contains(.storageOverlap), let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount)
+            {
                 let violation = IsolationViolation(
                     check: .storageOverlap, seedId: id, detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
                 guardian.record(violation)
