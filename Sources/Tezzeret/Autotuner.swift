@@ -33,6 +33,11 @@ struct Autotuner {
 
     let strategy: CompileStrategy
     let batch: Int
+    /// Called between steps (after the reference run and after each candidate): the
+    /// watchdog's heartbeat.
+    var progress: () -> Void = {}
+    /// The strategy's wall budget unless overridden (tests).
+    var budgetSeconds: Double?
 
     /// - Parameter forceReference: after an attempt where every candidate was disqualified,
     ///   the retry uses the reference (naive) variant without tuning (06 §9).
@@ -67,13 +72,17 @@ struct Autotuner {
         } catch {
             throw CompileError("", .kernel("the reference variant failed: \(error)"))
         }
+        progress()
         let scale = max(1, reference.reduce(Float(0)) { max($0, abs($1)) })
         var timings: [CandidateTiming] = []
         var eligible: [(variant: KernelVariant, median: Double, noisy: Bool)] = []
-        let deadline = started + strategy.autotuneBudgetSeconds
+        let deadline = started + (budgetSeconds ?? strategy.autotuneBudgetSeconds)
         for variant in candidates {
             var timing = CandidateTiming(variant: variant.description, runs: 0)
-            defer { timings.append(timing) }
+            defer {
+                timings.append(timing)
+                progress()
+            }
             guard Autotuner.monotonic() < deadline else {
                 timing.disqualified = "autotune budget spent"
                 continue

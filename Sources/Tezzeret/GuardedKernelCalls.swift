@@ -13,12 +13,12 @@ struct GuardedKernelCalls: Codable {
     /// Autotune, then the gates on the chosen variant (runs in the child).
     static func run(
         id: String, spec: KernelSpec, weights: [Float], seed: UInt64, strategy: CompileStrategy, batch: Int,
-        forceReference: Bool, expectedUnsafe: Bool
+        forceReference: Bool, expectedUnsafe: Bool, progress: @escaping () -> Void = {}
     ) -> GuardedKernelCalls {
         let input = ValidationGates.input(batch * spec.width, seed: seed &+ 1)
         let tuned: (KernelVariant, AutotuneResult)
         do {
-            tuned = try Autotuner(strategy: strategy, batch: batch)
+            tuned = try Autotuner(strategy: strategy, batch: batch, progress: progress)
                 .tune(spec: spec, weights: weights, seed: seed, input: input, forceReference: forceReference)
         } catch {
             if case .autotuneDisqualified = error.reason { return GuardedKernelCalls(errorCode: "autotune_disqualified") }
@@ -31,7 +31,8 @@ struct GuardedKernelCalls: Codable {
         } catch {
             return GuardedKernelCalls(errorCode: "kernel", errorMessage: "\(error)")
         }
-        let report = ValidationGates(batchHint: batch, inputSeed: seed &+ 1).run(kernel, expectedUnsafe: expectedUnsafe)
+        let report = ValidationGates(batchHint: batch, inputSeed: seed &+ 1, progress: progress)
+            .run(kernel, expectedUnsafe: expectedUnsafe)
         return GuardedKernelCalls(variant: tuned.0, autotune: tuned.1, report: report)
     }
 

@@ -31,11 +31,13 @@ enum KernelWatchdog {
 
     /// - Parameters:
     ///   - deadlineSeconds: wall-clock limit for the whole answer.
-    ///   - cpuLimitSeconds: CPU-time limit of the child (checked every 100 ms): a spinning kernel
-    ///     is stopped after this much work however long a loaded machine takes to do it, while a
-    ///     healthy compile that only waits for a CPU is not penalised.
+    ///   - cpuLimitSeconds: CPU time the child may use between two heartbeats (checked every
+    ///     100 ms): the body calls its `heartbeat` after every step (a gate, an autotune
+    ///     candidate), so a kernel call that spins is stopped after this much work however long
+    ///     a loaded machine takes to do it, while a healthy compile waiting for a CPU is not.
     static func run<Value: Codable>(
-        deadlineSeconds: Double, cpuLimitSeconds: Double = .infinity, stallSeconds: Double = 3, _ body: () -> Value
+        deadlineSeconds: Double, cpuLimitSeconds: Double = .infinity, stallSeconds: Double = 3,
+        _ body: (_ heartbeat: @escaping () -> Void) -> Value
     ) -> Outcome<Value> {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return .crashed("pipe: \(String(cString: strerror(errno)))") }
@@ -50,7 +52,13 @@ enum KernelWatchdog {
         }
         if pid == 0 {
             close(fds[0])
-            let bytes = (try? JanssonEncoder().encode(body())) ?? []
+            let pipe = fds[1]
+            let bytes =
+                (try? JanssonEncoder().encode(
+                    body {
+                        var beat = KernelWatchdog.heartbeat
+                        _ = write(pipe, &beat, 1)
+                    })) ?? []
             var offset = 0
             while offset < bytes.count {
                 let n = bytes[offset...].withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
@@ -65,7 +73,7 @@ enum KernelWatchdog {
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var timedOut = false, stalled = false
-        var lastCPU = -1.0, lastProgress = started
+        var lastCPU = -1.0, lastProgress = started, cpuAtHeartbeat = 0.0
         while true {
             let now = Autotuner.monotonic()
             let remaining = started + deadlineSeconds - now
@@ -74,7 +82,7 @@ enum KernelWatchdog {
                 lastCPU = cpu
                 lastProgress = now
             }
-            if remaining <= 0 || cpu > cpuLimitSeconds {
+            if remaining <= 0 || cpu - cpuAtHeartbeat > cpuLimitSeconds {
                 timedOut = true
                 break
             }
@@ -89,7 +97,13 @@ enum KernelWatchdog {
             let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }  // EOF: the child finished writing (or died)
-            answer += buffer[0..<n]
+            let chunk = buffer[0..<n]
+            if chunk.contains(KernelWatchdog.heartbeat) {
+                cpuAtHeartbeat = childCPUSeconds(pid)
+                answer += chunk.filter { $0 != KernelWatchdog.heartbeat }
+            } else {
+                answer += chunk
+            }
         }
         if timedOut || stalled { kill(pid, SIGKILL) }
         var status: Int32 = 0
@@ -109,6 +123,10 @@ enum KernelWatchdog {
         }
         return .finished(value)
     }
+
+    /// A byte JSON text never contains (a control character outside strings is invalid, and
+    /// the encoder escapes it inside them).
+    static let heartbeat: UInt8 = 0x01
 
     /// utime + stime of a running child, from /proc/<pid>/stat (0 if unreadable).
     static func childCPUSeconds(_ pid: pid_t) -> Double {

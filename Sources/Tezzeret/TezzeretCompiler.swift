@@ -241,10 +241,10 @@ public final class TezzeretCompiler: Sendable {
             outcome = KernelWatchdog.run(
                 deadlineSeconds: max(1, options.timeoutSeconds - (Autotuner.monotonic() - started)),
                 cpuLimitSeconds: options.kernelCallCPUSeconds
-            ) { () -> GuardedKernelCalls in
+            ) { heartbeat -> GuardedKernelCalls in
                 GuardedKernelCalls.run(
                     id: id, spec: plan.spec, weights: weights, seed: plan.seed, strategy: strategy, batch: batch,
-                    forceReference: forceReference, expectedUnsafe: expectedUnsafe)
+                    forceReference: forceReference, expectedUnsafe: expectedUnsafe, progress: heartbeat)
             }
             guard case .stalled = outcome else { break }
         }
@@ -275,7 +275,9 @@ public final class TezzeretCompiler: Sendable {
                 "a kernel call did not return and used no CPU for \(ValidationGates.ms(seconds / 1000)) s, three times (blocked)",
                 expectedUnsafe: expectedUnsafe)
         }
-        try checkTimeout(id, started)
+        // A verdict of the watchdog stands as it is (its deadline is the compile's); otherwise a
+        // compile that ran out of time is a retryable timeout.
+        if case .finished = outcome { try checkTimeout(id, started) }
         let spec = plan.spec.with(variant: tuned.0)
         do {
             _ = try CompiledKernel(blueprintId: id, spec: spec, weights: weights, seed: plan.seed, quarantined: expectedUnsafe)

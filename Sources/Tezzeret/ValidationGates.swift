@@ -43,6 +43,8 @@ public struct ValidationReport: Sendable, Codable, Equatable {
 struct ValidationGates {
     let batchHint: Int
     let inputSeed: UInt64
+    /// Called after each gate: the watchdog's heartbeat.
+    var progress: () -> Void = {}
 
     static let smokeBatches = [32, 128, 512]
     static let perExecutionLimitSeconds = 15.0
@@ -66,6 +68,7 @@ struct ValidationGates {
                 continue
             }
             var result = gate()
+            progress()
             result.name = name
             gates.append(result)
             if !result.passed { failed = name }
