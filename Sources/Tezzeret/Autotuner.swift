@@ -116,24 +116,32 @@ struct Autotuner {
             timing.runs = samples.count
             eligible.append((variant, median, cv > Autotuner.noiseLimit))
         }
-        guard let fastest = eligible.min(by: { $0.median < $1.median }) else {
+        guard let chosen = Autotuner.choose(eligible, defaultVariant: defaultVariant) else {
             throw CompileError("", .autotuneDisqualified)
         }
         let noisy = eligible.contains { $0.noisy }
-        let chosen: KernelVariant
-        if noisy && eligible.contains(where: { $0.variant == defaultVariant }) {
-            chosen = defaultVariant
-        } else {
-            chosen =
-                eligible.filter { $0.median <= fastest.median * (1 + Autotuner.tieTolerance) }
-                .min { Autotuner.tileVolume($0.variant) < Autotuner.tileVolume($1.variant) }!.variant
-        }
         return (
             chosen,
             AutotuneResult(
                 chosen: chosen.description, candidates: timings, noisy: noisy,
                 durationMs: (Autotuner.monotonic() - started) * 1000)
         )
+    }
+
+    /// The rule of the choice: the fastest median, or — among medians within `tieTolerance`
+    /// of it — the smallest tile; the kind's default when any timing stayed noisy (and the
+    /// default is eligible). Nil when nothing is eligible.
+    static func choose(
+        _ eligible: [(variant: KernelVariant, median: Double, noisy: Bool)], defaultVariant: KernelVariant
+    )
+        -> KernelVariant?
+    {
+        guard let fastest = eligible.min(by: { $0.median < $1.median }) else { return nil }
+        if eligible.contains(where: { $0.noisy }) && eligible.contains(where: { $0.variant == defaultVariant }) {
+            return defaultVariant
+        }
+        return eligible.filter { $0.median <= fastest.median * (1 + Autotuner.tieTolerance) }
+            .min { Autotuner.tileVolume($0.variant) < Autotuner.tileVolume($1.variant) }!.variant
     }
 
     /// Forward once with a fresh instance (training mode, fixed step).

@@ -102,4 +102,15 @@ import Testing
             #expect(result.candidates.first { $0.variant == chosen.description }?.medianUs != nil, "only a timed candidate is chosen")
         }
     }
+
+    /// The rule on timings where the answer is known: the fastest wins; a larger tile within
+    /// 3 % of it loses to a smaller one; noise falls back to the default.
+    @Test func theRulePicksTheFastestThenTheSmallerTile() {
+        let big = KernelVariant.tiled(m: 64, n: 64, k: 256), small = KernelVariant.tiled(m: 16, n: 16, k: 64)
+        #expect(Autotuner.choose([(.blas, 3e-4, false), (big, 1e-4, false), (.naive, 9e-4, false)], defaultVariant: .blas) == big)
+        #expect(Autotuner.choose([(big, 1.00e-4, false), (small, 1.02e-4, false), (.blas, 2e-4, false)], defaultVariant: .blas) == small)
+        #expect(Autotuner.choose([(big, 1.00e-4, false), (small, 1.05e-4, false)], defaultVariant: .blas) == big)
+        #expect(Autotuner.choose([(big, 1e-4, true), (.blas, 2e-4, false)], defaultVariant: .blas) == .blas)
+        #expect(Autotuner.choose([], defaultVariant: .blas) == nil)
+    }
 }
