@@ -100,6 +100,8 @@ public final class SeedManager: SeedModuleFactory {
     let publish: (TelemetryPacket) -> Void
     /// Test hook: builds the branch of a seed (default: the kernel bound into its block).
     let makeBranch: (CompiledKernel, ParameterBlock) throws -> any SeedBranch
+    /// Overrides `KernelBranch.defaultCallBudgetNanoseconds` for new seeds (tests).
+    var kernelCallBudgetNanoseconds: UInt64?
     /// Test hook: builds a widening seed's branch (default: `WideningBranch`, initialised from
     /// the seed id).
     let makeWideningBranch: (WideningShape, ParameterBlock, String) throws -> any SeedBranch
@@ -376,6 +378,7 @@ public final class SeedManager: SeedModuleFactory {
         do {
             try lifecycle.transition(to: .germinating, epoch: epoch)
             branch = try makeBranch(provided.compiled, block)
+            if let budget = kernelCallBudgetNanoseconds { (branch as? KernelBranch)?.kernel.cpuBudgetNanoseconds = budget }
         } catch {
             return refuse(command, "cannot instantiate \(provided.origin.kernelId): \(error)", event: "germination_refused", level: .error)
         }

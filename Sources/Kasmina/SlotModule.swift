@@ -1,5 +1,6 @@
 import EsperJSON
 import Foundation
+import KernelRuntime
 public import Leyline
 public import Tolaria
 
@@ -219,7 +220,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         seed.branch.step = seed.steps
         let checking = kernelTraining || seed.stage == .training
         let before = checking ? guardian.hostValuesDigest() : 0
-        try seed.branch.forward(hBar, into: seedOutput, batch: batch)
+        guard guardedCall(seed, { try seed.branch.forward(hBar, into: seedOutput, batch: batch) }) else { return }
         if checking {
             if guardian.hostValuesDigest() != before {
                 violation(seed, .hostModified, "the seed's forward changed host parameters")
@@ -250,7 +251,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         // A widening seed's input is the host layer's input: there is no slot gradient for a
         // leak to reach (its isolation is checked on the host's gradient buffers instead).
         let leaking = settings.faultInjection?.detachLeak == true && !seed.isWidening
-        try seed.branch.backward(gradient, inputGradient: leaking ? leak : nil)
+        guard guardedCall(seed, { try seed.branch.backward(gradient, inputGradient: leaking ? leak : nil) }) else { return }
         leakPending = leaking
         seed.stats.shadowLossSum += Double(loss) * Double(batch)
         seed.stats.shadowCorrect += correct
@@ -290,8 +291,8 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
                 // I2 for the blended stages: the seed's backward (dX = NULL) must leave every
                 // host gradient accumulator as it was.
                 guardian.snapshotHostGradients()
-                try seed.branch.backward(seedGradient, inputGradient: leaking ? leak : nil)
-                let change = guardian.hostGradientChange()
+                let ran = guardedCall(seed) { try seed.branch.backward(seedGradient, inputGradient: leaking ? leak : nil) }
+                let change = ran ? guardian.hostGradientChange() : 0
                 if change > IsolationGuard.tolerance {
                     violation(seed, .seedBackwardLeak, "the seed's backward changed host gradients by \(change) (L1)")
                 }
@@ -368,7 +369,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
             BlendMath.copy(layerInput, to: wideInput, count: batch * inputs)  // the detach
             seed.branch.training = kernelTraining
             seed.branch.step = seed.steps
-            try seed.branch.forward(wideInput, into: wideOutput, batch: batch)
+            guard guardedCall(seed, { try seed.branch.forward(wideInput, into: wideOutput, batch: batch) }) else { return }
             let started = MonotonicClock.nanoseconds()
             let finite = BlendMath.allFinite(wideOutput, count: count)
             guardian.addCheckTime(since: started)
@@ -397,7 +398,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         // I2 for the blended stages: the seed's backward (dX = NULL) must leave every host
         // gradient as it was.
         guardian.snapshotHostGradients()
-        try seed.branch.backward(wideGradient, inputGradient: nil)
+        guard guardedCall(seed, { try seed.branch.backward(wideGradient, inputGradient: nil) }) else { return }
         let change = guardian.hostGradientChange()
         if change > IsolationGuard.tolerance {
             violation(seed, .seedBackwardLeak, "the seed's backward changed host gradients by \(change) (L1)")
@@ -448,6 +449,21 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     }
 
     // MARK: - Violations and culls
+
+    /// A call into the live seed's kernel. A kernel that fails — above all one the watchdog
+    /// stopped at its CPU deadline (`KernelBranch.defaultCallBudgetNanoseconds`) — is culled
+    /// on the spot and its blueprint quarantined; the slot computes the host function and the
+    /// run goes on. False when the call failed.
+    private func guardedCall(_ seed: Seed, _ call: () throws -> Void) -> Bool {
+        do {
+            try call()
+            return true
+        } catch {
+            let timeout = (error as? KernelRuntime.KernelError)?.isTimeout == true
+            beginCull(seed, reason: timeout ? "kernel_timeout" : "kernel_error", quarantine: true)
+            return false
+        }
+    }
 
     private func violation(_ seed: Seed, _ check: IsolationCheck, _ detail: String) {
         guard !guardian.disabledChecks.contains(check) else { return }

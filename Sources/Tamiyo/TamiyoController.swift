@@ -188,7 +188,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
         for seed in finished {
             if seed.finalStage != .fossilized { failures[seed.origin.requestedId, default: 0] += 1 }
-            if seed.quarantine { service.quarantine(seed.origin.requestedId, reason: "isolation_breach in run \(runId) (\(seed.seedId))") }
+            if seed.quarantine {
+                service.quarantine(
+                    seed.origin.requestedId, reason: "\(seed.cullReason ?? "isolation_breach") in run \(runId) (\(seed.seedId))")
+            }
             service.record(fieldReport(for: seed, epoch: summary.epoch))
             if seed.finalStage == .fossilized || seed.finalStage == .cancelled { epochsSinceImprovement = 0 }
         }
@@ -359,7 +362,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let outcome: FieldReportOutcome
         switch seed.cullReason {
         case nil where fossilized: outcome = .success
-        case "isolation_breach"?: outcome = .regression
+        case "isolation_breach"?, "kernel_timeout"?, "kernel_error"?: outcome = .regression
         case "operator"?, "emergency"?: outcome = .aborted
         default: outcome = lossDelta > settings.improvementThreshold ? .regression : .neutral
         }

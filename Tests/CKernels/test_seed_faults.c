@@ -156,6 +156,27 @@ static void test_fault_race_loses_updates(void)
     EXPECT(differed, "eight identical outputs: the two workers never lost an update");
 }
 
+/* FAULT_HANG never returns by itself: the watchdog timer on the thread's CPU clock stops it. */
+static void test_fault_hang_is_stopped_by_the_deadline(void)
+{
+    fault f;
+    fault_make(&f, (ck_seed_spec){K(FAULT_HANG), .d = 8, .iterations = 1000}, 2, 0);
+    const double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    const int st = ck_seed_forward_within(&f.s, f.params, &f.rt, f.ws, f.y, f.x, 2, 50000000u);
+    const double took = now_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+    EXPECT(st == CK_ERR_TIMEOUT, "status %d", st);
+    EXPECT(took >= 0.045 && took < 2.0, "stopped after %g s of CPU", took);
+    /* An honest call under the same deadline is untouched, and the watchdog is disarmed after it. */
+    fault g;
+    fault_make(&g, (ck_seed_spec){K(FAULT_EXPLODING), .d = 8, .scalar = 1.0f}, 2, 0);
+    EXPECT(ck_seed_forward_within(&g.s, g.params, &g.rt, g.ws, g.y, g.x, 2, 50000000u) == CK_OK, "honest call");
+    volatile double sink = 0;
+    const double t1 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    while (now_s(CLOCK_THREAD_CPUTIME_ID) - t1 < 0.1)
+        sink = sink + 1;
+    EXPECT(sink > 0, "still running after the budget of the finished call");
+}
+
 static void test_fault_noise_breaks_finite_differences(void)
 {
     fault f;
@@ -194,5 +215,6 @@ void suite_seed_faults(void)
     RUN(test_fault_leak_grows_and_is_freed);
     RUN(test_fault_deadlock_detected_and_bounded);
     RUN(test_fault_race_loses_updates);
+    RUN(test_fault_hang_is_stopped_by_the_deadline);
     RUN(test_fault_noise_breaks_finite_differences);
 }

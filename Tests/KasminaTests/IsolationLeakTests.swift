@@ -169,4 +169,26 @@ final class BuggyBranch: SeedBranch {
         let unchecked = try IsolationLeakTests.run(.writesHostWeight, host: IsolationLeakTests.hostValues, disabled: [.hostModified])
         #expect(unchecked.checks.isEmpty)
     }
+
+    /// BP046's kernel never returns. In a training run every seed call runs under a CPU
+    /// deadline enforced from outside the call (a timer signal on the training thread): the
+    /// call is stopped, the seed culled with `kernel_timeout` and its blueprint quarantined,
+    /// and the run — the worker's training thread — carries on with the host function.
+    @Test func aKernelThatNeverReturnsIsStoppedAndTheRunGoesOn() throws {
+        let library = try BlueprintLibraryFixture(width: 16, blueprints: ["BP001", "BP046"])
+        var settings = SeedSettings()
+        settings.allowHighRisk = true
+        let manager = SeedManager(
+            runId: "hang", settings: settings, kernels: UrzaKernelProvider(urza: library.urza), budgetMs: 1000)
+        manager.kernelCallBudgetNanoseconds = 50_000_000
+        var config = GraftingTests.config
+        config.epochs = 3
+        let controller = ScriptedController(manager: manager, script: [0: [Commands.germinate("BP046")]])
+        let trainer = try GraftingTests.trainer(config, controller: controller)
+        #expect(try trainer.run() == .completed)
+        #expect(controller.results.first?.accepted == true)
+        let finished = try #require(controller.reports[1].finished.first)
+        #expect(finished.origin.kernelId == "BP046" && finished.cullReason == "kernel_timeout" && finished.quarantine)
+        #expect(manager.slotModules.isEmpty && trainer.model.slots[0].module == nil, "the slot is the bare host again")
+    }
 }

@@ -70,6 +70,7 @@ extern "C" {
 
 #define CK_ERR_DEADLOCK (-5) /* FAULT_DEADLOCK: workers gave up on a lock cycle */
 #define CK_ERR_STATE (-6)    /* backward without a matching forward, or bad runtime */
+#define CK_ERR_TIMEOUT (-7)  /* a guarded call used its CPU budget and was stopped */
 
 #define CK_SEED_FAULT_DEPTH 8u       /* stacked depth the gradient stressors emulate */
 #define CK_SEED_MAX_WIDTH 16384u     /* largest slot width d */
@@ -205,6 +206,14 @@ int ck_seed_forward(const ck_seed_spec *s, const float *params, ck_seed_runtime 
  * (overwritten; NULL skips it). ws holds the forward's saves; its scratch part is reused. */
 int ck_seed_backward(const ck_seed_spec *s, const float *params, ck_seed_runtime *rt, float *ws,
                      float *dparams, float *dx, const float *dy, const float *x, size_t B);
+/* The same calls under a CPU-time deadline enforced from outside the call (seed_watchdog.c): a
+ * timer on the calling thread's CPU clock interrupts a call that has used cpu_budget_ns and it
+ * returns CK_ERR_TIMEOUT; the runtime must not be used again after that. 0 = no deadline. */
+int ck_seed_forward_within(const ck_seed_spec *s, const float *params, ck_seed_runtime *rt, float *ws, float *y,
+                           const float *x, size_t B, uint64_t cpu_budget_ns);
+int ck_seed_backward_within(const ck_seed_spec *s, const float *params, ck_seed_runtime *rt, float *ws,
+                            float *dparams, float *dx, const float *dy, const float *x, size_t B,
+                            uint64_t cpu_budget_ns);
 
 /* Cache-blocked GEMM, same contract as ck_sgemm; tile sizes >= 1. */
 int ck_sgemm_tiled(size_t tile_m, size_t tile_n, size_t tile_k, int transA, int transB, size_t M,
