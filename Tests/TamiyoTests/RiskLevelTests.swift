@@ -108,7 +108,8 @@ final class WaitingPolicy: TamiyoPolicy {
     @Test func alphaBandsMoveOnlyPastTheHysteresis() {
         var a = RiskAssessor()
         var bands: [Int] = []
-        for alpha: Float in [0.1, 0.31, 0.33, 0.29, 0.27, 0.69, 0.71, 0.73, 0.69, 0.67] { bands.append(a.alphaBand(seed: "s", alpha: alpha)) }
+        let alphas: [Float] = [0.1, 0.31, 0.33, 0.29, 0.27, 0.69, 0.71, 0.73, 0.69, 0.67]
+        for alpha in alphas { bands.append(a.alphaBand(seed: "s", alpha: alpha)) }
         #expect(bands == [0, 0, 1, 1, 0, 1, 1, 2, 2, 1])
     }
 
