@@ -115,3 +115,16 @@ int ck_seed_backward_within(const ck_seed_spec *s, const float *params, ck_seed_
     const guarded_call c = {1, s, params, rt, ws, NULL, dparams, dx, x, dy, B};
     return guarded(&c, cpu_budget_ns);
 }
+
+/* fork for the compile watchdog's child process without running the atfork handlers: OpenBLAS
+ * registers one that shuts its thread pool down in the parent, which breaks a GEMM another
+ * thread of the parent is running at that moment (it then waits forever for workers that are
+ * gone). The child must not use OpenBLAS threads (it calls ck_blas_set_threads(1) first). */
+int ck_watchdog_fork(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return (int)_Fork();
+#else
+    return (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+}

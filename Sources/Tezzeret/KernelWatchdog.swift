@@ -1,3 +1,4 @@
+import CKernels
 import EsperJSON
 import Foundation
 
@@ -11,10 +12,12 @@ import Foundation
 /// (SIGKILL). A kernel that spins forever, deadlocks, or crashes the process therefore ends
 /// the child, never the compiler: the worker slot is freed and the verdict says why.
 ///
-/// The child inherits only the forking thread. Kernel code is plain C (no locks shared with
-/// the parent), glibc's malloc and OpenBLAS prepare for `fork`; the remaining risk — another
-/// thread holding a Swift runtime lock at the instant of the fork — shows up as a child that
-/// neither answers nor uses CPU. Such a child is killed after `stallSeconds` without CPU
+/// The child inherits only the forking thread. The fork skips the atfork handlers
+/// (`ck_watchdog_fork`): OpenBLAS's would shut its thread pool down under any GEMM another
+/// thread of the parent is running (a training run, another compile), hanging that GEMM for
+/// good; the child runs OpenBLAS single-threaded instead. The remaining risk — another thread
+/// holding a lock (malloc's, the Swift runtime's) at the instant of the fork — shows up as a
+/// child that neither answers nor uses CPU. Such a child is killed after `stallSeconds` without CPU
 /// progress and reported as `stalled`, which the caller retries (a kernel that is blocked
 /// for good — a real deadlock — stalls every time and is then judged like a hang).
 enum KernelWatchdog {
@@ -44,13 +47,15 @@ enum KernelWatchdog {
         // Close-on-exec, so a process another thread spawns meanwhile does not hold the pipe open.
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let started = Autotuner.monotonic()
-        let pid = fork()
+        let pid = pid_t(ck_watchdog_fork())
         if pid < 0 {
             close(fds[0])
             close(fds[1])
             return .crashed("fork: \(String(cString: strerror(errno)))")
         }
         if pid == 0 {
+            // No OpenBLAS worker threads in the child (its pool belongs to the parent).
+            ck_blas_set_threads(1)
             close(fds[0])
             let pipe = fds[1]
             let bytes =
