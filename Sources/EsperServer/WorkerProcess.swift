@@ -38,7 +38,9 @@ public final class WorkerProcess: Sendable {
             )
         }
         do {
-            bus = try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: redis, logger: logger)
+            var oona = configuration.oonaConfiguration()
+            oona.conservativeAuto = false  // the server switches the bus' mode; workers follow it
+            bus = try OonaClient(configuration: oona, endpoint: redis, logger: logger)
         } catch {
             throw StartError(description: error.description)
         }

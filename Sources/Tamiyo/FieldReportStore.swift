@@ -15,6 +15,8 @@ public final class FieldReportStore: Sendable {
     private let reports: Mutex<[FieldReport]>
     /// Records skipped when the log was opened (torn tail, checksum or parse failures).
     public let skippedAtOpen: Int
+    /// Each record skipped at open: byte offset in the log and why (checksum, format, parse).
+    public let damagedAtOpen: [AppendOnlyLog.DamagedRecord]
 
     public init(path: String, retentionHours: Double) throws(StorageError) {
         self.path = path
@@ -23,10 +25,17 @@ public final class FieldReportStore: Sendable {
         let contents = try log.read()
         var loaded: [FieldReport] = []
         var unreadable = 0
+        var damaged = (log.tornAtOpen.map { [$0] } ?? []) + contents.damaged
         for record in contents.records {
-            if let report = try? LeylineCodec.decode(FieldReport.self, from: record) { loaded.append(report) } else { unreadable += 1 }
+            if let report = try? LeylineCodec.decode(FieldReport.self, from: record) {
+                loaded.append(report)
+            } else {
+                unreadable += 1
+                damaged.append(AppendOnlyLog.DamagedRecord(offset: -1, reason: "checksum fine but not a field report", bytes: record))
+            }
         }
-        skippedAtOpen = contents.skipped + unreadable
+        skippedAtOpen = contents.skipped + unreadable + (log.tornAtOpen == nil ? 0 : 1)
+        damagedAtOpen = damaged
         reports = Mutex(loaded)
         try enforceRetention(now: Date().timeIntervalSince1970)
     }
@@ -40,6 +49,12 @@ public final class FieldReportStore: Sendable {
         try log.append(bytes)
         reports.withLock { $0.append(report) }
         try enforceRetention(now: Date().timeIntervalSince1970)
+    }
+
+    /// Rewrites the log with the reports held now (after damaged records were quarantined).
+    public func rewriteIntact() throws(StorageError) {
+        let survivors = reports.withLock { $0 }
+        try log.rewrite(survivors.compactMap { try? LeylineCodec.encode($0) })
     }
 
     /// Drops reports issued before now − retention (a report without a timestamp counts as

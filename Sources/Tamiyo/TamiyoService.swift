@@ -170,9 +170,7 @@ public final class TamiyoService: Sendable {
             throw OpenError(description: "cannot open the field-report log: \(error)")
         }
         if fieldReports.skippedAtOpen > 0 {
-            logger.warning(
-                "field-report log: records skipped at open (torn tail or bad checksum)",
-                metadata: ["skipped": "\(fieldReports.skippedAtOpen)"])
+            RepairLog.fieldReports(fieldReports, logger: logger)
         }
         // The current file, else the last known good one, else the initial weights: a corrupt
         // or mismatched file is refused, never loaded "non-strictly".

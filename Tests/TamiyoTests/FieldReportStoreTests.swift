@@ -49,6 +49,8 @@ import Testing
         try handle.close()
         let reopened = try FieldReportStore(path: path, retentionHours: 24)
         #expect(reopened.all.map(\.reportId) == ["fr-1", "fr-2"])
+        #expect(reopened.damagedAtOpen.map(\.reason) == ["torn tail (no newline), cut off"])
+        #expect(reopened.damagedAtOpen.first?.offset == (try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)))
         try reopened.append(FieldReportStoreTests.report(4))
         let again = try FieldReportStore(path: path, retentionHours: 24)
         #expect(again.all.map(\.reportId) == ["fr-1", "fr-2", "fr-4"], "the append after the cut is reachable")
@@ -58,6 +60,9 @@ import Testing
         try bytes.write(to: URL(fileURLWithPath: path))
         let damaged = try FieldReportStore(path: path, retentionHours: 24)
         #expect(damaged.all.map(\.reportId) == ["fr-2", "fr-4"] && damaged.skippedAtOpen == 1)
+        // Named: the first record (byte 0), and why.
+        #expect(damaged.damagedAtOpen.map(\.offset) == [0])
+        #expect(damaged.damagedAtOpen.first?.reason == "checksum mismatch")
     }
 
     @Test func retentionDropsOldReportsByAnAtomicRewrite() throws {

@@ -21,9 +21,11 @@ public struct RunExecutor: Sendable {
     ) -> Result<TrainingOutcome, any Error> {
         do {
             let data = try loader.load(config.dataset, runSeed: config.seed)
-            let split = DataSplit(
-                data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                scaling: config.dataset.effectiveScaling)
+            // A job comes off the bus: its layers are checked against the data again rather
+            // than trusted (a host that does not fit must fail the run, not the worker).
+            let shapeProblems = config.model.shapeProblems(inputs: data.featureCount, batchSize: config.batchSize)
+            if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
+            let split = DataSplit(data, spec: config.dataset, seed: config.seed)
             let store = CheckpointStore(directory: checkpointDirectory(runId), keep: config.keepCheckpoints)
             let trainer = Trainer(
                 runId: runId, config: config, split: split, checkpoints: store, sink: sink, controller: controller(),

@@ -143,24 +143,7 @@ public final class RunService: Sendable {
         }
         let config: RunConfig
         do throws(RunConfigError) {
-            config = try RunConfig.parse(json)
-            let dataset = try loader.load(config.dataset, runSeed: config.seed)
-            let architecture = HostArchitecture(
-                inputs: dataset.featureCount, hiddenSizes: config.model.hiddenSizes,
-                classes: dataset.classCount)
-            if architecture.parameterCount > RunConfig.Limits.maxParameters {
-                throw RunConfigError(problems: [
-                    JSONFieldProblem(
-                        field: "model.hidden_sizes",
-                        message:
-                            "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)"
-                    )
-                ])
-            }
-            if let configValidator {
-                let problems = configValidator(config, architecture)
-                if !problems.isEmpty { throw RunConfigError(problems: problems) }
-            }
+            config = try validate(json)
         } catch {
             throw .invalid(error)
         }
@@ -189,6 +172,31 @@ public final class RunService: Sendable {
         } catch {
             throw .storage("\(error)")
         }
+    }
+
+    /// Parses and checks a run config exactly as `submit` does (data set loaded, parameter
+    /// limit, the controller's validator) without recording anything; every problem names its
+    /// field. Studies check all the runs they would create before creating any.
+    public func validate(_ json: JSONValue) throws(RunConfigError) -> RunConfig {
+        let config = try RunConfig.parse(json)
+        let dataset = try loader.load(config.dataset, runSeed: config.seed)
+        let shapeProblems = config.model.shapeProblems(inputs: dataset.featureCount, batchSize: config.batchSize)
+        if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
+        let architecture = HostArchitecture(model: config.model, inputs: dataset.featureCount, classes: dataset.classCount)
+        if architecture.parameterCount > RunConfig.Limits.maxParameters {
+            throw RunConfigError(problems: [
+                JSONFieldProblem(
+                    field: config.model.layers == nil ? "model.hidden_sizes" : "model.layers",
+                    message:
+                        "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)"
+                )
+            ])
+        }
+        if let configValidator {
+            let problems = configValidator(config, architecture)
+            if !problems.isEmpty { throw RunConfigError(problems: problems) }
+        }
+        return config
     }
 
     public func run(_ id: String) throws -> RunRecord? { try registry.run(id) }
