@@ -4,13 +4,15 @@
  * misbehaviour, not a flag. Each is a residual linear layer y = x + x W^T + b (zero-initialised,
  * so its honest part is the identity) plus one deliberate fault. Every fault is bounded: the
  * spin is capped by its parameter, the arena at 64 MiB and freed on release, the deadlock is
- * broken by a 50 ms try-lock deadline, the race joins its threads. These kinds (and only these)
+ * broken by a 50 ms try-lock deadline, the race joins its threads — except FAULT_HANG, which
+ * really never returns and exists to prove the watchdog outside the call stops it. These kinds (and only these)
  * allocate memory or start threads inside a call, because that is the fault. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep, pthreads under -std=c11 */
 
 #include "seed_internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -130,6 +132,28 @@ static int spin_forward(const seed_ctx *c, float *y, const float *x)
 
 FAULT_OPS(seed_fault_spin_ops, CK_SEED_FAULT_SPIN, USES_ITERATIONS, spin_check, spin_forward, base_backward);
 
+/* ---- hang: a real infinite loop ----------------------------------------------------------- */
+/* The forward never returns: it spins forever in chunks of `iterations` 2 us spins of thread CPU
+ * time. There is no bound and no way out from inside; only a watchdog outside the call (the
+ * compile gates run in a child process that is killed at its deadline) stops it. */
+
+static int hang_forward(const seed_ctx *c, float *y, const float *x)
+{
+    volatile unsigned sink = 0;
+    for (;;) {
+        for (uint32_t i = 0; i < c->s->iterations; i++) {
+            const long long start = thread_cpu_ns();
+            while (thread_cpu_ns() - start < 2000)
+                sink = sink + 1;
+        }
+        if (sink == 0 && y == NULL && x == NULL) /* never true: keeps the loop's inputs "used" */
+            break;
+    }
+    return base_forward(c, y, x);
+}
+
+FAULT_OPS(seed_fault_hang_ops, CK_SEED_FAULT_HANG, USES_ITERATIONS, spin_check, hang_forward, base_backward);
+
 /* ---- leak: the arena grows by scalar KiB per call ---------------------------------------- */
 
 static int leak_check(const ck_seed_spec *s) { return s->scalar >= 0.0f && s->scalar <= 65536.0f ? CK_OK : CK_ERR_ARG; }
@@ -235,10 +259,18 @@ static int deadlock_forward(const seed_ctx *c, float *y, const float *x)
 FAULT_OPS(seed_fault_deadlock_ops, CK_SEED_FAULT_DEADLOCK, USES_ITERATIONS, deadlock_check, deadlock_forward,
           base_backward);
 
-/* ---- race: unsynchronised read-modify-write of a shared accumulator ---------------------- */
+/* ---- race: two threads, no lock, one shared accumulator ---------------------------------- */
+/* A real data race: each worker adds its elements one by one into a plain (volatile, not
+ * atomic, not locked) float owned by this call — read, dawdle `iterations` ns, write back.
+ * Whenever the two workers overlap, one overwrites the other's update, and which updates are
+ * lost depends on the scheduler, so the same input gives different outputs from call to call.
+ * Nothing is kept between calls: the misbehaviour is the race itself. Only the start is
+ * synchronised (both workers running before either adds), so the race has a chance to occur
+ * even on a loaded machine. */
 
 typedef struct {
-    uint32_t *accumulator; /* float bits */
+    volatile float *accumulator;
+    uint32_t *ready; /* start barrier (atomic builtins) */
     const float *values;
     size_t count;
     long long window_ns;
@@ -247,20 +279,18 @@ typedef struct {
 static void *race_worker_main(void *arg)
 {
     race_worker *w = arg;
-    double partial = 0.0;
-    for (size_t i = 0; i < w->count; i++)
-        partial += w->values[i];
-    /* Read, dawdle, write: atomics keep this defined behaviour in C, but the update is not a
-     * single atomic step, so concurrent workers overwrite each other's contribution. */
-    uint32_t bits = __atomic_load_n(w->accumulator, __ATOMIC_RELAXED);
-    float acc;
-    memcpy(&acc, &bits, sizeof acc);
-    const long long until = monotonic_ns() + w->window_ns;
-    while (monotonic_ns() < until) {
+    __atomic_add_fetch(w->ready, 1, __ATOMIC_SEQ_CST);
+    const long long wait_until = monotonic_ns() + DEADLOCK_DEADLINE_NS;
+    while (__atomic_load_n(w->ready, __ATOMIC_SEQ_CST) < RACE_THREADS && monotonic_ns() < wait_until) {
     }
-    acc += (float)(partial * 1e-6);
-    memcpy(&bits, &acc, sizeof bits);
-    __atomic_store_n(w->accumulator, bits, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < w->count; i++) {
+        const float seen = *w->accumulator; /* unsynchronised read … */
+        const long long until = monotonic_ns() + w->window_ns;
+        while (monotonic_ns() < until) {
+        }
+        sched_yield(); /* a preemption point inside the window, as a busy machine would make */
+        *w->accumulator = seen + w->values[i] * 1e-3f; /* … and write: the other's update is lost */
+    }
     return NULL;
 }
 
@@ -272,9 +302,11 @@ static int race_forward(const seed_ctx *c, float *y, const float *x)
     if (st != CK_OK)
         return st;
     const size_t n = c->B * c->s->d, half = n / 2;
+    volatile float accumulator = 0.0f;
+    uint32_t ready = 0;
     pthread_t threads[RACE_THREADS];
-    race_worker workers[RACE_THREADS] = {{&c->rt->race_bits, y, half, c->s->iterations},
-                                         {&c->rt->race_bits, y + half, n - half, c->s->iterations}};
+    race_worker workers[RACE_THREADS] = {{&accumulator, &ready, x, half, c->s->iterations},
+                                         {&accumulator, &ready, x + half, n - half, c->s->iterations}};
     size_t started = 0;
     for (; started < RACE_THREADS; started++)
         if (pthread_create(&threads[started], NULL, race_worker_main, &workers[started]) != 0)
@@ -283,10 +315,8 @@ static int race_forward(const seed_ctx *c, float *y, const float *x)
         race_worker_main(&workers[i]);
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    uint32_t bits = __atomic_load_n(&c->rt->race_bits, __ATOMIC_RELAXED);
-    float acc;
-    memcpy(&acc, &bits, sizeof acc);
-    for (size_t i = 0; i < n; i++) /* never reset: the output depends on every earlier call */
+    const float acc = accumulator;
+    for (size_t i = 0; i < n; i++)
         y[i] += acc;
     return CK_OK;
 }

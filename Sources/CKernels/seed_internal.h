@@ -108,6 +108,6 @@ extern const seed_kind_ops seed_identity_ops, seed_linear_ops, seed_layer_norm_o
     seed_pool_project_ops, seed_dense_block_ops, seed_positional_ops, seed_recurrent_ops,
     seed_nas_mixture_ops, seed_fault_exploding_ops, seed_fault_vanishing_ops, seed_fault_nan_ops,
     seed_fault_spin_ops, seed_fault_leak_ops, seed_fault_deadlock_ops, seed_fault_race_ops,
-    seed_fault_noise_ops;
+    seed_fault_noise_ops, seed_fault_hang_ops;
 
 #endif

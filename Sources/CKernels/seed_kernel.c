@@ -20,6 +20,7 @@ static const seed_kind_ops *const all_kinds[] = {
     &seed_nas_mixture_ops,      &seed_fault_exploding_ops, &seed_fault_vanishing_ops,
     &seed_fault_nan_ops,        &seed_fault_spin_ops,      &seed_fault_leak_ops,
     &seed_fault_deadlock_ops,   &seed_fault_race_ops,      &seed_fault_noise_ops,
+    &seed_fault_hang_ops,
 };
 
 static const seed_kind_ops *find_kind(uint32_t kind)

@@ -62,11 +62,11 @@ enum DefaultCatalog {
             "BP017", "channel_attention", .safe, 0.4, 2, "Channel attention block", .none,
             [int("heads", 1, 4)], .sliceAttention(tokens: .parameter("heads"), rounds: .fixed(1))),
         row(
-            "BP018", "spatial_attention", .safe, 0.4, 2, "Spatial attention block", .none,
+            "BP018", "conv_tanh_block", .safe, 0.4, 2, "Residual 1-D convolution over the features (2·radius+1 taps, tanh)", .none,
             [int("radius", 1, 3)],
             .conv1d(window: .oddWindow(radius: "radius"), dilation: .fixed(1), channels: 4, causal: false, activation: .tanh)),
         row(
-            "BP019", "cross_attention", .safe, 0.5, 2, "Cross-attention module", .none,
+            "BP019", "slice_attention_heads", .safe, 0.5, 2, "Self-attention among `heads` feature slices (one input)", .none,
             [int("heads", 2, 4)], .sliceAttention(tokens: .parameter("heads"), rounds: .fixed(1))),
         row(
             "BP020", "attention_single_head", .safe, 0.5, 2, "Single-head attention", .none,
@@ -75,17 +75,17 @@ enum DefaultCatalog {
             "BP021", "feedforward_gated", .safe, 0.5, 2, "Gated feed-forward block", .none,
             [real("hidden_multiple", 2, 6)], .gatedFFN(hidden: .widthTimesParameter("hidden_multiple"))),
         row(
-            "BP022", "multi_head_attention_4", .safe, 0.5, 3, "Multi-head attention (4 heads)", .none,
+            "BP022", "slice_attention_4", .safe, 0.5, 3, "Self-attention among 4-6 feature slices", .none,
             [int("heads", 4, 6)], .sliceAttention(tokens: .parameter("heads"), rounds: .fixed(1))),
         row(
-            "BP023", "transformer_block", .safe, 0.5, 3, "Transformer encoder block", .none,
+            "BP023", "gelu_residual_mlp", .safe, 0.5, 3, "Residual GELU MLP stack (`layers` of 2d hidden units)", .none,
             [int("layers", 1, 6)], .residualMLP(layers: .parameter("layers"), hidden: .widthTimes(2), activation: .gelu)),
         row(
-            "BP024", "conv_transformer", .safe, 0.5, 3, "Hybrid conv-transformer block", .none,
+            "BP024", "conv_gelu_block", .safe, 0.5, 3, "Residual 1-D convolution over the features (8 channels, GELU)", .none,
             [int("kernel", 3, 11)],
             .conv1d(window: .parameter("kernel"), dilation: .fixed(1), channels: 8, causal: false, activation: .gelu)),
         row(
-            "BP025", "dynamic_conv", .safe, 0.5, 3, "Dynamic convolution module", .none,
+            "BP025", "dense_expert_mixture", .safe, 0.5, 3, "Dense softmax-gated mixture of linear experts", .none,
             [int("experts", 2, 8)], .mixture(experts: "experts", topK: nil)),
         row(
             "BP026", "adaptive_pooling", .safe, 0.5, 3, "Adaptive pooling head", .none,
@@ -97,10 +97,10 @@ enum DefaultCatalog {
             "BP028", "dense_connection", .safe, 0.5, 3, "Dense connection block", .none,
             [int("growth_rate", 8, 48)], .denseBlock(growth: "growth_rate", layers: 3)),
         row(
-            "BP029", "multi_head_attention_8", .safe, 0.5, 4, "Multi-head attention (8 heads)", .none,
+            "BP029", "slice_attention_8", .safe, 0.5, 4, "Self-attention among 8-10 feature slices", .none,
             [int("heads", 8, 10)], .sliceAttention(tokens: .parameter("heads"), rounds: .fixed(1))),
         row(
-            "BP030", "graph_attention", .safe, 0.5, 4, "Graph attention layer", .none,
+            "BP030", "iterated_slice_attention", .safe, 0.5, 4, "Weight-tied rounds (`hops`) of slice self-attention", .none,
             [int("hops", 1, 3)], .sliceAttention(tokens: .largestDivisorOfWidthAtMost(8), rounds: .parameter("hops"))),
         row(
             "BP031", "temporal_conv", .safe, 0.5, 4, "Temporal convolution", .none,
@@ -111,7 +111,7 @@ enum DefaultCatalog {
             [int("dilation", 1, 8)],
             .conv1d(window: .fixed(3), dilation: .parameter("dilation"), channels: 4, causal: false, activation: .relu)),
         row(
-            "BP033", "deformable_conv", .safe, 0.5, 4, "Deformable convolution", .none,
+            "BP033", "grouped_projection", .safe, 0.5, 4, "Block-diagonal (grouped) linear projection", .none,
             [int("offset_groups", 1, 4)], .groupedLinear(groups: "offset_groups")),
         row(
             "BP034", "non_local_block", .safe, 0.5, 4, "Non-local attention block", .none,
@@ -123,7 +123,7 @@ enum DefaultCatalog {
             "BP036", "mixture_of_experts_4", .experimental, 0.7, 5, "Mixture-of-Experts block (4 experts)", .approval,
             [int("experts", 4, 8), real("capacity", 1, 2)], .mixture(experts: "experts", topK: .parameter("capacity"))),
         row(
-            "BP037", "hierarchical_attention", .experimental, 0.7, 5, "Hierarchical attention module", .approval,
+            "BP037", "slice_attention_pow2", .experimental, 0.7, 5, "Self-attention among 2^levels feature slices", .approval,
             [int("levels", 2, 4)], .sliceAttention(tokens: .powerOfTwo("levels"), rounds: .fixed(1))),
         row(
             "BP038", "memory_augmented", .experimental, 0.8, 5, "Memory-augmented block", .approval,
@@ -135,7 +135,7 @@ enum DefaultCatalog {
             "BP040", "differentiable_nas", .experimental, 0.8, 5, "Differentiable NAS head", .approval,
             [real("temperature", 0.5, 2)], .nasMixture(temperature: "temperature")),
         row(
-            "BP041", "meta_learning_layer", .experimental, 0.8, 5, "Meta-learning adaptation layer", .approval,
+            "BP041", "euler_refinement_layer", .experimental, 0.8, 5, "Weight-tied Euler refinement (step 1/adapt_steps)", .approval,
             [int("adapt_steps", 1, 5)], .recurrent(steps: "adapt_steps", stepSize: .reciprocalOfSteps)),
         row(
             "BP042", "recursive_processing", .experimental, 0.8, 5, "Recursive processing block", .approval,
@@ -150,8 +150,8 @@ enum DefaultCatalog {
             "BP045", "nan_injection", .highRisk, 1.0, 6, "NaN injection adversarial template", .approvalAndQuarantine,
             [real("frequency", 0.01, 0.1)], .fault(.nan, parameter: "frequency")),
         row(
-            "BP046", "infinite_loop", .highRisk, 1.0, 6, "Infinite loop adversarial template", .approvalAndQuarantine,
-            [int("iterations", 1000, 10000)], .fault(.spin, parameter: "iterations")),
+            "BP046", "infinite_loop", .highRisk, 1.0, 6, "Infinite loop adversarial template (never returns)", .approvalAndQuarantine,
+            [int("iterations", 1000, 10000)], .fault(.hang, parameter: "iterations")),
         row(
             "BP047", "memory_leak", .highRisk, 1.0, 6, "Memory leak simulation", .approvalAndQuarantine,
             [real("growth_rate", 1, 5)], .fault(.leak, parameter: "growth_rate")),

@@ -131,5 +131,5 @@ public enum RecipeStepSize: String, Sendable, Equatable {
 }
 
 public enum RecipeFault: String, Sendable, Equatable, CaseIterable {
-    case exploding, vanishing, nan, spin, leak, deadlock, race, noise
+    case exploding, vanishing, nan, spin, leak, deadlock, race, noise, hang
 }

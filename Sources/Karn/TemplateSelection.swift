@@ -37,10 +37,10 @@ extension KarnCatalog {
     /// The size of the conservative pool.
     public static let conservativePoolSize = 10
 
-    /// 05 §6, with the "beyond the reference" fix to conservative mode: the pool is the 10
-    /// lowest-risk SAFE candidates (then lowest id) — for the default catalog BP001-BP009 and
-    /// BP011, which yields the spec's golden choices — and conservative mode never returns a
-    /// non-SAFE template: without a SAFE candidate it is an error, not silently ignored.
+    /// 05 §6, with the "beyond the reference" fix to conservative mode: the pool is the first 10
+    /// SAFE candidates in registration order — for the default catalog BP001–BP010, as the spec
+    /// says — and conservative mode never returns a non-SAFE template: without a SAFE candidate
+    /// it is an error, not silently ignored (the one recorded deviation, docs/blueprints.md).
     /// Approval is not checked here (that is `KarnService`'s policy). Host-shaped templates (the
     /// widening family) are not slot kernels and never candidates: the 05 §6 golden choices
     /// stay those of the 50 defaults.
@@ -53,9 +53,7 @@ extension KarnCatalog {
             guard !safe.isEmpty else {
                 throw KarnError.noCandidates("conservative mode allows only SAFE templates and none match")
             }
-            candidates = Array(
-                safe.sorted { ($0.descriptor.risk, $0.id) < ($1.descriptor.risk, $1.id) }
-                    .prefix(KarnCatalog.conservativePoolSize))
+            candidates = Array(safe.prefix(KarnCatalog.conservativePoolSize))
         }
         guard !candidates.isEmpty else {
             let why =

@@ -39,6 +39,9 @@ public final class IsolationGuard {
     private var snapshotCapacity = 0
     /// Time spent in checks, for the overhead budget (< 8 ms per seed per epoch).
     public private(set) var checkNanoseconds: UInt64 = 0
+    /// Checks switched off — for tests only, to show that a leak goes unnoticed without the
+    /// check that catches it (each isolation test is run once with its check disabled).
+    var disabledChecks: Set<IsolationCheck> = []
 
     public init() {}
 

@@ -31,9 +31,14 @@ public final class KernelBranch: SeedBranch {
     public let kernel: SeedKernel
     public let isResidual: Bool
 
+    /// CPU time one call of a seed kernel may take in a training run before the watchdog
+    /// timer stops it (seed_watchdog.c): honest kernels need milliseconds per batch.
+    public static let defaultCallBudgetNanoseconds: UInt64 = 1_000_000_000
+
     public init(_ compiled: CompiledKernel, block: ParameterBlock) throws {
         precondition(block.count >= compiled.parameterCount, "the seed's block is smaller than its kernel")
         kernel = try compiled.instantiate(parameters: block.values, gradients: block.gradients)
+        kernel.cpuBudgetNanoseconds = KernelBranch.defaultCallBudgetNanoseconds
         isResidual = compiled.spec.kind.startsAsIdentity
     }
 

@@ -100,6 +100,8 @@ public final class SeedManager: SeedModuleFactory {
     let publish: (TelemetryPacket) -> Void
     /// Test hook: builds the branch of a seed (default: the kernel bound into its block).
     let makeBranch: (CompiledKernel, ParameterBlock) throws -> any SeedBranch
+    /// Overrides `KernelBranch.defaultCallBudgetNanoseconds` for new seeds (tests).
+    var kernelCallBudgetNanoseconds: UInt64?
     /// Test hook: builds a widening seed's branch (default: `WideningBranch`, initialised from
     /// the seed id).
     let makeWideningBranch: (WideningShape, ParameterBlock, String) throws -> any SeedBranch
@@ -376,12 +378,14 @@ public final class SeedManager: SeedModuleFactory {
         do {
             try lifecycle.transition(to: .germinating, epoch: epoch)
             branch = try makeBranch(provided.compiled, block)
+            if let budget = kernelCallBudgetNanoseconds { (branch as? KernelBranch)?.kernel.cpuBudgetNanoseconds = budget }
         } catch {
             return refuse(command, "cannot instantiate \(provided.origin.kernelId): \(error)", event: "germination_refused", level: .error)
         }
         // I1: the seed's memory must not overlap the host's.
         for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
-            if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
+            if !guardian.disabledChecks.contains(.storageOverlap), let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount)
+            {
                 let violation = IsolationViolation(
                     check: .storageOverlap, seedId: id,
                     detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
@@ -435,7 +439,8 @@ public final class SeedManager: SeedModuleFactory {
             return refuse(command, "cannot build \(operation.blueprintId): \(error)", event: "germination_refused", level: .error)
         }
         for (what, pointer) in [("parameters", branch.parameters), ("gradients", branch.gradients)] {
-            if let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount) {
+            if !guardian.disabledChecks.contains(.storageOverlap), let overlap = guardian.hostOverlap(pointer, count: branch.parameterCount)
+            {
                 let violation = IsolationViolation(
                     check: .storageOverlap, seedId: id, detail: "seed \(what) overlap host \(overlap)", epoch: epoch)
                 guardian.record(violation)

@@ -1,5 +1,6 @@
 import EsperJSON
 import Foundation
+import KernelRuntime
 public import Leyline
 public import Tolaria
 
@@ -42,7 +43,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     public internal(set) var embargoUntilEpoch = 0
     public var bypassed = false
     let guardian: IsolationGuard
-    let settings: SeedSettings
+    var settings: SeedSettings
     /// Rebuilds a seed from its checkpoint record (kernel from Urza again).
     let rebuild: (SeedRecord) throws -> Seed
     /// Called on the training thread for every violation (telemetry is published at once).
@@ -56,6 +57,8 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     private var seedOutput: UnsafeMutablePointer<Float>
     private var seedGradient: UnsafeMutablePointer<Float>
     private var leak: UnsafeMutablePointer<Float>
+    /// δ as it arrived, copied before any seed code runs: what I3 recomputes the host's share from.
+    private var deltaCopy: UnsafeMutablePointer<Float>
     private var chainGradients: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
     private var fossilOutputs: [UnsafeMutablePointer<Float>] = []
 
@@ -94,11 +97,14 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         seedOutput = .allocate(capacity: 1)
         seedGradient = .allocate(capacity: 1)
         leak = .allocate(capacity: 1)
+        deltaCopy = .allocate(capacity: 1)
         chainGradients = (.allocate(capacity: 1), .allocate(capacity: 1))
     }
 
     deinit {
-        for pointer in [hBar, seedOutput, seedGradient, leak, chainGradients.0, chainGradients.1] + fossilOutputs { pointer.deallocate() }
+        for pointer in [hBar, seedOutput, seedGradient, leak, deltaCopy, chainGradients.0, chainGradients.1] + fossilOutputs {
+            pointer.deallocate()
+        }
         for pointer in [wideInput, wideOutput, wideGradient] { pointer.deallocate() }
     }
 
@@ -205,12 +211,27 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         }
     }
 
-    /// h̄ = copy(x) (the detach), s = k(h̄); I5 on s while training.
+    /// h̄ = copy(x) (the detach), s = k(h̄); I5 on s while training. I4 around the call: the
+    /// host's parameters (digest before and after) and the host's activation — the kernel's
+    /// input must come back as it went in (h̄ compared with x, which the kernel never saw).
     private func runSeed(_ seed: Seed, on x: UnsafePointer<Float>, count: Int, kernelTraining: Bool) throws {
         BlendMath.copy(x, to: hBar, count: count)
         seed.branch.training = kernelTraining
         seed.branch.step = seed.steps
-        try seed.branch.forward(hBar, into: seedOutput, batch: batch)
+        let checking = kernelTraining || seed.stage == .training
+        let before = checking ? guardian.hostValuesDigest() : 0
+        guard guardedCall(seed, { try seed.branch.forward(hBar, into: seedOutput, batch: batch) }) else { return }
+        if checking {
+            if guardian.hostValuesDigest() != before {
+                violation(seed, .hostModified, "the seed's forward changed host parameters")
+            }
+            let started = MonotonicClock.nanoseconds()
+            let written = BlendMath.l1Distance(hBar, x, count: count)
+            guardian.addCheckTime(since: started)
+            if written > 0 {
+                violation(seed, .hostModified, "the seed's forward wrote into its input (\(written) L1 off the host activation)")
+            }
+        }
         if kernelTraining || seed.stage == .training {
             let started = MonotonicClock.nanoseconds()
             let finite = BlendMath.allFinite(seedOutput, count: count)
@@ -230,7 +251,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         // A widening seed's input is the host layer's input: there is no slot gradient for a
         // leak to reach (its isolation is checked on the host's gradient buffers instead).
         let leaking = settings.faultInjection?.detachLeak == true && !seed.isWidening
-        try seed.branch.backward(gradient, inputGradient: leaking ? leak : nil)
+        guard guardedCall(seed, { try seed.branch.backward(gradient, inputGradient: leaking ? leak : nil) }) else { return }
         leakPending = leaking
         seed.stats.shadowLossSum += Double(loss) * Double(batch)
         seed.stats.shadowCorrect += correct
@@ -249,6 +270,9 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         input: UnsafePointer<Float>, output: UnsafePointer<Float>, batch: Int, width: Int
     ) throws {
         let count = batch * width
+        // δ as it arrived, before any seed code of this backward runs (I3's reference).
+        let checked = active.flatMap { mode == .passthrough || $0.cullReason != nil ? nil : $0 }
+        if checked != nil { BlendMath.copy(outputGradient, to: deltaCopy, count: count) }
         // The gradient at the live seed's input: straight into the caller's buffer when there
         // is no fossil in front of it.
         let hostPath = fossils.isEmpty ? inputGradient : chainGradients.0
@@ -258,18 +282,28 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         case .training:
             BlendMath.copy(outputGradient, to: hostPath, count: count)
             if leakPending { BlendMath.add(hostPath, leak, count: count) }
-            if let seed = active { checkHostSplit(seed, hostPath, outputGradient, expectedScale: 1, count: count) }
         case .blended(let alpha, let residual, let learns):
             let hostScale: Float = residual ? 1 : 1 - alpha
             BlendMath.scale(hostPath, outputGradient, by: hostScale, count: count)
             if learns, let seed = active {
                 BlendMath.scale(seedGradient, outputGradient, by: alpha, count: count)
                 let leaking = settings.faultInjection?.detachLeak == true
-                try seed.branch.backward(seedGradient, inputGradient: leaking ? leak : nil)
+                // I2 for the blended stages: the seed's backward (dX = NULL) must leave every
+                // host gradient accumulator as it was.
+                guardian.snapshotHostGradients()
+                let ran = guardedCall(seed) { try seed.branch.backward(seedGradient, inputGradient: leaking ? leak : nil) }
+                let change = ran ? guardian.hostGradientChange() : 0
+                if change > IsolationGuard.tolerance {
+                    violation(seed, .seedBackwardLeak, "the seed's backward changed host gradients by \(change) (L1)")
+                }
                 if leaking { BlendMath.add(hostPath, leak, count: count) }
                 checkSeedGradients(seed)
             }
-            if let seed = active { checkHostSplit(seed, hostPath, outputGradient, expectedScale: hostScale, count: count) }
+        }
+        // I3, after every piece of seed code of this step has run: what the host receives,
+        // against its share recomputed from the copy of δ and the seed's own state.
+        if let seed = checked {
+            checkHostSplit(seed, hostPath, deltaCopy, expectedScale: SlotModule.hostShare(of: seed), count: count)
         }
         // Back through the fossils: ordinary layers, gradient flows to the host upstream.
         guard !fossils.isEmpty else { return }
@@ -279,6 +313,13 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
             try fossils[index].branch.backward(upstream, inputGradient: destination)
             swap(&upstream, &spare)
         }
+    }
+
+    /// The host's share of δ for the seed's stage, from the seed's own state (not from the
+    /// forward's mode): δ while it trains in the shadow or is residual, (1 − α)·δ blended.
+    static func hostShare(of seed: Seed) -> Float {
+        guard seed.blended, !seed.isWidening, !seed.isResidual else { return 1 }
+        return 1 - (seed.stage == .grafting ? seed.alpha : 1)
     }
 
     /// I3: the host received exactly the expected share of δ (recomputed here, independently
@@ -328,7 +369,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
             BlendMath.copy(layerInput, to: wideInput, count: batch * inputs)  // the detach
             seed.branch.training = kernelTraining
             seed.branch.step = seed.steps
-            try seed.branch.forward(wideInput, into: wideOutput, batch: batch)
+            guard guardedCall(seed, { try seed.branch.forward(wideInput, into: wideOutput, batch: batch) }) else { return }
             let started = MonotonicClock.nanoseconds()
             let finite = BlendMath.allFinite(wideOutput, count: count)
             guardian.addCheckTime(since: started)
@@ -357,7 +398,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         // I2 for the blended stages: the seed's backward (dX = NULL) must leave every host
         // gradient as it was.
         guardian.snapshotHostGradients()
-        try seed.branch.backward(wideGradient, inputGradient: nil)
+        guard guardedCall(seed, { try seed.branch.backward(wideGradient, inputGradient: nil) }) else { return }
         let change = guardian.hostGradientChange()
         if change > IsolationGuard.tolerance {
             violation(seed, .seedBackwardLeak, "the seed's backward changed host gradients by \(change) (L1)")
@@ -409,7 +450,23 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
 
     // MARK: - Violations and culls
 
+    /// A call into the live seed's kernel. A kernel that fails — above all one the watchdog
+    /// stopped at its CPU deadline (`KernelBranch.defaultCallBudgetNanoseconds`) — is culled
+    /// on the spot and its blueprint quarantined; the slot computes the host function and the
+    /// run goes on. False when the call failed.
+    private func guardedCall(_ seed: Seed, _ call: () throws -> Void) -> Bool {
+        do {
+            try call()
+            return true
+        } catch {
+            let timeout = (error as? KernelRuntime.KernelError)?.isTimeout == true
+            beginCull(seed, reason: timeout ? "kernel_timeout" : "kernel_error", quarantine: true)
+            return false
+        }
+    }
+
     private func violation(_ seed: Seed, _ check: IsolationCheck, _ detail: String) {
+        guard !guardian.disabledChecks.contains(check) else { return }
         let record = IsolationViolation(check: check, seedId: seed.id, detail: detail, epoch: epoch)
         seed.violations.append(record)
         guardian.record(record)
@@ -441,7 +498,9 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         guard batch > capacity else { return }
         capacity = batch
         let count = batch * width
-        for pointer in [hBar, seedOutput, seedGradient, leak, chainGradients.0, chainGradients.1] + fossilOutputs { pointer.deallocate() }
+        for pointer in [hBar, seedOutput, seedGradient, leak, deltaCopy, chainGradients.0, chainGradients.1] + fossilOutputs {
+            pointer.deallocate()
+        }
         func zeroed() -> UnsafeMutablePointer<Float> {
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
             pointer.initialize(repeating: 0, count: count)
@@ -451,6 +510,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         seedOutput = zeroed()
         seedGradient = zeroed()
         leak = zeroed()
+        deltaCopy = zeroed()
         chainGradients = (zeroed(), zeroed())
         fossilOutputs = fossils.map { _ in zeroed() }
     }

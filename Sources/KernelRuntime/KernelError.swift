@@ -23,6 +23,12 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The call was stopped by the watchdog at its CPU deadline (`SeedKernel.cpuBudgetNanoseconds`).
+    public var isTimeout: Bool {
+        if case .failed(_, let status) = self { return status == CK_ERR_TIMEOUT }
+        return false
+    }
+
     static func statusName(_ status: Int32) -> String {
         switch status {
         case CK_ERR_NULL.rawValue: "null pointer"
@@ -30,6 +36,7 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
         case CK_ERR_ARG.rawValue: "argument"
         case CK_ERR_DEADLOCK: "deadlock detected"
         case CK_ERR_STATE: "no matching forward"
+        case CK_ERR_TIMEOUT: "stopped at its CPU deadline"
         default: "status \(status)"
         }
     }

@@ -36,6 +36,7 @@ public enum KernelKind: String, CaseIterable, Sendable, Codable {
     case faultDeadlock = "fault_deadlock"
     case faultRace = "fault_race"
     case faultNoise = "fault_noise"
+    case faultHang = "fault_hang"
 
     /// The `ck_seed_kind` value (also the artifact header's `kind` field).
     public var code: UInt32 {
@@ -70,6 +71,7 @@ public enum KernelKind: String, CaseIterable, Sendable, Codable {
         case .faultDeadlock: CK_SEED_FAULT_DEADLOCK.rawValue
         case .faultRace: CK_SEED_FAULT_RACE.rawValue
         case .faultNoise: CK_SEED_FAULT_NOISE.rawValue
+        case .faultHang: CK_SEED_FAULT_HANG.rawValue
         }
     }
 

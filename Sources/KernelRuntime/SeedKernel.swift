@@ -97,6 +97,12 @@ public final class SeedKernel {
         set { runtime.pointee.step = newValue }
     }
 
+    /// CPU time one call may use before the watchdog timer stops it (`CK_ERR_TIMEOUT`); 0 = no
+    /// deadline. Kasmina sets it for every seed call of a training run.
+    public var cpuBudgetNanoseconds: UInt64 = 0
+    /// A call was stopped by its deadline: the kernel's state is abandoned, every later call fails.
+    public private(set) var stopped = false
+
     /// Bytes a fault kernel has allocated for itself (the leak gate watches this; 0 for every
     /// honest kernel, which never allocates).
     public var privateAllocationBytes: Int { runtime.pointee.arena_bytes }
@@ -107,13 +113,15 @@ public final class SeedKernel {
         batch: Int
     ) throws(KernelError) {
         guard batch >= 1 && batch <= SeedKernel.maxBatch else { throw KernelError.invalidBatch(batch) }
+        guard !stopped else { throw KernelError.failed(operation: "forward", status: CK_ERR_TIMEOUT) }
         let elements = batch * width
         reserve(batch: batch)
         savedInput.baseAddress!.update(from: input, count: elements)
         lastBatch = 0
-        let status = ck_seed_forward(
+        let status = ck_seed_forward_within(
             &cSpec, parameters.baseAddress, runtime, workspace.baseAddress, output,
-            savedInput.baseAddress, batch)
+            savedInput.baseAddress, batch, cpuBudgetNanoseconds)
+        if status == CK_ERR_TIMEOUT { stopped = true }
         if status != CK_OK.rawValue { throw KernelError.failed(operation: "forward", status: status) }
         lastBatch = batch
     }
@@ -124,10 +132,11 @@ public final class SeedKernel {
         inputGradient: UnsafeMutablePointer<Float>?
     ) throws(KernelError) {
         guard lastBatch > 0 else { throw KernelError.noForward }
-        let status = ck_seed_backward(
+        let status = ck_seed_backward_within(
             &cSpec, parameters.baseAddress, runtime, workspace.baseAddress,
             gradients.baseAddress, inputGradient, outputGradient, savedInput.baseAddress,
-            lastBatch)
+            lastBatch, cpuBudgetNanoseconds)
+        if status == CK_ERR_TIMEOUT { stopped = true }
         if status != CK_OK.rawValue { throw KernelError.failed(operation: "backward", status: status) }
     }
 

@@ -23,9 +23,16 @@ public import Tolaria
 ///   (`max_learning_rate_ratio` r) is cut to the bound, or refused when the rate is already
 ///   there (`lr_bound`). Events `lr_refused` / `lr_bounded`. A refused command is published
 ///   with `executed = false` but not executed.
+///
+/// With a `RiskReport` (the run's `RiskAssessor`, 03 §9) it also applies the level's effect
+/// (see `RiskLevel`) and the G2 drift gate: a seed may leave GRAFTING (STABILIZE) only while
+/// its drift is below `highDriftThreshold` (0.12, 02 §6 design). Every command the engine
+/// changes carries `risk_reason`, `risk_level` and `risk_dimension` — the dimension behind it.
 public struct RiskEngine: Sendable {
     public var maxLossSpike: Double
     public var highRiskThreshold = 0.8
+    /// G2: drift = 1 − mean cos(h, y) during the ramp must stay below this to stabilise.
+    public var highDriftThreshold = 0.12
 
     public init(maxLossSpike: Double = 0.15) { self.maxLossSpike = maxLossSpike }
 
@@ -55,7 +62,8 @@ public struct RiskEngine: Sendable {
     public func review(
         _ proposed: AdaptationCommand?, lossDelta: Double, hasPreviousLoss: Bool, conservative: Bool,
         settings: SeedSettings, blueprint lookup: (String) -> BlueprintInfo?, quarantined: (String) -> String?,
-        approved operatorApproved: (String) -> Bool = { _ in false }, learningRate: LearningRateState? = nil
+        approved operatorApproved: (String) -> Bool = { _ in false }, learningRate: LearningRateState? = nil,
+        assessment: RiskReport? = nil, seedDrift: (String) -> Double? = { _ in nil }
     )
         -> Verdict
     {
@@ -100,6 +108,7 @@ public struct RiskEngine: Sendable {
         if let state = learningRate {
             bound(&verdict, state, settings: settings)
         }
+        if let assessment { applyLevel(&verdict, assessment, lookup: lookup, seedDrift: seedDrift) }
         if spike {
             let exempt =
                 verdict.command.map { command -> Bool in
@@ -114,7 +123,78 @@ public struct RiskEngine: Sendable {
                     attributes: ["conservative": conservative ? "true" : "false", "loss_delta": String(format: "%.3f", lossDelta)])
             }
         }
+        // Every command the engine changed says at which level and for which dimension.
+        if let assessment, var command = verdict.command, let reason = command.annotations["risk_reason"] {
+            command.annotations["risk_level"] = assessment.level.name
+            if command.annotations["risk_dimension"] == nil {
+                command.annotations["risk_dimension"] = dimension(for: reason, assessment)
+            }
+            verdict.command = command
+        }
         return verdict
+    }
+
+    /// Which dimension a rule of the engine answers to (for commands it changed).
+    private func dimension(for reason: String, _ assessment: RiskReport) -> String {
+        switch reason {
+        case "loss_spike": RiskDimension.lossTrend.rawValue
+        case "g2_drift": RiskDimension.drift.rawValue
+        case "lr_bound", "lr_cooldown": RiskDimension.lossTrend.rawValue
+        case "blueprint_high_risk", "approval_required", "blueprint_unknown": "blueprint"
+        case "conservative_mode": "conservative_mode"
+        default: assessment.leadingDimension ?? "score"
+        }
+    }
+
+    /// The level's effect (`RiskLevel`) and the G2 drift gate.
+    private func applyLevel(
+        _ verdict: inout Verdict, _ assessment: RiskReport, lookup: (String) -> BlueprintInfo?, seedDrift: (String) -> Double?
+    ) {
+        let level = assessment.level
+        let leading = assessment.leadingDimension ?? "score"
+        var attributes = [
+            "risk_level": level.name, "risk_score": String(format: "%.3f", assessment.score), "risk_dimension": leading,
+        ]
+        if level >= .red {
+            let reducing =
+                verdict.command.map { command -> Bool in
+                    if command.commandType == .emergency { return true }
+                    if case .seedOperation(let op)? = command.payload { return op.operation == .cull || op.operation == .cancel }
+                    return false
+                } ?? false
+            if !reducing && (verdict.command?.commandType != .pause || verdict.command?.targetSeedId != "") {
+                if verdict.command == nil { verdict.command = AdaptationCommand(commandType: .pause) }
+                rewrite(&verdict, reason: "risk_level", event: "pause_triggered", targetAll: true, attributes: attributes)
+            }
+            return
+        }
+        guard let command = verdict.command, command.annotations["risk_reason"] == nil else { return }
+        let operation: SeedOperation? = {
+            if case .seedOperation(let op)? = command.payload { return op.operation }
+            return nil
+        }()
+        // G2: leaving the ramp with a seed that moves the host's activations too far.
+        if operation == .stabilize, let drift = seedDrift(command.targetSeedId), drift >= highDriftThreshold {
+            attributes["risk_dimension"] = RiskDimension.drift.rawValue
+            attributes["drift"] = String(format: "%.4f", drift)
+            attributes["seed_id"] = command.targetSeedId
+            rewrite(&verdict, reason: "g2_drift", event: "g2_refused", attributes: attributes)
+            return
+        }
+        switch level {
+        case .yellow:
+            if operation == .germinate, case .seedOperation(let op)? = command.payload, lookup(op.blueprintId)?.isSafe != true {
+                attributes["blueprint_id"] = op.blueprintId
+                rewrite(&verdict, reason: "risk_level", event: "pause_triggered", attributes: attributes)
+            }
+        case .orange:
+            let advancing: Set<SeedOperation> = [.germinate, .startGrafting, .stabilize, .evaluate, .fossilize]
+            if command.commandType == .optimizer || operation.map(advancing.contains) == true {
+                rewrite(&verdict, reason: "risk_level", event: "pause_triggered", attributes: attributes)
+            }
+        default:
+            return
+        }
     }
 
     /// The learning-rate rules (cooldown, then bound) on an optimizer command. The factor is

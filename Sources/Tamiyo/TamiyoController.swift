@@ -36,6 +36,14 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private var failures: [String: Int] = [:]
     private var slowBoundaries = 0
     private var commandCounter = 0
+    /// The run's risk engine state: levels with hysteresis, adapted thresholds, pause quota.
+    public private(set) var assessor: RiskAssessor
+    /// Every boundary's assessment, in order (the last `historyLimit`).
+    public private(set) var riskHistory: [RiskReport] = []
+    /// Fault injection for tests: rewrites the measured signals of a boundary (epoch) before
+    /// they are assessed — instability injected into a real run's control loop.
+    var injectRiskSignals: ((inout RiskSignals, Int) -> Void)?
+    private var lastViolations = 0
     /// The policy's decisions since the previous field report of this run (what the next
     /// report carries for Simic), at most `FieldReport.maxTrajectorySteps`.
     private var trajectory: [PolicyStep] = []
@@ -62,6 +70,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         self.service = service
         self.policy = policy
         self.kasmina = kasmina
+        assessor = RiskAssessor(
+            escalationWindows: service.settings.riskEscalationWindows, recoveryWindows: service.settings.riskRecoveryWindows,
+            pauseQuota: service.settings.pauseQuota)
     }
 
     public var policyName: String { policy.name }
@@ -122,14 +133,42 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         TamiyoController.append(inference, to: &inferenceMs)
         record(decision, observation)
 
+        var signals = riskSignals(summary, report: report, hostParameters: observation.hostParameters)
+        injectRiskSignals?(&signals, summary.epoch)
+        let assessment = assessor.assess(signals, epoch: summary.epoch, validationLoss: summary.validationLoss)
+        TamiyoController.append(assessment, to: &riskHistory)
+        service.record(risk: assessment, runId: runId)
+        if assessment.level == .critical {
+            service.mode.trigger("risk level CRITICAL in run \(runId) (\(assessment.leadingDimension ?? "score"))")
+        }
         let proposed = command(for: decision, observation)
-        let verdict = service.risk.review(
+        var verdict = service.risk.review(
             proposed, lossDelta: lossDelta, hasPreviousLoss: hasPrevious, conservative: conservative,
             settings: settings, blueprint: { self.service.catalog.info($0) },
             quarantined: { self.service.quarantineReason($0) }, approved: { self.service.approvals.isApproved($0) },
             learningRate: RiskEngine.LearningRateState(
                 current: observation.learningRate, configured: config.learningRate,
-                epochsSinceChange: lastLearningRateChangeEpoch.map { summary.epoch - $0 }))
+                epochsSinceChange: lastLearningRateChangeEpoch.map { summary.epoch - $0 }),
+            assessment: assessment, seedDrift: { id in report.seeds.first { $0.seedId == id }?.measurements.drift })
+        // The pause quota: a pause the engine asks for beyond this epoch's quota is not issued.
+        if let command = verdict.command, command.commandType == .pause, command.annotations["risk_reason"] != nil,
+            !assessor.takePause()
+        {
+            verdict.events.append(
+                TelemetryEvent(
+                    description: "pause_quota_exhausted", level: .warning,
+                    attributes: ["risk_reason": command.annotations["risk_reason"] ?? "", "quota": String(assessor.pauseQuota)]))
+            verdict.command = nil
+        }
+        if let transition = assessment.transition {
+            verdict.events.append(
+                TelemetryEvent(
+                    description: "risk_level_changed", level: assessment.level >= .red ? .critical : .warning,
+                    attributes: [
+                        "risk_level": assessment.level.name, "transition": transition,
+                        "risk_dimension": assessment.leadingDimension ?? "score", "risk_score": String(format: "%.3f", assessment.score),
+                    ]))
+        }
         var outcome: (accepted: Bool, reason: String?)?
         if var command = verdict.command, verdict.refused {
             outcome = (false, verdict.riskReason)
@@ -152,7 +191,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
 
         for seed in finished {
             if seed.finalStage != .fossilized { failures[seed.origin.requestedId, default: 0] += 1 }
-            if seed.quarantine { service.quarantine(seed.origin.requestedId, reason: "isolation_breach in run \(runId) (\(seed.seedId))") }
+            if seed.quarantine {
+                service.quarantine(
+                    seed.origin.requestedId, reason: "\(seed.cullReason ?? "isolation_breach") in run \(runId) (\(seed.seedId))")
+            }
             service.record(fieldReport(for: seed, epoch: summary.epoch))
             if seed.finalStage == .fossilized || seed.finalStage == .cancelled { epochsSinceImprovement = 0 }
         }
@@ -171,6 +213,33 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private static func append<T>(_ value: T, to list: inout [T]) {
         list.append(value)
         if list.count > historyLimit { list.removeFirst(list.count - historyLimit / 2) }
+    }
+
+    // MARK: - Risk signals
+
+    /// The measured signals of the risk dimensions at this boundary (03 §9).
+    func riskSignals(_ summary: EpochSummary, report: BoundaryReport, hostParameters: Int) -> RiskSignals {
+        let best = bestValidationLoss
+        let lossTrend = best.isFinite ? max(0, summary.validationLoss - best) : 0
+        let live = report.seeds.filter { !$0.paused }
+        let gradient = live.map(\.measurements.gradientNorm).max { a, b in !(a.isNaN || a < b) } ?? 0
+        let blended = live.filter { [.grafting, .stabilizing, .evaluating, .fineTuning].contains($0.stage) }
+        let drift = blended.map(\.measurements.drift).max() ?? 0
+        let violations = kasmina.isolationViolations
+        defer { lastViolations = violations }
+        let allowed = max(1, report.slots.count(where: \.allowed))
+        let accuracyDelta = history.count >= 2 ? history[history.count - 1].accuracy - history[history.count - 2].accuracy : 0
+        return RiskSignals(
+            [
+                .lossTrend: summary.validationLoss.isFinite ? lossTrend : .infinity,
+                .gradientHealth: gradient,
+                .isolation: Double(violations - lastViolations),
+                // Only where the run may depend on the machine's speed (see `latencyTriggers`).
+                .latency: service.settings.latencyTriggers ? (handshakeMs.last ?? 0) + (inferenceMs.last ?? 0) : 0,
+                .drift: drift,
+                .seedCount: Double(report.seeds.count + report.slots.reduce(0) { $0 + $1.fossils }) / Double(allowed),
+                .parameterGrowth: hostParameters > 0 ? Double(report.seedParameters) / Double(hostParameters) : 0,
+            ], accuracyDelta: accuracyDelta)
     }
 
     // MARK: - Observation
@@ -296,7 +365,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         let outcome: FieldReportOutcome
         switch seed.cullReason {
         case nil where fossilized: outcome = .success
-        case "isolation_breach"?: outcome = .regression
+        case "isolation_breach"?, "kernel_timeout"?, "kernel_error"?: outcome = .regression
         case "operator"?, "emergency"?: outcome = .aborted
         default: outcome = lossDelta > settings.improvementThreshold ? .regression : .neutral
         }
@@ -308,6 +377,11 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             "isolation_violations": Float(seed.violations), "lifetime_epochs": Float(max(0, seed.epoch - seed.baseline.epoch)),
         ]
         if let ablation = seed.measurements.ablationValidationLoss { metrics["ablation_loss_delta"] = Float(ablation - after.0) }
+        if let risk = assessor.last {
+            metrics["risk_level"] = Float(risk.level.rawValue)
+            metrics["risk_score"] = Float(risk.score)
+            for dimension in risk.dimensions { metrics["risk.\(dimension.name)"] = Float(dimension.risk) }
+        }
         if let runTrainingFlops { metrics["run_training_flops"] = Float(runTrainingFlops) }
         metrics = metrics.filter { $0.value.isFinite }
         var followUps: [MitigationAction] = []
@@ -354,6 +428,14 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         ]
         if let info = verdict.blueprint {
             metrics.append(MetricPoint(name: "tamiyo.blueprint.risk", value: info.risk, unit: "score", attributes: run))
+        }
+        if let risk = assessor.last {
+            metrics.append(MetricPoint(name: "tamiyo.risk.level", value: Double(risk.level.rawValue), unit: "level", attributes: run))
+            metrics.append(MetricPoint(name: "tamiyo.risk.score", value: risk.score, unit: "score", attributes: run))
+            // One metric per dimension (a dimension attribute would not be a Prometheus label).
+            for dimension in risk.dimensions {
+                metrics.append(MetricPoint(name: "tamiyo.risk.\(dimension.name)", value: dimension.risk, unit: "score", attributes: run))
+            }
         }
         metrics = metrics.filter { $0.value.isFinite }
         var events = verdict.events.map { event -> TelemetryEvent in

@@ -32,6 +32,13 @@ public struct TamiyoSettings: Sendable {
     /// (the design's latency triggers). Off only where a run must not depend on the machine's
     /// speed — determinism tests on a loaded machine.
     public var latencyTriggers = true
+    /// Risk engine hysteresis (03 §9): boundaries the score must call for a higher level before
+    /// it is entered (CRITICAL is entered at once), and boundaries below a level's floor
+    /// before it is left by one step.
+    public var riskEscalationWindows = 3
+    public var riskRecoveryWindows = 3
+    /// Pauses the risk engine may issue per run and epoch (Leyline `MAX_PAUSE_QUOTA`).
+    public var pauseQuota = RiskAssessor.maxPauseQuota
 
     public init(directory: String) { self.directory = directory }
 
@@ -67,6 +74,19 @@ public struct PolicyInfo: Sendable, Encodable {
     public struct RiskInfo: Sendable, Encodable {
         public var maxLossSpike: Double
         public var highRiskThreshold: Double
+        public var highDriftThreshold: Double
+        public var escalationWindows: Int
+        public var recoveryWindows: Int
+        public var pauseQuota: Int
+        /// The worst level of any run now (GREEN without runs).
+        public var level: String
+        /// Each run's latest assessment (level, score, dimensions), by run id.
+        public var runs: [RunRisk]
+    }
+
+    public struct RunRisk: Sendable, Encodable {
+        public var runId: String
+        public var assessment: RiskReport
     }
 
     public struct QuarantinedBlueprint: Sendable, Encodable {
@@ -119,6 +139,8 @@ public final class TamiyoService: Sendable {
     /// How many earlier policies a rollback can step back through (in memory; one on disk).
     static let rollbackDepth = 8
     private let quarantined = Mutex<[String: String]>([:])
+    /// Each run's latest risk assessment (the last 64 runs).
+    private let riskReports = Mutex<[(runId: String, report: RiskReport)]>([])
     private let publishFailures = Mutex(0)
 
     public struct OpenError: Error, CustomStringConvertible {
@@ -281,6 +303,17 @@ public final class TamiyoService: Sendable {
                 healthStatus: .degraded, healthSummary: "bp_quarantine"))
     }
 
+    /// Keeps a run's latest risk assessment for `GET /api/v1/tamiyo/policy`.
+    func record(risk report: RiskReport, runId: String) {
+        riskReports.withLock { list in
+            list.removeAll { $0.runId == runId }
+            list.append((runId, report))
+            if list.count > 64 { list.removeFirst(list.count - 64) }
+        }
+    }
+
+    public func riskReport(runId: String) -> RiskReport? { riskReports.withLock { $0.first { $0.runId == runId }?.report } }
+
     public func quarantineReason(_ blueprintId: String) -> String? { quarantined.withLock { $0[blueprintId] } }
 
     public var currentWeights: PolicyWeights { weights.withLock { $0.current } }
@@ -413,6 +446,14 @@ public final class TamiyoService: Sendable {
         return (action, out.actionLogits, out.param, network.weights.policyVersion)
     }
 
+    var riskInfo: PolicyInfo.RiskInfo {
+        let runs = riskReports.withLock { $0 }.map { PolicyInfo.RunRisk(runId: $0.runId, assessment: $0.report) }
+        return PolicyInfo.RiskInfo(
+            maxLossSpike: risk.maxLossSpike, highRiskThreshold: risk.highRiskThreshold, highDriftThreshold: risk.highDriftThreshold,
+            escalationWindows: settings.riskEscalationWindows, recoveryWindows: settings.riskRecoveryWindows,
+            pauseQuota: settings.pauseQuota, level: (runs.map(\.assessment.level).max() ?? .green).name, runs: runs)
+    }
+
     public var policyInfo: PolicyInfo {
         let state = weights.withLock { $0 }
         let w = state.current
@@ -421,7 +462,7 @@ public final class TamiyoService: Sendable {
             version: w.policyVersion, parameters: w.values.count, weightsSha256: w.sha256, generation: state.generation,
             rollbackVersions: state.previous.reversed().map(\.policyVersion), lastRefusal: state.lastRefusal, config: w.config,
             actions: PolicyAction.allCases.map(\.name),
-            risk: .init(maxLossSpike: risk.maxLossSpike, highRiskThreshold: risk.highRiskThreshold),
+            risk: riskInfo,
             quarantinedBlueprints: quarantined.withLock { $0 }.sorted { $0.key < $1.key }.map {
                 .init(blueprintId: $0.key, reason: $0.value)
             },

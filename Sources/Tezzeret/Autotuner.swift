@@ -5,7 +5,7 @@ import KernelRuntime
 #endif
 
 /// One candidate's outcome in the autotune record.
-public struct CandidateTiming: Sendable, Encodable, Equatable {
+public struct CandidateTiming: Sendable, Codable, Equatable {
     public var variant: String
     public var medianUs: Double?
     public var cv: Double?
@@ -15,7 +15,7 @@ public struct CandidateTiming: Sendable, Encodable, Equatable {
 }
 
 /// What the autotuner chose and why.
-public struct AutotuneResult: Sendable, Encodable, Equatable {
+public struct AutotuneResult: Sendable, Codable, Equatable {
     public var chosen: String
     public var candidates: [CandidateTiming]
     public var noisy: Bool
@@ -33,6 +33,11 @@ struct Autotuner {
 
     let strategy: CompileStrategy
     let batch: Int
+    /// Called between steps (after the reference run and after each candidate): the
+    /// watchdog's heartbeat.
+    var progress: () -> Void = {}
+    /// The strategy's wall budget unless overridden (tests).
+    var budgetSeconds: Double?
 
     /// - Parameter forceReference: after an attempt where every candidate was disqualified,
     ///   the retry uses the reference (naive) variant without tuning (06 §9).
@@ -67,13 +72,17 @@ struct Autotuner {
         } catch {
             throw CompileError("", .kernel("the reference variant failed: \(error)"))
         }
+        progress()
         let scale = max(1, reference.reduce(Float(0)) { max($0, abs($1)) })
         var timings: [CandidateTiming] = []
         var eligible: [(variant: KernelVariant, median: Double, noisy: Bool)] = []
-        let deadline = started + strategy.autotuneBudgetSeconds
+        let deadline = started + (budgetSeconds ?? strategy.autotuneBudgetSeconds)
         for variant in candidates {
             var timing = CandidateTiming(variant: variant.description, runs: 0)
-            defer { timings.append(timing) }
+            defer {
+                timings.append(timing)
+                progress()
+            }
             guard Autotuner.monotonic() < deadline else {
                 timing.disqualified = "autotune budget spent"
                 continue
@@ -107,24 +116,32 @@ struct Autotuner {
             timing.runs = samples.count
             eligible.append((variant, median, cv > Autotuner.noiseLimit))
         }
-        guard let fastest = eligible.min(by: { $0.median < $1.median }) else {
+        guard let chosen = Autotuner.choose(eligible, defaultVariant: defaultVariant) else {
             throw CompileError("", .autotuneDisqualified)
         }
         let noisy = eligible.contains { $0.noisy }
-        let chosen: KernelVariant
-        if noisy && eligible.contains(where: { $0.variant == defaultVariant }) {
-            chosen = defaultVariant
-        } else {
-            chosen =
-                eligible.filter { $0.median <= fastest.median * (1 + Autotuner.tieTolerance) }
-                .min { Autotuner.tileVolume($0.variant) < Autotuner.tileVolume($1.variant) }!.variant
-        }
         return (
             chosen,
             AutotuneResult(
                 chosen: chosen.description, candidates: timings, noisy: noisy,
                 durationMs: (Autotuner.monotonic() - started) * 1000)
         )
+    }
+
+    /// The rule of the choice: the fastest median, or — among medians within `tieTolerance`
+    /// of it — the smallest tile; the kind's default when any timing stayed noisy (and the
+    /// default is eligible). Nil when nothing is eligible.
+    static func choose(
+        _ eligible: [(variant: KernelVariant, median: Double, noisy: Bool)], defaultVariant: KernelVariant
+    )
+        -> KernelVariant?
+    {
+        guard let fastest = eligible.min(by: { $0.median < $1.median }) else { return nil }
+        if eligible.contains(where: { $0.noisy }) && eligible.contains(where: { $0.variant == defaultVariant }) {
+            return defaultVariant
+        }
+        return eligible.filter { $0.median <= fastest.median * (1 + Autotuner.tieTolerance) }
+            .min { Autotuner.tileVolume($0.variant) < Autotuner.tileVolume($1.variant) }!.variant
     }
 
     /// Forward once with a fresh instance (training mode, fixed step).

@@ -53,6 +53,10 @@ public struct CompileOptions: Sendable {
     public var maxRetries = 1
     /// A compile still running after this is abandoned as a (retryable) timeout (design: 30 s).
     public var timeoutSeconds: Double = 30
+    /// CPU time one step of the compile's kernel calls (one gate, or one autotune candidate)
+    /// may use before the watchdog kills them (they also stop at `timeoutSeconds` of wall
+    /// time). A healthy step needs a small fraction of this even at `aggressive`.
+    public var kernelCallCPUSeconds: Double = 2
     /// Backoff between attempts: base · 2^n, capped (06 §9); none after an injected failure.
     public var backoffBaseSeconds = 0.1
     public var backoffCapSeconds = 2.0

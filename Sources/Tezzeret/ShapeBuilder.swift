@@ -122,7 +122,7 @@ enum ShapeBuilder {
             throw ShapeError(parameter: nil, message: "a widening kernel is shaped by the host, not by the slot width")
         case .fault(let fault, let p):
             switch fault {
-            case .spin, .deadlock, .race: spec.iterations = try integer(p)
+            case .spin, .hang, .deadlock, .race: spec.iterations = try integer(p)
             case .exploding, .vanishing, .nan, .leak, .noise: spec.scalar = Float(try value(p))
             }
         }

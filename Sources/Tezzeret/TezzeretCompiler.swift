@@ -231,26 +231,59 @@ public final class TezzeretCompiler: Sendable {
         } catch {
             throw CompileError(id, .kernel("\(error)"))
         }
-        let input = ValidationGates.input(batch * plan.spec.width, seed: plan.seed &+ 1)
-        let tuned: (KernelVariant, AutotuneResult)
-        do {
-            tuned = try Autotuner(strategy: options.strategy, batch: batch)
-                .tune(spec: plan.spec, weights: weights, seed: plan.seed, input: input, forceReference: forceReference)
-        } catch {
-            throw CompileError(id, error.reason)
+        // Every kernel call of the autotuner and the gates runs in a child process under the
+        // compile's remaining time (KernelWatchdog): a kernel that never returns is killed there.
+        let strategy = options.strategy
+        let expectedUnsafe = descriptor.quarantineOnly
+        var outcome = KernelWatchdog.Outcome<GuardedKernelCalls>.crashed("not run")
+        // A child that stalls without using CPU is retried (twice): it may have inherited a lock.
+        for _ in 0..<3 {
+            outcome = KernelWatchdog.run(
+                deadlineSeconds: max(1, options.timeoutSeconds - (Autotuner.monotonic() - started)),
+                cpuLimitSeconds: options.kernelCallCPUSeconds
+            ) { heartbeat -> GuardedKernelCalls in
+                GuardedKernelCalls.run(
+                    id: id, spec: plan.spec, weights: weights, seed: plan.seed, strategy: strategy, batch: batch,
+                    forceReference: forceReference, expectedUnsafe: expectedUnsafe, progress: heartbeat)
+            }
+            guard case .stalled = outcome else { break }
         }
-        try checkTimeout(id, started)
+        let tuned: (KernelVariant, AutotuneResult)
+        let report: ValidationReport
+        switch outcome {
+        case .finished(let calls):
+            if let code = calls.errorCode {
+                throw CompileError(id, code == "autotune_disqualified" ? .autotuneDisqualified : .kernel(calls.errorMessage ?? code))
+            }
+            guard let variant = calls.variant, let autotune = calls.autotune, let gates = calls.report else {
+                throw CompileError(id, .kernel("the guarded kernel calls returned no verdict"))
+            }
+            tuned = (variant, autotune)
+            report = gates
+        case .timedOut(let seconds, let cpu):
+            let detail =
+                "no answer within \(ValidationGates.ms(seconds / 1000)) s (\(ValidationGates.ms(cpu / 1000)) s of CPU): "
+                + "a kernel call did not return; its process was killed"
+            tuned = GuardedKernelCalls.untuned(plan.spec, seconds: seconds)
+            report = ValidationGates.watchdogReport(detail, expectedUnsafe: expectedUnsafe)
+        case .crashed(let why):
+            tuned = GuardedKernelCalls.untuned(plan.spec, seconds: 0)
+            report = ValidationGates.watchdogReport(why, expectedUnsafe: expectedUnsafe)
+        case .stalled(let seconds):
+            tuned = GuardedKernelCalls.untuned(plan.spec, seconds: seconds)
+            report = ValidationGates.watchdogReport(
+                "a kernel call did not return and used no CPU for \(ValidationGates.ms(seconds / 1000)) s, three times (blocked)",
+                expectedUnsafe: expectedUnsafe)
+        }
+        // A verdict of the watchdog stands as it is (its deadline is the compile's); otherwise a
+        // compile that ran out of time is a retryable timeout.
+        if case .finished = outcome { try checkTimeout(id, started) }
         let spec = plan.spec.with(variant: tuned.0)
-        let kernel: CompiledKernel
         do {
-            kernel = try CompiledKernel(
-                blueprintId: id, spec: spec, weights: weights, seed: plan.seed,
-                quarantined: descriptor.quarantineOnly)
+            _ = try CompiledKernel(blueprintId: id, spec: spec, weights: weights, seed: plan.seed, quarantined: expectedUnsafe)
         } catch {
             throw CompileError(id, .kernel("\(error)"))
         }
-        let report = ValidationGates(batchHint: batch, inputSeed: plan.seed &+ 1)
-            .run(kernel, expectedUnsafe: descriptor.quarantineOnly)
         if let gate = report.failedGate {
             let detail = report.gates.first { $0.name == gate }?.detail ?? ""
             telemetry.event(

@@ -2,7 +2,7 @@ import EsperStorage
 import KernelRuntime
 
 /// One gate's verdict.
-public struct GateResult: Sendable, Encodable, Equatable {
+public struct GateResult: Sendable, Codable, Equatable {
     public var name: String
     public var passed: Bool
     /// Not run because an earlier gate failed.
@@ -12,7 +12,7 @@ public struct GateResult: Sendable, Encodable, Equatable {
 }
 
 /// All gates of one compile (stored in the artifact metadata and, as `status`, in Urza).
-public struct ValidationReport: Sendable, Encodable, Equatable {
+public struct ValidationReport: Sendable, Codable, Equatable {
     /// `VALIDATED` (every gate passed), `UNSAFE` (a gate failed on an expected-unsafe
     /// template) or `FAILED` (a gate failed: no artifact is written).
     public var status: String
@@ -31,18 +31,24 @@ public struct ValidationReport: Sendable, Encodable, Equatable {
 /// | gate | checks | catches |
 /// |---|---|---|
 /// | smoke | forward at 32, 128, 512 rows: no error, no NaN/Inf | NaN injection, deadlock |
-/// | determinism | the same input twice gives bit-identical output | races, hidden state |
+/// | determinism | the same input five times gives bit-identical output | races, hidden state |
 /// | latency | fastest thread-CPU time of a forward at the batch hint ≤ 1 ms + FLOPs at 1 GFLOP/s | spinning |
 /// | gradient_health | RMS input gradient over 5 scaled losses in [1e-7, 1e4], stable | exploding, vanishing |
 /// | gradient_correctness | ≤ 64 coordinates against central differences | non-differentiable noise |
 /// | leak | 20 growing batches: the kernel's private allocations do not grow | leaks |
 /// | identity | informative: is the kernel the identity at graft time? | — |
+///
+/// All of them run in a child process under the compile's deadline (`KernelWatchdog`); a
+/// kernel that never returns or crashes the process fails the `watchdog` gate instead.
 struct ValidationGates {
     let batchHint: Int
     let inputSeed: UInt64
+    /// Called after each gate: the watchdog's heartbeat.
+    var progress: () -> Void = {}
 
     static let smokeBatches = [32, 128, 512]
     static let perExecutionLimitSeconds = 15.0
+    static let determinismRepeats = 4
 
     func run(_ kernel: CompiledKernel, expectedUnsafe: Bool) -> ValidationReport {
         var gates: [GateResult] = []
@@ -62,6 +68,7 @@ struct ValidationGates {
                 continue
             }
             var result = gate()
+            progress()
             result.name = name
             gates.append(result)
             if !result.passed { failed = name }
@@ -75,6 +82,20 @@ struct ValidationGates {
         return ValidationReport(
             status: status, expectedUnsafe: expectedUnsafe, failedGate: failed,
             identityAtInit: identity, smokeOutputSha256: smokeHash, gates: gates)
+    }
+
+    static let gateNames = ["smoke", "determinism", "latency", "gradient_health", "gradient_correctness", "leak"]
+
+    /// The verdict when the watchdog stopped the kernel calls (a hang or a crash): the
+    /// `watchdog` gate failed, every other gate skipped.
+    static func watchdogReport(_ detail: String, expectedUnsafe: Bool) -> ValidationReport {
+        let skipped = (gateNames + ["identity"]).map {
+            GateResult(name: $0, passed: false, skipped: true, detail: "skipped after watchdog failed", metrics: [:])
+        }
+        return ValidationReport(
+            status: expectedUnsafe ? "UNSAFE" : "FAILED", expectedUnsafe: expectedUnsafe, failedGate: "watchdog",
+            identityAtInit: false, smokeOutputSha256: "",
+            gates: [GateResult(name: "watchdog", passed: false, skipped: false, detail: detail, metrics: [:])] + skipped)
     }
 
     // MARK: - Gates
@@ -106,17 +127,24 @@ struct ValidationGates {
         return pass("finite outputs at \(ValidationGates.smokeBatches.map(String.init).joined(separator: ", ")) rows", metrics)
     }
 
+    /// Four more forwards of the same input after the first: every one must be bit-identical.
+    /// Repeating matters for races, whose lost updates only show when the threads overlap.
     private func determinism(_ kernel: CompiledKernel) -> GateResult {
         guard let instance = try? kernel.instantiate() else { return fail("cannot instantiate") }
         instance.step = 1
         let input = ValidationGates.input(batchHint * kernel.width, seed: inputSeed &+ 1)
         do {
             let first = try instance.forward(input, batch: batchHint)
-            let second = try instance.forward(input, batch: batchHint)
-            let differing = zip(first, second).count(where: { $0.0.bitPattern != $0.1.bitPattern })
-            return differing == 0
-                ? pass("two forwards bit-identical")
-                : fail("\(differing) of \(first.count) outputs changed between identical calls", ["differing": Double(differing)])
+            for call in 1...ValidationGates.determinismRepeats {
+                let again = try instance.forward(input, batch: batchHint)
+                let differing = zip(first, again).count(where: { $0.0.bitPattern != $0.1.bitPattern })
+                if differing > 0 {
+                    return fail(
+                        "\(differing) of \(first.count) outputs changed between identical calls (call \(call + 1))",
+                        ["differing": Double(differing)])
+                }
+            }
+            return pass("\(ValidationGates.determinismRepeats + 1) forwards bit-identical")
         } catch {
             return fail("forward: \(error)")
         }

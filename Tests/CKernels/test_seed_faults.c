@@ -1,6 +1,6 @@
 /* test_seed_faults.c — the adversarial seed kinds really misbehave, and stay bounded: gradient
  * scaling, NaN injection, CPU spin, a growing (and freed) arena, a deadlock that is detected,
- * a history-dependent race, and input-hashed noise that breaks finite differences. */
+ * a real two-thread race, and input-hashed noise that breaks finite differences. */
 #define _POSIX_C_SOURCE 200809L
 #include "seed_reference.h"
 
@@ -140,15 +140,41 @@ static void test_fault_deadlock_detected_and_bounded(void)
     }
 }
 
-static void test_fault_race_depends_on_history(void)
+static void test_fault_race_loses_updates(void)
+{
+    /* The same input, called repeatedly: without a race every output would be identical. */
+    fault f;
+    fault_make(&f, (ck_seed_spec){K(FAULT_RACE), .d = 16, .iterations = 2000}, 32, 1);
+    fault_loss(&f);
+    float *first = talloc(512);
+    memcpy(first, f.y, sizeof(float) * 512);
+    int differed = 0;
+    for (int call = 0; call < 8 && !differed; call++) {
+        fault_loss(&f);
+        differed = memcmp(first, f.y, sizeof(float) * 512) != 0;
+    }
+    EXPECT(differed, "eight identical outputs: the two workers never lost an update");
+}
+
+/* FAULT_HANG never returns by itself: the watchdog timer on the thread's CPU clock stops it. */
+static void test_fault_hang_is_stopped_by_the_deadline(void)
 {
     fault f;
-    fault_make(&f, (ck_seed_spec){K(FAULT_RACE), .d = 16, .iterations = 2000}, 4, 1);
-    fault_loss(&f);
-    float *first = talloc(64);
-    memcpy(first, f.y, sizeof(float) * 64);
-    fault_loss(&f);
-    EXPECT(memcmp(first, f.y, sizeof(float) * 64) != 0, "same input, same output: the race had no effect");
+    fault_make(&f, (ck_seed_spec){K(FAULT_HANG), .d = 8, .iterations = 1000}, 2, 0);
+    const double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    const int st = ck_seed_forward_within(&f.s, f.params, &f.rt, f.ws, f.y, f.x, 2, 50000000u);
+    const double took = now_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+    EXPECT(st == CK_ERR_TIMEOUT, "status %d", st);
+    EXPECT(took >= 0.045 && took < 2.0, "stopped after %g s of CPU", took);
+    /* An honest call under the same deadline is untouched, and the watchdog is disarmed after it. */
+    fault g;
+    fault_make(&g, (ck_seed_spec){K(FAULT_EXPLODING), .d = 8, .scalar = 1.0f}, 2, 0);
+    EXPECT(ck_seed_forward_within(&g.s, g.params, &g.rt, g.ws, g.y, g.x, 2, 50000000u) == CK_OK, "honest call");
+    volatile double sink = 0;
+    const double t1 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    while (now_s(CLOCK_THREAD_CPUTIME_ID) - t1 < 0.1)
+        sink = sink + 1;
+    EXPECT(sink > 0, "still running after the budget of the finished call");
 }
 
 static void test_fault_noise_breaks_finite_differences(void)
@@ -188,6 +214,7 @@ void suite_seed_faults(void)
     RUN(test_fault_spin_burns_cpu);
     RUN(test_fault_leak_grows_and_is_freed);
     RUN(test_fault_deadlock_detected_and_bounded);
-    RUN(test_fault_race_depends_on_history);
+    RUN(test_fault_race_loses_updates);
+    RUN(test_fault_hang_is_stopped_by_the_deadline);
     RUN(test_fault_noise_breaks_finite_differences);
 }

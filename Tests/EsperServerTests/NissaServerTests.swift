@@ -445,6 +445,7 @@ import Testing
         #expect(
             titles.contains { $0.hasPrefix("Oona queue depth") } && titles.contains { $0.hasPrefix("Isolation violations") }
                 && titles.contains { $0.hasPrefix("Epoch-boundary hook latency") })
+        #expect(titles.contains { $0.hasPrefix("Tamiyo risk level") }, "the risk engine's level and dimensions")
         #expect(Set(panels.compactMap { $0["id"] as? Int }).count == panels.count)
         let provisioning = try String(contentsOfFile: packageRoot() + "/infra/grafana/provisioning/datasources/esper.yml", encoding: .utf8)
         for panel in panels {

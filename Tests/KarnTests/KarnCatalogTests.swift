@@ -131,11 +131,11 @@ import Testing
         }
     }
 
-    @Test func conservativeModeNeverLeavesTheSafeTierAndUsesTheLowestRiskPool() throws {
+    @Test func conservativeModeNeverLeavesTheSafeTierAndUsesTheSpecsPool() throws {
         let catalog = try KarnCatalog()
         let pool = Set(
             (0..<200).map { i in try! catalog.chooseTemplate(SelectionCriteria(context: "c\(i)", conservative: true)).template.id })
-        #expect(pool == ["BP001", "BP002", "BP003", "BP004", "BP005", "BP006", "BP007", "BP008", "BP009", "BP011"])
+        #expect(pool == ["BP001", "BP002", "BP003", "BP004", "BP005", "BP006", "BP007", "BP008", "BP009", "BP010"])
         #expect(throws: KarnError.self) {
             try catalog.chooseTemplate(SelectionCriteria(tier: .experimental, context: "exp", conservative: true))
         }

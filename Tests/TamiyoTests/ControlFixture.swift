@@ -55,13 +55,17 @@ final class ControlFixture {
         let outcome: TrainingOutcome
     }
 
-    func run(_ config: RunConfig, id: String = "run-\(UUID().uuidString.lowercased())", policy: (any TamiyoPolicy)? = nil) throws -> Run {
+    func run(
+        _ config: RunConfig, id: String = "run-\(UUID().uuidString.lowercased())", policy: (any TamiyoPolicy)? = nil,
+        prepare: (TamiyoController) -> Void = { _ in }
+    ) throws -> Run {
         let controller = service.makeController(
             runId: id, config: config,
             policy: policy
                 ?? (config.effectivePolicy == .learned
                     ? LearnedPolicy(weights: service.currentWeights)
                     : HeuristicPolicy()))
+        prepare(controller)
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
         let split = DataSplit(
             data, validationFraction: config.dataset.validationFraction, seed: config.seed,

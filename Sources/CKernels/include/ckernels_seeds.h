@@ -40,7 +40,7 @@
  *   RECURRENT         `count` weight-tied steps h += scalar * (W_2 tanh(h W_1^T + b_1) + b_2)
  *   NAS_MIXTURE       y = sum_o softmax(alpha / scalar)_o op_o(x), ops identity/ReLU/GELU/tanh
  * Adversarial ("fault") kinds: a residual linear y = x + x W^T + b that misbehaves on purpose,
- * always bounded in time and memory (they exist to exercise the validation gates):
+ * bounded in time and memory except FAULT_HANG (they exist to exercise the validation gates):
  *   FAULT_EXPLODING   backward multiplies every gradient by scalar^CK_SEED_FAULT_DEPTH
  *   FAULT_VANISHING   backward multiplies every gradient by scalar^CK_SEED_FAULT_DEPTH
  *   FAULT_NAN         forward writes NaN into each output with probability scalar (free-running PRNG)
@@ -48,10 +48,13 @@
  *   FAULT_LEAK        forward grows a private arena by scalar KiB per call (capped at 64 MiB)
  *   FAULT_DEADLOCK    forward runs `iterations` threads that lock a ring of mutexes: every
  *                     call deadlocks, detected by try-lock after 50 ms -> CK_ERR_DEADLOCK
- *   FAULT_RACE        forward folds an unsynchronised two-thread reduction (read, spin
- *                     `iterations` ns, write) into a never-reset accumulator: outputs depend on
- *                     interleaving and on call history
+ *   FAULT_RACE        forward: two threads add the inputs into one plain float of the call
+ *                     with no lock (read, spin `iterations` ns, write) and add the sum to every
+ *                     output: lost updates make outputs depend on the interleaving (no state
+ *                     is kept between calls)
  *   FAULT_NOISE       forward adds +-scalar noise chosen by a hash of each input's bits
+ *   FAULT_HANG        forward never returns (an unbounded busy loop); only a watchdog outside
+ *                     the call stops it
  *
  * Variants choose how matrix products run (matmul kinds) or how element-wise loops are written
  * (element-wise kinds); every variant computes the same function up to float rounding.
@@ -67,6 +70,7 @@ extern "C" {
 
 #define CK_ERR_DEADLOCK (-5) /* FAULT_DEADLOCK: workers gave up on a lock cycle */
 #define CK_ERR_STATE (-6)    /* backward without a matching forward, or bad runtime */
+#define CK_ERR_TIMEOUT (-7)  /* a guarded call used its CPU budget and was stopped */
 
 #define CK_SEED_FAULT_DEPTH 8u       /* stacked depth the gradient stressors emulate */
 #define CK_SEED_MAX_WIDTH 16384u     /* largest slot width d */
@@ -104,7 +108,8 @@ typedef enum {
     CK_SEED_FAULT_LEAK = 36,
     CK_SEED_FAULT_DEADLOCK = 37,
     CK_SEED_FAULT_RACE = 38,
-    CK_SEED_FAULT_NOISE = 39
+    CK_SEED_FAULT_NOISE = 39,
+    CK_SEED_FAULT_HANG = 40
 } ck_seed_kind;
 
 /* How the kernel's inner loops run. Matmul kinds accept NAIVE, BLAS and TILED; element-wise
@@ -160,7 +165,7 @@ typedef struct {
     uint64_t step;       /* training step, set by the caller: dropout masks depend on (seed, step) */
     uint64_t prng;       /* FAULT_NAN free-running generator */
     int32_t training;    /* 1: dropout active, batch norm uses batch statistics and updates running ones */
-    uint32_t race_bits;  /* FAULT_RACE accumulator (float bits, accessed atomically) */
+    uint32_t race_bits;  /* unused (FAULT_RACE keeps no state between calls); kept for layout */
     void *arena;         /* FAULT_LEAK arena, freed by ck_seed_runtime_release */
     size_t arena_bytes;
     int32_t forwarded;   /* set by a successful forward; backward requires it */
@@ -201,6 +206,17 @@ int ck_seed_forward(const ck_seed_spec *s, const float *params, ck_seed_runtime 
  * (overwritten; NULL skips it). ws holds the forward's saves; its scratch part is reused. */
 int ck_seed_backward(const ck_seed_spec *s, const float *params, ck_seed_runtime *rt, float *ws,
                      float *dparams, float *dx, const float *dy, const float *x, size_t B);
+/* The same calls under a CPU-time deadline enforced from outside the call (seed_watchdog.c): a
+ * timer on the calling thread's CPU clock interrupts a call that has used cpu_budget_ns and it
+ * returns CK_ERR_TIMEOUT; the runtime must not be used again after that. 0 = no deadline. */
+int ck_seed_forward_within(const ck_seed_spec *s, const float *params, ck_seed_runtime *rt, float *ws, float *y,
+                           const float *x, size_t B, uint64_t cpu_budget_ns);
+int ck_seed_backward_within(const ck_seed_spec *s, const float *params, ck_seed_runtime *rt, float *ws,
+                            float *dparams, float *dx, const float *dy, const float *x, size_t B,
+                            uint64_t cpu_budget_ns);
+/* fork() without the atfork handlers (see seed_watchdog.c); the child must call
+ * ck_blas_set_threads(1) before any GEMM. Returns as fork(). */
+int ck_watchdog_fork(void);
 
 /* Cache-blocked GEMM, same contract as ck_sgemm; tile sizes >= 1. */
 int ck_sgemm_tiled(size_t tile_m, size_t tile_n, size_t tile_k, int transA, int transB, size_t M,
