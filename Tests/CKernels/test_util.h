@@ -56,5 +56,6 @@ void suite_rng(void);
 void suite_seeds(void);
 void suite_seed_faults(void);
 void suite_widen(void);
+void suite_gemm_kernels(void);
 
 #endif
