@@ -28,6 +28,7 @@
 #endif
 
 enum { MR = CK_GEMM_MR, NR = CK_GEMM_NR, KC = 256, NC = 512 };
+_Static_assert(MR == 8, "the AVX-512 tile stores are spelled out for 8 rows");
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -150,20 +151,6 @@ static void pack_direct(float *restrict dst, size_t w, const float *restrict src
     }
 }
 
-/* Packs op(A)[i0 : i0+mc, p0 : p0+kc] as ceil(mc / MR) panels of [kc][MR]. */
-static void pack_a(float *dst, int transA, const float *A, size_t lda, size_t i0, size_t mc,
-                   size_t p0, size_t kc)
-{
-    for (size_t ir = 0; ir < mc; ir += MR) {
-        const size_t rows = min_size(MR, mc - ir);
-        float *d = dst + ir * kc;
-        if (transA)
-            pack_direct(d, MR, A + p0 * lda + i0 + ir, lda, rows, kc);
-        else
-            pack_transposed(d, MR, A + (i0 + ir) * lda + p0, lda, rows, kc);
-    }
-}
-
 /* Packs op(B)[p0 : p0+kc, j0 : j0+nc] as ceil(nc / NR) panels of [kc][NR]. */
 static void pack_b(float *dst, int transB, const float *B, size_t ldb, size_t p0, size_t kc,
                    size_t j0, size_t nc)
@@ -180,54 +167,153 @@ static void pack_b(float *dst, int transB, const float *B, size_t ldb, size_t p0
 
 /* ---- microkernels ------------------------------------------------------------------------- */
 
-/* C[mr, nr] = alpha * Apanel Bpanel + (accumulate ? C : beta * C); beta == 0 does not read C. */
-typedef void (*microkernel)(size_t kc, const float *a, const float *b, float *c, size_t ldc,
-                            float alpha, float beta, int accumulate, size_t mr, size_t nr);
+/* The A operand is read in place: op(A)(i, p) = a[i * a_rs + p * a_ps] (row-major A: a_rs = lda,
+ * a_ps = 1; transposed A: a_rs = 1, a_ps = lda), one broadcast per row and p. Rows past mr (an edge
+ * tile) re-read row mr - 1 so nothing outside A is touched; their results are never stored.
+ * B is a [kc][NR]-shaped panel with row stride b_ps: packed (b_ps = NR) or op(B) = B itself
+ * (b_ps = ldb), read with masks past nr so nothing outside B is touched either. */
+typedef struct {
+    const float *a;
+    size_t a_rs, a_ps;
+    const float *b;
+    size_t b_ps;
+    float *c;
+    size_t ldc;
+    float alpha, beta;
+    int accumulate; /* C += ... (a later K block): beta is already applied */
+    size_t mr, nr;
+} tile_args;
 
-__attribute__((target("avx512f"))) static void kernel_avx512(size_t kc, const float *restrict a,
-                                                             const float *restrict b,
-                                                             float *restrict c, size_t ldc,
-                                                             float alpha, float beta, int accumulate,
-                                                             size_t mr, size_t nr)
+/* C[mr, nr] = alpha * op(A) op(B) + (accumulate ? C : beta * C); beta == 0 does not read C. */
+typedef void (*microkernel)(size_t kc, const tile_args *t);
+
+/* Row r of the tile's A, clamped to the last valid row. */
+static inline const float *a_row(const tile_args *t, size_t r)
 {
+    return t->a + (r < t->mr ? r : t->mr - 1) * t->a_rs;
+}
+
+/* One pointer per row, spelled out: an array of them (filled by a loop) makes GCC keep the
+ * accumulators in memory. */
+#define ROW_PTRS(t)                                                                                \
+    const float *ar[MR] = {a_row(t, 0), a_row(t, 1), a_row(t, 2), a_row(t, 3),                     \
+                           a_row(t, 4), a_row(t, 5), a_row(t, 6), a_row(t, 7)};
+
+/* Where and how a tile is written: C = alpha acc + (accumulate ? C : beta C), masked to nr columns. */
+typedef struct {
+    float *c;
+    size_t ldc, mr;
+    __m512 va, vb;
+    int read_c;
+    __mmask16 m0, m1;
+} tile_out;
+
+__attribute__((target("avx512f"), always_inline)) static inline tile_out
+tile_out_avx512(const tile_args *t, __mmask16 m0, __mmask16 m1)
+{
+    return (tile_out){t->c, t->ldc, t->mr, _mm512_set1_ps(t->alpha),
+                      _mm512_set1_ps(t->accumulate ? 1.0f : t->beta),
+                      t->accumulate || t->beta != 0.0f, m0, m1};
+}
+
+/* Writes 32 (or 16 when !wide) columns of row r. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+store_row_avx512(tile_out o, size_t r, __m512 v0, __m512 v1, int wide)
+{
+    float *cr = o.c + r * o.ldc;
+    v0 = _mm512_mul_ps(o.va, v0);
+    v1 = _mm512_mul_ps(o.va, v1);
+    if (o.read_c) {
+        v0 = _mm512_fmadd_ps(o.vb, _mm512_maskz_loadu_ps(o.m0, cr), v0);
+        if (wide)
+            v1 = _mm512_fmadd_ps(o.vb, _mm512_maskz_loadu_ps(o.m1, cr + 16), v1);
+    }
+    _mm512_mask_storeu_ps(cr, o.m0, v0);
+    if (wide)
+        _mm512_mask_storeu_ps(cr + 16, o.m1, v1);
+}
+
+/* 8 x 32: 16 zmm accumulators, two B vectors per p. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+kernel_avx512_wide(size_t kc, const tile_args *t, size_t a_ps, __mmask16 m0, __mmask16 m1)
+{
+    ROW_PTRS(t)
+    const float *b = t->b;
+    const size_t b_ps = t->b_ps;
     __m512 acc[MR][2];
     for (int r = 0; r < MR; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (size_t p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_load_ps(b + p * NR), b1 = _mm512_load_ps(b + p * NR + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * b_ps);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + p * b_ps + 16);
         for (int r = 0; r < MR; r++) {
-            const __m512 av = _mm512_set1_ps(a[p * MR + r]);
+            const __m512 av = _mm512_set1_ps(ar[r][p * a_ps]);
             acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
         }
     }
-    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(accumulate ? 1.0f : beta);
-    const int read_c = accumulate || beta != 0.0f;
-    for (size_t r = 0; r < mr; r++) {
-        float *cr = c + r * ldc;
-        __m512 v0 = _mm512_mul_ps(va, acc[r][0]), v1 = _mm512_mul_ps(va, acc[r][1]);
-        if (read_c) {
-            v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);
-            v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);
-        }
-        _mm512_mask_storeu_ps(cr, m0, v0);
-        _mm512_mask_storeu_ps(cr + 16, m1, v1);
-    }
+    const tile_out o = tile_out_avx512(t, m0, m1);
+#define STORE_WIDE(r) if (r < o.mr) store_row_avx512(o, r, acc[r][0], acc[r][1], 1)
+    /* spelled out: a loop over a runtime mr makes compilers keep acc in memory */
+    STORE_WIDE(0); STORE_WIDE(1); STORE_WIDE(2); STORE_WIDE(3);
+    STORE_WIDE(4); STORE_WIDE(5); STORE_WIDE(6); STORE_WIDE(7);
+#undef STORE_WIDE
 }
 
-/* AVX2 + FMA: the same 8 x 32 panels, computed as 4 x 16 sub-tiles (8 ymm accumulators: AVX2
- * has 16 registers), written through a local tile so edges need no masks. */
-__attribute__((target("avx2,fma"))) static void kernel_avx2(size_t kc, const float *restrict a,
-                                                            const float *restrict b,
-                                                            float *restrict c, size_t ldc,
-                                                            float alpha, float beta, int accumulate,
-                                                            size_t mr, size_t nr)
+/* 8 x 16: a narrow last panel (N = 10; N = 784 = 24 * 32 + 16) does half the work. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+kernel_avx512_narrow(size_t kc, const tile_args *t, size_t a_ps, __mmask16 m0)
 {
+    ROW_PTRS(t)
+    const float *b = t->b;
+    const size_t b_ps = t->b_ps;
+    __m512 acc[MR];
+    for (int r = 0; r < MR; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * b_ps);
+        for (int r = 0; r < MR; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][p * a_ps]), b0, acc[r]);
+    }
+    const tile_out o = tile_out_avx512(t, m0, 0);
+#define STORE_NARROW(r) if (r < o.mr) store_row_avx512(o, r, acc[r], acc[r], 0)
+    STORE_NARROW(0); STORE_NARROW(1); STORE_NARROW(2); STORE_NARROW(3);
+    STORE_NARROW(4); STORE_NARROW(5); STORE_NARROW(6); STORE_NARROW(7);
+#undef STORE_NARROW
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+kernel_avx512_body(size_t kc, const tile_args *t, size_t a_ps)
+{
+    const size_t nr = t->nr;
+    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    if (nr > 16)
+        kernel_avx512_wide(kc, t, a_ps, m0, nr >= 32 ? 0xFFFF : (__mmask16)((1u << (nr - 16)) - 1));
+    else
+        kernel_avx512_narrow(kc, t, a_ps, m0);
+}
+
+__attribute__((target("avx512f"))) static void kernel_avx512_rows(size_t kc, const tile_args *t)
+{
+    kernel_avx512_body(kc, t, 1);
+}
+
+__attribute__((target("avx512f"))) static void kernel_avx512_cols(size_t kc, const tile_args *t)
+{
+    kernel_avx512_body(kc, t, t->a_ps);
+}
+
+/* AVX2 + FMA: 4 x 16 sub-tiles (8 ymm accumulators: AVX2 has 16 registers) of a packed,
+ * zero-padded B panel (b_ps == NR), written through a local tile so edges need no masks. */
+__attribute__((target("avx2,fma"))) static void kernel_avx2(size_t kc, const tile_args *t)
+{
+    ROW_PTRS(t)
+    const size_t a_ps = t->a_ps;
+    const float *b = t->b;
     float tile[MR][NR] __attribute__((aligned(32)));
+    const int col_blocks = t->nr > 16 ? 2 : 1;
     for (int r0 = 0; r0 < MR; r0 += 4)
-        for (int c0 = 0; c0 < NR; c0 += 16) {
+        for (int c0 = 0; c0 < col_blocks * 16; c0 += 16) {
             __m256 acc[4][2];
             for (int r = 0; r < 4; r++)
                 acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -235,7 +321,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(size_t kc, const flo
                 const __m256 b0 = _mm256_load_ps(b + p * NR + c0);
                 const __m256 b1 = _mm256_load_ps(b + p * NR + c0 + 8);
                 for (int r = 0; r < 4; r++) {
-                    const __m256 av = _mm256_broadcast_ss(a + p * MR + r0 + r);
+                    const __m256 av = _mm256_broadcast_ss(ar[r0 + r] + p * a_ps);
                     acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
                     acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
                 }
@@ -245,44 +331,54 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(size_t kc, const flo
                 _mm256_store_ps(&tile[r0 + r][c0 + 8], acc[r][1]);
             }
         }
-    const float bc = accumulate ? 1.0f : beta;
-    for (size_t r = 0; r < mr; r++) {
-        float *cr = c + r * ldc;
-        if (accumulate || beta != 0.0f)
-            for (size_t j = 0; j < nr; j++)
+    const float alpha = t->alpha, bc = t->accumulate ? 1.0f : t->beta;
+    for (size_t r = 0; r < t->mr; r++) {
+        float *cr = t->c + r * t->ldc;
+        if (t->accumulate || t->beta != 0.0f)
+            for (size_t j = 0; j < t->nr; j++)
                 cr[j] = alpha * tile[r][j] + bc * cr[j];
         else
-            for (size_t j = 0; j < nr; j++)
+            for (size_t j = 0; j < t->nr; j++)
                 cr[j] = alpha * tile[r][j];
     }
 }
 
 /* ---- the blocked driver ------------------------------------------------------------------- */
 
-/* Computes columns [j_begin, j_end) and rows [i_begin, i_end) of C; sizes already validated,
- * alpha != 0 and K > 0. Returns CK_ERR_SIZE when scratch cannot be allocated (nothing written). */
-static int gemm_block(microkernel kernel, int transA, int transB, size_t i_begin, size_t i_end,
+/* Computes rows [i_begin, i_end) x columns [j_begin, j_end) of C; sizes already validated,
+ * alpha != 0 and K > 0. op(B) is packed per KC x NC block unless the kernel can read it in place
+ * (AVX-512 and B not transposed); A is always read in place. Returns CK_ERR_SIZE when packing
+ * scratch cannot be allocated (nothing written then). */
+static int gemm_block(ck_gemm_kernel kernel, int transA, int transB, size_t i_begin, size_t i_end,
                       size_t j_begin, size_t j_end, size_t K, float alpha, const float *A,
                       size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
     const size_t M = i_end - i_begin, N = j_end - j_begin;
-    const size_t kc_max = min_size(K, KC), nc_max = round_up(min_size(N, NC), NR);
-    const size_t mc = round_up(M, MR);
-    float *bp = scratch_get(kc_max * nc_max + kc_max * mc);
-    if (!bp)
+    const int avx512 = kernel == CK_GEMM_AVX512, pack = !avx512 || transB;
+    microkernel run = !avx512 ? kernel_avx2 : transA ? kernel_avx512_cols : kernel_avx512_rows;
+    float *bp = NULL;
+    if (pack && !(bp = scratch_get(min_size(K, KC) * round_up(min_size(N, NC), NR))))
         return CK_ERR_SIZE;
-    float *ap = bp + kc_max * nc_max;
+    tile_args t = {.a_rs = transA ? 1 : lda, .a_ps = transA ? lda : 1, .ldc = ldc,
+                   .alpha = alpha, .beta = beta};
     for (size_t jc = j_begin; jc < j_end; jc += NC) {
         const size_t nc = min_size(NC, j_end - jc);
         for (size_t pc = 0; pc < K; pc += KC) {
             const size_t kc = min_size(KC, K - pc);
-            pack_b(bp, transB, B, ldb, pc, kc, jc, nc);
-            pack_a(ap, transA, A, lda, i_begin, M, pc, kc);
+            if (pack)
+                pack_b(bp, transB, B, ldb, pc, kc, jc, nc);
+            t.accumulate = pc != 0;
             for (size_t ir = 0; ir < M; ir += MR) {
-                const size_t mr = min_size(MR, M - ir);
-                for (size_t jr = 0; jr < nc; jr += NR)
-                    kernel(kc, ap + ir * kc, bp + jr * kc, C + (i_begin + ir) * ldc + jc + jr, ldc,
-                           alpha, beta, pc != 0, mr, min_size(NR, nc - jr));
+                const size_t i = i_begin + ir;
+                t.a = transA ? A + pc * lda + i : A + i * lda + pc;
+                t.mr = min_size(MR, M - ir);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    t.b = pack ? bp + jr * kc : B + pc * ldb + jc + jr;
+                    t.b_ps = pack ? NR : ldb;
+                    t.c = C + i * ldc + jc + jr;
+                    t.nr = min_size(NR, nc - jr);
+                    run(kc, &t);
+                }
             }
         }
     }
@@ -319,10 +415,9 @@ int ck_sgemm_packed_range(ck_gemm_kernel kernel, int transA, int transB, size_t 
                           float *C, size_t ldc)
 {
 #ifdef CK_X86
-    microkernel k = kernel == CK_GEMM_AVX512 ? kernel_avx512 : kernel == CK_GEMM_AVX2 ? kernel_avx2 : NULL;
-    if (!k)
+    if (kernel != CK_GEMM_AVX512 && kernel != CK_GEMM_AVX2)
         return CK_ERR_ARG;
-    return gemm_block(k, transA, transB, i_begin, i_end, j_begin, j_end, K, alpha, A, lda, B, ldb,
+    return gemm_block(kernel, transA, transB, i_begin, i_end, j_begin, j_end, K, alpha, A, lda, B, ldb,
                       beta, C, ldc);
 #else
     (void)kernel; (void)transA; (void)transB; (void)i_begin; (void)i_end; (void)j_begin;
