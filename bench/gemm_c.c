@@ -7,8 +7,9 @@
  * oneDNN are loaded with dlopen so their BLAS symbols never shadow OpenBLAS; a library that is
  * not installed is reported as unavailable.
  *
- * usage: gemm_c THREADS      prints one line per shape and candidate (us per call, median and minimum of 15),
- *                            then "step_gemms <name> median_us=<sum> min_us=<sum>" per candidate
+ * usage: gemm_c THREADS      prints one line per shape and candidate (us per call: wall median and minimum, CPU-time median, of 31),
+ *                            then per candidate the sums over one step's GEMMs:
+ *                            "step_gemms <name> threads=N wall_median_us= wall_min_us= cpu_median_us="
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ckernels.h"
@@ -54,6 +55,15 @@ static double now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* CPU time of the whole process: on a shared machine it leaves out the time this process waited
+ * for a core (the wall clock does not), so 1-thread figures stay comparable under load. */
+static double cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
@@ -132,36 +142,41 @@ int main(int argc, char **argv)
         B[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
         C[i] = 0.0f;
     }
-    /* Candidates are interleaved within every repetition and the minimum of 15 is reported
-     * besides the median: on a shared machine the minimum is the least disturbed figure. */
-    double total[8] = {0}, total_min[8] = {0};
-    enum { REPS = 15 };
+    /* Candidates are interleaved within every repetition; short repetitions, many of them. The
+     * median wall time is the usual figure; the minimum is the least disturbed one on a shared
+     * machine, and process CPU time (median) leaves out waiting for a core — it is comparable to
+     * wall time with 1 thread only (2 threads add both threads' CPU time). */
+    double total[8] = {0}, total_min[8] = {0}, total_cpu[8] = {0};
+    enum { REPS = 31 };
     for (int s = 0; s < NSHAPES; s++) {
         const shape *sh = &shapes[s];
-        const int calls = (int)(5e7 / (double)(sh->M * sh->N * sh->K)) + 10;
-        double reps[8][REPS];
+        const int calls = (int)(5e6 / (double)(sh->M * sh->N * sh->K)) + 2;
+        double reps[8][REPS], cpu[8][REPS];
         for (int c = 0; c < n; c++)
-            for (int w = 0; w < calls; w++)
+            for (int w = 0; w < 10 * calls; w++)
                 call(&cands[c], sh, A, B, C);
         for (int r = 0; r < REPS; r++)
             for (int c = 0; c < n; c++) {
-                const double t0 = now_us();
+                const double t0 = now_us(), c0 = cpu_us();
                 for (int w = 0; w < calls; w++)
                     call(&cands[c], sh, A, B, C);
                 reps[c][r] = (now_us() - t0) / calls;
+                cpu[c][r] = (cpu_us() - c0) / calls;
             }
         for (int c = 0; c < n; c++) {
             qsort(reps[c], REPS, sizeof(double), cmp);
+            qsort(cpu[c], REPS, sizeof(double), cmp);
             total[c] += reps[c][REPS / 2];
             total_min[c] += reps[c][0];
-            printf("%-14s %3zux%3zux%3zu %-9s median %8.2f us  min %8.2f us %6.1f GFLOP/s\n", sh->name,
-                   sh->M, sh->N, sh->K, cands[c].name, reps[c][REPS / 2], reps[c][0],
-                   2e-3 * (double)(sh->M * sh->N * sh->K) / reps[c][0]);
+            total_cpu[c] += cpu[c][REPS / 2];
+            printf("%-14s %3zux%3zux%3zu %-9s wall median %8.2f us  min %8.2f us (%6.1f GFLOP/s)  cpu %8.2f us\n",
+                   sh->name, sh->M, sh->N, sh->K, cands[c].name, reps[c][REPS / 2], reps[c][0],
+                   2e-3 * (double)(sh->M * sh->N * sh->K) / reps[c][0], cpu[c][REPS / 2]);
         }
     }
     for (int c = 0; c < n; c++)
-        printf("step_gemms %s threads=%d median_us=%.1f min_us=%.1f\n", cands[c].name, threads,
-               total[c], total_min[c]);
+        printf("step_gemms %-9s threads=%d wall_median_us=%.1f wall_min_us=%.1f cpu_median_us=%.1f\n",
+               cands[c].name, threads, total[c], total_min[c], total_cpu[c]);
     free(A);
     free(B);
     free(C);
