@@ -1,4 +1,5 @@
-/* gemm_pool.c — a small persistent thread pool that lets one SGEMM use a second core.
+/* gemm_pool.c — a small persistent thread pool that lets one SGEMM (or one large Adam sweep) use
+ * a second core.
  *
  * Why not a library pool: a training step makes ~9 GEMM calls of 0.05-0.3 ms each, so waking a
  * sleeping thread per call (tens of microseconds on a VM) would eat the gain. Each worker spins
