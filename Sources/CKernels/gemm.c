@@ -151,27 +151,30 @@ static void run_part(void *ctx, int index)
                                     g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
 }
 
-/* Splits a large GEMM into bands of whole microkernel panels, one per thread; small ones (where
+/* Splits a large GEMM into bands of whole microkernel tiles, two per thread; small ones (where
  * handing work to another core costs more than it saves) and shapes too narrow to split run on
  * the caller. */
 static int packed_gemm(ck_gemm_kernel kernel, int threads, int transA, int transB, size_t M,
                        size_t N, size_t K, float alpha, const float *A, size_t lda, const float *B,
                        size_t ldb, float beta, float *C, size_t ldc)
 {
-    int parts = threads < CK_GEMM_MAX_PARTS ? threads : CK_GEMM_MAX_PARTS;
+    threads = threads < CK_GEMM_MAX_THREADS ? threads : CK_GEMM_MAX_THREADS;
     const double work = (double)M * (double)N * (double)K;
-    if (parts > 1 && work >= CK_GEMM_PARALLEL_MIN_WORK) {
-        gemm_split g = {kernel, transA, transB, parts, 0, M, N, K, lda, ldb, ldc, 0, alpha, beta,
+    if (threads > 1 && work >= CK_GEMM_PARALLEL_MIN_WORK) {
+        const int want = threads * CK_GEMM_PARTS_PER_THREAD;
+        gemm_split g = {kernel, transA, transB, 0, 0, M, N, K, lda, ldb, ldc, 0, alpha, beta,
                         A, B, C, {0}};
-        const size_t np = (size_t)parts;
-        if (N >= np * 2 * CK_GEMM_NR) {
+        size_t tiles;
+        if ((tiles = (N + CK_GEMM_NR - 1) / CK_GEMM_NR) >= (size_t)threads * 2) {
             g.split_columns = 1;
-            g.chunk = (N + np * CK_GEMM_NR - 1) / (np * CK_GEMM_NR) * CK_GEMM_NR;
-        } else if (M >= np * 2 * CK_GEMM_MR) {
-            g.chunk = (M + np * CK_GEMM_MR - 1) / (np * CK_GEMM_MR) * CK_GEMM_MR;
+            g.chunk = (tiles + want - 1) / want * CK_GEMM_NR;
+            g.parts = (int)((N + g.chunk - 1) / g.chunk);
+        } else if ((tiles = (M + CK_GEMM_MR - 1) / CK_GEMM_MR) >= (size_t)threads * 2) {
+            g.chunk = (tiles + want - 1) / want * CK_GEMM_MR;
+            g.parts = (int)((M + g.chunk - 1) / g.chunk);
         }
-        if (g.chunk && ck_gemm_pool_run(parts, run_part, &g)) {
-            for (int i = 0; i < parts; i++)
+        if (g.parts > 1 && ck_gemm_pool_run(threads, g.parts, run_part, &g)) {
+            for (int i = 0; i < g.parts; i++)
                 if (g.status[i] != CK_OK)
                     return g.status[i];
             return CK_OK;

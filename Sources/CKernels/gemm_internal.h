@@ -4,8 +4,14 @@
 
 #include "ckernels.h"
 
-/* The packed kernels' tile: MR rows x NR columns of C; threads split C in whole tiles. */
-enum { CK_GEMM_MR = 8, CK_GEMM_NR = 32, CK_GEMM_MAX_PARTS = 8 };
+/* The packed kernels' tile: MR rows x NR columns of C; threads split C in bands of whole tiles. */
+enum {
+    CK_GEMM_MR = 8,
+    CK_GEMM_NR = 32,
+    CK_GEMM_MAX_THREADS = 8, /* the pool's workers + the caller */
+    CK_GEMM_PARTS_PER_THREAD = 2, /* finer parts balance better when a core is busy elsewhere */
+    CK_GEMM_MAX_PARTS = CK_GEMM_MAX_THREADS * CK_GEMM_PARTS_PER_THREAD
+};
 /* M * N * K below which one GEMM stays on one thread (handing work over costs a few us). */
 #define CK_GEMM_PARALLEL_MIN_WORK (1024.0 * 1024.0)
 
@@ -18,10 +24,12 @@ int ck_sgemm_packed_range(ck_gemm_kernel kernel, int transA, int transB, size_t 
                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
                           float *C, size_t ldc);
 
-/* Runs part(ctx, 0) on the caller and part(ctx, i) for 0 < i < parts on the pool's workers,
- * returning when all are done. Returns 0 without running anything when the pool is in use by
- * another thread or parts exceeds 1 + the workers it could start (the caller then works alone), so
- * concurrent callers never oversubscribe the cores; 1 when the parts ran. */
-int ck_gemm_pool_run(int parts, void (*part)(void *ctx, int index), void *ctx);
+/* Runs part(ctx, i) once for every i in [0, parts) (parts <= 255) on the caller and up to
+ * threads - 1 pool workers, which claim parts as they come (a worker that is not scheduled leaves
+ * its share to the caller), and returns when all are done. Returns 0 without running anything when
+ * threads or parts < 2, the pool is in use by another thread (the caller then works alone, so
+ * concurrent callers never oversubscribe the cores) or workers cannot be started; 1 when the parts
+ * ran. */
+int ck_gemm_pool_run(int threads, int parts, void (*part)(void *ctx, int index), void *ctx);
 
 #endif

@@ -63,13 +63,13 @@ enum { ADAM_PARALLEL_MIN = 32768 }; /* below this the hand-over costs more than 
 static void adam_sweep(float *param, float *m, float *v, const float *grad, size_t n, float lr,
                        float beta1, float beta2, float eps, float l2, float decay, int64_t step)
 {
-    int parts = ck_blas_get_threads();
-    parts = parts < CK_GEMM_MAX_PARTS ? parts : CK_GEMM_MAX_PARTS;
-    if (parts > 1 && n >= ADAM_PARALLEL_MIN) {
-        const size_t np = (size_t)parts;
-        adam_split a = {param, m, v, grad, n, (n + np * 16 - 1) / (np * 16) * 16, lr, beta1, beta2,
-                        eps, l2, decay, step};
-        if (ck_gemm_pool_run(parts, adam_part, &a))
+    int threads = ck_blas_get_threads();
+    threads = threads < CK_GEMM_MAX_THREADS ? threads : CK_GEMM_MAX_THREADS;
+    if (threads > 1 && n >= ADAM_PARALLEL_MIN) {
+        const size_t parts = (size_t)threads * CK_GEMM_PARTS_PER_THREAD;
+        adam_split a = {param, m, v, grad, n, (n + parts * 16 - 1) / (parts * 16) * 16, lr, beta1,
+                        beta2, eps, l2, decay, step};
+        if (ck_gemm_pool_run(threads, (int)((n + a.chunk - 1) / a.chunk), adam_part, &a))
             return;
     }
     adam_update(param, m, v, grad, n, lr, beta1, beta2, eps, l2, decay, step);
