@@ -22,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${1:-python3}
 ROUNDS=${ROUNDS:-3}
+FRAMEWORKS=${FRAMEWORKS:-numpy torch jax} # the Python lines to run (a loaded machine: FRAMEWORKS=jax)
 CC=${CC:-clang}
 mkdir -p bench/.build
 $CC -std=c11 -Wall -O3 -fno-math-errno -I Sources/CKernels/include bench/step_c.c Sources/CKernels/*.c -lopenblas -lm -pthread -o bench/.build/step_c
@@ -52,9 +53,10 @@ for round in $(seq "$ROUNDS"); do
         P=$(pin $t)
         run_line "${NAMES[0]}" $t $P $SWIFT_BENCH step $t 30
         run_line "${NAMES[1]}" $t $P bench/.build/step_c $t 400
-        run_line "${NAMES[2]}" $t $NOBLAS_ENV OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py numpy $t
-        run_line "${NAMES[3]}" $t env OMP_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py torch $t
-        run_line "${NAMES[4]}" $t env XLA_FLAGS="--xla_cpu_multi_thread_eigen=$([ $t = 1 ] && echo false || echo true) intra_op_parallelism_threads=$t" \
+        want() { case " $FRAMEWORKS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+        want numpy && run_line "${NAMES[2]}" $t $NOBLAS_ENV OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py numpy $t
+        want torch && run_line "${NAMES[3]}" $t env OMP_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py torch $t
+        want jax && run_line "${NAMES[4]}" $t env XLA_FLAGS="--xla_cpu_multi_thread_eigen=$([ $t = 1 ] && echo false || echo true) intra_op_parallelism_threads=$t" \
             $P "$PYTHON" bench/step_python.py jax $t
     done
 done

@@ -82,6 +82,10 @@ static _Atomic int gemm_threads = 1;
 
 static ck_gemm_kernel select_kernel(void)
 {
+#ifdef CK_GEMM_FORCE_KERNEL /* benches only: measure another path in the same program */
+    if (ck_gemm_kernel_supported(CK_GEMM_FORCE_KERNEL))
+        return CK_GEMM_FORCE_KERNEL;
+#endif
     static const ck_gemm_kernel order[] = {CK_GEMM_AVX512, CK_GEMM_AVX2, CK_GEMM_BLAS};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (ck_gemm_kernel_supported(order[i]))
