@@ -26,6 +26,8 @@ FRAMEWORKS=${FRAMEWORKS:-numpy torch jax} # the Python lines to run (a loaded ma
 CC=${CC:-clang}
 mkdir -p bench/.build
 $CC -std=c11 -Wall -O3 -fno-math-errno -I Sources/CKernels/include bench/step_c.c Sources/CKernels/*.c -lopenblas -lm -pthread -o bench/.build/step_c
+# the same step with ck_sgemm forced onto OpenBLAS: what the product ran before its own kernels
+$CC -std=c11 -Wall -O3 -fno-math-errno -DCK_GEMM_FORCE_KERNEL=CK_GEMM_BLAS -I Sources/CKernels/include bench/step_c.c Sources/CKernels/*.c -lopenblas -lm -pthread -o bench/.build/step_c_openblas
 $CC -std=c11 -Wall -O3 -fno-math-errno -I Sources/CKernels/include bench/gemm_c.c Sources/CKernels/*.c -lopenblas -lm -pthread -ldl -o bench/.build/gemm_c
 swift build -c release --product tolaria-bench >/dev/null 2>&1
 SWIFT_BENCH=.build/release/tolaria-bench
@@ -47,16 +49,17 @@ run_line() { # name threads command...
 
 CORE="OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 NOBLAS_ENV="env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"
-NAMES=("tolaria swift loop ($CORE)" "C kernels alone ($CORE)" "numpy (OpenBLAS auto kernel)" "pytorch (cpu)" "jax (jit)")
+NAMES=("tolaria swift loop ($CORE)" "C kernels alone ($CORE)" "C kernels, GEMM via OpenBLAS (before; $CORE)" "numpy (OpenBLAS auto kernel)" "pytorch (cpu)" "jax (jit)")
 for round in $(seq "$ROUNDS"); do
     for t in 1 2; do
         P=$(pin $t)
         run_line "${NAMES[0]}" $t $P $SWIFT_BENCH step $t 30
         run_line "${NAMES[1]}" $t $P bench/.build/step_c $t 400
+        run_line "${NAMES[2]}" $t $P bench/.build/step_c_openblas $t 400
         want() { case " $FRAMEWORKS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-        want numpy && run_line "${NAMES[2]}" $t $NOBLAS_ENV OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py numpy $t
-        want torch && run_line "${NAMES[3]}" $t env OMP_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py torch $t
-        want jax && run_line "${NAMES[4]}" $t env XLA_FLAGS="--xla_cpu_multi_thread_eigen=$([ $t = 1 ] && echo false || echo true) intra_op_parallelism_threads=$t" \
+        want numpy && run_line "${NAMES[3]}" $t $NOBLAS_ENV OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py numpy $t
+        want torch && run_line "${NAMES[4]}" $t env OMP_NUM_THREADS=$t $P "$PYTHON" bench/step_python.py torch $t
+        want jax && run_line "${NAMES[5]}" $t env XLA_FLAGS="--xla_cpu_multi_thread_eigen=$([ $t = 1 ] && echo false || echo true) intra_op_parallelism_threads=$t" \
             $P "$PYTHON" bench/step_python.py jax $t
     done
 done

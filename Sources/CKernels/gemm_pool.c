@@ -48,6 +48,11 @@ static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static _Atomic int sleepers;
 static atomic_flag in_use = ATOMIC_FLAG_INIT;
+/* Jobs left to run on the caller alone after a worker was found descheduled mid-part: on a busy
+ * machine waiting for it costs a scheduler time slice (milliseconds), more than a second core
+ * saves; a quiet machine never sets it. */
+static _Atomic int backoff;
+enum { BACKOFF_JOBS = 64, PREEMPTED_SPINS = 20000 };
 static int started; /* workers running; only changed by the caller holding in_use */
 
 static int64_t now_ns(void)
@@ -123,6 +128,10 @@ int ck_gemm_pool_run(int threads, int parts, void (*part)(void *ctx, int index),
     if (threads < 2 || parts < 2 || parts > MAX_PARTS)
         return 0;
     const int workers = threads - 1 < MAX_WORKERS ? threads - 1 : MAX_WORKERS;
+    if (atomic_load_explicit(&backoff, memory_order_relaxed) > 0) {
+        atomic_fetch_sub_explicit(&backoff, 1, memory_order_relaxed);
+        return 0;
+    }
     if (atomic_flag_test_and_set_explicit(&in_use, memory_order_acquire))
         return 0;
     if (!start_workers(workers)) {
@@ -144,10 +153,13 @@ int ck_gemm_pool_run(int threads, int parts, void (*part)(void *ctx, int index),
     run_parts(gen);
     /* Every part is claimed now; wait for those a worker is still running. */
     for (unsigned spins = 1; atomic_load_explicit(&done, memory_order_acquire) != parts; spins++) {
-        if (spins < 20000)
+        if (spins < PREEMPTED_SPINS) {
             cpu_relax();
-        else
+        } else {
+            if (spins == PREEMPTED_SPINS)
+                atomic_store_explicit(&backoff, BACKOFF_JOBS, memory_order_relaxed);
             sched_yield(); /* the worker running a part was descheduled: let it run */
+        }
     }
     atomic_flag_clear_explicit(&in_use, memory_order_release);
     return 1;
