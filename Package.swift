@@ -75,7 +75,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources/README.md"],
-            resources: [.copy("Resources/digits.csv.gz")],
+            resources: [.copy("Resources/digits.csv.gz"), .copy("Resources/mnist1d.csv.gz")],
             swiftSettings: strictSwift),
 
         // Workers: background work as jobs on Oona's job streams, taken by worker slots through
@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Nissa",
             dependencies: [
-                "CCurl", "EsperJSON", "Leyline", "Oona",
+                "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -147,15 +147,28 @@ let package = Package(
             ],
             swiftSettings: strictSwift),
 
+        // Studies: runs grouped into experiments with their controls (no_growth, static_final,
+        // fixed configs), statistics over seeds and Welch verdicts; <data>/studies/studies.db.
+        .target(
+            name: "Studies",
+            dependencies: [
+                "Tolaria", "EsperStorage", "EsperJSON", "Leyline",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+
         // HTTP routes and handlers: parse, validate, call a service, encode.
         .target(
             name: "EsperAPI",
             dependencies: [
                 "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
                 "Tamiyo", "TamiyoNetwork", "Simic", "Workers",
+                "Studies",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            // The operator console at /ui: static files, no build step.
+            resources: [.copy("Console")],
             swiftSettings: strictSwift),
 
         // Configuration (flags, environment, .env) and the wiring of every service into one
@@ -165,6 +178,7 @@ let package = Package(
             dependencies: [
                 "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
                 "Kasmina", "Tamiyo", "Simic", "Workers",
+                "Studies",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -239,7 +253,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
-        .testTarget(name: "TolariaTests", dependencies: ["Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport"]),
+        .testTarget(
+            name: "TolariaTests",
+            dependencies: [
+                "Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "NissaTests",
             dependencies: [
@@ -279,7 +297,9 @@ let package = Package(
                 "Nissa", "Karn",
                 "Urza",
                 "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Workers",
+                "Studies",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Leyline", "EsperJSON", "EsperTestSupport"]),
     ]
 )

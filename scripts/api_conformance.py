@@ -75,6 +75,10 @@ include-path-regex = "^/api/v1/nissa/alerts/\\\\{{id\\\\}}"
 parameters = {{ id = "{alert}" }}
 
 [[operations]]
+include-path-regex = "^/api/v1/studies/\\\\{{id\\\\}}"
+parameters = {{ id = "{study}" }}
+
+[[operations]]
 include-path-regex = "^/api/v1/nissa/drills/\\\\{{name\\\\}}"
 parameters = {{ name = "oona_queue_depth" }}
 """
@@ -89,6 +93,15 @@ RUN = {
     "seed": 42,
     "policy": "heuristic",
     "seeds": {"slots": ["slot-0"], "blueprints": ["BP001"], "warmup_epochs": 1, "plateau_epochs": 1, "plateau_delta": 1, "max_germinations": 1},
+}
+
+# A small study (one arm and its no_growth control over two seeds) for the study routes.
+STUDY = {
+    "name": "conformance",
+    "base": {"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 5, "learning_rate": 0.01},
+    "arms": [{"name": "a"}],
+    "seeds": [1, 2],
+    "controls": ["no_growth"],
 }
 
 
@@ -137,7 +150,8 @@ def prepare(url: str) -> dict:
         seed = "seed-none"  # the seed routes are still exercised, on their 404
         print("api-conformance: the run grew no seed in time; seed routes see 404 only", file=sys.stderr)
     simic = ok(requests.post(url + "/api/v1/simic/jobs", json={}, headers=auth, timeout=10)).json()["id"]
-    return {"run": run_id, "seed": seed, "job": job.json()["job_id"], "alert": alert, "simic_job": simic}
+    study = ok(requests.post(url + "/api/v1/studies", json=STUDY, headers=auth, timeout=30)).json()["id"]
+    return {"run": run_id, "seed": seed, "job": job.json()["job_id"], "alert": alert, "simic_job": simic, "study": study}
 
 
 def main() -> int:

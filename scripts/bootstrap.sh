@@ -9,6 +9,8 @@ packages=(
   libopenblas-dev libcurl4-openssl-dev
   redis-server redis-tools
   prometheus
+  prometheus-alertmanager
+  chromium chromium-driver
   python3 python3-pip
   curl jq
 )
@@ -29,9 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python tools (PyPI): the OpenAPI document check, the client's tests, spec conformance.
-python_packages=(openapi-spec-validator pyyaml requests pytest schemathesis)
-if ! python3 -c "import openapi_spec_validator, yaml, requests, pytest, schemathesis" 2>/dev/null; then
+# Python tools (PyPI): the OpenAPI document check, the client's tests, spec conformance, and
+# selenium driving Debian's chromium for the console's browser tests.
+python_packages=(openapi-spec-validator pyyaml requests pytest schemathesis selenium)
+if ! python3 -c "import openapi_spec_validator, yaml, requests, pytest, schemathesis, selenium" 2>/dev/null; then
   echo "bootstrap: installing ${python_packages[*]}" >&2
   python3 -m pip install --quiet "${python_packages[@]}" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages "${python_packages[@]}"

@@ -24,15 +24,33 @@ static inline void esper_mhd_log_trampoline(void *cls, const char *fmt, va_list 
     if (ctx && ctx->sink) ctx->sink(ctx->cls, buffer);
 }
 
+/* Unescapes a URL path or query argument in place like libmicrohttpd's default, but turns
+ * every decoded NUL byte into 0x01: a `%00` would otherwise cut the C string short (so
+ * `/runs/%00x` would reach the router as `/runs/`). The server rejects any control character
+ * left in the result with 400. */
+static inline size_t esper_mhd_unescape(void *cls, struct MHD_Connection *connection, char *s) {
+    (void)cls;
+    (void)connection;
+    size_t length = MHD_http_unescape(s);
+    for (size_t i = 0; i < length; i++) {
+        if (s[i] == '\0') s[i] = 1;
+    }
+    return length;
+}
+
 /* MHD_start_daemon with every option in an MHD_OPTION_ARRAY (terminated by MHD_OPTION_END). */
 static inline struct MHD_Daemon *esper_mhd_start(unsigned int flags,
                                                  MHD_AccessHandlerCallback handler, void *handler_cls,
                                                  MHD_RequestCompletedCallback completed, void *completed_cls,
+                                                 MHD_AcceptPolicyCallback accept_policy,
+                                                 MHD_NotifyConnectionCallback notify_connection, void *connection_cls,
                                                  struct esper_mhd_log_ctx *log,
                                                  struct MHD_OptionItem *options) {
-    return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+    return MHD_start_daemon(flags, 0, accept_policy, connection_cls, handler, handler_cls,
                             MHD_OPTION_EXTERNAL_LOGGER, esper_mhd_log_trampoline, log,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, connection_cls,
+                            MHD_OPTION_UNESCAPE_CALLBACK, esper_mhd_unescape, NULL,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
 }

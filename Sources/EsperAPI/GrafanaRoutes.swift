@@ -5,7 +5,9 @@ public import Nissa
 /// The Grafana JSON datasource (`simpod-json-datasource`) under `/grafana`: set
 /// `http://<esper>/grafana` as the datasource URL. Its `POST /metrics` would clash with
 /// Prometheus' `GET /metrics`, hence the prefix. Bodies are lenient about extra fields
-/// (Grafana sends many), strict about the ones used (422 naming the field).
+/// (Grafana sends many), strict about the ones used (422 naming the field). Errors are
+/// problem+json with one more member, `message` (the detail): Grafana shows a failed query's
+/// `data.message` in the panel, and nothing of the problem's own members.
 public enum GrafanaRoutes {
     public static let basePath = "/grafana"
 
@@ -17,13 +19,18 @@ public enum GrafanaRoutes {
         router.post(basePath + "/variable") { request in try answer(request) { try datasource.variable($0) } }
         router.post(basePath + "/tag-keys") { _ in try json(datasource.tagKeys()) }
         router.post(basePath + "/tag-values") { request in try answer(request) { try datasource.tagValues($0) } }
+        // The SimpleJSON protocol of plugin versions before 0.6 and of grafana-simple-json.
+        router.post(basePath + "/search") { request in try answer(request) { try datasource.search($0) } }
+        router.post(basePath + "/annotations") { request in try answer(request) { try datasource.annotations($0) } }
         router.post(basePath + "/query") { request in
-            let body = try parse(request)
             do {
+                let body = try parse(request)
                 return HTTPResponse(
                     status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: try datasource.query(body))
             } catch let error as GrafanaRequestError {
-                throw problem(error)
+                return shown(problem(error))
+            } catch let problem as Problem {
+                return shown(problem)
             }
         }
     }
@@ -42,16 +49,27 @@ public enum GrafanaRoutes {
         Problem.validation([JSONFieldProblem(field: error.field, message: error.message)])
     }
 
+    /// The problem response with `message` added, so Grafana shows what went wrong.
+    static func shown(_ problem: Problem) -> HTTPResponse {
+        var response = HTTPResponse.problem(problem)
+        if var object = (try? JSONValue.parse(response.body))?.objectValue {
+            object["message"] = .string(problem.detail)
+            if let body = try? JSONValue.object(object).serialized() { response.body = body }
+        }
+        return response
+    }
+
     static func json(_ value: JSONValue) throws -> HTTPResponse {
         HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: try value.serialized())
     }
 
     static func answer(_ request: HTTPRequest, _ body: (JSONValue?) throws -> JSONValue) throws -> HTTPResponse {
-        let parsed = try parse(request)
         do {
-            return try json(try body(parsed))
+            return try json(try body(try parse(request)))
         } catch let error as GrafanaRequestError {
-            throw problem(error)
+            return shown(problem(error))
+        } catch let problem as Problem {
+            return shown(problem)
         }
     }
 }

@@ -65,6 +65,16 @@ public enum NissaRoutes {
         var items: [AlertRule]
     }
 
+    /// `?hold_s=`: how long the drill holds its alert firing (0-3600; default `NISSA_DRILL_HOLD_S`).
+    static func drillHold(_ request: HTTPRequest) throws -> Double? {
+        try BlueprintAPI.checkQuery(request, allowed: ["hold_s"])
+        guard let text = request.query("hold_s") else { return nil }
+        guard let value = Double(text), value.isFinite, (0...3600).contains(value) else {
+            throw Problem.validation([JSONFieldProblem(field: "hold_s", message: "seconds between 0 and 3600")])
+        }
+        return value
+    }
+
     public static func register(into router: inout Router, nissa: NissaService) {
         router.get(basePath + "/alerts") { request in try listAlerts(request, nissa) }
         router.get(basePath + "/alerts/{id}") { request in
@@ -101,14 +111,27 @@ public enum NissaRoutes {
                     objectiveTarget: options.sloTarget, shortWindowS: options.sloShortWindowSeconds,
                     longWindowS: options.sloLongWindowSeconds, fastBurnThreshold: options.sloFastBurnThreshold))
         }
-        router.post(basePath + "/drills") { _ in try .json(DrillReport(items: nissa.runAllDrills())) }
+        router.post(basePath + "/drills") { request in
+            let hold = try drillHold(request)
+            return try .json(DrillReport(items: nissa.runAllDrills(hold: hold)))
+        }
+        router.get(basePath + "/drills") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            let latest = nissa.drillBook.latest
+            return try .json(DrillReport(items: nissa.alerts.rules.rules.compactMap { latest[$0.name] }))
+        }
         router.post(basePath + "/drills/{name}") { request in
             let name = request.pathParameter("name")
-            guard let result = nissa.runDrill(name) else {
+            let hold = try drillHold(request)
+            switch nissa.startDrill(name, hold: hold) {
+            case .ran(let result): return try .json(result)
+            case .holding(let result):
+                throw Problem.conflict(
+                    "a drill of \(name) holds its alert firing until \(result.resolvesAt ?? "?"); run it again after that")
+            case .noSuchRule:
                 let known = nissa.alerts.rules.rules.map(\.name).joined(separator: ", ")
                 throw Problem.notFound("no drill '\(name.prefix(64))'; drills exist for the loaded rules: \(known)")
             }
-            return try .json(result)
         }
         router.get("/metrics/summary", isPublic: true) { _ in try .json(summary(nissa)) }
     }

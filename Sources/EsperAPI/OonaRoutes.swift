@@ -1,4 +1,5 @@
 public import EsperHTTP
+import EsperJSON
 import Leyline
 public import Oona
 
@@ -27,7 +28,29 @@ public enum OonaRoutes {
         }
     }
 
+    /// The body of `PUT /api/v1/oona/mode` (the shape of `PUT /api/v1/tamiyo/mode`).
+    struct ModeRequest: Decodable {
+        var conservative: Bool
+        var reason: String?
+    }
+
     public static func register(into router: inout Router, bus: OonaClient) {
+        router.get("/api/v1/oona/mode") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            return try .json(bus.mode.current)
+        }
+        router.put("/api/v1/oona/mode") { request in
+            let body = try request.decodeJSON(ModeRequest.self)
+            let reason = body.reason ?? ""
+            guard reason.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                throw Problem.validation([JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters")])
+            }
+            do {
+                return try .json(bus.setConservativeMode(body.conservative, reason: reason.isEmpty ? "operator" : reason))
+            } catch {
+                throw Problem.unavailable("the bus mode is kept in Redis, which cannot be written: \(error)", retryAfterSeconds: 1)
+            }
+        }
         router.get("/api/v1/oona/metrics") { _ in
             try .json(bus.metricsSnapshot())
         }

@@ -23,9 +23,9 @@ public enum RunRoutes {
             guard let metrics = try service.metrics(id) else { throw Problem.notFound("no run \(id)") }
             return try .json(metrics)
         }
-        router.post(basePath + "/{id}/pause") { request in try control(request) { try service.pause($0) } }
+        router.post(basePath + "/{id}/pause") { request in try control(request, service, .pause) { try service.pause($0) } }
         router.post(basePath + "/{id}/resume") { request in try control(request) { try service.resume($0) } }
-        router.post(basePath + "/{id}/stop") { request in try control(request) { try service.stop($0) } }
+        router.post(basePath + "/{id}/stop") { request in try control(request, service, .stop) { try service.stop($0) } }
     }
 
     static func create(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
@@ -81,6 +81,56 @@ public enum RunRoutes {
             case .unavailable(let message): throw Problem.unavailable(message)
             }
         }
+    }
+
+    /// Where a paused or stopped run ends, told with the answer (the status changes at once;
+    /// the worker holding the run ends it at the point named here — poll the run for it).
+    struct StopPoint: Encodable {
+        /// `immediately` (it was not training), `epoch_boundary` (pause: after the epoch in
+        /// progress, with a checkpoint of it) or `next_batch` (stop: within the epoch in
+        /// progress, no checkpoint of it).
+        var takesEffect: String
+        /// The last epoch the run will have completed (pause: the one in progress; stop: the
+        /// last one finished so far; nil when it had not started an epoch).
+        var lastEpoch: Int?
+        var detail: String
+        /// Where to watch it happen.
+        var poll: String
+    }
+
+    enum StopAction { case pause, stop }
+
+    /// Pause and stop: the run record plus `stop_point`.
+    static func control(
+        _ request: HTTPRequest, _ service: RunService, _ action: StopAction, _ body: (String) throws -> RunRecord
+    ) throws -> HTTPResponse {
+        let id = try runId(request)
+        let before = try service.run(id)
+        let response = try control(request, body)
+        guard let before, response.status == 200, case .object(var object) = try JSONValue.parse(response.body) else { return response }
+        let training = before.status == .running
+        let point: StopPoint
+        switch (action, training) {
+        case (.pause, true):
+            point = StopPoint(
+                takesEffect: "epoch_boundary", lastEpoch: before.epoch + 1,
+                detail:
+                    "the worker finishes epoch \(before.epoch + 1) (in progress), checkpoints it and stops; resume continues from there",
+                poll: "\(basePath)/\(id)")
+        case (.stop, true):
+            point = StopPoint(
+                takesEffect: "next_batch", lastEpoch: before.epoch > 0 ? before.epoch : nil,
+                detail: "the worker ends the run at its next batch; epoch \(before.epoch + 1) (in progress) is not completed",
+                poll: "\(basePath)/\(id)")
+        default:
+            point = StopPoint(
+                takesEffect: "immediately", lastEpoch: before.epoch > 0 ? before.epoch : nil,
+                detail: "the run was \(before.status.rawValue), not training: nothing more happens", poll: "\(basePath)/\(id)")
+        }
+        object["stop_point"] = try JanssonEncoder().encodeValue(point)
+        var answer = response
+        answer.body = try JSONValue.object(object).serialized()
+        return answer
     }
 
     /// Run ids are lower-case UUIDs; anything else is a malformed request, not a missing run.

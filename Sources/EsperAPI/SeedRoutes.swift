@@ -7,7 +7,9 @@ public import Tolaria
 /// `/api/v1/runs/{id}/seeds`: the seeds Kasmina grafted into a run (live and finished), one
 /// seed, and the operator's cull (the runbook's `SEED_OP_CULL` answer to an isolation breach):
 /// the seed's slot computes the host function again from the run's next training batch, and
-/// the cull completes (CANCELLED, slot embargoed, field report) at the epoch boundary.
+/// the cull completes (CANCELLED, slot embargoed, field report) at the epoch boundary. A run
+/// trained on an `esper worker` is served the same way from the views its worker sends, and
+/// its culls are relayed to that worker.
 public enum SeedRoutes {
     struct SeedList: Encodable {
         var runId: String
@@ -44,12 +46,14 @@ public enum SeedRoutes {
             let seedId = try seedId(request)
             let view: SeedView
             do throws(CullRequestError) {
-                view = try seeds.requestCull(runId: id, seedId: seedId)
+                // A run on an `esper worker`: the cull goes to the worker holding it.
+                view = try seeds.requestCull(runId: id, seedId: seedId) { try runs.requestCull(runId: id, seedId: seedId) }
             } catch {
                 switch error {
                 case .unknownRun, .unknownSeed: throw Problem.notFound("run \(id) has no seed \(seedId)")
                 case .runNotActive: throw Problem.conflict("run \(id) is not training here; its seeds can no longer change")
                 case .notCullable(let stage): throw Problem.conflict("seed \(seedId) is \(stage) and cannot be culled")
+                case .relayFailed(let reason): throw Problem.unavailable("the cull could not be handed to the run's worker: \(reason)")
                 }
             }
             return try .json(view, status: 202)

@@ -63,7 +63,13 @@ public enum SimicRoutes {
             } catch {
                 throw Problem(status: 500, detail: "cannot read the policies: \(error)")
             }
-            return try .json(PolicyPage(items: page.items, nextCursor: page.next.map(RunCursor.encode)))
+            // Every listed policy file is verified as it is listed (its status says what was found).
+            let items = page.items.map { record in
+                var record = record
+                record.fileStatus = simic.publisher.fileStatus(record)
+                return record
+            }
+            return try .json(PolicyPage(items: items, nextCursor: page.next.map(RunCursor.encode)))
         }
     }
 }

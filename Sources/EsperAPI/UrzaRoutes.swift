@@ -1,12 +1,18 @@
 public import EsperHTTP
 import EsperJSON
+import EsperStorage
 import Foundation
-import Karn
+public import Karn
 public import Urza
 
 /// `/api/v1/urza`: the stored blueprints, their artifact files, and the integrity scan.
 public enum UrzaRoutes {
-    public static func register(into router: inout Router, urza: UrzaLibrary) {
+    /// Largest artifact `PUT /api/v1/urza/artifacts/{id}` takes (the server's body limit may
+    /// be lower: `ESPER_MAX_BODY_BYTES`).
+    public static let maxUploadBytes = 16 << 20
+
+    public static func register(into router: inout Router, urza: UrzaLibrary, catalog: KarnCatalog? = nil) {
+        if let catalog { registerUpload(into: &router, urza: urza, catalog: catalog) }
         router.get("/api/v1/urza/blueprints") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["tier", "stage", "quarantined", "state", "limit", "cursor"])
             let tier = try BlueprintAPI.tier(request)
@@ -89,6 +95,47 @@ public enum UrzaRoutes {
 
     static func storage<T>(_ body: () throws(UrzaError) -> T) throws(Problem) -> T {
         do { return try body() } catch { throw problem(error) }
+    }
+
+    /// `PUT /api/v1/urza/artifacts/{id}`: an artifact compiled elsewhere (a compile job on an
+    /// `esper worker`) stored as the blueprint's current one. The body's SHA-256 must equal
+    /// `X-Esper-SHA256` (else 422, nothing stored); the blueprint must be in Karn's catalog
+    /// (else 404); the artifact must decode and be compiled for that blueprint (422) — Urza
+    /// verifies it completely before it replaces anything. Idempotent: the artifact already
+    /// in force answers 200 and changes nothing; a new one 201.
+    static func registerUpload(into router: inout Router, urza: UrzaLibrary, catalog: KarnCatalog) {
+        router.put("/api/v1/urza/artifacts/{id}") { request in
+            try BlueprintAPI.checkQuery(request, allowed: [])
+            let id = try BlueprintAPI.blueprintId(request)
+            guard let template = catalog.template(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the catalog") }
+            guard let claimed = request.header("X-Esper-SHA256")?.lowercased(), BlueprintAPI.isArtifactHash(claimed) else {
+                throw Problem(
+                    status: 400, detail: "X-Esper-SHA256 must carry the body's SHA-256 (64 hex digits)",
+                    errors: [JSONFieldProblem(field: "X-Esper-SHA256", message: "required: 64 hex digits")])
+            }
+            let body = request.body
+            guard !body.isEmpty else { throw Problem(status: 422, detail: "the body holds no artifact") }
+            guard body.count <= maxUploadBytes else {
+                throw Problem(status: 413, detail: "the artifact has \(body.count) bytes; the limit is \(maxUploadBytes)")
+            }
+            let actual = Checksum.sha256Hex(body)
+            guard actual == claimed else {
+                throw Problem(status: 422, detail: "checksum mismatch: the body's SHA-256 is \(actual), X-Esper-SHA256 says \(claimed)")
+            }
+            if let current = urza.get(id), current.artifactSHA256 == actual, urza.hasValidArtifact(id) {
+                return try .json(current)
+            }
+            let staging = urza.configuration.root + "/uploads/" + UUID().uuidString.lowercased() + ".esk"
+            defer { AtomicFile.remove(staging) }
+            do { try AtomicFile.write(body, to: staging) } catch { throw Problem.unavailable("cannot stage the upload: \(error)") }
+            let record: UrzaRecord
+            do throws(UrzaError) {
+                record = try urza.save(descriptor: template.descriptor, artifactPath: staging)
+            } catch {
+                throw problem(error)
+            }
+            return try .json(record, status: 201)
+        }
     }
 
     static func problem(_ error: UrzaError) -> Problem {

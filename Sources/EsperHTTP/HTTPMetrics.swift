@@ -13,8 +13,15 @@ public final class HTTPMetrics: Sendable {
         .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
     ]
 
+    /// Connections refused at accept time (per-address cap, reserve, or full).
+    let connectionsRefused: Counter
+
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
+        connectionsRefused = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "esper", subsystem: "http", metricName: "connections_refused", unitName: "total",
+                helpText: "Connections refused at accept time: the address holds its cap, or only the reserve is left."))
     }
 
     nonisolated(unsafe) static let requests = MetricNameDescriptor(

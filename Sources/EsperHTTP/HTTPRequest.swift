@@ -53,7 +53,10 @@ public struct HTTPRequest: Sendable {
                 type: "/problems/malformed-json")
         } catch let error as JSONUnknownFieldsError {
             throw Problem(
-                status: 400, type: "/problems/unknown-field", title: "Bad Request", detail: error.description,
+                status: 400, type: "/problems/unknown-field", title: "Bad Request",
+                detail: "unknown field\(error.fields.count == 1 ? "" : "s"): "
+                    + error.fields.prefix(Problem.maxListedErrors).joined(separator: ", ")
+                    + (error.fields.count > Problem.maxListedErrors ? " and \(error.fields.count - Problem.maxListedErrors) more" : ""),
                 errors: error.fields.map { JSONFieldProblem(field: $0, message: "unknown field") })
         } catch let problem as Problem {
             throw problem

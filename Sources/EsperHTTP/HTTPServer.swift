@@ -20,6 +20,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let routeSeries: [HTTPMetrics.RouteSeries]
     private let authenticator: Authenticator
     private let idempotency = IdempotencyCache()
+    /// The per-address cap and the light-client reserve, enforced at accept time.
+    private let budget: ConnectionBudget
 
     private let daemon = Mutex<DaemonHandle?>(nil)
     /// Streaming responses in progress (ended first when the server stops).
@@ -39,7 +41,13 @@ public final class HTTPServer: @unchecked Sendable {
         self.logger = logger
         self.metrics = metrics
         self.routeSeries = metrics?.series(for: router.routes) ?? []
+        budget = ConnectionBudget(
+            maxConnections: configuration.maxConnections, perAddress: configuration.maxConnectionsPerIP,
+            reserved: configuration.reservedConnections, trusted: Set(configuration.trustedProxies))
     }
+
+    /// Connections open now (as counted by the connection budget).
+    public var openConnections: Int { budget.open }
 
     deinit {
         stop()
@@ -74,8 +82,9 @@ public final class HTTPServer: @unchecked Sendable {
             var options: [MHD_OptionItem] = [
                 MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: configuration.threads, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_TIMEOUT, value: configuration.connectionTimeoutSeconds, ptr_value: nil),
-                MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.maxConnections, ptr_value: nil),
-                MHD_OptionItem(option: MHD_OPTION.PER_IP_CONNECTION_LIMIT, value: configuration.maxConnectionsPerIP, ptr_value: nil),
+                // The budget's accept policy enforces both limits (per address, with the
+                // reserve and trusted proxies); libmicrohttpd's own limit is only a backstop.
+                MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.maxConnections + 64, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryLimitBytes, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: configuration.listenBacklog, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.LISTENING_ADDRESS_REUSE, value: 1, ptr_value: nil),
@@ -86,6 +95,7 @@ public final class HTTPServer: @unchecked Sendable {
                 esper_mhd_start(
                     UInt32(flags), HTTPServer.accessHandler, Unmanaged.passUnretained(self).toOpaque(),
                     HTTPServer.completedHandler, Unmanaged.passUnretained(self).toOpaque(),
+                    HTTPServer.acceptPolicy, HTTPServer.connectionNotifier, Unmanaged.passUnretained(self).toOpaque(),
                     logContext, buffer.baseAddress)
             }
         }
@@ -134,6 +144,25 @@ public final class HTTPServer: @unchecked Sendable {
         guard let cls, let connection, let url, let method, let uploadDataSize, let conCls else { return .NO }
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
         return server.handle(connection, url, method, uploadData, uploadDataSize, conCls)
+    }
+
+    private static let acceptPolicy: MHD_AcceptPolicyCallback = { cls, address, _ in
+        guard let cls else { return .NO }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        let admitted = server.budget.admits(SocketAddress.describe(address))
+        if !admitted { server.metrics?.connectionsRefused.increment() }
+        return admitted ? .YES : .NO
+    }
+
+    private static let connectionNotifier: MHD_NotifyConnectionCallback = { cls, connection, _, code in
+        guard let cls, let connection else { return }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        let address = SocketAddress.describe(esper_mhd_client_address(connection))
+        switch code {
+        case .CONNECTION_NOTIFY_STARTED: server.budget.opened(address)
+        case .CONNECTION_NOTIFY_CLOSED: server.budget.closed(address)
+        default: break
+        }
     }
 
     private static let completedHandler: MHD_RequestCompletedCallback = { cls, _, conCls, termination in
@@ -194,8 +223,12 @@ public final class HTTPServer: @unchecked Sendable {
         var request = HTTPRequest(
             method: state.method, path: state.path, queryItems: collect(connection, .GET_ARGUMENT_KIND),
             headers: headerMap, body: state.body, requestId: state.requestId,
-            remoteAddress: SocketAddress.describe(esper_mhd_client_address(connection)))
+            remoteAddress: clientAddress(peer: SocketAddress.describe(esper_mhd_client_address(connection)), headerMap["x-forwarded-for"]))
         state.body = []
+        if let problem = HTTPServer.controlCharacterProblem(path: state.path, query: request.queryItems) {
+            state.route = "unmatched"
+            return respond(state, connection, .problem(problem), closeConnection: false)
+        }
         let response: HTTPResponse
         switch router.match(method: state.method, path: state.path) {
         case .found(let route, let parameters):
@@ -226,6 +259,29 @@ public final class HTTPServer: @unchecked Sendable {
             response = .problem(Problem.notFound("no resource at \(state.path)"))
         }
         return respond(state, connection, response, closeConnection: false)
+    }
+
+    /// The client: the peer, or behind a trusted proxy the rightmost `X-Forwarded-For` entry
+    /// that is not itself a trusted proxy (entries left of it could be forged by the client).
+    func clientAddress(peer: String, _ forwarded: String?) -> String {
+        guard budget.trusted.contains(peer), let forwarded else { return peer }
+        let hops = forwarded.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
+        return hops.last { !budget.trusted.contains($0) } ?? peer
+    }
+
+    /// A path or query argument with a control character (a decoded `%00`, `%0A`, …) is
+    /// refused before routing: ids and names never contain one, and a NUL would otherwise end
+    /// the path early (the unescape callback turns it into 0x01 so it stays visible here).
+    static func controlCharacterProblem(path: String, query: [(String, String)]) -> Problem? {
+        func hasControl(_ text: String) -> Bool { text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
+        if hasControl(path) {
+            return Problem.badRequest("the path contains a control character (such as %00 or %0A)")
+        }
+        if let item = query.first(where: { hasControl($0.0) || hasControl($0.1) }) {
+            let name = hasControl(item.0) ? "a query parameter name" : "query parameter \(item.0)"
+            return Problem.badRequest("\(name) contains a control character (such as %00 or %0A)")
+        }
+        return nil
     }
 
     private func run(_ handler: HTTPHandler, _ request: HTTPRequest) -> HTTPResponse {

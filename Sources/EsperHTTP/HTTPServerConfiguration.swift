@@ -11,6 +11,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var connectionTimeoutSeconds: Int = 30
     public var maxConnections: Int = 1024
     public var maxConnectionsPerIP: Int = 256
+    /// The last connections of `maxConnections` kept for addresses holding fewer than four
+    /// (a health checker, an operator): idle connections from a few addresses cannot fill
+    /// them. 0 turns the reserve off.
+    public var reservedConnections: Int = 128
+    /// Addresses of reverse proxies in front of the server: exempt from the per-address cap
+    /// and the reserve (they carry many users), and their `X-Forwarded-For` is believed.
+    public var trustedProxies: [String] = []
     /// Per-connection memory for headers and buffers; larger header blocks get 431.
     public var connectionMemoryLimitBytes: Int = 64 * 1024
     /// Request bodies above this get 413 (checked against Content-Length up front and while

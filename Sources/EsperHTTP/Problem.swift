@@ -8,6 +8,8 @@ public struct Problem: Error, Sendable, Equatable, Codable {
     public var status: Int
     public var detail: String
     public var errors: [JSONFieldProblem]
+    /// Field errors found beyond the first `maxListedErrors` (not listed; `more_errors`).
+    public var moreErrors: Int
     /// Extra response headers (`Allow` with 405, `Retry-After` with 503).
     public var headers: [String: String]
 
@@ -18,12 +20,28 @@ public struct Problem: Error, Sendable, Equatable, Codable {
         self.status = status
         self.type = type ?? Problem.defaultType(status)
         self.title = title ?? HTTPStatus.reason(status)
-        self.detail = detail
-        self.errors = errors
+        // A hostile body can hold tens of thousands of bad fields: the answer lists the first
+        // few and says how many more, so an error is never much larger than its cause.
+        self.detail = Problem.capped(detail)
+        self.errors = Array(errors.prefix(Problem.maxListedErrors))
+        moreErrors = max(0, errors.count - Problem.maxListedErrors)
         self.headers = headers
     }
 
-    enum CodingKeys: String, CodingKey { case type, title, status, detail, errors }
+    /// Field errors listed in one problem at most.
+    public static let maxListedErrors = 50
+    /// Characters of `detail` at most (longer ones end with how much was cut).
+    public static let maxDetailCharacters = 4096
+
+    static func capped(_ detail: String) -> String {
+        guard detail.count > maxDetailCharacters else { return detail }
+        return String(detail.prefix(maxDetailCharacters)) + "… (\(detail.count - maxDetailCharacters) more characters)"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, errors
+        case moreErrors = "more_errors"
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -32,6 +50,7 @@ public struct Problem: Error, Sendable, Equatable, Codable {
         status = try container.decode(Int.self, forKey: .status)
         detail = try container.decode(String.self, forKey: .detail)
         errors = try container.decodeIfPresent([JSONFieldProblem].self, forKey: .errors) ?? []
+        moreErrors = try container.decodeIfPresent(Int.self, forKey: .moreErrors) ?? 0
         headers = [:]
     }
 
@@ -42,6 +61,7 @@ public struct Problem: Error, Sendable, Equatable, Codable {
         try container.encode(status, forKey: .status)
         try container.encode(detail, forKey: .detail)
         try container.encode(errors, forKey: .errors)
+        if moreErrors > 0 { try container.encode(moreErrors, forKey: .moreErrors) }
     }
 
     static func defaultType(_ status: Int) -> String {
@@ -70,8 +90,9 @@ public struct Problem: Error, Sendable, Equatable, Codable {
     public static func conflict(_ detail: String) -> Problem { Problem(status: 409, detail: detail) }
 
     public static func validation(_ errors: [JSONFieldProblem]) -> Problem {
-        let fields = errors.map { $0.field.isEmpty ? $0.message : "\($0.field): \($0.message)" }
-        return Problem(status: 422, detail: "invalid request: " + fields.joined(separator: "; "), errors: errors)
+        let fields = errors.prefix(maxListedErrors).map { $0.field.isEmpty ? $0.message : "\($0.field): \($0.message)" }
+        let more = errors.count > maxListedErrors ? "; and \(errors.count - maxListedErrors) more errors" : ""
+        return Problem(status: 422, detail: "invalid request: " + fields.joined(separator: "; ") + more, errors: errors)
     }
 
     public static func unavailable(_ detail: String, retryAfterSeconds: Int = 1) -> Problem {

@@ -2,6 +2,7 @@ import EsperAPI
 public import EsperEvents
 public import EsperHTTP
 import EsperJSON
+import EsperStorage
 import Foundation
 import Kasmina
 import Leyline
@@ -10,7 +11,9 @@ public import Nissa
 public import Oona
 public import Prometheus
 public import Simic
+public import Studies
 public import Tamiyo
+import Tezzeret
 public import Tolaria
 public import Workers
 
@@ -48,6 +51,10 @@ public final class Application: Sendable {
     public let simic: SimicService
     /// Server-Sent Events of runs, seeds, commands and alerts, read from the bus.
     public let events: EventHub
+    /// Write checks and SQLite integrity checks of the data directory (`/healthz`).
+    let storageMonitor: StorageMonitor
+    /// Studies: runs grouped with their controls over seeds (`<data>/studies`).
+    public let studies: StudyService
     let server: HTTPServer
 
     public struct StartError: Error, CustomStringConvertible {
@@ -59,6 +66,7 @@ public final class Application: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        Application.observeRepairs(registry: registry, logger: logger)
         if let external = configuration.redisURL {
             managedRedis = nil
             redisEndpoint = external
@@ -96,6 +104,9 @@ public final class Application: Sendable {
         let simic = try SimicService(
             settings: simicSettings, bus: bus, logger: logger, initialPolicy: { tamiyo.currentWeights },
             reportSource: { tamiyo.fieldReports.all },
+            // Reports read from the normal stream join the durable log first, so the log a
+            // remote policy job reads holds what the buffer holds.
+            persistReport: { report in try tamiyo.fieldReports.append(report) },
             dispatch: { id in try queue.publish(kind: .policy, job: PolicyJobHandler.job(id: id), attributes: ["simic_job_id": id]) })
         self.simic = simic
         let tolaria = configuration.dataDirectory + "/tolaria"
@@ -106,7 +117,14 @@ public final class Application: Sendable {
             logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
         // Remote workers' policy-job records come on the same stream as run records.
+        let compileTable = blueprints.tezzeret.jobs
         recordApplier = JobRecordApplier(bus: bus, runs: runs, logger: logger) { value in
+            if value.objectValue?["compile_job"] != nil {
+                do { compileTable.apply(try JanssonDecoder().decode(CompileJobRecord.self, from: value)) } catch {
+                    logger.error("unreadable compile job record dropped", metadata: ["error": "\(error)"])
+                }
+                return true
+            }
             guard value.objectValue?["policy_job"] != nil else { return false }
             let record: PolicyJobRecord
             do { record = try JanssonDecoder().decode(PolicyJobRecord.self, from: value) } catch {
@@ -121,8 +139,10 @@ public final class Application: Sendable {
         // (job table, Urza, the forge's scheduler) and which `esper worker` does not register.
         let policy = PolicyJobHandler(simic: simic, logger: logger)
         let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
-        blueprints.tezzeret.jobs.route { id in
-            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id), attributes: ["compile_job_id": id])
+        let compileJobs = blueprints.tezzeret.jobs
+        compileJobs.route { id in
+            // The request travels with the job: an `esper worker` compiles without the table.
+            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id, compileJobs.job(id)), attributes: ["compile_job_id": id])
         }
         if configuration.localWorkers {
             let handler = TrainingJobHandler(
@@ -132,38 +152,64 @@ public final class Application: Sendable {
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([handler, policy, compile]),
                 options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: true), logger: logger)
-        } else {
+        } else if configuration.localCompiles {
             localWorkers = WorkerRuntime(
                 queue: jobs, handlers: JobHandlerRegistry([compile]), options: WorkerRuntime.Options(slots: 1, local: true),
                 logger: logger)
+        } else {
+            localWorkers = nil  // compiles too go to `esper worker` processes
         }
 
         // Seed views outlive a restart in the run registry's database.
         tamiyo.seeds.attach(store: runs.registry)
+        // Runs on `esper worker` processes: their field reports join the server's log (once
+        // per report id) and Simic's buffer, their seed views Kasmina's registry.
+        runs.handleRecords(Application.remoteRunRecords(tamiyo: tamiyo, simic: simic, logger: logger))
         let runService = runs
-        nissa = NissaService(options: configuration.nissa, registry: registry, bus: bus, logger: logger) {
-            // Run ids for Grafana variables: a bounded read of the local registry.
-            (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
-        }
+        // Alerts, acks, deliveries and SLO samples outlive a restart in `<data>/nissa/nissa.db`.
+        let nissaState = try NissaStateStore(directory: configuration.dataDirectory + "/nissa", registry: registry, logger: logger)
+        nissa = NissaService(
+            options: configuration.nissa, registry: registry, bus: bus, logger: logger,
+            runs: {
+                // Run ids for Grafana variables: a bounded read of the local registry.
+                (try? runService.list(status: nil, limit: 500, cursor: nil).records.map(\.id)) ?? []
+            }, stateStore: nissaState)
 
         events = EventHub(bus: bus, options: configuration.events, registry: registry, logger: logger)
+        let checkpointRoot = configuration.checkpointDirectory ?? tolaria + "/runs"
+        let seedRegistry = tamiyo.seeds
+        studies = try StudyService(
+            options: StudyService.Options(directory: configuration.dataDirectory + "/studies", maxRuns: configuration.studyMaxRuns),
+            runs: runs, logger: logger, seedStages: { id in seedRegistry.view(id)?.seeds.map(\.stage) },
+            checkpointDirectory: { id in checkpointRoot + "/" + id })
 
+        storageMonitor = StorageMonitor(
+            dataDirectory: configuration.dataDirectory, storageInterval: configuration.storageCheckSeconds,
+            integrityInterval: configuration.integrityCheckSeconds, registry: registry, logger: logger)
         var router = Router()
         HealthRoutes.register(
-            into: &router, probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events),
+            into: &router,
+            probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events)
+                + Application.storageProbes(storageMonitor),
             registry: registry, version: VersionInfo(version: Application.version))
         OonaRoutes.register(into: &router, bus: bus)
         RunRoutes.register(into: &router, service: runs)
         WorkerRoutes.register(into: &router, jobs: jobs)
         EventRoutes.register(into: &router, hub: events, runs: runs)
         KarnRoutes.register(into: &router, karn: blueprints.karn)
-        UrzaRoutes.register(into: &router, urza: blueprints.urza)
+        UrzaRoutes.register(into: &router, urza: blueprints.urza, catalog: blueprints.catalog)
         TezzeretRoutes.register(into: &router, tezzeret: blueprints.tezzeret)
         TamiyoRoutes.register(into: &router, tamiyo: tamiyo)
         SimicRoutes.register(into: &router, simic: simic)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
         GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
+        ConsoleRoutes.register(into: &router)
+        StudyRoutes.register(into: &router, service: studies)
+        let dataDirectory = configuration.dataDirectory
+        StorageRoutes.register(
+            into: &router, runs: runs, checkpointDirectory: { id in checkpointRoot + "/" + id },
+            usage: { Application.storageUsage(dataDirectory: dataDirectory, checkpointRoot: checkpointRoot) })
         server = HTTPServer(
             configuration: configuration.http, router: router, logger: logger,
             metrics: HTTPMetrics(registry: registry),
@@ -199,6 +245,7 @@ public final class Application: Sendable {
             managedRedis?.stop()
             throw StartError(description: "cannot start the training-run service: \(error)")
         }
+        storageMonitor.start()
         if !healthMonitor.status.reachable {
             logger.warning(
                 "Redis is not reachable; serving in degraded mode",
@@ -210,13 +257,17 @@ public final class Application: Sendable {
         recordApplier.start()
         localWorkers?.start()
         nissa.start()
+        // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
+        if let depth = bus.reportQueueDepthNow() { nissa.ingestBeforeBus(.telemetry(depth)) }
         tamiyo.startPolicyConsumer()
         simic.start()
         events.start()
+        studies.start()
         do {
             try server.start()
         } catch {
             localWorkers?.stop()
+            studies.stop()
             recordApplier.stop()
             runs.shutdown()
             events.stop()
@@ -225,6 +276,7 @@ public final class Application: Sendable {
             nissa.stop()
             bus.stop()
             healthMonitor.stop()
+            storageMonitor.stop()
             managedRedis?.stop()
             throw StartError(description: "\(error)")
         }
@@ -249,6 +301,7 @@ public final class Application: Sendable {
     /// WAL), then Redis stops.
     public func stop() {
         events.stop()  // ends every event stream, so the server's stop does not wait for them
+        studies.stop()  // ends the study event streams too, so the server's stop does not wait for them
         server.stop()
         localWorkers?.stop()
         recordApplier.stop()
@@ -260,16 +313,41 @@ public final class Application: Sendable {
         blueprints.stop()
         bus.stop()
         healthMonitor.stop()
+        storageMonitor.stop()
         managedRedis?.stop()
         logger.info("esper stopped")
+    }
+
+    /// Where the field reports and seed views of remote runs go. An unreadable payload is
+    /// dropped with an error in the log; a store that refuses (disk full) leaves the record
+    /// pending, so it comes back.
+    static func remoteRunRecords(tamiyo: TamiyoService, simic: SimicService, logger: Logger) -> RunService.RecordHandlers {
+        RunService.RecordHandlers(
+            fieldReport: { record, payload in
+                let report: FieldReport
+                do { report = try JanssonDecoder().decode(FieldReport.self, from: payload) } catch {
+                    logger.error("unreadable field report record dropped", metadata: ["run": "\(record.runId)", "error": "\(error)"])
+                    return
+                }
+                guard report.trainingRunId == record.runId else { return }
+                if try tamiyo.fieldReports.append(report) { simic.buffer.add(report, now: Date().timeIntervalSince1970) }
+            },
+            seeds: { record, payload in
+                let view: RunSeedsView
+                do { view = try JanssonDecoder().decode(RunSeedsView.self, from: payload) } catch {
+                    logger.error("unreadable seed view record dropped", metadata: ["run": "\(record.runId)", "error": "\(error)"])
+                    return
+                }
+                guard view.runId == record.runId else { return }
+                tamiyo.seeds.receive(view, attempt: record.attempt.flatMap(JobAttempt.init))
+            })
     }
 
     static func probes(
         _ configuration: Configuration, _ monitor: RedisHealthMonitor, _ managed: ManagedRedis?,
         _ bus: OonaClient, _ blueprints: BlueprintServices, _ nissa: NissaService, _ events: EventHub
     ) -> [HealthProbe] {
-        let dataDirectory = configuration.dataDirectory
-        return [
+        [
             HealthProbe(name: "nissa") {
                 let health = nissa.health
                 return HealthCheckResult(status: health.healthy ? .ok : .degraded, detail: health.detail)
@@ -291,12 +369,34 @@ public final class Application: Sendable {
                 let restarting = managed.map { " (restarts so far: \($0.restartCount))" } ?? ""
                 return HealthCheckResult(status: .degraded, detail: "\(mode) unreachable: \(status.error ?? "unknown")\(restarting)")
             },
-            HealthProbe(name: "storage") {
-                access(dataDirectory, W_OK | X_OK) == 0
-                    ? HealthCheckResult(status: .ok, detail: "\(dataDirectory) writable")
-                    : HealthCheckResult(status: .degraded, detail: "\(dataDirectory) is not writable")
-            },
             HealthProbe(name: "blueprints") { blueprints.health },
+        ]
+    }
+
+    /// Every repair (a damaged artifact, checkpoint, log record or policy file) becomes an
+    /// error log line naming the file and the reason, and `esper_repairs_total`.
+    static func observeRepairs(registry: PrometheusCollectorRegistry, logger: Logger) {
+        Repairs.shared.observe { event in
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "esper_repairs_total", unitName: "",
+                    helpText: "Damaged files or records found and dealt with (quarantined, skipped, recompiled), by component and action."),
+                labels: [("component", event.component), ("action", event.action)]
+            ).increment()
+            logger.error(
+                "repair: \(event.action)",
+                metadata: [
+                    "component": "\(event.component)", "file": "\(event.file)", "reason": "\(event.reason)",
+                    "quarantine": "\(event.quarantine ?? "(not kept)")",
+                ])
+        }
+    }
+
+    /// `storage` (a real write and fsync) and `integrity` (SQLite quick_check), from memory.
+    static func storageProbes(_ monitor: StorageMonitor) -> [HealthProbe] {
+        [
+            HealthProbe(name: "storage") { monitor.storage },
+            HealthProbe(name: "integrity") { monitor.integrity },
         ]
     }
 }

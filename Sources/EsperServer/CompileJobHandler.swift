@@ -14,7 +14,17 @@ struct CompileJobHandler: JobHandler {
     let compiles: CompileJobs
     let logger: Logger
 
-    static func job(id: String) -> JSONValue { .object(["job_id": .string(id)]) }
+    /// `{"job_id", "blueprint_id", "parameters", "training_run_id"}`: the id for the server's
+    /// own slot, the request for an `esper worker` (`RemoteCompileJobHandler`).
+    static func job(id: String, _ job: CompileJob? = nil) -> JSONValue {
+        var object: [String: JSONValue] = ["job_id": .string(id)]
+        if let job {
+            object["blueprint_id"] = .string(job.blueprintId)
+            object["parameters"] = .object(job.parameters.mapValues { .double($0) })
+            if let run = job.trainingRunId { object["training_run_id"] = .string(run) }
+        }
+        return .object(object)
+    }
 
     func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition {
         guard let id = context.job.objectValue?["job_id"]?.stringValue, id.utf8.count <= 64 else {

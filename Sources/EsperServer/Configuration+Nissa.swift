@@ -42,6 +42,9 @@ extension Configuration {
             nissa.alertmanagerURL = target
         }
         if let value = try number("NISSA_ALERTMANAGER_RESEND_S", 1...86_400) { nissa.alertmanagerResendSeconds = value }
+        // Unset: at least one Alertmanager resend, so Alertmanager lists every drill alert.
+        nissa.drillHoldSeconds = min(3600, max(60, nissa.alertmanagerResendSeconds))
+        if let value = try number("NISSA_DRILL_HOLD_S", 0...3600) { nissa.drillHoldSeconds = value }
         if var target = try url("NISSA_EXTERNAL_URL") {
             while target.hasSuffix("/") { target.removeLast() }
             nissa.externalURL = target
@@ -61,5 +64,7 @@ extension Configuration {
                 variable: "NISSA_SLO_SHORT_WINDOW_S", message: "must be shorter than NISSA_SLO_WINDOW_S (\(nissa.sloLongWindowSeconds) s)")
         }
         if let value = try number("NISSA_SLO_FAST_BURN", 0.001...1_000_000) { nissa.sloFastBurnThreshold = value }
+        if let value = try integer("NISSA_PARKED_MAX", 1...1_000_000) { nissa.parkedMax = value }
+        if let value = try number("NISSA_RETENTION_DAYS", 0.01...3650) { nissa.retentionDays = value }
     }
 }

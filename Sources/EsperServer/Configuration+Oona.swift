@@ -15,6 +15,11 @@ public struct OonaLimits: Sendable, Equatable {
     public var claimMinIdleMilliseconds = 30_000
     public var maxAttempts = SystemLimits.standard.maxRetryAttempts
     public var breakerRecoveryMilliseconds = Int(PerformanceBudgets.standard.breakerResetSeconds) * 1000
+    /// How often publishers measure the backlogs (ms); 0: every batch.
+    public var backlogRefreshMilliseconds = 100
+    /// Backlog that switches conservative mode on by itself; nil: half the emergency
+    /// threshold (2000 without one); 0: never automatically.
+    public var conservativeBacklog: Int?
 
     public init() {}
 }
@@ -31,6 +36,8 @@ extension Configuration {
         if let value = try integer("OONA_CLAIM_MIN_IDLE_MS", 1...86_400_000) { oonaLimits.claimMinIdleMilliseconds = value }
         if let value = try integer("OONA_MAX_ATTEMPTS", 1...100) { oonaLimits.maxAttempts = value }
         if let value = try integer("OONA_BREAKER_RECOVERY_MS", 1...3_600_000) { oonaLimits.breakerRecoveryMilliseconds = value }
+        if let value = try integer("OONA_BACKLOG_REFRESH_MS", 0...60_000) { oonaLimits.backlogRefreshMilliseconds = value }
+        if let value = try integer("OONA_CONSERVATIVE_BACKLOG", 0...100_000_000) { oonaLimits.conservativeBacklog = value }
 
         if let previous = values["ESPER_LEYLINE_PREVIOUS_SECRET"] {
             guard leylineSecret != nil else {
@@ -73,6 +80,12 @@ extension Configuration {
         bus.maxAttempts = oonaLimits.maxAttempts
         bus.breakerRecovery = .milliseconds(oonaLimits.breakerRecoveryMilliseconds)
         bus.queueDepthTelemetryInterval = .seconds(10)
+        bus.backlogRefreshInterval = .milliseconds(oonaLimits.backlogRefreshMilliseconds)
+        switch oonaLimits.conservativeBacklog {
+        case 0?: bus.conservativeOnBacklog = nil
+        case let value?: bus.conservativeOnBacklog = value
+        case nil: bus.conservativeOnBacklog = max(1, (oonaLimits.emergencyThreshold ?? 4000) / 2)
+        }
         if let secret = leylineSecret {
             // Configuration checked the secrets are non-empty; a failure here cannot happen.
             bus.signer = try? LeylineSigner(secret: secret, previousSecrets: leylinePreviousSecrets)

@@ -43,14 +43,23 @@ public struct Configuration: Sendable {
     /// GEMM (and large Adam sweep) threads per call, process-wide; 1 keeps concurrent runs from
     /// oversubscribing cores.
     public var blasThreads = 1
+    /// Seconds between storage write checks (`ESPER_STORAGE_CHECK_S`).
+    public var storageCheckSeconds = 5.0
+    /// Seconds between SQLite integrity checks (`ESPER_INTEGRITY_CHECK_S`).
+    public var integrityCheckSeconds = 3600.0
     /// Root of the CSV/IDX files a run config may name; default `<data>/datasets`.
     public var datasetsDirectory: String?
     /// `esper serve` trains with `maxConcurrentRuns` in-process worker slots; off: a pure
     /// control plane (`esper worker` processes do the training).
     public var localWorkers = true
+    /// With `localWorkers` off: whether the server keeps one slot for compile jobs (on), or
+    /// leaves them to `esper worker` processes, which upload their artifacts (off).
+    public var localCompiles = true
     /// Where workers keep run checkpoints (`<dir>/<run id>/checkpoints`); every worker that
     /// may resume a run must see the same directory. Default `<data>/tolaria/runs`.
     public var checkpointDirectory: String?
+    /// Runs one study may create at most (`ESPER_STUDY_MAX_RUNS`).
+    public var studyMaxRuns = 200
     /// The server an `esper worker` belongs to (its base URL).
     public var serverURL: String?
     /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).
@@ -124,15 +133,26 @@ public struct Configuration: Sendable {
         ("ESPER_LEYLINE_SECRET", "(unset: signing off)", "HMAC-SHA256 key for bus messages, at least 32 bytes; set but empty is an error"),
         ("ESPER_LEYLINE_PREVIOUS_SECRET", "(unset)", "the key before the current one, still accepted when verifying during a rotation"),
         ("OONA_MAX_STREAM_LENGTH", "10000", "every XADD trims its stream to about this many entries; 0 = unbounded"),
-        ("OONA_EMERGENCY_THRESHOLD", "4000", "normal-stream length at which publishes reroute to the emergency stream; 0 = off"),
+        (
+            "OONA_EMERGENCY_THRESHOLD", "4000",
+            "normal-stream backlog (pending + not yet delivered) at which publishes reroute to the emergency stream; 0 = off"
+        ),
         (
             "OONA_DROP_THRESHOLD", "8000",
-            "stream length at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"
+            "stream backlog at which publishes are refused (normal and emergency); 0 = off; must exceed the emergency threshold"
         ),
         ("OONA_MESSAGE_TTL_S", "3600", "message time-to-live in seconds; older entries are swept and not delivered"),
         ("OONA_CLAIM_MIN_IDLE_MS", "30000", "pending entries idle this long are reclaimed from their consumer"),
         ("OONA_MAX_ATTEMPTS", "3", "deliveries before an entry goes to the dead-letter stream"),
-        ("OONA_BREAKER_RECOVERY_MS", "30000", "how long the Redis circuit breaker stays open before probing"),
+        (
+            "OONA_BREAKER_RECOVERY_MS", "30000",
+            "longest wait between probes of an open Redis circuit breaker (probes start 50 ms after it opens and double, at most 2 s)"
+        ),
+        ("OONA_BACKLOG_REFRESH_MS", "100", "publishers re-measure the consuming groups' backlog at least this often, ms; 0 = every batch"),
+        (
+            "OONA_CONSERVATIVE_BACKLOG", "half of OONA_EMERGENCY_THRESHOLD",
+            "bus backlog that, sustained 5 s, turns conservative mode on (off again at a quarter); 0 = only by hand"
+        ),
         ("ESPER_HTTP_THREADS", "number of cores", "HTTP thread pool size, 1-256"),
         ("ESPER_HTTP_CONNECTION_TIMEOUT_S", "30", "idle connection timeout in seconds, 1-3600"),
         ("ESPER_HTTP_MAX_CONNECTIONS", "1024", "open connections at most, 1-65536"),
@@ -163,8 +183,13 @@ public struct Configuration: Sendable {
             "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"
         ),
         ("ESPER_BLAS_THREADS", "1", "GEMM threads per call for the whole process, 1-64"),
+        ("ESPER_STUDY_MAX_RUNS", "200", "runs one study may create at most, 1-100000"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),
+        (
+            "ESPER_LOCAL_COMPILES", "on",
+            "with ESPER_LOCAL_WORKERS=off: the server keeps a slot for compile jobs (on) or leaves them to workers (off)"
+        ),
         (
             "ESPER_CHECKPOINT_DIR", "<data dir>/tolaria/runs",
             "run checkpoints (<dir>/<run id>/checkpoints); shared by every worker that may resume a run"
@@ -180,6 +205,10 @@ public struct Configuration: Sendable {
         ("NISSA_EMAIL_WEBHOOK_URL", "(unset)", "webhook URL of the email receiver"),
         ("NISSA_ALERTMANAGER_URL", "(unset)", "a real Alertmanager; alerts are also posted to its /api/v2/alerts"),
         ("NISSA_ALERTMANAGER_RESEND_S", "60", "how often firing alerts are re-sent to the Alertmanager"),
+        (
+            "NISSA_DRILL_HOLD_S", "60",
+            "how long a drill holds its alert firing before resolving it, 0-3600 s (unset: one Alertmanager resend, at least 60)"
+        ),
         ("NISSA_EXTERNAL_URL", "http://<host>:<port>", "this server's URL as receivers should link to it (externalURL, generatorURL)"),
         ("NISSA_WEBHOOK_TIMEOUT_MS", "5000", "timeout of one webhook POST"),
         ("NISSA_WEBHOOK_MAX_ATTEMPTS", "4", "quick attempts (backoff doubling) before a delivery is parked as undeliverable"),
@@ -189,6 +218,21 @@ public struct Configuration: Sendable {
         ("NISSA_SLO_WINDOW_S", "2592000", "error-budget (long) window, seconds (30 days)"),
         ("NISSA_SLO_SHORT_WINDOW_S", "3600", "fast-burn (short) window, seconds"),
         ("NISSA_SLO_FAST_BURN", "14.4", "short-window burn rate at which an SLO is breached (with the long-window burn >= 1)"),
+        (
+            "NISSA_PARKED_MAX", "10000",
+            "undelivered notifications kept, 1-1000000; past it the oldest is dead-lettered to <data>/nissa/dead-letters.log"
+        ),
+        ("NISSA_RETENTION_DAYS", "30", "resolved alerts and settled deliveries older than this leave <data>/nissa/nissa.db, 0.01-3650"),
+        ("ESPER_STORAGE_CHECK_S", "5", "seconds between storage write checks (write, fsync, remove a probe file), 1-3600"),
+        ("ESPER_INTEGRITY_CHECK_S", "3600", "seconds between PRAGMA quick_check runs on every SQLite file (also at start), 60-604800"),
+        (
+            "ESPER_HTTP_RESERVED_CONNECTIONS", "128 (at most 1/8 of ESPER_HTTP_MAX_CONNECTIONS)",
+            "last connections kept for addresses holding fewer than 4 (health checks, operators); 0 = off"
+        ),
+        (
+            "ESPER_HTTP_TRUSTED_PROXIES", "(unset)",
+            "comma-separated IPs of reverse proxies: exempt from the per-address cap and reserve; their X-Forwarded-For is believed"
+        ),
     ]
 
     /// Builds the configuration from flags (already parsed, nil when not given), the
@@ -219,6 +263,28 @@ public struct Configuration: Sendable {
         if let timeout = try integer("ESPER_HTTP_CONNECTION_TIMEOUT_S", 1...3600) { http.connectionTimeoutSeconds = timeout }
         if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS", 1...65536) { http.maxConnections = limit }
         if let limit = try integer("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", 0...65536) { http.maxConnectionsPerIP = limit }
+        http.reservedConnections = min(http.reservedConnections, http.maxConnections / 8)
+        if let reserve = try integer("ESPER_HTTP_RESERVED_CONNECTIONS", 0...65535) {
+            guard reserve < http.maxConnections else {
+                throw ConfigurationError(
+                    variable: "ESPER_HTTP_RESERVED_CONNECTIONS",
+                    message: "must be below ESPER_HTTP_MAX_CONNECTIONS (\(http.maxConnections))")
+            }
+            http.reservedConnections = reserve
+        }
+        if let proxies = try nonEmpty("ESPER_HTTP_TRUSTED_PROXIES") {
+            var addresses: [String] = []
+            for item in proxies.split(separator: ",") {
+                let address = item.trimmingCharacters(in: .whitespaces)
+                var v4 = in_addr()
+                var v6 = in6_addr()
+                guard inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1 else {
+                    throw ConfigurationError(variable: "ESPER_HTTP_TRUSTED_PROXIES", message: "'\(address)' is not an IP address")
+                }
+                addresses.append(address)
+            }
+            http.trustedProxies = addresses
+        }
         if let limit = try integer("ESPER_HTTP_MAX_BODY_BYTES", 1...(256 << 20)) { http.maxBodyBytes = limit }
         if let limit = try integer("ESPER_HTTP_CONNECTION_MEMORY_BYTES", 8192...(1 << 20)) { http.connectionMemoryLimitBytes = limit }
         if let value = try settings.onOff("ESPER_ACCESS_LOG") {
@@ -275,6 +341,9 @@ public struct Configuration: Sendable {
 
         if let runs = try integer("ESPER_MAX_CONCURRENT_RUNS", 1...256) { maxConcurrentRuns = runs }
         if let threads = try integer("ESPER_BLAS_THREADS", 1...64) { blasThreads = threads }
+        if let seconds = try settings.number("ESPER_STORAGE_CHECK_S", 1...3600) { storageCheckSeconds = seconds }
+        if let seconds = try settings.number("ESPER_INTEGRITY_CHECK_S", 60...604_800) { integrityCheckSeconds = seconds }
+        if let maxRuns = try integer("ESPER_STUDY_MAX_RUNS", 1...100_000) { studyMaxRuns = maxRuns }
         if let directory = try nonEmpty("ESPER_DATASETS_DIR") {
             let path = Configuration.absolute(directory, relativeTo: workingDirectory)
             var isDirectory: ObjCBool = false
@@ -284,6 +353,7 @@ public struct Configuration: Sendable {
             datasetsDirectory = path
         }
         if let local = try settings.onOff("ESPER_LOCAL_WORKERS") { localWorkers = local }
+        if let compiles = try settings.onOff("ESPER_LOCAL_COMPILES") { localCompiles = compiles }
         if let directory = try nonEmpty("ESPER_CHECKPOINT_DIR") {
             checkpointDirectory = Configuration.absolute(directory, relativeTo: workingDirectory)
         }

@@ -1,9 +1,11 @@
+import EsperJSON
 import Foundation
 import Karn
 import Kasmina
 public import Logging
 public import Oona
 import Tamiyo
+import Tezzeret
 import Tolaria
 import Urza
 public import Workers
@@ -18,6 +20,7 @@ public final class WorkerProcess: Sendable {
     public let bus: OonaClient
     public let runtime: WorkerRuntime
     let tamiyo: TamiyoService
+    let policySync: PolicySync
     let logger: Logger
 
     public struct StartError: Error, CustomStringConvertible {
@@ -38,7 +41,9 @@ public final class WorkerProcess: Sendable {
             )
         }
         do {
-            bus = try OonaClient(configuration: configuration.oonaConfiguration(), endpoint: redis, logger: logger)
+            var oona = configuration.oonaConfiguration()
+            oona.conservativeAuto = false  // the server switches the bus' mode; workers follow it
+            bus = try OonaClient(configuration: oona, endpoint: redis, logger: logger)
         } catch {
             throw StartError(description: error.description)
         }
@@ -67,25 +72,75 @@ public final class WorkerProcess: Sendable {
                     try mirror.sync()
                 },
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
+            policySync = PolicySync(server: ServerClient(serverURL: server, token: configuration.apiToken), tamiyo: tamiyo, logger: logger)
             let policy = RemotePolicyJobHandler(
-                server: ServerClient(serverURL: server), bus: bus, bufferCapacity: configuration.control.simicBufferCapacity,
+                server: ServerClient(serverURL: server, token: configuration.apiToken), bus: bus,
+                bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
-            handlers = JobHandlerRegistry([handler, policy])
+            // Compiles with the server's compile settings (width, strategy, retries); artifacts go
+            // up into the server's Urza.
+            var options = CompileOptions()
+            options.seedWidth = configuration.blueprints.seedWidth
+            options.maxRetries = configuration.blueprints.maxRetries
+            options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
+            let compile = RemoteCompileJobHandler(
+                compiler: try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options),
+                server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
+            handlers = JobHandlerRegistry([handler, policy, compile])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")
         }
-        runtime = WorkerRuntime(
+        let runtime = WorkerRuntime(
             queue: JobQueue(bus: bus), handlers: handlers,
             options: WorkerRuntime.Options(slots: configuration.maxConcurrentRuns, local: false), logger: logger)
+        self.runtime = runtime
+        WorkerProcess.connect(tamiyo: tamiyo, to: runtime, logger: logger)
         Kernels.blasThreads = configuration.blasThreads
+    }
+
+    /// The server owns what the runs here produce: field reports and seed views go to it as
+    /// run records (in order with the epochs, kept in the outbox while Redis is away), and
+    /// operators' culls come back through the heartbeat.
+    static func connect(tamiyo: TamiyoService, to runtime: WorkerRuntime, logger: Logger) {
+        tamiyo.forwardReports { report in
+            guard let payload = try? JanssonEncoder().encodeValue(report) else { return }
+            runtime.records.publish(
+                RunJobRecord(
+                    kind: .fieldReport, runId: report.trainingRunId, worker: runtime.id,
+                    attempt: runtime.attempt(runId: report.trainingRunId),
+                    payload: payload))
+        }
+        tamiyo.seeds.forward { view in
+            guard let payload = try? JanssonEncoder().encodeValue(view) else { return }
+            runtime.records.publish(
+                RunJobRecord(
+                    kind: .seeds, runId: view.runId, worker: runtime.id, epoch: view.epoch, attempt: runtime.attempt(runId: view.runId),
+                    payload: payload))
+        }
+        runtime.relayCulls { runId, seedId in
+            do throws(CullRequestError) {
+                _ = try tamiyo.seeds.requestCull(runId: runId, seedId: seedId)
+                return true
+            } catch {
+                switch error {
+                case .unknownRun, .runNotActive, .relayFailed:
+                    return false  // its seeds are not here yet (a run just taken): next beat
+                case .unknownSeed, .notCullable:
+                    logger.warning("operator cull refused", metadata: ["run": "\(runId)", "seed": "\(seedId)", "reason": "\(error)"])
+                    return true
+                }
+            }
+        }
     }
 
     public func start() {
         bus.start()
         runtime.start()
+        policySync.start()
     }
 
     public func stop() {
+        policySync.stop()
         runtime.stop()
         tamiyo.stop()
         bus.stop()

@@ -11,11 +11,28 @@ import Synchronization
 public final class AppendOnlyLog: Sendable {
     public let path: String
     private let fd: Mutex<Int32>
+    /// The torn last line cut off at open (a crash mid-append), with where it started.
+    public let tornAtOpen: DamagedRecord?
 
     public struct Contents: Sendable {
         public var records: [[UInt8]]
         /// Lines dropped: a torn tail or a checksum mismatch.
         public var skipped: Int
+        /// Each dropped line: where it starts, why, and its bytes (for quarantine).
+        public var damaged: [DamagedRecord] = []
+    }
+
+    /// A line that failed its checksum or format, by byte offset in the file.
+    public struct DamagedRecord: Sendable, Equatable {
+        public var offset: Int
+        public var reason: String
+        public var bytes: [UInt8]
+
+        public init(offset: Int, reason: String, bytes: [UInt8]) {
+            self.offset = offset
+            self.reason = reason
+            self.bytes = bytes
+        }
     }
 
     public init(path: String) throws(StorageError) {
@@ -24,7 +41,14 @@ public final class AppendOnlyLog: Sendable {
         let descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw StorageError.errno(path, "open") }
         fd = Mutex(descriptor)
-        try cutTornTail()
+        var torn: DamagedRecord?
+        do {
+            torn = try AppendOnlyLog.cutTornTail(descriptor, path: path)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+        tornAtOpen = torn
     }
 
     deinit { fd.withLock { _ = close($0) } }
@@ -66,35 +90,40 @@ public final class AppendOnlyLog: Sendable {
 
     static func parse(_ bytes: [UInt8]) -> Contents {
         var records: [[UInt8]] = []
-        var skipped = 0
+        var damaged: [DamagedRecord] = []
         var start = 0
         for index in bytes.indices where bytes[index] == 10 {
             let line = bytes[start..<index]
-            start = index + 1
+            defer { start = index + 1 }
             guard line.count >= 9, line[line.startIndex + 8] == 32,
                 let stored = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
             else {
-                skipped += 1
+                damaged.append(DamagedRecord(offset: start, reason: "not a '<crc32> <payload>' line", bytes: Array(line)))
                 continue
             }
             let payload = Array(line.dropFirst(9))
-            if Checksum.crc32(payload) == stored { records.append(payload) } else { skipped += 1 }
+            if Checksum.crc32(payload) == stored {
+                records.append(payload)
+            } else {
+                damaged.append(DamagedRecord(offset: start, reason: "checksum mismatch", bytes: Array(line)))
+            }
         }
-        if start < bytes.count { skipped += 1 }  // torn tail
-        return Contents(records: records, skipped: skipped)
+        if start < bytes.count {
+            damaged.append(DamagedRecord(offset: start, reason: "torn tail (no newline)", bytes: Array(bytes[start...])))
+        }
+        return Contents(records: records, skipped: damaged.count, damaged: damaged)
     }
 
-    private func cutTornTail() throws(StorageError) {
-        try fd.withLock { (descriptor: inout Int32) throws(StorageError) in
-            let size = lseek(descriptor, 0, SEEK_END)
-            guard size > 0 else { return }
-            var last: UInt8 = 0
-            guard pread(descriptor, &last, 1, size - 1) == 1 else { throw StorageError.errno(path, "read") }
-            if last == 10 { return }
-            let bytes = try AtomicFile.read(path) ?? []
-            let keep = (bytes.lastIndex(of: 10).map { $0 + 1 }) ?? 0
-            guard ftruncate(descriptor, off_t(keep)) == 0 else { throw StorageError.errno(path, "ftruncate") }
-            fsync(descriptor)
-        }
+    private static func cutTornTail(_ descriptor: Int32, path: String) throws(StorageError) -> DamagedRecord? {
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size > 0 else { return nil }
+        var last: UInt8 = 0
+        guard pread(descriptor, &last, 1, size - 1) == 1 else { throw StorageError.errno(path, "read") }
+        if last == 10 { return nil }
+        let bytes = try AtomicFile.read(path) ?? []
+        let keep = (bytes.lastIndex(of: 10).map { $0 + 1 }) ?? 0
+        guard ftruncate(descriptor, off_t(keep)) == 0 else { throw StorageError.errno(path, "ftruncate") }
+        fsync(descriptor)
+        return DamagedRecord(offset: keep, reason: "torn tail (no newline), cut off", bytes: Array(bytes[keep...]))
     }
 }

@@ -150,6 +150,19 @@ public final class SQLiteDatabase: Sendable {
         return rows
     }
 
+    /// `PRAGMA quick_check` (at most `limit` findings): an empty answer means the file is
+    /// sound; otherwise each finding names the damaged table, index or page as SQLite reports
+    /// it. A file too damaged to read at all gives one finding with the error.
+    public func quickCheck(limit: Int = 20) -> [String] {
+        do {
+            let rows = try query("PRAGMA quick_check(\(max(1, limit)))")
+            let lines = rows.compactMap { $0.values.values.first?.string }
+            return lines == ["ok"] ? [] : lines
+        } catch {
+            return [error.reason]
+        }
+    }
+
     /// Rows changed by the last write on this connection.
     public var changes: Int { handle.withLock { Int(sqlite3_changes($0.pointer)) } }
 }

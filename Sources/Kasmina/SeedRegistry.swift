@@ -65,6 +65,9 @@ public enum CullRequestError: Error, Sendable, Equatable {
     /// The run's training thread is gone (finished, failed, or not started here).
     case runNotActive
     case notCullable(stage: String)
+    /// The run trains in another process and the cull could not be handed on (the job
+    /// queue is away): try again.
+    case relayFailed(String)
 }
 
 /// Where seed views outlive the process (the run registry's SQLite table in the server).
@@ -87,10 +90,16 @@ public final class SeedRegistry: Sendable {
         var cullRequests: [String: CullRequest]
         /// What the stored copy reflects (seeds' stages and slots), to skip identical writes.
         var storedShape: String?
+        /// The run trains in another process (an `esper worker`): its views arrive as records
+        /// and culls are relayed to that worker.
+        var remote = false
+        /// For a remote run: the training attempt the view came from (`JobAttempt`).
+        var attempt: JobAttempt?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
     private let store = Mutex<(any SeedViewStore)?>(nil)
+    private let forwarder = Mutex<(@Sendable (RunSeedsView) -> Void)?>(nil)
     private let writer = DispatchQueue(label: "kasmina-seed-views")
 
     public init() {}
@@ -98,7 +107,49 @@ public final class SeedRegistry: Sendable {
     /// Persists views from now on (the server attaches its run registry at start).
     public func attach(store: any SeedViewStore) { self.store.withLock { $0 = store } }
 
+    /// Hands every published view to `forward` too (an `esper worker` sends them to the
+    /// server as run records). Called on the training thread: it must not block for long.
+    public func forward(to forward: @escaping @Sendable (RunSeedsView) -> Void) { forwarder.withLock { $0 = forward } }
+
+    /// A view of a run trained in another process (a worker's record), applied in order: a
+    /// view of an earlier attempt, or an older view of the same attempt, is ignored. Seeds the
+    /// server already knows stay listed; a cull asked here and not yet seen by the worker stays
+    /// flagged.
+    public func receive(_ view: RunSeedsView, attempt: JobAttempt?) {
+        let persisting = store.withLock { $0 != nil }
+        let toStore: RunSeedsView? = entries.withLock { entries in
+            let existing = entries[view.runId]
+            if let existing, existing.remote, let known = existing.attempt {
+                if let attempt, attempt < known { return nil }
+                if attempt == nil || attempt == known {
+                    let older = view.epoch < existing.view.epoch
+                    let reopened = view.epoch == existing.view.epoch && view.active && !existing.view.active
+                    if older || reopened { return nil }
+                }
+            }
+            var merged = view
+            if let previous = existing?.view ?? loadLocked(view.runId) {
+                let current = Set(view.seeds.map(\.seedId))
+                merged.seeds = previous.seeds.filter { !current.contains($0.seedId) } + view.seeds
+                let asked = Set(previous.seeds.filter(\.cullRequested).map(\.seedId))
+                for index in merged.seeds.indices where asked.contains(merged.seeds[index].seedId) {
+                    merged.seeds[index].cullRequested = true
+                }
+            }
+            let shape = SeedRegistry.shape(of: merged)
+            entries[view.runId] = Entry(
+                view: merged, cullRequests: [:], storedShape: persisting ? shape : nil, remote: true,
+                attempt: attempt ?? existing?.attempt)
+            return persisting && shape != existing?.storedShape ? merged : nil
+        }
+        if let toStore { save(toStore) }
+    }
+
+    /// Whether the run's seeds live in another process (culls are relayed there).
+    public func isRemote(_ runId: String) -> Bool { entries.withLock { $0[runId]?.remote ?? false } }
+
     public func publish(_ view: RunSeedsView, cullRequests: [String: CullRequest]) {
+        defer { forwardLatest(view.runId) }
         let persisting = store.withLock { $0 != nil }
         let toStore: RunSeedsView? = entries.withLock { entries in
             // Seeds of an earlier manager of the same run (before a restart) stay listed.
@@ -125,7 +176,13 @@ public final class SeedRegistry: Sendable {
         if let view {
             save(view)
             flush()  // the run is over: its final view is on disk before the thread moves on
+            forwardLatest(runId)
         }
+    }
+
+    private func forwardLatest(_ runId: String) {
+        guard let forward = forwarder.withLock({ $0 }), let view = entries.withLock({ $0[runId]?.view }) else { return }
+        forward(view)
     }
 
     public func view(_ runId: String) -> RunSeedsView? {
@@ -168,12 +225,27 @@ public final class SeedRegistry: Sendable {
 
     /// Flags a live seed for culling; the slot computes the host function again from its next
     /// training batch and the cull completes at the epoch boundary.
-    public func requestCull(runId: String, seedId: String) throws(CullRequestError) -> SeedView {
+    /// For a run trained in another process (`receive`), `relay` hands the cull to the worker
+    /// that holds it; its next view shows the cull under way.
+    public func requestCull(
+        runId: String, seedId: String, relay: (() throws -> Void)? = nil
+    ) throws(CullRequestError) -> SeedView {
         let result: Result<SeedView, CullRequestError> = entries.withLock { entries in
             guard var entry = entries[runId] else { return .failure(.unknownRun) }
             guard let index = entry.view.seeds.firstIndex(where: { $0.seedId == seedId }) else { return .failure(.unknownSeed) }
             let seed = entry.view.seeds[index]
             guard entry.view.active else { return .failure(.runNotActive) }
+            if entry.remote {
+                let ended = [SeedLifecycleStage.cancelled, .culling, .fossilized].map { Int($0.rawValue) }
+                guard !ended.contains(seed.stageNumber), seed.cullReason == nil, !seed.cullRequested else {
+                    return .failure(.notCullable(stage: seed.stage))
+                }
+                guard let relay else { return .failure(.relayFailed("no way to reach the worker that holds the run")) }
+                do { try relay() } catch { return .failure(.relayFailed("\(error)")) }
+                entry.view.seeds[index].cullRequested = true
+                entries[runId] = entry
+                return .success(entry.view.seeds[index])
+            }
             guard seed.stageNumber != Int(SeedLifecycleStage.cancelled.rawValue),
                 seed.stageNumber != Int(SeedLifecycleStage.culling.rawValue),
                 seed.cullReason == nil, let request = entry.cullRequests[seedId]

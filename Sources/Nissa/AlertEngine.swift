@@ -40,6 +40,9 @@ public final class AlertEngine: Sendable {
         var order: [Int64] = []
         var byId: [String: Int64] = [:]
         var nextSequence: Int64 = 1
+        /// Changed since the last save to the state store; removed ids likewise.
+        var dirty = Set<Int64>()
+        var removed: [String] = []
     }
 
     public enum AcknowledgeResult: Sendable {
@@ -53,6 +56,7 @@ public final class AlertEngine: Sendable {
     private let state = Mutex(State())
     private let activeGauges: [AlertSeverity: Gauge]
     private let registry: PrometheusCollectorRegistry
+    private let store = Mutex<NissaStateStore?>(nil)
     static let maxIncreaseSamples = 10_000
 
     public init(rules: AlertRuleSet, capacity: Int, registry: PrometheusCollectorRegistry) {
@@ -121,6 +125,7 @@ public final class AlertEngine: Sendable {
                         transitions.append(AlertTransition(alert: record, rule: rule))
                     }
                     state.records[sequence] = record
+                    state.dirty.insert(sequence)
                 } else {
                     if let sequence = ruleState.alert, var record = state.records[sequence] {
                         if record.state == .firing {
@@ -129,6 +134,7 @@ public final class AlertEngine: Sendable {
                             record.updatedAt = now
                             record.value = observed
                             state.records[sequence] = record
+                            state.dirty.insert(sequence)
                             transitions.append(AlertTransition(alert: record, rule: rule))
                         } else if record.state == .pending {
                             AlertEngine.remove(sequence, from: &state)
@@ -141,6 +147,7 @@ public final class AlertEngine: Sendable {
                 state.rules[key] = ruleState
             }
             evict(&state)
+            save(&state)
             return transitions
         }
         if !transitions.isEmpty { updateGauges() }
@@ -157,6 +164,8 @@ public final class AlertEngine: Sendable {
     private static func remove(_ sequence: Int64, from state: inout State) {
         guard let record = state.records.removeValue(forKey: sequence) else { return }
         state.byId[record.id] = nil
+        state.dirty.remove(sequence)
+        state.removed.append(record.id)
         if let index = state.order.firstIndex(of: sequence) { state.order.remove(at: index) }
     }
 
@@ -175,6 +184,48 @@ public final class AlertEngine: Sendable {
             AlertEngine.remove(oldest, from: &state)
             excess -= 1
         }
+    }
+
+    // MARK: durability
+
+    /// Writes the changed records through to the state store, inside the state lock so two
+    /// evaluations can never save their versions of one alert out of order.
+    private func save(_ state: inout State) {
+        guard let store = store.withLock({ $0 }) else {
+            state.dirty.removeAll()
+            state.removed.removeAll()
+            return
+        }
+        let changed = state.dirty.sorted().compactMap { state.records[$0] }
+        store.saveAlerts(changed, removed: state.removed)
+        state.dirty.removeAll()
+        state.removed.removeAll()
+    }
+
+    /// Loads the alerts saved by an earlier run (before the first packet) and saves every
+    /// later change. An active alert takes up its rule state again, so the next breaching or
+    /// clearing sample continues it (a restart neither duplicates nor orphans it).
+    public func restore(from store: NissaStateStore) {
+        let records = store.loadAlerts()
+        state.withLock { state in
+            for record in records where state.records[record.sequence] == nil {
+                state.records[record.sequence] = record
+                state.order.append(record.sequence)
+                state.byId[record.id] = record.sequence
+                state.nextSequence = max(state.nextSequence, record.sequence + 1)
+                guard record.isActive else { continue }
+                let key = StateKey(rule: record.rule, source: record.source, drill: record.drill)
+                var ruleState = state.rules[key] ?? RuleState()
+                ruleState.alert = record.sequence
+                ruleState.consecutive = record.consecutive
+                ruleState.breachStart = record.startedAt.millisecondsSinceEpoch
+                state.rules[key] = ruleState
+            }
+            state.order.sort()
+            evict(&state)
+        }
+        self.store.withLock { $0 = store }
+        updateGauges()
     }
 
     private func updateGauges() {
@@ -233,6 +284,8 @@ public final class AlertEngine: Sendable {
             record.acknowledgedBy = who
             record.acknowledgedAt = time
             state.records[sequence] = record
+            state.dirty.insert(sequence)
+            save(&state)
             return .acknowledged(record)
         }
     }

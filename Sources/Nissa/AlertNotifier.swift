@@ -18,6 +18,9 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
         case undeliverable
         /// The route names a receiver with no URL configured: nothing can be sent.
         case unconfigured
+        /// The receiver answered with a status that is not retried (4xx, 3xx): the request
+        /// would fail the same way again. Alertmanager retries only 5xx and network errors.
+        case rejected
     }
 
     public var id: String
@@ -38,13 +41,14 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
     public var nextAttemptAt: LeylineTimestamp?
     public var deliveredAt: LeylineTimestamp?
 
-    var isSettled: Bool { status == .delivered || status == .unconfigured }
+    var isSettled: Bool { status == .delivered || status == .unconfigured || status == .rejected }
 }
 
 /// Sends alert transitions to receivers in the Alertmanager webhook format (version 4) and,
 /// when configured, to a real Alertmanager (`POST /api/v2/alerts`, firing alerts re-sent
 /// periodically). Its own thread does the blocking I/O; `enqueue` only appends to memory.
-/// Failures retry with doubling backoff; after `webhookMaxAttempts` a delivery is parked as
+/// Network errors and 5xx answers retry with doubling backoff (other answers are `rejected`,
+/// not retried, as in Alertmanager); after `webhookMaxAttempts` a delivery is parked as
 /// undeliverable and retried every `webhookParkedRetrySeconds` — kept, never dropped.
 public final class AlertNotifier: Sendable {
     struct Pending {
@@ -71,7 +75,11 @@ public final class AlertNotifier: Sendable {
     /// Firing alerts with their rules, for the Alertmanager re-send.
     private let firing: @Sendable () -> [(AlertRecord, AlertRule)]
     private let pendingGauge: Gauge
-    static let maxUndelivered = 10_000
+    private let deadLetteredCounter: Counter
+    private let store = Mutex<NissaStateStore?>(nil)
+    /// Called (off the caller's thread) with the total dead-lettered so far, to raise an alert.
+    private let deadLetterHook = Mutex<(@Sendable (Int) -> Void)?>(nil)
+    private let deadLettered = Mutex(0)
 
     public init(
         options: NissaOptions, registry: PrometheusCollectorRegistry, logger: Logger,
@@ -84,6 +92,33 @@ public final class AlertNotifier: Sendable {
         pendingGauge = registry.gauge(
             "esper_nissa_notifications_pending",
             help: "Notifications not yet delivered (queued, retrying or undeliverable).")
+        deadLetteredCounter = registry.counter(
+            "esper_nissa_notifications_dead_lettered_total",
+            help: "Undelivered notifications past NISSA_PARKED_MAX moved to <data>/nissa/dead-letters.log.")
+    }
+
+    // MARK: durability
+
+    /// Loads the delivery log saved by an earlier run and saves every later change.
+    /// Undelivered notifications are due at once (a restart is a good moment to retry).
+    public func restore(from store: NissaStateStore, onDeadLetter: @escaping @Sendable (Int) -> Void) {
+        let stored = store.loadDeliveries()
+        state.withLock { state in
+            for item in stored {
+                state.deliveries.append(Pending(record: item.record, url: item.url, body: item.body, due: .now))
+                state.nextId = max(state.nextId, (Int64(item.record.id.dropFirst(4)) ?? 0) + 1)
+            }
+        }
+        self.store.withLock { $0 = store }
+        deadLetterHook.withLock { $0 = onDeadLetter }
+        updatePendingGauge()
+        wake.signal()
+    }
+
+    private func save(_ pendings: [Pending], removed: [String] = []) {
+        guard let store = store.withLock({ $0 }) else { return }
+        store.saveDeliveries(
+            pendings.map { NissaStateStore.StoredDelivery(record: $0.record, url: $0.url, body: $0.body) }, removed: removed)
     }
 
     private func count(_ receiver: String, _ outcome: String) {
@@ -134,6 +169,7 @@ public final class AlertNotifier: Sendable {
                 }
                 state.deliveries.append(Pending(record: record, url: item.url ?? "", body: item.body, due: .now))
             }
+            save(Array(state.deliveries.suffix(items.count)))
             trim(&state)
         }
         for item in items where item.url == nil {
@@ -144,28 +180,61 @@ public final class AlertNotifier: Sendable {
         wake.signal()
     }
 
-    /// Evicts settled records beyond the log size; undelivered ones stay (up to a hard cap,
-    /// past which the oldest is dropped with an error log and a counter, never silently).
+    /// Evicts settled records beyond the log size; undelivered ones stay up to
+    /// `NISSA_PARKED_MAX`, past which the oldest is dead-lettered: appended to
+    /// `dead-letters.log` with an error log line, a counter and an alert — never dropped
+    /// silently (only when even that file cannot be written is it dropped, logged and counted).
     private func trim(_ state: inout State) {
         var excess = state.deliveries.count - options.deliveryLogSize
+        var evicted: [String] = []
         if excess > 0 {
             state.deliveries.removeAll { pending in
                 guard excess > 0, pending.record.isSettled else { return false }
                 excess -= 1
+                evicted.append(pending.record.id)
                 return true
             }
         }
-        let undelivered = state.deliveries.filter { !$0.record.isSettled }.count
-        if undelivered > AlertNotifier.maxUndelivered,
+        var undelivered = state.deliveries.filter { !$0.record.isSettled }.count
+        while undelivered > options.parkedMax,
             let index = state.deliveries.firstIndex(where: { !$0.record.isSettled && !$0.sending })
         {
-            let dropped = state.deliveries.remove(at: index)
+            let moved = state.deliveries.remove(at: index)
+            undelivered -= 1
+            evicted.append(moved.record.id)
+            deadLetter(moved)
+        }
+        save([], removed: evicted)
+    }
+
+    private func deadLetter(_ pending: Pending) {
+        let metadata: Logger.Metadata = [
+            "delivery": "\(pending.record.id)", "alert": "\(pending.record.alertId)", "receiver": "\(pending.record.receiver)",
+            "limit": "\(options.parkedMax)",
+        ]
+        do {
+            guard let store = store.withLock({ $0 }) else {
+                throw NissaStoreMissing()
+            }
+            try store.deadLetter(NissaStateStore.StoredDelivery(record: pending.record, url: pending.url, body: pending.body))
             logger.error(
-                "dropping the oldest undelivered notification: too many undelivered",
-                metadata: [
-                    "delivery": "\(dropped.record.id)", "alert": "\(dropped.record.alertId)", "limit": "\(AlertNotifier.maxUndelivered)",
-                ])
-            count(dropped.record.receiver, "dropped")
+                "undelivered notification dead-lettered: too many parked",
+                metadata: metadata.merging(["file": "\(store.deadLetterPath)"]) { $1 })
+            count(pending.record.receiver, "dead_lettered")
+        } catch {
+            logger.error(
+                "undelivered notification dropped: too many parked and no dead-letter file",
+                metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            count(pending.record.receiver, "dropped")
+        }
+        deadLetteredCounter.increment()
+        let total = deadLettered.withLock { total -> Int in
+            total += 1
+            return total
+        }
+        if let hook = deadLetterHook.withLock({ $0 }) {
+            // Off this thread: the hook ingests a packet that may enqueue a notification.
+            DispatchQueue.global().async { hook(total) }
         }
     }
 
@@ -247,6 +316,11 @@ public final class AlertNotifier: Sendable {
                 pending.record.nextAttemptAt = nil
                 pending.record.lastError = nil
                 label = "delivered"
+            } else if !outcome.retryable {
+                pending.record.status = .rejected
+                pending.record.lastError = outcome.summary
+                pending.record.nextAttemptAt = nil
+                label = "rejected"
             } else {
                 pending.record.lastError = outcome.summary
                 let delay: Duration
@@ -265,6 +339,7 @@ public final class AlertNotifier: Sendable {
                 pending.record.nextAttemptAt = LeylineTimestamp(nanosecondsSinceEpoch: (now.millisecondsSinceEpoch + ms) * 1_000_000)
             }
             state.deliveries[index] = pending
+            save([pending])
             return (pending.record.receiver, label, pending.record)
         }
         guard let result else { return }
@@ -298,4 +373,8 @@ public final class AlertNotifier: Sendable {
             url: alertmanager + "/api/v2/alerts", body: body, timeoutMilliseconds: options.webhookTimeoutMilliseconds)
         count("alertmanager", outcome.succeeded ? "resent" : "resend_failed")
     }
+}
+
+struct NissaStoreMissing: Error, CustomStringConvertible {
+    var description: String { "Nissa runs without a state store" }
 }

@@ -117,12 +117,20 @@ public struct AlertRuleSet: Sendable, Equatable {
              "runbook": "Cull the seed (SEED_OP_CULL); check kernel fetch latency; telemetry must return to 0."},
             {"name": "oona_queue_depth", "metric": "oona.queue.depth", "comparator": ">", "threshold": 4000.0,
              "for_count": 2, "severity": "warning", "routes": ["slack"],
-             "summary": "Oona stream depth above 4000 for 2 consecutive samples",
-             "runbook": "Read reroute/drop counters; pause non-critical producers and add consumers."},
+             "summary": "Oona stream backlog (pending + not yet delivered) above 4000 for 2 consecutive samples",
+             "runbook": "Read reroute/drop counters; switch the bus to conservative mode (PUT /api/v1/oona/mode); add consumers."},
+            {"name": "oona_publish_dropped", "metric": "oona.publish.dropped", "comparator": ">", "threshold": 0.0,
+             "for_count": 1, "severity": "critical", "routes": ["slack"],
+             "summary": "Oona dropped publishes: a stream's backlog reached its drop threshold",
+             "runbook": "Read publishers' counters (GET /api/v1/oona/metrics); find the stalled consumer group (GET /api/v1/oona/streams)."},
             {"name": "tezzeret_compile_retry_high", "metric": "tezzeret.compile.retry_count", "comparator": ">", "threshold": 1.0,
              "for_count": 1, "severity": "info", "routes": ["email"],
              "summary": "Tezzeret compile retries above 1",
-             "runbook": "Rerun the forge (resumes from its WAL); read compiler logs; raise max_retries temporarily."}
+             "runbook": "Rerun the forge (resumes from its WAL); read compiler logs; raise max_retries temporarily."},
+            {"name": "nissa_notifications_dead_lettered", "metric": "nissa.notifications.dead_lettered", "comparator": ">", "threshold": 0.0,
+             "for_count": 1, "severity": "critical", "routes": ["pagerduty", "slack"],
+             "summary": "Undelivered alert notifications exceeded NISSA_PARKED_MAX and were dead-lettered to disk",
+             "runbook": "Fix the receivers (GET /api/v1/nissa/deliveries); read <data>/nissa/dead-letters.log and resend by hand."}
           ]
         }
         """#

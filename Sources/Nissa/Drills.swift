@@ -1,16 +1,31 @@
 import Foundation
 import Leyline
+import Synchronization
 
 /// What one fault drill did (`POST /api/v1/nissa/drills/{name}`).
 public struct DrillResult: Sendable, Codable, Equatable {
+    public enum State: String, Sendable, Codable {
+        /// The alert fires and is held until `resolves_at`.
+        case holding
+        /// The recovery sample resolved it.
+        case cleared
+        /// It did not fire, or did not resolve.
+        case failed
+    }
+
     public var name: String
     public var source: String
     public var metric: String
     /// The alert reached `firing` at the breach sample the rule's `for_count` names.
     public var triggered: Bool
-    /// The first recovery sample resolved it.
+    /// The recovery sample resolved it (false while the drill holds the alert firing).
     public var cleared: Bool
-    /// The rule's receivers (each got a firing and a resolved notification, label drill="true").
+    public var state: State
+    /// How long the alert is held firing before the recovery sample (seconds).
+    public var holdS: Double
+    /// RFC 3339: when the hold ends (nil without a hold).
+    public var resolvesAt: String?
+    /// The rule's receivers (each gets a firing and a resolved notification, label drill="true").
     public var routes: [String]
     /// The alert's value when it fired.
     public var value: Double?
@@ -30,11 +45,12 @@ public struct DrillPlan: Sendable, Equatable {
     public let breach: [Double]
     public let recovery: [Double]
 
-    /// The spec's four drills; other rules get a plan derived from their threshold.
+    /// The spec's four drills (and the drop alert's); other rules get a plan derived from their threshold.
     static let spec: [String: (source: String, breach: [Double], recovery: [Double])] = [
         "training_latency_high": ("tolaria", [25, 25, 25], [10, 9]),
         "kasmina_isolation_violation": ("kasmina", [5], [0]),
         "oona_queue_depth": ("oona", [5000, 5000], [1000]),
+        "oona_publish_dropped": ("oona", [3], [0]),
         "tezzeret_compile_retry_high": ("tezzeret", [2], [0]),
     ]
 
@@ -55,25 +71,61 @@ public struct DrillPlan: Sendable, Equatable {
     }
 }
 
+/// Drills that hold their alert, and the latest result of each rule's drill.
+public final class DrillBook: Sendable {
+    private let results = Mutex<[String: DrillResult]>([:])
+
+    public init() {}
+
+    /// Every rule's latest drill, by rule name.
+    public var latest: [String: DrillResult] { results.withLock { $0 } }
+
+    func record(_ result: DrillResult) { results.withLock { $0[result.name] = result } }
+
+    /// Claims the rule for a new drill; false while one of its drills holds.
+    func begin(_ name: String) -> Bool {
+        results.withLock { results in
+            if results[name]?.state == .holding { return false }
+            return true
+        }
+    }
+}
+
+public enum DrillOutcome: Sendable {
+    case ran(DrillResult)
+    case noSuchRule
+    /// A drill of this rule holds its alert until then.
+    case holding(DrillResult)
+}
+
 extension NissaService {
-    /// Runs the drill of the rule `name`; nil when no such rule exists. Drills run one at a
-    /// time (they share the drill partition of the alert state).
-    public func runDrill(_ name: String) -> DrillResult? {
-        guard let rule = alerts.rules.rule(named: name) else { return nil }
+    /// Runs the drill of the rule `name`: a clearing sample, the breach samples (the alert
+    /// fires and is notified, label drill="true"), then — after `hold` seconds (default
+    /// `drillHoldSeconds`, at least one Alertmanager resend so that Alertmanager lists it) —
+    /// the recovery sample that resolves it. With a hold the answer comes at once (`state`
+    /// `holding`, `resolves_at`) and the recovery runs on its own thread; `drillBook` has the
+    /// final result. One drill per rule at a time.
+    public func startDrill(_ name: String, hold: Double? = nil) -> DrillOutcome {
+        guard let rule = alerts.rules.rule(named: name) else { return .noSuchRule }
+        let hold = max(0, hold ?? options.drillHoldSeconds)
         let plan = DrillPlan.plan(for: rule)
         return withDrillLock {
+            guard drillBook.begin(name) else { return .holding(drillBook.latest[name]!) }
             let token = UUID().uuidString.prefix(8).lowercased()
-            var sequence = 0
-            func send(_ value: Double) -> [AlertTransition] {
-                sequence += 1
+            let sequence = Mutex(0)
+            let send: @Sendable (Double) -> [AlertTransition] = { [self] value in
+                let number = sequence.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
                 let packet = TelemetryPacket.build(
-                    packetId: "drill-\(plan.source)-\(token)-\(sequence)", source: plan.source, level: .warning,
+                    packetId: "drill-\(plan.source)-\(token)-\(number)", source: plan.source, level: .warning,
                     metrics: [MetricPoint(name: rule.metric, value: value, unit: "")])
                 return ingestDrill(packet)
             }
             var result = DrillResult(
-                name: name, source: plan.source, metric: rule.metric, triggered: false, cleared: false,
-                routes: rule.routes)
+                name: name, source: plan.source, metric: rule.metric, triggered: false, cleared: false, state: .failed,
+                holdS: hold, resolvesAt: nil, routes: rule.routes)
             // A clearing sample first: it resets anything an earlier drill left behind and is
             // the baseline of `increase` rules.
             _ = send(plan.recovery.first ?? 0)
@@ -85,17 +137,53 @@ extension NissaService {
                 }
             }
             result.triggered = result.firedAfter == rule.forCount
-            for (index, value) in plan.recovery.enumerated() {
-                for transition in send(value) where transition.rule.name == name && transition.alert.state == .resolved {
-                    if index == 0 && transition.alert.id == result.alertId { result.cleared = true }
+            let recover: @Sendable (DrillResult) -> DrillResult = { started in
+                var result = started
+                for (index, value) in plan.recovery.enumerated() {
+                    for transition in send(value) where transition.rule.name == name && transition.alert.state == .resolved {
+                        if index == 0 && transition.alert.id == result.alertId { result.cleared = true }
+                    }
                 }
+                result.state = result.triggered && result.cleared ? .cleared : .failed
+                return result
             }
-            return result
+            guard hold > 0, result.triggered else {
+                result = recover(result)
+                drillBook.record(result)
+                return .ran(result)
+            }
+            result.state = .holding
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            result.resolvesAt = formatter.string(from: Date().addingTimeInterval(hold))
+            drillBook.record(result)
+            let holding = result
+            let thread = Thread { [self] in
+                Thread.sleep(forTimeInterval: hold)
+                withDrillLock { drillBook.record(recover(holding)) }
+            }
+            thread.name = "nissa-drill-\(name)"
+            thread.start()
+            return .ran(result)
         }
     }
 
-    /// Every rule's drill, in the rules' order.
-    public func runAllDrills() -> [DrillResult] {
-        alerts.rules.rules.compactMap { runDrill($0.name) }
+    /// Runs the drill of the rule `name` without a hold (fires and resolves at once); nil
+    /// when no such rule exists.
+    public func runDrill(_ name: String) -> DrillResult? {
+        switch startDrill(name, hold: 0) {
+        case .ran(let result), .holding(let result): result
+        case .noSuchRule: nil
+        }
+    }
+
+    /// Every rule's drill, in the rules' order (each holds `hold` seconds, concurrently).
+    public func runAllDrills(hold: Double? = nil) -> [DrillResult] {
+        alerts.rules.rules.compactMap { rule in
+            switch startDrill(rule.name, hold: hold) {
+            case .ran(let result), .holding(let result): result
+            case .noSuchRule: nil
+            }
+        }
     }
 }

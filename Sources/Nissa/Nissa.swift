@@ -23,6 +23,9 @@ public final class NissaService: Sendable {
     private let bus: OonaClient?
     private let logger: Logger
     private let seen = RecentIDs(capacity: 100_000)
+    /// Ids of packets handed over directly (`ingestBeforeBus`) whose copy on the bus is
+    /// expected: that copy is not a redelivery and is not counted as a duplicate.
+    private let expectedEchoes = Mutex<Set<String>>([])
     /// Run ids from the run registry (Tolaria), for Grafana variables.
     private let registryRuns: @Sendable () -> [String]
 
@@ -38,6 +41,11 @@ public final class NissaService: Sendable {
 
     private let state = Mutex(State())
     private let drillLock = Mutex(())
+    /// Alerts, deliveries and SLO samples on disk (nil: memory only, as in unit tests).
+    public let stateStore: NissaStateStore?
+    private let nextPrune = Mutex<Int64>(0)
+    /// Drills holding their alert, and each rule's latest drill.
+    public let drillBook = DrillBook()
 
     private let packetsDuplicate: Counter
     private let ingestDuration: DurationHistogram
@@ -51,7 +59,7 @@ public final class NissaService: Sendable {
 
     public init(
         options: NissaOptions, registry: PrometheusCollectorRegistry, bus: OonaClient?, logger: Logger,
-        runs: @escaping @Sendable () -> [String] = { [] }
+        runs: @escaping @Sendable () -> [String] = { [] }, stateStore: NissaStateStore? = nil
     ) {
         self.options = options
         self.registry = registry
@@ -69,6 +77,7 @@ public final class NissaService: Sendable {
         }
         slo = SLOTracker(options: options, registry: registry)
         lifecycle = LifecycleLog()
+        self.stateStore = stateStore
         packetsDuplicate = registry.counter(
             "esper_nissa_duplicates_total",
             help: "Redelivered messages recognised by id and not counted again.")
@@ -96,6 +105,48 @@ public final class NissaService: Sendable {
                 "esper_field_reports_total", labels: [("outcome", outcome.label)],
                 help: "Field reports ingested, by outcome.")
         }
+        if let stateStore { restore(from: stateStore) }
+    }
+
+    /// Takes up the state an earlier run saved (alerts with acks, the delivery log with every
+    /// pending and parked notification, SLO samples) and writes later changes through.
+    private func restore(from store: NissaStateStore) {
+        prune(now: LeylineTimestamp.now().millisecondsSinceEpoch)
+        alerts.restore(from: store)
+        slo.restore(from: store)
+        notifier.restore(from: store) { [weak self] total in self?.raiseDeadLetterAlert(total: total) }
+        let counts = store.counts()
+        logger.info(
+            "nissa state restored",
+            metadata: [
+                "file": "\(store.path)", "alerts": "\(counts["alerts"] ?? 0)", "deliveries": "\(counts["deliveries"] ?? 0)",
+                "slo_samples": "\(counts["slo_samples"] ?? 0)",
+            ])
+    }
+
+    /// Retention: at start and then at most every ten minutes (from ingest).
+    private func prune(now: Int64) {
+        guard let stateStore else { return }
+        let due = nextPrune.withLock { next -> Bool in
+            guard now >= next else { return false }
+            next = now + 600_000
+            return true
+        }
+        guard due else { return }
+        stateStore.prune(
+            before: now - Int64(options.retentionDays * 86_400_000), sloBefore: now - Int64(options.sloLongWindowSeconds * 1000),
+            maxSamplesPerKey: SLOTracker.maxSamplesPerKey)
+    }
+
+    /// A notification was dead-lettered: the metric `nissa.notifications.dead_lettered` (the
+    /// count so far in this process) goes through the rules like any telemetry, so the rule
+    /// `nissa_notifications_dead_lettered` fires.
+    private func raiseDeadLetterAlert(total: Int) {
+        let packet = TelemetryPacket.build(
+            packetId: "nissa-dead-letter-\(UUID().uuidString.lowercased())", source: "nissa", level: .critical,
+            metrics: [MetricPoint(name: "nissa.notifications.dead_lettered", value: Double(total), unit: "count")],
+            healthSummary: "notifications dead-lettered")
+        ingest(.telemetry(packet))
     }
 
     // MARK: lifecycle
@@ -185,9 +236,20 @@ public final class NissaService: Sendable {
         }
         guard handled else { return false }
         state.withLock { $0.lastIngest = now }
+        prune(now: now)
         lastIngestGauge.set(Double(now) / 1000)
         ingestDuration.record(ContinuousClock.now - start)
         return true
+    }
+
+    /// Ingests a message this process also publishes on the bus (the server's first
+    /// queue-depth report, so its families exist at once); the bus copy is dropped silently.
+    public func ingestBeforeBus(_ message: BusMessage) {
+        if case .telemetry(let packet) = message, !packet.packetId.isEmpty {
+            let source = packet.sourceSubsystem.isEmpty ? "unknown" : packet.sourceSubsystem
+            _ = expectedEchoes.withLock { $0.insert("telemetry|\(source)|\(packet.packetId)") }
+        }
+        ingest(message)
     }
 
     func withDrillLock<T>(_ body: () -> T) -> T { drillLock.withLock { _ in body() } }
@@ -200,8 +262,9 @@ public final class NissaService: Sendable {
     private func firstSight(_ kind: String, _ id: String, source: String = "") -> Bool {
         // Messages without an id cannot be recognised again; they are always counted.
         guard !id.isEmpty else { return true }
-        if seen.insert("\(kind)|\(source)|\(id)") { return true }
-        packetsDuplicate.increment()
+        let key = "\(kind)|\(source)|\(id)"
+        if seen.insert(key) { return true }
+        if expectedEchoes.withLock({ $0.remove(key) }) == nil { packetsDuplicate.increment() }
         return false
     }
 
@@ -357,6 +420,9 @@ public final class NissaService: Sendable {
         let firing = alerts.firing().filter { !$0.drill }.count
         if bus != nil && snapshot.3 && !snapshot.0 {
             return (false, "consumer group '\(options.group)' not ready: \(snapshot.1 ?? "waiting for Redis")")
+        }
+        if let failure = stateStore?.health {
+            return (false, "state not saved: \(failure)")
         }
         return (true, "group '\(options.group)' on emergency, telemetry, normal; \(last); \(firing) alert(s) firing")
     }

@@ -30,6 +30,12 @@ public struct NissaOptions: Sendable {
     public var webhookParkedRetrySeconds: Double = 60
     /// Delivery log entries kept (undelivered ones are never evicted).
     public var deliveryLogSize = 1000
+    /// Undelivered (queued, retrying, parked) notifications kept at most; past it the oldest
+    /// is dead-lettered to `<data>/nissa/dead-letters.log` (`NISSA_PARKED_MAX`).
+    public var parkedMax = 10_000
+    /// Resolved alerts and settled deliveries older than this leave `nissa.db`
+    /// (`NISSA_RETENTION_DAYS`); the counts above bound it too.
+    public var retentionDays: Double = 30
     /// SLO: fraction of samples that must meet their objective.
     public var sloTarget = 0.99
     /// The error-budget window (long) and the fast-burn window (short).
@@ -37,6 +43,11 @@ public struct NissaOptions: Sendable {
     public var sloShortWindowSeconds: Double = 3600
     /// Short-window burn rate at which an SLO counts as breached (with the long window ≥ 1).
     public var sloFastBurnThreshold = 14.4
+
+    /// How long a drill holds its alert firing before it resolves it: at least one
+    /// Alertmanager resend, so that Alertmanager lists the drill alert and routing can be
+    /// seen end to end (`NISSA_DRILL_HOLD_S`).
+    public var drillHoldSeconds: Double = 60
 
     public init() {}
 }

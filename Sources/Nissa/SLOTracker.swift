@@ -48,6 +48,7 @@ public final class SLOTracker: Sendable {
     private let options: NissaOptions
     private let state = Mutex([String: Series]())
     private let registry: PrometheusCollectorRegistry
+    private let store = Mutex<NissaStateStore?>(nil)
     static let maxSamplesPerKey = 100_000
 
     public init(options: NissaOptions, registry: PrometheusCollectorRegistry) {
@@ -65,6 +66,25 @@ public final class SLOTracker: Sendable {
     }
 
     public func record(key: String, objective: Double, actual: Double, at time: Int64) {
+        insert(key: key, objective: objective, actual: actual, at: time)
+        store.withLock { $0 }?.saveSample(
+            NissaStateStore.StoredSample(key: key, time: time, violated: actual > objective, objective: objective, actual: actual))
+        if let status = snapshot(now: time)[key] { export(key, status) }
+    }
+
+    /// Loads the samples saved by an earlier run (within the window) and saves later ones.
+    public func restore(from store: NissaStateStore) {
+        let samples = store.loadSamples()
+        for sample in samples {
+            insert(key: sample.key, objective: sample.objective, actual: sample.actual, at: sample.time)
+        }
+        self.store.withLock { $0 = store }
+        if let newest = samples.last?.time {
+            for (key, status) in snapshot(now: newest) { export(key, status) }
+        }
+    }
+
+    private func insert(key: String, objective: Double, actual: Double, at time: Int64) {
         let long = Int64(options.sloLongWindowSeconds * 1000)
         state.withLock { state in
             var series = state[key] ?? Series()
@@ -86,7 +106,6 @@ public final class SLOTracker: Sendable {
             }
             state[key] = series
         }
-        if let status = snapshot(now: time)[key] { export(key, status) }
     }
 
     private func export(_ key: String, _ status: SLOStatus) {

@@ -14,6 +14,11 @@ public enum WebhookClient {
 
         public var succeeded: Bool { error == nil && (200..<300).contains(status) }
 
+        /// Worth another attempt: a transport error or a 5xx, as Alertmanager's notifiers
+        /// decide (`notify.Retrier.Check`). Any other answer (4xx, 3xx) says the request
+        /// itself is wrong and will not succeed when repeated.
+        public var retryable: Bool { error != nil || (500..<600).contains(status) }
+
         public var summary: String {
             if let error { return error }
             return "HTTP \(status)" + (body.isEmpty ? "" : ": " + body.prefix(200))

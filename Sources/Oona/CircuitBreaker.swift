@@ -1,11 +1,13 @@
 public import Leyline
 import Synchronization
 
-/// A circuit breaker with the design's numbers: it opens after `failureThreshold`
-/// consecutive failures, stays open for `recovery`, then half-opens and lets at most
-/// `halfOpenTrials` calls through to probe. A successful probe closes it; a failed one opens
-/// it again for another recovery window. While open, calls fail fast (no Redis round trip,
-/// no timeout to wait out).
+/// A circuit breaker: it opens after `failureThreshold` consecutive failures, then probes
+/// with backoff — half-open after `firstProbe` (50 ms), letting at most `halfOpenTrials` calls
+/// through. A successful probe closes it; a failed one opens it again for twice the last wait,
+/// up to `maxProbeInterval` (the smaller of `recovery` and 2 s). So a Redis that restarts in a
+/// quarter of a second is used again within about as long, not after a whole recovery window,
+/// and a long outage costs one probe every two seconds. While open, calls fail fast (no Redis
+/// round trip, no timeout to wait out).
 public final class CircuitBreaker: Sendable {
     public let name: String
     public let failureThreshold: Int
@@ -16,11 +18,17 @@ public final class CircuitBreaker: Sendable {
         var state: CircuitBreakerState = .closed
         var consecutiveFailures = 0
         var openedAt: ContinuousClock.Instant?
+        /// The current wait between probes (doubles per failed probe).
+        var probeWait: Duration = .zero
         var trialsInFlight = 0
         var opened = 0
     }
 
     private let state = Mutex(State())
+    /// The wait before the first probe after opening.
+    public static let firstProbe: Duration = .milliseconds(50)
+    /// The longest wait between probes: `recovery` or 2 s, whichever is shorter.
+    public var maxProbeInterval: Duration { min(recovery, .seconds(2)) }
     /// Called after every state change (metrics, logs).
     private let onChange: @Sendable (CircuitBreakerState) -> Void
 
@@ -38,7 +46,7 @@ public final class CircuitBreaker: Sendable {
     /// The state now (an open breaker whose window has passed reports half-open).
     public var currentState: CircuitBreakerState {
         state.withLock { state in
-            if state.state == .open, let openedAt = state.openedAt, ContinuousClock.now - openedAt >= recovery { return .halfOpen }
+            if state.state == .open, let openedAt = state.openedAt, ContinuousClock.now - openedAt >= state.probeWait { return .halfOpen }
             return state.state
         }
     }
@@ -56,7 +64,7 @@ public final class CircuitBreaker: Sendable {
                 return nil
             case .open:
                 let elapsed = ContinuousClock.now - (state.openedAt ?? .now)
-                guard elapsed >= recovery else { return recovery - elapsed }
+                guard elapsed >= state.probeWait else { return state.probeWait - elapsed }
                 state.state = .halfOpen
                 state.trialsInFlight = 1
                 changed = .halfOpen
@@ -90,6 +98,7 @@ public final class CircuitBreaker: Sendable {
             case .halfOpen:
                 state.state = .open
                 state.openedAt = .now
+                state.probeWait = min(max(state.probeWait * 2, CircuitBreaker.firstProbe), maxProbeInterval)
                 state.trialsInFlight = 0
                 state.opened += 1
                 return .open
@@ -97,6 +106,7 @@ public final class CircuitBreaker: Sendable {
                 guard state.consecutiveFailures >= failureThreshold else { return nil }
                 state.state = .open
                 state.openedAt = .now
+                state.probeWait = min(CircuitBreaker.firstProbe, maxProbeInterval)
                 state.opened += 1
                 return .open
             case .open:

@@ -127,8 +127,16 @@ public final class ManagedRedis: Sendable {
             "--daemonize", "no",
         ]
         try? FileManager.default.removeItem(atPath: socketPath)
+        // Through util-linux's `setpriv --pdeathsig TERM`: prctl(PR_SET_PDEATHSIG) in the
+        // child, so a server killed with -9 takes its redis-server down with it (the stale
+        // pid-file check at the next start stays as the fallback where setpriv is missing).
+        var executable = options.executable
+        if let setpriv = ManagedRedis.setpriv, let resolved = ManagedRedis.resolve(executable) {
+            arguments = ["--pdeathsig", "TERM", "--", resolved] + arguments
+            executable = setpriv
+        }
         do {
-            return try ChildProcess.spawn(options.executable, arguments, outputPath: directory + "/redis.log")
+            return try ChildProcess.spawn(executable, arguments, outputPath: directory + "/redis.log")
         } catch {
             throw StartError(
                 description: "\(error) (install it with `apt-get install redis-server`, or point REDIS_URL at a running Redis)")
@@ -197,6 +205,17 @@ public final class ManagedRedis: Sendable {
         }
         state.withLock { $0.supervising = false }
     }
+
+    /// `name` as a path to an executable: itself when it has a slash, else found on PATH.
+    /// nil when there is none (the spawn then fails with the install hint).
+    static func resolve(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    }
+
+    /// util-linux's setpriv, when installed.
+    static let setpriv: String? = ["/usr/bin/setpriv", "/bin/setpriv"].first { access($0, X_OK) == 0 }
 
     /// A server left behind by a previous run that was killed (its pid file names a live
     /// redis-server): stop it, so our socket and AOF have one owner.

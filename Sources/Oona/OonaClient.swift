@@ -23,6 +23,17 @@ public final class OonaClient: Sendable {
     let logger: Logger
     let pool: RedisConnectionPool
     let housekeeper: OonaHousekeeper
+    /// Conservative mode as this process follows it (`OonaBusMode`).
+    public let mode: OonaBusMode
+    let backlogCache: OonaBacklogCache
+    private let dropReports = Mutex(DropReports())
+
+    /// Drops not yet announced (announced at most once a second, as one log line and one
+    /// telemetry event).
+    struct DropReports {
+        var pending: [OonaStream: (count: Int, backlog: Int)] = [:]
+        var lastSent: ContinuousClock.Instant?
+    }
     /// The constant leading arguments of every XADD per stream (`XADD key [MAXLEN ~ N] *`),
     /// and field names, computed once: publishing is a hot path.
     let xaddPrefixes: [OonaStream: [[UInt8]]]
@@ -60,7 +71,11 @@ public final class OonaClient: Sendable {
             endpoint: endpoint, connectTimeout: configuration.connectTimeout,
             commandTimeout: configuration.commandTimeout
         ) { metrics.increment(.reconnects) }
-        housekeeper = OonaHousekeeper(configuration: configuration, keys: keys, endpoint: endpoint, metrics: metrics, logger: logger)
+        mode = OonaBusMode(sample: configuration.conservativeTelemetrySample)
+        backlogCache = OonaBacklogCache(interval: configuration.backlogRefreshInterval, publishes: configuration.backlogRefreshPublishes)
+        housekeeper = OonaHousekeeper(
+            configuration: configuration, keys: keys, endpoint: endpoint, metrics: metrics, logger: logger, mode: mode,
+            backlogCache: backlogCache)
         var prefixes: [OonaStream: [[UInt8]]] = [:]
         for stream in OonaStream.allCases {
             var prefix: [[UInt8]] = [Array("XADD".utf8), Array(keys.key(stream).utf8)]
@@ -78,28 +93,37 @@ public final class OonaClient: Sendable {
     /// Redis down the client runs degraded until Redis answers.
     public func start() {
         guard let interval = configuration.queueDepthTelemetryInterval else {
-            housekeeper.start()
+            housekeeper.start { [weak self] _ in self?.announceDrops() }
             return
         }
+        // (The server reports once right after start with `reportQueueDepthNow`.)
         let next = Mutex(ContinuousClock.now.advanced(by: interval))
+        let drops = Mutex(OonaDropTracker())
         housekeeper.start { [weak self] report in
+            guard let self else { return }
+            announceDrops()
             let due = next.withLock { next -> Bool in
                 guard ContinuousClock.now >= next else { return false }
                 next = ContinuousClock.now.advanced(by: interval)
                 return true
             }
-            if due { self?.publishQueueDepth(report) }
+            if due { publishQueueDepth(report, newDrops: drops.withLock { $0.newDrops(housekeeper.fleet) }) }
         }
     }
 
-    /// `oona.queue.depth` and `oona.queue.pending` per stream, as telemetry from `oona`: the
-    /// metrics Nissa's `oona_queue_depth` alert reads (nothing produced them in the
-    /// reference). Best effort: a failure is only logged.
-    func publishQueueDepth(_ report: OonaStreamsReport) {
-        var metrics: [MetricPoint] = []
+    /// `oona.queue.depth` (the backlog), `oona.queue.pending` and `oona.queue.length` per
+    /// stream, and `oona.publish.dropped` (drops fleet-wide since the previous report), as
+    /// telemetry from `oona`: the metrics Nissa's `oona_queue_depth` and
+    /// `oona_publish_dropped` alerts read (nothing produced them in the reference). Best
+    /// effort: a failure is only logged.
+    @discardableResult
+    func publishQueueDepth(_ report: OonaStreamsReport, newDrops: Int = 0) -> TelemetryPacket {
+        var metrics: [MetricPoint] = [MetricPoint(name: "oona.publish.dropped", value: Double(newDrops), unit: "count")]
         for stats in report.streams {
             metrics.append(
-                MetricPoint(name: "oona.queue.depth", value: Double(stats.length), unit: "count", attributes: ["stream": stats.stream]))
+                MetricPoint(name: "oona.queue.depth", value: Double(stats.backlog), unit: "count", attributes: ["stream": stats.stream]))
+            metrics.append(
+                MetricPoint(name: "oona.queue.length", value: Double(stats.length), unit: "count", attributes: ["stream": stats.stream]))
             metrics.append(
                 MetricPoint(name: "oona.queue.pending", value: Double(stats.pending), unit: "count", attributes: ["stream": stats.stream]))
         }
@@ -111,6 +135,18 @@ public final class OonaClient: Sendable {
         } catch {
             logger.debug("oona could not publish queue-depth telemetry", metadata: ["error": "\(error)"])
         }
+        return packet
+    }
+
+    /// Samples the streams and publishes a queue-depth report now; returns the packet (nil
+    /// when Redis did not answer). The server calls it once its consumers have their groups,
+    /// and hands the packet to Nissa too: the depth series and the `/metrics` families that
+    /// come from them exist right after start, not one report interval later.
+    @discardableResult
+    public func reportQueueDepthNow() -> TelemetryPacket? {
+        housekeeper.sampleNow()
+        guard let report = housekeeper.latestStats, report.error == nil else { return nil }
+        return publishQueueDepth(report)
     }
 
     public func stop() {
@@ -214,6 +250,8 @@ public final class OonaClient: Sendable {
         let preferred: OonaStream
         let toEmergency: Bool
         let eventId: String
+        /// Telemetry detail, which conservative mode samples.
+        let sheddable: Bool
         /// Nil when the message could not be encoded (`rejection` says why).
         let fields: [[UInt8]]?
         let rejection: OonaError?
@@ -258,6 +296,7 @@ public final class OonaClient: Sendable {
         }
         let written = outcomes.filter(\.wasPublished).count
         if written > 0 { metrics.recordPublish((ContinuousClock.now - started) / written) }
+        if outcomes.contains(where: { if case .dropped = $0 { return true } else { return false } }) { announceDrops() }
         return outcomes
     }
 
@@ -293,36 +332,41 @@ public final class OonaClient: Sendable {
 
     private func prepare(_ item: (BusEnvelope, OonaStream, Bool)) -> Prepared {
         let (envelope, preferred, toEmergency) = item
+        let sheddable = !toEmergency && OonaBusMode.isDetail(envelope.message)
         let bytes: [UInt8]
         do {
             bytes = try LeylineCodec.encode(envelope)
         } catch {
             return Prepared(
-                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
+                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: nil,
                 rejection: .invalidMessage(error.problems))
         }
         let limit = SystemLimits.standard.maxEnvelopeBytes
         guard bytes.count <= limit else {
             return Prepared(
-                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: nil,
+                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: nil,
                 rejection: .tooLarge(bytes: bytes.count, limit: limit))
         }
         var fields: [[UInt8]] = [OonaClient.payloadField, bytes]
         if let signer = configuration.signer {
             fields += [OonaClient.signatureField, signer.signatureBytes(bytes), OonaClient.keyIdField, signerKeyId]
         }
-        return Prepared(preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, fields: fields, rejection: nil)
+        return Prepared(
+            preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: fields, rejection: nil)
     }
 
     private enum Decision {
         case write(OonaStream, rerouted: Bool)
         case drop(OonaStream, backlog: Int)
+        case shed(OonaStream)
         case reject(OonaError)
     }
 
     /// The publish algorithm of `09-oona.md` §3 — drop test first, then the reroute test,
-    /// both on the normal stream only — with two additions: CRITICAL priority routes like
-    /// the emergency flag, and the emergency stream has a drop threshold too.
+    /// both on the normal stream only — with three changes: the tests read the *backlog* of
+    /// the consuming groups (`OonaBacklog`), not the stream's length; CRITICAL priority routes
+    /// like the emergency flag; and the emergency stream has a drop threshold too. In
+    /// conservative mode, telemetry detail is sampled first (`OonaBusMode`).
     private func pipelinedPublish(
         _ items: [(BusEnvelope, OonaStream, Bool)], depth: Int, _ connection: RedisConnection
     )
@@ -331,54 +375,78 @@ public final class OonaClient: Sendable {
         let emergencyCap = configuration.effectiveEmergencyDropThreshold
         let throttlesNormal = configuration.emergencyThreshold != nil || configuration.backpressureDropThreshold != nil
         let routed = items.contains { ($0.1 == .normal && !$0.2 && throttlesNormal) || ($0.2 && emergencyCap != nil) }
-        var normalLength = 0
-        var emergencyLength = 0
-        if routed {
-            let replies = try connection.pipeline([["XLEN", keys.key(.normal)], ["XLEN", keys.key(.emergency)]])
-            if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
-            normalLength = Int(replies[0].integer ?? 0)
-            emergencyLength = Int(replies[1].integer ?? 0)
+        let backlogCommands = OonaBacklog.commands(key: keys.key(.normal)) + OonaBacklog.commands(key: keys.key(.emergency))
+        func readBacklogs(_ replies: ArraySlice<RedisReply>) -> (normal: Int, emergency: Int) {
+            let base = replies.startIndex
+            return (
+                OonaBacklog.backlog(lengthReply: replies[base], groupsReply: replies[base + 1]),
+                OonaBacklog.backlog(lengthReply: replies[base + 2], groupsReply: replies[base + 3])
+            )
         }
+        var normalBacklog = 0
+        var emergencyBacklog = 0
+        if routed {
+            if backlogCache.isStale {
+                let replies = try connection.pipeline(backlogCommands)
+                if let failure = OonaClient.failure(in: replies.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)) {
+                    return .failure(failure)
+                }
+                (normalBacklog, emergencyBacklog) = readBacklogs(replies[...])
+                backlogCache.measured(normal: normalBacklog, emergency: emergencyBacklog)
+            } else {
+                let reading = backlogCache.current
+                (normalBacklog, emergencyBacklog) = (reading.normal, reading.emergency)
+            }
+        }
+        let conservative = mode.isConservative
         var outcomes: [PublishOutcome] = []
         outcomes.reserveCapacity(items.count)
         var depthSeen = 0
         var written = 0
         var rerouted = 0
-        var dropped = 0
+        var dropped: [OonaStream: Int] = [:]
+        var shed = 0
         var start = 0
         var chunk = items[0..<min(depth, items.count)].map(prepare)
         while !chunk.isEmpty {
-            // Route this round trip's messages against the lengths known now.
+            // Route this round trip's messages against the backlogs known now.
             var decisions: [Decision] = []
             decisions.reserveCapacity(chunk.count)
+            var normalWritten = 0
+            var emergencyWritten = 0
             for item in chunk {
                 if let rejection = item.rejection {
                     decisions.append(.reject(rejection))
+                } else if conservative && item.sheddable && !mode.keepsSample() {
+                    decisions.append(.shed(item.preferred))
                 } else if item.toEmergency {
                     // Not a reroute; the reference did no length check here (backlog 0).
-                    if let cap = emergencyCap, emergencyLength >= cap {
-                        decisions.append(.drop(.emergency, backlog: emergencyLength))
+                    if let cap = emergencyCap, emergencyBacklog >= cap {
+                        decisions.append(.drop(.emergency, backlog: emergencyBacklog))
                     } else {
                         decisions.append(.write(.emergency, rerouted: false))
-                        emergencyLength += 1
+                        emergencyBacklog += 1
+                        emergencyWritten += 1
                     }
                 } else if item.preferred == .normal && throttlesNormal {
-                    let backlog = normalLength
+                    let backlog = normalBacklog
                     depthSeen = max(depthSeen, backlog)
                     if let drop = configuration.backpressureDropThreshold, backlog >= drop {
                         decisions.append(.drop(.normal, backlog: backlog))
                     } else if let threshold = configuration.emergencyThreshold, backlog >= threshold {
-                        if let cap = emergencyCap, emergencyLength >= cap {
-                            decisions.append(.drop(.emergency, backlog: emergencyLength))
+                        if let cap = emergencyCap, emergencyBacklog >= cap {
+                            decisions.append(.drop(.emergency, backlog: emergencyBacklog))
                         } else {
                             decisions.append(.write(.emergency, rerouted: true))
-                            emergencyLength += 1
-                            depthSeen = max(depthSeen, emergencyLength)
+                            emergencyBacklog += 1
+                            emergencyWritten += 1
+                            depthSeen = max(depthSeen, emergencyBacklog)
                         }
                     } else {
                         decisions.append(.write(.normal, rerouted: false))
-                        normalLength += 1
-                        depthSeen = max(depthSeen, normalLength)
+                        normalBacklog += 1
+                        normalWritten += 1
+                        depthSeen = max(depthSeen, normalBacklog)
                     }
                 } else {
                     decisions.append(.write(item.preferred, rerouted: false))
@@ -386,19 +454,18 @@ public final class OonaClient: Sendable {
             }
 
             var commands = RESPCommandBuffer(capacity: chunk.reduce(256) { $0 + ($1.fields?.reduce(64) { $0 + $1.count + 16 } ?? 0) })
-            var targets: [OonaStream] = []
             for (item, decision) in zip(chunk, decisions) {
                 guard case .write(let stream, _) = decision, let fields = item.fields else { continue }
                 let prefix = xaddPrefixes[stream]!
                 commands.begin(arguments: prefix.count + fields.count)
                 for argument in prefix { commands.argument(argument) }
                 for argument in fields { commands.argument(argument) }
-                if !targets.contains(stream) { targets.append(stream) }
             }
-            // The lengths after this round trip: the queue-depth high-water mark, and the
-            // routing base of the next round trip.
-            let lengthStreams = routed ? Array(Set(targets + [.normal, .emergency])).sorted { $0.rawValue < $1.rawValue } : targets
-            for stream in lengthStreams { commands.command([Array("XLEN".utf8), Array(keys.key(stream).utf8)]) }
+            // When the cached backlogs are due for a refresh, this round trip measures them
+            // again (after its own writes): the routing base of the next round trip.
+            backlogCache.wrote(normal: normalWritten, emergency: emergencyWritten)
+            let measure = routed && backlogCache.isStale
+            if measure { for command in backlogCommands { commands.command(command.map { Array($0.utf8) }) } }
             try connection.send(commands)
 
             // While Redis works: prepare the next round trip.
@@ -406,7 +473,12 @@ public final class OonaClient: Sendable {
             let next = start < items.count ? items[start..<min(start + depth, items.count)].map(prepare) : []
 
             let replies = try connection.receive(commands.count)
-            if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
+            let writes = measure ? replies.count - backlogCommands.count : replies.count
+            if let failure = OonaClient.failure(
+                in: Array(replies[0..<writes]) + (measure ? [replies[writes], replies[writes + 2]] : []))
+            {
+                return .failure(failure)
+            }
             var replyIndex = 0
             for (item, decision) in zip(chunk, decisions) {
                 switch decision {
@@ -418,28 +490,100 @@ public final class OonaClient: Sendable {
                     if wasRerouted { rerouted += 1 }
                 case .drop(let stream, let backlog):
                     outcomes.append(.dropped(stream: stream, backlog: backlog))
-                    dropped += 1
+                    dropped[stream, default: 0] += 1
                     depthSeen = max(depthSeen, backlog)
+                case .shed(let stream):
+                    outcomes.append(.shed(stream: stream))
+                    shed += 1
                 case .reject(let error):
                     outcomes.append(.rejected(error))
                     metrics.publishFailed(reason: error.reason)
                 }
             }
-            for stream in lengthStreams {
-                let length = Int(replies[replyIndex].integer ?? 0)
-                replyIndex += 1
-                depthSeen = max(depthSeen, length)
-                if stream == .normal { normalLength = length }
-                if stream == .emergency { emergencyLength = length }
+            if measure {
+                (normalBacklog, emergencyBacklog) = readBacklogs(replies[writes...])
+                backlogCache.measured(normal: normalBacklog, emergency: emergencyBacklog)
+                depthSeen = max(depthSeen, normalBacklog, emergencyBacklog)
             }
             chunk = next
         }
         metrics.increment(.publishTotal, by: written)
         metrics.increment(.publishRerouted, by: rerouted)
-        metrics.increment(.publishDropped, by: dropped)
+        metrics.increment(.publishShed, by: shed)
+        for (stream, count) in dropped.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            metrics.increment(.publishDropped, by: count)
+            reportDrop(stream: stream, count: count, backlog: stream == .normal ? normalBacklog : emergencyBacklog)
+        }
         metrics.observeDepth(depthSeen)
         return .success(outcomes)
     }
+
+    // MARK: drops and the mode
+
+    /// Notes drops for `announceDrops` (never publishes itself: it runs inside a publish).
+    private func reportDrop(stream: OonaStream, count: Int, backlog: Int) {
+        dropReports.withLock { reports in
+            let known = reports.pending[stream] ?? (0, 0)
+            reports.pending[stream] = (known.count + count, max(known.backlog, backlog))
+        }
+    }
+
+    /// A drop anywhere is a log line (warning) and a telemetry event `oona_publish_dropped`
+    /// (source `oona`, metric `oona.publish.dropped`: Nissa's `oona_publish_dropped` alert);
+    /// at most once a second per process, with the counts since the last announcement.
+    func announceDrops() {
+        let due = dropReports.withLock { reports -> [OonaStream: (count: Int, backlog: Int)] in
+            guard !reports.pending.isEmpty else { return [:] }
+            if let last = reports.lastSent, ContinuousClock.now - last < .seconds(1) { return [:] }
+            defer {
+                reports.pending = [:]
+                reports.lastSent = .now
+            }
+            return reports.pending
+        }
+        guard !due.isEmpty else { return }
+        let total = due.values.reduce(0) { $0 + $1.count }
+        let detail = due.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key): \($0.value.count) at backlog \($0.value.backlog)" }
+        logger.warning(
+            "oona dropped publishes: backlog at the drop threshold",
+            metadata: [
+                "dropped": "\(total)", "streams": "\(detail.joined(separator: "; "))", "publisher": "\(configuration.consumerName)",
+                "publish_dropped_total": "\(metrics.value(.publishDropped))",
+            ])
+        let events = due.sorted { $0.key.rawValue < $1.key.rawValue }.map { stream, drop in
+            TelemetryEvent(
+                description: "oona_publish_dropped", level: .error,
+                attributes: [
+                    "stream": stream.label, "dropped": String(drop.count), "backlog": String(drop.backlog),
+                    "publisher": configuration.consumerName, "publish_dropped_total": String(metrics.value(.publishDropped)),
+                ])
+        }
+        let packet = TelemetryPacket.build(
+            packetId: "oona-drop-\(configuration.consumerName)-\(UUID().uuidString.prefix(8).lowercased())", source: "oona", level: .error,
+            metrics: [MetricPoint(name: "oona.publish.dropped", value: Double(total), unit: "count")], events: events,
+            healthSummary: "publishes dropped")
+        do {
+            try publishTelemetry(packet, options: PublishOptions(source: "oona"))
+        } catch {
+            logger.debug("oona could not announce drops", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The operator's switch (`PUT /api/v1/oona/mode`): stored in Redis for every publisher
+    /// (each follows it with its next sample) and adopted here at once.
+    @discardableResult
+    public func setConservativeMode(_ conservative: Bool, reason: String) throws(OonaError) -> OonaModeState {
+        let state = OonaModeState(conservative: conservative, reason: reason, source: .manual)
+        let replies = try execute([["SET", housekeeper.modeKey, OonaBusMode.encode(state)]])
+        if let failure = OonaClient.failure(in: replies) { throw failure }
+        mode.adopt(state)
+        metrics.setModeGauge(conservative)
+        logger.notice("oona conservative mode \(conservative ? "on" : "off") (operator)", metadata: ["reason": "\(reason)"])
+        return state
+    }
+
+    /// Every publisher's counters, from the last sample.
+    public var fleetCounters: OonaFleetCounters { housekeeper.fleet }
 
     // MARK: retention
 
@@ -471,7 +615,7 @@ public final class OonaClient: Sendable {
     public func metricsSnapshot() -> OonaMetricsSnapshot {
         OonaMetricsSnapshot(
             metrics: metrics, streams: housekeeper.latestStats, publishBreaker: publishBreaker.currentState,
-            consumeBreaker: consumeBreaker.currentState)
+            consumeBreaker: consumeBreaker.currentState, mode: mode.current, fleet: housekeeper.fleet)
     }
 
     /// Per-stream statistics from the last sample (nil before the first one succeeded).

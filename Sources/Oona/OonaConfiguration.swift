@@ -20,15 +20,38 @@ public struct OonaConfiguration: Sendable {
     public var maxStreamLength: Int? = SystemLimits.standard.maxQueueDepth
     /// Exact trimming costs more CPU on Redis; tests that assert lengths use it.
     public var exactTrimming = false
-    /// Normal-stream length at which normal-bound publishes go to the emergency stream.
+    /// Normal-stream backlog (`OonaBacklog`: what its consuming groups have not handled yet)
+    /// at which normal-bound publishes go to the emergency stream.
     public var emergencyThreshold: Int? = 4000
-    /// Normal-stream length at which normal-bound publishes are refused (must exceed
+    /// Normal-stream backlog at which normal-bound publishes are refused (must exceed
     /// `emergencyThreshold`).
     public var backpressureDropThreshold: Int? = 8000
-    /// Emergency-stream length at which emergency-bound publishes are refused. Nil: the
+    /// Emergency-stream backlog at which emergency-bound publishes are refused. Nil: the
     /// `backpressureDropThreshold` applies (so the emergency stream cannot grow without
     /// limit, which the reference allowed).
     public var emergencyDropThreshold: Int?
+    /// Publishers measure the backlogs the thresholds apply to (`XINFO GROUPS`) at most this
+    /// often — or after `backlogRefreshPublishes` throttled writes, whichever comes first; in
+    /// between they add their own writes to the last measurement. Zero: before every batch
+    /// and after every round trip (the reference's per-publish check).
+    public var backlogRefreshInterval: Duration = .milliseconds(100)
+    public var backlogRefreshPublishes = 64
+
+    // Conservative mode (`OonaBusMode`).
+    /// Bus backlog at which the housekeeper turns conservative mode on by itself (after
+    /// `conservativeSustainSamples` samples in a row); nil: never automatically.
+    public var conservativeOnBacklog: Int? = 2000
+    /// Backlog at or below which an automatic conservative mode turns off again (after as
+    /// many samples); nil: a quarter of `conservativeOnBacklog`.
+    public var conservativeOffBacklog: Int?
+    public var conservativeSustainSamples = 5
+    /// In conservative mode, one telemetry-detail packet in this many is published.
+    public var conservativeTelemetrySample = 10
+    /// Whether this process' housekeeper may switch the mode automatically (the server's
+    /// does; workers only follow).
+    public var conservativeAuto = true
+    /// Publishers (processes) silent this long are removed from the fleet's counters.
+    public var publisherForgetAfter: Duration = .seconds(3600)
     /// Default envelope TTL, and the age after which the housekeeper trims entries
     /// (`XTRIM MINID`).
     public var messageTTL: Duration = .seconds(3600)
@@ -91,6 +114,16 @@ public struct OonaConfiguration: Sendable {
                 "backpressure_drop_threshold (\(drop)) must not exceed max_stream_length (\(maxLength)); trimming would keep the stream below it and nothing would ever be dropped"
             )
         }
+        positive("conservative_on_backlog", conservativeOnBacklog)
+        if let on = conservativeOnBacklog, let off = conservativeOffBacklog, off >= on || off < 0 {
+            problems.append(
+                "conservative_off_backlog (\(off)) must be below conservative_on_backlog (\(on)) and not negative: that gap is the hysteresis"
+            )
+        }
+        if conservativeSustainSamples < 1 { problems.append("conservative_sustain_samples must be at least 1") }
+        if conservativeTelemetrySample < 1 { problems.append("conservative_telemetry_sample must be at least 1") }
+        if backlogRefreshPublishes < 1 { problems.append("backlog_refresh_publishes must be at least 1") }
+        if backlogRefreshInterval < .zero { problems.append("backlog_refresh_interval must not be negative") }
         if maxAttempts < 1 { problems.append("max_attempts must be at least 1 (got \(maxAttempts))") }
         if breakerFailureThreshold < 1 { problems.append("breaker_failure_threshold must be at least 1") }
         if breakerHalfOpenTrials < 1 { problems.append("breaker_half_open_trials must be at least 1") }

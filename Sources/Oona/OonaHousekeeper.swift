@@ -13,6 +13,8 @@ final class OonaHousekeeper: Sendable {
     private let endpoint: RedisEndpoint
     private let metrics: OonaMetrics
     private let logger: Logger
+    private let mode: OonaBusMode
+    private let backlogCache: OonaBacklogCache
 
     private struct State {
         var stats: OonaStreamsReport?
@@ -21,6 +23,8 @@ final class OonaHousekeeper: Sendable {
         var running = false
         var finished = true
         var onSample: (@Sendable (OonaStreamsReport) -> Void)?
+        var fleet = OonaFleetCounters.empty
+        var hysteresis = OonaModeHysteresis()
     }
 
     private let state = Mutex(State())
@@ -33,13 +37,24 @@ final class OonaHousekeeper: Sendable {
         var lost = false
     }
 
-    init(configuration: OonaConfiguration, keys: OonaStreamKeys, endpoint: RedisEndpoint, metrics: OonaMetrics, logger: Logger) {
+    init(
+        configuration: OonaConfiguration, keys: OonaStreamKeys, endpoint: RedisEndpoint, metrics: OonaMetrics, logger: Logger,
+        mode: OonaBusMode, backlogCache: OonaBacklogCache
+    ) {
         self.configuration = configuration
         self.keys = keys
         self.endpoint = endpoint
         self.metrics = metrics
         self.logger = logger
+        self.mode = mode
+        self.backlogCache = backlogCache
     }
+
+    /// Where the mode and the publishers' counters live.
+    var modeKey: String { keys.auxiliaryKey("oona.mode") }
+    var publishersKey: String { keys.auxiliaryKey("oona.publishers") }
+
+    var fleet: OonaFleetCounters { state.withLock { $0.fleet } }
 
     var latestStats: OonaStreamsReport? { state.withLock { $0.stats } }
     var groupsReady: Bool { state.withLock { $0.groupsReady } }
@@ -179,7 +194,26 @@ final class OonaHousekeeper: Sendable {
             commands.append(["XINFO", "GROUPS", keys.key(stream)])
             commands.append(["XLEN", keys.deadLetterKey(stream)])
         }
+        // This process' counters out, everyone's (and the mode) in, in the same round trip.
+        let own = OonaPublisherReport(
+            id: configuration.consumerName, pid: getpid(), updatedMs: now,
+            counters: Dictionary(uniqueKeysWithValues: OonaFleetCounters.reported.map { ($0.rawValue, metrics.value($0)) }))
+        let extra = commands.count
+        commands.append(["HSET", publishersKey, own.id, OonaFleetCounters.encode(own)])
+        commands.append(["HGETALL", publishersKey])
+        commands.append(["GET", modeKey])
         let replies = try redis.pipeline(commands)
+        var reports = OonaFleetCounters.decode(replies[extra + 1])
+        let forgetMs = Int64(configuration.publisherForgetAfter.components.seconds * 1000)
+        let forgotten = reports.filter { now - $0.updatedMs > forgetMs }.map(\.id)
+        if !forgotten.isEmpty {
+            _ = try redis.command(["HDEL", publishersKey] + forgotten)
+            reports.removeAll { forgotten.contains($0.id) }
+        }
+        let fleet = OonaFleetCounters(reports: reports, nowMs: now)
+        metrics.setFleetGauges(fleet)
+        state.withLock { $0.fleet = fleet }
+        followMode(replies[extra + 2])
         var streams: [OonaStreamStats] = []
         var pendingCommands: [[String]] = []
         var pendingOwners: [(Int, Int)] = []
@@ -189,9 +223,11 @@ final class OonaHousekeeper: Sendable {
                 pendingCommands.append(["XPENDING", keys.key(stream), group.name])
                 pendingOwners.append((index, groupIndex))
             }
+            let length = Int(replies[index * 3].integer ?? 0)
             streams.append(
                 OonaStreamStats(
-                    stream: stream.label, key: keys.key(stream), length: Int(replies[index * 3].integer ?? 0),
+                    stream: stream.label, key: keys.key(stream), length: length,
+                    backlog: OonaBacklog.backlog(length: length, groups: groups),
                     pending: groups.reduce(0) { $0 + $1.pending }, consumers: groups.reduce(0) { $0 + $1.consumers },
                     oldestPendingAgeMs: 0, deadLetterKey: keys.deadLetterKey(stream),
                     deadLetterLength: Int(replies[index * 3 + 2].integer ?? 0), groups: groups))
@@ -209,10 +245,33 @@ final class OonaHousekeeper: Sendable {
         }
         for stats in streams {
             if let stream = OonaStream(rawValue: stats.stream) {
-                metrics.setStreamGauges(stream: stream, length: stats.length, pending: stats.pending)
+                metrics.setStreamGauges(stream: stream, length: stats.length, pending: stats.pending, backlog: stats.backlog)
             }
         }
+        let backlog = { (stream: OonaStream) in streams.first { $0.stream == stream.label }?.backlog ?? 0 }
+        backlogCache.measured(normal: backlog(.normal), emergency: backlog(.emergency))
+        if configuration.conservativeAuto {
+            let busBacklog = OonaStream.bus.map(backlog).max() ?? 0
+            let change = state.withLock { $0.hysteresis.next(backlog: busBacklog, current: mode.current, configuration: configuration) }
+            if let change {
+                _ = try redis.command(["SET", modeKey, OonaBusMode.encode(change)])
+                mode.adopt(change)
+                logger.warning(
+                    "oona conservative mode \(change.conservative ? "on" : "off") (automatic)", metadata: ["reason": "\(change.reason)"])
+            }
+        }
+        metrics.setModeGauge(mode.isConservative)
         return OonaStreamsReport(streams: streams, sampledAt: LeylineTimestamp(nanosecondsSinceEpoch: now * 1_000_000), error: nil)
+    }
+
+    /// Adopts the mode stored in Redis (none stored: off).
+    private func followMode(_ reply: RedisReply) {
+        let stored = OonaBusMode.decode(reply) ?? .initial
+        if mode.adopt(stored) {
+            logger.notice(
+                "oona conservative mode \(stored.conservative ? "on" : "off")",
+                metadata: ["reason": "\(stored.reason)", "source": "\(stored.source.rawValue)"])
+        }
     }
 
     /// `XINFO GROUPS` reply: one flat field/value list per group. A missing stream is an

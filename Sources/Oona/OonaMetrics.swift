@@ -12,6 +12,7 @@ public final class OonaMetrics: Sendable {
         case publishRerouted = "publish_rerouted"
         case publishDropped = "publish_dropped"
         case publishFailed = "publish_failed"
+        case publishShed = "publish_shed"
         case consumed
         case acked
         case handlerFailed = "handler_failed"
@@ -51,6 +52,7 @@ public final class OonaMetrics: Sendable {
         .publishTotal: "Bus entries written (rerouted ones included).",
         .publishRerouted: "Normal-bound publishes written to the emergency stream by the emergency threshold.",
         .publishDropped: "Publishes refused by a backpressure drop threshold (nothing written).",
+        .publishShed: "Telemetry-detail publishes conservative mode sampled out (nothing written).",
         .publishFailed: "Publishes that failed (breaker open, Redis unavailable or refusing).",
         .consumed: "Entries handed to a consumer's handler.",
         .acked: "Entries acknowledged after their handler succeeded.",
@@ -85,13 +87,17 @@ public final class OonaMetrics: Sendable {
                     "delivery_latency", "seconds", "Time from an envelope's created_at to its handler being called."),
                 buckets: OonaMetrics.latencyBuckets)
             queueDepthMaxGauge = registry.makeGauge(
-                descriptor: OonaMetrics.name("queue_depth_max", "", "High-water mark of stream lengths seen while publishing."))
+                descriptor: OonaMetrics.name(
+                    "queue_depth_max", "", "High-water mark of stream backlogs (pending + not yet delivered) seen while publishing."))
+            // The families a scrape right after start must already list.
+            registry.makeGauge(descriptor: OonaMetrics.name("conservative_mode", "", "Bus conservative mode: 1 on, 0 off.")).set(Double(0))
         } else {
             publishDuration = nil
             deliveryLatency = nil
             queueDepthMaxGauge = nil
         }
         self.prometheusCounters = prometheusCounters
+        setFleetGauges(.empty)
     }
 
     public func value(_ counter: Counter) -> Int { values[counter]!.value.load(ordering: .relaxed) }
@@ -146,7 +152,13 @@ public final class OonaMetrics: Sendable {
 
     func recordDelivery(_ latency: Duration) { deliveryLatency?.record(max(latency, .zero)) }
 
-    func setStreamGauges(stream: OonaStream, length: Int, pending: Int) {
+    func setStreamGauges(stream: OonaStream, length: Int, pending: Int, backlog: Int) {
+        registry?.makeGauge(
+            descriptor: OonaMetrics.name(
+                "stream_backlog", "",
+                "Entries the stream's consuming groups have not handled yet (lag + pending, the largest over groups), sampled."),
+            labels: [("stream", stream.label)]
+        ).set(Double(backlog))
         registry?.makeGauge(
             descriptor: OonaMetrics.name("stream_length", "", "Entries in the stream (XLEN), sampled."),
             labels: [("stream", stream.label)]
@@ -157,6 +169,29 @@ public final class OonaMetrics: Sendable {
                 "Entries delivered but not acknowledged, summed over consumer groups, sampled."),
             labels: [("stream", stream.label)]
         ).set(Double(pending))
+    }
+
+    /// Every publisher's counters (`esper_oona_publisher_<counter>{publisher}`) and the sums
+    /// (`esper_oona_fleet_<counter>`), from the publishers' reports.
+    func setFleetGauges(_ fleet: OonaFleetCounters) {
+        guard let registry else { return }
+        for counter in OonaFleetCounters.reported {
+            let name = counter.prometheusName
+            let help = "Fleet-wide (every server and worker process): " + OonaMetrics.help[counter]!
+            registry.makeGauge(descriptor: OonaMetrics.name("fleet_" + name, "", help)).set(Double(fleet.total[counter.rawValue] ?? 0))
+            for publisher in fleet.publishers {
+                registry.makeGauge(
+                    descriptor: OonaMetrics.name(
+                        "publisher_" + name, "", "Per publisher process (its last report): " + OonaMetrics.help[counter]!),
+                    labels: [("publisher", publisher.id)]
+                ).set(Double(publisher.counters[counter.rawValue] ?? 0))
+            }
+        }
+    }
+
+    func setModeGauge(_ conservative: Bool) {
+        registry?.makeGauge(descriptor: OonaMetrics.name("conservative_mode", "", "Bus conservative mode: 1 on, 0 off."))
+            .set(Double(conservative ? 1 : 0))
     }
 
     func setBreakerGauge(_ breaker: String, _ state: CircuitBreakerState) {

@@ -12,6 +12,15 @@ public struct OonaGroupStats: Sendable, Equatable, Codable {
     /// Age of the oldest pending entry (from its id's timestamp), 0 when none is pending.
     public var oldestPendingAgeMs: Int
 
+    public init(name: String, consumers: Int, pending: Int, lastDeliveredId: String, lag: Int?, oldestPendingAgeMs: Int) {
+        self.name = name
+        self.consumers = consumers
+        self.pending = pending
+        self.lastDeliveredId = lastDeliveredId
+        self.lag = lag
+        self.oldestPendingAgeMs = oldestPendingAgeMs
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, consumers, pending, lastDeliveredId = "last_delivered_id", lag, oldestPendingAgeMs = "oldest_pending_age_ms"
     }
@@ -33,6 +42,9 @@ public struct OonaStreamStats: Sendable, Equatable, Codable {
     public var stream: String
     public var key: String
     public var length: Int
+    /// What the consuming groups have not handled yet (`OonaBacklog`): the pressure
+    /// backpressure, the queue-depth metrics and the alert use.
+    public var backlog: Int
     /// Summed over groups.
     public var pending: Int
     /// Summed over groups.
@@ -59,6 +71,8 @@ public struct OonaMetricsSnapshot: Sendable, Equatable, Codable {
     public var publishTotal: Int
     public var publishRerouted: Int
     public var publishDropped: Int
+    /// Telemetry detail conservative mode sampled out.
+    public var publishShed: Int
     public var queueDepthMax: Int
     public var queueDepthNormal: Int
     public var queueDepthEmergency: Int
@@ -80,16 +94,33 @@ public struct OonaMetricsSnapshot: Sendable, Equatable, Codable {
     public var streamLength: [String: Int]
     /// Pending entries per stream (all groups), from the last sample.
     public var streamPending: [String: Int]
+    /// Backlog per stream (what its consuming groups have not handled yet), from the last
+    /// sample: `queue_depth_*` are these figures.
+    public var streamBacklog: [String: Int]
     /// Age of the stream figures; -1 when no sample has succeeded yet.
     public var statsAgeMs: Int
+    /// Bus conservative mode (`GET /api/v1/oona/mode`).
+    public var conservativeMode: Bool
+    /// Every publisher process (server and workers) with its counters, and their sums.
+    public var publishers: [OonaFleetCounters.Publisher]
+    public var fleet: [String: Int]
 
-    init(metrics: OonaMetrics, streams: OonaStreamsReport?, publishBreaker: CircuitBreakerState, consumeBreaker: CircuitBreakerState) {
+    init(
+        metrics: OonaMetrics, streams: OonaStreamsReport?, publishBreaker: CircuitBreakerState, consumeBreaker: CircuitBreakerState,
+        mode: OonaModeState = .initial, fleet: OonaFleetCounters = .empty
+    ) {
         publishTotal = metrics.value(.publishTotal)
         publishRerouted = metrics.value(.publishRerouted)
         publishDropped = metrics.value(.publishDropped)
+        publishShed = metrics.value(.publishShed)
         queueDepthMax = metrics.queueDepthMaxValue
-        queueDepthNormal = streams?.stream(.normal)?.length ?? 0
-        queueDepthEmergency = streams?.stream(.emergency)?.length ?? 0
+        queueDepthNormal = streams?.stream(.normal)?.backlog ?? 0
+        queueDepthEmergency = streams?.stream(.emergency)?.backlog ?? 0
+        conservativeMode = mode.conservative
+        publishers = fleet.publishers
+        var totals: [String: Int] = [:]
+        for counter in OonaFleetCounters.reported { totals[counter.rawValue] = fleet.total[counter.rawValue] ?? 0 }
+        self.fleet = totals
         publishFailed = metrics.value(.publishFailed)
         consumed = metrics.value(.consumed)
         acked = metrics.value(.acked)
@@ -105,12 +136,15 @@ public struct OonaMetricsSnapshot: Sendable, Equatable, Codable {
         circuitBreakerConsume = OonaMetricsSnapshot.encode(consumeBreaker)
         var lengths: [String: Int] = [:]
         var pending: [String: Int] = [:]
+        var backlogs: [String: Int] = [:]
         for stats in streams?.streams ?? [] {
             lengths[stats.stream] = stats.length
             pending[stats.stream] = stats.pending
+            backlogs[stats.stream] = stats.backlog
         }
         streamLength = lengths
         streamPending = pending
+        streamBacklog = backlogs
         if let sampledAt = streams?.sampledAt {
             statsAgeMs = Int(max(0, LeylineTimestamp.now().millisecondsSinceEpoch - sampledAt.millisecondsSinceEpoch))
         } else {

@@ -37,6 +37,9 @@ public enum PublishOutcome: Sendable, Equatable {
     case published(stream: OonaStream, entryId: String, eventId: String, rerouted: Bool)
     /// Refused by a backpressure drop threshold; nothing was written.
     case dropped(stream: OonaStream, backlog: Int)
+    /// Not written: conservative mode sampled this telemetry detail out (counted in
+    /// `publish_shed`).
+    case shed(stream: OonaStream)
     /// Not written: the message could not be encoded within the entry cap (only in batches;
     /// a single publish throws this error instead).
     case rejected(OonaError)
@@ -50,7 +53,7 @@ public enum PublishOutcome: Sendable, Equatable {
     /// The stream written to or refused by (nil when rejected before routing).
     public var stream: OonaStream? {
         switch self {
-        case .published(let stream, _, _, _), .dropped(let stream, _): stream
+        case .published(let stream, _, _, _), .dropped(let stream, _), .shed(let stream): stream
         case .rejected: nil
         }
     }

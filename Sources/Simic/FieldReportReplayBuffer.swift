@@ -72,6 +72,9 @@ public final class FieldReportReplayBuffer: Sendable {
         s.evicted += before - s.items.count
     }
 
+    /// Counts a report seen again that never reached `add` (the durable log knew it already).
+    public func noteDuplicate() { state.withLock { $0.duplicates += 1 } }
+
     public func clear() { state.withLock { $0 = State() } }
 
     public var count: Int { state.withLock { $0.items.count } }

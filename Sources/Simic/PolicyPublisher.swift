@@ -1,6 +1,7 @@
 import EsperStorage
 import Foundation
 public import Leyline
+import Synchronization
 public import TamiyoNetwork
 
 /// Publication of validated policies: a version number from the store, the weight file in
@@ -11,6 +12,7 @@ public final class PolicyPublisher: Sendable {
     public let directory: String
     let store: SimicStore
     let announce: @Sendable (PolicyUpdate) throws -> Void
+    private let reported = Mutex(Set<String>())
 
     public init(directory: String, store: SimicStore, announce: @escaping @Sendable (PolicyUpdate) throws -> Void) throws {
         self.directory = directory
@@ -46,11 +48,52 @@ public final class PolicyPublisher: Sendable {
         }
     }
 
-    /// A stored policy, verified (checksum, network, shapes).
+    /// A stored policy, verified (checksum, network, shapes). A damaged file is refused
+    /// with a trace (log line and counter through the repairs ledger, a copy in quarantine).
     public func load(_ version: String) throws -> PolicyWeights {
-        guard version.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }),
-            let bytes = try ChecksummedFile.read(directory + "/\(version).bin")
-        else { throw PolicyWeightsError("no stored policy \(version)") }
-        return try PolicyWeights(decoding: bytes)
+        guard version.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+            throw PolicyWeightsError("no stored policy \(version)")
+        }
+        let path = directory + "/\(version).bin"
+        do {
+            guard let bytes = try ChecksummedFile.read(path) else { throw PolicyWeightsError("no stored policy \(version)") }
+            return try PolicyWeights(decoding: bytes)
+        } catch let error as ChecksummedFile.ReadError {
+            reportDamage(path, "\(error)")
+            throw error
+        } catch let error as PolicyWeightsError {
+            if AtomicFile.exists(path) { reportDamage(path, "\(error)") }
+            throw error
+        }
+    }
+
+    /// The stored policy file of `record`, verified: `ok`, `missing` or `corrupt: <reason>`.
+    public func fileStatus(_ record: PolicyRecord) -> String {
+        let path = directory + "/\(record.version).bin"
+        do {
+            guard let bytes = try ChecksummedFile.read(path) else { return "missing" }
+            let weights = try PolicyWeights(decoding: bytes)
+            guard weights.sha256 == record.sha256 else {
+                reportDamage(path, "weights do not match the recorded sha256")
+                return "corrupt: weights do not match the recorded sha256"
+            }
+            return "ok"
+        } catch {
+            let reason = "\(error)"
+            reportDamage(path, reason)
+            return "corrupt: \(reason)"
+        }
+    }
+
+    /// Once per damaged file (per process): the repairs ledger and a copy in
+    /// `<policies>/quarantine/`. The file stays where it is (its record names it); it is
+    /// refused every time it is read.
+    private func reportDamage(_ path: String, _ reason: String) {
+        let first = reported.withLock { $0.insert(path).inserted }
+        guard first else { return }
+        let kept = (try? AtomicFile.read(path)).flatMap { $0 }.flatMap {
+            Repairs.keep($0, name: (path as NSString).lastPathComponent, directory: directory)
+        }
+        Repairs.shared.record(RepairEvent(component: "simic", file: path, reason: reason, action: "rejected", quarantine: kept))
     }
 }

@@ -38,8 +38,15 @@ public enum SimicJobRunner {
         let evaluation = trainer.evaluate(
             holdout.isEmpty ? train : holdout, against: initial, supported: PPOTrainer.loggedActions(train),
             shares: PPOTrainer.actionShares(train))
-        let validation = PolicyValidator.validate(
+        var validation = PolicyValidator.validate(
             evaluation, thresholds: s.validation, trainingReports: train.count, weightsFinite: candidate.values.allSatisfy(\.isFinite))
+        // Whatever the thresholds allow (`min_reports: 0`), a policy trained on nothing, or
+        // one that is the policy in force again, is never published.
+        if train.isEmpty { validation.reasons.append("no training reports: the policy was trained on nothing") }
+        if candidate.values == initial.values {
+            validation.reasons.append("the trained weights equal the policy in force (\(initial.policyVersion)): nothing was learned")
+        }
+        validation.passed = validation.reasons.isEmpty
         telemetry(validationPacket(job.id, validation))
         let result = SimicJobResult(
             trainingReports: train.count, holdoutReports: holdout.count,

@@ -33,6 +33,9 @@ public final class SimicService: Sendable {
     let initialPolicy: @Sendable () -> PolicyWeights
     /// The durable field-report log (re-read before each job; the buffer dedupes).
     let reportSource: @Sendable () -> [FieldReport]
+    /// Stores a report read from the normal stream in the durable log before it enters the
+    /// buffer (a refusal leaves the message pending); nil: the buffer only.
+    let persistReport: (@Sendable (FieldReport) throws -> Bool)?
     /// Puts a queued job's id on the job queue (`jobs.policy`, taken by a worker slot that
     /// calls `execute`). Nil: the service's own runner thread runs jobs (tests of Simic alone).
     let dispatch: (@Sendable (String) throws -> Void)?
@@ -60,9 +63,10 @@ public final class SimicService: Sendable {
     /// not announced.
     public init(
         settings: SimicSettings, bus: OonaClient?, logger: Logger, initialPolicy: @escaping @Sendable () -> PolicyWeights,
-        reportSource: @escaping @Sendable () -> [FieldReport], announce: (@Sendable (PolicyUpdate) throws -> Void)? = nil,
-        dispatch: (@Sendable (String) throws -> Void)? = nil
+        reportSource: @escaping @Sendable () -> [FieldReport], persistReport: (@Sendable (FieldReport) throws -> Bool)? = nil,
+        announce: (@Sendable (PolicyUpdate) throws -> Void)? = nil, dispatch: (@Sendable (String) throws -> Void)? = nil
     ) throws(OpenError) {
+        self.persistReport = persistReport
         self.settings = settings
         self.dispatch = dispatch
         self.bus = bus
@@ -276,6 +280,12 @@ public final class SimicService: Sendable {
     public func ingest(_ message: BusMessage) throws {
         switch message {
         case .fieldReport(let report):
+            // A report the log already holds (a run's worker sent it as a record too, or a
+            // resumed run made it again) is in the buffer already, or was on purpose evicted.
+            if let persistReport, try !persistReport(report) {
+                buffer.noteDuplicate()
+                return
+            }
             buffer.add(report, now: Date().timeIntervalSince1970)
         case .systemState, .adaptationCommand:
             return

@@ -60,6 +60,9 @@ public struct PolicyRecord: Sendable, Codable, Equatable {
     public var path: String
     public var announced: Bool
     public var validation: ValidationResult
+    /// Set when listed: `ok`, `missing`, or `corrupt: <reason>` — the file verified as read
+    /// (checksum trailer and the weights' SHA-256 against `sha256`).
+    public var fileStatus: String? = nil
 }
 
 /// Jobs and policies in one SQLite file.

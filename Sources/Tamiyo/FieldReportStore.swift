@@ -13,8 +13,12 @@ public final class FieldReportStore: Sendable {
     public let retentionSeconds: Double
     private let log: AppendOnlyLog
     private let reports: Mutex<[FieldReport]>
+    /// Serialises check-and-append, so two writers of the same report store it once.
+    private let appending = Mutex(())
     /// Records skipped when the log was opened (torn tail, checksum or parse failures).
     public let skippedAtOpen: Int
+    /// Each record skipped at open: byte offset in the log and why (checksum, format, parse).
+    public let damagedAtOpen: [AppendOnlyLog.DamagedRecord]
 
     public init(path: String, retentionHours: Double) throws(StorageError) {
         self.path = path
@@ -23,10 +27,17 @@ public final class FieldReportStore: Sendable {
         let contents = try log.read()
         var loaded: [FieldReport] = []
         var unreadable = 0
+        var damaged = (log.tornAtOpen.map { [$0] } ?? []) + contents.damaged
         for record in contents.records {
-            if let report = try? LeylineCodec.decode(FieldReport.self, from: record) { loaded.append(report) } else { unreadable += 1 }
+            if let report = try? LeylineCodec.decode(FieldReport.self, from: record) {
+                loaded.append(report)
+            } else {
+                unreadable += 1
+                damaged.append(AppendOnlyLog.DamagedRecord(offset: -1, reason: "checksum fine but not a field report", bytes: record))
+            }
         }
-        skippedAtOpen = contents.skipped + unreadable
+        skippedAtOpen = contents.skipped + unreadable + (log.tornAtOpen == nil ? 0 : 1)
+        damagedAtOpen = damaged
         reports = Mutex(loaded)
         try enforceRetention(now: Date().timeIntervalSince1970)
     }
@@ -34,12 +45,30 @@ public final class FieldReportStore: Sendable {
     /// Every report kept, oldest first.
     public var all: [FieldReport] { reports.withLock { $0 } }
 
-    /// Appends (fsync) and keeps it in memory; then applies the retention.
-    public func append(_ report: FieldReport) throws {
+    /// Appends (fsync) and keeps it in memory, then applies the retention — unless a report
+    /// with the same `report_id` is kept already (a resumed run or a redelivered record writes
+    /// the same report again): then nothing changes and the answer is false.
+    @discardableResult
+    public func append(_ report: FieldReport) throws -> Bool {
         let bytes = try LeylineCodec.encode(report)
-        try log.append(bytes)
-        reports.withLock { $0.append(report) }
+        let added = try appending.withLock { _ throws -> Bool in
+            guard !reports.withLock({ $0.contains { $0.reportId == report.reportId } }) else { return false }
+            try log.append(bytes)
+            reports.withLock { $0.append(report) }
+            return true
+        }
+        guard added else { return false }
         try enforceRetention(now: Date().timeIntervalSince1970)
+        return true
+    }
+
+    /// Whether a report with this id is kept.
+    public func contains(reportId: String) -> Bool { reports.withLock { $0.contains { $0.reportId == reportId } } }
+
+    /// Rewrites the log with the reports held now (after damaged records were quarantined).
+    public func rewriteIntact() throws(StorageError) {
+        let survivors = reports.withLock { $0 }
+        try log.rewrite(survivors.compactMap { try? LeylineCodec.encode($0) })
     }
 
     /// Drops reports issued before now − retention (a report without a timestamp counts as

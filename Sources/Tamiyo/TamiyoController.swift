@@ -31,6 +31,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     public private(set) var epochsSinceImprovement = 0
     /// Validation loss and accuracy per finished epoch (the field reports' windows).
     private var history: [(epoch: Int, loss: Double, accuracy: Double)] = []
+    /// The run's training FLOPs at the last epoch boundary (Tolaria counts them).
+    private var runTrainingFlops: Double?
     private var failures: [String: Int] = [:]
     private var slowBoundaries = 0
     private var commandCounter = 0
@@ -102,6 +104,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             bestValidationLoss = min(bestValidationLoss, summary.validationLoss)
         }
         history.append((summary.epoch, summary.validationLoss, summary.validationAccuracy))
+        runTrainingFlops = summary.totalTrainingFlops
         if history.count > 64 { history.removeFirst(history.count - 64) }
 
         let conservative = service.mode.isConservative
@@ -305,6 +308,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             "isolation_violations": Float(seed.violations), "lifetime_epochs": Float(max(0, seed.epoch - seed.baseline.epoch)),
         ]
         if let ablation = seed.measurements.ablationValidationLoss { metrics["ablation_loss_delta"] = Float(ablation - after.0) }
+        if let runTrainingFlops { metrics["run_training_flops"] = Float(runTrainingFlops) }
         metrics = metrics.filter { $0.value.isFinite }
         var followUps: [MitigationAction] = []
         if seed.quarantine {

@@ -148,9 +148,7 @@ public final class TamiyoService: Sendable {
             throw OpenError(description: "cannot open the field-report log: \(error)")
         }
         if fieldReports.skippedAtOpen > 0 {
-            logger.warning(
-                "field-report log: records skipped at open (torn tail or bad checksum)",
-                metadata: ["skipped": "\(fieldReports.skippedAtOpen)"])
+            RepairLog.fieldReports(fieldReports, logger: logger)
         }
         // The current file, else the last known good one, else the initial weights: a corrupt
         // or mismatched file is refused, never loaded "non-strictly".
@@ -444,12 +442,22 @@ public final class TamiyoService: Sendable {
         worker.submit { [self] in noteOutcome { () throws(OonaError) in _ = try bus.publishTelemetry(packet) } }
     }
 
+    private let reportForwarder = Mutex<(@Sendable (FieldReport) -> Void)?>(nil)
+
+    /// Hands every field report to `forward` as it is made, on the run's thread, before it is
+    /// stored here (an `esper worker` sends them to the server as run records, so a report
+    /// made before a crash is on its way before the next checkpoint).
+    public func forwardReports(to forward: @escaping @Sendable (FieldReport) -> Void) { reportForwarder.withLock { $0 = forward } }
+
     /// Appends (fsync) then publishes; a report that cannot be stored turns conservative mode on.
+    /// A report already in the log (a resumed run makes it again) is neither stored nor
+    /// published twice.
     func record(_ report: FieldReport) {
+        reportForwarder.withLock { $0 }?(report)
         let bus = bus
         let accepted = worker.submit { [self] in
             do {
-                try fieldReports.append(report)
+                guard try fieldReports.append(report) else { return }
             } catch {
                 logger.error("field report not stored", metadata: ["report_id": "\(report.reportId)", "error": "\(error)"])
                 mode.trigger("field_report_persistence: \(error)")

@@ -8,7 +8,7 @@ import enum Leyline.RFC3339
 
 /// A request-pipeline compile (06 §1.4, §12) as the API reports it.
 public struct CompileJob: Sendable, Encodable, Equatable {
-    public enum Status: String, Sendable, Encodable { case queued, running, succeeded, failed }
+    public enum Status: String, Sendable, Codable { case queued, running, succeeded, failed }
 
     public var jobId: String
     public var blueprintId: String
@@ -25,6 +25,34 @@ public struct CompileJob: Sendable, Encodable, Equatable {
     public var createdAt: String
     public var startedAt: String?
     public var finishedAt: String?
+}
+
+/// What an `esper worker` reports about a compile job it took (a `jobs.records` entry with
+/// `compile_job`).
+public struct CompileJobRecord: Sendable, Codable, Equatable {
+    public var compileJob: String
+    public var worker: String
+    public var state: CompileJob.Status
+    /// Succeeded: the artifact it uploaded (`PUT /api/v1/urza/artifacts/{id}`).
+    public var artifactSha256: String?
+    public var attempts: Int?
+    public var error: String?
+    public var errorClass: String?
+    public var errorCode: String?
+
+    public init(
+        compileJob: String, worker: String, state: CompileJob.Status, artifactSha256: String? = nil, attempts: Int? = nil,
+        error: String? = nil, errorClass: String? = nil, errorCode: String? = nil
+    ) {
+        self.compileJob = compileJob
+        self.worker = worker
+        self.state = state
+        self.artifactSha256 = artifactSha256
+        self.attempts = attempts
+        self.error = error
+        self.errorClass = errorClass
+        self.errorCode = errorCode
+    }
 }
 
 /// The request pipeline: validate synchronously (so bad requests are answered at once), then
@@ -89,6 +117,43 @@ public final class CompileJobs: Sendable {
             if scheduler.isStopping && job(jobId)?.status == .queued { return false }
         }
         return true
+    }
+
+    /// Applies what an `esper worker` reports about a job it compiles (`jobs.records`):
+    /// running, then succeeded (its artifact uploaded into Urza and verified there) or
+    /// failed. Idempotent: a finished job keeps its outcome; unknown jobs are ignored.
+    public func apply(_ record: CompileJobRecord) {
+        let stored = record.state == .succeeded ? urza.get(job(record.compileJob)?.blueprintId ?? "") : nil
+        state.withLock { $0.requests[record.compileJob] = nil }
+        update(record.compileJob) { job in
+            guard job.status == .queued || job.status == .running else { return }
+            switch record.state {
+            case .queued:
+                return
+            case .running:
+                job.status = .running
+                job.startedAt = job.startedAt ?? RFC3339.now()
+            case .succeeded:
+                guard let sha = record.artifactSha256, stored?.artifactSHA256 == sha else {
+                    job.status = .failed
+                    job.error = "worker \(record.worker) reported an artifact Urza does not hold"
+                    job.finishedAt = RFC3339.now()
+                    return
+                }
+                job.status = .succeeded
+                job.attempts = record.attempts ?? job.attempts
+                job.artifactSha256 = sha
+                job.validationStatus = stored?.validationStatus
+                job.finishedAt = RFC3339.now()
+            case .failed:
+                job.status = .failed
+                job.attempts = record.attempts ?? job.attempts
+                job.error = record.error ?? "failed on worker \(record.worker)"
+                job.errorClass = record.errorClass
+                job.errorCode = record.errorCode
+                job.finishedAt = RFC3339.now()
+            }
+        }
     }
 
     /// Marks a queued job failed (its queue entry could not be written or was dead-lettered).

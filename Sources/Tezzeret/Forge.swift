@@ -32,6 +32,15 @@ public struct ForgeRunSummary: Sendable, Encodable, Equatable {
     /// No longer in the catalog.
     public var dropped: [String]
     public var failed: [ForgeFailure]
+    /// Blueprints queued again because their artifact was missing or damaged, with why (the
+    /// damaged file is in Urza's quarantine).
+    public var recompiled: [ForgeRepair] = []
+}
+
+/// A blueprint the forge compiles again because its artifact was found missing or damaged.
+public struct ForgeRepair: Sendable, Encodable, Equatable {
+    public var blueprintId: String
+    public var reason: String
 }
 
 /// What `GET /api/v1/tezzeret/forge` reports.
@@ -143,6 +152,14 @@ public final class Forge: Sendable {
             let unqueued = all.filter { !wal.pending.contains($0) }
             let missing = unqueued.filter { !urza.hasValidArtifact($0) }
             summary.skipped += unqueued.count - missing.count
+            for id in missing {
+                if let reason = urza.invalidReason(id) {
+                    summary.recompiled.append(ForgeRepair(blueprintId: id, reason: reason))
+                } else if let record = urza.get(id), record.state != .available {
+                    summary.recompiled.append(
+                        ForgeRepair(blueprintId: id, reason: "artifact \(record.state.rawValue) since an earlier run"))
+                }
+            }
             wal.pending += missing
             PausePoint.reach("forge.before_wal", blueprintId: wal.pending.first ?? "")
         }
@@ -174,6 +191,7 @@ public final class Forge: Sendable {
             "tezzeret", "forge_finished", final.failed.isEmpty ? .info : .warning,
             [
                 "compiled": "\(final.compiled.count)", "skipped": "\(final.skipped)", "failed": "\(final.failed.count)",
+                "recompiled": final.recompiled.map { "\($0.blueprintId) (\($0.reason))" }.joined(separator: "; "),
                 "duration_ms": "\(Int(final.durationMs))",
             ])
         return final
@@ -334,5 +352,21 @@ public final class Forge: Sendable {
     }
 }
 
-extension ForgeRunSummary: Decodable {}
+extension ForgeRunSummary: Decodable {
+    // `recompiled` is newer than some saved summaries: absent reads as none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        trigger = try c.decode(String.self, forKey: .trigger)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        finishedAt = try c.decode(String.self, forKey: .finishedAt)
+        durationMs = try c.decode(Double.self, forKey: .durationMs)
+        resumed = try c.decode(Bool.self, forKey: .resumed)
+        compiled = try c.decode([String].self, forKey: .compiled)
+        skipped = try c.decode(Int.self, forKey: .skipped)
+        dropped = try c.decode([String].self, forKey: .dropped)
+        failed = try c.decode([ForgeFailure].self, forKey: .failed)
+        recompiled = try c.decodeIfPresent([ForgeRepair].self, forKey: .recompiled) ?? []
+    }
+}
+extension ForgeRepair: Decodable {}
 extension ForgeFailure: Decodable {}

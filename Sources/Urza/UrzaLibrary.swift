@@ -76,6 +76,8 @@ public final class UrzaLibrary: Sendable {
     /// Saves run one at a time: the WAL holds one record.
     private let saveLock = Mutex(0)
     private let invalidHandler = Mutex<(@Sendable (String, String) -> Void)?>(nil)
+    /// Blueprint id → why its artifact was last found missing or damaged (for the forge summary).
+    private let invalidReasons = Mutex<[String: String]>([:])
 
     /// Opens (or creates) the library, replays an interrupted save from the WAL, removes files
     /// no row references, and warms the metadata cache. `catalog` supplies tiers a WAL record
@@ -222,18 +224,36 @@ public final class UrzaLibrary: Sendable {
 
     /// What the forge asks instead of "does a row exist": the row is AVAILABLE, its file
     /// exists with the recorded size, and the file's header passes its CRC.
+    /// A damaged file found here is quarantined (and the row marked), so its recompile
+    /// leaves a trace; `invalidReason` tells the forge why.
     public func hasValidArtifact(_ id: String) -> Bool {
         guard let record = try? store.get(id), record.state == .available else { return false }
         let path = configuration.root + "/" + record.artifactPath
-        guard FileManager.default.fileSize(path) == record.artifactBytes,
-            let handle = FileHandle(forReadingAtPath: path)
-        else { return false }
+        guard AtomicFile.exists(path) else {
+            markInvalid(record, .missing, reason: "\(record.artifactPath) does not exist")
+            return false
+        }
+        guard FileManager.default.fileSize(path) == record.artifactBytes else {
+            quarantine(
+                record,
+                reason:
+                    "\(record.artifactPath) has \(FileManager.default.fileSize(path) ?? 0) bytes, the catalog says \(record.artifactBytes)")
+            return false
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         guard let head = try? handle.read(upToCount: ArtifactHeader.size),
-            let header = try? ArtifactHeader.decode(Array(head)[...])
-        else { return false }
-        return header.fileSize == UInt64(record.artifactBytes) && header.blueprintId == id
+            let header = try? ArtifactHeader.decode(Array(head)[...]),
+            header.fileSize == UInt64(record.artifactBytes) && header.blueprintId == id
+        else {
+            quarantine(record, reason: "\(record.artifactPath): header unreadable or names another blueprint")
+            return false
+        }
+        return true
     }
+
+    /// Why the artifact of `id` was last found missing or damaged in this process (nil: never).
+    public func invalidReason(_ id: String) -> String? { invalidReasons.withLock { $0[id] } }
 
     /// The artifact file of a blueprint id or artifact hash, checked against the recorded
     /// SHA-256 first (a mismatch quarantines it and is an error: unverified bytes never leave).
@@ -349,14 +369,23 @@ public final class UrzaLibrary: Sendable {
         let directory = configuration.quarantineDirectory + "/" + record.blueprintId
         try? AtomicFile.createDirectory(directory)
         let target = directory + "/" + (record.artifactPath.split(separator: "/").last.map(String.init) ?? "artifact") + ".corrupt"
-        _ = rename(source, target)
+        let moved = rename(source, target) == 0
         telemetry.metric("urza", "urza.artifact.integrity_failures", 1, ["blueprint_id": record.blueprintId])
+        Repairs.shared.record(
+            RepairEvent(
+                component: "urza", file: source, reason: reason, action: "quarantined, recompile",
+                quarantine: moved ? target : nil))
         markInvalid(record, .corrupt, reason: reason)
     }
 
     /// Marks the row of `record` (only while it still names that artifact) and reports it.
     private func markInvalid(_ record: UrzaRecord, _ state: ArtifactState, reason: String) {
         let id = record.blueprintId
+        invalidReasons.withLock { $0[id] = reason }
+        if state == .missing {
+            Repairs.shared.record(
+                RepairEvent(component: "urza", file: configuration.root + "/" + record.artifactPath, reason: reason, action: "recompile"))
+        }
         let changed =
             (try? store.setState(
                 id, artifactSHA256: record.artifactSHA256, state,

@@ -41,6 +41,9 @@ public final class JobQueue: RunDispatcher, Sendable {
 
     func leaseKey(_ runId: String) -> String { bus.keys.auxiliaryKey("lease." + runId) }
 
+    /// The seeds an operator asked to cull in a run, until the worker holding it took them.
+    func cullKey(_ runId: String) -> String { bus.keys.auxiliaryKey("culls." + runId) }
+
     /// The workers' group on every job stream, from the start of each stream (jobs enqueued
     /// before any worker existed are delivered). Idempotent.
     public func ensureGroup() throws(OonaError) {
@@ -72,7 +75,13 @@ public final class JobQueue: RunDispatcher, Sendable {
     }
 
     public func clearControl(runId: String) throws {
-        try check(try bus.execute([["HDEL", controlKey, runId]]))
+        try check(try bus.execute([["HDEL", controlKey, runId], ["DEL", cullKey(runId)]]))
+    }
+
+    /// Leaves the cull for the worker holding the run (its heartbeat reads it within 250 ms);
+    /// kept a day at most should no worker ever take the run again.
+    public func requestCull(runId: String, seedId: String) throws {
+        try check(try bus.execute([["SADD", cullKey(runId), seedId], ["EXPIRE", cullKey(runId), "86400"]]))
     }
 
     public func controls(runIds: [String]) throws -> [String: RunControlState] {

@@ -71,17 +71,19 @@ public final class RecordPublisher: Sendable {
 struct RecordSink: TrainingEventSink {
     let publisher: RecordPublisher
     let worker: String
+    /// The training attempt (`JobAttempt`) the records belong to.
+    let attempt: String?
     let bus: BusTrainingSink
 
     func epochCompleted(_ summary: EpochSummary) {
         publisher.publish(
-            RunJobRecord(kind: .epoch, runId: summary.runId, worker: worker, epoch: summary.epoch, summary: summary),
+            RunJobRecord(kind: .epoch, runId: summary.runId, worker: worker, epoch: summary.epoch, summary: summary, attempt: attempt),
             alongside: bus.epochMessages(summary))
     }
 
     func event(_ event: TrainingEvent) {
         publisher.publish(
-            RunJobRecord(kind: .event, runId: event.runId, worker: worker, epoch: event.epoch, event: event),
+            RunJobRecord(kind: .event, runId: event.runId, worker: worker, epoch: event.epoch, event: event, attempt: attempt),
             alongside: [(.telemetry(BusTrainingSink.eventPacket(event)), PublishOptions())])
     }
 }

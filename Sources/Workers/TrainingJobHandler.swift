@@ -1,4 +1,5 @@
 public import EsperJSON
+import Foundation
 public import Logging
 public import Tolaria
 
@@ -81,7 +82,31 @@ public struct TrainingJobHandler: JobHandler {
         }
 
         if let prepare {
-            do { try prepare(job.config) } catch {
+            // The server may be restarting (its kernel library is what a worker mirrors): try
+            // for a minute before the run fails with the reason.
+            var failure: (any Error)?
+            let deadline = ContinuousClock.now + .seconds(60)
+            var wait = 0.5
+            repeat {
+                do {
+                    try prepare(job.config)
+                    failure = nil
+                } catch {
+                    failure = error
+                    logger.warning("run not prepared yet; trying again", metadata: ["run": "\(id)", "error": "\(error)"])
+                    Thread.sleep(forTimeInterval: wait)
+                    wait = min(wait * 2, 5)
+                }
+            } while failure != nil && ContinuousClock.now < deadline && !worker.isStopping && !worker.lost(slot: context.slot)
+            if failure != nil && worker.lost(slot: context.slot) {
+                worker.letGo(slot: context.slot)
+                return .abandoned
+            }
+            if failure != nil && worker.isStopping {
+                worker.letGo(slot: context.slot)
+                return .requeue(context.job)
+            }
+            if let error = failure {
                 worker.letGo(slot: context.slot)
                 worker.records.publish(
                     RunJobRecord(
@@ -95,23 +120,28 @@ public struct TrainingJobHandler: JobHandler {
         worker.attach(control, slot: context.slot)
         let records = worker.records
         let name = context.consumer
+        // Every record of this attempt says so: the server drops what a later attempt redoes.
+        let attempt = JobAttempt(entryId: context.entryId, deliveries: context.deliveryCount).description
         records.publish(RunJobRecord(kind: .started, runId: id, worker: name))
         let restart = context.deliveryCount > 1 || job.reason == .requeued
         logger.info(
             "training job taken",
             metadata: ["run": "\(id)", "worker": "\(name)", "delivery": "\(context.deliveryCount)", "reason": "\(job.reason.rawValue)"])
         let outcome = executor.execute(
-            runId: id, config: job.config, sink: FanOutTrainingSink([RecordSink(publisher: records, worker: name, bus: busSink)] + sinks),
+            runId: id, config: job.config,
+            sink: FanOutTrainingSink([RecordSink(publisher: records, worker: name, attempt: attempt, bus: busSink)] + sinks),
             controller: { controllerFactory(id, job.config) }, control: control,
-            onResume: { epoch in records.publish(RunJobRecord(kind: .resumed, runId: id, worker: name, epoch: epoch, restart: restart)) })
+            onResume: { epoch in
+                records.publish(RunJobRecord(kind: .resumed, runId: id, worker: name, epoch: epoch, restart: restart, attempt: attempt))
+            })
         let lost = worker.lost(slot: context.slot)
         worker.letGo(slot: context.slot)
         if lost { return .abandoned }
         switch outcome {
         case .success(.completed), .success(.stoppedByController):
-            records.publish(RunJobRecord(kind: .finished, runId: id, worker: name, status: .succeeded))
+            records.publish(RunJobRecord(kind: .finished, runId: id, worker: name, status: .succeeded, attempt: attempt))
         case .success(.cancelled):
-            records.publish(RunJobRecord(kind: .finished, runId: id, worker: name, status: .cancelled))
+            records.publish(RunJobRecord(kind: .finished, runId: id, worker: name, status: .cancelled, attempt: attempt))
         case .success(.suspended):
             worker.drainRecords()
             if worker.isStopping {
@@ -122,7 +152,8 @@ public struct TrainingJobHandler: JobHandler {
             }
             return .done  // paused at an epoch boundary; a resume enqueues a new job
         case .failure(let error):
-            records.publish(RunJobRecord(kind: .finished, runId: id, worker: name, status: .failed, error: "\(error)"))
+            records.publish(
+                RunJobRecord(kind: .finished, runId: id, worker: name, status: .failed, error: "\(error)", attempt: attempt))
         }
         worker.drainRecords()
         return .done

@@ -45,12 +45,21 @@ public final class WorkerRuntime: Sendable {
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
     private let threads = DispatchGroup()
+    private let cullHandler = Mutex<CullHandler?>(nil)
+
+    /// Hands an operator's cull of a held run to its seeds; returns whether it is settled
+    /// (taken, or refused for good) — an unsettled one is offered again at the next beat.
+    public typealias CullHandler = @Sendable (_ runId: String, _ seedId: String) -> Bool
+
+    /// From now on the heartbeat hands the culls operators ask of held runs to `handler`.
+    public func relayCulls(to handler: @escaping CullHandler) { cullHandler.withLock { $0 = handler } }
 
     struct Held {
         var kind: JobKind
         var stream: OonaStream
         var runId: String?
         var entryId: String
+        var deliveries: Int
         var consumer: String
         var sinceMs: Int64
         var control: RunControl?
@@ -193,7 +202,7 @@ public final class WorkerRuntime: Sendable {
                     state.withLock {
                         $0.held[context.slot] = Held(
                             kind: context.kind, stream: context.stream, runId: runId, entryId: context.entryId,
-                            consumer: context.consumer, sinceMs: now)
+                            deliveries: context.deliveryCount, consumer: context.consumer, sinceMs: now)
                     }
                 }
                 return hold
@@ -205,6 +214,17 @@ public final class WorkerRuntime: Sendable {
     /// From now on the heartbeat relays the run's controls to `control`.
     public func attach(_ control: RunControl, slot: Int) {
         state.withLock { $0.held[slot]?.control = control }
+    }
+
+    /// The attempt (`JobAttempt`) of the job this worker holds for `runId`, if any: what
+    /// records sent on the run's behalf from outside its trainer (field reports, seed views)
+    /// carry.
+    public func attempt(runId: String) -> String? {
+        state.withLock { state in
+            state.held.values.first { $0.runId == runId && !$0.lost }.map {
+                JobAttempt(entryId: $0.entryId, deliveries: $0.deliveries).description
+            }
+        }
     }
 
     /// Whether another worker took the job over while this one held it.
@@ -266,6 +286,9 @@ public final class WorkerRuntime: Sendable {
             }
             let runIds = holding.values.compactMap(\.runId)
             if !runIds.isEmpty { commands.append(["HMGET", queue.controlKey] + runIds) }
+            let culls = cullHandler.withLock { $0 }
+            let cullRuns = culls == nil ? [] : runIds
+            for run in cullRuns { commands.append(["SMEMBERS", queue.cullKey(run)]) }
             commands.append(["TIME"])
             let replies = try queue.bus.execute(commands)
             var index = 0
@@ -294,6 +317,16 @@ public final class WorkerRuntime: Sendable {
                     }
                 }
             }
+            var settled: [[String]] = []
+            for run in cullRuns {
+                let seeds = replies[index].array?.compactMap(\.text) ?? []
+                index += 1
+                for seed in seeds where culls?(run, seed) == true {
+                    logger.info("operator cull relayed to the run's seeds", metadata: ["run": "\(run)", "seed": "\(seed)"])
+                    settled.append(["SREM", queue.cullKey(run), seed])
+                }
+            }
+            if !settled.isEmpty { _ = try queue.bus.execute(settled) }
             for run in lostRuns {
                 logger.warning("another worker took over a run this one held; letting go", metadata: ["run": "\(run)"])
             }

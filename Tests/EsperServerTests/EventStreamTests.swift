@@ -152,7 +152,7 @@ import Testing
         while !sawHeartbeat, let message = client.next() { sawHeartbeat = message.comments.contains("heartbeat") }
         #expect(sawHeartbeat)
         // A drill fires and clears an alert through Nissa's real path; the changes reach SSE.
-        let drill = try server.request("POST", "/api/v1/nissa/drills/training_latency_high", json: "")
+        let drill = try server.request("POST", "/api/v1/nissa/drills/training_latency_high?hold_s=0", json: "")
         #expect(drill.status == 200)
         let alerts = Self.collect(client) { $0.count >= 2 }
         #expect(alerts.map(\.event) == ["alert", "alert"])

@@ -18,23 +18,47 @@ extension ServerHarness {
         "publish_total", "publish_rerouted", "publish_dropped", "queue_depth_max", "queue_depth_normal",
         "queue_depth_emergency", "reclaimed", "dead_lettered", "signature_rejected", "reconnects",
         "publish_failed", "consumed", "acked", "handler_failed", "expired", "version_mismatch",
-        "unknown_fields_ignored", "circuit_breaker_publish", "circuit_breaker_consume", "stats_age_ms",
+        "unknown_fields_ignored", "circuit_breaker_publish", "circuit_breaker_consume", "stats_age_ms", "publish_shed",
     ]
 
     @Test func metricsAndStreamsReportThePublishes() throws {
         let server = try ServerHarness(environment: ["OONA_EMERGENCY_THRESHOLD": "2", "OONA_DROP_THRESHOLD": "3"])
-        for index in 0..<6 {
+        // One batch (one round trip): the server's own consumers cannot take anything before
+        // it is routed, so the reference's numbers come out whatever the timing.
+        let before = try server.statusAndJSON("/api/v1/oona/metrics").1["publish_total"] as? Int ?? 0
+        let batch: [(BusMessage, PublishOptions)] = (0..<6).map { index in
             var packet = Fixtures.systemState
             packet.packetId = "p-\(index)"
-            try server.application.bus.publishState(packet)
+            return (.systemState(packet), PublishOptions())
         }
+        _ = try server.application.bus.publish(batch: batch)
         let (status, metrics) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect(status == 200)
         for key in OonaRoutesTests.metricKeys { #expect(metrics[key] is NSNumber, "\(key)") }
-        #expect(metrics["publish_total"] as? Int == 5)
+        // Five written, plus the drop's announcement on the telemetry stream (and perhaps a
+        // queue-depth report meanwhile).
+        #expect((metrics["publish_total"] as? Int ?? 0) - before >= 6)
         #expect(metrics["publish_rerouted"] as? Int == 3)
         #expect(metrics["publish_dropped"] as? Int == 1)
         #expect(metrics["queue_depth_max"] as? Int == 3)
+        #expect(metrics["conservative_mode"] as? Bool == false)
+        // The drop is an alert too: Nissa reads the announcement's `oona.publish.dropped`.
+        #expect(
+            try eventually(within: 10) {
+                let (_, alerts) = try server.statusAndJSON("/api/v1/nissa/alerts?rule=oona_publish_dropped")
+                let items = alerts["items"] as? [[String: Any]] ?? []
+                return items.contains { $0["source"] as? String == "oona" && $0["drill"] as? Bool == false }
+            })
+        // The server's own counters are in the fleet view, under its consumer name.
+        let consumer = server.application.bus.configuration.consumerName
+        #expect(
+            try eventually(within: 10) {
+                let (_, body) = try server.statusAndJSON("/api/v1/oona/metrics")
+                let publishers = body["publishers"] as? [[String: Any]] ?? []
+                let mine = publishers.first { $0["id"] as? String == consumer }
+                return (mine?["counters"] as? [String: Any])?["publish_dropped"] as? Int == 1
+                    && (body["fleet"] as? [String: Any])?["publish_dropped"] as? Int == 1
+            })
 
         #expect(
             try eventually(within: 10) {
@@ -54,7 +78,7 @@ extension ServerHarness {
         let normal = try #require(streams.first)
         #expect(normal["key"] as? String == "esper:{bus}:oona.normal")
         #expect(normal["dead_letter_key"] as? String == "esper:{bus}:oona.normal.dlq")
-        for key in ["length", "pending", "consumers", "oldest_pending_age_ms", "dead_letter_length"] {
+        for key in ["length", "backlog", "pending", "consumers", "oldest_pending_age_ms", "dead_letter_length"] {
             #expect(normal[key] is NSNumber, "\(key)")
         }
         let groups = try #require(normal["groups"] as? [[String: Any]])
@@ -66,9 +90,14 @@ extension ServerHarness {
 
         let (metricsAfter, _) = try server.statusAndJSON("/api/v1/oona/metrics")
         #expect(metricsAfter == 200)
+        // The server's consumers took everything: the history stays, the backlog is gone.
+        #expect(
+            try eventually(within: 10) {
+                let (_, fresh) = try server.statusAndJSON("/api/v1/oona/metrics")
+                return fresh["queue_depth_normal"] as? Int == 0 && fresh["queue_depth_emergency"] as? Int == 0
+                    && (fresh["stream_backlog"] as? [String: Any])?["emergency"] as? Int == 0
+            })
         let (_, fresh) = try server.statusAndJSON("/api/v1/oona/metrics")
-        #expect(fresh["queue_depth_normal"] as? Int == 2)
-        #expect(fresh["queue_depth_emergency"] as? Int == 3)
         #expect((fresh["stream_length"] as? [String: Any])?["emergency"] as? Int == 3)
 
         let health = try server.statusAndJSON("/healthz")
@@ -77,8 +106,10 @@ extension ServerHarness {
         #expect((checks["bus"] as? [String: Any])?["status"] as? String == "ok")
 
         let prometheus = try server.get("/metrics").text
-        #expect(prometheus.contains("esper_oona_publish_total 5"))
         #expect(prometheus.contains("esper_oona_publish_dropped_total 1"))
+        #expect(prometheus.contains("esper_oona_fleet_publish_dropped 1.0"))
+        #expect(prometheus.contains("esper_oona_publisher_publish_dropped{publisher=\"\(consumer)\"} 1.0"))
+        #expect(prometheus.contains(#"esper_oona_stream_backlog{stream="normal"} 0.0"#))
     }
 
     /// Redis dies under a running server: publishes fail with a typed error, the breaker
@@ -149,6 +180,26 @@ extension ServerHarness {
         return try Configuration.resolve(
             flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var"].merging(environment) { $1 },
             workingDirectory: directory.path)
+    }
+
+    @Test func backlogModeAndDrillSettingsAreRead() throws {
+        let defaults = try resolve([:])
+        let bus = defaults.oonaConfiguration()
+        #expect(bus.backlogRefreshInterval == .milliseconds(100))
+        #expect(bus.conservativeOnBacklog == 2000 && bus.conservativeAuto)
+        #expect(defaults.nissa.drillHoldSeconds == 60)
+        let set = try resolve([
+            "OONA_BACKLOG_REFRESH_MS": "0", "OONA_CONSERVATIVE_BACKLOG": "0", "OONA_EMERGENCY_THRESHOLD": "600",
+            "NISSA_ALERTMANAGER_RESEND_S": "120",
+        ])
+        #expect(set.oonaConfiguration().backlogRefreshInterval == .zero)
+        #expect(set.oonaConfiguration().conservativeOnBacklog == nil)
+        #expect(set.nissa.drillHoldSeconds == 120, "one Alertmanager resend")
+        #expect(try resolve(["OONA_EMERGENCY_THRESHOLD": "600"]).oonaConfiguration().conservativeOnBacklog == 300)
+        #expect(try resolve(["NISSA_DRILL_HOLD_S": "2.5"]).nissa.drillHoldSeconds == 2.5)
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["NISSA_DRILL_HOLD_S": "-1"]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_BACKLOG_REFRESH_MS": "fast"]) }
+        #expect(throws: ConfigurationError.self) { _ = try resolve(["OONA_CONSERVATIVE_BACKLOG": "-5"]) }
     }
 
     @Test func busSettingsAreReadAndValidated() throws {

@@ -12,11 +12,14 @@ final class ServerProcess {
     let logPath: String
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    init(dataDirectory: String, redisURL: String, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
-        port = ServerProcess.freePort()
+    /// `port`: the one an earlier server process of the same cluster used (its workers know it).
+    init(
+        dataDirectory: String, redisURL: String, arguments: [String] = [], environment extra: [String: String] = [:], port: UInt16? = nil
+    ) throws {
+        self.port = port ?? ServerProcess.freePort()
         process.executableURL = URL(fileURLWithPath: EsperBinary.path)
         process.arguments =
-            ["serve", "--port", "\(port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"] + arguments
+            ["serve", "--port", "\(self.port)", "--data-dir", dataDirectory, "--redis-url", redisURL, "--log-level", "error"] + arguments
         // The test's own environment (OPENBLAS_* included: the kernel OpenBLAS picks decides the
         // last bits of every GEMM) minus any ESPER_* setting that could redirect the server.
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESPER_") && $0.key != "REDIS_URL" }
@@ -24,14 +27,14 @@ final class ServerProcess {
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
         // The server's errors (and a crash's last words) for a failing test to show.
-        logPath = dataDirectory + "/server-\(port).log"
+        logPath = dataDirectory + "/server-\(self.port).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log
         try process.run()
         let ready = eventually(within: 30) { (try? RawHTTP.request(port: self.port, path: "/api/v1/version").status) == 200 }
-        guard ready else { throw StartFailure(port: port) }
+        guard ready else { throw StartFailure(port: self.port) }
     }
 
     struct StartFailure: Error, CustomStringConvertible {

@@ -87,7 +87,8 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         let malformed = try app.request("GET", "/api/v1/runs/\(unknown.uppercased())")
         #expect(malformed.status == 400)
         #expect((try RawHTTP.json(malformed)["errors"] as? [[String: Any]])?.first?["field"] as? String == "id")
-        #expect(try app.request("DELETE", "/api/v1/runs/\(unknown)").status == 405)
+        #expect(try app.request("DELETE", "/api/v1/runs/\(unknown)").status == 404)
+        #expect(try app.request("PUT", "/api/v1/runs/\(unknown)").status == 405)
     }
 
     @Test func listsArePaginatedAndFilteredByStatus() throws {

@@ -57,7 +57,8 @@ final class WorkerChild {
         let data = TemporaryDirectory("esper-workers")
         let redis: RedisTestServer
         let url: String
-        let server: ServerProcess
+        /// Replaced when a test restarts the server (on the same port).
+        var server: ServerProcess
         var checkpoints: String { data.path + "/tolaria/runs" }
 
         init(environment: [String: String]) throws {
@@ -86,11 +87,11 @@ final class WorkerChild {
             return try #require(try RawHTTP.json(created)["id"] as? String)
         }
 
-        func run(_ id: String) throws -> [String: Any] { try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/runs/\(id)")) }
+        func run(_ id: String) throws -> [String: Any] { try FleetTests.get(server.port, "/api/v1/runs/\(id)") }
 
         /// Every live worker, the server's own slot (policy and compile jobs) included.
         func allWorkers() throws -> [[String: Any]] {
-            try RawHTTP.json(RawHTTP.request(port: server.port, path: "/api/v1/workers"))["items"] as? [[String: Any]] ?? []
+            try FleetTests.get(server.port, "/api/v1/workers")["items"] as? [[String: Any]] ?? []
         }
 
         /// The `esper worker` processes.
@@ -140,7 +141,8 @@ final class WorkerChild {
         #expect(Set(listed.compactMap { $0["pid"] as? Int }) == [Int(first.pid), Int(second.pid)])
         #expect(
             listed.allSatisfy {
-                $0["local"] as? Bool == false && $0["slots"] as? Int == 1 && $0["kinds"] as? [String] == ["training", "policy"]
+                $0["local"] as? Bool == false && $0["slots"] as? Int == 1
+                    && Set($0["kinds"] as? [String] ?? []) == ["training", "policy", "compile"]
             })
 
         // Kill the first worker once the run it holds is a few checkpoints in.

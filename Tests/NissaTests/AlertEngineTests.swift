@@ -33,7 +33,8 @@ func packet(
         #expect(file == AlertRuleSet.builtIn)
         #expect(
             file.rules.map(\.name) == [
-                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high",
+                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "oona_publish_dropped",
+                "tezzeret_compile_retry_high", "nissa_notifications_dead_lettered",
             ])
         let latency = try #require(file.rule(named: "training_latency_high"))
         #expect(latency.metric == "tolaria.epoch_hook.latency_ms")
@@ -188,15 +189,16 @@ func packet(
     @Test func drillsTriggerAndClearWithoutTouchingProductionState() throws {
         let (nissa, _) = makeNissa()
         nissa.ingest(packet("tolaria", [("tolaria.epoch_hook.latency_ms", 30)]))  // production: 1 of 3
-        let results = nissa.runAllDrills()
+        let results = nissa.runAllDrills(hold: 0)
         #expect(
             results.map(\.name) == [
-                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "tezzeret_compile_retry_high",
+                "training_latency_high", "kasmina_isolation_violation", "oona_queue_depth", "oona_publish_dropped",
+                "tezzeret_compile_retry_high", "nissa_notifications_dead_lettered",
             ])
         for result in results {
-            #expect(result.triggered && result.cleared, "\(result.name)")
+            #expect(result.triggered && result.cleared && result.state == .cleared, "\(result.name)")
         }
-        #expect(results.map(\.value) == [25, 5, 5000, 2])
+        #expect(results.map(\.value) == [25, 5, 5000, 3, 2, 1])
         #expect(results[0].routes == ["pagerduty", "slack"] && results[2].routes == ["slack"])
         let production = nissa.alerts.list(limit: 50).items.filter { !$0.drill }
         #expect(production.count == 1 && production[0].state == .pending && production[0].consecutive == 1)

@@ -94,6 +94,29 @@ import Testing
         #expect(client.metricsSnapshot().publishFailed == 5)
     }
 
+    @Test func anOpenBreakerProbesWithBackoffInsteadOfWaitingItsRecoveryWindow() throws {
+        let breaker = CircuitBreaker(name: "test", failureThreshold: 1, recovery: .seconds(30), halfOpenTrials: 1)
+        try breaker.acquire()
+        breaker.recordFailure()
+        #expect(breaker.currentState == .open)
+        // The first probe comes after 50 ms, not after the 30 s window.
+        #expect(eventually(within: 5) { breaker.currentState == .halfOpen })
+        // Failed probes double the wait, capped at 2 s: four failures in a row still probe
+        // again well within the window.
+        for _ in 0..<4 {
+            #expect(eventually(within: 5) { breaker.currentState == .halfOpen })
+            try breaker.acquire()
+            breaker.recordFailure()
+        }
+        #expect(breaker.currentState == .open)
+        #expect(throws: OonaError.self) { try breaker.acquire() }
+        #expect(eventually(within: 5) { breaker.currentState == .halfOpen })
+        try breaker.acquire()
+        breaker.recordSuccess()
+        #expect(breaker.currentState == .closed)
+        #expect(breaker.maxProbeInterval == .seconds(2))
+    }
+
     @Test func breakerOpensAfterThreeFailuresAndProbesAfterRecovery() throws {
         let changes = Mutex<[CircuitBreakerState]>([])
         let breaker = CircuitBreaker(name: "test", failureThreshold: 3, recovery: .milliseconds(50), halfOpenTrials: 2) { state in

@@ -91,7 +91,10 @@ import Testing
         #expect(outcomes.last == .dropped(stream: .emergency, backlog: 3))
         #expect(try bus.length(.emergency) == 3)
         let snapshot = bus.client.metricsSnapshot()
-        #expect(snapshot.publishTotal == 5 && snapshot.publishRerouted == 3 && snapshot.publishDropped == 1)
+        // Five state packets, and the drop's announcement (an `oona_publish_dropped` event on
+        // the telemetry stream).
+        #expect(snapshot.publishTotal == 6 && snapshot.publishRerouted == 3 && snapshot.publishDropped == 1)
+        #expect(try bus.length(.telemetry) == 1)
         // Emergency-flagged and CRITICAL messages obey the same cap.
         #expect(try bus.client.publishState(statePacket(9), emergency: true) == .dropped(stream: .emergency, backlog: 3))
         let critical = try bus.client.publishCommand(Fixtures.adaptationCommand, options: PublishOptions(priority: .critical))

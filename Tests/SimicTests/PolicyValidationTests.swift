@@ -123,3 +123,26 @@ final class AnnounceLog: @unchecked Sendable {
         #expect(SimicTrainingSettings().cloningEpochs == 100)
     }
 }
+
+/// A policy trained on nothing is never published, whatever the thresholds say.
+@Suite struct NothingLearnedTests {
+    @Test func aJobWithoutReportsIsRejectedEvenWithMinReportsZero() throws {
+        let dir = TemporaryDirectory("simic-nothing")
+        let store = try SimicStore(path: dir.path + "/simic.db")
+        let announced = AnnounceLog()
+        let publisher = try PolicyPublisher(directory: dir.path + "/policies", store: store, announce: { announced.append($0) })
+        var settings = SimicTrainingSettings()
+        settings.updates = 2
+        settings.validation.minReports = 0
+        settings.validation.minAverageReward = -1000
+        let result = try SimicJobRunner.run(
+            SimicJob(id: "job-empty", settings: settings, createdAt: ""), buffer: FieldReportReplayBuffer(), initial: .initial(),
+            publisher: publisher, telemetry: { _ in })
+        #expect(!result.validation.passed && !result.published && result.trainingReports == 0)
+        #expect(
+            result.validation.reasons.contains("no training reports: the policy was trained on nothing"), "\(result.validation.reasons)")
+        #expect(result.validation.reasons.contains { $0.hasPrefix("the trained weights equal the policy in force (policy-init)") })
+        #expect(announced.count == 0)
+        #expect(try store.policies(after: 0, limit: 10).items.isEmpty)
+    }
+}

@@ -56,6 +56,9 @@ import Tolaria
         let report = try #require(fixture.service.fieldReports.all.first)
         #expect(report.outcome == .success && report.seedId == id && report.blueprintId == "BP008")
         #expect(report.metrics["params_delta"] == 280)
+        // The run's training FLOPs when the seed's outcome was measured (Tolaria counts them).
+        let flops = try #require(report.metrics["run_training_flops"])
+        #expect(flops > 0 && Double(flops) <= (run.sink.summaries.last?.totalTrainingFlops ?? 0) * 1.0001)
         let lossDelta = try #require(report.metrics["loss_delta"])
         #expect(lossDelta <= -0.001, "the validation loss fell by at least the gate's 0.001")
         #expect(report.metrics["validation_loss_after"]! < report.metrics["validation_loss_before"]!)

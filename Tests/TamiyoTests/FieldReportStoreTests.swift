@@ -49,6 +49,8 @@ import Testing
         try handle.close()
         let reopened = try FieldReportStore(path: path, retentionHours: 24)
         #expect(reopened.all.map(\.reportId) == ["fr-1", "fr-2"])
+        #expect(reopened.damagedAtOpen.map(\.reason) == ["torn tail (no newline), cut off"])
+        #expect(reopened.damagedAtOpen.first?.offset == (try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)))
         try reopened.append(FieldReportStoreTests.report(4))
         let again = try FieldReportStore(path: path, retentionHours: 24)
         #expect(again.all.map(\.reportId) == ["fr-1", "fr-2", "fr-4"], "the append after the cut is reachable")
@@ -58,6 +60,9 @@ import Testing
         try bytes.write(to: URL(fileURLWithPath: path))
         let damaged = try FieldReportStore(path: path, retentionHours: 24)
         #expect(damaged.all.map(\.reportId) == ["fr-2", "fr-4"] && damaged.skippedAtOpen == 1)
+        // Named: the first record (byte 0), and why.
+        #expect(damaged.damagedAtOpen.map(\.offset) == [0])
+        #expect(damaged.damagedAtOpen.first?.reason == "checksum mismatch")
     }
 
     @Test func retentionDropsOldReportsByAnAtomicRewrite() throws {
@@ -94,5 +99,25 @@ import Testing
         #expect(store.query(run: nil, outcome: .regression, since: nil, after: 0, limit: 50).items.map(\.reportId) == ["fr-5"])
         let future = LeylineTimestamp(seconds: Int64(Date().timeIntervalSince1970) + 3600)
         #expect(store.query(run: nil, outcome: nil, since: future, after: 0, limit: 50).items.isEmpty)
+    }
+}
+
+/// Exactly once at the log: a report made again (a resumed run, a redelivered record) is kept
+/// once, also after the log is opened again.
+@Suite struct FieldReportDeduplicationTests {
+    @Test func aReportWithAKnownIdIsNotAppendedAgain() throws {
+        let directory = TemporaryDirectory("field-report-dedup")
+        let path = directory.path + "/field_reports.log"
+        let store = try FieldReportStore(path: path, retentionHours: 24)
+        var report = FieldReportStoreTests.report(7)
+        report.commandId = "c1"
+        #expect(try store.append(report))
+        var again = report
+        again.commandId = "c2"
+        #expect(try !store.append(again))
+        #expect(store.all.count == 1 && store.contains(reportId: report.reportId))
+        let reopened = try FieldReportStore(path: path, retentionHours: 24)
+        #expect(try !reopened.append(report))
+        #expect(reopened.all.map(\.commandId) == ["c1"])
     }
 }

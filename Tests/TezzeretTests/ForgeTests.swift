@@ -99,6 +99,26 @@ func subset(_ ids: [String]) throws -> KarnCatalog {
         fixture.expectCompleteAndUnique(["BP001", "BP002", "BP003", "BP004", "BP005"])
     }
 
+    @Test func aDamagedArtifactIsQuarantinedAndTheSummarySaysWhyItWasRecompiled() throws {
+        let fixture = try ForgeFixture(catalog: try subset(["BP001", "BP002"]))
+        #expect(fixture.forge.run().compiled == ["BP001", "BP002"])
+        let record = try #require(fixture.urza.get("BP002"))
+        let path = fixture.directory.path + "/urza/" + record.artifactPath
+        var bytes = try #require(try AtomicFile.read(path))
+        for index in 0..<8 { bytes[index] ^= 0xFF }  // the header: the forge's own check sees it
+        try AtomicFile.write(bytes, to: path)
+        let summary = fixture.forge.run()
+        #expect(summary.compiled == ["BP002"] && summary.skipped == 1)
+        #expect(summary.recompiled.map(\.blueprintId) == ["BP002"])
+        #expect(summary.recompiled.first?.reason.contains(record.artifactPath) == true)
+        let quarantined = fixture.directory.path + "/urza/quarantine/BP002/\(record.artifactSHA256).esk.corrupt"
+        #expect(FileManager.default.contents(atPath: quarantined) == Data(bytes))
+        #expect(Repairs.shared.recent.contains { $0.component == "urza" && $0.file == path && $0.quarantine == quarantined })
+        #expect(
+            fixture.telemetry.events(named: "forge_finished").last?.attributes["recompiled"]?.hasPrefix("BP002 (") == true)
+        fixture.expectCompleteAndUnique(["BP001", "BP002"])
+    }
+
     @Test func aFailingBlueprintDoesNotStopTheRunAndResumesLater() throws {
         let fixture = try ForgeFixture(catalog: try subset(["BP001", "BP002"]))
         fixture.faults.always.withLock { $0 = ["BP001"] }

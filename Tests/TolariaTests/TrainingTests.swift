@@ -1,3 +1,4 @@
+import EsperStorage
 import EsperTestSupport
 import Foundation
 import Testing
@@ -189,6 +190,29 @@ import Testing
         bytes[100] ^= 0xff
         try bytes.write(to: URL(fileURLWithPath: newest))
         #expect(store.latest()?.metadata.epoch == 4)
+    }
+
+    @Test func aResumeThatSkipsACorruptCheckpointSaysWhichAndWhyAndKeepsIt() throws {
+        var config = Self.moons
+        config.epochs = 6
+        config.checkpointInterval = 2
+        let directory = TemporaryDirectory()
+        _ = try Self.train(config, directory: directory.path)
+        let store = CheckpointStore(directory: directory.path, keep: 3)
+        let newest = store.available()[0].path
+        var bytes = try #require(FileManager.default.contents(atPath: newest))
+        bytes[100] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: newest))
+        let sink = InMemoryTrainingSink()
+        let trainer = try Self.trainer(config, directory: directory.path, sink: sink)
+        #expect(try trainer.resumeFromCheckpoint() == 4)
+        let event = try #require(sink.events.first { $0.kind == .checkpointFailed })
+        #expect(event.epoch == 6 && event.message.contains("checksum mismatch") && event.message.contains("epoch 4"))
+        #expect(event.attributes["file"] == newest)
+        let kept = try #require(event.attributes["quarantine"])
+        #expect(kept.hasPrefix(directory.path + "/quarantine/") && FileManager.default.fileExists(atPath: kept))
+        #expect(!FileManager.default.fileExists(atPath: newest))
+        #expect(Repairs.shared.recent.contains { $0.component == "tolaria" && $0.file == newest && $0.action == "skipped" })
     }
 
     /// Multiplies the slot's activation by a learned per-feature scale (starts at 1).

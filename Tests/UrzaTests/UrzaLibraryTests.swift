@@ -111,6 +111,23 @@ final class LibraryFixture {
         #expect(urza.stats.cacheHits == 1)
     }
 
+    @Test func aDamagedHeaderFoundByTheForgeCheckIsQuarantinedWithATrace() throws {
+        let fixture = try LibraryFixture()
+        let urza = try fixture.library()
+        let record = try fixture.store("BP002", in: urza)
+        let path = fixture.root + "/" + record.artifactPath
+        var bytes = try #require(try AtomicFile.read(path))
+        for index in 0..<16 { bytes[index] ^= 0xFF }
+        try AtomicFile.write(bytes, to: path)
+        #expect(!urza.hasValidArtifact("BP002"))
+        #expect(urza.get("BP002")?.state == .corrupt)
+        #expect(FileManager.default.fileExists(atPath: fixture.root + "/quarantine/BP002/\(record.artifactSHA256).esk.corrupt"))
+        #expect(urza.invalidReason("BP002")?.contains("header") == true)
+        let trace = Repairs.shared.recent.last { $0.component == "urza" && $0.file == path }
+        #expect(trace?.action == "quarantined, recompile")
+        #expect(trace?.quarantine?.hasSuffix(".esk.corrupt") == true)
+    }
+
     @Test func aFlippedByteIsDetectedQuarantinedAndNeverHandedOut() throws {
         let fixture = try LibraryFixture()
         let urza = try fixture.library()

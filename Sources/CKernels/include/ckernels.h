@@ -202,6 +202,38 @@ int ck_widen_forward(float *s, float *u, const float *x, const float *params, si
 int ck_widen_backward(float *dparams, float *dx, float *du, const float *ds, const float *x, const float *u,
                       const float *params, size_t B, size_t n_in, size_t k, size_t n_out);
 
+/* ---- conv1d.c  (1-D convolution over channels-last signals; see the file for the method) --- */
+
+/* Shape of one conv1d layer over a batch: x[batch, length, in_channels] (each position's channels
+ * contiguous), W[out_channels, kernel, in_channels], bias[out_channels]; zero padding of pad_left
+ * and pad_right positions; output y[batch, out_length, out_channels] with
+ * out_length = (length + pad_left + pad_right - kernel) / stride + 1 (ck_conv1d_out_length). */
+typedef struct {
+    size_t batch, in_channels, length, out_channels, kernel, stride, pad_left, pad_right;
+} ck_conv1d_dims;
+
+/* Output positions of a conv1d; 0 if kernel or stride is 0 or the padded signal is shorter than
+ * the kernel (nothing left). */
+size_t ck_conv1d_out_length(size_t length, size_t kernel, size_t stride, size_t pad_left,
+                            size_t pad_right);
+/* 'same' padding (TensorFlow's rule): out_length = ceil(length / stride), the missing positions
+ * split as evenly as possible with the extra one on the right. */
+int ck_conv1d_same_padding(size_t length, size_t kernel, size_t stride, size_t *pad_left,
+                           size_t *pad_right);
+/* Floats of the im2col matrix (batch * out_length * kernel * in_channels); 0 if d is invalid. */
+size_t ck_conv1d_cols_count(const ck_conv1d_dims *d);
+/* z = conv(x, W) + bias (pre-activation, overwritten; bias nullable), y = act(z) (overwritten);
+ * cols (ck_conv1d_cols_count floats) receives the im2col matrix the backward needs. */
+int ck_conv1d_forward(float *y, float *z, float *cols, const float *x, const float *W,
+                      const float *bias, ck_activation act, const ck_conv1d_dims *d);
+/* From dy = dL/dy: dz (scratch, batch*out_length*out_channels, overwritten) = dy act'(z);
+ * dW += dL/dW; dbias += dL/dbias (nullable); dx = dL/dx (overwritten; nullable, then dcols may be
+ * NULL too) using dcols (ck_conv1d_cols_count floats of scratch). z, y, cols from the forward
+ * (act as in ck_bias_act_backward: z for RELU/GELU, y for TANH). */
+int ck_conv1d_backward(float *dx, float *dW, float *dbias, float *dz, float *dcols,
+                       const float *dy, const float *z, const float *y, const float *cols,
+                       const float *W, ck_activation act, const ck_conv1d_dims *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,9 @@ public struct Dataset: Sendable, Equatable {
     public var labels: [Int32]
     public var featureCount: Int
     public var classCount: Int
+    /// The last this many rows are a fixed test split published with the data (MNIST-1D's
+    /// last 1,000) or named by the run config; nil: none, a random validation split is cut.
+    public var testRows: Int?
 
     public init(name: String, features: [Float], labels: [Int32], featureCount: Int, classCount: Int) {
         precondition(features.count == labels.count * featureCount, "features and labels disagree")
@@ -45,11 +48,35 @@ public enum FeatureScaling: String, Sendable, Codable, CaseIterable {
     case standardize
 }
 
-/// A seeded shuffle of the examples cut into a training and a validation part, with the
+/// A seeded shuffle of the examples cut into a training and a validation part — or, for data
+/// with a fixed test split, the rows before it and the split itself, in file order — with the
 /// scaling applied. Identical inputs give identical splits on every machine.
 public struct DataSplit: Sendable {
     public var training: Dataset
+    /// The held-out rows every epoch is evaluated on (test rows when `heldOut` is `.test`).
     public var validation: Dataset
+    public var heldOut: HeldOutSplit = .validation
+
+    /// The split a run config asks for: the data's fixed test rows if it has them, else a
+    /// random `validation_fraction`.
+    public init(_ data: Dataset, spec: DatasetSpec, seed: UInt64) {
+        if let testRows = data.testRows, testRows > 0, testRows < data.count {
+            self.init(data, testRows: testRows, scaling: spec.effectiveScaling)
+        } else {
+            self.init(data, validationFraction: spec.validationFraction, seed: seed, scaling: spec.effectiveScaling)
+        }
+    }
+
+    /// Rows before the last `testRows` train (in file order; epochs shuffle them), the last
+    /// `testRows` are the test split.
+    public init(_ data: Dataset, testRows: Int, scaling: FeatureScaling) {
+        precondition(testRows > 0 && testRows < data.count)
+        let cut = Int32(data.count - testRows)
+        training = data.subset(0..<cut, name: data.name + "/training")
+        validation = data.subset(cut..<Int32(data.count), name: data.name + "/test")
+        heldOut = .test
+        DataSplit.scale(&training, &validation, scaling)
+    }
 
     public init(_ data: Dataset, validationFraction: Double, seed: UInt64, scaling: FeatureScaling) {
         var order = (0..<Int32(data.count)).map { $0 }

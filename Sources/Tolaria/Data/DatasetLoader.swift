@@ -17,7 +17,44 @@ public struct DatasetLoader: Sendable {
         Bundle.module.path(forResource: "digits.csv", ofType: "gz")
     }
 
+    /// The bundled MNIST-1D CSV (gzip, one header line).
+    public static var mnist1dPath: String? {
+        Bundle.module.path(forResource: "mnist1d.csv", ofType: "gz")
+    }
+
+    /// The data set of `spec` with its fixed test split, if it names one, as its last rows
+    /// (`Dataset.testRows`; a second file is appended after the first).
     public func load(_ spec: DatasetSpec, runSeed: UInt64) throws(RunConfigError) -> Dataset {
+        var data = try loadRows(spec, runSeed: runSeed)
+        if spec.kind == .mnist1d {
+            guard data.count == 5000 else { throw problem("dataset.kind", "the bundled MNIST-1D has \(data.count) rows, not 5000") }
+            data.testRows = DatasetSpec.mnist1dTestRows
+        } else if let rows = spec.testRows {
+            guard rows < data.count else {
+                throw problem("dataset.test_rows", "\(rows) test rows leave no training row (the data set has \(data.count))")
+            }
+            data.testRows = rows
+        } else if spec.testPath != nil || spec.testImages != nil {
+            var testSpec = spec
+            testSpec.path = spec.testPath
+            testSpec.images = spec.testImages
+            testSpec.labels = spec.testLabels
+            let test = try loadRows(testSpec, runSeed: runSeed, test: true)
+            guard test.featureCount == data.featureCount else {
+                throw problem(
+                    spec.kind == .csv ? "dataset.test_path" : "dataset.test_images",
+                    "the test file has \(test.featureCount) features, the training file \(data.featureCount)")
+            }
+            data = Dataset(
+                name: data.name, features: data.features + test.features, labels: data.labels + test.labels,
+                featureCount: data.featureCount, classCount: max(data.classCount, test.classCount))
+            data.testRows = test.count
+        }
+        return data
+    }
+
+    private func loadRows(_ spec: DatasetSpec, runSeed: UInt64, test: Bool = false) throws(RunConfigError) -> Dataset {
+        let prefix = test ? "dataset.test_" : "dataset."
         if let task = spec.kind.syntheticTask {
             var parameters = SyntheticTask.Parameters()
             parameters.samples = spec.samples ?? 1000
@@ -34,6 +71,13 @@ public struct DatasetLoader: Sendable {
                 throw problem("dataset.kind", "the bundled digits data set is missing from this build")
             }
             return try csv(at: path, field: "dataset.kind", name: "digits", parser: CSVParser())
+        case .mnist1d:
+            guard let path = DatasetLoader.mnist1dPath else {
+                throw problem("dataset.kind", "the bundled MNIST-1D data set is missing from this build")
+            }
+            var parser = CSVParser()
+            parser.hasHeader = true
+            return try csv(at: path, field: "dataset.kind", name: "mnist1d", parser: parser)
         case .csv:
             var parser = CSVParser()
             parser.hasHeader = spec.hasHeader ?? false
@@ -44,17 +88,17 @@ public struct DatasetLoader: Sendable {
                 }
             }
             if let delimiter = spec.delimiter?.utf8.first { parser.delimiter = delimiter }
-            let path = try resolve(spec.path ?? "", field: "dataset.path")
-            return try csv(at: path, field: "dataset.path", name: spec.path ?? "csv", parser: parser)
+            let path = try resolve(spec.path ?? "", field: prefix + "path")
+            return try csv(at: path, field: prefix + "path", name: spec.path ?? "csv", parser: parser)
         case .idx:
-            let imagesPath = try resolve(spec.images ?? "", field: "dataset.images")
-            let labelsPath = try resolve(spec.labels ?? "", field: "dataset.labels")
+            let imagesPath = try resolve(spec.images ?? "", field: prefix + "images")
+            let labelsPath = try resolve(spec.labels ?? "", field: prefix + "labels")
             do {
-                let images = try IDXParser.parse(read(imagesPath, field: "dataset.images"), what: "images")
-                let labels = try IDXParser.parse(read(labelsPath, field: "dataset.labels"), what: "labels")
+                let images = try IDXParser.parse(read(imagesPath, field: prefix + "images"), what: "images")
+                let labels = try IDXParser.parse(read(labelsPath, field: prefix + "labels"), what: "labels")
                 return try IDXParser.dataset(images: images, labels: labels, name: spec.images ?? "idx", maxClasses: 1000)
             } catch let error as IDXParser.FormatError {
-                throw problem(error.description.hasPrefix("labels") ? "dataset.labels" : "dataset.images", error.description)
+                throw problem(error.description.hasPrefix("labels") ? prefix + "labels" : prefix + "images", error.description)
             } catch let error as RunConfigError {
                 throw error
             } catch {

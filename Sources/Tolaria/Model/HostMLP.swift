@@ -5,37 +5,61 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     public var classes: Int
     public var activation: Activation
     public var initialisation: WeightInitialisation
+    /// The conv1d layers of the input stage, in order, before the dense layers (nil or empty:
+    /// an MLP; optional so architectures stored before conv hosts still decode).
+    public var convolutions: [Conv1DLayerShape]?
 
     public init(
         inputs: Int, hiddenSizes: [Int], classes: Int, activation: Activation = .relu,
-        initialisation: WeightInitialisation = .kaimingUniform
+        initialisation: WeightInitialisation = .kaimingUniform, convolutions: [Conv1DLayerShape]? = nil
     ) {
         self.inputs = inputs
         self.hiddenSizes = hiddenSizes
         self.classes = classes
         self.activation = activation
         self.initialisation = initialisation
+        self.convolutions = convolutions?.isEmpty == true ? nil : convolutions
     }
 
-    /// Layer widths from input to logits.
-    public var widths: [Int] { [inputs] + hiddenSizes + [classes] }
+    /// The host a run's model spec declares over `inputs` features (conv layers resolved for
+    /// that signal length; a spec that does not fit is refused at submission, see
+    /// `ModelSpec.shapeProblems`).
+    public init(model: ModelSpec, inputs: Int, classes: Int) {
+        let resolved = model.resolvedLayers(inputs: inputs)
+        self.init(
+            inputs: inputs, hiddenSizes: resolved.hiddenSizes, classes: classes, activation: model.activation,
+            initialisation: model.initialisation, convolutions: resolved.convolutions)
+    }
 
-    /// Floats of all dense weights and biases.
+    /// Floats per example entering the first dense layer: the flattened output of the last
+    /// conv layer, or the inputs.
+    public var denseInputs: Int { convolutions?.last?.outputWidth ?? inputs }
+
+    /// Dense layer widths from the dense input to logits.
+    public var widths: [Int] { [denseInputs] + hiddenSizes + [classes] }
+
+    /// Floats of all conv parameters (first in the block).
+    public var convolutionParameterCount: Int { (convolutions ?? []).reduce(0) { $0 + $1.parameterCount } }
+
+    /// Floats of all weights and biases.
     public var parameterCount: Int {
         let w = widths
-        return (0..<(w.count - 1)).reduce(0) { $0 + w[$1 + 1] * w[$1] + w[$1 + 1] }
+        return convolutionParameterCount + (0..<(w.count - 1)).reduce(0) { $0 + w[$1 + 1] * w[$1] + w[$1 + 1] }
     }
 }
 
-/// The host: dense layers with activations, a seed slot after every hidden layer, softmax
-/// cross-entropy on the logits. All parameters live in one `ParameterBlock`; every
+/// The host: an optional input stage of conv1d layers (`Conv1DLayer`), dense layers with
+/// activations, a seed slot after every hidden layer, softmax cross-entropy on the logits.
+/// All parameters live in one `ParameterBlock` (conv layers first); every
 /// activation and gradient buffer is allocated once for the largest batch, so a training step
 /// allocates nothing.
 public final class HostMLP {
     public let architecture: HostArchitecture
     public let block: ParameterBlock
-    /// One group per dense layer: `host.layer-0`, …, `host.output`.
+    /// One group per layer: `host.conv-0`, …, `host.layer-0`, …, `host.output`.
     public let hostGroups: [ParameterGroup]
+    /// The input stage (conv layers), run before the dense layers.
+    let inputStage: [any HostLayer]
     public private(set) var slots: [SeedSlot]
     public let maxBatch: Int
     /// ε of label smoothing in every training gradient (main and shadow passes); 0 = off.
@@ -89,6 +113,15 @@ public final class HostMLP {
         var biasOffsets: [Int] = []
         var groups: [ParameterGroup] = []
         var offset = 0
+        var stage: [any HostLayer] = []
+        for (index, shape) in (architecture.convolutions ?? []).enumerated() {
+            stage.append(Conv1DLayer(shape: shape, block: block, offset: offset, maxBatch: maxBatch))
+            groups.append(
+                ParameterGroup(
+                    name: "host.conv-\(index)", block: block, offset: offset, count: shape.parameterCount, learningRate: learningRate))
+            offset += shape.parameterCount
+        }
+        inputStage = stage
         for layer in 0...hiddenCount {
             let fanIn = widths[layer], fanOut = widths[layer + 1]
             weightOffsets.append(offset)
@@ -134,6 +167,13 @@ public final class HostMLP {
     /// Weights from the run seed (their own RNG stream); biases zero.
     func initialise(seed: UInt64) {
         var rng = RandomGenerator(seed: seed, stream: .initialisation)
+        for case let conv as Conv1DLayer in inputStage {
+            let shape = conv.shape
+            rng.initialiseWeights(
+                conv.weights, count: shape.weightCount, fanIn: shape.kernelSize * shape.inputChannels,
+                fanOut: shape.kernelSize * shape.channels, scheme: architecture.initialisation)
+            conv.bias.update(repeating: 0, count: shape.channels)
+        }
         for layer in 0...hiddenCount {
             let fanIn = widths[layer], fanOut = widths[layer + 1]
             // The output layer feeds softmax, not an activation: Xavier keeps initial logits small.
@@ -177,6 +217,7 @@ public final class HostMLP {
         precondition(batch > 0 && batch <= maxBatch)
         let act = architecture.activation
         var current = input
+        for stage in inputStage { current = try stage.forward(current, batch: batch) }
         let values = block.values
         for layer in 0..<hiddenCount {
             layerInputs[layer] = current
@@ -236,7 +277,7 @@ public final class HostMLP {
             try widening.contributionBackward(preactivationGradient: logitsGradient, batch: batch, outputs: classes)
         }
         try Kernels.linearBackward(
-            inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : nil,
+            inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : inputStage.last?.outputGradient,
             weightGradient: gradients + weightOffsets[hiddenCount],
             biasGradient: gradients + biasOffsets[hiddenCount], outputGradient: logitsGradient,
             input: layerInputs[hiddenCount], weights: values + weightOffsets[hiddenCount],
@@ -257,10 +298,16 @@ public final class HostMLP {
                 try widening.contributionBackward(preactivationGradient: dz[layer], batch: batch, outputs: fanOut)
             }
             try Kernels.linearBackward(
-                inputGradient: layer > 0 ? dSlotOutput[layer - 1] : nil,
+                inputGradient: layer > 0 ? dSlotOutput[layer - 1] : inputStage.last?.outputGradient,
                 weightGradient: gradients + weightOffsets[layer], biasGradient: nil, outputGradient: dz[layer],
                 input: layerInputs[layer], weights: values + weightOffsets[layer],
                 batch: batch, inputs: fanIn, outputs: fanOut)
+        }
+        // The input stage, last layer first; the first one's input is the data (no gradient).
+        for index in stride(from: inputStage.count - 1, through: 0, by: -1) {
+            try inputStage[index].backward(
+                outputGradient: inputStage[index].outputGradient,
+                inputGradient: index > 0 ? inputStage[index - 1].outputGradient : nil, batch: batch)
         }
     }
 
@@ -404,6 +451,10 @@ public final class HostMLP {
             (block.values, wider.block.values, true), (block.firstMoment, wider.block.firstMoment, false),
             (block.secondMoment, wider.block.secondMoment, false),
         ]
+        for (source, destination, _) in pairs {
+            // The input stage comes first in both blocks and does not change.
+            destination.update(from: source, count: architecture.convolutionParameterCount)
+        }
         for (source, destination, isValue) in pairs {
             for l in 0...hiddenCount {
                 let inputs = widths[l], outputs = widths[l + 1]

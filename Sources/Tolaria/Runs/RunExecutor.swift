@@ -13,7 +13,7 @@ public struct RunExecutor: Sendable {
     public func checkpointDirectory(_ runId: String) -> String { checkpointRoot + "/" + runId }
 
     /// Loads the data set, builds the trainer, resumes from the newest intact checkpoint
-    /// (`onResume` gets its epoch before the `resumed` event goes to the sink) and trains
+    /// (`onResume` gets its epoch — 0 too — before the `resumed` event goes to the sink) and trains
     /// until the end, a stop, or a suspension.
     public func execute(
         runId: String, config: RunConfig, sink: any TrainingEventSink, controller: () -> any EpochController,
@@ -21,15 +21,20 @@ public struct RunExecutor: Sendable {
     ) -> Result<TrainingOutcome, any Error> {
         do {
             let data = try loader.load(config.dataset, runSeed: config.seed)
-            let split = DataSplit(
-                data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                scaling: config.dataset.effectiveScaling)
+            // A job comes off the bus: its layers are checked against the data again rather
+            // than trusted (a host that does not fit must fail the run, not the worker).
+            let shapeProblems = config.model.shapeProblems(inputs: data.featureCount, batchSize: config.batchSize)
+            if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
+            let split = DataSplit(data, spec: config.dataset, seed: config.seed)
             let store = CheckpointStore(directory: checkpointDirectory(runId), keep: config.keepCheckpoints)
             let trainer = Trainer(
                 runId: runId, config: config, split: split, checkpoints: store, sink: sink, controller: controller(),
                 control: control)
-            if let epoch = try trainer.resumeFromCheckpoint(), epoch > 0, epoch < config.epochs {
+            if let epoch = try trainer.resumeFromCheckpoint(), epoch < config.epochs {
+                // Even from epoch 0's checkpoint (the untrained model): whatever an earlier
+                // attempt reported is trained again and must be replaced, not added to.
                 onResume(epoch)
+                guard epoch > 0 else { return .success(try trainer.run()) }
                 sink.event(
                     TrainingEvent(
                         runId: runId, epoch: epoch, kind: .resumed, level: .info,

@@ -1,3 +1,5 @@
+public import EsperJSON
+
 /// A training run as work for a worker (the payload of a `jobs.training` entry): everything
 /// a worker on another machine needs to train it without the server's database.
 public struct RunJob: Sendable, Codable, Equatable {
@@ -44,6 +46,12 @@ public struct RunJobRecord: Sendable, Codable, Equatable {
         case event
         /// The run ended: `status` succeeded, failed (with `error`) or cancelled.
         case finished
+        /// A Tamiyo field report of the run (`payload`: Leyline's JSON of the `FieldReport`;
+        /// deduplicated by its `report_id` wherever it is stored).
+        case fieldReport = "field_report"
+        /// Kasmina's view of the run's seeds after an epoch boundary (`payload`: the
+        /// `RunSeedsView`), so `/runs/{id}/seeds` of a remote run answers as for a local one.
+        case seeds
     }
 
     public var kind: Kind
@@ -58,11 +66,20 @@ public struct RunJobRecord: Sendable, Codable, Equatable {
     public var event: TrainingEvent?
     public var status: RunStatus?
     public var error: String?
+    /// The training attempt that sent it (`JobAttempt`: the job's entry and delivery count).
+    /// The server ignores records of an attempt older than the newest it has seen, so a
+    /// record redelivered late, or sent by a worker that lost its job, never moves a run
+    /// backwards. Absent: not tied to an attempt (applied under the monotonic rules only).
+    public var attempt: String?
+    /// `field_report` and `seeds`: the record's body (opaque to Tolaria).
+    public var payload: JSONValue?
 
     public init(
         kind: Kind, runId: String, worker: String, epoch: Int? = nil, restart: Bool? = nil, summary: EpochSummary? = nil,
-        event: TrainingEvent? = nil, status: RunStatus? = nil, error: String? = nil
+        event: TrainingEvent? = nil, status: RunStatus? = nil, error: String? = nil, attempt: String? = nil, payload: JSONValue? = nil
     ) {
+        self.attempt = attempt
+        self.payload = payload
         self.kind = kind
         self.runId = runId
         self.worker = worker
@@ -87,4 +104,13 @@ public protocol RunDispatcher: Sendable {
     /// The controls of these runs (absent: none recorded — Redis lost it, or the run's
     /// enqueue failed).
     func controls(runIds: [String]) throws -> [String: RunControlState]
+    /// Asks the worker holding the run to cull one of its seeds (an operator's cull of a run
+    /// trained in another process).
+    func requestCull(runId: String, seedId: String) throws
+}
+
+extension RunDispatcher {
+    public func requestCull(runId: String, seedId: String) throws {
+        throw RunControlError.unavailable("this job queue cannot relay culls")
+    }
 }

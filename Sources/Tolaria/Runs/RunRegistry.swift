@@ -51,6 +51,41 @@ public final class RunRegistry: Sendable {
                 view TEXT NOT NULL
             );
             """)
+        // Exactly once (databases from before these columns get them): which training attempt
+        // wrote an epoch or event, which attempt's resume the run last applied, and a key
+        // that makes a redelivered event a no-op.
+        for (table, column) in [
+            ("runs", "resumed_attempt TEXT"), ("run_epochs", "attempt TEXT"), ("run_events", "attempt TEXT"),
+            ("run_events", "event_key TEXT"),
+        ] {
+            try? database.execute("ALTER TABLE \(table) ADD COLUMN \(column)")
+        }
+        try database.execute("CREATE UNIQUE INDEX IF NOT EXISTS run_events_key ON run_events(run_id, event_key)")
+    }
+
+    /// Where a run's records stand: its status and the attempt whose resume it applied last
+    /// (records of earlier attempts about epochs from that resume on are superseded).
+    public struct Progress: Sendable, Equatable {
+        public var status: RunStatus
+        public var resumedAttempt: JobAttempt?
+        public var resumedFromEpoch: Int?
+
+        /// Whether a record of `attempt` about `epoch` was overtaken by a later attempt that
+        /// trains that epoch again (records without an attempt never are).
+        public func supersedes(_ attempt: JobAttempt?, epoch: Int) -> Bool {
+            guard let attempt, let resumedAttempt, attempt < resumedAttempt else { return false }
+            return epoch >= (resumedFromEpoch ?? 0)
+        }
+    }
+
+    func progress(_ id: String) throws -> Progress? {
+        guard
+            let row = try database.query("SELECT status, resumed_attempt, resumed_from_epoch FROM runs WHERE id = ?", [.text(id)]).first,
+            let status = row["status"].string.flatMap(RunStatus.init(rawValue:))
+        else { return nil }
+        return Progress(
+            status: status, resumedAttempt: JobAttempt(sortKey: row["resumed_attempt"].string),
+            resumedFromEpoch: row["resumed_from_epoch"].int.map { Int($0) })
     }
 
     /// Stores the latest view of a run's seeds (Kasmina's JSON; opaque here), so the seeds
@@ -111,22 +146,45 @@ public final class RunRegistry: Sendable {
         }
     }
 
-    func recordEpoch(_ summary: EpochSummary) throws {
+    /// Records one epoch. A row written by a later attempt is kept (a late record of an
+    /// earlier attempt does not replace it), and the run's progress only moves forward: a
+    /// redelivered old epoch never lowers `epoch` or replaces the latest metrics.
+    func recordEpoch(_ summary: EpochSummary, attempt: JobAttempt? = nil) throws {
         let text = try RunRegistry.text(summary)
+        let key: SQLiteValue = attempt.map { .text($0.sortKey) } ?? .null
         try database.transaction { tx in
+            if let attempt,
+                let stored = try tx.query(
+                    "SELECT attempt FROM run_epochs WHERE run_id = ? AND epoch = ?", [.text(summary.runId), .integer(Int64(summary.epoch))]
+                ).first.flatMap({ JobAttempt(sortKey: $0["attempt"].string) }), stored > attempt
+            {
+                return
+            }
             try tx.query(
-                "INSERT OR REPLACE INTO run_epochs (run_id, epoch, summary) VALUES (?, ?, ?)",
-                [.text(summary.runId), .integer(Int64(summary.epoch)), .text(text)])
+                "INSERT OR REPLACE INTO run_epochs (run_id, epoch, summary, attempt) VALUES (?, ?, ?, ?)",
+                [.text(summary.runId), .integer(Int64(summary.epoch)), .text(text), key])
             try tx.query(
-                "UPDATE runs SET epoch = ?, global_step = ?, latest = ? WHERE id = ?",
-                [.integer(Int64(summary.epoch + 1)), .integer(summary.globalStep), .text(text), .text(summary.runId)])
+                "UPDATE runs SET epoch = ?, global_step = ?, latest = ? WHERE id = ? AND epoch <= ?",
+                [
+                    .integer(Int64(summary.epoch + 1)), .integer(summary.globalStep), .text(text), .text(summary.runId),
+                    .integer(Int64(summary.epoch + 1)),
+                ])
         }
     }
 
-    func recordEvent(_ event: TrainingEvent) throws {
+    /// Records one event once: the same event delivered again (same content, timestamp
+    /// included) is a no-op.
+    func recordEvent(_ event: TrainingEvent, attempt: JobAttempt? = nil) throws {
         let text = try RunRegistry.text(event)
+        let key = Checksum.sha256Hex(Array(text.utf8))
         try database.transaction { tx in
-            try tx.query("INSERT INTO run_events (run_id, event) VALUES (?, ?)", [.text(event.runId), .text(text)])
+            guard
+                try tx.query("SELECT 1 AS found FROM run_events WHERE run_id = ? AND event_key = ?", [.text(event.runId), .text(key)])
+                    .isEmpty
+            else { return }
+            try tx.query(
+                "INSERT INTO run_events (run_id, event, event_key, attempt) VALUES (?, ?, ?, ?)",
+                [.text(event.runId), .text(text), .text(key), attempt.map { .text($0.sortKey) } ?? .null])
             if event.kind == .rollback {
                 try tx.query("UPDATE runs SET rollbacks = rollbacks + 1 WHERE id = ?", [.text(event.runId)])
             }
@@ -134,19 +192,36 @@ public final class RunRegistry: Sendable {
     }
 
     /// A restart resumed the run at `epoch` (epochs completed): later epochs will be trained
-    /// again, so their rows go.
-    func resumed(_ id: String, atEpoch epoch: Int) throws {
+    /// again, so the rows earlier attempts wrote for them go — epochs and events alike (the
+    /// new attempt writes them again). Rows of this attempt or a later one stay, so a resume
+    /// applied late (after its own epochs, a redelivery) loses nothing.
+    func resumed(_ id: String, atEpoch epoch: Int, attempt: JobAttempt? = nil) throws {
+        let older: String = attempt.map { $0.sortKey } ?? String(repeating: "9", count: 50)
         try database.transaction { tx in
-            try tx.query("DELETE FROM run_epochs WHERE run_id = ? AND epoch >= ?", [.text(id), .integer(Int64(epoch))])
-            let latest =
-                try tx.query(
-                    "SELECT summary FROM run_epochs WHERE run_id = ? AND epoch = ?",
-                    [.text(id), .integer(Int64(epoch - 1))]
-                ).first?["summary"] ?? .null
+            try tx.query(
+                "DELETE FROM run_epochs WHERE run_id = ? AND epoch >= ? AND (attempt IS NULL OR attempt < ?)",
+                [.text(id), .integer(Int64(epoch)), .text(older)])
+            try tx.query(
+                """
+                DELETE FROM run_events WHERE run_id = ? AND CAST(json_extract(event, '$.epoch') AS INTEGER) >= ?
+                AND (attempt IS NULL OR attempt < ?)
+                """,
+                [.text(id), .integer(Int64(epoch)), .text(older)])
+            let newest = try tx.query(
+                "SELECT epoch, summary FROM run_epochs WHERE run_id = ? ORDER BY epoch DESC LIMIT 1", [.text(id)]
+            ).first
+            let reached = max(epoch, Int(newest?["epoch"].int ?? -1) + 1)
+            let latest = newest?["summary"] ?? .null
             let step = RunRegistry.decode(EpochSummary.self, latest.string)?.globalStep ?? 0
             try tx.query(
-                "UPDATE runs SET epoch = ?, latest = ?, global_step = ?, resumed_from_epoch = ? WHERE id = ?",
-                [.integer(Int64(epoch)), latest, .integer(step), .integer(Int64(epoch)), .text(id)])
+                """
+                UPDATE runs SET epoch = ?, latest = ?, global_step = ?, resumed_from_epoch = ?,
+                resumed_attempt = COALESCE(?, resumed_attempt) WHERE id = ?
+                """,
+                [
+                    .integer(Int64(reached)), latest, .integer(step), .integer(Int64(epoch)),
+                    attempt.map { .text($0.sortKey) } ?? .null, .text(id),
+                ])
         }
     }
 

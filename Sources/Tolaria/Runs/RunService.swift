@@ -143,24 +143,7 @@ public final class RunService: Sendable {
         }
         let config: RunConfig
         do throws(RunConfigError) {
-            config = try RunConfig.parse(json)
-            let dataset = try loader.load(config.dataset, runSeed: config.seed)
-            let architecture = HostArchitecture(
-                inputs: dataset.featureCount, hiddenSizes: config.model.hiddenSizes,
-                classes: dataset.classCount)
-            if architecture.parameterCount > RunConfig.Limits.maxParameters {
-                throw RunConfigError(problems: [
-                    JSONFieldProblem(
-                        field: "model.hidden_sizes",
-                        message:
-                            "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)"
-                    )
-                ])
-            }
-            if let configValidator {
-                let problems = configValidator(config, architecture)
-                if !problems.isEmpty { throw RunConfigError(problems: problems) }
-            }
+            config = try validate(json)
         } catch {
             throw .invalid(error)
         }
@@ -189,6 +172,31 @@ public final class RunService: Sendable {
         } catch {
             throw .storage("\(error)")
         }
+    }
+
+    /// Parses and checks a run config exactly as `submit` does (data set loaded, parameter
+    /// limit, the controller's validator) without recording anything; every problem names its
+    /// field. Studies check all the runs they would create before creating any.
+    public func validate(_ json: JSONValue) throws(RunConfigError) -> RunConfig {
+        let config = try RunConfig.parse(json)
+        let dataset = try loader.load(config.dataset, runSeed: config.seed)
+        let shapeProblems = config.model.shapeProblems(inputs: dataset.featureCount, batchSize: config.batchSize)
+        if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
+        let architecture = HostArchitecture(model: config.model, inputs: dataset.featureCount, classes: dataset.classCount)
+        if architecture.parameterCount > RunConfig.Limits.maxParameters {
+            throw RunConfigError(problems: [
+                JSONFieldProblem(
+                    field: config.model.layers == nil ? "model.hidden_sizes" : "model.layers",
+                    message:
+                        "the model would have \(architecture.parameterCount) parameters; the limit is \(RunConfig.Limits.maxParameters)"
+                )
+            ])
+        }
+        if let configValidator {
+            let problems = configValidator(config, architecture)
+            if !problems.isEmpty { throw RunConfigError(problems: problems) }
+        }
+        return config
     }
 
     public func run(_ id: String) throws -> RunRecord? { try registry.run(id) }
@@ -260,23 +268,72 @@ public final class RunService: Sendable {
 
     // MARK: - What workers report
 
-    /// Applies one worker record. Idempotent: a record seen twice, or repeated by the worker
-    /// that took over a reclaimed job, leaves the registry as once. A finished run keeps
-    /// its final status whatever arrives late.
+    /// What the registry does not keep itself: a remote run's field reports (Tamiyo's log,
+    /// Simic's buffer) and seed views (Kasmina's registry). Set once at start.
+    public struct RecordHandlers: Sendable {
+        public typealias Handler = @Sendable (_ record: RunJobRecord, _ payload: JSONValue) throws -> Void
+        public var fieldReport: Handler?
+        public var seeds: Handler?
+
+        public init(fieldReport: Handler? = nil, seeds: Handler? = nil) {
+            self.fieldReport = fieldReport
+            self.seeds = seeds
+        }
+    }
+
+    private let recordHandlers = Mutex(RecordHandlers())
+
+    public func handleRecords(_ handlers: RecordHandlers) { recordHandlers.withLock { $0 = handlers } }
+
+    /// Relays an operator's cull to the worker that holds the run (its heartbeat picks it up).
+    public func requestCull(runId: String, seedId: String) throws {
+        guard let status = try registry.status(runId) else { throw RunControlError.notFound("no run \(runId)") }
+        guard status == .running || status == .queued else {
+            throw RunControlError.conflict("run \(runId) is \(status.rawValue); its seeds can no longer change")
+        }
+        try relay { try dispatcher.requestCull(runId: runId, seedId: seedId) }
+    }
+
+    /// Applies one worker record. Exactly once: a record seen twice, repeated by the worker
+    /// that took over a reclaimed job, or delivered late after newer ones leaves the registry
+    /// as once — epochs are keyed, events deduplicated by content, a run's progress and
+    /// status only move forward, a finished run keeps its final status whatever arrives
+    /// late, and a record of an attempt a later attempt resumed over (`JobAttempt`) is
+    /// dropped for the epochs that attempt trains again.
     public func apply(_ record: RunJobRecord) throws {
         let id = record.runId
+        let attempt = record.attempt.flatMap(JobAttempt.init)
         var changed: (RunStatus, Int, String?)?
         var ownEvent: TrainingEvent?
         var clear = false
-        // Epochs and events (nearly every record) need no status: no lock, no record read.
+        // Epochs, events, reports and seed views (nearly every record) need no status change:
+        // no lock.
         switch record.kind {
         case .epoch:
-            guard let summary = record.summary, summary.runId == id, try registry.status(id) != nil else { return }
-            try registry.recordEpoch(summary)
+            guard let summary = record.summary, summary.runId == id, let progress = try registry.progress(id),
+                !progress.supersedes(attempt, epoch: summary.epoch)
+            else { return }
+            try registry.recordEpoch(summary, attempt: attempt)
             return
         case .event:
-            guard let event = record.event, event.runId == id, try registry.status(id) != nil else { return }
-            try registry.recordEvent(event)
+            guard let event = record.event, event.runId == id, let progress = try registry.progress(id),
+                !progress.supersedes(attempt, epoch: event.epoch)
+            else { return }
+            try registry.recordEvent(event, attempt: attempt)
+            return
+        case .fieldReport:
+            // Deduplicated by report id where it is stored; a superseded attempt's report is
+            // the same report its successor writes again.
+            guard let payload = record.payload, try registry.status(id) != nil,
+                let handler = recordHandlers.withLock({ $0.fieldReport })
+            else { return }
+            try handler(record, payload)
+            return
+        case .seeds:
+            guard let payload = record.payload, let progress = try registry.progress(id),
+                !progress.supersedes(attempt, epoch: record.epoch ?? 0), let handler = recordHandlers.withLock({ $0.seeds })
+            else { return }
+            try handler(record, payload)
             return
         default:
             break
@@ -294,12 +351,18 @@ public final class RunService: Sendable {
                 }
             case .resumed:
                 guard let epoch = record.epoch, !current.status.isFinished else { return }
-                try registry.resumed(id, atEpoch: epoch)
+                if let attempt, let applied = try registry.progress(id)?.resumedAttempt, attempt <= applied {
+                    return  // this resume (or a later one) is applied already
+                }
+                try registry.resumed(id, atEpoch: epoch, attempt: attempt)
                 if record.restart == true { try registry.countRestart(id) }
-            case .epoch, .event:
+            case .epoch, .event, .fieldReport, .seeds:
                 return  // applied above
             case .finished:
                 guard let status = record.status else { return }
+                if let progress = try registry.progress(id), progress.supersedes(attempt, epoch: Int.max) {
+                    return  // an attempt a later one took over: the run goes on there
+                }
                 guard !current.status.isFinished else {
                     clear = true  // the worker let go of a run already over (cancelled)
                     return

@@ -46,6 +46,8 @@ struct Checkpoint {
         var recentLosses: [Double]
         var rollbacks: Int
         var tensors: [TensorEntry]
+        /// Training FLOPs up to this checkpoint (absent in checkpoints written before they were counted).
+        var trainingFlops: Double? = nil
     }
 
     var metadata: Metadata
@@ -147,17 +149,44 @@ public final class CheckpointStore: Sendable {
 
     /// The newest intact checkpoint: the one the WAL names, else the newest readable file
     /// not newer than it. nil when there is none.
-    func latest() -> Checkpoint? {
+    func latest() -> Checkpoint? { latestReporting().checkpoint }
+
+    /// A checkpoint file passed over because it could not be read.
+    struct Skipped {
+        var epoch: Int
+        var path: String
+        var reason: String
+        /// Where the damaged file was moved (`<run>/quarantine/`), nil when it could not be.
+        var quarantine: String?
+    }
+
+    /// `latest()`, and every newer checkpoint it had to pass over: each damaged file is moved
+    /// to `<run dir>/quarantine/` and recorded in the repairs ledger (log line, counter), so
+    /// the caller can say in the run's events which checkpoint was skipped and why.
+    func latestReporting() -> (checkpoint: Checkpoint?, skipped: [Skipped]) {
         var candidates = available()
         if let walBytes = try? ChecksummedFile.read(walPath), let record = try? JanssonDecoder().decode(WALRecord.self, from: walBytes) {
             candidates.removeAll { $0.epoch > record.epoch }
         }
+        var skipped: [Skipped] = []
         for candidate in candidates {
-            if let payload = try? ChecksummedFile.read(candidate.path), let checkpoint = try? Checkpoint.decode(payload) {
-                return checkpoint
+            let reason: String
+            do {
+                guard let payload = try ChecksummedFile.read(candidate.path) else { continue }
+                return (try Checkpoint.decode(payload), skipped)
+            } catch {
+                reason = "\(error)"
             }
+            let quarantine = directory + "/quarantine"
+            let target = quarantine + "/" + (candidate.path as NSString).lastPathComponent + ".corrupt"
+            let moved = (try? AtomicFile.createDirectory(quarantine)) != nil && rename(candidate.path, target) == 0
+            Repairs.shared.record(
+                RepairEvent(
+                    component: "tolaria", file: candidate.path, reason: reason, action: "skipped",
+                    quarantine: moved ? target : nil))
+            skipped.append(Skipped(epoch: candidate.epoch, path: candidate.path, reason: reason, quarantine: moved ? target : nil))
         }
-        return nil
+        return (nil, skipped)
     }
 
     private func prune(newest: Int) {

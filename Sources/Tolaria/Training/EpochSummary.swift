@@ -63,6 +63,14 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     public var seeds: [SeedState]? = nil
     /// Wall clock at the end of the epoch, ns since 1970.
     public var timestampNs: Int64
+    /// Which split the `validation_*` figures come from: `test` for a fixed held-out split
+    /// (MNIST-1D's published one, or one the config names), `validation` for a random
+    /// fraction (nil in summaries stored before the distinction).
+    public var heldOutSplit: HeldOutSplit? = nil
+    /// Training FLOPs of this epoch and of the run so far (forward + backward + optimizer,
+    /// host and seeds; see `TrainingCost`).
+    public var trainingFlops: Double? = nil
+    public var totalTrainingFlops: Double? = nil
 
     public var seedsActive: Int { slots.filter { $0.module != "identity" }.count }
 
@@ -79,6 +87,12 @@ public struct EpochSummary: Sendable, Codable, Equatable {
             ("tolaria.seeds.active", Double(seedsActive), "count"),
         ]
         if boundaryMs > 0 { metrics.append(("tolaria.epoch_hook.latency_ms", boundaryMs, "ms")) }
+        if heldOutSplit == .test {
+            metrics.append(("tolaria.test.loss", validationLoss, "loss"))
+            metrics.append(("tolaria.test.accuracy", validationAccuracy, "ratio"))
+        }
+        if let trainingFlops { metrics.append(("tolaria.training.flops", trainingFlops, "flop")) }
+        if let totalTrainingFlops { metrics.append(("tolaria.run.training_flops", totalTrainingFlops, "flop")) }
         return metrics
     }
 

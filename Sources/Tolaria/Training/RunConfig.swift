@@ -11,6 +11,9 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
         case gaussianBlobs = "gaussian_blobs"
         /// The bundled handwritten digits (1,797 8×8 images, 10 classes).
         case digits
+        /// The bundled MNIST-1D (5,000 signals of 40 floats, 10 classes) with the paper's split:
+        /// rows 1–4,000 train, rows 4,001–5,000 are the test split.
+        case mnist1d
         /// A CSV file under the datasets directory.
         case csv
         /// A pair of MNIST-style IDX files under the datasets directory.
@@ -57,17 +60,44 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
     /// Default: `max_abs` for digits and IDX images, `none` otherwise.
     public var scaling: FeatureScaling?
     public var validationFraction: Double = 0.2
+    /// A fixed held-out split instead of a random validation fraction: the file's last
+    /// `testRows` rows (CSV, IDX, digits) …
+    public var testRows: Int?
+    /// … or a second CSV file (`testPath`) or IDX pair (`testImages`, `testLabels`).
+    public var testPath: String?
+    public var testImages: String?
+    public var testLabels: String?
 
     public init(kind: Kind) { self.kind = kind }
+
+    /// Rows of the bundled MNIST-1D that form the paper's test split (its last 1,000).
+    public static let mnist1dTestRows = 1000
+
+    /// Whether the held-out figures of a run are test figures (a fixed split named by the
+    /// data set or the config) or validation figures (a seeded random fraction).
+    public var heldOutSplit: HeldOutSplit {
+        kind == .mnist1d || testRows != nil || testPath != nil || testImages != nil ? .test : .validation
+    }
 
     public var effectiveScaling: FeatureScaling {
         scaling ?? (kind == .digits || kind == .idx ? .maxAbs : .none)
     }
 }
 
+/// Which split the held-out figures of a run (its `validation_*` metrics) come from.
+public enum HeldOutSplit: String, Sendable, Codable {
+    /// A seeded random fraction of the data (`validation_fraction`).
+    case validation
+    /// A fixed split published with the data (MNIST-1D) or named by the config.
+    case test
+}
+
 /// The host network of a run.
 public struct ModelSpec: Sendable, Codable, Equatable {
     public var hiddenSizes: [Int] = [32]
+    /// The host as a sequence of layers (conv1d, flatten, dense) instead of `hiddenSizes`;
+    /// nil for an MLP host. The output layer to the classes is always appended.
+    public var layers: [HostLayerSpec]?
     public var activation: Activation = .relu
     public var initialisation: WeightInitialisation = .kaimingUniform
     public init() {}

@@ -19,6 +19,11 @@ extension RunConfig {
         /// samples × features of a generated data set. It is generated inside the POST that
         /// submits the run, so without a bound one request (1 000 000 × 4 096) asks for 16 GiB.
         public static let maxDatasetValues = 16 << 20
+        /// Forward multiply-adds per example of a host's conv layers (an MLP at the parameter
+        /// limit does as many).
+        public static let maxMultiplyAddsPerExample = 64 << 20
+        /// Floats of a conv host's activation and im2col buffers (× 4 bytes: 1 GiB).
+        public static let maxActivationFloats = 256 << 20
     }
 
     /// Reads a run config from JSON, checking types, ranges, enums, unknown keys and the
@@ -70,7 +75,22 @@ extension RunConfig {
             if only("images", kind == .idx) { dataset.images = reader.relativePath("images") }
             if only("labels", kind == .idx) { dataset.labels = reader.relativePath("labels") }
             if reader.has("scaling") { dataset.scaling = reader.enumeration("scaling", FeatureScaling.self) }
+            let files = kind == .csv || kind == .idx || kind == .digits
+            if only("test_rows", files) { dataset.testRows = reader.int("test_rows", 1...Limits.maxSamples) }
+            if only("test_path", kind == .csv) { dataset.testPath = reader.relativePath("test_path") }
+            if only("test_images", kind == .idx) { dataset.testImages = reader.relativePath("test_images") }
+            if only("test_labels", kind == .idx) { dataset.testLabels = reader.relativePath("test_labels") }
+            if kind == .idx, reader.has("test_images") != reader.has("test_labels") {
+                reader.problem(reader.has("test_images") ? "test_labels" : "test_images", "test_images and test_labels go together")
+            }
+            if reader.has("test_rows") && (reader.has("test_path") || reader.has("test_images")) {
+                reader.problem("test_rows", "name the test split once: the last rows of the file or a second file, not both")
+            }
             if reader.has("validation_fraction") {
+                if kind == .mnist1d || reader.has("test_rows") || reader.has("test_path") || reader.has("test_images") {
+                    reader.problem(
+                        "validation_fraction", "this data set has a fixed test split; a random validation fraction does not apply")
+                }
                 dataset.validationFraction = reader.double("validation_fraction", 0.01...0.9) ?? dataset.validationFraction
             }
             if kind == .csv && !reader.has("path") { reader.problem("path", "required for data set kind 'csv'") }
@@ -85,6 +105,10 @@ extension RunConfig {
         }
 
         var model = ModelSpec()
+        // Conv layers declared, even by an otherwise invalid `layers` (seeds cannot graft there).
+        var declaresConvolutions = false
+        // The layers resolved over the data's feature count when the config alone gives it.
+        var knownShapes: (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)])?
         if let reader = root.object("model", required: false) {
             if reader.has("hidden_sizes") {
                 if let sizes = reader.intArray("hidden_sizes", count: 0...Limits.maxHiddenLayers, each: 1...Limits.maxHiddenWidth) {
@@ -94,6 +118,22 @@ extension RunConfig {
             if reader.has("activation") { model.activation = reader.enumeration("activation", Activation.self) ?? model.activation }
             if reader.has("initialisation") {
                 model.initialisation = reader.enumeration("initialisation", WeightInitialisation.self) ?? model.initialisation
+            }
+            if reader.has("layers") {
+                if case .array(let items)? = reader.value("layers") {
+                    declaresConvolutions = items.contains { $0.objectValue?["kind"] == .string("conv1d") }
+                }
+                if reader.has("hidden_sizes") {
+                    reader.problem("layers", "declare the host either by hidden_sizes or by layers, not both")
+                }
+                let (parsed, valid) = parseLayers(reader)
+                if valid {
+                    model.layers = parsed.map(\.layer)
+                    model.hiddenSizes = parsed.compactMap { if case .dense(let units) = $0.layer { units } else { nil } }
+                }
+                if let inputs = dataset.knownFeatureCount, !(datasetReader?.has("features") == true && dataset.features == nil) {
+                    knownShapes = ModelSpec.resolve(parsed, inputs: inputs)
+                }
             }
             reader.rejectUnknown()
         }
@@ -155,20 +195,130 @@ extension RunConfig {
         }
         if root.has("policy") {
             config.policy = root.enumeration("policy", ControlPolicy.self)
-            if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
+            if config.effectivePolicy != .none && declaresConvolutions {
+                root.problem(
+                    "policy",
+                    "seeds do not graft into conv hosts yet: a controller needs a host declared by hidden_sizes or dense layers only")
+            } else if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
                 root.problem("policy", "a controller grafts seeds into slots after hidden layers; this host has none")
             }
         }
         if let reader = root.object("seeds", required: false) {
+            if declaresConvolutions { root.problem("seeds", "seeds do not graft into conv hosts yet") }
             config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, epochs: epochs ?? 1)
             if config.policy == nil || config.policy == ControlPolicy.none {
                 root.problem("seeds", "seed settings need a policy ('heuristic' or 'learned')")
             }
         }
         root.rejectUnknown()
+        if let knownShapes {
+            problems.items += ModelSpec.problems(of: knownShapes, batchSize: config.batchSize)
+        }
 
         if !problems.items.isEmpty { throw RunConfigError(problems: problems.items) }
         return config
+    }
+
+    /// Largest conv layer a run config may declare.
+    public enum LayerLimits {
+        public static let maxLayers = 16
+        public static let maxChannels = 1024
+        public static let maxKernelSize = 256
+        public static let maxStride = 256
+        public static let maxPadding = 256
+    }
+
+    /// The `model.layers` array: conv1d layers, then an optional flatten, then dense hidden
+    /// layers; every bad entry is reported with its index. Returns the entries that parsed,
+    /// with their indices, and whether all did.
+    static func parseLayers(_ reader: FieldReader) -> (layers: [(index: Int, layer: HostLayerSpec)], valid: Bool) {
+        guard let value = reader.value("layers") else { return ([], false) }
+        guard case .array(let items) = value else {
+            reader.problem("layers", "expected an array of layer objects")
+            return ([], false)
+        }
+        guard (1...LayerLimits.maxLayers).contains(items.count) else {
+            reader.problem("layers", "needs 1…\(LayerLimits.maxLayers) layers, found \(items.count)")
+            return ([], false)
+        }
+        var layers: [(index: Int, layer: HostLayerSpec)] = []
+        var valid = true
+        var flattened = false, sawConv = false, dense = 0
+        for (index, item) in items.enumerated() {
+            let key = "layers[\(index)]"
+            guard case .object = item else {
+                reader.problem(key, "expected a layer object")
+                valid = false
+                continue
+            }
+            let layer = FieldReader(item, path: reader.field(key), problems: reader.problems)
+            let kind = layer.string("kind", maxLength: 32, required: true)
+            switch kind {
+            case "conv1d":
+                let channels = layer.int("channels", 1...LayerLimits.maxChannels, required: true)
+                let kernel = layer.int("kernel_size", 1...LayerLimits.maxKernelSize, required: true)
+                let stride = layer.has("stride") ? layer.int("stride", 1...LayerLimits.maxStride) : 1
+                var padding: Conv1DSpec.Padding? = .valid
+                switch layer.value("padding") {
+                case nil, .null?: break
+                case .string("same")?: padding = .same
+                case .string("valid")?: padding = .valid
+                case .int(let count)? where count >= 0 && count <= Int64(LayerLimits.maxPadding): padding = .explicit(Int(count))
+                default:
+                    layer.problem("padding", "must be 'same', 'valid' or a number of zeros 0…\(LayerLimits.maxPadding) on each side")
+                    padding = nil
+                }
+                if let kernel, case .explicit(let count)? = padding, count >= kernel {
+                    layer.problem("padding", "\(count) zeros on each side reach past a kernel of \(kernel): outputs would see only padding")
+                    padding = nil
+                }
+                let activation = layer.has("activation") ? layer.enumeration("activation", Activation.self) : .relu
+                if flattened || dense > 0 {
+                    layer.problem("kind", "a conv1d layer must come before flatten and dense layers")
+                    valid = false
+                }
+                sawConv = true
+                if let channels, let kernel, let stride, let padding, let activation {
+                    layers.append(
+                        (
+                            index,
+                            .conv1d(
+                                Conv1DSpec(channels: channels, kernelSize: kernel, stride: stride, padding: padding, activation: activation)
+                            )
+                        ))
+                } else {
+                    valid = false
+                }
+            case "flatten":
+                if flattened { layer.problem("kind", "the host is flattened once") }
+                if dense > 0 { layer.problem("kind", "flatten must come before the dense layers") }
+                if !sawConv { layer.problem("kind", "flatten needs conv1d layers before it (the input is already flat)") }
+                flattened = true
+                valid = valid && !(dense > 0) && sawConv
+                layers.append((index, .flatten))
+            case "dense":
+                dense += 1
+                if sawConv && !flattened { layer.problem("kind", "a flatten must come between the conv1d and the dense layers") }
+                if dense > RunConfig.Limits.maxHiddenLayers {
+                    layer.problem("kind", "at most \(RunConfig.Limits.maxHiddenLayers) dense hidden layers")
+                }
+                if let units = layer.int("units", 1...RunConfig.Limits.maxHiddenWidth, required: true),
+                    !(sawConv && !flattened), dense <= RunConfig.Limits.maxHiddenLayers
+                {
+                    layers.append((index, .dense(units: units)))
+                } else {
+                    valid = false
+                }
+            case let other?:
+                layer.problem("kind", "unknown layer kind '\(other.prefix(32))' (expected conv1d, flatten or dense)")
+                valid = false
+                continue  // its other fields mean nothing here; the kind is the problem
+            case nil:
+                valid = false
+            }
+            layer.rejectUnknown()
+        }
+        return (layers, valid)
     }
 
     /// The `seeds` object: slot names must exist in the host, blueprint ids look like ids
@@ -468,6 +618,70 @@ final class FieldReader {
     func rejectUnknown() {
         for key in members.keys.sorted() where !read.contains(key) {
             problem(key, "unknown field")
+        }
+    }
+}
+
+extension ModelSpec {
+    /// Whether the host has conv layers (declared by `layers`).
+    public var isConvolutional: Bool {
+        layers?.contains { if case .conv1d = $0 { true } else { false } } ?? false
+    }
+
+    /// Problems of `layers` over a signal of `inputs` features, each naming its field: a
+    /// kernel that does not fit what the previous layers (or strides) left of the signal.
+    public func shapeProblems(inputs: Int, batchSize: Int) -> [JSONFieldProblem] {
+        ModelSpec.problems(of: resolvedLayers(inputs: inputs), batchSize: batchSize)
+    }
+
+    /// Kernels with nothing left to read, then — for layers that fit — work and memory a run
+    /// may ask for: conv layers multiply their parameters by the signal length, so a small
+    /// parameter count can still hide an epoch of petaFLOPs or a terabyte of im2col buffers.
+    static func problems(
+        of shapes: (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)]),
+        batchSize: Int
+    ) -> [JSONFieldProblem] {
+        var problems = shapes.problems.map {
+            JSONFieldProblem(field: "model.layers[\($0.index)].kernel_size", message: $0.message)
+        }
+        guard problems.isEmpty, !shapes.convolutions.isEmpty else { return problems }
+        let convolutions = shapes.convolutions
+        let multiplyAdds = convolutions.reduce(0.0) { $0 + Double($1.multiplyAdds) }
+        if multiplyAdds > Double(RunConfig.Limits.maxMultiplyAddsPerExample) {
+            problems.append(
+                JSONFieldProblem(
+                    field: "model.layers",
+                    message:
+                        "the conv layers need \(Int(multiplyAdds)) multiply-adds per example; the limit is \(RunConfig.Limits.maxMultiplyAddsPerExample)"
+                ))
+        }
+        // What `Conv1DLayer` allocates per example: z, y, dz, ∂L/∂y and two im2col matrices.
+        let perExample = convolutions.reduce(0.0) {
+            $0 + 4 * Double($1.outputWidth) + 2 * Double($1.outputLength) * Double($1.kernelSize * $1.inputChannels)
+        }
+        let floats = perExample * Double(max(batchSize, 256))
+        if floats > Double(RunConfig.Limits.maxActivationFloats) {
+            problems.append(
+                JSONFieldProblem(
+                    field: "model.layers",
+                    message:
+                        "the conv layers' buffers would hold \(Int(floats)) floats at this batch size; the limit is \(RunConfig.Limits.maxActivationFloats)"
+                ))
+        }
+        return problems
+    }
+}
+
+extension DatasetSpec {
+    /// Features per example when the config alone says (bundled and generated data sets),
+    /// so layer shapes can be checked with every other field; nil for files.
+    var knownFeatureCount: Int? {
+        switch kind {
+        case .mnist1d: 40
+        case .digits: 64
+        case .gaussianBlobs: features ?? 2
+        case .csv, .idx: nil
+        default: 2
         }
     }
 }

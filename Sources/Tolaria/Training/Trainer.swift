@@ -47,6 +47,9 @@ public final class Trainer {
     public private(set) var nextEpoch = 0
     public private(set) var globalStep: Int64 = 0
     public private(set) var rollbacks = 0
+    /// Training FLOPs of the run so far (see `TrainingCost`): restored with a checkpoint on
+    /// resume, kept across rollbacks (work rolled back was still spent).
+    public private(set) var trainingFlops = 0.0
     var recentLosses: [Double] = []
     /// The fault-injection hook fires once per trainer.
     var faultFired = false
@@ -70,9 +73,7 @@ public final class Trainer {
         self.controller = controller
         self.control = control
         let architecture = HostArchitecture(
-            inputs: split.training.featureCount, hiddenSizes: config.model.hiddenSizes,
-            classes: split.training.classCount, activation: config.model.activation,
-            initialisation: config.model.initialisation)
+            model: config.model, inputs: split.training.featureCount, classes: split.training.classCount)
         // Validation runs in chunks of at least 256 rows: fewer, larger GEMMs.
         let maxBatch = max(config.batchSize, 256)
         model = HostMLP(architecture: architecture, maxBatch: maxBatch, learningRate: config.learningRate, seed: config.seed)
@@ -90,9 +91,27 @@ public final class Trainer {
     /// Restores the newest intact checkpoint if there is one; returns its epoch.
     @discardableResult
     public func resumeFromCheckpoint() throws -> Int? {
-        guard let checkpoint = checkpoints?.latest() else { return nil }
+        guard let found = checkpoints?.latestReporting() else { return nil }
+        reportSkipped(found.skipped, resumingFrom: found.checkpoint?.metadata.epoch)
+        guard let checkpoint = found.checkpoint else { return nil }
         try restore(checkpoint, keepRollbackCount: false)
         return checkpoint.metadata.epoch
+    }
+
+    /// One `checkpoint_failed` event per damaged checkpoint passed over on resume: which one,
+    /// why, where it was kept, and which epoch the run goes on from instead.
+    private func reportSkipped(_ skipped: [CheckpointStore.Skipped], resumingFrom epoch: Int?) {
+        for item in skipped {
+            let instead = epoch.map { "resuming from the checkpoint of epoch \($0)" } ?? "no older checkpoint: starting over"
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: item.epoch, kind: .checkpointFailed, level: .warning,
+                    message: "checkpoint of epoch \(item.epoch) skipped: \(item.reason); \(instead)",
+                    attributes: [
+                        "file": item.path, "reason": item.reason, "quarantine": item.quarantine ?? "",
+                        "resumed_from_epoch": epoch.map(String.init) ?? "",
+                    ]))
+        }
     }
 
     /// Trains until `config.epochs` epochs are done, the control says stop, or the controller
@@ -158,6 +177,8 @@ public final class Trainer {
         var accuracy = 0.0
         var samples = 0
         var gradientNorm = 0.0
+        /// Training FLOPs of the epoch.
+        var flops = 0.0
         var epochMs = 0.0
         var validationMs = 0.0
         /// Validation with a module bypassed, per slot that asked for it.
@@ -188,6 +209,16 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0, samples = 0
         var normSum = 0.0, normCount = 0
         var pending = 0
+        var flops = 0.0
+        // Per-example and per-step cost; the architecture and the grafted modules change only
+        // at epoch boundaries.
+        let cost = TrainingCost(architecture: model.architecture)
+        let seedPerExample = model.slots.reduce(0.0) {
+            $0 + TrainingCost.seedPerExample(parameters: $1.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0)
+        }
+        let perStep =
+            TrainingCost.optimizerFlopsPerParameter(config.optimizer)
+            * Double(trainable.reduce(0) { $0 + $1.count } + selfStepping.reduce(0) { $0 + $1.parameterGroups.reduce(0) { $0 + $1.count } })
 
         // Pointer tables for the global norm, built once per epoch (groups change only at
         // epoch boundaries).
@@ -209,6 +240,7 @@ public final class Trainer {
             normCount += 1
             try optimizer.step(groups)
             for module in selfStepping { try module.optimizerStep(optimizer) }
+            flops += perStep
             model.zeroGradients()
             globalStep += 1
             pending = 0
@@ -247,7 +279,11 @@ public final class Trainer {
                         lossSum += Double(loss) * Double(rows)
                         correct += hits
                         samples += rows
+                        flops += Double(rows) * (cost.hostPerExample + seedPerExample)
                         for (layer, module) in shadowed {
+                            if module.shadowActivation != nil || (module as? any PreactivationSeedModule)?.shadowContribution != nil {
+                                flops += Double(rows) * cost.shadowPerExample[layer]
+                            }
                             if let activation = module.shadowActivation {
                                 module.shadowPassWillBegin()
                                 let shadow = try model.shadowPass(
@@ -287,6 +323,8 @@ public final class Trainer {
         stats.loss = samples > 0 ? lossSum / Double(samples) : 0
         stats.accuracy = samples > 0 ? Double(correct) / Double(samples) : 0
         stats.gradientNorm = normCount > 0 ? normSum / Double(normCount) : 0
+        stats.flops = flops
+        trainingFlops += flops
         stats.epochMs = MonotonicClock.milliseconds(since: start)
         return .finished(stats)
     }
@@ -347,6 +385,9 @@ public final class Trainer {
             samplesPerSecond: stats.epochMs > 0 ? Double(stats.samples) / (stats.epochMs / 1000) : 0,
             learningRates: Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a }),
             slots: slotSummaries(ablations: stats.ablations), seeds: seedStates(), timestampNs: WallClock.nanoseconds())
+        summary.heldOutSplit = split.heldOut
+        summary.trainingFlops = stats.flops
+        summary.totalTrainingFlops = trainingFlops
         var stop: String?
         let controllerStart = MonotonicClock.nanoseconds()
         do {
@@ -442,7 +483,7 @@ public final class Trainer {
         guard meta.architecture != model.architecture else { return }
         let a = meta.architecture, b = model.architecture
         guard a.inputs == b.inputs, a.classes == b.classes, a.hiddenSizes.count == b.hiddenSizes.count,
-            a.activation == b.activation, a.initialisation == b.initialisation
+            a.activation == b.activation, a.initialisation == b.initialisation, a.convolutions == b.convolutions
         else {
             throw TrainingFailure("checkpoint at epoch \(meta.epoch) was written for another architecture")
         }
@@ -475,7 +516,7 @@ public final class Trainer {
             slots: model.slots.map {
                 .init(name: $0.name, kind: $0.module?.kind, state: $0.module.map { Data($0.checkpointState()).base64EncodedString() })
             },
-            recentLosses: recentLosses, rollbacks: rollbacks, tensors: entries)
+            recentLosses: recentLosses, rollbacks: rollbacks, tensors: entries, trainingFlops: trainingFlops)
         return Checkpoint(metadata: metadata, tensors: tensors)
     }
 
@@ -544,7 +585,10 @@ public final class Trainer {
         nextEpoch = meta.epoch
         globalStep = meta.globalStep
         recentLosses = meta.recentLosses
-        if !keepRollbackCount { rollbacks = meta.rollbacks }
+        if !keepRollbackCount {
+            rollbacks = meta.rollbacks
+            trainingFlops = meta.trainingFlops ?? 0
+        }
     }
 
     func rollBack(kind: TrainingEvent.Kind, reason: String, epoch: Int) throws {

@@ -86,6 +86,17 @@ for maxPoints in [1000, 10_000] {
     let (samples, bytes) = try measure(iterations) { try datasource.query(try JSONValue.parse(body)).count }
     report("/grafana/query maxDataPoints \(maxPoints), in process", samples, bytes: bytes)
 }
+// Dashboard variables as the plugin interpolates them (regex format): one escaped name is
+// matched without the regex engine; a multi-value runs it against every metric name and series.
+for (label, target, run) in [
+    ("escaped $metric/$run", #"bench\\.metric_42\\.value"#, #"run\\-1"#),
+    ("multi-value regex $metric/$run", #"(bench\\.metric_42\\.value|bench\\.none)"#, #"(run\\-1|run\\-2)"#),
+] {
+    let body = Array(
+        #"{"range":{"from":"\#(from)","to":"\#(to)"},"maxDataPoints":1000,"targets":[{"target":"\#(target)","refId":"A","payload":{"run":"\#(run)"}}]}"#.utf8)
+    let (samples, bytes) = try measure(iterations) { try datasource.query(try JSONValue.parse(body)).count }
+    report("/grafana/query maxDataPoints 1000, \(label), in process", samples, bytes: bytes)
+}
 
 // MARK: over HTTP
 

@@ -212,6 +212,25 @@ class EsperClient:
     def metrics_text(self) -> str:
         return self.request("GET", "/metrics").text
 
+    # -- studies --------------------------------------------------------------------------
+
+    def create_study(self, study: Dict[str, Any], idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+        """POST /api/v1/studies (a fresh Idempotency-Key unless one is given)."""
+        key = idempotency_key or str(uuid.uuid4())
+        return self.request("POST", "/api/v1/studies", json=study, idempotency_key=key).json()
+
+    def study(self, study_id: str) -> Dict[str, Any]:
+        return self.get(f"/api/v1/studies/{study_id}")
+
+    def study_curves(self, study_id: str, metric: str = "validation_accuracy") -> Dict[str, Any]:
+        return self.get(f"/api/v1/studies/{study_id}/curves", metric=metric)
+
+    def delete_study(self, study_id: str) -> None:
+        self.request("DELETE", f"/api/v1/studies/{study_id}")
+
+    def studies(self) -> Iterator[Dict[str, Any]]:
+        return self.paginate("/api/v1/studies")
+
 
 def _retry_after(response: requests.Response) -> float:
     try:

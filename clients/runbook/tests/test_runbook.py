@@ -22,7 +22,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def check(name, url, **env):
     result = subprocess.run(
-        [os.path.join(RUNBOOK, name)], env={**os.environ, "ESPER_URL": url, "ESPER_API_TOKEN": TOKEN, **env},
+        [os.path.join(RUNBOOK, name)],
+        env={**os.environ, "ESPER_URL": url, "ESPER_API_TOKEN": TOKEN, "ESPER_DRILLS_CONFIRM": "yes", "ESPER_DRILL_HOLD_S": "1", **env},
         capture_output=True, text=True, timeout=60,
     )
     return result.returncode, result.stdout + result.stderr
@@ -40,7 +41,7 @@ def healthy():
     process = EsperProcess({"ESPER_API_TOKEN": TOKEN, "ESPER_API_PROTECT_READS": "on"})
     eventually(lambda: requests.get(process.url + "/api/v1/tezzeret/forge", headers=AUTH, timeout=2).json()["state"] == "idle"
                and requests.get(process.url + "/api/v1/tezzeret/forge", headers=AUTH, timeout=2).json()["last_run"], 120)
-    # Warmed up: Oona's first queue-depth sample (every 10 s) has been published and ingested.
+    # Warmed up: Oona's first queue-depth report (right after start) has been ingested.
     eventually(lambda: "esper_oona_queue_depth{" in requests.get(process.url + "/metrics", timeout=2).text
                and "esper_telemetry_packets_total{" in requests.get(process.url + "/metrics", timeout=2).text, 30)
     yield process
@@ -55,6 +56,16 @@ def test_every_check_passes_on_a_healthy_server(healthy):
         rc, out = check(name, healthy.url)
         assert rc == 0, out
         assert ": OK: " in out
+
+
+def test_metrics_check_passes_right_after_start():
+    # No family waits for a first sample: the check passes as soon as /healthz says ok.
+    process = EsperProcess({"ESPER_FORGE_AT_START": "off"})
+    try:
+        rc, out = check("check_metrics.sh", process.url)
+        assert rc == 0, out
+    finally:
+        process.remove()
 
 
 def test_every_check_fails_when_the_server_is_unreachable():
@@ -74,6 +85,15 @@ def test_conservative_mode_check_fails_while_it_is_on(healthy):
     finally:
         requests.put(healthy.url + "/api/v1/tamiyo/mode", json={"conservative": False}, headers=AUTH, timeout=5)
     assert check("check_conservative_mode.sh", healthy.url)[0] == 0
+    # The bus' conservative mode too.
+    on = requests.put(healthy.url + "/api/v1/oona/mode", json={"conservative": True, "reason": "queue spike"}, headers=AUTH, timeout=5)
+    assert on.status_code == 200 and on.json()["source"] == "manual"
+    try:
+        rc, out = check("check_conservative_mode.sh", healthy.url)
+        assert rc == 1 and "bus conservative mode" in out and "queue spike" in out
+    finally:
+        requests.put(healthy.url + "/api/v1/oona/mode", json={"conservative": False}, headers=AUTH, timeout=5)
+    assert check("check_conservative_mode.sh", healthy.url)[0] == 0
 
 
 def test_simic_check_fails_for_a_rejected_job_and_names_the_reasons(healthy):
@@ -87,6 +107,29 @@ def test_simic_check_fails_for_a_rejected_job_and_names_the_reasons(healthy):
     assert out and "rejected by validation" in out and "training_reports" in out
     rc, out = check("check_simic.sh", healthy.url)  # no job named: Tamiyo refused nothing
     assert rc == 0, out
+
+
+def test_drills_ask_before_paging_and_are_not_in_the_run_every_check_loop(healthy):
+    # Without a terminal and without --yes / ESPER_DRILLS_CONFIRM: refused, nothing drilled.
+    before = requests.get(healthy.url + "/api/v1/nissa/drills", headers=AUTH, timeout=5).json()["items"]
+    result = subprocess.run([os.path.join(RUNBOOK, "check_drills.sh")], env={**os.environ, "ESPER_URL": healthy.url,
+                            "ESPER_API_TOKEN": TOKEN}, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and "--yes" in result.stderr
+    assert requests.get(healthy.url + "/api/v1/nissa/drills", headers=AUTH, timeout=5).json()["items"] == before
+    # With --yes the drills fire, are held (listed as holding meanwhile) and clear.
+    result = subprocess.Popen([os.path.join(RUNBOOK, "check_drills.sh"), "--yes"], env={**os.environ, "ESPER_URL": healthy.url,
+                              "ESPER_API_TOKEN": TOKEN, "ESPER_DRILL_HOLD_S": "3"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert eventually(lambda: any(d["state"] == "holding" for d in requests.get(healthy.url + "/api/v1/nissa/drills", headers=AUTH,
+                                                                                timeout=5).json()["items"]), 20)
+    firing = requests.get(healthy.url + "/api/v1/nissa/alerts?state=firing", headers=AUTH, timeout=5).json()["items"]
+    assert firing and all(alert["drill"] for alert in firing)
+    out, _ = result.communicate(timeout=60)
+    assert result.returncode == 0, out
+    assert "held=3" in out
+    # The runbook's loop leaves the drills out.
+    text = open(os.path.join(RUNBOOK, "..", "..", "docs", "operator_runbook.md")).read()
+    loop = next(line for line in text.splitlines() if line.startswith("for check in clients/runbook/check_*.sh"))
+    assert "check_drills.sh" in loop
 
 
 def test_a_wrong_token_fails_the_checks(healthy):
@@ -173,12 +216,20 @@ def test_each_check_fails_when_its_condition_is_broken(broken):
     assert out and "oona_queue_depth" in out and "drain the queue" in out
     assert fails("check_deliveries.sh", url)
 
-    # Depth of the normal stream over the limit: entries added behind the server's back.
+    # Backlog over the limit: a consumer group whose consumer stopped reading, and entries
+    # added behind the server's back that it never takes. (History alone is no backlog: the
+    # server's own groups consume these entries.)
     depth = requests.get(url + "/api/v1/oona/metrics", timeout=5).json()["queue_depth_normal"]
+    cli = ["redis-cli", "-p", str(redis_port)]
+    subprocess.run(cli + ["XGROUP", "CREATE", "esper:{bus}:oona.normal", "stalled", "$"], check=True, capture_output=True)
+    # (Redis creates the consumer only when a read returns something.)
+    subprocess.run(cli + ["XADD", "esper:{bus}:oona.normal", "*", "junk", "first"], check=True, capture_output=True)
+    subprocess.run(cli + ["XREADGROUP", "GROUP", "stalled", "gone", "COUNT", "1", "STREAMS", "esper:{bus}:oona.normal", ">"],
+                   check=True, capture_output=True)
     for i in range(5):
-        subprocess.run(["redis-cli", "-p", str(redis_port), "XADD", "esper:{bus}:oona.normal", "*", "junk", str(i)], check=True, capture_output=True)
-    out = fails("check_queue_depth.sh", url, ESPER_QUEUE_DEPTH_LIMIT=str(depth + 3))
-    assert out and "depth" in out
+        subprocess.run(cli + ["XADD", "esper:{bus}:oona.normal", "*", "junk", str(i)], check=True, capture_output=True)
+    out = fails("check_queue_depth.sh", url, naming="normal stream backlog", ESPER_QUEUE_DEPTH_LIMIT=str(depth + 3))
+    assert out and "normal stream backlog" in out
 
     # A seed whose kernel leaks gradients into the host: the run's isolation violations.
     job = requests.post(url + "/api/v1/tezzeret/jobs", json={"blueprint_id": "BP008", "parameters": {}}, headers=AUTH, timeout=10)
@@ -250,5 +301,24 @@ def test_workers_check_fails_when_no_worker_takes_training_jobs():
         # Only the kinds an operator asks for are required; a bad kind is a usage error.
         rc, out = check("check_workers.sh", process.url, ESPER_WORKER_KINDS="bogus")
         assert rc == 2 and "bogus" in out, out
+    finally:
+        process.remove()
+
+
+def test_check_studies_fails_on_a_study_without_progress():
+    # No local workers: the study's runs stay queued, so it makes no progress at all.
+    process = EsperProcess({"ESPER_API_TOKEN": TOKEN, "ESPER_LOCAL_WORKERS": "off"})
+    try:
+        study = {"name": "stuck", "base": {"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2, "learning_rate": 0.01},
+                 "arms": [{"name": "a"}], "seeds": [1]}
+        created = requests.post(process.url + "/api/v1/studies", json=study, headers=AUTH, timeout=10)
+        assert created.status_code == 202, created.text
+        study_id = created.json()["id"]
+        rc, out = check("check_studies.sh", process.url)
+        assert rc == 0 and "1 running studies" in out, out
+        out = fails("check_studies.sh", process.url, study_id, ESPER_STUDY_STUCK_SECONDS="1")
+        assert out and "no progress for" in out, out
+        rc, out = check("check_studies.sh", process.url, ESPER_STUDY_STUCK_SECONDS="soon")
+        assert rc == 1 and "whole number" in out
     finally:
         process.remove()

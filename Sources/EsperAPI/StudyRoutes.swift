@@ -1,0 +1,123 @@
+// /api/v1/studies: create studies (runs with controls over seeds), list, summarise, plot, pause, resume, stop, delete.
+public import EsperHTTP
+import EsperJSON
+import Foundation
+public import Studies
+import Tolaria
+
+/// Handlers parse and validate, then call the `StudyService`; the runs themselves are ordinary
+/// runs trained by workers.
+public enum StudyRoutes {
+    public static let basePath = "/api/v1/studies"
+
+    public static func register(into router: inout Router, service: StudyService) {
+        router.post(basePath) { request in try create(request, service) }
+        router.get(basePath) { request in
+            var query = ListQuery()
+            query.paginate(request)
+            try query.check()
+            let page = try service.list(limit: query.limit, cursor: query.cursor)
+            return try .json(StudyPage(items: page.items, nextCursor: page.nextCursor.map(RunCursor.encode)))
+        }
+        router.get(basePath + "/{id}") { request in
+            let id = try studyId(request)
+            return try .json(try answer { try service.summary(id) })
+        }
+        router.get(basePath + "/{id}/curves") { request in
+            let id = try studyId(request)
+            var query = ListQuery()
+            let metric = query.filter(request, "metric", CurveMetric.self) ?? .validationAccuracy
+            try query.check()
+            return try .json(try answer { try service.curves(id, metric: metric) })
+        }
+        router.get(basePath + "/{id}/events") { request in try subscribe(request, service) }
+        router.post(basePath + "/{id}/pause") { request in
+            let id = try studyId(request)
+            return try .json(try answer { try service.pause(id) })
+        }
+        router.post(basePath + "/{id}/resume") { request in
+            let id = try studyId(request)
+            return try .json(try answer { try service.resume(id) })
+        }
+        router.post(basePath + "/{id}/stop") { request in
+            let id = try studyId(request)
+            return try .json(try answer { try service.stop(id) })
+        }
+        router.delete(basePath + "/{id}") { request in
+            let id = try studyId(request)
+            try answer { try service.delete(id) }
+            return HTTPResponse(status: 204)
+        }
+    }
+
+    static func create(_ request: HTTPRequest, _ service: StudyService) throws -> HTTPResponse {
+        guard !request.body.isEmpty else { throw Problem.badRequest("the request body is empty; a JSON study is expected") }
+        if let contentType = request.header("content-type"), !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem(status: 415, detail: "send the study as application/json, not \(contentType)")
+        }
+        let key = request.header("idempotency-key")
+        if let key, key.isEmpty || key.utf8.count > 200 || key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
+            throw Problem(
+                status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
+                errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(request.body)
+        } catch {
+            throw Problem.badRequest(
+                "the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
+        }
+        let summary = try answer { try service.create(json, idempotencyKey: key) }
+        return try .json(summary, status: 202, headers: [("Location", "\(basePath)/\(summary.id)")])
+    }
+
+    /// `event: study` with the study's status and progress whenever they change, until it is
+    /// completed or stopped (docs/studies.md).
+    static func subscribe(_ request: HTTPRequest, _ service: StudyService) throws -> HTTPResponse {
+        let id = try studyId(request)
+        let current = try answer { try service.progress(id) }
+        if request.method == "HEAD" { return HTTPResponse(status: 200, headers: HTTPResponse.eventStreamHeaders) }
+        let stream = EventStream(capacity: 256 * 1024)
+        let subscribed = service.feed.subscribe(
+            studyId: id, current: current, write: { stream.write($0) }, finish: { stream.finish() })
+        guard subscribed else {
+            throw Problem(
+                status: 503, detail: "the server already streams \(service.feed.maxSubscribers) study event streams; retry later",
+                headers: ["Retry-After": "5"])
+        }
+        return .eventStream(stream)
+    }
+
+    /// Maps the service's refusals to problems.
+    @discardableResult
+    static func answer<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StudyError {
+            switch error {
+            case .invalid(let problems): throw Problem.validation(problems)
+            case .notFound(let message): throw Problem.notFound(message)
+            case .conflict(let message): throw Problem.conflict(message)
+            case .unavailable(let message): throw Problem.unavailable(message)
+            }
+        } catch let error as RunControlError {
+            switch error {
+            case .notFound(let message): throw Problem.notFound(message)
+            case .conflict(let message): throw Problem.conflict(message)
+            case .unavailable(let message): throw Problem.unavailable(message)
+            }
+        }
+    }
+
+    /// Study ids are lower-case UUIDs, like run ids.
+    static func studyId(_ request: HTTPRequest) throws(Problem) -> String {
+        let id = request.pathParameter("id")
+        guard id.utf8.count == 36, UUID(uuidString: id) != nil, id == id.lowercased() else {
+            throw Problem(
+                status: 400, detail: "'\(id.prefix(64))' is not a study id (a lower-case UUID)",
+                errors: [JSONFieldProblem(field: "id", message: "expected a lower-case UUID")])
+        }
+        return id
+    }
+}

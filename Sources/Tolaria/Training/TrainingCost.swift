@@ -1,0 +1,52 @@
+/// Training FLOPs of a host and its grafted seeds, counted from shapes (not measured): what a
+/// run spends per example and per optimizer step, so a grown network's cost can be set beside
+/// a fixed one's.
+///
+/// Convention: a multiply-add is 2 FLOPs, a bias add (and its gradient's sum) 1 per output
+/// element; activations, softmax/cross-entropy and data staging are not counted. Backward = the weight gradient (same FLOPs as the forward GEMM) + the input
+/// gradient (again the same), except that the first layer needs no input gradient. The
+/// optimizer costs `optimizerFlopsPerParameter` per trainable parameter per step. A seed
+/// module of P parameters counts as a dense branch: 2P forward + 4P backward per example; its
+/// shadow pass (TRAINING stage) the forward and input-gradient backward of the host's later
+/// dense layers. Evaluation passes are not training FLOPs.
+public struct TrainingCost: Sendable, Equatable {
+    /// Host forward + backward FLOPs per training example.
+    public var hostPerExample: Double
+    /// Forward + input-gradient FLOPs per example of the host's dense layers after slot `l`
+    /// (what a shadow pass through them costs), by slot index.
+    public var shadowPerExample: [Double]
+
+    public init(architecture a: HostArchitecture) {
+        var forward = 0.0, backward = 0.0
+        var first = true
+        for conv in a.convolutions ?? [] {
+            let products = 2 * Double(conv.multiplyAdds)
+            forward += products + Double(conv.outputWidth)
+            backward += products + (first ? 0 : products) + Double(conv.outputWidth)
+            first = false
+        }
+        let widths = a.widths
+        var denseProducts: [Double] = []
+        for l in 0..<(widths.count - 1) {
+            let products = 2 * Double(widths[l] * widths[l + 1])
+            denseProducts.append(products)
+            forward += products + Double(widths[l + 1])
+            backward += products + (first ? 0 : products) + Double(widths[l + 1])
+            first = false
+        }
+        hostPerExample = forward + backward
+        // After slot l (hidden layer l) come dense layers l+1 … output.
+        shadowPerExample = (0..<a.hiddenSizes.count).map { l in 2 * denseProducts[(l + 1)...].reduce(0, +) }
+    }
+
+    /// Forward + backward FLOPs per example of a seed module with `parameters` parameters.
+    public static func seedPerExample(parameters: Int) -> Double { 6 * Double(parameters) }
+
+    /// FLOPs of one optimizer update, per parameter.
+    public static func optimizerFlopsPerParameter(_ kind: OptimizerSettings.Kind) -> Double {
+        switch kind {
+        case .sgd: 4  // velocity (momentum, decay) and update
+        case .adam, .adamw: 12  // two moments, bias corrections, sqrt, divide, update
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import EsperJSON
+import EsperTestSupport
+import Foundation
+import Logging
+import Testing
+import Tolaria
+
+/// Exactly once at the run registry: whatever order and however often workers' records
+/// arrive — redelivered after a crash, late from a worker whose job was taken over, repeated by
+/// the attempt that resumed — every epoch and event is there once, and progress and status
+/// never move backwards.
+@Suite(.serialized) struct RunRecordsTests {
+    /// A dispatcher with nowhere to send jobs: the test plays the workers.
+    struct NoQueue: RunDispatcher {
+        func enqueue(_ job: RunJob) throws {}
+        func setControl(runId: String, _ state: RunControlState) throws {}
+        func clearControl(runId: String) throws {}
+        func controls(runIds: [String]) throws -> [String: RunControlState] { [:] }
+    }
+
+    static let config =
+        #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [8]}, "epochs": 8, "learning_rate": 0.01, "seed": 3}"#
+
+    /// A run recorded as queued, and the real summaries of its eight epochs.
+    static func run(_ directory: TemporaryDirectory) throws -> (RunService, String, [EpochSummary]) {
+        let service = try RunService(
+            options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
+            logger: Logger(label: "test"), dispatcher: NoQueue())
+        let record: RunRecord
+        do { record = try service.submit(try JSONValue.parse(config)) } catch { throw Failure(description: "\(error)") }
+        let parsed = try RunConfig.parse(try JSONValue.parse(config))
+        let data = try DatasetLoader(directory: directory.path).load(parsed.dataset, runSeed: parsed.seed)
+        let split = DataSplit(
+            data, validationFraction: parsed.dataset.validationFraction, seed: parsed.seed, scaling: parsed.dataset.effectiveScaling)
+        let sink = InMemoryTrainingSink()
+        _ = try Trainer(runId: record.id, config: parsed, split: split, checkpoints: nil, sink: sink).run()
+        return (service, record.id, sink.summaries)
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    func epoch(_ summary: EpochSummary, _ attempt: String?) -> RunJobRecord {
+        RunJobRecord(kind: .epoch, runId: summary.runId, worker: "w", epoch: summary.epoch, summary: summary, attempt: attempt)
+    }
+
+    func event(_ id: String, _ epoch: Int, _ message: String, _ attempt: String?, at timestamp: Int64) -> RunJobRecord {
+        var event = TrainingEvent(runId: id, epoch: epoch, kind: .lossSpike, level: .warning, message: message)
+        event.timestampNs = timestamp
+        return RunJobRecord(kind: .event, runId: id, worker: "w", epoch: epoch, event: event, attempt: attempt)
+    }
+
+    @Test func attemptsAreOrderedByEntryThenDelivery() throws {
+        let first = try #require(JobAttempt("1700000000000-0#1"))
+        #expect(first < JobAttempt("1700000000000-0#2")!)
+        #expect(JobAttempt("1700000000000-0#9")! < JobAttempt("1700000000000-1#1")!)
+        #expect(JobAttempt("1700000000000-5#3")! < JobAttempt("1700000000001-0#1")!)
+        #expect(JobAttempt(entryId: "1700000000000-0", deliveries: 1) == first && first.description == "1700000000000-0#1")
+        for bad in ["", "1-2", "a-b#1", "1-2#x", "1-2#-1"] { #expect(JobAttempt(bad) == nil, "\(bad)") }
+    }
+
+    @Test func aResumedAttemptReplacesWhatTheKilledOneWroteAndLateRecordsChangeNothing() throws {
+        let directory = TemporaryDirectory("esper-run-records")
+        let (service, id, summaries) = try Self.run(directory)
+        let killed = "1700000000000-0#1", taker = "1700000000000-0#2"
+
+        // The first worker trains epochs 0-5 (an event at epoch 4), then dies; its last
+        // checkpoint was epoch 3.
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        for summary in summaries[0...5] { try service.apply(epoch(summary, killed)) }
+        try service.apply(event(id, 4, "spike before the crash", killed, at: 1))
+        // The second worker resumes from the checkpoint of epoch 3 and trains to the end,
+        // raising the same event again at epoch 4 (a new timestamp).
+        try service.apply(RunJobRecord(kind: .resumed, runId: id, worker: "w", epoch: 3, restart: true, attempt: taker))
+        #expect(try service.run(id)?.epoch == 3)
+        for summary in summaries[3...] { try service.apply(epoch(summary, taker)) }
+        try service.apply(event(id, 4, "spike before the crash", taker, at: 2))
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .succeeded, attempt: taker))
+
+        // Then everything arrives again, out of order: the killed attempt's records still
+        // pending, the taker's redelivered after a server crash.
+        try service.apply(epoch(summaries[5], killed))
+        try service.apply(epoch(summaries[1], killed))
+        try service.apply(event(id, 4, "spike before the crash", killed, at: 1))
+        try service.apply(RunJobRecord(kind: .resumed, runId: id, worker: "w", epoch: 3, restart: true, attempt: taker))
+        try service.apply(epoch(summaries[4], taker))
+        try service.apply(event(id, 4, "spike before the crash", taker, at: 2))
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .failed, error: "late", attempt: killed))
+
+        let record = try #require(try service.run(id))
+        #expect(record.status == .succeeded && record.error == nil)
+        #expect(record.epoch == 8, "progress never moved backwards")
+        #expect(record.latestMetrics == summaries.last)
+        #expect(record.restarts == 1 && record.resumedFromEpoch == 3)
+        let metrics = try #require(try service.metrics(id))
+        #expect(metrics.epochs == summaries, "every epoch once, as trained")
+        let spikes = metrics.events.filter { $0.kind == .lossSpike }
+        #expect(spikes.count == 1 && spikes.first?.timestampNs == 2, "the event once, from the attempt that finished")
+    }
+
+    @Test func redeliveredRecordsOfOneAttemptNeverMoveARunBackwards() throws {
+        // The disk-full story: records that could not be applied come back after newer ones.
+        let directory = TemporaryDirectory("esper-run-records-late")
+        let (service, id, summaries) = try Self.run(directory)
+        let attempt = "1700000000000-7#1"
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        for summary in summaries { try service.apply(epoch(summary, attempt)) }
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .succeeded, attempt: attempt))
+        for summary in summaries[2...4].reversed() { try service.apply(epoch(summary, attempt)) }
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .failed, error: "x", attempt: attempt))
+        // Records without an attempt (an older worker) obey the same monotonic rules.
+        try service.apply(epoch(summaries[0], nil))
+
+        let record = try #require(try service.run(id))
+        #expect(record.status == .succeeded && record.epoch == 8 && record.latestMetrics == summaries.last)
+        #expect(try service.metrics(id)?.epochs == summaries)
+    }
+
+    @Test func fieldReportsAndSeedViewsGoToTheirHandlersUnlessSuperseded() throws {
+        let directory = TemporaryDirectory("esper-run-records-handlers")
+        let (service, id, _) = try Self.run(directory)
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var kinds: [String] = []
+            func add(_ kind: String) { lock.withLock { kinds.append(kind) } }
+        }
+        let seen = Seen()
+        service.handleRecords(
+            RunService.RecordHandlers(
+                fieldReport: { record, _ in seen.add("report-\(record.attempt ?? "")") },
+                seeds: { record, _ in seen.add("seeds-\(record.epoch ?? -1)") }))
+        let old = "1700000000000-0#1", new = "1700000000000-0#2"
+        try service.apply(RunJobRecord(kind: .resumed, runId: id, worker: "w", epoch: 4, restart: true, attempt: new))
+        try service.apply(RunJobRecord(kind: .seeds, runId: id, worker: "w", epoch: 5, attempt: old, payload: .object([:])))
+        try service.apply(RunJobRecord(kind: .seeds, runId: id, worker: "w", epoch: 3, attempt: old, payload: .object([:])))
+        try service.apply(RunJobRecord(kind: .seeds, runId: id, worker: "w", epoch: 5, attempt: new, payload: .object([:])))
+        try service.apply(RunJobRecord(kind: .fieldReport, runId: id, worker: "w", attempt: old, payload: .object([:])))
+        try service.apply(RunJobRecord(kind: .fieldReport, runId: "no-such-run", worker: "w", attempt: old, payload: .object([:])))
+        #expect(seen.kinds == ["seeds-3", "seeds-5", "report-\(old)"])
+    }
+}
