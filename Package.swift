@@ -33,7 +33,8 @@ let package = Package(
         // libcurl: Nissa's webhook deliveries (HTTPS to Slack/PagerDuty, plain HTTP on loopback).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // Numerical kernels in plain C over caller-owned buffers; GEMM through OpenBLAS.
+        // Numerical kernels in plain C over caller-owned buffers; GEMM through our own AVX-512/AVX2
+        // microkernels chosen by CPUID (target attributes, no -m flags), OpenBLAS without AVX2.
         // -fno-math-errno lets sqrtf (Adam) vectorise; no -ffast-math (it breaks the
         // Inf/NaN handling of clipping and layer norm).
         .target(

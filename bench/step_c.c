@@ -5,7 +5,8 @@
  * count correct, the backward chain, global gradient norm, Adam per parameter group, zero the
  * gradients), so Swift time / this time is the framework overhead.
  *
- * usage: step_c THREADS [STEPS]   prints "c_kernels threads=N ms_per_step=X" (median of 7 reps)
+ * usage: step_c THREADS [STEPS]   prints "c_kernels threads=N ms_per_step=X best_ms=Y (...)": the
+ *                                 median and the minimum of 21 repetitions of STEPS / 3 steps
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ckernels.h"
@@ -70,8 +71,10 @@ int main(int argc, char **argv)
     int64_t t = 0;
     size_t correct = 0;
 
-    double reps[7];
-    for (int rep = -1; rep < 7; rep++) { /* rep -1 warms up */
+    enum { REPS = 21 };
+    steps = steps / 3 > 0 ? steps / 3 : 1;
+    double reps[REPS];
+    for (int rep = -1; rep < REPS; rep++) { /* rep -1 warms up */
         double start = now_ms();
         for (int s = 0; s < steps; s++) {
             int first = (s * BATCH) % ROWS;
@@ -108,7 +111,8 @@ int main(int argc, char **argv)
         if (rep >= 0)
             reps[rep] = (now_ms() - start) / steps;
     }
-    qsort(reps, 7, sizeof(double), cmp);
-    printf("c_kernels threads=%d ms_per_step=%.4f (correct=%zu)\n", threads, reps[3], correct % 7);
+    qsort(reps, REPS, sizeof(double), cmp);
+    printf("c_kernels threads=%d ms_per_step=%.4f best_ms=%.4f (gemm=%s, correct=%zu)\n", threads,
+           reps[REPS / 2], reps[0], ck_gemm_kernel_name(ck_gemm_selected_kernel()), correct % 7);
     return 0;
 }

@@ -40,7 +40,8 @@ public struct Configuration: Sendable {
     public var protectReads = false
     /// Training runs executing at once (more wait in the queue); default one per core.
     public var maxConcurrentRuns = 1
-    /// OpenBLAS threads, process-wide; 1 keeps concurrent runs from oversubscribing cores.
+    /// GEMM (and large Adam sweep) threads per call, process-wide; 1 keeps concurrent runs from
+    /// oversubscribing cores.
     public var blasThreads = 1
     /// Seconds between storage write checks (`ESPER_STORAGE_CHECK_S`).
     public var storageCheckSeconds = 5.0
@@ -181,7 +182,7 @@ public struct Configuration: Sendable {
             "ESPER_MAX_CONCURRENT_RUNS", "number of cores",
             "worker slots of this process: training runs it executes at once, 1-256 (more wait queued)"
         ),
-        ("ESPER_BLAS_THREADS", "1", "OpenBLAS threads for the whole process, 1-64"),
+        ("ESPER_BLAS_THREADS", "1", "GEMM threads per call for the whole process, 1-64"),
         ("ESPER_STUDY_MAX_RUNS", "200", "runs one study may create at most, 1-100000"),
         ("ESPER_DATASETS_DIR", "<data dir>/datasets", "directory holding the CSV/IDX files run configs may name"),
         ("ESPER_LOCAL_WORKERS", "on", "esper serve trains runs on in-process worker slots: on, or off for a pure control plane"),

@@ -135,6 +135,7 @@ int main(void)
     suite_seeds();
     suite_seed_faults();
     suite_widen();
+    suite_gemm_kernels();
     suite_conv1d();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -142,8 +142,37 @@ static void test_optimizer_invalid(void)
     EXPECT(p[0] == 1.0f && p[1] == 2.0f && m[0] == 0.0f, "written on error");
 }
 
+/* With more than one thread, large Adam/AdamW sweeps are split across the pool: the result must
+ * be bit-identical to one thread's (elements are independent), odd length included. */
+static void test_adam_threaded_matches_one_thread(void)
+{
+    const size_t n = 100003;
+    const int before = ck_blas_get_threads();
+    for (int opt = OPT_ADAM; opt <= OPT_ADAMW; opt++)
+        for (int threads = 2; threads <= 3; threads++) {
+            float *p1 = talloc(n), *m1 = talloc(n), *v1 = talloc(n), *g = talloc(n);
+            float *p2 = talloc(n), *m2 = talloc(n), *v2 = talloc(n);
+            fill_uniform(p1, n, -1.0f, 1.0f, 5);
+            fill_uniform(g, n, -1.0f, 1.0f, 6);
+            fill_uniform(m1, n, -0.1f, 0.1f, 7);
+            fill_uniform(v1, n, 0.0f, 0.1f, 8);
+            memcpy(p2, p1, n * sizeof(float));
+            memcpy(m2, m1, n * sizeof(float));
+            memcpy(v2, v1, n * sizeof(float));
+            ck_blas_set_threads(1);
+            EXPECT(opt_step((opt_kind)opt, p1, m1, v1, g, n, 0.01f, 0.1f, 0.0f, 3) == CK_OK, "one thread");
+            ck_blas_set_threads(threads);
+            EXPECT(opt_step((opt_kind)opt, p2, m2, v2, g, n, 0.01f, 0.1f, 0.0f, 3) == CK_OK, "%d threads", threads);
+            EXPECT(memcmp(p1, p2, n * sizeof(float)) == 0 && memcmp(m1, m2, n * sizeof(float)) == 0 &&
+                       memcmp(v1, v2, n * sizeof(float)) == 0,
+                   "opt %d with %d threads differs from one thread", opt, threads);
+        }
+    ck_blas_set_threads(before);
+}
+
 void suite_optimizer(void)
 {
+    RUN(test_adam_threaded_matches_one_thread);
     RUN(test_adam_first_step_by_hand);
     RUN(test_adam_vs_naive);
     RUN(test_adamw_vs_naive);

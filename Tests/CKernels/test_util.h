@@ -56,6 +56,7 @@ void suite_rng(void);
 void suite_seeds(void);
 void suite_seed_faults(void);
 void suite_widen(void);
+void suite_gemm_kernels(void);
 void suite_conv1d(void);
 
 #endif

@@ -43,10 +43,32 @@ int ck_sgemm(int transA, int transB, size_t M, size_t N, size_t K, float alpha, 
 int ck_sgemm_reference(int transA, int transB, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                        size_t ldc);
-/* Set the BLAS thread count (no-op under CK_NO_BLAS). */
+/* Threads one ck_sgemm call may use, 1-64 (clamped): our packed kernels split a large GEMM across a
+ * persistent pool of up to 8 threads; the OpenBLAS fallback gets the same count. */
 void ck_blas_set_threads(int n);
-/* Current BLAS thread count (1 under CK_NO_BLAS). */
+/* Current GEMM thread count. */
 int ck_blas_get_threads(void);
+
+/* The GEMM implementations ck_sgemm can run on. AUTO = the fastest this CPU supports, chosen once by
+ * CPUID: AVX512 (packed 8x32 microkernel), else AVX2 (+FMA), else BLAS (OpenBLAS), else REFERENCE. */
+typedef enum {
+    CK_GEMM_AUTO = 0,
+    CK_GEMM_REFERENCE = 1, /* ck_sgemm_reference */
+    CK_GEMM_BLAS = 2,      /* cblas_sgemm (absent under CK_NO_BLAS) */
+    CK_GEMM_AVX2 = 3,      /* packed, AVX2 + FMA microkernel */
+    CK_GEMM_AVX512 = 4     /* packed, AVX-512F microkernel */
+} ck_gemm_kernel;
+/* 1 if `kernel` can run on this CPU and build, else 0 (AUTO: 1). */
+int ck_gemm_kernel_supported(ck_gemm_kernel kernel);
+/* The kernel AUTO resolves to. */
+ck_gemm_kernel ck_gemm_selected_kernel(void);
+/* "reference", "blas", "avx2", "avx512" ("auto" for AUTO, "unknown" otherwise). */
+const char *ck_gemm_kernel_name(ck_gemm_kernel kernel);
+/* ck_sgemm on a chosen kernel with at most `threads` threads (>= 1; BLAS ignores it and uses
+ * ck_blas_set_threads' count); CK_ERR_ARG if the kernel is not supported here or threads < 1. */
+int ck_sgemm_with(ck_gemm_kernel kernel, int threads, int transA, int transB, size_t M, size_t N,
+                  size_t K, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                  float beta, float *C, size_t ldc);
 
 /* out[B,n_out] = in[B,n_in] W^T + bias (overwritten); W is [n_out,n_in]; bias[n_out] nullable. */
 int ck_linear_forward(float *out, const float *in, const float *W, const float *bias, size_t B,

@@ -30,8 +30,9 @@ public enum Kernels {
         if status != 0 { throw KernelError(kernel: "\(kernel)", status: status) }
     }
 
-    /// OpenBLAS' thread count is process-wide; Tolaria sets it once (one thread per worker by
-    /// default, so concurrent runs do not oversubscribe the cores).
+    /// GEMM's thread count (our kernels' pool, or OpenBLAS without AVX2) is process-wide; Tolaria
+    /// sets it once (one thread per worker by default, so concurrent runs do not oversubscribe the
+    /// cores; with more, only one GEMM at a time gets the extra threads).
     public static var blasThreads: Int {
         get { Int(ck_blas_get_threads()) }
         set { ck_blas_set_threads(Int32(newValue)) }

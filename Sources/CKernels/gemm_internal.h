@@ -1,0 +1,35 @@
+/* gemm_internal.h — what gemm.c shares with the packed SGEMM and the GEMM thread pool. */
+#ifndef CK_GEMM_INTERNAL_H
+#define CK_GEMM_INTERNAL_H
+
+#include "ckernels.h"
+
+/* The packed kernels' tile: MR rows x NR columns of C; threads split C in bands of whole tiles. */
+enum {
+    CK_GEMM_MR = 8,
+    CK_GEMM_NR = 32,
+    CK_GEMM_MAX_THREADS = 8, /* the pool's workers + the caller */
+    CK_GEMM_PARTS_PER_THREAD = 2, /* finer parts balance better when a core is busy elsewhere */
+    CK_GEMM_MAX_PARTS = CK_GEMM_MAX_THREADS * CK_GEMM_PARTS_PER_THREAD
+};
+/* M * N * K below which one GEMM stays on one thread (handing work over costs a few us). */
+#define CK_GEMM_PARALLEL_MIN_WORK (1024.0 * 1024.0)
+
+/* Rows [i_begin, i_end) x columns [j_begin, j_end) of C = alpha op(A) op(B) + beta C with the
+ * packed microkernel `kernel` (CK_GEMM_AVX2 or CK_GEMM_AVX512, supported on this CPU); arguments
+ * already validated, alpha != 0, K > 0. CK_ERR_ARG for another kernel, CK_ERR_SIZE when packing
+ * scratch cannot be allocated (nothing written then). */
+int ck_sgemm_packed_range(ck_gemm_kernel kernel, int transA, int transB, size_t i_begin,
+                          size_t i_end, size_t j_begin, size_t j_end, size_t K, float alpha,
+                          const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                          float *C, size_t ldc);
+
+/* Runs part(ctx, i) once for every i in [0, parts) (parts <= 255) on the caller and up to
+ * threads - 1 pool workers, which claim parts as they come (a worker that is not scheduled leaves
+ * its share to the caller), and returns when all are done. Returns 0 without running anything when
+ * threads or parts < 2, the pool is in use by another thread (the caller then works alone, so
+ * concurrent callers never oversubscribe the cores) or workers cannot be started; 1 when the parts
+ * ran. */
+int ck_gemm_pool_run(int threads, int parts, void (*part)(void *ctx, int index), void *ctx);
+
+#endif
