@@ -66,7 +66,7 @@ public final class Application: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        Application.observeRepairs(registry: registry, logger: logger)
+        Application.observeRepairs(registry: registry, logger: logger, dataDirectory: configuration.dataDirectory)
         if let external = configuration.redisURL {
             managedRedis = nil
             redisEndpoint = external
@@ -375,8 +375,8 @@ public final class Application: Sendable {
 
     /// Every repair (a damaged artifact, checkpoint, log record or policy file) becomes an
     /// error log line naming the file and the reason, and `esper_repairs_total`.
-    static func observeRepairs(registry: PrometheusCollectorRegistry, logger: Logger) {
-        Repairs.shared.observe { event in
+    static func observeRepairs(registry: PrometheusCollectorRegistry, logger: Logger, dataDirectory: String) {
+        Repairs.shared.observe(under: dataDirectory) { event in
             registry.makeCounter(
                 descriptor: MetricNameDescriptor(
                     metricName: "esper_repairs_total", unitName: "",

@@ -31,9 +31,20 @@ public struct RepairEvent: Sendable, Equatable, Codable {
 public final class Repairs: Sendable {
     public static let shared = Repairs()
 
+    /// An observer sees the repairs of files under its directory (one server's data
+    /// directory: several servers in one process, as in the tests, each count their own).
+    private struct Observer {
+        var directory: String
+        var call: @Sendable (RepairEvent) -> Void
+
+        func sees(_ event: RepairEvent) -> Bool {
+            directory.isEmpty || event.file.hasPrefix(directory.hasSuffix("/") ? directory : directory + "/")
+        }
+    }
+
     private struct State {
         var recent: [RepairEvent] = []
-        var observer: (@Sendable (RepairEvent) -> Void)?
+        var observers: [Observer] = []
     }
 
     private let state = Mutex(State())
@@ -42,19 +53,21 @@ public final class Repairs: Sendable {
     public init() {}
 
     public func record(_ event: RepairEvent) {
-        let observer = state.withLock { state -> (@Sendable (RepairEvent) -> Void)? in
+        let observers = state.withLock { state -> [Observer] in
             state.recent.append(event)
             if state.recent.count > Repairs.keep { state.recent.removeFirst(state.recent.count - Repairs.keep) }
-            return state.observer
+            return state.observers.filter { $0.sees(event) }
         }
-        observer?(event)
+        observers.forEach { $0.call(event) }
     }
 
-    /// Calls `observer` for every repair so far and every later one.
-    public func observe(_ observer: @escaping @Sendable (RepairEvent) -> Void) {
+    /// Calls `observer` for every repair so far and every later one of files under `directory`
+    /// ("" for all).
+    public func observe(under directory: String, _ observer: @escaping @Sendable (RepairEvent) -> Void) {
+        let watcher = Observer(directory: directory, call: observer)
         let earlier = state.withLock { state -> [RepairEvent] in
-            state.observer = observer
-            return state.recent
+            state.observers.append(watcher)
+            return state.recent.filter(watcher.sees)
         }
         earlier.forEach(observer)
     }
