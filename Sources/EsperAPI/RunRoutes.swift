@@ -29,25 +29,8 @@ public enum RunRoutes {
     }
 
     static func create(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
-        guard !request.body.isEmpty else {
-            throw Problem.badRequest("the request body is empty; a JSON run config is expected")
-        }
-        if let contentType = request.header("content-type"), !contentType.lowercased().hasPrefix("application/json") {
-            throw Problem(status: 415, detail: "send the run config as application/json, not \(contentType)")
-        }
-        let key = request.header("idempotency-key")
-        if let key, key.isEmpty || key.utf8.count > 200 || key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
-            throw Problem(
-                status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
-                errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
-        }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(request.body)
-        } catch {
-            throw Problem.badRequest(
-                "the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
-        }
+        let json = try request.jsonBody(expecting: "run config")
+        let key = try request.idempotencyKey()
         let record: RunRecord
         do {
             record = try service.submit(json, idempotencyKey: key)

@@ -51,23 +51,8 @@ public enum StudyRoutes {
     }
 
     static func create(_ request: HTTPRequest, _ service: StudyService) throws -> HTTPResponse {
-        guard !request.body.isEmpty else { throw Problem.badRequest("the request body is empty; a JSON study is expected") }
-        if let contentType = request.header("content-type"), !contentType.lowercased().hasPrefix("application/json") {
-            throw Problem(status: 415, detail: "send the study as application/json, not \(contentType)")
-        }
-        let key = request.header("idempotency-key")
-        if let key, key.isEmpty || key.utf8.count > 200 || key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
-            throw Problem(
-                status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
-                errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
-        }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(request.body)
-        } catch {
-            throw Problem.badRequest(
-                "the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
-        }
+        let json = try request.jsonBody(expecting: "study")
+        let key = try request.idempotencyKey()
         let summary = try answer { try service.create(json, idempotencyKey: key) }
         return try .json(summary, status: 202, headers: [("Location", "\(basePath)/\(summary.id)")])
     }

@@ -1,6 +1,6 @@
 // EsperHTTP: the HTTP server over libmicrohttpd — requests, responses, problem+json errors,
 // routing, limits, request ids, access log and request metrics.
-import EsperJSON
+public import EsperJSON
 
 /// One HTTP request as handlers see it: the body is complete, the path is percent-decoded
 /// (libmicrohttpd decodes it), header names are lower-case.
@@ -35,6 +35,33 @@ public struct HTTPRequest: Sendable {
     public func query(_ name: String) -> String? { queryItems.first { $0.name == name }?.value }
 
     public func pathParameter(_ name: String) -> String { pathParameters[name] ?? "" }
+
+    /// The body as a JSON document for a submission (`what`: "run config", "study"): empty →
+    /// 400, another media type → 415, unparseable → 400 naming the byte.
+    public func jsonBody(expecting what: String) throws(Problem) -> JSONValue {
+        guard !body.isEmpty else { throw Problem.badRequest("the request body is empty; a JSON \(what) is expected") }
+        if let contentType = header("content-type"), !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem(status: 415, detail: "send the \(what) as application/json, not \(contentType)")
+        }
+        do {
+            return try JSONValue.parse(body)
+        } catch {
+            throw Problem.badRequest(
+                "the body is not valid JSON: \(error.description) (byte \(error.position))", type: "/problems/malformed-json")
+        }
+    }
+
+    /// The `Idempotency-Key` header of a submission, if sent: 1-200 visible ASCII characters
+    /// (else 400).
+    public func idempotencyKey() throws(Problem) -> String? {
+        guard let key = header("idempotency-key") else { return nil }
+        if key.isEmpty || key.utf8.count > 200 || key.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
+            throw Problem(
+                status: 400, detail: "Idempotency-Key must be 1-200 visible ASCII characters",
+                errors: [JSONFieldProblem(field: "Idempotency-Key", message: "1-200 visible ASCII characters")])
+        }
+        return key
+    }
 
     /// Decodes a JSON body strictly: unparseable → 400 naming the position, unknown keys →
     /// 400 naming them, missing or ill-typed fields → 422 listing every field.

@@ -71,7 +71,7 @@ import Testing
     @Test func oneUnusablePartNeverFailsTheOtherPanels() throws {
         let server = try Self.seeded()
         // Unknown payload keys and a query without a metric yet: ignored.
-        var (status, answer) = try Self.query(
+        let (status, answer) = try Self.query(
             server,
             #"[{"target":"tolaria.training.loss","refId":"A","payload":{"run":"run\\-3","region":"eu","limit":5}},{"refId":"B","payload":{}},{"target":"","refId":"C"}]"#
         )
