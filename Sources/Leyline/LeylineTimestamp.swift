@@ -1,3 +1,5 @@
+public import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -17,6 +19,12 @@ public struct LeylineTimestamp: Sendable, Hashable, Comparable, Codable, CustomS
     public init(seconds: Int64, nanos: Int32 = 0) {
         self.seconds = seconds
         self.nanos = nanos
+    }
+
+    /// A Foundation date (to the microsecond, as Date carries it).
+    public init(date: Date) {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        self.init(nanosecondsSinceEpoch: micros * 1000)
     }
 
     /// The Unix epoch (the proto3 default value).

@@ -153,9 +153,7 @@ extension NissaService {
                 return .ran(result)
             }
             result.state = .holding
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            result.resolvesAt = formatter.string(from: Date().addingTimeInterval(hold))
+            result.resolvesAt = LeylineTimestamp(date: Date().addingTimeInterval(hold)).rfc3339
             drillBook.record(result)
             let holding = result
             let thread = Thread { [self] in

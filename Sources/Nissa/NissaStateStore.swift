@@ -1,7 +1,7 @@
 import EsperJSON
 public import EsperStorage
 import Foundation
-public import Leyline
+import Leyline
 public import Logging
 public import Prometheus
 import Synchronization
@@ -191,7 +191,7 @@ public final class NissaStateStore: Sendable {
     public func deadLetter(_ delivery: StoredDelivery) throws {
         var object: [String: JSONValue] = ["delivery": try JanssonEncoder().encodeValue(delivery.record)]
         object["payload"] = (try? JSONValue.parse(delivery.body)) ?? .string(String(decoding: delivery.body, as: UTF8.self))
-        object["dead_lettered_at"] = .string(LeylineTimestampText.now())
+        object["dead_lettered_at"] = .string(LeylineTimestamp.now().rfc3339)
         try deadLetters.append(try JSONValue.object(object).serialized())
     }
 
@@ -257,15 +257,6 @@ public final class NissaStateStore: Sendable {
 
     /// `PRAGMA quick_check` findings (empty: sound).
     public func quickCheck() -> [String] { database.quickCheck() }
-}
-
-/// Now as RFC 3339 text (the dead-letter line's own time).
-enum LeylineTimestampText {
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
 }
 
 extension AlertRecord: Decodable {

@@ -1,6 +1,6 @@
 import EsperJSON
 public import Foundation
-public import Leyline
+import Leyline
 import Synchronization
 
 /// The bus' conservative mode (09-oona §6, the runbook's lever for a queue-depth spike), as
@@ -33,9 +33,7 @@ public struct OonaModeState: Sendable, Equatable, Codable {
         self.conservative = conservative
         self.reason = reason
         self.source = source
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        self.since = formatter.string(from: since)
+        self.since = LeylineTimestamp(date: since).rfc3339
     }
 
     public static let initial = OonaModeState(conservative: false, reason: "", source: .default, since: Date(timeIntervalSince1970: 0))

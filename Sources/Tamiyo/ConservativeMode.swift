@@ -1,4 +1,5 @@
 import Foundation
+import Leyline
 import Synchronization
 
 /// Conservative mode (03-tamiyo §6): while on, germinations are restricted to the safe pool
@@ -29,11 +30,7 @@ public struct ModeState: Sendable, Equatable, Codable {
         since = ModeState.rfc3339(Date())
     }
 
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
+    static func rfc3339(_ date: Date) -> String { LeylineTimestamp(date: date).rfc3339 }
 }
 
 /// The process-wide mode, read by every run's controller at each boundary.

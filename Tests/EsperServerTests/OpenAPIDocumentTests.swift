@@ -1,6 +1,7 @@
 import EsperServer
 import EsperTestSupport
 import Foundation
+import KernelRuntime
 import Testing
 
 /// The OpenAPI document is the one declaration of the API: it must list exactly the routes
@@ -34,5 +35,18 @@ import Testing
         #expect(!documented.isEmpty)
         #expect(served.subtracting(documented).sorted() == [], "served but not documented")
         #expect(documented.subtracting(served).sorted() == [], "documented but not served")
+    }
+
+    /// The `kind` enum of a Template in the document: every kernel kind Karn can list (a kind
+    /// added in C and Swift but not here makes `GET /api/v1/karn/templates` break its schema).
+    @Test func templateKindsAreEveryKernelKind() throws {
+        let text = try String(contentsOfFile: packageRoot() + "/openapi/esper.yaml", encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = try #require(lines.firstIndex(of: "    Template:"))
+        let kind = try #require(lines[start...].firstIndex { $0.trimmingCharacters(in: .whitespaces) == "kind:" })
+        let list = try #require(lines[kind...].firstIndex { $0.trimmingCharacters(in: .whitespaces) == "enum:" })
+        let documented = lines[(list + 1)...].prefix { $0.trimmingCharacters(in: .whitespaces).hasPrefix("- ") }
+            .map { $0.trimmingCharacters(in: .whitespaces).dropFirst(2) }.map(String.init)
+        #expect(Set(documented) == Set(KernelKind.allCases.map(\.rawValue) + ["widen"]))
     }
 }

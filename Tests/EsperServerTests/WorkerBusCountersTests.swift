@@ -41,7 +41,7 @@ import Testing
 
         // The worker reads the mode once a second: wait until it says it follows (a short run
         // can otherwise finish before it knows).
-        #expect(try eventually(within: 20) { worker.log.contains("oona conservative mode on") }, "\(worker.log.suffix(2000))")
+        #expect(eventually(within: 20) { worker.log.contains("oona conservative mode on") }, "\(worker.log.suffix(2000))")
         // A run on the worker: every epoch reaches the server (records are never shed); the
         // worker sheds telemetry detail and says so.
         let epochs = 40
@@ -69,7 +69,7 @@ import Testing
             body: Array(#"{"conservative": false}"#.utf8))
         #expect(off.status == 200)
         #expect(try RawHTTP.json(off)["reason"] as? String == "operator")
-        #expect(try eventually(within: 20) { worker.log.contains("oona conservative mode off") }, "\(worker.log.suffix(2000))")
+        #expect(eventually(within: 20) { worker.log.contains("oona conservative mode off") }, "\(worker.log.suffix(2000))")
         Thread.sleep(forTimeInterval: 2)
         let shedBefore = try publisher(workerId)?["publish_shed"] as? Int ?? -1
         let second = try cluster.submit(WorkerProcessTests.config(seed: 6, epochs: 10))
