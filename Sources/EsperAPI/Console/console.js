@@ -570,6 +570,103 @@ function controllerPage(view) {
   return { stop() {} };
 }
 
+// ---------------------------------------------------------------- studies
+
+function studiesPage(view) {
+  const table = el('tbody', { id: 'studies-body' });
+  view.append(el('section', {}, el('h2', {}, 'Studies'),
+    el('p', { className: 'muted' }, 'Runs grouped into arms and controls over seeds (POST /api/v1/studies; docs/studies.md).'),
+    el('table', { className: 'grid', id: 'studies-table' },
+      el('thead', {}, el('tr', {}, ['Study', 'Status', 'Runs done', 'Epochs', 'Created'].map((h) => el('th', {}, h)))),
+      table)));
+  async function refresh() {
+    try {
+      const page = await api('GET', '/api/v1/studies?limit=100');
+      table.replaceChildren(...page.items.map((study) => {
+        const p = study.progress || {};
+        return el('tr', { 'data-study': study.id },
+          el('td', {}, el('a', { href: '#/study/' + study.id }, study.name || study.id.slice(0, 8))),
+          el('td', {}, el('span', { className: 'status ' + study.status }, study.status)),
+          el('td', {}, (p.succeeded || 0) + (p.failed || 0) + (p.cancelled || 0) + ' / ' + (p.planned || 0)),
+          el('td', {}, (p.epochs_done || 0) + ' / ' + (p.epochs_planned || 0)),
+          el('td', {}, new Date(study.created_at).toLocaleString()));
+      }));
+      if (!table.children.length) table.append(el('tr', {}, el('td', { colspan: 5, className: 'muted' }, 'No studies.')));
+    } catch (error) { notice(error.message); }
+  }
+  refresh();
+  const timer = setInterval(refresh, 3000);
+  return { stop() { clearInterval(timer); } };
+}
+
+const GROUP_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+
+function meanStd(statistics) {
+  if (!statistics || typeof statistics.mean !== 'number') return '—';
+  return percent(statistics.mean) + (typeof statistics.std === 'number' ? ' ± ' + (statistics.std * 100).toFixed(1) : '');
+}
+
+function studyPage(view, id) {
+  const header = el('p', { id: 'study-header' }, 'loading…');
+  const groups = el('tbody', { id: 'study-groups' });
+  const verdicts = el('tbody', { id: 'study-verdicts' });
+  const canvas = el('canvas', { id: 'study-curves', width: 900, height: 300 });
+  const stop = el('button', { id: 'study-stop', onclick: () => control('stop') }, 'Stop study');
+  view.append(el('section', {}, el('h2', {}, 'Study'), header, el('div', { className: 'toolbar' }, stop),
+    el('h3', {}, 'Groups (final validation accuracy over seeds)'),
+    el('table', { className: 'grid' },
+      el('thead', {}, el('tr', {}, ['Group', 'Kind', 'n', 'Final accuracy', 'Best accuracy', 'Parameters', 'Germinations',
+        'Fossilisations', 'Culls', 'Failed'].map((h) => el('th', {}, h)))), groups),
+    el('h3', {}, 'Verdicts (arm − control, 95 % Welch interval)'),
+    el('table', { className: 'grid' },
+      el('thead', {}, el('tr', {}, ['Arm', 'Control', 'Metric', 'Difference', '95 % interval', 'Verdict'].map((h) => el('th', {}, h)))),
+      verdicts),
+    el('h3', {}, 'Validation accuracy per epoch (mean over seeds)'), canvas));
+  async function control(action) {
+    try { await api('POST', '/api/v1/studies/' + id + '/' + action); notice('study ' + action + ' requested', 'ok'); refresh(); }
+    catch (error) { notice(error.message); }
+  }
+  async function refresh() {
+    try {
+      const study = await api('GET', '/api/v1/studies/' + id);
+      const p = study.progress || {};
+      header.textContent = (study.name || study.id) + ' — ' + study.status + ', ' + ((p.succeeded || 0) + (p.failed || 0) +
+        (p.cancelled || 0)) + ' of ' + (p.planned || 0) + ' runs done';
+      groups.replaceChildren(...study.groups.map((group) => {
+        const s = group.statistics || {};
+        return el('tr', { 'data-group': group.name },
+          el('td', {}, group.name), el('td', {}, group.kind), el('td', {}, (s.final_validation_accuracy || {}).n || 0),
+          el('td', {}, meanStd(s.final_validation_accuracy)), el('td', {}, meanStd(s.best_validation_accuracy)),
+          el('td', {}, number((s.parameters || {}).mean, 0)), el('td', {}, number((s.germinations || {}).mean, 1)),
+          el('td', {}, number((s.fossilisations || {}).mean, 1)), el('td', {}, number((s.culls || {}).mean, 1)),
+          el('td', {}, (group.failed || []).length));
+      }));
+      verdicts.replaceChildren(...study.verdicts.flatMap((arm) => arm.comparisons.map((c) =>
+        el('tr', {}, el('td', {}, arm.arm), el('td', {}, arm.control), el('td', {}, c.metric),
+          el('td', {}, number(c.difference)),
+          el('td', {}, typeof c.ci_low === 'number' ? '[' + number(c.ci_low) + ', ' + number(c.ci_high) + ']' : '—'),
+          el('td', { title: c.reason || '' }, el('span', { className: 'verdict ' + c.verdict }, c.verdict.replace('_', ' ')))))));
+      if (!verdicts.children.length) verdicts.append(el('tr', {}, el('td', { colspan: 6, className: 'muted' }, 'No comparisons yet.')));
+      const curves = await api('GET', '/api/v1/studies/' + id + '/curves?metric=validation_accuracy');
+      const byEpoch = new Map();
+      curves.groups.forEach((group, index) => {
+        for (const point of group.points) {
+          if (!byEpoch.has(point.epoch)) byEpoch.set(point.epoch, {});
+          byEpoch.get(point.epoch)['g' + index] = point.mean;
+        }
+      });
+      const points = [...byEpoch.entries()].sort((a, b) => a[0] - b[0]);
+      canvas.setAttribute('data-groups', String(curves.groups.length));
+      canvas.setAttribute('data-points', String(points.length));
+      lineChart(canvas, points, curves.groups.map((group, index) =>
+        ({ key: 'g' + index, label: group.name, colour: GROUP_COLOURS[index % GROUP_COLOURS.length] })));
+    } catch (error) { notice(error.message); }
+  }
+  refresh();
+  const timer = setInterval(refresh, 3000);
+  return { stop() { clearInterval(timer); } };
+}
+
 // ---------------------------------------------------------------- routing
 
 function route() {
@@ -579,7 +676,10 @@ function route() {
   const hash = location.hash || '#/runs';
   for (const link of document.querySelectorAll('nav a')) link.classList.toggle('active', hash.startsWith(link.getAttribute('href')));
   const runMatch = hash.match(/^#\/run\/([0-9a-fA-F-]{8,64})$/);
+  const studyMatch = hash.match(/^#\/study\/([0-9a-fA-F-]{8,64})$/);
   if (runMatch) currentPage = runPage(view, runMatch[1]);
+  else if (studyMatch) currentPage = studyPage(view, studyMatch[1]);
+  else if (hash === '#/studies') currentPage = studiesPage(view);
   else if (hash === '#/alerts') currentPage = alertsPage(view);
   else if (hash === '#/forge') currentPage = forgePage(view);
   else if (hash === '#/controller') currentPage = controllerPage(view);

@@ -88,8 +88,8 @@ def points(driver) -> int:
 
 
 def test_every_page_loads_without_console_errors(server, browser):
-    for hash_, ready in [("#/runs", "runs-body"), ("#/alerts", "alerts-body"), ("#/forge", "blueprints-body"),
-                         ("#/controller", "mode-on")]:
+    for hash_, ready in [("#/runs", "runs-body"), ("#/studies", "studies-body"), ("#/alerts", "alerts-body"),
+                         ("#/forge", "blueprints-body"), ("#/controller", "mode-on")]:
         open_page(browser, server["url"], hash_, ready)
         time.sleep(1.0)  # let the page's first API calls answer
         assert errors(browser) == [], hash_
@@ -181,3 +181,31 @@ def test_alerts_are_acknowledged_and_conservative_mode_switched_from_the_page(se
     browser.find_element(By.ID, "mode-off").click()
     wait(browser, lambda d: d.find_element(By.ID, "mode-value").text == "off")
     assert errors(browser) == []
+
+
+def test_a_study_shows_its_groups_verdicts_and_curves(server, browser):
+    """A small study (two seeds, a no_growth control) is listed on #/studies and its page shows
+    a row per group, the arm's verdicts against the control and a curve per group."""
+    url, token = server["url"], server["token"]
+    base = {"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 4, "learning_rate": 0.01}
+    body = {"name": "console study", "base": base, "arms": [{"name": "wide", "overrides": {"model": {"hidden_sizes": [16]}}}],
+            "seeds": [1, 2], "controls": ["no_growth"]}
+    created = requests.post(url + "/api/v1/studies", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert created.status_code == 202, created.text
+    study_id = created.json()["id"]
+    deadline = time.monotonic() + 120
+    while requests.get(url + f"/api/v1/studies/{study_id}", timeout=5).json()["status"] != "completed":
+        assert time.monotonic() < deadline, "the study did not complete"
+        time.sleep(0.5)
+    open_page(browser, url, "#/studies", "studies-body")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-study="{study_id}"]'))
+    browser.find_element(By.CSS_SELECTOR, f'tr[data-study="{study_id}"] a').click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#study-groups tr[data-group]")) == 2)
+    groups = [row.get_attribute("data-group") for row in browser.find_elements(By.CSS_SELECTOR, "#study-groups tr[data-group]")]
+    assert groups == ["wide", "wide/no_growth"]
+    wait(browser, lambda d: d.find_element(By.ID, "study-curves").get_attribute("data-groups") == "2")
+    assert int(browser.find_element(By.ID, "study-curves").get_attribute("data-points")) == 4
+    verdicts = browser.find_element(By.ID, "study-verdicts").text
+    assert "no_growth" in verdicts and any(word in verdicts for word in ("better", "worse", "not distinguishable"))
+    assert errors(browser) == []
+    screenshot(browser, "study")
