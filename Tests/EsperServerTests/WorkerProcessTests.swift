@@ -119,7 +119,9 @@ final class WorkerChild {
         let cluster = try Cluster(environment: Self.busSettings)
         let first = try cluster.worker(Self.busSettings)
         let second = try cluster.worker(Self.busSettings)
-        let epochs = 80
+        // Long enough that a run is still going when the worker is killed: on a quiet machine an
+        // epoch of this config takes about 2 ms, and 80 epochs could end before the kill landed.
+        let epochs = 1000
         let ids = try (1...6).map { try cluster.submit(Self.config(seed: $0, epochs: epochs)) }
 
         // Both workers are live and busy; each holds one of the runs.
@@ -150,7 +152,8 @@ final class WorkerChild {
         #expect(
             try eventually(within: 120) {
                 for id in ids where try cluster.holder(of: id) == first.pid {
-                    if (try cluster.run(id)["epoch"] as? Int ?? 0) >= 5 {
+                    let epoch = try cluster.run(id)["epoch"] as? Int ?? 0
+                    if epoch >= 5 && epoch <= epochs / 2 {
                         victim = id
                         return true
                     }
