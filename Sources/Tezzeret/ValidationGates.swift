@@ -31,7 +31,7 @@ public struct ValidationReport: Sendable, Codable, Equatable {
 /// | gate | checks | catches |
 /// |---|---|---|
 /// | smoke | forward at 32, 128, 512 rows: no error, no NaN/Inf | NaN injection, deadlock |
-/// | determinism | the same input five times gives bit-identical output | races, hidden state |
+/// | determinism | the same input 25 times gives bit-identical output | races, hidden state |
 /// | latency | fastest thread-CPU time of a forward at the batch hint ≤ 1 ms + FLOPs at 1 GFLOP/s | spinning |
 /// | gradient_health | RMS input gradient over 5 scaled losses in [1e-7, 1e4], stable | exploding, vanishing |
 /// | gradient_correctness | ≤ 64 coordinates against central differences | non-differentiable noise |
@@ -48,7 +48,7 @@ struct ValidationGates {
 
     static let smokeBatches = [32, 128, 512]
     static let perExecutionLimitSeconds = 15.0
-    static let determinismRepeats = 4
+    static let determinismRepeats = 24
 
     func run(_ kernel: CompiledKernel, expectedUnsafe: Bool) -> ValidationReport {
         var gates: [GateResult] = []
