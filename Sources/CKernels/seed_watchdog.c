@@ -119,12 +119,33 @@ int ck_seed_backward_within(const ck_seed_spec *s, const float *params, ck_seed_
 /* fork for the compile watchdog's child process without running the atfork handlers: OpenBLAS
  * registers one that shuts its thread pool down in the parent, which breaks a GEMM another
  * thread of the parent is running at that moment (it then waits forever for workers that are
- * gone). The child must not use OpenBLAS threads (it calls ck_blas_set_threads(1) first). */
-int ck_watchdog_fork(void)
+ * gone). The child must not use OpenBLAS threads (it calls ck_blas_set_threads(1) first).
+ *
+ * In the child, every descriptor except stdio and keep_fd is closed at once: the child would
+ * otherwise hold the parent's listening sockets, client connections and database files open
+ * for as long as it runs (a stopped server's port kept accepting connections into a backlog
+ * nobody reads, and a client's connection stayed open after the server closed it). */
+static void close_all_but(int keep_fd)
+{
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 1 << 20) max = 1 << 20;
+#ifdef SYS_close_range
+    int ok = 1;
+    if (keep_fd > 3) ok = syscall(SYS_close_range, 3u, (unsigned)keep_fd - 1u, 0u) == 0;
+    if (ok) ok = syscall(SYS_close_range, (unsigned)(keep_fd >= 3 ? keep_fd + 1 : 3), ~0u, 0u) == 0;
+    if (ok) return;
+#endif
+    for (long fd = 3; fd < max; fd++)
+        if (fd != keep_fd) close((int)fd);
+}
+
+int ck_watchdog_fork(int keep_fd)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    return (int)_Fork();
+    const int pid = (int)_Fork();
 #else
-    return (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    const int pid = (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 #endif
+    if (pid == 0) close_all_but(keep_fd);
+    return pid;
 }

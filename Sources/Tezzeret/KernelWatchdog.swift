@@ -47,7 +47,7 @@ enum KernelWatchdog {
         // Close-on-exec, so a process another thread spawns meanwhile does not hold the pipe open.
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let started = Autotuner.monotonic()
-        let pid = pid_t(ck_watchdog_fork())
+        let pid = pid_t(ck_watchdog_fork(fds[1]))
         if pid < 0 {
             close(fds[0])
             close(fds[1])

@@ -215,8 +215,9 @@ int ck_seed_backward_within(const ck_seed_spec *s, const float *params, ck_seed_
                             float *dparams, float *dx, const float *dy, const float *x, size_t B,
                             uint64_t cpu_budget_ns);
 /* fork() without the atfork handlers (see seed_watchdog.c); the child must call
- * ck_blas_set_threads(1) before any GEMM. Returns as fork(). */
-int ck_watchdog_fork(void);
+ * ck_blas_set_threads(1) before any GEMM. In the child every descriptor but 0-2 and keep_fd
+ * is closed. Returns as fork(). */
+int ck_watchdog_fork(int keep_fd);
 
 /* Cache-blocked GEMM, same contract as ck_sgemm; tile sizes >= 1. */
 int ck_sgemm_tiled(size_t tile_m, size_t tile_n, size_t tile_k, int transA, int transB, size_t M,
