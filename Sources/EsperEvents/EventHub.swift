@@ -38,7 +38,7 @@ public enum EventHubError: Error, Sendable, Equatable {
 /// the streams from the cursor with XRANGE (paced by the client's buffer) and then switches
 /// the client to the live feed — both on the hub's thread, so nothing falls between the
 /// replay and the live events and nothing arrives twice.
-public final class EventHub: Sendable {
+public final class EventHub: LongRunningService {
     public let options: EventHubOptions
     private let bus: OonaClient
     private let logger: Logger
@@ -125,12 +125,14 @@ public final class EventHub: Sendable {
     public var position: EventCursor? { state.withLock { $0.position } }
 
     /// For `/healthz`.
-    public var health: (healthy: Bool, detail: String) {
+    public var health: ServiceHealth {
         let (count, error, position) = state.withLock { ($0.subscribers.count, $0.lastError, $0.position) }
-        if let error { return (false, "event hub: \(error)") }
-        if position == nil { return (true, "event hub: waiting for Redis; \(count) subscriber(s)") }
-        return (true, "\(count) subscriber(s)")
+        if let error { return ServiceHealth(healthy: false, detail: "event hub: \(error)") }
+        if position == nil { return ServiceHealth(healthy: true, detail: "event hub: waiting for Redis; \(count) subscriber(s)") }
+        return ServiceHealth(healthy: true, detail: "\(count) subscriber(s)")
     }
+
+    public var name: String { "events" }
 
     // MARK: subscribing
 

@@ -12,6 +12,7 @@ public import Oona
 public import Prometheus
 public import Simic
 public import Studies
+import Synchronization
 public import Tamiyo
 import Tezzeret
 public import Tolaria
@@ -222,6 +223,85 @@ public final class Application: Sendable {
     /// The bound port (useful when configured with port 0).
     public var port: UInt16 { server.port }
 
+    /// The started services (nil before `start` and after `stop`).
+    private let started = Mutex<ServiceGroup?>(nil)
+
+    /// Every long-running part, in start order; they stop in reverse (so the event streams
+    /// end before the HTTP server waits for its requests, the worker slots stop before the
+    /// services their jobs use, and Redis goes last).
+    var services: [any LongRunningService] {
+        let (configuration, logger, healthMonitor, runs, tamiyo, nissa, bus, server, blueprints) =
+            (configuration, logger, healthMonitor, runs, tamiyo, nissa, bus, server, blueprints)
+        let redisEndpoint = redisEndpoint
+        var list: [any LongRunningService] = []
+        if let managedRedis {
+            list.append(
+                ServiceAdapter(
+                    name: managedRedis.name,
+                    start: {
+                        do { try managedRedis.start() } catch { throw StartError(description: "cannot start the managed Redis: \(error)") }
+                    }, stop: managedRedis.stop, health: { managedRedis.health }))
+        }
+        list.append(storageMonitor)
+        list.append(
+            ServiceAdapter(
+                name: healthMonitor.name,
+                start: {
+                    healthMonitor.start()
+                    if !healthMonitor.status.reachable {
+                        logger.warning(
+                            "Redis is not reachable; serving in degraded mode",
+                            metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
+                    }
+                }, stop: healthMonitor.stop, health: { healthMonitor.health }))
+        // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
+        // background while the server runs degraded.
+        list.append(bus)
+        // The forge runs in the background (ESPER_FORGE_AT_START); its jobs wait on the
+        // queue for the worker slots.
+        list.append(ServiceAdapter(name: "blueprints", start: blueprints.start, stop: blueprints.stop))
+        list.append(
+            ServiceAdapter(
+                name: nissa.name,
+                start: {
+                    nissa.start()
+                    // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
+                    if let depth = bus.reportQueueDepthNow() { nissa.ingestBeforeBus(.telemetry(depth)) }
+                }, stop: nissa.stop, health: { nissa.health }))
+        list.append(
+            ServiceAdapter(
+                name: tamiyo.name, start: tamiyo.start,
+                stop: {
+                    tamiyo.seeds.flush()
+                    tamiyo.stop()
+                }, health: { tamiyo.health }))
+        list.append(simic)
+        list.append(
+            ServiceAdapter(
+                name: "runs",
+                start: {
+                    do { try runs.start() } catch { throw StartError(description: "cannot start the training-run service: \(error)") }
+                }, stop: { runs.shutdown() }))
+        list.append(recordApplier)
+        if let localWorkers { list.append(localWorkers) }
+        list.append(
+            ServiceAdapter(
+                name: "http",
+                start: {
+                    try server.start()
+                    logger.info(
+                        "esper listening",
+                        metadata: [
+                            "url": "http://\(configuration.http.host):\(server.port)",
+                            "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)",
+                        ])
+                }, stop: { server.stop() }))
+        // Both end their event streams when stopped, before the HTTP server waits for them.
+        list.append(ServiceAdapter(name: "studies", start: studies.start, stop: { [studies] in studies.stop() }))
+        list.append(events)
+        return list
+    }
+
     public func start() throws {
         // The memory shares must sum to at most 1 (00-contracts.md §6); refuse to boot otherwise.
         do {
@@ -229,92 +309,28 @@ public final class Application: Sendable {
         } catch {
             throw StartError(description: error.description)
         }
-        if let managedRedis {
-            do {
-                try managedRedis.start()
-            } catch {
-                throw StartError(description: "cannot start the managed Redis: \(error)")
-            }
-        }
-        healthMonitor.start()
-        Kernels.blasThreads = configuration.blasThreads
-        do {
-            try runs.start()
-        } catch {
-            healthMonitor.stop()
-            managedRedis?.stop()
-            throw StartError(description: "cannot start the training-run service: \(error)")
-        }
-        storageMonitor.start()
-        if !healthMonitor.status.reachable {
-            logger.warning(
-                "Redis is not reachable; serving in degraded mode",
-                metadata: ["redis": "\(redisEndpoint)", "error": "\(healthMonitor.status.error ?? "")"])
-        }
-        // Creates the consumer groups now if Redis answers; otherwise keeps trying in the
-        // background while the server runs degraded.
-        bus.start()
-        recordApplier.start()
-        localWorkers?.start()
-        nissa.start()
-        // Queue depth known from the start (Nissa's group exists now): the families on /metrics too.
-        if let depth = bus.reportQueueDepthNow() { nissa.ingestBeforeBus(.telemetry(depth)) }
-        tamiyo.startPolicyConsumer()
-        simic.start()
-        events.start()
-        studies.start()
-        do {
-            try server.start()
-        } catch {
-            localWorkers?.stop()
-            studies.stop()
-            recordApplier.stop()
-            runs.shutdown()
-            events.stop()
-            simic.stop()
-            tamiyo.stop()
-            nissa.stop()
-            bus.stop()
-            healthMonitor.stop()
-            storageMonitor.stop()
-            managedRedis?.stop()
-            throw StartError(description: "\(error)")
-        }
         logger.info(
             "nissa alert rules loaded",
             metadata: [
                 "rules": "\(configuration.nissa.rules.rules.map(\.name).joined(separator: ","))",
                 "file": "\(configuration.nissaRulesFile ?? "(built-in)")",
             ])
-        blueprints.start()  // the forge runs in the background (ESPER_FORGE_AT_START)
-        logger.info(
-            "esper listening",
-            metadata: [
-                "url": "http://\(configuration.http.host):\(server.port)",
-                "data_dir": "\(configuration.dataDirectory)", "redis": "\(redisEndpoint)",
-            ])
+        Kernels.blasThreads = configuration.blasThreads
+        let group = ServiceGroup(services, logger: logger)
+        do {
+            try group.start()
+        } catch {
+            throw error.underlying as? StartError ?? StartError(description: "\(error.underlying)")
+        }
+        started.withLock { $0 = group }
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, local training runs stop
-    /// at their next batch and their jobs go back on the queue (resumable from their last
-    /// checkpoint by any worker), compiles in progress finish (the rest stays in the forge
-    /// WAL), then Redis stops.
+    /// Graceful stop, in the reverse of the start order: no new connections, in-flight
+    /// requests finish, local training runs stop at their next batch and their jobs go back
+    /// on the queue (resumable from their last checkpoint by any worker), compiles in progress
+    /// finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
-        events.stop()  // ends every event stream, so the server's stop does not wait for them
-        studies.stop()  // ends the study event streams too, so the server's stop does not wait for them
-        server.stop()
-        localWorkers?.stop()
-        recordApplier.stop()
-        runs.shutdown()
-        tamiyo.seeds.flush()
-        simic.stop()
-        tamiyo.stop()
-        nissa.stop()
-        blueprints.stop()
-        bus.stop()
-        healthMonitor.stop()
-        storageMonitor.stop()
-        managedRedis?.stop()
+        started.withLock { group in defer { group = nil }; return group }?.stop()
         logger.info("esper stopped")
     }
 

@@ -2,6 +2,7 @@ import EsperJSON
 import EsperStorage
 import Foundation
 import Logging
+import Oona
 import Synchronization
 import Tamiyo
 import TamiyoNetwork
@@ -13,13 +14,13 @@ import Workers
 /// and installs them, so learned runs on this worker switch at their next epoch boundary —
 /// after a Simic publication and after a rollback alike. A server that cannot be reached is
 /// tried again at the next round; refused weights are logged and never installed.
-final class PolicySync: Sendable {
+final class PolicySync: LongRunningService {
+    let name = "policy-sync"
     let server: ServerClient
     let tamiyo: TamiyoService
     let logger: Logger
     let interval: Duration
-    private let running = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = BackgroundThread(name: "esper-policy-sync")
 
     init(server: ServerClient, tamiyo: TamiyoService, logger: Logger, interval: Duration = .seconds(1)) {
         self.server = server
@@ -28,27 +29,11 @@ final class PolicySync: Sendable {
         self.interval = interval
     }
 
-    func start() {
-        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let thread = Thread { [self] in
-            defer { finished.signal() }
-            while running.load(ordering: .acquiring) {
-                syncOnce()
-                var slept: Duration = .zero
-                while slept < interval && running.load(ordering: .acquiring) {
-                    Thread.sleep(forTimeInterval: 0.05)
-                    slept += .milliseconds(50)
-                }
-            }
-        }
-        thread.name = "esper-policy-sync"
-        thread.start()
-    }
+    func start() { thread.startLoop(every: interval) { [self] in syncOnce() } }
 
-    func stop() {
-        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        _ = finished.wait(timeout: .now() + 15)
-    }
+    func stop() { thread.stop() }
+
+    var health: ServiceHealth { ServiceHealth(healthy: true, detail: "every \(interval) from the server") }
 
     /// One round; true when the weights in force here changed.
     @discardableResult

@@ -2,6 +2,7 @@ import EsperAPI
 import EsperStorage
 import Foundation
 import Logging
+import Oona
 import Prometheus
 import Synchronization
 
@@ -25,7 +26,7 @@ final class StorageMonitor: Sendable {
     private let integrityInterval: Double
     private let logger: Logger
     private let state: Mutex<Findings>
-    private let control = Mutex((running: false, finished: true))
+    private let thread = BackgroundThread(name: "esper-storage-monitor")
     private let writeFailures: Counter
     private let integrityProblems: Gauge
     static let probeBytes = 64 * 1024
@@ -54,29 +55,18 @@ final class StorageMonitor: Sendable {
 
     /// Runs both checks once (inline, so the start's log has them) and then on their schedules.
     func start() {
-        let started = control.withLock { control -> Bool in
-            guard !control.running else { return false }
-            control = (true, false)
-            return true
-        }
-        guard started else { return }
+        guard !thread.isRunning else { return }
         checkStorage()
         checkIntegrity()
-        let thread = Thread { [self] in loop() }
-        thread.name = "esper-storage-monitor"
-        thread.start()
+        thread.start { [self] stop in loop(until: stop) }
     }
 
-    func stop() {
-        control.withLock { $0.running = false }
-        while !control.withLock({ $0.finished }) { usleep(5_000) }
-    }
+    func stop() { thread.stop() }
 
-    private func loop() {
+    private func loop(until stop: StopSignal) {
         var nextStorage = Date().addingTimeInterval(storageInterval)
         var nextIntegrity = Date().addingTimeInterval(integrityInterval)
-        while control.withLock({ $0.running }) {
-            usleep(50_000)
+        while !stop.wait(.milliseconds(50)) {
             let now = Date()
             if now >= nextStorage {
                 checkStorage()
@@ -87,7 +77,6 @@ final class StorageMonitor: Sendable {
                 nextIntegrity = now.addingTimeInterval(integrityInterval)
             }
         }
-        control.withLock { $0.finished = true }
     }
 
     // MARK: storage
@@ -236,5 +225,15 @@ final class StorageMonitor: Sendable {
             }
         }
         return found
+    }
+}
+
+extension StorageMonitor: LongRunningService {
+    var name: String { "storage-monitor" }
+
+    var health: ServiceHealth {
+        let findings = state.withLock { $0 }
+        let healthy = findings.storage.status == .ok && findings.integrity.status == .ok
+        return ServiceHealth(healthy: healthy, detail: "\(findings.storage.detail); \(findings.integrity.detail)")
     }
 }

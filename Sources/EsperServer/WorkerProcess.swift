@@ -3,6 +3,7 @@ import Foundation
 import Karn
 import Kasmina
 public import Logging
+import Synchronization
 public import Oona
 import Tamiyo
 import Tezzeret
@@ -133,16 +134,23 @@ public final class WorkerProcess: Sendable {
         }
     }
 
+    /// The bus, this machine's Tamiyo (its writer; it reads no policy stream: `policySync`
+    /// keeps its weights), the slots and the policy sync; they stop in reverse.
+    private var services: ServiceGroup {
+        let tamiyo = tamiyo
+        return ServiceGroup(
+            [bus, ServiceAdapter(name: tamiyo.name, start: {}, stop: tamiyo.stop), runtime, policySync], logger: logger)
+    }
+
+    private let started = Mutex<ServiceGroup?>(nil)
+
     public func start() {
-        bus.start()
-        runtime.start()
-        policySync.start()
+        let group = services
+        try? group.start()  // none of these throws
+        started.withLock { $0 = group }
     }
 
     public func stop() {
-        policySync.stop()
-        runtime.stop()
-        tamiyo.stop()
-        bus.stop()
+        started.withLock { group in defer { group = nil }; return group }?.stop()
     }
 }

@@ -12,13 +12,14 @@ import Synchronization
 /// The Nissa service of one server. `ingest` is the one path every message takes — the
 /// consumer thread, drills and tests call it; it only touches memory, so HTTP handlers may
 /// call it too (drills) and read everything without blocking.
-public final class NissaService: Sendable {
+public final class NissaService: LongRunningService {
     public let options: NissaOptions
     public let store: MetricStore
     public let alerts: AlertEngine
     public let notifier: AlertNotifier
     public let slo: SLOTracker
     public let lifecycle: LifecycleLog
+    public let name = "nissa"
     private let registry: PrometheusCollectorRegistry
     private let bus: OonaClient?
     private let logger: Logger
@@ -29,12 +30,11 @@ public final class NissaService: Sendable {
     /// Run ids from the run registry (Tolaria), for Grafana variables.
     private let registryRuns: @Sendable () -> [String]
 
+    /// The telemetry, emergency and normal streams in Nissa's own group (nil without a bus).
+    private let subscription: OonaSubscription?
+
     private struct State {
-        var running = false
-        var finished = true
         var lastIngest: Int64?
-        var consumerError: String?
-        var groupReady = false
         var runs = Set<String>()
         var seeds = Set<String>()
     }
@@ -66,6 +66,15 @@ public final class NissaService: Sendable {
         self.bus = bus
         self.logger = logger
         registryRuns = runs
+        // The group starts at the streams' ends (`$`): history from before Nissa's first
+        // start is not replayed.
+        subscription = bus.map { bus in
+            OonaSubscription(
+                client: bus,
+                options: .init(
+                    streams: NissaService.streams, group: options.group, consumer: "nissa-" + bus.configuration.consumerName,
+                    count: 100, block: .milliseconds(250), threadName: "esper-nissa-consumer"))
+        }
         store = MetricStore(
             registry: registry, capacity: options.seriesMaxPoints, spanSeconds: options.seriesSpanSeconds,
             maxSeries: options.maxSeries)
@@ -151,72 +160,18 @@ public final class NissaService: Sendable {
 
     // MARK: lifecycle
 
-    /// Starts the notifier and, with a bus, the consumer thread.
+    /// Starts the notifier and, with a bus, the consumer thread. The first attempt to create
+    /// the group is made at once, so a server that starts with Redis up reports ready at once;
+    /// after that the subscription retries until Redis answers or Nissa stops.
     public func start() {
         notifier.start()
-        guard bus != nil else { return }
-        let started = state.withLock { state -> Bool in
-            guard !state.running else { return false }
-            state.running = true
-            state.finished = false
-            return true
-        }
-        guard started else { return }
-        // First attempt inline, so a server that starts with Redis up reports ready at once.
-        attachGroup()
-        let thread = Thread { [self] in consume() }
-        thread.name = "esper-nissa-consumer"
-        thread.start()
+        subscription?.start(attachNow: true) { [self] delivery in _ = ingest(delivery.message) }
     }
 
     /// Stops the consumer (within one poll's block time) and the notifier.
     public func stop() {
-        state.withLock { $0.running = false }
-        while !state.withLock({ $0.finished }) { usleep(5_000) }
+        subscription?.stop()
         notifier.stop()
-    }
-
-    private var running: Bool { state.withLock { $0.running } }
-
-    @discardableResult
-    private func attachGroup() -> Bool {
-        guard let bus else { return false }
-        do {
-            try bus.ensureConsumerGroup(options.group, streams: NissaService.streams)
-            state.withLock {
-                $0.groupReady = true
-                $0.consumerError = nil
-            }
-            return true
-        } catch {
-            state.withLock { $0.consumerError = "\(error)" }
-            return false
-        }
-    }
-
-    private func consume() {
-        defer { state.withLock { $0.finished = true } }
-        guard let bus else { return }
-        // The group starts at the streams' ends (`$`): history from before Nissa's first
-        // start is not replayed. Redis may be down: retry until it answers or we stop.
-        var backoff: Duration = .milliseconds(100)
-        while running && !state.withLock({ $0.groupReady }) {
-            if !attachGroup() {
-                var slept: Duration = .zero
-                while slept < backoff && running {
-                    usleep(20_000)
-                    slept += .milliseconds(20)
-                }
-                backoff = min(backoff * 2, .seconds(5))
-            }
-        }
-        let consumer = OonaConsumer(
-            client: bus, streams: NissaService.streams, group: options.group,
-            name: "nissa-" + bus.configuration.consumerName)
-        consumer.run(count: 100, block: .milliseconds(250), while: { self.running }) { delivery in
-            self.ingest(delivery.message)
-        }
-        consumer.close()
     }
 
     // MARK: ingest
@@ -413,17 +368,19 @@ public final class NissaService: Sendable {
     public func seedIds() -> [String] { state.withLock { Array($0.seeds) }.sorted() }
 
     /// For `/healthz`: whether the consumer is attached and when it last ingested.
-    public var health: (healthy: Bool, detail: String) {
-        let snapshot = state.withLock { ($0.groupReady, $0.consumerError, $0.lastIngest, $0.running) }
+    public var health: ServiceHealth {
+        let lastIngest = state.withLock { $0.lastIngest }
         let last =
-            snapshot.2.map { "last ingest \(LeylineTimestamp(nanosecondsSinceEpoch: $0 * 1_000_000).rfc3339)" } ?? "nothing ingested yet"
+            lastIngest.map { "last ingest \(LeylineTimestamp(nanosecondsSinceEpoch: $0 * 1_000_000).rfc3339)" } ?? "nothing ingested yet"
         let firing = alerts.firing().filter { !$0.drill }.count
-        if bus != nil && snapshot.3 && !snapshot.0 {
-            return (false, "consumer group '\(options.group)' not ready: \(snapshot.1 ?? "waiting for Redis")")
+        if let status = subscription?.status, status.running && !status.groupReady {
+            return ServiceHealth(
+                healthy: false, detail: "consumer group '\(options.group)' not ready: \(status.lastError ?? "waiting for Redis")")
         }
         if let failure = stateStore?.health {
-            return (false, "state not saved: \(failure)")
+            return ServiceHealth(healthy: false, detail: "state not saved: \(failure)")
         }
-        return (true, "group '\(options.group)' on emergency, telemetry, normal; \(last); \(firing) alert(s) firing")
+        return ServiceHealth(
+            healthy: true, detail: "group '\(options.group)' on emergency, telemetry, normal; \(last); \(firing) alert(s) firing")
     }
 }

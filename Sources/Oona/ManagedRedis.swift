@@ -232,3 +232,12 @@ public final class ManagedRedis: Sendable {
         if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
     }
 }
+
+extension ManagedRedis: LongRunningService {
+    public var name: String { "managed-redis" }
+
+    public var health: ServiceHealth {
+        ServiceHealth(
+            healthy: isAvailable, detail: "\(isAvailable ? "answering" : "not answering") on \(socketPath); restarts so far: \(restartCount)")
+    }
+}

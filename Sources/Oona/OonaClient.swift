@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// It starts even when Redis is down: publishes then fail (fast, once the breaker is open),
 /// `health` says degraded, and the housekeeper keeps trying to create the consumer groups.
-public final class OonaClient: Sendable {
+public final class OonaClient: LongRunningService {
     public let configuration: OonaConfiguration
     public let keys: OonaStreamKeys
     public let endpoint: RedisEndpoint
@@ -624,8 +624,10 @@ public final class OonaClient: Sendable {
     /// Samples statistics now (tests, the bench).
     public func refreshStatistics() { housekeeper.sampleNow() }
 
+    public var name: String { "oona" }
+
     /// For `/healthz`: degraded while a breaker is not closed or Redis never answered.
-    public var health: (healthy: Bool, detail: String) {
+    public var health: ServiceHealth {
         let publish = publishBreaker.currentState
         let consume = consumeBreaker.currentState
         var issues: [String] = []
@@ -633,9 +635,9 @@ public final class OonaClient: Sendable {
         if consume != .closed { issues.append("consume breaker \(consume.label)") }
         if !housekeeper.groupsReady { issues.append("consumer groups not created yet (\(housekeeper.lastError ?? "Redis not reached"))") }
         if issues.isEmpty {
-            return (true, "group \(configuration.group), consumer \(configuration.consumerName), breakers closed")
+            return ServiceHealth(healthy: true, detail: "group \(configuration.group), consumer \(configuration.consumerName), breakers closed")
         }
-        return (false, issues.joined(separator: "; "))
+        return ServiceHealth(healthy: false, detail: issues.joined(separator: "; "))
     }
 
     // MARK: calls

@@ -54,32 +54,33 @@ public final class OonaConsumer {
 
     // MARK: loop
 
-    /// Polls until `shouldContinue` says stop. Transient failures back off (the breaker's
-    /// recovery window while it is open, else 50 ms doubling to 5 s); the loop never throws.
+    /// Polls until `shouldContinue` says stop. Transient failures back off (`OonaBackoff`);
+    /// the loop never throws. `pause` waits between a failure and the next poll (default: a
+    /// sleep that checks `shouldContinue`; `OonaSubscription` wakes on its stop signal) and
+    /// `report` hears each poll's outcome (nil: success).
     public func run(
         count: Int = 10, block: Duration = .seconds(1), while shouldContinue: () -> Bool,
+        pause: ((Duration) -> Void)? = nil, report: (OonaError?) -> Void = { _ in },
         handler: (OonaDelivery) throws -> Void
     ) {
-        var backoff: Duration = .milliseconds(50)
+        var backoff = OonaBackoff()
         while shouldContinue() {
             do {
                 _ = try poll(count: count, block: block, handler: handler)
-                backoff = .milliseconds(50)
+                backoff.reset()
+                report(nil)
             } catch {
-                let wait: Duration
-                if case .circuitOpen(_, let retryAfter) = error {
-                    wait = min(max(retryAfter, .milliseconds(10)), .seconds(1))
-                } else {
+                report(error)
+                let wait = backoff.delay(after: error)
+                if case .circuitOpen = error {} else {
                     logger.warning(
                         "oona consumer poll failed; backing off",
                         metadata: [
                             "consumer": "\(name)", "error": "\(error)",
-                            "backoff_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)",
+                            "backoff_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
                         ])
-                    wait = backoff
-                    backoff = min(backoff * 2, .seconds(5))
                 }
-                OonaConsumer.sleep(wait, while: shouldContinue)
+                if let pause { pause(wait) } else { OonaConsumer.sleep(wait, while: shouldContinue) }
             }
         }
     }

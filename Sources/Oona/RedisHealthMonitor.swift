@@ -4,7 +4,7 @@ import Synchronization
 /// Pings Redis from a background thread every `interval` and keeps the last result, so
 /// `/healthz` answers from memory (it is polled often; a connection per call would cost more
 /// than the rest of the request).
-public final class RedisHealthMonitor: Sendable {
+public final class RedisHealthMonitor: LongRunningService {
     public struct Status: Sendable, Equatable {
         public var reachable: Bool
         public var latencyMicroseconds: Int
@@ -15,8 +15,7 @@ public final class RedisHealthMonitor: Sendable {
     public let endpoint: RedisEndpoint
     private let interval: Duration
     private let state = Mutex(Status(reachable: false, latencyMicroseconds: 0, error: "not checked yet", checkedAt: nil))
-    private let running = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(true)
+    private let thread = BackgroundThread(name: "esper-redis-health")
 
     public init(endpoint: RedisEndpoint, interval: Duration = .milliseconds(500)) {
         self.endpoint = endpoint
@@ -25,32 +24,28 @@ public final class RedisHealthMonitor: Sendable {
 
     public var status: Status { state.withLock { $0 } }
 
-    /// Checks once now (so the first `/healthz` is already true), then keeps checking.
-    public func start() {
-        running.store(true, ordering: .releasing)
-        finished.store(false, ordering: .releasing)
-        var connection: RedisConnection? = nil
-        check(&connection)
-        let thread = Thread { [self] in
-            var connection: RedisConnection? = nil
-            while running.load(ordering: .acquiring) {
-                check(&connection)
-                var slept: Duration = .zero
-                while slept < interval && running.load(ordering: .acquiring) {
-                    usleep(20_000)
-                    slept += .milliseconds(20)
-                }
-            }
-            finished.store(true, ordering: .releasing)
-        }
-        thread.name = "esper-redis-health"
-        thread.start()
+    public var name: String { "redis-health" }
+
+    public var health: ServiceHealth {
+        let status = self.status
+        return ServiceHealth(healthy: status.reachable, detail: status.reachable ? "PING \(status.latencyMicroseconds) µs" : status.error ?? "unreachable")
     }
 
-    public func stop() {
-        running.store(false, ordering: .releasing)
-        while !finished.load(ordering: .acquiring) { usleep(5_000) }
+    /// Checks once now (so the first `/healthz` is already true), then keeps checking.
+    public func start() {
+        guard !thread.isRunning else { return }
+        var connection: RedisConnection? = nil
+        check(&connection)
+        thread.start { [self] stop in
+            var connection: RedisConnection? = nil
+            while !stop.isStopped {
+                check(&connection)
+                stop.wait(interval)
+            }
+        }
     }
+
+    public func stop() { thread.stop() }
 
     private func check(_ connection: inout RedisConnection?) {
         let start = ContinuousClock.now

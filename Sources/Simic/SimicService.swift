@@ -22,7 +22,8 @@ public struct SimicSettings: Sendable {
     public init(directory: String) { self.directory = directory }
 }
 
-public final class SimicService: Sendable {
+public final class SimicService: LongRunningService {
+    public let name = "simic"
     public let settings: SimicSettings
     public let buffer: FieldReportReplayBuffer
     public let store: SimicStore
@@ -41,12 +42,14 @@ public final class SimicService: Sendable {
     let dispatch: (@Sendable (String) throws -> Void)?
     private let state = Mutex(RunnerState())
     private let wake = DispatchSemaphore(value: 0)
+    /// Field reports from the normal stream in Simic's own group (nil without a bus).
+    private let reportSubscription: OonaSubscription?
 
     struct RunnerState {
         var queue: [String] = []
         var running = false
-        var runnerFinished = true
-        var consumerFinished = true
+        /// Signalled when the runner thread ends (nil: no runner thread).
+        var runnerDone: DispatchSemaphore?
         var rejected = 0
     }
 
@@ -71,6 +74,13 @@ public final class SimicService: Sendable {
         self.dispatch = dispatch
         self.bus = bus
         self.logger = logger
+        reportSubscription = bus.map { bus in
+            OonaSubscription(
+                client: bus,
+                options: .init(
+                    streams: [.normal], group: SimicService.group, consumer: "simic-" + bus.configuration.consumerName, count: 50,
+                    threadName: "esper-simic-reports"))
+        }
         self.initialPolicy = initialPolicy
         self.reportSource = reportSource
         buffer = FieldReportReplayBuffer(capacity: settings.bufferCapacity, ttlHours: settings.replayTTLHours)
@@ -215,8 +225,6 @@ public final class SimicService: Sendable {
         let started = state.withLock { s -> Bool in
             guard !s.running else { return false }
             s.running = true
-            s.runnerFinished = false
-            s.consumerFinished = bus == nil
             return true
         }
         guard started else { return }
@@ -229,7 +237,6 @@ public final class SimicService: Sendable {
         let queued = ((try? store.jobs(in: [.queued])) ?? []).map(\.id)
         refreshBuffer()
         if let dispatch {
-            state.withLock { $0.runnerFinished = true }
             for id in queued {
                 do { try dispatch(id) } catch {
                     logger.warning(
@@ -237,28 +244,32 @@ public final class SimicService: Sendable {
                 }
             }
         } else {
-            state.withLock { $0.queue = queued + $0.queue }
-            let runner = Thread { [self] in runLoop() }
+            let done = DispatchSemaphore(value: 0)
+            state.withLock {
+                $0.queue = queued + $0.queue
+                $0.runnerDone = done
+            }
+            let runner = Thread { [self] in
+                defer { done.signal() }
+                runLoop()
+            }
             runner.name = "esper-simic-runner"
             runner.start()
         }
-        if bus != nil {
-            let consumer = Thread { [self] in consume() }
-            consumer.name = "esper-simic-reports"
-            consumer.start()
-        }
+        reportSubscription?.start { [self] delivery in try ingest(delivery.message) }
     }
 
+    /// Stops the report consumer and the runner (after the job in progress) and waits for both.
     public func stop() {
         state.withLock { $0.running = false }
         wake.signal()
-        while !state.withLock({ $0.runnerFinished && $0.consumerFinished }) { usleep(5_000) }
+        reportSubscription?.stop()
+        state.withLock { state in defer { state.runnerDone = nil }; return state.runnerDone }?.wait()
     }
 
     private var running: Bool { state.withLock { $0.running } }
 
     private func runLoop() {
-        defer { state.withLock { $0.runnerFinished = true } }
         while running {
             let next = state.withLock { s -> String? in s.queue.isEmpty ? nil : s.queue.removeFirst() }
             if let next {
@@ -295,27 +306,6 @@ public final class SimicService: Sendable {
         }
     }
 
-    private func consume() {
-        defer { state.withLock { $0.consumerFinished = true } }
-        guard let bus else { return }
-        while running {
-            do {
-                try bus.ensureConsumerGroup(SimicService.group, streams: [.normal])
-                break
-            } catch {
-                var slept = 0
-                while slept < 500 && running {
-                    usleep(20_000)
-                    slept += 20
-                }
-            }
-        }
-        let consumer = OonaConsumer(
-            client: bus, streams: [.normal], group: SimicService.group, name: "simic-" + bus.configuration.consumerName)
-        consumer.run(count: 50, block: .milliseconds(250), while: { self.running }) { delivery in try self.ingest(delivery.message) }
-        consumer.close()
-    }
-
     private func publish(_ packet: TelemetryPacket) {
         guard let bus else { return }
         do { _ = try bus.publishTelemetry(packet) } catch { logger.debug("simic telemetry not published", metadata: ["error": "\(error)"]) }
@@ -336,5 +326,12 @@ public final class SimicService: Sendable {
         return BufferInfo(
             size: s.size, capacity: buffer.capacity, ttlHours: buffer.ttlSeconds / 3600, duplicates: s.duplicates, evicted: s.evicted,
             rejected: state.withLock { $0.rejected })
+    }
+}
+
+extension SimicService {
+    /// The report consumer's health (the runner has none to report).
+    public var health: ServiceHealth {
+        reportSubscription?.health ?? ServiceHealth(healthy: true, detail: "no bus: reports come from the field-report log only")
     }
 }

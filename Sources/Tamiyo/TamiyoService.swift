@@ -121,7 +121,8 @@ public final class TamiyoService: Sendable {
     let logger: Logger
     let worker = BackgroundWorker(name: "tamiyo-worker")
     private let weights: Mutex<WeightState>
-    private let policyConsumer = Mutex(ConsumerState())
+    /// The policy stream in Tamiyo's own group (nil without a bus).
+    private let policySubscription: OonaSubscription?
 
     /// The live weights, their generation and the last known good ones (newest last).
     struct WeightState {
@@ -129,11 +130,6 @@ public final class TamiyoService: Sendable {
         var generation = 0
         var previous: [PolicyWeights] = []
         var lastRefusal: String?
-    }
-
-    struct ConsumerState {
-        var running = false
-        var finished = true
     }
 
     /// How many earlier policies a rollback can step back through (in memory; one on disk).
@@ -156,6 +152,13 @@ public final class TamiyoService: Sendable {
         self.kernels = kernels
         self.bus = bus
         self.logger = logger
+        policySubscription = bus.map { bus in
+            OonaSubscription(
+                client: bus,
+                options: .init(
+                    streams: [.policy], group: TamiyoService.policyGroup, consumer: "tamiyo-" + bus.configuration.consumerName,
+                    threadName: "esper-tamiyo-policy"))
+        }
         mode = ConservativeMode(atStart: settings.conservativeAtStart)
         risk = RiskEngine(maxLossSpike: settings.maxLossSpike)
         catalog = BlueprintCatalog(karn: karn, urza: urza, ttlSeconds: settings.metadataTTLSeconds)
@@ -211,8 +214,7 @@ public final class TamiyoService: Sendable {
 
     /// Finishes queued writes and publishes; stops the policy-stream consumer.
     public func stop() {
-        policyConsumer.withLock { $0.running = false }
-        while !policyConsumer.withLock({ $0.finished }) { usleep(5_000) }
+        policySubscription?.stop()
         worker.stop()
     }
 
@@ -402,37 +404,12 @@ public final class TamiyoService: Sendable {
     /// Starts the thread that takes `PolicyUpdate`s from the Oona policy stream (no-op
     /// without a bus). Refused updates are acknowledged (retrying cannot fix a bad payload).
     public func startPolicyConsumer() {
-        guard let bus else { return }
-        let started = policyConsumer.withLock { state -> Bool in
-            guard !state.running else { return false }
-            state.running = true
-            state.finished = false
-            return true
-        }
-        guard started else { return }
-        let thread = Thread { [self] in
-            defer { policyConsumer.withLock { $0.finished = true } }
-            let running = { self.policyConsumer.withLock { $0.running } }
-            while running() {
-                do {
-                    try bus.ensureConsumerGroup(TamiyoService.policyGroup, streams: [.policy])
-                    break
-                } catch {
-                    OonaConsumerSleep.sleep(milliseconds: 200, while: running)
-                }
+        policySubscription?.start { [self] delivery in
+            guard case .policyUpdate(let update) = delivery.message else {
+                throw OonaRejection(detail: "tamiyo takes only policy updates from the policy stream, not \(delivery.messageType.name)")
             }
-            let consumer = OonaConsumer(
-                client: bus, streams: [.policy], group: TamiyoService.policyGroup, name: "tamiyo-" + bus.configuration.consumerName)
-            consumer.run(count: 10, block: .milliseconds(250), while: running) { delivery in
-                guard case .policyUpdate(let update) = delivery.message else {
-                    throw OonaRejection(detail: "tamiyo takes only policy updates from the policy stream, not \(delivery.messageType.name)")
-                }
-                _ = try? self.ingest(update)
-            }
-            consumer.close()
+            _ = try? ingest(update)
         }
-        thread.name = "esper-tamiyo-policy"
-        thread.start()
     }
 
     /// One decision of the current network on a given input (the API's fixed-input check).
@@ -529,13 +506,13 @@ public final class TamiyoService: Sendable {
     public func flush(timeoutSeconds: Double = 10) -> Bool { worker.waitUntilIdle(timeoutSeconds: timeoutSeconds) }
 }
 
-/// A sleep that gives up early when told to stop.
-enum OonaConsumerSleep {
-    static func sleep(milliseconds: Int, while shouldContinue: () -> Bool) {
-        var slept = 0
-        while slept < milliseconds && shouldContinue() {
-            usleep(20_000)
-            slept += 20
-        }
+extension TamiyoService: LongRunningService {
+    public var name: String { "tamiyo" }
+
+    /// The policy-stream consumer (the background writer runs from `init`).
+    public func start() { startPolicyConsumer() }
+
+    public var health: ServiceHealth {
+        policySubscription?.health ?? ServiceHealth(healthy: true, detail: "no bus: policy updates come only through the API")
     }
 }

@@ -2,7 +2,7 @@ import EsperJSON
 import Foundation
 import Leyline
 public import Logging
-import Oona
+public import Oona
 import Synchronization
 public import Tolaria
 
@@ -17,7 +17,7 @@ public import Tolaria
 ///   trainers, flushes the record outbox and records the worker in the registry `GET
 ///   /api/v1/workers` reads. A worker whose heartbeats stop (killed, cut off) loses its jobs
 ///   to others after the claim timeout; if it comes back it notices (`lost`) and lets go.
-public final class WorkerRuntime: Sendable {
+public final class WorkerRuntime: LongRunningService {
     public struct Options: Sendable {
         public var slots: Int
         /// In-process workers of `esper serve`.
@@ -44,7 +44,9 @@ public final class WorkerRuntime: Sendable {
     let host: String
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
-    private let threads = DispatchGroup()
+    private let heartbeat = BackgroundThread(name: "worker-heartbeat")
+    /// One subscription per slot (none when no handler is registered).
+    private let slotSubscriptions: [OonaSubscription]
     private let cullHandler = Mutex<CullHandler?>(nil)
 
     /// Hands an operator's cull of a held run to its seeds; returns whether it is settled
@@ -79,6 +81,27 @@ public final class WorkerRuntime: Sendable {
         host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         id = queue.bus.configuration.consumerName
         records = RecordPublisher(bus: queue.bus, logger: logger)
+        let streams = handlers.kinds.map(\.stream)
+        let id = self.id
+        slotSubscriptions =
+            streams.isEmpty
+            ? []
+            : (0..<options.slots).map { slot in
+                OonaSubscription(
+                    client: queue.bus,
+                    options: .init(
+                        streams: streams, group: JobQueue.group, consumer: "\(id)-s\(slot)", groupStart: "0", count: 1,
+                        block: options.block, claimCount: 1, threadName: "worker-s\(slot)", stackSize: 4 << 20))
+            }
+    }
+
+    public var name: String { "worker-slots" }
+
+    /// Unhealthy while a slot cannot read its job streams.
+    public var health: ServiceHealth {
+        let failing = slotSubscriptions.map(\.health).filter { !$0.healthy }
+        if let first = failing.first { return ServiceHealth(healthy: false, detail: "\(failing.count) slot(s) failing: \(first.detail)") }
+        return ServiceHealth(healthy: true, detail: "\(options.slots) slot(s) on \(handlers.kinds.map(\.rawValue).joined(separator: ","))")
     }
 
     /// How long a job's lease lasts without a heartbeat: the bus' claim timeout, after which
@@ -96,9 +119,10 @@ public final class WorkerRuntime: Sendable {
         do { try queue.ensureGroup() } catch {
             logger.warning("job group not created yet; the slots retry", metadata: ["error": "\(error)"])
         }
+        guard !heartbeat.isRunning else { return }
         state.withLock { $0.startedMs = Int64(Date().timeIntervalSince1970 * 1000) }
-        for slot in 0..<options.slots { spawn("worker-s\(slot)") { [self] in runSlot(slot) } }
-        spawn("worker-heartbeat") { [self] in heartbeatLoop() }
+        for (slot, subscription) in slotSubscriptions.enumerated() { startSlot(slot, subscription) }
+        heartbeat.start { [self] stop in heartbeatLoop(until: stop) }
         logger.info(
             "worker started",
             metadata: [
@@ -109,45 +133,38 @@ public final class WorkerRuntime: Sendable {
 
     /// Stops taking jobs; running trainers stop at their next batch and their jobs go back
     /// on the queue (resumable from the last checkpoint by any worker). Waits up to `timeout`.
-    public func stop(timeout: Duration = .seconds(30)) {
+    public func stop() { stop(timeout: .seconds(30)) }
+
+    public func stop(timeout: Duration) {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         state.withLock { state in
             for held in state.held.values { held.control?.suspend() }
         }
-        if threads.wait(timeout: .now() + Double(timeout.components.seconds)) == .timedOut {
+        slotSubscriptions.forEach { $0.requestStop() }
+        heartbeat.requestStop()
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let slotsEnded = slotSubscriptions.allSatisfy { $0.join(until: deadline) }
+        if !slotsEnded || !heartbeat.join(until: deadline) {
             logger.warning("worker slots still busy at shutdown")
         }
         records.flush()
         try? queue.removeWorker(id)
     }
 
-    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        threads.enter()
-        let thread = Thread { [threads] in
-            defer { threads.leave() }
-            body()
-        }
-        thread.name = name
-        thread.stackSize = 4 << 20
-        thread.start()
-    }
-
     // MARK: slots
 
     struct Abandoned: Error {}
 
-    private func runSlot(_ slot: Int) {
-        let streams = handlers.kinds.map(\.stream)
-        guard !streams.isEmpty else { return }
-        let consumer = OonaConsumer(client: queue.bus, streams: streams, group: JobQueue.group, name: "\(id)-s\(slot)")
-        consumer.claimCount = 1
-        consumer.onDeadLetter = { [self] stream, entry, reason, detail in
-            guard let kind = JobKind.allCases.first(where: { $0.stream == stream }), let handler = handlers.handler(for: kind) else {
-                return
+    private func startSlot(_ slot: Int, _ subscription: OonaSubscription) {
+        let consumer = subscription.options.consumer
+        subscription.start(
+            onDeadLetter: { [self] stream, entry, reason, detail in
+                guard let kind = JobKind.allCases.first(where: { $0.stream == stream }), let handler = handlers.handler(for: kind) else {
+                    return
+                }
+                handler.deadLettered(job: WorkerRuntime.job(in: entry), reason: "\(reason.rawValue): \(detail)", worker: self)
             }
-            handler.deadLettered(job: WorkerRuntime.job(in: entry), reason: "\(reason.rawValue): \(detail)", worker: self)
-        }
-        consumer.run(count: 1, block: options.block, while: { !self.isStopping }) { delivery in
+        ) { [self] delivery in
             guard case .unspecified(let payload) = delivery.message, let object = payload.objectValue,
                 let kind = object["kind"]?.stringValue.flatMap(JobKind.init(rawValue:)), let handler = handlers.handler(for: kind),
                 let job = object["job"]
@@ -157,7 +174,7 @@ public final class WorkerRuntime: Sendable {
             }
             let context = JobContext(
                 kind: kind, stream: delivery.stream, entryId: delivery.entryId, job: job, deliveryCount: delivery.deliveryCount,
-                consumer: consumer.name, slot: slot)
+                consumer: consumer, slot: slot)
             switch handler.handle(context, worker: self) {
             case .done:
                 return
@@ -167,7 +184,6 @@ public final class WorkerRuntime: Sendable {
                 throw Abandoned()
             }
         }
-        consumer.close()
     }
 
     /// The `job` object of a raw entry (for dead letters).
@@ -258,17 +274,12 @@ public final class WorkerRuntime: Sendable {
 
     // MARK: heartbeat
 
-    private func heartbeatLoop() {
-        let interval = options.heartbeatInterval
+    private func heartbeatLoop(until stop: StopSignal) {
         var lastRegistration = ContinuousClock.now.advanced(by: .seconds(-10))
-        while !isStopping {
+        while !stop.isStopped {
             beat(register: ContinuousClock.now - lastRegistration >= .seconds(1))
             if ContinuousClock.now - lastRegistration >= .seconds(1) { lastRegistration = ContinuousClock.now }
-            var slept: Duration = .zero
-            while slept < interval && !isStopping {
-                Thread.sleep(forTimeInterval: 0.02)
-                slept += .milliseconds(20)
-            }
+            stop.wait(options.heartbeatInterval)
         }
     }
 
