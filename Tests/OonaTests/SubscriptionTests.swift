@@ -50,14 +50,14 @@ import Testing
         for index in 0..<total { _ = try bus.client.publishState(statePacket(index)) }
         // Poison: an entry no consumer can read, and one the handler refuses.
         _ = try bus.connection().command(["XADD", bus.keys.key(.normal), "*", "payload", "not json"])
-        _ = try bus.client.publishState(statePacket(-1))
+        _ = try bus.client.publishState(statePacket(10_000))
 
         let subscription = OonaSubscription(client: bus.client, options: options("once"))
         let recorder = Recorder()
         let deadLettered = Mutex<[DeadLetterReason]>([])
         let start = {
             subscription.start(onDeadLetter: { _, _, reason, _ in deadLettered.withLock { $0.append(reason) } }) { delivery in
-                if case .systemState(let packet) = delivery.message, packet.packetId == "packet--1" {
+                if case .systemState(let packet) = delivery.message, packet.packetId == "packet-10000" {
                     throw OonaRejection(detail: "poisoned on purpose")
                 }
                 recorder.record(delivery)
