@@ -330,7 +330,9 @@ public final class Application: Sendable {
     /// on the queue (resumable from their last checkpoint by any worker), compiles in progress
     /// finish (the rest stays in the forge WAL), then Redis stops.
     public func stop() {
-        started.withLock { group in defer { group = nil }; return group }?.stop()
+        started.withLock { group in
+            defer { group = nil }; return group
+        }?.stop()
         logger.info("esper stopped")
     }
 

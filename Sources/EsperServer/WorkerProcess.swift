@@ -3,8 +3,8 @@ import Foundation
 import Karn
 import Kasmina
 public import Logging
-import Synchronization
 public import Oona
+import Synchronization
 import Tamiyo
 import Tezzeret
 import Tolaria
@@ -151,6 +151,8 @@ public final class WorkerProcess: Sendable {
     }
 
     public func stop() {
-        started.withLock { group in defer { group = nil }; return group }?.stop()
+        started.withLock { group in
+            defer { group = nil }; return group
+        }?.stop()
     }
 }

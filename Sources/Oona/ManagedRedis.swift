@@ -238,6 +238,7 @@ extension ManagedRedis: LongRunningService {
 
     public var health: ServiceHealth {
         ServiceHealth(
-            healthy: isAvailable, detail: "\(isAvailable ? "answering" : "not answering") on \(socketPath); restarts so far: \(restartCount)")
+            healthy: isAvailable,
+            detail: "\(isAvailable ? "answering" : "not answering") on \(socketPath); restarts so far: \(restartCount)")
     }
 }

@@ -635,7 +635,8 @@ public final class OonaClient: LongRunningService {
         if consume != .closed { issues.append("consume breaker \(consume.label)") }
         if !housekeeper.groupsReady { issues.append("consumer groups not created yet (\(housekeeper.lastError ?? "Redis not reached"))") }
         if issues.isEmpty {
-            return ServiceHealth(healthy: true, detail: "group \(configuration.group), consumer \(configuration.consumerName), breakers closed")
+            return ServiceHealth(
+                healthy: true, detail: "group \(configuration.group), consumer \(configuration.consumerName), breakers closed")
         }
         return ServiceHealth(healthy: false, detail: issues.joined(separator: "; "))
     }

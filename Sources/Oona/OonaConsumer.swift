@@ -72,7 +72,8 @@ public final class OonaConsumer {
             } catch {
                 report(error)
                 let wait = backoff.delay(after: error)
-                if case .circuitOpen = error {} else {
+                if case .circuitOpen = error {
+                } else {
                     logger.warning(
                         "oona consumer poll failed; backing off",
                         metadata: [

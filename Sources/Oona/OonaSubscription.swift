@@ -43,7 +43,8 @@ public final class OonaSubscription: Sendable {
 
     public typealias Handler = @Sendable (OonaDelivery) throws -> Void
     /// Called after an entry was dead-lettered (see `OonaConsumer.onDeadLetter`).
-    public typealias DeadLetterHandler = @Sendable (_ stream: OonaStream, _ entry: StreamEntry, _ reason: DeadLetterReason, _ detail: String)
+    public typealias DeadLetterHandler =
+        @Sendable (_ stream: OonaStream, _ entry: StreamEntry, _ reason: DeadLetterReason, _ detail: String)
         -> Void
 
     /// What the subscription knows about itself.
@@ -111,7 +112,8 @@ public final class OonaSubscription: Sendable {
         if status.consecutiveFailures > 0 {
             return ServiceHealth(
                 healthy: false,
-                detail: "group '\(options.group)' on \(streams): \(status.consecutiveFailures) failed reads, last: \(status.lastError ?? "")")
+                detail:
+                    "group '\(options.group)' on \(streams): \(status.consecutiveFailures) failed reads, last: \(status.lastError ?? "")")
         }
         return ServiceHealth(healthy: true, detail: "group '\(options.group)' on \(streams); \(status.handled) handled")
     }
@@ -126,7 +128,9 @@ public final class OonaSubscription: Sendable {
             let groups = reply.array ?? []
             guard
                 let fields = groups.lazy.compactMap({ $0.array }).first(where: { fields in
-                    stride(from: 0, to: fields.count - 1, by: 2).contains { fields[$0].text == "name" && fields[$0 + 1].text == self.options.group }
+                    stride(from: 0, to: fields.count - 1, by: 2).contains {
+                        fields[$0].text == "name" && fields[$0 + 1].text == self.options.group
+                    }
                 })
             else { return nil }
             guard let index = stride(from: 0, to: fields.count - 1, by: 2).first(where: { fields[$0].text == "lag" }),

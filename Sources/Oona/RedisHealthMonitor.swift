@@ -28,7 +28,8 @@ public final class RedisHealthMonitor: LongRunningService {
 
     public var health: ServiceHealth {
         let status = self.status
-        return ServiceHealth(healthy: status.reachable, detail: status.reachable ? "PING \(status.latencyMicroseconds) µs" : status.error ?? "unreachable")
+        return ServiceHealth(
+            healthy: status.reachable, detail: status.reachable ? "PING \(status.latencyMicroseconds) µs" : status.error ?? "unreachable")
     }
 
     /// Checks once now (so the first `/healthz` is already true), then keeps checking.

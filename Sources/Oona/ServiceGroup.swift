@@ -25,7 +25,8 @@ public final class ServiceGroup: Sendable {
             do {
                 try service.start()
             } catch {
-                logger.error("service failed to start; stopping the ones started", metadata: ["service": "\(service.name)", "error": "\(error)"])
+                logger.error(
+                    "service failed to start; stopping the ones started", metadata: ["service": "\(service.name)", "error": "\(error)"])
                 stop()
                 throw StartError(service: service.name, underlying: error)
             }

@@ -264,7 +264,9 @@ public final class SimicService: LongRunningService {
         state.withLock { $0.running = false }
         wake.signal()
         reportSubscription?.stop()
-        state.withLock { state in defer { state.runnerDone = nil }; return state.runnerDone }?.wait()
+        state.withLock { state in
+            defer { state.runnerDone = nil }; return state.runnerDone
+        }?.wait()
     }
 
     private var running: Bool { state.withLock { $0.running } }
