@@ -43,6 +43,7 @@ public final class EventHub: LongRunningService {
     private let bus: OonaClient
     private let logger: Logger
     private let state = Mutex(State())
+    private let thread = BackgroundThread(name: "esper-event-hub")
     private let subscribersGauge: Gauge?
     private let framesSent: Counter?
     private let dropped: Counter?
@@ -66,8 +67,8 @@ public final class EventHub: LongRunningService {
         var nextId = 0
         /// The last entry read from each stream (nil until Redis first answered).
         var position: EventCursor?
+        /// Taking subscribers (from `start` to `stop`).
         var running = false
-        var finished = true
         var lastError: String?
         var droppedTotal = 0
     }
@@ -93,7 +94,6 @@ public final class EventHub: LongRunningService {
         let start = state.withLock { s -> Bool in
             guard !s.running else { return false }
             s.running = true
-            s.finished = false
             return true
         }
         guard start else { return }
@@ -102,9 +102,7 @@ public final class EventHub: LongRunningService {
         if let connection = try? RedisConnection(endpoint: bus.endpoint, timeout: .seconds(2)), let ends = try? streamEnds(connection) {
             state.withLock { $0.position = ends }
         }
-        let thread = Thread { [self] in loop() }
-        thread.name = "esper-event-hub"
-        thread.start()
+        thread.start { [self] stop in loop(until: stop) }
     }
 
     /// Stops reading (within one XREAD block) and ends every stream.
@@ -114,7 +112,7 @@ public final class EventHub: LongRunningService {
             return s.subscribers.values.map(\.stream)
         }
         for stream in streams { stream.finish() }
-        while !state.withLock({ $0.finished }) { usleep(5_000) }
+        thread.stop()
         state.withLock { $0.subscribers = [:] }
         subscribersGauge?.set(Int64(0))
     }
@@ -174,14 +172,11 @@ public final class EventHub: LongRunningService {
 
     // MARK: the reading thread
 
-    private var running: Bool { state.withLock { $0.running } }
-
-    private func loop() {
-        defer { state.withLock { $0.finished = true } }
+    private func loop(until stop: StopSignal) {
         var redis: RedisConnection?
         var backoff: Duration = .milliseconds(100)
         var nextHeartbeat = ContinuousClock.now.advanced(by: options.heartbeat)
-        while running {
+        while !stop.isStopped {
             do throws(RedisError) {
                 if redis == nil {
                     redis = try RedisConnection(endpoint: bus.endpoint, timeout: options.block + .seconds(5))
@@ -203,8 +198,7 @@ public final class EventHub: LongRunningService {
                 redis = nil
                 state.withLock { $0.lastError = error.description }
                 logger.warning("event hub lost Redis; retrying", metadata: ["error": "\(error)"])
-                let until = ContinuousClock.now.advanced(by: backoff)
-                while running && ContinuousClock.now < until { usleep(20_000) }
+                stop.wait(backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }

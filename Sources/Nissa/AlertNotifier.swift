@@ -3,6 +3,7 @@ import EsperJSON
 import Foundation
 public import Leyline
 public import Logging
+import Oona
 public import Prometheus
 import Synchronization
 
@@ -63,7 +64,6 @@ public final class AlertNotifier: Sendable {
         var deliveries: [Pending] = []
         var nextId: Int64 = 1
         var running = false
-        var finished = true
         var nextResend = ContinuousClock.now
     }
 
@@ -72,6 +72,8 @@ public final class AlertNotifier: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    /// The delivery thread (ends when `running` goes false; `stop` joins it).
+    private let thread = BackgroundThread(name: "esper-nissa-notifier")
     /// Firing alerts with their rules, for the Alertmanager re-send.
     private let firing: @Sendable () -> [(AlertRecord, AlertRule)]
     private let pendingGauge: Gauge
@@ -253,14 +255,11 @@ public final class AlertNotifier: Sendable {
         let started = state.withLock { state -> Bool in
             guard !state.running else { return false }
             state.running = true
-            state.finished = false
             state.nextResend = ContinuousClock.now.advanced(by: .milliseconds(Int64(options.alertmanagerResendSeconds * 1000)))
             return true
         }
         guard started else { return }
-        let thread = Thread { [self] in loop() }
-        thread.name = "esper-nissa-notifier"
-        thread.start()
+        thread.start { [self] _ in loop() }
     }
 
     public func stop() {
@@ -271,7 +270,7 @@ public final class AlertNotifier: Sendable {
         }
         guard wasRunning else { return }
         wake.signal()
-        while !state.withLock({ $0.finished }) { usleep(5_000) }
+        thread.join()
     }
 
     private func loop() {
@@ -298,7 +297,6 @@ public final class AlertNotifier: Sendable {
             }
             if due.isEmpty { _ = wake.wait(timeout: .now() + .milliseconds(50)) }
         }
-        state.withLock { $0.finished = true }
     }
 
     private func settle(_ id: String, _ outcome: WebhookClient.Outcome) {

@@ -20,14 +20,13 @@ final class OonaHousekeeper: Sendable {
         var stats: OonaStreamsReport?
         var groupsReady = false
         var lastError: String?
-        var running = false
-        var finished = true
         var onSample: (@Sendable (OonaStreamsReport) -> Void)?
         var fleet = OonaFleetCounters.empty
         var hysteresis = OonaModeHysteresis()
     }
 
     private let state = Mutex(State())
+    private let thread = BackgroundThread(name: "esper-oona-housekeeper")
     /// The sampling connection: used by the housekeeper thread, or by `sampleNow` under the
     /// same lock, never by two threads at once.
     private let connection = Mutex<ConnectionBox>(ConnectionBox())
@@ -62,24 +61,15 @@ final class OonaHousekeeper: Sendable {
 
     /// `onSample` runs on the housekeeper thread after every successful sample.
     func start(onSample: (@Sendable (OonaStreamsReport) -> Void)? = nil) {
-        let alreadyRunning = state.withLock { state -> Bool in
-            if state.running { return true }
-            state.running = true
-            state.finished = false
-            state.onSample = onSample
-            return false
-        }
-        guard !alreadyRunning else { return }
+        guard !thread.isRunning else { return }
+        state.withLock { $0.onSample = onSample }
         // First pass inline, so a server that starts with Redis up is ready at once.
         runOnce(sweep: false)
-        let thread = Thread { [self] in loop() }
-        thread.name = "esper-oona-housekeeper"
-        thread.start()
+        thread.start { [self] stop in loop(until: stop) }
     }
 
     func stop() {
-        state.withLock { $0.running = false }
-        while !state.withLock({ $0.finished }) { usleep(5_000) }
+        thread.stop()
         connection.withLock { $0.connection = nil }
     }
 
@@ -88,11 +78,11 @@ final class OonaHousekeeper: Sendable {
     /// The client created the configured group on every stream itself.
     func markGroupsReady() { state.withLock { $0.groupsReady = true } }
 
-    private func loop() {
+    private func loop(until stop: StopSignal) {
         var nextSweep = ContinuousClock.now.advanced(by: configuration.housekeepingInterval)
         var groupBackoff: Duration = .seconds(1)
         var nextGroupAttempt = ContinuousClock.now.advanced(by: groupBackoff)
-        while state.withLock({ $0.running }) {
+        while !stop.isStopped {
             let now = ContinuousClock.now
             let sweep = now >= nextSweep
             if sweep { nextSweep = now.advanced(by: configuration.housekeepingInterval) }
@@ -106,14 +96,8 @@ final class OonaHousekeeper: Sendable {
                 groupBackoff = min(groupBackoff * 2, .seconds(30))
                 nextGroupAttempt = ContinuousClock.now.advanced(by: groupBackoff)
             }
-            var slept: Duration = .zero
-            while slept < configuration.statsInterval && state.withLock({ $0.running }) {
-                let step = min(.milliseconds(20), configuration.statsInterval - slept)
-                usleep(UInt32(step.components.attoseconds / 1_000_000_000_000) + UInt32(step.components.seconds) * 1_000_000)
-                slept += step
-            }
+            stop.wait(configuration.statsInterval)
         }
-        state.withLock { $0.finished = true }
     }
 
     private func runOnce(sweep: Bool, groups: Bool = true) {
