@@ -1,9 +1,10 @@
-import EsperHTTP
 import EsperTestSupport
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import EsperHTTP
 
 /// Streaming responses on the real libmicrohttpd daemon: bytes written while the connection
 /// is suspended reach the client, an overflowing stream is dropped, and stopping the server
