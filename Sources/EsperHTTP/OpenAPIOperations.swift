@@ -7,13 +7,6 @@ public struct OpenAPIOperation: Sendable, Equatable {
     public let path: String
     /// `security: []` on the operation: open even when the server has an API token.
     public let isPublic: Bool
-
-    public init(operationId: String, method: String, path: String, isPublic: Bool) {
-        self.operationId = operationId
-        self.method = method
-        self.path = path
-        self.isPublic = isPublic
-    }
 }
 
 /// A document the server cannot be built from.
