@@ -8,11 +8,6 @@ public import Simic
 public enum SimicRoutes {
     static let basePath = "/api/v1/simic/jobs"
 
-    struct PolicyPage: Encodable {
-        var items: [PolicyRecord]
-        var nextCursor: String?
-    }
-
     struct JobView: Encodable {
         var job: SimicJob
         var buffer: SimicService.BufferInfo
@@ -69,7 +64,7 @@ public enum SimicRoutes {
                 record.fileStatus = simic.publisher.fileStatus(record)
                 return record
             }
-            return try .json(PolicyPage(items: items, nextCursor: page.next.map(ListCursor.encode)))
+            return try .json(ListPage(items: items, nextCursor: page.next.map(ListCursor.encode)))
         }
     }
 }
