@@ -58,11 +58,6 @@ public struct Router: Sendable {
         }
     }
 
-    mutating func get(_ pattern: String, isPublic: Bool = false, _ handler: @escaping HTTPHandler) {
-        add("GET", pattern, isPublic: isPublic, handler)
-    }
-    mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add("POST", pattern, handler) }
-
     public func match(method: String, path: String) -> Match {
         let lookupMethod = method == "HEAD" ? "GET" : method
         if let byMethod = staticRoutes[Router.normalise(path)] {

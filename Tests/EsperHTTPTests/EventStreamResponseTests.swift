@@ -26,7 +26,7 @@ import Testing
             configuration.accessLog = false
             var router = Router()
             let streams = self.streams
-            router.get("/stream") { _ in
+            router.add("GET", "/stream") { _ in
                 let stream = EventStream(capacity: 4096)
                 streams.list.withLock { $0.append(stream) }
                 return .eventStream(stream)

@@ -24,20 +24,20 @@ final class TestServer {
         configuration.accessLog = false
         configure(&configuration)
         var router = Router()
-        router.post("/echo") { request in
+        router.add("POST", "/echo") { request in
             let echo = try request.decodeJSON(Echo.self)
             guard echo.count >= 0 else { throw Problem.validation([JSONFieldProblem(field: "count", message: "must be ≥ 0")]) }
             return try .json(echo, status: 201)
         }
-        router.get("/items/{id}") { request in
+        router.add("GET", "/items/{id}") { request in
             try .json(["id": request.pathParameter("id"), "filter": request.query("filter") ?? ""])
         }
-        router.get("/slow") { _ in
+        router.add("GET", "/slow") { _ in
             usleep(400_000)
             return .text("done")
         }
-        router.get("/boom") { _ in throw CocoaError(.fileNoSuchFile) }
-        router.get("/open", isPublic: true) { _ in .text("open") }
+        router.add("GET", "/boom") { _ in throw CocoaError(.fileNoSuchFile) }
+        router.add("GET", "/open", isPublic: true) { _ in .text("open") }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = HTTPServer(
