@@ -169,7 +169,12 @@ let package = Package(
             ],
             // The operator console at /ui: static files, no build step.
             resources: [.copy("Console")],
-            swiftSettings: strictSwift),
+            swiftSettings: strictSwift,
+            // openapi/esper.yaml compiled in: routes are registered from it by operationId.
+            plugins: ["EmbedOpenAPI"]),
+        // Writes a text file into a Swift string constant (the OpenAPI document, at build time).
+        .executableTarget(name: "EmbedText", swiftSettings: strictSwift),
+        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["EmbedText"]),
 
         // Configuration (flags, environment, .env) and the wiring of every service into one
         // running server; the executable and the integration tests both use it.

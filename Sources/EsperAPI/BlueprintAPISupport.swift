@@ -8,12 +8,6 @@ import enum Leyline.BlueprintTier
 /// Input checks the blueprint routes share: ids (which reach file paths, so a malformed one is
 /// rejected before anything is looked up), query parameters, and list pagination.
 enum BlueprintAPI {
-    /// `BP` followed by three digits — the catalog's id form.
-    static func isBlueprintId(_ id: String) -> Bool {
-        let bytes = Array(id.utf8)
-        return bytes.count == 5 && bytes[0] == 66 && bytes[1] == 80 && bytes[2...].allSatisfy { $0 >= 48 && $0 <= 57 }
-    }
-
     /// 64 lower-case hex digits: an artifact's SHA-256.
     static func isArtifactHash(_ id: String) -> Bool {
         id.utf8.count == 64 && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
@@ -21,7 +15,7 @@ enum BlueprintAPI {
 
     static func blueprintId(_ request: HTTPRequest) throws(Problem) -> String {
         let id = request.pathParameter("id")
-        guard isBlueprintId(id) else {
+        guard BlueprintID.isValid(id) else {
             throw Problem(
                 status: 400, type: "/problems/invalid-id",
                 detail: "'\(id)' is not a blueprint id (BP followed by three digits, e.g. BP001)")
@@ -70,58 +64,34 @@ enum BlueprintAPI {
         }
     }
 
-    /// `limit`: default 50, 1...500 (API conventions).
+    /// `limit` as `ListQuery` reads it, but refused with a 422 (as these routes always have).
     static func limit(_ request: HTTPRequest) throws(Problem) -> Int {
-        guard let text = request.query("limit") else { return 50 }
-        guard let limit = Int(text), (1...500).contains(limit) else {
+        guard let text = request.query("limit") else { return ListQuery.defaultLimit }
+        guard let limit = ListQuery.limit(text) else {
             throw Problem.validation([JSONFieldProblem(field: "limit", message: "'\(text)' is not an integer in 1...500")])
         }
         return limit
     }
 
-    /// The opaque cursor is the base64url of "v1:<last id>"; anything else is a 400.
+    /// A `ListCursor` holding the last blueprint id shown; anything else is a 400.
     static func cursor(_ request: HTTPRequest) throws(Problem) -> String? {
         guard let text = request.query("cursor") else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard text.count <= 256, let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
-            decoded.hasPrefix("v1:"), isBlueprintId(String(decoded.dropFirst(3)))
-        else {
+        guard let id = ListCursor.decode(text), BlueprintID.isValid(id) else {
             throw Problem(
                 status: 400, type: "/problems/invalid-cursor", detail: "the cursor is not one this server issued",
                 errors: [JSONFieldProblem(field: "cursor", message: "malformed")])
         }
-        return String(decoded.dropFirst(3))
-    }
-
-    static func makeCursor(after id: String) -> String {
-        Data(("v1:" + id).utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return id
     }
 
     /// A page of `items` (already filtered and ordered by id, with one extra to detect more).
     static func page<Item: Encodable>(_ items: [Item], limit: Int, id: (Item) -> String) -> ListPage<Item> {
         let shown = Array(items.prefix(limit))
-        let next = items.count > limit ? shown.last.map { makeCursor(after: id($0)) } : nil
+        let next = items.count > limit ? shown.last.map { ListCursor.encode(id($0)) } : nil
         return ListPage(items: shown, nextCursor: next)
     }
 
     static func notFound(_ what: String) -> Problem { Problem(status: 404, type: "/problems/not-found", detail: what) }
-}
-
-/// `{items, next_cursor}`; `next_cursor` is null on the last page.
-struct ListPage<Item: Encodable>: Encodable {
-    var items: [Item]
-    var nextCursor: String?
-
-    enum CodingKeys: String, CodingKey { case items, nextCursor }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(items, forKey: .items)
-        if let nextCursor { try c.encode(nextCursor, forKey: .nextCursor) } else { try c.encodeNil(forKey: .nextCursor) }
-    }
 }
 
 extension Problem {

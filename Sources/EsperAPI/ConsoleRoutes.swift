@@ -36,7 +36,7 @@ public enum ConsoleRoutes {
         return contents
     }
 
-    public static func register(into router: inout Router) {
+    public static func register(into routes: inout OperationHandlers) {
         let contents = load()
         @Sendable func serve(_ name: String) throws(Problem) -> HTTPResponse {
             guard let type = files[name], let body = contents[name] else {
@@ -44,7 +44,7 @@ public enum ConsoleRoutes {
             }
             return HTTPResponse(status: 200, headers: [("Content-Type", type)] + securityHeaders, body: body)
         }
-        router.get(basePath, isPublic: true) { _ in try serve("index.html") }
-        router.get(basePath + "/{file}", isPublic: true) { request in try serve(request.pathParameter("file")) }
+        routes.on("getConsole") { _ in try serve("index.html") }
+        routes.on("getConsoleFile") { request in try serve(request.pathParameter("file")) }
     }
 }

@@ -10,9 +10,9 @@ public import Tolaria
 public enum EventRoutes {
     public static let path = "/api/v1/events"
 
-    public static func register(into router: inout Router, hub: EventHub, runs: RunService) {
-        router.get(path) { request in try subscribe(request, hub, runId: nil) }
-        router.get(RunRoutes.basePath + "/{id}/events") { request in
+    public static func register(into routes: inout OperationHandlers, hub: EventHub, runs: RunService) {
+        routes.on("streamEvents") { request in try subscribe(request, hub, runId: nil) }
+        routes.on("streamRunEvents") { request in
             let id = try RunRoutes.runId(request)
             guard try runs.run(id) != nil else { throw Problem.notFound("no run \(id)") }
             return try subscribe(request, hub, runId: id)

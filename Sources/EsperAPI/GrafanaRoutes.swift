@@ -11,18 +11,18 @@ public import Nissa
 public enum GrafanaRoutes {
     public static let basePath = "/grafana"
 
-    public static func register(into router: inout Router, datasource: GrafanaDatasource) {
+    public static func register(into routes: inout OperationHandlers, datasource: GrafanaDatasource) {
         // The datasource's "Save & test" button: only the status is checked.
-        router.get(basePath) { _ in .text("Esper Grafana JSON datasource: ok\n") }
-        router.post(basePath + "/metrics") { request in try answer(request) { try datasource.metrics($0) } }
-        router.post(basePath + "/metric-payload-options") { request in try answer(request) { try datasource.payloadOptions($0) } }
-        router.post(basePath + "/variable") { request in try answer(request) { try datasource.variable($0) } }
-        router.post(basePath + "/tag-keys") { _ in try json(datasource.tagKeys()) }
-        router.post(basePath + "/tag-values") { request in try answer(request) { try datasource.tagValues($0) } }
+        routes.on("grafanaTest") { _ in .text("Esper Grafana JSON datasource: ok\n") }
+        routes.on("grafanaMetrics") { request in try answer(request) { try datasource.metrics($0) } }
+        routes.on("grafanaPayloadOptions") { request in try answer(request) { try datasource.payloadOptions($0) } }
+        routes.on("grafanaVariable") { request in try answer(request) { try datasource.variable($0) } }
+        routes.on("grafanaTagKeys") { _ in try json(datasource.tagKeys()) }
+        routes.on("grafanaTagValues") { request in try answer(request) { try datasource.tagValues($0) } }
         // The SimpleJSON protocol of plugin versions before 0.6 and of grafana-simple-json.
-        router.post(basePath + "/search") { request in try answer(request) { try datasource.search($0) } }
-        router.post(basePath + "/annotations") { request in try answer(request) { try datasource.annotations($0) } }
-        router.post(basePath + "/query") { request in
+        routes.on("grafanaSearch") { request in try answer(request) { try datasource.search($0) } }
+        routes.on("grafanaAnnotations") { request in try answer(request) { try datasource.annotations($0) } }
+        routes.on("grafanaQuery") { request in
             do {
                 let body = try parse(request)
                 return HTTPResponse(

@@ -71,19 +71,19 @@ public enum HealthRoutes {
     public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 
     public static func register(
-        into router: inout Router, probes: [HealthProbe], registry: PrometheusCollectorRegistry,
+        into routes: inout OperationHandlers, probes: [HealthProbe], registry: PrometheusCollectorRegistry,
         version: VersionInfo
     ) {
         // 200 when every check is ok; 503 when any is degraded, so `curl -f` and load
         // balancers see the difference. The server itself stays up either way.
         let cache = HealthCache(probes: probes)
-        router.get("/healthz", isPublic: true) { _ in try cache.response() }
-        router.get("/metrics", isPublic: true) { _ in
+        routes.on("getHealth") { _ in try cache.response() }
+        routes.on("getMetrics") { _ in
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)
             return HTTPResponse(status: 200, headers: [("Content-Type", prometheusContentType)], body: buffer)
         }
-        router.get("/api/v1/version", isPublic: true) { _ in try .json(version) }
+        routes.on("getVersion") { _ in try .json(version) }
     }
 }

@@ -38,8 +38,8 @@ public enum KarnRoutes {
         var quarantineOnly: Bool
     }
 
-    public static func register(into router: inout Router, karn: KarnService) {
-        router.get("/api/v1/karn/templates") { request in
+    public static func register(into routes: inout OperationHandlers, karn: KarnService) {
+        routes.on("listKarnTemplates") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["tier", "stage", "limit", "cursor"])
             let tier = try BlueprintAPI.tier(request)
             let stage = try BlueprintAPI.stage(request)
@@ -53,13 +53,13 @@ public enum KarnRoutes {
             return try .json(BlueprintAPI.page(Array(templates.prefix(limit + 1)), limit: limit, id: \.id))
         }
 
-        router.get("/api/v1/karn/templates/{id}") { request in
+        routes.on("getKarnTemplate") { request in
             let id = try BlueprintAPI.blueprintId(request)
             guard let template = karn.catalog.template(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the catalog") }
             return try .json(template)
         }
 
-        router.post("/api/v1/karn/templates/{id}/validate") { request in
+        routes.on("validateKarnParameters") { request in
             let id = try BlueprintAPI.blueprintId(request)
             let body = try request.decodeJSON(ValidateRequest.self)
             let validated: ValidatedRequest
@@ -75,7 +75,7 @@ public enum KarnRoutes {
                     quarantineOnly: validated.descriptor.quarantineOnly))
         }
 
-        router.post("/api/v1/karn/select") { request in
+        routes.on("selectKarnTemplate") { request in
             let body = request.body.isEmpty ? SelectRequest() : try request.decodeJSON(SelectRequest.self)
             var criteria = SelectionCriteria(
                 context: body.context, allowAdversarial: body.allowAdversarial ?? false,

@@ -13,17 +13,23 @@ struct ListQuery {
 
     init() {}
 
+    /// A `limit` in 1…`maxLimit`, or nil.
+    static func limit(_ text: String) -> Int? {
+        guard let value = Int(text), (1...maxLimit).contains(value) else { return nil }
+        return value
+    }
+
     /// Reads `limit` and `cursor` (after the filters, so problems come in that order).
     mutating func paginate(_ request: HTTPRequest) {
         if let text = request.query("limit") {
-            if let value = Int(text), (1...ListQuery.maxLimit).contains(value) {
+            if let value = ListQuery.limit(text) {
                 limit = value
             } else {
                 problems.append(JSONFieldProblem(field: "limit", message: "must be an integer in 1…\(ListQuery.maxLimit)"))
             }
         }
         if let text = request.query("cursor") {
-            cursor = RunCursor.decode(text)
+            cursor = ListCursor.decodeSequence(text)
             if cursor == nil { problems.append(JSONFieldProblem(field: "cursor", message: "is not a cursor this server issued")) }
         }
     }

@@ -10,20 +10,6 @@ public import Nissa
 public enum NissaRoutes {
     public static let basePath = "/api/v1/nissa"
 
-    struct AlertPage: Encodable {
-        var items: [AlertRecord]
-        var nextCursor: String?
-
-        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
-
-        // `next_cursor` is null on the last page, never absent.
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(items, forKey: .items)
-            try container.encode(nextCursor, forKey: .nextCursor)
-        }
-    }
-
     struct AckRequest: Decodable {
         /// Who acknowledges (a user or system name).
         var by: String
@@ -75,14 +61,14 @@ public enum NissaRoutes {
         return value
     }
 
-    public static func register(into router: inout Router, nissa: NissaService) {
-        router.get(basePath + "/alerts") { request in try listAlerts(request, nissa) }
-        router.get(basePath + "/alerts/{id}") { request in
+    public static func register(into routes: inout OperationHandlers, nissa: NissaService) {
+        routes.on("listAlerts") { request in try listAlerts(request, nissa) }
+        routes.on("getAlert") { request in
             let id = try alertId(request)
             guard let alert = nissa.alerts.alert(id: id) else { throw Problem.notFound("no alert \(id)") }
             return try .json(alert)
         }
-        router.post(basePath + "/alerts/{id}/ack") { request in
+        routes.on("acknowledgeAlert") { request in
             let id = try alertId(request)
             let body = try request.decodeJSON(AckRequest.self)
             let who = body.by.trimmingCharacters(in: .whitespaces)
@@ -98,12 +84,12 @@ public enum NissaRoutes {
                 )
             }
         }
-        router.get(basePath + "/rules") { _ in try .json(RuleList(items: nissa.alerts.rules.rules)) }
-        router.get(basePath + "/deliveries") { request in
+        routes.on("listAlertRules") { _ in try .json(RuleList(items: nissa.alerts.rules.rules)) }
+        routes.on("listDeliveries") { request in
             let limit = try limitParameter(request)
             return try .json(DeliveryPage(items: nissa.notifier.deliveries(limit: limit)))
         }
-        router.get(basePath + "/slo") { _ in
+        routes.on("getSLOs") { _ in
             let options = nissa.options
             return try .json(
                 SLOReport(
@@ -111,16 +97,16 @@ public enum NissaRoutes {
                     objectiveTarget: options.sloTarget, shortWindowS: options.sloShortWindowSeconds,
                     longWindowS: options.sloLongWindowSeconds, fastBurnThreshold: options.sloFastBurnThreshold))
         }
-        router.post(basePath + "/drills") { request in
+        routes.on("runAllDrills") { request in
             let hold = try drillHold(request)
             return try .json(DrillReport(items: nissa.runAllDrills(hold: hold)))
         }
-        router.get(basePath + "/drills") { request in
+        routes.on("listDrills") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let latest = nissa.drillBook.latest
             return try .json(DrillReport(items: nissa.alerts.rules.rules.compactMap { latest[$0.name] }))
         }
-        router.post(basePath + "/drills/{name}") { request in
+        routes.on("runDrill") { request in
             let name = request.pathParameter("name")
             let hold = try drillHold(request)
             switch nissa.startDrill(name, hold: hold) {
@@ -133,7 +119,7 @@ public enum NissaRoutes {
                 throw Problem.notFound("no drill '\(name.prefix(64))'; drills exist for the loaded rules: \(known)")
             }
         }
-        router.get("/metrics/summary", isPublic: true) { _ in try .json(summary(nissa)) }
+        routes.on("getMetricsSummary") { _ in try .json(summary(nissa)) }
     }
 
     /// The runbook's `{"slo":{…},"alerts":{…}}`: every SLO, and the firing (non-drill) alerts
@@ -168,7 +154,7 @@ public enum NissaRoutes {
         try query.check()
         let (limit, cursor) = (query.limit, query.cursor)
         let page = nissa.alerts.list(state: state, severity: severity, rule: rule, limit: limit, after: cursor)
-        return try .json(AlertPage(items: page.items, nextCursor: page.next.map(RunCursor.encode)))
+        return try .json(ListPage(items: page.items, nextCursor: page.next.map(ListCursor.encode)))
     }
 
     static func alertId(_ request: HTTPRequest) throws(Problem) -> String {

@@ -34,12 +34,12 @@ public enum OonaRoutes {
         var reason: String?
     }
 
-    public static func register(into router: inout Router, bus: OonaClient) {
-        router.get("/api/v1/oona/mode") { request in
+    public static func register(into routes: inout OperationHandlers, bus: OonaClient) {
+        routes.on("getOonaMode") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(bus.mode.current)
         }
-        router.put("/api/v1/oona/mode") { request in
+        routes.on("setOonaMode") { request in
             let body = try request.decodeJSON(ModeRequest.self)
             let reason = body.reason ?? ""
             guard reason.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
@@ -51,10 +51,10 @@ public enum OonaRoutes {
                 throw Problem.unavailable("the bus mode is kept in Redis, which cannot be written: \(error)", retryAfterSeconds: 1)
             }
         }
-        router.get("/api/v1/oona/metrics") { _ in
+        routes.on("getOonaMetrics") { _ in
             try .json(bus.metricsSnapshot())
         }
-        router.get("/api/v1/oona/streams") { _ in
+        routes.on("getOonaStreams") { _ in
             guard let report = bus.streamStatistics() else {
                 throw Problem.unavailable(
                     "no stream statistics yet: Redis has not answered since the server started (\(bus.health.detail))",

@@ -10,22 +10,22 @@ public import Tolaria
 public enum RunRoutes {
     public static let basePath = "/api/v1/runs"
 
-    public static func register(into router: inout Router, service: RunService) {
-        router.post(basePath) { request in try create(request, service) }
-        router.get(basePath) { request in try list(request, service) }
-        router.get(basePath + "/{id}") { request in
+    public static func register(into routes: inout OperationHandlers, service: RunService) {
+        routes.on("createRun") { request in try create(request, service) }
+        routes.on("listRuns") { request in try list(request, service) }
+        routes.on("getRun") { request in
             let id = try runId(request)
             guard let record = try service.run(id) else { throw Problem.notFound("no run \(id)") }
             return try .json(record)
         }
-        router.get(basePath + "/{id}/metrics") { request in
+        routes.on("getRunMetrics") { request in
             let id = try runId(request)
             guard let metrics = try service.metrics(id) else { throw Problem.notFound("no run \(id)") }
             return try .json(metrics)
         }
-        router.post(basePath + "/{id}/pause") { request in try control(request, service, .pause) { try service.pause($0) } }
-        router.post(basePath + "/{id}/resume") { request in try control(request) { try service.resume($0) } }
-        router.post(basePath + "/{id}/stop") { request in try control(request, service, .stop) { try service.stop($0) } }
+        routes.on("pauseRun") { request in try control(request, service, .pause) { try service.pause($0) } }
+        routes.on("resumeRun") { request in try control(request) { try service.resume($0) } }
+        routes.on("stopRun") { request in try control(request, service, .stop) { try service.stop($0) } }
     }
 
     static func create(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
@@ -50,7 +50,7 @@ public enum RunRoutes {
         try query.check()
         let (limit, cursor) = (query.limit, query.cursor)
         let page = try service.list(status: status, limit: limit, cursor: cursor)
-        return try .json(RunPage(items: page.records, nextCursor: page.nextCursor.map(RunCursor.encode)))
+        return try .json(ListPage(items: page.records, nextCursor: page.nextCursor.map(ListCursor.encode)))
     }
 
     static func control(_ request: HTTPRequest, _ action: (String) throws -> RunRecord) throws -> HTTPResponse {
@@ -125,23 +125,5 @@ public enum RunRoutes {
                 errors: [JSONFieldProblem(field: "id", message: "expected a lower-case UUID")])
         }
         return id
-    }
-}
-
-/// List cursors: opaque to clients, `c1.<seq>` in base64url inside.
-enum RunCursor {
-    static func encode(_ seq: Int64) -> String {
-        Data("c1.\(seq)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: String) -> Int64? {
-        guard text.utf8.count <= 64 else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8), plain.hasPrefix("c1."),
-            let seq = Int64(plain.dropFirst(3)), seq > 0
-        else { return nil }
-        return seq
     }
 }

@@ -20,8 +20,8 @@ public enum SeedRoutes {
         var slots: [SlotView]
     }
 
-    public static func register(into router: inout Router, seeds: SeedRegistry, runs: RunService) {
-        router.get(RunRoutes.basePath + "/{id}/seeds") { request in
+    public static func register(into routes: inout OperationHandlers, seeds: SeedRegistry, runs: RunService) {
+        routes.on("listSeeds") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let id = try existingRun(request, runs)
             guard let view = seeds.view(id) else {
@@ -32,7 +32,7 @@ public enum SeedRoutes {
                     runId: id, epoch: view.epoch, active: view.active, isolationViolations: view.isolationViolations,
                     items: view.seeds, slots: view.slots))
         }
-        router.get(RunRoutes.basePath + "/{id}/seeds/{seed_id}") { request in
+        routes.on("getSeed") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let id = try existingRun(request, runs)
             let seedId = try seedId(request)
@@ -41,7 +41,7 @@ public enum SeedRoutes {
             }
             return try .json(seed)
         }
-        router.post(RunRoutes.basePath + "/{id}/seeds/{seed_id}/cull") { request in
+        routes.on("cullSeed") { request in
             let id = try existingRun(request, runs)
             let seedId = try seedId(request)
             let view: SeedView

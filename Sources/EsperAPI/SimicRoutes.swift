@@ -8,18 +8,13 @@ public import Simic
 public enum SimicRoutes {
     static let basePath = "/api/v1/simic/jobs"
 
-    struct PolicyPage: Encodable {
-        var items: [PolicyRecord]
-        var nextCursor: String?
-    }
-
     struct JobView: Encodable {
         var job: SimicJob
         var buffer: SimicService.BufferInfo
     }
 
-    public static func register(into router: inout Router, simic: SimicService) {
-        router.post(basePath) { request in
+    public static func register(into routes: inout OperationHandlers, simic: SimicService) {
+        routes.on("createSimicJob") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             // An empty body trains with every default.
             let settings = request.body.isEmpty ? SimicTrainingSettings() : try request.decodeJSON(SimicTrainingSettings.self)
@@ -35,7 +30,7 @@ public enum SimicRoutes {
             }
             return try .json(job, status: 202, headers: [("Location", "\(basePath)/\(job.id)")])
         }
-        router.get(basePath + "/{id}") { request in
+        routes.on("getSimicJob") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let id = request.pathParameter("id")
             guard id.utf8.count == 36, UUID(uuidString: id) != nil, id == id.lowercased() else {
@@ -52,7 +47,7 @@ public enum SimicRoutes {
             guard let job = found else { throw Problem.notFound("no Simic job \(id)") }
             return try .json(JobView(job: job, buffer: simic.bufferInfo))
         }
-        router.get("/api/v1/simic/policies") { request in
+        routes.on("listSimicPolicies") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["limit", "cursor"])
             var query = ListQuery()
             query.paginate(request)
@@ -69,7 +64,7 @@ public enum SimicRoutes {
                 record.fileStatus = simic.publisher.fileStatus(record)
                 return record
             }
-            return try .json(PolicyPage(items: items, nextCursor: page.next.map(RunCursor.encode)))
+            return try .json(ListPage(items: items, nextCursor: page.next.map(ListCursor.encode)))
         }
     }
 }

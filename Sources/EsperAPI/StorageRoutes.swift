@@ -9,10 +9,10 @@ public enum StorageRoutes {
     /// `checkpointDirectory`: where the server keeps a run's checkpoints; `usage`: the data
     /// directory measured per kind.
     public static func register(
-        into router: inout Router, runs: RunService, checkpointDirectory: @escaping @Sendable (String) -> String?,
+        into routes: inout OperationHandlers, runs: RunService, checkpointDirectory: @escaping @Sendable (String) -> String?,
         usage: @escaping @Sendable () -> DirectoryUsage
     ) {
-        router.delete(RunRoutes.basePath + "/{id}") { request in
+        routes.on("deleteRun") { request in
             let id = try RunRoutes.runId(request)
             do {
                 try runs.delete(id, checkpointDirectory: checkpointDirectory(id))
@@ -25,6 +25,6 @@ public enum StorageRoutes {
             }
             return HTTPResponse(status: 204)
         }
-        router.get("/api/v1/storage") { _ in try .json(usage()) }
+        routes.on("getStorage") { _ in try .json(usage()) }
     }
 }

@@ -10,40 +10,40 @@ import Tolaria
 public enum StudyRoutes {
     public static let basePath = "/api/v1/studies"
 
-    public static func register(into router: inout Router, service: StudyService) {
-        router.post(basePath) { request in try create(request, service) }
-        router.get(basePath) { request in
+    public static func register(into routes: inout OperationHandlers, service: StudyService) {
+        routes.on("createStudy") { request in try create(request, service) }
+        routes.on("listStudies") { request in
             var query = ListQuery()
             query.paginate(request)
             try query.check()
             let page = try service.list(limit: query.limit, cursor: query.cursor)
-            return try .json(StudyPage(items: page.items, nextCursor: page.nextCursor.map(RunCursor.encode)))
+            return try .json(ListPage(items: page.items, nextCursor: page.nextCursor.map(ListCursor.encode)))
         }
-        router.get(basePath + "/{id}") { request in
+        routes.on("getStudy") { request in
             let id = try studyId(request)
             return try .json(try answer { try service.summary(id) })
         }
-        router.get(basePath + "/{id}/curves") { request in
+        routes.on("getStudyCurves") { request in
             let id = try studyId(request)
             var query = ListQuery()
             let metric = query.filter(request, "metric", CurveMetric.self) ?? .validationAccuracy
             try query.check()
             return try .json(try answer { try service.curves(id, metric: metric) })
         }
-        router.get(basePath + "/{id}/events") { request in try subscribe(request, service) }
-        router.post(basePath + "/{id}/pause") { request in
+        routes.on("streamStudyEvents") { request in try subscribe(request, service) }
+        routes.on("pauseStudy") { request in
             let id = try studyId(request)
             return try .json(try answer { try service.pause(id) })
         }
-        router.post(basePath + "/{id}/resume") { request in
+        routes.on("resumeStudy") { request in
             let id = try studyId(request)
             return try .json(try answer { try service.resume(id) })
         }
-        router.post(basePath + "/{id}/stop") { request in
+        routes.on("stopStudy") { request in
             let id = try studyId(request)
             return try .json(try answer { try service.stop(id) })
         }
-        router.delete(basePath + "/{id}") { request in
+        routes.on("deleteStudy") { request in
             let id = try studyId(request)
             try answer { try service.delete(id) }
             return HTTPResponse(status: 204)

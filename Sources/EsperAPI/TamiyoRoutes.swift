@@ -2,6 +2,7 @@ public import EsperHTTP
 import EsperJSON
 import EsperStorage
 import Foundation
+import Karn
 import Leyline
 public import Tamiyo
 import TamiyoNetwork
@@ -50,12 +51,12 @@ public enum TamiyoRoutes {
         var weightsSha256: String
     }
 
-    public static func register(into router: inout Router, tamiyo: TamiyoService) {
-        router.get("/api/v1/tamiyo/mode") { request in
+    public static func register(into routes: inout OperationHandlers, tamiyo: TamiyoService) {
+        routes.on("getTamiyoMode") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(tamiyo.mode.current)
         }
-        router.put("/api/v1/tamiyo/mode") { request in
+        routes.on("setTamiyoMode") { request in
             let body = try request.decodeJSON(ModeRequest.self)
             let reason = body.reason ?? ""
             guard reason.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
@@ -63,7 +64,7 @@ public enum TamiyoRoutes {
             }
             return try .json(tamiyo.mode.set(body.conservative, reason: reason.isEmpty ? "operator" : reason))
         }
-        router.get("/api/v1/tamiyo/field-reports") { request in
+        routes.on("listFieldReports") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["run", "outcome", "since", "trajectory", "limit", "cursor"])
             var query = ListQuery()
             let run = request.query("run")
@@ -104,15 +105,15 @@ public enum TamiyoRoutes {
                     var r = report; r.trajectory = []; return r
                 }
             }
-            return try .json(ListPage(items: page.items, nextCursor: page.next.map { RunCursor.encode(Int64($0)) }))
+            return try .json(ListPage(items: page.items, nextCursor: page.next.map { ListCursor.encode(Int64($0)) }))
         }
-        router.get("/api/v1/tamiyo/policy") { request in
+        routes.on("getTamiyoPolicy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(tamiyo.policyInfo)
         }
         // The weights in force, for remote workers' policy jobs: TamiyoNetwork's checksummed
         // encoding, its SHA-256 in `X-Esper-SHA256` (checked by the worker) as for artifacts.
-        router.get("/api/v1/tamiyo/policy/weights") { request in
+        routes.on("getTamiyoPolicyWeights") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let weights = tamiyo.currentWeights
             let bytes = weights.encoded()
@@ -124,7 +125,7 @@ public enum TamiyoRoutes {
                     ("X-Esper-Policy-Version", weights.policyVersion), ("ETag", "\"\(sha)\""),
                 ], body: bytes)
         }
-        router.post("/api/v1/tamiyo/policy/rollback") { request in
+        routes.on("rollbackTamiyoPolicy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             do {
                 let weights = try tamiyo.rollback()
@@ -135,7 +136,7 @@ public enum TamiyoRoutes {
                 throw Problem(status: 500, detail: "cannot roll back: \(error)")
             }
         }
-        router.post("/api/v1/tamiyo/policy/decide") { request in
+        routes.on("decideTamiyoPolicy") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let body = try request.decodeJSON(DecideRequest.self)
             let config = tamiyo.currentWeights.config
@@ -170,15 +171,15 @@ public enum TamiyoRoutes {
             return try .json(DecideResponse(action: out.action.name, logits: out.logits, param: out.param, policyVersion: out.version))
         }
         // Approval-required blueprints held by the risk engine proceed once approved here.
-        router.get("/api/v1/tamiyo/approvals") { request in
+        routes.on("listBlueprintApprovals") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(ApprovalList(items: tamiyo.approvals.all))
         }
-        router.post("/api/v1/tamiyo/approvals") { request in
+        routes.on("approveBlueprint") { request in
             let body = try request.decodeJSON(ApprovalRequest.self)
             var problems: [JSONFieldProblem] = []
-            if !isBlueprintId(body.blueprintId) {
-                problems.append(JSONFieldProblem(field: "blueprint_id", message: "1-64 letters, digits, '-', '_' or '.'"))
+            if !BlueprintID.isValid(body.blueprintId) {
+                problems.append(JSONFieldProblem(field: "blueprint_id", message: "BP followed by three digits, e.g. BP036"))
             }
             let reason = body.reason ?? ""
             if reason.count > 200 || reason.unicodeScalars.contains(where: { $0.value < 0x20 }) {
@@ -193,12 +194,12 @@ public enum TamiyoRoutes {
             }
             return try .json(result.approval, status: result.created ? 201 : 200)
         }
-        router.delete("/api/v1/tamiyo/approvals/{blueprint_id}") { request in
+        routes.on("revokeBlueprintApproval") { request in
             let id = request.pathParameter("blueprint_id")
-            guard isBlueprintId(id) else {
+            guard BlueprintID.isValid(id) else {
                 throw Problem(
                     status: 400, detail: "'\(id.prefix(64))' is not a blueprint id",
-                    errors: [JSONFieldProblem(field: "blueprint_id", message: "1-64 letters, digits, '-', '_' or '.'")])
+                    errors: [JSONFieldProblem(field: "blueprint_id", message: "BP followed by three digits, e.g. BP036")])
             }
             let revoked: Bool
             do throws(ApprovalError) {
@@ -209,13 +210,6 @@ public enum TamiyoRoutes {
             guard revoked else { throw Problem.notFound("\(id) is not approved") }
             return HTTPResponse(status: 204)
         }
-    }
-
-    static func isBlueprintId(_ id: String) -> Bool {
-        (1...64).contains(id.utf8.count)
-            && id.unicodeScalars.allSatisfy {
-                $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0))
-            }
     }
 
     static func approvalProblem(_ error: ApprovalError, _ id: String) -> Problem {

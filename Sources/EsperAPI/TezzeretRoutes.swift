@@ -18,13 +18,13 @@ public enum TezzeretRoutes {
         var trainingRunId: String?
     }
 
-    public static func register(into router: inout Router, tezzeret: TezzeretService) {
-        router.get("/api/v1/tezzeret/forge") { request in
+    public static func register(into routes: inout OperationHandlers, tezzeret: TezzeretService) {
+        routes.on("getForgeStatus") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             return try .json(tezzeret.forgeStatus)
         }
 
-        router.post("/api/v1/tezzeret/forge") { request in
+        routes.on("runForge") { request in
             if !request.body.isEmpty { _ = try request.decodeJSON(UrzaRoutes.EmptyBody.self) }
             let queued = tezzeret.requestForgeRun(trigger: "api")
             return try .json(
@@ -32,10 +32,10 @@ public enum TezzeretRoutes {
                 headers: [("Location", "/api/v1/tezzeret/forge")])
         }
 
-        router.post("/api/v1/tezzeret/jobs") { request in
+        routes.on("createCompileJob") { request in
             let body = try request.decodeJSON(JobRequest.self)
             var problems: [JSONFieldProblem] = []
-            if !BlueprintAPI.isBlueprintId(body.blueprintId) {
+            if !BlueprintID.isValid(body.blueprintId) {
                 problems.append(
                     JSONFieldProblem(
                         field: "blueprint_id", message: "'\(body.blueprintId)' is not a blueprint id (BP followed by three digits)"))
@@ -44,10 +44,7 @@ public enum TezzeretRoutes {
                 problems.append(JSONFieldProblem(field: "training_run_id", message: "must be 1-128 bytes"))
             }
             if !problems.isEmpty { throw Problem.validation(problems) }
-            let key = request.header("idempotency-key")
-            if let key, key.isEmpty || key.utf8.count > 128 {
-                throw Problem(status: 400, detail: "Idempotency-Key must be 1-128 bytes")
-            }
+            let key = try request.idempotencyKey()
             let submitted: (job: CompileJob, created: Bool)
             do throws(CompileError) {
                 submitted = try tezzeret.jobs.submit(
@@ -59,7 +56,7 @@ public enum TezzeretRoutes {
             return try .json(submitted.job, status: 202, headers: [("Location", "/api/v1/tezzeret/jobs/\(submitted.job.jobId)")])
         }
 
-        router.get("/api/v1/tezzeret/jobs/{id}") { request in
+        routes.on("getCompileJob") { request in
             let id = request.pathParameter("id")
             let hex = id.dropFirst(4)
             guard id.hasPrefix("job-"), hex.count == 16, hex.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {

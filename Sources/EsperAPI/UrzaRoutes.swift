@@ -11,9 +11,9 @@ public enum UrzaRoutes {
     /// be lower: `ESPER_MAX_BODY_BYTES`).
     public static let maxUploadBytes = 16 << 20
 
-    public static func register(into router: inout Router, urza: UrzaLibrary, catalog: KarnCatalog? = nil) {
-        if let catalog { registerUpload(into: &router, urza: urza, catalog: catalog) }
-        router.get("/api/v1/urza/blueprints") { request in
+    public static func register(into routes: inout OperationHandlers, urza: UrzaLibrary, catalog: KarnCatalog) {
+        registerUpload(into: &routes, urza: urza, catalog: catalog)
+        routes.on("listUrzaBlueprints") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["tier", "stage", "quarantined", "state", "limit", "cursor"])
             let tier = try BlueprintAPI.tier(request)
             let stage = try BlueprintAPI.stage(request)
@@ -35,7 +35,7 @@ public enum UrzaRoutes {
             return try .json(BlueprintAPI.page(records, limit: limit, id: \.blueprintId))
         }
 
-        router.get("/api/v1/urza/blueprints/{id}") { request in
+        routes.on("getUrzaBlueprint") { request in
             let id = try BlueprintAPI.blueprintId(request)
             guard let record = urza.get(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the library") }
             return try .json(record)
@@ -43,10 +43,10 @@ public enum UrzaRoutes {
 
         // Binary download for remote workers: verified against the catalog's SHA-256 before a
         // byte is sent, with the hash in `X-Esper-SHA256` and `Digest` for the receiver.
-        router.get("/api/v1/urza/artifacts/{id}") { request in
+        routes.on("getUrzaArtifact") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["allow_quarantine"])
             let key = request.pathParameter("id")
-            guard BlueprintAPI.isBlueprintId(key) || BlueprintAPI.isArtifactHash(key) else {
+            guard BlueprintID.isValid(key) || BlueprintAPI.isArtifactHash(key) else {
                 throw Problem(
                     status: 400, type: "/problems/invalid-id",
                     detail: "'\(key)' is neither a blueprint id (BP001) nor an artifact SHA-256 (64 lower-case hex digits)")
@@ -71,7 +71,7 @@ public enum UrzaRoutes {
                 ], body: file.bytes)
         }
 
-        router.post("/api/v1/urza/verify") { request in
+        routes.on("verifyUrzaArtifacts") { request in
             if !request.body.isEmpty { _ = try request.decodeJSON(EmptyBody.self) }
             return try .json(urza.verifyAll())
         }
@@ -103,8 +103,8 @@ public enum UrzaRoutes {
     /// (else 404); the artifact must decode and be compiled for that blueprint (422) — Urza
     /// verifies it completely before it replaces anything. Idempotent: the artifact already
     /// in force answers 200 and changes nothing; a new one 201.
-    static func registerUpload(into router: inout Router, urza: UrzaLibrary, catalog: KarnCatalog) {
-        router.put("/api/v1/urza/artifacts/{id}") { request in
+    static func registerUpload(into routes: inout OperationHandlers, urza: UrzaLibrary, catalog: KarnCatalog) {
+        routes.on("putUrzaArtifact") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
             let id = try BlueprintAPI.blueprintId(request)
             guard let template = catalog.template(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the catalog") }

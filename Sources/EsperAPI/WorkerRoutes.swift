@@ -36,8 +36,8 @@ public enum WorkerRoutes {
         var livenessMs: Int64
     }
 
-    public static func register(into router: inout Router, jobs: JobQueue) {
-        router.get("/api/v1/workers") { _ in
+    public static func register(into routes: inout OperationHandlers, jobs: JobQueue) {
+        routes.on("listWorkers") { _ in
             let idle = jobs.bus.configuration.claimMinIdle.components
             let liveness = max(2_000, idle.seconds * 1000 + idle.attoseconds / 1_000_000_000_000_000)
             let snapshot: (workers: [WorkerInfo], nowMs: Int64)

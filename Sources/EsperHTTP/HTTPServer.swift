@@ -19,7 +19,6 @@ public final class HTTPServer: @unchecked Sendable {
     /// Per-route metric series, indexed by `Route.index`; the last is for unmatched requests.
     private let routeSeries: [HTTPMetrics.RouteSeries]
     private let authenticator: Authenticator
-    private let idempotency = IdempotencyCache()
     /// The per-address cap and the light-client reserve, enforced at accept time.
     private let budget: ConnectionBudget
 
@@ -237,14 +236,6 @@ public final class HTTPServer: @unchecked Sendable {
             request.pathParameters = parameters
             if let denied = authenticator.check(route, authorization: headerMap["authorization"]) {
                 response = .problem(denied)
-            } else if route.isIdempotent, let key = headerMap["idempotency-key"] {
-                switch idempotency.begin(key: key, route: route.index, body: request.body) {
-                case .proceed:
-                    response = run(route.handler, request)
-                    idempotency.finish(key: key, response: response)
-                case .replay(let first): response = first
-                case .reject(let problem): response = .problem(problem)
-                }
             } else {
                 response = run(route.handler, request)
             }

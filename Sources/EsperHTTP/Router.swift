@@ -4,6 +4,8 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) throws -> HTTPResponse
 
 /// Routes by method and path pattern (`/api/v1/runs/{id}/metrics`). Unknown paths are 404,
 /// known paths with another method 405 with `Allow`; `HEAD` is served by the `GET` route.
+/// The server's routes come from the OpenAPI document (`init(document:handlers:)`); adding
+/// a route by hand is for this module and its tests only.
 public struct Router: Sendable {
     public struct Route: Sendable {
         public let method: String
@@ -13,8 +15,8 @@ public struct Router: Sendable {
         public let index: Int
         /// Liveness and scrape endpoints stay open even when reads are protected.
         public let isPublic: Bool
-        /// A creating POST: an `Idempotency-Key` makes a retry return the first result.
-        public let isIdempotent: Bool
+        /// The OpenAPI document's name for it (empty for routes made without a document).
+        public let operationId: String
         let segments: [Segment]
         let handler: HTTPHandler
 
@@ -38,33 +40,23 @@ public struct Router: Sendable {
     /// Static paths resolve with one dictionary lookup (most traffic: /healthz, /metrics).
     private var staticRoutes: [String: [String: Route]] = [:]
 
-    public init() {}
+    init() {}
 
-    public mutating func add(
-        _ method: String, _ pattern: String, isPublic: Bool = false, isIdempotent: Bool = false,
-        _ handler: @escaping HTTPHandler
+    mutating func add(
+        _ method: String, _ pattern: String, isPublic: Bool = false, operationId: String = "", _ handler: @escaping HTTPHandler
     ) {
         let segments = Router.split(pattern).map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
         precondition(!routes.contains { $0.method == method && $0.segments == segments }, "duplicate route \(method) \(pattern)")
         let route = Route(
-            method: method, pattern: pattern, index: routes.count, isPublic: isPublic, isIdempotent: isIdempotent,
+            method: method, pattern: pattern, index: routes.count, isPublic: isPublic, operationId: operationId,
             segments: segments, handler: handler)
         routes.append(route)
         if !segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
             staticRoutes[Router.normalise(pattern), default: [:]][method] = route
         }
     }
-
-    public mutating func get(_ pattern: String, isPublic: Bool = false, _ handler: @escaping HTTPHandler) {
-        add("GET", pattern, isPublic: isPublic, handler)
-    }
-    public mutating func post(_ pattern: String, isIdempotent: Bool = false, _ handler: @escaping HTTPHandler) {
-        add("POST", pattern, isIdempotent: isIdempotent, handler)
-    }
-    public mutating func put(_ pattern: String, _ handler: @escaping HTTPHandler) { add("PUT", pattern, handler) }
-    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add("DELETE", pattern, handler) }
 
     public func match(method: String, path: String) -> Match {
         let lookupMethod = method == "HEAD" ? "GET" : method

@@ -187,7 +187,8 @@ public final class Application: Sendable {
         storageMonitor = StorageMonitor(
             dataDirectory: configuration.dataDirectory, storageInterval: configuration.storageCheckSeconds,
             integrityInterval: configuration.integrityCheckSeconds, registry: registry, logger: logger)
-        var router = Router()
+        // Handlers by operationId; openapi/esper.yaml (compiled in) places them (APIDocument).
+        var router = OperationHandlers()
         HealthRoutes.register(
             into: &router,
             probes: Application.probes(configuration, healthMonitor, managedRedis, bus, blueprints, nissa, events)
@@ -212,7 +213,7 @@ public final class Application: Sendable {
             into: &router, runs: runs, checkpointDirectory: { id in checkpointRoot + "/" + id },
             usage: { Application.storageUsage(dataDirectory: dataDirectory, checkpointRoot: checkpointRoot) })
         server = HTTPServer(
-            configuration: configuration.http, router: router, logger: logger,
+            configuration: configuration.http, router: try APIDocument.router(router), logger: logger,
             metrics: HTTPMetrics(registry: registry),
             authenticator: Authenticator(token: configuration.apiToken, protectReads: configuration.protectReads))
     }

@@ -88,7 +88,7 @@ public final class KarnCatalog: Sendable {
         var names = Set<String>()
         for (index, template) in rows.enumerated() {
             let d = template.descriptor
-            let expectedId = "BP" + String(repeating: "0", count: 3 - String(index + 1).count) + String(index + 1)
+            let expectedId = BlueprintID.make(index + 1)
             guard d.blueprintId == expectedId else { try fail("entry \(index + 1) is \(d.blueprintId), expected \(expectedId)") }
             let expectedTier: BlueprintTier = index < 35 ? .safe : (index < 42 ? .experimental : .highRisk)
             guard d.tier == expectedTier else { try fail("\(d.blueprintId) is \(d.tier), expected \(expectedTier)") }

@@ -58,8 +58,7 @@ public enum WideningCatalog {
         var names = Set(defaults.map(\.descriptor.name))
         for (index, template) in rows.enumerated() {
             let d = template.descriptor
-            let number = String(defaults.count + index + 1)
-            let expectedId = "BP" + String(repeating: "0", count: max(0, 3 - number.count)) + number
+            let expectedId = BlueprintID.make(defaults.count + index + 1)
             guard d.blueprintId == expectedId else { try fail("widening entry \(index + 1) is \(d.blueprintId), expected \(expectedId)") }
             guard d.tier == .safe, !d.approvalRequired, !d.quarantineOnly else {
                 try fail("\(d.blueprintId): widening templates are SAFE without approval or quarantine")

@@ -126,22 +126,3 @@ public struct StudyListItem: Sendable, Codable, Equatable {
     public var createdAt: String
     public var progress: StudyProgress
 }
-
-public struct StudyPage: Sendable, Codable, Equatable {
-    public var items: [StudyListItem]
-    public var nextCursor: String?
-
-    public init(items: [StudyListItem], nextCursor: String?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-
-    enum CodingKeys: String, CodingKey { case items, nextCursor }
-
-    /// `next_cursor` is always present (null on the last page), like `/api/v1/runs`.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        if let nextCursor { try container.encode(nextCursor, forKey: .nextCursor) } else { try container.encodeNil(forKey: .nextCursor) }
-    }
-}

@@ -1,9 +1,10 @@
-import EsperHTTP
 import EsperTestSupport
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import EsperHTTP
 
 /// Streaming responses on the real libmicrohttpd daemon: bytes written while the connection
 /// is suspended reach the client, an overflowing stream is dropped, and stopping the server
@@ -25,7 +26,7 @@ import Testing
             configuration.accessLog = false
             var router = Router()
             let streams = self.streams
-            router.get("/stream") { _ in
+            router.add("GET", "/stream") { _ in
                 let stream = EventStream(capacity: 4096)
                 streams.list.withLock { $0.append(stream) }
                 return .eventStream(stream)

@@ -6,11 +6,11 @@ import Testing
     func router() -> Router {
         var router = Router()
         let ok: HTTPHandler = { _ in HTTPResponse(status: 200) }
-        router.get("/api/v1/runs", ok)
-        router.post("/api/v1/runs", ok)
-        router.get("/api/v1/runs/{id}", ok)
-        router.post("/api/v1/runs/{id}/pause", ok)
-        router.get("/api/v1/runs/{id}/seeds/{seed_id}", ok)
+        router.add("GET", "/api/v1/runs", ok)
+        router.add("POST", "/api/v1/runs", ok)
+        router.add("GET", "/api/v1/runs/{id}", ok)
+        router.add("POST", "/api/v1/runs/{id}/pause", ok)
+        router.add("GET", "/api/v1/runs/{id}/seeds/{seed_id}", ok)
         return router
     }
 

@@ -40,27 +40,6 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var finishedAt: String?
 }
 
-/// One page of `GET /api/v1/runs`.
-public struct RunPage: Sendable, Codable, Equatable {
-    public var items: [RunRecord]
-    /// Opaque; absent on the last page.
-    public var nextCursor: String?
-
-    public init(items: [RunRecord], nextCursor: String?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-
-    enum CodingKeys: String, CodingKey { case items, nextCursor }
-
-    /// `next_cursor` is always present (null on the last page), so clients need not guess.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        if let nextCursor { try container.encode(nextCursor, forKey: .nextCursor) } else { try container.encodeNil(forKey: .nextCursor) }
-    }
-}
-
 /// `GET /api/v1/runs/{id}/metrics`: the per-epoch history and the run's events.
 public struct RunMetrics: Sendable, Codable, Equatable {
     public var runId: String

@@ -26,8 +26,10 @@ func percentile(_ samples: [Double], _ p: Double) -> Double {
 }
 
 func report(_ name: String, _ samples: [Double], bytes: Int) {
-    print(String(format: "%-52@ p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms  (%d bytes, n=%d)", name as NSString,
-                 percentile(samples, 0.5), percentile(samples, 0.99), samples.max() ?? 0, bytes, samples.count))
+    print(
+        String(
+            format: "%-52@ p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms  (%d bytes, n=%d)", name as NSString,
+            percentile(samples, 0.5), percentile(samples, 0.99), samples.max() ?? 0, bytes, samples.count))
 }
 
 func measure(_ count: Int, _ body: () throws -> Int) rethrows -> ([Double], Int) {
@@ -56,13 +58,19 @@ let nissa = NissaService(options: options, registry: registry, bus: nil, logger:
 let start = LeylineTimestamp.now().millisecondsSinceEpoch - Int64(pointsPerMetric) * 1000
 let fillStart = ContinuousClock.now
 for point in 0..<pointsPerMetric {
-    let metrics = (0..<metricsCount).map { MetricPoint(name: "bench.metric_\($0).value", value: Double(point % 97) + Double($0) / 10,
-                                                       unit: "", attributes: ["run": "run-1"]) }
+    let metrics = (0..<metricsCount).map {
+        MetricPoint(
+            name: "bench.metric_\($0).value", value: Double(point % 97) + Double($0) / 10,
+            unit: "", attributes: ["run": "run-1"])
+    }
     let time = LeylineTimestamp(nanosecondsSinceEpoch: (start + Int64(point) * 1000) * 1_000_000)
-    nissa.ingest(.telemetry(TelemetryPacket(packetId: "b-\(point)", timestamp: time, sourceSubsystem: "tolaria", level: .info, metrics: metrics)))
+    nissa.ingest(
+        .telemetry(TelemetryPacket(packetId: "b-\(point)", timestamp: time, sourceSubsystem: "tolaria", level: .info, metrics: metrics)))
 }
 let fill = ContinuousClock.now - fillStart
-print("# filled \(metricsCount) metrics x \(pointsPerMetric) points (\(nissa.store.seriesCount) series) by ingesting \(pointsPerMetric) packets in \(fill)")
+print(
+    "# filled \(metricsCount) metrics x \(pointsPerMetric) points (\(nissa.store.seriesCount) series) by ingesting \(pointsPerMetric) packets in \(fill)"
+)
 
 // MARK: in process
 
@@ -70,7 +78,9 @@ let datasource = GrafanaDatasource(nissa: nissa)
 let from = LeylineTimestamp(nanosecondsSinceEpoch: start * 1_000_000).rfc3339
 let to = LeylineTimestamp.now().rfc3339
 func queryBody(_ maxDataPoints: Int) -> [UInt8] {
-    Array(#"{"range":{"from":"\#(from)","to":"\#(to)","raw":{"from":"now-3h","to":"now"}},"interval":"1s","intervalMs":1000,"maxDataPoints":\#(maxDataPoints),"targets":[{"target":"bench.metric_42.value","refId":"A","payload":{"run":"run-1"}}],"scopedVars":{},"filters":[]}"#.utf8)
+    Array(
+        #"{"range":{"from":"\#(from)","to":"\#(to)","raw":{"from":"now-3h","to":"now"}},"interval":"1s","intervalMs":1000,"maxDataPoints":\#(maxDataPoints),"targets":[{"target":"bench.metric_42.value","refId":"A","payload":{"run":"run-1"}}],"scopedVars":{},"filters":[]}"#
+            .utf8)
 }
 
 for _ in 0..<50 { var buffer: [UInt8] = []; registry.emit(into: &buffer) }
@@ -93,16 +103,20 @@ for (label, target, run) in [
     ("multi-value regex $metric/$run", #"(bench\\.metric_42\\.value|bench\\.none)"#, #"(run\\-1|run\\-2)"#),
 ] {
     let body = Array(
-        #"{"range":{"from":"\#(from)","to":"\#(to)"},"maxDataPoints":1000,"targets":[{"target":"\#(target)","refId":"A","payload":{"run":"\#(run)"}}]}"#.utf8)
+        #"{"range":{"from":"\#(from)","to":"\#(to)"},"maxDataPoints":1000,"targets":[{"target":"\#(target)","refId":"A","payload":{"run":"\#(run)"}}]}"#
+            .utf8)
     let (samples, bytes) = try measure(iterations) { try datasource.query(try JSONValue.parse(body)).count }
     report("/grafana/query maxDataPoints 1000, \(label), in process", samples, bytes: bytes)
 }
 
 // MARK: over HTTP
 
-var router = Router()
-HealthRoutes.register(into: &router, probes: [], registry: registry, version: VersionInfo(version: "bench"))
-GrafanaRoutes.register(into: &router, datasource: datasource)
+var handlers = OperationHandlers()
+HealthRoutes.register(into: &handlers, probes: [], registry: registry, version: VersionInfo(version: "bench"))
+GrafanaRoutes.register(into: &handlers, datasource: datasource)
+// Only the health and Grafana part of the document: the operations given a handler here.
+let router = try Router(
+    document: try APIDocument.operations().filter { handlers.operationIds.contains($0.operationId) }, handlers: handlers)
 var configuration = HTTPServerConfiguration()
 configuration.port = 0
 configuration.accessLog = false
@@ -121,7 +135,9 @@ final class Client {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
     func request(_ method: String, _ path: String, body: [UInt8] = []) -> Int {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -136,7 +152,8 @@ final class Client {
             guard n > 0 else { return -1 }
             received += n
             if headerEnd < 0 {
-                for i in 0..<max(0, received - 3) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
+                for i in 0..<max(0, received - 3) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10
+                {
                     headerEnd = i + 4
                     let head = String(decoding: buffer[0..<i], as: UTF8.self).lowercased()
                     if let range = head.range(of: "content-length: ") {
