@@ -3,7 +3,7 @@ public import EsperHTTP
 import EsperJSON
 import Foundation
 public import Studies
-import Tolaria
+import Runs
 
 /// Handlers parse and validate, then call the `StudyService`; the runs themselves are ordinary
 /// runs trained by workers.

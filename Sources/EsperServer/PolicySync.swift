@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 import Tamiyo
 import TamiyoNetwork
-import Workers
+import Runs
 
 /// Keeps an `esper worker`'s Tamiyo on the policy the server has in force: every `interval`
 /// it reads `GET /api/v1/tamiyo/policy`; when the weights' checksum differs from its own it

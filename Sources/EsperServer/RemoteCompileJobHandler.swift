@@ -5,7 +5,7 @@ import Karn
 import Logging
 import Oona
 import Tezzeret
-import Workers
+import Runs
 
 /// Compile jobs (`jobs.compile`) on an `esper worker`: the job carries the request (blueprint,
 /// parameters); the worker holds the job's lease (`compile-<id>`, as the server's slot does),

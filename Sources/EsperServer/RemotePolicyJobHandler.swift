@@ -6,7 +6,7 @@ import Logging
 import Oona
 import Simic
 import TamiyoNetwork
-import Workers
+import Runs
 
 /// Runs Simic's policy-training jobs from `jobs.policy` on an `esper worker`, away from the
 /// server's stores: the slot holds the job's lease (`simic-<id>`, as the server's own

@@ -8,7 +8,7 @@ import Tamiyo
 import Tezzeret
 import Tolaria
 import Urza
-public import Workers
+public import Runs
 
 /// `esper worker`: the job machinery of `esper serve` without the server — worker slots
 /// taking training and policy (Simic) jobs from an external Redis, checkpoints in the shared

@@ -4,7 +4,8 @@ import EsperStorage
 import Foundation
 public import Logging
 import Synchronization
-public import Tolaria
+public import Runs
+import Tolaria
 
 import enum Leyline.RFC3339
 

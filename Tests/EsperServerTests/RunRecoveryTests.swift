@@ -2,6 +2,7 @@ import EsperJSON
 import EsperTestSupport
 import Foundation
 import Testing
+import Runs
 import Tolaria
 
 /// `esper serve` as a separate process, killed with SIGKILL in the middle of a run and

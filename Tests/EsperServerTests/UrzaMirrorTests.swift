@@ -3,7 +3,7 @@ import Foundation
 import Karn
 import Testing
 import Urza
-import Workers
+import Runs
 
 /// A worker's mirror of the server's kernel library against a real HTTP server (a few lines
 /// of Python's http.server) that serves a genuine artifact — honestly, or with one byte

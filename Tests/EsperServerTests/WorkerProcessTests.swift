@@ -3,6 +3,7 @@ import EsperTestSupport
 import Foundation
 import Oona
 import Testing
+import Runs
 import Tolaria
 
 /// `esper worker` as a separate process working for a server process (`--no-local-workers`)
