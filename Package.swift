@@ -305,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "RunsTests",
             dependencies: [
-                "Runs", "Tolaria", "Oona", "EsperJSON", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Runs", "Tolaria", "Leyline", "Oona", "EsperJSON", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
     ]
 )

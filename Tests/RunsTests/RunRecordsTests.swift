@@ -1,6 +1,7 @@
 import EsperJSON
 import EsperTestSupport
 import Foundation
+import Leyline
 import Logging
 import Oona
 import Runs
