@@ -10,12 +10,12 @@ public import Logging
 public import Nissa
 public import Oona
 public import Prometheus
+public import Runs
 public import Simic
 public import Studies
 public import Tamiyo
 import Tezzeret
 public import Tolaria
-public import Runs
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.

@@ -2,10 +2,10 @@ import EsperJSON
 import EsperStorage
 import Foundation
 import Logging
+import Runs
 import Synchronization
 import Tamiyo
 import TamiyoNetwork
-import Runs
 
 /// Keeps an `esper worker`'s Tamiyo on the policy the server has in force: every `interval`
 /// it reads `GET /api/v1/tamiyo/policy`; when the weights' checksum differs from its own it

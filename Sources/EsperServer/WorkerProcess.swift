@@ -4,11 +4,11 @@ import Karn
 import Kasmina
 public import Logging
 public import Oona
+public import Runs
 import Tamiyo
 import Tezzeret
 import Tolaria
 import Urza
-public import Runs
 
 /// `esper worker`: the job machinery of `esper serve` without the server — worker slots
 /// taking training and policy (Simic) jobs from an external Redis, checkpoints in the shared

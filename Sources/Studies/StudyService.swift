@@ -3,8 +3,8 @@ public import EsperJSON
 import EsperStorage
 import Foundation
 public import Logging
-import Synchronization
 public import Runs
+import Synchronization
 import Tolaria
 
 import enum Leyline.RFC3339

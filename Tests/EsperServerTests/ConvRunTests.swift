@@ -1,8 +1,8 @@
 import EsperJSON
 import EsperTestSupport
 import Foundation
-import Testing
 import Runs
+import Testing
 import Tolaria
 
 /// Conv hosts over the real API: the paper's MNIST-1D CNN submitted with POST /api/v1/runs,

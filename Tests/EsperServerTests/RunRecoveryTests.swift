@@ -1,8 +1,8 @@
 import EsperJSON
 import EsperTestSupport
 import Foundation
-import Testing
 import Runs
+import Testing
 import Tolaria
 
 /// `esper serve` as a separate process, killed with SIGKILL in the middle of a run and

@@ -2,8 +2,8 @@ import EsperJSON
 import EsperTestSupport
 import Foundation
 import Oona
-import Testing
 import Runs
+import Testing
 import Tolaria
 
 /// `esper worker` as a separate process working for a server process (`--no-local-workers`)
