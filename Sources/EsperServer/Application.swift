@@ -15,7 +15,7 @@ public import Simic
 public import Studies
 public import Tamiyo
 import Tezzeret
-public import Tolaria
+import Tolaria
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
