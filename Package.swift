@@ -67,23 +67,24 @@ let package = Package(
 
         // Subsystems (Swift).
         // Tolaria: the training engine — host model over the C kernels, data sets, the epoch
-        // loop, checkpoints and rollback, and the run service behind /api/v1/runs.
+        // loop, checkpoints and rollback. No bus, no database: the run service is in Runs.
         .target(
             name: "Tolaria",
             dependencies: [
-                "CKernels", "CZlib", "EsperStorage", "EsperJSON", "Leyline", "Oona",
+                "CKernels", "CZlib", "EsperStorage", "EsperJSON", "Leyline",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources/README.md"],
             resources: [.copy("Resources/digits.csv.gz"), .copy("Resources/mnist1d.csv.gz")],
             swiftSettings: strictSwift),
 
-        // Workers: background work as jobs on Oona's job streams, taken by worker slots through
-        // one consumer group (in `esper serve` and in `esper worker` processes), leases and
-        // heartbeats, run controls, run records applied by the server, a worker's mirror of
-        // the server's kernel library.
+        // Runs: the run control plane and the job machinery — the run service behind
+        // /api/v1/runs and its registry (SQLite), background work as jobs on Oona's job streams
+        // taken by worker slots through one consumer group (in `esper serve` and in `esper
+        // worker` processes), leases and heartbeats, run controls, run records applied by the
+        // server, the bus sink of training, a worker's mirror of the server's kernel library.
         .target(
-            name: "Workers",
+            name: "Runs",
             dependencies: [
                 "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona", "Tolaria", "Karn", "Urza",
                 .product(name: "Logging", package: "swift-log"),
@@ -152,7 +153,7 @@ let package = Package(
         .target(
             name: "Studies",
             dependencies: [
-                "Tolaria", "EsperStorage", "EsperJSON", "Leyline",
+                "Tolaria", "Runs", "EsperStorage", "EsperJSON", "Leyline",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
@@ -162,7 +163,7 @@ let package = Package(
             name: "EsperAPI",
             dependencies: [
                 "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo", "TamiyoNetwork", "Simic", "Workers",
+                "Tamiyo", "TamiyoNetwork", "Simic", "Runs",
                 "Studies",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -182,7 +183,7 @@ let package = Package(
             name: "EsperServer",
             dependencies: [
                 "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
-                "Kasmina", "Tamiyo", "Simic", "Workers",
+                "Kasmina", "Tamiyo", "Simic", "Runs",
                 "Studies",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -301,10 +302,15 @@ let package = Package(
                 "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
                 "Nissa", "Karn",
                 "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Workers",
+                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs",
                 "Studies",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Leyline", "EsperJSON", "EsperTestSupport"]),
+        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Runs", "Leyline", "EsperJSON", "EsperTestSupport"]),
+        .testTarget(
+            name: "RunsTests",
+            dependencies: [
+                "Runs", "Tolaria", "Leyline", "Oona", "EsperJSON", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

@@ -1,7 +1,7 @@
 public import EsperEvents
 public import EsperHTTP
 import EsperJSON
-public import Tolaria
+public import Runs
 
 /// Server-Sent Events: `GET /api/v1/events` (everything, or `types=` only) and
 /// `GET /api/v1/runs/{id}/events` (one run). Handlers validate, register an `EventStream`

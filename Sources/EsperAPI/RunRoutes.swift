@@ -1,6 +1,7 @@
 public import EsperHTTP
 import EsperJSON
 import Foundation
+public import Runs
 public import Tolaria
 
 /// `/api/v1/runs`: start training runs, list and inspect them, pause, resume and stop them.

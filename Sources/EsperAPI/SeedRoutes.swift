@@ -2,7 +2,7 @@ public import EsperHTTP
 import EsperJSON
 import Foundation
 public import Kasmina
-public import Tolaria
+public import Runs
 
 /// `/api/v1/runs/{id}/seeds`: the seeds Kasmina grafted into a run (live and finished), one
 /// seed, and the operator's cull (the runbook's `SEED_OP_CULL` answer to an isolation breach):

@@ -3,7 +3,7 @@ public import EsperHTTP
 import EsperJSON
 public import EsperStorage
 import Foundation
-public import Tolaria
+public import Runs
 
 public enum StorageRoutes {
     /// `checkpointDirectory`: where the server keeps a run's checkpoints; `usage`: the data

@@ -2,8 +2,8 @@
 public import EsperHTTP
 import EsperJSON
 import Foundation
+import Runs
 public import Studies
-import Tolaria
 
 /// Handlers parse and validate, then call the `StudyService`; the runs themselves are ordinary
 /// runs trained by workers.

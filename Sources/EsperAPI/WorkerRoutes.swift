@@ -1,6 +1,6 @@
 public import EsperHTTP
 import Oona
-public import Workers
+public import Runs
 
 import enum Leyline.RFC3339
 

@@ -10,13 +10,13 @@ public import Logging
 public import Nissa
 public import Oona
 public import Prometheus
+public import Runs
 public import Simic
 public import Studies
 import Synchronization
 public import Tamiyo
 import Tezzeret
-public import Tolaria
-public import Workers
+import Tolaria
 
 /// The running server: managed (or external) Redis, the health monitor, the training-run
 /// service, the blueprint pipeline, and the HTTP server with every route. `esper serve` and the integration tests both drive this type.
@@ -115,7 +115,7 @@ public final class Application: Sendable {
         let busSink = BusTrainingSink(bus: bus, logger: logger)
         runs = try RunService(
             options: RunService.Options(directory: tolaria, datasetsDirectory: datasets),
-            logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], dispatcher: jobs,
+            logger: logger, sinks: [LoggingTrainingSink(logger: logger), busSink], queue: queue,
             configValidator: { config, architecture in tamiyo.validate(config, architecture: architecture) })
         // Remote workers' policy-job records come on the same stream as run records.
         let compileTable = blueprints.tezzeret.jobs
@@ -162,7 +162,7 @@ public final class Application: Sendable {
         }
 
         // Seed views outlive a restart in the run registry's database.
-        tamiyo.seeds.attach(store: runs.registry)
+        tamiyo.seeds.attach(store: RunRegistrySeedViews(registry: runs.registry))
         // Runs on `esper worker` processes: their field reports join the server's log (once
         // per report id) and Simic's buffer, their seed views Kasmina's registry.
         runs.handleRecords(Application.remoteRunRecords(tamiyo: tamiyo, simic: simic, logger: logger))

@@ -1,7 +1,7 @@
 import EsperJSON
 import Logging
+import Runs
 import Tezzeret
-import Workers
 
 /// Runs request-pipeline compiles (`POST /api/v1/tezzeret/jobs`) from `jobs.compile` on a
 /// worker slot of the server: the job (`{"job_id"}`) names a queued compile in Tezzeret's job

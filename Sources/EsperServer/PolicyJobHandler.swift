@@ -1,7 +1,7 @@
 import EsperJSON
 import Logging
+import Runs
 import Simic
-import Workers
 
 /// Runs Simic's policy-training jobs from `jobs.policy` on a worker slot of the server: the
 /// job (`{"job_id"}`) names a queued job in Simic's store; the slot holds the job's lease

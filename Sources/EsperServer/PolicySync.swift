@@ -3,10 +3,10 @@ import EsperStorage
 import Foundation
 import Logging
 import Oona
+import Runs
 import Synchronization
 import Tamiyo
 import TamiyoNetwork
-import Workers
 
 /// Keeps an `esper worker`'s Tamiyo on the policy the server has in force: every `interval`
 /// it reads `GET /api/v1/tamiyo/policy`; when the weights' checksum differs from its own it

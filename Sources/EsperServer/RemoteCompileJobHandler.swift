@@ -4,8 +4,8 @@ import Foundation
 import Karn
 import Logging
 import Oona
+import Runs
 import Tezzeret
-import Workers
 
 /// Compile jobs (`jobs.compile`) on an `esper worker`: the job carries the request (blueprint,
 /// parameters); the worker holds the job's lease (`compile-<id>`, as the server's slot does),

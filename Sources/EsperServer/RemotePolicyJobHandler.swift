@@ -4,9 +4,9 @@ import Foundation
 import Leyline
 import Logging
 import Oona
+import Runs
 import Simic
 import TamiyoNetwork
-import Workers
 
 /// Runs Simic's policy-training jobs from `jobs.policy` on an `esper worker`, away from the
 /// server's stores: the slot holds the job's lease (`simic-<id>`, as the server's own

@@ -5,11 +5,11 @@ import Kasmina
 public import Logging
 public import Oona
 import Synchronization
+public import Runs
 import Tamiyo
 import Tezzeret
 import Tolaria
 import Urza
-public import Workers
 
 /// `esper worker`: the job machinery of `esper serve` without the server — worker slots
 /// taking training and policy (Simic) jobs from an external Redis, checkpoints in the shared

@@ -1,8 +1,7 @@
 import EsperJSON
 import Foundation
-import Leyline
+public import Leyline
 import Synchronization
-public import Tolaria
 
 /// One seed as the REST API shows it (`GET /api/v1/runs/{id}/seeds/{seed_id}`).
 public struct SeedView: Sendable, Codable, Equatable {
@@ -75,8 +74,6 @@ public protocol SeedViewStore: Sendable {
     func saveSeedView(runId: String, json: String) throws
     func seedView(runId: String) throws -> String?
 }
-
-extension RunRegistry: SeedViewStore {}
 
 /// The process-wide view of every run's seeds for the REST API, and the mailbox of operator
 /// culls. Training threads publish a fresh view at each epoch boundary; HTTP threads only

@@ -1,5 +1,6 @@
 // What one run of a study contributes to its group's statistics, read from the run's own records.
 import Leyline
+public import Runs
 public import Tolaria
 
 /// The numbers a study aggregates for one run: read from its epoch history, its record and

@@ -3,8 +3,9 @@ public import EsperJSON
 import EsperStorage
 import Foundation
 public import Logging
+public import Runs
 import Synchronization
-public import Tolaria
+import Tolaria
 
 import enum Leyline.RFC3339
 

@@ -1,6 +1,7 @@
 import EsperJSON
 import EsperTestSupport
 import Foundation
+import Runs
 import Testing
 import Tolaria
 

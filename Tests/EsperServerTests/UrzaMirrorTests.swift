@@ -1,9 +1,9 @@
 import EsperTestSupport
 import Foundation
 import Karn
+import Runs
 import Testing
 import Urza
-import Workers
 
 /// A worker's mirror of the server's kernel library against a real HTTP server (a few lines
 /// of Python's http.server) that serves a genuine artifact — honestly, or with one byte

@@ -2,6 +2,7 @@ import EsperJSON
 import EsperTestSupport
 import Foundation
 import Oona
+import Runs
 import Testing
 import Tolaria
 

@@ -287,21 +287,6 @@ import Testing
         #expect(sink.summaries.map(\.totalTrainingFlops) == tail.map(\.totalTrainingFlops))
     }
 
-    @Test func aJobWhoseLayersDoNotFitFailsTheRunNotTheWorker() throws {
-        // As if decoded from a job on the bus without passing through POST /api/v1/runs.
-        var config = try Self.paperCNN
-        config.model.layers = [.conv1d(Conv1DSpec(channels: 2, kernelSize: 41))]
-        let directory = TemporaryDirectory()
-        let result = RunExecutor(checkpointRoot: directory.path, datasetsDirectory: directory.path).execute(
-            runId: "bad", config: config, sink: InMemoryTrainingSink(), controller: { NoOpEpochController() },
-            control: UninterruptedTraining(), onResume: { _ in })
-        guard case .failure(let error as RunConfigError) = result else {
-            Issue.record("expected a RunConfigError, got \(result)")
-            return
-        }
-        #expect(error.problems.map(\.field) == ["model.layers[0].kernel_size"])
-    }
-
     @Test func aNaNInAConvHostRollsBackAndRecovers() throws {
         var config = try Self.paperCNN
         config.epochs = 4

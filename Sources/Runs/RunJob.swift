@@ -1,4 +1,5 @@
 public import EsperJSON
+public import Tolaria
 
 /// A training run as work for a worker (the payload of a `jobs.training` entry): everything
 /// a worker on another machine needs to train it without the server's database.
@@ -89,28 +90,5 @@ public struct RunJobRecord: Sendable, Codable, Equatable {
         self.event = event
         self.status = status
         self.error = error
-    }
-}
-
-/// How the run service hands runs to workers (the job queue on Oona): it never trains
-/// itself. Every call may fail when Redis is away; the service then retries from its
-/// reconcile loop.
-public protocol RunDispatcher: Sendable {
-    /// Sets the run's control to `run` and enqueues a training job.
-    func enqueue(_ job: RunJob) throws
-    func setControl(runId: String, _ state: RunControlState) throws
-    /// The run is over: its control goes (a leftover job for it is then skipped).
-    func clearControl(runId: String) throws
-    /// The controls of these runs (absent: none recorded — Redis lost it, or the run's
-    /// enqueue failed).
-    func controls(runIds: [String]) throws -> [String: RunControlState]
-    /// Asks the worker holding the run to cull one of its seeds (an operator's cull of a run
-    /// trained in another process).
-    func requestCull(runId: String, seedId: String) throws
-}
-
-extension RunDispatcher {
-    public func requestCull(runId: String, seedId: String) throws {
-        throw RunControlError.unavailable("this job queue cannot relay culls")
     }
 }

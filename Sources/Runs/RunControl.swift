@@ -1,4 +1,5 @@
 import Synchronization
+public import Tolaria
 
 /// The channel between a worker (its control poller, its shutdown) and one run's training
 /// thread. The trainer reads it between batches and at every epoch boundary: one relaxed

@@ -1,8 +1,10 @@
 public import EsperJSON
 public import EsperStorage
 import Foundation
+import Leyline
 public import Logging
 import Synchronization
+public import Tolaria
 
 /// A request the service refuses: unknown run, a state change the run's status does not
 /// allow, or the job queue is unreachable (try again).
@@ -25,7 +27,7 @@ public enum RunSubmissionError: Error, Sendable {
 }
 
 /// The control plane of training runs: accepts them (validated, recorded), hands them to
-/// workers as jobs on the bus (`RunDispatcher`), relays pause/resume/stop to the worker
+/// workers as jobs on the bus (`JobQueue`), relays pause/resume/stop to the worker
 /// holding a run, and applies what workers report (`apply`) to the run registry — the one
 /// place the API reads. Every status it records goes to the sinks too
 /// (`runStatusChanged`: the bus sink publishes it for event streams). It never trains: the in-process workers of `esper serve` and
@@ -57,7 +59,9 @@ public final class RunService: Sendable {
     let logger: Logger
     /// The server's own events (cancellation, completion, failure): registry and bus.
     let sink: any TrainingEventSink
-    let dispatcher: any RunDispatcher
+    /// Where runs go as jobs, and their controls (Redis): every call may fail while Redis is
+    /// away, and the reconcile loop then tries again.
+    let queue: JobQueue
     let configValidator: ConfigValidator?
     /// Serialises read-modify-write of a run's status between HTTP threads and the record
     /// applier.
@@ -67,7 +71,7 @@ public final class RunService: Sendable {
     private let reconcilerDone = DispatchSemaphore(value: 0)
 
     public init(
-        options: Options, logger: Logger, sinks: [any TrainingEventSink] = [], dispatcher: any RunDispatcher,
+        options: Options, logger: Logger, sinks: [any TrainingEventSink] = [], queue: JobQueue,
         configValidator: ConfigValidator? = nil
     ) throws(StorageError) {
         self.options = options
@@ -75,7 +79,7 @@ public final class RunService: Sendable {
         registry = try RunRegistry(path: options.directory + "/runs.db")
         loader = DatasetLoader(directory: options.datasetsDirectory)
         sink = FanOutTrainingSink([RegistrySink(registry: registry, logger: logger)] + sinks)
-        self.dispatcher = dispatcher
+        self.queue = queue
         self.configValidator = configValidator
     }
 
@@ -111,18 +115,18 @@ public final class RunService: Sendable {
         do {
             let unfinished = try registry.unfinished()
             guard !unfinished.isEmpty else { return }
-            let controls = try dispatcher.controls(runIds: unfinished.map(\.id))
+            let controls = try queue.controls(runIds: unfinished.map(\.id))
             var requeued = 0
             for run in unfinished {
                 let wanted: RunControlState = run.status == .paused ? .pause : .run
                 switch controls[run.id] {
                 case nil where wanted == .run:
-                    try dispatcher.enqueue(RunJob(runId: run.id, reason: .requeued, config: run.config))
+                    try queue.enqueue(RunJob(runId: run.id, reason: .requeued, config: run.config))
                     requeued += 1
                 case let current? where current == wanted:
                     break
                 default:
-                    try dispatcher.setControl(runId: run.id, wanted)
+                    try queue.setControl(runId: run.id, wanted)
                 }
             }
             if requeued > 0 { logger.info("enqueued jobs for unfinished runs", metadata: ["count": "\(requeued)"]) }
@@ -160,7 +164,7 @@ public final class RunService: Sendable {
             // "running" must not overtake "queued" on the bus.
             sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
             do {
-                try dispatcher.enqueue(RunJob(runId: id, reason: .submitted, config: config))
+                try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config))
             } catch {
                 logger.warning(
                     "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
@@ -218,7 +222,7 @@ public final class RunService: Sendable {
             guard record.status == .queued || record.status == .running else {
                 throw RunControlError.conflict("run \(id) is \(record.status.rawValue); only a queued or running run can be paused")
             }
-            try relay { try dispatcher.setControl(runId: id, .pause) }
+            try relay { try queue.setControl(runId: id, .pause) }
             return .paused
         }
     }
@@ -229,7 +233,7 @@ public final class RunService: Sendable {
             guard record.status == .paused else {
                 throw RunControlError.conflict("run \(id) is \(record.status.rawValue); only a paused run can be resumed")
             }
-            try relay { try dispatcher.enqueue(RunJob(runId: id, reason: .resumed, config: record.config)) }
+            try relay { try queue.enqueue(RunJob(runId: id, reason: .resumed, config: record.config)) }
             return .queued
         }
     }
@@ -238,7 +242,7 @@ public final class RunService: Sendable {
     public func stop(_ id: String) throws -> RunRecord {
         let record = try change(id) { record throws in
             guard !record.status.isFinished else { throw RunControlError.conflict("run \(id) is already \(record.status.rawValue)") }
-            try relay { try dispatcher.setControl(runId: id, .stop) }
+            try relay { try queue.setControl(runId: id, .stop) }
             return .cancelled
         }
         sink.event(
@@ -291,7 +295,7 @@ public final class RunService: Sendable {
         guard status == .running || status == .queued else {
             throw RunControlError.conflict("run \(runId) is \(status.rawValue); its seeds can no longer change")
         }
-        try relay { try dispatcher.requestCull(runId: runId, seedId: seedId) }
+        try relay { try queue.requestCull(runId: runId, seedId: seedId) }
     }
 
     /// Applies one worker record. Exactly once: a record seen twice, repeated by the worker
@@ -389,7 +393,7 @@ public final class RunService: Sendable {
             sink.runStatusChanged(id, status: status, epoch: epoch, error: error)
         }
         if clear {
-            do { try dispatcher.clearControl(runId: id) } catch {
+            do { try queue.clearControl(runId: id) } catch {
                 logger.debug("run control not cleared", metadata: ["run": "\(id)", "error": "\(error)"])
             }
         }

@@ -1,9 +1,4 @@
-/// Where a run is in its life: `queued → running → (paused) → succeeded | failed | cancelled`.
-public enum RunStatus: String, Sendable, Codable, CaseIterable {
-    case queued, running, paused, succeeded, failed, cancelled
-
-    public var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
-}
+public import Tolaria
 
 /// Durations of the latest epoch, and the run's elapsed wall time.
 public struct RunTimings: Sendable, Codable, Equatable {

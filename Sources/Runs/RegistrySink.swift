@@ -1,4 +1,5 @@
 import Logging
+import Tolaria
 
 /// Writes every epoch summary and event of a run into the run registry, which is what the
 /// API serves. A write failure is logged, never thrown: the run goes on.

@@ -3,7 +3,6 @@ import Foundation
 public import Logging
 public import Oona
 import Synchronization
-public import Tolaria
 
 /// The server's side of the run records: one consumer (the server's group) on `jobs.records`
 /// applying each to the run registry through `RunService.apply`. A record that cannot be

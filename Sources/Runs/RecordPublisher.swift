@@ -4,7 +4,7 @@ public import Leyline
 public import Logging
 public import Oona
 import Synchronization
-public import Tolaria
+import Tolaria
 
 /// Sends run records (`jobs.records`) in order, keeping the ones Redis could not take in an
 /// outbox that the next publish — or the heartbeat — flushes first. A worker that loses

@@ -4,7 +4,6 @@ import Leyline
 public import Logging
 public import Oona
 import Synchronization
-public import Tolaria
 
 /// One worker process' job machinery — the same in `esper serve` (in-process slots) and
 /// `esper worker`:

@@ -1,8 +1,8 @@
 import EsperJSON
 public import EsperStorage
 import Foundation
-
-import enum Leyline.RFC3339
+public import Leyline
+public import Tolaria
 
 /// The durable list of runs (`<data>/tolaria/runs.db`): config, status, progress, per-epoch
 /// summaries and events. It is what the API reads — handlers never touch a trainer — and

@@ -1,6 +1,7 @@
 public import Leyline
 public import Logging
 public import Oona
+public import Tolaria
 
 #if canImport(Glibc)
     import Glibc

@@ -1,3 +1,5 @@
+public import Tolaria
+
 /// Trains one run on the calling thread, from its last checkpoint if there is one: what a
 /// worker does with a training job. Checkpoints live in `<checkpointRoot>/<run id>`, a
 /// directory every worker that may resume the run must share with the others.

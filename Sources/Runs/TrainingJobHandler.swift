@@ -1,5 +1,6 @@
 public import EsperJSON
 import Foundation
+import Leyline
 public import Logging
 public import Tolaria
 

@@ -30,7 +30,7 @@ public struct JobAttempt: Sendable, Equatable, Comparable, CustomStringConvertib
 
     /// Fixed-width digits that sort as attempts do (what the run registry stores, so SQL can
     /// compare attempts).
-    var sortKey: String {
+    public var sortKey: String {
         func padded(_ value: UInt64, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
@@ -38,7 +38,7 @@ public struct JobAttempt: Sendable, Equatable, Comparable, CustomStringConvertib
         return padded(milliseconds, 20) + padded(sequence, 20) + padded(UInt64(max(0, deliveries)), 10)
     }
 
-    init?(sortKey: String?) {
+    public init?(sortKey: String?) {
         guard let key = sortKey, key.utf8.count == 50, key.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         let chars = Array(key)
         guard let ms = UInt64(String(chars[0..<20])), let seq = UInt64(String(chars[20..<40])), let n = Int(String(chars[40..<50]))

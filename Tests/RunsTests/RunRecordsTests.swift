@@ -1,7 +1,10 @@
 import EsperJSON
 import EsperTestSupport
 import Foundation
+import Leyline
 import Logging
+import Oona
+import Runs
 import Testing
 import Tolaria
 
@@ -10,22 +13,31 @@ import Tolaria
 /// the attempt that resumed — every epoch and event is there once, and progress and status
 /// never move backwards.
 @Suite(.serialized) struct RunRecordsTests {
-    /// A dispatcher with nowhere to send jobs: the test plays the workers.
-    struct NoQueue: RunDispatcher {
-        func enqueue(_ job: RunJob) throws {}
-        func setControl(runId: String, _ state: RunControlState) throws {}
-        func clearControl(runId: String) throws {}
-        func controls(runIds: [String]) throws -> [String: RunControlState] { [:] }
+    /// A job queue on a private redis-server that no worker reads: the test plays the workers.
+    final class IdleQueue: Sendable {
+        let redis: RedisTestServer
+        let bus: OonaClient
+        let queue: JobQueue
+
+        init() throws {
+            redis = try RedisTestServer()
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            bus = try OonaClient(configuration: OonaConfiguration(), endpoint: redis.endpoint, logger: logger)
+            queue = JobQueue(bus: bus)
+        }
+
+        deinit { bus.stop() }
     }
 
     static let config =
         #"{"dataset": {"kind": "two_moons"}, "model": {"hidden_sizes": [8]}, "epochs": 8, "learning_rate": 0.01, "seed": 3}"#
 
     /// A run recorded as queued, and the real summaries of its eight epochs.
-    static func run(_ directory: TemporaryDirectory) throws -> (RunService, String, [EpochSummary]) {
+    static func run(_ directory: TemporaryDirectory, _ jobs: IdleQueue) throws -> (RunService, String, [EpochSummary]) {
         let service = try RunService(
             options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
-            logger: Logger(label: "test"), dispatcher: NoQueue())
+            logger: Logger(label: "test"), queue: jobs.queue)
         let record: RunRecord
         do { record = try service.submit(try JSONValue.parse(config)) } catch { throw Failure(description: "\(error)") }
         let parsed = try RunConfig.parse(try JSONValue.parse(config))
@@ -60,7 +72,8 @@ import Tolaria
 
     @Test func aResumedAttemptReplacesWhatTheKilledOneWroteAndLateRecordsChangeNothing() throws {
         let directory = TemporaryDirectory("esper-run-records")
-        let (service, id, summaries) = try Self.run(directory)
+        let jobs = try IdleQueue()
+        let (service, id, summaries) = try Self.run(directory, jobs)
         let killed = "1700000000000-0#1", taker = "1700000000000-0#2"
 
         // The first worker trains epochs 0-5 (an event at epoch 4), then dies; its last
@@ -100,7 +113,8 @@ import Tolaria
     @Test func redeliveredRecordsOfOneAttemptNeverMoveARunBackwards() throws {
         // The disk-full story: records that could not be applied come back after newer ones.
         let directory = TemporaryDirectory("esper-run-records-late")
-        let (service, id, summaries) = try Self.run(directory)
+        let jobs = try IdleQueue()
+        let (service, id, summaries) = try Self.run(directory, jobs)
         let attempt = "1700000000000-7#1"
         try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
         for summary in summaries { try service.apply(epoch(summary, attempt)) }
@@ -118,7 +132,8 @@ import Tolaria
 
     @Test func fieldReportsAndSeedViewsGoToTheirHandlersUnlessSuperseded() throws {
         let directory = TemporaryDirectory("esper-run-records-handlers")
-        let (service, id, _) = try Self.run(directory)
+        let jobs = try IdleQueue()
+        let (service, id, _) = try Self.run(directory, jobs)
         final class Seen: @unchecked Sendable {
             let lock = NSLock()
             var kinds: [String] = []

@@ -1,11 +1,10 @@
-// Workers: background work (training runs, compile and policy jobs) as jobs on Oona's job
+// Runs: background work (training runs, compile and policy jobs) as jobs on Oona's job
 // streams, taken by worker slots through one consumer group — in `esper serve` and in
 // `esper worker` processes alike.
 public import EsperJSON
 import Foundation
 import Leyline
 public import Oona
-public import Tolaria
 
 /// The kinds of background work, each on its own job stream; a handler registers for one.
 public enum JobKind: String, Sendable, Codable, CaseIterable {
@@ -23,7 +22,7 @@ public enum JobKind: String, Sendable, Codable, CaseIterable {
 /// The job queue's Redis side: enqueueing, per-run leases (one live job per run), run
 /// controls and the worker registry. Every key is under the bus' `{bus}` hash tag, so the
 /// scripts below touch a stream and a lease in one cluster slot.
-public final class JobQueue: RunDispatcher, Sendable {
+public final class JobQueue: Sendable {
     /// The consumer group every worker slot reads job streams with.
     public static let group = "workers"
     /// Jobs wait as long as it takes: a week, not the bus' message TTL.
@@ -63,8 +62,9 @@ public final class JobQueue: RunDispatcher, Sendable {
         return entryId
     }
 
-    // MARK: RunDispatcher
+    // MARK: run jobs and controls (the run service's side)
 
+    /// Sets the run's control to `run` and enqueues a training job.
     public func enqueue(_ job: RunJob) throws {
         try setControl(runId: job.runId, .run)
         try publish(kind: .training, job: try JanssonEncoder().encodeValue(job), attributes: ["run_id": job.runId])
@@ -74,6 +74,7 @@ public final class JobQueue: RunDispatcher, Sendable {
         try check(try bus.execute([["HSET", controlKey, runId, state.rawValue]]))
     }
 
+    /// The run is over: its control goes (a leftover job for it is then skipped).
     public func clearControl(runId: String) throws {
         try check(try bus.execute([["HDEL", controlKey, runId], ["DEL", cullKey(runId)]]))
     }
@@ -84,6 +85,8 @@ public final class JobQueue: RunDispatcher, Sendable {
         try check(try bus.execute([["SADD", cullKey(runId), seedId], ["EXPIRE", cullKey(runId), "86400"]]))
     }
 
+    /// The controls of these runs (absent: none recorded — Redis lost it, or the run's
+    /// enqueue failed).
     public func controls(runIds: [String]) throws -> [String: RunControlState] {
         guard !runIds.isEmpty else { return [:] }
         var result: [String: RunControlState] = [:]
