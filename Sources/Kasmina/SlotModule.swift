@@ -434,7 +434,7 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         seed.stats.gradientNormSum += norm
         seed.stats.gradientNormCount += 1
         let clip = AdaptiveGradientClip.bound(
-            alpha: seed.alpha, configured: settings.gradientClipNorm, adaptive: settings.adaptiveGradientClip)
+            alpha: seed.alpha, configured: settings.gradientClipNorm, adaptive: settings.adaptiveGradientClip == true)
         if norm > Double(clip) {
             BlendMath.scale(gradients, gradients, by: Float(Double(clip) / norm), count: seed.parameterCount)
         }

@@ -1,3 +1,4 @@
+import EsperJSON
 import Foundation
 import Testing
 import Tolaria
@@ -39,5 +40,24 @@ import Tolaria
         #expect(abs(adaptive.step - bound) <= 1e-3 * bound, "step \(adaptive.step), bound \(bound) at α = \(alpha)")
         let plain = try stepNorm(adaptive: false)
         #expect(abs(plain.step - min(plain.gradient, 1)) <= 1e-3 * plain.step, "without it: gradient_clip_norm (1) only")
+    }
+
+    /// A run asks for it with `seeds.adaptive_gradient_clip`; a config stored without the key
+    /// (before it existed) still decodes, with the clip off.
+    @Test func runsAskForItInTheirSeedSettings() throws {
+        func config(_ value: String) throws -> RunConfig {
+            try RunConfig.parse(
+                JSONValue.parse(
+                    #"{"dataset": {"kind": "two_moons"}, "epochs": 3, "learning_rate": 0.01, "policy": "heuristic", "seeds": {"slots": ["slot-0"], "adaptive_gradient_clip": \#(value)}}"#
+                ))
+        }
+        #expect(try config("true").seeds?.adaptiveGradientClip == true)
+        #expect(throws: RunConfigError.self) { try config("\"yes\"") }
+        let stored = try JanssonEncoder().encode(try config("true"))
+        let older = String(decoding: stored, as: UTF8.self).replacingOccurrences(of: #""adaptive_gradient_clip":true,"#, with: "")
+            .replacingOccurrences(of: #","adaptive_gradient_clip":true"#, with: "")
+        #expect(!older.contains("adaptive_gradient_clip"))
+        let decoded = try JanssonDecoder().decode(RunConfig.self, from: Array(older.utf8))
+        #expect(decoded.seeds?.adaptiveGradientClip == nil)
     }
 }

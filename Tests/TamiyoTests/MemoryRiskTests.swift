@@ -98,7 +98,8 @@ import Tolaria
         #expect(held.allSatisfy { $0.annotations["risk_dimension"] == "memory_utilisation" })
         #expect(run.sink.summaries.last?.slots[0].parameters == 0, "nothing was grafted")
         let shown = try #require(fixture.service.policyInfo.risk.runs.first { $0.runId == "pressed" })
-        #expect(shown.assessment.dimensions.contains { $0.name == "memory_utilisation" && $0.weight == 0.25 && $0.emergencyThreshold == 0.95 })
+        #expect(
+            shown.assessment.dimensions.contains { $0.name == "memory_utilisation" && $0.weight == 0.25 && $0.emergencyThreshold == 0.95 })
 
         // The limit is live: lifted, the same run config grows again.
         fixture.service.memory.setLimit(nil)

@@ -357,7 +357,9 @@ import Testing
         "BP009": { try residualMLP($0, layers: try $0.int("depth"), hidden: $0.d, relu) },  // residual_block
         "BP010": concatFusion,  // concat_fusion
         "BP011": { $0.rows { $0.map(gelu) } },  // gelu_activation
-        "BP012": { c in let g = try c.w.values("gamma", [c.d]); return c.rows { zip(g, $0).map(*) } },  // layer_scaling
+        "BP012": { c in
+            let g = try c.w.values("gamma", [c.d]); return c.rows { zip(g, $0).map(*) }
+        },  // layer_scaling
         "BP013": { try grouped($0, groups: try $0.int("groups")) },  // grouped_conv (1×1, grouped)
         "BP014": highway,  // highway_gate
         "BP015": { try conv1d($0, taps: try $0.int("kernel"), dilation: 1, channels: 4, causal: false, relu) },  // depthwise_separable
@@ -382,7 +384,9 @@ import Testing
         "BP032": { try conv1d($0, taps: 3, dilation: try $0.int("dilation"), channels: 4, causal: false, relu) },  // dilated_conv
         "BP033": { try grouped($0, groups: try $0.int("offset_groups")) },  // grouped_projection
         "BP034": { try sliceAttention($0, tokens: $0.d / (try $0.int("window")), rounds: 1) },  // non_local_block
-        "BP035": { c in let p = try c.w.values("position", [c.d]); return c.rows { add($0, p) } },  // learned_positional
+        "BP035": { c in
+            let p = try c.w.values("position", [c.d]); return c.rows { add($0, p) }
+        },  // learned_positional
         "BP036": { try mixture($0, experts: try $0.int("experts"), topK: try $0.int("capacity")) },  // mixture_of_experts_4
         "BP037": { try sliceAttention($0, tokens: 1 << (try $0.int("levels")), rounds: 1) },  // slice_attention_pow2
         "BP038": { try memoryAttention($0, slots: try $0.int("memory_slots")) },  // memory_augmented
