@@ -365,10 +365,12 @@ import Testing
         "BP015": { try conv1d($0, taps: try $0.int("kernel"), dilation: 1, channels: 4, causal: false, relu) },  // depthwise_separable
         "BP016": { try squeezeExcite($0, hidden: max(1, $0.d / (try $0.int("reduction")))) },  // squeeze_excitation
         "BP017": { try sliceAttention($0, tokens: try $0.int("heads"), rounds: 1) },  // channel_attention
-        "BP018": { try conv1d($0, taps: 2 * (try $0.int("radius")) + 1, dilation: 1, channels: 4, causal: false, tanh) },  // conv_tanh_block
+        // conv_tanh_block
+        "BP018": { try conv1d($0, taps: 2 * (try $0.int("radius")) + 1, dilation: 1, channels: 4, causal: false, tanh) },
         "BP019": { try sliceAttention($0, tokens: try $0.int("heads"), rounds: 1) },  // slice_attention_heads
         "BP020": { try memoryAttention($0, slots: try $0.int("sequence_length")) },  // attention_single_head
-        "BP021": { try gatedFeedForward($0, hidden: Int((Double($0.d) * (try $0.real("hidden_multiple"))).rounded())) },  // feedforward_gated
+        // feedforward_gated
+        "BP021": { try gatedFeedForward($0, hidden: Int((Double($0.d) * (try $0.real("hidden_multiple"))).rounded())) },
         "BP022": { try sliceAttention($0, tokens: try $0.int("heads"), rounds: 1) },  // slice_attention_4
         "BP023": { try residualMLP($0, layers: try $0.int("layers"), hidden: 2 * $0.d, gelu) },  // gelu_residual_mlp
         "BP024": { try conv1d($0, taps: try $0.int("kernel"), dilation: 1, channels: 8, causal: false, gelu) },  // conv_gelu_block
@@ -392,7 +394,8 @@ import Testing
         "BP038": { try memoryAttention($0, slots: try $0.int("memory_slots")) },  // memory_augmented
         "BP039": { c in try recurrent(c, steps: try c.int("steps"), step: 1 / Double(try c.int("steps"))) },  // neural_ode_block
         "BP040": nasMixture,  // differentiable_nas
-        "BP041": { c in try recurrent(c, steps: try c.int("adapt_steps"), step: 1 / Double(try c.int("adapt_steps"))) },  // euler_refinement_layer
+        // euler_refinement_layer
+        "BP041": { c in try recurrent(c, steps: try c.int("adapt_steps"), step: 1 / Double(try c.int("adapt_steps"))) },
         "BP042": { try recurrent($0, steps: try $0.int("depth"), step: 1) },  // recursive_processing
     ]
 
