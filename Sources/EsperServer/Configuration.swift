@@ -100,6 +100,8 @@ public struct Configuration: Sendable {
         public var fieldReportRetentionHours = 24.0
         /// A validation-loss rise above this in one epoch pauses the seeds.
         public var maxLossSpike = 0.15
+        /// Memory the process may use, for the risk engine's memory dimension (nil: detected).
+        public var memoryLimitMegabytes: Int?
         /// Kasmina's kernel fetch budget; a slower fetch falls back (BP001, then identity).
         public var kernelBudgetMs = 10.0
         /// Simic's replay buffer: experiences kept (FIFO eviction) and their maximum age.
@@ -175,6 +177,10 @@ public struct Configuration: Sendable {
         ("TAMIYO_CONSERVATIVE_MODE", "off", "start Tamiyo in conservative mode (safe-pool germinations only): on or off"),
         ("TAMIYO_FIELD_REPORT_RETENTION_HOURS", "24", "hours field reports stay in <data>/tamiyo/field_reports.log, 1-8760"),
         ("TAMIYO_MAX_LOSS_SPIKE", "0.15", "validation-loss rise in one epoch that pauses the seeds, 0.001-100"),
+        (
+            "TAMIYO_MEMORY_LIMIT_MB", "cgroup limit or machine memory",
+            "memory the risk engine measures the process's resident set against, 1-16777216 MB"
+        ),
         ("KASMINA_KERNEL_BUDGET_MS", "10", "kernel fetch budget in ms; a slower fetch falls back to BP001, 0.1-10000"),
         ("SIMIC_BUFFER_CAPACITY", "1024", "field reports Simic's replay buffer keeps (oldest evicted first), 1-1000000"),
         ("SIMIC_REPLAY_TTL_HOURS", "24", "maximum age of a field report in Simic's replay buffer, hours, 0.01-8760"),
@@ -331,6 +337,7 @@ public struct Configuration: Sendable {
         if let value = try settings.onOff("TAMIYO_CONSERVATIVE_MODE") { control.conservativeAtStart = value }
         if let hours = try settings.number("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
         if let spike = try settings.number("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
+        if let limit = try settings.integer("TAMIYO_MEMORY_LIMIT_MB", 1...16_777_216) { control.memoryLimitMegabytes = limit }
         if let budget = try settings.number("KASMINA_KERNEL_BUDGET_MS", 0.1...10_000) { control.kernelBudgetMs = budget }
         if let capacity = try settings.integer("SIMIC_BUFFER_CAPACITY", 1...1_000_000) { control.simicBufferCapacity = capacity }
         if let hours = try settings.number("SIMIC_REPLAY_TTL_HOURS", 0.01...8760) { control.simicReplayTTLHours = hours }

@@ -61,6 +61,7 @@ public final class WorkerProcess: Sendable {
             control.conservativeAtStart = configuration.control.conservativeAtStart
             control.fieldReportRetentionHours = configuration.control.fieldReportRetentionHours
             control.maxLossSpike = configuration.control.maxLossSpike
+            control.memoryLimitBytes = configuration.control.memoryLimitMegabytes.map { UInt64($0) << 20 }
             control.kernelBudgetMs = configuration.control.kernelBudgetMs
             let tamiyo = try TamiyoService(
                 settings: control, karn: karn, urza: urza, kernels: UrzaKernelProvider(urza: urza), bus: bus, logger: logger)

@@ -433,8 +433,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
         }
         seed.stats.gradientNormSum += norm
         seed.stats.gradientNormCount += 1
-        if norm > Double(settings.gradientClipNorm) {
-            BlendMath.scale(gradients, gradients, by: Float(Double(settings.gradientClipNorm) / norm), count: seed.parameterCount)
+        let clip = AdaptiveGradientClip.bound(
+            alpha: seed.alpha, configured: settings.gradientClipNorm, adaptive: settings.adaptiveGradientClip == true)
+        if norm > Double(clip) {
+            BlendMath.scale(gradients, gradients, by: Float(Double(clip) / norm), count: seed.parameterCount)
         }
         let before = guardian.hostValuesDigest()
         try optimizer.step([seed.group])

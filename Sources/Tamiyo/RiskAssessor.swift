@@ -50,17 +50,24 @@ public enum RiskDimension: String, Sendable, Codable, CaseIterable {
     case seedCount = "seed_count"
     /// Seed parameters relative to the host's.
     case parameterGrowth = "parameter_growth"
+    /// The process's resident memory ÷ the memory it may use (`MemoryProbe`).
+    case memory = "memory_utilisation"
 
     /// (base threshold, emergency threshold, weight, adaptive factor). Weights sum to 1.
+    /// Memory has the spec's calibration (0.80, 0.95, 0.25, ×0.9 — a stable run tightens it);
+    /// its 0.25 comes from the dimensions the spec does not list: isolation breaches are
+    /// culled and quarantined by Kasmina at once, and seed count and parameter growth are
+    /// capped outright by `max_germinations` and `parameter_budget`.
     var calibration: (threshold: Double, emergency: Double, weight: Double, adaptive: Double) {
         switch self {
         case .lossTrend: (0.10, 0.50, 0.25, 1.3)
         case .gradientHealth: (5.0, 20.0, 0.20, 1.2)
-        case .isolation: (0.5, 3.0, 0.15, 1.0)
-        case .latency: (100, 500, 0.10, 1.1)
+        case .isolation: (0.5, 3.0, 0.06, 1.0)
+        case .latency: (100, 500, 0.04, 1.1)
         case .drift: (0.12, 0.50, 0.15, 1.2)
-        case .seedCount: (1.0, 3.0, 0.05, 1.0)
-        case .parameterGrowth: (0.5, 2.0, 0.10, 1.1)
+        case .seedCount: (1.0, 3.0, 0.025, 1.0)
+        case .parameterGrowth: (0.5, 2.0, 0.025, 1.1)
+        case .memory: (0.80, 0.95, 0.25, 0.9)
         }
     }
 }

@@ -25,7 +25,8 @@ public import Tolaria
 ///   with `executed = false` but not executed.
 ///
 /// With a `RiskReport` (the run's `RiskAssessor`, 03 §9) it also applies the level's effect
-/// (see `RiskLevel`) and the G2 drift gate: a seed may leave GRAFTING (STABILIZE) only while
+/// (see `RiskLevel`), the memory pre-check (utilisation > 0.85 ⇒ a germination is paused,
+/// `memory_pressure`) and the G2 drift gate: a seed may leave GRAFTING (STABILIZE) only while
 /// its drift is below `highDriftThreshold` (0.12, 02 §6 design). Every command the engine
 /// changes carries `risk_reason`, `risk_level` and `risk_dimension` — the dimension behind it.
 public struct RiskEngine: Sendable {
@@ -33,6 +34,8 @@ public struct RiskEngine: Sendable {
     public var highRiskThreshold = 0.8
     /// G2: drift = 1 − mean cos(h, y) during the ramp must stay below this to stabilise.
     public var highDriftThreshold = 0.12
+    /// 03 §9 pre-check: memory utilisation above this blocks germinations.
+    public static let memoryBlockUtilisation = 0.85
 
     public init(maxLossSpike: Double = 0.15) { self.maxLossSpike = maxLossSpike }
 
@@ -139,6 +142,7 @@ public struct RiskEngine: Sendable {
         switch reason {
         case "loss_spike": RiskDimension.lossTrend.rawValue
         case "g2_drift": RiskDimension.drift.rawValue
+        case "memory_pressure": RiskDimension.memory.rawValue
         case "lr_bound", "lr_cooldown": RiskDimension.lossTrend.rawValue
         case "blueprint_high_risk", "approval_required", "blueprint_unknown": "blueprint"
         case "conservative_mode": "conservative_mode"
@@ -173,6 +177,16 @@ public struct RiskEngine: Sendable {
             if case .seedOperation(let op)? = command.payload { return op.operation }
             return nil
         }()
+        // The spec's memory pre-check: above 0.85 of the memory the process may use, nothing
+        // that allocates more (a germination) goes through, whatever the level.
+        if operation == .germinate, let memory = assessment.dimensions.first(where: { $0.name == RiskDimension.memory.rawValue }),
+            memory.value > RiskEngine.memoryBlockUtilisation
+        {
+            attributes["risk_dimension"] = RiskDimension.memory.rawValue
+            attributes["memory_utilisation"] = String(format: "%.3f", memory.value)
+            rewrite(&verdict, reason: "memory_pressure", event: "pause_triggered", attributes: attributes)
+            return
+        }
         // G2: leaving the ramp with a seed that moves the host's activations too far.
         if operation == .stabilize, let drift = seedDrift(command.targetSeedId), drift >= highDriftThreshold {
             attributes["risk_dimension"] = RiskDimension.drift.rawValue

@@ -229,6 +229,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         defer { lastViolations = violations }
         let allowed = max(1, report.slots.count(where: \.allowed))
         let accuracyDelta = history.count >= 2 ? history[history.count - 1].accuracy - history[history.count - 2].accuracy : 0
+        let memory: Double = service.memory.utilisation()
         return RiskSignals(
             [
                 .lossTrend: summary.validationLoss.isFinite ? lossTrend : .infinity,
@@ -239,6 +240,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
                 .drift: drift,
                 .seedCount: Double(report.seeds.count + report.slots.reduce(0) { $0 + $1.fossils }) / Double(allowed),
                 .parameterGrowth: hostParameters > 0 ? Double(report.seedParameters) / Double(hostParameters) : 0,
+                .memory: memory,
             ], accuracyDelta: accuracyDelta)
     }
 
@@ -435,6 +437,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             // One metric per dimension (a dimension attribute would not be a Prometheus label).
             for dimension in risk.dimensions {
                 metrics.append(MetricPoint(name: "tamiyo.risk.\(dimension.name)", value: dimension.risk, unit: "score", attributes: run))
+            }
+            if let memory = risk.dimensions.first(where: { $0.name == RiskDimension.memory.rawValue }) {
+                metrics.append(MetricPoint(name: "tamiyo.memory_utilisation", value: memory.value, unit: "ratio", attributes: run))
             }
         }
         metrics = metrics.filter { $0.value.isFinite }

@@ -39,6 +39,9 @@ public struct TamiyoSettings: Sendable {
     public var riskRecoveryWindows = 3
     /// Pauses the risk engine may issue per run and epoch (Leyline `MAX_PAUSE_QUOTA`).
     public var pauseQuota = RiskAssessor.maxPauseQuota
+    /// The memory the process may use, for the risk engine's memory dimension (nil: the
+    /// cgroup's limit or the machine's memory).
+    public var memoryLimitBytes: UInt64?
 
     public init(directory: String) { self.directory = directory }
 
@@ -115,6 +118,8 @@ public final class TamiyoService: Sendable {
     /// Operators' approvals of approval-required blueprints (every run).
     public let approvals: ApprovalStore
     public let risk: RiskEngine
+    /// The memory-utilisation signal of the risk engine (its limit can be changed live).
+    public let memory: MemoryProbe
     let karn: KarnCatalog
     let kernels: any SeedKernelProvider
     let bus: OonaClient?
@@ -161,6 +166,7 @@ public final class TamiyoService: Sendable {
         }
         mode = ConservativeMode(atStart: settings.conservativeAtStart)
         risk = RiskEngine(maxLossSpike: settings.maxLossSpike)
+        memory = MemoryProbe(limitBytes: settings.memoryLimitBytes)
         catalog = BlueprintCatalog(karn: karn, urza: urza, ttlSeconds: settings.metadataTTLSeconds)
         let (approvals, approvalsError) = ApprovalStore.open(path: settings.approvalsPath, karn: karn)
         self.approvals = approvals

@@ -390,6 +390,7 @@ extension RunConfig {
         if reader.has("gradient_clip_norm") {
             seeds.gradientClipNorm = reader.float("gradient_clip_norm", exclusiveLowerBound: 0, upTo: 1e6) ?? seeds.gradientClipNorm
         }
+        if reader.has("adaptive_gradient_clip") { seeds.adaptiveGradientClip = reader.bool("adaptive_gradient_clip") }
         if let fault = reader.object("fault_injection", required: false) {
             seeds.faultInjection = SeedFaultInjection(detachLeak: fault.bool("detach_leak") ?? false)
             fault.rejectUnknown()

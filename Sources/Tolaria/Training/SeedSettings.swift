@@ -63,6 +63,9 @@ public struct SeedSettings: Sendable, Codable, Equatable {
     public var learningRateWarmupEpochs = 0
     /// Seed gradients are clipped to this global norm (their own, never the host's).
     public var gradientClipNorm: Float = 1
+    /// The design's α-dependent clip, 0.1/(1 + 100(α − 0.5)²), within `gradientClipNorm`
+    /// (Kasmina's `AdaptiveGradientClip`). Optional so run configs stored before it decode.
+    public var adaptiveGradientClip: Bool?
     /// Frozen-base mode: host groups stop learning once the first seed germinates.
     public var hostFrozen = false
     /// Growth stops here: no germination whose parameters would take the host plus its seeds
