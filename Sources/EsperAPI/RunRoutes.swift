@@ -2,7 +2,7 @@ public import EsperHTTP
 import EsperJSON
 import Foundation
 public import Runs
-public import Tolaria
+import Tolaria
 
 /// `/api/v1/runs`: start training runs, list and inspect them, pause, resume and stop them.
 /// Handlers only parse, validate and call the `RunService`; training itself runs on workers
