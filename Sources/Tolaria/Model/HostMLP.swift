@@ -118,11 +118,10 @@ public final class HostMLP {
         self.slotLayers = slotLayers
         self.slotIndices = slotIndices
         isSlot = layers.indices.map { slotIndices.contains($0) }
-        contributionSources = layers.indices.map { index in
-            guard index >= 2, let slot = layers[index - 1] as? SeedSlotLayer else { return nil }
-            return (slot, index - 2)
-        }
-        hostGroups = layers.compactMap(\.group)
+        var sources: [(slot: SeedSlotLayer, source: Int)?] = Array(repeating: nil, count: layers.count)
+        for (slot, index) in zip(slotLayers, slotIndices) { sources[index + 1] = (slot, index - 1) }
+        contributionSources = sources
+        hostGroups = layers.compactMap { $0.group }
         main = HostPass(layers: layers, maxBatch: maxBatch, classes: architecture.classes)
         initialise(seed: seed)
     }
