@@ -38,7 +38,9 @@ final class Conv1DLayer: HostLayer {
         bias.update(repeating: 0, count: shape.channels)
     }
 
-    func forward(_ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook) throws
+    func forward(
+        _ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook
+    ) throws
         -> UnsafePointer<Float>
     {
         guard case .none = hook else { preconditionFailure("a conv1d layer takes no pre-activation hook") }

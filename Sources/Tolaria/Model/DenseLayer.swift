@@ -38,7 +38,9 @@ final class DenseLayer: HostLayer {
         activation == nil ? pass.output : pass.scratch[0]
     }
 
-    func forward(_ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook) throws
+    func forward(
+        _ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook
+    ) throws
         -> UnsafePointer<Float>
     {
         pass.input = input

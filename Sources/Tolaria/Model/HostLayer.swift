@@ -22,7 +22,9 @@ protocol HostLayer: AnyObject {
     /// `pass.output` (or the input itself) = the layer applied to `batch` rows of `input`;
     /// `pass.input` remembers `input` for the backward. `hook` changes the pre-activation
     /// (layers without one take `.none`).
-    func forward(_ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook) throws
+    func forward(
+        _ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook
+    ) throws
         -> UnsafePointer<Float>
     /// From ∂L/∂output in `pass.outputGradient`: writes ∂L/∂input into `inputGradient` (nil: not
     /// needed) and accumulates the parameter gradients (into `step.discard` when the pass

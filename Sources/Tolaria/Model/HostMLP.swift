@@ -370,6 +370,8 @@ public final class HostMLP {
     /// Zeroes the gradients of the host and of every grafted module.
     public func zeroGradients() {
         block.zeroGradients()
-        for slot in slotLayers { for group in slot.module?.parameterGroups ?? [] { group.gradients.update(repeating: 0, count: group.count) } }
+        for slot in slotLayers {
+            for group in slot.module?.parameterGroups ?? [] { group.gradients.update(repeating: 0, count: group.count) }
+        }
     }
 }

@@ -157,7 +157,9 @@ final class SeedSlotLayer: HostLayer {
 
     func initialise(_ rng: inout RandomGenerator) {}
 
-    func forward(_ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook) throws
+    func forward(
+        _ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook
+    ) throws
         -> UnsafePointer<Float>
     {
         guard let module else { return input }
