@@ -1,4 +1,5 @@
 import Foundation
+import Leyline
 import Testing
 
 @testable import Tolaria
