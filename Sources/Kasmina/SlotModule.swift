@@ -25,13 +25,11 @@ public import Tolaria
 ///
 /// A *widening* seed (`WideningBlueprint`) lives in the slot after hidden layer l but does not
 /// touch the slot's activation: it reads a copy of layer l's input x̄ and adds α·s(x̄) to layer
-/// l+1's pre-activation (`PreactivationSeedModule`), §4's residual form applied there. The
+/// l+1's pre-activation (the `.preactivation` capability), §4's residual form applied there. The
 /// stages keep their meaning: TRAINING adds nothing (the shadow pass starts from that
 /// pre-activation), GRAFTING ramps α, STABILIZING/EVALUATING add s, a cull adds nothing again;
 /// fossilised, its units become host units (`SeedManager` turns it into Tolaria's widen).
-public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfSteppingSeedModule, AblatableSeedModule,
-    SeedReportingModule, PreactivationSeedModule
-{
+public final class SlotModule: SeedSlotModule {
     public static let moduleKind = "kasmina"
 
     public let name: String
@@ -111,6 +109,10 @@ public final class SlotModule: SeedSlotModule, ShadowTrainedSeedModule, SelfStep
     // MARK: - What the slot holds
 
     public var kind: String { SlotModule.moduleKind }
+
+    /// Tolaria runs its shadow passes, lets it step itself, measures its ablation, reports its
+    /// seeds and takes a widening seed's contribution to the next layer's pre-activation.
+    public var capabilities: SeedModuleCapabilities { [.shadowTraining, .selfStepping, .ablation, .seedStates, .preactivation] }
 
     public var parameterGroups: [ParameterGroup] { fossils.map(\.group) + (active.map { [$0.group] } ?? []) }
 

@@ -1,80 +1,70 @@
 internal import CKernels
 
-/// One layer of a host's input stage: one forward and one backward over a batch, its
-/// parameters a slice of the host's `ParameterBlock`, its activations in buffers allocated
-/// once for the largest batch. The input stage runs before the dense layers; a later seed
-/// can attach at its input (the raw signal) or between its layers.
-protocol HostLayer: AnyObject {
-    /// Floats per example read and written.
-    var inputWidth: Int { get }
-    var outputWidth: Int { get }
-    /// The layer's output for `batch` rows of `input` (valid until the next forward).
-    func forward(_ input: UnsafePointer<Float>, batch: Int) throws -> UnsafePointer<Float>
-    /// Accumulates the parameter gradients of the last forward from ∂L/∂output and writes
-    /// ∂L/∂input (nil: not needed, the layer reads the data).
-    func backward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) throws
-    /// ∂L/∂output, filled by the next layer's backward (or the dense layers').
-    var outputGradient: UnsafeMutablePointer<Float> { get }
-}
-
 /// A conv1d layer over channels-last signals (`ck_conv1d_forward` / `_backward`): weights
-/// `[channels, kernel, inputChannels]` then the bias, at `offset` in the block.
+/// `[channels, kernel, inputChannels]` then the bias, one group of the host's block; its
+/// activation is applied in the same kernel. Its input is the data or another conv layer's
+/// output; no seed slot follows it (yet), so it takes no pre-activation hook.
 final class Conv1DLayer: HostLayer {
     let shape: Conv1DLayerShape
-    let block: ParameterBlock
-    let offset: Int
+    let scheme: WeightInitialisation
+    let parameters: ParameterGroup
     private var dims: ck_conv1d_dims
-    private let z, y, cols, dz, dcols, dOutput: UnsafeMutablePointer<Float>
-    private var input: UnsafePointer<Float>?
 
-    init(shape: Conv1DLayerShape, block: ParameterBlock, offset: Int, maxBatch: Int) {
-        precondition(shape.outputLength > 0 && offset + shape.parameterCount <= block.count)
+    init(shape: Conv1DLayerShape, scheme: WeightInitialisation, parameters: ParameterGroup) {
+        precondition(shape.outputLength > 0 && parameters.count == shape.parameterCount)
         self.shape = shape
-        self.block = block
-        self.offset = offset
+        self.scheme = scheme
+        self.parameters = parameters
         dims = ck_conv1d_dims(
-            batch: maxBatch, in_channels: shape.inputChannels, length: shape.inputLength, out_channels: shape.channels,
+            batch: 0, in_channels: shape.inputChannels, length: shape.inputLength, out_channels: shape.channels,
             kernel: shape.kernelSize, stride: shape.stride, pad_left: shape.padLeft, pad_right: shape.padRight)
-        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            pointer.initialize(repeating: 0, count: max(count, 1))
-            return pointer
-        }
-        let outputs = maxBatch * shape.outputWidth
-        let columns = maxBatch * shape.outputLength * shape.kernelSize * shape.inputChannels
-        z = buffer(outputs)
-        y = buffer(outputs)
-        dz = buffer(outputs)
-        dOutput = buffer(outputs)
-        cols = buffer(columns)
-        dcols = buffer(columns)
-    }
-
-    deinit {
-        for pointer in [z, y, cols, dz, dcols, dOutput] { pointer.deallocate() }
     }
 
     var inputWidth: Int { shape.inputWidth }
     var outputWidth: Int { shape.outputWidth }
-    var outputGradient: UnsafeMutablePointer<Float> { dOutput }
-    var weights: UnsafeMutablePointer<Float> { block.values + offset }
-    var bias: UnsafeMutablePointer<Float> { block.values + offset + shape.weightCount }
+    var group: ParameterGroup? { parameters }
+    /// z, the im2col matrix, ∂L/∂z and ∂L/∂cols.
+    var scratchWidths: [Int] {
+        let columns = shape.outputLength * shape.kernelSize * shape.inputChannels
+        return [shape.outputWidth, columns, shape.outputWidth, columns]
+    }
+    var weights: UnsafeMutablePointer<Float> { parameters.values }
+    var bias: UnsafeMutablePointer<Float> { parameters.values + shape.weightCount }
 
-    func forward(_ input: UnsafePointer<Float>, batch: Int) throws -> UnsafePointer<Float> {
-        self.input = input
-        dims.batch = batch
-        try Kernels.check(
-            ck_conv1d_forward(y, z, cols, input, weights, bias, shape.activation.kernel, &dims), "ck_conv1d_forward")
-        return UnsafePointer(y)
+    func initialise(_ rng: inout RandomGenerator) {
+        rng.initialiseWeights(
+            weights, count: shape.weightCount, fanIn: shape.kernelSize * shape.inputChannels,
+            fanOut: shape.kernelSize * shape.channels, scheme: scheme)
+        bias.update(repeating: 0, count: shape.channels)
     }
 
-    func backward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) throws {
-        dims.batch = batch
-        let gradients = block.gradients + offset
+    func forward(
+        _ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook
+    ) throws
+        -> UnsafePointer<Float>
+    {
+        guard case .none = hook else { preconditionFailure("a conv1d layer takes no pre-activation hook") }
+        pass.input = input
+        dims.batch = step.batch
+        try Kernels.check(
+            ck_conv1d_forward(pass.output, pass.scratch[0], pass.scratch[1], input, weights, bias, shape.activation.kernel, &dims),
+            "ck_conv1d_forward")
+        return UnsafePointer(pass.output)
+    }
+
+    func backward(
+        _ pass: LayerActivations, inputGradient: UnsafeMutablePointer<Float>?, _ step: LayerStep, hook: PreactivationHook,
+        toPreactivation: Bool
+    ) throws {
+        precondition(step.discard == nil && !toPreactivation, "a conv1d layer is never part of a shadow pass")
+        dims.batch = step.batch
+        let gradients = parameters.gradients
         try Kernels.check(
             ck_conv1d_backward(
-                inputGradient, gradients, gradients + shape.weightCount, dz, inputGradient == nil ? nil : dcols, outputGradient,
-                z, y, cols, weights, shape.activation.kernel, &dims),
+                inputGradient, gradients, gradients + shape.weightCount, pass.scratch[2], inputGradient == nil ? nil : pass.scratch[3],
+                pass.outputGradient, pass.scratch[0], pass.output, pass.scratch[1], weights, shape.activation.kernel, &dims),
             "ck_conv1d_backward")
     }
+
+    func preactivationGradient(_ pass: LayerActivations) -> UnsafePointer<Float> { UnsafePointer(pass.scratch[2]) }
 }

@@ -48,322 +48,178 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     }
 }
 
-/// The host: an optional input stage of conv1d layers (`Conv1DLayer`), dense layers with
-/// activations, a seed slot after every hidden layer, softmax cross-entropy on the logits.
-/// All parameters live in one `ParameterBlock` (conv layers first); every
-/// activation and gradient buffer is allocated once for the largest batch, so a training step
-/// allocates nothing.
+/// The host: a chain of `HostLayer`s — conv1d layers (optional), dense hidden layers with a
+/// seed slot after each, the dense output layer — and softmax cross-entropy on the logits.
+/// All parameters live in one `ParameterBlock` (conv layers first, in chain order). A pass
+/// (`HostPass`) holds every activation and gradient buffer, allocated once for the largest
+/// batch, so a training step allocates nothing. The main pass, the shadow passes of seeds in
+/// training and the ablation passes all run the layers' one forward and backward.
 public final class HostMLP {
     public let architecture: HostArchitecture
     public let block: ParameterBlock
     /// One group per layer: `host.conv-0`, …, `host.layer-0`, …, `host.output`.
     public let hostGroups: [ParameterGroup]
-    /// The input stage (conv layers), run before the dense layers.
-    let inputStage: [any HostLayer]
-    public private(set) var slots: [SeedSlot]
     public let maxBatch: Int
     /// ε of label smoothing in every training gradient (main and shadow passes); 0 = off.
     public var labelSmoothing: Float = 0
 
-    let widths: [Int]
-    let hiddenCount: Int
-    /// Offsets of W_l and b_l in the block.
-    let weightOffsets: [Int]
-    let biasOffsets: [Int]
-    // Per hidden layer l: pre-activation z, activation y, slot output, and their gradients.
-    let z: [UnsafeMutablePointer<Float>]
-    let y: [UnsafeMutablePointer<Float>]
-    let slotOutput: [UnsafeMutablePointer<Float>]
-    let dz: [UnsafeMutablePointer<Float>]
-    let dy: [UnsafeMutablePointer<Float>]
-    /// ∂L/∂(input of layer l+1), i.e. of the slot's output after hidden layer l.
-    let dSlotOutput: [UnsafeMutablePointer<Float>]
-    /// Input of each dense layer as the last forward saw it (x, or a slot's output).
-    var layerInputs: [UnsafePointer<Float>]
-    public let logits: UnsafeMutablePointer<Float>
-    let probabilities: UnsafeMutablePointer<Float>
-    let logitsGradient: UnsafeMutablePointer<Float>
-    private var allocations: [UnsafeMutablePointer<Float>] = []
-    /// Buffers of the shadow pass, allocated on its first use (most runs never need them).
-    private var shadow: ShadowBuffers?
-    private var shadowAllocations: [UnsafeMutablePointer<Float>] = []
-
-    struct ShadowBuffers {
-        let z: [UnsafeMutablePointer<Float>]
-        let y: [UnsafeMutablePointer<Float>]
-        let dz: [UnsafeMutablePointer<Float>]
-        /// ∂L/∂(input of layer l+1), as `dSlotOutput`.
-        let dInput: [UnsafeMutablePointer<Float>]
-        let logits: UnsafeMutablePointer<Float>
-        let probabilities: UnsafeMutablePointer<Float>
-        let logitsGradient: UnsafeMutablePointer<Float>
-        /// Where the weight and bias gradients of the fixed layers go (never read).
-        let discardedWeights: UnsafeMutablePointer<Float>
-    }
+    /// Input to logits, in order.
+    let layers: [any HostLayer]
+    /// The hidden dense layers then the output layer.
+    let dense: [DenseLayer]
+    let slotLayers: [SeedSlotLayer]
+    /// Where each slot sits in `layers`.
+    let slotIndices: [Int]
+    /// By index in `layers`: whether it is a slot.
+    let isSlot: [Bool]
+    /// For the layer after a slot: that slot and the index of the layer before it (whose
+    /// input a widening seed reads).
+    let contributionSources: [(slot: SeedSlotLayer, source: Int)?]
+    let main: HostPass
+    /// The shadow pass's buffers, allocated on its first use (most runs never need them).
+    private var shadow: HostPass?
 
     public init(architecture: HostArchitecture, maxBatch: Int, learningRate: Float, seed: UInt64) {
         precondition(maxBatch > 0 && architecture.inputs > 0 && architecture.classes > 1)
         self.architecture = architecture
         self.maxBatch = maxBatch
-        widths = architecture.widths
-        hiddenCount = architecture.hiddenSizes.count
-        block = ParameterBlock(count: architecture.parameterCount)
-
-        var weightOffsets: [Int] = []
-        var biasOffsets: [Int] = []
-        var groups: [ParameterGroup] = []
+        let block = ParameterBlock(count: architecture.parameterCount)
+        self.block = block
         var offset = 0
-        var stage: [any HostLayer] = []
+        func group(_ name: String, _ count: Int) -> ParameterGroup {
+            defer { offset += count }
+            return ParameterGroup(name: name, block: block, offset: offset, count: count, learningRate: learningRate)
+        }
+        var layers: [any HostLayer] = []
         for (index, shape) in (architecture.convolutions ?? []).enumerated() {
-            stage.append(Conv1DLayer(shape: shape, block: block, offset: offset, maxBatch: maxBatch))
-            groups.append(
-                ParameterGroup(
-                    name: "host.conv-\(index)", block: block, offset: offset, count: shape.parameterCount, learningRate: learningRate))
-            offset += shape.parameterCount
+            layers.append(
+                Conv1DLayer(
+                    shape: shape, scheme: architecture.initialisation, parameters: group("host.conv-\(index)", shape.parameterCount)))
         }
-        inputStage = stage
-        for layer in 0...hiddenCount {
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            weightOffsets.append(offset)
-            biasOffsets.append(offset + fanIn * fanOut)
-            let name = layer == hiddenCount ? "host.output" : "host.layer-\(layer)"
-            let count = fanIn * fanOut + fanOut
-            groups.append(ParameterGroup(name: name, block: block, offset: offset, count: count, learningRate: learningRate))
-            offset += count
+        let widths = architecture.widths
+        let hidden = architecture.hiddenSizes.count
+        var dense: [DenseLayer] = [], slotLayers: [SeedSlotLayer] = [], slotIndices: [Int] = []
+        for l in 0...hidden {
+            let fanIn = widths[l], fanOut = widths[l + 1]
+            let name = l == hidden ? "host.output" : "host.layer-\(l)"
+            // The output layer feeds softmax, not an activation: Xavier keeps initial logits small.
+            let layer = DenseLayer(
+                inputs: fanIn, outputs: fanOut, activation: l == hidden ? nil : architecture.activation,
+                scheme: l == hidden ? .xavierUniform : architecture.initialisation, parameters: group(name, fanIn * fanOut + fanOut))
+            dense.append(layer)
+            layers.append(layer)
+            guard l < hidden else { break }
+            slotIndices.append(layers.count)
+            slotLayers.append(SeedSlotLayer(layer: l, width: fanOut))
+            layers.append(slotLayers[l])
         }
-        self.weightOffsets = weightOffsets
-        self.biasOffsets = biasOffsets
-        hostGroups = groups
-
-        func buffer(_ count: Int, _ list: inout [UnsafeMutablePointer<Float>]) -> UnsafeMutablePointer<Float> {
-            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            pointer.initialize(repeating: 0, count: count)
-            list.append(pointer)
-            return pointer
-        }
-        var allocations: [UnsafeMutablePointer<Float>] = []
-        let hidden = architecture.hiddenSizes
-        z = hidden.map { buffer(maxBatch * $0, &allocations) }
-        y = hidden.map { buffer(maxBatch * $0, &allocations) }
-        slotOutput = hidden.map { buffer(maxBatch * $0, &allocations) }
-        dz = hidden.map { buffer(maxBatch * $0, &allocations) }
-        dy = hidden.map { buffer(maxBatch * $0, &allocations) }
-        dSlotOutput = hidden.map { buffer(maxBatch * $0, &allocations) }
-        logits = buffer(maxBatch * architecture.classes, &allocations)
-        probabilities = buffer(maxBatch * architecture.classes, &allocations)
-        logitsGradient = buffer(maxBatch * architecture.classes, &allocations)
-        self.allocations = allocations
-        layerInputs = Array(repeating: UnsafePointer(logits), count: hiddenCount + 1)
-        slots = hidden.enumerated().map { SeedSlot(name: SeedSlot.name(forLayer: $0.offset), layer: $0.offset, width: $0.element) }
-
+        self.layers = layers
+        self.dense = dense
+        self.slotLayers = slotLayers
+        self.slotIndices = slotIndices
+        isSlot = layers.indices.map { slotIndices.contains($0) }
+        var sources: [(slot: SeedSlotLayer, source: Int)?] = Array(repeating: nil, count: layers.count)
+        for (slot, index) in zip(slotLayers, slotIndices) { sources[index + 1] = (slot, index - 1) }
+        contributionSources = sources
+        hostGroups = layers.compactMap { $0.group }
+        main = HostPass(layers: layers, maxBatch: maxBatch, classes: architecture.classes)
         initialise(seed: seed)
     }
 
-    deinit {
-        for pointer in allocations { pointer.deallocate() }
-        for pointer in shadowAllocations { pointer.deallocate() }
-    }
-
-    /// Weights from the run seed (their own RNG stream); biases zero.
+    /// Weights from the run seed (their own RNG stream, drawn layer by layer); biases zero.
     func initialise(seed: UInt64) {
         var rng = RandomGenerator(seed: seed, stream: .initialisation)
-        for case let conv as Conv1DLayer in inputStage {
-            let shape = conv.shape
-            rng.initialiseWeights(
-                conv.weights, count: shape.weightCount, fanIn: shape.kernelSize * shape.inputChannels,
-                fanOut: shape.kernelSize * shape.channels, scheme: architecture.initialisation)
-            conv.bias.update(repeating: 0, count: shape.channels)
-        }
-        for layer in 0...hiddenCount {
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            // The output layer feeds softmax, not an activation: Xavier keeps initial logits small.
-            let scheme = layer == hiddenCount ? .xavierUniform : architecture.initialisation
-            rng.initialiseWeights(block.values + weightOffsets[layer], count: fanIn * fanOut, fanIn: fanIn, fanOut: fanOut, scheme: scheme)
-            (block.values + biasOffsets[layer]).update(repeating: 0, count: fanOut)
-        }
+        for layer in layers { layer.initialise(&rng) }
     }
+
+    /// The slots after the hidden layers, with what is grafted into them.
+    public var slots: [SeedSlot] { slotLayers.map(\.slot) }
+
+    /// The logits of the last forward.
+    public var logits: UnsafeMutablePointer<Float> { main.logits }
+
+    /// The dense output layer (its bias is the last thing before the logits).
+    var outputLayer: DenseLayer { dense[dense.count - 1] }
 
     /// Host groups and the groups of every grafted module, in a fixed order.
     public var parameterGroups: [ParameterGroup] {
-        hostGroups + slots.flatMap { $0.module?.parameterGroups ?? [] }
+        hostGroups + slotLayers.flatMap { $0.module?.parameterGroups ?? [] }
     }
 
     /// The groups Tolaria's optimizer steps (and whose gradients its norm and clipping see):
     /// the host's and those of modules that do not step themselves.
     public var optimizedGroups: [ParameterGroup] {
         hostGroups
-            + slots.flatMap { slot -> [ParameterGroup] in
-                guard let module = slot.module, !(module is any SelfSteppingSeedModule) else { return [] }
+            + slotLayers.flatMap { slot -> [ParameterGroup] in
+                guard let module = slot.module, !module.capabilities.contains(.selfStepping) else { return [] }
                 return module.parameterGroups
             }
     }
 
     /// Modules that step their own parameters after the host's step.
-    public var selfSteppingModules: [any SelfSteppingSeedModule] {
-        slots.compactMap { $0.module as? any SelfSteppingSeedModule }
+    public var selfSteppingModules: [any SeedSlotModule] {
+        modules(with: .selfStepping).map(\.module)
+    }
+
+    /// The grafted modules that declare `capability`, with the slot each is in.
+    public func modules(with capability: SeedModuleCapabilities) -> [(slot: SeedSlot, module: any SeedSlotModule)] {
+        slotLayers.compactMap { layer in
+            guard let module = layer.module, module.capabilities.contains(capability) else { return nil }
+            return (layer.slot, module)
+        }
     }
 
     /// Grafts `module` into the named slot (nil empties it). Returns false for an unknown slot.
     @discardableResult
     public func install(_ module: (any SeedSlotModule)?, inSlot name: String) -> Bool {
-        guard let index = slots.firstIndex(where: { $0.name == name }) else { return false }
-        slots[index].module = module
+        guard let slot = slotLayers.first(where: { $0.name == name }) else { return false }
+        slot.module = module
         return true
     }
+
+    // MARK: - Passes
 
     /// Logits for `batch` rows of `input`; returns the logits buffer.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) throws -> UnsafeMutablePointer<Float> {
         precondition(batch > 0 && batch <= maxBatch)
-        let act = architecture.activation
-        var current = input
-        for stage in inputStage { current = try stage.forward(current, batch: batch) }
-        let values = block.values
-        for layer in 0..<hiddenCount {
-            layerInputs[layer] = current
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            try Kernels.linearForward(
-                out: z[layer], input: current, weights: values + weightOffsets[layer], bias: nil,
-                batch: batch, inputs: fanIn, outputs: fanOut)
-            if layer > 0, let widening = slots[layer - 1].module as? any PreactivationSeedModule {
-                try widening.addContribution(
-                    layerInput: layerInputs[layer - 1], preactivation: z[layer], batch: batch, inputs: widths[layer - 1],
-                    outputs: fanOut, training: training)
-            }
-            try Kernels.biasActivationForward(act, y: y[layer], z: z[layer], bias: values + biasOffsets[layer], batch: batch, width: fanOut)
-            if let module = slots[layer].module {
-                try module.forward(input: y[layer], output: slotOutput[layer], batch: batch, width: fanOut, training: training)
-                current = UnsafePointer(slotOutput[layer])
-            } else {
-                current = UnsafePointer(y[layer])
-            }
-        }
-        layerInputs[hiddenCount] = current
-        try Kernels.linearForward(
-            out: logits, input: current, weights: values + weightOffsets[hiddenCount],
-            bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
-            outputs: architecture.classes)
-        if hiddenCount > 0, let widening = slots[hiddenCount - 1].module as? any PreactivationSeedModule {
-            try widening.addContribution(
-                layerInput: layerInputs[hiddenCount - 1], preactivation: logits, batch: batch, inputs: widths[hiddenCount - 1],
-                outputs: architecture.classes, training: training)
-        }
-        return logits
+        _ = try forward(main, from: 0, input: input, LayerStep(batch: batch, training: training, discard: nil), seeds: true)
+        return main.logits
     }
 
     /// Mean cross-entropy and correct predictions of the last forward.
     public func loss(labels: UnsafePointer<Int32>, batch: Int) throws -> (loss: Float, correct: Int) {
-        let classes = architecture.classes
-        let loss = try Kernels.softmaxCrossEntropyForward(
-            probabilities: probabilities, logits: logits, labels: labels,
-            batch: batch, classes: classes)
-        return (loss, Kernels.countCorrect(scores: logits, labels: labels, batch: batch, classes: classes))
+        try main.loss(labels: labels, batch: batch)
     }
 
     /// Backpropagates the last forward's mean loss (times `lossScale`, for gradient
     /// accumulation), accumulating into the gradient buffers.
     public func backward(labels: UnsafePointer<Int32>, batch: Int, lossScale: Float = 1) throws {
-        let classes = architecture.classes
-        try Kernels.softmaxCrossEntropyBackward(
-            logitsGradient: logitsGradient, probabilities: probabilities, labels: labels,
-            batch: batch, classes: classes)
-        smoothLabels(logitsGradient, labels: labels, batch: batch)
-        if lossScale != 1 {
-            for i in 0..<(batch * classes) { logitsGradient[i] *= lossScale }
-        }
-        let values = block.values, gradients = block.gradients
-        let act = architecture.activation
-        if hiddenCount > 0, let widening = slots[hiddenCount - 1].module as? any PreactivationSeedModule {
-            try widening.contributionBackward(preactivationGradient: logitsGradient, batch: batch, outputs: classes)
-        }
-        try Kernels.linearBackward(
-            inputGradient: hiddenCount > 0 ? dSlotOutput[hiddenCount - 1] : inputStage.last?.outputGradient,
-            weightGradient: gradients + weightOffsets[hiddenCount],
-            biasGradient: gradients + biasOffsets[hiddenCount], outputGradient: logitsGradient,
-            input: layerInputs[hiddenCount], weights: values + weightOffsets[hiddenCount],
-            batch: batch, inputs: widths[hiddenCount], outputs: classes)
-        for layer in stride(from: hiddenCount - 1, through: 0, by: -1) {
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            var activationGradient = UnsafePointer(dSlotOutput[layer])
-            if let module = slots[layer].module {
-                try module.backward(
-                    outputGradient: dSlotOutput[layer], inputGradient: dy[layer], input: y[layer],
-                    output: slotOutput[layer], batch: batch, width: fanOut)
-                activationGradient = UnsafePointer(dy[layer])
-            }
-            try Kernels.biasActivationBackward(
-                act, dz: dz[layer], biasGradient: gradients + biasOffsets[layer], dy: activationGradient,
-                z: z[layer], y: y[layer], batch: batch, width: fanOut)
-            if layer > 0, let widening = slots[layer - 1].module as? any PreactivationSeedModule {
-                try widening.contributionBackward(preactivationGradient: dz[layer], batch: batch, outputs: fanOut)
-            }
-            try Kernels.linearBackward(
-                inputGradient: layer > 0 ? dSlotOutput[layer - 1] : inputStage.last?.outputGradient,
-                weightGradient: gradients + weightOffsets[layer], biasGradient: nil, outputGradient: dz[layer],
-                input: layerInputs[layer], weights: values + weightOffsets[layer],
-                batch: batch, inputs: fanIn, outputs: fanOut)
-        }
-        // The input stage, last layer first; the first one's input is the data (no gradient).
-        for index in stride(from: inputStage.count - 1, through: 0, by: -1) {
-            try inputStage[index].backward(
-                outputGradient: inputStage[index].outputGradient,
-                inputGradient: index > 0 ? inputStage[index - 1].outputGradient : nil, batch: batch)
-        }
+        try main.lossGradient(labels: labels, batch: batch, lossScale: lossScale, labelSmoothing: labelSmoothing)
+        try backward(
+            main, through: 0, LayerStep(batch: batch, training: true, discard: nil), seeds: true, boundary: nil,
+            toPreactivation: false)
     }
 
     /// The shadow pass of a seed in training (Kasmina's TRAINING stage): the batch's loss with
-    /// `activation` in place of slot `layer`'s output, through the host's later dense layers
-    /// with their weights held fixed — no host gradient, value or activation buffer of the
-    /// main pass is written — and ∂L/∂activation (× `lossScale`), valid until the next call.
+    /// `activation` in place of slot `layer`'s output, through the host's later layers with
+    /// their weights held fixed — no host gradient, value or activation buffer of the main
+    /// pass is written — and ∂L/∂activation (× `lossScale`), valid until the next call.
     /// Modules grafted into later slots are not part of the shadow objective (identity there).
     public func shadowPass(
         slot layer: Int, activation: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
         lossScale: Float = 1
     ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
-        precondition(layer >= 0 && layer < hiddenCount && batch > 0 && batch <= maxBatch)
-        let buffers = shadowBuffers()
-        let values = block.values
-        let act = architecture.activation
-        let classes = architecture.classes
-        var current = activation
-        for l in (layer + 1)..<hiddenCount {
-            try Kernels.linearForward(
-                out: buffers.z[l], input: current, weights: values + weightOffsets[l], bias: nil,
-                batch: batch, inputs: widths[l], outputs: widths[l + 1])
-            try Kernels.biasActivationForward(
-                act, y: buffers.y[l], z: buffers.z[l], bias: values + biasOffsets[l], batch: batch,
-                width: widths[l + 1])
-            current = UnsafePointer(buffers.y[l])
-        }
-        try Kernels.linearForward(
-            out: buffers.logits, input: current, weights: values + weightOffsets[hiddenCount],
-            bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount], outputs: classes)
-        let loss = try Kernels.softmaxCrossEntropyForward(
-            probabilities: buffers.probabilities, logits: buffers.logits, labels: labels,
-            batch: batch, classes: classes)
-        let correct = Kernels.countCorrect(scores: buffers.logits, labels: labels, batch: batch, classes: classes)
-        try Kernels.softmaxCrossEntropyBackward(
-            logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities,
-            labels: labels, batch: batch, classes: classes)
-        smoothLabels(buffers.logitsGradient, labels: labels, batch: batch)
-        if lossScale != 1 {
-            for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
-        }
-        try Kernels.linearBackward(
-            inputGradient: buffers.dInput[hiddenCount - 1], weightGradient: buffers.discardedWeights,
-            biasGradient: nil, outputGradient: buffers.logitsGradient, input: current,
-            weights: values + weightOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount],
-            outputs: classes)
-        for l in stride(from: hiddenCount - 1, through: layer + 1, by: -1) {
-            try Kernels.biasActivationBackward(
-                act, dz: buffers.dz[l], biasGradient: nil, dy: buffers.dInput[l], z: buffers.z[l],
-                y: buffers.y[l], batch: batch, width: widths[l + 1])
-            try Kernels.linearBackward(
-                inputGradient: buffers.dInput[l - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
-                outputGradient: buffers.dz[l], input: l == layer + 1 ? activation : UnsafePointer(buffers.y[l - 1]),
-                weights: values + weightOffsets[l], batch: batch, inputs: widths[l], outputs: widths[l + 1])
-        }
-        return (loss, correct, UnsafePointer(buffers.dInput[layer]))
+        precondition(layer >= 0 && layer < slotLayers.count && batch > 0 && batch <= maxBatch)
+        let pass = shadowBuffers()
+        let slot = slotIndices[layer]
+        let step = LayerStep(batch: batch, training: true, discard: pass.discard)
+        _ = try forward(pass, from: slot + 1, input: activation, step, seeds: false)
+        let (loss, correct) = try pass.loss(labels: labels, batch: batch)
+        try pass.lossGradient(labels: labels, batch: batch, lossScale: lossScale, labelSmoothing: labelSmoothing)
+        let gradient = pass.activations[slot].outputGradient
+        try backward(pass, through: slot + 1, step, seeds: false, boundary: gradient, toPreactivation: false)
+        return (loss, correct, UnsafePointer(gradient))
     }
 
     /// The shadow pass of a widening seed in training: the batch's loss with `contribution`
@@ -374,60 +230,87 @@ public final class HostMLP {
         contributionAfter layer: Int, contribution: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
         lossScale: Float = 1
     ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
-        precondition(layer >= 0 && layer < hiddenCount && batch > 0 && batch <= maxBatch)
-        let buffers = shadowBuffers()
-        let values = block.values
-        let act = architecture.activation
-        let classes = architecture.classes
-        let target = layer + 1
-        // Forward from the perturbed pre-activation (z of the main pass already holds its bias).
-        var current: UnsafePointer<Float>?
-        if target < hiddenCount {
-            let width = widths[target + 1]
-            for i in 0..<(batch * width) { buffers.z[target][i] = z[target][i] + contribution[i] }
-            try Kernels.biasActivationForward(act, y: buffers.y[target], z: buffers.z[target], bias: nil, batch: batch, width: width)
-            current = UnsafePointer(buffers.y[target])
-            for l in (target + 1)..<max(target + 1, hiddenCount) {
-                try Kernels.linearForward(
-                    out: buffers.z[l], input: current!, weights: values + weightOffsets[l], bias: nil,
-                    batch: batch, inputs: widths[l], outputs: widths[l + 1])
-                try Kernels.biasActivationForward(
-                    act, y: buffers.y[l], z: buffers.z[l], bias: values + biasOffsets[l], batch: batch, width: widths[l + 1])
-                current = UnsafePointer(buffers.y[l])
-            }
-            try Kernels.linearForward(
-                out: buffers.logits, input: current!, weights: values + weightOffsets[hiddenCount],
-                bias: values + biasOffsets[hiddenCount], batch: batch, inputs: widths[hiddenCount], outputs: classes)
-        } else {
-            for i in 0..<(batch * classes) { buffers.logits[i] = logits[i] + contribution[i] }
-        }
-        let loss = try Kernels.softmaxCrossEntropyForward(
-            probabilities: buffers.probabilities, logits: buffers.logits, labels: labels, batch: batch, classes: classes)
-        let correct = Kernels.countCorrect(scores: buffers.logits, labels: labels, batch: batch, classes: classes)
-        try Kernels.softmaxCrossEntropyBackward(
-            logitsGradient: buffers.logitsGradient, probabilities: buffers.probabilities, labels: labels, batch: batch,
-            classes: classes)
-        smoothLabels(buffers.logitsGradient, labels: labels, batch: batch)
-        if lossScale != 1 {
-            for i in 0..<(batch * classes) { buffers.logitsGradient[i] *= lossScale }
-        }
-        guard let last = current else { return (loss, correct, UnsafePointer(buffers.logitsGradient)) }
-        try Kernels.linearBackward(
-            inputGradient: buffers.dInput[hiddenCount - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
-            outputGradient: buffers.logitsGradient, input: last, weights: values + weightOffsets[hiddenCount],
-            batch: batch, inputs: widths[hiddenCount], outputs: classes)
-        for l in stride(from: hiddenCount - 1, through: target, by: -1) {
-            try Kernels.biasActivationBackward(
-                act, dz: buffers.dz[l], biasGradient: nil, dy: buffers.dInput[l], z: buffers.z[l], y: buffers.y[l],
-                batch: batch, width: widths[l + 1])
-            guard l > target else { break }
-            try Kernels.linearBackward(
-                inputGradient: buffers.dInput[l - 1], weightGradient: buffers.discardedWeights, biasGradient: nil,
-                outputGradient: buffers.dz[l], input: UnsafePointer(buffers.y[l - 1]), weights: values + weightOffsets[l],
-                batch: batch, inputs: widths[l], outputs: widths[l + 1])
-        }
-        return (loss, correct, UnsafePointer(buffers.dz[target]))
+        precondition(layer >= 0 && layer < slotLayers.count && batch > 0 && batch <= maxBatch)
+        let pass = shadowBuffers()
+        let target = slotIndices[layer] + 1
+        let step = LayerStep(batch: batch, training: true, discard: pass.discard)
+        _ = try forward(
+            pass, from: target, input: main.activations[target].input!, step, seeds: false,
+            first: .resume(from: main.activations[target], added: contribution))
+        let (loss, correct) = try pass.loss(labels: labels, batch: batch)
+        try pass.lossGradient(labels: labels, batch: batch, lossScale: lossScale, labelSmoothing: labelSmoothing)
+        try backward(pass, through: target, step, seeds: false, boundary: nil, toPreactivation: true)
+        return (loss, correct, layers[target].preactivationGradient(pass.activations[target]))
     }
+
+    /// Runs the chain from layer `start` on; returns the logits. `seeds`: the main pass (slots
+    /// apply their modules, widening seeds add to pre-activations); otherwise every slot is
+    /// the identity. `first` is the hook of layer `start`.
+    private func forward(
+        _ pass: HostPass, from start: Int, input: UnsafePointer<Float>, _ step: LayerStep, seeds: Bool,
+        first: PreactivationHook = .none
+    ) throws -> UnsafePointer<Float> {
+        var current = input
+        for index in start..<layers.count where runs(index, seeds: seeds) {
+            let hook = index == start ? first : seeds ? contributionHook(index, pass) : .none
+            current = try layers[index].forward(current, pass.activations[index], step, hook: hook)
+        }
+        return current
+    }
+
+    /// Backpropagates from the logits gradient of `pass` down to layer `start`, whose input
+    /// gradient goes to `boundary` (nil: not needed); with `toPreactivation`, layer `start`
+    /// stops at its pre-activation gradient.
+    private func backward(
+        _ pass: HostPass, through start: Int, _ step: LayerStep, seeds: Bool, boundary: UnsafeMutablePointer<Float>?,
+        toPreactivation: Bool
+    ) throws {
+        var index: Int? = previous(before: layers.count, through: start, seeds: seeds)
+        while let current = index {
+            let next = previous(before: current, through: start, seeds: seeds)
+            try layers[current].backward(
+                pass.activations[current], inputGradient: next.map { pass.activations[$0].outputGradient } ?? boundary, step,
+                hook: seeds ? contributionHook(current, pass) : .none, toPreactivation: toPreactivation && current == start)
+            index = next
+        }
+    }
+
+    /// Whether layer `index` takes part in a pass (empty slots never do, no slot does in a
+    /// shadow pass).
+    private func runs(_ index: Int, seeds: Bool) -> Bool {
+        (seeds || !isSlot[index]) && !layers[index].passesThrough
+    }
+
+    /// The last layer before `index`, not before `start`, that takes part in the pass.
+    private func previous(before index: Int, through start: Int, seeds: Bool) -> Int? {
+        var candidate = index - 1
+        while candidate >= start {
+            if runs(candidate, seeds: seeds) { return candidate }
+            candidate -= 1
+        }
+        return nil
+    }
+
+    /// A widening seed's contribution to layer `index`'s pre-activation, if the slot before
+    /// it carries one.
+    private func contributionHook(_ index: Int, _ pass: HostPass) -> PreactivationHook {
+        guard let (slot, source) = contributionSources[index], let module = slot.module,
+            module.capabilities.contains(.preactivation), let input = pass.activations[source].input
+        else { return .none }
+        return .contribution(module, layerInput: input, inputs: layers[source].inputWidth)
+    }
+
+    private func shadowBuffers() -> HostPass {
+        if let shadow { return shadow }
+        // A shadow pass starts after a slot: the layers before the first one need no buffers.
+        let largest = dense.map { $0.inputs * $0.outputs }.max() ?? 1
+        let pass = HostPass(
+            layers: layers, maxBatch: maxBatch, classes: architecture.classes, from: slotIndices.first ?? 0, discard: largest)
+        shadow = pass
+        return pass
+    }
+
+    // MARK: - Growth
 
     /// This host with hidden layer `layer` wider by `units` (a fossilised widening seed): the
     /// new units' incoming weights and bias become new rows of the layer, their outgoing
@@ -435,6 +318,8 @@ public final class HostMLP {
     /// setting (rate, frozen, step) is kept; the new entries' moments start at zero. With the
     /// units' contribution equal to what the seed added, the function is the same.
     public func widened(layer: Int, by units: WideningUnits) -> HostMLP {
+        let hiddenCount = slotLayers.count
+        let widths = architecture.widths
         precondition(layer >= 0 && layer < hiddenCount && units.units > 0)
         let k = units.units, fanIn = widths[layer], next = widths[layer + 2]
         precondition(units.incoming.count == k * fanIn && units.bias.count == k && units.outgoing.count == next * k)
@@ -458,8 +343,8 @@ public final class HostMLP {
         for (source, destination, isValue) in pairs {
             for l in 0...hiddenCount {
                 let inputs = widths[l], outputs = widths[l + 1]
-                let w = source + weightOffsets[l], b = source + biasOffsets[l]
-                let nw = destination + wider.weightOffsets[l], nb = destination + wider.biasOffsets[l]
+                let w = source + dense[l].parameters.offset, b = w + outputs * inputs
+                let nw = destination + wider.dense[l].parameters.offset, nb = nw + wider.dense[l].outputs * wider.dense[l].inputs
                 if l == layer {
                     // k new rows after the existing ones.
                     nw.update(from: w, count: outputs * inputs)
@@ -482,41 +367,11 @@ public final class HostMLP {
         return wider
     }
 
-    /// (p − one-hot)/B → (p − t)/B with t = (1 − ε)·one-hot + ε/C: adds ε·(one-hot − 1/C)/B.
-    private func smoothLabels(_ gradient: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) {
-        guard labelSmoothing > 0 else { return }
-        let classes = architecture.classes
-        let scale = labelSmoothing / Float(batch)
-        let uniform = scale / Float(classes)
-        for b in 0..<batch {
-            let row = gradient + b * classes
-            for c in 0..<classes { row[c] -= uniform }
-            row[Int(labels[b])] += scale
-        }
-    }
-
-    private func shadowBuffers() -> ShadowBuffers {
-        if let shadow { return shadow }
-        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            pointer.initialize(repeating: 0, count: max(count, 1))
-            shadowAllocations.append(pointer)
-            return pointer
-        }
-        let hidden = architecture.hiddenSizes
-        let largestLayer = (0...hiddenCount).map { widths[$0] * widths[$0 + 1] }.max() ?? 1
-        let buffers = ShadowBuffers(
-            z: hidden.map { buffer(maxBatch * $0) }, y: hidden.map { buffer(maxBatch * $0) }, dz: hidden.map { buffer(maxBatch * $0) },
-            dInput: hidden.map { buffer(maxBatch * $0) }, logits: buffer(maxBatch * architecture.classes),
-            probabilities: buffer(maxBatch * architecture.classes), logitsGradient: buffer(maxBatch * architecture.classes),
-            discardedWeights: buffer(largestLayer))
-        shadow = buffers
-        return buffers
-    }
-
     /// Zeroes the gradients of the host and of every grafted module.
     public func zeroGradients() {
         block.zeroGradients()
-        for slot in slots { for group in slot.module?.parameterGroups ?? [] { group.gradients.update(repeating: 0, count: group.count) } }
+        for slot in slotLayers {
+            for group in slot.module?.parameterGroups ?? [] { group.gradients.update(repeating: 0, count: group.count) }
+        }
     }
 }

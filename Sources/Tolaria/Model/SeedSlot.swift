@@ -1,15 +1,20 @@
 public import Leyline
 
-/// A module grafted into a seed slot — the hook Kasmina implements. It maps the slot's
-/// activation `[batch, width]` to a new `[batch, width]` and backpropagates through it; what
-/// it computes (α blending, gradient isolation, a bottleneck adapter) is its own business.
+/// A module grafted into a seed slot — the one interface Kasmina implements. It maps the
+/// slot's activation `[batch, width]` to a new `[batch, width]` and backpropagates through it;
+/// what it computes (α blending, gradient isolation, a bottleneck adapter) is its own business.
+/// Whatever else it does it declares in `capabilities`; Tolaria calls the members of a
+/// capability only on modules that declare it (each has a default that does nothing).
 ///
-/// Both calls run on the training thread inside the batch loop: no allocation, no locks.
+/// Every call runs on the training thread inside the batch loop: no allocation, no locks.
 public protocol SeedSlotModule: AnyObject {
     /// What is grafted (a blueprint id, say); saved in checkpoints.
     var kind: String { get }
-    /// Trainable parameters the module adds; Tolaria's optimizer steps them with the host's.
+    /// Trainable parameters the module adds (in its own blocks, never the host's); Tolaria's
+    /// optimizer steps them with the host's unless the module is `.selfStepping`.
     var parameterGroups: [ParameterGroup] { get }
+    /// What Tolaria does with the module besides forward and backward (default: nothing).
+    var capabilities: SeedModuleCapabilities { get }
     /// output[batch, width] = f(input) (overwritten; never aliases `input`).
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, width: Int, training: Bool) throws
     /// inputGradient[batch, width] = ∂L/∂input (overwritten) given ∂L/∂output; accumulates
@@ -21,6 +26,90 @@ public protocol SeedSlotModule: AnyObject {
     func checkpointState() -> [UInt8]
     /// Restores what `checkpointState` returned (rollback, resume).
     func restore(checkpointState: [UInt8]) throws
+
+    // `.shadowTraining`: the module learns from the task loss through the host's later layers
+    // while its own output does not reach them yet (Kasmina's TRAINING stage: y = h). Before
+    // the main backward of a batch, Tolaria runs the layers after the slot from
+    // `shadowActivation` (or from the next layer's pre-activation plus `shadowContribution`)
+    // with their weights held fixed — no host gradient is touched — and hands the module
+    // ∂L_shadow/∂(that activation or pre-activation).
+
+    /// Non-nil when this batch needs a shadow pass: [batch, width] from the last forward.
+    var shadowActivation: UnsafePointer<Float>? { get }
+    /// Called right before the shadow pass (the module snapshots what isolation checks need).
+    func shadowPassWillBegin()
+    /// The shadow gradient (scaled like the main loss for gradient accumulation), the shadow
+    /// loss (mean over the batch, unscaled) and its correct predictions.
+    func shadowBackward(gradient: UnsafePointer<Float>, loss: Float, correct: Int, batch: Int, width: Int) throws
+
+    // `.selfStepping`: Tolaria leaves the module's groups out of the host's gradient norm and
+    // clipping and calls `optimizerStep` after every host step, so a seed's gradients can
+    // never scale the host's update and the module can check that its step left the host
+    // untouched.
+
+    func optimizerStep(_ optimizer: Optimizer) throws
+
+    // `.ablation`: after the validation pass the validation split is evaluated once more with
+    // the module bypassed (output = input, bit for bit) when it `wantsAblation`; the result
+    // goes into the epoch's `SlotSummary` (the ablation Δloss of the gates).
+
+    var wantsAblation: Bool { get }
+    var bypassed: Bool { get set }
+
+    // `.seedStates`: the lifecycle states of its seeds (the `seed_states` of the state packet).
+
+    var seedStates: [SeedState] { get }
+
+    // `.preactivation`: the module adds to the pre-activation of the layer after its slot
+    // (Kasmina's widening seed: k new hidden units beside hidden layer l that read l's input
+    // and feed layer l+1, the logits after the last hidden layer). The host calls it after
+    // layer l+1's weights were applied and before its bias and activation; the contribution
+    // never flows back into the host (the detach).
+
+    /// preactivation[batch, outputs] += the module's contribution given layer l's input
+    /// x[batch, inputs] (nothing when the module is not part of the function now).
+    func addContribution(
+        layerInput: UnsafePointer<Float>, preactivation: UnsafeMutablePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+        training: Bool) throws
+    /// After the host's backward reached that pre-activation: ∂L/∂preactivation, for the
+    /// module's own parameters only (no input gradient).
+    func contributionBackward(preactivationGradient: UnsafePointer<Float>, batch: Int, outputs: Int) throws
+    /// TRAINING: the unblended contribution [batch, outputs] of the last training forward, for
+    /// the shadow pass (`shadowBackward` receives its gradient).
+    var shadowContribution: UnsafePointer<Float>? { get }
+}
+
+/// What a seed module does besides its forward and backward (see `SeedSlotModule`).
+public struct SeedModuleCapabilities: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    public static let shadowTraining = SeedModuleCapabilities(rawValue: 1 << 0)
+    public static let selfStepping = SeedModuleCapabilities(rawValue: 1 << 1)
+    public static let ablation = SeedModuleCapabilities(rawValue: 1 << 2)
+    public static let seedStates = SeedModuleCapabilities(rawValue: 1 << 3)
+    public static let preactivation = SeedModuleCapabilities(rawValue: 1 << 4)
+}
+
+/// The defaults of a module that declares no capability.
+extension SeedSlotModule {
+    public var capabilities: SeedModuleCapabilities { [] }
+    public var shadowActivation: UnsafePointer<Float>? { nil }
+    public func shadowPassWillBegin() {}
+    public func shadowBackward(gradient: UnsafePointer<Float>, loss: Float, correct: Int, batch: Int, width: Int) throws {}
+    public func optimizerStep(_ optimizer: Optimizer) throws {}
+    public var wantsAblation: Bool { false }
+    public var bypassed: Bool {
+        get { false }
+        set {}
+    }
+    public var seedStates: [SeedState] { [] }
+    public func addContribution(
+        layerInput: UnsafePointer<Float>, preactivation: UnsafeMutablePointer<Float>, batch: Int, inputs: Int, outputs: Int,
+        training: Bool
+    ) throws {}
+    public func contributionBackward(preactivationGradient: UnsafePointer<Float>, batch: Int, outputs: Int) throws {}
+    public var shadowContribution: UnsafePointer<Float>? { nil }
 }
 
 /// A named hook point after a hidden layer (`slot-0` follows hidden layer 0). Empty means
@@ -35,67 +124,61 @@ public struct SeedSlot {
     public static func name(forLayer layer: Int) -> String { "slot-\(layer)" }
 }
 
-/// A module that learns from the task loss through the host's later layers while its own
-/// output does not reach them yet (Kasmina's TRAINING stage: y = h, the seed trains on a
-/// shadow pass). Before the main backward of a batch, Tolaria feeds `shadowActivation` through
-/// the layers after the slot with their weights held fixed — no host gradient is touched —
-/// and hands the module ∂L_shadow/∂activation.
-public protocol ShadowTrainedSeedModule: SeedSlotModule {
-    /// Non-nil when this batch needs a shadow pass: [batch, width] from the last forward.
-    var shadowActivation: UnsafePointer<Float>? { get }
-    /// Called right before the shadow pass (the module snapshots what isolation checks need).
-    func shadowPassWillBegin()
-    /// The shadow gradient (scaled like the main loss for gradient accumulation), the shadow
-    /// loss (mean over the batch, unscaled) and its correct predictions.
-    func shadowBackward(gradient: UnsafePointer<Float>, loss: Float, correct: Int, batch: Int, width: Int) throws
-}
-
-/// A module that updates its own parameters: Tolaria leaves its groups out of the host's
-/// gradient norm and clipping and calls `optimizerStep` after every host step, so a seed's
-/// gradients can never scale the host's update and the module can check that its step left
-/// the host untouched.
-public protocol SelfSteppingSeedModule: SeedSlotModule {
-    func optimizerStep(_ optimizer: Optimizer) throws
-}
-
-/// A module whose contribution Tolaria measures after the validation pass: the validation
-/// split is evaluated once more with the module bypassed (output = input, bit for bit), and
-/// the result goes into the epoch's `SlotSummary` (the ablation Δloss of the gates).
-public protocol AblatableSeedModule: SeedSlotModule {
-    var wantsAblation: Bool { get }
-    var bypassed: Bool { get set }
-}
-
-/// A module that reports the lifecycle state of its seeds (the `seed_states` of the state
-/// packet).
-public protocol SeedReportingModule: SeedSlotModule {
-    var seedStates: [SeedState] { get }
-}
-
 /// A controller that can rebuild the module a checkpoint names (resume after a restart,
 /// rollback to an epoch before or after a graft): Tolaria calls it when a checkpoint's slot
 /// holds a module the model does not have, then restores the module's state and tensors.
+/// An `EpochController` that is one is its own `moduleFactory`.
 public protocol SeedModuleFactory: AnyObject {
     func makeModule(kind: String, slot: SeedSlot, checkpointState: [UInt8]) throws -> (any SeedSlotModule)?
 }
 
-/// A module that adds to the pre-activation of the layer after its slot instead of (or as
-/// well as) transforming the slot's activation: Kasmina's widening seed, k new hidden units
-/// beside hidden layer l that read l's input and feed layer l+1 (the logits after the last
-/// hidden layer). The host calls it after layer l+1's weights were applied and before its
-/// bias and activation; the contribution never flows back into the host (the detach).
-public protocol PreactivationSeedModule: SeedSlotModule {
-    /// preactivation[batch, outputs] += the module's contribution given layer l's input
-    /// x[batch, inputs] (nothing when the module is not part of the function now).
-    func addContribution(
-        layerInput: UnsafePointer<Float>, preactivation: UnsafeMutablePointer<Float>, batch: Int, inputs: Int, outputs: Int,
-        training: Bool) throws
-    /// After the host's backward reached that pre-activation: ∂L/∂preactivation, for the
-    /// module's own parameters only (no input gradient).
-    func contributionBackward(preactivationGradient: UnsafePointer<Float>, batch: Int, outputs: Int) throws
-    /// TRAINING: the unblended contribution [batch, outputs] of the last training forward, for
-    /// the shadow pass (`ShadowTrainedSeedModule.shadowBackward` receives its gradient).
-    var shadowContribution: UnsafePointer<Float>? { get }
+/// A seed slot in the host's chain of layers: the grafted module's forward and backward, or
+/// nothing at all when the slot is empty (the host skips it).
+final class SeedSlotLayer: HostLayer {
+    let name: String
+    /// The hidden layer it follows.
+    let layer: Int
+    let width: Int
+    var module: (any SeedSlotModule)?
+
+    init(layer: Int, width: Int) {
+        name = SeedSlot.name(forLayer: layer)
+        self.layer = layer
+        self.width = width
+    }
+
+    var slot: SeedSlot { SeedSlot(name: name, layer: layer, width: width, module: module) }
+    var inputWidth: Int { width }
+    var outputWidth: Int { width }
+    /// The module's parameters live in its own blocks, not the host's.
+    var group: ParameterGroup? { nil }
+    var scratchWidths: [Int] { [] }
+    var passesThrough: Bool { module == nil }
+
+    func initialise(_ rng: inout RandomGenerator) {}
+
+    func forward(
+        _ input: UnsafePointer<Float>, _ pass: LayerActivations, _ step: LayerStep, hook: PreactivationHook
+    ) throws
+        -> UnsafePointer<Float>
+    {
+        guard let module else { return input }
+        pass.input = input
+        try module.forward(input: input, output: pass.output, batch: step.batch, width: width, training: step.training)
+        return UnsafePointer(pass.output)
+    }
+
+    func backward(
+        _ pass: LayerActivations, inputGradient: UnsafeMutablePointer<Float>?, _ step: LayerStep, hook: PreactivationHook,
+        toPreactivation: Bool
+    ) throws {
+        guard let module, let inputGradient, let input = pass.input else { return }
+        try module.backward(
+            outputGradient: pass.outputGradient, inputGradient: inputGradient, input: input, output: pass.output,
+            batch: step.batch, width: width)
+    }
+
+    func preactivationGradient(_ pass: LayerActivations) -> UnsafePointer<Float> { UnsafePointer(pass.outputGradient) }
 }
 
 /// New hidden units for a host layer (row-major like the host's weights): `incoming` is

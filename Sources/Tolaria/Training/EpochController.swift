@@ -26,6 +26,17 @@ public struct EpochState {
 /// error is reported as a `controller_error` event and training goes on.
 public protocol EpochController: AnyObject {
     func endOfEpoch(_ state: EpochState) throws -> [EpochDecision]
+    /// Rebuilds the modules a checkpoint names (nil: the controller grafts none). A controller
+    /// that is a `SeedModuleFactory` is its own.
+    var moduleFactory: (any SeedModuleFactory)? { get }
+}
+
+extension EpochController {
+    public var moduleFactory: (any SeedModuleFactory)? { nil }
+}
+
+extension EpochController where Self: SeedModuleFactory {
+    public var moduleFactory: (any SeedModuleFactory)? { self }
 }
 
 /// The default: never changes anything.

@@ -204,7 +204,7 @@ public final class Trainer {
         // norm and clipping; groups change only at epoch boundaries.
         let groups = model.optimizedGroups.filter { $0.count > 0 }
         let selfStepping = model.selfSteppingModules
-        let shadowed = model.slots.compactMap { slot in (slot.module as? any ShadowTrainedSeedModule).map { (slot.layer, $0) } }
+        let shadowed = model.modules(with: .shadowTraining).map { (layer: $0.slot.layer, module: $0.module) }
         let trainable = groups.filter { !$0.frozen }
         var lossSum = 0.0, correct = 0, samples = 0
         var normSum = 0.0, normCount = 0
@@ -269,7 +269,7 @@ public final class Trainer {
                         if let fault = config.faultInjection, !faultFired, fault.nanAtEpoch == epoch, fault.nanAtBatch == batchIndex {
                             faultFired = true
                             // The output bias: no activation after it can swallow the NaN (ReLU maps NaN to 0).
-                            model.block.values[model.biasOffsets[model.hiddenCount]] = .nan
+                            model.outputLayer.bias[0] = .nan
                         }
                         try model.forward(batchFeatures, batch: rows, training: true)
                         let (loss, hits) = try model.loss(labels: batchLabels, batch: rows)
@@ -281,7 +281,8 @@ public final class Trainer {
                         samples += rows
                         flops += Double(rows) * (cost.hostPerExample + seedPerExample)
                         for (layer, module) in shadowed {
-                            if module.shadowActivation != nil || (module as? any PreactivationSeedModule)?.shadowContribution != nil {
+                            let contribution = module.capabilities.contains(.preactivation) ? module.shadowContribution : nil
+                            if module.shadowActivation != nil || contribution != nil {
                                 flops += Double(rows) * cost.shadowPerExample[layer]
                             }
                             if let activation = module.shadowActivation {
@@ -292,9 +293,7 @@ public final class Trainer {
                                 try module.shadowBackward(
                                     gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
                                     width: model.architecture.hiddenSizes[layer])
-                            } else if let widening = module as? any PreactivationSeedModule,
-                                let contribution = widening.shadowContribution
-                            {
+                            } else if let contribution {
                                 module.shadowPassWillBegin()
                                 let shadow = try model.shadowPass(
                                     contributionAfter: layer, contribution: contribution, labels: batchLabels, batch: rows,
@@ -362,8 +361,7 @@ public final class Trainer {
     /// bypassed (what the model would score without it).
     func evaluateAblations() throws -> [String: (loss: Double, accuracy: Double)] {
         var results: [String: (loss: Double, accuracy: Double)] = [:]
-        for slot in model.slots {
-            guard let module = slot.module as? any AblatableSeedModule, module.wantsAblation else { continue }
+        for (slot, module) in model.modules(with: .ablation) where module.wantsAblation {
             module.bypassed = true
             defer { module.bypassed = false }
             results[slot.name] = try evaluate(split.validation)
@@ -454,8 +452,8 @@ public final class Trainer {
 
     /// Lifecycle states of every seed the grafted modules carry.
     func seedStates() -> [SeedState]? {
-        let reporting = model.slots.compactMap { $0.module as? any SeedReportingModule }
-        return reporting.isEmpty ? nil : reporting.flatMap(\.seedStates)
+        let reporting = model.modules(with: .seedStates)
+        return reporting.isEmpty ? nil : reporting.flatMap(\.module.seedStates)
     }
 
     /// Replaces the host by one whose hidden layer `layer` has `units` more units (same
@@ -549,7 +547,7 @@ public final class Trainer {
                 // Resume or rollback across a graft: the controller rebuilds the module, then
                 // its state and tensors are restored like any other.
                 let state = Array(Data(base64Encoded: slotState.state ?? "") ?? Data())
-                guard let factory = controller as? any SeedModuleFactory,
+                guard let factory = controller.moduleFactory,
                     let module = try factory.makeModule(kind: kind, slot: slot, checkpointState: state)
                 else {
                     throw TrainingFailure("checkpoint has module '\(kind)' in \(slot.name) and the controller cannot rebuild it")
