@@ -1,3 +1,4 @@
+public import Kernels
 public import Tolaria
 
 /// What the isolation checks of 02-kasmina §7 look for.

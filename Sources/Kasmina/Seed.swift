@@ -1,3 +1,4 @@
+public import Kernels
 public import Leyline
 import Synchronization
 public import Tolaria

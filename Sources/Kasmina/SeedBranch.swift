@@ -1,4 +1,5 @@
 public import KernelRuntime
+public import Kernels
 public import Tolaria
 
 /// The computation a seed grafts: a width-preserving module over caller buffers whose

@@ -1,5 +1,6 @@
 import CKernels
 import Karn
+public import Kernels
 public import Tolaria
 
 /// The widening blueprints (Net2Net-style growth of a host layer): each adds `units` hidden

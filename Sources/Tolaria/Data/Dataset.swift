@@ -1,3 +1,5 @@
+import Kernels
+
 /// Labelled examples in memory: `features` holds `count` rows of `featureCount` floats,
 /// row-major, ready to be copied into batches; labels are class indices `0..<classCount`.
 public struct Dataset: Sendable, Equatable {

@@ -1,4 +1,4 @@
-internal import CKernels
+import Kernels
 
 /// One layer of a host's input stage: one forward and one backward over a batch, its
 /// parameters a slice of the host's `ParameterBlock`, its activations in buffers allocated
@@ -23,7 +23,7 @@ final class Conv1DLayer: HostLayer {
     let shape: Conv1DLayerShape
     let block: ParameterBlock
     let offset: Int
-    private var dims: ck_conv1d_dims
+    private var dims: Conv1DDimensions
     private let z, y, cols, dz, dcols, dOutput: UnsafeMutablePointer<Float>
     private var input: UnsafePointer<Float>?
 
@@ -32,9 +32,9 @@ final class Conv1DLayer: HostLayer {
         self.shape = shape
         self.block = block
         self.offset = offset
-        dims = ck_conv1d_dims(
-            batch: maxBatch, in_channels: shape.inputChannels, length: shape.inputLength, out_channels: shape.channels,
-            kernel: shape.kernelSize, stride: shape.stride, pad_left: shape.padLeft, pad_right: shape.padRight)
+        dims = Conv1DDimensions(
+            batch: maxBatch, inputChannels: shape.inputChannels, length: shape.inputLength, outputChannels: shape.channels,
+            kernelSize: shape.kernelSize, stride: shape.stride, padLeft: shape.padLeft, padRight: shape.padRight)
         func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             pointer.initialize(repeating: 0, count: max(count, 1))
@@ -63,18 +63,17 @@ final class Conv1DLayer: HostLayer {
     func forward(_ input: UnsafePointer<Float>, batch: Int) throws -> UnsafePointer<Float> {
         self.input = input
         dims.batch = batch
-        try Kernels.check(
-            ck_conv1d_forward(y, z, cols, input, weights, bias, shape.activation.kernel, &dims), "ck_conv1d_forward")
+        try Kernels.conv1dForward(
+            y: y, z: z, columns: cols, input: input, weights: weights, bias: bias, activation: shape.activation, dimensions: dims)
         return UnsafePointer(y)
     }
 
     func backward(outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) throws {
         dims.batch = batch
         let gradients = block.gradients + offset
-        try Kernels.check(
-            ck_conv1d_backward(
-                inputGradient, gradients, gradients + shape.weightCount, dz, inputGradient == nil ? nil : dcols, outputGradient,
-                z, y, cols, weights, shape.activation.kernel, &dims),
-            "ck_conv1d_backward")
+        try Kernels.conv1dBackward(
+            inputGradient: inputGradient, weightGradient: gradients, biasGradient: gradients + shape.weightCount, dz: dz,
+            inputColumnsGradient: inputGradient == nil ? nil : dcols, outputGradient: outputGradient,
+            z: z, y: y, columns: cols, weights: weights, activation: shape.activation, dimensions: dims)
     }
 }

@@ -1,3 +1,4 @@
+public import Kernels
 public import Leyline
 
 /// A module grafted into a seed slot — the hook Kasmina implements. It maps the slot's
