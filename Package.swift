@@ -119,26 +119,26 @@ let package = Package(
         // The blueprint pipeline: seed kernels as Swift values and their artifact files
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
-        .target(name: "KernelRuntime", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "KernelRuntime", dependencies: ["Kernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(
-            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
+            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "Leyline"],
             swiftSettings: strictSwift),
 
         // The control loop: Kasmina executes commands at the seed slots (lifecycle, grafting,
         // blending, gradient isolation); Tamiyo decides at every epoch boundary (policies, risk
         // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
         .target(
-            name: "Kasmina", dependencies: ["Kernels", "CKernels", "Tolaria", "KernelRuntime", "Karn", "Urza", "Leyline", "EsperJSON"],
+            name: "Kasmina", dependencies: ["Kernels", "Tolaria", "KernelRuntime", "Karn", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
-        .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "TamiyoNetwork", dependencies: ["Kernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
         // the C kernels, the validation harness, versioned policies and training jobs (SQLite).
         .target(
             name: "Simic",
             dependencies: [
-                "CKernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                "Kernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),

@@ -1,5 +1,5 @@
 public import Kernels
-public import Tolaria
+import Tolaria
 
 /// What the isolation checks of 02-kasmina §7 look for.
 public enum IsolationCheck: String, Sendable, Codable, CaseIterable {

@@ -1,9 +1,10 @@
-// Tolaria: the training engine — a host MLP over the C kernels, data sets, the epoch loop with
-// validation and the end-of-epoch hook, checkpoints and rollback, and the run service that
-// executes training runs on worker threads for /api/v1/runs.
+// Kernels: the one Swift face of the C numerical kernels (CKernels) — typed calls over
+// caller-owned buffers with C status codes turned into errors, the PCG32 generator, the
+// contiguous parameter block, and the seed-kernel interface KernelRuntime builds on. No other
+// module imports CKernels (the C tests aside).
 internal import CKernels
 
-/// A C kernel refused its arguments (a Tolaria bug, never user input: shapes are validated
+/// A C kernel refused its arguments (a caller's bug, never user input: shapes are validated
 /// before any kernel runs).
 public struct KernelError: Error, Sendable, CustomStringConvertible, Equatable {
     public let kernel: String
