@@ -41,6 +41,9 @@ let package = Package(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m"), .linkedLibrary("pthread")]),
+        // Kernels: the one Swift face of CKernels (typed wrappers, the RNG, the parameter block);
+        // the only module besides the C tests that imports CKernels.
+        .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: strictSwift),
 
         // Foundation layer (Swift).
         .target(name: "EsperJSON", dependencies: ["CJansson"], swiftSettings: strictSwift),
@@ -71,7 +74,7 @@ let package = Package(
         .target(
             name: "Tolaria",
             dependencies: [
-                "CKernels", "CZlib", "EsperStorage", "EsperJSON", "Leyline",
+                "Kernels", "CZlib", "EsperStorage", "EsperJSON", "Leyline",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources/README.md"],
@@ -117,26 +120,26 @@ let package = Package(
         // The blueprint pipeline: seed kernels as Swift values and their artifact files
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
-        .target(name: "KernelRuntime", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "KernelRuntime", dependencies: ["Kernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(
-            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"],
+            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "Leyline"],
             swiftSettings: strictSwift),
 
         // The control loop: Kasmina executes commands at the seed slots (lifecycle, grafting,
         // blending, gradient isolation); Tamiyo decides at every epoch boundary (policies, risk
         // engine, field reports); TamiyoNetwork is the policy network Tamiyo runs and Simic trains.
         .target(
-            name: "Kasmina", dependencies: ["CKernels", "Tolaria", "KernelRuntime", "Karn", "Urza", "Leyline", "EsperJSON"],
+            name: "Kasmina", dependencies: ["Kernels", "Tolaria", "KernelRuntime", "Karn", "Urza", "Leyline", "EsperJSON"],
             swiftSettings: strictSwift),
-        .target(name: "TamiyoNetwork", dependencies: ["CKernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
+        .target(name: "TamiyoNetwork", dependencies: ["Kernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
         // Simic: the offline trainer — replay buffer of field reports, PPO on TamiyoNetwork over
         // the C kernels, the validation harness, versioned policies and training jobs (SQLite).
         .target(
             name: "Simic",
             dependencies: [
-                "CKernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                "Kernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
@@ -144,7 +147,7 @@ let package = Package(
             name: "Tamiyo",
             dependencies: [
                 "Kasmina", "TamiyoNetwork", "Tolaria", "Karn", "Urza", "KernelRuntime", "Leyline", "Oona", "EsperJSON", "EsperStorage",
-                .product(name: "Logging", package: "swift-log"),
+                "Kernels", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
 
@@ -184,7 +187,7 @@ let package = Package(
             dependencies: [
                 "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
                 "Kasmina", "Tamiyo", "Simic", "Runs",
-                "Studies",
+                "Studies", "Kernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -201,7 +204,8 @@ let package = Package(
             swiftSettings: strictSwift),
 
         // Benchmark of the Swift training loop (bench/, docs/performance.md).
-        .executableTarget(name: "tolaria-bench", dependencies: ["Tolaria"], path: "bench/TolariaBench", swiftSettings: strictSwift),
+        .executableTarget(
+            name: "tolaria-bench", dependencies: ["Tolaria", "Kernels"], path: "bench/TolariaBench", swiftSettings: strictSwift),
         // Benchmark of the blueprint pipeline: forge wall time, kernel fetch latency (docs/performance.md).
         .executableTarget(
             name: "blueprint-bench", dependencies: ["Karn", "KernelRuntime", "Tezzeret", "Urza"],
@@ -211,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "control-bench",
             dependencies: [
-                "Tamiyo", "Simic", "TamiyoNetwork", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage",
+                "Tamiyo", "Simic", "TamiyoNetwork", "Kasmina", "Tolaria", "Karn", "Tezzeret", "Urza", "Leyline", "EsperStorage", "Kernels",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/ControlBench", swiftSettings: strictSwift),
@@ -262,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "TolariaTests",
             dependencies: [
-                "Tolaria", "CKernels", "EsperJSON", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Tolaria", "Kernels", "EsperJSON", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "NissaTests",
@@ -282,7 +286,7 @@ let package = Package(
         .testTarget(
             name: "KasminaTests",
             dependencies: [
-                "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperTestSupport",
+                "Kasmina", "Tolaria", "Kernels", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperTestSupport",
             ]),
         .testTarget(
             name: "TamiyoTests",
@@ -303,7 +307,7 @@ let package = Package(
                 "Nissa", "Karn",
                 "Urza",
                 "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs",
-                "Studies",
+                "Studies", "Kernels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Runs", "Leyline", "EsperJSON", "EsperTestSupport"]),

@@ -5,6 +5,7 @@ import EsperJSON
 import EsperStorage
 import Foundation
 import Kasmina
+import Kernels
 import Leyline
 public import Logging
 public import Nissa

@@ -2,6 +2,7 @@ import EsperJSON
 import Foundation
 import Karn
 import Kasmina
+import Kernels
 public import Logging
 public import Oona
 import Synchronization

@@ -1,4 +1,5 @@
-public import Tolaria
+public import Kernels
+import Tolaria
 
 /// What the isolation checks of 02-kasmina §7 look for.
 public enum IsolationCheck: String, Sendable, Codable, CaseIterable {

@@ -1,6 +1,7 @@
+public import Kernels
 public import Leyline
 import Synchronization
-public import Tolaria
+import Tolaria
 
 /// Where a seed's kernel came from (Urza's fallback chain: requested → BP001 → identity).
 public struct KernelOrigin: Sendable, Equatable, Codable {

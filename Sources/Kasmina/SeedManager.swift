@@ -1,5 +1,6 @@
 import Foundation
 public import KernelRuntime
+public import Kernels
 public import Leyline
 public import Tolaria
 

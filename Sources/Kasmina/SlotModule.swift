@@ -1,6 +1,7 @@
 import EsperJSON
 import Foundation
 import KernelRuntime
+public import Kernels
 public import Leyline
 public import Tolaria
 

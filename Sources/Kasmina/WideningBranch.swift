@@ -1,5 +1,5 @@
-import CKernels
 import Karn
+public import Kernels
 public import Tolaria
 
 /// The widening blueprints (Net2Net-style growth of a host layer): each adds `units` hidden
@@ -18,7 +18,7 @@ public enum WideningBlueprint {
 
     /// Parameters a widening of `units` adds to a layer reading `inputs` and feeding `outputs`.
     public static func parameters(units: Int, inputs: Int, outputs: Int) -> Int {
-        ck_widen_param_count(inputs, units, outputs)
+        Kernels.wideningParameterCount(inputs: inputs, units: units, outputs: outputs)
     }
 }
 
@@ -97,15 +97,16 @@ public final class WideningBranch: SeedBranch {
         }
         input = x
         self.batch = batch
-        try Kernels.check(
-            ck_widen_forward(y, u, x, parameters, batch, shape.inputs, shape.units, shape.outputs), "ck_widen_forward")
+        try Kernels.wideningForward(
+            output: y, hidden: u, input: x, parameters: parameters, batch: batch, inputs: shape.inputs, units: shape.units,
+            outputs: shape.outputs)
     }
 
     public func backward(_ outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?) throws {
         guard let input else { return }
-        try Kernels.check(
-            ck_widen_backward(
-                gradients, inputGradient, du, outputGradient, input, u, parameters, batch, shape.inputs, shape.units, shape.outputs),
-            "ck_widen_backward")
+        try Kernels.wideningBackward(
+            parameterGradient: gradients, inputGradient: inputGradient, hiddenGradient: du, outputGradient: outputGradient,
+            input: input, hidden: u, parameters: parameters, batch: batch, inputs: shape.inputs, units: shape.units,
+            outputs: shape.outputs)
     }
 }

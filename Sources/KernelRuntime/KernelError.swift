@@ -1,4 +1,4 @@
-internal import CKernels
+import Kernels
 
 /// A kernel that cannot be built or run, naming what was wrong.
 public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -25,18 +25,18 @@ public enum KernelError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The call was stopped by the watchdog at its CPU deadline (`SeedKernel.cpuBudgetNanoseconds`).
     public var isTimeout: Bool {
-        if case .failed(_, let status) = self { return status == CK_ERR_TIMEOUT }
+        if case .failed(_, let status) = self { return status == KernelStatus.timeout }
         return false
     }
 
     static func statusName(_ status: Int32) -> String {
         switch status {
-        case CK_ERR_NULL.rawValue: "null pointer"
-        case CK_ERR_SIZE.rawValue: "size"
-        case CK_ERR_ARG.rawValue: "argument"
-        case CK_ERR_DEADLOCK: "deadlock detected"
-        case CK_ERR_STATE: "no matching forward"
-        case CK_ERR_TIMEOUT: "stopped at its CPU deadline"
+        case KernelStatus.nullPointer: "null pointer"
+        case KernelStatus.size: "size"
+        case KernelStatus.argument: "argument"
+        case KernelStatus.deadlock: "deadlock detected"
+        case KernelStatus.state: "no matching forward"
+        case KernelStatus.timeout: "stopped at its CPU deadline"
         default: "status \(status)"
         }
     }

@@ -1,7 +1,8 @@
 // KernelRuntime: seed kernels as Swift values — their shape (KernelSpec), the runnable instance
 // a seed slot owns (SeedKernel), and the checksummed artifact file (.esk) that carries them from
-// Tezzeret through Urza to Kasmina. The numerics live in CKernels (ckernels_seeds.h).
-internal import CKernels
+// Tezzeret through Urza to Kasmina. The numerics live in CKernels (ckernels_seeds.h), called
+// through Kernels' seed interface.
+import Kernels
 
 /// What a seed kernel computes (one C implementation each; see ckernels_seeds.h for formulas).
 /// The raw value is the name used in artifacts, the catalog and the API.
@@ -41,37 +42,37 @@ public enum KernelKind: String, CaseIterable, Sendable, Codable {
     /// The `ck_seed_kind` value (also the artifact header's `kind` field).
     public var code: UInt32 {
         switch self {
-        case .identity: CK_SEED_IDENTITY.rawValue
-        case .linear: CK_SEED_LINEAR.rawValue
-        case .layerNorm: CK_SEED_LAYER_NORM.rawValue
-        case .dropout: CK_SEED_DROPOUT.rawValue
-        case .activation: CK_SEED_ACTIVATION.rawValue
-        case .batchNorm: CK_SEED_BATCH_NORM.rawValue
-        case .maxPool: CK_SEED_MAX_POOL.rawValue
-        case .layerScale: CK_SEED_LAYER_SCALE.rawValue
-        case .groupedLinear: CK_SEED_GROUPED_LINEAR.rawValue
-        case .highway: CK_SEED_HIGHWAY.rawValue
-        case .residualMLP: CK_SEED_RESIDUAL_MLP.rawValue
-        case .gatedFFN: CK_SEED_GATED_FFN.rawValue
-        case .conv1d: CK_SEED_CONV1D.rawValue
-        case .squeezeExcite: CK_SEED_SQUEEZE_EXCITE.rawValue
-        case .sliceAttention: CK_SEED_SLICE_ATTENTION.rawValue
-        case .memoryAttention: CK_SEED_MEMORY_ATTENTION.rawValue
-        case .mixture: CK_SEED_MIXTURE.rawValue
-        case .poolProject: CK_SEED_POOL_PROJECT.rawValue
-        case .denseBlock: CK_SEED_DENSE_BLOCK.rawValue
-        case .positional: CK_SEED_POSITIONAL.rawValue
-        case .recurrent: CK_SEED_RECURRENT.rawValue
-        case .nasMixture: CK_SEED_NAS_MIXTURE.rawValue
-        case .faultExploding: CK_SEED_FAULT_EXPLODING.rawValue
-        case .faultVanishing: CK_SEED_FAULT_VANISHING.rawValue
-        case .faultNaN: CK_SEED_FAULT_NAN.rawValue
-        case .faultSpin: CK_SEED_FAULT_SPIN.rawValue
-        case .faultLeak: CK_SEED_FAULT_LEAK.rawValue
-        case .faultDeadlock: CK_SEED_FAULT_DEADLOCK.rawValue
-        case .faultRace: CK_SEED_FAULT_RACE.rawValue
-        case .faultNoise: CK_SEED_FAULT_NOISE.rawValue
-        case .faultHang: CK_SEED_FAULT_HANG.rawValue
+        case .identity: SeedKindCode.identity
+        case .linear: SeedKindCode.linear
+        case .layerNorm: SeedKindCode.layerNorm
+        case .dropout: SeedKindCode.dropout
+        case .activation: SeedKindCode.activation
+        case .batchNorm: SeedKindCode.batchNorm
+        case .maxPool: SeedKindCode.maxPool
+        case .layerScale: SeedKindCode.layerScale
+        case .groupedLinear: SeedKindCode.groupedLinear
+        case .highway: SeedKindCode.highway
+        case .residualMLP: SeedKindCode.residualMLP
+        case .gatedFFN: SeedKindCode.gatedFFN
+        case .conv1d: SeedKindCode.conv1d
+        case .squeezeExcite: SeedKindCode.squeezeExcite
+        case .sliceAttention: SeedKindCode.sliceAttention
+        case .memoryAttention: SeedKindCode.memoryAttention
+        case .mixture: SeedKindCode.mixture
+        case .poolProject: SeedKindCode.poolProject
+        case .denseBlock: SeedKindCode.denseBlock
+        case .positional: SeedKindCode.positional
+        case .recurrent: SeedKindCode.recurrent
+        case .nasMixture: SeedKindCode.nasMixture
+        case .faultExploding: SeedKindCode.faultExploding
+        case .faultVanishing: SeedKindCode.faultVanishing
+        case .faultNaN: SeedKindCode.faultNaN
+        case .faultSpin: SeedKindCode.faultSpin
+        case .faultLeak: SeedKindCode.faultLeak
+        case .faultDeadlock: SeedKindCode.faultDeadlock
+        case .faultRace: SeedKindCode.faultRace
+        case .faultNoise: SeedKindCode.faultNoise
+        case .faultHang: SeedKindCode.faultHang
         }
     }
 
@@ -120,10 +121,10 @@ public enum KernelActivation: String, CaseIterable, Sendable, Codable {
 
     var code: UInt32 {
         switch self {
-        case .identity: CK_ACT_IDENTITY.rawValue
-        case .relu: CK_ACT_RELU.rawValue
-        case .gelu: CK_ACT_GELU.rawValue
-        case .tanh: CK_ACT_TANH.rawValue
+        case .identity: Activation.identity.code
+        case .relu: Activation.relu.code
+        case .gelu: Activation.gelu.code
+        case .tanh: Activation.tanh.code
         }
     }
 

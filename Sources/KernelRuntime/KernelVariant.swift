@@ -1,4 +1,4 @@
-internal import CKernels
+import Kernels
 
 /// How a kernel's inner loops run. Every variant of a kind computes the same function (up to
 /// float rounding); Tezzeret times them and records the fastest in the artifact.
@@ -23,11 +23,11 @@ public enum KernelVariant: Sendable, Hashable, Codable, CustomStringConvertible 
     /// `variant_id` in the artifact header (the `ck_seed_variant` value).
     public var id: UInt32 {
         switch self {
-        case .naive: CK_VARIANT_NAIVE.rawValue
-        case .blas: CK_VARIANT_BLAS.rawValue
-        case .tiled: CK_VARIANT_TILED.rawValue
-        case .scalar: CK_VARIANT_SCALAR.rawValue
-        case .vector: CK_VARIANT_VECTOR.rawValue
+        case .naive: SeedVariantCode.naive
+        case .blas: SeedVariantCode.blas
+        case .tiled: SeedVariantCode.tiled
+        case .scalar: SeedVariantCode.scalar
+        case .vector: SeedVariantCode.vector
         }
     }
 
@@ -41,11 +41,11 @@ public enum KernelVariant: Sendable, Hashable, Codable, CustomStringConvertible 
     public init?(id: UInt32, tile: (UInt32, UInt32, UInt32)) {
         let hasTile = tile.0 != 0 || tile.1 != 0 || tile.2 != 0
         switch id {
-        case CK_VARIANT_NAIVE.rawValue where !hasTile: self = .naive
-        case CK_VARIANT_BLAS.rawValue where !hasTile: self = .blas
-        case CK_VARIANT_SCALAR.rawValue where !hasTile: self = .scalar
-        case CK_VARIANT_VECTOR.rawValue where !hasTile: self = .vector
-        case CK_VARIANT_TILED.rawValue where tile.0 > 0 && tile.1 > 0 && tile.2 > 0:
+        case SeedVariantCode.naive where !hasTile: self = .naive
+        case SeedVariantCode.blas where !hasTile: self = .blas
+        case SeedVariantCode.scalar where !hasTile: self = .scalar
+        case SeedVariantCode.vector where !hasTile: self = .vector
+        case SeedVariantCode.tiled where tile.0 > 0 && tile.1 > 0 && tile.2 > 0:
             self = .tiled(m: Int(tile.0), n: Int(tile.1), k: Int(tile.2))
         default: return nil
         }

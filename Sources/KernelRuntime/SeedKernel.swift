@@ -1,4 +1,4 @@
-internal import CKernels
+import Kernels
 
 /// One grafted seed's runnable kernel: a private parameter buffer and gradient buffer, the
 /// kernel's persistent state and workspace, over caller-owned activation buffers. It maps
@@ -29,8 +29,8 @@ public final class SeedKernel {
     /// dLoss/dParameters, accumulated by `backward`.
     public let gradients: UnsafeMutableBufferPointer<Float>
 
-    private var cSpec: ck_seed_spec
-    private let runtime: UnsafeMutablePointer<ck_seed_runtime>
+    private let shape: SeedShape
+    private let runtime: SeedRuntime
     private let state: UnsafeMutableBufferPointer<Float>
     private var workspace: UnsafeMutableBufferPointer<Float>
     private var savedInput: UnsafeMutableBufferPointer<Float>
@@ -46,11 +46,11 @@ public final class SeedKernel {
         _ compiled: CompiledKernel,
         buffers: (parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)? = nil
     ) throws(KernelError) {
-        guard let cSpec = compiled.spec.cSpec else {
-            throw KernelError.invalidSpec(status: CK_ERR_SIZE.rawValue, spec: compiled.spec.description)
+        guard let shape = compiled.spec.seedShape else {
+            throw KernelError.invalidSpec(status: KernelStatus.size, spec: compiled.spec.description)
         }
         self.compiled = compiled
-        self.cSpec = cSpec
+        self.shape = shape
         let count = compiled.weights.count
         if let buffers {
             parameters = UnsafeMutableBufferPointer(start: buffers.parameters, count: count)
@@ -67,17 +67,16 @@ public final class SeedKernel {
         state.initialize(repeating: 0)
         workspace = .allocate(capacity: 0)
         savedInput = .allocate(capacity: 0)
-        runtime = .allocate(capacity: 1)
-        runtime.initialize(to: ck_seed_runtime())
-        let status = ck_seed_runtime_init(runtime, &self.cSpec, state.baseAddress, compiled.seed)
-        if status != CK_OK.rawValue {
+        runtime = SeedRuntime()
+        let status = runtime.start(shape, state: state.baseAddress, seed: compiled.seed)
+        if status != KernelStatus.ok {
             throw KernelError.invalidSpec(status: status, spec: compiled.spec.description)
         }
     }
 
     deinit {
-        ck_seed_runtime_release(runtime)
-        runtime.deallocate()
+        // Before the state it may refer to is freed (the runtime itself goes after this body).
+        runtime.release()
         if ownsBuffers {
             parameters.deallocate()
             gradients.deallocate()
@@ -88,16 +87,16 @@ public final class SeedKernel {
     }
 
     public var training: Bool {
-        get { runtime.pointee.training != 0 }
-        set { runtime.pointee.training = newValue ? 1 : 0 }
+        get { runtime.training }
+        set { runtime.training = newValue }
     }
 
     public var step: UInt64 {
-        get { runtime.pointee.step }
-        set { runtime.pointee.step = newValue }
+        get { runtime.step }
+        set { runtime.step = newValue }
     }
 
-    /// CPU time one call may use before the watchdog timer stops it (`CK_ERR_TIMEOUT`); 0 = no
+    /// CPU time one call may use before the watchdog timer stops it (`KernelStatus.timeout`); 0 = no
     /// deadline. Kasmina sets it for every seed call of a training run.
     public var cpuBudgetNanoseconds: UInt64 = 0
     /// A call was stopped by its deadline: the kernel's state is abandoned, every later call fails.
@@ -105,7 +104,7 @@ public final class SeedKernel {
 
     /// Bytes a fault kernel has allocated for itself (the leak gate watches this; 0 for every
     /// honest kernel, which never allocates).
-    public var privateAllocationBytes: Int { runtime.pointee.arena_bytes }
+    public var privateAllocationBytes: Int { runtime.arenaBytes }
 
     /// output[batch, width] = kernel(input[batch, width]); both buffers are the caller's.
     public func forward(
@@ -113,16 +112,16 @@ public final class SeedKernel {
         batch: Int
     ) throws(KernelError) {
         guard batch >= 1 && batch <= SeedKernel.maxBatch else { throw KernelError.invalidBatch(batch) }
-        guard !stopped else { throw KernelError.failed(operation: "forward", status: CK_ERR_TIMEOUT) }
+        guard !stopped else { throw KernelError.failed(operation: "forward", status: KernelStatus.timeout) }
         let elements = batch * width
         reserve(batch: batch)
         savedInput.baseAddress!.update(from: input, count: elements)
         lastBatch = 0
-        let status = ck_seed_forward_within(
-            &cSpec, parameters.baseAddress, runtime, workspace.baseAddress, output,
-            savedInput.baseAddress, batch, cpuBudgetNanoseconds)
-        if status == CK_ERR_TIMEOUT { stopped = true }
-        if status != CK_OK.rawValue { throw KernelError.failed(operation: "forward", status: status) }
+        let status = runtime.forward(
+            shape, parameters: parameters.baseAddress, workspace: workspace.baseAddress, output: output,
+            input: savedInput.baseAddress, batch: batch, cpuBudgetNanoseconds: cpuBudgetNanoseconds)
+        if status == KernelStatus.timeout { stopped = true }
+        if status != KernelStatus.ok { throw KernelError.failed(operation: "forward", status: status) }
         lastBatch = batch
     }
 
@@ -132,12 +131,12 @@ public final class SeedKernel {
         inputGradient: UnsafeMutablePointer<Float>?
     ) throws(KernelError) {
         guard lastBatch > 0 else { throw KernelError.noForward }
-        let status = ck_seed_backward_within(
-            &cSpec, parameters.baseAddress, runtime, workspace.baseAddress,
-            gradients.baseAddress, inputGradient, outputGradient, savedInput.baseAddress,
-            lastBatch, cpuBudgetNanoseconds)
-        if status == CK_ERR_TIMEOUT { stopped = true }
-        if status != CK_OK.rawValue { throw KernelError.failed(operation: "backward", status: status) }
+        let status = runtime.backward(
+            shape, parameters: parameters.baseAddress, workspace: workspace.baseAddress,
+            parameterGradient: gradients.baseAddress, inputGradient: inputGradient, outputGradient: outputGradient,
+            input: savedInput.baseAddress, batch: lastBatch, cpuBudgetNanoseconds: cpuBudgetNanoseconds)
+        if status == KernelStatus.timeout { stopped = true }
+        if status != KernelStatus.ok { throw KernelError.failed(operation: "backward", status: status) }
     }
 
     /// Array convenience over `forward(_:into:batch:)`.
@@ -178,9 +177,9 @@ public final class SeedKernel {
     public func reset() throws(KernelError) {
         _ = parameters.update(from: compiled.weights)
         zeroGradients()
-        ck_seed_runtime_release(runtime)
-        let status = ck_seed_runtime_init(runtime, &cSpec, state.baseAddress, compiled.seed)
-        if status != CK_OK.rawValue { throw KernelError.invalidSpec(status: status, spec: spec.description) }
+        runtime.release()
+        let status = runtime.start(shape, state: state.baseAddress, seed: compiled.seed)
+        if status != KernelStatus.ok { throw KernelError.invalidSpec(status: status, spec: spec.description) }
         lastBatch = 0
     }
 

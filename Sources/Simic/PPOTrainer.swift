@@ -1,4 +1,4 @@
-internal import CKernels
+import Kernels
 import Leyline
 public import TamiyoNetwork
 
@@ -91,17 +91,13 @@ public final class PPOTrainer {
     let adamM: UnsafeMutablePointer<Float>
     let adamV: UnsafeMutablePointer<Float>
     var adamStep: Int64 = 0
-    let offsets: [String: Int]
+    /// The network's tensors in `params`, resolved once.
+    let offsets: PolicyOffsets
+    /// Per adapted layer (`PolicyDenseLayer` order) where its adapter's A and B start; empty
+    /// when LoRA is off.
+    let adapters: [(a: Int, b: Int)]
     static let actions = PolicyAction.allCases.count
     static let allActions: UInt32 = (1 << UInt32(PolicyAction.allCases.count)) - 1
-
-    /// Layers that carry LoRA adapters: name, inputs, outputs.
-    static func loraLayers(_ c: PolicyNetworkConfig) -> [(name: String, inputs: Int, outputs: Int)] {
-        [
-            ("trunk.0", c.inputDim, c.hiddenDim), ("trunk.1", c.hiddenDim, c.hiddenDim), ("action", c.hiddenDim, actions),
-            ("value", c.hiddenDim, 1),
-        ]
-    }
 
     /// Parameters of the network proper (the adapters, when on, follow them).
     let baseCount: Int
@@ -115,20 +111,17 @@ public final class PPOTrainer {
         baseCount = base
         rank = max(0, settings.loraRank)
         scaling = rank > 0 ? Float(settings.loraAlpha) / Float(rank) : 0
-        var offsets: [String: Int] = [:]
-        var offset = 0
-        for tensor in PolicyWeights.layout(config) {
-            offsets[tensor.name] = offset
-            offset += tensor.count
-        }
+        offsets = PolicyOffsets(config)
+        var adapters: [(a: Int, b: Int)] = []
+        var offset = offsets.count
         if rank > 0 {
-            for layer in PPOTrainer.loraLayers(config) {
-                offsets[layer.name + ".lora_A"] = offset
-                offset += rank * layer.inputs
-                offsets[layer.name + ".lora_B"] = offset
-                offset += layer.outputs * rank
+            // Every dense layer of the pass carries an adapter: A [rank, inputs], then B [outputs, rank].
+            for layer in PolicyDenseLayer.allCases {
+                adapters.append((offset, offset + rank * layer.inputs(config)))
+                offset += rank * layer.inputs(config) + layer.outputs(config) * rank
             }
         }
+        self.adapters = adapters
         let n = offset
         count = n
         let params = UnsafeMutablePointer<Float>.allocate(capacity: n)
@@ -137,11 +130,10 @@ public final class PPOTrainer {
         if rank > 0 {
             // A ~ U(−1/√in, 1/√in) (Kaiming-uniform with a = √5), B = 0: the adapted network
             // starts exactly as the deployed one.
-            var rng = ck_rng(state: 0, inc: 0)
-            ck_rng_seed(&rng, settings.seed, 13)
-            for layer in PPOTrainer.loraLayers(config) {
-                let bound = 1 / Float(layer.inputs).squareRoot()
-                ck_init_uniform(&rng, params + offsets[layer.name + ".lora_A"]!, rank * layer.inputs, -bound, bound)
+            var rng = RandomGenerator(seed: settings.seed, stream: 13)
+            for layer in PolicyDenseLayer.allCases {
+                let bound = 1 / Float(layer.inputs(config)).squareRoot()
+                rng.initialiseUniform(params + adapters[layer.rawValue].a, count: rank * layer.inputs(config), low: -bound, high: bound)
             }
         }
         self.params = params
@@ -151,11 +143,12 @@ public final class PPOTrainer {
         grads.initialize(repeating: 0, count: n)
         adamM.initialize(repeating: 0, count: n)
         adamV.initialize(repeating: 0, count: n)
-        self.offsets = offsets
     }
 
     /// Names of the LoRA adapter tensors (empty when LoRA is off).
-    public var adapterNames: [String] { offsets.keys.filter { $0.contains("lora") }.sorted() }
+    public var adapterNames: [String] {
+        adapters.isEmpty ? [] : PolicyDenseLayer.allCases.flatMap { [$0.name + ".lora_A", $0.name + ".lora_B"] }.sorted()
+    }
 
     deinit {
         params.deallocate()
@@ -169,13 +162,14 @@ public final class PPOTrainer {
     public func weights(version: String) throws(PolicyWeightsError) -> PolicyWeights {
         var values = Array(UnsafeBufferPointer(start: params, count: baseCount))
         if rank > 0 {
-            for layer in PPOTrainer.loraLayers(config) {
-                let w = offsets[layer.name + ".weight"]!, a = p(layer.name + ".lora_A"), b = p(layer.name + ".lora_B")
-                for o in 0..<layer.outputs {
-                    for i in 0..<layer.inputs {
+            for layer in PolicyDenseLayer.allCases {
+                let inputs = layer.inputs(config), outputs = layer.outputs(config)
+                let w = offsets.weight(layer), a = params + adapters[layer.rawValue].a, b = params + adapters[layer.rawValue].b
+                for o in 0..<outputs {
+                    for i in 0..<inputs {
                         var sum: Float = 0
-                        for k in 0..<rank { sum += b[o * rank + k] * a[k * layer.inputs + i] }
-                        values[w + o * layer.inputs + i] += scaling * sum
+                        for k in 0..<rank { sum += b[o * rank + k] * a[k * inputs + i] }
+                        values[w + o * inputs + i] += scaling * sum
                     }
                 }
             }
@@ -215,26 +209,22 @@ public final class PPOTrainer {
 
     // MARK: - Forward / backward over a batch of steps
 
-    /// Activations of a batch (kept for the backward pass).
-    final class Batch {
+    /// A batch of steps through the network (TamiyoNetwork's `PolicyPass`), with the masked
+    /// softmax over the logged actions and the LoRA activations kept for the backward pass.
+    final class Batch: PolicyLayerAdapter {
+        unowned let trainer: PPOTrainer
         let n: Int
-        let x, z1, h1, z2, h2, logits, values, logp, probs, entropy: UnsafeMutablePointer<Float>
+        let pass: PolicyPass
+        let logp, probs, entropy: UnsafeMutablePointer<Float>
         let mask: UnsafeMutablePointer<UInt32>
         let actions: UnsafeMutablePointer<Int32>
-        var stages: [Int] = []
-        var blueprints: [Int] = []
         /// Per adapted layer, u = X·Aᵀ [n, rank] (kept for the backward pass).
-        var loraU: [String: UnsafeMutablePointer<Float>] = [:]
+        var loraU: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: PolicyDenseLayer.allCases.count)
 
-        init(_ n: Int, _ c: PolicyNetworkConfig) {
+        init(_ n: Int, _ trainer: PPOTrainer) {
+            self.trainer = trainer
             self.n = n
-            x = .allocate(capacity: n * c.inputDim)
-            z1 = .allocate(capacity: n * c.hiddenDim)
-            h1 = .allocate(capacity: n * c.hiddenDim)
-            z2 = .allocate(capacity: n * c.hiddenDim)
-            h2 = .allocate(capacity: n * c.hiddenDim)
-            logits = .allocate(capacity: n * PPOTrainer.actions)
-            values = .allocate(capacity: n)
+            pass = PolicyPass(config: trainer.config, capacity: n)
             logp = .allocate(capacity: n * PPOTrainer.actions)
             probs = .allocate(capacity: n * PPOTrainer.actions)
             entropy = .allocate(capacity: n)
@@ -243,119 +233,91 @@ public final class PPOTrainer {
         }
 
         deinit {
-            for p in [x, z1, h1, z2, h2, logits, values, logp, probs, entropy] { p.deallocate() }
+            for p in [logp, probs, entropy] { p.deallocate() }
             mask.deallocate()
             actions.deallocate()
-            for u in loraU.values { u.deallocate() }
+            for u in loraU { u?.deallocate() }
         }
+
+        var logits: UnsafeMutablePointer<Float> { pass.logits }
+        var values: UnsafeMutablePointer<Float> { pass.values }
 
         /// log π(a_r | s_r)
         func actionLogp(_ r: Int) -> Float { logp[r * PPOTrainer.actions + Int(actions[r])] }
+
+        /// output[n, outputs] += scaling · (X Aᵀ) Bᵀ
+        func forward(_ layer: PolicyDenseLayer, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int) {
+            let t = trainer
+            guard t.rank > 0 else { return }
+            let inputs = layer.inputs(t.config), outputs = layer.outputs(t.config), adapter = t.adapters[layer.rawValue]
+            let u = UnsafeMutablePointer<Float>.allocate(capacity: n * t.rank)
+            loraU[layer.rawValue] = u
+            let delta = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
+            defer { delta.deallocate() }
+            t.check("\(layer.name) lora") { () throws(KernelError) in
+                try Kernels.linearForward(
+                    out: u, input: input, weights: t.params + adapter.a, bias: nil, batch: n, inputs: inputs, outputs: t.rank)
+                try Kernels.linearForward(
+                    out: delta, input: u, weights: t.params + adapter.b, bias: nil, batch: n, inputs: t.rank, outputs: outputs)
+            }
+            for i in 0..<(n * outputs) { output[i] += t.scaling * delta[i] }
+        }
+
+        /// Adapter gradients from outputGradient; adds the adapter path's input gradient into inputGradient.
+        func backward(
+            _ layer: PolicyDenseLayer, input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+            inputGradient: UnsafeMutablePointer<Float>, rows: Int
+        ) {
+            let t = trainer
+            guard t.rank > 0, let u = loraU[layer.rawValue] else { return }
+            let inputs = layer.inputs(t.config), outputs = layer.outputs(t.config), adapter = t.adapters[layer.rawValue]
+            let scaled = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
+            let du = UnsafeMutablePointer<Float>.allocate(capacity: n * t.rank)
+            let dx = UnsafeMutablePointer<Float>.allocate(capacity: n * inputs)
+            defer { for q in [scaled, du, dx] { q.deallocate() } }
+            for i in 0..<(n * outputs) { scaled[i] = t.scaling * outputGradient[i] }
+            t.check("\(layer.name) lora backward") { () throws(KernelError) in
+                try Kernels.linearBackward(
+                    inputGradient: du, weightGradient: t.grads + adapter.b, biasGradient: nil, outputGradient: scaled, input: u,
+                    weights: t.params + adapter.b, batch: n, inputs: t.rank, outputs: outputs)
+                try Kernels.linearBackward(
+                    inputGradient: dx, weightGradient: t.grads + adapter.a, biasGradient: nil, outputGradient: du, input: input,
+                    weights: t.params + adapter.a, batch: n, inputs: inputs, outputs: t.rank)
+            }
+            for i in 0..<(n * inputs) { inputGradient[i] += dx[i] }
+        }
     }
 
-    func p(_ name: String) -> UnsafeMutablePointer<Float> { params + offsets[name]! }
-    func g(_ name: String) -> UnsafeMutablePointer<Float> { grads + offsets[name]! }
-
-    func check(_ status: Int32, _ what: String) {
-        precondition(status == 0, "\(what) failed with \(status) (a shape bug)")
+    /// Runs kernel calls whose failure can only be a shape bug.
+    func check(_ what: String, _ body: () throws(KernelError) -> Void) {
+        do { try body() } catch { preconditionFailure("\(what) failed: \(error) (a shape bug)") }
     }
 
     func forward(_ steps: [Step]) -> Batch {
-        let c = config, n = steps.count, inDim = c.inputDim, e = c.embeddingDim, h = c.hiddenDim
-        let b = Batch(n, c)
-        let stage = p("stage_embedding"), blueprint = p("blueprint_embedding")
+        let n = steps.count
+        let b = Batch(n, self)
         for (r, s) in steps.enumerated() {
-            let row = b.x + r * inDim
-            for i in 0..<c.featureDim { row[i] = s.features[i].isFinite ? s.features[i] : 0 }
-            (row + c.featureDim).update(from: stage + s.stage * e, count: e)
-            (row + c.featureDim + e).update(from: blueprint + s.blueprint * e, count: e)
+            b.pass.setRow(r, features: s.features, stage: s.stage, blueprint: s.blueprint, parameters: params)
             b.mask[r] = s.mask
             b.actions[r] = s.action
-            b.stages.append(s.stage)
-            b.blueprints.append(s.blueprint)
         }
-        check(ck_linear_forward(b.z1, b.x, p("trunk.0.weight"), nil, n, inDim, h), "trunk.0")
-        loraForward(b, "trunk.0", input: b.x, output: b.z1, inputs: inDim, outputs: h)
-        check(ck_bias_act_forward(CK_ACT_TANH, b.h1, b.z1, p("trunk.0.bias"), n, h), "trunk.0 tanh")
-        check(ck_linear_forward(b.z2, b.h1, p("trunk.1.weight"), nil, n, h, h), "trunk.1")
-        loraForward(b, "trunk.1", input: b.h1, output: b.z2, inputs: h, outputs: h)
-        check(ck_bias_act_forward(CK_ACT_TANH, b.h2, b.z2, p("trunk.1.bias"), n, h), "trunk.1 tanh")
-        check(ck_linear_forward(b.logits, b.h2, p("action.weight"), p("action.bias"), n, h, PPOTrainer.actions), "action head")
-        loraForward(b, "action", input: b.h2, output: b.logits, inputs: h, outputs: PPOTrainer.actions)
-        check(ck_linear_forward(b.values, b.h2, p("value.weight"), p("value.bias"), n, h, 1), "value head")
-        loraForward(b, "value", input: b.h2, output: b.values, inputs: h, outputs: 1)
-        check(ck_masked_log_softmax(b.logp, b.probs, b.entropy, b.logits, b.mask, n, PPOTrainer.actions), "masked log-softmax")
+        check("policy forward") { () throws(KernelError) in
+            try b.pass.forward(rows: n, parameters: params, adapter: rank > 0 ? b : nil)
+            try Kernels.maskedLogSoftmax(
+                logProbabilities: b.logp, probabilities: b.probs, entropy: b.entropy, logits: b.logits, mask: b.mask, batch: n,
+                actions: PPOTrainer.actions)
+        }
         return b
     }
 
     /// Accumulates into `grads` the gradient flowing back from dlogits [n, A] and dvalues [n].
     func backward(_ b: Batch, dlogits: UnsafePointer<Float>, dvalues: UnsafePointer<Float>) {
-        let c = config, n = b.n, inDim = c.inputDim, e = c.embeddingDim, h = c.hiddenDim
-        let dh2 = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
-        let dh2v = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
-        let dz = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
-        let dh1 = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
-        let dx = UnsafeMutablePointer<Float>.allocate(capacity: n * inDim)
-        defer { for q in [dh2, dh2v, dz, dh1, dx] { q.deallocate() } }
-        check(
-            ck_linear_backward(dh2, g("action.weight"), g("action.bias"), dlogits, b.h2, p("action.weight"), n, h, PPOTrainer.actions),
-            "action head backward")
-        loraBackward(b, "action", input: b.h2, dOut: dlogits, dIn: dh2, inputs: h, outputs: PPOTrainer.actions)
-        check(ck_linear_backward(dh2v, g("value.weight"), g("value.bias"), dvalues, b.h2, p("value.weight"), n, h, 1), "value backward")
-        loraBackward(b, "value", input: b.h2, dOut: dvalues, dIn: dh2v, inputs: h, outputs: 1)
-        for i in 0..<(n * h) { dh2[i] += dh2v[i] }
-        check(ck_bias_act_backward(CK_ACT_TANH, dz, g("trunk.1.bias"), dh2, b.z2, b.h2, n, h), "trunk.1 tanh backward")
-        check(ck_linear_backward(dh1, g("trunk.1.weight"), nil, dz, b.h1, p("trunk.1.weight"), n, h, h), "trunk.1 backward")
-        loraBackward(b, "trunk.1", input: b.h1, dOut: dz, dIn: dh1, inputs: h, outputs: h)
-        check(ck_bias_act_backward(CK_ACT_TANH, dz, g("trunk.0.bias"), dh1, b.z1, b.h1, n, h), "trunk.0 tanh backward")
-        check(ck_linear_backward(dx, g("trunk.0.weight"), nil, dz, b.x, p("trunk.0.weight"), n, inDim, h), "trunk.0 backward")
-        loraBackward(b, "trunk.0", input: b.x, dOut: dz, dIn: dx, inputs: inDim, outputs: h)
-        let stage = g("stage_embedding"), blueprint = g("blueprint_embedding")
-        for r in 0..<n {
-            let row = dx + r * inDim + c.featureDim
-            let s = stage + b.stages[r] * e, bp = blueprint + b.blueprints[r] * e
-            for k in 0..<e {
-                s[k] += row[k]
-                bp[k] += row[e + k]
-            }
+        check("policy backward") { () throws(KernelError) in
+            try b.pass.backward(
+                logitsGradient: dlogits, valuesGradient: dvalues, parameters: params, gradients: grads, adapter: rank > 0 ? b : nil)
         }
         // LoRA trains the adapters only: the base weights and embeddings stay frozen.
         if rank > 0 { grads.update(repeating: 0, count: baseCount) }
-    }
-
-    /// output[n, outputs] += scaling · (X Aᵀ) Bᵀ
-    func loraForward(
-        _ b: Batch, _ layer: String, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, inputs: Int, outputs: Int
-    ) {
-        guard rank > 0 else { return }
-        let n = b.n
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: n * rank)
-        b.loraU[layer] = u
-        let delta = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
-        defer { delta.deallocate() }
-        check(ck_linear_forward(u, input, p(layer + ".lora_A"), nil, n, inputs, rank), "\(layer) lora A")
-        check(ck_linear_forward(delta, u, p(layer + ".lora_B"), nil, n, rank, outputs), "\(layer) lora B")
-        for i in 0..<(n * outputs) { output[i] += scaling * delta[i] }
-    }
-
-    /// Adapter gradients from dOut; adds the adapter path's input gradient into dIn.
-    func loraBackward(
-        _ b: Batch, _ layer: String, input: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dIn: UnsafeMutablePointer<Float>, inputs: Int,
-        outputs: Int
-    ) {
-        guard rank > 0, let u = b.loraU[layer] else { return }
-        let n = b.n
-        let scaled = UnsafeMutablePointer<Float>.allocate(capacity: n * outputs)
-        let du = UnsafeMutablePointer<Float>.allocate(capacity: n * rank)
-        let dx = UnsafeMutablePointer<Float>.allocate(capacity: n * inputs)
-        defer { for q in [scaled, du, dx] { q.deallocate() } }
-        for i in 0..<(n * outputs) { scaled[i] = scaling * dOut[i] }
-        check(
-            ck_linear_backward(du, g(layer + ".lora_B"), nil, scaled, u, p(layer + ".lora_B"), n, rank, outputs), "\(layer) lora B backward"
-        )
-        check(
-            ck_linear_backward(dx, g(layer + ".lora_A"), nil, du, input, p(layer + ".lora_A"), n, inputs, rank), "\(layer) lora A backward")
-        for i in 0..<(n * inputs) { dIn[i] += dx[i] }
     }
 
     // MARK: - Advantages
@@ -467,14 +429,13 @@ public final class PPOTrainer {
     ) -> (
         policy: Double, value: Double, entropy: Double, kl: Double, clipped: Int, norm: Double
     ) {
-        let n = steps.count, a = PPOTrainer.actions
+        let n = steps.count
         let b = forward(steps)
         var logpNew = [Float](repeating: 0, count: n)
         for r in 0..<n { logpNew[r] = b.actionLogp(r) }
-        var policyLoss: Float = 0
         var coef = [Float](repeating: 0, count: n)
         var clipped = 0
-        check(ck_ppo_surrogate(&policyLoss, &coef, &clipped, logpNew, logpOld, advantages, Float(settings.clipEpsilon), n), "surrogate")
+        let policyLoss = surrogate(coefficients: &coef, clipped: &clipped, logpNew: logpNew, logpOld: logpOld, advantages: advantages)
         var valueLoss = 0.0, entropy = 0.0, kl = 0.0
         var dvalues = [Float](repeating: 0, count: n)
         for r in 0..<n {
@@ -484,44 +445,65 @@ public final class PPOTrainer {
             entropy += Double(b.entropy[r]) / Double(n)
             kl += Double(logpOld[r] - logpNew[r]) / Double(n)
         }
-        var dlogits = [Float](repeating: 0, count: n * a)
-        check(
-            ck_policy_logits_backward(
-                &dlogits, b.probs, b.logp, b.entropy, b.actions, coef, Float(-settings.entropyCoef / Double(n)), b.mask, n, a),
-            "policy backward")
-        grads.update(repeating: 0, count: count)
-        backward(b, dlogits: dlogits, dvalues: dvalues)
-        var buffers: [UnsafeMutablePointer<Float>?] = [grads]
-        var lengths = [count]
-        let norm = ck_clip_by_global_norm(&buffers, &lengths, 1, Float(settings.gradClip))
-        if norm.isFinite {
-            adamStep += 1
-            check(ck_adam_step(params, adamM, adamV, grads, count, Float(settings.learningRate), 0.9, 0.999, 1e-8, 0, adamStep), "adam")
-        }
+        let dlogits = logitsGradient(b, coefficients: coef, entropyWeight: Float(-settings.entropyCoef / Double(n)))
+        let norm = step(b, dlogits: dlogits, dvalues: dvalues)
         return (Double(policyLoss), valueLoss, entropy, kl, clipped, Double(norm))
     }
 
     /// One maximum-likelihood step on the logged actions (policy head and trunk); returns the
     /// minibatch's mean negative log-likelihood before the step.
     func clone(_ steps: [Step]) -> Double {
-        let n = steps.count, a = PPOTrainer.actions
+        let n = steps.count
         let b = forward(steps)
         var nll = 0.0
         for r in 0..<n { nll -= Double(b.actionLogp(r)) / Double(n) }
         let coef = [Float](repeating: -1 / Float(n), count: n)
-        var dlogits = [Float](repeating: 0, count: n * a)
-        check(ck_policy_logits_backward(&dlogits, b.probs, b.logp, b.entropy, b.actions, coef, 0, b.mask, n, a), "cloning backward")
-        let dvalues = [Float](repeating: 0, count: n)
+        let dlogits = logitsGradient(b, coefficients: coef, entropyWeight: 0)
+        _ = step(b, dlogits: dlogits, dvalues: [Float](repeating: 0, count: n))
+        return nll
+    }
+
+    /// The clipped surrogate against `logpOld` (coefficients: ∂loss/∂logpNew per row).
+    func surrogate(
+        coefficients: inout [Float], clipped: UnsafeMutablePointer<Int>?, logpNew: [Float], logpOld: [Float], advantages: [Float]
+    ) -> Float {
+        var loss: Float = 0
+        check("surrogate") { () throws(KernelError) in
+            loss = try Kernels.ppoSurrogate(
+                coefficients: &coefficients, clipped: clipped, logpNew: logpNew, logpOld: logpOld, advantages: advantages,
+                epsilon: Float(settings.clipEpsilon), batch: logpNew.count)
+        }
+        return loss
+    }
+
+    /// ∂/∂logits of Σ coefficients[r]·log π(a_r) + entropyWeight·Σ H_r over the batch.
+    func logitsGradient(_ b: Batch, coefficients: [Float], entropyWeight: Float) -> [Float] {
+        var dlogits = [Float](repeating: 0, count: b.n * PPOTrainer.actions)
+        check("policy logits backward") { () throws(KernelError) in
+            try Kernels.policyLogitsBackward(
+                logitsGradient: &dlogits, probabilities: b.probs, logProbabilities: b.logp, entropy: b.entropy, actions: b.actions,
+                coefficients: coefficients, entropyWeight: entropyWeight, mask: b.mask, batch: b.n, actionCount: PPOTrainer.actions)
+        }
+        return dlogits
+    }
+
+    /// Backward from the heads' gradients, global-norm clipping, then Adam (skipped when the
+    /// norm is not finite); returns the norm before clipping.
+    func step(_ b: Batch, dlogits: [Float], dvalues: [Float]) -> Float {
         grads.update(repeating: 0, count: count)
         backward(b, dlogits: dlogits, dvalues: dvalues)
         var buffers: [UnsafeMutablePointer<Float>?] = [grads]
         var lengths = [count]
-        let norm = ck_clip_by_global_norm(&buffers, &lengths, 1, Float(settings.gradClip))
+        let norm = Kernels.clipByGlobalNorm(&buffers, lengths: &lengths, count: 1, maxNorm: Float(settings.gradClip))
         if norm.isFinite {
             adamStep += 1
-            check(ck_adam_step(params, adamM, adamV, grads, count, Float(settings.learningRate), 0.9, 0.999, 1e-8, 0, adamStep), "adam")
+            check("adam") { () throws(KernelError) in
+                try Kernels.adamStep(
+                    parameters: params, m: adamM, v: adamV, gradient: grads, count: count, learningRate: Float(settings.learningRate),
+                    beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: adamStep, decoupled: false)
+            }
         }
-        return nll
+        return norm
     }
 
     // MARK: - Evaluation
@@ -571,10 +553,8 @@ public final class PPOTrainer {
             valueLoss += diff * diff / Double(steps.count)
             entropy += Double(b.entropy[r]) / Double(steps.count)
         }
-        var policyLoss: Float = 0
         var coef = [Float](repeating: 0, count: steps.count)
-        check(
-            ck_ppo_surrogate(&policyLoss, &coef, nil, logpNew, logpOld, advantages, Float(settings.clipEpsilon), steps.count), "surrogate")
+        let policyLoss = surrogate(coefficients: &coef, clipped: nil, logpNew: logpNew, logpOld: logpOld, advantages: advantages)
         var evaluation = PolicyEvaluation(
             averageReward: averageReward, policyLoss: Double(policyLoss), valueLoss: valueLoss, paramLoss: 0, policyEntropy: entropy,
             outOfSupport: Double(unsupported) / Double(steps.count), reports: experiences.count, steps: steps.count)

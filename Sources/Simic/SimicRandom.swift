@@ -1,11 +1,11 @@
-internal import CKernels
+import Kernels
 
 /// PCG32 from the C kernels (the same generator on every machine): Simic's sampling,
 /// hold-out split and minibatch order all come from it, so a fixed seed reproduces a job.
 struct SimicRandom {
-    private var rng = ck_rng(state: 0, inc: 0)
+    private var rng: RandomGenerator
 
-    init(seed: UInt64, stream: UInt64) { ck_rng_seed(&rng, seed, stream) }
+    init(seed: UInt64, stream: UInt64) { rng = RandomGenerator(seed: seed, stream: stream) }
 
     /// Uniform in [0, n) (n ≥ 1), by rejection (no modulo bias).
     mutating func below(_ n: Int) -> Int {
@@ -13,7 +13,7 @@ struct SimicRandom {
         let bound = UInt32(n)
         let threshold = (0 &- bound) % bound
         while true {
-            let r = ck_rng_next_u32(&rng)
+            let r = rng.nextUInt32()
             if r >= threshold { return Int(r % bound) }
         }
     }

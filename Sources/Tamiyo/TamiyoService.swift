@@ -9,6 +9,7 @@ import Foundation
 public import Karn
 public import Kasmina
 public import KernelRuntime
+public import Kernels
 public import Leyline
 public import Logging
 public import Oona

@@ -1,8 +1,9 @@
 // TamiyoNetwork: the one definition of Tamiyo's policy network — its shape, its named
-// tensors and their binary weight format, its feature encoding and its inference over the C
-// kernels. Tamiyo runs it at every epoch boundary; Simic trains it and publishes weights in
-// the same format (a mismatch in name or shape is refused, never loaded "non-strictly").
-internal import CKernels
+// tensors and their binary weight format, its feature encoding, and its one batched forward
+// and backward over Kernels (PolicyPass). Tamiyo runs it at every epoch boundary; Simic trains
+// it and publishes weights in the same format (a mismatch in name or shape is refused, never
+// loaded "non-strictly").
+import Kernels
 
 /// Sizes of the network (03-tamiyo §2 and 04-simic §3, reconciled; "beyond the reference":
 /// location and blueprint heads over what exists instead of hard-coded ids).
@@ -88,12 +89,14 @@ public struct PolicyOutput: Sendable, Equatable {
     public var blueprintScores: [Float]
 }
 
-/// Inference with fixed weights over the C kernels (dense + tanh), no dropout, deterministic.
-/// Buffers are allocated once; one instance per thread (a run's controller owns its own).
+/// Inference with fixed weights: the shared `PolicyPass` over one row (dense + tanh over the
+/// C kernels), then the param head and the slot and blueprint scorers; no dropout,
+/// deterministic. Buffers are allocated once; one instance per thread (a run's controller owns
+/// its own).
 public final class PolicyNetwork {
     public let weights: PolicyWeights
-    private let input: UnsafeMutablePointer<Float>
-    private let hidden: UnsafeMutablePointer<Float>
+    private let pass: PolicyPass
+    /// The trunk's output ⊕ one slot's features (the slot scorer's input).
     private let context: UnsafeMutablePointer<Float>
     private let heads: UnsafeMutablePointer<Float>
     /// Pre-activations of a tanh layer (the C activation kernels do not work in place).
@@ -102,16 +105,13 @@ public final class PolicyNetwork {
     public init(weights: PolicyWeights) {
         self.weights = weights
         let config = weights.config
-        input = .allocate(capacity: config.inputDim)
-        hidden = .allocate(capacity: config.hiddenDim)
+        pass = PolicyPass(config: config, capacity: 1)
         context = .allocate(capacity: config.hiddenDim + config.slotFeatureDim)
         heads = .allocate(capacity: 16)
         scratch = .allocate(capacity: max(config.hiddenDim, config.slotHiddenDim, config.embeddingDim, 16))
     }
 
     deinit {
-        input.deallocate()
-        hidden.deallocate()
         context.deallocate()
         heads.deallocate()
         scratch.deallocate()
@@ -120,36 +120,28 @@ public final class PolicyNetwork {
     public var config: PolicyNetworkConfig { weights.config }
 
     public func evaluate(_ x: PolicyInput) -> PolicyOutput {
-        let c = config
-        precondition(x.features.count == c.featureDim, "expected \(c.featureDim) features")
-        weights.withTensors { t in
-            // x = features ⊕ stage embedding ⊕ blueprint embedding
-            for i in 0..<c.featureDim { input[i] = x.features[i].isFinite ? x.features[i] : 0 }
-            let stage = min(max(x.stageIndex, 0), c.stageVocab - 1)
-            let blueprint = min(max(x.blueprintIndex, 0), c.blueprintVocab - 1)
-            (input + c.featureDim).update(from: t["stage_embedding"] + stage * c.embeddingDim, count: c.embeddingDim)
-            (input + c.featureDim + c.embeddingDim).update(
-                from: t["blueprint_embedding"] + blueprint * c.embeddingDim, count: c.embeddingDim)
-            dense(hidden, input, t["trunk.0.weight"], t["trunk.0.bias"], rows: 1, inputs: c.inputDim, outputs: c.hiddenDim, tanh: true)
-            dense(context, hidden, t["trunk.1.weight"], t["trunk.1.bias"], rows: 1, inputs: c.hiddenDim, outputs: c.hiddenDim, tanh: true)
-        }
-        return weights.withTensors { t in
-            let actions = PolicyAction.allCases.count
-            dense(heads, context, t["action.weight"], t["action.bias"], rows: 1, inputs: c.hiddenDim, outputs: actions, tanh: false)
-            let logits = Array(UnsafeBufferPointer(start: heads, count: actions))
-            dense(heads, context, t["param.weight"], t["param.bias"], rows: 1, inputs: c.hiddenDim, outputs: 1, tanh: true)
+        let c = config, o = pass.offsets
+        return weights.values.withUnsafeBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            pass.setRow(0, features: x.features, stage: x.stageIndex, blueprint: x.blueprintIndex, parameters: p)
+            do {
+                try pass.forward(rows: 1, parameters: p)
+            } catch {
+                preconditionFailure("the policy pass failed: \(error) (a shape bug)")
+            }
+            context.update(from: pass.h2, count: c.hiddenDim)
+            let logits = Array(UnsafeBufferPointer(start: pass.logits, count: PolicyPass.actions))
+            dense(heads, context, p + o.paramWeight, p + o.paramBias, inputs: c.hiddenDim, outputs: 1, tanh: true)
             let param = heads[0]
-            dense(heads, context, t["value.weight"], t["value.bias"], rows: 1, inputs: c.hiddenDim, outputs: 1, tanh: false)
-            let value = heads[0]
             return PolicyOutput(
-                actionLogits: logits, param: param, value: value, slotScores: slotScores(x, t),
-                blueprintScores: blueprintScores(x, t))
+                actionLogits: logits, param: param, value: pass.values[0], slotScores: slotScores(x, p),
+                blueprintScores: blueprintScores(x, p))
         }
     }
 
     /// score_i = v · tanh(W [c ⊕ f_i] + b)
-    private func slotScores(_ x: PolicyInput, _ t: PolicyWeights.Tensors) -> [Float] {
-        let c = config
+    private func slotScores(_ x: PolicyInput, _ p: UnsafePointer<Float>) -> [Float] {
+        let c = config, o = pass.offsets
         var scores: [Float] = []
         var u = [Float](repeating: 0, count: c.slotHiddenDim)
         for slot in x.slots {
@@ -157,25 +149,24 @@ public final class PolicyNetwork {
             for (j, v) in slot.enumerated() { context[c.hiddenDim + j] = v.isFinite ? v : 0 }
             u.withUnsafeMutableBufferPointer { buffer in
                 dense(
-                    buffer.baseAddress!, context, t["slot.weight"], t["slot.bias"], rows: 1, inputs: c.hiddenDim + c.slotFeatureDim,
+                    buffer.baseAddress!, context, p + o.slotWeight, p + o.slotBias, inputs: c.hiddenDim + c.slotFeatureDim,
                     outputs: c.slotHiddenDim, tanh: true)
             }
-            let v = t["slot.score"]
+            let v = p + o.slotScore
             scores.append((0..<c.slotHiddenDim).reduce(Float(0)) { $0 + v[$1] * u[$1] })
         }
         return scores
     }
 
     /// score_b = (W_q c + b_q) · E[b] + w_m · m_b + b_m
-    private func blueprintScores(_ x: PolicyInput, _ t: PolicyWeights.Tensors) -> [Float] {
-        let c = config
+    private func blueprintScores(_ x: PolicyInput, _ p: UnsafePointer<Float>) -> [Float] {
+        let c = config, o = pass.offsets
         var query = [Float](repeating: 0, count: c.embeddingDim)
         query.withUnsafeMutableBufferPointer { buffer in
             dense(
-                buffer.baseAddress!, context, t["blueprint.query.weight"], t["blueprint.query.bias"], rows: 1, inputs: c.hiddenDim,
-                outputs: c.embeddingDim, tanh: false)
+                buffer.baseAddress!, context, p + o.queryWeight, p + o.queryBias, inputs: c.hiddenDim, outputs: c.embeddingDim, tanh: false)
         }
-        let embedding = t["blueprint_embedding"], meta = t["blueprint.meta.weight"], metaBias = t["blueprint.meta.bias"][0]
+        let embedding = p + o.blueprintEmbedding, meta = p + o.metaWeight, metaBias = p[o.metaBias]
         return x.blueprints.map { candidate in
             precondition(candidate.features.count == c.blueprintFeatureDim, "expected \(c.blueprintFeatureDim) blueprint features")
             let row = embedding + min(max(candidate.index, 0), c.blueprintVocab - 1) * c.embeddingDim
@@ -186,19 +177,20 @@ public final class PolicyNetwork {
         }
     }
 
-    /// out[rows, outputs] = act(in · Wᵀ + b)
+    /// out[1, outputs] = act(in · Wᵀ + b) for one row.
     private func dense(
         _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-        rows: Int, inputs: Int, outputs: Int, tanh: Bool
+        inputs: Int, outputs: Int, tanh: Bool
     ) {
-        precondition(rows == 1, "the policy evaluates one row at a time")
-        if tanh {
-            var status = ck_linear_forward(scratch, x, w, nil, rows, inputs, outputs)
-            if status == 0 { status = ck_bias_act_forward(CK_ACT_TANH, out, scratch, b, rows, outputs) }
-            precondition(status == 0, "a policy layer failed with \(status) (a shape bug)")
-        } else {
-            let status = ck_linear_forward(out, x, w, b, rows, inputs, outputs)
-            precondition(status == 0, "ck_linear_forward failed with \(status) (a shape bug)")
+        do {
+            if tanh {
+                try Kernels.linearForward(out: scratch, input: x, weights: w, bias: nil, batch: 1, inputs: inputs, outputs: outputs)
+                try Kernels.biasActivationForward(.tanh, y: out, z: scratch, bias: b, batch: 1, width: outputs)
+            } else {
+                try Kernels.linearForward(out: out, input: x, weights: w, bias: b, batch: 1, inputs: inputs, outputs: outputs)
+            }
+        } catch {
+            preconditionFailure("a policy layer failed: \(error) (a shape bug)")
         }
     }
 }

@@ -1,6 +1,6 @@
-internal import CKernels
 import EsperJSON
 import EsperStorage
+import Kernels
 
 /// One named tensor of the policy.
 public struct PolicyTensor: Sendable, Equatable, Codable {
@@ -85,39 +85,24 @@ public struct PolicyWeights: Sendable, Equatable {
         config: PolicyNetworkConfig = PolicyNetworkConfig(), seed: UInt64 = 0x7A31_7000,
         policyVersion: String = "policy-init"
     ) -> PolicyWeights {
-        var rng = ck_rng(state: 0, inc: 0)
-        ck_rng_seed(&rng, seed, 77)
+        var rng = RandomGenerator(seed: seed, stream: 77)
         var values: [Float] = []
         for tensor in layout(config) {
             var part = [Float](repeating: 0, count: tensor.count)
             part.withUnsafeMutableBufferPointer { buffer in
                 let p = buffer.baseAddress!
                 if tensor.name.hasSuffix("embedding") {
-                    ck_init_uniform(&rng, p, tensor.count, -0.1, 0.1)
+                    rng.initialiseUniform(p, count: tensor.count, low: -0.1, high: 0.1)
                 } else if tensor.shape.count == 2 {
-                    _ = ck_init_xavier_uniform(&rng, p, tensor.count, tensor.shape[1], tensor.shape[0])
+                    rng.initialiseWeights(p, count: tensor.count, fanIn: tensor.shape[1], fanOut: tensor.shape[0], scheme: .xavierUniform)
                 } else if tensor.name == "slot.score" || tensor.name == "blueprint.meta.weight" {
-                    ck_init_uniform(&rng, p, tensor.count, -0.5, 0.5)
+                    rng.initialiseUniform(p, count: tensor.count, low: -0.5, high: 0.5)
                 }
             }
             values += part
         }
         // Valid by construction.
         return try! PolicyWeights(config: config, values: values, policyVersion: policyVersion)
-    }
-
-    /// Pointers to the tensors by name, valid inside `withTensors`.
-    public struct Tensors {
-        let base: UnsafePointer<Float>
-        let offsets: [String: Int]
-        public subscript(name: String) -> UnsafePointer<Float> {
-            guard let offset = offsets[name] else { preconditionFailure("no policy tensor \(name)") }
-            return base + offset
-        }
-    }
-
-    public func withTensors<R>(_ body: (Tensors) -> R) -> R {
-        values.withUnsafeBufferPointer { body(Tensors(base: $0.baseAddress!, offsets: offsets)) }
     }
 
     /// The values of one tensor.

@@ -1,6 +1,6 @@
-import CKernels
 import EsperJSON
 import Foundation
+import Kernels
 
 #if canImport(Glibc)
     import Glibc
@@ -47,7 +47,7 @@ enum KernelWatchdog {
         // Close-on-exec, so a process another thread spawns meanwhile does not hold the pipe open.
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let started = Autotuner.monotonic()
-        let pid = pid_t(ck_watchdog_fork(fds[1]))
+        let pid = pid_t(Kernels.watchdogFork(keeping: fds[1]))
         if pid < 0 {
             close(fds[0])
             close(fds[1])
@@ -55,7 +55,7 @@ enum KernelWatchdog {
         }
         if pid == 0 {
             // No OpenBLAS worker threads in the child (its pool belongs to the parent).
-            ck_blas_set_threads(1)
+            Kernels.blasThreads = 1
             close(fds[0])
             let pipe = fds[1]
             let bytes =

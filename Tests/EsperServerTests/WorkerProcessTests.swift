@@ -1,6 +1,7 @@
 import EsperJSON
 import EsperTestSupport
 import Foundation
+import Kernels
 import Oona
 import Runs
 import Testing

@@ -1,6 +1,7 @@
 import EsperTestSupport
 import Foundation
 import KernelRuntime
+import Kernels
 import Leyline
 import Testing
 import Tolaria

@@ -1,5 +1,6 @@
 import EsperTestSupport
 import KernelRuntime
+import Kernels
 import Leyline
 import Testing
 import Tolaria

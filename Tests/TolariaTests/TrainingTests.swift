@@ -1,6 +1,7 @@
 import EsperStorage
 import EsperTestSupport
 import Foundation
+import Kernels
 import Testing
 
 @testable import Tolaria

@@ -11,6 +11,7 @@ import EsperStorage
 import Foundation
 import Karn
 import Kasmina
+import Kernels
 import Leyline
 import Logging
 import Tamiyo

@@ -6,6 +6,7 @@
 //          (median over epochs of the time per step; best_ms= the fastest epoch's)
 //        tolaria-bench digits [EPOCHS]         → "digits_default samples_per_s=X epoch_ms=Y"
 import Foundation
+import Kernels
 import Tolaria
 
 func median(_ values: [Double]) -> Double {

@@ -1,3 +1,8 @@
+// Tolaria: the training engine — a host MLP over the C kernels (through Kernels), data sets,
+// the epoch loop with validation and the end-of-epoch hook, checkpoints and rollback, and the
+// run service that executes training runs on worker threads for /api/v1/runs.
+import Kernels
+
 /// Labelled examples in memory: `features` holds `count` rows of `featureCount` floats,
 /// row-major, ready to be copied into batches; labels are class indices `0..<classCount`.
 public struct Dataset: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Built-in toy problems, generated from a seed (PCG32, its own stream) so every machine
 /// gets the same points. Sizes and noise come from the run config.

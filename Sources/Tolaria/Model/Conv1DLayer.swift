@@ -1,4 +1,4 @@
-internal import CKernels
+import Kernels
 
 /// A conv1d layer over channels-last signals (`ck_conv1d_forward` / `_backward`): weights
 /// `[channels, kernel, inputChannels]` then the bias, one group of the host's block; its
@@ -8,16 +8,16 @@ final class Conv1DLayer: HostLayer {
     let shape: Conv1DLayerShape
     let scheme: WeightInitialisation
     let parameters: ParameterGroup
-    private var dims: ck_conv1d_dims
+    private var dims: Conv1DDimensions
 
     init(shape: Conv1DLayerShape, scheme: WeightInitialisation, parameters: ParameterGroup) {
         precondition(shape.outputLength > 0 && parameters.count == shape.parameterCount)
         self.shape = shape
         self.scheme = scheme
         self.parameters = parameters
-        dims = ck_conv1d_dims(
-            batch: 0, in_channels: shape.inputChannels, length: shape.inputLength, out_channels: shape.channels,
-            kernel: shape.kernelSize, stride: shape.stride, pad_left: shape.padLeft, pad_right: shape.padRight)
+        dims = Conv1DDimensions(
+            batch: 0, inputChannels: shape.inputChannels, length: shape.inputLength, outputChannels: shape.channels,
+            kernelSize: shape.kernelSize, stride: shape.stride, padLeft: shape.padLeft, padRight: shape.padRight)
     }
 
     var inputWidth: Int { shape.inputWidth }
@@ -46,9 +46,9 @@ final class Conv1DLayer: HostLayer {
         guard case .none = hook else { preconditionFailure("a conv1d layer takes no pre-activation hook") }
         pass.input = input
         dims.batch = step.batch
-        try Kernels.check(
-            ck_conv1d_forward(pass.output, pass.scratch[0], pass.scratch[1], input, weights, bias, shape.activation.kernel, &dims),
-            "ck_conv1d_forward")
+        try Kernels.conv1dForward(
+            y: pass.output, z: pass.scratch[0], columns: pass.scratch[1], input: input, weights: weights, bias: bias,
+            activation: shape.activation, dimensions: dims)
         return UnsafePointer(pass.output)
     }
 
@@ -59,11 +59,11 @@ final class Conv1DLayer: HostLayer {
         precondition(step.discard == nil && !toPreactivation, "a conv1d layer is never part of a shadow pass")
         dims.batch = step.batch
         let gradients = parameters.gradients
-        try Kernels.check(
-            ck_conv1d_backward(
-                inputGradient, gradients, gradients + shape.weightCount, pass.scratch[2], inputGradient == nil ? nil : pass.scratch[3],
-                pass.outputGradient, pass.scratch[0], pass.output, pass.scratch[1], weights, shape.activation.kernel, &dims),
-            "ck_conv1d_backward")
+        try Kernels.conv1dBackward(
+            inputGradient: inputGradient, weightGradient: gradients, biasGradient: gradients + shape.weightCount,
+            dz: pass.scratch[2], inputColumnsGradient: inputGradient == nil ? nil : pass.scratch[3],
+            outputGradient: pass.outputGradient, z: pass.scratch[0], y: pass.output, columns: pass.scratch[1],
+            weights: weights, activation: shape.activation, dimensions: dims)
     }
 
     func preactivationGradient(_ pass: LayerActivations) -> UnsafePointer<Float> { UnsafePointer(pass.scratch[2]) }

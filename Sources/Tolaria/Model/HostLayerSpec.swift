@@ -1,3 +1,5 @@
+public import Kernels
+
 /// The layers of a host declared as a sequence (`"model": {"layers": [...]}`): conv1d layers
 /// over the input signal, a flatten, dense hidden layers. The linear output layer to the
 /// classes is always appended, as it is after `hidden_sizes`.

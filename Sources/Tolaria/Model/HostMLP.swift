@@ -1,3 +1,5 @@
+public import Kernels
+
 /// The shape of a host network.
 public struct HostArchitecture: Sendable, Codable, Equatable {
     public var inputs: Int

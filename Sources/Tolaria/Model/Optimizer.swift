@@ -1,3 +1,5 @@
+public import Kernels
+
 /// Which update rule, with its hyper-parameters (from the run config).
 public struct OptimizerSettings: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {

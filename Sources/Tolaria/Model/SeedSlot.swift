@@ -1,3 +1,4 @@
+public import Kernels
 public import Leyline
 
 /// A module grafted into a seed slot — the one interface Kasmina implements. It maps the

@@ -1,3 +1,5 @@
+public import Kernels
+
 /// What the controller may ask for at an epoch boundary. Tolaria applies the decisions in
 /// order, inside the timed boundary.
 public enum EpochDecision {

@@ -1,4 +1,5 @@
 import Foundation
+public import Kernels
 
 /// Where a run's examples come from. One struct for every kind (the fields a kind does not
 /// use must be absent — `RunConfig.parse` says so), stored as given in the run registry.

@@ -1,4 +1,5 @@
 public import EsperJSON
+import Kernels
 
 /// A run config that cannot be used; `problems` lists every bad field, not just the first.
 public struct RunConfigError: Error, Sendable, Equatable, CustomStringConvertible {

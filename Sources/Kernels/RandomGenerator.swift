@@ -59,6 +59,11 @@ public struct RandomGenerator: Sendable {
         }
     }
 
+    /// weights[count] ~ U(low, high), overwritten.
+    public mutating func initialiseUniform(_ weights: UnsafeMutablePointer<Float>, count: Int, low: Float, high: Float) {
+        ck_init_uniform(&state, weights, count, low, high)
+    }
+
     /// Kaiming-uniform (ReLU/GELU) or Xavier-uniform (tanh/identity) weights.
     public mutating func initialiseWeights(
         _ weights: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, fanOut: Int,

@@ -1,9 +1,10 @@
-// Tolaria: the training engine — a host MLP over the C kernels, data sets, the epoch loop with
-// validation and the end-of-epoch hook, checkpoints and rollback, and the run service that
-// executes training runs on worker threads for /api/v1/runs.
+// Kernels: the one Swift face of the C numerical kernels (CKernels) — typed calls over
+// caller-owned buffers with C status codes turned into errors, the PCG32 generator, the
+// contiguous parameter block, and the seed-kernel interface KernelRuntime builds on. No other
+// module imports CKernels (the C tests aside).
 internal import CKernels
 
-/// A C kernel refused its arguments (a Tolaria bug, never user input: shapes are validated
+/// A C kernel refused its arguments (a caller's bug, never user input: shapes are validated
 /// before any kernel runs).
 public struct KernelError: Error, Sendable, CustomStringConvertible, Equatable {
     public let kernel: String
@@ -130,6 +131,59 @@ public enum Kernels {
         maxNorm: Float
     ) -> Float {
         ck_clip_by_global_norm(buffers, lengths, count, maxNorm)
+    }
+
+    /// z = conv(x, W) + bias (bias optional), y = act(z); `columns` receives the im2col matrix
+    /// the backward needs. Channels-last: x[batch, length, inputChannels].
+    public static func conv1dForward(
+        y: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
+        input: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        activation: Activation, dimensions: Conv1DDimensions
+    ) throws(KernelError) {
+        var dims = dimensions.kernel
+        try check(ck_conv1d_forward(y, z, columns, input, weights, bias, activation.kernel, &dims), "ck_conv1d_forward")
+    }
+
+    /// From dy: dz (scratch) = dy · act'(z); dW += ∂L/∂W; dBias += ∂L/∂bias (optional);
+    /// dx = ∂L/∂x (overwritten; optional, and then `inputColumnsGradient` may be nil too).
+    public static func conv1dBackward(
+        inputGradient: UnsafeMutablePointer<Float>?, weightGradient: UnsafeMutablePointer<Float>,
+        biasGradient: UnsafeMutablePointer<Float>?, dz: UnsafeMutablePointer<Float>,
+        inputColumnsGradient: UnsafeMutablePointer<Float>?, outputGradient: UnsafePointer<Float>,
+        z: UnsafePointer<Float>, y: UnsafePointer<Float>, columns: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        activation: Activation, dimensions: Conv1DDimensions
+    ) throws(KernelError) {
+        var dims = dimensions.kernel
+        try check(
+            ck_conv1d_backward(
+                inputGradient, weightGradient, biasGradient, dz, inputColumnsGradient, outputGradient, z, y, columns, weights,
+                activation.kernel, &dims),
+            "ck_conv1d_backward")
+    }
+}
+
+/// The shape of one conv1d call (`ck_conv1d_dims`): x[batch, length, inputChannels],
+/// W[outputChannels, kernelSize, inputChannels], zero padding on each side.
+public struct Conv1DDimensions: Sendable, Equatable {
+    public var batch, inputChannels, length, outputChannels, kernelSize, stride, padLeft, padRight: Int
+
+    public init(
+        batch: Int, inputChannels: Int, length: Int, outputChannels: Int, kernelSize: Int, stride: Int, padLeft: Int, padRight: Int
+    ) {
+        self.batch = batch
+        self.inputChannels = inputChannels
+        self.length = length
+        self.outputChannels = outputChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padLeft = padLeft
+        self.padRight = padRight
+    }
+
+    var kernel: ck_conv1d_dims {
+        ck_conv1d_dims(
+            batch: batch, in_channels: inputChannels, length: length, out_channels: outputChannels, kernel: kernelSize,
+            stride: stride, pad_left: padLeft, pad_right: padRight)
     }
 }
 
