@@ -58,4 +58,3 @@ public enum CommandPayload: Sendable, Equatable {
     /// `google.protobuf.Struct`: any JSON object.
     case rollbackPayload([String: JSONValue])
 }
-

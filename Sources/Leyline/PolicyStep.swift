@@ -42,7 +42,9 @@ public struct PolicyStep: LeylineMessage {
             .field("epoch", \.epoch),
             .field(
                 "action", \.action,
-                .that { action, field, v in if action >= UInt32(PolicyStep.maxActions) { v.fail(field, "must be below \(PolicyStep.maxActions)") } }),
+                .that { action, field, v in
+                    if action >= UInt32(PolicyStep.maxActions) { v.fail(field, "must be below \(PolicyStep.maxActions)") }
+                }),
             .field("valid_actions", \.validActions),
             .field("features", \.features, PolicyStep.finiteValues(atMost: PolicyStep.maxFeatures)),
             .field("stage_index", \.stageIndex),

@@ -31,7 +31,8 @@ import Testing
                 let keys = try #require(try JSONValue.parse(direct).objectValue, sourceLocation: sourceLocation).keys
                 #expect(keys.contains(field.key), "\(M.self).\(field.key) is not written", sourceLocation: sourceLocation)
                 #expect(Set(keys).isSubset(of: M.fields.names), "\(M.self): \(keys.sorted())", sourceLocation: sourceLocation)
-                #expect(try LeylineCodec.parse(M.self, from: direct).value == single, "\(M.self).\(field.key)", sourceLocation: sourceLocation)
+                #expect(
+                    try LeylineCodec.parse(M.self, from: direct).value == single, "\(M.self).\(field.key)", sourceLocation: sourceLocation)
                 #expect(
                     try JanssonDecoder(rejectUnknownKeys: true).decode(M.self, from: direct) == single, "\(M.self).\(field.key)",
                     sourceLocation: sourceLocation)
