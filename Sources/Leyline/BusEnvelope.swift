@@ -56,12 +56,13 @@ public struct BusEnvelope: LeylineMessage {
             .field("correlation_id", \.correlationId, .optionalIdentifier),
             .field("attributes", \.attributes),
             .custom(
-                "message_type", write: { envelope, w in w.value(envelope.messageType) },
-                encode: { envelope, c, key in try c.encode(envelope.messageType, forKey: key) }, copy: { $0.message = $1.message }),
+                "message_type", write: { envelope, w in w.value(envelope.pointee.messageType) },
+                encode: { envelope, c, key in try c.encode(envelope.pointee.messageType, forKey: key) },
+                copy: { $0.pointee.message = $1.pointee.message }),
             .custom(
-                "payload", write: { envelope, w in envelope.message.write(to: &w) },
-                encode: { envelope, c, key in try envelope.message.encode(to: &c, forKey: key) },
-                validate: { envelope, v in envelope.message.validate(&v) }, copy: { $0.message = $1.message }),
+                "payload", write: { envelope, w in envelope.pointee.message.write(to: &w) },
+                encode: { envelope, c, key in try envelope.pointee.message.encode(to: &c, forKey: key) },
+                validate: { envelope, v in envelope.pointee.message.validate(&v) }, copy: { $0.pointee.message = $1.pointee.message }),
         ])
 
     private static let messageTypeIndex = fields.index(of: "message_type")
@@ -85,7 +86,7 @@ public struct BusEnvelope: LeylineMessage {
                     payloadOffset = r.position
                     try r.skipValue()
                 }
-            default: try fields.sorted[index].read!(&envelope, &r)
+            default: try fields.sorted[index].readField(into: &envelope, &r)
             }
         }
         if let payloadOffset {

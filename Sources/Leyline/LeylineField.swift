@@ -2,10 +2,14 @@
 /// with it — the direct writer and reader (the bus), Codable (jansson: HTTP bodies and the
 /// reference path) and validation. A message lists its fields in one `LeylineFields` table
 /// and every path walks that table, so a field cannot be in one path and missing from another.
-public struct LeylineField<Message>: @unchecked Sendable {
-    // @unchecked: the closures capture only key paths and immutable values, and a table is
-    // built once (a `static let`) and never changed.
+public final class LeylineField<Message>: @unchecked Sendable {
+    // @unchecked: the closures capture only field offsets and immutable values, and a table
+    // is built once (a `static let`) and never changed. A class, so walking a table copies no
+    // closures. The closures take the message by pointer: the bus's hot paths (encode, decode,
+    // validate) must not copy a message once per field.
     typealias Container = KeyedDecodingContainer<LeylineCodingKey>
+    typealias Source = UnsafePointer<Message>
+    typealias Target = UnsafeMutablePointer<Message>
 
     let name: StaticString
     /// `name` as a String, made once (problems and Codable keys use it).
@@ -14,22 +18,22 @@ public struct LeylineField<Message>: @unchecked Sendable {
     /// For a member of a `oneof`: the oneof's name (at most one member may be present).
     let oneof: String?
     /// Writes the key and the value, or nothing (an unset oneof member, a field omitted when empty).
-    let write: (Message, inout LeylineJSONWriter) -> Void
+    let write: (Source, inout LeylineJSONWriter) -> Void
     /// Reads the value (the reader stands after the key); nil when the message reads this field itself.
-    let read: ((inout Message, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?
-    let encode: (Message, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void
+    let read: ((Target, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?
+    let encode: (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void
     /// Decodes the value when present; nil when the message decodes this field itself.
-    let decode: ((inout Message, Container) throws -> Void)?
-    let validate: (Message, inout LeylineValidator) -> Void
-    /// Sets this field of the first value to the second's (tests: one field at a time).
-    let copy: (inout Message, Message) -> Void
+    let decode: ((Target, Container) throws -> Void)?
+    let validate: (Source, inout LeylineValidator) -> Void
+    /// Sets this field of the target to the source's.
+    let copyValue: (Target, Source) -> Void
 
     init(
-        _ name: StaticString, oneof: String? = nil, write: @escaping (Message, inout LeylineJSONWriter) -> Void,
-        read: ((inout Message, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?,
-        encode: @escaping (Message, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void,
-        decode: ((inout Message, Container) throws -> Void)?, validate: @escaping (Message, inout LeylineValidator) -> Void,
-        copy: @escaping (inout Message, Message) -> Void
+        _ name: StaticString, oneof: String? = nil, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
+        read: ((Target, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?,
+        encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void,
+        decode: ((Target, Container) throws -> Void)?, validate: @escaping (Source, inout LeylineValidator) -> Void,
+        copy: @escaping (Target, Source) -> Void
     ) {
         self.name = name
         key = name.description
@@ -40,7 +44,18 @@ public struct LeylineField<Message>: @unchecked Sendable {
         self.encode = encode
         self.decode = decode
         self.validate = validate
-        self.copy = copy
+        copyValue = copy
+    }
+
+    /// Reads this field into `message` (a message that reads some fields itself).
+    func readField(into message: inout Message, _ reader: inout LeylineJSONReader) throws(LeylineJSONError) {
+        guard let read else { preconditionFailure("\(Message.self) reads \(key) itself") }
+        try withUnsafeMutablePointer(to: &message) { (target) throws(LeylineJSONError) in try read(target, &reader) }
+    }
+
+    /// Sets this field of `target` to the one of `source` (tests: one field at a time).
+    func copy(_ target: inout Message, _ source: Message) {
+        withUnsafePointer(to: source) { source in withUnsafeMutablePointer(to: &target) { copyValue($0, source) } }
     }
 
     /// A field stored at `path`: always written (or omitted while `omitWhen` holds), absent
@@ -51,40 +66,42 @@ public struct LeylineField<Message>: @unchecked Sendable {
     ) -> LeylineField {
         let key = name.description
         let codingKey = LeylineCodingKey(key)
+        let field = LeylineStoredField<Message, V>(path)
+        let apply = rule?.apply
         return LeylineField(
             name,
             write: { message, writer in
-                let value = message[keyPath: path]
+                let value = field.get(message)
                 if let omit, omit(value) { return }
                 writer.key(name)
                 V.writeJSON(value, to: &writer)
             },
-            read: { (message: inout Message, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
-                message[keyPath: path] = try V.readJSON(&reader)
+            read: { (message: Target, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
+                field.set(message, try V.readJSON(&reader))
             },
             encode: { message, container in
-                let value = message[keyPath: path]
+                let value = field.get(message)
                 if let omit, omit(value) { return }
                 try container.encode(value, forKey: codingKey)
             },
             decode: { message, container in
-                if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { message[keyPath: path] = value }
+                if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { field.set(message, value) }
             },
             validate: { message, validator in
-                let value = message[keyPath: path]
-                rule?.apply(value, key, &validator)
+                let value = field.get(message)
+                apply?(value, key, &validator)
                 V.check(value, key, &validator)
             },
-            copy: { message, source in message[keyPath: path] = source[keyPath: path] })
+            copy: { message, source in field.set(message, field.get(source)) })
     }
 
     /// A field the message reads and decodes itself (what it means depends on another
     /// field: a bus envelope's `payload` on its `message_type`); the table writes, encodes and
     /// checks it. `write` and `encode` get the value's turn after the key.
     static func custom(
-        _ name: StaticString, write: @escaping (Message, inout LeylineJSONWriter) -> Void,
-        encode: @escaping (Message, inout KeyedEncodingContainer<LeylineCodingKey>, LeylineCodingKey) throws -> Void,
-        validate: @escaping (Message, inout LeylineValidator) -> Void = { _, _ in }, copy: @escaping (inout Message, Message) -> Void
+        _ name: StaticString, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
+        encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>, LeylineCodingKey) throws -> Void,
+        validate: @escaping (Source, inout LeylineValidator) -> Void = { _, _ in }, copy: @escaping (Target, Source) -> Void
     ) -> LeylineField {
         let codingKey = LeylineCodingKey(name.description)
         return LeylineField(
@@ -105,7 +122,8 @@ public struct LeylineField<Message>: @unchecked Sendable {
     ) -> LeylineField {
         let key = name.description
         let codingKey = LeylineCodingKey(key)
-        let value = { (message: Message) -> V? in message[keyPath: path].flatMap(extract) }
+        let field = LeylineStoredField<Message, Choice?>(path)
+        let value = { (message: Source) -> V? in field.get(message).flatMap(extract) }
         return LeylineField(
             name, oneof: oneof,
             write: { message, writer in
@@ -113,21 +131,42 @@ public struct LeylineField<Message>: @unchecked Sendable {
                 writer.key(name)
                 V.writeJSON(value, to: &writer)
             },
-            read: { (message: inout Message, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
-                message[keyPath: path] = embed(try V.readJSON(&reader))
+            read: { (message: Target, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
+                field.set(message, embed(try V.readJSON(&reader)))
             },
             encode: { message, container in
                 if let value = value(message) { try container.encode(value, forKey: codingKey) }
             },
             decode: { message, container in
-                if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { message[keyPath: path] = embed(value) }
+                if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { field.set(message, embed(value)) }
             },
             validate: { message, validator in
                 if let value = value(message) { V.check(value, key, &validator) }
             },
             copy: { message, source in
-                if let value = value(source) { message[keyPath: path] = embed(value) }
+                if let value = value(source) { field.set(message, embed(value)) }
             })
+    }
+}
+
+/// A stored property reached by its offset in the message, found once from its key path
+/// (applying a key path per field and message cost more than the whole direct codec).
+struct LeylineStoredField<Message, Value> {
+    let offset: Int
+
+    init(_ path: WritableKeyPath<Message, Value>) {
+        guard let offset = MemoryLayout<Message>.offset(of: path) else {
+            preconditionFailure("\(path) is not a stored property of \(Message.self)")
+        }
+        self.offset = offset
+    }
+
+    @inline(__always) func get(_ message: UnsafePointer<Message>) -> Value {
+        UnsafeRawPointer(message).load(fromByteOffset: offset, as: Value.self)
+    }
+
+    @inline(__always) func set(_ message: UnsafeMutablePointer<Message>, _ value: Value) {
+        (UnsafeMutableRawPointer(message) + offset).assumingMemoryBound(to: Value.self).pointee = value
     }
 }
 

@@ -36,19 +36,23 @@ public final class LeylineFields<Message>: @unchecked Sendable {
 
     func write(_ message: Message, to writer: inout LeylineJSONWriter) {
         writer.beginObject()
-        for field in sorted { field.write(message, &writer) }
+        withUnsafePointer(to: message) { message in
+            for field in sorted { field.write(message, &writer) }
+        }
         writer.endObject()
     }
 
     func read(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Message {
         var message = defaults
         var members: [Int] = []
-        var cursor = try reader.beginObject()
-        while let index = try reader.nextField(table, &cursor) {
-            let field = sorted[index]
-            guard let read = field.read else { preconditionFailure("\(Message.self) reads \(field.key) itself") }
-            try read(&message, &reader)
-            if field.oneof != nil { members.append(index) }
+        try withUnsafeMutablePointer(to: &message) { (message) throws(LeylineJSONError) in
+            var cursor = try reader.beginObject()
+            while let index = try reader.nextField(table, &cursor) {
+                let field = sorted[index]
+                guard let read = field.read else { preconditionFailure("\(Message.self) reads \(field.key) itself") }
+                try read(message, &reader)
+                if field.oneof != nil { members.append(index) }
+            }
         }
         if members.count > 1, let (oneof, present) = conflict(members) {
             // Named like the Codable path does: the second member in key order.
@@ -76,7 +80,9 @@ public final class LeylineFields<Message>: @unchecked Sendable {
 
     func encode(_ message: Message, to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: LeylineCodingKey.self)
-        for field in fields { try field.encode(message, &container) }
+        try withUnsafePointer(to: message) { message in
+            for field in fields { try field.encode(message, &container) }
+        }
     }
 
     /// Decodes every field the table decodes: plain fields first, then the oneofs (refusing
@@ -84,7 +90,9 @@ public final class LeylineFields<Message>: @unchecked Sendable {
     func decode(from decoder: any Decoder) throws -> Message {
         let container = try decoder.container(keyedBy: LeylineCodingKey.self)
         var message = defaults
-        for field in fields where field.oneof == nil { try field.decode?(&message, container) }
+        try withUnsafeMutablePointer(to: &message) { message in
+            for field in fields where field.oneof == nil { try field.decode?(message, container) }
+        }
         var present: [Int] = []
         for (index, field) in sorted.enumerated() where field.oneof != nil && container.contains(field.codingKey) {
             if try !container.decodeNil(forKey: field.codingKey) { present.append(index) }
@@ -95,13 +103,17 @@ public final class LeylineFields<Message>: @unchecked Sendable {
                     codingPath: decoder.codingPath + [LeylineCodingKey(members[1])],
                     debugDescription: LeylineFields.oneofMessage(oneof, members)))
         }
-        for index in present { try sorted[index].decode?(&message, container) }
+        try withUnsafeMutablePointer(to: &message) { message in
+            for index in present { try sorted[index].decode?(message, container) }
+        }
         return message
     }
 
     // MARK: validation
 
     func validate(_ message: Message, _ validator: inout LeylineValidator) {
-        for field in fields { field.validate(message, &validator) }
+        withUnsafePointer(to: message) { message in
+            for field in fields { field.validate(message, &validator) }
+        }
     }
 }
