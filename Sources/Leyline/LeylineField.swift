@@ -71,26 +71,26 @@ public final class LeylineField<Message>: @unchecked Sendable {
         return LeylineField(
             name,
             write: { message, writer in
-                let value = field.get(message)
-                if let omit, omit(value) { return }
+                let value = field.address(message)
+                if let omit, omit(value.pointee) { return }
                 writer.key(name)
-                V.writeJSON(value, to: &writer)
+                V.writeJSON(value.pointee, to: &writer)
             },
             read: { (message: Target, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
                 field.set(message, try V.readJSON(&reader))
             },
             encode: { message, container in
-                let value = field.get(message)
-                if let omit, omit(value) { return }
-                try container.encode(value, forKey: codingKey)
+                let value = field.address(message)
+                if let omit, omit(value.pointee) { return }
+                try container.encode(value.pointee, forKey: codingKey)
             },
             decode: { message, container in
                 if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { field.set(message, value) }
             },
             validate: { message, validator in
-                let value = field.get(message)
-                apply?(value, key, &validator)
-                V.check(value, key, &validator)
+                let value = field.address(message)
+                apply?(value.pointee, key, &validator)
+                V.check(value.pointee, key, &validator)
             },
             copy: { message, source in field.set(message, field.get(source)) })
     }
@@ -159,6 +159,11 @@ struct LeylineStoredField<Message, Value> {
             preconditionFailure("\(path) is not a stored property of \(Message.self)")
         }
         self.offset = offset
+    }
+
+    /// Where the value is, so the hot paths borrow it instead of copying it.
+    @inline(__always) func address(_ message: UnsafePointer<Message>) -> UnsafePointer<Value> {
+        (UnsafeRawPointer(message) + offset).assumingMemoryBound(to: Value.self)
     }
 
     @inline(__always) func get(_ message: UnsafePointer<Message>) -> Value {
