@@ -1,5 +1,5 @@
 /// A blueprint as the catalogue describes it (Karn/Urza).
-public struct BlueprintDescriptor: Sendable, Equatable, Codable, LeylineValidatable {
+public struct BlueprintDescriptor: LeylineMessage {
     public var blueprintId: String
     public var name: String
     public var tier: BlueprintTier
@@ -27,34 +27,23 @@ public struct BlueprintDescriptor: Sendable, Equatable, Codable, LeylineValidata
         self.description = description
     }
 
-    enum CodingKeys: String, CodingKey {
-        case blueprintId = "blueprint_id", name, tier, allowedParameters = "allowed_parameters", risk, stage
-        case quarantineOnly = "quarantine_only", approvalRequired = "approval_required", description
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        blueprintId = try c.field(.blueprintId, or: "")
-        name = try c.field(.name, or: "")
-        tier = try c.field(.tier, or: .unspecified)
-        allowedParameters = try c.field(.allowedParameters, or: [:])
-        risk = try c.field(.risk, or: 0)
-        stage = try c.field(.stage, or: 0)
-        quarantineOnly = try c.field(.quarantineOnly, or: false)
-        approvalRequired = try c.field(.approvalRequired, or: false)
-        description = try c.field(.description, or: "")
-    }
-
-    public func validate(_ v: inout LeylineValidator) {
-        v.identifier("blueprint_id", blueprintId)
-        v.known("tier", tier)
-        v.eachValue("allowed_parameters", allowedParameters)
-        v.finite("risk", risk, in: 0...1)
-    }
+    public static let fields = LeylineFields(
+        BlueprintDescriptor(),
+        [
+            .field("blueprint_id", \.blueprintId, .identifier),
+            .field("name", \.name),
+            .field("tier", \.tier, .known),
+            .field("allowed_parameters", \.allowedParameters),
+            .field("risk", \.risk, .finite(in: 0...1)),
+            .field("stage", \.stage),
+            .field("quarantine_only", \.quarantineOnly),
+            .field("approval_required", \.approvalRequired),
+            .field("description", \.description),
+        ])
 }
 
 /// Allowed range of one blueprint parameter.
-public struct BlueprintParameterBounds: Sendable, Equatable, Codable, LeylineValidatable {
+public struct BlueprintParameterBounds: LeylineMessage {
     public var minValue: Double
     public var maxValue: Double
 
@@ -63,82 +52,13 @@ public struct BlueprintParameterBounds: Sendable, Equatable, Codable, LeylineVal
         self.maxValue = maxValue
     }
 
-    enum CodingKeys: String, CodingKey { case minValue = "min_value", maxValue = "max_value" }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        minValue = try c.field(.minValue, or: 0)
-        maxValue = try c.field(.maxValue, or: 0)
-    }
+    public static let fields = LeylineFields(
+        BlueprintParameterBounds(), [.field("min_value", \.minValue, .finite), .field("max_value", \.maxValue, .finite)])
 
     public func validate(_ v: inout LeylineValidator) {
-        v.finite("min_value", minValue)
-        v.finite("max_value", maxValue)
+        BlueprintParameterBounds.fields.validate(self, &v)
         if minValue.isFinite && maxValue.isFinite && minValue > maxValue {
             v.fail("min_value", "\(minValue) is greater than max_value \(maxValue)")
-        }
-    }
-}
-
-// Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
-extension BlueprintDescriptor: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable([
-        "allowed_parameters", "approval_required", "blueprint_id", "description", "name", "quarantine_only", "risk", "stage", "tier",
-    ])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("allowed_parameters"); w.map(allowedParameters)
-        w.key("approval_required"); w.bool(approvalRequired)
-        w.key("blueprint_id"); w.string(blueprintId)
-        w.key("description"); w.string(description)
-        w.key("name"); w.string(name)
-        w.key("quarantine_only"); w.bool(quarantineOnly)
-        w.key("risk"); w.float(risk)
-        w.key("stage"); w.unsigned(stage)
-        w.key("tier"); w.value(tier)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(BlueprintDescriptor.jsonFields, &cursor) {
-            switch field {
-            case 0: allowedParameters = try r.map(of: BlueprintParameterBounds.self)
-            case 1: approvalRequired = try r.bool()
-            case 2: blueprintId = try r.string()
-            case 3: description = try r.string()
-            case 4: name = try r.string()
-            case 5: quarantineOnly = try r.bool()
-            case 6: risk = try r.float()
-            case 7: stage = try r.uint32()
-            case 8: tier = try r.value(BlueprintTier.self)
-            default: break
-            }
-        }
-    }
-}
-
-extension BlueprintParameterBounds: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["max_value", "min_value"])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("max_value"); w.double(maxValue)
-        w.key("min_value"); w.double(minValue)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(BlueprintParameterBounds.jsonFields, &cursor) {
-            switch field {
-            case 0: maxValue = try r.double()
-            case 1: minValue = try r.double()
-            default: break
-            }
         }
     }
 }

@@ -46,4 +46,50 @@ public enum BusMessage: Sendable, Equatable {
             if value.objectValue == nil { v.fail("payload", "must be a JSON object") }
         }
     }
+
+    // The envelope's `payload`, in each path; its type comes from `message_type`.
+
+    func write(to w: inout LeylineJSONWriter) {
+        switch self {
+        case .systemState(let m): SystemStatePacket.writeJSON(m, to: &w)
+        case .adaptationCommand(let m): AdaptationCommand.writeJSON(m, to: &w)
+        case .fieldReport(let m): FieldReport.writeJSON(m, to: &w)
+        case .telemetry(let m): TelemetryPacket.writeJSON(m, to: &w)
+        case .policyUpdate(let m): PolicyUpdate.writeJSON(m, to: &w)
+        case .unspecified(let value): w.json(value)
+        }
+    }
+
+    static func read(_ type: BusMessageType, _ r: inout LeylineJSONReader) throws(LeylineJSONError) -> BusMessage {
+        switch type {
+        case .systemState: .systemState(try SystemStatePacket.readJSON(&r))
+        case .adaptationCommand: .adaptationCommand(try AdaptationCommand.readJSON(&r))
+        case .fieldReport: .fieldReport(try FieldReport.readJSON(&r))
+        case .telemetry: .telemetry(try TelemetryPacket.readJSON(&r))
+        case .policyUpdate: .policyUpdate(try PolicyUpdate.readJSON(&r))
+        case .unspecified: .unspecified(try r.json())
+        }
+    }
+
+    func encode<Key>(to c: inout KeyedEncodingContainer<Key>, forKey key: Key) throws {
+        switch self {
+        case .systemState(let m): try c.encode(m, forKey: key)
+        case .adaptationCommand(let m): try c.encode(m, forKey: key)
+        case .fieldReport(let m): try c.encode(m, forKey: key)
+        case .telemetry(let m): try c.encode(m, forKey: key)
+        case .policyUpdate(let m): try c.encode(m, forKey: key)
+        case .unspecified(let value): try c.encode(value, forKey: key)
+        }
+    }
+
+    static func decode<Key>(_ type: BusMessageType, _ c: KeyedDecodingContainer<Key>, _ key: Key) throws -> BusMessage {
+        switch type {
+        case .systemState: .systemState(try c.decode(SystemStatePacket.self, forKey: key))
+        case .adaptationCommand: .adaptationCommand(try c.decode(AdaptationCommand.self, forKey: key))
+        case .fieldReport: .fieldReport(try c.decode(FieldReport.self, forKey: key))
+        case .telemetry: .telemetry(try c.decode(TelemetryPacket.self, forKey: key))
+        case .policyUpdate: .policyUpdate(try c.decode(PolicyUpdate.self, forKey: key))
+        case .unspecified: .unspecified(try c.decode(JSONValue.self, forKey: key))
+        }
+    }
 }

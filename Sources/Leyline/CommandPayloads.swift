@@ -1,7 +1,7 @@
 public import EsperJSON
 
 /// Payload of a seed command: which lifecycle operation, with which blueprint.
-public struct CommandSeedOperation: Sendable, Equatable, Codable, LeylineValidatable {
+public struct CommandSeedOperation: LeylineMessage {
     public var operation: SeedOperation
     public var blueprintId: String
     public var parameters: [String: Float]
@@ -12,24 +12,17 @@ public struct CommandSeedOperation: Sendable, Equatable, Codable, LeylineValidat
         self.parameters = parameters
     }
 
-    enum CodingKeys: String, CodingKey { case operation, blueprintId = "blueprint_id", parameters }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        operation = try c.field(.operation, or: .unknown)
-        blueprintId = try c.field(.blueprintId, or: "")
-        parameters = try c.field(.parameters, or: [:])
-    }
-
-    public func validate(_ v: inout LeylineValidator) {
-        v.known("operation", operation)
-        v.optionalIdentifier("blueprint_id", blueprintId)
-        v.metrics("parameters", parameters)
-    }
+    public static let fields = LeylineFields(
+        CommandSeedOperation(),
+        [
+            .field("operation", \.operation, .known),
+            .field("blueprint_id", \.blueprintId, .optionalIdentifier),
+            .field("parameters", \.parameters),
+        ])
 }
 
 /// Payload of an optimizer command: new hyperparameter values.
-public struct CommandOptimizerAdjustment: Sendable, Equatable, Codable, LeylineValidatable {
+public struct CommandOptimizerAdjustment: LeylineMessage {
     public var optimizerId: String
     public var hyperparameters: [String: Float]
 
@@ -38,22 +31,13 @@ public struct CommandOptimizerAdjustment: Sendable, Equatable, Codable, LeylineV
         self.hyperparameters = hyperparameters
     }
 
-    enum CodingKeys: String, CodingKey { case optimizerId = "optimizer_id", hyperparameters }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        optimizerId = try c.field(.optimizerId, or: "")
-        hyperparameters = try c.field(.hyperparameters, or: [:])
-    }
-
-    public func validate(_ v: inout LeylineValidator) {
-        v.optionalIdentifier("optimizer_id", optimizerId)
-        v.metrics("hyperparameters", hyperparameters)
-    }
+    public static let fields = LeylineFields(
+        CommandOptimizerAdjustment(),
+        [.field("optimizer_id", \.optimizerId, .optionalIdentifier), .field("hyperparameters", \.hyperparameters)])
 }
 
 /// Payload of a circuit-breaker command: the state the executor should put its breaker in.
-public struct CommandCircuitBreaker: Sendable, Equatable, Codable, LeylineValidatable {
+public struct CommandCircuitBreaker: LeylineMessage {
     public var desiredState: CircuitBreakerState
     public var rationale: String
 
@@ -62,17 +46,8 @@ public struct CommandCircuitBreaker: Sendable, Equatable, Codable, LeylineValida
         self.rationale = rationale
     }
 
-    enum CodingKeys: String, CodingKey { case desiredState = "desired_state", rationale }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        desiredState = try c.field(.desiredState, or: .unknown)
-        rationale = try c.field(.rationale, or: "")
-    }
-
-    public func validate(_ v: inout LeylineValidator) {
-        v.known("desired_state", desiredState)
-    }
+    public static let fields = LeylineFields(
+        CommandCircuitBreaker(), [.field("desired_state", \.desiredState, .known), .field("rationale", \.rationale)])
 }
 
 /// The `payload` oneof of `AdaptationCommand`: at most one member is present in JSON.
@@ -82,76 +57,4 @@ public enum CommandPayload: Sendable, Equatable {
     case circuitBreaker(CommandCircuitBreaker)
     /// `google.protobuf.Struct`: any JSON object.
     case rollbackPayload([String: JSONValue])
-}
-
-// Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
-extension CommandSeedOperation: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["blueprint_id", "operation", "parameters"])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("blueprint_id"); w.string(blueprintId)
-        w.key("operation"); w.value(operation)
-        w.key("parameters"); w.floatMap(parameters)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(CommandSeedOperation.jsonFields, &cursor) {
-            switch field {
-            case 0: blueprintId = try r.string()
-            case 1: operation = try r.value(SeedOperation.self)
-            case 2: parameters = try r.floatMap()
-            default: break
-            }
-        }
-    }
-}
-
-extension CommandOptimizerAdjustment: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["hyperparameters", "optimizer_id"])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("hyperparameters"); w.floatMap(hyperparameters)
-        w.key("optimizer_id"); w.string(optimizerId)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(CommandOptimizerAdjustment.jsonFields, &cursor) {
-            switch field {
-            case 0: hyperparameters = try r.floatMap()
-            case 1: optimizerId = try r.string()
-            default: break
-            }
-        }
-    }
-}
-
-extension CommandCircuitBreaker: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable(["desired_state", "rationale"])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("desired_state"); w.value(desiredState)
-        w.key("rationale"); w.string(rationale)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(CommandCircuitBreaker.jsonFields, &cursor) {
-            switch field {
-            case 0: desiredState = try r.value(CircuitBreakerState.self)
-            case 1: rationale = try r.string()
-            default: break
-            }
-        }
-    }
 }

@@ -1,5 +1,5 @@
 /// The device a training run uses, as reported in every `SystemStatePacket`.
-public struct HardwareContext: Sendable, Equatable, Codable, LeylineValidatable {
+public struct HardwareContext: LeylineMessage {
     /// `cuda`, `cpu` or `tpu`.
     public var deviceType: String
     public var deviceId: String
@@ -22,66 +22,15 @@ public struct HardwareContext: Sendable, Equatable, Codable, LeylineValidatable 
         self.computeCapability = computeCapability
     }
 
-    enum CodingKeys: String, CodingKey {
-        case deviceType = "device_type", deviceId = "device_id", totalMemoryGb = "total_memory_gb"
-        case availableMemoryGb = "available_memory_gb", temperatureCelsius = "temperature_celsius"
-        case utilizationPercent = "utilization_percent", computeCapability = "compute_capability"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        deviceType = try c.field(.deviceType, or: "")
-        deviceId = try c.field(.deviceId, or: "")
-        totalMemoryGb = try c.field(.totalMemoryGb, or: 0)
-        availableMemoryGb = try c.field(.availableMemoryGb, or: 0)
-        temperatureCelsius = try c.field(.temperatureCelsius, or: 0)
-        utilizationPercent = try c.field(.utilizationPercent, or: 0)
-        computeCapability = try c.field(.computeCapability, or: 0)
-    }
-
-    public func validate(_ v: inout LeylineValidator) {
-        v.optionalIdentifier("device_type", deviceType)
-        v.optionalIdentifier("device_id", deviceId)
-        v.finite("total_memory_gb", totalMemoryGb, in: 0...Double(Float.greatestFiniteMagnitude))
-        v.finite("available_memory_gb", availableMemoryGb, in: 0...Double(Float.greatestFiniteMagnitude))
-        v.finite("temperature_celsius", temperatureCelsius, in: -273.15...1000)
-        v.finite("utilization_percent", utilizationPercent, in: 0...100)
-    }
-}
-
-// Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
-extension HardwareContext: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable([
-        "available_memory_gb", "compute_capability", "device_id", "device_type", "temperature_celsius", "total_memory_gb",
-        "utilization_percent",
-    ])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("available_memory_gb"); w.float(availableMemoryGb)
-        w.key("compute_capability"); w.unsigned(computeCapability)
-        w.key("device_id"); w.string(deviceId)
-        w.key("device_type"); w.string(deviceType)
-        w.key("temperature_celsius"); w.float(temperatureCelsius)
-        w.key("total_memory_gb"); w.float(totalMemoryGb)
-        w.key("utilization_percent"); w.float(utilizationPercent)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(HardwareContext.jsonFields, &cursor) {
-            switch field {
-            case 0: availableMemoryGb = try r.float()
-            case 1: computeCapability = try r.uint32()
-            case 2: deviceId = try r.string()
-            case 3: deviceType = try r.string()
-            case 4: temperatureCelsius = try r.float()
-            case 5: totalMemoryGb = try r.float()
-            case 6: utilizationPercent = try r.float()
-            default: break
-            }
-        }
-    }
+    public static let fields = LeylineFields(
+        HardwareContext(),
+        [
+            .field("device_type", \.deviceType, .optionalIdentifier),
+            .field("device_id", \.deviceId, .optionalIdentifier),
+            .field("total_memory_gb", \.totalMemoryGb, .nonNegative),
+            .field("available_memory_gb", \.availableMemoryGb, .nonNegative),
+            .field("temperature_celsius", \.temperatureCelsius, .finite(in: -273.15...1000)),
+            .field("utilization_percent", \.utilizationPercent, .finite(in: 0...100)),
+            .field("compute_capability", \.computeCapability),
+        ])
 }

@@ -46,9 +46,9 @@ public enum LeylineDecodingError: Error, Sendable, Equatable, CustomStringConver
 /// when a value cannot be encoded.
 public enum LeylineCodec {
     /// Encodes a value; non-finite floats are refused with the field named.
-    public static func encode<T: Encodable & LeylineJSONWritable>(_ value: T) throws(LeylineDecodingError) -> [UInt8] {
+    public static func encode<T: LeylineMessage>(_ value: T) throws(LeylineDecodingError) -> [UInt8] {
         var writer = LeylineJSONWriter()
-        value.write(to: &writer)
+        T.writeJSON(value, to: &writer)
         if !writer.needsSlowPath { return writer.bytes }
         return try encodeWithJansson(value)
     }
@@ -64,7 +64,7 @@ public enum LeylineCodec {
 
     /// Decodes and validates. `strict` (HTTP bodies) makes unknown keys an error; otherwise
     /// (the bus) they are ignored and reported through `ignoredFields`.
-    public static func decode<T: LeylineJSONReadable & LeylineValidatable>(
+    public static func decode<T: LeylineMessage>(
         _ type: T.Type, from bytes: some Collection<UInt8>, strict: Bool = true,
         limit: Int = SystemLimits.standard.maxEnvelopeBytes, ignoredFields: ((_ fields: [String]) -> Void)? = nil
     ) throws(LeylineDecodingError) -> T {
@@ -80,14 +80,14 @@ public enum LeylineCodec {
 
     /// Reads a value without validating it (tools that inspect rejected messages). Unknown
     /// keys are returned, not refused.
-    public static func parse<T: LeylineJSONReadable>(
+    public static func parse<T: LeylineMessage>(
         _ type: T.Type, from bytes: some Collection<UInt8>
     )
         throws(LeylineDecodingError) -> (value: T, unknownFields: [String])
     {
         do {
             let (value, unknown) = try LeylineJSONReader.read(bytes) { (reader: inout LeylineJSONReader) throws(LeylineJSONError) in
-                try T(reading: &reader)
+                try T.readJSON(&reader)
             }
             return (value, unknown.sorted())
         } catch {

@@ -4,7 +4,7 @@
 /// JSON: encodes as the full name (`"SEED_STAGE_TRAINING"`); decodes from the name or from
 /// its number (proto3 JSON accepts both). Anything else is an error naming the enum and the
 /// accepted names, so a typo in an HTTP body or a bus entry is reported, never defaulted.
-public protocol LeylineEnum: RawRepresentable, CaseIterable, Hashable, Sendable, Codable, CustomStringConvertible
+public protocol LeylineEnum: RawRepresentable, CaseIterable, Hashable, Sendable, Codable, CustomStringConvertible, LeylineFieldValue
 where RawValue == Int32, AllCases == [Self] {
     /// The proto value names, indexed by number (they are dense from 0).
     static var protoNames: [String] { get }

@@ -18,7 +18,7 @@ public struct LeylineJSONError: Error, Sendable, Equatable, CustomStringConverti
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 }
 
-/// Field names of one message type, in the order its `write(to:)` emits them (sorted).
+/// Field names of one message type, in the order it writes them (sorted; see `LeylineFields`).
 /// Tables are created once per type (`static let`) and live for the whole process; the
 /// names sit in one flat buffer so matching a key costs no reference counting.
 public final class LeylineFieldTable: @unchecked Sendable {
@@ -504,14 +504,6 @@ public struct LeylineJSONReader {
         }
     }
 
-    /// A JSON object as `[String: JSONValue]`.
-    public mutating func jsonObject() throws(LeylineJSONError) -> [String: JSONValue] {
-        skipWhitespace()
-        guard peek() == UInt8(ascii: "{") else { throw mismatch("an object") }
-        guard case .object(let members) = try json() else { throw mismatch("an object") }
-        return members
-    }
-
     // MARK: numbers
 
     enum Number {
@@ -735,45 +727,19 @@ public struct LeylineJSONReader {
 
     // MARK: containers
 
-    public mutating func floatMap() throws(LeylineJSONError) -> [String: Float] {
-        var map: [String: Float] = [:]
-        var cursor = try beginObject()
-        while let key = try mapKey(&cursor, into: map) { map[key] = try float() }
-        return map
-    }
-
-    public mutating func stringMap() throws(LeylineJSONError) -> [String: String] {
-        var map: [String: String] = [:]
-        var cursor = try beginObject()
-        while let key = try mapKey(&cursor, into: map) { map[key] = try string() }
-        return map
-    }
-
-    public mutating func map<T: LeylineJSONReadable>(of type: T.Type) throws(LeylineJSONError) -> [String: T] {
+    /// A map field's object (`LeylineFieldValue` conformance of `Dictionary`).
+    public mutating func map<T: LeylineFieldValue>(of type: T.Type) throws(LeylineJSONError) -> [String: T] {
         var map: [String: T] = [:]
         var cursor = try beginObject()
-        while let key = try mapKey(&cursor, into: map) { map[key] = try T(reading: &self) }
+        while let key = try mapKey(&cursor, into: map) { map[key] = try T.readJSON(&self) }
         return map
     }
 
-    public mutating func array<T: LeylineJSONReadable>(of type: T.Type) throws(LeylineJSONError) -> [T] {
+    /// A repeated field's array (`LeylineFieldValue` conformance of `Array`).
+    public mutating func array<T: LeylineFieldValue>(of type: T.Type) throws(LeylineJSONError) -> [T] {
         var items: [T] = []
         var cursor = try beginArray()
-        while try nextElement(&cursor) { items.append(try T(reading: &self)) }
-        return items
-    }
-
-    public mutating func floatArray() throws(LeylineJSONError) -> [Float] {
-        var items: [Float] = []
-        var cursor = try beginArray()
-        while try nextElement(&cursor) { items.append(try float()) }
-        return items
-    }
-
-    public mutating func stringArray() throws(LeylineJSONError) -> [String] {
-        var items: [String] = []
-        var cursor = try beginArray()
-        while try nextElement(&cursor) { items.append(try string()) }
+        while try nextElement(&cursor) { items.append(try T.readJSON(&self)) }
         return items
     }
 
@@ -822,9 +788,4 @@ final class ScratchBuffer {
 
 public struct LeylineArrayCursor {
     var index = -1
-}
-
-/// A Leyline value that reads itself with `LeylineJSONReader`.
-public protocol LeylineJSONReadable {
-    init(reading reader: inout LeylineJSONReader) throws(LeylineJSONError)
 }

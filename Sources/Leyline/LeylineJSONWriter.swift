@@ -6,8 +6,8 @@ public import EsperJSON
 /// tree and `Encodable` costs ~40 µs for a state packet with 8 seeds; this costs ~2 µs, which
 /// the bus (publish throughput, the 10 µs encode+decode budget) needs.
 ///
-/// Callers write an object's keys in ascending byte order themselves (every `write(to:)` in
-/// this module lists them sorted).
+/// Callers write an object's keys in ascending byte order themselves (`LeylineFields` sorts a
+/// message's fields once, `Dictionary` sorts map keys).
 public struct LeylineJSONWriter: ~Copyable {
     // A plain growable buffer rather than [UInt8]: a message is hundreds of tiny appends, and
     // Array's uniqueness and capacity checks on each were a third of the encoding time.
@@ -269,65 +269,6 @@ public struct LeylineJSONWriter: ~Copyable {
         }
     }
 
-    // MARK: containers
-
-    public mutating func floatMap(_ map: [String: Float]) {
-        beginObject()
-        if map.isEmpty {
-        } else if map.count == 1, let (key, value) = map.first {
-            mapKey(key)
-            float(value)
-        } else {
-            for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-                mapKey(key)
-                float(map[key]!)
-            }
-        }
-        endObject()
-    }
-
-    public mutating func stringMap(_ map: [String: String]) {
-        beginObject()
-        if map.isEmpty {
-        } else if map.count == 1, let (key, value) = map.first {
-            mapKey(key)
-            string(value)
-        } else {
-            for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-                mapKey(key)
-                string(map[key]!)
-            }
-        }
-        endObject()
-    }
-
-    public mutating func array<T: LeylineJSONWritable>(_ values: [T]) {
-        beginArray()
-        for value in values { value.write(to: &self) }
-        endArray()
-    }
-
-    public mutating func floatArray(_ values: [Float]) {
-        beginArray()
-        for value in values { float(value) }
-        endArray()
-    }
-
-    public mutating func stringArray(_ values: [String]) {
-        beginArray()
-        for value in values { string(value) }
-        endArray()
-    }
-
-    public mutating func map<T: LeylineJSONWritable>(_ map: [String: T]) {
-        beginObject()
-        for key in map.keys.sorted(by: LeylineJSONWriter.byteOrder) {
-            mapKey(key)
-            map[key]!.write(to: &self)
-        }
-        endObject()
-    }
-
     /// Key order of jansson's `JSON_SORT_KEYS` and our `JSONWriter`: bytewise UTF-8.
     static func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
@@ -398,9 +339,4 @@ public struct LeylineJSONWriter: ~Copyable {
             put(LeylineJSONWriter.hex[Int(byte >> 4)], LeylineJSONWriter.hex[Int(byte & 15)])
         }
     }
-}
-
-/// A Leyline value that writes itself with `LeylineJSONWriter`.
-public protocol LeylineJSONWritable {
-    func write(to writer: inout LeylineJSONWriter)
 }

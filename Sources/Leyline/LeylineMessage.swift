@@ -1,26 +1,33 @@
-/// A Leyline type with both JSON paths: `Codable` (through `JanssonEncoder`/`Decoder`, for
-/// HTTP bodies that embed it) and the direct writer/reader (the bus, and `LeylineCodec`).
-public protocol LeylineJSONCodable: LeylineJSONWritable, LeylineJSONReadable {}
+/// Every contract message: a value type whose one field table (`fields`) gives it both JSON
+/// paths — the direct writer/reader (the bus, `LeylineCodec`) and Codable (through
+/// `JanssonEncoder`/`Decoder`, for HTTP bodies that embed it) — and its validation.
+public protocol LeylineMessage: Sendable, Equatable, LeylineValidatable, LeylineFieldValue {
+    static var fields: LeylineFields<Self> { get }
+}
 
-/// Every contract message: a value type that codes itself to JSON both ways and validates.
-public protocol LeylineMessage: Sendable, Equatable, Codable, LeylineValidatable, LeylineJSONCodable {}
+extension LeylineMessage {
+    public init(from decoder: any Decoder) throws { self = try Self.fields.decode(from: decoder) }
 
-extension SystemStatePacket: LeylineMessage {}
-extension HardwareContext: LeylineMessage {}
-extension SeedState: LeylineMessage {}
-extension AdaptationCommand: LeylineMessage {}
-extension CommandSeedOperation: LeylineMessage {}
-extension CommandOptimizerAdjustment: LeylineMessage {}
-extension CommandCircuitBreaker: LeylineMessage {}
-extension FieldReport: LeylineMessage {}
-extension MitigationAction: LeylineMessage {}
-extension PolicyUpdate: LeylineMessage {}
-extension BlueprintDescriptor: LeylineMessage {}
-extension BlueprintParameterBounds: LeylineMessage {}
-extension TelemetryPacket: LeylineMessage {}
-extension MetricPoint: LeylineMessage {}
-extension TelemetryEvent: LeylineMessage {}
-extension TraceSpan: LeylineMessage {}
-extension SystemHealth: LeylineMessage {}
-extension EventEnvelope: LeylineMessage {}
-extension BusEnvelope: LeylineMessage {}
+    public func encode(to encoder: any Encoder) throws { try Self.fields.encode(self, to: encoder) }
+
+    public func validate(_ validator: inout LeylineValidator) { Self.fields.validate(self, &validator) }
+
+    public static func writeJSON(_ value: Self, to writer: inout LeylineJSONWriter) { fields.write(value, to: &writer) }
+
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Self { try fields.read(&reader) }
+
+    /// A message field is checked under its name (`hardware_context.device_id`).
+    public static func check(_ value: Self, _ field: String, _ validator: inout LeylineValidator) {
+        validator.nested(field, value)
+    }
+
+    /// … a repeated one under `field[i]`.
+    public static func checkElements(_ values: [Self], _ field: String, _ validator: inout LeylineValidator) {
+        validator.each(field, values)
+    }
+
+    /// … a map of them under `field.key`.
+    public static func checkValues(_ values: [String: Self], _ field: String, _ validator: inout LeylineValidator) {
+        validator.eachValue(field, values)
+    }
+}

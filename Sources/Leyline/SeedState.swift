@@ -1,5 +1,5 @@
 /// One seed's state inside a `SystemStatePacket`.
-public struct SeedState: Sendable, Equatable, Codable, LeylineValidatable {
+public struct SeedState: LeylineMessage {
     public var seedId: String
     public var stage: SeedLifecycleStage
     public var gradientNorm: Float
@@ -24,66 +24,16 @@ public struct SeedState: Sendable, Equatable, Codable, LeylineValidatable {
         self.riskScore = riskScore
     }
 
-    enum CodingKeys: String, CodingKey {
-        case seedId = "seed_id", stage, gradientNorm = "gradient_norm", learningRate = "learning_rate"
-        case layerDepth = "layer_depth", metrics, ageEpochs = "age_epochs", riskScore = "risk_score"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        seedId = try c.field(.seedId, or: "")
-        stage = try c.field(.stage, or: .unknown)
-        gradientNorm = try c.field(.gradientNorm, or: 0)
-        learningRate = try c.field(.learningRate, or: 0)
-        layerDepth = try c.field(.layerDepth, or: 0)
-        metrics = try c.field(.metrics, or: [:])
-        ageEpochs = try c.field(.ageEpochs, or: 0)
-        riskScore = try c.field(.riskScore, or: 0)
-    }
-
-    public func validate(_ v: inout LeylineValidator) {
-        v.identifier("seed_id", seedId)
-        v.finite("gradient_norm", gradientNorm, in: 0...Double(Float.greatestFiniteMagnitude))
-        v.finite("learning_rate", learningRate, in: 0...Double(Float.greatestFiniteMagnitude))
-        v.metrics("metrics", metrics)
-        v.finite("risk_score", riskScore, in: 0...1)
-    }
-}
-
-// Direct JSON coding (see LeylineJSONWriter/Reader); keys in sorted order.
-extension SeedState: LeylineJSONCodable {
-    static let jsonFields = LeylineFieldTable([
-        "age_epochs", "gradient_norm", "layer_depth", "learning_rate", "metrics", "risk_score", "seed_id", "stage",
-    ])
-
-    public func write(to w: inout LeylineJSONWriter) {
-        w.beginObject()
-        w.key("age_epochs"); w.unsigned(ageEpochs)
-        w.key("gradient_norm"); w.float(gradientNorm)
-        w.key("layer_depth"); w.unsigned(layerDepth)
-        w.key("learning_rate"); w.float(learningRate)
-        w.key("metrics"); w.floatMap(metrics)
-        w.key("risk_score"); w.float(riskScore)
-        w.key("seed_id"); w.string(seedId)
-        w.key("stage"); w.value(stage)
-        w.endObject()
-    }
-
-    public init(reading r: inout LeylineJSONReader) throws(LeylineJSONError) {
-        self.init()
-        var cursor = try r.beginObject()
-        while let field = try r.nextField(SeedState.jsonFields, &cursor) {
-            switch field {
-            case 0: ageEpochs = try r.uint32()
-            case 1: gradientNorm = try r.float()
-            case 2: layerDepth = try r.uint32()
-            case 3: learningRate = try r.float()
-            case 4: metrics = try r.floatMap()
-            case 5: riskScore = try r.float()
-            case 6: seedId = try r.string()
-            case 7: stage = try r.value(SeedLifecycleStage.self)
-            default: break
-            }
-        }
-    }
+    public static let fields = LeylineFields(
+        SeedState(),
+        [
+            .field("seed_id", \.seedId, .identifier),
+            .field("stage", \.stage),
+            .field("gradient_norm", \.gradientNorm, .nonNegative),
+            .field("learning_rate", \.learningRate, .nonNegative),
+            .field("layer_depth", \.layerDepth),
+            .field("metrics", \.metrics),
+            .field("age_epochs", \.ageEpochs),
+            .field("risk_score", \.riskScore, .finite(in: 0...1)),
+        ])
 }

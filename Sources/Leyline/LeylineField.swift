@@ -1,0 +1,185 @@
+/// One field of a Leyline message, declared once: its JSON name and what every path does
+/// with it — the direct writer and reader (the bus), Codable (jansson: HTTP bodies and the
+/// reference path) and validation. A message lists its fields in one `LeylineFields` table
+/// and every path walks that table, so a field cannot be in one path and missing from another.
+public final class LeylineField<Message>: @unchecked Sendable {
+    // @unchecked: the closures capture only field offsets and immutable values, and a table
+    // is built once (a `static let`) and never changed. A class, so walking a table copies no
+    // closures. The closures take the message by pointer: the bus's hot paths (encode, decode,
+    // validate) must not copy a message once per field.
+    typealias Container = KeyedDecodingContainer<LeylineCodingKey>
+    typealias Source = UnsafePointer<Message>
+    typealias Target = UnsafeMutablePointer<Message>
+
+    let name: StaticString
+    /// `name` as a String, made once (problems and Codable keys use it).
+    let key: String
+    let codingKey: LeylineCodingKey
+    /// For a member of a `oneof`: the oneof's name (at most one member may be present).
+    let oneof: String?
+    /// Writes the key and the value, or nothing (an unset oneof member, a field omitted when empty).
+    let write: (Source, inout LeylineJSONWriter) -> Void
+    /// Reads the value (the reader stands after the key); nil when the message reads this field itself.
+    let read: ((Target, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?
+    let encode: (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void
+    /// Decodes the value when present; nil when the message decodes this field itself.
+    let decode: ((Target, Container) throws -> Void)?
+    let validate: (Source, inout LeylineValidator) -> Void
+    /// Sets this field of the target to the source's.
+    let copyValue: (Target, Source) -> Void
+
+    init(
+        _ name: StaticString, oneof: String? = nil, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
+        read: ((Target, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?,
+        encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void,
+        decode: ((Target, Container) throws -> Void)?, validate: @escaping (Source, inout LeylineValidator) -> Void,
+        copy: @escaping (Target, Source) -> Void
+    ) {
+        self.name = name
+        key = name.description
+        codingKey = LeylineCodingKey(key)
+        self.oneof = oneof
+        self.write = write
+        self.read = read
+        self.encode = encode
+        self.decode = decode
+        self.validate = validate
+        copyValue = copy
+    }
+
+    /// Reads this field into `message` (a message that reads some fields itself).
+    func readField(into message: inout Message, _ reader: inout LeylineJSONReader) throws(LeylineJSONError) {
+        guard let read else { preconditionFailure("\(Message.self) reads \(key) itself") }
+        try withUnsafeMutablePointer(to: &message) { (target) throws(LeylineJSONError) in try read(target, &reader) }
+    }
+
+    /// Sets this field of `target` to the one of `source` (tests: one field at a time).
+    func copy(_ target: inout Message, _ source: Message) {
+        withUnsafePointer(to: source) { source in withUnsafeMutablePointer(to: &target) { copyValue($0, source) } }
+    }
+
+    /// A field stored at `path`: always written (or omitted while `omitWhen` holds), absent
+    /// or null input leaves the table's default. `rule` runs before the checks of `V`.
+    static func field<V: LeylineFieldValue>(
+        _ name: StaticString, _ path: WritableKeyPath<Message, V>, _ rule: LeylineRule<V>? = nil,
+        omitWhen omit: ((V) -> Bool)? = nil
+    ) -> LeylineField {
+        let key = name.description
+        let codingKey = LeylineCodingKey(key)
+        let field = LeylineStoredField<Message, V>(path)
+        let apply = rule?.apply
+        return LeylineField(
+            name,
+            write: { message, writer in
+                let value = field.address(message)
+                if let omit, omit(value.pointee) { return }
+                writer.key(name)
+                V.writeJSON(value.pointee, to: &writer)
+            },
+            read: { (message: Target, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
+                field.set(message, try V.readJSON(&reader))
+            },
+            encode: { message, container in
+                let value = field.address(message)
+                if let omit, omit(value.pointee) { return }
+                try container.encode(value.pointee, forKey: codingKey)
+            },
+            decode: { message, container in
+                if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { field.set(message, value) }
+            },
+            validate: { message, validator in
+                let value = field.address(message)
+                apply?(value.pointee, key, &validator)
+                V.check(value.pointee, key, &validator)
+            },
+            copy: { message, source in field.set(message, field.get(source)) })
+    }
+
+    /// A field the message reads and decodes itself (what it means depends on another
+    /// field: a bus envelope's `payload` on its `message_type`); the table writes, encodes and
+    /// checks it. `write` and `encode` get the value's turn after the key.
+    static func custom(
+        _ name: StaticString, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
+        encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>, LeylineCodingKey) throws -> Void,
+        validate: @escaping (Source, inout LeylineValidator) -> Void = { _, _ in }, copy: @escaping (Target, Source) -> Void
+    ) -> LeylineField {
+        let codingKey = LeylineCodingKey(name.description)
+        return LeylineField(
+            name,
+            write: { message, writer in
+                writer.key(name)
+                write(message, &writer)
+            },
+            read: nil, encode: { message, container in try encode(message, &container, codingKey) }, decode: nil,
+            validate: validate, copy: copy)
+    }
+
+    /// A member of the `oneof` held at `path`: written only when it is the member set, and
+    /// at most one member may be present in the input (a `null` member counts as absent).
+    static func member<V: LeylineFieldValue, Choice>(
+        _ name: StaticString, of oneof: String, _ path: WritableKeyPath<Message, Choice?>, _ embed: @escaping (V) -> Choice,
+        _ extract: @escaping (Choice) -> V?
+    ) -> LeylineField {
+        let key = name.description
+        let codingKey = LeylineCodingKey(key)
+        let field = LeylineStoredField<Message, Choice?>(path)
+        let value = { (message: Source) -> V? in field.get(message).flatMap(extract) }
+        return LeylineField(
+            name, oneof: oneof,
+            write: { message, writer in
+                guard let value = value(message) else { return }
+                writer.key(name)
+                V.writeJSON(value, to: &writer)
+            },
+            read: { (message: Target, reader: inout LeylineJSONReader) throws(LeylineJSONError) in
+                field.set(message, embed(try V.readJSON(&reader)))
+            },
+            encode: { message, container in
+                if let value = value(message) { try container.encode(value, forKey: codingKey) }
+            },
+            decode: { message, container in
+                if let value = try container.decodeIfPresent(V.self, forKey: codingKey) { field.set(message, embed(value)) }
+            },
+            validate: { message, validator in
+                if let value = value(message) { V.check(value, key, &validator) }
+            },
+            copy: { message, source in
+                if let value = value(source) { field.set(message, embed(value)) }
+            })
+    }
+}
+
+/// A stored property reached by its offset in the message, found once from its key path
+/// (applying a key path per field and message cost more than the whole direct codec).
+struct LeylineStoredField<Message, Value> {
+    let offset: Int
+
+    init(_ path: WritableKeyPath<Message, Value>) {
+        guard let offset = MemoryLayout<Message>.offset(of: path) else {
+            preconditionFailure("\(path) is not a stored property of \(Message.self)")
+        }
+        self.offset = offset
+    }
+
+    /// Where the value is, so the hot paths borrow it instead of copying it.
+    @inline(__always) func address(_ message: UnsafePointer<Message>) -> UnsafePointer<Value> {
+        (UnsafeRawPointer(message) + offset).assumingMemoryBound(to: Value.self)
+    }
+
+    @inline(__always) func get(_ message: UnsafePointer<Message>) -> Value {
+        UnsafeRawPointer(message).load(fromByteOffset: offset, as: Value.self)
+    }
+
+    @inline(__always) func set(_ message: UnsafeMutablePointer<Message>, _ value: Value) {
+        (UnsafeMutableRawPointer(message) + offset).assumingMemoryBound(to: Value.self).pointee = value
+    }
+}
+
+/// Codable keys of table-driven messages: the field's JSON name.
+struct LeylineCodingKey: CodingKey {
+    let stringValue: String
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+}

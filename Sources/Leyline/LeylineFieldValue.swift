@@ -1,0 +1,140 @@
+public import EsperJSON
+
+/// A type a Leyline message field can hold: its direct JSON form (what `LeylineJSONWriter`
+/// writes and `LeylineJSONReader` reads; Codable is its jansson form) and the checks every
+/// field of the type gets, whichever message holds it.
+public protocol LeylineFieldValue: Codable, Sendable {
+    static func writeJSON(_ value: Self, to writer: inout LeylineJSONWriter)
+    static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Self
+    /// Checks a field of this type gets under its name (none by default).
+    static func check(_ value: Self, _ field: String, _ validator: inout LeylineValidator)
+    /// Checks a repeated field of this type gets (none by default).
+    static func checkElements(_ values: [Self], _ field: String, _ validator: inout LeylineValidator)
+    /// Checks a map field with values of this type gets (none by default).
+    static func checkValues(_ values: [String: Self], _ field: String, _ validator: inout LeylineValidator)
+}
+
+extension LeylineFieldValue {
+    public static func check(_ value: Self, _ field: String, _ validator: inout LeylineValidator) {}
+    public static func checkElements(_ values: [Self], _ field: String, _ validator: inout LeylineValidator) {}
+    public static func checkValues(_ values: [String: Self], _ field: String, _ validator: inout LeylineValidator) {}
+}
+
+extension String: LeylineFieldValue {
+    public static func writeJSON(_ value: String, to writer: inout LeylineJSONWriter) { writer.string(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> String { try reader.string() }
+    /// Label maps (`attributes`, `annotations`, `indicators`): keys must not be empty.
+    public static func checkValues(_ values: [String: String], _ field: String, _ validator: inout LeylineValidator) {
+        validator.labels(field, values)
+    }
+}
+
+extension Bool: LeylineFieldValue {
+    public static func writeJSON(_ value: Bool, to writer: inout LeylineJSONWriter) { writer.bool(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Bool { try reader.bool() }
+}
+
+extension UInt32: LeylineFieldValue {
+    public static func writeJSON(_ value: UInt32, to writer: inout LeylineJSONWriter) { writer.unsigned(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> UInt32 { try reader.uint32() }
+}
+
+extension UInt64: LeylineFieldValue {
+    public static func writeJSON(_ value: UInt64, to writer: inout LeylineJSONWriter) { writer.unsigned(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> UInt64 { try reader.uint64() }
+}
+
+extension Float: LeylineFieldValue {
+    public static func writeJSON(_ value: Float, to writer: inout LeylineJSONWriter) { writer.float(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Float { try reader.float() }
+    /// Metric maps (`metrics`, `parameters`, …): keys non-empty, values finite.
+    public static func checkValues(_ values: [String: Float], _ field: String, _ validator: inout LeylineValidator) {
+        validator.metrics(field, values)
+    }
+}
+
+extension Double: LeylineFieldValue {
+    public static func writeJSON(_ value: Double, to writer: inout LeylineJSONWriter) { writer.double(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Double { try reader.double() }
+}
+
+extension LeylineTimestamp: LeylineFieldValue {
+    public static func writeJSON(_ value: LeylineTimestamp, to writer: inout LeylineJSONWriter) { writer.timestamp(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> LeylineTimestamp {
+        try reader.timestamp()
+    }
+    public static func check(_ value: LeylineTimestamp, _ field: String, _ validator: inout LeylineValidator) {
+        validator.timestamp(field, value)
+    }
+}
+
+extension LeylineDuration: LeylineFieldValue {
+    public static func writeJSON(_ value: LeylineDuration, to writer: inout LeylineJSONWriter) { writer.duration(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> LeylineDuration {
+        try reader.duration()
+    }
+    public static func check(_ value: LeylineDuration, _ field: String, _ validator: inout LeylineValidator) {
+        validator.duration(field, value)
+    }
+}
+
+extension LeylineBytes: LeylineFieldValue {
+    public static func writeJSON(_ value: LeylineBytes, to writer: inout LeylineJSONWriter) {
+        writer.string(Base64.encode(value.bytes))
+    }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> LeylineBytes { try reader.bytes() }
+}
+
+/// `google.protobuf.Struct` values (a rollback payload): any JSON.
+extension JSONValue: LeylineFieldValue {
+    public static func writeJSON(_ value: JSONValue, to writer: inout LeylineJSONWriter) { writer.json(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> JSONValue { try reader.json() }
+}
+
+/// Repeated fields: a JSON array; checks come from the element type.
+extension Array: LeylineFieldValue where Element: LeylineFieldValue {
+    public static func writeJSON(_ value: [Element], to writer: inout LeylineJSONWriter) {
+        writer.beginArray()
+        for element in value { Element.writeJSON(element, to: &writer) }
+        writer.endArray()
+    }
+
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> [Element] {
+        try reader.array(of: Element.self)
+    }
+
+    public static func check(_ value: [Element], _ field: String, _ validator: inout LeylineValidator) {
+        Element.checkElements(value, field, &validator)
+    }
+}
+
+/// Map fields: a JSON object with keys in byte order; checks come from the value type.
+extension Dictionary: LeylineFieldValue where Key == String, Value: LeylineFieldValue {
+    public static func writeJSON(_ value: [String: Value], to writer: inout LeylineJSONWriter) {
+        writer.beginObject()
+        if value.count == 1, let (key, element) = value.first {
+            writer.mapKey(key)
+            Value.writeJSON(element, to: &writer)
+        } else {
+            for key in value.keys.sorted(by: LeylineJSONWriter.byteOrder) {
+                writer.mapKey(key)
+                Value.writeJSON(value[key]!, to: &writer)
+            }
+        }
+        writer.endObject()
+    }
+
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> [String: Value] {
+        try reader.map(of: Value.self)
+    }
+
+    public static func check(_ value: [String: Value], _ field: String, _ validator: inout LeylineValidator) {
+        Value.checkValues(value, field, &validator)
+    }
+}
+
+/// Enums: by full name (see `LeylineEnum`).
+extension LeylineEnum {
+    public static func writeJSON(_ value: Self, to writer: inout LeylineJSONWriter) { writer.value(value) }
+    public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Self { try reader.value(Self.self) }
+}
