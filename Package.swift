@@ -281,7 +281,7 @@ let package = Package(
         .testTarget(
             name: "TezzeretTests",
             dependencies: [
-                "Tezzeret", "Urza", "Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "EsperTestSupport",
+                "Tezzeret", "Urza", "Karn", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "EsperTestSupport",
             ]),
         .testTarget(
             name: "KasminaTests",

@@ -1,6 +1,7 @@
 import Foundation
 import Karn
 import KernelRuntime
+import Kernels
 import Testing
 
 @testable import Tezzeret

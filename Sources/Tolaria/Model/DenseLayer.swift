@@ -1,3 +1,5 @@
+import Kernels
+
 /// A dense layer: weights `[outputs, inputs]` then the bias, one group of the host's block.
 /// A hidden layer applies its activation with the bias in one kernel (z = x·Wᵀ, then
 /// z += b and y = act(z) in place); the output layer (`activation` nil) adds the bias in the

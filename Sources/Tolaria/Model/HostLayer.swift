@@ -1,3 +1,5 @@
+import Kernels
+
 /// One layer of a host network: one forward and one backward over a batch, its parameters a
 /// slice of the host's `ParameterBlock` (a `ParameterGroup`), its activations in a
 /// `LayerActivations` that belongs to the pass (the main pass and the shadow pass each have

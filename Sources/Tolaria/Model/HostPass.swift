@@ -1,3 +1,5 @@
+import Kernels
+
 /// The buffers of one pass through a host: every layer's activations and gradients, and the
 /// softmax probabilities of the loss. The host has a main pass and, once a seed trains, a
 /// shadow pass; both run the same layers' forward and backward.
