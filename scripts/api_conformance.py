@@ -55,6 +55,14 @@ request-timeout = 2
 generation = {{ max-examples = {stream_examples} }}
 
 [[operations]]
+include-name = "DELETE /api/v1/runs/{{id}}"
+parameters = {{ id = "{doomed_run}" }}
+
+[[operations]]
+include-name = "DELETE /api/v1/studies/{{id}}"
+parameters = {{ id = "{doomed_study}" }}
+
+[[operations]]
 include-path-regex = "^/api/v1/runs/\\\\{{id\\\\}}"
 parameters = {{ id = "{run}", seed_id = "{seed}" }}
 
@@ -151,7 +159,13 @@ def prepare(url: str) -> dict:
         print("api-conformance: the run grew no seed in time; seed routes see 404 only", file=sys.stderr)
     simic = ok(requests.post(url + "/api/v1/simic/jobs", json={}, headers=auth, timeout=10)).json()["id"]
     study = ok(requests.post(url + "/api/v1/studies", json=STUDY, headers=auth, timeout=30)).json()["id"]
-    return {"run": run_id, "seed": seed, "job": job.json()["job_id"], "alert": alert, "simic_job": simic, "study": study}
+    # Deleted by DELETE's tests, so the run and study the other operations use stay.
+    doomed_run = ok(requests.post(url + "/api/v1/runs", json=RUN, headers=auth, timeout=10)).json()["id"]
+    doomed_study = ok(requests.post(url + "/api/v1/studies", json=STUDY, headers=auth, timeout=30)).json()["id"]
+    return {
+        "run": run_id, "seed": seed, "job": job.json()["job_id"], "alert": alert, "simic_job": simic, "study": study,
+        "doomed_run": doomed_run, "doomed_study": doomed_study,
+    }
 
 
 def main() -> int:
@@ -180,13 +194,18 @@ def main() -> int:
         with open(config, "w") as f:
             stream_examples = str(max(5, int(examples) // 10))
             f.write(CONFIG.format(examples=examples, stream_examples=stream_examples, **ids))
+        auth = {"none": [], "wrong": ["--header", "Authorization: Bearer wrong-token"]}.get(
+            os.environ.get("ESPER_CONFORMANCE_AUTH", ""), ["--header", f"Authorization: Bearer {TOKEN}"])
         command = [
-            sys.executable, "-m", "schemathesis.cli", "--config-file", config, "run", DOCUMENT,
-            "--url", url, "--header", f"Authorization: Bearer {TOKEN}",
-            "--checks", CHECKS, "--seed", seed, "--workers", "1",
-            "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
+            sys.executable, "-m", "schemathesis.cli", "--config-file", config, "run", DOCUMENT, "--url", url, *auth,
+            "--checks", os.environ.get("ESPER_CONFORMANCE_CHECKS", CHECKS), "--seed", seed, "--workers", "1",
+            "--phases", os.environ.get("ESPER_CONFORMANCE_PHASES", "examples,coverage,fuzzing,stateful"),
+            "--suppress-health-check", "all",
         ] + os.environ.get("ESPER_CONFORMANCE_ARGS", "").split()
-        result = subprocess.run(command, cwd=work)
+        hooks = dict(
+            os.environ, SCHEMATHESIS_HOOKS="conformance_hooks",
+            PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH")])))
+        result = subprocess.run(command, cwd=work, env=hooks)
         if server.poll() is not None:
             print(f"api-conformance: the server exited during the run (status {server.returncode})", file=sys.stderr)
             return 1

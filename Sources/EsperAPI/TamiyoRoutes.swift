@@ -58,7 +58,7 @@ public enum TamiyoRoutes {
         router.put("/api/v1/tamiyo/mode") { request in
             let body = try request.decodeJSON(ModeRequest.self)
             let reason = body.reason ?? ""
-            guard reason.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            guard reason.unicodeScalars.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
                 throw Problem.validation([JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters")])
             }
             return try .json(tamiyo.mode.set(body.conservative, reason: reason.isEmpty ? "operator" : reason))
@@ -181,7 +181,7 @@ public enum TamiyoRoutes {
                 problems.append(JSONFieldProblem(field: "blueprint_id", message: "1-64 letters, digits, '-', '_' or '.'"))
             }
             let reason = body.reason ?? ""
-            if reason.count > 200 || reason.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            if reason.unicodeScalars.count > 200 || reason.unicodeScalars.contains(where: { $0.value < 0x20 }) {
                 problems.append(JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters"))
             }
             guard problems.isEmpty else { throw Problem.validation(problems) }
