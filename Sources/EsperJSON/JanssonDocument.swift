@@ -3,6 +3,8 @@ internal import CJansson
 /// An owned jansson tree: parsing with limits, and the small helpers every walk needs.
 final class JanssonDocument {
     let root: UnsafeMutablePointer<json_t>
+    /// The text held an integer beyond int64, so every integer was read as a real.
+    private(set) var integersReadAsReals = false
 
     init(owning root: UnsafeMutablePointer<json_t>) { self.root = root }
     deinit { esper_json_decref(root) }
@@ -36,6 +38,7 @@ final class JanssonDocument {
                 message: message.isEmpty ? "unparseable document" : message)
         }
         let document = JanssonDocument(owning: root)
+        document.integersReadAsReals = retryingBigIntegers
         if let (path, depth) = tooDeep(root, depth: 1, path: "$") {
             throw JSONParseError(
                 line: 0, column: 0, position: 0,
