@@ -174,7 +174,7 @@ def main() -> int:
         print(f"api-conformance: {binary} is missing: run `swift build` first", file=sys.stderr)
         return 2
     examples = os.environ.get("ESPER_CONFORMANCE_EXAMPLES", "100")
-    seed = os.environ.get("ESPER_CONFORMANCE_SEED", "1")
+    seeds = os.environ.get("ESPER_CONFORMANCE_SEED", "1,2").split(",")
     work = tempfile.mkdtemp(prefix="esper-conformance-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -198,18 +198,23 @@ def main() -> int:
             os.environ.get("ESPER_CONFORMANCE_AUTH", ""), ["--header", f"Authorization: Bearer {TOKEN}"])
         command = [
             sys.executable, "-m", "schemathesis.cli", "--config-file", config, "run", DOCUMENT, "--url", url, *auth,
-            "--checks", os.environ.get("ESPER_CONFORMANCE_CHECKS", CHECKS), "--seed", seed, "--workers", "1",
+            "--checks", os.environ.get("ESPER_CONFORMANCE_CHECKS", CHECKS), "--workers", "1",
             "--phases", os.environ.get("ESPER_CONFORMANCE_PHASES", "examples,coverage,fuzzing,stateful"),
             "--suppress-health-check", "all",
         ] + os.environ.get("ESPER_CONFORMANCE_ARGS", "").split()
         hooks = dict(
             os.environ, SCHEMATHESIS_HOOKS="conformance_hooks",
             PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH")])))
-        result = subprocess.run(command, cwd=work, env=hooks)
-        if server.poll() is not None:
-            print(f"api-conformance: the server exited during the run (status {server.returncode})", file=sys.stderr)
-            return 1
-        return result.returncode
+        status = 0
+        for seed in seeds:  # one server for every seed: the fixtures are made once
+            begun = time.monotonic()
+            result = subprocess.run(command + ["--seed", seed.strip()], cwd=work, env=hooks)
+            print(f"api-conformance: seed {seed.strip()}: {time.monotonic() - begun:.0f} s, status {result.returncode}", file=sys.stderr)
+            status = status or result.returncode
+            if server.poll() is not None:
+                print(f"api-conformance: the server exited during the run (status {server.returncode})", file=sys.stderr)
+                return 1
+        return status
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
