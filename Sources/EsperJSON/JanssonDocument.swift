@@ -26,7 +26,7 @@ final class JanssonDocument {
             ?? Array(bytes).withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
             }
-        if parsed == nil, !retryingBigIntegers, messageText(error) == "too big integer" {
+        if parsed == nil, !retryingBigIntegers, messageText(error).hasPrefix("too big ") {
             // A number beyond int64 is valid JSON: read every integer as a real instead, so the
             // decoder names the field that cannot hold it (a 422) rather than a "malformed" 400.
             return try parse(bytes, retryingBigIntegers: true)
