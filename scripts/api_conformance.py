@@ -36,11 +36,13 @@ import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DOCUMENT = os.path.join(ROOT, "openapi", "esper.yaml")
-# Every check but two: response time is not conformance (the CI machine is shared and slow),
-# and `ensure_resource_availability` follows a created resource into operations whose ids the
-# config below pins to the fixtures (so a just-created run is looked up under another id).
+# Every check but one: `ensure_resource_availability` follows a created resource into
+# operations whose ids the config below pins to the fixtures (so a just-created run is looked
+# up under another id). Response time is checked against the request timeout, not the default
+# 10 s: the CI machine is shared and slow, and speed goals live in bench/.
 CHECKS = "all"
-EXCLUDED_CHECKS = "max_response_time,ensure_resource_availability"
+EXCLUDED_CHECKS = "ensure_resource_availability"
+MAX_RESPONSE_S = "30"
 TOKEN = "conformance-token-0123456789"
 
 # Path parameters that must name something real; everything else schemathesis generates.
@@ -201,7 +203,7 @@ def main() -> int:
         command = [
             sys.executable, "-m", "schemathesis.cli", "--config-file", config, "run", DOCUMENT, "--url", url, *auth,
             "--checks", os.environ.get("ESPER_CONFORMANCE_CHECKS", CHECKS), "--exclude-checks", EXCLUDED_CHECKS,
-            "--workers", "1",
+            "--max-response-time", MAX_RESPONSE_S, "--workers", "1",
             "--phases", os.environ.get("ESPER_CONFORMANCE_PHASES", "examples,coverage,fuzzing,stateful"),
             "--suppress-health-check", "all",
         ] + os.environ.get("ESPER_CONFORMANCE_ARGS", "").split()
