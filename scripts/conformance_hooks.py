@@ -14,8 +14,8 @@ still fails the run:
   `stage_index` and `blueprint_index` outside the loaded network's sizes, an `X-Esper-SHA256`
   header that is not the SHA-256 of the body sent with it, and a body that is no artifact.
 - Rules between fields: a Grafana `range` whose `from` is after its `to`, and the run config's
-  rules between fields and files (RUN_CONFIG_RULES, stated in the document's descriptions; the
-  simple ones are in the schema too) — a generated config rarely meets them all.
+  rules between fields and files (RUN_CONFIG_RULES, stated in the document's descriptions) — a
+  generated config rarely meets them all.
 - jansson (the JSON parser) keeps object keys as C strings, so a key containing U+0000 is refused
   as unparseable (400) even where the document allows any key (Grafana's free-form objects).
 - Grafana's JSON datasource endpoints read only the fields they use; the plugin's other fields
@@ -40,9 +40,9 @@ STATEFUL_REFUSALS = [
     ("range", re.compile(r"^from is after to$")),
 ]
 
-# Run config rules between fields (and files) that the document states in words; the simple
-# ones (csv path, idx files, hidden_sizes or layers, momentum and betas by optimizer) are in
-# the schema too.
+# Run config rules between fields (and files) that the document states in words (the schema
+# is also the answer's, where the server echoes the full config with every default, so only
+# csv's path and idx's files are in it as rules).
 RUN_CONFIG_RULES = re.compile(
     r"not used by data set kind|required for data set kind|not both|go together|does not apply|only used by optimizer"
     r"|seeds do not graft into conv hosts|this host has none|the host has no hidden layer|seed settings need a policy"
