@@ -49,6 +49,7 @@ RUN_CONFIG_RULES = re.compile(
     r"|^no file '|test rows leave no training row|a column name needs has_header|must not exceed max_training_epochs"
     r"|zeros on each side reach past a kernel|must come before|must come between|needs conv1d layers before it"
     r"|the host is flattened once|samples × features must be at most|lists a slot twice"
+    r"|^needs 1…[0-9]+ entries, found|^must be a relative path inside the datasets directory"
 )
 
 

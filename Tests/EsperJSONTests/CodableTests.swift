@@ -87,6 +87,12 @@ struct Packet: Codable, Equatable {
             #expect(problems.map(\.field) == ["global_step"], "\(problems)")
         }
         #expect(try JSONValue.parse("[100000000000000000000, 7]") == [1e20, 7])
+        // Unsigned 64-bit fields stop at Int64.max however the number is written.
+        for big in ["9223372036854775808", "9223372036854775808.0"] {
+            #expect(throws: DecodingError.self) {
+                try JanssonDecoder().decode([String: UInt64].self, from: Array("{\"seed\":\(big)}".utf8))
+            }
+        }
     }
 
     @Test func sixtyFourBitIntegersAcceptDecimalStrings() throws {
