@@ -14,8 +14,9 @@ still fails the run:
   `stage_index` and `blueprint_index` outside the loaded network's sizes, an `X-Esper-SHA256`
   header that is not the SHA-256 of the body sent with it, and a body that is no artifact.
 - Rules between fields: a Grafana `range` whose `from` is after its `to`, and the run config's
-  rules between fields and files (RUN_CONFIG_RULES, stated in the document's descriptions) — a
-  generated config rarely meets them all.
+  rules between fields and files (RUN_CONFIG_RULES, stated in the document's descriptions), a
+  host layer's fields by its kind, and a study's distinct arm and fixed names — a generated
+  config rarely meets them all.
 - jansson (the JSON parser) keeps object keys as C strings, so a key containing U+0000 is refused
   as unparseable (400) even where the document allows any key (Grafana's free-form objects).
 - Grafana's JSON datasource endpoints read only the fields they use; the plugin's other fields
@@ -50,7 +51,16 @@ RUN_CONFIG_RULES = re.compile(
     r"|zeros on each side reach past a kernel|must come before|must come between|needs conv1d layers before it"
     r"|the host is flattened once|samples × features must be at most|lists a slot twice"
     r"|^needs 1…[0-9]+ entries, found|^must be a relative path inside the datasets directory"
+    r"|is used twice \(arm and fixed names must be distinct\)"
 )
+# A host layer takes only its kind's fields (HostLayer lists them all, by kind in words).
+LAYER_FIELD = re.compile(r"^((base|arms\[[0-9]+\]|fixed\[[0-9]+\])\.)?model\.layers\[[0-9]+\]\.[a-z_]+$")
+
+
+def run_config_rule(field: str, message: str) -> bool:
+    if LAYER_FIELD.match(field) and message == "unknown field":
+        return True
+    return bool(RUN_CONFIG_RULES.search(message)) or stateful(field, message)
 
 
 def problem(response) -> dict | None:
@@ -82,8 +92,7 @@ def explained(failure, case, response) -> bool:
         if body.get("type") == "/problems/no-candidates":  # the catalog has no template for the criteria
             return True
         if case.path in ("/api/v1/runs", "/api/v1/studies") and errors and all(
-            RUN_CONFIG_RULES.search(str(e.get("message", ""))) or stateful(str(e.get("field", "")), str(e.get("message", "")))
-            for e in errors
+            run_config_rule(str(e.get("field", "")), str(e.get("message", ""))) for e in errors
         ):
             return True
         if body.get("type") == "/problems/malformed-json" and "NUL byte in object key not supported" in detail:
