@@ -104,6 +104,14 @@ def explained(failure, case, response) -> bool:
         # `target` (older plugins): one of them is required, which the document leaves open.
         if failure.code == "ST202" and [e.get("field") for e in errors] == ["payload.target"]:
             return str(errors[0].get("message", "")).startswith("required, ")
+        # A target's `payload` may be an object or its JSON text; text that holds no object is
+        # refused, which a string schema cannot say.
+        if failure.code == "ST202" and errors and all(
+            re.match(r"^targets\[[0-9]+\]\.payload$", str(e.get("field", "")))
+            and e.get("message") == "must be an object (or its JSON text)"
+            for e in errors
+        ):
+            return True
     return False
 
 
