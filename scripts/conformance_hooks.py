@@ -58,7 +58,7 @@ LAYER_FIELD = re.compile(r"^((base|arms\[[0-9]+\]|fixed\[[0-9]+\])\.)?model\.lay
 
 
 def run_config_rule(field: str, message: str) -> bool:
-    if LAYER_FIELD.match(field) and message == "unknown field":
+    if LAYER_FIELD.match(field) and message in ("unknown field", "required field is missing"):
         return True
     return bool(RUN_CONFIG_RULES.search(message)) or stateful(field, message)
 
