@@ -51,7 +51,7 @@ RUN_CONFIG_RULES = re.compile(
     r"|zeros on each side reach past a kernel|must come before|must come between|needs conv1d layers before it"
     r"|the host is flattened once|samples × features must be at most|lists a slot twice"
     r"|^needs 1…[0-9]+ entries, found|^must be a relative path inside the datasets directory"
-    r"|is used twice \(arm and fixed names must be distinct\)"
+    r"|is used twice \(arm and fixed names must be distinct\)|^at most [0-9]+ dense hidden layers$"
 )
 # A host layer takes only its kind's fields (HostLayer lists them all, by kind in words).
 LAYER_FIELD = re.compile(r"^((base|arms\[[0-9]+\]|fixed\[[0-9]+\])\.)?model\.layers\[[0-9]+\]\.[a-z_]+$")
