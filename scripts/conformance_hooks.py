@@ -106,6 +106,7 @@ def filter_failure(context, failure, case, response) -> bool:
 
 @schemathesis.hook
 def map_headers(context, headers):
-    if headers and "Idempotency-Key" in headers:
+    # Only a valid key is replaced: an invalid one is what a negative case tests.
+    if headers and re.fullmatch(r"[!-~]{1,128}", str(headers.get("Idempotency-Key", ""))):
         headers["Idempotency-Key"] = str(uuid.uuid4())
     return headers
