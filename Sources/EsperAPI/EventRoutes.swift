@@ -44,7 +44,12 @@ public enum EventRoutes {
         // EventSource sends the header on reconnects; the query form is for a first connect.
         var cursor: EventCursor?
         for (field, value) in [("Last-Event-ID", request.header("last-event-id")), ("last_event_id", request.query("last_event_id"))] {
-            guard cursor == nil, let value, !value.isEmpty else { continue }
+            guard cursor == nil, let value else { continue }
+            // An empty header means "no id yet" (EventSource); an empty query value is a mistake.
+            if value.isEmpty {
+                if field == "last_event_id" { problems.append(JSONFieldProblem(field: field, message: "is empty; omit it to start now")) }
+                continue
+            }
             guard let parsed = EventCursor(value) else {
                 problems.append(
                     JSONFieldProblem(

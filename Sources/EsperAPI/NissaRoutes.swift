@@ -72,7 +72,9 @@ public enum NissaRoutes {
             let id = try alertId(request)
             let body = try request.decodeJSON(AckRequest.self)
             let who = body.by.trimmingCharacters(in: .whitespaces)
-            guard !who.isEmpty, who.utf8.count <= 128, !who.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+            guard !who.isEmpty, body.by.unicodeScalars.count <= 128,
+                !who.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+            else {
                 throw Problem.validation([JSONFieldProblem(field: "by", message: "must be 1-128 characters without control characters")])
             }
             switch nissa.alerts.acknowledge(id: id, by: who) {

@@ -42,7 +42,7 @@ public enum OonaRoutes {
         routes.on("setOonaMode") { request in
             let body = try request.decodeJSON(ModeRequest.self)
             let reason = body.reason ?? ""
-            guard reason.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            guard reason.unicodeScalars.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
                 throw Problem.validation([JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters")])
             }
             do {

@@ -59,7 +59,7 @@ public enum TamiyoRoutes {
         routes.on("setTamiyoMode") { request in
             let body = try request.decodeJSON(ModeRequest.self)
             let reason = body.reason ?? ""
-            guard reason.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            guard reason.unicodeScalars.count <= 200, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
                 throw Problem.validation([JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters")])
             }
             return try .json(tamiyo.mode.set(body.conservative, reason: reason.isEmpty ? "operator" : reason))
@@ -182,7 +182,7 @@ public enum TamiyoRoutes {
                 problems.append(JSONFieldProblem(field: "blueprint_id", message: "BP followed by three digits, e.g. BP036"))
             }
             let reason = body.reason ?? ""
-            if reason.count > 200 || reason.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            if reason.unicodeScalars.count > 200 || reason.unicodeScalars.contains(where: { $0.value < 0x20 }) {
                 problems.append(JSONFieldProblem(field: "reason", message: "at most 200 characters, no control characters"))
             }
             guard problems.isEmpty else { throw Problem.validation(problems) }

@@ -40,8 +40,8 @@ public enum TezzeretRoutes {
                     JSONFieldProblem(
                         field: "blueprint_id", message: "'\(body.blueprintId)' is not a blueprint id (BP followed by three digits)"))
             }
-            if let run = body.trainingRunId, run.isEmpty || run.utf8.count > 128 {
-                problems.append(JSONFieldProblem(field: "training_run_id", message: "must be 1-128 bytes"))
+            if let run = body.trainingRunId, run.isEmpty || run.unicodeScalars.count > 128 {
+                problems.append(JSONFieldProblem(field: "training_run_id", message: "must be 1-128 characters"))
             }
             if !problems.isEmpty { throw Problem.validation(problems) }
             let key = try request.idempotencyKey()

@@ -14,7 +14,20 @@ public enum JSONValue: Sendable, Equatable {
     /// Parses UTF-8 JSON text (any value at the top level).
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         let document = try JanssonDocument.parse(bytes)
-        return JSONValue(borrowing: document.root)
+        let value = JSONValue(borrowing: document.root)
+        return document.integersReadAsReals ? value.restoringExactIntegers() : value
+    }
+
+    /// After a document was read with every integer as a real: the integral reals a double
+    /// holds exactly become integers again, so only the too-big ones stand out to a validator.
+    private func restoringExactIntegers() -> JSONValue {
+        switch self {
+        case .double(let number) where number.rounded() == number && abs(number) <= 9_007_199_254_740_992:
+            return .int(Int64(number))
+        case .array(let items): return .array(items.map { $0.restoringExactIntegers() })
+        case .object(let fields): return .object(fields.mapValues { $0.restoringExactIntegers() })
+        default: return self
+        }
     }
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {

@@ -208,7 +208,10 @@ final class JanssonDecoderImpl: Decoder {
             guard raw.rounded() == raw else {
                 throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "expected an integer, found \(raw)"))
             }
-            guard let value = I(exactly: raw) else { throw outOfRange(I.self, "\(raw)", codingPath) }
+            // 64-bit unsigned values stop at Int64.max, as they do for JSON integers (storage is signed).
+            guard let value = I(exactly: raw), I.bitWidth < 64 || I.isSigned || raw < 0x1p63 else {
+                throw outOfRange(I.self, "\(raw)", codingPath)
+            }
             return value
         case Int32(JSON_STRING.rawValue) where I.bitWidth == 64:
             let text = JanssonDocument.string(node)

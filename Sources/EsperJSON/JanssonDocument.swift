@@ -3,15 +3,22 @@ internal import CJansson
 /// An owned jansson tree: parsing with limits, and the small helpers every walk needs.
 final class JanssonDocument {
     let root: UnsafeMutablePointer<json_t>
+    /// The text held an integer beyond int64, so every integer was read as a real.
+    private(set) var integersReadAsReals = false
 
     init(owning root: UnsafeMutablePointer<json_t>) { self.root = root }
     deinit { esper_json_decref(root) }
 
     /// Parses with duplicate keys rejected, any top-level value allowed, and the depth limit
     /// enforced. jansson itself rejects NaN/Infinity literals and out-of-range numbers.
-    static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JanssonDocument {
+    static func parse(
+        _ bytes: some Collection<UInt8>, retryingBigIntegers: Bool = false
+    ) throws(JSONParseError)
+        -> JanssonDocument
+    {
         var error = json_error_t()
-        let flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL
+        let flags =
+            JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | (retryingBigIntegers ? JSON_DECODE_INT_AS_REAL : 0)
         let parsed: UnsafeMutablePointer<json_t>? =
             bytes.withContiguousStorageIfAvailable { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
@@ -19,21 +26,29 @@ final class JanssonDocument {
             ?? Array(bytes).withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { json_loadb($0.baseAddress, $0.count, Int(flags), &error) }
             }
+        if parsed == nil, !retryingBigIntegers, messageText(error).hasPrefix("too big ") {
+            // A number beyond int64 is valid JSON: read every integer as a real instead, so the
+            // decoder names the field that cannot hold it (a 422) rather than a "malformed" 400.
+            return try parse(bytes, retryingBigIntegers: true)
+        }
         guard let root = parsed else {
-            let message = withUnsafeBytes(of: error.text) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let message = messageText(error)
             throw JSONParseError(
                 line: Int(error.line), column: Int(error.column), position: Int(error.position),
                 message: message.isEmpty ? "unparseable document" : message)
         }
         let document = JanssonDocument(owning: root)
+        document.integersReadAsReals = retryingBigIntegers
         if let (path, depth) = tooDeep(root, depth: 1, path: "$") {
             throw JSONParseError(
                 line: 0, column: 0, position: 0,
                 message: "nesting depth \(depth) at \(path) exceeds the limit of \(JSONLimits.maxDepth)")
         }
         return document
+    }
+
+    private static func messageText(_ error: json_error_t) -> String {
+        withUnsafeBytes(of: error.text) { raw in String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self) }
     }
 
     private static func tooDeep(_ node: UnsafeMutablePointer<json_t>, depth: Int, path: String) -> (String, Int)? {

@@ -75,6 +75,26 @@ struct Packet: Codable, Equatable {
         }
     }
 
+    @Test func integersBeyondInt64NameTheFieldInsteadOfFailingTheParse() throws {
+        // Valid JSON whose integer no 64-bit field can hold: the field is named, the rest decodes.
+        let text = #"{"global_step":100000000000000000000,"packet_id":"p","seed_states":[],"validation_loss":1,"version":1}"#
+        do {
+            _ = try JanssonDecoder().decode(Packet.self, from: Array(text.utf8))
+            Issue.record("expected global_step to be refused")
+        } catch {
+            #expect(!(error is JSONParseError))
+            let problems = try #require(JSONFieldProblem.from(error))
+            #expect(problems.map(\.field) == ["global_step"], "\(problems)")
+        }
+        #expect(try JSONValue.parse("[100000000000000000000, 7]") == [1e20, 7])
+        // Unsigned 64-bit fields stop at Int64.max however the number is written.
+        for big in ["9223372036854775808", "9223372036854775808.0"] {
+            #expect(throws: DecodingError.self) {
+                try JanssonDecoder().decode([String: UInt64].self, from: Array("{\"seed\":\(big)}".utf8))
+            }
+        }
+    }
+
     @Test func sixtyFourBitIntegersAcceptDecimalStrings() throws {
         let text = #"{"global_step":"9007199254740993","packet_id":"p","seed_states":[],"validation_loss":1,"version":1}"#
         let decoded = try JanssonDecoder().decode(Packet.self, from: Array(text.utf8))
