@@ -5,8 +5,8 @@ import Kasmina
 import Kernels
 public import Logging
 public import Oona
-import Synchronization
 public import Runs
+import Synchronization
 import Tamiyo
 import Tezzeret
 import Tolaria
