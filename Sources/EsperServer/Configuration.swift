@@ -229,6 +229,10 @@ public struct Configuration: Sendable {
             "undelivered notifications kept, 1-1000000; past it the oldest is dead-lettered to <data>/nissa/dead-letters.log"
         ),
         ("NISSA_RETENTION_DAYS", "30", "resolved alerts and settled deliveries older than this leave <data>/nissa/nissa.db, 0.01-3650"),
+        (
+            "NISSA_FINISHED_RUN_RETENTION_S", "3600",
+            "seconds a finished run's series stay after its terminal status, 0-2592000 (sooner at NISSA_MAX_SERIES)"
+        ),
         ("ESPER_STORAGE_CHECK_S", "5", "seconds between storage write checks (write, fsync, remove a probe file), 1-3600"),
         ("ESPER_INTEGRITY_CHECK_S", "3600", "seconds between PRAGMA quick_check runs on every SQLite file (also at start), 60-604800"),
         (
