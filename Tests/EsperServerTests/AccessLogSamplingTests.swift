@@ -17,23 +17,23 @@ import Testing
         }
     }
 
-    static func server(sample: String) throws -> (ServerProcess, RedisTestServer, TemporaryDirectory) {
+    /// The log of a real server with `ESPER_ACCESS_LOG_SAMPLE=sample` after `traffic`.
+    static func logAfterTraffic(sample: String) throws -> String {
         let data = TemporaryDirectory("esper-access-log")
         let redis = try RedisTestServer()
         guard case .unix(let socketPath) = redis.endpoint.address else { throw ServerProcess.StartFailure(port: 0) }
         let server = try ServerProcess(
             dataDirectory: data.path, redisURL: "unix://\(socketPath)", arguments: ["--log-level", "info"],
             environment: ["ESPER_ACCESS_LOG": "on", "ESPER_ACCESS_LOG_SAMPLE": sample])
-        return (server, redis, data)
+        defer { withExtendedLifetime((redis, data)) { server.terminate() } }
+        try traffic(server.port)
+        // The errors come last: once they are all in the log, anything before them is too.
+        #expect(eventually(within: 20) { lines(server.log, "POST /api/v1/runs 400 ") == 5 })
+        return server.log
     }
 
     @Test func sampleZeroLogsOnlyErrors() throws {
-        let (server, redis, data) = try Self.server(sample: "0")
-        defer { withExtendedLifetime((redis, data)) { server.terminate() } }
-        try Self.traffic(server.port)
-        // The errors come last: once they are all in the log, anything before them is too.
-        #expect(eventually(within: 20) { Self.lines(server.log, "POST /api/v1/runs 400 ") == 5 })
-        let log = server.log
+        let log = try Self.logAfterTraffic(sample: "0")
         #expect(Self.lines(log, "GET /api/v1/no-such-thing-") == 10)
         #expect(Self.lines(log, " 404 ") == 10)
         #expect(Self.lines(log, "GET /healthz ") == 0)
@@ -41,13 +41,10 @@ import Testing
     }
 
     @Test func sampleOneLogsEveryRequest() throws {
-        let (server, redis, data) = try Self.server(sample: "1")
-        defer { withExtendedLifetime((redis, data)) { server.terminate() } }
-        try Self.traffic(server.port)
-        #expect(eventually(within: 20) { Self.lines(server.log, "POST /api/v1/runs 400 ") == 5 })
-        let log = server.log
+        let log = try Self.logAfterTraffic(sample: "1")
         #expect(Self.lines(log, "GET /healthz 200 ") == 30)
         #expect(Self.lines(log, "GET /api/v1/no-such-thing-") == 10)
+        #expect(Self.lines(log, "GET /api/v1/version 200") >= 1)
     }
 
     @Test func anInvalidSampleStopsTheServerWithTheVariablesName() throws {
