@@ -26,6 +26,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// Streaming responses in progress (ended first when the server stops).
     private let openStreams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let inFlight = Atomic<Int>(0)
+    private let accessLogSampler: AccessLogSampler
     private var logContext: UnsafeMutablePointer<esper_mhd_log_ctx>?
     /// The port actually bound (differs from the configured one when that is 0).
     public private(set) var port: UInt16 = 0
@@ -36,6 +37,7 @@ public final class HTTPServer: @unchecked Sendable {
     ) {
         self.authenticator = authenticator
         self.configuration = configuration
+        accessLogSampler = AccessLogSampler(rate: configuration.accessLogSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
         self.router = router
         self.logger = logger
         self.metrics = metrics
@@ -339,7 +341,7 @@ public final class HTTPServer: @unchecked Sendable {
             let series = state.routeIndex >= 0 ? routeSeries[state.routeIndex] : routeSeries[routeSeries.count - 1]
             series.record(method: state.method, status: state.status, nanoseconds: elapsed)
         }
-        if configuration.accessLog {
+        if configuration.accessLog, accessLogSampler.shouldLog(method: state.method, status: state.status, nanoseconds: elapsed) {
             // One preformatted line, no metadata dictionary: this runs for every request.
             let micros = elapsed / 1000
             logger.info(

@@ -26,6 +26,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var listenBacklog: Int = 1024
     /// Write one log line per request.
     public var accessLog: Bool = true
+    /// Fraction of successful, fast reads (GET, HEAD, OPTIONS below 400) the access log
+    /// writes, 0...1 (`ESPER_ACCESS_LOG_SAMPLE`); errors, slow requests and mutations always.
+    public var accessLogSample: Double = 1
+    /// Requests taking at least this long are always logged (`ESPER_ACCESS_LOG_SLOW_MS`).
+    public var accessLogSlowMilliseconds: Int = 1000
 
     public init() {}
 }

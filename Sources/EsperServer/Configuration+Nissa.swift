@@ -66,5 +66,6 @@ extension Configuration {
         if let value = try number("NISSA_SLO_FAST_BURN", 0.001...1_000_000) { nissa.sloFastBurnThreshold = value }
         if let value = try integer("NISSA_PARKED_MAX", 1...1_000_000) { nissa.parkedMax = value }
         if let value = try number("NISSA_RETENTION_DAYS", 0.01...3650) { nissa.retentionDays = value }
+        if let value = try number("NISSA_FINISHED_RUN_RETENTION_S", 0...(30 * 86_400)) { nissa.finishedRunRetentionSeconds = value }
     }
 }

@@ -167,6 +167,11 @@ public struct Configuration: Sendable {
         ("ESPER_SSE_HEARTBEAT_S", "15", "seconds between heartbeat comments on idle event streams, 1-3600"),
         ("ESPER_SSE_CLIENT_BUFFER_BYTES", "262144", "bytes buffered per event stream before a slow client is dropped, 4096-67108864"),
         ("ESPER_ACCESS_LOG", "on", "one log line per request: on or off"),
+        (
+            "ESPER_ACCESS_LOG_SAMPLE", "1",
+            "fraction 0-1 of successful fast reads (GET/HEAD/OPTIONS < 400) logged; errors, slow requests and mutations always"
+        ),
+        ("ESPER_ACCESS_LOG_SLOW_MS", "1000", "requests taking at least this long are always logged, 0-3600000 ms"),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
         ("ESPER_FORGE_AT_START", "on", "compile missing blueprints in the background at start: on or off"),
         ("ESPER_FORGE_WORKERS", "1", "concurrent blueprint compiles, 1-2"),
@@ -229,6 +234,10 @@ public struct Configuration: Sendable {
             "undelivered notifications kept, 1-1000000; past it the oldest is dead-lettered to <data>/nissa/dead-letters.log"
         ),
         ("NISSA_RETENTION_DAYS", "30", "resolved alerts and settled deliveries older than this leave <data>/nissa/nissa.db, 0.01-3650"),
+        (
+            "NISSA_FINISHED_RUN_RETENTION_S", "3600",
+            "seconds a finished run's series stay after its terminal status, 0-2592000 (sooner at NISSA_MAX_SERIES)"
+        ),
         ("ESPER_STORAGE_CHECK_S", "5", "seconds between storage write checks (write, fsync, remove a probe file), 1-3600"),
         ("ESPER_INTEGRITY_CHECK_S", "3600", "seconds between PRAGMA quick_check runs on every SQLite file (also at start), 60-604800"),
         (
@@ -296,6 +305,8 @@ public struct Configuration: Sendable {
         if let value = try settings.onOff("ESPER_ACCESS_LOG") {
             http.accessLog = value
         }
+        if let value = try settings.number("ESPER_ACCESS_LOG_SAMPLE", 0...1) { http.accessLogSample = value }
+        if let value = try integer("ESPER_ACCESS_LOG_SLOW_MS", 0...3_600_000) { http.accessLogSlowMilliseconds = value }
         if let token = values["ESPER_API_TOKEN"] {
             guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
                 throw ConfigurationError(

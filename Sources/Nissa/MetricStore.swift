@@ -19,6 +19,10 @@ public final class MetricStore: Sendable {
         /// Dotted names refused a gauge (name conflict); still kept in the ring buffers.
         var conflicts: Set<String> = []
         var units: [String: String] = [:]
+        /// Series keys by their `run` label, so a finished run's series leave together.
+        var runSeries: [String: Set<SeriesKey>] = [:]
+        /// Finished runs in the order they finished, with the time (ms) they did.
+        var finished = FinishedRuns()
     }
 
     private let state = Mutex(State())
@@ -29,12 +33,26 @@ public final class MetricStore: Sendable {
     private let droppedSeries: Counter
     private let seriesGauge: Gauge
     private let conflictCounter: Counter
+    private let retentionMilliseconds: Int64
+    private let expiredRuns: Counter
+    /// Runs whose series expired: late points for them (a packet still on the bus) would
+    /// start series that never expire again, so they are not kept.
+    private let expired = RecentIDs(capacity: 100_000)
 
-    public init(registry: PrometheusCollectorRegistry, capacity: Int, spanSeconds: Double, maxSeries: Int) {
+    /// `finishedRunRetentionSeconds`: how long a finished run's series stay after its
+    /// terminal status (`NISSA_FINISHED_RUN_RETENTION_S`).
+    public init(
+        registry: PrometheusCollectorRegistry, capacity: Int, spanSeconds: Double, maxSeries: Int,
+        finishedRunRetentionSeconds: Double = 3600
+    ) {
         self.registry = registry
         self.capacity = capacity
         spanMilliseconds = Int64(spanSeconds * 1000)
         self.maxSeries = maxSeries
+        retentionMilliseconds = Int64(finishedRunRetentionSeconds * 1000)
+        expiredRuns = registry.counter(
+            "esper_nissa_runs_expired_total",
+            help: "Finished runs whose series were removed (retention passed, or room for a live run's series).")
         droppedSeries = registry.counter(
             "esper_nissa_series_dropped_total",
             help: "Telemetry points not kept because the series limit (NISSA_MAX_SERIES) was reached.")
@@ -56,18 +74,25 @@ public final class MetricStore: Sendable {
             return true
         }
         guard needsGauge else { return }
+        if let run = key.label("run"), expired.contains(run) { return }
         // A new series: find (or refuse) its gauge outside our lock — the registry has its own.
         let mapping = MetricNaming.prometheus(key.name)
         let gauge = export ? makeGauge(key, mapping) : nil
         state.withLock { state in
             if state.series[key] == nil {
+                // Full: the series of the run that finished first make room (newest data wins).
+                while state.series.count >= maxSeries, let oldest = state.finished.popOldest() {
+                    removeRun(oldest.run, from: &state)
+                }
                 guard state.series.count < maxSeries else {
                     droppedSeries.increment()
+                    if let gauge { registry.unregisterGauge(gauge) }
                     return
                 }
                 state.series[key] = Series(
                     ring: TimeSeriesRing(capacity: capacity, spanMilliseconds: spanMilliseconds),
                     gauge: gauge, scale: mapping.scale)
+                if let run = key.label("run") { state.runSeries[run, default: []].insert(key) }
                 seriesGauge.set(Double(state.series.count))
             }
             if !unit.isEmpty { state.units[key.name] = unit }
@@ -78,7 +103,7 @@ public final class MetricStore: Sendable {
 
     private func makeGauge(_ key: SeriesKey, _ mapping: MetricNaming.Mapping) -> Gauge? {
         let claim = state.withLock { state -> Bool? in
-            if state.series.count >= maxSeries { return false }
+            if state.series.count >= maxSeries && state.finished.isEmpty { return false }
             if let owner = state.owners[mapping.prometheusName] { return owner == key.name ? true : false }
             return nil
         }
@@ -115,6 +140,49 @@ public final class MetricStore: Sendable {
         let first = state.withLock { $0.conflicts.insert(name).inserted }
         if first { conflictCounter.increment() }
     }
+
+    // MARK: finished runs
+
+    /// Notes that `run` reached a terminal status at `time` (ms); its series leave once the
+    /// retention has passed (`expireFinishedRuns`), or earlier when live runs need the room.
+    /// A run that finishes again (a redelivered status) keeps its first time.
+    public func runFinished(_ run: String, at time: Int64) {
+        guard !expired.contains(run) else { return }
+        state.withLock { $0.finished.append(run, at: time) }
+    }
+
+    /// Removes the series of every run that finished at least the retention before `now`
+    /// (ms); returns those runs. Fleet-level series (without a `run` label) are never touched.
+    @discardableResult
+    public func expireFinishedRuns(now: Int64) -> [String] {
+        state.withLock { state in
+            var expired: [String] = []
+            while let oldest = state.finished.oldest, oldest.time + retentionMilliseconds <= now {
+                _ = state.finished.popOldest()
+                removeRun(oldest.run, from: &state)
+                expired.append(oldest.run)
+            }
+            return expired
+        }
+    }
+
+    /// Drops every series labelled with `run` and its gauges (the registry has its own lock,
+    /// which is never held while it takes ours).
+    private func removeRun(_ run: String, from state: inout State) {
+        expiredRuns.increment()
+        _ = expired.insert(run)
+        guard let keys = state.runSeries.removeValue(forKey: run) else { return }
+        for key in keys {
+            if let gauge = state.series.removeValue(forKey: key)?.gauge { registry.unregisterGauge(gauge) }
+        }
+        seriesGauge.set(Double(state.series.count))
+    }
+
+    /// Whether `run`'s series expired (it finished longer than the retention ago).
+    public func hasExpired(_ run: String) -> Bool { expired.contains(run) }
+
+    /// Runs whose series are held, sorted.
+    public func runs() -> [String] { state.withLock { Array($0.runSeries.keys) }.sorted() }
 
     // MARK: reading
 

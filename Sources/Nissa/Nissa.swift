@@ -54,6 +54,9 @@ public final class NissaService: LongRunningService {
     private let rewardSum: Gauge
     private let iterations: Counter
 
+    /// Run statuses after which a run sends nothing more (Tolaria's `RunStatus.isFinished`).
+    static let terminalStatuses: Set<String> = ["succeeded", "failed", "cancelled"]
+
     /// The streams Nissa reads, in priority order.
     public static let streams: [OonaStream] = [.emergency, .telemetry, .normal]
 
@@ -77,7 +80,7 @@ public final class NissaService: LongRunningService {
         }
         store = MetricStore(
             registry: registry, capacity: options.seriesMaxPoints, spanSeconds: options.seriesSpanSeconds,
-            maxSeries: options.maxSeries)
+            maxSeries: options.maxSeries, finishedRunRetentionSeconds: options.finishedRunRetentionSeconds)
         let alerts = AlertEngine(rules: options.rules, capacity: options.alertHistory, registry: registry)
         self.alerts = alerts
         let rules = options.rules
@@ -191,10 +194,21 @@ public final class NissaService: LongRunningService {
         }
         guard handled else { return false }
         state.withLock { $0.lastIngest = now }
+        expireFinishedRuns(now: now)
         prune(now: now)
         lastIngestGauge.set(Double(now) / 1000)
         ingestDuration.record(ContinuousClock.now - start)
         return true
+    }
+
+    /// Drops the series of runs finished longer than the retention ago, and their ids from
+    /// the Grafana variables.
+    private func expireFinishedRuns(now: Int64) {
+        let expired = store.expireFinishedRuns(now: now)
+        guard !expired.isEmpty else { return }
+        state.withLock { state in
+            for run in expired { state.runs.remove(run) }
+        }
     }
 
     /// Ingests a message this process also publishes on the bus (the server's first
@@ -267,6 +281,13 @@ public final class NissaService: LongRunningService {
                 iterations.increment()
             }
         }
+        // A run's terminal status (`run_status` from the run service): its series may expire.
+        for event in packet.events where event.description == "run_status" {
+            guard let run = event.attributes["run_id"], !run.isEmpty,
+                let status = event.attributes["status"], NissaService.terminalStatuses.contains(status)
+            else { continue }
+            store.runFinished(run, at: now)
+        }
         // Nissa's own alert announcements are in the lifecycle log already (as alerts).
         for event in packet.events where event.level.rawValue >= TelemetryLevel.warning.rawValue && source != "nissa" {
             lifecycle.append(
@@ -320,7 +341,7 @@ public final class NissaService: LongRunningService {
         let time = packet.timestampNs == 0 ? now : Int64(packet.timestampNs / 1_000_000)
         let run = packet.trainingRunId
         if !run.isEmpty {
-            let first = state.withLock { $0.runs.count < 100_000 ? $0.runs.insert(run).inserted : false }
+            let first = !store.hasExpired(run) && state.withLock { $0.runs.count < 100_000 ? $0.runs.insert(run).inserted : false }
             if first {
                 trainingRuns.increment()
                 lifecycle.append(
@@ -351,6 +372,7 @@ public final class NissaService: LongRunningService {
         let run = labels.first { $0.name == "run" }?.value
         let seed = labels.first { $0.name == "seed" }?.value
         guard run != nil || seed != nil else { return }
+        if let run, store.hasExpired(run) { return }
         state.withLock { state in
             if let run, state.runs.count < 100_000 { state.runs.insert(run) }
             if let seed, state.seeds.count < 100_000 { state.seeds.insert(seed) }
@@ -359,10 +381,11 @@ public final class NissaService: LongRunningService {
 
     // MARK: reading
 
-    /// Run ids known from the bus and from the run registry, sorted.
+    /// Run ids known from the bus and from the run registry, sorted; not those whose series
+    /// expired (nothing left to show).
     public func runIds() -> [String] {
         let fromBus = state.withLock { $0.runs }
-        return Array(fromBus.union(registryRuns())).sorted()
+        return fromBus.union(registryRuns()).filter { !store.hasExpired($0) }.sorted()
     }
 
     public func seedIds() -> [String] { state.withLock { Array($0.seeds) }.sorted() }

@@ -9,6 +9,10 @@ public struct NissaOptions: Sendable {
     public var seriesMaxPoints = 10_000
     /// Distinct series (metric name × labels) at most; more are counted and not kept.
     public var maxSeries = 5000
+    /// How long a finished run's series (labelled `run`) stay after its terminal status
+    /// (`NISSA_FINISHED_RUN_RETENTION_S`); at the series limit the earliest finished run's
+    /// series leave sooner, so live runs' points are kept.
+    public var finishedRunRetentionSeconds: Double = 3600
     /// Alert records kept (pending, firing, resolved); firing ones are evicted last.
     public var alertHistory = 1000
     /// The alert rules (`alert_rules.json`); nil: the built-in rules of the spec.

@@ -14,6 +14,8 @@ final class RecentIDs: Sendable {
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
+    func contains(_ id: String) -> Bool { state.withLock { $0.set.contains(id) } }
+
     /// True the first time an id is seen (within the window of `capacity` ids).
     func insert(_ id: String) -> Bool {
         state.withLock { state in

@@ -99,6 +99,30 @@ import Testing
             eventually(within: 20) { nissaSeries(server.application.nissa, "tolaria.training.loss", run: id) == 2 }, "one point per epoch")
     }
 
+    /// With `NISSA_FINISHED_RUN_RETENTION_S=0` a real run's series leave `/metrics` and the
+    /// Grafana variables once its `succeeded` status reaches Nissa over Oona; a live run's and
+    /// the fleet's series stay.
+    @Test func aFinishedRunsSeriesExpire() throws {
+        let server = try ServerHarness(environment: ["NISSA_FINISHED_RUN_RETENTION_S": "0"])
+        let nissa = server.application.nissa
+        nissa.ingest(.telemetry(Self.telemetry("tolaria", [("tolaria.training.loss", 0.5)], attributes: ["run": "still-running"])))
+        nissa.ingest(.telemetry(Self.telemetry("tezzeret", [("tezzeret.compile.retry_count", 9)])))
+        let id = try server.submit(quickRun)
+        #expect(try server.waitFor(id, status: "succeeded"))
+        #expect(try eventually(within: 20) { nissa.store.hasExpired(id) })
+        let text = try server.get("/metrics").text
+        #expect(!text.contains("run=\"\(id)\""))
+        #expect(text.contains(#"esper_tolaria_training_loss{run="still-running",subsystem="tolaria"} 0.5"#))
+        #expect(text.contains("esper_nissa_runs_expired_total 1"))
+        #expect(text.contains(#"esper_tezzeret_compile_retry_count{subsystem="tezzeret"} 9"#))
+        let (_, runs) = try Self.post(server, "/grafana/variable", #"{"payload":{"target":"runs"}}"#)
+        let values = (runs as? [[String: String]])?.compactMap { $0["__value"] } ?? []
+        #expect(values.contains("still-running") && !values.contains(id))
+        let (_, search) = try Self.post(server, "/grafana/search", #"{"target":"runs"}"#)
+        #expect((search as? [String]) == ["still-running"])
+        #expect(nissaSeries(nissa, "tolaria.training.loss", run: id) == 0)
+    }
+
     func nissaSeries(_ nissa: NissaService, _ name: String, run: String) -> Int {
         nissa.store.query(name: name, filters: ["run": run], from: 0, to: Int64.max / 2, maxPoints: 1000).first?.points.count ?? 0
     }
@@ -370,6 +394,16 @@ import Testing
             workingDirectory: directory.path)
         #expect(good.nissa.seriesSpanSeconds == 60 && good.nissa.receivers == ["pagerduty": "https://events.example/x"])
         #expect(good.nissa.rules == AlertRuleSet.builtIn)
+        #expect(good.nissa.finishedRunRetentionSeconds == 3600)
+        for bad in ["-1", "soon", "2592001", "nan"] {
+            #expect(
+                attempt(["NISSA_FINISHED_RUN_RETENTION_S": bad])?.hasPrefix("invalid configuration: NISSA_FINISHED_RUN_RETENTION_S") == true
+            )
+        }
+        let short = try Configuration.resolve(
+            flags: [:], environment: ["ESPER_DATA_DIR": directory.path + "/var", "NISSA_FINISHED_RUN_RETENTION_S": "0.5"],
+            workingDirectory: directory.path)
+        #expect(short.nissa.finishedRunRetentionSeconds == 0.5)
     }
 }
 
