@@ -91,6 +91,31 @@ import Testing
             #expect(row[8] as? Double == flops["mean"] as? Double && (row[8] as? Double ?? 0) > 0)
         }
 
+        // The shipped dashboard's study variables and panels, interpolated as Grafana does.
+        let data = try Data(contentsOf: URL(fileURLWithPath: packageRoot() + "/infra/grafana/dashboards/nissa-overview.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let variables = try #require((dashboard["templating"] as? [String: Any])?["list"] as? [[String: Any]])
+        let groupQuery = try #require(
+            (variables.first { $0["name"] as? String == "study_group" }?["query"] as? [String: Any])?["query"] as? String)
+        (status, body) = try NissaServerTests.post(
+            server, "/grafana/variable",
+            #"{"payload":{"target":"\#(groupQuery.replacingOccurrences(of: "$study", with: Self.escaped(id)))"}}"#)
+        #expect(status == 200 && (body as? [[String: Any]])?.count == 2)
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let studyTargets = panels.flatMap { ($0["targets"] as? [[String: Any]]) ?? [] }.compactMap { $0["target"] as? String }
+            .filter { $0.contains("$study") }
+        #expect(studyTargets.count == 2, "the curves and the summary panel")
+        for groups in [".*", "(a|wide\\\\-64)"] {
+            let targets = studyTargets.enumerated().map { index, target in
+                let text = target.replacingOccurrences(of: "$study_group", with: groups)
+                    .replacingOccurrences(of: "$study_metric", with: "validation_accuracy")
+                    .replacingOccurrences(of: "$study", with: Self.escaped(id))
+                return #"{"target":"\#(text)","refId":"P\#(index)"}"#
+            }
+            (status, answer) = try GrafanaDatasourceTests.query(server, "[\(targets.joined(separator: ","))]")
+            #expect(status == 200 && answer.count == 3 && answer.allSatisfy { $0["type"] as? String == "table" }, "\(groups)")
+        }
+
         // Unknown metric or study: 422 naming the target, with the message Grafana shows.
         (status, body) = try NissaServerTests.post(
             server, "/grafana/query", #"{"range":\#(GrafanaDatasourceTests.range()),"targets":[{"target":"study:\#(id):a:weather"}]}"#)
