@@ -207,7 +207,8 @@ public final class Application: Sendable {
         SimicRoutes.register(into: &router, simic: simic)
         SeedRoutes.register(into: &router, seeds: tamiyo.seeds, runs: runs)
         NissaRoutes.register(into: &router, nissa: nissa)
-        GrafanaRoutes.register(into: &router, datasource: GrafanaDatasource(nissa: nissa))
+        GrafanaRoutes.register(
+            into: &router, datasource: GrafanaDatasource(nissa: nissa, providers: [StudyGrafanaTargets(service: studies)]))
         ConsoleRoutes.register(into: &router)
         StudyRoutes.register(into: &router, service: studies)
         let dataDirectory = configuration.dataDirectory

@@ -5,6 +5,11 @@ import Leyline
 public struct GrafanaRequestError: Error, Sendable, Equatable {
     public let field: String
     public let message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
 }
 
 /// The Grafana JSON datasource (plugin `simpod-json-datasource`, PROTOCOLS.md), answered
@@ -13,7 +18,8 @@ public struct GrafanaRequestError: Error, Sendable, Equatable {
 ///
 /// Targets: every telemetry metric name (`tolaria.training.loss`), with optional payload
 /// filters `run`, `seed`, `stream`, `subsystem`; and three tables — `nissa.alerts`,
-/// `nissa.events` (both with a time column: use them for annotations) and `nissa.slo`.
+/// `nissa.events` (both with a time column: use them for annotations) and `nissa.slo`; and
+/// whatever its `providers` answer (study curves).
 /// Targets and payload values are `GrafanaPattern`s (the plugin interpolates variables in
 /// regex format). Lenient where Grafana sends what Esper cannot use — unknown payload keys,
 /// ad-hoc filters on other keys or with operators Esper does not know are ignored, so one
@@ -23,8 +29,16 @@ public struct GrafanaRequestError: Error, Sendable, Equatable {
 /// answered too.
 public struct GrafanaDatasource: Sendable {
     public let nissa: NissaService
+    /// Targets answered outside Nissa's memory, asked before Nissa's own.
+    public let providers: [any GrafanaTargetProvider]
 
-    public init(nissa: NissaService) { self.nissa = nissa }
+    public init(nissa: NissaService, providers: [any GrafanaTargetProvider] = []) {
+        self.nissa = nissa
+        self.providers = providers
+    }
+
+    /// Nissa's variables and the providers'.
+    var variableNames: [String] { GrafanaDatasource.variables + providers.flatMap(\.variableNames) }
 
     public static let tables = ["nissa.alerts", "nissa.events", "nissa.slo"]
     public static let variables = ["runs", "seeds", "metrics", "subsystems", "streams"]
@@ -46,7 +60,7 @@ public struct GrafanaDatasource: Sendable {
             }
             items.append(.object(["label": .string(name), "value": .string(name), "payloads": .array(payloads)]))
         }
-        for table in GrafanaDatasource.tables {
+        for table in GrafanaDatasource.tables + providers.flatMap({ $0.targetNames() }) {
             items.append(.object(["label": .string(table), "value": .string(table), "payloads": .array([])]))
         }
         return .array(items)
@@ -81,18 +95,21 @@ public struct GrafanaDatasource: Sendable {
         }
         target = target ?? object["target"]?.stringValue
         guard let target, !target.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw GrafanaRequestError(
-                field: "payload.target", message: "required, one of \(GrafanaDatasource.variables.joined(separator: ", "))")
+            throw GrafanaRequestError(field: "payload.target", message: "required, one of \(variableNames.joined(separator: ", "))")
         }
         guard let values = variableValues(target) else {
             throw GrafanaRequestError(
-                field: "payload.target", message: "'\(target)' is not one of \(GrafanaDatasource.variables.joined(separator: ", "))")
+                field: "payload.target", message: "'\(target)' is not one of \(variableNames.joined(separator: ", "))")
         }
         return .array(values.map { .object(["__text": .string($0), "__value": .string($0)]) })
     }
 
     func variableValues(_ target: String) -> [String]? {
-        switch GrafanaPattern(target.trimmingCharacters(in: .whitespaces)).unescaped {
+        let name = GrafanaPattern(target.trimmingCharacters(in: .whitespaces)).unescaped
+        for provider in providers {
+            if let values = provider.variableValues(name) { return values }
+        }
+        return switch name {
         case "runs": nissa.runIds()
         case "seeds": nissa.seedIds()
         case "metrics": nissa.store.names()
@@ -113,7 +130,7 @@ public struct GrafanaDatasource: Sendable {
             target = text.trimmingCharacters(in: .whitespaces)
         }
         if let values = variableValues(target) { return .array(values.map { .string($0) }) }
-        let names = nissa.store.names() + GrafanaDatasource.tables
+        let names = nissa.store.names() + GrafanaDatasource.tables + providers.flatMap { $0.targetNames() }
         let pattern = GrafanaPattern(target)
         return .array(names.filter { target.isEmpty || pattern.matches($0) }.map { .string($0) })
     }
@@ -268,7 +285,16 @@ public struct GrafanaDatasource: Sendable {
             first = false
         }
         let names = nissa.store.names()
-        for target in query.targets {
+        targets: for target in query.targets {
+            for provider in providers {
+                guard let frames = try provider.frames(target.target, refId: target.refId) else { continue }
+                for frame in frames {
+                    guard let bytes = try? frame.serialized() else { continue }
+                    separator()
+                    out.raw(bytes: bytes)
+                }
+                continue targets
+            }
             switch GrafanaDatasource.table(target.target) {
             case "nissa.alerts":
                 separator()

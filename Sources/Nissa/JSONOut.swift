@@ -9,6 +9,9 @@ struct JSONOut {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// Bytes already serialized (a frame a `GrafanaTargetProvider` built).
+    mutating func raw(bytes serialized: [UInt8]) { bytes.append(contentsOf: serialized) }
+
     mutating func string(_ text: String) {
         bytes.append(34)
         for byte in text.utf8 {

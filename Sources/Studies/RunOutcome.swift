@@ -14,6 +14,14 @@ public struct RunOutcome: Sendable, Codable, Equatable {
     public var bestValidationAccuracy: Double?
     public var finalValidationLoss: Double?
     public var bestValidationLoss: Double?
+    /// Accuracy on a fixed held-out test split (epochs whose `held_out_split` is `test`): at
+    /// the last epoch and the best epoch; nil when the run evaluates on a random validation
+    /// fraction (its validation figures are then not test figures).
+    public var finalTestAccuracy: Double?
+    public var bestTestAccuracy: Double?
+    /// Training FLOPs of the whole run as Tolaria counted them at its last epoch (nil in runs
+    /// recorded before Tolaria counted them).
+    public var trainingFlops: Double?
     /// Host parameters at the end (final widths) plus what fossilised slot modules add.
     public var parameters: Int?
     public var hiddenSizes: [Int]
@@ -38,6 +46,9 @@ public struct RunOutcome: Sendable, Codable, Equatable {
         finalValidationLoss = last?.validationLoss
         bestValidationAccuracy = history.map(\.validationAccuracy).max()
         bestValidationLoss = history.map(\.validationLoss).min()
+        finalTestAccuracy = last?.heldOutSplit == .test ? last?.validationAccuracy : nil
+        bestTestAccuracy = history.filter { $0.heldOutSplit == .test }.map(\.validationAccuracy).max()
+        trainingFlops = last?.totalTrainingFlops
         hiddenSizes = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: last)
         parameters = hostParameters(hiddenSizes).map { $0 + (last?.slots.reduce(0) { $0 + $1.parameters } ?? 0) }
         wallTimeSeconds = record.timings.elapsedMs.map { $0 / 1000 }

@@ -7,6 +7,10 @@ public struct GroupStatistics: Sendable, Codable, Equatable {
     public var bestValidationAccuracy: SampleStatistics
     public var finalValidationLoss: SampleStatistics
     public var bestValidationLoss: SampleStatistics
+    /// Held-out test accuracy (`n` = 0 when the group's runs have no fixed test split).
+    public var finalTestAccuracy: SampleStatistics
+    public var bestTestAccuracy: SampleStatistics
+    public var trainingFlops: SampleStatistics
     public var parameters: SampleStatistics
     public var wallTimeSeconds: SampleStatistics
     public var germinations: SampleStatistics
@@ -19,6 +23,9 @@ public struct GroupStatistics: Sendable, Codable, Equatable {
         bestValidationAccuracy = stats(\.bestValidationAccuracy)
         finalValidationLoss = stats(\.finalValidationLoss)
         bestValidationLoss = stats(\.bestValidationLoss)
+        finalTestAccuracy = stats(\.finalTestAccuracy)
+        bestTestAccuracy = stats(\.bestTestAccuracy)
+        trainingFlops = stats(\.trainingFlops)
         parameters = stats { $0.parameters.map(Double.init) }
         wallTimeSeconds = stats(\.wallTimeSeconds)
         germinations = stats { Double($0.germinations) }
@@ -56,19 +63,25 @@ public struct ArmVerdicts: Sendable, Codable, Equatable {
     public var comparisons: [WelchComparison]
 
     /// Final validation accuracy (higher is better) and loss (lower is better) over the two
-    /// groups' succeeded runs.
+    /// groups' succeeded runs; final test accuracy (higher is better) and training FLOPs
+    /// (lower is better) too when either group's runs report them.
     public init(arm: StudyGroupSummary, control: StudyGroupSummary) {
         self.arm = arm.name
         self.control = control.name
         let a = arm.runs.filter { $0.status == .succeeded }, c = control.runs.filter { $0.status == .succeeded }
+        func compare(_ metric: String, _ value: (RunOutcome) -> Double?, higherIsBetter: Bool) -> WelchComparison {
+            WelchComparison(metric: metric, arm: a.compactMap(value), control: c.compactMap(value), higherIsBetter: higherIsBetter)
+        }
         comparisons = [
-            WelchComparison(
-                metric: "final_validation_accuracy", arm: a.compactMap(\.finalValidationAccuracy),
-                control: c.compactMap(\.finalValidationAccuracy), higherIsBetter: true),
-            WelchComparison(
-                metric: "final_validation_loss", arm: a.compactMap(\.finalValidationLoss), control: c.compactMap(\.finalValidationLoss),
-                higherIsBetter: false),
+            compare("final_validation_accuracy", \.finalValidationAccuracy, higherIsBetter: true),
+            compare("final_validation_loss", \.finalValidationLoss, higherIsBetter: false),
         ]
+        if (a + c).contains(where: { $0.finalTestAccuracy != nil }) {
+            comparisons.append(compare("final_test_accuracy", \.finalTestAccuracy, higherIsBetter: true))
+        }
+        if (a + c).contains(where: { $0.trainingFlops != nil }) {
+            comparisons.append(compare("training_flops", \.trainingFlops, higherIsBetter: false))
+        }
     }
 }
 

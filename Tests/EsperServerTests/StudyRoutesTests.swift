@@ -269,6 +269,66 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         }
         #expect(names.sorted() == ["a/no_growth/seed-1", "a/no_growth/seed-2", "a/seed-1", "a/seed-2"])
     }
+
+    /// Held-out test accuracy and training FLOPs in the summary: a tiny digits study with a
+    /// fixed test split (its last 300 rows); every statistic and the verdicts' differences
+    /// recomputed from the runs' own epoch histories.
+    @Test func testAccuracyAndTrainingFlopsInTheSummaryMatchTheRuns() throws {
+        let server = try ServerHarness()
+        let base = #"{"dataset": {"kind": "digits", "test_rows": 300}, "model": {"hidden_sizes": [8]}, "epochs": 2, "learning_rate": 0.01}"#
+        let study = try server.createStudy(
+            #"{"name": "test split", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1, 2], "#
+                + #""fixed": [{"name": "wide", "overrides": {"model": {"hidden_sizes": [16]}}}]}"#)
+        let id = try #require(study["id"] as? String)
+        let done = try server.waitForStudy(id, within: 120) { $0["status"] as? String == "completed" }
+        let groups = try #require(done["groups"] as? [[String: Any]])
+        #expect(groups.map { $0["name"] as? String } == ["a", "wide"])
+        var finalTests: [String: [Double]] = [:], flopsByGroup: [String: [Double]] = [:]
+        for group in groups {
+            let name = try #require(group["name"] as? String)
+            let outcomes = try #require(group["runs"] as? [[String: Any]])
+            #expect(outcomes.count == 2)
+            var finals: [Double] = [], bests: [Double] = [], flops: [Double] = []
+            for outcome in outcomes {
+                let runId = try #require(outcome["run_id"] as? String)
+                let epochs = try #require(try server.object("GET", "/api/v1/runs/\(runId)/metrics")["epochs"] as? [[String: Any]])
+                #expect(epochs.count == 2 && epochs.allSatisfy { $0["held_out_split"] as? String == "test" })
+                let accuracies = epochs.compactMap { $0["validation_accuracy"] as? Double }
+                finals.append(try #require(accuracies.last))
+                bests.append(try #require(accuracies.max()))
+                flops.append(try #require(epochs.last?["total_training_flops"] as? Double))
+                #expect(outcome["final_test_accuracy"] as? Double == finals.last)
+                #expect(outcome["best_test_accuracy"] as? Double == bests.last)
+                #expect(outcome["training_flops"] as? Double == flops.last)
+            }
+            #expect(flops.allSatisfy { $0 > 0 })
+            finalTests[name] = finals
+            flopsByGroup[name] = flops
+            let statistics = try #require(group["statistics"] as? [String: Any])
+            for (key, values) in [("final_test_accuracy", finals), ("best_test_accuracy", bests), ("training_flops", flops)] {
+                let stats = try #require(statistics[key] as? [String: Any], "\(name) \(key)")
+                let expected = meanAndStd(values)
+                #expect(stats["n"] as? Int == 2)
+                #expect(abs((stats["mean"] as? Double ?? .nan) - expected.mean) <= 1e-12 * max(1, abs(expected.mean)), "\(name) \(key)")
+                #expect(
+                    abs((stats["std"] as? Double ?? .nan) - (expected.std ?? .nan)) <= 1e-9 * max(1, abs(expected.std ?? 0)),
+                    "\(name) \(key)")
+                #expect(stats["min"] as? Double == values.min() && stats["max"] as? Double == values.max())
+            }
+        }
+        // The wider fixed config costs more FLOPs per run than the arm's.
+        #expect((flopsByGroup["wide"]?.min() ?? 0) > (flopsByGroup["a"]?.max() ?? .infinity))
+        let verdict = try #require((done["verdicts"] as? [[String: Any]])?.first)
+        #expect(verdict["control"] as? String == "wide")
+        let comparisons = try #require(verdict["comparisons"] as? [[String: Any]])
+        let byMetric = Dictionary(uniqueKeysWithValues: comparisons.compactMap { c in (c["metric"] as? String).map { ($0, c) } })
+        let test = try #require(byMetric["final_test_accuracy"]), cost = try #require(byMetric["training_flops"])
+        let testDifference = meanAndStd(finalTests["a"]!).mean - meanAndStd(finalTests["wide"]!).mean
+        let flopsDifference = meanAndStd(flopsByGroup["a"]!).mean - meanAndStd(flopsByGroup["wide"]!).mean
+        #expect(abs((test["difference"] as? Double ?? .nan) - testDifference) < 1e-12 && test["higher_is_better"] as? Bool == true)
+        #expect(abs((cost["difference"] as? Double ?? .nan) - flopsDifference) <= 1e-9 * abs(flopsDifference))
+        #expect(cost["higher_is_better"] as? Bool == false && cost["arm_n"] as? Int == 2 && cost["control_n"] as? Int == 2)
+    }
 }
 
 /// Checks a completed digits growth study (arm `widen`, controls no_growth and static_final, 3

@@ -21,7 +21,8 @@ def _table(header: List[str], rows: List[List[str]]) -> str:
 
 
 def summary_table(study: Dict[str, Any]) -> str:
-    """The study's groups (accuracy in %, n, failures) and the verdicts of each arm."""
+    """The study's groups (accuracy in %, held-out test accuracy in % when the runs have a
+    fixed test split, training GFLOPs, n, failures) and the verdicts of each arm."""
     progress = study.get("progress", {})
     lines = [
         f"study {study['id']}  {study['name']}  {study['status']}  "
@@ -35,10 +36,11 @@ def summary_table(study: Dict[str, Any]) -> str:
         rows.append([
             group["name"], group["kind"], f"{stats.get('final_validation_accuracy', {}).get('n', 0)}/{group['planned']}",
             _spread(stats.get("final_validation_accuracy"), 100), _spread(stats.get("best_validation_accuracy"), 100),
-            _spread(stats.get("final_validation_loss"), 1, 4), _spread(stats.get("parameters"), 1, 0),
+            _spread(stats.get("final_validation_loss"), 1, 4), _spread(stats.get("final_test_accuracy"), 100),
+            _spread(stats.get("training_flops"), 1e-9, 3), _spread(stats.get("parameters"), 1, 0),
             _spread(stats.get("germinations"), 1, 1), str(len(group.get("failed", []))),
         ])
-    lines.append(_table(["group", "kind", "n", "final acc %", "best acc %", "final loss", "parameters", "germinations", "failed"], rows))
+    lines.append(_table(["group", "kind", "n", "final acc %", "best acc %", "final loss", "test acc %", "GFLOPs", "parameters", "germinations", "failed"], rows))
     verdicts = []
     for verdict in study.get("verdicts", []):
         for comparison in verdict.get("comparisons", []):

@@ -65,3 +65,19 @@ def test_bad_studies_name_their_fields(server, capsys):
     assert sorted(error.field for error in caught.value.errors) == ["arms[0].overrides.batch_size", "base.epochs"]
     assert cli_main(["--url", server["url"], "--token", server["token"], "study", "create", "{"]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_summary_table_prints_test_accuracy_and_flops():
+    from esper_client.studies import summary_table
+
+    stats = {"n": 2, "mean": 0.9, "std": 0.01, "min": 0.89, "max": 0.91}
+    flops = {"n": 2, "mean": 3.5e9, "std": 0.25e9, "min": 3.25e9, "max": 3.75e9}
+    study = {"id": "s1", "name": "t", "status": "completed", "progress": {"planned": 2, "succeeded": 2},
+             "groups": [{"name": "arm", "kind": "arm", "planned": 2, "failed": [],
+                         "statistics": {"final_validation_accuracy": stats, "final_test_accuracy": dict(stats, mean=0.875),
+                                        "training_flops": flops}}],
+             "verdicts": []}
+    table = summary_table(study)
+    header = table.splitlines()[2]
+    assert "test acc %" in header and "GFLOPs" in header
+    assert "87.50 ± 1.00" in table and "3.500 ± 0.250" in table
