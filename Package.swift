@@ -121,7 +121,7 @@ let package = Package(
         // (KernelRuntime), the template catalog (Karn), the kernel library (Urza), and the
         // compiler and forge (Tezzeret).
         .target(name: "KernelRuntime", dependencies: ["Kernels", "EsperJSON", "EsperStorage"], swiftSettings: strictSwift),
-        .target(name: "Karn", dependencies: ["EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
+        .target(name: "Karn", dependencies: ["EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(
             name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "Leyline"],

@@ -109,7 +109,7 @@ import Testing
         nissa.ingest(.telemetry(Self.telemetry("tezzeret", [("tezzeret.compile.retry_count", 9)])))
         let id = try server.submit(quickRun)
         #expect(try server.waitFor(id, status: "succeeded"))
-        #expect(try eventually(within: 20) { nissa.store.hasExpired(id) })
+        #expect(eventually(within: 20) { nissa.store.hasExpired(id) })
         let text = try server.get("/metrics").text
         #expect(!text.contains("run=\"\(id)\""))
         #expect(text.contains(#"esper_tolaria_training_loss{run="still-running",subsystem="tolaria"} 0.5"#))
