@@ -88,12 +88,7 @@ public final class Application: Sendable {
             throw StartError(description: error.description)
         }
         blueprints = try BlueprintServices(configuration: configuration)
-        var control = TamiyoSettings(directory: configuration.dataDirectory + "/tamiyo")
-        control.conservativeAtStart = configuration.control.conservativeAtStart
-        control.fieldReportRetentionHours = configuration.control.fieldReportRetentionHours
-        control.maxLossSpike = configuration.control.maxLossSpike
-        control.memoryLimitBytes = configuration.control.memoryLimitMegabytes.map { UInt64($0) << 20 }
-        control.kernelBudgetMs = configuration.control.kernelBudgetMs
+        let control = configuration.tamiyoSettings()
         let tamiyo = try TamiyoService(
             settings: control, karn: blueprints.catalog, urza: blueprints.urza,
             kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)

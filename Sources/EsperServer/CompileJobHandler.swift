@@ -31,17 +31,12 @@ struct CompileJobHandler: JobHandler {
             logger.error("unreadable compile job dropped", metadata: ["entry": "\(context.entryId)"])
             return .done
         }
-        if worker.isStopping { return .requeue(context.job) }
-        switch worker.take(context, runId: "compile-" + id) {
-        case .lost: return .abandoned
-        case .busy: return .done
-        case .held: break
+        return worker.holding(context, runId: "compile-" + id) {
+            if !compiles.execute(id) {
+                logger.info("compile job skipped (unknown or no longer queued)", metadata: ["job": "\(id)"])
+            }
+            return .done
         }
-        defer { worker.letGo(slot: context.slot) }
-        if !compiles.execute(id) {
-            logger.info("compile job skipped (unknown or no longer queued)", metadata: ["job": "\(id)"])
-        }
-        return .done
     }
 
     func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {

@@ -22,18 +22,13 @@ struct PolicyJobHandler: JobHandler {
             logger.error("unreadable policy job dropped", metadata: ["entry": "\(context.entryId)"])
             return .done
         }
-        if worker.isStopping { return .requeue(context.job) }
-        switch worker.take(context, runId: "simic-" + id) {
-        case .lost: return .abandoned
-        case .busy: return .done  // another slot holds this job
-        case .held: break
+        return worker.holding(context, runId: "simic-" + id) {
+            logger.info("policy job taken", metadata: ["job": "\(id)", "worker": "\(context.consumer)"])
+            if let job = simic.execute(id) {
+                logger.info("policy job finished", metadata: ["job": "\(id)", "state": "\(job.state.rawValue)"])
+            }
+            return .done
         }
-        defer { worker.letGo(slot: context.slot) }
-        logger.info("policy job taken", metadata: ["job": "\(id)", "worker": "\(context.consumer)"])
-        if let job = simic.execute(id) {
-            logger.info("policy job finished", metadata: ["job": "\(id)", "state": "\(job.state.rawValue)"])
-        }
-        return .done
     }
 
     func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {

@@ -32,35 +32,30 @@ struct RemoteCompileJobHandler: JobHandler {
             send(CompileJobRecord(compileJob: id, worker: worker.id, state: .failed, error: "the job carried no compile request"), worker)
             return .done
         }
-        if worker.isStopping { return .requeue(context.job) }
-        switch worker.take(context, runId: "compile-" + id) {
-        case .lost: return .abandoned
-        case .busy: return .done
-        case .held: break
+        return worker.holding(context, runId: "compile-" + id) {
+            let parameters = (object["parameters"]?.objectValue ?? [:]).compactMapValues(\.doubleValue)
+            let request = CompileRequest(
+                blueprintId: blueprint, parameters: parameters, origin: .request, jobId: id,
+                trainingRunId: object["training_run_id"]?.stringValue)
+            send(CompileJobRecord(compileJob: id, worker: worker.id, state: .running), worker)
+            logger.info("compile job taken", metadata: ["job": "\(id)", "blueprint_id": "\(blueprint)"])
+            do throws(CompileError) {
+                let result = try compiler.compile(request, slot: context.slot)
+                defer { try? FileManager.default.removeItem(atPath: result.artifactPath) }
+                let sha = try upload(result, blueprint: blueprint)
+                send(
+                    CompileJobRecord(compileJob: id, worker: worker.id, state: .succeeded, artifactSha256: sha, attempts: result.attempts),
+                    worker)
+                logger.info("compile job finished; artifact uploaded", metadata: ["job": "\(id)", "sha256": "\(sha)"])
+            } catch {
+                send(
+                    CompileJobRecord(
+                        compileJob: id, worker: worker.id, state: .failed, attempts: error.attempts, error: error.description,
+                        errorClass: error.errorClass.rawValue, errorCode: error.code), worker)
+                logger.warning("compile job failed", metadata: ["job": "\(id)", "error": "\(error)"])
+            }
+            return .done
         }
-        defer { worker.letGo(slot: context.slot) }
-        let parameters = (object["parameters"]?.objectValue ?? [:]).compactMapValues(\.doubleValue)
-        let request = CompileRequest(
-            blueprintId: blueprint, parameters: parameters, origin: .request, jobId: id,
-            trainingRunId: object["training_run_id"]?.stringValue)
-        send(CompileJobRecord(compileJob: id, worker: worker.id, state: .running), worker)
-        logger.info("compile job taken", metadata: ["job": "\(id)", "blueprint_id": "\(blueprint)"])
-        do throws(CompileError) {
-            let result = try compiler.compile(request, slot: context.slot)
-            defer { try? FileManager.default.removeItem(atPath: result.artifactPath) }
-            let sha = try upload(result, blueprint: blueprint)
-            send(
-                CompileJobRecord(compileJob: id, worker: worker.id, state: .succeeded, artifactSha256: sha, attempts: result.attempts),
-                worker)
-            logger.info("compile job finished; artifact uploaded", metadata: ["job": "\(id)", "sha256": "\(sha)"])
-        } catch {
-            send(
-                CompileJobRecord(
-                    compileJob: id, worker: worker.id, state: .failed, attempts: error.attempts, error: error.description,
-                    errorClass: error.errorClass.rawValue, errorCode: error.code), worker)
-            logger.warning("compile job failed", metadata: ["job": "\(id)", "error": "\(error)"])
-        }
-        return .done
     }
 
     /// PUTs the artifact with its checksum; the server's answer (201 stored, 200 already in

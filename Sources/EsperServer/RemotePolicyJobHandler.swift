@@ -34,51 +34,46 @@ struct RemotePolicyJobHandler: JobHandler {
             logger.error("unreadable policy job dropped", metadata: ["entry": "\(context.entryId)"])
             return .done
         }
-        if worker.isStopping { return .requeue(context.job) }
-        switch worker.take(context, runId: "simic-" + id) {
-        case .lost: return .abandoned
-        case .busy: return .done
-        case .held: break
-        }
-        defer { worker.letGo(slot: context.slot) }
-        let job: SimicJob
-        do {
-            let response = try server.get("/api/v1/simic/jobs/\(id)")
-            guard let row = try JSONValue.parse(response.body).objectValue?["job"] else {
-                throw JobError(description: "no job in the answer")
+        return worker.holding(context, runId: "simic-" + id) {
+            let job: SimicJob
+            do {
+                let response = try server.get("/api/v1/simic/jobs/\(id)")
+                guard let row = try JSONValue.parse(response.body).objectValue?["job"] else {
+                    throw JobError(description: "no job in the answer")
+                }
+                job = try JanssonDecoder().decode(SimicJob.self, from: row)
+            } catch {
+                // The server does not answer or no longer knows the job: hand it back unless the
+                // worker is the problem for good (a 404 is acknowledged).
+                logger.error("policy job not readable from the server", metadata: ["job": "\(id)", "error": "\(error)"])
+                return "\(error)".contains("HTTP 404") ? .done : .abandoned
             }
-            job = try JanssonDecoder().decode(SimicJob.self, from: row)
-        } catch {
-            // The server does not answer or no longer knows the job: hand it back unless the
-            // worker is the problem for good (a 404 is acknowledged).
-            logger.error("policy job not readable from the server", metadata: ["job": "\(id)", "error": "\(error)"])
-            return "\(error)".contains("HTTP 404") ? .done : .abandoned
-        }
-        // Running: a worker that held it died; the lease says it is ours now.
-        guard job.state == .queued || job.state == .running else { return .done }
-        logger.info("policy job taken", metadata: ["job": "\(id)", "worker": "\(context.consumer)"])
-        guard send(PolicyJobRecord(policyJob: id, state: .running, worker: context.consumer), worker: worker) else { return .abandoned }
-        let outcome: PolicyJobRecord
-        do {
-            let initial = try currentWeights()
-            let buffer = FieldReportReplayBuffer(capacity: bufferCapacity, ttlHours: replayTTLHours)
-            buffer.extend(try fieldReports(), now: Date().timeIntervalSince1970)
-            let (result, candidate) = try SimicJobRunner.train(job, buffer: buffer, initial: initial) { packet in
-                _ = try? bus.publishTelemetry(packet)
+            // Running: a worker that held it died; the lease says it is ours now.
+            guard job.state == .queued || job.state == .running else { return .done }
+            logger.info("policy job taken", metadata: ["job": "\(id)", "worker": "\(context.consumer)"])
+            guard send(PolicyJobRecord(policyJob: id, state: .running, worker: context.consumer), worker: worker) else { return .abandoned }
+            let outcome: PolicyJobRecord
+            do {
+                let initial = try currentWeights()
+                let buffer = FieldReportReplayBuffer(capacity: bufferCapacity, ttlHours: replayTTLHours)
+                buffer.extend(try fieldReports(), now: Date().timeIntervalSince1970)
+                let (result, candidate) = try SimicJobRunner.train(job, buffer: buffer, initial: initial) { packet in
+                    _ = try? bus.publishTelemetry(packet)
+                }
+                let passed = result.validation.passed
+                outcome = PolicyJobRecord(
+                    policyJob: id, state: passed ? .succeeded : .rejected, worker: context.consumer, result: result,
+                    weights: passed && job.settings.publish ? candidate : nil)
+            } catch {
+                logger.error("policy job failed", metadata: ["job": "\(id)", "error": "\(error)"])
+                outcome = PolicyJobRecord(policyJob: id, state: .failed, worker: context.consumer, error: "\(error)")
             }
-            let passed = result.validation.passed
-            outcome = PolicyJobRecord(
-                policyJob: id, state: passed ? .succeeded : .rejected, worker: context.consumer, result: result,
-                weights: passed && job.settings.publish ? candidate : nil)
-        } catch {
-            logger.error("policy job failed", metadata: ["job": "\(id)", "error": "\(error)"])
-            outcome = PolicyJobRecord(policyJob: id, state: .failed, worker: context.consumer, error: "\(error)")
+            // Not delivered: leave the entry pending; another worker runs it again (seeded: the same
+            // policy).
+            guard send(outcome, worker: worker) else { return .abandoned }
+            logger.info("policy job finished", metadata: ["job": "\(id)", "state": "\(outcome.state.rawValue)"])
+            return .done
         }
-        // Not delivered: leave the entry pending; another worker runs it again (seeded: the same
-        // policy).
-        guard send(outcome, worker: worker) else { return .abandoned }
-        logger.info("policy job finished", metadata: ["job": "\(id)", "state": "\(outcome.state.rawValue)"])
-        return .done
     }
 
     func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {

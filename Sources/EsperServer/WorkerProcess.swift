@@ -58,12 +58,7 @@ public final class WorkerProcess: Sendable {
             let urza = try UrzaLibrary(
                 configuration: UrzaConfiguration(root: configuration.dataDirectory + "/urza-mirror"), catalog: karn)
             let mirror = UrzaMirror(serverURL: server, urza: urza, karn: karn, downloads: configuration.dataDirectory + "/urza-downloads")
-            var control = TamiyoSettings(directory: configuration.dataDirectory + "/tamiyo")
-            control.conservativeAtStart = configuration.control.conservativeAtStart
-            control.fieldReportRetentionHours = configuration.control.fieldReportRetentionHours
-            control.maxLossSpike = configuration.control.maxLossSpike
-            control.memoryLimitBytes = configuration.control.memoryLimitMegabytes.map { UInt64($0) << 20 }
-            control.kernelBudgetMs = configuration.control.kernelBudgetMs
+            let control = configuration.tamiyoSettings()
             let tamiyo = try TamiyoService(
                 settings: control, karn: karn, urza: urza, kernels: UrzaKernelProvider(urza: urza), bus: bus, logger: logger)
             self.tamiyo = tamiyo

@@ -226,6 +226,21 @@ public final class WorkerRuntime: LongRunningService {
         }
     }
 
+    /// Runs `body` while this slot holds the job's lease for `runId`, and lets the lease go
+    /// after: a stopping worker requeues the job, a lost lease abandons it, and a job another
+    /// slot holds is a duplicate (done). The prologue of every short job (policy, compile);
+    /// training jobs hold and release their lease around checkpoints themselves.
+    public func holding(_ context: JobContext, runId: String, _ body: () -> JobDisposition) -> JobDisposition {
+        if isStopping { return .requeue(context.job) }
+        switch take(context, runId: runId) {
+        case .lost: return .abandoned
+        case .busy: return .done
+        case .held: break
+        }
+        defer { letGo(slot: context.slot) }
+        return body()
+    }
+
     /// From now on the heartbeat relays the run's controls to `control`.
     public func attach(_ control: RunControl, slot: Int) {
         state.withLock { $0.held[slot]?.control = control }
