@@ -5,7 +5,7 @@ public import EsperJSON
 #endif
 
 /// Why the direct reader refused a document: `malformed` (not JSON, or JSON jansson would
-/// refuse: bad UTF-8, duplicate keys, too deep, numbers out of range) or `invalid` (JSON of
+/// refuse: bad UTF-8, duplicate keys, too deep, reals that overflow) or `invalid` (JSON of
 /// the wrong shape for the contract). `path` names the field (`seed_states[2].stage`).
 public struct LeylineJSONError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable { case malformed, invalid }
@@ -517,8 +517,8 @@ public struct LeylineJSONReader {
         return value
     }
 
-    /// A number token: integers as Int64 (out of range is an error, as jansson's "too big
-    /// integer"), reals as the correctly rounded double (exact fast path when the mantissa
+    /// A number token: integers as Int64 (beyond it, as a real: the field then refuses it),
+    /// reals as the correctly rounded double (exact fast path when the mantissa
     /// has at most 15 digits and the exponent is small, else the standard library parser).
     mutating func number() throws(LeylineJSONError) -> Number {
         skipWhitespace()
@@ -588,12 +588,11 @@ public struct LeylineJSONReader {
             guard count > 0 else { throw malformed("invalid token") }
             exponent += exponentNegative ? -value : value
         }
-        if !isReal {
-            guard significant <= 19, mantissa <= (negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)) else {
-                throw malformed(negative ? "too big negative integer" : "too big integer")
-            }
+        if !isReal && significant <= 19 && mantissa <= (negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)) {
             return .integer(negative ? Int64(truncatingIfNeeded: 0 &- mantissa) : Int64(mantissa))
         }
+        // An integer beyond int64 is still valid JSON: it is read as a real (as the jansson
+        // path does), so the field that cannot hold it says so (invalid, not malformed).
         if significant <= 15 && exponent >= -22 && exponent <= 22 {
             var value = Double(mantissa)
             value = exponent >= 0 ? value * LeylineJSONReader.powersOfTen[exponent] : value / LeylineJSONReader.powersOfTen[-exponent]
