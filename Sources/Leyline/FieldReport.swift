@@ -18,13 +18,21 @@ public struct FieldReport: LeylineMessage {
     /// with this seed's end, in epoch order — what Simic trains on. Empty when not recorded
     /// (and then omitted from the JSON).
     public var trajectory: [PolicyStep]
+    /// Field 15 (extension): the growth family of the blueprint (Karn's `family`: `widening`,
+    /// `slot`, `structure`, …), so an operator sees which kind of growth was kept or dropped.
+    /// Empty when unknown (and then omitted from the JSON).
+    public var family: String
+    /// Field 16 (extension): why the seed was culled (`no_improvement`, `regression`,
+    /// `isolation_breach`, …); empty for a fossilised seed (and then omitted).
+    public var cullReason: String
 
     public init(
         version: UInt32 = LeylineVersion.current, reportId: String = "", commandId: String = "",
         trainingRunId: String = "", seedId: String = "", blueprintId: String = "",
         outcome: FieldReportOutcome = .unspecified, metrics: [String: Float] = [:],
         observationWindowEpochs: UInt32 = 0, issuedAt: LeylineTimestamp = .epoch, tamiyoPolicyVersion: String = "",
-        followUpActions: [MitigationAction] = [], notes: String = "", trajectory: [PolicyStep] = []
+        followUpActions: [MitigationAction] = [], notes: String = "", trajectory: [PolicyStep] = [], family: String = "",
+        cullReason: String = ""
     ) {
         self.version = version
         self.reportId = reportId
@@ -40,6 +48,8 @@ public struct FieldReport: LeylineMessage {
         self.followUpActions = followUpActions
         self.notes = notes
         self.trajectory = trajectory
+        self.family = family
+        self.cullReason = cullReason
     }
 
     public static let fields = LeylineFields(
@@ -64,6 +74,8 @@ public struct FieldReport: LeylineMessage {
                 .that { steps, field, v in
                     if steps.count > FieldReport.maxTrajectorySteps { v.fail(field, "at most \(FieldReport.maxTrajectorySteps) steps") }
                 }, omitWhen: \.isEmpty),
+            .field("family", \.family, omitWhen: \.isEmpty),
+            .field("cull_reason", \.cullReason, omitWhen: \.isEmpty),
         ])
 
     /// Bounds a report's size (each step is ~0.5 KB of JSON; the bus caps an entry at 256 KiB).

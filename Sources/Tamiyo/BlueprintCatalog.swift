@@ -25,6 +25,10 @@ public struct BlueprintInfo: Sendable, Equatable, Codable {
     public var kind: String
     /// The kernel is the identity at graft time and adds parameters (growth candidates).
     public var residual: Bool
+    /// The growth family of the template (Karn's `BlueprintTemplate.family`: `widening`,
+    /// `slot`, and whatever families the catalog registers); what the policies weigh trial
+    /// outcomes by. Blueprints Urza holds without a Karn template are `slot` kernels.
+    public var family: String = "slot"
 
     public var isSafe: Bool { tier == .safe }
 }
@@ -67,7 +71,8 @@ public final class BlueprintCatalog: Sendable {
                 quarantineOnly: d.quarantineOnly, approvalRequired: d.approvalRequired, description: d.description,
                 available: hostShaped, seedWidth: nil, kind: template.recipe.kind,
                 residual: hostShaped
-                    || KernelKind(rawValue: template.recipe.kind)?.startsAsIdentity == true && !template.recipe.kind.hasPrefix("fault_"))
+                    || KernelKind(rawValue: template.recipe.kind)?.startsAsIdentity == true && !template.recipe.kind.hasPrefix("fault_"),
+                family: template.family)
             entries[d.blueprintId] = info
             if hostShaped, let alias = WideningCatalog.alias(d.blueprintId) {
                 var aliased = info

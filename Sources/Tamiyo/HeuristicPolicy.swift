@@ -7,7 +7,10 @@ import Tolaria
 /// cull on regression. One live seed at a time by default, so every change is attributable.
 ///
 /// - Germinate when the validation loss has not improved for `plateau_epochs` (after the
-///   warm-up): the open slot with the fewest fossils (then the lowest layer), the candidate
+///   warm-up): the open slot with the fewest fossils (then the lowest layer); among the
+///   slot's candidates, the growth family this run's trials favour (`GrowthLedger.rank`:
+///   untried families get a trial graft, then the family whose trials paid most validation
+///   loss per added parameter, families whose trials were culled last); within it the
 ///   blueprint that has failed least in this run (then the preference order).
 /// - TRAINING (gate G1): the seed's shadow loss must beat the host's own training loss on the
 ///   same batches after `min_training_epochs`, with a healthy gradient norm; otherwise it is
@@ -20,7 +23,7 @@ import Tolaria
 ///   seed itself is worth at least that much; otherwise cull.
 public final class HeuristicPolicy: TamiyoPolicy {
     public let name = "heuristic"
-    public let version = "heuristic-1"
+    public let version = "heuristic-2"
     /// Seed gradient norms above this are unhealthy (an exploding kernel), per step, pre-clip.
     static let gradientNormCeiling = 1e3
 
@@ -39,13 +42,18 @@ public final class HeuristicPolicy: TamiyoPolicy {
         guard let slot = slots.first, let candidates = o.candidates[slot.name], !candidates.isEmpty else {
             return PolicyDecision(.wait, action: .wait, rationale: "plateau, but no open slot with a usable blueprint")
         }
-        let ranked = candidates.enumerated().sorted {
+        var families: [String] = []
+        for info in candidates where !families.contains(info.family) { families.append(info.family) }
+        let family = GrowthLedger.rank(families, by: o.families)[0]
+        let ranked = candidates.enumerated().filter { $0.element.family == family }.sorted {
             (o.failures[$0.element.blueprintId] ?? 0, $0.offset) < (o.failures[$1.element.blueprintId] ?? 0, $1.offset)
         }
         let blueprint = ranked[0].element.blueprintId
-        return PolicyDecision(
-            .germinate(slot: slot.name, blueprint: blueprint), action: .germinate,
-            rationale: "plateau for \(o.epochsSinceImprovement) epochs: \(blueprint) in \(slot.name)")
+        var rationale = "plateau for \(o.epochsSinceImprovement) epochs: \(blueprint) in \(slot.name)"
+        if families.count > 1 {
+            rationale += " (family \(family); " + families.map { GrowthLedger.describe($0, o.families[$0]) }.joined(separator: "; ") + ")"
+        }
+        return PolicyDecision(.germinate(slot: slot.name, blueprint: blueprint), action: .germinate, rationale: rationale)
     }
 
     private func judge(_ seed: SeedSnapshot, _ o: PolicyObservation, _ s: SeedSettings) -> PolicyDecision {

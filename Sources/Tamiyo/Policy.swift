@@ -23,6 +23,8 @@ public struct PolicyObservation: Sendable {
     public var candidateParameters: [String: [String: Int]] = [:]
     /// Culls per blueprint in this run so far.
     public var failures: [String: Int]
+    /// Trial outcomes per growth family in this run so far (`BlueprintInfo.family`).
+    public var families: [String: FamilyRecord] = [:]
     public var hostParameters: Int
     public var learningRate: Float
 

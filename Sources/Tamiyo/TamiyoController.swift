@@ -34,6 +34,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// The run's training FLOPs at the last epoch boundary (Tolaria counts them).
     private var runTrainingFlops: Double?
     private var failures: [String: Int] = [:]
+    /// Trial outcomes per growth family (what the policies weigh families by).
+    public private(set) var ledger = GrowthLedger()
     private var slowBoundaries = 0
     private var commandCounter = 0
     /// The run's risk engine state: levels with hysteresis, adapted thresholds, pause quota.
@@ -126,6 +128,7 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             hostParameters: state.parameterGroups.filter { $0.name.hasPrefix("host.") }.reduce(0) { $0 + $1.count },
             learningRate: state.parameterGroups.first { $0.name.hasPrefix("host.") }?.learningRate ?? config.learningRate)
         observation.candidateParameters = candidateParameters
+        observation.families = ledger.families
 
         let inferenceStart = MonotonicClock.nanoseconds()
         let decision = policy.decide(observation)
@@ -195,7 +198,11 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
                 service.quarantine(
                     seed.origin.requestedId, reason: "\(seed.cullReason ?? "isolation_breach") in run \(runId) (\(seed.seedId))")
             }
-            service.record(fieldReport(for: seed, epoch: summary.epoch))
+            let fieldReport = fieldReport(for: seed, epoch: summary.epoch)
+            ledger.record(
+                family: fieldReport.family, fossilized: seed.finalStage == .fossilized,
+                gain: -Double(fieldReport.metrics["loss_delta"] ?? 0), parameters: seed.parameters, cullReason: fieldReport.cullReason)
+            service.record(fieldReport)
             if seed.finalStage == .fossilized || seed.finalStage == .cancelled { epochsSinceImprovement = 0 }
         }
 
@@ -379,6 +386,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             "isolation_violations": Float(seed.violations), "lifetime_epochs": Float(max(0, seed.epoch - seed.baseline.epoch)),
         ]
         if let ablation = seed.measurements.ablationValidationLoss { metrics["ablation_loss_delta"] = Float(ablation - after.0) }
+        let family = service.catalog.info(seed.origin.requestedId)?.family ?? "slot"
+        if fossilized {
+            metrics["gain_per_kiloparameter"] = Float(FamilyRecord.gainPerKiloparameter(gain: -lossDelta, parameters: seed.parameters))
+        }
         if let risk = assessor.last {
             metrics["risk_level"] = Float(risk.level.rawValue)
             metrics["risk_score"] = Float(risk.score)
@@ -392,14 +403,16 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
                 MitigationAction(actionType: "QUARANTINE_BLUEPRINT", rationale: "isolation breach: \(seed.origin.requestedId)"))
         }
         if !fossilized { followUps.append(MitigationAction(actionType: "EMBARGO_SLOT", rationale: "\(seed.slot) after the cull")) }
-        var notes = fossilized ? "fossilized" : "culled (\(seed.cullReason ?? "policy")) in \(seed.stageBeforeEnd.name)"
-        notes += "; kernel \(seed.origin.kernelId) (\(seed.origin.source))"
+        let cullReason = fossilized ? "" : seed.cullReason ?? "policy"
+        var notes = fossilized ? "fossilized" : "culled (\(cullReason)) in \(seed.stageBeforeEnd.name)"
+        notes += "; kernel \(seed.origin.kernelId) (\(seed.origin.source)); family \(family)"
         let steps = trajectory
         trajectory = []
         return FieldReport(
             reportId: "fr-\(runId)-\(seed.seedId)", commandId: seed.baseline.commandId, trainingRunId: runId, seedId: seed.seedId,
             blueprintId: seed.origin.requestedId, outcome: outcome, metrics: metrics, observationWindowEpochs: UInt32(window.count),
-            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes, trajectory: steps)
+            issuedAt: .now(), tamiyoPolicyVersion: policy.version, followUpActions: followUps, notes: notes, trajectory: steps,
+            family: family, cullReason: cullReason)
     }
 
     // MARK: - Telemetry and automatic conservative mode

@@ -1,0 +1,188 @@
+import EsperTestSupport
+import Foundation
+import Kasmina
+import Leyline
+import Testing
+import Tolaria
+
+@testable import Tamiyo
+
+/// Issue 17 item 6: the heuristic chooses the growth family from what the run measured —
+/// trial grafts per family, the paying one preferred, the culled one deprioritised — never
+/// from the data set's name.
+@Suite(.serialized) struct GrowthChoiceTests {
+    static func info(_ id: String, family: String) -> BlueprintInfo {
+        BlueprintInfo(
+            blueprintId: id, name: id, tier: .safe, risk: 0.1, stage: 1, quarantineOnly: false, approvalRequired: false,
+            description: id, available: true, seedWidth: 8, kind: family == "widening" ? "widen" : "skip", residual: true,
+            family: family)
+    }
+
+    /// A plateaued boundary with one open slot whose candidates are `candidates` (in
+    /// preference order) and the run's family ledger `families`.
+    static func observation(
+        _ candidates: [BlueprintInfo], families: [String: FamilyRecord], failures: [String: Int] = [:]
+    ) -> PolicyObservation {
+        let summary = EpochSummary(
+            runId: "r", experimentName: "e", epoch: 10, epochs: 40, globalStep: 100, trainLoss: 0.5, trainAccuracy: 0.8,
+            trainSamples: 100, gradientNorm: 1, validationLoss: 0.6, validationAccuracy: 0.8, validationSamples: 50, epochMs: 1,
+            validationMs: 1, boundaryMs: 0, controllerMs: 0, samplesPerSecond: 1, learningRates: [:], slots: [], timestampNs: 0)
+        let slot = SlotStatus(
+            name: "slot-0", layer: 0, width: 8, allowed: true, embargoUntilEpoch: 0, liveSeed: nil, fossils: 0, fossilParameters: 0)
+        var settings = SeedSettings()
+        settings.plateauEpochs = 2
+        settings.warmupEpochs = 0
+        settings.maxGerminations = 100
+        var o = PolicyObservation(
+            summary: summary, lossDelta: 0, bestValidationLoss: 0.6, epochsSinceImprovement: 5,
+            kasmina: BoundaryReport(epoch: 10, seeds: [], slots: [slot], finished: [], seedParameters: 0, germinations: 2),
+            settings: settings, conservative: false, candidates: ["slot-0": candidates], failures: failures, hostParameters: 500,
+            learningRate: 1e-3)
+        o.families = families
+        return o
+    }
+
+    static func ledger(_ trials: [(family: String, fossilized: Bool, gain: Double, parameters: Int)]) -> [String: FamilyRecord] {
+        var ledger = GrowthLedger()
+        for t in trials {
+            ledger.record(
+                family: t.family, fossilized: t.fossilized, gain: t.gain, parameters: t.parameters,
+                cullReason: t.fossilized ? nil : "no_improvement")
+        }
+        return ledger.families
+    }
+
+    static func germinated(_ decision: PolicyDecision) -> String? {
+        guard case .germinate(_, let blueprint) = decision.proposal else { return nil }
+        return blueprint
+    }
+
+    let candidates = [
+        GrowthChoiceTests.info("BP008", family: "slot"), GrowthChoiceTests.info("widen-8", family: "widening"),
+        GrowthChoiceTests.info("widen-4", family: "widening"), GrowthChoiceTests.info("BPX01", family: "depth"),
+    ]
+
+    @Test func untriedFamiliesGetATrialInPreferenceOrder() {
+        let policy = HeuristicPolicy()
+        #expect(GrowthChoiceTests.germinated(policy.decide(GrowthChoiceTests.observation(candidates, families: [:]))) == "BP008")
+        let slotTried = GrowthChoiceTests.ledger([("slot", false, 0, 100)])
+        #expect(GrowthChoiceTests.germinated(policy.decide(GrowthChoiceTests.observation(candidates, families: slotTried))) == "widen-8")
+        let both = GrowthChoiceTests.ledger([("slot", false, 0, 100), ("widening", false, 0, 600)])
+        let decision = policy.decide(GrowthChoiceTests.observation(candidates, families: both))
+        #expect(GrowthChoiceTests.germinated(decision) == "BPX01", "any family the catalog names gets its trial: \(decision.rationale)")
+        #expect(decision.rationale.contains("slot: 1 trial, 1 culled (no_improvement)"))
+    }
+
+    @Test func theFamilyWhoseTrialsPaidIsPreferredAndTheCulledOneDropped() {
+        let policy = HeuristicPolicy()
+        // Slot kernels culled twice, widening kept once, depth culled once: widening.
+        let ledger = GrowthChoiceTests.ledger([
+            ("slot", false, 0, 100), ("widening", true, 0.06, 600), ("depth", false, 0, 80), ("slot", false, 0, 100),
+        ])
+        let decision = policy.decide(GrowthChoiceTests.observation(candidates, families: ledger))
+        #expect(GrowthChoiceTests.germinated(decision) == "widen-8", "\(decision.rationale)")
+        #expect(decision.rationale.contains("family widening"))
+        // Within the family, the blueprint that failed least, then the preference order.
+        let failed = policy.decide(GrowthChoiceTests.observation(candidates, families: ledger, failures: ["widen-8": 1]))
+        #expect(GrowthChoiceTests.germinated(failed) == "widen-4")
+        // Two paying families: the larger validation-loss gain per added parameter wins.
+        let twoPaying = GrowthChoiceTests.ledger([
+            ("slot", false, 0, 100), ("widening", true, 0.06, 600), ("depth", true, 0.05, 100),
+        ])
+        #expect(GrowthChoiceTests.germinated(policy.decide(GrowthChoiceTests.observation(candidates, families: twoPaying))) == "BPX01")
+        // A family that paid once and then keeps being culled stops being preferred.
+        let streak = GrowthChoiceTests.ledger([
+            ("slot", false, 0, 100), ("depth", false, 0, 100), ("widening", true, 0.06, 600), ("widening", false, 0, 600),
+            ("widening", false, 0, 600), ("slot", true, 0.001, 100),
+        ])
+        #expect(GrowthChoiceTests.germinated(policy.decide(GrowthChoiceTests.observation(candidates, families: streak))) == "BP008")
+    }
+
+    @Test func theLedgerRanksAndDescribesFamilies() {
+        let records = GrowthChoiceTests.ledger([
+            ("a", false, 0, 10), ("b", true, 0.02, 1000), ("c", true, 0.02, 100), ("a", false, 0, 10),
+        ])
+        #expect(GrowthLedger.rank(["a", "b", "c", "d"], by: records) == ["d", "c", "b", "a"])
+        #expect(abs((records["c"]?.meanGainPerKiloparameter ?? 0) - 0.2) < 1e-12)
+        #expect(records["a"]?.pays == false && records["a"]?.cullsSinceFossil == 2 && records["a"]?.lastCullReason == "no_improvement")
+        #expect(GrowthLedger.describe("b", records["b"]) == "b: 1 trial, 1 kept (+0.02/kparam)")
+        #expect(GrowthLedger.describe("d", nil) == "d: untried")
+    }
+
+    /// A real run (digits, a 4-unit host, one slot): the slot kernel BP008 is tried first (the
+    /// preference order) and culled — by a wrapper that culls every `slot`-family seed as soon
+    /// as it trains, standing in for a kind of growth that never pays — then widening gets its
+    /// trial, pays, and every later germination is widening. The field reports carry the
+    /// family, the measured gain and the cull reason.
+    @Test func aRunSwitchesFromTheCulledFamilyToThePayingOne() throws {
+        let fixture = try ControlFixture(width: 4, blueprints: ["BP008"])
+        var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: 30, learningRate: 0.01)
+        config.model.hiddenSizes = [4]
+        config.seed = 5
+        config.policy = .heuristic
+        var seeds = SeedSettings()
+        seeds.blueprints = ["BP008", "widen-4"]
+        seeds.warmupEpochs = 2
+        seeds.plateauEpochs = 1
+        seeds.plateauDelta = 10
+        seeds.minTrainingEpochs = 1
+        seeds.graftSteps = 10
+        seeds.stabilizationEpochs = 0
+        seeds.evaluationEpochs = 1
+        seeds.improvementThreshold = 0
+        seeds.embargoEpochs = 0
+        seeds.maxGerminations = 4
+        config.seeds = seeds
+        let id = "run-\(UUID().uuidString.lowercased())"
+        let run = try fixture.run(config, id: id, policy: CullingFamily("slot", catalog: fixture.service.catalog))
+        #expect(run.outcome == .completed)
+        let germinations = run.controller.commands.compactMap { command -> String? in
+            guard case .seedOperation(let op)? = command.payload, op.operation == .germinate, command.annotations["executed"] == "true"
+            else { return nil }
+            return op.blueprintId
+        }
+        #expect(germinations.first == "BP008", "\(germinations)")
+        #expect(germinations.dropFirst().allSatisfy { $0 == "widen-4" } && germinations.count >= 3, "\(germinations)")
+        #expect(run.controller.ledger.families["slot"]?.culled == 1)
+        #expect(run.controller.ledger.families["widening"]?.pays == true)
+
+        #expect(fixture.service.flush())
+        let reports = fixture.service.fieldReports.all.filter { $0.trainingRunId == id }
+        let culled = try #require(reports.first { $0.blueprintId == "BP008" })
+        #expect(culled.family == "slot" && culled.cullReason == "never_pays" && culled.metrics["gain_per_kiloparameter"] == nil)
+        let kept = reports.filter { $0.blueprintId == "widen-4" && $0.outcome == .success }
+        #expect(!kept.isEmpty)
+        for report in kept {
+            #expect(report.family == "widening" && report.cullReason.isEmpty)
+            #expect((report.metrics["gain_per_kiloparameter"] ?? 0) > 0)
+            // In the JSON an operator reads (REST and the log): the family, no cull reason.
+            let json = String(decoding: try LeylineCodec.encodeWithJansson(report), as: UTF8.self)
+            #expect(json.contains(#""family":"widening""#) && !json.contains("cull_reason"))
+        }
+        let culledJSON = String(decoding: try LeylineCodec.encodeWithJansson(culled), as: UTF8.self)
+        #expect(culledJSON.contains(#""cull_reason":"never_pays""#) && culledJSON.contains(#""family":"slot""#))
+        #expect(try LeylineCodec.decode(FieldReport.self, from: LeylineCodec.encodeWithJansson(culled)) == culled)
+    }
+}
+
+/// The heuristic, except that a seed of `family` is culled as soon as it trains (reason
+/// `never_pays`): a growth family whose trials never pay, made deterministic.
+final class CullingFamily: TamiyoPolicy {
+    let name = "heuristic"
+    let version = "heuristic-culling"
+    let family: String
+    let catalog: BlueprintCatalog
+    let heuristic = HeuristicPolicy()
+
+    init(_ family: String, catalog: BlueprintCatalog) {
+        self.family = family
+        self.catalog = catalog
+    }
+
+    func decide(_ o: PolicyObservation) -> PolicyDecision {
+        if let seed = o.kasmina.seeds.first, catalog.info(seed.origin.requestedId)?.family == family {
+            return PolicyDecision(.cull(seedId: seed.seedId, reason: "never_pays"), action: .cull, rationale: "\(family) never pays")
+        }
+        return heuristic.decide(o)
+    }
+}
