@@ -18,6 +18,21 @@ public struct PolicyStep: LeylineMessage {
     public var blueprintIndex: UInt32
     /// The network's action logits when the learned policy decided; empty for the heuristic.
     public var logits: [Float]
+    /// For a germination, what the slot and blueprint heads chose among (so Simic trains them
+    /// too); empty/0 otherwise and in reports recorded before they existed (then omitted).
+    /// The slots' features, `slotFeatureDim` floats per slot, in slot order.
+    public var slotFeatures: [Float] = []
+    /// Bit i set ⇔ slot i was open with a candidate.
+    public var openSlots: UInt32 = 0
+    /// 1 + the index of the slot chosen (0 = none).
+    public var chosenSlot: UInt32 = 0
+    /// Per candidate blueprint: its embedding row, its slot's index and its metadata
+    /// (`blueprintFeatureDim` floats each, flattened).
+    public var candidateIndices: [UInt32] = []
+    public var candidateSlots: [UInt32] = []
+    public var candidateFeatures: [Float] = []
+    /// 1 + the index of the candidate chosen (0 = none).
+    public var chosenCandidate: UInt32 = 0
 
     public init(
         epoch: UInt32 = 0, action: UInt32 = 0, validActions: UInt32 = 0, features: [Float] = [], stageIndex: UInt32 = 0,
@@ -35,6 +50,9 @@ public struct PolicyStep: LeylineMessage {
     /// At most this many features / logits per step (the network's input is 32 wide).
     public static let maxFeatures = 256
     public static let maxActions = 32
+    /// At most this many slots and candidate blueprints per step.
+    public static let maxSlots = 32
+    public static let maxCandidates = 128
 
     public static let fields = LeylineFields(
         PolicyStep(),
@@ -50,7 +68,35 @@ public struct PolicyStep: LeylineMessage {
             .field("stage_index", \.stageIndex),
             .field("blueprint_index", \.blueprintIndex),
             .field("logits", \.logits, PolicyStep.finiteValues(atMost: PolicyStep.maxActions)),
+            .field(
+                "slot_features", \.slotFeatures, PolicyStep.finiteValues(atMost: PolicyStep.maxFeatures), omitWhen: \.isEmpty),
+            .field("open_slots", \.openSlots, omitWhen: { $0 == 0 }),
+            .field("chosen_slot", \.chosenSlot, PolicyStep.atMost(PolicyStep.maxSlots), omitWhen: { $0 == 0 }),
+            .field(
+                "candidate_indices", \.candidateIndices,
+                .that { values, field, v in
+                    if values.count > PolicyStep.maxCandidates { v.fail(field, "at most \(PolicyStep.maxCandidates) values") }
+                }, omitWhen: \.isEmpty),
+            .field(
+                "candidate_slots", \.candidateSlots,
+                .that { values, field, v in
+                    if values.count > PolicyStep.maxCandidates { v.fail(field, "at most \(PolicyStep.maxCandidates) values") }
+                    if values.contains(where: { $0 >= UInt32(PolicyStep.maxSlots) }) {
+                        v.fail(field, "slot indices below \(PolicyStep.maxSlots)")
+                    }
+                }, omitWhen: \.isEmpty),
+            .field(
+                "candidate_features", \.candidateFeatures, PolicyStep.finiteValues(atMost: 16 * PolicyStep.maxCandidates),
+                omitWhen: \.isEmpty),
+            .field("chosen_candidate", \.chosenCandidate, PolicyStep.atMost(PolicyStep.maxCandidates), omitWhen: { $0 == 0 }),
         ])
+
+    /// A 1-based choice among at most `limit` (0 = none).
+    static func atMost(_ limit: Int) -> LeylineRule<UInt32> {
+        .that { value, field, v in
+            if value > UInt32(limit) { v.fail(field, "at most \(limit)") }
+        }
+    }
 
     /// At most `limit` values, each finite (named by index: `features[3]`).
     static func finiteValues(atMost limit: Int) -> LeylineRule<[Float]> {

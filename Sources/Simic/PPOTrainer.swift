@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Leyline
 public import TamiyoNetwork
@@ -80,8 +81,12 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
 /// probability cannot be the anchor — the heuristic policy has none, and a fixed anchor would
 /// freeze learning at 1 ± ε of the behaviour policy.
 ///
-/// Trained: embeddings, trunk, action head, value head. Not trained: the param head and the
-/// slot/blueprint scorers (a field report has no target or logged choice for them yet).
+/// Trained: embeddings, trunk, action head, value head, and the slot and blueprint heads
+/// (`PolicyChoiceHeads`) on the germinations whose steps record the choice: such a step's
+/// log-probability is log π(germinate) + log π(slot) + log π(blueprint | slot), each head a
+/// softmax over what was open then, so the ratio, the surrogate and cloning cover the whole
+/// choice (no entropy bonus on the choice heads). Not trained: the param head (a field report
+/// has no target for it).
 public final class PPOTrainer {
     public let config: PolicyNetworkConfig
     public let settings: SimicTrainingSettings
@@ -188,6 +193,34 @@ public final class PPOTrainer {
         var mask: UInt32
         var reward: Double
         var terminal: Bool
+        var choice: Choice? = nil
+    }
+
+    /// What a germination chose among: the slots (features, open ones) and the candidates.
+    struct Choice {
+        var slots: [[Float]]
+        var open: UInt32
+        var slot: Int
+        var candidates: [(index: Int, features: [Float])]
+        var candidateSlots: [Int]
+        var candidate: Int
+    }
+
+    /// The choice a step records, when it is complete and consistent with this network.
+    static func choice(_ s: PolicyStep, config: PolicyNetworkConfig) -> Choice? {
+        let sd = config.slotFeatureDim, bd = config.blueprintFeatureDim, n = s.candidateIndices.count
+        guard s.chosenSlot > 0, s.chosenCandidate > 0, !s.slotFeatures.isEmpty, s.slotFeatures.count % sd == 0, n > 0,
+            s.candidateSlots.count == n, s.candidateFeatures.count == n * bd
+        else { return nil }
+        let slotCount = s.slotFeatures.count / sd, slot = Int(s.chosenSlot) - 1, candidate = Int(s.chosenCandidate) - 1
+        guard slotCount <= 32, slot < slotCount, candidate < n, Int(s.candidateSlots[candidate]) == slot,
+            s.openSlots & (1 << UInt32(slot)) != 0, s.candidateSlots.allSatisfy({ Int($0) < slotCount })
+        else { return nil }
+        return Choice(
+            slots: (0..<slotCount).map { Array(s.slotFeatures[($0 * sd)..<(($0 + 1) * sd)]) }, open: s.openSlots, slot: slot,
+            candidates: (0..<n).map {
+                (min(Int(s.candidateIndices[$0]), config.blueprintVocab - 1), Array(s.candidateFeatures[($0 * bd)..<(($0 + 1) * bd)]))
+            }, candidateSlots: s.candidateSlots.map { Int($0) }, candidate: candidate)
     }
 
     /// The decisions of each report in epoch order, the report's reward on the last one.
@@ -202,7 +235,8 @@ public final class PPOTrainer {
                 return Step(
                     features: s.features, stage: min(Int(s.stageIndex), config.stageVocab - 1),
                     blueprint: min(Int(s.blueprintIndex), config.blueprintVocab - 1), action: Int32(s.action),
-                    mask: (s.validActions | 1 << s.action) & allActions, reward: last ? e.reward : 0, terminal: last)
+                    mask: (s.validActions | 1 << s.action) & allActions, reward: last ? e.reward : 0, terminal: last,
+                    choice: Int(s.action) == PolicyAction.germinate.rawValue ? choice(s, config: config) : nil)
             }
         }
     }
@@ -218,6 +252,12 @@ public final class PPOTrainer {
         let logp, probs, entropy: UnsafeMutablePointer<Float>
         let mask: UnsafeMutablePointer<UInt32>
         let actions: UnsafeMutablePointer<Int32>
+        /// Per row, the germination's choice with its heads' probabilities over the slots and
+        /// candidates (0 where masked) and log π(slot) + log π(blueprint | slot).
+        var choices: [Choice?]
+        var slotProbabilities: [[Float]]
+        var blueprintProbabilities: [[Float]]
+        var choiceLogp: [Float]
         /// Per adapted layer, u = X·Aᵀ [n, rank] (kept for the backward pass).
         var loraU: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: PolicyDenseLayer.allCases.count)
 
@@ -230,6 +270,10 @@ public final class PPOTrainer {
             entropy = .allocate(capacity: n)
             mask = .allocate(capacity: n)
             actions = .allocate(capacity: n)
+            choices = Array(repeating: nil, count: n)
+            slotProbabilities = Array(repeating: [], count: n)
+            blueprintProbabilities = Array(repeating: [], count: n)
+            choiceLogp = Array(repeating: 0, count: n)
         }
 
         deinit {
@@ -242,8 +286,23 @@ public final class PPOTrainer {
         var logits: UnsafeMutablePointer<Float> { pass.logits }
         var values: UnsafeMutablePointer<Float> { pass.values }
 
-        /// log π(a_r | s_r)
-        func actionLogp(_ r: Int) -> Float { logp[r * PPOTrainer.actions + Int(actions[r])] }
+        /// log π(a_r | s_r), with the choice of slot and blueprint for a recorded germination.
+        func actionLogp(_ r: Int) -> Float { logp[r * PPOTrainer.actions + Int(actions[r])] + choiceLogp[r] }
+
+        /// The choice heads over row `r`'s trunk output: masked softmaxes and the choice's log-probability.
+        func chooseHeads(_ r: Int, _ choice: Choice) {
+            let t = trainer, h2 = pass.h2 + r * t.config.hiddenDim
+            let slotScores = PolicyChoiceHeads.slotScores(
+                h2: h2, slots: choice.slots, config: t.config, offsets: t.offsets, parameters: t.params)
+            let blueprintScores = PolicyChoiceHeads.blueprintScores(
+                h2: h2, blueprints: choice.candidates, config: t.config, offsets: t.offsets, parameters: t.params)
+            let slots = PPOTrainer.softmax(slotScores) { choice.open & (1 << UInt32($0)) != 0 }
+            let blueprints = PPOTrainer.softmax(blueprintScores) { choice.candidateSlots[$0] == choice.slot }
+            slotProbabilities[r] = slots
+            blueprintProbabilities[r] = blueprints
+            choices[r] = choice
+            choiceLogp[r] = log(max(slots[choice.slot], 1e-30)) + log(max(blueprints[choice.candidate], 1e-30))
+        }
 
         /// output[n, outputs] += scaling · (X Aᵀ) Bᵀ
         func forward(_ layer: PolicyDenseLayer, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int) {
@@ -307,14 +366,49 @@ public final class PPOTrainer {
                 logProbabilities: b.logp, probabilities: b.probs, entropy: b.entropy, logits: b.logits, mask: b.mask, batch: n,
                 actions: PPOTrainer.actions)
         }
+        for (r, s) in steps.enumerated() { if let choice = s.choice { b.chooseHeads(r, choice) } }
         return b
     }
 
-    /// Accumulates into `grads` the gradient flowing back from dlogits [n, A] and dvalues [n].
-    func backward(_ b: Batch, dlogits: UnsafePointer<Float>, dvalues: UnsafePointer<Float>) {
+    /// Softmax over the `allowed` positions (0 elsewhere), max-shifted.
+    static func softmax(_ scores: [Float], allowed: (Int) -> Bool) -> [Float] {
+        let top = scores.indices.filter(allowed).map { scores[$0] }.max() ?? 0
+        var p = scores.indices.map { allowed($0) ? exp(scores[$0] - top) : 0 }
+        let sum = p.reduce(0, +)
+        if sum > 0 { p = p.map { $0 / sum } }
+        return p
+    }
+
+    /// Gradient on the trunk's output [n, hiddenDim] from the choice heads, for per-row
+    /// coefficients ∂loss/∂log π (the heads' own parameter gradients go into `grads`).
+    func choiceBackward(_ b: Batch, coefficients: [Float]) -> [Float]? {
+        guard b.choices.contains(where: { $0 != nil }) else { return nil }
+        let h = config.hiddenDim
+        var dh2 = [Float](repeating: 0, count: b.n * h)
+        dh2.withUnsafeMutableBufferPointer { buffer in
+            for r in 0..<b.n {
+                guard let choice = b.choices[r], coefficients[r] != 0 else { continue }
+                // ∂ log softmax(s)[k] / ∂ s_j = 1[j = k] − p_j, over the allowed positions.
+                let c = coefficients[r]
+                let dSlot = b.slotProbabilities[r].enumerated().map { j, p in c * ((j == choice.slot ? 1 : 0) - p) }
+                let dBlueprint = b.blueprintProbabilities[r].enumerated().map { j, p in c * ((j == choice.candidate ? 1 : 0) - p) }
+                PolicyChoiceHeads.backward(
+                    h2: b.pass.h2 + r * h, slots: choice.slots, slotGradient: dSlot, blueprints: choice.candidates,
+                    blueprintGradient: dBlueprint, config: config, offsets: offsets, parameters: params, gradients: grads,
+                    dh2: buffer.baseAddress! + r * h)
+            }
+        }
+        return dh2
+    }
+
+    /// Accumulates into `grads` the gradient flowing back from dlogits [n, A], dvalues [n] and
+    /// the choice heads (for the per-row coefficients ∂loss/∂log π).
+    func backward(_ b: Batch, dlogits: UnsafePointer<Float>, dvalues: UnsafePointer<Float>, coefficients: [Float]) {
+        let hidden = choiceBackward(b, coefficients: coefficients)
         check("policy backward") { () throws(KernelError) in
             try b.pass.backward(
-                logitsGradient: dlogits, valuesGradient: dvalues, parameters: params, gradients: grads, adapter: rank > 0 ? b : nil)
+                logitsGradient: dlogits, valuesGradient: dvalues, parameters: params, gradients: grads, adapter: rank > 0 ? b : nil,
+                hiddenGradient: hidden)
         }
         // LoRA trains the adapters only: the base weights and embeddings stay frozen.
         if rank > 0 { grads.update(repeating: 0, count: baseCount) }
@@ -446,7 +540,7 @@ public final class PPOTrainer {
             kl += Double(logpOld[r] - logpNew[r]) / Double(n)
         }
         let dlogits = logitsGradient(b, coefficients: coef, entropyWeight: Float(-settings.entropyCoef / Double(n)))
-        let norm = step(b, dlogits: dlogits, dvalues: dvalues)
+        let norm = step(b, dlogits: dlogits, dvalues: dvalues, coefficients: coef)
         return (Double(policyLoss), valueLoss, entropy, kl, clipped, Double(norm))
     }
 
@@ -459,7 +553,7 @@ public final class PPOTrainer {
         for r in 0..<n { nll -= Double(b.actionLogp(r)) / Double(n) }
         let coef = [Float](repeating: -1 / Float(n), count: n)
         let dlogits = logitsGradient(b, coefficients: coef, entropyWeight: 0)
-        _ = step(b, dlogits: dlogits, dvalues: [Float](repeating: 0, count: n))
+        _ = step(b, dlogits: dlogits, dvalues: [Float](repeating: 0, count: n), coefficients: coef)
         return nll
     }
 
@@ -489,9 +583,9 @@ public final class PPOTrainer {
 
     /// Backward from the heads' gradients, global-norm clipping, then Adam (skipped when the
     /// norm is not finite); returns the norm before clipping.
-    func step(_ b: Batch, dlogits: [Float], dvalues: [Float]) -> Float {
+    func step(_ b: Batch, dlogits: [Float], dvalues: [Float], coefficients: [Float]) -> Float {
         grads.update(repeating: 0, count: count)
-        backward(b, dlogits: dlogits, dvalues: dvalues)
+        backward(b, dlogits: dlogits, dvalues: dvalues, coefficients: coefficients)
         var buffers: [UnsafeMutablePointer<Float>?] = [grads]
         var lengths = [count]
         let norm = Kernels.clipByGlobalNorm(&buffers, lengths: &lengths, count: 1, maxNorm: Float(settings.gradClip))

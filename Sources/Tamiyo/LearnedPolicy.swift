@@ -69,7 +69,8 @@ public final class LearnedPolicy: TamiyoPolicy {
                 index: PolicyFeatures.blueprintIndex(candidate.info.blueprintId, vocab: config.blueprintVocab),
                 features: PolicyFeatures.blueprint(
                     risk: candidate.info.risk, tier: candidate.info.tier.name, stage: candidate.info.stage,
-                    parameters: o.candidateParameters[o.kasmina.slots[candidate.slot].name]?[candidate.info.blueprintId] ?? 0)
+                    parameters: o.candidateParameters[o.kasmina.slots[candidate.slot].name]?[candidate.info.blueprintId] ?? 0,
+                    family: LearnedPolicy.outcome(o.families[candidate.info.family]))
             )
         }
         let input = PolicyInput(
@@ -77,6 +78,39 @@ public final class LearnedPolicy: TamiyoPolicy {
             blueprintIndex: live.map { PolicyFeatures.blueprintIndex($0.origin.requestedId, vocab: config.blueprintVocab) } ?? 0,
             slots: slots, blueprints: blueprints)
         return (input, candidates)
+    }
+
+    /// A family's record as the blueprint head's metadata reads it.
+    static func outcome(_ record: FamilyRecord?) -> PolicyFeatures.FamilyOutcome {
+        var outcome = PolicyFeatures.FamilyOutcome()
+        guard let record else { return outcome }
+        outcome.trials = record.trials
+        outcome.fossilized = record.fossilized
+        outcome.cullsSinceFossil = record.cullsSinceFossil
+        outcome.meanGainPerKiloparameter = record.meanGainPerKiloparameter
+        return outcome
+    }
+
+    /// For a germination, records in `step` the choice the slot and blueprint heads made among
+    /// what was open (what Simic trains those heads on); other proposals leave it unchanged.
+    static func recordChoice(
+        _ proposal: PolicyProposal, _ o: PolicyObservation, input: PolicyInput, candidates: [(slot: Int, info: BlueprintInfo)],
+        into step: inout PolicyStep
+    ) {
+        guard case .germinate(let slotName, let blueprint) = proposal,
+            let slot = o.kasmina.slots.firstIndex(where: { $0.name == slotName }),
+            let candidate = candidates.firstIndex(where: { $0.slot == slot && $0.info.blueprintId == blueprint }),
+            input.slots.count <= PolicyStep.maxSlots, candidates.count <= PolicyStep.maxCandidates
+        else { return }
+        var open: UInt32 = 0
+        for index in Set(candidates.map(\.slot)) { open |= 1 << UInt32(index) }
+        step.slotFeatures = input.slots.flatMap { $0 }
+        step.openSlots = open
+        step.chosenSlot = UInt32(slot + 1)
+        step.candidateIndices = input.blueprints.map { UInt32($0.index) }
+        step.candidateSlots = candidates.map { UInt32($0.slot) }
+        step.candidateFeatures = input.blueprints.flatMap(\.features)
+        step.chosenCandidate = UInt32(candidate + 1)
     }
 
     public func decide(_ o: PolicyObservation) -> PolicyDecision {

@@ -352,12 +352,13 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private func record(_ decision: PolicyDecision, _ o: PolicyObservation) {
         let config = PolicyNetworkConfig()
         let (input, candidates) = LearnedPolicy.input(o, config: config)
-        trajectory.append(
-            PolicyStep(
-                epoch: UInt32(max(0, o.epoch)), action: UInt32(decision.action.rawValue),
-                validActions: LearnedPolicy.validActions(o, candidates: candidates) | 1 << UInt32(decision.action.rawValue),
-                features: input.features, stageIndex: UInt32(input.stageIndex), blueprintIndex: UInt32(input.blueprintIndex),
-                logits: decision.logits ?? []))
+        var step = PolicyStep(
+            epoch: UInt32(max(0, o.epoch)), action: UInt32(decision.action.rawValue),
+            validActions: LearnedPolicy.validActions(o, candidates: candidates) | 1 << UInt32(decision.action.rawValue),
+            features: input.features, stageIndex: UInt32(input.stageIndex), blueprintIndex: UInt32(input.blueprintIndex),
+            logits: decision.logits ?? [])
+        LearnedPolicy.recordChoice(decision.proposal, o, input: input, candidates: candidates, into: &step)
+        trajectory.append(step)
         if trajectory.count > FieldReport.maxTrajectorySteps { trajectory.removeFirst(trajectory.count - FieldReport.maxTrajectorySteps) }
     }
 

@@ -106,12 +106,30 @@ public enum PolicyFeatures {
         ]
     }
 
-    /// Blueprint metadata features (width `blueprintFeatureDim` = 6): risk, tier one-hot
-    /// (SAFE, EXPERIMENTAL, HIGH_RISK), curriculum stage / 6, log10(parameters + 1) / 4.
-    public static func blueprint(risk: Double, tier: String, stage: Int, parameters: Int) -> [Float] {
-        [
+    /// What the run has measured of a candidate's growth family (Tamiyo's `FamilyRecord`).
+    public struct FamilyOutcome: Sendable, Equatable {
+        public var trials = 0
+        public var fossilized = 0
+        /// Culls since the family's last fossil.
+        public var cullsSinceFossil = 0
+        /// Mean validation-loss gain per 1 000 added parameters of its fossilised trials.
+        public var meanGainPerKiloparameter = 0.0
+        public init() {}
+    }
+
+    /// Blueprint metadata features (width `blueprintFeatureDim` = 10): risk, tier one-hot
+    /// (SAFE, EXPERIMENTAL, HIGH_RISK), curriculum stage / 6, log10(parameters + 1) / 4; then
+    /// the run's measurements of its family: untried (1/0), share of its trials kept, its cull
+    /// streak / 2 (≤ 1), tanh(mean gain per 1 000 added parameters × 10).
+    public static func blueprint(
+        risk: Double, tier: String, stage: Int, parameters: Int, family: FamilyOutcome = FamilyOutcome()
+    ) -> [Float] {
+        let gain = family.meanGainPerKiloparameter.isFinite ? tanh(10 * family.meanGainPerKiloparameter) : 0
+        return [
             Float(risk), tier.hasSuffix("SAFE") ? 1 : 0, tier.hasSuffix("EXPERIMENTAL") ? 1 : 0, tier.hasSuffix("HIGH_RISK") ? 1 : 0,
-            Float(stage) / 6, Float(log10(Double(max(0, parameters)) + 1) / 4),
+            Float(stage) / 6, Float(log10(Double(max(0, parameters)) + 1) / 4), family.trials == 0 ? 1 : 0,
+            family.trials > 0 ? Float(family.fossilized) / Float(family.trials) : 0, Float(min(2, family.cullsSinceFossil)) / 2,
+            Float(gain),
         ]
     }
 

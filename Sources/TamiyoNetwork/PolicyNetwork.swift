@@ -16,7 +16,8 @@ public struct PolicyNetworkConfig: Sendable, Equatable, Codable {
     /// Rows of the stage embedding: the 10 Leyline stages + "no live seed".
     public var stageVocab = 11
     public var slotFeatureDim = 8
-    public var blueprintFeatureDim = 6
+    /// Metadata of a candidate: 6 of the blueprint, 4 of what the run measured of its family.
+    public var blueprintFeatureDim = 10
     /// Width of the slot scorer's hidden layer.
     public var slotHiddenDim = 16
 
@@ -90,7 +91,8 @@ public struct PolicyOutput: Sendable, Equatable {
 }
 
 /// Inference with fixed weights: the shared `PolicyPass` over one row (dense + tanh over the
-/// C kernels), then the param head and the slot and blueprint scorers; no dropout,
+/// C kernels), then the param head and the slot and blueprint scorers (`PolicyChoiceHeads`,
+/// which Simic trains with the same definition); no dropout,
 /// deterministic. Buffers are allocated once; one instance per thread (a run's controller owns
 /// its own).
 public final class PolicyNetwork {
@@ -134,46 +136,10 @@ public final class PolicyNetwork {
             dense(heads, context, p + o.paramWeight, p + o.paramBias, inputs: c.hiddenDim, outputs: 1, tanh: true)
             let param = heads[0]
             return PolicyOutput(
-                actionLogits: logits, param: param, value: pass.values[0], slotScores: slotScores(x, p),
-                blueprintScores: blueprintScores(x, p))
-        }
-    }
-
-    /// score_i = v · tanh(W [c ⊕ f_i] + b)
-    private func slotScores(_ x: PolicyInput, _ p: UnsafePointer<Float>) -> [Float] {
-        let c = config, o = pass.offsets
-        var scores: [Float] = []
-        var u = [Float](repeating: 0, count: c.slotHiddenDim)
-        for slot in x.slots {
-            precondition(slot.count == c.slotFeatureDim, "expected \(c.slotFeatureDim) slot features")
-            for (j, v) in slot.enumerated() { context[c.hiddenDim + j] = v.isFinite ? v : 0 }
-            u.withUnsafeMutableBufferPointer { buffer in
-                dense(
-                    buffer.baseAddress!, context, p + o.slotWeight, p + o.slotBias, inputs: c.hiddenDim + c.slotFeatureDim,
-                    outputs: c.slotHiddenDim, tanh: true)
-            }
-            let v = p + o.slotScore
-            scores.append((0..<c.slotHiddenDim).reduce(Float(0)) { $0 + v[$1] * u[$1] })
-        }
-        return scores
-    }
-
-    /// score_b = (W_q c + b_q) · E[b] + w_m · m_b + b_m
-    private func blueprintScores(_ x: PolicyInput, _ p: UnsafePointer<Float>) -> [Float] {
-        let c = config, o = pass.offsets
-        var query = [Float](repeating: 0, count: c.embeddingDim)
-        query.withUnsafeMutableBufferPointer { buffer in
-            dense(
-                buffer.baseAddress!, context, p + o.queryWeight, p + o.queryBias, inputs: c.hiddenDim, outputs: c.embeddingDim, tanh: false)
-        }
-        let embedding = p + o.blueprintEmbedding, meta = p + o.metaWeight, metaBias = p[o.metaBias]
-        return x.blueprints.map { candidate in
-            precondition(candidate.features.count == c.blueprintFeatureDim, "expected \(c.blueprintFeatureDim) blueprint features")
-            let row = embedding + min(max(candidate.index, 0), c.blueprintVocab - 1) * c.embeddingDim
-            var score = metaBias
-            for j in 0..<c.embeddingDim { score += query[j] * row[j] }
-            for (j, v) in candidate.features.enumerated() { score += meta[j] * (v.isFinite ? v : 0) }
-            return score
+                actionLogits: logits, param: param, value: pass.values[0],
+                slotScores: PolicyChoiceHeads.slotScores(h2: pass.h2, slots: x.slots, config: c, offsets: o, parameters: p),
+                blueprintScores: PolicyChoiceHeads.blueprintScores(
+                    h2: pass.h2, blueprints: x.blueprints, config: c, offsets: o, parameters: p))
         }
     }
 

@@ -168,10 +168,12 @@ public final class PolicyPass {
 
     /// After `forward`: accumulates into `gradients` (same layout as the parameters) the
     /// gradient flowing back from logitsGradient [rows, actions] and valuesGradient [rows],
-    /// down to the embedding rows the inputs used.
+    /// plus `hiddenGradient` [rows, hiddenDim] on the trunk's output (the slot and blueprint
+    /// heads', `PolicyChoiceHeads.backward`), down to the embedding rows the inputs used.
     public func backward(
         logitsGradient: UnsafePointer<Float>, valuesGradient: UnsafePointer<Float>, parameters p: UnsafePointer<Float>,
-        gradients g: UnsafeMutablePointer<Float>, adapter: (any PolicyLayerAdapter)? = nil
+        gradients g: UnsafeMutablePointer<Float>, adapter: (any PolicyLayerAdapter)? = nil,
+        hiddenGradient: UnsafePointer<Float>? = nil
     ) throws(KernelError) {
         let c = config, n = rows, o = offsets, inDim = c.inputDim, e = c.embeddingDim, h = c.hiddenDim, a = PolicyPass.actions
         let dh2 = UnsafeMutablePointer<Float>.allocate(capacity: n * h)
@@ -189,6 +191,7 @@ public final class PolicyPass {
             input: h2, weights: p + o.valueWeight, batch: n, inputs: h, outputs: 1)
         adapter?.backward(.value, input: h2, outputGradient: valuesGradient, inputGradient: dh2v, rows: n)
         for i in 0..<(n * h) { dh2[i] += dh2v[i] }
+        if let hiddenGradient { for i in 0..<(n * h) { dh2[i] += hiddenGradient[i] } }
         try Kernels.biasActivationBackward(.tanh, dz: dz, biasGradient: g + o.trunk1Bias, dy: dh2, z: z2, y: h2, batch: n, width: h)
         try Kernels.linearBackward(
             inputGradient: dh1, weightGradient: g + o.trunk1Weight, biasGradient: nil, outputGradient: dz, input: h1,

@@ -25,7 +25,9 @@ public struct PolicyWeightsError: Error, Sendable, Equatable, CustomStringConver
 /// (little-endian) in tensor order; `sha256` covers the float bytes. Loading checks the
 /// network id, every dimension, every tensor name and shape, and the checksum.
 public struct PolicyWeights: Sendable, Equatable {
-    public static let network = "esper-policy/1"
+    /// `/2`: the blueprint head's metadata carries the run's measured family outcomes (10
+    /// floats, not 6); `/1` files are refused by name.
+    public static let network = "esper-policy/2"
     static let magic = Array("ESPRPOL1".utf8)
 
     public let config: PolicyNetworkConfig

@@ -146,7 +146,7 @@ enum AcceptanceRun {
             #expect(try server.fieldReports("run=\(harmful)").first?["outcome"] as? String == "FIELD_REPORT_OUTCOME_REGRESSION")
             let policy = try server.object("GET", "/api/v1/tamiyo/policy")
             #expect((policy["quarantined_blueprints"] as? [[String: Any]])?.compactMap { $0["blueprint_id"] as? String } == ["BP045"])
-            #expect(policy["network"] as? String == "esper-policy/1" && (policy["parameters"] as? Int ?? 0) > 20_000)
+            #expect(policy["network"] as? String == "esper-policy/2" && (policy["parameters"] as? Int ?? 0) > 20_000)
 
             // A seed attached without the detach: its gradient reaches the host, the split check
             // trips three times, the seed is culled.

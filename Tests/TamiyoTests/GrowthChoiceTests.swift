@@ -1,11 +1,11 @@
 import EsperTestSupport
 import Foundation
-import Kasmina
 import Leyline
 import Testing
-import Tolaria
 
+@testable import Kasmina
 @testable import Tamiyo
+@testable import Tolaria
 
 /// Issue 17 item 6: the heuristic chooses the growth family from what the run measured —
 /// trial grafts per family, the paying one preferred, the culled one deprioritised — never
