@@ -11,8 +11,19 @@ import Testing
 /// one path dropped or named differently fails here.
 @Suite struct FieldTableTests {
     static let time = LeylineTimestamp(seconds: 1_758_000_000, nanos: 5_000_000)
-    static let step = PolicyStep(
-        epoch: 1, action: 1, validActions: 3, features: [1, -0.5], stageIndex: 1, blueprintIndex: 2, logits: [0.5])
+    static let step: PolicyStep = {
+        var step = PolicyStep(
+            epoch: 1, action: 1, validActions: 3, features: [1, -0.5], stageIndex: 1, blueprintIndex: 2, logits: [0.5])
+        // A germination's choice among the open slots and candidates.
+        step.slotFeatures = [0.25, 1]
+        step.openSlots = 1
+        step.chosenSlot = 1
+        step.candidateIndices = [7]
+        step.candidateSlots = [0]
+        step.candidateFeatures = [0.1, 1]
+        step.chosenCandidate = 1
+        return step
+    }()
 
     /// Every field of `M` travels alone through every path, for each sample that sets it; every
     /// field is set by at least one sample.
@@ -88,6 +99,8 @@ import Testing
         var report = Fixtures.fieldReport
         report.notes = "n"
         report.trajectory = [FieldTableTests.step]
+        report.family = "widening"
+        report.cullReason = "no_improvement"
         try everyFieldTravelsAlone([report])
         try everyFieldTravelsAlone([MitigationAction(actionType: "NONE", rationale: "r")])
         try everyFieldTravelsAlone([FieldTableTests.step])

@@ -32,7 +32,7 @@ import Testing
         #expect(weights.values.count == PolicyWeights.parameterCount(weights.config))
         #expect(
             weights.values.count == 11 * 16 + 1024 * 16 + 64 * 64 + 64 + 64 * 64 + 64 + 6 * 64 + 6 + 64 + 1 + 64 + 1 + 16 * 72 + 16 + 16
-                + 16 * 64 + 16 + 6 + 1)
+                + 16 * 64 + 16 + 10 + 1)
         let bytes = weights.encoded()
         let decoded = try PolicyWeights(decoding: bytes)
         #expect(decoded == weights && decoded.policyVersion == "policy-v1" && decoded.sha256 == weights.sha256)
