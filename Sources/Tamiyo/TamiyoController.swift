@@ -33,6 +33,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private var history: [(epoch: Int, loss: Double, accuracy: Double)] = []
     /// The run's training FLOPs at the last epoch boundary (Tolaria counts them).
     private var runTrainingFlops: Double?
+    /// Per live seed, the run's training FLOPs when it germinated (its report's cost window).
+    private var germinationFlops: [String: Double] = [:]
     private var failures: [String: Int] = [:]
     /// Trial outcomes per growth family (what the policies weigh families by).
     public private(set) var ledger = GrowthLedger()
@@ -182,6 +184,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         } else if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
             if result.accepted && command.commandType == .optimizer { lastLearningRateChangeEpoch = summary.epoch }
+            if result.accepted, case .germinate = decision.proposal, let seedId = result.seedId, let runTrainingFlops {
+                germinationFlops[seedId] = runTrainingFlops
+            }
             decisions += result.decisions.map(\.decision)
             finished += result.finished
             outcome = (result.accepted, result.reason)
@@ -397,6 +402,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             for dimension in risk.dimensions { metrics["risk.\(dimension.name)"] = Float(dimension.risk) }
         }
         if let runTrainingFlops { metrics["run_training_flops"] = Float(runTrainingFlops) }
+        // What the graft cost: the run's training FLOPs (host and seeds) while it lived.
+        if let runTrainingFlops, let start = germinationFlops.removeValue(forKey: seed.seedId) {
+            metrics["lifetime_training_flops"] = Float(max(0, runTrainingFlops - start))
+        }
         metrics = metrics.filter { $0.value.isFinite }
         var followUps: [MitigationAction] = []
         if seed.quarantine {

@@ -112,16 +112,18 @@ import Testing
     /// A real run (digits, a 4-unit host, one slot): the slot kernel BP008 is tried first (the
     /// preference order) and culled — by a wrapper that culls every `slot`-family seed as soon
     /// as it trains, standing in for a kind of growth that never pays — then widening gets its
-    /// trial, pays, and every later germination is widening. The field reports carry the
-    /// family, the measured gain and the cull reason.
+    /// trial, pays, and every later germination is widening: BP002, the next slot kernel in the
+    /// preference order, never failed itself but its family did (the per-blueprint rule alone
+    /// would have tried it next). The field reports carry the family, the measured gain, the
+    /// cull reason and the FLOPs the graft's lifetime cost.
     @Test func aRunSwitchesFromTheCulledFamilyToThePayingOne() throws {
-        let fixture = try ControlFixture(width: 4, blueprints: ["BP008"])
+        let fixture = try ControlFixture(width: 4, blueprints: ["BP008", "BP002"])
         var config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: 30, learningRate: 0.01)
         config.model.hiddenSizes = [4]
         config.seed = 5
         config.policy = .heuristic
         var seeds = SeedSettings()
-        seeds.blueprints = ["BP008", "widen-4"]
+        seeds.blueprints = ["BP008", "BP002", "widen-4"]
         seeds.warmupEpochs = 2
         seeds.plateauEpochs = 1
         seeds.plateauDelta = 10
@@ -155,6 +157,8 @@ import Testing
         for report in kept {
             #expect(report.family == "widening" && report.cullReason.isEmpty)
             #expect((report.metrics["gain_per_kiloparameter"] ?? 0) > 0)
+            let lifetime = try #require(report.metrics["lifetime_training_flops"])
+            #expect(lifetime > 0 && lifetime < (report.metrics["run_training_flops"] ?? 0))
             // In the JSON an operator reads (REST and the log): the family, no cull reason.
             let json = String(decoding: try LeylineCodec.encodeWithJansson(report), as: UTF8.self)
             #expect(json.contains(#""family":"widening""#) && !json.contains("cull_reason"))
