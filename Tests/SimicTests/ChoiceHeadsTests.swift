@@ -131,6 +131,16 @@ import Testing
         }
     }
 
+    /// A step's choice fields are bounded like the rest of it (the bus and the REST input).
+    @Test func outOfRangeChoicesAreRefused() {
+        for bad in [#""chosen_slot":33"#, #""chosen_candidate":129"#, #""candidate_slots":[32]"#, #""slot_features":[1,"NaN"]"#] {
+            let json =
+                #"{"version":1,"report_id":"r","outcome":"FIELD_REPORT_OUTCOME_SUCCESS","trajectory":[{"action":1,"#
+                + bad + "}]}"
+            #expect(throws: LeylineDecodingError.self, "\(bad)") { try LeylineCodec.decode(FieldReport.self, from: Array(json.utf8)) }
+        }
+    }
+
     /// Steps recorded before the choice existed, or inconsistent ones, train the action only.
     @Test func incompleteChoicesAreIgnored() {
         var step = ChoiceHeadsTests.reports(1)[0].trajectory[0]

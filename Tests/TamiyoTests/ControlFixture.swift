@@ -48,6 +48,23 @@ final class ControlFixture {
         return config
     }
 
+    /// Growth settings for short runs on digits: grow at every plateau after two epochs, gates
+    /// that judge a seed within a few epochs, no embargo, no improvement threshold.
+    static func quickGrowth(_ blueprints: [String]) -> SeedSettings {
+        var seeds = SeedSettings()
+        seeds.blueprints = blueprints
+        seeds.warmupEpochs = 2
+        seeds.plateauEpochs = 1
+        seeds.plateauDelta = 10
+        seeds.minTrainingEpochs = 1
+        seeds.graftSteps = 10
+        seeds.stabilizationEpochs = 0
+        seeds.evaluationEpochs = 1
+        seeds.improvementThreshold = 0
+        seeds.embargoEpochs = 0
+        return seeds
+    }
+
     struct Run {
         let trainer: Trainer
         let controller: TamiyoController

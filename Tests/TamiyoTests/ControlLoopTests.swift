@@ -278,17 +278,7 @@ import Tolaria
         config.model.hiddenSizes = [4]
         config.seed = 5
         config.policy = .heuristic
-        var seeds = SeedSettings()
-        seeds.blueprints = ["widen-8", "widen-4"]
-        seeds.warmupEpochs = 2
-        seeds.plateauEpochs = 1
-        seeds.plateauDelta = 10
-        seeds.minTrainingEpochs = 1
-        seeds.graftSteps = 10
-        seeds.stabilizationEpochs = 0
-        seeds.evaluationEpochs = 1
-        seeds.improvementThreshold = 0
-        seeds.embargoEpochs = 0
+        var seeds = ControlFixture.quickGrowth(["widen-8", "widen-4"])
         seeds.parameterBudget = 1000
         config.seeds = seeds
         #expect(fixture.service.validate(config, architecture: HostArchitecture(inputs: 64, hiddenSizes: [4], classes: 10)).isEmpty)

@@ -1,6 +1,7 @@
 import EsperTestSupport
 import Foundation
 import Leyline
+import TamiyoNetwork
 import Testing
 
 @testable import Kasmina
@@ -98,6 +99,18 @@ import Testing
         #expect(GrowthChoiceTests.germinated(policy.decide(GrowthChoiceTests.observation(candidates, families: streak))) == "BP008")
     }
 
+    /// The learned policy's blueprint head sees what the run measured of each candidate's family.
+    @Test func theLearnedPolicysCandidatesCarryTheirFamilysOutcomes() {
+        let ledger = GrowthChoiceTests.ledger([("slot", false, 0, 100), ("slot", false, 0, 100), ("widening", true, 0.06, 600)])
+        let (input, candidates) = LearnedPolicy.input(
+            GrowthChoiceTests.observation(candidates, families: ledger), config: PolicyNetworkConfig())
+        #expect(candidates.map(\.info.blueprintId) == ["BP008", "widen-8", "widen-4", "BPX01"])
+        let family = input.blueprints.map { Array($0.features[6...]) }
+        #expect(family[0] == [0, 0, 1, 0], "slot: tried, none kept, culled twice")
+        #expect(family[1] == family[2] && family[1][0] == 0 && family[1][1] == 1 && family[1][2] == 0 && family[1][3] > 0.5)
+        #expect(family[3] == [1, 0, 0, 0], "depth: untried")
+    }
+
     @Test func theLedgerRanksAndDescribesFamilies() {
         let records = GrowthChoiceTests.ledger([
             ("a", false, 0, 10), ("b", true, 0.02, 1000), ("c", true, 0.02, 100), ("a", false, 0, 10),
@@ -122,17 +135,7 @@ import Testing
         config.model.hiddenSizes = [4]
         config.seed = 5
         config.policy = .heuristic
-        var seeds = SeedSettings()
-        seeds.blueprints = ["BP008", "BP002", "widen-4"]
-        seeds.warmupEpochs = 2
-        seeds.plateauEpochs = 1
-        seeds.plateauDelta = 10
-        seeds.minTrainingEpochs = 1
-        seeds.graftSteps = 10
-        seeds.stabilizationEpochs = 0
-        seeds.evaluationEpochs = 1
-        seeds.improvementThreshold = 0
-        seeds.embargoEpochs = 0
+        var seeds = ControlFixture.quickGrowth(["BP008", "BP002", "widen-4"])
         seeds.maxGerminations = 4
         config.seeds = seeds
         let id = "run-\(UUID().uuidString.lowercased())"
@@ -163,6 +166,12 @@ import Testing
             let json = String(decoding: try LeylineCodec.encodeWithJansson(report), as: UTF8.self)
             #expect(json.contains(#""family":"widening""#) && !json.contains("cull_reason"))
         }
+        // The germination's step records what the slot and blueprint heads chose among (Simic's data).
+        let germinate = try #require(culled.trajectory.last { $0.action == UInt32(PolicyAction.germinate.rawValue) })
+        #expect(germinate.chosenSlot == 1 && germinate.chosenCandidate == 1 && germinate.openSlots == 1)
+        #expect(germinate.candidateIndices.count == 3 && germinate.candidateSlots == [0, 0, 0])
+        #expect(germinate.candidateFeatures.count == 3 * PolicyNetworkConfig().blueprintFeatureDim)
+        #expect(germinate.slotFeatures.count == PolicyNetworkConfig().slotFeatureDim)
         let culledJSON = String(decoding: try LeylineCodec.encodeWithJansson(culled), as: UTF8.self)
         #expect(culledJSON.contains(#""cull_reason":"never_pays""#) && culledJSON.contains(#""family":"slot""#))
         #expect(try LeylineCodec.decode(FieldReport.self, from: LeylineCodec.encodeWithJansson(culled)) == culled)
