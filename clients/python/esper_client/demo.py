@@ -240,6 +240,17 @@ class Demo:
         self.say(f"simic: {simic}")
         self.say(f"field reports: {len(reports)} for this run; log {os.path.join(self.data_dir, 'tamiyo', 'field_reports.log')} "
                  f"(GET /api/v1/tamiyo/field-reports?run={run_id})")
+        # Per growth family: how many grafts were kept, how many culled and why (docs/tamiyo.md).
+        families = {}
+        for report in reports:
+            family = families.setdefault(report.get("family") or "?", {"kept": 0, "culled": []})
+            if report.get("cull_reason"):
+                family["culled"].append(report["cull_reason"])
+            else:
+                family["kept"] += 1
+        for name, family in sorted(families.items()):
+            reasons = f" ({', '.join(sorted(set(family['culled'])))})" if family["culled"] else ""
+            self.say(f"  {name}: kept {family['kept']}, culled {len(family['culled'])}{reasons}")
         self.say(f"artifacts: {len(blueprints)} blueprints in Urza under {os.path.join(self.data_dir, 'urza')}; "
                  f"run checkpoints under {os.path.join(self.data_dir, 'tolaria')}; server log {self.log_path}")
         self.say(f"took {time.monotonic() - self.started:.1f} s")
