@@ -1,4 +1,3 @@
-import EsperJSON
 
 /// What travels on the bus: one JSON object that keeps the reference BusEnvelope's names
 /// (`message_type`, `payload`, `attributes`) and adds the EventEnvelope fields needed for

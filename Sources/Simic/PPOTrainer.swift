@@ -1,5 +1,4 @@
 import Kernels
-import Leyline
 public import TamiyoNetwork
 
 /// Metrics of one PPO update (means over its minibatches).

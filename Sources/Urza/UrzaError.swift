@@ -1,4 +1,3 @@
-import KernelRuntime
 
 /// Errors of the library, naming the blueprint.
 public enum UrzaError: Error, Sendable, Equatable, CustomStringConvertible {
