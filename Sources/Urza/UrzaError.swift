@@ -1,4 +1,3 @@
-
 /// Errors of the library, naming the blueprint.
 public enum UrzaError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
