@@ -124,7 +124,7 @@ let package = Package(
         .target(name: "Karn", dependencies: ["EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(
-            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "Leyline"],
+            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "Leyline", "Oona"],
             swiftSettings: strictSwift),
 
         // The control loop: Kasmina executes commands at the seed slots (lifecycle, grafting,
@@ -156,7 +156,7 @@ let package = Package(
         .target(
             name: "Studies",
             dependencies: [
-                "Tolaria", "Runs", "EsperStorage", "EsperJSON", "Leyline",
+                "Tolaria", "Runs", "EsperStorage", "EsperJSON", "Leyline", "Oona",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),

@@ -45,17 +45,11 @@ int ck_sgemm_reference(int transA, int transB, size_t M, size_t N, size_t K, flo
     int st = check_gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
     if (st != CK_OK)
         return st;
+    ck_gemm_scale_c(M, N, beta, C, ldc);
+    if (alpha == 0.0f)
+        return CK_OK;
     for (size_t i = 0; i < M; i++) {
         float *restrict c = C + i * ldc;
-        if (beta == 0.0f) {
-            for (size_t j = 0; j < N; j++)
-                c[j] = 0.0f;
-        } else if (beta != 1.0f) {
-            for (size_t j = 0; j < N; j++)
-                c[j] *= beta;
-        }
-        if (alpha == 0.0f)
-            continue;
         if (!transB) { /* c[:] += a_ip * B[p, :]  (axpy over contiguous rows of B) */
             for (size_t p = 0; p < K; p++) {
                 const float a = alpha * (transA ? A[p * lda + i] : A[i * lda + p]);
@@ -188,8 +182,7 @@ static int packed_gemm(ck_gemm_kernel kernel, int threads, int transA, int trans
                                  beta, C, ldc);
 }
 
-/* C = beta * C (beta == 0 overwrites without reading): the whole GEMM when alpha or K is 0. */
-static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
+void ck_gemm_scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
 {
     for (size_t i = 0; i < M; i++) {
         float *restrict c = C + i * ldc;
@@ -225,7 +218,7 @@ int ck_sgemm_with(ck_gemm_kernel kernel, int threads, int transA, int transB, si
     }
 #endif
     if (K == 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
+        ck_gemm_scale_c(M, N, beta, C, ldc);
         return CK_OK;
     }
     return packed_gemm(kernel, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,

@@ -24,6 +24,10 @@ int ck_sgemm_packed_range(ck_gemm_kernel kernel, int transA, int transB, size_t 
                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
                           float *C, size_t ldc);
 
+/* C = beta * C over M rows of N (beta == 0 overwrites without reading, beta == 1 leaves C
+ * alone): the whole GEMM when alpha or K is 0, and the first step of the plain and tiled ones. */
+void ck_gemm_scale_c(size_t M, size_t N, float beta, float *C, size_t ldc);
+
 /* Runs part(ctx, i) once for every i in [0, parts) (parts <= 255) on the caller and up to
  * threads - 1 pool workers, which claim parts as they come (a worker that is not scheduled leaves
  * its share to the caller), and returns when all are done. Returns 0 without running anything when

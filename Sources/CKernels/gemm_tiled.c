@@ -8,6 +8,7 @@
  * gathers A's column, which is still correct, only slower).
  */
 #include "ckernels_seeds.h"
+#include "gemm_internal.h"
 
 #include <limits.h>
 
@@ -24,16 +25,7 @@ int ck_sgemm_tiled(size_t tile_m, size_t tile_n, size_t tile_k, int transA, int 
         return CK_ERR_SIZE;
     if (M && N && (!C || (K && (!A || !B))))
         return CK_ERR_NULL;
-    for (size_t i = 0; i < M; i++) {
-        float *restrict c = C + i * ldc;
-        if (beta == 0.0f) {
-            for (size_t j = 0; j < N; j++)
-                c[j] = 0.0f;
-        } else if (beta != 1.0f) {
-            for (size_t j = 0; j < N; j++)
-                c[j] *= beta;
-        }
-    }
+    ck_gemm_scale_c(M, N, beta, C, ldc);
     if (alpha == 0.0f || K == 0)
         return CK_OK;
     for (size_t i0 = 0; i0 < M; i0 += tile_m) {

@@ -144,25 +144,29 @@ static void layer_scale_table(const ck_seed_spec *s, seed_table *t)
     seed_table_add(t, "gamma", 1, s->d, 1, 1, CK_INIT_CONST, s->scalar, 0);
 }
 
-static int layer_scale_forward(const seed_ctx *c, float *y, const float *x)
+/* y[b, :] = x[b, :] (op) v for every row b, op a product or a sum: layer scale and positional
+ * share this walk. Inlined with a constant op, each use compiles to its own loops. */
+enum rowwise_op { ROWWISE_MUL, ROWWISE_ADD };
+
+static inline void rowwise_apply(const seed_ctx *c, float *y, const float *x, const float *v, enum rowwise_op op)
 {
     const size_t d = c->s->d;
-    const float *g = seed_param(c, 0);
     for (size_t b = 0; b < c->B; b++) {
         const float *restrict xr = x + b * d;
         float *restrict yr = y + b * d;
-        if (elementwise_variant_vector(c->s)) {
-            size_t j = 0;
+        size_t j = 0;
+        if (elementwise_variant_vector(c->s))
             for (; j + 8 <= d; j += 8)
                 for (size_t k = 0; k < 8; k++)
-                    yr[j + k] = g[j + k] * xr[j + k];
-            for (; j < d; j++)
-                yr[j] = g[j] * xr[j];
-        } else {
-            for (size_t j = 0; j < d; j++)
-                yr[j] = g[j] * xr[j];
-        }
+                    yr[j + k] = op == ROWWISE_MUL ? v[j + k] * xr[j + k] : xr[j + k] + v[j + k];
+        for (; j < d; j++)
+            yr[j] = op == ROWWISE_MUL ? v[j] * xr[j] : xr[j] + v[j];
     }
+}
+
+static int layer_scale_forward(const seed_ctx *c, float *y, const float *x)
+{
+    rowwise_apply(c, y, x, seed_param(c, 0), ROWWISE_MUL);
     return CK_OK;
 }
 
@@ -195,23 +199,7 @@ static void positional_table(const ck_seed_spec *s, seed_table *t)
 
 static int positional_forward(const seed_ctx *c, float *y, const float *x)
 {
-    const size_t d = c->s->d;
-    const float *p = seed_param(c, 0);
-    for (size_t b = 0; b < c->B; b++) {
-        const float *restrict xr = x + b * d;
-        float *restrict yr = y + b * d;
-        if (elementwise_variant_vector(c->s)) {
-            size_t j = 0;
-            for (; j + 8 <= d; j += 8)
-                for (size_t k = 0; k < 8; k++)
-                    yr[j + k] = xr[j + k] + p[j + k];
-            for (; j < d; j++)
-                yr[j] = xr[j] + p[j];
-        } else {
-            for (size_t j = 0; j < d; j++)
-                yr[j] = xr[j] + p[j];
-        }
-    }
+    rowwise_apply(c, y, x, seed_param(c, 0), ROWWISE_ADD);
     return CK_OK;
 }
 

@@ -73,30 +73,32 @@ static void pool_project_table(const ck_seed_spec *s, seed_table *t)
 /* saved pooled[B, P]; scratch dpooled[B, P] */
 static size_t pool_project_workspace(const ck_seed_spec *s, size_t B) { return 2 * B * pooled_width(s); }
 
-static void bin_range(size_t j, size_t n, size_t d, size_t *lo, size_t *hi)
+/* The input range [lo, hi) pooled into column `col`: level l (0..count-1) holds hidden << l
+ * columns, and its column j averages bin j of d split into that many overlapping bins. */
+static void pooled_bin(const ck_seed_spec *s, size_t col, size_t *lo, size_t *hi)
 {
-    *lo = j * d / n;
-    *hi = ((j + 1) * d + n - 1) / n;
+    size_t n = s->hidden;
+    while (col >= n) {
+        col -= n;
+        n <<= 1;
+    }
+    *lo = col * s->d / n;
+    *hi = ((col + 1) * s->d + n - 1) / n;
 }
 
 static int pool_project_forward(const seed_ctx *c, float *y, const float *x)
 {
     const size_t d = c->s->d, P = pooled_width(c->s), B = c->B;
     float *pooled = c->ws;
-    for (size_t b = 0; b < B; b++) {
-        size_t col = 0;
-        for (uint32_t l = 0; l < c->s->count; l++) {
-            const size_t n = (size_t)c->s->hidden << l;
-            for (size_t j = 0; j < n; j++, col++) {
-                size_t lo, hi;
-                bin_range(j, n, d, &lo, &hi);
-                double s = 0.0;
-                for (size_t i = lo; i < hi; i++)
-                    s += x[b * d + i];
-                pooled[b * P + col] = (float)(s / (double)(hi - lo));
-            }
+    for (size_t b = 0; b < B; b++)
+        for (size_t col = 0; col < P; col++) {
+            size_t lo, hi;
+            pooled_bin(c->s, col, &lo, &hi);
+            double s = 0.0;
+            for (size_t i = lo; i < hi; i++)
+                s += x[b * d + i];
+            pooled[b * P + col] = (float)(s / (double)(hi - lo));
         }
-    }
     int st = seed_linear_fwd(c->s, y, d, pooled, P, seed_param(c, 0), seed_param(c, 1), B, P, d, 1.0f);
     for (size_t i = 0; st == CK_OK && i < B * d; i++)
         y[i] += x[i];
@@ -114,19 +116,14 @@ static int pool_project_backward(const seed_ctx *c, float *dparams, float *dx, c
     if (st != CK_OK || !dx)
         return st;
     memcpy(dx, dy, B * d * sizeof(float));
-    for (size_t b = 0; b < B; b++) {
-        size_t col = 0;
-        for (uint32_t l = 0; l < c->s->count; l++) {
-            const size_t n = (size_t)c->s->hidden << l;
-            for (size_t j = 0; j < n; j++, col++) {
-                size_t lo, hi;
-                bin_range(j, n, d, &lo, &hi);
-                const float g = dpooled[b * P + col] / (float)(hi - lo);
-                for (size_t i = lo; i < hi; i++)
-                    dx[b * d + i] += g;
-            }
+    for (size_t b = 0; b < B; b++)
+        for (size_t col = 0; col < P; col++) {
+            size_t lo, hi;
+            pooled_bin(c->s, col, &lo, &hi);
+            const float g = dpooled[b * P + col] / (float)(hi - lo);
+            for (size_t i = lo; i < hi; i++)
+                dx[b * d + i] += g;
         }
-    }
     return CK_OK;
 }
 

@@ -178,8 +178,8 @@ final class StorageMonitor: Sendable {
                 if let page = row["rootpage"].int { names[page] = "\(row["type"].string ?? "") \(row["name"].string ?? "")" }
             }
         }
-        let named = findings.flatMap { $0.split(separator: "\n").map(String.init) }.filter { !$0.hasPrefix("*** in database") }.map {
-            finding in
+        let lines: [String] = findings.flatMap { $0.split(separator: "\n").map(String.init) }
+        let named: [String] = lines.filter { !$0.hasPrefix("*** in database") }.map { (finding: String) -> String in
             // "Tree 5 page 7 cell 2: …" / "Page 5: …" → with "(table runs)" when 5 is a root page.
             let parts = finding.split(separator: " ", maxSplits: 2)
             guard parts.count == 3, parts[0] == "Tree" || parts[0] == "Page",

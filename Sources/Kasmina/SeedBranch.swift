@@ -1,6 +1,5 @@
 public import KernelRuntime
 public import Kernels
-import Tolaria
 
 /// The computation a seed grafts: a width-preserving module over caller buffers whose
 /// parameters and gradients live in the seed's own `ParameterBlock`. Production seeds use

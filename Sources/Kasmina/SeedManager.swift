@@ -535,21 +535,21 @@ public final class SeedManager: SeedModuleFactory {
                 EpochDecisionBox(decision: .widen(layer: seed.layer, units: shape.units(from: seed.branch.parameters))))
             if module.isEmpty { modules[module.name] = nil }
             finishedViews.append(view(of: seed))
-            result.finished.append(
-                FinishedSeed(
-                    seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: .fossilized,
-                    stageBeforeEnd: seed.lifecycle.history.last?.from ?? .unknown, parameters: seed.parameterCount, cullReason: nil,
-                    quarantine: false, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch))
+            result.finished.append(fossilizedRecord(seed, epoch: epoch))
         } else if target == .fossilized {
             module.fossilize()
             finishedViews.append(view(of: seed))
-            result.finished.append(
-                FinishedSeed(
-                    seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: .fossilized,
-                    stageBeforeEnd: seed.lifecycle.history.last?.from ?? .unknown, parameters: seed.parameterCount, cullReason: nil,
-                    quarantine: false, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch))
+            result.finished.append(fossilizedRecord(seed, epoch: epoch))
         }
         return result
+    }
+
+    /// What a fossilised seed leaves in the run's record (merged into the host or kept in its slot).
+    private func fossilizedRecord(_ seed: Seed, epoch: Int) -> FinishedSeed {
+        FinishedSeed(
+            seedId: seed.id, slot: seed.slot, origin: seed.origin, baseline: seed.baseline, finalStage: .fossilized,
+            stageBeforeEnd: seed.lifecycle.history.last?.from ?? .unknown, parameters: seed.parameterCount, cullReason: nil,
+            quarantine: false, violations: seed.violationCount, measurements: seed.lastEpoch, epoch: epoch)
     }
 
     private func cull(_ command: AdaptationCommand, reason: String) -> CommandResult {

@@ -1,5 +1,3 @@
-import EsperJSON
-
 /// A control-plane command (Tamiyo → Kasmina/Tolaria). The `payload` oneof appears in JSON
 /// as at most one of `seed_operation`, `optimizer_adjustment`, `circuit_breaker`,
 /// `rollback_payload`; two of them is an error naming both.

@@ -1,5 +1,3 @@
-import EsperJSON
-
 /// What travels on the bus: one JSON object that keeps the reference BusEnvelope's names
 /// (`message_type`, `payload`, `attributes`) and adds the EventEnvelope fields needed for
 /// dedupe (`event_id`), expiry (`created_at` + `ttl`), priority routing, retry accounting

@@ -1,5 +1,4 @@
 import Dispatch
-import EsperJSON
 import Foundation
 public import Leyline
 public import Logging

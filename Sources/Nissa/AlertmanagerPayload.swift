@@ -1,5 +1,4 @@
 public import EsperJSON
-import Leyline
 
 /// The Alertmanager wire formats (PROTOCOLS.md): the webhook payload, version "4", that
 /// receivers get, and the `POST /api/v2/alerts` body a real Alertmanager accepts.

@@ -27,13 +27,14 @@ public final class ManagedRedis: Sendable {
     public let socketPath: String
     private let logger: Logger
     private let state = Mutex(State())
+    /// Reaps the child and restarts it after a crash (running from a successful start to `stop`).
+    private let supervisor = BackgroundThread(name: "esper-redis-supervisor")
 
     private struct State {
         var child: ChildProcess?
         var stopping = false
         var restarts = 0
         var available = false
-        var supervising = false
     }
 
     public init(options: Options, logger: Logger) {
@@ -75,10 +76,7 @@ public final class ManagedRedis: Sendable {
                 description: "redis-server did not answer within \(options.startTimeout) (see \(options.directory)/redis.log: \(log))")
         }
         state.withLock { $0.available = true }
-        state.withLock { $0.supervising = true }
-        let thread = Thread { [self] in supervise() }
-        thread.name = "esper-redis-supervisor"
-        thread.start()
+        supervisor.start { [self] stop in supervise(stop) }
         logger.info("managed redis-server started", metadata: ["pid": "\(child.pid)", "socket": "\(socketPath)"])
     }
 
@@ -89,10 +87,11 @@ public final class ManagedRedis: Sendable {
             state.available = false
             return state.child
         }
+        supervisor.requestStop()  // cuts a restart backoff short
         guard let child else {
             // Between a crash and its restart there is no child; the supervisor sees
             // `stopping` and ends (stopping a child it may just have launched).
-            while state.withLock({ $0.supervising }) { usleep(5_000) }
+            supervisor.join()
             try? FileManager.default.removeItem(atPath: socketPath)
             return
         }
@@ -108,8 +107,8 @@ public final class ManagedRedis: Sendable {
             child.signal(SIGKILL)
         }
         // The supervisor reaps it; without a supervisor (start failed) reap here.
-        if !state.withLock({ $0.supervising }) { _ = child.wait(); state.withLock { $0.child = nil } }
-        while state.withLock({ $0.supervising }) { usleep(5_000) }
+        if !supervisor.isRunning { _ = child.wait(); state.withLock { $0.child = nil } }
+        supervisor.join()
         try? FileManager.default.removeItem(atPath: socketPath)
     }
 
@@ -159,7 +158,7 @@ public final class ManagedRedis: Sendable {
     }
 
     /// Reaps the child; restarts it unless we are stopping.
-    private func supervise() {
+    private func supervise(_ stop: StopSignal) {
         var backoff: Duration = .milliseconds(200)
         while true {
             guard let child = state.withLock({ $0.child }) else { break }
@@ -176,7 +175,7 @@ public final class ManagedRedis: Sendable {
                     "status": "\(status.map(ChildProcess.describe(waitStatus:)) ?? "unknown")",
                     "backoff_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)",
                 ])
-            usleep(UInt32(backoff.components.seconds * 1_000_000 + backoff.components.attoseconds / 1_000_000_000_000))
+            stop.wait(backoff)
             backoff = min(backoff * 2, .seconds(5))
             if state.withLock({ $0.stopping }) { break }
             do {
@@ -203,7 +202,6 @@ public final class ManagedRedis: Sendable {
                 logger.error("cannot restart redis-server: \(error)")
             }
         }
-        state.withLock { $0.supervising = false }
     }
 
     /// `name` as a path to an executable: itself when it has a slash, else found on PATH.

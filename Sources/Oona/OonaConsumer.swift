@@ -1,4 +1,3 @@
-import EsperJSON
 import Foundation
 import Leyline
 import Logging

@@ -3,7 +3,6 @@
 // `esper worker` processes alike.
 public import EsperJSON
 import Foundation
-import Leyline
 public import Oona
 
 /// The kinds of background work, each on its own job stream; a handler registers for one.

@@ -1,7 +1,5 @@
 // Deleting a finished run: its registry rows (run, epochs, events, seed view) and its checkpoints.
-import EsperStorage
 import Foundation
-import Tolaria
 
 extension RunRegistry {
     /// Removes every row of a run (run, epochs, events, stored seed view) in one transaction.

@@ -3,6 +3,7 @@ public import EsperStorage
 import Foundation
 import Leyline
 public import Logging
+import Oona
 import Synchronization
 public import Tolaria
 
@@ -66,9 +67,8 @@ public final class RunService: Sendable {
     /// Serialises read-modify-write of a run's status between HTTP threads and the record
     /// applier.
     private let lock = Mutex(())
-    private let reconcilerStarted = Atomic<Bool>(false)
-    private let stopping = Atomic<Bool>(false)
-    private let reconcilerDone = DispatchSemaphore(value: 0)
+    /// The reconcile loop's thread.
+    private let reconciler = BackgroundThread(name: "tolaria-reconcile")
 
     public init(
         options: Options, logger: Logger, sinks: [any TrainingEventSink] = [], queue: JobQueue,
@@ -87,26 +87,13 @@ public final class RunService: Sendable {
     /// running keep or get their job).
     public func start() throws {
         try AtomicFile.createDirectory(options.datasetsDirectory)
-        let thread = Thread { [self] in
-            defer { reconcilerDone.signal() }
-            while !stopping.load(ordering: .acquiring) {
-                reconcile()
-                var waited: Duration = .zero
-                while waited < options.reconcileInterval && !stopping.load(ordering: .acquiring) {
-                    Thread.sleep(forTimeInterval: 0.05)
-                    waited += .milliseconds(50)
-                }
-            }
-        }
-        thread.name = "tolaria-reconcile"
-        reconcilerStarted.store(true, ordering: .releasing)
-        thread.start()
+        reconciler.startLoop(every: options.reconcileInterval) { [self] in reconcile() }
     }
 
+    /// Stops the reconcile loop, waiting up to `timeout` for a round in progress.
     public func shutdown(timeout: Duration = .seconds(5)) {
-        stopping.store(true, ordering: .releasing)
-        guard reconcilerStarted.load(ordering: .acquiring) else { return }
-        _ = reconcilerDone.wait(timeout: .now() + Double(timeout.components.seconds))
+        reconciler.requestStop()
+        reconciler.join(until: ContinuousClock.now + timeout)
     }
 
     /// Unfinished runs whose control is missing get it back (and queued/running ones their

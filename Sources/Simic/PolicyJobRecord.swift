@@ -1,5 +1,4 @@
 import Foundation
-import Leyline
 public import TamiyoNetwork
 
 /// What a remote worker (`esper worker`) sends back about a policy job it runs, on

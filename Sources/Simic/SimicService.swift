@@ -4,7 +4,6 @@
 // (stored, checksummed, announced on the policy stream) for Tamiyo to adopt at its next epoch
 // boundary. This file is the process-wide service: job submission, the thread runner, the
 // field-report consumer.
-import EsperJSON
 import EsperStorage
 import Foundation
 public import Leyline

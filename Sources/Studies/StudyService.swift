@@ -3,6 +3,7 @@ public import EsperJSON
 import EsperStorage
 import Foundation
 public import Logging
+import Oona
 public import Runs
 import Synchronization
 import Tolaria
@@ -53,9 +54,8 @@ public final class StudyService: Sendable {
     private let tickLock = Mutex(())
     /// Data-set shapes by data-set spec, for parameter counts (loading a data set is not free).
     private let shapes = Mutex<[String: (inputs: Int, classes: Int)]>([:])
-    private let stopping = Atomic<Bool>(false)
-    private let started = Atomic<Bool>(false)
-    private let monitorDone = DispatchSemaphore(value: 0)
+    /// The monitor's thread.
+    private let monitorThread = BackgroundThread(name: "studies-monitor")
     /// Event streams of studies' progress, fed each monitor round.
     public let feed = StudyProgressFeed()
 
@@ -74,27 +74,14 @@ public final class StudyService: Sendable {
 
     /// Starts the monitor (its first round at once: members a crash left behind get their runs).
     public func start() {
-        let thread = Thread { [self] in
-            defer { monitorDone.signal() }
-            while !stopping.load(ordering: .acquiring) {
-                monitor()
-                var waited: Duration = .zero
-                while waited < options.monitorInterval && !stopping.load(ordering: .acquiring) {
-                    Thread.sleep(forTimeInterval: 0.05)
-                    waited += .milliseconds(50)
-                }
-            }
-        }
-        thread.name = "studies-monitor"
-        started.store(true, ordering: .releasing)
-        thread.start()
+        monitorThread.startLoop(every: options.monitorInterval) { [self] in monitor() }
     }
 
+    /// Ends the progress streams and stops the monitor, waiting up to `timeout` for a round in progress.
     public func stop(timeout: Duration = .seconds(5)) {
-        stopping.store(true, ordering: .releasing)
+        monitorThread.requestStop()
         feed.finishAll()
-        guard started.load(ordering: .acquiring) else { return }
-        _ = monitorDone.wait(timeout: .now() + Double(timeout.components.seconds))
+        monitorThread.join(until: ContinuousClock.now + timeout)
     }
 
     func monitor() {

@@ -1,5 +1,4 @@
 // GET /api/v1/studies/{id}: progress, per-group statistics over seeds, and each arm's verdicts against its controls.
-import Tolaria
 
 /// The statistics of one metric family over a group's succeeded runs.
 public struct GroupStatistics: Sendable, Codable, Equatable {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Oona
 import Synchronization
 
 /// One thread that runs jobs in the order they were queued: Tamiyo's disk appends (fsync) and
@@ -19,17 +20,18 @@ public final class BackgroundWorker: Sendable {
     }
 
     private let state = Mutex(State())
+    /// One count per queued job, plus one for the stop.
     private let signal = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread: BackgroundThread
     let capacity: Int
     let name: String
 
     public init(name: String, capacity: Int = 10_000) {
         self.name = name
         self.capacity = capacity
-        let thread = Thread { [self] in loop() }
-        thread.name = name
-        thread.start()
+        thread = BackgroundThread(name: name)
+        // The loop ends on the queue's own stop (after draining it), not on the thread's signal.
+        thread.start { [self] _ in loop() }
     }
 
     /// Queues a job; false when the queue is full or the worker stopped (the job is dropped).
@@ -53,12 +55,20 @@ public final class BackgroundWorker: Sendable {
     /// Blocks until every job queued so far has run (or the timeout passes); true if idle.
     @discardableResult
     public func waitUntilIdle(timeoutSeconds: Double = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while pending > 0 {
-            if Date() >= deadline { return false }
-            usleep(1_000)
+        // A marker behind every job queued so far (past the capacity: it is not telemetry):
+        // jobs run in order, so when it runs they all have.
+        let done = DispatchSemaphore(value: 0)
+        let queued = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.jobs.append { done.signal() }
+            return true
         }
-        return true
+        guard queued else {
+            thread.join(until: ContinuousClock.now + .milliseconds(Int(timeoutSeconds * 1000)))
+            return pending == 0
+        }
+        signal.signal()
+        return done.wait(timeout: .now() + timeoutSeconds) == .success
     }
 
     /// Runs what is queued (up to the timeout), then ends the thread.
@@ -69,7 +79,7 @@ public final class BackgroundWorker: Sendable {
         }
         guard first else { return }
         signal.signal()
-        _ = finished.wait(timeout: .now() + timeoutSeconds)
+        thread.join(until: ContinuousClock.now + .milliseconds(Int(timeoutSeconds * 1000)))
     }
 
     private func loop() {
@@ -82,10 +92,7 @@ public final class BackgroundWorker: Sendable {
                     $0.completed += 1
                 }
             }
-            if state.withLock({ $0.stopping && $0.head >= $0.jobs.count }) {
-                finished.signal()
-                return
-            }
+            if state.withLock({ $0.stopping && $0.head >= $0.jobs.count }) { return }
         }
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 public import Karn
-import Kasmina
 import KernelRuntime
 public import Leyline
 import Synchronization

@@ -1,6 +1,5 @@
 import Foundation
 import Karn
-import KernelRuntime
 import Synchronization
 import Urza
 

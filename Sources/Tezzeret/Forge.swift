@@ -2,7 +2,6 @@ import EsperJSON
 import EsperStorage
 import Foundation
 public import Karn
-import KernelRuntime
 import Synchronization
 public import Urza
 

@@ -1,5 +1,6 @@
 import Foundation
 public import Karn
+import Oona
 public import Urza
 
 /// Tezzeret as the server runs it: the compiler, the shared compile workers, the forge with
@@ -62,8 +63,7 @@ final class ForgeRunner: @unchecked Sendable {
     private var requested: (trigger: String, verify: Bool)?
     private var active = false
     private var stopping = false
-    private var started = false
-    private var thread: Thread?
+    private let thread = BackgroundThread(name: "tezzeret-forge")
     let forge: Forge
     let urza: UrzaLibrary
 
@@ -78,15 +78,10 @@ final class ForgeRunner: @unchecked Sendable {
         return requested != nil
     }
 
+    /// Starts the thread (a second call while it runs does nothing). It waits on the requests'
+    /// condition, not on the thread's stop signal: `stop` wakes it.
     func start() {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !started else { return }
-        started = true
-        let thread = Thread { [self] in loop() }
-        thread.name = "tezzeret-forge"
-        self.thread = thread
-        thread.start()
+        thread.start { [self] _ in loop() }
     }
 
     @discardableResult
@@ -110,6 +105,7 @@ final class ForgeRunner: @unchecked Sendable {
         condition.broadcast()
         while active { condition.wait() }
         condition.unlock()
+        thread.join()
     }
 
     private func loop() {

@@ -1,4 +1,3 @@
-import Karn
 public import KernelRuntime
 
 /// What Kasmina gets for a seed: a kernel, always — the requested one, the default blueprint,

@@ -1,5 +1,3 @@
-import KernelRuntime
-
 /// Errors of the library, naming the blueprint.
 public enum UrzaError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)

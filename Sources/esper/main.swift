@@ -45,19 +45,11 @@ struct Serve: ParsableCommand {
         flags["ESPER_HTTP_THREADS"] = httpThreads
         flags["ESPER_LOG_LEVEL"] = logLevel
 
-        let configuration = resolveConfiguration(flags)
-        let sink = bootstrapLogging(level: configuration.logLevel)
-        defer { sink.flush() }
-        let application: Application
-        do {
-            application = try Application(configuration: configuration, logger: Logger(label: "esper"))
+        runUntilTerminated(flags: flags, label: "esper", failureStatus: 1) { configuration, logger in
+            let application = try Application(configuration: configuration, logger: logger)
             try application.start()
-        } catch {
-            fail("esper: \(error)", status: 1)
+            return application.stop
         }
-        let signal = TerminationSignals.wait()
-        Logger(label: "esper").info("shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
-        application.stop()
     }
 
 }
@@ -89,19 +81,11 @@ struct WorkerCommand: ParsableCommand {
         flags["ESPER_MAX_CONCURRENT_RUNS"] = slots
         flags["ESPER_DATA_DIR"] = dataDirectory
         flags["ESPER_LOG_LEVEL"] = logLevel
-        let configuration = resolveConfiguration(flags)
-        let sink = bootstrapLogging(level: configuration.logLevel)
-        defer { sink.flush() }
-        let worker: WorkerProcess
-        do {
-            worker = try WorkerProcess(configuration: configuration, logger: Logger(label: "esper-worker"))
-        } catch {
-            fail("esper: \(error)", status: 2)
+        runUntilTerminated(flags: flags, label: "esper-worker", failureStatus: 2) { configuration, logger in
+            let worker = try WorkerProcess(configuration: configuration, logger: logger)
+            worker.start()
+            return worker.stop
         }
-        worker.start()
-        let signal = TerminationSignals.wait()
-        Logger(label: "esper-worker").info("shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
-        worker.stop()
     }
 }
 
@@ -208,6 +192,27 @@ func bootstrapLogging(level: Logger.Level) -> BufferedLogHandler.Sink {
     let sink = BufferedLogHandler.Sink()
     LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, level: level, sink: sink) }
     return sink
+}
+
+/// The long-running commands' life (`serve`, `worker`): configuration and logging, then
+/// `start` (which returns how to stop what it started; a failure exits with `failureStatus`),
+/// then wait for SIGINT or SIGTERM and stop.
+func runUntilTerminated(
+    flags: [String: String], label: String, failureStatus: Int32,
+    start: (EsperServer.Configuration, Logger) throws -> () -> Void
+) {
+    let configuration = resolveConfiguration(flags)
+    let sink = bootstrapLogging(level: configuration.logLevel)
+    defer { sink.flush() }
+    let stop: () -> Void
+    do {
+        stop = try start(configuration, Logger(label: label))
+    } catch {
+        fail("esper: \(error)", status: failureStatus)
+    }
+    let signal = TerminationSignals.wait()
+    Logger(label: label).info("shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+    stop()
 }
 
 Esper.main()

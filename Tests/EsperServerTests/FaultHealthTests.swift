@@ -182,8 +182,9 @@ import Testing
         let quarantined = try String(contentsOfFile: directory + "/quarantine/" + kept[0], encoding: .utf8)
         #expect(quarantined.contains("fr-x") && quarantined.contains("torn"))
         let traces = Repairs.shared.recent.filter { $0.component == "tamiyo" && $0.file.hasPrefix(directory) }
-        #expect(
-            Set(traces.suffix(2).map { $0.file.split(separator: "@").last.map(String.init) ?? "" }) == ["0", "\(damaged.utf8.count - 15)"])
+        let repairedOffsets: Set<String> = Set(
+            traces.suffix(2).map { (trace) -> String in trace.file.split(separator: "@").last.map(String.init) ?? "" })
+        #expect(repairedOffsets == ["0", "\(damaged.utf8.count - 15)"])
         // Rewritten without them: the next start finds nothing to repair.
         #expect(try String(contentsOfFile: directory + "/field_reports.log", encoding: .utf8).isEmpty)
     }

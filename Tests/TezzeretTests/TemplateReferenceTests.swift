@@ -151,8 +151,13 @@ import Testing
     static func batchNorm(_ c: Context) throws -> [[Double]] {
         let (g, b) = (try c.w.values("gamma", [c.d]), try c.w.values("beta", [c.d]))
         let columns = (0..<c.d).map { j in c.x.map { $0[j] } }
-        let stats = columns.map { (mean($0), variance($0)) }
-        return c.rows { x in (0..<c.d).map { g[$0] * (x[$0] - stats[$0].0) / (stats[$0].1 + 1e-5).squareRoot() + b[$0] } }
+        let stats: [(mean: Double, variance: Double)] = columns.map { (mean($0), variance($0)) }
+        return c.rows { (x: [Double]) -> [Double] in
+            (0..<c.d).map { (j: Int) -> Double in
+                let scaled: Double = g[j] * (x[j] - stats[j].mean)
+                return scaled / (stats[j].variance + 1e-5).squareRoot() + b[j]
+            }
+        }
     }
 
     /// y_i = max of the `kernel` features around i ("same": ⌊(k−1)/2⌋ before, the rest after;
@@ -206,8 +211,8 @@ import Testing
         let (wh, bh) = (try c.w.matrix("w_h", c.d, c.d), try c.w.values("b_h", [c.d]))
         let (wt, bt) = (try c.w.matrix("w_t", c.d, c.d), try c.w.values("b_t", [c.d]))
         return c.rows { x in
-            let h = add(wh(x), bh).map(relu), t = add(wt(x), bt).map(sigmoid)
-            return (0..<c.d).map { t[$0] * h[$0] + (1 - t[$0]) * x[$0] }
+            let h: [Double] = add(wh(x), bh).map(relu), t: [Double] = add(wt(x), bt).map(sigmoid)
+            return (0..<c.d).map { (i: Int) -> Double in t[i] * h[i] + (1 - t[i]) * x[i] }
         }
     }
 
