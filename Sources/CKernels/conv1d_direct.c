@@ -134,13 +134,13 @@ weight_tile(float *dW, const float *dz, const float *cols, size_t rows, size_t t
                 acc[i][v] = _mm512_fmadd_ps(a, x[v], acc[i][v]);
         }
     }
+    /* no break / continue in loops over acc: GCC then unrolls them and keeps acc in registers */
     for (int i = 0; i < R; i++) {
-        if (co0 + i >= cout)
-            break;
-        float *w = dW + (co0 + i) * taps + p0;
+        const __mmask16 valid = co0 + i < cout ? 0xFFFF : 0;
+        float *w = dW + co[i] * taps + p0;
         for (int v = 0; v < V; v++)
-            _mm512_mask_storeu_ps(w + 16 * v, m[v],
-                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], w + 16 * v), acc[i][v]));
+            _mm512_mask_storeu_ps(w + 16 * v, m[v] & valid,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m[v] & valid, w + 16 * v), acc[i][v]));
     }
 }
 
@@ -193,7 +193,11 @@ input_tile(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d, 
                 acc[i][v] = _mm512_fmadd_ps(a, wv[v], acc[i][v]);
         }
     }
-    float row[80] __attribute__((aligned(64)));
+    /* acc leaves the registers in one unrolled loop (a break in it makes GCC keep acc in memory) */
+    float tile[4][80] __attribute__((aligned(64)));
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++)
+            _mm512_store_ps(tile[i] + 16 * v, acc[i][v]);
     for (int i = 0; i < R; i++) {
         const size_t r = r0 + i;
         if (r >= rows)
@@ -207,13 +211,11 @@ input_tile(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d, 
         const size_t hi = k1 * C < end ? k1 * C : end;
         if (lo >= hi)
             continue;
-        for (int v = 0; v < V; v++)
-            _mm512_store_ps(row + 16 * v, acc[i][v]);
         /* element e of the row is x position t·stride + e / C − pad_left, channel e % C; tap k0
          * reads a real position, so the index of element k0 C is not negative */
         float *target = dx + (b * d->length + t * d->stride + k0 - d->pad_left) * C;
         for (size_t e = lo; e < hi; e++)
-            target[e - k0 * C] += row[e - p0];
+            target[e - k0 * C] += tile[i][e - p0];
     }
 }
 
