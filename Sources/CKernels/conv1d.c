@@ -213,15 +213,16 @@ int ck_conv1d_backward_with(ck_conv1d_path path, float *dx, float *dW, float *db
     const int use = resolve_path(path, d, act);
     if (use < 0)
         return CK_ERR_ARG;
-    int st = ck_bias_act_backward(act, dz, dbias, dy, z, y, rows, d->out_channels);
-    if (st != CK_OK)
-        return st;
     if (use == CK_CONV1D_DIRECT) {
+        ck_conv1d_direct_act_grad(dz, dbias, dy, z, act, d, out);
         ck_conv1d_direct_weight_grad(dW, dz, cols, d, out);
         if (dx)
             ck_conv1d_direct_input_grad(dx, dz, W, d, out);
         return CK_OK;
     }
+    int st = ck_bias_act_backward(act, dz, dbias, dy, z, y, rows, d->out_channels);
+    if (st != CK_OK)
+        return st;
     /* dW[C_out, K·C_in] += dz^T cols */
     st = ck_sgemm(1, 0, d->out_channels, taps, rows, 1.0f, dz, d->out_channels, cols, taps, 1.0f,
                   dW, taps);

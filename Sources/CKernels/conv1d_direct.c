@@ -5,6 +5,8 @@
  * Why: the general GEMM pads these shapes badly (the first layer's forward is [1900 x 5] x [5 x
  * 25]: five steps of the shared dimension per 8 x 32 tile, then 16 stores; its weight gradient
  * pads 25 x 75 to 32 x 96) and runs the bias + activation as a separate pass. Here
+ *   - dz = dy act'(z) and the bias gradient in one vector pass (ck_bias_act_backward goes row by
+ *     row through a call and a scalar column sum);
  *   - forward: z = cols W^T + bias, y = act(z) in one pass, 8 rows x (one or two vectors of output
  *     channels) per tile, the bias and ReLU applied in registers before the two stores;
  *   - weight gradient: dW += dz^T cols with the taps (K·C_in, 75 here) in vectors (5 vectors hold
@@ -101,6 +103,38 @@ forward_rows(float *y, float *z, const float *cols, const float *wt, const float
             forward_tile(y + o, z + o, cols + r * taps, wt, bias0, bias1, relu, taps, cout, m0, m1, 1, 1);
         else
             forward_tile(y + o, z + o, cols + r * taps, wt, bias0, bias1, relu, taps, cout, m0, m1, 1, 0);
+    }
+}
+
+/* ---- dz = dy act'(z), dbias += colsum(dz): one pass, the bias sums in registers ------------ */
+
+__attribute__((target("avx512f"))) static void act_grad(float *dz, float *dbias, const float *dy,
+                                                        const float *z, int relu, size_t rows,
+                                                        size_t cout)
+{
+    const int wide = cout > 16;
+    const __mmask16 m0 = lanes(cout), m1 = wide ? lanes(cout - 16) : 0;
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 s0 = zero, s1 = zero;
+    for (size_t r = 0; r < rows; r++) {
+        const size_t o = r * cout;
+        __m512 g0 = _mm512_maskz_loadu_ps(m0, dy + o), g1 = _mm512_maskz_loadu_ps(m1, dy + o + 16);
+        if (relu) {
+            g0 = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m0, _mm512_maskz_loadu_ps(m0, z + o), zero,
+                                                             _CMP_GT_OQ),
+                                     g0);
+            g1 = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m1, _mm512_maskz_loadu_ps(m1, z + o + 16),
+                                                             zero, _CMP_GT_OQ),
+                                     g1);
+        }
+        _mm512_mask_storeu_ps(dz + o, m0, g0);
+        _mm512_mask_storeu_ps(dz + o + 16, m1, g1);
+        s0 = _mm512_add_ps(s0, g0);
+        s1 = _mm512_add_ps(s1, g1);
+    }
+    if (dbias) {
+        _mm512_mask_storeu_ps(dbias, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dbias), s0));
+        _mm512_mask_storeu_ps(dbias + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dbias + 16), s1));
     }
 }
 
@@ -256,6 +290,12 @@ int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float 
     return CK_OK;
 }
 
+void ck_conv1d_direct_act_grad(float *dz, float *dbias, const float *dy, const float *z,
+                               ck_activation act, const ck_conv1d_dims *d, size_t out)
+{
+    act_grad(dz, dbias, dy, z, act == CK_ACT_RELU, d->batch * out, d->out_channels);
+}
+
 void ck_conv1d_direct_weight_grad(float *dW, const float *dz, const float *cols,
                                   const ck_conv1d_dims *d, size_t out)
 {
@@ -276,6 +316,12 @@ int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float 
 {
     (void)y, (void)z, (void)cols, (void)W, (void)bias, (void)act, (void)d, (void)out;
     return CK_ERR_ARG;
+}
+
+void ck_conv1d_direct_act_grad(float *dz, float *dbias, const float *dy, const float *z,
+                               ck_activation act, const ck_conv1d_dims *d, size_t out)
+{
+    (void)dz, (void)dbias, (void)dy, (void)z, (void)act, (void)d, (void)out;
 }
 
 void ck_conv1d_direct_weight_grad(float *dW, const float *dz, const float *cols,

@@ -17,6 +17,9 @@ int ck_conv1d_direct_supported(const ck_conv1d_dims *d, ck_activation act);
 int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float *W,
                              const float *bias, ck_activation act, const ck_conv1d_dims *d,
                              size_t out);
+/* dz = dy act'(z) (overwritten), dbias += colsum(dz) (nullable). */
+void ck_conv1d_direct_act_grad(float *dz, float *dbias, const float *dy, const float *z,
+                               ck_activation act, const ck_conv1d_dims *d, size_t out);
 /* dW += dz^T cols. */
 void ck_conv1d_direct_weight_grad(float *dW, const float *dz, const float *cols,
                                   const ck_conv1d_dims *d, size_t out);
