@@ -10,7 +10,8 @@
  *   - forward: z = cols W^T + bias, y = act(z) in one pass, 8 rows x (one or two vectors of output
  *     channels) per tile, the bias and ReLU applied in registers before the two stores;
  *   - weight gradient: dW += dz^T cols with the taps (K·C_in, 75 here) in vectors (5 vectors hold
- *     75 with 5 lanes spare) and 5-8 output channels per pass over the rows;
+ *     75 with 5 lanes spare) and 5-8 output channels per pass over the rows; with at most 8 taps
+ *     (the first layer's 5) the output channels in vectors instead, one pass;
  *   - input gradient: each row's dcols = dz W (W's rows read in place) added straight into dx
  *     at the positions that row read (col2im fused; dcols is not written).
  * The results equal the GEMM path's up to float rounding order (tests compare both with a double
@@ -178,10 +179,51 @@ weight_tile(float *dW, const float *dz, const float *cols, size_t rows, size_t t
     }
 }
 
+/* Few taps (T <= 8, the first layer's 5): all of dW^T in 2 T accumulators over the output
+ * channels, one pass over the rows (in tap vectors it would be one masked vector per row with a
+ * broadcast per output channel). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+weight_grad_few_taps(float *dW, const float *dz, const float *cols, size_t rows, size_t cout,
+                     const int T)
+{
+    const __mmask16 m0 = lanes(cout), m1 = cout > 16 ? lanes(cout - 16) : 0;
+    __m512 acc0[8], acc1[8];
+    for (int p = 0; p < T; p++)
+        acc0[p] = acc1[p] = _mm512_setzero_ps();
+    for (size_t row = 0; row < rows; row++) {
+        const __m512 g0 = _mm512_maskz_loadu_ps(m0, dz + row * cout);
+        const __m512 g1 = _mm512_maskz_loadu_ps(m1, dz + row * cout + 16);
+        for (int p = 0; p < T; p++) {
+            const __m512 a = _mm512_set1_ps(cols[row * T + p]);
+            acc0[p] = _mm512_fmadd_ps(a, g0, acc0[p]);
+            acc1[p] = _mm512_fmadd_ps(a, g1, acc1[p]);
+        }
+    }
+    float tile[8][32] __attribute__((aligned(64)));
+    for (int p = 0; p < T; p++) {
+        _mm512_store_ps(tile[p], acc0[p]);
+        _mm512_store_ps(tile[p] + 16, acc1[p]);
+    }
+    for (size_t co = 0; co < cout; co++)
+        for (int p = 0; p < T; p++)
+            dW[co * T + p] += tile[p][co];
+}
+
 __attribute__((target("avx512f"))) static void weight_grad(float *dW, const float *dz,
                                                            const float *cols, size_t rows,
                                                            size_t taps, size_t cout)
 {
+    switch (taps) { /* cout <= 32 here: the direct path's condition */
+    case 1: weight_grad_few_taps(dW, dz, cols, rows, cout, 1); return;
+    case 2: weight_grad_few_taps(dW, dz, cols, rows, cout, 2); return;
+    case 3: weight_grad_few_taps(dW, dz, cols, rows, cout, 3); return;
+    case 4: weight_grad_few_taps(dW, dz, cols, rows, cout, 4); return;
+    case 5: weight_grad_few_taps(dW, dz, cols, rows, cout, 5); return;
+    case 6: weight_grad_few_taps(dW, dz, cols, rows, cout, 6); return;
+    case 7: weight_grad_few_taps(dW, dz, cols, rows, cout, 7); return;
+    case 8: weight_grad_few_taps(dW, dz, cols, rows, cout, 8); return;
+    default: break;
+    }
     for (size_t p0 = 0; p0 < taps; p0 += 80) {
         const size_t vectors = (taps - p0 + 15) / 16; /* more than 5 handled by the next p0 */
         const size_t per = vectors >= 4 ? 5 : 8;       /* output channels per pass: <= 25 accumulators */

@@ -227,7 +227,7 @@ static void expect_close_d(const char *what, const float *got, const double *wan
 
 /* Both paths (GEMM everywhere; DIRECT where the CPU has AVX-512F) against the double reference, on
  * shapes around the direct kernels' tiles: 1, 16, 17, 25 and 32 output channels (one or two vectors,
- * masked edges), taps (K·C_in) of 1 to 90 (one to five vectors, and more than 80, a second chunk),
+ * masked edges), taps (K·C_in) of 1 to 90 (at most 8: the few-taps weight gradient) (one to five vectors, and more than 80, a second chunk),
  * rows not a multiple of 8 or 4, stride 1 to 3, 'same' / 'valid' / wide padding, batch 1, C_in 1. */
 static void conv1d_paths_match_double_reference(void)
 {
@@ -243,6 +243,9 @@ static void conv1d_paths_match_double_reference(void)
         {2, 30, 12, 7, 3, 1, 1, 1},   /* 90 taps: a second chunk of taps */
         {2, 21, 11, 9, 3, 2, 0, 0},   /* 63 taps: four vectors, the last masked */
         {2, 2, 4, 3, 2, 1, 3, 3},     /* rows that read only padding */
+        {2, 4, 9, 17, 2, 2, 0, 1},    /* 8 taps: the few-taps weight gradient's widest */
+        {2, 3, 9, 20, 3, 1, 1, 1},    /* 9 taps: just past it */
+        {3, 1, 6, 32, 1, 1, 0, 0},    /* 1 tap (1x1, C_in 1), 32 output channels */
         {1, 3, 5, 33, 1, 1, 0, 0},    /* 33 output channels: GEMM only */
     };
     const ck_conv1d_path paths[] = {CK_CONV1D_GEMM, CK_CONV1D_DIRECT, CK_CONV1D_AUTO};
