@@ -19,8 +19,9 @@ func median(_ values: [Double]) -> Double {
 
 func train(_ config: RunConfig) throws -> [EpochSummary] {
     let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
-    let split = DataSplit(data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-                          scaling: config.dataset.effectiveScaling)
+    let split = DataSplit(
+        data, validationFraction: config.dataset.validationFraction, seed: config.seed,
+        scaling: config.dataset.effectiveScaling)
     let sink = InMemoryTrainingSink()
     _ = try Trainer(runId: "bench", config: config, split: split, checkpoints: nil, sink: sink).run()
     return sink.summaries
@@ -47,17 +48,21 @@ case "step":
     precondition(summaries.allSatisfy { $0.trainSamples == 8192 })
     // The first epochs warm caches and OpenBLAS' buffers.
     let perStep = summaries.dropFirst(5).map { $0.epochMs / 64 }
-    print(String(format: "swift_loop threads=%d ms_per_step=%.4f best_ms=%.4f", threads, median(perStep),
-                 perStep.min() ?? 0))
+    print(
+        String(
+            format: "swift_loop threads=%d ms_per_step=%.4f best_ms=%.4f", threads, median(perStep),
+            perStep.min() ?? 0))
 case "digits":
     let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 30 : 30
     Kernels.blasThreads = 1
     // The defaults of POST /api/v1/runs with the digits data set and the README's Adam 1e-2.
     let config = RunConfig(dataset: DatasetSpec(kind: .digits), epochs: epochs, learningRate: 0.01)
     let summaries = try train(config).dropFirst(3)
-    print(String(format: "digits_default samples_per_s=%.0f epoch_ms=%.3f validation_ms=%.3f boundary_ms=%.4f",
-                 median(summaries.map(\.samplesPerSecond)), median(summaries.map(\.epochMs)),
-                 median(summaries.map(\.validationMs)), median(summaries.map(\.boundaryMs))))
+    print(
+        String(
+            format: "digits_default samples_per_s=%.0f epoch_ms=%.3f validation_ms=%.3f boundary_ms=%.4f",
+            median(summaries.map(\.samplesPerSecond)), median(summaries.map(\.epochMs)),
+            median(summaries.map(\.validationMs)), median(summaries.map(\.boundaryMs))))
 case "conv":
     let epochs = arguments.count > 2 ? Int(arguments[2]) ?? 30 : 30
     Kernels.blasThreads = 1
@@ -74,8 +79,10 @@ case "conv":
     let summaries = try train(config)
     let steps = Double(summaries[0].trainSamples / 100)
     let perStep = summaries.dropFirst(5).map { $0.epochMs / steps }
-    print(String(format: "swift_conv_step ms_per_step=%.4f best_ms=%.4f train_samples=%d", median(perStep),
-                 perStep.min() ?? 0, summaries[0].trainSamples))
+    print(
+        String(
+            format: "swift_conv_step ms_per_step=%.4f best_ms=%.4f train_samples=%d", median(perStep),
+            perStep.min() ?? 0, summaries[0].trainSamples))
 default:
     FileHandle.standardError.write(
         Data("usage: tolaria-bench step THREADS [EPOCHS] | digits [EPOCHS] | conv [EPOCHS]\n".utf8))
