@@ -8,8 +8,11 @@
  * Backward reuses the same matrices: dz = dy act'(z), dbias += colsum(dz), dW += dz^T cols,
  * dcols = dz W, dx = col2im(dcols) (the scatter-add of each tap back to the position it read).
  * Padding positions read as zero in the forward and receive nothing in the backward.
+ * On CPUs with AVX-512F, layers with at most 32 output channels and IDENTITY / RELU run the three
+ * products on the direct kernels of conv1d_direct.c instead of ck_sgemm (bias and activation
+ * fused into the forward, col2im into the input gradient); ck_conv1d_*_with picks a path.
  */
-#include "ckernels.h"
+#include "conv1d_internal.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -75,9 +78,7 @@ size_t ck_conv1d_cols_count(const ck_conv1d_dims *d)
     return check_dims(d, &rows, &taps) ? rows * taps : 0;
 }
 
-/* Taps [*k0, *k1) of output position t read real positions (the rest read padding); the
- * positions they read, t·stride + k − pad_left, are contiguous, and so are their channels. */
-static void tap_range(const ck_conv1d_dims *d, size_t t, size_t *k0, size_t *k1)
+void ck_conv1d_tap_range(const ck_conv1d_dims *d, size_t t, size_t *k0, size_t *k1)
 {
     const size_t start = t * d->stride; /* padded position of tap 0 */
     *k0 = start < d->pad_left ? d->pad_left - start : 0;
@@ -95,7 +96,7 @@ static void im2col(float *restrict cols, const float *restrict x, const ck_conv1
     const size_t C = d->in_channels, K = d->kernel, L = d->length;
     for (size_t t = 0; t < out; t++) {
         size_t k0, k1;
-        tap_range(d, t, &k0, &k1);
+        ck_conv1d_tap_range(d, t, &k0, &k1);
         /* input position of tap k0 (unused when the row reads only padding) */
         const size_t first = k1 > k0 ? t * d->stride + k0 - d->pad_left : 0;
         for (size_t b = 0; b < d->batch; b++) {
@@ -118,7 +119,7 @@ static void col2im(float *restrict dx, const float *restrict dcols, const ck_con
     memset(dx, 0, d->batch * L * C * sizeof(float));
     for (size_t t = 0; t < out; t++) {
         size_t k0, k1;
-        tap_range(d, t, &k0, &k1);
+        ck_conv1d_tap_range(d, t, &k0, &k1);
         if (k1 == k0)
             continue; /* reads only padding */
         const size_t first = t * d->stride + k0 - d->pad_left, n = (k1 - k0) * C;
@@ -131,8 +132,36 @@ static void col2im(float *restrict dx, const float *restrict dcols, const ck_con
     }
 }
 
+int ck_conv1d_path_supported(ck_conv1d_path path, const ck_conv1d_dims *d, ck_activation act)
+{
+    switch (path) {
+    case CK_CONV1D_AUTO:
+    case CK_CONV1D_GEMM:
+        return 1;
+    case CK_CONV1D_DIRECT:
+        return ck_conv1d_direct_supported(d, act);
+    default:
+        return 0;
+    }
+}
+
+/* The path AUTO means for d and act; DIRECT or GEMM as asked, -1 for a path that cannot run. */
+static int resolve_path(ck_conv1d_path path, const ck_conv1d_dims *d, ck_activation act)
+{
+    if (path == CK_CONV1D_AUTO)
+        return ck_conv1d_direct_supported(d, act) ? CK_CONV1D_DIRECT : CK_CONV1D_GEMM;
+    return ck_conv1d_path_supported(path, d, act) ? (int)path : -1;
+}
+
 int ck_conv1d_forward(float *y, float *z, float *cols, const float *x, const float *W,
                       const float *bias, ck_activation act, const ck_conv1d_dims *d)
+{
+    return ck_conv1d_forward_with(CK_CONV1D_AUTO, y, z, cols, x, W, bias, act, d);
+}
+
+int ck_conv1d_forward_with(ck_conv1d_path path, float *y, float *z, float *cols, const float *x,
+                           const float *W, const float *bias, ck_activation act,
+                           const ck_conv1d_dims *d)
 {
     if (act != CK_ACT_IDENTITY && act != CK_ACT_RELU && act != CK_ACT_GELU && act != CK_ACT_TANH)
         return CK_ERR_ARG;
@@ -144,7 +173,12 @@ int ck_conv1d_forward(float *y, float *z, float *cols, const float *x, const flo
         return CK_ERR_SIZE;
     if (!y || !z || !cols || !x || !W)
         return CK_ERR_NULL;
+    const int use = resolve_path(path, d, act);
+    if (use < 0)
+        return CK_ERR_ARG;
     im2col(cols, x, d, out);
+    if (use == CK_CONV1D_DIRECT)
+        return ck_conv1d_direct_forward(y, z, cols, W, bias, act, d, out);
     int st = ck_sgemm(0, 1, rows, d->out_channels, taps, 1.0f, cols, taps, W, taps, 0.0f, z,
                       d->out_channels);
     if (st != CK_OK)
@@ -155,6 +189,15 @@ int ck_conv1d_forward(float *y, float *z, float *cols, const float *x, const flo
 int ck_conv1d_backward(float *dx, float *dW, float *dbias, float *dz, float *dcols,
                        const float *dy, const float *z, const float *y, const float *cols,
                        const float *W, ck_activation act, const ck_conv1d_dims *d)
+{
+    return ck_conv1d_backward_with(CK_CONV1D_AUTO, dx, dW, dbias, dz, dcols, dy, z, y, cols, W, act,
+                                   d);
+}
+
+int ck_conv1d_backward_with(ck_conv1d_path path, float *dx, float *dW, float *dbias, float *dz,
+                            float *dcols, const float *dy, const float *z, const float *y,
+                            const float *cols, const float *W, ck_activation act,
+                            const ck_conv1d_dims *d)
 {
     if (act != CK_ACT_IDENTITY && act != CK_ACT_RELU && act != CK_ACT_GELU && act != CK_ACT_TANH)
         return CK_ERR_ARG;
@@ -167,6 +210,16 @@ int ck_conv1d_backward(float *dx, float *dW, float *dbias, float *dz, float *dco
     if (!dW || !dz || !dy || !cols || !W || (dx && !dcols) ||
         (act == CK_ACT_TANH && !y) || ((act == CK_ACT_RELU || act == CK_ACT_GELU) && !z))
         return CK_ERR_NULL;
+    const int use = resolve_path(path, d, act);
+    if (use < 0)
+        return CK_ERR_ARG;
+    if (use == CK_CONV1D_DIRECT) {
+        ck_conv1d_direct_act_grad(dz, dbias, dy, z, act, d, out);
+        ck_conv1d_direct_weight_grad(dW, dz, cols, d, out);
+        if (dx)
+            ck_conv1d_direct_input_grad(dx, dz, W, d, out);
+        return CK_OK;
+    }
     int st = ck_bias_act_backward(act, dz, dbias, dy, z, y, rows, d->out_channels);
     if (st != CK_OK)
         return st;

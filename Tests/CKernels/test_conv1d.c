@@ -187,8 +187,129 @@ static void conv1d_rejects_bad_arguments(void)
            "dx without dcols");
 }
 
+/* dL/dx, dL/dW, dL/dbias in double for L = Σ dy ⊙ act(z) (act IDENTITY or RELU, z from the
+ * reference forward): the exact gradients both paths must reproduce. */
+static void reference_backward(double *dx, double *dW, double *db, const float *dy, const float *x,
+                               const float *W, const float *bias, ck_activation act, const ck_conv1d_dims *d)
+{
+    const size_t out = ck_conv1d_out_length(d->length, d->kernel, d->stride, d->pad_left, d->pad_right);
+    const size_t C = d->in_channels, K = d->kernel;
+    memset(dx, 0, d->batch * d->length * C * sizeof(double));
+    memset(dW, 0, d->out_channels * K * C * sizeof(double));
+    memset(db, 0, d->out_channels * sizeof(double));
+    for (size_t b = 0; b < d->batch; b++)
+        for (size_t t = 0; t < out; t++)
+            for (size_t o = 0; o < d->out_channels; o++) {
+                double z = bias ? bias[o] : 0.0;
+                for (size_t k = 0; k < K; k++) {
+                    const long p = (long)(t * d->stride + k) - (long)d->pad_left;
+                    for (size_t c = 0; p >= 0 && p < (long)d->length && c < C; c++)
+                        z += (double)W[(o * K + k) * C + c] * x[(b * d->length + (size_t)p) * C + c];
+                }
+                const double g = act == CK_ACT_RELU && z <= 0 ? 0.0 : dy[(b * out + t) * d->out_channels + o];
+                db[o] += g;
+                for (size_t k = 0; k < K; k++) {
+                    const long p = (long)(t * d->stride + k) - (long)d->pad_left;
+                    for (size_t c = 0; p >= 0 && p < (long)d->length && c < C; c++) {
+                        dW[(o * K + k) * C + c] += g * x[(b * d->length + (size_t)p) * C + c];
+                        dx[(b * d->length + (size_t)p) * C + c] += g * W[(o * K + k) * C + c];
+                    }
+                }
+            }
+}
+
+static void expect_close_d(const char *what, const float *got, const double *want, size_t n, size_t shape, int path)
+{
+    for (size_t i = 0; i < n; i++)
+        EXPECT(fabs(got[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])), "%s[%zu] shape %zu path %d: %g vs %g", what, i,
+               shape, path, got[i], want[i]);
+}
+
+/* Both paths (GEMM everywhere; DIRECT where the CPU has AVX-512F) against the double reference, on
+ * shapes around the direct kernels' tiles: 1, 16, 17, 25 and 32 output channels (one or two vectors,
+ * masked edges), taps (K·C_in) of 1 to 90 (at most 8: the few-taps weight gradient) (one to five vectors, and more than 80, a second chunk),
+ * rows not a multiple of 8 or 4, stride 1 to 3, 'same' / 'valid' / wide padding, batch 1, C_in 1. */
+static void conv1d_paths_match_double_reference(void)
+{
+    static const struct shape cases[] = {
+        {100, 1, 40, 25, 5, 2, 1, 1}, /* the MNIST-1D CNN, exactly */
+        {100, 25, 19, 25, 3, 2, 1, 1},
+        {100, 25, 10, 25, 3, 2, 1, 1},
+        {1, 1, 40, 25, 5, 2, 1, 1},   /* batch 1 */
+        {3, 1, 13, 1, 3, 1, 1, 1},    /* one output channel, 'same' at stride 1 */
+        {2, 5, 17, 16, 3, 1, 0, 0},   /* exactly one vector, valid */
+        {2, 5, 17, 17, 3, 2, 1, 2},   /* one lane into the second vector, 'same' at stride 2 */
+        {3, 8, 9, 32, 4, 3, 1, 2},    /* two full vectors, stride 3 */
+        {2, 30, 12, 7, 3, 1, 1, 1},   /* 90 taps: a second chunk of taps */
+        {2, 21, 11, 9, 3, 2, 0, 0},   /* 63 taps: four vectors, the last masked */
+        {2, 2, 4, 3, 2, 1, 3, 3},     /* rows that read only padding */
+        {2, 4, 9, 17, 2, 2, 0, 1},    /* 8 taps: the few-taps weight gradient's widest */
+        {2, 3, 9, 20, 3, 1, 1, 1},    /* 9 taps: just past it */
+        {3, 1, 6, 32, 1, 1, 0, 0},    /* 1 tap (1x1, C_in 1), 32 output channels */
+        {1, 3, 5, 33, 1, 1, 0, 0},    /* 33 output channels: GEMM only */
+    };
+    const ck_conv1d_path paths[] = {CK_CONV1D_GEMM, CK_CONV1D_DIRECT, CK_CONV1D_AUTO};
+    const ck_activation acts[] = {CK_ACT_IDENTITY, CK_ACT_RELU};
+    int direct_ran = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const ck_conv1d_dims d = dims_of(&cases[i]);
+        const size_t out = ck_conv1d_out_length(d.length, d.kernel, d.stride, d.pad_left, d.pad_right);
+        const size_t nx = d.batch * d.length * d.in_channels, nw = d.out_channels * d.kernel * d.in_channels;
+        const size_t ny = d.batch * out * d.out_channels, ncols = ck_conv1d_cols_count(&d);
+        float *x = talloc(nx), *W = talloc(nw), *bias = talloc(d.out_channels), *dy = talloc(ny);
+        float *y = talloc(ny), *z = talloc(ny), *want = talloc(ny), *cols = talloc(ncols), *dcols = talloc(ncols);
+        float *dx = talloc(nx), *dW = talloc(nw), *db = talloc(d.out_channels), *dz = talloc(ny);
+        double *rdx = calloc(nx, sizeof(double)), *rdW = calloc(nw, sizeof(double)),
+               *rdb = calloc(d.out_channels, sizeof(double));
+        fill_uniform(x, nx, -1, 1, 110 + i);
+        fill_uniform(W, nw, -1, 1, 120 + i);
+        fill_uniform(bias, d.out_channels, -0.5f, 0.5f, 130 + i);
+        fill_uniform(dy, ny, -1, 1, 140 + i);
+        for (size_t a = 0; a < 2; a++) {
+            reference(want, x, W, bias, acts[a], &d);
+            reference_backward(rdx, rdW, rdb, dy, x, W, bias, acts[a], &d);
+            for (size_t p = 0; p < 3; p++) {
+                if (!ck_conv1d_path_supported(paths[p], &d, acts[a])) {
+                    EXPECT(ck_conv1d_forward_with(paths[p], y, z, cols, x, W, bias, acts[a], &d) == CK_ERR_ARG,
+                           "unsupported path %d is refused", (int)paths[p]);
+                    continue;
+                }
+                direct_ran |= paths[p] == CK_CONV1D_DIRECT;
+                fill_uniform(y, ny, 7, 8, 1); /* stale values must be overwritten */
+                fill_uniform(dx, nx, 7, 8, 2);
+                EXPECT(ck_conv1d_forward_with(paths[p], y, z, cols, x, W, bias, acts[a], &d) == CK_OK, "forward");
+                EXPECT_CLOSE("y", y, want, ny, 1e-5, 1e-5);
+                /* dW and dbias accumulate: start them at 1 and compare with 1 + gradient */
+                for (size_t j = 0; j < nw; j++)
+                    dW[j] = 1.0f;
+                for (size_t j = 0; j < d.out_channels; j++)
+                    db[j] = 1.0f;
+                EXPECT(ck_conv1d_backward_with(paths[p], dx, dW, db, dz, dcols, dy, z, y, cols, W, acts[a], &d) ==
+                           CK_OK,
+                       "backward");
+                for (size_t j = 0; j < nw; j++)
+                    dW[j] -= 1.0f;
+                for (size_t j = 0; j < d.out_channels; j++)
+                    db[j] -= 1.0f;
+                expect_close_d("dx", dx, rdx, nx, i, (int)paths[p]);
+                expect_close_d("dW", dW, rdW, nw, i, (int)paths[p]);
+                expect_close_d("dbias", db, rdb, d.out_channels, i, (int)paths[p]);
+            }
+        }
+        free(rdx), free(rdW), free(rdb);
+    }
+    EXPECT(ck_conv1d_path_supported(CK_CONV1D_DIRECT, NULL, CK_ACT_RELU) == 0, "no dims, no direct path");
+    EXPECT(ck_conv1d_path_supported((ck_conv1d_path)7, &(ck_conv1d_dims){1, 1, 4, 1, 1, 1, 0, 0}, CK_ACT_RELU) == 0,
+           "unknown path");
+    EXPECT(!ck_conv1d_path_supported(CK_CONV1D_DIRECT, &(ck_conv1d_dims){1, 1, 4, 1, 1, 1, 0, 0}, CK_ACT_TANH),
+           "tanh is not fused");
+    if (!direct_ran)
+        printf("  (the direct conv1d kernels need AVX-512F: only the GEMM path ran)\n");
+}
+
 void suite_conv1d(void)
 {
+    RUN(conv1d_paths_match_double_reference);
     RUN(conv1d_matches_double_reference);
     RUN(conv1d_output_lengths);
     RUN(conv1d_gradients_match_finite_differences);

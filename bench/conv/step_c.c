@@ -4,7 +4,8 @@
  * (conv forward with fused bias+ReLU, linear, softmax-CE, the backward chain, Adam, zero the
  * gradients).
  *
- * usage: step_c THREADS [STEPS]   prints "c_kernels threads=N ms_per_step=X" (median of 7 reps)
+ * usage: step_c THREADS [STEPS] [auto|gemm|direct]   prints "c_kernels threads=N path=P
+ * ms_per_step=X best_ms=Y cpu_ms=Z" (wall median, wall best and process-CPU median of 7 reps); the path is ck_conv1d_path (auto: what the product runs).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ckernels.h"
@@ -25,6 +26,14 @@ static double now_ms(void)
 
 static float *zeros(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
+/* CPU time of the process: what the step costs when other processes share the core. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -35,6 +44,10 @@ int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     int steps = argc > 2 ? atoi(argv[2]) : 300;
+    const char *path_name = argc > 3 ? argv[3] : "auto";
+    const ck_conv1d_path path = !strcmp(path_name, "gemm")     ? CK_CONV1D_GEMM
+                                : !strcmp(path_name, "direct") ? CK_CONV1D_DIRECT
+                                                               : CK_CONV1D_AUTO;
     ck_blas_set_threads(threads);
     ck_conv1d_dims d[3] = {{B, 1, 40, C, 5, 2, 1, 1}, {B, C, 19, C, 3, 2, 1, 1}, {B, C, 10, C, 3, 2, 1, 1}};
     size_t out[3], wofs[3], total = 0;
@@ -59,15 +72,15 @@ int main(int argc, char **argv)
     ck_init_normal(&rng, x, B * L, 0, 1);
     for (int b = 0; b < B; b++)
         labels[b] = b % OUT;
-    double times[7];
+    double times[7], cpu[7];
     int64_t t = 0;
     for (int rep = 0; rep < 7; rep++) {
-        const double start = now_ms();
+        const double start = now_ms(), start_cpu = cpu_ms();
         for (int s = 0; s < steps; s++) {
             const float *in = x;
             for (int l = 0; l < 3; l++) {
                 const float *W = p + wofs[l];
-                ck_conv1d_forward(y[l], z[l], cols[l], in, W, W + C * d[l].kernel * d[l].in_channels, CK_ACT_RELU, &d[l]);
+                ck_conv1d_forward_with(path, y[l], z[l], cols[l], in, W, W + C * d[l].kernel * d[l].in_channels, CK_ACT_RELU, &d[l]);
                 in = y[l];
             }
             ck_linear_forward(logits, y[2], p + lofs, p + lofs + flat * OUT, B, flat, OUT);
@@ -77,15 +90,22 @@ int main(int argc, char **argv)
             ck_linear_backward(dy[2], g + lofs, g + lofs + flat * OUT, dlogits, y[2], p + lofs, B, flat, OUT);
             for (int l = 2; l >= 0; l--) {
                 const size_t nw = C * d[l].kernel * d[l].in_channels;
-                ck_conv1d_backward(l ? dy[l - 1] : NULL, g + wofs[l], g + wofs[l] + nw, dz[l], l ? dcols[l] : NULL, dy[l],
-                                   z[l], y[l], cols[l], p + wofs[l], CK_ACT_RELU, &d[l]);
+                if (ck_conv1d_backward_with(path, l ? dy[l - 1] : NULL, g + wofs[l], g + wofs[l] + nw, dz[l],
+                                            l ? dcols[l] : NULL, dy[l], z[l], y[l], cols[l], p + wofs[l], CK_ACT_RELU,
+                                            &d[l]) != CK_OK) {
+                    fprintf(stderr, "step_c: conv1d path %s cannot run here\n", path_name);
+                    return 1;
+                }
             }
             ck_adam_step(p, m, v, g, total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, ++t);
             memset(g, 0, total * sizeof(float));
         }
         times[rep] = (now_ms() - start) / steps;
+        cpu[rep] = (cpu_ms() - start_cpu) / steps;
     }
     qsort(times, 7, sizeof times[0], cmp);
-    printf("c_kernels threads=%d ms_per_step=%.4f params=%zu loss=%.3f\n", threads, times[3], total, loss);
+    qsort(cpu, 7, sizeof cpu[0], cmp);
+    printf("c_kernels threads=%d path=%s ms_per_step=%.4f best_ms=%.4f cpu_ms=%.4f params=%zu loss=%.3f\n", threads,
+           path_name, times[3], times[0], cpu[3], total, loss);
     return 0;
 }

@@ -234,6 +234,24 @@ int ck_conv1d_backward(float *dx, float *dW, float *dbias, float *dz, float *dco
                        const float *dy, const float *z, const float *y, const float *cols,
                        const float *W, ck_activation act, const ck_conv1d_dims *d);
 
+/* Which kernels compute a conv1d layer. AUTO (what ck_conv1d_forward / _backward use): DIRECT
+ * when supported, else GEMM. GEMM: im2col + ck_sgemm, every CPU and shape. DIRECT: AVX-512F
+ * kernels for at most 32 output channels with IDENTITY or RELU (bias and activation fused into
+ * the forward, col2im into the input gradient, dcols left unwritten). Both give the same results
+ * up to float rounding; the forward of either path feeds the backward of either. */
+typedef enum { CK_CONV1D_AUTO = 0, CK_CONV1D_GEMM = 1, CK_CONV1D_DIRECT = 2 } ck_conv1d_path;
+/* 1 if path can run d with act on this CPU (AUTO and GEMM always can). */
+int ck_conv1d_path_supported(ck_conv1d_path path, const ck_conv1d_dims *d, ck_activation act);
+/* ck_conv1d_forward / ck_conv1d_backward on a chosen path; CK_ERR_ARG for a path that is not
+ * supported for d and act. */
+int ck_conv1d_forward_with(ck_conv1d_path path, float *y, float *z, float *cols, const float *x,
+                           const float *W, const float *bias, ck_activation act,
+                           const ck_conv1d_dims *d);
+int ck_conv1d_backward_with(ck_conv1d_path path, float *dx, float *dW, float *dbias, float *dz,
+                            float *dcols, const float *dy, const float *z, const float *y,
+                            const float *cols, const float *W, ck_activation act,
+                            const ck_conv1d_dims *d);
+
 #ifdef __cplusplus
 }
 #endif
