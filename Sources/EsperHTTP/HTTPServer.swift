@@ -47,8 +47,11 @@ public final class HTTPServer: @unchecked Sendable {
             reserved: configuration.reservedConnections, trusted: Set(configuration.trustedProxies))
     }
 
-    /// Connections open now (as counted by the connection budget).
+    /// Connections open now (as counted by the connection budget, from admission to close).
     public var openConnections: Int { budget.open }
+
+    /// Connections counted now for one client address (as the accept policy sees it).
+    public func openConnections(from address: String) -> Int { budget.held(by: address) }
 
     deinit {
         stop()
@@ -128,6 +131,7 @@ public final class HTTPServer: @unchecked Sendable {
             usleep(2_000)
         }
         MHD_stop_daemon(running)
+        budget.dropUnstarted()
         // Closed only now: pool threads may still use it until the daemon has stopped, and a
         // number closed early can be reused by another descriptor that libmicrohttpd would
         // then try to remove from its epoll set (a panic).
@@ -150,7 +154,7 @@ public final class HTTPServer: @unchecked Sendable {
     private static let acceptPolicy: MHD_AcceptPolicyCallback = { cls, address, _ in
         guard let cls else { return .NO }
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
-        let admitted = server.budget.admits(SocketAddress.describe(address))
+        let admitted = server.budget.reserve(SocketAddress.describe(address))
         if !admitted { server.metrics?.connectionsRefused.increment() }
         return admitted ? .YES : .NO
     }
@@ -160,7 +164,7 @@ public final class HTTPServer: @unchecked Sendable {
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
         let address = SocketAddress.describe(esper_mhd_client_address(connection))
         switch code {
-        case .CONNECTION_NOTIFY_STARTED: server.budget.opened(address)
+        case .CONNECTION_NOTIFY_STARTED: server.budget.started(address)
         case .CONNECTION_NOTIFY_CLOSED: server.budget.closed(address)
         default: break
         }

@@ -1,0 +1,93 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import EsperHTTP
+
+/// The connection budget counts a connection when the accept policy admits it, so admissions
+/// that have not yet been reported started already hold their place under the cap; each count
+/// is released exactly once.
+struct ConnectionBudgetTests {
+    /// Runs `body` on a thread of its own (libmicrohttpd's pool threads) and waits for it.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            result.withLock { $0 = body() }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return result.withLock { $0! }
+    }
+
+    @Test func anAdmissionNotYetStartedCountsAgainstTheCap() {
+        let budget = ConnectionBudget(maxConnections: 100, perAddress: 2, reserved: 0, trusted: [])
+        // Two pool threads admit a connection each and neither has reported it started yet.
+        #expect(onThread { budget.reserve("10.0.0.1") })
+        #expect(onThread { budget.reserve("10.0.0.1") })
+        #expect(!onThread { budget.reserve("10.0.0.1") })
+        #expect(budget.held(by: "10.0.0.1") == 2)
+        #expect(onThread { budget.reserve("10.0.0.2") })
+        #expect(budget.open == 3)
+    }
+
+    @Test func startedDoesNotCountTwiceAndClosedReleasesOnce() {
+        let budget = ConnectionBudget(maxConnections: 100, perAddress: 2, reserved: 0, trusted: [])
+        #expect(budget.reserve("10.0.0.1"))
+        budget.started("10.0.0.1")
+        #expect(budget.reserve("10.0.0.2"))
+        budget.started("10.0.0.2")
+        #expect(budget.open == 2)
+        budget.closed("10.0.0.1")
+        budget.closed("10.0.0.1")  // a second release of the same address must not take another's count
+        #expect(budget.held(by: "10.0.0.1") == 0)
+        #expect(budget.held(by: "10.0.0.2") == 1)
+        #expect(budget.open == 1)
+        budget.closed("10.0.0.2")
+        #expect(budget.open == 0)
+    }
+
+    @Test func anAdmissionRefusedLaterIsReleased() {
+        let budget = ConnectionBudget(maxConnections: 100, perAddress: 1, reserved: 0, trusted: [])
+        // Admitted, then refused by libmicrohttpd before "started": the same thread's next
+        // accept releases it, so the address is not locked out.
+        #expect(budget.reserve("10.0.0.1"))
+        #expect(budget.reserve("10.0.0.1"))
+        #expect(budget.held(by: "10.0.0.1") == 1)
+        // At stop, a reservation that never started is released too.
+        budget.dropUnstarted()
+        #expect(budget.open == 0)
+        budget.dropUnstarted()
+        #expect(budget.open == 0)
+    }
+
+    @Test func aConnectionThatBypassedThePolicyIsCountedAtStart() {
+        let budget = ConnectionBudget(maxConnections: 100, perAddress: 3, reserved: 0, trusted: [])
+        budget.started("10.0.0.1")
+        #expect(budget.held(by: "10.0.0.1") == 1)
+        budget.closed("10.0.0.1")
+        #expect(budget.open == 0)
+    }
+
+    @Test func aBurstFromManyThreadsNeverExceedsTheCap() {
+        let cap = 3
+        let budget = ConnectionBudget(maxConnections: 1000, perAddress: cap, reserved: 0, trusted: [])
+        let admitted = Atomic<Int>(0)
+        let peak = Mutex(0)
+        // Many threads accept at once, each reporting "started" right after its admission, as
+        // libmicrohttpd does; nothing closes, so at most `cap` may ever be admitted.
+        DispatchQueue.concurrentPerform(iterations: 64) { _ in
+            if budget.reserve("10.0.0.1") {
+                admitted.add(1, ordering: .relaxed)
+                budget.started("10.0.0.1")
+            }
+            let held = budget.held(by: "10.0.0.1")
+            peak.withLock { $0 = max($0, held) }
+        }
+        #expect(admitted.load(ordering: .relaxed) == cap)
+        #expect(peak.withLock { $0 } <= cap)
+        for _ in 0..<cap { budget.closed("10.0.0.1") }
+        #expect(budget.open == 0)
+    }
+}
