@@ -27,6 +27,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let openStreams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let inFlight = Atomic<Int>(0)
     private let accessLogSampler: AccessLogSampler
+    /// The sampler of probe routes (health checks, scrapes), by `Route.index`; nil elsewhere.
+    private let probeSamplers: [AccessLogSampler?]
     private var logContext: UnsafeMutablePointer<esper_mhd_log_ctx>?
     /// The port actually bound (differs from the configured one when that is 0).
     public private(set) var port: UInt16 = 0
@@ -39,6 +41,8 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         accessLogSampler = AccessLogSampler(rate: configuration.accessLogSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
         self.router = router
+        let probeSampler = AccessLogSampler(rate: configuration.accessLogProbeSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
+        probeSamplers = router.routes.map { configuration.probeRoutes.contains($0.pattern) ? probeSampler : nil }
         self.logger = logger
         self.metrics = metrics
         self.routeSeries = metrics?.series(for: router.routes) ?? []
@@ -345,7 +349,8 @@ public final class HTTPServer: @unchecked Sendable {
             let series = state.routeIndex >= 0 ? routeSeries[state.routeIndex] : routeSeries[routeSeries.count - 1]
             series.record(method: state.method, status: state.status, nanoseconds: elapsed)
         }
-        if configuration.accessLog, accessLogSampler.shouldLog(method: state.method, status: state.status, nanoseconds: elapsed) {
+        let sampler = (state.routeIndex >= 0 ? probeSamplers[state.routeIndex] : nil) ?? accessLogSampler
+        if configuration.accessLog, sampler.shouldLog(method: state.method, status: state.status, nanoseconds: elapsed) {
             // One preformatted line, no metadata dictionary: this runs for every request.
             let micros = elapsed / 1000
             logger.info(
