@@ -8,17 +8,20 @@ import Testing
 /// that have not yet been reported started already hold their place under the cap; each count
 /// is released exactly once.
 struct ConnectionBudgetTests {
-    /// Runs `body` on a thread of its own (libmicrohttpd's pool threads) and waits for it.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-        let result = Mutex<T?>(nil)
+    private final class Result: Sendable { let value = Mutex(false) }
+
+    /// Runs `body` on a thread of its own (as libmicrohttpd's pool threads) and waits for it.
+    private func onThread(_ body: @escaping @Sendable () -> Bool) -> Bool {
+        let result = Result()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            result.withLock { $0 = body() }
+            let value = body()
+            result.value.withLock { $0 = value }
             done.signal()
         }
         thread.start()
         done.wait()
-        return result.withLock { $0! }
+        return result.value.withLock { $0 }
     }
 
     @Test func anAdmissionNotYetStartedCountsAgainstTheCap() {

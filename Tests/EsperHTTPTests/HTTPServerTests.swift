@@ -239,8 +239,11 @@ final class TestServer {
         let answered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let finished = DispatchGroup()
-        let served = Mutex(0)
-        let peak = Mutex(0)
+        final class Tally: Sendable {
+            let served = Mutex(0)
+            let peak = Mutex(0)
+        }
+        let tally = Tally()
         for _ in 0..<burst {
             finished.enter()
             Thread {
@@ -251,9 +254,9 @@ final class TestServer {
                 if let connection, connection.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n") {
                     ok = (try? connection.readResponse().status) == 200
                 }
-                if ok { served.withLock { $0 += 1 } }
+                if ok { tally.served.withLock { $0 += 1 } }
                 let held = http.openConnections(from: "127.0.0.1")
-                peak.withLock { $0 = max($0, held) }
+                tally.peak.withLock { $0 = max($0, held) }
                 answered.signal()
                 release.wait()
                 withExtendedLifetime(connection) {}
@@ -262,10 +265,10 @@ final class TestServer {
         for _ in 0..<burst { start.signal() }
         for _ in 0..<burst { answered.wait() }
         let held = server.server.openConnections(from: "127.0.0.1")
-        #expect(served.withLock { $0 } >= 1)
-        #expect(served.withLock { $0 } <= cap)
+        #expect(tally.served.withLock { $0 } >= 1)
+        #expect(tally.served.withLock { $0 } <= cap)
         #expect(held <= cap)
-        #expect(peak.withLock { $0 } <= cap)
+        #expect(tally.peak.withLock { $0 } <= cap)
         for _ in 0..<burst { release.signal() }
         finished.wait()
         // Every admitted connection is released once it closes: the budget returns to zero.
