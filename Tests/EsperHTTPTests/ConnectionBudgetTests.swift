@@ -8,30 +8,36 @@ import Testing
 /// that have not yet been reported started already hold their place under the cap; each count
 /// is released exactly once.
 struct ConnectionBudgetTests {
-    private final class Result: Sendable { let value = Mutex(false) }
+    private final class Results: Sendable { let values = Mutex<[Int: Bool]>([:]) }
 
-    /// Runs `body` on a thread of its own (as libmicrohttpd's pool threads) and waits for it.
-    private func onThread(_ body: @escaping @Sendable () -> Bool) -> Bool {
-        let result = Result()
+    /// Runs the bodies one after the other, each on a thread of its own that stays alive until
+    /// all have run (as libmicrohttpd's pool threads do: an exited thread's id can be reused).
+    private func onThreads(_ bodies: [@Sendable () -> Bool]) -> [Bool] {
+        let results = Results()
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            let value = body()
-            result.value.withLock { $0 = value }
-            done.signal()
+        let exit = DispatchSemaphore(value: 0)
+        for (index, body) in bodies.enumerated() {
+            Thread {
+                let value = body()
+                results.values.withLock { $0[index] = value }
+                done.signal()
+                exit.wait()
+            }.start()
+            done.wait()
         }
-        thread.start()
-        done.wait()
-        return result.value.withLock { $0 }
+        for _ in bodies { exit.signal() }
+        return results.values.withLock { values in bodies.indices.map { values[$0] ?? false } }
     }
 
     @Test func anAdmissionNotYetStartedCountsAgainstTheCap() {
         let budget = ConnectionBudget(maxConnections: 100, perAddress: 2, reserved: 0, trusted: [])
         // Two pool threads admit a connection each and neither has reported it started yet.
-        #expect(onThread { budget.reserve("10.0.0.1") })
-        #expect(onThread { budget.reserve("10.0.0.1") })
-        #expect(!onThread { budget.reserve("10.0.0.1") })
+        let admitted = onThreads([
+            { budget.reserve("10.0.0.1") }, { budget.reserve("10.0.0.1") }, { budget.reserve("10.0.0.1") },
+            { budget.reserve("10.0.0.2") },
+        ])
+        #expect(admitted == [true, true, false, true])
         #expect(budget.held(by: "10.0.0.1") == 2)
-        #expect(onThread { budget.reserve("10.0.0.2") })
         #expect(budget.open == 3)
     }
 
