@@ -41,7 +41,8 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         accessLogSampler = AccessLogSampler(rate: configuration.accessLogSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
         self.router = router
-        let probeSampler = AccessLogSampler(rate: configuration.accessLogProbeSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
+        let probeSampler = AccessLogSampler(
+            rate: configuration.accessLogProbeSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
         probeSamplers = router.routes.map { configuration.probeRoutes.contains($0.pattern) ? probeSampler : nil }
         self.logger = logger
         self.metrics = metrics

@@ -316,7 +316,9 @@ public final class RunRegistry: Sendable {
     /// encoding again reproduces byte for byte. An answer passes it on as it is instead of
     /// decoding and re-encoding every epoch (that was most of the cost of a history).
     func storedJSON(epochsOf id: String) throws -> [String] {
-        try database.query("SELECT summary FROM run_epochs WHERE run_id = ? ORDER BY epoch", [.text(id)]).compactMap { $0["summary"].string }
+        try database.query("SELECT summary FROM run_epochs WHERE run_id = ? ORDER BY epoch", [.text(id)]).compactMap {
+            $0["summary"].string
+        }
     }
 
     func storedJSON(eventsOf id: String) throws -> [String] {

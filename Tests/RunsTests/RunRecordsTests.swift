@@ -152,7 +152,9 @@ import Tolaria
         let first = try service.listJSON(status: nil, limit: 2, cursor: nil)
         let records = try service.list(status: nil, limit: 2, cursor: first.nextCursor)
         #expect(try service.listJSON(status: nil, limit: 2, cursor: first.nextCursor).items == JanssonEncoder().encode(records.records))
-        #expect(try service.listJSON(status: .failed, limit: 5, cursor: nil).items == JanssonEncoder().encode([try #require(try service.run(id))]))
+        #expect(
+            try service.listJSON(status: .failed, limit: 5, cursor: nil).items
+                == JanssonEncoder().encode([try #require(try service.run(id))]))
         #expect(try service.runJSON("00000000-0000-4000-8000-000000000000") == nil)
     }
 
