@@ -16,13 +16,13 @@ public enum RunRoutes {
         routes.on("listRuns") { request in try list(request, service) }
         routes.on("getRun") { request in
             let id = try runId(request)
-            guard let record = try service.run(id) else { throw Problem.notFound("no run \(id)") }
-            return try .json(record)
+            guard let body = try service.runJSON(id) else { throw Problem.notFound("no run \(id)") }
+            return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: body)
         }
         routes.on("getRunMetrics") { request in
             let id = try runId(request)
-            guard let metrics = try service.metrics(id) else { throw Problem.notFound("no run \(id)") }
-            return try .json(metrics)
+            guard let body = try service.metricsJSON(id) else { throw Problem.notFound("no run \(id)") }
+            return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: body)
         }
         routes.on("pauseRun") { request in try control(request, service, .pause) { try service.pause($0) } }
         routes.on("resumeRun") { request in try control(request) { try service.resume($0) } }
@@ -50,8 +50,14 @@ public enum RunRoutes {
         query.paginate(request)
         try query.check()
         let (limit, cursor) = (query.limit, query.cursor)
-        let page = try service.list(status: status, limit: limit, cursor: cursor)
-        return try .json(ListPage(items: page.records, nextCursor: page.nextCursor.map(ListCursor.encode)))
+        // The items come encoded (RunRecordJSON): `{items, next_cursor}` as ListPage encodes it.
+        let page = try service.listJSON(status: status, limit: limit, cursor: cursor)
+        var body = Array(#"{"items":"#.utf8)
+        body.append(contentsOf: page.items)
+        body.append(contentsOf: #","next_cursor":"#.utf8)
+        body.append(contentsOf: try page.nextCursor.map { try JanssonEncoder().encode(ListCursor.encode($0)) } ?? Array("null".utf8))
+        body.append(UInt8(ascii: "}"))
+        return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: body)
     }
 
     static func control(_ request: HTTPRequest, _ action: (String) throws -> RunRecord) throws -> HTTPResponse {

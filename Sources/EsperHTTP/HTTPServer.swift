@@ -27,6 +27,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let openStreams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let inFlight = Atomic<Int>(0)
     private let accessLogSampler: AccessLogSampler
+    /// The sampler of probe routes (health checks, scrapes), by `Route.index`; nil elsewhere.
+    private let probeSamplers: [AccessLogSampler?]
     private var logContext: UnsafeMutablePointer<esper_mhd_log_ctx>?
     /// The port actually bound (differs from the configured one when that is 0).
     public private(set) var port: UInt16 = 0
@@ -39,6 +41,9 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         accessLogSampler = AccessLogSampler(rate: configuration.accessLogSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
         self.router = router
+        let probeSampler = AccessLogSampler(
+            rate: configuration.accessLogProbeSample, slowMilliseconds: configuration.accessLogSlowMilliseconds)
+        probeSamplers = router.routes.map { configuration.probeRoutes.contains($0.pattern) ? probeSampler : nil }
         self.logger = logger
         self.metrics = metrics
         self.routeSeries = metrics?.series(for: router.routes) ?? []
@@ -47,8 +52,11 @@ public final class HTTPServer: @unchecked Sendable {
             reserved: configuration.reservedConnections, trusted: Set(configuration.trustedProxies))
     }
 
-    /// Connections open now (as counted by the connection budget).
+    /// Connections open now (as counted by the connection budget, from admission to close).
     public var openConnections: Int { budget.open }
+
+    /// Connections counted now for one client address (as the accept policy sees it).
+    public func openConnections(from address: String) -> Int { budget.held(by: address) }
 
     deinit {
         stop()
@@ -128,6 +136,7 @@ public final class HTTPServer: @unchecked Sendable {
             usleep(2_000)
         }
         MHD_stop_daemon(running)
+        budget.dropUnstarted()
         // Closed only now: pool threads may still use it until the daemon has stopped, and a
         // number closed early can be reused by another descriptor that libmicrohttpd would
         // then try to remove from its epoll set (a panic).
@@ -150,7 +159,7 @@ public final class HTTPServer: @unchecked Sendable {
     private static let acceptPolicy: MHD_AcceptPolicyCallback = { cls, address, _ in
         guard let cls else { return .NO }
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
-        let admitted = server.budget.admits(SocketAddress.describe(address))
+        let admitted = server.budget.reserve(SocketAddress.describe(address))
         if !admitted { server.metrics?.connectionsRefused.increment() }
         return admitted ? .YES : .NO
     }
@@ -160,7 +169,7 @@ public final class HTTPServer: @unchecked Sendable {
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
         let address = SocketAddress.describe(esper_mhd_client_address(connection))
         switch code {
-        case .CONNECTION_NOTIFY_STARTED: server.budget.opened(address)
+        case .CONNECTION_NOTIFY_STARTED: server.budget.started(address)
         case .CONNECTION_NOTIFY_CLOSED: server.budget.closed(address)
         default: break
         }
@@ -341,7 +350,8 @@ public final class HTTPServer: @unchecked Sendable {
             let series = state.routeIndex >= 0 ? routeSeries[state.routeIndex] : routeSeries[routeSeries.count - 1]
             series.record(method: state.method, status: state.status, nanoseconds: elapsed)
         }
-        if configuration.accessLog, accessLogSampler.shouldLog(method: state.method, status: state.status, nanoseconds: elapsed) {
+        let sampler = (state.routeIndex >= 0 ? probeSamplers[state.routeIndex] : nil) ?? accessLogSampler
+        if configuration.accessLog, sampler.shouldLog(method: state.method, status: state.status, nanoseconds: elapsed) {
             // One preformatted line, no metadata dictionary: this runs for every request.
             let micros = elapsed / 1000
             logger.info(

@@ -31,6 +31,12 @@ public struct HTTPServerConfiguration: Sendable {
     public var accessLogSample: Double = 1
     /// Requests taking at least this long are always logged (`ESPER_ACCESS_LOG_SLOW_MS`).
     public var accessLogSlowMilliseconds: Int = 1000
+    /// The fraction for probes — health checks and metric scrapes (`probeRoutes`), which
+    /// load balancers and Prometheus send all day and a load test sends 100,000 a second
+    /// (`ESPER_ACCESS_LOG_PROBE_SAMPLE`; 1 % unless set, or `ESPER_ACCESS_LOG_SAMPLE` alone is).
+    public var accessLogProbeSample: Double = 0.01
+    /// Route patterns sampled at `accessLogProbeSample`.
+    public var probeRoutes: Set<String> = ["/healthz", "/metrics"]
 
     public init() {}
 }

@@ -172,6 +172,10 @@ public struct Configuration: Sendable {
             "fraction 0-1 of successful fast reads (GET/HEAD/OPTIONS < 400) logged; errors, slow requests and mutations always"
         ),
         ("ESPER_ACCESS_LOG_SLOW_MS", "1000", "requests taking at least this long are always logged, 0-3600000 ms"),
+        (
+            "ESPER_ACCESS_LOG_PROBE_SAMPLE", "0.01 (ESPER_ACCESS_LOG_SAMPLE if only that is set)",
+            "fraction 0-1 of successful fast /healthz and /metrics requests logged"
+        ),
         ("ESPER_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
         ("ESPER_FORGE_AT_START", "on", "compile missing blueprints in the background at start: on or off"),
         ("ESPER_FORGE_WORKERS", "1", "concurrent blueprint compiles, 1-2"),
@@ -305,7 +309,11 @@ public struct Configuration: Sendable {
         if let value = try settings.onOff("ESPER_ACCESS_LOG") {
             http.accessLog = value
         }
-        if let value = try settings.number("ESPER_ACCESS_LOG_SAMPLE", 0...1) { http.accessLogSample = value }
+        if let value = try settings.number("ESPER_ACCESS_LOG_SAMPLE", 0...1) {
+            http.accessLogSample = value
+            http.accessLogProbeSample = value
+        }
+        if let value = try settings.number("ESPER_ACCESS_LOG_PROBE_SAMPLE", 0...1) { http.accessLogProbeSample = value }
         if let value = try integer("ESPER_ACCESS_LOG_SLOW_MS", 0...3_600_000) { http.accessLogSlowMilliseconds = value }
         if let token = values["ESPER_API_TOKEN"] {
             guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {

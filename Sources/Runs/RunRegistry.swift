@@ -9,6 +9,9 @@ public import Tolaria
 /// what the service reads at start-up to pick up runs a crash interrupted.
 public final class RunRegistry: Sendable {
     let database: SQLiteDatabase
+    /// Stored configs and latest summaries decoded and encoded once (the list and get answers).
+    let configs = StoredJSONCache<RunConfig>(capacity: 4096)
+    let summaries = StoredJSONCache<EpochSummary>(capacity: 4096)
 
     public init(path: String) throws(StorageError) {
         database = try SQLiteDatabase(path: path)
@@ -240,6 +243,37 @@ public final class RunRegistry: Sendable {
 
     /// Newest first; `before` is a `seq` from a cursor.
     func list(status: RunStatus?, before: Int64?, limit: Int) throws -> (records: [RunRecord], lastSeq: Int64?, more: Bool) {
+        let (page, more) = try listRows(status: status, before: before, limit: limit)
+        return (page.compactMap(RunRegistry.record), page.last?["seq"].int, more)
+    }
+
+    /// `list` as the API encodes it: a JSON array of the records (`RunRecordJSON`).
+    func listJSON(status: RunStatus?, before: Int64?, limit: Int) throws -> (items: [UInt8], lastSeq: Int64?, more: Bool) {
+        let (page, more) = try listRows(status: status, before: before, limit: limit)
+        var items: [UInt8] = [UInt8(ascii: "[")]
+        items.reserveCapacity(page.count * 4096)
+        var first = true
+        for row in page {
+            let mark = items.count
+            if !first { items.append(UInt8(ascii: ",")) }
+            if RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &items) {
+                first = false
+            } else {
+                items.removeSubrange(mark...)
+            }
+        }
+        items.append(UInt8(ascii: "]"))
+        return (items, page.last?["seq"].int, more)
+    }
+
+    /// `run(id)` as the API encodes it (`RunRecordJSON`).
+    func runJSON(_ id: String) throws -> [UInt8]? {
+        guard let row = try database.query("SELECT * FROM runs WHERE id = ?", [.text(id)]).first else { return nil }
+        var out: [UInt8] = []
+        return RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &out) ? out : nil
+    }
+
+    private func listRows(status: RunStatus?, before: Int64?, limit: Int) throws -> (rows: ArraySlice<SQLiteRow>, more: Bool) {
         var sql = "SELECT * FROM runs WHERE 1 = 1"
         var parameters: [SQLiteValue] = []
         if let status {
@@ -253,8 +287,7 @@ public final class RunRegistry: Sendable {
         sql += " ORDER BY seq DESC LIMIT ?"
         parameters.append(.integer(Int64(limit + 1)))
         let rows = try database.query(sql, parameters)
-        let page = rows.prefix(limit)
-        return (page.compactMap(RunRegistry.record), page.last?["seq"].int, rows.count > limit)
+        return (rows.prefix(limit), rows.count > limit)
     }
 
     /// Runs a crash or shutdown left unfinished, oldest first.
@@ -276,6 +309,20 @@ public final class RunRegistry: Sendable {
     public func events(_ id: String) throws -> [TrainingEvent] {
         try database.query("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq", [.text(id)])
             .compactMap { RunRegistry.decode(TrainingEvent.self, $0["event"].string) }
+    }
+
+    /// The stored JSON of a run's epochs (oldest first) and events (in order), as
+    /// `recordEpoch` and `recordEvent` wrote it: `JanssonEncoder`'s output, which decoding and
+    /// encoding again reproduces byte for byte. An answer passes it on as it is instead of
+    /// decoding and re-encoding every epoch (that was most of the cost of a history).
+    func storedJSON(epochsOf id: String) throws -> [String] {
+        try database.query("SELECT summary FROM run_epochs WHERE run_id = ? ORDER BY epoch", [.text(id)]).compactMap {
+            $0["summary"].string
+        }
+    }
+
+    func storedJSON(eventsOf id: String) throws -> [String] {
+        try database.query("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq", [.text(id)]).compactMap { $0["event"].string }
     }
 
     static func record(_ row: SQLiteRow) -> RunRecord? {

@@ -197,9 +197,45 @@ public final class RunService: Sendable {
         return (page.records, page.more ? page.lastSeq : nil)
     }
 
+    /// `list` as the API encodes its items (a JSON array), and the next cursor's sequence.
+    public func listJSON(status: RunStatus?, limit: Int, cursor: Int64?) throws -> (items: [UInt8], nextCursor: Int64?) {
+        let page = try registry.listJSON(status: status, before: cursor, limit: limit)
+        return (page.items, page.more ? page.lastSeq : nil)
+    }
+
+    /// `run(id)` as the API encodes it.
+    public func runJSON(_ id: String) throws -> [UInt8]? { try registry.runJSON(id) }
+
     public func metrics(_ id: String) throws -> RunMetrics? {
         guard let record = try registry.run(id) else { return nil }
         return RunMetrics(runId: id, status: record.status, epochs: try registry.epochs(id), events: try registry.events(id))
+    }
+
+    /// `metrics(id)` encoded as the API answers it, assembled from the stored JSON of the
+    /// epochs and events (`RunRegistry.storedJSON`): the same bytes as encoding `metrics(id)`,
+    /// without decoding and re-encoding each epoch. Keys in the encoder's (sorted) order.
+    public func metricsJSON(_ id: String) throws -> [UInt8]? {
+        guard let status = try registry.status(id) else { return nil }
+        let epochs = try registry.storedJSON(epochsOf: id)
+        let events = try registry.storedJSON(eventsOf: id)
+        var out: [UInt8] = []
+        out.reserveCapacity(epochs.reduce(0) { $0 + $1.utf8.count + 1 } + events.reduce(0) { $0 + $1.utf8.count + 1 } + 128)
+        func append(_ texts: [String]) {
+            for (index, text) in texts.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: text.utf8)
+            }
+        }
+        out.append(contentsOf: #"{"epochs":["#.utf8)
+        append(epochs)
+        out.append(contentsOf: #"],"events":["#.utf8)
+        append(events)
+        out.append(contentsOf: #"],"run_id":"#.utf8)
+        out.append(contentsOf: try JanssonEncoder().encode(id))
+        out.append(contentsOf: #","status":"#.utf8)
+        out.append(contentsOf: try JanssonEncoder().encode(status))
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// queued or running → paused. The worker holding it checkpoints at its next epoch

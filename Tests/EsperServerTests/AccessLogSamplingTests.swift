@@ -18,13 +18,16 @@ import Testing
     }
 
     /// The log of a real server with `ESPER_ACCESS_LOG_SAMPLE=sample` after `traffic`.
-    static func logAfterTraffic(sample: String) throws -> String {
+    static func logAfterTraffic(sample: String?, probeSample: String? = nil) throws -> String {
         let data = TemporaryDirectory("esper-access-log")
         let redis = try RedisTestServer()
         guard case .unix(let socketPath) = redis.endpoint.address else { throw ServerProcess.StartFailure(port: 0) }
         let server = try ServerProcess(
             dataDirectory: data.path, redisURL: "unix://\(socketPath)", arguments: ["--log-level", "info"],
-            environment: ["ESPER_ACCESS_LOG": "on", "ESPER_ACCESS_LOG_SAMPLE": sample])
+            environment: ["ESPER_ACCESS_LOG": "on"].merging(
+                [("ESPER_ACCESS_LOG_SAMPLE", sample), ("ESPER_ACCESS_LOG_PROBE_SAMPLE", probeSample)].compactMap { name, value in
+                    value.map { (name, $0) }
+                }, uniquingKeysWith: { $1 }))
         defer { withExtendedLifetime((redis, data)) { server.terminate() } }
         try traffic(server.port)
         // The errors come last: once they are all in the log, anything before them is too.
@@ -47,6 +50,18 @@ import Testing
         #expect(Self.lines(log, "GET /api/v1/version 200") >= 1)
     }
 
+    @Test func byDefaultProbesAreSampledAndEverythingElseIsLogged() throws {
+        // 1 % of 30 health checks is none; the errors are all there.
+        let log = try Self.logAfterTraffic(sample: nil)
+        #expect(Self.lines(log, "GET /healthz ") == 0)
+        #expect(Self.lines(log, "GET /api/v1/no-such-thing-") == 10)
+        #expect(Self.lines(log, "POST /api/v1/runs 400 ") == 5)
+        let every = try Self.logAfterTraffic(sample: nil, probeSample: "1")
+        #expect(Self.lines(every, "GET /healthz 200 ") == 30)
+        let half = try Self.logAfterTraffic(sample: "1", probeSample: "0.5")
+        #expect(Self.lines(half, "GET /healthz 200 ") == 15)
+    }
+
     @Test func anInvalidSampleStopsTheServerWithTheVariablesName() throws {
         let directory = TemporaryDirectory("esper-access-log-config")
         for bad in ["1.5", "-0.1", "half"] {
@@ -56,6 +71,10 @@ import Testing
             #expect(result.status == 2)
             #expect(result.stderr.contains("ESPER_ACCESS_LOG_SAMPLE"))
         }
+        let probe = try EsperBinary.run(
+            ["serve", "--data-dir", directory.path + "/var"], environment: ["ESPER_ACCESS_LOG_PROBE_SAMPLE": "2"],
+            workingDirectory: directory.path)
+        #expect(probe.status == 2 && probe.stderr.contains("ESPER_ACCESS_LOG_PROBE_SAMPLE"))
         let slow = try EsperBinary.run(
             ["serve", "--data-dir", directory.path + "/var"], environment: ["ESPER_ACCESS_LOG_SLOW_MS": "-5"],
             workingDirectory: directory.path)

@@ -110,6 +110,54 @@ import Tolaria
         #expect(spikes.count == 1 && spikes.first?.timestampNs == 2, "the event once, from the attempt that finished")
     }
 
+    @Test func theMetricsDocumentIsTheEncodedHistoryByteForByte() throws {
+        // The history answer is assembled from the stored JSON; it must be exactly what
+        // encoding the decoded history gives (real epochs with seeds, slots and floats).
+        let directory = TemporaryDirectory("esper-run-records-document")
+        let jobs = try IdleQueue()
+        let (service, id, summaries) = try Self.run(directory, jobs)
+        #expect(try service.metricsJSON(id) == JanssonEncoder().encode(try #require(try service.metrics(id))))
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        for summary in summaries { try service.apply(epoch(summary, nil)) }
+        try service.apply(event(id, 2, "a spike with \"quotes\" and a newline\n", nil, at: 7))
+        try service.apply(event(id, 5, "another", nil, at: 9))
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .succeeded))
+        let metrics = try #require(try service.metrics(id))
+        #expect(metrics.epochs.count == summaries.count && metrics.events.count >= 2)
+        let document = try #require(try service.metricsJSON(id))
+        #expect(document == (try JanssonEncoder().encode(metrics)), "\(String(decoding: document.prefix(300), as: UTF8.self))")
+        #expect(try service.metricsJSON("00000000-0000-4000-8000-000000000000") == nil)
+    }
+
+    @Test func theListAndGetDocumentsAreTheEncodedRecordsByteForByte() throws {
+        // Records are written from the registry row with the stored config and summary passed
+        // on: the bytes must be those of encoding the decoded records, in every state.
+        let directory = TemporaryDirectory("esper-run-records-list")
+        let jobs = try IdleQueue()
+        let (service, id, summaries) = try Self.run(directory, jobs)
+        func same() throws {
+            let page = try service.list(status: nil, limit: 50, cursor: nil)
+            let json = try service.listJSON(status: nil, limit: 50, cursor: nil)
+            #expect(json.items == (try JanssonEncoder().encode(page.records)), "\(String(decoding: json.items.prefix(400), as: UTF8.self))")
+            #expect(json.nextCursor == page.nextCursor)
+            #expect(try service.runJSON(id) == JanssonEncoder().encode(try #require(try service.run(id))))
+        }
+        try same()  // queued: no latest summary, no timings
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        for summary in summaries { try service.apply(epoch(summary, nil)) }
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .failed, error: "a \"quoted\"\nerror"))
+        try same()  // finished: latest summary, timings, error
+        // Several runs, pages with a cursor, a filter.
+        for _ in 0..<3 { _ = try service.submit(try JSONValue.parse(Self.config)) }
+        let first = try service.listJSON(status: nil, limit: 2, cursor: nil)
+        let records = try service.list(status: nil, limit: 2, cursor: first.nextCursor)
+        #expect(try service.listJSON(status: nil, limit: 2, cursor: first.nextCursor).items == JanssonEncoder().encode(records.records))
+        #expect(
+            try service.listJSON(status: .failed, limit: 5, cursor: nil).items
+                == JanssonEncoder().encode([try #require(try service.run(id))]))
+        #expect(try service.runJSON("00000000-0000-4000-8000-000000000000") == nil)
+    }
+
     @Test func redeliveredRecordsOfOneAttemptNeverMoveARunBackwards() throws {
         // The disk-full story: records that could not be applied come back after newer ones.
         let directory = TemporaryDirectory("esper-run-records-late")
