@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Leyline
 public import TamiyoNetwork
 
 /// Metrics of one PPO update (means over its minibatches).
