@@ -42,12 +42,16 @@ public final class StudyService: Sendable {
     public typealias SeedStages = @Sendable (_ runId: String) -> [String]?
     /// Where the server keeps a run's checkpoints (deleted with the run).
     public typealias CheckpointDirectory = @Sendable (_ runId: String) -> String?
+    /// The germinations a run made (epoch, slot, blueprint of each seed it grafted; nil: its
+    /// seed view is not known) — what a fixed_schedule control repeats.
+    public typealias SeedGerminations = @Sendable (_ runId: String) -> [ScheduledGermination]?
 
     public let options: Options
     public let store: StudyStore
     let runs: RunService
     let seedStages: SeedStages
     let checkpointDirectory: CheckpointDirectory
+    let seedGerminations: SeedGerminations
     let logger: Logger
     /// Serialises the creation of a study's missing runs (HTTP thread and monitor).
     private let tickLock = Mutex(())
@@ -61,7 +65,7 @@ public final class StudyService: Sendable {
 
     public init(
         options: Options, runs: RunService, logger: Logger, seedStages: @escaping SeedStages,
-        checkpointDirectory: @escaping CheckpointDirectory
+        checkpointDirectory: @escaping CheckpointDirectory, seedGerminations: @escaping SeedGerminations = { _ in nil }
     ) throws {
         self.options = options
         try AtomicFile.createDirectory(options.directory)
@@ -70,6 +74,7 @@ public final class StudyService: Sendable {
         self.logger = logger
         self.seedStages = seedStages
         self.checkpointDirectory = checkpointDirectory
+        self.seedGerminations = seedGerminations
     }
 
     /// Starts the monitor (its first round at once: members a crash left behind get their runs).
@@ -164,6 +169,12 @@ public final class StudyService: Sendable {
             if request.controls.contains(.noGrowth) {
                 check(StudyPlanner.withoutGrowth(merged), overrides: arm.overrides, field: "arms[\(index)]")
             }
+            if request.controls.contains(.fixedSchedule), !StudyPlanner.grows(merged) {
+                let located = StudyPlanner.locate(
+                    JSONFieldProblem(field: "policy", message: "fixed_schedule repeats a grown run's germinations: the arm needs a policy"),
+                    overrides: arm.overrides, variantField: "arms[\(index)]")
+                if !problems.contains(located) { problems.append(located) }
+            }
         }
         for (index, fixed) in request.fixed.enumerated() {
             let merged = StudyPlanner.label(
@@ -183,31 +194,8 @@ public final class StudyService: Sendable {
             for member in members where member.runId == nil && member.error == nil {
                 let key = "study:\(studyId):\(member.group):\(member.seed)"
                 var config = member.config
-                if member.kind == .staticFinal {
-                    guard let grown = members.first(where: { $0.kind == .arm && $0.arm == member.arm && $0.seed == member.seed }) else {
-                        continue
-                    }
-                    if let error = grown.error {
-                        try store.fail(
-                            studyId: studyId, group: member.group, seed: member.seed, error: "the grown run got no run: \(error)")
-                        continue
-                    }
-                    guard let grownId = grown.runId, let grownConfig = grown.config else { continue }
-                    guard let record = try runs.run(grownId) else {
-                        try store.fail(
-                            studyId: studyId, group: member.group, seed: member.seed, error: "the grown run \(grownId) was deleted")
-                        continue
-                    }
-                    guard record.status.isFinished else { continue }
-                    guard record.status == .succeeded else {
-                        try store.fail(
-                            studyId: studyId, group: member.group, seed: member.seed,
-                            error: "the grown run \(grownId) ended \(record.status.rawValue): no final architecture to train")
-                        continue
-                    }
-                    let widths = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: record.latestMetrics)
-                    config = StudyPlanner.staticFinal(
-                        from: grownConfig, hiddenSizes: widths, group: member.group, seed: member.seed, studyId: studyId)
+                if member.kind == .staticFinal || member.kind == .fixedSchedule {
+                    config = try controlConfig(for: member, members: members, studyId: studyId)
                 }
                 guard let config else { continue }
                 let record: RunRecord
@@ -225,6 +213,34 @@ public final class StudyService: Sendable {
                 try store.attach(studyId: studyId, group: member.group, seed: member.seed, runId: record.id, config: config)
             }
         }
+    }
+
+    /// A static_final or fixed_schedule member's config once its grown run has succeeded (nil
+    /// while it runs); a grown run without a usable end fails the member.
+    private func controlConfig(for member: StudyMember, members: [StudyMember], studyId: String) throws -> JSONValue? {
+        func fail(_ error: String) throws -> JSONValue? {
+            try store.fail(studyId: studyId, group: member.group, seed: member.seed, error: error)
+            return nil
+        }
+        guard let grown = members.first(where: { $0.kind == .arm && $0.arm == member.arm && $0.seed == member.seed }) else {
+            return nil
+        }
+        if let error = grown.error { return try fail("the grown run got no run: \(error)") }
+        guard let grownId = grown.runId, let grownConfig = grown.config else { return nil }
+        guard let record = try runs.run(grownId) else { return try fail("the grown run \(grownId) was deleted") }
+        guard record.status.isFinished else { return nil }
+        guard record.status == .succeeded else {
+            return try fail("the grown run \(grownId) ended \(record.status.rawValue): nothing to repeat")
+        }
+        if member.kind == .fixedSchedule {
+            guard let germinations = seedGerminations(grownId) ?? (record.config.effectivePolicy == .none ? [] : nil) else {
+                return try fail("the grown run \(grownId) has no seed view: its germinations are unknown")
+            }
+            return StudyPlanner.fixedSchedule(
+                from: grownConfig, germinations: germinations, group: member.group, seed: member.seed, studyId: studyId)
+        }
+        let widths = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: record.latestMetrics)
+        return StudyPlanner.staticFinal(from: grownConfig, hiddenSizes: widths, group: member.group, seed: member.seed, studyId: studyId)
     }
 
     // MARK: - Reading
