@@ -55,8 +55,6 @@ public final class StudyService: Sendable {
     let logger: Logger
     /// Serialises the creation of a study's missing runs (HTTP thread and monitor).
     private let tickLock = Mutex(())
-    /// Data-set shapes by data-set spec, for parameter counts (loading a data set is not free).
-    private let shapes = Mutex<[String: (inputs: Int, classes: Int)]>([:])
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let monitorDone = DispatchSemaphore(value: 0)
@@ -349,13 +347,8 @@ public final class StudyService: Sendable {
     }
 
     func hostParameters(_ config: RunConfig, _ widths: [Int]) -> Int? {
-        let key = (try? String(decoding: JanssonEncoder().encode(config.dataset), as: UTF8.self)) ?? ""
-        var shape = shapes.withLock { $0[key] }
-        if shape == nil {
-            shape = try? runs.datasetShape(of: config)
-            if let shape { shapes.withLock { $0[key] = shape } }
-        }
-        guard let shape else { return nil }
+        // The run service keeps data-set shapes (`DatasetShapeCache`): no load per run.
+        guard let shape = try? runs.datasetShape(of: config) else { return nil }
         // The run's host (conv layers included) with these dense widths.
         var architecture = HostArchitecture(model: config.model, inputs: shape.inputs, classes: shape.classes)
         architecture.hiddenSizes = widths
