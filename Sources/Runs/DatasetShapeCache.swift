@@ -18,6 +18,11 @@ public final class DatasetShapeCache: Sendable {
     public struct Shape: Sendable, Equatable {
         public var inputs: Int
         public var classes: Int
+
+        public init(inputs: Int, classes: Int) {
+            self.inputs = inputs
+            self.classes = classes
+        }
     }
 
     public let capacity: Int

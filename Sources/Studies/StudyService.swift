@@ -5,7 +5,7 @@ import Foundation
 public import Logging
 public import Runs
 import Synchronization
-import Tolaria
+public import Tolaria
 
 import enum Leyline.RFC3339
 

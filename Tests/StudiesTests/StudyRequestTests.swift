@@ -101,8 +101,10 @@ import Tolaria
             ).objectValue)
         #expect(control["policy"] == .string("scheduled") && control["name"] == .string("g/fixed_schedule/seed-3"))
         let seeds = try #require(control["seeds"]?.objectValue)
-        #expect(seeds["min_training_epochs"] == .int(2) && seeds["blueprints"] == (try json(#"["widen-8"]"#)))
-        #expect(seeds["schedule"] == (try json(#"[{"epoch": 2, "slot": "slot-0", "blueprint": "widen-8"}]"#)))
+        let blueprints = try json(#"["widen-8"]"#)
+        let schedule = try json(#"[{"epoch": 2, "slot": "slot-0", "blueprint": "widen-8"}]"#)
+        #expect(seeds["min_training_epochs"] == .int(2) && seeds["blueprints"] == blueprints)
+        #expect(seeds["schedule"] == schedule)
         #expect(control["epochs"] == .int(9) && control["seed"] == .int(3) && control["experiment_name"] == .string("S"))
         // Nothing germinated: the same run without growth.
         let none = try #require(
