@@ -32,9 +32,10 @@ import Testing
     @Test func everyBadFieldIsNamed() throws {
         #expect(try problems(#", "policy": "scheduled"}"#) == ["seeds"])
         #expect(try problems(#", "policy": "scheduled", "seeds": {"warmup_epochs": 1}}"#) == ["seeds.schedule"])
-        #expect(try problems(#", "policy": "heuristic", "seeds": {"schedule": [{"epoch": 1, "slot": "slot-0", "blueprint": "x"}]}}"#) == [
-            "seeds.schedule"
-        ])
+        #expect(
+            try problems(#", "policy": "heuristic", "seeds": {"schedule": [{"epoch": 1, "slot": "slot-0", "blueprint": "x"}]}}"#) == [
+                "seeds.schedule"
+            ])
         #expect(try problems(#", "policy": "scheduled", "seeds": {"schedule": []}}"#) == ["seeds.schedule"])
         #expect(
             try problems(
