@@ -44,7 +44,7 @@ def main():
     epochs = arguments.epochs
     widths = [int(width) for width in arguments.widths.split(",")]
     load_before = os.getloadavg()
-    binary = os.environ.get("ESPER_BINARY", os.path.join(ROOT, ".build", "debug", "esper"))
+    binary = os.path.abspath(os.environ.get("ESPER_BINARY", os.path.join(ROOT, ".build", "debug", "esper")))
     work = tempfile.mkdtemp(prefix="esper-bench-studies-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -55,6 +55,11 @@ public final class StudyService: Sendable {
     let logger: Logger
     /// Serialises the creation of a study's missing runs (HTTP thread and monitor).
     private let tickLock = Mutex(())
+    /// Outcomes of finished runs by run id: a finished run's record, epochs and seeds no longer
+    /// change, so a summary reads its epoch history once, not at every request (a deleted run
+    /// never reaches this: the summary lists it from its missing record).
+    private let finishedOutcomes = Mutex<[String: RunOutcome]>([:])
+    static let maxKeptOutcomes = 10_000
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let monitorDone = DispatchSemaphore(value: 0)
@@ -319,11 +324,7 @@ public final class StudyService: Sendable {
                 groups[index].failed.append(
                     StudyRunProblem(runId: runId, seed: member.seed, status: record.status.rawValue, error: record.error))
             }
-            let history = try runs.metrics(runId)?.epochs ?? []
-            let outcome = RunOutcome(
-                record: record, seed: member.seed, epochs: history, seedStages: seedStages(runId) ?? RunOutcome.seedStages(from: history),
-                hostParameters: { [self] widths in hostParameters(record.config, widths) })
-            groups[index].runs.append(outcome)
+            groups[index].runs.append(try outcome(of: record, seed: member.seed))
         }
         for index in groups.indices {
             groups[index].statistics = GroupStatistics(groups[index].runs.filter { $0.status == .succeeded })
@@ -338,6 +339,22 @@ public final class StudyService: Sendable {
             id: study.id, name: study.name, status: status, state: study.state,
             createdAt: RFC3339.format(unixNanoseconds: study.createdNs), request: study.request, progress: progress, groups: groups,
             verdicts: verdicts)
+    }
+
+    /// What the run contributes: computed from its epoch history, kept once the run finished.
+    func outcome(of record: RunRecord, seed: UInt64) throws -> RunOutcome {
+        if record.status.isFinished, let kept = finishedOutcomes.withLock({ $0[record.id] }), kept.seed == seed { return kept }
+        let history = try runs.registry.epochs(record.id)
+        let outcome = RunOutcome(
+            record: record, seed: seed, epochs: history, seedStages: seedStages(record.id) ?? RunOutcome.seedStages(from: history),
+            hostParameters: { [self] widths in hostParameters(record.config, widths) })
+        if record.status.isFinished {
+            finishedOutcomes.withLock { kept in
+                if kept.count >= StudyService.maxKeptOutcomes { kept.removeAll() }
+                kept[record.id] = outcome
+            }
+        }
+        return outcome
     }
 
     static func status(_ state: StudyState, finished: Bool) -> String {
@@ -378,7 +395,7 @@ public final class StudyService: Sendable {
             guard let runId = member.runId, let status = try runs.run(runId)?.status, status != .failed, status != .cancelled else {
                 continue
             }
-            histories[member.group]?.runs.append(try runs.metrics(runId)?.epochs ?? [])
+            histories[member.group]?.runs.append(try runs.registry.epochs(runId))
         }
         return StudyCurves(
             studyId: id, metric: metric,
@@ -447,6 +464,7 @@ public final class StudyService: Sendable {
                 do { try runs.delete(record.id, checkpointDirectory: checkpointDirectory(record.id)) } catch RunControlError.notFound {}
             }
             try store.delete(id)
+            finishedOutcomes.withLock { kept in for record in records { kept[record.id] = nil } }
             logger.info("study deleted", metadata: ["study": "\(id)", "runs": "\(records.count)"])
         }
     }
