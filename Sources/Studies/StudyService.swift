@@ -60,6 +60,10 @@ public final class StudyService: Sendable {
     /// never reaches this: the summary lists it from its missing record).
     private let finishedOutcomes = Mutex<[String: RunOutcome]>([:])
     static let maxKeptOutcomes = 10_000
+    /// Curve samples of finished runs by run id (the curves read each run's history once), at
+    /// most `maxKeptCurveSamples` samples in all (~40 bytes each).
+    private let finishedCurves = Mutex<(runs: [String: [CurveSample]], samples: Int)>(([:], 0))
+    static let maxKeptCurveSamples = 1_000_000
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let monitorDone = DispatchSemaphore(value: 0)
@@ -386,7 +390,7 @@ public final class StudyService: Sendable {
     public func curves(_ id: String, metric: CurveMetric) throws -> StudyCurves {
         guard try store.study(id) != nil else { throw StudyError.notFound("no study \(id)") }
         var order: [String] = []
-        var histories: [String: (kind: StudyGroupKind, arm: String?, runs: [[EpochSummary]])] = [:]
+        var histories: [String: (kind: StudyGroupKind, arm: String?, runs: [[CurveSample]])] = [:]
         for member in try store.members(id) {
             if histories[member.group] == nil {
                 order.append(member.group)
@@ -395,13 +399,26 @@ public final class StudyService: Sendable {
             guard let runId = member.runId, let status = try runs.run(runId)?.status, status != .failed, status != .cancelled else {
                 continue
             }
-            histories[member.group]?.runs.append(try runs.registry.epochs(runId))
+            histories[member.group]?.runs.append(try curveSamples(runId, finished: status.isFinished))
         }
         return StudyCurves(
             studyId: id, metric: metric,
             groups: order.compactMap { name in
                 histories[name].map { GroupCurve(name: name, kind: $0.kind, arm: $0.arm, metric: metric, histories: $0.runs) }
             })
+    }
+
+    /// A run's curve samples: read from its epoch history, kept once the run finished.
+    func curveSamples(_ runId: String, finished: Bool) throws -> [CurveSample] {
+        if finished, let kept = finishedCurves.withLock({ $0.runs[runId] }) { return kept }
+        let samples = try runs.registry.epochs(runId).map(CurveSample.init)
+        if finished {
+            finishedCurves.withLock { kept in
+                if kept.samples + samples.count > StudyService.maxKeptCurveSamples { kept = ([:], 0) }
+                if kept.runs.updateValue(samples, forKey: runId) == nil { kept.samples += samples.count }
+            }
+        }
+        return samples
     }
 
     // MARK: - Controls
@@ -465,6 +482,9 @@ public final class StudyService: Sendable {
             }
             try store.delete(id)
             finishedOutcomes.withLock { kept in for record in records { kept[record.id] = nil } }
+            finishedCurves.withLock { kept in
+                for record in records { kept.samples -= kept.runs.removeValue(forKey: record.id)?.count ?? 0 }
+            }
             logger.info("study deleted", metadata: ["study": "\(id)", "runs": "\(records.count)"])
         }
     }
