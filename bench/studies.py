@@ -7,9 +7,13 @@ POSTs a 3-arm x 5-seed study of digits runs, waits until it completes, and repor
 - the wall time from POST to completion against the sum of the runs' own wall times (start to
   finish, as the run registry records them): with one slot the difference is what the control
   plane adds between runs (job hand-over, records, the study monitor),
-- the latency of GET /api/v1/studies/{id} (the summary) and /curves.
-Usage: python3 bench/studies.py [epochs]   (default 30)
+- the latency of GET /api/v1/studies/{id} (the summary) and /curves,
+- the load average before and after (the machine may be shared: say so with the figures).
+Usage: python3 bench/studies.py [epochs] [--dataset digits|mnist1d] [--widths 16,32,64] [--seeds 5]
+  (default: 30 epochs of digits, hidden widths 16, 32 and 64, 5 seeds; `--dataset mnist1d
+  --widths 8` runs MNIST-1D with an 8-unit host, where a run lasts long enough to matter).
 """
+import argparse
 import os
 import shutil
 import signal
@@ -31,8 +35,16 @@ def free_port():
 
 
 def main():
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    binary = os.environ.get("ESPER_BINARY", os.path.join(ROOT, ".build", "debug", "esper"))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("epochs", type=int, nargs="?", default=30)
+    parser.add_argument("--dataset", choices=["digits", "mnist1d"], default="digits")
+    parser.add_argument("--widths", default="16,32,64", help="one arm per hidden width")
+    parser.add_argument("--seeds", type=int, default=5)
+    arguments = parser.parse_args()
+    epochs = arguments.epochs
+    widths = [int(width) for width in arguments.widths.split(",")]
+    load_before = os.getloadavg()
+    binary = os.path.abspath(os.environ.get("ESPER_BINARY", os.path.join(ROOT, ".build", "debug", "esper")))
     work = tempfile.mkdtemp(prefix="esper-bench-studies-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -50,9 +62,10 @@ def main():
             time.sleep(0.1)
         study = {
             "name": "bench",
-            "base": {"dataset": {"kind": "digits"}, "epochs": epochs, "learning_rate": 0.003, "model": {"hidden_sizes": [32]}},
-            "arms": [{"name": f"h{width}", "overrides": {"model": {"hidden_sizes": [width]}}} for width in (16, 32, 64)],
-            "seeds": [1, 2, 3, 4, 5],
+            "base": {"dataset": {"kind": arguments.dataset}, "epochs": epochs, "learning_rate": 0.003,
+                     "model": {"hidden_sizes": [32]}},
+            "arms": [{"name": f"h{width}", "overrides": {"model": {"hidden_sizes": [width]}}} for width in widths],
+            "seeds": list(range(1, arguments.seeds + 1)),
         }
         started = time.monotonic()
         created = requests.post(url + "/api/v1/studies", json=study, timeout=60)
@@ -79,12 +92,14 @@ def main():
             timings.append((path.rsplit("/", 1)[-1] if path.endswith("curves") else "summary", samples[len(samples) // 2]))
         n = len(runs)
         gap = (wall - run_seconds) / n
-        print(f"runs: {n} x {epochs} epochs, one worker slot ({os.path.basename(binary)} from {os.path.dirname(binary)})")
+        print(f"runs: {n} x {epochs} epochs of {arguments.dataset}, hidden {widths}, one worker slot "
+              f"({os.path.basename(binary)} from {os.path.dirname(binary)})")
+        print("load average before: {:.1f} {:.1f} {:.1f}, after: {:.1f} {:.1f} {:.1f}".format(*load_before, *os.getloadavg()))
         print(f"POST /api/v1/studies: {post_ms:.0f} ms ({post_ms / n:.1f} ms a run)")
         print(f"POST to completed: {wall:.1f} s; sum of the runs' own wall times: {run_seconds:.1f} s "
               f"(mean {run_seconds / n:.2f} s a run)")
         print(f"between runs (hand-over, records, polling): {gap * 1000:.0f} ms a run = "
-              f"{100 * gap / (run_seconds / n):.1f} % of a run")
+              f"{100 * gap / (run_seconds / n):.2f} % of a run (the poll every 0.2 s adds up to 0.2 s once)")
         for name, median in timings:
             print(f"GET {name}: median {median:.1f} ms")
     finally:

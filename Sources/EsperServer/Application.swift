@@ -179,7 +179,11 @@ public final class Application: Sendable {
         studies = try StudyService(
             options: StudyService.Options(directory: configuration.dataDirectory + "/studies", maxRuns: configuration.studyMaxRuns),
             runs: runs, logger: logger, seedStages: { id in seedRegistry.view(id)?.seeds.map(\.stage) },
-            checkpointDirectory: { id in checkpointRoot + "/" + id })
+            checkpointDirectory: { id in checkpointRoot + "/" + id },
+            seedGerminations: { id in
+                seedRegistry.view(id)?.seeds.sorted { $0.germinatedEpoch < $1.germinatedEpoch }
+                    .map { ScheduledGermination(epoch: $0.germinatedEpoch, slot: $0.slot, blueprint: $0.blueprintId) }
+            })
 
         storageMonitor = StorageMonitor(
             dataDirectory: configuration.dataDirectory, storageInterval: configuration.storageCheckSeconds,

@@ -2,9 +2,17 @@
 public import Tolaria
 
 extension RunService {
-    /// Loads the run's data set (as a worker would) and returns its feature and class counts.
+    /// The run's data set's feature and class counts: loaded as a worker would, once per
+    /// data set and file version (`datasetShapes`).
     public func datasetShape(of config: RunConfig) throws -> (inputs: Int, classes: Int) {
-        let dataset = try loader.load(config.dataset, runSeed: config.seed)
-        return (dataset.featureCount, dataset.classCount)
+        let shape = try cachedDatasetShape(of: config)
+        return (shape.inputs, shape.classes)
+    }
+
+    func cachedDatasetShape(of config: RunConfig) throws(RunConfigError) -> DatasetShapeCache.Shape {
+        try datasetShapes.shape(of: config.dataset) { () throws(RunConfigError) in
+            let dataset = try loader.load(config.dataset, runSeed: config.seed)
+            return DatasetShapeCache.Shape(inputs: dataset.featureCount, classes: dataset.classCount)
+        }
     }
 }

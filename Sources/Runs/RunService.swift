@@ -57,6 +57,8 @@ public final class RunService: Sendable {
     public let options: Options
     public let registry: RunRegistry
     let loader: DatasetLoader
+    /// Data-set shapes validation already learnt (a study validates many runs of one data set).
+    public let datasetShapes: DatasetShapeCache
     let logger: Logger
     /// The server's own events (cancellation, completion, failure): registry and bus.
     let sink: any TrainingEventSink
@@ -78,6 +80,7 @@ public final class RunService: Sendable {
         self.logger = logger
         registry = try RunRegistry(path: options.directory + "/runs.db")
         loader = DatasetLoader(directory: options.datasetsDirectory)
+        datasetShapes = DatasetShapeCache(directory: options.datasetsDirectory)
         sink = FanOutTrainingSink([RegistrySink(registry: registry, logger: logger)] + sinks)
         self.queue = queue
         self.configValidator = configValidator
@@ -170,10 +173,10 @@ public final class RunService: Sendable {
     /// field. Studies check all the runs they would create before creating any.
     public func validate(_ json: JSONValue) throws(RunConfigError) -> RunConfig {
         let config = try RunConfig.parse(json)
-        let dataset = try loader.load(config.dataset, runSeed: config.seed)
-        let shapeProblems = config.model.shapeProblems(inputs: dataset.featureCount, batchSize: config.batchSize)
+        let shape = try cachedDatasetShape(of: config)
+        let shapeProblems = config.model.shapeProblems(inputs: shape.inputs, batchSize: config.batchSize)
         if !shapeProblems.isEmpty { throw RunConfigError(problems: shapeProblems) }
-        let architecture = HostArchitecture(model: config.model, inputs: dataset.featureCount, classes: dataset.classCount)
+        let architecture = HostArchitecture(model: config.model, inputs: shape.inputs, classes: shape.classes)
         if architecture.parameterCount > RunConfig.Limits.maxParameters {
             throw RunConfigError(problems: [
                 JSONFieldProblem(

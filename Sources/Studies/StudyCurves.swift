@@ -18,6 +18,29 @@ public enum CurveMetric: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// One epoch of a run reduced to what curves plot: what a study keeps of a finished run's
+/// history (a few numbers an epoch instead of the whole summary).
+public struct CurveSample: Sendable, Equatable {
+    public var epoch: Int
+    var values: (validationAccuracy: Double, validationLoss: Double, trainLoss: Double, trainAccuracy: Double)
+
+    public init(_ summary: EpochSummary) {
+        epoch = summary.epoch
+        values = (summary.validationAccuracy, summary.validationLoss, summary.trainLoss, summary.trainAccuracy)
+    }
+
+    public func value(_ metric: CurveMetric) -> Double {
+        switch metric {
+        case .validationAccuracy: values.validationAccuracy
+        case .validationLoss: values.validationLoss
+        case .trainLoss: values.trainLoss
+        case .trainAccuracy: values.trainAccuracy
+        }
+    }
+
+    public static func == (a: CurveSample, b: CurveSample) -> Bool { a.epoch == b.epoch && a.values == b.values }
+}
+
 /// One epoch of a group's curve: the spread over the runs that reached it.
 public struct CurvePoint: Sendable, Codable, Equatable {
     public var epoch: Int
@@ -37,14 +60,14 @@ public struct GroupCurve: Sendable, Codable, Equatable {
 
     /// Aligns the runs' histories by epoch number (a run that has not reached an epoch, or was
     /// rolled back past it, does not count there).
-    public init(name: String, kind: StudyGroupKind, arm: String?, metric: CurveMetric, histories: [[EpochSummary]]) {
+    public init(name: String, kind: StudyGroupKind, arm: String?, metric: CurveMetric, histories: [[CurveSample]]) {
         self.name = name
         self.kind = kind
         self.arm = arm
         runs = histories.count
         var byEpoch: [Int: [Double]] = [:]
         for history in histories {
-            for summary in history { byEpoch[summary.epoch, default: []].append(metric.value(summary)) }
+            for sample in history { byEpoch[sample.epoch, default: []].append(sample.value(metric)) }
         }
         points = byEpoch.keys.sorted().map { epoch in
             let stats = SampleStatistics(byEpoch[epoch] ?? [])

@@ -1,12 +1,14 @@
 // Turns a study request into the runs it creates: merged configs, labels, and where a bad field came from.
 public import EsperJSON
 import Foundation
+public import Tolaria
 
 /// What a group of a study is: an arm, one of an arm's controls, or a fixed config.
 public enum StudyGroupKind: String, Sendable, Codable, CaseIterable {
     case arm
     case noGrowth = "no_growth"
     case staticFinal = "static_final"
+    case fixedSchedule = "fixed_schedule"
     case fixed
 }
 
@@ -26,7 +28,7 @@ public enum StudyPlanner {
     public static func groupName(kind: StudyGroupKind, variant: String) -> String {
         switch kind {
         case .arm, .fixed: variant
-        case .noGrowth, .staticFinal: "\(variant)/\(kind.rawValue)"
+        case .noGrowth, .staticFinal, .fixedSchedule: "\(variant)/\(kind.rawValue)"
         }
     }
 
@@ -44,7 +46,7 @@ public enum StudyPlanner {
                         group: arm.name, kind: .arm, arm: arm.name, seed: seed,
                         config: label(merged, group: arm.name, seed: seed, studyId: studyId)))
                 for control in request.controls {
-                    let kind: StudyGroupKind = control == .noGrowth ? .noGrowth : .staticFinal
+                    let kind = StudyPlanner.kind(of: control)
                     let group = groupName(kind: kind, variant: arm.name)
                     // Not a ternary: JSONValue is ExpressibleByNilLiteral, so `: nil` would be `.null`.
                     var config: JSONValue? = nil
@@ -63,6 +65,15 @@ public enum StudyPlanner {
         return runs
     }
 
+    /// The group kind of a control's runs.
+    static func kind(of control: StudyControl) -> StudyGroupKind {
+        switch control {
+        case .noGrowth: .noGrowth
+        case .staticFinal: .staticFinal
+        case .fixedSchedule: .fixedSchedule
+        }
+    }
+
     /// The study owns a run's seed and labels: `seed`, `name` = group/seed-n,
     /// `experiment_name` = the study id.
     static func label(_ config: JSONValue, group: String, seed: UInt64, studyId: String) -> JSONValue {
@@ -71,6 +82,12 @@ public enum StudyPlanner {
         members["name"] = .string(runName(group: group, seed: seed))
         members["experiment_name"] = .string(studyId)
         return .object(members)
+    }
+
+    /// Whether the config names a controller (a policy other than `none`).
+    static func grows(_ config: JSONValue) -> Bool {
+        guard case .object(let members) = config, case .string(let policy)? = members["policy"] else { return false }
+        return policy != ControlPolicy.none.rawValue
     }
 
     /// The same run without growth: no controller (`policy`), no seed settings.
@@ -82,6 +99,21 @@ public enum StudyPlanner {
     public static func staticFinal(from grown: JSONValue, hiddenSizes: [Int], group: String, seed: UInt64, studyId: String) -> JSONValue {
         let patch: JSONValue = .object(["model": .object(["hidden_sizes": .array(hiddenSizes.map { .int(Int64($0)) })])])
         return label(MergePatch.apply(patch, to: withoutGrowth(grown)), group: group, seed: seed, studyId: studyId)
+    }
+
+    /// The fixed_schedule config: the grown run's config and seed settings with the `scheduled`
+    /// policy repeating its germinations; a grown run that germinated nothing is repeated
+    /// without growth (zero germinations, no controller).
+    public static func fixedSchedule(
+        from grown: JSONValue, germinations: [ScheduledGermination], group: String, seed: UInt64, studyId: String
+    ) -> JSONValue {
+        guard !germinations.isEmpty else { return label(withoutGrowth(grown), group: group, seed: seed, studyId: studyId) }
+        let schedule: JSONValue = .array(
+            germinations.map {
+                .object(["epoch": .int(Int64($0.epoch)), "slot": .string($0.slot), "blueprint": .string($0.blueprint)])
+            })
+        let patch: JSONValue = .object(["policy": .string(ControlPolicy.scheduled.rawValue), "seeds": .object(["schedule": schedule])])
+        return label(MergePatch.apply(patch, to: grown), group: group, seed: seed, studyId: studyId)
     }
 
     /// Names a problem of a merged config by where its field came from: the variant's

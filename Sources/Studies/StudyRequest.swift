@@ -9,8 +9,9 @@ public enum StudyControl: String, Sendable, Codable, CaseIterable {
     /// Each grown run's final architecture trained from scratch with the same recipe and
     /// seed, started when that run ends.
     case staticFinal = "static_final"
-    /// The same number of germinations at fixed epochs without a controller (refused: Tamiyo
-    /// and Kasmina cannot schedule germinations yet).
+    /// Each grown run's germinations (same epochs, slots and blueprints) repeated without a
+    /// controller — Tamiyo's `scheduled` policy, fixed stage durations — with the same recipe
+    /// and seed, started when that run ends.
     case fixedSchedule = "fixed_schedule"
 }
 
@@ -118,12 +119,7 @@ public struct StudyRequest: Sendable, Codable, Equatable {
                         problem("controls[\(index)]", "must be one of \(StudyControl.allCases.map(\.rawValue).joined(separator: ", "))")
                         continue
                     }
-                    if control == .fixedSchedule {
-                        problem(
-                            "controls[\(index)]",
-                            "fixed_schedule is not supported yet: Tamiyo and Kasmina cannot schedule germinations at fixed epochs without a controller"
-                        )
-                    } else if controls.contains(control) {
+                    if controls.contains(control) {
                         problem("controls[\(index)]", "'\(text)' is listed twice")
                     } else {
                         controls.append(control)
@@ -144,7 +140,7 @@ public struct StudyRequest: Sendable, Codable, Equatable {
             }
     }
 
-    /// Runs the study will create: per seed, each arm and its controls (one static_final per
-    /// arm run), and each fixed config.
+    /// Runs the study will create: per seed, each arm and its controls (one static_final and
+    /// one fixed_schedule per arm run), and each fixed config.
     public var runCount: Int { seeds.count * (arms.count * (1 + controls.count) + fixed.count) }
 }

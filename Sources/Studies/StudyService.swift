@@ -6,7 +6,7 @@ public import Logging
 import Oona
 public import Runs
 import Synchronization
-import Tolaria
+public import Tolaria
 
 import enum Leyline.RFC3339
 
@@ -43,25 +43,36 @@ public final class StudyService: Sendable {
     public typealias SeedStages = @Sendable (_ runId: String) -> [String]?
     /// Where the server keeps a run's checkpoints (deleted with the run).
     public typealias CheckpointDirectory = @Sendable (_ runId: String) -> String?
+    /// The germinations a run made (epoch, slot, blueprint of each seed it grafted; nil: its
+    /// seed view is not known) — what a fixed_schedule control repeats.
+    public typealias SeedGerminations = @Sendable (_ runId: String) -> [ScheduledGermination]?
 
     public let options: Options
     public let store: StudyStore
     let runs: RunService
     let seedStages: SeedStages
     let checkpointDirectory: CheckpointDirectory
+    let seedGerminations: SeedGerminations
     let logger: Logger
     /// Serialises the creation of a study's missing runs (HTTP thread and monitor).
     private let tickLock = Mutex(())
-    /// Data-set shapes by data-set spec, for parameter counts (loading a data set is not free).
-    private let shapes = Mutex<[String: (inputs: Int, classes: Int)]>([:])
     /// The monitor's thread.
     private let monitorThread = BackgroundThread(name: "studies-monitor")
+    /// Outcomes of finished runs by run id: a finished run's record, epochs and seeds no longer
+    /// change, so a summary reads its epoch history once, not at every request (a deleted run
+    /// never reaches this: the summary lists it from its missing record).
+    private let finishedOutcomes = Mutex<[String: RunOutcome]>([:])
+    static let maxKeptOutcomes = 10_000
+    /// Curve samples of finished runs by run id (the curves read each run's history once), at
+    /// most `maxKeptCurveSamples` samples in all (~40 bytes each).
+    private let finishedCurves = Mutex<(runs: [String: [CurveSample]], samples: Int)>(([:], 0))
+    static let maxKeptCurveSamples = 1_000_000
     /// Event streams of studies' progress, fed each monitor round.
     public let feed = StudyProgressFeed()
 
     public init(
         options: Options, runs: RunService, logger: Logger, seedStages: @escaping SeedStages,
-        checkpointDirectory: @escaping CheckpointDirectory
+        checkpointDirectory: @escaping CheckpointDirectory, seedGerminations: @escaping SeedGerminations = { _ in nil }
     ) throws {
         self.options = options
         try AtomicFile.createDirectory(options.directory)
@@ -70,6 +81,7 @@ public final class StudyService: Sendable {
         self.logger = logger
         self.seedStages = seedStages
         self.checkpointDirectory = checkpointDirectory
+        self.seedGerminations = seedGerminations
     }
 
     /// Starts the monitor (its first round at once: members a crash left behind get their runs).
@@ -151,6 +163,12 @@ public final class StudyService: Sendable {
             if request.controls.contains(.noGrowth) {
                 check(StudyPlanner.withoutGrowth(merged), overrides: arm.overrides, field: "arms[\(index)]")
             }
+            if request.controls.contains(.fixedSchedule), !StudyPlanner.grows(merged) {
+                let located = StudyPlanner.locate(
+                    JSONFieldProblem(field: "policy", message: "fixed_schedule repeats a grown run's germinations: the arm needs a policy"),
+                    overrides: arm.overrides, variantField: "arms[\(index)]")
+                if !problems.contains(located) { problems.append(located) }
+            }
         }
         for (index, fixed) in request.fixed.enumerated() {
             let merged = StudyPlanner.label(
@@ -170,31 +188,8 @@ public final class StudyService: Sendable {
             for member in members where member.runId == nil && member.error == nil {
                 let key = "study:\(studyId):\(member.group):\(member.seed)"
                 var config = member.config
-                if member.kind == .staticFinal {
-                    guard let grown = members.first(where: { $0.kind == .arm && $0.arm == member.arm && $0.seed == member.seed }) else {
-                        continue
-                    }
-                    if let error = grown.error {
-                        try store.fail(
-                            studyId: studyId, group: member.group, seed: member.seed, error: "the grown run got no run: \(error)")
-                        continue
-                    }
-                    guard let grownId = grown.runId, let grownConfig = grown.config else { continue }
-                    guard let record = try runs.run(grownId) else {
-                        try store.fail(
-                            studyId: studyId, group: member.group, seed: member.seed, error: "the grown run \(grownId) was deleted")
-                        continue
-                    }
-                    guard record.status.isFinished else { continue }
-                    guard record.status == .succeeded else {
-                        try store.fail(
-                            studyId: studyId, group: member.group, seed: member.seed,
-                            error: "the grown run \(grownId) ended \(record.status.rawValue): no final architecture to train")
-                        continue
-                    }
-                    let widths = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: record.latestMetrics)
-                    config = StudyPlanner.staticFinal(
-                        from: grownConfig, hiddenSizes: widths, group: member.group, seed: member.seed, studyId: studyId)
+                if member.kind == .staticFinal || member.kind == .fixedSchedule {
+                    config = try controlConfig(for: member, members: members, studyId: studyId)
                 }
                 guard let config else { continue }
                 let record: RunRecord
@@ -212,6 +207,34 @@ public final class StudyService: Sendable {
                 try store.attach(studyId: studyId, group: member.group, seed: member.seed, runId: record.id, config: config)
             }
         }
+    }
+
+    /// A static_final or fixed_schedule member's config once its grown run has succeeded (nil
+    /// while it runs); a grown run without a usable end fails the member.
+    private func controlConfig(for member: StudyMember, members: [StudyMember], studyId: String) throws -> JSONValue? {
+        func fail(_ error: String) throws -> JSONValue? {
+            try store.fail(studyId: studyId, group: member.group, seed: member.seed, error: error)
+            return nil
+        }
+        guard let grown = members.first(where: { $0.kind == .arm && $0.arm == member.arm && $0.seed == member.seed }) else {
+            return nil
+        }
+        if let error = grown.error { return try fail("the grown run got no run: \(error)") }
+        guard let grownId = grown.runId, let grownConfig = grown.config else { return nil }
+        guard let record = try runs.run(grownId) else { return try fail("the grown run \(grownId) was deleted") }
+        guard record.status.isFinished else { return nil }
+        guard record.status == .succeeded else {
+            return try fail("the grown run \(grownId) ended \(record.status.rawValue): nothing to repeat")
+        }
+        if member.kind == .fixedSchedule {
+            guard let germinations = seedGerminations(grownId) ?? (record.config.effectivePolicy == .none ? [] : nil) else {
+                return try fail("the grown run \(grownId) has no seed view: its germinations are unknown")
+            }
+            return StudyPlanner.fixedSchedule(
+                from: grownConfig, germinations: germinations, group: member.group, seed: member.seed, studyId: studyId)
+        }
+        let widths = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: record.latestMetrics)
+        return StudyPlanner.staticFinal(from: grownConfig, hiddenSizes: widths, group: member.group, seed: member.seed, studyId: studyId)
     }
 
     // MARK: - Reading
@@ -292,11 +315,7 @@ public final class StudyService: Sendable {
                 groups[index].failed.append(
                     StudyRunProblem(runId: runId, seed: member.seed, status: record.status.rawValue, error: record.error))
             }
-            let history = try runs.metrics(runId)?.epochs ?? []
-            let outcome = RunOutcome(
-                record: record, seed: member.seed, epochs: history, seedStages: seedStages(runId) ?? RunOutcome.seedStages(from: history),
-                hostParameters: { [self] widths in hostParameters(record.config, widths) })
-            groups[index].runs.append(outcome)
+            groups[index].runs.append(try outcome(of: record, seed: member.seed))
         }
         for index in groups.indices {
             groups[index].statistics = GroupStatistics(groups[index].runs.filter { $0.status == .succeeded })
@@ -313,6 +332,22 @@ public final class StudyService: Sendable {
             verdicts: verdicts)
     }
 
+    /// What the run contributes: computed from its epoch history, kept once the run finished.
+    func outcome(of record: RunRecord, seed: UInt64) throws -> RunOutcome {
+        if record.status.isFinished, let kept = finishedOutcomes.withLock({ $0[record.id] }), kept.seed == seed { return kept }
+        let history = try runs.registry.epochs(record.id)
+        let outcome = RunOutcome(
+            record: record, seed: seed, epochs: history, seedStages: seedStages(record.id) ?? RunOutcome.seedStages(from: history),
+            hostParameters: { [self] widths in hostParameters(record.config, widths) })
+        if record.status.isFinished {
+            finishedOutcomes.withLock { kept in
+                if kept.count >= StudyService.maxKeptOutcomes { kept.removeAll() }
+                kept[record.id] = outcome
+            }
+        }
+        return outcome
+    }
+
     static func status(_ state: StudyState, finished: Bool) -> String {
         if state == .stopped { return "stopped" }
         if finished { return "completed" }
@@ -320,13 +355,8 @@ public final class StudyService: Sendable {
     }
 
     func hostParameters(_ config: RunConfig, _ widths: [Int]) -> Int? {
-        let key = (try? String(decoding: JanssonEncoder().encode(config.dataset), as: UTF8.self)) ?? ""
-        var shape = shapes.withLock { $0[key] }
-        if shape == nil {
-            shape = try? runs.datasetShape(of: config)
-            if let shape { shapes.withLock { $0[key] = shape } }
-        }
-        guard let shape else { return nil }
+        // The run service keeps data-set shapes (`DatasetShapeCache`): no load per run.
+        guard let shape = try? runs.datasetShape(of: config) else { return nil }
         // The run's host (conv layers included) with these dense widths.
         var architecture = HostArchitecture(model: config.model, inputs: shape.inputs, classes: shape.classes)
         architecture.hiddenSizes = widths
@@ -347,7 +377,7 @@ public final class StudyService: Sendable {
     public func curves(_ id: String, metric: CurveMetric) throws -> StudyCurves {
         guard try store.study(id) != nil else { throw StudyError.notFound("no study \(id)") }
         var order: [String] = []
-        var histories: [String: (kind: StudyGroupKind, arm: String?, runs: [[EpochSummary]])] = [:]
+        var histories: [String: (kind: StudyGroupKind, arm: String?, runs: [[CurveSample]])] = [:]
         for member in try store.members(id) {
             if histories[member.group] == nil {
                 order.append(member.group)
@@ -356,13 +386,26 @@ public final class StudyService: Sendable {
             guard let runId = member.runId, let status = try runs.run(runId)?.status, status != .failed, status != .cancelled else {
                 continue
             }
-            histories[member.group]?.runs.append(try runs.metrics(runId)?.epochs ?? [])
+            histories[member.group]?.runs.append(try curveSamples(runId, finished: status.isFinished))
         }
         return StudyCurves(
             studyId: id, metric: metric,
             groups: order.compactMap { name in
                 histories[name].map { GroupCurve(name: name, kind: $0.kind, arm: $0.arm, metric: metric, histories: $0.runs) }
             })
+    }
+
+    /// A run's curve samples: read from its epoch history, kept once the run finished.
+    func curveSamples(_ runId: String, finished: Bool) throws -> [CurveSample] {
+        if finished, let kept = finishedCurves.withLock({ $0.runs[runId] }) { return kept }
+        let samples = try runs.registry.epochs(runId).map(CurveSample.init)
+        if finished {
+            finishedCurves.withLock { kept in
+                if kept.samples + samples.count > StudyService.maxKeptCurveSamples { kept = ([:], 0) }
+                if kept.runs.updateValue(samples, forKey: runId) == nil { kept.samples += samples.count }
+            }
+        }
+        return samples
     }
 
     // MARK: - Controls
@@ -425,6 +468,10 @@ public final class StudyService: Sendable {
                 do { try runs.delete(record.id, checkpointDirectory: checkpointDirectory(record.id)) } catch RunControlError.notFound {}
             }
             try store.delete(id)
+            finishedOutcomes.withLock { kept in for record in records { kept[record.id] = nil } }
+            finishedCurves.withLock { kept in
+                for record in records { kept.samples -= kept.runs.removeValue(forKey: record.id)?.count ?? 0 }
+            }
             logger.info("study deleted", metadata: ["study": "\(id)", "runs": "\(records.count)"])
         }
     }

@@ -236,6 +236,7 @@ public final class TamiyoService: Sendable {
         switch config.effectivePolicy {
         case .none: return NoOpEpochController()
         case .heuristic: policy = HeuristicPolicy()
+        case .scheduled: policy = ScheduledPolicy()
         case .learned:
             let state = weights.withLock { ($0.current, $0.generation) }
             policy = LearnedPolicy(weights: state.0, generation: state.1)

@@ -128,7 +128,7 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
                 == ["base.epochs", "arms[1].overrides.model.hidden_sizes[0]"])
         #expect(
             try problems(#"{"name": "s", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1], "controls": ["fixed_schedule"]}"#) == [
-                "controls[0]"
+                "base.policy"
             ])
         // 3 seeds × (2 arms × 2) = 12 runs > 6.
         #expect(

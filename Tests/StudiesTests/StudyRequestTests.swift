@@ -2,6 +2,7 @@
 import EsperJSON
 import Foundation
 import Testing
+import Tolaria
 
 @testable import Studies
 
@@ -27,14 +28,14 @@ import Testing
         let (request, problems) = StudyRequest.parse(
             try json(
                 #"{"name": "", "base": 3, "arms": [{"name": "a b"}, {"name": "x", "overrides": 1, "colour": 2}], "seeds": [1, 1, -2], "#
-                    + #""controls": ["no_growth", "fixed_schedule", "bogus"], "extra": true}"#))
+                    + #""controls": ["no_growth", "no_growth", "bogus", "fixed_schedule"], "extra": true}"#))
         #expect(request == nil)
         #expect(
             problems.map(\.field) == [
                 "extra", "name", "base", "arms[0].name", "arms[1].colour", "arms[1].overrides", "seeds[1]", "seeds[2]", "controls[1]",
                 "controls[2]",
             ])
-        #expect(problems.first { $0.field == "controls[1]" }?.message.contains("not supported yet") == true)
+        #expect(problems.first { $0.field == "controls[1]" }?.message.contains("listed twice") == true)
         #expect(StudyRequest.parse(try json("[]")).problems.map(\.field) == [""])
         let missing = StudyRequest.parse(try json("{}")).problems.map(\.field)
         #expect(missing == ["name", "base", "arms", "seeds"])
@@ -76,5 +77,39 @@ import Testing
         #expect(
             StudyPlanner.locate(JSONFieldProblem(field: "epochs", message: "bad"), overrides: overrides, variantField: "arms[0]").field
                 == "base.epochs")
+    }
+}
+
+@Suite struct FixedSchedulePlanTests {
+    func json(_ text: String) throws -> JSONValue { try JSONValue.parse(text) }
+
+    @Test func theControlRepeatsTheGrownRunsGerminationsUnderTheScheduledPolicy() throws {
+        let grown = try json(
+            #"{"dataset": {"kind": "digits"}, "epochs": 9, "learning_rate": 0.01, "model": {"hidden_sizes": [4]}, "#
+                + #""policy": "heuristic", "seeds": {"blueprints": ["widen-8"], "min_training_epochs": 2}, "name": "g/seed-3", "seed": 3}"#)
+        let (parsed, _) = StudyRequest.parse(
+            try json(#"{"name": "s", "base": {}, "arms": [{"name": "g"}], "seeds": [3], "controls": ["fixed_schedule"]}"#))
+        let request = try #require(parsed)
+        #expect(request.runCount == 2)
+        let plan = StudyPlanner.plan(request, studyId: "S")
+        #expect(plan.map(\.group) == ["g", "g/fixed_schedule"] && plan.map(\.kind) == [.arm, .fixedSchedule])
+        #expect(plan[1].config == nil, "fixed_schedule waits for its grown run")
+        let control = try #require(
+            StudyPlanner.fixedSchedule(
+                from: grown, germinations: [ScheduledGermination(epoch: 2, slot: "slot-0", blueprint: "widen-8")],
+                group: "g/fixed_schedule", seed: 3, studyId: "S"
+            ).objectValue)
+        #expect(control["policy"] == .string("scheduled") && control["name"] == .string("g/fixed_schedule/seed-3"))
+        let seeds = try #require(control["seeds"]?.objectValue)
+        let blueprints = try json(#"["widen-8"]"#)
+        let schedule = try json(#"[{"epoch": 2, "slot": "slot-0", "blueprint": "widen-8"}]"#)
+        #expect(seeds["min_training_epochs"] == .int(2) && seeds["blueprints"] == blueprints)
+        #expect(seeds["schedule"] == schedule)
+        #expect(control["epochs"] == .int(9) && control["seed"] == .int(3) && control["experiment_name"] == .string("S"))
+        // Nothing germinated: the same run without growth.
+        let none = try #require(
+            StudyPlanner.fixedSchedule(from: grown, germinations: [], group: "g/fixed_schedule", seed: 3, studyId: "S").objectValue)
+        #expect(none["policy"] == nil && none["seeds"] == nil)
+        #expect(StudyPlanner.grows(grown) && !StudyPlanner.grows(StudyPlanner.withoutGrowth(grown)))
     }
 }

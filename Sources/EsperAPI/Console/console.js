@@ -606,6 +606,15 @@ function meanStd(statistics) {
   return percent(statistics.mean) + (typeof statistics.std === 'number' ? ' ± ' + (statistics.std * 100).toFixed(1) : '');
 }
 
+// Training FLOPs with an SI prefix (a run's count reaches 10^12 and more).
+function flops(value) {
+  if (typeof value !== 'number') return '—';
+  for (const [scale, prefix] of [[1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']]) {
+    if (Math.abs(value) >= scale) return (value / scale).toFixed(2) + ' ' + prefix + 'FLOP';
+  }
+  return value.toFixed(0) + ' FLOP';
+}
+
 function studyPage(view, id) {
   const header = el('p', { id: 'study-header' }, 'loading…');
   const groups = el('tbody', { id: 'study-groups' });
@@ -615,8 +624,8 @@ function studyPage(view, id) {
   view.append(el('section', {}, el('h2', {}, 'Study'), header, el('div', { className: 'toolbar' }, stop),
     el('h3', {}, 'Groups (final validation accuracy over seeds)'),
     el('table', { className: 'grid' },
-      el('thead', {}, el('tr', {}, ['Group', 'Kind', 'n', 'Final accuracy', 'Best accuracy', 'Parameters', 'Germinations',
-        'Fossilisations', 'Culls', 'Failed'].map((h) => el('th', {}, h)))), groups),
+      el('thead', {}, el('tr', {}, ['Group', 'Kind', 'n', 'Final accuracy', 'Best accuracy', 'Final test accuracy',
+        'Training FLOPs', 'Parameters', 'Germinations', 'Fossilisations', 'Culls', 'Failed'].map((h) => el('th', {}, h)))), groups),
     el('h3', {}, 'Verdicts (arm − control, 95 % Welch interval)'),
     el('table', { className: 'grid' },
       el('thead', {}, el('tr', {}, ['Arm', 'Control', 'Metric', 'Difference', '95 % interval', 'Verdict'].map((h) => el('th', {}, h)))),
@@ -637,6 +646,8 @@ function studyPage(view, id) {
         return el('tr', { 'data-group': group.name },
           el('td', {}, group.name), el('td', {}, group.kind), el('td', {}, (s.final_validation_accuracy || {}).n || 0),
           el('td', {}, meanStd(s.final_validation_accuracy)), el('td', {}, meanStd(s.best_validation_accuracy)),
+          el('td', { 'data-column': 'final_test_accuracy' }, meanStd(s.final_test_accuracy)),
+          el('td', { 'data-column': 'training_flops' }, flops((s.training_flops || {}).mean)),
           el('td', {}, number((s.parameters || {}).mean, 0)), el('td', {}, number((s.germinations || {}).mean, 1)),
           el('td', {}, number((s.fossilisations || {}).mean, 1)), el('td', {}, number((s.culls || {}).mean, 1)),
           el('td', {}, (group.failed || []).length));

@@ -208,8 +208,16 @@ extension RunConfig {
             if declaresConvolutions { root.problem("seeds", "seeds do not graft into conv hosts yet") }
             config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, epochs: epochs ?? 1)
             if config.policy == nil || config.policy == ControlPolicy.none {
-                root.problem("seeds", "seed settings need a policy ('heuristic' or 'learned')")
+                root.problem("seeds", "seed settings need a policy ('heuristic', 'learned' or 'scheduled')")
+            } else if (config.policy == .scheduled) != reader.has("schedule") {
+                reader.problem(
+                    "schedule",
+                    config.policy == .scheduled
+                        ? "required with policy 'scheduled': the germinations [{\"epoch\", \"slot\", \"blueprint\"}]"
+                        : "only the 'scheduled' policy follows a schedule")
             }
+        } else if config.policy == .scheduled {
+            root.problem("seeds", "policy 'scheduled' needs seeds.schedule (the germinations it makes)")
         }
         root.rejectUnknown()
         if let knownShapes {
@@ -345,16 +353,12 @@ extension RunConfig {
         }
         for key in ["blueprints", "approved_blueprints"] where reader.has(key) {
             guard let ids = reader.stringArray(key, count: key == "blueprints" ? 1...64 : 0...64, maxLength: 64) else { continue }
-            for (index, id) in ids.enumerated()
-            where id.isEmpty
-                || !id.unicodeScalars.allSatisfy({
-                    $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0))
-                })
-            {
+            for (index, id) in ids.enumerated() where !ScheduledGermination.isBlueprintId(id) {
                 reader.problem("\(key)[\(index)]", "'\(id.prefix(64))' is not a blueprint id")
             }
             if key == "blueprints" { seeds.blueprints = ids } else { seeds.approvedBlueprints = ids }
         }
+        if reader.has("schedule") { seeds.schedule = ScheduledGermination.parse(reader, slotNames: slotNames, epochs: epochs) }
         if reader.has("allow_high_risk") { seeds.allowHighRisk = reader.bool("allow_high_risk") ?? false }
         if reader.has("host_frozen") { seeds.hostFrozen = reader.bool("host_frozen") ?? false }
         let integers: [(String, WritableKeyPath<SeedSettings, Int>, ClosedRange<Int>)] = [

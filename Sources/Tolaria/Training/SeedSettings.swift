@@ -6,6 +6,9 @@ public enum ControlPolicy: String, Sendable, Codable, CaseIterable {
     case heuristic
     /// Tamiyo's policy network (the one Simic trains), under the same risk engine.
     case learned
+    /// No judgement: germinates where and when `seeds.schedule` says and walks each seed
+    /// through its stages on fixed durations (a study's `fixed_schedule` control).
+    case scheduled
 }
 
 /// A deliberately broken graft, to exercise Kasmina's isolation checks end to end (like
@@ -72,6 +75,8 @@ public struct SeedSettings: Sendable, Codable, Equatable {
     /// past this many (nil: no budget beyond `max_germinations`).
     public var parameterBudget: Int?
     public var faultInjection: SeedFaultInjection?
+    /// The germinations of the `scheduled` policy, by epoch (nil with any other policy).
+    public var schedule: [ScheduledGermination]?
     /// The risk engine keeps the host learning rate within [configured ÷ this, configured ×
     /// this]: a policy that raises it at every boundary (a learned one did, 50 times a run)
     /// must not be able to ruin the run. A change past the bound is cut to the bound. nil:

@@ -209,3 +209,32 @@ def test_a_study_shows_its_groups_verdicts_and_curves(server, browser):
     assert "no_growth" in verdicts and any(word in verdicts for word in ("better", "worse", "not distinguishable"))
     assert errors(browser) == []
     screenshot(browser, "study")
+
+
+def test_a_study_page_shows_test_accuracy_and_training_flops(server, browser):
+    """The group table shows the summary's final test accuracy (a digits study with a fixed test
+    split) and training FLOPs (mean over seeds, with an SI prefix), as the summary gives them."""
+    url, token = server["url"], server["token"]
+    base = {"dataset": {"kind": "digits", "test_rows": 300}, "model": {"hidden_sizes": [8]}, "epochs": 2, "learning_rate": 0.01}
+    body = {"name": "console test split", "base": base, "arms": [{"name": "a"}], "seeds": [1]}
+    created = requests.post(url + "/api/v1/studies", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert created.status_code == 202, created.text
+    study_id = created.json()["id"]
+    deadline = time.monotonic() + 120
+    while (summary := requests.get(url + f"/api/v1/studies/{study_id}", timeout=5).json())["status"] != "completed":
+        assert time.monotonic() < deadline, "the study did not complete"
+        time.sleep(0.5)
+    statistics = summary["groups"][0]["statistics"]
+    test_accuracy = statistics["final_test_accuracy"]["mean"]
+    flops = statistics["training_flops"]["mean"]
+    assert flops > 0
+    open_page(browser, url, f"#/study/{study_id}", "study-groups")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#study-groups tr[data-group="a"]'))
+    headers = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#study-groups")[0]
+               .find_elements(By.XPATH, "../thead//th")]
+    assert "Final test accuracy" in headers and "Training FLOPs" in headers
+    row = browser.find_element(By.CSS_SELECTOR, '#study-groups tr[data-group="a"]')
+    assert row.find_element(By.CSS_SELECTOR, 'td[data-column="final_test_accuracy"]').text == f"{test_accuracy * 100:.1f} %"
+    scale, prefix = next((s, p) for s, p in [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")] if flops >= s)
+    assert row.find_element(By.CSS_SELECTOR, 'td[data-column="training_flops"]').text == f"{flops / scale:.2f} {prefix}FLOP"
+    assert errors(browser) == []
