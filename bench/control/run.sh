@@ -147,7 +147,7 @@ run() {  # name url [lua] -> appends "name rps p50 p99 non2xx cpu_us_per_request
   bad=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt")
   total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
   # CPU time the server spent per request (µs): what the load of other processes does not change.
-  cpu=$(awk -v t=$((after - before)) -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n > 0 ? t * 1e6 / hz / n : 0 }')
+  cpu=$(awk -v t=$((after - before)) -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }')
   echo "$name ${rps:-0} ${p50:--} ${p99:--} ${bad:-0} $cpu" | tee -a "$work/results.txt"
 }
 
