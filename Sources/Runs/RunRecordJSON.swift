@@ -13,9 +13,9 @@ enum RunRecordJSON {
         _ row: SQLiteRow, configs: StoredJSONCache<RunConfig>, summaries: StoredJSONCache<EpochSummary>, into out: inout [UInt8]
     ) -> Bool {
         guard let id = row["id"].string, let status = row["status"].string.flatMap(RunStatus.init(rawValue:)),
-            let configText = row["config"].string, let config = configs.entry(configText)
+            let configText = row["config"].string, let config = configs.entry(id, configText)
         else { return false }
-        let latest = row["latest"].string.flatMap(summaries.entry)
+        let latest = row["latest"].string.flatMap { summaries.entry(id, $0) }
         let started = row["started_ns"].int, finished = row["finished_ns"].int
         var writer = ObjectWriter()
         writer.open(&out)

@@ -65,7 +65,8 @@ serve off
 if [ "$MLFLOW" = 1 ]; then
   (cd "$work" && exec mlflow server --backend-store-uri "sqlite:///$work/mlflow.db" --host 127.0.0.1 --port "$MPORT" \
     --workers 2 >"$work/mlflow.log" 2>&1) &
-  pids+=($!)
+  mlflow_pid=$!
+  pids+=("$mlflow_pid")
   for _ in $(seq 300); do curl -fs "localhost:$MPORT/health" >/dev/null 2>&1 && break; sleep 0.5; done
   experiment=$(curl -fs "localhost:$MPORT/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["experiment_id"])')
@@ -120,15 +121,34 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 fi
 
-run() {  # name url [lua] -> appends "name rps p50 p99 non2xx" to results
-  local name=$1 url=$2 script=${3:-}
+cpu_ticks() {  # user + system clock ticks of a process and its descendants (MLflow's workers, esper's Redis)
+  local total=0 pid all=$1 level=$1
+  for _ in 1 2 3 4; do
+    level=$(pgrep -d, -P "$level" 2>/dev/null) || break
+    all="$all,$level"
+  done
+  for pid in ${all//,/ }; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+run() {  # name url [lua] -> appends "name rps p50 p99 non2xx cpu_us_per_request" to results
+  local name=$1 url=$2 script=${3:-} pid=$esper_pid
+  [ "${name#m_}" != "$name" ] && pid=$mlflow_pid
+  local before after
+  before=$(cpu_ticks $pid)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency ${script:+-s "$work/$script.lua"} "$url" >"$work/wrk.txt" 2>&1 || true
-  local rps p50 p99 bad
+  after=$(cpu_ticks $pid)
+  local rps p50 p99 bad total cpu
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
   bad=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt")
-  echo "$name ${rps:-0} ${p50:--} ${p99:--} ${bad:-0}" | tee -a "$work/results.txt"
+  total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+  # CPU time the server spent per request (µs): what the load of other processes does not change.
+  cpu=$(awk -v t=$((after - before)) -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+  echo "$name ${rps:-0} ${p50:--} ${p99:--} ${bad:-0} $cpu" | tee -a "$work/results.txt"
 }
 
 E="http://127.0.0.1:$EPORT"
@@ -156,22 +176,26 @@ python3 - "$work/results.txt" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad = line.split()
-    rows.setdefault(name, []).append((float(rps), p50, p99, int(bad)))
+    name, rps, p50, p99, bad, cpu = line.split()
+    rows.setdefault(name, []).append((float(rps), p50, p99, int(bad), int(cpu)))
 def med(name):
     r = rows.get(name)
     if not r: return None
     values = sorted(x[0] for x in r)
     middle = sorted(r, key=lambda x: x[0])[len(r) // 2]
-    return statistics.median(values), values[0], values[-1], middle[1], middle[2], sum(x[3] for x in r)
+    return (statistics.median(values), values[0], values[-1], middle[1], middle[2], sum(x[3] for x in r),
+            statistics.median(x[4] for x in r))
 pairs = [("get", "m_get"), ("list", "m_search"), ("list_pages", "m_search"), ("list_filtered", "m_search"),
          ("history", "m_history"), ("create", "m_create"), ("scrape", None), ("health", "m_health")]
-print("%-14s %10s %17s %9s %9s %6s %10s %8s" % ("call", "req/s", "(min-max)", "p50", "p99", "non2xx", "mlflow", "ratio"))
+print("%-14s %9s %17s %9s %9s %6s %9s %9s %10s %8s %9s" % (
+    "call", "req/s", "(min-max)", "p50", "p99", "non2xx", "cpu us/r", "mlflow", "mlflow p99", "ratio", "cpu ratio"))
 for e, m in pairs:
     a = med(e)
     if not a: continue
     b = med(m) if m else None
     ratio = "%.0f x" % (a[0] / b[0]) if b and b[0] > 0 else "-"
-    print("%-14s %10.0f %17s %9s %9s %6d %10s %8s" % (
-        e, a[0], "(%.0f-%.0f)" % (a[1], a[2]), a[3], a[4], a[5], "%.0f" % b[0] if b else "-", ratio))
+    cpu_ratio = "%.0f x" % (b[6] / a[6]) if b and a[6] > 0 else "-"
+    print("%-14s %9.0f %17s %9s %9s %6d %9d %9s %10s %8s %9s" % (
+        e, a[0], "(%.0f-%.0f)" % (a[1], a[2]), a[3], a[4], a[5], a[6], "%.0f" % b[0] if b else "-",
+        b[4] if b else "-", ratio, cpu_ratio))
 PY
