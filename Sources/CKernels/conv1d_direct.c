@@ -119,23 +119,27 @@ __attribute__((target("avx512f"))) static void act_grad(float *dz, float *dbias,
     __m512 s0 = zero, s1 = zero;
     for (size_t r = 0; r < rows; r++) {
         const size_t o = r * cout;
-        __m512 g0 = _mm512_maskz_loadu_ps(m0, dy + o), g1 = _mm512_maskz_loadu_ps(m1, dy + o + 16);
+        /* the second vector's pointers only when it has lanes: past the end otherwise */
+        __m512 g0 = _mm512_maskz_loadu_ps(m0, dy + o), g1 = wide ? _mm512_maskz_loadu_ps(m1, dy + o + 16) : zero;
         if (relu) {
             g0 = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m0, _mm512_maskz_loadu_ps(m0, z + o), zero,
                                                              _CMP_GT_OQ),
                                      g0);
-            g1 = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m1, _mm512_maskz_loadu_ps(m1, z + o + 16),
-                                                             zero, _CMP_GT_OQ),
-                                     g1);
+            if (wide)
+                g1 = _mm512_maskz_mov_ps(
+                    _mm512_mask_cmp_ps_mask(m1, _mm512_maskz_loadu_ps(m1, z + o + 16), zero, _CMP_GT_OQ), g1);
         }
         _mm512_mask_storeu_ps(dz + o, m0, g0);
-        _mm512_mask_storeu_ps(dz + o + 16, m1, g1);
+        if (wide)
+            _mm512_mask_storeu_ps(dz + o + 16, m1, g1);
         s0 = _mm512_add_ps(s0, g0);
         s1 = _mm512_add_ps(s1, g1);
     }
     if (dbias) {
         _mm512_mask_storeu_ps(dbias, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dbias), s0));
-        _mm512_mask_storeu_ps(dbias + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dbias + 16), s1));
+        if (wide)
+            _mm512_mask_storeu_ps(dbias + 16, m1,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dbias + 16), s1));
     }
 }
 
@@ -186,13 +190,14 @@ __attribute__((target("avx512f"), always_inline)) static inline void
 weight_grad_few_taps(float *dW, const float *dz, const float *cols, size_t rows, size_t cout,
                      const int T)
 {
-    const __mmask16 m0 = lanes(cout), m1 = cout > 16 ? lanes(cout - 16) : 0;
+    const int wide = cout > 16;
+    const __mmask16 m0 = lanes(cout), m1 = wide ? lanes(cout - 16) : 0;
     __m512 acc0[8], acc1[8];
     for (int p = 0; p < T; p++)
         acc0[p] = acc1[p] = _mm512_setzero_ps();
     for (size_t row = 0; row < rows; row++) {
         const __m512 g0 = _mm512_maskz_loadu_ps(m0, dz + row * cout);
-        const __m512 g1 = _mm512_maskz_loadu_ps(m1, dz + row * cout + 16);
+        const __m512 g1 = wide ? _mm512_maskz_loadu_ps(m1, dz + row * cout + 16) : _mm512_setzero_ps();
         for (int p = 0; p < T; p++) {
             const __m512 a = _mm512_set1_ps(cols[row * T + p]);
             acc0[p] = _mm512_fmadd_ps(a, g0, acc0[p]);
