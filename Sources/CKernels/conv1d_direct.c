@@ -143,6 +143,37 @@ __attribute__((target("avx512f"))) static void act_grad(float *dz, float *dbias,
     }
 }
 
+/* The start of an R x V tile over taps [p0, p0 + 16 V): the lanes of each tap vector (the last
+ * one masked at taps) and zeroed accumulators. R and V are constants at every call. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_start(__mmask16 m[5], __m512 acc[8][5], size_t p0, size_t taps, const int R, const int V)
+{
+    for (int v = 0; v < V; v++)
+        m[v] = p0 + 16 * v < taps ? lanes(taps - p0 - 16 * v) : 0;
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++)
+            acc[i][v] = _mm512_setzero_ps();
+}
+
+/* TILE(V) with V = vectors (1 to 5; more are left to the next chunk) as a constant, so that each
+ * tile's loops unroll and its accumulators stay in registers. */
+#define WITH_VECTORS(vectors, TILE)                                                                \
+    switch (vectors) {                                                                             \
+    case 1: TILE(1); break;                                                                        \
+    case 2: TILE(2); break;                                                                        \
+    case 3: TILE(3); break;                                                                        \
+    case 4: TILE(4); break;                                                                        \
+    default: TILE(5); break;                                                                       \
+    }
+
+/* V tap vectors of one row (cols) or one weight row (W), masked by m. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+load_taps(__m512 out[5], const float *src, const __mmask16 m[5], const int V)
+{
+    for (int v = 0; v < V; v++)
+        out[v] = _mm512_maskz_loadu_ps(m[v], src + 16 * v);
+}
+
 /* ---- weight gradient: dW[co, p] += sum over rows of dz[row, co] cols[row, p] --------------- */
 
 /* Output channels [co0, co0 + R) (clamped to cout) x taps [p0, p0 + 16 V) in R x V accumulators,
@@ -152,21 +183,15 @@ weight_tile(float *dW, const float *dz, const float *cols, size_t rows, size_t t
             size_t co0, size_t p0, const int R, const int V)
 {
     __mmask16 m[5];
-    for (int v = 0; v < V; v++)
-        m[v] = p0 + 16 * v < taps ? lanes(taps - p0 - 16 * v) : 0;
+    __m512 acc[8][5];
+    tile_start(m, acc, p0, taps, R, V);
     size_t co[8];
     for (int i = 0; i < R; i++)
         co[i] = co0 + i < cout ? co0 + i : cout - 1; /* clamped rows are computed, not stored */
-    __m512 acc[8][5];
-    for (int i = 0; i < R; i++)
-        for (int v = 0; v < V; v++)
-            acc[i][v] = _mm512_setzero_ps();
     for (size_t row = 0; row < rows; row++) {
-        const float *c = cols + row * taps + p0;
         const float *g = dz + row * cout;
         __m512 x[5];
-        for (int v = 0; v < V; v++)
-            x[v] = _mm512_maskz_loadu_ps(m[v], c + 16 * v);
+        load_taps(x, cols + row * taps + p0, m, V);
         for (int i = 0; i < R; i++) {
             const __m512 a = _mm512_set1_ps(g[co[i]]);
             for (int v = 0; v < V; v++)
@@ -233,13 +258,9 @@ __attribute__((target("avx512f"))) static void weight_grad(float *dW, const floa
         const size_t vectors = (taps - p0 + 15) / 16; /* more than 5 handled by the next p0 */
         const size_t per = vectors >= 4 ? 5 : 8;       /* output channels per pass: <= 25 accumulators */
         for (size_t co0 = 0; co0 < cout; co0 += per) {
-            switch (vectors) {
-            case 1: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 8, 1); break;
-            case 2: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 8, 2); break;
-            case 3: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 8, 3); break;
-            case 4: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 5, 4); break;
-            default: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 5, 5); break;
-            }
+#define WEIGHT_TILE(V) weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, (V) >= 4 ? 5 : 8, V)
+            WITH_VECTORS(vectors, WEIGHT_TILE)
+#undef WEIGHT_TILE
         }
     }
 }
@@ -254,20 +275,14 @@ input_tile(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d, 
 {
     const size_t taps = d->kernel * d->in_channels, cout = d->out_channels, C = d->in_channels;
     __mmask16 m[5];
-    for (int v = 0; v < V; v++)
-        m[v] = p0 + 16 * v < taps ? lanes(taps - p0 - 16 * v) : 0;
+    __m512 acc[8][5]; /* R <= 4 used */
+    tile_start(m, acc, p0, taps, R, V);
     const float *g[4];
     for (int i = 0; i < R; i++)
         g[i] = dz + (r0 + i < rows ? r0 + i : rows - 1) * cout;
-    __m512 acc[4][5];
-    for (int i = 0; i < R; i++)
-        for (int v = 0; v < V; v++)
-            acc[i][v] = _mm512_setzero_ps();
     for (size_t co = 0; co < cout; co++) {
-        const float *w = W + co * taps + p0;
         __m512 wv[5];
-        for (int v = 0; v < V; v++)
-            wv[v] = _mm512_maskz_loadu_ps(m[v], w + 16 * v);
+        load_taps(wv, W + co * taps + p0, m, V);
         for (int i = 0; i < R; i++) {
             const __m512 a = _mm512_set1_ps(g[i][co]);
             for (int v = 0; v < V; v++)
@@ -309,13 +324,9 @@ __attribute__((target("avx512f"))) static void input_grad(float *dx, const float
     for (size_t p0 = 0; p0 < taps; p0 += 80) {
         const size_t vectors = (taps - p0 + 15) / 16;
         for (size_t r0 = 0; r0 < rows; r0 += 4) {
-            switch (vectors) {
-            case 1: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 1); break;
-            case 2: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 2); break;
-            case 3: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 3); break;
-            case 4: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 4); break;
-            default: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 5); break;
-            }
+#define INPUT_TILE(V) input_tile(dx, dz, W, d, out, rows, r0, p0, 4, V)
+            WITH_VECTORS(vectors, INPUT_TILE)
+#undef INPUT_TILE
         }
     }
 }
