@@ -119,24 +119,59 @@ __attribute__((target("avx512f"))) static void act_grad(float *dz, float *dbias,
     __m512 s0 = zero, s1 = zero;
     for (size_t r = 0; r < rows; r++) {
         const size_t o = r * cout;
-        __m512 g0 = _mm512_maskz_loadu_ps(m0, dy + o), g1 = _mm512_maskz_loadu_ps(m1, dy + o + 16);
+        /* the second vector's pointers only when it has lanes: past the end otherwise */
+        __m512 g0 = _mm512_maskz_loadu_ps(m0, dy + o), g1 = wide ? _mm512_maskz_loadu_ps(m1, dy + o + 16) : zero;
         if (relu) {
             g0 = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m0, _mm512_maskz_loadu_ps(m0, z + o), zero,
                                                              _CMP_GT_OQ),
                                      g0);
-            g1 = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m1, _mm512_maskz_loadu_ps(m1, z + o + 16),
-                                                             zero, _CMP_GT_OQ),
-                                     g1);
+            if (wide)
+                g1 = _mm512_maskz_mov_ps(
+                    _mm512_mask_cmp_ps_mask(m1, _mm512_maskz_loadu_ps(m1, z + o + 16), zero, _CMP_GT_OQ), g1);
         }
         _mm512_mask_storeu_ps(dz + o, m0, g0);
-        _mm512_mask_storeu_ps(dz + o + 16, m1, g1);
+        if (wide)
+            _mm512_mask_storeu_ps(dz + o + 16, m1, g1);
         s0 = _mm512_add_ps(s0, g0);
         s1 = _mm512_add_ps(s1, g1);
     }
     if (dbias) {
         _mm512_mask_storeu_ps(dbias, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, dbias), s0));
-        _mm512_mask_storeu_ps(dbias + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dbias + 16), s1));
+        if (wide)
+            _mm512_mask_storeu_ps(dbias + 16, m1,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, dbias + 16), s1));
     }
+}
+
+/* The start of an R x V tile over taps [p0, p0 + 16 V): the lanes of each tap vector (the last
+ * one masked at taps) and zeroed accumulators. R and V are constants at every call. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_start(__mmask16 m[5], __m512 acc[8][5], size_t p0, size_t taps, const int R, const int V)
+{
+    for (int v = 0; v < V; v++)
+        m[v] = p0 + 16 * v < taps ? lanes(taps - p0 - 16 * v) : 0;
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++)
+            acc[i][v] = _mm512_setzero_ps();
+}
+
+/* TILE(V) with V = vectors (1 to 5; more are left to the next chunk) as a constant, so that each
+ * tile's loops unroll and its accumulators stay in registers. */
+#define WITH_VECTORS(vectors, TILE)                                                                \
+    switch (vectors) {                                                                             \
+    case 1: TILE(1); break;                                                                        \
+    case 2: TILE(2); break;                                                                        \
+    case 3: TILE(3); break;                                                                        \
+    case 4: TILE(4); break;                                                                        \
+    default: TILE(5); break;                                                                       \
+    }
+
+/* V tap vectors of one row (cols) or one weight row (W), masked by m. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+load_taps(__m512 out[5], const float *src, const __mmask16 m[5], const int V)
+{
+    for (int v = 0; v < V; v++)
+        out[v] = _mm512_maskz_loadu_ps(m[v], src + 16 * v);
 }
 
 /* ---- weight gradient: dW[co, p] += sum over rows of dz[row, co] cols[row, p] --------------- */
@@ -148,21 +183,15 @@ weight_tile(float *dW, const float *dz, const float *cols, size_t rows, size_t t
             size_t co0, size_t p0, const int R, const int V)
 {
     __mmask16 m[5];
-    for (int v = 0; v < V; v++)
-        m[v] = p0 + 16 * v < taps ? lanes(taps - p0 - 16 * v) : 0;
+    __m512 acc[8][5];
+    tile_start(m, acc, p0, taps, R, V);
     size_t co[8];
     for (int i = 0; i < R; i++)
         co[i] = co0 + i < cout ? co0 + i : cout - 1; /* clamped rows are computed, not stored */
-    __m512 acc[8][5];
-    for (int i = 0; i < R; i++)
-        for (int v = 0; v < V; v++)
-            acc[i][v] = _mm512_setzero_ps();
     for (size_t row = 0; row < rows; row++) {
-        const float *c = cols + row * taps + p0;
         const float *g = dz + row * cout;
         __m512 x[5];
-        for (int v = 0; v < V; v++)
-            x[v] = _mm512_maskz_loadu_ps(m[v], c + 16 * v);
+        load_taps(x, cols + row * taps + p0, m, V);
         for (int i = 0; i < R; i++) {
             const __m512 a = _mm512_set1_ps(g[co[i]]);
             for (int v = 0; v < V; v++)
@@ -186,13 +215,14 @@ __attribute__((target("avx512f"), always_inline)) static inline void
 weight_grad_few_taps(float *dW, const float *dz, const float *cols, size_t rows, size_t cout,
                      const int T)
 {
-    const __mmask16 m0 = lanes(cout), m1 = cout > 16 ? lanes(cout - 16) : 0;
+    const int wide = cout > 16;
+    const __mmask16 m0 = lanes(cout), m1 = wide ? lanes(cout - 16) : 0;
     __m512 acc0[8], acc1[8];
     for (int p = 0; p < T; p++)
         acc0[p] = acc1[p] = _mm512_setzero_ps();
     for (size_t row = 0; row < rows; row++) {
         const __m512 g0 = _mm512_maskz_loadu_ps(m0, dz + row * cout);
-        const __m512 g1 = _mm512_maskz_loadu_ps(m1, dz + row * cout + 16);
+        const __m512 g1 = wide ? _mm512_maskz_loadu_ps(m1, dz + row * cout + 16) : _mm512_setzero_ps();
         for (int p = 0; p < T; p++) {
             const __m512 a = _mm512_set1_ps(cols[row * T + p]);
             acc0[p] = _mm512_fmadd_ps(a, g0, acc0[p]);
@@ -228,13 +258,9 @@ __attribute__((target("avx512f"))) static void weight_grad(float *dW, const floa
         const size_t vectors = (taps - p0 + 15) / 16; /* more than 5 handled by the next p0 */
         const size_t per = vectors >= 4 ? 5 : 8;       /* output channels per pass: <= 25 accumulators */
         for (size_t co0 = 0; co0 < cout; co0 += per) {
-            switch (vectors) {
-            case 1: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 8, 1); break;
-            case 2: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 8, 2); break;
-            case 3: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 8, 3); break;
-            case 4: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 5, 4); break;
-            default: weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, 5, 5); break;
-            }
+#define WEIGHT_TILE(V) weight_tile(dW, dz, cols, rows, taps, cout, co0, p0, (V) >= 4 ? 5 : 8, V)
+            WITH_VECTORS(vectors, WEIGHT_TILE)
+#undef WEIGHT_TILE
         }
     }
 }
@@ -249,20 +275,14 @@ input_tile(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d, 
 {
     const size_t taps = d->kernel * d->in_channels, cout = d->out_channels, C = d->in_channels;
     __mmask16 m[5];
-    for (int v = 0; v < V; v++)
-        m[v] = p0 + 16 * v < taps ? lanes(taps - p0 - 16 * v) : 0;
+    __m512 acc[8][5]; /* R <= 4 used */
+    tile_start(m, acc, p0, taps, R, V);
     const float *g[4];
     for (int i = 0; i < R; i++)
         g[i] = dz + (r0 + i < rows ? r0 + i : rows - 1) * cout;
-    __m512 acc[4][5];
-    for (int i = 0; i < R; i++)
-        for (int v = 0; v < V; v++)
-            acc[i][v] = _mm512_setzero_ps();
     for (size_t co = 0; co < cout; co++) {
-        const float *w = W + co * taps + p0;
         __m512 wv[5];
-        for (int v = 0; v < V; v++)
-            wv[v] = _mm512_maskz_loadu_ps(m[v], w + 16 * v);
+        load_taps(wv, W + co * taps + p0, m, V);
         for (int i = 0; i < R; i++) {
             const __m512 a = _mm512_set1_ps(g[i][co]);
             for (int v = 0; v < V; v++)
@@ -304,13 +324,9 @@ __attribute__((target("avx512f"))) static void input_grad(float *dx, const float
     for (size_t p0 = 0; p0 < taps; p0 += 80) {
         const size_t vectors = (taps - p0 + 15) / 16;
         for (size_t r0 = 0; r0 < rows; r0 += 4) {
-            switch (vectors) {
-            case 1: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 1); break;
-            case 2: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 2); break;
-            case 3: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 3); break;
-            case 4: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 4); break;
-            default: input_tile(dx, dz, W, d, out, rows, r0, p0, 4, 5); break;
-            }
+#define INPUT_TILE(V) input_tile(dx, dz, W, d, out, rows, r0, p0, 4, V)
+            WITH_VECTORS(vectors, INPUT_TILE)
+#undef INPUT_TILE
         }
     }
 }
