@@ -272,8 +272,14 @@ public final class OonaClient: LongRunningService {
     /// sent. Nothing is allocated per message but the entry's outcome.
     final class PublishScratch {
         var writer = LeylineJSONWriter(capacity: 4096)
-        var fields = RESPCommandBuffer(capacity: 16 * 1024)
-        var commands = RESPCommandBuffer(capacity: 16 * 1024)
+        var fields: RESPCommandBuffer
+        var commands: RESPCommandBuffer
+
+        /// Sized for `entries` typical entries per round trip (the buffers grow if needed).
+        init(entries: Int) {
+            fields = RESPCommandBuffer(capacity: entries * 1024 + 256)
+            commands = RESPCommandBuffer(capacity: entries * 1280 + 512)
+        }
     }
 
     /// Publishes messages in order, pipelined `depth` at a time on one connection: each
@@ -451,7 +457,7 @@ public final class OonaClient: LongRunningService {
         var dropped: [OonaStream: Int] = [:]
         var shed = 0
         var start = 0
-        let scratch = PublishScratch()
+        let scratch = PublishScratch(entries: min(depth, items.count))
         var chunk = prepare(items[0..<min(depth, items.count)], scratch)
         while !chunk.isEmpty {
             // Route this round trip's messages against the backlogs known now.

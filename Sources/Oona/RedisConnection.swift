@@ -157,7 +157,8 @@ public final class RedisConnection {
     /// status (XADD's entry id), then of `others` more: the texts straight from hiredis'
     /// reply (no `RedisReply` in between: the publish path reads one per message); an error
     /// reply among them is kept as `firstError` (its text is "").
-    func receiveTexts(_ texts: Int, then others: Int) throws(RedisError) -> (texts: [String], firstError: RedisReply?, others: [RedisReply]) {
+    func receiveTexts(_ texts: Int, then others: Int) throws(RedisError) -> (texts: [String], firstError: RedisReply?, others: [RedisReply])
+    {
         guard let context, !isBroken else { throw RedisError("connection is closed") }
         var result: (texts: [String], firstError: RedisReply?, others: [RedisReply]) = ([], nil, [])
         result.texts.reserveCapacity(texts)
@@ -172,7 +173,8 @@ public final class RedisConnection {
             }
             switch reply.pointee.type {
             case REDIS_REPLY_STRING, REDIS_REPLY_STATUS:
-                result.texts.append(String(decoding: UnsafeRawBufferPointer(start: reply.pointee.str, count: reply.pointee.len), as: UTF8.self))
+                result.texts.append(
+                    String(decoding: UnsafeRawBufferPointer(start: reply.pointee.str, count: reply.pointee.len), as: UTF8.self))
             case REDIS_REPLY_ERROR:
                 if result.firstError == nil { result.firstError = RedisConnection.convert(reply) }
                 result.texts.append("")
