@@ -154,12 +154,19 @@ enum BusBenchmark {
 
         var raw: [Double] = [], ours: [Double] = [], rawState: [Double] = [], oursState: [Double] = []
         var command = "", stateCommand = ""
+        // Client CPU per message (µs): load-independent where rates are not.
+        var rawCPU: [Double] = [], oursCPU: [Double] = [], rawStateCPU: [Double] = [], oursStateCPU: [Double] = []
         for round in 0..<rounds {
+            var before = ClientCPU.children()
             let (rate, text) = try redisBenchmark(server, key: "esper:{bus}:bench.raw", payloadBytes: payloadBytes)
+            rawCPU.append((ClientCPU.children() - before) / Double(messages) * 1e6)
             raw.append(rate)
             command = text
             ours.append(try publishRate(telemetry) { .telemetry(telemetryPacket($0)) })
+            oursCPU.append(lastPublishCPU)
+            before = ClientCPU.children()
             let (stateRate, stateText) = try redisBenchmark(server, key: "esper:{bus}:bench.raw2", payloadBytes: statePayload)
+            rawStateCPU.append((ClientCPU.children() - before) / Double(messages) * 1e6)
             rawState.append(stateRate)
             stateCommand = stateText
             oursState.append(
@@ -168,7 +175,14 @@ enum BusBenchmark {
                     packet.globalStep = UInt64(round * messages + index)
                     return .systemState(packet)
                 })
+            oursStateCPU.append(lastPublishCPU)
         }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        print(
+            String(
+                format:
+                    "client CPU per message [%@] (median µs, user + system): telemetry raw XADD %.2f, Oona %.2f; state packets raw XADD %.2f, Oona %.2f",
+                server.label, median(rawCPU), median(oursCPU), median(rawStateCPU), median(oursStateCPU)))
         func list(_ rates: [Double]) -> String { rates.map { "\(Int($0 / 1000))k" }.joined(separator: "/") }
         func ratios(_ ours: [Double], _ raw: [Double]) -> String {
             let each = zip(ours, raw).map { $0 / $1 }.sorted()
@@ -198,17 +212,22 @@ enum BusBenchmark {
     /// (`-c`) for redis-benchmark; set with `--clients N`.
     nonisolated(unsafe) static var clients = 1
 
+    /// The publishing process' CPU time per message (µs) during the last `publishRate`.
+    nonisolated(unsafe) static var lastPublishCPU = 0.0
+
     static func publishRate(_ client: OonaClient, _ make: (Int) -> BusMessage) throws -> Double {
         if clients > 1 { return try parallelPublishRate(client, make) }
         // The messages exist before the clock starts: building them is the caller's work, the
         // bus' is wrapping, validating, encoding, signing and writing them.
         let all = (0..<messages).map { (make($0), PublishOptions()) }
         _ = try client.publish(batch: Array(all.prefix(3200)), depth: pipeline)  // warm up
+        let cpuBefore = ClientCPU.process()
         let start = ContinuousClock.now
         // One call: `pipeline` entries per round trip, the next round trip prepared while
         // Redis works on the current one.
         let outcomes = try client.publish(batch: all, depth: pipeline)
         precondition(outcomes.allSatisfy { $0.wasPublished })
+        lastPublishCPU = (ClientCPU.process() - cpuBefore) / Double(messages) * 1e6
         let elapsed = ContinuousClock.now - start
         return Double(messages) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
@@ -319,5 +338,18 @@ enum CPUPinning {
         process.standardOutput = FileHandle.nullDevice
         try? process.run()
         process.waitUntilExit()
+    }
+}
+
+/// CPU time (user + system, seconds) of this process and of its reaped children
+/// (redis-benchmark).
+enum ClientCPU {
+    static func process() -> Double { seconds(RUSAGE_SELF) }
+    static func children() -> Double { seconds(RUSAGE_CHILDREN) }
+
+    private static func seconds(_ who: __rusage_who) -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(who.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
