@@ -77,14 +77,12 @@ enum BusBenchmark {
     }
 
     static func telemetryPacket(_ index: Int) -> TelemetryPacket {
-        TelemetryPacket.build(
-            packetId: "bench-\(index)", source: "tolaria", level: .info,
-            metrics: [
-                MetricPoint(name: "tolaria.training.loss", value: 0.456, unit: "loss"),
-                MetricPoint(name: "tolaria.training.accuracy", value: 0.82, unit: "ratio"),
-                MetricPoint(name: "tolaria.training.latency_ms", value: 12.5, unit: "ms"),
-                MetricPoint(name: "tolaria.seeds.active", value: 8, unit: "count"),
-            ], healthSummary: "stable")
+        TelemetryPacket.build(packetId: "bench-\(index)", source: "tolaria", level: .info, metrics: [
+            MetricPoint(name: "tolaria.training.loss", value: 0.456, unit: "loss"),
+            MetricPoint(name: "tolaria.training.accuracy", value: 0.82, unit: "ratio"),
+            MetricPoint(name: "tolaria.training.latency_ms", value: 12.5, unit: "ms"),
+            MetricPoint(name: "tolaria.seeds.active", value: 8, unit: "count"),
+        ], healthSummary: "stable")
     }
 
     /// Runs redis-benchmark doing raw XADD of an entry shaped like ours (same key kind, same
