@@ -42,6 +42,31 @@ public enum Base64 {
         return out
     }
 
+    /// Writes the padded base64 of `input` to `out` (room for `(count + 2) / 3 * 4` bytes),
+    /// the same characters as `encodeToBytes`.
+    static func encode(_ input: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
+        alphabet.withUnsafeBufferPointer { alphabet in
+            var i = 0
+            var o = 0
+            while i + 3 <= input.count {
+                let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                out[o] = alphabet[Int(n >> 18 & 63)]
+                out[o + 1] = alphabet[Int(n >> 12 & 63)]
+                out[o + 2] = alphabet[Int(n >> 6 & 63)]
+                out[o + 3] = alphabet[Int(n & 63)]
+                i += 3
+                o += 4
+            }
+            let rest = input.count - i
+            guard rest > 0 else { return }
+            let n = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
+            out[o] = alphabet[Int(n >> 18 & 63)]
+            out[o + 1] = alphabet[Int(n >> 12 & 63)]
+            out[o + 2] = rest == 2 ? alphabet[Int(n >> 6 & 63)] : 61
+            out[o + 3] = 61
+        }
+    }
+
     /// Nil when `text` is not canonical padded base64.
     public static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)

@@ -53,6 +53,15 @@ public enum LeylineCodec {
         return try encodeWithJansson(value)
     }
 
+    /// Encodes into a reused writer (emptied first), the same bytes as `encode`. False when
+    /// the value needs the reference encoder (a non-finite float, a too large uint64): the
+    /// caller then uses `encode`, which names the field.
+    public static func write<T: LeylineMessage>(_ value: T, into writer: inout LeylineJSONWriter) -> Bool {
+        writer.reset()
+        T.writeJSON(value, to: &writer)
+        return !writer.needsSlowPath
+    }
+
     /// The reference encoder (JanssonEncoder over Codable).
     public static func encodeWithJansson<T: Encodable>(_ value: T) throws(LeylineDecodingError) -> [UInt8] {
         do {

@@ -30,6 +30,18 @@ public struct LeylineJSONWriter: ~Copyable {
     /// The document written so far.
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
 
+    /// The document written so far, in place (no copy: the bus signs and frames it from here).
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage, count: count))
+    }
+
+    /// Empties the writer and keeps its storage, so one writer serves many documents.
+    public mutating func reset() {
+        count = 0
+        needsSlowPath = false
+        needsComma = false
+    }
+
     @inline(__always) private mutating func reserve(_ extra: Int) {
         if count + extra > capacity { grow(extra) }
     }

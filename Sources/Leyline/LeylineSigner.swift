@@ -67,6 +67,24 @@ public struct LeylineSigner: Sendable {
         return Array(LeylineSigner.mac(bytes, key: current).utf8)
     }
 
+    /// Length of a signature: base64 of 32 bytes.
+    public static let signatureLength = 44
+
+    /// The signature of `bytes` (as `signatureBytes`) written to `out`, which holds
+    /// `signatureLength` bytes: no allocation (the publish path frames it straight into
+    /// the RESP buffer).
+    public func writeSignature(of bytes: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
+        guard let prepared = current.prepared else {
+            let text = Array(LeylineSigner.mac(Array(bytes), key: current).utf8)
+            out.update(from: text, count: LeylineSigner.signatureLength)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { mac in
+            prepared.sign(bytes, into: mac.baseAddress!)
+            Base64.encode(UnsafeBufferPointer(mac), to: out)
+        }
+    }
+
     /// Checks a signature. With a key id, only that key is tried; without one (entries from
     /// publishers that predate key ids), every key is.
     public func verify(_ bytes: [UInt8], signature: String?, keyId: String?) -> Rejection? {
@@ -121,6 +139,10 @@ struct PreparedMAC: @unchecked Sendable {
         var state = esper_hmac_sha256_key()
         key.withUnsafeBufferPointer { esper_hmac_sha256_prepare(&state, $0.baseAddress, $0.count) }
         self.state = state
+    }
+
+    func sign(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) {
+        withUnsafePointer(to: state) { esper_hmac_sha256_with($0, bytes.baseAddress, bytes.count, out) }
     }
 
     func sign(_ bytes: [UInt8], into out: inout [UInt8]) -> Bool {

@@ -26,15 +26,21 @@ enum EventID {
         var low = next()
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (index, word) in [high, low].enumerated() {
-            for nibble in 0..<16 {
-                let position = index * 16 + nibble
-                if position == 8 || position == 12 || position == 16 || position == 20 { out.append(UInt8(ascii: "-")) }
-                out.append(hex[Int(word >> UInt64(60 - nibble * 4) & 0xF)])
+        // Written straight into the string's storage: one allocation per id (publish path).
+        return String(unsafeUninitializedCapacity: 36) { out in
+            hex.withUnsafeBufferPointer { hex in
+                var position = 0
+                for nibble in 0..<32 {
+                    if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                        out[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    let word = nibble < 16 ? high : low
+                    out[position] = hex[Int(word >> UInt64(60 - (nibble % 16) * 4) & 0xF)]
+                    position += 1
+                }
+                return position
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -34,10 +34,13 @@ public final class OonaClient: LongRunningService {
         var pending: [OonaStream: (count: Int, backlog: Int)] = [:]
         var lastSent: ContinuousClock.Instant?
     }
-    /// The constant leading arguments of every XADD per stream (`XADD key [MAXLEN ~ N] *`),
-    /// and field names, computed once: publishing is a hot path.
-    let xaddPrefixes: [OonaStream: [[UInt8]]]
-    let signerKeyId: [UInt8]
+    /// Every XADD's constant start per stream, in RESP and in `OonaStream.allCases` order:
+    /// the command header and `XADD key [MAXLEN ~ N] *`, framed once (publishing is a hot
+    /// path). An entry's fields follow: `payload <envelope>` and, when signing,
+    /// `signature <base64> key_id <id>`.
+    let xaddHeads: [[UInt8]]
+    /// The RESP of `key_id <id>` (the last field of a signed entry), framed once.
+    let keyIdFieldRESP: [UInt8]
     static let payloadField = Array("payload".utf8)
     static let signatureField = Array("signature".utf8)
     static let keyIdField = Array("key_id".utf8)
@@ -76,17 +79,23 @@ public final class OonaClient: LongRunningService {
         housekeeper = OonaHousekeeper(
             configuration: configuration, keys: keys, endpoint: endpoint, metrics: metrics, logger: logger, mode: mode,
             backlogCache: backlogCache)
-        var prefixes: [OonaStream: [[UInt8]]] = [:]
-        for stream in OonaStream.allCases {
+        let fieldArguments = configuration.signer == nil ? 2 : 6
+        let keys = keys
+        xaddHeads = OonaStream.allCases.map { stream in
             var prefix: [[UInt8]] = [Array("XADD".utf8), Array(keys.key(stream).utf8)]
             if let maxLength = configuration.maxStreamLength {
                 prefix += [Array("MAXLEN".utf8), Array((configuration.exactTrimming ? "=" : "~").utf8), Array(String(maxLength).utf8)]
             }
             prefix.append(Array("*".utf8))
-            prefixes[stream] = prefix
+            var head = RESPCommandBuffer(capacity: 128)
+            head.begin(arguments: prefix.count + fieldArguments)
+            for argument in prefix { head.argument(argument) }
+            return head.bytes
         }
-        xaddPrefixes = prefixes
-        signerKeyId = Array((configuration.signer?.current.id ?? "").utf8)
+        var keyId = RESPCommandBuffer(capacity: 32)
+        keyId.argument(OonaClient.keyIdField)
+        keyId.argument(Array((configuration.signer?.current.id ?? "").utf8))
+        keyIdFieldRESP = keyId.bytes
     }
 
     /// Starts the housekeeper (group bootstrap, statistics, TTL sweep). Returns at once; with
@@ -252,9 +261,25 @@ public final class OonaClient: LongRunningService {
         let eventId: String
         /// Telemetry detail, which conservative mode samples.
         let sheddable: Bool
-        /// Nil when the message could not be encoded (`rejection` says why).
-        let fields: [[UInt8]]?
+        /// Where the entry's fields are framed in the round trip's `PublishScratch.fields`;
+        /// nil when the message could not be encoded (`rejection` says why).
+        let fields: Range<Int>?
         let rejection: OonaError?
+    }
+
+    /// The buffers one publish call reuses for every message and round trip: the JSON
+    /// writer, the framed fields of the round trip being prepared, and the commands being
+    /// sent. Nothing is allocated per message but the entry's outcome.
+    final class PublishScratch {
+        var writer = LeylineJSONWriter(capacity: 4096)
+        var fields: RESPCommandBuffer
+        var commands: RESPCommandBuffer
+
+        /// Sized for `entries` typical entries per round trip (the buffers grow if needed).
+        init(entries: Int) {
+            fields = RESPCommandBuffer(capacity: entries * 1024 + 256)
+            commands = RESPCommandBuffer(capacity: entries * 1280 + 512)
+        }
     }
 
     /// Publishes messages in order, pipelined `depth` at a time on one connection: each
@@ -330,29 +355,54 @@ public final class OonaClient: LongRunningService {
         return (envelope, preferred, toEmergency)
     }
 
-    private func prepare(_ item: (BusEnvelope, OonaStream, Bool)) -> Prepared {
+    /// Encodes, checks the size, signs and frames one message's fields (RESP) at the end of
+    /// `scratch.fields`: the envelope is encoded into the reused writer and signed and
+    /// copied from there, never held as its own array.
+    private func prepare(_ item: (BusEnvelope, OonaStream, Bool), _ scratch: PublishScratch) -> Prepared {
         let (envelope, preferred, toEmergency) = item
         let sheddable = !toEmergency && OonaBusMode.isDetail(envelope.message)
-        let bytes: [UInt8]
-        do {
-            bytes = try LeylineCodec.encode(envelope)
-        } catch {
-            return Prepared(
+        func rejected(_ error: OonaError) -> Prepared {
+            Prepared(
                 preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: nil,
-                rejection: .invalidMessage(error.problems))
+                rejection: error)
         }
-        let limit = SystemLimits.standard.maxEnvelopeBytes
-        guard bytes.count <= limit else {
-            return Prepared(
-                preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: nil,
-                rejection: .tooLarge(bytes: bytes.count, limit: limit))
+        let start = scratch.fields.bytes.count
+        let frame = { (payload: UnsafeBufferPointer<UInt8>) -> OonaError? in
+            let limit = SystemLimits.standard.maxEnvelopeBytes
+            guard payload.count <= limit else { return .tooLarge(bytes: payload.count, limit: limit) }
+            scratch.fields.argument(OonaClient.payloadField)
+            scratch.fields.argument(payload)
+            if let signer = self.configuration.signer {
+                scratch.fields.argument(OonaClient.signatureField)
+                scratch.fields.argument(length: LeylineSigner.signatureLength) { signer.writeSignature(of: payload, to: $0) }
+                scratch.fields.append(self.keyIdFieldRESP)
+            }
+            return nil
         }
-        var fields: [[UInt8]] = [OonaClient.payloadField, bytes]
-        if let signer = configuration.signer {
-            fields += [OonaClient.signatureField, signer.signatureBytes(bytes), OonaClient.keyIdField, signerKeyId]
+        let failure: OonaError?
+        if LeylineCodec.write(envelope, into: &scratch.writer) {
+            failure = scratch.writer.withBytes(frame)
+        } else {
+            // A value only the reference encoder writes (or refuses, naming the field).
+            do {
+                failure = try LeylineCodec.encode(envelope).withUnsafeBufferPointer(frame)
+            } catch {
+                return rejected(.invalidMessage(error.problems))
+            }
         }
+        if let failure { return rejected(failure) }
         return Prepared(
-            preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: fields, rejection: nil)
+            preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable,
+            fields: start..<scratch.fields.bytes.count, rejection: nil)
+    }
+
+    /// Prepares the next round trip's messages into the emptied `scratch.fields`.
+    private func prepare(_ items: ArraySlice<(BusEnvelope, OonaStream, Bool)>, _ scratch: PublishScratch) -> [Prepared] {
+        scratch.fields.reset()
+        var prepared: [Prepared] = []
+        prepared.reserveCapacity(items.count)
+        for item in items { prepared.append(prepare(item, scratch)) }
+        return prepared
     }
 
     private enum Decision {
@@ -407,7 +457,8 @@ public final class OonaClient: LongRunningService {
         var dropped: [OonaStream: Int] = [:]
         var shed = 0
         var start = 0
-        var chunk = items[0..<min(depth, items.count)].map(prepare)
+        let scratch = PublishScratch(entries: min(depth, items.count))
+        var chunk = prepare(items[0..<min(depth, items.count)], scratch)
         while !chunk.isEmpty {
             // Route this round trip's messages against the backlogs known now.
             var decisions: [Decision] = []
@@ -453,29 +504,26 @@ public final class OonaClient: LongRunningService {
                 }
             }
 
-            var commands = RESPCommandBuffer(capacity: chunk.reduce(256) { $0 + ($1.fields?.reduce(64) { $0 + $1.count + 16 } ?? 0) })
+            scratch.commands.reset()
             for (item, decision) in zip(chunk, decisions) {
                 guard case .write(let stream, _) = decision, let fields = item.fields else { continue }
-                let prefix = xaddPrefixes[stream]!
-                commands.begin(arguments: prefix.count + fields.count)
-                for argument in prefix { commands.argument(argument) }
-                for argument in fields { commands.argument(argument) }
+                scratch.commands.command(head: xaddHeads[stream.ordinal], rest: scratch.fields.bytes[fields])
             }
             // When the cached backlogs are due for a refresh, this round trip measures them
             // again (after its own writes): the routing base of the next round trip.
             backlogCache.wrote(normal: normalWritten, emergency: emergencyWritten)
             let measure = routed && backlogCache.isStale
-            if measure { for command in backlogCommands { commands.command(command.map { Array($0.utf8) }) } }
-            try connection.send(commands)
+            let writes = scratch.commands.count
+            if measure { for command in backlogCommands { scratch.commands.command(command.map { Array($0.utf8) }) } }
+            try connection.send(scratch.commands)
 
             // While Redis works: prepare the next round trip.
             start += chunk.count
-            let next = start < items.count ? items[start..<min(start + depth, items.count)].map(prepare) : []
+            let next = start < items.count ? prepare(items[start..<min(start + depth, items.count)], scratch) : []
 
-            let replies = try connection.receive(commands.count)
-            let writes = measure ? replies.count - backlogCommands.count : replies.count
+            let replies = try connection.receiveTexts(writes, then: scratch.commands.count - writes)
             if let failure = OonaClient.failure(
-                in: Array(replies[0..<writes]) + (measure ? [replies[writes], replies[writes + 2]] : []))
+                in: (replies.firstError.map { [$0] } ?? []) + (measure ? [replies.others[0], replies.others[2]] : []))
             {
                 return .failure(failure)
             }
@@ -483,7 +531,7 @@ public final class OonaClient: LongRunningService {
             for (item, decision) in zip(chunk, decisions) {
                 switch decision {
                 case .write(let stream, let wasRerouted):
-                    let entryId = replies[replyIndex].text ?? ""
+                    let entryId = replies.texts[replyIndex]
                     replyIndex += 1
                     outcomes.append(.published(stream: stream, entryId: entryId, eventId: item.eventId, rerouted: wasRerouted))
                     written += 1
@@ -501,7 +549,7 @@ public final class OonaClient: LongRunningService {
                 }
             }
             if measure {
-                (normalBacklog, emergencyBacklog) = readBacklogs(replies[writes...])
+                (normalBacklog, emergencyBacklog) = readBacklogs(replies.others[...])
                 backlogCache.measured(normal: normalBacklog, emergency: emergencyBacklog)
                 depthSeen = max(depthSeen, normalBacklog, emergencyBacklog)
             }
@@ -690,5 +738,21 @@ extension LeylineDuration {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self.init(seconds: seconds, nanos: Int32(attoseconds / 1_000_000_000))
+    }
+}
+
+extension OonaStream {
+    /// Position in `allCases` (indexes per-stream tables on the publish path without hashing).
+    var ordinal: Int {
+        switch self {
+        case .normal: 0
+        case .emergency: 1
+        case .telemetry: 2
+        case .policy: 3
+        case .jobsTraining: 4
+        case .jobsCompile: 5
+        case .jobsPolicy: 6
+        case .jobsRecords: 7
+        }
     }
 }

@@ -153,6 +153,38 @@ public final class RedisConnection {
         return replies
     }
 
+    /// Reads the replies of `texts` commands sent earlier whose answer is a bulk string or
+    /// status (XADD's entry id), then of `others` more: the texts straight from hiredis'
+    /// reply (no `RedisReply` in between: the publish path reads one per message); an error
+    /// reply among them is kept as `firstError` (its text is "").
+    func receiveTexts(_ texts: Int, then others: Int) throws(RedisError) -> (texts: [String], firstError: RedisReply?, others: [RedisReply])
+    {
+        guard let context, !isBroken else { throw RedisError("connection is closed") }
+        var result: (texts: [String], firstError: RedisReply?, others: [RedisReply]) = ([], nil, [])
+        result.texts.reserveCapacity(texts)
+        for index in 0..<(texts + others) {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw fail(context) }
+            let reply = raw!.assumingMemoryBound(to: redisReply.self)
+            defer { freeReplyObject(raw) }
+            guard index < texts else {
+                result.others.append(RedisConnection.convert(reply))
+                continue
+            }
+            switch reply.pointee.type {
+            case REDIS_REPLY_STRING, REDIS_REPLY_STATUS:
+                result.texts.append(
+                    String(decoding: UnsafeRawBufferPointer(start: reply.pointee.str, count: reply.pointee.len), as: UTF8.self))
+            case REDIS_REPLY_ERROR:
+                if result.firstError == nil { result.firstError = RedisConnection.convert(reply) }
+                result.texts.append("")
+            default:
+                result.texts.append("")
+            }
+        }
+        return result
+    }
+
     private func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
         isBroken = true
         let message = RedisConnection.errorText(context)

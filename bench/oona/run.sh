@@ -2,7 +2,7 @@
 # Bus benchmarks: Leyline encode/decode, the client-side cost of one publish, publish
 # throughput against redis-benchmark doing raw XADD on the same server with the same
 # pipelining, and publish→consume latency, on the managed unix socket and on TCP loopback.
-# Usage: bench/oona/run.sh [leyline|prepare|throughput|latency|all] [--tcp] [--pipeline N] [--clients N] [--pin]
+# Usage: bench/oona/run.sh [leyline|prepare|throughput|latency|all] [--tcp] [--pipeline N] [--clients N] [--rounds N] [--pin]
 set -eu
 cd "$(dirname "$0")/../.."
 swift build -c release --product esper-bench-oona >/dev/null

@@ -18,6 +18,8 @@ enum BusBenchmark {
     /// Entries per round trip, for both redis-benchmark (-P) and Oona (depth); set with
     /// `--pipeline N`.
     nonisolated(unsafe) static var pipeline = 16
+    /// Rounds of raw XADD and Oona, alternated; set with `--rounds N`.
+    nonisolated(unsafe) static var rounds = 5
     static let messages = 200_000
 
     static var logger: Logger {
@@ -34,8 +36,10 @@ enum BusBenchmark {
             let port = 20_000 + Int(getpid() % 20_000)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-            process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-                                 "--appendfsync", "everysec", "--dir", directory, "--daemonize", "no", "--logfile", directory + "/redis.log"]
+            process.arguments = [
+                "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+                "--appendfsync", "everysec", "--dir", directory, "--daemonize", "no", "--logfile", directory + "/redis.log",
+            ]
             try process.run()
             defer {
                 process.terminate()
@@ -87,9 +91,12 @@ enum BusBenchmark {
     static func redisBenchmark(_ server: BenchServer, key: String, payloadBytes: Int) throws -> (Double, String) {
         let payload = String(repeating: "x", count: payloadBytes)
         let signature = String(repeating: "A", count: 43) + "="
-        let arguments = server.benchmarkTarget + ["-c", "\(clients)", "-P", "\(pipeline)", "-n", "\(messages)", "-q",
-                                                  "XADD", key, "MAXLEN", "~", "10000", "*", "payload", payload,
-                                                  "signature", signature, "key_id", "0123abcd"]
+        let arguments =
+            server.benchmarkTarget + [
+                "-c", "\(clients)", "-P", "\(pipeline)", "-n", "\(messages)", "-q",
+                "XADD", key, "MAXLEN", "~", "10000", "*", "payload", payload,
+                "signature", signature, "key_id", "0123abcd",
+            ]
         let process = Process()
         if CPUPinning.enabled {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
@@ -107,17 +114,22 @@ enum BusBenchmark {
         let text = String(decoding: data, as: UTF8.self)
         // "...: 123456.79 requests per second, p50=0.063 msec"
         guard let range = text.range(of: #"[0-9.]+ requests per second"#, options: .regularExpression),
-              let rate = Double(text[range].split(separator: " ").first ?? "") else {
+            let rate = Double(text[range].split(separator: " ").first ?? "")
+        else {
             throw RedisError("cannot read redis-benchmark output: \(text)")
         }
-        let shown = (server.benchmarkTarget + ["-c", "\(clients)", "-P", "\(pipeline)", "-n", "\(messages)", "-q", "XADD", key, "MAXLEN", "~", "10000",
-                                               "'*'", "payload", "<\(payloadBytes) bytes>", "signature", "<44 bytes>", "key_id", "<8 bytes>"])
+        let shown =
+            (server.benchmarkTarget + [
+                "-c", "\(clients)", "-P", "\(pipeline)", "-n", "\(messages)", "-q", "XADD", key, "MAXLEN", "~", "10000",
+                "'*'", "payload", "<\(payloadBytes) bytes>", "signature", "<44 bytes>", "key_id", "<8 bytes>",
+            ])
             .joined(separator: " ")
         return (rate, (CPUPinning.enabled ? "taskset -c \(CPUPinning.clientCPU) " : "") + "redis-benchmark " + shown)
     }
 
-    /// Raw XADD and Oona publishes, alternated three times; the best of each is compared
-    /// (the machine is shared, so single runs wander by ±10 %).
+    /// Raw XADD and Oona publishes, alternated `rounds` times. Reported: the best of each,
+    /// and the median and spread of the per-round ratios (each Oona run against the raw run
+    /// just before it: the machine is shared, so single runs wander by ±25 %).
     static func throughput(_ server: BenchServer) throws {
         let telemetry = try client(server)
         let sample = BusEnvelope(message: .telemetry(telemetryPacket(0)), eventId: "5f0c7e9e-2b1a-4d5e-9a7b-0c1d2e3f4a5b")
@@ -134,31 +146,62 @@ enum BusBenchmark {
             checked.stop()
         }
         let state = LeylineBenchmark.typicalPacket()
-        let statePayload = try LeylineCodec.encode(BusEnvelope(message: .systemState(state), eventId: "5f0c7e9e-2b1a-4d5e-9a7b-0c1d2e3f4a5b")).count
+        let statePayload = try LeylineCodec.encode(
+            BusEnvelope(message: .systemState(state), eventId: "5f0c7e9e-2b1a-4d5e-9a7b-0c1d2e3f4a5b")
+        ).count
 
         var raw: [Double] = [], ours: [Double] = [], rawState: [Double] = [], oursState: [Double] = []
         var command = "", stateCommand = ""
-        for round in 0..<3 {
+        // Client CPU per message (µs): load-independent where rates are not.
+        var rawCPU: [Double] = [], oursCPU: [Double] = [], rawStateCPU: [Double] = [], oursStateCPU: [Double] = []
+        for round in 0..<rounds {
+            var before = ClientCPU.children()
             let (rate, text) = try redisBenchmark(server, key: "esper:{bus}:bench.raw", payloadBytes: payloadBytes)
+            rawCPU.append((ClientCPU.children() - before) / Double(messages) * 1e6)
             raw.append(rate)
             command = text
             ours.append(try publishRate(telemetry) { .telemetry(telemetryPacket($0)) })
+            oursCPU.append(lastPublishCPU)
+            before = ClientCPU.children()
             let (stateRate, stateText) = try redisBenchmark(server, key: "esper:{bus}:bench.raw2", payloadBytes: statePayload)
+            rawStateCPU.append((ClientCPU.children() - before) / Double(messages) * 1e6)
             rawState.append(stateRate)
             stateCommand = stateText
-            oursState.append(try publishRate(checked) { index in
-                var packet = state
-                packet.globalStep = UInt64(round * messages + index)
-                return .systemState(packet)
-            })
+            oursState.append(
+                try publishRate(checked) { index in
+                    var packet = state
+                    packet.globalStep = UInt64(round * messages + index)
+                    return .systemState(packet)
+                })
+            oursStateCPU.append(lastPublishCPU)
         }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        print(
+            String(
+                format:
+                    "client CPU per message [%@] (median µs, user + system): telemetry raw XADD %.2f, Oona %.2f; state packets raw XADD %.2f, Oona %.2f",
+                server.label, median(rawCPU), median(oursCPU), median(rawStateCPU), median(oursStateCPU)))
         func list(_ rates: [Double]) -> String { rates.map { "\(Int($0 / 1000))k" }.joined(separator: "/") }
-        print("throughput [\(server.label)]: raw XADD, \(payloadBytes) B payload, \(clients) connection(s), pipeline \(pipeline): best \(Int(raw.max()!)) msg/s (runs \(list(raw)))  — \(command)")
-        print(String(format: "throughput [%@]: Oona publish, telemetry envelopes, signed, %d per round trip, \(clients) publisher(s): best %d msg/s (runs %@), ratio %.2f (goal ≥ 0.7)",
-                     server.label, pipeline, Int(ours.max()!), list(ours), ours.max()! / raw.max()!))
-        print("throughput [\(server.label)]: raw XADD, \(statePayload) B payload: best \(Int(rawState.max()!)) msg/s (runs \(list(rawState)))  — \(stateCommand)")
-        print(String(format: "throughput [%@]: Oona publish, 8-seed state packets to normal, signed, routing checks on: best %d msg/s (runs %@), ratio %.2f",
-                     server.label, Int(oursState.max()!), list(oursState), oursState.max()! / rawState.max()!))
+        func ratios(_ ours: [Double], _ raw: [Double]) -> String {
+            let each = zip(ours, raw).map { $0 / $1 }.sorted()
+            return String(format: "per-round ratio median %.2f (min %.2f, max %.2f)", each[each.count / 2], each.first!, each.last!)
+        }
+        print(
+            "throughput [\(server.label)]: raw XADD, \(payloadBytes) B payload, \(clients) connection(s), pipeline \(pipeline): best \(Int(raw.max()!)) msg/s (runs \(list(raw)))  — \(command)"
+        )
+        print(
+            String(
+                format:
+                    "throughput [%@]: Oona publish, telemetry envelopes, signed, %d per round trip, \(clients) publisher(s): best %d msg/s (runs %@), ratio of bests %.2f, %@ (goal ≥ 0.8)",
+                server.label, pipeline, Int(ours.max()!), list(ours), ours.max()! / raw.max()!, ratios(ours, raw)))
+        print(
+            "throughput [\(server.label)]: raw XADD, \(statePayload) B payload: best \(Int(rawState.max()!)) msg/s (runs \(list(rawState)))  — \(stateCommand)"
+        )
+        print(
+            String(
+                format:
+                    "throughput [%@]: Oona publish, 8-seed state packets to normal, signed, routing checks on: best %d msg/s (runs %@), ratio of bests %.2f, %@ (goal ≥ 0.8)",
+                server.label, Int(oursState.max()!), list(oursState), oursState.max()! / rawState.max()!, ratios(oursState, rawState)))
     }
 
     /// Messages per second publishing `messages` messages, `pipeline` per round trip,
@@ -167,17 +210,22 @@ enum BusBenchmark {
     /// (`-c`) for redis-benchmark; set with `--clients N`.
     nonisolated(unsafe) static var clients = 1
 
+    /// The publishing process' CPU time per message (µs) during the last `publishRate`.
+    nonisolated(unsafe) static var lastPublishCPU = 0.0
+
     static func publishRate(_ client: OonaClient, _ make: (Int) -> BusMessage) throws -> Double {
         if clients > 1 { return try parallelPublishRate(client, make) }
         // The messages exist before the clock starts: building them is the caller's work, the
         // bus' is wrapping, validating, encoding, signing and writing them.
         let all = (0..<messages).map { (make($0), PublishOptions()) }
         _ = try client.publish(batch: Array(all.prefix(3200)), depth: pipeline)  // warm up
+        let cpuBefore = ClientCPU.process()
         let start = ContinuousClock.now
         // One call: `pipeline` entries per round trip, the next round trip prepared while
         // Redis works on the current one.
         let outcomes = try client.publish(batch: all, depth: pipeline)
         precondition(outcomes.allSatisfy { $0.wasPublished })
+        lastPublishCPU = (ClientCPU.process() - cpuBefore) / Double(messages) * 1e6
         let elapsed = ContinuousClock.now - start
         return Double(messages) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
@@ -255,8 +303,11 @@ enum BusBenchmark {
         let sorted = samples.withLock { $0 }.sorted()
         guard !sorted.isEmpty else { print("latency [\(server.label)]: no messages received"); return }
         func percentile(_ p: Double) -> Double { Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000 }
-        print(String(format: "latency [%@]: publish→consume over %d messages (1 every 200 µs): p50 %.0f µs, p99 %.0f µs, max %.0f µs (goal p99 < 1000 µs)",
-                     server.label, sorted.count, percentile(0.50), percentile(0.99), Double(sorted.last!) / 1000))
+        print(
+            String(
+                format:
+                    "latency [%@]: publish→consume over %d messages (1 every 200 µs): p50 %.0f µs, p99 %.0f µs, max %.0f µs (goal p99 < 1000 µs)",
+                server.label, sorted.count, percentile(0.50), percentile(0.99), Double(sorted.last!) / 1000))
     }
 }
 
@@ -285,5 +336,18 @@ enum CPUPinning {
         process.standardOutput = FileHandle.nullDevice
         try? process.run()
         process.waitUntilExit()
+    }
+}
+
+/// CPU time (user + system, seconds) of this process and of its reaped children
+/// (redis-benchmark).
+enum ClientCPU {
+    static func process() -> Double { seconds(RUSAGE_SELF) }
+    static func children() -> Double { seconds(RUSAGE_CHILDREN) }
+
+    private static func seconds(_ who: __rusage_who) -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(who.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

@@ -15,6 +15,9 @@ CPUPinning.enabled = arguments.contains("--pin")
 if let index = arguments.firstIndex(of: "--clients"), index + 1 < arguments.count, let clients = Int(arguments[index + 1]), clients > 0 {
     BusBenchmark.clients = clients
 }
+if let index = arguments.firstIndex(of: "--rounds"), index + 1 < arguments.count, let rounds = Int(arguments[index + 1]), rounds > 0 {
+    BusBenchmark.rounds = rounds
+}
 if mode != "leyline" && mode != "prepare" { CPUPinning.pinClient() }
 
 switch mode {
@@ -36,6 +39,6 @@ case "all":
         }
     }
 default:
-    print("usage: esper-bench-oona [leyline|prepare|throughput|latency|all] [--tcp] [--pipeline N] [--clients N] [--pin]")
+    print("usage: esper-bench-oona [leyline|prepare|throughput|latency|all] [--tcp] [--pipeline N] [--clients N] [--rounds N] [--pin]")
     exit(2)
 }

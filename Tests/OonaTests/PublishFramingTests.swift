@@ -1,0 +1,164 @@
+import EsperJSON
+import EsperTestSupport
+import Leyline
+import Oona
+import Testing
+
+/// The publish path frames entries itself (RESP straight from the encoder's and the signer's
+/// buffers): what it writes must be, field by field and byte for byte, what the reference
+/// encoding gives — `payload` = `LeylineCodec.encode(envelope)`, `signature` =
+/// `signatureBytes(payload)`, `key_id` — read back with XRANGE.
+@Suite(.serialized) struct PublishFramingTests {
+    static let secret = "publish-framing-secret-of-32-bytes"
+
+    /// Every entry of a stream as (id, [(field, value)]) in stored order.
+    static func entries(_ bus: TestBus, _ stream: OonaStream) throws -> [(id: String, fields: [(String, [UInt8])])] {
+        let reply = try bus.connection().command(["XRANGE", bus.keys.key(stream), "-", "+"])
+        return (reply.array ?? []).map { entry in
+            let items = entry.array?[1].array ?? []
+            var fields: [(String, [UInt8])] = []
+            for index in stride(from: 0, to: items.count - 1, by: 2) {
+                guard case .string(let value) = items[index + 1] else { continue }
+                fields.append((items[index].text ?? "", value))
+            }
+            return (entry.array?[0].text ?? "", fields)
+        }
+    }
+
+    /// Checks one stored entry against its outcome, the message published and the reference
+    /// encoding; returns the decoded envelope.
+    @discardableResult
+    static func expectReferenceEntry(
+        _ entry: (id: String, fields: [(String, [UInt8])]), outcome: PublishOutcome, message: BusMessage, signer: LeylineSigner?
+    ) throws -> BusEnvelope {
+        guard case .published(_, let entryId, let eventId, _) = outcome else {
+            Issue.record("not published: \(outcome)")
+            throw HandlerCrash()
+        }
+        #expect(entry.id == entryId)
+        let names = entry.fields.map(\.0)
+        #expect(names == (signer == nil ? ["payload"] : ["payload", "signature", "key_id"]))
+        let payload = entry.fields[0].1
+        let envelope = try LeylineCodec.decode(BusEnvelope.self, from: payload)
+        #expect(envelope.eventId == eventId)
+        #expect(envelope.message == message)
+        #expect(try LeylineCodec.encode(envelope) == payload, "payload is the reference encoding, byte for byte")
+        if let signer, entry.fields.count == 3 {
+            #expect(entry.fields[1].1 == signer.signatureBytes(payload))
+            #expect(String(decoding: entry.fields[1].1, as: UTF8.self) == signer.sign(payload))
+            #expect(signer.verify(payload, signature: signer.sign(payload), keyId: signer.current.id) == nil)
+            #expect(entry.fields[2].1 == Array(signer.current.id.utf8))
+        }
+        return envelope
+    }
+
+    /// Messages of every type and size, several round trips (depth 3), some single publishes:
+    /// each stored entry equals the reference encoding and signature.
+    @Test func signedEntriesAreTheReferenceEncodingByteForByte() throws {
+        let signer = try LeylineSigner(secret: PublishFramingTests.secret)
+        let bus = try TestBus { $0.signer = signer }
+        var messages: [BusMessage] = []
+        for index in 0..<7 {
+            messages += Fixtures.allMessages
+            var packet = statePacket(index)
+            packet.seedStates = Array(Fixtures.eightSeeds.seedStates.prefix(index + 2))
+            messages.append(.systemState(packet))
+            var telemetry = Fixtures.telemetry
+            telemetry.packetId = "telemetry-\(index)"
+            // Sizes across RESP length widths, and text the JSON writer must escape.
+            telemetry.events = [
+                TelemetryEvent(description: "seed_operation", attributes: ["note": String(repeating: "é\"\\\n", count: index * 40)])
+            ]
+            messages.append(.telemetry(telemetry))
+        }
+        let outcomes = try bus.client.publish(batch: messages.map { ($0, PublishOptions()) }, depth: 3)
+        var singles: [(BusMessage, PublishOutcome)] = []
+        for message in Fixtures.allMessages { singles.append((message, try bus.client.publish(message))) }
+        let all = zip(messages, outcomes).map { ($0, $1) } + singles
+        #expect(all.allSatisfy { $0.1.wasPublished })
+
+        var checked = 0
+        for stream in [OonaStream.normal, .telemetry, .policy] {
+            let stored = try PublishFramingTests.entries(bus, stream)
+            let published = all.filter { $0.1.stream == stream }
+            #expect(stored.count == published.count, "\(stream)")
+            for (entry, (message, outcome)) in zip(stored, published) {
+                try PublishFramingTests.expectReferenceEntry(entry, outcome: outcome, message: message, signer: signer)
+                checked += 1
+            }
+        }
+        #expect(checked == all.count)
+    }
+
+    /// Without a signer an entry is the payload alone.
+    @Test func unsignedEntriesCarryOnlyThePayload() throws {
+        let bus = try TestBus()
+        let outcomes = try bus.client.publish(batch: Fixtures.allMessages.map { ($0, PublishOptions()) }, depth: 2)
+        let normal = try PublishFramingTests.entries(bus, .normal)
+        let published = zip(Fixtures.allMessages, outcomes).filter { $0.1.stream == .normal }
+        #expect(normal.count == 3 && published.count == 3)
+        for (entry, (message, outcome)) in zip(normal, published) {
+            try PublishFramingTests.expectReferenceEntry(entry, outcome: outcome, message: message, signer: nil)
+        }
+    }
+
+    /// Each stream's XADD goes to that stream's key, with its trimming (per-stream framing
+    /// computed once).
+    @Test func everyStreamReceivesItsOwnEntries() throws {
+        let signer = try LeylineSigner(secret: PublishFramingTests.secret)
+        let bus = try TestBus { config in
+            config.signer = signer
+            config.maxStreamLength = 3
+            config.emergencyThreshold = nil
+            config.backpressureDropThreshold = nil
+        }
+        let job = try JanssonEncoder().encodeValue(Fixtures.blueprint)
+        var batch: [(BusMessage, PublishOptions)] = []
+        for (count, stream) in OonaStream.allCases.enumerated() {
+            for _ in 0...count {
+                let message: BusMessage = stream.isJobQueue ? .unspecified(job) : .telemetry(Fixtures.telemetry)
+                batch.append((message, PublishOptions(stream: stream)))
+            }
+        }
+        let outcomes = try bus.client.publish(batch: batch, depth: 4)
+        for (count, stream) in OonaStream.allCases.enumerated() {
+            let written = outcomes.filter { $0.stream == stream && $0.wasPublished }.count
+            #expect(written == count + 1, "\(stream)")
+            #expect(try bus.length(stream) == min(count + 1, 3), "\(stream): MAXLEN = 3 (exact)")
+            let stored = try PublishFramingTests.entries(bus, stream)
+            let expected = zip(batch, outcomes).filter { $0.1.stream == stream }.suffix(3)
+            for (entry, ((message, _), outcome)) in zip(stored, expected) {
+                try PublishFramingTests.expectReferenceEntry(entry, outcome: outcome, message: message, signer: signer)
+            }
+        }
+    }
+
+    /// A value the direct writer cannot carry (a uint64 above 2^63-1) takes the reference
+    /// encoder: published as that encoder writes it, or rejected as it refuses it — the rest
+    /// of the batch is published either way.
+    @Test func valuesOnlyTheReferenceEncoderWritesKeepItsVerdict() throws {
+        let signer = try LeylineSigner(secret: PublishFramingTests.secret)
+        let bus = try TestBus { $0.signer = signer }
+        var huge = statePacket(1)
+        huge.globalStep = UInt64.max
+        let batch: [BusMessage] = [.systemState(statePacket(0)), .systemState(huge), .systemState(statePacket(2))]
+        let outcomes = try bus.client.publish(batch: batch.map { ($0, PublishOptions()) }, depth: 2)
+        let reference = Result { try LeylineCodec.encode(Fixtures.envelope(.systemState(huge))) }
+        let stored = try PublishFramingTests.entries(bus, .normal)
+        switch reference {
+        case .success:
+            #expect(outcomes.allSatisfy { $0.wasPublished })
+            #expect(stored.count == 3)
+        case .failure:
+            guard case .rejected(.invalidMessage) = outcomes[1] else {
+                Issue.record("expected a rejection, got \(outcomes[1])")
+                return
+            }
+            #expect(outcomes[0].wasPublished && outcomes[2].wasPublished)
+            #expect(stored.count == 2)
+        }
+        for (entry, (message, outcome)) in zip(stored, zip(batch, outcomes).filter { $0.1.wasPublished }) {
+            try PublishFramingTests.expectReferenceEntry(entry, outcome: outcome, message: message, signer: signer)
+        }
+    }
+}
