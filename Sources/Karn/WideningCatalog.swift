@@ -33,13 +33,16 @@ public enum WideningCatalog {
         entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.units
     }
 
-    /// The template id of an id or alias (`widen-8` → `BP052`); nil for other blueprints.
+    /// The template id of an id or alias of a host-shaped blueprint (`widen-8` → `BP052`,
+    /// `conv-branch-16` → `BP055`); nil for other blueprints.
     public static func templateId(_ blueprintId: String) -> String? {
-        entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.id
+        entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.id ?? ConvBranchBlueprint.named(blueprintId)?.id
     }
 
-    /// The alias of a widening template id (`BP052` → `widen-8`).
-    public static func alias(_ templateId: String) -> String? { entries.first { $0.id == templateId }?.alias }
+    /// The alias of a host-shaped template id (`BP052` → `widen-8`, `BP055` → `conv-branch-16`).
+    public static func alias(_ templateId: String) -> String? {
+        entries.first { $0.id == templateId }?.alias ?? ConvBranchBlueprint.all.first { $0.id == templateId }?.alias
+    }
 
     /// ΔParams of a widening by `units` of a layer reading `inputs` and feeding `outputs`:
     /// U (units × inputs), c (units), V (outputs × units).
@@ -75,12 +78,21 @@ public enum WideningCatalog {
 }
 
 extension BlueprintTemplate {
-    /// `widening` for the host-shaped templates, `slot` for the d → d kernels Tezzeret compiles.
-    public var family: String { isHostShaped ? WideningCatalog.family : "slot" }
+    /// `widening` and `structure` for the host-shaped templates, `slot` for the d → d kernels
+    /// Tezzeret compiles.
+    public var family: String {
+        switch recipe {
+        case .widen: WideningCatalog.family
+        case .convBranch: StructureCatalog.family
+        default: "slot"
+        }
+    }
 
     /// True when the kernel's shape comes from the host at germination (not compiled by the forge).
     public var isHostShaped: Bool {
-        if case .widen = recipe { return true }
-        return false
+        switch recipe {
+        case .widen, .convBranch: true
+        default: false
+        }
     }
 }

@@ -34,6 +34,14 @@ public struct TrainingCost: Sendable, Equatable {
             backward += products + (first ? 0 : products) + Double(widths[l + 1])
             first = false
         }
+        // Conv branches: forward, then weight gradients; input gradients past their first conv
+        // (their own input is detached).
+        for branch in a.branches ?? [] {
+            let (convs, map) = branch.multiplyAdds
+            let products = 2 * Double(convs.reduce(0, +) + map)
+            forward += products + Double(branch.outputs)
+            backward += products + 2 * Double(convs.dropFirst().reduce(0, +) + map)
+        }
         hostPerExample = forward + backward
         // After slot l (hidden layer l) come dense layers l+1 … output.
         shadowPerExample = (0..<a.hiddenSizes.count).map { l in 2 * denseProducts[(l + 1)...].reduce(0, +) }
