@@ -587,7 +587,11 @@ public final class SeedManager: SeedModuleFactory {
                 let values = Array(UnsafeBufferPointer(start: seed.branch.parameters, count: seed.parameterCount))
                 result.decisions.append(EpochDecisionBox(decision: .addBranch(shape, values: values)))
             }
-            if module.isEmpty { modules[module.name] = nil }
+            if module.isEmpty {
+                // Nothing else grafted there: the slot is the bare host again, at zero cost.
+                modules[module.name] = nil
+                result.decisions.append(EpochDecisionBox(decision: .install(module: nil, slot: module.name)))
+            }
             finishedViews.append(view(of: seed))
             result.finished.append(
                 FinishedSeed(
