@@ -207,7 +207,8 @@ public final class StudyService: Sendable {
                     }
                     let widths = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: record.latestMetrics)
                     config = StudyPlanner.staticFinal(
-                        from: grownConfig, hiddenSizes: widths, group: member.group, seed: member.seed, studyId: studyId)
+                        from: grownConfig, hiddenSizes: widths, branches: FinalArchitecture.branches(latest: record.latestMetrics),
+                        group: member.group, seed: member.seed, studyId: studyId)
                 }
                 guard let config else { continue }
                 let record: RunRecord

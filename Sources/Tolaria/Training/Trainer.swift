@@ -425,6 +425,9 @@ public final class Trainer {
         summary.learningRates = Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a })
         summary.slots = slotSummaries(ablations: stats.ablations)
         summary.seeds = seedStates()
+        summary.branches = model.architecture.branches?.map {
+            BranchSpec(blueprint: $0.blueprint, slot: SeedSlot.name(forLayer: $0.layer))
+        }
 
         sink.epochCompleted(summary)
         if summary.boundaryMs > Trainer.boundaryBudgetMs {
