@@ -33,7 +33,9 @@ public enum StructureCatalog {
             guard d.tier == .safe, !d.approvalRequired, !d.quarantineOnly else {
                 try fail("\(d.blueprintId): structure templates are SAFE without approval or quarantine")
             }
-            guard case .convBranch(let channels) = template.recipe, channels >= 1 else { try fail("\(d.blueprintId): not a conv-branch recipe") }
+            guard case .convBranch(let channels) = template.recipe, channels >= 1 else {
+                try fail("\(d.blueprintId): not a conv-branch recipe")
+            }
             guard template.parameters.isEmpty, d.allowedParameters.isEmpty else { try fail("\(d.blueprintId): takes parameters") }
             guard names.insert(d.name).inserted else { try fail("\(d.blueprintId): name '\(d.name)' is not unique") }
         }

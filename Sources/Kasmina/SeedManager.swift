@@ -438,7 +438,9 @@ public final class SeedManager: SeedModuleFactory {
         // A conv branch reading this layer's output (slot l+1) or feeding its input's layer (slot
         // l−1) would change shape.
         if (architecture.branches ?? []).contains(where: { $0.layer == slot.layer + 1 || $0.layer == slot.layer - 1 }) {
-            return refuse(command, "a conv branch of the host reads or feeds \(slot.name)'s layer; widening would reshape it", event: "germination_refused")
+            return refuse(
+                command, "a conv branch of the host reads or feeds \(slot.name)'s layer; widening would reshape it",
+                event: "germination_refused")
         }
         let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
         let origin = KernelOrigin(

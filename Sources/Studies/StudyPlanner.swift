@@ -1,7 +1,7 @@
 // Turns a study request into the runs it creates: merged configs, labels, and where a bad field came from.
 public import EsperJSON
-public import Tolaria
 import Foundation
+public import Tolaria
 
 /// What a group of a study is: an arm, one of an arm's controls, or a fixed config.
 public enum StudyGroupKind: String, Sendable, Codable, CaseIterable {

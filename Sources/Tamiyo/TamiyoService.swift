@@ -271,7 +271,9 @@ public final class TamiyoService: Sendable {
         let widths = Set(catalog.all.filter(\.available).compactMap(\.seedWidth))
         // A run that only widens needs no slot kernels, hence no particular slot width.
         let widensOnly =
-            seeds.blueprints.map { !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil || ConvBranchBlueprint.named($0) != nil } }
+            seeds.blueprints.map {
+                !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil || ConvBranchBlueprint.named($0) != nil }
+            }
             ?? false
         let slotLayers = (seeds.slots ?? architecture.hiddenSizes.indices.map(SeedSlot.name(forLayer:))).compactMap {
             Int($0.dropFirst("slot-".count))

@@ -26,7 +26,8 @@ import Testing
         let bare = TrainingCost(architecture: HostArchitecture(inputs: 40, hiddenSizes: [8], classes: 10)).hostPerExample
         let (convs, map) = branch.multiplyAdds
         #expect(convs == [19 * 16 * 5, 10 * 16 * 3 * 16, 5 * 16 * 3 * 16] && map == 800)
-        let expected = bare + 2 * Double(convs.reduce(0, +) + map) + 10 + 2 * Double(convs.reduce(0, +) + map)
+        let expected =
+            bare + 2 * Double(convs.reduce(0, +) + map) + 10 + 2 * Double(convs.reduce(0, +) + map)
             + 2 * Double(convs.dropFirst().reduce(0, +) + map)
         #expect(TrainingCost(architecture: architecture).hostPerExample == expected)
 
@@ -60,7 +61,8 @@ import Testing
         #expect(try ConvHostTests.problems(#"{\#(Self.mnist), "model": {"branches": {}}}"#).map(\.field) == ["model.branches"])
         // Conv hosts take no branches.
         let conv = try ConvHostTests.problems(
-            #"{\#(Self.mnist), "model": {"layers": \#(ConvHostTests.paperLayers), "branches": [{"blueprint": "BP055", "slot": "slot-0"}]}}"#)
+            #"{\#(Self.mnist), "model": {"layers": \#(ConvHostTests.paperLayers), "branches": [{"blueprint": "BP055", "slot": "slot-0"}]}}"#
+        )
         #expect(conv.map(\.field).contains("model.branches"))
         // A signal too short for the kernels and strides: two moons' 2 features.
         let short = try ConvHostTests.problems(

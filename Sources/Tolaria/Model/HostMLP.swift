@@ -37,7 +37,8 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
         self.init(
             inputs: inputs, hiddenSizes: resolved.hiddenSizes, classes: classes, activation: model.activation,
             initialisation: model.initialisation, convolutions: resolved.convolutions,
-            branches: model.resolvedBranches(widths: [resolved.convolutions.last?.outputWidth ?? inputs] + resolved.hiddenSizes + [classes]))
+            branches: model.resolvedBranches(widths: [resolved.convolutions.last?.outputWidth ?? inputs] + resolved.hiddenSizes + [classes])
+        )
     }
 
     /// Floats per example entering the first dense layer: the flattened output of the last

@@ -254,7 +254,8 @@ extension RunConfig {
                 entry.problem("blueprint", "no conv-branch blueprint '\(blueprint)' (one of \(known) or their template ids)")
             }
             if let slot, BranchSpec(blueprint: "", slot: slot).layer.map({ $0 >= hiddenLayers }) ?? true {
-                entry.problem("slot", "'\(slot)' is not a slot of this host (slot-0…slot-\(max(0, hiddenLayers - 1)), after a hidden layer)")
+                entry.problem(
+                    "slot", "'\(slot)' is not a slot of this host (slot-0…slot-\(max(0, hiddenLayers - 1)), after a hidden layer)")
             }
             entry.rejectUnknown()
             if let blueprint, let slot { branches.append(BranchSpec(blueprint: blueprint, slot: slot)) }
@@ -688,7 +689,8 @@ extension ModelSpec {
             return JSONFieldProblem(
                 field: "model.branches[\(index)].blueprint",
                 message:
-                    "\(branch.blueprint) needs a longer signal than the \(shape.inputs) positions \(branch.slot)'s layer reads (kernels \(shape.kernelSizes.map(String.init).joined(separator: ",")), stride \(shape.stride)): nothing is left")
+                    "\(branch.blueprint) needs a longer signal than the \(shape.inputs) positions \(branch.slot)'s layer reads (kernels \(shape.kernelSizes.map(String.init).joined(separator: ",")), stride \(shape.stride)): nothing is left"
+            )
         }
     }
 
