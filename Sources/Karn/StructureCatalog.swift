@@ -21,23 +21,11 @@ public enum StructureCatalog {
         return BlueprintTemplate(descriptor: descriptor, parameters: [], recipe: .convBranch(channels: entry.channels))
     }
 
-    /// The structure rows' own rules: ids in order after the rows before them, SAFE without
-    /// approval or quarantine, a conv-branch recipe, no parameters, unique snake_case names.
+    /// The structure rows' own rules: those of every host-shaped family with a conv-branch recipe.
     static func check(_ rows: [BlueprintTemplate], after earlier: [BlueprintTemplate]) throws(KarnError) {
-        func fail(_ why: String) throws(KarnError) -> Never { throw KarnError.invalidCatalog(why) }
-        var names = Set(earlier.map(\.descriptor.name))
-        for (index, template) in rows.enumerated() {
-            let d = template.descriptor
-            let expectedId = BlueprintID.make(earlier.count + index + 1)
-            guard d.blueprintId == expectedId else { try fail("structure entry \(index + 1) is \(d.blueprintId), expected \(expectedId)") }
-            guard d.tier == .safe, !d.approvalRequired, !d.quarantineOnly else {
-                try fail("\(d.blueprintId): structure templates are SAFE without approval or quarantine")
-            }
-            guard case .convBranch(let channels) = template.recipe, channels >= 1 else {
-                try fail("\(d.blueprintId): not a conv-branch recipe")
-            }
-            guard template.parameters.isEmpty, d.allowedParameters.isEmpty else { try fail("\(d.blueprintId): takes parameters") }
-            guard names.insert(d.name).inserted else { try fail("\(d.blueprintId): name '\(d.name)' is not unique") }
+        try WideningCatalog.checkHostShaped(rows, after: earlier, family: family) { recipe in
+            if case .convBranch(let channels) = recipe, channels >= 1 { return true }
+            return false
         }
     }
 }

@@ -443,12 +443,10 @@ public final class SeedManager: SeedModuleFactory {
                 event: "germination_refused")
         }
         let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
-        let origin = KernelOrigin(
-            requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "built", fetchLatencyMs: 0,
-            fallbackReason: nil, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind, widening: shape)
-        return graftHostShaped(
-            command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation
-        ) { [self] block in try makeWideningBranch(shape, block, id) }
+        var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind)
+        origin.widening = shape
+        let build = { [self] (block: ParameterBlock) in try makeWideningBranch(shape, block, id) }
+        return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
     }
 
     /// A conv-branch seed (`ConvBranchSeedBlueprint`): a conv branch beside the slot's layer,
@@ -466,12 +464,17 @@ public final class SeedManager: SeedModuleFactory {
                 command, "\(operation.blueprintId) does not fit \(slot.name) of this host (a conv-host slot, or a signal too short)",
                 event: "germination_refused")
         }
-        let origin = KernelOrigin(
+        var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: ConvBranchSeedBlueprint.kind)
+        origin.convBranch = shape
+        let build = { [self] (block: ParameterBlock) in try makeConvBranch(shape, block, id) }
+        return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
+    }
+
+    /// The origin of a kernel Kasmina builds for the host's shape (nothing fetched).
+    static func builtOrigin(_ operation: CommandSeedOperation, parameterCount: Int, kind: String) -> KernelOrigin {
+        KernelOrigin(
             requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "built", fetchLatencyMs: 0,
-            fallbackReason: nil, parameterCount: shape.parameterCount, kind: ConvBranchSeedBlueprint.kind, convBranch: shape)
-        return graftHostShaped(
-            command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation
-        ) { [self] block in try makeConvBranch(shape, block, id) }
+            fallbackReason: nil, parameterCount: parameterCount, kind: kind)
     }
 
     /// Builds a host-shaped seed's branch into its own block, checks I1 and grafts it.
