@@ -119,6 +119,13 @@ public final class SlotModule: SeedSlotModule {
 
     public var parameterGroups: [ParameterGroup] { fossils.map(\.group) + (active.map { [$0.group] } ?? []) }
 
+    /// Conv-branch seeds by their shape (weights shared across positions), the others 6P.
+    public var trainingFlopsPerExample: Double? {
+        seeds.reduce(0) {
+            $0 + ($1.origin.convBranch.map(TrainingCost.branchPerExample) ?? TrainingCost.seedPerExample(parameters: $1.parameterCount))
+        }
+    }
+
     public var seeds: [Seed] { fossils + (active.map { [$0] } ?? []) }
 
     public var seedStates: [SeedState] { seeds.map { $0.state(epoch: epoch) } }

@@ -69,6 +69,10 @@ import Tolaria
         #expect(seed.addsToPreactivation && seed.stage == .training && seed.origin.kind == "conv_branch")
         #expect(seed.parameterCount == ConvBranchTests.parameters)
         #expect(seed.origin.convBranch?.flatWidth == 40)
+        // Its training FLOPs count its convolutions (weights shared across positions), not 6P.
+        let shape = try #require(seed.origin.convBranch)
+        #expect(grafted.model.slots[0].module?.trainingFlopsPerExample == TrainingCost.branchPerExample(shape))
+        #expect(TrainingCost.branchPerExample(shape) > TrainingCost.seedPerExample(parameters: seed.parameterCount))
         #expect(manager.isolationViolations == 0)
         #expect(GraftingTests.hostValues(grafted) == GraftingTests.hostValues(plain), "isolation: no host parameter moved")
         #expect(try ConvBranchTests.logits(grafted).map(\.bitPattern) == ConvBranchTests.logits(plain).map(\.bitPattern))

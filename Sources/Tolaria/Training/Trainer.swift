@@ -215,7 +215,9 @@ public final class Trainer {
         // at epoch boundaries.
         let cost = TrainingCost(architecture: model.architecture)
         let seedPerExample = model.slots.reduce(0.0) {
-            $0 + TrainingCost.seedPerExample(parameters: $1.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0)
+            $0
+                + ($1.module?.trainingFlopsPerExample
+                    ?? TrainingCost.seedPerExample(parameters: $1.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0))
         }
         let perStep =
             TrainingCost.optimizerFlopsPerParameter(config.optimizer)
