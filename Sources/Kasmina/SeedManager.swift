@@ -106,12 +106,9 @@ public final class SeedManager: SeedModuleFactory {
     /// Test hook: builds a widening seed's branch (default: `WideningBranch`, initialised from
     /// the seed id).
     let makeWideningBranch: (WideningShape, ParameterBlock, String) throws -> any SeedBranch
-    /// Builds a conv-branch seed's branch (`ConvBranchSeed`, initialised from the seed id).
-    let makeConvBranch: (ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch = { shape, block, seedId in
-        let branch = ConvBranchSeed(shape: shape, block: block)
-        branch.initialise(seed: SeedManager.fnv1a(seedId))
-        return branch
-    }
+    /// Test hook: builds a conv-branch seed's branch (default: `ConvBranchSeed`, initialised
+    /// from the seed id).
+    let makeConvBranch: (ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch
     public let guardian = IsolationGuard()
     /// The host's shape at the last boundary (widening seeds are shaped by it).
     public private(set) var architecture: HostArchitecture?
@@ -134,7 +131,8 @@ public final class SeedManager: SeedModuleFactory {
         runId: String, settings: SeedSettings, kernels: any SeedKernelProvider, budgetMs: Double = 10,
         registry: SeedRegistry? = nil, publish: @escaping (TelemetryPacket) -> Void = { _ in },
         makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil,
-        makeWideningBranch: ((WideningShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
+        makeWideningBranch: ((WideningShape, ParameterBlock, String) throws -> any SeedBranch)? = nil,
+        makeConvBranch: ((ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
     ) {
         self.runId = runId
         self.settings = settings
@@ -146,6 +144,12 @@ public final class SeedManager: SeedModuleFactory {
         self.makeWideningBranch =
             makeWideningBranch ?? { shape, block, seedId in
                 let branch = WideningBranch(shape: shape, block: block)
+                branch.initialise(seed: SeedManager.fnv1a(seedId))
+                return branch
+            }
+        self.makeConvBranch =
+            makeConvBranch ?? { shape, block, seedId in
+                let branch = ConvBranchSeed(shape: shape, block: block)
                 branch.initialise(seed: SeedManager.fnv1a(seedId))
                 return branch
             }

@@ -184,6 +184,26 @@ import Tolaria
         #expect(try ConvBranchTests.logits(resumed).map(\.bitPattern) == ConvBranchTests.logits(straight).map(\.bitPattern))
     }
 
+    /// Isolation from the real buffers: a conv-branch kernel that writes into the host's
+    /// gradients is caught by I2 around its shadow backward, culled after three violations and
+    /// its blueprint quarantined; the host never changes shape.
+    @Test func aLeakingConvBranchKernelIsCulledAndQuarantined() throws {
+        var host: UnsafeMutablePointer<Float>?
+        let manager = SeedManager(
+            runId: "conv-branch", settings: SeedSettings(), kernels: UrzaKernelProvider(urza: try GraftingTests.library.get().urza),
+            budgetMs: 1000,
+            makeConvBranch: { shape, block, _ in LeakingBranch(ConvBranchSeed(shape: shape, block: block), hostGradients: host!) })
+        let controller = ScriptedController(manager: manager, script: [0: [Commands.germinate("conv-branch-8")]])
+        let trainer = try ConvBranchTests.trainer(ConvBranchTests.config, controller: controller)
+        host = trainer.model.block.gradients
+        #expect(try trainer.run() == .completed)
+        #expect(manager.isolationViolations == 3)
+        #expect(manager.guardian.violations.allSatisfy { $0.check == .seedBackwardLeak })
+        let finished = try #require(controller.reports[1].finished.first)
+        #expect(finished.cullReason == "isolation_breach" && finished.quarantine && finished.finalStage == .cancelled)
+        #expect(trainer.model.slots[0].module == nil && trainer.model.architecture.branches == nil)
+    }
+
     @Test func aConvBranchIsRefusedWhereTheSignalIsTooShort() throws {
         // Two moons: slot-0 reads 2 positions, too few for a kernel of 5 with padding 1.
         let manager = try GraftingTests.manager()
