@@ -50,5 +50,9 @@ public struct BlueprintTemplate: Sendable, Equatable, Encodable {
             try c.encodeIfPresent(WideningCatalog.alias(id), forKey: .alias)
             try c.encode(WideningCatalog.formula(units: units), forKey: .parameterCount)
         }
+        if case .convBranch = recipe, let entry = ConvBranchBlueprint.named(id) {
+            try c.encode(entry.alias, forKey: .alias)
+            try c.encode(entry.formula, forKey: .parameterCount)
+        }
     }
 }

@@ -25,7 +25,8 @@ public final class KarnCatalog: Sendable {
         if loadDefaults {
             try KarnCatalog.check(DefaultCatalog.rows)
             try WideningCatalog.check(WideningCatalog.rows, after: DefaultCatalog.rows)
-            for template in DefaultCatalog.rows + WideningCatalog.rows {
+            try StructureCatalog.check(StructureCatalog.rows, after: DefaultCatalog.rows + WideningCatalog.rows)
+            for template in DefaultCatalog.rows + WideningCatalog.rows + StructureCatalog.rows {
                 initial.order.append(template.id)
                 initial.templates[template.id] = template
             }

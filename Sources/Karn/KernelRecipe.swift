@@ -36,6 +36,9 @@ public enum KernelRecipe: Sendable, Equatable {
     /// kernel's shape (layer l's input width, the next layer's width) is the host's, known only
     /// at germination, so Kasmina builds it on the `ck_widen_*` kernels rather than Tezzeret.
     case widen(units: Int)
+    /// A conv branch beside a host layer (the structure family, `ConvBranchBlueprint`): shaped
+    /// by the host's layer widths at germination, so Kasmina builds it on `ck_conv_branch_*`.
+    case convBranch(channels: Int)
 
     /// The kernel kind's name (`KernelKind.rawValue` in KernelRuntime).
     public var kind: String {
@@ -64,13 +67,14 @@ public enum KernelRecipe: Sendable, Equatable {
         case .nasMixture: "nas_mixture"
         case .fault(let fault, _): "fault_\(fault.rawValue)"
         case .widen: "widen"
+        case .convBranch: "conv_branch"
         }
     }
 
     /// Every template parameter the recipe reads.
     public var parameterNames: [String] {
         switch self {
-        case .identity, .activation, .widen: []
+        case .identity, .activation, .widen, .convBranch: []
         case .linear(let p), .layerNorm(let p), .dropout(let p), .batchNorm(let p), .maxPool(let p), .layerScale(let p),
             .groupedLinear(let p), .highway(let p), .memoryAttention(let p), .positional(let p), .nasMixture(let p):
             [p]

@@ -33,13 +33,16 @@ public enum WideningCatalog {
         entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.units
     }
 
-    /// The template id of an id or alias (`widen-8` → `BP052`); nil for other blueprints.
+    /// The template id of an id or alias of a host-shaped blueprint (`widen-8` → `BP052`,
+    /// `conv-branch-16` → `BP055`); nil for other blueprints.
     public static func templateId(_ blueprintId: String) -> String? {
-        entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.id
+        entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.id ?? ConvBranchBlueprint.named(blueprintId)?.id
     }
 
-    /// The alias of a widening template id (`BP052` → `widen-8`).
-    public static func alias(_ templateId: String) -> String? { entries.first { $0.id == templateId }?.alias }
+    /// The alias of a host-shaped template id (`BP052` → `widen-8`, `BP055` → `conv-branch-16`).
+    public static func alias(_ templateId: String) -> String? {
+        entries.first { $0.id == templateId }?.alias ?? ConvBranchBlueprint.all.first { $0.id == templateId }?.alias
+    }
 
     /// ΔParams of a widening by `units` of a layer reading `inputs` and feeding `outputs`:
     /// U (units × inputs), c (units), V (outputs × units).
@@ -54,33 +57,54 @@ public enum WideningCatalog {
     /// approval or quarantine, a widen recipe with at least one unit, no parameters, unique
     /// snake_case names, unique aliases.
     static func check(_ rows: [BlueprintTemplate], after defaults: [BlueprintTemplate]) throws(KarnError) {
+        try checkHostShaped(rows, after: defaults, family: family) { recipe in
+            if case .widen(let units) = recipe, units >= 1 { return true }
+            return false
+        }
+        guard Set(entries.map(\.alias)).count == entries.count else { throw KarnError.invalidCatalog("widening aliases are not unique") }
+    }
+
+    /// The rules every host-shaped family's rows share: ids in order after the rows before
+    /// them, SAFE without approval or quarantine, the family's recipe, no parameters, risk and
+    /// stage in range, unique snake_case names.
+    static func checkHostShaped(
+        _ rows: [BlueprintTemplate], after defaults: [BlueprintTemplate], family: String, recipe isFamilyRecipe: (KernelRecipe) -> Bool
+    ) throws(KarnError) {
         func fail(_ why: String) throws(KarnError) -> Never { throw KarnError.invalidCatalog(why) }
         var names = Set(defaults.map(\.descriptor.name))
         for (index, template) in rows.enumerated() {
             let d = template.descriptor
             let expectedId = BlueprintID.make(defaults.count + index + 1)
-            guard d.blueprintId == expectedId else { try fail("widening entry \(index + 1) is \(d.blueprintId), expected \(expectedId)") }
+            guard d.blueprintId == expectedId else { try fail("\(family) entry \(index + 1) is \(d.blueprintId), expected \(expectedId)") }
             guard d.tier == .safe, !d.approvalRequired, !d.quarantineOnly else {
-                try fail("\(d.blueprintId): widening templates are SAFE without approval or quarantine")
+                try fail("\(d.blueprintId): \(family) templates are SAFE without approval or quarantine")
             }
-            guard case .widen(let units) = template.recipe, units >= 1 else { try fail("\(d.blueprintId): not a widen recipe") }
+            guard isFamilyRecipe(template.recipe) else { try fail("\(d.blueprintId): not a \(family) recipe") }
             guard template.parameters.isEmpty, d.allowedParameters.isEmpty else { try fail("\(d.blueprintId): takes parameters") }
             guard (0...1).contains(d.risk), (0...6).contains(d.stage) else { try fail("\(d.blueprintId): risk or stage out of range") }
             guard names.insert(d.name).inserted, d.name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }) else {
                 try fail("\(d.blueprintId): name '\(d.name)' is not a unique snake_case name")
             }
         }
-        guard Set(entries.map(\.alias)).count == entries.count else { try fail("widening aliases are not unique") }
     }
 }
 
 extension BlueprintTemplate {
-    /// `widening` for the host-shaped templates, `slot` for the d → d kernels Tezzeret compiles.
-    public var family: String { isHostShaped ? WideningCatalog.family : "slot" }
+    /// `widening` and `structure` for the host-shaped templates, `slot` for the d → d kernels
+    /// Tezzeret compiles.
+    public var family: String {
+        switch recipe {
+        case .widen: WideningCatalog.family
+        case .convBranch: StructureCatalog.family
+        default: "slot"
+        }
+    }
 
     /// True when the kernel's shape comes from the host at germination (not compiled by the forge).
     public var isHostShaped: Bool {
-        if case .widen = recipe { return true }
-        return false
+        switch recipe {
+        case .widen, .convBranch: true
+        default: false
+        }
     }
 }

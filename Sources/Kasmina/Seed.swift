@@ -1,7 +1,7 @@
 public import Kernels
 public import Leyline
 import Synchronization
-import Tolaria
+public import Tolaria
 
 /// Where a seed's kernel came from (Urza's fallback chain: requested → BP001 → identity).
 public struct KernelOrigin: Sendable, Equatable, Codable {
@@ -18,6 +18,8 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var kind: String
     /// Widening seeds: the kernel's shape (nil for slot kernels from Urza).
     public var widening: WideningShape? = nil
+    /// Conv-branch seeds: the branch's shape (nil for every other seed).
+    public var convBranch: ConvBranchShape? = nil
 
     public var usedFallback: Bool { source == "fallback" || source == "identity" }
 }
@@ -122,6 +124,9 @@ public final class Seed {
     public var isResidual: Bool { branch.isResidual }
     /// New hidden units beside the slot's layer rather than a module on its activation.
     public var isWidening: Bool { origin.widening != nil }
+    /// Adds to the next layer's pre-activation (widening and conv-branch seeds) rather than
+    /// acting on the slot's activation.
+    public var addsToPreactivation: Bool { origin.widening != nil || origin.convBranch != nil }
     public var violationCount: Int { violations.count }
 
     /// Whether the seed's parameters learn this step: TRAINING (shadow objective), GRAFTING

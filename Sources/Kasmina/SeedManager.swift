@@ -106,6 +106,9 @@ public final class SeedManager: SeedModuleFactory {
     /// Test hook: builds a widening seed's branch (default: `WideningBranch`, initialised from
     /// the seed id).
     let makeWideningBranch: (WideningShape, ParameterBlock, String) throws -> any SeedBranch
+    /// Test hook: builds a conv-branch seed's branch (default: `ConvBranchSeed`, initialised
+    /// from the seed id).
+    let makeConvBranch: (ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch
     public let guardian = IsolationGuard()
     /// The host's shape at the last boundary (widening seeds are shaped by it).
     public private(set) var architecture: HostArchitecture?
@@ -128,7 +131,8 @@ public final class SeedManager: SeedModuleFactory {
         runId: String, settings: SeedSettings, kernels: any SeedKernelProvider, budgetMs: Double = 10,
         registry: SeedRegistry? = nil, publish: @escaping (TelemetryPacket) -> Void = { _ in },
         makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil,
-        makeWideningBranch: ((WideningShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
+        makeWideningBranch: ((WideningShape, ParameterBlock, String) throws -> any SeedBranch)? = nil,
+        makeConvBranch: ((ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
     ) {
         self.runId = runId
         self.settings = settings
@@ -140,6 +144,12 @@ public final class SeedManager: SeedModuleFactory {
         self.makeWideningBranch =
             makeWideningBranch ?? { shape, block, seedId in
                 let branch = WideningBranch(shape: shape, block: block)
+                branch.initialise(seed: SeedManager.fnv1a(seedId))
+                return branch
+            }
+        self.makeConvBranch =
+            makeConvBranch ?? { shape, block, seedId in
+                let branch = ConvBranchSeed(shape: shape, block: block)
                 branch.initialise(seed: SeedManager.fnv1a(seedId))
                 return branch
             }
@@ -358,6 +368,9 @@ public final class SeedManager: SeedModuleFactory {
         if let units = WideningBlueprint.units(operation.blueprintId) {
             return germinateWidening(command, operation, id: id, slot: slot, units: units, module: module, validation: validation)
         }
+        if ConvBranchBlueprint.named(operation.blueprintId) != nil {
+            return germinateConvBranch(command, operation, id: id, slot: slot, module: module, validation: validation)
+        }
         // Fetch within the budget, falling back (Urza counts and reports it).
         let provided = kernels.kernel(
             blueprintId: operation.blueprintId, width: slot.width, budgetMs: budgetMs,
@@ -426,16 +439,60 @@ public final class SeedManager: SeedModuleFactory {
             return refuse(
                 command, "\(slot.name) carries fossils of width \(slot.width); widening would change it", event: "germination_refused")
         }
+        // A conv branch reading this layer's output (slot l+1) or feeding its input's layer (slot
+        // l−1) would change shape.
+        if (architecture.branches ?? []).contains(where: { $0.layer == slot.layer + 1 || $0.layer == slot.layer - 1 }) {
+            return refuse(
+                command, "a conv branch of the host reads or feeds \(slot.name)'s layer; widening would reshape it",
+                event: "germination_refused")
+        }
         let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
-        let origin = KernelOrigin(
+        var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind)
+        origin.widening = shape
+        let build = { [self] (block: ParameterBlock) in try makeWideningBranch(shape, block, id) }
+        return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
+    }
+
+    /// A conv-branch seed (`ConvBranchSeedBlueprint`): a conv branch beside the slot's layer,
+    /// shaped by the host (layer l's input length, layer l+1's width). Refused where the signal
+    /// is too short for its kernels and strides, and on hosts declared with conv layers.
+    private func germinateConvBranch(
+        _ command: AdaptationCommand, _ operation: CommandSeedOperation, id: String,
+        slot: (name: String, layer: Int, width: Int), module: SlotModule?, validation: (loss: Double, accuracy: Double)
+    ) -> CommandResult {
+        guard let architecture else { return refuse(command, "the host's shape is unknown", event: "germination_refused") }
+        guard let shape = ConvBranchSeedBlueprint.shape(operation.blueprintId, layer: slot.layer, architecture: architecture),
+            shape.fits
+        else {
+            return refuse(
+                command, "\(operation.blueprintId) does not fit \(slot.name) of this host (a conv-host slot, or a signal too short)",
+                event: "germination_refused")
+        }
+        var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: ConvBranchSeedBlueprint.kind)
+        origin.convBranch = shape
+        let build = { [self] (block: ParameterBlock) in try makeConvBranch(shape, block, id) }
+        return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
+    }
+
+    /// The origin of a kernel Kasmina builds for the host's shape (nothing fetched).
+    static func builtOrigin(_ operation: CommandSeedOperation, parameterCount: Int, kind: String) -> KernelOrigin {
+        KernelOrigin(
             requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "built", fetchLatencyMs: 0,
-            fallbackReason: nil, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind, widening: shape)
+            fallbackReason: nil, parameterCount: parameterCount, kind: kind)
+    }
+
+    /// Builds a host-shaped seed's branch into its own block, checks I1 and grafts it.
+    private func graftHostShaped(
+        _ command: AdaptationCommand, _ operation: CommandSeedOperation, id: String,
+        slot: (name: String, layer: Int, width: Int), module: SlotModule?, origin: KernelOrigin,
+        validation: (loss: Double, accuracy: Double), build: (ParameterBlock) throws -> any SeedBranch
+    ) -> CommandResult {
         var lifecycle = SeedLifecycle()
-        let block = ParameterBlock(count: shape.parameterCount)
+        let block = ParameterBlock(count: origin.parameterCount)
         let branch: any SeedBranch
         do {
             try lifecycle.transition(to: .germinating, epoch: epoch)
-            branch = try makeWideningBranch(shape, block, id)
+            branch = try build(block)
         } catch {
             return refuse(command, "cannot build \(operation.blueprintId): \(error)", event: "germination_refused", level: .error)
         }
@@ -524,16 +581,26 @@ public final class SeedManager: SeedModuleFactory {
             seed.alpha = 1
         }
         var result = CommandResult(accepted: true, seedId: seed.id)
-        if target == .fossilized && seed.isWidening, let shape = seed.origin.widening {
-            // Its units become host units: Tolaria rebuilds the host one layer wider, same function.
-            // It leaves the slot now, so its last transitions are reported here.
+        if target == .fossilized && seed.addsToPreactivation {
+            // Its units become host units (Tolaria rebuilds the host one layer wider) or its conv
+            // branch a host branch — the same function either way. It leaves the slot now, so its
+            // last transitions are reported here.
             pendingEvents += transitionEvents(seed)
             _ = module.detachActive()
             seed.alpha = 1
             seed.group.frozen = true
-            result.decisions.append(
-                EpochDecisionBox(decision: .widen(layer: seed.layer, units: shape.units(from: seed.branch.parameters))))
-            if module.isEmpty { modules[module.name] = nil }
+            if let shape = seed.origin.widening {
+                result.decisions.append(
+                    EpochDecisionBox(decision: .widen(layer: seed.layer, units: shape.units(from: seed.branch.parameters))))
+            } else if let shape = seed.origin.convBranch {
+                let values = Array(UnsafeBufferPointer(start: seed.branch.parameters, count: seed.parameterCount))
+                result.decisions.append(EpochDecisionBox(decision: .addBranch(shape, values: values)))
+            }
+            if module.isEmpty {
+                // Nothing else grafted there: the slot is the bare host again, at zero cost.
+                modules[module.name] = nil
+                result.decisions.append(EpochDecisionBox(decision: .install(module: nil, slot: module.name)))
+            }
             finishedViews.append(view(of: seed))
             result.finished.append(fossilizedRecord(seed, epoch: epoch))
         } else if target == .fossilized {
@@ -626,6 +693,9 @@ public final class SeedManager: SeedModuleFactory {
             // Its tensors are restored by Tolaria right after (the `seed.<id>` group).
             block = ParameterBlock(count: shape.parameterCount)
             branch = try makeWideningBranch(shape, block, record.id)
+        } else if let shape = record.origin.convBranch, shape.fits {
+            block = ParameterBlock(count: shape.parameterCount)
+            branch = try makeConvBranch(shape, block, record.id)
         } else {
             let compiled = try kernels.rebuild(record.origin, width: width)
             block = ParameterBlock(count: compiled.parameterCount)

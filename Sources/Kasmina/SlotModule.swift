@@ -29,7 +29,9 @@ public import Tolaria
 /// l+1's pre-activation (the `.preactivation` capability), §4's residual form applied there. The
 /// stages keep their meaning: TRAINING adds nothing (the shadow pass starts from that
 /// pre-activation), GRAFTING ramps α, STABILIZING/EVALUATING add s, a cull adds nothing again;
-/// fossilised, its units become host units (`SeedManager` turns it into Tolaria's widen).
+/// fossilised, its units become host units (`SeedManager` turns it into Tolaria's widen). A
+/// *conv-branch* seed (`ConvBranchSeedBlueprint`) takes the same path; fossilised, it becomes
+/// a host branch (Tolaria's `addBranch`).
 public final class SlotModule: SeedSlotModule {
     public static let moduleKind = "kasmina"
 
@@ -117,6 +119,13 @@ public final class SlotModule: SeedSlotModule {
 
     public var parameterGroups: [ParameterGroup] { fossils.map(\.group) + (active.map { [$0.group] } ?? []) }
 
+    /// Conv-branch seeds by their shape (weights shared across positions), the others 6P.
+    public var trainingFlopsPerExample: Double? {
+        seeds.reduce(0) {
+            $0 + ($1.origin.convBranch.map(TrainingCost.branchPerExample) ?? TrainingCost.seedPerExample(parameters: $1.parameterCount))
+        }
+    }
+
     public var seeds: [Seed] { fossils + (active.map { [$0] } ?? []) }
 
     public var seedStates: [SeedState] { seeds.map { $0.state(epoch: epoch) } }
@@ -179,7 +188,7 @@ public final class SlotModule: SeedSlotModule {
         if training, let seed = active, seed.cullRequest.isSet, seed.cullReason == nil {
             beginCull(seed, reason: "operator", quarantine: false)
         }
-        guard let seed = active, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil, !seed.isWidening else {
+        guard let seed = active, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil, !seed.addsToPreactivation else {
             mode = .passthrough
             return BlendMath.copy(x, to: output, count: count)
         }
@@ -253,7 +262,7 @@ public final class SlotModule: SeedSlotModule {
         guard shadowReady || wideShadowReady, let seed = active else { return }
         // A widening seed's input is the host layer's input: there is no slot gradient for a
         // leak to reach (its isolation is checked on the host's gradient buffers instead).
-        let leaking = settings.faultInjection?.detachLeak == true && !seed.isWidening
+        let leaking = settings.faultInjection?.detachLeak == true && !seed.addsToPreactivation
         guard guardedCall(seed, { try seed.branch.backward(gradient, inputGradient: leaking ? leak : nil) }) else { return }
         leakPending = leaking
         seed.stats.shadowLossSum += Double(loss) * Double(batch)
@@ -321,7 +330,7 @@ public final class SlotModule: SeedSlotModule {
     /// The host's share of δ for the seed's stage, from the seed's own state (not from the
     /// forward's mode): δ while it trains in the shadow or is residual, (1 − α)·δ blended.
     static func hostShare(of seed: Seed) -> Float {
-        guard seed.blended, !seed.isWidening, !seed.isResidual else { return 1 }
+        guard seed.blended, !seed.addsToPreactivation, !seed.isResidual else { return 1 }
         return 1 - (seed.stage == .grafting ? seed.alpha : 1)
     }
 
@@ -359,8 +368,11 @@ public final class SlotModule: SeedSlotModule {
     ) throws {
         wideMode = .passthrough
         wideShadowReady = false
-        guard let seed = active, seed.isWidening, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil else { return }
-        guard let shape = seed.origin.widening, shape.inputs == inputs, shape.outputs == outputs else {
+        guard let seed = active, seed.addsToPreactivation, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil else { return }
+        let fits =
+            seed.origin.widening.map { $0.inputs == inputs && $0.outputs == outputs }
+            ?? seed.origin.convBranch.map { $0.inputs == inputs && $0.outputs == outputs } ?? false
+        guard fits else {
             // Another seed widened a neighbouring layer since this one germinated: its units no
             // longer fit the host. It is culled (the host function, from this batch on).
             beginCull(seed, reason: "host_reshaped", quarantine: false)

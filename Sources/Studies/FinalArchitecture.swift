@@ -15,4 +15,8 @@ public enum FinalArchitecture {
         }
         return sizes
     }
+
+    /// The conv branches part of the host at the end (fossilised structural seeds and declared
+    /// ones), as `model.branches` declares them; empty when there are none.
+    public static func branches(latest: EpochSummary?) -> [BranchSpec] { latest?.branches ?? [] }
 }

@@ -95,9 +95,16 @@ public enum StudyPlanner {
         MergePatch.apply(.object(["policy": .null, "seeds": .null]), to: config)
     }
 
-    /// The static_final config: the grown run's config without growth, with its final widths.
-    public static func staticFinal(from grown: JSONValue, hiddenSizes: [Int], group: String, seed: UInt64, studyId: String) -> JSONValue {
-        let patch: JSONValue = .object(["model": .object(["hidden_sizes": .array(hiddenSizes.map { .int(Int64($0)) })])])
+    /// The static_final config: the grown run's config without growth, with its final widths
+    /// and conv branches (`model.branches`, fossilised structural seeds declared from the start).
+    public static func staticFinal(
+        from grown: JSONValue, hiddenSizes: [Int], branches: [BranchSpec] = [], group: String, seed: UInt64, studyId: String
+    ) -> JSONValue {
+        var model: [String: JSONValue] = ["hidden_sizes": .array(hiddenSizes.map { .int(Int64($0)) })]
+        if !branches.isEmpty {
+            model["branches"] = .array(branches.map { .object(["blueprint": .string($0.blueprint), "slot": .string($0.slot)]) })
+        }
+        let patch: JSONValue = .object(["model": .object(model)])
         return label(MergePatch.apply(patch, to: withoutGrowth(grown)), group: group, seed: seed, studyId: studyId)
     }
 

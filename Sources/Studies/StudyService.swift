@@ -234,7 +234,9 @@ public final class StudyService: Sendable {
                 from: grownConfig, germinations: germinations, group: member.group, seed: member.seed, studyId: studyId)
         }
         let widths = FinalArchitecture.hiddenSizes(configured: record.config.model.hiddenSizes, latest: record.latestMetrics)
-        return StudyPlanner.staticFinal(from: grownConfig, hiddenSizes: widths, group: member.group, seed: member.seed, studyId: studyId)
+        return StudyPlanner.staticFinal(
+            from: grownConfig, hiddenSizes: widths, branches: FinalArchitecture.branches(latest: record.latestMetrics),
+            group: member.group, seed: member.seed, studyId: studyId)
     }
 
     // MARK: - Reading

@@ -285,6 +285,15 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
                     parameters[slot.name, default: [:]][info.blueprintId] = added
                     return true
                 }
+                if ConvBranchBlueprint.named(info.blueprintId) != nil {
+                    guard
+                        let added = ConvBranchSeedBlueprint.addedParameters(
+                            info.blueprintId, layer: slot.layer, architecture: architecture),
+                        settings.parameterBudget.map({ used + added <= $0 }) ?? true
+                    else { return false }
+                    parameters[slot.name, default: [:]][info.blueprintId] = added
+                    return true
+                }
                 return info.seedWidth == slot.width
             }
         }

@@ -271,7 +271,19 @@ public final class TamiyoService: Sendable {
         }
         let widths = Set(catalog.all.filter(\.available).compactMap(\.seedWidth))
         // A run that only widens needs no slot kernels, hence no particular slot width.
-        let widensOnly = seeds.blueprints.map { !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil } } ?? false
+        let widensOnly =
+            seeds.blueprints.map {
+                !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil || ConvBranchBlueprint.named($0) != nil }
+            }
+            ?? false
+        let slotLayers = (seeds.slots ?? architecture.hiddenSizes.indices.map(SeedSlot.name(forLayer:))).compactMap {
+            Int($0.dropFirst("slot-".count))
+        }
+        for (index, id) in (seeds.blueprints ?? []).enumerated() {
+            if let why = ConvBranchSeedBlueprint.misfit(id, slots: slotLayers, architecture: architecture) {
+                problems.append(JSONFieldProblem(field: "seeds.blueprints[\(index)]", message: why))
+            }
+        }
         if !widths.isEmpty && !widensOnly {
             let names = seeds.slots ?? architecture.hiddenSizes.indices.map(SeedSlot.name(forLayer:))
             for (index, name) in names.enumerated() {

@@ -118,8 +118,8 @@ enum ShapeBuilder {
             spec.count = try integer(steps)
             spec.hidden = d
             spec.scalar = stepSize == .one ? 1 : 1 / Float(max(1, spec.count))
-        case .widen:
-            throw ShapeError(parameter: nil, message: "a widening kernel is shaped by the host, not by the slot width")
+        case .widen, .convBranch:
+            throw ShapeError(parameter: nil, message: "a \(template.recipe.kind) kernel is shaped by the host, not by the slot width")
         case .fault(let fault, let p):
             switch fault {
             case .spin, .hang, .deadlock, .race: spec.iterations = try integer(p)

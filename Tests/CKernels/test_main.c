@@ -137,6 +137,7 @@ int main(void)
     suite_widen();
     suite_gemm_kernels();
     suite_conv1d();
+    suite_conv_branch();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

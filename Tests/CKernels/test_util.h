@@ -58,5 +58,6 @@ void suite_seed_faults(void);
 void suite_widen(void);
 void suite_gemm_kernels(void);
 void suite_conv1d(void);
+void suite_conv_branch(void);
 
 #endif

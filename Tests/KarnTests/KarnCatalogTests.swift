@@ -7,15 +7,15 @@ import Testing
 @Suite struct KarnCatalogTests {
     @Test func defaultCatalogHasTheFiftyTemplatesOfTheSpec() throws {
         let catalog = try KarnCatalog()
-        #expect(catalog.count == 53)
+        #expect(catalog.count == 56)
         let slotTemplates = catalog.all().filter { !$0.isHostShaped }
         #expect(slotTemplates.count == 50 && slotTemplates.allSatisfy { $0.family == "slot" })
-        #expect(catalog.listByTier(.safe).count == 38)
+        #expect(catalog.listByTier(.safe).count == 41, "35 of the 50, the widening and the structure families")
         #expect(catalog.listByTier(.experimental).count == 7)
         #expect(catalog.listByTier(.highRisk).count == 8)
         let first = try #require(catalog.listByTier(.safe).first)
         #expect(first.id == "BP001" && first.descriptor.stage == 0 && first.descriptor.risk == 0)
-        #expect(catalog.all().map(\.id) == (1...53).map { String(format: "BP%03d", $0) })
+        #expect(catalog.all().map(\.id) == (1...56).map { String(format: "BP%03d", $0) })
         // Spot checks against 05 §3.
         let bp036 = try #require(catalog.get("BP036"))
         #expect(bp036.name == "mixture_of_experts_4" && bp036.tier == .experimental && bp036.risk == 0.7 && bp036.stage == 5)
@@ -31,7 +31,7 @@ import Testing
     /// alias, with its parameter-count formula; requests validate like any template's.
     @Test func wideningTemplatesFollowTheDefaults() throws {
         let catalog = try KarnCatalog()
-        let widening = catalog.all().filter(\.isHostShaped)
+        let widening = catalog.all().filter { $0.family == "widening" }
         #expect(widening.map(\.id) == ["BP051", "BP052", "BP053"])
         for template in widening {
             let d = template.descriptor
@@ -52,6 +52,27 @@ import Testing
         #expect(json["parameter_count"]?.stringValue == "k·(d_in + 1) + d_out·k, k = 8")
         let slot = try JSONValue.parse(try JanssonEncoder().encode(try #require(catalog.template("BP008"))))
         #expect(slot["family"] == "slot" && slot["alias"] == nil && slot["parameter_count"] == nil)
+    }
+
+    /// The structure family after the widening family: conv branches, SAFE, risk 0.15, no
+    /// parameters, host-shaped (never compiled by the forge), found by id or alias, with the
+    /// parameter-count formula.
+    @Test func structureTemplatesFollowTheWideningFamily() throws {
+        let catalog = try KarnCatalog()
+        let structure = catalog.all().filter { $0.family == "structure" }
+        #expect(structure.map(\.id) == ["BP054", "BP055", "BP056"])
+        for template in structure {
+            let d = template.descriptor
+            #expect(d.tier == .safe && d.risk == 0.15 && !d.approvalRequired && d.allowedParameters.isEmpty)
+            #expect(template.isHostShaped && template.kind == "conv_branch")
+        }
+        #expect(catalog.template("conv-branch-16")?.id == "BP055" && catalog.get("conv-branch-25")?.name == "conv_branch_25_channels")
+        #expect(WideningCatalog.alias("BP054") == "conv-branch-8" && WideningCatalog.templateId("conv-branch-8") == "BP054")
+        let json = try JSONValue.parse(try JanssonEncoder().encode(try #require(catalog.template("BP055"))))
+        #expect(json["family"] == "structure" && json["alias"] == "conv-branch-16")
+        #expect(json["parameter_count"]?.stringValue?.hasPrefix("Σ_i (k·kernel_i·c_in,i + k) + d_out·k·L_out, k = 16") == true)
+        let validated = try catalog.validateRequest(id: "conv-branch-8", parameters: [:])
+        #expect(validated.template.id == "BP054")
     }
 
     /// One definition of the shared fields: Karn's descriptor wraps Leyline's and forwards to it.

@@ -28,6 +28,10 @@ import Tolaria
         #expect(FinalArchitecture.hiddenSizes(configured: [4, 8], latest: latest) == [12, 8])
         #expect(FinalArchitecture.hiddenSizes(configured: [4, 8], latest: nil) == [4, 8])
         #expect(FinalArchitecture.hiddenSizes(configured: [], latest: latest) == [])
+        #expect(FinalArchitecture.branches(latest: latest).isEmpty && FinalArchitecture.branches(latest: nil).isEmpty)
+        var grown = latest
+        grown.branches = [BranchSpec(blueprint: "conv-branch-25", slot: "slot-0")]
+        #expect(FinalArchitecture.branches(latest: grown) == [BranchSpec(blueprint: "conv-branch-25", slot: "slot-0")])
     }
 
     @Test func seedFatesFromEpochSummaries() throws {

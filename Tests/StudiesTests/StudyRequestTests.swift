@@ -69,6 +69,15 @@ import Tolaria
                 .objectValue)
         #expect(staticFinal["model"] == wide && staticFinal["policy"] == nil)
         #expect(staticFinal["name"] == .string("grow/static_final/seed-1"))
+        // A grown run's fossilised conv branches are declared from the start.
+        let branched = try #require(
+            StudyPlanner.staticFinal(
+                from: plan[0].config!, hiddenSizes: [4], branches: [BranchSpec(blueprint: "conv-branch-16", slot: "slot-0")],
+                group: "grow/static_final", seed: 1, studyId: "S"
+            ).objectValue)
+        #expect(
+            branched["model"]
+                == (try json(#"{"hidden_sizes": [4], "branches": [{"blueprint": "conv-branch-16", "slot": "slot-0"}]}"#)))
 
         let overrides = request.arms[0].overrides
         let located = StudyPlanner.locate(

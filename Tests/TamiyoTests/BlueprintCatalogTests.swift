@@ -17,5 +17,11 @@ import Testing
         }
         #expect(catalog.info("BP008")?.available == false, "slot templates need an Urza artifact")
         #expect(!catalog.defaultPool(width: 16).contains { $0.hasPrefix("widen") || ["BP051", "BP052", "BP053"].contains($0) })
+        // The structure family (conv branches) the same way.
+        for (id, alias) in [("BP054", "conv-branch-8"), ("BP055", "conv-branch-16"), ("BP056", "conv-branch-25")] {
+            let byAlias = try #require(catalog.info(alias))
+            #expect(catalog.info(id)?.available == true && byAlias.available && byAlias.residual && byAlias.kind == "conv_branch")
+            #expect(!catalog.defaultPool(width: 16).contains(id) && !catalog.defaultPool(width: 16).contains(alias))
+        }
     }
 }

@@ -84,9 +84,7 @@ final class ControlFixture {
                     : HeuristicPolicy()))
         prepare(controller)
         let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
-        let split = DataSplit(
-            data, validationFraction: config.dataset.validationFraction, seed: config.seed,
-            scaling: config.dataset.effectiveScaling)
+        let split = DataSplit(data, spec: config.dataset, seed: config.seed)
         let sink = InMemoryTrainingSink()
         let trainer = Trainer(runId: id, config: config, split: split, checkpoints: nil, sink: sink, controller: controller)
         let outcome = try trainer.run()

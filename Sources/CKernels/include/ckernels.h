@@ -252,6 +252,33 @@ int ck_conv1d_backward_with(ck_conv1d_path path, float *dx, float *dW, float *db
                             const float *cols, const float *W, ck_activation act,
                             const ck_conv1d_dims *d);
 
+/* ---- seed_conv_branch.c  (the conv-branch structural seed; see the file) ------------------- */
+
+#define CK_CONV_BRANCH_MAX_LAYERS 3
+
+/* `layers` conv1d layers (ReLU) of `channels` channels, kernels[i], one stride and symmetric
+ * padding (< each kernel) over x[batch, length, in_channels], flattened, times V^T into
+ * out[batch, outputs]. */
+typedef struct {
+    size_t batch, length, in_channels, channels, layers, stride, padding, outputs;
+    size_t kernels[CK_CONV_BRANCH_MAX_LAYERS];
+} ck_conv_branch_shape;
+
+/* Floats per example of the flattened last conv output; 0 if the shape is invalid or a layer
+ * has nothing left to read. */
+size_t ck_conv_branch_flat_width(const ck_conv_branch_shape *s);
+/* Floats of W_1, b_1, …, W_L, b_L, V; 0 if the shape is invalid. */
+size_t ck_conv_branch_param_count(const ck_conv_branch_shape *s);
+/* Floats of the work buffer for s->batch rows; 0 if the shape is invalid. */
+size_t ck_conv_branch_work_count(const ck_conv_branch_shape *s);
+/* out[batch, outputs] = the branch over x (overwritten); work keeps what the backward needs. */
+int ck_conv_branch_forward(float *out, float *work, const float *x, const float *params,
+                           const ck_conv_branch_shape *s);
+/* After the forward on the same x: dparams += dθ given dout; dx = ∂L/∂x (overwritten, nullable:
+ * NULL for the detached input of a seed). */
+int ck_conv_branch_backward(float *dparams, float *dx, float *work, const float *dout, const float *x,
+                            const float *params, const ck_conv_branch_shape *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -58,6 +58,9 @@ final class DenseLayer: HostLayer {
             try Kernels.linearForward(
                 out: z, input: input, weights: weights, bias: activation == nil ? bias : nil, batch: batch, inputs: inputs,
                 outputs: outputs)
+            if let added = step.added {
+                for i in 0..<(batch * outputs) { z[i] += added[i] }
+            }
             if case .contribution(let module, let layerInput, let layerInputs) = hook {
                 try module.addContribution(
                     layerInput: layerInput, preactivation: z, batch: batch, inputs: layerInputs, outputs: outputs,

@@ -52,6 +52,9 @@ struct LayerStep {
     /// every parameter fixed (the shadow pass): weight gradients the kernels must write go
     /// here and are never read, bias gradients are not computed.
     var discard: UnsafeMutablePointer<Float>?
+    /// The host's conv branches into this layer: added to its pre-activation after the weights
+    /// (dense layers; nil: none). Set per layer by `HostMLP`.
+    var added: UnsafePointer<Float>? = nil
 }
 
 /// What happens to a layer's pre-activation (after its weights, before its bias and

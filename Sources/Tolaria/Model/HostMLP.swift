@@ -10,10 +10,15 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     /// The conv1d layers of the input stage, in order, before the dense layers (nil or empty:
     /// an MLP; optional so architectures stored before conv hosts still decode).
     public var convolutions: [Conv1DLayerShape]?
+    /// Conv branches beside the dense layers (fossilised structural seeds, or declared in
+    /// `model.branches`), in the order they joined; nil or empty: none (optional so older
+    /// architectures still decode). Their groups come last in the block.
+    public var branches: [ConvBranchShape]?
 
     public init(
         inputs: Int, hiddenSizes: [Int], classes: Int, activation: Activation = .relu,
-        initialisation: WeightInitialisation = .kaimingUniform, convolutions: [Conv1DLayerShape]? = nil
+        initialisation: WeightInitialisation = .kaimingUniform, convolutions: [Conv1DLayerShape]? = nil,
+        branches: [ConvBranchShape]? = nil
     ) {
         self.inputs = inputs
         self.hiddenSizes = hiddenSizes
@@ -21,6 +26,7 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
         self.activation = activation
         self.initialisation = initialisation
         self.convolutions = convolutions?.isEmpty == true ? nil : convolutions
+        self.branches = branches?.isEmpty == true ? nil : branches
     }
 
     /// The host a run's model spec declares over `inputs` features (conv layers resolved for
@@ -30,7 +36,9 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
         let resolved = model.resolvedLayers(inputs: inputs)
         self.init(
             inputs: inputs, hiddenSizes: resolved.hiddenSizes, classes: classes, activation: model.activation,
-            initialisation: model.initialisation, convolutions: resolved.convolutions)
+            initialisation: model.initialisation, convolutions: resolved.convolutions,
+            branches: model.resolvedBranches(widths: [resolved.convolutions.last?.outputWidth ?? inputs] + resolved.hiddenSizes + [classes])
+        )
     }
 
     /// Floats per example entering the first dense layer: the flattened output of the last
@@ -43,10 +51,18 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     /// Floats of all conv parameters (first in the block).
     public var convolutionParameterCount: Int { (convolutions ?? []).reduce(0) { $0 + $1.parameterCount } }
 
-    /// Floats of all weights and biases.
+    /// Floats of all weights and biases (conv branches included).
     public var parameterCount: Int {
         let w = widths
         return convolutionParameterCount + (0..<(w.count - 1)).reduce(0) { $0 + w[$1 + 1] * w[$1] + w[$1 + 1] }
+            + (branches ?? []).reduce(0) { $0 + $1.parameterCount }
+    }
+
+    /// This architecture with one more conv branch (a fossilised structural seed).
+    public func adding(_ branch: ConvBranchShape) -> HostArchitecture {
+        var shape = self
+        shape.branches = (branches ?? []) + [branch]
+        return shape
     }
 }
 
@@ -77,6 +93,8 @@ public final class HostMLP {
     /// For the layer after a slot: that slot and the index of the layer before it (whose
     /// input a widening seed reads).
     let contributionSources: [(slot: SeedSlotLayer, source: Int)?]
+    /// The conv branches (`architecture.branches`), their groups and where they read and write.
+    let branches: [HostBranch]
     let main: HostPass
     /// The shadow pass's buffers, allocated on its first use (most runs never need them).
     private var shadow: HostPass?
@@ -122,8 +140,19 @@ public final class HostMLP {
         isSlot = layers.indices.map { slotIndices.contains($0) }
         var sources: [(slot: SeedSlotLayer, source: Int)?] = Array(repeating: nil, count: layers.count)
         for (slot, index) in zip(slotLayers, slotIndices) { sources[index + 1] = (slot, index - 1) }
+        for shape in architecture.branches ?? [] {
+            precondition(
+                shape.layer < hidden && shape.inputs == widths[shape.layer] && shape.outputs == widths[shape.layer + 2] && shape.fits,
+                "a conv branch that does not fit the host")
+        }
         contributionSources = sources
-        hostGroups = layers.compactMap { $0.group }
+        branches = (architecture.branches ?? []).enumerated().map { index, shape in
+            let target = slotIndices[shape.layer] + 1
+            return HostBranch(
+                shape: shape, group: group("host.branch-\(index)", shape.parameterCount), target: target, source: target - 2,
+                maxBatch: maxBatch)
+        }
+        hostGroups = layers.compactMap { $0.group } + branches.map(\.group)
         main = HostPass(layers: layers, maxBatch: maxBatch, classes: architecture.classes)
         initialise(seed: seed)
     }
@@ -132,6 +161,7 @@ public final class HostMLP {
     func initialise(seed: UInt64) {
         var rng = RandomGenerator(seed: seed, stream: .initialisation)
         for layer in layers { layer.initialise(&rng) }
+        for branch in branches { branch.runner.initialise(&rng, zeroMap: false) }
     }
 
     /// The slots after the hidden layers, with what is grafted into them.
@@ -255,7 +285,9 @@ public final class HostMLP {
         var current = input
         for index in start..<layers.count where runs(index, seeds: seeds) {
             let hook = index == start ? first : seeds ? contributionHook(index, pass) : .none
-            current = try layers[index].forward(current, pass.activations[index], step, hook: hook)
+            var layerStep = step
+            layerStep.added = try branchContribution(index, pass, step)
+            current = try layers[index].forward(current, pass.activations[index], layerStep, hook: hook)
         }
         return current
     }
@@ -273,6 +305,11 @@ public final class HostMLP {
             try layers[current].backward(
                 pass.activations[current], inputGradient: next.map { pass.activations[$0].outputGradient } ?? boundary, step,
                 hook: seeds ? contributionHook(current, pass) : .none, toPreactivation: toPreactivation && current == start)
+            if step.discard == nil {
+                // The branches into this layer learn from its pre-activation gradient (their input is detached).
+                let gradient = layers[current].preactivationGradient(pass.activations[current])
+                for branch in branches where branch.target == current { try branch.runner.backward(gradient, inputGradient: nil) }
+            }
             index = next
         }
     }
@@ -300,6 +337,24 @@ public final class HostMLP {
             module.capabilities.contains(.preactivation), let input = pass.activations[source].input
         else { return .none }
         return .contribution(module, layerInput: input, inputs: layers[source].inputWidth)
+    }
+
+    /// The sum of the conv branches into layer `index`'s pre-activation (nil: none). The main
+    /// pass computes them from its source layer's input; a shadow pass reuses the main pass's
+    /// (same input, weights held fixed).
+    private func branchContribution(_ index: Int, _ pass: HostPass, _ step: LayerStep) throws -> UnsafePointer<Float>? {
+        let into = branches.filter { $0.target == index }
+        guard let first = into.first else { return nil }
+        if pass === main {
+            for branch in into {
+                guard let input = pass.activations[branch.source].input else { return nil }
+                try branch.runner.forward(input, into: branch.output, batch: step.batch)
+            }
+            for branch in into.dropFirst() {
+                for i in 0..<(step.batch * branch.shape.outputs) { first.output[i] += branch.output[i] }
+            }
+        }
+        return UnsafePointer(first.output)
     }
 
     private func shadowBuffers() -> HostPass {
@@ -364,6 +419,9 @@ public final class HostMLP {
                     nw.update(from: w, count: outputs * inputs)
                     nb.update(from: b, count: outputs)
                 }
+            }
+            for (old, new) in zip(branches, wider.branches) {
+                (destination + new.group.offset).update(from: source + old.group.offset, count: old.group.count)
             }
         }
         return wider

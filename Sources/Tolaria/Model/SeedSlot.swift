@@ -27,6 +27,9 @@ public protocol SeedSlotModule: AnyObject {
     func checkpointState() -> [UInt8]
     /// Restores what `checkpointState` returned (rollback, resume).
     func restore(checkpointState: [UInt8]) throws
+    /// Forward + backward FLOPs per training example of what it computes, when its parameter
+    /// count does not say it (weight sharing: conv branches); nil: `TrainingCost.seedPerExample`.
+    var trainingFlopsPerExample: Double? { get }
 
     // `.shadowTraining`: the module learns from the task loss through the host's later layers
     // while its own output does not reach them yet (Kasmina's TRAINING stage: y = h). Before
@@ -95,6 +98,7 @@ public struct SeedModuleCapabilities: OptionSet, Sendable {
 /// The defaults of a module that declares no capability.
 extension SeedSlotModule {
     public var capabilities: SeedModuleCapabilities { [] }
+    public var trainingFlopsPerExample: Double? { nil }
     public var shadowActivation: UnsafePointer<Float>? { nil }
     public func shadowPassWillBegin() {}
     public func shadowBackward(gradient: UnsafePointer<Float>, loss: Float, correct: Int, batch: Int, width: Int) throws {}

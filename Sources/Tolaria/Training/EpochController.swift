@@ -12,6 +12,9 @@ public enum EpochDecision {
     /// Make hidden layer `layer` wider by the given units (a fossilised widening seed): the
     /// host is rebuilt with the same function, its parameters, moments and group state kept.
     case widen(layer: Int, units: WideningUnits)
+    /// Make a conv branch part of the host (a fossilised structural seed) with these parameter
+    /// values: the host is rebuilt with one more branch, same function, everything else kept.
+    case addBranch(ConvBranchShape, values: [Float])
 }
 
 /// What the controller sees at an epoch boundary.

@@ -71,6 +71,9 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     /// host and seeds; see `TrainingCost`).
     public var trainingFlops: Double? = nil
     public var totalTrainingFlops: Double? = nil
+    /// The conv branches part of the host at the end of the epoch (fossilised structural seeds
+    /// or declared ones), as `model.branches` would declare them; nil when there are none.
+    public var branches: [BranchSpec]? = nil
 
     public var seedsActive: Int { slots.filter { $0.module != "identity" }.count }
 

@@ -1,5 +1,6 @@
 import Foundation
 public import Kernels
+import Leyline
 
 /// Where a run's examples come from. One struct for every kind (the fields a kind does not
 /// use must be absent — `RunConfig.parse` says so), stored as given in the run registry.
@@ -101,7 +102,44 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var layers: [HostLayerSpec]?
     public var activation: Activation = .relu
     public var initialisation: WeightInitialisation = .kaimingUniform
+    /// Conv branches part of the host from the start (`model.branches`): what a grown run's
+    /// fossilised structural seeds become, declared — e.g. its `static_final` control. nil: none.
+    public var branches: [BranchSpec]?
     public init() {}
+
+    /// The declared branches resolved over the dense widths (input to logits); entries that
+    /// do not resolve are left out (the parser refuses them).
+    public func resolvedBranches(widths: [Int]) -> [ConvBranchShape] {
+        (branches ?? []).compactMap { $0.resolved(widths: widths) }
+    }
+}
+
+/// A conv branch declared in `model.branches`: a conv-branch blueprint (`conv-branch-16` or its
+/// template id) and the slot whose layer input it reads (`slot-0`).
+public struct BranchSpec: Sendable, Codable, Equatable {
+    public var blueprint: String
+    public var slot: String
+
+    public init(blueprint: String, slot: String) {
+        self.blueprint = blueprint
+        self.slot = slot
+    }
+
+    /// The hidden layer of `slot-<l>`; nil for another name.
+    public var layer: Int? {
+        guard slot.hasPrefix("slot-"), let layer = Int(slot.dropFirst("slot-".count)), layer >= 0,
+            slot == SeedSlot.name(forLayer: layer)
+        else { return nil }
+        return layer
+    }
+
+    /// Its shape over the dense widths (input to logits): nil for an unknown blueprint or slot.
+    public func resolved(widths: [Int]) -> ConvBranchShape? {
+        guard let entry = ConvBranchBlueprint.named(blueprint), let layer, layer + 2 < widths.count else { return nil }
+        return ConvBranchShape(
+            layer: layer, inputs: widths[layer], channels: entry.channels, kernelSizes: entry.kernelSizes, stride: entry.stride,
+            padding: entry.padding, outputs: widths[layer + 2], blueprint: entry.alias)
+    }
 }
 
 /// When a run rolls back to its last checkpoint, and what it changes when it does.

@@ -1,5 +1,6 @@
 public import EsperJSON
 import Kernels
+import Leyline
 
 /// A run config that cannot be used; `problems` lists every bad field, not just the first.
 public struct RunConfigError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -136,6 +137,12 @@ extension RunConfig {
                     knownShapes = ModelSpec.resolve(parsed, inputs: inputs)
                 }
             }
+            if reader.has("branches") {
+                model.branches = parseBranches(reader, hiddenLayers: model.hiddenSizes.count, convolutions: declaresConvolutions)
+                if let inputs = dataset.knownFeatureCount, model.branches != nil {
+                    problems.items += model.branchProblems(inputs: inputs)
+                }
+            }
             reader.rejectUnknown()
         }
 
@@ -226,6 +233,42 @@ extension RunConfig {
 
         if !problems.items.isEmpty { throw RunConfigError(problems: problems.items) }
         return config
+    }
+
+    /// The `model.branches` array: conv-branch blueprints on MLP slots, each entry checked
+    /// with its index; nil when any entry is bad.
+    static func parseBranches(_ reader: FieldReader, hiddenLayers: Int, convolutions: Bool) -> [BranchSpec]? {
+        guard case .array(let items)? = reader.value("branches") else {
+            reader.problem("branches", "expected an array of branch objects")
+            return nil
+        }
+        guard items.count <= 4 else {
+            reader.problem("branches", "at most 4 branches, found \(items.count)")
+            return nil
+        }
+        if convolutions { reader.problem("branches", "conv branches join MLP hosts (hidden_sizes or dense layers) only") }
+        var branches: [BranchSpec] = []
+        for (index, item) in items.enumerated() {
+            let key = "branches[\(index)]"
+            guard case .object = item else {
+                reader.problem(key, "expected a branch object")
+                continue
+            }
+            let entry = FieldReader(item, path: reader.field(key), problems: reader.problems)
+            let blueprint = entry.string("blueprint", maxLength: 64, required: true)
+            let slot = entry.string("slot", maxLength: 64, required: true)
+            if let blueprint, ConvBranchBlueprint.named(blueprint) == nil {
+                let known = ConvBranchBlueprint.all.map(\.alias).joined(separator: ", ")
+                entry.problem("blueprint", "no conv-branch blueprint '\(blueprint)' (one of \(known) or their template ids)")
+            }
+            if let slot, BranchSpec(blueprint: "", slot: slot).layer.map({ $0 >= hiddenLayers }) ?? true {
+                entry.problem(
+                    "slot", "'\(slot)' is not a slot of this host (slot-0…slot-\(max(0, hiddenLayers - 1)), after a hidden layer)")
+            }
+            entry.rejectUnknown()
+            if let blueprint, let slot { branches.append(BranchSpec(blueprint: blueprint, slot: slot)) }
+        }
+        return branches.count == items.count && !convolutions ? branches : nil
     }
 
     /// Largest conv layer a run config may declare.
@@ -637,7 +680,22 @@ extension ModelSpec {
     /// Problems of `layers` over a signal of `inputs` features, each naming its field: a
     /// kernel that does not fit what the previous layers (or strides) left of the signal.
     public func shapeProblems(inputs: Int, batchSize: Int) -> [JSONFieldProblem] {
-        ModelSpec.problems(of: resolvedLayers(inputs: inputs), batchSize: batchSize)
+        ModelSpec.problems(of: resolvedLayers(inputs: inputs), batchSize: batchSize) + branchProblems(inputs: inputs)
+    }
+
+    /// Declared conv branches whose slot layer's input is too short for their kernels and
+    /// strides (`model.branches[i].blueprint`, relative to `model`).
+    public func branchProblems(inputs: Int) -> [JSONFieldProblem] {
+        let resolved = resolvedLayers(inputs: inputs)
+        let widths = [resolved.convolutions.last?.outputWidth ?? inputs] + resolved.hiddenSizes + [2]
+        return (branches ?? []).enumerated().compactMap { index, branch in
+            guard let shape = branch.resolved(widths: widths), !shape.fits else { return nil }
+            return JSONFieldProblem(
+                field: "model.branches[\(index)].blueprint",
+                message:
+                    "\(branch.blueprint) needs a longer signal than the \(shape.inputs) positions \(branch.slot)'s layer reads (kernels \(shape.kernelSizes.map(String.init).joined(separator: ",")), stride \(shape.stride)): nothing is left"
+            )
+        }
     }
 
     /// Kernels with nothing left to read, then — for layers that fit — work and memory a run

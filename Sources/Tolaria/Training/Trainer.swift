@@ -215,7 +215,9 @@ public final class Trainer {
         // at epoch boundaries.
         let cost = TrainingCost(architecture: model.architecture)
         let seedPerExample = model.slots.reduce(0.0) {
-            $0 + TrainingCost.seedPerExample(parameters: $1.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0)
+            $0
+                + ($1.module?.trainingFlopsPerExample
+                    ?? TrainingCost.seedPerExample(parameters: $1.module?.parameterGroups.reduce(0) { $0 + $1.count } ?? 0))
         }
         let perStep =
             TrainingCost.optimizerFlopsPerParameter(config.optimizer)
@@ -410,6 +412,8 @@ public final class Trainer {
                     stop = reason
                 case .widen(let layer, let units):
                     widen(layer: layer, units: units, epoch: epoch)
+                case .addBranch(let shape, let values):
+                    addBranch(shape, values: values, epoch: epoch)
                 }
             }
         } catch {
@@ -423,6 +427,9 @@ public final class Trainer {
         summary.learningRates = Dictionary(model.parameterGroups.map { ($0.name, $0.learningRate) }, uniquingKeysWith: { a, _ in a })
         summary.slots = slotSummaries(ablations: stats.ablations)
         summary.seeds = seedStates()
+        summary.branches = model.architecture.branches?.map {
+            BranchSpec(blueprint: $0.blueprint, slot: SeedSlot.name(forLayer: $0.layer))
+        }
 
         sink.epochCompleted(summary)
         if summary.boundaryMs > Trainer.boundaryBudgetMs {
@@ -463,7 +470,9 @@ public final class Trainer {
     func widen(layer: Int, units: WideningUnits, epoch: Int) {
         guard layer >= 0, layer < model.architecture.hiddenSizes.count, units.units > 0,
             units.incoming.count == units.units * model.architecture.widths[layer],
-            units.bias.count == units.units, units.outgoing.count == model.architecture.widths[layer + 2] * units.units
+            units.bias.count == units.units, units.outgoing.count == model.architecture.widths[layer + 2] * units.units,
+            // A conv branch reading or feeding hidden layer `layer`'s output would change shape.
+            !(model.architecture.branches ?? []).contains(where: { $0.layer == layer + 1 || $0.layer == layer - 1 })
         else {
             sink.event(
                 TrainingEvent(
@@ -474,6 +483,41 @@ public final class Trainer {
         let wider = model.widened(layer: layer, by: units)
         for slot in model.slots where slot.layer != layer { wider.install(slot.module, inSlot: slot.name) }
         model = wider
+    }
+
+    /// Replaces the host by one with `shape` as one more conv branch carrying `values` (same
+    /// function: the seed computed exactly this at α = 1). Existing groups keep their offsets
+    /// (the branch's group comes last), values, moments and settings; the new group starts at
+    /// the host's rate with zero moments. Every slot's module moves over.
+    func addBranch(_ shape: ConvBranchShape, values: [Float], epoch: Int) {
+        let widths = model.architecture.widths
+        guard shape.layer >= 0, shape.layer < model.architecture.hiddenSizes.count, shape.inputs == widths[shape.layer],
+            shape.outputs == widths[shape.layer + 2], shape.fits, values.count == shape.parameterCount
+        else {
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: epoch, kind: .controllerError, level: .error,
+                    message: "the controller asked to add a conv branch that does not fit the host"))
+            return
+        }
+        let grown = HostMLP(
+            architecture: model.architecture.adding(shape), maxBatch: model.maxBatch, learningRate: model.hostGroups[0].learningRate,
+            seed: 0)
+        grown.labelSmoothing = model.labelSmoothing
+        for (old, new) in zip(model.hostGroups, grown.hostGroups) {
+            new.learningRate = old.learningRate
+            new.frozen = old.frozen
+            new.step = old.step
+        }
+        let count = model.block.count
+        grown.block.values.update(from: model.block.values, count: count)
+        grown.block.firstMoment.update(from: model.block.firstMoment, count: count)
+        grown.block.secondMoment.update(from: model.block.secondMoment, count: count)
+        grown.block.firstMoment.advanced(by: count).update(repeating: 0, count: values.count)
+        grown.block.secondMoment.advanced(by: count).update(repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { grown.block.values.advanced(by: count).update(from: $0.baseAddress!, count: values.count) }
+        for slot in model.slots { grown.install(slot.module, inSlot: slot.name) }
+        model = grown
     }
 
     /// A host of the checkpoint's shape when widening changed it since (same inputs, classes

@@ -34,9 +34,21 @@ public struct TrainingCost: Sendable, Equatable {
             backward += products + (first ? 0 : products) + Double(widths[l + 1])
             first = false
         }
-        hostPerExample = forward + backward
+        // Conv branches: forward, then weight gradients; input gradients past their first conv
+        // (their own input is detached).
+        hostPerExample = forward + backward + (a.branches ?? []).reduce(0) { $0 + TrainingCost.branchPerExample($1) }
         // After slot l (hidden layer l) come dense layers l+1 … output.
         shadowPerExample = (0..<a.hiddenSizes.count).map { l in 2 * denseProducts[(l + 1)...].reduce(0, +) }
+    }
+
+    /// Forward + backward FLOPs per example of a conv branch (a host branch or a conv-branch
+    /// seed: its weights are shared across positions, so its parameters do not say its work):
+    /// the forward, the weight gradients, and input gradients past its first conv (its own
+    /// input is detached).
+    public static func branchPerExample(_ branch: ConvBranchShape) -> Double {
+        let (convs, map) = branch.multiplyAdds
+        let products = 2 * Double(convs.reduce(0, +) + map)
+        return products + Double(branch.outputs) + products + 2 * Double(convs.dropFirst().reduce(0, +) + map)
     }
 
     /// Forward + backward FLOPs per example of a seed module with `parameters` parameters.
