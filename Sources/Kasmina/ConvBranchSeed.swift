@@ -1,6 +1,6 @@
 import Karn
 public import Kernels
-public import Leyline
+import Leyline
 public import Tolaria
 
 /// The structural blueprints (Karn's `structure` family, `ConvBranchBlueprint`: BP054–BP056,
