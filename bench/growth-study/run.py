@@ -9,7 +9,11 @@ worker slot, and runs over REST, per seed:
   (c) static_final - (a)'s final architecture (its widths and fossilised branches, declared in
                   model.branches) trained from scratch with the same recipe;
   (d) mlp_100_100 - the paper's best MLP 40-100-100-10 (15,210 parameters);
-  (e) cnn       - the paper's CNN as an Esper conv host (5,210 parameters).
+  (e) cnn       - the paper's CNN as an Esper conv host (5,210 parameters);
+  (a') grown_any - (a) with every growth family allowed, width first in the preference order
+                  (widen-8, widen-16, then the conv branches): Tamiyo must find from its trials
+                  that structure pays.
+GROWTH_ARMS=grown_any,no_growth (comma-separated) runs only those arms (static_final needs grown).
 Every arm: test accuracy on the paper's 1,000 test rows (the last epoch), final parameters,
 training FLOPs (Tolaria's count), wall time (the run's started_at to finished_at). Prints one
 line per run and mean ± std per arm.
@@ -50,8 +54,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def grown_seeds():
-    return {"blueprints": ["conv-branch-25", "conv-branch-16", "conv-branch-8"], "warmup_epochs": 3,
+def grown_seeds(blueprints=("conv-branch-25", "conv-branch-16", "conv-branch-8")):
+    return {"blueprints": list(blueprints), "warmup_epochs": 3,
             "plateau_epochs": 2, "plateau_delta": 10, "min_training_epochs": 3, "graft_steps": 80,
             "stabilization_epochs": 2, "evaluation_epochs": 2, "improvement_threshold": 0.0,
             "max_germinations": 3, "embargo_epochs": 2, "parameter_budget": 6000}
@@ -137,6 +141,9 @@ def main():
             body = dict(RECIPE, epochs=epochs, seed=seed, name=f"{arm}/seed-{seed}")
             if arm == "grown":
                 body.update(model={"hidden_sizes": [8]}, policy="heuristic", seeds=grown_seeds())
+            elif arm == "grown_any":
+                every = ("widen-8", "widen-16", "conv-branch-25", "conv-branch-16", "conv-branch-8")
+                body.update(model={"hidden_sizes": [8]}, policy="heuristic", seeds=grown_seeds(every))
             elif arm == "no_growth":
                 body.update(model={"hidden_sizes": [8]})
             elif arm == "static_final":
@@ -154,7 +161,9 @@ def main():
                 body.update(model={"layers": PAPER_CNN})
             return body
 
-        arms = ["grown", "no_growth", "static_final", "mlp_100_100", "cnn"]
+        arms = ["grown", "no_growth", "static_final", "mlp_100_100", "cnn", "grown_any"]
+        if os.environ.get("GROWTH_ARMS"):
+            arms = [a for a in os.environ["GROWTH_ARMS"].split(",") if a in arms]
         results = {arm: [] for arm in arms}
         for seed in range(1, seeds + 1):
             grown = None
@@ -167,11 +176,12 @@ def main():
                 row = {"accuracy": metrics.get("validation_accuracy", 0.0), "split": metrics.get("held_out_split"),
                        "parameters": parameters(body, metrics), "flops": metrics.get("total_training_flops", 0.0),
                        "wall": timestamp(run["finished_at"]) - timestamp(run["started_at"]),
-                       "branches": [b["blueprint"] for b in metrics.get("branches") or []], "status": run["status"]}
+                       "branches": [b["blueprint"] for b in metrics.get("branches") or []], "status": run["status"],
+                       "widths": [slot["width"] for slot in metrics.get("slots", [])]}
                 results[arm].append(row)
                 print(f"{arm:13s} seed {seed}: {row['status']} test acc {row['accuracy']:.4f} ({row['split']}) "
                       f"params {row['parameters']} flops {row['flops']:.3e} wall {row['wall']:.1f} s "
-                      f"branches {row['branches']}", flush=True)
+                      f"branches {row['branches']} widths {row['widths']}", flush=True)
 
         def ms(values):
             return (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
