@@ -125,7 +125,7 @@ public final class RedisConnection {
     }
 
     /// Writes commands already encoded in RESP (one copy, one write) without waiting for
-    /// their replies (read them with `receive`), so the caller can work while Redis does.
+    /// their replies (read them with `receiveTexts`), so the caller can work while Redis does.
     func send(_ commands: RESPCommandBuffer) throws(RedisError) {
         guard let context, !isBroken else { throw RedisError("connection is closed") }
         guard commands.count > 0 else { return }
@@ -137,20 +137,6 @@ public final class RedisConnection {
         while done == 0 {
             if redisBufferWrite(context, &done) != REDIS_OK { throw fail(context) }
         }
-    }
-
-    /// Reads `count` replies of commands sent earlier.
-    func receive(_ count: Int) throws(RedisError) -> [RedisReply] {
-        guard let context, !isBroken else { throw RedisError("connection is closed") }
-        var replies: [RedisReply] = []
-        replies.reserveCapacity(count)
-        for _ in 0..<count {
-            var raw: UnsafeMutableRawPointer?
-            if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw fail(context) }
-            replies.append(RedisConnection.convert(raw!.assumingMemoryBound(to: redisReply.self)))
-            freeReplyObject(raw)
-        }
-        return replies
     }
 
     /// Reads the replies of `texts` commands sent earlier whose answer is a bulk string or
