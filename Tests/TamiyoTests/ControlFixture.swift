@@ -74,7 +74,7 @@ final class ControlFixture {
 
     func run(
         _ config: RunConfig, id: String = "run-\(UUID().uuidString.lowercased())", policy: (any TamiyoPolicy)? = nil,
-        prepare: (TamiyoController) -> Void = { _ in }
+        datasets: String = "/nonexistent", prepare: (TamiyoController) -> Void = { _ in }
     ) throws -> Run {
         let controller = service.makeController(
             runId: id, config: config,
@@ -83,7 +83,7 @@ final class ControlFixture {
                     ? LearnedPolicy(weights: service.currentWeights)
                     : HeuristicPolicy()))
         prepare(controller)
-        let data = try DatasetLoader(directory: "/nonexistent").load(config.dataset, runSeed: config.seed)
+        let data = try DatasetLoader(directory: datasets).load(config.dataset, runSeed: config.seed)
         let split = DataSplit(data, spec: config.dataset, seed: config.seed)
         let sink = InMemoryTrainingSink()
         let trainer = Trainer(runId: id, config: config, split: split, checkpoints: nil, sink: sink, controller: controller)

@@ -1,6 +1,8 @@
 """The end-to-end demo (`make demo`, `esper demo`): a fresh server with its own Redis, the
 catalog forged, a digits run that grows through seeds under Tamiyo, one progress line per
-epoch, an optional Simic cycle, and a summary. Everything goes through the HTTP API.
+epoch, an optional Simic cycle, an MNIST-1D run whose 8-unit host grows a conv branch (beside
+the same host trained fixed), and a summary with the grown architectures. Everything goes
+through the HTTP API.
 
     python3 -m esper_client.demo [--small] [--binary PATH] [--data-dir DIR] [--keep]
 
@@ -55,6 +57,34 @@ def run_config(small: bool) -> Dict[str, Any]:
         "policy": "heuristic",
         "seeds": seeds,
     }
+
+
+# MNIST-1D (the paper's split: test accuracy on its last 1,000 rows): a 40→8→10 MLP host
+# (418 parameters) that Tamiyo may grow with a conv branch on its input or with width — it
+# chooses from its trial grafts (issue 17) — and the same host trained fixed, same recipe.
+MNIST1D_HOST = 8
+MNIST1D_HOST_PARAMETERS = 40 * MNIST1D_HOST + MNIST1D_HOST + MNIST1D_HOST * 10 + 10
+
+
+def mnist1d_config(grow: bool) -> Dict[str, Any]:
+    config: Dict[str, Any] = {
+        "name": "esper-demo-mnist1d-" + ("grown" if grow else "fixed"),
+        "experiment_name": "demo",
+        "dataset": {"kind": "mnist1d"},
+        "model": {"hidden_sizes": [MNIST1D_HOST]},
+        "epochs": 24,
+        "batch_size": 100,
+        "learning_rate": 0.003,
+        "seed": 3,
+        "policy": "heuristic" if grow else "none",
+    }
+    if grow:
+        # The CI-sized growth recipe of StructuralGrowthTests: judge a seed within a few epochs.
+        config["seeds"] = {"blueprints": ["conv-branch-16", "widen-8"], "max_germinations": 2, "warmup_epochs": 2,
+                           "plateau_epochs": 1, "plateau_delta": 10, "min_training_epochs": 2, "graft_steps": 40,
+                           "stabilization_epochs": 1, "evaluation_epochs": 1, "improvement_threshold": 0,
+                           "parameter_budget": 6000}
+    return config
 
 
 def free_port() -> int:
@@ -139,13 +169,18 @@ class Demo:
         run_id = run["id"]
         self.say(f"[run] {run_id}: digits, host 64→{SEED_WIDTH}→10, {config['epochs']} epochs, Tamiyo's heuristic policy "
                  f"growing it with {', '.join(config['seeds']['blueprints'])} (budget {config['seeds']['parameter_budget']} parameters)")
+        return self.follow(run_id)
+
+    def follow(self, run_id: str, prefix: str = "") -> Dict[str, Any]:
+        """One progress line per epoch of `run_id` until it ends; its final record."""
+        assert self.client
         printed = 0
         while True:
             record = self.client.get(f"/api/v1/runs/{run_id}")
             epochs = self.client.get(f"/api/v1/runs/{run_id}/metrics").get("epochs", [])
             seeds = self.client.get(f"/api/v1/runs/{run_id}/seeds").get("items", [])
             for epoch in epochs[printed:]:
-                self.say(progress_line(epoch, seeds, live=record["status"] == "running" and epoch is epochs[-1]))
+                self.say(prefix + progress_line(epoch, seeds, live=record["status"] == "running" and epoch is epochs[-1]))
             printed = len(epochs)
             if record["status"] not in ("queued", "running"):
                 break
@@ -153,6 +188,34 @@ class Demo:
         if record["status"] != "succeeded":
             raise SystemExit(f"demo: the run ended {record['status']}: {record.get('error', '')}")
         return record
+
+    def grow_structure(self) -> Dict[str, Any]:
+        """MNIST-1D: the 8-unit host grown under Tamiyo (conv branch or width, its choice) and
+        the same host fixed; the grown architecture and both test accuracies."""
+        assert self.client
+        fixed = self.client.post("/api/v1/runs", mnist1d_config(grow=False), create=True)
+        grown = self.client.post("/api/v1/runs", mnist1d_config(grow=True), create=True)
+        config = mnist1d_config(grow=True)
+        self.say(f"[mnist1d] {grown['id']}: MNIST-1D (test split: its last 1,000 rows), host 40→{MNIST1D_HOST}→10 "
+                 f"({MNIST1D_HOST_PARAMETERS} parameters), {config['epochs']} epochs, Tamiyo choosing among "
+                 f"{', '.join(config['seeds']['blueprints'])}; {fixed['id']}: the same host fixed")
+        grown_record = self.follow(grown["id"], prefix="[mnist1d] ")
+        fixed_record = self.follow(fixed["id"], prefix="[mnist1d fixed] ")
+        epochs = self.client.get(f"/api/v1/runs/{grown['id']}/metrics").get("epochs", [])
+        seeds = self.client.get(f"/api/v1/runs/{grown['id']}/seeds").get("items", [])
+        fossils = [s for s in seeds if s["stage"] == "SEED_STAGE_FOSSILIZED"]
+        last = epochs[-1] if epochs else {}
+        return {
+            "run": grown["id"],
+            "fixed_run": fixed["id"],
+            "test_accuracy": (grown_record.get("latest_metrics") or {}).get("validation_accuracy"),
+            "fixed_test_accuracy": (fixed_record.get("latest_metrics") or {}).get("validation_accuracy"),
+            "parameters": MNIST1D_HOST_PARAMETERS + sum(s.get("parameters", 0) for s in fossils),
+            "branches": last.get("branches") or [],
+            "hidden": "+".join(str(slot.get("width", "?")) for slot in last.get("slots", [])) or str(MNIST1D_HOST),
+            "grafts": ["%s %s +%d" % (s["seed_id"], s.get("blueprint_id", "?"), s.get("parameters", 0)) for s in fossils],
+            "culled": ["%s %s" % (s["seed_id"], s.get("blueprint_id", "?")) for s in seeds if s["stage"] in ENDED],
+        }
 
     def simic_cycle(self) -> str:
         """Trigger a Simic training cycle on the field reports (docs/simic.md) — only when the
@@ -201,7 +264,7 @@ class Demo:
         self.say(f"[simic] job {job_id}: {outcome} ({reports} field reports)")
         return f"job {job_id} {outcome}"
 
-    def summary(self, record: Dict[str, Any], simic: str) -> Dict[str, Any]:
+    def summary(self, record: Dict[str, Any], simic: str, structure: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         assert self.client
         run_id = record["id"]
         latest = record.get("latest_metrics") or {}
@@ -253,6 +316,15 @@ class Demo:
             self.say(f"  {name}: kept {family['kept']}, culled {len(family['culled'])}{reasons}")
         self.say(f"artifacts: {len(blueprints)} blueprints in Urza under {os.path.join(self.data_dir, 'urza')}; "
                  f"run checkpoints under {os.path.join(self.data_dir, 'tolaria')}; server log {self.log_path}")
+        if structure:
+            result["mnist1d"] = structure
+            branches = ", ".join(f"{b.get('blueprint')} on {b.get('slot')}" for b in structure["branches"]) or "none"
+            accuracy, fixed = structure["test_accuracy"] or 0, structure["fixed_test_accuracy"] or 0
+            self.say(f"mnist1d grown architecture: 40→{structure['hidden']}→10 with conv branches [{branches}], "
+                     f"{structure['parameters']} parameters (host {MNIST1D_HOST_PARAMETERS}); "
+                     f"kept [{', '.join(structure['grafts'])}], culled [{', '.join(structure['culled'])}]")
+            self.say(f"mnist1d test accuracy: grown {100 * accuracy:.1f} % vs fixed {MNIST1D_HOST}-unit host {100 * fixed:.1f} % "
+                     f"({100 * (accuracy - fixed):+.1f} points)")
         self.say(f"took {time.monotonic() - self.started:.1f} s")
         return result
 
@@ -318,8 +390,9 @@ def main(argv=None) -> int:
         demo.start_server()
         demo.forge()
         record = demo.train()
-        simic = demo.simic_cycle()
-        demo.summary(record, simic)
+        simic = demo.simic_cycle()  # on the digits run's field reports, before the MNIST-1D runs add theirs
+        structure = demo.grow_structure()
+        demo.summary(record, simic, structure)
         if args.keep:
             demo.say(f"server still running at {demo.client.base_url if demo.client else '?'}; Ctrl-C stops it")
             try:

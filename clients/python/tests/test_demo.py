@@ -1,5 +1,5 @@
 """`esper demo --small` runs to the end against a fresh server and its summary shows a grown
-network."""
+network (digits, widening) and a grown structure (MNIST-1D, a conv branch)."""
 import os
 import re
 import socket
@@ -29,6 +29,11 @@ def test_the_small_demo_grows_the_network():
         assert re.search(r"^simic: job \S+ (succeeded|rejected)", out, re.M), out
         assert os.path.exists(os.path.join(data, "tamiyo", "field_reports.log"))
         assert "field reports: " in out and data in out
+        # The MNIST-1D run: the 8-unit host grew a conv branch, shown with its size and test accuracy vs the fixed host.
+        grown = re.search(r"^mnist1d grown architecture: 40→\S+→10 with conv branches \[([^\]]*)\], (\d+) parameters", out, re.M)
+        assert grown and "conv-branch" in grown.group(1) and int(grown.group(2)) > 418, out
+        accuracy = re.search(r"^mnist1d test accuracy: grown ([\d.]+) % vs fixed 8-unit host ([\d.]+) %", out, re.M)
+        assert accuracy and float(accuracy.group(1)) > float(accuracy.group(2)), out
 
 
 def test_the_simic_step_is_skipped_on_a_server_without_it(capsys):
