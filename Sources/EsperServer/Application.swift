@@ -177,7 +177,9 @@ public final class Application: Sendable {
         let checkpointRoot = configuration.checkpointDirectory ?? tolaria + "/runs"
         let seedRegistry = tamiyo.seeds
         studies = try StudyService(
-            options: StudyService.Options(directory: configuration.dataDirectory + "/studies", maxRuns: configuration.studyMaxRuns),
+            options: StudyService.Options(
+                directory: configuration.dataDirectory + "/studies", maxRuns: configuration.studyMaxRuns,
+                keptOutcomes: configuration.studyKeptOutcomes, keptCurveSamples: configuration.studyKeptCurveSamples),
             runs: runs, logger: logger, seedStages: { id in seedRegistry.view(id)?.seeds.map(\.stage) },
             checkpointDirectory: { id in checkpointRoot + "/" + id },
             seedGerminations: { id in

@@ -60,6 +60,10 @@ public struct Configuration: Sendable {
     public var checkpointDirectory: String?
     /// Runs one study may create at most (`ESPER_STUDY_MAX_RUNS`).
     public var studyMaxRuns = 200
+    /// Finished runs' outcomes and curve samples the study service keeps (not env-tunable: the
+    /// defaults bound the memory; tests set them low to drive the caches past their limits).
+    public var studyKeptOutcomes = 10_000
+    public var studyKeptCurveSamples = 1_000_000
     /// The server an `esper worker` belongs to (its base URL).
     public var serverURL: String?
     /// Nissa: rules, ring buffers, receivers, SLOs (`NISSA_*`).

@@ -31,11 +31,20 @@ public final class StudyService: Sendable {
         /// Runs one study may create at most.
         public var maxRuns: Int
         public var monitorInterval: Duration
+        /// Finished runs' outcomes kept for summaries (all dropped when full: recomputed on demand).
+        public var keptOutcomes: Int
+        /// Curve samples of finished runs kept for curves, in all (~40 bytes each; dropped when full).
+        public var keptCurveSamples: Int
 
-        public init(directory: String, maxRuns: Int = 200, monitorInterval: Duration = .seconds(1)) {
+        public init(
+            directory: String, maxRuns: Int = 200, monitorInterval: Duration = .seconds(1), keptOutcomes: Int = 10_000,
+            keptCurveSamples: Int = 1_000_000
+        ) {
             self.directory = directory
             self.maxRuns = maxRuns
             self.monitorInterval = monitorInterval
+            self.keptOutcomes = keptOutcomes
+            self.keptCurveSamples = keptCurveSamples
         }
     }
 
@@ -62,11 +71,9 @@ public final class StudyService: Sendable {
     /// change, so a summary reads its epoch history once, not at every request (a deleted run
     /// never reaches this: the summary lists it from its missing record).
     private let finishedOutcomes = Mutex<[String: RunOutcome]>([:])
-    static let maxKeptOutcomes = 10_000
     /// Curve samples of finished runs by run id (the curves read each run's history once), at
-    /// most `maxKeptCurveSamples` samples in all (~40 bytes each).
+    /// most `options.keptCurveSamples` samples in all.
     private let finishedCurves = Mutex<(runs: [String: [CurveSample]], samples: Int)>(([:], 0))
-    static let maxKeptCurveSamples = 1_000_000
     /// Event streams of studies' progress, fed each monitor round.
     public let feed = StudyProgressFeed()
 
@@ -343,7 +350,7 @@ public final class StudyService: Sendable {
             hostParameters: { [self] widths in hostParameters(record.config, widths) })
         if record.status.isFinished {
             finishedOutcomes.withLock { kept in
-                if kept.count >= StudyService.maxKeptOutcomes { kept.removeAll() }
+                if kept.count >= options.keptOutcomes { kept.removeAll() }
                 kept[record.id] = outcome
             }
         }
@@ -401,9 +408,10 @@ public final class StudyService: Sendable {
     func curveSamples(_ runId: String, finished: Bool) throws -> [CurveSample] {
         if finished, let kept = finishedCurves.withLock({ $0.runs[runId] }) { return kept }
         let samples = try runs.registry.epochs(runId).map(CurveSample.init)
-        if finished {
+        // A history larger than the whole allowance is never kept.
+        if finished && samples.count <= options.keptCurveSamples {
             finishedCurves.withLock { kept in
-                if kept.samples + samples.count > StudyService.maxKeptCurveSamples { kept = ([:], 0) }
+                if kept.samples + samples.count > options.keptCurveSamples { kept = ([:], 0) }
                 if kept.runs.updateValue(samples, forKey: runId) == nil { kept.samples += samples.count }
             }
         }

@@ -270,6 +270,48 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double?) {
         #expect(names.sorted() == ["a/no_growth/seed-1", "a/no_growth/seed-2", "a/seed-1", "a/seed-2"])
     }
 
+    /// The finished-run caches behind the summary and the curves, driven past their limits (one
+    /// outcome, three curve samples, against four 2-epoch runs): every read still equals what
+    /// the runs' own histories give, read after read.
+    @Test func summaryAndCurvesStayExactPastTheCacheLimits() throws {
+        let server = try ServerHarness {
+            $0.studyKeptOutcomes = 1
+            $0.studyKeptCurveSamples = 3
+        }
+        let base = #"{"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [8]}, "epochs": 2, "learning_rate": 0.01}"#
+        let study = try server.createStudy(
+            #"{"name": "small caches", "base": \#(base), "arms": [{"name": "a"}], "seeds": [1, 2], "#
+                + #""fixed": [{"name": "wide", "overrides": {"model": {"hidden_sizes": [16]}}}]}"#)
+        let id = try #require(study["id"] as? String)
+        let done = try server.waitForStudy(id, within: 120) { $0["status"] as? String == "completed" }
+        var finals: [String: [Double]] = [:]
+        for group in try #require(done["groups"] as? [[String: Any]]) {
+            let name = try #require(group["name"] as? String)
+            for outcome in try #require(group["runs"] as? [[String: Any]]) {
+                let runId = try #require(outcome["run_id"] as? String)
+                let epochs = try #require(try server.object("GET", "/api/v1/runs/\(runId)/metrics")["epochs"] as? [[String: Any]])
+                finals[name, default: []].append(try #require(epochs.last?["validation_accuracy"] as? Double))
+            }
+        }
+        #expect(finals.keys.sorted() == ["a", "wide"] && finals.values.allSatisfy { $0.count == 2 })
+        for _ in 0..<3 {
+            let summary = try server.object("GET", "/api/v1/studies/\(id)")
+            for group in try #require(summary["groups"] as? [[String: Any]]) {
+                let name = try #require(group["name"] as? String)
+                let stats = try #require((group["statistics"] as? [String: Any])?["final_validation_accuracy"] as? [String: Any])
+                #expect(stats["n"] as? Int == 2)
+                #expect(abs((stats["mean"] as? Double ?? .nan) - meanAndStd(finals[name]!).mean) < 1e-12, "\(name)")
+            }
+            let curves = try server.object("GET", "/api/v1/studies/\(id)/curves?metric=validation_accuracy")
+            for curve in try #require(curves["groups"] as? [[String: Any]]) {
+                let name = try #require(curve["name"] as? String)
+                let points = try #require(curve["points"] as? [[String: Any]])
+                #expect(points.count == 2 && points.allSatisfy { $0["n"] as? Int == 2 }, "\(name)")
+                #expect(abs((points.last?["mean"] as? Double ?? .nan) - meanAndStd(finals[name]!).mean) < 1e-12, "\(name)")
+            }
+        }
+    }
+
     /// Held-out test accuracy and training FLOPs in the summary: a tiny digits study with a
     /// fixed test split (its last 300 rows); every statistic and the verdicts' differences
     /// recomputed from the runs' own epoch histories.
