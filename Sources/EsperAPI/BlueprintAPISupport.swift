@@ -76,7 +76,8 @@ enum BlueprintAPI {
     /// A `ListCursor` holding the last blueprint id shown; anything else is a 400.
     static func cursor(_ request: HTTPRequest) throws(Problem) -> String? {
         guard let text = request.query("cursor") else { return nil }
-        guard let id = ListCursor.decode(text), BlueprintID.isValid(id) else {
+        // Urza's listing also holds host-shaped artifacts (`BP052-i40-o10`).
+        guard let id = ListCursor.decode(text), BlueprintID.isValid(id) || HostShape.parse(artifactId: id) != nil else {
             throw Problem(
                 status: 400, type: "/problems/invalid-cursor", detail: "the cursor is not one this server issued",
                 errors: [JSONFieldProblem(field: "cursor", message: "malformed")])
