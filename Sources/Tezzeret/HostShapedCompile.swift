@@ -77,7 +77,9 @@ enum HostShapedKernel {
         try run(parameters, x, batch: batch, outputGradient: outputGradient).gradient
     }
 
-    private func run(_ parameters: [Float], _ x: [Float], batch: Int, outputGradient: [Float]?) throws -> (
+    private func run(
+        _ parameters: [Float], _ x: [Float], batch: Int, outputGradient: [Float]?
+    ) throws -> (
         output: [Float], gradient: [Float]
     ) {
         var output = [Float](repeating: 0, count: batch * outputs)
@@ -235,14 +237,17 @@ extension TezzeretCompiler {
     /// a checksummed artifact `<artifactId>.esk`. The artifact carries no weights (a seed's
     /// start is drawn at germination from its id): its content is the recipe, the shape and
     /// the gate results, with a placeholder identity kernel spec.
-    public func compileHostShaped(_ blueprintId: String, shape: HostShape, trainingRunId: String? = nil) throws(CompileError)
+    public func compileHostShaped(
+        _ blueprintId: String, shape: HostShape, trainingRunId: String? = nil
+    ) throws(CompileError)
         -> HostShapedCompileResult
     {
         let started = Autotuner.monotonic()
         guard let template = catalog.template(blueprintId) else { throw CompileError(blueprintId, .notFound) }
         let id = template.id
         guard template.isHostShaped else {
-            throw CompileError(id, .shapeInvalid(parameter: nil, message: "a slot template is compiled for its slot width, not a host shape"))
+            throw CompileError(
+                id, .shapeInvalid(parameter: nil, message: "a slot template is compiled for its slot width, not a host shape"))
         }
         guard (1...HostShape.maxWidth).contains(shape.inputs), (1...HostShape.maxWidth).contains(shape.outputs),
             let kernel = HostShapedKernel(template, shape), kernel.parameterCount > 0
@@ -270,7 +275,8 @@ extension TezzeretCompiler {
             report = ValidationGates.watchdogReport("no answer within \(ValidationGates.ms(seconds / 1000)) s", expectedUnsafe: false)
         case .crashed(let why): report = ValidationGates.watchdogReport(why, expectedUnsafe: false)
         case .stalled(let seconds):
-            report = ValidationGates.watchdogReport("blocked for \(ValidationGates.ms(seconds / 1000)) s, three times", expectedUnsafe: false)
+            report = ValidationGates.watchdogReport(
+                "blocked for \(ValidationGates.ms(seconds / 1000)) s, three times", expectedUnsafe: false)
         }
         if let gate = report.failedGate {
             let detail = report.gates.first { $0.name == gate }?.detail ?? ""
@@ -316,7 +322,9 @@ extension TezzeretCompiler {
     /// Compiles `blueprintId` at `shape` and stores the artifact in `urza` (under its artifact
     /// id, with the template's descriptor renamed to it); returns the stored record.
     @discardableResult
-    public func compileHostShaped(_ blueprintId: String, shape: HostShape, into urza: UrzaLibrary, trainingRunId: String? = nil)
+    public func compileHostShaped(
+        _ blueprintId: String, shape: HostShape, into urza: UrzaLibrary, trainingRunId: String? = nil
+    )
         throws -> UrzaRecord
     {
         let result = try compileHostShaped(blueprintId, shape: shape, trainingRunId: trainingRunId)

@@ -25,7 +25,9 @@ extension UrzaLibrary {
         guard artifact.blueprintId == id, described?["template_id"]?.stringValue == templateId,
             described?["inputs"]?.intValue == Int64(shape.inputs), described?["outputs"]?.intValue == Int64(shape.outputs),
             record.validationStatus == "VALIDATED"
-        else { throw UrzaError.integrity(id, "not a validated compile of \(templateId) at inputs \(shape.inputs), outputs \(shape.outputs)") }
+        else {
+            throw UrzaError.integrity(id, "not a validated compile of \(templateId) at inputs \(shape.inputs), outputs \(shape.outputs)")
+        }
         return record
     }
 }
