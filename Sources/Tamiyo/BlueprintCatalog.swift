@@ -79,7 +79,9 @@ public final class BlueprintCatalog: Sendable {
                 entries[alias] = aliased
             }
         }
-        for record in urza?.listAll() ?? [] {
+        // Host-shaped artifacts (`BP052-i64-o10`) vouch for their template at one shape; they are
+        // no blueprints of their own.
+        for record in urza?.listAll() ?? [] where HostShape.parse(artifactId: record.blueprintId) == nil {
             var info =
                 entries[record.blueprintId]
                 ?? BlueprintInfo(

@@ -3,6 +3,7 @@ import Foundation
 import Karn
 import Kasmina
 import Runs
+import Tamiyo
 import Testing
 import Tezzeret
 import Urza
@@ -98,5 +99,20 @@ import Urza
                 #expect(fetch.artifactId == "\(blueprint)-i40-o10" && fetch.artifactSha256 == mirrored.artifactSHA256)
             }
         }
+    }
+
+    /// Tamiyo's catalog does not list a host-shaped artifact as a blueprint (it would look like
+    /// an identity kernel of width 1); its template stays listed under its id and alias.
+    @Test func aHostShapedArtifactIsNoBlueprintOfItsOwnForTamiyo() throws {
+        let home = TemporaryDirectory("esper-host-shaped-tamiyo")
+        let karn = try KarnCatalog()
+        let urza = try UrzaLibrary(configuration: UrzaConfiguration(root: home.path + "/urza"), catalog: karn)
+        let compiler = try TezzeretCompiler(catalog: karn, directory: home.path + "/tezzeret")
+        let record = try compiler.compileHostShaped("BP052", shape: HostShape(inputs: 1, outputs: 1), into: urza)
+        #expect(urza.get(record.blueprintId)?.seedWidth == 1)
+        let catalog = BlueprintCatalog(karn: karn, urza: urza)
+        #expect(catalog.info(record.blueprintId) == nil)
+        #expect(catalog.info("BP052")?.available == true && catalog.info("widen-8")?.available == true)
+        #expect(!catalog.defaultPool(width: 1).contains(record.blueprintId))
     }
 }
