@@ -12,47 +12,6 @@ import Urza
 /// one host shape each) from a server process like any other artifact: by the listing's
 /// SHA-256, refused when a byte changes in transit, and then vouches for its seeds with them.
 @Suite(.serialized) struct HostShapedMirrorTests {
-    /// Serves `listing.json` and `<sha256>.esk` files (one byte flipped with "flip").
-    static let server = #"""
-        import http.server, sys, os
-        directory, flip = sys.argv[1], sys.argv[2] == "flip"
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                prefix = "/api/v1/urza/artifacts/"
-                if self.path.startswith("/api/v1/urza/blueprints"):
-                    body, headers = open(directory + "/listing.json", "rb").read(), {"Content-Type": "application/json"}
-                elif self.path.startswith(prefix) and os.path.exists(directory + "/" + self.path[len(prefix):] + ".esk"):
-                    sha = self.path[len(prefix):]
-                    body = bytearray(open(directory + "/" + sha + ".esk", "rb").read())
-                    if flip:
-                        body[len(body) // 2] ^= 0x01
-                    body, headers = bytes(body), {"Content-Type": "application/octet-stream", "X-Esper-SHA256": sha}
-                else:
-                    self.send_response(404); self.end_headers(); return
-                self.send_response(200)
-                for name, value in headers.items(): self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            def log_message(self, *args): pass
-        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        print(server.server_address[1], flush=True)
-        server.serve_forever()
-        """#
-
-    static func serve(_ directory: String, flip: Bool) throws -> (Process, UInt16) {
-        let python = try #require(Tools.find("python3"), "python3 is needed")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", server, directory, flip ? "flip" : "honest"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line: [UInt8] = []
-        while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
-        return (process, try #require(UInt16(String(decoding: line, as: UTF8.self))))
-    }
-
     @Test func hostShapedArtifactsAreMirroredByChecksumAndRefusedWhenDamaged() throws {
         // The server side: Tezzeret compiles both shapes into its Urza.
         let home = TemporaryDirectory("esper-host-shaped-server")
@@ -71,24 +30,7 @@ import Urza
         try #"{"items": [\#(items.joined(separator: ", "))], "next_cursor": null}"#
             .write(toFile: served.path + "/listing.json", atomically: true, encoding: .utf8)
 
-        for flip in [true, false] {
-            let (process, port) = try Self.serve(served.path, flip: flip)
-            defer {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-            let local = TemporaryDirectory("esper-host-shaped-worker")
-            let urza = try UrzaLibrary(configuration: UrzaConfiguration(root: local.path + "/urza"), catalog: karn)
-            let mirror = UrzaMirror(serverURL: "http://127.0.0.1:\(port)", urza: urza, karn: karn, downloads: local.path + "/downloads")
-            if flip {
-                #expect {
-                    try mirror.sync()
-                } throws: { error in
-                    "\(error)".contains("checksum mismatch")
-                }
-                #expect(urza.listAll().isEmpty, "a corrupted download is never stored")
-                continue
-            }
+        try ArtifactServer.mirrorTwice(served.path, karn: karn) { mirror, urza in
             #expect(try mirror.sync() == 2)
             #expect(try mirror.sync() == 0, "an artifact already mirrored is not fetched again")
             for blueprint in ["BP052", "BP055"] {
