@@ -58,9 +58,19 @@ public final class WorkerProcess: Sendable {
             let urza = try UrzaLibrary(
                 configuration: UrzaConfiguration(root: configuration.dataDirectory + "/urza-mirror"), catalog: karn)
             let mirror = UrzaMirror(serverURL: server, urza: urza, karn: karn, downloads: configuration.dataDirectory + "/urza-downloads")
+            // Compiles with the server's compile settings (width, strategy, retries).
+            var options = CompileOptions()
+            options.seedWidth = configuration.blueprints.seedWidth
+            options.maxRetries = configuration.blueprints.maxRetries
+            options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
+            let compiler = try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options)
+            // Host-shaped artifacts come from the server through the mirror; a shape the server
+            // has not compiled yet is compiled (and gated) here, into the worker's library only.
+            let kernels = UrzaKernelProvider(urza: urza) { templateId, shape in
+                try compiler.compileHostShaped(templateId, shape: shape, into: urza)
+            }
             let control = configuration.tamiyoSettings()
-            let tamiyo = try TamiyoService(
-                settings: control, karn: karn, urza: urza, kernels: UrzaKernelProvider(urza: urza), bus: bus, logger: logger)
+            let tamiyo = try TamiyoService(settings: control, karn: karn, urza: urza, kernels: kernels, bus: bus, logger: logger)
             self.tamiyo = tamiyo
             let handler = TrainingJobHandler(
                 executor: RunExecutor(checkpointRoot: checkpoints, datasetsDirectory: datasets),
@@ -75,15 +85,9 @@ public final class WorkerProcess: Sendable {
                 server: ServerClient(serverURL: server, token: configuration.apiToken), bus: bus,
                 bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
-            // Compiles with the server's compile settings (width, strategy, retries); artifacts go
-            // up into the server's Urza.
-            var options = CompileOptions()
-            options.seedWidth = configuration.blueprints.seedWidth
-            options.maxRetries = configuration.blueprints.maxRetries
-            options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
+            // The same compiler; compile jobs' artifacts go up into the server's Urza.
             let compile = RemoteCompileJobHandler(
-                compiler: try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options),
-                server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
+                compiler: compiler, server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
             handlers = JobHandlerRegistry([handler, policy, compile])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")
