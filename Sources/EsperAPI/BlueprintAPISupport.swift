@@ -23,6 +23,18 @@ enum BlueprintAPI {
         return id
     }
 
+    /// The `{id}` of an Urza route: a blueprint id (BP001) or a host-shaped artifact id
+    /// (`BP052-i64-o10`: a template compiled at one host shape).
+    static func urzaId(_ request: HTTPRequest) throws(Problem) -> String {
+        let id = request.pathParameter("id")
+        guard BlueprintID.isValid(id) || HostShape.parse(artifactId: id) != nil else {
+            throw Problem(
+                status: 400, type: "/problems/invalid-id",
+                detail: "'\(id)' is neither a blueprint id (BP001) nor a host-shaped artifact id (BP052-i64-o10)")
+        }
+        return id
+    }
+
     /// Rejects query parameters the route does not know (a typo is reported, not ignored).
     static func checkQuery(_ request: HTTPRequest, allowed: Set<String>) throws(Problem) {
         let unknown = Set(request.queryItems.map(\.name)).subtracting(allowed).sorted()

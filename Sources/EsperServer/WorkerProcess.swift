@@ -65,9 +65,22 @@ public final class WorkerProcess: Sendable {
             options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
             let compiler = try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options)
             // Host-shaped artifacts come from the server through the mirror; a shape the server
-            // has not compiled yet is compiled (and gated) here, into the worker's library only.
-            let kernels = UrzaKernelProvider(urza: urza) { templateId, shape in
-                try compiler.compileHostShaped(templateId, shape: shape, into: urza)
+            // has not compiled yet is compiled (and gated) here, stored in the worker's library,
+            // and uploaded to the server's (best effort: the seed has it here either way).
+            let uploader = ServerClient(serverURL: server, token: configuration.apiToken)
+            let kernels = UrzaKernelProvider(urza: urza) { [logger] templateId, shape in
+                let record = try compiler.compileHostShaped(templateId, shape: shape, into: urza)
+                do {
+                    let file = try urza.artifactFile(record.blueprintId, allowQuarantine: false)
+                    let answer = try uploader.put(
+                        "/api/v1/urza/artifacts/\(record.blueprintId)", body: file.bytes,
+                        headers: ["Content-Type": "application/octet-stream", "X-Esper-SHA256": record.artifactSHA256])
+                    if answer.status != 200 && answer.status != 201 {
+                        logger.warning("host-shaped artifact \(record.blueprintId) refused by the server: HTTP \(answer.status)")
+                    }
+                } catch {
+                    logger.warning("host-shaped artifact \(record.blueprintId) not uploaded: \(error)")
+                }
             }
             let control = configuration.tamiyoSettings()
             let tamiyo = try TamiyoService(settings: control, karn: karn, urza: urza, kernels: kernels, bus: bus, logger: logger)

@@ -1,3 +1,4 @@
+import EsperStorage
 import EsperTestSupport
 import Foundation
 import Karn
@@ -56,5 +57,38 @@ import Urza
         #expect(catalog.info(record.blueprintId) == nil)
         #expect(catalog.info("BP052")?.available == true && catalog.info("widen-8")?.available == true)
         #expect(!catalog.defaultPool(width: 1).contains(record.blueprintId))
+    }
+
+    /// The server's Urza routes take host-shaped ids: a worker's compile is uploaded under its
+    /// id (checksummed, its template's descriptor), read back by id, and mirrored by another
+    /// worker over real HTTP.
+    @Test func theServerStoresServesAndMirrorsAHostShapedUpload() throws {
+        let server = try ServerHarness()
+        let home = TemporaryDirectory("esper-host-shaped-upload")
+        let karn = try KarnCatalog()
+        let compiler = try TezzeretCompiler(catalog: karn, directory: home.path + "/tezzeret")
+        let compiled = try compiler.compileHostShaped("BP052", shape: HostShape(inputs: 40, outputs: 10))
+        let bytes = try #require(FileManager.default.contents(atPath: compiled.artifactPath)).map { $0 }
+        func put(_ id: String, sha: String) throws -> RawResponse {
+            try RawHTTP.request(
+                port: server.port, method: "PUT", path: "/api/v1/urza/artifacts/\(id)",
+                headers: ["Content-Type": "application/octet-stream", "X-Esper-SHA256": sha], body: bytes)
+        }
+        #expect(try put("BP053-i40-o10", sha: compiled.artifactSha256).status == 422, "compiled for another id")
+        #expect(try put("BP052-i40-o10", sha: String(repeating: "0", count: 64)).status == 422, "checksum mismatch")
+        #expect(try put("BP052-i40-o10", sha: compiled.artifactSha256).status == 201)
+        #expect(try put("BP052-i40-o10", sha: compiled.artifactSha256).status == 200, "idempotent")
+        let record = try server.object("GET", "/api/v1/urza/blueprints/BP052-i40-o10")
+        #expect(record["artifact_sha256"] as? String == compiled.artifactSha256 && record["validation_status"] as? String == "VALIDATED")
+        let download = try server.get("/api/v1/urza/artifacts/BP052-i40-o10")
+        #expect(download.status == 200 && Checksum.sha256Hex(download.body) == compiled.artifactSha256)
+        #expect(try server.get("/api/v1/urza/blueprints/BP052-i40").status == 400)
+
+        let local = TemporaryDirectory("esper-host-shaped-mirror")
+        let urza = try UrzaLibrary(configuration: UrzaConfiguration(root: local.path + "/urza"), catalog: karn)
+        let mirror = UrzaMirror(
+            serverURL: "http://127.0.0.1:\(server.port)", urza: urza, karn: karn, downloads: local.path + "/downloads")
+        _ = try mirror.sync()
+        #expect(try urza.hostShapedArtifact("BP052", shape: HostShape(inputs: 40, outputs: 10)).artifactSHA256 == compiled.artifactSha256)
     }
 }
