@@ -287,6 +287,7 @@ let package = Package(
             name: "KasminaTests",
             dependencies: [
                 "Kasmina", "Tolaria", "Kernels", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperTestSupport",
+                "Tezzeret", "EsperStorage",
             ]),
         .testTarget(
             name: "TamiyoTests",

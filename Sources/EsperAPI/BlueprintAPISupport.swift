@@ -23,6 +23,18 @@ enum BlueprintAPI {
         return id
     }
 
+    /// The `{id}` of an Urza route: a blueprint id (BP001) or a host-shaped artifact id
+    /// (`BP052-i64-o10`: a template compiled at one host shape).
+    static func urzaId(_ request: HTTPRequest) throws(Problem) -> String {
+        let id = request.pathParameter("id")
+        guard BlueprintID.isValid(id) || HostShape.parse(artifactId: id) != nil else {
+            throw Problem(
+                status: 400, type: "/problems/invalid-id",
+                detail: "'\(id)' is neither a blueprint id (BP001) nor a host-shaped artifact id (BP052-i64-o10)")
+        }
+        return id
+    }
+
     /// Rejects query parameters the route does not know (a typo is reported, not ignored).
     static func checkQuery(_ request: HTTPRequest, allowed: Set<String>) throws(Problem) {
         let unknown = Set(request.queryItems.map(\.name)).subtracting(allowed).sorted()
@@ -76,7 +88,8 @@ enum BlueprintAPI {
     /// A `ListCursor` holding the last blueprint id shown; anything else is a 400.
     static func cursor(_ request: HTTPRequest) throws(Problem) -> String? {
         guard let text = request.query("cursor") else { return nil }
-        guard let id = ListCursor.decode(text), BlueprintID.isValid(id) else {
+        // Urza's listing also holds host-shaped artifacts (`BP052-i40-o10`).
+        guard let id = ListCursor.decode(text), BlueprintID.isValid(id) || HostShape.parse(artifactId: id) != nil else {
             throw Problem(
                 status: 400, type: "/problems/invalid-cursor", detail: "the cursor is not one this server issued",
                 errors: [JSONFieldProblem(field: "cursor", message: "malformed")])

@@ -36,7 +36,7 @@ public enum UrzaRoutes {
         }
 
         routes.on("getUrzaBlueprint") { request in
-            let id = try BlueprintAPI.blueprintId(request)
+            let id = try BlueprintAPI.urzaId(request)
             guard let record = urza.get(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the library") }
             return try .json(record)
         }
@@ -46,10 +46,12 @@ public enum UrzaRoutes {
         routes.on("getUrzaArtifact") { request in
             try BlueprintAPI.checkQuery(request, allowed: ["allow_quarantine"])
             let key = request.pathParameter("id")
-            guard BlueprintID.isValid(key) || BlueprintAPI.isArtifactHash(key) else {
+            guard BlueprintID.isValid(key) || HostShape.parse(artifactId: key) != nil || BlueprintAPI.isArtifactHash(key) else {
                 throw Problem(
                     status: 400, type: "/problems/invalid-id",
-                    detail: "'\(key)' is neither a blueprint id (BP001) nor an artifact SHA-256 (64 lower-case hex digits)")
+                    detail:
+                        "'\(key)' is neither a blueprint id (BP001), a host-shaped artifact id (BP052-i64-o10) nor an artifact SHA-256 (64 lower-case hex digits)"
+                )
             }
             let allowQuarantine = try BlueprintAPI.boolean(request, "allow_quarantine") ?? false
             let file: (bytes: [UInt8], record: UrzaRecord)
@@ -106,8 +108,13 @@ public enum UrzaRoutes {
     static func registerUpload(into routes: inout OperationHandlers, urza: UrzaLibrary, catalog: KarnCatalog) {
         routes.on("putUrzaArtifact") { request in
             try BlueprintAPI.checkQuery(request, allowed: [])
-            let id = try BlueprintAPI.blueprintId(request)
-            guard let template = catalog.template(id) else { throw BlueprintAPI.notFound("blueprint \(id) is not in the catalog") }
+            let id = try BlueprintAPI.urzaId(request)
+            // A host-shaped artifact is stored under its own id with its template's descriptor.
+            let templateId = HostShape.parse(artifactId: id)?.templateId ?? id
+            guard var descriptor = catalog.template(templateId)?.descriptor else {
+                throw BlueprintAPI.notFound("blueprint \(templateId) is not in the catalog")
+            }
+            descriptor.blueprintId = id
             guard let claimed = request.header("X-Esper-SHA256")?.lowercased(), BlueprintAPI.isArtifactHash(claimed) else {
                 throw Problem(
                     status: 400, detail: "X-Esper-SHA256 must carry the body's SHA-256 (64 hex digits)",
@@ -130,7 +137,7 @@ public enum UrzaRoutes {
             do { try AtomicFile.write(body, to: staging) } catch { throw Problem.unavailable("cannot stage the upload: \(error)") }
             let record: UrzaRecord
             do throws(UrzaError) {
-                record = try urza.save(descriptor: template.descriptor, artifactPath: staging)
+                record = try urza.save(descriptor: descriptor, artifactPath: staging)
             } catch {
                 throw problem(error)
             }

@@ -91,7 +91,7 @@ public final class Application: Sendable {
         let control = configuration.tamiyoSettings()
         let tamiyo = try TamiyoService(
             settings: control, karn: blueprints.catalog, urza: blueprints.urza,
-            kernels: UrzaKernelProvider(urza: blueprints.urza), bus: bus, logger: logger)
+            kernels: blueprints.kernelProvider(), bus: bus, logger: logger)
         self.tamiyo = tamiyo
         var simicSettings = SimicSettings(directory: configuration.dataDirectory + "/simic")
         simicSettings.bufferCapacity = configuration.control.simicBufferCapacity

@@ -1,6 +1,7 @@
 import EsperAPI
 import EsperJSON
 public import Karn
+public import Kasmina
 public import Tezzeret
 public import Urza
 
@@ -49,6 +50,16 @@ public final class BlueprintServices: Sendable {
         // A damaged or missing artifact is recompiled by the next forge run.
         let service = tezzeret
         urza.onArtifactInvalid { _, _ in service.requestForgeRun(trigger: "artifact_invalid") }
+    }
+
+    /// Kasmina's kernels on the server: Urza, and host-shaped artifacts (widening, conv branch)
+    /// compiled by Tezzeret at the shape a seed attaches to when Urza lacks them.
+    public func kernelProvider() -> UrzaKernelProvider {
+        let compiler = tezzeret.compiler
+        let urza = urza
+        return UrzaKernelProvider(urza: urza) { templateId, shape in
+            try compiler.compileHostShaped(templateId, shape: shape, into: urza)
+        }
     }
 
     /// Starts the forge thread; with `ESPER_FORGE_AT_START=on` it checks every artifact and

@@ -58,9 +58,32 @@ public final class WorkerProcess: Sendable {
             let urza = try UrzaLibrary(
                 configuration: UrzaConfiguration(root: configuration.dataDirectory + "/urza-mirror"), catalog: karn)
             let mirror = UrzaMirror(serverURL: server, urza: urza, karn: karn, downloads: configuration.dataDirectory + "/urza-downloads")
+            // Compiles with the server's compile settings (width, strategy, retries).
+            var options = CompileOptions()
+            options.seedWidth = configuration.blueprints.seedWidth
+            options.maxRetries = configuration.blueprints.maxRetries
+            options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
+            let compiler = try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options)
+            // Host-shaped artifacts come from the server through the mirror; a shape the server
+            // has not compiled yet is compiled (and gated) here, stored in the worker's library,
+            // and uploaded to the server's (best effort: the seed has it here either way).
+            let uploader = ServerClient(serverURL: server, token: configuration.apiToken)
+            let kernels = UrzaKernelProvider(urza: urza) { [logger] templateId, shape in
+                let record = try compiler.compileHostShaped(templateId, shape: shape, into: urza)
+                do {
+                    let file = try urza.artifactFile(record.blueprintId, allowQuarantine: false)
+                    let answer = try uploader.put(
+                        "/api/v1/urza/artifacts/\(record.blueprintId)", body: file.bytes,
+                        headers: ["Content-Type": "application/octet-stream", "X-Esper-SHA256": record.artifactSHA256])
+                    if answer.status != 200 && answer.status != 201 {
+                        logger.warning("host-shaped artifact \(record.blueprintId) refused by the server: HTTP \(answer.status)")
+                    }
+                } catch {
+                    logger.warning("host-shaped artifact \(record.blueprintId) not uploaded: \(error)")
+                }
+            }
             let control = configuration.tamiyoSettings()
-            let tamiyo = try TamiyoService(
-                settings: control, karn: karn, urza: urza, kernels: UrzaKernelProvider(urza: urza), bus: bus, logger: logger)
+            let tamiyo = try TamiyoService(settings: control, karn: karn, urza: urza, kernels: kernels, bus: bus, logger: logger)
             self.tamiyo = tamiyo
             let handler = TrainingJobHandler(
                 executor: RunExecutor(checkpointRoot: checkpoints, datasetsDirectory: datasets),
@@ -75,15 +98,9 @@ public final class WorkerProcess: Sendable {
                 server: ServerClient(serverURL: server, token: configuration.apiToken), bus: bus,
                 bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
-            // Compiles with the server's compile settings (width, strategy, retries); artifacts go
-            // up into the server's Urza.
-            var options = CompileOptions()
-            options.seedWidth = configuration.blueprints.seedWidth
-            options.maxRetries = configuration.blueprints.maxRetries
-            options.strategy = CompileStrategy(rawValue: configuration.blueprints.compileStrategy) ?? .standard
+            // The same compiler; compile jobs' artifacts go up into the server's Urza.
             let compile = RemoteCompileJobHandler(
-                compiler: try TezzeretCompiler(catalog: karn, directory: configuration.dataDirectory + "/tezzeret", options: options),
-                server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
+                compiler: compiler, server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
             handlers = JobHandlerRegistry([handler, policy, compile])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")

@@ -6,7 +6,8 @@
 /// Unlike every other template a widening kernel is shaped by the host, not by the slot width:
 /// it reads layer l's input (d_in features) and writes layer l+1's pre-activation (d_out), so it
 /// has k·(d_in + 1) + d_out·k parameters. Tezzeret's forge does not compile these templates
-/// (there is no host shape at forge time); Kasmina builds them at germination.
+/// (there is no host shape at forge time); Tezzeret compiles one at the shape a seed attaches
+/// to (`HostShape`), and Kasmina runs it on the built-in C kernel.
 import Leyline
 
 public enum WideningCatalog {

@@ -9,8 +9,10 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var requestedId: String
     /// The blueprint whose kernel was grafted ("identity" for the built-in pass-through).
     public var kernelId: String
-    /// requested, fallback or identity (Urza's chain), or built: a widening seed's kernel is
-    /// made by Kasmina for the host's shape from the C widening kernel, nothing is fetched.
+    /// requested, fallback or identity (Urza's chain); for host-shaped seeds (widening, conv
+    /// branch), whose kernel is the built-in C kernel made for the host's shape, urza when
+    /// Tezzeret's compile at that shape is in Urza (`kernelId` is then the artifact id,
+    /// `BP052-i40-o10`), built when it is not.
     public var source: String
     public var fetchLatencyMs: Double
     public var fallbackReason: String?

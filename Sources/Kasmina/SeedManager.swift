@@ -4,6 +4,8 @@ public import Kernels
 public import Leyline
 public import Tolaria
 
+import struct Karn.HostShape
+
 /// A seed whose lifecycle ended at this boundary (fossilised or cancelled), with what its
 /// field report needs.
 public struct FinishedSeed: Sendable, Equatable {
@@ -449,6 +451,7 @@ public final class SeedManager: SeedModuleFactory {
         let shape = WideningShape(inputs: architecture.widths[slot.layer], units: units, outputs: architecture.widths[slot.layer + 2])
         var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: WideningBlueprint.kind)
         origin.widening = shape
+        vouch(&origin, HostShape(inputs: shape.inputs, outputs: shape.outputs))
         let build = { [self] (block: ParameterBlock) in try makeWideningBranch(shape, block, id) }
         return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
     }
@@ -470,6 +473,7 @@ public final class SeedManager: SeedModuleFactory {
         }
         var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: ConvBranchSeedBlueprint.kind)
         origin.convBranch = shape
+        vouch(&origin, HostShape(inputs: shape.inputs, outputs: shape.outputs))
         let build = { [self] (block: ParameterBlock) in try makeConvBranch(shape, block, id) }
         return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
     }
@@ -479,6 +483,21 @@ public final class SeedManager: SeedModuleFactory {
         KernelOrigin(
             requestedId: operation.blueprintId, kernelId: operation.blueprintId, source: "built", fetchLatencyMs: 0,
             fallbackReason: nil, parameterCount: parameterCount, kind: kind)
+    }
+
+    /// A host-shaped seed's kernel is the built-in C kernel, vouched for by Tezzeret's compile
+    /// at this shape in Urza: with the artifact, the origin says `urza` and names it (the
+    /// artifact id, e.g. `BP052-i40-o10`); without one it stays `built` (with the reason when
+    /// a fetch or compile failed).
+    private func vouch(_ origin: inout KernelOrigin, _ shape: HostShape) {
+        let fetch = kernels.hostShapedArtifact(blueprintId: origin.requestedId, shape: shape, budgetMs: budgetMs)
+        origin.fetchLatencyMs = fetch.latencyMs
+        if let artifactId = fetch.artifactId {
+            origin.source = "urza"
+            origin.kernelId = artifactId
+        } else {
+            origin.fallbackReason = fetch.reason
+        }
     }
 
     /// Builds a host-shaped seed's branch into its own block, checks I1 and grafts it.

@@ -10,8 +10,9 @@ public import Urza
 /// and downloads every available artifact it lacks or holds in another version (`GET
 /// /api/v1/urza/artifacts/{id}`), checks its SHA-256 against the listing and the server's
 /// `X-Esper-SHA256` header, and stores it in a local Urza library — which Kasmina then
-/// fetches from exactly as on the server (budget, fallback chain, caches). Quarantined
-/// artifacts are not mirrored.
+/// fetches from exactly as on the server (budget, fallback chain, caches). Host-shaped
+/// artifacts (Tezzeret's compiles of widening and conv-branch templates at a host shape,
+/// `BP052-i40-o10`) come the same way. Quarantined artifacts are not mirrored.
 public final class UrzaMirror: Sendable {
     public let serverURL: String
     public let urza: UrzaLibrary
@@ -59,10 +60,15 @@ public final class UrzaMirror: Sendable {
     }
 
     private func store(_ id: String, sha256 expected: String) throws(SyncError) {
-        guard id.allSatisfy({ $0.isLetter || $0.isNumber }), let template = karn.template(id) else {
+        // A host-shaped artifact (`BP052-i40-o10`) is stored under its own id with its
+        // template's descriptor.
+        let templateId = HostShape.parse(artifactId: id)?.templateId ?? id
+        guard templateId.allSatisfy({ $0.isLetter || $0.isNumber }), var descriptor = karn.template(templateId)?.descriptor else {
             throw SyncError(description: "the server lists \(id), which this worker's catalog does not know")
         }
-        let artifact = try get("/api/v1/urza/artifacts/\(id)")
+        descriptor.blueprintId = id
+        // By hash for a host-shaped id (the download route takes BP ids and hashes).
+        let artifact = try get("/api/v1/urza/artifacts/\(templateId == id ? id : expected)")
         let actual = Checksum.sha256Hex(artifact.body)
         guard actual == expected, artifact.sha256Header == expected else {
             throw SyncError(
@@ -73,7 +79,7 @@ public final class UrzaMirror: Sendable {
             try AtomicFile.createDirectory(downloads)
             try AtomicFile.write(artifact.body, to: file)
             defer { AtomicFile.remove(file) }
-            try urza.save(descriptor: template.descriptor, artifactPath: file)
+            try urza.save(descriptor: descriptor, artifactPath: file)
         } catch {
             throw SyncError(description: "\(id): \(error)")
         }

@@ -61,7 +61,8 @@ public final class BlueprintCatalog: Sendable {
         var entries: [String: BlueprintInfo] = [:]
         for template in karn.all() {
             let d = template.descriptor
-            // Widening templates are built by Kasmina for the host's shape (no artifact): always
+            // Host-shaped templates (widening, conv branch) run on built-in C kernels made for the
+            // host's shape (Tezzeret compiles their artifact at that shape on demand): always
             // available, residual (they add units at α = 0), listed under their template id and
             // their alias (`widen-8`, the name `seeds.blueprints` uses).
             let hostShaped = template.isHostShaped
@@ -79,7 +80,9 @@ public final class BlueprintCatalog: Sendable {
                 entries[alias] = aliased
             }
         }
-        for record in urza?.listAll() ?? [] {
+        // Host-shaped artifacts (`BP052-i64-o10`) vouch for their template at one shape; they are
+        // no blueprints of their own.
+        for record in urza?.listAll() ?? [] where HostShape.parse(artifactId: record.blueprintId) == nil {
             var info =
                 entries[record.blueprintId]
                 ?? BlueprintInfo(

@@ -186,7 +186,9 @@ public final class TezzeretCompiler: Sendable {
                 id,
                 .shapeInvalid(
                     parameter: nil,
-                    message: "a \(template.family) template is shaped by the host (d_in, d_out) at germination; Kasmina builds it"))
+                    message:
+                        "a \(template.family) template is shaped by the host (d_in, d_out): it is compiled at a host shape (compileHostShaped)"
+                ))
         }
         let validated: ValidatedRequest
         do {
