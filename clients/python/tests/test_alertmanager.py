@@ -14,10 +14,17 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+
+
+def instant(text: str) -> datetime:
+    """An RFC 3339 UTC timestamp with any number of fraction digits (up to 6 kept)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").replace(microsecond=int((fraction + "000000")[:6]))
 
 from esper_process import EsperProcess, eventually, free_port
 
@@ -174,7 +181,9 @@ def test_alertmanager_sees_esper_alerts_with_the_same_fingerprint(receiver, aler
         am_resolved = eventually(lambda: [b for b in receiver.bodies("/alertmanager") if b["status"] == "resolved"], 30)
         assert am_resolved, "Alertmanager sent no resolved notification"
         assert am_resolved[0]["alerts"][0]["fingerprint"] == esper_alert["fingerprint"]
-        assert am_resolved[0]["alerts"][0]["endsAt"] == resolved[0]["alerts"][0]["endsAt"]
+        # The same instant: Alertmanager (Go's RFC3339Nano) drops trailing zeros of the fraction
+        # ("21.87Z"), Esper writes milliseconds ("21.870Z").
+        assert instant(am_resolved[0]["alerts"][0]["endsAt"]) == instant(resolved[0]["alerts"][0]["endsAt"])
 
         # Every post to Alertmanager was accepted.
         deliveries = requests.get(esper.url + "/api/v1/nissa/deliveries", timeout=5).json()["items"]
