@@ -84,7 +84,7 @@ public struct BusEnvelope: LeylineMessage {
                     payloadOffset = r.position
                     try r.skipValue()
                 }
-            default: try fields.sorted[index].readField(into: &envelope, &r)
+            default: try fields.read(index, into: &envelope, &r)
             }
         }
         if let payloadOffset {

@@ -27,13 +27,21 @@ public final class LeylineField<Message>: @unchecked Sendable {
     let validate: (Source, inout LeylineValidator) -> Void
     /// Sets this field of the target to the source's.
     let copyValue: (Target, Source) -> Void
+    /// A scalar stored field: what it holds and where (the table reads and writes it in place,
+    /// see `LeylineFieldSlot`); `.other` for the rest, which go through the closures.
+    let kind: LeylineFieldKind
+    let offset: Int
+    /// A scalar field's rule as the table runs it in place (`.none`: nothing to check);
+    /// `.custom` for the rest, checked by `validate`.
+    let rule: LeylineScalarRule
 
     init(
         _ name: StaticString, oneof: String? = nil, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
         read: ((Target, inout LeylineJSONReader) throws(LeylineJSONError) -> Void)?,
         encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void,
         decode: ((Target, Container) throws -> Void)?, validate: @escaping (Source, inout LeylineValidator) -> Void,
-        copy: @escaping (Target, Source) -> Void
+        copy: @escaping (Target, Source) -> Void, kind: LeylineFieldKind = .other, offset: Int = 0,
+        rule: LeylineScalarRule = .custom
     ) {
         self.name = name
         key = name.description
@@ -45,12 +53,9 @@ public final class LeylineField<Message>: @unchecked Sendable {
         self.decode = decode
         self.validate = validate
         copyValue = copy
-    }
-
-    /// Reads this field into `message` (a message that reads some fields itself).
-    func readField(into message: inout Message, _ reader: inout LeylineJSONReader) throws(LeylineJSONError) {
-        guard let read else { preconditionFailure("\(Message.self) reads \(key) itself") }
-        try withUnsafeMutablePointer(to: &message) { (target) throws(LeylineJSONError) in try read(target, &reader) }
+        self.kind = kind
+        self.offset = offset
+        self.rule = rule
     }
 
     /// Sets this field of `target` to the one of `source` (tests: one field at a time).
@@ -68,6 +73,8 @@ public final class LeylineField<Message>: @unchecked Sendable {
         let codingKey = LeylineCodingKey(key)
         let field = LeylineStoredField<Message, V>(path)
         let apply = rule?.apply
+        // Omitted-when-empty fields keep their closures (the rule is per field).
+        let kind = omit == nil ? LeylineFieldKind.of(V.self) : .other
         return LeylineField(
             name,
             write: { message, writer in
@@ -92,7 +99,8 @@ public final class LeylineField<Message>: @unchecked Sendable {
                 apply?(value.pointee, key, &validator)
                 V.check(value.pointee, key, &validator)
             },
-            copy: { message, source in field.set(message, field.get(source)) })
+            copy: { message, source in field.set(message, field.get(source)) }, kind: kind, offset: field.offset,
+            rule: kind == .other ? .custom : rule?.scalar ?? .none)
     }
 
     /// A field the message reads and decodes itself (what it means depends on another
@@ -182,4 +190,21 @@ struct LeylineCodingKey: CodingKey {
     init?(stringValue: String) { self.stringValue = stringValue }
     var intValue: Int? { nil }
     init?(intValue: Int) { nil }
+}
+
+/// The scalar types a field table reads and writes in place (their `LeylineFieldValue`
+/// forms are one writer or reader call and they have no checks of their own); `.other` is
+/// any other type.
+enum LeylineFieldKind {
+    case string, bool, uint32, uint64, float, double, other
+
+    static func of<V>(_ type: V.Type) -> LeylineFieldKind {
+        if type == String.self { return .string }
+        if type == Bool.self { return .bool }
+        if type == UInt32.self { return .uint32 }
+        if type == UInt64.self { return .uint64 }
+        if type == Float.self { return .float }
+        if type == Double.self { return .double }
+        return .other
+    }
 }

@@ -95,7 +95,10 @@ extension JSONValue: LeylineFieldValue {
 extension Array: LeylineFieldValue where Element: LeylineFieldValue {
     public static func writeJSON(_ value: [Element], to writer: inout LeylineJSONWriter) {
         writer.beginArray()
-        for element in value { Element.writeJSON(element, to: &writer) }
+        // Through the buffer: the elements are borrowed, not copied (retained) one by one.
+        value.withUnsafeBufferPointer { elements in
+            for index in elements.indices { Element.writeJSON(elements[index], to: &writer) }
+        }
         writer.endArray()
     }
 

@@ -4,6 +4,13 @@
 ///
 /// Fields are listed in the order validation reports them; JSON output is in byte order of
 /// the names (jansson's `JSON_SORT_KEYS`), sorted once here.
+///
+/// The bus's paths (`write`, `read`, `validate`) walk `LeylineFieldSlot`s made once here, not
+/// the field objects: a scalar field (string, bool, integer, float) is written and read in
+/// place at its offset by a switch, and its key bytes (`"name":`) are copied in one piece, so
+/// such a field costs what a hand-written `w.key("name"); w.float(x)` did — no closure call and
+/// no reference counting per field. Other fields (messages, arrays, maps, enums, oneof members,
+/// custom fields) call the field's closures.
 public final class LeylineFields<Message>: @unchecked Sendable {
     // @unchecked: immutable after init (see `LeylineField`).
 
@@ -14,6 +21,11 @@ public final class LeylineFields<Message>: @unchecked Sendable {
     /// In byte order of their names: the order written and the index order of `table`.
     let sorted: [LeylineField<Message>]
     let table: LeylineFieldTable
+    /// `sorted` and `fields` as slots, and every key's `"name":` bytes; one allocation each,
+    /// owned by the table (the slots hold their fields unowned: `sorted` keeps them alive).
+    private let sortedSlots: UnsafeMutableBufferPointer<LeylineFieldSlot<Message>>
+    private let declaredSlots: UnsafeMutableBufferPointer<LeylineFieldSlot<Message>>
+    private let keyBytes: UnsafeMutableBufferPointer<UInt8>
 
     init(_ defaults: Message, _ fields: [LeylineField<Message>]) {
         self.defaults = defaults
@@ -21,6 +33,27 @@ public final class LeylineFields<Message>: @unchecked Sendable {
         sorted = fields.sorted { LeylineJSONWriter.byteOrder($0.key, $1.key) }
         precondition(Set(fields.map(\.key)).count == fields.count, "\(Message.self) names a field twice")
         table = LeylineFieldTable(sorted.map(\.name))
+        keyBytes = .allocate(capacity: sorted.reduce(0) { $0 + $1.name.utf8CodeUnitCount + 3 })
+        var keys: [ObjectIdentifier: UnsafeBufferPointer<UInt8>] = [:]
+        var end = 0
+        for field in sorted {
+            let start = end
+            for byte in [UInt8(ascii: "\"")] + Array(field.key.utf8) + [UInt8(ascii: "\""), UInt8(ascii: ":")] {
+                keyBytes[end] = byte
+                end += 1
+            }
+            keys[ObjectIdentifier(field)] = UnsafeBufferPointer(rebasing: keyBytes[start..<end])
+        }
+        sortedSlots = .allocate(capacity: sorted.count)
+        _ = sortedSlots.initialize(from: sorted.map { LeylineFieldSlot($0, key: keys[ObjectIdentifier($0)]!) })
+        declaredSlots = .allocate(capacity: fields.count)
+        _ = declaredSlots.initialize(from: fields.map { LeylineFieldSlot($0, key: keys[ObjectIdentifier($0)]!) })
+    }
+
+    deinit {
+        sortedSlots.deallocate()
+        declaredSlots.deallocate()
+        keyBytes.deallocate()
     }
 
     /// The JSON names, in declaration order.
@@ -37,7 +70,31 @@ public final class LeylineFields<Message>: @unchecked Sendable {
     func write(_ message: Message, to writer: inout LeylineJSONWriter) {
         writer.beginObject()
         withUnsafePointer(to: message) { message in
-            for field in sorted { field.write(message, &writer) }
+            let base = UnsafeRawPointer(message)
+            for slot in UnsafeBufferPointer(sortedSlots) {
+                let value = base + slot.offset
+                switch slot.kind {
+                case .string:
+                    writer.key(slot.key)
+                    writer.string(value.assumingMemoryBound(to: String.self).pointee)
+                case .bool:
+                    writer.key(slot.key)
+                    writer.bool(value.load(as: Bool.self))
+                case .uint32:
+                    writer.key(slot.key)
+                    writer.unsigned(value.load(as: UInt32.self))
+                case .uint64:
+                    writer.key(slot.key)
+                    writer.unsigned(value.load(as: UInt64.self))
+                case .float:
+                    writer.key(slot.key)
+                    writer.float(value.load(as: Float.self))
+                case .double:
+                    writer.key(slot.key)
+                    writer.double(value.load(as: Double.self))
+                case .other: slot.field.write(message, &writer)
+                }
+            }
         }
         writer.endObject()
     }
@@ -48,10 +105,8 @@ public final class LeylineFields<Message>: @unchecked Sendable {
         try withUnsafeMutablePointer(to: &message) { (message) throws(LeylineJSONError) in
             var cursor = try reader.beginObject()
             while let index = try reader.nextField(table, &cursor) {
-                let field = sorted[index]
-                guard let read = field.read else { preconditionFailure("\(Message.self) reads \(field.key) itself") }
-                try read(message, &reader)
-                if field.oneof != nil { members.append(index) }
+                try read(index, into: message, &reader)
+                if sortedSlots[index].isOneofMember { members.append(index) }
             }
         }
         if members.count > 1, let (oneof, present) = conflict(members) {
@@ -59,6 +114,28 @@ public final class LeylineFields<Message>: @unchecked Sendable {
             throw reader.invalid(LeylineFields.oneofMessage(oneof, present), field: present[1])
         }
         return message
+    }
+
+    /// Reads the value of the field at `index` in `sorted` (the reader stands after its key).
+    func read(_ index: Int, into message: UnsafeMutablePointer<Message>, _ reader: inout LeylineJSONReader) throws(LeylineJSONError) {
+        let slot = sortedSlots[index]
+        let value = UnsafeMutableRawPointer(message) + slot.offset
+        switch slot.kind {
+        case .string: value.assumingMemoryBound(to: String.self).pointee = try reader.string()
+        case .bool: value.storeBytes(of: try reader.bool(), as: Bool.self)
+        case .uint32: value.storeBytes(of: try reader.uint32(), as: UInt32.self)
+        case .uint64: value.storeBytes(of: try reader.uint64(), as: UInt64.self)
+        case .float: value.storeBytes(of: try reader.float(), as: Float.self)
+        case .double: value.storeBytes(of: try reader.double(), as: Double.self)
+        case .other:
+            guard let read = slot.field.read else { preconditionFailure("\(Message.self) reads \(slot.field.key) itself") }
+            try read(message, &reader)
+        }
+    }
+
+    /// Reads the field at `index` in `sorted` into `message` (a message that reads some fields itself).
+    func read(_ index: Int, into message: inout Message, _ reader: inout LeylineJSONReader) throws(LeylineJSONError) {
+        try withUnsafeMutablePointer(to: &message) { (target) throws(LeylineJSONError) in try read(index, into: target, &reader) }
     }
 
     /// The first oneof with more than one member among `present` (indices in `sorted`), with
@@ -113,7 +190,45 @@ public final class LeylineFields<Message>: @unchecked Sendable {
 
     func validate(_ message: Message, _ validator: inout LeylineValidator) {
         withUnsafePointer(to: message) { message in
-            for field in fields { field.validate(message, &validator) }
+            let base = UnsafeRawPointer(message)
+            for slot in UnsafeBufferPointer(declaredSlots) {
+                let value = base + slot.offset
+                switch slot.rule {
+                case .none: continue
+                case .identifier: validator.identifier(slot.field.key, value.assumingMemoryBound(to: String.self).pointee)
+                case .optionalIdentifier:
+                    validator.optionalIdentifier(slot.field.key, value.assumingMemoryBound(to: String.self).pointee)
+                case .version: validator.version(value.load(as: UInt32.self), field: slot.field.key)
+                case .finite(let range):
+                    let number = slot.kind == .float ? Double(value.load(as: Float.self)) : value.load(as: Double.self)
+                    validator.finite(slot.field.key, number, in: range)
+                case .custom: slot.field.validate(message, &validator)
+                }
+            }
         }
+    }
+}
+
+/// What the bus's paths need of a field without touching the field object: for a scalar
+/// stored field its kind, offset (read and written in place) and rule (checked in place), its
+/// key bytes and whether it is a oneof member. A plain value: walking the slots takes no
+/// reference counting.
+struct LeylineFieldSlot<Message> {
+    let kind: LeylineFieldKind
+    let offset: Int
+    let rule: LeylineScalarRule
+    let isOneofMember: Bool
+    /// `"name":`, in the table's key buffer.
+    let key: UnsafeBufferPointer<UInt8>
+    /// Kept alive by the table's `sorted` for as long as the slot exists.
+    unowned(unsafe) let field: LeylineField<Message>
+
+    init(_ field: LeylineField<Message>, key: UnsafeBufferPointer<UInt8>) {
+        kind = field.kind
+        offset = field.offset
+        rule = field.rule
+        isOneofMember = field.oneof != nil
+        self.key = key
+        self.field = field
     }
 }

@@ -114,6 +114,13 @@ public struct LeylineJSONWriter: ~Copyable {
         needsComma = false
     }
 
+    /// A key already in its JSON form with the colon (`"name":`, made once by a field table).
+    mutating func key(_ quotedWithColon: UnsafeBufferPointer<UInt8>) {
+        separate()
+        put(quotedWithColon)
+        needsComma = false
+    }
+
     /// A key that is data (map keys), escaped like any string.
     public mutating func mapKey(_ name: String) {
         separate()
