@@ -56,6 +56,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSwift),
+        // The HTTP client of an `esper worker` to its server (libcurl): the Urza mirror's reads,
+        // remote policy jobs' reads, compiled artifacts' uploads.
+        .target(name: "EsperClient", dependencies: ["CCurl"], swiftSettings: strictSwift),
         // Shared contracts: every cross-subsystem enum and message, JSON coding, validation,
         // the bus envelope and its HMAC signing.
         .target(name: "Leyline", dependencies: ["EsperJSON", "COpenSSL"], swiftSettings: strictSwift),
@@ -89,7 +92,7 @@ let package = Package(
         .target(
             name: "Runs",
             dependencies: [
-                "CCurl", "EsperJSON", "EsperStorage", "Leyline", "Oona", "Tolaria", "Karn", "Urza",
+                "EsperClient", "EsperJSON", "EsperStorage", "Leyline", "Oona", "Tolaria", "Karn", "Urza",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
@@ -124,7 +127,11 @@ let package = Package(
         .target(name: "Karn", dependencies: ["EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(name: "Urza", dependencies: ["Karn", "KernelRuntime", "EsperJSON", "EsperStorage", "Leyline"], swiftSettings: strictSwift),
         .target(
-            name: "Tezzeret", dependencies: ["Karn", "Urza", "KernelRuntime", "Kernels", "EsperJSON", "EsperStorage", "Leyline", "Oona"],
+            name: "Tezzeret",
+            dependencies: [
+                "Karn", "Urza", "KernelRuntime", "Kernels", "EsperClient", "EsperJSON", "EsperStorage", "Leyline", "Oona",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift),
 
         // The control loop: Kasmina executes commands at the seed slots (lifecycle, grafting,
@@ -139,7 +146,7 @@ let package = Package(
         .target(
             name: "Simic",
             dependencies: [
-                "Kernels", "TamiyoNetwork", "Leyline", "Oona", "EsperJSON", "EsperStorage",
+                "Kernels", "TamiyoNetwork", "Leyline", "Oona", "EsperClient", "EsperJSON", "EsperStorage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
@@ -185,7 +192,8 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret",
+                "EsperAPI", "EsperClient", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza",
+                "Tezzeret",
                 "Kasmina", "Tamiyo", "Simic", "Runs",
                 "Studies", "Kernels",
                 .product(name: "Logging", package: "swift-log"),

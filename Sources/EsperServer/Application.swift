@@ -105,7 +105,9 @@ public final class Application: Sendable {
             // Reports read from the normal stream join the durable log first, so the log a
             // remote policy job reads holds what the buffer holds.
             persistReport: { report in try tamiyo.fieldReports.append(report) },
-            dispatch: { id in try queue.publish(kind: .policy, job: PolicyJobHandler.job(id: id), attributes: ["simic_job_id": id]) })
+            dispatch: { id in
+                try queue.publish(kind: .policy, job: PolicyJobHandler<WorkerRuntime>.job(id: id), attributes: ["simic_job_id": id])
+            })
         self.simic = simic
         let tolaria = configuration.dataDirectory + "/tolaria"
         let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
@@ -135,12 +137,13 @@ public final class Application: Sendable {
         // The server's worker slots: training and policy jobs (unless `--no-local-workers`: then
         // `esper worker` processes take them) and compiles, which need the server's own stores
         // (job table, Urza, the forge's scheduler) and which `esper worker` does not register.
-        let policy = PolicyJobHandler(simic: simic, logger: logger)
-        let compile = CompileJobHandler(compiles: blueprints.tezzeret.jobs, logger: logger)
+        let policy = PolicyJobHandler<WorkerRuntime>(simic: simic, logger: logger)
+        let compile = CompileJobHandler<WorkerRuntime>(compiles: blueprints.tezzeret.jobs, logger: logger)
         let compileJobs = blueprints.tezzeret.jobs
         compileJobs.route { id in
             // The request travels with the job: an `esper worker` compiles without the table.
-            try queue.publish(kind: .compile, job: CompileJobHandler.job(id: id, compileJobs.job(id)), attributes: ["compile_job_id": id])
+            try queue.publish(
+                kind: .compile, job: CompileJobHandler<WorkerRuntime>.job(id: id, compileJobs.job(id)), attributes: ["compile_job_id": id])
         }
         if configuration.localWorkers {
             let handler = TrainingJobHandler(

@@ -1,3 +1,4 @@
+import EsperClient
 import EsperJSON
 import EsperStorage
 import Foundation

@@ -1,3 +1,4 @@
+import EsperClient
 import EsperJSON
 import Foundation
 import Karn
@@ -52,7 +53,7 @@ public final class WorkerProcess: Sendable {
         self.logger = logger
         let datasets = configuration.datasetsDirectory ?? configuration.dataDirectory + "/datasets"
         // The control loop runs here too, on a mirror of the server's kernel library.
-        let handlers: JobHandlerRegistry
+        let handlers: JobHandlerRegistry<WorkerRuntime>
         do {
             let karn = try KarnCatalog()
             let urza = try UrzaLibrary(
@@ -94,13 +95,13 @@ public final class WorkerProcess: Sendable {
                 },
                 controllerFactory: { runId, config in tamiyo.makeController(runId: runId, config: config) })
             policySync = PolicySync(server: ServerClient(serverURL: server, token: configuration.apiToken), tamiyo: tamiyo, logger: logger)
-            let policy = RemotePolicyJobHandler(
+            let policy = RemotePolicyJobHandler<WorkerRuntime>(
                 server: ServerClient(serverURL: server, token: configuration.apiToken), bus: bus,
                 bufferCapacity: configuration.control.simicBufferCapacity,
                 replayTTLHours: configuration.control.simicReplayTTLHours, logger: logger)
             // The same compiler; compile jobs' artifacts go up into the server's Urza.
-            let compile = RemoteCompileJobHandler(
-                compiler: compiler, server: ServerClient(serverURL: server, token: configuration.apiToken), logger: logger)
+            let compile = RemoteCompileJobHandler<WorkerRuntime>(
+                compiler: compiler, server: ServerClient(serverURL: server, token: configuration.apiToken), bus: bus, logger: logger)
             handlers = JobHandlerRegistry([handler, policy, compile])
         } catch {
             throw StartError(description: "cannot open the worker's kernel library: \(error)")

@@ -1,6 +1,21 @@
+// The job protocol: what a handler of background work sees and answers, below every
+// subsystem that has jobs (Simic's policy training, Tezzeret's compiles, Runs' training runs),
+// so each handler lives next to its subsystem. The machinery that runs them — the job queue's
+// leases and `WorkerRuntime`'s slots — is in Runs.
 public import EsperJSON
-public import Oona
-import Synchronization
+
+/// The kinds of background work, each on its own job stream; a handler registers for one.
+public enum JobKind: String, Sendable, Codable, CaseIterable {
+    case training, compile, policy
+
+    public var stream: OonaStream {
+        switch self {
+        case .training: .jobsTraining
+        case .compile: .jobsCompile
+        case .policy: .jobsPolicy
+        }
+    }
+}
 
 /// One job as a handler sees it.
 public struct JobContext: Sendable {
@@ -28,29 +43,45 @@ public enum JobDisposition: Sendable {
     case abandoned
 }
 
+/// What a handler may ask of the worker running it, whatever runs it (`Runs.WorkerRuntime`
+/// in `esper serve` and `esper worker`).
+public protocol JobWorker: AnyObject, Sendable {
+    /// `<host>-<pid>`.
+    var id: String { get }
+    /// The worker is shutting down: a job handed back now is requeued.
+    var isStopping: Bool { get }
+    /// Runs `body` holding the job's lease for `runId` (one live holder per id, kept by the
+    /// worker's heartbeat): `.requeue` when stopping, `.abandoned` when another worker took it
+    /// over, `.done` when another live entry holds the id.
+    func holding(_ context: JobContext, runId: String, _ body: () -> JobDisposition) -> JobDisposition
+}
+
 /// Runs jobs of one kind. `handle` runs on the worker slot's thread for as long as the job
 /// takes; it must be idempotent (a job is delivered at least once, and a reclaimed one is
-/// handled again by another worker).
-public protocol JobHandler: Sendable {
+/// handled again by another worker). `Worker` is the worker type it runs on: a handler that
+/// needs only `JobWorker` is generic over it; the training handler needs `WorkerRuntime`'s
+/// run controls and records.
+public protocol JobHandler<Worker>: Sendable {
+    associatedtype Worker: JobWorker
     var kind: JobKind { get }
-    func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition
+    func handle(_ context: JobContext, worker: Worker) -> JobDisposition
     /// The job was moved to the dead-letter stream (delivered too often: it keeps killing
     /// the workers that take it, or its entry was unreadable). `job` is nil when the payload
     /// could not be read.
-    func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime)
+    func deadLettered(job: JSONValue?, reason: String, worker: Worker)
 }
 
 /// The handlers a worker runs, by kind: a new kind of background work is one registration.
-public struct JobHandlerRegistry: Sendable {
-    private var handlers: [JobKind: any JobHandler] = [:]
+public struct JobHandlerRegistry<Worker: JobWorker>: Sendable {
+    private var handlers: [JobKind: any JobHandler<Worker>] = [:]
 
-    public init(_ handlers: [any JobHandler] = []) {
+    public init(_ handlers: [any JobHandler<Worker>] = []) {
         for handler in handlers { register(handler) }
     }
 
-    public mutating func register(_ handler: any JobHandler) { handlers[handler.kind] = handler }
+    public mutating func register(_ handler: any JobHandler<Worker>) { handlers[handler.kind] = handler }
 
-    public func handler(for kind: JobKind) -> (any JobHandler)? { handlers[kind] }
+    public func handler(for kind: JobKind) -> (any JobHandler<Worker>)? { handlers[kind] }
 
     public var kinds: [JobKind] { JobKind.allCases.filter { handlers[$0] != nil } }
 }

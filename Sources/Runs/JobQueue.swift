@@ -5,19 +5,6 @@ public import EsperJSON
 import Foundation
 public import Oona
 
-/// The kinds of background work, each on its own job stream; a handler registers for one.
-public enum JobKind: String, Sendable, Codable, CaseIterable {
-    case training, compile, policy
-
-    public var stream: OonaStream {
-        switch self {
-        case .training: .jobsTraining
-        case .compile: .jobsCompile
-        case .policy: .jobsPolicy
-        }
-    }
-}
-
 /// The job queue's Redis side: enqueueing, per-run leases (one live job per run), run
 /// controls and the worker registry. Every key is under the bus' `{bus}` hash tag, so the
 /// scripts below touch a stream and a lease in one cluster slot.

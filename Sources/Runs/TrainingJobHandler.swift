@@ -2,6 +2,7 @@ public import EsperJSON
 import Foundation
 import Leyline
 public import Logging
+public import Oona
 public import Tolaria
 
 /// Trains runs from `jobs.training`: takes the run's lease, checks what the user wants of

@@ -16,7 +16,7 @@ import Synchronization
 ///   trainers, flushes the record outbox and records the worker in the registry `GET
 ///   /api/v1/workers` reads. A worker whose heartbeats stop (killed, cut off) loses its jobs
 ///   to others after the claim timeout; if it comes back it notices (`lost`) and lets go.
-public final class WorkerRuntime: LongRunningService {
+public final class WorkerRuntime: LongRunningService, JobWorker {
     public struct Options: Sendable {
         public var slots: Int
         /// In-process workers of `esper serve`.
@@ -38,7 +38,7 @@ public final class WorkerRuntime: LongRunningService {
     public let options: Options
     public let queue: JobQueue
     public let records: RecordPublisher
-    let handlers: JobHandlerRegistry
+    let handlers: JobHandlerRegistry<WorkerRuntime>
     let logger: Logger
     let host: String
     private let state = Mutex(State())
@@ -72,7 +72,7 @@ public final class WorkerRuntime: LongRunningService {
         var startedMs: Int64 = 0
     }
 
-    public init(queue: JobQueue, handlers: JobHandlerRegistry, options: Options, logger: Logger) {
+    public init(queue: JobQueue, handlers: JobHandlerRegistry<WorkerRuntime>, options: Options, logger: Logger) {
         self.queue = queue
         self.handlers = handlers
         self.options = options

@@ -1,11 +1,10 @@
-import EsperJSON
+public import EsperClient
+public import EsperJSON
 import EsperStorage
 import Foundation
 import Leyline
-import Logging
-import Oona
-import Runs
-import Simic
+public import Logging
+public import Oona
 import TamiyoNetwork
 
 /// Runs Simic's policy-training jobs from `jobs.policy` on an `esper worker`, away from the
@@ -17,19 +16,27 @@ import TamiyoNetwork
 /// with `SimicJobRunner.train` — the same code as on the server — and sends the outcome back
 /// as `PolicyJobRecord`s on `jobs.records`: the server marks the job, then numbers, stores and
 /// announces a passing policy on the policy stream (Tamiyo adopts it from there).
-struct RemotePolicyJobHandler: JobHandler {
-    let kind = JobKind.policy
+public struct RemotePolicyJobHandler<Worker: JobWorker>: JobHandler {
+    public let kind = JobKind.policy
     let server: ServerClient
     let bus: OonaClient
     let bufferCapacity: Int
     let replayTTLHours: Double
     let logger: Logger
 
+    public init(server: ServerClient, bus: OonaClient, bufferCapacity: Int, replayTTLHours: Double, logger: Logger) {
+        self.server = server
+        self.bus = bus
+        self.bufferCapacity = bufferCapacity
+        self.replayTTLHours = replayTTLHours
+        self.logger = logger
+    }
+
     struct JobError: Error, CustomStringConvertible {
         let description: String
     }
 
-    func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition {
+    public func handle(_ context: JobContext, worker: Worker) -> JobDisposition {
         guard let id = context.job.objectValue?["job_id"]?.stringValue, UUID(uuidString: id) != nil, id == id.lowercased() else {
             logger.error("unreadable policy job dropped", metadata: ["entry": "\(context.entryId)"])
             return .done
@@ -76,7 +83,7 @@ struct RemotePolicyJobHandler: JobHandler {
         }
     }
 
-    func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {
+    public func deadLettered(job: JSONValue?, reason: String, worker: Worker) {
         guard let id = job?.objectValue?["job_id"]?.stringValue else { return }
         logger.error("policy job dead-lettered", metadata: ["job": "\(id)", "reason": "\(reason)"])
         _ = send(
@@ -86,7 +93,7 @@ struct RemotePolicyJobHandler: JobHandler {
     }
 
     /// Publishes a record, retrying while Redis is away (up to 30 s or until shutdown).
-    private func send(_ record: PolicyJobRecord, worker: WorkerRuntime) -> Bool {
+    private func send(_ record: PolicyJobRecord, worker: Worker) -> Bool {
         guard let value = try? JanssonEncoder().encodeValue(record) else { return false }
         let deadline = ContinuousClock.now + .seconds(30)
         while true {

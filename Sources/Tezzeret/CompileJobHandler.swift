@@ -1,7 +1,6 @@
-import EsperJSON
-import Logging
-import Runs
-import Tezzeret
+public import EsperJSON
+public import Logging
+public import Oona
 
 /// Runs request-pipeline compiles (`POST /api/v1/tezzeret/jobs`) from `jobs.compile` on a
 /// worker slot of the server: the job (`{"job_id"}`) names a queued compile in Tezzeret's job
@@ -9,14 +8,19 @@ import Tezzeret
 /// which hands it to the compile scheduler the forge shares (one compile per blueprint, one
 /// compiler WAL per scheduler slot) and waits; the artifact goes to the server's Urza. Only
 /// the server registers this kind (the job table and Urza are its own).
-struct CompileJobHandler: JobHandler {
-    let kind = JobKind.compile
+public struct CompileJobHandler<Worker: JobWorker>: JobHandler {
+    public let kind = JobKind.compile
     let compiles: CompileJobs
     let logger: Logger
 
+    public init(compiles: CompileJobs, logger: Logger) {
+        self.compiles = compiles
+        self.logger = logger
+    }
+
     /// `{"job_id", "blueprint_id", "parameters", "training_run_id"}`: the id for the server's
     /// own slot, the request for an `esper worker` (`RemoteCompileJobHandler`).
-    static func job(id: String, _ job: CompileJob? = nil) -> JSONValue {
+    public static func job(id: String, _ job: CompileJob? = nil) -> JSONValue {
         var object: [String: JSONValue] = ["job_id": .string(id)]
         if let job {
             object["blueprint_id"] = .string(job.blueprintId)
@@ -26,7 +30,7 @@ struct CompileJobHandler: JobHandler {
         return .object(object)
     }
 
-    func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition {
+    public func handle(_ context: JobContext, worker: Worker) -> JobDisposition {
         guard let id = context.job.objectValue?["job_id"]?.stringValue, id.utf8.count <= 64 else {
             logger.error("unreadable compile job dropped", metadata: ["entry": "\(context.entryId)"])
             return .done
@@ -39,7 +43,7 @@ struct CompileJobHandler: JobHandler {
         }
     }
 
-    func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {
+    public func deadLettered(job: JSONValue?, reason: String, worker: Worker) {
         guard let id = job?.objectValue?["job_id"]?.stringValue else { return }
         logger.error("compile job dead-lettered", metadata: ["job": "\(id)", "reason": "\(reason)"])
         compiles.fail(id, reason: "the job was dead-lettered (\(reason))")

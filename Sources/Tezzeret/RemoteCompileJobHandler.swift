@@ -1,11 +1,10 @@
-import EsperJSON
+public import EsperClient
+public import EsperJSON
 import EsperStorage
 import Foundation
 import Karn
-import Logging
-import Oona
-import Runs
-import Tezzeret
+public import Logging
+public import Oona
 
 /// Compile jobs (`jobs.compile`) on an `esper worker`: the job carries the request (blueprint,
 /// parameters); the worker holds the job's lease (`compile-<id>`, as the server's slot does),
@@ -14,13 +13,22 @@ import Tezzeret
 /// SHA-256 in `X-Esper-SHA256`, verified there before anything is replaced) and reports the
 /// job's states as `CompileJobRecord`s on `jobs.records` — running, then succeeded with the
 /// artifact's checksum or failed with the reason — which the server applies to its job table.
-struct RemoteCompileJobHandler: JobHandler {
-    let kind = JobKind.compile
+public struct RemoteCompileJobHandler<Worker: JobWorker>: JobHandler {
+    public let kind = JobKind.compile
     let compiler: TezzeretCompiler
     let server: ServerClient
+    /// Where the records go (`jobs.records`).
+    let bus: OonaClient
     let logger: Logger
 
-    func handle(_ context: JobContext, worker: WorkerRuntime) -> JobDisposition {
+    public init(compiler: TezzeretCompiler, server: ServerClient, bus: OonaClient, logger: Logger) {
+        self.compiler = compiler
+        self.server = server
+        self.bus = bus
+        self.logger = logger
+    }
+
+    public func handle(_ context: JobContext, worker: Worker) -> JobDisposition {
         let object = context.job.objectValue ?? [:]
         guard let id = object["job_id"]?.stringValue, id.utf8.count <= 64 else {
             logger.error("unreadable compile job dropped", metadata: ["entry": "\(context.entryId)"])
@@ -87,12 +95,12 @@ struct RemoteCompileJobHandler: JobHandler {
     }
 
     /// Publishes a record on `jobs.records`, retrying for 30 s while Redis is away.
-    private func send(_ record: CompileJobRecord, _ worker: WorkerRuntime) {
+    private func send(_ record: CompileJobRecord, _ worker: Worker) {
         guard let value = try? JanssonEncoder().encodeValue(record) else { return }
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             do {
-                _ = try worker.queue.bus.publish(
+                _ = try bus.publish(
                     .unspecified(value),
                     options: PublishOptions(stream: .jobsRecords, attributes: ["compile_job_id": record.compileJob], source: "workers"))
                 return
@@ -106,7 +114,7 @@ struct RemoteCompileJobHandler: JobHandler {
         }
     }
 
-    func deadLettered(job: JSONValue?, reason: String, worker: WorkerRuntime) {
+    public func deadLettered(job: JSONValue?, reason: String, worker: Worker) {
         guard let id = job?.objectValue?["job_id"]?.stringValue else { return }
         logger.error("compile job dead-lettered", metadata: ["job": "\(id)", "reason": "\(reason)"])
         send(CompileJobRecord(compileJob: id, worker: worker.id, state: .failed, error: "the job was dead-lettered (\(reason))"), worker)
