@@ -73,26 +73,19 @@ public final class LeylineFields<Message>: @unchecked Sendable {
             let base = UnsafeRawPointer(message)
             for slot in UnsafeBufferPointer(sortedSlots) {
                 let value = base + slot.offset
+                if slot.kind == .other {
+                    slot.field.write(message, &writer)
+                    continue
+                }
+                writer.key(slot.key)
                 switch slot.kind {
-                case .string:
-                    writer.key(slot.key)
-                    writer.string(value.assumingMemoryBound(to: String.self).pointee)
-                case .bool:
-                    writer.key(slot.key)
-                    writer.bool(value.load(as: Bool.self))
-                case .uint32:
-                    writer.key(slot.key)
-                    writer.unsigned(value.load(as: UInt32.self))
-                case .uint64:
-                    writer.key(slot.key)
-                    writer.unsigned(value.load(as: UInt64.self))
-                case .float:
-                    writer.key(slot.key)
-                    writer.float(value.load(as: Float.self))
-                case .double:
-                    writer.key(slot.key)
-                    writer.double(value.load(as: Double.self))
-                case .other: slot.field.write(message, &writer)
+                case .string: writer.string(value.assumingMemoryBound(to: String.self).pointee)
+                case .bool: writer.bool(value.load(as: Bool.self))
+                case .uint32: writer.unsigned(value.load(as: UInt32.self))
+                case .uint64: writer.unsigned(value.load(as: UInt64.self))
+                case .float: writer.float(value.load(as: Float.self))
+                case .double: writer.double(value.load(as: Double.self))
+                case .other: break
                 }
             }
         }

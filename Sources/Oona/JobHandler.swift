@@ -3,6 +3,7 @@
 // so each handler lives next to its subsystem. The machinery that runs them — the job queue's
 // leases and `WorkerRuntime`'s slots — is in Runs.
 public import EsperJSON
+import Foundation
 
 /// The kinds of background work, each on its own job stream; a handler registers for one.
 public enum JobKind: String, Sendable, Codable, CaseIterable {
@@ -84,4 +85,24 @@ public struct JobHandlerRegistry<Worker: JobWorker>: Sendable {
     public func handler(for kind: JobKind) -> (any JobHandler<Worker>)? { handlers[kind] }
 
     public var kinds: [JobKind] { JobKind.allCases.filter { handlers[$0] != nil } }
+}
+
+extension OonaClient {
+    /// Publishes a job's record on `jobs.records` (what an `esper worker` reports to the server:
+    /// an `UNSPECIFIED` message from `workers`), retrying every 200 ms while Redis is away, for
+    /// up to 30 s or until `stopping` says the worker is shutting down; then the last error.
+    public func publishJobRecord(_ record: some Encodable, attributes: [String: String], stopping: () -> Bool) throws {
+        let value = try JanssonEncoder().encodeValue(record)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                _ = try publish(
+                    .unspecified(value), options: PublishOptions(stream: .jobsRecords, attributes: attributes, source: "workers"))
+                return
+            } catch {
+                if ContinuousClock.now >= deadline || stopping() { throw error }
+                usleep(200_000)
+            }
+        }
+    }
 }

@@ -94,21 +94,12 @@ public struct RemotePolicyJobHandler<Worker: JobWorker>: JobHandler {
 
     /// Publishes a record, retrying while Redis is away (up to 30 s or until shutdown).
     private func send(_ record: PolicyJobRecord, worker: Worker) -> Bool {
-        guard let value = try? JanssonEncoder().encodeValue(record) else { return false }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            do {
-                _ = try bus.publish(
-                    .unspecified(value),
-                    options: PublishOptions(stream: .jobsRecords, attributes: ["simic_job_id": record.policyJob], source: "workers"))
-                return true
-            } catch {
-                if ContinuousClock.now >= deadline || worker.isStopping {
-                    logger.error("policy job record not published", metadata: ["job": "\(record.policyJob)", "error": "\(error)"])
-                    return false
-                }
-                usleep(200_000)
-            }
+        do {
+            try bus.publishJobRecord(record, attributes: ["simic_job_id": record.policyJob]) { worker.isStopping }
+            return true
+        } catch {
+            logger.error("policy job record not published", metadata: ["job": "\(record.policyJob)", "error": "\(error)"])
+            return false
         }
     }
 

@@ -96,21 +96,10 @@ public struct RemoteCompileJobHandler<Worker: JobWorker>: JobHandler {
 
     /// Publishes a record on `jobs.records`, retrying for 30 s while Redis is away.
     private func send(_ record: CompileJobRecord, _ worker: Worker) {
-        guard let value = try? JanssonEncoder().encodeValue(record) else { return }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            do {
-                _ = try bus.publish(
-                    .unspecified(value),
-                    options: PublishOptions(stream: .jobsRecords, attributes: ["compile_job_id": record.compileJob], source: "workers"))
-                return
-            } catch {
-                if ContinuousClock.now >= deadline || worker.isStopping {
-                    logger.error("compile job record not published", metadata: ["job": "\(record.compileJob)", "error": "\(error)"])
-                    return
-                }
-                usleep(200_000)
-            }
+        do {
+            try bus.publishJobRecord(record, attributes: ["compile_job_id": record.compileJob]) { worker.isStopping }
+        } catch {
+            logger.error("compile job record not published", metadata: ["job": "\(record.compileJob)", "error": "\(error)"])
         }
     }
 
