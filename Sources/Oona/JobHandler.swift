@@ -31,6 +31,16 @@ public struct JobContext: Sendable {
     /// The consumer (worker slot) holding it.
     public let consumer: String
     public let slot: Int
+
+    public init(kind: JobKind, stream: OonaStream, entryId: String, job: JSONValue, deliveryCount: Int, consumer: String, slot: Int) {
+        self.kind = kind
+        self.stream = stream
+        self.entryId = entryId
+        self.job = job
+        self.deliveryCount = deliveryCount
+        self.consumer = consumer
+        self.slot = slot
+    }
 }
 
 /// What became of a job.
