@@ -21,7 +21,8 @@ public enum RunRoutes {
         }
         routes.on("getRunMetrics") { request in
             let id = try runId(request)
-            guard let body = try service.metricsJSON(id) else { throw Problem.notFound("no run \(id)") }
+            let (since, fields) = try historyQuery(request)
+            guard let body = try service.metricsJSON(id, since: since, fields: fields) else { throw Problem.notFound("no run \(id)") }
             return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: body)
         }
         routes.on("pauseRun") { request in try control(request, service, .pause) { try service.pause($0) } }
@@ -121,6 +122,36 @@ public enum RunRoutes {
         var answer = response
         answer.body = try JSONValue.object(object).serialized()
         return answer
+    }
+
+    /// A history's `?since=` (epochs from that number on, and their events) and `?fields=`
+    /// (comma-separated epoch members to keep; `epoch` is always kept): a 400 names every bad one.
+    static func historyQuery(_ request: HTTPRequest) throws(Problem) -> (since: Int?, fields: Set<String>?) {
+        var query = ListQuery()
+        var since: Int?
+        if let text = request.query("since") {
+            if let value = Int(text), value >= 0 {
+                since = value
+            } else {
+                query.problems.append(JSONFieldProblem(field: "since", message: "must be an epoch number (an integer ≥ 0)"))
+            }
+        }
+        var fields: Set<String>?
+        if let text = request.query("fields") {
+            let names = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+            let unknown = names.filter { !RunService.epochFields.contains($0) }
+            if names.isEmpty || !unknown.isEmpty {
+                query.problems.append(
+                    JSONFieldProblem(
+                        field: "fields",
+                        message: "unknown member(s) \(unknown.map { "'\($0.prefix(64))'" }.joined(separator: ", ")); "
+                            + "each must be one of \(RunService.epochFields.sorted().joined(separator: ", "))"))
+            } else {
+                fields = Set(names)
+            }
+        }
+        try query.check()
+        return (since, fields)
     }
 
     /// Run ids are lower-case UUIDs; anything else is a malformed request, not a missing run.

@@ -8,30 +8,73 @@ import Tolaria
 /// config and latest summary taken from `StoredJSONCache` — the same bytes without building
 /// and encoding a `RunRecord` per row (`RunRecordJSONTests` compares them).
 enum RunRecordJSON {
-    /// The record of `row`, or nil where `RunRegistry.record` gives none (not a run).
+    /// The columns of a `runs` row a record is written from, read by position (no row
+    /// dictionary): `SELECT \(Row.columns) FROM runs …`.
+    struct Row {
+        static let columns =
+            "seq, id, name, status, config, epoch, epochs, global_step, latest, rollbacks, restarts, resumed_from_epoch, error, "
+            + "created_ns, started_ns, finished_ns"
+        var seq: Int64?
+        var id: String?
+        var name: String?
+        var status: String?
+        var epoch: Int64?
+        var epochs: Int64?
+        var globalStep: Int64?
+        var rollbacks: Int64?
+        var restarts: Int64?
+        var resumedFromEpoch: Int64?
+        var error: String?
+        var createdNs: Int64?
+        var startedNs: Int64?
+        var finishedNs: Int64?
+
+        init(_ row: SQLiteStatementRow) {
+            seq = row.int(0)
+            id = row.text(1)
+            name = row.text(2)
+            status = row.text(3)
+            epoch = row.int(5)
+            epochs = row.int(6)
+            globalStep = row.int(7)
+            rollbacks = row.int(9)
+            restarts = row.int(10)
+            resumedFromEpoch = row.int(11)
+            error = row.text(12)
+            createdNs = row.int(13)
+            startedNs = row.int(14)
+            finishedNs = row.int(15)
+        }
+    }
+
+    /// The record of the current row (`Row.columns`), or nil where `RunRegistry.record` gives
+    /// none (not a run). The stored config and summary are compared with the cache's copy
+    /// where SQLite holds them (no string made unless they changed).
     static func write(
-        _ row: SQLiteRow, configs: StoredJSONCache<RunConfig>, summaries: StoredJSONCache<EpochSummary>, into out: inout [UInt8]
+        _ statement: SQLiteStatementRow, configs: StoredJSONCache<RunConfig>, summaries: StoredJSONCache<EpochSummary>,
+        into out: inout [UInt8]
     ) -> Bool {
-        guard let id = row["id"].string, let status = row["status"].string.flatMap(RunStatus.init(rawValue:)),
-            let configText = row["config"].string, let config = configs.entry(id, configText)
+        let row = Row(statement)
+        guard let id = row.id, let status = row.status.flatMap(RunStatus.init(rawValue:)),
+            let config = statement.withText(4, { configs.entry(id, $0) }) ?? nil
         else { return false }
-        let latest = row["latest"].string.flatMap { summaries.entry(id, $0) }
-        let started = row["started_ns"].int, finished = row["finished_ns"].int
+        let latest = statement.withText(8) { summaries.entry(id, $0) } ?? nil
+        let started = row.startedNs, finished = row.finishedNs
         var writer = ObjectWriter()
         writer.open(&out)
         writer.raw("config", config.json, &out)
-        writer.string("created_at", RFC3339.format(unixNanoseconds: row["created_ns"].int ?? 0), &out)
-        writer.number("epoch", String(Int(row["epoch"].int ?? 0)), &out)
-        writer.number("epochs", String(Int(row["epochs"].int ?? Int64(config.value.epochs))), &out)
-        writer.string("error", row["error"].string, &out)
+        writer.string("created_at", RFC3339.format(unixNanoseconds: row.createdNs ?? 0), &out)
+        writer.number("epoch", String(Int(row.epoch ?? 0)), &out)
+        writer.number("epochs", String(Int(row.epochs ?? Int64(config.value.epochs))), &out)
+        writer.string("error", row.error, &out)
         writer.string("finished_at", finished.map { RFC3339.format(unixNanoseconds: $0) }, &out)
-        writer.number("global_step", String(row["global_step"].int ?? 0), &out)
+        writer.number("global_step", String(row.globalStep ?? 0), &out)
         writer.string("id", id, &out)
         if let latest { writer.raw("latest_metrics", latest.json, &out) }
-        writer.string("name", row["name"].string, &out)
-        writer.number("restarts", String(Int(row["restarts"].int ?? 0)), &out)
-        writer.number("resumed_from_epoch", row["resumed_from_epoch"].int.map { String(Int($0)) }, &out)
-        writer.number("rollbacks", String(Int(row["rollbacks"].int ?? 0)), &out)
+        writer.string("name", row.name, &out)
+        writer.number("restarts", String(Int(row.restarts ?? 0)), &out)
+        writer.number("resumed_from_epoch", row.resumedFromEpoch.map { String(Int($0)) }, &out)
+        writer.number("rollbacks", String(Int(row.rollbacks ?? 0)), &out)
         writer.string("started_at", started.map { RFC3339.format(unixNanoseconds: $0) }, &out)
         writer.string("status", status.rawValue, &out)
         // RunTimings, keys sorted.

@@ -9,12 +9,17 @@ public import Tolaria
 /// what the service reads at start-up to pick up runs a crash interrupted.
 public final class RunRegistry: Sendable {
     let database: SQLiteDatabase
+    /// New runs are committed in groups, each synced to disk before its callers answer.
+    let creates: SQLiteGroupCommit
     /// Stored configs and latest summaries decoded and encoded once (the list and get answers).
     let configs = StoredJSONCache<RunConfig>(capacity: 4096)
     let summaries = StoredJSONCache<EpochSummary>(capacity: 4096)
 
     public init(path: String) throws(StorageError) {
-        database = try SQLiteDatabase(path: path)
+        // Two reading connections: the API's reads (two HTTP threads) go on together and
+        // never wait for a write.
+        database = try SQLiteDatabase(path: path, readers: 2)
+        creates = SQLiteGroupCommit(database: database)
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS runs (
@@ -111,26 +116,40 @@ public final class RunRegistry: Sendable {
         return try? JanssonDecoder().decode(type, from: Array(text.utf8))
     }
 
-    /// Inserts a queued run; returns false when the idempotency key is already taken.
-    func create(id: String, config: RunConfig, idempotencyKey: String?) throws -> Bool {
-        do {
-            try database.query(
+    /// What `create` did: recorded the run (at `createdNs`), or found the run that already
+    /// holds the idempotency key (and recorded nothing).
+    enum Creation: Equatable {
+        case created(createdNs: Int64)
+        case existing(id: String)
+    }
+
+    /// Records a queued run. Returns once the run is committed and synced to disk (a crash,
+    /// power loss included, cannot take it back): concurrent creates share one commit and
+    /// one sync (`SQLiteGroupCommit`). The idempotency key is checked in the same transaction
+    /// as the insert, so two requests with one key record one run, whatever their timing.
+    func create(id: String, config: RunConfig, idempotencyKey: String?) throws -> Creation {
+        let configText = try RunRegistry.text(config)
+        let name: SQLiteValue = config.name.map { .text($0) } ?? .null
+        let epochs = Int64(config.epochs)
+        return try creates.transaction { tx in
+            if let idempotencyKey,
+                let existing = try tx.query("SELECT id FROM runs WHERE idempotency_key = ?", [.text(idempotencyKey)]).first?["id"].string
+            {
+                return .existing(id: existing)
+            }
+            let now = WallClock.nanoseconds()
+            try tx.query(
                 """
                 INSERT INTO runs (id, name, status, config, idempotency_key, epochs, created_ns)
                 VALUES (?, ?, 'queued', ?, ?, ?, ?)
                 """,
-                [
-                    .text(id), config.name.map { .text($0) } ?? .null, .text(try RunRegistry.text(config)),
-                    idempotencyKey.map { .text($0) } ?? .null, .integer(Int64(config.epochs)), .integer(WallClock.nanoseconds()),
-                ])
-            return true
-        } catch let error as StorageError where idempotencyKey != nil && error.reason.contains("UNIQUE") {
-            return false
+                [.text(id), name, .text(configText), idempotencyKey.map { .text($0) } ?? .null, .integer(epochs), .integer(now)])
+            return .created(createdNs: now)
         }
     }
 
     func id(forIdempotencyKey key: String) throws -> String? {
-        try database.query("SELECT id FROM runs WHERE idempotency_key = ?", [.text(key)]).first?["id"].string
+        try database.read { try $0.query("SELECT id FROM runs WHERE idempotency_key = ?", [.text(key)]).first?["id"].string }
     }
 
     func setStatus(_ id: String, _ status: RunStatus, error: String? = nil) throws {
@@ -238,7 +257,7 @@ public final class RunRegistry: Sendable {
     }
 
     public func run(_ id: String) throws -> RunRecord? {
-        try database.query("SELECT * FROM runs WHERE id = ?", [.text(id)]).first.flatMap(RunRegistry.record)
+        try database.read { try $0.query("SELECT * FROM runs WHERE id = ?", [.text(id)]) }.first.flatMap(RunRegistry.record)
     }
 
     /// Newest first; `before` is a `seq` from a cursor.
@@ -247,34 +266,49 @@ public final class RunRegistry: Sendable {
         return (page.compactMap(RunRegistry.record), page.last?["seq"].int, more)
     }
 
-    /// `list` as the API encodes it: a JSON array of the records (`RunRecordJSON`).
+    /// `list` as the API encodes it: a JSON array of the records (`RunRecordJSON`), the
+    /// last row's `seq` and whether more follow. Rows are read in place (no row dictionaries).
     func listJSON(status: RunStatus?, before: Int64?, limit: Int) throws -> (items: [UInt8], lastSeq: Int64?, more: Bool) {
-        let (page, more) = try listRows(status: status, before: before, limit: limit)
+        let (sql, filters) = RunRegistry.listQuery(columns: RunRecordJSON.Row.columns, status: status, before: before)
+        let parameters = filters + [.integer(Int64(limit + 1))]
         var items: [UInt8] = [UInt8(ascii: "[")]
-        items.reserveCapacity(page.count * 4096)
+        items.reserveCapacity(limit * 4096)
+        var count = 0
+        var lastSeq: Int64?
         var first = true
-        for row in page {
-            let mark = items.count
-            if !first { items.append(UInt8(ascii: ",")) }
-            if RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &items) {
-                first = false
-            } else {
-                items.removeSubrange(mark...)
+        try database.read { snapshot in
+            try snapshot.forEachRow(sql, parameters) { row in
+                count += 1
+                guard count <= limit else { return }
+                lastSeq = row.int(0)
+                let mark = items.count
+                if !first { items.append(UInt8(ascii: ",")) }
+                if RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &items) {
+                    first = false
+                } else {
+                    items.removeSubrange(mark...)
+                }
             }
         }
         items.append(UInt8(ascii: "]"))
-        return (items, page.last?["seq"].int, more)
+        return (items, lastSeq, count > limit)
     }
 
     /// `run(id)` as the API encodes it (`RunRecordJSON`).
     func runJSON(_ id: String) throws -> [UInt8]? {
-        guard let row = try database.query("SELECT * FROM runs WHERE id = ?", [.text(id)]).first else { return nil }
         var out: [UInt8] = []
-        return RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &out) ? out : nil
+        var found = false
+        try database.read { snapshot in
+            try snapshot.forEachRow("SELECT \(RunRecordJSON.Row.columns) FROM runs WHERE id = ?", [.text(id)]) { row in
+                found = RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &out)
+            }
+        }
+        return found ? out : nil
     }
 
-    private func listRows(status: RunStatus?, before: Int64?, limit: Int) throws -> (rows: ArraySlice<SQLiteRow>, more: Bool) {
-        var sql = "SELECT * FROM runs WHERE 1 = 1"
+    /// Newest first (`ORDER BY seq DESC LIMIT ?`; the caller appends the limit).
+    private static func listQuery(columns: String, status: RunStatus?, before: Int64?) -> (String, [SQLiteValue]) {
+        var sql = "SELECT \(columns) FROM runs WHERE 1 = 1"
         var parameters: [SQLiteValue] = []
         if let status {
             sql += " AND status = ?"
@@ -284,21 +318,33 @@ public final class RunRegistry: Sendable {
             sql += " AND seq < ?"
             parameters.append(.integer(before))
         }
-        sql += " ORDER BY seq DESC LIMIT ?"
-        parameters.append(.integer(Int64(limit + 1)))
-        let rows = try database.query(sql, parameters)
+        return (sql + " ORDER BY seq DESC LIMIT ?", parameters)
+    }
+
+    private func listRows(status: RunStatus?, before: Int64?, limit: Int) throws -> (rows: ArraySlice<SQLiteRow>, more: Bool) {
+        let (sql, filters) = RunRegistry.listQuery(columns: "*", status: status, before: before)
+        let parameters = filters + [.integer(Int64(limit + 1))]
+        let rows = try database.read { try $0.query(sql, parameters) }
         return (rows.prefix(limit), rows.count > limit)
     }
 
-    /// Runs a crash or shutdown left unfinished, oldest first.
-    func unfinished() throws -> [(id: String, status: RunStatus, config: RunConfig)] {
-        try database.query("SELECT id, status, config FROM runs WHERE status IN ('queued', 'running', 'paused') ORDER BY seq").compactMap {
-            row in
-            guard let id = row["id"].string, let status = row["status"].string.flatMap(RunStatus.init(rawValue:)),
-                let config = RunRegistry.decode(RunConfig.self, row["config"].string)
-            else { return nil }
-            return (id, status, config)
+    /// Runs a crash or shutdown left unfinished, oldest first (their configs are read only
+    /// for the runs that need a job again: `config(of:)`).
+    func unfinished() throws -> [(id: String, status: RunStatus)] {
+        var runs: [(id: String, status: RunStatus)] = []
+        try database.read { snapshot in
+            try snapshot.forEachRow("SELECT id, status FROM runs WHERE status IN ('queued', 'running', 'paused') ORDER BY seq") { row in
+                guard let id = row.text(0), let status = row.text(1).flatMap(RunStatus.init(rawValue:)) else { return }
+                runs.append((id, status))
+            }
         }
+        return runs
+    }
+
+    /// A run's stored config, decoded.
+    func config(of id: String) throws -> RunConfig? {
+        let text = try database.read { try $0.query("SELECT config FROM runs WHERE id = ?", [.text(id)]) }.first?["config"].string
+        return RunRegistry.decode(RunConfig.self, text)
     }
 
     public func epochs(_ id: String) throws -> [EpochSummary] {
@@ -311,18 +357,62 @@ public final class RunRegistry: Sendable {
             .compactMap { RunRegistry.decode(TrainingEvent.self, $0["event"].string) }
     }
 
-    /// The stored JSON of a run's epochs (oldest first) and events (in order), as
-    /// `recordEpoch` and `recordEvent` wrote it: `JanssonEncoder`'s output, which decoding and
-    /// encoding again reproduces byte for byte. An answer passes it on as it is instead of
-    /// decoding and re-encoding every epoch (that was most of the cost of a history).
-    func storedJSON(epochsOf id: String) throws -> [String] {
-        try database.query("SELECT summary FROM run_epochs WHERE run_id = ? ORDER BY epoch", [.text(id)]).compactMap {
-            $0["summary"].string
+    /// A run's history as `GET /api/v1/runs/{id}/metrics` answers it (`RunMetrics`), written
+    /// from the stored JSON of its epochs and events as `recordEpoch` and `recordEvent` wrote
+    /// it — `JanssonEncoder`'s output, which decoding and encoding again reproduces byte for
+    /// byte — on one snapshot, without decoding a row (that was most of a history's cost).
+    /// `since`: only epochs numbered `since` or later, and the events of those epochs.
+    /// `fields`: each epoch with only these members (and `epoch`), in the stored order.
+    /// Nil for an unknown run.
+    func metricsJSON(_ id: String, since: Int? = nil, fields: Set<String>? = nil) throws -> [UInt8]? {
+        try database.read { snapshot -> [UInt8]? in
+            guard
+                let status = try snapshot.query("SELECT status FROM runs WHERE id = ?", [.text(id)]).first?["status"].string
+                    .flatMap(RunStatus.init(rawValue:))
+            else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(16_384)
+            out.append(contentsOf: #"{"epochs":["#.utf8)
+            var first = true
+            let wanted = fields.map { StoredJSONMembers.Selection($0.union(["epoch"])) }
+            try snapshot.forEachRow(
+                "SELECT summary FROM run_epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", [.text(id), .integer(Int64(since ?? 0))]
+            ) { row in
+                _ = row.withText(0) { text in
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    if let wanted {
+                        StoredJSONMembers.select(wanted, from: text, into: &out)
+                    } else {
+                        out.append(contentsOf: text)
+                    }
+                }
+            }
+            out.append(contentsOf: #"],"events":["#.utf8)
+            first = true
+            let (events, parameters): (String, [SQLiteValue]) =
+                if let since {
+                    (
+                        "SELECT event FROM run_events WHERE run_id = ? AND CAST(json_extract(event, '$.epoch') AS INTEGER) >= ? ORDER BY seq",
+                        [.text(id), .integer(Int64(since))]
+                    )
+                } else {
+                    ("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq", [.text(id)])
+                }
+            try snapshot.forEachRow(events, parameters) { row in
+                _ = row.withText(0) { text in
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    out.append(contentsOf: text)
+                }
+            }
+            out.append(contentsOf: #"],"run_id":"#.utf8)
+            out.append(contentsOf: try JanssonEncoder().encode(id))
+            out.append(contentsOf: #","status":"#.utf8)
+            out.append(contentsOf: try JanssonEncoder().encode(status))
+            out.append(UInt8(ascii: "}"))
+            return out
         }
-    }
-
-    func storedJSON(eventsOf id: String) throws -> [String] {
-        try database.query("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq", [.text(id)]).compactMap { $0["event"].string }
     }
 
     static func record(_ row: SQLiteRow) -> RunRecord? {

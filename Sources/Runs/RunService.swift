@@ -111,7 +111,8 @@ public final class RunService: Sendable {
                 let wanted: RunControlState = run.status == .paused ? .pause : .run
                 switch controls[run.id] {
                 case nil where wanted == .run:
-                    try queue.enqueue(RunJob(runId: run.id, reason: .requeued, config: run.config))
+                    guard let config = try registry.config(of: run.id) else { continue }
+                    try queue.enqueue(RunJob(runId: run.id, reason: .requeued, config: config))
                     requeued += 1
                 case let current? where current == wanted:
                     break
@@ -142,30 +143,36 @@ public final class RunService: Sendable {
             throw .invalid(error)
         }
         let id = UUID().uuidString.lowercased()
+        let createdNs: Int64
         do {
-            guard try registry.create(id: id, config: config, idempotencyKey: idempotencyKey) else {
+            switch try registry.create(id: id, config: config, idempotencyKey: idempotencyKey) {
+            case .existing(let existing):
                 // Lost a race with the same key: answer with the winner.
-                guard let key = idempotencyKey, let existing = try registry.id(forIdempotencyKey: key),
-                    let record = try registry.run(existing)
-                else { throw RunSubmissionError.storage("idempotency key conflict") }
+                guard let record = try registry.run(existing) else { throw RunSubmissionError.storage("run \(existing) vanished") }
                 return record
+            case .created(let at):
+                createdNs = at
             }
-            // Announced before the job exists: a worker can start it at once, and its
-            // "running" must not overtake "queued" on the bus.
-            sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
-            do {
-                try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config))
-            } catch {
-                logger.warning(
-                    "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
-            }
-            guard let record = try registry.run(id) else { throw RunSubmissionError.storage("run \(id) vanished") }
-            return record
         } catch let error as RunSubmissionError {
             throw error
         } catch {
             throw .storage("\(error)")
         }
+        // Committed and synced: announced before the job exists (a worker can start it at
+        // once, and its "running" must not overtake "queued" on the bus).
+        sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
+        do {
+            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config))
+        } catch {
+            logger.warning(
+                "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
+        }
+        // What the registry now holds for the run (not read back: nothing else changed it
+        // unless a worker already started it, which a later GET shows).
+        return RunRecord(
+            id: id, name: config.name, status: .queued, config: config, epoch: 0, epochs: config.epochs, globalStep: 0,
+            latestMetrics: nil, timings: RunTimings(), rollbacks: 0, restarts: 0, resumedFromEpoch: nil, error: nil,
+            createdAt: RFC3339.format(unixNanoseconds: createdNs), startedAt: nil, finishedAt: nil)
     }
 
     /// Parses and checks a run config exactly as `submit` does (data set loaded, parameter
@@ -215,31 +222,21 @@ public final class RunService: Sendable {
     }
 
     /// `metrics(id)` encoded as the API answers it, assembled from the stored JSON of the
-    /// epochs and events (`RunRegistry.storedJSON`): the same bytes as encoding `metrics(id)`,
-    /// without decoding and re-encoding each epoch. Keys in the encoder's (sorted) order.
-    public func metricsJSON(_ id: String) throws -> [UInt8]? {
-        guard let status = try registry.status(id) else { return nil }
-        let epochs = try registry.storedJSON(epochsOf: id)
-        let events = try registry.storedJSON(eventsOf: id)
-        var out: [UInt8] = []
-        out.reserveCapacity(epochs.reduce(0) { $0 + $1.utf8.count + 1 } + events.reduce(0) { $0 + $1.utf8.count + 1 } + 128)
-        func append(_ texts: [String]) {
-            for (index, text) in texts.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: text.utf8)
-            }
-        }
-        out.append(contentsOf: #"{"epochs":["#.utf8)
-        append(epochs)
-        out.append(contentsOf: #"],"events":["#.utf8)
-        append(events)
-        out.append(contentsOf: #"],"run_id":"#.utf8)
-        out.append(contentsOf: try JanssonEncoder().encode(id))
-        out.append(contentsOf: #","status":"#.utf8)
-        out.append(contentsOf: try JanssonEncoder().encode(status))
-        out.append(UInt8(ascii: "}"))
-        return out
+    /// epochs and events (`RunRegistry.metricsJSON`): the same bytes as encoding `metrics(id)`,
+    /// without decoding and re-encoding each epoch. `since`: epochs from that number on (and
+    /// their events); `fields`: each epoch with only those members and `epoch`
+    /// (`RunService.epochFields` names the valid ones).
+    public func metricsJSON(_ id: String, since: Int? = nil, fields: Set<String>? = nil) throws -> [UInt8]? {
+        try registry.metricsJSON(id, since: since, fields: fields)
     }
+
+    /// The members of an epoch summary (`EpochSummary` as encoded) a history's `fields` may name.
+    public static let epochFields: Set<String> = [
+        "boundary_ms", "branches", "controller_ms", "epoch", "epoch_ms", "epochs", "experiment_name", "global_step",
+        "gradient_norm", "held_out_split", "learning_rates", "run_id", "samples_per_second", "seeds", "slots", "timestamp_ns",
+        "total_training_flops", "train_accuracy", "train_loss", "train_samples", "training_flops", "validation_accuracy",
+        "validation_loss", "validation_ms", "validation_samples",
+    ]
 
     /// queued or running → paused. The worker holding it checkpoints at its next epoch
     /// boundary and gives it up; a queued run's job is skipped when a worker takes it.

@@ -15,7 +15,7 @@ final class StoredJSONCache<Value: Codable & Sendable>: Sendable {
     }
 
     private struct Slot: Sendable {
-        let text: String
+        let text: [UInt8]
         let entry: Entry?
     }
 
@@ -26,16 +26,17 @@ final class StoredJSONCache<Value: Codable & Sendable>: Sendable {
         self.capacity = capacity
     }
 
-    /// The decoded value of run `id`'s stored `text` and its encoding, or nil when `text` does
-    /// not decode as `Value`.
-    func entry(_ id: String, _ text: String) -> Entry? {
-        if let slot = slots.withLock({ $0[id] }), slot.text == text { return slot.entry }
-        let entry: Entry? = RunRegistry.decode(Value.self, text).flatMap { value in
+    /// The decoded value of run `id`'s stored `text` (as SQLite holds it) and its encoding,
+    /// or nil when `text` does not decode as `Value`.
+    func entry(_ id: String, _ text: UnsafeBufferPointer<UInt8>) -> Entry? {
+        if let slot = slots.withLock({ $0[id] }), slot.text.elementsEqual(text) { return slot.entry }
+        let stored = Array(text)
+        let entry: Entry? = (try? JanssonDecoder().decode(Value.self, from: stored)).flatMap { value in
             (try? JanssonEncoder().encode(value)).map { Entry(value: value, json: $0) }
         }
         slots.withLock { slots in
             if slots.count >= capacity { slots.removeAll(keepingCapacity: true) }
-            slots[id] = Slot(text: text, entry: entry)
+            slots[id] = Slot(text: stored, entry: entry)
         }
         return entry
     }

@@ -3,6 +3,7 @@ import EsperTestSupport
 import Foundation
 import Kernels
 import Runs
+import Synchronization
 import Testing
 import Tolaria
 
@@ -76,6 +77,59 @@ final class ServerProcess {
 }
 
 @Suite(.serialized) struct RunRecoveryTests {
+    @Test func everyAcknowledgedCreateSurvivesAKill9DuringConcurrentCreates() throws {
+        // Creates share durable commits (a 202 waits for its group's): the server is killed
+        // while eight clients are still creating, and every run it acknowledged is there
+        // after the restart, once — a key answered before the kill gives the same run after it.
+        let data = TemporaryDirectory("esper-kill-creates")
+        let redis = try RedisTestServer()
+        guard case .unix(let socketPath) = redis.endpoint.address else { Issue.record("expected a unix socket"); return }
+        let url = "unix://\(socketPath)"
+        let first = try ServerProcess(dataDirectory: data.path, redisURL: url, arguments: ["--no-local-workers"])
+        let body = Array(#"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2, "learning_rate": 0.01}"#.utf8)
+        let acknowledged = Mutex<[(key: String?, id: String)]>([])
+        let clients = 8
+        DispatchQueue.concurrentPerform(iterations: clients + 1) { client in
+            if client == clients {
+                // The killer: once 60 creates were acknowledged, with the others still going.
+                _ = eventually(within: 120) { acknowledged.withLock { $0.count } >= 60 }
+                first.killHard()
+                return
+            }
+            for n in 0..<40 {
+                let key: String? = n % 2 == 0 ? "c\(client)-\(n)" : nil
+                var headers = ["Content-Type": "application/json"]
+                if let key { headers["Idempotency-Key"] = key }
+                guard
+                    let response = try? RawHTTP.request(
+                        port: first.port, method: "POST", path: "/api/v1/runs", headers: headers, body: body)
+                else { return }  // the server is gone
+                guard response.status == 202, let id = (try? RawHTTP.json(response))?["id"] as? String else { return }
+                acknowledged.withLock { $0.append((key, id)) }
+            }
+        }
+        let answered = acknowledged.withLock { $0 }
+        #expect(answered.count >= 60)
+
+        let second = try ServerProcess(dataDirectory: data.path, redisURL: url, arguments: ["--no-local-workers"])
+        for (key, id) in answered {
+            #expect(try RawHTTP.request(port: second.port, path: "/api/v1/runs/\(id)").status == 200, "run \(id) lost")
+            if let key {
+                let again = try RawHTTP.request(
+                    port: second.port, method: "POST", path: "/api/v1/runs",
+                    headers: ["Content-Type": "application/json", "Idempotency-Key": key], body: body)
+                #expect(try RawHTTP.json(again)["id"] as? String == id, "key \(key) gave another run")
+            }
+        }
+        // No run twice, and nothing but what was asked (acknowledged, or in flight at the kill).
+        let listed = try RawHTTP.json(RawHTTP.request(port: second.port, path: "/api/v1/runs?limit=500"))
+        let ids = (listed["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(answered.map(\.id)).isSubset(of: Set(ids)))
+        #expect(ids.count <= answered.count + clients)
+        second.terminate()
+    }
+
     static let config = """
         {"dataset": {"kind": "digits"}, "model": {"hidden_sizes": [128, 128]}, "epochs": 120, "learning_rate": 0.003,
          "seed": 5, "checkpoint_interval": 2}

@@ -159,6 +159,25 @@ let quickRun = #"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2,
         #expect((try app.object("GET", "/api/v1/runs")["items"] as? [Any])?.count == 1)
     }
 
+    @Test func aHistoryFromAnEpochOnWithChosenFieldsAndItsBadParameters() throws {
+        let app = try ServerHarness { $0.maxConcurrentRuns = 1 }
+        let id = try app.submit(#"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 4, "learning_rate": 0.01}"#)
+        #expect(try app.waitFor(id, status: "succeeded"))
+        let whole = try app.object("GET", "/api/v1/runs/\(id)/metrics")
+        #expect((whole["epochs"] as? [Any])?.count == 4)
+        let cut = try app.object("GET", "/api/v1/runs/\(id)/metrics?since=2&fields=train_loss,validation_loss")
+        let epochs = try #require(cut["epochs"] as? [[String: Any]])
+        #expect(epochs.map { $0["epoch"] as? Int } == [2, 3])
+        #expect(epochs.allSatisfy { Set($0.keys) == ["epoch", "train_loss", "validation_loss"] })
+        #expect(cut["status"] as? String == "succeeded" && cut["run_id"] as? String == id)
+        for bad in ["since=-1", "since=x", "fields=", "fields=train_loss,nope", "since=1&fields=bogus"] {
+            let response = try app.request("GET", "/api/v1/runs/\(id)/metrics?\(bad)")
+            #expect(response.status == 400, "\(bad): \(response.text)")
+        }
+        let problems = try RawHTTP.json(app.request("GET", "/api/v1/runs/\(id)/metrics?since=-1&fields=nope"))
+        #expect((problems["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["since", "fields"])
+    }
+
     @Test func injectedNaNShowsARollbackEventAndTheRunRecovers() throws {
         let app = try ServerHarness { $0.maxConcurrentRuns = 2 }
         let id = try app.submit(

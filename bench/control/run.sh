@@ -56,10 +56,14 @@ if [ ! -f "$work/ids.txt" ]; then
     sleep 0.5
   done
   stop_esper
-  python3 $here/populate.py esper "$work/var/tolaria/runs.db" "$RUNS" "$EPOCHS" >"$work/ids.txt"
-  if [ "$MLFLOW" = 1 ]; then
-    python3 $here/populate.py mlflow "sqlite:///$work/mlflow.db" "$RUNS" "$EPOCHS" >"$work/mlflow_ids.txt" 2>"$work/mlflow_populate.log"
-  fi
+  python3 $here/populate.py esper "$work/var/tolaria/runs.db" "$RUNS" "$EPOCHS" >"$work/ids.tmp"
+  mv "$work/ids.tmp" "$work/ids.txt"
+fi
+# MLflow's store on its own (it needs nothing of esper's): kept between runs like esper's.
+if [ "$MLFLOW" = 1 ] && [ ! -f "$work/mlflow_ids.txt" ]; then
+  rm -f "$work/mlflow.db"
+  python3 $here/populate.py mlflow "sqlite:///$work/mlflow.db" "$RUNS" "$EPOCHS" >"$work/mlflow_ids.tmp" 2>"$work/mlflow_populate.log"
+  mv "$work/mlflow_ids.tmp" "$work/mlflow_ids.txt"
 fi
 serve off
 if [ "$MLFLOW" = 1 ]; then
@@ -100,6 +104,9 @@ LUA
 }
 lua_list get "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v)'
 lua_list history "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v .. "/metrics")'
+# What a client polling a run asks: the epochs from 90 on, and one figure of every epoch.
+lua_list history_since "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v .. "/metrics?since=90")'
+lua_list history_fields "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v .. "/metrics?fields=validation_loss")'
 lua_list pages "$work/cursors.txt" 'return wrk.format("GET", "/api/v1/runs?limit=50&cursor=" .. v)'
 cat >"$work/create.lua" <<'LUA'
 wrk.method = "POST"
@@ -165,6 +172,8 @@ for round in $(seq "$ROUNDS"); do
   run list_filtered "$E/api/v1/runs?limit=50&status=succeeded"
   run history "$E/" history
   [ "$MLFLOW" = 1 ] && run m_history "$M/" m_history
+  run history_since "$E/" history_since
+  run history_fields "$E/" history_fields
   run create "$E/api/v1/runs" create
   [ "$MLFLOW" = 1 ] && run m_create "$M/api/2.0/mlflow/runs/create" m_create
   run scrape "$E/metrics"
@@ -186,7 +195,7 @@ def med(name):
     return (statistics.median(values), values[0], values[-1], middle[1], middle[2], sum(x[3] for x in r),
             statistics.median(x[4] for x in r))
 pairs = [("get", "m_get"), ("list", "m_search"), ("list_pages", "m_search"), ("list_filtered", "m_search"),
-         ("history", "m_history"), ("create", "m_create"), ("scrape", None), ("health", "m_health")]
+         ("history", "m_history"), ("history_since", "m_history"), ("history_fields", "m_history"), ("create", "m_create"), ("scrape", None), ("health", "m_health")]
 print("%-14s %9s %17s %9s %9s %6s %9s %9s %10s %8s %9s" % (
     "call", "req/s", "(min-max)", "p50", "p99", "non2xx", "cpu us/r", "mlflow", "mlflow p99", "ratio", "cpu ratio"))
 for e, m in pairs:
