@@ -8,9 +8,10 @@
  * Backward reuses the same matrices: dz = dy act'(z), dbias += colsum(dz), dW += dz^T cols,
  * dcols = dz W, dx = col2im(dcols) (the scatter-add of each tap back to the position it read).
  * Padding positions read as zero in the forward and receive nothing in the backward.
- * On CPUs with AVX-512F, layers with at most 32 output channels and IDENTITY / RELU run the three
- * products on the direct kernels of conv1d_direct.c instead of ck_sgemm (bias and activation
- * fused into the forward, col2im into the input gradient); ck_conv1d_*_with picks a path.
+ * On CPUs with AVX-512F or AVX2 + FMA, layers with at most 32 output channels and IDENTITY / RELU
+ * run the three products on the direct kernels (conv1d_direct.c, conv1d_direct_avx2.c) instead of
+ * ck_sgemm (bias and activation fused into the forward, col2im into the input gradient);
+ * ck_conv1d_*_with picks a path.
  */
 #include "conv1d_internal.h"
 
@@ -109,6 +110,23 @@ static void im2col(float *restrict cols, const float *restrict x, const ck_conv1
                 memset(row + k1 * C, 0, (K - k1) * C * sizeof(float));
         }
     }
+}
+
+void ck_conv1d_add_row_taps(float *dx, const float *part, const ck_conv1d_dims *d, size_t out,
+                            size_t r, size_t p0, size_t p1)
+{
+    const size_t C = d->in_channels, b = r / out, t = r % out;
+    size_t k0, k1;
+    ck_conv1d_tap_range(d, t, &k0, &k1);
+    /* element e of the row is x position t·stride + e / C − pad_left, channel e % C; only the
+     * real taps [k0 C, k1 C) land in dx, and tap k0 reads a real position, so the index of
+     * element k0 C is not negative */
+    const size_t lo = k0 * C > p0 ? k0 * C : p0, hi = k1 * C < p1 ? k1 * C : p1;
+    if (lo >= hi)
+        return;
+    float *target = dx + (b * d->length + t * d->stride + k0 - d->pad_left) * C;
+    for (size_t e = lo; e < hi; e++)
+        target[e - k0 * C] += part[e - p0];
 }
 
 /* dx = 0, then dx[b, t·stride + k − pad_left, c] += dcols[(b,t), k, c] for every real position. */

@@ -15,10 +15,14 @@
  *   - input gradient: each row's dcols = dz W (W's rows read in place) added straight into dx
  *     at the positions that row read (col2im fused; dcols is not written).
  * The results equal the GEMM path's up to float rounding order (tests compare both with a double
- * reference). Chosen by conv1d.c when the CPU has AVX-512F and the shape / activation fit.
+ * reference). Chosen by conv1d.c when the shape / activation fit and the CPU has AVX-512F; on a
+ * CPU with AVX2 + FMA only, the functions at the end hand over to conv1d_direct_avx2.c (same
+ * products in 8-float vectors). ck_conv1d_direct_isa says which; tests force each with
+ * ck_conv1d_direct_force.
  */
 #include "conv1d_internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,19 +31,44 @@
 #define CK_X86 1
 #endif
 
-int ck_conv1d_direct_supported(const ck_conv1d_dims *d, ck_activation act)
+/* The instruction set a test or bench forced (ck_conv1d_direct_force), 0 for CPUID's choice. */
+static _Atomic int forced_isa;
+
+ck_gemm_kernel ck_conv1d_direct_isa(void)
+{
+    const int forced = atomic_load_explicit(&forced_isa, memory_order_relaxed);
+    if (forced)
+        return (ck_gemm_kernel)forced;
+#ifdef CK_X86
+    if (ck_gemm_kernel_supported(CK_GEMM_AVX512))
+        return CK_GEMM_AVX512;
+    if (ck_gemm_kernel_supported(CK_GEMM_AVX2))
+        return CK_GEMM_AVX2;
+#endif
+    return CK_GEMM_AUTO;
+}
+
+int ck_conv1d_direct_force(ck_gemm_kernel isa)
 {
 #ifdef CK_X86
+    if (isa == CK_GEMM_AUTO || ((isa == CK_GEMM_AVX512 || isa == CK_GEMM_AVX2) &&
+                                ck_gemm_kernel_supported(isa))) {
+        atomic_store_explicit(&forced_isa, (int)isa, memory_order_relaxed);
+        return CK_OK;
+    }
+    return CK_ERR_ARG;
+#else
+    return isa == CK_GEMM_AUTO ? CK_OK : CK_ERR_ARG;
+#endif
+}
+
+int ck_conv1d_direct_supported(const ck_conv1d_dims *d, ck_activation act)
+{
     if (!d || d->out_channels == 0 || d->out_channels > 32)
         return 0;
     if (act != CK_ACT_IDENTITY && act != CK_ACT_RELU)
         return 0;
-    return ck_gemm_kernel_supported(CK_GEMM_AVX512);
-#else
-    (void)d;
-    (void)act;
-    return 0;
-#endif
+    return ck_conv1d_direct_isa() != CK_GEMM_AUTO;
 }
 
 #ifdef CK_X86
@@ -273,7 +302,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void
 input_tile(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d, size_t out,
            size_t rows, size_t r0, size_t p0, const int R, const int V)
 {
-    const size_t taps = d->kernel * d->in_channels, cout = d->out_channels, C = d->in_channels;
+    const size_t taps = d->kernel * d->in_channels, cout = d->out_channels;
     __mmask16 m[5];
     __m512 acc[8][5]; /* R <= 4 used */
     tile_start(m, acc, p0, taps, R, V);
@@ -294,25 +323,9 @@ input_tile(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d, 
     for (int i = 0; i < R; i++)
         for (int v = 0; v < V; v++)
             _mm512_store_ps(tile[i] + 16 * v, acc[i][v]);
-    for (int i = 0; i < R; i++) {
-        const size_t r = r0 + i;
-        if (r >= rows)
-            break;
-        const size_t b = r / out, t = r % out;
-        size_t k0, k1;
-        ck_conv1d_tap_range(d, t, &k0, &k1);
-        /* this chunk's elements [p0, p0 + 16 V) of the row, cut to the real taps [k0 C, k1 C) */
-        const size_t lo = k0 * C > p0 ? k0 * C : p0;
-        const size_t end = p0 + 16 * (size_t)V < taps ? p0 + 16 * (size_t)V : taps;
-        const size_t hi = k1 * C < end ? k1 * C : end;
-        if (lo >= hi)
-            continue;
-        /* element e of the row is x position t·stride + e / C − pad_left, channel e % C; tap k0
-         * reads a real position, so the index of element k0 C is not negative */
-        float *target = dx + (b * d->length + t * d->stride + k0 - d->pad_left) * C;
-        for (size_t e = lo; e < hi; e++)
-            target[e - k0 * C] += tile[i][e - p0];
-    }
+    const size_t end = p0 + 16 * (size_t)V < taps ? p0 + 16 * (size_t)V : taps;
+    for (int i = 0; i < R && r0 + i < rows; i++)
+        ck_conv1d_add_row_taps(dx, tile[i], d, out, r0 + i, p0, end);
 }
 
 __attribute__((target("avx512f"))) static void input_grad(float *dx, const float *dz,
@@ -331,19 +344,29 @@ __attribute__((target("avx512f"))) static void input_grad(float *dx, const float
     }
 }
 
-int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float *W,
-                             const float *bias, ck_activation act, const ck_conv1d_dims *d,
-                             size_t out)
+float *ck_conv1d_pack_wt(const float *W, size_t taps, size_t cout)
 {
-    const size_t taps = d->kernel * d->in_channels, cout = d->out_channels;
     float *wt = aligned_alloc(64, ((taps * 32 * sizeof(float)) + 63) / 64 * 64);
     if (!wt)
-        return CK_ERR_SIZE;
+        return NULL;
     memset(wt, 0, taps * 32 * sizeof(float));
     for (size_t co = 0; co < cout; co++)
         for (size_t p = 0; p < taps; p++)
             wt[p * 32 + co] = W[co * taps + p];
-    forward_rows(y, z, cols, wt, bias, act == CK_ACT_RELU, d->batch * out, taps, cout);
+    return wt;
+}
+
+int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float *W,
+                             const float *bias, ck_activation act, const ck_conv1d_dims *d,
+                             size_t out)
+{
+    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
+        return ck_conv1d_avx2_forward(y, z, cols, W, bias, act, d, out);
+    const size_t taps = d->kernel * d->in_channels;
+    float *wt = ck_conv1d_pack_wt(W, taps, d->out_channels);
+    if (!wt)
+        return CK_ERR_SIZE;
+    forward_rows(y, z, cols, wt, bias, act == CK_ACT_RELU, d->batch * out, taps, d->out_channels);
     free(wt);
     return CK_OK;
 }
@@ -351,19 +374,28 @@ int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float 
 void ck_conv1d_direct_act_grad(float *dz, float *dbias, const float *dy, const float *z,
                                ck_activation act, const ck_conv1d_dims *d, size_t out)
 {
-    act_grad(dz, dbias, dy, z, act == CK_ACT_RELU, d->batch * out, d->out_channels);
+    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
+        ck_conv1d_avx2_act_grad(dz, dbias, dy, z, act, d, out);
+    else
+        act_grad(dz, dbias, dy, z, act == CK_ACT_RELU, d->batch * out, d->out_channels);
 }
 
 void ck_conv1d_direct_weight_grad(float *dW, const float *dz, const float *cols,
                                   const ck_conv1d_dims *d, size_t out)
 {
-    weight_grad(dW, dz, cols, d->batch * out, d->kernel * d->in_channels, d->out_channels);
+    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
+        ck_conv1d_avx2_weight_grad(dW, dz, cols, d, out);
+    else
+        weight_grad(dW, dz, cols, d->batch * out, d->kernel * d->in_channels, d->out_channels);
 }
 
 void ck_conv1d_direct_input_grad(float *dx, const float *dz, const float *W,
                                  const ck_conv1d_dims *d, size_t out)
 {
-    input_grad(dx, dz, W, d, out);
+    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
+        ck_conv1d_avx2_input_grad(dx, dz, W, d, out);
+    else
+        input_grad(dx, dz, W, d, out);
 }
 
 #else /* not x86: never selected (ck_conv1d_direct_supported returns 0) */

@@ -125,7 +125,7 @@ int ck_blas_get_threads(void) { return atomic_load(&gemm_threads); }
 typedef struct {
     ck_gemm_kernel kernel;
     int transA, transB, parts, split_columns;
-    size_t M, N, K, lda, ldb, ldc, chunk;
+    size_t M, N, K, lda, ldb, ldc, tiles, unit; /* the split dimension: tiles of unit rows / columns */
     float alpha, beta;
     const float *A, *B;
     float *C;
@@ -135,9 +135,11 @@ typedef struct {
 static void run_part(void *ctx, int index)
 {
     gemm_split *g = ctx;
-    const size_t total = g->split_columns ? g->N : g->M;
-    const size_t begin = (size_t)index * g->chunk < total ? (size_t)index * g->chunk : total;
-    const size_t end = begin + g->chunk < total ? begin + g->chunk : total;
+    const size_t total = g->split_columns ? g->N : g->M, parts = (size_t)g->parts;
+    /* part i: tiles [i T / P, (i + 1) T / P), so part sizes differ by at most one tile */
+    const size_t begin = (size_t)index * g->tiles / parts * g->unit;
+    const size_t end_tile = ((size_t)index + 1) * g->tiles / parts * g->unit;
+    const size_t end = end_tile < total ? end_tile : total;
     g->status[index] = CK_OK;
     if (begin == end)
         return;
@@ -149,9 +151,10 @@ static void run_part(void *ctx, int index)
                                     g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
 }
 
-/* Splits a large GEMM into bands of whole microkernel tiles, two per thread; small ones (where
- * handing work to another core costs more than it saves) and shapes too narrow to split run on
- * the caller. */
+/* Splits a large GEMM into bands of whole microkernel tiles, two per thread, whose sizes differ by
+ * at most one tile (N = 784 is 25 column tiles: 6, 6, 6, 7, not 7, 7, 7, 4 — with two threads the
+ * latter leaves one thread 14 tiles against the other's 10.5); small ones (where handing work to
+ * another core costs more than it saves) and shapes too narrow to split run on the caller. */
 static int packed_gemm(ck_gemm_kernel kernel, int threads, int transA, int transB, size_t M,
                        size_t N, size_t K, float alpha, const float *A, size_t lda, const float *B,
                        size_t ldb, float beta, float *C, size_t ldc)
@@ -160,17 +163,17 @@ static int packed_gemm(ck_gemm_kernel kernel, int threads, int transA, int trans
     const double work = (double)M * (double)N * (double)K;
     if (threads > 1 && work >= CK_GEMM_PARALLEL_MIN_WORK) {
         const int want = threads * CK_GEMM_PARTS_PER_THREAD;
-        gemm_split g = {kernel, transA, transB, 0, 0, M, N, K, lda, ldb, ldc, 0, alpha, beta,
+        gemm_split g = {kernel, transA, transB, 0, 0, M, N, K, lda, ldb, ldc, 0, 0, alpha, beta,
                         A, B, C, {0}};
-        size_t tiles;
-        if ((tiles = (N + CK_GEMM_NR - 1) / CK_GEMM_NR) >= (size_t)threads * 2) {
+        if ((g.tiles = (N + CK_GEMM_NR - 1) / CK_GEMM_NR) >= (size_t)threads * 2) {
             g.split_columns = 1;
-            g.chunk = (tiles + want - 1) / want * CK_GEMM_NR;
-            g.parts = (int)((N + g.chunk - 1) / g.chunk);
-        } else if ((tiles = (M + CK_GEMM_MR - 1) / CK_GEMM_MR) >= (size_t)threads * 2) {
-            g.chunk = (tiles + want - 1) / want * CK_GEMM_MR;
-            g.parts = (int)((M + g.chunk - 1) / g.chunk);
+            g.unit = CK_GEMM_NR;
+        } else if ((g.tiles = (M + CK_GEMM_MR - 1) / CK_GEMM_MR) >= (size_t)threads * 2) {
+            g.unit = CK_GEMM_MR;
+        } else {
+            g.tiles = 0;
         }
+        g.parts = g.tiles < (size_t)want ? (int)g.tiles : want;
         if (g.parts > 1 && ck_gemm_pool_run(threads, g.parts, run_part, &g)) {
             for (int i = 0; i < g.parts; i++)
                 if (g.status[i] != CK_OK)

@@ -2,6 +2,8 @@
  * central differences, 'same'/'valid' output lengths, argument checks. */
 #include "test_util.h"
 
+#include "../../Sources/CKernels/conv1d_internal.h" /* ck_conv1d_direct_force: every direct ISA */
+
 /* y[b,t,o] = act(bias[o] + Σ_k Σ_c W[o,k,c] x[b, t·s + k − pl, c]) in double, zero padding. */
 static void reference(float *y, const float *x, const float *W, const float *bias, ck_activation act,
                       const ck_conv1d_dims *d)
@@ -225,11 +227,13 @@ static void expect_close_d(const char *what, const float *got, const double *wan
                shape, path, got[i], want[i]);
 }
 
-/* Both paths (GEMM everywhere; DIRECT where the CPU has AVX-512F) against the double reference, on
- * shapes around the direct kernels' tiles: 1, 16, 17, 25 and 32 output channels (one or two vectors,
- * masked edges), taps (K·C_in) of 1 to 90 (at most 8: the few-taps weight gradient) (one to five vectors, and more than 80, a second chunk),
- * rows not a multiple of 8 or 4, stride 1 to 3, 'same' / 'valid' / wide padding, batch 1, C_in 1. */
-static void conv1d_paths_match_double_reference(void)
+/* Both paths (GEMM everywhere; DIRECT on the instruction set forced by the caller) against the
+ * double reference, on shapes around the direct kernels' tiles: 1, 8, 9, 16, 17, 24, 25 and 32
+ * output channels (one to four 8-float or one or two 16-float vectors, masked edges), taps
+ * (K·C_in) of 1 to 90 (at most 8: the AVX-512 few-taps weight gradient; 24 and 80: the AVX2 and
+ * AVX-512 input-gradient chunks, more: a second chunk), rows not a multiple of the tiles' 3, 4, 6
+ * or 8, stride 1 to 3, 'same' / 'valid' / wide padding, batch 1, C_in 1. */
+static void paths_match_double_reference(void)
 {
     static const struct shape cases[] = {
         {100, 1, 40, 25, 5, 2, 1, 1}, /* the MNIST-1D CNN, exactly */
@@ -247,6 +251,9 @@ static void conv1d_paths_match_double_reference(void)
         {2, 3, 9, 20, 3, 1, 1, 1},    /* 9 taps: just past it */
         {3, 1, 6, 32, 1, 1, 0, 0},    /* 1 tap (1x1, C_in 1), 32 output channels */
         {1, 3, 5, 33, 1, 1, 0, 0},    /* 33 output channels: GEMM only */
+        {2, 3, 9, 24, 3, 1, 1, 1},    /* three full 8-float vectors */
+        {2, 2, 9, 8, 3, 1, 1, 1},     /* one full 8-float vector */
+        {3, 9, 8, 9, 3, 1, 1, 1},     /* one lane into the second 8-float vector, 27 taps */
     };
     const ck_conv1d_path paths[] = {CK_CONV1D_GEMM, CK_CONV1D_DIRECT, CK_CONV1D_AUTO};
     const ck_activation acts[] = {CK_ACT_IDENTITY, CK_ACT_RELU};
@@ -304,7 +311,33 @@ static void conv1d_paths_match_double_reference(void)
     EXPECT(!ck_conv1d_path_supported(CK_CONV1D_DIRECT, &(ck_conv1d_dims){1, 1, 4, 1, 1, 1, 0, 0}, CK_ACT_TANH),
            "tanh is not fused");
     if (!direct_ran)
-        printf("  (the direct conv1d kernels need AVX-512F: only the GEMM path ran)\n");
+        printf("  (no direct conv1d kernels on this CPU: only the GEMM path ran)\n");
+}
+
+/* paths_match_double_reference with the direct kernels on CPUID's choice, then forced onto each
+ * instruction set this CPU has (AVX-512F, AVX2): every direct path is checked on a CPU that runs
+ * it, whichever AUTO picks. */
+static void conv1d_paths_match_double_reference(void)
+{
+    paths_match_double_reference();
+    const ck_gemm_kernel isas[] = {CK_GEMM_AVX512, CK_GEMM_AVX2};
+    for (size_t i = 0; i < 2; i++) {
+        if (ck_conv1d_direct_force(isas[i]) != CK_OK) {
+            EXPECT(!ck_gemm_kernel_supported(isas[i]), "a supported isa can be forced");
+            printf("  (direct conv1d on %s: not on this CPU)\n", ck_gemm_kernel_name(isas[i]));
+            continue;
+        }
+        EXPECT(ck_conv1d_direct_isa() == isas[i], "forced isa %s", ck_gemm_kernel_name(isas[i]));
+        paths_match_double_reference();
+    }
+    EXPECT(ck_conv1d_direct_force(CK_GEMM_AUTO) == CK_OK, "back to CPUID's choice");
+    EXPECT(ck_conv1d_direct_force(CK_GEMM_BLAS) == CK_ERR_ARG, "BLAS is no direct isa");
+    EXPECT(ck_conv1d_direct_force(CK_GEMM_REFERENCE) == CK_ERR_ARG, "nor the reference");
+    const ck_gemm_kernel isa = ck_conv1d_direct_isa();
+    EXPECT(isa == (ck_gemm_kernel_supported(CK_GEMM_AVX512) ? CK_GEMM_AVX512
+                   : ck_gemm_kernel_supported(CK_GEMM_AVX2) ? CK_GEMM_AVX2
+                                                            : CK_GEMM_AUTO),
+           "CPUID picks the widest, got %s", ck_gemm_kernel_name(isa));
 }
 
 void suite_conv1d(void)

@@ -89,7 +89,8 @@ static void test_every_kernel_matches_naive(void)
 }
 
 /* Shapes large enough (M * N * K >= 2^20) to be split across threads: by columns (N >= 128) and
- * by rows (narrow N), with the bands not a multiple of the tile. */
+ * by rows (narrow N), with the bands not a multiple of the tile, and tile counts that the parts do
+ * not divide (N = 784: 25 column tiles, the last half full; M = 300: 38 row tiles). */
 static void test_threaded_split_matches_naive(void)
 {
     for (size_t k = 0; k < sizeof all_kernels / sizeof all_kernels[0]; k++) {
@@ -99,6 +100,7 @@ static void test_threaded_split_matches_naive(void)
             check_one(all_kernels[k], threads, 70, 530, 40, 0.7f, -0.3f);
             check_one(all_kernels[k], threads, 300, 40, 100, 1.0f, 0.0f);
             check_one(all_kernels[k], threads, 130, 260, 40, 1.0f, 1.0f);
+            check_one(all_kernels[k], threads, 33, 784, 48, 0.7f, -0.3f);
         }
     }
 }

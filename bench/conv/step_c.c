@@ -4,11 +4,15 @@
  * (conv forward with fused bias+ReLU, linear, softmax-CE, the backward chain, Adam, zero the
  * gradients).
  *
- * usage: step_c THREADS [STEPS] [auto|gemm|direct]   prints "c_kernels threads=N path=P
- * ms_per_step=X best_ms=Y cpu_ms=Z" (wall median, wall best and process-CPU median of 7 reps); the path is ck_conv1d_path (auto: what the product runs).
+ * usage: step_c THREADS [STEPS] [auto|gemm|direct|direct-avx2|direct-avx512]   prints "c_kernels
+ * threads=N path=P ms_per_step=X best_ms=Y cpu_ms=Z" (wall median, wall best and process-CPU
+ * median of 7 reps); the path is ck_conv1d_path (auto: what the product runs), direct-ISA forces
+ * the direct kernels onto that instruction set (the tests' internal selector; exits 1 when the
+ * CPU lacks it).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ckernels.h"
+#include "../../Sources/CKernels/conv1d_internal.h" /* ck_conv1d_direct_force */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +49,16 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     int steps = argc > 2 ? atoi(argv[2]) : 300;
     const char *path_name = argc > 3 ? argv[3] : "auto";
-    const ck_conv1d_path path = !strcmp(path_name, "gemm")     ? CK_CONV1D_GEMM
-                                : !strcmp(path_name, "direct") ? CK_CONV1D_DIRECT
-                                                               : CK_CONV1D_AUTO;
+    const ck_conv1d_path path = !strcmp(path_name, "gemm")            ? CK_CONV1D_GEMM
+                                : !strncmp(path_name, "direct", 6) ? CK_CONV1D_DIRECT
+                                                                   : CK_CONV1D_AUTO;
+    const ck_gemm_kernel isa = !strcmp(path_name, "direct-avx2")     ? CK_GEMM_AVX2
+                               : !strcmp(path_name, "direct-avx512") ? CK_GEMM_AVX512
+                                                                     : CK_GEMM_AUTO;
+    if (ck_conv1d_direct_force(isa) != CK_OK) {
+        fprintf(stderr, "step_c: no %s on this CPU\n", path_name);
+        return 1;
+    }
     ck_blas_set_threads(threads);
     ck_conv1d_dims d[3] = {{B, 1, 40, C, 5, 2, 1, 1}, {B, C, 19, C, 3, 2, 1, 1}, {B, C, 10, C, 3, 2, 1, 1}};
     size_t out[3], wofs[3], total = 0;
