@@ -499,7 +499,9 @@ public final class HostMLP {
                     nb.update(from: b, count: outputs)
                 }
             }
-            for (old, new) in zip(branches.map(\.group) + insertLayers.map(\.parameters), wider.branches.map(\.group) + wider.insertLayers.map(\.parameters)) {
+            for (old, new) in zip(
+                branches.map(\.group) + insertLayers.map(\.parameters), wider.branches.map(\.group) + wider.insertLayers.map(\.parameters))
+            {
                 (destination + new.offset).update(from: source + old.offset, count: old.count)
             }
         }
