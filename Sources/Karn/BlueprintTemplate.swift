@@ -54,5 +54,9 @@ public struct BlueprintTemplate: Sendable, Equatable, Encodable {
             try c.encode(entry.alias, forKey: .alias)
             try c.encode(entry.formula, forKey: .parameterCount)
         }
+        if case .convInsert(let kernelSize) = recipe, let entry = DepthCatalog.named(id) {
+            try c.encode(entry.alias, forKey: .alias)
+            try c.encode(DepthCatalog.formula(kernelSize: kernelSize), forKey: .parameterCount)
+        }
     }
 }

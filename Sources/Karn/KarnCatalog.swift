@@ -26,7 +26,8 @@ public final class KarnCatalog: Sendable {
             try KarnCatalog.check(DefaultCatalog.rows)
             try WideningCatalog.check(WideningCatalog.rows, after: DefaultCatalog.rows)
             try StructureCatalog.check(StructureCatalog.rows, after: DefaultCatalog.rows + WideningCatalog.rows)
-            for template in DefaultCatalog.rows + WideningCatalog.rows + StructureCatalog.rows {
+            try DepthCatalog.check(DepthCatalog.rows, after: DefaultCatalog.rows + WideningCatalog.rows + StructureCatalog.rows)
+            for template in DefaultCatalog.rows + WideningCatalog.rows + StructureCatalog.rows + DepthCatalog.rows {
                 initial.order.append(template.id)
                 initial.templates[template.id] = template
             }

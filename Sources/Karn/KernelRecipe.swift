@@ -39,6 +39,9 @@ public enum KernelRecipe: Sendable, Equatable {
     /// A conv branch beside a host layer (the structure family, `ConvBranchBlueprint`): shaped
     /// by the host's layer widths at germination, so Kasmina builds it on `ck_conv_branch_*`.
     case convBranch(channels: Int)
+    /// A residual conv1d layer inserted after a conv layer of a conv host (the depth family,
+    /// `DepthCatalog`): shaped by that layer's output, so Kasmina builds it on `ck_conv1d_*`.
+    case convInsert(kernelSize: Int)
 
     /// The kernel kind's name (`KernelKind.rawValue` in KernelRuntime).
     public var kind: String {
@@ -68,13 +71,14 @@ public enum KernelRecipe: Sendable, Equatable {
         case .fault(let fault, _): "fault_\(fault.rawValue)"
         case .widen: "widen"
         case .convBranch: "conv_branch"
+        case .convInsert: "conv_insert"
         }
     }
 
     /// Every template parameter the recipe reads.
     public var parameterNames: [String] {
         switch self {
-        case .identity, .activation, .widen, .convBranch: []
+        case .identity, .activation, .widen, .convBranch, .convInsert: []
         case .linear(let p), .layerNorm(let p), .dropout(let p), .batchNorm(let p), .maxPool(let p), .layerScale(let p),
             .groupedLinear(let p), .highway(let p), .memoryAttention(let p), .positional(let p), .nasMixture(let p):
             [p]

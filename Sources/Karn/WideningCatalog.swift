@@ -38,11 +38,13 @@ public enum WideningCatalog {
     /// `conv-branch-16` → `BP055`); nil for other blueprints.
     public static func templateId(_ blueprintId: String) -> String? {
         entries.first { $0.id == blueprintId || $0.alias == blueprintId }?.id ?? ConvBranchBlueprint.named(blueprintId)?.id
+            ?? DepthCatalog.named(blueprintId)?.id
     }
 
     /// The alias of a host-shaped template id (`BP052` → `widen-8`, `BP055` → `conv-branch-16`).
     public static func alias(_ templateId: String) -> String? {
         entries.first { $0.id == templateId }?.alias ?? ConvBranchBlueprint.all.first { $0.id == templateId }?.alias
+            ?? DepthCatalog.entries.first { $0.id == templateId }?.alias
     }
 
     /// ΔParams of a widening by `units` of a layer reading `inputs` and feeding `outputs`:
@@ -91,12 +93,13 @@ public enum WideningCatalog {
 }
 
 extension BlueprintTemplate {
-    /// `widening` and `structure` for the host-shaped templates, `slot` for the d → d kernels
+    /// `widening`, `structure` and `depth` for the host-shaped templates, `slot` for the d → d kernels
     /// Tezzeret compiles.
     public var family: String {
         switch recipe {
         case .widen: WideningCatalog.family
         case .convBranch: StructureCatalog.family
+        case .convInsert: DepthCatalog.family
         default: "slot"
         }
     }
@@ -104,7 +107,7 @@ extension BlueprintTemplate {
     /// True when the kernel's shape comes from the host at germination (not compiled by the forge).
     public var isHostShaped: Bool {
         switch recipe {
-        case .widen, .convBranch: true
+        case .widen, .convBranch, .convInsert: true
         default: false
         }
     }

@@ -32,7 +32,10 @@ public enum ConvBranchSeedBlueprint {
 
     /// Why a run's `seeds.blueprints` entry cannot grow anywhere in `slots` (nil: it fits one,
     /// or it is not a conv branch).
+    /// A depth blueprint (`conv-insert-3`) is checked here too (`ConvInsertSeedBlueprint.misfit`):
+    /// it is the other structural kind, and this is the one check run configs go through.
     public static func misfit(_ blueprintId: String, slots: [Int], architecture: HostArchitecture) -> String? {
+        if DepthCatalog.named(blueprintId) != nil { return ConvInsertSeedBlueprint.misfit(blueprintId, architecture: architecture) }
         guard ConvBranchBlueprint.named(blueprintId) != nil else { return nil }
         if architecture.convolutions != nil { return "conv branches join MLP hosts only" }
         guard !slots.contains(where: { addedParameters(blueprintId, layer: $0, architecture: architecture) != nil }) else { return nil }

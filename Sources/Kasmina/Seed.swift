@@ -22,6 +22,8 @@ public struct KernelOrigin: Sendable, Equatable, Codable {
     public var widening: WideningShape? = nil
     /// Conv-branch seeds: the branch's shape (nil for every other seed).
     public var convBranch: ConvBranchShape? = nil
+    /// Depth seeds (inserted convs): the layer's shape (nil for every other seed).
+    public var convInsert: ConvInsertShape? = nil
 
     public var usedFallback: Bool { source == "fallback" || source == "identity" }
 }
@@ -128,7 +130,7 @@ public final class Seed {
     public var isWidening: Bool { origin.widening != nil }
     /// Adds to the next layer's pre-activation (widening and conv-branch seeds) rather than
     /// acting on the slot's activation.
-    public var addsToPreactivation: Bool { origin.widening != nil || origin.convBranch != nil }
+    public var addsToPreactivation: Bool { origin.widening != nil || origin.convBranch != nil || origin.convInsert != nil }
     public var violationCount: Int { violations.count }
 
     /// Whether the seed's parameters learn this step: TRAINING (shadow objective), GRAFTING

@@ -4,6 +4,7 @@ public import Kernels
 public import Leyline
 public import Tolaria
 
+import enum Karn.DepthCatalog
 import struct Karn.HostShape
 
 /// A seed whose lifecycle ended at this boundary (fossilised or cancelled), with what its
@@ -111,6 +112,8 @@ public final class SeedManager: SeedModuleFactory {
     /// Test hook: builds a conv-branch seed's branch (default: `ConvBranchSeed`, initialised
     /// from the seed id).
     let makeConvBranch: (ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch
+    /// Test hook: builds a depth seed's branch (default: `ConvInsertSeed`, zero at the start).
+    let makeConvInsert: (ConvInsertShape, ParameterBlock, String) throws -> any SeedBranch
     public let guardian = IsolationGuard()
     /// The host's shape at the last boundary (widening seeds are shaped by it).
     public private(set) var architecture: HostArchitecture?
@@ -134,7 +137,8 @@ public final class SeedManager: SeedModuleFactory {
         registry: SeedRegistry? = nil, publish: @escaping (TelemetryPacket) -> Void = { _ in },
         makeBranch: ((CompiledKernel, ParameterBlock) throws -> any SeedBranch)? = nil,
         makeWideningBranch: ((WideningShape, ParameterBlock, String) throws -> any SeedBranch)? = nil,
-        makeConvBranch: ((ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
+        makeConvBranch: ((ConvBranchShape, ParameterBlock, String) throws -> any SeedBranch)? = nil,
+        makeConvInsert: ((ConvInsertShape, ParameterBlock, String) throws -> any SeedBranch)? = nil
     ) {
         self.runId = runId
         self.settings = settings
@@ -155,6 +159,7 @@ public final class SeedManager: SeedModuleFactory {
                 branch.initialise(seed: SeedManager.fnv1a(seedId))
                 return branch
             }
+        self.makeConvInsert = makeConvInsert ?? { shape, block, _ in ConvInsertSeed(shape: shape, block: block) }
     }
 
     static func fnv1a(_ text: String) -> UInt64 {
@@ -212,7 +217,7 @@ public final class SeedManager: SeedModuleFactory {
         var parameters = 0
         for slot in slotWidths {
             let module = modules[slot.name]
-            let allowed = settings.slots.map { $0.contains(slot.name) } ?? true
+            let allowed = settings.slots.map { $0.contains(slot.name) } ?? isDefaultSlot(slot.name)
             if let live = module?.active {
                 seeds.append(
                     SeedSnapshot(
@@ -367,6 +372,9 @@ public final class SeedManager: SeedModuleFactory {
             return refuse(command, "seed id \(id) is taken", event: "germination_refused")
         }
 
+        if DepthCatalog.named(operation.blueprintId) != nil || SeedSlot.convolution(named: slot.name) != nil {
+            return germinateConvInsert(command, operation, id: id, slot: slot, module: module, validation: validation)
+        }
         if let units = WideningBlueprint.units(operation.blueprintId) {
             return germinateWidening(command, operation, id: id, slot: slot, units: units, module: module, validation: validation)
         }
@@ -476,6 +484,44 @@ public final class SeedManager: SeedModuleFactory {
         vouch(&origin, HostShape(inputs: shape.inputs, outputs: shape.outputs))
         let build = { [self] (block: ParameterBlock) in try makeConvBranch(shape, block, id) }
         return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
+    }
+
+    /// A depth seed (`ConvInsertSeedBlueprint`): a residual conv inserted after the conv layer
+    /// of the conv slot it grows in, shaped by that layer's output. Conv slots take depth
+    /// blueprints only, and depth blueprints grow in conv slots only.
+    private func germinateConvInsert(
+        _ command: AdaptationCommand, _ operation: CommandSeedOperation, id: String,
+        slot: (name: String, layer: Int, width: Int), module: SlotModule?, validation: (loss: Double, accuracy: Double)
+    ) -> CommandResult {
+        guard let architecture else { return refuse(command, "the host's shape is unknown", event: "germination_refused") }
+        guard let layer = SeedSlot.convolution(named: slot.name) else {
+            return refuse(
+                command, "\(operation.blueprintId) inserts a conv layer: it grows in a conv slot (conv-slot-<i>), not \(slot.name)",
+                event: "germination_refused")
+        }
+        guard DepthCatalog.named(operation.blueprintId) != nil else {
+            return refuse(
+                command, "\(slot.name) takes depth blueprints only (conv-insert-3), not \(operation.blueprintId)",
+                event: "germination_refused")
+        }
+        guard let shape = ConvInsertSeedBlueprint.shape(operation.blueprintId, convolution: layer, architecture: architecture),
+            shape.width == slot.width
+        else {
+            return refuse(command, "\(operation.blueprintId) does not fit \(slot.name) of this host", event: "germination_refused")
+        }
+        var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: ConvInsertSeedBlueprint.kind)
+        origin.convInsert = shape
+        let build = { [self] (block: ParameterBlock) in try makeConvInsert(shape, block, id) }
+        return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
+    }
+
+    /// Whether a slot takes seeds when the run names no slots: every dense slot; a conv slot
+    /// only when the run's blueprints include a depth blueprint or its schedule names the slot
+    /// (nothing but depth seeds grows there).
+    private func isDefaultSlot(_ name: String) -> Bool {
+        guard SeedSlot.convolution(named: name) != nil else { return true }
+        return settings.blueprints?.contains { DepthCatalog.named($0) != nil } == true
+            || settings.schedule?.contains { $0.slot == name } == true
     }
 
     /// The origin of a kernel Kasmina builds for the host's shape (nothing fetched).
@@ -614,6 +660,9 @@ public final class SeedManager: SeedModuleFactory {
             } else if let shape = seed.origin.convBranch {
                 let values = Array(UnsafeBufferPointer(start: seed.branch.parameters, count: seed.parameterCount))
                 result.decisions.append(EpochDecisionBox(decision: .addBranch(shape, values: values)))
+            } else if let shape = seed.origin.convInsert {
+                let values = Array(UnsafeBufferPointer(start: seed.branch.parameters, count: seed.parameterCount))
+                result.decisions.append(EpochDecisionBox(decision: .insertConvolution(shape, values: values)))
             }
             if module.isEmpty {
                 // Nothing else grafted there: the slot is the bare host again, at zero cost.
@@ -715,6 +764,9 @@ public final class SeedManager: SeedModuleFactory {
         } else if let shape = record.origin.convBranch, shape.fits {
             block = ParameterBlock(count: shape.parameterCount)
             branch = try makeConvBranch(shape, block, record.id)
+        } else if let shape = record.origin.convInsert, shape.fits {
+            block = ParameterBlock(count: shape.parameterCount)
+            branch = try makeConvInsert(shape, block, record.id)
         } else {
             let compiled = try kernels.rebuild(record.origin, width: width)
             block = ParameterBlock(count: compiled.parameterCount)

@@ -31,7 +31,9 @@ public import Tolaria
 /// pre-activation), GRAFTING ramps α, STABILIZING/EVALUATING add s, a cull adds nothing again;
 /// fossilised, its units become host units (`SeedManager` turns it into Tolaria's widen). A
 /// *conv-branch* seed (`ConvBranchSeedBlueprint`) takes the same path; fossilised, it becomes
-/// a host branch (Tolaria's `addBranch`).
+/// a host branch (Tolaria's `addBranch`). A *depth* seed (`ConvInsertSeedBlueprint`) lives in
+/// a conv slot and takes the same path with the slot's own output as the "pre-activation":
+/// y = h + α·s(h̄); fossilised, it becomes an inserted host conv (Tolaria's `insertConvolution`).
 public final class SlotModule: SeedSlotModule {
     public static let moduleKind = "kasmina"
 
@@ -122,7 +124,9 @@ public final class SlotModule: SeedSlotModule {
     /// Conv-branch seeds by their shape (weights shared across positions), the others 6P.
     public var trainingFlopsPerExample: Double? {
         seeds.reduce(0) {
-            $0 + ($1.origin.convBranch.map(TrainingCost.branchPerExample) ?? TrainingCost.seedPerExample(parameters: $1.parameterCount))
+            $0
+                + ($1.origin.convBranch.map(TrainingCost.branchPerExample) ?? $1.origin.convInsert.map(TrainingCost.insertSeedPerExample)
+                    ?? TrainingCost.seedPerExample(parameters: $1.parameterCount))
         }
     }
 
@@ -371,7 +375,8 @@ public final class SlotModule: SeedSlotModule {
         guard let seed = active, seed.addsToPreactivation, !bypassed, seed.cullReason == nil, seed.pausedUntilEpoch == nil else { return }
         let fits =
             seed.origin.widening.map { $0.inputs == inputs && $0.outputs == outputs }
-            ?? seed.origin.convBranch.map { $0.inputs == inputs && $0.outputs == outputs } ?? false
+            ?? seed.origin.convBranch.map { $0.inputs == inputs && $0.outputs == outputs }
+            ?? seed.origin.convInsert.map { $0.width == inputs && $0.width == outputs } ?? false
         guard fits else {
             // Another seed widened a neighbouring layer since this one germinated: its units no
             // longer fit the host. It is culled (the host function, from this batch on).

@@ -118,7 +118,7 @@ enum ShapeBuilder {
             spec.count = try integer(steps)
             spec.hidden = d
             spec.scalar = stepSize == .one ? 1 : 1 / Float(max(1, spec.count))
-        case .widen, .convBranch:
+        case .widen, .convBranch, .convInsert:
             throw ShapeError(parameter: nil, message: "a \(template.recipe.kind) kernel is shaped by the host, not by the slot width")
         case .fault(let fault, let p):
             switch fault {

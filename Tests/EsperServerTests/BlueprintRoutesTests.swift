@@ -11,13 +11,13 @@ import Testing
 
         let all = try server.json("/api/v1/karn/templates")
         let items = try #require(all["items"] as? [[String: Any]])
-        #expect(items.count == 50 && all["next_cursor"] as? String != nil, "56 templates: a second page")
+        #expect(items.count == 50 && all["next_cursor"] as? String != nil, "58 templates: a second page")
         #expect(items[0]["blueprint_id"] as? String == "BP001" && items[0]["kind"] as? String == "identity")
         let safe = try #require(try server.json("/api/v1/karn/templates?tier=SAFE&stage=2")["items"] as? [[String: Any]])
         #expect(safe.map { $0["blueprint_id"] as? String } == (15...21).map { String(format: "BP%03d", $0) })
         let highRisk = try #require(try server.json("/api/v1/karn/templates?tier=BLUEPRINT_TIER_HIGH_RISK")["items"] as? [[String: Any]])
         #expect(highRisk.count == 8 && highRisk.allSatisfy { $0["quarantine_only"] as? Bool == true })
-        // Pagination: 20 + 20 + 16 with an opaque cursor.
+        // Pagination: 20 + 20 + 18 with an opaque cursor.
         var seen: [String] = []
         var path = "/api/v1/karn/templates?limit=20"
         while true {
@@ -26,7 +26,7 @@ import Testing
             guard let cursor = page["next_cursor"] as? String else { break }
             path = "/api/v1/karn/templates?limit=20&cursor=\(cursor)"
         }
-        #expect(seen == (1...56).map { String(format: "BP%03d", $0) })
+        #expect(seen == (1...58).map { String(format: "BP%03d", $0) })
 
         // The widening family: SAFE catalog entries with their alias and parameter-count formula.
         let widen = try server.json("/api/v1/karn/templates/BP052")

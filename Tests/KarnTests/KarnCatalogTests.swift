@@ -7,15 +7,15 @@ import Testing
 @Suite struct KarnCatalogTests {
     @Test func defaultCatalogHasTheFiftyTemplatesOfTheSpec() throws {
         let catalog = try KarnCatalog()
-        #expect(catalog.count == 56)
+        #expect(catalog.count == 58)
         let slotTemplates = catalog.all().filter { !$0.isHostShaped }
         #expect(slotTemplates.count == 50 && slotTemplates.allSatisfy { $0.family == "slot" })
-        #expect(catalog.listByTier(.safe).count == 41, "35 of the 50, the widening and the structure families")
+        #expect(catalog.listByTier(.safe).count == 43, "35 of the 50, the widening, structure and depth families")
         #expect(catalog.listByTier(.experimental).count == 7)
         #expect(catalog.listByTier(.highRisk).count == 8)
         let first = try #require(catalog.listByTier(.safe).first)
         #expect(first.id == "BP001" && first.descriptor.stage == 0 && first.descriptor.risk == 0)
-        #expect(catalog.all().map(\.id) == (1...56).map { String(format: "BP%03d", $0) })
+        #expect(catalog.all().map(\.id) == (1...58).map { String(format: "BP%03d", $0) })
         // Spot checks against 05 §3.
         let bp036 = try #require(catalog.get("BP036"))
         #expect(bp036.name == "mixture_of_experts_4" && bp036.tier == .experimental && bp036.risk == 0.7 && bp036.stage == 5)

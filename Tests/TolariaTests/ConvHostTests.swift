@@ -142,8 +142,9 @@ import Testing
         #expect(
             Set(fields) == [
                 "model.layers", "model.layers[0].channels", "model.layers[1].kind", "model.layers[2].padding",
-                "model.layers[2].dilation", "model.layers[3].kind", "policy",
+                "model.layers[2].dilation", "model.layers[3].kind",
             ])
+        // A conv host takes a policy: its conv layers have seed slots (`conv-slot-<i>`, depth seeds).
         // Strides that leave nothing: 40 → 9 → 1, then a kernel of 3 has nothing to read.
         let shrinking = try Self.problems(
             """

@@ -56,11 +56,13 @@ final class Conv1DLayer: HostLayer {
         _ pass: LayerActivations, inputGradient: UnsafeMutablePointer<Float>?, _ step: LayerStep, hook: PreactivationHook,
         toPreactivation: Bool
     ) throws {
-        precondition(step.discard == nil && !toPreactivation, "a conv1d layer is never part of a shadow pass")
+        precondition(!toPreactivation, "a conv1d layer has no pre-activation hook")
         dims.batch = step.batch
         let gradients = parameters.gradients
+        // A shadow pass holds the host fixed: the weight gradient goes to the discard buffer.
         try Kernels.conv1dBackward(
-            inputGradient: inputGradient, weightGradient: gradients, biasGradient: gradients + shape.weightCount,
+            inputGradient: inputGradient, weightGradient: step.discard ?? gradients,
+            biasGradient: step.discard == nil ? gradients + shape.weightCount : nil,
             dz: pass.scratch[2], inputColumnsGradient: inputGradient == nil ? nil : pass.scratch[3],
             outputGradient: pass.outputGradient, z: pass.scratch[0], y: pass.output, columns: pass.scratch[1],
             weights: weights, activation: shape.activation, dimensions: dims)

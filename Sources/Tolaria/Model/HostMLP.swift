@@ -14,11 +14,15 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     /// `model.branches`), in the order they joined; nil or empty: none (optional so older
     /// architectures still decode). Their groups come last in the block.
     public var branches: [ConvBranchShape]?
+    /// Conv layers inserted after declared conv layers (fossilised depth seeds), in the order
+    /// they joined; nil or empty: none (optional so older architectures still decode). Their
+    /// groups come last in the block, after the branches'.
+    public var insertions: [ConvInsertShape]?
 
     public init(
         inputs: Int, hiddenSizes: [Int], classes: Int, activation: Activation = .relu,
         initialisation: WeightInitialisation = .kaimingUniform, convolutions: [Conv1DLayerShape]? = nil,
-        branches: [ConvBranchShape]? = nil
+        branches: [ConvBranchShape]? = nil, insertions: [ConvInsertShape]? = nil
     ) {
         self.inputs = inputs
         self.hiddenSizes = hiddenSizes
@@ -27,6 +31,7 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
         self.initialisation = initialisation
         self.convolutions = convolutions?.isEmpty == true ? nil : convolutions
         self.branches = branches?.isEmpty == true ? nil : branches
+        self.insertions = insertions?.isEmpty == true ? nil : insertions
     }
 
     /// The host a run's model spec declares over `inputs` features (conv layers resolved for
@@ -55,7 +60,24 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     public var parameterCount: Int {
         let w = widths
         return convolutionParameterCount + (0..<(w.count - 1)).reduce(0) { $0 + w[$1 + 1] * w[$1] + w[$1 + 1] }
-            + (branches ?? []).reduce(0) { $0 + $1.parameterCount }
+            + (branches ?? []).reduce(0) { $0 + $1.parameterCount } + insertionParameterCount
+    }
+
+    /// Floats of the inserted conv layers (last in the block).
+    public var insertionParameterCount: Int { (insertions ?? []).reduce(0) { $0 + $1.parameterCount } }
+
+    /// This architecture with one more inserted conv layer (a fossilised depth seed).
+    public func inserting(_ insertion: ConvInsertShape) -> HostArchitecture {
+        var shape = self
+        shape.insertions = (insertions ?? []) + [insertion]
+        return shape
+    }
+
+    /// Where an inserted conv after declared conv layer `layer` would read and write: that
+    /// layer's output length and channels (nil: the host has no such conv layer).
+    public func convolutionOutput(after layer: Int) -> (length: Int, channels: Int)? {
+        guard let convolutions, convolutions.indices.contains(layer) else { return nil }
+        return (convolutions[layer].outputLength, convolutions[layer].channels)
     }
 
     /// This architecture with one more conv branch (a fossilised structural seed).
@@ -66,9 +88,10 @@ public struct HostArchitecture: Sendable, Codable, Equatable {
     }
 }
 
-/// The host: a chain of `HostLayer`s — conv1d layers (optional), dense hidden layers with a
-/// seed slot after each, the dense output layer — and softmax cross-entropy on the logits.
-/// All parameters live in one `ParameterBlock` (conv layers first, in chain order). A pass
+/// The host: a chain of `HostLayer`s — conv1d layers (optional; after each, the convs inserted
+/// there and a conv seed slot), dense hidden layers with a seed slot after each, the dense
+/// output layer — and softmax cross-entropy on the logits. All parameters live in one
+/// `ParameterBlock` (conv layers first, then dense layers, branches, inserted convs). A pass
 /// (`HostPass`) holds every activation and gradient buffer, allocated once for the largest
 /// batch, so a training step allocates nothing. The main pass, the shadow passes of seeds in
 /// training and the ablation passes all run the layers' one forward and backward.
@@ -88,6 +111,11 @@ public final class HostMLP {
     let slotLayers: [SeedSlotLayer]
     /// Where each slot sits in `layers`.
     let slotIndices: [Int]
+    /// The slots after the declared conv layers (`conv-slot-<i>`), and where each sits in `layers`.
+    let convSlotLayers: [SeedSlotLayer]
+    let convSlotIndices: [Int]
+    /// The inserted conv layers (`architecture.insertions`), in that order.
+    let insertLayers: [ConvInsertLayer]
     /// By index in `layers`: whether it is a slot.
     let isSlot: [Bool]
     /// For the layer after a slot: that slot and the index of the layer before it (whose
@@ -111,11 +139,32 @@ public final class HostMLP {
             return ParameterGroup(name: name, block: block, offset: offset, count: count, learningRate: learningRate)
         }
         var layers: [any HostLayer] = []
+        // The inserted convs' groups come last in the block: their offsets are known up front.
+        var insertOffset = architecture.parameterCount - architecture.insertionParameterCount
+        let insertLayers = (architecture.insertions ?? []).enumerated().map { index, shape in
+            precondition(
+                shape.fits && architecture.convolutionOutput(after: shape.after).map { $0 == (shape.length, shape.channels) } == true,
+                "an inserted conv that does not fit the host")
+            defer { insertOffset += shape.parameterCount }
+            return ConvInsertLayer(
+                shape: shape,
+                parameters: ParameterGroup(
+                    name: "host.insert-\(index)", block: block, offset: insertOffset, count: shape.parameterCount,
+                    learningRate: learningRate))
+        }
+        var convSlotLayers: [SeedSlotLayer] = [], convSlotIndices: [Int] = []
         for (index, shape) in (architecture.convolutions ?? []).enumerated() {
             layers.append(
                 Conv1DLayer(
                     shape: shape, scheme: architecture.initialisation, parameters: group("host.conv-\(index)", shape.parameterCount)))
+            layers += insertLayers.filter { $0.shape.after == index } as [any HostLayer]
+            convSlotIndices.append(layers.count)
+            convSlotLayers.append(SeedSlotLayer(layer: index, width: shape.outputWidth, convolution: true))
+            layers.append(convSlotLayers[index])
         }
+        self.convSlotLayers = convSlotLayers
+        self.convSlotIndices = convSlotIndices
+        self.insertLayers = insertLayers
         let widths = architecture.widths
         let hidden = architecture.hiddenSizes.count
         var dense: [DenseLayer] = [], slotLayers: [SeedSlotLayer] = [], slotIndices: [Int] = []
@@ -137,7 +186,7 @@ public final class HostMLP {
         self.dense = dense
         self.slotLayers = slotLayers
         self.slotIndices = slotIndices
-        isSlot = layers.indices.map { slotIndices.contains($0) }
+        isSlot = layers.indices.map { slotIndices.contains($0) || convSlotIndices.contains($0) }
         var sources: [(slot: SeedSlotLayer, source: Int)?] = Array(repeating: nil, count: layers.count)
         for (slot, index) in zip(slotLayers, slotIndices) { sources[index + 1] = (slot, index - 1) }
         for shape in architecture.branches ?? [] {
@@ -152,7 +201,8 @@ public final class HostMLP {
                 shape: shape, group: group("host.branch-\(index)", shape.parameterCount), target: target, source: target - 2,
                 maxBatch: maxBatch)
         }
-        hostGroups = layers.compactMap { $0.group } + branches.map(\.group)
+        // In block order: the inserted convs' groups sit in the chain but last in the block.
+        hostGroups = (layers.compactMap { $0.group } + branches.map(\.group)).sorted { $0.offset < $1.offset }
         main = HostPass(layers: layers, maxBatch: maxBatch, classes: architecture.classes)
         initialise(seed: seed)
     }
@@ -164,8 +214,11 @@ public final class HostMLP {
         for branch in branches { branch.runner.initialise(&rng, zeroMap: false) }
     }
 
-    /// The slots after the hidden layers, with what is grafted into them.
-    public var slots: [SeedSlot] { slotLayers.map(\.slot) }
+    /// The slots after the hidden layers (`slot-<l>`, in order), then those after the declared
+    /// conv layers (`conv-slot-<i>`), with what is grafted into them.
+    public var slots: [SeedSlot] { allSlotLayers.map(\.slot) }
+
+    private var allSlotLayers: [SeedSlotLayer] { slotLayers + convSlotLayers }
 
     /// The logits of the last forward.
     public var logits: UnsafeMutablePointer<Float> { main.logits }
@@ -175,14 +228,14 @@ public final class HostMLP {
 
     /// Host groups and the groups of every grafted module, in a fixed order.
     public var parameterGroups: [ParameterGroup] {
-        hostGroups + slotLayers.flatMap { $0.module?.parameterGroups ?? [] }
+        hostGroups + allSlotLayers.flatMap { $0.module?.parameterGroups ?? [] }
     }
 
     /// The groups Tolaria's optimizer steps (and whose gradients its norm and clipping see):
     /// the host's and those of modules that do not step themselves.
     public var optimizedGroups: [ParameterGroup] {
         hostGroups
-            + slotLayers.flatMap { slot -> [ParameterGroup] in
+            + allSlotLayers.flatMap { slot -> [ParameterGroup] in
                 guard let module = slot.module, !module.capabilities.contains(.selfStepping) else { return [] }
                 return module.parameterGroups
             }
@@ -195,7 +248,7 @@ public final class HostMLP {
 
     /// The grafted modules that declare `capability`, with the slot each is in.
     public func modules(with capability: SeedModuleCapabilities) -> [(slot: SeedSlot, module: any SeedSlotModule)] {
-        slotLayers.compactMap { layer in
+        allSlotLayers.compactMap { layer in
             guard let module = layer.module, module.capabilities.contains(capability) else { return nil }
             return (layer.slot, module)
         }
@@ -204,7 +257,7 @@ public final class HostMLP {
     /// Grafts `module` into the named slot (nil empties it). Returns false for an unknown slot.
     @discardableResult
     public func install(_ module: (any SeedSlotModule)?, inSlot name: String) -> Bool {
-        guard let slot = slotLayers.first(where: { $0.name == name }) else { return false }
+        guard let slot = allSlotLayers.first(where: { $0.name == name }) else { return false }
         slot.module = module
         return true
     }
@@ -243,8 +296,33 @@ public final class HostMLP {
         lossScale: Float = 1
     ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
         precondition(layer >= 0 && layer < slotLayers.count && batch > 0 && batch <= maxBatch)
+        return try shadowPass(after: slotIndices[layer], activation: activation, labels: labels, batch: batch, lossScale: lossScale)
+    }
+
+    /// The shadow pass of a seed in conv slot `layer` (`conv-slot-<layer>`; Kasmina's inserted
+    /// convs in TRAINING): the batch's loss with the slot's output h + `contribution` (h the
+    /// slot's input in the last forward), through the host's later layers — conv layers
+    /// included — with their weights held fixed, and ∂L/∂(h + contribution) (× `lossScale`),
+    /// which is ∂L/∂contribution. Writes nothing of the main pass.
+    public func shadowPass(
+        convolutionSlot layer: Int, contribution: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+        lossScale: Float = 1
+    ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
+        precondition(layer >= 0 && layer < convSlotLayers.count && batch > 0 && batch <= maxBatch)
+        let slot = convSlotIndices[layer]
+        guard let h = main.activations[slot].input else { preconditionFailure("a conv-slot shadow pass before its forward") }
         let pass = shadowBuffers()
-        let slot = slotIndices[layer]
+        let activation = pass.activations[slot].output
+        for i in 0..<(batch * convSlotLayers[layer].width) { activation[i] = h[i] + contribution[i] }
+        return try shadowPass(after: slot, activation: activation, labels: labels, batch: batch, lossScale: lossScale)
+    }
+
+    /// The layers after chain index `slot` from `activation`, weights held fixed; the gradient
+    /// is ∂L/∂activation.
+    private func shadowPass(
+        after slot: Int, activation: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, lossScale: Float
+    ) throws -> (loss: Float, correct: Int, gradient: UnsafePointer<Float>) {
+        let pass = shadowBuffers()
         let step = LayerStep(batch: batch, training: true, discard: pass.discard)
         _ = try forward(pass, from: slot + 1, input: activation, step, seeds: false)
         let (loss, correct) = try pass.loss(labels: labels, batch: batch)
@@ -360,9 +438,10 @@ public final class HostMLP {
     private func shadowBuffers() -> HostPass {
         if let shadow { return shadow }
         // A shadow pass starts after a slot: the layers before the first one need no buffers.
-        let largest = dense.map { $0.inputs * $0.outputs }.max() ?? 1
-        let pass = HostPass(
-            layers: layers, maxBatch: maxBatch, classes: architecture.classes, from: slotIndices.first ?? 0, discard: largest)
+        // Its discarded weight gradients: as many floats as the largest layer has parameters.
+        let largest = layers.compactMap { $0.group?.count }.max() ?? 1
+        let first = (slotIndices + convSlotIndices).min() ?? 0
+        let pass = HostPass(layers: layers, maxBatch: maxBatch, classes: architecture.classes, from: first, discard: largest)
         shadow = pass
         return pass
     }
@@ -420,17 +499,46 @@ public final class HostMLP {
                     nb.update(from: b, count: outputs)
                 }
             }
-            for (old, new) in zip(branches, wider.branches) {
-                (destination + new.group.offset).update(from: source + old.group.offset, count: old.group.count)
+            for (old, new) in zip(
+                branches.map(\.group) + insertLayers.map(\.parameters), wider.branches.map(\.group) + wider.insertLayers.map(\.parameters))
+            {
+                (destination + new.offset).update(from: source + old.offset, count: old.count)
             }
         }
         return wider
     }
 
+    /// This host with `insertion` as one more inserted conv layer carrying `values` (a fossilised
+    /// depth seed: the same function, since the layer computes exactly what the seed added at
+    /// α = 1). Every existing group keeps its values, optimizer moments and settings (by name);
+    /// the new group (`host.insert-<i>`, last in the block) starts at the host's rate with zero
+    /// moments. Grafted modules are not moved (the caller installs them).
+    public func inserting(_ insertion: ConvInsertShape, values: [Float]) -> HostMLP {
+        precondition(values.count == insertion.parameterCount)
+        let grown = HostMLP(
+            architecture: architecture.inserting(insertion), maxBatch: maxBatch, learningRate: hostGroups[0].learningRate, seed: 0)
+        grown.labelSmoothing = labelSmoothing
+        let old = Dictionary(uniqueKeysWithValues: hostGroups.map { ($0.name, $0) })
+        for group in grown.hostGroups {
+            guard let source = old[group.name] else {
+                values.withUnsafeBufferPointer { group.values.update(from: $0.baseAddress!, count: values.count) }
+                continue
+            }
+            precondition(source.count == group.count)
+            group.values.update(from: source.values, count: group.count)
+            group.firstMoment.update(from: source.firstMoment, count: group.count)
+            group.secondMoment.update(from: source.secondMoment, count: group.count)
+            group.learningRate = source.learningRate
+            group.frozen = source.frozen
+            group.step = source.step
+        }
+        return grown
+    }
+
     /// Zeroes the gradients of the host and of every grafted module.
     public func zeroGradients() {
         block.zeroGradients()
-        for slot in slotLayers {
+        for slot in allSlotLayers {
             for group in slot.module?.parameterGroups ?? [] { group.gradients.update(repeating: 0, count: group.count) }
         }
     }

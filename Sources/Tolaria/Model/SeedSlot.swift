@@ -117,16 +117,30 @@ extension SeedSlotModule {
     public var shadowContribution: UnsafePointer<Float>? { nil }
 }
 
-/// A named hook point after a hidden layer (`slot-0` follows hidden layer 0). Empty means
-/// identity at zero cost: the layer's output feeds the next layer directly.
+/// A named hook point after a hidden layer (`slot-0` follows hidden layer 0) or after a
+/// declared conv layer and the convs inserted after it (`conv-slot-0`). Empty means identity at
+/// zero cost: the layer's output feeds the next layer directly.
 public struct SeedSlot {
     public let name: String
-    /// The hidden layer it follows.
+    /// The hidden layer it follows (a conv slot: the declared conv layer).
     public let layer: Int
     public let width: Int
     public var module: (any SeedSlotModule)?
 
     public static func name(forLayer layer: Int) -> String { "slot-\(layer)" }
+
+    /// The name of the slot after declared conv layer `layer` (and the convs inserted after it).
+    public static func name(forConvolution layer: Int) -> String { "conv-slot-\(layer)" }
+
+    /// The declared conv layer a `conv-slot-<i>` name follows; nil for any other name.
+    public static func convolution(named name: String) -> Int? {
+        guard name.hasPrefix("conv-slot-"), let layer = Int(name.dropFirst("conv-slot-".count)), layer >= 0 else { return nil }
+        return layer
+    }
+
+    /// A slot after a conv layer: its activation is a signal `[length, channels]`, and a module
+    /// there adds to it through `.preactivation` (Kasmina's inserted convs).
+    public var isConvolution: Bool { SeedSlot.convolution(named: name) != nil }
 }
 
 /// A controller that can rebuild the module a checkpoint names (resume after a restart,
@@ -138,19 +152,26 @@ public protocol SeedModuleFactory: AnyObject {
 }
 
 /// A seed slot in the host's chain of layers: the grafted module's forward and backward, or
-/// nothing at all when the slot is empty (the host skips it).
+/// nothing at all when the slot is empty (the host skips it). In a conv slot a `.preactivation`
+/// module adds its contribution to the slot's own output, computed from the slot's input (the
+/// conv signal h): `y = module(h) + contribution(h)`, and learns from ∂L/∂y.
 final class SeedSlotLayer: HostLayer {
     let name: String
-    /// The hidden layer it follows.
+    /// The hidden layer it follows (a conv slot: the declared conv layer).
     let layer: Int
     let width: Int
+    let isConvolution: Bool
     var module: (any SeedSlotModule)?
 
-    init(layer: Int, width: Int) {
-        name = SeedSlot.name(forLayer: layer)
+    init(layer: Int, width: Int, convolution: Bool = false) {
+        name = convolution ? SeedSlot.name(forConvolution: layer) : SeedSlot.name(forLayer: layer)
         self.layer = layer
         self.width = width
+        isConvolution = convolution
     }
+
+    /// The module adds to this slot's output (a conv slot with a `.preactivation` module).
+    private var contributes: Bool { isConvolution && module?.capabilities.contains(.preactivation) == true }
 
     var slot: SeedSlot { SeedSlot(name: name, layer: layer, width: width, module: module) }
     var inputWidth: Int { width }
@@ -170,6 +191,11 @@ final class SeedSlotLayer: HostLayer {
         guard let module else { return input }
         pass.input = input
         try module.forward(input: input, output: pass.output, batch: step.batch, width: width, training: step.training)
+        if contributes {
+            try module.addContribution(
+                layerInput: input, preactivation: pass.output, batch: step.batch, inputs: width, outputs: width,
+                training: step.training)
+        }
         return UnsafePointer(pass.output)
     }
 
@@ -181,6 +207,9 @@ final class SeedSlotLayer: HostLayer {
         try module.backward(
             outputGradient: pass.outputGradient, inputGradient: inputGradient, input: input, output: pass.output,
             batch: step.batch, width: width)
+        if contributes {
+            try module.contributionBackward(preactivationGradient: pass.outputGradient, batch: step.batch, outputs: width)
+        }
     }
 
     func preactivationGradient(_ pass: LayerActivations) -> UnsafePointer<Float> { UnsafePointer(pass.outputGradient) }

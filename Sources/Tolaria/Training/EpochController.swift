@@ -15,6 +15,10 @@ public enum EpochDecision {
     /// Make a conv branch part of the host (a fossilised structural seed) with these parameter
     /// values: the host is rebuilt with one more branch, same function, everything else kept.
     case addBranch(ConvBranchShape, values: [Float])
+    /// Make an inserted conv layer part of the host (a fossilised depth seed) with these
+    /// parameter values: the host is rebuilt with one more layer after a declared conv layer,
+    /// same function, everything else kept.
+    case insertConvolution(ConvInsertShape, values: [Float])
 }
 
 /// What the controller sees at an epoch boundary.

@@ -107,8 +107,9 @@ extension RunConfig {
         }
 
         var model = ModelSpec()
-        // Conv layers declared, even by an otherwise invalid `layers` (seeds cannot graft there).
+        // Conv layers declared, even by an otherwise invalid `layers` (each has a conv slot after it).
         var declaresConvolutions = false
+        var convolutionCount = 0
         // The layers resolved over the data's feature count when the config alone gives it.
         var knownShapes: (convolutions: [Conv1DLayerShape], hiddenSizes: [Int], problems: [(index: Int, message: String)])?
         if let reader = root.object("model", required: false) {
@@ -123,7 +124,8 @@ extension RunConfig {
             }
             if reader.has("layers") {
                 if case .array(let items)? = reader.value("layers") {
-                    declaresConvolutions = items.contains { $0.objectValue?["kind"] == .string("conv1d") }
+                    convolutionCount = items.count { $0.objectValue?["kind"] == .string("conv1d") }
+                    declaresConvolutions = convolutionCount > 0
                 }
                 if reader.has("hidden_sizes") {
                     reader.problem("layers", "declare the host either by hidden_sizes or by layers, not both")
@@ -203,17 +205,12 @@ extension RunConfig {
         }
         if root.has("policy") {
             config.policy = root.enumeration("policy", ControlPolicy.self)
-            if config.effectivePolicy != .none && declaresConvolutions {
-                root.problem(
-                    "policy",
-                    "seeds do not graft into conv hosts yet: a controller needs a host declared by hidden_sizes or dense layers only")
-            } else if config.effectivePolicy != .none && model.hiddenSizes.isEmpty {
-                root.problem("policy", "a controller grafts seeds into slots after hidden layers; this host has none")
+            if config.effectivePolicy != .none && model.hiddenSizes.isEmpty && !declaresConvolutions {
+                root.problem("policy", "a controller grafts seeds into slots after hidden or conv layers; this host has none")
             }
         }
         if let reader = root.object("seeds", required: false) {
-            if declaresConvolutions { root.problem("seeds", "seeds do not graft into conv hosts yet") }
-            config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, epochs: epochs ?? 1)
+            config.seeds = parseSeeds(reader, hiddenSizes: model.hiddenSizes, convolutions: convolutionCount, epochs: epochs ?? 1)
             if config.policy == nil || config.policy == ControlPolicy.none {
                 root.problem("seeds", "seed settings need a policy ('heuristic', 'learned' or 'scheduled')")
             } else if (config.policy == .scheduled) != reader.has("schedule") {
@@ -373,26 +370,28 @@ extension RunConfig {
         return (layers, valid)
     }
 
-    /// The `seeds` object: slot names must exist in the host, blueprint ids look like ids
-    /// (whether they exist and fit the slots is the controller's check, see
-    /// `RunService.Options`), ranges keep a run's lifecycle sane.
-    static func parseSeeds(_ reader: FieldReader, hiddenSizes: [Int], epochs: Int) -> SeedSettings {
+    /// The `seeds` object: slot names must exist in the host (`slot-<l>` after hidden layers,
+    /// `conv-slot-<i>` after conv layers), blueprint ids look like ids (whether they exist and
+    /// fit the slots is the controller's check, see `RunService.Options`), ranges keep a run's
+    /// lifecycle sane.
+    static func parseSeeds(_ reader: FieldReader, hiddenSizes: [Int], convolutions: Int = 0, epochs: Int) -> SeedSettings {
         var seeds = SeedSettings()
-        let slotNames = (0..<hiddenSizes.count).map(SeedSlot.name(forLayer:))
+        let slotNames =
+            (0..<hiddenSizes.count).map(SeedSlot.name(forLayer:)) + (0..<convolutions).map(SeedSlot.name(forConvolution:))
         if reader.has("slots") {
             if let names = reader.stringArray("slots", count: 1...max(1, slotNames.count), maxLength: 64) {
                 for (index, name) in names.enumerated() where !slotNames.contains(name) {
                     reader.problem(
                         "slots[\(index)]",
                         slotNames.isEmpty
-                            ? "the host has no hidden layer, hence no seed slot"
+                            ? "the host has no hidden or conv layer, hence no seed slot"
                             : "'\(name)' is not a slot of this host (\(slotNames.joined(separator: ", ")))")
                 }
                 if Set(names).count != names.count { reader.problem("slots", "lists a slot twice") }
                 seeds.slots = names
             }
         } else if slotNames.isEmpty {
-            reader.problem("slots", "the host has no hidden layer, hence no seed slot")
+            reader.problem("slots", "the host has no hidden or conv layer, hence no seed slot")
         }
         for key in ["blueprints", "approved_blueprints"] where reader.has(key) {
             guard let ids = reader.stringArray(key, count: key == "blueprints" ? 1...64 : 0...64, maxLength: 64) else { continue }

@@ -205,7 +205,9 @@ public final class Trainer {
         // norm and clipping; groups change only at epoch boundaries.
         let groups = model.optimizedGroups.filter { $0.count > 0 }
         let selfStepping = model.selfSteppingModules
-        let shadowed = model.modules(with: .shadowTraining).map { (layer: $0.slot.layer, module: $0.module) }
+        let shadowed = model.modules(with: .shadowTraining).map {
+            (layer: $0.slot.layer, convolution: $0.slot.isConvolution, width: $0.slot.width, module: $0.module)
+        }
         let trainable = groups.filter { !$0.frozen }
         var lossSum = 0.0, correct = 0, samples = 0
         var normSum = 0.0, normCount = 0
@@ -283,12 +285,24 @@ public final class Trainer {
                         correct += hits
                         samples += rows
                         flops += Double(rows) * (cost.hostPerExample + seedPerExample)
-                        for (layer, module) in shadowed {
+                        for (layer, convolution, slotWidth, module) in shadowed {
                             let contribution = module.capabilities.contains(.preactivation) ? module.shadowContribution : nil
                             if module.shadowActivation != nil || contribution != nil {
-                                flops += Double(rows) * cost.shadowPerExample[layer]
+                                flops +=
+                                    Double(rows)
+                                    * (convolution ? cost.convolutionShadowPerExample[layer] : cost.shadowPerExample[layer])
                             }
-                            if let activation = module.shadowActivation {
+                            if convolution {
+                                // A conv slot's seed adds to the slot's own output (Kasmina's inserted convs).
+                                guard let contribution else { continue }
+                                module.shadowPassWillBegin()
+                                let shadow = try model.shadowPass(
+                                    convolutionSlot: layer, contribution: contribution, labels: batchLabels, batch: rows,
+                                    lossScale: lossScale)
+                                try module.shadowBackward(
+                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
+                                    width: slotWidth)
+                            } else if let activation = module.shadowActivation {
                                 module.shadowPassWillBegin()
                                 let shadow = try model.shadowPass(
                                     slot: layer, activation: activation, labels: batchLabels, batch: rows,
@@ -414,6 +428,8 @@ public final class Trainer {
                     widen(layer: layer, units: units, epoch: epoch)
                 case .addBranch(let shape, let values):
                     addBranch(shape, values: values, epoch: epoch)
+                case .insertConvolution(let shape, let values):
+                    insertConvolution(shape, values: values, epoch: epoch)
                 }
             }
         } catch {
@@ -481,7 +497,7 @@ public final class Trainer {
             return
         }
         let wider = model.widened(layer: layer, by: units)
-        for slot in model.slots where slot.layer != layer { wider.install(slot.module, inSlot: slot.name) }
+        for slot in model.slots where slot.isConvolution || slot.layer != layer { wider.install(slot.module, inSlot: slot.name) }
         model = wider
     }
 
@@ -516,6 +532,24 @@ public final class Trainer {
         grown.block.firstMoment.advanced(by: count).update(repeating: 0, count: values.count)
         grown.block.secondMoment.advanced(by: count).update(repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { grown.block.values.advanced(by: count).update(from: $0.baseAddress!, count: values.count) }
+        for slot in model.slots { grown.install(slot.module, inSlot: slot.name) }
+        model = grown
+    }
+
+    /// Replaces the host by one with `shape` as one more inserted conv layer carrying `values`
+    /// (same function: the seed added exactly this at α = 1; `HostMLP.inserting`). Every
+    /// slot's module moves over.
+    func insertConvolution(_ shape: ConvInsertShape, values: [Float], epoch: Int) {
+        guard shape.fits, model.architecture.convolutionOutput(after: shape.after).map({ $0 == (shape.length, shape.channels) }) == true,
+            values.count == shape.parameterCount
+        else {
+            sink.event(
+                TrainingEvent(
+                    runId: runId, epoch: epoch, kind: .controllerError, level: .error,
+                    message: "the controller asked to insert a conv layer that does not fit the host"))
+            return
+        }
+        let grown = model.inserting(shape, values: values)
         for slot in model.slots { grown.install(slot.module, inSlot: slot.name) }
         model = grown
     }

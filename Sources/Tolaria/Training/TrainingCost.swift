@@ -15,15 +15,28 @@ public struct TrainingCost: Sendable, Equatable {
     /// Forward + input-gradient FLOPs per example of the host's dense layers after slot `l`
     /// (what a shadow pass through them costs), by slot index.
     public var shadowPerExample: [Double]
+    /// The same after conv slot `i` (`conv-slot-<i>`): the later conv layers (inserted ones
+    /// too) and every dense layer, by declared conv layer.
+    public var convolutionShadowPerExample: [Double]
 
     public init(architecture a: HostArchitecture) {
         var forward = 0.0, backward = 0.0
         var first = true
-        for conv in a.convolutions ?? [] {
+        // Products of each declared conv layer with the convs inserted after it.
+        var convProducts: [Double] = []
+        for (index, conv) in (a.convolutions ?? []).enumerated() {
             let products = 2 * Double(conv.multiplyAdds)
             forward += products + Double(conv.outputWidth)
             backward += products + (first ? 0 : products) + Double(conv.outputWidth)
             first = false
+            var stage = products
+            for insertion in (a.insertions ?? []) where insertion.after == index {
+                let inserted = TrainingCost.insertPerExample(insertion)
+                forward += inserted.forward
+                backward += inserted.backward
+                stage += 2 * Double(insertion.multiplyAdds)
+            }
+            convProducts.append(stage)
         }
         let widths = a.widths
         var denseProducts: [Double] = []
@@ -39,6 +52,30 @@ public struct TrainingCost: Sendable, Equatable {
         hostPerExample = forward + backward + (a.branches ?? []).reduce(0) { $0 + TrainingCost.branchPerExample($1) }
         // After slot l (hidden layer l) come dense layers l+1 … output.
         shadowPerExample = (0..<a.hiddenSizes.count).map { l in 2 * denseProducts[(l + 1)...].reduce(0, +) }
+        // After conv slot i come the conv stages i+1 … (their own inserted convs after conv i
+        // are before the slot) and every dense layer.
+        let allDense = denseProducts.reduce(0, +)
+        convolutionShadowPerExample = convProducts.indices.map { i in
+            let later = convProducts[(i + 1)...].reduce(0, +)
+            return 2 * (later + allDense)
+        }
+    }
+
+    /// Forward and backward FLOPs per example of an inserted conv layer of the host: the
+    /// convolution (+ bias) and the residual add; its weight gradient and input gradient (+
+    /// the residual's δ).
+    public static func insertPerExample(_ insertion: ConvInsertShape) -> (forward: Double, backward: Double) {
+        let products = 2 * Double(insertion.multiplyAdds)
+        let width = Double(insertion.width)
+        return (products + 2 * width, 2 * products + 2 * width)
+    }
+
+    /// Forward + backward FLOPs per example of an inserted conv as a seed (weights shared across
+    /// positions): the convolution, its bias and the blend; the weight gradient (its input is
+    /// detached).
+    public static func insertSeedPerExample(_ insertion: ConvInsertShape) -> Double {
+        let products = 2 * Double(insertion.multiplyAdds)
+        return 2 * products + 3 * Double(insertion.width)
     }
 
     /// Forward + backward FLOPs per example of a conv branch (a host branch or a conv-branch
