@@ -323,8 +323,12 @@ public final class HTTPServer: @unchecked Sendable {
         state.status = response.status
         state.responseBytes = response.body.count
         if let stream = response.stream { return respond(state, connection, response, stream: stream) }
-        let mhdResponse = response.body.withUnsafeBytes { raw in
-            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+        // Not copied: the request state holds the body (an array nobody mutates, so its
+        // storage stays put) until libmicrohttpd reports the request complete, after the last
+        // byte was sent. A cached body (health) is then sent straight from the cache.
+        state.responseBody = response.body
+        let mhdResponse = state.responseBody.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_PERSISTENT)
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
@@ -454,6 +458,8 @@ final class RequestState {
     let path: String
     let startNanoseconds = monotonicNanoseconds()
     var body: [UInt8] = []
+    /// The response body libmicrohttpd sends from (kept here until the request completes).
+    var responseBody: [UInt8] = []
     var bodyTooLarge = false
     var responded = false
     var status = 0
