@@ -3,6 +3,8 @@
 # routing, request id, metrics, access log written to a file) and against nginx answering a
 # same-size JSON body with `return 200`, same settings, in one run. Prints both and the ratio.
 #   bench/http.sh            (DURATION=10s THREADS=2 CONNECTIONS=32 by default)
+#   ESPER_BINARY=path bench/http.sh   (an esper built elsewhere; no build)
+# The esper process inherits the environment (e.g. ESPER_HTTP_CONNECTION_MEMORY_BYTES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +21,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-swift build -c release --product esper >/dev/null
+if [ -z "${ESPER_BINARY:-}" ]; then
+  swift build -c release --product esper >/dev/null
+  ESPER_BINARY=.build/release/esper
+fi
 work=$(mktemp -d)
 cleanup() {
   [ -n "${esper_pid:-}" ] && kill "$esper_pid" 2>/dev/null && wait "$esper_pid" 2>/dev/null || true
@@ -28,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ESPER_HTTP_THREADS=$THREADS .build/release/esper serve --port "$ESPER_BENCH_PORT" --data-dir "$work/var" 2>"$work/esper.log" &
+ESPER_HTTP_THREADS=$THREADS "$ESPER_BINARY" serve --port "$ESPER_BENCH_PORT" --data-dir "$work/var" 2>"$work/esper.log" &
 esper_pid=$!
 for _ in $(seq 100); do curl -fs "localhost:$ESPER_BENCH_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 body=$(curl -fs "localhost:$ESPER_BENCH_PORT/healthz")
@@ -62,6 +67,7 @@ run() {  # prints: requests/s p50 p99
 
 read -r e_rps e_p50 e_p99 < <(run "http://127.0.0.1:$ESPER_BENCH_PORT/healthz")
 read -r n_rps n_p50 n_p99 < <(run "http://127.0.0.1:$NGINX_BENCH_PORT/healthz")
+printf '%s, load %s; ESPER_HTTP_CONNECTION_MEMORY_BYTES=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "${ESPER_HTTP_CONNECTION_MEMORY_BYTES:-default}"
 printf 'body %d bytes; wrk -t%s -c%s -d%s\n' "${#body}" "$THREADS" "$CONNECTIONS" "$DURATION"
 printf '%-8s %12s %10s %10s\n' server req/s p50 p99
 printf '%-8s %12s %10s %10s\n' esper "$e_rps" "$e_p50" "$e_p99"

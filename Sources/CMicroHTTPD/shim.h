@@ -68,6 +68,13 @@ static inline const struct sockaddr *esper_mhd_client_address(struct MHD_Connect
     return info ? info->client_addr : NULL;
 }
 
+/* The per-connection pointer the connection notifier stored (NULL before it ran). */
+static inline void *esper_mhd_socket_context(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
 /* The connection's socket (for per-socket options such as SO_SNDBUF), or -1. */
 static inline int esper_mhd_connection_fd(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info =

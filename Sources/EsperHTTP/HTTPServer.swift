@@ -164,15 +164,33 @@ public final class HTTPServer: @unchecked Sendable {
         return admitted ? .YES : .NO
     }
 
-    private static let connectionNotifier: MHD_NotifyConnectionCallback = { cls, connection, _, code in
-        guard let cls, let connection else { return }
+    /// Keeps the peer's printed address in the connection's socket context from "started" to
+    /// "closed": requests on a keep-alive connection read it instead of printing it again.
+    private static let connectionNotifier: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
+        guard let cls, let connection, let socketContext else { return }
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
-        let address = SocketAddress.describe(esper_mhd_client_address(connection))
         switch code {
-        case .CONNECTION_NOTIFY_STARTED: server.budget.started(address)
-        case .CONNECTION_NOTIFY_CLOSED: server.budget.closed(address)
+        case .CONNECTION_NOTIFY_STARTED:
+            let peer = ConnectionPeer(address: SocketAddress.describe(esper_mhd_client_address(connection)))
+            socketContext.pointee = Unmanaged.passRetained(peer).toOpaque()
+            server.budget.started(peer.address)
+        case .CONNECTION_NOTIFY_CLOSED:
+            if let raw = socketContext.pointee {
+                socketContext.pointee = nil
+                server.budget.closed(Unmanaged<ConnectionPeer>.fromOpaque(raw).takeRetainedValue().address)
+            } else {
+                server.budget.closed(SocketAddress.describe(esper_mhd_client_address(connection)))
+            }
         default: break
         }
+    }
+
+    /// The peer's printed address: from the socket context, else printed now.
+    private static func peerAddress(_ connection: OpaquePointer) -> String {
+        if let raw = esper_mhd_socket_context(connection) {
+            return Unmanaged<ConnectionPeer>.fromOpaque(raw).takeUnretainedValue().address
+        }
+        return SocketAddress.describe(esper_mhd_client_address(connection))
     }
 
     private static let completedHandler: MHD_RequestCompletedCallback = { cls, _, conCls, termination in
@@ -226,14 +244,12 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func dispatch(_ state: RequestState, _ connection: OpaquePointer) -> MHD_Result {
-        let headers = collect(connection, .HEADER_KIND)
-        var headerMap: [String: String] = [:]
-        for (name, value) in headers { headerMap[name.lowercased()] = value }
+        let headerMap = headers(connection)
         state.requestId = RequestID.accept(headerMap["x-request-id"]) ?? RequestID.make()
         var request = HTTPRequest(
             method: state.method, path: state.path, queryItems: collect(connection, .GET_ARGUMENT_KIND),
             headers: headerMap, body: state.body, requestId: state.requestId,
-            remoteAddress: clientAddress(peer: SocketAddress.describe(esper_mhd_client_address(connection)), headerMap["x-forwarded-for"]))
+            remoteAddress: clientAddress(peer: HTTPServer.peerAddress(connection), headerMap["x-forwarded-for"]))
         state.body = []
         if let problem = HTTPServer.controlCharacterProblem(path: state.path, query: request.queryItems) {
             state.route = "unmatched"
@@ -307,8 +323,12 @@ public final class HTTPServer: @unchecked Sendable {
         state.status = response.status
         state.responseBytes = response.body.count
         if let stream = response.stream { return respond(state, connection, response, stream: stream) }
-        let mhdResponse = response.body.withUnsafeBytes { raw in
-            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+        // Not copied: the request state holds the body (an array nobody mutates, so its
+        // storage stays put) until libmicrohttpd reports the request complete, after the last
+        // byte was sent. A cached body (health) is then sent straight from the cache.
+        state.responseBody = response.body
+        let mhdResponse = state.responseBody.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_PERSISTENT)
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
@@ -370,6 +390,40 @@ public final class HTTPServer: @unchecked Sendable {
         var items: [(name: String, value: String)] = []
     }
 
+    private final class CollectedHeaders {
+        var map: [String: String] = [:]
+    }
+
+    /// The request's headers by lower-case name (a repeated header: the last one), built in
+    /// one pass over libmicrohttpd's list.
+    private func headers(_ connection: OpaquePointer) -> [String: String] {
+        let collected = CollectedHeaders()
+        withExtendedLifetime(collected) {
+            _ = MHD_get_connection_values(
+                connection, .HEADER_KIND,
+                { cls, _, key, value in
+                    guard let cls, let key else { return .YES }
+                    let collected = Unmanaged<CollectedHeaders>.fromOpaque(cls).takeUnretainedValue()
+                    collected.map[HTTPServer.lowercased(key)] = value.map { String(cString: $0) } ?? ""
+                    return .YES
+                }, Unmanaged.passUnretained(collected).toOpaque())
+        }
+        return collected.map
+    }
+
+    /// An ASCII header name in lower case, straight from the C string (header names are
+    /// tokens; other bytes are kept as they are).
+    static func lowercased(_ name: UnsafePointer<CChar>) -> String {
+        let length = strlen(name)
+        return String(unsafeUninitializedCapacity: length) { out in
+            for i in 0..<length {
+                let byte = UInt8(bitPattern: name[i])
+                out[i] = byte >= 65 && byte <= 90 ? byte + 32 : byte
+            }
+            return length
+        }
+    }
+
     private func collect(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> [(name: String, value: String)] {
         let collected = Collected()
         withExtendedLifetime(collected) {
@@ -391,6 +445,12 @@ struct DaemonHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
 
+/// What the server keeps per connection (libmicrohttpd's socket context).
+final class ConnectionPeer {
+    let address: String
+    init(address: String) { self.address = address }
+}
+
 /// Per-request state, owned by libmicrohttpd's `*con_cls` from the first callback to the
 /// completion callback. Only the connection's thread touches it.
 final class RequestState {
@@ -398,6 +458,8 @@ final class RequestState {
     let path: String
     let startNanoseconds = monotonicNanoseconds()
     var body: [UInt8] = []
+    /// The response body libmicrohttpd sends from (kept here until the request completes).
+    var responseBody: [UInt8] = []
     var bodyTooLarge = false
     var responded = false
     var status = 0

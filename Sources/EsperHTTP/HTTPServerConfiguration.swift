@@ -19,7 +19,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// and the reserve (they carry many users), and their `X-Forwarded-For` is believed.
     public var trustedProxies: [String] = []
     /// Per-connection memory for headers and buffers; larger header blocks get 431.
-    public var connectionMemoryLimitBytes: Int = 64 * 1024
+    /// libmicrohttpd clears all of it after every request (a `memset` per request), so it is
+    /// kept small: 16 KB takes an 8 KB header (nginx's default limit for one header line)
+    /// and refuses a 16 KB one (both tested).
+    public var connectionMemoryLimitBytes: Int = 16 * 1024
     /// Request bodies above this get 413 (checked against Content-Length up front and while
     /// reading a chunked body).
     public var maxBodyBytes: Int = 1 << 20

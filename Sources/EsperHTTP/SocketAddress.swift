@@ -38,21 +38,24 @@ struct SocketAddress {
 
     static func describe(_ address: UnsafePointer<sockaddr>?) -> String {
         guard let address else { return "" }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        switch Int32(address.pointee.sa_family) {
-        case AF_INET:
-            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
-                var addr = v4.pointee.sin_addr
-                _ = inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN) + 1) { buffer in
+            let capacity = socklen_t(buffer.count)
+            let printed: UnsafePointer<CChar>?
+            switch Int32(address.pointee.sa_family) {
+            case AF_INET:
+                printed = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                    var addr = v4.pointee.sin_addr
+                    return inet_ntop(AF_INET, &addr, buffer.baseAddress, capacity)
+                }
+            case AF_INET6:
+                printed = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                    var addr = v6.pointee.sin6_addr
+                    return inet_ntop(AF_INET6, &addr, buffer.baseAddress, capacity)
+                }
+            default:
+                printed = nil
             }
-        case AF_INET6:
-            address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
-                var addr = v6.pointee.sin6_addr
-                _ = inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
-            }
-        default:
-            return ""
+            return printed.map { String(cString: $0) } ?? ""
         }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

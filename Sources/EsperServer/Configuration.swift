@@ -164,7 +164,7 @@ public struct Configuration: Sendable {
         ("ESPER_HTTP_MAX_CONNECTIONS", "1024", "open connections at most, 1-65536"),
         ("ESPER_HTTP_MAX_CONNECTIONS_PER_IP", "256", "open connections per client address, 0 (no limit)-65536"),
         ("ESPER_HTTP_MAX_BODY_BYTES", "1048576", "largest request body; larger gets 413"),
-        ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "65536", "per-connection buffer (bounds header size), 8192-1048576"),
+        ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "16384", "per-connection buffer (bounds header size), 8192-1048576"),
         ("ESPER_API_TOKEN", "(unset: no auth)", "bearer token every mutating endpoint requires, at least 16 bytes"),
         ("ESPER_API_PROTECT_READS", "off", "on: reads need the token too (except /healthz, /metrics, /api/v1/version)"),
         ("ESPER_SSE_MAX_SUBSCRIBERS", "256", "open Server-Sent Events streams at most, 1-100000; one more gets 503 with Retry-After"),

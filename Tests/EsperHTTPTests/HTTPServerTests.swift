@@ -39,6 +39,12 @@ final class TestServer {
         }
         router.add("GET", "/boom") { _ in throw CocoaError(.fileNoSuchFile) }
         router.add("GET", "/open", isPublic: true) { _ in .text("open") }
+        router.add("GET", "/whoami") { request in
+            try .json([
+                "address": request.remoteAddress, "agent": request.header("User-Agent") ?? "",
+                "repeated": request.headers["x-repeated"] ?? "", "names": request.headers.keys.sorted().joined(separator: ","),
+            ])
+        }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = HTTPServer(
@@ -167,6 +173,30 @@ final class TestServer {
         if let response = try? huge.readResponse() { #expect(response.status >= 400) }
 
         #expect(try RawHTTP.request(port: server.port, path: "/items/ok").status == 200)
+    }
+
+    @Test func headersReachHandlersByLowerCaseNameWithThePeerAddress() throws {
+        let server = try TestServer()
+        let connection = try RawHTTPConnection(port: server.port)
+        // Two requests on one connection: the peer's address is kept per connection.
+        for _ in 0..<2 {
+            connection.send("GET /whoami HTTP/1.1\r\nHost: x\r\nUSER-Agent: probe/1\r\nX-Repeated: a\r\nx-repeated: b\r\n\r\n")
+            let object = try RawHTTP.json(try connection.readResponse())
+            #expect(object["address"] as? String == "127.0.0.1")
+            #expect(object["agent"] as? String == "probe/1")
+            #expect(object["repeated"] as? String == "b")  // the last of a repeated header
+            #expect(object["names"] as? String == "host,user-agent,x-repeated")
+        }
+    }
+
+    @Test func theDefaultConnectionBufferTakesAnEightKilobyteHeaderAndRefusesSixteen() throws {
+        let server = try TestServer()
+        #expect(server.server.configuration.connectionMemoryLimitBytes == 16 * 1024)
+        let fits = try RawHTTP.request(port: server.port, path: "/items/1", headers: ["X-Large": String(repeating: "v", count: 8 * 1024)])
+        #expect(fits.status == 200)
+        let tooLarge = try RawHTTP.request(
+            port: server.port, path: "/items/1", headers: ["X-Large": String(repeating: "v", count: 16 * 1024)])
+        #expect(tooLarge.status == 431)
     }
 
     @Test func keepAliveServesSeveralRequestsOnOneConnection() throws {
