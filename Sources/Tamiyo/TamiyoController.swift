@@ -186,10 +186,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         } else if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
             if result.accepted && command.commandType == .optimizer { lastLearningRateChangeEpoch = summary.epoch }
-            if result.accepted, case .germinate = decision.proposal, let seedId = result.seedId, let runTrainingFlops {
-                germinationFlops[seedId] = runTrainingFlops
-            }
             if result.accepted, case .germinate = decision.proposal, let seedId = result.seedId {
+                if let runTrainingFlops { germinationFlops[seedId] = runTrainingFlops }
                 germinationParameters[seedId] = state.architecture.parameterCount + report.seedParameters
             }
             decisions += result.decisions.map(\.decision)
