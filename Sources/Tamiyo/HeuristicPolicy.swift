@@ -9,8 +9,9 @@ import Tolaria
 /// - Germinate when the validation loss has not improved for `plateau_epochs` (after the
 ///   warm-up): the open slot with the fewest fossils (then the lowest layer); among the
 ///   slot's candidates, the growth family this run's trials favour (`GrowthLedger.rank`:
-///   untried families get a trial graft, then the family whose trials paid most validation
-///   loss per added parameter, families whose trials were culled last); within it the
+///   untried families get a trial graft, then the family whose kept seeds are worth most
+///   themselves — ablation gain per doubling of the network —, families whose trials were
+///   culled last); within it the
 ///   blueprint that has failed least in this run (then the preference order).
 /// - TRAINING (gate G1): the seed's shadow loss must beat the host's own training loss on the
 ///   same batches after `min_training_epochs`, with a healthy gradient norm; otherwise it is

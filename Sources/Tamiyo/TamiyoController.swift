@@ -35,6 +35,8 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     private var runTrainingFlops: Double?
     /// Per live seed, the run's training FLOPs when it germinated (its report's cost window).
     private var germinationFlops: [String: Double] = [:]
+    /// The network's parameters (host and seeds) when each live seed germinated: what its graft grew.
+    private var germinationParameters: [String: Int] = [:]
     private var failures: [String: Int] = [:]
     /// Trial outcomes per growth family (what the policies weigh families by).
     public private(set) var ledger = GrowthLedger()
@@ -184,8 +186,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         } else if var command = verdict.command {
             let result = kasmina.execute(command, validation: (summary.validationLoss, summary.validationAccuracy))
             if result.accepted && command.commandType == .optimizer { lastLearningRateChangeEpoch = summary.epoch }
-            if result.accepted, case .germinate = decision.proposal, let seedId = result.seedId, let runTrainingFlops {
-                germinationFlops[seedId] = runTrainingFlops
+            if result.accepted, case .germinate = decision.proposal, let seedId = result.seedId {
+                if let runTrainingFlops { germinationFlops[seedId] = runTrainingFlops }
+                germinationParameters[seedId] = state.architecture.parameterCount + report.seedParameters
             }
             decisions += result.decisions.map(\.decision)
             finished += result.finished
@@ -206,7 +209,10 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             let fieldReport = fieldReport(for: seed, epoch: summary.epoch)
             ledger.record(
                 family: fieldReport.family, fossilized: seed.finalStage == .fossilized,
-                gain: -Double(fieldReport.metrics["loss_delta"] ?? 0), parameters: seed.parameters, cullReason: fieldReport.cullReason)
+                gain: -Double(fieldReport.metrics["loss_delta"] ?? 0),
+                ablationGain: fieldReport.metrics["ablation_loss_delta"].map(Double.init),
+                parameters: seed.parameters, networkParameters: fieldReport.metrics["network_parameters_before"].map { Int($0) },
+                cullReason: fieldReport.cullReason)
             service.record(fieldReport)
             if seed.finalStage == .fossilized || seed.finalStage == .cancelled { epochsSinceImprovement = 0 }
         }
@@ -402,8 +408,15 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
         ]
         if let ablation = seed.measurements.ablationValidationLoss { metrics["ablation_loss_delta"] = Float(ablation - after.0) }
         let family = service.catalog.info(seed.origin.requestedId)?.family ?? "slot"
+        let networkBefore = germinationParameters.removeValue(forKey: seed.seedId)
+        if let networkBefore { metrics["network_parameters_before"] = Float(networkBefore) }
         if fossilized {
             metrics["gain_per_kiloparameter"] = Float(FamilyRecord.gainPerKiloparameter(gain: -lossDelta, parameters: seed.parameters))
+            if let worth = metrics["ablation_loss_delta"] {
+                metrics["ablation_gain_per_doubling"] = Float(
+                    FamilyRecord.ablationGainPerDoubling(
+                        ablationGain: Double(worth), parameters: seed.parameters, networkParameters: networkBefore))
+            }
         }
         if let risk = assessor.last {
             metrics["risk_level"] = Float(risk.level.rawValue)

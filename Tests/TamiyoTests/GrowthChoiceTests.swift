@@ -43,11 +43,14 @@ import Testing
         return o
     }
 
+    /// A ledger of `trials` on a 500-parameter network; each kept seed's ablation gain (what it
+    /// is worth itself) is its `gain`.
     static func ledger(_ trials: [(family: String, fossilized: Bool, gain: Double, parameters: Int)]) -> [String: FamilyRecord] {
         var ledger = GrowthLedger()
         for t in trials {
             ledger.record(
-                family: t.family, fossilized: t.fossilized, gain: t.gain, parameters: t.parameters,
+                family: t.family, fossilized: t.fossilized, gain: t.gain, ablationGain: t.gain, parameters: t.parameters,
+                networkParameters: 500,
                 cullReason: t.fossilized ? nil : "no_improvement")
         }
         return ledger.families
@@ -86,7 +89,7 @@ import Testing
         // Within the family, the blueprint that failed least, then the preference order.
         let failed = policy.decide(GrowthChoiceTests.observation(candidates, families: ledger, failures: ["widen-8": 1]))
         #expect(GrowthChoiceTests.germinated(failed) == "widen-4")
-        // Two paying families: the larger validation-loss gain per added parameter wins.
+        // Two paying families: the larger worth per doubling of the network wins.
         let twoPaying = GrowthChoiceTests.ledger([
             ("slot", false, 0, 100), ("widening", true, 0.06, 600), ("depth", true, 0.05, 100),
         ])
@@ -118,8 +121,34 @@ import Testing
         #expect(GrowthLedger.rank(["a", "b", "c", "d"], by: records) == ["d", "c", "b", "a"])
         #expect(abs((records["c"]?.meanGainPerKiloparameter ?? 0) - 0.2) < 1e-12)
         #expect(records["a"]?.pays == false && records["a"]?.cullsSinceFossil == 2 && records["a"]?.lastCullReason == "no_improvement")
-        #expect(GrowthLedger.describe("b", records["b"]) == "b: 1 trial, 1 kept (+0.02/kparam)")
+        #expect(abs((records["c"]?.meanAblationGainPerDoubling ?? 0) - 0.02 / log2(1.2)) < 1e-12)
+        #expect(GrowthLedger.describe("b", records["b"]) == "b: 1 trial, 1 kept (worth +0.01262/doubling, +0.02/kparam)")
         #expect(GrowthLedger.describe("d", nil) == "d: untried")
+    }
+
+    /// The ranking weighs what a kept seed is itself worth (its ablation gain) per doubling of
+    /// the network, not the loss gain per parameter: a small graft kept while the host was
+    /// still improving on its own (a large loss gain, little worth of its own) ranks below a
+    /// larger one the network leans on; and what a graft must be worth grows with how much of
+    /// the network it adds, not with its parameter count alone.
+    @Test func theLedgerRanksByWhatTheSeedItselfIsWorth() {
+        var ledger = GrowthLedger()
+        ledger.record(
+            family: "widening", fossilized: true, gain: 0.4, ablationGain: 0.03, parameters: 408, networkParameters: 418, cullReason: nil)
+        ledger.record(
+            family: "structure", fossilized: true, gain: 0.3, ablationGain: 0.28, parameters: 2464, networkParameters: 826,
+            cullReason: nil)
+        let records = ledger.families
+        #expect((records["widening"]?.meanGainPerKiloparameter ?? 0) > (records["structure"]?.meanGainPerKiloparameter ?? 0))
+        #expect(GrowthLedger.rank(["widening", "structure"], by: records) == ["structure", "widening"])
+        // Doubling the network counts one doubling whatever its size; a tenth as much growth
+        // counts about a seventh of one (log2 1.1), not a tenth: small grafts get no bonus.
+        #expect(FamilyRecord.ablationGainPerDoubling(ablationGain: 0.1, parameters: 500, networkParameters: 500) == 0.1)
+        let tenth = FamilyRecord.ablationGainPerDoubling(ablationGain: 0.01, parameters: 50, networkParameters: 500)
+        #expect(tenth < 0.1 && tenth > 0.07)
+        // A seed whose worth was never measured counts as worth nothing.
+        ledger.record(family: "depth", fossilized: true, gain: 0.5, parameters: 100, cullReason: nil)
+        #expect(ledger.families["depth"]?.meanAblationGainPerDoubling == 0)
     }
 
     /// A real run (digits, a 4-unit host, one slot): the slot kernel BP008 is tried first (the
@@ -127,7 +156,7 @@ import Testing
     /// as it trains, standing in for a kind of growth that never pays — then widening gets its
     /// trial, pays, and every later germination is widening: BP002, the next slot kernel in the
     /// preference order, never failed itself but its family did (the per-blueprint rule alone
-    /// would have tried it next). The field reports carry the family, the measured gain, the
+    /// would have tried it next). The field reports carry the family, the measured gains, the
     /// cull reason and the FLOPs the graft's lifetime cost.
     @Test func aRunSwitchesFromTheCulledFamilyToThePayingOne() throws {
         let fixture = try ControlFixture(width: 4, blueprints: ["BP008", "BP002"])
@@ -160,6 +189,12 @@ import Testing
         for report in kept {
             #expect(report.family == "widening" && report.cullReason.isEmpty)
             #expect((report.metrics["gain_per_kiloparameter"] ?? 0) > 0)
+            // Beside it, what the ranking weighs: the seed's own worth per doubling of the network.
+            let worth = try #require(report.metrics["ablation_loss_delta"])
+            let network = try #require(report.metrics["network_parameters_before"])
+            let perDoubling = try #require(report.metrics["ablation_gain_per_doubling"])
+            let doublings = log2(1 + Double(report.metrics["seed_parameters"] ?? 0) / Double(network))
+            #expect(abs(Double(perDoubling) - Double(worth) / doublings) < 1e-4 * max(1, abs(Double(perDoubling))))
             let lifetime = try #require(report.metrics["lifetime_training_flops"])
             #expect(lifetime > 0 && lifetime < (report.metrics["run_training_flops"] ?? 0))
             // In the JSON an operator reads (REST and the log): the family, no cull reason.
