@@ -29,12 +29,11 @@ public enum DepthCatalog {
     static func formula(kernelSize: Int) -> String { "c·k·c + c, k = \(kernelSize), c the channels of the conv layer it follows" }
 
     static let rows: [BlueprintTemplate] = entries.map { entry in
-        let descriptor = BlueprintDescriptor(
-            blueprintId: entry.id, name: "conv_insert_kernel_\(entry.kernelSize)", tier: .safe, risk: 0.15, stage: 1,
+        WideningCatalog.hostShapedRow(
+            entry.id, name: "conv_insert_kernel_\(entry.kernelSize)", risk: 0.15,
             description:
-                "Insert a residual conv1d layer (kernel \(entry.kernelSize), same channels, 'same' padding, identity at the start) after a host conv layer"
-        )
-        return BlueprintTemplate(descriptor: descriptor, parameters: [], recipe: .convInsert(kernelSize: entry.kernelSize))
+                "Insert a residual conv1d layer (kernel \(entry.kernelSize), same channels, 'same' padding, identity at the start) after a host conv layer",
+            recipe: .convInsert(kernelSize: entry.kernelSize))
     }
 
     /// The depth rows' own rules: those of every host-shaped family, with an odd kernel; unique aliases.

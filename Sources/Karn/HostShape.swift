@@ -1,7 +1,8 @@
 /// The host shape a host-shaped blueprint (widening, conv branch) is compiled for: the width it
 /// reads (`inputs`: layer l's input) and the width it writes (`outputs`: layer l+1's
 /// pre-activation). Everything else (units, channels, kernel sizes, stride) is fixed by the
-/// template. Its Urza artifact id is the template id plus the shape (`BP052-i40-o10`), so every
+/// template. A depth template (an inserted conv) reads and writes one signal: `inputs` is its
+/// length (positions), `outputs` its channels. Its Urza artifact id is the template id plus the shape (`BP052-i40-o10`), so every
 /// shape a run attaches to has its own checksummed artifact.
 public struct HostShape: Sendable, Equatable, Hashable, Codable {
     /// The widest `inputs` or `outputs` Tezzeret compiles for.

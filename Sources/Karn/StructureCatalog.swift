@@ -13,12 +13,11 @@ public enum StructureCatalog {
     public static let kind = "conv_branch"
 
     static let rows: [BlueprintTemplate] = ConvBranchBlueprint.all.map { entry in
-        let descriptor = BlueprintDescriptor(
-            blueprintId: entry.id, name: "conv_branch_\(entry.channels)_channels", tier: .safe, risk: 0.15, stage: 1,
+        WideningCatalog.hostShapedRow(
+            entry.id, name: "conv_branch_\(entry.channels)_channels", risk: 0.15,
             description:
-                "Graft a conv branch (\(entry.kernelSizes.count) conv1d layers of \(entry.channels) channels, stride \(entry.stride)) on a host layer's input, joining the next layer's pre-activation"
-        )
-        return BlueprintTemplate(descriptor: descriptor, parameters: [], recipe: .convBranch(channels: entry.channels))
+                "Graft a conv branch (\(entry.kernelSizes.count) conv1d layers of \(entry.channels) channels, stride \(entry.stride)) on a host layer's input, joining the next layer's pre-activation",
+            recipe: .convBranch(channels: entry.channels))
     }
 
     /// The structure rows' own rules: those of every host-shaped family with a conv-branch recipe.

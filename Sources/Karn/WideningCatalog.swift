@@ -22,10 +22,16 @@ public enum WideningCatalog {
     ]
 
     static let rows: [BlueprintTemplate] = entries.map { entry in
-        let descriptor = BlueprintDescriptor(
-            blueprintId: entry.id, name: "widen_\(entry.units)_units", tier: .safe, risk: 0.1, stage: 1,
-            description: "Widen a host layer by \(entry.units) hidden units (Net2Net, function-preserving)")
-        return BlueprintTemplate(descriptor: descriptor, parameters: [], recipe: .widen(units: entry.units))
+        hostShapedRow(
+            entry.id, name: "widen_\(entry.units)_units", risk: 0.1,
+            description: "Widen a host layer by \(entry.units) hidden units (Net2Net, function-preserving)",
+            recipe: .widen(units: entry.units))
+    }
+
+    /// A host-shaped family's row: SAFE, stage 1, no parameters (what `checkHostShaped` requires).
+    static func hostShapedRow(_ id: String, name: String, risk: Float, description: String, recipe: KernelRecipe) -> BlueprintTemplate {
+        let descriptor = BlueprintDescriptor(blueprintId: id, name: name, tier: .safe, risk: risk, stage: 1, description: description)
+        return BlueprintTemplate(descriptor: descriptor, parameters: [], recipe: recipe)
     }
 
     /// Units added by a widening blueprint, by template id (`BP052`) or alias (`widen-8`); nil

@@ -511,6 +511,8 @@ public final class SeedManager: SeedModuleFactory {
         }
         var origin = SeedManager.builtOrigin(operation, parameterCount: shape.parameterCount, kind: ConvInsertSeedBlueprint.kind)
         origin.convInsert = shape
+        // Its Tezzeret compile is keyed by the signal: length positions of `channels` channels.
+        vouch(&origin, HostShape(inputs: shape.length, outputs: shape.channels))
         let build = { [self] (block: ParameterBlock) in try makeConvInsert(shape, block, id) }
         return graftHostShaped(command, operation, id: id, slot: slot, module: module, origin: origin, validation: validation, build: build)
     }

@@ -23,10 +23,14 @@ public struct HostShapedCompileResult: Sendable, Encodable {
 }
 
 /// The C kernel of a host-shaped template at one shape (built into every Esper process: the
-/// `ck_widen_*` and `ck_conv_branch_*` kernels), called on plain arrays for the gates.
+/// `ck_widen_*`, `ck_conv_branch_*` and — for the depth family's inserted conv — `ck_conv1d_*`
+/// kernels), called on plain arrays for the gates. A depth template's shape is the signal it
+/// reads and writes: `inputs` positions of `outputs` channels (`BP057-i19-o8`).
 enum HostShapedKernel {
     case widening(inputs: Int, units: Int, outputs: Int)
     case convBranch(ConvBranchDimensions)
+    /// s = conv(h) + b over h [length, channels], 'same' padding, stride 1, no activation.
+    case convInsert(Conv1DDimensions)
 
     init?(_ template: BlueprintTemplate, _ shape: HostShape) {
         switch template.recipe {
@@ -38,6 +42,12 @@ enum HostShapedKernel {
                 ConvBranchDimensions(
                     batch: 1, length: shape.inputs, inputChannels: 1, channels: entry.channels, kernelSizes: entry.kernelSizes,
                     stride: entry.stride, padding: entry.padding, outputs: shape.outputs))
+        case .convInsert(let kernelSize):
+            guard kernelSize % 2 == 1 else { return nil }
+            self = .convInsert(
+                Conv1DDimensions(
+                    batch: 1, inputChannels: shape.outputs, length: shape.inputs, outputChannels: shape.outputs,
+                    kernelSize: kernelSize, stride: 1, padLeft: (kernelSize - 1) / 2, padRight: (kernelSize - 1) / 2))
         default:
             return nil
         }
@@ -48,22 +58,26 @@ enum HostShapedKernel {
         switch self {
         case .widening(let inputs, let units, let outputs): Kernels.wideningParameterCount(inputs: inputs, units: units, outputs: outputs)
         case .convBranch(let dimensions): Kernels.convBranchParameterCount(dimensions)
+        case .convInsert(let d): d.outputChannels * d.kernelSize * d.inputChannels + d.outputChannels
         }
     }
 
     /// Floats of the last linear map V (the end of the parameter buffer): the part whose zero
-    /// start makes the seed function-preserving.
+    /// start makes the seed function-preserving (an inserted conv: all of it, weights and bias).
     var mapCount: Int {
         switch self {
         case .widening(_, let units, let outputs): units * outputs
         case .convBranch(let dimensions): Kernels.convBranchFlatWidth(dimensions) * dimensions.outputs
+        case .convInsert: parameterCount
         }
     }
 
+    /// Floats per example out.
     var outputs: Int {
         switch self {
         case .widening(_, _, let outputs): outputs
         case .convBranch(let dimensions): dimensions.outputs
+        case .convInsert(let d): d.length * d.outputChannels
         }
     }
 
@@ -105,13 +119,31 @@ enum HostShapedKernel {
                     parameterGradient: &gradient, inputGradient: nil, work: &work, outputGradient: outputGradient, input: x,
                     parameters: parameters, dimensions: dimensions)
             }
+        case .convInsert(var d):
+            d.batch = batch
+            let weights = d.outputChannels * d.kernelSize * d.inputChannels
+            let columns = batch * d.length * d.kernelSize * d.inputChannels
+            var z = output, cols = [Float](repeating: 0, count: columns), dz = output
+            try Kernels.conv1dForward(
+                y: &output, z: &z, columns: &cols, input: x, weights: parameters, bias: Array(parameters[weights...]),
+                activation: .identity, dimensions: d)
+            if let outputGradient {
+                var biasGradient = [Float](repeating: 0, count: d.outputChannels)
+                try Kernels.conv1dBackward(
+                    inputGradient: nil, weightGradient: &gradient, biasGradient: &biasGradient, dz: &dz, inputColumnsGradient: nil,
+                    outputGradient: outputGradient, z: z, y: output, columns: cols, weights: parameters, activation: .identity,
+                    dimensions: d)
+                for c in 0..<d.outputChannels { gradient[weights + c] = biasGradient[c] }
+            }
         }
         return (output, gradient)
     }
 
-    /// The widening kernel in double precision, written out (relu(x Uᵀ + c) Vᵀ); nil for kinds
-    /// whose only reference is the finite-difference check.
+    /// The widening kernel in double precision, written out (relu(x Uᵀ + c) Vᵀ), and the
+    /// inserted conv (Σ W·h over the zero-padded window + b); nil for kinds whose only
+    /// reference is the finite-difference check.
     func reference(_ parameters: [Float], _ x: [Float], batch: Int) -> [Double]? {
+        if case .convInsert(let d) = self { return HostShapedKernel.convolutionReference(d, parameters, x, batch: batch) }
         guard case .widening(let inputs, let units, let outputs) = self else { return nil }
         var y = [Double](repeating: 0, count: batch * outputs)
         for b in 0..<batch {
@@ -125,6 +157,38 @@ enum HostShapedKernel {
                 var sum = 0.0
                 for j in 0..<units { sum += Double(parameters[units * (inputs + 1) + o * units + j]) * hidden[j] }
                 y[b * outputs + o] = sum
+            }
+        }
+        return y
+    }
+}
+
+extension HostShapedKernel {
+    /// y[b, t, o] = b_o + Σ_{j, i} W[o, j, i] · h[b, t + j − padLeft, i] (zero outside), in double.
+    /// The C functions a family's kernel runs on (the artifact's `kernel_code`).
+    static func kernelCode(family: String) -> String {
+        switch family {
+        case "widening": "ck_widen_*"
+        case "depth": "ck_conv1d_*"
+        default: "ck_conv_branch_*"
+        }
+    }
+
+    static func convolutionReference(_ d: Conv1DDimensions, _ parameters: [Float], _ x: [Float], batch: Int) -> [Double] {
+        let (c, k, length) = (d.inputChannels, d.kernelSize, d.length)
+        let weights = d.outputChannels * k * c
+        var y = [Double](repeating: 0, count: batch * length * d.outputChannels)
+        for b in 0..<batch {
+            for t in 0..<length {
+                for o in 0..<d.outputChannels {
+                    var sum = Double(parameters[weights + o])
+                    for j in 0..<k {
+                        let position = t + j - d.padLeft
+                        guard position >= 0 && position < length else { continue }
+                        for i in 0..<c { sum += Double(parameters[(o * k + j) * c + i]) * Double(x[(b * length + position) * c + i]) }
+                    }
+                    y[(b * length + t) * d.outputChannels + o] = sum
+                }
             }
         }
         return y
@@ -212,6 +276,7 @@ enum HostShapedGates {
         switch kernel {
         case .widening(let inputs, _, _): inputs
         case .convBranch(let dimensions): dimensions.length
+        case .convInsert(let d): d.length * d.inputChannels
         }
     }
 
@@ -298,7 +363,7 @@ extension TezzeretCompiler {
                     "template_id": .string(id), "family": .string(template.family), "recipe": .string(template.recipe.kind),
                     "inputs": .int(Int64(shape.inputs)), "outputs": .int(Int64(shape.outputs)),
                     "parameter_count": .int(Int64(kernel.parameterCount)),
-                    "kernel_code": .string("built-in C kernel (\(template.family == "widening" ? "ck_widen_*" : "ck_conv_branch_*"))"),
+                    "kernel_code": .string("built-in C kernel (\(HostShapedKernel.kernelCode(family: template.family)))"),
                 ]),
             ]
             if let trainingRunId { metadata["training_run_id"] = .string(trainingRunId) }

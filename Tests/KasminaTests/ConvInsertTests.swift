@@ -234,6 +234,112 @@ import Tolaria
         #expect(ConvInsertSeedBlueprint.addedParameters("widen-8", slot: "conv-slot-0", architecture: conv) == nil)
     }
 
+    /// A host with an inserted conv, its values drawn at random: `HostMLP` and its loss for a
+    /// fixed batch of MNIST-1D rows.
+    static func insertedHost(hidden: Bool, linear: Bool = false) throws -> (model: HostMLP, features: [Float], labels: [Int32]) {
+        var model = ConvInsertTests.config.model
+        if linear {
+            model.layers = [
+                .conv1d(Conv1DSpec(channels: 8, kernelSize: 5, stride: 2, padding: .explicit(1), activation: .identity)),
+                .conv1d(Conv1DSpec(channels: 8, kernelSize: 3, stride: 2, padding: .explicit(1), activation: .identity)), .flatten,
+            ]
+        }
+        if hidden { model.layers = (model.layers ?? []) + [.dense(units: 6)] }
+        let shape = ConvInsertShape(after: 0, length: 19, channels: 8, kernelSize: 3, blueprint: "conv-insert-3")
+        let architecture = HostArchitecture(model: model, inputs: 40, classes: 10).inserting(shape)
+        let host = HostMLP(architecture: architecture, maxBatch: 16, learningRate: 1e-3, seed: 3)
+        var rng = RandomGenerator(seed: 9, stream: .initialisation)
+        let group = try #require(host.hostGroups.first { $0.name == "host.insert-0" })
+        for i in 0..<group.count { group.values[i] = 0.2 * rng.normal() }
+        let data = try DatasetLoader(directory: "/nonexistent").load(DatasetSpec(kind: .mnist1d), runSeed: 1)
+        return (host, Array(data.features.prefix(16 * 40)), Array(data.labels.prefix(16)))
+    }
+
+    /// The fossilised layer is host: its backward (∂L/∂W, ∂L/∂b, and δ + convᵀ(δ) into the
+    /// conv layer before it) agrees with central finite differences of the loss. The host's conv
+    /// layers are linear here: with ReLU, units sitting exactly on the kink (zero bias over a
+    /// zero-padded window gives z = 0) make the finite differences average the two slopes.
+    @Test func anInsertedHostLayerBackpropagatesLikeItsFiniteDifferences() throws {
+        let (host, features, labels) = try ConvInsertTests.insertedHost(hidden: false, linear: true)
+        func loss() throws -> Double {
+            try host.forward(features, batch: 16, training: false)
+            return Double(try host.loss(labels: labels, batch: 16).loss)
+        }
+        host.zeroGradients()
+        try host.forward(features, batch: 16, training: true)
+        _ = try host.loss(labels: labels, batch: 16)
+        try host.backward(labels: labels, batch: 16)
+        var worst = 0.0
+        var detail = ""
+        for name in ["host.insert-0", "host.conv-0"] {
+            let group = try #require(host.hostGroups.first { $0.name == name })
+            for index in stride(from: 0, to: group.count, by: max(1, group.count / 12)) {
+                let saved = group.values[index]
+                group.values[index] = saved + 1e-3
+                let plus = try loss()
+                group.values[index] = saved - 1e-3
+                let minus = try loss()
+                group.values[index] = saved
+                let numeric = (plus - minus) / 2e-3
+                let error = abs(numeric - Double(group.gradients[index])) / max(1e-2, abs(numeric))
+                if error > 5e-2 { detail += "\(name)[\(index)] numeric \(numeric) analytic \(group.gradients[index]); " }
+                worst = max(worst, error)
+            }
+        }
+        #expect(worst < 5e-2, "worst relative error \(worst): \(detail)")
+    }
+
+    /// The input gradient an inserted conv hands back (through `ck_conv1d_backward`, 'same'
+    /// padding, stride 1) against the written-out transpose convolution in double.
+    @Test func theInsertedConvsInputGradientIsTheTransposeConvolution() throws {
+        let (batch, length, channels, kernel) = (16, 19, 8, 3)
+        let shape = ConvInsertShape(after: 0, length: length, channels: channels, kernelSize: kernel, blueprint: "conv-insert-3")
+        var rng = RandomGenerator(seed: 4, stream: .initialisation)
+        let block = ParameterBlock(count: shape.parameterCount)
+        for i in 0..<shape.parameterCount { block.values[i] = rng.normal() }
+        let runner = ConvInsertRunner(shape: shape, parameters: block.values, gradients: block.gradients)
+        let h = (0..<(batch * shape.width)).map { _ in rng.normal() }
+        let delta = (0..<(batch * shape.width)).map { _ in rng.normal() }
+        var s = [Float](repeating: 0, count: batch * shape.width), dx = s
+        try runner.forward(h, into: &s, batch: batch)
+        try runner.backward(delta, inputGradient: &dx)
+        var worst = 0.0
+        for b in 0..<batch {
+            for p in 0..<length {
+                for i in 0..<channels {
+                    var sum = 0.0
+                    for j in 0..<kernel {
+                        let t = p - j + (kernel - 1) / 2
+                        guard t >= 0 && t < length else { continue }
+                        for o in 0..<channels {
+                            sum += Double(delta[(b * length + t) * channels + o]) * Double(block.values[(o * kernel + j) * channels + i])
+                        }
+                    }
+                    worst = max(worst, abs(sum - Double(dx[(b * length + p) * channels + i])))
+                }
+            }
+        }
+        #expect(worst < 1e-4, "max |dx − reference| = \(worst)")
+    }
+
+    /// Widening a dense layer of a host with an inserted conv keeps the inserted layer's values
+    /// (its group is last in the block in both hosts) and, with zero outgoing weights, the function.
+    @Test func wideningAHostWithAnInsertedLayerKeepsIt() throws {
+        let (host, features, _) = try ConvInsertTests.insertedHost(hidden: true)
+        let before = Array(UnsafeBufferPointer(start: try host.forward(features, batch: 16, training: false), count: 160))
+        let units = WideningUnits(
+            units: 2, incoming: Array(repeating: 0.1, count: 2 * 80), bias: [0, 0], outgoing: Array(repeating: 0, count: 10 * 2))
+        let wider = host.widened(layer: 0, by: units)
+        let old = try #require(host.hostGroups.first { $0.name == "host.insert-0" })
+        let new = try #require(wider.hostGroups.first { $0.name == "host.insert-0" })
+        #expect(
+            Array(UnsafeBufferPointer(start: new.values, count: new.count))
+                == Array(UnsafeBufferPointer(start: old.values, count: old.count)))
+        #expect(wider.architecture.insertions == host.architecture.insertions && wider.architecture.hiddenSizes == [8])
+        let after = Array(UnsafeBufferPointer(start: try wider.forward(features, batch: 16, training: false), count: 160))
+        #expect(zip(before, after).allSatisfy { abs($0 - $1) <= 1e-5 })
+    }
+
     @Test func karnCatalogsTheDepthFamilyAfterTheStructureFamily() throws {
         let karn = try KarnCatalog()
         let template = try #require(karn.template("conv-insert-3"))

@@ -88,6 +88,29 @@ import Urza
             seed.origin.source == "urza" && seed.origin.kernelId == "BP054-i40-o10" && seed.origin.convBranch != nil, "\(seed.origin)")
     }
 
+    /// The depth family: its shape is the signal (19 positions × 8 channels after the conv host's
+    /// first conv), its gates check the C convolution against a written-out double reference.
+    @Test func aDepthSeedReportsTheArtifactCompiledForItsSignal() throws {
+        let library = try Library()
+        let result = try library.compiler.compileHostShaped("conv-insert-3", shape: HostShape(inputs: 19, outputs: 8))
+        #expect(result.artifactId == "BP057-i19-o8" && result.validation.status == "VALIDATED" && result.validation.identityAtInit)
+        let reference = try #require(result.validation.gates.first { $0.name == "reference" })
+        #expect(reference.passed && reference.metrics["max_abs_error"] != nil)
+        #expect(throws: CompileError.self) {
+            try library.compiler.compileHostShaped("BP058", shape: HostShape(inputs: 19, outputs: 1 << 17))
+        }
+
+        let manager = SeedManager(
+            runId: "host-shaped", settings: SeedSettings(), kernels: library.provider(compiling: true), budgetMs: 1000)
+        let controller = ScriptedController(
+            manager: manager, script: [0: [Commands.germinate("conv-insert-3", slot: "conv-slot-0")]])
+        var config = ConvInsertTests.config
+        config.epochs = 1
+        #expect(try ConvInsertTests.trainer(config, controller: controller).run() == .completed)
+        let seed = try #require(manager.slotModules.first?.active)
+        #expect(seed.origin.source == "urza" && seed.origin.kernelId == "BP057-i19-o8" && seed.origin.convInsert != nil, "\(seed.origin)")
+    }
+
     @Test func withoutAnArtifactTheSeedIsBuiltAsBefore() throws {
         let library = try Library()
         let seed = try library.germinate("widen-8", provider: library.provider(compiling: false), conv: false)

@@ -68,7 +68,9 @@ public protocol SeedSlotModule: AnyObject {
     // (Kasmina's widening seed: k new hidden units beside hidden layer l that read l's input
     // and feed layer l+1, the logits after the last hidden layer). The host calls it after
     // layer l+1's weights were applied and before its bias and activation; the contribution
-    // never flows back into the host (the detach).
+    // never flows back into the host (the detach). In a conv slot (`conv-slot-<i>`) the
+    // "pre-activation" is the slot's own output and the layer input the slot's input, the conv
+    // signal h (Kasmina's inserted convs: y = h + α·s(h̄)); its shadow pass starts from h + s.
 
     /// preactivation[batch, outputs] += the module's contribution given layer l's input
     /// x[batch, inputs] (nothing when the module is not part of the function now).

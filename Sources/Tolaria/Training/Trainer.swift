@@ -292,32 +292,32 @@ public final class Trainer {
                                     Double(rows)
                                     * (convolution ? cost.convolutionShadowPerExample[layer] : cost.shadowPerExample[layer])
                             }
+                            // The module snapshots what isolation checks need, the pass runs, the module learns.
+                            func shadow(width: Int, _ pass: () throws -> ShadowResult) throws {
+                                module.shadowPassWillBegin()
+                                let shadow = try pass()
+                                try module.shadowBackward(
+                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows, width: width)
+                            }
                             if convolution {
                                 // A conv slot's seed adds to the slot's own output (Kasmina's inserted convs).
                                 guard let contribution else { continue }
-                                module.shadowPassWillBegin()
-                                let shadow = try model.shadowPass(
-                                    convolutionSlot: layer, contribution: contribution, labels: batchLabels, batch: rows,
-                                    lossScale: lossScale)
-                                try module.shadowBackward(
-                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
-                                    width: slotWidth)
+                                try shadow(width: slotWidth) {
+                                    try model.shadowPass(
+                                        convolutionSlot: layer, contribution: contribution, labels: batchLabels, batch: rows,
+                                        lossScale: lossScale)
+                                }
                             } else if let activation = module.shadowActivation {
-                                module.shadowPassWillBegin()
-                                let shadow = try model.shadowPass(
-                                    slot: layer, activation: activation, labels: batchLabels, batch: rows,
-                                    lossScale: lossScale)
-                                try module.shadowBackward(
-                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
-                                    width: model.architecture.hiddenSizes[layer])
+                                try shadow(width: model.architecture.hiddenSizes[layer]) {
+                                    try model.shadowPass(
+                                        slot: layer, activation: activation, labels: batchLabels, batch: rows, lossScale: lossScale)
+                                }
                             } else if let contribution {
-                                module.shadowPassWillBegin()
-                                let shadow = try model.shadowPass(
-                                    contributionAfter: layer, contribution: contribution, labels: batchLabels, batch: rows,
-                                    lossScale: lossScale)
-                                try module.shadowBackward(
-                                    gradient: shadow.gradient, loss: shadow.loss, correct: shadow.correct, batch: rows,
-                                    width: model.architecture.widths[layer + 2])
+                                try shadow(width: model.architecture.widths[layer + 2]) {
+                                    try model.shadowPass(
+                                        contributionAfter: layer, contribution: contribution, labels: batchLabels, batch: rows,
+                                        lossScale: lossScale)
+                                }
                             }
                         }
                         try model.backward(labels: batchLabels, batch: rows, lossScale: lossScale)
@@ -344,6 +344,9 @@ public final class Trainer {
         stats.epochMs = MonotonicClock.milliseconds(since: start)
         return .finished(stats)
     }
+
+    /// What a shadow pass returns (`HostMLP.shadowPass`).
+    typealias ShadowResult = (loss: Float, correct: Int, gradient: UnsafePointer<Float>)
 
     struct Interruption: Error {
         let directive: TrainingDirective
