@@ -1,5 +1,6 @@
 import EsperStorage
 import Foundation
+import Karn
 public import Kasmina
 public import Leyline
 import TamiyoNetwork
@@ -283,6 +284,16 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
             let ids = settings.blueprints ?? service.catalog.defaultPool(width: slot.width)
             result[slot.name] = ids.compactMap { service.catalog.info($0) }.filter { info in
                 guard info.available, service.quarantineReason(info.blueprintId) == nil, !conservative || info.isSafe else { return false }
+                // Depth seeds grow only in a conv host's conv slots, and conv slots take nothing else.
+                if DepthCatalog.named(info.blueprintId) != nil || SeedSlot.convolution(named: slot.name) != nil {
+                    guard
+                        let added = ConvInsertSeedBlueprint.addedParameters(
+                            info.blueprintId, slot: slot.name, architecture: architecture),
+                        settings.parameterBudget.map({ used + added <= $0 }) ?? true
+                    else { return false }
+                    parameters[slot.name, default: [:]][info.blueprintId] = added
+                    return true
+                }
                 if let units = WideningBlueprint.units(info.blueprintId) {
                     guard slot.fossils == 0, architecture.widths.count > slot.layer + 2 else { return false }
                     let added = WideningBlueprint.parameters(

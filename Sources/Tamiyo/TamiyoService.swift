@@ -273,7 +273,10 @@ public final class TamiyoService: Sendable {
         // A run that only widens needs no slot kernels, hence no particular slot width.
         let widensOnly =
             seeds.blueprints.map {
-                !$0.isEmpty && $0.allSatisfy { WideningBlueprint.units($0) != nil || ConvBranchBlueprint.named($0) != nil }
+                !$0.isEmpty
+                    && $0.allSatisfy {
+                        WideningBlueprint.units($0) != nil || ConvBranchBlueprint.named($0) != nil || DepthCatalog.named($0) != nil
+                    }
             }
             ?? false
         let slotLayers = (seeds.slots ?? architecture.hiddenSizes.indices.map(SeedSlot.name(forLayer:))).compactMap {

@@ -59,6 +59,41 @@ import Tolaria
         #expect(grownAccuracy >= fixedAccuracy + 0.10, "grown \(grownAccuracy), fixed \(fixedAccuracy)")
     }
 
+    /// Tamiyo grows a conv host too: with a depth blueprint allowed, the heuristic opens a conv
+    /// slot itself, germinates `conv-insert-3` there, and ends the seed with a decision (kept as
+    /// a host layer, or culled with its reason in the field report), its family `depth`.
+    @Test func theHeuristicGrowsDepthInAConvHost() throws {
+        let fixture = try ControlFixture()
+        var config = StructuralGrowthTests.config(policy: .heuristic)
+        config.model.hiddenSizes = []
+        config.model.layers = [
+            .conv1d(Conv1DSpec(channels: 8, kernelSize: 5, stride: 2, padding: .explicit(1))),
+            .conv1d(Conv1DSpec(channels: 8, kernelSize: 3, stride: 2, padding: .explicit(1))), .flatten,
+        ]
+        config.seeds?.blueprints = ["conv-insert-3"]
+        let id = "run-\(UUID().uuidString.lowercased())"
+        let before = HostArchitecture(model: config.model, inputs: 40, classes: 10)
+        #expect(fixture.service.validate(config, architecture: before).isEmpty)
+        let grown = try fixture.run(config, id: id)
+        #expect(grown.outcome == .completed)
+        let germinations = grown.controller.commands.compactMap { command -> String? in
+            guard case .seedOperation(let op)? = command.payload, op.operation == .germinate else { return nil }
+            return op.blueprintId
+        }
+        #expect(germinations == ["conv-insert-3"], "\(germinations)")
+        #expect(fixture.service.flush())
+        let reports = fixture.service.fieldReports.all.filter { $0.trainingRunId == id }
+        #expect(reports.count == 1 && reports.allSatisfy { $0.family == "depth" }, "\(reports.map(\.family))")
+        let insertions = grown.trainer.model.architecture.insertions ?? []
+        if reports.first?.outcome == .success {
+            #expect(insertions.count == 1)
+            #expect(grown.trainer.model.architecture.parameterCount == before.parameterCount + 200)
+        } else {
+            #expect(insertions.isEmpty && reports.allSatisfy { !$0.cullReason.isEmpty })
+        }
+        #expect(grown.controller.kasmina.isolationViolations == 0)
+    }
+
     /// A conv branch named for a host whose slots read too few positions is a 422 at
     /// submission, naming the entry.
     @Test func aConvBranchThatCannotFitIsRefusedAtSubmission() throws {
