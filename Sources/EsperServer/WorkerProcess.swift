@@ -7,6 +7,7 @@ import Kernels
 public import Logging
 public import Oona
 public import Runs
+import Simic
 import Synchronization
 import Tamiyo
 import Tezzeret
