@@ -227,27 +227,34 @@ public final class SQLiteDatabase: Sendable {
     /// Runs `body`'s reads on one snapshot of the database, on a reading connection (the
     /// writer's when there are none): reads on other threads go on at the same time.
     public func read<T>(_ body: (Snapshot) throws -> T) throws -> T {
-        func inSnapshot(_ connection: Connection) throws -> T {
+        // The result goes out through a local, not as the lock's result (a generic value the
+        // caller's closure made cannot be "sent" out of the lock).
+        var result: T?
+        func inSnapshot(_ connection: Connection) throws {
             _ = try SQLiteDatabase.run(connection, "BEGIN", [], path: path)
             defer { _ = try? SQLiteDatabase.run(connection, "COMMIT", [], path: path) }
-            return try body(Snapshot(connection: connection, path: path))
+            result = try body(Snapshot(connection: connection, path: path))
         }
-        guard !readers.isEmpty else {
-            return try handle.withLock { (connection: inout Connection) throws -> T in try inSnapshot(connection) }
-        }
-        // A free reader if there is one; else wait for the next in turn.
-        let first = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        for offset in 0..<readers.count {
-            let reader = readers[(first &+ offset) % readers.count]
-            if let result = try reader.connection.withLockIfAvailable({ (connection: inout Connection) throws -> T in
-                try inSnapshot(connection)
-            }) {
-                return result
+        if readers.isEmpty {
+            try handle.withLock { (connection: inout Connection) throws in try inSnapshot(connection) }
+        } else {
+            // A free reader if there is one; else wait for the next in turn.
+            let first = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+            var done = false
+            for offset in 0..<readers.count where !done {
+                let reader = readers[(first &+ offset) % readers.count]
+                done =
+                    try reader.connection.withLockIfAvailable { (connection: inout Connection) throws in try inSnapshot(connection) }
+                    != nil
+            }
+            if !done {
+                try readers[first % readers.count].connection.withLock { (connection: inout Connection) throws in
+                    try inSnapshot(connection)
+                }
             }
         }
-        return try readers[first % readers.count].connection.withLock { (connection: inout Connection) throws -> T in
-            try inSnapshot(connection)
-        }
+        guard let result else { throw StorageError(path: path, reason: "read gave no result") }
+        return result
     }
 
     private static func bind(_ statement: OpaquePointer, _ parameters: [SQLiteValue]) {

@@ -89,11 +89,13 @@ final class ServerProcess {
         let body = Array(#"{"dataset": {"kind": "two_moons", "samples": 200}, "epochs": 2, "learning_rate": 0.01}"#.utf8)
         let acknowledged = Mutex<[(key: String?, id: String)]>([])
         let clients = 8
+        let port = first.port
+        let pid = first.process.processIdentifier
         DispatchQueue.concurrentPerform(iterations: clients + 1) { client in
             if client == clients {
                 // The killer: once 60 creates were acknowledged, with the others still going.
                 _ = eventually(within: 120) { acknowledged.withLock { $0.count } >= 60 }
-                first.killHard()
+                kill(pid, SIGKILL)
                 return
             }
             for n in 0..<40 {
@@ -102,12 +104,13 @@ final class ServerProcess {
                 if let key { headers["Idempotency-Key"] = key }
                 guard
                     let response = try? RawHTTP.request(
-                        port: first.port, method: "POST", path: "/api/v1/runs", headers: headers, body: body)
+                        port: port, method: "POST", path: "/api/v1/runs", headers: headers, body: body)
                 else { return }  // the server is gone
                 guard response.status == 202, let id = (try? RawHTTP.json(response))?["id"] as? String else { return }
                 acknowledged.withLock { $0.append((key, id)) }
             }
         }
+        first.killHard()  // reaped
         let answered = acknowledged.withLock { $0 }
         #expect(answered.count >= 60)
 
