@@ -360,13 +360,12 @@ int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float 
                              const float *bias, ck_activation act, const ck_conv1d_dims *d,
                              size_t out)
 {
-    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
-        return ck_conv1d_avx2_forward(y, z, cols, W, bias, act, d, out);
     const size_t taps = d->kernel * d->in_channels;
     float *wt = ck_conv1d_pack_wt(W, taps, d->out_channels);
     if (!wt)
         return CK_ERR_SIZE;
-    forward_rows(y, z, cols, wt, bias, act == CK_ACT_RELU, d->batch * out, taps, d->out_channels);
+    (ck_conv1d_direct_isa() == CK_GEMM_AVX2 ? ck_conv1d_avx2_forward_rows : forward_rows)(
+        y, z, cols, wt, bias, act == CK_ACT_RELU, d->batch * out, taps, d->out_channels);
     free(wt);
     return CK_OK;
 }
@@ -374,28 +373,22 @@ int ck_conv1d_direct_forward(float *y, float *z, const float *cols, const float 
 void ck_conv1d_direct_act_grad(float *dz, float *dbias, const float *dy, const float *z,
                                ck_activation act, const ck_conv1d_dims *d, size_t out)
 {
-    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
-        ck_conv1d_avx2_act_grad(dz, dbias, dy, z, act, d, out);
-    else
-        act_grad(dz, dbias, dy, z, act == CK_ACT_RELU, d->batch * out, d->out_channels);
+    (ck_conv1d_direct_isa() == CK_GEMM_AVX2 ? ck_conv1d_avx2_act_grad : act_grad)(
+        dz, dbias, dy, z, act == CK_ACT_RELU, d->batch * out, d->out_channels);
 }
 
 void ck_conv1d_direct_weight_grad(float *dW, const float *dz, const float *cols,
                                   const ck_conv1d_dims *d, size_t out)
 {
-    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
-        ck_conv1d_avx2_weight_grad(dW, dz, cols, d, out);
-    else
-        weight_grad(dW, dz, cols, d->batch * out, d->kernel * d->in_channels, d->out_channels);
+    (ck_conv1d_direct_isa() == CK_GEMM_AVX2 ? ck_conv1d_avx2_weight_grad : weight_grad)(
+        dW, dz, cols, d->batch * out, d->kernel * d->in_channels, d->out_channels);
 }
 
 void ck_conv1d_direct_input_grad(float *dx, const float *dz, const float *W,
                                  const ck_conv1d_dims *d, size_t out)
 {
-    if (ck_conv1d_direct_isa() == CK_GEMM_AVX2)
-        ck_conv1d_avx2_input_grad(dx, dz, W, d, out);
-    else
-        input_grad(dx, dz, W, d, out);
+    (ck_conv1d_direct_isa() == CK_GEMM_AVX2 ? ck_conv1d_avx2_input_grad : input_grad)(dx, dz, W, d,
+                                                                                       out);
 }
 
 #else /* not x86: never selected (ck_conv1d_direct_supported returns 0) */

@@ -16,7 +16,6 @@
  */
 #include "conv1d_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -88,8 +87,9 @@ AVX2_INLINE void forward_tile(float *y, float *z, const float *cols, const float
 /* Rows per forward tile for V vectors: at most 12 accumulators. */
 #define FORWARD_ROWS(V) ((V) == 1 ? 8 : (V) == 2 ? 6 : (V) == 3 ? 4 : 3)
 
-AVX2 static void forward_rows(float *y, float *z, const float *cols, const float *wt,
-                              const float *bias, int relu, size_t rows, size_t taps, size_t cout)
+AVX2 void ck_conv1d_avx2_forward_rows(float *y, float *z, const float *cols, const float *wt,
+                                      const float *bias, int relu, size_t rows, size_t taps,
+                                      size_t cout)
 {
     const size_t vectors = (cout + 7) / 8;
     const __m256i tail = lanes(cout - 8 * (vectors - 1));
@@ -137,8 +137,8 @@ AVX2_INLINE void act_grad_v(float *dz, float *dbias, const float *dy, const floa
                       _mm256_add_ps(load_vec(dbias + 8 * v, tail, v, V), s[v]), v, V);
 }
 
-AVX2 static void act_grad(float *dz, float *dbias, const float *dy, const float *z, int relu,
-                          size_t rows, size_t cout)
+AVX2 void ck_conv1d_avx2_act_grad(float *dz, float *dbias, const float *dy, const float *z, int relu,
+                                  size_t rows, size_t cout)
 {
     const size_t vectors = (cout + 7) / 8;
     const __m256i tail = lanes(cout - 8 * (vectors - 1));
@@ -184,8 +184,8 @@ AVX2_INLINE void weight_tile(float *dW, const float *dz, const float *cols, size
             dW[co * taps + p0 + t] += tile[t][co];
 }
 
-AVX2 static void weight_grad(float *dW, const float *dz, const float *cols, size_t rows,
-                             size_t taps, size_t cout)
+AVX2 void ck_conv1d_avx2_weight_grad(float *dW, const float *dz, const float *cols, size_t rows,
+                                     size_t taps, size_t cout)
 {
     const size_t vectors = (cout + 7) / 8;
     const __m256i tail = lanes(cout - 8 * (vectors - 1));
@@ -257,8 +257,8 @@ AVX2_INLINE void input_tile(float *dx, const float *dz, const float *W, const ck
             add_row_piece(dx, acc[i], d, out, r0 + i, p0, end, m[V - 1], V);
 }
 
-AVX2 static void input_grad(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d,
-                            size_t out)
+AVX2 void ck_conv1d_avx2_input_grad(float *dx, const float *dz, const float *W,
+                                    const ck_conv1d_dims *d, size_t out)
 {
     const size_t taps = d->kernel * d->in_channels, rows = d->batch * out;
     memset(dx, 0, d->batch * d->length * d->in_channels * sizeof(float));
@@ -276,37 +276,6 @@ AVX2 static void input_grad(float *dx, const float *dz, const float *W, const ck
                 input_tile(dx, dz, W, d, out, rows, r0, p0, m, 3);
         }
     }
-}
-
-int ck_conv1d_avx2_forward(float *y, float *z, const float *cols, const float *W,
-                           const float *bias, ck_activation act, const ck_conv1d_dims *d,
-                           size_t out)
-{
-    const size_t taps = d->kernel * d->in_channels;
-    float *wt = ck_conv1d_pack_wt(W, taps, d->out_channels);
-    if (!wt)
-        return CK_ERR_SIZE;
-    forward_rows(y, z, cols, wt, bias, act == CK_ACT_RELU, d->batch * out, taps, d->out_channels);
-    free(wt);
-    return CK_OK;
-}
-
-void ck_conv1d_avx2_act_grad(float *dz, float *dbias, const float *dy, const float *z,
-                             ck_activation act, const ck_conv1d_dims *d, size_t out)
-{
-    act_grad(dz, dbias, dy, z, act == CK_ACT_RELU, d->batch * out, d->out_channels);
-}
-
-void ck_conv1d_avx2_weight_grad(float *dW, const float *dz, const float *cols,
-                                const ck_conv1d_dims *d, size_t out)
-{
-    weight_grad(dW, dz, cols, d->batch * out, d->kernel * d->in_channels, d->out_channels);
-}
-
-void ck_conv1d_avx2_input_grad(float *dx, const float *dz, const float *W,
-                               const ck_conv1d_dims *d, size_t out)
-{
-    input_grad(dx, dz, W, d, out);
 }
 
 #else /* not x86: never selected (ck_conv1d_direct_isa finds no AVX2) */

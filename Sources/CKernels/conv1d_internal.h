@@ -44,16 +44,16 @@ void ck_conv1d_direct_weight_grad(float *dW, const float *dz, const float *cols,
 void ck_conv1d_direct_input_grad(float *dx, const float *dz, const float *W,
                                  const ck_conv1d_dims *d, size_t out);
 
-/* The same four on AVX2 + FMA (conv1d_direct_avx2.c); the ck_conv1d_direct_* functions call them
- * when ck_conv1d_direct_isa() is CK_GEMM_AVX2. */
-int ck_conv1d_avx2_forward(float *y, float *z, const float *cols, const float *W,
-                           const float *bias, ck_activation act, const ck_conv1d_dims *d,
-                           size_t out);
-void ck_conv1d_avx2_act_grad(float *dz, float *dbias, const float *dy, const float *z,
-                             ck_activation act, const ck_conv1d_dims *d, size_t out);
-void ck_conv1d_avx2_weight_grad(float *dW, const float *dz, const float *cols,
-                                const ck_conv1d_dims *d, size_t out);
-void ck_conv1d_avx2_input_grad(float *dx, const float *dz, const float *W,
-                               const ck_conv1d_dims *d, size_t out);
+/* The four products on AVX2 + FMA (conv1d_direct_avx2.c), called by the ck_conv1d_direct_*
+ * functions when ck_conv1d_direct_isa() is CK_GEMM_AVX2: rows = batch · out, taps = K · C_in,
+ * cout <= 32, wt from ck_conv1d_pack_wt, relu = act is RELU (else IDENTITY). */
+void ck_conv1d_avx2_forward_rows(float *y, float *z, const float *cols, const float *wt,
+                                 const float *bias, int relu, size_t rows, size_t taps, size_t cout);
+void ck_conv1d_avx2_act_grad(float *dz, float *dbias, const float *dy, const float *z, int relu,
+                             size_t rows, size_t cout);
+void ck_conv1d_avx2_weight_grad(float *dW, const float *dz, const float *cols, size_t rows,
+                                size_t taps, size_t cout);
+void ck_conv1d_avx2_input_grad(float *dx, const float *dz, const float *W, const ck_conv1d_dims *d,
+                               size_t out);
 
 #endif

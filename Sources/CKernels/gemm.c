@@ -125,7 +125,8 @@ int ck_blas_get_threads(void) { return atomic_load(&gemm_threads); }
 typedef struct {
     ck_gemm_kernel kernel;
     int transA, transB, parts, split_columns;
-    size_t M, N, K, lda, ldb, ldc, tiles, unit; /* the split dimension: tiles of unit rows / columns */
+    size_t M, N, K, lda, ldb, ldc;
+    size_t tiles, unit; /* the split dimension: tiles of `unit` rows or columns */
     float alpha, beta;
     const float *A, *B;
     float *C;

@@ -236,9 +236,10 @@ int ck_conv1d_backward(float *dx, float *dW, float *dbias, float *dz, float *dco
 
 /* Which kernels compute a conv1d layer. AUTO (what ck_conv1d_forward / _backward use): DIRECT
  * when supported, else GEMM. GEMM: im2col + ck_sgemm, every CPU and shape. DIRECT: AVX-512F
- * kernels, or AVX2 + FMA ones on a CPU without AVX-512F (chosen by CPUID), for at most 32 output channels with IDENTITY or RELU (bias and activation fused into
- * the forward, col2im into the input gradient, dcols left unwritten). Both give the same results
- * up to float rounding; the forward of either path feeds the backward of either. */
+ * kernels, or AVX2 + FMA ones on a CPU without AVX-512F (chosen by CPUID), for at most 32 output
+ * channels with IDENTITY or RELU (bias and activation fused into the forward, col2im into the
+ * input gradient, dcols left unwritten). Both give the same results up to float rounding; the
+ * forward of either path feeds the backward of either. */
 typedef enum { CK_CONV1D_AUTO = 0, CK_CONV1D_GEMM = 1, CK_CONV1D_DIRECT = 2 } ck_conv1d_path;
 /* 1 if path can run d with act on this CPU (AUTO and GEMM always can). */
 int ck_conv1d_path_supported(ck_conv1d_path path, const ck_conv1d_dims *d, ck_activation act);
