@@ -1,6 +1,6 @@
 import EsperStorage
 import Foundation
-import Karn
+import enum Karn.DepthCatalog
 public import Kasmina
 public import Leyline
 import TamiyoNetwork
