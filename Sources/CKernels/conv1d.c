@@ -163,6 +163,19 @@ int ck_conv1d_path_supported(ck_conv1d_path path, const ck_conv1d_dims *d, ck_ac
     }
 }
 
+/* The checks every conv1d call starts with: a supported activation, dims present and sound
+ * (rows, taps and output positions out). */
+static int check_call(ck_activation act, const ck_conv1d_dims *d, size_t *rows, size_t *taps,
+                      size_t *out)
+{
+    if (act != CK_ACT_IDENTITY && act != CK_ACT_RELU && act != CK_ACT_GELU && act != CK_ACT_TANH)
+        return CK_ERR_ARG;
+    if (!d)
+        return CK_ERR_NULL;
+    *out = check_dims(d, rows, taps);
+    return *out ? CK_OK : CK_ERR_SIZE;
+}
+
 /* The path AUTO means for d and act; DIRECT or GEMM as asked, -1 for a path that cannot run. */
 static int resolve_path(ck_conv1d_path path, const ck_conv1d_dims *d, ck_activation act)
 {
@@ -181,14 +194,10 @@ int ck_conv1d_forward_with(ck_conv1d_path path, float *y, float *z, float *cols,
                            const float *W, const float *bias, ck_activation act,
                            const ck_conv1d_dims *d)
 {
-    if (act != CK_ACT_IDENTITY && act != CK_ACT_RELU && act != CK_ACT_GELU && act != CK_ACT_TANH)
-        return CK_ERR_ARG;
-    if (!d)
-        return CK_ERR_NULL;
-    size_t rows, taps;
-    const size_t out = check_dims(d, &rows, &taps);
-    if (!out)
-        return CK_ERR_SIZE;
+    size_t rows, taps, out;
+    int st = check_call(act, d, &rows, &taps, &out);
+    if (st != CK_OK)
+        return st;
     if (!y || !z || !cols || !x || !W)
         return CK_ERR_NULL;
     const int use = resolve_path(path, d, act);
@@ -197,8 +206,8 @@ int ck_conv1d_forward_with(ck_conv1d_path path, float *y, float *z, float *cols,
     im2col(cols, x, d, out);
     if (use == CK_CONV1D_DIRECT)
         return ck_conv1d_direct_forward(y, z, cols, W, bias, act, d, out);
-    int st = ck_sgemm(0, 1, rows, d->out_channels, taps, 1.0f, cols, taps, W, taps, 0.0f, z,
-                      d->out_channels);
+    st = ck_sgemm(0, 1, rows, d->out_channels, taps, 1.0f, cols, taps, W, taps, 0.0f, z,
+                  d->out_channels);
     if (st != CK_OK)
         return st;
     return ck_bias_act_forward(act, y, z, bias, rows, d->out_channels);
@@ -217,14 +226,10 @@ int ck_conv1d_backward_with(ck_conv1d_path path, float *dx, float *dW, float *db
                             const float *cols, const float *W, ck_activation act,
                             const ck_conv1d_dims *d)
 {
-    if (act != CK_ACT_IDENTITY && act != CK_ACT_RELU && act != CK_ACT_GELU && act != CK_ACT_TANH)
-        return CK_ERR_ARG;
-    if (!d)
-        return CK_ERR_NULL;
-    size_t rows, taps;
-    const size_t out = check_dims(d, &rows, &taps);
-    if (!out)
-        return CK_ERR_SIZE;
+    size_t rows, taps, out;
+    int st = check_call(act, d, &rows, &taps, &out);
+    if (st != CK_OK)
+        return st;
     if (!dW || !dz || !dy || !cols || !W || (dx && !dcols) ||
         (act == CK_ACT_TANH && !y) || ((act == CK_ACT_RELU || act == CK_ACT_GELU) && !z))
         return CK_ERR_NULL;
@@ -238,7 +243,7 @@ int ck_conv1d_backward_with(ck_conv1d_path path, float *dx, float *dW, float *db
             ck_conv1d_direct_input_grad(dx, dz, W, d, out);
         return CK_OK;
     }
-    int st = ck_bias_act_backward(act, dz, dbias, dy, z, y, rows, d->out_channels);
+    st = ck_bias_act_backward(act, dz, dbias, dy, z, y, rows, d->out_channels);
     if (st != CK_OK)
         return st;
     /* dW[C_out, K·C_in] += dz^T cols */
