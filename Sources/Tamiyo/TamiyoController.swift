@@ -1,10 +1,11 @@
 import EsperStorage
 import Foundation
-import enum Karn.DepthCatalog
 public import Kasmina
 public import Leyline
 import TamiyoNetwork
 public import Tolaria
+
+import enum Karn.DepthCatalog
 
 /// Tamiyo for one run: Tolaria's `EpochController`, called on the training thread at every
 /// epoch boundary. One boundary is
