@@ -128,6 +128,9 @@ public final class SeedManager: SeedModuleFactory {
     private var lastFetch: KernelOrigin?
     private var fallbacks = 0
     public private(set) var germinations = 0
+
+    /// A resumed run's germinations so far, from its checkpoint (never lowers the count).
+    public func resumeGerminations(_ count: Int) { germinations = max(germinations, count) }
     private var epoch = 0
     private var hostFrozen = false
     private var hostLearningRate: Float?

@@ -233,7 +233,7 @@ public final class RunService: Sendable {
     /// The members of an epoch summary (`EpochSummary` as encoded) a history's `fields` may name.
     public static let epochFields: Set<String> = [
         "boundary_ms", "branches", "controller_ms", "epoch", "epoch_ms", "epochs", "experiment_name", "global_step",
-        "gradient_norm", "held_out_split", "learning_rates", "run_id", "samples_per_second", "seeds", "slots", "timestamp_ns",
+        "gradient_norm", "held_out_split", "insertions", "learning_rates", "run_id", "samples_per_second", "seeds", "slots", "timestamp_ns",
         "total_training_flops", "train_accuracy", "train_loss", "train_samples", "training_flops", "validation_accuracy",
         "validation_loss", "validation_ms", "validation_samples",
     ]

@@ -275,6 +275,9 @@ public final class TamiyoController: EpochController, SeedModuleFactory {
     /// (and slot kernels) whose parameters keep the host plus its seeds within it remain. The
     /// second result holds what each widening candidate would add (the policy network's
     /// blueprint metadata; slot kernels are not counted before the fetch).
+    public var germinationCount: Int { kasmina.germinations }
+    public func resumeGerminationCount(_ count: Int) { kasmina.resumeGerminations(count) }
+
     func candidates(
         _ report: BoundaryReport, conservative: Bool, architecture: HostArchitecture
     ) -> ([String: [BlueprintInfo]], [String: [String: Int]]) {

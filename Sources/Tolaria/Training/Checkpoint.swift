@@ -48,6 +48,8 @@ struct Checkpoint {
         var tensors: [TensorEntry]
         /// Training FLOPs up to this checkpoint (absent in checkpoints written before they were counted).
         var trainingFlops: Double? = nil
+        /// The controller's germinations so far (absent in checkpoints written before they were kept).
+        var germinations: Int? = nil
     }
 
     var metadata: Metadata

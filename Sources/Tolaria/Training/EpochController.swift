@@ -38,10 +38,18 @@ public protocol EpochController: AnyObject {
     /// Rebuilds the modules a checkpoint names (nil: the controller grafts none). A controller
     /// that is a `SeedModuleFactory` is its own.
     var moduleFactory: (any SeedModuleFactory)? { get }
+    /// Germinations the controller has issued in this run: checkpoints carry the count so a run
+    /// resumed after a crash keeps `max_germinations` (a grown seed that became part of the host
+    /// leaves no seed behind to count).
+    var germinationCount: Int { get }
+    /// Takes the count back from the checkpoint a run resumes from.
+    func resumeGerminationCount(_ count: Int)
 }
 
 extension EpochController {
     public var moduleFactory: (any SeedModuleFactory)? { nil }
+    public var germinationCount: Int { 0 }
+    public func resumeGerminationCount(_ count: Int) {}
 }
 
 extension EpochController where Self: SeedModuleFactory {

@@ -74,6 +74,9 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     /// The conv branches part of the host at the end of the epoch (fossilised structural seeds
     /// or declared ones), as `model.branches` would declare them; nil when there are none.
     public var branches: [BranchSpec]? = nil
+    /// The conv layers inserted into the host at the end of the epoch (fossilised depth seeds):
+    /// each one's blueprint and the conv slot it grew in; nil when there are none.
+    public var insertions: [BranchSpec]? = nil
 
     public var seedsActive: Int { slots.filter { $0.module != "identity" }.count }
 

@@ -96,6 +96,7 @@ public final class Trainer {
         reportSkipped(found.skipped, resumingFrom: found.checkpoint?.metadata.epoch)
         guard let checkpoint = found.checkpoint else { return nil }
         try restore(checkpoint, keepRollbackCount: false)
+        if let germinations = checkpoint.metadata.germinations { controller.resumeGerminationCount(germinations) }
         return checkpoint.metadata.epoch
     }
 
@@ -449,6 +450,9 @@ public final class Trainer {
         summary.branches = model.architecture.branches?.map {
             BranchSpec(blueprint: $0.blueprint, slot: SeedSlot.name(forLayer: $0.layer))
         }
+        summary.insertions = model.architecture.insertions?.map {
+            BranchSpec(blueprint: $0.blueprint, slot: SeedSlot.name(forConvolution: $0.after))
+        }
 
         sink.epochCompleted(summary)
         if summary.boundaryMs > Trainer.boundaryBudgetMs {
@@ -596,7 +600,8 @@ public final class Trainer {
             slots: model.slots.map {
                 .init(name: $0.name, kind: $0.module?.kind, state: $0.module.map { Data($0.checkpointState()).base64EncodedString() })
             },
-            recentLosses: recentLosses, rollbacks: rollbacks, tensors: entries, trainingFlops: trainingFlops)
+            recentLosses: recentLosses, rollbacks: rollbacks, tensors: entries, trainingFlops: trainingFlops,
+            germinations: controller.germinationCount)
         return Checkpoint(metadata: metadata, tensors: tensors)
     }
 
