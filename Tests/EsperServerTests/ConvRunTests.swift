@@ -41,7 +41,7 @@ import Tolaria
         #expect(exported, "test accuracy and run FLOPs on /metrics")
 
         // Every bad field named at once: a kernel with nothing left to read, an unknown layer
-        // kind, a bad padding, dense before flatten, and seeds on a conv host.
+        // kind, a bad padding, dense before flatten (a policy is fine: conv hosts grow depth seeds).
         let invalid = try app.request(
             "POST", "/api/v1/runs",
             json: """
@@ -58,7 +58,7 @@ import Tolaria
         let fields = (try RawHTTP.json(invalid)["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
         #expect(
             Set(fields ?? []) == [
-                "model.layers[1].kernel_size", "model.layers[2].kind", "model.layers[3].padding", "model.layers[4].kind", "policy",
+                "model.layers[1].kernel_size", "model.layers[2].kind", "model.layers[3].padding", "model.layers[4].kind",
             ])
 
         // Shapes of a file are checked once it is loaded: 6 features, a kernel of 7.

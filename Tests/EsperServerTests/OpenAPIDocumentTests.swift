@@ -133,7 +133,7 @@ import Testing
         let list = try #require(lines[kind...].firstIndex { $0.trimmingCharacters(in: .whitespaces) == "enum:" })
         let documented = lines[(list + 1)...].prefix { $0.trimmingCharacters(in: .whitespaces).hasPrefix("- ") }
             .map { $0.trimmingCharacters(in: .whitespaces).dropFirst(2) }.map(String.init)
-        // Plus the host-shaped kinds Kasmina builds (widening, conv branches).
-        #expect(Set(documented) == Set(KernelKind.allCases.map(\.rawValue) + ["widen", "conv_branch"]))
+        // Plus the host-shaped kinds Kasmina builds (widening, conv branches, inserted conv layers).
+        #expect(Set(documented) == Set(KernelKind.allCases.map(\.rawValue) + ["widen", "conv_branch", "conv_insert"]))
     }
 }

@@ -119,6 +119,7 @@ import Tolaria
         summary.trainingFlops = 1
         summary.totalTrainingFlops = 2
         summary.branches = []
+        summary.insertions = []
         let members = try #require(try JSONValue.parse(try JanssonEncoder().encode(summary)).objectValue)
         #expect(Set(members.keys) == RunService.epochFields)
     }
