@@ -51,6 +51,7 @@ fmt:
 
 lint:
 	$(SWIFT) format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests
+	python3 scripts/check_imports.py
 
 bench-http: deps release
 	bench/http.sh

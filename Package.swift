@@ -172,10 +172,8 @@ let package = Package(
         .target(
             name: "EsperAPI",
             dependencies: [
-                "EsperHTTP", "EsperEvents", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina",
-                "Tamiyo", "TamiyoNetwork", "Simic", "Runs",
-                "Studies",
-                .product(name: "Logging", package: "swift-log"),
+                "EsperHTTP", "EsperEvents", "EsperJSON", "EsperStorage", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza",
+                "Tezzeret", "Kasmina", "Tamiyo", "TamiyoNetwork", "Simic", "Runs", "Studies",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The operator console at /ui: static files, no build step.
@@ -192,10 +190,8 @@ let package = Package(
         .target(
             name: "EsperServer",
             dependencies: [
-                "EsperAPI", "EsperClient", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Nissa", "Oona", "Tolaria", "Karn", "Urza",
-                "Tezzeret",
-                "Kasmina", "Tamiyo", "Simic", "Runs",
-                "Studies", "Kernels",
+                "EsperAPI", "EsperClient", "EsperEvents", "EsperHTTP", "EsperJSON", "EsperStorage", "Leyline", "Nissa", "Oona",
+                "Tolaria", "Karn", "Urza", "Tezzeret", "Kasmina", "Tamiyo", "TamiyoNetwork", "Simic", "Runs", "Studies", "Kernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -274,12 +270,12 @@ let package = Package(
         .testTarget(
             name: "TolariaTests",
             dependencies: [
-                "Tolaria", "Kernels", "EsperJSON", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Tolaria", "Kernels", "EsperJSON", "EsperStorage", "Leyline", "EsperTestSupport",
             ]),
         .testTarget(
             name: "NissaTests",
             dependencies: [
-                "Nissa", "Leyline", "Oona", "EsperJSON", "EsperTestSupport",
+                "Nissa", "Leyline", "EsperJSON", "EsperStorage", "EsperTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
@@ -300,26 +296,22 @@ let package = Package(
         .testTarget(
             name: "TamiyoTests",
             dependencies: [
-                "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "KernelRuntime", "Urza", "Karn", "Leyline", "EsperJSON", "EsperStorage",
-                "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "Kernels", "Karn", "Leyline", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "SimicTests",
             dependencies: [
-                "Simic", "TamiyoNetwork", "Tamiyo", "Leyline", "Oona", "EsperJSON", "EsperStorage", "EsperTestSupport",
+                "Simic", "TamiyoNetwork", "Leyline", "EsperStorage", "EsperTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "EsperServerTests",
             dependencies: [
-                "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
-                "Nissa", "Karn",
-                "Urza",
-                "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs",
-                "Studies", "Kernels",
+                "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
+                "Urza", "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs", "Studies", "Kernels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Runs", "Leyline", "EsperJSON", "EsperTestSupport"]),
+        .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Runs", "Leyline", "EsperJSON"]),
         .testTarget(
             name: "RunsTests",
             dependencies: [

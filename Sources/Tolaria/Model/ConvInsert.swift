@@ -1,4 +1,4 @@
-public import Kernels
+import Kernels
 
 /// A conv1d layer inserted after a host conv layer (issue 17's depth growth): over the conv
 /// layer's output h (`[length, channels]` per example, channels-last) it computes
