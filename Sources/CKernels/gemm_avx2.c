@@ -25,8 +25,8 @@
 enum {
     MR = 6,
     NR = 16,
-    KC = 256,              /* a 16-column panel of B (16 KB) + a slice of A (6 KB) in L1 */
-    B_BLOCK = 64 * 1024    /* floats of packed B per block: 256 KB, half of L2 */
+    KC = 256,           /* a 16-column panel of B (16 KB) + a slice of A (6 KB) in L1 */
+    B_BLOCK = 64 * 1024 /* floats of packed B per block: 256 KB, half of L2 */
 };
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
@@ -43,23 +43,30 @@ typedef struct {
 } tile;
 
 /* C[rows, nr] = alpha * op(A) op(B) + beta_c * C. `rows` and `row_major` (op(A) = A: a_ps == 1,
- * else a_rs == 1) are constants after inlining, so the accumulators stay in registers and the row
- * loops unroll. */
+ * else a_rs == 1) are constants after inlining; the row loops are unrolled explicitly because GCC
+ * otherwise keeps the accumulator array in memory (clang unrolls them either way). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 tile_body(size_t kc, const tile *t, const int rows, const int row_major)
 {
     const float *ar[MR];
+    #pragma GCC unroll 6
     for (int r = 0; r < rows; r++)
         ar[r] = t->a + (size_t)r * (row_major ? t->a_rs : 1);
     const size_t a_ps = row_major ? 1 : t->a_ps;
     const float *b = t->b;
     __m256 acc[MR][2];
+    #pragma GCC unroll 6
     for (int r = 0; r < rows; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    #pragma GCC unroll 6
     for (int r = 0; r < rows; r++) /* C is written last; start fetching it now */
         _mm_prefetch((const char *)(t->c + (size_t)r * t->ldc), _MM_HINT_T0);
+    /* unrolled: the pointer updates and the loop test once per 48 FMAs (measured 5-7 % faster
+     * than no unrolling or 2; 8 was no better than 4) */
+    #pragma GCC unroll 4
     for (size_t p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_load_ps(b + p * NR), b1 = _mm256_load_ps(b + p * NR + 8);
+        #pragma GCC unroll 6
         for (int r = 0; r < rows; r++) {
             const __m256 av = _mm256_broadcast_ss(ar[r] + p * a_ps);
             acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
@@ -68,6 +75,7 @@ tile_body(size_t kc, const tile *t, const int rows, const int row_major)
     }
     const __m256 va = _mm256_set1_ps(t->alpha), vb = _mm256_set1_ps(t->beta_c);
     if (t->nr == NR) {
+        #pragma GCC unroll 6
         for (int r = 0; r < rows; r++) {
             float *cr = t->c + (size_t)r * t->ldc;
             __m256 v0 = _mm256_mul_ps(va, acc[r][0]), v1 = _mm256_mul_ps(va, acc[r][1]);
@@ -82,6 +90,7 @@ tile_body(size_t kc, const tile *t, const int rows, const int row_major)
         const __m256i n = _mm256_set1_epi32((int)t->nr);
         const __m256i m0 = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const __m256i m1 = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
+        #pragma GCC unroll 6
         for (int r = 0; r < rows; r++) {
             float *cr = t->c + (size_t)r * t->ldc;
             __m256 v0 = _mm256_mul_ps(va, acc[r][0]), v1 = _mm256_mul_ps(va, acc[r][1]);
