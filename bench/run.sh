@@ -15,7 +15,7 @@
 # (when installed) and our packed kernels, 1 thread pinned and 2 threads.
 # The environment is left as it is: this machine sets OPENBLAS_CORETYPE=Haswell (older OpenBLAS
 # builds misbehave on its CPU), and Tolaria runs under it exactly as `esper serve` does (its GEMM
-# is our own AVX-512 kernel, chosen by CPUID, so the setting no longer matters to it); numpy runs
+# is our own AVX-512 or AVX2 kernel, chosen by CPUID, so the setting no longer matters to it); numpy runs
 # with it unset so OpenBLAS picks its AVX-512 kernel. Tests and CI never change those variables.
 # C is compiled with clang, the compiler SwiftPM uses for the product (CC overrides).
 set -euo pipefail

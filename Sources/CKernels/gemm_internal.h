@@ -4,7 +4,9 @@
 
 #include "ckernels.h"
 
-/* The packed kernels' tile: MR rows x NR columns of C; threads split C in bands of whole tiles. */
+/* The AVX-512 kernel's tile: MR rows x NR columns of C; threads split C in bands of whole tiles
+ * of it (the AVX2 kernel's 6 x 16 tile divides the 32-column bands; a band of rows, used only for
+ * narrow N, may end in a shorter AVX2 tile). */
 enum {
     CK_GEMM_MR = 8,
     CK_GEMM_NR = 32,
@@ -23,6 +25,20 @@ int ck_sgemm_packed_range(ck_gemm_kernel kernel, int transA, int transB, size_t 
                           size_t i_end, size_t j_begin, size_t j_end, size_t K, float alpha,
                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
                           float *C, size_t ldc);
+
+/* The same range on the AVX2 + FMA kernel (gemm_avx2.c); same contract. */
+int ck_sgemm_avx2_range(int transA, int transB, size_t i_begin, size_t i_end, size_t j_begin,
+                        size_t j_end, size_t K, float alpha, const float *A, size_t lda,
+                        const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* This thread's packing scratch, at least `floats` long and 64-byte aligned (grown as needed,
+ * freed when the thread exits; holds no state between calls); NULL when it cannot be allocated. */
+float *ck_gemm_scratch(size_t floats);
+
+/* Packs op(B)[p0 : p0+kc, j0 : j0+nc] as ceil(nc / w) panels of [kc][w] (w a multiple of 8),
+ * zero-padded past nc; x86 with AVX2 only. */
+void ck_gemm_pack_b(float *dst, size_t w, int transB, const float *B, size_t ldb, size_t p0,
+                    size_t kc, size_t j0, size_t nc);
 
 /* C = beta * C over M rows of N (beta == 0 overwrites without reading, beta == 1 leaves C
  * alone): the whole GEMM when alpha or K is 0, and the first step of the plain and tiled ones. */

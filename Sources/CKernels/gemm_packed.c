@@ -1,5 +1,6 @@
-/* gemm_packed.c — our own packed, register-blocked SGEMM (BLIS / llm.c style) with AVX-512 and
- * AVX2 microkernels, chosen at run time by CPUID.
+/* gemm_packed.c — our own packed, register-blocked SGEMM (BLIS / llm.c style): the AVX-512
+ * microkernel, the packing and scratch it shares with the AVX2 one (gemm_avx2.c), and the entry
+ * that runs either, chosen at run time by CPUID.
  *
  * Why our own: OpenBLAS is the other option, but on this project's machines the environment forces
  * OPENBLAS_CORETYPE=Haswell (older OpenBLAS builds misbehave on AMD Zen 4), which makes the
@@ -57,7 +58,7 @@ static void scratch_free(void *p)
 
 static void scratch_init(void) { scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
 
-static float *scratch_get(size_t floats)
+float *ck_gemm_scratch(size_t floats)
 {
     pthread_once(&scratch_once, scratch_init);
     if (!scratch_key_ok)
@@ -151,17 +152,16 @@ static void pack_direct(float *restrict dst, size_t w, const float *restrict src
     }
 }
 
-/* Packs op(B)[p0 : p0+kc, j0 : j0+nc] as ceil(nc / NR) panels of [kc][NR]. */
-static void pack_b(float *dst, int transB, const float *B, size_t ldb, size_t p0, size_t kc,
-                   size_t j0, size_t nc)
+void ck_gemm_pack_b(float *dst, size_t w, int transB, const float *B, size_t ldb, size_t p0,
+                    size_t kc, size_t j0, size_t nc)
 {
-    for (size_t jr = 0; jr < nc; jr += NR) {
-        const size_t cols = min_size(NR, nc - jr);
+    for (size_t jr = 0; jr < nc; jr += w) {
+        const size_t cols = min_size(w, nc - jr);
         float *d = dst + jr * kc;
         if (transB)
-            pack_transposed(d, NR, B + (j0 + jr) * ldb + p0, ldb, cols, kc);
+            pack_transposed(d, w, B + (j0 + jr) * ldb + p0, ldb, cols, kc);
         else
-            pack_direct(d, NR, B + p0 * ldb + j0 + jr, ldb, cols, kc);
+            pack_direct(d, w, B + p0 * ldb + j0 + jr, ldb, cols, kc);
     }
 }
 
@@ -303,61 +303,21 @@ __attribute__((target("avx512f"))) static void kernel_avx512_cols(size_t kc, con
     kernel_avx512_body(kc, t, t->a_ps);
 }
 
-/* AVX2 + FMA: 4 x 16 sub-tiles (8 ymm accumulators: AVX2 has 16 registers) of a packed,
- * zero-padded B panel (b_ps == NR), written through a local tile so edges need no masks. */
-__attribute__((target("avx2,fma"))) static void kernel_avx2(size_t kc, const tile_args *t)
-{
-    ROW_PTRS(t)
-    const size_t a_ps = t->a_ps;
-    const float *b = t->b;
-    float tile[MR][NR] __attribute__((aligned(32)));
-    const int col_blocks = t->nr > 16 ? 2 : 1;
-    for (int r0 = 0; r0 < MR; r0 += 4)
-        for (int c0 = 0; c0 < col_blocks * 16; c0 += 16) {
-            __m256 acc[4][2];
-            for (int r = 0; r < 4; r++)
-                acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-            for (size_t p = 0; p < kc; p++) {
-                const __m256 b0 = _mm256_load_ps(b + p * NR + c0);
-                const __m256 b1 = _mm256_load_ps(b + p * NR + c0 + 8);
-                for (int r = 0; r < 4; r++) {
-                    const __m256 av = _mm256_broadcast_ss(ar[r0 + r] + p * a_ps);
-                    acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-                }
-            }
-            for (int r = 0; r < 4; r++) {
-                _mm256_store_ps(&tile[r0 + r][c0], acc[r][0]);
-                _mm256_store_ps(&tile[r0 + r][c0 + 8], acc[r][1]);
-            }
-        }
-    const float alpha = t->alpha, bc = t->accumulate ? 1.0f : t->beta;
-    for (size_t r = 0; r < t->mr; r++) {
-        float *cr = t->c + r * t->ldc;
-        if (t->accumulate || t->beta != 0.0f)
-            for (size_t j = 0; j < t->nr; j++)
-                cr[j] = alpha * tile[r][j] + bc * cr[j];
-        else
-            for (size_t j = 0; j < t->nr; j++)
-                cr[j] = alpha * tile[r][j];
-    }
-}
-
 /* ---- the blocked driver ------------------------------------------------------------------- */
 
-/* Computes rows [i_begin, i_end) x columns [j_begin, j_end) of C; sizes already validated,
- * alpha != 0 and K > 0. op(B) is packed per KC x NC block unless the kernel can read it in place
- * (AVX-512 and B not transposed); A is always read in place. Returns CK_ERR_SIZE when packing
+/* Computes rows [i_begin, i_end) x columns [j_begin, j_end) of C on the AVX-512 kernel; sizes
+ * already validated, alpha != 0 and K > 0. op(B) is packed per KC x NC block unless the kernel can
+ * read it in place (B not transposed); A is always read in place. Returns CK_ERR_SIZE when packing
  * scratch cannot be allocated (nothing written then). */
-static int gemm_block(ck_gemm_kernel kernel, int transA, int transB, size_t i_begin, size_t i_end,
-                      size_t j_begin, size_t j_end, size_t K, float alpha, const float *A,
-                      size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+static int gemm_block_avx512(int transA, int transB, size_t i_begin, size_t i_end, size_t j_begin,
+                             size_t j_end, size_t K, float alpha, const float *A, size_t lda,
+                             const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
     const size_t M = i_end - i_begin, N = j_end - j_begin;
-    const int avx512 = kernel == CK_GEMM_AVX512, pack = !avx512 || transB;
-    microkernel run = !avx512 ? kernel_avx2 : transA ? kernel_avx512_cols : kernel_avx512_rows;
+    const int pack = transB;
+    microkernel run = transA ? kernel_avx512_cols : kernel_avx512_rows;
     float *bp = NULL;
-    if (pack && !(bp = scratch_get(min_size(K, KC) * round_up(min_size(N, NC), NR))))
+    if (pack && !(bp = ck_gemm_scratch(min_size(K, KC) * round_up(min_size(N, NC), NR))))
         return CK_ERR_SIZE;
     tile_args t = {.a_rs = transA ? 1 : lda, .a_ps = transA ? lda : 1, .ldc = ldc,
                    .alpha = alpha, .beta = beta};
@@ -366,7 +326,7 @@ static int gemm_block(ck_gemm_kernel kernel, int transA, int transB, size_t i_be
         for (size_t pc = 0; pc < K; pc += KC) {
             const size_t kc = min_size(KC, K - pc);
             if (pack)
-                pack_b(bp, transB, B, ldb, pc, kc, jc, nc);
+                ck_gemm_pack_b(bp, NR, transB, B, ldb, pc, kc, jc, nc);
             t.accumulate = pc != 0;
             for (size_t ir = 0; ir < M; ir += MR) {
                 const size_t i = i_begin + ir;
@@ -415,10 +375,13 @@ int ck_sgemm_packed_range(ck_gemm_kernel kernel, int transA, int transB, size_t 
                           float *C, size_t ldc)
 {
 #ifdef CK_X86
-    if (kernel != CK_GEMM_AVX512 && kernel != CK_GEMM_AVX2)
+    if (kernel == CK_GEMM_AVX2)
+        return ck_sgemm_avx2_range(transA, transB, i_begin, i_end, j_begin, j_end, K, alpha, A, lda,
+                                   B, ldb, beta, C, ldc);
+    if (kernel != CK_GEMM_AVX512)
         return CK_ERR_ARG;
-    return gemm_block(kernel, transA, transB, i_begin, i_end, j_begin, j_end, K, alpha, A, lda, B, ldb,
-                      beta, C, ldc);
+    return gemm_block_avx512(transA, transB, i_begin, i_end, j_begin, j_end, K, alpha, A, lda, B,
+                             ldb, beta, C, ldc);
 #else
     (void)kernel; (void)transA; (void)transB; (void)i_begin; (void)i_end; (void)j_begin;
     (void)j_end; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb; (void)beta;

@@ -1,8 +1,9 @@
 /* test_gemm_kernels.c — every ck_sgemm implementation this CPU supports (reference, OpenBLAS,
  * packed AVX2, packed AVX-512), with 1 to 3 threads, against a double-precision triple loop: all
- * transpose combinations, odd sizes around the 8 x 32 tile and the K / N blocks, padded leading
- * dimensions (padding is NaN in A and B and must never be read, a sentinel in C that must never be
- * written), several alpha / beta, beta == 0 over a NaN C; and concurrent callers sharing the pool. */
+ * transpose combinations, odd sizes around the 8 x 32 and 6 x 16 tiles and the K / N blocks,
+ * padded leading dimensions (padding is NaN in A and B and must never be read, a sentinel in C
+ * that must never be written), several alpha / beta, beta == 0 over a NaN C; and concurrent
+ * callers sharing the pool. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_util.h"
 
@@ -74,6 +75,9 @@ static void check_kernel_sizes(ck_gemm_kernel kernel, int threads)
     check_one(kernel, threads, 21, 45, 19, 1.0f, 0.0f);
     check_one(kernel, threads, 21, 45, 19, 1.0f, 1.0f);
     check_one(kernel, threads, 9, 17, 11, -2.0f, 0.5f);
+    /* several K and N blocks of the AVX2 kernel, cut unevenly (K = 520: 3 x 174 minus 2; N = 1100:
+     * 3 blocks of 23 panels of 16 minus 4 columns), and a last 1-row slice */
+    check_one(kernel, threads, 13, 1100, 520, 0.7f, -0.3f);
 }
 
 static void test_every_kernel_matches_naive(void)
