@@ -28,6 +28,7 @@ ROUNDS=${ROUNDS:-3}
 ESPER_BENCH_PORT=${ESPER_BENCH_PORT:-18181}
 NGINX_BENCH_PORT=${NGINX_BENCH_PORT:-18182}
 
+load_before=$(cut -d' ' -f1 /proc/loadavg)  # before anything of ours runs
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
@@ -108,7 +109,7 @@ DURATION=2s run "$esper_url" "$esper_pid" >/dev/null
 # shellcheck disable=SC2086
 DURATION=2s run "$nginx_url" $nginx_workers >/dev/null
 
-printf '%s, load %s at start; %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc) CPUs"
+printf '%s, load %s before the run, %s at start of the runs; %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc) CPUs"
 printf 'body %d bytes; wrk -t%s -c%s -d%s; %s esper pool threads, %s nginx workers; ESPER_HTTP_CONNECTION_MEMORY_BYTES=%s\n' \
   "${#body}" "$THREADS" "$CONNECTIONS" "$DURATION" "$THREADS" "$THREADS" "${ESPER_HTTP_CONNECTION_MEMORY_BYTES:-default}"
 printf '%-5s %-6s %11s %9s %9s %9s\n' round server req/s p50 p99 'CPU µs/req'
@@ -132,3 +133,4 @@ for round in $(seq "$ROUNDS"); do
     }'
 done
 printf 'load %s at end\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v load="$load_before" -v cpus="$(nproc)" 'BEGIN { if (load > cpus / 2) printf "load %s on %d CPUs before the run: the req/s and latency ratios above are not evidence (the servers got unequal shares of the machine); CPU µs/req is\n", load, cpus }'
