@@ -2,7 +2,6 @@
 // business logic lives here.
 public import EsperHTTP
 public import Prometheus
-import Synchronization
 
 /// One dependency's state as `/healthz` reports it.
 public struct HealthCheckResult: Sendable, Codable, Equatable {
@@ -35,30 +34,6 @@ public struct VersionInfo: Sendable, Codable {
     public var leylineSchema = "leyline-core/v1alpha1"
 
     public init(version: String) { self.version = version }
-}
-
-/// The `/healthz` answer, recomputed at most every 100 ms: load balancers and benchmarks
-/// poll it hard, and the probes' state changes on the scale of seconds.
-final class HealthCache: Sendable {
-    private let probes: [HealthProbe]
-    private let cached = Mutex<(response: HTTPResponse, at: ContinuousClock.Instant)?>(nil)
-    static let maxAge: Duration = .milliseconds(100)
-
-    init(probes: [HealthProbe]) { self.probes = probes }
-
-    func response() throws -> HTTPResponse {
-        try cached.withLock { cached in
-            let now = ContinuousClock.now
-            if let cached, now - cached.at < HealthCache.maxAge { return cached.response }
-            var checks: [String: HealthCheckResult] = [:]
-            for probe in probes { checks[probe.name] = probe.check() }
-            let healthy = checks.values.allSatisfy { $0.status == .ok }
-            let report = HealthRoutes.HealthReport(status: healthy ? .ok : .degraded, checks: checks)
-            let response = try HTTPResponse.json(report, status: healthy ? 200 : 503)
-            cached = (response, now)
-            return response
-        }
-    }
 }
 
 /// `/healthz`, `/metrics` and `/api/v1/version`.

@@ -26,11 +26,13 @@ enum RequestID {
         value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
         value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
         value ^= value >> 31
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 {
-            bytes[15 - i] = hex[Int(value & 15)]
-            value >>= 4
+        // Written straight into the string's storage (no intermediate array).
+        return String(unsafeUninitializedCapacity: 16) { out in
+            for i in 0..<16 {
+                out[15 - i] = hex[Int(value & 15)]
+                value >>= 4
+            }
+            return 16
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

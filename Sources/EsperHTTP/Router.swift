@@ -94,8 +94,10 @@ public struct Router: Sendable {
         return trimmed.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
     }
 
-    /// `/a/b/` and `/a/b` are the same resource.
+    /// `/a/b/` and `/a/b` are the same resource. Paths without a trailing slash (nearly
+    /// all) are returned as they are: no copy, no walk over their characters.
     private static func normalise(_ path: String) -> String {
+        guard path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") else { return path }
         var path = Substring(path)
         while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
         return String(path)

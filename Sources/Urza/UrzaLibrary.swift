@@ -477,11 +477,10 @@ public final class UrzaLibrary: Sendable {
     // MARK: - Stats and helpers
 
     public var stats: UrzaStats {
-        let records = listAll()
-        let counts = Dictionary(grouping: records, by: \.state).mapValues(\.count)
+        let counts = (try? store.stateCounts()) ?? [:]
         return caches.withLock { caches in
             UrzaStats(
-                records: records.count, available: counts[.available] ?? 0, missing: counts[.missing] ?? 0,
+                records: counts.values.reduce(0, +), available: counts[.available] ?? 0, missing: counts[.missing] ?? 0,
                 corrupt: counts[.corrupt] ?? 0, deprecated: counts[.deprecated] ?? 0,
                 metadataCacheEntries: caches.metadata.count, kernelCacheEntries: caches.kernels.count,
                 kernelCacheBytes: caches.kernels.bytes, cacheHits: caches.hits, cacheMisses: caches.misses,

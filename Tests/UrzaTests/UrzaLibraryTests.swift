@@ -169,6 +169,8 @@ final class LibraryFixture {
         #expect(report.missing == ["BP001"] && report.corrupt == ["BP003"])
         #expect(Set(report.newlyMarked) == ["BP001", "BP003"])
         #expect(urza.get("BP001")?.state == .missing)
+        let stats = urza.stats
+        #expect(stats.records == 3 && stats.available == 1 && stats.missing == 1 && stats.corrupt == 1 && stats.deprecated == 0)
         #expect(urza.verifyAll().newlyMarked.isEmpty)  // already marked
     }
 
