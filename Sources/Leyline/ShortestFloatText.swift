@@ -14,11 +14,20 @@ enum ShortestFloatText {
     /// Writes `value` (finite) at `buffer`, which has room for `capacity` bytes; returns the
     /// number of bytes written.
     @inline(__always) static func write(_ value: Float, to buffer: UnsafeMutablePointer<UInt8>) -> Int {
-        Int(truncatingIfNeeded: swiftFloat32ToString(buffer, UInt(capacity), value, false))
+        clear(buffer)
+        return Int(truncatingIfNeeded: swiftFloat32ToString(buffer, UInt(capacity), value, false))
     }
 
     @inline(__always) static func write(_ value: Double, to buffer: UnsafeMutablePointer<UInt8>) -> Int {
-        Int(truncatingIfNeeded: swiftFloat64ToString(buffer, UInt(capacity), value, false))
+        clear(buffer)
+        return Int(truncatingIfNeeded: swiftFloat64ToString(buffer, UInt(capacity), value, false))
+    }
+
+    /// The formatter of Swift 6.3 does not write the leading zeros of a number below one
+    /// (`0.0` of `0.023`): it expects a buffer of ASCII zeros, as `description` hands it.
+    /// Without this, 0.82 came out as the two bytes before it and `82`.
+    @inline(__always) private static func clear(_ buffer: UnsafeMutablePointer<UInt8>) {
+        buffer.update(repeating: UInt8(ascii: "0"), count: capacity)
     }
 }
 
