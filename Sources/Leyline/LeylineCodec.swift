@@ -130,6 +130,13 @@ public enum LeylineCodec {
     /// Validates a value built in code (before publishing it).
     public static func check<T: LeylineValidatable>(_ value: T) throws(LeylineDecodingError) {
         var validator = LeylineValidator()
+        try check(value, reusing: &validator)
+    }
+
+    /// `check` with a validator the caller keeps across many values (emptied first, its
+    /// storage kept): a batch of publishes allocates no validator state per message.
+    public static func check<T: LeylineValidatable>(_ value: T, reusing validator: inout LeylineValidator) throws(LeylineDecodingError) {
+        validator.reset()
         value.validate(&validator)
         guard !validator.problems.isEmpty else { return }
         if let found = validator.unsupportedVersion,

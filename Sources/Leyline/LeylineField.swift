@@ -34,6 +34,8 @@ public final class LeylineField<Message>: @unchecked Sendable {
     /// A scalar field's rule as the table runs it in place (`.none`: nothing to check);
     /// `.custom` for the rest, checked by `validate`.
     let rule: LeylineScalarRule
+    /// An enum field's quoted names by stored byte (kind `.enumeration`).
+    let enumText: LeylineEnumText?
 
     init(
         _ name: StaticString, oneof: String? = nil, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
@@ -41,7 +43,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
         encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void,
         decode: ((Target, Container) throws -> Void)?, validate: @escaping (Source, inout LeylineValidator) -> Void,
         copy: @escaping (Target, Source) -> Void, kind: LeylineFieldKind = .other, offset: Int = 0,
-        rule: LeylineScalarRule = .custom
+        rule: LeylineScalarRule = .custom, enumText: LeylineEnumText? = nil
     ) {
         self.name = name
         key = name.description
@@ -56,6 +58,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
         self.kind = kind
         self.offset = offset
         self.rule = rule
+        self.enumText = enumText
     }
 
     /// Sets this field of `target` to the one of `source` (tests: one field at a time).
@@ -73,8 +76,11 @@ public final class LeylineField<Message>: @unchecked Sendable {
         let codingKey = LeylineCodingKey(key)
         let field = LeylineStoredField<Message, V>(path)
         let apply = rule?.apply
-        // Omitted-when-empty fields keep their closures (the rule is per field).
-        let kind = omit == nil ? LeylineFieldKind.of(V.self) : .other
+        // Omitted-when-empty fields keep their closures (the rule is per field). Enums have no
+        // checks of their own (`LeylineFieldValue.check` is not theirs to override), so a
+        // table checks an enum field's rule alone, in place.
+        let enumText = omit == nil ? LeylineEnumText(V.self) : nil
+        let kind = omit != nil ? .other : enumText != nil ? .enumeration : LeylineFieldKind.of(V.self)
         return LeylineField(
             name,
             write: { message, writer in
@@ -100,7 +106,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
                 V.check(value.pointee, key, &validator)
             },
             copy: { message, source in field.set(message, field.get(source)) }, kind: kind, offset: field.offset,
-            rule: kind == .other ? .custom : rule?.scalar ?? .none)
+            rule: kind == .other ? .custom : rule?.scalar ?? .none, enumText: enumText)
     }
 
     /// A field the message reads and decodes itself (what it means depends on another
@@ -194,9 +200,10 @@ struct LeylineCodingKey: CodingKey {
 
 /// The scalar types a field table reads and writes in place (their `LeylineFieldValue`
 /// forms are one writer or reader call and they have no checks of their own); `.other` is
-/// any other type.
+/// any other type. `.enumeration` (a `LeylineEnum`, `LeylineEnumText`) is written and
+/// checked in place and read through the field's closure.
 enum LeylineFieldKind {
-    case string, bool, uint32, uint64, float, double, other
+    case string, bool, uint32, uint64, float, double, enumeration, other
 
     static func of<V>(_ type: V.Type) -> LeylineFieldKind {
         if type == String.self { return .string }

@@ -118,6 +118,29 @@ extension Dictionary: LeylineFieldValue where Key == String, Value: LeylineField
         if value.count == 1, let (key, element) = value.first {
             writer.mapKey(key)
             Value.writeJSON(element, to: &writer)
+        } else if value.count > 1 && value.count <= 16 {
+            // The few entries a message's map has, put in key order on the stack by their
+            // indices (insertion sort): no array of keys, no hashing to look values up.
+            withUnsafeTemporaryAllocation(of: [String: Value].Index.self, capacity: value.count) { order in
+                var count = 0
+                for index in value.indices {
+                    order.initializeElement(at: count, to: index)
+                    count += 1
+                }
+                for next in 1..<count {
+                    var position = next
+                    while position > 0 && LeylineJSONWriter.byteOrder(value[order[position]].key, value[order[position - 1]].key) {
+                        order.swapAt(position, position - 1)
+                        position -= 1
+                    }
+                }
+                for position in 0..<count {
+                    let (key, element) = value[order[position]]
+                    writer.mapKey(key)
+                    Value.writeJSON(element, to: &writer)
+                }
+                _ = order.deinitialize()
+            }
         } else {
             for key in value.keys.sorted(by: LeylineJSONWriter.byteOrder) {
                 writer.mapKey(key)

@@ -85,6 +85,7 @@ public final class LeylineFields<Message>: @unchecked Sendable {
                 case .uint64: writer.unsigned(value.load(as: UInt64.self))
                 case .float: writer.float(value.load(as: Float.self))
                 case .double: writer.double(value.load(as: Double.self))
+                case .enumeration: writer.encoded(slot.enumText!.json(value.load(as: UInt8.self)))
                 case .other: break
                 }
             }
@@ -120,7 +121,7 @@ public final class LeylineFields<Message>: @unchecked Sendable {
         case .uint64: value.storeBytes(of: try reader.uint64(), as: UInt64.self)
         case .float: value.storeBytes(of: try reader.float(), as: Float.self)
         case .double: value.storeBytes(of: try reader.double(), as: Double.self)
-        case .other:
+        case .enumeration, .other:
             guard let read = slot.field.read else { preconditionFailure("\(Message.self) reads \(slot.field.key) itself") }
             try read(message, &reader)
         }
@@ -195,6 +196,10 @@ public final class LeylineFields<Message>: @unchecked Sendable {
                 case .finite(let range):
                     let number = slot.kind == .float ? Double(value.load(as: Float.self)) : value.load(as: Double.self)
                     validator.finite(slot.field.key, number, in: range)
+                case .known:
+                    if let text = slot.enumText, value.load(as: UInt8.self) == text.unknownTag {
+                        validator.fail(slot.field.key, text.unknownMessage)
+                    }
                 case .custom: slot.field.validate(message, &validator)
                 }
             }
@@ -213,6 +218,8 @@ struct LeylineFieldSlot<Message> {
     let isOneofMember: Bool
     /// `"name":`, in the table's key buffer.
     let key: UnsafeBufferPointer<UInt8>
+    /// An enum field's names (kept alive by its field).
+    unowned(unsafe) let enumText: LeylineEnumText?
     /// Kept alive by the table's `sorted` for as long as the slot exists.
     unowned(unsafe) let field: LeylineField<Message>
 
@@ -222,6 +229,7 @@ struct LeylineFieldSlot<Message> {
         rule = field.rule
         isOneofMember = field.oneof != nil
         self.key = key
+        enumText = field.enumText
         self.field = field
     }
 }

@@ -172,11 +172,12 @@ public struct LeylineJSONWriter: ~Copyable {
         integer(Int64(clamping: value))
     }
 
+    /// The shortest text that reads back as `value` (`description`'s), formatted in place.
     public mutating func double(_ value: Double) {
         separate()
         if value.isFinite {
-            var text = value.description
-            text.withUTF8 { put($0) }
+            reserve(ShortestFloatText.capacity)
+            count += ShortestFloatText.write(value, to: storage + count)
         } else {
             needsSlowPath = true
             put(UInt8(ascii: "0"))
@@ -186,17 +187,25 @@ public struct LeylineJSONWriter: ~Copyable {
 
     /// A float goes out as the double nearest its shortest decimal form (so 0.82 prints as
     /// `0.82`), exactly as `JanssonEncoder` writes it. The plain form of `Float.description`
-    /// is already that text; only the exponent form differs and takes the slow route.
+    /// is already that text, formatted here in place; only the exponent form differs and
+    /// takes the slow route (parsed back as a double, whose shortest form is written).
     public mutating func float(_ value: Float) {
         separate()
         if value.isFinite {
-            var text = value.description
-            let plain = text.withUTF8 { utf8 -> Bool in
-                for byte in utf8 where byte == UInt8(ascii: "e") { return false }
-                put(utf8)
-                return true
+            reserve(ShortestFloatText.capacity)
+            let text = storage + count
+            let length = ShortestFloatText.write(value, to: text)
+            var plain = true
+            for index in 0..<length where text[index] == UInt8(ascii: "e") {
+                plain = false
+                break
             }
-            if !plain { put((Double(text) ?? Double(value)).description) }
+            if plain {
+                count += length
+            } else {
+                let nearest = Double(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)) ?? Double(value)
+                count += ShortestFloatText.write(nearest, to: text)
+            }
         } else {
             needsSlowPath = true
             put(UInt8(ascii: "0"))
@@ -266,6 +275,13 @@ public struct LeylineJSONWriter: ~Copyable {
         string(value.name)
     }
 
+    /// A value already in its JSON form (an enum's quoted name, made once by its field).
+    mutating func encoded(_ json: UnsafeBufferPointer<UInt8>) {
+        separate()
+        put(json)
+        needsComma = true
+    }
+
     /// Any JSON value (objects with sorted keys).
     public mutating func json(_ value: JSONValue) {
         switch value {
@@ -320,27 +336,33 @@ public struct LeylineJSONWriter: ~Copyable {
     /// copied in one piece.
     private mutating func appendString(_ value: String) {
         put(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            let length = utf8.count
-            var start = 0
-            var index = 0
-            while index < length {
-                let byte = utf8[index]
-                if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
-                    if index > start { put(UnsafeBufferPointer(rebasing: utf8[start..<index])) }
-                    appendEscape(byte)
-                    start = index + 1
-                }
-                index += 1
-            }
-            if start == 0 {
-                put(utf8)
-            } else if start < length {
-                put(UnsafeBufferPointer(rebasing: utf8[start..<length]))
-            }
+        // Native strings lend their bytes without a copy of the string (`withUTF8` needs a
+        // mutable one: a retain and a release per string written).
+        if value.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
+            var value = value
+            value.withUTF8 { appendEscaped($0) }
         }
         put(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        let length = utf8.count
+        var start = 0
+        var index = 0
+        while index < length {
+            let byte = utf8[index]
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
+                if index > start { put(UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                appendEscape(byte)
+                start = index + 1
+            }
+            index += 1
+        }
+        if start == 0 {
+            put(utf8)
+        } else if start < length {
+            put(UnsafeBufferPointer(rebasing: utf8[start..<length]))
+        }
     }
 
     private mutating func appendEscape(_ byte: UInt8) {

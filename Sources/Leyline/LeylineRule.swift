@@ -25,6 +25,8 @@ enum LeylineScalarRule {
     case identifier, optionalIdentifier, version
     /// A `float` or `double` field: finite, within the range if one is given.
     case finite(ClosedRange<Double>?)
+    /// An enum field: not its 0 value (`LeylineEnumText.unknownTag`).
+    case known
     /// Only the rule's closure knows.
     case custom
 }
@@ -49,7 +51,7 @@ extension LeylineRule where Value: BinaryFloatingPoint {
 
 extension LeylineRule where Value: LeylineEnum {
     /// Set: not the enum's 0 "unknown" value.
-    static var known: LeylineRule { LeylineRule { value, field, v in v.known(field, value) } }
+    static var known: LeylineRule { LeylineRule(scalar: .known) { value, field, v in v.known(field, value) } }
 }
 
 extension LeylineRule where Value == UInt32 {

@@ -36,6 +36,14 @@ public struct LeylineValidator: Sendable {
 
     public init() {}
 
+    /// Forgets every problem and the place of the walk, keeping the storage (one validator
+    /// serves a batch).
+    public mutating func reset() {
+        problems.removeAll(keepingCapacity: true)
+        unsupportedVersion = nil
+        location.removeAll(keepingCapacity: true)
+    }
+
     public mutating func fail(_ field: String, _ message: String) {
         problems.append(JSONFieldProblem(field: path(field), message: message))
     }
@@ -72,11 +80,17 @@ public struct LeylineValidator: Sendable {
 
     /// An identifier that may be empty (e.g. a seed id on a command that targets no seed).
     public mutating func optionalIdentifier(_ field: String, _ value: String) {
-        var value = value
-        let (length, hasControl) = value.withUTF8 { utf8 -> (Int, Bool) in
+        func scan(_ utf8: UnsafeBufferPointer<UInt8>) -> (Int, Bool) {
             for byte in utf8 where byte < 0x20 || byte == 0x7F { return (utf8.count, true) }
             return (utf8.count, false)
         }
+        // Native strings lend their bytes without a copy (a retain and a release per id).
+        let (length, hasControl) =
+            value.utf8.withContiguousStorageIfAvailable(scan)
+            ?? {
+                var value = value
+                return value.withUTF8(scan)
+            }()
         if length > LeylineValidator.maxIdentifierBytes {
             fail(field, "is \(length) bytes; at most \(LeylineValidator.maxIdentifierBytes) allowed")
         } else if hasControl {

@@ -297,11 +297,17 @@ public final class OonaClient: LongRunningService {
     /// entry cap gets a `.rejected` outcome; the others are still published.
     public func publish(batch: [(BusMessage, PublishOptions)], depth: Int = 16) throws(OonaError) -> [PublishOutcome] {
         let started = ContinuousClock.now
-        var envelopes: [(BusEnvelope, OonaStream, Bool)] = []
-        envelopes.reserveCapacity(batch.count)
+        // Everything is validated before anything is sent; what is kept of each message is
+        // its route (two bytes), not its envelope: a large batch allocates no array of
+        // envelopes (whose fresh pages cost more than building each envelope again at its
+        // round trip).
+        var routes: [Route] = []
+        routes.reserveCapacity(batch.count)
+        var validator = LeylineValidator()
+        let checkedAt = LeylineTimestamp.now()
         for (index, (message, options)) in batch.enumerated() {
             do {
-                envelopes.append(try envelope(message, options))
+                routes.append(try route(message, options, checkedAt: checkedAt, &validator))
             } catch {
                 metrics.publishFailed(reason: error.reason)
                 if batch.count > 1, case .invalidMessage(let problems) = error {
@@ -313,20 +319,47 @@ public final class OonaClient: LongRunningService {
         let outcomes: [PublishOutcome]
         do {
             outcomes = try call(publishBreaker) { connection throws(RedisError) in
-                try pipelinedPublish(envelopes, depth: max(1, depth), connection)
+                try pipelinedPublish(batch, routes, depth: max(1, depth), connection)
             }.get()
         } catch {
             metrics.publishFailed(reason: error.reason)
             throw error
         }
-        let written = outcomes.filter(\.wasPublished).count
+        // Counted in place: a filtered copy of a large batch's outcomes is fresh pages to fault in.
+        var written = 0
+        for outcome in outcomes where outcome.wasPublished { written += 1 }
         if written > 0 { metrics.recordPublish((ContinuousClock.now - started) / written) }
         if outcomes.contains(where: { if case .dropped = $0 { return true } else { return false } }) { announceDrops() }
         return outcomes
     }
 
-    /// Wraps and validates (cheap); encoding and signing happen per round trip.
-    private func envelope(_ message: BusMessage, _ options: PublishOptions) throws(OonaError) -> (BusEnvelope, OonaStream, Bool) {
+    /// Where a message goes before backpressure, and whether it goes to the emergency stream.
+    struct Route {
+        let preferred: OonaStream
+        let toEmergency: Bool
+    }
+
+    /// The envelope a message travels in. Its `event_id` and `created_at` are made when the
+    /// message's round trip is prepared (`prepare`).
+    private func envelope(_ message: BusMessage, _ options: PublishOptions, eventId: String, createdAt: LeylineTimestamp) -> BusEnvelope {
+        BusEnvelope(
+            message: message, eventId: eventId, createdAt: createdAt, sourceSubsystem: options.source ?? configuration.sourceSubsystem,
+            priority: options.priority, ttl: LeylineDuration(options.ttl ?? configuration.messageTTL), currentAttempt: 1,
+            maxAttempts: UInt32(configuration.maxAttempts), correlationId: options.correlationId, attributes: options.attributes)
+    }
+
+    /// A valid `event_id` standing in for the one `EventID.make` gives the message later: the
+    /// envelope is validated before its round trip, and every id `EventID.make` makes is a
+    /// valid identifier (36 bytes of hex digits and dashes), as every `created_at` the clock
+    /// gives is a valid timestamp — the only two fields that differ between the envelope
+    /// validated and the one sent.
+    static let validatedEventId = "00000000-0000-4000-8000-000000000000"
+
+    /// Routes and validates one message (the whole envelope, with `validator` reused across
+    /// the batch); encoding and signing happen per round trip.
+    private func route(
+        _ message: BusMessage, _ options: PublishOptions, checkedAt: LeylineTimestamp, _ validator: inout LeylineValidator
+    ) throws(OonaError) -> Route {
         guard let preferred = options.stream ?? OonaClient.preferredStream(for: message) else {
             throw .invalidMessage([
                 JSONFieldProblem(
@@ -341,26 +374,25 @@ public final class OonaClient: LongRunningService {
                     message: "BUS_MESSAGE_TYPE_UNSPECIFIED can only be published to a job stream, not \(preferred)")
             ])
         }
-        let ttl = options.ttl ?? configuration.messageTTL
-        let envelope = BusEnvelope(
-            message: message, eventId: EventID.make(), createdAt: .now(), sourceSubsystem: options.source ?? configuration.sourceSubsystem,
-            priority: options.priority, ttl: LeylineDuration(ttl), currentAttempt: 1, maxAttempts: UInt32(configuration.maxAttempts),
-            correlationId: options.correlationId, attributes: options.attributes)
         do {
-            try LeylineCodec.check(envelope)
+            try LeylineCodec.check(
+                envelope(message, options, eventId: OonaClient.validatedEventId, createdAt: checkedAt), reusing: &validator)
         } catch {
             throw .invalidMessage(error.problems)
         }
         let toEmergency = options.emergency || options.priority == .critical || preferred == .emergency
-        return (envelope, preferred, toEmergency)
+        return Route(preferred: preferred, toEmergency: toEmergency)
     }
 
-    /// Encodes, checks the size, signs and frames one message's fields (RESP) at the end of
-    /// `scratch.fields`: the envelope is encoded into the reused writer and signed and
-    /// copied from there, never held as its own array.
-    private func prepare(_ item: (BusEnvelope, OonaStream, Bool), _ scratch: PublishScratch) -> Prepared {
-        let (envelope, preferred, toEmergency) = item
-        let sheddable = !toEmergency && OonaBusMode.isDetail(envelope.message)
+    /// Wraps (a new event id, `created_at` now), encodes, checks the size, signs and frames one
+    /// validated message's fields (RESP) at the end of `scratch.fields`: the envelope is
+    /// encoded into the reused writer and signed and copied from there, never held as its own
+    /// array.
+    private func prepare(_ item: (BusMessage, PublishOptions), _ route: Route, _ scratch: PublishScratch) -> Prepared {
+        let (message, options) = item
+        let (preferred, toEmergency) = (route.preferred, route.toEmergency)
+        let envelope = envelope(message, options, eventId: EventID.make(), createdAt: .now())
+        let sheddable = !toEmergency && OonaBusMode.isDetail(message)
         func rejected(_ error: OonaError) -> Prepared {
             Prepared(
                 preferred: preferred, toEmergency: toEmergency, eventId: envelope.eventId, sheddable: sheddable, fields: nil,
@@ -397,11 +429,13 @@ public final class OonaClient: LongRunningService {
     }
 
     /// Prepares the next round trip's messages into the emptied `scratch.fields`.
-    private func prepare(_ items: ArraySlice<(BusEnvelope, OonaStream, Bool)>, _ scratch: PublishScratch) -> [Prepared] {
+    private func prepare(
+        _ batch: [(BusMessage, PublishOptions)], _ routes: [Route], _ range: Range<Int>, _ scratch: PublishScratch
+    ) -> [Prepared] {
         scratch.fields.reset()
         var prepared: [Prepared] = []
-        prepared.reserveCapacity(items.count)
-        for item in items { prepared.append(prepare(item, scratch)) }
+        prepared.reserveCapacity(range.count)
+        for index in range { prepared.append(prepare(batch[index], routes[index], scratch)) }
         return prepared
     }
 
@@ -418,13 +452,15 @@ public final class OonaClient: LongRunningService {
     /// like the emergency flag; and the emergency stream has a drop threshold too. In
     /// conservative mode, telemetry detail is sampled first (`OonaBusMode`).
     private func pipelinedPublish(
-        _ items: [(BusEnvelope, OonaStream, Bool)], depth: Int, _ connection: RedisConnection
+        _ items: [(BusMessage, PublishOptions)], _ routes: [Route], depth: Int, _ connection: RedisConnection
     )
         throws(RedisError) -> Result<[PublishOutcome], OonaError>
     {
         let emergencyCap = configuration.effectiveEmergencyDropThreshold
         let throttlesNormal = configuration.emergencyThreshold != nil || configuration.backpressureDropThreshold != nil
-        let routed = items.contains { ($0.1 == .normal && !$0.2 && throttlesNormal) || ($0.2 && emergencyCap != nil) }
+        let routed = routes.contains {
+            ($0.preferred == .normal && !$0.toEmergency && throttlesNormal) || ($0.toEmergency && emergencyCap != nil)
+        }
         let backlogCommands = OonaBacklog.commands(key: keys.key(.normal)) + OonaBacklog.commands(key: keys.key(.emergency))
         func readBacklogs(_ replies: ArraySlice<RedisReply>) -> (normal: Int, emergency: Int) {
             let base = replies.startIndex
@@ -458,7 +494,7 @@ public final class OonaClient: LongRunningService {
         var shed = 0
         var start = 0
         let scratch = PublishScratch(entries: min(depth, items.count))
-        var chunk = prepare(items[0..<min(depth, items.count)], scratch)
+        var chunk = prepare(items, routes, 0..<min(depth, items.count), scratch)
         while !chunk.isEmpty {
             // Route this round trip's messages against the backlogs known now.
             var decisions: [Decision] = []
@@ -519,7 +555,7 @@ public final class OonaClient: LongRunningService {
 
             // While Redis works: prepare the next round trip.
             start += chunk.count
-            let next = start < items.count ? prepare(items[start..<min(start + depth, items.count)], scratch) : []
+            let next = start < items.count ? prepare(items, routes, start..<min(start + depth, items.count), scratch) : []
 
             let replies = try connection.receiveTexts(writes, then: scratch.commands.count - writes)
             if let failure = OonaClient.failure(
