@@ -30,19 +30,38 @@ public enum RunRoutes {
         routes.on("stopRun") { request in try control(request, service, .stop) { try service.stop($0) } }
     }
 
+    /// The run is recorded in a group commit whose sync it waits for parked (no HTTP thread
+    /// held): up to as many creates as there are connections share one sync.
     static func create(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {
         let json = try request.jsonBody(expecting: "run config")
         let key = try request.idempotencyKey()
+        let deferred = DeferredResponse()
+        do {
+            try service.submit(json, idempotencyKey: key) { finish in
+                deferred.resolve { try created(finish) }
+            }
+        } catch {
+            throw problem(error)
+        }
+        return .deferred(deferred)
+    }
+
+    /// The 202 of a recorded run (on the request's pool thread, once its commit is synced).
+    static func created(_ finish: RunService.SubmissionFinish) throws -> HTTPResponse {
         let record: RunRecord
         do {
-            record = try service.submit(json, idempotencyKey: key)
+            record = try finish()
         } catch {
-            switch error {
-            case .invalid(let invalid): throw Problem.validation(invalid.problems)
-            case .storage(let reason): throw Problem(status: 500, detail: "cannot record the run: \(reason)")
-            }
+            throw problem(error)
         }
         return try .json(record, status: 202, headers: [("Location", "\(basePath)/\(record.id)")])
+    }
+
+    static func problem(_ error: RunSubmissionError) -> Problem {
+        switch error {
+        case .invalid(let invalid): Problem.validation(invalid.problems)
+        case .storage(let reason): Problem(status: 500, detail: "cannot record the run: \(reason)")
+        }
     }
 
     static func list(_ request: HTTPRequest, _ service: RunService) throws -> HTTPResponse {

@@ -8,6 +8,8 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// A streaming body (then `body` is ignored).
     public var stream: EventStream?
+    /// An answer given later (then everything else here is ignored).
+    public var deferred: DeferredResponse?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -40,6 +42,13 @@ public struct HTTPResponse: Sendable {
     public static func eventStream(_ stream: EventStream, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         var response = HTTPResponse(status: 200, headers: eventStreamHeaders + headers)
         response.stream = stream
+        return response
+    }
+
+    /// The answer `deferred` resolves to; the connection is parked until then.
+    public static func deferred(_ deferred: DeferredResponse) -> HTTPResponse {
+        var response = HTTPResponse(status: 0)
+        response.deferred = deferred
         return response
     }
 

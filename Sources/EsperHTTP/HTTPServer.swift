@@ -25,6 +25,9 @@ public final class HTTPServer: @unchecked Sendable {
     private let daemon = Mutex<DaemonHandle?>(nil)
     /// Streaming responses in progress (ended first when the server stops).
     private let openStreams = Mutex<[ObjectIdentifier: EventStream]>([:])
+    /// Requests parked until their deferred answer (answered with a 503 when the server
+    /// stops first: libmicrohttpd does not stop with a connection suspended).
+    private let parked = Mutex<[ObjectIdentifier: DeferredResponse]>([:])
     private let inFlight = Atomic<Int>(0)
     private let accessLogSampler: AccessLogSampler
     /// The sampler of probe routes (health checks, scrapes), by `Route.index`; nil elsewhere.
@@ -135,6 +138,14 @@ public final class HTTPServer: @unchecked Sendable {
         while inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
             usleep(2_000)
         }
+        for deferred in parked.withLock({ Array($0.values) }) {
+            deferred.resolve {
+                .problem(
+                    Problem(status: 503, detail: "the server is stopping; the outcome is unknown (retry with the same Idempotency-Key)"))
+            }
+        }
+        let resumed = clock.now.advanced(by: .seconds(1))
+        while !parked.withLock({ $0.isEmpty }) && clock.now < resumed { usleep(2_000) }
         MHD_stop_daemon(running)
         budget.dropUnstarted()
         // Closed only now: pool threads may still use it until the daemon has stopped, and a
@@ -234,6 +245,7 @@ public final class HTTPServer: @unchecked Sendable {
             uploadDataSize.pointee = 0
             return .YES
         }
+        if state.deferred != nil { return answerDeferred(state, connection) }
         if state.responded { return .YES }
         if state.bodyTooLarge { return respond(state, connection, tooLarge(), closeConnection: true) }
         return dispatch(state, connection)
@@ -319,6 +331,7 @@ public final class HTTPServer: @unchecked Sendable {
         if state.requestId.isEmpty {
             state.requestId = RequestID.accept(lookup(connection, .HEADER_KIND, "X-Request-Id")) ?? RequestID.make()
         }
+        if let deferred = response.deferred { return park(state, connection, deferred) }
         state.responded = true
         state.status = response.status
         state.responseBytes = response.body.count
@@ -357,8 +370,40 @@ public final class HTTPServer: @unchecked Sendable {
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 
+    /// Parks the request until its deferred answer (at once if it is already there).
+    private func park(_ state: RequestState, _ connection: OpaquePointer, _ deferred: DeferredResponse) -> MHD_Result {
+        state.deferred = deferred
+        parked.withLock { $0[ObjectIdentifier(deferred)] = deferred }
+        if deferred.park(connection) { return .YES }
+        return answerDeferred(state, connection)
+    }
+
+    /// The connection was resumed (or never parked): the deferred answer is made here, on
+    /// the connection's pool thread.
+    private func answerDeferred(_ state: RequestState, _ connection: OpaquePointer) -> MHD_Result {
+        guard let deferred = state.deferred, let make = deferred.take() else { return .YES }
+        state.deferred = nil
+        parked.withLock { $0[ObjectIdentifier(deferred)] = nil }
+        let response: HTTPResponse
+        do {
+            response = try make()
+        } catch let problem as Problem {
+            response = .problem(problem)
+        } catch {
+            logger.error("handler failed", metadata: ["request_id": "\(state.requestId)", "error": "\(error)"])
+            response = .problem(
+                Problem(status: 500, detail: "internal error (request id \(state.requestId)); the server log has the details"))
+        }
+        return respond(state, connection, response, closeConnection: false)
+    }
+
     private func finish(_ state: RequestState, completed: Bool) {
         inFlight.subtract(1, ordering: .relaxed)
+        if let deferred = state.deferred {
+            // Gone while parked (only a stopping server closes such a connection).
+            deferred.connectionClosed()
+            parked.withLock { $0[ObjectIdentifier(deferred)] = nil }
+        }
         if let stream = state.stream {
             stream.connectionClosed()
             openStreams.withLock { $0[ObjectIdentifier(stream)] = nil }
@@ -469,6 +514,8 @@ final class RequestState {
     var requestId = ""
     /// The body of a streaming response.
     var stream: EventStream?
+    /// The answer the request is parked for.
+    var deferred: DeferredResponse?
 
     init(method: String, path: String) {
         self.method = method

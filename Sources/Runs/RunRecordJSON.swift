@@ -1,5 +1,6 @@
 import EsperJSON
 import EsperStorage
+import Foundation
 import Leyline
 import Tolaria
 
@@ -63,11 +64,11 @@ enum RunRecordJSON {
         var writer = ObjectWriter()
         writer.open(&out)
         writer.raw("config", config.json, &out)
-        writer.string("created_at", RFC3339.format(unixNanoseconds: row.createdNs ?? 0), &out)
+        writer.time("created_at", row.createdNs ?? 0, &out)
         writer.number("epoch", String(Int(row.epoch ?? 0)), &out)
         writer.number("epochs", String(Int(row.epochs ?? Int64(config.value.epochs))), &out)
         writer.string("error", row.error, &out)
-        writer.string("finished_at", finished.map { RFC3339.format(unixNanoseconds: $0) }, &out)
+        if let finished { writer.time("finished_at", finished, &out) }
         writer.number("global_step", String(row.globalStep ?? 0), &out)
         writer.string("id", id, &out)
         if let latest { writer.raw("latest_metrics", latest.json, &out) }
@@ -75,7 +76,7 @@ enum RunRecordJSON {
         writer.number("restarts", String(Int(row.restarts ?? 0)), &out)
         writer.number("resumed_from_epoch", row.resumedFromEpoch.map { String(Int($0)) }, &out)
         writer.number("rollbacks", String(Int(row.rollbacks ?? 0)), &out)
-        writer.string("started_at", started.map { RFC3339.format(unixNanoseconds: $0) }, &out)
+        if let started { writer.time("started_at", started, &out) }
         writer.string("status", status.rawValue, &out)
         // RunTimings, keys sorted.
         let summary = latest?.value
@@ -115,9 +116,52 @@ enum RunRecordJSON {
             out.append(contentsOf: json)
         }
 
+        /// Escaped as the encoder escapes (no jansson string and dump per member: a page has
+        /// hundreds of them).
         mutating func string(_ name: String, _ value: String?, _ out: inout [UInt8]) {
-            guard let value, let json = try? JanssonEncoder().encode(value) else { return }
-            raw(name, json, &out)
+            guard let value else { return }
+            key(name, &out)
+            JSONText.appendString(value, to: &out)
+        }
+
+        /// `RFC3339.format(unixNanoseconds:)` as a JSON string, printed in place.
+        mutating func time(_ name: String, _ ns: Int64, _ out: inout [UInt8]) {
+            guard ns >= 0 else { return string(name, RFC3339.format(unixNanoseconds: ns), &out) }
+            var seconds = time_t(ns / 1_000_000_000)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            key(name, &out)
+            out.append(UInt8(ascii: "\""))
+            ObjectWriter.digits(Int(parts.tm_year) + 1900, 4, &out)
+            out.append(UInt8(ascii: "-"))
+            ObjectWriter.digits(Int(parts.tm_mon) + 1, 2, &out)
+            out.append(UInt8(ascii: "-"))
+            ObjectWriter.digits(Int(parts.tm_mday), 2, &out)
+            out.append(UInt8(ascii: "T"))
+            ObjectWriter.digits(Int(parts.tm_hour), 2, &out)
+            out.append(UInt8(ascii: ":"))
+            ObjectWriter.digits(Int(parts.tm_min), 2, &out)
+            out.append(UInt8(ascii: ":"))
+            ObjectWriter.digits(Int(parts.tm_sec), 2, &out)
+            out.append(UInt8(ascii: "."))
+            ObjectWriter.digits(Int((ns % 1_000_000_000) / 1_000_000), 3, &out)
+            out.append(contentsOf: "Z\"".utf8)
+        }
+
+        /// A non-negative number in decimal, zero-padded to `width` digits at least.
+        static func digits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
+            var count = 1
+            var power = 10
+            while value >= power {
+                count += 1
+                power *= 10
+            }
+            for _ in count..<max(count, width) { out.append(UInt8(ascii: "0")) }
+            var divisor = power / 10
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
         }
 
         mutating func number(_ name: String, _ text: String?, _ out: inout [UInt8]) {
@@ -127,8 +171,9 @@ enum RunRecordJSON {
         }
 
         mutating func real(_ name: String, _ value: Double?, _ out: inout [UInt8]) {
-            guard let value, let json = try? JanssonEncoder().encode(value) else { return }
-            raw(name, json, &out)
+            guard let value, let text = JSONText.real(value) else { return }
+            key(name, &out)
+            out.append(contentsOf: text.utf8)
         }
     }
 }

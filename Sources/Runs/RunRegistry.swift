@@ -12,8 +12,8 @@ public final class RunRegistry: Sendable {
     /// New runs are committed in groups, each synced to disk before its callers answer.
     let creates: SQLiteGroupCommit
     /// Stored configs and latest summaries decoded and encoded once (the list and get answers).
-    let configs = StoredJSONCache<RunConfig>(capacity: 4096)
-    let summaries = StoredJSONCache<EpochSummary>(capacity: 4096)
+    let configs = StoredJSONCache<RunConfig>(capacity: 8192)
+    let summaries = StoredJSONCache<EpochSummary>(capacity: 8192)
 
     public init(path: String) throws(StorageError) {
         // Two reading connections: the API's reads (two HTTP threads) go on together and
@@ -128,10 +128,33 @@ public final class RunRegistry: Sendable {
     /// one sync (`SQLiteGroupCommit`). The idempotency key is checked in the same transaction
     /// as the insert, so two requests with one key record one run, whatever their timing.
     func create(id: String, config: RunConfig, idempotencyKey: String?) throws -> Creation {
+        try creates.transaction(try RunRegistry.insertion(id: id, config: config, idempotencyKey: idempotencyKey))
+    }
+
+    /// `create` without waiting: `completion` gets the outcome once the group commit that
+    /// recorded the run is synced to disk (or its error), on the committer thread.
+    func create(
+        id: String, config: RunConfig, idempotencyKey: String?, completion: @escaping @Sendable (Result<Creation, any Error>) -> Void
+    ) {
+        let insert: (SQLiteDatabase.Transaction) throws -> Creation
+        do {
+            insert = try RunRegistry.insertion(id: id, config: config, idempotencyKey: idempotencyKey)
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        creates.submit(insert, completion: completion)
+    }
+
+    /// The work of one create in a group commit: the idempotency key checked in the same
+    /// transaction as the insert.
+    private static func insertion(
+        id: String, config: RunConfig, idempotencyKey: String?
+    ) throws -> (SQLiteDatabase.Transaction) throws -> Creation {
         let configText = try RunRegistry.text(config)
         let name: SQLiteValue = config.name.map { .text($0) } ?? .null
         let epochs = Int64(config.epochs)
-        return try creates.transaction { tx in
+        return { tx in
             if let idempotencyKey,
                 let existing = try tx.query("SELECT id FROM runs WHERE idempotency_key = ?", [.text(idempotencyKey)]).first?["id"].string
             {

@@ -133,8 +133,49 @@ public final class RunService: Sendable {
     /// used, returns that run. A job queue that is down does not refuse the run: the
     /// reconcile loop enqueues it when Redis is back.
     public func submit(_ json: JSONValue, idempotencyKey: String? = nil) throws(RunSubmissionError) -> RunRecord {
-        if let key = idempotencyKey, let existing = try? registry.id(forIdempotencyKey: key), let record = try? registry.run(existing) {
+        switch try prepareSubmission(json, idempotencyKey: idempotencyKey) {
+        case .answered(let record):
             return record
+        case .new(let id, let config):
+            let creation = Result { try registry.create(id: id, config: config, idempotencyKey: idempotencyKey) }
+            return try completeSubmission(id: id, config: config, creation)
+        }
+    }
+
+    /// The work that follows a submission once its run is recorded: announce, enqueue and
+    /// give the run's record (or why not).
+    public typealias SubmissionFinish = @Sendable () throws(RunSubmissionError) -> RunRecord
+
+    /// `submit` without holding the caller's thread while the run's group commit syncs (the
+    /// HTTP handler parks its request instead): a bad config is thrown at once; otherwise
+    /// `whenRecorded` is called — at once for an idempotency key already used, else from the
+    /// committer thread once the run is on disk — with the rest of the work, which the
+    /// caller runs on a thread of its own (it talks to the bus).
+    public func submit(
+        _ json: JSONValue, idempotencyKey: String? = nil, whenRecorded: @escaping @Sendable (_ finish: @escaping SubmissionFinish) -> Void
+    ) throws(RunSubmissionError) {
+        switch try prepareSubmission(json, idempotencyKey: idempotencyKey) {
+        case .answered(let record):
+            whenRecorded { record }
+        case .new(let id, let config):
+            registry.create(id: id, config: config, idempotencyKey: idempotencyKey) { creation in
+                whenRecorded { () throws(RunSubmissionError) -> RunRecord in
+                    try self.completeSubmission(id: id, config: config, creation)
+                }
+            }
+        }
+    }
+
+    private enum Submission {
+        /// The idempotency key's run.
+        case answered(RunRecord)
+        /// A valid config, to record under this new id.
+        case new(id: String, config: RunConfig)
+    }
+
+    private func prepareSubmission(_ json: JSONValue, idempotencyKey: String?) throws(RunSubmissionError) -> Submission {
+        if let key = idempotencyKey, let existing = try? registry.id(forIdempotencyKey: key), let record = try? registry.run(existing) {
+            return .answered(record)
         }
         let config: RunConfig
         do throws(RunConfigError) {
@@ -142,20 +183,27 @@ public final class RunService: Sendable {
         } catch {
             throw .invalid(error)
         }
-        let id = UUID().uuidString.lowercased()
+        return .new(id: UUID().uuidString.lowercased(), config: config)
+    }
+
+    private func completeSubmission(
+        id: String, config: RunConfig, _ creation: Result<RunRegistry.Creation, any Error>
+    ) throws(RunSubmissionError) -> RunRecord {
         let createdNs: Int64
-        do {
-            switch try registry.create(id: id, config: config, idempotencyKey: idempotencyKey) {
-            case .existing(let existing):
-                // Lost a race with the same key: answer with the winner.
-                guard let record = try registry.run(existing) else { throw RunSubmissionError.storage("run \(existing) vanished") }
-                return record
-            case .created(let at):
-                createdNs = at
+        switch creation {
+        case .success(.existing(let existing)):
+            // Lost a race with the same key: answer with the winner.
+            let record: RunRecord?
+            do {
+                record = try registry.run(existing)
+            } catch {
+                throw .storage("\(error)")
             }
-        } catch let error as RunSubmissionError {
-            throw error
-        } catch {
+            guard let record else { throw .storage("run \(existing) vanished") }
+            return record
+        case .success(.created(let at)):
+            createdNs = at
+        case .failure(let error):
             throw .storage("\(error)")
         }
         // Committed and synced: announced before the job exists (a worker can start it at

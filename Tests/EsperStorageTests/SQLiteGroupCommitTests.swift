@@ -77,4 +77,58 @@ import Testing
         #expect(last.count == 4 && last[3]["v"] == .null)
         #expect(throws: (any Error).self) { try db.read { try $0.query("DELETE FROM t") } }
     }
+
+    /// `submit` returns at once and calls back once the run's commit is on disk: callers
+    /// queued behind a commit in progress all go in the next one (one sync for all of them,
+    /// however few threads submitted them), and a failure undoes only its own writes.
+    @Test func submittedWorkWaitingBehindACommitGoesInOneGroupAndCompletesAfterIt() throws {
+        let dir = TemporaryDirectory()
+        let db = try SQLiteDatabase(path: dir.path + "/a.db", readers: 1)
+        try db.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        let group = SQLiteGroupCommit(database: db)
+        let started = DispatchSemaphore(value: 0)
+        let gate = DispatchSemaphore(value: 0)
+        let outcomes = Mutex<[String: Bool]>([:])
+        let finished = DispatchGroup()
+        // The first commit holds the committer until everyone else is waiting.
+        finished.enter()
+        group.submit({ tx in
+            started.signal()
+            gate.wait()
+            try tx.query("INSERT INTO t VALUES ('first')")
+        }) { result in
+            outcomes.withLock { $0["first"] = (try? result.get()) != nil }
+            finished.leave()
+        }
+        started.wait()
+        let others = 40
+        for n in 0..<others {
+            finished.enter()
+            let key = n == 7 ? "first" : "k\(n)"  // a UNIQUE conflict: only this one fails
+            group.submit({ tx -> Int in
+                try tx.query("INSERT INTO t VALUES (?)", [.text(key)])
+                return n
+            }) { result in
+                // Committed before the callback: a reader sees it.
+                let value = try? result.get()
+                if value != nil {
+                    let seen = try? db.read { try $0.query("SELECT k FROM t WHERE k = ?", [.text(key)]) }
+                    #expect(seen?.count == 1)
+                }
+                outcomes.withLock { $0["\(n)"] = value == n }
+                finished.leave()
+            }
+        }
+        gate.signal()
+        finished.wait()
+        let got = outcomes.withLock { $0 }
+        #expect(got["first"] == true)
+        #expect(got["7"] == false)
+        #expect(got.filter(\.value).count == others)
+        #expect(group.counts.commits == 2)
+        #expect(group.counts.members == others + 1)
+        #expect(group.largestGroup == others)
+        let reopened = try SQLiteDatabase(path: dir.path + "/a.db")
+        #expect(try reopened.query("SELECT COUNT(*) AS n FROM t")[0]["n"].int == Int64(others))
+    }
 }

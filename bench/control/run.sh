@@ -4,7 +4,8 @@
 # in the same run, against MLflow's tracking server (SQLite backend, same runs, the four
 # per-epoch metrics as metric histories) for the equivalent calls.
 #   bench/control/run.sh     RUNS=10000 EPOCHS=100 ROUNDS=3 DURATION=5s THREADS=2 CONNECTIONS=32
-#   MLFLOW=0 skips MLflow (esper only).
+#   MLFLOW=0 skips MLflow (esper only). ESPER_BIN=<path> serves with that binary instead of
+#   building this tree (A/B: the same BENCH_WORK with a base build and yours, alternated).
 # Prints one line per (call, round) and a table of medians (req/s, p50, p99) with the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +23,11 @@ here=bench/control
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 if [ "$MLFLOW" = 1 ] && ! python3 -c 'import mlflow' 2>/dev/null; then pip install -q mlflow; fi
-swift build -c release --product esper >/dev/null
+ESPER_BIN=${ESPER_BIN:-}
+if [ -z "$ESPER_BIN" ]; then
+  swift build -c release --product esper >/dev/null
+  ESPER_BIN=.build/release/esper
+fi
 
 work=${BENCH_WORK:-$(mktemp -d)}
 mkdir -p "$work"
@@ -35,7 +40,7 @@ trap cleanup EXIT
 
 serve() {  # starts esper serve on $work/var; sets esper_pid
   ESPER_HTTP_THREADS=$THREADS ESPER_FORGE_AT_START=off ESPER_LOCAL_WORKERS=${1:-off} \
-    .build/release/esper serve --port "$EPORT" --data-dir "$work/var" >>"$work/esper.log" 2>&1 &
+    "$ESPER_BIN" serve --port "$EPORT" --data-dir "$work/var" >>"$work/esper.log" 2>&1 &
   esper_pid=$!
   pids+=("$esper_pid")
   for _ in $(seq 300); do curl -fs "localhost:$EPORT/healthz" >/dev/null 2>&1 && return; sleep 0.2; done
