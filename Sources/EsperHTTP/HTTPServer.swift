@@ -99,7 +99,9 @@ public final class HTTPServer: @unchecked Sendable {
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.maxConnections + 64, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryLimitBytes, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: configuration.listenBacklog, ptr_value: nil),
-                MHD_OptionItem(option: MHD_OPTION.LISTENING_ADDRESS_REUSE, value: 1, ptr_value: nil),
+                // LISTENING_ADDRESS_REUSE is left unset: libmicrohttpd then sets SO_REUSEADDR only
+                // (a restart binds through TIME_WAIT). Setting it to 1 adds SO_REUSEPORT, and a
+                // second server on the same port started silently and took half the connections.
                 MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: sockaddr)),
                 MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil),
             ]

@@ -57,6 +57,15 @@ final class TestServer {
 }
 
 @Suite(.serialized) struct HTTPServerTests {
+    @Test func aSecondServerOnAPortInUseRefusesToStart() throws {
+        let first = try TestServer()
+        #expect(throws: HTTPServer.StartError.self) { _ = try TestServer { $0.port = first.port } }
+        // The first one still answers every connection.
+        for _ in 0..<4 {
+            #expect(try RawHTTP.request(port: first.port, method: "GET", path: "/open").status == 200)
+        }
+    }
+
     @Test func malformedJSONIs400NamingThePosition() throws {
         let server = try TestServer()
         let response = try RawHTTP.request(
