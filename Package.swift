@@ -296,7 +296,8 @@ let package = Package(
         .testTarget(
             name: "TamiyoTests",
             dependencies: [
-                "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "Kernels", "Karn", "Leyline", "EsperStorage", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Tamiyo", "TamiyoNetwork", "Kasmina", "Tolaria", "Kernels", "Karn", "Leyline", "EsperStorage", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "SimicTests",
@@ -308,7 +309,8 @@ let package = Package(
             name: "EsperServerTests",
             dependencies: [
                 "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
-                "Urza", "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs", "Studies", "Kernels",
+                "Urza", "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs", "Studies",
+                "Kernels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "StudiesTests", dependencies: ["Studies", "Tolaria", "Runs", "Leyline", "EsperJSON"]),

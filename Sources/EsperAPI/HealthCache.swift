@@ -1,4 +1,4 @@
-public import EsperHTTP
+import EsperHTTP
 import Foundation
 import Synchronization
 
