@@ -1,6 +1,5 @@
 import Kasmina
 import Leyline
-import TamiyoNetwork
 import Tolaria
 
 /// The rule-based policy: grow when the run has stalled, walk the seed through its gates,

@@ -1,4 +1,3 @@
-import Kasmina
 import Leyline
 public import TamiyoNetwork
 
