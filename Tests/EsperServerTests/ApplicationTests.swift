@@ -68,9 +68,17 @@ import Testing
         }
         let server = try ServerHarness(environment: ["REDIS_URL": url])
         #expect(server.application.managedRedis == nil)
-        #expect(eventually(within: 30) { (try? server.get("/healthz").status) == 200 })
-        let checks = try RawHTTP.json(try server.get("/healthz"))["checks"] as? [String: [String: Any]]
-        #expect((checks?["redis"]?["detail"] as? String)?.hasPrefix("external redis://127.0.0.1:") == true)
+        // The redis check, not the whole answer: on a machine busy with the other suites the
+        // forge's compiles can outlast their watchdog, and a failed compile degrades
+        // `blueprints` (its own tests cover that), which says nothing about Redis.
+        var redis: [String: Any] = [:]
+        let reachable = eventually(within: 30) {
+            guard let health = try? server.get("/healthz"), let body = try? RawHTTP.json(health) else { return false }
+            redis = (body["checks"] as? [String: [String: Any]])?["redis"] ?? [:]
+            return redis["status"] as? String == "ok"
+        }
+        #expect(reachable, "redis check: \(redis)")
+        #expect((redis["detail"] as? String)?.hasPrefix("external redis://127.0.0.1:") == true)
     }
 
     @Test func unreachableExternalRedisIsDegradedNotFatal() throws {

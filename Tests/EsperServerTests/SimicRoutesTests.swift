@@ -81,7 +81,13 @@ import Testing
             "POST", "/api/v1/simic/jobs", json: #"{"updates": 2, "seed": 3, "validation": {"min_reports": 1000}}"#)
         #expect(created.status == 202)
         let location = try #require(created.header("Location"))
-        let workers = try server.object("GET", "/api/v1/workers")["items"] as? [[String: Any]] ?? []
+        // The local slot registers itself on its own thread after the server starts: on a
+        // busy machine the first listing can come before it.
+        var workers: [[String: Any]] = []
+        _ = eventually(within: 30) {
+            workers = (try? server.object("GET", "/api/v1/workers")["items"] as? [[String: Any]]) ?? []
+            return !workers.isEmpty
+        }
         #expect(workers.count == 1)
         #expect(workers.first?["local"] as? Bool == true && workers.first?["kinds"] as? [String] == ["compile"])
         Thread.sleep(forTimeInterval: 1)
