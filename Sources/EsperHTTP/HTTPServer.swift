@@ -29,6 +29,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// stops first: libmicrohttpd does not stop with a connection suspended).
     private let parked = Mutex<[ObjectIdentifier: DeferredResponse]>([:])
     private let inFlight = Atomic<Int>(0)
+    /// Set when `stop` begins: new connections are refused by the accept policy, answers
+    /// ask keep-alive clients to close, and a request that would park is answered 503.
+    private let stopping = Atomic<Bool>(false)
     private let accessLogSampler: AccessLogSampler
     /// The sampler of probe routes (health checks, scrapes), by `Route.index`; nil elsewhere.
     private let probeSamplers: [AccessLogSampler?]
@@ -72,6 +75,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Binds and starts the thread pool. Throws when the address cannot be resolved or bound.
     public func start() throws {
+        stopping.store(false, ordering: .sequentiallyConsistent)
         let address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
         var flags =
             MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ERROR_LOG.rawValue
@@ -124,6 +128,12 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Graceful stop: stop accepting, let in-flight requests finish (up to `grace`), then
     /// close every connection and join the pool threads.
+    ///
+    /// New connections are refused by our accept policy, not by `MHD_quiesce_daemon`: with a
+    /// thread pool, libmicrohttpd 0.9.75 removes the listening socket from each worker's
+    /// epoll set both in the quiescing thread and in the worker, and the loser of that race
+    /// panics (abort) on ENOENT. And no connection may be left suspended when the daemon
+    /// stops (another panic), so a request that parks after this point is answered at once.
     public func stop(grace: Duration = .seconds(10)) {
         guard
             let running = daemon.withLock({ value -> DaemonHandle? in
@@ -131,29 +141,26 @@ public final class HTTPServer: @unchecked Sendable {
                 return value
             })?.pointer
         else { return }
-        let listenSocket = MHD_quiesce_daemon(running)
-        // Event streams never end by themselves; end them so their connections complete (and
-        // none is left suspended, which MHD_stop_daemon does not allow).
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        // Event streams never end by themselves; end them so their connections complete.
         for stream in openStreams.withLock({ Array($0.values) }) { stream.finish() }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: grace)
         while inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
             usleep(2_000)
         }
-        for deferred in parked.withLock({ Array($0.values) }) {
-            deferred.resolve {
-                .problem(
-                    Problem(status: 503, detail: "the server is stopping; the outcome is unknown (retry with the same Idempotency-Key)"))
-            }
-        }
+        // Every request parked before `stopping` was set is in this list (`park` registers
+        // before it looks at the flag); those parking later answer themselves.
+        for deferred in parked.withLock({ Array($0.values) }) { deferred.resolve(HTTPServer.stoppingAnswer) }
         let resumed = clock.now.advanced(by: .seconds(1))
         while !parked.withLock({ $0.isEmpty }) && clock.now < resumed { usleep(2_000) }
         MHD_stop_daemon(running)
         budget.dropUnstarted()
-        // Closed only now: pool threads may still use it until the daemon has stopped, and a
-        // number closed early can be reused by another descriptor that libmicrohttpd would
-        // then try to remove from its epoll set (a panic).
-        if listenSocket >= 0 { close(listenSocket) }
+    }
+
+    /// What a request parked while the server stops is answered.
+    private static let stoppingAnswer: DeferredResponse.Maker = {
+        .problem(Problem(status: 503, detail: "the server is stopping; the outcome is unknown (retry with the same Idempotency-Key)"))
     }
 
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
@@ -172,6 +179,7 @@ public final class HTTPServer: @unchecked Sendable {
     private static let acceptPolicy: MHD_AcceptPolicyCallback = { cls, address, _ in
         guard let cls else { return .NO }
         let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        if server.stopping.load(ordering: .sequentiallyConsistent) { return .NO }
         let admitted = server.budget.reserve(SocketAddress.describe(address))
         if !admitted { server.metrics?.connectionsRefused.increment() }
         return admitted ? .YES : .NO
@@ -349,7 +357,9 @@ public final class HTTPServer: @unchecked Sendable {
         defer { MHD_destroy_response(mhdResponse) }
         for header in response.headers { _ = MHD_add_response_header(mhdResponse, header.name, header.value) }
         _ = MHD_add_response_header(mhdResponse, "X-Request-Id", state.requestId)
-        if closeConnection { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
+        if closeConnection || stopping.load(ordering: .relaxed) {
+            _ = MHD_add_response_header(mhdResponse, "Connection", "close")
+        }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 
@@ -376,6 +386,9 @@ public final class HTTPServer: @unchecked Sendable {
     private func park(_ state: RequestState, _ connection: OpaquePointer, _ deferred: DeferredResponse) -> MHD_Result {
         state.deferred = deferred
         parked.withLock { $0[ObjectIdentifier(deferred)] = deferred }
+        // Registered first, then the flag: `stop` sets the flag before it reads the list, so
+        // a request is either in its list or sees the flag here, never suspended past it.
+        if stopping.load(ordering: .sequentiallyConsistent) { deferred.resolve(HTTPServer.stoppingAnswer) }
         if deferred.park(connection) { return .YES }
         return answerDeferred(state, connection)
     }

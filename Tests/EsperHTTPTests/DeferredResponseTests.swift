@@ -34,6 +34,14 @@ final class ParkingServer: @unchecked Sendable {
             deferred.resolve { .text("at once", status: 201) }
             return .deferred(deferred)
         }
+        router.add("GET", "/soon") { _ in
+            // Answered from another thread a moment later, as a group commit answers a create.
+            let deferred = DeferredResponse()
+            DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int.random(in: 0...2_000))) {
+                deferred.resolve { .text("soon") }
+            }
+            return .deferred(deferred)
+        }
         router.add("GET", "/refused") { _ in
             let deferred = DeferredResponse()
             DispatchQueue.global().async {
@@ -99,6 +107,38 @@ final class ParkingServer: @unchecked Sendable {
         let refused = try RawHTTP.request(port: server.server.port, path: "/refused")
         #expect(refused.status == 409)
         #expect(refused.header("content-type") == "application/problem+json")
+    }
+
+    /// Keep-alive clients park requests as fast as they can while the server stops, many
+    /// times over. libmicrohttpd aborts the whole process if a connection is still suspended
+    /// when its daemon stops, or if quiescing races a worker over the listening socket; here
+    /// every request gets an answer (200, or 503 once stopping) or its connection closes, and
+    /// nothing hangs.
+    @Test func stoppingWhileKeepAliveClientsParkRequestsAnswersOrClosesEachOne() throws {
+        for _ in 0..<25 {
+            let server = try ParkingServer()
+            let port = server.server.port
+            let statuses = Mutex<[Int: Int]>([:])
+            let group = DispatchGroup()
+            for _ in 0..<6 {
+                group.enter()
+                Thread.detachNewThread {
+                    defer { group.leave() }
+                    guard let connection = try? RawHTTPConnection(port: port, timeoutSeconds: 15) else { return }
+                    while connection.send("GET /soon HTTP/1.1\r\nHost: x\r\n\r\n"),
+                        let response = try? connection.readResponse()
+                    {
+                        statuses.withLock { $0[response.status, default: 0] += 1 }
+                        if response.header("connection") == "close" { return }
+                    }
+                }
+            }
+            #expect(eventually(within: 10) { statuses.withLock { $0[200, default: 0] } >= 6 })
+            server.server.stop(grace: .milliseconds(Int.random(in: 0...20)))
+            #expect(group.wait(timeout: .now() + 30) == .success)
+            let seen = statuses.withLock { $0 }
+            #expect(Set(seen.keys).isSubset(of: [200, 503]), "\(seen)")
+        }
     }
 
     @Test func aServerStoppingWithARequestParkedAnswersIt503() throws {
