@@ -48,6 +48,7 @@ public final class EventHub: LongRunningService {
     private let framesSent: Counter?
     private let dropped: Counter?
     private let gaps: Counter?
+    private let skipped: Counter?
 
     private struct Subscriber: Sendable {
         let stream: EventStream
@@ -86,6 +87,10 @@ public final class EventHub: LongRunningService {
             descriptor: descriptor("esper_sse_dropped_total", "SSE subscribers dropped because their buffer overflowed (slow clients)."))
         gaps = registry?.makeCounter(
             descriptor: descriptor("esper_sse_gaps_total", "Resumptions whose Last-Event-ID was older than the streams' retention."))
+        skipped = registry?.makeCounter(
+            descriptor: descriptor(
+                "esper_sse_skipped_entries_total",
+                "Bus entries the event hub skipped: a failed signature check, or not a decodable envelope."))
     }
 
     // MARK: lifecycle
@@ -258,16 +263,26 @@ public final class EventHub: LongRunningService {
     }
 
     /// The events of one entry: nothing for an entry that fails the signature check or does
-    /// not decode (the consumers dead-letter those; here they are only skipped).
+    /// not decode (the consumers dead-letter those; here they are skipped, counted and logged,
+    /// so a subscriber's missing event can be traced to its entry).
     private func events(of entry: Entry) -> [HubEvent] {
-        guard let payload = entry.payload, payload.count <= SystemLimits.standard.maxEnvelopeBytes else { return [] }
-        if let signer = bus.configuration.signer, signer.verify(payload, signature: entry.signature, keyId: entry.keyId) != nil {
+        func skip(_ reason: String) -> [HubEvent] {
+            skipped?.increment()
+            logger.warning(
+                "event hub skipped a bus entry", metadata: ["stream": "\(entry.stream)", "entry": "\(entry.id)", "reason": "\(reason)"])
             return []
         }
-        guard let envelope = try? LeylineCodec.decode(BusEnvelope.self, from: payload, strict: false, ignoredFields: { _ in }) else {
-            return []
+        guard let payload = entry.payload else { return skip("no payload field") }
+        guard payload.count <= SystemLimits.standard.maxEnvelopeBytes else { return skip("payload of \(payload.count) bytes") }
+        if let signer = bus.configuration.signer, let failure = signer.verify(payload, signature: entry.signature, keyId: entry.keyId) {
+            return skip("signature: \(failure)")
         }
-        return BusEventTranslator.events(from: envelope.message)
+        do {
+            return BusEventTranslator.events(
+                from: try LeylineCodec.decode(BusEnvelope.self, from: payload, strict: false, ignoredFields: { _ in }).message)
+        } catch {
+            return skip("undecodable: \(error) in \(String(decoding: payload.prefix(2048), as: UTF8.self))")
+        }
     }
 
     private static func frame(_ event: HubEvent, id: EventCursor) -> [UInt8] {

@@ -22,13 +22,14 @@ import Testing
             port: app.port, path: "/api/v1/runs/\(id)/events?types=epoch", headers: ["Last-Event-ID": "0-0,0-0,0-0"], timeoutSeconds: 120)
         var seen = Set<Int>()
         var events = 0
-        while seen.count < epochs, let message = sse.nextEvent() {
+        let deadline = Date().addingTimeInterval(900)
+        while seen.count < epochs, let message = sse.nextEvent(before: deadline) {
             guard message.event == "epoch", let epoch = message.json?["epoch"] as? Int else { continue }
             events += 1
             seen.insert(epoch)
         }
         sse.disconnect()
-        #expect(seen.count == epochs)
+        #expect(seen.count == epochs, "missing epochs: \((1...epochs).filter { !seen.contains($0) }.prefix(20))")
         #expect(events == epochs, "no epoch twice")
         #expect(try app.waitFor(id, status: "succeeded", within: 120))
         let metrics = try app.object("GET", "/api/v1/oona/metrics")

@@ -30,7 +30,8 @@ final class ServerHarness {
         if let redis, environment["REDIS_URL"] == nil { configuration.redisURL = redis.endpoint }
         configure(&configuration)
         var logger = Logger(label: "test-server")
-        logger.logLevel = .critical
+        // ESPER_TEST_SERVER_LOG=debug (or info, …) shows the server's log when chasing a failure.
+        logger.logLevel = ProcessInfo.processInfo.environment["ESPER_TEST_SERVER_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
         application = try Application(configuration: configuration, logger: logger)
         try application.start()
     }

@@ -171,9 +171,11 @@ public final class SSEClient {
         }
     }
 
-    /// The next message that is an event (not a comment, not only `retry:`).
-    public func nextEvent() -> SSEMessage? {
-        while let message = next() {
+    /// The next message that is an event (not a comment, not only `retry:`); nil when the
+    /// connection closed, nothing came within the socket timeout, or `deadline` passed (the
+    /// server's heartbeats alone would keep a wait for an event that never comes going forever).
+    public func nextEvent(before deadline: Date = .distantFuture) -> SSEMessage? {
+        while Date() < deadline, let message = next() {
             if message.event != nil || message.data != nil { return message }
         }
         return nil
