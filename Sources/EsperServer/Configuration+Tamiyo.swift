@@ -6,6 +6,7 @@ extension Configuration {
     func tamiyoSettings() -> TamiyoSettings {
         var settings = TamiyoSettings(directory: dataDirectory + "/tamiyo")
         settings.conservativeAtStart = control.conservativeAtStart
+        settings.latencyTriggers = control.latencyTriggers
         settings.fieldReportRetentionHours = control.fieldReportRetentionHours
         settings.maxLossSpike = control.maxLossSpike
         settings.memoryLimitBytes = control.memoryLimitMegabytes.map { UInt64($0) << 20 }

@@ -100,6 +100,8 @@ public struct Configuration: Sendable {
     public struct ControlSettings: Sendable, Equatable {
         /// Conservative mode from the start (an operator turns it off over REST).
         public var conservativeAtStart = false
+        /// Whether slow decisions or slow epoch hooks switch conservative mode on by themselves.
+        public var latencyTriggers = true
         /// Field reports older than this are dropped from `<data>/tamiyo/field_reports.log`.
         public var fieldReportRetentionHours = 24.0
         /// A validation-loss rise above this in one epoch pauses the seeds.
@@ -188,6 +190,10 @@ public struct Configuration: Sendable {
         ("ESPER_COMPILE_STRATEGY", "standard", "kernel autotuning effort: emergency, fast, standard or aggressive"),
         ("ESPER_URZA_KERNEL_CACHE_MB", "1024", "memory for decoded kernels in Urza's cache, 1-65536 MB"),
         ("TAMIYO_CONSERVATIVE_MODE", "off", "start Tamiyo in conservative mode (safe-pool germinations only): on or off"),
+        (
+            "TAMIYO_LATENCY_TRIGGERS", "on",
+            "slow decisions or epoch hooks switch conservative mode on by themselves: on, or off where growth must not depend on the machine's speed"
+        ),
         ("TAMIYO_FIELD_REPORT_RETENTION_HOURS", "24", "hours field reports stay in <data>/tamiyo/field_reports.log, 1-8760"),
         ("TAMIYO_MAX_LOSS_SPIKE", "0.15", "validation-loss rise in one epoch that pauses the seeds, 0.001-100"),
         (
@@ -358,6 +364,7 @@ public struct Configuration: Sendable {
         if let megabytes = try integer("ESPER_URZA_KERNEL_CACHE_MB", 1...65536) { blueprints.kernelCacheMegabytes = megabytes }
 
         if let value = try settings.onOff("TAMIYO_CONSERVATIVE_MODE") { control.conservativeAtStart = value }
+        if let value = try settings.onOff("TAMIYO_LATENCY_TRIGGERS") { control.latencyTriggers = value }
         if let hours = try settings.number("TAMIYO_FIELD_REPORT_RETENTION_HOURS", 1...8760) { control.fieldReportRetentionHours = hours }
         if let spike = try settings.number("TAMIYO_MAX_LOSS_SPIKE", 0.001...100) { control.maxLossSpike = spike }
         if let limit = try settings.integer("TAMIYO_MEMORY_LIMIT_MB", 1...16_777_216) { control.memoryLimitMegabytes = limit }

@@ -56,6 +56,8 @@ import Testing
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", scratch.path]
             process.standardOutput = FileHandle.nullDevice
+            // Never the test runner's stdin: redis-server crashes at start when it is closed.
+            process.standardInput = FileHandle.nullDevice
             try process.run()
             spawned = process
             url = "redis://127.0.0.1:\(port)/0"

@@ -22,6 +22,8 @@ import Testing
         #expect(config.redisURL == nil)
         #expect(config.streams.normal == "oona.normal")
         #expect(config.leylineSecret == nil)
+        #expect(config.tamiyoSettings().latencyTriggers)
+        #expect(try resolve(["TAMIYO_LATENCY_TRIGGERS": "off"]).tamiyoSettings().latencyTriggers == false)
     }
 
     @Test func everyBadValueNamesItsVariable() {
@@ -31,6 +33,7 @@ import Testing
             ("ESPER_LOG_LEVEL", "loud"), ("REDIS_URL", "http://x"), ("REDIS_URL", "redis://h:99999"),
             ("OONA_NORMAL_STREAM", "has space"), ("ESPER_LEYLINE_SECRET", ""), ("ESPER_LEYLINE_SECRET", "short"),
             ("ESPER_REDIS_CONFIG", "/nonexistent.conf"), ("ESPER_HTTP_CONNECTION_MEMORY_BYTES", "100"),
+            ("TAMIYO_LATENCY_TRIGGERS", "sometimes"),
         ]
         for (name, value) in cases {
             do {
