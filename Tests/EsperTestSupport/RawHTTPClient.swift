@@ -36,10 +36,7 @@ public final class RawHTTPConnection {
             let bound = withUnsafePointer(to: &local) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
-            guard bound == 0 else {
-                close(fd)
-                throw RawHTTPError(description: "bind to \(source) failed: errno \(errno)")
-            }
+            guard bound == 0 else { throw RawHTTPError(description: "bind to \(source) failed: errno \(errno)") }
         }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -51,13 +48,14 @@ public final class RawHTTPConnection {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else {
-            close(fd)
-            throw RawHTTPError(description: "connect to port \(port) failed: errno \(errno)")
-        }
+        guard result == 0 else { throw RawHTTPError(description: "connect to port \(port) failed: errno \(errno)") }
     }
 
-    deinit { close(fd) }
+    /// Also after a throwing `init`: the object is fully initialised once `fd` is set, so Swift
+    /// runs `deinit` when a later step throws. A `close` before those throws as well closed the
+    /// descriptor twice — the second time someone else's, reused by another thread's socket
+    /// meanwhile (the tests' "connect failed: errno 9" and "got 0 bytes").
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Sends bytes; returns false if the peer closed.
     @discardableResult

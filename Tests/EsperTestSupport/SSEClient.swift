@@ -56,10 +56,9 @@ public final class SSEClient {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else {
-            close(fd)
-            throw RawHTTPError(description: "connect to port \(port) failed: errno \(errno)")
-        }
+        // No `close` here: `deinit` runs after a throw from a fully initialised object (see
+        // RawHTTPConnection), and a second close could hit another thread's new descriptor.
+        guard result == 0 else { throw RawHTTPError(description: "connect to port \(port) failed: errno \(errno)") }
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
@@ -70,7 +69,7 @@ public final class SSEClient {
         try readHead()
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Closes the connection (the server sees the client leave).
     public func disconnect() {
