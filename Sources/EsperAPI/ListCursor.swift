@@ -7,9 +7,19 @@ enum ListCursor {
     static let maxLength = 64
     static let prefix = "c1."
 
+    // base64url by mapping bytes: Foundation's `replacingOccurrences` made the cursor a
+    // visible share of a list request.
     static func encode(_ position: String) -> String {
-        Data((prefix + position).utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let base64 = Data((prefix + position).utf8).base64EncodedString().utf8
+        return String(
+            decoding: base64.compactMap { byte in
+                switch byte {
+                case UInt8(ascii: "+"): UInt8(ascii: "-")
+                case UInt8(ascii: "/"): UInt8(ascii: "_")
+                case UInt8(ascii: "="): nil
+                default: byte
+                }
+            }, as: UTF8.self)
     }
 
     static func encode(_ sequence: Int64) -> String { encode(String(sequence)) }
@@ -17,9 +27,16 @@ enum ListCursor {
     /// The position, or nil when `text` is not a cursor of this codec.
     static func decode(_ text: String) -> String? {
         guard text.utf8.count <= maxLength else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8), plain.hasPrefix(prefix) else {
+        var base64 = text.utf8.map { byte in
+            switch byte {
+            case UInt8(ascii: "-"): UInt8(ascii: "+")
+            case UInt8(ascii: "_"): UInt8(ascii: "/")
+            default: byte
+            }
+        }
+        while base64.count % 4 != 0 { base64.append(UInt8(ascii: "=")) }
+        guard let data = Data(base64Encoded: Data(base64)), let plain = String(data: data, encoding: .utf8), plain.hasPrefix(prefix)
+        else {
             return nil
         }
         return String(plain.dropFirst(prefix.count))

@@ -48,6 +48,28 @@ public struct SQLiteStatementRow {
         return String(cString: text)
     }
 
+    /// Every column of the row exactly as SQLite holds it (type, then value), appended to
+    /// `out`: two rows are the same row when their images are equal byte for byte. What a
+    /// cache of something made from a row compares, instead of making it again.
+    public func appendImage(to out: inout [UInt8]) {
+        func append<T>(_ value: T) { withUnsafeBytes(of: value) { out.append(contentsOf: $0) } }
+        for column in 0..<sqlite3_column_count(statement) {
+            let type = sqlite3_column_type(statement, column)
+            out.append(UInt8(truncatingIfNeeded: type))
+            switch type {
+            case SQLITE_INTEGER: append(sqlite3_column_int64(statement, column))
+            case SQLITE_FLOAT: append(sqlite3_column_double(statement, column).bitPattern)
+            case SQLITE_TEXT, SQLITE_BLOB:
+                let bytes =
+                    type == SQLITE_TEXT ? UnsafeRawPointer(sqlite3_column_text(statement, column)) : sqlite3_column_blob(statement, column)
+                let count = Int(sqlite3_column_bytes(statement, column))
+                append(Int64(count))
+                if let bytes, count > 0 { out.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: count)) }
+            default: break
+            }
+        }
+    }
+
     /// The column's text as SQLite holds it (no `String` made); nil when it is NULL.
     public func withText<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
         guard !isNull(column), let text = sqlite3_column_text(statement, column) else { return nil }
@@ -108,6 +130,16 @@ public final class SQLiteDatabase: Sendable {
         init(_ connection: Connection) { self.connection = Mutex(connection) }
     }
 
+    /// How much of the file a reading connection maps instead of reading it with `pread`
+    /// (SQLite's own ceiling on Linux is just under 2 GiB). A read then costs no system call
+    /// and no copy of each page into the connection's cache — for the API's reads of a big
+    /// registry that was most of a history request (and all connections share the kernel's
+    /// pages instead of each caching copies). The writer keeps `pread`: an I/O error while
+    /// writing stays an error, not a signal. What mapping costs: a read of a page the disk
+    /// cannot deliver (a failing disk, a file truncated behind SQLite's back) is a SIGBUS
+    /// instead of SQLITE_IOERR.
+    static let readerMapBytes = 2_147_418_112
+
     /// `readers`: read-only connections for `read` (0: reads use the writing connection).
     public init(path: String, readers: Int = 0) throws(StorageError) {
         self.path = path
@@ -127,7 +159,8 @@ public final class SQLiteDatabase: Sendable {
             do {
                 let reader = try SQLiteDatabase.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX)
                 opened.append(Reader(reader))
-                try SQLiteDatabase.exec(reader.pointer, "PRAGMA query_only=1;", path: path)
+                try SQLiteDatabase.exec(
+                    reader.pointer, "PRAGMA query_only=1; PRAGMA mmap_size=\(SQLiteDatabase.readerMapBytes);", path: path)
             } catch {
                 for reader in opened { reader.connection.withLock { $0.close() } }
                 writer.close()

@@ -48,6 +48,12 @@ enum RunRecordJSON {
         }
     }
 
+    /// Whether the record of the current row (`Row.columns`) says how long the run has been
+    /// running up to now (started, not finished): then it is never the same twice.
+    static func measuresElapsedToNow(_ statement: SQLiteStatementRow) -> Bool {
+        !statement.isNull(14) && statement.isNull(15)
+    }
+
     /// The record of the current row (`Row.columns`), or nil where `RunRegistry.record` gives
     /// none (not a run). The stored config and summary are compared with the cache's copy
     /// where SQLite holds them (no string made unless they changed).

@@ -11,9 +11,8 @@ public final class RunRegistry: Sendable {
     let database: SQLiteDatabase
     /// New runs are committed in groups, each synced to disk before its callers answer.
     let creates: SQLiteGroupCommit
-    /// Stored configs and latest summaries decoded and encoded once (the list and get answers).
-    let configs = StoredJSONCache<RunConfig>(capacity: 8192)
-    let summaries = StoredJSONCache<EpochSummary>(capacity: 8192)
+    /// Records as the list and get answers encode them, kept while their rows are unchanged.
+    let records = RunRecordCache()
 
     public init(path: String) throws(StorageError) {
         // Two reading connections: the API's reads (two HTTP threads) go on together and
@@ -299,6 +298,7 @@ public final class RunRegistry: Sendable {
         var count = 0
         var lastSeq: Int64?
         var first = true
+        var image: [UInt8] = []
         try database.read { snapshot in
             try snapshot.forEachRow(sql, parameters) { row in
                 count += 1
@@ -306,7 +306,7 @@ public final class RunRegistry: Sendable {
                 lastSeq = row.int(0)
                 let mark = items.count
                 if !first { items.append(UInt8(ascii: ",")) }
-                if RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &items) {
+                if records.write(row, row: &image, into: &items) {
                     first = false
                 } else {
                     items.removeSubrange(mark...)
@@ -321,9 +321,10 @@ public final class RunRegistry: Sendable {
     func runJSON(_ id: String) throws -> [UInt8]? {
         var out: [UInt8] = []
         var found = false
+        var image: [UInt8] = []
         try database.read { snapshot in
             try snapshot.forEachRow("SELECT \(RunRecordJSON.Row.columns) FROM runs WHERE id = ?", [.text(id)]) { row in
-                found = RunRecordJSON.write(row, configs: configs, summaries: summaries, into: &out)
+                found = records.write(row, row: &image, into: &out)
             }
         }
         return found ? out : nil

@@ -136,11 +136,15 @@ import Tolaria
         let jobs = try IdleQueue()
         let (service, id, summaries) = try Self.run(directory, jobs)
         func same() throws {
-            let page = try service.list(status: nil, limit: 50, cursor: nil)
-            let json = try service.listJSON(status: nil, limit: 50, cursor: nil)
-            #expect(json.items == (try JanssonEncoder().encode(page.records)), "\(String(decoding: json.items.prefix(400), as: UTF8.self))")
-            #expect(json.nextCursor == page.nextCursor)
-            #expect(try service.runJSON(id) == JanssonEncoder().encode(try #require(try service.run(id))))
+            // Twice: the second answer comes from the record cache where the row allows it.
+            for _ in 0..<2 {
+                let page = try service.list(status: nil, limit: 50, cursor: nil)
+                let json = try service.listJSON(status: nil, limit: 50, cursor: nil)
+                #expect(
+                    json.items == (try JanssonEncoder().encode(page.records)), "\(String(decoding: json.items.prefix(400), as: UTF8.self))")
+                #expect(json.nextCursor == page.nextCursor)
+                #expect(try service.runJSON(id) == JanssonEncoder().encode(try #require(try service.run(id))))
+            }
         }
         try same()  // queued: no latest summary, no timings
         try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
@@ -156,6 +160,17 @@ import Tolaria
             try service.listJSON(status: .failed, limit: 5, cursor: nil).items
                 == JanssonEncoder().encode([try #require(try service.run(id))]))
         #expect(try service.runJSON("00000000-0000-4000-8000-000000000000") == nil)
+        // A queued run's record is kept (nothing in it changes with time); once its row
+        // changes, the answer is the new record, in the list and in a get.
+        let queued = try #require(try service.list(status: .queued, limit: 1, cursor: nil).records.first)
+        _ = try service.listJSON(status: nil, limit: 50, cursor: nil)
+        _ = try service.pause(queued.id)
+        let paused = try #require(try service.run(queued.id))
+        #expect(paused.status == .paused)
+        #expect(try service.runJSON(queued.id) == JanssonEncoder().encode(paused))
+        #expect(
+            try service.listJSON(status: nil, limit: 50, cursor: nil).items
+                == JanssonEncoder().encode(try service.list(status: nil, limit: 50, cursor: nil).records))
     }
 
     @Test func redeliveredRecordsOfOneAttemptNeverMoveARunBackwards() throws {
