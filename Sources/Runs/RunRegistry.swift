@@ -390,10 +390,11 @@ public final class RunRegistry: Sendable {
     /// Nil for an unknown run.
     func metricsJSON(_ id: String, since: Int? = nil, fields: Set<String>? = nil) throws -> [UInt8]? {
         try database.read { snapshot -> [UInt8]? in
-            guard
-                let status = try snapshot.query("SELECT status FROM runs WHERE id = ?", [.text(id)]).first?["status"].string
-                    .flatMap(RunStatus.init(rawValue:))
-            else { return nil }
+            var found: (status: RunStatus?, epoch: Int64)?
+            try snapshot.forEachRow("SELECT status, epoch FROM runs WHERE id = ?", [.text(id)]) { row in
+                found = (row.text(0).flatMap(RunStatus.init(rawValue:)), row.int(1) ?? 0)
+            }
+            guard let found, let status = found.status else { return nil }
             var out: [UInt8] = []
             out.reserveCapacity(16_384)
             out.append(contentsOf: #"{"epochs":["#.utf8)
@@ -403,6 +404,12 @@ public final class RunRegistry: Sendable {
                 "SELECT summary FROM run_epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", [.text(id), .integer(Int64(since ?? 0))]
             ) { row in
                 _ = row.withText(0) { text in
+                    if first && wanted == nil {
+                        // Room for every epoch at the first one's size: growing the buffer
+                        // by doubling copied more bytes than the answer holds.
+                        let epochs = max(1, Int(found.epoch) - (since ?? 0) + 1)
+                        out.reserveCapacity(out.count + epochs * (text.count + 64) + 4096)
+                    }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
                     if let wanted {
@@ -431,9 +438,9 @@ public final class RunRegistry: Sendable {
                 }
             }
             out.append(contentsOf: #"],"run_id":"#.utf8)
-            out.append(contentsOf: try JanssonEncoder().encode(id))
+            JSONText.appendString(id, to: &out)
             out.append(contentsOf: #","status":"#.utf8)
-            out.append(contentsOf: try JanssonEncoder().encode(status))
+            JSONText.appendString(status.rawValue, to: &out)
             out.append(UInt8(ascii: "}"))
             return out
         }
