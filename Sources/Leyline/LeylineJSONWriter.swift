@@ -93,6 +93,13 @@ public struct LeylineJSONWriter: ~Copyable {
         needsComma = true
     }
 
+    /// `{}` (an empty map).
+    mutating func emptyObject() {
+        separate()
+        put(UInt8(ascii: "{"), UInt8(ascii: "}"))
+        needsComma = true
+    }
+
     public mutating func beginArray() {
         separate()
         put(UInt8(ascii: "["))
@@ -250,15 +257,19 @@ public struct LeylineJSONWriter: ~Copyable {
         needsComma = true
     }
 
+    /// The lowest `width` digits of `value`, zero-padded, written from the right (divisions by
+    /// the constant 10 only: a division by a power of ten computed at run time per digit was
+    /// most of a timestamp's cost).
     private mutating func appendFixed(_ value: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
+        reserve(width)
         var rest = value
-        while divisor > 0 {
-            put(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-            rest %= divisor
-            divisor /= 10
+        var position = count + width
+        while position > count {
+            position -= 1
+            storage[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
         }
+        count += width
     }
 
     /// 0, 3, 6 or 9 fraction digits, as `LeylineTimestamp.appendFraction`.
@@ -345,24 +356,50 @@ public struct LeylineJSONWriter: ~Copyable {
         put(UInt8(ascii: "\""))
     }
 
+    /// The scan takes 8 bytes at a time (`mayNeedEscape`); only a word
+    /// that may hold a byte to escape is looked at byte by byte.
     private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        guard let base = utf8.baseAddress else { return }
         let length = utf8.count
         var start = 0
         var index = 0
         while index < length {
-            let byte = utf8[index]
-            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
-                if index > start { put(UnsafeBufferPointer(rebasing: utf8[start..<index])) }
-                appendEscape(byte)
-                start = index + 1
+            let end: Int
+            if length - index >= 8 {
+                if !LeylineJSONWriter.mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                end = index + 8
+            } else {
+                end = length
             }
-            index += 1
+            while index < end {
+                let byte = base[index]
+                if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F {
+                    if index > start { put(UnsafeBufferPointer(start: base + start, count: index - start)) }
+                    appendEscape(byte)
+                    start = index + 1
+                }
+                index += 1
+            }
         }
         if start == 0 {
             put(utf8)
         } else if start < length {
-            put(UnsafeBufferPointer(rebasing: utf8[start..<length]))
+            put(UnsafeBufferPointer(start: base + start, count: length - start))
         }
+    }
+
+    /// Whether any of the 8 bytes of `word` is below 0x20, `"`, `\\` or DEL. Exact: the
+    /// "has a zero byte" and "has a byte below n" tests report a word exactly when one of its
+    /// bytes matches (which byte is found byte by byte). Bytes from 0x80 up (UTF-8) never match.
+    @inline(__always) static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ value: UInt64) -> UInt64 { (value &- ones) & ~value & highs }
+        let control = (word &- ones &* 0x20) & ~word & highs
+        return control | hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C)) | hasZero(word ^ (ones &* 0x7F)) != 0
     }
 
     private mutating func appendEscape(_ byte: UInt8) {

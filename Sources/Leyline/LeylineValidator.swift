@@ -148,6 +148,13 @@ public struct LeylineValidator: Sendable {
         location.removeLast()
     }
 
+    /// Checks the nested message at `value` under `field`, where it is stored.
+    mutating func nested<T: LeylineValidatable>(_ field: String, at value: UnsafePointer<T>) {
+        location.append(.field(field))
+        value.pointee.validate(&self)
+        location.removeLast()
+    }
+
     /// Checks every element of a repeated field under `field[i]`.
     public mutating func each<T: LeylineValidatable>(_ field: String, _ values: [T]) {
         guard !values.isEmpty else { return }

@@ -67,11 +67,19 @@ struct RESPCommandBuffer {
         count += 1
     }
 
+    /// Lengths and counts (never negative), digit by digit: no `String` of the number.
     private mutating func appendDecimal(_ value: Int) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
-        } else {
-            bytes.append(contentsOf: String(value).utf8)
+            return
+        }
+        var divisor = 10
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
     }
 }
