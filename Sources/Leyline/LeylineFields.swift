@@ -211,13 +211,22 @@ public final class LeylineFields<Message>: @unchecked Sendable {
             let value = base + slot.offset
             switch slot.rule {
             case .none: continue
-            case .identifier: validator.identifier(slot.field.key, value.assumingMemoryBound(to: String.self).pointee)
+            // The common rules are decided here; the validator is called (with the field's
+            // name, which costs a retain) only to report a problem, in its own words.
+            case .identifier:
+                let text = value.assumingMemoryBound(to: String.self)
+                if !LeylineValidator.passes(identifier: text, required: true) { validator.identifier(slot.field.key, text.pointee) }
             case .optionalIdentifier:
-                validator.optionalIdentifier(slot.field.key, value.assumingMemoryBound(to: String.self).pointee)
-            case .version: validator.version(value.load(as: UInt32.self), field: slot.field.key)
+                let text = value.assumingMemoryBound(to: String.self)
+                if !LeylineValidator.passes(identifier: text, required: false) {
+                    validator.optionalIdentifier(slot.field.key, text.pointee)
+                }
+            case .version:
+                let version = value.load(as: UInt32.self)
+                if version != LeylineVersion.current { validator.version(version, field: slot.field.key) }
             case .finite(let range):
                 let number = slot.kind == .float ? Double(value.load(as: Float.self)) : value.load(as: Double.self)
-                validator.finite(slot.field.key, number, in: range)
+                if !number.isFinite || !(range?.contains(number) ?? true) { validator.finite(slot.field.key, number, in: range) }
             case .known:
                 if let text = slot.enumText, value.load(as: UInt8.self) == text.unknownTag {
                     validator.fail(slot.field.key, text.unknownMessage)

@@ -71,8 +71,34 @@ public struct LeylineJSONWriter: ~Copyable {
     private mutating func put(_ buffer: UnsafeBufferPointer<UInt8>) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         reserve(buffer.count)
-        (storage + count).update(from: base, count: buffer.count)
+        LeylineJSONWriter.copy(base, buffer.count, to: storage + count)
         count += buffer.count
+    }
+
+    /// Most pieces of a message are a few bytes (keys, ids, names): up to 16 bytes are copied
+    /// with two overlapping loads and stores (8 or 4 bytes wide) instead of a call to memmove,
+    /// which was a tenth of the encoding time; longer pieces go to memmove. The source never
+    /// overlaps the writer's storage.
+    @inline(__always) private static func copy(_ source: UnsafePointer<UInt8>, _ length: Int, to target: UnsafeMutablePointer<UInt8>) {
+        let from = UnsafeRawPointer(source)
+        let to = UnsafeMutableRawPointer(target)
+        if length >= 8 {
+            guard length <= 16 else {
+                target.update(from: source, count: length)
+                return
+            }
+            let head = from.loadUnaligned(as: UInt64.self)
+            let tail = from.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self)
+            to.storeBytes(of: head, as: UInt64.self)
+            to.storeBytes(of: tail, toByteOffset: length - 8, as: UInt64.self)
+        } else if length >= 4 {
+            let head = from.loadUnaligned(as: UInt32.self)
+            let tail = from.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self)
+            to.storeBytes(of: head, as: UInt32.self)
+            to.storeBytes(of: tail, toByteOffset: length - 4, as: UInt32.self)
+        } else {
+            for index in 0..<length { target[index] = source[index] }
+        }
     }
 
     private mutating func put(_ text: String) {
