@@ -382,8 +382,8 @@ public struct LeylineJSONWriter: ~Copyable {
         put(UInt8(ascii: "\""))
     }
 
-    /// The scan takes 8 bytes at a time (`mayNeedEscape`); only a word
-    /// that may hold a byte to escape is looked at byte by byte.
+    /// A string's bytes, escaped. The scan takes 8 bytes at a time (`mayNeedEscape`): only a
+    /// word that holds a byte to escape, and the last few bytes, are looked at byte by byte.
     private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
         guard let base = utf8.baseAddress else { return }
         let length = utf8.count
