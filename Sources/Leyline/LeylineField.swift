@@ -36,6 +36,8 @@ public final class LeylineField<Message>: @unchecked Sendable {
     let rule: LeylineScalarRule
     /// An enum field's quoted names by stored byte (kind `.enumeration`).
     let enumText: LeylineEnumText?
+    /// The type a `.value` field holds, or the element type of an `.array` field.
+    let valueType: (any LeylineFieldValue.Type)?
 
     init(
         _ name: StaticString, oneof: String? = nil, write: @escaping (Source, inout LeylineJSONWriter) -> Void,
@@ -43,7 +45,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
         encode: @escaping (Source, inout KeyedEncodingContainer<LeylineCodingKey>) throws -> Void,
         decode: ((Target, Container) throws -> Void)?, validate: @escaping (Source, inout LeylineValidator) -> Void,
         copy: @escaping (Target, Source) -> Void, kind: LeylineFieldKind = .other, offset: Int = 0,
-        rule: LeylineScalarRule = .custom, enumText: LeylineEnumText? = nil
+        rule: LeylineScalarRule = .custom, enumText: LeylineEnumText? = nil, valueType: (any LeylineFieldValue.Type)? = nil
     ) {
         self.name = name
         key = name.description
@@ -59,6 +61,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
         self.offset = offset
         self.rule = rule
         self.enumText = enumText
+        self.valueType = valueType
     }
 
     /// Sets this field of `target` to the one of `source` (tests: one field at a time).
@@ -81,6 +84,20 @@ public final class LeylineField<Message>: @unchecked Sendable {
         // table checks an enum field's rule alone, in place.
         let enumText = omit == nil ? LeylineEnumText(V.self) : nil
         let kind = omit != nil ? .other : enumText != nil ? .enumeration : LeylineFieldKind.of(V.self)
+        // Fields the table writes and checks through their type's in-place forms: with a rule
+        // of their own they are checked by `validate` (the rule, then the type's checks).
+        let scalarRule: LeylineScalarRule =
+            switch kind {
+            case .other: .custom
+            case .value, .array, .labels, .floats: rule == nil ? .typeChecks : .custom
+            default: rule?.scalar ?? .none
+            }
+        let valueType: (any LeylineFieldValue.Type)? =
+            switch kind {
+            case .value: V.self
+            case .array: (V.self as? any LeylineArrayField.Type)?.elementType
+            default: nil
+            }
         return LeylineField(
             name,
             write: { message, writer in
@@ -106,7 +123,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
                 V.check(value.pointee, key, &validator)
             },
             copy: { message, source in field.set(message, field.get(source)) }, kind: kind, offset: field.offset,
-            rule: kind == .other ? .custom : rule?.scalar ?? .none, enumText: enumText)
+            rule: scalarRule, enumText: enumText, valueType: valueType)
     }
 
     /// A field the message reads and decodes itself (what it means depends on another
@@ -201,9 +218,12 @@ struct LeylineCodingKey: CodingKey {
 /// The scalar types a field table reads and writes in place (their `LeylineFieldValue`
 /// forms are one writer or reader call and they have no checks of their own); `.other` is
 /// any other type. `.enumeration` (a `LeylineEnum`, `LeylineEnumText`) is written and
-/// checked in place and read through the field's closure.
+/// checked in place and read through the field's closure. The table also writes and checks
+/// in place — and reads through the closure — `.value` (a message, a timestamp, a duration:
+/// through the type's `writeJSON(at:)`/`check(at:)`), `.array` (an array, through its element
+/// type's array forms), `.labels` (`[String: String]`) and `.floats` (`[String: Float]`).
 enum LeylineFieldKind {
-    case string, bool, uint32, uint64, float, double, enumeration, other
+    case string, bool, uint32, uint64, float, double, enumeration, value, array, labels, floats, other
 
     static func of<V>(_ type: V.Type) -> LeylineFieldKind {
         if type == String.self { return .string }
@@ -212,6 +232,12 @@ enum LeylineFieldKind {
         if type == UInt64.self { return .uint64 }
         if type == Float.self { return .float }
         if type == Double.self { return .double }
+        if type == [String: String].self { return .labels }
+        if type == [String: Float].self { return .floats }
+        // Only types whose conformance is their own (code made for them): a generic
+        // container's witnesses would run unspecialised.
+        if type is any LeylineMessage.Type || type == LeylineTimestamp.self || type == LeylineDuration.self { return .value }
+        if type is any LeylineArrayField.Type { return .array }
         return .other
     }
 }

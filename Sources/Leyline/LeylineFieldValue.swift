@@ -12,12 +12,49 @@ public protocol LeylineFieldValue: Codable, Sendable {
     static func checkElements(_ values: [Self], _ field: String, _ validator: inout LeylineValidator)
     /// Checks a map field with values of this type gets (none by default).
     static func checkValues(_ values: [String: Self], _ field: String, _ validator: inout LeylineValidator)
+
+    // The forms a field table (`LeylineFields`) calls for a field of this type, or an array of
+    // it, where the field is stored: `value` points at a `Self`, `values` at a `[Self]`. The
+    // table keeps the type (a metatype, no reference counting) and calls these through its
+    // witnesses — code made for the concrete type — instead of a closure per field; a nested
+    // message is written and checked through the pointer, never copied. Defaults: the forms
+    // above, on the value.
+    static func writeJSON(at value: UnsafeRawPointer, to writer: inout LeylineJSONWriter)
+    static func writeJSONArray(at values: UnsafeRawPointer, to writer: inout LeylineJSONWriter)
+    static func check(at value: UnsafeRawPointer, _ field: String, _ validator: inout LeylineValidator)
+    static func checkArray(at values: UnsafeRawPointer, _ field: String, _ validator: inout LeylineValidator)
 }
 
 extension LeylineFieldValue {
     public static func check(_ value: Self, _ field: String, _ validator: inout LeylineValidator) {}
     public static func checkElements(_ values: [Self], _ field: String, _ validator: inout LeylineValidator) {}
     public static func checkValues(_ values: [String: Self], _ field: String, _ validator: inout LeylineValidator) {}
+
+    public static func writeJSON(at value: UnsafeRawPointer, to writer: inout LeylineJSONWriter) {
+        writeJSON(value.assumingMemoryBound(to: Self.self).pointee, to: &writer)
+    }
+
+    public static func writeJSONArray(at values: UnsafeRawPointer, to writer: inout LeylineJSONWriter) {
+        [Self].writeJSON(values.assumingMemoryBound(to: [Self].self).pointee, to: &writer)
+    }
+
+    public static func check(at value: UnsafeRawPointer, _ field: String, _ validator: inout LeylineValidator) {
+        check(value.assumingMemoryBound(to: Self.self).pointee, field, &validator)
+    }
+
+    public static func checkArray(at values: UnsafeRawPointer, _ field: String, _ validator: inout LeylineValidator) {
+        checkElements(values.assumingMemoryBound(to: [Self].self).pointee, field, &validator)
+    }
+}
+
+/// An array field as a field table sees it: through its element type's array forms
+/// (`LeylineFieldValue.writeJSONArray`, `checkArray`).
+protocol LeylineArrayField {
+    static var elementType: any LeylineFieldValue.Type { get }
+}
+
+extension Array: LeylineArrayField where Element: LeylineFieldValue {
+    static var elementType: any LeylineFieldValue.Type { Element.self }
 }
 
 extension String: LeylineFieldValue {
@@ -97,7 +134,8 @@ extension Array: LeylineFieldValue where Element: LeylineFieldValue {
         writer.beginArray()
         // Through the buffer: the elements are borrowed, not copied (retained) one by one.
         value.withUnsafeBufferPointer { elements in
-            for index in elements.indices { Element.writeJSON(elements[index], to: &writer) }
+            guard let base = elements.baseAddress else { return }
+            for index in elements.indices { Element.writeJSON(at: UnsafeRawPointer(base + index), to: &writer) }
         }
         writer.endArray()
     }

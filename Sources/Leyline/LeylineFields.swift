@@ -68,29 +68,48 @@ public final class LeylineFields<Message>: @unchecked Sendable {
     // MARK: direct JSON
 
     func write(_ message: Message, to writer: inout LeylineJSONWriter) {
+        withUnsafePointer(to: message) { write(at: $0, to: &writer) }
+    }
+
+    /// Writes the message where it is stored (nested messages and arrays of them too: see
+    /// `LeylineFieldValue.writeJSON(at:to:)`).
+    func write(at message: UnsafePointer<Message>, to writer: inout LeylineJSONWriter) {
         writer.beginObject()
-        withUnsafePointer(to: message) { message in
-            let base = UnsafeRawPointer(message)
-            for slot in UnsafeBufferPointer(sortedSlots) {
-                let value = base + slot.offset
-                if slot.kind == .other {
-                    slot.field.write(message, &writer)
-                    continue
-                }
-                writer.key(slot.key)
-                switch slot.kind {
-                case .string: writer.string(value.assumingMemoryBound(to: String.self).pointee)
-                case .bool: writer.bool(value.load(as: Bool.self))
-                case .uint32: writer.unsigned(value.load(as: UInt32.self))
-                case .uint64: writer.unsigned(value.load(as: UInt64.self))
-                case .float: writer.float(value.load(as: Float.self))
-                case .double: writer.double(value.load(as: Double.self))
-                case .enumeration: writer.encoded(slot.enumText!.json(value.load(as: UInt8.self)))
-                case .other: break
-                }
+        let base = UnsafeRawPointer(message)
+        for slot in UnsafeBufferPointer(sortedSlots) {
+            let value = base + slot.offset
+            if slot.kind == .other {
+                slot.field.write(message, &writer)
+                continue
+            }
+            writer.key(slot.key)
+            switch slot.kind {
+            case .string: writer.string(value.assumingMemoryBound(to: String.self).pointee)
+            case .bool: writer.bool(value.load(as: Bool.self))
+            case .uint32: writer.unsigned(value.load(as: UInt32.self))
+            case .uint64: writer.unsigned(value.load(as: UInt64.self))
+            case .float: writer.float(value.load(as: Float.self))
+            case .double: writer.double(value.load(as: Double.self))
+            case .enumeration: writer.encoded(slot.enumText.unsafelyUnwrapped.json(value.load(as: UInt8.self)))
+            case .value: slot.valueType.unsafelyUnwrapped.writeJSON(at: value, to: &writer)
+            case .array: slot.valueType.unsafelyUnwrapped.writeJSONArray(at: value, to: &writer)
+            case .labels: LeylineFields.writeMap(value.assumingMemoryBound(to: [String: String].self), to: &writer)
+            case .floats: LeylineFields.writeMap(value.assumingMemoryBound(to: [String: Float].self), to: &writer)
+            case .other: break
             }
         }
         writer.endObject()
+    }
+
+    /// A map field; most are empty (labels, attributes), written without the map's walk.
+    @inline(__always) private static func writeMap<Value: LeylineFieldValue>(
+        _ map: UnsafePointer<[String: Value]>, to writer: inout LeylineJSONWriter
+    ) {
+        if map.pointee.isEmpty {
+            writer.emptyObject()
+        } else {
+            [String: Value].writeJSON(map.pointee, to: &writer)
+        }
     }
 
     func read(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Message {
@@ -121,7 +140,7 @@ public final class LeylineFields<Message>: @unchecked Sendable {
         case .uint64: value.storeBytes(of: try reader.uint64(), as: UInt64.self)
         case .float: value.storeBytes(of: try reader.float(), as: Float.self)
         case .double: value.storeBytes(of: try reader.double(), as: Double.self)
-        case .enumeration, .other:
+        case .enumeration, .value, .array, .labels, .floats, .other:
             guard let read = slot.field.read else { preconditionFailure("\(Message.self) reads \(slot.field.key) itself") }
             try read(message, &reader)
         }
@@ -183,25 +202,48 @@ public final class LeylineFields<Message>: @unchecked Sendable {
     // MARK: validation
 
     func validate(_ message: Message, _ validator: inout LeylineValidator) {
-        withUnsafePointer(to: message) { message in
-            let base = UnsafeRawPointer(message)
-            for slot in UnsafeBufferPointer(declaredSlots) {
-                let value = base + slot.offset
-                switch slot.rule {
-                case .none: continue
-                case .identifier: validator.identifier(slot.field.key, value.assumingMemoryBound(to: String.self).pointee)
-                case .optionalIdentifier:
-                    validator.optionalIdentifier(slot.field.key, value.assumingMemoryBound(to: String.self).pointee)
-                case .version: validator.version(value.load(as: UInt32.self), field: slot.field.key)
-                case .finite(let range):
-                    let number = slot.kind == .float ? Double(value.load(as: Float.self)) : value.load(as: Double.self)
-                    validator.finite(slot.field.key, number, in: range)
-                case .known:
-                    if let text = slot.enumText, value.load(as: UInt8.self) == text.unknownTag {
-                        validator.fail(slot.field.key, text.unknownMessage)
-                    }
-                case .custom: slot.field.validate(message, &validator)
+        withUnsafePointer(to: message) { validate(at: $0, &validator) }
+    }
+
+    func validate(at message: UnsafePointer<Message>, _ validator: inout LeylineValidator) {
+        let base = UnsafeRawPointer(message)
+        for slot in UnsafeBufferPointer(declaredSlots) {
+            let value = base + slot.offset
+            switch slot.rule {
+            case .none: continue
+            // The common rules are decided here; the validator is called (with the field's
+            // name, which costs a retain) only to report a problem, in its own words.
+            case .identifier:
+                let text = value.assumingMemoryBound(to: String.self)
+                if !LeylineValidator.passes(identifier: text, required: true) { validator.identifier(slot.field.key, text.pointee) }
+            case .optionalIdentifier:
+                let text = value.assumingMemoryBound(to: String.self)
+                if !LeylineValidator.passes(identifier: text, required: false) {
+                    validator.optionalIdentifier(slot.field.key, text.pointee)
                 }
+            case .version:
+                let version = value.load(as: UInt32.self)
+                if version != LeylineVersion.current { validator.version(version, field: slot.field.key) }
+            case .finite(let range):
+                let number = slot.kind == .float ? Double(value.load(as: Float.self)) : value.load(as: Double.self)
+                if !number.isFinite || !(range?.contains(number) ?? true) { validator.finite(slot.field.key, number, in: range) }
+            case .known:
+                if let text = slot.enumText, value.load(as: UInt8.self) == text.unknownTag {
+                    validator.fail(slot.field.key, text.unknownMessage)
+                }
+            case .typeChecks:
+                switch slot.kind {
+                case .value: slot.valueType.unsafelyUnwrapped.check(at: value, slot.field.key, &validator)
+                case .array: slot.valueType.unsafelyUnwrapped.checkArray(at: value, slot.field.key, &validator)
+                case .labels:
+                    let map = value.assumingMemoryBound(to: [String: String].self)
+                    if !map.pointee.isEmpty { validator.labels(slot.field.key, map.pointee) }
+                case .floats:
+                    let map = value.assumingMemoryBound(to: [String: Float].self)
+                    if !map.pointee.isEmpty { validator.metrics(slot.field.key, map.pointee) }
+                default: slot.field.validate(message, &validator)
+                }
+            case .custom: slot.field.validate(message, &validator)
             }
         }
     }
@@ -220,6 +262,8 @@ struct LeylineFieldSlot<Message> {
     let key: UnsafeBufferPointer<UInt8>
     /// An enum field's names (kept alive by its field).
     unowned(unsafe) let enumText: LeylineEnumText?
+    /// A `.value` field's type, an `.array` field's element type (a metatype: no counting).
+    let valueType: (any LeylineFieldValue.Type)?
     /// Kept alive by the table's `sorted` for as long as the slot exists.
     unowned(unsafe) let field: LeylineField<Message>
 
@@ -230,6 +274,7 @@ struct LeylineFieldSlot<Message> {
         isOneofMember = field.oneof != nil
         self.key = key
         enumText = field.enumText
+        valueType = field.valueType
         self.field = field
     }
 }

@@ -14,11 +14,19 @@ extension LeylineMessage {
 
     public static func writeJSON(_ value: Self, to writer: inout LeylineJSONWriter) { fields.write(value, to: &writer) }
 
+    public static func writeJSON(at value: UnsafeRawPointer, to writer: inout LeylineJSONWriter) {
+        fields.write(at: value.assumingMemoryBound(to: Self.self), to: &writer)
+    }
+
     public static func readJSON(_ reader: inout LeylineJSONReader) throws(LeylineJSONError) -> Self { try fields.read(&reader) }
 
     /// A message field is checked under its name (`hardware_context.device_id`).
     public static func check(_ value: Self, _ field: String, _ validator: inout LeylineValidator) {
         validator.nested(field, value)
+    }
+
+    public static func check(at value: UnsafeRawPointer, _ field: String, _ validator: inout LeylineValidator) {
+        validator.nested(field, at: value.assumingMemoryBound(to: Self.self))
     }
 
     /// … a repeated one under `field[i]`.

@@ -29,6 +29,9 @@ enum LeylineScalarRule {
     case known
     /// Only the rule's closure knows.
     case custom
+    /// No rule of the field's own, only the checks its type brings (`LeylineFieldValue.check`),
+    /// run in place by the table (kinds `.value`, `.array`, `.labels`, `.floats`).
+    case typeChecks
 }
 
 extension LeylineRule where Value == String {

@@ -98,6 +98,18 @@ public struct LeylineValidator: Sendable {
         }
     }
 
+    /// Whether `identifier` (`required`) or `optionalIdentifier` finds nothing wrong with
+    /// `text`: a field table's walk decides here and calls them only to report. False when the
+    /// string's bytes are not at hand (a bridged string): the validator then looks itself.
+    static func passes(identifier text: UnsafePointer<String>, required: Bool) -> Bool {
+        text.pointee.utf8.withContiguousStorageIfAvailable { utf8 in
+            if utf8.isEmpty { return !required }
+            guard utf8.count <= maxIdentifierBytes else { return false }
+            for byte in utf8 where byte < 0x20 || byte == 0x7F { return false }
+            return true
+        } ?? false
+    }
+
     public mutating func finite(_ field: String, _ value: Double, in range: ClosedRange<Double>? = nil) {
         guard value.isFinite else {
             fail(field, "\(value) is not a finite number")
@@ -145,6 +157,13 @@ public struct LeylineValidator: Sendable {
     public mutating func nested(_ field: String, _ value: some LeylineValidatable) {
         location.append(.field(field))
         value.validate(&self)
+        location.removeLast()
+    }
+
+    /// Checks the nested message at `value` under `field`, where it is stored.
+    mutating func nested<T: LeylineValidatable>(_ field: String, at value: UnsafePointer<T>) {
+        location.append(.field(field))
+        value.pointee.validate(&self)
         location.removeLast()
     }
 

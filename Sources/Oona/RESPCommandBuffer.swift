@@ -67,11 +67,22 @@ struct RESPCommandBuffer {
         count += 1
     }
 
+    /// Lengths and counts (never negative), digit by digit from the right (divisions by the
+    /// constant 10): no `String` of the number.
     private mutating func appendDecimal(_ value: Int) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
-        } else {
-            bytes.append(contentsOf: String(value).utf8)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value
+            var start = digits.count
+            while rest > 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 }

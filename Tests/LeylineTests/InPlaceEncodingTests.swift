@@ -32,6 +32,33 @@ import Testing
         #expect(try LeylineCodec.parse(T.self, from: direct).value == value, sourceLocation: sourceLocation)
     }
 
+    /// Strings are scanned for bytes to escape 8 bytes at a time: every byte that needs an
+    /// escape (and its neighbours that do not: 0x1F/0x20, 0x21/0x23, 0x5B/0x5D, 0x7E/0x80, UTF-8
+    /// lead and continuation bytes), at every position of strings of 0 to 40 bytes, in a
+    /// string field, a nested message's, a map key and value, gives the reference bytes.
+    @Test func escapesAreFoundAtEveryPositionOfAWord() throws {
+        let probes: [String] =
+            (0..<0x20).map { String(UnicodeScalar(UInt8($0))) } + [
+                "\u{7F}", "\"", "\\", " ", "!", "#", "[", "]", "~", "é", "🚀", "\u{80}", "\u{FFFF}",
+            ]
+        for length in 0...40 {
+            for position in 0..<max(length, 1) {
+                for probe in probes {
+                    let prefix = String(repeating: "a", count: min(position, length))
+                    let suffix = String(repeating: "z", count: max(0, length - position - 1))
+                    let text = length == 0 ? "" : prefix + probe + suffix
+                    var packet = Fixtures.telemetry
+                    packet.packetId = text
+                    packet.metrics[0].unit = text
+                    packet.systemHealth.summary = text
+                    // (A NUL in an object key does not read back: jansson refuses it.)
+                    packet.events[0].attributes = [probe == "\u{0}" ? "key" : text: text]
+                    try InPlaceEncodingTests.expectReferenceBytes(packet)
+                }
+            }
+        }
+    }
+
     /// Maps of 0 to 20 entries (the sort on the stack covers 2–16, larger ones take the array
     /// of keys), keys that sort by bytes rather than by characters, in every map field kind.
     @Test func mapsOfEverySizeAreWrittenInKeyOrder() throws {
