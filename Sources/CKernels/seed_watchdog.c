@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,13 +140,23 @@ static void close_all_but(int keep_fd)
         if (fd != keep_fd) close((int)fd);
 }
 
+/* The child also dies with the thread that forked it (PR_SET_PDEATHSIG; that thread waits
+ * for the child, so it outlives it in every normal case). Without this, a parent killed while
+ * a compile ran (kill -9, the OOM killer) left its child running for good: one blocked on a
+ * lock inherited at the fork (see KernelWatchdog) with every signal but SIGKILL blocked, which
+ * nobody was left to kill — seen after the kill -9 recovery tests. A parent already gone
+ * before the request took effect is caught by comparing the parent's pid. */
 int ck_watchdog_fork(int keep_fd)
 {
+    const pid_t parent = getpid();
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     const int pid = (int)_Fork();
 #else
     const int pid = (int)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 #endif
-    if (pid == 0) close_all_but(keep_fd);
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+        close_all_but(keep_fd);
+    }
     return pid;
 }

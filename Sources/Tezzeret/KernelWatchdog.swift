@@ -19,7 +19,10 @@ import Kernels
 /// holding a lock (malloc's, the Swift runtime's) at the instant of the fork — shows up as a
 /// child that neither answers nor uses CPU. Such a child is killed after `stallSeconds` without CPU
 /// progress and reported as `stalled`, which the caller retries (a kernel that is blocked
-/// for good — a real deadlock — stalls every time and is then judged like a hang).
+/// for good — a real deadlock — stalls every time and is then judged like a hang). The child
+/// is killed with the thread that forked it (`PR_SET_PDEATHSIG` in `ck_watchdog_fork`), so a
+/// server killed mid-compile (kill -9, the OOM killer) leaves no child behind: a stalled one
+/// used to run on for good, every signal but SIGKILL blocked.
 enum KernelWatchdog {
     enum Outcome<Value> {
         case finished(Value)

@@ -4,7 +4,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "seed_reference.h"
 
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define K(kind_) .kind = CK_SEED_##kind_
 
@@ -207,8 +212,59 @@ static void test_fault_noise_breaks_finite_differences(void)
     EXPECT(off >= 4, "only %zu of 16 coordinates disagree", off);
 }
 
+/* Whether process `pid` still runs (a zombie waiting to be reaped does not). */
+static int process_runs(int pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    const size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    const char *end = strrchr(text, ')');
+    return end && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+}
+
+/* A compile watchdog child must not outlive the process that forked it: a server killed with
+ * SIGKILL mid-compile left its child — blocked, every signal but SIGKILL blocked — running
+ * for good. Here the child blocks every signal and waits forever; its parent is killed. */
+static void test_watchdog_child_dies_with_its_parent(void)
+{
+    int fds[2];
+    EXPECT(pipe(fds) == 0, "pipe");
+    const pid_t parent = fork();
+    if (parent == 0) {
+        close(fds[0]);
+        if (ck_watchdog_fork(fds[1]) == 0) {
+            sigset_t all;
+            sigfillset(&all);
+            sigprocmask(SIG_BLOCK, &all, NULL);
+            const int me = (int)getpid();
+            if (write(fds[1], &me, sizeof me) != (ssize_t)sizeof me) _exit(1);
+            for (;;) pause();
+        }
+        for (;;) pause(); /* killed by the test */
+    }
+    close(fds[1]);
+    int child = 0;
+    const ssize_t got = read(fds[0], &child, sizeof child);
+    close(fds[0]);
+    EXPECT(got == (ssize_t)sizeof child && child > 0, "the watchdog child's pid");
+    kill(parent, SIGKILL);
+    waitpid(parent, NULL, 0);
+    int gone = 0;
+    for (int i = 0; i < 500 && !gone && child > 0; i++) {
+        gone = !process_runs(child);
+        if (!gone) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    EXPECT(gone, "the watchdog child %d outlived its parent by 5 s", child);
+    if (!gone && child > 0) kill(child, SIGKILL);
+}
+
 void suite_seed_faults(void)
 {
+    RUN(test_watchdog_child_dies_with_its_parent);
     RUN(test_fault_exploding_and_vanishing);
     RUN(test_fault_nan_injection);
     RUN(test_fault_spin_burns_cpu);
