@@ -50,9 +50,6 @@ final class RunRecordCache: Sendable {
         return true
     }
 
-    /// Runs held (for tests).
-    var count: Int { records.count }
-
     private static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         a.count == b.count
             && a.withUnsafeBytes { a in b.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
