@@ -317,7 +317,8 @@ let package = Package(
         .testTarget(
             name: "RunsTests",
             dependencies: [
-                "Runs", "Tolaria", "Leyline", "Oona", "EsperJSON", "EsperTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Runs", "Tolaria", "Leyline", "Oona", "EsperJSON", "EsperStorage", "EsperTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ]
 )

@@ -71,11 +71,11 @@ public enum RunRoutes {
         try query.check()
         let (limit, cursor) = (query.limit, query.cursor)
         // The items come encoded (RunRecordJSON): `{items, next_cursor}` as ListPage encodes it.
-        let page = try service.listJSON(status: status, limit: limit, cursor: cursor)
-        var body = Array(#"{"items":"#.utf8)
-        body.append(contentsOf: page.items)
+        var body: [UInt8]
+        let nextCursor: Int64?
+        (body, nextCursor) = try service.listJSON(status: status, limit: limit, cursor: cursor, prefix: Array(#"{"items":"#.utf8))
         body.append(contentsOf: #","next_cursor":"#.utf8)
-        body.append(contentsOf: try page.nextCursor.map { try JanssonEncoder().encode(ListCursor.encode($0)) } ?? Array("null".utf8))
+        body.append(contentsOf: try nextCursor.map { try JanssonEncoder().encode(ListCursor.encode($0)) } ?? Array("null".utf8))
         body.append(UInt8(ascii: "}"))
         return HTTPResponse(status: 200, headers: [("Content-Type", HTTPResponse.jsonContentType)], body: body)
     }

@@ -48,28 +48,6 @@ public struct SQLiteStatementRow {
         return String(cString: text)
     }
 
-    /// Every column of the row exactly as SQLite holds it (type, then value), appended to
-    /// `out`: two rows are the same row when their images are equal byte for byte. What a
-    /// cache of something made from a row compares, instead of making it again.
-    public func appendImage(to out: inout [UInt8]) {
-        func append<T>(_ value: T) { withUnsafeBytes(of: value) { out.append(contentsOf: $0) } }
-        for column in 0..<sqlite3_column_count(statement) {
-            let type = sqlite3_column_type(statement, column)
-            out.append(UInt8(truncatingIfNeeded: type))
-            switch type {
-            case SQLITE_INTEGER: append(sqlite3_column_int64(statement, column))
-            case SQLITE_FLOAT: append(sqlite3_column_double(statement, column).bitPattern)
-            case SQLITE_TEXT, SQLITE_BLOB:
-                let bytes =
-                    type == SQLITE_TEXT ? UnsafeRawPointer(sqlite3_column_text(statement, column)) : sqlite3_column_blob(statement, column)
-                let count = Int(sqlite3_column_bytes(statement, column))
-                append(Int64(count))
-                if let bytes, count > 0 { out.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: count)) }
-            default: break
-            }
-        }
-    }
-
     /// The column's text as SQLite holds it (no `String` made); nil when it is NULL.
     public func withText<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
         guard !isNull(column), let text = sqlite3_column_text(statement, column) else { return nil }

@@ -14,7 +14,9 @@ enum RunRecordJSON {
     struct Row {
         static let columns =
             "seq, id, name, status, config, epoch, epochs, global_step, latest, rollbacks, restarts, resumed_from_epoch, error, "
-            + "created_ns, started_ns, finished_ns"
+            + "created_ns, started_ns, finished_ns, row_version"
+        /// Where `row_version` is (`RunRecordCache`; not part of the record).
+        static let versionColumn: Int32 = 16
         var seq: Int64?
         var id: String?
         var name: String?

@@ -63,11 +63,22 @@ public final class RunRegistry: Sendable {
         // that makes a redelivered event a no-op.
         for (table, column) in [
             ("runs", "resumed_attempt TEXT"), ("run_epochs", "attempt TEXT"), ("run_events", "attempt TEXT"),
-            ("run_events", "event_key TEXT"),
+            ("run_events", "event_key TEXT"), ("runs", "row_version INTEGER NOT NULL DEFAULT 0"),
         ] {
             try? database.execute("ALTER TABLE \(table) ADD COLUMN \(column)")
         }
         try database.execute("CREATE UNIQUE INDEX IF NOT EXISTS run_events_key ON run_events(run_id, event_key)")
+        // Every change of a run's row counts in its row_version, whoever makes it (any
+        // statement, any process): a record kept for (seq, row_version) is that row's record
+        // (`RunRecordCache`), and a page whose rows are all kept is answered from two columns
+        // of each. The WHEN stops the trigger's own update from counting again, should
+        // recursive triggers ever be turned on.
+        try database.execute(
+            """
+            CREATE TRIGGER IF NOT EXISTS runs_row_version AFTER UPDATE ON runs FOR EACH ROW
+            WHEN NEW.row_version = OLD.row_version
+            BEGIN UPDATE runs SET row_version = OLD.row_version + 1 WHERE seq = OLD.seq; END
+            """)
     }
 
     /// Where a run's records stand: its status and the attempt whose resume it applied last
@@ -290,23 +301,48 @@ public final class RunRegistry: Sendable {
 
     /// `list` as the API encodes it: a JSON array of the records (`RunRecordJSON`), the
     /// last row's `seq` and whether more follow. Rows are read in place (no row dictionaries).
-    func listJSON(status: RunStatus?, before: Int64?, limit: Int) throws -> (items: [UInt8], lastSeq: Int64?, more: Bool) {
-        let (sql, filters) = RunRegistry.listQuery(columns: RunRecordJSON.Row.columns, status: status, before: before)
+    /// A page whose runs are all in the record cache at their row versions (and none is
+    /// running: those are written anew) is answered from three columns of each row; else
+    /// every column is read, in the same snapshot.
+    func listJSON(
+        status: RunStatus?, before: Int64?, limit: Int, prefix: [UInt8] = []
+    ) throws -> (items: [UInt8], lastSeq: Int64?, more: Bool) {
+        let (versionsSQL, filters) = RunRegistry.listQuery(columns: RunRecordCache.versionColumns, status: status, before: before)
+        let recordsSQL = RunRegistry.listQuery(columns: RunRecordJSON.Row.columns, status: status, before: before).sql
         let parameters = filters + [.integer(Int64(limit + 1))]
-        var items: [UInt8] = [UInt8(ascii: "[")]
-        items.reserveCapacity(limit * 4096)
+        var items = prefix
+        items.append(UInt8(ascii: "["))
+        let start = items.count
         var count = 0
         var lastSeq: Int64?
-        var first = true
-        var image: [UInt8] = []
         try database.read { snapshot in
-            try snapshot.forEachRow(sql, parameters) { row in
+            var kept: [[UInt8]] = []
+            kept.reserveCapacity(limit)
+            var allKept = true
+            try snapshot.forEachRow(versionsSQL, parameters) { row in
+                count += 1
+                guard count <= limit else { return }
+                lastSeq = row.int(0)
+                if allKept, let json = records.kept(row) { kept.append(json) } else { allKept = false }
+            }
+            if allKept {
+                items.reserveCapacity(kept.reduce(start + kept.count + 64) { $0 + $1.count })
+                for (index, json) in kept.enumerated() {
+                    if index > 0 { items.append(UInt8(ascii: ",")) }
+                    items.append(contentsOf: json)
+                }
+                return
+            }
+            count = 0
+            items.reserveCapacity(start + limit * 4096)
+            var first = true
+            try snapshot.forEachRow(recordsSQL, parameters) { row in
                 count += 1
                 guard count <= limit else { return }
                 lastSeq = row.int(0)
                 let mark = items.count
                 if !first { items.append(UInt8(ascii: ",")) }
-                if records.write(row, row: &image, into: &items) {
+                if records.write(row, into: &items) {
                     first = false
                 } else {
                     items.removeSubrange(mark...)
@@ -321,17 +357,16 @@ public final class RunRegistry: Sendable {
     func runJSON(_ id: String) throws -> [UInt8]? {
         var out: [UInt8] = []
         var found = false
-        var image: [UInt8] = []
         try database.read { snapshot in
             try snapshot.forEachRow("SELECT \(RunRecordJSON.Row.columns) FROM runs WHERE id = ?", [.text(id)]) { row in
-                found = records.write(row, row: &image, into: &out)
+                found = records.write(row, into: &out)
             }
         }
         return found ? out : nil
     }
 
     /// Newest first (`ORDER BY seq DESC LIMIT ?`; the caller appends the limit).
-    private static func listQuery(columns: String, status: RunStatus?, before: Int64?) -> (String, [SQLiteValue]) {
+    private static func listQuery(columns: String, status: RunStatus?, before: Int64?) -> (sql: String, parameters: [SQLiteValue]) {
         var sql = "SELECT \(columns) FROM runs WHERE 1 = 1"
         var parameters: [SQLiteValue] = []
         if let status {

@@ -255,9 +255,13 @@ public final class RunService: Sendable {
         return (page.records, page.more ? page.lastSeq : nil)
     }
 
-    /// `list` as the API encodes its items (a JSON array), and the next cursor's sequence.
-    public func listJSON(status: RunStatus?, limit: Int, cursor: Int64?) throws -> (items: [UInt8], nextCursor: Int64?) {
-        let page = try registry.listJSON(status: status, before: cursor, limit: limit)
+    /// `list` as the API encodes its items (a JSON array, after `prefix`: the start of the
+    /// answer it goes in, so a page of records is not copied again), and the next cursor's
+    /// sequence.
+    public func listJSON(
+        status: RunStatus?, limit: Int, cursor: Int64?, prefix: [UInt8] = []
+    ) throws -> (items: [UInt8], nextCursor: Int64?) {
+        let page = try registry.listJSON(status: status, before: cursor, limit: limit, prefix: prefix)
         return (page.items, page.more ? page.lastSeq : nil)
     }
 

@@ -1,4 +1,5 @@
 import EsperJSON
+import EsperStorage
 import EsperTestSupport
 import Foundation
 import Leyline
@@ -171,6 +172,51 @@ import Tolaria
         #expect(
             try service.listJSON(status: nil, limit: 50, cursor: nil).items
                 == JanssonEncoder().encode(try service.list(status: nil, limit: 50, cursor: nil).records))
+    }
+
+    @Test func aRowChangedBehindTheRegistrysBackIsAnsweredAsItIsNow() throws {
+        // Kept records are trusted while runs.row_version is the same, and a trigger counts it
+        // up on every update of the row, whoever makes it: here another connection, as another
+        // process (or a database from before the column, opened again) would.
+        let directory = TemporaryDirectory("esper-run-records-outside")
+        let jobs = try IdleQueue()
+        let (service, id, summaries) = try Self.run(directory, jobs)
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        for summary in summaries { try service.apply(epoch(summary, nil)) }
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .succeeded))
+        _ = try service.submit(try JSONValue.parse(Self.config))
+        func answersAreTheRecords(_ service: RunService) throws {
+            for _ in 0..<2 {  // the second time from kept records
+                #expect(
+                    try service.listJSON(status: nil, limit: 50, cursor: nil).items
+                        == JanssonEncoder().encode(try service.list(status: nil, limit: 50, cursor: nil).records))
+                #expect(try service.runJSON(id) == JanssonEncoder().encode(try #require(try service.run(id))))
+            }
+        }
+        try answersAreTheRecords(service)
+        let kept = try service.listJSON(status: nil, limit: 50, cursor: nil).items
+
+        let outside = try SQLiteDatabase(path: directory.path + "/tolaria/runs.db")
+        func version() throws -> Int64? {
+            try outside.query("SELECT row_version FROM runs WHERE id = ?", [.text(id)]).first?["row_version"].int
+        }
+        let before = try #require(try version())
+        try outside.query("UPDATE runs SET error = 'edited elsewhere' WHERE id = ?", [.text(id)])
+        #expect(try version() == before + 1)
+        #expect(try service.run(id)?.error == "edited elsewhere")
+        try answersAreTheRecords(service)
+        #expect(try service.listJSON(status: nil, limit: 50, cursor: nil).items != kept)
+
+        // A database from before row_version: the column and its trigger are added on open.
+        try outside.execute("DROP TRIGGER runs_row_version; ALTER TABLE runs DROP COLUMN row_version")
+        let reopened = try RunService(
+            options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
+            logger: Logger(label: "test"), queue: jobs.queue)
+        try answersAreTheRecords(reopened)
+        try outside.query("UPDATE runs SET error = 'edited again' WHERE id = ?", [.text(id)])
+        #expect(try version() == 1)
+        #expect(try reopened.runJSON(id) == JanssonEncoder().encode(try #require(try reopened.run(id))))
+        try answersAreTheRecords(reopened)
     }
 
     @Test func redeliveredRecordsOfOneAttemptNeverMoveARunBackwards() throws {
