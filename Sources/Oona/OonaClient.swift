@@ -83,7 +83,9 @@ public final class OonaClient: LongRunningService {
         let keys = keys
         xaddHeads = OonaStream.allCases.map { stream in
             var prefix: [[UInt8]] = [Array("XADD".utf8), Array(keys.key(stream).utf8)]
-            if let maxLength = configuration.maxStreamLength {
+            // Job-queue streams are never trimmed by length: their entries are work
+            // (`OonaWorkRetention` removes what is done).
+            if let maxLength = configuration.maxStreamLength, !stream.isJobQueue {
                 prefix += [Array("MAXLEN".utf8), Array((configuration.exactTrimming ? "=" : "~").utf8), Array(String(maxLength).utf8)]
             }
             prefix.append(Array("*".utf8))
@@ -689,6 +691,15 @@ public final class OonaClient: LongRunningService {
             let replies = try connection.pipeline(commands)
             if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
             return .success(replies.reduce(0) { $0 + Int($1.integer ?? 0) })
+        }.get()
+    }
+
+    /// Removes from the job-queue streams what every consuming group has finished
+    /// (`OonaWorkRetention`; the housekeeper does it every `housekeepingInterval`).
+    @discardableResult
+    public func sweepFinishedWork() throws(OonaError) -> Int {
+        try call(publishBreaker) { connection throws(RedisError) in
+            .success(try OonaWorkRetention.sweep(connection, keys: keys, exact: configuration.exactTrimming))
         }.get()
     }
 

@@ -158,6 +158,8 @@ final class OonaHousekeeper: Sendable {
         }
         let removed = try redis.pipeline(commands).reduce(0) { $0 + Int($1.integer ?? 0) }
         if removed > 0 { logger.info("oona TTL sweep removed expired entries", metadata: ["removed": "\(removed)"]) }
+        let finished = try OonaWorkRetention.sweep(redis, keys: keys, exact: configuration.exactTrimming)
+        if finished > 0 { logger.debug("oona removed finished work", metadata: ["removed": "\(finished)"]) }
     }
 
     private func serverMilliseconds(_ redis: RedisConnection) throws -> Int64 {
