@@ -17,6 +17,14 @@ public struct JanssonEncoder: Sendable {
         return JanssonDocument.dump(node, pretty: pretty)
     }
 
+    /// `encode` and `encodeValue` of one value from one encoding (a document stored as it is
+    /// and also composed into others: a run's config).
+    public func encodeBoth<T: Encodable>(_ value: T) throws -> (json: [UInt8], value: JSONValue) {
+        let node = try JanssonEncoderImpl.box(value, codingPath: [], options: keyStrategy)
+        defer { esper_json_decref(node) }
+        return (JanssonDocument.dump(node, pretty: pretty), JSONValue(borrowing: node))
+    }
+
     /// The value as a `JSONValue` tree (for composing documents).
     public func encodeValue<T: Encodable>(_ value: T) throws -> JSONValue {
         let node = try JanssonEncoderImpl.box(value, codingPath: [], options: keyStrategy)

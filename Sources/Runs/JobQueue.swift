@@ -50,10 +50,12 @@ public final class JobQueue: Sendable {
 
     // MARK: run jobs and controls (the run service's side)
 
-    /// Sets the run's control to `run` and enqueues a training job.
-    public func enqueue(_ job: RunJob) throws {
+    /// Sets the run's control to `run` and enqueues a training job (`config`: the job's config
+    /// as `JanssonEncoder().encodeValue` gives it, when the caller has it already).
+    public func enqueue(_ job: RunJob, config: JSONValue? = nil) throws {
         try setControl(runId: job.runId, .run)
-        try publish(kind: .training, job: try JanssonEncoder().encodeValue(job), attributes: ["run_id": job.runId])
+        let payload = try config.map(job.encodedValue(config:)) ?? JanssonEncoder().encodeValue(job)
+        try publish(kind: .training, job: payload, attributes: ["run_id": job.runId])
     }
 
     public func setControl(runId: String, _ state: RunControlState) throws {

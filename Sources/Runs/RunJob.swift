@@ -19,6 +19,12 @@ public struct RunJob: Sendable, Codable, Equatable {
         self.reason = reason
         self.config = config
     }
+
+    /// `JanssonEncoder().encodeValue(self)` given the config's encoding already made (a
+    /// submission encodes its config once for the registry, the job and the answer).
+    func encodedValue(config: JSONValue) -> JSONValue {
+        .object(["config": config, "reason": .string(reason.rawValue), "run_id": .string(runId)])
+    }
 }
 
 /// What a user asked of a run, as the worker holding it reads it at every batch and epoch

@@ -137,31 +137,37 @@ public final class RunRegistry: Sendable {
     /// power loss included, cannot take it back): concurrent creates share one commit and
     /// one sync (`SQLiteGroupCommit`). The idempotency key is checked in the same transaction
     /// as the insert, so two requests with one key record one run, whatever their timing.
-    func create(id: String, config: RunConfig, idempotencyKey: String?) throws -> Creation {
-        try creates.transaction(try RunRegistry.insertion(id: id, config: config, idempotencyKey: idempotencyKey))
+    /// `configJSON`: the config as `JanssonEncoder` encodes it (what the row stores).
+    func create(id: String, config: RunConfig, configJSON: [UInt8], idempotencyKey: String?) throws -> Creation {
+        let insert = RunRegistry.insertion(id: id, config: config, configJSON: configJSON, idempotencyKey: idempotencyKey)
+        return created(id, config, configJSON, try creates.transaction(insert))
     }
 
     /// `create` without waiting: `completion` gets the outcome once the group commit that
     /// recorded the run is synced to disk (or its error), on the committer thread.
     func create(
-        id: String, config: RunConfig, idempotencyKey: String?, completion: @escaping @Sendable (Result<Creation, any Error>) -> Void
+        id: String, config: RunConfig, configJSON: [UInt8], idempotencyKey: String?,
+        completion: @escaping @Sendable (Result<Creation, any Error>) -> Void
     ) {
-        let insert: (SQLiteDatabase.Transaction) throws -> Creation
-        do {
-            insert = try RunRegistry.insertion(id: id, config: config, idempotencyKey: idempotencyKey)
-        } catch {
-            completion(.failure(error))
-            return
+        let insert = RunRegistry.insertion(id: id, config: config, configJSON: configJSON, idempotencyKey: idempotencyKey)
+        creates.submit(insert) { [self] creation in
+            completion(creation.map { created(id, config, configJSON, $0) })
         }
-        creates.submit(insert, completion: completion)
+    }
+
+    /// A new run's config goes into the record cache as it was stored: its first get or
+    /// list decodes nothing.
+    private func created(_ id: String, _ config: RunConfig, _ configJSON: [UInt8], _ creation: Creation) -> Creation {
+        if case .created = creation { records.configs.remember(id, value: config, json: configJSON) }
+        return creation
     }
 
     /// The work of one create in a group commit: the idempotency key checked in the same
     /// transaction as the insert.
     private static func insertion(
-        id: String, config: RunConfig, idempotencyKey: String?
-    ) throws -> (SQLiteDatabase.Transaction) throws -> Creation {
-        let configText = try RunRegistry.text(config)
+        id: String, config: RunConfig, configJSON: [UInt8], idempotencyKey: String?
+    ) -> (SQLiteDatabase.Transaction) throws -> Creation {
+        let configText = String(decoding: configJSON, as: UTF8.self)
         let name: SQLiteValue = config.name.map { .text($0) } ?? .null
         let epochs = Int64(config.epochs)
         return { tx in

@@ -136,9 +136,9 @@ public final class RunService: Sendable {
         switch try prepareSubmission(json, idempotencyKey: idempotencyKey) {
         case .answered(let record):
             return record
-        case .new(let id, let config):
-            let creation = Result { try registry.create(id: id, config: config, idempotencyKey: idempotencyKey) }
-            return try completeSubmission(id: id, config: config, creation)
+        case .new(let id, let config, let encoded):
+            let creation = Result { try registry.create(id: id, config: config, configJSON: encoded.json, idempotencyKey: idempotencyKey) }
+            return try completeSubmission(id: id, config: config, encoded: encoded.value, creation)
         }
     }
 
@@ -157,10 +157,10 @@ public final class RunService: Sendable {
         switch try prepareSubmission(json, idempotencyKey: idempotencyKey) {
         case .answered(let record):
             whenRecorded { record }
-        case .new(let id, let config):
-            registry.create(id: id, config: config, idempotencyKey: idempotencyKey) { creation in
+        case .new(let id, let config, let encoded):
+            registry.create(id: id, config: config, configJSON: encoded.json, idempotencyKey: idempotencyKey) { creation in
                 whenRecorded { () throws(RunSubmissionError) -> RunRecord in
-                    try self.completeSubmission(id: id, config: config, creation)
+                    try self.completeSubmission(id: id, config: config, encoded: encoded.value, creation)
                 }
             }
         }
@@ -169,8 +169,9 @@ public final class RunService: Sendable {
     private enum Submission {
         /// The idempotency key's run.
         case answered(RunRecord)
-        /// A valid config, to record under this new id.
-        case new(id: String, config: RunConfig)
+        /// A valid config and its encoding (made once: stored, sent with the job, kept for
+        /// the record), to record under this new id.
+        case new(id: String, config: RunConfig, encoded: (json: [UInt8], value: JSONValue))
     }
 
     private func prepareSubmission(_ json: JSONValue, idempotencyKey: String?) throws(RunSubmissionError) -> Submission {
@@ -183,11 +184,15 @@ public final class RunService: Sendable {
         } catch {
             throw .invalid(error)
         }
-        return .new(id: UUID().uuidString.lowercased(), config: config)
+        do {
+            return .new(id: UUID().uuidString.lowercased(), config: config, encoded: try JanssonEncoder().encodeBoth(config))
+        } catch {
+            throw .storage("\(error)")
+        }
     }
 
     private func completeSubmission(
-        id: String, config: RunConfig, _ creation: Result<RunRegistry.Creation, any Error>
+        id: String, config: RunConfig, encoded: JSONValue, _ creation: Result<RunRegistry.Creation, any Error>
     ) throws(RunSubmissionError) -> RunRecord {
         let createdNs: Int64
         switch creation {
@@ -210,7 +215,7 @@ public final class RunService: Sendable {
         // once, and its "running" must not overtake "queued" on the bus).
         sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
         do {
-            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config))
+            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config), config: encoded)
         } catch {
             logger.warning(
                 "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])

@@ -49,6 +49,11 @@ final class StoredJSONCache<Value: Codable & Sendable>: Sendable {
         slots = GenerationalCache(capacity: capacity)
     }
 
+    /// `value` stored as `json` (its encoding, byte for byte what is stored) for run `id`.
+    func remember(_ id: String, value: Value, json: [UInt8]) {
+        slots.set(id, Slot(text: nil, entry: Entry(value: value, json: json)))
+    }
+
     /// The decoded value of run `id`'s stored `text` (as SQLite holds it) and its encoding,
     /// or nil when `text` does not decode as `Value`.
     func entry(_ id: String, _ text: UnsafeBufferPointer<UInt8>) -> Entry? {

@@ -174,6 +174,29 @@ import Tolaria
                 == JanssonEncoder().encode(try service.list(status: nil, limit: 50, cursor: nil).records))
     }
 
+    @Test func aSubmissionEncodesItsConfigOnceForTheRowTheJobAndTheRecord() throws {
+        // One encoding of the config is stored, sent with the job and kept for the record: each
+        // must be what encoding that part on its own gives.
+        let directory = TemporaryDirectory("esper-run-records-submit")
+        let jobs = try IdleQueue()
+        let service = try RunService(
+            options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
+            logger: Logger(label: "test"), queue: jobs.queue)
+        let record: RunRecord
+        do { record = try service.submit(try JSONValue.parse(Self.config)) } catch { throw Failure(description: "\(error)") }
+        #expect(try service.runJSON(record.id) == JanssonEncoder().encode(try #require(try service.run(record.id))))
+        #expect(try service.run(record.id)?.config == record.config)
+        let stored = try SQLiteDatabase(path: directory.path + "/tolaria/runs.db")
+            .query("SELECT config FROM runs WHERE id = ?", [.text(record.id)]).first?["config"].string
+        #expect(stored.map { Array($0.utf8) } == (try JanssonEncoder().encode(record.config)))
+        try jobs.bus.ensureConsumerGroup("t", streams: [.jobsTraining], from: "0")
+        var payloads: [JSONValue?] = []
+        _ = try OonaConsumer(client: jobs.bus, streams: [.jobsTraining], group: "t", name: "t").poll(count: 10, block: .zero) {
+            if case .unspecified(let payload) = $0.message { payloads.append(payload["job"]) }
+        }
+        #expect(payloads == [try JanssonEncoder().encodeValue(RunJob(runId: record.id, reason: .submitted, config: record.config))])
+    }
+
     @Test func aRowChangedBehindTheRegistrysBackIsAnsweredAsItIsNow() throws {
         // Kept records are trusted while runs.row_version is the same, and a trigger counts it
         // up on every update of the row, whoever makes it: here another connection, as another
