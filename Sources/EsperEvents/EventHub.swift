@@ -320,8 +320,20 @@ public final class EventHub: LongRunningService {
             batches.append(entries(parts[1], of: stream))
         }
         var cursor = position
+        let entries = EventHub.merged(batches)
+        for entry in entries { cursor[entry.stream] = entry.id }
+        // Nobody subscribed: the entries are only passed (no decoding every envelope of a busy
+        // bus for no one — a tenth of a run create's CPU). A subscriber that came meanwhile
+        // waits for the next read, as one that came a moment later would.
+        let passed = state.withLock { s in
+            guard s.subscribers.isEmpty else { return false }
+            s.position = cursor
+            return true
+        }
+        if passed { return }
+        cursor = position
         var frames: [(HubEvent, [UInt8])] = []
-        for entry in EventHub.merged(batches) {
+        for entry in entries {
             cursor[entry.stream] = entry.id
             for event in events(of: entry) { frames.append((event, EventHub.frame(event, id: cursor))) }
         }
