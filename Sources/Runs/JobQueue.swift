@@ -52,10 +52,18 @@ public final class JobQueue: Sendable {
 
     /// Sets the run's control to `run` and enqueues a training job (`config`: the job's config
     /// as `JanssonEncoder().encodeValue` gives it, when the caller has it already).
+    /// A job that could not be published takes its control back with it where Redis still
+    /// answers: the reconcile loop enqueues again a run whose control is missing, never one
+    /// whose control says `run` (that one looks enqueued).
     public func enqueue(_ job: RunJob, config: JSONValue? = nil) throws {
         try setControl(runId: job.runId, .run)
-        let payload = try config.map(job.encodedValue(config:)) ?? JanssonEncoder().encodeValue(job)
-        try publish(kind: .training, job: payload, attributes: ["run_id": job.runId])
+        do {
+            let payload = try config.map(job.encodedValue(config:)) ?? JanssonEncoder().encodeValue(job)
+            try publish(kind: .training, job: payload, attributes: ["run_id": job.runId])
+        } catch {
+            try? check(try bus.execute([["HDEL", controlKey, job.runId]]))
+            throw error
+        }
     }
 
     public func setControl(runId: String, _ state: RunControlState) throws {

@@ -197,6 +197,20 @@ import Tolaria
         #expect(payloads == [try JanssonEncoder().encodeValue(RunJob(runId: record.id, reason: .submitted, config: record.config))])
     }
 
+    @Test func aJobThatCannotBePublishedLeavesNoControlSoTheReconcileLoopEnqueuesItAgain() throws {
+        // A control saying `run` with no job would keep the run queued for good: the reconcile
+        // loop re-enqueues only runs whose control is missing. A job over the bus' entry cap
+        // is refused after its control was set.
+        let jobs = try IdleQueue()
+        var config = try RunConfig.parse(try JSONValue.parse(Self.config))
+        config.name = String(repeating: "x", count: 300_000)
+        #expect(throws: (any Error).self) { try jobs.queue.enqueue(RunJob(runId: "too-big", reason: .submitted, config: config)) }
+        #expect(try jobs.queue.controls(runIds: ["too-big"]).isEmpty)
+        config.name = "fits"
+        try jobs.queue.enqueue(RunJob(runId: "fits", reason: .submitted, config: config))
+        #expect(try jobs.queue.controls(runIds: ["fits"]) == ["fits": .run])
+    }
+
     @Test func aRowChangedBehindTheRegistrysBackIsAnsweredAsItIsNow() throws {
         // Kept records are trusted while runs.row_version is the same, and a trigger counts it
         // up on every update of the row, whoever makes it: here another connection, as another
