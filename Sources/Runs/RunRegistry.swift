@@ -395,12 +395,17 @@ public final class RunRegistry: Sendable {
 
     /// Runs a crash or shutdown left unfinished, oldest first (their configs are read only
     /// for the runs that need a job again: `config(of:)`).
-    func unfinished() throws -> [(id: String, status: RunStatus)] {
-        var runs: [(id: String, status: RunStatus)] = []
+    func unfinished(after seq: Int64 = 0, limit: Int = .max) throws -> [(seq: Int64, id: String, status: RunStatus)] {
+        var runs: [(seq: Int64, id: String, status: RunStatus)] = []
         try database.read { snapshot in
-            try snapshot.forEachRow("SELECT id, status FROM runs WHERE status IN ('queued', 'running', 'paused') ORDER BY seq") { row in
-                guard let id = row.text(0), let status = row.text(1).flatMap(RunStatus.init(rawValue:)) else { return }
-                runs.append((id, status))
+            try snapshot.forEachRow(
+                "SELECT seq, id, status FROM runs WHERE seq > ? AND status IN ('queued', 'running', 'paused') ORDER BY seq LIMIT ?",
+                [.integer(seq), .integer(Int64(min(limit, Int(Int64.max))))]
+            ) { row in
+                guard let seq = row.int(0), let id = row.text(1), let status = row.text(2).flatMap(RunStatus.init(rawValue:)) else {
+                    return
+                }
+                runs.append((seq, id, status))
             }
         }
         return runs

@@ -42,11 +42,18 @@ public final class RunService: Sendable {
         public var datasetsDirectory: String
         /// How often unfinished runs are checked against the job queue's controls.
         public var reconcileInterval: Duration
+        /// Unfinished runs checked per round at most: a round is bounded work however many runs
+        /// wait (all of them every 5 s was a scan and 120 HMGETs with 60,000 queued), and the
+        /// rounds walk the runs in order, so each is checked within ⌈unfinished / batch⌉ rounds.
+        public var reconcileBatch: Int
 
-        public init(directory: String, datasetsDirectory: String, reconcileInterval: Duration = .seconds(5)) {
+        public init(
+            directory: String, datasetsDirectory: String, reconcileInterval: Duration = .seconds(5), reconcileBatch: Int = 2000
+        ) {
             self.directory = directory
             self.datasetsDirectory = datasetsDirectory
             self.reconcileInterval = reconcileInterval
+            self.reconcileBatch = max(1, reconcileBatch)
         }
     }
 
@@ -71,6 +78,9 @@ public final class RunService: Sendable {
     private let lock = Mutex(())
     /// The reconcile loop's thread.
     private let reconciler = BackgroundThread(name: "tolaria-reconcile")
+    /// Where the next reconcile round starts (the `seq` the last one ended at; 0: from the
+    /// first run).
+    private let reconcileFrom = Atomic<Int64>(0)
 
     public init(
         options: Options, logger: Logger, sinks: [any TrainingEventSink] = [], queue: JobQueue,
@@ -100,10 +110,13 @@ public final class RunService: Sendable {
     }
 
     /// Unfinished runs whose control is missing get it back (and queued/running ones their
-    /// job); a control that disagrees with the registry is corrected.
+    /// job); a control that disagrees with the registry is corrected. One page of
+    /// `reconcileBatch` runs a round, after where the last round ended (from the start again
+    /// after the last page).
     func reconcile() {
         do {
-            let unfinished = try registry.unfinished()
+            let unfinished = try registry.unfinished(after: reconcileFrom.load(ordering: .relaxed), limit: options.reconcileBatch)
+            reconcileFrom.store(unfinished.count < options.reconcileBatch ? 0 : unfinished.last?.seq ?? 0, ordering: .relaxed)
             guard !unfinished.isEmpty else { return }
             let controls = try queue.controls(runIds: unfinished.map(\.id))
             var requeued = 0

@@ -5,9 +5,10 @@ import Foundation
 import Leyline
 import Logging
 import Oona
-import Runs
 import Testing
 import Tolaria
+
+@testable import Runs
 
 /// Exactly once at the run registry: whatever order and however often workers' records
 /// arrive — redelivered after a crash, late from a worker whose job was taken over, repeated by
@@ -209,6 +210,39 @@ import Tolaria
         config.name = "fits"
         try jobs.queue.enqueue(RunJob(runId: "fits", reason: .submitted, config: config))
         #expect(try jobs.queue.controls(runIds: ["fits"]) == ["fits": .run])
+    }
+
+    @Test func theReconcileLoopWalksUnfinishedRunsInPagesAndEnqueuesWhatRedisLost() throws {
+        // Redis restarted without its data: every control and job is gone. Each round checks one
+        // page of runs after the last; together they give every run its job back, once.
+        let directory = TemporaryDirectory("esper-run-records-reconcile")
+        let jobs = try IdleQueue()
+        let service = try RunService(
+            options: RunService.Options(
+                directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets", reconcileBatch: 3),
+            logger: Logger(label: "test"), queue: jobs.queue)
+        var ids: [String] = []
+        for _ in 0..<10 {
+            do { ids.append(try service.submit(try JSONValue.parse(Self.config)).id) } catch { throw Failure(description: "\(error)") }
+        }
+        _ = try jobs.bus.execute([["FLUSHALL"]])
+        func jobIds() throws -> [String] {
+            let reply = try jobs.bus.execute([["XRANGE", jobs.bus.keys.key(.jobsTraining), "-", "+"]])[0]
+            return (reply.array ?? []).compactMap { entry in
+                let fields = entry.array?.last?.array ?? []
+                let payload = stride(from: 0, to: fields.count - 1, by: 2).first { fields[$0].text == "payload" }.flatMap {
+                    fields[$0 + 1].text
+                }
+                return payload.flatMap { try? JSONValue.parse($0) }?["payload"]?["job"]?["run_id"]?.stringValue
+            }
+        }
+        service.reconcile()
+        #expect(try jobs.queue.controls(runIds: ids).count == 3, "one page")
+        for _ in 0..<3 { service.reconcile() }
+        #expect(try jobs.queue.controls(runIds: ids) == Dictionary(uniqueKeysWithValues: ids.map { ($0, RunControlState.run) }))
+        #expect(try jobIds().sorted() == ids.sorted(), "every run's job, once")
+        for _ in 0..<8 { service.reconcile() }  // two more walks: nothing enqueued twice
+        #expect(try jobIds().sorted() == ids.sorted())
     }
 
     @Test func aRowChangedBehindTheRegistrysBackIsAnsweredAsItIsNow() throws {
