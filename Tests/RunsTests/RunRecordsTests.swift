@@ -279,7 +279,9 @@ import Tolaria
         #expect(try service.listJSON(status: nil, limit: 50, cursor: nil).items != kept)
 
         // A database from before row_version: the column and its trigger are added on open.
-        try outside.execute("DROP TRIGGER runs_row_version; ALTER TABLE runs DROP COLUMN row_version")
+        try outside.execute(
+            "DROP TRIGGER runs_row_version; DROP INDEX runs_versions; DROP INDEX runs_status_versions; ALTER TABLE runs DROP COLUMN row_version"
+        )
         let reopened = try RunService(
             options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
             logger: Logger(label: "test"), queue: jobs.queue)
