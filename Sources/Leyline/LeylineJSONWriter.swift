@@ -77,16 +77,22 @@ public struct LeylineJSONWriter: ~Copyable {
 
     /// Most pieces of a message are a few bytes (keys, ids, names): up to 16 bytes are copied
     /// with two overlapping loads and stores (8 or 4 bytes wide) instead of a call to memmove,
-    /// which was a tenth of the encoding time; longer pieces go to memmove. The source never
-    /// overlaps the writer's storage.
+    /// which was a tenth of the encoding time; up to 32 bytes (most keys with their quotes and
+    /// colon, enum names) with two overlapping 16-byte ones; longer pieces go to
+    /// memmove. The source never overlaps the writer's storage.
     @inline(__always) private static func copy(_ source: UnsafePointer<UInt8>, _ length: Int, to target: UnsafeMutablePointer<UInt8>) {
         let from = UnsafeRawPointer(source)
         let to = UnsafeMutableRawPointer(target)
-        if length >= 8 {
-            guard length <= 16 else {
+        if length > 16 {
+            guard length <= 32 else {
                 target.update(from: source, count: length)
                 return
             }
+            let head = from.loadUnaligned(as: SIMD16<UInt8>.self)
+            let tail = from.loadUnaligned(fromByteOffset: length - 16, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: head, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: tail, toByteOffset: length - 16, as: SIMD16<UInt8>.self)
+        } else if length >= 8 {
             let head = from.loadUnaligned(as: UInt64.self)
             let tail = from.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self)
             to.storeBytes(of: head, as: UInt64.self)

@@ -34,6 +34,11 @@ extension LeylineMessage {
         validator.each(field, values)
     }
 
+    /// … and so where a field table holds it, element by element in place.
+    public static func checkArray(at values: UnsafeRawPointer, _ field: String, _ validator: inout LeylineValidator) {
+        validator.each(field, at: values.assumingMemoryBound(to: [Self].self))
+    }
+
     /// … a map of them under `field.key`.
     public static func checkValues(_ values: [String: Self], _ field: String, _ validator: inout LeylineValidator) {
         validator.eachValue(field, values)

@@ -179,6 +179,22 @@ public struct LeylineValidator: Sendable {
         location.removeLast()
     }
 
+    /// Checks every element of the repeated field at `values` where it is stored, under
+    /// `field[i]` (as `each`): no element is copied (a copy retains and releases every string,
+    /// array and map it holds).
+    mutating func each<T: LeylineValidatable>(_ field: String, at values: UnsafePointer<[T]>) {
+        values.pointee.withUnsafeBufferPointer { elements in
+            guard let base = elements.baseAddress, !elements.isEmpty else { return }
+            location.append(.field(field))
+            for index in elements.indices {
+                location.append(.index(index))
+                (base + index).pointee.validate(&self)
+                location.removeLast()
+            }
+            location.removeLast()
+        }
+    }
+
     /// Checks every value of a message map under `field.key`.
     public mutating func eachValue(_ field: String, _ values: [String: some LeylineValidatable]) {
         for key in values.keys.sorted() {

@@ -50,6 +50,43 @@ import Testing
         #expect(Fixtures.policyUpdate.validationProblems().isEmpty)
     }
 
+    /// A field table checks arrays of messages element by element where they are stored (no
+    /// copies): the problems, their order and their paths are those of `LeylineValidator.each`
+    /// over the elements, the path is back at the message after the array (`packet_id`), and
+    /// an element type with a rule of its own (a span's end before its start) keeps it.
+    @Test func arrayElementsAreCheckedInPlaceInOrder() {
+        var packet = Fixtures.eightSeeds
+        packet.seedStates[0].riskScore = 2
+        packet.seedStates[3].seedId = ""
+        packet.seedStates[3].metrics = ["": 1]
+        packet.seedStates[5].metrics = ["loss": .infinity]
+        packet.seedStates[7].learningRate = -1
+        packet.seedStates[7].seedId = "s\u{1}"
+        packet.packetId = ""
+        var expected: [(String, String)] = [("seed_states[0].risk_score", "2.0 is outside 0.0...1.0")]
+        expected += [("seed_states[3].seed_id", "is required and must not be empty"), ("seed_states[3].metrics", "keys must not be empty")]
+        expected += [("seed_states[5].metrics.loss", "inf is not a finite number")]
+        expected += [("seed_states[7].seed_id", "must not contain control characters")]
+        expected += [("seed_states[7].learning_rate", "-1.0 is outside 0.0...3.4028234663852886e+38")]
+        expected += [("packet_id", "is required and must not be empty")]
+        let problems = packet.validationProblems()
+        #expect(problems.map(\.field) == expected.map(\.0))
+        #expect(problems.map(\.message) == expected.map(\.1))
+        // The copying walk (`each` over the array's values) reports the same for the seeds.
+        var reference = LeylineValidator()
+        reference.each("seed_states", packet.seedStates)
+        #expect(reference.problems == Array(problems.dropLast()))
+        // Nothing for an empty array, and a span's own rule inside an array.
+        packet.seedStates = []
+        #expect(packet.validationProblems().map(\.field) == ["packet_id"])
+        var telemetry = Fixtures.telemetry
+        telemetry.spans = [
+            TraceSpan(spanId: "a", name: "ok", startTime: LeylineTimestamp(seconds: 10), endTime: LeylineTimestamp(seconds: 11)),
+            TraceSpan(spanId: "b", name: "late", startTime: LeylineTimestamp(seconds: 10), endTime: LeylineTimestamp(seconds: 9)),
+        ]
+        #expect(telemetry.validationProblems().map(\.field) == ["spans[1].end_time"])
+    }
+
     @Test func commandsAndBlueprintsAreCheckedToo() {
         var command = Fixtures.adaptationCommand
         command.commandType = .unknown

@@ -90,6 +90,52 @@ import Testing
         #expect(checked == all.count)
     }
 
+    /// One round trip of entries of very different sizes — far more bytes than the framing
+    /// buffer's reserve (1 KB an entry), and more pieces than one `writev` takes (two an entry,
+    /// 1,024 a call) — is written whole and in order, the backlog reads after it (routing
+    /// checks on): every entry the reference encoding; then the same batch in small round trips.
+    @Test func largeRoundTripsOfMixedSizesAreWrittenWhole() throws {
+        let signer = try LeylineSigner(secret: PublishFramingTests.secret)
+        let bus = try TestBus { config in
+            config.signer = signer
+            config.maxStreamLength = 10_000
+            config.emergencyThreshold = 9_000
+            config.backpressureDropThreshold = 10_000
+        }
+        var messages: [BusMessage] = []
+        for index in 0..<600 {
+            if index % 10 == 9 {
+                var telemetry = Fixtures.telemetry
+                telemetry.packetId = "large-\(index)"
+                telemetry.events = [
+                    TelemetryEvent(description: "blob", attributes: ["blob": String(repeating: "x\"", count: 20_000 + index)])
+                ]
+                messages.append(.telemetry(telemetry))
+            } else if index % 2 == 0 {
+                var packet = statePacket(index)
+                packet.seedStates = (0..<(index % 100)).map { Fixtures.eightSeeds.seedStates[$0 % 8] }
+                messages.append(.systemState(packet))
+            } else {
+                var telemetry = Fixtures.telemetry
+                telemetry.packetId = "small-\(index)"
+                messages.append(.telemetry(telemetry))
+            }
+        }
+        for depth in [600, 7] {
+            let outcomes = try bus.client.publish(batch: messages.map { ($0, PublishOptions()) }, depth: depth)
+            #expect(outcomes.allSatisfy { $0.wasPublished })
+            for stream in [OonaStream.normal, .telemetry] {
+                let stored = try PublishFramingTests.entries(bus, stream)
+                let published = zip(messages, outcomes).filter { $0.1.stream == stream }
+                #expect(stored.count == published.count, "\(stream), depth \(depth)")
+                for (entry, (message, outcome)) in zip(stored, published) {
+                    try PublishFramingTests.expectReferenceEntry(entry, outcome: outcome, message: message, signer: signer)
+                }
+                _ = try bus.connection().command(["XTRIM", bus.keys.key(stream), "MAXLEN", "0"])
+            }
+        }
+    }
+
     /// Without a signer an entry is the payload alone.
     @Test func unsignedEntriesCarryOnlyThePayload() throws {
         let bus = try TestBus()
