@@ -98,6 +98,7 @@ public final class LeylineField<Message>: @unchecked Sendable {
             case .array: (V.self as? any LeylineArrayField.Type)?.elementType
             default: nil
             }
+        let elementType = kind == .array ? valueType : nil
         return LeylineField(
             name,
             write: { message, writer in
@@ -120,7 +121,13 @@ public final class LeylineField<Message>: @unchecked Sendable {
             validate: { message, validator in
                 let value = field.address(message)
                 apply?(value.pointee, key, &validator)
-                V.check(value.pointee, key, &validator)
+                // An array with a rule of its own (`seed_states`) is then checked as one
+                // without: element by element where it is stored, not through a copy of each.
+                if let elementType {
+                    elementType.checkArray(at: UnsafeRawPointer(value), key, &validator)
+                } else {
+                    V.check(value.pointee, key, &validator)
+                }
             },
             copy: { message, source in field.set(message, field.get(source)) }, kind: kind, offset: field.offset,
             rule: scalarRule, enumText: enumText, valueType: valueType)

@@ -4,6 +4,17 @@ public import EsperJSON
 /// rule, required ids, ranges, finite floats, known enum values, sane timestamps.
 public protocol LeylineValidatable {
     func validate(_ validator: inout LeylineValidator)
+    /// `validate` of the value at `value`, where it is stored. The default calls `validate` on
+    /// it; a message checked only by its field table can walk the table there instead
+    /// (`SeedState`: eight of them in every state packet), with no copy of the value — a copy
+    /// retains and releases every string and map it holds.
+    static func validate(at value: UnsafePointer<Self>, _ validator: inout LeylineValidator)
+}
+
+extension LeylineValidatable {
+    public static func validate(at value: UnsafePointer<Self>, _ validator: inout LeylineValidator) {
+        value.pointee.validate(&validator)
+    }
 }
 
 extension LeylineValidatable {
@@ -188,7 +199,7 @@ public struct LeylineValidator: Sendable {
             location.append(.field(field))
             for index in elements.indices {
                 location.append(.index(index))
-                (base + index).pointee.validate(&self)
+                T.validate(at: base + index, &self)
                 location.removeLast()
             }
             location.removeLast()

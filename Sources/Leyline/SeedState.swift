@@ -37,3 +37,11 @@ public struct SeedState: LeylineMessage {
             .field("risk_score", \.riskScore, .finite(in: 0...1)),
         ])
 }
+
+extension SeedState {
+    /// Checked by its table alone (it has no rule of its own beyond its fields'), so an
+    /// element of `seed_states` is checked where it is stored.
+    public static func validate(at value: UnsafePointer<SeedState>, _ validator: inout LeylineValidator) {
+        fields.validate(at: value, &validator)
+    }
+}
