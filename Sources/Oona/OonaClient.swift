@@ -270,43 +270,17 @@ public final class OonaClient: LongRunningService {
     }
 
     /// The buffers one publish call reuses for every message and round trip: the JSON
-    /// writer, the framed fields of the round trip being prepared, and the pieces of the round
-    /// trip being sent. Nothing is allocated per message but the entry's outcome.
+    /// writer, the framed fields of the round trip being prepared, and the commands being
+    /// sent. Nothing is allocated per message but the entry's outcome.
     final class PublishScratch {
         var writer = LeylineJSONWriter(capacity: 4096)
         var fields: RESPCommandBuffer
-        /// A round trip's write, gathered: per entry its stream's XADD head and its framed
-        /// fields (in `fields`), then the backlog reads when measured. The entries are not
-        /// copied into one command buffer (nor into hiredis' output buffer): `writev` takes
-        /// them from where they were framed.
-        let pieces: UnsafeMutableBufferPointer<iovec>
-        /// Each stream's XADD head (by ordinal) and the backlog reads, pointing into `framed`.
-        let heads: [iovec]
-        let backlogReads: iovec
-        private let framed: UnsafeMutableBufferPointer<UInt8>
+        var commands: RESPCommandBuffer
 
-        /// Sized for `entries` typical entries per round trip (`fields` grows if needed).
-        init(entries: Int, heads: [[UInt8]], backlogReads: [UInt8]) {
+        /// Sized for `entries` typical entries per round trip (the buffers grow if needed).
+        init(entries: Int) {
             fields = RESPCommandBuffer(capacity: entries * 1024 + 256)
-            pieces = .allocate(capacity: 2 * entries + 1)
-            let framed = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: heads.reduce(backlogReads.count) { $0 + $1.count })
-            var end = 0
-            func place(_ bytes: [UInt8]) -> iovec {
-                let start = end
-                for byte in bytes {
-                    framed[end] = byte
-                    end += 1
-                }
-                return iovec(iov_base: UnsafeMutableRawPointer(framed.baseAddress! + start), iov_len: bytes.count)
-            }
-            self.heads = heads.map(place)
-            self.backlogReads = place(backlogReads)
-            self.framed = framed
-        }
-
-        deinit {
-            pieces.deallocate()
-            framed.deallocate()
+            commands = RESPCommandBuffer(capacity: entries * 1280 + 512)
         }
     }
 
@@ -467,13 +441,6 @@ public final class OonaClient: LongRunningService {
         return prepared
     }
 
-    /// Commands in RESP, one after the other.
-    static func framed(_ commands: [[String]]) -> [UInt8] {
-        var buffer = RESPCommandBuffer(capacity: 256)
-        for command in commands { buffer.command(command.map { Array($0.utf8) }) }
-        return buffer.bytes
-    }
-
     private enum Decision {
         case write(OonaStream, rerouted: Bool)
         case drop(OonaStream, backlog: Int)
@@ -528,8 +495,7 @@ public final class OonaClient: LongRunningService {
         var dropped: [OonaStream: Int] = [:]
         var shed = 0
         var start = 0
-        let scratch = PublishScratch(
-            entries: min(depth, items.count), heads: xaddHeads, backlogReads: routed ? OonaClient.framed(backlogCommands) : [])
+        let scratch = PublishScratch(entries: min(depth, items.count))
         var chunk = prepare(items, routes, 0..<min(depth, items.count), scratch)
         while !chunk.isEmpty {
             // Route this round trip's messages against the backlogs known now.
@@ -576,38 +542,24 @@ public final class OonaClient: LongRunningService {
                 }
             }
 
+            scratch.commands.reset()
+            for (item, decision) in zip(chunk, decisions) {
+                guard case .write(let stream, _) = decision, let fields = item.fields else { continue }
+                scratch.commands.command(head: xaddHeads[stream.ordinal], rest: scratch.fields.bytes[fields])
+            }
             // When the cached backlogs are due for a refresh, this round trip measures them
             // again (after its own writes): the routing base of the next round trip.
             backlogCache.wrote(normal: normalWritten, emergency: emergencyWritten)
             let measure = routed && backlogCache.isStale
-            var writes = 0
-            // Each entry written goes out as its stream's head and its fields where they were
-            // framed (no copy into a command buffer): `fields` is not changed until the send
-            // returns.
-            try scratch.fields.bytes.withUnsafeBufferPointer { framed -> Result<Void, RedisError> in
-                var count = 0
-                for (item, decision) in zip(chunk, decisions) {
-                    guard case .write(let stream, _) = decision, let fields = item.fields else { continue }
-                    scratch.pieces[count] = scratch.heads[stream.ordinal]
-                    scratch.pieces[count + 1] = iovec(
-                        iov_base: UnsafeMutableRawPointer(mutating: framed.baseAddress! + fields.lowerBound), iov_len: fields.count)
-                    count += 2
-                }
-                writes = count / 2
-                if measure {
-                    scratch.pieces[count] = scratch.backlogReads
-                    count += 1
-                }
-                return Result { () throws(RedisError) in
-                    try connection.send(gathering: UnsafeMutableBufferPointer(rebasing: scratch.pieces[0..<count]))
-                }
-            }.get()
+            let writes = scratch.commands.count
+            if measure { for command in backlogCommands { scratch.commands.command(command.map { Array($0.utf8) }) } }
+            try connection.send(scratch.commands)
 
             // While Redis works: prepare the next round trip.
             start += chunk.count
             let next = start < items.count ? prepare(items, routes, start..<min(start + depth, items.count), scratch) : []
 
-            let replies = try connection.receiveTexts(writes, then: measure ? backlogCommands.count : 0)
+            let replies = try connection.receiveTexts(writes, then: scratch.commands.count - writes)
             if let failure = OonaClient.failure(
                 in: (replies.firstError.map { [$0] } ?? []) + (measure ? [replies.others[0], replies.others[2]] : []))
             {

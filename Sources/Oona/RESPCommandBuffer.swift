@@ -1,7 +1,8 @@
-/// Redis commands encoded in the RESP wire format into one buffer, instead of hiredis
-/// formatting every argument. The publish path frames an entry's fields here straight from
-/// the encoder's and the signer's buffers, reuses one buffer per batch (`reset`), so framing
-/// costs no allocation per message, and writes the entries from here (`RedisConnection.send(gathering:)`).
+/// Redis commands encoded in the RESP wire format into one buffer, so a pipeline of
+/// publishes costs one copy into hiredis instead of hiredis formatting every argument
+/// (`redisAppendFormattedCommand`). The publish path also frames an entry's fields here
+/// straight from the encoder's and the signer's buffers, and reuses one buffer per batch
+/// (`reset`), so framing costs no allocation per message.
 struct RESPCommandBuffer {
     private(set) var bytes: [UInt8] = []
     /// Whole commands in the buffer.
@@ -56,6 +57,14 @@ struct RESPCommandBuffer {
     mutating func command(_ arguments: [[UInt8]]) {
         begin(arguments: arguments.count)
         for argument in arguments { self.argument(argument) }
+    }
+
+    /// One command from RESP bytes framed earlier: its header and leading arguments (`head`,
+    /// from `begin` and `argument`) and its remaining arguments (`rest`).
+    mutating func command(head: [UInt8], rest: ArraySlice<UInt8>) {
+        bytes.append(contentsOf: head)
+        bytes.append(contentsOf: rest)
+        count += 1
     }
 
     /// Lengths and counts (never negative), digit by digit from the right (divisions by the

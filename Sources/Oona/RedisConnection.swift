@@ -124,50 +124,20 @@ public final class RedisConnection {
         return replies
     }
 
-    /// Writes commands already encoded in RESP, gathered from `pieces` (`writev`, at most
-    /// `gatherLimit` pieces per call), straight to the socket without waiting for their replies
-    /// (read them with `receiveTexts`), so the caller can work while Redis does. The bytes are
-    /// copied neither into one buffer nor into hiredis' output buffer first (the publish path's entries go from the
-    /// buffer they were framed in to the kernel). `pieces` is consumed: partial writes advance it.
-    func send(gathering pieces: UnsafeMutableBufferPointer<iovec>) throws(RedisError) {
+    /// Writes commands already encoded in RESP (one copy, one write) without waiting for
+    /// their replies (read them with `receiveTexts`), so the caller can work while Redis does.
+    func send(_ commands: RESPCommandBuffer) throws(RedisError) {
         guard let context, !isBroken else { throw RedisError("connection is closed") }
-        guard let base = pieces.baseAddress, !pieces.isEmpty else { return }
-        // Whatever hiredis still holds goes first, so the stream keeps its order (nothing, on
-        // this connection's paths: every command and send leaves hiredis' buffer empty).
+        guard commands.count > 0 else { return }
+        let status = commands.bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
+        }
+        if status != REDIS_OK { throw fail(context) }
         var done: Int32 = 0
         while done == 0 {
             if redisBufferWrite(context, &done) != REDIS_OK { throw fail(context) }
         }
-        let descriptor = context.pointee.fd
-        var next = 0
-        while next < pieces.count {
-            if pieces[next].iov_len == 0 {
-                next += 1
-                continue
-            }
-            let written = writev(descriptor, base + next, Int32(min(pieces.count - next, RedisConnection.gatherLimit)))
-            if written < 0 {
-                if errno == EINTR { continue }
-                // hiredis' words for a failed write (a timeout is EAGAIN on a blocking socket).
-                isBroken = true
-                throw RedisError(String(cString: strerror(errno)))
-            }
-            var rest = written
-            while rest > 0 {
-                if rest >= pieces[next].iov_len {
-                    rest -= pieces[next].iov_len
-                    next += 1
-                } else {
-                    pieces[next].iov_base = pieces[next].iov_base.map { $0 + rest }
-                    pieces[next].iov_len -= rest
-                    rest = 0
-                }
-            }
-        }
     }
-
-    /// Pieces per `writev` (Linux's `IOV_MAX`).
-    static let gatherLimit = 1024
 
     /// Reads the replies of `texts` commands sent earlier whose answer is a bulk string or
     /// status (XADD's entry id), then of `others` more: the texts straight from hiredis'

@@ -91,9 +91,9 @@ import Testing
     }
 
     /// One round trip of entries of very different sizes — far more bytes than the framing
-    /// buffer's reserve (1 KB an entry), and more pieces than one `writev` takes (two an entry,
-    /// 1,024 a call) — is written whole and in order, the backlog reads after it (routing
-    /// checks on): every entry the reference encoding; then the same batch in small round trips.
+    /// buffer's reserve (1 KB an entry), 600 entries — is written whole and in order, the
+    /// backlog reads after it (routing checks on): every entry the reference encoding; then the
+    /// same batch in small round trips.
     @Test func largeRoundTripsOfMixedSizesAreWrittenWhole() throws {
         let signer = try LeylineSigner(secret: PublishFramingTests.secret)
         let bus = try TestBus { config in
