@@ -21,7 +21,7 @@ public struct RunJob: Sendable, Codable, Equatable {
     }
 
     /// `JanssonEncoder().encodeValue(self)` given the config's encoding already made (a
-    /// submission encodes its config once for the registry, the job and the answer).
+    /// submission encodes its config once for the registry row, the job and the record cache).
     func encodedValue(config: JSONValue) -> JSONValue {
         .object(["config": config, "reason": .string(reason.rawValue), "run_id": .string(runId)])
     }

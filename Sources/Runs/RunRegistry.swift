@@ -398,14 +398,14 @@ public final class RunRegistry: Sendable {
         return (rows.prefix(limit), rows.count > limit)
     }
 
-    /// Runs a crash or shutdown left unfinished, oldest first (their configs are read only
-    /// for the runs that need a job again: `config(of:)`).
-    func unfinished(after seq: Int64 = 0, limit: Int = .max) throws -> [(seq: Int64, id: String, status: RunStatus)] {
+    /// Up to `limit` runs left unfinished after `seq` (a reconcile round's page), oldest first
+    /// (their configs are read only for the runs that need a job again: `config(of:)`).
+    func unfinished(after seq: Int64, limit: Int) throws -> [(seq: Int64, id: String, status: RunStatus)] {
         var runs: [(seq: Int64, id: String, status: RunStatus)] = []
         try database.read { snapshot in
             try snapshot.forEachRow(
                 "SELECT seq, id, status FROM runs WHERE seq > ? AND status IN ('queued', 'running', 'paused') ORDER BY seq LIMIT ?",
-                [.integer(seq), .integer(Int64(min(limit, Int(Int64.max))))]
+                [.integer(seq), .integer(Int64(limit))]
             ) { row in
                 guard let seq = row.int(0), let id = row.text(1), let status = row.text(2).flatMap(RunStatus.init(rawValue:)) else {
                     return
