@@ -308,7 +308,8 @@ let package = Package(
         .testTarget(
             name: "EsperServerTests",
             dependencies: [
-                "EsperServer", "EsperAPI", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport", "Nissa", "Karn",
+                "EsperServer", "EsperAPI", "EsperEvents", "EsperHTTP", "EsperJSON", "Leyline", "Oona", "Tolaria", "EsperTestSupport",
+                "Nissa", "Karn",
                 "Urza", "Tezzeret", "KernelRuntime", "EsperStorage", "Tamiyo", "Kasmina", "Simic", "TamiyoNetwork", "Runs", "Studies",
                 "Kernels",
                 .product(name: "Logging", package: "swift-log"),

@@ -48,13 +48,15 @@ public enum RunRoutes {
 
     /// The 202 of a recorded run (on the request's pool thread, once its commit is synced).
     static func created(_ finish: RunService.SubmissionFinish) throws -> HTTPResponse {
-        let record: RunRecord
+        let run: RunService.SubmittedRun
         do {
-            record = try finish()
+            run = try finish()
         } catch {
             throw problem(error)
         }
-        return try .json(record, status: 202, headers: [("Location", "\(basePath)/\(record.id)")])
+        return HTTPResponse(
+            status: 202, headers: [("Content-Type", HTTPResponse.jsonContentType), ("Location", "\(basePath)/\(run.record.id)")],
+            body: run.json)
     }
 
     static func problem(_ error: RunSubmissionError) -> Problem {

@@ -1,9 +1,10 @@
 import Synchronization
 
-/// Random (version 4) UUIDs for envelope `event_id`s, formatted lower-case. They only need
-/// to be unique (dedupe, tracing), not unpredictable: a SplitMix64 stream seeded once from
-/// the system generator replaces two `getrandom` calls per publish.
-enum EventID {
+/// Random (version 4) UUIDs, formatted lower-case. Envelope `event_id`s only need to be
+/// unique (dedupe, tracing), not unpredictable: a SplitMix64 stream seeded once from the
+/// system generator replaces two `getrandom` calls per publish (`make`). Ids that must not be
+/// guessable from others take the system generator (`unpredictable`).
+public enum EventID {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
     private static let state = Mutex<UInt64>(
         {
@@ -21,9 +22,18 @@ enum EventID {
         }
     }
 
-    static func make() -> String {
-        var high = next()
-        var low = next()
+    static func make() -> String { format(next(), next()) }
+
+    /// From the system generator: `getrandom`, where Foundation's `UUID()` opens, reads and
+    /// closes /dev/urandom on every call (three system calls per run created).
+    public static func unpredictable() -> String {
+        var system = SystemRandomNumberGenerator()
+        return format(system.next(), system.next())
+    }
+
+    private static func format(_ high: UInt64, _ low: UInt64) -> String {
+        var high = high
+        var low = low
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
         // Written straight into the string's storage: one allocation per id (publish path).

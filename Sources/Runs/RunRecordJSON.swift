@@ -32,6 +32,15 @@ enum RunRecordJSON {
         var startedNs: Int64?
         var finishedNs: Int64?
 
+        /// A run just recorded as queued (`RunRegistry.create`): what its row holds.
+        init(queued id: String, name: String?, epochs: Int, createdNs: Int64) {
+            self.id = id
+            self.name = name
+            status = RunStatus.queued.rawValue
+            (epoch, self.epochs, globalStep, rollbacks, restarts) = (0, Int64(epochs), 0, 0, 0)
+            self.createdNs = createdNs
+        }
+
         init(_ row: SQLiteStatementRow) {
             seq = row.int(0)
             id = row.text(1)
@@ -64,10 +73,17 @@ enum RunRecordJSON {
         into out: inout [UInt8]
     ) -> Bool {
         let row = Row(statement)
-        guard let id = row.id, let status = row.status.flatMap(RunStatus.init(rawValue:)),
-            let config = statement.withText(4, { configs.entry(id, $0) }) ?? nil
-        else { return false }
+        guard let id = row.id, let config = statement.withText(4, { configs.entry(id, $0) }) ?? nil else { return false }
         let latest = statement.withText(8) { summaries.entry(id, $0) } ?? nil
+        return write(row, config: (config.value, config.json), latest: latest.map { ($0.value, $0.json) }, into: &out)
+    }
+
+    /// The record of `row` with its config and latest summary (each with its encoding), or
+    /// false where `RunRegistry.record` gives none (no id, an unknown status).
+    static func write(
+        _ row: Row, config: (value: RunConfig, json: [UInt8]), latest: (value: EpochSummary, json: [UInt8])?, into out: inout [UInt8]
+    ) -> Bool {
+        guard let id = row.id, let status = row.status.flatMap(RunStatus.init(rawValue:)) else { return false }
         let started = row.startedNs, finished = row.finishedNs
         var writer = ObjectWriter()
         writer.open(&out)

@@ -151,13 +151,19 @@ public final class RunService: Sendable {
             return record
         case .new(let id, let config, let encoded):
             let creation = Result { try registry.create(id: id, config: config, configJSON: encoded.json, idempotencyKey: idempotencyKey) }
-            return try completeSubmission(id: id, config: config, encoded: encoded.value, creation)
+            return try completeSubmission(id: id, config: config, encoded: encoded, creation).record
         }
+    }
+
+    /// A submitted run's record, and its encoding as the API answers it.
+    public struct SubmittedRun: Sendable {
+        public let record: RunRecord
+        public let json: [UInt8]
     }
 
     /// The work that follows a submission once its run is recorded: announce, enqueue and
     /// give the run's record (or why not).
-    public typealias SubmissionFinish = @Sendable () throws(RunSubmissionError) -> RunRecord
+    public typealias SubmissionFinish = @Sendable () throws(RunSubmissionError) -> SubmittedRun
 
     /// `submit` without holding the caller's thread while the run's group commit syncs (the
     /// HTTP handler parks its request instead): a bad config is thrown at once; otherwise
@@ -169,11 +175,11 @@ public final class RunService: Sendable {
     ) throws(RunSubmissionError) {
         switch try prepareSubmission(json, idempotencyKey: idempotencyKey) {
         case .answered(let record):
-            whenRecorded { record }
+            whenRecorded { () throws(RunSubmissionError) -> SubmittedRun in try self.submitted(record) }
         case .new(let id, let config, let encoded):
             registry.create(id: id, config: config, configJSON: encoded.json, idempotencyKey: idempotencyKey) { creation in
-                whenRecorded { () throws(RunSubmissionError) -> RunRecord in
-                    try self.completeSubmission(id: id, config: config, encoded: encoded.value, creation)
+                whenRecorded { () throws(RunSubmissionError) -> SubmittedRun in
+                    try self.completeSubmission(id: id, config: config, encoded: encoded, creation)
                 }
             }
         }
@@ -198,15 +204,24 @@ public final class RunService: Sendable {
             throw .invalid(error)
         }
         do {
-            return .new(id: UUID().uuidString.lowercased(), config: config, encoded: try JanssonEncoder().encodeBoth(config))
+            return .new(id: EventID.unpredictable(), config: config, encoded: try JanssonEncoder().encodeBoth(config))
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// An existing run's answer (an idempotency key's, or the winner of a race for one).
+    private func submitted(_ record: RunRecord) throws(RunSubmissionError) -> SubmittedRun {
+        do {
+            return SubmittedRun(record: record, json: try JanssonEncoder().encode(record))
         } catch {
             throw .storage("\(error)")
         }
     }
 
     private func completeSubmission(
-        id: String, config: RunConfig, encoded: JSONValue, _ creation: Result<RunRegistry.Creation, any Error>
-    ) throws(RunSubmissionError) -> RunRecord {
+        id: String, config: RunConfig, encoded: (json: [UInt8], value: JSONValue), _ creation: Result<RunRegistry.Creation, any Error>
+    ) throws(RunSubmissionError) -> SubmittedRun {
         let createdNs: Int64
         switch creation {
         case .success(.existing(let existing)):
@@ -218,7 +233,7 @@ public final class RunService: Sendable {
                 throw .storage("\(error)")
             }
             guard let record else { throw .storage("run \(existing) vanished") }
-            return record
+            return try submitted(record)
         case .success(.created(let at)):
             createdNs = at
         case .failure(let error):
@@ -228,17 +243,23 @@ public final class RunService: Sendable {
         // once, and its "running" must not overtake "queued" on the bus).
         sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
         do {
-            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config), config: encoded)
+            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config), config: encoded.value)
         } catch {
             logger.warning(
                 "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])
         }
         // What the registry now holds for the run (not read back: nothing else changed it
-        // unless a worker already started it, which a later GET shows).
-        return RunRecord(
+        // unless a worker already started it, which a later GET shows), written as a list
+        // writes it, around the config's encoding made once.
+        let record = RunRecord(
             id: id, name: config.name, status: .queued, config: config, epoch: 0, epochs: config.epochs, globalStep: 0,
             latestMetrics: nil, timings: RunTimings(), rollbacks: 0, restarts: 0, resumedFromEpoch: nil, error: nil,
             createdAt: RFC3339.format(unixNanoseconds: createdNs), startedAt: nil, finishedAt: nil)
+        var json: [UInt8] = []
+        json.reserveCapacity(encoded.json.count + 512)
+        let row = RunRecordJSON.Row(queued: id, name: config.name, epochs: config.epochs, createdNs: createdNs)
+        _ = RunRecordJSON.write(row, config: (config, encoded.json), latest: nil, into: &json)
+        return SubmittedRun(record: record, json: json)
     }
 
     /// Parses and checks a run config exactly as `submit` does (data set loaded, parameter

@@ -5,6 +5,7 @@ import Foundation
 import Leyline
 import Logging
 import Oona
+import Synchronization
 import Testing
 import Tolaria
 
@@ -196,6 +197,21 @@ import Tolaria
             if case .unspecified(let payload) = $0.message { payloads.append(payload["job"]) }
         }
         #expect(payloads == [try JanssonEncoder().encodeValue(RunJob(runId: record.id, reason: .submitted, config: record.config))])
+        // The HTTP answer of a create is written around the same encoding (no record encoded
+        // per create): the bytes of encoding the record, which is the registry's.
+        let answered = Mutex<RunService.SubmittedRun?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        do {
+            try service.submit(try JSONValue.parse(Self.config)) { finish in
+                answered.withLock { $0 = try? finish() }
+                done.signal()
+            }
+        } catch { throw Failure(description: "\(error)") }
+        done.wait()
+        let submitted = try #require(answered.withLock { $0 })
+        #expect(submitted.json == (try JanssonEncoder().encode(submitted.record)))
+        #expect(try service.run(submitted.record.id) == submitted.record)
+        #expect(try service.runJSON(submitted.record.id) == submitted.json)
     }
 
     @Test func aJobThatCannotBePublishedLeavesNoControlSoTheReconcileLoopEnqueuesItAgain() throws {
