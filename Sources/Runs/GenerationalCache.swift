@@ -6,7 +6,9 @@ import Synchronization
 /// recently, at the cost of one dictionary lookup (two on a hit in the old generation).
 /// (Dropping everything at `capacity` made a registry of more runs than that rebuild what it
 /// caches on most requests: 10,000 runs against 4,096 entries.) Values are meant to be class
-/// instances: a lookup then hands out one reference, not a copy of what it holds.
+/// instances: a lookup then hands out one reference, not a copy of what it holds — or plain
+/// values that own memory through `discard` (called, under the lock, for every value
+/// dropped or replaced), read only inside `withValues`.
 final class GenerationalCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Generations: Sendable {
         var current: [Key: Value] = [:]
@@ -15,18 +17,29 @@ final class GenerationalCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
 
     let capacity: Int
     private let generations = Mutex(Generations())
+    private let discard: (@Sendable (Value) -> Void)?
 
-    init(capacity: Int) {
+    init(capacity: Int, discard: (@Sendable (Value) -> Void)? = nil) {
         self.capacity = max(1, capacity)
+        self.discard = discard
+    }
+
+    deinit {
+        guard let discard else { return }
+        generations.withLock { generations in
+            for value in generations.current.values { discard(value) }
+            for value in generations.previous.values { discard(value) }
+        }
     }
 
     func value(_ key: Key) -> Value? {
-        generations.withLock { generations in
-            if let value = generations.current[key] { return value }
-            guard let value = generations.previous.removeValue(forKey: key) else { return nil }
-            insert(key, value, into: &generations)
-            return value
-        }
+        generations.withLock { lookup(key, &$0) }
+    }
+
+    /// `body` with the values of `keys` in order (nil where there is none), all under one
+    /// taking of the lock: what `discard` frees stays valid until `body` returns.
+    func withValues<Result>(_ keys: [Key], _ body: ([Value?]) -> Result) -> Result {
+        generations.withLock { generations in body(keys.map { lookup($0, &generations) }) }
     }
 
     func set(_ key: Key, _ value: Value) {
@@ -36,11 +49,21 @@ final class GenerationalCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     /// Keys held, in both generations.
     var count: Int { generations.withLock { $0.current.count + $0.previous.count } }
 
+    private func lookup(_ key: Key, _ generations: inout Generations) -> Value? {
+        if let value = generations.current[key] { return value }
+        guard let value = generations.previous.removeValue(forKey: key) else { return nil }
+        insert(key, value, into: &generations)
+        return value
+    }
+
     private func insert(_ key: Key, _ value: Value, into generations: inout Generations) {
         if generations.current[key] == nil && generations.current.count >= capacity {
+            if let discard {
+                for old in generations.previous.values { discard(old) }
+            }
             generations.previous = generations.current
             generations.current = Dictionary(minimumCapacity: capacity)
         }
-        generations.current[key] = value
+        if let replaced = generations.current.updateValue(value, forKey: key) { discard?(replaced) }
     }
 }

@@ -327,23 +327,16 @@ public final class RunRegistry: Sendable {
         var count = 0
         var lastSeq: Int64?
         try database.read { snapshot in
-            var kept: [[UInt8]] = []
+            var kept: [(seq: Int64, version: Int64)] = []
             kept.reserveCapacity(limit)
             var allKept = true
             try snapshot.forEachRow(versionsSQL, parameters) { row in
                 count += 1
                 guard count <= limit else { return }
                 lastSeq = row.int(0)
-                if allKept, let json = records.kept(row) { kept.append(json) } else { allKept = false }
+                if allKept, let key = RunRecordCache.key(row) { kept.append(key) } else { allKept = false }
             }
-            if allKept {
-                items.reserveCapacity(kept.reduce(start + kept.count + 64) { $0 + $1.count })
-                for (index, json) in kept.enumerated() {
-                    if index > 0 { items.append(UInt8(ascii: ",")) }
-                    items.append(contentsOf: json)
-                }
-                return
-            }
+            if allKept && records.appendKept(kept, to: &items) { return }
             count = 0
             items.reserveCapacity(start + limit * 4096)
             var first = true

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import Runs
@@ -40,5 +41,38 @@ import Testing
         #expect(cache.value("a")?.value == 4)
         #expect(cache.value("b")?.value == 2)
         #expect(cache.value("zzz") == nil)
+    }
+
+    @Test func everyValueDroppedOrReplacedIsDiscardedOnceAndNoHeldOneIs() {
+        // Values that own memory (the kept run records) are freed through `discard`: a value
+        // discarded twice, or while still held, would be a double free or a dangling read.
+        let discarded = Mutex<[Int: Int]>([:])
+        var cache: GenerationalCache<Int, Int>? = GenerationalCache(
+            capacity: 50, discard: { value in discarded.withLock { $0[value, default: 0] += 1 } })
+        // Values are unique: key * 1000 + how many times the key was set before.
+        var sets: [Int: Int] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let key = Int.random(in: 0..<400, using: &rng)
+            let value = key * 1000 + sets[key, default: 0]
+            sets[key, default: 0] += 1
+            if Bool.random(using: &rng) {
+                cache!.set(key, value)
+            } else {
+                // Read under the lock: whatever is handed out has not been discarded.
+                cache!.withValues([key, (key + 1) % 400]) { values in
+                    for held in values.compactMap({ $0 }) { #expect(discarded.withLock { $0[held] } == nil) }
+                }
+                cache!.set(key, value)
+            }
+        }
+        let setCount = sets.values.reduce(0, +)
+        let held = Set((0..<400).compactMap { cache!.value($0) })
+        let discardedNow = discarded.withLock { $0 }
+        #expect(held.allSatisfy { discardedNow[$0] == nil })
+        #expect(discarded.withLock { $0.count } + held.count == setCount, "every value is discarded or held")
+        cache = nil
+        #expect(discarded.withLock { $0.count } == setCount, "the rest when the cache goes")
+        #expect(discarded.withLock { $0.values.allSatisfy { $0 == 1 } })
     }
 }
