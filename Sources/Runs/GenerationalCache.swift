@@ -8,19 +8,24 @@ import Synchronization
 /// caches on most requests: 10,000 runs against 4,096 entries.) Values are meant to be class
 /// instances: a lookup then hands out one reference, not a copy of what it holds — or plain
 /// values that own memory through `discard` (called, under the lock, for every value
-/// dropped or replaced), read only inside `withValues`.
+/// dropped or replaced), read only inside `withValues`. Capacity counts entries, or what
+/// `cost` says each one weighs (bytes, for answers of very different sizes).
 final class GenerationalCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Generations: Sendable {
         var current: [Key: Value] = [:]
         var previous: [Key: Value] = [:]
+        /// What the current generation's values weigh together.
+        var currentCost = 0
     }
 
     let capacity: Int
     private let generations = Mutex(Generations())
     private let discard: (@Sendable (Value) -> Void)?
+    private let cost: (@Sendable (Value) -> Int)?
 
-    init(capacity: Int, discard: (@Sendable (Value) -> Void)? = nil) {
+    init(capacity: Int, cost: (@Sendable (Value) -> Int)? = nil, discard: (@Sendable (Value) -> Void)? = nil) {
         self.capacity = max(1, capacity)
+        self.cost = cost
         self.discard = discard
     }
 
@@ -57,13 +62,19 @@ final class GenerationalCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     }
 
     private func insert(_ key: Key, _ value: Value, into generations: inout Generations) {
-        if generations.current[key] == nil && generations.current.count >= capacity {
+        let weight = cost?(value) ?? 1
+        if generations.current[key] == nil && !generations.current.isEmpty && generations.currentCost + weight > capacity {
             if let discard {
                 for old in generations.previous.values { discard(old) }
             }
             generations.previous = generations.current
-            generations.current = Dictionary(minimumCapacity: capacity)
+            generations.current = cost == nil ? Dictionary(minimumCapacity: capacity) : [:]
+            generations.currentCost = 0
         }
-        if let replaced = generations.current.updateValue(value, forKey: key) { discard?(replaced) }
+        generations.currentCost += weight
+        if let replaced = generations.current.updateValue(value, forKey: key) {
+            generations.currentCost -= cost?(replaced) ?? 1
+            discard?(replaced)
+        }
     }
 }

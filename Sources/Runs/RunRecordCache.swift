@@ -9,21 +9,6 @@ import Tolaria
 /// and comparing them was most of what was left). A run that started and has not finished is
 /// written every time: its elapsed time is measured up to now.
 final class RunRecordCache: Sendable {
-    /// A record's bytes in memory of its own, freed by the cache when it drops or replaces
-    /// it: reading it takes no reference count. (Both HTTP threads serving the same pages
-    /// counted the same fifty records and arrays up and down — one contended cache line per
-    /// count, a tenth of a page's CPU.) Read only under the cache's lock (`withValues`).
-    private struct Kept: @unchecked Sendable {
-        let version: Int64
-        let json: UnsafeMutableBufferPointer<UInt8>
-
-        init(version: Int64, json: ArraySlice<UInt8>) {
-            self.version = version
-            self.json = .allocate(capacity: json.count)
-            _ = self.json.initialize(from: json)
-        }
-    }
-
     /// What `key` reads of a row: `SELECT \(versionColumns) FROM runs …`.
     static let versionColumns = "seq, row_version, started_ns IS NOT NULL AND finished_ns IS NULL"
 
@@ -31,10 +16,10 @@ final class RunRecordCache: Sendable {
     /// written from when it is not here).
     let configs: StoredJSONCache<RunConfig>
     let summaries: StoredJSONCache<EpochSummary>
-    private let records: GenerationalCache<Int64, Kept>
+    private let records: GenerationalCache<Int64, KeptBytes>
 
     init(capacity: Int = 8192) {
-        records = GenerationalCache(capacity: capacity, discard: { $0.json.deallocate() })
+        records = GenerationalCache(capacity: capacity, discard: KeptBytes.free)
         configs = StoredJSONCache(capacity: max(1, capacity / 2))
         summaries = StoredJSONCache(capacity: max(1, capacity / 2))
     }
@@ -49,19 +34,7 @@ final class RunRecordCache: Sendable {
     /// Appends the kept records of `rows`, comma-separated, when every one is kept at its
     /// row's version; else false and `out` is as it was.
     func appendKept(_ rows: [(seq: Int64, version: Int64)], to out: inout [UInt8]) -> Bool {
-        records.withValues(rows.map(\.seq)) { kept in
-            var bytes = rows.count
-            for (row, record) in zip(rows, kept) {
-                guard let record, record.version == row.version else { return false }
-                bytes += record.json.count
-            }
-            out.reserveCapacity(out.count + bytes + 64)
-            for (index, record) in kept.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: record!.json)
-            }
-            return true
-        }
+        records.appendKept(rows.map { (key: $0.seq, version: $0.version) }, to: &out)
     }
 
     /// `RunRecordJSON.write` of the current row (`RunRecordJSON.Row.columns`), from the kept
@@ -73,7 +46,7 @@ final class RunRecordCache: Sendable {
         if !live, appendKept([(seq, version)], to: &out) { return true }
         let mark = out.count
         guard RunRecordJSON.write(statement, configs: configs, summaries: summaries, into: &out) else { return false }
-        if !live { records.set(seq, Kept(version: version, json: out[mark...])) }
+        if !live { records.set(seq, KeptBytes(version: version, bytes: out[mark...])) }
         return true
     }
 }

@@ -13,6 +13,7 @@ public final class RunRegistry: Sendable {
     let creates: SQLiteGroupCommit
     /// Records as the list and get answers encode them, kept while their rows are unchanged.
     let records = RunRecordCache()
+    let histories = RunHistoryCache()
 
     public init(path: String) throws(StorageError) {
         // Two reading connections: the API's reads (two HTTP threads) go on together and
@@ -84,6 +85,20 @@ public final class RunRegistry: Sendable {
             CREATE INDEX IF NOT EXISTS runs_status_versions ON runs(status, seq, row_version, started_ns, finished_ns);
             DROP INDEX IF EXISTS runs_status;
             """)
+        // A run's epochs and events count in its row_version too, so a whole history kept
+        // for a version is that run's history (`RunHistoryCache`). The update these make is
+        // not counted again by runs_row_version (its WHEN).
+        for table in ["run_epochs", "run_events"] {
+            try database.execute(
+                """
+                CREATE TRIGGER IF NOT EXISTS \(table)_insert_version AFTER INSERT ON \(table) FOR EACH ROW
+                BEGIN UPDATE runs SET row_version = row_version + 1 WHERE id = NEW.run_id; END;
+                CREATE TRIGGER IF NOT EXISTS \(table)_update_version AFTER UPDATE ON \(table) FOR EACH ROW
+                BEGIN UPDATE runs SET row_version = row_version + 1 WHERE id IN (OLD.run_id, NEW.run_id); END;
+                CREATE TRIGGER IF NOT EXISTS \(table)_delete_version AFTER DELETE ON \(table) FOR EACH ROW
+                BEGIN UPDATE runs SET row_version = row_version + 1 WHERE id = OLD.run_id; END;
+                """)
+        }
     }
 
     /// Where a run's records stand: its status and the attempt whose resume it applied last
@@ -434,12 +449,14 @@ public final class RunRegistry: Sendable {
     /// Nil for an unknown run.
     func metricsJSON(_ id: String, since: Int? = nil, fields: Set<String>? = nil) throws -> [UInt8]? {
         try database.read { snapshot -> [UInt8]? in
-            var found: (status: RunStatus?, epoch: Int64)?
-            try snapshot.forEachRow("SELECT status, epoch FROM runs WHERE id = ?", [.text(id)]) { row in
-                found = (row.text(0).flatMap(RunStatus.init(rawValue:)), row.int(1) ?? 0)
+            var found: (status: RunStatus?, epoch: Int64, version: Int64)?
+            try snapshot.forEachRow("SELECT status, epoch, row_version FROM runs WHERE id = ?", [.text(id)]) { row in
+                found = (row.text(0).flatMap(RunStatus.init(rawValue:)), row.int(1) ?? 0, row.int(2) ?? 0)
             }
             guard let found, let status = found.status else { return nil }
             var out: [UInt8] = []
+            let whole = since == nil && fields == nil
+            if whole && histories.appendKept(id, version: found.version, to: &out) { return out }
             out.reserveCapacity(16_384)
             out.append(contentsOf: #"{"epochs":["#.utf8)
             var first = true
@@ -486,6 +503,7 @@ public final class RunRegistry: Sendable {
             out.append(contentsOf: #","status":"#.utf8)
             JSONText.appendString(status.rawValue, to: &out)
             out.append(UInt8(ascii: "}"))
+            if whole { histories.keep(id, version: found.version, out) }
             return out
         }
     }

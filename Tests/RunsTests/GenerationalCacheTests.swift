@@ -43,6 +43,21 @@ import Testing
         #expect(cache.value("zzz") == nil)
     }
 
+    @Test func aCacheBoundedByWeightHoldsAtMostTwoGenerationsOfIt() {
+        // Histories are bounded by bytes: values of very different weights, far past the budget.
+        let cache = GenerationalCache<Int, Int>(capacity: 1_000, cost: { $0 })
+        var rng = SystemRandomNumberGenerator()
+        for key in 0..<5_000 {
+            let weight = Int.random(in: 1...300, using: &rng)
+            cache.set(key, weight)
+            guard key % 250 == 249 else { continue }
+            #expect(cache.value(key) == weight, "what was just set is there")
+            // (Reading every key moves the ones found forward: the bound holds through that too.)
+            let held = (0...key).compactMap { cache.value($0) }.reduce(0, +)
+            #expect(held <= 2_000, "two generations of the budget at most")
+        }
+    }
+
     @Test func everyValueDroppedOrReplacedIsDiscardedOnceAndNoHeldOneIs() {
         // Values that own memory (the kept run records) are freed through `discard`: a value
         // discarded twice, or while still held, would be a double free or a dangling read.

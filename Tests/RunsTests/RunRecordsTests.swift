@@ -296,8 +296,10 @@ import Tolaria
 
         // A database from before row_version: the column and its trigger are added on open.
         try outside.execute(
-            "DROP TRIGGER runs_row_version; DROP INDEX runs_versions; DROP INDEX runs_status_versions; ALTER TABLE runs DROP COLUMN row_version"
-        )
+            "DROP TRIGGER runs_row_version; DROP INDEX runs_versions; DROP INDEX runs_status_versions; "
+                + ["run_epochs", "run_events"].flatMap { table in
+                    ["insert", "update", "delete"].map { "DROP TRIGGER \(table)_\($0)_version; " }
+                }.joined() + "ALTER TABLE runs DROP COLUMN row_version")
         let reopened = try RunService(
             options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
             logger: Logger(label: "test"), queue: jobs.queue)
@@ -306,6 +308,46 @@ import Tolaria
         #expect(try version() == 1)
         #expect(try reopened.runJSON(id) == JanssonEncoder().encode(try #require(try reopened.run(id))))
         try answersAreTheRecords(reopened)
+    }
+
+    @Test func aHistoryChangedBehindTheRegistrysBackIsAnsweredAsItIsNow() throws {
+        // Whole histories are kept per run's row_version; triggers count it up on every
+        // change of the run's epochs and events, whoever makes it (here another connection).
+        let directory = TemporaryDirectory("esper-run-history-outside")
+        let jobs = try IdleQueue()
+        let (service, id, summaries) = try Self.run(directory, jobs)
+        try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+        for summary in summaries { try service.apply(epoch(summary, nil)) }
+        try service.apply(event(id, 2, "a spike", nil, at: 7))
+        try service.apply(RunJobRecord(kind: .finished, runId: id, worker: "w", status: .succeeded))
+        func answerIsTheHistory() throws {
+            for _ in 0..<2 {  // the second time from the kept history
+                #expect(try service.metricsJSON(id) == JanssonEncoder().encode(try #require(try service.metrics(id))))
+            }
+        }
+        try answerIsTheHistory()
+        let kept = try #require(try service.metricsJSON(id))
+
+        let outside = try SQLiteDatabase(path: directory.path + "/tolaria/runs.db")
+        let events = try #require(try service.metrics(id)?.events.count)
+        let event = try #require(try outside.query("SELECT event FROM run_events WHERE run_id = ?", [.text(id)]).first?["event"].string)
+        try outside.query("INSERT INTO run_events (run_id, event, event_key) VALUES (?, ?, 'outside')", [.text(id), .text(event)])
+        try answerIsTheHistory()
+        #expect(try service.metricsJSON(id) != kept)
+        #expect(try service.metrics(id)?.events.count == events + 1)
+        let withEvent = try #require(try service.metricsJSON(id))
+        try outside.query(
+            "UPDATE run_epochs SET summary = ? WHERE run_id = ? AND epoch = 0",
+            [
+                .text(String(decoding: try JanssonEncoder().encode(summaries[1]), as: UTF8.self)), .text(id),
+            ])
+        try answerIsTheHistory()
+        #expect(try service.metricsJSON(id) != withEvent)
+        let updated = try #require(try service.metricsJSON(id))
+        try outside.query("DELETE FROM run_epochs WHERE run_id = ? AND epoch = 7", [.text(id)])
+        try answerIsTheHistory()
+        #expect(try service.metricsJSON(id) != updated)
+        #expect(try service.metrics(id)?.epochs.count == summaries.count - 1)
     }
 
     @Test func redeliveredRecordsOfOneAttemptNeverMoveARunBackwards() throws {

@@ -112,6 +112,9 @@ lua_list history "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v 
 # What a client polling a run asks: the epochs from 90 on, and one figure of every epoch.
 lua_list history_since "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v .. "/metrics?since=90")'
 lua_list history_fields "$work/ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v .. "/metrics?fields=validation_loss")'
+# What a dashboard polls: the whole histories of the twenty runs it shows.
+head -20 "$work/ids.txt" >"$work/hot_ids.txt"
+lua_list history_hot "$work/hot_ids.txt" 'return wrk.format("GET", "/api/v1/runs/" .. v .. "/metrics")'
 lua_list pages "$work/cursors.txt" 'return wrk.format("GET", "/api/v1/runs?limit=50&cursor=" .. v)'
 cat >"$work/create.lua" <<'LUA'
 wrk.method = "POST"
@@ -177,6 +180,7 @@ for round in $(seq "$ROUNDS"); do
   run list_filtered "$E/api/v1/runs?limit=50&status=succeeded"
   run history "$E/" history
   [ "$MLFLOW" = 1 ] && run m_history "$M/" m_history
+  run history_hot "$E/" history_hot
   run history_since "$E/" history_since
   run history_fields "$E/" history_fields
   run create "$E/api/v1/runs" create
@@ -200,7 +204,7 @@ def med(name):
     return (statistics.median(values), values[0], values[-1], middle[1], middle[2], sum(x[3] for x in r),
             statistics.median(x[4] for x in r))
 pairs = [("get", "m_get"), ("list", "m_search"), ("list_pages", "m_search"), ("list_filtered", "m_search"),
-         ("history", "m_history"), ("history_since", "m_history"), ("history_fields", "m_history"), ("create", "m_create"), ("scrape", None), ("health", "m_health")]
+         ("history", "m_history"), ("history_hot", "m_history"), ("history_since", "m_history"), ("history_fields", "m_history"), ("create", "m_create"), ("scrape", None), ("health", "m_health")]
 print("%-14s %9s %17s %9s %9s %6s %9s %9s %10s %8s %9s" % (
     "call", "req/s", "(min-max)", "p50", "p99", "non2xx", "cpu us/r", "mlflow", "mlflow p99", "ratio", "cpu ratio"))
 for e, m in pairs:
