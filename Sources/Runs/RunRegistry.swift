@@ -454,9 +454,9 @@ public final class RunRegistry: Sendable {
                 found = (row.text(0).flatMap(RunStatus.init(rawValue:)), row.int(1) ?? 0, row.int(2) ?? 0)
             }
             guard let found, let status = found.status else { return nil }
-            var out: [UInt8] = []
             let whole = since == nil && fields == nil
-            if whole && histories.appendKept(id, version: found.version, to: &out) { return out }
+            if whole, let kept = histories.kept(id, version: found.version) { return kept }
+            var out: [UInt8] = []
             out.reserveCapacity(16_384)
             out.append(contentsOf: #"{"epochs":["#.utf8)
             var first = true
