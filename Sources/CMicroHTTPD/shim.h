@@ -82,6 +82,12 @@ static inline int esper_mhd_connection_fd(struct MHD_Connection *connection) {
     return info ? info->connect_fd : -1;
 }
 
+/* The daemon serving the connection, or NULL. */
+static inline struct MHD_Daemon *esper_mhd_connection_daemon(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_DAEMON);
+    return info ? info->daemon : NULL;
+}
+
 /* A response of unknown length produced by a content-reader callback (MHD_SIZE_UNKNOWN is a
  * macro Swift does not import). */
 static inline struct MHD_Response *esper_mhd_stream_response(size_t block_size, MHD_ContentReaderCallback reader,

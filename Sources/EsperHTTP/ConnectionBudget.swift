@@ -5,8 +5,8 @@ import Synchronization
 #endif
 
 /// Who may open a connection when many are open: the server's own per-address cap and a
-/// reserve for light clients, decided at accept time (libmicrohttpd's accept-policy
-/// callback) from the connections open now.
+/// reserve for light clients, decided at accept time (`HTTPServer`'s acceptor, before the
+/// connection goes to a libmicrohttpd daemon) from the connections open now.
 ///
 /// Up to `maxConnections − reserved`, any address may connect up to `perAddress` (0: no cap).
 /// The last `reserved` slots only take addresses holding fewer than `lightClient` connections:
@@ -15,14 +15,9 @@ import Synchronization
 /// Trusted proxies (`ESPER_HTTP_TRUSTED_PROXIES`) carry many users on one address and are
 /// exempt from both.
 ///
-/// A connection is counted when the accept policy admits it (`reserve`), not when
-/// libmicrohttpd reports it started: counting at "started" let a burst of connects from one
-/// address, admitted by several pool threads before any of them started, exceed the cap.
-/// libmicrohttpd calls the accept policy and then, on the same thread and synchronously, the
-/// "started" notification — unless it refuses the connection in between (its own connection
-/// limit, no memory). So each thread holds at most one reservation not yet started: "started"
-/// claims it, and the thread's next `reserve` (or `dropUnstarted` at stop) releases one that
-/// never started. "closed" follows every "started" exactly once and releases the count.
+/// A connection is counted when it is admitted (`reserve`, on the one accepting thread), so a
+/// burst of connects from one address never passes the cap, and released once: when
+/// libmicrohttpd refuses it (`closed` by the acceptor) or reports it closed.
 final class ConnectionBudget: Sendable {
     let maxConnections: Int
     let perAddress: Int
@@ -33,8 +28,6 @@ final class ConnectionBudget: Sendable {
     private struct Counts {
         var total = 0
         var byAddress: [String: Int] = [:]
-        /// Admitted by the accept policy on this thread, not yet reported started.
-        var unstarted: [UInt: String] = [:]
 
         mutating func add(_ address: String) {
             total += 1
@@ -57,17 +50,11 @@ final class ConnectionBudget: Sendable {
         self.trusted = trusted
     }
 
-    private static var thread: UInt { UInt(pthread_self()) }
-
     /// Whether a new connection from `address` is accepted now; if it is, it is counted at once.
     func reserve(_ address: String) -> Bool {
-        let thread = ConnectionBudget.thread
-        return counts.withLock { counts in
-            // This thread's previous admission never started: libmicrohttpd refused it after the policy.
-            if let stale = counts.unstarted.removeValue(forKey: thread) { counts.remove(stale) }
+        counts.withLock { counts in
             guard admits(address, counts) else { return false }
             counts.add(address)
-            counts.unstarted[thread] = address
             return true
         }
     }
@@ -81,30 +68,14 @@ final class ConnectionBudget: Sendable {
         return true
     }
 
-    /// libmicrohttpd reports the connection started: the reservation made on this thread is
-    /// now an open connection (a connection that bypassed the policy is counted here).
-    func started(_ address: String) {
-        let thread = ConnectionBudget.thread
-        counts.withLock { counts in
-            if counts.unstarted[thread] == address {
-                counts.unstarted[thread] = nil
-            } else {
-                counts.add(address)
-            }
-        }
-    }
-
     func closed(_ address: String) {
         counts.withLock { $0.remove(address) }
     }
 
-    /// Releases reservations that never started (called once the daemon has stopped and
-    /// every started connection has been reported closed).
-    func dropUnstarted() {
-        counts.withLock { counts in
-            for address in counts.unstarted.values { counts.remove(address) }
-            counts.unstarted = [:]
-        }
+    /// Forgets every count (the daemons have stopped: no connection is open, including
+    /// any handed over that libmicrohttpd closed without reporting it).
+    func reset() {
+        counts.withLock { $0 = Counts() }
     }
 
     var open: Int { counts.withLock { $0.total } }

@@ -6,8 +6,9 @@ import Synchronization
     internal import Glibc
 #endif
 
-/// The HTTP server: libmicrohttpd's epoll thread pool calls `handle` on its threads; we
-/// collect the body (enforcing the limit while reading), route, run the handler, and answer.
+/// The HTTP server: one thread accepts (`ConnectionAcceptor`) and gives each connection to
+/// the libmicrohttpd daemon holding the fewest — one daemon, one epoll thread per configured
+/// HTTP thread — which calls `handle` on its thread; we collect the body (enforcing the limit while reading), route, run the handler, and answer.
 /// Every response carries `X-Request-Id`; every error is problem+json; each request is
 /// counted, timed and logged once when libmicrohttpd reports it complete.
 public final class HTTPServer: @unchecked Sendable {
@@ -22,7 +23,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// The per-address cap and the light-client reserve, enforced at accept time.
     private let budget: ConnectionBudget
 
-    private let daemon = Mutex<DaemonHandle?>(nil)
+    private let daemons = Mutex(Daemons())
+    private let acceptor = Mutex<ConnectionAcceptor?>(nil)
     /// Streaming responses in progress (ended first when the server stops).
     private let openStreams = Mutex<[ObjectIdentifier: EventStream]>([:])
     /// Requests parked until their deferred answer (answered with a 503 when the server
@@ -64,6 +66,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// Connections counted now for one client address (as the accept policy sees it).
     public func openConnections(from address: String) -> Int { budget.held(by: address) }
 
+    /// Connections each HTTP thread holds now.
+    var connectionsPerThread: [Int] { daemons.withLock { $0.held } }
+
     deinit {
         stop()
         logContext?.deallocate()
@@ -77,9 +82,20 @@ public final class HTTPServer: @unchecked Sendable {
     public func start() throws {
         stopping.store(false, ordering: .sequentiallyConsistent)
         let address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
+        let listener: ConnectionAcceptor
+        do {
+            listener = try ConnectionAcceptor(address: address, backlog: configuration.listenBacklog)
+        } catch {
+            throw StartError(
+                description:
+                    "cannot listen on \(configuration.host):\(configuration.port) (\(error.description); address in use, or not an address of this machine)"
+            )
+        }
+        // No listening socket of their own: connections come from the acceptor
+        // (MHD_add_connection, which applies the accept policy and wakes the daemon's thread).
         var flags =
             MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ERROR_LOG.rawValue
-            | MHD_USE_ITC.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_TURBO.rawValue
+            | MHD_USE_ITC.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_TURBO.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
         if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
 
         let logContext = UnsafeMutablePointer<esper_mhd_log_ctx>.allocate(capacity: 1)
@@ -94,54 +110,79 @@ public final class HTTPServer: @unchecked Sendable {
                 }, cls: Unmanaged.passUnretained(self).toOpaque()))
         self.logContext = logContext
 
-        let started: OpaquePointer? = address.withSockaddr { sockaddr in
+        var started: [OpaquePointer] = []
+        for _ in 0..<max(1, configuration.threads) {
             var options: [MHD_OptionItem] = [
-                MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: configuration.threads, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_TIMEOUT, value: configuration.connectionTimeoutSeconds, ptr_value: nil),
                 // The budget's accept policy enforces both limits (per address, with the
                 // reserve and trusted proxies); libmicrohttpd's own limit is only a backstop.
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.maxConnections + 64, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryLimitBytes, ptr_value: nil),
-                MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: configuration.listenBacklog, ptr_value: nil),
-                // LISTENING_ADDRESS_REUSE is left unset: libmicrohttpd then sets SO_REUSEADDR only
-                // (a restart binds through TIME_WAIT). Setting it to 1 adds SO_REUSEPORT, and a
-                // second server on the same port started silently and took half the connections.
-                MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: sockaddr)),
                 MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil),
             ]
-            return options.withUnsafeMutableBufferPointer { buffer in
+            let daemon = options.withUnsafeMutableBufferPointer { buffer in
                 esper_mhd_start(
                     UInt32(flags), HTTPServer.accessHandler, Unmanaged.passUnretained(self).toOpaque(),
                     HTTPServer.completedHandler, Unmanaged.passUnretained(self).toOpaque(),
-                    HTTPServer.acceptPolicy, HTTPServer.connectionNotifier, Unmanaged.passUnretained(self).toOpaque(),
+                    nil, HTTPServer.connectionNotifier, Unmanaged.passUnretained(self).toOpaque(),
                     logContext, buffer.baseAddress)
             }
+            guard let daemon else {
+                listener.stop()
+                for running in started { MHD_stop_daemon(running) }
+                throw StartError(description: "cannot start the HTTP threads (libmicrohttpd refused; see the log)")
+            }
+            started.append(daemon)
         }
-        guard let started else {
-            throw StartError(
-                description:
-                    "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not an address of this machine)")
+        port = listener.port
+        daemons.withLock { $0 = Daemons(pointers: started) }
+        acceptor.withLock { $0 = listener }
+        // Unretained, as libmicrohttpd's callbacks hold the server: `stop` (also from
+        // deinit) joins the accepting thread before anything it uses goes away.
+        listener.start { [unowned(unsafe) self] socket, address, length in self.admit(socket, address, length) }
+    }
+
+    /// Admits an accepted connection by the budget and gives it to the daemon holding the
+    /// fewest; a refused one is closed at once.
+    private func admit(_ socket: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) {
+        let peer = SocketAddress.describe(address)
+        guard !stopping.load(ordering: .sequentiallyConsistent), budget.reserve(peer) else {
+            metrics?.connectionsRefused.increment()
+            close(socket)
+            return
         }
-        port = esper_mhd_bound_port(started)
-        daemon.withLock { $0 = DaemonHandle(pointer: started) }
+        guard let (daemon, index) = daemons.withLock({ $0.leastHeld() }) else {
+            budget.closed(peer)
+            close(socket)
+            return
+        }
+        // libmicrohttpd closes the socket when it cannot take the connection.
+        if MHD_add_connection(daemon, socket, address, length) != .YES {
+            budget.closed(peer)
+            daemons.withLock { if $0.held.indices.contains(index) { $0.held[index] -= 1 } }
+        }
     }
 
     /// Graceful stop: stop accepting, let in-flight requests finish (up to `grace`), then
     /// close every connection and join the pool threads.
     ///
-    /// New connections are refused by our accept policy, not by `MHD_quiesce_daemon`: with a
-    /// thread pool, libmicrohttpd 0.9.75 removes the listening socket from each worker's
-    /// epoll set both in the quiescing thread and in the worker, and the loser of that race
-    /// panics (abort) on ENOENT. And no connection may be left suspended when the daemon
-    /// stops (another panic), so a request that parks after this point is answered at once.
+    /// New connections stop with the acceptor (the daemons have no listening socket to
+    /// quiesce). No connection may be left suspended when a daemon stops (libmicrohttpd
+    /// panics), so a request that parks after this point is answered at once.
     public func stop(grace: Duration = .seconds(10)) {
-        guard
-            let running = daemon.withLock({ value -> DaemonHandle? in
-                defer { value = nil }
-                return value
-            })?.pointer
-        else { return }
+        // Nothing new comes in (connecting clients are refused once the socket is closed);
+        // the accepting thread is gone before the daemons are taken.
+        let listener = acceptor.withLock { value -> ConnectionAcceptor? in
+            defer { value = nil }
+            return value
+        }
+        guard let listener else { return }
         stopping.store(true, ordering: .sequentiallyConsistent)
+        listener.stop()
+        let running = daemons.withLock { value -> [OpaquePointer] in
+            defer { value = Daemons() }
+            return value.pointers
+        }
         // Event streams never end by themselves; end them so their connections complete.
         for stream in openStreams.withLock({ Array($0.values) }) { stream.finish() }
         let clock = ContinuousClock()
@@ -154,8 +195,8 @@ public final class HTTPServer: @unchecked Sendable {
         for deferred in parked.withLock({ Array($0.values) }) { deferred.resolve(HTTPServer.stoppingAnswer) }
         let resumed = clock.now.advanced(by: .seconds(1))
         while !parked.withLock({ $0.isEmpty }) && clock.now < resumed { usleep(2_000) }
-        MHD_stop_daemon(running)
-        budget.dropUnstarted()
+        for daemon in running { MHD_stop_daemon(daemon) }
+        budget.reset()
     }
 
     /// What a request parked while the server stops is answered.
@@ -176,15 +217,6 @@ public final class HTTPServer: @unchecked Sendable {
         return server.handle(connection, url, method, uploadData, uploadDataSize, conCls)
     }
 
-    private static let acceptPolicy: MHD_AcceptPolicyCallback = { cls, address, _ in
-        guard let cls else { return .NO }
-        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
-        if server.stopping.load(ordering: .sequentiallyConsistent) { return .NO }
-        let admitted = server.budget.reserve(SocketAddress.describe(address))
-        if !admitted { server.metrics?.connectionsRefused.increment() }
-        return admitted ? .YES : .NO
-    }
-
     /// Keeps the peer's printed address in the connection's socket context from "started" to
     /// "closed": requests on a keep-alive connection read it instead of printing it again.
     private static let connectionNotifier: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
@@ -194,8 +226,8 @@ public final class HTTPServer: @unchecked Sendable {
         case .CONNECTION_NOTIFY_STARTED:
             let peer = ConnectionPeer(address: SocketAddress.describe(esper_mhd_client_address(connection)))
             socketContext.pointee = Unmanaged.passRetained(peer).toOpaque()
-            server.budget.started(peer.address)
         case .CONNECTION_NOTIFY_CLOSED:
+            if let daemon = esper_mhd_connection_daemon(connection) { server.daemons.withLock { $0.closed(on: daemon) } }
             if let raw = socketContext.pointee {
                 socketContext.pointee = nil
                 server.budget.closed(Unmanaged<ConnectionPeer>.fromOpaque(raw).takeRetainedValue().address)
@@ -500,9 +532,28 @@ public final class HTTPServer: @unchecked Sendable {
     }
 }
 
-/// The running daemon; libmicrohttpd synchronises its own use of it.
-struct DaemonHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
+/// The running daemons and how many connections each holds (counted from admission to
+/// libmicrohttpd's "closed"; a connection that fails between the two would stay counted,
+/// which only skews the choice). libmicrohttpd synchronises its own use of the daemons.
+struct Daemons: @unchecked Sendable {
+    var pointers: [OpaquePointer] = []
+    var held: [Int] = []
+
+    init(pointers: [OpaquePointer] = []) {
+        self.pointers = pointers
+        held = Array(repeating: 0, count: pointers.count)
+    }
+
+    /// The daemon holding the fewest connections, counted as holding one more.
+    mutating func leastHeld() -> (OpaquePointer, Int)? {
+        guard let index = held.indices.min(by: { held[$0] < held[$1] }) else { return nil }
+        held[index] += 1
+        return (pointers[index], index)
+    }
+
+    mutating func closed(on daemon: OpaquePointer) {
+        if let index = pointers.firstIndex(of: daemon), held[index] > 0 { held[index] -= 1 }
+    }
 }
 
 /// What the server keeps per connection (libmicrohttpd's socket context).

@@ -253,6 +253,30 @@ final class TestServer {
             })
     }
 
+    @Test func connectionsAreSpreadEvenlyOverTheThreads() throws {
+        // libmicrohttpd's own pool let whichever thread woke first accept: 32 connections
+        // opened at once split 21/12, and the busier thread's clients waited twice as long.
+        let server = try TestServer {
+            $0.threads = 2
+            $0.maxConnectionsPerIP = 0
+        }
+        var connections = try (0..<32).map { _ in try RawHTTPConnection(port: server.port) }
+        for connection in connections {
+            connection.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
+        #expect(server.server.connectionsPerThread == [16, 16])
+        // Closing ten connections that went to alternate threads, then opening ten more, keeps
+        // the split even: new ones go where fewest are.
+        connections.removeSubrange(0..<10)
+        #expect(eventually(within: 5) { server.server.openConnections == 22 })
+        #expect(server.server.connectionsPerThread == [11, 11])
+        connections += try (0..<10).map { _ in try RawHTTPConnection(port: server.port) }
+        #expect(eventually(within: 5) { server.server.openConnections == 32 })
+        #expect(server.server.connectionsPerThread == [16, 16])
+        withExtendedLifetime(connections) {}
+    }
+
     @Test func perIPConnectionLimitRefusesTheExtraConnection() throws {
         let server = try TestServer { $0.maxConnectionsPerIP = 2 }
         let first = try RawHTTPConnection(port: server.port)
