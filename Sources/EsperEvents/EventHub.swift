@@ -206,7 +206,11 @@ public final class EventHub: LongRunningService {
                     // subscriber that comes meanwhile is live from that position: what was
                     // published since (at most one pause) reaches it too, nothing is missed.
                     let ends = try streamEnds(connection)
-                    state.withLock { s in if s.subscribers.isEmpty { s.position = ends } }
+                    state.withLock { s in
+                        if s.subscribers.isEmpty { s.position = ends }
+                        s.lastError = nil
+                    }
+                    backoff = .milliseconds(100)
                     stop.wait(options.idlePause)
                     continue
                 }

@@ -76,7 +76,9 @@ public final class NissaService: LongRunningService {
                 client: bus,
                 options: .init(
                     streams: NissaService.streams, group: options.group, consumer: "nissa-" + bus.configuration.consumerName,
-                    count: 100, block: .milliseconds(250), threadName: "esper-nissa-consumer"))
+                    // Metrics and alerts can wait 10 ms: a create's status event then shares
+                    // its read and acknowledgement with the others of those 10 ms.
+                    count: 100, block: .milliseconds(250), linger: .milliseconds(10), threadName: "esper-nissa-consumer"))
         }
         store = MetricStore(
             registry: registry, capacity: options.seriesMaxPoints, spanSeconds: options.seriesSpanSeconds,

@@ -58,16 +58,22 @@ public final class OonaConsumer {
     /// sleep that checks `shouldContinue`; `OonaSubscription` wakes on its stop signal) and
     /// `report` hears each poll's outcome (nil: success).
     public func run(
-        count: Int = 10, block: Duration = .seconds(1), while shouldContinue: () -> Bool,
+        count: Int = 10, block: Duration = .seconds(1), linger: Duration = .zero, while shouldContinue: () -> Bool,
         pause: ((Duration) -> Void)? = nil, report: (OonaError?) -> Void = { _ in },
         handler: (OonaDelivery) throws -> Void
     ) {
         var backoff = OonaBackoff()
         while shouldContinue() {
             do {
-                _ = try poll(count: count, block: block, handler: handler)
+                let summary = try poll(count: count, block: block, handler: handler)
                 backoff.reset()
                 report(nil)
+                // A read that found some but fewer than `count`: let the next ones gather
+                // (one read and one acknowledgement for many, not two round trips each).
+                let read = summary.delivered + summary.deadLettered
+                if linger > .zero && read > 0 && read < count && shouldContinue() {
+                    if let pause { pause(linger) } else { OonaConsumer.sleep(linger, while: shouldContinue) }
+                }
             } catch {
                 report(error)
                 let wait = backoff.delay(after: error)

@@ -19,6 +19,10 @@ public final class OonaSubscription: Sendable {
         /// Entries per read, and how long a read blocks when nothing waits.
         public var count: Int
         public var block: Duration
+        /// After a read that found fewer than `count` entries, wait this long before the next:
+        /// entries that arrive meanwhile are read and acknowledged together (a steady trickle
+        /// costs two round trips a batch, not two an entry), each delayed by at most this.
+        public var linger: Duration
         /// At most this many entries claimed per reclaim round (nil: `count`).
         public var claimCount: Int?
         /// The thread's name (also the service name).
@@ -27,7 +31,8 @@ public final class OonaSubscription: Sendable {
 
         public init(
             streams: [OonaStream], group: String, consumer: String, groupStart: String = "$", count: Int = 10,
-            block: Duration = .milliseconds(250), claimCount: Int? = nil, threadName: String, stackSize: Int? = nil
+            block: Duration = .milliseconds(250), linger: Duration = .zero, claimCount: Int? = nil, threadName: String,
+            stackSize: Int? = nil
         ) {
             self.streams = streams
             self.group = group
@@ -35,6 +40,7 @@ public final class OonaSubscription: Sendable {
             self.groupStart = groupStart
             self.count = count
             self.block = block
+            self.linger = linger
             self.claimCount = claimCount
             self.threadName = threadName
             self.stackSize = stackSize
@@ -179,7 +185,7 @@ public final class OonaSubscription: Sendable {
         consumer.claimCount = options.claimCount
         if let onDeadLetter { consumer.onDeadLetter = { onDeadLetter($0, $1, $2, $3) } }
         consumer.run(
-            count: options.count, block: options.block, while: { !stop.isStopped }, pause: { stop.wait($0) },
+            count: options.count, block: options.block, linger: options.linger, while: { !stop.isStopped }, pause: { stop.wait($0) },
             report: { [self] in note($0) }
         ) { [self] delivery in
             try handler(delivery)

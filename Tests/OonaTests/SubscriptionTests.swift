@@ -41,6 +41,40 @@ import Testing
         #expect(subscription.lag() == 0)
     }
 
+    @Test func aLingeringSubscriptionReadsATrickleInFewRounds() throws {
+        // A private redis-server: its command counters see only this subscription.
+        let directory = TemporaryDirectory("esper-subscription-linger")
+        let redis = ManagedRedis(options: ManagedRedis.Options(directory: directory.path + "/redis"), logger: TestBus.quietLogger)
+        try redis.start()
+        defer { redis.stop() }
+        let client = try OonaClient(configuration: OonaConfiguration(), endpoint: redis.endpoint, logger: TestBus.quietLogger)
+        defer { client.stop() }
+        func reads() throws -> Int {
+            let info = try client.execute([["INFO", "commandstats"]])[0].text ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_xreadgroup:") } ?? ""
+            return line.split(separator: ",").first.flatMap { Int($0.split(separator: "=").last ?? "") } ?? 0
+        }
+        var lingering = options("linger", block: .milliseconds(100))
+        lingering.count = 100
+        lingering.linger = .milliseconds(300)
+        let subscription = OonaSubscription(client: client, options: lingering)
+        let recorder = Recorder()
+        subscription.start(attachNow: true) { recorder.record($0) }
+        defer { subscription.stop() }
+        #expect(eventually(within: 10) { subscription.status.groupReady })
+        _ = try client.publishState(statePacket(0))
+        #expect(eventually(within: 10) { recorder.count == 1 })
+        // The first read found one entry: the next waits out the linger, so forty entries
+        // published one at a time meanwhile come in one or two reads, all of them, once.
+        let before = try reads()
+        for index in 1...40 { _ = try client.publishState(statePacket(index)) }
+        #expect(eventually(within: 10) { recorder.count == 41 })
+        #expect(try reads() - before <= 3)
+        let ids = recorder.all.map(\.entryId)
+        #expect(Set(ids).count == 41)
+        #expect(subscription.lag() == 0)
+    }
+
     @Test func everyEntryIsHandledOnceAndPoisonIsDeadLettered() throws {
         let bus = try TestBus { config in
             config.emergencyThreshold = nil
