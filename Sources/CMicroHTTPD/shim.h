@@ -55,12 +55,6 @@ static inline struct MHD_Daemon *esper_mhd_start(unsigned int flags,
                             MHD_OPTION_END);
 }
 
-/* The port actually bound (useful with port 0). */
-static inline uint16_t esper_mhd_bound_port(struct MHD_Daemon *daemon) {
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : 0;
-}
-
 /* The peer's address, or NULL. */
 static inline const struct sockaddr *esper_mhd_client_address(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info =

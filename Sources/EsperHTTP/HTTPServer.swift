@@ -8,7 +8,8 @@ import Synchronization
 
 /// The HTTP server: one thread accepts (`ConnectionAcceptor`) and gives each connection to
 /// the libmicrohttpd daemon holding the fewest — one daemon, one epoll thread per configured
-/// HTTP thread — which calls `handle` on its thread; we collect the body (enforcing the limit while reading), route, run the handler, and answer.
+/// HTTP thread — which calls `handle` on its thread; we collect the body (enforcing the limit
+/// while reading), route, run the handler, and answer.
 /// Every response carries `X-Request-Id`; every error is problem+json; each request is
 /// counted, timed and logged once when libmicrohttpd reports it complete.
 public final class HTTPServer: @unchecked Sendable {
@@ -91,8 +92,8 @@ public final class HTTPServer: @unchecked Sendable {
                     "cannot listen on \(configuration.host):\(configuration.port) (\(error.description); address in use, or not an address of this machine)"
             )
         }
-        // No listening socket of their own: connections come from the acceptor
-        // (MHD_add_connection, which applies the accept policy and wakes the daemon's thread).
+        // No listening socket of their own: connections come from the acceptor, admitted by
+        // the budget (`admit`; MHD_add_connection wakes the daemon's thread).
         var flags =
             MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ERROR_LOG.rawValue
             | MHD_USE_ITC.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_TURBO.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
@@ -114,8 +115,8 @@ public final class HTTPServer: @unchecked Sendable {
         for _ in 0..<max(1, configuration.threads) {
             var options: [MHD_OptionItem] = [
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_TIMEOUT, value: configuration.connectionTimeoutSeconds, ptr_value: nil),
-                // The budget's accept policy enforces both limits (per address, with the
-                // reserve and trusted proxies); libmicrohttpd's own limit is only a backstop.
+                // The budget enforces both limits at admission (per address, with the reserve
+                // and trusted proxies); libmicrohttpd's own limit is only a backstop.
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.maxConnections + 64, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryLimitBytes, ptr_value: nil),
                 MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil),

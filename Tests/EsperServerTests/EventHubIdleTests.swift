@@ -12,12 +12,6 @@ import Testing
 /// everything published after it subscribed. On a private redis-server, whose command
 /// counters only this hub and this test move.
 @Suite struct EventHubIdleTests {
-    static func calls(_ command: String, _ bus: OonaClient) throws -> Int {
-        let info = try bus.execute([["INFO", "commandstats"]])[0].text ?? ""
-        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_\(command):") } ?? ""
-        return line.split(separator: ",").first.flatMap { Int($0.split(separator: "=").last ?? "") } ?? 0
-    }
-
     static func status(_ run: String, _ index: Int) -> TelemetryPacket {
         TelemetryPacket.build(
             packetId: "idle-\(run)-\(index)", source: "tolaria", level: .info, metrics: [],
@@ -53,7 +47,7 @@ import Testing
         let end = try telemetryEnd()
         #expect(try Self.waitUntil { hub.position.map { "\($0)" }?.contains(end ?? "-") == true })
         // ... without reading a single entry.
-        #expect(try Self.calls("xread", bus) == 0)
+        #expect(try redisCommandCalls("xread", on: bus) == 0)
 
         let stream = EventStream(capacity: 1 << 20)
         try hub.subscribe(stream, runId: "after", types: Set(EventType.allCases), after: nil)
@@ -61,6 +55,6 @@ import Testing
         _ = try bus.publishTelemetry(Self.status("after", 1))
         // Published after subscribing: it reaches the subscriber (live reads now).
         #expect(Self.waitUntil { stream.bufferedBytes > connected })
-        #expect(try Self.calls("xread", bus) > 0)
+        #expect(try redisCommandCalls("xread", on: bus) > 0)
     }
 }
