@@ -39,6 +39,12 @@ cleanup() {
 trap cleanup EXIT
 
 serve() {  # starts esper serve on $work/var; sets esper_pid
+  # A server already answering on the port would be measured instead of ours (and our own
+  # would fail to bind): refuse.
+  if curl -s -o /dev/null "localhost:$EPORT/" 2>/dev/null; then
+    echo "something already answers on port $EPORT; stop it or set ESPER_BENCH_PORT" >&2
+    exit 1
+  fi
   ESPER_HTTP_THREADS=$THREADS ESPER_FORGE_AT_START=off ESPER_LOCAL_WORKERS=${1:-off} \
     "$ESPER_BIN" serve --port "$EPORT" --data-dir "$work/var" >>"$work/esper.log" 2>&1 &
   esper_pid=$!
