@@ -88,11 +88,12 @@ final class ConnectionAcceptor: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(socket, $0, &length) }
+                // Close-on-exec from the start: a process the server starts (redis-server, a
+                // worker, a kernel check) between an accept and a later fcntl would hold the
+                // connection open after the server closed it.
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept4(socket, $0, &length, Int32(SOCK_CLOEXEC.rawValue)) }
             }
             if fd >= 0 {
-                // Not inherited by the processes the server starts (redis-server, workers).
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                 withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { hand(fd, $0, length) } }
                 continue
             }

@@ -142,10 +142,10 @@ import Testing
         #expect(try Self.post(port, "/api/v1/runs/\(waits)/seeds/\(seed)/cull").status == 409, "asked once already")
         #expect(try Self.post(port, "/api/v1/runs/\(waits)/seeds/seed-9-9/cull").status == 404)
         #expect(
-            try eventually(within: 60) {
+            try eventually(within: WorkerProcessTests.step) {
                 try Self.seeds(port, waits).first { $0["seed_id"] as? String == seed }?["stage"] as? String == "SEED_STAGE_CANCELLED"
             }, "\(String(describing: try? Self.seeds(port, waits)))\n\(workers.map { $0.log.suffix(1500) })")
-        #expect(try eventually(within: 30) { try Self.fieldReports(port, run: waits).count == 1 })
+        #expect(try eventually(within: WorkerProcessTests.step) { try Self.fieldReports(port, run: waits).count == 1 })
 
         // 3. The server dies mid-run (kill -9) and comes back on the same port: the workers
         // trained on; what they sent meanwhile — and what the dead server had not finished
@@ -161,7 +161,7 @@ import Testing
             try eventually(within: 120) { try cluster.run(grows)["status"] as? String == "succeeded" },
             "\(String(describing: try? cluster.run(grows)))\n\(workers.map { "pid \($0.pid): " + $0.log.suffix(3000) }.joined(separator: "\n----\n"))"
         )
-        #expect(try eventually(within: 30) { try cluster.holder(of: waits) == nil })
+        #expect(try eventually(within: WorkerProcessTests.step) { try cluster.holder(of: waits) == nil })
         // Every epoch, event, seed transition and field report once (records of the stopped
         // run's last epochs may still be on their way: the registry settles on its epoch).
         for run in [grows, waits] {
@@ -169,7 +169,7 @@ import Testing
             var epochs: [Int] = []
             var reached = -1
             #expect(
-                try eventually(within: 30) {
+                try eventually(within: WorkerProcessTests.step) {
                     reached = try cluster.run(run)["epoch"] as? Int ?? -1
                     metrics = try Self.get(port, "/api/v1/runs/\(run)/metrics")
                     epochs = (metrics["epochs"] as? [[String: Any]] ?? []).compactMap { $0["epoch"] as? Int }
@@ -255,7 +255,7 @@ import Testing
             Self.run(epochs: 100_000, seeds: #"{"slots": ["slot-0"], "blueprints": ["BP008"], "max_germinations": 1}"#, policy: "learned"))
         #expect(created.status == 202, "\(created.text)")
         let run = try #require(try RawHTTP.json(created)["id"] as? String)
-        #expect(try eventually(within: 60) { (try Self.get(port, "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0) >= 3 })
+        #expect(try eventually(within: WorkerProcessTests.step) { (try Self.get(port, "/api/v1/runs/\(run)")["epoch"] as? Int ?? 0) >= 3 })
 
         // Simic trains a policy (on a worker) and the server publishes it.
         let job = try Self.post(
@@ -276,12 +276,14 @@ import Testing
         // epoch boundary (its `policy_reloaded` event names the run and the version).
         for worker in workers {
             #expect(
-                eventually(within: 30) { worker.log.contains("policy adopted from the server") && worker.log.contains("simic-v1") },
+                eventually(within: WorkerProcessTests.step) {
+                    worker.log.contains("policy adopted from the server") && worker.log.contains("simic-v1")
+                },
                 "\(worker.log.suffix(2000))")
         }
         let redisClient = try redis.connection()
         #expect(
-            try eventually(within: 30) {
+            try eventually(within: WorkerProcessTests.step) {
                 let entries = try redisClient.command(["XRANGE", "esper:{bus}:oona.telemetry", "-", "+"]).array ?? []
                 return entries.contains { entry in
                     let fields = entry.array?.last?.array ?? []
@@ -305,7 +307,7 @@ import Testing
         let cluster = try WorkerProcessTests.Cluster(environment: settings)
         let port = cluster.server.port
         let worker = try cluster.worker(settings)
-        #expect(try eventually(within: 30) { try !cluster.workers().isEmpty })
+        #expect(try eventually(within: WorkerProcessTests.step) { try !cluster.workers().isEmpty })
         #expect(try cluster.allWorkers().allSatisfy { $0["local"] as? Bool == false }, "the server keeps no compile slot")
         #expect(Set(try cluster.workers().first?["kinds"] as? [String] ?? []) == ["training", "policy", "compile"])
 
@@ -320,7 +322,9 @@ import Testing
                 return ["succeeded", "failed"].contains(job["status"] as? String ?? "")
             })
         #expect(job["status"] as? String == "succeeded", "\(job)\n\(worker.log.suffix(2000))")
-        #expect(eventually(within: 10) { worker.log.contains("compile job finished; artifact uploaded") }, "\(worker.log.suffix(2000))")
+        #expect(
+            eventually(within: WorkerProcessTests.step) { worker.log.contains("compile job finished; artifact uploaded") },
+            "\(worker.log.suffix(2000))")
         let stored = try Self.get(port, "/api/v1/urza/blueprints/BP008")
         let sha = try #require(stored["artifact_sha256"] as? String)
         #expect(job["artifact_sha256"] as? String == sha && stored["state"] as? String == "AVAILABLE")

@@ -65,13 +65,13 @@ import Testing
         let result = try #require(job["result"] as? [String: Any])
         #expect(result["policy_version"] as? String == "simic-v1" && result["announced"] as? Bool == true)
         #expect(result["initial_policy_version"] as? String == initialVersion && result["training_reports"] as? Int ?? 0 > 200)
-        #expect(eventually(within: 10) { worker.log.contains("policy job finished") }, "\(worker.log.suffix(2000))")
+        #expect(eventually(within: WorkerProcessTests.step) { worker.log.contains("policy job finished") }, "\(worker.log.suffix(2000))")
         let policies = try RawHTTP.json(try request(port, "GET", "/api/v1/simic/policies"))
         #expect((policies["items"] as? [[String: Any]])?.map { $0["version"] as? String } == ["simic-v1"])
 
         // Tamiyo (on the server) adopted it from the policy stream: its decision changed.
         #expect(
-            try eventually(within: 30) {
+            try eventually(within: WorkerProcessTests.step) {
                 try RawHTTP.json(try request(port, "GET", "/api/v1/tamiyo/policy"))["version"] as? String == "simic-v1"
             })
         let decided = try RawHTTP.json(try request(port, "POST", "/api/v1/tamiyo/policy/decide", json: SimicRoutesTests.decideBody(0)))

@@ -17,7 +17,7 @@ import Testing
         }
         var workerId = ""
         #expect(
-            try eventually(within: 60) {
+            try eventually(within: WorkerProcessTests.step) {
                 workerId = try cluster.workers().first?["id"] as? String ?? ""
                 return !workerId.isEmpty
             })
@@ -41,14 +41,15 @@ import Testing
 
         // The worker reads the mode once a second: wait until it says it follows (a short run
         // can otherwise finish before it knows).
-        #expect(eventually(within: 20) { worker.log.contains("oona conservative mode on") }, "\(worker.log.suffix(2000))")
+        #expect(
+            eventually(within: WorkerProcessTests.step) { worker.log.contains("oona conservative mode on") }, "\(worker.log.suffix(2000))")
         // A run on the worker: every epoch reaches the server (records are never shed); the
         // worker sheds telemetry detail and says so.
         let epochs = 40
         let id = try cluster.submit(WorkerProcessTests.config(seed: 5, epochs: epochs))
         #expect(try eventually(within: 300) { try cluster.run(id)["status"] as? String == "succeeded" })
         #expect(
-            try eventually(within: 20) {
+            try eventually(within: WorkerProcessTests.step) {
                 let counters = try publisher(workerId)
                 return (counters?["publish_total"] as? Int ?? 0) >= epochs && (counters?["publish_shed"] as? Int ?? 0) >= epochs / 2
             }, "\(worker.log.suffix(2000))")
@@ -69,7 +70,8 @@ import Testing
             body: Array(#"{"conservative": false}"#.utf8))
         #expect(off.status == 200)
         #expect(try RawHTTP.json(off)["reason"] as? String == "operator")
-        #expect(eventually(within: 20) { worker.log.contains("oona conservative mode off") }, "\(worker.log.suffix(2000))")
+        #expect(
+            eventually(within: WorkerProcessTests.step) { worker.log.contains("oona conservative mode off") }, "\(worker.log.suffix(2000))")
         Thread.sleep(forTimeInterval: 2)
         let shedBefore = try publisher(workerId)?["publish_shed"] as? Int ?? -1
         let second = try cluster.submit(WorkerProcessTests.config(seed: 6, epochs: 10))
