@@ -1,3 +1,4 @@
+internal import CMicroHTTPD
 import Synchronization
 
 #if canImport(Glibc)
@@ -88,10 +89,8 @@ final class ConnectionAcceptor: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &peer) {
-                // Close-on-exec from the start: a process the server starts (redis-server, a
-                // worker, a kernel check) between an accept and a later fcntl would hold the
-                // connection open after the server closed it.
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept4(socket, $0, &length, Int32(SOCK_CLOEXEC.rawValue)) }
+                // Close-on-exec from the start (not inherited by the processes the server starts).
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { esper_accept_cloexec(socket, $0, &length) }
             }
             if fd >= 0 {
                 withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { hand(fd, $0, length) } }

@@ -277,6 +277,32 @@ final class TestServer {
         withExtendedLifetime(connections) {}
     }
 
+    @Test func theServersSocketsAreNotInheritedByProcessesItStarts() throws {
+        // Workers, redis-server and kernel checks are started from the server's process: a
+        // connection inherited by one stays open after the server closes it.
+        let server = try TestServer()
+        let connections = try (0..<4).map { _ in try RawHTTPConnection(port: server.port) }
+        for connection in connections {
+            connection.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
+        // The server's sockets are the ones whose local port is the server's: the listening
+        // one and each accepted connection (the clients' have ports of their own).
+        var serverSide = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            guard let fd = Int32(name) else { continue }
+            var local = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            guard named == 0, local.sin_family == sa_family_t(AF_INET), UInt16(bigEndian: local.sin_port) == server.port else { continue }
+            serverSide += 1
+            #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "descriptor \(fd)")
+        }
+        #expect(serverSide == 1 + connections.count)
+    }
+
     @Test func perIPConnectionLimitRefusesTheExtraConnection() throws {
         let server = try TestServer { $0.maxConnectionsPerIP = 2 }
         let first = try RawHTTPConnection(port: server.port)
