@@ -335,6 +335,62 @@ public final class OonaClient: LongRunningService {
         return outcomes
     }
 
+    /// Publishes one message to a job stream together with `commands` run before it, in one
+    /// MULTI/EXEC transaction and one round trip (a run's control and its job): a connection
+    /// or a Redis lost before EXEC leaves none of them, and Redis never applies a part (its
+    /// append-only file keeps a transaction whole). Returns the entry id. Job streams have
+    /// no backpressure routing: the entry goes to the stream named in `options`.
+    ///
+    /// A command that fails while EXEC runs (a key of the wrong type) does not undo the
+    /// others — Redis has no rollback — and is thrown as `.redis`, like a refused XADD.
+    @discardableResult
+    public func publish(_ message: BusMessage, options: PublishOptions, after commands: [[String]]) throws(OonaError) -> String {
+        let started = ContinuousClock.now
+        guard let stream = options.stream, stream.isJobQueue else {
+            throw .invalidMessage([
+                JSONFieldProblem(field: "stream", message: "a publish with commands goes to a job stream (pass options.stream)")
+            ])
+        }
+        var validator = LeylineValidator()
+        let route: Route
+        do {
+            route = try self.route(message, options, checkedAt: LeylineTimestamp.now(), &validator)
+        } catch {
+            metrics.publishFailed(reason: error.reason)
+            throw error
+        }
+        let entryId: String
+        do {
+            entryId = try call(publishBreaker) { connection throws(RedisError) -> Result<String, OonaError> in
+                let scratch = PublishScratch(entries: 1)
+                let prepared = prepare((message, options), route, scratch)
+                guard let fields = prepared.fields else { return .failure(prepared.rejection ?? .redis("message not encoded")) }
+                scratch.commands.reset()
+                scratch.commands.command([Array("MULTI".utf8)])
+                for command in commands { scratch.commands.command(command.map { Array($0.utf8) }) }
+                scratch.commands.command(head: xaddHeads[stream.ordinal], rest: scratch.fields.bytes[fields])
+                scratch.commands.command([Array("EXEC".utf8)])
+                try connection.send(scratch.commands)
+                // MULTI's OK, a QUEUED per command, then EXEC's replies (or EXECABORT when a
+                // command was refused while queueing: nothing ran).
+                let replies = try connection.receiveTexts(0, then: commands.count + 3).others
+                if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
+                guard let results = replies.last?.array, results.count == commands.count + 1 else {
+                    return .failure(.redis("the transaction did not run"))
+                }
+                if let failure = OonaClient.failure(in: results) { return .failure(failure) }
+                guard let id = results.last?.text else { return .failure(.redis("XADD gave no entry id")) }
+                return .success(id)
+            }.get()
+        } catch {
+            metrics.publishFailed(reason: error.reason)
+            throw error
+        }
+        metrics.increment(.publishTotal, by: 1)
+        metrics.recordPublish(ContinuousClock.now - started)
+        return entryId
+    }
+
     /// Where a message goes before backpressure, and whether it goes to the emergency stream.
     struct Route {
         let preferred: OonaStream

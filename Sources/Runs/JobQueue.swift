@@ -3,6 +3,7 @@
 // `esper worker` processes alike.
 public import EsperJSON
 import Foundation
+import Leyline
 public import Oona
 
 /// The job queue's Redis side: enqueueing, per-run leases (one live job per run), run
@@ -35,15 +36,18 @@ public final class JobQueue: Sendable {
         try bus.ensureConsumerGroup(JobQueue.group, streams: OonaStream.jobs, from: "0")
     }
 
-    /// Publishes one job: an `UNSPECIFIED` message whose payload is `{"kind", "job"}`.
+    /// Publishes one job: an `UNSPECIFIED` message whose payload is `{"kind", "job"}`;
+    /// `after`: commands Redis runs with it, in one transaction (`OonaClient.publish(_:options:after:)`).
     @discardableResult
-    public func publish(kind: JobKind, job: JSONValue, attributes: [String: String] = [:]) throws -> String {
+    public func publish(
+        kind: JobKind, job: JSONValue, attributes: [String: String] = [:], after commands: [[String]] = []
+    ) throws -> String {
         var attributes = attributes
         attributes["job_kind"] = kind.rawValue
-        let payload: JSONValue = .object(["kind": .string(kind.rawValue), "job": job])
-        let outcome = try bus.publish(
-            .unspecified(payload),
-            options: PublishOptions(stream: kind.stream, ttl: JobQueue.jobTTL, attributes: attributes, source: "workers"))
+        let message = BusMessage.unspecified(.object(["kind": .string(kind.rawValue), "job": job]))
+        let options = PublishOptions(stream: kind.stream, ttl: JobQueue.jobTTL, attributes: attributes, source: "workers")
+        if !commands.isEmpty { return try bus.publish(message, options: options, after: commands) }
+        let outcome = try bus.publish(message, options: options)
         guard case .published(_, let entryId, _, _) = outcome else { throw JobQueueError("job not enqueued: \(outcome)") }
         return entryId
     }
@@ -51,15 +55,18 @@ public final class JobQueue: Sendable {
     // MARK: run jobs and controls (the run service's side)
 
     /// Sets the run's control to `run` and enqueues a training job (`config`: the job's config
-    /// as `JanssonEncoder().encodeValue` gives it, when the caller has it already).
-    /// A job that could not be published takes its control back with it where Redis still
-    /// answers: the reconcile loop enqueues again a run whose control is missing, never one
-    /// whose control says `run` (that one looks enqueued).
+    /// as `JanssonEncoder().encodeValue` gives it, when the caller has it already), both in
+    /// one transaction: a Redis lost between the two can no longer leave a control saying
+    /// `run` with no job (the reconcile loop enqueues again only a run whose control is
+    /// missing). Where a failed enqueue's outcome is unknown (the connection went during
+    /// EXEC) the control is taken back if Redis still answers: a job without a control is
+    /// skipped by the worker that takes it, and the run is enqueued again.
     public func enqueue(_ job: RunJob, config: JSONValue? = nil) throws {
-        try setControl(runId: job.runId, .run)
         do {
             let payload = try config.map(job.encodedValue(config:)) ?? JanssonEncoder().encodeValue(job)
-            try publish(kind: .training, job: payload, attributes: ["run_id": job.runId])
+            try publish(
+                kind: .training, job: payload, attributes: ["run_id": job.runId],
+                after: [["HSET", controlKey, job.runId, RunControlState.run.rawValue]])
         } catch {
             try? check(try bus.execute([["HDEL", controlKey, job.runId]]))
             throw error

@@ -209,4 +209,41 @@ import Testing
             try PublishFramingTests.expectReferenceEntry(entry, outcome: outcome, message: message, signer: signer)
         }
     }
+
+    /// A job published with commands (a run's control) is one MULTI/EXEC: one round trip,
+    /// the entry framed and signed as every publish frames it, the commands applied with it;
+    /// a command Redis refuses while queueing aborts the whole transaction.
+    @Test func aJobAndItsCommandsAreOneTransaction() throws {
+        let signer = try LeylineSigner(secret: PublishFramingTests.secret)
+        let bus = try TestBus { $0.signer = signer }
+        let message = BusMessage.unspecified(.object(["kind": .string("training"), "job": .object(["run_id": .string("r1")])]))
+        let options = PublishOptions(stream: .jobsTraining, attributes: ["run_id": "r1"], source: "workers")
+        let control = "esper:{bus}:runs.control"
+        let id = try bus.client.publish(message, options: options, after: [["HSET", control, "r1", "run"]])
+
+        let stored = try Self.entries(bus, .jobsTraining)
+        #expect(stored.map(\.id) == [id])
+        #expect(stored.first?.fields.map(\.0) == ["payload", "signature", "key_id"])
+        let payload = try #require(stored.first?.fields.first?.1)
+        let envelope = try LeylineCodec.decode(BusEnvelope.self, from: payload)
+        #expect(envelope.message == message && envelope.attributes["run_id"] == "r1")
+        #expect(try LeylineCodec.encode(envelope) == payload, "payload is the reference encoding, byte for byte")
+        #expect(stored.first?.fields[1].1 == signer.signatureBytes(payload))
+        #expect(try bus.connection().command(["HGET", control, "r1"]).text == "run")
+        #expect(try redisCommandCalls("multi", on: bus.client) == 1 && redisCommandCalls("exec", on: bus.client) == 1)
+        // A consumer takes it like any job (the signature checks).
+        var delivered: [OonaDelivery] = []
+        try bus.drain(bus.consumer([.jobsTraining])) { delivered.append($0) }
+        #expect(delivered.map(\.entryId) == [id] && delivered.first?.message == message)
+
+        // Refused while queueing (wrong arity): EXECABORT, nothing of it applied.
+        #expect(throws: OonaError.self) {
+            try bus.client.publish(message, options: options, after: [["HSET", control, "r2", "run"], ["HSET", control]])
+        }
+        #expect(try bus.length(.jobsTraining) == 1)
+        #expect(try bus.connection().command(["HGET", control, "r2"]).isNull)
+        // Only to a job stream: elsewhere routing and backpressure decide where an entry goes.
+        #expect(throws: OonaError.self) { try bus.client.publish(.systemState(statePacket(1)), options: PublishOptions(), after: []) }
+        #expect(try bus.length(.normal) == 0)
+    }
 }

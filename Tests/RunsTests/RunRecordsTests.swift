@@ -64,6 +64,27 @@ import Tolaria
         return RunJobRecord(kind: .event, runId: id, worker: "w", epoch: epoch, event: event, attempt: attempt)
     }
 
+    /// A run's control and its job are set in one transaction (one MULTI/EXEC, one round
+    /// trip); a job Redis refuses takes its control back, so the reconcile loop enqueues the
+    /// run again rather than taking it for enqueued.
+    @Test func aRunsControlAndJobAreEnqueuedTogether() throws {
+        let jobs = try IdleQueue()
+        let config = try RunConfig.parse(try JSONValue.parse(Self.config))
+        let stream = jobs.bus.keys.key(.jobsTraining)
+        try jobs.queue.enqueue(RunJob(runId: "r1", reason: .submitted, config: config))
+        #expect(try jobs.queue.controls(runIds: ["r1"]) == ["r1": .run])
+        let redis = try jobs.redis.connection()
+        #expect(try redis.command(["XLEN", stream]).integer == 1)
+        #expect(try redisCommandCalls("multi", on: jobs.bus) == 1 && redisCommandCalls("hset", on: jobs.bus) == 1)
+
+        // The job stream unusable (a string): EXEC runs the HSET and refuses the XADD (Redis
+        // has no rollback); enqueue fails and takes the control back.
+        _ = try redis.command(["DEL", stream])
+        _ = try redis.command(["SET", stream, "not a stream"])
+        #expect(throws: (any Error).self) { try jobs.queue.enqueue(RunJob(runId: "r2", reason: .submitted, config: config)) }
+        #expect(try jobs.queue.controls(runIds: ["r1", "r2"]) == ["r1": .run])
+    }
+
     @Test func attemptsAreOrderedByEntryThenDelivery() throws {
         let first = try #require(JobAttempt("1700000000000-0#1"))
         #expect(first < JobAttempt("1700000000000-0#2")!)
