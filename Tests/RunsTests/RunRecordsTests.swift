@@ -85,6 +85,62 @@ import Tolaria
         #expect(try jobs.queue.controls(runIds: ["r1", "r2"]) == ["r1": .run])
     }
 
+    /// Redis killed (SIGKILL) while eight threads enqueue runs: once it is back (from its
+    /// append-only file), every run whose control says `run` has its job. With the control
+    /// and the job in two round trips, a kill between them left runs looking enqueued with
+    /// nothing to train, which the reconcile loop never repairs (tried: this test failed).
+    @Test func aRedisKilledDuringEnqueuesLeavesNoControlWithoutItsJob() throws {
+        let jobs = try IdleQueue()
+        let config = try RunConfig.parse(try JSONValue.parse(Self.config))
+        let stop = Atomic<Bool>(false)
+        let failed = Atomic<Int>(0)
+        let group = DispatchGroup()
+        for thread in 0..<8 {
+            group.enter()
+            Thread.detachNewThread {
+                var n = 0
+                while !stop.load(ordering: .relaxed) {
+                    do { try jobs.queue.enqueue(RunJob(runId: "r\(thread)-\(n)", reason: .submitted, config: config)) } catch {
+                        failed.add(1, ordering: .relaxed)
+                    }
+                    n += 1
+                }
+                group.leave()
+            }
+        }
+        // The kill lands once enqueues are flowing, and they go on until some have failed.
+        let control = jobs.bus.keys.auxiliaryKey("runs.control")
+        let watcher = try jobs.redis.connection()
+        #expect(try eventually(within: 60) { try watcher.command(["HLEN", control]).integer ?? 0 >= 50 })
+        if let pid = jobs.redis.managed.pid { kill(pid, SIGKILL) }
+        #expect(eventually(within: 60) { failed.load(ordering: .relaxed) > 0 })
+        Thread.sleep(forTimeInterval: 0.2)
+        stop.store(true, ordering: .relaxed)
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        var redis: RedisConnection?
+        #expect(
+            eventually(within: 60) {
+                redis = try? jobs.redis.connection()
+                return (try? redis?.command(["PING"]).text) == "PONG"
+            })
+        let connection = try #require(redis)
+        let pairs = try connection.command(["HGETALL", control]).array ?? []
+        var controlled: Set<String> = []
+        for index in stride(from: 0, to: pairs.count - 1, by: 2) where pairs[index + 1].text == "run" {
+            controlled.insert(pairs[index].text ?? "")
+        }
+        var queued: Set<String> = []
+        for entry in try connection.command(["XRANGE", jobs.bus.keys.key(.jobsTraining), "-", "+"]).array ?? [] {
+            let fields = entry.array?[1].array ?? []
+            guard let index = fields.firstIndex(where: { $0.text == "payload" }), index + 1 < fields.count,
+                case .string(let payload) = fields[index + 1]
+            else { continue }
+            if let run = try LeylineCodec.decode(BusEnvelope.self, from: payload).attributes["run_id"] { queued.insert(run) }
+        }
+        #expect(controlled.count >= 50)
+        #expect(controlled.subtracting(queued).isEmpty, "controls without a job: \(controlled.subtracting(queued).sorted().prefix(5))")
+    }
+
     @Test func attemptsAreOrderedByEntryThenDelivery() throws {
         let first = try #require(JobAttempt("1700000000000-0#1"))
         #expect(first < JobAttempt("1700000000000-0#2")!)
