@@ -337,9 +337,9 @@ public final class OonaClient: LongRunningService {
 
     /// Publishes one message to a job stream together with `commands` run before it, in one
     /// MULTI/EXEC transaction and one round trip (a run's control and its job): a connection
-    /// or a Redis lost before EXEC leaves none of them, and Redis never applies a part (its
-    /// append-only file keeps a transaction whole). Returns the entry id. Job streams have
-    /// no backpressure routing: the entry goes to the stream named in `options`.
+    /// or a Redis lost before EXEC leaves none of them, one lost after it all of them (Redis
+    /// writes a transaction to its append-only file whole). Returns the entry id. Job streams
+    /// have no backpressure routing: the entry goes to the stream named in `options`.
     ///
     /// A command that fails while EXEC runs (a key of the wrong type) does not undo the
     /// others — Redis has no rollback — and is thrown as `.redis`, like a refused XADD.
