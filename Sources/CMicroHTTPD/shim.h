@@ -82,14 +82,6 @@ static inline struct MHD_Daemon *esper_mhd_connection_daemon(struct MHD_Connecti
     return info ? info->daemon : NULL;
 }
 
-/* accept(2) that makes the connection close-on-exec in the same call (accept4, a GNU
- * extension the Glibc module declares only under _GNU_SOURCE): a process the server starts
- * between an accept and a later fcntl would otherwise hold the connection open. */
-extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
-static inline int esper_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length) {
-    return accept4(fd, address, length, SOCK_CLOEXEC);
-}
-
 /* A response of unknown length produced by a content-reader callback (MHD_SIZE_UNKNOWN is a
  * macro Swift does not import). */
 static inline struct MHD_Response *esper_mhd_stream_response(size_t block_size, MHD_ContentReaderCallback reader,

@@ -1,4 +1,3 @@
-internal import CMicroHTTPD
 import Synchronization
 
 #if canImport(Glibc)
@@ -89,10 +88,11 @@ final class ConnectionAcceptor: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &peer) {
-                // Close-on-exec from the start (not inherited by the processes the server starts).
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { esper_accept_cloexec(socket, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(socket, $0, &length) }
             }
             if fd >= 0 {
+                // Not inherited by the processes the server starts (redis-server, workers).
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                 withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { hand(fd, $0, length) } }
                 continue
             }

@@ -279,7 +279,8 @@ final class TestServer {
 
     @Test func theServersSocketsAreNotInheritedByProcessesItStarts() throws {
         // Workers, redis-server and kernel checks are started from the server's process: a
-        // connection inherited by one stays open after the server closes it.
+        // connection inherited by one stays open after the server closes it. (The acceptor
+        // sets close-on-exec right after accept, and MHD_add_connection sets it again.)
         let server = try TestServer()
         let connections = try (0..<4).map { _ in try RawHTTPConnection(port: server.port) }
         for connection in connections {
