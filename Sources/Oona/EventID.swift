@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Random (version 4) UUIDs, formatted lower-case. Envelope `event_id`s only need to be
+/// UUIDs formatted lower-case: random (version 4), or time-ordered (version 7) for run ids. Envelope `event_id`s only need to be
 /// unique (dedupe, tracing), not unpredictable: a SplitMix64 stream seeded once from the
 /// system generator replaces two `getrandom` calls per publish (`make`). Ids that must not be
 /// guessable from others take the system generator (`unpredictable`).
@@ -31,10 +31,21 @@ public enum EventID {
         return format(system.next(), system.next())
     }
 
-    private static func format(_ high: UInt64, _ low: UInt64) -> String {
+    /// A time-ordered id (RFC 9562 version 7): the Unix time in milliseconds, then 74 bits
+    /// from the system generator. Run ids are the key of the registry's `id` index: random
+    /// ids put every new run on a random page of it, one more 4 KiB page per run in every
+    /// group commit's write-ahead log (and again when it is checkpointed); ids made in time
+    /// order all land on its last page. Still not guessable from others (74 random bits).
+    public static func timeOrdered(unixMilliseconds: UInt64) -> String {
+        var system = SystemRandomNumberGenerator()
+        let high = (unixMilliseconds << 16) | (system.next() & 0x0FFF)
+        return format(high, system.next(), version: 7)
+    }
+
+    private static func format(_ high: UInt64, _ low: UInt64, version: UInt64 = 4) -> String {
         var high = high
         var low = low
-        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
+        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | (version << 12)
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
         // Written straight into the string's storage: one allocation per id (publish path).
         return String(unsafeUninitializedCapacity: 36) { out in

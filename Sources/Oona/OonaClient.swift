@@ -341,10 +341,20 @@ public final class OonaClient: LongRunningService {
     /// writes a transaction to its append-only file whole). Returns the entry id. Job streams
     /// have no backpressure routing: the entry goes to the stream named in `options`.
     ///
+    /// `announcements` are published in the same transaction, after the commands and before
+    /// the job (a new run's `queued` status: no worker can take the job, and announce
+    /// `running`, before it). They must go to a stream written as it is — not the normal or
+    /// emergency stream, whose backpressure routing may drop or reroute an entry, and not
+    /// telemetry detail, which conservative mode samples — else nothing is sent
+    /// (`.invalidMessage`).
+    ///
     /// A command that fails while EXEC runs (a key of the wrong type) does not undo the
     /// others — Redis has no rollback — and is thrown as `.redis`, like a refused XADD.
     @discardableResult
-    public func publish(_ message: BusMessage, options: PublishOptions, after commands: [[String]]) throws(OonaError) -> String {
+    public func publish(
+        _ message: BusMessage, options: PublishOptions, after commands: [[String]],
+        announcing announcements: [(BusMessage, PublishOptions)] = []
+    ) throws(OonaError) -> String {
         let started = ContinuousClock.now
         guard let stream = options.stream, stream.isJobQueue else {
             throw .invalidMessage([
@@ -352,9 +362,24 @@ public final class OonaClient: LongRunningService {
             ])
         }
         var validator = LeylineValidator()
+        let checkedAt = LeylineTimestamp.now()
         let route: Route
-        do {
-            route = try self.route(message, options, checkedAt: LeylineTimestamp.now(), &validator)
+        var announcementRoutes: [Route] = []
+        do throws(OonaError) {
+            route = try self.route(message, options, checkedAt: checkedAt, &validator)
+            for (index, announcement) in announcements.enumerated() {
+                let announcementRoute = try self.route(announcement.0, announcement.1, checkedAt: checkedAt, &validator)
+                guard !announcementRoute.toEmergency, announcementRoute.preferred != .normal, announcementRoute.preferred != .emergency,
+                    !OonaBusMode.isDetail(announcement.0)
+                else {
+                    throw OonaError.invalidMessage([
+                        JSONFieldProblem(
+                            field: "announcements[\(index)]",
+                            message: "a message published with a job goes to a stream without backpressure routing or sampling")
+                    ])
+                }
+                announcementRoutes.append(announcementRoute)
+            }
         } catch {
             metrics.publishFailed(reason: error.reason)
             throw error
@@ -362,20 +387,30 @@ public final class OonaClient: LongRunningService {
         let entryId: String
         do {
             entryId = try call(publishBreaker) { connection throws(RedisError) -> Result<String, OonaError> in
-                let scratch = PublishScratch(entries: 1)
+                let scratch = PublishScratch(entries: 1 + announcements.count)
+                var announced: [(fields: Range<Int>, stream: OonaStream)] = []
+                for (announcement, announcementRoute) in zip(announcements, announcementRoutes) {
+                    let prepared = prepare(announcement, announcementRoute, scratch)
+                    guard let fields = prepared.fields else { return .failure(prepared.rejection ?? .redis("message not encoded")) }
+                    announced.append((fields, announcementRoute.preferred))
+                }
                 let prepared = prepare((message, options), route, scratch)
                 guard let fields = prepared.fields else { return .failure(prepared.rejection ?? .redis("message not encoded")) }
                 scratch.commands.reset()
                 scratch.commands.command([Array("MULTI".utf8)])
                 for command in commands { scratch.commands.command(command.map { Array($0.utf8) }) }
+                for entry in announced {
+                    scratch.commands.command(head: xaddHeads[entry.stream.ordinal], rest: scratch.fields.bytes[entry.fields])
+                }
                 scratch.commands.command(head: xaddHeads[stream.ordinal], rest: scratch.fields.bytes[fields])
                 scratch.commands.command([Array("EXEC".utf8)])
                 try connection.send(scratch.commands)
                 // MULTI's OK, a QUEUED per command, then EXEC's replies (or EXECABORT when a
                 // command was refused while queueing: nothing ran).
-                let replies = try connection.receiveTexts(0, then: commands.count + 3).others
+                let queued = commands.count + announced.count + 1
+                let replies = try connection.receiveTexts(0, then: queued + 2).others
                 if let failure = OonaClient.failure(in: replies) { return .failure(failure) }
-                guard let results = replies.last?.array, results.count == commands.count + 1 else {
+                guard let results = replies.last?.array, results.count == queued else {
                     return .failure(.redis("the transaction did not run"))
                 }
                 if let failure = OonaClient.failure(in: results) { return .failure(failure) }
@@ -386,7 +421,7 @@ public final class OonaClient: LongRunningService {
             metrics.publishFailed(reason: error.reason)
             throw error
         }
-        metrics.increment(.publishTotal, by: 1)
+        metrics.increment(.publishTotal, by: 1 + announcements.count)
         metrics.recordPublish(ContinuousClock.now - started)
         return entryId
     }

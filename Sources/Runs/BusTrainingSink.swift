@@ -64,14 +64,19 @@ public final class BusTrainingSink: TrainingEventSink {
 
     /// A status change as a `run_status` telemetry event (source `tolaria`).
     public func runStatusChanged(_ runId: String, status: RunStatus, epoch: Int, error: String?) {
+        let packet = BusTrainingSink.statusPacket(runId, status: status, epoch: epoch, error: error)
+        publish("status") { () throws(OonaError) in try bus.publishTelemetry(packet) }
+    }
+
+    /// The `run_status` telemetry event of a status change.
+    public static func statusPacket(_ runId: String, status: RunStatus, epoch: Int, error: String?) -> TelemetryPacket {
         var attributes = ["run_id": runId, "status": status.rawValue, "epoch": String(epoch), "message": "run \(status.rawValue)"]
         if let error { attributes["error"] = String(error.prefix(500)) }
         let level: TelemetryLevel = status == .failed ? .error : .info
-        let packet = TelemetryPacket.build(
+        return TelemetryPacket.build(
             packetId: "\(runId)-status-\(status.rawValue)-\(WallClock.nanoseconds())", source: "tolaria", level: level, metrics: [],
             events: [TelemetryEvent(description: "run_status", level: level, attributes: attributes)],
             healthStatus: status == .failed ? .unhealthy : .healthy, healthSummary: "run_status")
-        publish("status") { () throws(OonaError) in try bus.publishTelemetry(packet) }
     }
 
     private func publish(_ what: String, _ body: () throws(OonaError) -> PublishOutcome) {

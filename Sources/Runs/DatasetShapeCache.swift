@@ -1,5 +1,4 @@
 // The feature and class counts of data sets validation already loaded, by spec and file identity (bounded, LRU).
-import EsperJSON
 import Foundation
 import Synchronization
 public import Tolaria
@@ -27,8 +26,24 @@ public final class DatasetShapeCache: Sendable {
 
     public let capacity: Int
     let directory: String
+    /// A spec and the identity of every file it names (device, inode, size, modification
+    /// time). Compared as values: encoding the spec to JSON for a string key cost 2 % of a
+    /// run create's CPU.
+    struct Key: Hashable {
+        var spec: DatasetSpec
+        var files: [FileIdentity]
+    }
+
+    struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modifiedSeconds: Int64
+        var modifiedNanoseconds: Int64
+    }
+
     /// Keys, least recently used first; shapes by key.
-    private let state = Mutex<(order: [String], shapes: [String: Shape])>(([], [:]))
+    private let state = Mutex<(order: [Key], shapes: [Key: Shape])>(([], [:]))
     private let counts = Mutex<(hits: Int, misses: Int)>((0, 0))
 
     public init(directory: String, capacity: Int = 32) {
@@ -64,15 +79,17 @@ public final class DatasetShapeCache: Sendable {
         return shape
     }
 
-    /// The spec as JSON plus the identity of every file it names; nil when a file cannot be
-    /// read (the loader then reports it).
-    func key(_ spec: DatasetSpec) -> String? {
-        guard let encoded = try? JanssonEncoder().encode(spec) else { return nil }
-        var key = String(decoding: encoded, as: UTF8.self)
+    /// The spec plus the identity of every file it names; nil when a file cannot be read
+    /// (the loader then reports it).
+    func key(_ spec: DatasetSpec) -> Key? {
+        var key = Key(spec: spec, files: [])
         for relative in [spec.path, spec.images, spec.labels, spec.testPath, spec.testImages, spec.testLabels].compactMap({ $0 }) {
             var info = stat()
             guard stat(directory + "/" + relative, &info) == 0 else { return nil }
-            key += "|\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+            key.files.append(
+                FileIdentity(
+                    device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                    modifiedSeconds: Int64(info.st_mtim.tv_sec), modifiedNanoseconds: Int64(info.st_mtim.tv_nsec)))
         }
         return key
     }

@@ -3,7 +3,7 @@
 // `esper worker` processes alike.
 public import EsperJSON
 import Foundation
-import Leyline
+public import Leyline
 public import Oona
 
 /// The job queue's Redis side: enqueueing, per-run leases (one live job per run), run
@@ -37,16 +37,20 @@ public final class JobQueue: Sendable {
     }
 
     /// Publishes one job: an `UNSPECIFIED` message whose payload is `{"kind", "job"}`;
-    /// `after`: commands Redis runs with it, in one transaction (`OonaClient.publish(_:options:after:)`).
+    /// `after`: commands Redis runs with it, and `announcing`: messages published before it,
+    /// in one transaction (`OonaClient.publish(_:options:after:announcing:)`).
     @discardableResult
     public func publish(
-        kind: JobKind, job: JSONValue, attributes: [String: String] = [:], after commands: [[String]] = []
+        kind: JobKind, job: JSONValue, attributes: [String: String] = [:], after commands: [[String]] = [],
+        announcing announcements: [(BusMessage, PublishOptions)] = []
     ) throws -> String {
         var attributes = attributes
         attributes["job_kind"] = kind.rawValue
         let message = BusMessage.unspecified(.object(["kind": .string(kind.rawValue), "job": job]))
         let options = PublishOptions(stream: kind.stream, ttl: JobQueue.jobTTL, attributes: attributes, source: "workers")
-        if !commands.isEmpty { return try bus.publish(message, options: options, after: commands) }
+        if !commands.isEmpty || !announcements.isEmpty {
+            return try bus.publish(message, options: options, after: commands, announcing: announcements)
+        }
         let outcome = try bus.publish(message, options: options)
         guard case .published(_, let entryId, _, _) = outcome else { throw JobQueueError("job not enqueued: \(outcome)") }
         return entryId
@@ -58,15 +62,17 @@ public final class JobQueue: Sendable {
     /// as `JanssonEncoder().encodeValue` gives it, when the caller has it already), both in
     /// one transaction: a Redis lost between the two can no longer leave a control saying
     /// `run` with no job (the reconcile loop enqueues again only a run whose control is
-    /// missing). Where a failed enqueue's outcome is unknown (the connection went during
-    /// EXEC) the control is taken back if Redis still answers: a job without a control is
-    /// skipped by the worker that takes it, and the run is enqueued again.
-    public func enqueue(_ job: RunJob, config: JSONValue? = nil) throws {
+    /// missing). `announcing`: messages published in the same transaction before the job (a
+    /// new run's `queued` status). Where a failed enqueue's outcome is unknown (the
+    /// connection went during EXEC) the control is taken back if Redis still answers: a job
+    /// without a control is skipped by the worker that takes it, and the run is enqueued again.
+    public func enqueue(_ job: RunJob, config: JSONValue? = nil, announcing announcements: [BusMessage] = []) throws {
         do {
             let payload = try config.map(job.encodedValue(config:)) ?? JanssonEncoder().encodeValue(job)
             try publish(
                 kind: .training, job: payload, attributes: ["run_id": job.runId],
-                after: [["HSET", controlKey, job.runId, RunControlState.run.rawValue]])
+                after: [["HSET", controlKey, job.runId, RunControlState.run.rawValue]],
+                announcing: announcements.map { ($0, PublishOptions()) })
         } catch {
             try? check(try bus.execute([["HDEL", controlKey, job.runId]]))
             throw error

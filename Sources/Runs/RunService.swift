@@ -31,7 +31,8 @@ public enum RunSubmissionError: Error, Sendable {
 /// workers as jobs on the bus (`JobQueue`), relays pause/resume/stop to the worker
 /// holding a run, and applies what workers report (`apply`) to the run registry — the one
 /// place the API reads. Every status it records goes to the sinks too
-/// (`runStatusChanged`: the bus sink publishes it for event streams). It never trains: the in-process workers of `esper serve` and
+/// (`runStatusChanged`: the bus sink publishes it for event streams), but a new run's
+/// `queued`, which is published in its job's transaction (`JobQueue.enqueue`). It never trains: the in-process workers of `esper serve` and
 /// `esper worker` processes take the same jobs the same way. A reconcile loop re-creates the
 /// job of any unfinished run whose control Redis lost (or whose enqueue failed).
 public final class RunService: Sendable {
@@ -204,7 +205,9 @@ public final class RunService: Sendable {
             throw .invalid(error)
         }
         do {
-            return .new(id: EventID.unpredictable(), config: config, encoded: try JanssonEncoder().encodeBoth(config))
+            // Time-ordered: new runs' ids all go to the last page of the registry's id index.
+            let id = EventID.timeOrdered(unixMilliseconds: UInt64(max(0, WallClock.nanoseconds() / 1_000_000)))
+            return .new(id: id, config: config, encoded: try JanssonEncoder().encodeBoth(config))
         } catch {
             throw .storage("\(error)")
         }
@@ -239,11 +242,12 @@ public final class RunService: Sendable {
         case .failure(let error):
             throw .storage("\(error)")
         }
-        // Committed and synced: announced before the job exists (a worker can start it at
-        // once, and its "running" must not overtake "queued" on the bus).
-        sink.runStatusChanged(id, status: .queued, epoch: 0, error: nil)
+        // Committed and synced: "queued" is announced in the job's own transaction, before
+        // the job (a worker can start the run at once, and its "running" must not overtake
+        // "queued" on the bus) — one round trip, where the sinks' announcement was another.
+        let queued = BusMessage.telemetry(BusTrainingSink.statusPacket(id, status: .queued, epoch: 0, error: nil))
         do {
-            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config), config: encoded.value)
+            try queue.enqueue(RunJob(runId: id, reason: .submitted, config: config), config: encoded.value, announcing: [queued])
         } catch {
             logger.warning(
                 "run recorded but not enqueued yet; the reconcile loop retries", metadata: ["run": "\(id)", "error": "\(error)"])

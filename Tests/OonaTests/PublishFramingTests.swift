@@ -246,4 +246,50 @@ import Testing
         #expect(throws: OonaError.self) { try bus.client.publish(.systemState(statePacket(1)), options: PublishOptions(), after: []) }
         #expect(try bus.length(.normal) == 0)
     }
+
+    /// Announcements go in the job's transaction, before it (a run's `queued` status can
+    /// never be overtaken by a worker's `running`): both entries or neither. Only to streams
+    /// written as they are: an announcement that backpressure could reroute or drop, or that
+    /// conservative mode could sample, is refused before anything is sent.
+    @Test func announcementsGoInTheJobsTransactionBeforeTheJob() throws {
+        let bus = try TestBus()
+        let job = BusMessage.unspecified(.object(["kind": .string("training"), "job": .object(["run_id": .string("r1")])]))
+        let options = PublishOptions(stream: .jobsTraining, attributes: ["run_id": "r1"], source: "workers")
+        let control = "esper:{bus}:runs.control"
+        let queued = TelemetryPacket.build(
+            packetId: "r1-status-queued", source: "tolaria", level: .info, metrics: [],
+            events: [TelemetryEvent(description: "run_status", level: .info, attributes: ["run_id": "r1", "status": "queued"])])
+        let id = try bus.client.publish(
+            job, options: options, after: [["HSET", control, "r1", "run"]], announcing: [(.telemetry(queued), PublishOptions())])
+
+        let announced = try Self.entries(bus, .telemetry)
+        #expect(announced.count == 1)
+        let envelope = try LeylineCodec.decode(BusEnvelope.self, from: try #require(announced.first?.fields.first?.1))
+        #expect(envelope.message == .telemetry(queued))
+        #expect(try Self.entries(bus, .jobsTraining).map(\.id) == [id])
+        #expect(try redisCommandCalls("multi", on: bus.client) == 1 && redisCommandCalls("xadd", on: bus.client) == 2)
+
+        // A transaction refused while queueing applies neither.
+        #expect(throws: OonaError.self) {
+            try bus.client.publish(
+                job, options: options, after: [["HSET", control]], announcing: [(.telemetry(queued), PublishOptions())])
+        }
+        #expect(try bus.length(.telemetry) == 1 && bus.length(.jobsTraining) == 1)
+
+        // Refused before anything is sent: a state packet (normal stream, backpressure routing),
+        // telemetry detail (sampled in conservative mode), an emergency message.
+        let detail = TelemetryPacket.build(
+            packetId: "detail", source: "tolaria", level: .info, metrics: [MetricPoint(name: "tolaria.epoch.loss", value: 1, unit: "")])
+        for (announcement, announcementOptions) in [
+            (BusMessage.systemState(statePacket(1)), PublishOptions()), (.telemetry(detail), PublishOptions()),
+            (.telemetry(queued), PublishOptions(emergency: true)),
+        ] {
+            #expect(throws: OonaError.self) {
+                try bus.client.publish(job, options: options, after: [], announcing: [(announcement, announcementOptions)])
+            }
+        }
+        #expect(try bus.length(.normal) == 0 && bus.length(.emergency) == 0)
+        #expect(try bus.length(.telemetry) == 1 && bus.length(.jobsTraining) == 1)
+        #expect(try redisCommandCalls("multi", on: bus.client) == 2)
+    }
 }

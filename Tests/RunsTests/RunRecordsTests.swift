@@ -85,6 +85,27 @@ import Tolaria
         #expect(try jobs.queue.controls(runIds: ["r1", "r2"]) == ["r1": .run])
     }
 
+    /// A submitted run's `queued` status goes out in its job's transaction: one MULTI, and
+    /// the telemetry stream holds exactly one `run_status` event for it, `queued` — no second
+    /// round trip from the sinks. Its id is time-ordered (version 7).
+    @Test func aSubmittedRunAnnouncesQueuedInItsJobsTransaction() throws {
+        let directory = TemporaryDirectory("esper-announce")
+        let jobs = try IdleQueue()
+        let (service, id, _) = try Self.run(directory, jobs)
+        #expect(Array(id)[14] == "7")
+        #expect(try redisCommandCalls("multi", on: jobs.bus) == 1 && redisCommandCalls("xadd", on: jobs.bus) == 2)
+        let redis = try jobs.redis.connection()
+        let entries = try redis.command(["XRANGE", jobs.bus.keys.key(.telemetry), "-", "+"]).array ?? []
+        let events = try entries.compactMap { entry -> TelemetryEvent? in
+            guard case .string(let payload) = entry.array?[1].array?[1] else { return nil }
+            guard case .telemetry(let packet) = try LeylineCodec.decode(BusEnvelope.self, from: payload).message else { return nil }
+            return packet.events.first
+        }
+        #expect(events.map(\.description) == ["run_status"])
+        #expect(events.first?.attributes["run_id"] == id && events.first?.attributes["status"] == "queued")
+        #expect(try service.run(id)?.status == .queued)
+    }
+
     /// Redis killed (SIGKILL) while eight threads enqueue runs: once it is back (from its
     /// append-only file), every run whose control says `run` has its job. With the control
     /// and the job in two round trips, a kill between them left runs looking enqueued with

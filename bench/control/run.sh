@@ -6,7 +6,8 @@
 #   bench/control/run.sh     RUNS=10000 EPOCHS=100 ROUNDS=3 DURATION=5s THREADS=2 CONNECTIONS=32
 #   MLFLOW=0 skips MLflow (esper only). ESPER_BIN=<path> serves with that binary instead of
 #   building this tree (A/B: the same BENCH_WORK with a base build and yours, alternated).
-# Prints one line per (call, round) and a table of medians (req/s, p50, p99) with the ratio.
+# Prints one line per (call, round) and a table of medians (req/s, p50, p99, the server's CPU
+# and bytes written to storage per request, its Redis or workers included) with the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -142,26 +143,41 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 fi
 
-cpu_ticks() {  # user + system clock ticks of a process and its descendants (MLflow's workers, esper's Redis)
-  local total=0 pid all=$1 level=$1
+family() {  # a process and its descendants (MLflow's workers, esper's Redis), comma-separated
+  local all=$1 level=$1
   for _ in 1 2 3 4; do
     level=$(pgrep -d, -P "$level" 2>/dev/null) || break
     all="$all,$level"
   done
-  for pid in ${all//,/ }; do
+  echo "$all"
+}
+
+cpu_ticks() {  # user + system clock ticks of a process and its descendants
+  local total=0 pid
+  for pid in $(family "$1" | tr , ' '); do
     total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
   done
   echo "$total"
 }
 
-run() {  # name url [lua] -> appends "name rps p50 p99 non2xx cpu_us_per_request" to results
+written_bytes() {  # bytes a process and its descendants sent to storage (/proc/PID/io write_bytes)
+  local total=0 pid
+  for pid in $(family "$1" | tr , ' '); do
+    total=$((total + $(awk '/^write_bytes/ {print $2}' "/proc/$pid/io" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+run() {  # name url [lua] -> appends "name rps p50 p99 non2xx cpu_us_per_request disk_bytes_per_request" to results
   local name=$1 url=$2 script=${3:-} pid=$esper_pid
   [ "${name#m_}" != "$name" ] && pid=$mlflow_pid
-  local before after
+  local before after written_before written_after
   before=$(cpu_ticks $pid)
+  written_before=$(written_bytes $pid)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency ${script:+-s "$work/$script.lua"} "$url" >"$work/wrk.txt" 2>&1 || true
   after=$(cpu_ticks $pid)
-  local rps p50 p99 bad total cpu
+  written_after=$(written_bytes $pid)
+  local rps p50 p99 bad total cpu disk
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
@@ -169,7 +185,9 @@ run() {  # name url [lua] -> appends "name rps p50 p99 non2xx cpu_us_per_request
   total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
   # CPU time the server spent per request (µs): what the load of other processes does not change.
   cpu=$(awk -v t=$((after - before)) -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }')
-  echo "$name ${rps:-0} ${p50:--} ${p99:--} ${bad:-0} $cpu" | tee -a "$work/results.txt"
+  # Bytes written to storage per request (write-ahead logs, checkpoints, append-only files).
+  disk=$(awk -v b=$((written_after - written_before)) -v n="${total:-0}" 'BEGIN { printf "%.0f", (n > 0 ? b / n : 0) }')
+  echo "$name ${rps:-0} ${p50:--} ${p99:--} ${bad:-0} $cpu $disk" | tee -a "$work/results.txt"
 }
 
 E="http://127.0.0.1:$EPORT"
@@ -200,26 +218,27 @@ python3 - "$work/results.txt" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad, cpu = line.split()
-    rows.setdefault(name, []).append((float(rps), p50, p99, int(bad), int(cpu)))
+    name, rps, p50, p99, bad, cpu, disk = line.split()
+    rows.setdefault(name, []).append((float(rps), p50, p99, int(bad), int(cpu), int(disk)))
 def med(name):
     r = rows.get(name)
     if not r: return None
     values = sorted(x[0] for x in r)
     middle = sorted(r, key=lambda x: x[0])[len(r) // 2]
     return (statistics.median(values), values[0], values[-1], middle[1], middle[2], sum(x[3] for x in r),
-            statistics.median(x[4] for x in r))
+            statistics.median(x[4] for x in r), statistics.median(x[5] for x in r))
 pairs = [("get", "m_get"), ("list", "m_search"), ("list_pages", "m_search"), ("list_filtered", "m_search"),
          ("history", "m_history"), ("history_hot", "m_history"), ("history_since", "m_history"), ("history_fields", "m_history"), ("create", "m_create"), ("scrape", None), ("health", "m_health")]
-print("%-14s %9s %17s %9s %9s %6s %9s %9s %10s %8s %9s" % (
-    "call", "req/s", "(min-max)", "p50", "p99", "non2xx", "cpu us/r", "mlflow", "mlflow p99", "ratio", "cpu ratio"))
+print("%-14s %9s %17s %9s %9s %6s %9s %9s %9s %10s %8s %9s %11s" % (
+    "call", "req/s", "(min-max)", "p50", "p99", "non2xx", "cpu us/r", "disk B/r", "mlflow", "mlflow p99", "ratio", "cpu ratio",
+    "mlflow disk"))
 for e, m in pairs:
     a = med(e)
     if not a: continue
     b = med(m) if m else None
     ratio = "%.0f x" % (a[0] / b[0]) if b and b[0] > 0 else "-"
     cpu_ratio = "%.0f x" % (b[6] / a[6]) if b and a[6] > 0 else "-"
-    print("%-14s %9.0f %17s %9s %9s %6d %9d %9s %10s %8s %9s" % (
-        e, a[0], "(%.0f-%.0f)" % (a[1], a[2]), a[3], a[4], a[5], a[6], "%.0f" % b[0] if b else "-",
-        b[4] if b else "-", ratio, cpu_ratio))
+    print("%-14s %9.0f %17s %9s %9s %6d %9d %9d %9s %10s %8s %9s %11s" % (
+        e, a[0], "(%.0f-%.0f)" % (a[1], a[2]), a[3], a[4], a[5], a[6], a[7], "%.0f" % b[0] if b else "-",
+        b[4] if b else "-", ratio, cpu_ratio, "%d" % b[7] if b else "-"))
 PY

@@ -4,7 +4,7 @@ import Leyline
 
 /// Where a run's examples come from. One struct for every kind (the fields a kind does not
 /// use must be absent — `RunConfig.parse` says so), stored as given in the run registry.
-public struct DatasetSpec: Sendable, Codable, Equatable {
+public struct DatasetSpec: Sendable, Codable, Hashable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case twoMoons = "two_moons"
         case twoSpirals = "two_spirals"
@@ -25,7 +25,7 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
     }
 
     /// `label_column`: a 0-based index (negative counts from the end) or a header name.
-    public enum LabelColumn: Sendable, Codable, Equatable {
+    public enum LabelColumn: Sendable, Codable, Hashable {
         case index(Int)
         case name(String)
 
