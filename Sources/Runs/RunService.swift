@@ -358,15 +358,19 @@ public final class RunService: Sendable {
 
     /// queued, running or paused → cancelled. The worker holding it ends at its next batch.
     public func stop(_ id: String) throws -> RunRecord {
+        var last: TrainingEvent?
         let record = try change(id) { record throws in
             guard !record.status.isFinished else { throw RunControlError.conflict("run \(id) is already \(record.status.rawValue)") }
             try relay { try queue.setControl(runId: id, .stop) }
+            // In the history before the status says the run is over (as for a finished run).
+            let event = TrainingEvent(
+                runId: id, epoch: record.epoch, kind: .runCompleted, level: .info, message: "run cancelled",
+                attributes: ["status": "cancelled"])
+            try registry.recordEvent(event)
+            last = event
             return .cancelled
         }
-        sink.event(
-            TrainingEvent(
-                runId: id, epoch: record.epoch, kind: .runCompleted, level: .info, message: "run cancelled",
-                attributes: ["status": "cancelled"]))
+        if let last { sink.event(last) }
         return record
     }
 
@@ -491,15 +495,20 @@ public final class RunService: Sendable {
                 }
                 switch status {
                 case .succeeded, .failed:
-                    try registry.setStatus(id, status, error: record.error)
-                    let epoch = (try registry.run(id))?.epoch ?? current.epoch
-                    changed = (status, epoch, record.error)
-                    ownEvent =
+                    let epoch = current.epoch
+                    let event =
                         status == .failed
                         ? TrainingEvent(runId: id, epoch: epoch, kind: .runFailed, level: .error, message: record.error ?? "failed")
                         : TrainingEvent(
                             runId: id, epoch: epoch, kind: .runCompleted, level: .info, message: "run succeeded",
                             attributes: ["status": status.rawValue])
+                    // The run's last event is in its history before its status says it is
+                    // over: a client that sees `succeeded` and reads the history finds it
+                    // (the sinks record it again below: the same event, deduplicated).
+                    try registry.recordEvent(event)
+                    try registry.setStatus(id, status, error: record.error)
+                    changed = (status, epoch, record.error)
+                    ownEvent = event
                 default:
                     return  // cancellation is recorded by `stop`; nothing else ends a run
                 }

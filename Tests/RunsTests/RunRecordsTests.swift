@@ -106,6 +106,57 @@ import Tolaria
         #expect(try service.run(id)?.status == .queued)
     }
 
+    /// A run whose status reads `succeeded` (or `failed`) has its last event in its history:
+    /// a reader polling runs while their finished records are applied never sees the status
+    /// without the event. (With the event recorded after the status, as before, a reader
+    /// caught the gap: this test failed, and so did a worker-process test in a full run.)
+    @Test func aFinishedStatusIsNeverSeenBeforeTheRunsLastEvent() throws {
+        let directory = TemporaryDirectory("esper-last-event")
+        let jobs = try IdleQueue()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let service = try RunService(
+            options: RunService.Options(directory: directory.path + "/tolaria", datasetsDirectory: directory.path + "/datasets"),
+            logger: logger, queue: jobs.queue)
+        var submitted: [String] = []
+        for _ in 0..<200 {
+            do { submitted.append(try service.submit(try JSONValue.parse(Self.config)).id) } catch {
+                throw Failure(description: "\(error)")
+            }
+        }
+        let ids = submitted
+        let done = Atomic<Bool>(false)
+        let finishing = Atomic<Int>(0)
+        let gaps = Atomic<Int>(0)
+        let seen = Atomic<Int>(0)
+        let reader = DispatchGroup()
+        reader.enter()
+        // The reader polls the run being finished now: the moment its status changes.
+        Thread.detachNewThread {
+            defer { reader.leave() }
+            while !done.load(ordering: .acquiring) {
+                let id = ids[finishing.load(ordering: .acquiring)]
+                guard let status = try? service.run(id)?.status, status.isFinished else { continue }
+                seen.add(1, ordering: .relaxed)
+                let history = (try? service.metricsJSON(id, since: nil, fields: nil)).map { String(decoding: $0 ?? [], as: UTF8.self) }
+                let last = status == .failed ? "run_failed" : "run_completed"
+                if history?.contains(#""kind":"\#(last)""#) != true { gaps.add(1, ordering: .relaxed) }
+            }
+        }
+        for (index, id) in ids.enumerated() {
+            finishing.store(index, ordering: .releasing)
+            try service.apply(RunJobRecord(kind: .started, runId: id, worker: "w"))
+            let status: RunStatus = index % 5 == 0 ? .failed : .succeeded
+            try service.apply(
+                RunJobRecord(kind: .finished, runId: id, worker: "w", status: status, error: status == .failed ? "boom" : nil))
+        }
+        done.store(true, ordering: .releasing)
+        reader.wait()
+        #expect(seen.load(ordering: .relaxed) > 0, "the reader saw finished runs")
+        #expect(gaps.load(ordering: .relaxed) == 0, "a finished status read before the run's last event")
+        for id in ids { #expect(try service.run(id)?.status.isFinished == true) }
+    }
+
     /// Redis killed (SIGKILL) while eight threads enqueue runs: once it is back (from its
     /// append-only file), every run whose control says `run` has its job. With the control
     /// and the job in two round trips, a kill between them left runs looking enqueued with
