@@ -125,6 +125,12 @@ public final class ManagedRedis: Sendable {
             "--appendonly", "yes",
             "--daemonize", "no",
         ]
+        // Without a configuration file (infra/redis.conf is found only from the repository's
+        // root), Redis would also take RDB snapshots — a fork and a write of the whole data set
+        // every minute under load — and refuse to shut down when its last snapshot cannot be
+        // written (a full disk, a directory gone), outliving the server. The append-only file
+        // is the persistence, as the bundled configuration has it.
+        if options.configFile == nil { arguments += ["--save", ""] }
         try? FileManager.default.removeItem(atPath: socketPath)
         // Through util-linux's `setpriv --pdeathsig TERM`: prctl(PR_SET_PDEATHSIG) in the
         // child, so a server killed with -9 takes its redis-server down with it (the stale

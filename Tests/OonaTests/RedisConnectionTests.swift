@@ -61,6 +61,26 @@ import Testing
         #expect(try redis.connection().command(["GET", "durable"]) == .string(Array("1".utf8)))
     }
 
+    /// Without a configuration file the append-only file is the only persistence: no RDB
+    /// snapshots, so a Redis whose directory is gone (or whose disk is full) still stops at
+    /// SIGTERM. With default snapshots it refused ("Error trying to save the DB, can't exit")
+    /// and outlived the server that started it.
+    @Test func withoutAConfigFileTheAppendOnlyFileIsThePersistenceAndStopAlwaysEnds() throws {
+        let directory = TemporaryDirectory()
+        let options = ManagedRedis.Options(directory: directory.path + "/redis")
+        let managed = ManagedRedis(options: options, logger: .init(label: "t"))
+        try managed.start()
+        let connection = try RedisConnection(endpoint: managed.endpoint)
+        #expect(try connection.command(["CONFIG", "GET", "save"]) == .array([.string(Array("save".utf8)), .string([])]))
+        for index in 0..<100 { _ = try connection.command(["SET", "key\(index)", "value"]) }
+        let pid = try #require(managed.pid)
+        try FileManager.default.removeItem(atPath: directory.path + "/redis")
+        // SIGTERM alone ends it (stop() would follow with SIGKILL after 5 s, hiding a refusal).
+        kill(pid, SIGTERM)
+        #expect(eventually(within: 10) { kill(pid, 0) != 0 }, "redis-server \(pid) refused SIGTERM")
+        managed.stop()
+    }
+
     @Test func aMissingBinaryIsAClearError() throws {
         let directory = TemporaryDirectory()
         var options = ManagedRedis.Options(directory: directory.path)
