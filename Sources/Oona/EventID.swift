@@ -1,9 +1,10 @@
 import Synchronization
 
-/// UUIDs formatted lower-case: random (version 4), or time-ordered (version 7) for run ids. Envelope `event_id`s only need to be
-/// unique (dedupe, tracing), not unpredictable: a SplitMix64 stream seeded once from the
-/// system generator replaces two `getrandom` calls per publish (`make`). Ids that must not be
-/// guessable from others take the system generator (`unpredictable`).
+/// UUIDs formatted lower-case: random (version 4), or time-ordered (version 7) for run ids.
+/// Envelope `event_id`s only need to be unique (dedupe, tracing), not unpredictable: a
+/// SplitMix64 stream seeded once from the system generator replaces two `getrandom` calls per
+/// publish (`make`). Ids that must not be guessable from others take the system generator
+/// (`unpredictable`, `timeOrdered`).
 public enum EventID {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
     private static let state = Mutex<UInt64>(

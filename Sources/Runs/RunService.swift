@@ -32,8 +32,9 @@ public enum RunSubmissionError: Error, Sendable {
 /// holding a run, and applies what workers report (`apply`) to the run registry — the one
 /// place the API reads. Every status it records goes to the sinks too
 /// (`runStatusChanged`: the bus sink publishes it for event streams), but a new run's
-/// `queued`, which is published in its job's transaction (`JobQueue.enqueue`). It never trains: the in-process workers of `esper serve` and
-/// `esper worker` processes take the same jobs the same way. A reconcile loop re-creates the
+/// `queued`, which is published in its job's transaction (`JobQueue.enqueue`). It never
+/// trains: the in-process workers of `esper serve` and `esper worker` processes take the same
+/// jobs the same way. A reconcile loop re-creates the
 /// job of any unfinished run whose control Redis lost (or whose enqueue failed).
 public final class RunService: Sendable {
     public struct Options: Sendable {
