@@ -176,7 +176,9 @@ function runsPage(view) {
       table.replaceChildren(...page.items
         .filter((run) => !words || (run.id + ' ' + (run.name || '')).toLowerCase().includes(words))
         .map((run) => el('tr', { 'data-run': run.id },
-          el('td', {}, el('a', { href: '#/run/' + run.id }, run.name || run.id.slice(0, 8))),
+          // An unnamed run shows its id's random tail: run ids are time-ordered, so a
+          // minute's runs share their first digits.
+          el('td', {}, el('a', { href: '#/run/' + run.id }, run.name || '…' + run.id.slice(-8))),
           el('td', {}, el('span', { className: 'status ' + run.status }, run.status)),
           el('td', {}, run.epoch + ' / ' + run.epochs),
           el('td', { className: 'accuracy' }, percent(run.latest_metrics && run.latest_metrics.validation_accuracy)),
