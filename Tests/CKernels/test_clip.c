@@ -28,6 +28,23 @@ static void test_global_norm_vs_naive(void)
     EXPECT(ck_global_l2_norm(one, two, 1) == 5.0f, "3-4-5");
 }
 
+/* Buffers of every length around the vector widths (and a layer's worth): the norm, summed in
+ * 4, 16 or 32 double lanes by CPU, is the float nearest the exact one or a neighbour of it. */
+static void test_global_norm_of_long_buffers(void)
+{
+    for (size_t n = 1; n <= 200003; n = n < 70 ? n + 1 : n * 3 + 1) {
+        float *a = talloc(n), *b = talloc(n / 3 + 1);
+        fill_uniform(a, n, -2.0f, 2.0f, 90 + n);
+        fill_uniform(b, n / 3 + 1, -0.5f, 0.5f, 91 + n);
+        float *bufs[2] = {a, b};
+        const size_t lens[2] = {n, n / 3 + 1};
+        const double want = naive_norm(bufs, lens, 2);
+        const float got = ck_global_l2_norm((const float *const *)bufs, lens, 2);
+        EXPECT(fabs(got - want) <= 0x1p-23 * want, "n=%zu (%s): norm %.9g want %.12g", n,
+               ck_gemm_kernel_name(ck_gemm_selected_kernel()), (double)got, want);
+    }
+}
+
 static void test_clip_below_max_is_noop(void)
 {
     float a[5], b[3], a0[5], b0[3];
@@ -81,6 +98,7 @@ static void test_clip_scale_and_nonfinite(void)
 void suite_clip(void)
 {
     RUN(test_global_norm_vs_naive);
+    RUN(test_global_norm_of_long_buffers);
     RUN(test_clip_below_max_is_noop);
     RUN(test_clip_above_max_rescales);
     RUN(test_clip_scale_and_nonfinite);

@@ -170,8 +170,70 @@ static void test_adam_threaded_matches_one_thread(void)
     ck_blas_set_threads(before);
 }
 
+/* Adam/AdamW as the kernel computes it, element by element in float: one rounded mul, add, sqrt or
+ * div at a time, in the kernel's order. The kernel's vector sweeps (AVX-512, AVX, chosen by CPUID)
+ * must give exactly these bits, tails included, so results do not depend on the CPU's width. */
+static void float_adam(float *p, float *m, float *v, const float *g, size_t n, float lr, float wd,
+                       int adamw, int64_t t)
+{
+    const float step_size = (float)(lr / (1.0 - pow(0.9f, (double)t)));
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(0.999f, (double)t)));
+    const float l2 = adamw ? 0.0f : wd, decay = adamw ? 1.0f - lr * wd : 1.0f;
+    for (size_t i = 0; i < n; i++) {
+        volatile float l2p = l2 * p[i];
+        const float gi = g[i] + l2p;
+        volatile float a = 0.9f * m[i], b = (1.0f - 0.9f) * gi;
+        const float mi = a + b;
+        volatile float c = 0.999f * v[i], d = (1.0f - 0.999f) * gi;
+        volatile float dd = d * gi;
+        const float vi = c + dd;
+        m[i] = mi;
+        v[i] = vi;
+        volatile float root = sqrtf(vi), scaled = root * inv_sqrt_bc2;
+        const float denominator = scaled + 1e-8f;
+        volatile float numerator = step_size * mi, decayed = p[i] * decay;
+        const float update = numerator / denominator;
+        p[i] = decayed - update;
+    }
+}
+
+static void test_adam_sweeps_match_the_float_loop_bit_for_bit(void)
+{
+    const size_t sizes[] = {1, 7, 8, 15, 16, 17, 31, 33, 100, 1000, 100003};
+    const int before = ck_blas_get_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_blas_set_threads(threads);
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (int adamw = 0; adamw <= 1; adamw++) {
+                const size_t n = sizes[s];
+                float *p1 = talloc(n), *m1 = talloc(n), *v1 = talloc(n), *g = talloc(n);
+                float *p2 = talloc(n), *m2 = talloc(n), *v2 = talloc(n);
+                fill_uniform(p1, n, -1.0f, 1.0f, 15 + s);
+                fill_uniform(m1, n, -0.1f, 0.1f, 16 + s);
+                fill_uniform(v1, n, 0.0f, 0.1f, 17 + s);
+                memcpy(p2, p1, n * sizeof(float));
+                memcpy(m2, m1, n * sizeof(float));
+                memcpy(v2, v1, n * sizeof(float));
+                for (int64_t t = 1; t <= 3; t++) {
+                    fill_uniform(g, n, -1.0f, 1.0f, 18 + s + (uint64_t)t);
+                    EXPECT(opt_step(adamw ? OPT_ADAMW : OPT_ADAM, p1, m1, v1, g, n, 0.01f, 0.1f, 0.0f, t) == CK_OK,
+                           "status");
+                    float_adam(p2, m2, v2, g, n, 0.01f, 0.1f, adamw, t);
+                }
+                size_t differ = 0;
+                for (size_t i = 0; i < n; i++)
+                    differ += memcmp(&p1[i], &p2[i], sizeof(float)) != 0 || memcmp(&m1[i], &m2[i], sizeof(float)) != 0 ||
+                              memcmp(&v1[i], &v2[i], sizeof(float)) != 0;
+                EXPECT(differ == 0, "%s n=%zu threads=%d (%s): %zu elements differ from the float loop",
+                       adamw ? "adamw" : "adam", n, threads, ck_gemm_kernel_name(ck_gemm_selected_kernel()), differ);
+            }
+    }
+    ck_blas_set_threads(before);
+}
+
 void suite_optimizer(void)
 {
+    RUN(test_adam_sweeps_match_the_float_loop_bit_for_bit);
     RUN(test_adam_threaded_matches_one_thread);
     RUN(test_adam_first_step_by_hand);
     RUN(test_adam_vs_naive);
