@@ -260,6 +260,46 @@ final class WorkerChild {
         #expect(served.events.map(\.kind).filter { $0 != .epochHookLatencyHigh } == [.resumed, .runCompleted])
     }
 
+    /// Two worker processes finish sixty short runs while a reader polls, over HTTP, the
+    /// two oldest runs it has not yet seen finish (the ones the workers hold): a run it reads
+    /// as `succeeded` already has its whole history — every epoch once, in order, and
+    /// `run_completed` once as its last event. (With the event recorded after the status, as
+    /// before, the reader caught runs without it in 3 of 4 tries; the in-process
+    /// RunRecordsTests.aFinishedStatusIsNeverSeenBeforeTheRunsLastEvent catches it every time.)
+    @Test func aRunReadAsFinishedOverHTTPHasItsWholeHistoryAlready() throws {
+        let cluster = try Cluster(environment: Self.busSettings)
+        let workers = [try cluster.worker(Self.busSettings), try cluster.worker(Self.busSettings)]
+        let epochs = 4
+        let ids = try (0..<60).map { seed in
+            try cluster.submit(
+                #"{"dataset": {"kind": "two_moons", "samples": 200}, "model": {"hidden_sizes": [8]}, "epochs": \#(epochs), "learning_rate": 0.01, "seed": \#(seed)}"#
+            )
+        }
+        var unseen = ids
+        var incomplete: [String] = []
+        var polls = 0
+        let deadline = Date().addingTimeInterval(Self.runs)
+        while !unseen.isEmpty && Date() < deadline {
+            let id = unseen[polls % min(2, unseen.count)]
+            polls += 1
+            let run = try RawHTTP.json(RawHTTP.request(port: cluster.server.port, path: "/api/v1/runs/\(id)"))
+            guard let status = run["status"] as? String, status == "succeeded" || status == "failed" else { continue }
+            unseen.removeAll { $0 == id }
+            // Read right after the status: what a client polling the run reads next.
+            let served = try JanssonDecoder().decode(
+                RunMetrics.self, from: RawHTTP.request(port: cluster.server.port, path: "/api/v1/runs/\(id)/metrics").body)
+            let events = served.events.map(\.kind).filter { $0 != .epochHookLatencyHigh }
+            if status != "succeeded" || served.epochs.map(\.epoch) != Array(0..<epochs) || events.last != .runCompleted
+                || events.filter({ $0 == .runCompleted }).count != 1
+            {
+                incomplete.append("\(id) \(status): epochs \(served.epochs.map(\.epoch)), events \(events)")
+            }
+        }
+        #expect(unseen.isEmpty, "runs not finished: \(unseen.count)")
+        #expect(incomplete.isEmpty, "\(incomplete.count) of \(ids.count) runs: \(incomplete.prefix(3))")
+        for worker in workers { #expect(worker.process.isRunning, "\(worker.log.suffix(1000))") }
+    }
+
     @Test func aWorkerThatLosesRedisKeepsItsEpochAndReconnects() throws {
         var settings = Self.busSettings
         settings["OONA_CLAIM_MIN_IDLE_MS"] = "10000"
