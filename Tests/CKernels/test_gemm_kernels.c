@@ -141,9 +141,15 @@ static void test_kernel_selection_and_bad_args(void)
     const ck_gemm_kernel selected = ck_gemm_selected_kernel();
     EXPECT(selected != CK_GEMM_AUTO && ck_gemm_kernel_supported(selected), "selected %d", selected);
     EXPECT(ck_gemm_kernel_supported(CK_GEMM_REFERENCE), "reference always there");
+#ifdef CK_GEMM_FORCE_KERNEL /* the Makefile's forced-path builds: that kernel where it runs */
+    if (ck_gemm_kernel_supported(CK_GEMM_FORCE_KERNEL))
+        EXPECT(selected == CK_GEMM_FORCE_KERNEL, "forced kernel %d, got %s", CK_GEMM_FORCE_KERNEL,
+               ck_gemm_kernel_name(selected));
+#else
     if (ck_gemm_kernel_supported(CK_GEMM_AVX512))
         EXPECT(selected == CK_GEMM_AVX512, "AVX-512 CPU selects avx512, got %s",
                ck_gemm_kernel_name(selected));
+#endif
     EXPECT(strcmp(ck_gemm_kernel_name((ck_gemm_kernel)42), "unknown") == 0, "unknown name");
     float A[4] = {1, 2, 3, 4}, B[4] = {1, 0, 0, 1}, C[4] = {0};
     EXPECT(ck_sgemm_with((ck_gemm_kernel)42, 1, 0, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2) == CK_ERR_ARG,
